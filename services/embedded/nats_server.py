@@ -111,7 +111,7 @@ class NatsServer:
         if not port_open(self.host, self.http_port):
             return False
         try:
-            path = "/healthz?js-enabled-only=true"
+            path = "/healthz"  # full check: JetStream up and its streams recovered
             with urllib.request.urlopen(self.monitor_url + path, timeout=1) as response:
                 return bool(response.status == 200)
         except OSError:

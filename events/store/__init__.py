@@ -1,0 +1,17 @@
+"""The event store on NATS JetStream: an async core that services use directly.
+
+`events.eventstore` wraps it as an eventsourcing persistence module for the library's own Application.
+"""
+
+from events.store.errors import ConcurrencyConflict, StoreError, StoreUnavailable
+from events.store.jetstream import JetStreamEventStore
+from events.store.records import StoredMessage, Write
+
+__all__ = [
+    "ConcurrencyConflict",
+    "JetStreamEventStore",
+    "StoreError",
+    "StoreUnavailable",
+    "StoredMessage",
+    "Write",
+]

@@ -1,0 +1,33 @@
+"""What can go wrong when writing to or reading from the stream, in words a caller can act on."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """The stream refused a write for a reason that retrying will not fix."""
+
+
+class ConcurrencyConflict(StoreError):
+    """Someone else wrote to this subject since we read it (JetStream error 10071)."""
+
+    def __init__(self, subject: str | None, detail: str) -> None:
+        super().__init__(f"concurrency conflict on {subject or 'a subject in the batch'}: {detail}")
+        self.subject = subject
+        self.detail = detail
+
+
+class StoreUnavailable(StoreError):
+    """The broker could not be reached or did not answer; nothing is known to be stored."""
+
+
+class StreamGap(StoreError):
+    """The stream ends before a position this reader already processed: acknowledged data was lost."""
+
+    def __init__(self, reader: str, position: int, last_sequence: int) -> None:
+        super().__init__(
+            f"{reader} has processed up to {position} but the stream ends at {last_sequence}: "
+            "events were lost from the stream; refusing to carry on silently"
+        )
+        self.reader = reader
+        self.position = position
+        self.last_sequence = last_sequence

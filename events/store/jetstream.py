@@ -1,0 +1,229 @@
+"""The async event store core: atomic appends with optimistic concurrency, and direct-get reads.
+
+Everything here is one round trip or a short loop of them; no threads. Services call it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import nats.errors
+import structlog
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from events.store.errors import ConcurrencyConflict, StoreError, StoreUnavailable
+from events.store.records import StoredMessage, Write
+from events.store.stream import StreamSpec
+
+log = structlog.get_logger(__name__)
+
+MAX_BATCH = 1000  # the server's limit for one atomic batch
+READ_BATCH = 1000
+EXPECTED_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
+_BATCH_BUSY = {10210, 10176}  # too many batches in flight: try again shortly
+_WRONG_LAST_SEQ = 10071
+_TRANSPORT_ERRORS = (
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionDrainingError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.NoRespondersError,
+    nats.errors.OutboundBufferLimitError,
+    nats.errors.StaleConnectionError,
+    nats.errors.UnexpectedEOF,
+)
+
+
+class JetStreamEventStore:
+    """Appends and reads on one stream through one NATS connection, which the caller owns."""
+
+    def __init__(self, nc: NATS, spec: StreamSpec, *, timeout: float = 5.0) -> None:
+        self.nc = nc
+        self.spec = spec
+        self.timeout = timeout
+        self._direct = f"$JS.API.DIRECT.GET.{spec.name}"
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    async def append(self, writes: Sequence[Write]) -> list[int]:
+        """Store `writes` all together or not at all; return their stream sequences.
+
+        Each write's `expected_last_seq` is checked by the server inside the same atomic batch, so
+        a stale writer gets ConcurrencyConflict and nothing of the batch is stored.
+        """
+        if not writes:
+            return []
+        if len(writes) > MAX_BATCH:
+            raise ValueError(f"an atomic batch holds at most {MAX_BATCH} messages, got {len(writes)}")
+        if not self.nc.is_connected:
+            # Refuse up front: a publish while reconnecting is buffered and could land after we said no.
+            raise StoreUnavailable("not connected to NATS")
+        batch_id = uuid.uuid4().hex
+        started = datetime.now(UTC)
+        for attempt in range(50):
+            try:
+                ack = await self._publish_batch(batch_id, writes)
+            except (TimeoutError, nats.errors.TimeoutError):
+                return await self._resolve_ambiguous(batch_id, writes, started)
+            except _TRANSPORT_ERRORS as exc:
+                raise StoreUnavailable(f"NATS unavailable: {type(exc).__name__}") from exc
+            error = ack.get("error")
+            if error is None:
+                last = int(ack["seq"])
+                return list(range(last - len(writes) + 1, last + 1))
+            code = error.get("err_code")
+            if code in _BATCH_BUSY:
+                await asyncio.sleep(min(0.002 * (attempt + 1), 0.05))
+                continue
+            if code == _WRONG_LAST_SEQ:
+                raise ConcurrencyConflict(_conflicting_subject(writes), error.get("description", ""))
+            if error.get("code") == 503:
+                raise StoreUnavailable(error.get("description", "JetStream unavailable"))
+            raise StoreError(f"JetStream refused the batch: {error.get('description')} ({code})")
+        raise StoreUnavailable("too many atomic batches in flight; try again")
+
+    async def _publish_batch(self, batch_id: str, writes: Sequence[Write]) -> dict[str, Any]:
+        last = len(writes)
+        for number, write in enumerate(writes, start=1):
+            headers = dict(write.headers)
+            headers["Nats-Batch-Id"] = batch_id
+            headers["Nats-Batch-Sequence"] = str(number)
+            if write.expected_last_seq is not None:
+                headers[EXPECTED_SUBJECT_SEQ] = str(write.expected_last_seq)
+            if number < last:
+                await self.nc.publish(write.subject, write.data, headers=headers)
+            else:
+                headers["Nats-Batch-Commit"] = "1"
+                reply = await self.nc.request(
+                    write.subject, write.data, timeout=self.timeout, headers=headers
+                )
+                return dict(json.loads(reply.data))
+        raise AssertionError("unreachable: writes is not empty")
+
+    async def _resolve_ambiguous(
+        self, batch_id: str, writes: Sequence[Write], started: datetime
+    ) -> list[int]:
+        """A publish that timed out may still have been stored: read back before reporting anything."""
+        log.warning("append_ambiguous", batch_id=batch_id, messages=len(writes))
+        try:
+            since = started - timedelta(seconds=2)
+            for message in await self.read_subject(writes[0].subject, since=since):
+                if message.headers.get("Nats-Batch-Id") == batch_id:
+                    first = message.seq
+                    log.info("append_ambiguous_resolved", batch_id=batch_id, stored=True)
+                    return list(range(first, first + len(writes)))
+        except StoreUnavailable:
+            pass
+        raise StoreUnavailable("NATS did not confirm the write and it is not in the stream")
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    async def last_message(self, subject: str) -> StoredMessage | None:
+        """The subject's newest message (direct get, last_by_subj), or None if it has none."""
+        try:
+            reply = await self.nc.request(f"{self._direct}.{subject}", b"", timeout=self.timeout)
+        except (TimeoutError, nats.errors.TimeoutError, *_TRANSPORT_ERRORS) as exc:
+            raise StoreUnavailable(f"direct get failed: {type(exc).__name__}") from exc
+        status = (reply.headers or {}).get("Status")
+        if status == "404":
+            return None
+        if status:
+            raise StoreError(f"direct get {subject}: status {status}")
+        return _to_stored(reply)
+
+    async def read_subject(
+        self, subject: str, *, after_seq: int = 0, since: datetime | None = None
+    ) -> list[StoredMessage]:
+        """Every message on `subject` after `after_seq` (or stored since a time), by batch direct get."""
+        messages: list[StoredMessage] = []
+        request: dict[str, Any] = {"next_by_subj": subject, "batch": READ_BATCH}
+        if since is not None:
+            request["start_time"] = since.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        else:
+            request["seq"] = after_seq + 1
+        while True:
+            chunk, pending = await self._batch_get(request)
+            messages.extend(chunk)
+            if not chunk or pending == 0:
+                return messages
+            request.pop("start_time", None)
+            request["seq"] = chunk[-1].seq + 1
+
+    async def read(
+        self, *, after_seq: int, limit: int = READ_BATCH, subject: str | None = None
+    ) -> list[StoredMessage]:
+        """Up to `limit` messages after a global position, matching `subject` (default: all events)."""
+        request = {
+            "seq": after_seq + 1,
+            "batch": min(limit, READ_BATCH),
+            "next_by_subj": subject or self.spec.events_filter,
+        }
+        chunk, _ = await self._batch_get(request)
+        return chunk
+
+    async def _batch_get(self, request: dict[str, Any]) -> tuple[list[StoredMessage], int]:
+        """One batch direct get: the server streams messages to an inbox and ends with a 204 EOB."""
+        inbox = self.nc.new_inbox()
+        sub = await self.nc.subscribe(inbox)
+        messages: list[StoredMessage] = []
+        pending = 0
+        try:
+            await self.nc.publish(self._direct, json.dumps(request).encode(), reply=inbox)
+            deadline = time.monotonic() + self.timeout
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise StoreUnavailable("batch direct get timed out")
+                msg = await sub.next_msg(timeout=remaining)
+                headers = msg.headers or {}
+                status = headers.get("Status")
+                if status == "204" or status == "404":  # end of batch / nothing there
+                    pending = int(headers.get("Nats-Num-Pending", 0))
+                    return messages, pending
+                if status:
+                    raise StoreError(f"batch direct get: status {status} {headers.get('Description', '')}")
+                messages.append(_to_stored(msg))
+        except (TimeoutError, nats.errors.TimeoutError, *_TRANSPORT_ERRORS) as exc:
+            raise StoreUnavailable(f"batch direct get failed: {type(exc).__name__}") from exc
+        finally:
+            await sub.unsubscribe()
+
+    async def last_sequence(self) -> int:
+        """The stream's last sequence: the newest global position."""
+        try:
+            reply = await self.nc.request(f"$JS.API.STREAM.INFO.{self.spec.name}", b"", timeout=self.timeout)
+        except (TimeoutError, nats.errors.TimeoutError, *_TRANSPORT_ERRORS) as exc:
+            raise StoreUnavailable(f"stream info failed: {type(exc).__name__}") from exc
+        body = json.loads(reply.data)
+        if "error" in body:
+            raise StoreError(f"stream info: {body['error'].get('description')}")
+        return int(body["state"]["last_seq"])
+
+
+def _conflicting_subject(writes: Sequence[Write]) -> str | None:
+    checked = [w.subject for w in writes if w.expected_last_seq is not None]
+    return checked[0] if len(checked) == 1 else None
+
+
+def _to_stored(msg: Msg) -> StoredMessage:
+    headers = dict(msg.headers or {})
+    stamp = headers.get("Nats-Time-Stamp")
+    return StoredMessage(
+        seq=int(headers["Nats-Sequence"]),
+        subject=headers.get("Nats-Subject", msg.subject),
+        data=msg.data,
+        headers=headers,
+        time=_parse_time(stamp) if stamp else None,
+    )
+
+
+def _parse_time(stamp: str) -> datetime:
+    # The server gives nanoseconds; Python keeps microseconds.
+    head, _, rest = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{head}.{(rest + '000000')[:6]}+00:00")
