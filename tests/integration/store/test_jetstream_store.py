@@ -18,7 +18,9 @@ def subject(store: JetStreamEventStore) -> str:
     return store.spec.event_subject(uuid.uuid4())
 
 
-async def test_append_returns_contiguous_positions_and_reads_back_in_order(store: JetStreamEventStore) -> None:
+async def test_append_returns_contiguous_positions_and_reads_back_in_order(
+    store: JetStreamEventStore,
+) -> None:
     s = subject(store)
     seqs = await store.append([Write(s, f"e{i}".encode(), {"Levee-Version": str(i)}) for i in range(1, 4)])
     assert seqs == [seqs[0], seqs[0] + 1, seqs[0] + 2]
@@ -41,12 +43,16 @@ async def test_failed_expectation_stores_nothing_of_the_batch(store: JetStreamEv
     a, b = subject(store), subject(store)
     [first] = await store.append([Write(a, b"a1", expected_last_seq=0)])
     with pytest.raises(ConcurrencyConflict):
-        await store.append([Write(b, b"b1", expected_last_seq=0), Write(a, b"a2", expected_last_seq=first - 1)])
+        await store.append(
+            [Write(b, b"b1", expected_last_seq=0), Write(a, b"a2", expected_last_seq=first - 1)]
+        )
     assert await store.read_subject(b) == []
     assert [m.data for m in await store.read_subject(a)] == [b"a1"]
 
 
-async def test_concurrent_writers_with_the_same_expectation_exactly_one_wins(store: JetStreamEventStore) -> None:
+async def test_concurrent_writers_with_the_same_expectation_exactly_one_wins(
+    store: JetStreamEventStore,
+) -> None:
     s = subject(store)
     [base] = await store.append([Write(s, b"v1", expected_last_seq=0)])
 
@@ -88,7 +94,9 @@ async def test_read_skips_other_subjects_of_the_stream(store: JetStreamEventStor
     assert [m.data for m in await store.read(after_seq=0)] == [b"event"]
 
 
-async def test_batch_larger_than_the_server_limit_is_refused_before_sending(store: JetStreamEventStore) -> None:
+async def test_batch_larger_than_the_server_limit_is_refused_before_sending(
+    store: JetStreamEventStore,
+) -> None:
     with pytest.raises(ValueError, match="at most 1000"):
         await store.append([Write(subject(store), b"x")] * 1001)
 
@@ -123,7 +131,9 @@ async def test_acknowledged_writes_survive_sigkill_of_the_server(own_nats_server
         await nc.close()
 
 
-async def test_append_while_broker_is_down_says_unavailable_and_stores_nothing(own_nats_server: NatsServer) -> None:
+async def test_append_while_broker_is_down_says_unavailable_and_stores_nothing(
+    own_nats_server: NatsServer,
+) -> None:
     spec = StreamSpec(name="LEVEE_EVENTS")
     nc = await connect_nats(own_nats_server.url, name="down-test")
     try:

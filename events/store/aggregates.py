@@ -1,0 +1,130 @@
+"""Loading and saving eventsourcing aggregates on the stream, asynchronously.
+
+This is the repository services use in their hot path (no threads). Optimistic concurrency: a save carries
+the subject's last stream sequence as the aggregate was loaded, and the server refuses the batch if anyone
+wrote to that aggregate since.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Mapper, StoredEvent
+
+from events.store.errors import ConcurrencyConflict
+from events.store.jetstream import JetStreamEventStore
+from events.store.records import StoredMessage, Write
+
+TOPIC = "Levee-Topic"
+VERSION = "Levee-Version"
+A = TypeVar("A", bound=Aggregate)
+
+
+class Appender(Protocol):
+    async def append(self, writes: Sequence[Write]) -> list[int]: ...
+
+
+class AggregateNotFound(LookupError):
+    def __init__(self, aggregate_id: UUID) -> None:
+        super().__init__(f"no aggregate with id {aggregate_id}")
+        self.aggregate_id = aggregate_id
+
+
+class AggregateStore:
+    """Async repository: `get` folds an aggregate's events, `save` appends its pending events atomically."""
+
+    def __init__(
+        self,
+        store: JetStreamEventStore,
+        mapper: Mapper[UUID],
+        *,
+        appender: Appender | None = None,
+        remembered: int = 50_000,
+    ) -> None:
+        self.store = store
+        self.mapper = mapper
+        self.appender: Appender = appender or store
+        # (aggregate id, version) -> stream sequence of that version's event, for the expected-sequence
+        # check without a second read. Bounded: a miss costs one direct get.
+        self._positions: OrderedDict[tuple[UUID, int], int] = OrderedDict()
+        self._remembered = remembered
+
+    async def get(self, aggregate_id: UUID, cls: type[A] | None = None) -> A:
+        messages = await self.store.read_subject(self.store.spec.event_subject(aggregate_id))
+        if not messages:
+            raise AggregateNotFound(aggregate_id)
+        aggregate: Any = None
+        for message in messages:
+            aggregate = self.to_domain_event(aggregate_id, message).mutate(aggregate)
+        if aggregate is None:
+            raise AggregateNotFound(aggregate_id)
+        if cls is not None and not isinstance(aggregate, cls):
+            raise AggregateNotFound(aggregate_id)
+        self._remember(aggregate_id, aggregate.version, messages[-1].seq)
+        return aggregate  # type: ignore[no-any-return]
+
+    def to_domain_event(self, aggregate_id: UUID, message: StoredMessage) -> Any:
+        stored = StoredEvent(
+            originator_id=aggregate_id,
+            originator_version=int(message.headers[VERSION]),
+            topic=message.headers[TOPIC],
+            state=message.data,
+        )
+        return self.mapper.to_domain_event(stored)
+
+    async def writes_for(self, *aggregates: Aggregate) -> list[Write]:
+        """The writes that would store the aggregates' pending events (without collecting them)."""
+        writes: list[Write] = []
+        for aggregate in aggregates:
+            pending = list(aggregate.pending_events)  # cleared only once stored
+            if not pending:
+                continue
+            expected = await self._expected_sequence(aggregate.id, pending[0].originator_version)
+            for number, event in enumerate(pending):
+                stored = self.mapper.to_stored_event(event)
+                writes.append(
+                    Write(
+                        subject=self.store.spec.event_subject(aggregate.id),
+                        data=stored.state,
+                        headers={TOPIC: stored.topic, VERSION: str(stored.originator_version)},
+                        expected_last_seq=expected if number == 0 else None,
+                    )
+                )
+        return writes
+
+    async def save(self, *aggregates: Aggregate, extra: Sequence[Write] = ()) -> list[int]:
+        """Append all pending events of `aggregates` (and `extra`, e.g. a tracking record) in one batch."""
+        writes = await self.writes_for(*aggregates)
+        if not writes and not extra:
+            return []
+        positions = await self.appender.append([*writes, *extra])
+        offset = 0
+        for aggregate in aggregates:
+            collected = aggregate.collect_events()
+            if collected:
+                offset += len(collected)
+                self._remember(aggregate.id, collected[-1].originator_version, positions[offset - 1])
+        return positions
+
+    async def _expected_sequence(self, aggregate_id: UUID, first_new_version: int) -> int:
+        if first_new_version == Aggregate.INITIAL_VERSION:
+            return 0  # a new aggregate: its subject must be empty
+        known = self._positions.get((aggregate_id, first_new_version - 1))
+        if known is not None:
+            return known
+        last = await self.store.last_message(self.store.spec.event_subject(aggregate_id))
+        if last is None or int(last.headers.get(VERSION, 0)) != first_new_version - 1:
+            raise ConcurrencyConflict(
+                self.store.spec.event_subject(aggregate_id), "aggregate changed since loaded"
+            )
+        return last.seq
+
+    def _remember(self, aggregate_id: UUID, version: int, seq: int) -> None:
+        self._positions[(aggregate_id, version)] = seq
+        self._positions.move_to_end((aggregate_id, version))
+        while len(self._positions) > self._remembered:
+            self._positions.popitem(last=False)

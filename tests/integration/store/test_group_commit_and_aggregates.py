@@ -1,0 +1,160 @@
+"""Group commit and the async aggregate repository against a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Mapper, UUIDAsHex
+
+from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable, Write
+from events.store.aggregates import AggregateNotFound, AggregateStore
+from events.store.group_commit import GroupCommitter
+
+
+class Counter(Aggregate):
+    """A minimal aggregate: the store must not depend on Levee's domain."""
+
+    @event("Started")
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.count = 0
+
+    @event("Incremented")
+    def increment(self, by: int) -> None:
+        self.count += by
+
+
+def mapper() -> Mapper[uuid.UUID]:
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+        transcoder.register(transcoding)
+    return Mapper(transcoder=transcoder)
+
+
+async def test_concurrent_appends_share_batches_and_each_gets_its_own_positions(
+    store: JetStreamEventStore,
+) -> None:
+    async with GroupCommitter(store, max_in_flight=2) as committer:
+        subjects = [store.spec.event_subject(uuid.uuid4()) for _ in range(500)]
+        results = await asyncio.gather(
+            *(committer.append([Write(s, b"a", expected_last_seq=0), Write(s, b"b")]) for s in subjects)
+        )
+    positions = [p for pair in results for p in pair]
+    assert len(set(positions)) == 1000
+    assert all(b == a + 1 for a, b in results)  # one request's writes stay together
+    for s, (a, _) in zip(subjects[:20], results[:20], strict=True):
+        assert [m.seq for m in await store.read_subject(s)] == [a, a + 1]
+    batches = {m.headers["Nats-Batch-Id"] for m in await store.read(after_seq=0, limit=1000)}
+    assert len(batches) < 500  # requests really were grouped
+
+
+async def test_one_conflicting_request_fails_alone(store: JetStreamEventStore) -> None:
+    taken = store.spec.event_subject(uuid.uuid4())
+    await store.append([Write(taken, b"first", expected_last_seq=0)])
+    async with GroupCommitter(store, max_in_flight=1) as committer:
+        fresh = [store.spec.event_subject(uuid.uuid4()) for _ in range(50)]
+        outcomes = await asyncio.gather(
+            committer.append([Write(taken, b"second", expected_last_seq=0)]),
+            *(committer.append([Write(s, b"x", expected_last_seq=0)]) for s in fresh),
+            return_exceptions=True,
+        )
+    assert isinstance(outcomes[0], ConcurrencyConflict)
+    assert all(isinstance(o, list) for o in outcomes[1:])
+    for s in fresh:
+        assert len(await store.read_subject(s)) == 1
+
+
+async def test_two_requests_on_one_subject_never_share_a_batch(store: JetStreamEventStore) -> None:
+    s = store.spec.event_subject(uuid.uuid4())
+    [first] = await store.append([Write(s, b"1", expected_last_seq=0)])
+    async with GroupCommitter(store, max_in_flight=1) as committer:
+        outcomes = await asyncio.gather(
+            committer.append([Write(s, b"2a", expected_last_seq=first)]),
+            committer.append([Write(s, b"2b", expected_last_seq=first)]),
+            return_exceptions=True,
+        )
+    assert sum(isinstance(o, list) for o in outcomes) == 1
+    assert sum(isinstance(o, ConcurrencyConflict) for o in outcomes) == 1
+
+
+async def test_shutdown_flushes_what_was_accepted(store: JetStreamEventStore) -> None:
+    committer = GroupCommitter(store, max_in_flight=1)
+    await committer.__aenter__()
+    pending = [
+        asyncio.create_task(committer.append([Write(store.spec.event_subject(uuid.uuid4()), b"x")]))
+        for _ in range(300)
+    ]
+    await asyncio.sleep(0)  # let some tasks enqueue before shutdown begins
+    await committer.__aexit__(None, None, None)
+    outcomes = await asyncio.gather(*pending, return_exceptions=True)
+    stored = [o for o in outcomes if isinstance(o, list)]
+    refused = [o for o in outcomes if isinstance(o, StoreUnavailable)]
+    assert stored, "requests queued before shutdown are flushed, not dropped"
+    assert len(stored) + len(refused) == 300
+    assert len(await store.read(after_seq=0, limit=1000)) == len(stored)
+
+
+async def test_aggregate_round_trip_and_optimistic_concurrency(store: JetStreamEventStore) -> None:
+    repository = AggregateStore(store, mapper())
+    counter = Counter(name="sandbags")
+    counter.increment(3)
+    await repository.save(counter)
+    assert counter.pending_events == []
+
+    loaded = await repository.get(counter.id, Counter)
+    assert (loaded.name, loaded.count, loaded.version) == ("sandbags", 3, 2)
+
+    # Two staff load the same version; the second save is refused and stores nothing.
+    other = AggregateStore(store, mapper())
+    a, b = await repository.get(counter.id, Counter), await other.get(counter.id, Counter)
+    a.increment(1)
+    b.increment(10)
+    await repository.save(a)
+    with pytest.raises(ConcurrencyConflict):
+        await other.save(b)
+    assert (await repository.get(counter.id, Counter)).count == 4
+
+
+async def test_stale_aggregate_is_refused_even_when_its_position_was_forgotten(
+    store: JetStreamEventStore,
+) -> None:
+    writer = AggregateStore(store, mapper())
+    counter = Counter(name="pumps")
+    await writer.save(counter)
+    stale = await AggregateStore(store, mapper()).get(counter.id, Counter)
+    counter.increment(1)
+    await writer.save(counter)
+    stale.increment(5)
+    with pytest.raises(ConcurrencyConflict):
+        await AggregateStore(store, mapper()).save(stale)  # a fresh repository: no remembered position
+
+
+async def test_aggregate_and_extra_write_are_stored_together(store: JetStreamEventStore) -> None:
+    repository = AggregateStore(store, mapper())
+    counter = Counter(name="boats")
+    tracking = store.spec.tracking_subject("triage")
+    await repository.save(counter, extra=[Write(tracking, b'{"position": 7}', expected_last_seq=0)])
+    stale_tracking = Write(tracking, b'{"position": 8}', expected_last_seq=0)
+    counter.increment(1)
+    with pytest.raises(ConcurrencyConflict):
+        await repository.save(counter, extra=[stale_tracking])
+    assert (
+        await repository.get(counter.id, Counter)
+    ).count == 0  # the event did not go in without its tracking
+
+
+async def test_missing_aggregate_is_reported(store: JetStreamEventStore) -> None:
+    with pytest.raises(AggregateNotFound):
+        await AggregateStore(store, mapper()).get(uuid.uuid4())
+
+
+async def test_repository_saves_through_group_commit(store: JetStreamEventStore) -> None:
+    async with GroupCommitter(store) as committer:
+        repository = AggregateStore(store, mapper(), appender=committer)
+        counters = [Counter(name=f"c{n}") for n in range(200)]
+        await asyncio.gather(*(repository.save(c) for c in counters))
+    for c in counters[:10]:
+        assert (await repository.get(c.id, Counter)).name == c.name
