@@ -89,6 +89,15 @@ class JetStreamEventStore:
         raise StoreUnavailable("too many atomic batches in flight; try again")
 
     async def _publish_batch(self, batch_id: str, writes: Sequence[Write]) -> dict[str, Any]:
+        if len(writes) == 1:
+            # One message needs no batch: a plain publish is atomic and about five times faster than a
+            # one-message atomic batch here. Its Nats-Msg-Id finds it again after an ambiguous timeout.
+            [write] = writes
+            headers = {**write.headers, "Nats-Msg-Id": batch_id}
+            if write.expected_last_seq is not None:
+                headers[EXPECTED_SUBJECT_SEQ] = str(write.expected_last_seq)
+            reply = await self.nc.request(write.subject, write.data, timeout=self.timeout, headers=headers)
+            return dict(json.loads(reply.data))
         last = len(writes)
         for number, write in enumerate(writes, start=1):
             headers = dict(write.headers)
@@ -114,7 +123,7 @@ class JetStreamEventStore:
         try:
             since = started - timedelta(seconds=2)
             for message in await self.read_subject(writes[0].subject, since=since):
-                if message.headers.get("Nats-Batch-Id") == batch_id:
+                if batch_id in (message.headers.get("Nats-Batch-Id"), message.headers.get("Nats-Msg-Id")):
                     first = message.seq
                     log.info("append_ambiguous_resolved", batch_id=batch_id, stored=True)
                     return list(range(first, first + len(writes)))
