@@ -146,6 +146,23 @@ class JetStreamEventStore:
             raise StoreError(f"direct get {subject}: status {status}")
         return _to_stored(reply)
 
+    async def last_matching(self, subject_filter: str | None = None) -> StoredMessage | None:
+        """The newest message on any subject matching a wildcard filter (default: all events), or None.
+
+        A wildcard cannot be part of a request subject, so this uses the JSON form of direct get.
+        """
+        request = json.dumps({"last_by_subj": subject_filter or self.spec.events_filter}).encode()
+        try:
+            reply = await self.nc.request(self._direct, request, timeout=self.timeout)
+        except (TimeoutError, nats.errors.TimeoutError, *_TRANSPORT_ERRORS) as exc:
+            raise StoreUnavailable(f"direct get failed: {type(exc).__name__}") from exc
+        status = (reply.headers or {}).get("Status")
+        if status == "404":
+            return None
+        if status:
+            raise StoreError(f"direct get last matching {subject_filter}: status {status}")
+        return _to_stored(reply)
+
     async def read_subject(
         self, subject: str, *, after_seq: int = 0, since: datetime | None = None
     ) -> list[StoredMessage]:
@@ -176,8 +193,18 @@ class JetStreamEventStore:
         chunk, _ = await self._batch_get(request)
         return chunk
 
-    async def _batch_get(self, request: dict[str, Any]) -> tuple[list[StoredMessage], int]:
-        """One batch direct get: the server streams messages to an inbox and ends with a 204 EOB."""
+    async def count_after(self, after_seq: int, subject: str | None = None) -> int:
+        """How many messages matching `subject` (default: all events) lie after a position: a reader's lag."""
+        request = {"seq": after_seq + 1, "batch": 1, "next_by_subj": subject or self.spec.events_filter}
+        chunk, pending = await self._batch_get(request, with_first_pending=True)
+        return pending + len(chunk)
+
+    async def _batch_get(
+        self, request: dict[str, Any], *, with_first_pending: bool = False
+    ) -> tuple[list[StoredMessage], int]:
+        """One batch direct get: the server streams messages to an inbox and ends with a 204 EOB.
+
+        Returns the messages and how many more match after them (the server's Nats-Num-Pending)."""
         inbox = self.nc.new_inbox()
         sub = await self.nc.subscribe(inbox)
         messages: list[StoredMessage] = []
@@ -193,11 +220,13 @@ class JetStreamEventStore:
                 headers = msg.headers or {}
                 status = headers.get("Status")
                 if status == "204" or status == "404":  # end of batch / nothing there
-                    pending = int(headers.get("Nats-Num-Pending", 0))
-                    return messages, pending
+                    return messages, int(headers.get("Nats-Num-Pending", pending if messages else 0))
                 if status:
                     raise StoreError(f"batch direct get: status {status} {headers.get('Description', '')}")
                 messages.append(_to_stored(msg))
+                pending = int(headers.get("Nats-Num-Pending", 0))
+                if with_first_pending and len(messages) == request["batch"]:
+                    return messages, pending
         except (TimeoutError, nats.errors.TimeoutError, *_TRANSPORT_ERRORS) as exc:
             raise StoreUnavailable(f"batch direct get failed: {type(exc).__name__}") from exc
         finally:

@@ -6,32 +6,11 @@ import asyncio
 import uuid
 
 import pytest
-from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Mapper, UUIDAsHex
 
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable, Write
 from events.store.aggregates import AggregateNotFound, AggregateStore
 from events.store.group_commit import GroupCommitter
-
-
-class Counter(Aggregate):
-    """A minimal aggregate: the store must not depend on Levee's domain."""
-
-    @event("Started")
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.count = 0
-
-    @event("Incremented")
-    def increment(self, by: int) -> None:
-        self.count += by
-
-
-def mapper() -> Mapper[uuid.UUID]:
-    transcoder = JSONTranscoder()
-    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
-        transcoder.register(transcoding)
-    return Mapper(transcoder=transcoder)
+from tests.support.toy import Counter, mapper
 
 
 async def test_concurrent_appends_share_batches_and_each_gets_its_own_positions(

@@ -159,3 +159,11 @@ async def _wait_answering(store: JetStreamEventStore, timeout: float = 20.0) -> 
                 return
             except StoreUnavailable:
                 await asyncio.sleep(0.05)
+
+
+async def test_count_after_counts_only_matching_messages(store: JetStreamEventStore) -> None:
+    s = subject(store)
+    seqs = await store.append([Write(s, b"1"), Write(store.spec.tracking_subject("x"), b"t"), Write(s, b"2")])
+    assert await store.count_after(0) == 2
+    assert await store.count_after(seqs[0]) == 1
+    assert await store.count_after(seqs[2]) == 0

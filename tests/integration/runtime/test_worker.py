@@ -1,0 +1,123 @@
+"""The worker runtime against a real nats-server: exactly-once effects, restarts, rivals, poison, gaps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from events.store import JetStreamEventStore, Write
+from events.store.aggregates import AggregateNotFound, AggregateStore
+from events.store.errors import StreamGap
+from services.runtime.tracking import POSITION, load_tracking
+from services.runtime.worker import Worker
+from tests.support.toy import HANDLERS, TALLY_ID, Counter, Tally, mapper
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+async def seed(store: JetStreamEventStore, names: list[str]) -> None:
+    repository = AggregateStore(store, mapper())
+    for start in range(0, len(names), 100):
+        await repository.save(*(Counter(name=n) for n in names[start : start + 100]))
+
+
+async def tally(store: JetStreamEventStore) -> list[str]:
+    try:
+        return (await AggregateStore(store, mapper()).get(TALLY_ID, Tally)).seen
+    except AggregateNotFound:
+        return []
+
+
+async def drain(worker: Worker) -> None:
+    await worker.start()
+    async with asyncio.timeout(60):
+        while await worker.process_batch():
+            pass
+
+
+async def open_tally(store: JetStreamEventStore) -> None:
+    await AggregateStore(store, mapper()).save(Tally())
+
+
+async def test_worker_applies_every_event_once_and_resumes_where_it_stopped(
+    store: JetStreamEventStore,
+) -> None:
+    await open_tally(store)
+    names = [f"c{n}" for n in range(250)]
+    await seed(store, names[:150])
+    await drain(Worker("toy", store, AggregateStore(store, mapper()), HANDLERS, batch_size=40))
+    await seed(store, names[150:])
+    restarted = Worker("toy", store, AggregateStore(store, mapper()), HANDLERS, batch_size=40)
+    await drain(restarted)
+    assert sorted(await tally(store)) == sorted(names)
+    assert await restarted.lag() == 0
+
+
+async def test_two_instances_of_one_worker_never_apply_an_effect_twice(store: JetStreamEventStore) -> None:
+    await open_tally(store)
+    names = [f"c{n}" for n in range(400)]
+    await seed(store, names)
+    rivals = [
+        Worker("toy", store, AggregateStore(store, mapper()), HANDLERS, batch_size=25) for _ in range(2)
+    ]
+    await asyncio.gather(*(drain(w) for w in rivals))
+    for worker in rivals:  # whichever stopped first may have been overtaken: let both finish
+        await drain(worker)
+    seen = await tally(store)
+    assert len(seen) == len(set(seen)) == 400
+
+
+async def test_a_poison_event_is_set_aside_and_the_worker_goes_on(store: JetStreamEventStore) -> None:
+    await open_tally(store)
+    await seed(store, ["a", "b", "poison-1", "c"])
+    worker = Worker("toy", store, AggregateStore(store, mapper()), HANDLERS, max_attempts=2)
+    await drain(worker)
+    assert sorted(await tally(store)) == ["a", "b", "c"]
+    dead = await store.read_subject(store.spec.dead_letter_subject("toy"))
+    assert len(dead) == 1
+    record = json.loads(dead[0].data)
+    assert "poison-1" in record["error"] and record["attempts"] == 2
+
+
+async def test_worker_refuses_to_start_when_the_stream_lost_what_it_processed(
+    store: JetStreamEventStore,
+) -> None:
+    await store.append([Write(store.spec.tracking_subject("toy"), b"{}", {POSITION: "999999"})])
+    with pytest.raises(StreamGap, match="lost"):
+        await Worker("toy", store, AggregateStore(store, mapper()), HANDLERS).start()
+
+
+async def test_sigkilled_worker_restarted_applies_every_effect_exactly_once(
+    store: JetStreamEventStore, nats_url: str
+) -> None:
+    await open_tally(store)
+    names = [f"k{n}" for n in range(3000)]
+    await seed(store, names)
+    rng = random.Random(7)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "tests.support.run_toy_worker", nats_url, store.spec.name, "100"]
+    kills = 0
+    async with asyncio.timeout(120):
+        while await store.count_after((await load_tracking(store, "toy")).position):
+            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            before = (await load_tracking(store, "toy")).position
+            # Kill it at a random moment once it has made some progress (or after a bounded wait).
+            for _ in range(rng.randint(5, 60)):
+                await asyncio.sleep(0.02)
+            if (await load_tracking(store, "toy")).position > before or kills > 20:
+                process.send_signal(signal.SIGKILL)
+                kills += 1
+            else:
+                process.send_signal(signal.SIGTERM)
+            process.wait(10)
+    seen = await tally(store)
+    assert kills >= 3
+    assert len(seen) == len(set(seen)) == 3000
