@@ -71,7 +71,9 @@ class PersonalKeyStore:
     async def get(self, complaint_id: UUID) -> bytes | None:
         """The key, or None when it was erased or never existed."""
         async with self.pool.acquire() as conn:
-            key = await conn.fetchval("SELECT key FROM personal_data_keys WHERE complaint_id = $1", complaint_id)
+            key = await conn.fetchval(
+                "SELECT key FROM personal_data_keys WHERE complaint_id = $1", complaint_id
+            )
         return bytes(key) if key is not None else None
 
     async def get_many(self, complaint_ids: Iterable[UUID]) -> dict[UUID, bytes]:

@@ -40,10 +40,17 @@ class StreamSpec:
     def dead_letter_subject(self, reader: str) -> str:
         return f"{self.prefix}.dlq.{reader}"
 
+    def snapshot_subject(self, purpose: str, aggregate_id: object) -> str:
+        return f"{self.prefix}.snap.{purpose}.{aggregate_id}"
+
+    @property
+    def subjects(self) -> list[str]:
+        return [f"{self.prefix}.{kind}.>" for kind in ("ev", "track", "dlq", "snap")]
+
     def config(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "subjects": [f"{self.prefix}.ev.>", f"{self.prefix}.track.>", f"{self.prefix}.dlq.>"],
+            "subjects": self.subjects,
             "storage": "file",
             "retention": "limits",
             "discard": "new",
@@ -82,6 +89,16 @@ async def ensure_stream(nc: NATS, spec: StreamSpec, timeout: float = 10.0) -> di
     if error:
         raise StreamConfigError(f"stream {spec.name}: {error.get('description')}")
     config = body["config"]
+    missing = [s for s in spec.subjects if s not in config.get("subjects", [])]
+    if missing:  # an older deployment's stream: add the subjects, keep everything else as it is
+        updated = {**config, "subjects": [*config.get("subjects", []), *missing]}
+        reply = await nc.request(
+            f"$JS.API.STREAM.UPDATE.{spec.name}", json.dumps(updated).encode(), timeout=timeout
+        )
+        body = json.loads(reply.data)
+        if body.get("error"):
+            raise StreamConfigError(f"stream {spec.name}: {body['error'].get('description')}")
+        config = body["config"]
     for key in ("allow_direct", "allow_atomic", "deny_delete", "deny_purge"):
         if not config.get(key):
             raise StreamConfigError(f"stream {spec.name} exists without {key}: refusing to use it")

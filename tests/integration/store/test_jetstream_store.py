@@ -167,3 +167,14 @@ async def test_count_after_counts_only_matching_messages(store: JetStreamEventSt
     assert await store.count_after(0) == 2
     assert await store.count_after(seqs[0]) == 1
     assert await store.count_after(seqs[2]) == 0
+
+
+async def test_an_older_stream_gains_missing_subjects_and_keeps_its_messages(nc) -> None:  # type: ignore[no-untyped-def]
+    spec = StreamSpec(name=f"OLD_{uuid.uuid4().hex[:8].upper()}")
+    old_config = {**spec.config(), "subjects": [f"{spec.prefix}.ev.>"]}
+    await nc.request(f"$JS.API.STREAM.CREATE.{spec.name}", json.dumps(old_config).encode())
+    store = JetStreamEventStore(nc, spec)
+    await store.append([Write(spec.event_subject(uuid.uuid4()), b"kept")])
+    info = await ensure_stream(nc, spec)
+    assert set(info["config"]["subjects"]) == set(spec.subjects)
+    assert [m.data for m in await store.read(after_seq=0)] == [b"kept"]
