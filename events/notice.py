@@ -1,0 +1,253 @@
+"""Public notices about incidents: drafted by press officers, approved by command staff, then published.
+
+Lifecycle: draft -> approved -> published; a published notice changed by ``update`` waits in ``updated``
+(the public keeps seeing the last published text) until it is approved and published again.
+Revising an approved notice sends it back to draft. Any state but cancelled may be cancelled.
+Whoever last wrote the text cannot approve it: two people see every public word.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from events.errors import DomainError, require, require_text
+from events.incident import INCIDENT_STATUSES
+
+# A mainland ID number or mobile number is never a legitimate part of a notice; official
+# hotlines are short codes or landlines. Checking against the actual complainants is the notices service's job.
+_PERSONAL_PATTERNS = (
+    re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])"),
+    re.compile(r"(?<!\d)1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}(?!\d)"),
+)
+
+
+class NoticeState(StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+    UPDATED = "updated"
+    CANCELLED = "cancelled"
+
+
+class Notice(Aggregate):
+    def __init__(self) -> None:
+        self.incident_id: UUID | None = None
+        self.title_en: str = ""
+        self.title_zh: str = ""
+        self.body_en: str = ""
+        self.body_zh: str = ""
+        self.status: str = "investigating"
+        self.state: NoticeState = NoticeState.DRAFT
+        self.author: str = ""
+        self.approved_by: str | None = None
+        self.published_version: int = 0
+        # What the public sees: the text as of the last NoticePublished, until cancelled.
+        self.published_text: dict[str, str] | None = None
+        self.cancel_reason: str | None = None
+
+    @classmethod
+    def draft(
+        cls,
+        *,
+        incident_id: UUID | None,
+        title_en: str,
+        title_zh: str,
+        body_en: str,
+        body_zh: str,
+        status: str,
+        drafted_by: str,
+    ) -> Notice:
+        _check_text(title_en, title_zh, body_en, body_zh, status)
+        require_text(drafted_by, "drafted_by")
+        return cls._create(
+            NoticeDrafted, incident_id=incident_id, title_en=title_en, title_zh=title_zh, body_en=body_en,
+            body_zh=body_zh, status=status, drafted_by=drafted_by,
+        )  # fmt: skip
+
+    def revise(
+        self, *, title_en: str, title_zh: str, body_en: str, body_zh: str, status: str, revised_by: str
+    ) -> None:
+        """Change text not yet published (draft, approved or a pending update); approval must be given again."""
+        self._check_not_cancelled()
+        require(
+            self.state in (NoticeState.DRAFT, NoticeState.APPROVED, NoticeState.UPDATED),
+            "already_published",
+            "A published notice is changed with update, so the public text stays until the change is approved.",
+        )
+        _check_text(title_en, title_zh, body_en, body_zh, status)
+        require_text(revised_by, "revised_by")
+        self.trigger_event(
+            NoticeRevised, title_en=title_en, title_zh=title_zh, body_en=body_en, body_zh=body_zh,
+            status=status, revised_by=revised_by,
+        )  # fmt: skip
+
+    def approve(self, by: str) -> None:
+        self._check_not_cancelled()
+        require(
+            self.state in (NoticeState.DRAFT, NoticeState.UPDATED),
+            "nothing_to_approve",
+            f"Only a draft or an update waits for approval; this notice is {self.state}.",
+        )
+        require_text(by, "by")
+        require(
+            by != self.author, "approver_is_author", "Someone other than the author must approve the text."
+        )
+        self.trigger_event(NoticeApproved, by=by)
+
+    def publish(self) -> None:
+        self._check_not_cancelled()
+        require(self.state != NoticeState.PUBLISHED, "already_published", "This text is already published.")
+        require(
+            self.state == NoticeState.APPROVED,
+            "not_approved",
+            "Command staff must approve this text before it is published.",
+        )
+        self.trigger_event(
+            NoticePublished, title_en=self.title_en, title_zh=self.title_zh, body_en=self.body_en,
+            body_zh=self.body_zh, status=self.status, version=self.published_version + 1,
+        )  # fmt: skip
+
+    def update(
+        self, *, title_en: str, title_zh: str, body_en: str, body_zh: str, status: str, updated_by: str
+    ) -> None:
+        self._check_not_cancelled()
+        require(
+            self.state == NoticeState.PUBLISHED,
+            "not_published",
+            f"Only a published notice is updated; this one is {self.state} (use revise).",
+        )
+        _check_text(title_en, title_zh, body_en, body_zh, status)
+        require_text(updated_by, "updated_by")
+        self.trigger_event(
+            NoticeUpdated, title_en=title_en, title_zh=title_zh, body_en=body_en, body_zh=body_zh,
+            status=status, updated_by=updated_by,
+        )  # fmt: skip
+
+    def cancel(self, reason: str, by: str) -> None:
+        self._check_not_cancelled()
+        require_text(reason, "reason")
+        require_text(by, "by")
+        self.trigger_event(NoticeCancelled, reason=reason, by=by)
+
+    def _check_not_cancelled(self) -> None:
+        require(self.state != NoticeState.CANCELLED, "notice_cancelled", "The notice was cancelled.")
+
+
+def _check_text(title_en: str, title_zh: str, body_en: str, body_zh: str, status: str) -> None:
+    texts = {"title_en": title_en, "title_zh": title_zh, "body_en": body_en, "body_zh": body_zh}
+    for field, value in texts.items():
+        require_text(value, field)
+        for pattern in _PERSONAL_PATTERNS:
+            if pattern.search(value):
+                raise DomainError(
+                    "contains_personal_data",
+                    "A notice must not carry an ID number or a personal phone number.",
+                    field=field,
+                )
+    require(status in INCIDENT_STATUSES, "unknown_status", f"{status!r} is not one of {INCIDENT_STATUSES}.")
+
+
+class NoticeDrafted(Notice.Created):
+    class_version = 1
+    incident_id: UUID | None
+    title_en: str
+    title_zh: str
+    body_en: str
+    body_zh: str
+    status: str
+    drafted_by: str
+
+    def apply(self, aggregate: Notice) -> None:
+        aggregate.incident_id = self.incident_id
+        _set_text(aggregate, self.title_en, self.title_zh, self.body_en, self.body_zh, self.status)
+        aggregate.author = self.drafted_by
+
+
+class NoticeRevised(Notice.Event):
+    class_version = 1
+    title_en: str
+    title_zh: str
+    body_en: str
+    body_zh: str
+    status: str
+    revised_by: str
+
+    def apply(self, aggregate: Notice) -> None:
+        _set_text(aggregate, self.title_en, self.title_zh, self.body_en, self.body_zh, self.status)
+        aggregate.author = self.revised_by
+        aggregate.approved_by = None
+        # A revised pending update is still an update of a published notice.
+        if aggregate.state == NoticeState.APPROVED:
+            aggregate.state = NoticeState.UPDATED if aggregate.published_version else NoticeState.DRAFT
+
+
+class NoticeApproved(Notice.Event):
+    class_version = 1
+    by: str
+
+    def apply(self, aggregate: Notice) -> None:
+        aggregate.state = NoticeState.APPROVED
+        aggregate.approved_by = self.by
+
+
+class NoticePublished(Notice.Event):
+    """Carries the text it made public, so a public feed needs no other event to show it."""
+
+    class_version = 1
+    title_en: str
+    title_zh: str
+    body_en: str
+    body_zh: str
+    status: str
+    version: int
+
+    def apply(self, aggregate: Notice) -> None:
+        aggregate.state = NoticeState.PUBLISHED
+        aggregate.published_version = self.version
+        aggregate.published_text = {
+            "title_en": self.title_en, "title_zh": self.title_zh, "body_en": self.body_en,
+            "body_zh": self.body_zh, "status": self.status,
+        }  # fmt: skip
+
+
+class NoticeUpdated(Notice.Event):
+    class_version = 1
+    title_en: str
+    title_zh: str
+    body_en: str
+    body_zh: str
+    status: str
+    updated_by: str
+
+    def apply(self, aggregate: Notice) -> None:
+        _set_text(aggregate, self.title_en, self.title_zh, self.body_en, self.body_zh, self.status)
+        aggregate.state = NoticeState.UPDATED
+        aggregate.author = self.updated_by
+        aggregate.approved_by = None
+
+
+class NoticeCancelled(Notice.Event):
+    class_version = 1
+    reason: str
+    by: str
+
+    def apply(self, aggregate: Notice) -> None:
+        aggregate.state = NoticeState.CANCELLED
+        aggregate.cancel_reason = self.reason
+
+
+def _set_text(
+    aggregate: Notice, title_en: str, title_zh: str, body_en: str, body_zh: str, status: str
+) -> None:
+    aggregate.title_en, aggregate.title_zh = title_en, title_zh
+    aggregate.body_en, aggregate.body_zh = body_en, body_zh
+    aggregate.status = status
+
+
+NOTICE_EVENTS: tuple[type[Notice.Event], ...] = (
+    NoticeDrafted, NoticeRevised, NoticeApproved, NoticePublished, NoticeUpdated, NoticeCancelled,
+)  # fmt: skip

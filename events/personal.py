@@ -1,0 +1,83 @@
+"""Personal data is sealed before it reaches an event, so erasing one key makes it unreadable everywhere.
+
+Each complaint gets its own key (``new_key``); the key lives in a key store outside the event stream.
+Erasing the key (crypto-shredding) is how Levee forgets a person without rewriting history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+from base64 import b64decode, b64encode
+from dataclasses import asdict, dataclass, fields
+
+from eventsourcing.cipher import AESCipher
+from eventsourcing.utils import Environment
+
+KEY_BYTES = 32
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+
+    def __repr__(self) -> str:
+        # Reprs end up in logs and tracebacks: say which fields are present, never their values.
+        shown = ", ".join(f"{f.name}={'<set>' if getattr(self, f.name) else None}" for f in fields(self))
+        return f"PersonalData({shown})"
+
+    __str__ = __repr__
+
+
+def new_key() -> bytes:
+    return os.urandom(KEY_BYTES)
+
+
+def seal(data: PersonalData, key: bytes) -> str:
+    """AES-256-GCM ciphertext of the data as base64 text (nonce and tag included)."""
+    plaintext = json.dumps(asdict(data), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return b64encode(_cipher(key).encrypt(plaintext)).decode("ascii")
+
+
+def unseal(sealed: str, key: bytes | None) -> PersonalData | None:
+    """The clear data, or None when the key was erased.
+
+    A wrong key or damaged ciphertext raises ValueError: that is a fault to surface, not an erasure.
+    """
+    if key is None:
+        return None
+    plaintext = _cipher(key).decrypt(b64decode(sealed.encode("ascii"), validate=True))
+    return PersonalData(**json.loads(plaintext.decode("utf-8")))
+
+
+def contact_hash(phone_or_email: str, secret: bytes) -> str:
+    """Keyed hash of a normalised phone or email, so duplicates match without storing the contact.
+
+    Keyed (HMAC) rather than a plain hash because phone numbers are few enough to brute-force.
+    """
+    if not secret:
+        raise ValueError("contact_hash needs a non-empty secret")
+    normalised = _normalise_contact(phone_or_email)
+    if not normalised:
+        raise ValueError("nothing to hash: the contact is empty")
+    return hmac.new(secret, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _normalise_contact(value: str) -> str:
+    value = value.strip()
+    if "@" in value:
+        return value.lower()
+    # "+852 1234-5678" and "85212345678" are the same phone; spacing and punctuation are not identity.
+    return re.sub(r"\D", "", value)
+
+
+def _cipher(key: bytes) -> AESCipher:
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"a personal-data key is {KEY_BYTES} bytes, got {len(key)}")
+    return AESCipher(Environment(env={AESCipher.CIPHER_KEY: b64encode(key).decode("ascii")}))

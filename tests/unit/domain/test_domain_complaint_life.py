@@ -1,0 +1,152 @@
+"""The lives a complaint can lead, told as the facts it records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from events.complaint import Complaint, Status, new_tracking_code
+from events.complaint_rules import TRACKING_CODE
+from events.mapper import make_mapper, reconstruct
+
+INCIDENT = UUID("00000000-0000-4000-8000-0000000000aa")
+FACTORS = [{"name": "danger_to_life", "weight": 0.5, "value": 1, "evidence": "water inside home"}]
+
+
+def _names(complaint: Complaint) -> list[str]:
+    return [type(e).__name__ for e in complaint.collect_events()]
+
+
+def test_full_life_from_intake_to_redaction_records_each_step() -> None:
+    now = datetime.now(UTC)
+    c = Complaint.receive(
+        channel="hotline", description="Flooded flat", received_by="operator-chen", category="flooding",
+        lat=22.70, lon=113.80, people_affected=3, vulnerable=["elderly", "infant"], media_exposure=True,
+    )  # fmt: skip
+    c.validate(by="triage")
+    c.link_to_incident(INCIDENT)
+    c.assess_priority(88, "P1", FACTORS, now + timedelta(minutes=15), now + timedelta(hours=4))
+    c.dispatch("water", by="dispatch-rules", reason="first guess")
+    c.return_dispatch("water", "Standing water is drainage's remit")
+    c.dispatch("drainage", by="cmd-wu", reason="re-dispatch after return")
+    c.accept("drainage")
+    c.note_progress("drainage", "Pump truck on its way", public=True)
+    c.request_extension("drainage", 90, "Road to the estate blocked")
+    c.grant_extension(by="cmd-wu", minutes=60)
+    c.escalate(1, "Media exposure", by="cmd-wu")
+    c.agree_resolution_time(now + timedelta(hours=3), now, approved_by_command=False)
+    c.repeat_call("Caller rang again: water rising", "hotline")
+    c.resolve("drainage", "Pumped out; drain cleared")
+    c.attempt_follow_up("No answer")
+    c.record_follow_up(True, "not_satisfied", "Water back overnight")
+    c.reopen("Unsatisfied follow-up")
+    c.note_progress("drainage", "Second pump installed", public=False)
+    c.resolve("drainage", "Permanent pump installed")
+    c.record_follow_up(True, "satisfied", "Dry now")
+    c.close()
+    c.redact("Retention period over")
+
+    history = c.collect_events()
+    assert [type(e).__name__ for e in history] == [
+        "ComplaintReceived", "ComplaintValidated", "ComplaintLinkedToIncident", "PriorityAssessed",
+        "ComplaintDispatched", "DispatchReturned", "ComplaintDispatched", "DispatchAccepted", "ProgressNoted",
+        "ExtensionRequested", "ExtensionGranted", "ComplaintEscalated", "ResolutionTimeAgreed",
+        "ComplaintCallRepeated", "ComplaintResolved", "FollowUpAttempted", "FollowUpRecorded", "ComplaintReopened",
+        "ProgressNoted", "ComplaintResolved", "FollowUpRecorded", "ComplaintClosed", "ComplaintRedacted",
+    ]  # fmt: skip
+    assert c.status == Status.CLOSED
+    assert c.district == "riverside"
+    assert c.incident_id == INCIDENT
+    assert (c.priority_level, c.priority_score, c.priority_factors) == ("P1", 88, FACTORS)
+    assert c.resolve_by == now + timedelta(hours=5)
+    assert (c.returned_by, c.return_count, c.dispatch_count) == (["water"], 1, 2)
+    assert (c.escalation_level, c.repeat_calls, c.reopen_count) == (1, 1, 1)
+    assert c.satisfaction == "satisfied"
+    assert c.resolution is not None and c.resolution["summary"] == "Permanent pump installed"
+    assert c.redacted and c.redacted_at == history[-1].timestamp
+    assert c.reporter_sealed is None
+    assert [p["public"] for p in c.progress] == [True, False]
+
+    mapper = make_mapper()
+    replayed = reconstruct([mapper.to_domain_event(mapper.to_stored_event(e)) for e in history], Complaint)
+    assert replayed == c
+
+
+def test_first_contact_resolution_settles_a_call_without_dispatch(build: Callable[[str], Complaint]) -> None:
+    c = build("received")
+    c.resolve("hotline_office", "Read out the outage notice", outcome="first_contact", answer_ref="notice:42")
+    c.close()
+    assert _names(c) == ["ComplaintResolved", "ComplaintClosed"]
+    assert c.resolution is not None and c.resolution["outcome"] == "first_contact"
+    assert c.resolved_by == "hotline_office"
+
+
+def test_reopen_returns_the_case_to_the_department_that_resolved_it(
+    build: Callable[[str], Complaint],
+) -> None:
+    c = build("reopened")
+    assert (c.status, c.department, c.resolution) == (Status.REOPENED, "water", None)
+    c.note_progress("water", "Back on site")
+    c.resolve("water", "Fixed for good")
+    assert c.status == Status.RESOLVED
+
+
+def test_denied_extension_leaves_the_deadline_where_it_was(build: Callable[[str], Complaint]) -> None:
+    c = build("extension_pending")
+    before = c.resolve_by
+    c.deny_extension("cmd-wu", "Other crews are free")
+    assert (c.resolve_by, c.extension_pending) == (before, None)
+    c.request_extension("water", 30, "Asking again, smaller")
+    assert c.extension_pending == {"department": "water", "minutes": 30, "reason": "Asking again, smaller"}
+
+
+def test_reassessment_keeps_the_case_with_its_department(build: Callable[[str], Complaint]) -> None:
+    c = build("accepted")
+    now = datetime.now(UTC)
+    c.assess_priority(95, "P1", FACTORS, now, now + timedelta(hours=4))
+    assert (c.status, c.priority_level, c.department) == (Status.ACCEPTED, "P1", "water")
+
+
+def test_command_staff_may_redispatch_an_accepted_case(build: Callable[[str], Complaint]) -> None:
+    c = build("accepted")
+    c.dispatch("drainage", by="cmd-wu", reason="Wrong team")
+    assert (c.status, c.department) == (Status.DISPATCHED, "drainage")
+
+
+def test_command_approval_allows_a_time_beyond_resolve_by(build: Callable[[str], Complaint]) -> None:
+    c = build("accepted")
+    now = datetime.now(UTC)
+    agreed = now + timedelta(days=3)
+    c.agree_resolution_time(agreed, now, approved_by_command=True)
+    assert c.agreed_resolution_at == agreed
+
+
+def test_redaction_is_allowed_after_close(build: Callable[[str], Complaint]) -> None:
+    c = build("closed")
+    c.redact("Erasure request")
+    assert _names(c) == ["ComplaintRedacted"]
+    assert c.redacted and c.contact_hash is None
+
+
+def test_unreachable_caller_is_recorded_as_not_contacted(build: Callable[[str], Complaint]) -> None:
+    c = build("attempts_exhausted")
+    c.record_follow_up(False, None, "Three tries, no answer")
+    c.close()
+    assert (c.follow_up_attempts, c.satisfaction, c.status) == (3, None, Status.CLOSED)
+
+
+def test_district_is_derived_from_location_and_empty_outside_the_area() -> None:
+    inside = Complaint.receive(
+        channel="app", description="Tree down", received_by="public", lat=22.5, lon=114.3
+    )
+    outside = Complaint.receive(
+        channel="app", description="Tree down", received_by="public", lat=23.5, lon=114.3
+    )
+    assert (inside.district, outside.district) == ("eastpoint", None)
+
+
+def test_tracking_codes_are_short_readable_and_varied() -> None:
+    codes = {new_tracking_code() for _ in range(200)}
+    assert all(TRACKING_CODE.match(code) for code in codes)
+    assert len(codes) > 190
