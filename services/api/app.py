@@ -1,0 +1,141 @@
+"""The API's composition root: the only place that opens the API's connections and wires its routes.
+
+Each resource has one `cleanup_ctx` that opens and closes it. Neither NATS nor PostgreSQL has to be up
+for the API to start: both are reached lazily, and /healthz answers 503 naming whichever is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import suppress
+
+import asyncpg
+import structlog
+from aiohttp import web
+
+from events.store.connection import connect_nats
+from events.store.stream import StreamSpec, ensure_stream
+from services.api import health, keys
+from services.settings import Settings, SettingsError
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# One line per module that has routes: `add_routes(app)` registers them.
+ROUTES: tuple[Callable[[web.Application], None], ...] = (health.add_routes,)
+QUIET_PATHS = frozenset({"/healthz"})  # polled by probes: logged at debug when they succeed
+
+
+def build_app(settings: Settings) -> web.Application:
+    if settings.nats_url is None or settings.database_url is None:
+        raise SettingsError("the API needs NATS_URL and DATABASE_URL (`levee up` sets both for its services)")
+    app = web.Application(middlewares=[request_context])
+    app[keys.SETTINGS] = settings
+    app.cleanup_ctx.append(nats_link)
+    app.cleanup_ctx.append(postgres_pool)
+    register_routes(app)
+    return app
+
+
+def register_routes(app: web.Application) -> None:
+    for add_routes in ROUTES:
+        add_routes(app)
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    """`levee serve api`: serve until `stop` is set, then close every connection."""
+    runner = web.AppRunner(build_app(settings), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+        log.info("api_listening", url=settings.base_url)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        log.info("api_stopped")
+
+
+# -- resources ---------------------------------------------------------------------------------------
+
+
+async def nats_link(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    assert settings.nats_url is not None  # checked in build_app
+    link = keys.NatsLink(settings.nats_url, StreamSpec(name=settings.nats_stream))
+    app[keys.NATS_LINK] = link
+    task = asyncio.create_task(_connect(link, client_name=settings.service_name), name="nats-connect")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        if link.client is not None:
+            await link.client.close()
+
+
+async def _connect(link: keys.NatsLink, *, client_name: str, max_delay: float = 5.0) -> None:
+    """Connect (nats-py retries the first connect for ever with our settings), then check the stream."""
+    link.client = await connect_nats(link.url, name=client_name)
+    log.info("nats_connected", url=link.url)
+    delay = 0.25
+    while True:
+        try:
+            await ensure_stream(link.client, link.spec, timeout=2.0)
+        except Exception as exc:  # kept, logged and shown on /healthz until it clears
+            link.problem = f"stream {link.spec.name} not usable: {type(exc).__name__}: {exc}"
+            log.warning("stream_not_ready", stream=link.spec.name, error=link.problem, retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_delay)
+        else:
+            link.stream_ready = True
+            log.info("stream_ready", stream=link.spec.name)
+            return
+
+
+async def postgres_pool(app: web.Application) -> AsyncIterator[None]:
+    # min_size=0: no connection at start, so the API starts while PostgreSQL is down; each acquire connects.
+    pool = await asyncpg.create_pool(app[keys.SETTINGS].database_url, min_size=0, max_size=10, timeout=5.0)
+    app[keys.PG_POOL] = pool
+    try:
+        yield
+    finally:
+        await pool.close()
+
+
+# -- middleware --------------------------------------------------------------------------------------
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One log line per request, with a request id bound for every line logged while handling it."""
+    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    started = time.perf_counter()
+    status = 500
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        try:
+            response = await handler(request)
+            status = response.status
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        except keys.DependencyUnavailable as exc:
+            response = health.problem_response(
+                503, title="A dependency is unavailable", detail=str(exc), type_=health.DEPENDENCY_DOWN
+            )
+            status = 503
+        finally:
+            quiet = request.path in QUIET_PATHS and status < 400
+            (log.debug if quiet else log.info)(
+                "http_request",
+                method=request.method,
+                path=request.path,
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+    response.headers["X-Request-Id"] = request_id
+    return response

@@ -1,0 +1,78 @@
+"""GET /healthz: can this API reach NATS (a stream round trip) and PostgreSQL (SELECT 1) right now?
+
+The page a 3 a.m. operator opens first, so a failure names the dependency that is down and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import nats.errors
+from aiohttp import web
+
+from events.store import StoreError
+from services.api import keys
+
+CHECK_TIMEOUT = 1.0  # seconds for each dependency
+RETRY_AFTER = 5  # seconds: how soon asking again can give another answer
+PROBLEM_JSON = "application/problem+json"
+DEPENDENCY_DOWN = "/problems/dependency-unavailable"
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    (nats, last_seq), postgres = await asyncio.gather(
+        check_nats(request.app[keys.NATS_LINK]), check_postgres(request.app[keys.PG_POOL])
+    )
+    if nats == "ok" and postgres == "ok":
+        body = {"status": "ok", "nats": nats, "postgres": postgres, "stream_last_seq": last_seq}
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
+    down = [f"NATS {nats}" if nats != "ok" else "", f"PostgreSQL {postgres}" if postgres != "ok" else ""]
+    return problem_response(
+        503,
+        title="A dependency is unavailable",
+        detail="; ".join(d for d in down if d),
+        type_=DEPENDENCY_DOWN,
+        nats=nats,
+        postgres=postgres,
+    )
+
+
+async def check_nats(link: keys.NatsLink) -> tuple[str, int | None]:
+    """("ok", the stream's last sequence) or (what is wrong, None)."""
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            return "ok", await link.store(timeout=CHECK_TIMEOUT).last_sequence()
+    except keys.DependencyUnavailable as exc:
+        return f"unavailable: {exc.detail}", None
+    except TimeoutError:
+        return f"unavailable: {link.url}: no answer within {CHECK_TIMEOUT:g}s", None
+    except (StoreError, nats.errors.Error) as exc:
+        return f"unavailable: {link.url}: {type(exc).__name__}: {exc}", None
+
+
+async def check_postgres(pool: asyncpg.Pool) -> str:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT), pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+    except TimeoutError:
+        return f"unavailable: no answer within {CHECK_TIMEOUT:g}s"
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        return f"unavailable: {type(exc).__name__}: {exc}"
+    return "ok"
+
+
+def problem_response(
+    status: int, *, title: str, detail: str, type_: str = "about:blank", **extensions: Any
+) -> web.Response:
+    """An RFC 9457 problem document; a 503 carries Retry-After so clients and proxies back off."""
+    body = {"type": type_, "title": title, "status": status, "detail": detail, **extensions}
+    headers = {"Cache-Control": "no-store"}
+    if status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER)
+    return web.json_response(body, status=status, content_type=PROBLEM_JSON, headers=headers)

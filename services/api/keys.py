@@ -1,0 +1,48 @@
+"""Typed keys for what the API's application holds, and the handles they point to.
+
+Handlers read `request.app[keys.NATS].store()` and `request.app[keys.PG_POOL]`; only app.py puts them there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from aiohttp import web
+from nats.aio.client import Client as NATS
+
+from events.store import JetStreamEventStore
+from events.store.stream import StreamSpec
+from services.settings import Settings
+
+
+class DependencyUnavailable(Exception):
+    """NATS or PostgreSQL cannot serve this request right now; the API answers 503 with Retry-After."""
+
+    def __init__(self, dependency: str, detail: str) -> None:
+        super().__init__(f"{dependency}: {detail}")
+        self.dependency = dependency
+        self.detail = detail
+
+
+@dataclass
+class NatsLink:
+    """The API's NATS connection, opened in the background: the app serves (and says 503) before it exists."""
+
+    url: str
+    spec: StreamSpec
+    client: NATS | None = None
+    stream_ready: bool = False
+    problem: str = "not connected yet, retrying (nats_error log lines say why)"
+
+    def store(self, *, timeout: float = 5.0) -> JetStreamEventStore:
+        if self.client is None or not self.stream_ready:
+            raise DependencyUnavailable("NATS", f"{self.url}: {self.problem}")
+        if not self.client.is_connected:
+            raise DependencyUnavailable("NATS", f"{self.url}: connection lost, reconnecting")
+        return JetStreamEventStore(self.client, self.spec, timeout=timeout)
+
+
+SETTINGS = web.AppKey("settings", Settings)
+NATS_LINK = web.AppKey("nats_link", NatsLink)
+PG_POOL = web.AppKey("pg_pool", asyncpg.Pool)

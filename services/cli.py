@@ -1,0 +1,124 @@
+"""`levee`: the one entry point. It reads the environment once, configures logging, and runs a subcommand.
+
+levee up [--port PORT] [--data DIR] [--host HOST]   everything on this machine, embedded servers included
+levee serve NAME                                     one service against NATS_URL / DATABASE_URL
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+
+import structlog
+
+from services.api import app as api
+from services.logging_setup import configure_logging
+from services.settings import Settings, SettingsError
+
+log = structlog.get_logger("services.cli")  # not __name__: it is "__main__" under `python -m`
+
+ServiceRun = Callable[[Settings, asyncio.Event], Awaitable[None]]
+
+# Every service `levee serve NAME` can run, and `levee up` runs each one as a child process.
+# A new service adds one line: its async `run(settings, stop)` returns once `stop` is set and it has drained.
+SERVICES: dict[str, ServiceRun] = {
+    "api": api.run,
+}
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    environ = os.environ if environ is None else environ
+    try:
+        settings = _apply_flags(Settings.from_env(environ, is_tty=sys.stderr.isatty()), args)
+    except SettingsError as exc:
+        parser.exit(2, f"levee: {exc}\n")
+    configure_logging(settings)
+    try:
+        return asyncio.run(args.command(settings, args, environ))
+    except SettingsError as exc:
+        log.error("bad_settings", error=str(exc))
+        return 2
+    except Exception:
+        log.exception("levee_crashed", command=sys.argv[1:] if argv is None else list(argv))
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="levee", description="Levee: emergency complaint backend")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    up = commands.add_parser("up", help="start everything on this machine (embedded NATS and PostgreSQL)")
+    up.add_argument("--port", type=int, help="HTTP port of the API (default 8080, LEVEE_HTTP_PORT)")
+    up.add_argument("--host", help="HTTP address of the API (default 127.0.0.1, LEVEE_HTTP_HOST)")
+    up.add_argument("--data", type=Path, help="data directory (default ./.levee, LEVEE_DATA_DIR)")
+    up.set_defaults(command=_up)
+
+    serve = commands.add_parser("serve", help="run one service in this process")
+    serve.add_argument("name", choices=sorted(SERVICES))
+    # Set by `levee up` for its children: exit when the launcher is gone instead of living on as an orphan.
+    serve.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    serve.set_defaults(command=_serve)
+    return parser
+
+
+def _apply_flags(settings: Settings, args: argparse.Namespace) -> Settings:
+    flags = {"http_port": getattr(args, "port", None), "http_host": getattr(args, "host", None),
+             "data_dir": getattr(args, "data", None)}  # fmt: skip
+    changes = {key: value for key, value in flags.items() if value is not None}
+    if getattr(args, "name", None) and settings.service_name == Settings().service_name:
+        changes["service_name"] = args.name
+    return settings.replace(**changes) if changes else settings
+
+
+async def _up(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from services.up import launch  # only `levee up` needs the launcher
+
+    return await launch(settings, services=list(SERVICES), environ=environ, stop=stop_on_signals())
+
+
+async def _serve(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    stop = stop_on_signals()
+    watcher = asyncio.create_task(_exit_with_parent(args.parent_pid, stop)) if args.parent_pid else None
+    log.info("service_starting", pid=os.getpid())
+    try:
+        await SERVICES[args.name](settings, stop)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+    return 0
+
+
+def stop_on_signals() -> asyncio.Event:
+    """SIGINT and SIGTERM set the returned event; whoever waits on it drains and returns."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, _on_signal, stop, sig)
+    return stop
+
+
+def _on_signal(stop: asyncio.Event, sig: signal.Signals) -> None:
+    log.info("signal_received", signal=sig.name)
+    stop.set()
+
+
+async def _exit_with_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        if os.getppid() != parent_pid:
+            log.warning("launcher_gone", parent_pid=parent_pid)
+            stop.set()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""The one settings object: built once from the environment at the entry point and passed down.
+
+Nothing else in Levee reads os.environ. `to_env()` is the inverse of `from_env()`, so a launcher can hand
+exactly the same settings to the processes it starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+LogFormat = Literal["json", "console"]
+LOG_FORMATS: tuple[LogFormat, ...] = ("json", "console")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+MIN_SECRET_CHARS = 32
+_STREAM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+_NATS_SCHEMES = {"nats", "tls", "ws", "wss"}
+_POSTGRES_SCHEMES = {"postgresql", "postgres"}
+
+
+class SettingsError(ValueError):
+    """A setting has a value Levee cannot run with; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a Levee process is configured with.
+
+    `nats_url` / `database_url` of None mean "embedded": `levee up` starts its own server and fills them in;
+    `levee serve` needs them set.
+    """
+
+    nats_url: str | None = None
+    nats_stream: str = "LEVEE_EVENTS"
+    database_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    data_dir: Path = Path(".levee")
+    log_format: LogFormat = "json"
+    log_level: str = "info"
+    contact_hash_secret: bytes | None = None
+    service_name: str = "levee"
+
+    def __post_init__(self) -> None:
+        _check_url("NATS_URL", self.nats_url, _NATS_SCHEMES)
+        _check_url("DATABASE_URL", self.database_url, _POSTGRES_SCHEMES)
+        if not _STREAM_NAME.match(self.nats_stream):
+            raise SettingsError(f"LEVEE_STREAM={self.nats_stream!r}: letters, digits, '_' or '-', at most 64")
+        if not self.http_host.strip():
+            raise SettingsError("LEVEE_HTTP_HOST is empty")
+        if not 1 <= self.http_port <= 65535:
+            raise SettingsError(f"LEVEE_HTTP_PORT={self.http_port}: a port is 1..65535")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(f"LEVEE_LOG_FORMAT={self.log_format!r}: one of {', '.join(LOG_FORMATS)}")
+        if self.log_level not in LOG_LEVELS:
+            raise SettingsError(f"LEVEE_LOG_LEVEL={self.log_level!r}: one of {', '.join(LOG_LEVELS)}")
+        if self.contact_hash_secret is not None and len(self.contact_hash_secret) < MIN_SECRET_CHARS:
+            raise SettingsError(f"LEVEE_CONTACT_SECRET is too short: at least {MIN_SECRET_CHARS} characters")
+        if not _SERVICE_NAME.match(self.service_name):
+            raise SettingsError(f"LEVEE_SERVICE={self.service_name!r}: lower-case letters, digits, '_.-'")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], *, is_tty: bool = False) -> Settings:
+        """Read the LEVEE_* variables (and NATS_URL, DATABASE_URL); unset or empty means the default.
+
+        `is_tty` is whether the log stream is a terminal: it picks the log format when none is set.
+        """
+
+        def get(name: str) -> str | None:
+            value = environ.get(name, "").strip()
+            return value or None
+
+        defaults = cls()
+        port = get("LEVEE_HTTP_PORT")
+        secret = get("LEVEE_CONTACT_SECRET")
+        log_format = get("LEVEE_LOG_FORMAT") or ("console" if is_tty else "json")
+        return cls(
+            nats_url=get("NATS_URL"),
+            nats_stream=get("LEVEE_STREAM") or defaults.nats_stream,
+            database_url=get("DATABASE_URL"),
+            http_host=get("LEVEE_HTTP_HOST") or defaults.http_host,
+            http_port=_parse_port(port) if port else defaults.http_port,
+            data_dir=Path(get("LEVEE_DATA_DIR") or defaults.data_dir),
+            log_format=log_format.lower(),  # type: ignore[arg-type]  # checked in __post_init__
+            log_level=(get("LEVEE_LOG_LEVEL") or defaults.log_level).lower(),
+            contact_hash_secret=secret.encode() if secret else None,
+            service_name=get("LEVEE_SERVICE") or defaults.service_name,
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The variables that make `from_env` build these settings again (for child processes)."""
+        env = {
+            "LEVEE_STREAM": self.nats_stream,
+            "LEVEE_HTTP_HOST": self.http_host,
+            "LEVEE_HTTP_PORT": str(self.http_port),
+            "LEVEE_DATA_DIR": str(self.data_dir),
+            "LEVEE_LOG_FORMAT": self.log_format,
+            "LEVEE_LOG_LEVEL": self.log_level,
+            "LEVEE_SERVICE": self.service_name,
+        }
+        if self.nats_url:
+            env["NATS_URL"] = self.nats_url
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
+        if self.contact_hash_secret:
+            env["LEVEE_CONTACT_SECRET"] = self.contact_hash_secret.decode()
+        return env
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with `changes` applied and validated again (command-line flags override the environment)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.http_host}]" if ":" in self.http_host else self.http_host
+        return f"http://{host}:{self.http_port}"
+
+
+def _parse_port(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise SettingsError(f"LEVEE_HTTP_PORT={text!r}: not a number") from None
+
+
+def _check_url(name: str, url: str | None, schemes: set[str]) -> None:
+    """One URL with one of `schemes` and a host (a NATS client finds a cluster's other servers itself)."""
+    if url is None:
+        return
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises on a port that is not a number
+    except ValueError as exc:
+        raise SettingsError(f"{name}={url!r}: {exc}") from None
+    if parts.scheme not in schemes or not parts.hostname:
+        wanted = " or ".join(sorted(f"{s}://" for s in schemes))
+        raise SettingsError(f"{name}={url!r}: expected {wanted}HOST[:PORT]")

@@ -1,0 +1,181 @@
+"""`levee up`: embedded NATS (JetStream, fsync always) and PostgreSQL, the stream, then every service.
+
+Everything started here is stopped here, in reverse order, by one AsyncExitStack: children first (so
+they drain while their servers are still up), then PostgreSQL, then NATS. The same data directory
+gives back the same stream and the same database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+from collections.abc import Mapping, Sequence
+from contextlib import AsyncExitStack
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+import structlog
+
+from events.store.connection import connect_nats
+from events.store.stream import StreamSpec, ensure_stream
+from services.embedded.nats_server import NatsServer
+from services.embedded.postgres_server import PostgresServer
+from services.logging_setup import write_banner
+from services.settings import Settings
+from services.up import contact_secret, leftovers
+from services.up.children import Child
+
+log = structlog.get_logger(__name__)
+
+NATS_PORT, NATS_MONITOR_PORT = 4222, 8222  # the usual ports when free, so tools find them
+READY_TIMEOUT = 90.0
+
+
+async def launch(
+    settings: Settings, *, services: Sequence[str], environ: Mapping[str, str], stop: asyncio.Event
+) -> int:
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = settings.replace(
+        data_dir=data_dir,
+        contact_hash_secret=settings.contact_hash_secret or contact_secret.load_or_create(data_dir),
+    )
+    log.info("levee_starting", data_dir=str(data_dir), pid=os.getpid())
+    try:
+        async with AsyncExitStack() as stack:
+            stack.enter_context(leftovers.data_dir_lock(data_dir))  # released last
+            await asyncio.to_thread(leftovers.stop_leftovers, data_dir)
+            settings, monitor_url = await _start_servers(settings, stack)
+            if stop.is_set():
+                return 0
+            await _ensure_stream(settings)
+            await _start_children(settings, services, environ, stop, stack)
+            await _announce_when_ready(settings, monitor_url, stop)
+            await stop.wait()
+            log.info("levee_stopping")
+    except Exception as exc:
+        # A failed initdb or server start says why only in its captured output: show its end.
+        output = getattr(exc, "stderr", None) or getattr(exc, "output", None)
+        if isinstance(output, bytes):
+            output = output.decode(errors="replace")
+        log.exception("levee_failed", output=output[-2000:] if output else None)
+        return 1
+    log.info("levee_stopped")
+    return 0
+
+
+async def _start_servers(settings: Settings, stack: AsyncExitStack) -> tuple[Settings, str | None]:
+    """Embedded NATS unless NATS_URL is set, embedded PostgreSQL unless DATABASE_URL is set."""
+    monitor_url = None
+    if settings.nats_url is None:
+        nats = NatsServer(
+            settings.data_dir / "nats",
+            port=_free_or_any(NATS_PORT),
+            http_port=_free_or_any(NATS_MONITOR_PORT),
+        )
+        stack.callback(leftovers.forget, settings.data_dir, "nats")
+        stack.push_async_callback(asyncio.to_thread, nats.stop)  # before start: a failed start is cleaned too
+        await asyncio.to_thread(nats.start)
+        leftovers.record(settings.data_dir, "nats", nats.pid)
+        settings, monitor_url = settings.replace(nats_url=nats.url), nats.monitor_url
+    if settings.database_url is None:
+        postgres = PostgresServer(settings.data_dir / "postgres")
+        stack.callback(leftovers.forget, settings.data_dir, "postgres")
+        stack.push_async_callback(asyncio.to_thread, postgres.stop)
+        await asyncio.to_thread(postgres.start)
+        leftovers.record(settings.data_dir, "postgres", postgres.pid)
+        settings = settings.replace(database_url=postgres.dsn)
+    return settings, monitor_url
+
+
+async def _ensure_stream(settings: Settings, timeout: float = 30.0) -> None:
+    assert settings.nats_url is not None
+    async with asyncio.timeout(timeout):
+        nc = await connect_nats(settings.nats_url, name="levee-up")
+        try:
+            info = await ensure_stream(nc, StreamSpec(name=settings.nats_stream))
+        finally:
+            await nc.close()
+    log.info("stream_ready", stream=settings.nats_stream, last_seq=info["state"]["last_seq"])
+
+
+async def _start_children(
+    settings: Settings,
+    services: Sequence[str],
+    environ: Mapping[str, str],
+    stop: asyncio.Event,
+    stack: AsyncExitStack,
+) -> None:
+    base_env = {**environ, **settings.to_env()}
+    children_stop = asyncio.Event()
+    tasks = []
+    for name in services:
+        argv = [sys.executable, "-m", "services.cli", "serve", name, "--parent-pid", str(os.getpid())]
+        child = Child(name, argv, {**base_env, "LEVEE_SERVICE": name})
+        tasks.append(asyncio.create_task(child.supervise(children_stop), name=f"child-{name}"))
+
+    async def stop_children() -> None:
+        children_stop.set()
+        await asyncio.gather(*tasks)
+
+    stack.push_async_callback(stop_children)
+
+
+async def _announce_when_ready(settings: Settings, monitor_url: str | None, stop: asyncio.Event) -> None:
+    """Wait (bounded) until the API's /healthz says 200, then show where everything is."""
+    host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
+    health = settings.replace(http_host=host).base_url + "/healthz"
+    last = "no answer yet"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + READY_TIMEOUT
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as session:
+        while not stop.is_set() and loop.time() < deadline:
+            try:
+                async with session.get(health) as response:
+                    if response.status == 200:
+                        break
+                    last = f"{response.status} {await response.text()}"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.25)
+        else:
+            if not stop.is_set():
+                log.error("levee_not_ready", health=health, last_answer=last, waited_s=READY_TIMEOUT)
+            return
+    urls = {
+        "board": settings.base_url + "/board",
+        "health": settings.base_url + "/healthz",
+        "nats": settings.nats_url,
+        "nats_monitoring": monitor_url or "-",
+        "postgres": _without_password(settings.database_url),
+        "data_dir": str(settings.data_dir),
+    }
+    log.info("levee_ready", **urls)
+    if settings.log_format == "console":
+        width = max(map(len, urls))
+        lines = [f"  {key.replace('_', ' '):<{width}}  {value}" for key, value in urls.items()]
+        write_banner("\nLevee is up. Ctrl-C stops everything.\n" + "\n".join(lines) + "\n")
+
+
+def _free_or_any(port: int, host: str = "127.0.0.1") -> int:
+    """`port` if nothing listens on it, else 0 (the embedded server then picks a free one)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return 0
+    return port
+
+
+def _without_password(url: str | None) -> str:
+    if url is None:
+        return "-"
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

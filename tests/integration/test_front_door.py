@@ -1,0 +1,286 @@
+"""The front door: `levee up` as an operator runs it, and /healthz as an operator reads it at 3 a.m."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiohttp.test_utils import TestClient, TestServer
+
+from events.store import JetStreamEventStore, Write
+from events.store.connection import connect_nats
+from events.store.stream import StreamSpec
+from services.api.app import build_app
+from services.embedded.ports import free_port
+from services.settings import Settings
+
+LEVEE = Path(sys.executable).parent / "levee"
+START_BOUND = 90.0
+STOP_BOUND = 30.0
+
+
+class Launcher:
+    """`levee up` as a real subprocess, its JSON log lines collected as they come."""
+
+    def __init__(self, port: int, data_dir: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
+        env = {k: v for k, v in env.items() if not k.startswith("LEVEE_")} | {"LEVEE_LOG_FORMAT": "json"}
+        self.port = port
+        self.proc = subprocess.Popen(
+            [str(LEVEE), "up", "--port", str(port), "--data", str(data_dir)],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        with self.proc.stdout:
+            for line in self.proc.stdout:
+                self.lines.append(line.decode(errors="replace"))
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        found = []
+        for line in list(self.lines):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("event") == name:
+                found.append(record)
+        return found
+
+    def wait_for(self, what: str, condition: Any, bound: float = START_BOUND) -> Any:
+        deadline = time.monotonic() + bound
+        while time.monotonic() < deadline:
+            if (result := condition()) is not None:
+                return result
+            assert self.proc.poll() is None, f"levee up exited with {self.proc.returncode}:\n{self.output}"
+            time.sleep(0.1)
+        raise AssertionError(f"{what} not within {bound:.0f}s:\n{self.output}")
+
+    def healthz(self) -> tuple[int, dict[str, Any]] | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return None
+        except OSError:
+            return None
+
+    def ready(self) -> dict[str, Any]:
+        """/healthz answers 200, and the launcher has logged where everything is."""
+        health = self.wait_for("healthz 200", self.healthz)
+        ready = self.wait_for("levee_ready", lambda: next(iter(self.events("levee_ready")), None))
+        return {"healthz": health[1], **ready}
+
+    def interrupt(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            code = self.proc.wait(STOP_BOUND)
+        finally:
+            self.kill()
+        self._reader.join(5)
+        return code
+
+    def wait_exit(self, bound: float) -> int:
+        code = self.proc.wait(bound)
+        self._reader.join(5)
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def started_pids(self) -> dict[str, int]:
+        pids = {"nats-server": self.events("nats_started")[0]["pid"],
+                "postgres": self.events("postgres_started")[0]["pid"]}  # fmt: skip
+        for record in self.events("service_started"):
+            pids[f"service {record['child']}"] = record["pid"]
+        return pids
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines[-60:])
+
+
+def alive(pid: int) -> bool:
+    """Running, and not a zombie waiting for a reaper (in a container nobody may reap it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in {"Z", "X"}
+
+
+async def write_marks(ready: dict[str, Any], subject: str, marker: str) -> None:
+    """One event in the stream and one row in PostgreSQL, to look for after a restart."""
+    nc = await connect_nats(ready["nats"], name="front-door-test")
+    try:
+        await JetStreamEventStore(nc, StreamSpec()).append(
+            [Write(subject, marker.encode(), expected_last_seq=0)]
+        )
+    finally:
+        await nc.close()
+    conn = await asyncpg.connect(ready["postgres"])
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS front_door_marks (marker text PRIMARY KEY)")
+        await conn.execute("INSERT INTO front_door_marks VALUES ($1)", marker)
+    finally:
+        await conn.close()
+
+
+async def read_marks(ready: dict[str, Any], subject: str) -> tuple[bytes | None, list[str]]:
+    nc = await connect_nats(ready["nats"], name="front-door-test")
+    try:
+        message = await JetStreamEventStore(nc, StreamSpec()).last_message(subject)
+    finally:
+        await nc.close()
+    conn = await asyncpg.connect(ready["postgres"])
+    try:
+        rows = await conn.fetch("SELECT marker FROM front_door_marks")
+    finally:
+        await conn.close()
+    return (message.data if message else None), [row["marker"] for row in rows]
+
+
+async def test_levee_up_serves_health_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "levee-data"
+    subject = StreamSpec().event_subject(uuid.uuid4())
+    marker = uuid.uuid4().hex
+
+    first = Launcher(free_port(), data_dir)
+    try:
+        ready = first.ready()
+        assert ready["healthz"] == {"status": "ok", "nats": "ok", "postgres": "ok", "stream_last_seq": 0}
+        assert ready["health"] == f"http://127.0.0.1:{first.port}/healthz"
+        assert ready["board"] == f"http://127.0.0.1:{first.port}/board"
+        assert ready["data_dir"] == str(data_dir.resolve())
+        await write_marks(ready, subject, marker)
+
+        # A service that crashes is restarted; the rest keep running.
+        os.kill(first.events("service_started")[0]["pid"], signal.SIGKILL)
+        first.wait_for("api restarted", lambda: next(iter(first.events("service_died")), None))
+        first.wait_for("healthz 200 again", first.healthz)
+        assert [r["restarts"] for r in first.events("service_started")] == [0, 1]
+    finally:
+        code = first.interrupt()
+    assert code == 0, first.output
+    assert first.events("levee_stopped"), first.output
+    left_behind = {name: pid for name, pid in first.started_pids().items() if alive(pid)}
+    assert not left_behind, f"still running after levee up exited: {left_behind}"
+    assert (data_dir / "nats").is_dir() and (data_dir / "postgres" / "PG_VERSION").is_file()
+    secret = (data_dir / "contact_secret").read_text()
+
+    second = Launcher(free_port(), data_dir)
+    try:
+        ready = second.ready()
+        assert ready["healthz"]["stream_last_seq"] >= 1
+        assert await read_marks(ready, subject) == (marker.encode(), [marker])
+    finally:
+        assert second.interrupt() == 0, second.output
+    assert (data_dir / "contact_secret").read_text() == secret
+    assert not [pid for pid in second.started_pids().values() if alive(pid)]
+
+
+async def _healthz(
+    settings: Settings, until: Callable[[int, dict[str, Any]], bool], bound: float = 10.0
+) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """GET /healthz on an in-process app until `until(status, body)` (the NATS link connects in the background)."""
+    async with TestClient(TestServer(build_app(settings))) as client:
+        deadline = time.monotonic() + bound
+        while True:
+            response = await client.get("/healthz")
+            body = await response.json(content_type=None)
+            if until(response.status, body) or time.monotonic() > deadline:
+                return response.status, dict(response.headers), body
+            await asyncio.sleep(0.05)
+
+
+def _closed_port_url(scheme: str, path: str = "") -> str:
+    return f"{scheme}://127.0.0.1:{free_port()}{path}"
+
+
+async def test_healthz_is_200_with_the_stream_position_when_both_dependencies_answer(
+    nats_url: str, database_url: str, stream_spec: StreamSpec
+) -> None:
+    settings = Settings(nats_url=nats_url, database_url=database_url, nats_stream=stream_spec.name)
+    status, headers, body = await _healthz(settings, until=lambda status, _: status == 200)
+    assert status == 200, body
+    assert body == {"status": "ok", "nats": "ok", "postgres": "ok", "stream_last_seq": 0}
+    assert headers["Content-Type"].startswith("application/json")
+
+
+async def test_healthz_is_503_problem_naming_nats_when_nats_is_down(database_url: str) -> None:
+    settings = Settings(nats_url=_closed_port_url("nats"), database_url=database_url)
+    # At once: the app serves while NATS is unreachable, and says so.
+    status, headers, body = await _healthz(settings, until=lambda *_: True)
+    assert status == 503
+    assert headers["Content-Type"].startswith("application/problem+json")
+    assert int(headers["Retry-After"]) > 0
+    assert body["status"] == 503
+    assert body["type"] and body["title"]
+    assert "NATS" in body["detail"] and "PostgreSQL" not in body["detail"]
+    assert body["postgres"] == "ok"
+    assert body["nats"].startswith("unavailable")
+
+
+async def test_healthz_is_503_problem_naming_postgres_when_postgres_is_down(
+    nats_url: str, stream_spec: StreamSpec
+) -> None:
+    settings = Settings(
+        nats_url=nats_url, database_url=_closed_port_url("postgresql", "/levee"), nats_stream=stream_spec.name
+    )
+    # Once the NATS link has connected, PostgreSQL is the only one left down.
+    status, headers, body = await _healthz(settings, until=lambda _, body: body.get("nats") == "ok")
+    assert status == 503
+    assert headers["Content-Type"].startswith("application/problem+json")
+    assert "Retry-After" in headers
+    assert "PostgreSQL" in body["detail"] and "NATS" not in body["detail"], body
+    assert body["nats"] == "ok"
+
+
+async def test_levee_up_after_a_killed_launcher_stops_its_leftover_servers_first(tmp_path: Path) -> None:
+    data_dir = tmp_path / "levee-data"
+    first = Launcher(free_port(), data_dir)
+    try:
+        first.ready()
+        # A second launcher on the same data directory refuses, and leaves the first alone.
+        second = Launcher(free_port(), data_dir)
+        assert second.wait_exit(START_BOUND) == 1
+        assert any("another `levee up` is running" in line for line in second.lines), second.output
+        assert first.healthz() is not None
+        pids = first.started_pids()
+    finally:
+        first.kill()  # SIGKILL: no chance to stop anything
+    api = pids.pop("service api")
+    deadline = time.monotonic() + 10
+    while alive(api) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(api), "the API outlived its launcher"
+    assert all(alive(pid) for pid in pids.values()), "the servers should be orphans now, not gone"
+
+    third = Launcher(free_port(), data_dir)
+    try:
+        third.ready()
+        stopped = {record["server"]: record["pid"] for record in third.events("leftover_server_stopping")}
+        assert stopped == {"nats": pids["nats-server"], "postgres": pids["postgres"]}
+        assert not [pid for pid in pids.values() if alive(pid)]
+    finally:
+        assert third.interrupt() == 0, third.output

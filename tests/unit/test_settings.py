@@ -1,0 +1,97 @@
+"""Settings come from the environment once; a bad value stops the process with a message naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.settings import Settings, SettingsError
+
+SECRET = "s" * 32
+
+PARSED = [
+    ({}, {"nats_url": None, "database_url": None, "nats_stream": "LEVEE_EVENTS", "http_host": "127.0.0.1",
+          "http_port": 8080, "data_dir": Path(".levee"), "log_format": "json", "log_level": "info",
+          "contact_hash_secret": None, "service_name": "levee"}),
+    ({"NATS_URL": "nats://10.0.0.5:4222"}, {"nats_url": "nats://10.0.0.5:4222"}),
+    ({"NATS_URL": "tls://nats.example:4443"}, {"nats_url": "tls://nats.example:4443"}),
+    ({"DATABASE_URL": "postgresql://u:p@db:5432/levee"}, {"database_url": "postgresql://u:p@db:5432/levee"}),
+    ({"DATABASE_URL": "postgres://db/levee"}, {"database_url": "postgres://db/levee"}),
+    ({"DATABASE_URL": "  "}, {"database_url": None}),
+    ({"LEVEE_STREAM": "DRILL_EVENTS"}, {"nats_stream": "DRILL_EVENTS"}),
+    ({"LEVEE_HTTP_HOST": "0.0.0.0", "LEVEE_HTTP_PORT": "9000"}, {"http_host": "0.0.0.0", "http_port": 9000}),
+    ({"LEVEE_DATA_DIR": "/var/lib/levee"}, {"data_dir": Path("/var/lib/levee")}),
+    ({"LEVEE_LOG_FORMAT": "CONSOLE"}, {"log_format": "console"}),
+    ({"LEVEE_LOG_LEVEL": "DEBUG"}, {"log_level": "debug"}),
+    ({"LEVEE_CONTACT_SECRET": SECRET}, {"contact_hash_secret": SECRET.encode()}),
+    ({"LEVEE_SERVICE": "api-2"}, {"service_name": "api-2"}),
+    ({"UNRELATED": "x"}, {}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("environ", "expected"), PARSED)
+def test_settings_read_from_environment(environ: dict[str, str], expected: dict[str, object]) -> None:
+    settings = Settings.from_env(environ)
+    for field, value in expected.items():
+        assert getattr(settings, field) == value, field
+
+
+BAD = [
+    ({"NATS_URL": "http://localhost:4222"}, "NATS_URL"),
+    ({"NATS_URL": "localhost:4222"}, "NATS_URL"),
+    ({"NATS_URL": "nats://"}, "NATS_URL"),
+    ({"NATS_URL": "nats://host:notaport"}, "NATS_URL"),
+    ({"DATABASE_URL": "mysql://db/levee"}, "DATABASE_URL"),
+    ({"DATABASE_URL": "db:5432"}, "DATABASE_URL"),
+    ({"LEVEE_STREAM": "levee.events"}, "LEVEE_STREAM"),
+    ({"LEVEE_STREAM": "A" * 65}, "LEVEE_STREAM"),
+    ({"LEVEE_HTTP_PORT": "eighty"}, "LEVEE_HTTP_PORT"),
+    ({"LEVEE_HTTP_PORT": "0"}, "LEVEE_HTTP_PORT"),
+    ({"LEVEE_HTTP_PORT": "65536"}, "LEVEE_HTTP_PORT"),
+    ({"LEVEE_HTTP_PORT": "-1"}, "LEVEE_HTTP_PORT"),
+    ({"LEVEE_LOG_FORMAT": "xml"}, "LEVEE_LOG_FORMAT"),
+    ({"LEVEE_LOG_LEVEL": "verbose"}, "LEVEE_LOG_LEVEL"),
+    ({"LEVEE_CONTACT_SECRET": "short"}, "LEVEE_CONTACT_SECRET"),
+    ({"LEVEE_SERVICE": "Api Server"}, "LEVEE_SERVICE"),
+]
+
+
+@pytest.mark.parametrize(("environ", "variable"), BAD)
+def test_bad_setting_fails_naming_the_variable(environ: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env(environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "is_tty", "expected"),
+    [
+        ({}, True, "console"),
+        ({}, False, "json"),
+        ({"LEVEE_LOG_FORMAT": "json"}, True, "json"),
+        ({"LEVEE_LOG_FORMAT": "console"}, False, "console"),
+    ],
+)
+def test_log_format_follows_the_terminal_unless_set(
+    environ: dict[str, str], is_tty: bool, expected: str
+) -> None:
+    assert Settings.from_env(environ, is_tty=is_tty).log_format == expected
+
+
+def test_settings_survive_the_trip_through_a_child_environment() -> None:
+    settings = Settings.from_env(
+        {"NATS_URL": "nats://127.0.0.1:4222", "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/levee",
+         "LEVEE_HTTP_PORT": "9001", "LEVEE_LOG_FORMAT": "console", "LEVEE_CONTACT_SECRET": SECRET}
+    )  # fmt: skip
+    assert Settings.from_env(settings.to_env()) == settings
+
+
+def test_replace_validates_again() -> None:
+    with pytest.raises(SettingsError, match="LEVEE_HTTP_PORT"):
+        Settings().replace(http_port=70000)
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings()
+    with pytest.raises(AttributeError):
+        settings.http_port = 1  # type: ignore[misc]
