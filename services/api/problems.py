@@ -1,0 +1,91 @@
+"""RFC 9457 problem details: every 4xx/5xx the API gives says what was wrong and, where it can, which field.
+
+Handlers raise `Problem`; the `problems` middleware turns it (and aiohttp's own HTTP errors) into
+`application/problem+json`. A `DomainError` from the model becomes 409 (the case is not in a state for it)
+or 422 (a value is wrong) with its code, so clients can act on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from events.errors import DomainError
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://levee.example/problems/"
+RETRY_AFTER_SECONDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str  # a JSON pointer-ish path: "location.lat", "reporter.phone"
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+@dataclass
+class Problem(Exception):
+    status: int
+    title: str
+    detail: str
+    code: str = "about:blank"
+    errors: list[FieldError] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    def response(self) -> web.Response:
+        body: dict[str, Any] = {
+            "type": self.code if self.code == "about:blank" else TYPE_BASE + self.code,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            **self.extensions,
+        }
+        if self.code != "about:blank":
+            body["code"] = self.code
+        if self.errors:
+            body["errors"] = [e.as_dict() for e in self.errors]
+        headers = {"Cache-Control": "no-store", **self.headers}
+        if self.status in (429, 503) and "Retry-After" not in headers:
+            headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return web.json_response(body, status=self.status, content_type=PROBLEM_JSON, headers=headers)
+
+
+def invalid(errors: list[FieldError], detail: str | None = None) -> Problem:
+    """422: the body was understood but some values are wrong (each one named)."""
+    summary = detail or "; ".join(f"{e.field}: {e.message}" for e in errors)
+    return Problem(422, "Invalid request", summary, code="invalid_fields", errors=errors)
+
+
+def from_domain_error(exc: DomainError) -> Problem:
+    status = 422 if exc.field else 409
+    errors = [FieldError(exc.field, exc.message)] if exc.field else []
+    title = "Invalid value" if exc.field else "Not allowed in the case's current state"
+    return Problem(status, title, exc.message, code=exc.code, errors=errors)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return problem.response()
+    except DomainError as exc:
+        return from_domain_error(exc).response()
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == PROBLEM_JSON:
+            raise
+        return Problem(exc.status, exc.reason, exc.text or exc.reason, headers=_kept_headers(exc)).response()
+
+
+def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
+    return {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
