@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from events.store.stream import StreamSpec
+
 LogFormat = Literal["json", "console"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -38,6 +40,7 @@ class Settings:
 
     nats_url: str | None = None
     nats_stream: str = "LEVEE_EVENTS"
+    stream_replicas: int = 1
     database_url: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8080
@@ -52,6 +55,8 @@ class Settings:
         _check_url("DATABASE_URL", self.database_url, _POSTGRES_SCHEMES)
         if not _STREAM_NAME.match(self.nats_stream):
             raise SettingsError(f"LEVEE_STREAM={self.nats_stream!r}: letters, digits, '_' or '-', at most 64")
+        if self.stream_replicas not in (1, 3, 5):
+            raise SettingsError(f"LEVEE_STREAM_REPLICAS={self.stream_replicas}: 1 on one machine, 3 or 5 in a cluster")
         if not self.http_host.strip():
             raise SettingsError("LEVEE_HTTP_HOST is empty")
         if not 1 <= self.http_port <= 65535:
@@ -78,11 +83,13 @@ class Settings:
 
         defaults = cls()
         port = get("LEVEE_HTTP_PORT")
+        replicas = get("LEVEE_STREAM_REPLICAS")
         secret = get("LEVEE_CONTACT_SECRET")
         log_format = get("LEVEE_LOG_FORMAT") or ("console" if is_tty else "json")
         return cls(
             nats_url=get("NATS_URL"),
             nats_stream=get("LEVEE_STREAM") or defaults.nats_stream,
+            stream_replicas=_parse_int("LEVEE_STREAM_REPLICAS", replicas) if replicas else defaults.stream_replicas,
             database_url=get("DATABASE_URL"),
             http_host=get("LEVEE_HTTP_HOST") or defaults.http_host,
             http_port=_parse_port(port) if port else defaults.http_port,
@@ -97,6 +104,7 @@ class Settings:
         """The variables that make `from_env` build these settings again (for child processes)."""
         env = {
             "LEVEE_STREAM": self.nats_stream,
+            "LEVEE_STREAM_REPLICAS": str(self.stream_replicas),
             "LEVEE_HTTP_HOST": self.http_host,
             "LEVEE_HTTP_PORT": str(self.http_port),
             "LEVEE_DATA_DIR": str(self.data_dir),
@@ -117,9 +125,20 @@ class Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     @property
+    def stream_spec(self) -> StreamSpec:
+        return StreamSpec(name=self.nats_stream, replicas=self.stream_replicas)
+
+    @property
     def base_url(self) -> str:
         host = f"[{self.http_host}]" if ":" in self.http_host else self.http_host
         return f"http://{host}:{self.http_port}"
+
+
+def _parse_int(name: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r}: not a whole number") from None
 
 
 def _parse_port(text: str) -> int:

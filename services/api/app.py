@@ -17,7 +17,7 @@ import structlog
 from aiohttp import web
 
 from events.store.connection import connect_nats
-from events.store.stream import StreamSpec, ensure_stream
+from events.store.stream import ensure_stream
 from services.api import health, keys
 from services.settings import Settings, SettingsError
 
@@ -65,7 +65,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
 async def nats_link(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     assert settings.nats_url is not None  # checked in build_app
-    link = keys.NatsLink(settings.nats_url, StreamSpec(name=settings.nats_stream))
+    link = keys.NatsLink(settings.nats_url, settings.stream_spec)
     app[keys.NATS_LINK] = link
     task = asyncio.create_task(_connect(link, client_name=settings.service_name), name="nats-connect")
     try:

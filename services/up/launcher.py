@@ -20,7 +20,7 @@ import aiohttp
 import structlog
 
 from events.store.connection import connect_nats
-from events.store.stream import StreamSpec, ensure_stream
+from events.store.stream import ensure_stream
 from services.embedded.nats_server import NatsServer
 from services.embedded.postgres_server import PostgresServer
 from services.logging_setup import write_banner
@@ -96,7 +96,7 @@ async def _ensure_stream(settings: Settings, timeout: float = 30.0) -> None:
     async with asyncio.timeout(timeout):
         nc = await connect_nats(settings.nats_url, name="levee-up")
         try:
-            info = await ensure_stream(nc, StreamSpec(name=settings.nats_stream))
+            info = await ensure_stream(nc, settings.stream_spec)
         finally:
             await nc.close()
     log.info("stream_ready", stream=settings.nats_stream, last_seq=info["state"]["last_seq"])
