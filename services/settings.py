@@ -51,7 +51,8 @@ class Settings:
     service_name: str = "levee"
 
     def __post_init__(self) -> None:
-        _check_url("NATS_URL", self.nats_url, _NATS_SCHEMES)
+        for server in (self.nats_url or "").split(","):  # a cluster: "nats://a:4222,nats://b:4222"
+            _check_url("NATS_URL", server.strip() or None, _NATS_SCHEMES)
         _check_url("DATABASE_URL", self.database_url, _POSTGRES_SCHEMES)
         if not _STREAM_NAME.match(self.nats_stream):
             raise SettingsError(f"LEVEE_STREAM={self.nats_stream!r}: letters, digits, '_' or '-', at most 64")

@@ -21,8 +21,10 @@ async def connect_nats(url: str, *, name: str, connect_timeout: float = 5.0) -> 
     async def on_error(exc: Exception) -> None:
         log.warning("nats_error", client=name, error=str(exc) or type(exc).__name__)
 
+    # A cluster is given as "nats://a:4222,nats://b:4222": the client fails over between them.
+    servers = [server.strip() for server in url.split(",") if server.strip()]
     return await nats.connect(
-        url,
+        servers,
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,

@@ -90,6 +90,10 @@ class NatsServer:
         return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 20.0) -> NatsServer:
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> NatsServer:
+        """Start the process without waiting: a cluster node is healthy only once its peers are up too."""
         self.store_dir.mkdir(parents=True, exist_ok=True)
         conf = self.store_dir / f"{self.server_name}.conf"
         conf.write_text(self.config_text())
@@ -101,6 +105,9 @@ class NatsServer:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        return self
+
+    def wait_ready(self, timeout: float = 20.0) -> NatsServer:
         wait_until(self._ready, timeout=timeout, what=f"nats-server on port {self.port}")
         log.info("nats_started", url=self.url, store_dir=str(self.store_dir), pid=self.pid)
         return self

@@ -95,3 +95,10 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(AttributeError):
         settings.http_port = 1  # type: ignore[misc]
+
+
+def test_a_cluster_of_nats_servers_is_accepted_and_each_url_checked() -> None:
+    cluster = "nats://n1:4222,nats://n2:4222,nats://n3:4222"
+    assert Settings.from_env({"NATS_URL": cluster}).nats_url == cluster
+    with pytest.raises(SettingsError, match="NATS_URL"):
+        Settings.from_env({"NATS_URL": "nats://n1:4222,http://n2"})
