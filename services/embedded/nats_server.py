@@ -47,6 +47,7 @@ class NatsServer:
     cluster_port: int = 0
     routes: list[str] = field(default_factory=list)
     log_file: Path | None = None
+    extra_config: str = ""  # appended verbatim, e.g. an authorization block
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -87,7 +88,7 @@ class NatsServer:
                 f"  routes: [{routes}]",
                 "}",
             ]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + self.extra_config
 
     def start(self, timeout: float = 20.0) -> NatsServer:
         return self.launch().wait_ready(timeout)

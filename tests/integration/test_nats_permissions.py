@@ -1,0 +1,86 @@
+"""Per-service NATS users: each process can do its job and nothing more."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from events.store import JetStreamEventStore, StoreError, StoreUnavailable, Write
+from events.store.connection import connect_nats
+from events.store.stream import StreamSpec, ensure_stream
+from services.embedded.nats_permissions import authorization_block, publish_permissions
+from services.embedded.nats_server import NatsServer
+
+SPEC = StreamSpec()
+PASSWORDS = {user: uuid.uuid4().hex for user in publish_permissions(SPEC)}
+
+
+@pytest.fixture
+def secured(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path / "nats", extra_config=authorization_block(SPEC, PASSWORDS)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def as_user(server: NatsServer, user: str) -> JetStreamEventStore:
+    url = server.url.replace("nats://", f"nats://{user}:{PASSWORDS[user]}@")
+    nc = await connect_nats(url, name=f"perm-{user}")
+    return JetStreamEventStore(nc, SPEC, timeout=1.0)
+
+
+@pytest.fixture
+async def stores(secured: NatsServer) -> AsyncIterator[dict[str, JetStreamEventStore]]:
+    admin = await as_user(secured, "admin")
+    await ensure_stream(admin.nc, SPEC)
+    opened = {user: await as_user(secured, user) for user in PASSWORDS if user != "admin"}
+    opened["admin"] = admin
+    try:
+        yield opened
+    finally:
+        for store in opened.values():
+            await store.nc.close()
+
+
+def event() -> Write:
+    return Write(SPEC.event_subject(uuid.uuid4()), b"{}", expected_last_seq=0)
+
+
+@pytest.mark.parametrize(
+    ("user", "write", "allowed"),
+    [
+        ("api", lambda: event(), True),
+        ("api", lambda: Write(SPEC.tracking_subject("triage"), b"{}"), False),
+        ("projector", lambda: event(), False),
+        ("triage", lambda: Write(SPEC.tracking_subject("triage"), b"{}"), True),
+        ("triage", lambda: Write(SPEC.tracking_subject("dispatch"), b"{}"), False),
+        ("dispatch", lambda: Write(SPEC.dead_letter_subject("dispatch"), b"{}"), True),
+        ("notices", lambda: Write(SPEC.dead_letter_subject("triage"), b"{}"), False),
+    ],
+)
+async def test_a_service_publishes_only_to_its_own_subjects(
+    stores: dict[str, JetStreamEventStore],
+    user: str,
+    write,
+    allowed: bool,  # type: ignore[no-untyped-def]
+) -> None:
+    attempt = write()
+    if allowed:
+        await stores[user].append([attempt])
+    else:
+        with pytest.raises((StoreUnavailable, StoreError)):
+            await stores[user].append([attempt])
+    stored = await stores["admin"].last_message(attempt.subject)
+    assert (stored is not None) is allowed
+
+
+@pytest.mark.parametrize("user", ["api", "projector", "triage", "dispatch", "notices"])
+async def test_every_service_can_read_the_stream(stores: dict[str, JetStreamEventStore], user: str) -> None:
+    written = event()
+    await stores["admin"].append([written])
+    assert (await stores[user].last_message(written.subject)) is not None
+    assert await stores[user].last_sequence() >= 1
