@@ -2,6 +2,7 @@
 
 levee up [--port PORT] [--data DIR] [--host HOST]   everything on this machine, embedded servers included
 levee serve NAME                                     one service against NATS_URL / DATABASE_URL
+levee token create --role ROLE --name NAME           mint a staff API token (printed alone on stdout)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import structlog
 
+from services import cli_tokens
 from services.api import app as api
 from services.logging_setup import configure_logging
 from services.settings import Settings, SettingsError
@@ -61,11 +63,23 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--data", type=Path, help="data directory (default ./.levee, LEVEE_DATA_DIR)")
     up.set_defaults(command=_up)
 
+    drill = commands.add_parser("drill", help="feed a reproducible surge scenario through the public API")
+    drill.add_argument("scenario", help="scenario name, e.g. typhoon")
+    drill.add_argument("--rate", type=float, default=50.0, help="complaints per second (default 50)")
+    drill.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
+    drill.add_argument("--seed", type=int, default=1, help="same seed, same drill (default 1)")
+    drill.add_argument("--url", help="API base URL (default: this machine's, from LEVEE_HTTP_HOST/PORT)")
+    drill.add_argument("--operator-token", help="record hotline calls as an operator (media exposure, etc.)")
+    drill.add_argument("--concurrency", type=int, default=256, help="requests in flight at most")
+    drill.set_defaults(command=_drill)
+
     serve = commands.add_parser("serve", help="run one service in this process")
     serve.add_argument("name", choices=sorted(SERVICES))
     # Set by `levee up` for its children: exit when the launcher is gone instead of living on as an orphan.
     serve.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     serve.set_defaults(command=_serve)
+
+    cli_tokens.add_parser(commands)  # levee token create --role ROLE --name NAME
     return parser
 
 
@@ -94,6 +108,22 @@ async def _serve(settings: Settings, args: argparse.Namespace, environ: Mapping[
         if watcher is not None:
             watcher.cancel()
     return 0
+
+
+async def _drill(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    import json
+
+    from services.drill.runner import run_drill
+    from services.drill.scenario import load_scenario, submissions
+
+    scenario = load_scenario(args.scenario)
+    plan = submissions(scenario, seed=args.seed, rate=args.rate, duration=args.duration)
+    log.info("drill_starting", scenario=scenario.name, rate=args.rate, duration=args.duration, seed=args.seed)
+    report = await run_drill(
+        args.url or settings.base_url, plan, operator_token=args.operator_token, concurrency=args.concurrency
+    )
+    sys.stdout.write(json.dumps(report.summary(), ensure_ascii=False) + "\n")
+    return 0 if report.statuses.get(201) else 1
 
 
 def stop_on_signals() -> asyncio.Event:

@@ -1,0 +1,1 @@
+"""Drills (情景模拟/演练): a reproducible surge fed through the public API, with simulated staff."""

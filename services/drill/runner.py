@@ -1,0 +1,101 @@
+"""Drive a scenario against a running Levee through its public API, at a steady rate, and count outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import structlog
+
+from services.drill.scenario import Submission
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class DrillReport:
+    sent: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+    accepted_ids: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def summary(self) -> dict[str, Any]:
+        created = self.statuses.get(201, 0)
+        return {
+            "sent": self.sent,
+            "created": created,
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "errors": dict(self.errors),
+            "created_per_second": round(created / self.elapsed, 1) if self.elapsed else 0.0,
+            "latency_ms_p50": round(self.percentile(0.50) * 1000, 1),
+            "latency_ms_p99": round(self.percentile(0.99) * 1000, 1),
+            "elapsed_s": round(self.elapsed, 1),
+        }
+
+
+async def run_drill(
+    base_url: str,
+    plan: Iterable[Submission],
+    *,
+    operator_token: str | None = None,
+    concurrency: int = 256,
+    timeout: float = 10.0,
+) -> DrillReport:
+    """POST every submission at its time (relative to now); never more than `concurrency` in flight."""
+    report = DrillReport()
+    gate = asyncio.Semaphore(concurrency)
+    url = base_url.rstrip("/") + "/api/v1/complaints"
+    started = time.monotonic()
+    tasks: set[asyncio.Task[None]] = set()
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)
+    ) as session:
+
+        async def submit(item: Submission) -> None:
+            body = dict(item.body)
+            headers = {"Idempotency-Key": item.idempotency_key}
+            if operator_token and body.get("channel") in ("hotline", "walk_in", "social_media"):
+                headers["Authorization"] = f"Bearer {operator_token}"
+            else:
+                body.pop("media_exposure", None)  # only an operator may record media exposure
+            begun = time.perf_counter()
+            try:
+                async with session.post(url, json=body, headers=headers) as response:
+                    payload = await response.json(content_type=None)
+                    report.statuses[response.status] += 1
+                    if response.status == 201:
+                        report.latencies.append(time.perf_counter() - begun)
+                        report.accepted_ids.append(str(payload.get("id")))
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                report.errors[type(exc).__name__] += 1
+            finally:
+                gate.release()
+
+        for item in plan:
+            delay = started + item.at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)  # pacing to the schedule, not waiting for a condition
+            await gate.acquire()
+            report.sent += 1
+            task = asyncio.create_task(submit(item))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
+    report.elapsed = time.monotonic() - started
+    log.info("drill_finished", **report.summary())
+    return report
