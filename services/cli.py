@@ -22,6 +22,7 @@ from services import cli_tokens
 from services.api import app as api
 from services.logging_setup import configure_logging
 from services.settings import Settings, SettingsError
+from services.triage import app as triage_app
 
 log = structlog.get_logger("services.cli")  # not __name__: it is "__main__" under `python -m`
 
@@ -31,6 +32,7 @@ ServiceRun = Callable[[Settings, asyncio.Event], Awaitable[None]]
 # A new service adds one line: its async `run(settings, stop)` returns once `stop` is set and it has drained.
 SERVICES: dict[str, ServiceRun] = {
     "api": api.run,
+    "triage": triage_app.run,
 }
 
 
@@ -73,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     drill.add_argument("--concurrency", type=int, default=256, help="requests in flight at most")
     drill.set_defaults(command=_drill)
 
+    triage = commands.add_parser("triage", help="triage rules without a server")
+    triage_commands = triage.add_subparsers(required=True, metavar="ACTION")
+    explain = triage_commands.add_parser(
+        "explain", help="read intake JSON lines on stdin, print level, score, category and factors for each"
+    )
+    explain.set_defaults(command=_triage_explain)
+
     serve = commands.add_parser("serve", help="run one service in this process")
     serve.add_argument("name", choices=sorted(SERVICES))
     # Set by `levee up` for its children: exit when the launcher is gone instead of living on as an orphan.
@@ -108,6 +117,12 @@ async def _serve(settings: Settings, args: argparse.Namespace, environ: Mapping[
         if watcher is not None:
             watcher.cancel()
     return 0
+
+
+async def _triage_explain(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from services.triage.explain import main as explain
+
+    return explain(sys.stdin, sys.stdout)
 
 
 async def _drill(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:

@@ -16,9 +16,10 @@ from typing import Any
 from uuid import UUID
 
 import structlog
+from eventsourcing.utils import get_topic
 
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable, Write
-from events.store.aggregates import AggregateStore, Appender
+from events.store.aggregates import TOPIC, AggregateStore, Appender
 from events.store.jetstream import MAX_BATCH
 from events.store.records import StoredMessage
 from services.runtime.tracking import Tracking, check_no_gap, load_tracking
@@ -50,7 +51,9 @@ class Worker:
         self.name = name
         self.store = store
         self.repository = repository
-        self.handlers = dict(handlers)
+        # Keyed by stored topic, so an event no handler wants is skipped without being decoded (faster,
+        # and a worker never imports another service's aggregate classes to read their events).
+        self.handlers = {get_topic(cls): handler for cls, handler in handlers.items()}
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.clock = clock
@@ -134,17 +137,11 @@ class Worker:
             return
 
     async def _handle(self, message: StoredMessage, uow: UnitOfWork) -> None:
+        handler = self.handlers.get(message.headers.get(TOPIC, ""))
+        if handler is None:
+            return
         aggregate_id = UUID(message.subject.rsplit(".", 1)[1])
-        event = self.repository.to_domain_event(aggregate_id, message)
-        handler = self._handler_for(type(event))
-        if handler is not None:
-            await handler(event, uow)
-
-    def _handler_for(self, event_type: type) -> Handler | None:
-        for cls in event_type.__mro__:
-            if cls in self.handlers:
-                return self.handlers[cls]
-        return None
+        await handler(self.repository.to_domain_event(aggregate_id, message), uow)
 
     async def _commit(self, uow: UnitOfWork, position: int) -> None:
         tracking_write = self.tracking.advance_to(self.store, position)

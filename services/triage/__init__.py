@@ -1,0 +1,1 @@
+"""Triage: validity, duplicates, incidents and an explainable priority for every complaint received."""

@@ -1,0 +1,64 @@
+"""`levee serve triage`: the composition root, the only place triage constructs anything."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from events.complaint import ComplaintCallRepeated, ComplaintReceived
+from events.mapper import make_mapper
+from events.reference import load_reference
+from events.store import JetStreamEventStore
+from events.store.aggregates import AggregateStore
+from events.store.connection import connect_nats
+from events.store.stream import StreamSpec, ensure_stream
+from services.runtime.worker import Handler, Worker
+from services.triage import handlers
+from services.triage.rules import load_rules
+
+log = structlog.get_logger(__name__)
+NAME = "triage"
+
+
+class TriageSettings(Protocol):
+    """What triage reads from services.settings.Settings."""
+
+    nats_url: str | None
+    nats_stream: str
+
+
+def build_handlers(deps: handlers.Deps) -> dict[type, Handler]:
+    return {
+        ComplaintReceived: functools.partial(handlers.on_complaint_received, deps=deps),
+        ComplaintCallRepeated: functools.partial(handlers.on_complaint_call_repeated, deps=deps),
+    }
+
+
+def build_worker(store: JetStreamEventStore, deps: handlers.Deps, **options: Any) -> Worker:
+    return Worker(NAME, store, AggregateStore(store, make_mapper()), build_handlers(deps), **options)
+
+
+def default_deps(rules_path: Path | None = None) -> handlers.Deps:
+    reference = load_reference()
+    return handlers.Deps(rules=load_rules(rules_path, reference if rules_path else None), reference=reference)
+
+
+async def run(settings: TriageSettings, stop: asyncio.Event) -> None:
+    """Process the stream until `stop` is set; the batch in hand is committed first."""
+    if not settings.nats_url:
+        raise ValueError("triage needs NATS_URL (`levee up` sets it for its services)")
+    deps = default_deps(getattr(settings, "triage_rules", None))  # a deployment's own rules file, if set
+    async with AsyncExitStack() as stack:
+        nc = await connect_nats(settings.nats_url, name=getattr(settings, "service_name", NAME))
+        stack.push_async_callback(nc.drain)
+        spec = StreamSpec(name=settings.nats_stream)
+        await ensure_stream(nc, spec)
+        worker = build_worker(JetStreamEventStore(nc, spec), deps)
+        log.info("triage_starting", stream=spec.name, rules=deps.rules.version)
+        await worker.run(stop)
+    log.info("triage_stopped")

@@ -1,0 +1,164 @@
+"""Triage's handlers: one per event type, dependencies keyword-only (bound in app.py).
+
+ComplaintReceived: valid or not (有效/无效), a duplicate of the same reporter's earlier report, or a new
+case: validated, grouped with other people's reports of the same event, and assessed. A growing group
+re-assesses the complaints whose level it raises (bounded). ComplaintCallRepeated: re-assess that case.
+Every decision uses the event's own timestamp and aggregates from the stream; deadlines use ``uow.now``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from events.complaint import Complaint, ComplaintCallRepeated, ComplaintReceived
+from events.complaint_rules import AFTER_RESOLVE, Status
+from events.reference import LEVELS, Reference
+from events.store.aggregates import AggregateNotFound
+from services.runtime.unit_of_work import UnitOfWork
+from services.triage import incidents
+from services.triage.indexes import ContactIndex
+from services.triage.rules import Rules
+from services.triage.scoring import Assessment, ComplaintFacts, Context, judge, score, step_points
+
+log = structlog.get_logger(__name__)
+BY = "triage"
+
+
+@dataclass(frozen=True)
+class Deps:
+    rules: Rules
+    reference: Reference
+
+
+def facts_of(complaint: Complaint) -> ComplaintFacts:
+    return ComplaintFacts(
+        description=complaint.description, category=complaint.category, channel=complaint.channel,
+        lat=complaint.lat, lon=complaint.lon, district=complaint.district,
+        people_affected=complaint.people_affected, vulnerable=tuple(complaint.vulnerable),
+        media_exposure=complaint.media_exposure,
+    )  # fmt: skip
+
+
+async def on_complaint_received(event: ComplaintReceived, uow: UnitOfWork, *, deps: Deps) -> None:
+    complaint = await uow.get(event.originator_id, Complaint)
+    if complaint.status != Status.RECEIVED:
+        return  # staff decided already
+    bound = log.bind(complaint_id=str(complaint.id), position=uow.position)
+    verdict = judge(
+        facts_of(complaint), Context(repeated_calls=complaint.repeat_calls), deps.rules, deps.reference
+    )
+    if not verdict.valid:
+        complaint.reject(verdict.reason or "invalid", by=BY)
+        bound.info("complaint_rejected", reason=verdict.reason)
+        return
+    category = verdict.assessment.category
+    if await _is_duplicate(complaint, category, event.timestamp, uow, deps):
+        bound.info("complaint_marked_duplicate", of=str(complaint.duplicate_of))
+        return
+    complaint.validate(by=BY)
+    placed = await incidents.place(complaint, category, event.timestamp, uow, deps.rules, deps.reference)
+    assessment = _assess(complaint, placed.size, uow.now, deps)
+    complaint.assess_priority(**_deadline_args(assessment, complaint, uow.now, deps.reference))
+    bound.info("priority_assessed", level=assessment.level, score=assessment.score, category=category,
+               cluster=placed.size, incident_id=str(placed.incident_id) if placed.incident_id else None)  # fmt: skip
+    if placed.size > 1 and _cluster_points(placed.size, deps) != _cluster_points(placed.size - 1, deps):
+        await _reassess_group(placed, uow, deps)
+
+
+async def on_complaint_call_repeated(event: ComplaintCallRepeated, uow: UnitOfWork, *, deps: Deps) -> None:
+    complaint = await uow.get(event.originator_id, Complaint)
+    if complaint.priority_level is not None:
+        await _reassess(complaint, _cluster_size_of(complaint), uow, deps)
+
+
+# ---- duplicates ----------------------------------------------------------------------------------------
+
+
+async def _is_duplicate(
+    complaint: Complaint, category: str, at: datetime, uow: UnitOfWork, deps: Deps
+) -> bool:
+    """Same reporter, same category, close in place and time, original still open: a duplicate of it."""
+    if not complaint.contact_hash:
+        return False
+    index_id = ContactIndex.index_id(complaint.contact_hash, category)
+    try:
+        index = await uow.get(index_id, ContactIndex)
+    except AggregateNotFound:
+        index = ContactIndex.open(complaint.contact_hash, category)
+        uow.add(index)
+    entry = incidents.entry_for(complaint, at)
+    rules = deps.rules.duplicates
+    original_id = index.earlier_report(entry, timedelta(minutes=rules.window_minutes), rules.nearby_km)
+    if original_id is not None:
+        original = await uow.get(original_id, Complaint)
+        if original.is_open and original.status not in AFTER_RESOLVE:
+            complaint.mark_duplicate(original_id)
+            # The same person again about an open case is a repeated call: it counts for its priority.
+            original.repeat_call(f"duplicate report {complaint.tracking_code}", complaint.channel)
+            return True
+    index.record(entry)
+    return False
+
+
+# ---- assessment ----------------------------------------------------------------------------------------
+
+
+def _assess(complaint: Complaint, cluster_size: int, now: datetime, deps: Deps) -> Assessment:
+    accept_within = (
+        deps.reference.deadlines(complaint.priority_level).accept_within_minutes
+        if complaint.priority_level
+        else None
+    )
+    waited = (now - complaint.created_on).total_seconds() / 60 if complaint.priority_level else 0.0
+    context = Context(cluster_size=cluster_size, repeated_calls=complaint.repeat_calls,
+                      minutes_waited=max(waited, 0.0), accept_within_minutes=accept_within)  # fmt: skip
+    return score(facts_of(complaint), context, deps.rules, deps.reference)
+
+
+def _deadline_args(
+    assessment: Assessment, complaint: Complaint, now: datetime, reference: Reference
+) -> dict[str, Any]:
+    deadlines = reference.deadlines(assessment.level)
+    accept_by, resolve_by = now + deadlines.accept_within, now + deadlines.resolve_within
+    # A raised level never gives the department more time than it already had.
+    if complaint.accept_by is not None and complaint.resolve_by is not None:
+        accept_by, resolve_by = min(accept_by, complaint.accept_by), min(resolve_by, complaint.resolve_by)
+    return {"score": assessment.score, "level": assessment.level, "factors": assessment.factors,
+            "accept_by": min(accept_by, resolve_by), "resolve_by": resolve_by}  # fmt: skip
+
+
+REASSESSABLE = frozenset({Status.VALIDATED, Status.PRIORITISED, Status.DISPATCHED, Status.ACCEPTED,
+                          Status.RETURNED, Status.REOPENED})  # fmt: skip
+
+
+async def _reassess(complaint: Complaint, cluster_size: int, uow: UnitOfWork, deps: Deps) -> None:
+    """Re-score; record it only when the level rises (levels never fall on their own)."""
+    if complaint.status not in REASSESSABLE or complaint.priority_level is None:
+        return
+    assessment = _assess(complaint, cluster_size, uow.now, deps)
+    if LEVELS.index(assessment.level) >= LEVELS.index(complaint.priority_level):
+        return
+    before = complaint.priority_level
+    complaint.assess_priority(**_deadline_args(assessment, complaint, uow.now, deps.reference))
+    log.info("priority_raised", complaint_id=str(complaint.id), before=before, after=assessment.level,
+             position=uow.position)  # fmt: skip
+
+
+async def _reassess_group(placed: incidents.Placement, uow: UnitOfWork, deps: Deps) -> None:
+    for complaint_id in placed.members[-deps.rules.clustering.max_rescore :]:
+        await _reassess(await uow.get(complaint_id, Complaint), placed.size, uow, deps)
+
+
+def _cluster_points(size: int, deps: Deps) -> int:
+    return step_points(deps.rules.cluster_steps, size)
+
+
+def _cluster_size_of(complaint: Complaint) -> int:
+    for f in complaint.priority_factors:
+        if f.get("name") == "cluster":
+            return int(f.get("value") or 1)
+    return 1

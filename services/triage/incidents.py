@@ -1,0 +1,120 @@
+"""Different people reporting one event: group their complaints and link them to one incident.
+
+Never drops a report: every valid emergency complaint with a district joins a group, and a group with enough
+distinct reporters becomes (or continues) an Incident. Pure bookkeeping over aggregates loaded through the
+unit of work, so a redone batch makes the same groups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import structlog
+
+from events.complaint import Complaint
+from events.incident import Incident
+from events.reference import Reference
+from events.store.aggregates import AggregateNotFound
+from services.runtime.unit_of_work import UnitOfWork
+from services.triage.indexes import Cluster, Member
+from services.triage.rules import Rules
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Placement:
+    size: int  # complaints in the group, this one included
+    incident_id: UUID | None
+    members: tuple[UUID, ...]  # the group's other complaints (bounded by the caller)
+
+
+async def place(complaint: Complaint, category: str, received_at: datetime, uow: UnitOfWork,
+                rules: Rules, reference: Reference) -> Placement:  # fmt: skip
+    """Put the complaint in its group; declare or join the group's incident once enough people reported."""
+    c = rules.clustering
+    if complaint.district is None or reference.category(category).group not in c.groups:
+        return Placement(1, None, ())
+    entry = entry_for(complaint, received_at)
+    bucket = int(received_at.timestamp() // (c.bucket_minutes * 60))
+    link, km = timedelta(minutes=c.link_minutes), c.nearby_km
+    cluster = await _cluster(uow, complaint.district, category, bucket, create=True)
+    assert cluster is not None
+    group = cluster.group_for(entry, link, km)
+    if group is not None:
+        cluster.add(group, entry)
+    else:
+        group = await _start_group(cluster, entry, complaint.district, category, bucket, uow, link, km)
+    incident_id = await _incident(cluster, group, complaint, category, uow, rules)
+    others = tuple(UUID(m["complaint_id"]) for m in cluster.groups[group]["members"][:-1])
+    return Placement(cluster.size(group), incident_id, others)
+
+
+def entry_for(complaint: Complaint, at: datetime) -> Member:
+    return {"complaint_id": str(complaint.id), "contact": complaint.contact_hash, "lat": complaint.lat,
+            "lon": complaint.lon, "district": complaint.district, "at": at.isoformat()}  # fmt: skip
+
+
+async def _cluster(
+    uow: UnitOfWork, district: str, category: str, bucket: int, *, create: bool
+) -> Cluster | None:
+    cluster_id = Cluster.cluster_id(district, category, bucket)
+    try:
+        return await uow.get(cluster_id, Cluster)
+    except AggregateNotFound:
+        if not create:
+            return None
+        cluster = Cluster.open(district, category, bucket)
+        uow.add(cluster)
+        return cluster
+
+
+async def _start_group(cluster: Cluster, entry: Member, district: str, category: str, bucket: int,
+                       uow: UnitOfWork, link: timedelta, km: float) -> int:  # fmt: skip
+    """A new group here, continuing a group of the previous bucket when that one is recent and close."""
+    previous = await _cluster(uow, district, category, bucket - 1, create=False)
+    before = previous.group_for(entry, link, km) if previous else None
+    if previous is None or before is None:
+        return cluster.start_group(entry, incident_id=None, carried=0, carried_members=[])
+    old = previous.groups[before]
+    if old["incident_id"]:
+        return cluster.start_group(entry, incident_id=UUID(old["incident_id"]), carried=previous.size(before),
+                                   carried_members=[])  # fmt: skip
+    return cluster.start_group(
+        entry, incident_id=None, carried=int(old["carried"]), carried_members=old["members"]
+    )
+
+
+async def _incident(cluster: Cluster, group: int, complaint: Complaint, category: str, uow: UnitOfWork,
+                    rules: Rules) -> UUID | None:  # fmt: skip
+    existing = cluster.groups[group]["incident_id"]
+    if existing:
+        incident = await uow.get(UUID(existing), Incident)
+        await _link(incident, [complaint.id], uow)
+        return incident.id
+    if cluster.reporters(group) < rules.clustering.incident_threshold:
+        return None
+    district = complaint.district or ""
+    incident = Incident.declare(
+        title=f"{category} in {district}", kind=category, districts=[district], declared_by="triage"
+    )
+    uow.add(incident)
+    cluster.set_incident(group, incident.id)
+    members = [UUID(m["complaint_id"]) for m in cluster.groups[group]["members"]]
+    await _link(incident, members, uow)
+    log.info("incident_declared", incident_id=str(incident.id), category=category, district=district,
+             complaints=len(members))  # fmt: skip
+    return incident.id
+
+
+async def _link(incident: Incident, complaint_ids: list[UUID], uow: UnitOfWork) -> None:
+    for complaint_id in complaint_ids:
+        member = await uow.get(complaint_id, Complaint)
+        # A closed or rejected report stays out; one staff already linked elsewhere is left where it is.
+        if not member.is_open or member.incident_id is not None:
+            continue
+        member.link_to_incident(incident.id)
+        if complaint_id not in incident.complaint_ids:
+            incident.link_complaint(complaint_id)

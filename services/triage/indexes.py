@@ -1,0 +1,179 @@
+"""Triage's own memory, kept in the stream so every decision is a function of the stream.
+
+A worker that crashes redoes its batch; "has this person reported this before" and "which incident is this"
+must then come out the same. So both live in aggregates with deterministic ids, loaded and saved in the
+same unit of work as the complaint: a contact index per (reporter, category) and a cluster per
+(district, category, time bucket). Their topics are ``services.triage.indexes:...``; nothing outside
+triage reads them.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+NAMESPACE = UUID("6f1d8a52-3c1e-5b7a-9d4e-1e2f3a4b5c6d")
+Member = dict[str, Any]  # {complaint_id, contact, lat, lon, district, at}
+
+
+def distance_km(a_lat: float, a_lon: float, b_lat: float, b_lon: float) -> float:
+    """Great-circle distance (haversine): good to metres at a city's scale."""
+    p1, p2 = math.radians(a_lat), math.radians(b_lat)
+    dp, dl = p2 - p1, math.radians(b_lon - a_lon)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(h))
+
+
+def near(a: Member, b: Member, km: float) -> bool:
+    """Close in place: within `km` when both have coordinates, else the same district."""
+    if None not in (a["lat"], a["lon"], b["lat"], b["lon"]):
+        return distance_km(a["lat"], a["lon"], b["lat"], b["lon"]) <= km
+    return bool(a["district"] == b["district"])
+
+
+def member(complaint_id: UUID, contact: str | None, lat: float | None, lon: float | None,
+           district: str | None, at: datetime) -> Member:  # fmt: skip
+    return {"complaint_id": str(complaint_id), "contact": contact, "lat": lat, "lon": lon,
+            "district": district, "at": at.isoformat()}  # fmt: skip
+
+
+class ContactIndex(Aggregate):
+    """The complaints one reporter (by contact hash) made in one category."""
+
+    def __init__(self) -> None:
+        self.key = ""
+        self.entries: list[Member] = []
+
+    @staticmethod
+    def index_id(contact_hash: str, category: str) -> UUID:
+        return uuid5(NAMESPACE, f"contact:{contact_hash}:{category}")
+
+    @classmethod
+    def open(cls, contact_hash: str, category: str) -> ContactIndex:
+        return cls._create(ContactIndexOpened, id=cls.index_id(contact_hash, category),
+                           key=f"{contact_hash}:{category}")  # fmt: skip
+
+    def earlier_report(self, new: Member, window: timedelta, km: float) -> UUID | None:
+        """The first complaint of this reporter about the same event (close in time and place), if any."""
+        at = datetime.fromisoformat(new["at"])
+        for entry in self.entries:
+            if entry["complaint_id"] != new["complaint_id"] and abs(at - datetime.fromisoformat(entry["at"])) <= window \
+                    and near(entry, new, km):  # fmt: skip
+                return UUID(entry["complaint_id"])
+        return None
+
+    def record(self, entry: Member) -> None:
+        self.trigger_event(ContactReportRecorded, entry=dict(entry))
+
+
+class ContactIndexOpened(ContactIndex.Created):
+    class_version = 1
+    key: str
+
+    def apply(self, aggregate: ContactIndex) -> None:
+        aggregate.key = self.key
+
+
+class ContactReportRecorded(ContactIndex.Event):
+    class_version = 1
+    entry: dict[str, Any]
+
+    def apply(self, aggregate: ContactIndex) -> None:
+        aggregate.entries = [*aggregate.entries, dict(self.entry)]
+
+
+class Cluster(Aggregate):
+    """Reports of one category in one district and time bucket, grouped by place into events."""
+
+    def __init__(self) -> None:
+        self.key = ""
+        self.groups: list[dict[str, Any]] = []  # {members, incident_id, carried, last_at}
+
+    @staticmethod
+    def cluster_id(district: str, category: str, bucket: int) -> UUID:
+        return uuid5(NAMESPACE, f"cluster:{district}:{category}:{bucket}")
+
+    @classmethod
+    def open(cls, district: str, category: str, bucket: int) -> Cluster:
+        return cls._create(ClusterOpened, id=cls.cluster_id(district, category, bucket),
+                           key=f"{district}:{category}:{bucket}")  # fmt: skip
+
+    def group_for(self, new: Member, link: timedelta, km: float) -> int | None:
+        """The first group with a report close in place whose last report is recent enough."""
+        at = datetime.fromisoformat(new["at"])
+        for index, group in enumerate(self.groups):
+            recent = at - datetime.fromisoformat(group["last_at"]) <= link
+            if recent and any(near(m, new, km) for m in group["members"]):
+                return index
+        return None
+
+    def add(self, group: int, entry: Member) -> None:
+        self.trigger_event(ClusterMemberAdded, group=group, entry=dict(entry))
+
+    def start_group(self, entry: Member, *, incident_id: UUID | None, carried: int,
+                    carried_members: list[Member]) -> int:  # fmt: skip
+        """A new group, possibly continuing one from the previous bucket (its incident, or its lone reports)."""
+        self.trigger_event(
+            ClusterGroupStarted, members=[*carried_members, dict(entry)],
+            incident_id=str(incident_id) if incident_id else None, carried=carried,
+        )  # fmt: skip
+        return len(self.groups) - 1
+
+    def set_incident(self, group: int, incident_id: UUID) -> None:
+        self.trigger_event(ClusterIncidentSet, group=group, incident_id=str(incident_id))
+
+    def size(self, group: int) -> int:
+        g = self.groups[group]
+        return int(g["carried"]) + len(g["members"])
+
+    def reporters(self, group: int) -> int:
+        """Distinct people: a report without a contact counts as its own person."""
+        members = self.groups[group]["members"]
+        return int(self.groups[group]["carried"]) + len({m["contact"] or m["complaint_id"] for m in members})
+
+
+class ClusterOpened(Cluster.Created):
+    class_version = 1
+    key: str
+
+    def apply(self, aggregate: Cluster) -> None:
+        aggregate.key = self.key
+
+
+class ClusterGroupStarted(Cluster.Event):
+    class_version = 1
+    members: list[dict[str, Any]]
+    incident_id: str | None
+    carried: int
+
+    def apply(self, aggregate: Cluster) -> None:
+        group = {"members": [dict(m) for m in self.members], "incident_id": self.incident_id,
+                 "carried": self.carried, "last_at": self.members[-1]["at"]}  # fmt: skip
+        aggregate.groups = [*aggregate.groups, group]
+
+
+class ClusterMemberAdded(Cluster.Event):
+    class_version = 1
+    group: int
+    entry: dict[str, Any]
+
+    def apply(self, aggregate: Cluster) -> None:
+        groups = [dict(g) for g in aggregate.groups]
+        groups[self.group]["members"] = [*groups[self.group]["members"], dict(self.entry)]
+        groups[self.group]["last_at"] = max(groups[self.group]["last_at"], self.entry["at"])
+        aggregate.groups = groups
+
+
+class ClusterIncidentSet(Cluster.Event):
+    class_version = 1
+    group: int
+    incident_id: str
+
+    def apply(self, aggregate: Cluster) -> None:
+        groups = [dict(g) for g in aggregate.groups]
+        groups[self.group]["incident_id"] = self.incident_id
+        aggregate.groups = groups

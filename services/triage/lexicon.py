@@ -1,0 +1,102 @@
+"""Finding lexicon terms in a complaint's text, clause by clause, with negation.
+
+Text is NFKC-normalised and lower-cased first, so full-width punctuation and capitals do not matter.
+A clause ends at punctuation or at "but"/"但是": negation and resolution only reach within a clause
+(resolution also reaches back one clause: "yesterday it smelled of gas, now it is gone").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_CLAUSE_END = re.compile(r"[。！？!?；;，,、\n]+|但是|可是|不过|(?<![a-z])(?:but|however)(?![a-z])")
+_WORD_EDGE_LEFT = "(?<![a-z0-9])"
+_WORD_EDGE_RIGHT = "(?![a-z0-9])"
+
+
+def normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def compile_term(term: str) -> re.Pattern[str]:
+    """An ASCII term must sit at word edges ("fire" is not "fired"); "~" opts out; Chinese matches anywhere."""
+    term = normalise(term)
+    if term.startswith("~"):
+        return re.compile(term[1:])
+    if term.isascii():
+        return re.compile(f"{_WORD_EDGE_LEFT}(?:{term}){_WORD_EDGE_RIGHT}")
+    return re.compile(term)
+
+
+@dataclass(frozen=True)
+class Term:
+    source: str
+    pattern: re.Pattern[str]
+
+
+def compile_terms(terms: list[str]) -> tuple[Term, ...]:
+    return tuple(Term(term, compile_term(term)) for term in terms)
+
+
+@dataclass(frozen=True)
+class Hit:
+    term: str  # the lexicon entry that matched
+    text: str  # what it matched in the complaint
+    start: int
+    end: int
+    clause: int
+
+
+class Text:
+    """A normalised complaint text and its clauses; lexicons are searched through it."""
+
+    def __init__(self, raw: str) -> None:
+        self.value = normalise(raw)
+        bounds = [0]
+        for match in _CLAUSE_END.finditer(self.value):
+            bounds.append(match.start())
+            bounds.append(match.end())
+        bounds.append(len(self.value))
+        self.clauses = [(bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)]
+
+    def clause_of(self, position: int) -> int:
+        for index, (start, end) in enumerate(self.clauses):
+            if start <= position < end or (position == end and index == len(self.clauses) - 1):
+                return index
+        return len(self.clauses) - 1
+
+    def clause_text(self, index: int) -> str:
+        if not 0 <= index < len(self.clauses):
+            return ""
+        start, end = self.clauses[index]
+        return self.value[start:end]
+
+    def find(self, terms: tuple[Term, ...]) -> list[Hit]:
+        """Every match of every term (first match per term and clause), in text order."""
+        hits: dict[tuple[str, int], Hit] = {}
+        for term in terms:
+            for match in term.pattern.finditer(self.value):
+                if not match.group(0).strip():
+                    continue
+                clause = self.clause_of(match.start())
+                hits.setdefault(
+                    (term.source, clause),
+                    Hit(term.source, match.group(0), match.start(), match.end(), clause),
+                )
+        return sorted(hits.values(), key=lambda hit: hit.start)
+
+    def any(self, terms: tuple[Term, ...]) -> list[str]:
+        """The matched text of every term found anywhere (one per term)."""
+        found: list[str] = []
+        for term in terms:
+            match = term.pattern.search(self.value)
+            if match and match.group(0).strip():
+                found.append(match.group(0))
+        return found
+
+    def preceding(self, hit: Hit) -> str:
+        """The clause's text before the hit: where a negation of it would be."""
+        start, _ = self.clauses[hit.clause]
+        return self.value[start : hit.start]

@@ -1,0 +1,215 @@
+"""The triage rules file (``rules.toml`` beside this module by default), loaded and compiled once.
+
+A deployment replaces the file to tune lexicons, weights and thresholds; nothing here is a rule itself.
+Loading reads a file, so it happens on first use (``load_rules()``), never at import time.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from events.reference import LEVELS, Reference, load_reference
+from services.triage.lexicon import Term, compile_terms
+
+Steps = tuple[tuple[float, int], ...]
+
+
+@dataclass(frozen=True)
+class DangerKind:
+    name: str
+    label: str
+    category: str  # the category this danger points at ("" for none)
+    terms: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class CategoryTerms:
+    code: str
+    base: int
+    decisive: tuple[Term, ...]
+    strong: tuple[Term, ...]
+    weak: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class Clustering:
+    groups: tuple[str, ...]
+    bucket_minutes: int
+    link_minutes: int
+    nearby_km: float
+    incident_threshold: int
+    max_rescore: int
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    window_minutes: int
+    nearby_km: float
+
+
+@dataclass(frozen=True)
+class Rules:
+    version: str
+    thresholds: dict[str, int]  # P1..P3 -> minimum score
+    weights: dict[str, int]
+    people_steps: Steps
+    duration_steps: Steps
+    cluster_steps: Steps
+    waited_steps: Steps
+    danger: tuple[DangerKind, ...]
+    negation_zh: re.Pattern[str]
+    negation_en: re.Pattern[str]
+    negation_clause: tuple[Term, ...]
+    resolved: tuple[Term, ...]
+    still: tuple[Term, ...]
+    safe: tuple[Term, ...]
+    hazard: tuple[Term, ...]
+    nuisance: tuple[Term, ...]
+    vulnerable: dict[str, tuple[Term, ...]]
+    distress: tuple[Term, ...]
+    calm: tuple[Term, ...]
+    many_people: tuple[Term, ...]
+    people_count: re.Pattern[str]
+    household_units: frozenset[str]
+    household_size: int
+    duration_units: tuple[tuple[re.Pattern[str], int], ...]
+    duration_phrases: tuple[tuple[Term, int], ...]
+    access: tuple[Term, ...]
+    categories: tuple[CategoryTerms, ...]
+    min_content_chars: int
+    filler: tuple[str, ...]
+    joke: tuple[Term, ...]
+    clustering: Clustering
+    duplicates: Duplicates
+
+    def category_base(self, code: str) -> int:
+        for category in self.categories:
+            if category.code == code:
+                return category.base
+        return 0
+
+
+def load_rules(path: Path | None = None, reference: Reference | None = None) -> Rules:
+    """Load and check a rules file; ``None`` means the packaged default (cached)."""
+    if path is None and reference is None:
+        return _default_rules()
+    text = path.read_text(encoding="utf-8") if path else _packaged_text()
+    return parse_rules(tomllib.loads(text), reference or load_reference(), str(path or "rules.toml"))
+
+
+@cache
+def _default_rules() -> Rules:
+    return parse_rules(tomllib.loads(_packaged_text()), load_reference(), "rules.toml")
+
+
+def _packaged_text() -> str:
+    return resources.files(__package__).joinpath("rules.toml").read_text(encoding="utf-8")
+
+
+def _steps(raw: list[list[float]]) -> Steps:
+    return tuple(sorted((float(low), int(points)) for low, points in raw))
+
+
+def parse_rules(raw: dict[str, Any], reference: Reference, source: str) -> Rules:
+    weights = raw["weights"]
+    people = raw["people"]
+    duration = raw["duration"]
+    negation = raw["negation"]
+    zh_units = "|".join(people["units_zh"])
+    en_units = "|".join(people["units_en"])
+    rules = Rules(
+        version=str(raw.get("version", "")),
+        thresholds={level: int(raw["levels"][level]) for level in LEVELS[:3]},
+        weights={k: int(v) for k, v in weights.items() if not isinstance(v, list)},
+        people_steps=_steps(weights["people"]),
+        duration_steps=_steps(weights["duration"]),
+        cluster_steps=_steps(weights["cluster"]),
+        waited_steps=_steps(weights["waited"]),
+        danger=tuple(
+            DangerKind(name, kind["label"], kind.get("category", ""), compile_terms(kind["terms"]))
+            for name, kind in raw["danger"].items()
+        ),
+        negation_zh=re.compile(negation["zh_before"]),
+        negation_en=re.compile(negation["en_before"]),
+        negation_clause=compile_terms(negation["clause"]),
+        resolved=compile_terms(negation["resolved"]),
+        still=compile_terms(negation["still"]),
+        safe=compile_terms(negation["safe"]),
+        hazard=compile_terms(raw["hazard"]["terms"]),
+        nuisance=compile_terms(raw["nuisance"]["terms"]),
+        vulnerable={kind: compile_terms(terms) for kind, terms in raw["vulnerable"].items()},
+        distress=compile_terms(raw["distress"]["terms"]),
+        calm=compile_terms(raw["calm"]["terms"]),
+        many_people=compile_terms(people["many"]),
+        people_count=re.compile(rf"(\d+)\s*(?:多|余|几)?\s*({zh_units}|(?:{en_units})(?![a-z]))"),
+        household_units=frozenset(
+            {"户", "家", "households", "household", "families", "homes", "flats", "houses"}
+        ),
+        household_size=int(people["household_size"]),
+        duration_units=tuple(
+            (
+                re.compile(rf"(\d+|[一二两三四五六七八九十几半]+)\s*(?:多|个)?\s*(?:{unit})(?![a-z])"),
+                int(hours),
+            )
+            for unit, hours in duration["units"].items()
+        ),
+        duration_phrases=tuple(
+            (term, int(duration["phrases"][term.source])) for term in compile_terms(list(duration["phrases"]))
+        ),
+        access=compile_terms(raw["access"]["terms"]),
+        categories=tuple(
+            CategoryTerms(
+                code,
+                int(c["base"]),
+                compile_terms(c.get("decisive", [])),
+                compile_terms(c["strong"]),
+                compile_terms(c["weak"]),
+            )
+            for code, c in raw["categories"].items()
+        ),
+        min_content_chars=int(raw["validity"]["min_content_chars"]),
+        filler=tuple(raw["validity"]["filler"]),
+        joke=compile_terms(raw["validity"]["joke"]),
+        clustering=Clustering(
+            groups=tuple(raw["clustering"]["groups"]),
+            bucket_minutes=int(raw["clustering"]["bucket_minutes"]),
+            link_minutes=int(raw["clustering"]["link_minutes"]),
+            nearby_km=float(raw["clustering"]["nearby_km"]),
+            incident_threshold=int(raw["clustering"]["incident_threshold"]),
+            max_rescore=int(raw["clustering"]["max_rescore"]),
+        ),
+        duplicates=Duplicates(
+            window_minutes=int(raw["duplicates"]["window_minutes"]),
+            nearby_km=float(raw["duplicates"]["nearby_km"]),
+        ),
+    )
+    _check(rules, reference, source)
+    return rules
+
+
+def _check(rules: Rules, reference: Reference, source: str) -> None:
+    """A wrong rules file stops the worker at start, not in the middle of a surge."""
+    problems: list[str] = []
+    codes = {c.code for c in rules.categories}
+    known = {c.code for c in reference.categories}
+    if missing := known - codes:
+        problems.append(f"categories without terms: {sorted(missing)}")
+    if unknown := codes - known:
+        problems.append(f"categories not in the reference data: {sorted(unknown)}")
+    t = rules.thresholds
+    if not 0 < t["P3"] < t["P2"] < t["P1"] <= 100:
+        problems.append("levels must rise: 0 < P3 < P2 < P1 <= 100")
+    if bad := {k.category for k in rules.danger if k.category} - known:
+        problems.append(f"danger kinds point at unknown categories: {sorted(bad)}")
+    if unknown_kinds := set(rules.vulnerable) - set(reference.vulnerable_kinds):
+        problems.append(f"vulnerable kinds not in the reference data: {sorted(unknown_kinds)}")
+    if rules.clustering.incident_threshold < 2:
+        problems.append("clustering.incident_threshold: an incident needs at least 2 reporters")
+    if problems:
+        raise ValueError(f"invalid triage rules in {source}: " + "; ".join(problems))

@@ -1,0 +1,366 @@
+"""Pure triage decisions: which category, is it valid, how urgent, and why.
+
+``classify`` and ``score`` are what the worker and ``levee triage explain`` both run; nothing here does I/O
+or reads a clock. Every point of a score is a factor ``{name, weight, value, evidence}`` stored with the
+PriorityAssessed event: ``weight`` is the points it added (negative lowers), ``value`` what was observed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from events.reference import LEVELS, Reference, load_reference
+from services.triage.lexicon import Hit, Term, Text
+from services.triage.rules import Rules, Steps, load_rules
+
+Factor = dict[str, Any]
+_CN_DIGITS = {
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "几": 3,
+    "半": 0.5,
+}
+_NOT_CONTENT = re.compile(r"[\W_]+")
+NO_FACTS = "无效：没有明确的投诉对象和事实 (no clear target or facts)"
+
+
+@dataclass(frozen=True)
+class ComplaintFacts:
+    """What intake recorded (the body of POST /api/v1/complaints, or a ComplaintReceived)."""
+
+    description: str
+    category: str | None = None
+    channel: str = "web"
+    lat: float | None = None
+    lon: float | None = None
+    district: str | None = None
+    people_affected: int = 1
+    vulnerable: tuple[str, ...] = ()
+    media_exposure: bool = False
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the stream knows beyond the complaint itself."""
+
+    cluster_size: int = 1  # complaints pointing at the same event, this one included
+    repeated_calls: int = 0
+    media_exposure: bool = False
+    minutes_waited: float = 0.0
+    accept_within_minutes: int | None = None  # the deadline the wait is measured against
+
+
+@dataclass(frozen=True)
+class Assessment:
+    score: int
+    level: str
+    category: str
+    factors: list[Factor] = field(default_factory=list)
+    life_threatening: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Valid (有效) with an assessment, or invalid (无效) with the reason told to the caller."""
+
+    assessment: Assessment
+    valid: bool = True
+    reason: str | None = None
+
+
+def factor(name: str, weight: int, value: Any, evidence: Any) -> Factor:
+    return {"name": name, "weight": weight, "value": value, "evidence": evidence}
+
+
+# ---- classification ----------------------------------------------------------------------------------
+
+DECISIVE, STRONG, WEAK, OVER, DANGER_HINT = 6, 3, 1, 1, 4
+
+
+def classify(text: str | Text, rules: Rules | None = None) -> tuple[str, list[str]]:
+    """The category whose terms the text matches best, and the terms that matched.
+
+    Decisive terms (they name the grievance) count 6, strong 3, weak 1; a term in a clause that says the
+    problem is over counts 1; overlapping matches count once; a reported danger adds 4 to its category.
+    """
+    rules = rules or load_rules()
+    body = text if isinstance(text, Text) else Text(text)
+    over = resolved_clauses(body, rules)
+    hinted = {
+        kind.category for kind in rules.danger if kind.category and _danger_hits(body, kind.terms, rules)
+    }
+    best, best_points, best_evidence = "other", 0, []
+    for category in rules.categories:
+        points, evidence, taken = 0, [], []
+        for terms, weight in (
+            (category.decisive, DECISIVE),
+            (category.strong, STRONG),
+            (category.weak, WEAK),
+        ):
+            for hit in body.find(terms):
+                if any(hit.start < end and start < hit.end for start, end in taken):
+                    continue
+                taken.append((hit.start, hit.end))
+                points += OVER if hit.clause in over else weight
+                evidence.append(hit.text)
+        if category.code in hinted:
+            points += DANGER_HINT
+        if points > best_points:
+            best, best_points, best_evidence = category.code, points, evidence
+    return best, best_evidence
+
+
+# ---- what the text says ------------------------------------------------------------------------------
+
+
+def _negated(body: Text, hit: Hit, rules: Rules) -> bool:
+    before = body.preceding(hit)
+    return bool(rules.negation_zh.search(before) or rules.negation_en.search(before))
+
+
+def _live(body: Text, hits: list[Hit], rules: Rules) -> list[Hit]:
+    return [hit for hit in hits if not _negated(body, hit, rules)]
+
+
+def resolution_hits(body: Text, rules: Rules) -> list[Hit]:
+    return _live(body, body.find(rules.resolved), rules)
+
+
+def resolved_clauses(body: Text, rules: Rules) -> set[int]:
+    return {hit.clause for hit in resolution_hits(body, rules)}
+
+
+def distress_hits(body: Text, rules: Rules) -> list[Hit]:
+    return _live(body, body.find(rules.distress), rules)
+
+
+def _danger_hits(body: Text, terms: tuple[Term, ...], rules: Rules) -> list[Hit]:
+    """Danger reported as real and present: not negated, hypothetical, over, or contradicted by "we are safe"."""
+    if body.any(rules.safe) and not distress_hits(body, rules):
+        return []
+    resolutions = resolution_hits(body, rules)
+    unreal = {hit.clause for hit in body.find(rules.negation_clause)}
+    live = []
+    for hit in _live(body, body.find(terms), rules):
+        if hit.clause in unreal or any(_ends(body, hit, r, rules) for r in resolutions):
+            continue
+        live.append(hit)
+    return live
+
+
+def _ends(body: Text, danger: Hit, resolution: Hit, rules: Rules) -> bool:
+    """A resolution ends a danger in its own clause, or a later one with no "still"/"but" in between."""
+    if resolution.clause == danger.clause:
+        return True
+    between = Text(body.value[danger.end : resolution.start])
+    return resolution.start > danger.start and not between.any(rules.still)
+
+
+def find_danger(body: Text, rules: Rules) -> list[tuple[str, str]]:
+    """(kind, matched text) of each danger to life the text reports as real and present."""
+    return [(kind.name, hit.text) for kind in rules.danger for hit in _danger_hits(body, kind.terms, rules)]
+
+
+def find_vulnerable(body: Text, given: Sequence[str], rules: Rules) -> dict[str, list[str]]:
+    kinds: dict[str, list[str]] = {kind: ["given at intake"] for kind in given}
+    for kind, terms in rules.vulnerable.items():
+        hits = _live(body, body.find(terms), rules)
+        if hits:
+            kinds.setdefault(kind, []).extend(hit.text for hit in hits)
+    return kinds
+
+
+def count_people(body: Text, given: int, rules: Rules) -> tuple[int, list[str]]:
+    people, evidence = given, []
+    for match in rules.people_count.finditer(body.value):
+        unit = match.group(2)
+        number = int(match.group(1)) * (rules.household_size if unit in rules.household_units else 1)
+        if number > people:
+            people, evidence = number, [match.group(0)]
+    many = body.any(rules.many_people)
+    if many and people < 50:
+        people, evidence = 50, many
+    return people, evidence
+
+
+def _cn_number(text: str) -> float:
+    if text.isdigit():
+        return float(text)
+    if text.startswith("十"):
+        text = "一" + text
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        return _CN_DIGITS.get(tens, 1) * 10 + (_CN_DIGITS.get(ones, 5) if ones else 0)
+    return float(_CN_DIGITS.get(text[-1:], 1))
+
+
+def hours_lasted(body: Text, rules: Rules) -> tuple[float, list[str]]:
+    hours, evidence = 0.0, []
+    for pattern, per_unit in rules.duration_units:
+        for match in pattern.finditer(body.value):
+            value = _cn_number(match.group(1)) * per_unit
+            if value > hours:
+                hours, evidence = value, [match.group(0)]
+    for term, fixed in rules.duration_phrases:
+        match = term.pattern.search(body.value)
+        if match and fixed > hours:
+            hours, evidence = float(fixed), [match.group(0)]
+    return hours, evidence
+
+
+def step_points(steps: Steps, value: float) -> int:
+    points = 0
+    for low, step_points in steps:
+        if value >= low:
+            points = step_points
+    return points
+
+
+# ---- score -------------------------------------------------------------------------------------------
+
+
+def level_for(score: int, rules: Rules) -> str:
+    for level in LEVELS[:3]:
+        if score >= rules.thresholds[level]:
+            return level
+    return "P4"
+
+
+def score(
+    facts: ComplaintFacts,
+    context: Context | None = None,
+    rules: Rules | None = None,
+    reference: Reference | None = None,
+) -> Assessment:
+    """Score 0-100, level P1-P4 and the factors behind them; danger to life forces P1."""
+    rules, reference = rules or load_rules(), reference or load_reference()
+    context = context or Context()
+    body = Text(facts.description)
+    factors = _text_factors(facts, body, rules, reference)
+    factors += _context_factors(facts, context, rules)
+    danger = any(f["name"] == "danger_to_life" for f in factors)
+    total = max(0, min(100, sum(f["weight"] for f in factors)))
+    if danger:
+        total = max(total, rules.thresholds["P1"])
+    category = next(f["value"] for f in factors if f["name"] == "category")
+    return Assessment(total, level_for(total, rules), category, factors, danger)
+
+
+def _category_factor(facts: ComplaintFacts, body: Text, rules: Rules) -> Factor:
+    if facts.category:
+        return factor("category", rules.category_base(facts.category), facts.category, ["given at intake"])
+    code, evidence = classify(body, rules)
+    return factor("category", rules.category_base(code), code, evidence)
+
+
+def _text_factors(facts: ComplaintFacts, body: Text, rules: Rules, reference: Reference) -> list[Factor]:
+    w = rules.weights
+    category = _category_factor(facts, body, rules)
+    factors = [category]
+    emergency = reference.category(category["value"]).group == "emergency_event"
+    if danger := find_danger(body, rules):
+        kinds = sorted({kind for kind, _ in danger})
+        factors.append(factor("danger_to_life", w["danger_to_life"], kinds, [text for _, text in danger]))
+    if vulnerable := find_vulnerable(body, facts.vulnerable, rules):
+        points = w["vulnerable"] + w["vulnerable_each_extra"] * (len(vulnerable) - 1)
+        evidence = [text for texts in vulnerable.values() for text in texts]
+        factors.append(factor("vulnerable", points, sorted(vulnerable), evidence))
+    if distress := [hit.text for hit in distress_hits(body, rules)]:
+        factors.append(factor("distress", w["distress"], len(distress), distress))
+    if emergency:
+        people, people_evidence = count_people(body, facts.people_affected, rules)
+        if points := step_points(rules.people_steps, people):
+            factors.append(factor("people_affected", points, people, people_evidence or ["given at intake"]))
+        hours, hours_evidence = hours_lasted(body, rules)
+        over = resolution_hits(body, rules) and not body.any(rules.still)
+        if not over and (points := step_points(rules.duration_steps, hours)):
+            factors.append(factor("prolonged", points, hours, hours_evidence))
+        if access := body.any(rules.access):
+            factors.append(factor("access_blocked", w["access_blocked"], True, access))
+    if hazard := body.any(rules.hazard):
+        factors.append(factor("hazard", w["hazard"], True, hazard))
+    if nuisance := body.any(rules.nuisance):
+        factors.append(factor("nuisance", w["nuisance"], True, nuisance))
+    if calm := body.any(rules.calm):
+        factors.append(factor("calm", w["calm"], True, calm))
+    if (resolved := resolution_hits(body, rules)) and not body.any(rules.still) and not danger:
+        factors.append(factor("resolved", w["resolved"], True, [hit.text for hit in resolved]))
+    return factors
+
+
+def _context_factors(facts: ComplaintFacts, context: Context, rules: Rules) -> list[Factor]:
+    w = rules.weights
+    factors: list[Factor] = []
+    if points := step_points(rules.cluster_steps, context.cluster_size):
+        factors.append(factor("cluster", points, context.cluster_size, ["complaints about the same event"]))
+    if context.repeated_calls > 0:
+        points = min(w["repeated_call_each"] * context.repeated_calls, w["repeated_calls_max"])
+        factors.append(
+            factor("repeated_calls", points, context.repeated_calls, ["calls recorded on the case"])
+        )
+    if facts.media_exposure or context.media_exposure:
+        factors.append(factor("media_exposure", w["media_exposure"], True, ["reported in the media"]))
+    if context.accept_within_minutes and context.minutes_waited > 0:
+        share = 100 * context.minutes_waited / context.accept_within_minutes
+        if points := step_points(rules.waited_steps, share):
+            evidence = [f"waited {context.minutes_waited:.0f} of {context.accept_within_minutes} min"]
+            factors.append(factor("waited", points, round(share), evidence))
+    return factors
+
+
+# ---- validity ----------------------------------------------------------------------------------------
+
+
+def check_validity(
+    facts: ComplaintFacts, assessment: Assessment, rules: Rules, reference: Reference
+) -> str | None:
+    """None when valid (有效); otherwise the reason (无效) told to the caller."""
+    if facts.lat is not None and facts.lon is not None and not reference.in_served_area(facts.lat, facts.lon):
+        reason = "无效：地点不在本市服务区域内 (outside the served area)"
+        if assessment.life_threatening:
+            reason += "；涉及生命危险，请立即转当地110/119 (danger to life: hand over to local emergency services now)"
+        return reason
+    body = Text(facts.description)
+    # Danger, or a cry for help, is never turned away for lack of detail: someone calls back.
+    if assessment.life_threatening or distress_hits(body, rules):
+        return None
+    content = body.value
+    for filler in rules.filler:
+        content = content.replace(filler, "")
+    content = _NOT_CONTENT.sub("", content)
+    category = next(f for f in assessment.factors if f["name"] == "category")
+    if len(content) < rules.min_content_chars:
+        return NO_FACTS
+    if body.any(rules.joke) and not _strong_evidence(body, category["value"], rules):
+        return "无效：玩笑或测试，没有具体问题 (a joke or test, no concrete problem)"
+    if not (facts.category or category["evidence"]):
+        return NO_FACTS
+    return None
+
+
+def _strong_evidence(body: Text, code: str, rules: Rules) -> bool:
+    return any(body.any(c.strong) for c in rules.categories if c.code == code)
+
+
+def judge(
+    facts: ComplaintFacts,
+    context: Context | None = None,
+    rules: Rules | None = None,
+    reference: Reference | None = None,
+) -> Verdict:
+    """Validity and priority together: exactly what the worker decides for a new complaint."""
+    rules, reference = rules or load_rules(), reference or load_reference()
+    assessment = score(facts, context, rules, reference)
+    reason = check_validity(facts, assessment, rules, reference)
+    return Verdict(assessment, valid=reason is None, reason=reason)

@@ -1,0 +1,141 @@
+"""The triage worker against a real nats-server: what a complaint in the stream turns into."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from uuid import UUID
+
+from events.complaint import Complaint
+from events.complaint_rules import Status
+from events.incident import Incident
+from events.mapper import make_mapper
+from events.store import JetStreamEventStore
+from events.store.aggregates import AggregateStore
+from services.runtime.worker import Worker
+from services.triage.app import build_worker, default_deps
+
+DEPS = default_deps()
+
+
+def receive(description: str, *, contact: str | None = None, lat: float = 22.45, lon: float = 113.80,
+            category: str | None = None) -> Complaint:  # fmt: skip
+    return Complaint.receive(
+        channel="hotline", description=description, received_by="operator-chen", category=category,
+        lat=lat, lon=lon, contact_hash=contact,
+    )  # fmt: skip
+
+
+async def put(store: JetStreamEventStore, *complaints: Complaint) -> list[UUID]:
+    await AggregateStore(store, make_mapper()).save(*complaints)
+    return [c.id for c in complaints]
+
+
+async def drain(worker: Worker) -> None:
+    await worker.start()
+    async with asyncio.timeout(30):
+        while await worker.process_batch():
+            pass
+
+
+async def topics(store: JetStreamEventStore, complaint_id: UUID) -> list[str]:
+    messages = await store.read_subject(store.spec.event_subject(complaint_id))
+    return [m.headers["Levee-Topic"].rsplit(":", 1)[1] for m in messages]
+
+
+async def get(store: JetStreamEventStore, complaint_id: UUID) -> Complaint:
+    return await AggregateStore(store, make_mapper()).get(complaint_id, Complaint)
+
+
+async def test_a_received_complaint_is_validated_and_assessed_once(store: JetStreamEventStore) -> None:
+    [cid] = await put(store, receive("救命！我们被困在二楼，家里进水了，水已经到膝盖"))
+    await drain(build_worker(store, DEPS))
+    assert await topics(store, cid) == ["ComplaintReceived", "ComplaintValidated", "PriorityAssessed"]
+    complaint = await get(store, cid)
+    assert complaint.priority_level == "P1"
+    assert complaint.accept_by is not None and complaint.resolve_by is not None
+    assert {f["name"] for f in complaint.priority_factors} >= {"danger_to_life", "category"}
+
+
+async def test_a_complaint_without_facts_or_outside_the_area_is_rejected_with_a_reason(
+    store: JetStreamEventStore,
+) -> None:
+    vague, outside = await put(
+        store, receive("喂喂喂"), receive("Power outage at my house", lat=23.3, lon=113.2)
+    )
+    await drain(build_worker(store, DEPS))
+    assert await topics(store, vague) == ["ComplaintReceived", "ComplaintRejected"]
+    assert await topics(store, outside) == ["ComplaintReceived", "ComplaintRejected"]
+    assert "no clear" in ((await get(store, vague)).rejection_reason or "")
+    assert "outside the served area" in ((await get(store, outside)).rejection_reason or "")
+
+
+async def test_the_same_reporter_again_is_a_duplicate_of_the_first_and_a_repeated_call(
+    store: JetStreamEventStore,
+) -> None:
+    [first] = await put(store, receive("停电了，整栋楼都没电", contact="c" * 64))
+    worker = build_worker(store, DEPS)
+    await drain(worker)
+    [again] = await put(store, receive("还是停电，整栋楼没电", contact="c" * 64, lat=22.4501))
+    await drain(worker)
+    duplicate, original = await get(store, again), await get(store, first)
+    assert duplicate.status == Status.DUPLICATE and duplicate.duplicate_of == first
+    assert original.repeat_calls == 1
+    assert Counter(await topics(store, again))["PriorityAssessed"] == 0
+
+
+async def test_two_people_reporting_one_event_end_in_one_incident(store: JetStreamEventStore) -> None:
+    a, b = await put(
+        store,
+        receive("Power cut in our flat since 3pm", contact="a" * 64),
+        receive("No electricity in our building", contact="b" * 64, lat=22.452, lon=113.801),
+    )
+    [c] = await put(
+        store, receive("No power on our street either", contact="d" * 64, lat=22.451, lon=113.802)
+    )
+    await drain(build_worker(store, DEPS))
+    linked = [await get(store, cid) for cid in (a, b, c)]
+    incident_ids = {complaint.incident_id for complaint in linked}
+    assert len(incident_ids) == 1 and None not in incident_ids
+    [incident_id] = incident_ids
+    assert incident_id is not None
+    incident = await AggregateStore(store, make_mapper()).get(incident_id, Incident)
+    assert sorted(incident.complaint_ids) == sorted([a, b, c])
+    assert all(complaint.status == Status.PRIORITISED for complaint in linked)
+    # The third report made the group bigger: the cluster factor counts it for the newest complaint.
+    assert any(f["name"] == "cluster" and f["value"] == 3 for f in linked[2].priority_factors)
+
+
+async def test_running_the_worker_twice_or_twice_at_once_never_assesses_twice(
+    store: JetStreamEventStore,
+) -> None:
+    ids = await put(store, *(receive(f"停水了，第{n}栋楼没有水", contact=f"{n:064d}") for n in range(30)))
+    rivals = [build_worker(store, DEPS, batch_size=7) for _ in range(2)]
+    await asyncio.gather(*(drain(w) for w in rivals))
+    for worker in rivals:
+        await drain(worker)
+    await drain(build_worker(store, DEPS))
+    for cid in ids:
+        counts = Counter(await topics(store, cid))
+        assert counts["ComplaintValidated"] == 1
+        assert (
+            1 <= counts["PriorityAssessed"] <= 2
+        )  # a second one only when the growing group raised the level
+    assert len({(await get(store, cid)).incident_id for cid in ids}) == 1
+
+
+async def test_the_service_runs_until_stopped_and_triages_what_arrives(
+    store: JetStreamEventStore, nats_url: str
+) -> None:
+    from services.settings import Settings
+    from services.triage.app import run
+
+    stop = asyncio.Event()
+    service = asyncio.create_task(run(Settings(nats_url=nats_url, nats_stream=store.spec.name), stop))
+    [cid] = await put(store, receive("Tree fell across the road, traffic backed up"))
+    async with asyncio.timeout(15):
+        while "PriorityAssessed" not in await topics(store, cid):
+            await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(service, 10)
+    assert (await get(store, cid)).priority_level == "P2"

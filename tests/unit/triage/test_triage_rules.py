@@ -1,0 +1,168 @@
+"""The pure triage rules, table by table."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from events.reference import load_reference
+from services.triage import explain
+from services.triage.rules import load_rules, parse_rules
+from services.triage.scoring import ComplaintFacts, Context, classify, judge, score
+
+RULES = load_rules()
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("停电了，整栋楼没电", "power_outage"),
+        ("No running water since this morning", "water_outage"),
+        ("I can smell gas in the stairwell", "gas_leak"),
+        ("手机没有信号", "telecom_outage"),
+        ("山体滑坡，路被堵死了", "road_blocked"),
+        ("小区门口积水很深", "flooding"),
+        ("大树被台风刮倒了", "fallen_tree"),
+        ("The evacuation centre is full", "shelter"),
+        ("救灾物资在哪里领取", "relief_supplies"),
+        ("Ambulance can't reach us, need a doctor", "medical_access"),
+        ("接线员态度很差，挂了我电话", "staff_attitude"),
+        ("问了三个部门都不归他们管，到底找谁", "unclear_process"),
+        ("补偿标准不公平，凭什么", "unfair_policy"),
+        ("Nobody told us anything, no update for days", "no_information"),
+        ("隔壁工地噪音很大", "other"),
+        ("停电了，我爸的制氧机停了", "medical_access"),
+        ("Electricity restored but internet still down", "telecom_outage"),
+    ],
+)
+def test_classify_picks_the_category_the_text_is_about(text: str, category: str) -> None:
+    assert classify(text, RULES)[0] == category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "救命！我们被困在二楼",
+        "I can smell gas and hear hissing from the pipe",
+        "厨房着火了",
+        "家里进水了，已经淹到膝盖",
+        "Water is pouring into our ground floor flat",
+        "My father's oxygen concentrator stopped when the power went",
+        "高压线被风吹断掉在马路上",
+        "A man was swept away by the flood",
+        "My husband has chest pain and the ambulance has not come",
+        "There's a crack in the dam wall, water seeping through",
+    ],
+)
+def test_danger_to_life_forces_p1(text: str) -> None:
+    assessment = score(ComplaintFacts(text), rules=RULES)
+    assert assessment.level == "P1" and assessment.life_threatening
+    assert any(f["name"] == "danger_to_life" for f in assessment.factors)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No danger, just asking when power returns",
+        "The gas smell from yesterday is gone.",
+        "没有人被困，只是路被树挡住了",
+        "If there is a gas leak what number should I call?",
+        "上次的火灾已经扑灭了，想问一下补助怎么申请",
+        "Smoke from the neighbour's barbecue is annoying",
+        "The firefighters already put out the fire, everyone is safe",
+        "房子被淹了想申请补助，到底找谁？",
+    ],
+)
+def test_negated_past_or_hypothetical_danger_does_not_raise_priority(text: str) -> None:
+    assessment = score(ComplaintFacts(text), rules=RULES)
+    assert not assessment.life_threatening
+    assert assessment.level in ("P3", "P4")
+
+
+@pytest.mark.parametrize(
+    ("facts", "context", "factor", "points"),
+    [
+        (ComplaintFacts("停电了", vulnerable=("elderly",)), Context(), "vulnerable", 20),
+        (ComplaintFacts("停电了，家里有孕妇和婴儿"), Context(), "vulnerable", 23),
+        (ComplaintFacts("救命，停电了"), Context(), "distress", 8),
+        (ComplaintFacts("停电了", media_exposure=True), Context(), "media_exposure", 15),
+        (ComplaintFacts("停电了"), Context(repeated_calls=5), "repeated_calls", 18),
+        (ComplaintFacts("停电了"), Context(cluster_size=12), "cluster", 15),
+        (ComplaintFacts("整栋楼停电了"), Context(), "people_affected", 20),
+        (ComplaintFacts("No water for 40 households"), Context(), "people_affected", 20),
+        (ComplaintFacts("停电两天了"), Context(), "prolonged", 20),
+        (ComplaintFacts("Power out since last night"), Context(), "prolonged", 8),
+        (ComplaintFacts("停电了"), Context(minutes_waited=70, accept_within_minutes=60), "waited", 15),
+        (ComplaintFacts("请问什么时候来电？不急"), Context(), "calm", -15),
+    ],
+)
+def test_each_factor_adds_its_weight_and_says_why(
+    facts: ComplaintFacts, context: Context, factor: str, points: int
+) -> None:
+    factors = {f["name"]: f for f in score(facts, context, RULES).factors}
+    assert factors[factor]["weight"] == points
+    assert set(factors[factor]) == {"name", "weight", "value", "evidence"}
+    assert factors[factor]["evidence"]
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("停电了", "P3"),
+        ("停电两天了，家里有80岁老人", "P2"),
+        ("请问老城区什么时候恢复供电？不急", "P4"),
+        ("接线员态度很差", "P4"),
+    ],
+)
+def test_levels_follow_the_thresholds(text: str, level: str) -> None:
+    assert score(ComplaintFacts(text), rules=RULES).level == level
+
+
+@pytest.mark.parametrize(
+    ("facts", "valid", "reason"),
+    [
+        (ComplaintFacts("喂喂喂"), False, "no clear"),
+        (ComplaintFacts("test"), False, "no clear"),
+        (ComplaintFacts("everything is bad"), False, "no clear"),
+        (ComplaintFacts("台风把我的伞吹跑了哈哈哈"), False, "joke"),
+        (ComplaintFacts("Power outage at my house", lat=23.3, lon=113.2), False, "outside"),
+        (ComplaintFacts("Trapped in the car park, water rising", lat=23.3, lon=113.2), False, "110/119"),
+        (ComplaintFacts("停电了"), True, None),
+        (ComplaintFacts("救命"), True, None),
+    ],
+)
+def test_validity_rejects_vague_jokes_and_outside_the_area(
+    facts: ComplaintFacts, valid: bool, reason: str | None
+) -> None:
+    verdict = judge(facts, rules=RULES)
+    assert verdict.valid is valid
+    if reason:
+        assert reason in (verdict.reason or "")
+
+
+def test_explain_prints_one_json_line_per_body_with_the_workers_rules() -> None:
+    bodies = [
+        {"channel": "web", "description": "家里进水了，水已经到膝盖", "location": {"lat": 22.5, "lon": 113.8},
+         "people_affected": 2, "vulnerable": ["elderly"], "media_exposure": False},
+        {"channel": "hotline", "description": "No danger, just asking when power returns"},
+    ]  # fmt: skip
+    stdin = io.StringIO("\n".join(json.dumps(b) for b in bodies) + "\nnot json\n")
+    stdout = io.StringIO()
+    assert explain.main(stdin, stdout) == 1
+    first, second, bad = (json.loads(line) for line in stdout.getvalue().splitlines())
+    assert (first["level"], first["category"]) == ("P1", "flooding")
+    assert {"level", "score", "category", "factors"} <= set(first)
+    assert second["level"] == "P4"
+    assert bad["line"] == 3 and "error" in bad
+
+
+def test_a_rules_file_missing_a_category_is_refused_at_load(tmp_path: Path) -> None:
+    import tomllib
+
+    raw = tomllib.loads((Path(explain.__file__).parent / "rules.toml").read_text(encoding="utf-8"))
+    del raw["categories"]["shelter"]
+    with pytest.raises(ValueError, match="shelter"):
+        parse_rules(raw, load_reference(), "broken.toml")
