@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -23,12 +24,15 @@ class UnitOfWork:
     position: int = 0
     _seen: dict[UUID, Aggregate] = field(default_factory=dict)
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    cache: AggregateCache | None = None
 
     async def get(self, aggregate_id: UUID, cls: type[A]) -> A:
         cached = self._seen.get(aggregate_id)
+        if cached is None and self.cache is not None:
+            cached = self.cache.get(aggregate_id)
         if cached is None:
             cached = await self.repository.get(aggregate_id, cls)
-            self._seen[aggregate_id] = cached
+        self._seen[aggregate_id] = cached
         if not isinstance(cached, cls):
             raise TypeError(f"{aggregate_id} is a {type(cached).__name__}, not a {cls.__name__}")
         return cached
@@ -40,3 +44,35 @@ class UnitOfWork:
     @property
     def changed(self) -> list[Aggregate]:
         return [a for a in self._seen.values() if a.pending_events]
+
+
+class AggregateCache:
+    """Aggregates that only this worker writes (its own indexes), kept across batches.
+
+    Safe because nobody else changes them, and a save still carries the expected sequence: a stale entry
+    is refused by the server, never silently used to overwrite. Never cache an aggregate others write
+    (a complaint): a handler that only reads it would decide on stale state without any conflict.
+    """
+
+    def __init__(self, types: tuple[type[Aggregate], ...], size: int = 20_000) -> None:
+        self.types = types
+        self.size = size
+        self._entries: OrderedDict[UUID, Aggregate] = OrderedDict()
+
+    def get(self, aggregate_id: UUID) -> Aggregate | None:
+        found = self._entries.get(aggregate_id)
+        if found is not None:
+            self._entries.move_to_end(aggregate_id)
+        return found
+
+    def keep(self, aggregates: list[Aggregate]) -> None:
+        """After a commit: remember the committed state of the cacheable aggregates."""
+        for aggregate in aggregates:
+            if isinstance(aggregate, self.types):
+                self._entries[aggregate.id] = aggregate
+                self._entries.move_to_end(aggregate.id)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()

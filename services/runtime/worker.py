@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import structlog
+from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable, Write
@@ -23,7 +24,7 @@ from events.store.aggregates import TOPIC, AggregateStore, Appender
 from events.store.jetstream import MAX_BATCH
 from events.store.records import StoredMessage
 from services.runtime.tracking import Tracking, check_no_gap, load_tracking
-from services.runtime.unit_of_work import UnitOfWork
+from services.runtime.unit_of_work import AggregateCache, UnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +48,7 @@ class Worker:
         max_attempts: int = 5,
         clock: Clock = utc_now,
         appender: Appender | None = None,
+        cache_types: tuple[type[Aggregate], ...] = (),
     ) -> None:
         self.name = name
         self.store = store
@@ -59,6 +61,7 @@ class Worker:
         self.clock = clock
         self.appender: Appender = appender or store
         self.tracking = Tracking(name, 0, 0)
+        self.cache = AggregateCache(cache_types) if cache_types else None
         self.log = log.bind(worker=name)
 
     async def start(self) -> None:
@@ -95,16 +98,20 @@ class Worker:
                 return len(messages)
             except ConcurrencyConflict as conflict:
                 # Another instance committed this batch, or staff changed an aggregate under us.
+                self._forget_cached()
                 moved = await load_tracking(self.store, self.name)
                 if moved.seq != self.tracking.seq:
                     self.log.info("worker_overtaken", position=moved.position)
                     self.tracking = moved
                     return 0
                 self.log.info("worker_retry_conflict", detail=conflict.detail)
+            except BaseException:
+                self._forget_cached()
+                raise
         raise RuntimeError(f"{self.name}: batch after {self.tracking.position} kept conflicting")
 
     async def _commit_batch(self, messages: list[StoredMessage]) -> None:
-        uow = UnitOfWork(self.repository, now=self.clock())
+        uow = UnitOfWork(self.repository, now=self.clock(), cache=self.cache)
         for index, message in enumerate(messages):
             uow.position = message.seq
             try:
@@ -113,6 +120,7 @@ class Worker:
                 raise
             except Exception:
                 # Commit what came before the failing event, then give that one event its own tries.
+                self._forget_cached()
                 if index:
                     await self._commit_batch(messages[:index])
                 await self._handle_alone(message)
@@ -121,12 +129,13 @@ class Worker:
 
     async def _handle_alone(self, message: StoredMessage) -> None:
         for attempt in range(1, self.max_attempts + 1):
-            uow = UnitOfWork(self.repository, now=self.clock(), position=message.seq)
+            uow = UnitOfWork(self.repository, now=self.clock(), position=message.seq, cache=self.cache)
             try:
                 await self._handle(message, uow)
             except (ConcurrencyConflict, StoreUnavailable):
                 raise
             except Exception as exc:
+                self._forget_cached()
                 self.log.warning("handler_failed", seq=message.seq, attempt=attempt, error=repr(exc))
                 if attempt < self.max_attempts:
                     await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
@@ -149,9 +158,17 @@ class Worker:
         if len(writes) + 1 > MAX_BATCH:
             raise RuntimeError(f"{self.name}: one batch produced {len(writes)} events; lower batch_size")
         positions = await self.appender.append([*writes, tracking_write])
-        for aggregate in uow.changed:
+        changed = uow.changed
+        for aggregate in changed:
             aggregate.collect_events()
+        if self.cache is not None:
+            self.cache.keep(changed)
         self.tracking = Tracking(self.name, position, positions[-1])
+
+    def _forget_cached(self) -> None:
+        """Handlers may have changed cached aggregates in memory before a failure: start clean."""
+        if self.cache is not None:
+            self.cache.clear()
 
     async def _dead_letter(self, message: StoredMessage, exc: Exception) -> None:
         """Set a poison event aside where command staff can see it, and move on past it."""

@@ -19,6 +19,7 @@ from events.store.connection import connect_nats
 from events.store.stream import StreamSpec, ensure_stream
 from services.runtime.worker import Handler, Worker
 from services.triage import handlers
+from services.triage.indexes import Cluster, ContactIndex
 from services.triage.rules import load_rules
 
 log = structlog.get_logger(__name__)
@@ -40,6 +41,8 @@ def build_handlers(deps: handlers.Deps) -> dict[type, Handler]:
 
 
 def build_worker(store: JetStreamEventStore, deps: handlers.Deps, **options: Any) -> Worker:
+    # Triage alone writes its indexes and clusters: keep them across batches instead of re-reading them.
+    options.setdefault("cache_types", (ContactIndex, Cluster))
     return Worker(NAME, store, AggregateStore(store, make_mapper()), build_handlers(deps), **options)
 
 

@@ -1,0 +1,1 @@
+"""Dispatch: routing, immediate escalation and the deadline watcher."""

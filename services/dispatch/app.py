@@ -1,0 +1,73 @@
+"""Dispatch's composition root: the only place that builds its connections, tables and workers.
+
+Two loops share one NATS connection: the worker (routing and immediate escalation, driven by the stream,
+exactly once through its tracking record) and the deadline watcher (driven by the clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from functools import partial
+from pathlib import Path
+
+import structlog
+
+from events.complaint import ComplaintValidated, DispatchReturned, PriorityAssessed
+from events.mapper import make_mapper
+from events.reference import Reference, load_reference
+from events.store import JetStreamEventStore
+from events.store.aggregates import AggregateStore
+from events.store.connection import connect_nats
+from events.store.stream import StreamSpec, ensure_stream
+from services.dispatch import handlers
+from services.dispatch.command_queue import with_command_queue
+from services.dispatch.deadlines import DeadlineWatcher
+from services.dispatch.rules import RoutingTable, load_routing
+from services.runtime.worker import Clock, Handler, Worker, utc_now
+from services.settings import Settings, SettingsError
+
+log = structlog.get_logger(__name__)
+
+WORKER_NAME = "dispatch"
+
+
+def handler_table(routing: RoutingTable, reference: Reference) -> dict[type, Handler]:
+    deps = {"routing": routing, "reference": reference}
+    return {
+        ComplaintValidated: partial(handlers.on_complaint_validated, **deps),
+        PriorityAssessed: partial(handlers.on_priority_assessed, **deps),
+        DispatchReturned: partial(handlers.on_dispatch_returned, **deps),
+    }
+
+
+def build(
+    store: JetStreamEventStore, *, routing_path: Path | None = None, clock: Clock = utc_now
+) -> tuple[Worker, DeadlineWatcher]:
+    """The worker and the watcher on one store; tests build them here too, with their own clock."""
+    base = load_reference()
+    routing = load_routing(base, routing_path)
+    reference = with_command_queue(base, routing.command)
+    repository = AggregateStore(store, make_mapper())
+    worker = Worker(WORKER_NAME, store, repository, handler_table(routing, reference), clock=clock)
+    watcher = DeadlineWatcher(store, AggregateStore(store, make_mapper()), clock=clock)
+    return worker, watcher
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    """`levee serve dispatch`: route and watch deadlines until `stop` is set, then drain."""
+    if settings.nats_url is None:
+        raise SettingsError("dispatch needs NATS_URL (`levee up` sets it for its services)")
+    # A deployment replaces the routing table by dropping its own next to its data.
+    routing_path = settings.data_dir / "routing.toml"
+    async with AsyncExitStack() as stack:
+        nc = await connect_nats(settings.nats_url, name=settings.service_name)
+        stack.push_async_callback(nc.drain)
+        spec = StreamSpec(name=settings.nats_stream)
+        await ensure_stream(nc, spec)
+        worker, watcher = build(
+            JetStreamEventStore(nc, spec), routing_path=routing_path if routing_path.is_file() else None
+        )
+        log.info("dispatch_started", routing=str(routing_path) if routing_path.is_file() else "packaged")
+        await asyncio.gather(worker.run(stop), watcher.run(stop))
+    log.info("dispatch_stopped")

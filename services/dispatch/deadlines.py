@@ -1,0 +1,122 @@
+"""The deadline watcher: escalates a complaint once per missed deadline, on a clock tests can move.
+
+Where the schedule lives: in memory, and only as a fold of the stream. A new watcher reads the stream from
+the start (pull reads, never a push consumer), so a restart loses no deadline. What stops a repeat is not
+that memory but the aggregate: before acting the watcher reloads the complaint's whole history, decides from
+it (``timeline.escalations_due`` compares the missed deadlines with the escalation level already recorded),
+and saves with the expected-sequence check, so of two watchers, or a watcher and staff, only one write lands
+and the loser decides again from the new history on its next check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID
+
+import structlog
+from eventsourcing.utils import get_topic
+
+from events.complaint import Complaint
+from events.errors import DomainError
+from events.mapper import reconstruct
+from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable
+from events.store.aggregates import TOPIC, AggregateStore
+from services.dispatch.rules import COMMAND_LEVEL
+from services.dispatch.timeline import DEADLINE_EVENTS, DeadlineState, escalations_due, fold, fold_all
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+WATCHER = "deadline_watcher"
+
+
+class DeadlineWatcher:
+    def __init__(
+        self, store: JetStreamEventStore, repository: AggregateStore, *, clock: Clock, page: int = 1000
+    ) -> None:
+        self.store = store
+        self.repository = repository
+        self.clock = clock
+        self.page = page
+        self.position = 0  # how far into the stream the schedule is folded (memory only, by design)
+        self.schedule: dict[UUID, DeadlineState] = {}
+        self._topics = frozenset(get_topic(cls) for cls in DEADLINE_EVENTS)
+
+    async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
+        log.info("deadline_watcher_started")
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except StoreUnavailable as exc:
+                log.warning("deadline_watcher_store_unavailable", error=str(exc))
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except TimeoutError:
+                pass
+
+    async def tick(self) -> int:
+        """Fold what is new in the stream, then escalate what is due now; return how many escalations."""
+        await self.catch_up()
+        return await self.check()
+
+    async def catch_up(self) -> None:
+        while messages := await self.store.read(after_seq=self.position, limit=self.page):
+            for message in messages:
+                self.position = message.seq
+                if message.headers.get(TOPIC) not in self._topics:
+                    continue  # most events never touch a deadline: not even decoded
+                complaint_id = UUID(message.subject.rsplit(".", 1)[1])
+                event = self.repository.to_domain_event(complaint_id, message)
+                state = self.schedule.get(complaint_id) or DeadlineState(complaint_id)
+                self._keep(fold(state, event))
+
+    async def check(self) -> int:
+        now = self.clock()
+        due = [cid for cid, state in self.schedule.items() if escalations_due(state, now)]
+        escalated = 0
+        for complaint_id in due:
+            escalated += await self._escalate(complaint_id, now)
+        return escalated
+
+    async def _escalate(self, complaint_id: UUID, now: datetime) -> int:
+        # The schedule only said "look": the decision is made again on the complaint's full, fresh history.
+        messages = await self.store.read_subject(self.store.spec.event_subject(complaint_id))
+        events = [self.repository.to_domain_event(complaint_id, m) for m in messages]
+        complaint = reconstruct(events, Complaint)
+        state = fold_all(complaint_id, events)
+        escalations = escalations_due(state, now)
+        self._keep(state)
+        if not escalations or not complaint.is_open:
+            return 0
+        try:
+            for escalation in escalations:
+                complaint.escalate(escalation.level, escalation.reason, by=WATCHER)
+            # Expects the complaint's subject unchanged since the read above: a concurrent write wins.
+            await self.repository.save(complaint)
+        except ConcurrencyConflict:
+            log.info("deadline_escalation_conflict", complaint_id=str(complaint_id))
+            return 0
+        except DomainError as exc:
+            log.warning("deadline_escalation_refused", complaint_id=str(complaint_id), code=exc.code)
+            return 0
+        for escalation in escalations:
+            log.info(
+                "complaint_escalated",
+                complaint_id=str(complaint_id),
+                level=escalation.level,
+                reason=escalation.reason,
+            )
+        last = escalations[-1].level
+        self._keep(dataclasses.replace(state, version=complaint.version, escalation_level=last))
+        return len(escalations)
+
+    def _keep(self, state: DeadlineState) -> None:
+        # Nothing can go higher than command, and a settled complaint has no open deadline;
+        # a later event (a reopen, an extension) brings it back, and a look always reloads the history.
+        if state.escalation_level >= COMMAND_LEVEL or state.settled:
+            self.schedule.pop(state.complaint_id, None)
+        else:
+            self.schedule[state.complaint_id] = state

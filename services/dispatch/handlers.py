@@ -1,0 +1,85 @@
+"""Dispatch's reactions to complaint events: one small function per event type.
+
+Every decision reads the complaint's current state, never the event alone: a complaint staff already
+dispatched, or one already escalated, is left as it is. That makes a redone batch (after a crash) and an
+event seen twice harmless. app.py binds the keyword-only dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from events.complaint import Complaint
+from events.complaint_rules import Status
+from events.reference import Reference
+from services.dispatch.rules import RoutingTable, immediate_escalation, route
+from services.runtime.unit_of_work import UnitOfWork
+
+log = structlog.get_logger(__name__)
+
+BY = "dispatch"
+NEEDS_DISPATCH = frozenset({Status.PRIORITISED, Status.RETURNED})
+
+
+async def on_complaint_validated(
+    event: Any, uow: UnitOfWork, *, routing: RoutingTable, reference: Reference
+) -> None:
+    """A complaint validated after its assessment (or seen late) may already be ready to go."""
+    await settle(await uow.get(event.originator_id, Complaint), routing=routing, reference=reference)
+
+
+async def on_priority_assessed(
+    event: Any, uow: UnitOfWork, *, routing: RoutingTable, reference: Reference
+) -> None:
+    await settle(await uow.get(event.originator_id, Complaint), routing=routing, reference=reference)
+
+
+async def on_dispatch_returned(
+    event: Any, uow: UnitOfWork, *, routing: RoutingTable, reference: Reference
+) -> None:
+    log.info("dispatch_returned", complaint_id=str(event.originator_id), department=event.department)
+    await settle(await uow.get(event.originator_id, Complaint), routing=routing, reference=reference)
+
+
+async def settle(complaint: Complaint, *, routing: RoutingTable, reference: Reference) -> None:
+    """Dispatch a complaint that waits for a department, and send a major one up to command."""
+    if complaint.status in NEEDS_DISPATCH and complaint.priority_level is not None:
+        dispatch_next(complaint, routing=routing, reference=reference)
+    if complaint.is_open and complaint.status != Status.RECEIVED:
+        escalate_if_major(complaint, routing=routing)
+
+
+def dispatch_next(complaint: Complaint, *, routing: RoutingTable, reference: Reference) -> None:
+    decision = route(
+        routing, category=complaint.category, district=complaint.district, returned_by=complaint.returned_by
+    )
+    if decision is None:
+        log.warning("dispatch_no_route", complaint_id=str(complaint.id), returned_by=complaint.returned_by)
+        return
+    complaint.dispatch(decision.department, by=BY, reason=decision.reason, reference=reference)
+    log.info(
+        "complaint_dispatched",
+        complaint_id=str(complaint.id),
+        department=decision.department,
+        reason=decision.reason,
+    )
+
+
+def escalate_if_major(complaint: Complaint, *, routing: RoutingTable) -> None:
+    escalation = immediate_escalation(
+        routing,
+        level=complaint.priority_level,
+        media_exposure=complaint.media_exposure,
+        people_affected=complaint.people_affected,
+    )
+    if escalation is None or escalation.level <= complaint.escalation_level:
+        return
+    complaint.escalate(escalation.level, escalation.reason, by=BY)
+    log.info(
+        "complaint_escalated",
+        complaint_id=str(complaint.id),
+        level=escalation.level,
+        reason=escalation.reason,
+    )

@@ -1,0 +1,1 @@
+"""Notices: progress summaries, the redaction guard, CAP 1.2 and Atom renderings."""

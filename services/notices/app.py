@@ -1,0 +1,73 @@
+"""The notices service's composition root: the only place that builds its connection, worker and scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AsyncExitStack
+from functools import partial
+
+import structlog
+
+from events.incident import ComplaintAddedToIncident
+from events.mapper import make_mapper
+from events.notice import NoticeCancelled, NoticeDrafted, NoticePublished, NoticeRevised, NoticeUpdated
+from events.reference import Reference, load_reference
+from events.store import JetStreamEventStore
+from events.store.aggregates import AggregateStore
+from events.store.connection import connect_nats
+from events.store.stream import StreamSpec, ensure_stream
+from services.notices import handlers
+from services.notices.scheduler import SummaryScheduler
+from services.notices.summary import SummaryPolicy
+from services.runtime.worker import Clock, Handler, Worker, utc_now
+from services.settings import Settings, SettingsError
+
+log = structlog.get_logger(__name__)
+
+WORKER_NAME = "notices"
+
+
+def handler_table(policy: SummaryPolicy, reference: Reference) -> dict[type, Handler]:
+    return {
+        ComplaintAddedToIncident: partial(
+            handlers.on_complaint_added_to_incident, policy=policy, reference=reference
+        ),
+        NoticeDrafted: handlers.on_notice_text,
+        NoticeRevised: handlers.on_notice_text,
+        NoticeUpdated: handlers.on_notice_text,
+        NoticePublished: handlers.on_notice_published,
+        NoticeCancelled: handlers.on_notice_cancelled,
+    }
+
+
+def build(
+    store: JetStreamEventStore, *, policy: SummaryPolicy | None = None, clock: Clock = utc_now
+) -> tuple[Worker, SummaryScheduler]:
+    policy = policy or SummaryPolicy()
+    reference = load_reference()
+    worker = Worker(
+        WORKER_NAME,
+        store,
+        AggregateStore(store, make_mapper()),
+        handler_table(policy, reference),
+        clock=clock,
+    )
+    scheduler = SummaryScheduler(
+        store, AggregateStore(store, make_mapper()), clock=clock, policy=policy, reference=reference
+    )
+    return worker, scheduler
+
+
+async def run(settings: Settings, stop: asyncio.Event) -> None:
+    """`levee serve notices`: draft summaries until `stop` is set, then drain."""
+    if settings.nats_url is None:
+        raise SettingsError("notices needs NATS_URL (`levee up` sets it for its services)")
+    async with AsyncExitStack() as stack:
+        nc = await connect_nats(settings.nats_url, name=settings.service_name)
+        stack.push_async_callback(nc.drain)
+        spec = StreamSpec(name=settings.nats_stream)
+        await ensure_stream(nc, spec)
+        worker, scheduler = build(JetStreamEventStore(nc, spec))
+        log.info("notices_started")
+        await asyncio.gather(worker.run(stop), scheduler.run(stop))
+    log.info("notices_stopped")

@@ -1,0 +1,58 @@
+"""Drafting a progress summary as a Notice with an id fixed by its occasion (adapter over the aggregate).
+
+``Notice.draft`` always makes a random id; a summary needs a derived one so a second attempt is refused
+(the new subject must be empty) instead of making a second draft. The text still goes through
+``Notice.draft``'s own checks first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from events.incident import Incident
+from events.notice import Notice, NoticeDrafted
+from events.reference import Reference
+from events.store.aggregates import AggregateStore
+from services.notices.rules import areas_for
+from services.notices.summary import (
+    DRAFTED_BY,
+    Figures,
+    SummaryPolicy,
+    facts_from_history,
+    figures,
+    summary_notice_id,
+    summary_text,
+)
+
+
+async def incident_figures(incident: Incident, repository: AggregateStore) -> Figures:
+    store = repository.store
+    facts = []
+    for complaint_id in incident.complaint_ids:
+        messages = await store.read_subject(store.spec.event_subject(complaint_id))
+        found = facts_from_history(repository.to_domain_event(complaint_id, m) for m in messages)
+        if found is not None:
+            facts.append(found)
+    return figures(facts)
+
+
+def summary_notice(
+    incident: Incident,
+    occasion: str,
+    numbers: Figures,
+    *,
+    reference: Reference,
+    policy: SummaryPolicy,
+    now: datetime,
+) -> Notice:
+    areas = areas_for(incident, reference)
+    text = summary_text(
+        title=incident.title, area_en=", ".join(a.desc_en for a in areas),
+        area_zh="、".join(a.desc_zh for a in areas), status=incident.status, numbers=numbers, as_of=now,
+        tz=policy.tz,
+    )  # fmt: skip
+    fields = {"incident_id": incident.id, **text, "drafted_by": DRAFTED_BY}
+    Notice.draft(**fields)  # the aggregate's own checks; the draft itself is discarded
+    notice_id: UUID = summary_notice_id(incident.id, occasion)
+    return Notice._create(NoticeDrafted, id=notice_id, **fields)

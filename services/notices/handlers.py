@@ -1,0 +1,71 @@
+"""The notices service's reactions to events: one small function per event type.
+
+Summaries are drafted, never approved or published here: command approves and press publishes through the
+API, and the Notice aggregate enforces that order. app.py binds the keyword-only dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from events.incident import Incident
+from events.notice import Notice
+from events.reference import Reference
+from events.store.aggregates import AggregateNotFound
+from services.notices.drafting import incident_figures, summary_notice
+from services.notices.redaction import find_personal_data
+from services.notices.rules import message_identifier
+from services.notices.summary import SummaryPolicy, summary_notice_id
+from services.runtime.unit_of_work import UnitOfWork
+
+log = structlog.get_logger(__name__)
+
+
+async def on_complaint_added_to_incident(
+    event: Any, uow: UnitOfWork, *, policy: SummaryPolicy, reference: Reference
+) -> None:
+    """Every ``every_complaints``-th complaint linked to an active incident brings a summary draft."""
+    incident = await uow.get(event.originator_id, Incident)
+    if incident.status == "resolved" or event.complaint_id not in incident.complaint_ids:
+        return
+    # The count as of this event, not as of now: a redone batch decides the same.
+    count = incident.complaint_ids.index(event.complaint_id) + 1
+    if count % policy.every_complaints:
+        return
+    occasion = f"complaints-{count}"
+    try:
+        await uow.get(summary_notice_id(incident.id, occasion), Notice)
+        return  # drafted already
+    except AggregateNotFound:
+        pass
+    numbers = await incident_figures(incident, uow.repository)
+    notice = summary_notice(incident, occasion, numbers, reference=reference, policy=policy, now=uow.now)
+    uow.add(notice)
+    log.info("summary_drafted", incident_id=str(incident.id), notice_id=str(notice.id), occasion=occasion)
+
+
+async def on_notice_text(event: Any, uow: UnitOfWork) -> None:
+    """Drafted, revised or updated text: warn early about what the guard will refuse at publication."""
+    for field in ("title_en", "title_zh", "body_en", "body_zh"):
+        findings = find_personal_data(getattr(event, field))
+        if findings:
+            log.warning(
+                "notice_personal_data_suspected",
+                notice_id=str(event.originator_id),
+                field=field,
+                findings=[f"{f.kind} {f.masked}" for f in findings],
+            )
+
+
+async def on_notice_published(event: Any, uow: UnitOfWork) -> None:
+    log.info(
+        "notice_published",
+        notice_id=str(event.originator_id),
+        cap_identifier=message_identifier(event.originator_id, event.version),
+    )
+
+
+async def on_notice_cancelled(event: Any, uow: UnitOfWork) -> None:
+    log.info("notice_cancelled", notice_id=str(event.originator_id))

@@ -1,0 +1,100 @@
+"""Scheduled progress summaries: one draft per active incident per period, on a clock tests can move.
+
+Which incidents are active is a fold of the stream, read from the start by every new instance (memory only,
+rebuilt on restart). What stops a duplicate is not that memory: the draft's id is derived from the incident
+and the period, and a new aggregate's subject must be empty, so a second save of the same draft is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID
+
+import structlog
+from eventsourcing.utils import get_topic
+
+from events.incident import Incident, IncidentDeclared, IncidentStatusUpdated
+from events.notice import Notice
+from events.reference import Reference
+from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable
+from events.store.aggregates import TOPIC, AggregateNotFound, AggregateStore
+from services.notices.drafting import incident_figures, summary_notice
+from services.notices.summary import SummaryPolicy, slot_occasion, summary_notice_id
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+INCIDENT_TOPICS = frozenset(get_topic(cls) for cls in (IncidentDeclared, IncidentStatusUpdated))
+
+
+class SummaryScheduler:
+    def __init__(
+        self,
+        store: JetStreamEventStore,
+        repository: AggregateStore,
+        *,
+        clock: Clock,
+        policy: SummaryPolicy,
+        reference: Reference,
+    ) -> None:
+        self.store = store
+        self.repository = repository
+        self.clock = clock
+        self.policy = policy
+        self.reference = reference
+        self.position = 0
+        self.active: set[UUID] = set()
+
+    async def run(self, stop: asyncio.Event, *, interval: float = 5.0) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except StoreUnavailable as exc:
+                log.warning("summary_scheduler_store_unavailable", error=str(exc))
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except TimeoutError:
+                pass
+
+    async def tick(self) -> int:
+        """Fold what is new, then draft this period's summary for each active incident lacking one."""
+        await self.catch_up()
+        occasion = slot_occasion(self.clock(), self.policy.every)
+        drafted = 0
+        for incident_id in sorted(self.active):
+            drafted += await self._draft(incident_id, occasion)
+        return drafted
+
+    async def catch_up(self) -> None:
+        while messages := await self.store.read(after_seq=self.position, limit=1000):
+            for message in messages:
+                self.position = message.seq
+                if message.headers.get(TOPIC) not in INCIDENT_TOPICS:
+                    continue
+                incident_id = UUID(message.subject.rsplit(".", 1)[1])
+                event = self.repository.to_domain_event(incident_id, message)
+                status = event.status if isinstance(event, IncidentStatusUpdated) else "investigating"
+                (self.active.discard if status == "resolved" else self.active.add)(incident_id)
+
+    async def _draft(self, incident_id: UUID, occasion: str) -> int:
+        notice_id = summary_notice_id(incident_id, occasion)
+        try:
+            await self.repository.get(notice_id, Notice)
+            return 0
+        except AggregateNotFound:
+            pass
+        incident = await self.repository.get(incident_id, Incident)
+        if incident.status == "resolved" or not incident.complaint_ids:
+            return 0  # nothing to report yet
+        numbers = await incident_figures(incident, self.repository)
+        notice = summary_notice(
+            incident, occasion, numbers, reference=self.reference, policy=self.policy, now=self.clock()
+        )
+        try:
+            await self.repository.save(notice)  # a new subject: refused if this draft already exists
+        except ConcurrencyConflict:
+            return 0
+        log.info("summary_drafted", incident_id=str(incident_id), notice_id=str(notice_id), occasion=occasion)
+        return 1

@@ -1,0 +1,233 @@
+"""Dispatch against a real nats-server: routing once, re-routing on return, escalation, deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from events.complaint import Complaint, ComplaintDispatched, ComplaintEscalated
+from events.mapper import make_mapper
+from events.store import JetStreamEventStore
+from events.store.aggregates import AggregateStore
+from services.dispatch.app import build
+from services.dispatch.deadlines import WATCHER, DeadlineWatcher
+from services.runtime.worker import Worker
+
+FACTORS = [{"name": "flooding_in_home", "weight": 0.5, "value": 1, "evidence": "water in the flat"}]
+
+
+class FakeClock:
+    """Starts at the real time (events carry real timestamps) and moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+        self.start = self.now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def move_to(self, after: timedelta) -> None:
+        self.now = self.start + after
+
+
+async def drain(worker: Worker) -> None:
+    await worker.start()
+    async with asyncio.timeout(30):
+        while await worker.process_batch():
+            pass
+
+
+async def new_complaint(
+    repository: AggregateStore,
+    clock: FakeClock,
+    *,
+    level: str = "P2",
+    category: str = "flooding",
+    district: str = "old_town",
+    media: bool = False,
+) -> UUID:
+    complaint = Complaint.receive(
+        channel="hotline", description="Water in the ground floor flat.", received_by="operator-chen",
+        category=category, district=district, people_affected=2, media_exposure=media,
+    )  # fmt: skip
+    complaint.validate()
+    accept, resolve = {"P1": (15, 240), "P2": (60, 1440)}[level]
+    complaint.assess_priority(
+        70, level, FACTORS, clock.now + timedelta(minutes=accept), clock.now + timedelta(minutes=resolve)
+    )
+    await repository.save(complaint)
+    return complaint.id
+
+
+async def history(repository: AggregateStore, complaint_id: UUID) -> list[Any]:
+    messages = await repository.store.read_subject(repository.store.spec.event_subject(complaint_id))
+    return [repository.to_domain_event(complaint_id, m) for m in messages]
+
+
+async def dispatched_to(repository: AggregateStore, complaint_id: UUID) -> list[str]:
+    return [
+        e.department for e in await history(repository, complaint_id) if isinstance(e, ComplaintDispatched)
+    ]
+
+
+async def escalations(repository: AggregateStore, complaint_id: UUID) -> list[tuple[int, str]]:
+    return [
+        (e.level, e.by) for e in await history(repository, complaint_id) if isinstance(e, ComplaintEscalated)
+    ]
+
+
+async def test_priority_assessed_leads_to_exactly_one_dispatch_to_the_routed_department(
+    store: JetStreamEventStore,
+) -> None:
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    complaint_id = await new_complaint(repository, clock)
+    worker, _ = build(store, clock=clock)
+    await drain(worker)
+    # A re-assessment and a restarted worker change nothing: the complaint is already with a department.
+    complaint = await repository.get(complaint_id, Complaint)
+    complaint.assess_priority(
+        75, "P2", FACTORS, clock.now + timedelta(hours=1), clock.now + timedelta(days=1)
+    )
+    await repository.save(complaint)
+    await drain(build(store, clock=clock)[0])
+    assert await dispatched_to(repository, complaint_id) == ["drainage"]
+    assert await escalations(repository, complaint_id) == []
+
+
+async def test_a_return_re_routes_never_back_and_two_returns_go_to_command(
+    store: JetStreamEventStore,
+) -> None:
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    complaint_id = await new_complaint(repository, clock, district="eastpoint")
+    worker, _ = build(store, clock=clock)
+    await drain(worker)
+    for _ in range(2):
+        complaint = await repository.get(complaint_id, Complaint)
+        assert complaint.department is not None
+        complaint.return_dispatch(complaint.department, "Not ours: wrong remit")
+        await repository.save(complaint)
+        await drain(worker)
+    assert await dispatched_to(repository, complaint_id) == ["civil_affairs", "drainage", "command"]
+    complaint = await repository.get(complaint_id, Complaint)
+    assert complaint.department == "command" and complaint.returned_by == ["civil_affairs", "drainage"]
+
+
+async def test_a_p1_or_media_exposed_complaint_escalates_to_command_at_once(
+    store: JetStreamEventStore,
+) -> None:
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    p1 = await new_complaint(repository, clock, level="P1", category="gas_leak")
+    exposed = await new_complaint(repository, clock, media=True)
+    await drain(build(store, clock=clock)[0])
+    await drain(build(store, clock=clock)[0])
+    assert await escalations(repository, p1) == [(2, "dispatch")]
+    assert await escalations(repository, exposed) == [(2, "dispatch")]
+    assert await dispatched_to(repository, p1) == ["gas"]
+    # Command already has it: its missed deadlines add nothing.
+    clock.move_to(timedelta(days=2))
+    assert await DeadlineWatcher(store, repository, clock=clock).tick() == 0
+
+
+async def test_watcher_escalates_once_per_missed_deadline_across_restarts_and_extensions(
+    store: JetStreamEventStore,
+) -> None:
+    # Events carry real timestamps, so every command below happens at the clock's start: the
+    # complaint was assessed 70 minutes "ago" (accept-by already 10 minutes past, resolve-by in 23 h),
+    # and the fake clock only moves forward once nothing more is done to the complaint at an earlier time.
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    complaint = Complaint.receive(
+        channel="web", description="Drain blocked, street flooding.", received_by="web",
+        category="flooding", district="old_town",
+    )  # fmt: skip
+    complaint.validate()
+    assessed = clock.now - timedelta(minutes=70)
+    complaint.assess_priority(
+        60, "P2", FACTORS, assessed + timedelta(hours=1), assessed + timedelta(hours=24)
+    )
+    await repository.save(complaint)
+    worker, watcher = build(store, clock=clock)
+    await drain(worker)
+
+    assert await watcher.tick() == 1  # first miss (accept-by): the department head
+    assert await watcher.tick() == 0
+    restarted = DeadlineWatcher(store, AggregateStore(store, make_mapper()), clock=clock)
+    assert await restarted.tick() == 0
+    assert await escalations(repository, complaint.id) == [(1, WATCHER)]
+
+    # Accepted late; command grants six more hours before the resolve deadline passes.
+    complaint = await repository.get(complaint.id, Complaint)
+    complaint.accept("drainage")
+    complaint.request_extension("drainage", 360, "Pumps arrive tomorrow")
+    complaint.grant_extension("cmd-wu", 360)
+    await repository.save(complaint)
+
+    clock.move_to(timedelta(hours=23, minutes=1))  # past the old resolve-by
+    assert await restarted.tick() == 0  # the deadline moved
+    clock.move_to(timedelta(hours=29, minutes=1))  # past the extended one
+    assert await restarted.tick() == 1  # second miss: command
+    again = DeadlineWatcher(store, AggregateStore(store, make_mapper()), clock=clock)
+    assert await again.tick() == 0
+    assert await watcher.tick() == 0  # the first instance, still running, sees it too
+    assert await escalations(repository, complaint.id) == [(1, WATCHER), (2, WATCHER)]
+
+
+async def test_two_watchers_racing_escalate_once(store: JetStreamEventStore) -> None:
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    ids = [await new_complaint(repository, clock) for _ in range(5)]
+    await drain(build(store, clock=clock)[0])
+    clock.move_to(timedelta(minutes=61))
+    rivals = [DeadlineWatcher(store, AggregateStore(store, make_mapper()), clock=clock) for _ in range(2)]
+    done = await asyncio.gather(*(w.tick() for w in rivals))
+    done += await asyncio.gather(*(w.tick() for w in rivals))
+    assert sum(done) == 5
+    for complaint_id in ids:
+        assert await escalations(repository, complaint_id) == [(1, WATCHER)]
+
+
+async def test_dispatch_service_runs_and_stops(store: JetStreamEventStore) -> None:
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    complaint_id = await new_complaint(repository, clock, category="power_outage")
+    worker, watcher = build(store, clock=clock)
+    stop = asyncio.Event()
+    running = asyncio.gather(worker.run(stop), watcher.run(stop, interval=0.05))
+    async with asyncio.timeout(10):
+        while not await dispatched_to(repository, complaint_id):
+            await asyncio.sleep(0.02)
+        clock.move_to(timedelta(minutes=61))
+        while not await escalations(repository, complaint_id):
+            await asyncio.sleep(0.02)
+        stop.set()
+        await running
+    assert await dispatched_to(repository, complaint_id) == ["power"]
+    assert await escalations(repository, complaint_id) == [(1, WATCHER)]
+
+
+async def test_levee_serve_dispatch_routes_and_stops_on_request(
+    store: JetStreamEventStore, nats_url: str, tmp_path: Path
+) -> None:
+    from services.dispatch.app import run
+    from services.settings import Settings
+
+    (tmp_path / "routing.toml").write_text('[categories]\npower_outage = ["telecom"]\n')  # a deployment's own
+    settings = Settings(
+        nats_url=nats_url, nats_stream=store.spec.name, data_dir=tmp_path, service_name="dispatch"
+    )
+    repository = AggregateStore(store, make_mapper())
+    complaint_id = await new_complaint(repository, FakeClock(), category="power_outage")
+    stop = asyncio.Event()
+    service = asyncio.create_task(run(settings, stop))
+    async with asyncio.timeout(10):
+        while not await dispatched_to(repository, complaint_id):
+            await asyncio.sleep(0.02)
+        stop.set()
+        await service
+    assert await dispatched_to(repository, complaint_id) == ["telecom"]

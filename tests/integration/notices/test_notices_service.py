@@ -1,0 +1,159 @@
+"""The notices service against a real nats-server: summary drafts on thresholds and on a schedule, once each."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+from eventsourcing.utils import get_topic
+
+from events.complaint import Complaint
+from events.errors import DomainError
+from events.incident import Incident
+from events.mapper import make_mapper
+from events.notice import Notice, NoticeDrafted
+from events.reference import load_reference
+from events.store import JetStreamEventStore
+from events.store.aggregates import TOPIC, AggregateStore
+from services.notices.app import build, handler_table
+from services.notices.publishing import NoKnownPersonalData, publish_notice
+from services.notices.summary import SummaryPolicy, slot_occasion, summary_notice_id
+from services.runtime.worker import Worker
+
+POLICY = SummaryPolicy(every_complaints=3, every=timedelta(hours=1))
+FACTORS = [{"name": "x", "weight": 1, "value": 1, "evidence": "y"}]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2025, 9, 1, 8, 30, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class KnownNames:
+    async def for_incident(self, incident_id: UUID | None) -> list[str]:
+        return ["Chan Tai Man"]
+
+
+async def drain(worker: Worker) -> None:
+    await worker.start()
+    async with asyncio.timeout(30):
+        while await worker.process_batch():
+            pass
+
+
+async def incident_with_complaints(repository: AggregateStore, count: int) -> Incident:
+    incident = Incident.declare(
+        title="Typhoon flooding", kind="flood", districts=["westbay"], declared_by="cmd-wu"
+    )
+    await repository.save(incident)
+    for n in range(count):
+        complaint = Complaint.receive(
+            channel="hotline", description=f"Water in flat {n}", received_by="operator-chen",
+            category="flooding", district="westbay",
+        )  # fmt: skip
+        complaint.validate()
+        now = datetime.now(UTC)
+        complaint.assess_priority(50, "P2", FACTORS, now + timedelta(hours=1), now + timedelta(days=1))
+        complaint.dispatch("drainage", by="dispatch", reason="route")
+        if n % 2 == 0:
+            complaint.accept("drainage")
+        complaint.link_to_incident(incident.id)
+        incident.link_complaint(complaint.id)
+        await repository.save(complaint, incident)
+    return incident
+
+
+async def drafted(store: JetStreamEventStore) -> list[str]:
+    topic = get_topic(NoticeDrafted)
+    found: list[str] = []
+    position = 0
+    while messages := await store.read(after_seq=position):
+        position = messages[-1].seq
+        found += [m.subject.rsplit(".", 1)[1] for m in messages if m.headers.get(TOPIC) == topic]
+    return found
+
+
+async def test_a_summary_is_drafted_every_n_linked_complaints_once_even_when_redone(
+    store: JetStreamEventStore,
+) -> None:
+    repository = AggregateStore(store, make_mapper())
+    incident = await incident_with_complaints(repository, 7)
+    worker, _ = build(store, policy=POLICY, clock=FakeClock())
+    await drain(worker)
+    # A redo: the same work done again from position 0 (another tracking name) drafts nothing new.
+    redo = Worker(
+        "notices-redo", store, AggregateStore(store, make_mapper()), handler_table(POLICY, load_reference())
+    )
+    await drain(redo)
+    expected = {str(summary_notice_id(incident.id, f"complaints-{n}")) for n in (3, 6)}
+    assert sorted(await drafted(store)) == sorted(expected)
+    sixth = await repository.get(summary_notice_id(incident.id, "complaints-6"), Notice)
+    assert sixth.state == "draft" and sixth.incident_id == incident.id
+    assert "7 reports" in sixth.body_en  # figures as of when it was drafted: all seven already linked
+    assert "已派发责任部门7件" in sixth.body_zh
+
+
+async def test_scheduled_summaries_once_per_period_and_active_incident_across_restarts(
+    store: JetStreamEventStore,
+) -> None:
+    repository = AggregateStore(store, make_mapper())
+    active = await incident_with_complaints(repository, 1)
+    resolved = await incident_with_complaints(repository, 1)
+    resolved.update_status("resolved", by="cmd-wu")
+    await repository.save(resolved)
+    clock = FakeClock()
+    _, scheduler = build(store, policy=POLICY, clock=clock)
+    assert await scheduler.tick() == 1
+    assert await scheduler.tick() == 0
+    assert await build(store, policy=POLICY, clock=clock)[1].tick() == 0  # a restarted instance
+    clock.now += timedelta(hours=1)
+    racing = [build(store, policy=POLICY, clock=clock)[1] for _ in range(2)]
+    assert sum(await asyncio.gather(*(s.tick() for s in racing))) == 1
+    assert sorted(await drafted(store)) == sorted(
+        str(summary_notice_id(active.id, slot_occasion(t, POLICY.every)))
+        for t in (clock.now - timedelta(hours=1), clock.now)
+    )
+
+
+async def test_publishing_refuses_personal_data_and_publishes_clean_text(store: JetStreamEventStore) -> None:
+    repository = AggregateStore(store, make_mapper())
+    text = {
+        "title_en": "Flooding", "title_zh": "内涝", "body_zh": "排水队正在抽水。", "status": "identified",
+    }  # fmt: skip
+    leaky = Notice.draft(
+        incident_id=None, body_en="Chan Tai Man reported it. Call 12345.", **text, drafted_by="p"
+    )
+    leaky.approve("cmd-wu")
+    clean = Notice.draft(incident_id=None, body_en="Pumps are working. Call 12345.", **text, drafted_by="p")
+    clean.approve("cmd-wu")
+    await repository.save(leaky, clean)
+    with pytest.raises(DomainError, match=r"known_person C\*+n at 0-12") as refused:
+        await publish_notice(leaky.id, repository=repository, known=KnownNames())
+    assert refused.value.code == "contains_personal_data"
+    assert (await repository.get(leaky.id, Notice)).state == "approved"
+    published = await publish_notice(clean.id, repository=repository, known=NoKnownPersonalData())
+    assert (await repository.get(clean.id, Notice)).state == "published" == published.state
+
+
+async def test_levee_serve_notices_drafts_a_scheduled_summary_and_stops_on_request(
+    store: JetStreamEventStore, nats_url: str
+) -> None:
+    from services.notices.app import run
+    from services.settings import Settings
+
+    incident = await incident_with_complaints(AggregateStore(store, make_mapper()), 1)
+    stop = asyncio.Event()
+    service = asyncio.create_task(run(Settings(nats_url=nats_url, nats_stream=store.spec.name), stop))
+    async with asyncio.timeout(10):
+        while not await drafted(store):
+            await asyncio.sleep(0.02)
+        stop.set()
+        await service
+    (notice_id,) = await drafted(store)
+    notice = await AggregateStore(store, make_mapper()).get(UUID(notice_id), Notice)
+    assert notice.incident_id == incident.id and notice.state == "draft"

@@ -1,0 +1,101 @@
+"""Progress summaries: figures from complaint histories, bilingual text, ids fixed by their occasion."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+
+from events.complaint import Complaint
+from events.incident import Incident
+from events.notice import Notice
+from events.reference import load_reference
+from services.notices.drafting import summary_notice
+from services.notices.redaction import find_personal_data
+from services.notices.summary import (
+    ComplaintFacts,
+    Figures,
+    SummaryPolicy,
+    facts_from_history,
+    figures,
+    slot_occasion,
+    summary_notice_id,
+    summary_text,
+)
+
+T0 = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
+FACTORS = [{"name": "x", "weight": 1, "value": 1, "evidence": "y"}]
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [
+        ([], Figures(0, 0, 0, None)),
+        ([ComplaintFacts(T0)], Figures(1, 0, 0, None)),
+        (
+            [
+                ComplaintFacts(T0, True, at(10), True),
+                ComplaintFacts(T0, True, at(30), False),
+                ComplaintFacts(T0, True, None, False),
+                ComplaintFacts(at(5), False, None, False),
+            ],
+            Figures(4, 3, 1, 20.0),
+        ),
+        ([ComplaintFacts(T0, True, at(7), False)] * 3, Figures(3, 3, 0, 7.0)),
+    ],
+)
+def test_figures(facts: list[ComplaintFacts], expected: Figures) -> None:
+    assert figures(facts) == expected
+
+
+def test_facts_come_from_a_complaint_history() -> None:
+    complaint = Complaint.receive(
+        channel="web", description="Water in the flat", received_by="web", category="flooding",
+        district="westbay", people_affected=2, reporter_sealed="c2VhbGVk",
+    )  # fmt: skip
+    complaint.validate()
+    complaint.assess_priority(50, "P2", FACTORS, T0 + timedelta(hours=1), T0 + timedelta(days=1))
+    complaint.dispatch("drainage", by="dispatch", reason="route")
+    complaint.accept("drainage")
+    events = list(complaint.collect_events())
+    facts = facts_from_history(events)
+    assert facts is not None and facts.dispatched and not facts.resolved
+    assert facts.accepted_at == events[-1].timestamp
+    assert facts_from_history([]) is None
+
+
+def test_summary_text_is_bilingual_and_carries_no_personal_data() -> None:
+    text = summary_text(
+        title="Typhoon flooding", area_en="Westbay", area_zh="西湾区", status="identified",
+        numbers=Figures(120, 100, 40, 18.5), as_of=T0, tz=SummaryPolicy().tz,
+    )  # fmt: skip
+    assert "120 reports" in text["body_en"] and "2025-09-01 16:00" in text["body_en"]
+    assert "共受理群众诉求120件" in text["body_zh"] and "18.5 分钟" in text["body_zh"]
+    assert text["status"] == "identified"
+    assert all(find_personal_data(value) == [] for value in text.values())
+    Notice.draft(incident_id=None, **text, drafted_by="notices-service")  # the aggregate accepts it
+
+
+def test_summary_ids_are_fixed_by_incident_and_occasion() -> None:
+    incident_id = UUID("00000000-0000-4000-8000-000000000001")
+    assert summary_notice_id(incident_id, "complaints-20") == summary_notice_id(incident_id, "complaints-20")
+    assert summary_notice_id(incident_id, "complaints-20") != summary_notice_id(incident_id, "complaints-40")
+    hour = timedelta(hours=1)
+    assert slot_occasion(at(1), hour) == slot_occasion(at(59), hour) == "slot-20250901T080000Z"
+    assert slot_occasion(at(61), hour) == "slot-20250901T090000Z"
+
+
+def test_summary_notice_is_a_draft_with_its_derived_id() -> None:
+    incident = Incident.declare(title="Flood", kind="flood", districts=["westbay"], declared_by="cmd-wu")
+    notice = summary_notice(
+        incident, "complaints-20", Figures(20, 18, 2, 9.0), reference=load_reference(), policy=SummaryPolicy(),
+        now=T0,
+    )  # fmt: skip
+    assert notice.id == summary_notice_id(incident.id, "complaints-20")
+    assert notice.state == "draft" and notice.incident_id == incident.id
+    assert "Westbay" in notice.title_en and "西湾区" in notice.title_zh
