@@ -12,9 +12,9 @@ from uuid import UUID
 
 from events.incident import Incident
 from events.notice import Notice, NoticeDrafted
+from events.publishing.notice_view import areas_for
 from events.reference import Reference
 from events.store.aggregates import AggregateStore
-from services.notices.rules import areas_for
 from services.notices.summary import (
     DRAFTED_BY,
     Figures,

@@ -12,11 +12,11 @@ import structlog
 
 from events.incident import Incident
 from events.notice import Notice
+from events.publishing.notice_view import message_identifier
+from events.publishing.redaction import find_personal_data
 from events.reference import Reference
 from events.store.aggregates import AggregateNotFound
 from services.notices.drafting import incident_figures, summary_notice
-from services.notices.redaction import find_personal_data
-from services.notices.rules import message_identifier
 from services.notices.summary import SummaryPolicy, summary_notice_id
 from services.runtime.unit_of_work import UnitOfWork
 

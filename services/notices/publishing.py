@@ -13,8 +13,8 @@ from uuid import UUID
 import structlog
 
 from events.notice import Notice
+from events.publishing.redaction import check_publishable
 from events.store.aggregates import AggregateStore
-from services.notices.redaction import check_publishable
 
 log = structlog.get_logger(__name__)
 

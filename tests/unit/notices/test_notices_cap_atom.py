@@ -11,10 +11,10 @@ from lxml import etree
 
 from events.incident import Incident
 from events.notice import Notice
+from events.publishing.atom import ATOM_NS, FeedMeta, render_atom
+from events.publishing.cap import CAP_NS, render_cap
+from events.publishing.notice_view import NoticeView, notice_view
 from events.reference import load_reference
-from services.notices.atom import ATOM_NS, FeedMeta, render_atom
-from services.notices.cap import CAP_NS, render_cap
-from services.notices.rules import NoticeView, notice_view
 
 SENDER = "notices@harbourton.example"
 NS = {"cap": CAP_NS}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from events.errors import DomainError
-from services.notices.redaction import check_publishable, find_personal_data, mask, valid_resident_id
+from events.publishing.redaction import check_publishable, find_personal_data, mask, valid_resident_id
 
 VALID_ID = "11010519491231002X"  # the standard's own example: checksum X
 VALID_ID_DIGIT = "440524198001010013"

@@ -10,9 +10,9 @@ import pytest
 from events.complaint import Complaint
 from events.incident import Incident
 from events.notice import Notice
+from events.publishing.redaction import find_personal_data
 from events.reference import load_reference
 from services.notices.drafting import summary_notice
-from services.notices.redaction import find_personal_data
 from services.notices.summary import (
     ComplaintFacts,
     Figures,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from services.notices.rules import NoticeView, cap_time
+from events.publishing.notice_view import NoticeView, cap_time
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 DEFAULT_SENDER = "notices@levee.invalid"

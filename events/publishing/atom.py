@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.notices.rules import NoticeView, cap_time
+from events.publishing.notice_view import NoticeView, cap_time
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
