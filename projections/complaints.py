@@ -1,0 +1,179 @@
+"""The `complaints` read model: one row per complaint, as staff lists and the board need it.
+
+Every time comes from the event (never the clock), so a replay writes exactly the same rows.
+Sealed personal data (reporter_sealed, contact_hash) is never copied.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import singledispatch
+from typing import Any
+
+from events import complaint as ev
+from projections.ops import Op, SqlOp
+
+TABLE = "complaints"
+
+_INSERT = (
+    "INSERT INTO complaints (id, version, updated_at, tracking_code, status, channel, category, district, lat, "
+    "lon, people_affected, vulnerable, media_exposure, description, received_at) "
+    "VALUES ($1, $2, $3, $4, 'received', $5, $6, $7, $8, $9, $10, $11, $12, $13, $3)"
+)
+
+
+def _set(event: Any, assignments: str, *values: Any) -> list[Op]:
+    """UPDATE one complaint; `assignments` refer to `values` as $4, $5, ..."""
+    sql = f"UPDATE complaints SET {assignments}, version = $2, updated_at = $3 WHERE id = $1"
+    args = (event.originator_id, event.originator_version, event.timestamp, *values)
+    return [SqlOp(TABLE, sql, args, key=(TABLE, event.originator_id))]
+
+
+@singledispatch
+def apply(event: object) -> list[Op]:
+    return []
+
+
+@apply.register
+def _(event: ev.ComplaintReceived) -> list[Op]:
+    args = (
+        event.originator_id, event.originator_version, event.timestamp, event.tracking_code, event.channel,
+        event.category, event.district, event.lat, event.lon, event.people_affected, list(event.vulnerable),
+        event.media_exposure, event.description,
+    )  # fmt: skip
+    return [SqlOp(TABLE, _INSERT, args, key=(TABLE, event.originator_id))]
+
+
+@apply.register
+def _(event: ev.ComplaintValidated) -> list[Op]:
+    return _set(event, "status = 'validated'")
+
+
+@apply.register
+def _(event: ev.ComplaintRejected) -> list[Op]:
+    return _set(event, "status = 'rejected', closed_at = $3")
+
+
+@apply.register
+def _(event: ev.ComplaintMarkedDuplicate) -> list[Op]:
+    return _set(event, "status = 'duplicate', duplicate_of = $4, closed_at = $3", event.of_complaint_id)
+
+
+@apply.register
+def _(event: ev.ComplaintLinkedToIncident) -> list[Op]:
+    return _set(event, "incident_id = $4", event.incident_id)
+
+
+@apply.register
+def _(event: ev.PriorityAssessed) -> list[Op]:
+    # Re-assessment keeps the case where it is; only a validated complaint moves on (as the aggregate does).
+    return _set(
+        event,
+        "status = CASE WHEN status = 'validated' THEN 'prioritised' ELSE status END, "
+        "score = $4, level = $5, factors = $6::jsonb, accept_by = $7, resolve_by = $8",
+        event.score, event.level, json.dumps(event.factors, default=str), event.accept_by, event.resolve_by,
+    )  # fmt: skip
+
+
+@apply.register
+def _(event: ev.ComplaintDispatched) -> list[Op]:
+    return _set(
+        event,
+        "status = 'dispatched', department = $4, dispatched_at = $3, dispatch_count = dispatch_count + 1, "
+        "extension_pending = false",
+        event.department,
+    )
+
+
+@apply.register
+def _(event: ev.DispatchAccepted) -> list[Op]:
+    return _set(event, "status = 'accepted', accepted_at = $3")
+
+
+@apply.register
+def _(event: ev.DispatchReturned) -> list[Op]:
+    return _set(
+        event,
+        "status = 'returned', department = NULL, return_count = return_count + 1, extension_pending = false",
+    )
+
+
+@apply.register
+def _(event: ev.ExtensionRequested) -> list[Op]:
+    return _set(event, "extension_pending = true")
+
+
+@apply.register
+def _(event: ev.ExtensionGranted) -> list[Op]:
+    return _set(
+        event,
+        "extension_pending = false, extensions_granted = extensions_granted + 1, resolve_by = $4",
+        event.resolve_by,
+    )
+
+
+@apply.register
+def _(event: ev.ExtensionDenied) -> list[Op]:
+    return _set(event, "extension_pending = false")
+
+
+@apply.register
+def _(event: ev.ProgressNoted) -> list[Op]:
+    return _set(event, "status = status")
+
+
+@apply.register
+def _(event: ev.ComplaintEscalated) -> list[Op]:
+    return _set(event, "escalation_level = $4", event.level)
+
+
+@apply.register
+def _(event: ev.ComplaintResolved) -> list[Op]:
+    return _set(
+        event,
+        "status = 'resolved', resolved_at = $3, resolved_by = $4, first_contact = $5, extension_pending = false",
+        event.department, event.outcome == "first_contact",
+    )  # fmt: skip
+
+
+@apply.register
+def _(event: ev.FollowUpRecorded) -> list[Op]:
+    if not event.contacted:
+        return _set(event, "status = status")
+    return _set(event, "status = 'followed_up', satisfaction = $4", event.satisfaction)
+
+
+@apply.register
+def _(event: ev.FollowUpAttempted) -> list[Op]:
+    return _set(event, "follow_up_attempts = $4", event.attempt)
+
+
+@apply.register
+def _(event: ev.ComplaintReopened) -> list[Op]:
+    return _set(
+        event,
+        "status = 'reopened', department = $4, reopen_count = reopen_count + 1, resolved_at = NULL, "
+        "satisfaction = NULL, first_contact = false, follow_up_attempts = 0",
+        event.department,
+    )
+
+
+@apply.register
+def _(event: ev.ComplaintClosed) -> list[Op]:
+    return _set(event, "status = 'closed', closed_at = $3")
+
+
+@apply.register
+def _(event: ev.ComplaintCallRepeated) -> list[Op]:
+    return _set(event, "repeat_calls = repeat_calls + 1")
+
+
+@apply.register
+def _(event: ev.ResolutionTimeAgreed) -> list[Op]:
+    return _set(event, "agreed_resolution_at = $4", event.agreed_at)
+
+
+@apply.register
+def _(event: ev.ComplaintRedacted) -> list[Op]:
+    # The key that sealed the reporter's data is gone; the free text may name them too, so it goes as well.
+    return _set(event, "redacted = true, description = ''")

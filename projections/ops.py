@@ -1,0 +1,34 @@
+"""What a projection asks the database to do: plain values, no I/O.
+
+A projection's `apply(event)` returns a list of these; the runner executes them in one transaction.
+`key` names the row an op changes: ops on one key keep their order, ops on different keys (and keyless,
+commutative ops such as counter increments and append-only inserts) may be regrouped for speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class SqlOp:
+    """One parameterised statement on unqualified table names (the runner sets the schema)."""
+
+    table: str
+    sql: str
+    args: tuple[Any, ...]
+    key: Hashable | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Append:
+    """An insert of a row nothing else in the batch touches: the runner may COPY these in bulk."""
+
+    table: str
+    columns: tuple[str, ...]
+    row: tuple[Any, ...]
+
+
+Op = SqlOp | Append

@@ -1,0 +1,296 @@
+"""What the API and pages read: staff lists, the department queue, the live board. Reads only.
+
+Every function takes a connection or a pool and returns plain dicts (JSON-ready apart from datetimes and
+UUIDs). Table names are qualified with the live schema, so callers need no search_path; a rebuild swaps
+the schema under them atomically. `now` is a parameter so drills and tests can ask "as of" a time.
+Public reads (no personal data) are in `projections.public`, the summary report in `projections.report`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from events.reference import load_reference
+
+Conn = asyncpg.Connection | asyncpg.Pool
+S = "levee_read"  # the live schema (projections.migrate.LIVE_SCHEMA)
+
+OPEN = ("received", "validated", "prioritised", "dispatched", "accepted", "returned", "reopened")
+AWAITING_ACCEPT = ("received", "validated", "prioritised", "dispatched", "returned")
+_OPEN_SQL = "(" + ", ".join(f"'{s}'" for s in OPEN) + ")"
+_AWAITING_SQL = "(" + ", ".join(f"'{s}'" for s in AWAITING_ACCEPT) + ")"
+
+COMPLAINT_COLUMNS = (
+    "id, tracking_code, status, level, score, factors, category, district, lat, lon, department, incident_id, "
+    "channel, received_at, dispatched_at, accepted_at, resolved_at, closed_at, accept_by, resolve_by, "
+    "agreed_resolution_at, escalation_level, return_count, reopen_count, dispatch_count, repeat_calls, "
+    "extension_pending, satisfaction, media_exposure, people_affected, vulnerable, description, redacted, "
+    "first_contact, updated_at"
+)
+
+
+def overdue_sql(now: str, alias: str = "") -> str:
+    """True for an open complaint past its accept-by (not yet accepted) or resolve-by time."""
+    a = f"{alias}." if alias else ""
+    return (
+        f"(({a}status IN {_AWAITING_SQL} AND {a}accept_by < {now}) "
+        f"OR ({a}status IN {_OPEN_SQL} AND {a}resolve_by < {now}))"
+    )
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def _row(record: asyncpg.Record) -> dict[str, Any]:
+    return dict(record)
+
+
+def _complaint(record: asyncpg.Record) -> dict[str, Any]:
+    row = dict(record)
+    if isinstance(row.get("factors"), str):
+        row["factors"] = json.loads(row["factors"])
+    return row
+
+
+# ---- staff -------------------------------------------------------------------------------------------
+
+
+def encode_cursor(received_at: datetime, complaint_id: UUID) -> str:
+    return base64.urlsafe_b64encode(f"{received_at.isoformat()}|{complaint_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    stamp, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+    return datetime.fromisoformat(stamp), UUID(ident)
+
+
+async def list_complaints(
+    conn: Conn,
+    *,
+    status: str | list[str] | None = None,
+    level: str | list[str] | None = None,
+    department: str | None = None,
+    district: str | None = None,
+    incident: UUID | None = None,
+    overdue: bool | None = None,
+    open_only: bool = False,
+    tracking_code: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    cursor: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Newest first. Page with `cursor` (the previous page's `next_cursor`) or `offset`.
+
+    Returns {"items": [complaint rows + "overdue"], "next_cursor": str | None}.
+    """
+    args: list[Any] = [_now(now)]
+    where: list[str] = []
+
+    def param(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    for column, value in (("status", status), ("level", level)):
+        if value is not None:
+            where.append(
+                f"{column} = ANY({param([value] if isinstance(value, str) else list(value))}::text[])"
+            )
+    for column, value in (("department", department), ("district", district), ("incident_id", incident),
+                          ("tracking_code", tracking_code)):  # fmt: skip
+        if value is not None:
+            where.append(f"{column} = {param(value)}")
+    if open_only:
+        where.append(f"status IN {_OPEN_SQL}")
+    if overdue is not None:
+        where.append(overdue_sql("$1") if overdue else f"NOT {overdue_sql('$1')}")
+    if cursor:
+        stamp, ident = decode_cursor(cursor)
+        where.append(f"(received_at, id) < ({param(stamp)}, {param(ident)})")
+    sql = (
+        f"SELECT {COMPLAINT_COLUMNS}, {overdue_sql('$1')} AS overdue FROM {S}.complaints "
+        f"{'WHERE ' + ' AND '.join(where) if where else ''} "
+        f"ORDER BY received_at DESC, id DESC LIMIT {param(limit + 1)} OFFSET {param(offset)}"
+    )
+    rows = [_complaint(r) for r in await conn.fetch(sql, *args)]
+    more = len(rows) > limit
+    items = rows[:limit]
+    next_cursor = encode_cursor(items[-1]["received_at"], items[-1]["id"]) if more and items else None
+    return {"items": items, "next_cursor": next_cursor}
+
+
+async def complaint_detail(
+    conn: Conn, complaint_id: UUID, *, now: datetime | None = None
+) -> dict[str, Any] | None:
+    """One complaint with its timeline (oldest first), or None."""
+    record = await conn.fetchrow(
+        f"SELECT {COMPLAINT_COLUMNS}, {overdue_sql('$2')} AS overdue FROM {S}.complaints WHERE id = $1",
+        complaint_id, _now(now),
+    )  # fmt: skip
+    if record is None:
+        return None
+    detail = _complaint(record)
+    timeline = await conn.fetch(
+        f"SELECT version, at, kind, department, public, detail FROM {S}.complaint_timeline "
+        "WHERE complaint_id = $1 ORDER BY version",
+        complaint_id,
+    )
+    detail["timeline"] = [{**dict(r), "detail": json.loads(r["detail"])} for r in timeline]
+    return detail
+
+
+async def department_queue(
+    conn: Conn, department: str, *, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The department's cases: waiting to be accepted (`seconds_to_accept`) or being handled
+    (`seconds_to_resolve`); negative seconds are overdue. Most urgent first."""
+    rows = await conn.fetch(
+        f"SELECT id, tracking_code, status, level, score, category, district, received_at, dispatched_at, "
+        f"accepted_at, accept_by, resolve_by, agreed_resolution_at, escalation_level, extension_pending, "
+        f"return_count, reopen_count, "
+        f"CASE WHEN status = 'dispatched' THEN EXTRACT(EPOCH FROM accept_by - $2)::int END AS seconds_to_accept, "
+        f"EXTRACT(EPOCH FROM resolve_by - $2)::int AS seconds_to_resolve, {overdue_sql('$2')} AS overdue "
+        f"FROM {S}.complaints WHERE department = $1 AND status IN ('dispatched', 'accepted', 'reopened') "
+        "ORDER BY COALESCE(CASE WHEN status = 'dispatched' THEN accept_by END, resolve_by) ASC NULLS LAST, "
+        "received_at",
+        department, _now(now),
+    )  # fmt: skip
+    return [_row(r) for r in rows]
+
+
+# ---- the board -----------------------------------------------------------------------------------------
+
+
+async def board_counts(conn: Conn, *, now: datetime | None = None) -> dict[str, Any]:
+    """{"by_status": {status: n}, "by_level": {level: open n}, "open": n, "overdue": n}."""
+    by_status = await conn.fetch(f"SELECT status, count(*) AS n FROM {S}.complaints GROUP BY status")
+    by_level = await conn.fetch(
+        f"SELECT COALESCE(level, 'unassessed') AS level, count(*) AS n FROM {S}.complaints "
+        f"WHERE status IN {_OPEN_SQL} GROUP BY 1"
+    )
+    overdue = await conn.fetchval(f"SELECT count(*) FROM {S}.complaints WHERE {overdue_sql('$1')}", _now(now))
+    statuses = {r["status"]: r["n"] for r in by_status}
+    return {
+        "by_status": statuses,
+        "by_level": {r["level"]: r["n"] for r in by_level},
+        "open": sum(n for s, n in statuses.items() if s in OPEN),
+        "overdue": overdue,
+    }
+
+
+async def department_stats(conn: Conn, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Per department (every one in the reference data): open, overdue, median minutes to accept (from
+    dispatch) and to resolve (from intake)."""
+    rows = await conn.fetch(
+        f"SELECT department, count(*) FILTER (WHERE status IN {_OPEN_SQL}) AS open, "
+        f"count(*) FILTER (WHERE {overdue_sql('$1')}) AS overdue, "
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM accepted_at - dispatched_at) / 60) "
+        "FILTER (WHERE accepted_at >= dispatched_at) AS median_minutes_to_accept, "
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM resolved_at - received_at) / 60) "
+        "FILTER (WHERE resolved_at IS NOT NULL) AS median_minutes_to_resolve "
+        f"FROM {S}.complaints WHERE department IS NOT NULL GROUP BY department",
+        _now(now),
+    )
+    found = {r["department"]: _row(r) for r in rows}
+    empty = {"open": 0, "overdue": 0, "median_minutes_to_accept": None, "median_minutes_to_resolve": None}
+    out = []
+    for dept in load_reference().departments:
+        out.append({**empty, **found.pop(dept.code, {}), "department": dept.code, "name_en": dept.name_en,
+                    "name_zh": dept.name_zh})  # fmt: skip
+    out.extend({**row, "name_en": row["department"], "name_zh": row["department"]} for row in found.values())
+    return out
+
+
+async def incidents_with_counts(conn: Conn, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Incidents, newest first, with live counts of their complaints (total, open, open P1, overdue)."""
+    rows = await conn.fetch(
+        "SELECT i.id, i.title, i.kind, i.districts, i.status, i.declared_at, i.updated_at, i.linked_complaints, "
+        "count(c.id) AS complaints, "
+        f"count(c.id) FILTER (WHERE c.status IN {_OPEN_SQL}) AS open, "
+        f"count(c.id) FILTER (WHERE c.status IN {_OPEN_SQL} AND c.level = 'P1') AS open_p1, "
+        f"count(c.id) FILTER (WHERE {overdue_sql('$1', 'c')}) AS overdue "
+        f"FROM {S}.incidents i LEFT JOIN {S}.complaints c ON c.incident_id = i.id "
+        "GROUP BY i.id ORDER BY i.declared_at DESC",
+        _now(now),
+    )
+    return [_row(r) for r in rows]
+
+
+async def newest_p1(conn: Conn, *, limit: int = 20, now: datetime | None = None) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"SELECT id, tracking_code, status, score, category, district, department, received_at, accept_by, "
+        f"resolve_by, {overdue_sql('$2')} AS overdue FROM {S}.complaints "
+        f"WHERE level = 'P1' AND status IN {_OPEN_SQL} ORDER BY received_at DESC LIMIT $1",
+        limit, _now(now),
+    )  # fmt: skip
+    return [_row(r) for r in rows]
+
+
+async def overdue_list(conn: Conn, *, limit: int = 50, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Overdue open complaints, the longest overdue first (`seconds_overdue`)."""
+    rows = await conn.fetch(
+        f"SELECT id, tracking_code, status, level, category, district, department, accept_by, resolve_by, "
+        f"EXTRACT(EPOCH FROM $2 - CASE WHEN status IN {_AWAITING_SQL} AND accept_by < $2 THEN accept_by "
+        "ELSE resolve_by END)::int AS seconds_overdue "
+        f"FROM {S}.complaints WHERE {overdue_sql('$2')} ORDER BY seconds_overdue DESC LIMIT $1",
+        limit, _now(now),
+    )  # fmt: skip
+    return [_row(r) for r in rows]
+
+
+async def hotspots(
+    conn: Conn, *, now: datetime | None = None, window: timedelta = timedelta(hours=1), limit: int = 20
+) -> list[dict[str, Any]]:
+    """District x category: complaints received in the last `window` against the window before, biggest rise first."""
+    at = _now(now)
+    rows = await conn.fetch(
+        "WITH w AS (SELECT $1::timestamptz AS now, $2::interval AS span) "
+        "SELECT COALESCE(district, 'unknown') AS district, COALESCE(category, 'unknown') AS category, "
+        "count(*) FILTER (WHERE received_at > w.now - w.span) AS last, "
+        "count(*) FILTER (WHERE received_at <= w.now - w.span) AS before "
+        f"FROM {S}.complaints, w WHERE received_at > w.now - 2 * w.span AND received_at <= w.now "
+        "GROUP BY 1, 2 ORDER BY count(*) FILTER (WHERE received_at > w.now - w.span) "
+        "- count(*) FILTER (WHERE received_at <= w.now - w.span) DESC, 3 DESC, 1, 2 LIMIT $3",
+        at, window, limit,
+    )  # fmt: skip
+    return [{**_row(r), "change": r["last"] - r["before"]} for r in rows]
+
+
+async def map_points(conn: Conn, *, limit: int = 5000) -> list[dict[str, Any]]:
+    """Open complaints with a location, for the staff map (exact coordinates: staff only)."""
+    rows = await conn.fetch(
+        f"SELECT id, tracking_code, status, level, category, lat, lon FROM {S}.complaints "
+        f"WHERE status IN {_OPEN_SQL} AND lat IS NOT NULL ORDER BY received_at DESC LIMIT $1",
+        limit,
+    )
+    return [_row(r) for r in rows]
+
+
+async def projection_position(conn: Conn, name: str = "read_models") -> int:
+    """How far the read models have got in the stream: an API waits for its write's position here."""
+    return int(
+        await conn.fetchval(f"SELECT position FROM {S}.projection_tracking WHERE name = $1", name) or 0
+    )
+
+
+async def board(conn: Conn, *, now: datetime | None = None) -> dict[str, Any]:
+    """Everything the command board shows, as of `now`."""
+    at = _now(now)
+    return {
+        "as_of": at,
+        "position": await projection_position(conn),
+        "counts": await board_counts(conn, now=at),
+        "departments": await department_stats(conn, now=at),
+        "incidents": await incidents_with_counts(conn, now=at),
+        "newest_p1": await newest_p1(conn, now=at),
+        "overdue": await overdue_list(conn, now=at),
+        "hotspots": await hotspots(conn, now=at),
+        "map": await map_points(conn),
+    }

@@ -1,0 +1,132 @@
+"""`levee rebuild PROJECTION`: replay the whole stream into fresh tables, then swap them in at once.
+
+The replay goes into a new schema (`rebuild_<n>`) while the board keeps reading the live one. Tables are
+loaded before their indexes are built. The swap is one transaction: it locks the live tracking row (so a
+running projector's batch finishes first and its next one waits), applies the last few events, renames the
+live schema away and the new one in, and drops the old. Readers see the old tables or the new, never a mix;
+the projector notices its stored position moved and carries on from there.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import asyncpg
+import structlog
+
+from events.store import JetStreamEventStore
+from events.store.connection import connect_nats
+from events.store.stream import StreamSpec
+from projections import read_models
+from projections.migrate import LIVE_SCHEMA, migrate, quote_ident
+from projections.runner import CHANNEL, ProjectionRunner
+
+log = structlog.get_logger(__name__)
+
+PROJECTIONS = {read_models.NAME: read_models.apply}
+ALIASES = {"all": read_models.NAME}
+TABLES_ONLY = (
+    "001_read_models"  # migrations up to here are tables; the rest (indexes, views) come after loading
+)
+
+
+async def rebuild(settings: Any, name: str, progress: Callable[[str], None]) -> None:
+    """The CLI's entry: `levee rebuild read_models` (or `all`). Progress lines go to `progress`."""
+    if not settings.nats_url or not settings.database_url:
+        raise ValueError("levee rebuild needs NATS_URL and DATABASE_URL")
+    async with AsyncExitStack() as stack:
+        nc = await connect_nats(settings.nats_url, name="levee-rebuild")
+        stack.push_async_callback(nc.close)
+        conn = await asyncpg.connect(settings.database_url)
+        stack.push_async_callback(conn.close)
+        store = JetStreamEventStore(nc, StreamSpec(name=settings.nats_stream))
+        await rebuild_schema(store, conn, name=name, progress=progress)
+
+
+async def rebuild_schema(
+    store: JetStreamEventStore,
+    conn: asyncpg.Connection,
+    *,
+    name: str = read_models.NAME,
+    progress: Callable[[str], None] | None = None,
+    live_schema: str = LIVE_SCHEMA,
+    swap: bool = True,
+) -> str:
+    """Replay into a new schema and (with `swap`) make it the live one. Returns the schema the rows are in."""
+    name = ALIASES.get(name, name)
+    if name not in PROJECTIONS:
+        raise ValueError(f"no projection {name!r}; one of {', '.join([*PROJECTIONS, *ALIASES])}")
+    target = f"rebuild_{time.time_ns()}"
+    await migrate(conn, target, upto=TABLES_ONLY)
+    runner = ProjectionRunner(store, conn, name=name, schema=target, apply=PROJECTIONS[name], notify=False)
+    await runner.start()
+    meter = _Meter(name, await store.count_after(0), progress)
+    log.info("rebuild_started", projection=name, schema=target, events=meter.total)
+    await runner.catch_up(progress=meter.batch)
+    await migrate(conn, target)
+    if not swap:
+        meter.finish()
+        return target
+    await _swap(conn, runner, target, live_schema, meter)
+    meter.finish()
+    log.info("rebuild_swapped", projection=name, position=runner.position, events=meter.done)
+    return live_schema
+
+
+async def _swap(
+    conn: asyncpg.Connection, runner: ProjectionRunner, target: str, live: str, meter: _Meter
+) -> None:
+    retired = f"retired_{time.time_ns()}"
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", zlib.crc32(f"levee-swap:{live}".encode()))
+        exists = await conn.fetchval(
+            "SELECT to_regclass($1) IS NOT NULL", f"{quote_ident(live)}.projection_tracking"
+        )
+        if exists:
+            # Waits for a running projector's open batch; its next batch waits for us.
+            await conn.execute(f"LOCK TABLE {quote_ident(live)}.projection_tracking IN ACCESS EXCLUSIVE MODE")
+        # The events that arrived during the replay (savepoints inside this transaction).
+        await runner.catch_up(progress=meter.batch)
+        if exists:
+            await conn.execute(f"ALTER SCHEMA {quote_ident(live)} RENAME TO {quote_ident(retired)}")
+        await conn.execute(f"ALTER SCHEMA {quote_ident(target)} RENAME TO {quote_ident(live)}")
+        if exists:
+            await conn.execute(f"DROP SCHEMA {quote_ident(retired)} CASCADE")
+        payload = json.dumps(
+            {"position": runner.position, "tables": list(read_models.TABLES), "rebuilt": True}
+        )
+        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)
+    await conn.execute(f"SET search_path TO {quote_ident(live)}")
+
+
+class _Meter:
+    """Turns batch callbacks into at most one progress line a second: done, rate, time left."""
+
+    def __init__(self, name: str, total: int, sink: Callable[[str], None] | None) -> None:
+        self.name, self.total, self.sink = name, total, sink
+        self.done = 0
+        self.started = self.last = time.monotonic()
+
+    def batch(self, events: int, position: int) -> None:
+        self.done += events
+        now = time.monotonic()
+        if now - self.last >= 1.0:
+            self.last = now
+            self._emit(now)
+
+    def finish(self) -> None:
+        self._emit(time.monotonic())
+
+    def _emit(self, now: float) -> None:
+        elapsed = max(now - self.started, 1e-9)
+        rate = self.done / elapsed
+        left = max(self.total - self.done, 0) / rate if rate else 0.0
+        line = f"rebuild {self.name}: {self.done:,}/{self.total:,} events, {rate:,.0f} events/s, {left:,.0f} s left"
+        log.info("rebuild_progress", projection=self.name, done=self.done, total=self.total, rate=round(rate))
+        if self.sink is not None:
+            self.sink(line)

@@ -1,0 +1,197 @@
+"""Every read model after a scripted day, and a rebuild that gives the same tables as the live run."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from events.store import JetStreamEventStore
+from projections import public, queries, report
+from projections.rebuild import rebuild_schema
+from tests.integration.projections.conftest import MakeRunner
+from tests.integration.projections.day import Day, write_day
+from tests.integration.projections.snapshot import snapshot
+
+
+async def _day(store: JetStreamEventStore, make_runner: MakeRunner) -> Day:
+    day = await write_day(store)
+    runner = await make_runner()
+    assert await runner.catch_up() == day.events
+    return day
+
+
+async def test_staff_complaint_rows_and_timeline_follow_the_work_order(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    day = await _day(store, make_runner)
+    long = await queries.complaint_detail(pg, day.complaints["long"])
+    assert long is not None
+    assert (long["status"], long["level"], long["score"], long["department"]) == (
+        "closed",
+        "P1",
+        88,
+        "drainage",
+    )
+    assert (long["return_count"], long["reopen_count"], long["escalation_level"]) == (1, 1, 1)
+    assert (long["satisfaction"], long["repeat_calls"], long["incident_id"]) == ("satisfied", 1, day.incident)
+    assert long["factors"][0]["name"] == "danger_to_life" and long["district"] == "riverside"
+    assert [t["kind"] for t in long["timeline"]][:3] == [
+        "ComplaintReceived", "ComplaintValidated", "ComplaintLinkedToIncident",
+    ]  # fmt: skip
+    assert len(long["timeline"]) == 20
+    settled = await queries.complaint_detail(pg, day.complaints["settled"])
+    assert settled is not None and settled["first_contact"] and settled["status"] == "closed"
+    redacted = await queries.complaint_detail(pg, day.complaints["redacted"])
+    assert redacted is not None and redacted["redacted"] and redacted["description"] == ""
+    assert "13800138000" not in str(redacted["timeline"])
+
+
+async def test_read_models_never_hold_sealed_personal_data(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    await _day(store, make_runner)
+    for table, rows in (await snapshot(pg)).items():
+        text = "\n".join(rows)
+        assert "c2VhbGVk" not in text and "ab" * 32 not in text, table
+
+
+async def test_staff_list_filters_and_pages(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    day = await _day(store, make_runner)
+    everything = await queries.list_complaints(pg, limit=100)
+    assert len(everything["items"]) == 7 and everything["next_cursor"] is None
+    first = await queries.list_complaints(pg, limit=4)
+    second = await queries.list_complaints(pg, limit=4, cursor=first["next_cursor"])
+    assert [c["id"] for c in first["items"] + second["items"]] == [c["id"] for c in everything["items"]]
+    assert {c["id"] for c in (await queries.list_complaints(pg, level="P1", open_only=True))["items"]} == {
+        day.complaints["handling"]
+    }
+    by_incident = await queries.list_complaints(pg, incident=day.incident)
+    assert {c["id"] for c in by_incident["items"]} == {day.complaints["long"], day.complaints["waiting"]}
+    assert (await queries.list_complaints(pg, overdue=True))["items"] == []
+    later = datetime.now(UTC) + timedelta(hours=2)
+    overdue = await queries.list_complaints(pg, overdue=True, now=later)
+    assert {c["id"] for c in overdue["items"]} == {day.complaints["waiting"]}
+    assert (await queries.list_complaints(pg, department="power", status=["dispatched"]))["items"][0][
+        "id"
+    ] == (day.complaints["waiting"])
+
+
+async def test_department_queue_counts_down_to_each_deadline(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    day = await _day(store, make_runner)
+    [waiting] = await queries.department_queue(pg, "power")
+    assert waiting["id"] == day.complaints["waiting"]
+    assert 3500 < waiting["seconds_to_accept"] <= 3600 and not waiting["overdue"]
+    [handling] = await queries.department_queue(pg, "drainage")
+    assert handling["seconds_to_accept"] is None and 14000 < handling["seconds_to_resolve"] <= 14400
+    late = await queries.department_queue(pg, "power", now=datetime.now(UTC) + timedelta(hours=2))
+    assert late[0]["seconds_to_accept"] < 0 and late[0]["overdue"]
+
+
+async def test_board_shows_counts_departments_incidents_p1_overdue_hotspots_and_map(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    day = await _day(store, make_runner)
+    board = await queries.board(pg, now=datetime.now(UTC) + timedelta(hours=2))
+    counts = board["counts"]
+    assert counts["by_status"] == {"closed": 2, "dispatched": 1, "accepted": 1, "rejected": 1, "duplicate": 1,
+                                   "resolved": 1}  # fmt: skip
+    assert counts["by_level"] == {"P1": 1, "P2": 1} and counts["open"] == 2 and counts["overdue"] == 1
+    departments = {d["department"]: d for d in board["departments"]}
+    assert departments["power"]["open"] == 1 and departments["power"]["overdue"] == 1
+    assert departments["drainage"]["median_minutes_to_accept"] is not None
+    assert departments["gas"]["open"] == 0
+    [incident] = board["incidents"]
+    assert (incident["id"], incident["status"], incident["complaints"], incident["open"]) == (
+        day.incident, "identified", 2, 1)  # fmt: skip
+    assert incident["linked_complaints"] == 2 and incident["overdue"] == 1
+    assert [c["id"] for c in board["newest_p1"]] == [day.complaints["handling"]]
+    assert [c["id"] for c in board["overdue"]] == [day.complaints["waiting"]]
+    assert {m["id"] for m in board["map"]} == {day.complaints["waiting"], day.complaints["handling"]}
+    assert board["position"] == day.events
+    spots = await queries.hotspots(pg)
+    assert spots[0] == {"district": "riverside", "category": "flooding", "last": 3, "before": 0, "change": 3}
+    assert await queries.hotspots(pg, now=datetime.now(UTC) + timedelta(hours=1, minutes=30)) != []
+
+
+async def test_public_status_notices_and_open311_carry_no_personal_data(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    day = await _day(store, make_runner)
+    status = await public.public_status(pg, day.codes["long"])
+    assert status is not None
+    assert set(status) == {"tracking_code", "status", "category", "district", "received_at", "accepted_at",
+                           "resolved_at", "closed_at", "updated_at", "progress"}  # fmt: skip
+    assert status["status"] == "closed" and [p["text"] for p in status["progress"]] == [
+        "Pump truck on its way"
+    ]
+    assert await public.public_status(pg, "LV-ZZZZZZ") is None
+
+    [notice] = await public.published_notices(pg)
+    assert (notice["id"], notice["body_en"], notice["status"]) == (day.notices["published"], "Pumps deployed.",
+                                                                   "identified")  # fmt: skip
+
+    requests = await public.open311_requests(pg)
+    assert len(requests) == 7
+    for request in requests:
+        assert "Zhang" not in str(request)
+    waiting = await public.open311_requests(pg, service_request_id=f"{day.codes['waiting']}, LV-ZZZZZZ")
+    assert waiting == [
+        {**waiting[0], "service_request_id": day.codes["waiting"], "status": "open", "service_code": "101",
+         "description": "Power outage", "address": "Central Hills", "lat": 22.7, "long": 113.95}
+    ]  # fmt: skip
+    assert {r["status"] for r in await public.open311_requests(pg, status="closed")} == {"closed"}
+    assert len(await public.open311_requests(pg, service_code="106")) == 3
+    assert await public.open311_requests(pg, start_date=datetime.now(UTC) + timedelta(hours=1)) == []
+
+
+async def test_summary_report_for_an_incident_and_overall_with_csv(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    day = await _day(store, make_runner)
+    overall = await report.summary_report(pg)
+    totals = overall["totals"]
+    assert (totals["received"], totals["first_contact_resolutions"], totals["returns"]) == (7, 1, 1)
+    assert (totals["escalated_complaints"], totals["reopened_complaints"], totals["duplicates"]) == (1, 1, 1)
+    assert overall["satisfaction"] == {"satisfied": 1}
+    assert sum(h["received"] for h in overall["per_hour"]) == 7
+    assert overall["by_category"][0] == {"category": "flooding", "received": 3, "open": 1, "resolved": 1}
+    assert {(t["department"], t["level"]) for t in overall["timing"]} >= {("drainage", "P1"), ("power", "P2")}
+    incident = await report.summary_report(pg, incident=day.incident)
+    assert incident["totals"]["received"] == 2
+    rows = list(csv.reader(io.StringIO(report.report_csv(overall))))
+    assert rows[0] == ["section", "dimension", "key", "metric", "value"]
+    assert ["totals", "", "", "received", "7"] in rows
+
+
+async def test_rebuild_gives_the_same_tables_as_the_live_run_and_swaps_them_in(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    await _day(store, make_runner)
+    live = await snapshot(pg)
+    lines: list[str] = []
+    assert await rebuild_schema(store, pg, progress=lines.append) == "levee_read"
+    assert await snapshot(pg) == live
+    assert lines and "events/s" in lines[-1]
+    leftovers = await pg.fetch("SELECT nspname FROM pg_namespace WHERE nspname ~ '^(rebuild|retired)_'")
+    assert leftovers == []
+
+
+async def test_the_live_projector_carries_on_after_a_rebuild_swapped_its_tables(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    await _day(store, make_runner)
+    runner = await make_runner()
+    await write_day(store)
+    await rebuild_schema(store, pg)  # the rebuild takes the new day in; the runner has not seen it
+    await write_day(store)
+    await runner.catch_up()
+    assert runner.position == await store.last_sequence()
+    fresh = await rebuild_schema(store, pg, swap=False)
+    assert await snapshot(pg, fresh) == await snapshot(pg)

@@ -1,0 +1,132 @@
+"""The runner against real NATS and PostgreSQL: exactly once, lag, fail-closed, notifications, SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from events.store import JetStreamEventStore
+from events.store.errors import StreamGap
+from projections.rebuild import rebuild_schema
+from projections.runner import CHANNEL
+from tests.integration.projections.conftest import MakeRunner
+from tests.integration.projections.day import write_day
+from tests.integration.projections.snapshot import snapshot
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+async def test_projection_ignores_a_batch_it_already_applied(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    day = await write_day(store)
+    runner = await make_runner()
+    assert await runner.catch_up() == day.events
+    before = await snapshot(pg)
+    first_batch = await store.read(after_seq=0, limit=20)
+
+    runner.position = 0  # as if the commit had happened but the runner had not heard of it
+    assert await runner.apply_messages(first_batch) == 0
+    assert runner.position == day.events  # resynchronised from the tracking row
+    rival = await make_runner()  # a second instance that starts late
+    rival.position = 0
+    assert await rival.apply_messages(first_batch) == 0
+    assert await snapshot(pg) == before
+
+
+async def test_two_runners_racing_apply_every_event_once(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    for _ in range(5):
+        await write_day(store)
+    rivals = [await make_runner(batch_size=7) for _ in range(3)]
+    await asyncio.gather(*(r.catch_up() for r in rivals))
+    for rival in rivals:
+        await rival.catch_up()
+    live = await snapshot(pg)
+    rebuilt = await rebuild_schema(store, pg, swap=False)
+    assert await snapshot(pg, rebuilt) == live
+
+
+async def test_lag_counts_the_events_after_the_runners_position(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    day = await write_day(store)
+    runner = await make_runner(batch_size=10)
+    assert await runner.lag() == day.events
+    assert await runner.process_batch() == 10
+    assert await runner.lag() == day.events - 10
+    await runner.catch_up()
+    assert await runner.lag() == 0
+    await write_day(store)
+    assert await runner.lag() == day.events
+
+
+async def test_projection_refuses_to_start_when_the_stream_lost_what_it_applied(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    await write_day(store)
+    await pg.execute(
+        "INSERT INTO levee_read.projection_tracking (name, position) VALUES ('read_models', 999999)"
+    )
+    with pytest.raises(StreamGap, match="lost"):
+        await make_runner()
+
+
+async def test_each_commit_notifies_the_board_with_position_and_what_changed(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    day = await write_day(store)
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    await pg.add_listener(CHANNEL, lambda *args: heard.put_nowait(args[3]))
+    runner = await make_runner(batch_size=1000)
+    await runner.catch_up()
+    async with asyncio.timeout(10):
+        payload = json.loads(await heard.get())
+    await pg.remove_listener(CHANNEL, lambda *args: None)
+    assert payload["position"] == day.events
+    assert {"complaints", "complaint_timeline", "hotspots", "incidents", "notices"} <= set(payload["tables"])
+    assert payload["events"]["ComplaintReceived"] == 7
+
+
+async def test_sigkilled_projector_restarted_counts_nothing_twice(
+    store: JetStreamEventStore, pg: asyncpg.Connection, nats_url: str, database_url: str
+) -> None:
+    for _ in range(12):
+        await write_day(store)
+    total = await store.last_sequence()
+    rng = random.Random(11)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "tests.integration.projections.run_projector", nats_url, store.spec.name,
+               database_url, "50"]  # fmt: skip
+
+    async def position() -> int:
+        return int(await pg.fetchval("SELECT position FROM levee_read.projection_tracking") or 0)
+
+    kills = 0
+    async with asyncio.timeout(120):
+        while await position() < total:
+            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                before = await position()
+                while await position() == before and process.poll() is None:
+                    await asyncio.sleep(0.005)  # bounded by the timeout above
+                await asyncio.sleep(rng.uniform(0, 0.03))  # then a random moment, mid-batch or between
+            finally:
+                process.send_signal(signal.SIGKILL)
+                process.wait(10)
+            kills += 1
+    assert kills >= 3
+    live = await snapshot(pg)
+    rebuilt = await rebuild_schema(store, pg, swap=False)
+    assert await snapshot(pg, rebuilt) == live
+    assert sum(int(row.split(",")[-1].rstrip(")")) for row in live["hotspots"]) == 12 * 7
