@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -204,33 +203,37 @@ class JetStreamEventStore:
     ) -> tuple[list[StoredMessage], int]:
         """One batch direct get: the server streams messages to an inbox and ends with a 204 EOB.
 
-        Returns the messages and how many more match after them (the server's Nats-Num-Pending)."""
-        inbox = self.nc.new_inbox()
-        sub = await self.nc.subscribe(inbox)
+        Returns the messages and how many more match after them (the server's Nats-Num-Pending).
+        Replies are collected by a callback rather than awaited one by one: a rebuild reads millions."""
         messages: list[StoredMessage] = []
-        pending = 0
-        try:
-            await self.nc.publish(self._direct, json.dumps(request).encode(), reply=inbox)
-            deadline = time.monotonic() + self.timeout
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise StoreUnavailable("batch direct get timed out")
-                msg = await sub.next_msg(timeout=remaining)
-                headers = msg.headers or {}
-                status = headers.get("Status")
-                if status == "204" or status == "404":  # end of batch / nothing there
-                    return messages, int(headers.get("Nats-Num-Pending", pending if messages else 0))
-                if status:
-                    raise StoreError(f"batch direct get: status {status} {headers.get('Description', '')}")
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        wanted = request["batch"]
+
+        async def collect(msg: Msg) -> None:
+            if done.done():
+                return
+            headers = msg.headers or {}
+            status = headers.get("Status")
+            if status in ("204", "404"):  # end of batch / nothing there
+                done.set_result(int(headers.get("Nats-Num-Pending", 0)))
+            elif status:
+                done.set_exception(StoreError(f"batch direct get: status {status} {headers.get('Description', '')}"))
+            else:
                 messages.append(_to_stored(msg))
-                pending = int(headers.get("Nats-Num-Pending", 0))
-                if with_first_pending and len(messages) == request["batch"]:
-                    return messages, pending
+                if with_first_pending and len(messages) == wanted:
+                    done.set_result(int(headers.get("Nats-Num-Pending", 0)))
+
+        inbox = self.nc.new_inbox()
+        try:
+            sub = await self.nc.subscribe(inbox, cb=collect)
+            try:
+                await self.nc.publish(self._direct, json.dumps(request).encode(), reply=inbox)
+                pending = await asyncio.wait_for(done, self.timeout)
+            finally:
+                await sub.unsubscribe()
         except (TimeoutError, nats.errors.TimeoutError, *_TRANSPORT_ERRORS) as exc:
             raise StoreUnavailable(f"batch direct get failed: {type(exc).__name__}") from exc
-        finally:
-            await sub.unsubscribe()
+        return messages, pending
 
     async def last_sequence(self) -> int:
         """The stream's last sequence: the newest global position."""

@@ -1,0 +1,25 @@
+"""Our faster header parser gives exactly what nats-py's own does."""
+
+from __future__ import annotations
+
+import pytest
+from nats.aio.client import Client
+
+from events.store.connection import LeveeNatsClient
+
+SAMPLES = [
+    b"Nats-Stream: LEVEE_EVENTS\r\nNats-Subject: levee.ev.1\r\nNats-Sequence: 42\r\n\r\n",
+    b"Levee-Topic: events.complaint:ComplaintReceived\r\nLevee-Version: 1\r\n",
+    b"Name:NoSpace\r\nOther:\tTabbed\r\n",
+    b"Bad Name: skipped\r\nGood: kept\r\n",
+    b"\xe4\xb8\xad: non-ascii name skipped\r\nValue: \xe4\xb8\xad\xe6\x96\x87\r\n",
+    b"Broken: \xff\xfe\r\nno-colon-line\r\n\r\n",
+    b"Dup: first\r\nDup: second\r\n",
+    b"  Padded  :  value  \r\n",
+    b"",
+]
+
+
+@pytest.mark.parametrize("raw", SAMPLES)
+def test_parsed_headers_match_the_library(raw: bytes) -> None:
+    assert LeveeNatsClient._parse_header_lines(raw) == Client._parse_header_lines(raw)
