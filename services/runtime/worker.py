@@ -96,6 +96,14 @@ class Worker:
             try:
                 await self._commit_batch(messages)
                 return len(messages)
+            except _TooManyEffects:
+                # The effects of these events do not fit in one atomic batch: redo fewer of them.
+                self._forget_cached()
+                if len(messages) == 1:
+                    await self._dead_letter(messages[0], RuntimeError("one event produced too many effects"))
+                    return 1
+                messages = messages[: len(messages) // 2]
+                continue
             except ConcurrencyConflict as conflict:
                 # Another instance committed this batch, or staff changed an aggregate under us.
                 self._forget_cached()
@@ -132,7 +140,7 @@ class Worker:
             uow = UnitOfWork(self.repository, now=self.clock(), position=message.seq, cache=self.cache)
             try:
                 await self._handle(message, uow)
-            except (ConcurrencyConflict, StoreUnavailable):
+            except (ConcurrencyConflict, StoreUnavailable, _TooManyEffects):
                 raise
             except Exception as exc:
                 self._forget_cached()
@@ -156,7 +164,7 @@ class Worker:
         tracking_write = self.tracking.advance_to(self.store, position)
         writes = await self.repository.writes_for(*uow.changed)
         if len(writes) + 1 > MAX_BATCH:
-            raise RuntimeError(f"{self.name}: one batch produced {len(writes)} events; lower batch_size")
+            raise _TooManyEffects(len(writes))
         positions = await self.appender.append([*writes, tracking_write])
         changed = uow.changed
         for aggregate in changed:
@@ -186,6 +194,10 @@ class Worker:
         positions = await self.appender.append([dead, tracking_write])
         self.tracking = Tracking(self.name, message.seq, positions[-1])
         self.log.error("event_dead_lettered", seq=message.seq, topic=record["topic"], error=record["error"])
+
+
+class _TooManyEffects(Exception):
+    """A batch's new events and its tracking record would not fit in one atomic batch."""
 
 
 async def _wait(stop: asyncio.Event, timeout: float) -> None:

@@ -121,3 +121,17 @@ async def test_sigkilled_worker_restarted_applies_every_effect_exactly_once(
     seen = await tally(store)
     assert kills >= 3
     assert len(seen) == len(set(seen)) == 3000
+
+
+async def test_batches_whose_effects_overflow_an_atomic_batch_are_split_not_lost(store: JetStreamEventStore) -> None:
+    await open_tally(store)
+    await seed(store, [f"big{n}" for n in range(8)] + ["huge-1", "small"])
+    worker = Worker("toy", store, AggregateStore(store, mapper()), HANDLERS, batch_size=50)
+    await drain(worker)
+    seen = await tally(store)
+    assert len(seen) == len(set(seen)) == 8 * 300 + 1  # every big effect once, plus "small"
+    assert "small" in seen
+    dead = await store.read_subject(store.spec.dead_letter_subject("toy"))
+    assert [json.loads(d.data)["subject"] for d in dead] == [
+        m.subject for m in await store.read(after_seq=0, limit=1000) if b"huge-1" in m.data
+    ]
