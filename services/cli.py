@@ -20,7 +20,9 @@ import structlog
 
 from services import cli_tokens
 from services.api import app as api
+from services.dispatch import app as dispatch_app
 from services.logging_setup import configure_logging
+from services.notices import app as notices_app
 from services.settings import Settings, SettingsError
 from services.triage import app as triage_app
 
@@ -33,6 +35,8 @@ ServiceRun = Callable[[Settings, asyncio.Event], Awaitable[None]]
 SERVICES: dict[str, ServiceRun] = {
     "api": api.run,
     "triage": triage_app.run,
+    "dispatch": dispatch_app.run,
+    "notices": notices_app.run,
 }
 
 

@@ -1,0 +1,151 @@
+"""Staff API tokens in PostgreSQL: only a SHA-256 hash of each token is stored, never the token itself.
+
+A token is `lvt_` + 32 random bytes (urlsafe base64): a hash without a salt is enough because the secret has
+256 bits of entropy; nothing can be guessed from the table. Lookups are cached in memory for a few seconds so
+intake and commands do not pay a PostgreSQL round trip per request; a revoked token therefore keeps working
+on other API processes for at most `CACHE_TTL` seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+import structlog
+
+from events.reference import Reference, load_reference
+from services.api.principal import STAFF_ROLES, Principal
+
+log = structlog.get_logger(__name__)
+
+PREFIX = "lvt_"
+CACHE_TTL = 10.0  # seconds a looked-up token is trusted without asking PostgreSQL again
+CACHE_SIZE = 10_000
+MAX_NAME = 200
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_id    text PRIMARY KEY,
+    token_hash  bytea NOT NULL UNIQUE,
+    role        text NOT NULL,
+    name        text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    revoked_at  timestamptz
+);
+"""
+
+
+class RoleError(ValueError):
+    """A role Levee does not know; the message lists the ones it does."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    token_id: str  # public: safe to log and to show in a list of tokens
+    role: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def check_role(role: str, reference: Reference | None = None) -> str:
+    """The role as given if Levee knows it: operator, command, press or department:<known code>."""
+    if role in STAFF_ROLES:
+        return role
+    kind, _, code = role.partition(":")
+    if kind == "department" and code:
+        ref = reference or load_reference()
+        known = [d.code for d in ref.departments]
+        if code in known:
+            return role
+        raise RoleError(f"no department {code!r}; known departments: {', '.join(known)}")
+    raise RoleError(f"{role!r} is not a role; use one of {', '.join(STAFF_ROLES)} or department:<code>")
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise ValueError(f"a token's name says who holds it: 1 to {MAX_NAME} characters")
+    return name
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def new_token() -> str:
+    return PREFIX + secrets.token_urlsafe(32)
+
+
+class TokenStore:
+    def __init__(self, pool: asyncpg.Pool, *, ttl: float = CACHE_TTL) -> None:
+        self.pool = pool
+        self.ttl = ttl
+        self._cache: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
+        self._schema_ready = False
+
+    async def ensure_schema(self) -> None:
+        # Lazily, not at startup: the API starts (and says 503) while PostgreSQL is down.
+        if not self._schema_ready:
+            async with self.pool.acquire() as conn:
+                await conn.execute(SCHEMA)
+            self._schema_ready = True
+
+    async def create(self, role: str, name: str) -> tuple[str, TokenRecord]:
+        """Mint a token; the caller gets the only copy of its secret."""
+        role, name = check_role(role), check_name(name)
+        await self.ensure_schema()
+        token = new_token()
+        token_id = "tok_" + secrets.token_hex(6)
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "INSERT INTO api_tokens (token_id, token_hash, role, name) VALUES ($1, $2, $3, $4) "
+                "RETURNING token_id, role, name, created_at, revoked_at",
+                token_id, hash_token(token), role, name,
+            )  # fmt: skip
+        assert row is not None
+        log.info("api_token_created", token_id=token_id, role=role)
+        return token, TokenRecord(**dict(row))
+
+    async def revoke(self, token_id: str) -> bool:
+        await self.ensure_schema()
+        async with self.pool.acquire() as conn:
+            status = await conn.execute(
+                "UPDATE api_tokens SET revoked_at = now() WHERE token_id = $1 AND revoked_at IS NULL",
+                token_id,
+            )
+        self._cache.clear()  # this process forgets at once; others within CACHE_TTL
+        revoked = status.endswith(" 1")
+        log.info("api_token_revoked", token_id=token_id, revoked=revoked)
+        return revoked
+
+    async def lookup(self, token: str) -> Principal | None:
+        """The principal a live token stands for, or None for an unknown or revoked one."""
+        if not token.startswith(PREFIX) or len(token) > 100:
+            return None
+        digest = hash_token(token)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        await self.ensure_schema()
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT token_id, role, name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+                digest,
+            )
+        if row is None:
+            # Misses are not cached: that would let anyone fill the cache with made-up tokens.
+            self._cache.pop(digest, None)
+            return None
+        principal = Principal(role=row["role"], name=row["name"], token_id=row["token_id"])
+        self._cache[digest] = (now + self.ttl, principal)
+        self._cache.move_to_end(digest)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return principal
