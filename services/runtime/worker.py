@@ -96,8 +96,9 @@ class Worker:
             try:
                 await self._commit_batch(messages)
                 return len(messages)
-            except _TooManyEffects:
+            except _TooManyEffects as overflow:
                 # The effects of these events do not fit in one atomic batch: redo fewer of them.
+                self.log.info("batch_split", events=len(messages), effects=overflow.args[0])
                 self._forget_cached()
                 if len(messages) == 1:
                     await self._dead_letter(messages[0], RuntimeError("one event produced too many effects"))
@@ -120,6 +121,8 @@ class Worker:
 
     async def _commit_batch(self, messages: list[StoredMessage]) -> None:
         uow = UnitOfWork(self.repository, now=self.clock(), cache=self.cache)
+        # Most handlers first load the aggregate their event belongs to: fetch those together.
+        await uow.prefetch({_aggregate_id(m) for m in messages if m.headers.get(TOPIC) in self.handlers})
         for index, message in enumerate(messages):
             uow.position = message.seq
             try:
@@ -157,8 +160,7 @@ class Worker:
         handler = self.handlers.get(message.headers.get(TOPIC, ""))
         if handler is None:
             return
-        aggregate_id = UUID(message.subject.rsplit(".", 1)[1])
-        await handler(self.repository.to_domain_event(aggregate_id, message), uow)
+        await handler(self.repository.to_domain_event(_aggregate_id(message), message), uow)
 
     async def _commit(self, uow: UnitOfWork, position: int) -> None:
         tracking_write = self.tracking.advance_to(self.store, position)
@@ -194,6 +196,10 @@ class Worker:
         positions = await self.appender.append([dead, tracking_write])
         self.tracking = Tracking(self.name, message.seq, positions[-1])
         self.log.error("event_dead_lettered", seq=message.seq, topic=record["topic"], error=record["error"])
+
+
+def _aggregate_id(message: StoredMessage) -> UUID:
+    return UUID(message.subject.rsplit(".", 1)[1])
 
 
 class _TooManyEffects(Exception):

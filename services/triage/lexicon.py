@@ -7,6 +7,7 @@ A clause ends at punctuation or at "but"/"但是": negation and resolution only 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -40,6 +41,19 @@ def compile_terms(terms: list[str]) -> tuple[Term, ...]:
     return tuple(Term(term, compile_term(term)) for term in terms)
 
 
+# One alternation of a group's terms: a single pass says whether any term of the group can match at all.
+# Most groups match nothing in a given complaint, and then the exact per-term search is skipped.
+_GROUPS: dict[int, tuple[tuple[Term, ...], re.Pattern[str]]] = {}
+
+
+def _any_of(terms: tuple[Term, ...]) -> re.Pattern[str]:
+    found = _GROUPS.get(id(terms))
+    if found is None or found[0] is not terms:
+        found = (terms, re.compile("|".join(f"(?:{t.pattern.pattern})" for t in terms) or "(?!)"))
+        _GROUPS[id(terms)] = found
+    return found[1]
+
+
 @dataclass(frozen=True)
 class Hit:
     term: str  # the lexicon entry that matched
@@ -50,7 +64,16 @@ class Hit:
 
 
 class Text:
-    """A normalised complaint text and its clauses; lexicons are searched through it."""
+    """A normalised complaint text and its clauses; lexicons are searched through it.
+
+    `Text.of(raw)` shares one instance per text, so its remembered searches serve every scoring of the
+    same complaint (intake, grouping, re-assessment) instead of being redone.
+    """
+
+    @staticmethod
+    @functools.lru_cache(maxsize=4096)
+    def of(raw: str) -> Text:
+        return Text(raw)
 
     def __init__(self, raw: str) -> None:
         self.value = normalise(raw)
@@ -60,6 +83,7 @@ class Text:
             bounds.append(match.end())
         bounds.append(len(self.value))
         self.clauses = [(bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)]
+        self._found: dict[int, list[Hit]] = {}
 
     def clause_of(self, position: int) -> int:
         for index, (start, end) in enumerate(self.clauses):
@@ -75,8 +99,12 @@ class Text:
 
     def find(self, terms: tuple[Term, ...]) -> list[Hit]:
         """Every match of every term (first match per term and clause), in text order."""
+        key = id(terms)
+        known = self._found.get(key)
+        if known is not None:
+            return list(known)
         hits: dict[tuple[str, int], Hit] = {}
-        for term in terms:
+        for term in terms if _any_of(terms).search(self.value) else ():
             for match in term.pattern.finditer(self.value):
                 if not match.group(0).strip():
                     continue
@@ -85,15 +113,23 @@ class Text:
                     (term.source, clause),
                     Hit(term.source, match.group(0), match.start(), match.end(), clause),
                 )
-        return sorted(hits.values(), key=lambda hit: hit.start)
+        found = sorted(hits.values(), key=lambda hit: hit.start)
+        self._found[key] = found
+        return list(found)
 
     def any(self, terms: tuple[Term, ...]) -> list[str]:
         """The matched text of every term found anywhere (one per term)."""
+        key = -id(terms)  # negative: never the key of a `find` of the same group
+        known = self._found.get(key)
+        if known is not None:
+            return [hit.text for hit in known]
         found: list[str] = []
-        for term in terms:
-            match = term.pattern.search(self.value)
-            if match and match.group(0).strip():
-                found.append(match.group(0))
+        if _any_of(terms).search(self.value):
+            for term in terms:
+                match = term.pattern.search(self.value)
+                if match and match.group(0).strip():
+                    found.append(match.group(0))
+        self._found[key] = [Hit(text, text, 0, 0, 0) for text in found]
         return found
 
     def preceding(self, hit: Hit) -> str:

@@ -95,7 +95,7 @@ def classify(text: str | Text, rules: Rules | None = None) -> tuple[str, list[st
     problem is over counts 1; overlapping matches count once; a reported danger adds 4 to its category.
     """
     rules = rules or load_rules()
-    body = text if isinstance(text, Text) else Text(text)
+    body = text if isinstance(text, Text) else Text.of(text)
     over = resolved_clauses(body, rules)
     hinted = {
         kind.category for kind in rules.danger if kind.category and _danger_hits(body, kind.terms, rules)
@@ -246,7 +246,7 @@ def score(
     """Score 0-100, level P1-P4 and the factors behind them; danger to life forces P1."""
     rules, reference = rules or load_rules(), reference or load_reference()
     context = context or Context()
-    body = Text(facts.description)
+    body = Text.of(facts.description)
     factors = _text_factors(facts, body, rules, reference)
     factors += _context_factors(facts, context, rules)
     danger = any(f["name"] == "danger_to_life" for f in factors)
@@ -331,7 +331,7 @@ def check_validity(
         if assessment.life_threatening:
             reason += "；涉及生命危险，请立即转当地110/119 (danger to life: hand over to local emergency services now)"
         return reason
-    body = Text(facts.description)
+    body = Text.of(facts.description)
     # Danger, or a cry for help, is never turned away for lack of detail: someone calls back.
     if assessment.life_threatening or distress_hits(body, rules):
         return None
