@@ -70,6 +70,7 @@ class Complaint(Aggregate):
         self.reopen_count: int = 0
         self.repeat_calls: int = 0
         self.agreed_resolution_at: datetime | None = None
+        self.emergency_transfers: list[dict[str, Any]] = []
         self.redacted: bool = False
         self.redacted_at: datetime | None = None
 
@@ -228,6 +229,11 @@ class Complaint(Aggregate):
         self.trigger_event(
             ResolutionTimeAgreed, agreed_at=agreed_at, approved_by_command=bool(approved_by_command)
         )
+
+    def record_emergency_transfer(self, service: str, by: str, reason: str) -> None:
+        """Life first: the caller was put through to 110 (police), 119 (fire and rescue) or 120 (ambulance)."""
+        rules.check_emergency_transfer(self, service, by, reason)
+        self.trigger_event(EmergencyTransferRecorded, service=service, by=by, reason=reason)
 
     def redact(self, reason: str) -> None:
         """Record that the personal-data key was erased; allowed even after close."""
@@ -496,6 +502,20 @@ class ResolutionTimeAgreed(Complaint.Event):
         aggregate.agreed_resolution_at = self.agreed_at
 
 
+class EmergencyTransferRecorded(Complaint.Event):
+    """The operator transferred the caller to an emergency service; when is the event's timestamp."""
+
+    class_version = 1
+    service: str
+    by: str
+    reason: str
+
+    def apply(self, aggregate: Complaint) -> None:
+        entry = {"service": self.service, "by": self.by, "reason": self.reason, "at": self.timestamp}
+        # getattr: a snapshot taken before this event type existed has no such attribute.
+        aggregate.emergency_transfers = [*getattr(aggregate, "emergency_transfers", []), entry]
+
+
 class ComplaintRedacted(Complaint.Event):
     """The complaint's personal-data key was erased (in the key store): when (timestamp) and why."""
 
@@ -514,5 +534,5 @@ COMPLAINT_EVENTS: tuple[type[Complaint.Event], ...] = (
     PriorityAssessed, ComplaintDispatched, DispatchAccepted, DispatchReturned, ExtensionRequested,
     ExtensionGranted, ExtensionDenied, ProgressNoted, ComplaintEscalated, ComplaintResolved, FollowUpRecorded,
     FollowUpAttempted, ComplaintReopened, ComplaintClosed, ComplaintCallRepeated, ResolutionTimeAgreed,
-    ComplaintRedacted,
+    ComplaintRedacted, EmergencyTransferRecorded,
 )  # fmt: skip

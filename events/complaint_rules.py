@@ -44,6 +44,8 @@ OUTCOMES = ("handled", "first_contact")
 SATISFACTION = ("satisfied", "partly_satisfied", "not_satisfied")
 FACTOR_KEYS = frozenset({"name", "weight", "value", "evidence"})
 MAX_FOLLOW_UP_ATTEMPTS = 3
+# 110 police, 119 fire and rescue, 120 ambulance: where a danger to life happening now belongs first.
+EMERGENCY_SERVICES = ("110", "119", "120")
 TRACKING_CODE = re.compile(r"^LV-[0-9A-HJKMNP-TV-Z]{6}$")
 
 
@@ -402,6 +404,18 @@ def check_agree_resolution_time(
         "A time later than the level's resolve-by needs command staff's approval.",
         field="agreed_at",
     )
+
+
+def check_emergency_transfer(c: Complaint, service: str, by: str, reason: str) -> None:
+    check_not_ended(c)
+    require(
+        service in EMERGENCY_SERVICES,
+        "unknown_emergency_service",
+        f"{service!r} is not one of {EMERGENCY_SERVICES}.",
+        field="service",
+    )
+    require_text(by, "by")
+    require_text(reason, "reason")
 
 
 def check_redact(c: Complaint, reason: str) -> None:

@@ -69,6 +69,15 @@ def contact_hash(phone_or_email: str, secret: bytes) -> str:
     return hmac.new(secret, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def caller_key(keyed_contact_hash: str) -> str:
+    """What a read model stores to find a caller's complaints: a hash of the keyed hash, never the number.
+
+    The read model thus holds neither the contact nor the event's own hash; the API, which holds the
+    deployment's secret, recomputes both from the number a caller gives.
+    """
+    return hashlib.sha256(b"levee-caller:" + keyed_contact_hash.encode("ascii")).hexdigest()
+
+
 def _normalise_contact(value: str) -> str:
     value = value.strip()
     if "@" in value:

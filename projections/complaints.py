@@ -1,7 +1,8 @@
 """The `complaints` read model: one row per complaint, as staff lists and the board need it.
 
 Every time comes from the event (never the clock), so a replay writes exactly the same rows.
-Sealed personal data (reporter_sealed, contact_hash) is never copied.
+Sealed personal data (reporter_sealed, contact_hash) is never copied; the operator's caller history finds a
+caller through `caller_key`, a hash of the keyed contact hash (events.personal.caller_key).
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from functools import singledispatch
 from typing import Any
 
 from events import complaint as ev
+from events.personal import caller_key
 from projections.ops import Op, SqlOp
 
 TABLE = "complaints"
 
 _INSERT = (
     "INSERT INTO complaints (id, version, updated_at, tracking_code, status, channel, category, district, lat, "
-    "lon, people_affected, vulnerable, media_exposure, description, received_at) "
-    "VALUES ($1, $2, $3, $4, 'received', $5, $6, $7, $8, $9, $10, $11, $12, $13, $3)"
+    "lon, people_affected, vulnerable, media_exposure, description, received_at, caller_key, call_started_at) "
+    "VALUES ($1, $2, $3, $4, 'received', $5, $6, $7, $8, $9, $10, $11, $12, $13, $3, $14, $15)"
 )
 
 
@@ -40,6 +42,7 @@ def _(event: ev.ComplaintReceived) -> list[Op]:
         event.originator_id, event.originator_version, event.timestamp, event.tracking_code, event.channel,
         event.category, event.district, event.lat, event.lon, event.people_affected, list(event.vulnerable),
         event.media_exposure, event.description,
+        caller_key(event.contact_hash) if event.contact_hash else None, event.call_started_at,
     )  # fmt: skip
     return [SqlOp(TABLE, _INSERT, args, key=(TABLE, event.originator_id))]
 
@@ -131,8 +134,10 @@ def _(event: ev.ComplaintEscalated) -> list[Op]:
 def _(event: ev.ComplaintResolved) -> list[Op]:
     return _set(
         event,
-        "status = 'resolved', resolved_at = $3, resolved_by = $4, first_contact = $5, extension_pending = false",
+        "status = 'resolved', resolved_at = $3, resolved_by = $4, first_contact = $5, extension_pending = false, "
+        "first_contact_answer = $6",
         event.department, event.outcome == "first_contact",
+        event.answer_ref if event.outcome == "first_contact" else None,
     )  # fmt: skip
 
 
@@ -153,7 +158,7 @@ def _(event: ev.ComplaintReopened) -> list[Op]:
     return _set(
         event,
         "status = 'reopened', department = $4, reopen_count = reopen_count + 1, resolved_at = NULL, "
-        "satisfaction = NULL, first_contact = false, follow_up_attempts = 0",
+        "satisfaction = NULL, first_contact = false, first_contact_answer = NULL, follow_up_attempts = 0",
         event.department,
     )
 
@@ -176,4 +181,9 @@ def _(event: ev.ResolutionTimeAgreed) -> list[Op]:
 @apply.register
 def _(event: ev.ComplaintRedacted) -> list[Op]:
     # The key that sealed the reporter's data is gone; the free text may name them too, so it goes as well.
-    return _set(event, "redacted = true, description = ''")
+    return _set(event, "redacted = true, description = '', caller_key = NULL")
+
+
+@apply.register
+def _(event: ev.EmergencyTransferRecorded) -> list[Op]:
+    return _set(event, "emergency_service = $4, emergency_transferred_at = $3", event.service)

@@ -8,6 +8,7 @@ together from applying the same file twice.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Collection
 from importlib import resources
 
 import asyncpg
@@ -30,9 +31,14 @@ def migration_files() -> list[tuple[str, str]]:
 
 
 async def migrate(
-    conn: asyncpg.Connection, schema: str = LIVE_SCHEMA, *, upto: str | None = None
+    conn: asyncpg.Connection,
+    schema: str = LIVE_SCHEMA,
+    *,
+    upto: str | None = None,
+    only: Collection[str] | None = None,
 ) -> list[str]:
-    """Apply what `schema` lacks (up to and including `upto`); return the versions applied now."""
+    """Apply what `schema` lacks (up to and including `upto`, and of `only` when given); return the versions
+    applied now."""
     applied_now: list[str] = []
     lock = zlib.crc32(f"levee-migrate:{schema}".encode())
     async with conn.transaction():
@@ -51,7 +57,7 @@ async def migrate(
         for version, sql in migration_files():
             if upto is not None and version > upto:
                 break
-            if version in done:
+            if version in done or (only is not None and version not in only):
                 continue
             await conn.execute(sql)
             await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)

@@ -30,9 +30,8 @@ log = structlog.get_logger(__name__)
 
 PROJECTIONS = {read_models.NAME: read_models.apply}
 ALIASES = {"all": read_models.NAME}
-TABLES_ONLY = (
-    "001_read_models"  # migrations up to here are tables; the rest (indexes, views) come after loading
-)
+# Migrations that create tables or add columns: applied before loading. The rest (indexes, views) after.
+TABLE_MIGRATIONS = frozenset({"001_read_models", "003_operator"})
 
 
 async def rebuild(settings: Any, name: str, progress: Callable[[str], None]) -> None:
@@ -62,7 +61,7 @@ async def rebuild_schema(
     if name not in PROJECTIONS:
         raise ValueError(f"no projection {name!r}; one of {', '.join([*PROJECTIONS, *ALIASES])}")
     target = f"rebuild_{time.time_ns()}"
-    await migrate(conn, target, upto=TABLES_ONLY)
+    await migrate(conn, target, only=TABLE_MIGRATIONS)
     runner = ProjectionRunner(store, conn, name=name, schema=target, apply=PROJECTIONS[name], notify=False)
     await runner.start()
     meter = _Meter(name, await store.count_after(0), progress)

@@ -25,7 +25,6 @@ from projections import read_models
 from projections.migrate import LIVE_SCHEMA, quote_ident
 from projections.ops import Op
 from projections.plan import Step, plan
-from projections.reader import BatchReader
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +57,7 @@ class ProjectionRunner:
         notify: bool = True,
     ) -> None:
         self.store = store
-        self.reader = BatchReader(store)
+        self.reader = store  # batch direct get reads, replies collected by callback
         self.conn = conn
         self.name = name
         self.schema = schema
@@ -150,7 +149,7 @@ class ProjectionRunner:
         """Apply messages that directly follow `self.position`, in one transaction with the tracking row."""
         if not messages:
             return 0
-        events = [self.decode(message) for message in messages]
+        events = [event for event in map(self.decode, messages) if event is not None]
         ops = [op for event in events for op in self.apply(event)]
         steps = plan(ops)
         new_position = messages[-1].seq

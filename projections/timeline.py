@@ -40,6 +40,7 @@ DETAIL: dict[type, tuple[str, ...]] = {
     ev.ComplaintCallRepeated: ("note", "channel"),
     ev.ResolutionTimeAgreed: ("agreed_at", "approved_by_command"),
     ev.ComplaintRedacted: ("reason",),
+    ev.EmergencyTransferRecorded: ("service", "by", "reason"),
 }
 # Free text a caller may have dictated; dropped from the history when the complaint is redacted.
 CALLER_TEXT = ("comment", "note")

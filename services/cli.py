@@ -18,6 +18,7 @@ from pathlib import Path
 
 import structlog
 
+from projections import app as projector_app
 from services import cli_tokens
 from services.api import app as api
 from services.dispatch import app as dispatch_app
@@ -25,6 +26,7 @@ from services.logging_setup import configure_logging
 from services.notices import app as notices_app
 from services.settings import Settings, SettingsError
 from services.triage import app as triage_app
+from services.up import running
 
 log = structlog.get_logger("services.cli")  # not __name__: it is "__main__" under `python -m`
 
@@ -37,6 +39,7 @@ SERVICES: dict[str, ServiceRun] = {
     "triage": triage_app.run,
     "dispatch": dispatch_app.run,
     "notices": notices_app.run,
+    "projector": projector_app.run,
 }
 
 
@@ -48,6 +51,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         settings = _apply_flags(Settings.from_env(environ, is_tty=sys.stderr.isatty()), args)
     except SettingsError as exc:
         parser.exit(2, f"levee: {exc}\n")
+    if args.command not in (_up, _serve):
+        settings = running.fill_in(settings)  # beside a running `levee up`: use its servers
     configure_logging(settings)
     try:
         return asyncio.run(args.command(settings, args, environ))
@@ -75,9 +80,16 @@ def _parser() -> argparse.ArgumentParser:
     drill.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
     drill.add_argument("--seed", type=int, default=1, help="same seed, same drill (default 1)")
     drill.add_argument("--url", help="API base URL (default: this machine's, from LEVEE_HTTP_HOST/PORT)")
-    drill.add_argument("--operator-token", help="record hotline calls as an operator (media exposure, etc.)")
+    drill.add_argument(
+        "--operator-token",
+        help="record every call as this operator desk; without it the drill is the public, rate-limited per address",
+    )
     drill.add_argument("--concurrency", type=int, default=256, help="requests in flight at most")
     drill.set_defaults(command=_drill)
+
+    rebuild = commands.add_parser("rebuild", help="replay the stream into fresh read-model tables and swap them in")
+    rebuild.add_argument("projection", choices=["read_models", "all"], help="which projection")
+    rebuild.set_defaults(command=_rebuild)
 
     triage = commands.add_parser("triage", help="triage rules without a server")
     triage_commands = triage.add_subparsers(required=True, metavar="ACTION")
@@ -120,6 +132,19 @@ async def _serve(settings: Settings, args: argparse.Namespace, environ: Mapping[
     finally:
         if watcher is not None:
             watcher.cancel()
+    return 0
+
+
+async def _rebuild(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from projections.rebuild import rebuild
+
+    def progress(line: str) -> None:
+        # One line, redrawn in place on a terminal: events done, events/s, time left.
+        sys.stderr.write(("\r" if sys.stderr.isatty() else "") + line + ("" if sys.stderr.isatty() else "\n"))
+        sys.stderr.flush()
+
+    await rebuild(settings, args.projection, progress)
+    sys.stderr.write("\n" if sys.stderr.isatty() else "")
     return 0
 
 

@@ -18,7 +18,26 @@ from aiohttp import web
 
 from events.store.connection import connect_nats
 from events.store.stream import ensure_stream
-from services.api import health, keys
+from services.api import (
+    auth,
+    commands,
+    commands_incidents,
+    commands_notices,
+    health,
+    intake,
+    keys,
+    live,
+    open311,
+    open311_requests,
+    openapi,
+    operator,
+    operator_commands,
+    pages,
+    problems,
+    read_routes,
+    resources,
+)
+from services.api.principal import PRINCIPAL, PUBLIC
 from services.settings import Settings, SettingsError
 
 log = structlog.get_logger(__name__)
@@ -26,17 +45,35 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # One line per module that has routes: `add_routes(app)` registers them.
-ROUTES: tuple[Callable[[web.Application], None], ...] = (health.add_routes,)
+ROUTES: tuple[Callable[[web.Application], None], ...] = (
+    health.add_routes,
+    commands.add_routes,
+    commands_incidents.add_routes,
+    commands_notices.add_routes,
+    intake.add_routes,
+    open311.add_routes,
+    open311_requests.add_routes,
+    openapi.add_routes,
+    operator_commands.add_routes,
+    operator.add_routes,
+    read_routes.add_routes,
+    live.add_routes,  # also owns the LISTEN connection (cleanup_ctx) and ends streams on shutdown
+    pages.add_routes,
+)
+MAX_BODY = 64 * 1024  # bytes; a larger body gets a 413 problem
 QUIET_PATHS = frozenset({"/healthz"})  # polled by probes: logged at debug when they succeed
 
 
 def build_app(settings: Settings) -> web.Application:
     if settings.nats_url is None or settings.database_url is None:
         raise SettingsError("the API needs NATS_URL and DATABASE_URL (`levee up` sets both for its services)")
-    app = web.Application(middlewares=[request_context])
+    middlewares = [request_context, problems.problems, auth.authenticate]
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings
     app.cleanup_ctx.append(nats_link)
     app.cleanup_ctx.append(postgres_pool)
+    app.cleanup_ctx.append(resources.writers)  # after both: closes (flushes) before them
+    app.cleanup_ctx.append(auth.token_store)
     register_routes(app)
     return app
 
@@ -134,8 +171,16 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
                 "http_request",
                 method=request.method,
                 path=request.path,
+                route=_route_template(request),
+                role=request.get(PRINCIPAL, PUBLIC).role,
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
             )
     response.headers["X-Request-Id"] = request_id
     return response
+
+
+def _route_template(request: web.Request) -> str | None:
+    """The route as registered (`/open311/v2/tokens/{token}.json`): groups a dashboard's lines by endpoint."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else None

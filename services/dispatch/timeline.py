@@ -26,6 +26,7 @@ from events.complaint import (
     DispatchAccepted,
     ExtensionGranted,
     PriorityAssessed,
+    ResolutionTimeAgreed,
 )
 from services.dispatch.rules import COMMAND_LEVEL, Escalation
 
@@ -33,7 +34,7 @@ Kind = Literal["accept", "resolve"]
 # The events that change a complaint's deadlines; the watcher skips every other event unread.
 DEADLINE_EVENTS: tuple[type, ...] = (
     PriorityAssessed, DispatchAccepted, ExtensionGranted, ComplaintResolved, ComplaintReopened,
-    ComplaintEscalated, ComplaintRejected, ComplaintMarkedDuplicate, ComplaintClosed,
+    ComplaintEscalated, ComplaintRejected, ComplaintMarkedDuplicate, ComplaintClosed, ResolutionTimeAgreed,
 )  # fmt: skip
 ENDING_EVENTS = (ComplaintRejected, ComplaintMarkedDuplicate, ComplaintClosed)
 
@@ -96,6 +97,10 @@ def fold(state: DeadlineState, event: Any) -> DeadlineState:
     if isinstance(event, ExtensionGranted):
         state = _close(state, ("resolve",), at)
         return dataclasses.replace(state, deadlines=(*state.deadlines, Deadline("resolve", event.resolve_by)))
+    if isinstance(event, ResolutionTimeAgreed):
+        # The time agreed with the caller (约定期限) is the resolve-by the case is now held to.
+        state = _close(state, ("resolve",), at)
+        return dataclasses.replace(state, deadlines=(*state.deadlines, Deadline("resolve", event.agreed_at)))
     if isinstance(event, (ComplaintResolved, *ENDING_EVENTS)):
         return dataclasses.replace(_close(state, ("accept", "resolve"), at), settled=True)
     if isinstance(event, ComplaintReopened):

@@ -25,7 +25,7 @@ from services.embedded.nats_server import NatsServer
 from services.embedded.postgres_server import PostgresServer
 from services.logging_setup import write_banner
 from services.settings import Settings
-from services.up import contact_secret, leftovers
+from services.up import contact_secret, leftovers, running
 from services.up.children import Child
 
 log = structlog.get_logger(__name__)
@@ -53,6 +53,7 @@ async def launch(
                 return 0
             await _ensure_stream(settings)
             await _start_children(settings, services, environ, stop, stack)
+            stack.callback(running.remove, settings)
             await _announce_when_ready(settings, monitor_url, stop)
             await stop.wait()
             log.info("levee_stopping")
@@ -154,11 +155,16 @@ async def _announce_when_ready(settings: Settings, monitor_url: str | None, stop
         "postgres": _without_password(settings.database_url),
         "data_dir": str(settings.data_dir),
     }
+    running.write(settings)
     log.info("levee_ready", **urls)
-    if settings.log_format == "console":
-        width = max(map(len, urls))
-        lines = [f"  {key.replace('_', ' '):<{width}}  {value}" for key, value in urls.items()]
-        write_banner("\nLevee is up. Ctrl-C stops everything.\n" + "\n".join(lines) + "\n")
+    width = max(map(len, urls))
+    lines = [f"  {key.replace('_', ' '):<{width}}  {value}" for key, value in urls.items()]
+    write_banner(
+        "\nLevee is up. Ctrl-C stops everything.\n" + "\n".join(lines) + "\n\n"
+        "Next, in another terminal:\n"
+        "  .venv/bin/levee token create --role command --name 'Duty officer'   # a token for /board\n"
+        "  .venv/bin/levee drill typhoon --rate 50 --duration 120             # a typhoon surge to watch\n"
+    )
 
 
 def _free_or_any(port: int, host: str = "127.0.0.1") -> int:

@@ -175,10 +175,15 @@ async def test_levee_up_serves_health_stops_cleanly_and_keeps_data(tmp_path: Pat
         await write_marks(ready, subject, marker)
 
         # A service that crashes is restarted; the rest keep running.
-        os.kill(first.events("service_started")[0]["pid"], signal.SIGKILL)
-        first.wait_for("api restarted", lambda: next(iter(first.events("service_died")), None))
+        def api_starts() -> list[dict[str, Any]]:
+            return [r for r in first.events("service_started") if r["child"] == "api"]
+
+        assert {r["child"] for r in first.events("service_started")} >= {"api", "triage", "dispatch", "notices"}
+        os.kill(api_starts()[0]["pid"], signal.SIGKILL)
+        first.wait_for("api restarted", lambda: len(api_starts()) == 2 or None)
         first.wait_for("healthz 200 again", first.healthz)
-        assert [r["restarts"] for r in first.events("service_started")] == [0, 1]
+        assert [r["restarts"] for r in api_starts()] == [0, 1]
+        assert [r["child"] for r in first.events("service_died")] == ["api"]  # the others kept running
     finally:
         code = first.interrupt()
     assert code == 0, first.output
@@ -269,12 +274,13 @@ async def test_levee_up_after_a_killed_launcher_stops_its_leftover_servers_first
         pids = first.started_pids()
     finally:
         first.kill()  # SIGKILL: no chance to stop anything
-    api = pids.pop("service api")
+    services = {name: pid for name, pid in pids.items() if name.startswith("service ")}
     deadline = time.monotonic() + 10
-    while alive(api) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in services.values()) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not alive(api), "the API outlived its launcher"
-    assert all(alive(pid) for pid in pids.values()), "the servers should be orphans now, not gone"
+    assert not [name for name, pid in services.items() if alive(pid)], "a service outlived its launcher"
+    servers = {name: pid for name, pid in pids.items() if name not in services}
+    assert all(alive(pid) for pid in servers.values()), "the servers should be orphans now, not gone"
 
     third = Launcher(free_port(), data_dir)
     try:

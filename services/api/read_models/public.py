@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from events.reference import Reference, load_reference
-from projections.queries import Conn, S
+from services.api.read_models.queries import Conn, S
 
 # Internal work-order steps in the words the public sees.
 PUBLIC_STATUS = {

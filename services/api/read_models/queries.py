@@ -3,7 +3,7 @@
 Every function takes a connection or a pool and returns plain dicts (JSON-ready apart from datetimes and
 UUIDs). Table names are qualified with the live schema, so callers need no search_path; a rebuild swaps
 the schema under them atomically. `now` is a parameter so drills and tests can ask "as of" a time.
-Public reads (no personal data) are in `projections.public`, the summary report in `projections.report`.
+Public reads (no personal data) are in `services.api.read_models.public`, the summary report in `services.api.read_models.report`.
 """
 
 from __future__ import annotations

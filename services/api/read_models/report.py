@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from projections.queries import OPEN, Conn, S
+from services.api.read_models.queries import OPEN, Conn, S
 
 _OPEN_SQL = "(" + ", ".join(f"'{s}'" for s in OPEN) + ")"
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from events.store import JetStreamEventStore
-from projections import public, queries, report
 from projections.rebuild import rebuild_schema
+from services.api.read_models import public, queries, report
 from tests.integration.projections.conftest import MakeRunner
 from tests.integration.projections.day import Day, write_day
 from tests.integration.projections.snapshot import snapshot

@@ -130,3 +130,31 @@ async def test_sigkilled_projector_restarted_counts_nothing_twice(
     rebuilt = await rebuild_schema(store, pg, swap=False)
     assert await snapshot(pg, rebuilt) == live
     assert sum(int(row.split(",")[-1].rstrip(")")) for row in live["hotspots"]) == 12 * 7
+
+
+async def test_a_malformed_or_foreign_message_is_skipped_and_the_board_keeps_going(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    import uuid
+
+    from events.store import Write
+
+    junk = [
+        Write(store.spec.event_subject(uuid.uuid4()), b"not an event"),  # no topic header at all
+        Write(store.spec.event_subject(uuid.uuid4()), b"{}", {"Levee-Topic": "services.triage.indexes:X"}),
+        Write(
+            store.spec.event_subject(uuid.uuid4()),
+            b"{broken",
+            {"Levee-Topic": "events.complaint:ComplaintReceived", "Levee-Version": "1"},
+        ),  # an event whose state cannot be decoded
+    ]
+    await store.append(junk)
+    day = await write_day(store)
+    runner = await make_runner()
+    await runner.catch_up()
+    assert runner.position == await store.last_sequence()  # past the junk, not stuck on it
+    live = await snapshot(pg)
+    rows = await pg.fetchval("SELECT count(*) FROM levee_read.complaints")
+    assert rows == len(day.complaints)
+    await rebuild_schema(store, pg)  # a replay from zero meets the same junk and gives the same tables
+    assert await snapshot(pg) == live

@@ -36,6 +36,7 @@ def _every_event(build: Callable[[str], Complaint]) -> list[Aggregate.Event]:
     c.grant_extension("cmd", 30)
     c.escalate(2, "media", "cmd")
     c.repeat_call("again", "app")
+    c.record_emergency_transfer("119", "operator:chen", "people trapped")
     c.agree_resolution_time(datetime(2099, 1, 1, tzinfo=UTC), datetime.now(UTC), True)
     c.resolve("power", "restored")
     c.attempt_follow_up("no answer")

@@ -1,0 +1,450 @@
+"""Staff commands on complaints (the work order's life after intake), and the machinery every command shares.
+
+A command is one row in a table: its route, the roles that may send it, its body's fields, and the one
+aggregate method it calls. Every command runs the same way: role check, load the aggregate, object check,
+strict body check, apply, save with the aggregate's expected stream position. A concurrent writer makes the
+save fail (ConcurrencyConflict); the command is then re-applied to a freshly loaded aggregate a few times
+before answering 409. Answers carry a state summary only (id, status, version), never personal data.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+import asyncpg
+import nats.errors
+import structlog
+from aiohttp import web
+from eventsourcing.domain import Aggregate
+
+from events.complaint import Complaint
+from events.complaint_rules import SATISFACTION
+from events.mapper import make_mapper
+from events.store.aggregates import AggregateNotFound, AggregateStore
+from events.store.errors import ConcurrencyConflict, StoreUnavailable
+from events.store.keys import PersonalKeyStore
+from services.api import keys
+from services.api.auth import require_holding_department, require_role, role_names
+from services.api.openapi import json_body, problem_responses
+from services.api.principal import PRINCIPAL, Principal
+from services.api.problems import FieldError, Problem, invalid
+
+log = structlog.get_logger(__name__)
+
+A = TypeVar("A", bound=Aggregate)
+Body = dict[str, Any]
+API = "/api/v1"
+ATTEMPTS = 3  # a command re-applied after this many conflicting saves is answered 409
+MAX_BODY = 64 * 1024
+
+
+# -- bodies ------------------------------------------------------------------------------------------
+
+FieldKind = Literal["text", "integer", "boolean", "uuid", "choice", "text_list"]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    kind: FieldKind = "text"
+    required: bool = True
+    max_length: int = 500
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[str, ...] = ()
+    nullable: bool = False
+    default: Any = None
+    description: str = ""
+
+    def parse(self, value: Any) -> Any:
+        """The value as the command wants it; raises ValueError with what a person should fix."""
+        if value is None and self.nullable:
+            return None
+        if self.kind in ("text", "choice", "uuid"):
+            if not isinstance(value, str):
+                raise ValueError("must be a string")
+            if len(value) > self.max_length:  # counted as sent, as the document's maxLength counts
+                raise ValueError(f"must be at most {self.max_length} characters")
+            value = unicodedata.normalize("NFC", value).strip()
+            if self.kind == "uuid":
+                try:
+                    return uuid.UUID(value)
+                except ValueError:
+                    raise ValueError("must be a UUID") from None
+            if self.kind == "choice" and value not in self.choices:
+                raise ValueError(f"must be one of {', '.join(self.choices)}")
+            if self.required and not value:
+                raise ValueError("must not be blank")
+            return value
+        if self.kind == "boolean":
+            if not isinstance(value, bool):
+                raise ValueError("must be true or false")
+            return value
+        if self.kind == "integer":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError("must be a whole number")
+            if (self.minimum is not None and value < self.minimum) or (
+                self.maximum is not None and value > self.maximum
+            ):
+                raise ValueError(f"must be from {self.minimum} to {self.maximum}")
+            return value
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ValueError("must be a list of strings")
+        if len(value) > (self.maximum or 50):
+            raise ValueError(f"must have at most {self.maximum or 50} items")
+        return [unicodedata.normalize("NFC", item).strip() for item in value]
+
+    def schema(self) -> dict[str, Any]:
+        base: dict[str, Any] = {
+            "text": {"type": "string", "minLength": 1 if self.required else 0, "maxLength": self.max_length},
+            "choice": {"type": "string", "enum": list(self.choices)},
+            "uuid": {"type": "string", "format": "uuid"},
+            "boolean": {"type": "boolean"},
+            "integer": {"type": "integer", "minimum": self.minimum, "maximum": self.maximum},
+            "text_list": {"type": "array", "items": {"type": "string"}, "maxItems": self.maximum or 50},
+        }[self.kind]
+        base = {key: value for key, value in base.items() if value is not None}
+        if self.kind == "text" and self.required:
+            base["pattern"] = r"\S"
+        if self.nullable:
+            base["type"] = [base["type"], "null"]
+            if "enum" in base:
+                base["enum"] = [*base["enum"], None]
+        if self.description:
+            base["description"] = self.description
+        return base
+
+
+async def read_body(request: web.Request, fields: tuple[Field, ...]) -> Body:
+    """The JSON object body, every field checked; unknown fields are refused by name (no mass assignment)."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise Problem(
+            413, "Body too large", f"A command body is at most {MAX_BODY} bytes.", code="body_too_large"
+        )
+    raw = await request.read() if request.body_exists else b""
+    if len(raw) > MAX_BODY:
+        raise Problem(
+            413, "Body too large", f"A command body is at most {MAX_BODY} bytes.", code="body_too_large"
+        )
+    if not raw.strip():
+        data: Any = {}
+    else:
+        if request.content_type != "application/json":
+            raise Problem(
+                415, "Unsupported media type", "Send the command as application/json.",
+                code="unsupported_media_type", headers={"Accept": "application/json"},
+            )  # fmt: skip
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Problem(
+                400, "Unreadable JSON", f"The body is not valid JSON: {exc}.", code="invalid_json"
+            ) from None
+    if not isinstance(data, dict):
+        raise invalid([FieldError("", "the body must be a JSON object")])
+    known = {f.name: f for f in fields}
+    errors = [FieldError(name, "unknown field") for name in data if name not in known]
+    body: Body = {}
+    for f in fields:
+        if f.name not in data:
+            if f.required:
+                errors.append(FieldError(f.name, "is required"))
+            else:
+                body[f.name] = f.default
+            continue
+        try:
+            body[f.name] = f.parse(data[f.name])
+        except ValueError as exc:
+            errors.append(FieldError(f.name, str(exc)))
+    if errors:
+        allowed = ", ".join(known) or "none"
+        raise invalid(
+            errors, "; ".join(f"{e.field or 'body'}: {e.message}" for e in errors) + f" (fields: {allowed})"
+        )
+    return body
+
+
+# -- loading and saving ------------------------------------------------------------------------------
+
+
+class Repository:
+    """The app's one AggregateStore (its position cache saves a read per save), built once NATS is usable."""
+
+    def __init__(self, link: keys.NatsLink, pool: asyncpg.Pool) -> None:
+        self.link = link
+        self.personal_keys = PersonalKeyStore(pool)
+        self._aggregates: AggregateStore | None = None
+        self._keys_ready = False
+
+    def aggregates(self) -> AggregateStore:
+        store = self.link.store()  # DependencyUnavailable (503) until NATS and the stream are usable
+        if self._aggregates is None:
+            self._aggregates = AggregateStore(store, make_mapper())
+        return self._aggregates
+
+    async def load(self, aggregate_id: uuid.UUID, cls: type[A], noun: str) -> A:
+        try:
+            return await self.aggregates().get(aggregate_id, cls)
+        except AggregateNotFound:
+            raise Problem(
+                404, f"No such {noun}", f"There is no {noun} {aggregate_id}.", code="not_found"
+            ) from None
+        except (StoreUnavailable, nats.errors.Error, TimeoutError) as exc:
+            raise keys.DependencyUnavailable("NATS", f"cannot read: {type(exc).__name__}") from exc
+
+    async def save(self, *aggregates: Aggregate) -> None:
+        try:
+            await self.aggregates().save(*aggregates)
+        except StoreUnavailable as exc:
+            raise keys.DependencyUnavailable("NATS", f"nothing was stored: {exc}") from exc
+
+    async def erase_personal_key(self, complaint_id: uuid.UUID, reason: str) -> bool:
+        if not self._keys_ready:
+            await self.personal_keys.create_schema()
+            self._keys_ready = True
+        return await self.personal_keys.erase(complaint_id, reason)
+
+
+REPOSITORY = web.AppKey("command_repository", Repository)
+
+
+async def repository(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx (after the NATS link and the pool): the repository commands load and save through."""
+    app[REPOSITORY] = Repository(app[keys.NATS_LINK], app[keys.PG_POOL])
+    yield
+
+
+def path_id(request: web.Request, noun: str, name: str = "id") -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise Problem(
+            404, f"No such {noun}", f"{noun.capitalize()} ids are UUIDs.", code="not_found"
+        ) from None
+
+
+def conflict(noun: str) -> Problem:
+    return Problem(
+        409, "Changed by someone else", f"The {noun} kept changing while this command was applied; try again.",
+        code="concurrent_change",
+    )  # fmt: skip
+
+
+# -- one table row per command -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Command(Generic[A]):
+    action: str  # the path after /{id}/
+    roles: tuple[str, ...]
+    fields: tuple[Field, ...]
+    apply: Callable[[A, Body, Principal], None]
+    summary: str
+    # Side effects that must happen before the event is recorded (erasing a key before recording it).
+    prepare: Callable[[web.Request, A, Body], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class Target(Generic[A]):
+    """Everything the shared handler needs to know about one aggregate type."""
+
+    noun: str
+    collection: str  # /api/v1/<collection>/{id}/<action>
+    cls: type[A]
+    authorize: Callable[[Principal, A], None]
+    summarize: Callable[[A], dict[str, Any]]
+    tag: str
+
+
+def command_handler(kind: Target[A], command: Command[A]) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(request: web.Request) -> web.Response:
+        principal = request[PRINCIPAL]
+        require_role(principal, command.roles)
+        repo = request.app[REPOSITORY]
+        aggregate_id = path_id(request, kind.noun)
+        aggregate = await repo.load(aggregate_id, kind.cls, kind.noun)
+        kind.authorize(
+            principal, aggregate
+        )  # before the body: a refused caller learns nothing from validation
+        body = await read_body(request, command.fields)
+        if command.prepare is not None:
+            await command.prepare(request, aggregate, body)
+        for attempt in range(1, ATTEMPTS + 1):
+            command.apply(aggregate, body, principal)
+            try:
+                await repo.save(aggregate)
+            except ConcurrencyConflict:
+                log.info("command_conflict", command=command.action, attempt=attempt, id=str(aggregate_id))
+                aggregate = await repo.load(aggregate_id, kind.cls, kind.noun)
+                kind.authorize(principal, aggregate)  # it may have moved to another department meanwhile
+                continue
+            log.info(
+                "command_applied", command=command.action, id=str(aggregate_id), version=aggregate.version
+            )
+            return web.json_response(kind.summarize(aggregate))
+        raise conflict(kind.noun)
+
+    return handle
+
+
+def add_command_routes(app: web.Application, kind: Target[A], commands: tuple[Command[A], ...]) -> None:
+    if repository not in app.cleanup_ctx:  # every command module needs it; one per app
+        app.cleanup_ctx.append(repository)
+    for command in commands:
+        app.router.add_post(
+            f"{API}/{kind.collection}/{{id}}/{command.action}", command_handler(kind, command)
+        )
+
+
+# -- the OpenAPI fragments, from the same tables that register the routes ----------------------------
+
+# The document itself (services/api/openapi.py) supplies the Problem schema and the `bearer` scheme.
+PROBLEM_STATUSES = (400, 401, 403, 404, 409, 413, 415, 422, 503)
+
+
+def operation(
+    *,
+    operation_id: str,
+    summary: str,
+    roles: tuple[str, ...],
+    fields: tuple[Field, ...],
+    tag: str,
+    result: dict[str, Any],
+    created: bool = False,
+    with_id: bool = True,
+) -> dict[str, Any]:
+    body = {
+        "type": "object", "additionalProperties": False, "properties": {f.name: f.schema() for f in fields},
+        "required": [f.name for f in fields if f.required],
+    }  # fmt: skip
+    op: dict[str, Any] = {
+        "operationId": operation_id, "summary": summary, "tags": [tag], "security": [{"bearer": []}],
+        "description": f"Roles: {', '.join(role_names(roles))}. Unknown fields are refused (422).",
+        "requestBody": json_body(body, required=any(f.required for f in fields)),
+        "responses": {
+            "201" if created else "200": {"description": "The new state (no personal data)",
+                                          "content": {"application/json": {"schema": result}}},
+            **problem_responses(*PROBLEM_STATUSES),
+        },
+    }  # fmt: skip
+    if with_id:
+        op["parameters"] = [
+            {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+        ]
+    return op
+
+
+def openapi_paths(
+    kind: Target[A], commands: tuple[Command[A], ...], result: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    return {
+        f"{API}/{kind.collection}/{{id}}/{c.action}": {
+            "post": operation(
+                operation_id=f"{kind.noun}_{c.action.replace('-', '_').replace('/', '_')}",
+                summary=c.summary,
+                roles=c.roles,
+                fields=c.fields,
+                tag=kind.tag,
+                result=result,
+            )
+        }
+        for c in commands
+    }
+
+
+# -- complaints --------------------------------------------------------------------------------------
+
+
+def _complaint_summary(complaint: Complaint) -> dict[str, Any]:
+    return {
+        "id": str(complaint.id), "status": str(complaint.status), "version": complaint.version,
+        "department": complaint.department, "escalation_level": complaint.escalation_level,
+        "extension_pending": complaint.extension_pending is not None,
+    }  # fmt: skip
+
+
+def _complaint_access(principal: Principal, complaint: Complaint) -> None:
+    require_holding_department(principal, complaint.department)
+
+
+async def _erase_key(request: web.Request, complaint: Complaint, body: Body) -> None:
+    # Erase first: if recording the redaction then fails, the data is already unreadable and a retry
+    # records it; the other order could record a redaction that did not happen.
+    await request.app[REPOSITORY].erase_personal_key(complaint.id, body["reason"])
+
+
+def _dept(principal: Principal) -> str:
+    assert principal.department is not None  # the role check let only department staff through
+    return principal.department
+
+
+COMPLAINTS: Target[Complaint] = Target(
+    "complaint", "complaints", Complaint, _complaint_access, _complaint_summary, "complaint commands"
+)
+REASON = Field("reason", max_length=1000)
+COMPLAINT_COMMANDS: tuple[Command[Complaint], ...] = (
+    Command("dispatch", ("command",), (Field("department", max_length=64), REASON),
+            lambda c, b, p: c.dispatch(b["department"], by=p.name, reason=b["reason"]),
+            "Dispatch or re-dispatch the complaint to a department"),
+    Command("accept", ("department",), (), lambda c, b, p: c.accept(_dept(p)),
+            "Sign for a dispatched complaint (starts the resolve clock)"),
+    Command("return", ("department",), (REASON,), lambda c, b, p: c.return_dispatch(_dept(p), b["reason"]),
+            "Return a complaint that is not this department's, saying why"),
+    Command("progress", ("department",),
+            (Field("text", max_length=4000), Field("public", "boolean", required=False, default=False,
+                                                   description="shown to the complainant when true")),
+            lambda c, b, p: c.note_progress(_dept(p), b["text"], public=b["public"]),
+            "Note progress, internal or public"),
+    Command("extension-requests", ("department",),
+            (Field("minutes", "integer", minimum=1, maximum=20160), REASON),
+            lambda c, b, p: c.request_extension(_dept(p), b["minutes"], b["reason"]),
+            "Ask command staff for more time"),
+    Command("extension-requests/grant", ("command",), (Field("minutes", "integer", minimum=1, maximum=20160),),
+            lambda c, b, p: c.grant_extension(by=p.name, minutes=b["minutes"]),
+            "Grant the pending extension (possibly a different number of minutes)"),
+    Command("extension-requests/deny", ("command",), (REASON,),
+            lambda c, b, p: c.deny_extension(by=p.name, reason=b["reason"]), "Deny the pending extension"),
+    Command("escalate", ("command",), (Field("level", "integer", minimum=1, maximum=2), REASON),
+            lambda c, b, p: c.escalate(b["level"], b["reason"], by=p.name),
+            "Escalate to level 1 (department head) or 2 (command)"),
+    Command("resolve", ("department",),
+            (Field("summary", max_length=4000),
+             Field("answer_ref", required=False, nullable=True, max_length=200)),
+            lambda c, b, p: c.resolve(_dept(p), b["summary"], "handled", b["answer_ref"]),
+            "Resolve the complaint, saying what was done"),
+    Command("follow-ups", ("operator",),
+            (Field("contacted", "boolean"),
+             Field("satisfaction", "choice", required=False, nullable=True, choices=SATISFACTION),
+             Field("comment", required=False, default="", max_length=2000)),
+            lambda c, b, p: c.record_follow_up(b["contacted"], b["satisfaction"], b["comment"]),
+            "Record a follow-up call and the complainant's satisfaction"),
+    Command("follow-up-attempts", ("operator",), (Field("note", max_length=1000),),
+            lambda c, b, p: c.attempt_follow_up(b["note"]), "Record a follow-up call that reached nobody"),
+    Command("reopen", ("operator", "command"), (REASON,), lambda c, b, p: c.reopen(b["reason"]),
+            "Reopen a resolved complaint"),
+    Command("close", ("operator", "command"), (), lambda c, b, p: c.close(), "Close a resolved complaint"),
+    Command("redact", ("command",), (REASON,), lambda c, b, p: c.redact(b["reason"]),
+            "Erase the complainant's personal data for good (crypto-shredding)", prepare=_erase_key),
+)  # fmt: skip
+
+
+def add_routes(app: web.Application) -> None:
+    add_command_routes(app, COMPLAINTS, COMPLAINT_COMMANDS)
+
+
+COMPLAINT_STATE: dict[str, Any] = {
+    "type": "object", "required": ["id", "status", "version"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"}, "status": {"type": "string"}, "version": {"type": "integer"},
+        "department": {"type": ["string", "null"]}, "escalation_level": {"type": "integer"},
+        "extension_pending": {"type": "boolean"},
+    },
+}  # fmt: skip
+
+
+OPENAPI_PATHS: dict[str, dict[str, Any]] = openapi_paths(COMPLAINTS, COMPLAINT_COMMANDS, COMPLAINT_STATE)

@@ -1,0 +1,132 @@
+"""Incident commands (command staff): declare one, move its public status, link complaints to it.
+
+Linking records the fact on both aggregates in one atomic batch, each with its own expected position:
+the incident lists the complaint and the complaint names the incident, or neither does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from events.complaint import Complaint
+from events.incident import INCIDENT_STATUSES, Incident
+from events.store.errors import ConcurrencyConflict
+from services.api.auth import requires
+from services.api.commands import (
+    API,
+    ATTEMPTS,
+    REPOSITORY,
+    Command,
+    Field,
+    Target,
+    add_command_routes,
+    conflict,
+    openapi_paths,
+    operation,
+    path_id,
+    read_body,
+)
+from services.api.principal import PRINCIPAL, Principal
+from services.api.problems import FieldError, Problem, invalid
+
+log = structlog.get_logger(__name__)
+
+
+def incident_summary(incident: Incident) -> dict[str, Any]:
+    return {"id": str(incident.id), "status": incident.status, "version": incident.version,
+            "title": incident.title, "complaints": len(incident.complaint_ids)}  # fmt: skip
+
+
+def _anyone(principal: Principal, incident: Incident) -> None:
+    """Incidents have no owner: command staff, the only role allowed, see everything."""
+
+
+INCIDENTS: Target[Incident] = Target(
+    "incident", "incidents", Incident, _anyone, incident_summary, "incidents"
+)
+DECLARE_FIELDS = (
+    Field("title", max_length=200),
+    Field("kind", max_length=64, description="flood, substation_failure, typhoon, ..."),
+    Field("districts", "text_list", required=False, default=[], maximum=50,
+          description="district codes; empty means the whole served area"),
+)  # fmt: skip
+STATUS_COMMAND: Command[Incident] = Command(
+    "status", ("command",), (Field("status", "choice", choices=INCIDENT_STATUSES),),
+    lambda i, b, p: i.update_status(b["status"], by=p.name), "Move the incident's public status",
+)  # fmt: skip
+LINK_FIELDS = (Field("complaint_id", "uuid"),)
+
+
+@requires("command")
+async def declare(request: web.Request) -> web.Response:
+    body = await read_body(request, DECLARE_FIELDS)
+    incident = Incident.declare(
+        title=body["title"],
+        kind=body["kind"],
+        districts=body["districts"],
+        declared_by=request[PRINCIPAL].name,
+    )
+    await request.app[REPOSITORY].save(incident)
+    log.info("incident_declared", id=str(incident.id), districts=len(incident.districts))
+    return web.json_response(incident_summary(incident), status=201)
+
+
+@requires("command")
+async def link_complaint(request: web.Request) -> web.Response:
+    repo = request.app[REPOSITORY]
+    incident_id = path_id(request, "incident")
+    incident = await repo.load(incident_id, Incident, "incident")
+    body = await read_body(request, LINK_FIELDS)
+    for attempt in range(1, ATTEMPTS + 1):
+        complaint = await _complaint(request, body["complaint_id"])
+        incident.link_complaint(complaint.id)
+        complaint.link_to_incident(incident.id)
+        try:
+            await repo.save(incident, complaint)
+        except ConcurrencyConflict:
+            log.info("command_conflict", command="link_complaint", attempt=attempt, id=str(incident_id))
+            incident = await repo.load(incident_id, Incident, "incident")
+            continue
+        log.info("complaint_linked_to_incident", id=str(incident_id), complaint_id=str(complaint.id))
+        return web.json_response(
+            {
+                **incident_summary(incident),
+                "complaint": {"id": str(complaint.id), "version": complaint.version},
+            }
+        )
+    raise conflict("incident")
+
+
+async def _complaint(request: web.Request, complaint_id: Any) -> Complaint:
+    try:
+        return await request.app[REPOSITORY].load(complaint_id, Complaint, "complaint")
+    except Problem as problem:
+        if problem.status != 404:
+            raise
+        raise invalid([FieldError("complaint_id", "no complaint has this id")]) from None
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post(f"{API}/incidents", declare)
+    app.router.add_post(f"{API}/incidents/{{id}}/complaints", link_complaint)
+    add_command_routes(app, INCIDENTS, (STATUS_COMMAND,))
+
+
+INCIDENT_STATE: dict[str, Any] = {
+    "type": "object", "required": ["id", "status", "version"],
+    "properties": {"id": {"type": "string", "format": "uuid"}, "status": {"type": "string", "enum": list(INCIDENT_STATUSES)},
+                   "version": {"type": "integer"}, "title": {"type": "string"}, "complaints": {"type": "integer"},
+                   "complaint": {"type": "object", "properties": {"id": {"type": "string"}, "version": {"type": "integer"}}}},
+}  # fmt: skip
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    f"{API}/incidents": {"post": operation(
+        operation_id="incident_declare", summary="Declare an incident", roles=("command",), fields=DECLARE_FIELDS, tag="incidents",
+        result=INCIDENT_STATE, created=True, with_id=False)},
+    f"{API}/incidents/{{id}}/complaints": {"post": operation(
+        operation_id="incident_link_complaint", summary="Link a complaint to the incident (recorded on both)", roles=("command",), fields=LINK_FIELDS,
+        tag="incidents", result=INCIDENT_STATE)},
+    **openapi_paths(INCIDENTS, (STATUS_COMMAND,), INCIDENT_STATE),
+}  # fmt: skip

@@ -1,0 +1,103 @@
+"""Public notice commands: press officers draft, revise, publish, update and cancel; command staff approve.
+
+The aggregate holds the rules (publish only an approved text; the last author may not approve it), so a
+refused step is a 409 problem naming what is missing. Answers carry the notice's state, never its text's
+history or anyone's personal data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from events.incident import INCIDENT_STATUSES, Incident
+from events.notice import Notice
+from services.api.auth import requires
+from services.api.commands import (
+    API,
+    REPOSITORY,
+    Body,
+    Command,
+    Field,
+    Target,
+    add_command_routes,
+    openapi_paths,
+    operation,
+    read_body,
+)
+from services.api.principal import PRINCIPAL, Principal
+from services.api.problems import FieldError, Problem, invalid
+
+log = structlog.get_logger(__name__)
+
+TEXT_FIELDS = (
+    Field("title_en", max_length=200), Field("title_zh", max_length=200),
+    Field("body_en", max_length=8000), Field("body_zh", max_length=8000),
+    Field("status", "choice", choices=INCIDENT_STATUSES),
+)  # fmt: skip
+DRAFT_FIELDS = (Field("incident_id", "uuid", required=False, nullable=True), *TEXT_FIELDS)
+
+
+def notice_summary(notice: Notice) -> dict[str, Any]:
+    return {"id": str(notice.id), "state": str(notice.state), "status": notice.status,
+            "version": notice.version, "published_version": notice.published_version}  # fmt: skip
+
+
+def _anyone(principal: Principal, notice: Notice) -> None:
+    """Notices are public text with no owner; the role check is the whole check."""
+
+
+def _text(body: Body) -> dict[str, str]:
+    return {name: body[name] for name in ("title_en", "title_zh", "body_en", "body_zh", "status")}
+
+
+NOTICES: Target[Notice] = Target("notice", "notices", Notice, _anyone, notice_summary, "notices")
+NOTICE_COMMANDS: tuple[Command[Notice], ...] = (
+    Command("revise", ("press",), TEXT_FIELDS, lambda n, b, p: n.revise(**_text(b), revised_by=p.name),
+            "Change a text not yet published (approval is needed again)"),
+    Command("approve", ("command",), (), lambda n, b, p: n.approve(by=p.name),
+            "Approve the text (not by its last author)"),
+    Command("publish", ("press",), (), lambda n, b, p: n.publish(), "Publish the approved text"),
+    Command("update", ("press",), TEXT_FIELDS, lambda n, b, p: n.update(**_text(b), updated_by=p.name),
+            "Change a published notice (public text stays until the change is approved and published)"),
+    Command("cancel", ("press",), (Field("reason", max_length=1000),),
+            lambda n, b, p: n.cancel(b["reason"], by=p.name), "Withdraw the notice"),
+)  # fmt: skip
+
+
+@requires("press")
+async def draft(request: web.Request) -> web.Response:
+    body = await read_body(request, DRAFT_FIELDS)
+    repo = request.app[REPOSITORY]
+    if body["incident_id"] is not None:
+        try:
+            await repo.load(body["incident_id"], Incident, "incident")
+        except Problem as problem:
+            if problem.status != 404:
+                raise
+            raise invalid([FieldError("incident_id", "no incident has this id")]) from None
+    notice = Notice.draft(incident_id=body["incident_id"], **_text(body), drafted_by=request[PRINCIPAL].name)
+    await repo.save(notice)
+    log.info("notice_drafted", id=str(notice.id))
+    return web.json_response(notice_summary(notice), status=201)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post(f"{API}/notices", draft)
+    add_command_routes(app, NOTICES, NOTICE_COMMANDS)
+
+
+NOTICE_STATE: dict[str, Any] = {
+    "type": "object", "required": ["id", "state", "version"],
+    "properties": {"id": {"type": "string", "format": "uuid"},
+                   "state": {"type": "string", "enum": ["draft", "approved", "published", "updated", "cancelled"]},
+                   "status": {"type": "string"}, "version": {"type": "integer"}, "published_version": {"type": "integer"}},
+}  # fmt: skip
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    f"{API}/notices": {"post": operation(
+        operation_id="notice_draft", summary="Draft a public notice", roles=("press",), fields=DRAFT_FIELDS, tag="notices",
+        result=NOTICE_STATE, created=True, with_id=False)},
+    **openapi_paths(NOTICES, NOTICE_COMMANDS, NOTICE_STATE),
+}  # fmt: skip

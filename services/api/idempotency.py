@@ -1,0 +1,97 @@
+"""Idempotency-Key: a retried POST gets the first answer, not a second complaint.
+
+Survives API restarts and works across API processes because nothing is remembered in memory:
+- the complaint id is derived from (who asks, the key), so every retry targets the same stream subject
+  and the stream's expected-sequence-0 check refuses a second creation;
+- a PostgreSQL row keyed by the same scope holds the request's fingerprint and the tracking code handed
+  out, so a retry with another body is refused and a retry with the same body gets the same code.
+A row without its event (the process died, or NATS was down, between the two) is harmless: the retry
+finds the row and stores the event then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+from services.api.principal import Principal
+from services.api.problems import FieldError, Problem
+
+HEADER = "Idempotency-Key"
+NAMESPACE = uuid.UUID("5d0f3f7e-6a43-4f4e-9a55-3c1b1e0d2a71")  # never change: ids of past retries hang on it
+_KEY = re.compile(r"^[\x21-\x7e]{8,255}$")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS intake_idempotency (
+    scope          text PRIMARY KEY,  -- sha256 of (principal, key); the key itself is not kept
+    fingerprint    text NOT NULL,
+    complaint_id   uuid NOT NULL,
+    tracking_code  text NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    complaint_id: uuid.UUID
+    tracking_code: str
+    first: bool  # False: an earlier request with this key claimed it (a retry, or a racing twin)
+
+
+def read_key(header: str | None) -> str | None:
+    if header is None:
+        return None
+    if not _KEY.match(header):
+        raise Problem(
+            400, "Bad Idempotency-Key", "8 to 255 visible ASCII characters; a UUID is a good choice",
+            code="bad_idempotency_key", errors=[FieldError(HEADER, "8 to 255 visible ASCII characters")],
+        )  # fmt: skip
+    return header
+
+
+def scope(principal: Principal, key: str) -> str:
+    """Keys are per caller: staff per token, the public share one space (use random keys, e.g. UUIDs)."""
+    who = principal.token_id or principal.role
+    return hashlib.sha256(f"{who}\n{key}".encode()).hexdigest()
+
+
+def complaint_id_for(scope_hash: str) -> uuid.UUID:
+    return uuid.uuid5(NAMESPACE, scope_hash)
+
+
+class IdempotencyStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def create_schema(self) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute(SCHEMA)
+
+    async def claim(self, scope_hash: str, fingerprint: str, tracking_code: str) -> Claim:
+        """The claim for this scope: ours if first, else the earlier one (a different body is refused)."""
+        complaint_id = complaint_id_for(scope_hash)
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "INSERT INTO intake_idempotency (scope, fingerprint, complaint_id, tracking_code) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (scope) DO NOTHING RETURNING fingerprint, tracking_code",
+                scope_hash, fingerprint, complaint_id, tracking_code,
+            )  # fmt: skip
+            first = row is not None
+            if row is None:
+                # A separate statement: one started before a racing insert committed would not see its row.
+                row = await conn.fetchrow(
+                    "SELECT fingerprint, tracking_code FROM intake_idempotency WHERE scope = $1", scope_hash
+                )
+        assert row is not None  # either our insert or the earlier row
+        if row["fingerprint"] != fingerprint:
+            raise Problem(
+                422, "Idempotency-Key reused with another body",
+                "This Idempotency-Key was already used for a different request; use a new key for a new complaint.",
+                code="idempotency_key_reused", errors=[FieldError(HEADER, "already used with a different body")],
+            )  # fmt: skip
+        return Claim(complaint_id, row["tracking_code"], first)

@@ -1,0 +1,295 @@
+"""POST /api/v1/complaints: a complaint is received when its ComplaintReceived event is durably stored.
+
+Order matters for personal data: the complaint's key is committed to PostgreSQL before the event that
+needs it is appended, so an event whose reporter cannot be decrypted never exists. The reverse (a key
+with no event, when NATS fails in between) is harmless garbage.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+import structlog
+from aiohttp import web
+
+from events.complaint import Complaint, new_tracking_code
+from events.personal import PersonalData, contact_hash, new_key, seal
+from events.store import ConcurrencyConflict, StoreUnavailable
+from services.api import idempotency, keys, ratelimit
+from services.api.intake_schema import PUBLIC_CHANNELS, IntakeRequest, parse_intake
+from services.api.openapi import json_body, problem_responses
+from services.api.operator_reference import life_first
+from services.api.principal import PRINCIPAL, PUBLIC, Principal
+from services.api.problems import FieldError, Problem, invalid
+from services.api.resources import WRITERS, Writers
+
+log = structlog.get_logger(__name__)
+
+OPERATOR_ROLES = frozenset({"operator", "command"})
+_PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/complaints", create_complaint, name="complaints.create")
+
+
+async def create_complaint(request: web.Request) -> web.Response:
+    request.app[ratelimit.LIMITER].take(request)
+    principal = request.get(PRINCIPAL, PUBLIC)
+    key = idempotency.read_key(request.headers.get(idempotency.HEADER))
+    writers = request.app[WRITERS]
+    intake, errors = parse_intake(await read_json(request), writers.reference)
+    if errors or intake is None:
+        raise invalid(errors)
+    check_allowed(intake, principal)
+    complaint_id, tracking_code, replay = await store(writers, intake, principal, key)
+    return answer(complaint_id, tracking_code, replay=replay, danger=life_first(intake.description))
+
+
+async def store(
+    writers: Writers, intake: IntakeRequest, principal: Principal, key: str | None
+) -> tuple[uuid.UUID, str, bool]:
+    """Store the complaint durably: (id, tracking code, whether it was already stored by an earlier try)."""
+    complaint_id, tracking_code, replay = await prepare(writers, intake, principal, key)
+    complaint = await receive(
+        writers, intake, principal, complaint_id, tracking_code, replay_possible=key is not None
+    )
+    try:
+        await (await writers.aggregates()).save(complaint)
+    except keys.DependencyUnavailable as exc:
+        raise unavailable(f"the event store is unreachable ({exc.detail})") from None
+    except StoreUnavailable as exc:
+        raise unavailable(f"the event store did not confirm the write: {exc}") from None
+    except ConcurrencyConflict:
+        if key is None:
+            raise
+        replay = True  # the id is derived from the key: this subject holds the first try's complaint
+    log.info("complaint_received", complaint_id=str(complaint_id), channel=intake.channel, replay=replay)
+    return complaint_id, tracking_code, replay
+
+
+async def read_json(request: web.Request) -> Any:
+    if request.content_type != "application/json" and not request.content_type.endswith("+json"):
+        raise Problem(
+            415, "Unsupported media type", f"send application/json, not {request.content_type or 'nothing'}",
+            code="unsupported_media_type", headers={"Accept-Post": "application/json"},
+        )  # fmt: skip
+    raw = await request.read()  # over client_max_size: aiohttp raises 413, rendered as problem+json
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=_no_dupes)
+    except UnicodeDecodeError as exc:
+        raise malformed(f"not UTF-8 at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise malformed(f"{exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})") from None
+    except ValueError as exc:
+        raise malformed(str(exc)) from None
+
+
+def malformed(where: str) -> Problem:
+    return Problem(400, "Malformed JSON", f"The body is not valid JSON: {where}", code="malformed_json")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in found:
+            raise ValueError(f"the field {name!r} appears twice in one object")
+        found[name] = value
+    return found
+
+
+def check_allowed(intake: IntakeRequest, principal: Principal) -> None:
+    if principal.role in OPERATOR_ROLES:
+        return
+    refused = [
+        FieldError(f, "only hotline operators and command staff may set this") for f in intake.operator_fields
+    ]
+    if principal.is_public and intake.channel not in PUBLIC_CHANNELS:
+        refused.append(FieldError("channel", "the public files through " + " or ".join(PUBLIC_CHANNELS)))
+    if refused:
+        raise Problem(
+            403, "Not allowed for this role", "; ".join(f"{e.field}: {e.message}" for e in refused),
+            code="forbidden_field", errors=refused,
+        )  # fmt: skip
+
+
+async def prepare(
+    writers: Writers, intake: IntakeRequest, principal: Principal, key: str | None
+) -> tuple[uuid.UUID, str, bool]:
+    """(complaint id, tracking code, whether this is a retry) with the idempotency row written, if any."""
+    try:
+        await writers.tables()
+        if key is None:
+            return uuid.uuid4(), new_tracking_code(), False
+        claim = await writers.requests.claim(
+            idempotency.scope(principal, key), intake.fingerprint(), new_tracking_code()
+        )
+    except _PG_DOWN as exc:
+        raise unavailable(f"PostgreSQL is unreachable ({type(exc).__name__})") from None
+    return claim.complaint_id, claim.tracking_code, not claim.first
+
+
+async def receive(
+    writers: Writers,
+    intake: IntakeRequest,
+    principal: Principal,
+    complaint_id: uuid.UUID,
+    tracking_code: str,
+    *,
+    replay_possible: bool,
+) -> Complaint:
+    sealed = (
+        await seal_personal(writers, intake, complaint_id, shared=replay_possible)
+        if intake.has_personal_data
+        else None
+    )
+    reporter = intake.reporter
+    contact = reporter and (reporter.phone or reporter.email)
+    draft = Complaint.receive(
+        channel=intake.channel, description=intake.description, received_by=received_by(principal),
+        category=intake.category, lat=intake.lat, lon=intake.lon, district=intake.district,
+        people_affected=intake.people_affected, vulnerable=list(intake.vulnerable),
+        media_exposure=bool(intake.media_exposure), reporter_sealed=sealed,
+        contact_hash=contact_hash(contact, writers.contact_secret) if contact and writers.contact_secret else None,
+        call_started_at=intake.call_started_at, tracking_code=tracking_code, reference=writers.reference,
+    )  # fmt: skip
+    # receive() checked the rules and drew a random id; intake owns the id (it is derived from an
+    # Idempotency-Key when there is one), so the same checked event is created again under that id.
+    [event] = draft.collect_events()
+    fields = {k: v for k, v in vars(event).items() if k not in _EVENT_ENVELOPE}
+    return Complaint._create(type(event), id=complaint_id, **fields)
+
+
+_EVENT_ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+
+
+async def seal_personal(
+    writers: Writers, intake: IntakeRequest, complaint_id: uuid.UUID, *, shared: bool
+) -> str:
+    """Seal with the complaint's key; `shared`: the id may already have a key (an idempotent retry)."""
+    reporter = intake.reporter
+    data = PersonalData(
+        name=reporter.name if reporter else None, phone=reporter.phone if reporter else None,
+        email=reporter.email if reporter else None, address=intake.address,
+    )  # fmt: skip
+    try:
+        key: bytes | None = new_key()
+        await writers.key_store.put(complaint_id, key)
+        if shared:
+            # Read back: a retry (or a racing twin) of an idempotent request must seal with the key that
+            # was stored first (put ignores a second), or the event that wins could not be decrypted.
+            key = await writers.key_store.get(complaint_id)
+    except _PG_DOWN as exc:
+        raise unavailable(f"PostgreSQL is unreachable ({type(exc).__name__})") from None
+    if key is None:
+        raise Problem(409, "Personal data erased", "this complaint's personal data was erased", code="erased")
+    return seal(data, key)
+
+
+def received_by(principal: Principal) -> str:
+    return principal.role if principal.is_public else f"{principal.role}:{principal.name}"
+
+
+def unavailable(detail: str) -> Problem:
+    return Problem(
+        503, "Service unavailable", f"Nothing was stored: {detail}. Try again.", code="unavailable"
+    )
+
+
+def answer(
+    complaint_id: uuid.UUID, tracking_code: str, *, replay: bool, danger: dict[str, Any] | None = None
+) -> web.Response:
+    self_url = f"/api/v1/complaints/{complaint_id}"
+    body = {
+        "id": str(complaint_id),
+        "tracking_code": tracking_code,
+        "status": "received",
+        "links": {
+            "self": self_url,
+            "status": f"{self_url}/status",
+            "public_status": f"/api/v1/track/{tracking_code}",
+        },
+        # Life first: null, or the emergency services (110/119/120) to call now, and why.
+        "life_first": danger,
+    }
+    headers = {"Location": self_url, "Cache-Control": "no-store"}
+    if replay:
+        headers["Idempotent-Replayed"] = "true"
+    return web.json_response(body, status=201, headers=headers)
+
+
+_TEXT = {"type": "string", "minLength": 1}
+INTAKE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["channel", "description"],
+    "properties": {
+        "channel": {"type": "string", "enum": ["hotline", "web", "app", "social_media", "walk_in"],
+                    "description": "The public may use web or app only."},
+        "description": {**_TEXT, "maxLength": 4000, "description": "Chinese or English; NFC-normalised, trimmed."},
+        "category": {"type": ["string", "null"], "description": "A category code (see Open311 services.json)."},
+        "location": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "lat": {"type": "number", "minimum": -90, "maximum": 90},
+                "lon": {"type": "number", "minimum": -180, "maximum": 180},
+                "district": {"type": "string"},
+                "address": {**_TEXT, "maxLength": 500, "description": "Personal data: sealed, never in clear."},
+            },
+        },
+        "people_affected": {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1},
+        "vulnerable": {"type": "array", "uniqueItems": True,
+                       "items": {"type": "string", "enum": ["elderly", "disabled", "infant", "pregnant", "patient"]}},
+        "reporter": {
+            "type": "object", "additionalProperties": False, "description": "Personal data: sealed, never in clear.",
+            "properties": {"name": {**_TEXT, "maxLength": 200}, "phone": {**_TEXT, "maxLength": 40},
+                           "email": {**_TEXT, "maxLength": 254, "format": "email"}},
+        },
+        "media_exposure": {"type": "boolean", "description": "Operators and command staff only (403 otherwise)."},
+        "call_started_at": {"type": "string", "format": "date-time", "description": "Operators only."},
+    },
+}  # fmt: skip
+RECEIVED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "tracking_code", "status", "links"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "tracking_code": {"type": "string", "pattern": "^LV-[0-9A-Z]{6}$"},
+        "status": {"const": "received"},
+        "life_first": {"type": ["object", "null"], "description": "A danger to life was described: call "
+                       "services[] (110/119/120) first; message_en/message_zh say so."},
+        "links": {"type": "object", "required": ["self", "status", "public_status"],
+                  "properties": {k: {"type": "string"} for k in ("self", "status", "public_status")}},
+    },
+}  # fmt: skip
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/v1/complaints": {
+        "post": {
+            "operationId": "createComplaint",
+            "summary": "Receive a complaint (stored durably before the answer)",
+            "tags": ["intake"],
+            "security": [{}, {"bearer": []}],
+            "parameters": [{
+                "name": "Idempotency-Key", "in": "header", "required": False,
+                "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{8,255}$"},
+                "description": "Same key and body: same answer, no second complaint. Another body: 422.",
+            }],
+            "requestBody": json_body(INTAKE_SCHEMA),
+            "responses": {
+                "201": {
+                    "description": "Received and durably stored",
+                    "headers": {"Location": {"schema": {"type": "string"}}},
+                    "content": {"application/json": {"schema": RECEIVED_SCHEMA}},
+                },
+                **problem_responses(400, 403, 409, 413, 415, 422, 429, 503),
+            },
+        }
+    }
+}  # fmt: skip

@@ -1,0 +1,271 @@
+"""Checking an intake body: pure functions from parsed JSON to an `IntakeRequest` or a list of FieldErrors.
+
+Every value is checked and every wrong one named at once, so a hotline operator fixes a form in one go.
+Text is NFC-normalised first: "é" typed two ways must be one string for duplicate detection and search.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from events.reference import Reference
+from services.api.problems import FieldError
+
+CHANNELS = ("hotline", "web", "app", "social_media", "walk_in")
+PUBLIC_CHANNELS = ("web", "app")  # a citizen cannot file as the hotline; operators record those
+DESCRIPTION_MAX = 4000
+ADDRESS_MAX = 500
+NAME_MAX = 200
+EMAIL_MAX = 254
+PEOPLE_MAX = 1_000_000
+CLOCK_SKEW = timedelta(minutes=5)
+TOP_FIELDS = frozenset(
+    {"channel", "description", "category", "location", "people_affected", "vulnerable", "reporter",
+     "media_exposure", "call_started_at"}
+)  # fmt: skip
+LOCATION_FIELDS = frozenset({"lat", "lon", "district", "address"})
+REPORTER_FIELDS = frozenset({"name", "phone", "email"})
+OPERATOR_ONLY = ("media_exposure", "call_started_at")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{4,30}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+# Line breaks and tabs belong in free text; every other control character is refused.
+_TEXT_CONTROLS_ALLOWED = frozenset("\n\r\t")
+
+
+@dataclass(frozen=True, slots=True)
+class Reporter:
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeRequest:
+    channel: str
+    description: str
+    category: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    district: str | None = None
+    address: str | None = None
+    people_affected: int = 1
+    vulnerable: tuple[str, ...] = ()
+    reporter: Reporter | None = None
+    media_exposure: bool | None = None
+    call_started_at: datetime | None = None
+    operator_fields: tuple[str, ...] = field(default=())  # which operator-only fields were sent
+
+    def fingerprint(self) -> str:
+        """A hash of the request as understood (after normalisation): equal bodies, equal fingerprints."""
+        data = asdict(self)
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+    @property
+    def has_personal_data(self) -> bool:
+        return self.reporter is not None or self.address is not None
+
+
+def parse_intake(body: Any, ref: Reference) -> tuple[IntakeRequest | None, list[FieldError]]:
+    """The request, or None and every error found."""
+    errors: list[FieldError] = []
+    if not isinstance(body, dict):
+        return None, [FieldError("", "the body must be a JSON object")]
+    errors += unknown_fields(body, TOP_FIELDS, "")
+    channel = _choice(body, "channel", CHANNELS, errors, required=True)
+    description = text(body, "description", DESCRIPTION_MAX, errors, required=True, multiline=True)
+    category = _code(body, "category", {c.code for c in ref.categories}, errors)
+    location = _location(body.get("location"), ref, errors)
+    people = _people(body.get("people_affected", 1), errors)
+    vulnerable = _vulnerable(body.get("vulnerable", []), ref, errors)
+    reporter = _reporter(body.get("reporter"), errors)
+    media = body.get("media_exposure")
+    if media is not None and not isinstance(media, bool):
+        errors.append(FieldError("media_exposure", "must be true or false"))
+    started = _timestamp(body.get("call_started_at"), "call_started_at", errors)
+    if errors:
+        return None, errors
+    assert channel is not None and description is not None
+    return IntakeRequest(
+        channel=channel, description=description, category=category, people_affected=people,
+        vulnerable=vulnerable, reporter=reporter, media_exposure=media, call_started_at=started,
+        operator_fields=tuple(f for f in OPERATOR_ONLY if body.get(f) is not None), **location,
+    ), []  # fmt: skip
+
+
+def unknown_fields(body: dict[str, Any], known: frozenset[str], prefix: str) -> list[FieldError]:
+    return [
+        FieldError(prefix + name, "unknown field; accepted: " + ", ".join(sorted(known)))
+        for name in sorted(set(body) - known)
+    ]
+
+
+def clean_text(value: str) -> str | None:
+    """NFC-normalised and trimmed text, or None when it holds a control character."""
+    value = unicodedata.normalize("NFC", value).strip()
+    if any(unicodedata.category(ch) == "Cc" and ch not in _TEXT_CONTROLS_ALLOWED for ch in value):
+        return None
+    return value
+
+
+def text(
+    body: dict[str, Any], name: str, limit: int, errors: list[FieldError], *,
+    required: bool = False, multiline: bool = False, path: str | None = None,
+) -> str | None:  # fmt: skip
+    where = path or name
+    value = body.get(name)
+    if value is None:
+        if required:
+            errors.append(FieldError(where, "is required"))
+        return None
+    if not isinstance(value, str):
+        errors.append(FieldError(where, "must be a string"))
+        return None
+    cleaned = clean_text(value)
+    if cleaned is None or (not multiline and any(ch in cleaned for ch in _TEXT_CONTROLS_ALLOWED)):
+        errors.append(FieldError(where, "must not contain control characters"))
+        return None
+    if not cleaned:
+        errors.append(FieldError(where, "must not be empty"))
+        return None
+    if len(cleaned) > limit:
+        errors.append(FieldError(where, f"is {len(cleaned)} characters; at most {limit}"))
+        return None
+    return cleaned
+
+
+def _choice(
+    body: dict[str, Any], name: str, allowed: tuple[str, ...], errors: list[FieldError], *, required: bool
+) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            errors.append(FieldError(name, "is required; one of " + ", ".join(allowed)))
+        return None
+    if value not in allowed:
+        errors.append(FieldError(name, "must be one of " + ", ".join(allowed)))
+        return None
+    return str(value)
+
+
+def _code(body: dict[str, Any], name: str, known: set[str], errors: list[FieldError]) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in known:
+        errors.append(FieldError(name, "unknown code; one of " + ", ".join(sorted(known))))
+        return None
+    return value
+
+
+def coordinates(lat: Any, lon: Any, ref: Reference, errors: list[FieldError], names: tuple[str, str]) -> bool:
+    """True when (lat, lon) are numbers inside the served area; otherwise each wrong one is named."""
+    ok = True
+    for value, name, bound in ((lat, names[0], 90), (lon, names[1], 180)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            errors.append(FieldError(name, "must be a number (WGS84 degrees)"))
+            ok = False
+        elif not -bound <= value <= bound:
+            errors.append(FieldError(name, f"must be between -{bound} and {bound}"))
+            ok = False
+    if ok and not ref.in_served_area(float(lat), float(lon)):
+        box = ref.area.bbox
+        errors.append(
+            FieldError(
+                names[0],
+                f"({lat}, {lon}) is outside the served area {ref.area.name_en} ({ref.area.name_zh}): "
+                f"latitude {box.south}..{box.north}, longitude {box.west}..{box.east}",
+            )
+        )
+        ok = False
+    return ok
+
+
+def _location(raw: Any, ref: Reference, errors: list[FieldError]) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        errors.append(FieldError("location", "must be an object {lat, lon, district, address}"))
+        return {}
+    errors += unknown_fields(raw, LOCATION_FIELDS, "location.")
+    lat, lon = raw.get("lat"), raw.get("lon")
+    found: dict[str, Any] = {}
+    if (lat is None) != (lon is None):
+        errors.append(FieldError("location.lon" if lon is None else "location.lat", "give both lat and lon"))
+    elif lat is not None and coordinates(lat, lon, ref, errors, ("location.lat", "location.lon")):
+        found.update(lat=float(lat), lon=float(lon))
+    district = raw.get("district")
+    if district is not None:
+        codes = {d.code for d in ref.districts}
+        if not isinstance(district, str) or district not in codes:
+            errors.append(
+                FieldError("location.district", "unknown district; one of " + ", ".join(sorted(codes)))
+            )
+        else:
+            found["district"] = district
+    address = text(raw, "address", ADDRESS_MAX, errors, path="location.address")
+    if address is not None:
+        found["address"] = address
+    return found
+
+
+def _people(value: Any, errors: list[FieldError]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= PEOPLE_MAX:
+        errors.append(FieldError("people_affected", f"must be a whole number from 1 to {PEOPLE_MAX:,}"))
+        return 1
+    return value
+
+
+def _vulnerable(value: Any, ref: Reference, errors: list[FieldError]) -> tuple[str, ...]:
+    kinds = ", ".join(ref.vulnerable_kinds)
+    if not isinstance(value, list):
+        errors.append(FieldError("vulnerable", f"must be a list of: {kinds}"))
+        return ()
+    for index, kind in enumerate(value):
+        if kind not in ref.vulnerable_kinds:
+            errors.append(FieldError(f"vulnerable[{index}]", f"unknown kind; one of {kinds}"))
+    if len(set(map(str, value))) != len(value):
+        errors.append(FieldError("vulnerable", "lists a kind twice"))
+    return tuple(str(v) for v in value)
+
+
+def _reporter(raw: Any, errors: list[FieldError]) -> Reporter | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        errors.append(FieldError("reporter", "must be an object {name, phone, email}"))
+        return None
+    errors += unknown_fields(raw, REPORTER_FIELDS, "reporter.")
+    name = text(raw, "name", NAME_MAX, errors, path="reporter.name")
+    phone = text(raw, "phone", 40, errors, path="reporter.phone")
+    email = text(raw, "email", EMAIL_MAX, errors, path="reporter.email")
+    # The messages never repeat the value: it is personal data and problem bodies get logged by proxies.
+    if phone is not None and not _PHONE.match(phone):
+        errors.append(FieldError("reporter.phone", "not a phone number (digits, optional +, spaces, dashes)"))
+    if email is not None and not _EMAIL.match(email):
+        errors.append(FieldError("reporter.email", "not an email address"))
+    if name is None and phone is None and email is None:
+        return None
+    return Reporter(name=name, phone=phone, email=email)
+
+
+def _timestamp(value: Any, name: str, errors: list[FieldError]) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        errors.append(FieldError(name, "must be an ISO 8601 date-time with a UTC offset"))
+        return None
+    if parsed > datetime.now(UTC) + CLOCK_SKEW:
+        errors.append(FieldError(name, "is in the future"))
+        return None
+    return parsed

@@ -1,0 +1,294 @@
+"""Open311 GeoReport v2 at /open311/v2/: service discovery and creating service requests.
+
+Follows the spec's names and its error format (a JSON array of `{code, description}` with the HTTP
+status), not problem+json, because Open311 clients parse that array. A request is stored before the
+answer, so POST requests.json always answers with a `service_request_id`; the token it would otherwise
+give is that same id, and `tokens/{token}.json` finds it in the stream.
+
+`api_key` is required: a key in `app[API_KEYS]` (published to Open311 client apps; files as the public)
+or any valid staff token (files as that staff member).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+from xml.etree import ElementTree
+
+import asyncpg
+from aiohttp import web
+
+from events.reference import Category
+from events.store import StoreUnavailable
+from services.api import auth, intake, keys, ratelimit
+from services.api.intake_schema import parse_intake
+from services.api.operator_reference import life_first
+from services.api.principal import PUBLIC, Principal
+from services.api.problems import Problem
+from services.api.resources import WRITERS
+
+BASE = "/open311/v2"
+API_KEYS = web.AppKey("open311_api_keys", frozenset[str])
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+FIELDS = frozenset(
+    {"api_key", "jurisdiction_id", "service_code", "lat", "long", "address_string", "address_id", "email",
+     "device_id", "account_id", "first_name", "last_name", "phone", "description", "media_url"}
+)  # fmt: skip
+_ATTRIBUTE = re.compile(r"^attribute\[[^\]]+\](\[\])?$")
+# Our field names (intake_schema) -> the spec's, so errors name what the client sent.
+_SPEC_NAMES = {"location.lat": "lat", "location.lon": "long", "location.address": "address_string",
+               "reporter.phone": "phone", "reporter.email": "email", "reporter.name": "first_name"}  # fmt: skip
+
+
+class Open311Error(Exception):
+    def __init__(self, status: int, description: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.headers = headers or {}
+
+    def response(self) -> web.Response:
+        body = [{"code": self.status, "description": self.description}]
+        return web.json_response(body, status=self.status, headers=self.headers)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(f"{BASE}/services.json", services_json, name="open311.services.json")
+    app.router.add_get(f"{BASE}/services.xml", services_xml, name="open311.services.xml")
+    app.router.add_get(f"{BASE}/services/{{service_code}}.json", service_definition, name="open311.service")
+    app.router.add_post(f"{BASE}/requests.json", create_request, name="open311.requests.create")
+    app.router.add_get(f"{BASE}/tokens/{{token}}.json", token_lookup, name="open311.token")
+
+
+def spec_errors(handler: Callable[[web.Request], Awaitable[web.Response]]) -> Any:
+    """Turn Open311Error and the API's own problems (413, 429, 503) into the spec's error array."""
+
+    async def wrapped(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except Open311Error as error:
+            return error.response()
+        except Problem as problem:
+            kept = {k: v for k, v in problem.headers.items() if k == "Retry-After"}
+            if problem.status in (429, 503):
+                kept.setdefault("Retry-After", "5")
+            return Open311Error(problem.status, problem.detail, kept).response()
+        except web.HTTPRequestEntityTooLarge as exc:
+            return Open311Error(413, exc.text or "request body too large").response()
+
+    wrapped.__module__ = handler.__module__
+    wrapped.__name__ = handler.__name__
+    return wrapped
+
+
+def _check_jurisdiction(request: web.Request, value: str | None) -> None:
+    area = request.app[WRITERS].reference.area.code
+    if value not in (None, "", area):
+        raise Open311Error(404, f"jurisdiction_id not found: this endpoint serves {area!r}")
+
+
+def _service(category: Category) -> dict[str, Any]:
+    return {
+        "service_code": category.service_code,
+        "service_name": category.name_en,
+        "description": category.description,
+        "metadata": False,
+        "type": "realtime",
+        "keywords": f"{category.code}, {category.name_zh}",
+        "group": category.group,
+    }
+
+
+@spec_errors
+async def services_json(request: web.Request) -> web.Response:
+    _check_jurisdiction(request, request.query.get("jurisdiction_id"))
+    return web.json_response([_service(c) for c in request.app[WRITERS].reference.categories])
+
+
+@spec_errors
+async def services_xml(request: web.Request) -> web.Response:
+    _check_jurisdiction(request, request.query.get("jurisdiction_id"))
+    root = ElementTree.Element("services")
+    for category in request.app[WRITERS].reference.categories:
+        node = ElementTree.SubElement(root, "service")
+        for name, value in _service(category).items():
+            ElementTree.SubElement(node, name).text = str(value).lower() if isinstance(value, bool) else value
+    text = ElementTree.tostring(root, encoding="unicode", xml_declaration=False)
+    return web.Response(text='<?xml version="1.0" encoding="utf-8"?>\n' + text, content_type="text/xml")
+
+
+@spec_errors
+async def service_definition(request: web.Request) -> web.Response:
+    _check_jurisdiction(request, request.query.get("jurisdiction_id"))
+    code = request.match_info["service_code"]
+    if not any(c.service_code == code for c in request.app[WRITERS].reference.categories):
+        raise Open311Error(404, f"service_code {code!r} not found")
+    return web.json_response({"service_code": code, "attributes": []})
+
+
+@spec_errors
+async def create_request(request: web.Request) -> web.Response:
+    request.app[ratelimit.LIMITER].take(request)
+    if request.content_type not in FORM_TYPES:
+        raise Open311Error(
+            415, f"send the request form-encoded ({FORM_TYPES[0]}), not {request.content_type}"
+        )
+    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    principal = await _authenticate(request, form.get("api_key"))
+    _check_jurisdiction(request, form.get("jurisdiction_id"))
+    unknown = sorted(k for k in form if k not in FIELDS and not _ATTRIBUTE.match(k))
+    if unknown:
+        raise Open311Error(400, "unknown field(s): " + ", ".join(unknown))
+    writers = request.app[WRITERS]
+    body = _intake_body(form, writers.reference.categories)
+    parsed, errors = parse_intake(body, writers.reference)
+    if errors or parsed is None:
+        error = errors[0]
+        raise Open311Error(400, f"{_SPEC_NAMES.get(error.field, error.field)}: {error.message}")
+    parsed = dataclasses.replace(parsed, channel="open311")
+    complaint_id, tracking_code, _ = await intake.store(writers, parsed, principal, None)
+    notice = f"Received. Your tracking code is {tracking_code}; quote it when you call the hotline."
+    danger = life_first(parsed.description)
+    if danger is not None:
+        notice = f"{danger['message_en']} {notice}"
+    return web.json_response(
+        [{"service_request_id": str(complaint_id), "service_notice": notice, "account_id": None}], status=201
+    )
+
+
+async def _authenticate(request: web.Request, api_key: str | None) -> Principal:
+    if not api_key:
+        raise Open311Error(403, "api_key was not provided")
+    if api_key in request.app.get(API_KEYS, frozenset()):
+        return PUBLIC
+    try:
+        principal = await request.app[auth.TOKENS].lookup(api_key) if auth.TOKENS in request.app else None
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise Open311Error(
+            503, f"cannot check the api_key: {type(exc).__name__}", {"Retry-After": "5"}
+        ) from None
+    if principal is None:
+        raise Open311Error(403, "api_key is not valid")
+    return principal
+
+
+def _intake_body(form: dict[str, str], categories: tuple[Category, ...]) -> dict[str, Any]:
+    code = form.get("service_code")
+    if not code:
+        raise Open311Error(400, "service_code was not provided")
+    category = next((c.code for c in categories if c.service_code == code), None)
+    if category is None:
+        raise Open311Error(404, f"service_code {code!r} not found")
+    lat, lon, address = form.get("lat"), form.get("long"), form.get("address_string")
+    if not ((lat and lon) or address or form.get("address_id")):
+        raise Open311Error(400, "lat/long, address_string or address_id was not provided")
+    if not form.get("description"):
+        raise Open311Error(400, "description was not provided: say what happened")
+    media = form.get("media_url")
+    if media and not re.match(r"^https?://\S{1,2000}$", media):
+        raise Open311Error(400, "media_url: an http(s) URL")
+    location: dict[str, Any] = {"address": address} if address else {}
+    if lat and lon:
+        location.update(lat=_number(lat, "lat"), lon=_number(lon, "long"))
+    name = " ".join(p for p in (form.get("first_name"), form.get("last_name")) if p) or None
+    reporter = {
+        k: v for k, v in (("name", name), ("phone", form.get("phone")), ("email", form.get("email"))) if v
+    }
+    return {
+        "channel": "web",  # replaced by "open311" once checked: the JSON intake does not offer it
+        "description": form["description"],
+        "category": category,
+        **({"location": location} if location else {}),
+        **({"reporter": reporter} if reporter else {}),
+    }
+
+
+def _number(text: str, name: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise Open311Error(400, f"{name}: not a number (WGS84 degrees)") from None
+
+
+@spec_errors
+async def token_lookup(request: web.Request) -> web.Response:
+    token = request.match_info["token"]
+    try:
+        complaint_id = uuid.UUID(token)
+    except ValueError:
+        raise Open311Error(404, "token not found") from None
+    try:
+        store = request.app[keys.NATS_LINK].store(timeout=2.0)
+        found = await store.last_message(store.spec.event_subject(complaint_id))
+    except keys.DependencyUnavailable as exc:
+        raise Problem(503, "Service unavailable", f"the event store is unreachable ({exc.detail})") from None
+    except StoreUnavailable as exc:
+        raise Problem(503, "Service unavailable", f"the event store did not answer ({exc})") from None
+    if found is None:
+        raise Open311Error(404, "token not found")
+    return web.json_response([{"service_request_id": str(complaint_id), "token": token}])
+
+
+_ERRORS = {"content": {"application/json": {"schema": {"type": "array", "items": {
+    "type": "object", "required": ["code", "description"],
+    "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}}}}}}  # fmt: skip
+_JURISDICTION = {"name": "jurisdiction_id", "in": "query", "required": False, "schema": {"type": "string"}}
+_SERVICE = {"type": "object", "required": ["service_code", "service_name", "metadata", "type"], "properties": {
+    "service_code": {"type": "string"}, "service_name": {"type": "string"}, "description": {"type": "string"},
+    "metadata": {"type": "boolean"}, "type": {"type": "string"}, "keywords": {"type": "string"},
+    "group": {"type": "string"}}}  # fmt: skip
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(s): {"description": "GeoReport v2 error array", **_ERRORS} for s in statuses}
+
+
+_FORM_PROPERTIES = {name: {"type": "string"} for name in sorted(FIELDS)}
+OPENAPI_PATHS: dict[str, Any] = {
+    f"{BASE}/services.json": {"get": {
+        "operationId": "open311Services", "summary": "Service list (GeoReport v2)", "tags": ["open311"],
+        "security": [{}], "parameters": [_JURISDICTION],
+        "responses": {"200": {"description": "Services", "content": {"application/json": {"schema": {
+            "type": "array", "items": _SERVICE}}}}, **_errors(404)},
+    }},
+    f"{BASE}/services.xml": {"get": {
+        "operationId": "open311ServicesXml", "summary": "Service list as XML", "tags": ["open311"],
+        "security": [{}], "parameters": [_JURISDICTION],
+        "responses": {"200": {"description": "Services", "content": {"text/xml": {"schema": {"type": "string"}}}},
+                      **_errors(404)},
+    }},
+    f"{BASE}/services/{{service_code}}.json": {"get": {
+        "operationId": "open311ServiceDefinition", "summary": "Service definition (attributes)",
+        "tags": ["open311"], "security": [{}],
+        "parameters": [{"name": "service_code", "in": "path", "required": True, "schema": {"type": "string"}},
+                       _JURISDICTION],
+        "responses": {"200": {"description": "Definition", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["service_code", "attributes"],
+            "properties": {"service_code": {"type": "string"}, "attributes": {"type": "array"}}}}}},
+            **_errors(404)},
+    }},
+    f"{BASE}/requests.json": {"post": {
+        "operationId": "open311CreateRequest", "summary": "Create a service request (stored before answering)",
+        "tags": ["open311"], "security": [{}],
+        "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+            "type": "object", "required": ["api_key", "service_code", "description"],
+            "properties": _FORM_PROPERTIES, "additionalProperties": {"type": "string"}}}}},
+        "responses": {"201": {"description": "Stored", "content": {"application/json": {"schema": {
+            "type": "array", "items": {"type": "object", "required": ["service_request_id"], "properties": {
+                "service_request_id": {"type": "string"}, "service_notice": {"type": "string"},
+                "account_id": {"type": ["string", "null"]}}}}}}},
+            **_errors(400, 403, 404, 413, 415, 429, 503)},
+    }},
+    f"{BASE}/tokens/{{token}}.json": {"get": {
+        "operationId": "open311Token", "summary": "The service request id for a token", "tags": ["open311"],
+        "security": [{}],
+        "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "Found", "content": {"application/json": {"schema": {
+            "type": "array", "items": {"type": "object", "properties": {
+                "service_request_id": {"type": "string"}, "token": {"type": "string"}}}}}}},
+            **_errors(404, 503)},
+    }},
+}  # fmt: skip

@@ -1,0 +1,214 @@
+"""Open311 GeoReport v2 `GET requests.json` and `GET requests/{service_request_id}.json`, read from the
+projection tables, with the spec's field names and its error array.
+
+`service_request_id` is the complaint id that `POST requests.json` answered with; a tracking code is
+accepted too (a caller reads that one out on the phone). No api_key is needed to read, so nothing here is
+personal: `description` is the service's name (the free text may name people), the address is the
+district, and coordinates are rounded to about 110 m.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from aiohttp import web
+
+from events.reference import Reference, load_reference
+from services.api.keys import DependencyUnavailable
+from services.api.open311 import BASE, Open311Error, spec_errors
+from services.api.read_models.public import CLOSED_FOR_OPEN311, COORDINATE_DECIMALS
+from services.api.read_queries import open311_rows
+from services.api.read_routes import json_response, reading
+
+DEFAULT_DAYS = 90  # the spec: without dates, the last 90 days; a date range may not span more
+MAX_RESULTS = 1000
+STATUSES = ("open", "closed")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(f"{BASE}/requests.json", list_requests, name="open311.requests.list")
+    app.router.add_get(f"{BASE}/requests/{{service_request_id}}.json", one_request, name="open311.request")
+
+
+@spec_errors
+async def list_requests(request: web.Request) -> web.Response:
+    q = request.query
+    _check_jurisdiction(q.get("jurisdiction_id"))
+    if q.get("service_request_id"):
+        # The spec: a service_request_id list overrides every other argument.
+        ids, codes = _split_ids(q["service_request_id"])
+        return _answer(await _rows(request, ids=ids, codes=codes, limit=MAX_RESULTS))
+    start, end = _date(q.get("start_date"), "start_date"), _date(q.get("end_date"), "end_date")
+    if start is None and end is None:
+        start = datetime.now(UTC) - timedelta(days=DEFAULT_DAYS)
+    elif start is not None and end is not None:
+        if end < start:
+            raise Open311Error(400, "end_date is before start_date")
+        if end - start > timedelta(days=DEFAULT_DAYS):
+            raise Open311Error(400, f"start_date to end_date may span at most {DEFAULT_DAYS} days")
+    rows = await _rows(
+        request, categories=_categories(q.get("service_code")), start=start, end=end,
+        status=_status(q.get("status")), limit=MAX_RESULTS,
+    )  # fmt: skip
+    return _answer(rows)
+
+
+@spec_errors
+async def one_request(request: web.Request) -> web.Response:
+    _check_jurisdiction(request.query.get("jurisdiction_id"))
+    wanted = request.match_info["service_request_id"]
+    ids, codes = _split_ids(wanted)
+    rows = await _rows(request, ids=ids, codes=codes, limit=1)
+    if not rows:
+        raise Open311Error(404, f"service_request_id {wanted!r} not found")
+    return _answer(rows)
+
+
+async def _rows(request: web.Request, **filters: Any) -> list[dict[str, Any]]:
+    try:
+        async with reading(request) as conn:
+            return await open311_rows(conn, **filters)
+    except DependencyUnavailable as exc:
+        raise Open311Error(503, f"{exc.dependency}: {exc.detail}", {"Retry-After": "5"}) from None
+
+
+def _answer(rows: list[dict[str, Any]]) -> web.Response:
+    ref = load_reference()
+    return json_response([service_request(row, ref) for row in rows])
+
+
+def service_request(row: dict[str, Any], ref: Reference) -> dict[str, Any]:
+    """One complaint row as a GeoReport v2 service request."""
+    category = _find(ref.categories, row["category"])
+    district = _find(ref.districts, row["district"])
+    department = _find(ref.departments, row["department"])
+    name = category.name_en if category else None
+    lat, lon = row["lat"], row["lon"]
+    return {
+        "service_request_id": str(row["id"]),
+        "status": "closed" if row["status"] in CLOSED_FOR_OPEN311 else "open",
+        "status_notes": row["note"],
+        "service_name": name,
+        "service_code": category.service_code if category else None,
+        "description": name,
+        "agency_responsible": department.name_en if department else None,
+        "service_notice": f"Tracking code {row['tracking_code']}",
+        "requested_datetime": _w3c(row["received_at"]),
+        "updated_datetime": _w3c(row["updated_at"]),
+        "expected_datetime": _w3c(row["resolve_by"]),
+        "address": district.name_en if district else None,
+        "address_id": None,
+        "zipcode": None,
+        "lat": round(lat, COORDINATE_DECIMALS) if lat is not None else None,
+        "long": round(lon, COORDINATE_DECIMALS) if lon is not None else None,
+        "media_url": None,
+    }
+
+
+def _w3c(value: datetime | None) -> str | None:
+    return value.replace(microsecond=0).isoformat() if value is not None else None
+
+
+def _find(items: tuple[Any, ...], code: str | None) -> Any:
+    return next((item for item in items if item.code == code), None) if code else None
+
+
+def _check_jurisdiction(value: str | None) -> None:
+    area = load_reference().area.code
+    if value not in (None, "", area):
+        raise Open311Error(404, f"jurisdiction_id not found: this endpoint serves {area!r}")
+
+
+def _split_ids(raw: str) -> tuple[list[UUID], list[str]]:
+    ids: list[UUID] = []
+    codes: list[str] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            ids.append(UUID(part))
+        except ValueError:
+            codes.append(part.upper())
+    if len(ids) + len(codes) > MAX_RESULTS:
+        raise Open311Error(400, f"at most {MAX_RESULTS} service_request_id values")
+    return ids, codes
+
+
+def _categories(raw: str | None) -> list[str] | None:
+    if not raw:
+        return None
+    by_code = {c.service_code: c.code for c in load_reference().categories}
+    wanted = [code.strip() for code in raw.split(",") if code.strip()]
+    unknown = [code for code in wanted if code not in by_code]
+    if unknown:
+        raise Open311Error(404, f"service_code not found: {', '.join(unknown)}")
+    return [by_code[code] for code in wanted]
+
+
+def _status(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    wanted = {s.strip().lower() for s in raw.split(",") if s.strip()}
+    if not wanted <= set(STATUSES):
+        raise Open311Error(400, "status: open, closed or open,closed")
+    return None if len(wanted) == 2 else wanted.pop()
+
+
+def _date(raw: str | None, name: str) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise Open311Error(400, f"{name}: a w3c date-time, e.g. 2026-07-01T08:00:00+08:00") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+_REQUEST = {"type": "object", "required": ["service_request_id", "status", "requested_datetime"], "properties": {
+    **{name: {"type": ["string", "null"]} for name in (
+        "service_request_id", "status_notes", "service_name", "service_code", "description",
+        "agency_responsible", "service_notice", "requested_datetime", "updated_datetime", "expected_datetime",
+        "address", "address_id", "zipcode", "media_url")},
+    "status": {"type": "string", "enum": list(STATUSES)},
+    "lat": {"type": ["number", "null"]}, "long": {"type": ["number", "null"]}}}  # fmt: skip
+_ERRORS = {"description": "GeoReport v2 error array", "content": {"application/json": {"schema": {
+    "type": "array", "items": {"type": "object", "required": ["code", "description"], "properties": {
+        "code": {"type": "integer"}, "description": {"type": "string"}}}}}}}  # fmt: skip
+_LIST = {"200": {"description": "Service requests, newest first (at most 1000)", "content": {
+    "application/json": {"schema": {"type": "array", "items": _REQUEST}}}}}  # fmt: skip
+
+
+def _q(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+OPENAPI_PATHS: dict[str, Any] = {
+    f"{BASE}/requests.json": {"get": {
+        "operationId": "open311ListRequests", "summary": "Service requests (GeoReport v2); public, no api_key",
+        "tags": ["open311"], "security": [{}],
+        "parameters": [
+            _q("jurisdiction_id", "this deployment's area code"),
+            _q("service_request_id", "comma-separated ids (or tracking codes); overrides every other filter"),
+            _q("service_code", "comma-separated service codes"),
+            _q("start_date", "w3c date-time: received at or after"),
+            _q("end_date", "w3c date-time: received at or before (a range spans at most 90 days)"),
+            _q("status", "open, closed or open,closed"),
+        ],
+        "responses": {**_LIST, **{str(s): _ERRORS for s in (400, 404, 503)}},
+    }},
+    f"{BASE}/requests/{{service_request_id}}.json": {"get": {
+        "operationId": "open311GetRequest", "summary": "One service request (an array of one, as the spec has it)",
+        "tags": ["open311"], "security": [{}],
+        "parameters": [{"name": "service_request_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                       _q("jurisdiction_id", "this deployment's area code")],
+        "responses": {**_LIST, **{str(s): _ERRORS for s in (404, 503)}},
+    }},
+}  # fmt: skip

@@ -1,0 +1,472 @@
+"""Read endpoints (JSON) over the projection tables: staff lists and queues, the board, public status,
+notices and the after-action summary. Reads only; nothing here touches NATS.
+
+Who sees what (DOMAIN.md): operators and command staff see every complaint; department staff only the
+cases held by their department (another department's case is 403, as for commands); the press sees
+aggregates and published text, never a complaint; the public sees a complaint's public status by its
+tracking code, published notices and the reference data (districts, categories, departments).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import structlog
+from aiohttp import web
+
+from events.complaint_rules import Status
+from events.reference import LEVELS, load_reference
+from services.api import keys, ratelimit
+from services.api.auth import require_holding_department, require_role
+from services.api.openapi import problem_responses
+from services.api.principal import PRINCIPAL, PUBLIC, Principal
+from services.api.problems import FieldError, Problem, invalid
+from services.api.read_models import public, queries, report
+from services.api.read_queries import case_details, staff_notices
+
+log = structlog.get_logger(__name__)
+
+API = "/api/v1"
+CASE_ROLES = ("operator", "command", "department")
+QUEUE_ROLES = ("command", "department")
+BOARD_ROLES = ("command",)
+REPORT_ROLES = ("command", "press")
+NOTICE_ROLES = ("command", "press")
+INCIDENT_ROLES = ("operator", "command", "department", "press")
+MAX_LIMIT = 200
+BOARD_CACHE = web.AppKey("board_cache", dict)
+BOARD_FRESH = 1.0  # seconds a computed board is served again while no projection commit came in
+_PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+_NOT_MIGRATED = (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError)
+_STATUSES = tuple(s.value for s in Status)
+
+
+# -- plumbing ----------------------------------------------------------------------------------------
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+dumps: Callable[[Any], str] = partial(json.dumps, default=_default, ensure_ascii=False)
+
+
+def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(
+        data, status=status, dumps=dumps, headers={"Cache-Control": "no-store", **(headers or {})}
+    )
+
+
+@asynccontextmanager
+async def reading(request: web.Request) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection; PostgreSQL down or the read models not created yet is a 503, not a 500."""
+    try:
+        async with request.app[keys.PG_POOL].acquire() as conn:
+            yield conn
+    except _PG_DOWN as exc:
+        raise keys.DependencyUnavailable("PostgreSQL", f"cannot read: {type(exc).__name__}") from exc
+    except _NOT_MIGRATED as exc:
+        raise keys.DependencyUnavailable(
+            "PostgreSQL", "the read models are not created yet (is the projector running?)"
+        ) from exc
+
+
+def _choices(
+    query: web.MultiDictProxy[str], name: str, allowed: tuple[str, ...], errors: list[FieldError]
+) -> list[str] | None:
+    raw = query.get(name)
+    if raw is None or not raw.strip():
+        return None
+    values = [v.strip() for v in raw.split(",") if v.strip()]
+    wrong = [v for v in values if v not in allowed]
+    if wrong:
+        errors.append(FieldError(name, f"{', '.join(wrong)}: use {', '.join(allowed)} (comma-separated)"))
+    return values
+
+
+def _one_of(
+    query: web.MultiDictProxy[str], name: str, allowed: tuple[str, ...], errors: list[FieldError]
+) -> str | None:
+    value = query.get(name)
+    if value is not None and value not in allowed:
+        errors.append(FieldError(name, f"use one of {', '.join(allowed)}"))
+        return None
+    return value
+
+
+def _uuid(query: web.MultiDictProxy[str], name: str, errors: list[FieldError]) -> UUID | None:
+    value = query.get(name)
+    if not value:
+        return None
+    try:
+        return UUID(value)
+    except ValueError:
+        errors.append(FieldError(name, "must be a UUID"))
+        return None
+
+
+def _boolean(query: web.MultiDictProxy[str], name: str, errors: list[FieldError]) -> bool | None:
+    value = query.get(name)
+    if value is None or value == "":
+        return None
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    errors.append(FieldError(name, "true or false"))
+    return None
+
+
+def _int(
+    query: web.MultiDictProxy[str], name: str, default: int, low: int, high: int, errors: list[FieldError]
+) -> int:
+    value = query.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = low - 1
+    if not low <= number <= high:
+        errors.append(FieldError(name, f"a whole number from {low} to {high}"))
+        return default
+    return number
+
+
+def _datetime(query: web.MultiDictProxy[str], name: str, errors: list[FieldError]) -> datetime | None:
+    value = query.get(name)
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        errors.append(
+            FieldError(name, "an ISO 8601 date-time with its offset, e.g. 2026-07-01T08:00:00+08:00")
+        )
+        return None
+    if parsed.tzinfo is None:
+        errors.append(FieldError(name, "give the offset (e.g. +08:00 or Z): a time without one is ambiguous"))
+        return None
+    return parsed
+
+
+def _known_codes(kind: str) -> tuple[str, ...]:
+    ref = load_reference()
+    items = {"department": ref.departments, "district": ref.districts}[kind]
+    return tuple(item.code for item in items)
+
+
+def _not_found(noun: str, detail: str) -> Problem:
+    return Problem(404, f"No such {noun}", detail, code="not_found")
+
+
+# -- routes ------------------------------------------------------------------------------------------
+
+
+def add_routes(app: web.Application) -> None:
+    app[BOARD_CACHE] = {}  # a plain dict: nothing to open or close
+    r = app.router
+    r.add_get(f"{API}/me", me, name="read.me")
+    r.add_get(f"{API}/reference", reference, name="read.reference")
+    r.add_get(f"{API}/complaints", list_complaints, name="read.complaints")
+    r.add_get(f"{API}/complaints/{{id}}", complaint_detail, name="read.complaint")
+    r.add_get(f"{API}/departments/{{code}}/queue", department_queue, name="read.queue")
+    r.add_get(f"{API}/incidents", incidents, name="read.incidents")
+    r.add_get(f"{API}/board", board, name="read.board")
+    r.add_get(f"{API}/status/{{tracking_code}}", public_status, name="read.status")
+    r.add_get(f"{API}/notices", published_notices, name="read.notices")
+    r.add_get(f"{API}/staff/notices", working_notices, name="read.staff_notices")
+    r.add_get(f"{API}/reports/summary", summary, name="read.summary")
+
+
+async def me(request: web.Request) -> web.Response:
+    principal: Principal = request.get(PRINCIPAL, PUBLIC)
+    return json_response(
+        {
+            "role": principal.role,
+            "kind": principal.kind,
+            "name": principal.name,
+            "department": principal.department,
+        }
+    )
+
+
+async def reference(request: web.Request) -> web.Response:
+    """The public reference data: what the pages label things with and draw the map from."""
+    ref = load_reference()
+
+    def box(item: Any) -> dict[str, float]:
+        b = item.bbox
+        return {"south": b.south, "west": b.west, "north": b.north, "east": b.east}
+
+    return json_response(
+        {
+            "area": {"code": ref.area.code, "name_en": ref.area.name_en, "name_zh": ref.area.name_zh,
+                     "bbox": box(ref.area)},
+            "districts": [{"code": d.code, "name_en": d.name_en, "name_zh": d.name_zh, "bbox": box(d)}
+                          for d in ref.districts],
+            "categories": [{"code": c.code, "name_en": c.name_en, "name_zh": c.name_zh,
+                            "service_code": c.service_code, "group": c.group} for c in ref.categories],
+            "departments": [{"code": d.code, "name_en": d.name_en, "name_zh": d.name_zh}
+                            for d in ref.departments],
+            "levels": [{"level": lv.level, "accept_within_minutes": lv.accept_within_minutes,
+                        "resolve_within_minutes": lv.resolve_within_minutes} for lv in ref.levels],
+        },
+        headers={"Cache-Control": "public, max-age=300"},
+    )  # fmt: skip
+
+
+async def list_complaints(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    require_role(principal, CASE_ROLES)
+    q = request.query
+    errors: list[FieldError] = []
+    filters: dict[str, Any] = {
+        "status": _choices(q, "status", _STATUSES, errors),
+        "level": _choices(q, "level", LEVELS, errors),
+        "department": _one_of(q, "department", _known_codes("department"), errors),
+        "district": _one_of(q, "district", _known_codes("district"), errors),
+        "incident": _uuid(q, "incident", errors),
+        "overdue": _boolean(q, "overdue", errors),
+        "tracking_code": q.get("tracking_code") or None,
+        "limit": _int(q, "limit", 50, 1, MAX_LIMIT, errors),
+    }
+    cursor = q.get("cursor") or None
+    if cursor is not None:
+        try:
+            queries.decode_cursor(cursor)
+        except (ValueError, UnicodeDecodeError):
+            errors.append(FieldError("cursor", "not a cursor this API gave (use next_cursor as it is)"))
+    if errors:
+        raise invalid(errors)
+    own = principal.department
+    if own is not None:
+        if filters["department"] not in (None, own):
+            raise Problem(
+                403, "Not your department's cases", f"Department staff see only {own}'s cases.",
+                code="not_your_department",
+            )  # fmt: skip
+        filters["department"] = own
+    async with reading(request) as conn:
+        page = await queries.list_complaints(conn, cursor=cursor, **filters)
+    return json_response(page)
+
+
+async def complaint_detail(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    require_role(principal, CASE_ROLES)
+    try:
+        complaint_id = UUID(request.match_info["id"])
+    except ValueError:
+        raise _not_found("complaint", "Complaint ids are UUIDs.") from None
+    async with reading(request) as conn:
+        detail = await queries.complaint_detail(conn, complaint_id)
+    if detail is None:
+        raise _not_found("complaint", f"There is no complaint {complaint_id} (yet: the read models may lag).")
+    require_holding_department(principal, detail["department"])
+    return json_response(detail)
+
+
+async def department_queue(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    require_role(principal, QUEUE_ROLES)
+    code = request.match_info["code"]
+    if code not in _known_codes("department"):
+        raise _not_found("department", f"No department has code {code!r}.")
+    if principal.department not in (None, code):
+        raise Problem(
+            403, "Not your department's queue", f"Your token is for {principal.department}.",
+            code="not_your_department",
+        )  # fmt: skip
+    async with reading(request) as conn:
+        items = await queries.department_queue(conn, code)
+        details = await case_details(conn, [item["id"] for item in items])
+    for item in items:
+        item.update(details.get(item["id"], {}))
+    return json_response({"department": code, "as_of": datetime.now().astimezone(), "items": items})
+
+
+async def incidents(request: web.Request) -> web.Response:
+    require_role(request[PRINCIPAL], INCIDENT_ROLES)
+    async with reading(request) as conn:
+        items = await queries.incidents_with_counts(conn)
+    return json_response({"items": items})
+
+
+async def board(request: web.Request) -> web.Response:
+    require_role(request[PRINCIPAL], BOARD_ROLES)
+    return web.Response(
+        text=await _board_json(request),
+        content_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _board_json(request: web.Request) -> str:
+    """Many open boards refetch on the same commit: compute the board once per projection position (and
+    at least once a second, so overdue counts still move with the clock). Checking the position costs one
+    primary-key read; serving a board older than the position would hide a commit from its page."""
+    cache: dict[str, Any] = request.app[BOARD_CACHE]
+    async with reading(request) as conn:
+        position = await queries.projection_position(conn)
+        cached = cache.get("board")
+        if cached and cached[0] == position and time.monotonic() - cached[1] < BOARD_FRESH:
+            return str(cached[2])
+        # One snapshot for every panel: counts and lists agree with each other.
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            text = dumps(await queries.board(conn))
+    cache["board"] = (position, time.monotonic(), text)
+    return text
+
+
+async def public_status(request: web.Request) -> web.Response:
+    """Public: the complaint's status in public words, with its public progress notes. No personal data."""
+    limiter = request.app.get(ratelimit.LIMITER)
+    if limiter is not None:
+        limiter.take(request)  # a tracking code is short: slow down anyone guessing them
+    code = request.match_info["tracking_code"].strip().upper()
+    if len(code) > 32:
+        raise _not_found("complaint", "Tracking codes look like LV-7K3QX9.")
+    async with reading(request) as conn:
+        status = await public.public_status(conn, code)
+    if status is None:
+        raise _not_found("complaint", f"No complaint has tracking code {code} (a new one may take a moment).")
+    return json_response(status)
+
+
+async def published_notices(request: web.Request) -> web.Response:
+    """Public: notices as last published."""
+    errors: list[FieldError] = []
+    incident = _uuid(request.query, "incident", errors)
+    limit = _int(request.query, "limit", 50, 1, MAX_LIMIT, errors)
+    if errors:
+        raise invalid(errors)
+    async with reading(request) as conn:
+        items = await public.published_notices(conn, incident=incident, limit=limit)
+    return json_response({"items": items})
+
+
+async def working_notices(request: web.Request) -> web.Response:
+    """Press and command: every notice with its working text and approval state."""
+    require_role(request[PRINCIPAL], NOTICE_ROLES)
+    async with reading(request) as conn:
+        items = await staff_notices(conn)
+    return json_response({"items": items})
+
+
+async def summary(request: web.Request) -> web.Response:
+    require_role(request[PRINCIPAL], REPORT_ROLES)
+    q = request.query
+    errors: list[FieldError] = []
+    incident = _uuid(q, "incident", errors)
+    start, end = _datetime(q, "start", errors), _datetime(q, "end", errors)
+    fmt = _one_of(q, "format", ("json", "csv"), errors) or "json"
+    if errors:
+        raise invalid(errors)
+    async with reading(request) as conn:
+        data = await report.summary_report(conn, incident=incident, start=start, end=end)
+    if fmt == "csv":
+        name = f"levee-summary-{incident or 'all'}.csv"
+        return web.Response(
+            text=report.report_csv(data), content_type="text/csv", charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+        )  # fmt: skip
+    return json_response(data)
+
+
+# -- OpenAPI -----------------------------------------------------------------------------------------
+
+_OBJ: dict[str, Any] = {"type": "object"}
+
+
+def _op(
+    op_id: str,
+    summary: str,
+    roles: tuple[str, ...] | None,
+    *,
+    params: list[dict[str, Any]] | None = None,
+    result: dict[str, Any] | None = None,
+    errors: tuple[int, ...] = (401, 403, 422, 503),
+    extra_content: dict[str, Any] | None = None,
+    tag: str = "read",
+) -> dict[str, Any]:
+    role_text = (
+        "Public (no token)."
+        if roles is None
+        else "Roles: " + ", ".join("department:<code>" if r == "department" else r for r in roles) + "."
+    )
+    content = {"application/json": {"schema": result or _OBJ}, **(extra_content or {})}
+    return {"get": {
+        "operationId": op_id, "summary": summary, "description": role_text, "tags": [tag],
+        "security": [{}] if roles is None else [{"bearer": []}], "parameters": params or [],
+        "responses": {"200": {"description": "OK", "content": content}, **problem_responses(*errors)},
+    }}  # fmt: skip
+
+
+def _q(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or {"type": "string"}}  # fmt: skip
+
+
+def _p(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "string"}}
+
+
+_PAGE = {"type": "object", "required": ["items"], "properties": {
+    "items": {"type": "array", "items": _OBJ}, "next_cursor": {"type": ["string", "null"]}}}  # fmt: skip
+OPENAPI_PATHS: dict[str, Any] = {
+    f"{API}/me": _op("me", "Who this token stands for (role, name, department)", None, errors=(401,)),
+    f"{API}/reference": _op("reference", "Districts (with bounding boxes), categories, departments, levels",
+                            None, errors=()),
+    f"{API}/complaints": _op(
+        "complaints_list", "Complaints, newest first (department staff: their department's only)", CASE_ROLES,
+        params=[_q("status", "comma-separated statuses"), _q("level", "comma-separated P1..P4"),
+                _q("department", "department code"), _q("district", "district code"),
+                _q("incident", "incident id", {"type": "string", "format": "uuid"}),
+                _q("overdue", "true or false", {"type": "boolean"}), _q("tracking_code", "exact code"),
+                _q("limit", "page size, 1..200 (50)", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+                _q("cursor", "the previous page's next_cursor")], result=_PAGE),
+    f"{API}/complaints/{{id}}": _op(
+        "complaint_detail", "One complaint with its timeline (department staff: only a case they hold)",
+        CASE_ROLES, params=[_p("id", {"type": "string", "format": "uuid"})], errors=(401, 403, 404, 503)),
+    f"{API}/departments/{{code}}/queue": _op(
+        "department_queue", "A department's cases with deadline countdowns (seconds; negative is overdue)",
+        QUEUE_ROLES, params=[_p("code")], errors=(401, 403, 404, 503)),
+    f"{API}/incidents": _op("incidents", "Incidents with live complaint counts", INCIDENT_ROLES,
+                            errors=(401, 403, 503)),
+    f"{API}/board": _op("board", "The command board: counts, incidents, newest P1, overdue, hotspots, "
+                        "departments, map points", BOARD_ROLES, errors=(401, 403, 503), tag="board"),
+    f"{API}/status/{{tracking_code}}": _op(
+        "public_status", "A complaint's public status by tracking code (no personal data)", None,
+        params=[_p("tracking_code")], errors=(404, 429, 503), tag="public"),
+    f"{API}/notices": _op(
+        "notices_published", "Published notices, newest first", None,
+        params=[_q("incident", "incident id", {"type": "string", "format": "uuid"}),
+                _q("limit", "1..200 (50)", {"type": "integer"})], errors=(422, 503), tag="public"),
+    f"{API}/staff/notices": _op("notices_working", "Every notice with its working text and approval state",
+                                NOTICE_ROLES, errors=(401, 403, 503), tag="notices"),
+    f"{API}/reports/summary": _op(
+        "report_summary", "After-action summary (aggregates only); CSV with format=csv", REPORT_ROLES,
+        params=[_q("incident", "incident id", {"type": "string", "format": "uuid"}),
+                _q("start", "received at or after (ISO 8601)", {"type": "string", "format": "date-time"}),
+                _q("end", "received before (ISO 8601)", {"type": "string", "format": "date-time"}),
+                _q("format", "json (default) or csv", {"type": "string", "enum": ["json", "csv"]})],
+        extra_content={"text/csv": {"schema": {"type": "string"}}}, tag="reports"),
+}  # fmt: skip

@@ -1,0 +1,81 @@
+"""The writers intake shares: one GroupCommitter, one AggregateStore, the personal-key and idempotency tables.
+
+NATS and PostgreSQL may be down when the API starts, so each writer is made on first use, then kept for
+the life of the app. The cleanup context owns them all: on shutdown the committer flushes what it
+accepted (an answered 201 is never dropped) before app.py closes the NATS connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+import asyncpg
+import structlog
+from aiohttp import web
+
+from events.mapper import make_mapper
+from events.reference import Reference, load_reference
+from events.store.aggregates import AggregateStore
+from events.store.group_commit import GroupCommitter
+from events.store.keys import PersonalKeyStore
+from services.api import idempotency, keys, ratelimit
+
+log = structlog.get_logger(__name__)
+
+WRITE_TIMEOUT = 5.0  # seconds a NATS append may take before it is resolved as ambiguous
+
+
+@dataclass
+class Writers:
+    link: keys.NatsLink
+    pool: asyncpg.Pool
+    reference: Reference
+    contact_secret: bytes | None
+    stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+    _aggregates: AggregateStore | None = None
+    _schema_ready: bool = False
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    key_store: PersonalKeyStore = field(init=False)
+    requests: idempotency.IdempotencyStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key_store = PersonalKeyStore(self.pool)
+        self.requests = idempotency.IdempotencyStore(self.pool)
+
+    async def aggregates(self) -> AggregateStore:
+        """The repository whose saves go through group commit; DependencyUnavailable while NATS is not."""
+        store = self.link.store(timeout=WRITE_TIMEOUT)  # raises while NATS is down
+        if self._aggregates is None:
+            async with self._lock:
+                if self._aggregates is None:
+                    committer = await self.stack.enter_async_context(GroupCommitter(store))
+                    self._aggregates = AggregateStore(store, make_mapper(), appender=committer)
+        return self._aggregates
+
+    async def tables(self) -> None:
+        """Create the personal-key and idempotency tables once, on the first write (PostgreSQL may start late)."""
+        if self._schema_ready:
+            return
+        async with self._lock:
+            if not self._schema_ready:
+                await self.key_store.create_schema()
+                await self.requests.create_schema()
+                self._schema_ready = True
+
+
+WRITERS = web.AppKey("writers", Writers)
+
+
+async def writers(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: append after nats_link and postgres_pool, so it closes before them."""
+    settings = app[keys.SETTINGS]
+    if settings.contact_hash_secret is None:
+        log.warning("contact_secret_missing", effect="complaints are stored without a contact hash")
+    owned = Writers(app[keys.NATS_LINK], app[keys.PG_POOL], load_reference(), settings.contact_hash_secret)
+    app[WRITERS] = owned
+    ratelimit.install(app)
+    async with owned.stack:
+        yield

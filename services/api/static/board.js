@@ -1,0 +1,135 @@
+// The command board: fetches /api/v1/board and refetches it whenever the server says the read models moved.
+import {
+  api, bi, el, fmtDuration, fmtNumber, fmtTime, liveEvents, loginFlow, problemText, refetcher, say,
+  showConnection, statusLabel,
+} from "/static/common.js";
+
+const $ = (id) => document.getElementById(id);
+let reference = null;
+
+function names(list, code) {
+  const item = (list || []).find((x) => x.code === code);
+  return item ? bi(item.name_zh, item.name_en) : document.createTextNode(code || "—");
+}
+const category = (code) => names(reference && reference.categories, code);
+const district = (code) => names(reference && reference.districts, code);
+const department = (code) => names(reference && reference.departments, code);
+const levelTag = (level) => el("span", { class: `level ${level || ""}` , text: level || "—" });
+
+function stat(id, zh, en, n, cls = "") {
+  return el("div", { class: `stat ${cls}`, id },
+    el("span", { class: "n", "data-testid": id, text: String(n ?? 0) }), bi(zh, en));
+}
+
+function rows(tbody, items, render, emptyText) {
+  tbody.replaceChildren(...(items.length ? items.map(render)
+    : [el("tr", {}, el("td", { colspan: 9, class: "empty", text: emptyText }))]));
+}
+
+function render(board) {
+  const c = board.counts;
+  $("asof").textContent = `数据时间 as of ${fmtTime(board.as_of)} · #${board.position}`;
+  $("totals").replaceChildren(
+    stat("count-open", "未结", "open", c.open),
+    stat("count-overdue", "超时", "overdue", c.overdue, "overdue"),
+    stat("count-total", "累计", "all", Object.values(c.by_status).reduce((a, b) => a + b, 0)),
+  );
+  const levels = ["P1", "P2", "P3", "P4", "unassessed"];
+  $("by-level").replaceChildren(...levels.map((lv) =>
+    stat(`count-${lv}`, lv === "unassessed" ? "未评估" : lv, lv === "unassessed" ? "unassessed" : "open", c.by_level[lv] || 0, lv)));
+  $("by-status").replaceChildren(...Object.entries(c.by_status).map(([s, n]) =>
+    el("div", { class: "stat" }, el("span", { class: "n", text: String(n) }), statusLabel(s))));
+
+  const p1 = $("p1-list");
+  p1.replaceChildren(...(board.newest_p1.length ? board.newest_p1.map((item) =>
+    el("li", { "data-id": item.id },
+      el("strong", { text: item.tracking_code }), " · ", category(item.category), " · ", district(item.district),
+      " · ", statusLabel(item.status), item.department ? [" → ", department(item.department)] : [],
+      " · ", fmtTime(item.received_at), item.overdue ? el("span", { class: "overdue-text", text: " 超时 overdue" }) : null))
+    : [el("li", { class: "empty", text: "暂无 none" })]));
+
+  rows($("overdue"), board.overdue, (o) => el("tr", {},
+    el("td", { text: o.tracking_code }), el("td", {}, levelTag(o.level)), el("td", {}, category(o.category)),
+    el("td", {}, district(o.district)), el("td", {}, department(o.department)),
+    el("td", { class: "num overdue-text", text: fmtDuration(o.seconds_overdue) })), "暂无超时 nothing overdue");
+
+  rows($("incidents"), board.incidents, (i) => el("tr", {},
+    el("td", { text: i.title }), el("td", { text: i.status }), el("td", { class: "num", text: i.complaints }),
+    el("td", { class: "num", text: i.open }), el("td", { class: "num", text: i.open_p1 }),
+    el("td", { class: "num", text: i.overdue })), "暂无事件 no incidents");
+
+  rows($("hotspots"), board.hotspots, (h) => el("tr", {},
+    el("td", {}, district(h.district)), el("td", {}, category(h.category)), el("td", { class: "num", text: h.last }),
+    el("td", { class: "num", text: h.before }),
+    el("td", { class: `num ${h.change > 0 ? "up" : h.change < 0 ? "down" : ""}`, text: (h.change > 0 ? "+" : "") + h.change })),
+    "近2小时无工单 nothing in the last two hours");
+
+  rows($("departments"), board.departments, (d) => el("tr", {},
+    el("td", {}, bi(d.name_zh, d.name_en)), el("td", { class: "num", text: d.open }),
+    el("td", { class: `num ${d.overdue ? "overdue-text" : ""}`, text: d.overdue }),
+    el("td", { class: "num", text: fmtNumber(d.median_minutes_to_accept, 1) }),
+    el("td", { class: "num", text: fmtNumber(d.median_minutes_to_resolve, 1) })), "—");
+
+  drawMap(board.map, board.hotspots);
+}
+
+// The map: the districts' bounding boxes from the reference data, drawn as SVG (no tiles, no CDN).
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  node.append(...children);
+  return node;
+}
+
+function drawMap(points, hotspots) {
+  if (!reference) return;
+  const area = reference.area.bbox, W = 760;
+  const H = Math.round(W * (area.north - area.south) / (area.east - area.west));
+  const x = (lon) => ((lon - area.west) / (area.east - area.west)) * W;
+  const y = (lat) => ((area.north - lat) / (area.north - area.south)) * H;
+  const hot = new Set(hotspots.filter((h) => h.change > 0).map((h) => h.district));
+  const counts = {};
+  const map = svg("svg", { class: "map", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-labelledby": "map-title" },
+    svg("title", { id: "map-title" }, `未结工单 ${points.length} open complaints`));
+  for (const d of reference.districts) {
+    const b = d.bbox;
+    const rect = svg("rect", { class: `district ${hot.has(d.code) ? "hot" : ""}`, x: x(b.west), y: y(b.north),
+      width: x(b.east) - x(b.west), height: y(b.south) - y(b.north) });
+    map.append(rect);
+  }
+  for (const p of points) {
+    const level = p.level || "unassessed";
+    map.append(svg("circle", { class: level, cx: x(p.lon).toFixed(1), cy: y(p.lat).toFixed(1), r: level === "P1" ? 10 : 7 },
+      svg("title", {}, `${p.tracking_code} ${level} ${p.category || ""}`)));
+  }
+  for (const p of points) {
+    const d = reference.districts.find((dd) => dd.bbox.south <= p.lat && p.lat <= dd.bbox.north && dd.bbox.west <= p.lon && p.lon <= dd.bbox.east);
+    if (d) counts[d.code] = (counts[d.code] || 0) + 1;
+  }
+  for (const d of reference.districts) {
+    const b = d.bbox, cx = (x(b.west) + x(b.east)) / 2, top = y(b.north);
+    map.append(svg("text", { x: cx, y: top + 30 }, `${d.name_zh} ${counts[d.code] || 0}`));
+    map.append(svg("text", { x: cx, y: top + 52, class: "en" }, d.name_en));
+  }
+  $("map").replaceChildren(map);
+}
+
+const refresh = refetcher(async () => {
+  try {
+    render(await api("/api/v1/board"));
+    say($("error"), "");
+  } catch (error) {
+    say($("error"), `看板读取失败 Board not loaded: ${problemText(error)}`, "error");
+  }
+});
+
+loginFlow({
+  form: $("login"), input: $("token"), message: $("login-message"), main: $("main"), logout: $("logout"),
+  roles: ["command"],
+  async onReady() {
+    reference = await api("/api/v1/reference");
+    await refresh();
+    liveEvents({ onChange: refresh, onState: (state, retry) => showConnection($("conn"), state, retry) });
+  },
+});

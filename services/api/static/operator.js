@@ -1,0 +1,236 @@
+// The hotline operator's call card: the seven steps, caller history, life first, answers from published
+// facts, first-contact resolution, repeat calls, agreed time and follow-up calls. Keyboard only works:
+// every action is a form field or a button in reading order; Enter in the number looks up the history.
+import { api, bi, el, fmtTime, loginFlow, problemText, say, statusLabel } from "/static/common.js";
+
+const $ = (id) => document.getElementById(id);
+const state = { guide: null, reference: null, callStartedAt: null, answer: null, repeatFor: null, lastCall: null, lookedUp: null };
+
+function message(text, kind = "ok") { say($("message"), text, kind); }
+
+async function start() {
+  [state.guide, state.reference] = await Promise.all([api("/api/v1/operator/guide"), api("/api/v1/reference")]);
+  renderSteps();
+  fillSelect($("category"), state.reference.categories, "— 类别 category —");
+  fillSelect($("district"), state.reference.districts, "— 区 district —");
+  await Promise.all([loadFacts(), loadFollowUps()]);
+}
+
+function fillSelect(select, items, empty) {
+  select.replaceChildren(el("option", { value: "", text: empty }),
+    ...items.map((item) => el("option", { value: item.code, text: `${item.name_zh} ${item.name_en}` })));
+}
+
+function renderSteps() {
+  $("steps").replaceChildren(...state.guide.steps.map((step, i) => el("li", {},
+    el("b", { text: `${i + 1}. ${step.title_zh} ${step.title_en}` }), `${step.phrases_zh[0]} ${step.phrases_en[0]}`)));
+}
+
+function callStarted() {
+  if (!state.callStartedAt) state.callStartedAt = new Date().toISOString();
+}
+
+// -- caller history -----------------------------------------------------------------------------------
+
+async function lookUpCaller() {
+  const phone = $("phone").value.trim();
+  // Enter looks up, and leaving the field fires "change" too: a second lookup of the same number would
+  // redraw the rows under the operator's focus and swallow the next key press.
+  if (!phone || phone === state.lookedUp) return;
+  state.lookedUp = phone;
+  callStarted();
+  try {
+    const found = await api("/api/v1/operator/caller-history", { method: "POST", body: { phone } });
+    renderHistory(found.items);
+    await preview();
+  } catch (error) { message(problemText(error), "error"); }
+}
+
+function renderHistory(items) {
+  $("history-box").hidden = false;
+  if (!items.length) {
+    $("history").replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "empty", text: "无 none" })));
+    return;
+  }
+  $("history").replaceChildren(...items.map((item) => el("tr", { "data-code": item.tracking_code },
+    el("td", {}, item.tracking_code, el("br"), el("small", { text: item.description })),
+    el("td", {}, statusLabel(item.status)),
+    el("td", { text: item.department || "—" }),
+    el("td", { text: fmtTime(item.agreed_resolution_at || item.resolve_by) || "—" }),
+    el("td", {}, item.open ? el("button", { type: "button", class: "add-to-case",
+      onclick: () => openRepeat(item), text: "追加到此工单 Add to this case" }) : ""))));
+}
+
+function openRepeat(item) {
+  state.repeatFor = item;
+  $("repeat-title").replaceChildren(bi("追加来电到", "Add this call to"), ` ${item.tracking_code}`);
+  $("repeat").hidden = false;
+  $("repeat-note").value = $("description").value;
+  $("repeat-note").focus();
+}
+
+async function addRepeatCall(event) {
+  event.preventDefault();
+  const item = state.repeatFor;
+  try {
+    await api(`/api/v1/complaints/${item.id}/repeat-calls`, { method: "POST", body: { note: $("repeat-note").value } });
+    message(`已追加到 ${item.tracking_code} — added to ${item.tracking_code} (repeated call)`);
+    $("repeat").hidden = true;
+    resetCard();
+  } catch (error) { message(problemText(error), "error"); }
+}
+
+// -- life first, acceptance preview, facts ------------------------------------------------------------
+
+let previewTimer = null;
+function schedulePreview() { clearTimeout(previewTimer); previewTimer = setTimeout(preview, 250); }
+
+async function preview() {
+  const body = { description: $("description").value, category: $("category").value || null,
+    district: $("district").value || null, phone: $("phone").value.trim() || null };
+  try {
+    const found = await api("/api/v1/operator/preview", { method: "POST", body });
+    showLifeFirst(found.life_first);
+    $("acceptance").replaceChildren(...found.acceptance.map((issue) =>
+      el("li", { "data-code": issue.code }, `${issue.message_zh} ${issue.message_en}`)));
+  } catch (error) { message(problemText(error), "error"); }
+}
+
+function showLifeFirst(danger) {
+  const box = $("life-first");
+  box.hidden = !danger;
+  if (!danger) return;
+  const what = danger.dangers.map((d) => `${d.label_zh} ${d.label_en}`).join("; ");
+  box.textContent = `立即转接 ${danger.services.join("/")} — transfer the caller to ${danger.services.join("/")} now (${what})`;
+  if (!$("transfer").value) $("transfer").value = danger.services[0];
+}
+
+async function loadFacts() {
+  const q = new URLSearchParams();
+  if ($("district").value) q.set("district", $("district").value);
+  if ($("category").value) q.set("category", $("category").value);
+  try {
+    const facts = await api(`/api/v1/operator/facts?${q}`);
+    const notices = facts.notices.map((n) => factItem(`notice:${n.id}`, n.title_zh, n.title_en, n.body_zh, n.body_en));
+    const answers = facts.answers.map((a) => factItem(`answer:${a.code}`, a.title_zh, a.title_en, a.text_zh, a.text_en));
+    const incidents = facts.incidents.map((i) => el("p", { class: "fact" }, bi("事件", "Incident"), ` ${i.title} (${i.status})`));
+    $("facts").replaceChildren(...incidents,
+      el("h3", {}, bi("已发布公告", "Published notices")), ...(notices.length ? notices : [el("p", { class: "empty", text: "无 none" })]),
+      el("h3", {}, bi("标准答复", "Standard answers")), ...(answers.length ? answers : [el("p", { class: "empty", text: "无 none" })]));
+  } catch (error) { message(problemText(error), "error"); }
+}
+
+function factItem(ref, titleZh, titleEn, textZh, textEn) {
+  return el("div", { class: "fact", "data-ref": ref },
+    el("b", {}, bi(titleZh, titleEn)), el("p", { lang: "zh", text: textZh }), el("p", { lang: "en", class: "en", text: textEn }),
+    el("button", { type: "button", class: "use-answer", onclick: () => chooseAnswer(ref, titleZh, titleEn, textZh),
+      text: "用此答复当场办结 Settle the call with this" }));
+}
+
+function chooseAnswer(ref, titleZh, titleEn, textZh) {
+  state.answer = ref;
+  $("answer-box").hidden = false;
+  $("answer-chosen").replaceChildren(bi("答复依据", "Answer given"), `: ${titleZh} ${titleEn}`);
+  if (!$("answer-summary").value) $("answer-summary").value = textZh;
+  $("answer-summary").focus();
+}
+
+// -- submitting the call ------------------------------------------------------------------------------
+
+async function submitCall(event) {
+  event.preventDefault();
+  callStarted();
+  const complaint = { channel: "hotline", description: $("description").value,
+    people_affected: Number($("people_affected").value) || 1, call_started_at: state.callStartedAt };
+  if ($("category").value) complaint.category = $("category").value;
+  if ($("district").value) complaint.location = { district: $("district").value };
+  const reporter = {};
+  if ($("phone").value.trim()) reporter.phone = $("phone").value.trim();
+  if ($("reporter_name").value.trim()) reporter.name = $("reporter_name").value.trim();
+  if (Object.keys(reporter).length) complaint.reporter = reporter;
+  const body = { complaint };
+  if ($("transfer").value) body.transfer = { service: $("transfer").value, reason: "danger to life / 生命危险" };
+  if (state.answer) body.first_contact = { answer_ref: state.answer, summary: $("answer-summary").value || state.answer };
+  try {
+    const stored = await api("/api/v1/operator/calls", { method: "POST", body });
+    const settled = stored.status === "resolved" ? "当场办结 resolved at first contact" : "已受理 received";
+    message(`${stored.tracking_code}: ${settled}${stored.transferred_to ? `, 已转 ${stored.transferred_to}` : ""}`);
+    state.lastCall = stored;
+    $("agree").hidden = stored.status === "resolved";
+    $("agree-code").textContent = stored.tracking_code;
+    resetCard();
+    await loadFollowUps();
+  } catch (error) { message(problemText(error), "error"); }
+}
+
+async function agreeTime(event) {
+  event.preventDefault();
+  const local = $("agreed-at").value;
+  if (!local || !state.lastCall) return;
+  try {
+    await api(`/api/v1/complaints/${state.lastCall.id}/agreed-resolution-time`,
+      { method: "POST", body: { agreed_at: new Date(local).toISOString() } });
+    message(`${state.lastCall.tracking_code}: 约定期限已记录 agreed time recorded`);
+    $("agree").hidden = true;
+  } catch (error) { message(problemText(error), "error"); }
+}
+
+function resetCard() {
+  $("call").reset();
+  state.callStartedAt = null; state.answer = null; state.lookedUp = null;
+  $("answer-box").hidden = true; $("history-box").hidden = true; $("life-first").hidden = true;
+  $("acceptance").replaceChildren();
+}
+
+// -- follow-up calls ----------------------------------------------------------------------------------
+
+const OUTCOMES = [["satisfied", "满意 satisfied"], ["partly_satisfied", "基本满意 partly"],
+  ["not_satisfied", "不满意 not satisfied"], ["not_reached", "未接通 not reached"]];
+
+async function loadFollowUps() {
+  try {
+    const queue = await api("/api/v1/operator/follow-ups");
+    if (!queue.items.length) {
+      $("followups").replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "empty", text: "无 none" })));
+      return;
+    }
+    $("followups").replaceChildren(...queue.items.map(followUpRow));
+  } catch (error) { message(problemText(error), "error"); }
+}
+
+function followUpRow(item) {
+  const outcome = el("select", { "aria-label": `回访结果 outcome ${item.tracking_code}`, class: "fu-outcome" },
+    ...OUTCOMES.map(([value, label]) => el("option", { value, text: label })));
+  const reason = el("input", { "aria-label": `原因 reason ${item.tracking_code}`, class: "fu-reason", maxlength: 2000 });
+  const record = el("button", { type: "button", class: "fu-record", text: "记录 Record", onclick: async () => {
+    try {
+      const result = await api(`/api/v1/complaints/${item.id}/follow-up-calls`,
+        { method: "POST", body: { outcome: outcome.value, reason: reason.value } });
+      const where = result.status === "reopened" ? ` → 重启至 reopened to ${result.department}` : "";
+      message(`${item.tracking_code}: ${outcome.value}${where}`);
+      // The read models may lag the command: take the row out now unless the case stays in the queue.
+      if (result.status !== "resolved") row.remove();
+    } catch (error) { message(problemText(error), "error"); }
+  } });
+  const row = el("tr", { "data-code": item.tracking_code },
+    el("td", { text: item.tracking_code }), el("td", {}, item.level ? el("span", { class: `level ${item.level}`, text: item.level }) : "—"),
+    el("td", { text: item.resolved_by || "—" }), el("td", { text: String(item.follow_up_attempts) }),
+    el("td", {}, outcome), el("td", {}, reason), el("td", {}, record));
+  return row;
+}
+
+// -- wiring -------------------------------------------------------------------------------------------
+
+$("phone").addEventListener("keydown", (event) => {
+  if (event.key === "Enter") { event.preventDefault(); lookUpCaller(); }
+});
+$("phone").addEventListener("change", lookUpCaller);
+$("description").addEventListener("input", () => { callStarted(); schedulePreview(); });
+for (const id of ["category", "district"]) $(id).addEventListener("change", () => { schedulePreview(); loadFacts(); });
+$("call").addEventListener("submit", submitCall);
+$("repeat").addEventListener("submit", addRepeatCall);
+$("repeat-cancel").addEventListener("click", () => { $("repeat").hidden = true; });
+$("agree").addEventListener("submit", agreeTime);
+
+loginFlow({ form: $("login"), input: $("token"), message: $("login-message"), main: $("main"), logout: $("logout"),
+  roles: ["operator"], onReady: () => start().catch((error) => message(problemText(error), "error")) });

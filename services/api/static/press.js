@@ -1,0 +1,85 @@
+// Press officers draft notices in Chinese and English, watch their approval state and publish approved
+// text; command staff (same page) approve.
+import { api, bi, el, liveEvents, loginFlow, problemText, refetcher, say, showConnection } from "/static/common.js";
+
+const $ = (id) => document.getElementById(id);
+let me = null;
+const STATES = {
+  draft: ["草稿·待批准", "draft, awaiting approval"], approved: ["已批准·可发布", "approved, ready to publish"],
+  published: ["已发布", "published"], updated: ["更新待批准", "update awaiting approval"], cancelled: ["已撤销", "cancelled"],
+};
+
+async function act(notice, action, body) {
+  try {
+    await api(`/api/v1/notices/${notice.id}/${action}`, { method: "POST", body: body || {} });
+    say($("message"), `${notice.title_zh} · ${action} ✓`, "ok");
+    refresh();
+  } catch (error) {
+    say($("message"), `${notice.title_zh}: ${problemText(error)}`, "error");
+  }
+}
+
+function actions(n) {
+  const out = [];
+  if (me.kind === "press" && n.state === "approved") {
+    out.push(el("button", { type: "button", "data-action": "publish", onclick: () => act(n, "publish") }, "发布 Publish"));
+  }
+  if (me.kind === "command" && (n.state === "draft" || n.state === "updated")) {
+    out.push(el("button", { type: "button", "data-action": "approve", onclick: () => act(n, "approve") }, "批准 Approve"));
+  }
+  if (me.kind === "press" && n.state !== "cancelled") {
+    out.push(el("button", { type: "button", class: "danger", "data-action": "cancel",
+      onclick: () => act(n, "cancel", { reason: "Withdrawn by the press office" }) }, "撤销 Withdraw"));
+  }
+  return el("td", { class: "actions" }, out);
+}
+
+function render(items) {
+  $("notices").replaceChildren(...(items.length ? items.map((n) => {
+    const state = STATES[n.state] || [n.state, n.state];
+    return el("tr", { "data-id": n.id, "data-state": n.state },
+      el("td", {}, el("strong", { lang: "zh", text: n.title_zh }), el("br"), el("span", { lang: "en", text: n.title_en })),
+      el("td", { class: "state" }, bi(state[0], state[1])), el("td", { text: n.status }),
+      el("td", { text: n.author }), el("td", { text: n.approved_by || "—" }),
+      el("td", { class: "num", text: n.published_version }), actions(n));
+  }) : [el("tr", {}, el("td", { colspan: 7, class: "empty", text: "暂无公告 no notices yet" }))]));
+}
+
+const refresh = refetcher(async () => {
+  try {
+    render((await api("/api/v1/staff/notices")).items);
+  } catch (error) {
+    say($("message"), `读取失败 Not loaded: ${problemText(error)}`, "error");
+  }
+});
+
+$("draft").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const body = { incident_id: $("incident").value || null, status: $("status").value };
+  for (const name of ["title_zh", "title_en", "body_zh", "body_en"]) body[name] = $(name).value;
+  try {
+    await api("/api/v1/notices", { method: "POST", body });
+    say($("message"), "草稿已保存，待指挥批准 Draft saved; command staff must approve it", "ok");
+    $("draft").reset();
+    refresh();
+  } catch (error) {
+    say($("message"), `保存失败 Not saved: ${problemText(error)}`, "error");
+  }
+});
+
+loginFlow({
+  form: $("login"), input: $("token"), message: $("login-message"), main: $("main"), logout: $("logout"),
+  roles: ["press", "command"],
+  async onReady(who) {
+    me = who;
+    $("draft").hidden = me.kind !== "press";
+    try {
+      const incidents = (await api("/api/v1/incidents")).items;
+      $("incident").append(...incidents.map((i) => el("option", { value: i.id, text: `${i.title} (${i.status})` })));
+    } catch (error) {
+      say($("message"), problemText(error), "error");
+    }
+    await refresh();
+    liveEvents({ onChange: refresh, onState: (state, retry) => showConnection($("conn"), state, retry) });
+  },
+});

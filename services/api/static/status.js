@@ -1,0 +1,63 @@
+// Public: a complaint's status by its tracking code, and the published notices. No token, no personal data.
+import { ApiError, api, bi, el, fmtTime, say, statusLabel } from "/static/common.js";
+
+const $ = (id) => document.getElementById(id);
+let reference = null;
+
+function names(list, code) {
+  const item = (list || []).find((x) => x.code === code);
+  return item ? bi(item.name_zh, item.name_en) : document.createTextNode(code || "—");
+}
+
+async function lookUp(code) {
+  try {
+    const s = await api(`/api/v1/status/${encodeURIComponent(code)}`);
+    $("h-result").replaceChildren(`${s.tracking_code} · `, statusLabel(s.status));
+    const row = (zh, en, value) => el("tr", {}, el("th", {}, bi(zh, en)), el("td", {}, value));
+    $("facts").replaceChildren(
+      row("状态", "Status", statusLabel(s.status)),
+      row("类别", "Category", names(reference.categories, s.category)),
+      row("区", "District", names(reference.districts, s.district)),
+      row("受理时间", "Received", fmtTime(s.received_at)),
+      row("签收时间", "Accepted", fmtTime(s.accepted_at)),
+      row("办结时间", "Resolved", fmtTime(s.resolved_at)),
+    );
+    $("progress").replaceChildren(...(s.progress.length
+      ? s.progress.map((p) => el("li", {}, `${fmtTime(p.at)} — ${p.text}`))
+      : [el("li", { class: "empty", text: "暂无 none yet" })]));
+    $("result").hidden = false;
+    say($("message"), "");
+  } catch (error) {
+    $("result").hidden = true;
+    const text = error instanceof ApiError && error.status === 404
+      ? "未找到该编号（新投诉可能需要片刻） No complaint with that code (a new one may take a moment)"
+      : `查询失败 Lookup failed: ${error.message}`;
+    say($("message"), text, "error");
+  }
+}
+
+async function notices() {
+  const items = (await api("/api/v1/notices")).items;
+  $("notices").replaceChildren(...(items.length ? items.map((n) => el("article", {},
+    el("h3", {}, el("span", { lang: "zh", text: n.title_zh }), " · ", el("span", { lang: "en", text: n.title_en })),
+    el("p", { lang: "zh", text: n.body_zh }), el("p", { lang: "en", text: n.body_en }),
+    el("p", { class: "notes", text: `${n.status} · ${fmtTime(n.published_at)}` })))
+    : [el("p", { class: "empty", text: "暂无公告 no notices" })]));
+}
+
+$("lookup").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const code = $("code").value.trim().toUpperCase();
+  if (code) location.assign(`/status/${encodeURIComponent(code)}`);
+});
+
+(async () => {
+  reference = await api("/api/v1/reference");
+  const match = location.pathname.match(/^\/status\/(.+)$/);
+  if (match) {
+    const code = decodeURIComponent(match[1]);
+    $("code").value = code;
+    await lookUp(code);
+  }
+  await notices().catch((error) => say($("message"), error.message, "error"));
+})();

@@ -1,0 +1,198 @@
+"""The command board and the department page in headless Chromium, against the real API and projector.
+
+A life-threatening complaint is submitted through the API; the board's open count and its P1 list must
+change within 2 s; the department it is dispatched to accepts it on its page. Screenshots are saved under
+test-output/browser/<test name>/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import aiohttp
+import pytest
+
+from events.complaint import Complaint
+from events.mapper import make_mapper
+from events.store import JetStreamEventStore
+from events.store.aggregates import AggregateStore
+from tests.browser.conftest import Stack
+
+expect = pytest.importorskip(
+    "playwright.async_api", reason="Playwright for Python is a dev dependency"
+).expect
+LIVE_BOUND_MS = 2000  # the board must show a change within this
+TRAPPED = {
+    "channel": "web",
+    "description": "洪水进屋，两位老人被困二楼，水还在涨 — flood water inside, two elderly people trapped upstairs",
+    "category": "flooding",
+    "location": {"lat": 22.71, "lon": 113.79},
+    "people_affected": 2,
+    "vulnerable": ["elderly"],
+    "reporter": {"name": "Chen Jing", "phone": "+86 139 0000 1111"},
+}
+
+
+async def ready(stack: Stack, token: str, bound: float = 20.0) -> None:
+    """The API answers the board (the projector has created the read models) and takes complaints."""
+    deadline = time.monotonic() + bound
+    async with aiohttp.ClientSession(stack.url) as http:
+        while True:
+            async with http.get("/api/v1/board", headers={"Authorization": f"Bearer {token}"}) as board:
+                async with http.get("/healthz") as health:
+                    if board.status == 200 and health.status == 200:
+                        return
+            assert time.monotonic() < deadline, "the stack did not come up"
+            await asyncio.sleep(0.1)
+
+
+async def post(stack: Stack, path: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        aiohttp.ClientSession(stack.url) as http,
+        http.post(path, json=body, headers=headers) as response,
+    ):
+        assert response.status in (200, 201), (response.status, await response.text())
+        return await response.json()
+
+
+async def assess_as_triage(stack: Stack, store: JetStreamEventStore, complaint_id: UUID) -> None:
+    """What the triage worker records for this complaint: valid, P1 (danger to life, elderly)."""
+    repository = AggregateStore(store, make_mapper())
+    complaint = await repository.get(complaint_id, Complaint)
+    now = datetime.now(UTC)
+    complaint.validate(by="triage")
+    complaint.assess_priority(
+        92, "P1", [{"name": "danger_to_life", "weight": 0.5, "value": 1, "evidence": "trapped"},
+                   {"name": "vulnerable", "weight": 0.2, "value": 1, "evidence": "elderly"}],
+        now + timedelta(minutes=15), now + timedelta(hours=4),
+    )  # fmt: skip
+    await repository.save(complaint)
+
+
+async def sign_in(page: Any, url: str, token: str) -> None:
+    await page.goto(url)
+    await page.get_by_label("令牌 Token").fill(token)
+    await page.keyboard.press("Enter")  # keyboard only: the form submits without a mouse
+
+
+async def test_board_updates_live_and_the_department_accepts_the_case(
+    stack: Stack, browser: Any, shots: Path, nc: Any
+) -> None:
+    command, drainage = await stack.token("command"), await stack.token("department:drainage")
+    await ready(stack, command)
+    store = JetStreamEventStore(nc, stack.settings.stream_spec)
+
+    board = await browser.new_page(viewport={"width": 1400, "height": 1300})
+    await sign_in(board, f"{stack.url}/board", command)
+    await board.wait_for_selector("#conn[data-state=live]", timeout=10_000)
+    assert await board.text_content("[data-testid=count-open]") == "0"
+    await board.screenshot(path=shots / "01-board-before.png", full_page=True)
+
+    received = await post(stack, "/api/v1/complaints", TRAPPED)
+    complaint_id = UUID(received["id"])
+    # Locator assertions, not wait_for_function: the pages' CSP forbids eval, and that is tested too.
+    await expect(board.locator("[data-testid=count-open]")).to_have_text("1", timeout=LIVE_BOUND_MS)
+
+    await assess_as_triage(stack, store, complaint_id)
+    await board.wait_for_selector(f"#p1-list li[data-id='{complaint_id}']", timeout=LIVE_BOUND_MS)
+    assert await board.text_content("[data-testid=count-P1]") == "1"
+    await board.screenshot(path=shots / "02-board-p1.png", full_page=True)
+
+    await post(stack, f"/api/v1/complaints/{complaint_id}/dispatch",
+               {"department": "drainage", "reason": "flood water inside homes"}, command)  # fmt: skip
+
+    desk = await browser.new_page(viewport={"width": 1400, "height": 700})  # a tab of its own: its own token
+    await sign_in(desk, f"{stack.url}/department", drainage)
+    row = desk.locator(f"#queue tr[data-id='{complaint_id}']")
+    await row.and_(desk.locator("[data-status=dispatched]")).wait_for(timeout=5_000)
+    assert "剩余" in (await row.locator("td.countdown").text_content() or "")
+    await desk.screenshot(path=shots / "03-department-queue.png", full_page=True)
+
+    await row.get_by_role("button", name="签收 Accept").click()
+    await desk.locator(f"#queue tr[data-id='{complaint_id}'][data-status=accepted]").wait_for(
+        timeout=LIVE_BOUND_MS
+    )
+    assert "已签收" in (await desk.text_content("#message") or "")
+    await desk.screenshot(path=shots / "04-department-accepted.png", full_page=True)
+
+    # The board hears about the acceptance too: the case is still open, now with drainage.
+    p1_entry = board.locator(f"#p1-list li[data-id='{complaint_id}']")
+    await expect(p1_entry).to_contain_text("已签收", timeout=LIVE_BOUND_MS)
+    await board.screenshot(path=shots / "05-board-accepted.png", full_page=True)
+    await desk.close()
+    await board.close()
+
+
+async def test_board_shows_when_it_is_disconnected_and_reconnects_by_itself(
+    stack: Stack, browser: Any, shots: Path
+) -> None:
+    command = await stack.token("command")
+    await ready(stack, command)
+    board = await browser.new_page(viewport={"width": 1400, "height": 900})
+    await sign_in(board, f"{stack.url}/board", command)
+    await board.wait_for_selector("#conn[data-state=live]", timeout=10_000)
+
+    await stack.stop_api()
+    await board.wait_for_selector("#conn[data-state=disconnected]", timeout=3_000)
+    assert "已断开" in (await board.text_content("#conn") or "")
+    assert "disconnected" in (await board.text_content("#conn") or "")
+    await board.screenshot(path=shots / "01-disconnected.png")
+
+    await stack.start_api()
+    await board.wait_for_selector("#conn[data-state=live]", timeout=15_000)
+    await board.screenshot(path=shots / "02-reconnected.png")
+    await ready(stack, command)  # NATS reconnected too, before the stack is stopped
+    await board.close()
+
+
+async def test_press_publishes_an_approved_notice_that_the_public_then_reads(
+    stack: Stack, browser: Any, shots: Path
+) -> None:
+    press, command = await stack.token("press"), await stack.token("command")
+    await ready(stack, command)
+    received = await post(stack, "/api/v1/complaints", TRAPPED)
+
+    desk = await browser.new_page(viewport={"width": 1300, "height": 1100})
+    await sign_in(desk, f"{stack.url}/press", press)
+    await desk.get_by_label("状态 Status").select_option("investigating")
+    for label, text in (("标题（中文） Title (Chinese)", "河畔区内涝"), ("标题（英文） Title (English)", "Flooding in Riverside"),
+                        ("正文（中文） Text (Chinese)", "排水车已出发，请勿涉水。"),
+                        ("正文（英文） Text (English)", "Pump trucks are on their way; keep out of the water.")):  # fmt: skip
+        await desk.get_by_label(label).fill(text)
+    await desk.get_by_role("button", name="保存草稿 Save draft").click()
+    drafted = desk.locator("#notices tr[data-state=draft]")
+    await drafted.wait_for(timeout=5_000)
+    notice_id = await drafted.get_attribute("data-id")
+    await desk.screenshot(path=shots / "01-press-draft.png", full_page=True)
+
+    await post(stack, f"/api/v1/notices/{notice_id}/approve", {}, command)
+    approved = desk.locator(f"#notices tr[data-id='{notice_id}'][data-state=approved]")
+    await approved.wait_for(timeout=LIVE_BOUND_MS)  # the page hears of the approval by itself
+    await approved.get_by_role("button", name="发布 Publish").click()
+    await desk.locator(f"#notices tr[data-id='{notice_id}'][data-state=published]").wait_for(
+        timeout=LIVE_BOUND_MS
+    )
+    await desk.screenshot(path=shots / "02-press-published.png", full_page=True)
+
+    public = await browser.new_page(viewport={"width": 1000, "height": 900})
+    await public.goto(f"{stack.url}/status")
+    await public.get_by_label("查询编号 Tracking code").fill(received["tracking_code"])
+    await public.keyboard.press("Enter")
+    await expect(public.locator("#h-result")).to_contain_text(received["tracking_code"], timeout=5_000)
+    await expect(public.locator("#notices")).to_contain_text("Flooding in Riverside")
+    page_text = await public.text_content("body") or ""
+    assert "Chen Jing" not in page_text and "被困" not in page_text  # no personal data, no free text
+    await public.screenshot(path=shots / "03-public-status.png", full_page=True)
+
+    reports = await browser.new_page(viewport={"width": 1300, "height": 1000})
+    await sign_in(reports, f"{stack.url}/reports", press)
+    await expect(reports.locator("#totals tr[data-metric=received] td")).to_have_text("1", timeout=5_000)
+    await reports.screenshot(path=shots / "04-reports.png", full_page=True)
+    for page in (desk, public, reports):
+        await page.close()

@@ -1,0 +1,160 @@
+"""The operator console in headless Chromium, driven with the keyboard only, against the real API and projector.
+
+An operator signs in, takes a call from a caller with an earlier open case and adds the call to it instead of
+opening a duplicate, sees life first flagged, answers an information request from a published notice and
+resolves it at first contact, and records a follow-up that reopens a case, which then shows on the
+department's page. Screenshots go to test-output/browser/<test name>/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from events.store import JetStreamEventStore
+from tests.browser.conftest import Stack
+from tests.integration.operator.helpers import load, published_notice, resolved_by
+
+expect = pytest.importorskip(
+    "playwright.async_api", reason="Playwright for Python is a dev dependency"
+).expect
+PHONE = "+86 139 2222 3333"
+EARLIER = "No power on Riverside Road since 6 this morning; the whole block is dark"
+QUESTION = "When will the power come back in Riverside? Nobody has told us anything."
+
+
+async def _json(stack: Stack, method: str, path: str, token: str, body: Any = None) -> Any:
+    async with (
+        aiohttp.ClientSession(stack.url) as http,
+        http.request(method, path, json=body, headers={"Authorization": f"Bearer {token}"}) as response,
+    ):
+        assert response.status in (200, 201), (response.status, await response.text())
+        return await response.json()
+
+
+async def _until(what: str, check: Any, bound: float = 20.0) -> Any:
+    deadline = time.monotonic() + bound
+    while True:
+        try:
+            found = await check()
+        except AssertionError:
+            found = None
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"{what} not within {bound}s"
+        await asyncio.sleep(0.1)
+
+
+async def _call(stack: Stack, token: str, description: str, phone: str) -> dict[str, Any]:
+    body = {"complaint": {"channel": "hotline", "description": description, "category": "power_outage",
+                          "location": {"district": "riverside"}, "reporter": {"phone": phone}}}  # fmt: skip
+    return dict(await _json(stack, "POST", "/api/v1/operator/calls", token, body))
+
+
+async def test_an_operator_handles_calls_with_the_keyboard_only(
+    stack: Stack, store: JetStreamEventStore, browser: Any, shots: Path
+) -> None:
+    operator, department = await stack.token("operator"), await stack.token("department:power")
+    await published_notice(store)
+    earlier = await _call(stack, operator, EARLIER, PHONE)
+    settled = await _call(stack, operator, "Power cut at the clinic on Hill Road", "+86 137 4444 5555")
+    await resolved_by(store, settled["id"], "power", "P2")
+
+    async def projected() -> bool:
+        queue = await _json(stack, "GET", "/api/v1/operator/follow-ups", operator)
+        facts = await _json(stack, "GET", "/api/v1/operator/facts?district=riverside", operator)
+        return bool(queue["items"]) and bool(facts["notices"])
+
+    await _until("the projector", projected)
+
+    page = await browser.new_page(viewport={"width": 1366, "height": 768})
+    await page.goto(f"{stack.url}/operator")
+    keys = page.keyboard
+    await page.locator("#token").focus()
+    await keys.type(operator)
+    await keys.press("Enter")
+    await expect(page.locator("#main")).to_be_visible()
+    await expect(page.locator("#steps li")).to_have_count(7)
+
+    # 1. The caller's number shows their earlier open case; the call is added to it.
+    await page.locator("#phone").focus()
+    await keys.type("139 2222 3333")
+    await keys.press("Enter")
+    row = page.locator(f"#history tr[data-code='{earlier['tracking_code']}']")
+    await expect(row).to_be_visible()
+    await page.screenshot(path=str(shots / "01-caller-history.png"))
+    await row.locator(".add-to-case").focus()
+    await keys.press("Enter")
+    await expect(page.locator("#repeat-note")).to_be_focused()
+    await keys.type("Calling again: still no power, food in the fridge is spoiling")
+    await keys.press("Tab")
+    await keys.press("Enter")
+    await expect(page.locator("#message")).to_contain_text(f"added to {earlier['tracking_code']}")
+    await page.screenshot(path=str(shots / "02-added-to-case.png"))
+    assert (await load(store, earlier["id"])).repeat_calls == 1
+
+    # 2. Life first: the card says at once to transfer.
+    await page.locator("#description").focus()
+    await keys.type("My neighbour is trapped in the lift and the building is dark")
+    await expect(page.locator("#life-first")).to_contain_text("119")
+    await expect(page.locator("#transfer")).to_have_value("119")
+    await page.screenshot(path=str(shots / "03-life-first.png"))
+    await keys.press("Control+A")
+    await keys.press("Delete")
+    await page.locator("#transfer").focus()
+    await keys.press("Home")  # back to "none"
+
+    # 3. An information request answered from the published notice, resolved at first contact.
+    await page.locator("#description").focus()
+    await keys.type(QUESTION)
+    await page.locator("#category").focus()
+    await keys.press("ArrowDown")  # the first category: power outage
+    await page.locator("#district").focus()
+    for _ in range(5):  # riverside is the fifth district
+        await keys.press("ArrowDown")
+    await expect(page.locator("#life-first")).to_be_hidden()
+    use = page.locator(".fact[data-ref^='notice:'] .use-answer")
+    await expect(use).to_be_visible()
+    await use.focus()
+    await keys.press("Enter")
+    await expect(page.locator("#answer-summary")).to_be_focused()
+    await page.locator("#submit").focus()
+    await page.screenshot(path=str(shots / "04-answer-chosen.png"))
+    await keys.press("Enter")
+    await expect(page.locator("#message")).to_contain_text("resolved at first contact")
+    await page.screenshot(path=str(shots / "05-first-contact.png"))
+
+    # 4. A follow-up call: not satisfied reopens the case to the department that resolved it.
+    follow = page.locator(f"#followups tr[data-code='{settled['tracking_code']}']")
+    await expect(follow).to_be_visible()
+    await follow.locator(".fu-outcome").focus()
+    await keys.press("ArrowDown")
+    await keys.press("ArrowDown")  # not satisfied
+    await keys.press("Tab")
+    await keys.type("The clinic still has no power")
+    await keys.press("Tab")
+    await keys.press("Enter")
+    await expect(page.locator("#message")).to_contain_text("reopened to power")
+    await page.screenshot(path=str(shots / "06-follow-up-reopened.png"))
+
+    dept = await browser.new_page(viewport={"width": 1366, "height": 768})
+    await dept.goto(f"{stack.url}/department")
+    await dept.locator("#token").focus()
+    await dept.keyboard.type(department)
+    await dept.keyboard.press("Enter")
+
+    async def shown() -> bool:
+        await dept.reload()
+        try:
+            await expect(dept.locator("#queue")).to_contain_text(settled["tracking_code"], timeout=1000)
+        except AssertionError:
+            return False
+        return True
+
+    await _until("the reopened case on the department's page", shown)
+    await dept.screenshot(path=str(shots / "07-department-reopened.png"))

@@ -1,0 +1,103 @@
+"""Incidents (command staff) and public notices (press drafts, command approves) through the HTTP API."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from events.incident import Incident
+from events.notice import Notice
+from tests.integration.api.conftest import MakeClient
+from tests.integration.api.test_commands_support import Staff, open_staff
+
+NOTICE_TEXT = {
+    "title_en": "Harbour Road flooding", "title_zh": "海港路水浸",
+    "body_en": "Crews are pumping water; avoid the area.", "body_zh": "正在抽水，请绕行。", "status": "identified",
+}  # fmt: skip
+
+
+@pytest.fixture
+async def staff(make_client: MakeClient) -> Staff:
+    return await open_staff(await make_client())
+
+
+async def declare(staff: Staff) -> str:
+    status, incident = await staff.post(
+        "/api/v1/incidents", "command", {"title": "Harbour flood", "kind": "flood", "districts": []}
+    )
+    assert status == 201, incident
+    assert incident["status"] == "investigating" and incident["complaints"] == 0
+    return str(incident["id"])
+
+
+async def test_incident_is_declared_moved_and_linked_to_complaints_on_both_sides(staff: Staff) -> None:
+    incident_id = await declare(staff)
+    status, moved = await staff.post(
+        f"/api/v1/incidents/{incident_id}/status", "command", {"status": "identified"}
+    )
+    assert status == 200 and moved["status"] == "identified"
+
+    case = await staff.dispatched_case()
+    path = f"/api/v1/incidents/{incident_id}/complaints"
+    status, linked = await staff.post(path, "command", {"complaint_id": str(case.id)})
+    assert status == 200 and linked["complaints"] == 1, linked
+    assert (await staff.complaint(case.id)).incident_id == uuid.UUID(incident_id)
+    assert (await staff.aggregates.get(uuid.UUID(incident_id), Incident)).complaint_ids == [case.id]
+
+    status, again = await staff.post(path, "command", {"complaint_id": str(case.id)})
+    assert status == 422 and again["code"] == "complaint_already_linked"
+    status, unknown = await staff.post(path, "command", {"complaint_id": str(uuid.uuid4())})
+    assert status == 422 and unknown["errors"][0]["field"] == "complaint_id"
+
+
+async def test_declaring_with_an_unknown_district_names_the_field(staff: Staff) -> None:
+    status, problem = await staff.post(
+        "/api/v1/incidents", "command", {"title": "x", "kind": "flood", "districts": ["atlantis"]}
+    )
+    assert status == 422, problem
+
+
+async def test_notice_life_draft_approve_publish_update_cancel(staff: Staff) -> None:
+    incident_id = await declare(staff)
+    status, notice = await staff.post("/api/v1/notices", "press", {"incident_id": incident_id, **NOTICE_TEXT})
+    assert status == 201 and notice["state"] == "draft", notice
+    assert set(notice) == {"id", "state", "status", "version", "published_version"}, (
+        "no text, no personal data"
+    )
+    base = f"/api/v1/notices/{notice['id']}"
+
+    status, problem = await staff.post(f"{base}/publish", "press", {})
+    assert status == 409 and problem["code"] == "not_approved"
+    assert "approve" in problem["detail"]
+
+    steps = [
+        ("revise", "press", {**NOTICE_TEXT, "status": "monitoring"}, "draft"),
+        ("approve", "command", {}, "approved"),
+        ("publish", "press", {}, "published"),
+        ("update", "press", {**NOTICE_TEXT, "status": "resolved"}, "updated"),
+        ("approve", "command", {}, "approved"),
+        ("publish", "press", {}, "published"),
+        ("cancel", "press", {"reason": "superseded by the citywide notice"}, "cancelled"),
+    ]
+    for action, role, body, state in steps:
+        status, answer = await staff.post(f"{base}/{action}", role, body)
+        assert status == 200 and answer["state"] == state, (action, answer)
+    stored = await staff.aggregates.get(uuid.UUID(notice["id"]), Notice)
+    assert stored.published_version == 2 and stored.published_text is not None
+    assert stored.published_text["status"] == "resolved"
+
+
+async def test_a_notice_with_a_personal_phone_number_is_refused(staff: Staff) -> None:
+    status, problem = await staff.post(
+        "/api/v1/notices", "press", {**NOTICE_TEXT, "body_en": "Call Mr Li on 138 1234 5678"}
+    )
+    assert status == 422 and problem["code"] == "contains_personal_data"
+    assert problem["errors"][0]["field"] == "body_en"
+
+
+async def test_a_notice_about_an_unknown_incident_is_refused(staff: Staff) -> None:
+    status, problem = await staff.post(
+        "/api/v1/notices", "press", {"incident_id": str(uuid.uuid4()), **NOTICE_TEXT}
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "incident_id"

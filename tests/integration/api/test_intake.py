@@ -1,0 +1,252 @@
+"""POST /api/v1/complaints against real NATS and PostgreSQL: stored before 201, every bad input named."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+import structlog
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from events.complaint import Complaint
+from events.mapper import make_mapper
+from events.personal import unseal
+from events.store import JetStreamEventStore
+from events.store.aggregates import AggregateStore
+from events.store.keys import PersonalKeyStore
+from services.api import auth, ratelimit
+from tests.integration.api.conftest import MakeClient
+
+Client = TestClient[web.Request, web.Application]
+URL = "/api/v1/complaints"
+NAME, PHONE, EMAIL, ADDRESS = (
+    "陈大文 Chan Tai-man",
+    "+852 9123 4567",
+    "chan.taiman@example.org",
+    "12 Shore Road, flat 3B",
+)
+GOOD: dict[str, Any] = {
+    "channel": "web",
+    "description": "  Water is coming into the ground floor; two elderly people inside. 一楼进水。 ",
+    "category": "flooding",
+    "location": {"lat": 22.5, "lon": 113.9, "district": "harbourfront", "address": ADDRESS},
+    "people_affected": 2,
+    "vulnerable": ["elderly"],
+    "reporter": {"name": NAME, "phone": PHONE, "email": EMAIL},
+}
+
+
+def with_(**changes: Any) -> dict[str, Any]:
+    return {**GOOD, **changes}
+
+
+async def read_complaint(store: JetStreamEventStore, complaint_id: str) -> Complaint:
+    return await AggregateStore(store, make_mapper()).get(uuid.UUID(complaint_id), Complaint)
+
+
+async def test_complaint_is_in_the_stream_when_answered_201(
+    api_client: Client, store: JetStreamEventStore, database_url: str
+) -> None:
+    response = await api_client.post(URL, json=GOOD)
+    assert response.status == 201, await response.text()
+    body = await response.json()
+    assert body["status"] == "received" and body["tracking_code"].startswith("LV-")
+    assert response.headers["Location"] == body["links"]["self"] == f"/api/v1/complaints/{body['id']}"
+    assert set(body["links"]) == {"self", "status", "public_status"}
+
+    complaint = await read_complaint(store, body["id"])
+    assert complaint.tracking_code == body["tracking_code"]
+    assert complaint.description.startswith("Water is coming") and complaint.description.endswith(
+        "一楼进水。"
+    )
+    assert (complaint.channel, complaint.category, complaint.district) == ("web", "flooding", "harbourfront")
+    assert complaint.vulnerable == ["elderly"] and complaint.people_affected == 2
+    assert complaint.received_by == "public" and complaint.contact_hash and complaint.reporter_sealed
+    raw = b"".join(m.data for m in await store.read_subject(store.spec.event_subject(body["id"])))
+    for secret in (NAME, PHONE, EMAIL, ADDRESS, "9123"):
+        assert secret.encode() not in raw, f"{secret!r} in clear in the stream"
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        key = await PersonalKeyStore(pool).get(uuid.UUID(body["id"]))
+    finally:
+        await pool.close()
+    personal = unseal(complaint.reporter_sealed, key)
+    assert personal is not None and (personal.name, personal.phone, personal.email) == (NAME, PHONE, EMAIL)
+    assert personal.address == ADDRESS
+
+
+async def test_description_is_nfc_normalised(api_client: Client, store: JetStreamEventStore) -> None:
+    response = await api_client.post(URL, json={"channel": "app", "description": "Cafe\u0301 flooded"})
+    assert response.status == 201
+    complaint = await read_complaint(store, (await response.json())["id"])
+    assert complaint.description == "Caf\u00e9 flooded"
+
+
+BAD_FIELDS: list[tuple[str, dict[str, Any], int, str]] = [
+    ("unknown top-level field", with_(priority="P1"), 422, "priority"),
+    ("missing channel", {"description": "x"}, 422, "channel"),
+    ("unknown channel", with_(channel="fax"), 422, "channel"),
+    ("missing description", {"channel": "web"}, 422, "description"),
+    ("blank description", with_(description=" \n "), 422, "description"),
+    ("description too long", with_(description="水" * 4001), 422, "description"),
+    ("control character", with_(description="flood\x00ing"), 422, "description"),
+    ("description not text", with_(description=42), 422, "description"),
+    ("unknown category", with_(category="volcano"), 422, "category"),
+    ("outside served area", with_(location={"lat": 39.9, "lon": 116.4}), 422, "location.lat"),
+    ("lat without lon", with_(location={"lat": 22.5}), 422, "location.lon"),
+    ("lat not a number", with_(location={"lat": "north", "lon": 113.9}), 422, "location.lat"),
+    ("unknown district", with_(location={"district": "atlantis"}), 422, "location.district"),
+    ("unknown location field", with_(location={"postcode": "x"}), 422, "location.postcode"),
+    ("control character in address", with_(location={"address": "a\x07b"}), 422, "location.address"),
+    ("zero people", with_(people_affected=0), 422, "people_affected"),
+    ("people as text", with_(people_affected="3"), 422, "people_affected"),
+    ("people as boolean", with_(people_affected=True), 422, "people_affected"),
+    ("too many people", with_(people_affected=1_000_001), 422, "people_affected"),
+    ("unknown vulnerable kind", with_(vulnerable=["pets"]), 422, "vulnerable[0]"),
+    ("vulnerable twice", with_(vulnerable=["infant", "infant"]), 422, "vulnerable"),
+    ("vulnerable not a list", with_(vulnerable="infant"), 422, "vulnerable"),
+    ("unknown reporter field", with_(reporter={"name": "a", "id_number": "x"}), 422, "reporter.id_number"),
+    ("bad email", with_(reporter={"email": "not-an-email"}), 422, "reporter.email"),
+    ("bad phone", with_(reporter={"phone": "call me"}), 422, "reporter.phone"),
+    ("body not an object", [GOOD], 422, ""),  # type: ignore[list-item]
+    ("media_exposure from the public", with_(media_exposure=True), 403, "media_exposure"),
+    (
+        "call_started_at from the public",
+        with_(call_started_at="2026-01-01T00:00:00+00:00"),
+        403,
+        "call_started_at",
+    ),
+    ("hotline channel from the public", with_(channel="hotline"), 403, "channel"),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "status", "field"), BAD_FIELDS, ids=[c[0] for c in BAD_FIELDS])
+async def test_bad_input_is_refused_naming_the_field(
+    api_client: Client, store: JetStreamEventStore, case: str, body: Any, status: int, field: str
+) -> None:
+    before = await store.last_sequence()
+    response = await api_client.post(URL, json=body)
+    assert response.status == status, await response.text()
+    assert response.content_type == "application/problem+json"
+    problem = await response.json()
+    assert field in [e["field"] for e in problem["errors"]], problem
+    assert all(PHONE not in e["message"] for e in problem["errors"])
+    assert await store.last_sequence() == before, "a refused complaint stored something"
+
+
+async def test_outside_area_message_names_the_area(api_client: Client) -> None:
+    response = await api_client.post(URL, json=with_(location={"lat": 39.9, "lon": 116.4}))
+    [error] = (await response.json())["errors"]
+    assert "outside the served area Harbourton" in error["message"] and "22.4..22.9" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "says"),
+    [
+        (b'{"channel": "web", "description": "x",}', "application/json", 400, "line 1 column"),
+        (b'{"channel": "web", "description": NaN}', "application/json", 400, "NaN"),
+        (b'{"channel": "web", "channel": "app", "description": "x"}', "application/json", 400, "twice"),
+        (b"\xff\xfe{}", "application/json", 400, "UTF-8"),
+        (b"channel=web&description=x", "application/x-www-form-urlencoded", 415, "application/json"),
+        (b"hello", "text/plain", 415, "text/plain"),
+        (json.dumps(with_(description="x" * 3000, vulnerable=[])).encode() * 30, "application/json", 413, ""),
+    ],
+    ids=["trailing comma", "NaN", "duplicate key", "not utf-8", "form", "text", "too large"],
+)
+async def test_unreadable_bodies_get_a_problem(
+    api_client: Client, data: bytes, content_type: str, status: int, says: str
+) -> None:
+    response = await api_client.post(URL, data=data, headers={"Content-Type": content_type})
+    assert response.status == status, await response.text()
+    assert response.content_type == "application/problem+json"
+    assert says in (await response.json())["detail"]
+
+
+async def test_operator_records_media_exposure_and_call_start(
+    api_client: Client, store: JetStreamEventStore
+) -> None:
+    token, _ = await api_client.app[auth.TOKENS].create("operator", "Hotline desk 3")
+    body = with_(channel="hotline", media_exposure=True, call_started_at="2026-01-01T08:00:00+08:00")
+    response = await api_client.post(URL, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status == 201, await response.text()
+    complaint = await read_complaint(store, (await response.json())["id"])
+    assert complaint.media_exposure is True and complaint.channel == "hotline"
+    assert complaint.received_by == "operator:Hotline desk 3" and complaint.call_started_at is not None
+
+
+async def test_same_idempotency_key_and_body_gives_the_same_answer_once(
+    api_client: Client, store: JetStreamEventStore
+) -> None:
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    first = await api_client.post(URL, json=GOOD, headers=headers)
+    again = await api_client.post(URL, json=GOOD, headers=headers)
+    assert (first.status, again.status) == (201, 201)
+    assert await first.json() == await again.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    complaint_id = (await first.json())["id"]
+    assert len(await store.read_subject(store.spec.event_subject(complaint_id))) == 1
+
+    other = await api_client.post(URL, json=with_(people_affected=3), headers=headers)
+    assert other.status == 422
+    assert [e["field"] for e in (await other.json())["errors"]] == ["Idempotency-Key"]
+
+
+async def test_racing_retries_store_one_complaint(api_client: Client, store: JetStreamEventStore) -> None:
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    responses = await asyncio.gather(*(api_client.post(URL, json=GOOD, headers=headers) for _ in range(8)))
+    bodies = [await r.json() for r in responses]
+    assert {r.status for r in responses} == {201}
+    assert len({(b["id"], b["tracking_code"]) for b in bodies}) == 1
+    messages = await store.read_subject(store.spec.event_subject(bodies[0]["id"]))
+    assert len(messages) == 1
+    complaint = await read_complaint(store, bodies[0]["id"])
+    assert complaint.reporter_sealed is not None  # and it opens with the one stored key (next test's check)
+
+
+async def test_idempotency_survives_an_api_restart(
+    make_client: MakeClient, store: JetStreamEventStore
+) -> None:
+    headers = {"Idempotency-Key": "retry-after-restart-0001"}
+    first = await (await make_client()).post(URL, json=GOOD, headers=headers)
+    second_process = await make_client()  # a new app: nothing in memory, same stream and database
+    again = await second_process.post(URL, json=GOOD, headers=headers)
+    assert (first.status, again.status) == (201, 201)
+    assert await first.json() == await again.json()
+    assert len(await store.read_subject(store.spec.event_subject((await first.json())["id"]))) == 1
+
+
+async def test_bad_idempotency_key_is_refused(api_client: Client) -> None:
+    response = await api_client.post(URL, json=GOOD, headers={"Idempotency-Key": "short"})
+    assert response.status == 400
+    assert (await response.json())["errors"][0]["field"] == "Idempotency-Key"
+
+
+async def test_one_client_flooding_gets_429_with_retry_after(make_client: MakeClient) -> None:
+    limits = ratelimit.RateLimits(public=ratelimit.Bucket(rate=0.5, burst=5))
+    client = await make_client(limits=limits)
+    statuses = []
+    for _ in range(12):
+        response = await client.post(URL, json={"channel": "web", "description": "flood"})
+        statuses.append(response.status)
+        if response.status == 429:
+            assert int(response.headers["Retry-After"]) >= 1
+            assert (await response.json())["code"] == "rate_limited"
+    assert statuses[:5] == [201] * 5 and statuses[5:] == [429] * 7
+
+
+async def test_no_personal_data_in_any_log_line(api_client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    with structlog.testing.capture_logs() as captured:
+        response = await api_client.post(URL, json=GOOD)
+        bad = await api_client.post(URL, json=with_(reporter={"phone": "call " + PHONE}))
+    assert (response.status, bad.status) == (201, 422)
+    text = repr(captured) + caplog.text
+    for secret in (NAME, PHONE, EMAIL, ADDRESS, "9123 4567", "chan.taiman"):
+        assert secret not in text, f"{secret!r} logged"
+    access = [r for r in captured if r["event"] == "http_request" and r["route"] == URL]
+    assert [(r["role"], r["status"]) for r in access] == [("public", 201), ("public", 422)]
+    assert all(r["duration_ms"] >= 0 and r["method"] == "POST" for r in access)

@@ -1,0 +1,77 @@
+"""NATS dies while complaints arrive: each client hears 201 or 503, and every 201 is in the stream after."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import asyncpg
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from events.store import JetStreamEventStore
+from events.store.connection import connect_nats
+from events.store.keys import PersonalKeyStore
+from events.store.stream import StreamSpec
+from services.embedded.nats_server import NatsServer
+from tests.integration.api.conftest import MakeClient
+
+URL = "/api/v1/complaints"
+WORKERS, PER_WORKER = 8, 25
+RECOVERY_BOUND = 20.0
+
+
+async def post_many(
+    client: TestClient[web.Request, web.Application], n: int
+) -> list[tuple[int, dict[str, str]]]:
+    results = []
+    for i in range(n):
+        body = {
+            "channel": "app",
+            "description": f"Flooded basement {i}",
+            "reporter": {"phone": "+852 5555 0000"},
+        }
+        response = await client.post(URL, json=body)
+        if response.status == 503:
+            assert response.headers["Retry-After"].isdigit()
+        results.append((response.status, await response.json()))
+    return results
+
+
+async def test_nats_killed_mid_intake_loses_no_acknowledged_complaint(
+    make_client: MakeClient, own_nats_server: NatsServer, stream_spec: StreamSpec, database_url: str
+) -> None:
+    client = await make_client(nats_url=own_nats_server.url)
+    workers = [asyncio.create_task(post_many(client, PER_WORKER)) for _ in range(WORKERS)]
+    await asyncio.sleep(0.3)
+    await asyncio.to_thread(own_nats_server.kill)
+    results = [r for batch in await asyncio.gather(*workers) for r in batch]
+
+    statuses = {status for status, _ in results}
+    assert statuses <= {201, 503}, statuses
+    assert 503 in statuses, "the kill happened after every request: nothing was tested"
+    acknowledged = [uuid.UUID(body["id"]) for status, body in results if status == 201]
+    assert acknowledged, "the kill happened before any request: nothing was tested"
+
+    await asyncio.to_thread(own_nats_server.start)
+    nc = await connect_nats(own_nats_server.url, name="levee-test-readback")
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        store = JetStreamEventStore(nc, stream_spec)
+        for complaint_id in acknowledged:
+            messages = await store.read_subject(store.spec.event_subject(complaint_id))
+            assert len(messages) == 1, f"acknowledged complaint {complaint_id} not in the stream"
+        # Never an event without its key: every stored complaint's key is in PostgreSQL.
+        stored = await PersonalKeyStore(pool).get_many(acknowledged)
+        assert set(stored) == set(acknowledged)
+
+        deadline = time.monotonic() + RECOVERY_BOUND
+        while (
+            response := await client.post(URL, json={"channel": "web", "description": "after"})
+        ).status != 201:
+            assert response.status == 503 and time.monotonic() < deadline, "intake did not recover"
+            await asyncio.sleep(0.2)
+    finally:
+        await pool.close()
+        await nc.close()

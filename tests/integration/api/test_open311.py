@@ -1,0 +1,135 @@
+"""Open311 GeoReport v2: discovery, creating a request (stored before the answer), tokens, the spec's errors."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from xml.etree import ElementTree
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from events.complaint import Complaint
+from events.mapper import make_mapper
+from events.store import JetStreamEventStore
+from events.store.aggregates import AggregateStore
+from services.api import auth
+from tests.integration.api.conftest import OPEN311_KEY
+
+Client = TestClient[web.Request, web.Application]
+BASE = "/open311/v2"
+REQUEST: dict[str, str] = {
+    "api_key": OPEN311_KEY,
+    "service_code": "106",
+    "lat": "22.5",
+    "long": "113.9",
+    "address_string": "12 Shore Road",
+    "description": "Street flooded knee-deep outside the school",
+    "first_name": "Mei",
+    "last_name": "Wong",
+    "phone": "+852 6000 1234",
+    "attribute[depth]": "knee",
+    "device_id": "dev-1",
+}
+
+
+async def test_services_list_every_category(api_client: Client) -> None:
+    services = await (await api_client.get(f"{BASE}/services.json")).json()
+    by_code = {s["service_code"]: s for s in services}
+    assert by_code["106"]["service_name"] == "Flooding" and by_code["106"]["metadata"] is False
+    assert all(s["type"] == "realtime" for s in services)
+
+    response = await api_client.get(f"{BASE}/services.xml")
+    assert response.content_type == "text/xml"
+    root = ElementTree.fromstring(await response.text())
+    assert {node.findtext("service_code") for node in root.iter("service")} == set(by_code)
+
+
+async def test_service_definition(api_client: Client) -> None:
+    response = await api_client.get(f"{BASE}/services/103.json")
+    assert await response.json() == {"service_code": "103", "attributes": []}
+
+
+async def test_creating_a_request_stores_it_then_answers(
+    api_client: Client, store: JetStreamEventStore
+) -> None:
+    response = await api_client.post(f"{BASE}/requests.json", data=REQUEST)
+    assert response.status == 201, await response.text()
+    [answer] = await response.json()
+    assert answer["account_id"] is None and "LV-" in answer["service_notice"]
+    complaint = await AggregateStore(store, make_mapper()).get(
+        uuid.UUID(answer["service_request_id"]), Complaint
+    )
+    assert (complaint.channel, complaint.category, complaint.district) == (
+        "open311",
+        "flooding",
+        "harbourfront",
+    )
+    assert complaint.reporter_sealed and b"Wong" not in b"".join(
+        m.data for m in await store.read_subject(store.spec.event_subject(complaint.id))
+    )
+
+    token = answer["service_request_id"]
+    found = await (await api_client.get(f"{BASE}/tokens/{token}.json")).json()
+    assert found == [{"service_request_id": token, "token": token}]
+
+
+async def test_a_staff_token_is_an_api_key(api_client: Client) -> None:
+    token, _ = await api_client.app[auth.TOKENS].create("operator", "Open311 bridge")
+    response = await api_client.post(f"{BASE}/requests.json", data={**REQUEST, "api_key": token})
+    assert response.status == 201
+
+
+def without(*names: str, **changes: str) -> dict[str, Any]:
+    return {k: v for k, v in {**REQUEST, **changes}.items() if k not in names}
+
+
+ERRORS = [
+    ("no api_key", without("api_key"), 403, "api_key"),
+    ("wrong api_key", without(api_key="guess"), 403, "api_key"),
+    ("no service_code", without("service_code"), 400, "service_code"),
+    ("unknown service_code", without(service_code="555"), 404, "service_code"),
+    ("no location", without("lat", "long", "address_string"), 400, "lat/long"),
+    ("outside area", without(lat="39.9", long="116.4"), 400, "outside the served area"),
+    ("lat not a number", without(lat="north"), 400, "lat"),
+    ("no description", without("description"), 400, "description"),
+    ("control character", without(description="a\x00b"), 400, "description"),
+    ("bad email", without(email="nope"), 400, "email"),
+    ("unknown field", without(priority="P1"), 400, "priority"),
+    ("wrong jurisdiction", without(jurisdiction_id="gotham"), 404, "jurisdiction_id"),
+    ("bad media_url", without(media_url="javascript:alert(1)"), 400, "media_url"),
+]
+
+
+@pytest.mark.parametrize(("case", "form", "status", "says"), ERRORS, ids=[e[0] for e in ERRORS])
+async def test_errors_follow_the_spec(
+    api_client: Client, store: JetStreamEventStore, case: str, form: dict[str, str], status: int, says: str
+) -> None:
+    before = await store.last_sequence()
+    response = await api_client.post(f"{BASE}/requests.json", data=form)
+    assert response.status == status, await response.text()
+    [error] = await response.json()
+    assert error["code"] == status and says in error["description"], error
+    assert await store.last_sequence() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"),
+    [
+        ("get", f"{BASE}/services/000.json", {}, 404),
+        ("get", f"{BASE}/tokens/not-a-token.json", {}, 404),
+        ("get", f"{BASE}/tokens/{uuid.uuid4()}.json", {}, 404),
+        ("get", f"{BASE}/services.json?jurisdiction_id=gotham", {}, 404),
+        ("post", f"{BASE}/requests.json", {"json": REQUEST}, 415),
+        ("post", f"{BASE}/requests.json", {"data": {**REQUEST, "description": "x" * 70_000}}, 413),
+    ],
+    ids=["unknown service", "malformed token", "unknown token", "jurisdiction", "json body", "too large"],
+)
+async def test_other_errors_are_spec_arrays(
+    api_client: Client, method: str, path: str, kwargs: dict[str, Any], status: int
+) -> None:
+    response = await getattr(api_client, method)(path, **kwargs)
+    assert response.status == status, await response.text()
+    [error] = await response.json()
+    assert error["code"] == status and error["description"]

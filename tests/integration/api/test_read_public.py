@@ -1,0 +1,158 @@
+"""Public reads: status by tracking code, published notices, reference data and Open311 GET requests.
+None of them may carry a complainant's personal data; the reporter's name, phone and email are searched for."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from events.store import JetStreamEventStore
+from tests.integration.pages.harness import Harness, assert_no_personal_data, flood_report, read_api
+
+
+@pytest.fixture
+async def api(store: JetStreamEventStore, nats_url: str, database_url: str) -> AsyncIterator[Harness]:
+    async with read_api(store, nats_url, database_url) as harness:
+        yield harness
+
+
+async def test_public_status_by_tracking_code_carries_no_personal_data(api: Harness) -> None:
+    received = await api.submit(flood_report())
+    await api.project()
+    code = received["tracking_code"]
+    response = await api.get(f"/api/v1/status/{code}")
+    assert response.status == 200
+    status = await response.json()
+    assert status["tracking_code"] == code
+    assert status["status"] == "received" and status["category"] == "flooding"
+    assert status["district"] == "riverside"
+    assert set(status) == {"tracking_code", "status", "category", "district", "received_at", "accepted_at",
+                           "resolved_at", "closed_at", "updated_at", "progress"}  # fmt: skip
+    assert_no_personal_data(await response.text())
+    assert "trapped" not in await response.text()  # the free text is not public either
+
+
+async def test_public_status_shows_public_progress_in_public_words(api: Harness) -> None:
+    status = await api.get_json(f"/api/v1/status/{api.day.codes['long']}")
+    assert status["status"] == "closed"
+    assert [p["text"] for p in status["progress"]] == [
+        "Pump truck on its way"
+    ]  # the internal note is not shown
+    assert_no_personal_data(status)
+
+
+@pytest.mark.parametrize("code", ["LV-NOSUCH", "x" * 40])
+async def test_unknown_tracking_code_is_404(api: Harness, code: str) -> None:
+    response = await api.get(f"/api/v1/status/{code}")
+    assert response.status == 404
+    assert response.content_type == "application/problem+json"
+
+
+async def test_published_notices_show_the_published_text_only(api: Harness) -> None:
+    notices = await api.get_json("/api/v1/notices")
+    assert [n["id"] for n in notices["items"]] == [str(api.day.notices["published"])]
+    notice = notices["items"][0]
+    # The update waits for approval: the public still reads the first published text.
+    assert notice["body_en"] == "Pumps deployed." and notice["title_zh"] == "河畔区内涝"
+    by_incident = await api.get_json("/api/v1/notices", incident=str(api.day.incident))
+    assert len(by_incident["items"]) == 1
+    assert (await api.get("/api/v1/notices", incident="nope")).status == 422
+
+
+async def test_working_notices_are_for_press_and_command(api: Harness) -> None:
+    for role in ("press", "command"):
+        items = (await api.get_json("/api/v1/staff/notices", role))["items"]
+        states = {n["id"]: n["state"] for n in items}
+        assert states == {
+            str(api.day.notices["published"]): "updated",
+            str(api.day.notices["cancelled"]): "cancelled",
+        }
+    assert (await api.get("/api/v1/staff/notices")).status == 401
+    assert (await api.get("/api/v1/staff/notices", "department:water")).status == 403
+
+
+async def test_reference_data_is_public_and_has_district_boxes(api: Harness) -> None:
+    ref = await api.get_json("/api/v1/reference")
+    assert len(ref["districts"]) == 8
+    box = ref["districts"][0]["bbox"]
+    assert box["south"] < box["north"] and box["west"] < box["east"]
+    assert {"name_zh", "name_en"} <= set(ref["categories"][0])
+
+
+async def test_me_names_the_tokens_role(api: Harness) -> None:
+    assert (await api.get_json("/api/v1/me"))["role"] == "public"
+    me = await api.get_json("/api/v1/me", "department:power")
+    assert (me["kind"], me["department"]) == ("department", "power")
+
+
+# -- Open311 GeoReport v2 ------------------------------------------------------------------------------
+
+OPEN311_FIELDS = {
+    "service_request_id", "status", "status_notes", "service_name", "service_code", "description",
+    "agency_responsible", "service_notice", "requested_datetime", "updated_datetime", "expected_datetime",
+    "address", "address_id", "zipcode", "lat", "long", "media_url",
+}  # fmt: skip
+
+
+async def test_open311_requests_list_uses_the_specs_fields_and_no_personal_data(api: Harness) -> None:
+    await api.submit(flood_report())
+    await api.project()
+    response = await api.get("/open311/v2/requests.json")
+    assert response.status == 200
+    requests = await response.json()
+    assert len(requests) == len(api.day.complaints) + 1
+    assert all(set(r) == OPEN311_FIELDS for r in requests)
+    assert {r["status"] for r in requests} == {"open", "closed"}
+    newest = requests[0]
+    assert newest["service_code"] == "106" and newest["description"] == "Flooding"
+    assert newest["address"] == "Riverside" and newest["lat"] == 22.71
+    text = await response.text()
+    assert_no_personal_data(text)
+    assert "trapped" not in text and "Riverside Road" not in text
+
+
+async def test_open311_request_by_the_id_post_answered_with(api: Harness) -> None:
+    long = str(api.day.complaints["long"])
+    one = await api.get_json(f"/open311/v2/requests/{long}.json")
+    assert [r["service_request_id"] for r in one] == [long]
+    assert one[0]["status"] == "closed" and one[0]["agency_responsible"] == "Drainage Services"
+    assert one[0]["status_notes"] == "Pump truck on its way"
+    by_code = await api.get_json(f"/open311/v2/requests/{api.day.codes['long']}.json")
+    assert by_code == one
+    missing = await api.get("/open311/v2/requests/6a8f1a3e-3b1c-4c55-9f0e-111111111111.json")
+    assert missing.status == 404
+    assert (await missing.json())[0]["code"] == 404
+
+
+async def test_open311_filters(api: Harness) -> None:
+    day = api.day.complaints
+    listed = await api.get_json(
+        "/open311/v2/requests.json",
+        service_request_id=f"{day['waiting']},{api.day.codes['handling']}",
+        status="closed",
+    )  # service_request_id overrides every other filter, as the spec says
+    assert {r["service_request_id"] for r in listed} == {str(day["waiting"]), str(day["handling"])}
+    flooding = await api.get_json("/open311/v2/requests.json", service_code="106", status="open")
+    assert {r["service_request_id"] for r in flooding} == {str(day["handling"])}
+    closed = await api.get_json("/open311/v2/requests.json", status="closed")
+    assert str(day["long"]) in {r["service_request_id"] for r in closed}
+    assert all(r["status"] == "closed" for r in closed)
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    assert await api.get_json("/open311/v2/requests.json", start_date=future) == []
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    assert len(await api.get_json("/open311/v2/requests.json", start_date=past, end_date=future)) == len(day)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"status": "pending"}, {"start_date": "yesterday"}, {"service_code": "12345"},
+     {"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-06-01T00:00:00Z"},
+     {"jurisdiction_id": "elsewhere"}],
+)  # fmt: skip
+async def test_open311_refusals_use_the_specs_error_array(api: Harness, params: dict) -> None:
+    response = await api.get("/open311/v2/requests.json", **params)
+    assert response.status in (400, 404)
+    body = await response.json()
+    assert body[0]["code"] == response.status and body[0]["description"]

@@ -1,0 +1,105 @@
+"""The after-action summary (command and press; aggregates only) and the board JSON (command)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+
+import pytest
+
+from events.store import JetStreamEventStore
+from tests.integration.pages.harness import Harness, assert_no_personal_data, flood_report, read_api
+
+
+@pytest.fixture
+async def api(store: JetStreamEventStore, nats_url: str, database_url: str) -> AsyncIterator[Harness]:
+    async with read_api(store, nats_url, database_url) as harness:
+        yield harness
+
+
+async def test_summary_for_an_incident_counts_its_complaints(api: Harness) -> None:
+    report = await api.get_json("/api/v1/reports/summary", "command", incident=str(api.day.incident))
+    assert report["totals"]["received"] == 2
+    assert report["totals"]["returns"] == 1 and report["totals"]["escalated_complaints"] == 1
+    assert {row["category"] for row in report["by_category"]} == {"flooding", "power_outage"}
+    assert report["satisfaction"] == {"satisfied": 1}
+    assert report["scope"]["incident"] == str(api.day.incident)
+
+
+async def test_the_press_reads_the_summary_and_its_csv_without_personal_data(api: Harness) -> None:
+    await api.submit(flood_report())
+    await api.project()
+    report = await api.get_json("/api/v1/reports/summary", "press")
+    assert report["totals"]["received"] == len(api.day.complaints) + 1
+    assert_no_personal_data(report)
+
+    response = await api.get("/api/v1/reports/summary", "press", format="csv")
+    assert response.status == 200
+    assert response.content_type == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    text = await response.text()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["section", "dimension", "key", "metric", "value"]
+    assert ["totals", "", "", "received", str(len(api.day.complaints) + 1)] in rows
+    assert_no_personal_data(text)
+
+
+@pytest.mark.parametrize(
+    ("role", "params", "status"),
+    [(None, {}, 401), ("department:water", {}, 403), ("operator", {}, 403),
+     ("command", {"incident": "x"}, 422), ("command", {"start": "2026-07-01T08:00:00"}, 422),
+     ("command", {"format": "pdf"}, 422)],
+)  # fmt: skip
+async def test_summary_refusals(api: Harness, role: str | None, params: dict, status: int) -> None:
+    assert (await api.get("/api/v1/reports/summary", role, **params)).status == status
+
+
+async def test_board_has_every_panel_for_command_staff(api: Harness) -> None:
+    board = await api.get_json("/api/v1/board", "command")
+    assert set(board) >= {
+        "counts",
+        "departments",
+        "incidents",
+        "newest_p1",
+        "overdue",
+        "hotspots",
+        "map",
+        "position",
+    }
+    assert board["counts"]["open"] == 2  # waiting (dispatched) and handling (accepted)
+    assert [p["id"] for p in board["newest_p1"]] == [str(api.day.complaints["handling"])]
+    assert board["incidents"][0]["complaints"] == 2
+    assert {d["department"] for d in board["departments"]} >= {"drainage", "power"}
+    assert len(board["map"]) == 2
+
+
+async def test_board_moves_with_the_next_commit(api: Harness) -> None:
+    before = await api.get_json("/api/v1/board", "command")
+    await api.submit(flood_report())
+    await api.project()
+    after = await api.get_json("/api/v1/board", "command")
+    assert after["position"] > before["position"]
+    assert after["counts"]["open"] == before["counts"]["open"] + 1
+
+
+@pytest.mark.parametrize(("role", "status"), [(None, 401), ("press", 403), ("department:power", 403)])
+async def test_board_is_for_command_staff_only(api: Harness, role: str | None, status: int) -> None:
+    assert (await api.get("/api/v1/board", role)).status == status
+
+
+async def test_incidents_list_is_for_staff(api: Harness) -> None:
+    items = (await api.get_json("/api/v1/incidents", "press"))["items"]
+    assert [i["id"] for i in items] == [str(api.day.incident)]
+    assert (await api.get("/api/v1/incidents")).status == 401
+
+
+async def test_every_read_route_is_in_the_openapi_document(api: Harness) -> None:
+    document = await api.get_json("/api/openapi.json")
+    for path in ("/api/v1/complaints", "/api/v1/complaints/{id}", "/api/v1/departments/{code}/queue",
+                 "/api/v1/board", "/api/v1/board/events", "/api/v1/status/{tracking_code}", "/api/v1/notices",
+                 "/api/v1/staff/notices", "/api/v1/reports/summary", "/open311/v2/requests/{service_request_id}.json",
+                 "/board", "/department", "/press", "/reports", "/status"):  # fmt: skip
+        assert "get" in document["paths"][path], path
+    assert "post" in document["paths"]["/open311/v2/requests.json"]
+    assert "get" in document["paths"]["/open311/v2/requests.json"]

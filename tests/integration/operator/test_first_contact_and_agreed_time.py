@@ -1,0 +1,91 @@
+"""Answers from published facts settle a call at first contact; an agreed resolution time obeys its bounds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.integration.operator.conftest import Console, hotline_call
+from tests.integration.operator.helpers import assess, event_names, load, published_notice
+
+CALLS = "/api/v1/operator/calls"
+QUESTION = "When will the power come back in Riverside? Nobody told us anything."
+
+
+async def test_a_published_notice_settles_an_information_request_on_the_call(console: Console) -> None:
+    notice_id = await published_notice(console.store)
+    await console.project()
+    facts = await console.ok("GET", "/api/v1/operator/facts?district=riverside&category=power_outage")
+    assert [n["id"] for n in facts["notices"]] == [str(notice_id)]
+    assert [a["code"] for a in facts["answers"]] == ["power_restoration_check"]
+
+    body = {
+        "complaint": hotline_call(QUESTION),
+        "first_contact": {
+            "answer_ref": f"notice:{notice_id}",
+            "summary": "Read out the notice: back by 18:00",
+        },
+    }
+    stored = await console.ok("POST", CALLS, json=body, status=201)
+    assert stored["status"] == "resolved"
+    # Received and resolved in one save: no worker could dispatch it in between.
+    assert await event_names(console.store, stored["id"]) == ["ComplaintReceived", "ComplaintResolved"]
+    complaint = await load(console.store, stored["id"])
+    assert complaint.resolution is not None
+    assert (complaint.resolution["outcome"], complaint.resolution["answer_ref"]) == (
+        "first_contact",
+        f"notice:{notice_id}",
+    )
+    await console.project()
+    report = await console.ok("GET", "/api/v1/operator/report", role="command")
+    assert report["first_contact"] == {
+        "total": 1,
+        "by_answer": [{"answer": f"notice:{notice_id}", "resolutions": 1}],
+    }
+    summary = await console.ok("GET", "/api/v1/reports/summary", role="command")
+    assert summary["totals"]["first_contact_resolutions"] == 1
+
+
+async def test_a_standard_answer_settles_an_existing_complaint(console: Console) -> None:
+    stored = await console.ok("POST", CALLS, json={"complaint": hotline_call(QUESTION)}, status=201)
+    state = await console.ok(
+        "POST", f"/api/v1/complaints/{stored['id']}/first-contact-resolution",
+        json={"answer_ref": "answer:power_restoration_check", "summary": "Explained where outages are listed"},
+    )  # fmt: skip
+    assert state["status"] == "resolved"
+
+
+async def test_an_answer_not_from_published_facts_is_refused(console: Console) -> None:
+    draft_only = "notice:00000000-0000-4000-8000-000000000099"
+    for ref in (draft_only, "answer:made_up", "my own words"):
+        body = {"complaint": hotline_call(QUESTION), "first_contact": {"answer_ref": ref, "summary": "told"}}
+        response = await console.call("POST", CALLS, json=body)
+        assert response.status == 422, ref
+        assert (await response.json())["errors"][0]["field"] == "answer_ref"
+
+
+async def test_agreed_time_waits_for_assessment_then_keeps_within_resolve_by(console: Console) -> None:
+    stored = await console.ok("POST", CALLS, json={"complaint": hotline_call(QUESTION)}, status=201)
+    path = f"/api/v1/complaints/{stored['id']}/agreed-resolution-time"
+    now = datetime.now(UTC)
+    soon = (now + timedelta(hours=2)).isoformat()
+    response = await console.call("POST", path, json={"agreed_at": soon})
+    assert response.status == 409 and (await response.json())["code"] == "not_assessed_yet"
+
+    await assess(console.store, stored["id"], "P2", hours=24)
+    past = await console.call("POST", path, json={"agreed_at": (now - timedelta(hours=1)).isoformat()})
+    assert past.status == 422 and (await past.json())["code"] == "agreed_time_in_past"
+    late = (now + timedelta(hours=30)).isoformat()
+    beyond = await console.call("POST", path, json={"agreed_at": late})
+    assert beyond.status == 422 and (await beyond.json())["code"] == "beyond_resolve_by_needs_approval"
+    naive = await console.call("POST", path, json={"agreed_at": "2030-01-01T10:00:00"})
+    assert naive.status == 422
+
+    await console.ok("POST", path, json={"agreed_at": soon})
+    await console.ok("POST", path, role="command", json={"agreed_at": late})  # command's own approval
+    complaint = await load(console.store, stored["id"])
+    assert complaint.agreed_resolution_at == datetime.fromisoformat(late)
+    await console.project()
+    [item] = (await console.ok("POST", "/api/v1/operator/caller-history", json={"phone": "13912345678"}))[
+        "items"
+    ]
+    assert item["agreed_resolution_at"] is not None

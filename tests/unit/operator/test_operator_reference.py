@@ -1,0 +1,85 @@
+"""The call card's pure decisions: life first, the acceptance preview, the reference files themselves."""
+
+from __future__ import annotations
+
+import pytest
+
+from events.reference import load_reference
+from services.api.operator_reference import acceptance_preview, guide, life_first
+
+
+@pytest.mark.parametrize(
+    ("text", "services"),
+    [
+        ("Two elderly neighbours are trapped upstairs by the water", ["119"]),
+        ("楼下着火了，浓烟很大", ["119"]),
+        ("I can smell gas in the stairwell", ["119"]),
+        ("我父亲昏迷了，家里停电", ["120"]),
+        ("A child fell into the river near the bridge", ["110"]),
+        ("My mother's oxygen concentrator has no power and someone is trapped in the lift", ["119", "120"]),
+    ],
+)
+def test_danger_to_life_names_the_services_to_call_first(text: str, services: list[str]) -> None:
+    found = life_first(text)
+    assert found is not None and found["services"] == services
+    assert "/".join(services) in found["message_en"] and "/".join(services) in found["message_zh"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No power since 6am on Harbour Road",
+        "No one is trapped, but the road is blocked",
+        "没有人被困，只是停水了",
+        "When will the water come back?",
+    ],
+)
+def test_no_danger_to_life_means_no_transfer(text: str) -> None:
+    assert life_first(text) is None
+
+
+def test_every_category_answer_points_at_a_real_category_and_has_both_languages() -> None:
+    ref = load_reference()
+    codes = {c.code for c in ref.categories}
+    answers = guide().answers
+    assert answers
+    for answer in answers:
+        assert answer["category"] in codes
+        assert answer["text_en"].strip() and answer["text_zh"].strip()
+    assert len({a["code"] for a in answers}) == len(answers)
+
+
+def test_the_seven_steps_are_in_order_in_both_languages() -> None:
+    steps = guide().steps
+    assert [s["code"] for s in steps] == [
+        "contain",
+        "calm",
+        "apologise",
+        "facts",
+        "propose",
+        "agree",
+        "follow_up",
+    ]
+    assert all(s["phrases_en"] and s["phrases_zh"] for s in steps)
+
+
+def test_a_deployment_cannot_allow_more_follow_up_attempts_than_the_domain() -> None:
+    assert 1 <= guide().max_follow_up_attempts <= 3
+
+
+@pytest.mark.parametrize(
+    ("fields", "codes"),
+    [
+        ({"description": "no power", "category": None, "lat": None, "lon": None, "district": None},
+         ["facts_missing", "no_category", "no_location"]),
+        ({"description": "No power on the whole street since 6am", "category": "power_outage", "lat": 31.2,
+          "lon": 121.5, "district": None}, ["outside_area"]),
+        ({"description": "No power on the whole street since 6am", "category": "power_outage", "lat": None,
+          "lon": None, "district": "westbay", "open_same_category": 1}, ["likely_duplicate"]),
+        ({"description": "No power on the whole street since 6am", "category": "power_outage", "lat": None,
+          "lon": None, "district": "westbay"}, []),
+    ],
+)  # fmt: skip
+def test_acceptance_preview_says_what_the_rules_will_say(fields: dict[str, object], codes: list[str]) -> None:
+    issues = acceptance_preview(load_reference(), **fields)  # type: ignore[arg-type]
+    assert [i["code"] for i in issues] == codes
