@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import structlog
 
 from events.complaint import ComplaintCallRepeated, ComplaintReceived
+from events.incident import Incident
 from events.mapper import make_mapper
 from events.reference import load_reference
 from events.store import JetStreamEventStore
@@ -42,7 +43,10 @@ def build_handlers(deps: handlers.Deps) -> dict[type, Handler]:
 
 def build_worker(store: JetStreamEventStore, deps: handlers.Deps, **options: Any) -> Worker:
     # Triage alone writes its indexes and clusters: keep them across batches instead of re-reading them.
-    options.setdefault("cache_types", (ContactIndex, Cluster))
+    # Incidents too: command staff also change them, but every change triage makes carries the expected
+    # sequence, so a stale cached incident ends in a conflict, a cleared cache and a retry, not a wrong write;
+    # and the only thing triage reads from one (which complaints it links) only grows.
+    options.setdefault("cache_types", (ContactIndex, Cluster, Incident))
     return Worker(NAME, store, AggregateStore(store, make_mapper()), build_handlers(deps), **options)
 
 

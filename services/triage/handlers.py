@@ -149,7 +149,9 @@ async def _reassess(complaint: Complaint, cluster_size: int, uow: UnitOfWork, de
 
 
 async def _reassess_group(placed: incidents.Placement, uow: UnitOfWork, deps: Deps) -> None:
-    for complaint_id in placed.members[-deps.rules.clustering.max_rescore :]:
+    members = placed.members[-deps.rules.clustering.max_rescore :]
+    await uow.prefetch(set(members))  # one concurrent round of reads, not one round trip per member
+    for complaint_id in members:
         await _reassess(await uow.get(complaint_id, Complaint), placed.size, uow, deps)
 
 
