@@ -84,6 +84,19 @@ def guide() -> Guide:
     return load_guide()
 
 
+_ANY_DANGER: dict[int, tuple[Guide, re.Pattern[str]]] = {}
+
+
+def _any_danger(g: Guide) -> re.Pattern[str]:
+    """Every danger term in one alternation: a cheap first look before the per-term, negation-aware one."""
+    known = _ANY_DANGER.get(id(g))
+    if known is None or known[0] is not g:
+        terms = [f"(?:{p.pattern})" for danger in g.dangers for p in danger.terms]
+        # Case-insensitive whatever the terms say: a first look may let more through, never less.
+        known = _ANY_DANGER[id(g)] = (g, re.compile("|".join(terms) or "(?!)", re.IGNORECASE))
+    return known[1]
+
+
 def life_first(text: str, *, g: Guide | None = None) -> dict[str, Any] | None:
     """When the text tells of a danger to life happening now: which services to call first, and why.
 
@@ -91,6 +104,8 @@ def life_first(text: str, *, g: Guide | None = None) -> dict[str, Any] | None:
     """
     g = g or guide()
     found: list[Danger] = []
+    if not _any_danger(g).search(text):
+        return None  # one pass over the text: most complaints mention no danger at all
     for danger in g.dangers:
         for pattern in danger.terms:
             if any(not g.negation.search(text[: m.start()]) for m in pattern.finditer(text)):

@@ -74,3 +74,22 @@ def test_contact_hash_depends_on_the_secret() -> None:
 def test_contact_hash_refuses_empty_secret_or_contact(value: str, secret: bytes) -> None:
     with pytest.raises(ValueError):
         contact_hash(value, secret)
+
+
+def test_sealed_data_opens_with_eventsourcings_aes_cipher_and_back() -> None:
+    """Our layout is the library's (nonce, tag, ciphertext): data sealed by either opens with the other."""
+    from base64 import b64decode as _d
+    from base64 import b64encode as _e
+
+    from eventsourcing.cipher import AESCipher
+    from eventsourcing.utils import Environment
+
+    from events.personal import PersonalData, new_key, seal, unseal
+
+    key = new_key()
+    library = AESCipher(Environment(env={AESCipher.CIPHER_KEY: _e(key).decode("ascii")}))
+    data = PersonalData(name="陈美玲", phone="13812345678", email=None, address="海滨路 88 号")
+    opened = library.decrypt(_d(seal(data, key)))
+    assert PersonalData(**__import__("json").loads(opened)) == data
+    theirs = _e(library.encrypt(b'{"name":"A","phone":null,"email":null,"address":null}')).decode("ascii")
+    assert unseal(theirs, key) == PersonalData(name="A", phone=None, email=None, address=None)
