@@ -85,6 +85,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=50_000, help="events saved through group commit")
     parser.add_argument("--single-events", type=int, default=3_000, help="events saved one at a time")
-    parser.add_argument("--in-flight", type=int, default=8, help="atomic batches in flight at once")
+    parser.add_argument("--in-flight", type=int, default=2, help="atomic batches in flight at once")
     parser.add_argument("--concurrency", type=int, default=512, help="concurrent writers for group commit")
     asyncio.run(main(parser.parse_args()))

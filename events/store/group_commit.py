@@ -34,8 +34,10 @@ class GroupCommitter:
     """Owns `max_in_flight` flusher tasks; use as `async with GroupCommitter(store) as committer`."""
 
     def __init__(
-        self, store: JetStreamEventStore, *, max_messages: int = MAX_BATCH, max_in_flight: int = 8
+        self, store: JetStreamEventStore, *, max_messages: int = MAX_BATCH, max_in_flight: int = 2
     ) -> None:
+        # Two in flight: one batch being committed while the next fills. More batches in flight on one
+        # connection made each slower on the server (measured: 1 in flight up to twice the rate of 8 under load).
         self.store = store
         self.max_messages = min(max_messages, MAX_BATCH)
         self.max_in_flight = max_in_flight
