@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate
 from events import complaint_rules as rules
 from events.complaint_rules import Status
 from events.errors import DomainError, require_text
+from events.publishing.redaction import mask
 from events.reference import Reference, load_reference
 
 # No 0/O, 1/I/L or U: a code read out over a bad phone line must not be misheard.
@@ -34,6 +35,7 @@ class Complaint(Aggregate):
         self.tracking_code: str = ""
         self.channel: str = ""
         self.description: str = ""
+        self.public_description: str = ""
         self.category: str | None = None
         self.lat: float | None = None
         self.lon: float | None = None
@@ -93,8 +95,13 @@ class Complaint(Aggregate):
         call_started_at: datetime | None = None,
         tracking_code: str | None = None,
         reference: Reference | None = None,
+        public_description: str | None = None,
     ) -> Complaint:
-        """Record intake. A missing district is derived from the location when it falls in one."""
+        """Record intake. A missing district is derived from the location when it falls in one.
+
+        ``public_description`` is the text the public may see: intake passes it masked with the reporter's
+        clear name (only intake knows it; the event keeps it sealed). Without it, patterns alone mask it.
+        """
         ref = reference or load_reference()
         vulnerable = list(vulnerable or [])
         tracking_code = tracking_code or new_tracking_code()
@@ -111,6 +118,7 @@ class Complaint(Aggregate):
             category=category, lat=lat, lon=lon, district=district, people_affected=people_affected,
             vulnerable=vulnerable, media_exposure=bool(media_exposure), reporter_sealed=reporter_sealed,
             contact_hash=contact_hash, received_by=received_by, call_started_at=call_started_at,
+            public_description=mask(description) if public_description is None else public_description,
         )  # fmt: skip
 
     @property
@@ -246,7 +254,8 @@ class Complaint(Aggregate):
 
 class ComplaintReceived(Complaint.Created):
     # v2 added call_started_at (when the operator picked up), to measure time-to-answer.
-    class_version = 2
+    # v3 added public_description: the description with personal data masked, for public outputs.
+    class_version = 3
     tracking_code: str
     channel: str
     description: str
@@ -261,15 +270,22 @@ class ComplaintReceived(Complaint.Created):
     contact_hash: str | None
     received_by: str
     call_started_at: datetime | None
+    public_description: str
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         state["call_started_at"] = None
 
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        # The reporter's name is sealed in the event, so an old event is masked by patterns alone.
+        state["public_description"] = mask(state["description"])
+
     def apply(self, aggregate: Complaint) -> None:
         for name in (
             "tracking_code", "channel", "description", "category", "lat", "lon", "district", "people_affected",
             "media_exposure", "reporter_sealed", "contact_hash", "received_by", "call_started_at",
+            "public_description",
         ):  # fmt: skip
             setattr(aggregate, name, getattr(self, name))
         aggregate.vulnerable = list(self.vulnerable)

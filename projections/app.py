@@ -25,11 +25,12 @@ async def run(settings: Any, stop: asyncio.Event) -> None:
     async with AsyncExitStack() as stack:
         nc = await connect_nats(settings.nats_url, name="levee-projector")
         stack.push_async_callback(nc.close)
-        spec = StreamSpec(name=settings.nats_stream)
+        # With the replicas set: whichever process starts first creates the stream (R3 in a cluster).
+        spec = StreamSpec(name=settings.nats_stream, replicas=settings.stream_replicas)
         await ensure_stream(nc, spec)
         conn = await asyncpg.connect(settings.database_url)
         stack.push_async_callback(conn.close)
         await migrate(conn)
-        runner = ProjectionRunner(JetStreamEventStore(nc, spec), conn)
+        runner = ProjectionRunner(JetStreamEventStore(nc, spec), conn, report_metrics=True)
         await runner.run(stop)
         log.info("projector_stopped", position=runner.position)

@@ -19,8 +19,9 @@ TABLE = "complaints"
 
 _INSERT = (
     "INSERT INTO complaints (id, version, updated_at, tracking_code, status, channel, category, district, lat, "
-    "lon, people_affected, vulnerable, media_exposure, description, received_at, caller_key, call_started_at) "
-    "VALUES ($1, $2, $3, $4, 'received', $5, $6, $7, $8, $9, $10, $11, $12, $13, $3, $14, $15)"
+    "lon, people_affected, vulnerable, media_exposure, description, received_at, caller_key, call_started_at, "
+    "public_description) "
+    "VALUES ($1, $2, $3, $4, 'received', $5, $6, $7, $8, $9, $10, $11, $12, $13, $3, $14, $15, $16)"
 )
 
 
@@ -43,6 +44,7 @@ def _(event: ev.ComplaintReceived) -> list[Op]:
         event.category, event.district, event.lat, event.lon, event.people_affected, list(event.vulnerable),
         event.media_exposure, event.description,
         caller_key(event.contact_hash) if event.contact_hash else None, event.call_started_at,
+        event.public_description,
     )  # fmt: skip
     return [SqlOp(TABLE, _INSERT, args, key=(TABLE, event.originator_id))]
 
@@ -181,7 +183,7 @@ def _(event: ev.ResolutionTimeAgreed) -> list[Op]:
 @apply.register
 def _(event: ev.ComplaintRedacted) -> list[Op]:
     # The key that sealed the reporter's data is gone; the free text may name them too, so it goes as well.
-    return _set(event, "redacted = true, description = '', caller_key = NULL")
+    return _set(event, "redacted = true, description = '', public_description = '', caller_key = NULL")
 
 
 @apply.register

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from events.store.errors import StreamGap
 from events.store.jetstream import READ_BATCH
 from events.store.records import StoredMessage
 from projections import read_models
+from projections.metrics import PROJECTION_LAG, PROJECTION_POSITION
 from projections.migrate import LIVE_SCHEMA, quote_ident
 from projections.ops import Op
 from projections.plan import Step, plan
@@ -37,6 +39,8 @@ ADVANCE = (
     "WHERE projection_tracking.position < EXCLUDED.position RETURNING position"
 )
 Progress = Callable[[int, int], None]  # (events in this batch, position reached)
+# Seconds: a lag reading costs a NATS round trip, so a busy runner takes one at most this often.
+LAG_INTERVAL = 1.0
 
 
 class _Skip(Exception):
@@ -55,6 +59,7 @@ class ProjectionRunner:
         decode: Callable[[StoredMessage], Any] | None = None,
         batch_size: int = READ_BATCH,
         notify: bool = True,
+        report_metrics: bool = False,
     ) -> None:
         self.store = store
         self.reader = store  # batch direct get reads, replies collected by callback
@@ -66,6 +71,9 @@ class ProjectionRunner:
         self.batch_size = batch_size
         self.notify = notify
         self.position = 0
+        # Only the live runner reports lag: a rebuild's position is not the live projection's.
+        self.report_metrics = report_metrics
+        self._lag_read_at = float("-inf")
         self.log = log.bind(projection=name, schema=schema)
 
     async def start(self) -> None:
@@ -120,6 +128,7 @@ class ProjectionRunner:
             while True:
                 messages = await reading
                 if not messages:
+                    self._report_lag(0)  # nothing after our position right now
                     return applied
                 reading = asyncio.ensure_future(
                     self.reader.read(after_seq=messages[-1].seq, limit=self.batch_size)
@@ -132,6 +141,9 @@ class ProjectionRunner:
                         self.reader.read(after_seq=self.position, limit=self.batch_size)
                     )
                 applied += done
+                if self.report_metrics and time.monotonic() - self._lag_read_at >= LAG_INTERVAL:
+                    self._lag_read_at = time.monotonic()
+                    self._report_lag(await self.lag())
                 if progress is not None and done:
                     progress(done, self.position)
                 if stop is not None and stop.is_set():
@@ -183,6 +195,11 @@ class ProjectionRunner:
             return 0
         self.position = new_position
         return len(messages)
+
+    def _report_lag(self, lag: int) -> None:
+        if self.report_metrics:
+            PROJECTION_LAG.labels(self.name).set(lag)
+            PROJECTION_POSITION.labels(self.name).set(self.position)
 
 
 async def execute(conn: asyncpg.Connection, steps: Sequence[Step]) -> None:

@@ -24,6 +24,7 @@ from services.api import app as api
 from services.dispatch import app as dispatch_app
 from services.logging_setup import configure_logging
 from services.notices import app as notices_app
+from services.runtime.metrics import metrics_server
 from services.settings import Settings, SettingsError
 from services.triage import app as triage_app
 from services.up import running
@@ -128,7 +129,9 @@ async def _serve(settings: Settings, args: argparse.Namespace, environ: Mapping[
     watcher = asyncio.create_task(_exit_with_parent(args.parent_pid, stop)) if args.parent_pid else None
     log.info("service_starting", pid=os.getpid())
     try:
-        await SERVICES[args.name](settings, stop)
+        # Workers and the projector have no HTTP server of their own: LEVEE_METRICS_PORT gives them /metrics.
+        async with metrics_server(settings.http_host, settings.metrics_port):
+            await SERVICES[args.name](settings, stop)
     finally:
         if watcher is not None:
             watcher.cancel()

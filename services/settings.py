@@ -49,6 +49,7 @@ class Settings:
     log_level: str = "info"
     contact_hash_secret: bytes | None = None
     service_name: str = "levee"
+    metrics_port: int = 0  # Prometheus /metrics of a process without HTTP (workers, projector); 0 = off
 
     def __post_init__(self) -> None:
         for server in (self.nats_url or "").split(","):  # a cluster: "nats://a:4222,nats://b:4222"
@@ -68,6 +69,8 @@ class Settings:
             raise SettingsError(f"LEVEE_LOG_LEVEL={self.log_level!r}: one of {', '.join(LOG_LEVELS)}")
         if self.contact_hash_secret is not None and len(self.contact_hash_secret) < MIN_SECRET_CHARS:
             raise SettingsError(f"LEVEE_CONTACT_SECRET is too short: at least {MIN_SECRET_CHARS} characters")
+        if not 0 <= self.metrics_port <= 65535:
+            raise SettingsError(f"LEVEE_METRICS_PORT={self.metrics_port}: a port is 1..65535, or 0 for off")
         if not _SERVICE_NAME.match(self.service_name):
             raise SettingsError(f"LEVEE_SERVICE={self.service_name!r}: lower-case letters, digits, '_.-'")
 
@@ -85,6 +88,7 @@ class Settings:
         defaults = cls()
         port = get("LEVEE_HTTP_PORT")
         replicas = get("LEVEE_STREAM_REPLICAS")
+        metrics_port = get("LEVEE_METRICS_PORT")
         secret = get("LEVEE_CONTACT_SECRET")
         log_format = get("LEVEE_LOG_FORMAT") or ("console" if is_tty else "json")
         return cls(
@@ -99,6 +103,7 @@ class Settings:
             log_level=(get("LEVEE_LOG_LEVEL") or defaults.log_level).lower(),
             contact_hash_secret=secret.encode() if secret else None,
             service_name=get("LEVEE_SERVICE") or defaults.service_name,
+            metrics_port=_parse_int("LEVEE_METRICS_PORT", metrics_port) if metrics_port else 0,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -112,6 +117,7 @@ class Settings:
             "LEVEE_LOG_FORMAT": self.log_format,
             "LEVEE_LOG_LEVEL": self.log_level,
             "LEVEE_SERVICE": self.service_name,
+            "LEVEE_METRICS_PORT": str(self.metrics_port),
         }
         if self.nats_url:
             env["NATS_URL"] = self.nats_url

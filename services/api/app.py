@@ -27,6 +27,7 @@ from services.api import (
     intake,
     keys,
     live,
+    metrics,
     open311,
     open311_requests,
     openapi,
@@ -38,6 +39,7 @@ from services.api import (
     resources,
 )
 from services.api.principal import PRINCIPAL, PUBLIC
+from services.runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from services.settings import Settings, SettingsError
 
 log = structlog.get_logger(__name__)
@@ -59,9 +61,12 @@ ROUTES: tuple[Callable[[web.Application], None], ...] = (
     read_routes.add_routes,
     live.add_routes,  # also owns the LISTEN connection (cleanup_ctx) and ends streams on shutdown
     pages.add_routes,
+    metrics.add_routes,
 )
 MAX_BODY = 64 * 1024  # bytes; a larger body gets a 413 problem
-QUIET_PATHS = frozenset({"/healthz"})  # polled by probes: logged at debug when they succeed
+# Polled by probes and scrapers: logged at debug when they succeed.
+QUIET_PATHS = frozenset({"/healthz", "/metrics"})
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # label values
 
 
 def build_app(settings: Settings) -> web.Application:
@@ -166,16 +171,22 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             )
             status = 503
         finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(request)
             quiet = request.path in QUIET_PATHS and status < 400
             (log.debug if quiet else log.info)(
                 "http_request",
                 method=request.method,
                 path=request.path,
-                route=_route_template(request),
+                route=route,
                 role=request.get(PRINCIPAL, PUBLIC).role,
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                duration_ms=round(elapsed * 1000, 1),
             )
+            # By route template, never the path: a path can hold a tracking code, and unmatched paths are endless.
+            method = request.method if request.method in _METHODS else "other"
+            HTTP_REQUESTS.labels(method, route or "unmatched", str(status)).inc()
+            HTTP_LATENCY.labels(method, route or "unmatched").observe(elapsed)
     response.headers["X-Request-Id"] = request_id
     return response
 

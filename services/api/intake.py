@@ -17,6 +17,7 @@ from aiohttp import web
 
 from events.complaint import Complaint, new_tracking_code
 from events.personal import PersonalData, contact_hash, new_key, seal
+from events.publishing.redaction import mask
 from events.store import ConcurrencyConflict, StoreUnavailable
 from services.api import idempotency, keys, ratelimit
 from services.api.intake_schema import PUBLIC_CHANNELS, IntakeRequest, parse_intake
@@ -25,6 +26,7 @@ from services.api.operator_reference import life_first
 from services.api.principal import PRINCIPAL, PUBLIC, Principal
 from services.api.problems import FieldError, Problem, invalid
 from services.api.resources import WRITERS, Writers
+from services.runtime.metrics import COMPLAINTS_RECEIVED
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +70,8 @@ async def store(
             raise
         replay = True  # the id is derived from the key: this subject holds the first try's complaint
     log.info("complaint_received", complaint_id=str(complaint_id), channel=intake.channel, replay=replay)
+    if not replay:
+        COMPLAINTS_RECEIVED.labels(intake.channel).inc()
     return complaint_id, tracking_code, replay
 
 
@@ -159,12 +163,21 @@ async def receive(
         media_exposure=bool(intake.media_exposure), reporter_sealed=sealed,
         contact_hash=contact_hash(contact, writers.contact_secret) if contact and writers.contact_secret else None,
         call_started_at=intake.call_started_at, tracking_code=tracking_code, reference=writers.reference,
+        public_description=public_description(intake),
     )  # fmt: skip
     # receive() checked the rules and drew a random id; intake owns the id (it is derived from an
     # Idempotency-Key when there is one), so the same checked event is created again under that id.
     [event] = draft.collect_events()
     fields = {k: v for k, v in vars(event).items() if k not in _EVENT_ENVELOPE}
     return Complaint._create(type(event), id=complaint_id, **fields)
+
+
+def public_description(intake: IntakeRequest) -> str:
+    """The description as the public may see it: phones, ID numbers, emails, and the reporter's own name and
+    address masked. Only here is the name in clear; the event keeps it sealed, so no later step could do this."""
+    reporter = intake.reporter
+    known = [reporter.name if reporter else None, intake.address]
+    return mask(intake.description, [k for k in known if k])
 
 
 _EVENT_ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})

@@ -3,8 +3,9 @@ projection tables, with the spec's field names and its error array.
 
 `service_request_id` is the complaint id that `POST requests.json` answered with; a tracking code is
 accepted too (a caller reads that one out on the phone). No api_key is needed to read, so nothing here is
-personal: `description` is the service's name (the free text may name people), the address is the
-district, and coordinates are rounded to about 110 m.
+personal: `description` is the service's name (the free text may name people), `status_notes` (a department's
+public note) has phones, ID numbers and emails masked, the address is the district, and coordinates are
+rounded to about 110 m.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from aiohttp import web
 from events.reference import Reference, load_reference
 from services.api.keys import DependencyUnavailable
 from services.api.open311 import BASE, Open311Error, spec_errors
-from services.api.read_models.public import CLOSED_FOR_OPEN311, COORDINATE_DECIMALS
+from services.api.read_models.public import CLOSED_FOR_OPEN311, COORDINATE_DECIMALS, public_text
 from services.api.read_queries import open311_rows
 from services.api.read_routes import json_response, reading
 
@@ -89,7 +90,7 @@ def service_request(row: dict[str, Any], ref: Reference) -> dict[str, Any]:
     return {
         "service_request_id": str(row["id"]),
         "status": "closed" if row["status"] in CLOSED_FOR_OPEN311 else "open",
-        "status_notes": row["note"],
+        "status_notes": public_text(row["note"]),
         "service_name": name,
         "service_code": category.service_code if category else None,
         "description": name,

@@ -36,6 +36,7 @@ from services.api.principal import PRINCIPAL, Principal
 from services.api.problems import FieldError, Problem, invalid
 from services.api.read_routes import json_response, reading
 from services.api.resources import WRITERS
+from services.runtime.metrics import COMPLAINTS_RECEIVED
 
 log = structlog.get_logger(__name__)
 
@@ -217,6 +218,8 @@ async def _store_call(
         if key is None:
             raise
         replay = True  # an earlier try with this Idempotency-Key stored it
+    if not replay:
+        COMPLAINTS_RECEIVED.labels(parsed.channel).inc()
     return complaint_id, code, replay
 
 

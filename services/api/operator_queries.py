@@ -12,6 +12,9 @@ from uuid import UUID
 
 import asyncpg
 
+from services.api.read_models.queries import department_rates
+from services.api.read_models.report import handling_time_by_hour
+
 Conn = asyncpg.Connection | asyncpg.Pool
 S = "levee_read"
 OPEN = ("received", "validated", "prioritised", "dispatched", "accepted", "returned", "reopened")
@@ -74,20 +77,6 @@ async def operator_report(conn: Conn) -> dict[str, Any]:
         f"SELECT first_contact_answer AS answer, count(*) AS resolutions FROM {S}.complaints "
         "WHERE first_contact GROUP BY 1 ORDER BY 2 DESC, 1"
     )
-    departments = await conn.fetch(
-        "SELECT resolved_by AS department, count(*) AS resolved, "
-        "count(*) FILTER (WHERE satisfaction IS NOT NULL) AS followed_up, "
-        "count(*) FILTER (WHERE satisfaction = 'satisfied') AS satisfied, "
-        "count(*) FILTER (WHERE reopen_count > 0) AS reopened "
-        f"FROM {S}.complaints WHERE resolved_by IS NOT NULL OR reopen_count > 0 "
-        "GROUP BY 1 ORDER BY 1"
-    )
-    handling = await conn.fetch(
-        "SELECT date_trunc('hour', call_started_at) AS hour, count(*) AS calls, "
-        "percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM received_at - call_started_at)) "
-        f"AS median_seconds FROM {S}.complaints WHERE call_started_at IS NOT NULL "
-        "AND received_at >= call_started_at GROUP BY 1 ORDER BY 1"
-    )
     transfers = await conn.fetch(
         f"SELECT emergency_service AS service, count(*) AS transfers FROM {S}.complaints "
         "WHERE emergency_service IS NOT NULL GROUP BY 1 ORDER BY 1"
@@ -97,13 +86,7 @@ async def operator_report(conn: Conn) -> dict[str, Any]:
             "total": sum(r["resolutions"] for r in answers),
             "by_answer": [dict(r) for r in answers],
         },
-        "by_department": [_rates(dict(r)) for r in departments],
-        "handling_time_by_hour": [dict(r) for r in handling],
+        "by_department": await department_rates(conn),
+        "handling_time_by_hour": await handling_time_by_hour(conn),
         "emergency_transfers": {r["service"]: r["transfers"] for r in transfers},
     }
-
-
-def _rates(row: dict[str, Any]) -> dict[str, Any]:
-    row["satisfaction_rate"] = round(row["satisfied"] / row["followed_up"], 3) if row["followed_up"] else None
-    row["reopen_rate"] = round(row["reopened"] / row["resolved"], 3) if row["resolved"] else None
-    return row

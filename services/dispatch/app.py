@@ -19,7 +19,7 @@ from events.reference import Reference, load_reference
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from events.store.connection import connect_nats
-from events.store.stream import StreamSpec, ensure_stream
+from events.store.stream import ensure_stream
 from services.dispatch import handlers
 from services.dispatch.command_queue import with_command_queue
 from services.dispatch.deadlines import DeadlineWatcher
@@ -63,7 +63,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     async with AsyncExitStack() as stack:
         nc = await connect_nats(settings.nats_url, name=settings.service_name)
         stack.push_async_callback(nc.drain)
-        spec = StreamSpec(name=settings.nats_stream)
+        spec = settings.stream_spec  # with the replicas: whichever process starts first creates the stream
         await ensure_stream(nc, spec)
         worker, watcher = build(
             JetStreamEventStore(nc, spec), routing_path=routing_path if routing_path.is_file() else None

@@ -26,6 +26,7 @@ from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavaila
 from events.store.aggregates import TOPIC, AggregateStore
 from services.dispatch.rules import COMMAND_LEVEL
 from services.dispatch.timeline import DEADLINE_EVENTS, DeadlineState, escalations_due, fold, fold_all
+from services.runtime.metrics import DEADLINES_MISSED
 
 log = structlog.get_logger(__name__)
 
@@ -69,7 +70,14 @@ class DeadlineWatcher:
                 if message.headers.get(TOPIC) not in self._topics:
                     continue  # most events never touch a deadline: not even decoded
                 complaint_id = UUID(message.subject.rsplit(".", 1)[1])
-                event = self.repository.to_domain_event(complaint_id, message)
+                try:
+                    event = self.repository.to_domain_event(complaint_id, message)
+                except Exception as exc:
+                    # A poison event: the dispatch worker dead-letters it; raised here it would crash the
+                    # whole service on every restart and stop routing for good.
+                    log.error("deadline_event_undecodable", seq=message.seq, topic=message.headers.get(TOPIC),
+                              error=repr(exc)[:500])  # fmt: skip
+                    continue
                 state = self.schedule.get(complaint_id) or DeadlineState(complaint_id)
                 self._keep(fold(state, event))
 
@@ -103,6 +111,7 @@ class DeadlineWatcher:
             log.warning("deadline_escalation_refused", complaint_id=str(complaint_id), code=exc.code)
             return 0
         for escalation in escalations:
+            DEADLINES_MISSED.labels(str(escalation.level)).inc()
             log.info(
                 "complaint_escalated",
                 complaint_id=str(complaint_id),

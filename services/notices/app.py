@@ -15,7 +15,7 @@ from events.reference import Reference, load_reference
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from events.store.connection import connect_nats
-from events.store.stream import StreamSpec, ensure_stream
+from events.store.stream import ensure_stream
 from services.notices import handlers
 from services.notices.scheduler import SummaryScheduler
 from services.notices.summary import SummaryPolicy
@@ -65,7 +65,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     async with AsyncExitStack() as stack:
         nc = await connect_nats(settings.nats_url, name=settings.service_name)
         stack.push_async_callback(nc.drain)
-        spec = StreamSpec(name=settings.nats_stream)
+        spec = settings.stream_spec  # with the replicas: whichever process starts first creates the stream
         await ensure_stream(nc, spec)
         worker, scheduler = build(JetStreamEventStore(nc, spec))
         log.info("notices_started")

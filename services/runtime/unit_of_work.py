@@ -11,6 +11,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from events.store import StoreUnavailable
 from events.store.aggregates import AggregateNotFound, AggregateStore
 
 A = TypeVar("A", bound=Aggregate)
@@ -52,6 +53,13 @@ class UnitOfWork:
                 try:
                     self._seen[aggregate_id] = await self.repository.get(aggregate_id)
                 except AggregateNotFound:
+                    pass
+                except StoreUnavailable:
+                    raise
+                except Exception:
+                    # Only a shortcut: an aggregate that cannot be loaded (an undecodable event) is left for
+                    # its handler to load, where the worker retries and dead-letters that one event. Raised
+                    # here, outside any handler, it crashed the worker on every restart (a poison pill).
                     pass
 
         await asyncio.gather(*(load(i) for i in missing))

@@ -23,6 +23,7 @@ from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavaila
 from events.store.aggregates import TOPIC, AggregateStore, Appender
 from events.store.jetstream import MAX_BATCH
 from events.store.records import StoredMessage
+from services.runtime.metrics import CONSUMER_LAG, DEAD_LETTERS, HANDLER_FAILURES, LagMeter
 from services.runtime.tracking import Tracking, check_no_gap, load_tracking
 from services.runtime.unit_of_work import AggregateCache, UnitOfWork
 
@@ -62,6 +63,7 @@ class Worker:
         self.appender: Appender = appender or store
         self.tracking = Tracking(name, 0, 0)
         self.cache = AggregateCache(cache_types) if cache_types else None
+        self.lag_meter = LagMeter()
         self.log = log.bind(worker=name)
 
     async def start(self) -> None:
@@ -80,8 +82,19 @@ class Worker:
                 done = 0
                 await _wait(stop, 1.0)
                 continue
+            await self.report_lag(done)
             if done == 0:
                 await _wait(stop, idle_wait)
+
+    async def report_lag(self, done: int) -> None:
+        """After each batch: an empty read means no lag; a busy loop reads the lag at most once a second."""
+        if done == 0:
+            CONSUMER_LAG.labels(self.name).set(0)
+        elif self.lag_meter.due():
+            try:
+                CONSUMER_LAG.labels(self.name).set(await self.lag())
+            except StoreUnavailable as exc:  # only the gauge goes stale; the next batch says more
+                self.log.warning("worker_lag_unavailable", error=str(exc))
 
     async def lag(self) -> int:
         """Events in the stream this worker has not yet processed."""
@@ -148,6 +161,7 @@ class Worker:
             except Exception as exc:
                 self._forget_cached()
                 self.log.warning("handler_failed", seq=message.seq, attempt=attempt, error=repr(exc))
+                HANDLER_FAILURES.labels(self.name).inc()
                 if attempt < self.max_attempts:
                     await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
                     continue
@@ -195,6 +209,7 @@ class Worker:
         tracking_write = self.tracking.advance_to(self.store, message.seq)
         positions = await self.appender.append([dead, tracking_write])
         self.tracking = Tracking(self.name, message.seq, positions[-1])
+        DEAD_LETTERS.labels(self.name).inc()
         self.log.error("event_dead_lettered", seq=message.seq, topic=record["topic"], error=record["error"])
 
 

@@ -32,6 +32,7 @@ class TriageSettings(Protocol):
 
     nats_url: str | None
     nats_stream: str
+    stream_replicas: int
 
 
 def build_handlers(deps: handlers.Deps) -> dict[type, Handler]:
@@ -63,7 +64,8 @@ async def run(settings: TriageSettings, stop: asyncio.Event) -> None:
     async with AsyncExitStack() as stack:
         nc = await connect_nats(settings.nats_url, name=getattr(settings, "service_name", NAME))
         stack.push_async_callback(nc.drain)
-        spec = StreamSpec(name=settings.nats_stream)
+        # With the replicas set: whichever process starts first creates the stream (R3 in a cluster).
+        spec = StreamSpec(name=settings.nats_stream, replicas=settings.stream_replicas)
         await ensure_stream(nc, spec)
         worker = build_worker(JetStreamEventStore(nc, spec), deps)
         log.info("triage_starting", stream=spec.name, rules=deps.rules.version)

@@ -113,9 +113,12 @@ async def _start_children(
     base_env = {**environ, **settings.to_env()}
     children_stop = asyncio.Event()
     tasks = []
-    for name in services:
+    for index, name in enumerate(services):
         argv = [sys.executable, "-m", "services.cli", "serve", name, "--parent-pid", str(os.getpid())]
-        child = Child(name, argv, {**base_env, "LEVEE_SERVICE": name})
+        env = {**base_env, "LEVEE_SERVICE": name}
+        if settings.metrics_port:  # one /metrics port each: LEVEE_METRICS_PORT, then upwards in this order
+            env["LEVEE_METRICS_PORT"] = str(settings.metrics_port + index)
+        child = Child(name, argv, env)
         tasks.append(asyncio.create_task(child.supervise(children_stop), name=f"child-{name}"))
 
     async def stop_children() -> None:

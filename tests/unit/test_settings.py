@@ -26,6 +26,8 @@ PARSED = [
     ({"LEVEE_LOG_LEVEL": "DEBUG"}, {"log_level": "debug"}),
     ({"LEVEE_CONTACT_SECRET": SECRET}, {"contact_hash_secret": SECRET.encode()}),
     ({"LEVEE_SERVICE": "api-2"}, {"service_name": "api-2"}),
+    ({"LEVEE_METRICS_PORT": "9100"}, {"metrics_port": 9100}),
+    ({"LEVEE_METRICS_PORT": ""}, {"metrics_port": 0}),
     ({"UNRELATED": "x"}, {}),
 ]  # fmt: skip
 
@@ -54,6 +56,8 @@ BAD = [
     ({"LEVEE_LOG_LEVEL": "verbose"}, "LEVEE_LOG_LEVEL"),
     ({"LEVEE_CONTACT_SECRET": "short"}, "LEVEE_CONTACT_SECRET"),
     ({"LEVEE_SERVICE": "Api Server"}, "LEVEE_SERVICE"),
+    ({"LEVEE_METRICS_PORT": "nine"}, "LEVEE_METRICS_PORT"),
+    ({"LEVEE_METRICS_PORT": "65536"}, "LEVEE_METRICS_PORT"),
 ]
 
 
@@ -81,7 +85,8 @@ def test_log_format_follows_the_terminal_unless_set(
 def test_settings_survive_the_trip_through_a_child_environment() -> None:
     settings = Settings.from_env(
         {"NATS_URL": "nats://127.0.0.1:4222", "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/levee",
-         "LEVEE_HTTP_PORT": "9001", "LEVEE_LOG_FORMAT": "console", "LEVEE_CONTACT_SECRET": SECRET}
+         "LEVEE_HTTP_PORT": "9001", "LEVEE_LOG_FORMAT": "console", "LEVEE_CONTACT_SECRET": SECRET,
+         "LEVEE_METRICS_PORT": "9100"}
     )  # fmt: skip
     assert Settings.from_env(settings.to_env()) == settings
 

@@ -1,7 +1,8 @@
 """Public reads: status by tracking code, published notices, Open311 GeoReport v2 requests.
 
-Nothing here returns a reporter's personal data or the complaint's free text: the public status comes from
-the `public_status` / `public_progress` views, Open311 locations are rounded and addresses are districts.
+Nothing here returns a reporter's personal data or the complaint's description: the public status comes from
+the `public_status` / `public_progress` views, public progress notes are masked (`public_text`), Open311
+locations are rounded and addresses are districts.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from events.publishing.redaction import mask
 from events.reference import Reference, load_reference
 from services.api.read_models.queries import Conn, S
 
@@ -25,7 +27,8 @@ COORDINATE_DECIMALS = 3
 
 async def public_status(conn: Conn, tracking_code: str) -> dict[str, Any] | None:
     """{tracking_code, status, category, district, received_at, accepted_at, resolved_at, closed_at,
-    updated_at, progress: [{at, text}]} or None. A code reused by chance returns the newest complaint."""
+    updated_at, progress: [{at, text}]} or None. A code reused by chance returns the newest complaint.
+    The notes' text has personal data masked."""
     record = await conn.fetchrow(
         f"SELECT id, tracking_code, status, category, district, received_at, accepted_at, resolved_at, "
         f"closed_at, updated_at FROM {S}.public_status WHERE tracking_code = $1 ORDER BY received_at DESC LIMIT 1",
@@ -38,7 +41,7 @@ async def public_status(conn: Conn, tracking_code: str) -> dict[str, Any] | None
     )
     result = {key: value for key, value in dict(record).items() if key != "id"}
     result["status"] = PUBLIC_STATUS.get(record["status"], record["status"])
-    result["progress"] = [dict(n) for n in notes]
+    result["progress"] = [{**dict(n), "text": public_text(n["text"])} for n in notes]
     return result
 
 
@@ -111,7 +114,7 @@ def _open311(row: dict[str, Any], ref: Reference, include_description: bool) -> 
     return {
         "service_request_id": row["tracking_code"],
         "status": "closed" if row["status"] in CLOSED_FOR_OPEN311 else "open",
-        "status_notes": row["note"],
+        "status_notes": row["note"] if include_description else public_text(row["note"]),
         "service_name": name,
         "service_code": category.service_code if category else None,
         "description": row["description"] if include_description else name,
@@ -123,6 +126,11 @@ def _open311(row: dict[str, Any], ref: Reference, include_description: bool) -> 
         "lat": round(lat, COORDINATE_DECIMALS) if lat is not None else None,
         "long": round(lon, COORDINATE_DECIMALS) if lon is not None else None,
     }
+
+
+def public_text(text: str | None) -> str | None:
+    """A department's public note, masked: whoever typed it may have copied the caller's number or ID in."""
+    return mask(text) if text else text
 
 
 def _lookup(items: tuple[Any, ...], code: str | None) -> Any:

@@ -187,7 +187,7 @@ async def board_counts(conn: Conn, *, now: datetime | None = None) -> dict[str, 
 
 async def department_stats(conn: Conn, *, now: datetime | None = None) -> list[dict[str, Any]]:
     """Per department (every one in the reference data): open, overdue, median minutes to accept (from
-    dispatch) and to resolve (from intake)."""
+    dispatch) and to resolve (from intake), and the follow-up rates of what it resolved (`department_rates`)."""
     rows = await conn.fetch(
         f"SELECT department, count(*) FILTER (WHERE status IN {_OPEN_SQL}) AS open, "
         f"count(*) FILTER (WHERE {overdue_sql('$1')}) AS overdue, "
@@ -199,13 +199,41 @@ async def department_stats(conn: Conn, *, now: datetime | None = None) -> list[d
         _now(now),
     )
     found = {r["department"]: _row(r) for r in rows}
-    empty = {"open": 0, "overdue": 0, "median_minutes_to_accept": None, "median_minutes_to_resolve": None}
+    for rates in await department_rates(conn):
+        found.setdefault(rates["department"], {"department": rates["department"]}).update(
+            satisfaction_rate=rates["satisfaction_rate"], reopen_rate=rates["reopen_rate"]
+        )
+    empty = {
+        "open": 0, "overdue": 0, "median_minutes_to_accept": None, "median_minutes_to_resolve": None,
+        "satisfaction_rate": None, "reopen_rate": None,
+    }  # fmt: skip
     out = []
     for dept in load_reference().departments:
         out.append({**empty, **found.pop(dept.code, {}), "department": dept.code, "name_en": dept.name_en,
                     "name_zh": dept.name_zh})  # fmt: skip
     out.extend({**row, "name_en": row["department"], "name_zh": row["department"]} for row in found.values())
     return out
+
+
+async def department_rates(conn: Conn, where: str = "TRUE", *args: Any) -> list[dict[str, Any]]:
+    """Per department that resolved complaints: resolved, followed up, satisfied, reopened, and the rates
+    (satisfied / followed up, reopened / resolved). A reopening goes back to the resolver, so the resolver
+    answers for it; `where` narrows the complaints ($1.. are `args`)."""
+    rows = await conn.fetch(
+        "SELECT resolved_by AS department, count(*) AS resolved, "
+        "count(*) FILTER (WHERE satisfaction IS NOT NULL) AS followed_up, "
+        "count(*) FILTER (WHERE satisfaction = 'satisfied') AS satisfied, "
+        "count(*) FILTER (WHERE reopen_count > 0) AS reopened "
+        f"FROM {S}.complaints WHERE resolved_by IS NOT NULL AND {where} GROUP BY 1 ORDER BY 1",
+        *args,
+    )
+    return [_rates(_row(r)) for r in rows]
+
+
+def _rates(row: dict[str, Any]) -> dict[str, Any]:
+    row["satisfaction_rate"] = round(row["satisfied"] / row["followed_up"], 3) if row["followed_up"] else None
+    row["reopen_rate"] = round(row["reopened"] / row["resolved"], 3) if row["resolved"] else None
+    return row
 
 
 async def incidents_with_counts(conn: Conn, *, now: datetime | None = None) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from services.api.read_models.queries import OPEN, Conn, S
+from services.api.read_models.queries import OPEN, Conn, S, department_rates
 
 _OPEN_SQL = "(" + ", ".join(f"'{s}'" for s in OPEN) + ")"
 
@@ -17,7 +17,8 @@ async def summary_report(
     conn: Conn, *, incident: UUID | None = None, start: datetime | None = None, end: datetime | None = None
 ) -> dict[str, Any]:
     """Volumes per hour, by category and by district; time to accept (from dispatch) and to resolve (from
-    intake) per department and level; satisfaction; returns, escalations, reopenings, first-contact resolutions."""
+    intake) per department and level; satisfaction; returns, escalations, reopenings, first-contact resolutions;
+    satisfaction and reopen rates by resolving department; median handling time (call start to stored) by hour."""
     scope = (
         "($1::uuid IS NULL OR incident_id = $1) AND ($2::timestamptz IS NULL OR received_at >= $2) "
         "AND ($3::timestamptz IS NULL OR received_at < $3)"
@@ -83,7 +84,22 @@ async def summary_report(
         "by_channel": by["channel"],
         "timing": [dict(r) for r in timing],
         "satisfaction": {r["satisfaction"]: r["n"] for r in satisfaction},
+        "follow_up_by_department": await department_rates(conn, scope, *args),
+        "handling_time_by_hour": await handling_time_by_hour(conn, scope, *args),
     }
+
+
+async def handling_time_by_hour(conn: Conn, where: str = "TRUE", *args: Any) -> list[dict[str, Any]]:
+    """Per hour the call began: calls taken on the operator's card and the median seconds from the start of
+    the call to the stored complaint. `where` narrows the complaints ($1.. are `args`)."""
+    rows = await conn.fetch(
+        "SELECT date_trunc('hour', call_started_at) AS hour, count(*) AS calls, "
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM received_at - call_started_at)) "
+        f"AS median_seconds FROM {S}.complaints WHERE call_started_at IS NOT NULL "
+        f"AND received_at >= call_started_at AND {where} GROUP BY 1 ORDER BY 1",
+        *args,
+    )
+    return [dict(r) for r in rows]
 
 
 def report_csv(report: dict[str, Any]) -> str:
@@ -110,6 +126,14 @@ def report_csv(report: dict[str, Any]) -> str:
                 writer.writerow(["timing", "department/level", key, metric, _number(value)])
     for answer, n in report["satisfaction"].items():
         writer.writerow(["satisfaction", "answer", answer, "complaints", n])
+    for row in report["follow_up_by_department"]:
+        for metric, value in row.items():
+            if metric != "department":
+                writer.writerow(["follow_up_by_department", "department", row["department"], metric, value])
+    for row in report["handling_time_by_hour"]:
+        for metric in ("calls", "median_seconds"):
+            writer.writerow(["handling_time_by_hour", "hour", row["hour"].isoformat(), metric,
+                             _number(row[metric])])  # fmt: skip
     return out.getvalue()
 
 

@@ -68,9 +68,16 @@ function render(board) {
     el("td", {}, bi(d.name_zh, d.name_en)), el("td", { class: "num", text: d.open }),
     el("td", { class: `num ${d.overdue ? "overdue-text" : ""}`, text: d.overdue }),
     el("td", { class: "num", text: fmtNumber(d.median_minutes_to_accept, 1) }),
-    el("td", { class: "num", text: fmtNumber(d.median_minutes_to_resolve, 1) })), "—");
+    el("td", { class: "num", text: fmtNumber(d.median_minutes_to_resolve, 1) }),
+    el("td", { class: "num", text: fmtRate(d.satisfaction_rate) }),
+    el("td", { class: "num", text: fmtRate(d.reopen_rate) })), "—");
 
   drawMap(board.map, board.hotspots);
+}
+
+// A share (0..1) as a whole percentage; "—" before any follow-up call or resolution gives it a base.
+function fmtRate(value) {
+  return value === null || value === undefined ? "—" : `${Math.round(value * 100)}%`;
 }
 
 // The map: the districts' bounding boxes from the reference data, drawn as SVG (no tiles, no CDN).

@@ -78,6 +78,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
 PUBLIC_ROUTES: set[tuple[str, str]] = {
     ("GET", "/healthz"),
     ("GET", "/api/openapi.json"),
+    ("GET", "/metrics"),
     ("POST", "/api/v1/complaints"),
     ("GET", "/api/v1/me"),
     ("GET", "/api/v1/reference"),

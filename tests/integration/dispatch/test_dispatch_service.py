@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from prometheus_client import REGISTRY
+
 from events.complaint import Complaint, ComplaintDispatched, ComplaintEscalated
 from events.mapper import make_mapper
 from events.store import JetStreamEventStore
@@ -185,9 +187,12 @@ async def test_two_watchers_racing_escalate_once(store: JetStreamEventStore) -> 
     await drain(build(store, clock=clock)[0])
     clock.move_to(timedelta(minutes=61))
     rivals = [DeadlineWatcher(store, AggregateStore(store, make_mapper()), clock=clock) for _ in range(2)]
+    missed_before = REGISTRY.get_sample_value("levee_deadlines_missed_total", {"level": "1"}) or 0
     done = await asyncio.gather(*(w.tick() for w in rivals))
     done += await asyncio.gather(*(w.tick() for w in rivals))
     assert sum(done) == 5
+    # Only escalations that landed count: the loser of each race counts nothing.
+    assert REGISTRY.get_sample_value("levee_deadlines_missed_total", {"level": "1"}) == missed_before + 5
     for complaint_id in ids:
         assert await escalations(repository, complaint_id) == [(1, WATCHER)]
 

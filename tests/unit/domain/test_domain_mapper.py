@@ -90,10 +90,10 @@ def test_reconstruct_rebuilds_incident_and_notice(build: Callable[[str], Complai
     assert notice.state == "cancelled"
 
 
-def test_stored_complaint_received_says_it_is_version_2() -> None:
+def test_stored_complaint_received_says_it_is_version_3() -> None:
     c = Complaint.receive(channel="web", description="x", received_by="public")
     stored = make_mapper().to_stored_event(c.collect_events()[0])
-    assert json.loads(stored.state)["class_version"] == 2
+    assert json.loads(stored.state)["class_version"] == 3
 
 
 def test_version_1_complaint_received_is_upcast_with_no_call_start() -> None:
@@ -121,3 +121,35 @@ def test_version_1_complaint_received_is_upcast_with_no_call_start() -> None:
         "LV-7K3QX9",
         None,
     )
+
+
+def test_version_2_complaint_received_is_upcast_with_a_pattern_masked_public_description() -> None:
+    v2_state = {
+        "timestamp": datetime(2024, 7, 1, 9, 30, tzinfo=UTC),
+        "originator_topic": "events.complaint:Complaint",
+        "tracking_code": "LV-7K3QX9", "channel": "hotline",
+        "description": "王小明 13812345678 ID 11010519491231002X wang@example.com: no power",
+        "category": "power_outage", "lat": None, "lon": None, "district": None, "people_affected": 1,
+        "vulnerable": [], "media_exposure": False, "reporter_sealed": "sealed", "contact_hash": None,
+        "received_by": "operator-chen", "call_started_at": None, "class_version": 2,
+    }  # fmt: skip
+    stored = StoredEvent(
+        originator_id=uuid4(),
+        originator_version=1,
+        topic="events.complaint:ComplaintReceived",
+        state=make_transcoder().encode(v2_state),
+    )
+    event = make_mapper().to_domain_event(stored)
+    assert isinstance(event, ComplaintReceived)
+    assert event.description == v2_state["description"]
+    # The name is sealed, so only the patterns are masked; the text around them stays.
+    assert event.public_description == "王小明 *********** ID ****************** ****************: no power"
+    assert reconstruct([event], Complaint).public_description == event.public_description
+
+
+def test_complaint_received_masks_its_public_description_by_pattern_unless_intake_gives_one() -> None:
+    plain = Complaint.receive(channel="web", description="call 13812345678", received_by="public")
+    given = Complaint.receive(
+        channel="web", description="李四 here", received_by="public", public_description="** here"
+    )
+    assert (plain.public_description, given.public_description) == ("call ***********", "** here")

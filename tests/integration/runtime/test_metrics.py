@@ -1,0 +1,101 @@
+"""A worker's Prometheus metrics: its lag gauge, its failures and dead letters, served on LEVEE_METRICS_PORT."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from events.store import JetStreamEventStore
+from events.store.aggregates import AggregateStore
+from services.embedded.ports import free_port
+from services.runtime.metrics import metrics_server
+from services.runtime.worker import Worker
+from tests.integration.runtime.test_worker import open_tally, seed
+from tests.support.toy import HANDLERS, mapper
+
+ROOT = Path(__file__).resolve().parents[3]
+LAG = "levee_consumer_lag_events"
+
+
+async def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    url = f"http://127.0.0.1:{port}/metrics"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        assert response.status == 200
+        text = await response.text()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+async def test_a_workers_metrics_server_shows_its_lag_falling_to_zero(store: JetStreamEventStore) -> None:
+    await open_tally(store)
+    await seed(store, [f"m{n}" for n in range(150)])
+    name = f"toy-{store.spec.name.lower()}"
+    worker = Worker(name, store, AggregateStore(store, mapper()), HANDLERS, batch_size=40)
+    port = free_port()
+    async with metrics_server("127.0.0.1", port):
+        await worker.start()
+        await worker.report_lag(await worker.process_batch())
+        lag = (await scrape(port))[(LAG, (("worker", name),))]
+        assert lag == await worker.lag() > 0  # the stream grew by the batch's effects too: read it back
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop))
+        try:
+            async with asyncio.timeout(30):
+                while (await scrape(port)).get((LAG, (("worker", name),))) != 0:
+                    await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await running
+    assert await worker.lag() == 0
+
+
+async def test_handler_failures_and_dead_letters_are_counted(store: JetStreamEventStore) -> None:
+    await open_tally(store)
+    await seed(store, ["a", "poison-1", "b"])
+    name = f"toy-{store.spec.name.lower()}"
+    worker = Worker(name, store, AggregateStore(store, mapper()), HANDLERS, max_attempts=2)
+    await worker.start()
+    async with asyncio.timeout(30):
+        while await worker.process_batch():
+            pass
+    assert REGISTRY.get_sample_value("levee_handler_failures_total", {"worker": name}) == 2
+    assert REGISTRY.get_sample_value("levee_dead_letters_total", {"worker": name}) == 1
+
+
+async def test_levee_serve_starts_a_metrics_server_on_levee_metrics_port(
+    store: JetStreamEventStore, nats_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ, "PYTHONPATH": str(ROOT), "NATS_URL": nats_url, "LEVEE_STREAM": store.spec.name,
+        "LEVEE_METRICS_PORT": str(port), "LEVEE_LOG_LEVEL": "warning",
+    }  # fmt: skip
+    command = [sys.executable, "-m", "services.cli", "serve", "triage"]
+    log = tmp_path / "triage.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=output)
+    try:
+        samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        async with asyncio.timeout(60):
+            while (LAG, (("worker", "triage"),)) not in samples:
+                assert process.poll() is None, log.read_text()
+                try:
+                    samples = await scrape(port)
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.1)
+        assert samples[(LAG, (("worker", "triage"),))] == 0  # an empty stream: nothing to catch up
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
