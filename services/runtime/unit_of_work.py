@@ -32,8 +32,15 @@ class UnitOfWork:
         cached = self._seen.get(aggregate_id)
         if cached is None and self.cache is not None:
             cached = self.cache.get(aggregate_id)
+            if cached is None and self.cache.known_missing(aggregate_id, cls):
+                raise AggregateNotFound(aggregate_id)
         if cached is None:
-            cached = await self.repository.get(aggregate_id, cls)
+            try:
+                cached = await self.repository.get(aggregate_id, cls)
+            except AggregateNotFound:
+                if self.cache is not None:
+                    self.cache.missing(aggregate_id, cls)
+                raise
         self._seen[aggregate_id] = cached
         if not isinstance(cached, cls):
             raise TypeError(f"{aggregate_id} is a {type(cached).__name__}, not a {cls.__name__}")
@@ -85,6 +92,10 @@ class AggregateCache:
         self.types = types
         self.size = size
         self._entries: OrderedDict[UUID, Aggregate] = OrderedDict()
+        # Ids of the cached kinds that do not exist yet (a new caller's contact index, an empty bucket): a
+        # miss costs a round trip each time otherwise. Only this worker creates them, and `keep` forgets
+        # the miss when it does.
+        self._missing: OrderedDict[UUID, None] = OrderedDict()
 
     def get(self, aggregate_id: UUID) -> Aggregate | None:
         found = self._entries.get(aggregate_id)
@@ -92,14 +103,25 @@ class AggregateCache:
             self._entries.move_to_end(aggregate_id)
         return found
 
+    def known_missing(self, aggregate_id: UUID, cls: type[Aggregate]) -> bool:
+        return issubclass(cls, self.types) and aggregate_id in self._missing
+
+    def missing(self, aggregate_id: UUID, cls: type[Aggregate]) -> None:
+        if issubclass(cls, self.types):
+            self._missing[aggregate_id] = None
+            while len(self._missing) > self.size:
+                self._missing.popitem(last=False)
+
     def keep(self, aggregates: list[Aggregate]) -> None:
         """After a commit: remember the committed state of the cacheable aggregates."""
         for aggregate in aggregates:
             if isinstance(aggregate, self.types):
                 self._entries[aggregate.id] = aggregate
                 self._entries.move_to_end(aggregate.id)
+                self._missing.pop(aggregate.id, None)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
 
     def clear(self) -> None:
         self._entries.clear()
+        self._missing.clear()
