@@ -22,6 +22,7 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 faults: $(STAMP) ## fault-injection scenarios

@@ -65,7 +65,7 @@ class AggregateStore:
         if cls is not None and not isinstance(aggregate, cls):
             raise AggregateNotFound(aggregate_id)
         self._remember(aggregate_id, aggregate.version, messages[-1].seq)
-        return aggregate  # type: ignore[no-any-return]
+        return aggregate
 
     def to_domain_event(self, aggregate_id: UUID, message: StoredMessage) -> Any:
         stored = StoredEvent(

@@ -27,8 +27,10 @@ async def connect_nats(url: str, *, name: str, connect_timeout: float = 5.0) -> 
         servers,
         name=name,
         max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=connect_timeout,
+        # nats-py annotates these seconds as int but uses them as float (asyncio timeouts): half a second
+        # between reconnects matters to how long a broker restart is felt.
+        reconnect_time_wait=0.5,  # type: ignore[arg-type]
+        connect_timeout=connect_timeout,  # type: ignore[arg-type]
         allow_reconnect=True,
         disconnected_cb=on_disconnect,
         reconnected_cb=on_reconnect,
