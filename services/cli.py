@@ -86,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
         help="record every call as this operator desk; without it the drill is the public, rate-limited per address",
     )
     drill.add_argument("--concurrency", type=int, default=256, help="requests in flight at most")
+    drill.add_argument(
+        "--staff", action="store_true", help="simulate every department's desk: sign for, return, resolve cases"
+    )
     drill.set_defaults(command=_drill)
 
     rebuild = commands.add_parser("rebuild", help="replay the stream into fresh read-model tables and swap them in")
@@ -165,12 +168,46 @@ async def _drill(settings: Settings, args: argparse.Namespace, environ: Mapping[
 
     scenario = load_scenario(args.scenario)
     plan = submissions(scenario, seed=args.seed, rate=args.rate, duration=args.duration)
+    base_url = args.url or settings.base_url
     log.info("drill_starting", scenario=scenario.name, rate=args.rate, duration=args.duration, seed=args.seed)
-    report = await run_drill(
-        args.url or settings.base_url, plan, operator_token=args.operator_token, concurrency=args.concurrency
-    )
-    sys.stdout.write(json.dumps(report.summary(), ensure_ascii=False) + "\n")
+    async with contextlib.AsyncExitStack() as stack:
+        staff_stop = asyncio.Event()
+        desks = None
+        if args.staff:
+            import aiohttp
+
+            from services.drill.staff import StaffDesks, StaffPlan
+
+            session = await stack.enter_async_context(aiohttp.ClientSession())
+            desks = StaffDesks(session, base_url, await _desk_tokens(settings), StaffPlan(), seed=args.seed)
+            staff = asyncio.create_task(desks.run(staff_stop))
+        report = await run_drill(base_url, plan, operator_token=args.operator_token, concurrency=args.concurrency)
+        summary = report.summary()
+        if desks is not None:
+            staff_stop.set()
+            summary["staff"] = dict(await staff)
+    sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
     return 0 if report.statuses.get(201) else 1
+
+
+async def _desk_tokens(settings: Settings) -> dict[str, str]:
+    """A drill token for every department's desk (minted like `levee token create`; only hashes are stored)."""
+    import asyncpg
+
+    from events.reference import load_reference
+    from services.api.tokens import TokenStore
+
+    if settings.database_url is None:
+        raise SettingsError("`levee drill --staff` needs DATABASE_URL (or a running `levee up`)")
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1, timeout=10.0)
+    try:
+        store = TokenStore(pool)
+        return {
+            d.code: (await store.create(f"department:{d.code}", f"drill desk {d.code}"))[0]
+            for d in load_reference().departments
+        }
+    finally:
+        await pool.close()
 
 
 def stop_on_signals() -> asyncio.Event:

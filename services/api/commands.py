@@ -100,15 +100,15 @@ class Field:
         return [unicodedata.normalize("NFC", item).strip() for item in value]
 
     def schema(self) -> dict[str, Any]:
-        base: dict[str, Any] = {
+        by_kind: dict[str, dict[str, Any]] = {
             "text": {"type": "string", "minLength": 1 if self.required else 0, "maxLength": self.max_length},
             "choice": {"type": "string", "enum": list(self.choices)},
             "uuid": {"type": "string", "format": "uuid"},
             "boolean": {"type": "boolean"},
             "integer": {"type": "integer", "minimum": self.minimum, "maximum": self.maximum},
             "text_list": {"type": "array", "items": {"type": "string"}, "maxItems": self.maximum or 50},
-        }[self.kind]
-        base = {key: value for key, value in base.items() if value is not None}
+        }
+        base = {key: value for key, value in by_kind[self.kind].items() if value is not None}
         if self.kind == "text" and self.required:
             base["pattern"] = r"\S"
         if self.nullable:

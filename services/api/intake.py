@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import structlog
 from aiohttp import web
 
-from events.complaint import Complaint, new_tracking_code
+from events.complaint import Complaint, ComplaintReceived, new_tracking_code
 from events.personal import PersonalData, contact_hash, new_key, seal
 from events.publishing.redaction import mask
 from events.store import ConcurrencyConflict, StoreUnavailable
@@ -169,7 +169,8 @@ async def receive(
     # Idempotency-Key when there is one), so the same checked event is created again under that id.
     [event] = draft.collect_events()
     fields = {k: v for k, v in vars(event).items() if k not in _EVENT_ENVELOPE}
-    return Complaint._create(type(event), id=complaint_id, **fields)
+    # receive() only ever records a ComplaintReceived (a Created event); the store's types cannot see that.
+    return Complaint._create(cast(type[ComplaintReceived], type(event)), id=complaint_id, **fields)
 
 
 def public_description(intake: IntakeRequest) -> str:
@@ -193,8 +194,9 @@ async def seal_personal(
         email=reporter.email if reporter else None, address=intake.address,
     )  # fmt: skip
     try:
-        key: bytes | None = new_key()
-        await writers.key_store.put(complaint_id, key)
+        fresh = new_key()
+        await writers.key_store.put(complaint_id, fresh)
+        key: bytes | None = fresh
         if shared:
             # Read back: a retry (or a racing twin) of an idempotent request must seal with the key that
             # was stored first (put ignores a second), or the event that wins could not be decrypted.

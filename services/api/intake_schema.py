@@ -199,6 +199,7 @@ def _location(raw: Any, ref: Reference, errors: list[FieldError]) -> dict[str, A
     if (lat is None) != (lon is None):
         errors.append(FieldError("location.lon" if lon is None else "location.lat", "give both lat and lon"))
     elif lat is not None and coordinates(lat, lon, ref, errors, ("location.lat", "location.lon")):
+        assert lon is not None  # both or neither, checked just above
         found.update(lat=float(lat), lon=float(lon))
     district = raw.get("district")
     if district is not None:

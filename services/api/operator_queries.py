@@ -7,7 +7,7 @@ A caller is found by `caller_key` (a hash of the keyed contact hash), never by a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 from uuid import UUID
 
 import asyncpg
@@ -15,7 +15,7 @@ import asyncpg
 from services.api.read_models.queries import department_rates
 from services.api.read_models.report import handling_time_by_hour
 
-Conn = asyncpg.Connection | asyncpg.Pool
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 S = "levee_read"
 OPEN = ("received", "validated", "prioritised", "dispatched", "accepted", "returned", "reopened")
 HISTORY_COLUMNS = (

@@ -22,9 +22,10 @@ from uuid import UUID
 import asyncpg
 import structlog
 from aiohttp import web
+from multidict import MultiMapping
 
 from events.complaint_rules import Status
-from events.reference import LEVELS, load_reference
+from events.reference import LEVELS, Department, District, load_reference
 from services.api import keys, ratelimit
 from services.api.auth import require_holding_department, require_role
 from services.api.openapi import problem_responses
@@ -89,7 +90,7 @@ async def reading(request: web.Request) -> AsyncIterator[asyncpg.Connection]:
 
 
 def _choices(
-    query: web.MultiDictProxy[str], name: str, allowed: tuple[str, ...], errors: list[FieldError]
+    query: MultiMapping[str], name: str, allowed: tuple[str, ...], errors: list[FieldError]
 ) -> list[str] | None:
     raw = query.get(name)
     if raw is None or not raw.strip():
@@ -102,7 +103,7 @@ def _choices(
 
 
 def _one_of(
-    query: web.MultiDictProxy[str], name: str, allowed: tuple[str, ...], errors: list[FieldError]
+    query: MultiMapping[str], name: str, allowed: tuple[str, ...], errors: list[FieldError]
 ) -> str | None:
     value = query.get(name)
     if value is not None and value not in allowed:
@@ -111,7 +112,7 @@ def _one_of(
     return value
 
 
-def _uuid(query: web.MultiDictProxy[str], name: str, errors: list[FieldError]) -> UUID | None:
+def _uuid(query: MultiMapping[str], name: str, errors: list[FieldError]) -> UUID | None:
     value = query.get(name)
     if not value:
         return None
@@ -122,7 +123,7 @@ def _uuid(query: web.MultiDictProxy[str], name: str, errors: list[FieldError]) -
         return None
 
 
-def _boolean(query: web.MultiDictProxy[str], name: str, errors: list[FieldError]) -> bool | None:
+def _boolean(query: MultiMapping[str], name: str, errors: list[FieldError]) -> bool | None:
     value = query.get(name)
     if value is None or value == "":
         return None
@@ -135,7 +136,7 @@ def _boolean(query: web.MultiDictProxy[str], name: str, errors: list[FieldError]
 
 
 def _int(
-    query: web.MultiDictProxy[str], name: str, default: int, low: int, high: int, errors: list[FieldError]
+    query: MultiMapping[str], name: str, default: int, low: int, high: int, errors: list[FieldError]
 ) -> int:
     value = query.get(name)
     if value is None:
@@ -150,7 +151,7 @@ def _int(
     return number
 
 
-def _datetime(query: web.MultiDictProxy[str], name: str, errors: list[FieldError]) -> datetime | None:
+def _datetime(query: MultiMapping[str], name: str, errors: list[FieldError]) -> datetime | None:
     value = query.get(name)
     if not value:
         return None
@@ -169,7 +170,11 @@ def _datetime(query: web.MultiDictProxy[str], name: str, errors: list[FieldError
 
 def _known_codes(kind: str) -> tuple[str, ...]:
     ref = load_reference()
-    items = {"department": ref.departments, "district": ref.districts}[kind]
+    by_kind: dict[str, tuple[Department, ...] | tuple[District, ...]] = {
+        "department": ref.departments,
+        "district": ref.districts,
+    }
+    items = by_kind[kind]
     return tuple(item.code for item in items)
 
 

@@ -33,11 +33,10 @@ WORKER_NAME = "dispatch"
 
 
 def handler_table(routing: RoutingTable, reference: Reference) -> dict[type, Handler]:
-    deps = {"routing": routing, "reference": reference}
     return {
-        ComplaintValidated: partial(handlers.on_complaint_validated, **deps),
-        PriorityAssessed: partial(handlers.on_priority_assessed, **deps),
-        DispatchReturned: partial(handlers.on_dispatch_returned, **deps),
+        ComplaintValidated: partial(handlers.on_complaint_validated, routing=routing, reference=reference),
+        PriorityAssessed: partial(handlers.on_priority_assessed, routing=routing, reference=reference),
+        DispatchReturned: partial(handlers.on_dispatch_returned, routing=routing, reference=reference),
     }
 
 

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from events.incident import Incident
@@ -52,7 +53,7 @@ def summary_notice(
         area_zh="、".join(a.desc_zh for a in areas), status=incident.status, numbers=numbers, as_of=now,
         tz=policy.tz,
     )  # fmt: skip
-    fields = {"incident_id": incident.id, **text, "drafted_by": DRAFTED_BY}
+    fields: dict[str, Any] = {"incident_id": incident.id, **text, "drafted_by": DRAFTED_BY}
     Notice.draft(**fields)  # the aggregate's own checks; the draft itself is discarded
     notice_id: UUID = summary_notice_id(incident.id, occasion)
     return Notice._create(NoticeDrafted, id=notice_id, **fields)

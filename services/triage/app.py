@@ -28,11 +28,16 @@ NAME = "triage"
 
 
 class TriageSettings(Protocol):
-    """What triage reads from services.settings.Settings."""
+    """What triage reads from services.settings.Settings (read-only: Settings is a frozen dataclass)."""
 
-    nats_url: str | None
-    nats_stream: str
-    stream_replicas: int
+    @property
+    def nats_url(self) -> str | None: ...
+
+    @property
+    def nats_stream(self) -> str: ...
+
+    @property
+    def stream_replicas(self) -> int: ...
 
 
 def build_handlers(deps: handlers.Deps) -> dict[type, Handler]:

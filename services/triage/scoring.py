@@ -102,7 +102,8 @@ def classify(text: str | Text, rules: Rules | None = None) -> tuple[str, list[st
     }
     best, best_points, best_evidence = "other", 0, []
     for category in rules.categories:
-        points, evidence, taken = 0, [], []
+        points, evidence = 0, []
+        taken: list[tuple[int, int]] = []
         for terms, weight in (
             (category.decisive, DECISIVE),
             (category.strong, STRONG),
@@ -213,9 +214,9 @@ def hours_lasted(body: Text, rules: Rules) -> tuple[float, list[str]]:
             if value > hours:
                 hours, evidence = value, [match.group(0)]
     for term, fixed in rules.duration_phrases:
-        match = term.pattern.search(body.value)
-        if match and fixed > hours:
-            hours, evidence = float(fixed), [match.group(0)]
+        found = term.pattern.search(body.value)
+        if found and fixed > hours:
+            hours, evidence = float(fixed), [found.group(0)]
     return hours, evidence
 
 

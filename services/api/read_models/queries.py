@@ -11,14 +11,14 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 from uuid import UUID
 
 import asyncpg
 
 from events.reference import load_reference
 
-Conn = asyncpg.Connection | asyncpg.Pool
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 S = "levee_read"  # the live schema (projections.migrate.LIVE_SCHEMA)
 
 OPEN = ("received", "validated", "prioritised", "dispatched", "accepted", "returned", "reopened")
@@ -103,10 +103,10 @@ async def list_complaints(
             where.append(
                 f"{column} = ANY({param([value] if isinstance(value, str) else list(value))}::text[])"
             )
-    for column, value in (("department", department), ("district", district), ("incident_id", incident),
-                          ("tracking_code", tracking_code)):  # fmt: skip
-        if value is not None:
-            where.append(f"{column} = {param(value)}")
+    for column, equal_to in (("department", department), ("district", district), ("incident_id", incident),
+                             ("tracking_code", tracking_code)):  # fmt: skip
+        if equal_to is not None:
+            where.append(f"{column} = {param(equal_to)}")
     if open_only:
         where.append(f"status IN {_OPEN_SQL}")
     if overdue is not None:
