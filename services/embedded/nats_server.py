@@ -68,6 +68,10 @@ class NatsServer:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    def exited(self) -> bool:
+        """Started once and no longer running (crashed or killed)."""
+        return self._process is not None and self._process.poll() is not None
+
     def config_text(self) -> str:
         lines = [
             f'server_name: "{self.server_name}"',

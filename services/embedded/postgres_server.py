@@ -136,6 +136,10 @@ class PostgresServer:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    def exited(self) -> bool:
+        """Started once and no longer running (crashed or killed)."""
+        return self._process is not None and self._process.poll() is not None
+
     def stop(self, timeout: float = 20.0) -> None:
         """A fast shutdown (SIGINT): clients are disconnected, data is flushed."""
         if self._process is None or self._process.poll() is not None:

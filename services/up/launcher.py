@@ -14,6 +14,7 @@ import socket
 import sys
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -25,7 +26,7 @@ from services.embedded.nats_server import NatsServer
 from services.embedded.postgres_server import PostgresServer
 from services.logging_setup import write_banner
 from services.settings import Settings
-from services.up import contact_secret, leftovers, running
+from services.up import contact_secret, leftovers, running, watchdog
 from services.up.children import Child
 
 log = structlog.get_logger(__name__)
@@ -81,6 +82,7 @@ async def _start_servers(settings: Settings, stack: AsyncExitStack) -> tuple[Set
         stack.push_async_callback(asyncio.to_thread, nats.stop)  # before start: a failed start is cleaned too
         await asyncio.to_thread(nats.start)
         leftovers.record(settings.data_dir, "nats", nats.pid)
+        _watch(stack, "nats", nats, settings.data_dir)
         settings, monitor_url = settings.replace(nats_url=nats.url), nats.monitor_url
     if settings.database_url is None:
         postgres = PostgresServer(settings.data_dir / "postgres")
@@ -88,8 +90,21 @@ async def _start_servers(settings: Settings, stack: AsyncExitStack) -> tuple[Set
         stack.push_async_callback(asyncio.to_thread, postgres.stop)
         await asyncio.to_thread(postgres.start)
         leftovers.record(settings.data_dir, "postgres", postgres.pid)
+        _watch(stack, "postgres", postgres, settings.data_dir)
         settings = settings.replace(database_url=postgres.dsn)
     return settings, monitor_url
+
+
+def _watch(stack: AsyncExitStack, name: str, server: watchdog.Server, data_dir: Path) -> None:
+    """Restart `server` if it dies; the watch ends (first, LIFO) before the server is stopped at shutdown."""
+    done = asyncio.Event()
+    task = asyncio.create_task(watchdog.keep_up(name, server, data_dir, done), name=f"watch-{name}")
+
+    async def end_watch() -> None:
+        done.set()
+        await task
+
+    stack.push_async_callback(end_watch)
 
 
 async def _ensure_stream(settings: Settings, timeout: float = 30.0) -> None:

@@ -290,3 +290,21 @@ async def test_levee_up_after_a_killed_launcher_stops_its_leftover_servers_first
         assert not [pid for pid in pids.values() if alive(pid)]
     finally:
         assert third.interrupt() == 0, third.output
+
+
+def test_levee_up_brings_back_a_nats_server_or_postgres_that_died(tmp_path: Path) -> None:
+    launcher = Launcher(free_port(), tmp_path / "levee-data")
+    try:
+        launcher.ready()
+        for server in ("nats", "postgres"):
+            pid = launcher.started_pids()["nats-server" if server == "nats" else "postgres"]
+            os.kill(pid, signal.SIGKILL)
+            launcher.wait_for(
+                f"{server} restarted",
+                lambda s=server: next((e for e in launcher.events("server_restarted") if e["server"] == s), None),
+            )
+            launcher.wait_for("healthz 200 again", launcher.healthz)
+        assert [e["server"] for e in launcher.events("server_died")] == ["nats", "postgres"]
+    finally:
+        code = launcher.interrupt()
+    assert code == 0, launcher.output
