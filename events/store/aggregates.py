@@ -102,13 +102,18 @@ class AggregateStore:
         if not writes and not extra:
             return []
         positions = await self.appender.append([*writes, *extra])
+        self.stored(aggregates, positions)
+        return positions
+
+    def stored(self, aggregates: Sequence[Aggregate], positions: Sequence[int]) -> None:
+        """After `writes_for(*aggregates)` was appended first in a batch at `positions`: clear the aggregates'
+        pending events and remember where each now ends, so its next save needs no read to find out."""
         offset = 0
         for aggregate in aggregates:
             collected = aggregate.collect_events()
             if collected:
                 offset += len(collected)
                 self._remember(aggregate.id, collected[-1].originator_version, positions[offset - 1])
-        return positions
 
     async def _expected_sequence(self, aggregate_id: UUID, first_new_version: int) -> int:
         if first_new_version == Aggregate.INITIAL_VERSION:

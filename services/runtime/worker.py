@@ -178,13 +178,12 @@ class Worker:
 
     async def _commit(self, uow: UnitOfWork, position: int) -> None:
         tracking_write = self.tracking.advance_to(self.store, position)
-        writes = await self.repository.writes_for(*uow.changed)
+        changed = uow.changed
+        writes = await self.repository.writes_for(*changed)
         if len(writes) + 1 > MAX_BATCH:
             raise _TooManyEffects(len(writes))
         positions = await self.appender.append([*writes, tracking_write])
-        changed = uow.changed
-        for aggregate in changed:
-            aggregate.collect_events()
+        self.repository.stored(changed, positions)
         if self.cache is not None:
             self.cache.keep(changed)
         self.tracking = Tracking(self.name, position, positions[-1])
