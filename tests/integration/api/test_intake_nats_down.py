@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
 
 import asyncpg
 from aiohttp import web
@@ -17,6 +16,7 @@ from events.store.keys import PersonalKeyStore
 from events.store.stream import StreamSpec
 from services.embedded.nats_server import NatsServer
 from tests.integration.api.conftest import MakeClient
+from tests.support.waiting import wait_until
 
 URL = "/api/v1/complaints"
 WORKERS = 8
@@ -40,15 +40,6 @@ async def post_until(
         i += 1
 
 
-async def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    try:
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"no {what} within {timeout:.0f}s") from None
-
-
 async def test_nats_killed_mid_intake_loses_no_acknowledged_complaint(
     make_client: MakeClient, own_nats_server: NatsServer, stream_spec: StreamSpec, database_url: str
 ) -> None:
@@ -57,9 +48,9 @@ async def test_nats_killed_mid_intake_loses_no_acknowledged_complaint(
     done = asyncio.Event()
     workers = [asyncio.create_task(post_until(client, done, results)) for _ in range(WORKERS)]
     # Kill the broker once intake is demonstrably storing, and stop once it has demonstrably refused.
-    await wait_for(lambda: sum(status == 201 for status, _ in results) >= 10, "complaints acknowledged")
+    await wait_until(lambda: sum(status == 201 for status, _ in results) >= 10, "complaints acknowledged", 30)
     await asyncio.to_thread(own_nats_server.kill)
-    await wait_for(lambda: sum(status == 503 for status, _ in results) >= 5, "refusals after the kill")
+    await wait_until(lambda: sum(status == 503 for status, _ in results) >= 5, "refusals after the kill", 30)
     done.set()
     await asyncio.gather(*workers)
 

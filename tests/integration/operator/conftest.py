@@ -3,12 +3,10 @@ and tokens minted through the API's own token store. Structlog output is capture
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +22,7 @@ from projections.runner import ProjectionRunner
 from services.api import auth, keys
 from services.api.app import build_app
 from services.settings import Settings
+from tests.support.waiting import wait_until
 
 SECRET = b"operator-tests-secret-0123456789abcdef"
 PHONE = "+86 139 1234 5678"
@@ -71,13 +70,6 @@ def hotline_call(description: str, *, phone: str = PHONE, **extra: Any) -> dict[
         "reporter": {"name": "Chen Jianguo", "phone": phone},
         **extra,
     }
-
-
-async def wait_until(condition: Callable[[], bool], what: str, bound: float = 10.0) -> None:
-    deadline = time.monotonic() + bound
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not ready within {bound}s"
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@ test drives (`project()`), tokens minted through the API's own token store, and 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from services.api import auth, keys, live
 from services.api.app import build_app
 from services.settings import Settings
 from tests.integration.projections.day import Day, write_day
+from tests.support.waiting import wait_until
 
 REPORTER = {"name": "Wang Xiaoming", "phone": "+86 138 0013 8000", "email": "wang.xm@example.org"}
 PERSONAL = (
@@ -87,13 +86,6 @@ def assert_no_personal_data(payload: Any) -> None:
     text = payload if isinstance(payload, str) else json.dumps(payload, default=str, ensure_ascii=False)
     found = [item for item in PERSONAL if item.lower() in text.lower()]
     assert not found, f"personal data in a public/press response: {found}"
-
-
-async def wait_until(condition: Any, what: str, bound: float = 10.0) -> None:
-    deadline = time.monotonic() + bound
-    while not condition():
-        assert time.monotonic() < deadline, f"{what} not ready within {bound}s"
-        await asyncio.sleep(0.02)
 
 
 @asynccontextmanager
