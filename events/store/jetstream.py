@@ -17,6 +17,7 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
+from events.store.connection import LeveeNatsClient, parse_raw_headers
 from events.store.errors import ConcurrencyConflict, StoreError, StoreUnavailable
 from events.store.records import StoredMessage, Write
 from events.store.stream import StreamSpec
@@ -208,29 +209,43 @@ class JetStreamEventStore:
         messages: list[StoredMessage] = []
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         wanted = request["batch"]
+        append = messages.append
 
-        async def collect(msg: Msg) -> None:
+        def accept(data: bytes, headers: dict[str, str]) -> None:
             if done.done():
                 return
-            headers = msg.headers or {}
             status = headers.get("Status")
             if status in ("204", "404"):  # end of batch / nothing there
                 done.set_result(int(headers.get("Nats-Num-Pending", 0)))
             elif status:
-                done.set_exception(StoreError(f"batch direct get: status {status} {headers.get('Description', '')}"))
+                done.set_exception(
+                    StoreError(f"batch direct get: status {status} {headers.get('Description', '')}")
+                )
             else:
-                messages.append(_to_stored(msg))
+                append(StoredMessage(int(headers["Nats-Sequence"]), headers["Nats-Subject"], data, headers))
                 if with_first_pending and len(messages) == wanted:
                     done.set_result(int(headers.get("Nats-Num-Pending", 0)))
 
+        def collect(data: bytes, raw_headers: bytes) -> None:
+            accept(data, parse_raw_headers(raw_headers))
+
+        async def collect_msg(msg: Msg) -> None:  # a plain nats-py client: the library's own path
+            accept(msg.data, dict(msg.headers or {}))
+
         inbox = self.nc.new_inbox()
         try:
-            sub = await self.nc.subscribe(inbox, cb=collect)
+            if isinstance(self.nc, LeveeNatsClient):
+                sub = await self.nc.subscribe_raw(inbox, collect)
+            else:
+                sub = await self.nc.subscribe(inbox, cb=collect_msg)
             try:
                 await self.nc.publish(self._direct, json.dumps(request).encode(), reply=inbox)
                 pending = await asyncio.wait_for(done, self.timeout)
             finally:
-                await sub.unsubscribe()
+                if isinstance(self.nc, LeveeNatsClient):
+                    await self.nc.unsubscribe_raw(sub)
+                else:
+                    await sub.unsubscribe()
         except (TimeoutError, nats.errors.TimeoutError, *_TRANSPORT_ERRORS) as exc:
             raise StoreUnavailable(f"batch direct get failed: {type(exc).__name__}") from exc
         return messages, pending
@@ -254,17 +269,9 @@ def _conflicting_subject(writes: Sequence[Write]) -> str | None:
 
 def _to_stored(msg: Msg) -> StoredMessage:
     headers = dict(msg.headers or {})
-    stamp = headers.get("Nats-Time-Stamp")
     return StoredMessage(
         seq=int(headers["Nats-Sequence"]),
         subject=headers.get("Nats-Subject", msg.subject),
         data=msg.data,
         headers=headers,
-        time=_parse_time(stamp) if stamp else None,
     )
-
-
-def _parse_time(stamp: str) -> datetime:
-    # The server gives nanoseconds; Python keeps microseconds.
-    head, _, rest = stamp.rstrip("Z").partition(".")
-    return datetime.fromisoformat(f"{head}.{(rest + '000000')[:6]}+00:00")

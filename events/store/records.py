@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,4 +28,15 @@ class StoredMessage:
     subject: str
     data: bytes
     headers: dict[str, str]
-    time: datetime | None = None
+
+    @property
+    def time(self) -> datetime | None:
+        """When the server stored it (from `Nats-Time-Stamp`; parsed on demand, most readers never ask)."""
+        stamp = self.headers.get("Nats-Time-Stamp")
+        return parse_time_stamp(stamp) if stamp else None
+
+
+def parse_time_stamp(stamp: str) -> datetime:
+    """The server's RFC 3339 time with nanoseconds; Python keeps microseconds."""
+    head, _, rest = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{head}.{(rest + '000000')[:6]}").replace(tzinfo=UTC)

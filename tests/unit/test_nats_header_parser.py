@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client
 
-from events.store.connection import LeveeNatsClient
+from events.store.connection import LeveeNatsClient, parse_raw_headers
 
 SAMPLES = [
     b"Nats-Stream: LEVEE_EVENTS\r\nNats-Subject: levee.ev.1\r\nNats-Sequence: 42\r\n\r\n",
@@ -23,3 +23,19 @@ SAMPLES = [
 @pytest.mark.parametrize("raw", SAMPLES)
 def test_parsed_headers_match_the_library(raw: bytes) -> None:
     assert LeveeNatsClient._parse_header_lines(raw) == Client._parse_header_lines(raw)
+
+
+BLOCKS = [
+    b"NATS/1.0\r\n" + SAMPLES[0],
+    b"NATS/1.0\r\n" + SAMPLES[1] + b"\r\n",
+    b"NATS/1.0 204 EOB\r\nNats-Num-Pending: 0\r\nNats-Last-Sequence: 12\r\n\r\n",
+    b"NATS/1.0 404 No Messages\r\n\r\n",
+    b"NATS/1.0 408 Request Timeout\r\n\r\n",
+    b"NATS/1.0 503\r\n\r\n",
+    *(b"NATS/1.0\r\n" + raw + b"\r\n" for raw in SAMPLES[2:-1]),
+]
+
+
+@pytest.mark.parametrize("raw", BLOCKS)
+async def test_raw_header_blocks_parse_like_the_library(raw: bytes) -> None:
+    assert parse_raw_headers(raw) == (await Client()._process_headers(raw) or {})
