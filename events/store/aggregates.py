@@ -7,6 +7,7 @@ wrote to that aggregate since.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
@@ -15,12 +16,13 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from events.store.errors import ConcurrencyConflict
+from events.store.errors import ConcurrencyConflict, StoreError
 from events.store.jetstream import JetStreamEventStore
 from events.store.records import StoredMessage, Write
 
 TOPIC = "Levee-Topic"
 VERSION = "Levee-Version"
+_FIRST_VERSION = str(Aggregate.INITIAL_VERSION)
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -43,7 +45,7 @@ class AggregateStore:
         mapper: Mapper[UUID],
         *,
         appender: Appender | None = None,
-        remembered: int = 50_000,
+        remembered: int = 200_000,
     ) -> None:
         self.store = store
         self.mapper = mapper
@@ -66,6 +68,46 @@ class AggregateStore:
             raise AggregateNotFound(aggregate_id)
         self._remember(aggregate_id, aggregate.version, messages[-1].seq)
         return aggregate
+
+    async def get_many(
+        self, aggregate_ids: Sequence[UUID], *, concurrency: int = 32
+    ) -> tuple[dict[UUID, Aggregate], set[UUID]]:
+        """Load many aggregates: (those found, the ids that have no events at all).
+
+        One request asks for the last event of every subject; an aggregate whose last event is its first
+        (a complaint just received, say) is complete with it, and only the others are read in full, those
+        concurrently. An aggregate that cannot be decoded is in neither result: `get` it to see why.
+        """
+        subject_of = {self.store.spec.event_subject(i): i for i in aggregate_ids}
+        lasts = await self.store.last_messages(list(subject_of))
+        found: dict[UUID, Aggregate] = {}
+        longer: list[UUID] = []
+        for message in lasts:
+            aggregate_id = subject_of[message.subject]
+            if message.headers.get(VERSION) != _FIRST_VERSION:
+                longer.append(aggregate_id)
+                continue
+            try:
+                found[aggregate_id] = self.to_domain_event(aggregate_id, message).mutate(None)
+            except Exception:
+                continue
+            self._remember(aggregate_id, Aggregate.INITIAL_VERSION, message.seq)
+        absent = set(aggregate_ids) - {subject_of[m.subject] for m in lasts}
+        gate = asyncio.Semaphore(concurrency)
+
+        async def load(aggregate_id: UUID) -> None:
+            async with gate:
+                try:
+                    found[aggregate_id] = await self.get(aggregate_id)
+                except AggregateNotFound:
+                    absent.add(aggregate_id)  # written and gone? never in this stream; be exact anyway
+                except StoreError:
+                    raise
+                except Exception:
+                    pass
+
+        await asyncio.gather(*(load(i) for i in longer))
+        return found, absent
 
     def to_domain_event(self, aggregate_id: UUID, message: StoredMessage) -> Any:
         stored = StoredEvent(
@@ -127,6 +169,14 @@ class AggregateStore:
                 self.store.spec.event_subject(aggregate_id), "aggregate changed since loaded"
             )
         return last.seq
+
+    def known_position(self, aggregate_id: UUID, version: int) -> int | None:
+        """The stream sequence of this version's event, if this store has seen it."""
+        return self._positions.get((aggregate_id, version))
+
+    def remember(self, aggregate_id: UUID, version: int, seq: int) -> None:
+        """A reader saw this version of the aggregate at this stream sequence (so a save needs no read)."""
+        self._remember(aggregate_id, version, seq)
 
     def _remember(self, aggregate_id: UUID, version: int, seq: int) -> None:
         self._positions[(aggregate_id, version)] = seq

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import structlog
 
-from events.complaint import ComplaintValidated, DispatchReturned, PriorityAssessed
+from events.complaint import Complaint, ComplaintValidated, DispatchReturned, PriorityAssessed
 from events.mapper import make_mapper
 from events.reference import Reference, load_reference
 from events.store import JetStreamEventStore
@@ -48,7 +48,9 @@ def build(
     routing = load_routing(base, routing_path)
     reference = with_command_queue(base, routing.command)
     repository = AggregateStore(store, make_mapper())
-    worker = Worker(WORKER_NAME, store, repository, handler_table(routing, reference), clock=clock)
+    # Complaints stay cached, kept current from the stream the worker reads: no load per handled event.
+    worker = Worker(WORKER_NAME, store, repository, handler_table(routing, reference), clock=clock,
+                    cache_types=(Complaint,))  # fmt: skip
     watcher = DeadlineWatcher(store, AggregateStore(store, make_mapper()), clock=clock)
     return worker, watcher
 

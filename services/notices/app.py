@@ -8,9 +8,16 @@ from functools import partial
 
 import structlog
 
-from events.incident import ComplaintAddedToIncident
+from events.incident import ComplaintAddedToIncident, Incident
 from events.mapper import make_mapper
-from events.notice import NoticeCancelled, NoticeDrafted, NoticePublished, NoticeRevised, NoticeUpdated
+from events.notice import (
+    Notice,
+    NoticeCancelled,
+    NoticeDrafted,
+    NoticePublished,
+    NoticeRevised,
+    NoticeUpdated,
+)
 from events.reference import Reference, load_reference
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
@@ -51,6 +58,7 @@ def build(
         AggregateStore(store, make_mapper()),
         handler_table(policy, reference),
         clock=clock,
+        cache_types=(Incident, Notice),  # kept current from the stream the worker reads
     )
     scheduler = SummaryScheduler(
         store, AggregateStore(store, make_mapper()), clock=clock, policy=policy, reference=reference

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,7 +10,6 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from events.store import StoreUnavailable
 from events.store.aggregates import AggregateNotFound, AggregateStore
 
 A = TypeVar("A", bound=Aggregate)
@@ -25,6 +23,11 @@ class UnitOfWork:
     now: datetime
     position: int = 0
     _seen: dict[UUID, Aggregate] = field(default_factory=dict)
+    _absent: set[UUID] = field(default_factory=set)  # prefetched and not there: no second round trip
+    # Handlers change only what they get (or add): pending events are counted over those alone.
+    _touched: set[UUID] = field(default_factory=set)
+    _pending: dict[UUID, int] = field(default_factory=dict)
+    _pending_total: int = 0
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     cache: AggregateCache | None = None
 
@@ -34,6 +37,8 @@ class UnitOfWork:
             cached = self.cache.get(aggregate_id)
             if cached is None and self.cache.known_missing(aggregate_id, cls):
                 raise AggregateNotFound(aggregate_id)
+        if cached is None and aggregate_id in self._absent:
+            raise AggregateNotFound(aggregate_id)
         if cached is None:
             try:
                 cached = await self.repository.get(aggregate_id, cls)
@@ -42,50 +47,108 @@ class UnitOfWork:
                     self.cache.missing(aggregate_id, cls)
                 raise
         self._seen[aggregate_id] = cached
+        self._touched.add(aggregate_id)
         if not isinstance(cached, cls):
             raise TypeError(f"{aggregate_id} is a {type(cached).__name__}, not a {cls.__name__}")
         return cached
 
-    async def prefetch(self, aggregate_ids: set[UUID], *, concurrency: int = 32) -> None:
-        """Load the aggregates a batch's handlers will ask for, concurrently instead of one round trip each."""
+    def peek(self, aggregate_id: UUID) -> Aggregate | None:
+        """An aggregate already loaded in this unit of work (or cached), without any I/O: to read, never to
+        change (changes are made to what `get` returns)."""
+        found = self._seen.get(aggregate_id)
+        if found is None and self.cache is not None:
+            found = self.cache.get(aggregate_id)
+        return found
+
+    async def prefetch(
+        self,
+        aggregate_ids: set[UUID],
+        *,
+        cls: type[Aggregate] | None = None,
+        fresh: bool = False,
+        concurrency: int = 32,
+    ) -> None:
+        """Load the aggregates a batch's handlers will ask for, concurrently instead of one round trip each.
+
+        Ids found missing are remembered (for this unit of work; with `cls`, in the cache too when that kind
+        is cached), so a handler asking for one does not pay a round trip to hear it again. With `fresh`,
+        cached ones are checked against their subject's last event (one request for all) and those written
+        since are loaded again: the handlers see each aggregate as it is now, as if loaded."""
+        cache = self.cache
         missing = [
             i
             for i in aggregate_ids
-            if i not in self._seen and (self.cache is None or self.cache.get(i) is None)
+            if i not in self._seen
+            and i not in self._absent
+            and (cache is None or (cache.get(i) is None and not (cls and cache.known_missing(i, cls))))
         ]
-        gate = asyncio.Semaphore(concurrency)
+        if fresh and cache is not None:
+            missing += await self._behind_the_stream([i for i in aggregate_ids if i not in missing])
+        if not missing:
+            return
+        # Only a shortcut: an aggregate that cannot be decoded is in neither result and is left for its
+        # handler to load, where the worker retries and dead-letters that one event. Raised here, outside any
+        # handler, it crashed the worker on every restart (a poison pill).
+        found, absent = await self.repository.get_many(missing, concurrency=concurrency)
+        self._seen.update(found)
+        self._absent.update(absent)
+        if cls is not None and self.cache is not None:
+            for aggregate_id in absent:
+                self.cache.missing(aggregate_id, cls)
 
-        async def load(aggregate_id: UUID) -> None:
-            async with gate:
-                try:
-                    self._seen[aggregate_id] = await self.repository.get(aggregate_id)
-                except AggregateNotFound:
-                    pass
-                except StoreUnavailable:
-                    raise
-                except Exception:
-                    # Only a shortcut: an aggregate that cannot be loaded (an undecodable event) is left for
-                    # its handler to load, where the worker retries and dead-letters that one event. Raised
-                    # here, outside any handler, it crashed the worker on every restart (a poison pill).
-                    pass
-
-        await asyncio.gather(*(load(i) for i in missing))
+    async def _behind_the_stream(self, aggregate_ids: list[UUID]) -> list[UUID]:
+        """Of these cached aggregates, those with events after the cached version: dropped from the cache."""
+        assert self.cache is not None
+        cached = {i: a for i in aggregate_ids if (a := self.cache.get(i)) is not None}
+        if not cached:
+            return []
+        spec = self.repository.store.spec
+        lasts = await self.repository.store.last_messages([spec.event_subject(i) for i in cached])
+        last_seq = {m.subject: m.seq for m in lasts}
+        behind = []
+        for aggregate_id, aggregate in cached.items():
+            known = self.repository.known_position(aggregate_id, aggregate.version)
+            if known is None or last_seq.get(spec.event_subject(aggregate_id)) != known:
+                self.cache.forget(aggregate_id)
+                behind.append(aggregate_id)
+        return behind
 
     def add(self, aggregate: Aggregate) -> None:
         """A new aggregate created by a handler."""
         self._seen[aggregate.id] = aggregate
+        self._touched.add(aggregate.id)
 
     @property
     def changed(self) -> list[Aggregate]:
         return [a for a in self._seen.values() if a.pending_events]
 
+    @property
+    def pending_count(self) -> int:
+        """New events not yet stored, over every aggregate this unit of work holds."""
+        for aggregate_id in self._touched:
+            now = len(self._seen[aggregate_id].pending_events)
+            self._pending_total += now - self._pending.get(aggregate_id, 0)
+            self._pending[aggregate_id] = now
+        self._touched.clear()
+        return self._pending_total
+
+    def stored(self) -> None:
+        """Everything pending was just stored (the aggregates stay loaded, as stored)."""
+        self._touched.clear()
+        self._pending.clear()
+        self._pending_total = 0
+
+    @property
+    def loaded(self) -> list[Aggregate]:
+        return list(self._seen.values())
+
 
 class AggregateCache:
-    """Aggregates that only this worker writes (its own indexes), kept across batches.
+    """Aggregates a worker keeps across batches instead of loading them again.
 
-    Safe because nobody else changes them, and a save still carries the expected sequence: a stale entry
-    is refused by the server, never silently used to overwrite. Never cache an aggregate others write
-    (a complaint): a handler that only reads it would decide on stale state without any conflict.
+    The worker applies to each entry every new version it reads from the stream (Worker._feed), so an entry
+    is never behind the batch in hand, whoever else writes that aggregate. A save still carries the expected
+    sequence: an entry behind the stream's end is refused by the server, never silently used to overwrite.
     """
 
     def __init__(self, types: tuple[type[Aggregate], ...], size: int = 20_000) -> None:
@@ -115,12 +178,20 @@ class AggregateCache:
     def keep(self, aggregates: list[Aggregate]) -> None:
         """After a commit: remember the committed state of the cacheable aggregates."""
         for aggregate in aggregates:
-            if isinstance(aggregate, self.types):
+            if isinstance(aggregate, self.types) and not aggregate.pending_events:
                 self._entries[aggregate.id] = aggregate
                 self._entries.move_to_end(aggregate.id)
                 self._missing.pop(aggregate.id, None)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
+
+    def forget(self, aggregate_id: UUID) -> None:
+        self._entries.pop(aggregate_id, None)
+
+    def evict(self, aggregates: list[Aggregate]) -> None:
+        """Forget these (changed in memory by a batch that will not be committed); the rest stays valid."""
+        for aggregate in aggregates:
+            self._entries.pop(aggregate.id, None)
 
     def clear(self) -> None:
         self._entries.clear()

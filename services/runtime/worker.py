@@ -20,7 +20,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable, Write
-from events.store.aggregates import TOPIC, AggregateStore, Appender
+from events.store.aggregates import TOPIC, VERSION, AggregateStore, Appender
 from events.store.jetstream import MAX_BATCH
 from events.store.records import StoredMessage
 from services.runtime.metrics import CONSUMER_LAG, DEAD_LETTERS, HANDLER_FAILURES, LagMeter
@@ -30,7 +30,13 @@ from services.runtime.unit_of_work import AggregateCache, UnitOfWork
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
+Planner = Callable[[list[UUID], UnitOfWork], Awaitable[None]]
+"""Given the ids of a batch's aggregates (already prefetched), prefetch what its handlers will also need."""
 Clock = Callable[[], datetime]
+# A batch whose new events reach this many is committed there and goes on in a second commit, so one atomic
+# batch (at most MAX_BATCH messages with the tracking record) never overflows; the rest is headroom for the
+# effects of one more event.
+COMMIT_AT = MAX_BATCH - 200
 
 
 def utc_now() -> datetime:
@@ -45,11 +51,13 @@ class Worker:
         repository: AggregateStore,
         handlers: Mapping[type, Handler],
         *,
-        batch_size: int = 200,
+        batch_size: int = 1000,
         max_attempts: int = 5,
         clock: Clock = utc_now,
         appender: Appender | None = None,
         cache_types: tuple[type[Aggregate], ...] = (),
+        planner: Planner | None = None,
+        cache_size: int = 20_000,
     ) -> None:
         self.name = name
         self.store = store
@@ -62,7 +70,15 @@ class Worker:
         self.clock = clock
         self.appender: Appender = appender or store
         self.tracking = Tracking(name, 0, 0)
-        self.cache = AggregateCache(cache_types) if cache_types else None
+        self.cache = AggregateCache(cache_types, size=cache_size) if cache_types else None
+        # Events that create a cached kind of aggregate: read from the stream, they start its cache entry.
+        self._creation_topics = frozenset(
+            get_topic(c) for t in cache_types for c in _created_event_classes(t)
+        )
+        self._distrust_until = 0  # after a conflict: load what the batch needs instead of trusting the cache
+        # Aggregates found behind the stream's end at a commit: loaded, not fed, until the position passes.
+        self._stale: dict[UUID, int] = {}
+        self.planner = planner
         self.lag_meter = LagMeter()
         self.log = log.bind(worker=name)
 
@@ -105,22 +121,36 @@ class Worker:
         messages = await self.store.read(after_seq=self.tracking.position, limit=self.batch_size)
         if not messages:
             return 0
+        read = messages
         for _ in range(50):
+            # A retry redoes only what is not committed yet: a batch may commit in parts.
+            messages = [m for m in messages if m.seq > self.tracking.position]
+            if not messages:
+                break
             try:
                 await self._commit_batch(messages)
-                return len(messages)
+                break
             except _TooManyEffects as overflow:
                 # The effects of these events do not fit in one atomic batch: redo fewer of them.
                 self.log.info("batch_split", events=len(messages), effects=overflow.args[0])
-                self._forget_cached()
                 if len(messages) == 1:
                     await self._dead_letter(messages[0], RuntimeError("one event produced too many effects"))
                     return 1
                 messages = messages[: len(messages) // 2]
                 continue
+            except _StaleAggregates as stale:
+                # Some cached aggregates were behind the stream's end (written after the batch in hand): redo
+                # the batch with those loaded afresh, the rest of the cache is still good.
+                self.log.info("worker_refresh_stale", aggregates=len(stale.ids))
+                for aggregate_id in stale.ids:
+                    self._stale[aggregate_id] = messages[-1].seq
+                    if self.cache is not None:
+                        self.cache.forget(aggregate_id)
             except ConcurrencyConflict as conflict:
-                # Another instance committed this batch, or staff changed an aggregate under us.
+                # Another instance committed this batch, or staff changed an aggregate under us: the cache is
+                # behind the stream somewhere, so this batch is redone from freshly loaded aggregates.
                 self._forget_cached()
+                self._distrust_until = messages[-1].seq
                 moved = await load_tracking(self.store, self.name)
                 if moved.seq != self.tracking.seq:
                     self.log.info("worker_overtaken", position=moved.position)
@@ -130,25 +160,38 @@ class Worker:
             except BaseException:
                 self._forget_cached()
                 raise
-        raise RuntimeError(f"{self.name}: batch after {self.tracking.position} kept conflicting")
+        else:
+            raise RuntimeError(f"{self.name}: batch after {self.tracking.position} kept conflicting")
+        return sum(1 for m in read if m.seq <= self.tracking.position)
 
     async def _commit_batch(self, messages: list[StoredMessage]) -> None:
         uow = UnitOfWork(self.repository, now=self.clock(), cache=self.cache)
-        # Most handlers first load the aggregate their event belongs to: fetch those together.
-        await uow.prefetch({_aggregate_id(m) for m in messages if m.headers.get(TOPIC) in self.handlers})
+        decoded = self._feed(messages)
+        # Most handlers first load the aggregate their event belongs to: fetch those together (unless cached),
+        # then what the worker's planner says the handlers will look up next.
+        handled = list(
+            dict.fromkeys(_aggregate_id(m) for m in messages if m.headers.get(TOPIC) in self.handlers)
+        )
+        await uow.prefetch(set(handled), fresh=True)
+        if self.planner is not None and handled:
+            await self.planner(handled, uow)
+        start = 0  # messages[start:] are not committed yet
         for index, message in enumerate(messages):
             uow.position = message.seq
             try:
-                await self._handle(message, uow)
+                await self._handle(message, uow, decoded.get(message.seq))
             except (ConcurrencyConflict, StoreUnavailable):
                 raise
             except Exception:
                 # Commit what came before the failing event, then give that one event its own tries.
-                self._forget_cached()
-                if index:
-                    await self._commit_batch(messages[:index])
+                self._forget_changed(uow)
+                if index > start:
+                    await self._commit_batch(messages[start:index])
                 await self._handle_alone(message)
                 return
+            if index + 1 < len(messages) and uow.pending_count >= COMMIT_AT:
+                await self._commit(uow, message.seq)  # the aggregates stay loaded, now as stored
+                start = index + 1
         await self._commit(uow, messages[-1].seq)
 
     async def _handle_alone(self, message: StoredMessage) -> None:
@@ -159,7 +202,7 @@ class Worker:
             except (ConcurrencyConflict, StoreUnavailable, _TooManyEffects):
                 raise
             except Exception as exc:
-                self._forget_cached()
+                self._forget_changed(uow)
                 self.log.warning("handler_failed", seq=message.seq, attempt=attempt, error=repr(exc))
                 HANDLER_FAILURES.labels(self.name).inc()
                 if attempt < self.max_attempts:
@@ -170,26 +213,100 @@ class Worker:
             await self._commit(uow, message.seq)
             return
 
-    async def _handle(self, message: StoredMessage, uow: UnitOfWork) -> None:
+    async def _handle(self, message: StoredMessage, uow: UnitOfWork, event: Any = None) -> None:
         handler = self.handlers.get(message.headers.get(TOPIC, ""))
         if handler is None:
             return
-        await handler(self.repository.to_domain_event(_aggregate_id(message), message), uow)
+        await handler(event or self.repository.to_domain_event(_aggregate_id(message), message), uow)
+
+    def _feed(self, messages: list[StoredMessage]) -> dict[int, Any]:
+        """Keep the cached aggregates up to date with the events of the batch; return the events decoded.
+
+        The worker reads every event anyway, so an aggregate it caches never needs loading again: its
+        creation starts the entry and each next version is applied as read. A version the entry has already
+        (the worker's own writes, read back) is skipped; a gap drops the entry. The cache thus holds each
+        aggregate as of the end of the batch at least, like a fresh load; a save still carries the expected
+        sequence, and after a conflict the batch is redone from loaded aggregates (`_distrust_until`).
+        """
+        decoded: dict[int, Any] = {}
+        cache = self.cache
+        if cache is None or messages[-1].seq <= self._distrust_until:
+            return decoded
+        if self._stale:
+            self._stale = {i: seq for i, seq in self._stale.items() if seq >= messages[0].seq}
+        for message in messages:
+            aggregate_id = _aggregate_id(message)
+            if aggregate_id in self._stale:
+                continue
+            cached = cache.get(aggregate_id)
+            version = int(message.headers.get(VERSION, 0))
+            if cached is None:
+                if (
+                    version != Aggregate.INITIAL_VERSION
+                    or message.headers.get(TOPIC) not in self._creation_topics
+                ):
+                    continue
+            elif cached.pending_events or version <= cached.version:
+                continue
+            elif version != cached.version + 1:
+                cache.evict([cached])
+                continue
+            try:
+                event = self.repository.to_domain_event(aggregate_id, message)
+                aggregate = event.mutate(cached)
+            except Exception:  # undecodable: its handler (if any) dead-letters it; the entry is not trusted
+                if cached is not None:
+                    cache.evict([cached])
+                continue
+            decoded[message.seq] = event
+            cache.keep([aggregate])
+            self.repository.remember(aggregate_id, version, message.seq)
+        return decoded
 
     async def _commit(self, uow: UnitOfWork, position: int) -> None:
         tracking_write = self.tracking.advance_to(self.store, position)
         changed = uow.changed
         writes = await self.repository.writes_for(*changed)
         if len(writes) + 1 > MAX_BATCH:
+            self._forget_changed(uow)
             raise _TooManyEffects(len(writes))
-        positions = await self.appender.append([*writes, tracking_write])
+        try:
+            positions = await self.appender.append([*writes, tracking_write])
+        except ConcurrencyConflict as conflict:
+            self._forget_changed(uow)
+            stale = await self._behind(writes)
+            if stale:
+                raise _StaleAggregates(stale) from conflict
+            raise
+        except BaseException:
+            self._forget_changed(uow)
+            raise
         self.repository.stored(changed, positions)
+        uow.stored()
         if self.cache is not None:
-            self.cache.keep(changed)
+            self.cache.keep(uow.loaded)
         self.tracking = Tracking(self.name, position, positions[-1])
 
+    async def _behind(self, writes: list[Write]) -> list[UUID]:
+        """After a refused commit: the aggregates whose expected sequence is no longer their subject's last."""
+        expected = {w.subject: w.expected_last_seq for w in writes if w.expected_last_seq is not None}
+        last = {m.subject: m.seq for m in await self.store.last_messages(list(expected))}
+        return [
+            UUID(subject.rsplit(".", 1)[1])
+            for subject, seq in expected.items()
+            if last.get(subject, 0) != seq
+        ]
+
+    def _forget_changed(self, uow: UnitOfWork) -> None:
+        """Handlers changed these aggregates in memory, and that will not be stored: drop them from the cache.
+
+        An aggregate only changes through new (pending) events, so every other cached one is still exactly as
+        stored."""
+        if self.cache is not None:
+            self.cache.evict(uow.changed)
+
     def _forget_cached(self) -> None:
-        """Handlers may have changed cached aggregates in memory before a failure: start clean."""
+        """A conflict: some cached aggregate is older than the stream, and which one is unknown."""
         if self.cache is not None:
             self.cache.clear()
 
@@ -212,8 +329,27 @@ class Worker:
         self.log.error("event_dead_lettered", seq=message.seq, topic=record["topic"], error=record["error"])
 
 
+def _created_event_classes(cls: type[Aggregate]) -> list[type]:
+    """Every event class that creates an aggregate of `cls` (the Created class and its subclasses)."""
+    found: list[type] = []
+    todo: list[type] = [cls.Created]
+    while todo:
+        created = todo.pop()
+        found.append(created)
+        todo.extend(created.__subclasses__())
+    return found
+
+
 def _aggregate_id(message: StoredMessage) -> UUID:
     return UUID(message.subject.rsplit(".", 1)[1])
+
+
+class _StaleAggregates(Exception):
+    """A commit was refused because these aggregates had moved on since the worker's copy."""
+
+    def __init__(self, ids: list[UUID]) -> None:
+        super().__init__(f"{len(ids)} aggregates behind the stream")
+        self.ids = ids
 
 
 class _TooManyEffects(Exception):

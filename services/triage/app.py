@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from events.complaint import ComplaintCallRepeated, ComplaintReceived
+from events.complaint import Complaint, ComplaintCallRepeated, ComplaintReceived
 from events.incident import Incident
 from events.mapper import make_mapper
 from events.reference import load_reference
@@ -48,11 +48,10 @@ def build_handlers(deps: handlers.Deps) -> dict[type, Handler]:
 
 
 def build_worker(store: JetStreamEventStore, deps: handlers.Deps, **options: Any) -> Worker:
-    # Triage alone writes its indexes and clusters: keep them across batches instead of re-reading them.
-    # Incidents too: command staff also change them, but every change triage makes carries the expected
-    # sequence, so a stale cached incident ends in a conflict, a cleared cache and a retry, not a wrong write;
-    # and the only thing triage reads from one (which complaints it links) only grows.
-    options.setdefault("cache_types", (ContactIndex, Cluster, Incident))
+    # Triage's own indexes and clusters, incidents and complaints stay cached across batches, kept current from
+    # the stream the worker reads (see Worker._feed); every save still carries the expected sequence.
+    options.setdefault("cache_types", (ContactIndex, Cluster, Incident, Complaint))
+    options.setdefault("planner", functools.partial(handlers.plan, deps=deps))
     return Worker(NAME, store, AggregateStore(store, make_mapper()), build_handlers(deps), **options)
 
 

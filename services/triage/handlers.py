@@ -8,9 +8,11 @@ Every decision uses the event's own timestamp and aggregates from the stream; de
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import structlog
 
@@ -20,9 +22,18 @@ from events.reference import LEVELS, Reference
 from events.store.aggregates import AggregateNotFound
 from services.runtime.unit_of_work import UnitOfWork
 from services.triage import incidents
-from services.triage.indexes import ContactIndex
+from services.triage.indexes import Cluster, ContactIndex
 from services.triage.rules import Rules
-from services.triage.scoring import Assessment, ComplaintFacts, Context, judge, score, step_points
+from services.triage.scoring import (
+    Assessment,
+    ComplaintFacts,
+    Context,
+    TextMemo,
+    Verdict,
+    judge,
+    score,
+    step_points,
+)
 
 log = structlog.get_logger(__name__)
 BY = "triage"
@@ -32,6 +43,10 @@ BY = "triage"
 class Deps:
     rules: Rules
     reference: Reference
+    memo: TextMemo = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "memo", TextMemo(self.rules, self.reference))
 
 
 def facts_of(complaint: Complaint) -> ComplaintFacts:
@@ -48,9 +63,7 @@ async def on_complaint_received(event: ComplaintReceived, uow: UnitOfWork, *, de
     if complaint.status != Status.RECEIVED:
         return  # staff decided already
     bound = log.bind(complaint_id=str(complaint.id), position=uow.position)
-    verdict = judge(
-        facts_of(complaint), Context(repeated_calls=complaint.repeat_calls), deps.rules, deps.reference
-    )
+    verdict = _judge(complaint, deps)
     if not verdict.valid:
         complaint.reject(verdict.reason or "invalid", by=BY)
         bound.info("complaint_rejected", reason=verdict.reason)
@@ -67,6 +80,36 @@ async def on_complaint_received(event: ComplaintReceived, uow: UnitOfWork, *, de
                cluster=placed.size, incident_id=str(placed.incident_id) if placed.incident_id else None)  # fmt: skip
     if placed.size > 1 and _cluster_points(placed.size, deps) != _cluster_points(placed.size - 1, deps):
         await _reassess_group(placed, uow, deps)
+
+
+def _judge(complaint: Complaint, deps: Deps) -> Verdict:
+    return judge(facts_of(complaint), Context(repeated_calls=complaint.repeat_calls), memo=deps.memo)
+
+
+async def plan(complaint_ids: Sequence[UUID], uow: UnitOfWork, *, deps: Deps) -> None:
+    """Before a batch: fetch together the contact indexes and clusters its new complaints will look up.
+
+    Without it each new complaint costs sequential round trips (most often to hear that a caller has no
+    index yet). Only a shortcut: the handlers look everything up again through the unit of work.
+    """
+    indexes: set[UUID] = set()
+    clusters: set[UUID] = set()
+    c = deps.rules.clustering
+    for complaint_id in complaint_ids:
+        complaint = uow.peek(complaint_id)
+        if not isinstance(complaint, Complaint) or complaint.status != Status.RECEIVED:
+            continue
+        verdict = _judge(complaint, deps)
+        if not verdict.valid:
+            continue
+        category = verdict.assessment.category
+        if complaint.contact_hash:
+            indexes.add(ContactIndex.index_id(complaint.contact_hash, category))
+        if complaint.district is not None and deps.reference.category(category).group in c.groups:
+            bucket = int(complaint.created_on.timestamp() // (c.bucket_minutes * 60))
+            clusters.update(Cluster.cluster_id(complaint.district, category, b) for b in (bucket, bucket - 1))
+    await uow.prefetch(indexes, cls=ContactIndex)
+    await uow.prefetch(clusters, cls=Cluster)
 
 
 async def on_complaint_call_repeated(event: ComplaintCallRepeated, uow: UnitOfWork, *, deps: Deps) -> None:
@@ -116,7 +159,7 @@ def _assess(complaint: Complaint, cluster_size: int, now: datetime, deps: Deps) 
     waited = (now - complaint.created_on).total_seconds() / 60 if complaint.priority_level else 0.0
     context = Context(cluster_size=cluster_size, repeated_calls=complaint.repeat_calls,
                       minutes_waited=max(waited, 0.0), accept_within_minutes=accept_within)  # fmt: skip
-    return score(facts_of(complaint), context, deps.rules, deps.reference)
+    return score(facts_of(complaint), context, memo=deps.memo)
 
 
 def _deadline_args(

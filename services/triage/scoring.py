@@ -8,6 +8,7 @@ PriorityAssessed event: ``weight`` is the points it added (negative lowers), ``v
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +82,38 @@ class Verdict:
 
 def factor(name: str, weight: int, value: Any, evidence: Any) -> Factor:
     return {"name": name, "weight": weight, "value": value, "evidence": evidence}
+
+
+class TextMemo:
+    """What the text of a complaint says, kept per facts for one rules file and one reference.
+
+    Reading the text (classification, danger, distress, people, duration, validity) is the costly part of a
+    score and depends on the facts alone; a worker re-scores the same complaint as its cluster grows or its
+    reporter calls again. Bounded, least recently used first out.
+    """
+
+    def __init__(self, rules: Rules, reference: Reference, size: int = 20_000) -> None:
+        self.rules, self.reference, self.size = rules, reference, size
+        self._entries: OrderedDict[ComplaintFacts, tuple[list[Factor], str | None]] = OrderedDict()
+
+    def text_factors(self, facts: ComplaintFacts) -> list[Factor]:
+        return [dict(f) for f in self._analysis(facts)[0]]
+
+    def invalid_reason(self, facts: ComplaintFacts) -> str | None:
+        return self._analysis(facts)[1]
+
+    def _analysis(self, facts: ComplaintFacts) -> tuple[list[Factor], str | None]:
+        found = self._entries.get(facts)
+        if found is not None:
+            self._entries.move_to_end(facts)
+            return found
+        factors = _text_factors(facts, Text.of(facts.description), self.rules, self.reference)
+        # Validity depends on the text's factors only (danger and category), never on the context.
+        reason = check_validity(facts, _assessment(factors, self.rules), self.rules, self.reference)
+        found = self._entries[facts] = (factors, reason)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return found
 
 
 # ---- classification ----------------------------------------------------------------------------------
@@ -243,13 +276,21 @@ def score(
     context: Context | None = None,
     rules: Rules | None = None,
     reference: Reference | None = None,
+    *,
+    memo: TextMemo | None = None,
 ) -> Assessment:
     """Score 0-100, level P1-P4 and the factors behind them; danger to life forces P1."""
-    rules, reference = rules or load_rules(), reference or load_reference()
-    context = context or Context()
-    body = Text.of(facts.description)
-    factors = _text_factors(facts, body, rules, reference)
-    factors += _context_factors(facts, context, rules)
+    if memo is not None:
+        rules, reference = memo.rules, memo.reference
+        factors = memo.text_factors(facts)
+    else:
+        rules, reference = rules or load_rules(), reference or load_reference()
+        factors = _text_factors(facts, Text.of(facts.description), rules, reference)
+    factors += _context_factors(facts, context or Context(), rules)
+    return _assessment(factors, rules)
+
+
+def _assessment(factors: list[Factor], rules: Rules) -> Assessment:
     danger = any(f["name"] == "danger_to_life" for f in factors)
     total = max(0, min(100, sum(f["weight"] for f in factors)))
     if danger:
@@ -359,9 +400,15 @@ def judge(
     context: Context | None = None,
     rules: Rules | None = None,
     reference: Reference | None = None,
+    *,
+    memo: TextMemo | None = None,
 ) -> Verdict:
     """Validity and priority together: exactly what the worker decides for a new complaint."""
-    rules, reference = rules or load_rules(), reference or load_reference()
-    assessment = score(facts, context, rules, reference)
-    reason = check_validity(facts, assessment, rules, reference)
+    if memo is not None:
+        assessment = score(facts, context, memo=memo)
+        reason = memo.invalid_reason(facts)
+    else:
+        rules, reference = rules or load_rules(), reference or load_reference()
+        assessment = score(facts, context, rules, reference)
+        reason = check_validity(facts, assessment, rules, reference)
     return Verdict(assessment, valid=reason is None, reason=reason)

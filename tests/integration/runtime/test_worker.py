@@ -17,8 +17,9 @@ from events.store import JetStreamEventStore, Write
 from events.store.aggregates import AggregateNotFound, AggregateStore
 from events.store.errors import StreamGap
 from services.runtime.tracking import POSITION, load_tracking
+from services.runtime.unit_of_work import UnitOfWork
 from services.runtime.worker import Worker
-from tests.support.toy import HANDLERS, TALLY_ID, Counter, Tally, mapper
+from tests.support.toy import HANDLERS, TALLY_ID, Counter, Tally, count_started, mapper
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -61,18 +62,61 @@ async def test_worker_applies_every_event_once_and_resumes_where_it_stopped(
     assert await restarted.lag() == 0
 
 
-async def test_two_instances_of_one_worker_never_apply_an_effect_twice(store: JetStreamEventStore) -> None:
+@pytest.mark.parametrize("cache_types", [(), (Tally,)], ids=["loaded", "cached"])
+async def test_two_instances_of_one_worker_never_apply_an_effect_twice(
+    store: JetStreamEventStore, cache_types: tuple[type, ...]
+) -> None:
     await open_tally(store)
     names = [f"c{n}" for n in range(400)]
     await seed(store, names)
     rivals = [
-        Worker("toy", store, AggregateStore(store, mapper()), HANDLERS, batch_size=25) for _ in range(2)
+        Worker(
+            "toy", store, AggregateStore(store, mapper()), HANDLERS, batch_size=25, cache_types=cache_types
+        )
+        for _ in range(2)
     ]
     await asyncio.gather(*(drain(w) for w in rivals))
     for worker in rivals:  # whichever stopped first may have been overtaken: let both finish
         await drain(worker)
     seen = await tally(store)
     assert len(seen) == len(set(seen)) == 400
+
+
+async def test_a_cached_aggregate_that_others_write_is_never_acted_on_stale(
+    store: JetStreamEventStore,
+) -> None:
+    """The worker keeps the tally cached across batches while "staff" write it too: between two batches,
+    and in the middle of one (after the worker read it, before it commits). Every effect lands once."""
+    await open_tally(store)
+    staff = AggregateStore(store, mapper())
+    raced: list[str] = []
+
+    async def staff_count(source: str) -> None:
+        shared = await staff.get(TALLY_ID, Tally)
+        shared.count(source)
+        await staff.save(shared)
+
+    async def count_and_race(event: Counter.Started, uow: UnitOfWork) -> None:
+        await count_started(event, uow)
+        if event.name == "race" and not raced:
+            raced.append(event.name)
+            await staff_count("staff-during")
+
+    worker = Worker("toy", store, AggregateStore(store, mapper()), {Counter.Started: count_and_race},
+                    batch_size=20, cache_types=(Tally,))  # fmt: skip
+    first, second, third = ([f"{p}{n}" for n in range(30)] for p in "abc")
+    await seed(store, first)
+    await drain(worker)
+    await staff_count("staff-between")
+    await seed(store, [*second, "race", *third])
+    await drain(worker)
+
+    seen = await tally(store)
+    assert sorted(seen) == sorted([*first, "staff-between", *second, "race", "staff-during", *third])
+    assert raced == ["race"]
+    assert worker.cache is not None
+    cached = worker.cache.get(TALLY_ID)
+    assert isinstance(cached, Tally) and cached.seen == seen  # the cache ends exactly as stored
 
 
 async def test_a_poison_event_is_set_aside_and_the_worker_goes_on(store: JetStreamEventStore) -> None:
@@ -123,7 +167,9 @@ async def test_sigkilled_worker_restarted_applies_every_effect_exactly_once(
     assert len(seen) == len(set(seen)) == 3000
 
 
-async def test_batches_whose_effects_overflow_an_atomic_batch_are_split_not_lost(store: JetStreamEventStore) -> None:
+async def test_batches_whose_effects_overflow_an_atomic_batch_are_split_not_lost(
+    store: JetStreamEventStore,
+) -> None:
     await open_tally(store)
     await seed(store, [f"big{n}" for n in range(8)] + ["huge-1", "small"])
     worker = Worker("toy", store, AggregateStore(store, mapper()), HANDLERS, batch_size=50)
