@@ -128,12 +128,12 @@ async def _is_duplicate(
     if not complaint.contact_hash:
         return False
     index_id = ContactIndex.index_id(complaint.contact_hash, category)
+    entry = incidents.entry_for(complaint, at)
     try:
         index = await uow.get(index_id, ContactIndex)
     except AggregateNotFound:
-        index = ContactIndex.open(complaint.contact_hash, category)
-        uow.add(index)
-    entry = incidents.entry_for(complaint, at)
+        uow.add(ContactIndex.start(complaint.contact_hash, category, entry))  # a first report: no original
+        return False
     rules = deps.rules.duplicates
     original_id = index.earlier_report(entry, timedelta(minutes=rules.window_minutes), rules.nearby_km)
     if original_id is not None:

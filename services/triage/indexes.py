@@ -53,9 +53,10 @@ class ContactIndex(Aggregate):
         return uuid5(NAMESPACE, f"contact:{contact_hash}:{category}")
 
     @classmethod
-    def open(cls, contact_hash: str, category: str) -> ContactIndex:
-        return cls._create(ContactIndexOpened, id=cls.index_id(contact_hash, category),
-                           key=f"{contact_hash}:{category}")  # fmt: skip
+    def start(cls, contact_hash: str, category: str, first: Member) -> ContactIndex:
+        """A reporter's first complaint in a category: the index opened with it, as one event."""
+        return cls._create(ContactIndexStarted, id=cls.index_id(contact_hash, category),
+                           key=f"{contact_hash}:{category}", first=dict(first))  # fmt: skip
 
     def earlier_report(self, new: Member, window: timedelta, km: float) -> UUID | None:
         """The first complaint of this reporter about the same event (close in time and place), if any."""
@@ -71,11 +72,25 @@ class ContactIndex(Aggregate):
 
 
 class ContactIndexOpened(ContactIndex.Created):
+    """Written by earlier versions (an empty index, then ContactReportRecorded); still read."""
+
     class_version = 1
     key: str
 
     def apply(self, aggregate: ContactIndex) -> None:
         aggregate.key = self.key
+
+
+class ContactIndexStarted(ContactIndex.Created):
+    """Opened with its first report (ContactIndexOpened followed by ContactReportRecorded, in one event)."""
+
+    class_version = 1
+    key: str
+    first: dict[str, Any]
+
+    def apply(self, aggregate: ContactIndex) -> None:
+        aggregate.key = self.key
+        aggregate.entries = [dict(self.first)]
 
 
 class ContactReportRecorded(ContactIndex.Event):
