@@ -25,7 +25,7 @@ from events.store.connection import connect_nats
 from events.store.stream import ensure_stream
 from services.notices import handlers
 from services.notices.scheduler import SummaryScheduler
-from services.notices.summary import SummaryPolicy
+from services.notices.summary import FACT_EVENTS, FactsMemo, SummaryPolicy
 from services.runtime.worker import Clock, Handler, Worker, utc_now
 from services.settings import Settings, SettingsError
 
@@ -34,10 +34,13 @@ log = structlog.get_logger(__name__)
 WORKER_NAME = "notices"
 
 
-def handler_table(policy: SummaryPolicy, reference: Reference) -> dict[type, Handler]:
+def handler_table(
+    policy: SummaryPolicy, reference: Reference, memo: FactsMemo | None = None
+) -> dict[type, Handler]:
+    memo = memo or FactsMemo()
     return {
         ComplaintAddedToIncident: partial(
-            handlers.on_complaint_added_to_incident, policy=policy, reference=reference
+            handlers.on_complaint_added_to_incident, policy=policy, reference=reference, memo=memo
         ),
         NoticeDrafted: handlers.on_notice_text,
         NoticeRevised: handlers.on_notice_text,
@@ -52,16 +55,23 @@ def build(
 ) -> tuple[Worker, SummaryScheduler]:
     policy = policy or SummaryPolicy()
     reference = load_reference()
+    memo = FactsMemo()  # one per process: the worker feeds it, the worker and the scheduler read it
     worker = Worker(
         WORKER_NAME,
         store,
         AggregateStore(store, make_mapper()),
-        handler_table(policy, reference),
+        handler_table(policy, reference, memo),
+        observers=dict.fromkeys(FACT_EVENTS, memo.observe),
         clock=clock,
         cache_types=(Incident, Notice),  # kept current from the stream the worker reads
     )
     scheduler = SummaryScheduler(
-        store, AggregateStore(store, make_mapper()), clock=clock, policy=policy, reference=reference
+        store,
+        AggregateStore(store, make_mapper()),
+        clock=clock,
+        policy=policy,
+        reference=reference,
+        memo=memo,
     )
     return worker, scheduler
 

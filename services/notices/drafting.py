@@ -19,6 +19,8 @@ from events.reference import Reference
 from events.store.aggregates import AggregateStore
 from services.notices.summary import (
     DRAFTED_BY,
+    ComplaintFacts,
+    FactsMemo,
     Figures,
     SummaryPolicy,
     facts_from_history,
@@ -29,19 +31,25 @@ from services.notices.summary import (
 
 
 async def incident_figures(
-    incident: Incident, repository: AggregateStore, *, concurrency: int = 32
+    incident: Incident, repository: AggregateStore, memo: FactsMemo | None = None, *, concurrency: int = 32
 ) -> Figures:
-    """Figures over the histories of the incident's complaints, read concurrently (an incident can have
-    thousands: one round trip after another took seconds)."""
+    """Figures over the incident's complaints: from the memo the worker keeps, else from their histories,
+    read concurrently (an incident can have thousands: one round trip after another took seconds)."""
     store = repository.store
     gate = asyncio.Semaphore(concurrency)
 
-    async def history_facts(complaint_id: UUID) -> Any:
+    async def facts_of(complaint_id: UUID) -> ComplaintFacts | None:
+        known = memo.get(complaint_id) if memo is not None else None
+        if known is not None:
+            return known
         async with gate:
             messages = await store.read_subject(store.spec.event_subject(complaint_id))
-        return facts_from_history(repository.to_domain_event(complaint_id, m) for m in messages)
+        found = facts_from_history(repository.to_domain_event(complaint_id, m) for m in messages)
+        if found is not None and memo is not None:
+            memo.put(complaint_id, found)
+        return found
 
-    found = await asyncio.gather(*(history_facts(i) for i in incident.complaint_ids))
+    found = await asyncio.gather(*(facts_of(i) for i in incident.complaint_ids))
     return figures([f for f in found if f is not None])
 
 

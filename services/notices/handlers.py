@@ -17,14 +17,14 @@ from events.publishing.redaction import find_personal_data
 from events.reference import Reference
 from events.store.aggregates import AggregateNotFound
 from services.notices.drafting import incident_figures, summary_notice
-from services.notices.summary import SummaryPolicy, summary_notice_id
+from services.notices.summary import FactsMemo, SummaryPolicy, summary_notice_id
 from services.runtime.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
 
 async def on_complaint_added_to_incident(
-    event: Any, uow: UnitOfWork, *, policy: SummaryPolicy, reference: Reference
+    event: Any, uow: UnitOfWork, *, policy: SummaryPolicy, reference: Reference, memo: FactsMemo | None = None
 ) -> None:
     """Every ``every_complaints``-th complaint linked to an active incident brings a summary draft."""
     incident = await uow.get(event.originator_id, Incident)
@@ -40,7 +40,7 @@ async def on_complaint_added_to_incident(
         return  # drafted already
     except AggregateNotFound:
         pass
-    numbers = await incident_figures(incident, uow.repository)
+    numbers = await incident_figures(incident, uow.repository, memo)
     notice = summary_notice(incident, occasion, numbers, reference=reference, policy=policy, now=uow.now)
     uow.add(notice)
     log.info("summary_drafted", incident_id=str(incident.id), notice_id=str(notice.id), occasion=occasion)

@@ -21,7 +21,7 @@ from events.reference import Reference
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable
 from events.store.aggregates import TOPIC, AggregateNotFound, AggregateStore
 from services.notices.drafting import incident_figures, summary_notice
-from services.notices.summary import SummaryPolicy, slot_occasion, summary_notice_id
+from services.notices.summary import FactsMemo, SummaryPolicy, slot_occasion, summary_notice_id
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +38,9 @@ class SummaryScheduler:
         clock: Clock,
         policy: SummaryPolicy,
         reference: Reference,
+        memo: FactsMemo | None = None,
     ) -> None:
+        self.memo = memo
         self.store = store
         self.repository = repository
         self.clock = clock
@@ -88,7 +90,7 @@ class SummaryScheduler:
         incident = await self.repository.get(incident_id, Incident)
         if incident.status == "resolved" or not incident.complaint_ids:
             return 0  # nothing to report yet
-        numbers = await incident_figures(incident, self.repository)
+        numbers = await incident_figures(incident, self.repository, self.memo)
         notice = summary_notice(
             incident, occasion, numbers, reference=self.reference, policy=self.policy, now=self.clock()
         )

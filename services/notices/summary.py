@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import statistics
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
@@ -59,6 +60,48 @@ def facts_from_history(events: Iterable[Any]) -> ComplaintFacts | None:
         elif isinstance(event, ComplaintResolved):
             resolved = True
     return None if received_at is None else ComplaintFacts(received_at, dispatched, accepted_at, resolved)
+
+
+class FactsMemo:
+    """Each complaint's facts as the notices worker reads its events, so a summary need not read every
+    member's history again (an incident of thousands made each summary cost thousands of reads).
+
+    Facts only ever become true (dispatched, accepted at, resolved), so applying an event twice, or after
+    a history read that already held it, changes nothing. A complaint whose receipt the memo never saw is
+    not in it: its history is read when a summary needs it. Bounded, least recently used first out.
+    """
+
+    def __init__(self, size: int = 200_000) -> None:
+        self.size = size
+        self._facts: OrderedDict[UUID, ComplaintFacts] = OrderedDict()
+
+    def get(self, complaint_id: UUID) -> ComplaintFacts | None:
+        return self._facts.get(complaint_id)
+
+    def put(self, complaint_id: UUID, facts: ComplaintFacts) -> None:
+        self._facts[complaint_id] = facts
+        self._facts.move_to_end(complaint_id)
+        while len(self._facts) > self.size:
+            self._facts.popitem(last=False)
+
+    def observe(self, event: Any) -> None:
+        complaint_id = event.originator_id
+        current = self._facts.get(complaint_id)
+        if isinstance(event, ComplaintReceived):
+            if current is None:
+                self.put(complaint_id, ComplaintFacts(event.timestamp))
+            return
+        if current is None:
+            return
+        if isinstance(event, ComplaintDispatched):
+            self._facts[complaint_id] = replace(current, dispatched=True)
+        elif isinstance(event, DispatchAccepted) and current.accepted_at is None:
+            self._facts[complaint_id] = replace(current, accepted_at=event.timestamp)
+        elif isinstance(event, ComplaintResolved):
+            self._facts[complaint_id] = replace(current, resolved=True)
+
+
+FACT_EVENTS = (ComplaintReceived, ComplaintDispatched, DispatchAccepted, ComplaintResolved)
 
 
 def figures(facts: Iterable[ComplaintFacts]) -> Figures:

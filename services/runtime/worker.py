@@ -30,6 +30,9 @@ from services.runtime.unit_of_work import AggregateCache, UnitOfWork
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
+Observer = Callable[[Any], None]
+"""Sees every event of its type in stream order, with no unit of work (an in-memory index). Must be
+idempotent: a batch that is redone shows it the same events again."""
 Planner = Callable[[list[UUID], UnitOfWork], Awaitable[None]]
 """Given the ids of a batch's aggregates (already prefetched), prefetch what its handlers will also need."""
 Clock = Callable[[], datetime]
@@ -58,6 +61,7 @@ class Worker:
         cache_types: tuple[type[Aggregate], ...] = (),
         planner: Planner | None = None,
         cache_size: int = 20_000,
+        observers: Mapping[type, Observer] | None = None,
     ) -> None:
         self.name = name
         self.store = store
@@ -79,6 +83,7 @@ class Worker:
         # Aggregates found behind the stream's end at a commit: loaded, not fed, until the position passes.
         self._stale: dict[UUID, int] = {}
         self.planner = planner
+        self.observers = {get_topic(cls): observer for cls, observer in (observers or {}).items()}
         self.lag_meter = LagMeter()
         self.log = log.bind(worker=name)
 
@@ -214,7 +219,12 @@ class Worker:
             return
 
     async def _handle(self, message: StoredMessage, uow: UnitOfWork, event: Any = None) -> None:
-        handler = self.handlers.get(message.headers.get(TOPIC, ""))
+        topic = message.headers.get(TOPIC, "")
+        observer = self.observers.get(topic)
+        if observer is not None:
+            event = event or self.repository.to_domain_event(_aggregate_id(message), message)
+            observer(event)
+        handler = self.handlers.get(topic)
         if handler is None:
             return
         await handler(event or self.repository.to_domain_event(_aggregate_id(message), message), uow)

@@ -15,6 +15,7 @@ from events.reference import load_reference
 from services.notices.drafting import summary_notice
 from services.notices.summary import (
     ComplaintFacts,
+    FactsMemo,
     Figures,
     SummaryPolicy,
     facts_from_history,
@@ -67,6 +68,27 @@ def test_facts_come_from_a_complaint_history() -> None:
     assert facts is not None and facts.dispatched and not facts.resolved
     assert facts.accepted_at == events[-1].timestamp
     assert facts_from_history([]) is None
+
+
+def test_the_facts_memo_agrees_with_the_history_whatever_it_sees_twice() -> None:
+    complaint = Complaint.receive(
+        channel="web", description="Water main burst, no tap water", received_by="web", category="water_outage",
+        district="westbay", people_affected=2,
+    )  # fmt: skip
+    complaint.validate()
+    complaint.assess_priority(50, "P2", FACTORS, T0 + timedelta(hours=1), T0 + timedelta(days=1))
+    complaint.dispatch("water", by="dispatch", reason="route")
+    complaint.accept("water")
+    complaint.resolve("water", summary="Main repaired")
+    events = list(complaint.collect_events())
+    memo = FactsMemo()
+    for event in [*events, *events[1:]]:  # a redone batch shows some events again
+        memo.observe(event)
+    assert memo.get(complaint.id) == facts_from_history(events)
+    late = FactsMemo()  # started after the complaint was received: knows nothing, guesses nothing
+    for event in events[1:]:
+        late.observe(event)
+    assert late.get(complaint.id) is None
 
 
 def test_summary_text_is_bilingual_and_carries_no_personal_data() -> None:
