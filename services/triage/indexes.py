@@ -20,6 +20,9 @@ NAMESPACE = UUID("6f1d8a52-3c1e-5b7a-9d4e-1e2f3a4b5c6d")
 Member = dict[str, Any]  # {complaint_id, contact, lat, lon, district, at}
 
 
+_KM_PER_DEGREE = 6371.0 * math.pi / 180  # along a meridian
+
+
 def distance_km(a_lat: float, a_lon: float, b_lat: float, b_lon: float) -> float:
     """Great-circle distance (haversine): good to metres at a city's scale."""
     p1, p2 = math.radians(a_lat), math.radians(b_lat)
@@ -31,6 +34,9 @@ def distance_km(a_lat: float, a_lon: float, b_lat: float, b_lon: float) -> float
 def near(a: Member, b: Member, km: float) -> bool:
     """Close in place: within `km` when both have coordinates, else the same district."""
     if None not in (a["lat"], a["lon"], b["lat"], b["lon"]):
+        # Never nearer than the north-south separation alone: most pairs are settled without the haversine.
+        if _KM_PER_DEGREE * abs(a["lat"] - b["lat"]) > km:
+            return False
         return distance_km(a["lat"], a["lon"], b["lat"], b["lon"]) <= km
     return bool(a["district"] == b["district"])
 
