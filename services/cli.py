@@ -87,11 +87,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     drill.add_argument("--concurrency", type=int, default=256, help="requests in flight at most")
     drill.add_argument(
-        "--staff", action="store_true", help="simulate every department's desk: sign for, return, resolve cases"
+        "--staff",
+        action="store_true",
+        help="simulate every department's desk: sign for, return, resolve cases",
     )
     drill.set_defaults(command=_drill)
 
-    rebuild = commands.add_parser("rebuild", help="replay the stream into fresh read-model tables and swap them in")
+    rebuild = commands.add_parser(
+        "rebuild", help="replay the stream into fresh read-model tables and swap them in"
+    )
     rebuild.add_argument("projection", choices=["read_models", "all"], help="which projection")
     rebuild.set_defaults(command=_rebuild)
 
@@ -181,7 +185,9 @@ async def _drill(settings: Settings, args: argparse.Namespace, environ: Mapping[
             session = await stack.enter_async_context(aiohttp.ClientSession())
             desks = StaffDesks(session, base_url, await _desk_tokens(settings), StaffPlan(), seed=args.seed)
             staff = asyncio.create_task(desks.run(staff_stop))
-        report = await run_drill(base_url, plan, operator_token=args.operator_token, concurrency=args.concurrency)
+        report = await run_drill(
+            base_url, plan, operator_token=args.operator_token, concurrency=args.concurrency
+        )
         summary = report.summary()
         if desks is not None:
             staff_stop.set()

@@ -58,7 +58,9 @@ class Settings:
         if not _STREAM_NAME.match(self.nats_stream):
             raise SettingsError(f"LEVEE_STREAM={self.nats_stream!r}: letters, digits, '_' or '-', at most 64")
         if self.stream_replicas not in (1, 3, 5):
-            raise SettingsError(f"LEVEE_STREAM_REPLICAS={self.stream_replicas}: 1 on one machine, 3 or 5 in a cluster")
+            raise SettingsError(
+                f"LEVEE_STREAM_REPLICAS={self.stream_replicas}: 1 on one machine, 3 or 5 in a cluster"
+            )
         if not self.http_host.strip():
             raise SettingsError("LEVEE_HTTP_HOST is empty")
         if not 1 <= self.http_port <= 65535:
@@ -94,7 +96,9 @@ class Settings:
         return cls(
             nats_url=get("NATS_URL"),
             nats_stream=get("LEVEE_STREAM") or defaults.nats_stream,
-            stream_replicas=_parse_int("LEVEE_STREAM_REPLICAS", replicas) if replicas else defaults.stream_replicas,
+            stream_replicas=_parse_int("LEVEE_STREAM_REPLICAS", replicas)
+            if replicas
+            else defaults.stream_replicas,
             database_url=get("DATABASE_URL"),
             http_host=get("LEVEE_HTTP_HOST") or defaults.http_host,
             http_port=_parse_port(port) if port else defaults.http_port,

@@ -26,7 +26,9 @@ class Server(Protocol):
     def start(self, timeout: float = ...) -> object: ...
 
 
-async def keep_up(name: str, server: Server, data_dir: Path, stop: asyncio.Event, *, check_every: float = 0.5) -> None:
+async def keep_up(
+    name: str, server: Server, data_dir: Path, stop: asyncio.Event, *, check_every: float = 0.5
+) -> None:
     delay = 1.0
     while not stop.is_set():
         try:
