@@ -24,9 +24,20 @@ from events.reference import Reference, load_reference
 _TRACKING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+_TRACKING_LENGTH = 6
+_TRACKING_CODES = len(_TRACKING_ALPHABET) ** _TRACKING_LENGTH
+
+
 def new_tracking_code() -> str:
     """A short public code (``LV-7K3QX9``) a caller can read back; not a secret, not the id."""
-    return "LV-" + "".join(secrets.choice(_TRACKING_ALPHABET) for _ in range(6))
+    # One uniform draw over every code, read as base-30 digits: the same distribution as six
+    # independent choices, for one call to the system's random source instead of six.
+    n = secrets.randbelow(_TRACKING_CODES)
+    digits = []
+    for _ in range(_TRACKING_LENGTH):
+        n, digit = divmod(n, len(_TRACKING_ALPHABET))
+        digits.append(_TRACKING_ALPHABET[digit])
+    return "LV-" + "".join(digits)
 
 
 class Complaint(Aggregate):
@@ -96,11 +107,13 @@ class Complaint(Aggregate):
         tracking_code: str | None = None,
         reference: Reference | None = None,
         public_description: str | None = None,
+        complaint_id: UUID | None = None,
     ) -> Complaint:
         """Record intake. A missing district is derived from the location when it falls in one.
 
         ``public_description`` is the text the public may see: intake passes it masked with the reporter's
         clear name (only intake knows it; the event keeps it sealed). Without it, patterns alone mask it.
+        ``complaint_id``: intake's own id (derived from an Idempotency-Key when there is one); else random.
         """
         ref = reference or load_reference()
         vulnerable = list(vulnerable or [])
@@ -114,7 +127,7 @@ class Complaint(Aggregate):
             found = ref.district_at(lat, lon)
             district = found.code if found else None
         return cls._create(
-            ComplaintReceived, tracking_code=tracking_code, channel=channel, description=description,
+            ComplaintReceived, id=complaint_id, tracking_code=tracking_code, channel=channel, description=description,
             category=category, lat=lat, lon=lon, district=district, people_affected=people_affected,
             vulnerable=vulnerable, media_exposure=bool(media_exposure), reporter_sealed=reporter_sealed,
             contact_hash=contact_hash, received_by=received_by, call_started_at=call_started_at,

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from events.errors import require, require_text
+from events.errors import DomainError, require, require_text
 from events.reference import LEVELS, Reference
 
 if TYPE_CHECKING:
@@ -115,12 +115,12 @@ def check_receive(
         field="people_affected",
     )
     for kind in vulnerable:
-        require(
-            kind in ref.vulnerable_kinds,
-            "unknown_vulnerable_kind",
-            f"{kind!r} is not one of {ref.vulnerable_kinds}.",
-            field="vulnerable",
-        )
+        if kind not in ref.vulnerable_kinds:  # the message built only when refused: intake's hot path
+            raise DomainError(
+                "unknown_vulnerable_kind",
+                f"{kind!r} is not one of {ref.vulnerable_kinds}.",
+                field="vulnerable",
+            )
     require(
         TRACKING_CODE.match(tracking_code) is not None,
         "invalid_tracking_code",
@@ -132,12 +132,8 @@ def check_receive(
 
 
 def check_channel(ref: Reference, channel: str) -> None:
-    require(
-        channel in ref.channels,
-        "unknown_channel",
-        f"{channel!r} is not one of {ref.channels}.",
-        field="channel",
-    )
+    if channel not in ref.channels:  # the message built only when refused: intake's hot path
+        raise DomainError("unknown_channel", f"{channel!r} is not one of {ref.channels}.", field="channel")
 
 
 def check_validate(c: Complaint) -> None:

@@ -12,7 +12,7 @@ import json
 import os
 import re
 from base64 import b64decode, b64encode
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 KEY_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
+_NOT_DIGIT = re.compile(r"\D")
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ def new_key() -> bytes:
 
 def seal(data: PersonalData, key: bytes) -> str:
     """AES-256-GCM ciphertext of the data as base64 text (nonce and tag included)."""
-    plaintext = json.dumps(asdict(data), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # By hand, not asdict (which deep-copies): the same bytes for a fraction of the cost.
+    clear = {"name": data.name, "phone": data.phone, "email": data.email, "address": data.address}
+    plaintext = json.dumps(clear, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     nonce = os.urandom(NONCE_BYTES)
     encrypted_and_tag = _aes(key).encrypt(nonce, plaintext, None)
     # Laid out as eventsourcing's AESCipher does (nonce, tag, ciphertext), so either can open the other's.
@@ -61,7 +64,11 @@ def unseal(sealed: str, key: bytes | None) -> PersonalData | None:
     raw = b64decode(sealed.encode("ascii"), validate=True)
     if len(raw) < NONCE_BYTES + TAG_BYTES:
         raise ValueError("damaged sealed data: too short")
-    nonce, tag, encrypted = raw[:NONCE_BYTES], raw[NONCE_BYTES : NONCE_BYTES + TAG_BYTES], raw[NONCE_BYTES + TAG_BYTES :]
+    nonce, tag, encrypted = (
+        raw[:NONCE_BYTES],
+        raw[NONCE_BYTES : NONCE_BYTES + TAG_BYTES],
+        raw[NONCE_BYTES + TAG_BYTES :],
+    )
     try:
         plaintext = _aes(key).decrypt(nonce, encrypted + tag, None)
     except InvalidTag:
@@ -79,7 +86,7 @@ def contact_hash(phone_or_email: str, secret: bytes) -> str:
     normalised = _normalise_contact(phone_or_email)
     if not normalised:
         raise ValueError("nothing to hash: the contact is empty")
-    return hmac.new(secret, normalised.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(secret, normalised.encode("utf-8"), "sha256").hex()
 
 
 def caller_key(keyed_contact_hash: str) -> str:
@@ -96,7 +103,7 @@ def _normalise_contact(value: str) -> str:
     if "@" in value:
         return value.lower()
     # "+852 1234-5678" and "85212345678" are the same phone; spacing and punctuation are not identity.
-    return re.sub(r"\D", "", value)
+    return _NOT_DIGIT.sub("", value)
 
 
 def _aes(key: bytes) -> AESGCM:

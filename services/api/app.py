@@ -15,6 +15,7 @@ from contextlib import suppress
 import asyncpg
 import structlog
 from aiohttp import web
+from prometheus_client import Counter, Histogram
 
 from events.store.connection import connect_nats
 from events.store.stream import ensure_stream
@@ -158,37 +159,56 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
     started = time.perf_counter()
     status = 500
-    with structlog.contextvars.bound_contextvars(request_id=request_id):
-        try:
-            response = await handler(request)
-            status = response.status
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        except keys.DependencyUnavailable as exc:
-            response = health.problem_response(
-                503, title="A dependency is unavailable", detail=str(exc), type_=health.DEPENDENCY_DOWN
-            )
-            status = 503
-        finally:
-            elapsed = time.perf_counter() - started
-            route = _route_template(request)
-            quiet = request.path in QUIET_PATHS and status < 400
-            (log.debug if quiet else log.info)(
-                "http_request",
-                method=request.method,
-                path=request.path,
-                route=route,
-                role=request.get(PRINCIPAL, PUBLIC).role,
-                status=status,
-                duration_ms=round(elapsed * 1000, 1),
-            )
-            # By route template, never the path: a path can hold a tracking code, and unmatched paths are endless.
-            method = request.method if request.method in _METHODS else "other"
-            HTTP_REQUESTS.labels(method, route or "unmatched", str(status)).inc()
-            HTTP_LATENCY.labels(method, route or "unmatched").observe(elapsed)
+    # bind and reset, not bound_contextvars(): that one copies the whole context twice per request.
+    bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        response = await handler(request)
+        status = response.status
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except keys.DependencyUnavailable as exc:
+        response = health.problem_response(
+            503, title="A dependency is unavailable", detail=str(exc), type_=health.DEPENDENCY_DOWN
+        )
+        status = 503
+    finally:
+        elapsed = time.perf_counter() - started
+        route = _route_template(request)
+        quiet = request.path in QUIET_PATHS and status < 400
+        (log.debug if quiet else log.info)(
+            "http_request",
+            method=request.method,
+            path=request.path,
+            route=route,
+            role=request.get(PRINCIPAL, PUBLIC).role,
+            status=status,
+            duration_ms=round(elapsed * 1000, 1),
+            **request.get(keys.LOG_FIELDS, {}),
+        )
+        requests, latency = _http_metrics(request.method, route, status)
+        requests.inc()
+        latency.observe(elapsed)
+        structlog.contextvars.reset_contextvars(**bound)
     response.headers["X-Request-Id"] = request_id
     return response
+
+
+_HTTP_METRICS: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
+def _http_metrics(method: str, route: str | None, status: int) -> tuple[Counter, Histogram]:
+    """The request counter and latency histogram for these labels, looked up once and then kept: each
+    `labels()` call takes a lock and checks its arguments. Few keys: methods, route templates, statuses."""
+    # By route template, never the path: a path can hold a tracking code, and unmatched paths are endless.
+    key = (method if method in _METHODS else "other", route or "unmatched", status)
+    found = _HTTP_METRICS.get(key)
+    if found is None:
+        found = _HTTP_METRICS[key] = (
+            HTTP_REQUESTS.labels(key[0], key[1], str(status)),
+            HTTP_LATENCY.labels(key[0], key[1]),
+        )
+    return found
 
 
 def _route_template(request: web.Request) -> str | None:

@@ -7,15 +7,16 @@ with no event, when NATS fails in between) is harmless garbage.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
-import structlog
 from aiohttp import web
+from prometheus_client import Counter
 
-from events.complaint import Complaint, ComplaintReceived, new_tracking_code
+from events.complaint import Complaint, new_tracking_code
 from events.personal import PersonalData, contact_hash, new_key, seal
 from events.publishing.redaction import mask
 from events.store import ConcurrencyConflict, StoreUnavailable
@@ -27,8 +28,6 @@ from services.api.principal import PRINCIPAL, PUBLIC, Principal
 from services.api.problems import FieldError, Problem, invalid
 from services.api.resources import WRITERS, Writers
 from services.runtime.metrics import COMPLAINTS_RECEIVED
-
-log = structlog.get_logger(__name__)
 
 OPERATOR_ROLES = frozenset({"operator", "command"})
 _PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
@@ -48,6 +47,7 @@ async def create_complaint(request: web.Request) -> web.Response:
         raise invalid(errors)
     check_allowed(intake, principal)
     complaint_id, tracking_code, replay = await store(writers, intake, principal, key)
+    log_received(request, complaint_id, intake.channel, replay=replay)
     return answer(complaint_id, tracking_code, replay=replay, danger=life_first(intake.description))
 
 
@@ -69,10 +69,14 @@ async def store(
         if key is None:
             raise
         replay = True  # the id is derived from the key: this subject holds the first try's complaint
-    log.info("complaint_received", complaint_id=str(complaint_id), channel=intake.channel, replay=replay)
     if not replay:
-        COMPLAINTS_RECEIVED.labels(intake.channel).inc()
+        _received(intake.channel).inc()
     return complaint_id, tracking_code, replay
+
+
+def log_received(request: web.Request, complaint_id: uuid.UUID, channel: str, *, replay: bool) -> None:
+    """The complaint goes on the request's one log line: at info, a line of its own costs about 35 µs."""
+    request[keys.LOG_FIELDS] = {"complaint_id": str(complaint_id), "channel": channel, "replay": replay}
 
 
 async def read_json(request: web.Request) -> Any:
@@ -156,21 +160,20 @@ async def receive(
     )
     reporter = intake.reporter
     contact = reporter and (reporter.phone or reporter.email)
-    draft = Complaint.receive(
+    return Complaint.receive(
         channel=intake.channel, description=intake.description, received_by=received_by(principal),
         category=intake.category, lat=intake.lat, lon=intake.lon, district=intake.district,
         people_affected=intake.people_affected, vulnerable=list(intake.vulnerable),
         media_exposure=bool(intake.media_exposure), reporter_sealed=sealed,
         contact_hash=contact_hash(contact, writers.contact_secret) if contact and writers.contact_secret else None,
         call_started_at=intake.call_started_at, tracking_code=tracking_code, reference=writers.reference,
-        public_description=public_description(intake),
+        public_description=public_description(intake), complaint_id=complaint_id,
     )  # fmt: skip
-    # receive() checked the rules and drew a random id; intake owns the id (it is derived from an
-    # Idempotency-Key when there is one), so the same checked event is created again under that id.
-    [event] = draft.collect_events()
-    fields = {k: v for k, v in vars(event).items() if k not in _EVENT_ENVELOPE}
-    # receive() only ever records a ComplaintReceived (a Created event); the store's types cannot see that.
-    return Complaint._create(cast(type[ComplaintReceived], type(event)), id=complaint_id, **fields)
+
+
+@functools.cache  # a few channels: `labels()` takes a lock and checks its arguments on every call
+def _received(channel: str) -> Counter:
+    return COMPLAINTS_RECEIVED.labels(channel)
 
 
 def public_description(intake: IntakeRequest) -> str:
@@ -179,9 +182,6 @@ def public_description(intake: IntakeRequest) -> str:
     reporter = intake.reporter
     known = [reporter.name if reporter else None, intake.address]
     return mask(intake.description, [k for k in known if k])
-
-
-_EVENT_ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
 
 async def seal_personal(

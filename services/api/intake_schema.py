@@ -35,8 +35,11 @@ REPORTER_FIELDS = frozenset({"name", "phone", "email"})
 OPERATOR_ONLY = ("media_exposure", "call_started_at")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{4,30}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-# Line breaks and tabs belong in free text; every other control character is refused.
-_TEXT_CONTROLS_ALLOWED = frozenset("\n\r\t")
+# Line breaks and tabs belong in free text; every other control character (Unicode category Cc, which
+# its stability policy fixes at U+0000-001F and U+007F-009F) is refused. One regex pass, not a lookup per
+# character: a 4,000-character description cost 0.5 ms.
+_REFUSED_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_LINE_CONTROLS = re.compile("[\n\r\t]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,8 @@ def parse_intake(body: Any, ref: Reference) -> tuple[IntakeRequest | None, list[
 
 
 def unknown_fields(body: dict[str, Any], known: frozenset[str], prefix: str) -> list[FieldError]:
+    if known.issuperset(body):  # the usual case, without building a set of the body's names
+        return []
     return [
         FieldError(prefix + name, "unknown field; accepted: " + ", ".join(sorted(known)))
         for name in sorted(set(body) - known)
@@ -109,9 +114,7 @@ def unknown_fields(body: dict[str, Any], known: frozenset[str], prefix: str) -> 
 def clean_text(value: str) -> str | None:
     """NFC-normalised and trimmed text, or None when it holds a control character."""
     value = unicodedata.normalize("NFC", value).strip()
-    if any(unicodedata.category(ch) == "Cc" and ch not in _TEXT_CONTROLS_ALLOWED for ch in value):
-        return None
-    return value
+    return None if _REFUSED_CONTROLS.search(value) else value
 
 
 def text(
@@ -128,7 +131,7 @@ def text(
         errors.append(FieldError(where, "must be a string"))
         return None
     cleaned = clean_text(value)
-    if cleaned is None or (not multiline and any(ch in cleaned for ch in _TEXT_CONTROLS_ALLOWED)):
+    if cleaned is None or (not multiline and _LINE_CONTROLS.search(cleaned)):
         errors.append(FieldError(where, "must not contain control characters"))
         return None
     if not cleaned:

@@ -1,6 +1,7 @@
 """Typed keys for what the API's application holds, and the handles they point to.
 
 Handlers read `request.app[keys.NATS].store()` and `request.app[keys.PG_POOL]`; only app.py puts them there.
+A handler may put `request[keys.LOG_FIELDS]`: more fields for the request's log line.
 """
 
 from __future__ import annotations
@@ -44,5 +45,7 @@ class NatsLink:
 
 
 SETTINGS = web.AppKey("settings", Settings)
+# What a handler adds to its request's one log line (app.request_context writes it): ids, never personal data.
+LOG_FIELDS = web.RequestKey("log_fields", dict)
 NATS_LINK = web.AppKey("nats_link", NatsLink)
 PG_POOL = web.AppKey("pg_pool", asyncpg.Pool)

@@ -149,7 +149,8 @@ async def create_request(request: web.Request) -> web.Response:
         error = errors[0]
         raise Open311Error(400, f"{_SPEC_NAMES.get(error.field, error.field)}: {error.message}")
     parsed = dataclasses.replace(parsed, channel="open311")
-    complaint_id, tracking_code, _ = await intake.store(writers, parsed, principal, None)
+    complaint_id, tracking_code, replay = await intake.store(writers, parsed, principal, None)
+    intake.log_received(request, complaint_id, parsed.channel, replay=replay)
     notice = f"Received. Your tracking code is {tracking_code}; quote it when you call the hotline."
     danger = life_first(parsed.description)
     if danger is not None:
