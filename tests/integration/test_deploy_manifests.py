@@ -7,16 +7,22 @@ deliberately broken copy proves the checks can fail.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
+from events.store.stream import StreamSpec
 from services.cli import SERVICES
+from services.embedded.nats_permissions import password_variable, permissions, publish_permissions
+from services.embedded.nats_server import nats_server_binary
 from services.settings import Settings, SettingsError
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -38,18 +44,26 @@ K8S_API_VERSIONS = {
     "Deployment": "apps/v1",
 }
 _INTERPOLATION = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
+# user -> its nats-server permissions, as deploy/nats/auth.conf has them
+NATS_USERS = permissions(StreamSpec())
+PASSWORD_VARIABLES = {user: password_variable(user) for user in publish_permissions(StreamSpec())}
+NATS_USERS_SECRET = "levee-nats-users"
 
 
 # -- compose -------------------------------------------------------------------------------------------
 
 
-def load_compose(deploy: Path) -> dict[str, Any]:
-    """compose.yaml with ${VAR} filled from env.example, as `docker compose` fills it from deploy/.env."""
-    example = dict(
+def load_env_example(deploy: Path) -> dict[str, str]:
+    return dict(
         line.split("=", 1)
         for line in (deploy / "env.example").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     )
+
+
+def load_compose(deploy: Path) -> dict[str, Any]:
+    """compose.yaml with ${VAR} filled from env.example, as `docker compose` fills it from deploy/.env."""
+    example = load_env_example(deploy)
 
     def fill(match: re.Match[str]) -> str:
         name, kind, default = match.groups()
@@ -94,6 +108,8 @@ def compose_problems(deploy: Path) -> list[str]:
                 problems.append(f"{where}: does not wait for {dependency} to be healthy")
     if "api" in levee and "/healthz" not in " ".join(levee["api"].get("healthcheck", {}).get("test", [])):
         problems.append("api: the healthcheck does not ask /healthz")
+    problems += credential_problems({name: str(s.get("environment", {}).get("NATS_URL", "")) for name, s in levee.items()},
+                                    load_env_example(deploy))  # fmt: skip
     problems += nats_problems(deploy, compose)
     problems += [
         f"{name}: no healthcheck" for name, s in services.items() if not s.get("healthcheck", {}).get("test")
@@ -116,6 +132,28 @@ def environment_problems(where: str, env: dict[str, str]) -> list[str]:
     return problems
 
 
+def credential_problems(urls: dict[str, str], passwords: dict[str, str]) -> list[str]:
+    """Each service connects to every node as its own NATS user with its own password, shared with no one.
+
+    `urls` maps service -> NATS_URL as the service sees it; `passwords` maps LEVEE_NATS_<USER>_PASSWORD -> value.
+    """
+    problems = []
+    for name, url in sorted(urls.items()):
+        own = passwords.get(PASSWORD_VARIABLES.get(name, ""))
+        for server in url.split(","):
+            parts = urlsplit(server.strip())
+            if parts.username != name or own is None or parts.password != own:
+                problems.append(
+                    f"{name}: NATS_URL {parts.hostname} does not use {name}'s own NATS user and password"
+                )
+    owners: dict[str, list[str]] = {}
+    for variable, password in passwords.items():
+        if variable in PASSWORD_VARIABLES.values():
+            owners.setdefault(password, []).append(variable)
+    problems += [f"{' and '.join(sorted(v))} are one password" for v in owners.values() if len(v) > 1]
+    return problems
+
+
 def nats_problems(deploy: Path, compose: dict[str, Any]) -> list[str]:
     nodes = {n: s for n, s in compose["services"].items() if str(s.get("image", "")).startswith("nats:")}
     problems = [] if len(nodes) == 3 else [f"{len(nodes)} NATS nodes, not 3"]
@@ -130,6 +168,7 @@ def nats_problems(deploy: Path, compose: dict[str, Any]) -> list[str]:
             problems.append(f"{name}: the --config file is not mounted")
             continue
         config = (deploy / source).read_text()
+        problems += node_user_problems(deploy, name, node, mounts, config_path)
         if not SYNC_ALWAYS.search(config):
             problems.append(f"{name}: {source} does not set sync_interval: always")
         store = re.search(r'store_dir:\s*"?([^"\s]+)', config)
@@ -138,6 +177,21 @@ def nats_problems(deploy: Path, compose: dict[str, Any]) -> list[str]:
             for target, src in mounts.items()
         ):
             problems.append(f"{name}: JetStream's store_dir is not on a named volume")
+    return problems
+
+
+def node_user_problems(
+    deploy: Path, name: str, node: dict[str, Any], mounts: dict[str, str], config_path: str
+) -> list[str]:
+    """The node's config includes ./auth.conf: it is mounted beside it, and every password is in the environment."""
+    problems, example = [], load_env_example(deploy)
+    beside = str(Path(config_path).parent / "auth.conf")
+    if (deploy / mounts.get(beside, "missing")).resolve() != (deploy / "nats" / "auth.conf").resolve():
+        problems.append(f"{name}: deploy/nats/auth.conf is not mounted at {beside}, beside its config")
+    environment = {k: str(v) for k, v in node.get("environment", {}).items()}
+    for variable in sorted(PASSWORD_VARIABLES.values()):
+        if environment.get(variable) != example.get(variable):
+            problems.append(f"{name}: {variable} is not passed from .env")
     return problems
 
 
@@ -177,11 +231,6 @@ def kubernetes_problems(directory: Path) -> list[str]:
         if not name:
             problems.append(f"{file}: a {kind} without metadata.name")
         by_kind.setdefault(str(kind), {})[str(name)] = doc
-    env: dict[str, str] = {}
-    for config_map in by_kind.get("ConfigMap", {}).values():
-        env.update(config_map.get("data", {}))
-    for secret in by_kind.get("Secret", {}).values():
-        env.update(secret.get("stringData", {}))
     served: dict[str, dict[str, Any]] = {}
     for name, deployment in by_kind.get("Deployment", {}).items():
         problems += deployment_problems(name, deployment, by_kind)
@@ -190,7 +239,7 @@ def kubernetes_problems(directory: Path) -> list[str]:
             if command[:2] == ["levee", "serve"] and len(command) == 3:
                 served[command[2]] = deployment
     problems += [f"no Deployment runs `levee serve {name}`" for name in sorted(set(SERVICES) - set(served))]
-    problems += environment_problems("levee-settings + levee-secrets", env)
+    problems += service_environment_problems(served, by_kind)
     if "api" in served:
         problems += api_problems(served["api"], by_kind.get("Service", {}))
     listed = set(yaml.safe_load((directory / "kustomization.yaml").read_text()).get("resources", []))
@@ -198,6 +247,56 @@ def kubernetes_problems(directory: Path) -> list[str]:
     problems += [f"kustomization.yaml does not list {f}" for f in sorted(present - listed)]
     problems += [f"kustomization.yaml lists missing {f}" for f in sorted(listed - present)]
     return problems
+
+
+def container_environment(
+    container: dict[str, Any], by_kind: dict[str, Any]
+) -> tuple[dict[str, str], list[str]]:
+    """The variables the container gets, as the kubelet builds them: envFrom, then env with secretKeyRef and
+    $(VAR) filled in; and the Secret keys it reads one by one, as "secret/key"."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        for key, kind, field in (
+            ("configMapRef", "ConfigMap", "data"),
+            ("secretRef", "Secret", "stringData"),
+        ):
+            if key in source:
+                env.update(by_kind.get(kind, {}).get(source[key]["name"], {}).get(field, {}))
+    read = []
+    for variable in container.get("env", []):
+        if ref := variable.get("valueFrom", {}).get("secretKeyRef"):
+            read.append(f"{ref['name']}/{ref['key']}")
+            env[variable["name"]] = (
+                by_kind.get("Secret", {}).get(ref["name"], {}).get("stringData", {}).get(ref["key"], "")
+            )
+        else:
+            env[variable["name"]] = re.sub(
+                r"\$\((\w+)\)", lambda m: env.get(m[1], m[0]), str(variable.get("value", ""))
+            )
+    return env, read
+
+
+def service_environment_problems(served: dict[str, dict[str, Any]], by_kind: dict[str, Any]) -> list[str]:
+    """Every service's settings are valid, and it reaches NATS as its own user: it reads only its own password."""
+    problems, urls = [], {}
+    users = by_kind.get("Secret", {}).get(NATS_USERS_SECRET, {}).get("stringData", {})
+    problems += [
+        f"Secret {NATS_USERS_SECRET}: no {v}" for v in sorted(PASSWORD_VARIABLES.values()) if v not in users
+    ]
+    for name, deployment in sorted(served.items()):
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        env, read = container_environment(container, by_kind)
+        if any(s.get("secretRef", {}).get("name") == NATS_USERS_SECRET for s in container.get("envFrom", [])):
+            problems.append(f"{name}: gets every NATS password (envFrom {NATS_USERS_SECRET})")
+        own = f"{NATS_USERS_SECRET}/{PASSWORD_VARIABLES.get(name)}"
+        if [r for r in read if r.startswith(f"{NATS_USERS_SECRET}/")] != [own]:
+            problems.append(f"{name}: reads {read} from {NATS_USERS_SECRET}, not just its own {own}")
+        spliced = {
+            v for v in env if any(f"$({v})" in str(e.get("value", "")) for e in container.get("env", []))
+        }
+        problems += environment_problems(name, {k: v for k, v in env.items() if k not in spliced})
+        urls[name] = env.get("NATS_URL", "")
+    return problems + credential_problems(urls, users)
 
 
 def deployment_problems(name: str, deployment: dict[str, Any], by_kind: dict[str, Any]) -> list[str]:
@@ -265,7 +364,43 @@ def nats_values_problems(directory: Path) -> list[str]:
         "sync_interval: always merged into jetstream {}": jetstream.get("merge", {}).get("sync_interval")
         == "always",
     }
-    return [f"nats-values.yaml: not {what}" for what, ok in checks.items() if not ok]
+    problems = [f"nats-values.yaml: not {what}" for what, ok in checks.items() if not ok]
+    return problems + nats_values_user_problems(directory)
+
+
+def nats_values_user_problems(directory: Path) -> list[str]:
+    """The chart's server config has the users and permissions of nats_permissions.py, passwords from the Secret."""
+    values = yaml.safe_load((directory / "nats-values.yaml").read_text())
+    config = values.get("config", {})
+    users = {u.get("user"): u for u in config.get("merge", {}).get("authorization", {}).get("users", [])}
+    problems = [f"nats-values.yaml: no user {u}" for u in sorted(set(NATS_USERS) - set(users))]
+    problems += [
+        f"nats-values.yaml: user {u} is not a Levee user" for u in sorted(set(users) - set(NATS_USERS))
+    ]
+    env = values.get("container", {}).get("env", {})
+    for user in sorted(set(users) & set(NATS_USERS)):
+        variable = PASSWORD_VARIABLES[user]
+        if users[user].get("permissions") != NATS_USERS[user]:
+            problems.append(f"nats-values.yaml: {user}'s permissions differ from nats_permissions.py")
+        if users[user].get("password") != f"<< ${variable} >>":
+            problems.append(f"nats-values.yaml: {user}'s password is not the variable ${variable}")
+        ref = env.get(variable, {}).get("valueFrom", {}).get("secretKeyRef", {})
+        if ref != {"name": NATS_USERS_SECRET, "key": variable}:
+            problems.append(
+                f"nats-values.yaml: container.env {variable} is not {NATS_USERS_SECRET}/{variable}"
+            )
+    if config.get("cluster", {}).get("merge", {}).get("no_advertise") is not True:
+        problems.append(
+            "nats-values.yaml: cluster addresses are gossiped to clients (no_advertise is not true)"
+        )
+    return problems
+
+
+def chart_authorization(directory: Path) -> str:
+    """config.merge.authorization as the chart writes it into nats.conf: JSON, with `"<< X >>"` unquoted."""
+    merge = yaml.safe_load((directory / "nats-values.yaml").read_text())["config"]["merge"]
+    rendered = json.dumps({"authorization": merge["authorization"]}, indent=2)
+    return re.sub(r'"<<\s+(.*?)\s+>>"', r"\1", rendered)
 
 
 # -- the shipped files pass ----------------------------------------------------------------------------
@@ -286,6 +421,16 @@ def test_kubernetes_manifests_are_complete_and_consistent() -> None:
 
 def test_nats_helm_values_make_a_durable_three_node_jetstream_cluster() -> None:
     assert nats_values_problems(DEPLOY / "kubernetes") == []
+
+
+def test_nats_helm_users_render_to_a_config_nats_server_accepts(tmp_path: Path) -> None:
+    conf = tmp_path / "nats.conf"
+    conf.write_text("listen: 127.0.0.1:-1\n" + chart_authorization(DEPLOY / "kubernetes"))
+    env = {"PATH": "/usr/bin:/bin"} | {v: f"p{n}ssword" for n, v in enumerate(PASSWORD_VARIABLES.values())}
+    checked = subprocess.run(
+        [nats_server_binary(), "-t", "-c", str(conf)], capture_output=True, text=True, env=env
+    )
+    assert checked.returncode == 0, checked.stderr + checked.stdout
 
 
 # -- and broken copies do not --------------------------------------------------------------------------
@@ -328,6 +473,39 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], 
     "a Deployment on the wrong apiVersion": (
         _edit("kubernetes/projector.yaml", "apiVersion: apps/v1", "apiVersion: extensions/v1beta1"),
         lambda d: kubernetes_problems(d / "kubernetes"), "Deployment with apiVersion extensions/v1beta1"),
+    "a compose service on another's NATS password": (
+        _edit("compose.yaml", "nats://notices:${LEVEE_NATS_NOTICES_PASSWORD:?", "nats://notices:${LEVEE_NATS_API_PASSWORD:?"),
+        compose_problems, "notices: NATS_URL nats-1 does not use notices's own NATS user and password"),
+    "a NATS node without auth.conf beside its config": (
+        _edit("compose.yaml", "      - ./nats/auth.conf:/etc/nats/auth.conf:ro", "      - ./nats/auth.conf:/etc/auth.conf:ro"),
+        compose_problems, "nats-1: deploy/nats/auth.conf is not mounted at /etc/nats/auth.conf"),
+    "a NATS node without a password": (
+        _edit("compose.yaml", "    LEVEE_NATS_PROJECTOR_PASSWORD: ${LEVEE_NATS_PROJECTOR_PASSWORD:?set LEVEE_NATS_PROJECTOR_PASSWORD in deploy/.env}\n", ""),
+        compose_problems, "nats-2: LEVEE_NATS_PROJECTOR_PASSWORD is not passed from .env"),
+    "a Deployment reading another service's NATS password": (
+        _edit("kubernetes/triage.yaml", "key: LEVEE_NATS_TRIAGE_PASSWORD", "key: LEVEE_NATS_API_PASSWORD"),
+        lambda d: kubernetes_problems(d / "kubernetes"), "triage: reads ['levee-nats-users/LEVEE_NATS_API_PASSWORD']"),
+    "a Deployment connecting as another user": (
+        _edit("kubernetes/notices.yaml", "nats://notices:$(LEVEE_NATS_NOTICES_PASSWORD)@nats-0",
+              "nats://dispatch:$(LEVEE_NATS_NOTICES_PASSWORD)@nats-0"),
+        lambda d: kubernetes_problems(d / "kubernetes"), "notices: NATS_URL nats-0.nats-headless does not use"),
+    "two NATS users on one password": (
+        _edit("kubernetes/secret.yaml", "CHANGE-ME-nats-dispatch-password", "CHANGE-ME-nats-api-password"),
+        lambda d: kubernetes_problems(d / "kubernetes"),
+        "LEVEE_NATS_API_PASSWORD and LEVEE_NATS_DISPATCH_PASSWORD are one password"),
+    "a Deployment given every NATS password": (
+        _edit("kubernetes/dispatch.yaml", "            - secretRef: {name: levee-secrets}\n",
+              "            - secretRef: {name: levee-secrets}\n            - secretRef: {name: levee-nats-users}\n"),
+        lambda d: kubernetes_problems(d / "kubernetes"), "dispatch: gets every NATS password"),
+    "NATS values with a widened permission": (
+        _edit("kubernetes/nats-values.yaml", '"levee.track.triage"', '"levee.track.>"'),
+        lambda d: nats_values_problems(d / "kubernetes"), "triage's permissions differ from nats_permissions.py"),
+    "NATS values with a literal password": (
+        _edit("kubernetes/nats-values.yaml", "<< $LEVEE_NATS_ADMIN_PASSWORD >>", "admin"),
+        lambda d: nats_values_problems(d / "kubernetes"), "admin's password is not the variable"),
+    "NATS values without the admin user": (
+        _edit("kubernetes/nats-values.yaml", "      - user: admin\n", "      - user: root\n"),
+        lambda d: nats_values_problems(d / "kubernetes"), "nats-values.yaml: no user admin"),
     "NATS values without sync always": (
         _edit("kubernetes/nats-values.yaml", "sync_interval: always", "sync_interval: 2m"),
         lambda d: nats_values_problems(d / "kubernetes"), "sync_interval: always merged"),
