@@ -1,4 +1,5 @@
-"""A reporter's contact index: opened with its first report in one event, and older streams still read."""
+"""Triage's own indexes: a reporter's contact index (one event to open, older streams still read) and the
+cluster grid that finds a nearby group."""
 
 from __future__ import annotations
 
@@ -46,3 +47,26 @@ def test_an_index_written_by_an_earlier_version_reads_the_same() -> None:
     new = ContactIndex.start("c0ffee", "power_outage", first)
     old_stored, new_stored = replay(old), replay(new)
     assert (old_stored.key, old_stored.entries) == (new_stored.key, new_stored.entries)
+
+
+def test_the_grid_finds_exactly_the_groups_a_full_scan_finds() -> None:
+    import random
+
+    from services.triage.indexes import Proximity, near
+
+    rng = random.Random(3)
+    for km in (0.5, 1.0, 3.0):
+        members = [report(0, lat=rng.uniform(22.4, 22.9)) for _ in range(300)]
+        for m in members:
+            m["lon"] = rng.uniform(113.7, 114.4)
+        grid = Proximity(members, km)
+        for _ in range(400):
+            new = report(1, lat=rng.uniform(22.4, 22.9))
+            new["lon"] = rng.uniform(113.7, 114.4)
+            grid.catch_up()
+            assert grid.has_near(new) == any(near(m, new, km) for m in members)
+            if rng.random() < 0.2:
+                members.append(new)  # the group grows in place, as ClusterMemberAdded does
+        members.append({**report(2), "lat": None, "lon": None})  # one report without a place
+        grid.catch_up()
+        assert grid.has_near(report(3, lat=10.0))  # near by district, as the full scan says
