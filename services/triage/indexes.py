@@ -128,9 +128,20 @@ class Cluster(Aggregate):
         at = datetime.fromisoformat(new["at"])
         for index, group in enumerate(self.groups):
             recent = at - datetime.fromisoformat(group["last_at"]) <= link
-            if recent and any(near(m, new, km) for m in group["members"]):
+            if recent and self._proximity(index, km).has_near(new):
                 return index
         return None
+
+    def _proximity(self, group: int, km: float) -> Proximity:
+        """The group's members on a grid (kept beside the state, never stored): a surge puts thousands of
+        reports in one group, and checking each against every member made triage quadratic."""
+        indexes: dict[int, Proximity] = self.__dict__.setdefault("_proximity_indexes", {})
+        members = self.groups[group]["members"]
+        index = indexes.get(group)
+        if index is None or index.members is not members or index.km != km:
+            index = indexes[group] = Proximity(members, km)
+        index.catch_up()
+        return index
 
     def add(self, group: int, entry: Member) -> None:
         self.trigger_event(ClusterMemberAdded, group=group, entry=dict(entry))
@@ -155,6 +166,50 @@ class Cluster(Aggregate):
         """Distinct people: a report without a contact counts as its own person."""
         members = self.groups[group]["members"]
         return int(self.groups[group]["carried"]) + len({m["contact"] or m["complaint_id"] for m in members})
+
+
+class Proximity:
+    """Which members of one group lie within `km` of a new report, by a grid of cells at least `km` wide.
+
+    Gives exactly what `any(near(m, new, km) for m in members)` gives: a member without coordinates (or a new
+    report without them) is near by district, and every member of a cluster has the cluster's district.
+    The members list only grows (ClusterMemberAdded appends in place); `catch_up` files the new ones.
+    """
+
+    def __init__(self, members: list[Member], km: float) -> None:
+        self.members, self.km = members, km
+        self.filed = 0
+        self.without_place = False
+        self.cells: dict[tuple[int, int], list[Member]] = {}
+        self.lat_step = km / _KM_PER_DEGREE
+        self.lon_step = 0.0  # set from the first member with coordinates
+
+    def catch_up(self) -> None:
+        for member in self.members[self.filed :]:
+            if member["lat"] is None or member["lon"] is None:
+                self.without_place = True
+            else:
+                self.cells.setdefault(self._cell(member["lat"], member["lon"]), []).append(member)
+        self.filed = len(self.members)
+
+    def has_near(self, new: Member) -> bool:
+        if not self.members:
+            return False
+        if self.without_place or new["lat"] is None or new["lon"] is None:
+            return any(near(m, new, self.km) for m in self.members)
+        row, column = self._cell(new["lat"], new["lon"])
+        return any(
+            near(m, new, self.km)
+            for r in (row - 1, row, row + 1)
+            for c in (column - 1, column, column + 1)
+            for m in self.cells.get((r, c), ())
+        )
+
+    def _cell(self, lat: float, lon: float) -> tuple[int, int]:
+        if not self.lon_step:
+            # A degree of longitude is shortest at the highest latitude: size cells for 5 degrees beyond.
+            self.lon_step = self.km / (_KM_PER_DEGREE * math.cos(math.radians(min(abs(lat) + 5, 89))))
+        return math.floor(lat / self.lat_step), math.floor(lon / self.lon_step)
 
 
 class ClusterOpened(Cluster.Created):
@@ -183,10 +238,11 @@ class ClusterMemberAdded(Cluster.Event):
     entry: dict[str, Any]
 
     def apply(self, aggregate: Cluster) -> None:
-        groups = [dict(g) for g in aggregate.groups]
-        groups[self.group]["members"] = [*groups[self.group]["members"], dict(self.entry)]
-        groups[self.group]["last_at"] = max(groups[self.group]["last_at"], self.entry["at"])
-        aggregate.groups = groups
+        # In place: copying every group and member list on each report made a large group quadratic. The
+        # state is the aggregate's own (applied events copy what they put in), so nothing else shares it.
+        group = aggregate.groups[self.group]
+        group["members"].append(dict(self.entry))
+        group["last_at"] = max(group["last_at"], self.entry["at"])
 
 
 class ClusterIncidentSet(Cluster.Event):
