@@ -61,12 +61,25 @@ class Incident(Aggregate):
         # Any move is allowed, including resolved -> investigating: floods come back.
         self.trigger_event(IncidentStatusUpdated, status=status, by=by)
 
+    def position_of(self, complaint_id: UUID) -> int | None:
+        """Where the complaint stands among the linked ones (0 for the first), None when it is not linked.
+
+        By a lookup kept beside the state (never stored), since an incident in a surge links thousands."""
+        positions: dict[UUID, int] = self.__dict__.setdefault("_positions", {})
+        known = len(positions)  # complaint_ids only grows, at its end (ComplaintAddedToIncident)
+        if known < len(self.complaint_ids):
+            positions.update((c, known + n) for n, c in enumerate(self.complaint_ids[known:]))
+        return positions.get(complaint_id)
+
+    def has_complaint(self, complaint_id: UUID) -> bool:
+        return self.position_of(complaint_id) is not None
+
     def link_complaint(self, complaint_id: UUID) -> None:
         """Linking the same complaint twice is refused (``complaint_already_linked``), not ignored:
-        a consumer that may see a message twice checks ``complaint_id in incident.complaint_ids`` first.
+        a consumer that may see a message twice checks ``incident.has_complaint(complaint_id)`` first.
         """
         require(
-            complaint_id not in self.complaint_ids,
+            not self.has_complaint(complaint_id),
             "complaint_already_linked",
             "The complaint is already part of this incident.",
             field="complaint_id",
@@ -102,7 +115,7 @@ class ComplaintAddedToIncident(Incident.Event):
     complaint_id: UUID
 
     def apply(self, aggregate: Incident) -> None:
-        aggregate.complaint_ids = [*aggregate.complaint_ids, self.complaint_id]
+        aggregate.complaint_ids.append(self.complaint_id)  # in place: a surge links thousands
 
 
 INCIDENT_EVENTS: tuple[type[Incident.Event], ...] = (

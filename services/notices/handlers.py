@@ -28,10 +28,11 @@ async def on_complaint_added_to_incident(
 ) -> None:
     """Every ``every_complaints``-th complaint linked to an active incident brings a summary draft."""
     incident = await uow.get(event.originator_id, Incident)
-    if incident.status == "resolved" or event.complaint_id not in incident.complaint_ids:
+    position = incident.position_of(event.complaint_id)
+    if incident.status == "resolved" or position is None:
         return
     # The count as of this event, not as of now: a redone batch decides the same.
-    count = incident.complaint_ids.index(event.complaint_id) + 1
+    count = position + 1
     if count % policy.every_complaints:
         return
     occasion = f"complaints-{count}"

@@ -28,7 +28,7 @@ log = structlog.get_logger(__name__)
 class Placement:
     size: int  # complaints in the group, this one included
     incident_id: UUID | None
-    members: tuple[UUID, ...]  # the group's other complaints (bounded by the caller)
+    members: tuple[UUID, ...]  # the group's newest other complaints, at most max_rescore of them
 
 
 async def place(complaint: Complaint, category: str, received_at: datetime, uow: UnitOfWork,
@@ -48,7 +48,9 @@ async def place(complaint: Complaint, category: str, received_at: datetime, uow:
     else:
         group = await _start_group(cluster, entry, complaint.district, category, bucket, uow, link, km)
     incident_id = await _incident(cluster, group, complaint, category, uow, rules)
-    others = tuple(UUID(m["complaint_id"]) for m in cluster.groups[group]["members"][:-1])
+    # Only the newest few: the caller re-assesses at most max_rescore (a surge's group has thousands).
+    newest = cluster.groups[group]["members"][-(c.max_rescore + 1) : -1]
+    others = tuple(UUID(m["complaint_id"]) for m in newest)
     return Placement(cluster.size(group), incident_id, others)
 
 
@@ -116,5 +118,5 @@ async def _link(incident: Incident, complaint_ids: list[UUID], uow: UnitOfWork) 
         if not member.is_open or member.incident_id is not None:
             continue
         member.link_to_incident(incident.id)
-        if complaint_id not in incident.complaint_ids:
+        if not incident.has_complaint(complaint_id):
             incident.link_complaint(complaint_id)
