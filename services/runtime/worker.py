@@ -32,7 +32,8 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
 Observer = Callable[[Any], None]
 """Sees every event of its type in stream order, with no unit of work (an in-memory index). Must be
-idempotent: a batch that is redone shows it the same events again."""
+idempotent: a batch that is redone shows it the same events again. An event it cannot read is logged and
+left out (never dead-lettered: that is for the worker's effects)."""
 Planner = Callable[[list[UUID], UnitOfWork], Awaitable[None]]
 """Given the ids of a batch's aggregates (already prefetched), prefetch what its handlers will also need."""
 Clock = Callable[[], datetime]
@@ -79,6 +80,8 @@ class Worker:
         self._creation_topics = frozenset(
             get_topic(c) for t in cache_types for c in _created_event_classes(t)
         )
+        self._events_prefix = store.spec.events_filter.removesuffix(">")
+        self._skipped_to = 0  # the end of a run of non-event messages read past without a commit
         self._distrust_until = 0  # after a conflict: load what the batch needs instead of trusting the cache
         # Aggregates found behind the stream's end at a commit: loaded, not fed, until the position passes.
         self._stale: dict[UUID, int] = {}
@@ -123,9 +126,19 @@ class Worker:
 
     async def process_batch(self) -> int:
         """Read and commit one batch; return how many stream messages it covered (0: nothing new)."""
-        messages = await self.store.read(after_seq=self.tracking.position, limit=self.batch_size)
-        if not messages:
+        # The whole stream, not the events' subjects: a filtered batch read cost nats-server about 80 us of
+        # CPU per message against 12 us unfiltered. Tracking records and dead letters are skipped here, and
+        # only in memory: committing a position for them would write a tracking record every other worker
+        # then reads and answers in kind, for ever. After a restart they are skipped again.
+        after = max(self.tracking.position, self._skipped_to)
+        read = await self.store.read(after_seq=after, limit=self.batch_size, subject=">")
+        if not read:
             return 0
+        messages = [m for m in read if m.subject.startswith(self._events_prefix)]
+        if not messages:
+            self._skipped_to = read[-1].seq
+            return len(read)
+        self._skipped_to = 0
         read = messages
         for _ in range(50):
             # A retry redoes only what is not committed yet: a batch may commit in parts.
@@ -222,8 +235,11 @@ class Worker:
         topic = message.headers.get(TOPIC, "")
         observer = self.observers.get(topic)
         if observer is not None:
-            event = event or self.repository.to_domain_event(_aggregate_id(message), message)
-            observer(event)
+            try:
+                event = event or self.repository.to_domain_event(_aggregate_id(message), message)
+                observer(event)
+            except Exception as exc:  # an index, not an effect: an event it cannot read is left out of it
+                self.log.warning("event_not_observed", seq=message.seq, topic=topic, error=repr(exc)[:500])
         handler = self.handlers.get(topic)
         if handler is None:
             return
