@@ -39,7 +39,7 @@ from events.store.connection import connect_nats
 from events.store.stream import StreamSpec, ensure_stream
 from projections.migrate import migrate
 from projections.rebuild import rebuild_schema
-from projections.runner import CHANNEL, ProjectionRunner
+from projections.runner import ALL, CHANNEL, ProjectionRunner
 from services.embedded.nats_server import NatsServer
 from services.embedded.postgres_server import PostgresServer
 
@@ -142,6 +142,16 @@ async def measure_latency(
     return latencies
 
 
+async def read_rate(store: JetStreamEventStore) -> tuple[int, float]:
+    """Messages per second of reading the whole stream as the runner does, and nothing else: the rebuild's
+    ceiling from the reading side."""
+    started, after, count = time.perf_counter(), 0, 0
+    while messages := await store.read(after_seq=after, subject=ALL):
+        count += len(messages)
+        after = messages[-1].seq
+    return count, count / (time.perf_counter() - started)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -172,6 +182,9 @@ async def main(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         written = await write_events(AggregateStore(store, make_mapper()), args.events)
         out(f"wrote {written:,} events in {time.perf_counter() - started:,.1f} s")
+
+        count, rate = await read_rate(store)
+        out(f"raw read of {count:,} messages (no decoding or writing): {rate:,.0f} messages/s")
 
         conn = await asyncpg.connect(database_url)
         stack.push_async_callback(conn.close)

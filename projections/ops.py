@@ -2,7 +2,8 @@
 
 A projection's `apply(event)` returns a list of these; the runner executes them in one transaction.
 `key` names the row an op changes: ops on one key keep their order, ops on different keys (and keyless,
-commutative ops such as counter increments and append-only inserts) may be regrouped for speed.
+commutative ops such as counts and append-only inserts) may be regrouped for speed, and a row's UPDATEs may
+be folded into the INSERT that creates it when that is in the same batch (projections/fold.py).
 """
 
 from __future__ import annotations
@@ -31,4 +32,16 @@ class Append:
     row: tuple[Any, ...]
 
 
-Op = SqlOp | Append
+@dataclass(frozen=True, slots=True)
+class Count:
+    """Add to a counter row, creating it if need be. `sql` takes `row`: the row's key columns, then the amount.
+
+    Counts commute, so the runner adds up a batch's counts of one row and runs the statement once for it.
+    """
+
+    table: str
+    sql: str
+    row: tuple[Any, ...]
+
+
+Op = SqlOp | Append | Count

@@ -5,20 +5,27 @@ Executing ops one by one costs a round trip each. Ops with the same statement ca
 within a layer each key appears in one group only, and a key's next op with a different statement goes to
 a later layer. Layers run in order, so every row sees its ops in event order; keyless ops commute and all
 go to the first layer.
+
+Given the tables (a `fold.Folding`), a row created in the batch is held as values, its later UPDATEs are
+folded into it (projections/fold.py), and it is written once, with the batch's other new rows of its table.
+Counts of one row are added up into one statement.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from projections.ops import Append, Op, SqlOp
+from projections.fold import Folding, Row, Table
+from projections.ops import Append, Count, Op, SqlOp
 
 
 @dataclass(slots=True)
 class Step:
-    """One round trip: `executemany(sql, rows)`, or a COPY of `rows` into `table` when `columns` is set."""
+    """One round trip: `executemany(sql, rows)`, or when `columns` is set new `rows` for `table` (the runner
+    COPYs them, or INSERTs a few)."""
 
     table: str
     sql: str
@@ -26,33 +33,99 @@ class Step:
     columns: tuple[str, ...] | None = None
 
 
-def plan(ops: Iterable[Op]) -> list[Step]:
-    layers: list[dict[Hashable, Step]] = []
-    where: dict[Hashable, tuple[int, Hashable]] = {}  # key -> (layer, group) of its latest op
+def plan(ops: Iterable[Op], folding: Folding | None = None) -> list[Step]:
+    planner = _Planner(folding)
     for op in ops:
-        group: Hashable = ("copy", op.table, op.columns) if isinstance(op, Append) else op.sql
-        key = op.key if isinstance(op, SqlOp) else None
+        planner.add(op)
+    return planner.steps()
+
+
+class _Planner:
+    def __init__(self, folding: Folding | None) -> None:
+        self.folding = folding
+        self.layers: list[dict[Hashable, Step]] = []
+        self.where: dict[Hashable, tuple[int, Hashable]] = {}  # key -> (layer, group) of its latest op
+        self.held: dict[Hashable, tuple[Table, Row]] = {}  # key -> a row created in this batch, as values
+        self.rows: dict[int, list[Row]] = {}  # id(step) -> its held rows, turned into tuples at the end
+        self.counts: dict[str, tuple[Step, dict[tuple[Any, ...], Any]]] = {}
+
+    def add(self, op: Op) -> None:
+        if isinstance(op, SqlOp):
+            key = op.key
+            if key is not None and self.folding is not None and self._fold(op, key):
+                return
+            self._place(key, op.sql, op).rows.append(op.args)
+        elif isinstance(op, Append):
+            self._place(None, ("copy", op.table, op.columns), op).rows.append(op.row)
+        else:
+            self._count(op)
+
+    def _fold(self, op: SqlOp, key: Hashable) -> bool:
+        """True when `op` was taken in as values: a new row held, or an UPDATE folded into one."""
+        assert self.folding is not None
+        held = self.held.get(key)
+        if held is not None:
+            table, row = held
+            update = self.folding.update(op.sql, table)
+            if update is not None and update.apply(row, op.args):
+                return True
+            # From here on this row's ops run as SQL, after the row is written.
+            del self.held[key]
+            return False
+        if key in self.where:
+            return False
+        insert = self.folding.insert(op.sql)
+        if insert is None:
+            return False
+        row = insert.row(op.args)
+        step = self._place(key, ("rows", op.table, insert.columns), op, insert.columns)
+        self.rows.setdefault(id(step), []).append(row)
+        self.held[key] = (insert.table, row)
+        return True
+
+    def _count(self, op: Count) -> None:
+        if op.sql not in self.counts:
+            self.counts[op.sql] = (self._place(None, ("count", op.sql), op), {})
+        totals = self.counts[op.sql][1]
+        row_key = op.row[:-1]
+        totals[row_key] = totals.get(row_key, 0) + op.row[-1]
+
+    def _place(
+        self, key: Hashable | None, group: Hashable, op: Op, columns: tuple[str, ...] | None = None
+    ) -> Step:
         layer = 0
-        if key is not None and key in where:
-            last_layer, last_group = where[key]
+        if key is not None and key in self.where:
+            last_layer, last_group = self.where[key]
             layer = last_layer if last_group == group else last_layer + 1
         if key is not None:
-            where[key] = (layer, group)
-        while len(layers) <= layer:
-            layers.append({})
-        step = layers[layer].get(group)
+            self.where[key] = (layer, group)
+        while len(self.layers) <= layer:
+            self.layers.append({})
+        step = self.layers[layer].get(group)
         if step is None:
-            step = layers[layer][group] = _new_step(op)
-        step.rows.append(op.row if isinstance(op, Append) else op.args)
-    # Appends first in each layer: a later op of the batch may update a row appended in it.
-    return [
-        step
-        for layer_steps in layers
-        for step in sorted(layer_steps.values(), key=lambda step: step.columns is None)
-    ]
+            step = self.layers[layer][group] = _new_step(op, columns)
+        return step
+
+    def steps(self) -> list[Step]:
+        for step in self.layers[0].values() if self.layers else ():
+            held = self.rows.get(id(step))
+            if held is not None:
+                columns = step.columns or ()
+                values = operator.itemgetter(*columns)
+                step.rows = [values(row) if len(columns) > 1 else (values(row),) for row in held]
+        for step, totals in self.counts.values():
+            step.rows = [(*row_key, amount) for row_key, amount in totals.items()]
+        # New rows first in each layer: a later op of the batch may update a row appended in it.
+        return [
+            step
+            for layer_steps in self.layers
+            for step in sorted(layer_steps.values(), key=lambda step: step.columns is None)
+        ]
 
 
-def _new_step(op: Op) -> Step:
+def _new_step(op: Op, columns: tuple[str, ...] | None) -> Step:
     if isinstance(op, Append):
         return Step(op.table, "", columns=op.columns)
+    if columns is not None:
+        return Step(op.table, "", columns=columns)
     return Step(op.table, op.sql)
