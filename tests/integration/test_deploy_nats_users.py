@@ -23,6 +23,7 @@ from services.embedded.nats_permissions import password_variable
 from services.embedded.nats_server import NatsServer
 from tests.integration.cluster.test_three_node_cluster import ensure_r3_stream
 from tests.integration.test_nats_permissions import PASSWORDS, SPEC, as_user, event
+from tests.support.nats_cluster import running_cluster
 
 DEPLOY_NATS = Path(__file__).resolve().parents[2] / "deploy" / "nats"
 
@@ -161,17 +162,8 @@ def shipped_cluster(tmp_path: Path, passwords_in_environment: None) -> Iterator[
         )
         for n in (1, 2, 3)
     ]  # fmt: skip
-    for node in nodes:
-        node.routes = [f"nats-route://127.0.0.1:{other.cluster_port}" for other in nodes]
-    try:
-        for node in nodes:
-            node.launch()
-        for node in nodes:
-            node.wait_ready(timeout=60)
+    with running_cluster(nodes):
         yield nodes
-    finally:
-        for node in nodes:
-            node.stop()
 
 
 def cluster_url(nodes: list[NatsServer], user: str) -> str:

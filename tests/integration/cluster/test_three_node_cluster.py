@@ -15,6 +15,7 @@ from events.store.connection import connect_nats
 from events.store.group_commit import GroupCommitter
 from events.store.stream import StreamSpec, ensure_stream
 from services.embedded.nats_server import NatsServer
+from tests.support.nats_cluster import running_cluster
 
 
 @pytest.fixture
@@ -22,17 +23,8 @@ def cluster(tmp_path: Path) -> Iterator[list[NatsServer]]:
     nodes = [
         NatsServer(tmp_path / f"n{n}", server_name=f"levee-{n}", cluster_name="levee-test") for n in (1, 2, 3)
     ]
-    for node in nodes:
-        node.routes = [f"nats-route://127.0.0.1:{other.cluster_port}" for other in nodes if other is not node]
-    try:
-        for node in nodes:
-            node.launch()
-        for node in nodes:
-            node.wait_ready(timeout=60)
+    with running_cluster(nodes):
         yield nodes
-    finally:
-        for node in nodes:
-            node.stop()
 
 
 async def ensure_r3_stream(url: str, spec: StreamSpec) -> None:
