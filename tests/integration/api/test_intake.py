@@ -250,3 +250,6 @@ async def test_no_personal_data_in_any_log_line(api_client: Client, caplog: pyte
     access = [r for r in captured if r["event"] == "http_request" and r["route"] == URL]
     assert [(r["role"], r["status"]) for r in access] == [("public", 201), ("public", 422)]
     assert all(r["duration_ms"] >= 0 and r["method"] == "POST" for r in access)
+    # One line per request: the accepted one names the complaint, so an operator can find it in the logs.
+    assert access[0]["complaint_id"] == (await response.json())["id"] and access[0]["channel"] == GOOD["channel"]
+    assert "complaint_id" not in access[1]
