@@ -2,8 +2,8 @@
 
 - the working list of notices (press and command staff see drafts and their approval state);
 - what a department needs to work a case in its queue (the description, how many people, who is vulnerable);
-- Open311 `GET requests`, keyed by the complaint id that `POST requests.json` answers with (the shared
-  `services.api.read_models.public.open311_requests` keys by tracking code, which no Open311 client was ever given).
+- Open311 `GET requests`, keyed by the complaint id that `POST requests.json` answers with (a tracking code
+  is accepted too); services/api/open311_requests.py formats the rows.
 """
 
 from __future__ import annotations
