@@ -19,9 +19,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from events.store import JetStreamEventStore
 from projections.migrate import migrate
 from projections.runner import ProjectionRunner
-from services.api import auth, keys
+from services.api import keys
 from services.api.app import build_app
 from services.settings import Settings
+from tests.support.tokens import RoleTokens
 from tests.support.waiting import wait_until
 
 SECRET = b"operator-tests-secret-0123456789abcdef"
@@ -30,19 +31,13 @@ PHONE_FORMS = ("139 1234 5678", "13912345678", "8613912345678", "1234 5678", "12
 
 
 @dataclass
-class Console:
+class Console(RoleTokens):
     client: TestClient
     store: JetStreamEventStore
     runner: ProjectionRunner
     conn: asyncpg.Connection
     logs: io.StringIO
     tokens: dict[str, str] = field(default_factory=dict)
-
-    async def token(self, role: str) -> str:
-        if role not in self.tokens:
-            secret, _ = await self.client.app[auth.TOKENS].create(role, f"test {role}")
-            self.tokens[role] = secret
-        return self.tokens[role]
 
     async def call(
         self, method: str, path: str, role: str | None = "operator", **kwargs: Any

@@ -16,10 +16,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from events.store import JetStreamEventStore
 from projections.migrate import migrate
 from projections.runner import ProjectionRunner
-from services.api import auth, keys, live
+from services.api import keys, live
 from services.api.app import build_app
 from services.settings import Settings
 from tests.integration.projections.day import Day, write_day
+from tests.support.tokens import RoleTokens
 from tests.support.waiting import wait_until
 
 REPORTER = {"name": "Wang Xiaoming", "phone": "+86 138 0013 8000", "email": "wang.xm@example.org"}
@@ -35,18 +36,12 @@ PERSONAL = (
 
 
 @dataclass
-class Harness:
+class Harness(RoleTokens):
     client: TestClient
     store: JetStreamEventStore
     runner: ProjectionRunner
     day: Day
     tokens: dict[str, str] = field(default_factory=dict)
-
-    async def token(self, role: str) -> str:
-        if role not in self.tokens:
-            secret, _ = await self.client.app[auth.TOKENS].create(role, f"test {role}")
-            self.tokens[role] = secret
-        return self.tokens[role]
 
     async def headers(self, role: str | None) -> dict[str, str]:
         return {} if role is None else {"Authorization": f"Bearer {await self.token(role)}"}
