@@ -26,14 +26,15 @@ log = structlog.get_logger(__name__)
 async def on_complaint_added_to_incident(
     event: Any, uow: UnitOfWork, *, policy: SummaryPolicy, reference: Reference, memo: FactsMemo | None = None
 ) -> None:
-    """Every ``every_complaints``-th complaint linked to an active incident brings a summary draft."""
+    """A complaint linked to an active incident brings a summary draft when the count it reaches is one of
+    the policy's thresholds or a multiple of the last (``SummaryPolicy.drafts_at``)."""
     incident = await uow.get(event.originator_id, Incident)
     position = incident.position_of(event.complaint_id)
     if incident.status == "resolved" or position is None:
         return
     # The count as of this event, not as of now: a redone batch decides the same.
     count = position + 1
-    if count % policy.every_complaints:
+    if not policy.drafts_at(count):
         return
     occasion = f"complaints-{count}"
     try:

@@ -2,7 +2,9 @@
 
 A summary never names anyone: it counts complaints received, dispatched and resolved, and the median time
 from receipt to a department's sign-for. Its notice id is derived from the incident and the occasion
-(the 40th complaint, the 14:00 slot), so drafting it twice, after a crash or by two instances, is one draft.
+(the 50th complaint, the 14:00 slot), so drafting it twice, after a crash or by two instances, is one draft.
+Drafts on the linked count come at widening thresholds (20, 50, 100, ... 5000, then every 5000): a surge
+of thousands leaves press officers a handful to approve, not hundreds.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
+from itertools import pairwise
 from typing import Any
 from uuid import UUID
 
@@ -25,9 +28,24 @@ CITY_TIME = timezone(timedelta(hours=8), "UTC+08:00")
 
 @dataclass(frozen=True)
 class SummaryPolicy:
-    every_complaints: int = 20  # a draft each time this many more complaints are linked
+    # A draft when the linked count reaches each threshold, then at every multiple of the last. Widening,
+    # because each summary costs more as the incident grows and each waits for a press officer.
+    thresholds: tuple[int, ...] = (20, 50, 100, 200, 500, 1000, 2000, 5000)
     every: timedelta = timedelta(hours=1)  # and one per active incident per period
     tz: timezone = CITY_TIME
+
+    def __post_init__(self) -> None:
+        if not self.thresholds:
+            raise ValueError("SummaryPolicy.thresholds must not be empty")
+        if self.thresholds[0] <= 0:
+            raise ValueError(f"SummaryPolicy.thresholds must be positive, got {self.thresholds}")
+        if any(a >= b for a, b in pairwise(self.thresholds)):
+            raise ValueError(f"SummaryPolicy.thresholds must be strictly increasing, got {self.thresholds}")
+
+    def drafts_at(self, count: int) -> bool:
+        """Whether the complaint that brings the linked count to ``count`` brings a summary draft."""
+        last = self.thresholds[-1]
+        return count in self.thresholds or (count > last and count % last == 0)
 
 
 @dataclass(frozen=True)

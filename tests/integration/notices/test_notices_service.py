@@ -22,7 +22,7 @@ from services.notices.publishing import NoKnownPersonalData, publish_notice
 from services.notices.summary import SummaryPolicy, slot_occasion, summary_notice_id
 from services.runtime.worker import Worker
 
-POLICY = SummaryPolicy(every_complaints=3, every=timedelta(hours=1))
+POLICY = SummaryPolicy(thresholds=(2, 3), every=timedelta(hours=1))  # drafts at 2, 3, 6, 9, ...
 FACTORS = [{"name": "x", "weight": 1, "value": 1, "evidence": "y"}]
 
 
@@ -78,11 +78,11 @@ async def drafted(store: JetStreamEventStore) -> list[str]:
     return found
 
 
-async def test_a_summary_is_drafted_every_n_linked_complaints_once_even_when_redone(
+async def test_summaries_are_drafted_at_thresholds_then_multiples_of_the_last_once_even_when_redone(
     store: JetStreamEventStore,
 ) -> None:
     repository = AggregateStore(store, make_mapper())
-    incident = await incident_with_complaints(repository, 7)
+    incident = await incident_with_complaints(repository, 10)
     worker, _ = build(store, policy=POLICY, clock=FakeClock())
     await drain(worker)
     # A redo: the same work done again from position 0 (another tracking name) drafts nothing new.
@@ -90,12 +90,13 @@ async def test_a_summary_is_drafted_every_n_linked_complaints_once_even_when_red
         "notices-redo", store, AggregateStore(store, make_mapper()), handler_table(POLICY, load_reference())
     )
     await drain(redo)
-    expected = {str(summary_notice_id(incident.id, f"complaints-{n}")) for n in (3, 6)}
+    # The thresholds 2 and 3, then multiples of the last: none at 1, 4, 5, 7, 8 or 10.
+    expected = {str(summary_notice_id(incident.id, f"complaints-{n}")) for n in (2, 3, 6, 9)}
     assert sorted(await drafted(store)) == sorted(expected)
     sixth = await repository.get(summary_notice_id(incident.id, "complaints-6"), Notice)
     assert sixth.state == "draft" and sixth.incident_id == incident.id
-    assert "7 reports" in sixth.body_en  # figures as of when it was drafted: all seven already linked
-    assert "已派发责任部门7件" in sixth.body_zh
+    assert "10 reports" in sixth.body_en  # figures as of when it was drafted: all ten already linked
+    assert "已派发责任部门10件" in sixth.body_zh
 
 
 async def test_scheduled_summaries_once_per_period_and_active_incident_across_restarts(

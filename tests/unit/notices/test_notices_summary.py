@@ -91,6 +91,49 @@ def test_the_facts_memo_agrees_with_the_history_whatever_it_sees_twice() -> None
     assert late.get(complaint.id) is None
 
 
+@pytest.mark.parametrize(
+    ("count", "drafts"),
+    [
+        (1, False),
+        (19, False),
+        (20, True),
+        (40, False),  # a multiple of 20, no longer a threshold
+        (50, True),
+        (60, False),
+        (100, True),
+        (1000, True),
+        (4999, False),
+        (5000, True),
+        (7000, False),
+        (10000, True),  # past the last threshold: every multiple of it
+        (12500, False),
+        (15000, True),
+    ],
+)
+def test_summaries_are_drafted_at_widening_thresholds(count: int, drafts: bool) -> None:
+    assert SummaryPolicy().drafts_at(count) is drafts
+
+
+def test_a_single_threshold_drafts_at_each_of_its_multiples() -> None:
+    policy = SummaryPolicy(thresholds=(3,))
+    assert [n for n in range(1, 13) if policy.drafts_at(n)] == [3, 6, 9, 12]
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "message"),
+    [
+        ((), "must not be empty"),
+        ((0, 5), "must be positive"),
+        ((-5, 5), "must be positive"),
+        ((20, 20, 50), "must be strictly increasing"),
+        ((50, 20), "must be strictly increasing"),
+    ],
+)
+def test_summary_policy_refuses_bad_thresholds(thresholds: tuple[int, ...], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SummaryPolicy(thresholds=thresholds)
+
+
 def test_summary_text_is_bilingual_and_carries_no_personal_data() -> None:
     text = summary_text(
         title="Typhoon flooding", area_en="Westbay", area_zh="西湾区", status="identified",
