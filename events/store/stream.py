@@ -14,7 +14,8 @@ DUPLICATE_WINDOW_NS = 5 * 60 * 1_000_000_000  # five minutes
 
 @dataclass(frozen=True, slots=True)
 class StreamSpec:
-    """A stream name and the subject prefix it owns (`<prefix>.ev.<aggregate_id>`, `<prefix>.track.<name>`).
+    """A stream name and the subject prefix it owns (`<prefix>.ev.<aggregate_id>`, `<prefix>.track.<name>`,
+    `<prefix>.code.<tracking code>`, ...).
 
     Two streams cannot share subjects, so a stream other than the default gets a prefix of its own:
     a fresh stream name is a fresh, separate store.
@@ -43,9 +44,13 @@ class StreamSpec:
     def snapshot_subject(self, purpose: str, aggregate_id: object) -> str:
         return f"{self.prefix}.snap.{purpose}.{aggregate_id}"
 
+    def code_subject(self, tracking_code: str) -> str:
+        """Where a public tracking code is claimed: written once, with the complaint that carries it."""
+        return f"{self.prefix}.code.{tracking_code}"
+
     @property
     def subjects(self) -> list[str]:
-        return [f"{self.prefix}.{kind}.>" for kind in ("ev", "track", "dlq", "snap")]
+        return [f"{self.prefix}.{kind}.>" for kind in ("ev", "track", "dlq", "snap", "code")]
 
     def config(self) -> dict[str, Any]:
         return {

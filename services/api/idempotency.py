@@ -95,3 +95,20 @@ class IdempotencyStore:
                 code="idempotency_key_reused", errors=[FieldError(HEADER, "already used with a different body")],
             )  # fmt: skip
         return Claim(complaint_id, row["tracking_code"], first)
+
+    async def redraw(self, scope_hash: str, taken: str, fresh: str) -> str:
+        """The tracking code the claim holds once `taken` (found claimed by another complaint) is replaced:
+        `fresh`, or the code a racing twin of this request put there first."""
+        async with self.pool.acquire() as conn:
+            code = await conn.fetchval(
+                "UPDATE intake_idempotency SET tracking_code = $3 WHERE scope = $1 AND tracking_code = $2 "
+                "RETURNING tracking_code",
+                scope_hash, taken, fresh,
+            )  # fmt: skip
+            if code is None:
+                code = await conn.fetchval(
+                    "SELECT tracking_code FROM intake_idempotency WHERE scope = $1", scope_hash
+                )
+        if code is None:
+            raise RuntimeError(f"the idempotency claim {scope_hash[:12]} vanished")  # rows are never deleted
+        return str(code)

@@ -10,16 +10,21 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+import structlog
 from aiohttp import web
 from prometheus_client import Counter
 
 from events.complaint import Complaint, new_tracking_code
 from events.personal import PersonalData, contact_hash, new_key, seal
 from events.publishing.redaction import mask
-from events.store import ConcurrencyConflict, StoreUnavailable
+from events.store import ConcurrencyConflict, StoreError, StoreUnavailable
+from events.store.aggregates import AggregateStore
+from events.store.records import Write
+from events.store.stream import StreamSpec
 from services.api import idempotency, keys, ratelimit
 from services.api.intake_schema import PUBLIC_CHANNELS, IntakeRequest, parse_intake
 from services.api.openapi import json_body, problem_responses
@@ -29,7 +34,12 @@ from services.api.problems import FieldError, Problem, invalid
 from services.api.resources import WRITERS, Writers
 from services.runtime.metrics import COMPLAINTS_RECEIVED
 
+log = structlog.get_logger(__name__)
+
 OPERATOR_ROLES = frozenset({"operator", "command"})
+# Draws of a tracking code before giving up: with a million codes claimed, five taken in a row is one
+# chance in about 10^14.
+CODE_DRAWS = 5
 _PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
@@ -52,26 +62,68 @@ async def create_complaint(request: web.Request) -> web.Response:
 
 
 async def store(
-    writers: Writers, intake: IntakeRequest, principal: Principal, key: str | None
+    writers: Writers,
+    intake: IntakeRequest,
+    principal: Principal,
+    key: str | None,
+    *,
+    shape: Callable[[Complaint], None] | None = None,
 ) -> tuple[uuid.UUID, str, bool]:
-    """Store the complaint durably: (id, tracking code, whether it was already stored by an earlier try)."""
-    complaint_id, tracking_code, replay = await prepare(writers, intake, principal, key)
-    complaint = await receive(
-        writers, intake, principal, complaint_id, tracking_code, replay_possible=key is not None
-    )
-    try:
-        await (await writers.aggregates()).save(complaint)
-    except keys.DependencyUnavailable as exc:
-        raise unavailable(f"the event store is unreachable ({exc.detail})") from None
-    except StoreUnavailable as exc:
-        raise unavailable(f"the event store did not confirm the write: {exc}") from None
-    except ConcurrencyConflict:
-        if key is None:
-            raise
-        replay = True  # the id is derived from the key: this subject holds the first try's complaint
-    if not replay:
+    """Store the complaint durably: (id, tracking code, whether an earlier try with this key had stored it).
+
+    The complaint's first events go in one atomic batch with the claim of its tracking code, a subject that
+    must be empty: two complaints can never show the same code. `shape` applies what else the request
+    settled (an operator's first-contact answer) before the save.
+    """
+    complaint_id, tracking_code, _ = await prepare(writers, intake, principal, key)
+    for _ in range(CODE_DRAWS):
+        complaint = await receive(
+            writers, intake, principal, complaint_id, tracking_code, replay_possible=key is not None
+        )
+        if shape is not None:
+            shape(complaint)
+        try:
+            aggregates = await writers.aggregates()
+            await aggregates.save(
+                complaint, extra=[claim(aggregates.store.spec, tracking_code, complaint_id)]
+            )
+        except keys.DependencyUnavailable as exc:
+            raise unavailable(f"the event store is unreachable ({exc.detail})") from None
+        except StoreUnavailable as exc:
+            raise unavailable(f"the event store did not confirm the write: {exc}") from None
+        except ConcurrencyConflict:
+            if key is not None and await stored_already(aggregates, complaint_id):
+                return complaint_id, tracking_code, True  # the id is derived from the key: an earlier try's
+            tracking_code = await redraw(writers, principal, key, tracking_code)
+            continue
         _received(intake.channel).inc()
-    return complaint_id, tracking_code, replay
+        return complaint_id, tracking_code, False
+    raise unavailable(f"no free tracking code in {CODE_DRAWS} draws")
+
+
+def claim(spec: StreamSpec, tracking_code: str, complaint_id: uuid.UUID) -> Write:
+    """The tracking code's claim: its subject must be empty, and holds the complaint's id."""
+    return Write(spec.code_subject(tracking_code), str(complaint_id).encode(), expected_last_seq=0)
+
+
+async def stored_already(aggregates: AggregateStore, complaint_id: uuid.UUID) -> bool:
+    subject = aggregates.store.spec.event_subject(complaint_id)
+    try:
+        return await aggregates.store.last_message(subject) is not None
+    except StoreError as exc:
+        raise unavailable(f"the event store did not answer: {exc}") from None
+
+
+async def redraw(writers: Writers, principal: Principal, key: str | None, taken: str) -> str:
+    """A new code after `taken` turned out claimed by another complaint: one draw in about 7,000 once
+    a hundred thousand codes are out (there are 30^6)."""
+    log.warning("tracking_code_taken", code=taken)
+    if key is None:
+        return new_tracking_code()
+    try:  # the claim row hands a retry the same code: it must hold the new one
+        return await writers.requests.redraw(idempotency.scope(principal, key), taken, new_tracking_code())
+    except _PG_DOWN as exc:
+        raise unavailable(f"PostgreSQL is unreachable ({type(exc).__name__})") from None
 
 
 def log_received(request: web.Request, complaint_id: uuid.UUID, channel: str, *, replay: bool) -> None:

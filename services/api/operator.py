@@ -20,9 +20,9 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from events.complaint import Complaint
 from events.complaint_rules import EMERGENCY_SERVICES
 from events.personal import caller_key, contact_hash
-from events.store import ConcurrencyConflict, StoreUnavailable
 from services.api import idempotency, intake, keys
 from services.api.auth import require_role
 from services.api.commands import Field, read_body
@@ -36,7 +36,6 @@ from services.api.principal import PRINCIPAL, Principal
 from services.api.problems import FieldError, Problem, invalid
 from services.api.read_routes import json_response, reading
 from services.api.resources import WRITERS
-from services.runtime.metrics import COMPLAINTS_RECEIVED
 
 log = structlog.get_logger(__name__)
 
@@ -196,31 +195,15 @@ async def _store_call(
     writers: Any, parsed: IntakeRequest, principal: Principal, key: str | None,
     first: dict[str, str] | None, moved: dict[str, str] | None,
 ) -> tuple[uuid.UUID, str, bool]:  # fmt: skip
-    complaint_id, code, replay = await intake.prepare(writers, parsed, principal, key)
-    if replay:
-        return complaint_id, code, True
-    complaint = await intake.receive(
-        writers, parsed, principal, complaint_id, code, replay_possible=key is not None
-    )
-    # Life first: the transfer comes before anything else the call settled.
-    if moved is not None:
-        transfer(complaint, moved["service"], moved["reason"], by(principal))
-    if first is not None:
-        complaint.resolve(OPERATOR_OFFICE, first["summary"], "first_contact", first["answer_ref"],
-                          reference=writers.reference)  # fmt: skip
-    try:
-        await (await writers.aggregates()).save(complaint)
-    except keys.DependencyUnavailable as exc:
-        raise intake.unavailable(f"the event store is unreachable ({exc.detail})") from None
-    except StoreUnavailable as exc:
-        raise intake.unavailable(f"the event store did not confirm the write: {exc}") from None
-    except ConcurrencyConflict:
-        if key is None:
-            raise
-        replay = True  # an earlier try with this Idempotency-Key stored it
-    if not replay:
-        COMPLAINTS_RECEIVED.labels(parsed.channel).inc()
-    return complaint_id, code, replay
+    def settle(complaint: Complaint) -> None:
+        # Life first: the transfer comes before anything else the call settled.
+        if moved is not None:
+            transfer(complaint, moved["service"], moved["reason"], by(principal))
+        if first is not None:
+            complaint.resolve(OPERATOR_OFFICE, first["summary"], "first_contact", first["answer_ref"],
+                              reference=writers.reference)  # fmt: skip
+
+    return await intake.store(writers, parsed, principal, key, shape=settle)
 
 
 # -- follow-ups and the report -------------------------------------------------------------------------

@@ -31,7 +31,7 @@ def publish_permissions(spec: StreamSpec) -> dict[str, list[str]]:
     ]
     events = f"{spec.prefix}.ev.>"
     allowed = {
-        "api": [*read, events],
+        "api": [*read, events, f"{spec.prefix}.code.>"],  # a complaint claims its tracking code
         "projector": [*read],
         "admin": [">"],
     }

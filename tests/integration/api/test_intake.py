@@ -19,7 +19,7 @@ from events.personal import unseal
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from events.store.keys import PersonalKeyStore
-from services.api import auth, ratelimit
+from services.api import auth, intake, ratelimit
 from tests.integration.api.conftest import MakeClient
 
 Client = TestClient[web.Request, web.Application]
@@ -218,6 +218,49 @@ async def test_idempotency_survives_an_api_restart(
     assert (first.status, again.status) == (201, 201)
     assert await first.json() == await again.json()
     assert len(await store.read_subject(store.spec.event_subject((await first.json())["id"]))) == 1
+
+
+def draw_codes(monkeypatch: pytest.MonkeyPatch, *codes: str) -> None:
+    """Intake's next tracking codes, in this order: the random draw made repeatable."""
+    queue = list(codes)
+    monkeypatch.setattr(intake, "new_tracking_code", lambda: queue.pop(0))
+
+
+async def claimed_by(store: JetStreamEventStore, code: str) -> str | None:
+    message = await store.last_message(store.spec.code_subject(code))
+    return message.data.decode() if message else None
+
+
+async def test_a_tracking_code_already_out_is_never_handed_out_again(
+    api_client: Client, store: JetStreamEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken, fresh = "LV-TAKEN1", "LV-FRESH1"
+    draw_codes(monkeypatch, taken, taken, fresh)
+    first = await (await api_client.post(URL, json=GOOD)).json()
+    second = await api_client.post(URL, json=with_(people_affected=5))
+    assert second.status == 201, await second.text()
+    body = await second.json()
+    assert (first["tracking_code"], body["tracking_code"]) == (taken, fresh)
+    assert body["links"]["public_status"] == f"/api/v1/track/{fresh}"
+    assert (await claimed_by(store, taken), await claimed_by(store, fresh)) == (first["id"], body["id"])
+    assert (await read_complaint(store, body["id"])).tracking_code == fresh
+
+
+async def test_a_keyed_retry_keeps_the_code_drawn_after_a_taken_one(
+    api_client: Client, store: JetStreamEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken, fresh = "LV-TAKEN2", "LV-FRESH2"
+    draw_codes(monkeypatch, taken, taken, fresh, "LV-UNUSED")  # the retry's own draw loses to the stored one
+    assert (await api_client.post(URL, json=GOOD)).status == 201
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    first = await api_client.post(URL, json=GOOD, headers=headers)
+    again = await api_client.post(URL, json=GOOD, headers=headers)
+    assert (first.status, again.status) == (201, 201)
+    assert await first.json() == await again.json()
+    assert (await first.json())["tracking_code"] == fresh and again.headers["Idempotent-Replayed"] == "true"
+    complaint_id = (await first.json())["id"]
+    assert len(await store.read_subject(store.spec.event_subject(complaint_id))) == 1
+    assert await claimed_by(store, fresh) == complaint_id
 
 
 async def test_bad_idempotency_key_is_refused(api_client: Client) -> None:
