@@ -279,9 +279,9 @@ def answer(
         "tracking_code": tracking_code,
         "status": "received",
         "links": {
-            "self": self_url,
-            "status": f"{self_url}/status",
-            "public_status": f"/api/v1/track/{tracking_code}",
+            "self": self_url,  # staff read the complaint here
+            "status": f"/api/v1/status/{tracking_code}",  # anyone, no personal data: JSON
+            "public_status": f"/status/{tracking_code}",  # the page to give the caller
         },
         # Life first: null, or the emergency services (110/119/120) to call now, and why.
         "life_first": danger,
@@ -332,8 +332,11 @@ RECEIVED_SCHEMA: dict[str, Any] = {
         "status": {"const": "received"},
         "life_first": {"type": ["object", "null"], "description": "A danger to life was described: call "
                        "services[] (110/119/120) first; message_en/message_zh say so."},
-        "links": {"type": "object", "required": ["self", "status", "public_status"],
-                  "properties": {k: {"type": "string"} for k in ("self", "status", "public_status")}},
+        "links": {"type": "object", "required": ["self", "status", "public_status"], "properties": {
+            "self": {"type": "string", "description": "The complaint, for staff (GET /api/v1/complaints/{id})."},
+            "status": {"type": "string", "description": "Its public status as JSON, for anyone; 'received' "
+                       "from the moment of this answer (GET /api/v1/status/{tracking_code})."},
+            "public_status": {"type": "string", "description": "The public status page to give the caller."}}},
     },
 }  # fmt: skip
 OPENAPI_PATHS: dict[str, Any] = {

@@ -24,8 +24,9 @@ import structlog
 from aiohttp import web
 from multidict import MultiMapping
 
-from events.complaint_rules import Status
+from events.complaint_rules import TRACKING_CODE, Status
 from events.reference import LEVELS, Department, District, load_reference
+from events.store import StoreError
 from services.api import keys, ratelimit
 from services.api.auth import require_holding_department, require_role
 from services.api.openapi import problem_responses
@@ -45,6 +46,7 @@ NOTICE_ROLES = ("command", "press")
 INCIDENT_ROLES = ("operator", "command", "department", "press")
 MAX_LIMIT = 200
 BOARD_CACHE = web.AppKey("board_cache", dict)
+CLAIM_TIMEOUT = 2.0  # seconds to ask the stream for a tracking code's claim
 BOARD_FRESH = 1.0  # seconds a computed board is served again while no projection commit came in
 _PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 _NOT_MIGRATED = (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError)
@@ -352,8 +354,24 @@ async def public_status(request: web.Request) -> web.Response:
     async with reading(request) as conn:
         status = await public.public_status(conn, code)
     if status is None:
-        raise _not_found("complaint", f"No complaint has tracking code {code} (a new one may take a moment).")
+        status = await _claimed(request, code)
+    if status is None:
+        raise _not_found("complaint", f"No complaint has tracking code {code}.")
     return json_response(status)
+
+
+async def _claimed(request: web.Request, code: str) -> dict[str, Any] | None:
+    """A code handed out before the read models caught up (seconds in a surge): its claim in the stream says
+    the complaint is received. None when there is no claim, or NATS cannot say."""
+    if not TRACKING_CODE.fullmatch(code):
+        return None  # never a subject wildcard or token separator
+    try:
+        store = request.app[keys.NATS_LINK].store(timeout=CLAIM_TIMEOUT)
+        claim = await store.last_message(store.spec.code_subject(code))
+    except (keys.DependencyUnavailable, StoreError) as exc:
+        log.info("tracking_code_claim_unreadable", reason=str(exc))
+        return None
+    return None if claim is None else public.just_received(code, claim.time)
 
 
 async def published_notices(request: web.Request) -> web.Response:

@@ -25,8 +25,8 @@ COORDINATE_DECIMALS = 3
 
 async def public_status(conn: Conn, tracking_code: str) -> dict[str, Any] | None:
     """{tracking_code, status, category, district, received_at, accepted_at, resolved_at, closed_at,
-    updated_at, progress: [{at, text}]} or None. A code reused by chance returns the newest complaint.
-    The notes' text has personal data masked."""
+    updated_at, progress: [{at, text}]} or None. The notes' text has personal data masked. Codes are unique
+    (each is claimed in the stream with its complaint); should older data share one, the newest complaint wins."""
     record = await conn.fetchrow(
         f"SELECT id, tracking_code, status, category, district, received_at, accepted_at, resolved_at, "
         f"closed_at, updated_at FROM {S}.public_status WHERE tracking_code = $1 ORDER BY received_at DESC LIMIT 1",
@@ -41,6 +41,15 @@ async def public_status(conn: Conn, tracking_code: str) -> dict[str, Any] | None
     result["status"] = PUBLIC_STATUS.get(record["status"], record["status"])
     result["progress"] = [{**dict(n), "text": public_text(n["text"])} for n in notes]
     return result
+
+
+def just_received(tracking_code: str, received_at: Any) -> dict[str, Any]:
+    """The public status of a complaint stored moments ago, before the read models show it: received."""
+    return {
+        "tracking_code": tracking_code, "status": "received", "category": None, "district": None,
+        "received_at": received_at, "accepted_at": None, "resolved_at": None, "closed_at": None,
+        "updated_at": received_at, "progress": [],
+    }  # fmt: skip
 
 
 async def published_notices(conn: Conn, *, incident: Any = None, limit: int = 50) -> list[dict[str, Any]]:

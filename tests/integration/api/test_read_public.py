@@ -34,6 +34,21 @@ async def test_public_status_by_tracking_code_carries_no_personal_data(api: Harn
     assert "trapped" not in await response.text()  # the free text is not public either
 
 
+async def test_the_links_intake_hands_out_work_at_once_before_the_read_models_catch_up(api: Harness) -> None:
+    received = await api.submit(flood_report())
+    code, links = received["tracking_code"], received["links"]
+    assert links["status"] == f"/api/v1/status/{code}"
+    early = await api.get_json(links["status"])  # not projected yet: the code's claim in the stream answers
+    assert (early["tracking_code"], early["status"], early["category"]) == (code, "received", None)
+    assert early["received_at"] is not None and early["progress"] == []
+    page = await api.get(links["public_status"])
+    assert page.status == 200 and page.content_type == "text/html"
+    await api.project()
+    assert (await api.get_json(links["status"]))["category"] == "flooding"  # now the read model's view
+    missing = await api.get("/api/v1/status/LV-222222")
+    assert missing.status == 404 and missing.content_type == "application/problem+json"
+
+
 async def test_public_status_shows_public_progress_in_public_words(api: Harness) -> None:
     status = await api.get_json(f"/api/v1/status/{api.day.codes['long']}")
     assert status["status"] == "closed"
