@@ -30,7 +30,7 @@ async function lookUp(code) {
   } catch (error) {
     $("result").hidden = true;
     const text = error instanceof ApiError && error.status === 404
-      ? "未找到该编号（新投诉可能需要片刻） No complaint with that code (a new one may take a moment)"
+      ? "未找到该编号，请核对（格式如 LV-7K3QX9） No complaint with that code; please check it (codes look like LV-7K3QX9)"
       : `查询失败 Lookup failed: ${error.message}`;
     say($("message"), text, "error");
   }
