@@ -38,7 +38,7 @@ async function lookUp(code) {
 
 async function notices() {
   const items = (await api("/api/v1/notices")).items;
-  $("notices").replaceChildren(...(items.length ? items.map((n) => el("article", {},
+  $("notices").replaceChildren(...(items.length ? items.map((n) => el("article", { id: `notice-${n.id}` },
     el("h3", {}, el("span", { lang: "zh", text: n.title_zh }), " · ", el("span", { lang: "en", text: n.title_en })),
     el("p", { lang: "zh", text: n.body_zh }), el("p", { lang: "en", text: n.body_en }),
     el("p", { class: "notes", text: `${n.status} · ${fmtTime(n.published_at)}` })))

@@ -84,6 +84,8 @@ PUBLIC_ROUTES: set[tuple[str, str]] = {
     ("GET", "/api/v1/reference"),
     ("GET", "/api/v1/status/{tracking_code}"),
     ("GET", "/api/v1/notices"),
+    ("GET", "/api/v1/notices/feed.atom"),
+    ("GET", "/api/v1/notices/{id}/cap.xml"),
     ("GET", "/open311/v2/services.json"),
     ("GET", "/open311/v2/services.xml"),
     ("GET", "/open311/v2/services/{service_code}.json"),

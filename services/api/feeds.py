@@ -1,0 +1,130 @@
+"""Public feeds of published notices: an Atom feed, and each notice's current CAP 1.2 message.
+
+The read model says which notices were ever published; what a feed says about each is folded from the
+notice's own events (events.publishing), so a CAP identifier and its `references` are the same whoever asks
+and whenever. Links are absolute, on the host the client asked for: feed readers and alert aggregators
+fetch them from elsewhere.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from events.incident import Incident
+from events.publishing.atom import FeedMeta, render_atom
+from events.publishing.cap import render_cap
+from events.publishing.notice_view import NoticeView, notice_view
+from events.store import StoreError
+from events.store.aggregates import AggregateNotFound, AggregateStore
+from services.api import keys
+from services.api.openapi import problem_responses
+from services.api.problems import Problem
+from services.api.read_models.queries import S
+from services.api.read_routes import API, reading
+from services.api.resources import WRITERS
+
+FEED = f"{API}/notices/feed.atom"
+CAP = f"{API}/notices/{{id}}/cap.xml"
+FEED_SIZE = 50  # newest notices ever published, withdrawn ones included (saying so)
+ATOM_TYPE, CAP_TYPE = "application/atom+xml", "application/cap+xml"
+SENDER = "notices@levee.invalid"  # CAP's sender: an address that names the system, not a person
+# A feed is polled: a minute's caching costs a reader nothing and spares the event store in a surge.
+CACHE = "public, max-age=60"
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(FEED, atom_feed, name="feeds.atom")
+    app.router.add_get(CAP, cap_message, name="feeds.cap")
+
+
+async def atom_feed(request: web.Request) -> web.Response:
+    async with reading(request) as conn:
+        ids = await conn.fetch(
+            f"SELECT id FROM {S}.notices WHERE published_version > 0 "
+            "ORDER BY coalesce(cancelled_at, published_at) DESC, id LIMIT $1",
+            FEED_SIZE,
+        )
+    views = [view for row in ids if (view := await _view(request, row["id"])) is not None]
+    origin = str(request.url.origin())
+    meta = FeedMeta(
+        feed_id=f"{origin}{FEED}", title="Levee public notices 公共通告", self_url=f"{origin}{FEED}",
+        notice_url=f"{origin}/status#notice-{{id}}", cap_url=f"{origin}{API}/notices/{{id}}/cap.xml",
+        updated_when_empty=datetime(2000, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    views.sort(key=lambda v: v.sent, reverse=True)
+    return _xml(render_atom(views, meta), ATOM_TYPE)
+
+
+async def cap_message(request: web.Request) -> web.Response:
+    try:
+        notice_id = uuid.UUID(request.match_info["id"])
+    except ValueError:
+        raise _no_notice(request.match_info["id"]) from None
+    view = await _view(request, notice_id)
+    if view is None:
+        raise _no_notice(str(notice_id))
+    web_page = f"{request.url.origin()}/status#notice-{notice_id}"
+    return _xml(render_cap(view, sender=SENDER, web=web_page), CAP_TYPE)
+
+
+async def _view(request: web.Request, notice_id: uuid.UUID) -> NoticeView | None:
+    """The notice as the public last saw it, from its events; None if never published (or no such id)."""
+    writers = request.app[WRITERS]
+    try:
+        aggregates = await writers.aggregates()
+        events = await _events(aggregates, notice_id)
+        if not events:
+            return None
+        incident_id = getattr(events[0], "incident_id", None)
+        incident = await aggregates.get(incident_id, Incident) if incident_id else None
+    except keys.DependencyUnavailable as exc:
+        raise _unavailable(exc.detail) from None
+    except AggregateNotFound:
+        incident = None
+    except StoreError as exc:
+        raise _unavailable(str(exc)) from None
+    return notice_view(events, incident=incident, reference=writers.reference)
+
+
+async def _events(aggregates: AggregateStore, aggregate_id: uuid.UUID) -> list[Any]:
+    messages = await aggregates.store.read_subject(aggregates.store.spec.event_subject(aggregate_id))
+    return [aggregates.to_domain_event(aggregate_id, m) for m in messages]
+
+
+def _xml(text: str, content_type: str) -> web.Response:
+    return web.Response(
+        text=text, content_type=content_type, charset="utf-8", headers={"Cache-Control": CACHE}
+    )
+
+
+def _no_notice(given: str) -> Problem:
+    return Problem(404, "Not found", f"No published notice has id {given}.", code="not_found")
+
+
+def _unavailable(detail: str) -> Problem:
+    return Problem(503, "Service unavailable", f"The event store cannot answer: {detail}", code="unavailable")
+
+
+_XML_OK = {"description": "OK", "headers": {"Cache-Control": {"schema": {"type": "string"}}}}
+OPENAPI_PATHS: dict[str, Any] = {
+    FEED: {"get": {
+        "operationId": "notices_atom", "tags": ["public"], "security": [{}],
+        "summary": "Published notices as an Atom feed (RFC 4287), newest first; withdrawn ones say so",
+        "description": "Public (no token). Each entry links to its CAP 1.2 message.",
+        "responses": {"200": {**_XML_OK, "content": {ATOM_TYPE: {"schema": {"type": "string"}}}},
+                      **problem_responses(503)},
+    }},
+    CAP: {"get": {
+        "operationId": "notice_cap", "tags": ["public"], "security": [{}],
+        "summary": "A published notice's current CAP 1.2 message (Alert, Update or Cancel)",
+        "description": "Public (no token). Valid against the OASIS CAP 1.2 schema.",
+        "parameters": [{"name": "id", "in": "path", "required": True,
+                        "schema": {"type": "string", "format": "uuid"}}],
+        "responses": {"200": {**_XML_OK, "content": {CAP_TYPE: {"schema": {"type": "string"}}}},
+                      **problem_responses(404, 503)},
+    }},
+}  # fmt: skip

