@@ -14,6 +14,8 @@ from aiohttp import web
 
 from events.incident import INCIDENT_STATUSES, Incident
 from events.notice import Notice
+from events.publishing.redaction import check_publishable
+from services.api import known_personal_data
 from services.api.auth import requires
 from services.api.commands import (
     API,
@@ -53,13 +55,35 @@ def _text(body: Body) -> dict[str, str]:
     return {name: body[name] for name in ("title_en", "title_zh", "body_en", "body_zh", "status")}
 
 
+# What `_look_up_known` found, for `_publish` (read_body refuses unknown fields, so no caller can set it).
+KNOWN = "known_personal_data"
+
+
+async def _look_up_known(request: web.Request, notice: Notice, body: Body) -> None:
+    repository = request.app[REPOSITORY]
+    body[KNOWN] = await known_personal_data.for_incident(
+        notice.incident_id, repository.aggregates(), repository.personal_keys
+    )
+
+
+def _publish(notice: Notice, body: Body) -> None:
+    """The redaction guard runs on every try: after a conflict the reloaded notice may hold another text."""
+    check_publishable(
+        {f: getattr(notice, f) for f in ("title_en", "title_zh", "body_en", "body_zh")}, body[KNOWN]
+    )
+    notice.publish()
+
+
 NOTICES: Target[Notice] = Target("notice", "notices", Notice, _anyone, notice_summary, "notices")
 NOTICE_COMMANDS: tuple[Command[Notice], ...] = (
     Command("revise", ("press",), TEXT_FIELDS, lambda n, b, p: n.revise(**_text(b), revised_by=p.name),
             "Change a text not yet published (approval is needed again)"),
     Command("approve", ("command",), (), lambda n, b, p: n.approve(by=p.name),
             "Approve the text (not by its last author)"),
-    Command("publish", ("press",), (), lambda n, b, p: n.publish(), "Publish the approved text"),
+    Command("publish", ("press",), (), lambda n, b, p: _publish(n, b),
+            "Publish the approved text, unless it carries personal data (a phone, an ID number, an email, or "
+            "a name or address of a complainant linked to the incident: 422 says what and where)",
+            prepare=_look_up_known),
     Command("update", ("press",), TEXT_FIELDS, lambda n, b, p: n.update(**_text(b), updated_by=p.name),
             "Change a published notice (public text stays until the change is approved and published)"),
     Command("cancel", ("press",), (Field("reason", max_length=1000),),

@@ -96,6 +96,44 @@ async def test_a_notice_with_a_personal_phone_number_is_refused(staff: Staff) ->
     assert problem["errors"][0]["field"] == "body_en"
 
 
+async def test_publishing_refuses_a_linked_complainants_name_or_address_and_says_where(staff: Staff) -> None:
+    filed = await staff.client.post("/api/v1/complaints", json={
+        "channel": "web", "description": "Water up to the knees in the lobby",
+        "location": {"lat": 22.5, "lon": 113.9, "address": "12 Shore Road, flat 3B"},
+        "reporter": {"name": "Chan Tai-man", "phone": "+852 9123 4567", "email": "chan.tm@example.org"},
+    })  # fmt: skip
+    assert filed.status == 201, await filed.text()
+    complaint_id = (await filed.json())["id"]
+    incident_id = await declare(staff)
+    status, linked = await staff.post(
+        f"/api/v1/incidents/{incident_id}/complaints", "command", {"complaint_id": complaint_id}
+    )
+    assert status == 200, linked
+
+    async def approved(body_en: str) -> str:
+        status, notice = await staff.post(
+            "/api/v1/notices", "press", {"incident_id": incident_id, **NOTICE_TEXT, "body_en": body_en}
+        )
+        assert status == 201, notice  # a draft may say anything; publishing is what the guard stops
+        status, answer = await staff.post(f"/api/v1/notices/{notice['id']}/approve", "command", {})
+        assert status == 200, answer
+        return str(notice["id"])
+
+    for leak, kind in (("Thanks to chan tai-man for the report.", "known_person"),
+                       ("Pumps arrive at 12 Shore Road, flat 3B.", "known_person"),
+                       ("Questions: chan.tm@example.org", "email")):  # fmt: skip
+        notice_id = await approved(leak)
+        status, problem = await staff.post(f"/api/v1/notices/{notice_id}/publish", "press", {})
+        assert status == 422 and problem["code"] == "contains_personal_data", (leak, problem)
+        assert problem["errors"][0]["field"] == "body_en" and kind in problem["detail"], problem
+        assert "Chan Tai-man" not in problem["detail"]  # it says what and where, masked
+        assert (await staff.aggregates.get(uuid.UUID(notice_id), Notice)).state == "approved"
+
+    clean = await approved("Pumps are working on Shore Road.")
+    status, answer = await staff.post(f"/api/v1/notices/{clean}/publish", "press", {})
+    assert status == 200 and answer["state"] == "published", answer
+
+
 async def test_a_notice_about_an_unknown_incident_is_refused(staff: Staff) -> None:
     status, problem = await staff.post(
         "/api/v1/notices", "press", {"incident_id": str(uuid.uuid4()), **NOTICE_TEXT}

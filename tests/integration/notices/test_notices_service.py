@@ -6,11 +6,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-import pytest
 from eventsourcing.utils import get_topic
 
 from events.complaint import Complaint
-from events.errors import DomainError
 from events.incident import Incident
 from events.mapper import make_mapper
 from events.notice import Notice, NoticeDrafted
@@ -18,7 +16,6 @@ from events.reference import load_reference
 from events.store import JetStreamEventStore
 from events.store.aggregates import TOPIC, AggregateStore
 from services.notices.app import build, handler_table
-from services.notices.publishing import NoKnownPersonalData, publish_notice
 from services.notices.summary import SummaryPolicy, slot_occasion, summary_notice_id
 from services.runtime.worker import Worker
 
@@ -32,11 +29,6 @@ class FakeClock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-class KnownNames:
-    async def for_incident(self, incident_id: UUID | None) -> list[str]:
-        return ["Chan Tai Man"]
 
 
 async def drain(worker: Worker) -> None:
@@ -119,26 +111,6 @@ async def test_scheduled_summaries_once_per_period_and_active_incident_across_re
         str(summary_notice_id(active.id, slot_occasion(t, POLICY.every)))
         for t in (clock.now - timedelta(hours=1), clock.now)
     )
-
-
-async def test_publishing_refuses_personal_data_and_publishes_clean_text(store: JetStreamEventStore) -> None:
-    repository = AggregateStore(store, make_mapper())
-    text = {
-        "title_en": "Flooding", "title_zh": "内涝", "body_zh": "排水队正在抽水。", "status": "identified",
-    }  # fmt: skip
-    leaky = Notice.draft(
-        incident_id=None, body_en="Chan Tai Man reported it. Call 12345.", **text, drafted_by="p"
-    )
-    leaky.approve("cmd-wu")
-    clean = Notice.draft(incident_id=None, body_en="Pumps are working. Call 12345.", **text, drafted_by="p")
-    clean.approve("cmd-wu")
-    await repository.save(leaky, clean)
-    with pytest.raises(DomainError, match=r"known_person C\*+n at 0-12") as refused:
-        await publish_notice(leaky.id, repository=repository, known=KnownNames())
-    assert refused.value.code == "contains_personal_data"
-    assert (await repository.get(leaky.id, Notice)).state == "approved"
-    published = await publish_notice(clean.id, repository=repository, known=NoKnownPersonalData())
-    assert (await repository.get(clean.id, Notice)).state == "published" == published.state
 
 
 async def test_levee_serve_notices_drafts_a_scheduled_summary_and_stops_on_request(

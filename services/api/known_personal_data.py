@@ -1,0 +1,58 @@
+"""What a notice about an incident must not name: the personal data of every complaint linked to it.
+
+The redaction guard (events.publishing.redaction) finds phones, ID numbers and emails by their shape; a
+complainant's name or street address has none, so publishing looks them up: the incident's complaints, their
+sealed reporter data, opened with each complaint's key. An erased key yields nothing (nothing left to leak).
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+import nats.errors
+
+from events.complaint import Complaint
+from events.incident import Incident
+from events.personal import unseal
+from events.store import StoreError
+from events.store.aggregates import AggregateNotFound, AggregateStore
+from events.store.keys import PersonalKeyStore
+from services.api.keys import DependencyUnavailable
+
+_PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+async def for_incident(
+    incident_id: UUID | None, aggregates: AggregateStore, personal_keys: PersonalKeyStore
+) -> list[str]:
+    """Names, addresses, phones and emails of the incident's complainants, in clear; [] without an incident.
+
+    Raises DependencyUnavailable (a 503) when NATS or PostgreSQL cannot say: a notice is never published
+    unchecked."""
+    if incident_id is None:
+        return []
+    try:
+        incident = await aggregates.get(incident_id, Incident)
+        complaints, _ = await aggregates.get_many(incident.complaint_ids)
+    except AggregateNotFound:
+        return []
+    except (StoreError, nats.errors.Error, TimeoutError) as exc:
+        raise DependencyUnavailable("NATS", f"cannot read the incident's complaints: {exc}") from exc
+    sealed = {
+        cid: c.reporter_sealed
+        for cid, c in complaints.items()
+        if isinstance(c, Complaint) and c.reporter_sealed is not None
+    }
+    if not sealed:
+        return []
+    try:
+        opened = await personal_keys.get_many(sealed)
+    except _PG_DOWN as exc:
+        raise DependencyUnavailable("PostgreSQL", f"cannot open the complainants' data: {exc}") from exc
+    known: list[str] = []
+    for cid, text in sealed.items():
+        data = unseal(text, opened.get(cid))
+        if data is not None:
+            known += [v for v in (data.name, data.address, data.phone, data.email) if v]
+    return known
