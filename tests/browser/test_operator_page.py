@@ -132,6 +132,12 @@ async def test_an_operator_handles_calls_with_the_keyboard_only(
     # 4. A follow-up call: not satisfied reopens the case to the department that resolved it.
     follow = page.locator(f"#followups tr[data-code='{settled['tracking_code']}']")
     await expect(follow).to_be_visible()
+    assert "4444" not in (await follow.text_content() or "")  # the number only on request
+    await follow.locator(".fu-contact").focus()
+    await keys.press("Enter")
+    await expect(follow.locator(".fu-caller")).to_contain_text("+86 137 4444 5555")
+    await page.locator("#h-follow").scroll_into_view_if_needed()
+    await page.screenshot(path=str(shots / "06-follow-up-caller-number.png"))
     await follow.locator(".fu-outcome").focus()
     await keys.press("ArrowDown")
     await keys.press("ArrowDown")  # not satisfied
@@ -140,7 +146,7 @@ async def test_an_operator_handles_calls_with_the_keyboard_only(
     await keys.press("Tab")
     await keys.press("Enter")
     await expect(page.locator("#message")).to_contain_text("reopened to power")
-    await page.screenshot(path=str(shots / "06-follow-up-reopened.png"))
+    await page.screenshot(path=str(shots / "07-follow-up-reopened.png"))
 
     dept = await browser.new_page(viewport={"width": 1366, "height": 768})
     await dept.goto(f"{stack.url}/department")
@@ -157,4 +163,4 @@ async def test_an_operator_handles_calls_with_the_keyboard_only(
         return True
 
     await _until("the reopened case on the department's page", shown)
-    await dept.screenshot(path=str(shots / "07-department-reopened.png"))
+    await dept.screenshot(path=str(shots / "08-department-reopened.png"))

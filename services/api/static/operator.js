@@ -191,7 +191,7 @@ async function loadFollowUps() {
   try {
     const queue = await api("/api/v1/operator/follow-ups");
     if (!queue.items.length) {
-      $("followups").replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "empty", text: "无 none" })));
+      $("followups").replaceChildren(el("tr", {}, el("td", { colspan: 8, class: "empty", text: "无 none" })));
       return;
     }
     $("followups").replaceChildren(...queue.items.map(followUpRow));
@@ -212,9 +212,21 @@ function followUpRow(item) {
       if (result.status !== "resolved") row.remove();
     } catch (error) { message(problemText(error), "error"); }
   } });
+  // The number to call is opened on request only (each opening is logged), never sent with the queue.
+  const caller = el("td", { class: "fu-caller" });
+  const reveal = el("button", { type: "button", class: "fu-contact", text: "号码 Number",
+    "aria-label": `来电人号码 caller's number ${item.tracking_code}`, onclick: async () => {
+      try {
+        const c = await api(`/api/v1/complaints/${item.id}/contact`);
+        caller.replaceChildren(c.phone || c.email
+          ? el("span", { text: [c.name, c.phone, c.email].filter(Boolean).join(" · ") })
+          : el("span", { class: "empty", text: "无联系方式 no contact given" }));
+      } catch (error) { message(problemText(error), "error"); }
+    } });
+  caller.append(reveal);
   const row = el("tr", { "data-code": item.tracking_code },
     el("td", { text: item.tracking_code }), el("td", {}, item.level ? el("span", { class: `level ${item.level}`, text: item.level }) : "—"),
-    el("td", { text: item.resolved_by || "—" }), el("td", { text: String(item.follow_up_attempts) }),
+    el("td", { text: item.resolved_by || "—" }), el("td", { text: String(item.follow_up_attempts) }), caller,
     el("td", {}, outcome), el("td", {}, reason), el("td", {}, record));
   return row;
 }

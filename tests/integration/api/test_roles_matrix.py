@@ -54,6 +54,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     # Reads (read_routes.py, live.py): the press never sees a complaint.
     ("GET", "/api/v1/complaints"): {OPERATOR, COMMAND, *ANY_DEPARTMENT},
     ("GET", CASE): {OPERATOR, COMMAND, OWN},
+    ("GET", f"{CASE}/contact"): {OPERATOR, COMMAND, OWN},  # contact.py: to call the complainant back
     ("GET", "/api/v1/departments/{code}/queue"): {COMMAND, OWN},
     ("GET", INCIDENTS): {OPERATOR, COMMAND, PRESS, *ANY_DEPARTMENT},
     ("GET", "/api/v1/board"): {COMMAND},

@@ -1,0 +1,90 @@
+"""GET /api/v1/complaints/{id}/contact: the complainant's contact details, for whoever must call them back.
+
+Intake seals the reporter's name, phone, email and address with the complaint's own key; nothing else in the
+system holds them in clear. An operator making the follow-up call (回访), command staff, and the department
+holding the case (to ask what it needs to resolve it) may open them; press never. Every opening is logged
+(who, which complaint; never the data) so access can be audited. An erased key answers 410: gone for good.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import structlog
+from aiohttp import web
+
+from events.complaint import Complaint
+from events.personal import unseal
+from services.api.auth import require_holding_department, require_role
+from services.api.commands import API, REPOSITORY, path_id
+from services.api.keys import DependencyUnavailable
+from services.api.openapi import problem_responses
+from services.api.principal import PRINCIPAL
+from services.api.problems import Problem
+
+log = structlog.get_logger(__name__)
+
+PATH = f"{API}/complaints/{{id}}/contact"
+ROLES = ("operator", "command", "department")
+_PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get(PATH, contact, name="complaints.contact")
+
+
+async def contact(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    require_role(principal, ROLES)
+    repository = request.app[REPOSITORY]
+    complaint = await repository.load(path_id(request, "complaint"), Complaint, "complaint")
+    require_holding_department(principal, complaint.department)
+    if complaint.redacted:
+        raise _erased()
+    data = None
+    if complaint.reporter_sealed is not None:
+        try:
+            key = await repository.personal_keys.get(complaint.id)
+        except _PG_DOWN as exc:
+            raise DependencyUnavailable("PostgreSQL", f"cannot open the key: {type(exc).__name__}") from exc
+        if key is None:
+            raise _erased()
+        data = unseal(complaint.reporter_sealed, key)
+    log.info("personal_data_opened", complaint_id=str(complaint.id), by=principal.role, who=principal.name)
+    body: dict[str, Any] = {
+        "id": str(complaint.id),
+        "name": None,
+        "phone": None,
+        "email": None,
+        "address": None,
+    }
+    if data is not None:
+        body.update(name=data.name, phone=data.phone, email=data.email, address=data.address)
+    return web.json_response(body, headers={"Cache-Control": "no-store, private"})
+
+
+def _erased() -> Problem:
+    return Problem(
+        410, "Personal data erased", "This complaint's personal data was erased for good.", code="erased"
+    )
+
+
+_TEXT_OR_NULL = {"type": ["string", "null"]}
+OPENAPI_PATHS: dict[str, Any] = {
+    PATH: {"get": {
+        "operationId": "complaint_contact", "tags": ["complaint commands"], "security": [{"bearer": []}],
+        "summary": "The complainant's contact details, to call them back (every opening is logged)",
+        "description": "Roles: operator, command, department:<code> (the department holding the case). "
+                       "All null when the complaint came without a reporter; 410 once erased.",
+        "parameters": [{"name": "id", "in": "path", "required": True,
+                        "schema": {"type": "string", "format": "uuid"}}],
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["id", "name", "phone", "email", "address"],
+                "properties": {"id": {"type": "string", "format": "uuid"}, "name": _TEXT_OR_NULL,
+                               "phone": _TEXT_OR_NULL, "email": _TEXT_OR_NULL, "address": _TEXT_OR_NULL}}}}},
+            **problem_responses(401, 403, 404, 410, 503),
+        },
+    }},
+}  # fmt: skip

@@ -1,0 +1,85 @@
+"""Opening a complainant's contact details to call them back: who may, what they get, and what is logged."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import structlog
+
+from events.complaint import Complaint
+from tests.integration.api.conftest import MakeClient
+from tests.integration.api.test_commands_support import DEPT, OTHER_DEPT, Staff, open_staff
+
+REPORTER = {"name": "Chan Tai-man", "phone": "+852 9123 4567", "email": "chan.tm@example.org"}
+ADDRESS = "12 Shore Road, flat 3B"
+
+
+@pytest.fixture
+async def staff(make_client: MakeClient) -> Staff:
+    return await open_staff(await make_client())
+
+
+async def file(staff: Staff, **extra: object) -> str:
+    response = await staff.client.post("/api/v1/complaints", json={
+        "channel": "web", "description": "Water up to the knees in the lobby", **extra,
+    })  # fmt: skip
+    assert response.status == 201, await response.text()
+    return str((await response.json())["id"])
+
+
+async def prioritise(staff: Staff, complaint_id: str) -> None:
+    complaint = await staff.aggregates.get(uuid.UUID(complaint_id), Complaint)
+    complaint.validate()
+    now = datetime.now(UTC)
+    complaint.assess_priority(
+        60, "P2", [], accept_by=now + timedelta(hours=1), resolve_by=now + timedelta(days=1)
+    )
+    await staff.aggregates.save(complaint)
+
+
+async def get(staff: Staff, complaint_id: str, role: str | None) -> tuple[int, dict[str, object]]:
+    headers = {"Authorization": f"Bearer {staff.tokens[role]}"} if role else {}
+    response = await staff.client.get(f"/api/v1/complaints/{complaint_id}/contact", headers=headers)
+    return response.status, await response.json(content_type=None)
+
+
+async def test_the_operator_calling_back_gets_the_number_and_the_opening_is_logged_without_it(
+    staff: Staff,
+) -> None:
+    complaint_id = await file(
+        staff, reporter=REPORTER, location={"lat": 22.5, "lon": 113.9, "address": ADDRESS}
+    )
+    with structlog.testing.capture_logs() as captured:
+        status, body = await get(staff, complaint_id, "operator")
+    assert status == 200, body
+    assert body == {"id": complaint_id, **REPORTER, "address": ADDRESS}
+    opened = [r for r in captured if r["event"] == "personal_data_opened"]
+    assert [(r["complaint_id"], r["by"]) for r in opened] == [(complaint_id, "operator")]
+    assert not any(secret in repr(captured) for secret in ("9123", "Chan Tai-man", "chan.tm", "Shore Road"))
+
+
+async def test_press_the_public_and_other_departments_never_get_it(staff: Staff) -> None:
+    complaint_id = await file(staff, reporter=REPORTER)
+    await prioritise(staff, complaint_id)  # triage's work: no worker runs in these tests
+    await staff.command(
+        uuid.UUID(complaint_id), "dispatch", "command", {"department": DEPT, "reason": "pipes"}
+    )
+    assert (await get(staff, complaint_id, f"department:{DEPT}"))[0] == 200
+    for role, refused in (("press", 403), (f"department:{OTHER_DEPT}", 403), (None, 401)):
+        status, problem = await get(staff, complaint_id, role)
+        assert status == refused and "9123" not in str(problem), (role, problem)
+
+
+async def test_no_reporter_gives_nulls_and_an_erased_one_gives_410(staff: Staff) -> None:
+    anonymous = await file(staff)
+    assert await get(staff, anonymous, "command") == (
+        200,
+        {"id": anonymous, "name": None, "phone": None, "email": None, "address": None},
+    )
+    forgotten = await file(staff, reporter=REPORTER)
+    await staff.command(uuid.UUID(forgotten), "redact", "command", {"reason": "asked to be forgotten"})
+    status, problem = await get(staff, forgotten, "operator")
+    assert status == 410 and problem["code"] == "erased"
+    assert (await get(staff, str(uuid.uuid4()), "operator"))[0] == 404
