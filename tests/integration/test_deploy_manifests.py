@@ -48,6 +48,8 @@ _INTERPOLATION = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 NATS_USERS = permissions(StreamSpec())
 PASSWORD_VARIABLES = {user: password_variable(user) for user in publish_permissions(StreamSpec())}
 NATS_USERS_SECRET = "levee-nats-users"
+# The NATS nodes' own user on the route port; the routes they dial carry its password (deploy/README.md).
+ROUTE_PASSWORD, ROUTES = password_variable("route"), "LEVEE_NATS_ROUTES"
 
 
 # -- compose -------------------------------------------------------------------------------------------
@@ -148,7 +150,7 @@ def credential_problems(urls: dict[str, str], passwords: dict[str, str]) -> list
                 )
     owners: dict[str, list[str]] = {}
     for variable, password in passwords.items():
-        if variable in PASSWORD_VARIABLES.values():
+        if variable in {*PASSWORD_VARIABLES.values(), ROUTE_PASSWORD}:
             owners.setdefault(password, []).append(variable)
     problems += [f"{' and '.join(sorted(v))} are one password" for v in owners.values() if len(v) > 1]
     return problems
@@ -169,6 +171,12 @@ def nats_problems(deploy: Path, compose: dict[str, Any]) -> list[str]:
             continue
         config = (deploy / source).read_text()
         problems += node_user_problems(deploy, name, node, mounts, config_path)
+        problems += route_problems(
+            name,
+            {k: str(v) for k, v in node.get("environment", {}).items()},
+            load_env_example(deploy).get(ROUTE_PASSWORD),
+            [str(other.get("hostname", service)) for service, other in nodes.items()],
+        )
         if not SYNC_ALWAYS.search(config):
             problems.append(f"{name}: {source} does not set sync_interval: always")
         store = re.search(r'store_dir:\s*"?([^"\s]+)', config)
@@ -193,6 +201,23 @@ def node_user_problems(
         if environment.get(variable) != example.get(variable):
             problems.append(f"{name}: {variable} is not passed from .env")
     return problems
+
+
+def route_problems(where: str, env: dict[str, str], password: str | None, hosts: list[str]) -> list[str]:
+    """A cluster node gets the route password and LEVEE_NATS_ROUTES: every node's route port, each URL with the route
+    user and that password (a listed route gets no credentials from the config's authorization block)."""
+    if password is None or env.get(ROUTE_PASSWORD) != password:
+        return [f"{where}: {ROUTE_PASSWORD} is not the route password"]
+    routes = env.get(ROUTES, "")
+    if not (routes.startswith("[") and routes.endswith("]")):
+        return [f"{where}: {ROUTES} is not a list (nats-server reads the variable as one value)"]
+    problems, listed = [], set()
+    for url in (part.strip() for part in routes[1:-1].split(",")):
+        parts = urlsplit(url)
+        listed.add(parts.hostname)
+        if parts.scheme != "nats-route" or parts.username != "route" or parts.password != password:
+            problems.append(f"{where}: {ROUTES} {parts.hostname} does not carry the route user and password")
+    return problems + [f"{where}: {ROUTES} does not list {host}" for host in sorted(set(hosts) - listed)]
 
 
 def dockerfile_problems(deploy: Path) -> list[str]:
@@ -281,7 +306,9 @@ def service_environment_problems(served: dict[str, dict[str, Any]], by_kind: dic
     problems, urls = [], {}
     users = by_kind.get("Secret", {}).get(NATS_USERS_SECRET, {}).get("stringData", {})
     problems += [
-        f"Secret {NATS_USERS_SECRET}: no {v}" for v in sorted(PASSWORD_VARIABLES.values()) if v not in users
+        f"Secret {NATS_USERS_SECRET}: no {v}"
+        for v in sorted([*PASSWORD_VARIABLES.values(), ROUTE_PASSWORD])
+        if v not in users
     ]
     for name, deployment in sorted(served.items()):
         [container] = deployment["spec"]["template"]["spec"]["containers"]
@@ -365,7 +392,7 @@ def nats_values_problems(directory: Path) -> list[str]:
         == "always",
     }
     problems = [f"nats-values.yaml: not {what}" for what, ok in checks.items() if not ok]
-    return problems + nats_values_user_problems(directory)
+    return problems + nats_values_user_problems(directory) + nats_values_route_problems(directory)
 
 
 def nats_values_user_problems(directory: Path) -> list[str]:
@@ -396,10 +423,80 @@ def nats_values_user_problems(directory: Path) -> list[str]:
     return problems
 
 
-def chart_authorization(directory: Path) -> str:
-    """config.merge.authorization as the chart writes it into nats.conf: JSON, with `"<< X >>"` unquoted."""
-    merge = yaml.safe_load((directory / "nats-values.yaml").read_text())["config"]["merge"]
-    rendered = json.dumps({"authorization": merge["authorization"]}, indent=2)
+def chart_routes(values: dict[str, Any]) -> list[str]:
+    """The routes the chart (1.x, release `nats`) writes itself: each pod behind the headless service, no user."""
+    replicas = values["config"]["cluster"]["replicas"]
+    return [f"nats://nats-{n}.nats-headless:6222" for n in range(replicas)]
+
+
+def nats_pod_environment(directory: Path) -> dict[str, str]:
+    """The NATS container's variables as the chart and then the kubelet build them: POD_NAME, container.env in key
+    order (the chart ranges over the map), container.patch appended to /env/-; then secretKeyRef and $(VAR) filled
+    from the Secrets in secret.yaml, each $(VAR) only from variables listed before it."""
+    values = yaml.safe_load((directory / "nats-values.yaml").read_text())
+    container = values.get("container", {})
+    env: list[dict[str, Any]] = [
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+    ]
+    for name, value in sorted(container.get("env", {}).items()):
+        env.append({"name": name, "value": value} if isinstance(value, str) else {"name": name, **value})
+    for op in container.get("patch", []):
+        assert op.get("op") == "add" and op.get("path") == "/env/-", (
+            f"this test does not model the patch {op}"
+        )
+        env.append(op["value"])
+    by_kind: dict[str, dict[str, dict[str, Any]]] = {}
+    for _, doc in load_manifests(directory):
+        by_kind.setdefault(doc["kind"], {})[doc["metadata"]["name"]] = doc
+    return container_environment({"env": env}, by_kind)[0]
+
+
+def nats_values_route_problems(directory: Path) -> list[str]:
+    """The route port requires the route user, and each pod dials every node with its password from the Secret."""
+    values = yaml.safe_load((directory / "nats-values.yaml").read_text())
+    cluster = values.get("config", {}).get("cluster", {})
+    merge, problems = cluster.get("merge", {}), []
+    if merge.get("authorization") != {"user": "route", "password": f"<< ${ROUTE_PASSWORD} >>"}:
+        problems.append(
+            f"nats-values.yaml: the cluster does not require the route user with ${ROUTE_PASSWORD}"
+        )
+    if merge.get("routes") != f"<< ${ROUTES} >>":
+        problems.append(
+            f"nats-values.yaml: the cluster's routes are not ${ROUTES} (the chart's carry no password)"
+        )
+    if cluster.get("routeURLs", {}).get("password"):
+        problems.append("nats-values.yaml: routeURLs.password puts the route password in the ConfigMap")
+    ref = values.get("container", {}).get("env", {}).get(ROUTE_PASSWORD, {}).get("valueFrom", {})
+    if ref.get("secretKeyRef") != {"name": NATS_USERS_SECRET, "key": ROUTE_PASSWORD}:
+        problems.append(
+            f"nats-values.yaml: container.env {ROUTE_PASSWORD} is not {NATS_USERS_SECRET}/{ROUTE_PASSWORD}"
+        )
+    env = nats_pod_environment(directory)
+    hosts = [str(urlsplit(route).hostname) for route in chart_routes(values)]
+    problems += route_problems("nats-values.yaml: the NATS pods", env, env.get(ROUTE_PASSWORD) or None, hosts)
+    box = values.get("natsBox", {}).get("container", {}).get("env", {})
+    admin_ref = {"name": NATS_USERS_SECRET, "key": PASSWORD_VARIABLES["admin"]}
+    if (
+        box.get("NATS_USER") != "admin"
+        or box.get("NATS_PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef") != admin_ref
+    ):
+        problems.append(
+            "nats-values.yaml: nats-box does not connect as admin with the password from the Secret"
+        )
+    return problems
+
+
+def chart_config(directory: Path) -> str:
+    """config.merge.authorization and the cluster block as the chart writes them into nats.conf: its own cluster
+    settings overwritten by config.cluster.merge (mergeOverwrite: lists and strings replace), JSON with
+    `"<< X >>"` unquoted."""
+    values = yaml.safe_load((directory / "nats-values.yaml").read_text())
+    config = values["config"]
+    cluster = {"name": "nats", "port": 6222, "no_advertise": True, "routes": chart_routes(values)}
+    rendered = json.dumps(
+        {"authorization": config["merge"]["authorization"], "cluster": cluster | config["cluster"]["merge"]},
+        indent=2,
+    )
     return re.sub(r'"<<\s+(.*?)\s+>>"', r"\1", rendered)
 
 
@@ -423,14 +520,24 @@ def test_nats_helm_values_make_a_durable_three_node_jetstream_cluster() -> None:
     assert nats_values_problems(DEPLOY / "kubernetes") == []
 
 
-def test_nats_helm_users_render_to_a_config_nats_server_accepts(tmp_path: Path) -> None:
+def test_nats_helm_users_and_routes_render_to_a_config_nats_server_accepts(tmp_path: Path) -> None:
     conf = tmp_path / "nats.conf"
-    conf.write_text("listen: 127.0.0.1:-1\n" + chart_authorization(DEPLOY / "kubernetes"))
-    env = {"PATH": "/usr/bin:/bin"} | {v: f"p{n}ssword" for n, v in enumerate(PASSWORD_VARIABLES.values())}
+    conf.write_text("listen: 127.0.0.1:-1\n" + chart_config(DEPLOY / "kubernetes"))
+    pod = nats_pod_environment(DEPLOY / "kubernetes")
+    env = {"PATH": "/usr/bin:/bin"} | {
+        v: pod[v] for v in [*PASSWORD_VARIABLES.values(), ROUTE_PASSWORD, ROUTES]
+    }
     checked = subprocess.run(
         [nats_server_binary(), "-t", "-c", str(conf)], capture_output=True, text=True, env=env
     )
     assert checked.returncode == 0, checked.stderr + checked.stdout
+    del env[ROUTES]
+    checked = subprocess.run(
+        [nats_server_binary(), "-t", "-c", str(conf)], capture_output=True, text=True, env=env
+    )
+    assert ROUTES in checked.stderr + checked.stdout, (
+        "the cluster block does not read its routes from the pod"
+    )
 
 
 # -- and broken copies do not --------------------------------------------------------------------------
@@ -444,6 +551,14 @@ def _edit(relative: str, old: str, new: str) -> Callable[[Path], None]:
         path.write_text(text.replace(old, new, 1))
 
     return apply
+
+
+_ROUTES_PATCH = """  patch:
+  - op: add
+    path: /env/-
+    value:
+      name: LEVEE_NATS_ROUTES
+      value: """
 
 
 BREAKAGES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], str]] = {
@@ -506,6 +621,35 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], 
     "NATS values without the admin user": (
         _edit("kubernetes/nats-values.yaml", "      - user: admin\n", "      - user: root\n"),
         lambda d: nats_values_problems(d / "kubernetes"), "nats-values.yaml: no user admin"),
+    "a NATS node without the route password": (
+        _edit("compose.yaml", "    LEVEE_NATS_ROUTE_PASSWORD: ${LEVEE_NATS_ROUTE_PASSWORD:?set LEVEE_NATS_ROUTE_PASSWORD in deploy/.env}\n", ""),
+        compose_problems, "nats-1: LEVEE_NATS_ROUTE_PASSWORD is not the route password"),
+    "a route without the route password": (
+        _edit("compose.yaml", "nats-route://route:${LEVEE_NATS_ROUTE_PASSWORD}@nats-2:6222", "nats-route://nats-2:6222"),
+        compose_problems, "nats-3: LEVEE_NATS_ROUTES nats-2 does not carry the route user and password"),
+    "routes that miss a node": (
+        _edit("compose.yaml", ", nats-route://route:${LEVEE_NATS_ROUTE_PASSWORD}@nats-3:6222]", "]"),
+        compose_problems, "nats-2: LEVEE_NATS_ROUTES does not list nats-3"),
+    "the route password shared with a user": (
+        _edit("env.example", "LEVEE_NATS_ROUTE_PASSWORD=change-me-nats-route-password",
+              "LEVEE_NATS_ROUTE_PASSWORD=change-me-nats-admin-password"),
+        compose_problems, "LEVEE_NATS_ADMIN_PASSWORD and LEVEE_NATS_ROUTE_PASSWORD are one password"),
+    "a NATS Secret without the route password": (
+        _edit("kubernetes/secret.yaml", "  LEVEE_NATS_ROUTE_PASSWORD: CHANGE-ME-nats-route-password\n", ""),
+        lambda d: kubernetes_problems(d / "kubernetes"), "Secret levee-nats-users: no LEVEE_NATS_ROUTE_PASSWORD"),
+    "NATS values without route authorization": (
+        _edit("kubernetes/nats-values.yaml", "      authorization:\n        user: route\n", "      authorization:\n        user: admin\n"),
+        lambda d: nats_values_problems(d / "kubernetes"), "the cluster does not require the route user"),
+    "NATS values with the chart's own routes": (
+        _edit("kubernetes/nats-values.yaml", "      routes: << $LEVEE_NATS_ROUTES >>\n", ""),
+        lambda d: nats_values_problems(d / "kubernetes"), "the cluster's routes are not $LEVEE_NATS_ROUTES"),
+    "NATS values building the routes before the route password": (
+        _edit("kubernetes/nats-values.yaml", _ROUTES_PATCH, "    LEVEE_NATS_ROUTES: "),  # into container.env
+        lambda d: nats_values_problems(d / "kubernetes"),
+        "the NATS pods: LEVEE_NATS_ROUTES nats-0.nats-headless does not carry the route user and password"),
+    "nats-box without the admin's password": (
+        _edit("kubernetes/nats-values.yaml", "      NATS_USER: admin\n", ""),
+        lambda d: nats_values_problems(d / "kubernetes"), "nats-box does not connect as admin"),
     "NATS values without sync always": (
         _edit("kubernetes/nats-values.yaml", "sync_interval: always", "sync_interval: 2m"),
         lambda d: nats_values_problems(d / "kubernetes"), "sync_interval: always merged"),

@@ -1,6 +1,6 @@
-"""The shipped nats-server configs enforce the per-service users: started from deploy/nats/ (only ports and
-directories moved to loopback and a temp dir), with the passwords in the server's environment as compose and
-the Helm chart give them."""
+"""The shipped nats-server configs enforce the per-service users, and the cluster admits no server without the
+route password: started from deploy/nats/ (only ports and directories moved to loopback and a temp dir), with
+the passwords and routes in the server's environment as compose and the Helm chart give them."""
 
 from __future__ import annotations
 
@@ -21,11 +21,13 @@ from events.store.connection import connect_nats
 from events.store.stream import StreamSpec, ensure_stream
 from services.embedded.nats_permissions import password_variable
 from services.embedded.nats_server import NatsServer
+from services.embedded.ports import wait_until
 from tests.integration.cluster.test_three_node_cluster import ensure_r3_stream
 from tests.integration.test_nats_permissions import PASSWORDS, SPEC, as_user, event
-from tests.support.nats_cluster import running_cluster
+from tests.support.nats_cluster import peers, route_url, running_cluster
 
 DEPLOY_NATS = Path(__file__).resolve().parents[2] / "deploy" / "nats"
+ROUTE = ("route", uuid.uuid4().hex)  # the cluster nodes' user on the route port, and its password
 
 
 def _replace(text: str, pattern: str, new: str) -> str:
@@ -47,8 +49,10 @@ class ShippedConfigServer(NatsServer):
         text = _replace(text, r"^([ \t]*store_dir:) .*$", rf'\1 "{self.store_dir / "jetstream"}"')
         if self.cluster_name:
             text = _replace(text, r"^([ \t]+listen:) .*$", rf"\1 {self.host}:{self.cluster_port}")
-            routes = "\n".join(f"    {route}" for route in self.routes)
-            text = _replace(text, r"^([ \t]*routes: \[\n)(?:[ \t]*nats-route://.*\n)+", rf"\g<1>{routes}\n")
+            # Not self.routes: the shipped routes come from the environment, with the route password in them.
+            assert re.search(r"^[ \t]+routes: \$LEVEE_NATS_ROUTES$", text, re.MULTILINE), (
+                "routes are not LEVEE_NATS_ROUTES"
+            )
         assert re.search(r"^include \./auth\.conf$", text, re.MULTILINE), (
             "the config no longer includes users"
         )
@@ -154,7 +158,9 @@ def test_the_server_refuses_to_start_without_its_passwords(
 
 
 @pytest.fixture
-def shipped_cluster(tmp_path: Path, passwords_in_environment: None) -> Iterator[list[NatsServer]]:
+def shipped_cluster(
+    tmp_path: Path, passwords_in_environment: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[list[NatsServer]]:
     nodes: list[NatsServer] = [
         ShippedConfigServer(
             tmp_path / f"n{n}", server_name=f"levee-{n}", cluster_name="levee",
@@ -162,6 +168,9 @@ def shipped_cluster(tmp_path: Path, passwords_in_environment: None) -> Iterator[
         )
         for n in (1, 2, 3)
     ]  # fmt: skip
+    # As compose gives them: one list of every node for all three, each URL with the route user's password.
+    monkeypatch.setenv(password_variable("route"), ROUTE[1])
+    monkeypatch.setenv("LEVEE_NATS_ROUTES", "[" + ", ".join(route_url(n, ROUTE) for n in nodes) + "]")
     with running_cluster(nodes):
         yield nodes
 
@@ -199,3 +208,42 @@ async def test_a_service_fails_over_between_nodes_with_its_credentials(
             await store.append([Write(spec.tracking_subject("triage"), b"{}")])
     finally:
         await nc.close()
+
+
+# -- and no other server joins it -------------------------------------------------------------------------
+
+
+def server_log(server: NatsServer) -> str:
+    return (server.log_file or server.store_dir / f"{server.server_name}.log").read_text()
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [None, ("route", "wrong"), ("admin", PASSWORDS["admin"])],
+    ids=["no credentials", "wrong password", "a client user's password"],
+)
+def test_a_server_without_the_route_password_cannot_join_the_cluster(
+    shipped_cluster: list[NatsServer], tmp_path: Path, credentials: tuple[str, str] | None
+) -> None:
+    target, *others = shipped_cluster
+    expected = {n.server_name for n in others}
+    wait_until(lambda: peers(target) == expected, timeout=30, what="the cluster's routes, with the password")
+    intruder = NatsServer(
+        tmp_path / "intruder",
+        server_name="intruder",
+        cluster_name="levee",
+        routes=[route_url(target, credentials)],
+    )
+    try:
+        intruder.launch()  # not start(): alone, its JetStream never becomes healthy
+
+        def joined_or_refused() -> bool:
+            # The node logs the refusal when it checks the route's credentials, before it would register a route.
+            return "intruder" in peers(target) or "authentication error" in server_log(target)
+
+        wait_until(joined_or_refused, timeout=30, what="the intruder's route attempt")
+        assert peers(target) == expected, "a server without the route password became a node"
+        assert all("intruder" not in peers(node) for node in shipped_cluster)
+        assert peers(intruder) == set()
+    finally:
+        intruder.stop()
