@@ -7,6 +7,7 @@ exactly the same settings to the processes it starts.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,6 +51,12 @@ class Settings:
     contact_hash_secret: bytes | None = None
     service_name: str = "levee"
     metrics_port: int = 0  # Prometheus /metrics of a process without HTTP (workers, projector); 0 = off
+    # Deployment data files replacing the packaged ones (None: the packaged default).
+    reference_file: Path | None = None  # LEVEE_REFERENCE: area, districts, categories, departments, deadlines
+    triage_rules: Path | None = None  # LEVEE_TRIAGE_RULES: lexicons and weights
+    # Proxies whose X-Forwarded-For names the client (CIDRs); from anyone else the header is ignored.
+    trusted_proxies: tuple[str, ...] = ()
+    open311_api_keys: tuple[str, ...] = ()  # LEVEE_OPEN311_API_KEYS: what Open311 clients send as api_key
 
     def __post_init__(self) -> None:
         for server in (self.nats_url or "").split(","):  # a cluster: "nats://a:4222,nats://b:4222"
@@ -75,6 +82,22 @@ class Settings:
             raise SettingsError(f"LEVEE_METRICS_PORT={self.metrics_port}: a port is 1..65535, or 0 for off")
         if not _SERVICE_NAME.match(self.service_name):
             raise SettingsError(f"LEVEE_SERVICE={self.service_name!r}: lower-case letters, digits, '_.-'")
+        for name, path in (
+            ("LEVEE_REFERENCE", self.reference_file),
+            ("LEVEE_TRIAGE_RULES", self.triage_rules),
+        ):
+            if path is not None and not path.is_file():
+                raise SettingsError(f"{name}={str(path)!r}: no such file")
+        for cidr in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise SettingsError(f"LEVEE_TRUSTED_PROXIES: {cidr!r} is not an address or CIDR") from None
+        for key in self.open311_api_keys:
+            if len(key) < 16 or not key.isprintable() or " " in key:
+                raise SettingsError(
+                    "LEVEE_OPEN311_API_KEYS: each key at least 16 visible characters, no spaces"
+                )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, is_tty: bool = False) -> Settings:
@@ -93,6 +116,7 @@ class Settings:
         metrics_port = get("LEVEE_METRICS_PORT")
         secret = get("LEVEE_CONTACT_SECRET")
         log_format = get("LEVEE_LOG_FORMAT") or ("console" if is_tty else "json")
+        reference, rules = get("LEVEE_REFERENCE"), get("LEVEE_TRIAGE_RULES")
         return cls(
             nats_url=get("NATS_URL"),
             nats_stream=get("LEVEE_STREAM") or defaults.nats_stream,
@@ -108,6 +132,10 @@ class Settings:
             contact_hash_secret=secret.encode() if secret else None,
             service_name=get("LEVEE_SERVICE") or defaults.service_name,
             metrics_port=_parse_int("LEVEE_METRICS_PORT", metrics_port) if metrics_port else 0,
+            reference_file=Path(reference) if reference else None,
+            triage_rules=Path(rules) if rules else None,
+            trusted_proxies=_list(get("LEVEE_TRUSTED_PROXIES")),
+            open311_api_keys=_list(get("LEVEE_OPEN311_API_KEYS")),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -129,6 +157,14 @@ class Settings:
             env["DATABASE_URL"] = self.database_url
         if self.contact_hash_secret:
             env["LEVEE_CONTACT_SECRET"] = self.contact_hash_secret.decode()
+        if self.reference_file:
+            env["LEVEE_REFERENCE"] = str(self.reference_file)
+        if self.triage_rules:
+            env["LEVEE_TRIAGE_RULES"] = str(self.triage_rules)
+        if self.trusted_proxies:
+            env["LEVEE_TRUSTED_PROXIES"] = ",".join(self.trusted_proxies)
+        if self.open311_api_keys:
+            env["LEVEE_OPEN311_API_KEYS"] = ",".join(self.open311_api_keys)
         return env
 
     def replace(self, **changes: object) -> Settings:
@@ -143,6 +179,11 @@ class Settings:
     def base_url(self) -> str:
         host = f"[{self.http_host}]" if ":" in self.http_host else self.http_host
         return f"http://{host}:{self.http_port}"
+
+
+def _list(text: str | None) -> tuple[str, ...]:
+    """A comma-separated variable: its non-empty items, trimmed."""
+    return tuple(item.strip() for item in (text or "").split(",") if item.strip())
 
 
 def _parse_int(name: str, text: str) -> int:
