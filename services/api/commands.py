@@ -25,10 +25,11 @@ from eventsourcing.domain import Aggregate
 from events.complaint import Complaint
 from events.complaint_rules import SATISFACTION
 from events.mapper import make_mapper
+from events.publishing.redaction import check_publishable
 from events.store.aggregates import AggregateNotFound, AggregateStore
 from events.store.errors import ConcurrencyConflict, StoreUnavailable
 from events.store.keys import PersonalKeyStore
-from services.api import keys
+from services.api import keys, known_personal_data
 from services.api.auth import require_holding_department, require_role, role_names
 from services.api.openapi import json_body, problem_responses
 from services.api.principal import PRINCIPAL, Principal
@@ -378,6 +379,22 @@ async def _erase_key(request: web.Request, complaint: Complaint, body: Body) -> 
     await request.app[REPOSITORY].erase_personal_key(complaint.id, body["reason"])
 
 
+# What `_known_if_public` found, for `_note_progress` (read_body refuses unknown fields: no caller sets it).
+KNOWN = "known_personal_data"
+
+
+async def _known_if_public(request: web.Request, complaint: Complaint, body: Body) -> None:
+    """The complainant's own data, when the note is for the public (shown on the status page and Open311)."""
+    keys_store = request.app[REPOSITORY].personal_keys
+    body[KNOWN] = await known_personal_data.of_complaint(complaint, keys_store) if body["public"] else []
+
+
+def _note_progress(complaint: Complaint, body: Body, principal: Principal) -> None:
+    if body["public"]:
+        check_publishable({"text": body["text"]}, body[KNOWN])
+    complaint.note_progress(_dept(principal), body["text"], public=body["public"])
+
+
 def _dept(principal: Principal) -> str:
     assert principal.department is not None  # the role check let only department staff through
     return principal.department
@@ -398,8 +415,9 @@ COMPLAINT_COMMANDS: tuple[Command[Complaint], ...] = (
     Command("progress", ("department",),
             (Field("text", max_length=4000), Field("public", "boolean", required=False, default=False,
                                                    description="shown to the complainant when true")),
-            lambda c, b, p: c.note_progress(_dept(p), b["text"], public=b["public"]),
-            "Note progress, internal or public"),
+            lambda c, b, p: _note_progress(c, b, p),
+            "Note progress, internal or public (a public note carrying a phone, ID number, email, or the "
+            "complainant's name or address is refused: 422 says what and where)", prepare=_known_if_public),
     Command("extension-requests", ("department",),
             (Field("minutes", "integer", minimum=1, maximum=20160), REASON),
             lambda c, b, p: c.request_extension(_dept(p), b["minutes"], b["reason"]),

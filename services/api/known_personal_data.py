@@ -1,4 +1,6 @@
-"""What a notice about an incident must not name: the personal data of every complaint linked to it.
+"""What public text must not name: the personal data of the complaints it is about.
+
+A notice about an incident: every complaint linked to it. A public progress note: its own complaint.
 
 The redaction guard (events.publishing.redaction) finds phones, ID numbers and emails by their shape; a
 complainant's name or street address has none, so publishing looks them up: the incident's complaints, their
@@ -44,6 +46,17 @@ async def for_incident(
         for cid, c in complaints.items()
         if isinstance(c, Complaint) and c.reporter_sealed is not None
     }
+    return await _opened(sealed, personal_keys)
+
+
+async def of_complaint(complaint: Complaint, personal_keys: PersonalKeyStore) -> list[str]:
+    """The complaint's own reporter data in clear (a public progress note must not carry it)."""
+    if complaint.reporter_sealed is None:
+        return []
+    return await _opened({complaint.id: complaint.reporter_sealed}, personal_keys)
+
+
+async def _opened(sealed: dict[UUID, str], personal_keys: PersonalKeyStore) -> list[str]:
     if not sealed:
         return []
     try:

@@ -83,3 +83,27 @@ async def test_no_reporter_gives_nulls_and_an_erased_one_gives_410(staff: Staff)
     status, problem = await get(staff, forgotten, "operator")
     assert status == 410 and problem["code"] == "erased"
     assert (await get(staff, str(uuid.uuid4()), "operator"))[0] == 404
+
+
+async def test_a_public_progress_note_may_not_name_the_complainant(staff: Staff) -> None:
+    complaint_id = await file(
+        staff, reporter=REPORTER, location={"lat": 22.5, "lon": 113.9, "address": ADDRESS}
+    )
+    await prioritise(staff, complaint_id)
+    case = uuid.UUID(complaint_id)
+    await staff.command(case, "dispatch", "command", {"department": DEPT, "reason": "pipes"})
+    await staff.command(case, "accept", f"department:{DEPT}")
+    path, water = f"/api/v1/complaints/{complaint_id}/progress", f"department:{DEPT}"
+    for leak in ("Spoke to Chan Tai-man, crew on the way", "Crew at 12 Shore Road, flat 3B now",
+                 "Call us back on +852 9123 4567"):  # fmt: skip
+        status, problem = await staff.post(path, water, {"text": leak, "public": True})
+        assert status == 422 and problem["code"] == "contains_personal_data", (leak, problem)
+        assert problem["errors"][0]["field"] == "text" and "9123" not in problem["detail"]
+    # Internal notes are the department's own record: names are allowed there.
+    assert (await staff.post(path, water, {"text": "Spoke to Chan Tai-man", "public": False}))[0] == 200
+    assert (await staff.post(path, water, {"text": "Crew on site, valve closed", "public": True}))[0] == 200
+    notes = (await staff.complaint(case)).progress
+    assert [(n["text"], n["public"]) for n in notes] == [
+        ("Spoke to Chan Tai-man", False),
+        ("Crew on site, valve closed", True),
+    ]
