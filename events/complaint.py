@@ -199,8 +199,9 @@ class Complaint(Aggregate):
         require_text(text, "text")
         self.trigger_event(ProgressNoted, department=department, text=text, public=bool(public))
 
-    def escalate(self, level: int, reason: str, by: str) -> None:
-        rules.check_escalate(self, level, reason, by)
+    def escalate(self, level: int, reason: str, by: str, *, deadline_missed: bool = False) -> None:
+        """``deadline_missed``: the record of one missed deadline, allowed at the level the case already has."""
+        rules.check_escalate(self, level, reason, by, deadline_missed=deadline_missed)
         self.trigger_event(ComplaintEscalated, level=level, reason=reason, by=by)
 
     def resolve(

@@ -306,15 +306,17 @@ def check_extension_decision(c: Complaint, by: str) -> None:
     require_text(by, "by")
 
 
-def check_escalate(c: Complaint, level: int, reason: str, by: str) -> None:
+def check_escalate(c: Complaint, level: int, reason: str, by: str, *, deadline_missed: bool = False) -> None:
     check_not_ended(c)
     require(
         level in (1, 2) and not isinstance(level, bool),
         "invalid_escalation_level",
         "Escalate to level 1 or 2.",
     )
+    # Never down; a missed deadline is a fact worth recording even when the case is already at that level
+    # (a P1 sent to command at once that then misses its accept-by).
     require(
-        level > c.escalation_level,
+        level > c.escalation_level or (deadline_missed and level == c.escalation_level),
         "already_escalated",
         f"The complaint is already escalated to level {c.escalation_level}.",
         field="level",

@@ -41,17 +41,21 @@ def handler_table(routing: RoutingTable, reference: Reference) -> dict[type, Han
 
 
 def build(
-    store: JetStreamEventStore, *, routing_path: Path | None = None, clock: Clock = utc_now
+    store: JetStreamEventStore,
+    *,
+    routing_path: Path | None = None,
+    reference_path: Path | None = None,
+    clock: Clock = utc_now,
 ) -> tuple[Worker, DeadlineWatcher]:
     """The worker and the watcher on one store; tests build them here too, with their own clock."""
-    base = load_reference()
+    base = load_reference(reference_path)  # None: the packaged reference data
     routing = load_routing(base, routing_path)
     reference = with_command_queue(base, routing.command)
     repository = AggregateStore(store, make_mapper())
     # Complaints stay cached, kept current from the stream the worker reads: no load per handled event.
     worker = Worker(WORKER_NAME, store, repository, handler_table(routing, reference), clock=clock,
                     cache_types=(Complaint,))  # fmt: skip
-    watcher = DeadlineWatcher(store, AggregateStore(store, make_mapper()), clock=clock)
+    watcher = DeadlineWatcher(store, AggregateStore(store, make_mapper()), clock=clock, reference=reference)
     return worker, watcher
 
 
@@ -67,7 +71,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         spec = settings.stream_spec  # with the replicas: whichever process starts first creates the stream
         await ensure_stream(nc, spec)
         worker, watcher = build(
-            JetStreamEventStore(nc, spec), routing_path=routing_path if routing_path.is_file() else None
+            JetStreamEventStore(nc, spec),
+            routing_path=routing_path if routing_path.is_file() else None,
+            reference_path=settings.reference_file,
         )
         log.info("dispatch_started", routing=str(routing_path) if routing_path.is_file() else "packaged")
         await asyncio.gather(worker.run(stop), watcher.run(stop))

@@ -3,15 +3,18 @@
 Where the schedule lives: in memory, and only as a fold of the stream. A new watcher reads the stream from
 the start (pull reads, never a push consumer), so a restart loses no deadline. What stops a repeat is not
 that memory but the aggregate: before acting the watcher reloads the complaint's whole history, decides from
-it (``timeline.escalations_due`` compares the missed deadlines with the escalation level already recorded),
+it (``timeline.escalations_due``: the missed deadlines no watcher escalation has recorded yet, by name),
 and saves with the expected-sequence check, so of two watchers, or a watcher and staff, only one write lands
 and the loser decides again from the new history on its next check.
+
+One complaint never stops the others: a look that fails (an undecodable event in its history, a fold or
+a rule that raises) is logged as ``deadline_check_failed``, counted, and retried after a bounded number of
+ticks (doubling, at most ``MAX_SKIPPED_TICKS``); only a store outage, which every look would hit, ends a tick.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
@@ -22,28 +25,47 @@ from eventsourcing.utils import get_topic
 from events.complaint import Complaint
 from events.errors import DomainError
 from events.mapper import reconstruct
+from events.reference import Reference, load_reference
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable
 from events.store.aggregates import TOPIC, AggregateStore
-from services.dispatch.rules import COMMAND_LEVEL
-from services.dispatch.timeline import DEADLINE_EVENTS, DeadlineState, escalations_due, fold, fold_all
-from services.runtime.metrics import DEADLINES_MISSED
+from services.dispatch.timeline import (
+    DEADLINE_EVENTS,
+    WATCHER,
+    DeadlineState,
+    escalations_due,
+    fold,
+    fold_all,
+)
+from services.runtime.metrics import DEADLINE_CHECK_FAILURES, DEADLINES_MISSED
 
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
-WATCHER = "deadline_watcher"
+MAX_SKIPPED_TICKS = 64  # a complaint that keeps failing is still looked at about once a minute
+__all__ = ["WATCHER", "DeadlineWatcher"]
 
 
 class DeadlineWatcher:
     def __init__(
-        self, store: JetStreamEventStore, repository: AggregateStore, *, clock: Clock, page: int = 1000
+        self,
+        store: JetStreamEventStore,
+        repository: AggregateStore,
+        *,
+        clock: Clock,
+        page: int = 1000,
+        reference: Reference | None = None,
     ) -> None:
         self.store = store
         self.repository = repository
         self.clock = clock
         self.page = page
+        self.reference = reference or load_reference()  # the deadline lengths of each level
         self.position = 0  # how far into the stream the schedule is folded (memory only, by design)
         self.schedule: dict[UUID, DeadlineState] = {}
+        # Resolved complaints, kept small (level, agreed time, escalations) so a reopen has a clock to start.
+        self.dormant: dict[UUID, DeadlineState] = {}
+        self.failures: dict[UUID, int] = {}  # consecutive failed looks per complaint
+        self.skipping: dict[UUID, int] = {}  # ticks still to skip before the next look
         self._topics = frozenset(get_topic(cls) for cls in DEADLINE_EVENTS)
 
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
@@ -78,30 +100,61 @@ class DeadlineWatcher:
                     log.error("deadline_event_undecodable", seq=message.seq, topic=message.headers.get(TOPIC),
                               error=repr(exc)[:500])  # fmt: skip
                     continue
-                state = self.schedule.get(complaint_id) or DeadlineState(complaint_id)
-                self._keep(fold(state, event))
+                state = (self.schedule.get(complaint_id) or self.dormant.pop(complaint_id, None)
+                         or DeadlineState(complaint_id))  # fmt: skip
+                try:
+                    self._keep(fold(state, event, self.reference))
+                except Exception as exc:
+                    # Unfoldable (e.g. a level the reference no longer has): the look reloads and decides.
+                    log.error("deadline_event_unfoldable", complaint_id=str(complaint_id), seq=message.seq,
+                              error=repr(exc)[:500])  # fmt: skip
 
     async def check(self) -> int:
         now = self.clock()
         due = [cid for cid, state in self.schedule.items() if escalations_due(state, now)]
         escalated = 0
         for complaint_id in due:
-            escalated += await self._escalate(complaint_id, now)
+            if self._skip(complaint_id):
+                continue
+            try:
+                escalated += await self._escalate(complaint_id, now)
+            except StoreUnavailable:
+                raise  # every look would fail the same way: the run loop waits for the store
+            except Exception as exc:
+                self._failed(complaint_id, exc)
+            else:
+                self.failures.pop(complaint_id, None)
         return escalated
+
+    def _skip(self, complaint_id: UUID) -> bool:
+        left = self.skipping.pop(complaint_id, 0)
+        if left > 0:
+            self.skipping[complaint_id] = left - 1
+        return left > 0
+
+    def _failed(self, complaint_id: UUID, exc: Exception) -> None:
+        # One bad history must not stop the city's other deadlines: log, count, and look again later.
+        failures = self.failures.get(complaint_id, 0) + 1
+        self.failures[complaint_id] = failures
+        self.skipping[complaint_id] = min(2 ** (failures - 1), MAX_SKIPPED_TICKS) - 1
+        DEADLINE_CHECK_FAILURES.inc()
+        log.error("deadline_check_failed", complaint_id=str(complaint_id), failures=failures,
+                  error=repr(exc)[:500])  # fmt: skip
 
     async def _escalate(self, complaint_id: UUID, now: datetime) -> int:
         # The schedule only said "look": the decision is made again on the complaint's full, fresh history.
         messages = await self.store.read_subject(self.store.spec.event_subject(complaint_id))
         events = [self.repository.to_domain_event(complaint_id, m) for m in messages]
         complaint = reconstruct(events, Complaint)
-        state = fold_all(complaint_id, events)
+        state = fold_all(complaint_id, events, self.reference)
         escalations = escalations_due(state, now)
         self._keep(state)
         if not escalations or not complaint.is_open:
             return 0
         try:
             for escalation in escalations:
-                complaint.escalate(escalation.level, escalation.reason, by=WATCHER)
+                complaint.escalate(escalation.level, escalation.reason, by=WATCHER, deadline_missed=True)
+            recorded = list(complaint.pending_events)
             # Expects the complaint's subject unchanged since the read above: a concurrent write wins.
             await self.repository.save(complaint)
         except ConcurrencyConflict:
@@ -118,14 +171,20 @@ class DeadlineWatcher:
                 level=escalation.level,
                 reason=escalation.reason,
             )
-        last = escalations[-1].level
-        self._keep(dataclasses.replace(state, version=complaint.version, escalation_level=last))
+        for event in recorded:  # what was just written is folded now, so the next tick does not look again
+            state = fold(state, event, self.reference)
+        self._keep(state)
         return len(escalations)
 
     def _keep(self, state: DeadlineState) -> None:
-        # Nothing can go higher than command, and a settled complaint has no open deadline;
-        # a later event (a reopen, an extension) brings it back, and a look always reloads the history.
-        if state.escalation_level >= COMMAND_LEVEL or state.settled:
-            self.schedule.pop(state.complaint_id, None)
-        else:
+        # A complaint with nothing open and nothing left to record leaves the schedule; a later event
+        # (a dispatch, a reopen, an extension) brings it back, and a look always reloads the history.
+        if state.watched:
             self.schedule[state.complaint_id] = state
+            self.dormant.pop(state.complaint_id, None)
+        else:
+            self.schedule.pop(state.complaint_id, None)
+            if not state.ended:
+                self.dormant[state.complaint_id] = state.dormant()
+            self.failures.pop(state.complaint_id, None)
+            self.skipping.pop(state.complaint_id, None)

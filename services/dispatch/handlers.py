@@ -14,7 +14,7 @@ import structlog
 from events.complaint import Complaint
 from events.complaint_rules import Status
 from events.reference import Reference
-from services.dispatch.rules import RoutingTable, immediate_escalation, route
+from services.dispatch.rules import RoutingTable, immediate_escalation, people_affected, route
 from services.runtime.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -72,7 +72,7 @@ def escalate_if_major(complaint: Complaint, *, routing: RoutingTable) -> None:
         routing,
         level=complaint.priority_level,
         media_exposure=complaint.media_exposure,
-        people_affected=complaint.people_affected,
+        people_affected=people_affected(complaint.people_affected, complaint.priority_factors),
     )
     if escalation is None or escalation.level <= complaint.escalation_level:
         return

@@ -80,6 +80,19 @@ def immediate_escalation(
     return Escalation(COMMAND_LEVEL, "major complaint: " + ", ".join(reasons))
 
 
+def people_affected(typed: int, factors: Sequence[Mapping[str, Any]]) -> int:
+    """The larger of the count typed at intake and triage's estimate from the text.
+
+    Triage records its estimate as the ``people_affected`` factor (e.g. "整栋楼停电…300户" -> 900); an
+    intake form defaults to 1, so the typed number alone misses most mass-impact complaints.
+    """
+    assessed = [
+        f["value"] for f in factors
+        if f.get("name") == "people_affected" and isinstance(f.get("value"), int) and not isinstance(f["value"], bool)
+    ]  # fmt: skip
+    return max([typed, *assessed])
+
+
 def deadlines_for(reference: Reference, level: str, start: datetime) -> tuple[datetime, datetime]:
     """(accept_by, resolve_by) for a level counted from ``start``, from the deployment's reference data."""
     deadlines = reference.deadlines(level)

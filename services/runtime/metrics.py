@@ -43,6 +43,13 @@ DEAD_LETTERS = Counter("levee_dead_letters", "Events a worker set aside as poiso
 DEADLINES_MISSED = Counter(
     "levee_deadlines_missed", "Escalations the deadline watcher made for a missed deadline", ["level"]
 )
+DEADLINE_CHECK_FAILURES = Counter(
+    "levee_deadline_check_failures", "Deadline looks at a complaint that raised (retried later)"
+)
+SUMMARY_CHECKS_FAILED = Counter(
+    "levee_summary_checks_failed",
+    "Incidents the summary scheduler skipped because their history could not be read (a poison event)",
+)
 
 LAG_INTERVAL = (
     1.0  # seconds: a lag reading costs a NATS round trip, so busy loops refresh it at most this often

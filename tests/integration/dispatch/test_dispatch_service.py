@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
 from prometheus_client import REGISTRY
 
-from events.complaint import Complaint, ComplaintDispatched, ComplaintEscalated
+from events.complaint import Complaint, ComplaintDispatched, ComplaintEscalated, DispatchAccepted
 from events.mapper import make_mapper
 from events.store import JetStreamEventStore
-from events.store.aggregates import AggregateStore
+from events.store.aggregates import TOPIC, VERSION, AggregateStore
+from events.store.records import Write
 from services.dispatch.app import build
 from services.dispatch.deadlines import WATCHER, DeadlineWatcher
 from services.runtime.worker import Worker
@@ -131,9 +133,146 @@ async def test_a_p1_or_media_exposed_complaint_escalates_to_command_at_once(
     assert await escalations(repository, p1) == [(2, "dispatch")]
     assert await escalations(repository, exposed) == [(2, "dispatch")]
     assert await dispatched_to(repository, p1) == ["gas"]
-    # Command already has it: its missed deadlines add nothing.
-    clock.move_to(timedelta(days=2))
-    assert await DeadlineWatcher(store, repository, clock=clock).tick() == 0
+
+
+async def test_a_mass_impact_complaint_escalates_on_triages_estimate_of_people_affected(
+    store: JetStreamEventStore,
+) -> None:
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    complaint = Complaint.receive(
+        channel="hotline", description="整栋楼停电，300户没有电", received_by="operator-chen",
+        category="power_outage", district="old_town",
+    )  # fmt: skip  # people_affected typed: the form's default 1
+    complaint.validate()
+    estimate = {"name": "people_affected", "weight": 12, "value": 900, "evidence": ["300户"]}
+    complaint.assess_priority(
+        55, "P3", [estimate], clock.now + timedelta(hours=4), clock.now + timedelta(days=3)
+    )
+    await repository.save(complaint)
+    await drain(build(store, clock=clock)[0])
+    (escalation,) = [e for e in await history(repository, complaint.id) if isinstance(e, ComplaintEscalated)]
+    assert (escalation.level, escalation.by) == (2, "dispatch") and "900 people" in escalation.reason
+
+
+async def test_a_complaint_at_command_that_misses_its_accept_by_is_recorded_once(
+    store: JetStreamEventStore,
+) -> None:
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    p1 = await new_complaint(repository, clock, level="P1", category="gas_leak")
+    await drain(build(store, clock=clock)[0])
+    assert await escalations(repository, p1) == [(2, "dispatch")]
+    missed_before = REGISTRY.get_sample_value("levee_deadlines_missed_total", {"level": "2"}) or 0
+    clock.move_to(timedelta(minutes=16))  # past its 15-minute accept-by
+    watcher = DeadlineWatcher(store, repository, clock=clock)
+    assert await watcher.tick() == 1
+    assert await watcher.tick() == 0
+    assert await DeadlineWatcher(store, AggregateStore(store, make_mapper()), clock=clock).tick() == 0
+    assert await escalations(repository, p1) == [(2, "dispatch"), (2, WATCHER)]
+    assert REGISTRY.get_sample_value("levee_deadlines_missed_total", {"level": "2"}) == missed_before + 1
+    (recorded,) = [e for e in await history(repository, p1) if getattr(e, "by", None) == WATCHER]
+    assert recorded.reason.startswith("missed accept-by deadline")
+
+
+async def test_a_re_score_just_after_a_missed_accept_by_escalates_once(store: JetStreamEventStore) -> None:
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    complaint = Complaint.receive(
+        channel="hotline", description="Drain blocked, water rising.", received_by="operator-chen",
+        category="flooding", district="old_town",
+    )  # fmt: skip
+    complaint.validate()
+    assessed = clock.now - timedelta(hours=4, minutes=1)  # a P3: its accept-by passed a minute ago
+    complaint.assess_priority(40, "P3", FACTORS, assessed + timedelta(hours=4), assessed + timedelta(days=3))
+    await repository.save(complaint)
+    worker, watcher = build(store, clock=clock)
+    await drain(worker)
+    # The cluster grows: triage re-scores it P2 and keeps the (already past) accept-by, as _deadline_args does.
+    complaint = await repository.get(complaint.id, Complaint)
+    assert complaint.accept_by is not None and complaint.resolve_by is not None
+    complaint.assess_priority(
+        60, "P2", FACTORS, complaint.accept_by, min(clock.now + timedelta(days=1), complaint.resolve_by)
+    )
+    await repository.save(complaint)
+    assert await watcher.tick() == 1
+    assert await watcher.tick() == 0
+    assert await escalations(repository, complaint.id) == [(1, WATCHER)]
+
+
+async def test_a_case_returned_after_sign_for_gives_the_next_department_an_accept_by(
+    store: JetStreamEventStore,
+) -> None:
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    complaint_id = await new_complaint(repository, clock)
+    worker, watcher = build(store, clock=clock)
+    await drain(worker)
+    complaint = await repository.get(complaint_id, Complaint)
+    complaint.accept("drainage")
+    complaint.return_dispatch("drainage", "Not ours: a burst main")
+    await repository.save(complaint)
+    await drain(worker)
+    assert await dispatched_to(repository, complaint_id) == ["drainage", "roads"]
+    clock.move_to(timedelta(minutes=59))
+    assert await watcher.tick() == 0
+    clock.move_to(timedelta(minutes=61))  # nobody at "roads" signed for it within the hour
+    assert await watcher.tick() == 1
+    (recorded,) = [e for e in await history(repository, complaint_id) if isinstance(e, ComplaintEscalated)]
+    assert recorded.level == 1 and recorded.reason.startswith("missed accept-by deadline")
+
+
+async def test_the_resolve_clock_starts_at_sign_for(store: JetStreamEventStore) -> None:
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    complaint = Complaint.receive(
+        channel="web", description="Drain blocked, street flooding.", received_by="web",
+        category="flooding", district="old_town",
+    )  # fmt: skip
+    complaint.validate()
+    assessed = clock.now - timedelta(minutes=50)  # accepted 50 minutes after assessment: in time
+    complaint.assess_priority(
+        60, "P2", FACTORS, assessed + timedelta(hours=1), assessed + timedelta(hours=24)
+    )
+    await repository.save(complaint)
+    worker, watcher = build(store, clock=clock)
+    await drain(worker)
+    complaint = await repository.get(complaint.id, Complaint)
+    complaint.accept("drainage")
+    await repository.save(complaint)
+    clock.move_to(timedelta(hours=23, minutes=30))  # past the assessment's resolve-by, not the accept's
+    assert await watcher.tick() == 0
+    clock.move_to(timedelta(hours=24, minutes=1))
+    assert await watcher.tick() == 1
+    (recorded,) = [e for e in await history(repository, complaint.id) if isinstance(e, ComplaintEscalated)]
+    assert recorded.reason.startswith("missed resolve-by deadline")
+
+
+async def test_an_undecodable_event_does_not_stop_the_watcher(store: JetStreamEventStore) -> None:
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    broken, healthy = [await new_complaint(repository, clock) for _ in range(2)]
+    worker, watcher = build(store, clock=clock)
+    await drain(worker)
+    assert await watcher.tick() == 0  # both in the schedule, nothing due yet
+    last = (await store.read_subject(store.spec.event_subject(broken)))[-1]
+    await store.append([
+        Write(store.spec.event_subject(broken), b"{undecodable",
+              {TOPIC: get_topic(DispatchAccepted), VERSION: str(int(last.headers[VERSION]) + 1)},
+              expected_last_seq=last.seq)
+    ])  # fmt: skip
+    failures_before = REGISTRY.get_sample_value("levee_deadline_check_failures_total") or 0
+    clock.move_to(timedelta(minutes=61))
+    assert await watcher.tick() == 1  # the healthy one; the broken one is logged, counted and skipped
+    assert await escalations(repository, healthy) == [(1, WATCHER)]
+    assert REGISTRY.get_sample_value("levee_deadline_check_failures_total") == failures_before + 1
+    # It goes on watching: a complaint that falls due later is escalated too, the broken one retried.
+    later = await new_complaint(repository, clock)
+    await drain(worker)
+    clock.move_to(timedelta(minutes=130))
+    assert await watcher.tick() == 1
+    assert await escalations(repository, later) == [(1, WATCHER)]
+    assert watcher.failures[broken] == 2
 
 
 async def test_watcher_escalates_once_per_missed_deadline_across_restarts_and_extensions(
@@ -170,9 +309,10 @@ async def test_watcher_escalates_once_per_missed_deadline_across_restarts_and_ex
     complaint.grant_extension("cmd-wu", 360)
     await repository.save(complaint)
 
-    clock.move_to(timedelta(hours=23, minutes=1))  # past the old resolve-by
+    # The resolve clock started at the (late) sign-for: 24 h from it, six more granted.
+    clock.move_to(timedelta(hours=24, minutes=1))  # past the unextended resolve-by
     assert await restarted.tick() == 0  # the deadline moved
-    clock.move_to(timedelta(hours=29, minutes=1))  # past the extended one
+    clock.move_to(timedelta(hours=30, minutes=1))  # past the extended one
     assert await restarted.tick() == 1  # second miss: command
     again = DeadlineWatcher(store, AggregateStore(store, make_mapper()), clock=clock)
     assert await again.tick() == 0

@@ -1,4 +1,7 @@
-"""Which escalations a complaint's deadline history calls for at a given moment."""
+"""Which missed deadlines a complaint's history still needs recorded at a given moment, and at what level.
+
+Deadline lengths are the packaged reference data's: P2 accept 1 h / resolve 24 h, P1 15 min / 4 h.
+"""
 
 from __future__ import annotations
 
@@ -10,133 +13,254 @@ import pytest
 
 from events.complaint import (
     ComplaintClosed,
+    ComplaintDispatched,
     ComplaintEscalated,
     ComplaintReopened,
     ComplaintResolved,
     DispatchAccepted,
+    DispatchReturned,
     ExtensionGranted,
     PriorityAssessed,
+    ResolutionTimeAgreed,
 )
-from services.dispatch.timeline import DeadlineState, escalations_due, fold, fold_all
+from events.reference import load_reference
+from services.dispatch.timeline import WATCHER, DeadlineState, escalations_due, fold, fold_all
 
+REF = load_reference()
 CID = UUID("00000000-0000-4000-8000-00000000000a")
 T0 = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
-ACCEPT_BY = T0 + timedelta(minutes=60)
-RESOLVE_BY = T0 + timedelta(hours=24)
+H = 60  # minutes in an hour
+D = 24 * H
 
 
 def minutes(n: float) -> datetime:
     return T0 + timedelta(minutes=n)
 
 
-def history(*steps: tuple[str, float] | tuple[str, float, Any]) -> list[Any]:
-    """Events at minutes after T0: ("assessed", 0), ("accepted", 30), ("extended", 100, new_resolve_by)..."""
+def reason(kind: str, due_minutes: float) -> str:
+    return f"missed {kind}-by deadline {minutes(due_minutes).isoformat()}"
+
+
+def assessed(level: str, at: float) -> dict[str, Any]:
+    """What triage records: the level's deadlines from ``at``."""
+    d = REF.deadlines(level)
+    return {"score": 60, "level": level, "factors": [], "accept_by": minutes(at) + d.accept_within,
+            "resolve_by": minutes(at) + d.resolve_within}  # fmt: skip
+
+
+def history(*steps: tuple[Any, ...]) -> list[Any]:
+    """Events at minutes after T0: ("assessed", 0), ("dispatched", 1), ("accepted", 30), ("extended", 100, 60)..."""
     events: list[Any] = []
-    for version, step in enumerate(steps, start=2):
-        kind, at = step[0], minutes(step[1])
-        common: dict[str, Any] = {"originator_id": CID, "originator_version": version, "timestamp": at}
-        if kind == "assessed":
-            accept_by, resolve_by = step[2] if len(step) > 2 else (ACCEPT_BY, RESOLVE_BY)  # type: ignore[misc]
-            events.append(PriorityAssessed(**common, score=60, level="P2", factors=[], accept_by=accept_by,
-                                           resolve_by=resolve_by))  # fmt: skip
-        elif kind == "accepted":
-            events.append(DispatchAccepted(**common, department="water"))
-        elif kind == "extended":
-            events.append(ExtensionGranted(**common, by="cmd", minutes=60, resolve_by=step[2]))  # type: ignore[misc]
-        elif kind == "escalated":
-            events.append(ComplaintEscalated(**common, level=step[2], reason="r", by="w"))  # type: ignore[misc]
-        elif kind == "resolved":
-            events.append(ComplaintResolved(**common, department="water", summary="s", outcome="handled",
-                                            answer_ref=None))  # fmt: skip
-        elif kind == "reopened":
-            events.append(ComplaintReopened(**common, reason="again", department="water"))
-        elif kind == "closed":
-            events.append(ComplaintClosed(**common))
+    for version, (kind, at, *args) in enumerate(steps, start=2):
+        common: dict[str, Any] = {
+            "originator_id": CID,
+            "originator_version": version,
+            "timestamp": minutes(at),
+        }
+        events.append(_event(kind, common, at, args))
     return events
 
 
-H = 60  # minutes in an hour
+def _event(kind: str, common: dict[str, Any], at: float, args: list[Any]) -> Any:
+    if kind == "assessed":
+        return PriorityAssessed(**common, **assessed(args[0] if args else "P2", at))
+    if kind == "dispatched":
+        return ComplaintDispatched(**common, department="water", by="dispatch", reason="route")
+    if kind == "accepted":
+        return DispatchAccepted(**common, department="water")
+    if kind == "returned":
+        return DispatchReturned(**common, department="water", reason="not ours")
+    if kind == "extended":
+        return ExtensionGranted(
+            **common, by="cmd", minutes=args[0], resolve_by=minutes(at)
+        )  # resolve_by unused
+    if kind == "agreed":
+        return ResolutionTimeAgreed(**common, agreed_at=minutes(args[0]), approved_by_command=False)
+    if kind == "escalated":  # by staff or dispatch (a major complaint): records no deadline
+        return ComplaintEscalated(**common, level=args[0], reason="major complaint", by="dispatch")
+    if kind == "recorded":  # the watcher's record of one missed deadline
+        return ComplaintEscalated(**common, level=args[0], reason=args[1], by=WATCHER)
+    if kind == "resolved":
+        return ComplaintResolved(
+            **common, department="water", summary="s", outcome="handled", answer_ref=None
+        )
+    if kind == "reopened":
+        return ComplaintReopened(**common, reason="again", department="water")
+    if kind == "closed":
+        return ComplaintClosed(**common)
+    raise AssertionError(kind)
+
+
+def due(steps: list[Any], now_minutes: float) -> list[tuple[int, str]]:
+    state = fold_all(CID, history(*steps), REF)
+    return [(e.level, e.reason) for e in escalations_due(state, minutes(now_minutes))]
+
+
+BASE = [("assessed", 0), ("dispatched", 0)]
+ACCEPT = reason("accept", 60)
 
 
 @pytest.mark.parametrize(
-    ("steps", "now_minutes", "levels"),
+    ("steps", "now_minutes", "expected"),
     [
-        # nothing missed yet
-        ([("assessed", 0)], 59, []),
-        ([("assessed", 0)], 60, []),  # at the deadline is not past it
-        # first miss: the accept deadline -> level 1
-        ([("assessed", 0)], 61, [1]),
-        # accepted in time: no miss until the resolve deadline
-        ([("assessed", 0), ("accepted", 30)], 61, []),
-        ([("assessed", 0), ("accepted", 30)], 24 * H + 1, [1]),
-        # accepted late is still a missed accept deadline; with the resolve one missed too: 1 then 2
-        ([("assessed", 0), ("accepted", 90)], 61, [1]),
-        ([("assessed", 0), ("accepted", 90)], 24 * H + 1, [1, 2]),
-        # the watcher already answered the first miss: only the second is due
-        ([("assessed", 0), ("escalated", 61, 1)], 24 * H + 1, [2]),
-        ([("assessed", 0), ("escalated", 61, 1)], 62, []),
-        # escalated to command already (a P1, by staff): nothing more
-        ([("assessed", 0), ("escalated", 1, 2)], 24 * H + 1, []),
-        # an extension granted before the deadline moves it
-        (
-            [("assessed", 0), ("accepted", 10), ("extended", 23 * H, RESOLVE_BY + timedelta(hours=6))],
-            25 * H,
+        pytest.param(BASE, 60, [], id="at the deadline is not past it"),
+        pytest.param(BASE, 61, [(1, ACCEPT)], id="first miss: accept-by, level 1"),
+        pytest.param([*BASE, ("accepted", 30)], 61, [], id="accepted in time"),
+        pytest.param([*BASE, ("accepted", 90)], 61, [(1, ACCEPT)], id="accepted late is still a miss"),
+        # The resolve clock starts at sign-for: accepted at 90 min, due 24 h later.
+        pytest.param([*BASE, ("accepted", 30)], D + 1, [], id="resolve counted from the accept, not before"),
+        pytest.param(
+            [*BASE, ("accepted", 30)], D + 31, [(1, reason("resolve", D + 30))], id="resolve missed: level 1"
+        ),
+        pytest.param(
+            [*BASE, ("accepted", 90)],
+            D + 91,
+            [(1, ACCEPT), (2, reason("resolve", D + 90))],
+            id="two misses: 1 then 2",
+        ),
+        pytest.param(
+            [*BASE, ("recorded", 61, 1, ACCEPT), ("accepted", 90)],
+            D + 91,
+            [(2, reason("resolve", D + 90))],
+            id="the recorded miss is not asked for again",
+        ),
+        pytest.param([*BASE, ("recorded", 61, 1, ACCEPT)], 62, [], id="recorded: nothing more yet"),
+        # Item 2: a re-score just after a missed accept-by keeps that one deadline: one miss, level 1.
+        pytest.param(
+            [*BASE, ("assessed", 61, "P1")], 62, [(1, ACCEPT)], id="re-score after a miss: one miss"
+        ),
+        pytest.param(
+            [*BASE, ("recorded", 61, 1, ACCEPT), ("assessed", 62, "P1")],
+            63,
             [],
+            id="re-score after a recorded miss: none",
         ),
-        (
-            [("assessed", 0), ("accepted", 10), ("extended", 23 * H, RESOLVE_BY + timedelta(hours=6))],
-            30 * H + 1,
-            [1],
+        # A re-score before the deadline tightens it to now + the new level's accept window.
+        pytest.param(
+            [*BASE, ("assessed", 30, "P1")], 46, [(1, reason("accept", 45))], id="re-score tightens"
         ),
-        # an extension granted after the deadline passed does not undo that miss
-        (
-            [("assessed", 0), ("accepted", 10), ("extended", 25 * H, RESOLVE_BY + timedelta(hours=6))],
-            25 * H,
-            [1],
+        pytest.param([*BASE, ("assessed", 30, "P1")], 45, [], id="tightened: not missed yet"),
+        pytest.param(
+            [("assessed", 0, "P3"), ("dispatched", 0), ("assessed", 230, "P2")],
+            241,
+            [(1, reason("accept", 240))],
+            id="a raised level never gives more time",
         ),
-        (
-            [
-                ("assessed", 0),
-                ("accepted", 10),
-                ("escalated", 24 * H + 1, 1),
-                ("extended", 25 * H, RESOLVE_BY + timedelta(hours=6)),
-            ],
-            30 * H + 1,
-            [2],
+        # Item 3: sent to command at once, then a missed accept-by is still recorded, at level 2.
+        pytest.param([*BASE, ("escalated", 0, 2)], 61, [(2, ACCEPT)], id="at command: the miss at level 2"),
+        pytest.param(
+            [*BASE, ("escalated", 0, 2), ("recorded", 61, 2, ACCEPT)], D, [], id="at command: recorded once"
         ),
-        # resolved or closed: no escalation, even of a late resolution
-        ([("assessed", 0), ("accepted", 10), ("resolved", 20)], 48 * H, []),
-        ([("assessed", 0), ("accepted", 10), ("resolved", 25 * H)], 48 * H, []),
-        ([("assessed", 0), ("closed", 20)], 48 * H, []),
-        # a re-assessment replaces the deadlines it set before they passed
-        ([("assessed", 0), ("assessed", 30, (minutes(45), minutes(4 * H)))], 50, [1]),
-        ([("assessed", 0), ("assessed", 30, (minutes(120), minutes(4 * H)))], 100, []),
+        pytest.param([*BASE, ("escalated", 0, 1)], 61, [(1, ACCEPT)], id="staff level 1: first miss level 1"),
+        # Item 4: a return and a re-dispatch give the next department its own accept window.
+        pytest.param(
+            [*BASE, ("accepted", 10), ("returned", 100), ("dispatched", 100)],
+            161,
+            [(1, reason("accept", 160))],
+            id="returned after accept: next department's accept-by",
+        ),
+        pytest.param(
+            [*BASE, ("accepted", 10), ("returned", 100), ("dispatched", 100)],
+            D + 20,
+            [(1, reason("accept", 160))],
+            id="returned: the old resolve clock stopped",
+        ),
+        pytest.param(
+            [*BASE, ("returned", 30), ("dispatched", 30)], 89, [], id="returned before accept: a fresh window"
+        ),
+        pytest.param(
+            [("assessed", 0), ("dispatched", 70)],
+            71,
+            [(1, ACCEPT)],
+            id="first dispatch after the assessed accept-by: that miss",
+        ),
+        pytest.param(
+            [("assessed", 0), ("dispatched", 70)],
+            131,
+            [(1, ACCEPT), (2, reason("accept", 130))],
+            id="and its own",
+        ),
+        # The agreed time (约定期限) is the resolve-by, whether agreed before or after the sign-for.
+        pytest.param(
+            [*BASE, ("agreed", 5, 3 * H), ("accepted", 10)],
+            3 * H + 1,
+            [(1, reason("resolve", 3 * H))],
+            id="agreed before accept",
+        ),
+        pytest.param([*BASE, ("accepted", 10), ("agreed", 20, 2 * D)], D + 11, [], id="agreed after accept"),
+        pytest.param(
+            [*BASE, ("accepted", 10), ("agreed", 20, 2 * D)],
+            2 * D + 1,
+            [(1, reason("resolve", 2 * D))],
+            id="agreed missed",
+        ),
+        # An extension moves the open resolve-by by the minutes granted; granted late, the old miss stays.
+        pytest.param(
+            [*BASE, ("accepted", 10), ("extended", 23 * H, 360)], D + 11, [], id="extension in time"
+        ),
+        pytest.param(
+            [*BASE, ("accepted", 10), ("extended", 23 * H, 360)],
+            D + 6 * H + 11,
+            [(1, reason("resolve", D + 6 * H + 10))],
+            id="extended deadline missed",
+        ),
+        pytest.param(
+            [*BASE, ("accepted", 10), ("extended", D + 20, 360)],
+            D + 30,
+            [(1, reason("resolve", D + 10))],
+            id="extension after the miss",
+        ),
+        # Resolved or ended: nothing, even a late resolution.
+        pytest.param([*BASE, ("accepted", 10), ("resolved", 20)], 2 * D, [], id="resolved"),
+        pytest.param([*BASE, ("accepted", 10), ("resolved", D + 20)], 2 * D, [], id="resolved late: waived"),
+        pytest.param([*BASE, ("closed", 20)], 2 * D, [], id="closed"),
+        # A reopen opens a new resolve clock from the reopen; the waived miss stays waived.
+        pytest.param(
+            [*BASE, ("accepted", 90), ("resolved", 100), ("reopened", 200)],
+            D + 201,
+            [(1, reason("resolve", D + 200))],
+            id="reopened: a new resolve-by",
+        ),
+        pytest.param(
+            [*BASE, ("accepted", 90), ("resolved", 100), ("reopened", 200)],
+            D + 199,
+            [],
+            id="reopened: in time",
+        ),
     ],
 )
-def test_escalations_due(steps: list[Any], now_minutes: float, levels: list[int]) -> None:
-    state = fold_all(CID, history(*steps))
-    assert [e.level for e in escalations_due(state, minutes(now_minutes))] == levels
+def test_escalations_due(steps: list[Any], now_minutes: float, expected: list[tuple[int, str]]) -> None:
+    assert due(steps, now_minutes) == expected
 
 
-def test_each_escalation_names_the_deadline_it_answers() -> None:
-    state = fold_all(CID, history(("assessed", 0)))
-    (escalation,) = escalations_due(state, minutes(61))
-    assert "accept-by" in escalation.reason and ACCEPT_BY.isoformat() in escalation.reason
+def test_levels_never_exceed_command() -> None:
+    steps = [*BASE, ("accepted", 90), ("returned", D + 100), ("dispatched", D + 100)]
+    assert [level for level, _ in due(steps, 3 * D)] == [1, 2, 2]
 
 
 def test_fold_ignores_an_event_already_folded() -> None:
-    events = history(("assessed", 0), ("accepted", 10))
-    state = fold_all(CID, events)
-    assert fold(state, events[0]) is state
-    assert state.version == 3 and state.accepted
+    events = history(*BASE, ("accepted", 10))
+    state = fold_all(CID, events, REF)
+    assert fold(state, events[0], REF) is state
+    assert state.version == 4 and state.open("resolve") is not None
 
 
 def test_next_due_is_the_earliest_open_deadline() -> None:
-    assert fold_all(CID, history(("assessed", 0))).next_due() == ACCEPT_BY
-    assert fold_all(CID, history(("assessed", 0), ("accepted", 1))).next_due() == RESOLVE_BY
+    assert fold_all(CID, history(*BASE), REF).next_due() == minutes(60)
+    assert fold_all(CID, history(*BASE, ("accepted", 1)), REF).next_due() == minutes(D + 1)
     assert DeadlineState(CID).next_due() is None
 
 
-def test_a_reopened_complaint_is_watched_again() -> None:
-    state = fold_all(CID, history(("assessed", 0), ("accepted", 1), ("resolved", 2), ("reopened", 3)))
-    assert not state.settled
+@pytest.mark.parametrize(
+    ("steps", "watched"),
+    [
+        (BASE, True),
+        ([*BASE, ("escalated", 0, 2)], True),  # at command, its deadlines are still watched
+        ([*BASE, ("accepted", 90)], True),  # a late accept not yet recorded, and a resolve-by open
+        ([*BASE, ("accepted", 1), ("resolved", 2)], False),
+        ([*BASE, ("accepted", 1), ("resolved", 2), ("reopened", 3)], True),
+        ([*BASE, ("closed", 2)], False),
+    ],
+)
+def test_which_complaints_the_watcher_keeps(steps: list[Any], watched: bool) -> None:
+    assert fold_all(CID, history(*steps), REF).watched is watched

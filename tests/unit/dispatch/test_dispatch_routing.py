@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from events.complaint import Complaint
+from events.errors import DomainError
 from events.reference import load_reference
 from services.dispatch.command_queue import with_command_queue
 from services.dispatch.rules import (
@@ -14,6 +16,7 @@ from services.dispatch.rules import (
     immediate_escalation,
     load_routing,
     parse_routing,
+    people_affected,
     route,
 )
 
@@ -103,6 +106,39 @@ def test_a_major_complaint_goes_to_command_at_once(
     else:
         assert escalation is not None and escalation.level == expected_level
         assert words is not None and words in escalation.reason
+
+
+def people(value: object) -> dict[str, object]:
+    return {"name": "people_affected", "weight": 10, "value": value, "evidence": ["300户"]}
+
+
+@pytest.mark.parametrize(
+    ("typed", "factors", "expected"),
+    [
+        (1, [], 1),  # triage found no number: the typed one
+        (1, [people(900)], 900),  # "整栋楼停电…300户": triage's estimate, not the form's default 1
+        (120, [people(60)], 120),  # the caller knew better: the larger
+        (1, [{"name": "cluster", "value": 80}], 1),  # other factors do not count
+        (1, [people("many")], 1),  # not a number: ignored rather than trusted
+    ],
+)
+def test_people_affected_is_the_larger_of_typed_and_assessed(
+    typed: int, factors: list[dict[str, object]], expected: int
+) -> None:
+    assert people_affected(typed, factors) == expected
+
+
+def test_a_missed_deadline_is_recorded_at_the_level_the_complaint_already_has() -> None:
+    complaint = Complaint.receive(channel="web", description="Gas smell in the stairwell.", received_by="web")
+    complaint.validate()
+    complaint.escalate(2, "major complaint: P1 complaint", by="dispatch")
+    complaint.escalate(2, "missed accept-by deadline 2025-09-01T08:15:00+00:00", by="w", deadline_missed=True)
+    assert complaint.escalation_level == 2
+    with pytest.raises(DomainError) as refused:
+        complaint.escalate(2, "again", by="cmd")  # staff still cannot escalate to the same level
+    assert refused.value.code == "already_escalated"
+    with pytest.raises(DomainError):
+        complaint.escalate(1, "lower", by="w", deadline_missed=True)  # never down
 
 
 @pytest.mark.parametrize(
