@@ -81,7 +81,8 @@ async def writers(app: web.Application) -> AsyncIterator[None]:
     pool = await asyncpg.create_pool(
         settings.database_url, min_size=0, max_size=10, timeout=5.0, reset=_nothing_to_reset
     )
-    owned = Writers(app[keys.NATS_LINK], pool, load_reference(), settings.contact_hash_secret)
+    reference = load_reference(settings.reference_file)  # LEVEE_REFERENCE, or the packaged data
+    owned = Writers(app[keys.NATS_LINK], pool, reference, settings.contact_hash_secret)
     app[WRITERS] = owned
     ratelimit.install(app)
     try:

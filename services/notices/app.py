@@ -51,10 +51,14 @@ def handler_table(
 
 
 def build(
-    store: JetStreamEventStore, *, policy: SummaryPolicy | None = None, clock: Clock = utc_now
+    store: JetStreamEventStore,
+    *,
+    policy: SummaryPolicy | None = None,
+    reference: Reference | None = None,
+    clock: Clock = utc_now,
 ) -> tuple[Worker, SummaryScheduler]:
     policy = policy or SummaryPolicy()
-    reference = load_reference()
+    reference = reference or load_reference()
     memo = FactsMemo()  # one per process: the worker feeds it, the worker and the scheduler read it
     worker = Worker(
         WORKER_NAME,
@@ -85,7 +89,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         stack.push_async_callback(nc.drain)
         spec = settings.stream_spec  # with the replicas: whichever process starts first creates the stream
         await ensure_stream(nc, spec)
-        worker, scheduler = build(JetStreamEventStore(nc, spec))
+        worker, scheduler = build(
+            JetStreamEventStore(nc, spec), reference=load_reference(settings.reference_file)
+        )
         log.info("notices_started")
         await asyncio.gather(worker.run(stop), scheduler.run(stop))
     log.info("notices_stopped")

@@ -39,6 +39,12 @@ class TriageSettings(Protocol):
     @property
     def stream_replicas(self) -> int: ...
 
+    @property
+    def triage_rules(self) -> Path | None: ...
+
+    @property
+    def reference_file(self) -> Path | None: ...
+
 
 def build_handlers(deps: handlers.Deps) -> dict[type, Handler]:
     return {
@@ -55,16 +61,19 @@ def build_worker(store: JetStreamEventStore, deps: handlers.Deps, **options: Any
     return Worker(NAME, store, AggregateStore(store, make_mapper()), build_handlers(deps), **options)
 
 
-def default_deps(rules_path: Path | None = None) -> handlers.Deps:
-    reference = load_reference()
-    return handlers.Deps(rules=load_rules(rules_path, reference if rules_path else None), reference=reference)
+def default_deps(rules_path: Path | None = None, reference_path: Path | None = None) -> handlers.Deps:
+    """The rules and reference data a deployment configured; ``None`` means the packaged file."""
+    reference = load_reference(reference_path)
+    # Rules are checked against the reference in use, so a replaced reference re-parses the rules too.
+    replaced = rules_path is not None or reference_path is not None
+    return handlers.Deps(rules=load_rules(rules_path, reference if replaced else None), reference=reference)
 
 
 async def run(settings: TriageSettings, stop: asyncio.Event) -> None:
     """Process the stream until `stop` is set; the batch in hand is committed first."""
     if not settings.nats_url:
         raise ValueError("triage needs NATS_URL (`levee up` sets it for its services)")
-    deps = default_deps(getattr(settings, "triage_rules", None))  # a deployment's own rules file, if set
+    deps = default_deps(settings.triage_rules, settings.reference_file)  # a deployment's own files, if set
     async with AsyncExitStack() as stack:
         nc = await connect_nats(settings.nats_url, name=getattr(settings, "service_name", NAME))
         stack.push_async_callback(nc.drain)
@@ -72,6 +81,12 @@ async def run(settings: TriageSettings, stop: asyncio.Event) -> None:
         spec = StreamSpec(name=settings.nats_stream, replicas=settings.stream_replicas)
         await ensure_stream(nc, spec)
         worker = build_worker(JetStreamEventStore(nc, spec), deps)
-        log.info("triage_starting", stream=spec.name, rules=deps.rules.version)
+        log.info(
+            "triage_starting",
+            stream=spec.name,
+            rules=deps.rules.version,
+            rules_file=str(settings.triage_rules or "packaged"),
+            reference_file=str(settings.reference_file or "packaged"),
+        )
         await worker.run(stop)
     log.info("triage_stopped")

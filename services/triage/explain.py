@@ -62,9 +62,11 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
     }
 
 
-def main(stdin: TextIO, stdout: TextIO, *, rules: Rules | None = None) -> int:
+def main(
+    stdin: TextIO, stdout: TextIO, *, rules: Rules | None = None, reference: Reference | None = None
+) -> int:
     """0 when every line was explained, 1 when any line was not a complaint body (reported on its line)."""
-    rules, reference = rules or load_rules(), load_reference()
+    rules, reference = rules or load_rules(), reference or load_reference()
     status = 0
     for number, line in enumerate(stdin, start=1):
         if not line.strip():

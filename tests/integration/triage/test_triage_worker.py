@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import timedelta
+from pathlib import Path
 from uuid import UUID
 
+import events.reference as reference_package
 from events.complaint import Complaint
 from events.complaint_rules import Status
 from events.incident import Incident
@@ -13,6 +16,7 @@ from events.mapper import make_mapper
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from services.runtime.worker import Worker
+from services.triage import app as triage_app
 from services.triage.app import build_worker, default_deps
 
 DEPS = default_deps()
@@ -139,3 +143,38 @@ async def test_the_service_runs_until_stopped_and_triages_what_arrives(
     stop.set()
     await asyncio.wait_for(service, 10)
     assert (await get(store, cid)).priority_level == "P2"
+
+
+async def test_the_service_uses_the_rules_and_reference_files_a_deployment_gives_it(
+    store: JetStreamEventStore, nats_url: str, tmp_path: Path
+) -> None:
+    from services.settings import Settings
+    from services.triage.app import run
+
+    # A deployment's copies: one more danger term, and a shorter P1 resolve deadline (240 -> 180 minutes).
+    packaged_rules = (Path(triage_app.__file__).parent / "rules.toml").read_text(encoding="utf-8")
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        packaged_rules.replace('terms = ["被困", ', 'terms = ["crane toppled", "被困", '), "utf-8"
+    )
+    packaged_reference = (Path(reference_package.__file__).parent / "levee.toml").read_text(encoding="utf-8")
+    reference = tmp_path / "levee.toml"
+    p1 = "[deadlines.P1]\naccept_within_minutes = 15\nresolve_within_minutes = 240"
+    assert packaged_reference.count(p1) == 1
+    reference.write_text(packaged_reference.replace(p1, p1.replace("240", "180")), "utf-8")
+    settings = Settings(
+        nats_url=nats_url, nats_stream=store.spec.name, triage_rules=rules, reference_file=reference
+    )
+
+    stop = asyncio.Event()
+    service = asyncio.create_task(run(settings, stop))
+    [cid] = await put(store, receive("A crane toppled over onto the road next to the school"))
+    async with asyncio.timeout(15):
+        while "PriorityAssessed" not in await topics(store, cid):
+            await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(service, 10)
+    complaint = await get(store, cid)
+    assert complaint.priority_level == "P1"  # only the replaced rules know this danger
+    assert complaint.accept_by is not None and complaint.resolve_by is not None
+    assert complaint.resolve_by - complaint.accept_by == timedelta(minutes=180 - 15)

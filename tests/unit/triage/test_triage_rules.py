@@ -55,6 +55,40 @@ def test_classify_picks_the_category_the_text_is_about(text: str, category: str)
         "A man was swept away by the flood",
         "My husband has chest pain and the ambulance has not come",
         "There's a crack in the dam wall, water seeping through",
+        # collapse with someone under it or still inside
+        "房子塌了，邻居还在里面",
+        "围墙倒了，压住了一个路人",
+        "老楼倒塌了，有人被埋在废墟里",
+        "The roof caved in and two workers are buried under it",
+        "The garage wall collapsed on a man walking past",
+        # someone fell into a drain, a manhole or the current
+        "有个小孩掉进下水道了",
+        "一个路人掉进窨井里了",
+        "A child fell into the storm drain",
+        "Someone fell down an uncovered manhole",
+        "老人在河边被洪水冲走了",
+        # carbon monoxide, generator fumes
+        "停电后在屋里开发电机，一家人一氧化碳中毒",
+        "楼上一家人煤气中毒了",
+        "We ran a generator indoors and now have carbon monoxide poisoning symptoms",
+        "Generator fumes are coming into the flat and the kids feel dizzy",
+        # people on roofs or stranded by the flood
+        "洪水冲进村子，很多人爬到屋顶上",
+        "Three families are stranded on the roof of the school",
+        # someone who cannot move while the water rises
+        "我妈妈八十多岁，摔倒了起不来，水已经淹到床边了",
+        "奶奶卧床动不了，屋里的水越来越深",
+        "My bedridden husband can't get up and the water is rising in the bedroom",
+        # live wire in water, electrocution
+        "电线掉在水里了，有人在旁边蹚水",
+        "A man was electrocuted by a live wire in the flooded street",
+        # fire or smoke with people inside
+        "楼道里全是烟，还有老人在屋里没出来",
+        "Our neighbour's house is on fire and the children are still inside",
+        # unconscious, not breathing, bleeding heavily
+        "有人昏迷了，叫他没反应",
+        "路人被玻璃划伤，大出血",
+        "My father is unresponsive and not breathing properly",
     ],
 )
 def test_danger_to_life_forces_p1(text: str) -> None:
@@ -74,6 +108,18 @@ def test_danger_to_life_forces_p1(text: str) -> None:
         "Smoke from the neighbour's barbecue is annoying",
         "The firefighters already put out the fire, everyone is safe",
         "房子被淹了想申请补助，到底找谁？",
+        "No one is trapped, the lift works again",
+        "没有人被困，电梯已经修好了",
+        "没有危险，就是想问问倒塌的围墙什么时候重建",
+        "The wall next to the playground looks like it might fall someday",
+        "隔壁的发电机晚上太吵了，睡不着",
+        "Generator noise at night from the building site is annoying",
+        "请问停电时怎么安全使用发电机？防范一氧化碳中毒",
+        "下水道井盖不见了，没有人掉进去，请尽快补上",
+        "没有人落水，就是河边的护栏被冲走了，提醒一下",
+        "信号塔倒了，砸到了旁边的房子，没有人受伤",
+        "Everyone on the roofs has been rescued, the water has gone down now",
+        "Nobody is still inside, everyone got out of the fire",
     ],
 )
 def test_negated_past_or_hypothetical_danger_does_not_raise_priority(text: str) -> None:
@@ -166,3 +212,51 @@ def test_a_rules_file_missing_a_category_is_refused_at_load(tmp_path: Path) -> N
     del raw["categories"]["shelter"]
     with pytest.raises(ValueError, match="shelter"):
         parse_rules(raw, load_reference(), "broken.toml")
+
+
+def _rules_with_extra_danger_term(tmp_path: Path, term: str) -> Path:
+    """A deployment's copy of the packaged rules with one more "trapped" term (the TOML line is unique)."""
+    packaged = (Path(explain.__file__).parent / "rules.toml").read_text(encoding="utf-8")
+    anchor = 'terms = ["被困", '
+    assert packaged.count(anchor) == 1
+    path = tmp_path / "rules.toml"
+    path.write_text(packaged.replace(anchor, f'terms = ["{term}", "被困", '), encoding="utf-8")
+    return path
+
+
+CRANE = {"channel": "hotline", "description": "A crane toppled over onto the road next to the school"}
+
+
+def test_a_replaced_rules_file_classifies_by_its_own_terms(tmp_path: Path) -> None:
+    path = _rules_with_extra_danger_term(tmp_path, "crane toppled")
+    packaged = score(ComplaintFacts(CRANE["description"]), rules=RULES)
+    replaced = score(ComplaintFacts(CRANE["description"]), rules=load_rules(path, load_reference()))
+    assert not packaged.life_threatening and packaged.level != "P1"
+    assert replaced.life_threatening and replaced.level == "P1"
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_levee_triage_explain_uses_the_rules_file_it_is_given(
+    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services import cli
+
+    path = _rules_with_extra_danger_term(tmp_path, "crane toppled")
+    environ = {"LEVEE_DATA_DIR": str(tmp_path / "data"), "LEVEE_LOG_LEVEL": "error"}
+    argv = ["triage", "explain"]
+    if how == "flag":
+        argv += ["--rules", str(path)]
+    else:
+        environ["LEVEE_TRIAGE_RULES"] = str(path)
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(CRANE) + "\n"))
+    assert cli.main(argv, environ) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["level"] == "P1"
+
+
+def test_levee_triage_explain_refuses_a_rules_file_that_is_not_there(tmp_path: Path) -> None:
+    from services import cli
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["triage", "explain", "--rules", str(tmp_path / "missing.toml")], {})
+    assert stopped.value.code == 2
