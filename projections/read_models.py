@@ -21,7 +21,7 @@ log = structlog.get_logger(__name__)
 NAME = "read_models"
 Apply = Callable[[Any], list[Op]]
 MODELS: tuple[Apply, ...] = (complaints.apply, timeline.apply, incidents.apply, notices.apply)
-TABLES = ("complaints", "complaint_timeline", "hotspots", "incidents", "notices")
+TABLES = ("complaints", "complaint_timeline", "hotspots", "incidents", "notices", "dead_letters")
 
 
 # Event class -> the handler each model registered for it, in model order (models that ignore it left out).

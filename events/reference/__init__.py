@@ -18,6 +18,9 @@ from events.errors import DomainError
 
 GROUPS = ("service_quality", "policy_execution", "emergency_event", "information_gap")
 LEVELS = ("P1", "P2", "P3", "P4")
+# The queue dispatch sends a complaint to when no department can take it (routing.toml `command`): command
+# staff work it. Not a department of the city, so never in the reference data; readers accept it by this name.
+COMMAND_QUEUE = "command"
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ ROUTES: tuple[Callable[[web.Application], None], ...] = (
 )
 MAX_BODY = 64 * 1024  # bytes; a larger body gets a 413 problem
 # Polled by probes and scrapers: logged at debug when they succeed.
-QUIET_PATHS = frozenset({"/healthz", "/metrics"})
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # label values
 
 
@@ -80,6 +80,7 @@ def build_app(settings: Settings) -> web.Application:
     middlewares = [request_context, problems.problems, auth.authenticate]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings
+    app[open311.API_KEYS] = frozenset(settings.open311_api_keys)  # LEVEE_OPEN311_API_KEYS
     app.cleanup_ctx.append(nats_link)
     app.cleanup_ctx.append(postgres_pool)
     app.cleanup_ctx.append(resources.writers)  # after both: closes (flushes) before them

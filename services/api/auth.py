@@ -12,6 +12,8 @@ why its command failed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -32,9 +34,18 @@ CHALLENGE = 'Bearer realm="levee"'
 
 
 async def token_store(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: the token store over the API's pool (appended after the pool's own context)."""
-    app[TOKENS] = TokenStore(app[keys.PG_POOL])
-    yield
+    """cleanup_ctx: the token store over the API's pool (appended after the pool's own context), and the
+    listener that makes a revocation (from any process) refuse the token here at once."""
+    store = app[TOKENS] = TokenStore(app[keys.PG_POOL])
+    database_url = app[keys.SETTINGS].database_url
+    assert database_url is not None  # build_app checks it
+    watcher = asyncio.create_task(store.watch_revocations(database_url), name="token-revocations")
+    try:
+        yield
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
 
 
 @web.middleware

@@ -3,7 +3,8 @@
 Intake seals the reporter's name, phone, email and address with the complaint's own key; nothing else in the
 system holds them in clear. An operator making the follow-up call (回访), command staff, and the department
 holding the case (to ask what it needs to resolve it) may open them; press never. Every opening is logged
-(who, which complaint; never the data) so access can be audited. An erased key answers 410: gone for good.
+(role, token id and complaint; never the data, nor the token's name, which may be a person's) so access can
+be audited. An erased key answers 410: gone for good.
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ async def contact(request: web.Request) -> web.Response:
         if key is None:
             raise _erased()
         data = unseal(complaint.reporter_sealed, key)
-    log.info("personal_data_opened", complaint_id=str(complaint.id), by=principal.role, who=principal.name)
+    # The token's id, never its name: a name may be a person's, and no log line carries one.
+    log.info(
+        "personal_data_opened", complaint_id=str(complaint.id), by=principal.role, token_id=principal.token_id
+    )
     body: dict[str, Any] = {
         "id": str(complaint.id),
         "name": None,

@@ -1,6 +1,10 @@
 """GET /healthz: can this API reach NATS (a stream round trip) and PostgreSQL (SELECT 1) right now?
+GET /readyz: may a load balancer send this process traffic? Yes while it serves HTTP at all.
 
-The page a 3 a.m. operator opens first, so a failure names the dependency that is down and why.
+/healthz is the page a 3 a.m. operator opens first, so a failure names the dependency that is down and why.
+It is not the readiness probe: in a NATS outage every API pod would go unready at once, and clients would get
+no 503 with Retry-After (only a proxy's error), while the board and status pages, which need PostgreSQL
+only, would go dark too. A 503 from a handler is an answer; an unready pod is silence.
 """
 
 from __future__ import annotations
@@ -23,6 +27,12 @@ DEPENDENCY_DOWN = "/problems/dependency-unavailable"
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """200 whenever this process answers: dependencies are /healthz's business (see the module doc)."""
+    return web.json_response({"status": "ready"}, headers={"Cache-Control": "no-store"})
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -76,3 +86,14 @@ def problem_response(
     if status == 503:
         headers["Retry-After"] = str(RETRY_AFTER)
     return web.json_response(body, status=status, content_type=PROBLEM_JSON, headers=headers)
+
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/readyz": {"get": {
+        "operationId": "readyz", "tags": ["operations"], "security": [{}],
+        "summary": "Readiness: 200 while this process serves HTTP (its dependencies are /healthz's report; "
+                   "a 503 from intake is still an answer)",
+        "responses": {"200": {"description": "Serving", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["status"], "properties": {"status": {"const": "ready"}}}}}}},
+    }},
+}  # fmt: skip

@@ -166,13 +166,23 @@ def _no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def check_allowed(intake: IntakeRequest, principal: Principal) -> None:
+    """Operators and command record any channel; the public and department staff file through web or app
+    (hotline, walk-in and social-media complaints are recorded by the intake desk, on the caller's behalf);
+    the press never touches complaints (DOMAIN.md: aggregates and published text only), so it files none."""
     if principal.role in OPERATOR_ROLES:
         return
+    if principal.kind == "press":
+        raise Problem(
+            403, "Not allowed for this role",
+            "Press tokens file no complaints: a press officer with one files it as the public (no token).",
+            code="role_not_allowed",
+        )  # fmt: skip
     refused = [
         FieldError(f, "only hotline operators and command staff may set this") for f in intake.operator_fields
     ]
-    if principal.is_public and intake.channel not in PUBLIC_CHANNELS:
-        refused.append(FieldError("channel", "the public files through " + " or ".join(PUBLIC_CHANNELS)))
+    if intake.channel not in PUBLIC_CHANNELS:
+        who = "the public" if principal.is_public else f"{principal.kind} staff"
+        refused.append(FieldError("channel", f"{who} files through " + " or ".join(PUBLIC_CHANNELS)))
     if refused:
         raise Problem(
             403, "Not allowed for this role", "; ".join(f"{e.field}: {e.message}" for e in refused),

@@ -5,8 +5,8 @@ status), not problem+json, because Open311 clients parse that array. A request i
 answer, so POST requests.json always answers with a `service_request_id`; the token it would otherwise
 give is that same id, and `tokens/{token}.json` finds it in the stream.
 
-`api_key` is required: a key in `app[API_KEYS]` (published to Open311 client apps; files as the public)
-or any valid staff token (files as that staff member).
+`api_key` is required: a key in `app[API_KEYS]` (LEVEE_OPEN311_API_KEYS, issued to Open311 integrators; files
+as the public, rate-limited per key) or any valid staff token (files as that staff member, limited as staff).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import asyncpg
+import structlog
 from aiohttp import web
 
 from events.reference import Category
@@ -26,7 +27,7 @@ from events.store import StoreUnavailable
 from services.api import auth, intake, keys, ratelimit
 from services.api.intake_schema import parse_intake
 from services.api.operator_reference import life_first
-from services.api.principal import PUBLIC, Principal
+from services.api.principal import PRINCIPAL, PUBLIC, Principal
 from services.api.problems import Problem
 from services.api.resources import WRITERS
 
@@ -131,13 +132,18 @@ async def service_definition(request: web.Request) -> web.Response:
 
 @spec_errors
 async def create_request(request: web.Request) -> web.Response:
-    request.app[ratelimit.LIMITER].take(request)
+    limiter = request.app[ratelimit.LIMITER]
     if request.content_type not in FORM_TYPES:
+        limiter.take(request)
         raise Open311Error(
             415, f"send the request form-encoded ({FORM_TYPES[0]}), not {request.content_type}"
         )
-    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
-    principal = await _authenticate(request, form.get("api_key"))
+    try:
+        form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    except web.HTTPRequestEntityTooLarge:
+        limiter.take(request)  # no key read: the caller's address pays, as for any anonymous refusal
+        raise
+    principal = await _admit(request, form.get("api_key"))
     _check_jurisdiction(request, form.get("jurisdiction_id"))
     unknown = sorted(k for k in form if k not in FIELDS and not _ATTRIBUTE.match(k))
     if unknown:
@@ -148,6 +154,7 @@ async def create_request(request: web.Request) -> web.Response:
     if errors or parsed is None:
         error = errors[0]
         raise Open311Error(400, f"{_SPEC_NAMES.get(error.field, error.field)}: {error.message}")
+    intake.check_allowed(parsed, principal)  # channel "web" until here: the press files no complaints
     parsed = dataclasses.replace(parsed, channel="open311")
     complaint_id, tracking_code, replay = await intake.store(writers, parsed, principal, None)
     intake.log_received(request, complaint_id, parsed.channel, replay=replay)
@@ -158,6 +165,27 @@ async def create_request(request: web.Request) -> web.Response:
     return web.json_response(
         [{"service_request_id": str(complaint_id), "service_notice": notice, "account_id": None}], status=201
     )
+
+
+async def _admit(request: web.Request, api_key: str | None) -> Principal:
+    """Who files, charged to the right bucket once that is known (the key is in the body, so the body is read
+    first; it is at most MAX_BODY). A staff token is limited as staff intake is, and logged as its role; a
+    published api_key has one bucket per key; no valid key spends the caller's address bucket before its 403,
+    so a flood of made-up keys is throttled like any anonymous flood."""
+    limiter = request.app[ratelimit.LIMITER]
+    try:
+        principal = await _authenticate(request, api_key)
+    except Open311Error:
+        limiter.take(request)
+        raise
+    if principal.is_public:
+        assert api_key is not None  # a published key: _authenticate refuses a missing one
+        limiter.take_open311_key(api_key)
+        return principal
+    request[PRINCIPAL] = principal  # the request's log line and the limiter see the staff member
+    structlog.contextvars.bind_contextvars(role=principal.role, token_id=principal.token_id)  # reset by auth
+    limiter.take(request)
+    return principal
 
 
 async def _authenticate(request: web.Request, api_key: str | None) -> Principal:

@@ -1,23 +1,36 @@
-"""Per-client token buckets for intake: one flooding client gets 429 with Retry-After, others go on.
+"""Per-client token buckets: one flooding client gets 429 with Retry-After, others go on.
 
-A client is its staff token when it has one, else its remote address (aiohttp's `request.remote`: behind
-a reverse proxy, configure the proxy so that this is the caller's address, not the proxy's). Staff tokens
-are not limited by default: a hotline desk or an Open311 bridge records thousands of calls through one
-token in a surge, tokens are minted by us and revocable, and throttling them would drop real calls.
-`app[LIMITS]` overrides the defaults (e.g. a staff bucket for a bridge that misbehaves).
+A client is its staff token when it has one, else its address: the TCP peer, or, when the peer is one of
+LEVEE_TRUSTED_PROXIES, the right-most X-Forwarded-For address that is not itself a trusted proxy. The header
+is never read from any other peer, so a client cannot pick its own bucket by sending one. Behind a proxy
+that is not listed, every citizen shares the proxy's bucket: list the proxies.
+
+Each purpose has its own buckets, so a citizen re-checking a status never loses the right to file:
+intake (JSON intake and Open311 without a key), status lookups, and Open311 api_keys (one bucket per key: a
+key is issued to one integrator, whose bridge files for many citizens from one address; a key that floods is
+taken out of LEVEE_OPEN311_API_KEYS). Staff tokens are not limited by default: a hotline desk or an Open311
+bridge records thousands of calls through one token in a surge, tokens are minted by us and revocable, and
+throttling them would drop real calls. `app[LIMITS]` overrides the defaults.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiohttp import web
 
+from services.api import keys
 from services.api.principal import PRINCIPAL, PUBLIC
 from services.api.problems import Problem
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+MAX_HOPS = 20  # X-Forwarded-For entries read at most, right to left: a long forged chain costs nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,28 +41,64 @@ class Bucket:
 
 @dataclass(frozen=True, slots=True)
 class RateLimits:
-    public: Bucket = Bucket(rate=2.0, burst=60.0)  # per remote address
-    staff: Bucket | None = None  # per token; None: not limited
+    public: Bucket = Bucket(rate=2.0, burst=60.0)  # intake, per client address
+    # Status lookups, per client address: a tracking code is short, so slow down anyone guessing them.
+    status: Bucket = Bucket(rate=1.0, burst=30.0)
+    open311_key: Bucket = Bucket(rate=20.0, burst=600.0)  # per Open311 api_key: an integrator's whole flow
+    staff: Bucket | None = None  # per token, any purpose; None: not limited
     enabled: bool = True
     remembered: int = 100_000  # clients tracked at most (least recently seen forgotten first)
 
 
 class RateLimiter:
-    def __init__(self, limits: RateLimits) -> None:
+    def __init__(self, limits: RateLimits, trusted_proxies: Iterable[str] = ()) -> None:
         self.limits = limits
+        self.trusted: tuple[Network, ...] = tuple(
+            ipaddress.ip_network(p, strict=False) for p in trusted_proxies
+        )
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client -> (tokens, at)
 
     def take(self, request: web.Request) -> None:
-        """Spend one token of this request's client, or raise a 429 Problem saying when to come back."""
+        """Intake: spend one token of this request's client, or raise a 429 Problem saying when to retry."""
+        self._take_as(request, "intake", self.limits.public, "complaints")
+
+    def take_status(self, request: web.Request) -> None:
+        """A public status lookup: its own buckets, keyed like intake's."""
+        self._take_as(request, "status", self.limits.status, "status lookups")
+
+    def take_open311_key(self, api_key: str) -> None:
+        """An Open311 request carrying a valid api_key: one bucket per key, whatever the address."""
+        if self.limits.enabled:
+            self._spend("open311:" + api_key, self.limits.open311_key, "complaints")
+
+    def client_address(self, request: web.Request) -> str:
+        """The caller's address: the peer, or the client its trusted proxies name (see the module doc)."""
+        peer = request.remote or "unknown"
+        if not self._is_trusted(_parse(peer)):
+            return peer
+        lines = request.headers.getall("X-Forwarded-For", ())
+        hops = [hop.strip() for line in lines for hop in line.split(",") if hop.strip()]
+        client = peer
+        for hop in reversed(hops[-MAX_HOPS:]):
+            address = _parse(hop)
+            if address is None:
+                # Not an address (a trusted proxy wrote "unknown"?): what the last trusted hop reported.
+                return hop[:64] or client
+            client = str(address)
+            if not self._is_trusted(address):
+                return client
+        return client  # every hop is a proxy of ours: the left-most one is as close to the client as it gets
+
+    def _take_as(self, request: web.Request, purpose: str, bucket: Bucket, what: str) -> None:
         if not self.limits.enabled:
             return
         principal = request.get(PRINCIPAL, PUBLIC)
-        if principal.token_id is not None:
-            if self.limits.staff is None:
-                return
-            client, bucket = "token:" + principal.token_id, self.limits.staff
-        else:
-            client, bucket = "addr:" + (request.remote or "unknown"), self.limits.public
+        if principal.token_id is None:
+            self._spend(f"{purpose}:addr:{self.client_address(request)}", bucket, what)
+        elif self.limits.staff is not None:
+            self._spend(f"{purpose}:token:{principal.token_id}", self.limits.staff, what)
+
+    def _spend(self, client: str, bucket: Bucket, what: str) -> None:
         now = time.monotonic()
         tokens, at = self._buckets.pop(client, (bucket.burst, now))
         tokens = min(bucket.burst, tokens + (now - at) * bucket.rate)
@@ -58,11 +107,14 @@ class RateLimiter:
             wait = math.ceil((1.0 - tokens) / bucket.rate)
             raise Problem(
                 429, "Too many requests",
-                f"This client sent more than {bucket.burst:g} complaints at once or {bucket.rate:g} a second "
+                f"This client sent more than {bucket.burst:g} {what} at once or {bucket.rate:g} a second "
                 f"over time; try again in {wait} s.",
                 code="rate_limited", headers={"Retry-After": str(wait)},
             )  # fmt: skip
         self._remember(client, tokens - 1.0, now)
+
+    def _is_trusted(self, address: Address | None) -> bool:
+        return address is not None and any(address in network for network in self.trusted)
 
     def _remember(self, client: str, tokens: float, now: float) -> None:
         self._buckets[client] = (tokens, now)
@@ -70,10 +122,26 @@ class RateLimiter:
             self._buckets.popitem(last=False)
 
 
+def _parse(text: str) -> Address | None:
+    """An address as peers and proxies write it: plain, "[v6]:port" or "v4:port"; IPv4-mapped IPv6 as IPv4."""
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
 LIMITS = web.AppKey("rate_limits", RateLimits)
 LIMITER = web.AppKey("rate_limiter", RateLimiter)
 
 
 def install(app: web.Application) -> None:
-    """Called at startup (resources.writers): the limiter made from `app[LIMITS]`, or the defaults."""
-    app[LIMITER] = RateLimiter(app.get(LIMITS, RateLimits()))
+    """Called at startup (resources.writers): the limiter made from `app[LIMITS]` (or the defaults) and the
+    settings' trusted proxies."""
+    app[LIMITER] = RateLimiter(app.get(LIMITS, RateLimits()), app[keys.SETTINGS].trusted_proxies)

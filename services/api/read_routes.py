@@ -25,7 +25,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from events.complaint_rules import TRACKING_CODE, Status
-from events.reference import LEVELS, Department, District, load_reference
+from events.reference import COMMAND_QUEUE, LEVELS, Department, District, load_reference
 from events.store import StoreError
 from services.api import keys, ratelimit
 from services.api.auth import require_holding_department, require_role
@@ -41,6 +41,7 @@ API = "/api/v1"
 CASE_ROLES = ("operator", "command", "department")
 QUEUE_ROLES = ("command", "department")
 BOARD_ROLES = ("command",)
+DEAD_LETTER_ROLES = ("command",)
 REPORT_ROLES = ("command", "press")
 NOTICE_ROLES = ("command", "press")
 INCIDENT_ROLES = ("operator", "command", "department", "press")
@@ -51,6 +52,7 @@ BOARD_FRESH = 1.0  # seconds a computed board is served again while no projectio
 _PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 _NOT_MIGRATED = (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError)
 _STATUSES = tuple(s.value for s in Status)
+_ESCALATION = ("0", "1", "2", "escalated")
 
 
 # -- plumbing ----------------------------------------------------------------------------------------
@@ -180,6 +182,20 @@ def _known_codes(kind: str) -> tuple[str, ...]:
     return tuple(item.code for item in items)
 
 
+def _queue_codes() -> tuple[str, ...]:
+    """What a case can be held by: the city's departments, and the queue dispatch sends to command (not a
+    department of the city, so not in the reference data)."""
+    return (*_known_codes("department"), COMMAND_QUEUE)
+
+
+def _only_known(query: MultiMapping[str], params: list[dict[str, Any]], errors: list[FieldError]) -> None:
+    """A parameter this route does not take is an error, not ignored: a misspelt filter would list everything.
+    `params` are the route's OpenAPI parameters, so the document and the check cannot drift apart."""
+    known = {p["name"] for p in params if p["in"] == "query"}
+    for name in sorted(set(query) - known):
+        errors.append(FieldError(name, f"unknown parameter: use {', '.join(sorted(known))}"))
+
+
 def _not_found(noun: str, detail: str) -> Problem:
     return Problem(404, f"No such {noun}", detail, code="not_found")
 
@@ -197,6 +213,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get(f"{API}/departments/{{code}}/queue", department_queue, name="read.queue")
     r.add_get(f"{API}/incidents", incidents, name="read.incidents")
     r.add_get(f"{API}/board", board, name="read.board")
+    r.add_get(f"{API}/dead-letters", dead_letters, name="read.dead_letters")
     r.add_get(f"{API}/status/{{tracking_code}}", public_status, name="read.status")
     r.add_get(f"{API}/notices", published_notices, name="read.notices")
     r.add_get(f"{API}/staff/notices", working_notices, name="read.staff_notices")
@@ -245,13 +262,16 @@ async def list_complaints(request: web.Request) -> web.Response:
     require_role(principal, CASE_ROLES)
     q = request.query
     errors: list[FieldError] = []
+    _only_known(q, _LIST_PARAMS, errors)
     filters: dict[str, Any] = {
         "status": _choices(q, "status", _STATUSES, errors),
         "level": _choices(q, "level", LEVELS, errors),
-        "department": _one_of(q, "department", _known_codes("department"), errors),
+        "department": _one_of(q, "department", _queue_codes(), errors),
         "district": _one_of(q, "district", _known_codes("district"), errors),
         "incident": _uuid(q, "incident", errors),
         "overdue": _boolean(q, "overdue", errors),
+        "escalation": _one_of(q, "escalation_level", _ESCALATION, errors),
+        "extension_pending": _boolean(q, "extension_pending", errors),
         "tracking_code": q.get("tracking_code") or None,
         "limit": _int(q, "limit", 50, 1, MAX_LIMIT, errors),
     }
@@ -295,7 +315,7 @@ async def department_queue(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     require_role(principal, QUEUE_ROLES)
     code = request.match_info["code"]
-    if code not in _known_codes("department"):
+    if code not in _queue_codes():
         raise _not_found("department", f"No department has code {code!r}.")
     if principal.department not in (None, code):
         raise Problem(
@@ -343,11 +363,24 @@ async def _board_json(request: web.Request) -> str:
     return text
 
 
+async def dead_letters(request: web.Request) -> web.Response:
+    """Command: the events workers set aside after repeated failures, the latest first."""
+    require_role(request[PRINCIPAL], DEAD_LETTER_ROLES)
+    errors: list[FieldError] = []
+    _only_known(request.query, _DEAD_LETTER_PARAMS, errors)
+    limit = _int(request.query, "limit", 50, 1, MAX_LIMIT, errors)
+    if errors:
+        raise invalid(errors)
+    async with reading(request) as conn:
+        items = await queries.dead_letters(conn, limit=limit)
+    return json_response({"items": items})
+
+
 async def public_status(request: web.Request) -> web.Response:
     """Public: the complaint's status in public words, with its public progress notes. No personal data."""
     limiter = request.app.get(ratelimit.LIMITER)
     if limiter is not None:
-        limiter.take(request)  # a tracking code is short: slow down anyone guessing them
+        limiter.take_status(request)  # a tracking code is short: slow down anyone guessing them
     code = request.match_info["tracking_code"].strip().upper()
     if len(code) > 32:
         raise _not_found("complaint", "Tracking codes look like LV-7K3QX9.")
@@ -452,6 +485,18 @@ def _p(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "string"}}
 
 
+_LIST_PARAMS = [
+    _q("status", "comma-separated statuses"), _q("level", "comma-separated P1..P4"),
+    _q("department", f"department code, or {COMMAND_QUEUE} for the command queue"),
+    _q("district", "district code"), _q("incident", "incident id", {"type": "string", "format": "uuid"}),
+    _q("overdue", "true or false", {"type": "boolean"}),
+    _q("escalation_level", "0, 1, 2, or escalated (1 and up)", {"type": "string", "enum": list(_ESCALATION)}),
+    _q("extension_pending", "true: a department's extension request waits for command", {"type": "boolean"}),
+    _q("tracking_code", "exact code"),
+    _q("limit", "page size, 1..200 (50)", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+    _q("cursor", "the previous page's next_cursor"),
+]  # fmt: skip
+_DEAD_LETTER_PARAMS = [_q("limit", "1..200 (50)", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT})]
 _PAGE = {"type": "object", "required": ["items"], "properties": {
     "items": {"type": "array", "items": _OBJ}, "next_cursor": {"type": ["string", "null"]}}}  # fmt: skip
 OPENAPI_PATHS: dict[str, Any] = {
@@ -459,23 +504,22 @@ OPENAPI_PATHS: dict[str, Any] = {
     f"{API}/reference": _op("reference", "Districts (with bounding boxes), categories, departments, levels",
                             None, errors=()),
     f"{API}/complaints": _op(
-        "complaints_list", "Complaints, newest first (department staff: their department's only)", CASE_ROLES,
-        params=[_q("status", "comma-separated statuses"), _q("level", "comma-separated P1..P4"),
-                _q("department", "department code"), _q("district", "district code"),
-                _q("incident", "incident id", {"type": "string", "format": "uuid"}),
-                _q("overdue", "true or false", {"type": "boolean"}), _q("tracking_code", "exact code"),
-                _q("limit", "page size, 1..200 (50)", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
-                _q("cursor", "the previous page's next_cursor")], result=_PAGE),
+        "complaints_list", "Complaints, newest first (department staff: their department's only); "
+        "an unknown parameter is a 422", CASE_ROLES, params=_LIST_PARAMS, result=_PAGE),
     f"{API}/complaints/{{id}}": _op(
         "complaint_detail", "One complaint with its timeline (department staff: only a case they hold)",
         CASE_ROLES, params=[_p("id", {"type": "string", "format": "uuid"})], errors=(401, 403, 404, 503)),
     f"{API}/departments/{{code}}/queue": _op(
-        "department_queue", "A department's cases with deadline countdowns (seconds; negative is overdue)",
+        "department_queue", "A department's cases with deadline countdowns (seconds; negative is overdue); "
+        f"`{COMMAND_QUEUE}` is the command queue (command staff only)",
         QUEUE_ROLES, params=[_p("code")], errors=(401, 403, 404, 503)),
     f"{API}/incidents": _op("incidents", "Incidents with live complaint counts", INCIDENT_ROLES,
                             errors=(401, 403, 503)),
-    f"{API}/board": _op("board", "The command board: counts, incidents, newest P1, overdue, hotspots, "
-                        "departments, map points", BOARD_ROLES, errors=(401, 403, 503), tag="board"),
+    f"{API}/board": _op("board", "The command board: counts, incidents, newest P1, escalated to command, "
+                        "extension requests, dead letters, overdue, hotspots, departments, map points",
+                        BOARD_ROLES, errors=(401, 403, 503), tag="board"),
+    f"{API}/dead-letters": _op("dead_letters", "Events workers set aside after repeated failures, latest first",
+                               DEAD_LETTER_ROLES, params=_DEAD_LETTER_PARAMS, tag="board"),
     f"{API}/status/{{tracking_code}}": _op(
         "public_status", "A complaint's public status by tracking code (no personal data)", None,
         params=[_p("tracking_code")], errors=(404, 429, 503), tag="public"),

@@ -1,13 +1,18 @@
 """Staff API tokens in PostgreSQL: only a SHA-256 hash of each token is stored, never the token itself.
 
 A token is `lvt_` + 32 random bytes (urlsafe base64): a hash without a salt is enough because the secret has
-256 bits of entropy; nothing can be guessed from the table. Lookups are cached in memory for a few seconds so
-intake and commands do not pay a PostgreSQL round trip per request; a revoked token therefore keeps working
-on other API processes for at most `CACHE_TTL` seconds.
+256 bits of entropy; nothing can be guessed from the table. Lookups are cached in memory for `CACHE_TTL`
+seconds so intake and commands do not pay a PostgreSQL round trip per request, but only while the process
+hears revocations: `revoke` (the API or `levee token revoke`) notifies `CHANNEL` in its transaction, and each
+API process's `watch_revocations` empties its cache when the notification arrives. A revoked token is thus
+refused at once everywhere; only a notification lost with a silently dead listening connection leaves it
+working, for at most `CACHE_TTL` seconds. While not listening, every lookup asks PostgreSQL.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import secrets
 import time
@@ -26,6 +31,10 @@ log = structlog.get_logger(__name__)
 PREFIX = "lvt_"
 CACHE_TTL = 10.0  # seconds a looked-up token is trusted without asking PostgreSQL again
 CACHE_SIZE = 10_000
+CHANNEL = "levee_api_tokens"  # NOTIFY payload: the revoked token's id
+PROBE_EVERY = 5.0  # seconds: asyncpg notices a silently dead server only when it next talks to it
+RECONNECT_MAX = 5.0
+_PG_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 MAX_NAME = 200
 
 SCHEMA = """
@@ -88,6 +97,8 @@ class TokenStore:
         self.ttl = ttl
         self._cache: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
         self._schema_ready = False
+        self.listening = False  # hearing revocations: only then is the cache used
+        self._generation = 0  # bumped whenever the cache is emptied: a lookup begun before may not fill it
 
     async def ensure_schema(self) -> None:
         # Lazily, not at startup: the API starts (and says 503) while PostgreSQL is down.
@@ -113,16 +124,81 @@ class TokenStore:
         return token, TokenRecord(**dict(row))
 
     async def revoke(self, token_id: str) -> bool:
+        """Revoke a live token; False when no live token has this id (unknown, or revoked already)."""
         await self.ensure_schema()
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn, conn.transaction():
             status = await conn.execute(
                 "UPDATE api_tokens SET revoked_at = now() WHERE token_id = $1 AND revoked_at IS NULL",
                 token_id,
             )
-        self._cache.clear()  # this process forgets at once; others within CACHE_TTL
+            # Delivered on commit, to every API process listening (watch_revocations): each forgets at once.
+            await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, token_id)
+        self._forget()
         revoked = status.endswith(" 1")
         log.info("api_token_revoked", token_id=token_id, revoked=revoked)
         return revoked
+
+    async def records(self) -> list[TokenRecord]:
+        """Every token, oldest first: its id, role, name and dates, never the token or its hash."""
+        await self.ensure_schema()
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT token_id, role, name, created_at, revoked_at FROM api_tokens"
+                " ORDER BY created_at, token_id"
+            )
+        return [TokenRecord(**dict(row)) for row in rows]
+
+    async def watch_revocations(self, database_url: str) -> None:
+        """Run until cancelled: listen on CHANNEL over a connection of its own, re-opened when it drops."""
+        delay = 0.25
+        while True:
+            try:
+                conn = await asyncpg.connect(
+                    database_url, timeout=5.0, server_settings={"application_name": "levee-tokens"}
+                )
+            except _PG_ERRORS as exc:
+                log.warning("token_watch_unavailable", error=f"{type(exc).__name__}: {exc}", retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX)
+                continue
+            delay = 0.25
+            try:
+                await self._listen(conn)
+            finally:
+                self.listening = False
+                self._forget()
+                try:
+                    await asyncio.wait_for(conn.close(), 2.0)
+                except _PG_ERRORS:
+                    conn.terminate()
+            await asyncio.sleep(delay)  # not a tight loop when the server takes connections but fails them
+
+    async def _listen(self, conn: asyncpg.Connection) -> None:
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: lost.set())
+        try:
+            await conn.add_listener(CHANNEL, lambda *_: self._forget())
+        except _PG_ERRORS as exc:
+            log.warning("token_watch_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        self._forget()  # revocations missed while not listening
+        self.listening = True
+        log.info("token_watch_listening", channel=CHANNEL)
+        while not lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lost.wait(), PROBE_EVERY)
+            if lost.is_set():
+                break
+            try:
+                await asyncio.wait_for(conn.execute("SELECT 1"), PROBE_EVERY)
+            except _PG_ERRORS:
+                break
+        log.warning("token_watch_lost")
+
+    def _forget(self) -> None:
+        """Empty the cache (revocations are rare: no need to find the one entry)."""
+        self._cache.clear()
+        self._generation += 1
 
     async def lookup(self, token: str) -> Principal | None:
         """The principal a live token stands for, or None for an unknown or revoked one."""
@@ -130,9 +206,10 @@ class TokenStore:
             return None
         digest = hash_token(token)
         now = time.monotonic()
-        cached = self._cache.get(digest)
+        cached = self._cache.get(digest) if self.listening else None
         if cached is not None and cached[0] > now:
             return cached[1]
+        generation = self._generation
         await self.ensure_schema()
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(
@@ -144,6 +221,8 @@ class TokenStore:
             self._cache.pop(digest, None)
             return None
         principal = Principal(role=row["role"], name=row["name"], token_id=row["token_id"])
+        if not self.listening or generation != self._generation:
+            return principal  # a revocation may have been heard while asking: do not keep this answer
         self._cache[digest] = (now + self.ttl, principal)
         self._cache.move_to_end(digest)
         while len(self._cache) > CACHE_SIZE:

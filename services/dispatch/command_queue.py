@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from events.reference import Department, Reference
+from events.reference import COMMAND_QUEUE, Department, Reference
 
 
-def with_command_queue(reference: Reference, code: str = "command") -> Reference:
+def with_command_queue(reference: Reference, code: str = COMMAND_QUEUE) -> Reference:
     if any(d.code == code for d in reference.departments):
         return reference
     command = Department(code=code, name_en="Emergency Command", name_zh="应急指挥部")

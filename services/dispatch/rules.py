@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from events.reference import Reference
+from events.reference import COMMAND_QUEUE, Reference
 
 COMMAND_LEVEL = 2
 
@@ -23,7 +23,7 @@ COMMAND_LEVEL = 2
 class RoutingTable:
     categories: Mapping[str, tuple[str, ...]]
     districts: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
-    command: str = "command"
+    command: str = COMMAND_QUEUE
     max_returns: int = 2
     mass_impact_people: int = 50
 
@@ -123,13 +123,15 @@ def parse_routing(raw: Mapping[str, Any]) -> RoutingTable:
             district: {code: tuple(deps) for code, deps in overrides.items()}
             for district, overrides in raw.get("districts", {}).items()
         },
-        command=raw.get("command", "command"),
+        command=raw.get("command", COMMAND_QUEUE),
         max_returns=int(raw.get("max_returns", 2)),
         mass_impact_people=int(raw.get("escalation", {}).get("mass_impact_people", 50)),
     )
 
 
 def check_routing(table: RoutingTable, reference: Reference) -> list[str]:
+    if table.command != COMMAND_QUEUE:  # the API, the board and the tokens know the queue by this name
+        return [f"command must be {COMMAND_QUEUE!r} (the queue command staff read), not {table.command!r}"]
     departments = {d.code for d in reference.departments} | {table.command}
     categories = {c.code for c in reference.categories}
     districts = {d.code for d in reference.districts}

@@ -104,6 +104,16 @@ async def test_board_updates_live_and_the_department_accepts_the_case(
     assert await board.text_content("[data-testid=count-P1]") == "1"
     await board.screenshot(path=shots / "02-board-p1.png", full_page=True)
 
+    # Media picked it up: command takes it over (level 2), and the board's escalated panel says so and why.
+    await post(stack, f"/api/v1/complaints/{complaint_id}/escalate",
+               {"level": 2, "reason": "媒体曝光 media exposure"}, command)  # fmt: skip
+    escalated = board.locator(f"#escalated tr[data-id='{complaint_id}'][data-escalation='2']")
+    await expect(escalated).to_contain_text("媒体曝光 media exposure", timeout=LIVE_BOUND_MS)
+    await expect(escalated).to_contain_text("2级督办")
+    await expect(board.locator("[data-testid=count-escalated]")).to_have_text("1")
+    await board.locator("#h-command").scroll_into_view_if_needed()
+    await board.screenshot(path=shots / "02b-board-escalated.png", full_page=True)
+
     await post(stack, f"/api/v1/complaints/{complaint_id}/dispatch",
                {"department": "drainage", "reason": "flood water inside homes"}, command)  # fmt: skip
 

@@ -359,8 +359,16 @@ def api_problems(deployment: dict[str, Any], services: dict[str, dict[str, Any]]
     for probe in ("readinessProbe", "livenessProbe"):
         if not container.get(probe, {}).get("httpGet"):
             problems.append(f"api: no HTTP {probe}")
-    if container.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/healthz":
-        problems.append("api: the readiness probe does not ask /healthz")
+    # /readyz: up while the process answers. /healthz is 503 in a NATS or PostgreSQL outage; probing it would
+    # take every pod out of the Service (readiness) or restart them all (liveness) instead of answering 503s.
+    paths = {
+        probe: container.get(probe, {}).get("httpGet", {}).get("path")
+        for probe in ("readinessProbe", "livenessProbe")
+    }
+    if paths["readinessProbe"] != "/readyz":
+        problems.append("api: the readiness probe does not ask /readyz")
+    problems += [f"api: the {probe} asks /healthz, which fails in a dependency outage"
+                 for probe, path in paths.items() if path == "/healthz"]  # fmt: skip
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     ports = {p.get("name") for p in container.get("ports", [])} | {
         p["containerPort"] for p in container.get("ports", [])
@@ -585,6 +593,9 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], 
     "an API without its readiness probe": (
         _edit("kubernetes/api.yaml", "readinessProbe:", "startupProbe:"),
         lambda d: kubernetes_problems(d / "kubernetes"), "api: no HTTP readinessProbe"),
+    "an API ready only while NATS and PostgreSQL are": (
+        _edit("kubernetes/api.yaml", "httpGet: {path: /readyz, port: http}", "httpGet: {path: /healthz, port: http}"),
+        lambda d: kubernetes_problems(d / "kubernetes"), "api: the readinessProbe asks /healthz"),
     "a Deployment on the wrong apiVersion": (
         _edit("kubernetes/projector.yaml", "apiVersion: apps/v1", "apiVersion: extensions/v1beta1"),
         lambda d: kubernetes_problems(d / "kubernetes"), "Deployment with apiVersion extensions/v1beta1"),

@@ -16,7 +16,7 @@ from uuid import UUID
 
 import asyncpg
 
-from events.reference import load_reference
+from events.reference import COMMAND_QUEUE, load_reference
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 S = "levee_read"  # the live schema (projections.migrate.LIVE_SCHEMA)
@@ -80,6 +80,8 @@ async def list_complaints(
     district: str | None = None,
     incident: UUID | None = None,
     overdue: bool | None = None,
+    escalation: str | None = None,
+    extension_pending: bool | None = None,
     open_only: bool = False,
     tracking_code: str | None = None,
     limit: int = 50,
@@ -87,7 +89,8 @@ async def list_complaints(
     cursor: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Newest first. Page with `cursor` (the previous page's `next_cursor`) or `offset`.
+    """Newest first. Page with `cursor` (the previous page's `next_cursor`) or `offset`. `escalation` is a
+    level ("0", "1", "2") or "escalated" (level 1 and up).
 
     Returns {"items": [complaint rows + "overdue"], "next_cursor": str | None}.
     """
@@ -104,9 +107,13 @@ async def list_complaints(
                 f"{column} = ANY({param([value] if isinstance(value, str) else list(value))}::text[])"
             )
     for column, equal_to in (("department", department), ("district", district), ("incident_id", incident),
-                             ("tracking_code", tracking_code)):  # fmt: skip
+                             ("tracking_code", tracking_code), ("extension_pending", extension_pending)):  # fmt: skip
         if equal_to is not None:
             where.append(f"{column} = {param(equal_to)}")
+    if escalation == "escalated":
+        where.append("escalation_level >= 1")
+    elif escalation is not None:
+        where.append(f"escalation_level = {param(int(escalation))}")
     if open_only:
         where.append(f"status IN {_OPEN_SQL}")
     if overdue is not None:
@@ -211,7 +218,10 @@ async def department_stats(conn: Conn, *, now: datetime | None = None) -> list[d
     for dept in load_reference().departments:
         out.append({**empty, **found.pop(dept.code, {}), "department": dept.code, "name_en": dept.name_en,
                     "name_zh": dept.name_zh})  # fmt: skip
-    out.extend({**row, "name_en": row["department"], "name_zh": row["department"]} for row in found.values())
+    names = {COMMAND_QUEUE: ("指挥部队列", "Command queue")}  # the one queue that is not a city department
+    for row in found.values():
+        zh, en = names.get(row["department"], (row["department"], row["department"]))
+        out.append({**empty, **row, "name_en": en, "name_zh": zh})
     return out
 
 
@@ -301,6 +311,71 @@ async def map_points(conn: Conn, *, limit: int = 5000) -> list[dict[str, Any]]:
     return [_row(r) for r in rows]
 
 
+# Why a case is with command: its latest level-2 escalation, or its latest dispatch to the command queue
+# (both reasons are in the timeline's detail). `c` is the complaint, $1 the command queue's code.
+_WHY_COMMAND = (
+    f"LEFT JOIN LATERAL (SELECT t.at, t.detail ->> 'reason' AS reason FROM {S}.complaint_timeline t "
+    "WHERE t.complaint_id = c.id AND ("
+    "(c.escalation_level >= 2 AND t.kind = 'ComplaintEscalated' AND (t.detail ->> 'level')::int >= 2) "
+    "OR (c.department = $1 AND t.kind = 'ComplaintDispatched' AND t.department = $1)) "
+    "ORDER BY t.version DESC LIMIT 1) w ON true"
+)
+
+
+async def escalated_to_command(
+    conn: Conn, *, limit: int = 50, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Open complaints that are command's: escalated to level 2, or in the command queue (dispatch sends there
+    what no department can take). Newest arrival at command first; `why` is the escalation or dispatch reason."""
+    rows = await conn.fetch(
+        "SELECT c.id, c.tracking_code, c.status, c.level, c.escalation_level, c.category, c.district, "
+        "c.department, c.received_at, c.department = $1 AS in_command_queue, w.at AS since, w.reason AS why, "
+        f"{overdue_sql('$3', 'c')} AS overdue FROM {S}.complaints c {_WHY_COMMAND} "
+        f"WHERE c.status IN {_OPEN_SQL} AND (c.escalation_level >= 2 OR c.department = $1) "
+        "ORDER BY COALESCE(w.at, c.received_at) DESC, c.id DESC LIMIT $2",
+        COMMAND_QUEUE, limit, _now(now),
+    )  # fmt: skip
+    return [_row(r) for r in rows]
+
+
+async def pending_extensions(conn: Conn, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Open complaints whose department asked for more time and command has not answered: the longest
+    waiting first, with what was asked (`minutes`, `reason`, `requested_at`)."""
+    rows = await conn.fetch(
+        "SELECT c.id, c.tracking_code, c.status, c.level, c.category, c.district, c.department, c.resolve_by, "
+        "r.at AS requested_at, (r.detail ->> 'minutes')::int AS minutes, r.detail ->> 'reason' AS reason "
+        f"FROM {S}.complaints c LEFT JOIN LATERAL (SELECT t.at, t.detail FROM {S}.complaint_timeline t "
+        "WHERE t.complaint_id = c.id AND t.kind = 'ExtensionRequested' ORDER BY t.version DESC LIMIT 1) r ON true "
+        f"WHERE c.extension_pending AND c.status IN {_OPEN_SQL} "
+        "ORDER BY r.at ASC NULLS LAST, c.id LIMIT $1",
+        limit,
+    )  # fmt: skip
+    return [_row(r) for r in rows]
+
+
+async def dead_letters(conn: Conn, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Events workers set aside after repeated failures, the latest first (`position`: the dead letter's own
+    place in the stream; `event_position`, `event_subject`: the failed event's)."""
+    rows = await conn.fetch(
+        "SELECT position, worker, event_position, event_subject, topic, error, attempts, at "
+        f"FROM {S}.dead_letters ORDER BY position DESC LIMIT $1",
+        limit,
+    )
+    return [_row(r) for r in rows]
+
+
+async def command_counts(conn: Conn) -> dict[str, int]:
+    """What waits on command: level-2 or command-queue cases, unanswered extension requests, dead letters."""
+    row = await conn.fetchrow(
+        f"SELECT count(*) FILTER (WHERE escalation_level >= 2 OR department = $1) AS escalated_to_command, "
+        "count(*) FILTER (WHERE extension_pending) AS extension_pending, "
+        f"(SELECT count(*) FROM {S}.dead_letters) AS dead_letters "
+        f"FROM {S}.complaints WHERE status IN {_OPEN_SQL}",
+        COMMAND_QUEUE,
+    )
+    return {key: int(value) for key, value in dict(row).items()}
+
+
 async def projection_position(conn: Conn, name: str = "read_models") -> int:
     """How far the read models have got in the stream: an API waits for its write's position here."""
     return int(
@@ -314,10 +389,13 @@ async def board(conn: Conn, *, now: datetime | None = None) -> dict[str, Any]:
     return {
         "as_of": at,
         "position": await projection_position(conn),
-        "counts": await board_counts(conn, now=at),
+        "counts": {**await board_counts(conn, now=at), **await command_counts(conn)},
         "departments": await department_stats(conn, now=at),
         "incidents": await incidents_with_counts(conn, now=at),
         "newest_p1": await newest_p1(conn, now=at),
+        "escalated_to_command": await escalated_to_command(conn, now=at),
+        "extension_requests": await pending_extensions(conn),
+        "dead_letters": await dead_letters(conn, limit=20),
         "overdue": await overdue_list(conn, now=at),
         "hotspots": await hotspots(conn, now=at),
         "map": await map_points(conn),

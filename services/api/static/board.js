@@ -33,6 +33,9 @@ function render(board) {
     stat("count-open", "未结", "open", c.open),
     stat("count-overdue", "超时", "overdue", c.overdue, "overdue"),
     stat("count-total", "累计", "all", Object.values(c.by_status).reduce((a, b) => a + b, 0)),
+    stat("count-escalated", "上报指挥部", "escalated to command", c.escalated_to_command, c.escalated_to_command ? "overdue" : ""),
+    stat("count-extensions", "待批延期", "extension requests", c.extension_pending),
+    stat("count-dead-letters", "死信", "dead letters", c.dead_letters, c.dead_letters ? "overdue" : ""),
   );
   const levels = ["P1", "P2", "P3", "P4", "unassessed"];
   $("by-level").replaceChildren(...levels.map((lv) =>
@@ -47,6 +50,25 @@ function render(board) {
       " · ", statusLabel(item.status), item.department ? [" → ", department(item.department)] : [],
       " · ", fmtTime(item.received_at), item.overdue ? el("span", { class: "overdue-text", text: " 超时 overdue" }) : null))
     : [el("li", { class: "empty", text: "暂无 none" })]));
+
+  rows($("escalated"), board.escalated_to_command, (e) => el("tr", { "data-id": e.id, "data-escalation": e.escalation_level },
+    el("td", {}, el("strong", { text: e.tracking_code })),
+    el("td", {}, e.escalation_level >= 2 ? bi(`${e.escalation_level}级督办`, `level ${e.escalation_level}`) : null,
+      e.in_command_queue ? [e.escalation_level >= 2 ? " · " : "", bi("指挥部队列", "command queue")] : null),
+    el("td", {}, levelTag(e.level)), el("td", {}, category(e.category)), el("td", {}, district(e.district)),
+    el("td", { text: e.why || "—" }),
+    el("td", {}, fmtTime(e.since || e.received_at), e.overdue ? el("span", { class: "overdue-text", text: " 超时 overdue" }) : null)),
+    "暂无上报 nothing escalated to command");
+
+  rows($("extensions"), board.extension_requests, (x) => el("tr", { "data-id": x.id },
+    el("td", { text: x.tracking_code }), el("td", {}, department(x.department)),
+    el("td", { class: "num", text: x.minutes ?? "—" }), el("td", { text: x.reason || "—" }),
+    el("td", { text: fmtTime(x.requested_at) })), "暂无待批申请 no requests waiting");
+
+  rows($("dead-letters"), board.dead_letters, (d) => el("tr", { "data-position": d.position },
+    el("td", { text: d.worker }), el("td", { class: "num", text: d.event_position ?? "—" }),
+    el("td", { text: (d.topic || "—").replace(/^events\.\w+:/, "") }), el("td", { text: d.error }),
+    el("td", { text: fmtTime(d.at) })), "暂无死信 no dead letters");
 
   rows($("overdue"), board.overdue, (o) => el("tr", {},
     el("td", { text: o.tracking_code }), el("td", {}, levelTag(o.level)), el("td", {}, category(o.category)),

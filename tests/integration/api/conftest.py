@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from events.store.stream import StreamSpec
-from services.api import keys, open311, ratelimit
+from services.api import keys, ratelimit
 from services.api.app import build_app
 from services.settings import Settings
 
@@ -35,6 +35,7 @@ def api_settings(nats_url: str, database_url: str, stream_spec: StreamSpec) -> S
         nats_stream=stream_spec.name,
         contact_hash_secret=CONTACT_SECRET,
         service_name="levee-api-test",
+        open311_api_keys=(OPEN311_KEY,),  # build_app serves them as app[open311.API_KEYS]
     )
 
 
@@ -47,7 +48,6 @@ async def make_client(api_settings: Settings) -> AsyncIterator[MakeClient]:
         ) -> TestClient[web.Request, web.Application]:
             app = build_app(api_settings.replace(**changes) if changes else api_settings)
             app[ratelimit.LIMITS] = limits or ratelimit.RateLimits(enabled=False)
-            app[open311.API_KEYS] = frozenset({OPEN311_KEY})
             client: TestClient[web.Request, web.Application] = TestClient(TestServer(app))
             await stack.enter_async_context(client)
             if wait_ready:

@@ -57,6 +57,8 @@ async def test_the_operator_calling_back_gets_the_number_and_the_opening_is_logg
     assert body == {"id": complaint_id, **REPORTER, "address": ADDRESS}
     opened = [r for r in captured if r["event"] == "personal_data_opened"]
     assert [(r["complaint_id"], r["by"]) for r in opened] == [(complaint_id, "operator")]
+    # The token's id, never its name ("operator desk" here; a person's name in a real deployment).
+    assert opened[0]["token_id"].startswith("tok_") and "operator desk" not in repr(opened)
     assert not any(secret in repr(captured) for secret in ("9123", "Chan Tai-man", "chan.tm", "Shore Road"))
 
 

@@ -268,6 +268,38 @@ async def test_bad_idempotency_key_is_refused(api_client: Client) -> None:
     assert (await response.json())["errors"][0]["field"] == "Idempotency-Key"
 
 
+CHANNEL_RULES = [  # (role, channel, status): hotline, walk-in and social media are the intake desk's
+    ("operator", "walk_in", 201),
+    ("command", "hotline", 201),
+    ("department:water", "hotline", 403),
+    ("department:water", "walk_in", 403),
+    ("department:water", "social_media", 403),
+    ("department:water", "app", 201),
+    ("press", "hotline", 403),
+    ("press", "web", 403),  # the press never touches complaints (DOMAIN.md)
+]
+
+
+@pytest.mark.parametrize(
+    ("role", "channel", "status"), CHANNEL_RULES, ids=[f"{r}-{c}" for r, c, _ in CHANNEL_RULES]
+)
+async def test_only_operators_and_command_record_complaints_on_the_callers_behalf(
+    api_client: Client, store: JetStreamEventStore, role: str, channel: str, status: int
+) -> None:
+    token, _ = await api_client.app[auth.TOKENS].create(role, f"{role} desk")
+    before = await store.last_sequence()
+    response = await api_client.post(
+        URL,
+        json={"channel": channel, "description": "Road blocked"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status == status, await response.text()
+    if status == 403:
+        problem = await response.json()
+        assert problem["code"] in ("forbidden_field", "role_not_allowed"), problem
+        assert await store.last_sequence() == before, "a refused complaint stored something"
+
+
 async def test_one_client_flooding_gets_429_with_retry_after(make_client: MakeClient) -> None:
     limits = ratelimit.RateLimits(public=ratelimit.Bucket(rate=0.5, burst=5))
     client = await make_client(limits=limits)
@@ -293,5 +325,7 @@ async def test_no_personal_data_in_any_log_line(api_client: Client, caplog: pyte
     assert [(r["role"], r["status"]) for r in access] == [("public", 201), ("public", 422)]
     assert all(r["duration_ms"] >= 0 and r["method"] == "POST" for r in access)
     # One line per request: the accepted one names the complaint, so an operator can find it in the logs.
-    assert access[0]["complaint_id"] == (await response.json())["id"] and access[0]["channel"] == GOOD["channel"]
+    assert (
+        access[0]["complaint_id"] == (await response.json())["id"] and access[0]["channel"] == GOOD["channel"]
+    )
     assert "complaint_id" not in access[1]

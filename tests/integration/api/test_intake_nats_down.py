@@ -24,7 +24,9 @@ RECOVERY_BOUND = 20.0
 
 
 async def post_until(
-    client: TestClient[web.Request, web.Application], done: asyncio.Event, results: list[tuple[int, dict[str, str]]]
+    client: TestClient[web.Request, web.Application],
+    done: asyncio.Event,
+    results: list[tuple[int, dict[str, str]]],
 ) -> None:
     i = 0
     while not done.is_set():
@@ -80,3 +82,23 @@ async def test_nats_killed_mid_intake_loses_no_acknowledged_complaint(
     finally:
         await pool.close()
         await nc.close()
+
+
+async def test_with_nats_down_the_pod_stays_ready_and_intake_answers_503_with_retry_after(
+    make_client: MakeClient, own_nats_server: NatsServer
+) -> None:
+    """Readiness is /readyz, not /healthz: an outage must reach clients as 503 + Retry-After, not as no pod."""
+    client = await make_client(nats_url=own_nats_server.url)
+    assert (await client.get("/readyz")).status == 200
+    await asyncio.to_thread(own_nats_server.kill)
+    deadline = time.monotonic() + RECOVERY_BOUND
+    while (
+        response := await client.post(URL, json={"channel": "web", "description": "outage"})
+    ).status != 503:
+        assert response.status == 201 and time.monotonic() < deadline, "intake did not notice NATS was gone"
+        await asyncio.sleep(0.05)
+    assert response.headers["Retry-After"].isdigit()
+    health = await client.get("/healthz")
+    assert health.status == 503 and "NATS" in (await health.json(content_type=None))["detail"]
+    ready = await client.get("/readyz")
+    assert (ready.status, await ready.json()) == (200, {"status": "ready"})

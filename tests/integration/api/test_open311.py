@@ -7,6 +7,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -14,8 +15,8 @@ from events.complaint import Complaint
 from events.mapper import make_mapper
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
-from services.api import auth
-from tests.integration.api.conftest import OPEN311_KEY
+from services.api import auth, ratelimit
+from tests.integration.api.conftest import OPEN311_KEY, MakeClient
 
 Client = TestClient[web.Request, web.Application]
 BASE = "/open311/v2"
@@ -79,6 +80,46 @@ async def test_a_staff_token_is_an_api_key(api_client: Client) -> None:
     token, _ = await api_client.app[auth.TOKENS].create("operator", "Open311 bridge")
     response = await api_client.post(f"{BASE}/requests.json", data={**REQUEST, "api_key": token})
     assert response.status == 201
+
+
+async def test_the_press_files_no_complaints_through_open311(api_client: Client) -> None:
+    token, _ = await api_client.app[auth.TOKENS].create("press", "Press desk")
+    response = await api_client.post(f"{BASE}/requests.json", data={**REQUEST, "api_key": token})
+    assert response.status == 403
+    [error] = await response.json()
+    assert error["code"] == 403 and "Press" in error["description"]
+
+
+ONE = ratelimit.Bucket(rate=0.001, burst=1)  # one at once, then nothing for the rest of the test
+
+
+async def test_a_staff_bridge_is_limited_as_staff_and_logged_as_its_role(make_client: MakeClient) -> None:
+    client = await make_client(limits=ratelimit.RateLimits(public=ONE, open311_key=ONE))
+    token, _ = await client.app[auth.TOKENS].create("operator", "Open311 bridge")
+    with structlog.testing.capture_logs() as captured:
+        statuses = [
+            (await client.post(f"{BASE}/requests.json", data={**REQUEST, "api_key": token})).status
+            for _ in range(3)
+        ]
+    assert statuses == [201, 201, 201]  # staff are not limited by default, whatever door they use
+    lines = [r for r in captured if r["event"] == "http_request"]
+    assert [r["role"] for r in lines] == ["operator"] * 3
+
+
+async def test_a_published_api_key_has_its_own_bucket_and_bad_keys_spend_the_address(
+    make_client: MakeClient,
+) -> None:
+    limits = ratelimit.RateLimits(public=ratelimit.Bucket(rate=0.001, burst=2), open311_key=ONE)
+    client = await make_client(limits=limits)
+
+    async def post(**form: str) -> int:
+        return (await client.post(f"{BASE}/requests.json", data={**REQUEST, **form})).status
+
+    assert [await post(), await post()] == [201, 429]  # the key's bucket, not the address's
+    assert (
+        await client.post("/api/v1/complaints", json={"channel": "web", "description": "x"})
+    ).status == 201
+    assert [await post(api_key="made-up-key"), await post(api_key="made-up-key")] == [403, 429]
 
 
 def without(*names: str, **changes: str) -> dict[str, Any]:

@@ -66,6 +66,9 @@ async def test_board_has_every_panel_for_command_staff(api: Harness) -> None:
         "hotspots",
         "map",
         "position",
+        "escalated_to_command",
+        "extension_requests",
+        "dead_letters",
     }
     assert board["counts"]["open"] == 2  # waiting (dispatched) and handling (accepted)
     assert [p["id"] for p in board["newest_p1"]] == [str(api.day.complaints["handling"])]

@@ -58,6 +58,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/departments/{code}/queue"): {COMMAND, OWN},
     ("GET", INCIDENTS): {OPERATOR, COMMAND, PRESS, *ANY_DEPARTMENT},
     ("GET", "/api/v1/board"): {COMMAND},
+    ("GET", "/api/v1/dead-letters"): {COMMAND},  # events workers set aside: command's to see
     ("GET", "/api/v1/board/events"): {OPERATOR, COMMAND, PRESS, *ANY_DEPARTMENT},
     ("GET", "/api/v1/staff/notices"): {COMMAND, PRESS},
     ("GET", "/api/v1/reports/summary"): {COMMAND, PRESS},
@@ -78,6 +79,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
 # No token needed (a bad token is still refused): intake, Open311, public status and notices, pages.
 PUBLIC_ROUTES: set[tuple[str, str]] = {
     ("GET", "/healthz"),
+    ("GET", "/readyz"),
     ("GET", "/api/openapi.json"),
     ("GET", "/metrics"),
     ("POST", "/api/v1/complaints"),

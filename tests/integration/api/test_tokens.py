@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import io
 import os
 import re
 import subprocess
@@ -15,19 +18,27 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from services.api.auth import TOKENS
-from services.api.tokens import TokenStore
+from services.api.tokens import CACHE_TTL, TokenStore
+from services.cli_tokens import create_token, revoke_token
+from services.settings import Settings
 from tests.integration.api.conftest import MakeClient
+from tests.support.waiting import wait_until
 
 LEVEE = Path(sys.executable).parent / "levee"
 TOKEN = re.compile(r"lvt_[A-Za-z0-9_-]{43}")
 CLOSE = "/api/v1/complaints/00000000-0000-4000-8000-000000000000/close"
+REVOKED_WITHIN = CACHE_TTL / 4  # well inside the cache's lifetime: only the revocation notice can explain it
 
 
 def levee_token_create(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return levee_token(database_url, "create", *args)
+
+
+def levee_token(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEVEE_") and k != "NATS_URL"}
     env |= {"DATABASE_URL": database_url, "LEVEE_LOG_FORMAT": "json"}
     return subprocess.run(
-        [str(LEVEE), "token", "create", *args],
+        [str(LEVEE), "token", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -98,19 +109,69 @@ async def test_a_revoked_token_is_refused_at_once_by_this_process(
     assert (await client.post(CLOSE, json={}, headers=headers)).status == 401
 
 
-async def test_lookups_are_cached_briefly_then_asked_again(database_url: str) -> None:
+async def test_lookups_are_cached_only_while_revocations_are_heard(database_url: str) -> None:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    store = TokenStore(pool)
+    watcher = asyncio.create_task(store.watch_revocations(database_url))
     try:
-        cached, uncached = TokenStore(pool), TokenStore(pool, ttl=0.0)
-        token, record = await cached.create("press", "Press desk")
-        assert (await cached.lookup(token)) == (await uncached.lookup(token))
-        # Revoked behind the stores' backs (another API process): the cache trusts its answer for the TTL.
-        async with pool.acquire() as conn:
-            await conn.execute(
-                "UPDATE api_tokens SET revoked_at = now() WHERE token_id = $1", record.token_id
-            )
-        principal = await cached.lookup(token)
+        await wait_until(lambda: store.listening, "the revocation listener")
+        token, record = await store.create("press", "Press desk")
+        assert await store.lookup(token) is not None
+        # Revoked behind the store's back, without a notification: the cache trusts its answer for the TTL,
+        # the bound on a notification lost with a dead connection.
+        await revoke_silently(pool, record.token_id)
+        principal = await store.lookup(token)
         assert principal is not None and principal.role == "press" and principal.token_id == record.token_id
-        assert await uncached.lookup(token) is None
+        assert await TokenStore(pool).lookup(token) is None  # a store that is not listening asks every time
     finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
         await pool.close()
+    assert not store.listening
+
+
+async def revoke_silently(pool: asyncpg.Pool, token_id: str) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE token_id = $1", token_id)
+
+
+async def test_levee_token_revoke_refuses_the_token_at_once_in_the_running_api(
+    client: TestClient[web.Request, web.Application], api_settings: Settings
+) -> None:
+    out = io.StringIO()
+    assert await create_token(api_settings, role="operator", name="Harbour desk", out=out) == 0
+    headers = {"Authorization": f"Bearer {out.getvalue().strip()}"}
+    store = client.app[TOKENS]
+    await wait_until(lambda: store.listening, "the API's revocation listener")
+    for _ in range(2):  # the second answer comes from the API's cache
+        response = await client.get("/api/v1/me", headers=headers)
+        assert response.status == 200 and (await response.json())["role"] == "operator"
+    [record] = [r for r in await store.records() if r.name == "Harbour desk"]
+
+    assert await revoke_token(api_settings, record.token_id) == 0  # another process: `levee token revoke`
+    deadline = asyncio.get_running_loop().time() + REVOKED_WITHIN
+    while (response := await client.get("/api/v1/me", headers=headers)).status == 200:
+        assert asyncio.get_running_loop().time() < deadline, f"still let in {REVOKED_WITHIN}s after revoking"
+        await asyncio.sleep(0.02)
+    assert response.status == 401
+    assert await revoke_token(api_settings, record.token_id) == 1, "revoked twice"
+
+
+async def test_levee_token_list_shows_ids_roles_and_dates_never_the_token(database_url: str) -> None:
+    done = levee_token_create(database_url, "--role", "command", "--name", "Night command")
+    token = done.stdout.strip()
+    listed = levee_token(database_url, "list")
+    assert listed.returncode == 0, listed.stderr
+    header, row = listed.stdout.splitlines()
+    assert header.split() == ["TOKEN_ID", "ROLE", "CREATED", "REVOKED", "NAME"]
+    token_id, role, created, revoked, *name = row.split()
+    assert token_id.startswith("tok_") and created.endswith("Z")
+    assert (role, revoked, " ".join(name)) == ("command", "-", "Night command")
+    assert token not in listed.stdout + listed.stderr
+    assert hashlib.sha256(token.encode()).hexdigest() not in listed.stdout
+
+    assert levee_token(database_url, "revoke", token_id).returncode == 0
+    [row] = levee_token(database_url, "list").stdout.splitlines()[1:]
+    assert row.split()[3] != "-"
+    assert levee_token(database_url, "revoke", "tok_unknown").returncode == 1

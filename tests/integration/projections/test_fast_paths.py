@@ -113,7 +113,10 @@ async def test_the_runner_reads_past_messages_that_are_not_events(
     store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
 ) -> None:
     spec = store.spec
-    others = [Write(spec.tracking_subject("triage"), b"{}"), Write(spec.dead_letter_subject("triage"), b"{}")]
+    others = [
+        Write(spec.tracking_subject("triage"), b"{}"),
+        Write(spec.snapshot_subject("index", "x"), b"{}"),
+    ]
     await store.append(others)
     day = await write_day(store)
     await store.append(others)
@@ -128,6 +131,34 @@ async def test_the_runner_reads_past_messages_that_are_not_events(
     batch = await runner.prepare(messages, after=runner.position)
     assert (batch.events, batch.steps, batch.payload) == (0, [], None)
     assert await runner.commit(batch) == 0 and runner.position == await store.last_sequence()
+
+
+async def test_a_dead_letter_is_folded_into_its_table_and_tells_the_board(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    spec = store.spec
+    record = {"worker": "dispatch", "seq": 41, "subject": f"{spec.prefix}.ev.x", "error": "KeyError('x')",
+              "topic": "events.complaint:ComplaintReceived", "attempts": 5, "at": "2026-07-01T08:00:00+00:00"}  # fmt: skip
+    positions = await store.append(
+        [
+            Write(spec.dead_letter_subject("dispatch"), json.dumps(record).encode()),
+            Write(spec.dead_letter_subject("triage"), b"not json"),
+        ]
+    )
+    runner = await make_runner(batch_size=50)
+    messages = await store.read(after_seq=0, limit=10, subject=">")
+    batch = await runner.prepare(messages, after=0)
+    assert (batch.events, batch.dead_letters) == (0, 2)
+    assert batch.payload is not None and json.loads(batch.payload)["tables"] == ["dead_letters"]
+    await runner.commit(batch)
+    rows = [dict(r) for r in await pg.fetch("SELECT * FROM levee_read.dead_letters ORDER BY position")]
+    assert [(r["position"], r["worker"], r["event_position"], r["attempts"]) for r in rows] == [
+        (positions[0], "dispatch", 41, 5), (positions[1], "triage", None, None)]  # fmt: skip
+    assert rows[0]["error"] == "KeyError('x')" and rows[0]["at"].isoformat() == "2026-07-01T08:00:00+00:00"
+    # An unreadable record still shows that something was set aside, at the time the stream stored it.
+    assert "unreadable" in rows[1]["error"] and rows[1]["at"] is not None
+    rebuilt = await rebuild_schema(store, pg, swap=False)
+    assert await snapshot(pg, rebuilt) == await snapshot(pg)
 
 
 TABLE = Table(

@@ -1,0 +1,69 @@
+"""The API's front edge as deployed behind proxies: who a client is, and which bucket each request spends.
+
+The test server listens on 127.0.0.1, so the TCP peer is 127.0.0.1: trusting 127.0.0.0/8 plays the load
+balancer in front of the API, trusting nothing plays a client that reaches the API directly.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from projections.migrate import migrate
+from services.api import ratelimit
+from tests.integration.api.conftest import MakeClient
+
+Client = TestClient[web.Request, web.Application]
+URL = "/api/v1/complaints"
+BODY = {"channel": "web", "description": "Power out on the whole street"}
+TIGHT = ratelimit.Bucket(rate=0.001, burst=2)  # two at once, then nothing for the rest of the test
+LOCAL = ("127.0.0.0/8", "::1/128")
+
+
+async def file(client: Client, forwarded_for: str | None = None) -> int:
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for is not None else {}
+    response = await client.post(URL, json=BODY, headers=headers)
+    if response.status == 429:
+        assert int(response.headers["Retry-After"]) >= 1
+    return response.status
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket(
+    make_client: MakeClient,
+) -> None:
+    client = await make_client(limits=ratelimit.RateLimits(public=TIGHT), trusted_proxies=LOCAL)
+    assert [await file(client, "203.0.113.5") for _ in range(3)] == [201, 201, 429]
+    # Another citizen behind the same proxy files on: one flood does not lock out the city.
+    assert await file(client, "203.0.113.6") == 201
+    # A chain through two of our proxies is the same client; so is one the client started with a forgery:
+    # only the right-most address a trusted proxy did not write counts.
+    assert await file(client, "203.0.113.5, 127.0.0.2") == 429
+    assert await file(client, "198.51.100.1, 203.0.113.5") == 429
+    assert await file(client, "[::ffff:203.0.113.7]:4711") == 201
+
+
+async def test_from_an_untrusted_peer_the_header_is_ignored(make_client: MakeClient) -> None:
+    client = await make_client(limits=ratelimit.RateLimits(public=TIGHT))  # no trusted proxies
+    assert [await file(client, f"203.0.113.{n}") for n in range(2)] == [201, 201]
+    # A new forged address each time does not buy a new bucket: the peer is the client.
+    assert await file(client, "203.0.113.99") == 429
+    assert await file(client) == 429
+
+
+async def test_status_lookups_do_not_spend_the_right_to_file(
+    make_client: MakeClient, database_url: str
+) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn)  # the read models status lookups read
+    finally:
+        await conn.close()
+    client = await make_client(limits=ratelimit.RateLimits(public=TIGHT, status=TIGHT))
+
+    async def look() -> int:
+        return (await client.get("/api/v1/status/LV-000000")).status
+
+    assert [await look() for _ in range(3)] == [404, 404, 429]  # a citizen re-checking, too eagerly
+    assert [await file(client) for _ in range(3)] == [201, 201, 429]  # still files: intake has its own bucket
+    assert await look() == 429
