@@ -3,6 +3,7 @@
 levee up [--port PORT] [--data DIR] [--host HOST]   everything on this machine, embedded servers included
 levee serve NAME                                     one service against NATS_URL / DATABASE_URL
 levee token create --role ROLE --name NAME           mint a staff API token (printed alone on stdout)
+levee token list | levee token revoke TOKEN_ID       staff tokens by id; a revoked one is refused at once
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -28,6 +30,9 @@ from services.runtime.metrics import metrics_server
 from services.settings import Settings, SettingsError
 from services.triage import app as triage_app
 from services.up import running
+
+if TYPE_CHECKING:
+    from services.api.tokens import TokenStore
 
 log = structlog.get_logger("services.cli")  # not __name__: it is "__main__" under `python -m`
 
@@ -83,13 +88,17 @@ def _parser() -> argparse.ArgumentParser:
     drill.add_argument("--url", help="API base URL (default: this machine's, from LEVEE_HTTP_HOST/PORT)")
     drill.add_argument(
         "--operator-token",
-        help="record every call as this operator desk; without it the drill is the public, rate-limited per address",
+        help="record every call as this operator desk (default: a drill token minted for this run)",
+    )
+    drill.add_argument(
+        "--public", action="store_true", help="submit as the public instead: rate-limited per address (429s)"
     )
     drill.add_argument("--concurrency", type=int, default=256, help="requests in flight at most")
     drill.add_argument(
         "--staff",
         action="store_true",
-        help="simulate every department's desk: sign for, return, resolve cases",
+        help="simulate staff: department desks (sign for, return, note progress, ask for time, resolve), "
+        "command deciding extensions, an operator making follow-up calls",
     )
     drill.set_defaults(command=_drill)
 
@@ -104,6 +113,11 @@ def _parser() -> argparse.ArgumentParser:
     explain = triage_commands.add_parser(
         "explain", help="read intake JSON lines on stdin, print level, score, category and factors for each"
     )
+    explain.add_argument(
+        "--rules",
+        type=Path,
+        help="a triage rules file instead of the packaged one (default LEVEE_TRIAGE_RULES)",
+    )
     explain.set_defaults(command=_triage_explain)
 
     serve = commands.add_parser("serve", help="run one service in this process")
@@ -112,13 +126,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     serve.set_defaults(command=_serve)
 
-    cli_tokens.add_parser(commands)  # levee token create --role ROLE --name NAME
+    cli_tokens.add_parser(commands)  # levee token create --role ROLE --name NAME | list | revoke TOKEN_ID
     return parser
 
 
 def _apply_flags(settings: Settings, args: argparse.Namespace) -> Settings:
     flags = {"http_port": getattr(args, "port", None), "http_host": getattr(args, "host", None),
-             "data_dir": getattr(args, "data", None)}  # fmt: skip
+             "data_dir": getattr(args, "data", None), "triage_rules": getattr(args, "rules", None)}  # fmt: skip
     changes = {key: value for key, value in flags.items() if value is not None}
     if getattr(args, "name", None) and settings.service_name == Settings().service_name:
         changes["service_name"] = args.name
@@ -159,59 +173,46 @@ async def _rebuild(settings: Settings, args: argparse.Namespace, environ: Mappin
 
 
 async def _triage_explain(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from services.triage.app import default_deps
     from services.triage.explain import main as explain
 
-    return explain(sys.stdin, sys.stdout)
+    # The worker's own loading: --rules (or LEVEE_TRIAGE_RULES) checked against LEVEE_REFERENCE, if set.
+    deps = default_deps(settings.triage_rules, settings.reference_file)
+    return explain(sys.stdin, sys.stdout, rules=deps.rules, reference=deps.reference)
 
 
 async def _drill(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     import json
 
-    from services.drill.runner import run_drill
-    from services.drill.scenario import load_scenario, submissions
+    from services.drill.main import DrillOptions, drill
 
-    scenario = load_scenario(args.scenario)
-    plan = submissions(scenario, seed=args.seed, rate=args.rate, duration=args.duration)
-    base_url = args.url or settings.base_url
-    log.info("drill_starting", scenario=scenario.name, rate=args.rate, duration=args.duration, seed=args.seed)
+    options = DrillOptions(
+        args.scenario, rate=args.rate, duration=args.duration, seed=args.seed,
+        operator_token=args.operator_token, public=args.public, staff=args.staff, concurrency=args.concurrency,
+    )  # fmt: skip
     async with contextlib.AsyncExitStack() as stack:
-        staff_stop = asyncio.Event()
-        desks = None
-        if args.staff:
-            import aiohttp
-
-            from services.drill.staff import StaffDesks, StaffPlan
-
-            session = await stack.enter_async_context(aiohttp.ClientSession())
-            desks = StaffDesks(session, base_url, await _desk_tokens(settings), StaffPlan(), seed=args.seed)
-            staff = asyncio.create_task(desks.run(staff_stop))
-        report = await run_drill(
-            base_url, plan, operator_token=args.operator_token, concurrency=args.concurrency
-        )
-        summary = report.summary()
-        if desks is not None:
-            staff_stop.set()
-            summary["staff"] = dict(await staff)
+        minter = await stack.enter_async_context(_token_store(settings)) if options.needs_tokens else None
+        summary = await drill(args.url or settings.base_url, options, minter)
     sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
-    return 0 if report.statuses.get(201) else 1
+    return 0 if summary["created"] else 1
 
 
-async def _desk_tokens(settings: Settings) -> dict[str, str]:
-    """A drill token for every department's desk (minted like `levee token create`; only hashes are stored)."""
+@contextlib.asynccontextmanager
+async def _token_store(settings: Settings) -> AsyncIterator[TokenStore]:
+    """The API's token store on DATABASE_URL, for the drill's own tokens (minted like `levee token create`)."""
     import asyncpg
 
-    from events.reference import load_reference
     from services.api.tokens import TokenStore
 
     if settings.database_url is None:
-        raise SettingsError("`levee drill --staff` needs DATABASE_URL (or a running `levee up`)")
+        raise SettingsError(
+            "`levee drill` mints its drill tokens in the database of a running `levee up` (start one; set "
+            "LEVEE_DATA_DIR if it uses another data directory) or DATABASE_URL; or pass --operator-token "
+            "(without --staff), or --public to drill as the rate-limited public"
+        )
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1, timeout=10.0)
     try:
-        store = TokenStore(pool)
-        return {
-            d.code: (await store.create(f"department:{d.code}", f"drill desk {d.code}"))[0]
-            for d in load_reference().departments
-        }
+        yield TokenStore(pool)
     finally:
         await pool.close()
 

@@ -1,9 +1,14 @@
-"""Drive a scenario against a running Levee through its public API, at a steady rate, and count outcomes."""
+"""Drive a scenario against a running Levee through its public API, at a steady rate, and count outcomes.
+
+Every run has its own id, part of each Idempotency-Key: the seed makes a drill's *content* reproducible,
+while a second run with the same seed must record new complaints, not replay the first run's answers.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +30,8 @@ class DrillReport:
     latencies: list[float] = field(default_factory=list)
     accepted_ids: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    run_id: str = ""
+    replayed: int = 0  # answered "Idempotent-Replayed": an earlier complaint, not a new one
 
     def percentile(self, q: float) -> float:
         if not self.latencies:
@@ -35,8 +42,10 @@ class DrillReport:
     def summary(self) -> dict[str, Any]:
         created = self.statuses.get(201, 0)
         return {
+            "run": self.run_id,
             "sent": self.sent,
             "created": created,
+            "replayed": self.replayed,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "errors": dict(self.errors),
             "created_per_second": round(created / self.elapsed, 1) if self.elapsed else 0.0,
@@ -53,9 +62,10 @@ async def run_drill(
     operator_token: str | None = None,
     concurrency: int = 256,
     timeout: float = 10.0,
+    run_id: str | None = None,
 ) -> DrillReport:
     """POST every submission at its time (relative to now); never more than `concurrency` in flight."""
-    report = DrillReport()
+    report = DrillReport(run_id=run_id or uuid.uuid4().hex[:12])
     gate = asyncio.Semaphore(concurrency)
     url = base_url.rstrip("/") + "/api/v1/complaints"
     started = time.monotonic()
@@ -67,7 +77,7 @@ async def run_drill(
 
         async def submit(item: Submission) -> None:
             body = dict(item.body)
-            headers = {"Idempotency-Key": item.idempotency_key}
+            headers = {"Idempotency-Key": f"{item.idempotency_key}-{report.run_id}"}
             if operator_token:
                 # A drill plays thousands of callers from one address: as the public it would be throttled
                 # like one citizen (429), so it records every call as the operator desk.
@@ -81,6 +91,7 @@ async def run_drill(
                 async with session.post(url, json=body, headers=headers) as response:
                     payload = await response.json(content_type=None)
                     report.statuses[response.status] += 1
+                    report.replayed += response.headers.get("Idempotent-Replayed") == "true"
                     if response.status == 201:
                         report.latencies.append(time.perf_counter() - begun)
                         report.accepted_ids.append(str(payload.get("id")))

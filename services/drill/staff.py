@@ -1,14 +1,22 @@
-"""Simulated department desks for a drill: they watch their queues and accept, return or resolve cases
-through the same HTTP API as people do, after realistic (seeded, scalable) delays."""
+"""Simulated staff for a drill, acting through the same HTTP API as people do, after realistic (seeded,
+scalable) delays: department desks sign for or return what reaches their queue, note progress, ask for more
+time and resolve; a command desk decides extension requests; an operator makes the follow-up calls.
+
+The desks learn about work by polling each department's queue (GET /departments/{code}/queue). A case is
+acted on once per *round*: a sign-for round per (department, returns so far), so the department a returned
+case is re-dispatched to signs for it too (and a second return sends it to command); a handling round per
+(department, reopenings so far), so a case reopened after an unhappy follow-up call is handled again.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import random
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -16,27 +24,48 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
+OPERATOR, COMMAND = "operator", "command"  # the desks that are not departments
+FOLLOW_UPS = (("satisfied", 0.6), ("partly_satisfied", 0.15), ("not_satisfied", 0.15), ("not_reached", 0.1))
+NOTES = {
+    False: "Crew briefed; materials ordered and the site supervisor called (drill)",
+    True: "A crew is on the way and expected on site within the hour (drill)",
+}
+
 
 @dataclass(frozen=True)
 class StaffPlan:
-    """Seconds from a case reaching a queue to its sign-for, and from sign-for to resolution."""
+    """Seconds between steps, and how often each kind of action happens. A drill compresses hours into
+    minutes: a newcomer sees every kind of action on the board within a minute or two."""
 
-    accept_after: tuple[float, float] = (5.0, 40.0)
-    resolve_after: tuple[float, float] = (20.0, 180.0)
+    accept_after: tuple[float, float] = (3.0, 30.0)  # a case reaching a queue -> its sign-for (or return)
+    resolve_after: tuple[float, float] = (15.0, 90.0)  # sign-for (or reopening) -> resolution
     return_share: float = 0.08  # wrong department: sent back with a reason
+    note_share: float = 0.6  # a progress note while handling...
+    public_note_share: float = 0.4  # ...shown to the complainant
+    extension_share: float = 0.1  # asks command for more time (only when a command desk plays)
+    grant_share: float = 0.75
+    decide_after: tuple[float, float] = (5.0, 30.0)  # an extension request -> command's decision
+    follow_up_after: tuple[float, float] = (10.0, 45.0)  # resolution (or a call nobody answered) -> a call
+    follow_ups: tuple[tuple[str, float], ...] = FOLLOW_UPS  # outcome, weight; not satisfied reopens the case
+    follow_up_calls: int = 3  # calls that reach nobody before the operator gives up
     poll: float = 1.0
 
 
-@dataclass
+@dataclass(order=True)
 class _Due:
     when: float
-    department: str
-    action: str  # accept, return or resolve
-    done: bool = False
+    order: int  # ties keep the order they were planned in (a note before the resolution it precedes)
+    case: str = field(compare=False)
+    desk: str = field(compare=False)  # a department code, OPERATOR or COMMAND
+    action: str = field(compare=False)  # the command's path after /complaints/{id}/
+    kind: str = field(compare=False)  # what the outcome is counted as
+    body: dict[str, Any] = field(compare=False)
+    call: int = field(default=0, compare=False)  # follow-up calls made before this one
+    then_after: float = field(default=0.0, compare=False)  # an extension request: seconds to the decision
 
 
 class StaffDesks:
-    """One desk per department token; each case is acted on once per step (sign-for or return, then resolve)."""
+    """One desk per department token, plus the operator's and command's desks when given their tokens."""
 
     def __init__(
         self,
@@ -46,18 +75,24 @@ class StaffDesks:
         plan: StaffPlan,
         *,
         seed: int,
+        operator_token: str | None = None,
+        command_token: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.session = session
         self.api = base_url.rstrip("/") + "/api/v1"
         self.tokens = dict(tokens)
+        self.desks = {**self.tokens, **_present(OPERATOR, operator_token), **_present(COMMAND, command_token)}
         self.plan = plan
         self.rng = random.Random(seed)
         self.clock = clock
-        self.due: dict[tuple[str, str], _Due] = {}  # (case id, "sign" | "resolve") -> what to do when
+        self.due: list[_Due] = []  # a heap: the earliest first
+        self.rounds: set[tuple[str, str, str, int]] = set()  # (case, "sign" | "handle", department, round)
         self.outcomes: Counter[str] = Counter()
+        self._planned = 0
 
     async def run(self, stop: asyncio.Event) -> Counter[str]:
+        """Until `stop` is set: look at the queues and act, every `plan.poll` seconds."""
         while not stop.is_set():
             await self.step()
             try:
@@ -67,45 +102,128 @@ class StaffDesks:
         return self.outcomes
 
     async def step(self) -> None:
-        """Look at every queue, schedule what is new, and do what has come due."""
+        """Look at every queue, plan what is new, and do what has come due (in time order)."""
         for department in self.tokens:
             for item in await self._queue(department):
-                self._schedule(str(item["id"]), item["status"], department)
+                self._notice(item, department)
         now = self.clock()
-        for (case, _), due in sorted(self.due.items(), key=lambda kv: kv[1].when):
-            if not due.done and due.when <= now:
-                await self._act(case, due)
+        while self.due and self.due[0].when <= now:
+            await self._act(heapq.heappop(self.due))
 
-    def _schedule(self, case: str, status: str, department: str) -> None:
-        if status == "dispatched" and (case, "sign") not in self.due:
-            action = "return" if self.rng.random() < self.plan.return_share else "accept"
-            self.due[(case, "sign")] = _Due(
-                self.clock() + self.rng.uniform(*self.plan.accept_after), department, action
-            )
-        elif status in ("accepted", "reopened") and (case, "resolve") not in self.due:
-            when = self.clock() + self.rng.uniform(*self.plan.resolve_after)
-            self.due[(case, "resolve")] = _Due(when, department, "resolve")
+    # -- planning ----------------------------------------------------------------------------------------
 
-    async def _act(self, case: str, due: _Due) -> None:
-        body: dict[str, Any] = {}
-        if due.action == "return":
-            body = {"reason": "Not ours: this belongs to another department (drill)"}
-        elif due.action == "resolve":
-            body = {"summary": "Crew on site; fixed and checked with the residents (drill)"}
-        headers = {"Authorization": f"Bearer {self.tokens[due.department]}"}
-        async with self.session.post(
-            f"{self.api}/complaints/{case}/{due.action}", json=body, headers=headers
-        ) as r:
-            await r.read()
-            self.outcomes[f"{due.action}:{r.status}"] += 1
-        due.done = True  # a refusal (the case moved on meanwhile) is not retried
+    def _notice(self, item: Mapping[str, Any], department: str) -> None:
+        case, status = str(item["id"]), item["status"]
+        if status == "dispatched":
+            if self._new_round(case, "sign", department, item.get("return_count") or 0):
+                self._plan_sign_for(case, department)
+        elif status in ("accepted", "reopened"):
+            if self._new_round(case, "handle", department, item.get("reopen_count") or 0):
+                self._plan_handling(case, department)
+
+    def _new_round(self, case: str, step: str, department: str, count: int) -> bool:
+        key = (case, step, department, int(count))
+        if key in self.rounds:
+            return False  # already planned; the queue shows a case until it moves on
+        self.rounds.add(key)
+        return True
+
+    def _plan_sign_for(self, case: str, department: str) -> None:
+        after = self.rng.uniform(*self.plan.accept_after)
+        if self.rng.random() < self.plan.return_share:
+            reason = "Not ours: this belongs to another department (drill)"
+            self._plan(after, case, department, "return", "return", {"reason": reason})
+        else:
+            self._plan(after, case, department, "accept", "accept", {})
+
+    def _plan_handling(self, case: str, department: str) -> None:
+        took = self.rng.uniform(*self.plan.resolve_after)
+        if self.rng.random() < self.plan.note_share:
+            public = self.rng.random() < self.plan.public_note_share
+            kind = "progress_public" if public else "progress_internal"
+            body = {"text": NOTES[public], "public": public}
+            self._plan(took * self.rng.uniform(0.2, 0.6), case, department, "progress", kind, body)
+        if COMMAND in self.desks and self.rng.random() < self.plan.extension_share:
+            body = {"minutes": self.rng.choice((60, 120, 240)), "reason": "Waiting for a repair crew (drill)"}
+            ask, decide = took * self.rng.uniform(0.3, 0.8), self.rng.uniform(*self.plan.decide_after)
+            action, kind = "extension-requests", "extension_request"
+            self._plan(ask, case, department, action, kind, body, then_after=decide)
+            # It asked for time because it cannot finish yet: it resolves after command has decided (a
+            # resolution first would leave command nothing to decide).
+            took = max(took, ask + decide + 1.0)
+        summary = "Crew on site; fixed and checked with the residents (drill)"
+        self._plan(took, case, department, "resolve", "resolve", {"summary": summary})
+
+    def _plan_follow_up(self, case: str, call: int) -> None:
+        outcomes, weights = zip(*self.plan.follow_ups, strict=True)
+        outcome = self.rng.choices(outcomes, weights)[0]
+        reason = {"not_satisfied": "Still no water at the tap (drill)", "not_reached": "No answer (drill)"}
+        body = {"outcome": outcome, "reason": reason.get(outcome, "")}
+        after = self.rng.uniform(*self.plan.follow_up_after)
+        self._plan(after, case, OPERATOR, "follow-up-calls", f"follow_up_{outcome}", body, call=call)
+
+    def _plan(
+        self,
+        after: float,
+        case: str,
+        desk: str,
+        action: str,
+        kind: str,
+        body: dict[str, Any],
+        *,
+        call: int = 0,
+        then_after: float = 0.0,
+    ) -> None:
+        self._planned += 1
+        due = _Due(self.clock() + after, self._planned, case, desk, action, kind, body, call, then_after)
+        heapq.heappush(self.due, due)
+
+    def _then(self, done: _Due) -> None:
+        """What a successful action leads to: a decision on an extension, a follow-up call, another call."""
+        if done.action == "extension-requests" and COMMAND in self.desks:
+            after = done.then_after
+            if self.rng.random() < self.plan.grant_share:
+                self._plan(after, done.case, COMMAND, "extension-requests/grant", "extension_grant",
+                           {"minutes": done.body["minutes"]})  # fmt: skip
+            else:
+                self._plan(after, done.case, COMMAND, "extension-requests/deny", "extension_deny",
+                           {"reason": "Crews are needed elsewhere first (drill)"})  # fmt: skip
+        elif done.action == "resolve" and OPERATOR in self.desks:
+            self._plan_follow_up(done.case, call=0)
+        elif done.kind == "follow_up_not_reached" and done.call + 1 < self.plan.follow_up_calls:
+            self._plan_follow_up(done.case, call=done.call + 1)
+
+    # -- acting ------------------------------------------------------------------------------------------
+
+    async def _act(self, due: _Due) -> None:
+        """One command; a refusal (the case moved on meanwhile) is counted, not retried."""
+        headers = {"Authorization": f"Bearer {self.desks[due.desk]}"}
+        url = f"{self.api}/complaints/{due.case}/{due.action}"
+        try:
+            async with self.session.post(url, json=due.body, headers=headers) as response:
+                answer = await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.outcomes[f"{due.kind}:{type(exc).__name__}"] += 1
+            return
+        self.outcomes[f"{due.kind}:{status}"] += 1
+        if status == 200:
+            self._then(due)
+        else:
+            log.info("drill_action_refused", kind=due.kind, case=due.case, status=status, answer=answer[:300])
 
     async def _queue(self, department: str) -> list[dict[str, Any]]:
         headers = {"Authorization": f"Bearer {self.tokens[department]}"}
-        async with self.session.get(
-            f"{self.api}/departments/{department}/queue", headers=headers
-        ) as response:
-            if response.status != 200:
-                self.outcomes[f"queue:{response.status}"] += 1
-                return []
-            return list((await response.json())["items"])
+        try:
+            async with self.session.get(f"{self.api}/departments/{department}/queue", headers=headers) as r:
+                if r.status != 200:
+                    self.outcomes[f"queue:{r.status}"] += 1
+                    return []
+                return list((await r.json())["items"])
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.outcomes[f"queue:{type(exc).__name__}"] += 1
+            return []
+
+
+def _present(desk: str, token: str | None) -> dict[str, str]:
+    return {desk: token} if token else {}

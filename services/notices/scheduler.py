@@ -22,6 +22,7 @@ from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavaila
 from events.store.aggregates import TOPIC, AggregateNotFound, AggregateStore
 from services.notices.drafting import incident_figures, summary_notice
 from services.notices.summary import FactsMemo, SummaryPolicy, slot_occasion, summary_notice_id
+from services.runtime.metrics import SUMMARY_CHECKS_FAILED
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +49,7 @@ class SummaryScheduler:
         self.reference = reference
         self.position = 0
         self.active: set[UUID] = set()
+        self.failed: set[UUID] = set()  # incidents whose history cannot be read: skipped until a restart
 
     async def run(self, stop: asyncio.Event, *, interval: float = 5.0) -> None:
         while not stop.is_set():
@@ -65,8 +67,13 @@ class SummaryScheduler:
         await self.catch_up()
         occasion = slot_occasion(self.clock(), self.policy.every)
         drafted = 0
-        for incident_id in sorted(self.active):
-            drafted += await self._draft(incident_id, occasion)
+        for incident_id in sorted(self.active - self.failed):
+            try:
+                drafted += await self._draft(incident_id, occasion)
+            except StoreUnavailable:
+                raise  # transient and not this incident's fault: `run` waits and tries again
+            except Exception as exc:
+                self._failed(incident_id, exc)
         return drafted
 
     async def catch_up(self) -> None:
@@ -76,9 +83,21 @@ class SummaryScheduler:
                 if message.headers.get(TOPIC) not in INCIDENT_TOPICS:
                     continue
                 incident_id = UUID(message.subject.rsplit(".", 1)[1])
-                event = self.repository.to_domain_event(incident_id, message)
+                try:
+                    event = self.repository.to_domain_event(incident_id, message)
+                except Exception as exc:
+                    # One poison event (the notices worker dead-letters it) must not stop the summaries of
+                    # every other incident: raised here it would crash the service on every restart.
+                    self._failed(incident_id, exc, seq=message.seq)
+                    continue
                 status = event.status if isinstance(event, IncidentStatusUpdated) else "investigating"
                 (self.active.discard if status == "resolved" else self.active.add)(incident_id)
+
+    def _failed(self, incident_id: UUID, exc: Exception, *, seq: int | None = None) -> None:
+        if incident_id not in self.failed:
+            self.failed.add(incident_id)
+            SUMMARY_CHECKS_FAILED.inc()
+            log.error("summary_check_failed", incident_id=str(incident_id), seq=seq, error=repr(exc)[:500])
 
     async def _draft(self, incident_id: UUID, occasion: str) -> int:
         notice_id = summary_notice_id(incident_id, occasion)

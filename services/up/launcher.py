@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shlex
 import socket
 import sys
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,7 @@ import structlog
 from events.store.connection import connect_nats
 from events.store.stream import ensure_stream
 from services.embedded.nats_server import NatsServer
+from services.embedded.ports import free_port
 from services.embedded.postgres_server import PostgresServer
 from services.logging_setup import write_banner
 from services.settings import Settings
@@ -53,9 +55,10 @@ async def launch(
             if stop.is_set():
                 return 0
             await _ensure_stream(settings)
-            await _start_children(settings, services, environ, stop, stack)
+            metrics = metrics_ports(settings, services)
+            await _start_children(settings, services, metrics, environ, stop, stack)
             stack.callback(running.remove, settings)
-            await _announce_when_ready(settings, monitor_url, stop)
+            await _announce_when_ready(settings, monitor_url, metrics, stop)
             await stop.wait()
             log.info("levee_stopping")
     except Exception as exc:
@@ -118,22 +121,29 @@ async def _ensure_stream(settings: Settings, timeout: float = 30.0) -> None:
     log.info("stream_ready", stream=settings.nats_stream, last_seq=info["state"]["last_seq"])
 
 
+def metrics_ports(settings: Settings, services: Sequence[str]) -> dict[str, int]:
+    """Each child's /metrics port: LEVEE_METRICS_PORT and upwards in order when set, else a free loopback
+    port for every process without HTTP (workers, projector); the API serves /metrics on its own port."""
+    if settings.metrics_port:
+        return {name: settings.metrics_port + index for index, name in enumerate(services)}
+    return {name: 0 if name == "api" else free_port() for name in services}
+
+
 async def _start_children(
     settings: Settings,
     services: Sequence[str],
+    metrics: Mapping[str, int],
     environ: Mapping[str, str],
     stop: asyncio.Event,
     stack: AsyncExitStack,
 ) -> None:
-    base_env = {**environ, **settings.to_env()}
     children_stop = asyncio.Event()
     tasks = []
-    for index, name in enumerate(services):
+    for name in services:
         argv = [sys.executable, "-m", "services.cli", "serve", name, "--parent-pid", str(os.getpid())]
-        env = {**base_env, "LEVEE_SERVICE": name}
-        if settings.metrics_port:  # one /metrics port each: LEVEE_METRICS_PORT, then upwards in this order
-            env["LEVEE_METRICS_PORT"] = str(settings.metrics_port + index)
-        child = Child(name, argv, env)
+        # The port stays the child's across restarts: a scraper keeps finding it where the banner said.
+        own = settings.replace(service_name=name, metrics_port=metrics[name])
+        child = Child(name, argv, {**environ, **own.to_env()})
         tasks.append(asyncio.create_task(child.supervise(children_stop), name=f"child-{name}"))
 
     async def stop_children() -> None:
@@ -143,7 +153,9 @@ async def _start_children(
     stack.push_async_callback(stop_children)
 
 
-async def _announce_when_ready(settings: Settings, monitor_url: str | None, stop: asyncio.Event) -> None:
+async def _announce_when_ready(
+    settings: Settings, monitor_url: str | None, metrics: Mapping[str, int], stop: asyncio.Event
+) -> None:
     """Wait (bounded) until the API's /healthz says 200, then show where everything is."""
     host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
     health = settings.replace(http_host=host).base_url + "/healthz"
@@ -172,16 +184,33 @@ async def _announce_when_ready(settings: Settings, monitor_url: str | None, stop
         "nats_monitoring": monitor_url or "-",
         "postgres": _without_password(settings.database_url),
         "data_dir": str(settings.data_dir),
-    }
+        # The API serves its own on its HTTP port (port 0 here); the others on theirs, on loopback.
+        **{f"metrics_{name}": f"http://{host}:{port}/metrics" if port else settings.base_url + "/metrics"
+           for name, port in metrics.items()},
+    }  # fmt: skip
+    token, drill = next_commands(settings)
     running.write(settings)
-    log.info("levee_ready", **urls)
+    log.info("levee_ready", **urls, token=token, drill=drill)
     width = max(map(len, urls))
     lines = [f"  {key.replace('_', ' '):<{width}}  {value}" for key, value in urls.items()]
     write_banner(
         "\nLevee is up. Ctrl-C stops everything.\n" + "\n".join(lines) + "\n\n"
         "Next, in another terminal:\n"
-        "  .venv/bin/levee token create --role command --name 'Duty officer'   # a token for /board\n"
-        "  .venv/bin/levee drill typhoon --rate 50 --duration 120             # a typhoon surge to watch\n"
+        f"  {token}   # a token for /board\n"
+        f"  {drill}   # a typhoon surge, worked by simulated staff\n"
+    )
+
+
+def next_commands(settings: Settings) -> tuple[str, str]:
+    """What a newcomer runs beside this `levee up`, as printed: a command token, and the drill (which mints
+    its own drill tokens). Both find the API and the database through running.json in the data directory,
+    hence LEVEE_DATA_DIR when it is not the default."""
+    env = ""
+    if settings.data_dir != Settings().data_dir.resolve():
+        env = "LEVEE_DATA_DIR=" + shlex.quote(str(settings.data_dir)) + " "
+    return (
+        f"{env}.venv/bin/levee token create --role command --name 'Duty officer'",
+        f"{env}.venv/bin/levee drill typhoon --rate 50 --duration 120 --staff",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -28,20 +29,28 @@ from services.embedded.ports import free_port
 from services.settings import Settings
 
 LEVEE = Path(sys.executable).parent / "levee"
+ROOT = Path(__file__).resolve().parents[2]
+# The gauge each process without HTTP serves on its own /metrics port under `levee up`.
+LAG_GAUGES = {"triage": "levee_consumer_lag_events", "dispatch": "levee_consumer_lag_events",
+              "notices": "levee_consumer_lag_events", "projector": "levee_projection_lag_events"}  # fmt: skip
 START_BOUND = 90.0
 STOP_BOUND = 30.0
+
+
+def clean_env() -> dict[str, str]:
+    """A newcomer's environment: no server URLs and no Levee settings, JSON logs to read."""
+    env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
+    return {k: v for k, v in env.items() if not k.startswith("LEVEE_")} | {"LEVEE_LOG_FORMAT": "json"}
 
 
 class Launcher:
     """`levee up` as a real subprocess, its JSON log lines collected as they come."""
 
     def __init__(self, port: int, data_dir: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
-        env = {k: v for k, v in env.items() if not k.startswith("LEVEE_")} | {"LEVEE_LOG_FORMAT": "json"}
         self.port = port
         self.proc = subprocess.Popen(
             [str(LEVEE), "up", "--port", str(port), "--data", str(data_dir)],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=clean_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )  # fmt: skip
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -120,6 +129,32 @@ class Launcher:
         return "".join(self.lines[-60:])
 
 
+def metrics_text(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.read().decode() if response.status == 200 else None
+    except OSError:
+        return None
+
+
+def run_printed_drill(command: str, seconds: float, bound: float = 120.0) -> dict[str, Any]:
+    """The banner's drill command as printed (from the repository, like the banner's `.venv/bin/levee`),
+    only shorter; its JSON summary."""
+    from services.cli import _drill, _parser
+
+    argv, env = shlex.split(command), clean_env()
+    while "=" in argv[0]:  # leading NAME=value words, as a shell reads them (LEVEE_DATA_DIR=...)
+        name, value = argv.pop(0).split("=", 1)
+        env[name] = value
+    assert argv[0] == ".venv/bin/levee" and _parser().parse_args(argv[1:]).command is _drill, command
+    argv[argv.index("--duration") + 1] = str(seconds)
+    if not (ROOT / argv[0]).exists():
+        argv[0] = str(LEVEE)  # a virtualenv elsewhere: the same entry point
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, timeout=bound, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+    return dict(json.loads(done.stdout.decode().strip().splitlines()[-1]))
+
+
 def alive(pid: int) -> bool:
     """Running, and not a zombie waiting for a reaper (in a container nobody may reap it)."""
     try:
@@ -173,6 +208,24 @@ async def test_levee_up_serves_health_stops_cleanly_and_keeps_data(tmp_path: Pat
         assert ready["board"] == f"http://127.0.0.1:{first.port}/board"
         assert ready["data_dir"] == str(data_dir.resolve())
         await write_marks(ready, subject, marker)
+
+        # Every process serves /metrics: the workers and the projector on the loopback ports the banner
+        # names (before, LEVEE_METRICS_PORT defaulted to off and nothing but the API's was served).
+        for name, gauge in LAG_GAUGES.items():
+            url = ready[f"metrics_{name}"]
+            assert url.startswith("http://127.0.0.1:") and url.endswith("/metrics"), url
+            sample = gauge + "{"  # a reading, not only the gauge's HELP line
+            first.wait_for(
+                f"{name}'s {gauge} on {url}", lambda u=url, g=sample: g in (metrics_text(u) or "") or None
+            )
+        assert "# TYPE levee_http_requests" in (metrics_text(ready["metrics_api"]) or "")
+
+        # The drill the banner prints works as printed: as a drill operator desk (no 429s), new complaints
+        # (no replays), and staff desks whose own tokens read their queues.
+        summary = run_printed_drill(ready["drill"], seconds=4)
+        assert summary["created"] > 0 and summary["statuses"] == {"201": summary["sent"]}, summary
+        assert summary["replayed"] == 0, summary
+        assert not [k for k in summary["staff"] if k.startswith("queue:")], summary["staff"]
 
         # A service that crashes is restarted; the rest keep running.
         def api_starts() -> list[dict[str, Any]]:

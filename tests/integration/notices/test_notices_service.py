@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.utils import get_topic
+from prometheus_client import REGISTRY
+from structlog.testing import capture_logs
 
 from events.complaint import Complaint
-from events.incident import Incident
+from events.incident import ComplaintAddedToIncident, Incident, IncidentDeclared
 from events.mapper import make_mapper
 from events.notice import Notice, NoticeDrafted
 from events.reference import load_reference
-from events.store import JetStreamEventStore
-from events.store.aggregates import TOPIC, AggregateStore
+from events.store import JetStreamEventStore, Write
+from events.store.aggregates import TOPIC, VERSION, AggregateStore
 from services.notices.app import build, handler_table
 from services.notices.summary import SummaryPolicy, slot_occasion, summary_notice_id
 from services.runtime.worker import Worker
@@ -130,3 +132,39 @@ async def test_levee_serve_notices_drafts_a_scheduled_summary_and_stops_on_reque
     (notice_id,) = await drafted(store)
     notice = await AggregateStore(store, make_mapper()).get(UUID(notice_id), Notice)
     assert notice.incident_id == incident.id and notice.state == "draft"
+
+
+async def test_a_poison_incident_event_is_skipped_and_the_other_incidents_still_get_summaries(
+    store: JetStreamEventStore,
+) -> None:
+    repository = AggregateStore(store, make_mapper())
+    healthy = await incident_with_complaints(repository, 1)
+    broken_later = await incident_with_complaints(repository, 1)
+    unreadable = uuid4()
+    await store.append([
+        # A malformed declaration: before the guard, `run` raised MapperDeserialisationError (a crash loop).
+        Write(store.spec.event_subject(unreadable), b"{undecodable",
+              {TOPIC: get_topic(IncidentDeclared), VERSION: "1"}, expected_last_seq=0),
+        # A readable declaration, then a poison event only loading the whole incident meets.
+        Write(store.spec.event_subject(broken_later.id), b"{undecodable",
+              {TOPIC: get_topic(ComplaintAddedToIncident), VERSION: str(broken_later.version + 1)}),
+    ])  # fmt: skip
+    failed_before = REGISTRY.get_sample_value("levee_summary_checks_failed_total") or 0.0
+    _, scheduler = build(store, policy=POLICY, clock=FakeClock())
+    stop = asyncio.Event()
+    with capture_logs() as logs:
+        running = asyncio.create_task(scheduler.run(stop, interval=0.02))
+        try:
+            async with asyncio.timeout(10):
+                while not await drafted(store):
+                    assert not running.done(), running.exception()
+                    await asyncio.sleep(0.02)
+        finally:
+            stop.set()
+            await running  # returns: nothing raised out of the loop
+    assert await drafted(store) == [
+        str(summary_notice_id(healthy.id, slot_occasion(FakeClock()(), POLICY.every)))
+    ]
+    failures = {entry["incident_id"] for entry in logs if entry["event"] == "summary_check_failed"}
+    assert failures == {str(unreadable), str(broken_later.id)}
+    assert REGISTRY.get_sample_value("levee_summary_checks_failed_total") == failed_before + 2

@@ -1,0 +1,124 @@
+"""`levee drill`: a scenario's complaints through the API, recorded as a hotline desk, with simulated staff.
+
+A drill needs staff tokens: as the public it would be one caller throttled per address (429s), could not
+record media exposure or phone calls, and nobody would act on the cases. Unless given `--operator-token`
+(or `--public`), it mints its own drill tokens through the token store the CLI opens on the running
+`levee up`'s database (or DATABASE_URL): an operator desk, and with `--staff` one desk per department and a
+command desk. Only their hashes are stored, and they are revoked when the drill ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+import structlog
+
+from events.reference import load_reference
+from services.drill.runner import run_drill
+from services.drill.scenario import load_scenario, submissions
+from services.drill.staff import StaffDesks, StaffPlan
+
+log = structlog.get_logger(__name__)
+
+
+class _Minted(Protocol):
+    @property
+    def token_id(self) -> str: ...
+
+
+class TokenMinter(Protocol):
+    """What the drill needs of the API's token store (the CLI passes a `TokenStore`)."""
+
+    async def create(self, role: str, name: str) -> tuple[str, _Minted]: ...
+
+    async def revoke(self, token_id: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class DrillOptions:
+    scenario: str
+    rate: float = 50.0
+    duration: float = 60.0
+    seed: int = 1
+    operator_token: str | None = None
+    public: bool = False  # submit as the public (rate-limited per address, web and app channels only)
+    staff: bool = False
+    concurrency: int = 256
+
+    @property
+    def needs_tokens(self) -> bool:
+        return self.staff or not (self.public or self.operator_token)
+
+
+@dataclass
+class DrillTokens:
+    operator: str | None = None  # records the calls (unless --public) and makes the follow-up calls
+    command: str | None = None
+    departments: dict[str, str] = field(default_factory=dict)
+
+
+@contextlib.asynccontextmanager
+async def drill_tokens(
+    minter: TokenMinter, options: DrillOptions, run_id: str, departments: Sequence[str]
+) -> AsyncIterator[DrillTokens]:
+    """The tokens this run needs and was not given; revoked on the way out, however the drill ends."""
+    minted: list[str] = []
+
+    async def mint(role: str, holder: str) -> str:
+        token, record = await minter.create(role, f"drill {run_id}: {holder}")
+        minted.append(record.token_id)
+        return token
+
+    tokens = DrillTokens(operator=options.operator_token)
+    try:
+        if tokens.operator is None:
+            tokens.operator = await mint("operator", "hotline desk")
+        if options.staff:
+            tokens.command = await mint("command", "command desk")
+            for code in departments:
+                tokens.departments[code] = await mint(f"department:{code}", f"{code} desk")
+        yield tokens
+    finally:
+        for token_id in minted:
+            await minter.revoke(token_id)
+
+
+async def drill(base_url: str, options: DrillOptions, minter: TokenMinter | None) -> dict[str, Any]:
+    """Run the drill; its summary (counts by status, and with staff their actions by kind and status)."""
+    run_id = uuid.uuid4().hex[:12]
+    scenario = load_scenario(options.scenario)
+    plan = submissions(scenario, seed=options.seed, rate=options.rate, duration=options.duration)
+    log.info("drill_starting", scenario=scenario.name, rate=options.rate, duration=options.duration,
+             seed=options.seed, run=run_id, staff=options.staff, public=options.public)  # fmt: skip
+    async with contextlib.AsyncExitStack() as stack:
+        tokens = DrillTokens(operator=options.operator_token)
+        if options.needs_tokens:
+            if minter is None:
+                raise ValueError("this drill needs a token store to mint its drill tokens")
+            departments = [d.code for d in load_reference().departments]
+            tokens = await stack.enter_async_context(drill_tokens(minter, options, run_id, departments))
+        staff_stop = asyncio.Event()
+        staff: asyncio.Task[Any] | None = None
+        if options.staff:
+            session = await stack.enter_async_context(aiohttp.ClientSession())
+            desks = StaffDesks(session, base_url, tokens.departments, StaffPlan(), seed=options.seed,
+                               operator_token=tokens.operator, command_token=tokens.command)  # fmt: skip
+            staff = asyncio.create_task(desks.run(staff_stop))
+        try:
+            report = await run_drill(
+                base_url, plan, operator_token=None if options.public else tokens.operator,
+                concurrency=options.concurrency, run_id=run_id,
+            )  # fmt: skip
+        finally:
+            staff_stop.set()
+            actions = dict(sorted((await staff).items())) if staff is not None else None
+    summary = report.summary()
+    if actions is not None:
+        summary["staff"] = actions
+    return summary
