@@ -61,6 +61,8 @@ async def _opened(sealed: dict[UUID, str], personal_keys: PersonalKeyStore) -> l
         return []
     try:
         opened = await personal_keys.get_many(sealed)
+    except asyncpg.UndefinedTableError:
+        return []  # no key was ever stored in this database: nothing sealed here can be opened, or leak
     except _PG_DOWN as exc:
         raise DependencyUnavailable("PostgreSQL", f"cannot open the complainants' data: {exc}") from exc
     known: list[str] = []
