@@ -163,9 +163,19 @@ class Complaint(Aggregate):
             accept_by=accept_by, resolve_by=resolve_by,
         )  # fmt: skip
 
-    def dispatch(self, department: str, by: str, reason: str, *, reference: Reference | None = None) -> None:
-        """Send to a department; also re-dispatch (from returned, or by command staff at any open step)."""
-        rules.check_dispatch(self, reference or load_reference(), department, by, reason)
+    def dispatch(
+        self,
+        department: str,
+        by: str,
+        reason: str,
+        *,
+        reference: Reference | None = None,
+        by_hand: bool = False,
+    ) -> None:
+        """Send to a department; also re-dispatch (from returned, or by command staff at any open step).
+
+        ``by_hand``: command staff decided, so an assessment is not needed first."""
+        rules.check_dispatch(self, reference or load_reference(), department, by, reason, by_hand=by_hand)
         self.trigger_event(ComplaintDispatched, department=department, by=by, reason=reason)
 
     def accept(self, department: str) -> None:

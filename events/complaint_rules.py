@@ -211,7 +211,9 @@ def check_assess_priority(
     require(accept_by <= resolve_by, "deadlines_out_of_order", "accept_by must not be later than resolve_by.")
 
 
-def check_dispatch(c: Complaint, ref: Reference, department: str, by: str, reason: str) -> None:
+def check_dispatch(
+    c: Complaint, ref: Reference, department: str, by: str, reason: str, *, by_hand: bool = False
+) -> None:
     check_not_ended(c)
     ref.department(department)
     require_text(by, "by")
@@ -221,7 +223,14 @@ def check_dispatch(c: Complaint, ref: Reference, department: str, by: str, reaso
         "already_resolved",
         "Reopen a resolved complaint before dispatching it.",
     )
-    require(c.priority_level is not None, "not_prioritised", "Assess the priority before dispatching.")
+    # Triage goes first on a new complaint. A case already handled once (returned, or reopened after a first-
+    # contact answer, which triage never assessed) may go on without it, and command staff may send any case by
+    # hand: when triage is backlogged or down, the people in danger cannot wait for it.
+    require(
+        c.priority_level is not None or by_hand or c.status in (Status.RETURNED, Status.REOPENED),
+        "not_prioritised",
+        "Assess the priority before dispatching (or dispatch by hand as command staff).",
+    )
     require(
         department not in c.returned_by,
         "department_returned_it",
@@ -257,10 +266,12 @@ def check_accept(c: Complaint, department: str) -> None:
 
 def check_return(c: Complaint, department: str, reason: str) -> None:
     check_not_ended(c)
+    # A reopened case is back with whoever resolved it; if that was the hotline office on the call, it may
+    # well be another department's work now.
     require(
-        c.status in (Status.DISPATCHED, Status.ACCEPTED),
+        c.status in (Status.DISPATCHED, Status.ACCEPTED, Status.REOPENED),
         "not_with_department",
-        f"Only a dispatched or accepted complaint can be returned; it is {c.status}.",
+        f"Only a dispatched, accepted or reopened complaint can be returned; it is {c.status}.",
     )
     check_department_holds(c, department)
     require_text(reason, "reason")

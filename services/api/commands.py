@@ -406,7 +406,7 @@ COMPLAINTS: Target[Complaint] = Target(
 REASON = Field("reason", max_length=1000)
 COMPLAINT_COMMANDS: tuple[Command[Complaint], ...] = (
     Command("dispatch", ("command",), (Field("department", max_length=64), REASON),
-            lambda c, b, p: c.dispatch(b["department"], by=p.name, reason=b["reason"]),
+            lambda c, b, p: c.dispatch(b["department"], by=p.name, reason=b["reason"], by_hand=True),
             "Dispatch or re-dispatch the complaint to a department"),
     Command("accept", ("department",), (), lambda c, b, p: c.accept(_dept(p)),
             "Sign for a dispatched complaint (starts the resolve clock)"),

@@ -45,7 +45,9 @@ async def on_dispatch_returned(
 
 async def settle(complaint: Complaint, *, routing: RoutingTable, reference: Reference) -> None:
     """Dispatch a complaint that waits for a department, and send a major one up to command."""
-    if complaint.status in NEEDS_DISPATCH and complaint.priority_level is not None:
+    # A returned case that triage never assessed (reopened after a first-contact answer) is routed all the same.
+    assessed = complaint.priority_level is not None or complaint.status == Status.RETURNED
+    if complaint.status in NEEDS_DISPATCH and assessed:
         dispatch_next(complaint, routing=routing, reference=reference)
     if complaint.is_open and complaint.status != Status.RECEIVED:
         escalate_if_major(complaint, routing=routing)

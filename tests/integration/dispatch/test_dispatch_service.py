@@ -121,6 +121,26 @@ async def test_a_return_re_routes_never_back_and_two_returns_go_to_command(
     assert complaint.department == "command" and complaint.returned_by == ["civil_affairs", "drainage"]
 
 
+async def test_a_first_contact_case_reopened_and_handed_on_by_the_hotline_office_is_routed(
+    store: JetStreamEventStore,
+) -> None:
+    """Triage never assessed it (settled on the call); reopened by an unhappy follow-up and returned by the
+    office, it goes to the category's department all the same, never stuck without a level."""
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    complaint = Complaint.receive(
+        channel="hotline", description="No water on Hill Road since noon.", received_by="operator-chen",
+        category="water_outage", district="old_town",
+    )  # fmt: skip
+    complaint.resolve("hotline_office", "Gave the published restoration time", "first_contact", "answer:water")
+    complaint.record_follow_up(True, "not_satisfied", "still no water at night")
+    complaint.reopen("still no water at night")
+    complaint.return_dispatch("hotline_office", "the water company must send a crew")
+    await repository.save(complaint)
+    await drain(build(store, clock=clock)[0])
+    assert await dispatched_to(repository, complaint.id) == ["water"]
+
+
 async def test_a_p1_or_media_exposed_complaint_escalates_to_command_at_once(
     store: JetStreamEventStore,
 ) -> None:

@@ -6,8 +6,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import pytest
+
 from events.complaint import Complaint, Status, new_tracking_code
 from events.complaint_rules import TRACKING_CODE
+from events.errors import DomainError
 from events.mapper import make_mapper, reconstruct
 
 INCIDENT = UUID("00000000-0000-4000-8000-0000000000aa")
@@ -150,3 +153,41 @@ def test_tracking_codes_are_short_readable_and_varied() -> None:
     codes = {new_tracking_code() for _ in range(200)}
     assert all(TRACKING_CODE.match(code) for code in codes)
     assert len(codes) > 190
+
+
+def test_a_case_settled_on_the_call_and_reopened_can_be_dispatched_without_an_assessment() -> None:
+    """Triage never assesses a first-contact case; reopened by an unhappy follow-up it must still move on."""
+    c = Complaint.receive(
+        channel="hotline", description="Water cut on Hill Road since noon", received_by="op"
+    )
+    c.resolve(
+        "hotline_office", "Told the caller the published restoration time", "first_contact", "answer:water"
+    )
+    c.record_follow_up(True, "not_satisfied", "still no water")
+    c.reopen("still no water")
+    assert (c.status, c.department, c.priority_level) == (Status.REOPENED, "hotline_office", None)
+    c.return_dispatch("hotline_office", "needs the water company")  # the office hands it on
+    c.dispatch("water", by="dispatch", reason="water_outage: candidate 1")  # the worker, without a level
+    assert (c.status, c.department) == (Status.DISPATCHED, "water")
+
+
+def test_command_staff_may_dispatch_by_hand_before_triage_but_the_worker_may_not() -> None:
+    c = Complaint.receive(channel="hotline", description="Gas smell, old man trapped", received_by="op")
+    c.validate()
+    with pytest.raises(DomainError) as refused:
+        c.dispatch("gas", by="dispatch", reason="route")
+    assert refused.value.code == "not_prioritised"
+    c.dispatch("gas", by="duty officer", reason="triage is backlogged", by_hand=True)
+    assert (c.status, c.department) == (Status.DISPATCHED, "gas")
+
+
+def test_command_may_send_a_reopened_first_contact_case_on_by_hand() -> None:
+    c = Complaint.receive(
+        channel="hotline", description="Water cut on Hill Road since noon", received_by="op"
+    )
+    c.resolve(
+        "hotline_office", "Told the caller the published restoration time", "first_contact", "answer:water"
+    )
+    c.reopen("the caller rang back: still no water")
+    c.dispatch("water", by="duty officer", reason="the water company must look", by_hand=True)
+    assert (c.status, c.department) == (Status.DISPATCHED, "water")
