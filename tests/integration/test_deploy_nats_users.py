@@ -180,6 +180,16 @@ def cluster_url(nodes: list[NatsServer], user: str) -> str:
     return ",".join(n.url.replace("nats://", f"nats://{user}:{PASSWORDS[user]}@") for n in nodes)
 
 
+async def append_within(store: JetStreamEventStore, write: Write, bound: float = 60.0) -> None:
+    async with asyncio.timeout(bound):
+        while True:
+            try:
+                await store.append([write])
+                return
+            except StoreUnavailable:
+                await asyncio.sleep(0.1)
+
+
 async def test_a_service_fails_over_between_nodes_with_its_credentials(
     shipped_cluster: list[NatsServer],
 ) -> None:
@@ -188,20 +198,15 @@ async def test_a_service_fails_over_between_nodes_with_its_credentials(
     nc = await connect_nats(cluster_url(shipped_cluster, "api"), name="deploy-api")
     try:
         store = JetStreamEventStore(nc, spec, timeout=3.0)
-        await store.append([Write(spec.event_subject(uuid.uuid4()), b"{}", expected_last_seq=0)])
+        # A new R3 stream answers once its replicas elect a leader: on a busy machine, after a moment.
+        await append_within(store, Write(spec.event_subject(uuid.uuid4()), b"{}", expected_last_seq=0))
         assert nc.discovered_servers == [], "clients must only use the listed, credentialed URLs"
         first = nc.connected_url
         assert first is not None
         [serving] = [n for n in shipped_cluster if n.port == first.port]
         serving.stop()
-        written = Write(spec.event_subject(uuid.uuid4()), b"{}", expected_last_seq=0)
-        async with asyncio.timeout(60):
-            while True:  # reconnecting, then the stream's leader may move: retried within the bound
-                try:
-                    await store.append([written])
-                    break
-                except StoreUnavailable:
-                    await asyncio.sleep(0.1)
+        # Reconnecting, then the stream's leader may move: retried within the bound.
+        await append_within(store, Write(spec.event_subject(uuid.uuid4()), b"{}", expected_last_seq=0))
         assert nc.connected_url is not None and nc.connected_url.port != first.port
         assert nc.connected_url.username == "api"
         with pytest.raises((StoreUnavailable, StoreError)):
