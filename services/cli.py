@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from events.reference import configure_reference
 from projections import app as projector_app
 from services import cli_tokens
 from services.api import app as api
@@ -60,6 +61,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if args.command not in (_up, _serve):
         settings = running.fill_in(settings)  # beside a running `levee up`: use its servers
     configure_logging(settings)
+    configure_reference(settings.reference_file)  # LEVEE_REFERENCE for every layer of this process
     try:
         return asyncio.run(args.command(settings, args, environ))
     except SettingsError as exc:

@@ -135,10 +135,27 @@ class Reference:
         return None
 
 
+_configured: Path | None = None  # this process's deployment file (LEVEE_REFERENCE); None: the packaged one
+
+
+def configure_reference(path: Path | None) -> None:
+    """Make `path` what `load_reference()` returns in this process. Each entry point calls it once, from
+    its settings, so every layer (domain defaults, read models, tokens) sees the deployment's data."""
+    global _configured
+    if path is not None:
+        _from_file(path)  # a bad file stops the process now, not at the first request
+    _configured = path
+
+
 def load_reference(path: Path | None = None) -> Reference:
-    """Load and check a reference file; ``None`` means the packaged default (cached)."""
-    if path is None:
-        return _default_reference()
+    """Load and check a reference file; ``None`` means the process's configured one, else the packaged
+    default. Each file is read once (cached by path)."""
+    path = path or _configured
+    return _default_reference() if path is None else _from_file(path)
+
+
+@cache
+def _from_file(path: Path) -> Reference:
     return _parse(tomllib.loads(path.read_text(encoding="utf-8")), str(path))
 
 

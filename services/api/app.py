@@ -17,6 +17,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import Counter, Histogram
 
+from events.reference import configure_reference
 from events.store.connection import connect_nats
 from events.store.stream import ensure_stream
 from services.api import (
@@ -80,6 +81,7 @@ def build_app(settings: Settings) -> web.Application:
     middlewares = [request_context, problems.problems, auth.authenticate]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings
+    configure_reference(settings.reference_file)  # the process's reference data: LEVEE_REFERENCE or packaged
     app[open311.API_KEYS] = frozenset(settings.open311_api_keys)  # LEVEE_OPEN311_API_KEYS
     app.cleanup_ctx.append(nats_link)
     app.cleanup_ctx.append(postgres_pool)

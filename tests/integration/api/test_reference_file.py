@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 import events.reference as reference_package
+from events.reference import configure_reference
 from tests.integration.api.conftest import MakeClient
+
+
+@pytest.fixture(autouse=True)
+def packaged_again() -> Iterator[None]:
+    """The app makes its file the process's reference data: later tests get the packaged one back."""
+    yield
+    configure_reference(None)
 
 
 async def test_the_api_started_with_a_reference_file_serves_its_categories(
@@ -20,3 +31,7 @@ async def test_the_api_started_with_a_reference_file_serves_its_categories(
     client = await make_client(reference_file=path)
     services = await (await client.get("/open311/v2/services.json")).json()
     assert {s["service_code"]: s["service_name"] for s in services}["106"] == "Floods and storm water"
+    # Every layer, not only intake: the reference the board and pages draw from, and the domain's defaults.
+    served = await (await client.get("/api/v1/reference")).json()
+    assert {c["code"]: c["name_en"] for c in served["categories"]}["flooding"] == "Floods and storm water"
+    assert reference_package.load_reference().category("flooding").name_en == "Floods and storm water"
