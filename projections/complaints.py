@@ -1,6 +1,7 @@
 """The `complaints` read model: one row per complaint, as staff lists and the board need it.
 
-Every time comes from the event (never the clock), so a replay writes exactly the same rows.
+Every time comes from the event (never the clock), so a replay writes exactly the same rows. The deadline
+columns (accept_by, resolve_by) are the watcher's own fold, kept by projections/deadlines.py.
 Sealed personal data (reporter_sealed, contact_hash) is never copied; the operator's caller history finds a
 caller through `caller_key`, a hash of the keyed contact hash (events.personal.caller_key).
 """
@@ -75,8 +76,8 @@ def _(event: ev.PriorityAssessed) -> list[Op]:
     return _set(
         event,
         "status = CASE WHEN status = 'validated' THEN 'prioritised' ELSE status END, "
-        "score = $4, level = $5, factors = $6::jsonb, accept_by = $7, resolve_by = $8",
-        event.score, event.level, json.dumps(event.factors, default=str), event.accept_by, event.resolve_by,
+        "score = $4, level = $5, factors = $6::jsonb",
+        event.score, event.level, json.dumps(event.factors, default=str),
     )  # fmt: skip
 
 
@@ -110,11 +111,7 @@ def _(event: ev.ExtensionRequested) -> list[Op]:
 
 @apply.register
 def _(event: ev.ExtensionGranted) -> list[Op]:
-    return _set(
-        event,
-        "extension_pending = false, extensions_granted = extensions_granted + 1, resolve_by = $4",
-        event.resolve_by,
-    )
+    return _set(event, "extension_pending = false, extensions_granted = extensions_granted + 1")
 
 
 @apply.register

@@ -8,7 +8,7 @@ be folded into the INSERT that creates it when that is in the same batch (projec
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,4 +44,24 @@ class Count:
     row: tuple[Any, ...]
 
 
-Op = SqlOp | Append | Count
+@dataclass(frozen=True, slots=True)
+class Derive:
+    """Set a row's `columns` to `change(current values of columns, arg)`: for a rule that needs the row's
+    history, which no single statement can express (a complaint's deadlines are a fold of its events).
+
+    `change` is pure; the runner reads the row (or takes it from a row held in the batch), applies it, and
+    writes the values back. On a row that does not exist it does nothing, as an UPDATE would.
+    """
+
+    table: str
+    id: Any
+    columns: tuple[str, ...]
+    change: Callable[[Mapping[str, Any], Any], dict[str, Any]]
+    arg: Any
+
+    @property
+    def key(self) -> Hashable:
+        return (self.table, self.id)
+
+
+Op = SqlOp | Append | Count | Derive

@@ -8,7 +8,8 @@ go to the first layer.
 
 Given the tables (a `fold.Folding`), a row created in the batch is held as values, its later UPDATEs are
 folded into it (projections/fold.py), and it is written once, with the batch's other new rows of its table.
-Counts of one row are added up into one statement.
+Counts of one row are added up into one statement. A `Derive` on a held row is applied to its values; on any
+other row it becomes a step that reads the rows, derives, and writes them back (see `runner.execute`).
 """
 
 from __future__ import annotations
@@ -18,19 +19,20 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from projections.fold import Folding, Row, Table
-from projections.ops import Append, Count, Op, SqlOp
+from projections.fold import UNKNOWN, Folding, Row, Table
+from projections.ops import Append, Count, Derive, Op, SqlOp
 
 
 @dataclass(slots=True)
 class Step:
     """One round trip: `executemany(sql, rows)`, or when `columns` is set new `rows` for `table` (the runner
-    COPYs them, or INSERTs a few)."""
+    COPYs them, or INSERTs a few), or when `derive` is set that change on the rows (id, arg) in order."""
 
     table: str
     sql: str
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     columns: tuple[str, ...] | None = None
+    derive: Derive | None = None
 
 
 def plan(ops: Iterable[Op], folding: Folding | None = None) -> list[Step]:
@@ -57,6 +59,10 @@ class _Planner:
             self._place(key, op.sql, op).rows.append(op.args)
         elif isinstance(op, Append):
             self._place(None, ("copy", op.table, op.columns), op).rows.append(op.row)
+        elif isinstance(op, Derive):
+            if not self._derive_held(op):
+                group = ("derive", op.table, op.columns, op.change)
+                self._place(op.key, group, op).rows.append((op.id, op.arg))
         else:
             self._count(op)
 
@@ -81,6 +87,18 @@ class _Planner:
         step = self._place(key, ("rows", op.table, insert.columns), op, insert.columns)
         self.rows.setdefault(id(step), []).append(row)
         self.held[key] = (insert.table, row)
+        return True
+
+    def _derive_held(self, op: Derive) -> bool:
+        """True when `op` was applied to the values of a row held in the batch."""
+        held = self.held.get(op.key)
+        if held is None:
+            return False
+        row = held[1]
+        if row.get("id", UNKNOWN) != op.id or any(column not in row for column in op.columns):
+            del self.held[op.key]  # from here on this row's ops run as SQL, after the row is written
+            return False
+        row.update(op.change({column: row[column] for column in op.columns}, op.arg))
         return True
 
     def _count(self, op: Count) -> None:
@@ -124,6 +142,8 @@ class _Planner:
 
 
 def _new_step(op: Op, columns: tuple[str, ...] | None) -> Step:
+    if isinstance(op, Derive):
+        return Step(op.table, "", derive=op)
     if isinstance(op, Append):
         return Step(op.table, "", columns=op.columns)
     if columns is not None:

@@ -13,14 +13,15 @@ from eventsourcing.utils import resolve_topic
 from events.mapper import make_mapper
 from events.store.aggregates import TOPIC, VERSION
 from events.store.records import StoredMessage
-from projections import complaints, incidents, notices, timeline
+from projections import complaints, deadlines, incidents, notices, timeline
 from projections.ops import Op
 
 log = structlog.get_logger(__name__)
 
 NAME = "read_models"
 Apply = Callable[[Any], list[Op]]
-MODELS: tuple[Apply, ...] = (complaints.apply, timeline.apply, incidents.apply, notices.apply)
+# The complaint row's deadline columns come after its statement: they fold on from what the row holds.
+MODELS: tuple[Apply, ...] = (complaints.apply, deadlines.apply, timeline.apply, incidents.apply, notices.apply)  # fmt: skip
 TABLES = ("complaints", "complaint_timeline", "hotspots", "incidents", "notices", "dead_letters")
 
 

@@ -28,7 +28,7 @@ from projections import dead_letters, read_models
 from projections.fold import Folding
 from projections.metrics import PROJECTION_LAG, PROJECTION_POSITION
 from projections.migrate import LIVE_SCHEMA, quote_ident
-from projections.ops import Op
+from projections.ops import Derive, Op
 from projections.plan import Step, plan
 
 log = structlog.get_logger(__name__)
@@ -379,6 +379,9 @@ class ProjectionRunner:
 
 async def execute(conn: asyncpg.Connection, steps: Sequence[Step]) -> None:
     for step in steps:
+        if step.derive is not None:
+            await _derive(conn, step, step.derive)
+            continue
         sql = step.sql
         if step.columns is not None:
             if len(step.rows) >= COPY_ROWS:
@@ -389,6 +392,24 @@ async def execute(conn: asyncpg.Connection, steps: Sequence[Step]) -> None:
             await conn.execute(sql, *step.rows[0])
         else:
             await conn.executemany(sql, step.rows)
+
+
+async def _derive(conn: asyncpg.Connection, step: Step, derive: Derive) -> None:
+    """Read the step's rows, apply the change to each in order, write them back: two round trips. No lock is
+    needed: only the holder of the tracking row (locked by `commit`) writes this schema's rows."""
+    columns = derive.columns
+    ids = list(dict.fromkeys(row_id for row_id, _ in step.rows))
+    found = await conn.fetch(f"SELECT id, {', '.join(columns)} FROM {step.table} WHERE id = ANY($1)", ids)
+    values = {record["id"]: dict(record) for record in found}
+    for row_id, arg in step.rows:
+        if row_id in values:  # no row, no change: as an UPDATE of a missing row
+            values[row_id].update(derive.change(values[row_id], arg))
+    if values:
+        assignments = ", ".join(f"{column} = ${n}" for n, column in enumerate(columns, start=2))
+        await conn.executemany(
+            f"UPDATE {step.table} SET {assignments} WHERE id = $1",
+            [(row_id, *(row[column] for column in columns)) for row_id, row in values.items()],
+        )
 
 
 @functools.cache

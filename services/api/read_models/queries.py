@@ -22,9 +22,7 @@ Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 S = "levee_read"  # the live schema (projections.migrate.LIVE_SCHEMA)
 
 OPEN = ("received", "validated", "prioritised", "dispatched", "accepted", "returned", "reopened")
-AWAITING_ACCEPT = ("received", "validated", "prioritised", "dispatched", "returned")
 _OPEN_SQL = "(" + ", ".join(f"'{s}'" for s in OPEN) + ")"
-_AWAITING_SQL = "(" + ", ".join(f"'{s}'" for s in AWAITING_ACCEPT) + ")"
 
 COMPLAINT_COLUMNS = (
     "id, tracking_code, status, level, score, factors, category, district, lat, lon, department, incident_id, "
@@ -36,12 +34,10 @@ COMPLAINT_COLUMNS = (
 
 
 def overdue_sql(now: str, alias: str = "") -> str:
-    """True for an open complaint past its accept-by (not yet accepted) or resolve-by time."""
+    """True for a complaint past a deadline still open. accept_by / resolve_by are the deadlines open now, as
+    the deadline watcher folds them (NULL when none is, e.g. once resolved): overdue is what it escalates."""
     a = f"{alias}." if alias else ""
-    return (
-        f"(({a}status IN {_AWAITING_SQL} AND {a}accept_by < {now}) "
-        f"OR ({a}status IN {_OPEN_SQL} AND {a}resolve_by < {now}))"
-    )
+    return f"COALESCE({a}accept_by < {now} OR {a}resolve_by < {now}, false)"
 
 
 def _now(now: datetime | None) -> datetime:
@@ -162,11 +158,10 @@ async def department_queue(
         f"SELECT id, tracking_code, status, level, score, category, district, received_at, dispatched_at, "
         f"accepted_at, accept_by, resolve_by, agreed_resolution_at, escalation_level, extension_pending, "
         f"return_count, reopen_count, "
-        f"CASE WHEN status = 'dispatched' THEN EXTRACT(EPOCH FROM accept_by - $2)::int END AS seconds_to_accept, "
+        "EXTRACT(EPOCH FROM accept_by - $2)::int AS seconds_to_accept, "
         f"EXTRACT(EPOCH FROM resolve_by - $2)::int AS seconds_to_resolve, {overdue_sql('$2')} AS overdue "
         f"FROM {S}.complaints WHERE department = $1 AND status IN ('dispatched', 'accepted', 'reopened') "
-        "ORDER BY COALESCE(CASE WHEN status = 'dispatched' THEN accept_by END, resolve_by) ASC NULLS LAST, "
-        "received_at",
+        "ORDER BY LEAST(accept_by, resolve_by) ASC NULLS LAST, received_at",
         department, _now(now),
     )  # fmt: skip
     return [_row(r) for r in rows]
@@ -275,8 +270,7 @@ async def overdue_list(conn: Conn, *, limit: int = 50, now: datetime | None = No
     """Overdue open complaints, the longest overdue first (`seconds_overdue`)."""
     rows = await conn.fetch(
         f"SELECT id, tracking_code, status, level, category, district, department, accept_by, resolve_by, "
-        f"EXTRACT(EPOCH FROM $2 - CASE WHEN status IN {_AWAITING_SQL} AND accept_by < $2 THEN accept_by "
-        "ELSE resolve_by END)::int AS seconds_overdue "
+        "EXTRACT(EPOCH FROM $2 - LEAST(accept_by, resolve_by))::int AS seconds_overdue "
         f"FROM {S}.complaints WHERE {overdue_sql('$2')} ORDER BY seconds_overdue DESC LIMIT $1",
         limit, _now(now),
     )  # fmt: skip

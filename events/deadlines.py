@@ -1,0 +1,241 @@
+"""A complaint's open deadlines as a pure fold of its events: the one rule the watcher escalates on and
+the read model's accept-by / resolve-by show (so the board's "overdue" is what the watcher sees missed).
+
+The clocks (deadline lengths are the level's, from the reference data, never hard-coded here):
+- accept (签收): the assessment's ``accept_by`` runs until the first dispatch is signed for; every later
+  dispatch (after a return, or command's re-dispatch) opens a new one, ``accept_within`` from the dispatch.
+- resolve (办结): sign-for starts it, ``resolve_within`` from the accept, or the time agreed with the caller
+  (约定期限) when there is one; an agreed time set later replaces it; a granted extension moves it by the
+  minutes granted; a reopen opens a new one, ``resolve_within`` from the reopen.
+- a re-assessment that raises the level tightens the open deadline to ``now + within`` of the new level,
+  but only one that has not passed yet: a missed deadline stays the one missed deadline it was.
+- a return, a re-dispatch, a resolution or the case ending closes what is open.
+A deadline is missed once ``now`` is past it and it was not closed in time: the facts are the events' own
+timestamps, so the answer is the same however late, or however often, anyone asks.
+
+Folding a watcher's ``ComplaintEscalated`` (``by`` is ``WATCHER``, the reason names the deadline) marks that
+deadline's miss recorded; which misses to record, and at what level, is the dispatch service's rule
+(services/dispatch/timeline.py). Only open deadlines ever change what a later event does, so a state without
+its closed ones (``dormant``) folds on to the same open deadlines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+from events.complaint import (
+    ComplaintClosed,
+    ComplaintDispatched,
+    ComplaintEscalated,
+    ComplaintMarkedDuplicate,
+    ComplaintRejected,
+    ComplaintReopened,
+    ComplaintResolved,
+    DispatchAccepted,
+    DispatchReturned,
+    ExtensionGranted,
+    PriorityAssessed,
+    ResolutionTimeAgreed,
+)
+from events.reference import Deadlines, Reference, load_reference
+
+Kind = Literal["accept", "resolve"]
+WATCHER = "deadline_watcher"  # the ``by`` of every escalation that records a missed deadline
+
+
+@dataclass(frozen=True)
+class Deadline:
+    kind: Kind
+    due: datetime
+    source: str  # what opened it: assessed, dispatched, accepted, agreed, extended, reopened
+    closed_at: datetime | None = None
+    recorded: bool = False  # its miss is recorded (or waived once the case settled)
+
+    def missed(self, now: datetime) -> bool:
+        return now > self.due and (self.closed_at is None or self.closed_at > self.due)
+
+    @property
+    def reason(self) -> str:
+        return f"missed {self.kind}-by deadline {self.due.isoformat()}"
+
+
+@dataclass(frozen=True)
+class DeadlineState:
+    complaint_id: UUID
+    version: int = 0  # the last folded event's originator version: an event at or below it is already in
+    level: str | None = None
+    deadlines: tuple[Deadline, ...] = ()
+    agreed_at: datetime | None = None
+    escalation_level: int = 0
+    misses_recorded: int = 0
+    settled: bool = False  # resolved or ended: a deadline missed before that is history, not news
+    ended: bool = False  # rejected, duplicate or closed: nothing opens a deadline again
+
+    def open(self, kind: Kind) -> Deadline | None:
+        return next((d for d in self.deadlines if d.kind == kind and d.closed_at is None), None)
+
+    def open_due(self, kind: Kind) -> datetime | None:
+        """When the open deadline of ``kind`` falls due (None when none is open): the board's accept-by or
+        resolve-by."""
+        deadline = self.open(kind)
+        return None if deadline is None else deadline.due
+
+    def next_due(self) -> datetime | None:
+        """When this complaint next needs a look: its earliest deadline still open."""
+        open_dues = [d.due for d in self.deadlines if d.closed_at is None]
+        return min(open_dues) if open_dues else None
+
+    def unrecorded_misses(self, now: datetime) -> list[Deadline]:
+        return sorted((d for d in self.deadlines if not d.recorded and d.missed(now)), key=lambda d: d.due)
+
+    def dormant(self) -> DeadlineState:
+        """Without the deadlines it can no longer miss: what a later reopen or dispatch still needs."""
+        return dataclasses.replace(self, deadlines=tuple(d for d in self.deadlines if d.closed_at is None))
+
+    @property
+    def watched(self) -> bool:
+        """Could a look ever find something to record: an open deadline, or a missed one not yet recorded."""
+        if self.settled:
+            return False
+        return any(not d.recorded and (d.closed_at is None or d.closed_at > d.due) for d in self.deadlines)
+
+
+def fold(state: DeadlineState, event: Any, reference: Reference) -> DeadlineState:
+    """The state after one more of the complaint's events (any event type; most change nothing)."""
+    if event.originator_version <= state.version:
+        return state  # already folded (the watcher may see an event both in a reload and in the stream)
+    state = dataclasses.replace(state, version=event.originator_version)
+    step = _STEPS.get(type(event))
+    return step(state, event, reference) if step else state
+
+
+def fold_all(complaint_id: UUID, events: Iterable[Any], reference: Reference | None = None) -> DeadlineState:
+    """The state after all of a complaint's events; deadline lengths from ``reference`` (default: packaged)."""
+    reference = reference or load_reference()
+    state = DeadlineState(complaint_id)
+    for event in events:
+        state = fold(state, event, reference)
+    return state
+
+
+# ---- one step per event type ------------------------------------------------------------------------
+
+
+def _assessed(state: DeadlineState, e: PriorityAssessed, ref: Reference) -> DeadlineState:
+    if state.level is None:
+        state = dataclasses.replace(state, level=e.level)
+        return state if state.settled else _open(state, Deadline("accept", e.accept_by, "assessed"))
+    # A re-assessment tightens only a deadline still ahead: re-opening a passed one would count its miss twice.
+    within = ref.deadlines(e.level)
+    tightened = tuple(
+        dataclasses.replace(d, due=min(d.due, e.timestamp + _within(within, d.kind)))
+        if d.closed_at is None and d.due >= e.timestamp
+        else d
+        for d in state.deadlines
+    )
+    return dataclasses.replace(state, level=e.level, deadlines=tightened)
+
+
+def _dispatched(state: DeadlineState, e: ComplaintDispatched, ref: Reference) -> DeadlineState:
+    pending = state.open("accept")
+    if pending is not None and pending.source == "assessed" and pending.due >= e.timestamp:
+        # The first dispatch inherits the assessment's accept-by (the caller's wait started then) unless it
+        # already passed: then that miss stays, and the department gets a clock of its own.
+        return _replace(state, pending, dataclasses.replace(pending, source="dispatched"))
+    state = _close(state, ("accept", "resolve"), e.timestamp)
+    return _open_from(state, "accept", e.timestamp, ref, "dispatched")
+
+
+def _accepted(state: DeadlineState, e: DispatchAccepted, ref: Reference) -> DeadlineState:
+    state = _close(state, ("accept",), e.timestamp)
+    if state.agreed_at is not None:
+        return _open(state, Deadline("resolve", state.agreed_at, "agreed"))
+    return _open_from(state, "resolve", e.timestamp, ref, "accepted")
+
+
+def _returned(state: DeadlineState, e: DispatchReturned, ref: Reference) -> DeadlineState:
+    return _close(state, ("accept", "resolve"), e.timestamp)
+
+
+def _extended(state: DeadlineState, e: ExtensionGranted, ref: Reference) -> DeadlineState:
+    current = state.open("resolve")
+    if current is None:
+        return state
+    # Granted after the deadline passed, the old one stays missed: closing it late keeps that fact.
+    state = _close(state, ("resolve",), e.timestamp)
+    return _open(state, Deadline("resolve", current.due + timedelta(minutes=e.minutes), "extended"))
+
+
+def _agreed(state: DeadlineState, e: ResolutionTimeAgreed, ref: Reference) -> DeadlineState:
+    state = dataclasses.replace(state, agreed_at=e.agreed_at)
+    if state.open("resolve") is None:
+        return state  # not signed for yet: the accept will open the resolve clock at the agreed time
+    return _open(_close(state, ("resolve",), e.timestamp), Deadline("resolve", e.agreed_at, "agreed"))
+
+
+def _settled(state: DeadlineState, e: Any, ref: Reference) -> DeadlineState:
+    state = _close(state, ("accept", "resolve"), e.timestamp)
+    waived = tuple(dataclasses.replace(d, recorded=True) for d in state.deadlines)
+    ended = not isinstance(e, ComplaintResolved)
+    return dataclasses.replace(state, deadlines=waived, settled=True, ended=ended)
+
+
+def _reopened(state: DeadlineState, e: ComplaintReopened, ref: Reference) -> DeadlineState:
+    state = dataclasses.replace(state, settled=False)
+    return _open_from(state, "resolve", e.timestamp, ref, "reopened")
+
+
+def _escalated(state: DeadlineState, e: ComplaintEscalated, ref: Reference) -> DeadlineState:
+    state = dataclasses.replace(state, escalation_level=max(state.escalation_level, e.level))
+    if e.by != WATCHER:
+        return state  # staff's or dispatch's escalation: it records no deadline
+    state = dataclasses.replace(state, misses_recorded=state.misses_recorded + 1)
+    match = next((d for d in state.deadlines if not d.recorded and d.reason == e.reason), None)
+    return state if match is None else _replace(state, match, dataclasses.replace(match, recorded=True))
+
+
+Step = Callable[[DeadlineState, Any, Reference], DeadlineState]
+_STEPS: dict[type, Step] = {
+    PriorityAssessed: _assessed, ComplaintDispatched: _dispatched, DispatchAccepted: _accepted,
+    DispatchReturned: _returned, ExtensionGranted: _extended, ResolutionTimeAgreed: _agreed,
+    ComplaintResolved: _settled, ComplaintRejected: _settled, ComplaintMarkedDuplicate: _settled,
+    ComplaintClosed: _settled, ComplaintReopened: _reopened, ComplaintEscalated: _escalated,
+}  # fmt: skip
+# The events that change a complaint's deadlines; the watcher skips every other event unread.
+DEADLINE_EVENTS: tuple[type, ...] = tuple(_STEPS)
+
+
+def _within(deadlines: Deadlines, kind: Kind) -> timedelta:
+    return deadlines.accept_within if kind == "accept" else deadlines.resolve_within
+
+
+def _open_from(
+    state: DeadlineState, kind: Kind, start: datetime, ref: Reference, source: str
+) -> DeadlineState:
+    if state.level is None:
+        return state  # never assessed (settled on the call): no level, no clock
+    return _open(state, Deadline(kind, start + _within(ref.deadlines(state.level), kind), source))
+
+
+def _open(state: DeadlineState, deadline: Deadline) -> DeadlineState:
+    return dataclasses.replace(state, deadlines=(*state.deadlines, deadline))
+
+
+def _replace(state: DeadlineState, old: Deadline, new: Deadline) -> DeadlineState:
+    index = state.deadlines.index(old)
+    return dataclasses.replace(
+        state, deadlines=(*state.deadlines[:index], new, *state.deadlines[index + 1 :])
+    )
+
+
+def _close(state: DeadlineState, kinds: tuple[Kind, ...], at: datetime) -> DeadlineState:
+    deadlines = tuple(
+        dataclasses.replace(d, closed_at=at) if d.closed_at is None and d.kind in kinds else d
+        for d in state.deadlines
+    )
+    return dataclasses.replace(state, deadlines=deadlines)
