@@ -26,6 +26,7 @@ from aiohttp import web
 from services.api import keys
 from services.api.auth import require_role
 from services.api.openapi import problem_responses
+from services.api.pg_listen import listen_forever
 from services.api.principal import PRINCIPAL
 
 log = structlog.get_logger(__name__)
@@ -33,8 +34,6 @@ log = structlog.get_logger(__name__)
 CHANNEL = "levee_projection"  # projections.runner.CHANNEL
 HEARTBEAT = 15.0  # seconds between comment lines: proxies keep the stream open, pages see it is alive
 QUEUE_SIZE = 16  # messages a slow stream may fall behind before its oldest are dropped
-PROBE_EVERY = 5.0  # seconds: asyncpg notices a silently dead server only when it next talks to it
-RECONNECT_MAX = 5.0
 RETRY_MS = 2000
 APPLICATION_NAME = "levee-live"  # how the listening connection shows in pg_stat_activity  # EventSource clients wait this long before reconnecting
 STREAM_ROLES = ("operator", "command", "department", "press")  # the messages hold no personal data
@@ -119,48 +118,18 @@ class Hub:
             self.publish(sse("listening", {"listening": listening, "position": self.position}))
 
     async def _keep_listening(self) -> None:
-        delay = 0.25
-        while True:
-            try:
-                conn = await asyncpg.connect(
-                    self.database_url, timeout=5.0, server_settings={"application_name": APPLICATION_NAME}
-                )
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("live_listen_unavailable", error=f"{type(exc).__name__}: {exc}", retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RECONNECT_MAX)
-                continue
-            delay = 0.25
-            try:
-                await self._listen(conn)
-            finally:
-                await _close(conn)
-                if self.listening:
-                    self._set_listening(False)
-                    if not self._closing:
-                        log.warning("live_listen_lost")
-            await asyncio.sleep(delay)  # not a tight loop when the server takes connections but fails them
+        await listen_forever(
+            self.database_url, CHANNEL, self._on_notify, application_name=APPLICATION_NAME,
+            on_heard=self._heard, on_lost=self._lost,
+        )  # fmt: skip
 
-    async def _listen(self, conn: asyncpg.Connection) -> None:
-        lost = asyncio.Event()
-        conn.add_termination_listener(lambda _conn: lost.set())
-        try:
-            await conn.add_listener(CHANNEL, self._on_notify)
-            self.position = max(self.position, await _position(conn))
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("live_listen_failed", error=f"{type(exc).__name__}: {exc}")
-            return
+    async def _heard(self, conn: asyncpg.Connection) -> None:
+        self.position = max(self.position, await _position(conn))
         self._set_listening(True)
-        log.info("live_listening", channel=CHANNEL, position=self.position)
-        while not lost.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), PROBE_EVERY)
-            if lost.is_set():
-                return
-            try:
-                await asyncio.wait_for(conn.execute("SELECT 1"), PROBE_EVERY)
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                return
+
+    def _lost(self) -> None:
+        if self.listening:
+            self._set_listening(False)
 
 
 async def _position(conn: asyncpg.Connection) -> int:
@@ -172,13 +141,6 @@ async def _position(conn: asyncpg.Connection) -> int:
     except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
         return 0
     return int(value or 0)
-
-
-async def _close(conn: asyncpg.Connection) -> None:
-    try:
-        await asyncio.wait_for(conn.close(), 2.0)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-        conn.terminate()
 
 
 HUB = web.AppKey("live_hub", Hub)

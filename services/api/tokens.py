@@ -11,8 +11,6 @@ working, for at most `CACHE_TTL` seconds. While not listening, every lookup asks
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import secrets
 import time
@@ -24,6 +22,7 @@ import asyncpg
 import structlog
 
 from events.reference import Reference, load_reference
+from services.api.pg_listen import listen_forever
 from services.api.principal import STAFF_ROLES, Principal
 
 log = structlog.get_logger(__name__)
@@ -32,9 +31,6 @@ PREFIX = "lvt_"
 CACHE_TTL = 10.0  # seconds a looked-up token is trusted without asking PostgreSQL again
 CACHE_SIZE = 10_000
 CHANNEL = "levee_api_tokens"  # NOTIFY payload: the revoked token's id
-PROBE_EVERY = 5.0  # seconds: asyncpg notices a silently dead server only when it next talks to it
-RECONNECT_MAX = 5.0
-_PG_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 MAX_NAME = 200
 
 SCHEMA = """
@@ -149,51 +145,19 @@ class TokenStore:
         return [TokenRecord(**dict(row)) for row in rows]
 
     async def watch_revocations(self, database_url: str) -> None:
-        """Run until cancelled: listen on CHANNEL over a connection of its own, re-opened when it drops."""
-        delay = 0.25
-        while True:
-            try:
-                conn = await asyncpg.connect(
-                    database_url, timeout=5.0, server_settings={"application_name": "levee-tokens"}
-                )
-            except _PG_ERRORS as exc:
-                log.warning("token_watch_unavailable", error=f"{type(exc).__name__}: {exc}", retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RECONNECT_MAX)
-                continue
-            delay = 0.25
-            try:
-                await self._listen(conn)
-            finally:
-                self.listening = False
-                self._forget()
-                try:
-                    await asyncio.wait_for(conn.close(), 2.0)
-                except _PG_ERRORS:
-                    conn.terminate()
-            await asyncio.sleep(delay)  # not a tight loop when the server takes connections but fails them
+        """Run until cancelled: listen on CHANNEL; the cache serves only while revocations are heard."""
+        await listen_forever(
+            database_url, CHANNEL, lambda *_: self._forget(), application_name="levee-tokens",
+            on_heard=self._heard, on_lost=self._not_heard,
+        )  # fmt: skip
 
-    async def _listen(self, conn: asyncpg.Connection) -> None:
-        lost = asyncio.Event()
-        conn.add_termination_listener(lambda _conn: lost.set())
-        try:
-            await conn.add_listener(CHANNEL, lambda *_: self._forget())
-        except _PG_ERRORS as exc:
-            log.warning("token_watch_failed", error=f"{type(exc).__name__}: {exc}")
-            return
+    async def _heard(self, conn: asyncpg.Connection) -> None:
         self._forget()  # revocations missed while not listening
         self.listening = True
-        log.info("token_watch_listening", channel=CHANNEL)
-        while not lost.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), PROBE_EVERY)
-            if lost.is_set():
-                break
-            try:
-                await asyncio.wait_for(conn.execute("SELECT 1"), PROBE_EVERY)
-            except _PG_ERRORS:
-                break
-        log.warning("token_watch_lost")
+
+    def _not_heard(self) -> None:
+        self.listening = False
+        self._forget()
 
     def _forget(self) -> None:
         """Empty the cache (revocations are rare: no need to find the one entry)."""

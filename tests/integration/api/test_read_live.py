@@ -16,7 +16,7 @@ from events.complaint import Complaint
 from events.mapper import make_mapper
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
-from services.api import live
+from services.api import live, pg_listen
 from tests.integration.pages.harness import Harness, read_api, wait_until
 
 EVENTS = "/api/v1/board/events"
@@ -113,7 +113,7 @@ async def test_the_listener_comes_back_after_its_connection_is_killed(
         finally:
             await admin.close()
         assert killed == 1
-        assert await next_event(response, bound=live.PROBE_EVERY + 2) == (
+        assert await next_event(response, bound=pg_listen.PROBE_EVERY + 2) == (
             "listening",
             {"listening": False, "position": hub.position},
         )
