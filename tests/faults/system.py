@@ -97,6 +97,7 @@ class Service:
 @dataclass
 class System:
     root: Path
+    reference_file: Path | None = None  # LEVEE_REFERENCE for every service (None: the packaged data)
     nats: NatsServer = field(init=False)
     postgres: PostgresServer = field(init=False)
     settings: Settings = field(init=False)
@@ -109,7 +110,7 @@ class System:
         self.postgres = PostgresServer(self.root / "pg")
         self.settings = Settings(
             http_port=free_port(), data_dir=self.root / "data", log_format="json",
-            contact_hash_secret=SECRET.encode(),
+            contact_hash_secret=SECRET.encode(), reference_file=self.reference_file,
         )  # fmt: skip
 
     @property
@@ -126,11 +127,7 @@ class System:
             await ensure_stream(nc, self.settings.stream_spec)
         finally:
             await nc.close()
-        pool = await asyncpg.create_pool(self.postgres.dsn, min_size=1, max_size=1)
-        try:
-            self.operator_token, _ = await TokenStore(pool).create("operator", "Fault drill desk")
-        finally:
-            await pool.close()
+        self.operator_token = await self.mint("operator", "Fault drill desk")
         (self.root / "logs").mkdir(exist_ok=True)
         env = {**os.environ, **self.settings.to_env()}
         for name in SERVICES:
@@ -138,6 +135,15 @@ class System:
             self.services[name] = service
             service.start()
         await until("api healthy", self.api_healthy, READY_BOUND)
+
+    async def mint(self, role: str, name: str) -> str:
+        """An API token for `role` (the drill's desks), straight into the token store."""
+        pool = await asyncpg.create_pool(self.postgres.dsn, min_size=1, max_size=1)
+        try:
+            token, _ = await TokenStore(pool).create(role, name)
+        finally:
+            await pool.close()
+        return token
 
     async def api_healthy(self) -> bool:
         try:

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
@@ -17,11 +18,13 @@ from eventsourcing.utils import get_topic
 
 from events.complaint import ComplaintReceived, PriorityAssessed
 from events.incident import ComplaintAddedToIncident
+from events.reference import load_reference
 from events.store import Write
 from events.store.aggregates import TOPIC, VERSION
 from services.drill.runner import DrillReport, run_drill
 from services.drill.scenario import load_scenario, submissions
-from tests.faults.audit import Figures, audit_read_models, audit_stream
+from services.drill.staff import StaffDesks, StaffPlan
+from tests.faults.audit import Figures, audit_read_models, audit_stream, unrecorded_misses
 from tests.faults.system import SERVICES, System, until
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(420)]
@@ -41,15 +44,20 @@ async def drill_with(
 
 
 async def check(
-    system: System, figures: Figures, report: DrillReport, poison: frozenset[str] = frozenset()
-) -> None:
+    system: System, figures: Figures, report: DrillReport, poison: frozenset[str] = frozenset(),
+    *, watched_at: datetime | None = None,
+) -> None:  # fmt: skip
     await system.settle()
     figures.sent = report.sent
     figures.statuses = {str(k): v for k, v in sorted(report.statuses.items())} | dict(report.errors)
-    async with system.store() as store:
-        await audit_stream(store, figures, report.accepted_ids, poison=poison)
-        await audit_read_models(store, system.postgres.dsn, figures)
-    figures.record()
+    reference = load_reference(system.reference_file) if system.reference_file else None
+    try:
+        async with system.store() as store:
+            await audit_stream(store, figures, report.accepted_ids, poison=poison, reference=reference,
+                               watched_at=watched_at)  # fmt: skip
+            await audit_read_models(store, system.postgres.dsn, figures, reference_file=system.reference_file)
+    finally:
+        figures.record()  # a failed scenario's figures too: they say what went wrong
     assert figures.created > 0
     assert figures.mismatches == []
     assert figures.read_models_equal_rebuild
@@ -70,20 +78,67 @@ async def test_nats_server_sigkilled_mid_drill_loses_no_acknowledged_complaint(s
     await check(system, figures, report)
 
 
-async def test_each_worker_and_the_projector_sigkilled_at_random_moments(system: System) -> None:
-    figures, rng = Figures("b: SIGKILL triage, dispatch, notices, projector"), random.Random(202)
+# Staff as the drill's desks play them, compressed: a case is signed for (or returned) within seconds.
+QUICK_STAFF = StaffPlan(
+    accept_after=(0.5, 4.0), resolve_after=(2.0, 8.0), return_share=0.15, extension_share=0.2,
+    decide_after=(0.5, 3.0), follow_up_after=(1.0, 4.0), poll=0.5,
+)  # fmt: skip
+STAFF_TAIL = 10.0  # seconds the desks keep working after the last complaint
+
+
+async def test_each_worker_and_the_projector_sigkilled_at_random_moments(
+    system_with_short_deadlines: System,
+) -> None:
+    """With staff at work and deadlines of seconds: returns, re-dispatches, extensions, reopened cases and
+    the deadline watcher's escalations all happen while the workers die under them."""
+    system = system_with_short_deadlines
+    figures = Figures("b: SIGKILL triage, dispatch, notices, projector; staff at work")
+    rng = random.Random(202)
     victims = [name for name in SERVICES if name != "api"] * 2
     rng.shuffle(victims)
 
     async def faults() -> None:
         for name in victims:
-            await asyncio.sleep(rng.uniform(0.5, 1.5))  # a random moment
+            await asyncio.sleep(rng.uniform(1.0, 2.5))  # a random moment
             system.services[name].kill()
             figures.faults.append(f"{name} SIGKILL")
 
-    report = await drill_with(system, faults, seed=202)
+    async with aiohttp.ClientSession() as session:
+        desks = await staff_desks(system, session, seed=202)
+        stop = asyncio.Event()
+        staff = asyncio.create_task(desks.run(stop))
+        report = await drill_with(system, faults, seed=202)
+        await asyncio.sleep(STAFF_TAIL)  # the desks' working time, not a wait on a condition
+        stop.set()
+        figures.staff = dict(sorted((await staff).items()))
+    watched_at = datetime.now(UTC)
+    # Missed deadlines keep coming after the drill; each one missed by `watched_at` must be recorded.
+    await until("misses recorded", lambda: misses_recorded(system, watched_at), 60.0, every=1.0)
     assert {name: system.services[name].starts for name in set(victims)} == dict.fromkeys(set(victims), 3)
-    await check(system, figures, report)
+    await check(system, figures, report, watched_at=watched_at)
+    for kind in ("accept:200", "return:200", "resolve:200", "extension_request:200"):
+        assert figures.staff.get(kind, 0) > 0, kind
+    for effect in (
+        "ComplaintDispatched (after a return)",
+        "ComplaintEscalated (missed deadline, by the watcher)",
+    ):
+        assert figures.effects.get(effect, 0) > 0, effect
+
+
+async def staff_desks(system: System, session: aiohttp.ClientSession, *, seed: int) -> StaffDesks:
+    """A desk per department, command's and the operator's, with tokens of their roles (as `levee drill
+    --staff` mints them)."""
+    departments = {d.code: await system.mint(f"department:{d.code}", f"{d.code} desk")
+                   for d in load_reference().departments}  # fmt: skip
+    command = await system.mint("command", "command desk")
+    return StaffDesks(session, system.base_url, departments, QUICK_STAFF, seed=seed,
+                      operator_token=system.operator_token, command_token=command)  # fmt: skip
+
+
+async def misses_recorded(system: System, at: datetime) -> bool:
+    """Whether every deadline missed by `at` has its watcher escalation in the stream."""
+    async with system.store() as store:
+        return await unrecorded_misses(store, load_reference(system.reference_file), at) == 0
 
 
 async def test_postgres_restarted_mid_drill(system: System) -> None:

@@ -1,0 +1,323 @@
+"""Every effect a worker writes, counted against its cause: each must be there once, never twice.
+
+The rules are the workers' own idempotency keys, read back from the stream:
+- triage (services/triage): one decision per complaint (validated, rejected or marked duplicate); levels
+  only rise; one repeated call on the original per duplicate (its note names the duplicate's tracking
+  code); one contact-index entry per validated complaint with a contact, one cluster entry per complaint
+  at most; one incident per cluster group it declares; one link per complaint on each side, both agreeing.
+- dispatch (services/dispatch): one routing per occasion (the first assessment, then each return); its
+  immediate escalations only ever rise, and a major complaint (P1, media, mass impact: judged on its first
+  assessment) is escalated; the deadline watcher records each missed deadline once (its reason names it).
+- notices (services/notices): a summary draft's id is derived from (incident, occasion), so every draft
+  must be one of its incident's occasions (a linked count the policy drafts at, or a period), and every
+  linked-count occasion an incident reached has its draft.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import pairwise
+from typing import Any
+from uuid import UUID
+
+from events.complaint import (
+    ComplaintCallRepeated,
+    ComplaintDispatched,
+    ComplaintEscalated,
+    ComplaintLinkedToIncident,
+    ComplaintMarkedDuplicate,
+    ComplaintRejected,
+    ComplaintValidated,
+    DispatchReturned,
+    PriorityAssessed,
+)
+from events.incident import ComplaintAddedToIncident, IncidentDeclared
+from events.notice import NoticeDrafted
+from events.reference import LEVELS, Reference
+from services.dispatch.rules import RoutingTable, immediate_escalation, people_affected
+from services.dispatch.timeline import WATCHER, escalations_due, fold_all
+from services.notices.summary import DRAFTED_BY, SummaryPolicy, summary_notice_id
+from services.triage.indexes import (
+    ClusterGroupStarted,
+    ClusterIncidentSet,
+    ClusterMemberAdded,
+    ClusterOpened,
+    ContactIndexOpened,
+    ContactIndexStarted,
+    ContactReportRecorded,
+)
+
+DECISIONS = (ComplaintValidated, ComplaintRejected, ComplaintMarkedDuplicate)
+Histories = dict[UUID, list[Any]]  # aggregate id -> its decoded events, oldest first
+
+
+@dataclass
+class Effects:
+    counts: Counter[str] = field(default_factory=Counter)
+    mismatches: list[str] = field(default_factory=list)
+
+    def twice(self, what: str, n: int, cause: object) -> None:
+        """`n` effects of one cause where at most one may be."""
+        if n > 1:
+            self.mismatches.append(f"{what} {n} times for {cause}")
+
+
+def of_kind(events: Iterable[Any], *kinds: type) -> list[Any]:
+    return [e for e in events if isinstance(e, kinds)]
+
+
+def split(histories: Histories) -> dict[type, Histories]:
+    """Aggregates by the type of their first event (ComplaintReceived, IncidentDeclared, ...)."""
+    kinds: dict[type, Histories] = defaultdict(dict)
+    for aggregate_id, events in histories.items():
+        kinds[type(events[0])][aggregate_id] = events
+    return kinds
+
+
+# ---- triage -----------------------------------------------------------------------------------------
+
+
+def triage(complaints: Histories, aggregates: dict[type, Histories], out: Effects) -> None:
+    for complaint_id, events in complaints.items():
+        decided = of_kind(events, *DECISIONS)
+        if len(decided) != 1:
+            out.mismatches.append(
+                f"{complaint_id}: decided {len(decided)} times {[type(e).__name__ for e in decided]}"
+            )
+        for decision in decided:
+            out.counts[type(decision).__name__] += 1
+        _assessments(complaint_id, events, out)
+    _duplicates(complaints, out)
+    _contact_entries(complaints, aggregates, out)
+    _cluster_entries(complaints, aggregates, out)
+    _incident_links(complaints, aggregates.get(IncidentDeclared, {}), out)
+
+
+def _assessments(complaint_id: UUID, events: list[Any], out: Effects) -> None:
+    """Assessed only once validated; a re-assessment is recorded only when the level rises."""
+    assessed = of_kind(events, PriorityAssessed)
+    validated = bool(of_kind(events, ComplaintValidated))
+    if validated != bool(assessed):
+        out.mismatches.append(f"{complaint_id}: validated {validated}, assessed {len(assessed)} times")
+    out.counts["PriorityAssessed (first)"] += bool(assessed)
+    out.counts["PriorityAssessed (level raised)"] += max(len(assessed) - 1, 0)
+    levels = [LEVELS.index(e.level) for e in assessed]
+    if any(later >= earlier for earlier, later in pairwise(levels)):
+        out.mismatches.append(f"{complaint_id}: re-assessed without a rise {[e.level for e in assessed]}")
+
+
+def _duplicates(complaints: Histories, out: Effects) -> None:
+    """Each duplicate adds exactly one repeated call to its original, noted with its tracking code."""
+    expected: Counter[tuple[UUID, str]] = Counter()
+    for events in complaints.values():
+        for marked in of_kind(events, ComplaintMarkedDuplicate):
+            expected[(marked.of_complaint_id, f"duplicate report {events[0].tracking_code}")] += 1
+    recorded: Counter[tuple[UUID, str]] = Counter(
+        (complaint_id, e.note)
+        for complaint_id, events in complaints.items()
+        for e in of_kind(events, ComplaintCallRepeated)
+        if e.note.startswith("duplicate report ")
+    )
+    out.counts["ComplaintCallRepeated (from a duplicate)"] += recorded.total()
+    for key in expected.keys() | recorded.keys():
+        if expected[key] != 1 or recorded[key] != 1:
+            out.mismatches.append(
+                f"{key[0]}: {key[1]!r} marked {expected[key]}, call recorded {recorded[key]}"
+            )
+
+
+def _contact_entries(complaints: Histories, aggregates: dict[type, Histories], out: Effects) -> None:
+    """The contact index remembers each validated complaint with a contact once, and nothing else."""
+    entries: Counter[str] = Counter()
+    indexes = {**aggregates.get(ContactIndexStarted, {}), **aggregates.get(ContactIndexOpened, {})}
+    for events in indexes.values():
+        for e in events:
+            if isinstance(e, ContactIndexStarted):
+                entries[e.first["complaint_id"]] += 1
+            elif isinstance(e, ContactReportRecorded):
+                entries[e.entry["complaint_id"]] += 1
+    out.counts["contact index entries"] += entries.total()
+    for complaint_id, events in complaints.items():
+        wanted = int(bool(events[0].contact_hash and of_kind(events, ComplaintValidated)))
+        if entries.pop(str(complaint_id), 0) != wanted:
+            out.mismatches.append(f"{complaint_id}: contact index entries, wanted {wanted}")
+    if entries:
+        out.mismatches.append(f"contact index entries for no complaint: {sorted(entries)[:3]}")
+
+
+def _cluster_entries(complaints: Histories, aggregates: dict[type, Histories], out: Effects) -> None:
+    """A complaint is placed in one group once (a group carried into the next bucket copies, not places);
+    a group gets its incident once, and every incident triage declared is some group's."""
+    placed: Counter[str] = Counter()
+    incidents_set: Counter[tuple[UUID, int]] = Counter()
+    group_incidents: set[str] = set()
+    for cluster_id, events in aggregates.get(ClusterOpened, {}).items():
+        group = -1
+        for e in events:
+            if isinstance(e, ClusterGroupStarted):
+                group += 1
+                placed[e.members[-1]["complaint_id"]] += 1  # the rest are carried copies
+            elif isinstance(e, ClusterMemberAdded):
+                placed[e.entry["complaint_id"]] += 1
+            elif isinstance(e, ClusterIncidentSet):
+                incidents_set[(cluster_id, e.group)] += 1
+                group_incidents.add(e.incident_id)
+    out.counts["cluster placements"] += placed.total()
+    out.counts["incidents set on a cluster group"] += incidents_set.total()
+    for complaint_id, n in placed.items():
+        out.twice("placed in a cluster", n, complaint_id)
+        if UUID(complaint_id) in complaints and not of_kind(
+            complaints[UUID(complaint_id)], ComplaintValidated
+        ):
+            out.mismatches.append(f"{complaint_id}: placed in a cluster, never validated")
+    for key, n in incidents_set.items():
+        out.twice("incident set on cluster group", n, key)
+    for incident_id, events in aggregates.get(IncidentDeclared, {}).items():
+        if events[0].declared_by == "triage" and str(incident_id) not in group_incidents:
+            out.mismatches.append(f"incident {incident_id}: declared by triage for no cluster group")
+
+
+def _incident_links(complaints: Histories, incidents: Histories, out: Effects) -> None:
+    """One link per complaint on the complaint's side, one per (incident, complaint) on the incident's;
+    the two sides name the same pairs."""
+    on_complaints: Counter[tuple[UUID, UUID]] = Counter()
+    for complaint_id, events in complaints.items():
+        links = of_kind(events, ComplaintLinkedToIncident)
+        out.twice("linked to an incident", len(links), complaint_id)
+        on_complaints.update((e.incident_id, complaint_id) for e in links)
+    on_incidents: Counter[tuple[UUID, UUID]] = Counter(
+        (incident_id, e.complaint_id)
+        for incident_id, events in incidents.items()
+        for e in of_kind(events, ComplaintAddedToIncident)
+    )
+    out.counts["ComplaintLinkedToIncident"] += on_complaints.total()
+    out.counts["ComplaintAddedToIncident"] += on_incidents.total()
+    out.counts["IncidentDeclared (by triage)"] += sum(
+        e[0].declared_by == "triage" for e in incidents.values()
+    )
+    for pair, n in on_incidents.items():
+        out.twice("added to the incident", n, pair)
+    for pair in on_complaints.keys() ^ on_incidents.keys():
+        side = "complaint" if pair in on_complaints else "incident"
+        out.mismatches.append(f"incident {pair[0]} / complaint {pair[1]}: linked on the {side}'s side only")
+
+
+# ---- dispatch ---------------------------------------------------------------------------------------
+
+
+def dispatch(
+    complaints: Histories,
+    routing: RoutingTable,
+    reference: Reference,
+    out: Effects,
+    *,
+    watched_at: datetime | None,
+) -> None:
+    for complaint_id, events in complaints.items():
+        _routing_occasions(complaint_id, events, out)
+        _immediate_escalation(complaint_id, events, routing, out)
+        _deadline_escalations(complaint_id, events, reference, out, watched_at)
+
+
+def _routing_occasions(complaint_id: UUID, events: Sequence[Any], out: Effects) -> None:
+    """Dispatch routes once when first assessed and once after each return; never in between."""
+    waiting, ever = False, False
+    for e in events:
+        if isinstance(e, PriorityAssessed) and not ever:
+            waiting = True
+        elif isinstance(e, DispatchReturned):
+            waiting = True
+            out.counts["DispatchReturned"] += 1
+        elif isinstance(e, ComplaintDispatched):
+            if e.by == "dispatch" and not waiting:
+                out.mismatches.append(f"{complaint_id}: routed again with no new occasion ({e.reason})")
+            out.counts[
+                "ComplaintDispatched (first)" if not ever else "ComplaintDispatched (after a return)"
+            ] += 1
+            waiting, ever = False, True
+    if waiting:
+        out.mismatches.append(f"{complaint_id}: waits for a dispatch that never came")
+
+
+def _immediate_escalation(
+    complaint_id: UUID, events: Sequence[Any], routing: RoutingTable, out: Effects
+) -> None:
+    """Dispatch's own escalations only rise; a complaint major on its first assessment was escalated."""
+    mine = [e.level for e in of_kind(events, ComplaintEscalated) if e.by == "dispatch"]
+    out.counts["ComplaintEscalated (immediate, by dispatch)"] += len(mine)
+    if any(later <= earlier for earlier, later in pairwise(mine)):
+        out.mismatches.append(f"{complaint_id}: immediate escalations {mine} do not rise")
+    assessed = of_kind(events, PriorityAssessed)
+    if not assessed:
+        return
+    received, first = events[0], assessed[0]
+    people = people_affected(received.people_affected, first.factors)
+    due = immediate_escalation(routing, level=first.level, media_exposure=received.media_exposure,
+                               people_affected=people)  # fmt: skip
+    reached = max((e.level for e in of_kind(events, ComplaintEscalated)), default=0)
+    if due is not None and reached < due.level:
+        out.mismatches.append(f"{complaint_id}: major ({due.reason}) but escalated only to {reached}")
+
+
+def _deadline_escalations(
+    complaint_id: UUID, events: Sequence[Any], reference: Reference, out: Effects, watched_at: datetime | None
+) -> None:
+    """One record per missed deadline (the reason names it); none missing as of a moment the watcher saw."""
+    reasons = Counter(e.reason for e in of_kind(events, ComplaintEscalated) if e.by == WATCHER)
+    out.counts["ComplaintEscalated (missed deadline, by the watcher)"] += reasons.total()
+    for reason, n in reasons.items():
+        out.twice(reason, n, complaint_id)
+    if watched_at is not None and (due := deadlines_unrecorded(complaint_id, events, reference, watched_at)):
+        out.mismatches.append(f"{complaint_id}: missed deadlines never recorded: {due}")
+
+
+def deadlines_unrecorded(
+    complaint_id: UUID, events: Sequence[Any], reference: Reference, at: datetime
+) -> list[str]:
+    """The deadlines missed by `at` that no watcher escalation records, by the watcher's own rule."""
+    return [e.reason for e in escalations_due(fold_all(complaint_id, events, reference), at)]
+
+
+# ---- notices ----------------------------------------------------------------------------------------
+
+
+def notices(
+    incidents: Histories,
+    notice_histories: Histories,
+    policy: SummaryPolicy,
+    periods: Iterable[str],
+    out: Effects,
+) -> None:
+    drafted = {
+        notice_id: events[0]
+        for notice_id, events in notice_histories.items()
+        if isinstance(events[0], NoticeDrafted) and events[0].drafted_by == DRAFTED_BY
+    }
+    out.counts["NoticeDrafted (summary, by notices)"] += len(drafted)
+    expected: dict[UUID, tuple[UUID, str]] = {}
+    for incident_id, events in incidents.items():
+        linked = len(of_kind(events, ComplaintAddedToIncident))
+        for count in range(1, linked + 1):
+            if policy.drafts_at(count):
+                expected[summary_notice_id(incident_id, f"complaints-{count}")] = (
+                    incident_id,
+                    f"complaints-{count}",
+                )
+    for notice_id, (incident_id, occasion) in expected.items():
+        if notice_id not in drafted:
+            out.mismatches.append(f"incident {incident_id}: no summary drafted at {occasion}")
+        elif drafted[notice_id].incident_id != incident_id:
+            out.mismatches.append(
+                f"summary {notice_id} for {occasion} names {drafted[notice_id].incident_id}"
+            )
+    out.counts["NoticeDrafted (at a linked count)"] += len(expected.keys() & drafted.keys())
+    slots = {summary_notice_id(n.incident_id, period) for n in drafted.values() if n.incident_id
+             for period in periods}  # fmt: skip
+    out.counts["NoticeDrafted (per period)"] += len((drafted.keys() - expected.keys()) & slots)
+    for notice_id in drafted.keys() - expected.keys() - slots:
+        out.mismatches.append(
+            f"summary {notice_id} of incident {drafted[notice_id].incident_id}: no known occasion"
+        )

@@ -1,0 +1,163 @@
+"""The fault audit's rules (effects.py), on histories built in memory: a clean story has no mismatch, and an
+effect written twice, or on one side only, is reported. Pure: no system is started."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from events.complaint import Complaint, ComplaintReceived
+from events.incident import Incident, IncidentDeclared
+from events.notice import NoticeDrafted
+from events.reference import load_reference
+from services.dispatch.rules import load_routing
+from services.dispatch.timeline import WATCHER
+from services.notices.drafting import summary_notice
+from services.notices.summary import Figures, SummaryPolicy
+from services.triage.indexes import Cluster, ContactIndex, member
+from tests.faults import effects
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+POLICY = SummaryPolicy(thresholds=(1,))  # a summary at every linked complaint
+REFERENCE = load_reference()
+FACTORS: list[dict[str, Any]] = [{"name": "danger", "weight": 40, "value": 1, "evidence": ["flooded"]}]
+
+
+def _events(*aggregates: Any) -> effects.Histories:
+    return {a.id: list(a.collect_events()) for a in aggregates}
+
+
+def story() -> effects.Histories:
+    """One complaint through triage, dispatch (an immediate escalation, a missed deadline), a duplicate of it
+    by the same caller, its incident and the incident's summary draft."""
+    original, again = (
+        Complaint.receive(description=text, channel="hotline", received_by="op", category="flooding",
+                          lat=22.70, lon=113.80, contact_hash="ab" * 32)
+        for text in ("Flat flooded", "Flat flooded, again")
+    )  # fmt: skip
+    index = ContactIndex.start("ab" * 32, "flooding", member(original.id, "ab" * 32, 22.7, 113.8, None, NOW))
+    cluster = Cluster.open("westbay", "flooding", 1)
+    cluster.start_group(member(original.id, "ab" * 32, 22.7, 113.8, "westbay", NOW), incident_id=None,
+                        carried=0, carried_members=[])  # fmt: skip
+    incident = Incident.declare(title="flooding in westbay", kind="flooding", districts=["westbay"],
+                                declared_by="triage")  # fmt: skip
+    cluster.set_incident(0, incident.id)
+    original.validate(by="triage")
+    original.assess_priority(90, "P1", FACTORS, NOW + timedelta(minutes=15), NOW + timedelta(hours=4))
+    original.link_to_incident(incident.id)
+    incident.link_complaint(original.id)
+    original.dispatch("drainage", by="dispatch", reason="route")
+    original.escalate(2, "major complaint: P1 complaint", by="dispatch")
+    original.escalate(
+        2, "missed accept-by deadline 2026-11-23T12:15:00+00:00", by=WATCHER, deadline_missed=True
+    )
+    again.mark_duplicate(original.id)
+    original.repeat_call(f"duplicate report {again.tracking_code}", "hotline")
+    notice = summary_notice(incident, "complaints-1", Figures(1, 1, 0, None), reference=REFERENCE,
+                            policy=POLICY, now=NOW)  # fmt: skip
+    return _events(original, again, index, cluster, incident, notice)
+
+
+def audit(histories: effects.Histories, *, watched_at: datetime | None = None) -> effects.Effects:
+    found = effects.Effects()
+    kinds = effects.split(histories)
+    complaints = kinds.get(ComplaintReceived, {})
+    effects.triage(complaints, kinds, found)
+    effects.dispatch(complaints, load_routing(REFERENCE), REFERENCE, found, watched_at=watched_at)
+    effects.notices(kinds.get(IncidentDeclared, {}), _notices(histories), POLICY, (), found)
+    return found
+
+
+def _notices(histories: effects.Histories) -> effects.Histories:
+    return effects.split(histories).get(NoticeDrafted, {})
+
+
+def _original(histories: effects.Histories) -> list[Any]:
+    return next(h for h in histories.values() if isinstance(h[0], ComplaintReceived) and len(h) > 3)
+
+
+def test_a_clean_story_counts_each_effect_once() -> None:
+    found = audit(story())
+    assert found.mismatches == []
+    assert found.counts["ComplaintValidated"] == 1
+    assert found.counts["ComplaintMarkedDuplicate"] == 1
+    assert found.counts["ComplaintCallRepeated (from a duplicate)"] == 1
+    assert found.counts["ComplaintEscalated (immediate, by dispatch)"] == 1
+    assert found.counts["ComplaintEscalated (missed deadline, by the watcher)"] == 1
+    assert found.counts["ComplaintLinkedToIncident"] == found.counts["ComplaintAddedToIncident"] == 1
+    assert found.counts["NoticeDrafted (at a linked count)"] == 1
+
+
+def _twice(topic: str) -> effects.Histories:
+    """The story with the first event of `topic` written a second time, right after itself."""
+    histories = story()
+    for events in histories.values():
+        for n, event in enumerate(events):
+            if type(event).__name__ == topic:
+                events.insert(n + 1, event)
+                return histories
+    raise AssertionError(f"no {topic} in the story")
+
+
+@pytest.mark.parametrize(
+    ("topic", "reported"),
+    [
+        ("ComplaintValidated", "decided 2 times"),
+        ("ComplaintMarkedDuplicate", "decided 2 times"),
+        ("ComplaintCallRepeated", "call recorded 2"),
+        ("PriorityAssessed", "re-assessed without a rise"),
+        ("ComplaintDispatched", "routed again with no new occasion"),
+        ("ComplaintEscalated", "immediate escalations [2, 2] do not rise"),
+        ("ComplaintLinkedToIncident", "linked to an incident 2 times"),
+        ("ComplaintAddedToIncident", "added to the incident 2 times"),
+        ("ContactIndexStarted", "contact index entries, wanted 1"),
+        ("ClusterGroupStarted", "placed in a cluster 2 times"),
+        ("ClusterIncidentSet", "incident set on cluster group 2 times"),
+    ],
+)
+def test_an_effect_written_twice_is_a_mismatch(topic: str, reported: str) -> None:
+    assert any(reported in m for m in audit(_twice(topic)).mismatches), audit(_twice(topic)).mismatches
+
+
+def test_a_missed_deadline_recorded_twice_is_a_mismatch() -> None:
+    histories = story()
+    events = _original(histories)
+    watcher = next(e for e in events if getattr(e, "by", None) == WATCHER)
+    events.append(watcher)
+    assert any("missed accept-by deadline" in m and "2 times" in m for m in audit(histories).mismatches)
+
+
+def test_a_missed_deadline_never_recorded_is_a_mismatch() -> None:
+    histories = story()
+    later = NOW + timedelta(hours=1)  # the accept-by deadline (NOW + 15 min) has passed
+    assert audit(histories, watched_at=later).mismatches == []
+    events = _original(histories)
+    events.remove(next(e for e in events if getattr(e, "by", None) == WATCHER))
+    assert any("missed deadlines never recorded" in m for m in audit(histories, watched_at=later).mismatches)
+
+
+def test_a_link_on_one_side_only_is_a_mismatch() -> None:
+    histories = story()
+    for events in histories.values():
+        events[:] = [e for e in events if type(e).__name__ != "ComplaintAddedToIncident"]
+    assert any("linked on the complaint's side only" in m for m in audit(histories).mismatches)
+
+
+def test_a_missing_or_unknown_summary_draft_is_a_mismatch() -> None:
+    histories = story()
+    notice_id = next(iter(_notices(histories)))
+    drafted = histories.pop(notice_id)
+    assert any("no summary drafted at complaints-1" in m for m in audit(histories).mismatches)
+    histories[notice_id] = drafted
+    found = effects.Effects()
+    effects.notices({}, _notices(histories), POLICY, (), found)
+    assert any("no known occasion" in m for m in found.mismatches)
+
+
+def test_a_major_complaint_never_escalated_is_a_mismatch() -> None:
+    histories = story()
+    for events in histories.values():
+        events[:] = [e for e in events if type(e).__name__ != "ComplaintEscalated"]
+    assert any("major (major complaint: P1 complaint)" in m for m in audit(histories).mismatches)
