@@ -87,6 +87,8 @@ class StaffDesks:
         self.rng = random.Random(seed)
         self.clock = clock
         self.due: list[_Due] = []  # a heap: the earliest first
+        # Cases waiting for command's decision on more time: (department, seconds from decision to resolution).
+        self._after_decision: dict[str, tuple[str, float]] = {}
         self.rounds: set[tuple[str, str, str, int]] = set()  # (case, "sign" | "handle", department, round)
         self.outcomes: Counter[str] = Counter()
         self._planned = 0
@@ -148,11 +150,15 @@ class StaffDesks:
             ask, decide = took * self.rng.uniform(0.3, 0.8), self.rng.uniform(*self.plan.decide_after)
             action, kind = "extension-requests", "extension_request"
             self._plan(ask, case, department, action, kind, body, then_after=decide)
-            # It asked for time because it cannot finish yet: it resolves after command has decided (a
-            # resolution first would leave command nothing to decide).
-            took = max(took, ask + decide + 1.0)
+            # It asked for time because it cannot finish yet: it resolves only once command has decided (a
+            # resolution first would leave command nothing to decide), however late the desks run.
+            self._after_decision[case] = (department, max(1.0, took - ask - decide))
+            return
+        self._plan_resolution(took, case, department)
+
+    def _plan_resolution(self, after: float, case: str, department: str) -> None:
         summary = "Crew on site; fixed and checked with the residents (drill)"
-        self._plan(took, case, department, "resolve", "resolve", {"summary": summary})
+        self._plan(after, case, department, "resolve", "resolve", {"summary": summary})
 
     def _plan_follow_up(self, case: str, call: int) -> None:
         outcomes, weights = zip(*self.plan.follow_ups, strict=True)
@@ -188,6 +194,9 @@ class StaffDesks:
             else:
                 self._plan(after, done.case, COMMAND, "extension-requests/deny", "extension_deny",
                            {"reason": "Crews are needed elsewhere first (drill)"})  # fmt: skip
+        elif done.action.startswith("extension-requests/") and done.case in self._after_decision:
+            department, after = self._after_decision.pop(done.case)
+            self._plan_resolution(after, done.case, department)
         elif done.action == "resolve" and OPERATOR in self.desks:
             self._plan_follow_up(done.case, call=0)
         elif done.kind == "follow_up_not_reached" and done.call + 1 < self.plan.follow_up_calls:
@@ -205,12 +214,20 @@ class StaffDesks:
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             self.outcomes[f"{due.kind}:{type(exc).__name__}"] += 1
+            self._no_decision(due)
             return
         self.outcomes[f"{due.kind}:{status}"] += 1
         if status == 200:
             self._then(due)
-        else:
-            log.info("drill_action_refused", kind=due.kind, case=due.case, status=status, answer=answer[:300])
+            return
+        log.info("drill_action_refused", kind=due.kind, case=due.case, status=status, answer=answer[:300])
+        self._no_decision(due)
+
+    def _no_decision(self, due: _Due) -> None:
+        """An extension request or decision that failed: no decision is coming, so the desk finishes the work."""
+        if due.action.startswith("extension-requests") and due.case in self._after_decision:
+            department, after = self._after_decision.pop(due.case)
+            self._plan_resolution(after, due.case, department)
 
     async def _queue(self, department: str) -> list[dict[str, Any]]:
         headers = {"Authorization": f"Bearer {self.tokens[department]}"}
