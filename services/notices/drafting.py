@@ -53,6 +53,15 @@ async def incident_figures(
     return figures([f for f in found if f is not None])
 
 
+def incident_titles(incident: Incident, reference: Reference) -> tuple[str, str]:
+    """(English, Chinese) words for the incident. Triage names the incidents it declares by category code
+    ("power_outage in old_town"): the public reads the category's names instead. Staff titles stay as typed."""
+    category = next((c for c in reference.categories if c.code == incident.kind), None)
+    if incident.declared_by != "triage" or category is None:
+        return incident.title, incident.title
+    return category.name_en, category.name_zh
+
+
 def summary_notice(
     incident: Incident,
     occasion: str,
@@ -63,8 +72,9 @@ def summary_notice(
     now: datetime,
 ) -> Notice:
     areas = areas_for(incident, reference)
+    title_en, title_zh = incident_titles(incident, reference)
     text = summary_text(
-        title=incident.title, area_en=", ".join(a.desc_en for a in areas),
+        title=title_en, title_zh=title_zh, area_en=", ".join(a.desc_en for a in areas),
         area_zh="、".join(a.desc_zh for a in areas), status=incident.status, numbers=numbers, as_of=now,
         tz=policy.tz,
     )  # fmt: skip

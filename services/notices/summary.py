@@ -145,16 +145,25 @@ def slot_occasion(now: datetime, every: timedelta) -> str:
 
 
 def summary_text(
-    *, title: str, area_en: str, area_zh: str, status: str, numbers: Figures, as_of: datetime, tz: timezone
+    *,
+    title: str,
+    area_en: str,
+    area_zh: str,
+    status: str,
+    numbers: Figures,
+    as_of: datetime,
+    tz: timezone,
+    title_zh: str | None = None,
 ) -> dict[str, str]:
-    """The Notice fields (title_en/zh, body_en/zh, status) of a progress summary."""
+    """The Notice fields (title_en/zh, body_en/zh, status) of a progress summary; `title_zh` when the
+    incident's title has a Chinese form (else `title` serves both)."""
     when = as_of.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     median = numbers.median_minutes_to_accept
     wait_en = f"{median:g} minutes" if median is not None else "not yet measured"
     wait_zh = f"{median:g} 分钟" if median is not None else "暂无数据"
     return {
         "title_en": f"Progress update: {title} ({area_en})",
-        "title_zh": f"处置进展通报：{title}（{area_zh}）",
+        "title_zh": f"处置进展通报：{title_zh or title}（{area_zh}）",
         "body_en": (
             f"As of {when} ({tz.tzname(None)}), {numbers.received} reports about this incident have been "
             f"received, {numbers.dispatched} have been passed to the responsible departments and "

@@ -15,7 +15,7 @@ import structlog
 
 from events.complaint import Complaint
 from events.incident import Incident
-from events.reference import Reference
+from events.reference import Reference, load_reference
 from events.store.aggregates import AggregateNotFound
 from services.runtime.unit_of_work import UnitOfWork
 from services.triage.indexes import Cluster, Member
@@ -100,7 +100,7 @@ async def _incident(cluster: Cluster, group: int, complaint: Complaint, category
         return None
     district = complaint.district or ""
     incident = Incident.declare(
-        title=f"{category} in {district}", kind=category, districts=[district], declared_by="triage"
+        title=incident_title(category, district), kind=category, districts=[district], declared_by="triage"
     )
     uow.add(incident)
     cluster.set_incident(group, incident.id)
@@ -109,6 +109,18 @@ async def _incident(cluster: Cluster, group: int, complaint: Complaint, category
     log.info("incident_declared", incident_id=str(incident.id), category=category, district=district,
              complaints=len(members))  # fmt: skip
     return incident.id
+
+
+def incident_title(category: str, district: str) -> str:
+    """What the board and command read: "Power outage in Old Town · 老城区停电" (codes when unknown)."""
+    ref = load_reference()
+    cat = next((c for c in ref.categories if c.code == category), None)
+    place = next((d for d in ref.districts if d.code == district), None)
+    if cat is None:
+        return f"{category} in {district}" if district else category
+    if place is None:
+        return f"{cat.name_en} · {cat.name_zh}"
+    return f"{cat.name_en} in {place.name_en} · {place.name_zh}{cat.name_zh}"
 
 
 async def _link(incident: Incident, complaint_ids: list[UUID], uow: UnitOfWork) -> None:

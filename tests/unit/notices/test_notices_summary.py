@@ -164,3 +164,23 @@ def test_summary_notice_is_a_draft_with_its_derived_id() -> None:
     assert notice.id == summary_notice_id(incident.id, "complaints-20")
     assert notice.state == "draft" and notice.incident_id == incident.id
     assert "Westbay" in notice.title_en and "西湾区" in notice.title_zh
+
+
+def test_an_incident_triage_declared_is_named_in_words_in_each_language() -> None:
+    """Triage titles its incidents by code ("power_outage in old_town"): the public reads the category's names."""
+    ref = load_reference()
+    power = ref.category("power_outage")
+    by_triage = Incident.declare(
+        title="power_outage in old_town", kind="power_outage", districts=["old_town"], declared_by="triage"
+    )
+    notice = summary_notice(
+        by_triage, "complaints-20", Figures(20, 18, 2, 9.0), reference=ref, policy=SummaryPolicy(), now=T0
+    )
+    assert "power_outage" not in notice.title_en + notice.title_zh + notice.body_en + notice.body_zh
+    assert power.name_en in notice.title_en and power.name_zh in notice.title_zh
+    assert power.name_en not in notice.title_zh  # each language on its own
+    typed = Incident.declare(title="Substation fire", kind="power_outage", districts=[], declared_by="cmd-wu")
+    staff_notice = summary_notice(
+        typed, "complaints-20", Figures(20, 18, 2, 9.0), reference=ref, policy=SummaryPolicy(), now=T0
+    )
+    assert "Substation fire" in staff_notice.title_en and "Substation fire" in staff_notice.title_zh

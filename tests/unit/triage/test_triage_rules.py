@@ -10,6 +10,7 @@ import pytest
 
 from events.reference import load_reference
 from services.triage import explain
+from services.triage.incidents import incident_title
 from services.triage.rules import load_rules, parse_rules
 from services.triage.scoring import ComplaintFacts, Context, classify, judge, score
 
@@ -260,3 +261,19 @@ def test_levee_triage_explain_refuses_a_rules_file_that_is_not_there(tmp_path: P
     with pytest.raises(SystemExit) as stopped:
         cli.main(["triage", "explain", "--rules", str(tmp_path / "missing.toml")], {})
     assert stopped.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("category", "district", "title"),
+    [
+        ("power_outage", "old_town", "Power outage in Old Town · 老城区停电"),
+        ("power_outage", "", "Power outage · 停电"),
+        ("no_such_category", "old_town", "no_such_category in old_town"),
+    ],
+)
+def test_an_incident_triage_declares_is_titled_in_words(category: str, district: str, title: str) -> None:
+    ref = load_reference()
+    if category in {c.code for c in ref.categories}:  # the names come from the reference data
+        cat = ref.category(category)
+        assert cat.name_en in title and cat.name_zh in title
+    assert incident_title(category, district) == title
