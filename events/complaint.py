@@ -138,9 +138,14 @@ class Complaint(Aggregate):
     def is_open(self) -> bool:
         return self.status not in rules.ENDED
 
-    def validate(self, by: str = "system") -> None:
+    def validate(
+        self, by: str = "system", *, category: str | None = None, reference: Reference | None = None
+    ) -> None:
+        """``category``: the category triage settled on (the reporter's, or classified from the text)."""
         rules.check_validate(self)
-        self.trigger_event(ComplaintValidated, by=by)
+        if category is not None:
+            (reference or load_reference()).category(category)  # a known code, or DomainError
+        self.trigger_event(ComplaintValidated, by=by, category=category)
 
     def reject(self, reason: str, by: str = "system") -> None:
         rules.check_reject(self, reason)
@@ -316,11 +321,20 @@ class ComplaintReceived(Complaint.Created):
 
 
 class ComplaintValidated(Complaint.Event):
-    class_version = 1
+    # v2 added category: what triage settled on (classified from the text when the reporter gave none), so
+    # routing, the board and Open311 see it; None leaves the complaint's category as it was.
+    class_version = 2
     by: str
+    category: str | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["category"] = None
 
     def apply(self, aggregate: Complaint) -> None:
         aggregate.status = Status.VALIDATED
+        if self.category is not None:
+            aggregate.category = self.category
 
 
 class ComplaintRejected(Complaint.Event):

@@ -52,7 +52,10 @@ def _(event: ev.ComplaintReceived) -> list[Op]:
 
 @apply.register
 def _(event: ev.ComplaintValidated) -> list[Op]:
-    return _set(event, "status = 'validated'")
+    # v2: the category triage settled on (classified when the reporter gave none); None keeps the row's.
+    if event.category is None:
+        return _set(event, "status = 'validated'")
+    return _set(event, "status = 'validated', category = $4", event.category)  # plain: a rebuild folds it
 
 
 @apply.register

@@ -72,7 +72,7 @@ async def on_complaint_received(event: ComplaintReceived, uow: UnitOfWork, *, de
     if await _is_duplicate(complaint, category, event.timestamp, uow, deps):
         bound.info("complaint_marked_duplicate", of=str(complaint.duplicate_of))
         return
-    complaint.validate(by=BY)
+    complaint.validate(by=BY, category=category, reference=deps.reference)  # dispatch routes by it
     placed = await incidents.place(complaint, category, event.timestamp, uow, deps.rules, deps.reference)
     assessment = _assess(complaint, placed.size, uow.now, deps)
     complaint.assess_priority(**_deadline_args(assessment, complaint, uow.now, deps.reference))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import pytest
 from eventsourcing.utils import get_topic
 from prometheus_client import REGISTRY
 
@@ -19,6 +20,7 @@ from events.store.records import Write
 from services.dispatch.app import build
 from services.dispatch.deadlines import WATCHER, DeadlineWatcher
 from services.runtime.worker import Worker
+from services.triage import app as triage_app
 
 FACTORS = [{"name": "flooding_in_home", "weight": 0.5, "value": 1, "evidence": "water in the flat"}]
 
@@ -132,13 +134,39 @@ async def test_a_first_contact_case_reopened_and_handed_on_by_the_hotline_office
         channel="hotline", description="No water on Hill Road since noon.", received_by="operator-chen",
         category="water_outage", district="old_town",
     )  # fmt: skip
-    complaint.resolve("hotline_office", "Gave the published restoration time", "first_contact", "answer:water")
+    complaint.resolve(
+        "hotline_office", "Gave the published restoration time", "first_contact", "answer:water"
+    )
     complaint.record_follow_up(True, "not_satisfied", "still no water at night")
     complaint.reopen("still no water at night")
     complaint.return_dispatch("hotline_office", "the water company must send a crew")
     await repository.save(complaint)
     await drain(build(store, clock=clock)[0])
     assert await dispatched_to(repository, complaint.id) == ["water"]
+
+
+@pytest.mark.parametrize(
+    ("description", "category", "department"),
+    [
+        ("Strong smell of gas in our stairwell, we have opened the windows.", "gas_leak", "gas"),
+        ("No mobile signal since last night, I cannot reach my family.", "telecom_outage", "telecom"),
+        ("新田大道供水主管爆了，我们这几栋楼没有自来水。", "water_outage", "water"),
+    ],
+)
+async def test_a_complaint_filed_without_a_category_goes_where_triage_classified_it(
+    store: JetStreamEventStore, description: str, category: str, department: str
+) -> None:
+    """Most of the public gives no category: triage's classification must reach routing (it used to stay in
+    the priority factors, and every such complaint went to the command queue as 'no category')."""
+    repository = AggregateStore(store, make_mapper())
+    complaint = Complaint.receive(
+        channel="web", description=description, received_by="public", district="old_town"
+    )
+    await repository.save(complaint)
+    await drain(triage_app.build_worker(store, triage_app.default_deps()))
+    await drain(build(store, clock=FakeClock())[0])
+    assert (await repository.get(complaint.id, Complaint)).category == category
+    assert await dispatched_to(repository, complaint.id) == [department]
 
 
 async def test_a_p1_or_media_exposed_complaint_escalates_to_command_at_once(

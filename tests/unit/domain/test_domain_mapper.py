@@ -7,10 +7,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import uuid4
 
+import pytest
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
 from events.complaint import COMPLAINT_EVENTS, Complaint, ComplaintReceived
+from events.errors import DomainError
 from events.incident import INCIDENT_EVENTS, Incident
 from events.mapper import make_mapper, make_transcoder, reconstruct
 from events.notice import NOTICE_EVENTS, Notice
@@ -153,3 +155,30 @@ def test_complaint_received_masks_its_public_description_by_pattern_unless_intak
         channel="web", description="李四 here", received_by="public", public_description="** here"
     )
     assert (plain.public_description, given.public_description) == ("call ***********", "** here")
+
+
+def test_version_1_complaint_validated_is_upcast_with_no_category_and_leaves_the_given_one() -> None:
+    """v2 carries the category triage settled on; a v1 event (stored before) keeps the complaint's own."""
+    c = Complaint.receive(
+        channel="web", description="Power cut", received_by="public", category="power_outage"
+    )
+    received = c.collect_events()[0]
+    v1_state = {"timestamp": datetime(2024, 7, 1, 9, 31, tzinfo=UTC),
+                "originator_topic": "events.complaint:Complaint", "by": "triage"}  # fmt: skip
+    stored = StoredEvent(
+        originator_id=c.id, originator_version=2, topic="events.complaint:ComplaintValidated",
+        state=make_transcoder().encode(v1_state),
+    )  # fmt: skip
+    validated = make_mapper().to_domain_event(stored)
+    assert validated.category is None
+    assert reconstruct([received, validated], Complaint).category == "power_outage"
+
+
+def test_validation_records_the_category_triage_classified_and_refuses_an_unknown_one() -> None:
+    c = Complaint.receive(channel="web", description="Strong smell of gas", received_by="public")
+    with pytest.raises(DomainError):
+        c.validate(by="triage", category="no_such_category")
+    c.validate(by="triage", category="gas_leak")
+    stored = make_mapper().to_stored_event(c.collect_events()[-1])
+    assert json.loads(stored.state)["class_version"] == 2
+    assert c.category == "gas_leak"
