@@ -22,7 +22,7 @@ from events.complaint import Complaint, new_tracking_code
 from events.personal import PersonalData, contact_hash, new_key, seal
 from events.publishing.redaction import mask
 from events.store import ConcurrencyConflict, StoreError, StoreUnavailable
-from events.store.aggregates import AggregateStore
+from events.store.aggregates import AggregateNotFound, AggregateStore
 from events.store.records import Write
 from events.store.stream import StreamSpec
 from services.api import idempotency, keys, ratelimit
@@ -92,8 +92,11 @@ async def store(
         except StoreUnavailable as exc:
             raise unavailable(f"the event store did not confirm the write: {exc}") from None
         except ConcurrencyConflict:
-            if key is not None and await stored_already(aggregates, complaint_id):
-                return complaint_id, tracking_code, True  # the id is derived from the key: an earlier try's
+            stored_code = await stored_code_of(aggregates, complaint_id) if key is not None else None
+            if stored_code is not None:
+                # The id is derived from the key: an earlier try stored it. Its code is the one in the stream
+                # (the idempotency row may have been lost, e.g. PostgreSQL restored from a backup).
+                return complaint_id, stored_code, True
             tracking_code = await redraw(writers, principal, key, tracking_code)
             continue
         _received(intake.channel).inc()
@@ -106,10 +109,12 @@ def claim(spec: StreamSpec, tracking_code: str, complaint_id: uuid.UUID) -> Writ
     return Write(spec.code_subject(tracking_code), str(complaint_id).encode(), expected_last_seq=0)
 
 
-async def stored_already(aggregates: AggregateStore, complaint_id: uuid.UUID) -> bool:
-    subject = aggregates.store.spec.event_subject(complaint_id)
+async def stored_code_of(aggregates: AggregateStore, complaint_id: uuid.UUID) -> str | None:
+    """The tracking code of the complaint an earlier try stored, or None if none was stored."""
     try:
-        return await aggregates.store.last_message(subject) is not None
+        return (await aggregates.get(complaint_id, Complaint)).tracking_code
+    except AggregateNotFound:
+        return None
     except StoreError as exc:
         raise unavailable(f"the event store did not answer: {exc}") from None
 

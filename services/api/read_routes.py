@@ -49,7 +49,12 @@ MAX_LIMIT = 200
 BOARD_CACHE = web.AppKey("board_cache", dict)
 CLAIM_TIMEOUT = 2.0  # seconds to ask the stream for a tracking code's claim
 BOARD_FRESH = 1.0  # seconds a computed board is served again while no projection commit came in
-_PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+# Down, or shutting down / starting up / restarting ("the database system is starting up" is an operator
+# intervention to asyncpg, not a connection error): a 503 either way.
+_PG_DOWN = (
+    OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
+    asyncpg.InterfaceError,
+)  # fmt: skip
 _NOT_MIGRATED = (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError)
 _STATUSES = tuple(s.value for s in Status)
 _ESCALATION = ("0", "1", "2", "escalated")

@@ -262,6 +262,24 @@ async def test_a_keyed_retry_keeps_the_code_drawn_after_a_taken_one(
     assert await claimed_by(store, fresh) == complaint_id
 
 
+async def test_a_retry_after_the_idempotency_row_was_lost_gets_the_stored_code(
+    api_client: Client, store: JetStreamEventStore, database_url: str
+) -> None:
+    """PostgreSQL restored from an older backup loses idempotency rows; the stream still knows the answer."""
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    first = await api_client.post(URL, json=GOOD, headers=headers)
+    assert first.status == 201
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.execute("DELETE FROM intake_idempotency") != "DELETE 0"
+    finally:
+        await conn.close()
+    again = await api_client.post(URL, json=GOOD, headers=headers)
+    assert again.status == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert (await again.json())["tracking_code"] == (await first.json())["tracking_code"]
+    assert len(await store.read_subject(store.spec.event_subject((await first.json())["id"]))) == 1
+
+
 async def test_bad_idempotency_key_is_refused(api_client: Client) -> None:
     response = await api_client.post(URL, json=GOOD, headers={"Idempotency-Key": "short"})
     assert response.status == 400
