@@ -18,6 +18,10 @@ from events.reference import LEVELS, Reference, load_reference
 from services.triage.lexicon import Term, compile_terms
 
 Steps = tuple[tuple[float, int], ...]
+_PLACEHOLDER = re.compile(r"\{(?:gap:(\d+)|([a-z][a-z_]*))\}")
+# A bounded gap that stays inside one clause (the clause ends of lexicon.py, plus the full stop): written with
+# ASCII escapes so that an English term keeps its word-edge rule.
+_CLAUSE_GAP = r"[^\u3002\u3001.!?;,\n]{{0,{}}}"
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,33 @@ def _steps(raw: list[list[float]]) -> Steps:
     return tuple(sorted((float(low), int(points)) for low, points in raw))
 
 
+def expand_term(term: str, sets: dict[str, list[str]]) -> str:
+    """``{name}`` becomes any word of ``[sets].name``, ``{gap:N}`` up to N characters of the same clause.
+
+    One term then covers a family of phrasings (a person + a harm, a verb ... its object) instead of a list
+    of single strings. Regex quantifiers such as ``{0,4}`` are digits only and are left alone.
+    """
+
+    def placeholder(match: re.Match[str]) -> str:
+        gap, name = match.groups()
+        if gap is not None:
+            return _CLAUSE_GAP.format(int(gap))
+        if name not in sets:
+            raise ValueError(f"term {term!r} names an unknown set {{{name}}}")
+        return "(?:" + "|".join(sets[name]) + ")"
+
+    return _PLACEHOLDER.sub(placeholder, term)
+
+
+def _family_terms(terms: list[str], sets: dict[str, list[str]], source: str) -> tuple[Term, ...]:
+    try:
+        return compile_terms([expand_term(term, sets) for term in terms])
+    except ValueError as error:
+        raise ValueError(f"invalid triage rules in {source}: {error}") from None
+
+
 def parse_rules(raw: dict[str, Any], reference: Reference, source: str) -> Rules:
+    sets: dict[str, list[str]] = raw.get("sets", {})
     weights = raw["weights"]
     people = raw["people"]
     duration = raw["duration"]
@@ -132,12 +162,14 @@ def parse_rules(raw: dict[str, Any], reference: Reference, source: str) -> Rules
         cluster_steps=_steps(weights["cluster"]),
         waited_steps=_steps(weights["waited"]),
         danger=tuple(
-            DangerKind(name, kind["label"], kind.get("category", ""), compile_terms(kind["terms"]))
+            DangerKind(
+                name, kind["label"], kind.get("category", ""), _family_terms(kind["terms"], sets, source)
+            )
             for name, kind in raw["danger"].items()
         ),
         negation_zh=re.compile(negation["zh_before"]),
         negation_en=re.compile(negation["en_before"]),
-        negation_clause=compile_terms(negation["clause"]),
+        negation_clause=_family_terms(negation["clause"], sets, source),
         resolved=compile_terms(negation["resolved"]),
         still=compile_terms(negation["still"]),
         safe=compile_terms(negation["safe"]),

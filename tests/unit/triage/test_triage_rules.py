@@ -11,7 +11,8 @@ import pytest
 from events.reference import load_reference
 from services.triage import explain
 from services.triage.incidents import incident_title
-from services.triage.rules import load_rules, parse_rules
+from services.triage.lexicon import compile_term, normalise
+from services.triage.rules import expand_term, load_rules, parse_rules
 from services.triage.scoring import ComplaintFacts, Context, classify, judge, score
 
 RULES = load_rules()
@@ -90,6 +91,27 @@ def test_classify_picks_the_category_the_text_is_about(text: str, category: str)
         "有人昏迷了，叫他没反应",
         "路人被玻璃划伤，大出血",
         "My father is unresponsive and not breathing properly",
+        # families, not single strings: words between a verb and its object, a person + a harm
+        "小孩在路边玩，掉进没有盖子的沙井里了",
+        "她被洪水卷进了下水道",
+        "A boy was swept into the storm drain near the school",
+        "Part of the building's facade fell off and landed on a man walking below",
+        "The tree came down on top of two pedestrians on Hill Road",
+        "路边大树倒下来，砸中一个骑车的大叔",
+        "他被树枝砸到了头，流了好多血",
+        "The porch roof caved in and my grandmother is underneath it",
+        # water against a person or a bed
+        "My dad is bedridden and the flood water is now at the level of his mattress",
+        "The water is at chest height in the living room and my mum can't swim",
+        "洪水已经淹到我家床上了",
+        "水已经到我爸胸口了",
+        # vehicles in the water with people in them
+        "The river burst its banks and there are cars with people in them floating down the street",
+        "An SUV was swept off the flooded bridge with a family inside",
+        "面包车被洪水冲进河里了",
+        # the way out is gone
+        "地震后楼梯塌了，我们一家在五楼下不去",
+        "The staircase collapsed after the quake and we can't get down from the 4th floor",
     ],
 )
 def test_danger_to_life_forces_p1(text: str) -> None:
@@ -127,6 +149,30 @@ def test_negated_past_or_hypothetical_danger_does_not_raise_priority(text: str) 
     assessment = score(ComplaintFacts(text), rules=RULES)
     assert not assessment.life_threatening
     assert assessment.level in ("P3", "P4")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the danger families above, with no person in danger (some are still P2: an elderly person stuck)
+        "How do I stay safe from carbon monoxide when using a generator during the power cut? Just asking.",
+        "The shop sign fell off and landed on the pavement, luckily no one was there",
+        "The wall fell on my neighbour's car, nobody was inside",
+        "The tree fell on a man's car parked outside",
+        "钥匙掉进没有盖子的沙井里了",
+        "他家的车被树砸了",
+        "车被水冲走了，还好车里没人",
+        "Cars floating in the underground car park, all empty",
+        "停电导致电梯停了，我们家老人在18楼下不来",
+        "楼梯坏了一级，老人下楼不方便",
+        "Water is up to the wheel arches in the car park",
+        "The old man under the bridge asked for blankets",
+        "可能会砸到人，请尽快处理",
+    ],
+)
+def test_a_danger_family_needs_a_person_in_danger(text: str) -> None:
+    assessment = score(ComplaintFacts(text), rules=RULES)
+    assert not assessment.life_threatening and assessment.level != "P1"
 
 
 @pytest.mark.parametrize(
@@ -212,6 +258,33 @@ def test_a_rules_file_missing_a_category_is_refused_at_load(tmp_path: Path) -> N
     raw = tomllib.loads((Path(explain.__file__).parent / "rules.toml").read_text(encoding="utf-8"))
     del raw["categories"]["shelter"]
     with pytest.raises(ValueError, match="shelter"):
+        parse_rules(raw, load_reference(), "broken.toml")
+
+
+def test_a_gap_in_a_term_stays_inside_one_clause() -> None:
+    term = compile_term(expand_term("掉进{gap:10}(沙井|窨井)", {}))
+    assert term.search(normalise("掉进没有盖子的沙井"))
+    assert not term.search(normalise("掉进去了，旁边有个沙井"))  # a comma ends the clause
+    assert not term.search(normalise("掉进去了。旁边有个沙井"))
+    assert not term.search(normalise("掉进了一个很深很深很深很深的沙井"))  # more than 10 characters between
+    english = compile_term(expand_term("fell{gap:20}drain", {}))
+    assert english.search("fell into the drain") and not english.search("fell. the drain")
+
+
+def test_a_term_names_a_set_of_words() -> None:
+    sets = {"who": ["man", "woman"]}
+    assert expand_term("fell on a {who}", sets) == "fell on a (?:man|woman)"
+    assert expand_term("压在.{0,4}下", sets) == "压在.{0,4}下"  # a regex quantifier is left alone
+    with pytest.raises(ValueError, match="unknown set"):
+        expand_term("{nobody}", sets)
+
+
+def test_a_rules_file_naming_an_unknown_set_is_refused_at_load() -> None:
+    import tomllib
+
+    raw = tomllib.loads((Path(explain.__file__).parent / "rules.toml").read_text(encoding="utf-8"))
+    raw["danger"]["trapped"]["terms"].append("{no_such_set} trapped")
+    with pytest.raises(ValueError, match="no_such_set"):
         parse_rules(raw, load_reference(), "broken.toml")
 
 
