@@ -23,6 +23,7 @@ CHECK_TIMEOUT = 1.0  # seconds for each dependency
 RETRY_AFTER = 5  # seconds: how soon asking again can give another answer
 PROBLEM_JSON = "application/problem+json"
 DEPENDENCY_DOWN = "/problems/dependency-unavailable"
+STREAM_GAP = "/problems/stream-gap"
 
 
 def add_routes(app: web.Application) -> None:
@@ -40,6 +41,14 @@ async def healthz(request: web.Request) -> web.Response:
         check_nats(request.app[keys.NATS_LINK]), check_postgres(request.app[keys.PG_POOL])
     )
     if nats == "ok" and postgres == "ok":
+        read_models_at = await read_models_position(request.app[keys.PG_POOL])
+        if last_seq is not None and read_models_at is not None and last_seq < read_models_at:
+            return problem_response(
+                500, title="Stream gap: acknowledged data may be lost",
+                detail=f"The stream ends at {last_seq} but the read models have processed {read_models_at}. "
+                "Workers and the projector refuse to carry on; see docs/operations.md.",
+                type_=STREAM_GAP, stream_last_seq=last_seq, read_models_at=read_models_at,
+            )  # fmt: skip
         body = {"status": "ok", "nats": nats, "postgres": postgres, "stream_last_seq": last_seq}
         return web.json_response(body, headers={"Cache-Control": "no-store"})
     down = [f"NATS {nats}" if nats != "ok" else "", f"PostgreSQL {postgres}" if postgres != "ok" else ""]
@@ -75,6 +84,18 @@ async def check_postgres(pool: asyncpg.Pool) -> str:
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         return f"unavailable: {type(exc).__name__}: {exc}"
     return "ok"
+
+
+async def read_models_position(pool: asyncpg.Pool) -> int | None:
+    """How far the projector got, or None before it made its tables (or if PostgreSQL cannot say now)."""
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT), pool.acquire() as conn:
+            value = await conn.fetchval(
+                "SELECT position FROM levee_read.projection_tracking WHERE name = 'read_models'"
+            )
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return None
+    return int(value) if value is not None else None
 
 
 def problem_response(

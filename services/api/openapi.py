@@ -55,6 +55,8 @@ FALLBACK_PATHS: dict[str, Any] = {
                     "type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}}}}},
                 "503": {"description": _REASONS[503], "headers": _RETRY_AFTER,
                         "content": {PROBLEM_JSON: {"schema": {"type": "object"}}}},
+                "500": {"description": "A stream gap: the stream ends before what the read models processed "
+                        "(acknowledged data may be lost)", "content": {PROBLEM_JSON: {"schema": {"type": "object"}}}},
             },
         }
     }

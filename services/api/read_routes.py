@@ -363,9 +363,21 @@ async def _board_json(request: web.Request) -> str:
             return str(cached[2])
         # One snapshot for every panel: counts and lists agree with each other.
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            text = dumps(await queries.board(conn))
+            panels = await queries.board(conn)
+    text = dumps({**panels, "stream_gap": await stream_gap(request, position)})
     cache["board"] = (position, time.monotonic(), text)
     return text
+
+
+async def stream_gap(request: web.Request, position: int) -> dict[str, int] | None:
+    """The stream ending before what the read models already processed means acknowledged data was lost
+    (ARCHITECTURE.md, failing closed): command staff must see it, not only a log line. None when the stream
+    is whole, or NATS cannot say right now (the board still serves what it has)."""
+    try:
+        last = await request.app[keys.NATS_LINK].store(timeout=CLAIM_TIMEOUT).last_sequence()
+    except (keys.DependencyUnavailable, StoreError):
+        return None
+    return {"read_models_at": position, "stream_ends_at": last} if last < position else None
 
 
 async def dead_letters(request: web.Request) -> web.Response:

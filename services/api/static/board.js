@@ -29,6 +29,13 @@ function rows(tbody, items, render, emptyText) {
 function render(board) {
   const c = board.counts;
   $("asof").textContent = `数据时间 as of ${fmtTime(board.as_of)} · #${board.position}`;
+  const gap = board.stream_gap;
+  $("gap").hidden = !gap;
+  if (gap) {
+    $("gap").textContent = `数据缺失：事件库只到 #${gap.stream_ends_at}，看板已处理到 #${gap.read_models_at}，已确认的数据可能丢失，`
+      + `请立即通知值班工程师。 Stream gap: the event store ends at #${gap.stream_ends_at} but the board has processed `
+      + `#${gap.read_models_at}: acknowledged data may be lost. Call the on-call engineer now (docs/operations.md).`;
+  }
   $("totals").replaceChildren(
     stat("count-open", "未结", "open", c.open),
     stat("count-overdue", "超时", "overdue", c.overdue, "overdue"),
