@@ -5,13 +5,22 @@ with +), resident ID numbers (18 characters whose checksum and birth date hold),
 names and addresses of the incident's complainants. A finding says what kind it is and where, and shows
 the match masked: the guard's own output must not leak what it found.
 Short service numbers (12345, 110, 120) and order numbers, dates and times are not phone numbers.
+
+Known names and addresses are matched the way people rewrite them, not only verbatim: case, full-width
+characters, hyphens and spacing are normalised; a Latin name's words match in any order ("Wei Li" for
+"Li Wei"); an address matches by its identifying core, street plus house number ("海港路88号" for
+"南山区海港路88号3栋502室", "12 Harbour Rd" for "12 Harbour Road, Flat 5B"). A street without a number is
+not personal data: notices name streets all the time.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
@@ -32,6 +41,53 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _MIN_KNOWN = 2  # a single character is no name: it would match everywhere
 
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_IS_HAN = re.compile(f"[{_HAN}]")
+# Traditional forms an address is written with in Hong Kong; both sides are read in simplified.
+_TRADITIONAL = str.maketrans("號棟樓區縣鎮", "号栋楼区县镇")
+# Combining marks (and kana voicing marks): NFKC may merge them into the character before, moving positions.
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\u3099\u309a]")
+# A Latin-script word: letters and digits, never Han (a Han character ends a Latin name).
+_TOKEN = re.compile(f"(?:(?![{_HAN}])[^\\W_])+")
+# What may stand between the words of one name or address: "Chan Tai-man", "Li, Wei", "12 Harbour Rd."
+_GAP = re.compile(r"[\s,.'’·・\-‐‑‒–—]*")
+_HYPHEN_IN_WORD = re.compile(r"(?<=\w)[-‐‑]+(?=\w)")
+_STREET_TYPES = {
+    "road": "rd", "street": "st", "avenue": "ave", "av": "ave", "lane": "ln", "drive": "dr",
+    "boulevard": "blvd", "highway": "hwy", "terrace": "ter", "terr": "ter", "place": "pl",
+    "crescent": "cres", "court": "ct", "square": "sq",
+}  # fmt: skip
+_STREET_ENDS = frozenset({*_STREET_TYPES.values(), "way", "path", "close"})
+# A known value that is only "Harbour Road" names a street, not a person: left alone. "way", "court" and
+# the like are left out: they end ordinary names too.
+_BARE_STREET_ENDS = frozenset({"rd", "st", "ave", "ln", "blvd", "hwy"})
+_UNIT_WORDS = frozenset(
+    {"flat", "unit", "room", "rm", "apt", "apartment", "suite", "floor", "fl", "block", "blk"}
+)
+_NATIONAL_NUMBER = re.compile(r"\+\d{1,3}[\s.-]+(\d[\d\s-]{6,})")
+_HOUSE_NUMBER = re.compile(r"\d+[a-z]?")
+_MAX_STREET_WORDS = 4
+# Street + house number, the street read as its last two characters so "南山区" or "深圳市" before it
+# cannot hide it: "海港路88号", "深南大道1号", "幸福里3号". The flat (3栋502室) is not part of the core.
+_ZH_STREET = re.compile(
+    f"([{_HAN}]{{1,2}})(大道|路|街|道|巷|胡同|里)([0-9〇零一二三四五六七八九十百千两]+(?:-[0-9]+)?号)"
+)
+_ZH_ADMIN = "省市区县镇乡道"  # "区新路": the district's last character, not the street's
+_ZH_BARE_STREET = re.compile(f"[{_HAN}]{{2,}}(?:大道|路|街|巷|胡同)")
+# Two-character names that are also everyday words in a notice. Such a name is still found when it stands
+# alone or beside a title or a reporting verb ("张力先生", "市民任何反映"), but not inside running Chinese
+# text ("任何人", "应急抢修"): the trade-off is a miss where the word is used as a word, against a notice
+# that could never say "应急" again because one complainant shares the word as a name.
+_COMMON_ZH_WORDS = frozenset(
+    "应急 停电 停水 供电 供水 安全 任何 关于 于是 高温 周边 方向 时间 马上 严重 文化 万一 路面 江水 水位 "
+    "高峰 高度 程度 黄河 林业 华南 周末 常规 任务 方便 张力 江山 平安 信息 电力 通信 道路 交通 救援 市民 "
+    "居民 社区 部门 目前 正在 情况 工作 恢复 抢修 预计 注意 台风 暴雨 洪水 积水 区域 地区 全市 政府 通知 "
+    "公告 单位 人员 车辆 明天 今天 上午 下午 晚上 金融 高速 石油 海港 东方 向前 万家 宁静 和平".split()
+)
+_ZH_AFTER_NAME = ("先生", "女士", "小姐", "同学", "老师", "师傅", "阿姨", "叔叔", "医生", "同志",
+                  "反映", "投诉", "来电", "表示", "称")  # fmt: skip
+_ZH_BEFORE_NAME = ("居民", "市民", "业主", "住户", "投诉人", "来电人", "患者", "老人")
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -41,23 +97,34 @@ class Finding:
     masked: str  # the match with most characters starred, safe to show and log
 
 
+@dataclass(frozen=True)
+class _View:
+    """Text normalised for matching, with where each of its characters came from in the original."""
+
+    text: str
+    origin: Sequence[int]  # a range when normalising kept every character in place
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        return self.origin[start], self.origin[end - 1] + 1
+
+
+@dataclass
+class _KnownIndex:
+    """The known values, compiled once per check into lookups: matching is then linear in the text."""
+
+    # Verbatim values (Han names and addresses, phones, emails) read without spaces, by their first two
+    # characters: each text position looks at a handful of candidates, not at every known value.
+    compact: dict[str, dict[int, set[str]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(set))
+    )
+    guarded: set[str] = field(default_factory=set)  # common words: see _COMMON_ZH_WORDS
+    in_order: dict[int, set[tuple[str, ...]]] = field(default_factory=lambda: defaultdict(set))
+    any_order: dict[int, set[tuple[str, ...]]] = field(default_factory=lambda: defaultdict(set))
+
+
 def find_personal_data(text: str, known_names_addresses: Iterable[str] = ()) -> list[Finding]:
     """Every piece of personal data in ``text``, in order; overlapping matches keep the longer one."""
-    candidates: list[Finding] = []
-    for kind, pattern in _PATTERNS:
-        for match in pattern.finditer(text):
-            if _plausible(kind, match.group()):
-                candidates.append(Finding(kind, match.start(), match.end(), _mask_value(match.group(), kind)))
-    for known in known_names_addresses:
-        needle = known.strip()
-        if len(needle) < _MIN_KNOWN:
-            continue
-        for match in re.finditer(re.escape(needle), text, flags=re.IGNORECASE):
-            found = match.group()
-            candidates.append(
-                Finding("known_person", match.start(), match.end(), _mask_value(found, "known_person"))
-            )
-    return _without_overlaps(candidates)
+    return _find(text, _index(known_names_addresses))
 
 
 def mask(text: str, known_names_addresses: Iterable[str] = (), *, fill: str = "*") -> str:
@@ -73,8 +140,8 @@ def mask(text: str, known_names_addresses: Iterable[str] = (), *, fill: str = "*
 
 def check_publishable(texts: Mapping[str, str], known_names_addresses: Iterable[str] = ()) -> None:
     """Refuse (DomainError ``contains_personal_data``) text a notice must not publish; say what and where."""
-    known = list(known_names_addresses)
-    found = {field: find_personal_data(value, known) for field, value in texts.items()}
+    index = _index(known_names_addresses)
+    found = {field: _find(value, index) for field, value in texts.items()}
     found = {field: findings for field, findings in found.items() if findings}
     if found:
         detail = "; ".join(
@@ -98,6 +165,201 @@ def valid_resident_id(value: str) -> bool:
     except ValueError:
         return False
     return 1900 <= born.year <= 2100
+
+
+def _find(text: str, index: _KnownIndex) -> list[Finding]:
+    candidates: list[Finding] = []
+    for kind, pattern in _PATTERNS:
+        for match in pattern.finditer(text):
+            if _plausible(kind, match.group()):
+                candidates.append(Finding(kind, match.start(), match.end(), _mask_value(match.group(), kind)))
+    spans = [*_compact_matches(text, index), *_word_matches(text, index)]
+    candidates += [Finding("known_person", s, e, _mask_value(text[s:e], "known_person")) for s, e in spans]
+    return _without_overlaps(candidates)
+
+
+# --- known values: how each is indexed ---------------------------------------------------------------
+
+
+def _index(known_names_addresses: Iterable[str]) -> _KnownIndex:
+    index = _KnownIndex()
+    for known in known_names_addresses:
+        _add_known(index, known)
+    return index
+
+
+def _add_known(index: _KnownIndex, known: str) -> None:
+    folded = "".join(map(_fold, known))
+    compact = "".join(folded.split())
+    if len(compact) < _MIN_KNOWN:
+        return
+    has_han = bool(_IS_HAN.search(compact))
+    if has_han:
+        _add_han(index, compact)
+    elif "@" in compact or not any(c.isalpha() for c in compact):
+        _add_compact(index, compact)  # an email or a phone: verbatim, spacing aside
+        if national := _NATIONAL_NUMBER.fullmatch(folded):
+            _add_compact(index, "".join(national.group(1).split()))  # "+852 9123 4567" said "9123 4567"
+        return
+    words = [_word(t) for t in _TOKEN.findall(folded)]
+    _add_english_cores(index, words)
+    if has_han:
+        return
+    if any(c.isdigit() for c in compact):
+        index.in_order[len(words)].add(tuple(words))  # a Latin address, as written
+    else:
+        _add_latin_name(index, folded, words)
+
+
+def _add_han(index: _KnownIndex, compact: str) -> None:
+    for match in _ZH_STREET.finditer(compact):
+        street = match.group(1)
+        if len(street) == 2 and street[0] in _ZH_ADMIN:
+            street = street[1:]
+        _add_compact(index, street + match.group(2) + match.group(3))
+    if _ZH_BARE_STREET.fullmatch(compact):
+        return  # "海港路": a street, not a person
+    if len(compact) == 2 and compact in _COMMON_ZH_WORDS:
+        index.guarded.add(compact)
+    _add_compact(index, compact)
+
+
+def _add_english_cores(index: _KnownIndex, words: list[str]) -> None:
+    """Number, street, type: "12 Harbour Rd" out of "Flat 5B, 12/F, Harbour Building, 12 Harbour Road"."""
+    for i, number in enumerate(words):
+        if not _HOUSE_NUMBER.fullmatch(number) or (i and words[i - 1] in _UNIT_WORDS):
+            continue
+        for j in range(i + 2, min(i + 2 + _MAX_STREET_WORDS, len(words))):
+            if words[j] in _STREET_ENDS:
+                core = tuple(words[i : j + 1])
+                if not any(w in {"f", "floor"} or w.isdigit() for w in core[1:]):
+                    index.in_order[len(core)].add(core)
+                break
+
+
+def _add_latin_name(index: _KnownIndex, folded: str, words: list[str]) -> None:
+    if len(words) > 1 and words[-1] in _BARE_STREET_ENDS:
+        return  # "Harbour Road": a street, not a person
+    if len(words) == 1 and len(words[0]) < _MIN_KNOWN:
+        return
+    index.any_order[len(words)].add(tuple(sorted(words)))
+    # "Chan Tai-man" is also written "Chan Taiman"; the hyphenless reading of the text is covered by _GAP.
+    joined = [_word(t) for t in _TOKEN.findall(_HYPHEN_IN_WORD.sub("", folded))]
+    index.any_order[len(joined)].add(tuple(sorted(joined)))
+
+
+def _add_compact(index: _KnownIndex, value: str) -> None:
+    index.compact[value[:2]][len(value)].add(value)
+
+
+def _word(token: str) -> str:
+    return _STREET_TYPES.get(token, token)
+
+
+# --- matching the text ---------------------------------------------------------------------------------
+
+
+def _normalise(text: str, *, compact: bool = False) -> _View:
+    """NFKC (full-width to ASCII), case-folded, simplified address characters; ``compact`` drops spaces.
+
+    Every normalised character knows where it came from in ``text``: whole-string when that keeps every
+    character in place (almost every complaint: intake masks each one), else character by character."""
+    folded = _fold_in_place(text)
+    if folded is not None:
+        if not compact:
+            return _View(folded, range(len(folded)))
+        kept = [i for i, char in enumerate(folded) if not char.isspace()]
+        return _View("".join([folded[i] for i in kept]), kept)
+    chars: list[str] = []
+    origin: list[int] = []
+    for i, char in enumerate(text):
+        for out in _fold(char):
+            if not (compact and out.isspace()):
+                chars.append(out)
+                origin.append(i)
+    return _View("".join(chars), tuple(origin))
+
+
+def _fold_in_place(text: str) -> str | None:
+    """``text`` folded as `_fold` folds each character, if no character grows, shrinks or combines."""
+    if text.isascii():
+        return text.lower()  # casefold on ASCII
+    if _COMBINING.search(text):
+        return None
+    folded = unicodedata.normalize("NFKC", text)
+    if len(folded) != len(text):
+        return None
+    folded = folded.casefold().translate(_TRADITIONAL)
+    return folded if len(folded) == len(text) else None
+
+
+@functools.lru_cache(maxsize=8192)
+def _fold(char: str) -> str:
+    # Thousands of known values per check, from a few hundred distinct characters: fold each once.
+    return unicodedata.normalize("NFKC", char).casefold().translate(_TRADITIONAL)
+
+
+def _compact_matches(text: str, index: _KnownIndex) -> list[tuple[int, int]]:
+    if not index.compact:
+        return []
+    view = _normalise(text, compact=True)
+    spans = []
+    for pos in range(len(view.text) - 1):
+        for size, values in index.compact.get(view.text[pos : pos + 2], {}).items():
+            value = view.text[pos : pos + size]
+            if value in values and _stands_as_found(text, view, value, pos, pos + size, index):
+                spans.append(view.span(pos, pos + size))
+    return spans
+
+
+def _stands_as_found(text: str, view: _View, value: str, pos: int, end: int, index: _KnownIndex) -> bool:
+    start, stop = view.span(pos, end)
+    if value[0].isdigit() and start and text[start - 1].isdigit():
+        return False  # a phone "23456789" is not inside "123456789"
+    if value[-1].isdigit() and stop < len(text) and text[stop].isdigit():
+        return False
+    if value not in index.guarded:
+        return True
+    before, after = view.text[max(0, pos - 3) : pos], view.text[end : end + 2]
+    alone = not _IS_HAN.match(before[-1:]) and not _IS_HAN.match(after[:1])
+    return alone or before.endswith(_ZH_BEFORE_NAME) or after.startswith(_ZH_AFTER_NAME)
+
+
+def _word_matches(text: str, index: _KnownIndex) -> list[tuple[int, int]]:
+    lengths = sorted({*index.in_order, *index.any_order})
+    if not lengths:
+        return []
+    known_words = {w for by_size in (index.in_order, index.any_order) for ws in by_size.values() for t in ws
+                   for w in t}  # fmt: skip
+    view = _normalise(text)
+    if known_words.isdisjoint(map(_word, _TOKEN.findall(view.text))):
+        return []  # no known word at all (most texts): no runs to build
+    spans = []
+    for run in _word_runs(view):
+        words = [w for w, _, _ in run]
+        for i, first in enumerate(words):
+            if first not in known_words:
+                continue  # every word of a match is a known one, its first too: most windows end here
+            for size in lengths:
+                if i + size > len(words):
+                    break
+                window = tuple(words[i : i + size])
+                if window in index.in_order[size] or tuple(sorted(window)) in index.any_order[size]:
+                    spans.append(view.span(run[i][1], run[i + size - 1][2]))
+    return spans
+
+
+def _word_runs(view: _View) -> list[list[tuple[str, int, int]]]:
+    """The text's Latin words, in runs of words that stand next to each other (a name's words do)."""
+    runs: list[list[tuple[str, int, int]]] = []
+    last_end = -1
+    for match in _TOKEN.finditer(view.text):
+        if runs and _GAP.fullmatch(view.text, last_end, match.start()):
+            runs[-1].append((_word(match.group()), match.start(), match.end()))
+        else:
+            runs.append([(_word(match.group()), match.start(), match.end())])
+        last_end = match.end()
+    return runs
 
 
 def _plausible(kind: Kind, value: str) -> bool:

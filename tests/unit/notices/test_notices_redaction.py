@@ -91,3 +91,114 @@ def test_check_publishable_refuses_and_names_what_it_found_without_leaking_it() 
 )
 def test_resident_id_checksum(value: str, valid: bool) -> None:
     assert valid_resident_id(value) is valid
+
+
+ADDRESS_ZH = "广东省深圳市南山区海港路88号3栋502室"
+ADDRESS_EN = "12 Harbour Road, Flat 5B"
+ADDRESS_HK = "Flat 5B, 12/F, Harbour Building, 30 Queen's Road Central"
+
+
+@pytest.mark.parametrize(
+    ("known", "text", "found"),
+    [
+        (ADDRESS_ZH, "海港路88号3栋水浸", "海港路88号"),
+        (ADDRESS_ZH, "请勿前往海港路88号。", "海港路88号"),
+        (ADDRESS_ZH, "海港路８８号停电", "海港路８８号"),  # full-width digits
+        (ADDRESS_ZH, "海港路 88 号", "海港路 88 号"),
+        ("海港路88号3栋502室", "深圳市南山区海港路88号", "海港路88号"),
+        ("香港海港道12號", "海港道12号水浸", "海港道12号"),  # traditional 號 against simplified 号
+        ("深圳市南山区深南大道1号", "深南大道1号附近", "深南大道1号"),
+        ("西区新路8号", "新路8号", "新路8号"),  # the district's 区 is not part of the street
+        (ADDRESS_EN, "Pumps at 12 Harbour Road today", "12 Harbour Road"),
+        (ADDRESS_EN, "Pumps at 12 Harbour Rd. today", "12 Harbour Rd"),
+        (ADDRESS_EN, "at 12, HARBOUR ROAD", "12, HARBOUR ROAD"),
+        ("12 Harbour Rd", "12 Harbour Road", "12 Harbour Road"),
+        (ADDRESS_HK, "Crews at 30 Queen's Road.", "30 Queen's Road"),
+        ("12 Shore Road, flat 3B", "12 Shore Road, flat 3B", "12 Shore Road, flat 3B"),
+    ],
+)
+def test_a_known_address_is_found_by_its_street_and_number(known: str, text: str, found: str) -> None:
+    (finding,) = find_personal_data(text, [known])
+    assert (finding.kind, text[finding.start : finding.end]) == ("known_person", found)
+    assert finding.masked == found[0] + "*" * (len(found) - 2) + found[-1]
+    assert mask(text, [known]) == text.replace(found, "*" * len(found))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Harbour Road is flooded between 8 and 10 am.",
+        "海港路积水严重，请绕行。",
+        "海港路188号、海港路8号停电",  # another number on the same street
+        "112 Harbour Road and 12 Harbour Street are open",
+        "The lift at Harbour Building is down; 5B Harbour Road unaffected.",
+        "12/F of the clinic is closed",
+        "Queen's Road Central reopened",
+    ],
+)
+def test_a_street_without_the_complainants_number_is_not_personal_data(text: str) -> None:
+    known = [ADDRESS_ZH, ADDRESS_EN, ADDRESS_HK, "海港路", "Harbour Road"]  # some stored only a street
+    assert find_personal_data(text, known) == []
+
+
+@pytest.mark.parametrize(
+    ("known", "text", "found"),
+    [
+        ("Li Wei", "Thanks to Wei Li for the photos.", "Wei Li"),
+        ("Li Wei", "LI  WEI called", "LI  WEI"),
+        ("Li Wei", "Wei, Li", "Wei, Li"),
+        ("Chan Tai-man", "Chan Tai Man", "Chan Tai Man"),
+        ("Chan Tai-man", "says Tai Man Chan", "Tai Man Chan"),
+        ("Chan Tai-man", "CHAN TAIMAN", "CHAN TAIMAN"),
+        ("Chan Tai Man", "thanks chan tai-man.", "chan tai-man"),
+        ("Chan Tai Man", "Ｃｈａｎ Ｔａｉ Ｍａｎ", "Ｃｈａｎ Ｔａｉ Ｍａｎ"),  # full-width
+        ("Madonna", "Madonna called", "Madonna"),
+        ("王伟", "居民王伟反映积水", "王伟"),
+        ("王伟", "王 伟", "王 伟"),
+        ("欧阳小明", "感谢欧阳小明提供照片", "欧阳小明"),
+        ("张力", "张力先生来电", "张力"),  # a common word as a name: found beside a title
+        ("任何", "投诉人：任何", "任何"),  # ... or standing alone
+        ("+852 9123 4567", "call 9123 4567", "9123 4567"),  # a stored phone, said without its country
+    ],
+)
+def test_a_known_name_is_found_however_it_is_written(known: str, text: str, found: str) -> None:
+    (finding,) = find_personal_data(text, [known])
+    assert (finding.kind, text[finding.start : finding.end]) == ("known_person", found)
+    assert mask(text, [known]) == text.replace(found, "*" * len(found))
+
+
+@pytest.mark.parametrize(
+    ("known", "text"),
+    [
+        ("Li Wei", "Li Chen and Wei Zhang helped"),  # both words, not side by side
+        ("Li Wei", "Li"),  # one word of the name
+        ("Li", "the police station"),  # inside another word
+        ("Chan Tai Man", "Mr Chan and Tai Man"),
+        ("王", "王府井"),  # one character is no name
+        ("任何", "任何人不得进入积水区域"),  # a common word inside running text: see _COMMON_ZH_WORDS
+        ("应急", "应急抢修队已到场"),
+        ("+852 9123 4567", "order 191234567"),
+    ],
+)
+def test_a_known_name_is_not_found_where_it_is_not(known: str, text: str) -> None:
+    assert find_personal_data(text, [known]) == []
+
+
+def test_check_publishable_names_a_rewritten_name_masked_and_where() -> None:
+    with pytest.raises(DomainError) as refused:
+        check_publishable({"body_en": "Thanks to Wei Li"}, ["Li Wei", ADDRESS_ZH])
+    assert "known_person W****i at 10-16" in refused.value.message
+    assert "Wei Li" not in refused.value.message
+
+
+def test_thousands_of_known_values_against_a_long_notice_complete() -> None:
+    """An incident of thousands of complaints: compiled once per check, not a loop per known value."""
+    syllables = ["chan", "wong", "lee", "tai", "man", "ka", "yan", "siu", "ming", "fai"]
+    known = [f"{a}{b} {c}{d}" for a in syllables for b in syllables for c in syllables for d in syllables[:2]]
+    known += [f"王{chr(0x4E00 + i)}{chr(0x4E10 + i)}" for i in range(2_000)]
+    known += [f"南山区海港路{i}号{i % 9}栋" for i in range(1_000)]
+    text = ("Heavy rain on Harbour Road; 海港路积水，请市民注意安全。 " * 60)[:1_950]
+    text += " Taichan Siuming; 海港路999号"
+    found = find_personal_data(text, known)
+    assert len(known) == 5_000
+    assert [text[f.start : f.end] for f in found] == ["Taichan Siuming", "海港路999号"]
