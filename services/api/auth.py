@@ -17,7 +17,6 @@ import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import asyncpg
 import structlog
 from aiohttp import web
 
@@ -72,7 +71,7 @@ async def _principal(request: web.Request) -> Principal:
         raise _unauthenticated("Send the token as `Authorization: Bearer <token>`.", "invalid_request")
     try:
         principal = await request.app[TOKENS].lookup(token.strip())
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except keys.PG_DOWN as exc:
         raise keys.DependencyUnavailable(
             "PostgreSQL", f"cannot check the token: {type(exc).__name__}"
         ) from exc

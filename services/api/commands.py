@@ -379,7 +379,9 @@ async def _erase_key(request: web.Request, complaint: Complaint, body: Body) -> 
     await request.app[REPOSITORY].erase_personal_key(complaint.id, body["reason"])
 
 
-# What `_known_if_public` found, for `_note_progress` (read_body refuses unknown fields: no caller sets it).
+# Where a command's `prepare` leaves the personal data its text must not carry, for `apply` to check on every
+# try (public notes here, notice publication in commands_notices). read_body refuses unknown fields, so no
+# caller can set it.
 KNOWN = "known_personal_data"
 
 

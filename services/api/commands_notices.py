@@ -19,6 +19,7 @@ from services.api import known_personal_data
 from services.api.auth import requires
 from services.api.commands import (
     API,
+    KNOWN,
     REPOSITORY,
     Body,
     Command,
@@ -53,10 +54,6 @@ def _anyone(principal: Principal, notice: Notice) -> None:
 
 def _text(body: Body) -> dict[str, str]:
     return {name: body[name] for name in ("title_en", "title_zh", "body_en", "body_zh", "status")}
-
-
-# What `_look_up_known` found, for `_publish` (read_body refuses unknown fields, so no caller can set it).
-KNOWN = "known_personal_data"
 
 
 async def _look_up_known(request: web.Request, notice: Notice, body: Body) -> None:

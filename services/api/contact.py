@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 import structlog
 from aiohttp import web
 
@@ -19,7 +18,7 @@ from events.complaint import Complaint
 from events.personal import unseal
 from services.api.auth import require_holding_department, require_role
 from services.api.commands import API, REPOSITORY, path_id
-from services.api.keys import DependencyUnavailable
+from services.api.keys import PG_DOWN, DependencyUnavailable
 from services.api.openapi import problem_responses
 from services.api.principal import PRINCIPAL
 from services.api.problems import Problem
@@ -28,7 +27,6 @@ log = structlog.get_logger(__name__)
 
 PATH = f"{API}/complaints/{{id}}/contact"
 ROLES = ("operator", "command", "department")
-_PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def add_routes(app: web.Application) -> None:
@@ -47,7 +45,7 @@ async def contact(request: web.Request) -> web.Response:
     if complaint.reporter_sealed is not None:
         try:
             key = await repository.personal_keys.get(complaint.id)
-        except _PG_DOWN as exc:
+        except PG_DOWN as exc:
             raise DependencyUnavailable("PostgreSQL", f"cannot open the key: {type(exc).__name__}") from exc
         if key is None:
             raise _erased()

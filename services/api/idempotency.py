@@ -40,7 +40,6 @@ CREATE TABLE IF NOT EXISTS intake_idempotency (
 class Claim:
     complaint_id: uuid.UUID
     tracking_code: str
-    first: bool  # False: an earlier request with this key claimed it (a retry, or a racing twin)
 
 
 def read_key(header: str | None) -> str | None:
@@ -81,7 +80,6 @@ class IdempotencyStore:
                 "VALUES ($1, $2, $3, $4) ON CONFLICT (scope) DO NOTHING RETURNING fingerprint, tracking_code",
                 scope_hash, fingerprint, complaint_id, tracking_code,
             )  # fmt: skip
-            first = row is not None
             if row is None:
                 # A separate statement: one started before a racing insert committed would not see its row.
                 row = await conn.fetchrow(
@@ -94,7 +92,7 @@ class IdempotencyStore:
                 "This Idempotency-Key was already used for a different request; use a new key for a new complaint.",
                 code="idempotency_key_reused", errors=[FieldError(HEADER, "already used with a different body")],
             )  # fmt: skip
-        return Claim(complaint_id, row["tracking_code"], first)
+        return Claim(complaint_id, row["tracking_code"])
 
     async def redraw(self, scope_hash: str, taken: str, fresh: str) -> str:
         """The tracking code the claim holds once `taken` (found claimed by another complaint) is replaced:

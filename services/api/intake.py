@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 import structlog
 from aiohttp import web
 from prometheus_client import Counter
@@ -40,7 +39,6 @@ OPERATOR_ROLES = frozenset({"operator", "command"})
 # Draws of a tracking code before giving up: with a million codes claimed, five taken in a row is one
 # chance in about 10^14.
 CODE_DRAWS = 5
-_PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def add_routes(app: web.Application) -> None:
@@ -75,7 +73,7 @@ async def store(
     must be empty: two complaints can never show the same code. `shape` applies what else the request
     settled (an operator's first-contact answer) before the save.
     """
-    complaint_id, tracking_code, _ = await prepare(writers, intake, principal, key)
+    complaint_id, tracking_code = await prepare(writers, intake, principal, key)
     for _ in range(CODE_DRAWS):
         complaint = await receive(
             writers, intake, principal, complaint_id, tracking_code, replay_possible=key is not None
@@ -127,7 +125,7 @@ async def redraw(writers: Writers, principal: Principal, key: str | None, taken:
         return new_tracking_code()
     try:  # the claim row hands a retry the same code: it must hold the new one
         return await writers.requests.redraw(idempotency.scope(principal, key), taken, new_tracking_code())
-    except _PG_DOWN as exc:
+    except keys.PG_DOWN as exc:
         raise unavailable(f"PostgreSQL is unreachable ({type(exc).__name__})") from None
 
 
@@ -197,18 +195,20 @@ def check_allowed(intake: IntakeRequest, principal: Principal) -> None:
 
 async def prepare(
     writers: Writers, intake: IntakeRequest, principal: Principal, key: str | None
-) -> tuple[uuid.UUID, str, bool]:
-    """(complaint id, tracking code, whether this is a retry) with the idempotency row written, if any."""
+) -> tuple[uuid.UUID, str]:
+    """(complaint id, tracking code), with the idempotency row written if there is a key. Whether an earlier
+    try already stored the complaint is the stream's to say (`store`), not the row's: a row can outlive a
+    failed append, or be lost."""
     try:
         await writers.tables()
         if key is None:
-            return uuid.uuid4(), new_tracking_code(), False
+            return uuid.uuid4(), new_tracking_code()
         claim = await writers.requests.claim(
             idempotency.scope(principal, key), intake.fingerprint(), new_tracking_code()
         )
-    except _PG_DOWN as exc:
+    except keys.PG_DOWN as exc:
         raise unavailable(f"PostgreSQL is unreachable ({type(exc).__name__})") from None
-    return claim.complaint_id, claim.tracking_code, not claim.first
+    return claim.complaint_id, claim.tracking_code
 
 
 async def receive(
@@ -268,7 +268,7 @@ async def seal_personal(
             # Read back: a retry (or a racing twin) of an idempotent request must seal with the key that
             # was stored first (put ignores a second), or the event that wins could not be decrypted.
             key = await writers.key_store.get(complaint_id)
-    except _PG_DOWN as exc:
+    except keys.PG_DOWN as exc:
         raise unavailable(f"PostgreSQL is unreachable ({type(exc).__name__})") from None
     if key is None:
         raise Problem(409, "Personal data erased", "this complaint's personal data was erased", code="erased")

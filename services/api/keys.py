@@ -16,6 +16,9 @@ from events.store import JetStreamEventStore
 from events.store.stream import StreamSpec
 from services.settings import Settings
 
+# What PostgreSQL being down, restarting or unreachable looks like to asyncpg: answered as a 503.
+PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
 
 class DependencyUnavailable(Exception):
     """NATS or PostgreSQL cannot serve this request right now; the API answers 503 with Retry-After."""

@@ -20,9 +20,7 @@ from events.personal import unseal
 from events.store import StoreError
 from events.store.aggregates import AggregateNotFound, AggregateStore
 from events.store.keys import PersonalKeyStore
-from services.api.keys import DependencyUnavailable
-
-_PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+from services.api.keys import PG_DOWN, DependencyUnavailable
 
 
 async def for_incident(
@@ -63,7 +61,7 @@ async def _opened(sealed: dict[UUID, str], personal_keys: PersonalKeyStore) -> l
         opened = await personal_keys.get_many(sealed)
     except asyncpg.UndefinedTableError:
         return []  # no key was ever stored in this database: nothing sealed here can be opened, or leak
-    except _PG_DOWN as exc:
+    except PG_DOWN as exc:
         raise DependencyUnavailable("PostgreSQL", f"cannot open the complainants' data: {exc}") from exc
     known: list[str] = []
     for cid, text in sealed.items():

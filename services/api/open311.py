@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from xml.etree import ElementTree
 
-import asyncpg
 import structlog
 from aiohttp import web
 
@@ -195,7 +194,7 @@ async def _authenticate(request: web.Request, api_key: str | None) -> Principal:
         return PUBLIC
     try:
         principal = await request.app[auth.TOKENS].lookup(api_key) if auth.TOKENS in request.app else None
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except keys.PG_DOWN as exc:
         raise Open311Error(
             503, f"cannot check the api_key: {type(exc).__name__}", {"Retry-After": "5"}
         ) from None

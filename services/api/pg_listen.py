@@ -15,11 +15,12 @@ from typing import Any
 import asyncpg
 import structlog
 
+from services.api.keys import PG_DOWN
+
 log = structlog.get_logger(__name__)
 
 PROBE_EVERY = 5.0  # seconds between probes of an idle listening connection
 RECONNECT_MAX = 5.0  # seconds: the longest wait between two connection attempts
-PG_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 Notify = Callable[[Any, int, str, str], None]  # asyncpg's listener: (connection, pid, channel, payload)
 
@@ -41,7 +42,7 @@ async def listen_forever(
             conn = await asyncpg.connect(
                 database_url, timeout=5.0, server_settings={"application_name": application_name}
             )
-        except PG_ERRORS as exc:
+        except PG_DOWN as exc:
             bound.warning("listen_unavailable", error=f"{type(exc).__name__}: {exc}", retry_in=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX)
@@ -67,7 +68,7 @@ async def _listen(
     try:
         await conn.add_listener(channel, on_notify)
         await on_heard(conn)
-    except PG_ERRORS as exc:
+    except PG_DOWN as exc:
         bound.warning("listen_failed", error=f"{type(exc).__name__}: {exc}")
         return
     bound.info("listening")
@@ -78,7 +79,7 @@ async def _listen(
             break
         try:
             await asyncio.wait_for(conn.execute("SELECT 1"), PROBE_EVERY)
-        except PG_ERRORS:
+        except PG_DOWN:
             break
     bound.warning("listen_lost")
 
@@ -86,5 +87,5 @@ async def _listen(
 async def _close(conn: asyncpg.Connection) -> None:
     try:
         await asyncio.wait_for(conn.close(), 2.0)
-    except PG_ERRORS:
+    except PG_DOWN:
         conn.terminate()

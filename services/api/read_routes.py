@@ -47,7 +47,7 @@ NOTICE_ROLES = ("command", "press")
 INCIDENT_ROLES = ("operator", "command", "department", "press")
 MAX_LIMIT = 200
 BOARD_CACHE = web.AppKey("board_cache", dict)
-CLAIM_TIMEOUT = 2.0  # seconds to ask the stream for a tracking code's claim
+STREAM_ASK_TIMEOUT = 2.0  # seconds for a read route to ask the stream something (a code's claim, its end)
 BOARD_FRESH = 1.0  # seconds a computed board is served again while no projection commit came in
 # Down, or shutting down / starting up / restarting ("the database system is starting up" is an operator
 # intervention to asyncpg, not a connection error): a 503 either way.
@@ -374,7 +374,7 @@ async def stream_gap(request: web.Request, position: int) -> dict[str, int] | No
     (ARCHITECTURE.md, failing closed): command staff must see it, not only a log line. None when the stream
     is whole, or NATS cannot say right now (the board still serves what it has)."""
     try:
-        last = await request.app[keys.NATS_LINK].store(timeout=CLAIM_TIMEOUT).last_sequence()
+        last = await request.app[keys.NATS_LINK].store(timeout=STREAM_ASK_TIMEOUT).last_sequence()
     except (keys.DependencyUnavailable, StoreError):
         return None
     return {"read_models_at": position, "stream_ends_at": last} if last < position else None
@@ -416,7 +416,7 @@ async def _claimed(request: web.Request, code: str) -> dict[str, Any] | None:
     if not TRACKING_CODE.fullmatch(code):
         return None  # never a subject wildcard or token separator
     try:
-        store = request.app[keys.NATS_LINK].store(timeout=CLAIM_TIMEOUT)
+        store = request.app[keys.NATS_LINK].store(timeout=STREAM_ASK_TIMEOUT)
         claim = await store.last_message(store.spec.code_subject(code))
     except (keys.DependencyUnavailable, StoreError) as exc:
         log.info("tracking_code_claim_unreadable", reason=str(exc))

@@ -23,19 +23,13 @@ import structlog
 from eventsourcing.utils import get_topic
 
 from events.complaint import Complaint
+from events.deadlines import DEADLINE_EVENTS, WATCHER, DeadlineState, fold, fold_all
 from events.errors import DomainError
 from events.mapper import reconstruct
 from events.reference import Reference, load_reference
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable
 from events.store.aggregates import TOPIC, AggregateStore
-from services.dispatch.timeline import (
-    DEADLINE_EVENTS,
-    WATCHER,
-    DeadlineState,
-    escalations_due,
-    fold,
-    fold_all,
-)
+from services.dispatch.timeline import escalations_due
 from services.runtime.metrics import DEADLINE_CHECK_FAILURES, DEADLINES_MISSED
 
 log = structlog.get_logger(__name__)

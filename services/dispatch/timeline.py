@@ -1,7 +1,7 @@
 """Which missed deadlines the watcher still has to record, and at what level.
 
 The deadlines themselves are the domain's fold (events/deadlines.py), shared with the read model so the
-board's "overdue" is what the watcher escalates; they are re-exported here for the watcher and its tests.
+board's "overdue" is what the watcher escalates.
 
 The escalation rule: every missed deadline is recorded exactly once, by one ``ComplaintEscalated`` from the
 watcher whose reason names the deadline (``missed accept-by deadline <due>``); folding that event marks the
@@ -15,12 +15,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from events.deadlines import DEADLINE_EVENTS, WATCHER, Deadline, DeadlineState, Kind, fold, fold_all
+from events.deadlines import DeadlineState
 from services.dispatch.rules import COMMAND_LEVEL, Escalation
-
-__all__ = [
-    "DEADLINE_EVENTS", "WATCHER", "Deadline", "DeadlineState", "Kind", "escalations_due", "fold", "fold_all",
-]  # fmt: skip
 
 
 def escalations_due(state: DeadlineState, now: datetime) -> list[Escalation]:

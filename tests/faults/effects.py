@@ -34,11 +34,12 @@ from events.complaint import (
     DispatchReturned,
     PriorityAssessed,
 )
+from events.deadlines import WATCHER, fold_all
 from events.incident import ComplaintAddedToIncident, IncidentDeclared
 from events.notice import NoticeDrafted
 from events.reference import LEVELS, Reference
 from services.dispatch.rules import RoutingTable, immediate_escalation, people_affected
-from services.dispatch.timeline import WATCHER, escalations_due, fold_all
+from services.dispatch.timeline import escalations_due
 from services.notices.summary import DRAFTED_BY, SummaryPolicy, summary_notice_id
 from services.triage.indexes import (
     ClusterGroupStarted,

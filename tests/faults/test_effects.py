@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from events.complaint import Complaint, ComplaintReceived
+from events.deadlines import WATCHER
 from events.incident import Incident, IncidentDeclared
 from events.notice import NoticeDrafted
 from events.reference import load_reference
 from services.dispatch.rules import load_routing
-from services.dispatch.timeline import WATCHER
 from services.notices.drafting import summary_notice
 from services.notices.summary import Figures, SummaryPolicy
 from services.triage.indexes import Cluster, ContactIndex, member

@@ -12,12 +12,12 @@ from typing import Any
 import asyncpg
 
 from events.complaint import Complaint
+from events.deadlines import fold_all
 from events.mapper import make_mapper
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from projections.rebuild import rebuild_schema
 from services.api.read_models import queries
-from services.dispatch.timeline import fold_all
 from tests.integration.projections.conftest import MakeRunner
 from tests.integration.projections.snapshot import snapshot
 

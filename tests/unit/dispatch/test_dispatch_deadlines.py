@@ -23,8 +23,9 @@ from events.complaint import (
     PriorityAssessed,
     ResolutionTimeAgreed,
 )
+from events.deadlines import WATCHER, DeadlineState, fold, fold_all
 from events.reference import load_reference
-from services.dispatch.timeline import WATCHER, DeadlineState, escalations_due, fold, fold_all
+from services.dispatch.timeline import escalations_due
 
 REF = load_reference()
 CID = UUID("00000000-0000-4000-8000-00000000000a")

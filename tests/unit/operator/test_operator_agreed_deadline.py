@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from events.complaint import DispatchAccepted, PriorityAssessed, ResolutionTimeAgreed
-from services.dispatch.timeline import escalations_due, fold_all
+from events.deadlines import fold_all
+from services.dispatch.timeline import escalations_due
 
 CID = UUID("00000000-0000-4000-8000-0000000000ab")
 T0 = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)

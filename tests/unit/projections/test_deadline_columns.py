@@ -27,10 +27,10 @@ from events.complaint import (
     PriorityAssessed,
     ResolutionTimeAgreed,
 )
+from events.deadlines import WATCHER, fold_all
 from events.reference import configure_reference, load_reference
 from projections import read_models
 from projections.ops import Derive
-from services.dispatch.timeline import WATCHER, fold_all
 
 REF = load_reference()
 CID = UUID("00000000-0000-4000-8000-0000000000d1")
