@@ -44,13 +44,16 @@ async def follow_up_queue(conn: Conn, *, max_attempts: int, limit: int = 100) ->
 
 
 async def current_facts(conn: Conn, *, district: str | None, category: str | None) -> dict[str, Any]:
-    """Active incidents touching the district, and notices as last published (newest first)."""
+    """Active incidents touching the district, those of the caller's category first and then the most reported
+    (in a surge dozens of small incidents would bury the one the caller is ringing about), and notices as
+    last published (newest first). An incident with no districts covers the whole served area."""
     incidents = await conn.fetch(
         f"SELECT id, title, kind, districts, status, declared_at, linked_complaints FROM {S}.incidents "
-        "WHERE status <> 'resolved' AND ($1::text IS NULL OR $1 = ANY(districts)) "
-        "ORDER BY declared_at DESC LIMIT 20",
-        district,
-    )
+        "WHERE status <> 'resolved' "
+        "AND ($1::text IS NULL OR $1 = ANY(districts) OR cardinality(districts) = 0) "
+        "ORDER BY (kind = $2) DESC, linked_complaints DESC, declared_at DESC LIMIT 20",
+        district, category or "",
+    )  # fmt: skip
     notices = await conn.fetch(
         "SELECT n.id, n.incident_id, n.public_title_en AS title_en, n.public_title_zh AS title_zh, "
         "n.public_body_en AS body_en, n.public_body_zh AS body_zh, n.public_status AS status, n.published_at "

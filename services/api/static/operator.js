@@ -113,7 +113,8 @@ async function loadFacts() {
     const facts = await api(`/api/v1/operator/facts?${q}`);
     const notices = facts.notices.map((n) => factItem(`notice:${n.id}`, n.title_zh, n.title_en, n.body_zh, n.body_en));
     const answers = facts.answers.map((a) => factItem(`answer:${a.code}`, a.title_zh, a.title_en, a.text_zh, a.text_en));
-    const incidents = facts.incidents.map((i) => el("p", { class: "fact" }, bi("事件", "Incident"), ` ${i.title} (${i.status})`));
+    const incidents = facts.incidents.map((i) => el("p", { class: "fact" }, bi("事件", "Incident"),
+      ` ${i.title} (${i.status}) · ${i.linked_complaints} `, bi("件诉求", "reports")));
     $("facts").replaceChildren(...incidents,
       el("h3", {}, bi("已发布公告", "Published notices")), ...(notices.length ? notices : [el("p", { class: "empty", text: "无 none" })]),
       el("h3", {}, bi("标准答复", "Standard answers")), ...(answers.length ? answers : [el("p", { class: "empty", text: "无 none" })]));
