@@ -23,6 +23,7 @@ from events.store.stream import ensure_stream
 from services.api import (
     auth,
     commands,
+    commands_bulk,
     commands_incidents,
     commands_notices,
     contact,
@@ -55,6 +56,7 @@ ROUTES: tuple[Callable[[web.Application], None], ...] = (
     health.add_routes,
     commands.add_routes,
     commands_incidents.add_routes,
+    commands_bulk.add_routes,  # after commands: uses its repository
     commands_notices.add_routes,
     contact.add_routes,
     feeds.add_routes,

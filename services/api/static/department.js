@@ -1,4 +1,5 @@
 // A department's queue: countdowns to its deadlines, and accept / return / resolve through the command API.
+// Above it, the department's cases per incident, with Accept all / Resolve all for one incident at once.
 import {
   api, bi, el, fmtDuration, liveEvents, loginFlow, problemText, refetcher, say, showConnection, statusLabel,
 } from "/static/common.js";
@@ -50,8 +51,12 @@ const ASK = {
 function ask(item, action) {
   pending = { item, action };
   const spec = ASK[action];
-  $("action-title").replaceChildren(bi(`${spec.title[0]} ${item.tracking_code}`, spec.title[1]));
-  $("action-label").replaceChildren(bi(spec.label[0], spec.label[1]));
+  openForm(bi(`${spec.title[0]} ${item.tracking_code}`, spec.title[1]), bi(spec.label[0], spec.label[1]));
+}
+
+function openForm(title, label) {
+  $("action-title").replaceChildren(title);
+  $("action-label").replaceChildren(label);
   $("action").hidden = false;
   $("action-text").value = "";
   $("action-text").focus();
@@ -60,8 +65,17 @@ function ask(item, action) {
 $("action").addEventListener("submit", async (event) => {
   event.preventDefault();
   if (!pending) return;
-  const { item, action } = pending;
-  const ok = await command(item, action, { [ASK[action].field]: $("action-text").value });
+  const { item, incident, action } = pending;
+  const text = $("action-text").value;
+  let ok;
+  if (incident) {
+    // The count is the read model's: the answer says how many were really resolved.
+    const n = incident.accepted;
+    if (!confirm(`将办结「${incident.title}」的 ${n} 件工单，结果均记为上述内容。\nResolve ${n} cases of "${incident.title}" with this note?`)) return;
+    ok = await bulk(incident, "resolve", { summary: text });
+  } else {
+    ok = await command(item, action, { [ASK[action].field]: text });
+  }
   if (ok) { $("action").hidden = true; pending = null; }
 });
 $("action-cancel").addEventListener("click", () => { $("action").hidden = true; pending = null; });
@@ -77,6 +91,72 @@ async function command(item, action, body) {
   } catch (error) {
     say($("message"), `${item.tracking_code}: 操作失败 failed — ${problemText(error)}`, "error");
     return false;
+  }
+}
+
+// Incidents: one row per incident the department holds cases of; the bulk actions act on all of them.
+
+const INCIDENT_STATUS = {
+  investigating: ["调查中", "investigating"], identified: ["已查明", "identified"],
+  monitoring: ["监测中", "monitoring"], resolved: ["已解决", "resolved"],
+};
+const SKIPPED = {
+  not_dispatched: ["非待签收", "not waiting to be accepted"], not_accepted: ["未签收", "not accepted yet"],
+  already_resolved: ["已办结", "already resolved"], not_dispatched_to_department: ["已不在本部门", "no longer with us"],
+  not_in_incident: ["已不属此事件", "no longer in this incident"], changed_concurrently: ["被同时修改", "changed meanwhile"],
+};
+let bulkRunning = false;
+
+function incidentStatus(status) {
+  const names = INCIDENT_STATUS[status];
+  return names ? bi(names[0], names[1]) : document.createTextNode(status || "—");
+}
+
+function renderIncidents(items) {
+  $("incidents-card").hidden = items.length === 0;
+  $("incidents").replaceChildren(...items.map((inc) => el("tr", { "data-incident": inc.id },
+    el("td", {}, el("strong", { text: inc.title || inc.id })),
+    el("td", {}, incidentStatus(inc.status)),
+    el("td", { class: "num", "data-count": "dispatched", text: String(inc.dispatched) }),
+    el("td", { class: "num", "data-count": "accepted", text: String(inc.accepted) }),
+    el("td", { class: "actions" },
+      el("button", { type: "button", "data-bulk": "accept", disabled: bulkRunning || inc.dispatched === 0,
+                     onclick: () => bulk(inc, "accept", {}) }, "全部签收 Accept all"),
+      el("button", { type: "button", "data-bulk": "resolve", disabled: bulkRunning || inc.accepted === 0,
+                     onclick: () => askResolveAll(inc) }, "全部办结 Resolve all…")),
+  )));
+}
+
+function askResolveAll(incident) {
+  pending = { incident, action: "resolve" };
+  openForm(bi(`全部办结：${incident.title}（${incident.accepted} 件）`, `Resolve all ${incident.accepted} cases`),
+    bi("办理结果（必填，记入每一件工单）", "What was done (required; recorded on every case)"));
+}
+
+function skippedText(skipped) {
+  const parts = Object.entries(skipped || {}).map(([code, n]) => {
+    const names = SKIPPED[code] || [code, code];
+    return `${names[0]} ${names[1]}: ${n}`;
+  });
+  return parts.length ? `；跳过 skipped — ${parts.join("; ")}` : "";
+}
+
+async function bulk(incident, action, extra) {
+  if (bulkRunning) return false;
+  bulkRunning = true;
+  for (const button of document.querySelectorAll("[data-bulk]")) button.disabled = true;
+  try {
+    const answer = await api(`/api/v1/incidents/${incident.id}/department-actions`, { method: "POST", body: { action, ...extra } });
+    const [zh, en] = DONE[action];
+    say($("message"), `${incident.title}: ${zh} ${answer.acted} 件 — ${answer.acted} ${en}${skippedText(answer.skipped)}`, "ok");
+    return true;
+  } catch (error) {
+    const done = error.problem && error.problem.acted ? `（已完成 ${error.problem.acted} 件 ${error.problem.acted} done; 重试处理其余 try again for the rest）` : "";
+    say($("message"), `${incident.title}: 批量操作失败 bulk action failed — ${problemText(error)}${done}`, "error");
+    return false;
+  } finally {
+    bulkRunning = false;
+    refresh();
   }
 }
 
@@ -97,11 +177,14 @@ function render(queue) {
 }
 
 const refresh = refetcher(async () => {
-  try {
-    render(await api(`/api/v1/departments/${encodeURIComponent(me.department)}/queue`));
-  } catch (error) {
-    say($("message"), `读取失败 Queue not loaded: ${problemText(error)}`, "error");
-  }
+  const code = encodeURIComponent(me.department);
+  const [queue, incidents] = await Promise.allSettled([
+    api(`/api/v1/departments/${code}/queue`), api(`/api/v1/departments/${code}/incidents`),
+  ]);
+  if (queue.status === "fulfilled") render(queue.value);
+  else say($("message"), `读取失败 Queue not loaded: ${problemText(queue.reason)}`, "error");
+  if (incidents.status === "fulfilled") renderIncidents(incidents.value.items);
+  else say($("message"), `读取失败 Incidents not loaded: ${problemText(incidents.reason)}`, "error");
 });
 
 loginFlow({

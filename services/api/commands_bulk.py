@@ -1,0 +1,321 @@
+"""A department's bulk action on an incident: accept (签收) or resolve (办结) all its cases of that incident at once.
+
+One substation failure can put hundreds of complaints in one department's queue; the duty desk signs for
+them, and resolves them when the power is back, with one request each instead of one per case.
+
+Who: department staff, on their own department's cases, as for the single-case accept and resolve. Command
+staff do not act on a department's behalf: nowhere else do they sign for or resolve a case, and the events
+name the department that did. Which cases: candidates come from the read model (the incident's complaints
+held by the caller's department); each is then loaded from the stream and decided by the aggregate with the
+single-case command's own `apply` (the read model may lag; the aggregate is the truth). A complaint it
+refuses is counted under the refusal's code (`not_dispatched`, `not_accepted`, ...): asking again acts on
+nothing new.
+
+Storing: CHUNK complaints (one event each) per atomic batch, every event carrying its aggregate's expected
+stream position, so a request with up to CHUNK candidates is all or nothing. A conflict stores nothing of the
+chunk: the complaints written meanwhile are reloaded and decided again, the rest retried as they were, up to
+ATTEMPTS saves; what still conflicts then is skipped (`changed_concurrently`). NATS failing part-way answers
+503 naming the complaints stored by the chunks committed before; nothing of the failed chunk or after it is
+stored, and asking again acts on exactly the rest.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import nats.errors
+import structlog
+from aiohttp import web
+
+from events.complaint import Complaint
+from events.errors import DomainError
+from events.incident import Incident
+from events.reference import COMMAND_QUEUE, load_reference
+from events.store.aggregates import AggregateStore
+from events.store.errors import ConcurrencyConflict, StoreUnavailable
+from events.store.jetstream import MAX_BATCH
+from services.api import health, keys
+from services.api.auth import require_role
+from services.api.commands import (
+    API,
+    ATTEMPTS,
+    COMPLAINT_COMMANDS,
+    REPOSITORY,
+    Body,
+    Command,
+    Field,
+    Repository,
+    operation,
+    path_id,
+    read_body,
+)
+from services.api.openapi import problem_responses
+from services.api.principal import PRINCIPAL, Principal
+from services.api.problems import FieldError, Problem, invalid
+from services.api.read_models.queries import S
+from services.api.read_routes import json_response, reading
+
+log = structlog.get_logger(__name__)
+
+CHUNK = 200  # complaints (one event each) per atomic batch: a fifth of MAX_BATCH
+assert CHUNK <= MAX_BATCH
+# The single-case commands themselves: the same fields, the same aggregate method, the same roles.
+ACTIONS: dict[str, Command[Complaint]] = {
+    c.action: c for c in COMPLAINT_COMMANDS if c.action in ("accept", "resolve")
+}
+ROLES = ("department",)
+READ_ROLES = ("command", "department")
+# A `prepare` would run per case with the request (e.g. checking a public text against each complainant's own
+# data); this module does not run one, so it refuses to start rather than skip a check the single case makes.
+if any(c.prepare is not None or c.roles != ROLES for c in ACTIONS.values()):
+    raise RuntimeError("commands_bulk: a single-case accept/resolve now has a prepare step or other roles")
+# Statuses in which a case is with its department (what its queue shows); the aggregate decides the rest.
+HELD = ["dispatched", "accepted", "reopened"]
+_OPTIONAL = tuple(
+    replace(f, required=False, default=None) for c in ACTIONS.values() for f in c.fields
+)  # every action's fields, each optional here and checked by its own action in _command_body
+BODY_FIELDS = (Field("action", "choice", choices=tuple(ACTIONS)), *_OPTIONAL)
+
+
+def _command_body(body: Body) -> Body:
+    """The body the single-case command takes, checked by that command's own fields (422 naming them)."""
+    action = body["action"]
+    fields = ACTIONS[action].fields
+    own = {f.name for f in fields}
+    errors = [
+        FieldError(f.name, f"is not used by action {action}")
+        for f in _OPTIONAL
+        if f.name not in own and body[f.name] is not None
+    ]
+    command_body: Body = {}
+    for f in fields:
+        if body[f.name] is None and f.required:
+            errors.append(FieldError(f.name, f"is required for action {action}"))
+            continue
+        try:
+            command_body[f.name] = f.default if body[f.name] is None else f.parse(body[f.name])
+        except ValueError as exc:
+            errors.append(FieldError(f.name, str(exc)))
+    if errors:
+        raise invalid(errors)
+    return command_body
+
+
+@dataclass
+class Bulk:
+    """One request's progress: what was stored, and why the others were left as they were."""
+
+    aggregates: AggregateStore
+    incident_id: UUID
+    principal: Principal
+    command: Command[Complaint]
+    body: Body
+    acted: list[UUID] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    async def run(self, complaint_ids: Sequence[UUID]) -> None:
+        """Decide and store one chunk: one atomic batch, retried on conflicts."""
+        batch = await self._decided(complaint_ids)
+        for attempt in range(1, ATTEMPTS + 1):
+            if not batch:
+                return
+            try:
+                await self.aggregates.save(*batch)
+            except ConcurrencyConflict:
+                # Nothing of the batch was stored. Only the complaints written since they were loaded are
+                # reloaded (and may now be refused); the others go again with the same expected positions.
+                changed = await self._changed(batch)
+                log.info("department_action_conflict", attempt=attempt, changed=len(changed))
+                batch = [c for c in batch if c.id not in changed] + await self._decided(list(changed))
+                continue
+            self.acted.extend(c.id for c in batch)
+            return
+        self.skipped["changed_concurrently"] += len(batch)
+
+    async def _decided(self, complaint_ids: Sequence[UUID]) -> list[Complaint]:
+        """The complaints loaded afresh on which the command applied; the others counted by reason."""
+        found, _ = await self.aggregates.get_many(complaint_ids)
+        batch: list[Complaint] = []
+        for complaint_id in complaint_ids:
+            complaint = found.get(complaint_id)
+            if not isinstance(complaint, Complaint):
+                self.skipped["not_found"] += 1
+            elif complaint.incident_id != self.incident_id:
+                self.skipped["not_in_incident"] += 1  # the read model lags behind a re-link
+            else:
+                try:
+                    self.command.apply(complaint, self.body, self.principal)
+                except DomainError as refused:  # checked before any event exists: nothing pending
+                    self.skipped[refused.code] += 1
+                    continue
+                batch.append(complaint)
+        return batch
+
+    async def _changed(self, batch: Sequence[Complaint]) -> set[UUID]:
+        """Which complaints' subjects no longer end where they ended when loaded (all, if none seems to)."""
+        store = self.aggregates.store
+        subjects = {store.spec.event_subject(c.id): c for c in batch}
+        last = {m.subject: m.seq for m in await store.last_messages(list(subjects))}
+        changed = {
+            c.id
+            for subject, c in subjects.items()
+            if self.aggregates.known_position(c.id, c.version - len(c.pending_events)) != last.get(subject)
+        }
+        return changed or {c.id for c in batch}
+
+    def answer(self) -> dict[str, Any]:
+        return {
+            "action": self.command.action, "incident_id": str(self.incident_id), "acted": len(self.acted),
+            "skipped": dict(self.skipped), "complaint_ids": [str(i) for i in self.acted],
+        }  # fmt: skip
+
+
+async def department_action(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    require_role(principal, ROLES)
+    assert principal.department is not None  # only department staff pass the role check
+    repo = request.app[REPOSITORY]
+    incident_id = path_id(request, "incident")
+    await _require_incident(repo, incident_id)
+    body = await read_body(request, BODY_FIELDS)
+    command_body = _command_body(body)
+    async with reading(request) as conn:
+        candidates = await _candidates(conn, incident_id, principal.department)
+    bulk = Bulk(repo.aggregates(), incident_id, principal, ACTIONS[body["action"]], command_body)
+    request[keys.LOG_FIELDS] = {"incident": str(incident_id), "action": body["action"]}
+    try:
+        for start in range(0, len(candidates), CHUNK):
+            await bulk.run(candidates[start : start + CHUNK])
+    except (StoreUnavailable, keys.DependencyUnavailable, nats.errors.Error, TimeoutError) as exc:
+        log.warning(
+            "department_action_interrupted", acted=len(bulk.acted), candidates=len(candidates), error=str(exc)
+        )
+        return _interrupted(bulk, exc, len(candidates))
+    log.info("department_action_applied", acted=len(bulk.acted), skipped=dict(bulk.skipped))
+    return web.json_response(bulk.answer())
+
+
+async def _require_incident(repo: Repository, incident_id: UUID) -> None:
+    """404 unless the stream holds this incident. Its last event says so in one read: an incident in a surge
+    has thousands of events (one per linked complaint), too many to fold for a yes or no."""
+    try:
+        aggregates = repo.aggregates()
+        last = await aggregates.store.last_message(aggregates.store.spec.event_subject(incident_id))
+    except (StoreUnavailable, nats.errors.Error, TimeoutError) as exc:
+        raise keys.DependencyUnavailable("NATS", f"cannot read: {type(exc).__name__}") from exc
+    if last is None or not isinstance(aggregates.to_domain_event(incident_id, last), Incident.Event):
+        raise Problem(404, "No such incident", f"There is no incident {incident_id}.", code="not_found")
+
+
+def _interrupted(bulk: Bulk, exc: Exception, candidates: int) -> web.Response:
+    """503 saying what was stored before NATS failed: committed chunks are stored, nothing after them is."""
+    return health.problem_response(
+        503, title="A dependency is unavailable", type_=health.DEPENDENCY_DOWN,
+        detail=f"NATS: {exc}. {len(bulk.acted)} of {candidates} complaints were stored before it failed "
+               "(complaint_ids); none of the others was. Asking again acts on the rest.",
+        **bulk.answer(),
+    )  # fmt: skip
+
+
+async def _candidates(conn: asyncpg.Connection, incident_id: UUID, department: str) -> list[UUID]:
+    """The incident's complaints with the department, most urgent first (if NATS fails part-way, those
+    are the ones done)."""
+    rows = await conn.fetch(
+        f"SELECT id FROM {S}.complaints WHERE incident_id = $1 AND department = $2 AND status = ANY($3::text[]) "
+        "ORDER BY LEAST(accept_by, resolve_by) ASC NULLS LAST, received_at, id",
+        incident_id, department, HELD,
+    )  # fmt: skip
+    return [row["id"] for row in rows]
+
+
+# -- the department page's incidents panel -----------------------------------------------------------
+
+
+async def department_incidents(request: web.Request) -> web.Response:
+    """The department's cases per incident (one GROUP BY over the department's held cases)."""
+    principal = request[PRINCIPAL]
+    require_role(principal, READ_ROLES)
+    code = request.match_info["code"]
+    if code not in (*(d.code for d in load_reference().departments), COMMAND_QUEUE):
+        raise Problem(404, "No such department", f"No department has code {code!r}.", code="not_found")
+    if principal.department not in (None, code):
+        raise Problem(
+            403, "Not your department's cases", f"Your token is for {principal.department}.",
+            code="not_your_department",
+        )  # fmt: skip
+    async with reading(request) as conn:
+        rows = await conn.fetch(
+            "SELECT c.incident_id AS id, i.title, i.status, "
+            "count(*) FILTER (WHERE c.status = 'dispatched') AS dispatched, "
+            "count(*) FILTER (WHERE c.status <> 'dispatched') AS accepted "
+            f"FROM {S}.complaints c LEFT JOIN {S}.incidents i ON i.id = c.incident_id "
+            "WHERE c.department = $1 AND c.status = ANY($2::text[]) AND c.incident_id IS NOT NULL "
+            "GROUP BY c.incident_id, i.title, i.status ORDER BY count(*) DESC, i.title, c.incident_id",
+            code, HELD,
+        )  # fmt: skip
+    return json_response({"department": code, "items": [dict(row) for row in rows]})
+
+
+def add_routes(app: web.Application) -> None:
+    # The repository's cleanup_ctx is added by commands.add_routes (registered before this module).
+    app.router.add_post(f"{API}/incidents/{{id}}/department-actions", department_action)
+    app.router.add_get(f"{API}/departments/{{code}}/incidents", department_incidents)
+
+
+# -- OpenAPI -----------------------------------------------------------------------------------------
+
+_IDS = {"type": "array", "items": {"type": "string", "format": "uuid"}}
+RESULT: dict[str, Any] = {
+    "type": "object", "required": ["action", "incident_id", "acted", "skipped", "complaint_ids"],
+    "properties": {
+        "action": {"type": "string", "enum": list(ACTIONS)}, "incident_id": {"type": "string", "format": "uuid"},
+        "acted": {"type": "integer", "description": "complaints the action was stored for"},
+        "skipped": {"type": "object", "additionalProperties": {"type": "integer"},
+                    "description": "complaints left as they were, by the model's reason (not_dispatched, "
+                                   "not_accepted, not_in_incident, changed_concurrently, ...)"},
+        "complaint_ids": {**_IDS, "description": "the complaints acted on"},
+    },
+}  # fmt: skip
+
+
+def _action_operation() -> dict[str, Any]:
+    op = operation(
+        operation_id="incident_department_action", tag="incidents", roles=ROLES, fields=BODY_FIELDS,
+        result=RESULT,
+        summary="Accept (签收) or resolve (办结) every case of your department linked to the incident; "
+                "`resolve` takes the single-case resolve's fields (`summary` required, `answer_ref`). "
+                "Cases not in the state the action needs are counted in `skipped`: repeating acts on nothing new",
+    )  # fmt: skip
+    schema = op["requestBody"]["content"]["application/json"]["schema"]
+    schema["if"] = {"properties": {"action": {"const": "resolve"}}}
+    schema["then"] = {"required": ["summary"]}
+    schema["else"] = {
+        "properties": {"summary": False, "answer_ref": {"type": "null"}}
+    }  # accept: 422 if given
+    op["responses"]["503"] = {
+        **problem_responses(503)["503"],
+        "description": f"NATS unavailable. Cases are stored {CHUNK} to an atomic batch: `complaint_ids` "
+        "lists those stored before it failed (none of the others was); ask again for the rest",
+    }
+    return op
+
+
+OPENAPI_PATHS: dict[str, Any] = {
+    f"{API}/incidents/{{id}}/department-actions": {"post": _action_operation()},
+    f"{API}/departments/{{code}}/incidents": {"get": {
+        "operationId": "department_incidents", "tags": ["read"], "security": [{"bearer": []}],
+        "summary": "A department's held cases per incident: `dispatched` (to sign for) and `accepted` (accepted "
+                   "or reopened: to resolve), largest first",
+        "description": "Roles: command, department:<code> (its own code only).",
+        "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["department", "items"], "properties": {
+                "department": {"type": "string"}, "items": {"type": "array", "items": {"type": "object"}}}}}}},
+            **problem_responses(401, 403, 404, 503)},
+    }},
+}  # fmt: skip
