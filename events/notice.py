@@ -4,12 +4,15 @@ Lifecycle: draft -> approved -> published; a published notice changed by ``updat
 (the public keeps seeing the last published text) until it is approved and published again.
 Revising an approved notice sends it back to draft. Any state but cancelled may be cancelled.
 Whoever last wrote the text cannot approve it: two people see every public word.
+A draft its author never saw approved may be withdrawn by that author as superseded by a newer draft of theirs
+(the notices service does so with its own progress summaries): a cancellation that names its replacement.
 """
 
 from __future__ import annotations
 
 import re
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -48,6 +51,7 @@ class Notice(Aggregate):
         # What the public sees: the text as of the last NoticePublished, until cancelled.
         self.published_text: dict[str, str] | None = None
         self.cancel_reason: str | None = None
+        self.superseded_by: UUID | None = None
 
     @classmethod
     def draft(
@@ -131,7 +135,25 @@ class Notice(Aggregate):
         self._check_not_cancelled()
         require_text(reason, "reason")
         require_text(by, "by")
-        self.trigger_event(NoticeCancelled, reason=reason, by=by)
+        self.trigger_event(NoticeCancelled, reason=reason, by=by, superseded_by=None)
+
+    def supersede(self, replacement: UUID, by: str) -> None:
+        """Withdraw this draft because `by`'s newer draft `replacement` says the same, more recently.
+
+        Only the author's own unapproved draft: someone else's text, or text command has approved (press may
+        still publish it), is never withdrawn this way."""
+        self._check_not_cancelled()
+        require_text(by, "by")
+        require(
+            self.state == NoticeState.DRAFT,
+            "not_a_draft",
+            f"Only a draft not yet approved is superseded; this notice is {self.state}.",
+        )
+        require(by == self.author, "not_the_author", "Only a draft's author withdraws it as superseded.")
+        require(replacement != self.id, "supersedes_itself", "A draft cannot supersede itself.")
+        self.trigger_event(
+            NoticeCancelled, reason=f"Superseded by draft {replacement}", by=by, superseded_by=replacement
+        )
 
     def _check_not_cancelled(self) -> None:
         require(self.state != NoticeState.CANCELLED, "notice_cancelled", "The notice was cancelled.")
@@ -231,13 +253,21 @@ class NoticeUpdated(Notice.Event):
 
 
 class NoticeCancelled(Notice.Event):
-    class_version = 1
+    # v2 added superseded_by: the newer draft that replaced this one (Notice.supersede), None for a
+    # withdrawal by a person.
+    class_version = 2
     reason: str
     by: str
+    superseded_by: UUID | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["superseded_by"] = None
 
     def apply(self, aggregate: Notice) -> None:
         aggregate.state = NoticeState.CANCELLED
         aggregate.cancel_reason = self.reason
+        aggregate.superseded_by = self.superseded_by
 
 
 def _set_text(

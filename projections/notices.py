@@ -1,5 +1,8 @@
 """The `notices` read model: the working text for press and command staff, and apart from it the text the
-public sees, which changes only when a text is published (as the aggregate's `published_text` does)."""
+public sees, which changes only when a text is published (as the aggregate's `published_text` does).
+
+States are the aggregate's, except that a cancellation naming its replacement (``Notice.supersede``) reads
+`superseded`: never published, so no public view shows it either way."""
 
 from __future__ import annotations
 
@@ -74,4 +77,6 @@ def _(event: ev.NoticeUpdated) -> list[Op]:
 
 @apply.register
 def _(event: ev.NoticeCancelled) -> list[Op]:
-    return _set(event, "state = 'cancelled', cancelled_at = $2")
+    # A draft withdrawn because a newer summary replaced it is `superseded`: staff tell it from a withdrawal.
+    state = "superseded" if event.superseded_by is not None else "cancelled"
+    return _set(event, f"state = '{state}', cancelled_at = $2")

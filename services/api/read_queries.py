@@ -19,11 +19,15 @@ _CLOSED_SQL = "(" + ", ".join(f"'{s}'" for s in CLOSED_FOR_OPEN311) + ")"
 
 
 async def staff_notices(conn: Conn, *, limit: int = 200) -> list[dict[str, Any]]:
-    """Every notice, newest change first: the working text, its state, who wrote and who approved it."""
+    """Every notice, newest change first: the working text, its state, who wrote and who approved it.
+
+    Summary drafts a newer one replaced (state `superseded`) come after all the others, newest first: they
+    stay visible as such, and are the first left out when the list is longer than `limit`."""
     rows = await conn.fetch(
         "SELECT id, incident_id, state, status, title_en, title_zh, body_en, body_zh, author, approved_by, "
         "public_title_en, public_title_zh, public_status, published_version, first_published_at, published_at, "
-        f"cancelled_at, drafted_at, updated_at FROM {S}.notices ORDER BY updated_at DESC, id LIMIT $1",
+        f"cancelled_at, drafted_at, updated_at FROM {S}.notices "
+        "ORDER BY state = 'superseded', updated_at DESC, id LIMIT $1",
         limit,
     )
     return [dict(r) for r in rows]

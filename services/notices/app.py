@@ -26,6 +26,7 @@ from events.store.stream import ensure_stream
 from services.notices import handlers
 from services.notices.scheduler import SummaryScheduler
 from services.notices.summary import FACT_EVENTS, FactsMemo, SummaryPolicy
+from services.notices.superseding import SummaryDrafts
 from services.runtime.worker import Clock, Handler, Worker, utc_now
 from services.settings import Settings, SettingsError
 
@@ -35,14 +36,17 @@ WORKER_NAME = "notices"
 
 
 def handler_table(
-    policy: SummaryPolicy, reference: Reference, memo: FactsMemo | None = None
+    policy: SummaryPolicy,
+    reference: Reference,
+    memo: FactsMemo | None = None,
+    drafts: SummaryDrafts | None = None,
 ) -> dict[type, Handler]:
     memo = memo or FactsMemo()
     return {
         ComplaintAddedToIncident: partial(
             handlers.on_complaint_added_to_incident, policy=policy, reference=reference, memo=memo
         ),
-        NoticeDrafted: handlers.on_notice_text,
+        NoticeDrafted: partial(handlers.on_notice_drafted, drafts=drafts or SummaryDrafts()),
         NoticeRevised: handlers.on_notice_text,
         NoticeUpdated: handlers.on_notice_text,
         NoticePublished: handlers.on_notice_published,
@@ -60,11 +64,12 @@ def build(
     policy = policy or SummaryPolicy()
     reference = reference or load_reference()
     memo = FactsMemo()  # one per process: the worker feeds it, the worker and the scheduler read it
+    drafts = SummaryDrafts()  # one per process: the scheduler's reading feeds it, the worker reads it
     worker = Worker(
         WORKER_NAME,
         store,
         AggregateStore(store, make_mapper()),
-        handler_table(policy, reference, memo),
+        handler_table(policy, reference, memo, drafts),
         observers=dict.fromkeys(FACT_EVENTS, memo.observe),
         clock=clock,
         cache_types=(Incident, Notice),  # kept current from the stream the worker reads
@@ -76,6 +81,7 @@ def build(
         policy=policy,
         reference=reference,
         memo=memo,
+        drafts=drafts,
     )
     return worker, scheduler
 

@@ -11,13 +11,15 @@ from typing import Any
 import structlog
 
 from events.incident import Incident
-from events.notice import Notice
+from events.notice import Notice, NoticeState
 from events.publishing.notice_view import message_identifier
 from events.publishing.redaction import find_personal_data
 from events.reference import Reference
+from events.store import ConcurrencyConflict, StoreUnavailable
 from events.store.aggregates import AggregateNotFound
 from services.notices.drafting import incident_figures, summary_notice
-from services.notices.summary import FactsMemo, SummaryPolicy, summary_notice_id
+from services.notices.summary import DRAFTED_BY, FactsMemo, SummaryPolicy, summary_notice_id
+from services.notices.superseding import SummaryDrafts, waiting_summary
 from services.runtime.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -59,6 +61,43 @@ async def on_notice_text(event: Any, uow: UnitOfWork) -> None:
                 field=field,
                 findings=[f"{f.kind} {f.masked}" for f in findings],
             )
+
+
+async def on_notice_drafted(event: Any, uow: UnitOfWork, *, drafts: SummaryDrafts) -> None:
+    """A summary draft of the service's own withdraws the incident's older ones still waiting for approval
+    (from the threshold handler or the scheduler alike); a person's draft, or one approved, stays."""
+    await on_notice_text(event, uow)
+    if event.drafted_by != DRAFTED_BY or event.incident_id is None:
+        return
+    # The drafts stored before this one: the same set however often this batch is redone (or redriven).
+    await drafts.catch_up(uow.repository, upto=uow.position)
+    older = drafts.older(event.incident_id, uow.position)
+    if not older:
+        return
+    newer = await uow.get(event.originator_id, Notice)
+    if newer.state == NoticeState.CANCELLED:
+        return  # withdrawn before it was read here: it replaces nothing
+    for notice_id in older:
+        try:
+            notice = await uow.get(notice_id, Notice)
+        except (ConcurrencyConflict, StoreUnavailable):
+            raise
+        except Exception as exc:
+            # That notice's own poison event is dead-lettered where it is; it must not make every later
+            # summary of the incident poison too.
+            log.error("summary_supersede_skipped", notice_id=str(notice_id), error=repr(exc)[:500])
+            drafts.forget(event.incident_id, notice_id)
+            continue
+        if waiting_summary(notice):
+            notice.supersede(newer.id, by=DRAFTED_BY)
+            log.info(
+                "summary_superseded",
+                incident_id=str(event.incident_id),
+                notice_id=str(notice_id),
+                superseded_by=str(newer.id),
+            )
+        elif not notice.pending_events:
+            drafts.forget(event.incident_id, notice_id)  # as stored, and never a waiting summary again
 
 
 async def on_notice_published(event: Any, uow: UnitOfWork) -> None:

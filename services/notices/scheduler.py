@@ -3,6 +3,8 @@
 Which incidents are active is a fold of the stream, read from the start by every new instance (memory only,
 rebuilt on restart). What stops a duplicate is not that memory: the draft's id is derived from the incident
 and the period, and a new aggregate's subject must be empty, so a second save of the same draft is refused.
+An incident with fewer linked complaints than the policy's minimum gets no scheduled draft (press may write
+one). The same reading feeds the index of the service's own drafts that the worker supersedes older ones by.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavaila
 from events.store.aggregates import TOPIC, AggregateNotFound, AggregateStore
 from services.notices.drafting import incident_figures, summary_notice
 from services.notices.summary import FactsMemo, SummaryPolicy, slot_occasion, summary_notice_id
+from services.notices.superseding import SummaryDrafts
 from services.runtime.metrics import SUMMARY_CHECKS_FAILED
 
 log = structlog.get_logger(__name__)
@@ -40,8 +43,10 @@ class SummaryScheduler:
         policy: SummaryPolicy,
         reference: Reference,
         memo: FactsMemo | None = None,
+        drafts: SummaryDrafts | None = None,
     ) -> None:
         self.memo = memo
+        self.drafts = drafts
         self.store = store
         self.repository = repository
         self.clock = clock
@@ -80,6 +85,8 @@ class SummaryScheduler:
         while messages := await self.store.read(after_seq=self.position, limit=1000):
             for message in messages:
                 self.position = message.seq
+                if self.drafts is not None:
+                    self.drafts.fold(message, self.repository)  # read from the start, every event: complete
                 if message.headers.get(TOPIC) not in INCIDENT_TOPICS:
                     continue
                 incident_id = UUID(message.subject.rsplit(".", 1)[1])
@@ -107,8 +114,8 @@ class SummaryScheduler:
         except AggregateNotFound:
             pass
         incident = await self.repository.get(incident_id, Incident)
-        if incident.status == "resolved" or not incident.complaint_ids:
-            return 0  # nothing to report yet
+        if incident.status == "resolved" or not self.policy.summarises(len(incident.complaint_ids)):
+            return 0  # nothing to report yet, or too small for a public bulletin nobody asked for
         numbers = await incident_figures(incident, self.repository, self.memo)
         notice = summary_notice(
             incident, occasion, numbers, reference=self.reference, policy=self.policy, now=self.clock()

@@ -4,7 +4,8 @@ A summary never names anyone: it counts complaints received, dispatched and reso
 from receipt to a department's sign-for. Its notice id is derived from the incident and the occasion
 (the 50th complaint, the 14:00 slot), so drafting it twice, after a crash or by two instances, is one draft.
 Drafts on the linked count come at widening thresholds (20, 50, 100, ... 5000, then every 5000): a surge
-of thousands leaves press officers a handful to approve, not hundreds.
+of thousands leaves press officers a handful to approve, not hundreds. An incident with fewer linked
+complaints than ``min_complaints`` (two people reporting one fallen tree) gets no automatic draft at all.
 """
 
 from __future__ import annotations
@@ -33,8 +34,13 @@ class SummaryPolicy:
     thresholds: tuple[int, ...] = (20, 50, 100, 200, 500, 1000, 2000, 5000)
     every: timedelta = timedelta(hours=1)  # and one per active incident per period
     tz: timezone = CITY_TIME
+    # Below this many linked complaints no automatic draft, on a threshold or a period: no public bulletin
+    # for a two-report incident unless press writes one.
+    min_complaints: int = 5
 
     def __post_init__(self) -> None:
+        if self.min_complaints < 1:
+            raise ValueError(f"SummaryPolicy.min_complaints must be at least 1, got {self.min_complaints}")
         if not self.thresholds:
             raise ValueError("SummaryPolicy.thresholds must not be empty")
         if self.thresholds[0] <= 0:
@@ -42,10 +48,15 @@ class SummaryPolicy:
         if any(a >= b for a, b in pairwise(self.thresholds)):
             raise ValueError(f"SummaryPolicy.thresholds must be strictly increasing, got {self.thresholds}")
 
+    def summarises(self, count: int) -> bool:
+        """Whether an incident of ``count`` linked complaints gets automatic summaries at all."""
+        return count >= self.min_complaints
+
     def drafts_at(self, count: int) -> bool:
         """Whether the complaint that brings the linked count to ``count`` brings a summary draft."""
         last = self.thresholds[-1]
-        return count in self.thresholds or (count > last and count % last == 0)
+        on_threshold = count in self.thresholds or (count > last and count % last == 0)
+        return on_threshold and self.summarises(count)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from services.triage.indexes import Cluster, ContactIndex, member
 from tests.faults import effects
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-POLICY = SummaryPolicy(thresholds=(1,))  # a summary at every linked complaint
+POLICY = SummaryPolicy(thresholds=(1,), min_complaints=1)  # a summary at every linked complaint
 REFERENCE = load_reference()
 FACTORS: list[dict[str, Any]] = [{"name": "danger", "weight": 40, "value": 1, "evidence": ["flooded"]}]
 

@@ -7,7 +7,12 @@ let me = null;
 const STATES = {
   draft: ["草稿·待批准", "draft, awaiting approval"], approved: ["已批准·可发布", "approved, ready to publish"],
   published: ["已发布", "published"], updated: ["更新待批准", "update awaiting approval"], cancelled: ["已撤销", "cancelled"],
+  superseded: ["已被新草稿取代", "superseded by a newer draft"],
 };
+const CLOSED = new Set(["cancelled", "superseded"]);
+// Summary drafts a newer one replaced: counted under the list, shown only on request.
+let showSuperseded = false;
+let latest = [];
 
 async function act(notice, action, body) {
   try {
@@ -27,14 +32,24 @@ function actions(n) {
   if (me.kind === "command" && (n.state === "draft" || n.state === "updated")) {
     out.push(el("button", { type: "button", "data-action": "approve", onclick: () => act(n, "approve") }, "批准 Approve"));
   }
-  if (me.kind === "press" && n.state !== "cancelled") {
+  if (me.kind === "press" && !CLOSED.has(n.state)) {
     out.push(el("button", { type: "button", class: "danger", "data-action": "cancel",
       onclick: () => act(n, "cancel", { reason: "Withdrawn by the press office" }) }, "撤销 Withdraw"));
   }
   return el("td", { class: "actions" }, out);
 }
 
-function render(items) {
+function render(all) {
+  latest = all;
+  const superseded = all.filter((n) => n.state === "superseded").length;
+  const items = showSuperseded ? all : all.filter((n) => n.state !== "superseded");
+  const more = $("superseded-more");
+  more.hidden = superseded === 0;
+  more.querySelector(".notes").textContent =
+    `${superseded} 份自动进展草稿已被更新的草稿取代 automatic progress drafts replaced by a newer one`;
+  const toggle = more.querySelector("button");
+  toggle.textContent = showSuperseded ? "隐藏 Hide" : "显示 Show";
+  toggle.setAttribute("aria-expanded", String(showSuperseded));
   $("notices").replaceChildren(...(items.length ? items.map((n) => {
     const state = STATES[n.state] || [n.state, n.state];
     return el("tr", { "data-id": n.id, "data-state": n.state },
@@ -42,8 +57,14 @@ function render(items) {
       el("td", { class: "state" }, bi(state[0], state[1])), el("td", { text: n.status }),
       el("td", { text: n.author }), el("td", { text: n.approved_by || "—" }),
       el("td", { class: "num", text: n.published_version }), actions(n));
-  }) : [el("tr", {}, el("td", { colspan: 7, class: "empty", text: "暂无公告 no notices yet" }))]));
+  }) : [el("tr", {}, el("td", { colspan: 7, class: "empty",
+    text: superseded ? "暂无其他公告 no other notices" : "暂无公告 no notices yet" }))]));
 }
+
+$("superseded-more").querySelector("button").addEventListener("click", () => {
+  showSuperseded = !showSuperseded;
+  render(latest);
+});
 
 const refresh = refetcher(async () => {
   try {

@@ -21,7 +21,8 @@ from services.notices.app import build, handler_table
 from services.notices.summary import SummaryPolicy, slot_occasion, summary_notice_id
 from services.runtime.worker import Worker
 
-POLICY = SummaryPolicy(thresholds=(2, 3), every=timedelta(hours=1))  # drafts at 2, 3, 6, 9, ...
+# Drafts at 2, 3, 6, 9, ...; from the first linked complaint on (the default minimum is tested apart).
+POLICY = SummaryPolicy(thresholds=(2, 3), every=timedelta(hours=1), min_complaints=1)
 FACTORS = [{"name": "x", "weight": 1, "value": 1, "evidence": "y"}]
 
 
@@ -88,7 +89,9 @@ async def test_summaries_are_drafted_at_thresholds_then_multiples_of_the_last_on
     expected = {str(summary_notice_id(incident.id, f"complaints-{n}")) for n in (2, 3, 6, 9)}
     assert sorted(await drafted(store)) == sorted(expected)
     sixth = await repository.get(summary_notice_id(incident.id, "complaints-6"), Notice)
-    assert sixth.state == "draft" and sixth.incident_id == incident.id
+    ninth = await repository.get(summary_notice_id(incident.id, "complaints-9"), Notice)
+    assert ninth.state == "draft" and sixth.incident_id == ninth.incident_id == incident.id
+    assert (sixth.state, sixth.superseded_by) == ("cancelled", ninth.id)  # each newer one replaced the last
     assert "10 reports" in sixth.body_en  # figures as of when it was drafted: all ten already linked
     assert "已派发责任部门10件" in sixth.body_zh
 
@@ -121,7 +124,8 @@ async def test_levee_serve_notices_drafts_a_scheduled_summary_and_stops_on_reque
     from services.notices.app import run
     from services.settings import Settings
 
-    incident = await incident_with_complaints(AggregateStore(store, make_mapper()), 1)
+    # The default policy: an incident of 5 complaints is big enough for a scheduled summary.
+    incident = await incident_with_complaints(AggregateStore(store, make_mapper()), 5)
     stop = asyncio.Event()
     service = asyncio.create_task(run(Settings(nats_url=nats_url, nats_stream=store.spec.name), stop))
     async with asyncio.timeout(10):

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from events.errors import DomainError
-from events.notice import Notice, NoticeState
+from events.mapper import make_mapper, make_transcoder
+from events.notice import Notice, NoticeCancelled, NoticeState
 
 TEXT: dict[str, str] = {
     "title_en": "Flooding in Westbay", "title_zh": "西湾区内涝",
     "body_en": "Crews are pumping; avoid Harbour Road.", "body_zh": "正在抽水，请避开海港路。",
     "status": "investigating",
 }  # fmt: skip
+
+
+REPLACEMENT = UUID("0b9f7d0e-6a51-4c43-9f4e-3d2f6f0d8a11")
 
 
 def _text(**overrides: str) -> dict[str, Any]:
@@ -84,6 +91,16 @@ REFUSALS: list[tuple[str, str, Callable[[Notice], None], str]] = [
     ("publish_cancelled", "cancelled", lambda n: n.publish(), "notice_cancelled"),
     ("cancel_twice", "cancelled", lambda n: n.cancel("again", "cmd-wu"), "notice_cancelled"),
     ("cancel_without_reason", "published", lambda n: n.cancel("", "cmd-wu"), "reason_required"),
+    ("supersede_approved", "approved", lambda n: n.supersede(REPLACEMENT, "press-li"), "not_a_draft"),
+    ("supersede_published", "published", lambda n: n.supersede(REPLACEMENT, "press-li"), "not_a_draft"),
+    ("supersede_cancelled", "cancelled", lambda n: n.supersede(REPLACEMENT, "press-li"), "notice_cancelled"),
+    (
+        "supersede_someone_elses",
+        "draft",
+        lambda n: n.supersede(REPLACEMENT, "notices-service"),
+        "not_the_author",
+    ),
+    ("supersede_by_itself", "draft", lambda n: n.supersede(n.id, "press-li"), "supersedes_itself"),
     (
         "update_with_id_number",
         "published",
@@ -132,3 +149,46 @@ def test_publishing_unapproved_notice_says_why() -> None:
 def test_hotline_short_numbers_are_not_mistaken_for_personal_data() -> None:
     notice = Notice.draft(incident_id=None, drafted_by="press-li", **_text(body_en="Call 12345 for help."))
     assert notice.body_en == "Call 12345 for help."
+
+
+def test_a_draft_superseded_by_its_author_is_cancelled_naming_its_replacement() -> None:
+    notice = _draft()
+    notice.collect_events()
+    notice.supersede(REPLACEMENT, "press-li")
+    (event,) = notice.collect_events()
+    assert isinstance(event, NoticeCancelled)
+    assert (event.superseded_by, event.by) == (REPLACEMENT, "press-li")
+    assert str(REPLACEMENT) in event.reason
+    assert (notice.state, notice.superseded_by) == (NoticeState.CANCELLED, REPLACEMENT)
+    stored = make_mapper().to_stored_event(event)
+    assert make_mapper().to_domain_event(stored) == event
+
+
+def test_a_withdrawal_names_no_replacement() -> None:
+    notice = _notice_in("cancelled")
+    assert (notice.state, notice.superseded_by, notice.cancel_reason) == (
+        "cancelled",
+        None,
+        "Issued in error",
+    )
+
+
+def test_version_1_notice_cancelled_is_upcast_with_no_replacement() -> None:
+    """v2 carries superseded_by; a cancellation stored before it was a person's withdrawal."""
+    notice = _draft()
+    (drafted,) = notice.collect_events()
+    v1_state = {"timestamp": datetime(2024, 7, 1, 9, 31, tzinfo=UTC), "originator_topic": "events.notice:Notice",
+                "reason": "Issued in error", "by": "cmd-wu"}  # fmt: skip
+    stored = StoredEvent(
+        originator_id=notice.id, originator_version=2, topic="events.notice:NoticeCancelled",
+        state=make_transcoder().encode(v1_state),
+    )  # fmt: skip
+    cancelled = make_mapper().to_domain_event(stored)
+    assert isinstance(cancelled, NoticeCancelled) and cancelled.superseded_by is None
+    folded = cancelled.mutate(drafted.mutate(None))
+    assert folded is not None
+    assert (folded.state, folded.cancel_reason, folded.superseded_by) == (
+        "cancelled",
+        "Issued in error",
+        None,
+    )

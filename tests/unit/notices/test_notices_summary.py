@@ -115,8 +115,21 @@ def test_summaries_are_drafted_at_widening_thresholds(count: int, drafts: bool) 
 
 
 def test_a_single_threshold_drafts_at_each_of_its_multiples() -> None:
-    policy = SummaryPolicy(thresholds=(3,))
+    policy = SummaryPolicy(thresholds=(3,), min_complaints=1)
     assert [n for n in range(1, 13) if policy.drafts_at(n)] == [3, 6, 9, 12]
+
+
+def test_no_automatic_summary_below_the_minimum_incident_size() -> None:
+    assert SummaryPolicy().min_complaints == 5
+    assert [n for n in range(1, 8) if SummaryPolicy().summarises(n)] == [5, 6, 7]
+    policy = SummaryPolicy(thresholds=(2, 3), min_complaints=5)  # thresholds below it draft nothing
+    assert [n for n in range(1, 13) if policy.drafts_at(n)] == [6, 9, 12]
+
+
+@pytest.mark.parametrize("minimum", [0, -1])
+def test_summary_policy_refuses_a_minimum_below_one(minimum: int) -> None:
+    with pytest.raises(ValueError, match="min_complaints must be at least 1"):
+        SummaryPolicy(min_complaints=minimum)
 
 
 @pytest.mark.parametrize(
