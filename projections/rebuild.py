@@ -35,6 +35,7 @@ ALIASES = {"all": read_models.NAME}
 # Migrations that create tables or add columns: applied before loading. The rest (indexes, views) after.
 TABLE_MIGRATIONS = frozenset(
     {"001_read_models", "003_operator", "005_public_text", "006_dead_letters", "007_deadline_state"}
+    | {"008_dead_letter_retries"}
 )
 # Events per transaction while replaying: the live runner's batches are smaller, for latency.
 BATCH = 5000

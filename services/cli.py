@@ -4,6 +4,8 @@ levee up [--port PORT] [--data DIR] [--host HOST]   everything on this machine, 
 levee serve NAME                                     one service against NATS_URL / DATABASE_URL
 levee token create --role ROLE --name NAME           mint a staff API token (printed alone on stdout)
 levee token list | levee token revoke TOKEN_ID       staff tokens by id; a revoked one is refused at once
+levee deadletters list                               events workers set aside, with any retry's outcome
+levee deadletters retry WORKER EVENT_POSITION        ask the worker to handle that event once more
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import structlog
 
 from events.reference import configure_reference
 from projections import app as projector_app
-from services import cli_tokens
+from services import cli_deadletters, cli_tokens
 from services.api import app as api
 from services.dispatch import app as dispatch_app
 from services.logging_setup import configure_logging
@@ -129,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(command=_serve)
 
     cli_tokens.add_parser(commands)  # levee token create --role ROLE --name NAME | list | revoke TOKEN_ID
+    cli_deadletters.add_parser(commands)  # levee deadletters list | retry WORKER EVENT_POSITION
     return parser
 
 

@@ -163,6 +163,20 @@ class JetStreamEventStore:
             raise StoreError(f"direct get last matching {subject_filter}: status {status}")
         return _to_stored(reply)
 
+    async def message_at(self, seq: int) -> StoredMessage | None:
+        """The message at one stream sequence (direct get by `seq`), or None if the stream has none there."""
+        request = json.dumps({"seq": seq}).encode()
+        try:
+            reply = await self.nc.request(self._direct, request, timeout=self.timeout)
+        except (TimeoutError, nats.errors.TimeoutError, *_TRANSPORT_ERRORS) as exc:
+            raise StoreUnavailable(f"direct get failed: {type(exc).__name__}") from exc
+        status = (reply.headers or {}).get("Status")
+        if status == "404":
+            return None
+        if status:
+            raise StoreError(f"direct get at {seq}: status {status}")
+        return _to_stored(reply)
+
     async def read_subject(
         self, subject: str, *, after_seq: int = 0, since: datetime | None = None
     ) -> list[StoredMessage]:

@@ -41,6 +41,17 @@ class StreamSpec:
     def dead_letter_subject(self, reader: str) -> str:
         return f"{self.prefix}.dlq.{reader}"
 
+    def retry_subject(self, reader: str) -> str:
+        """Where staff ask `reader` to handle one of its dead-lettered events again (services/runtime/redrive.py).
+
+        Under `dlq.>`, so the stream's subjects already cover it, and beside the worker's own dead letters
+        without being one of them: a worker may write its dead letters, the API only this."""
+        return f"{self.prefix}.dlq.{reader}.retry"
+
+    def retried_subject(self, reader: str) -> str:
+        """Where `reader` records what came of a retry request (written with its tracking record)."""
+        return f"{self.prefix}.dlq.{reader}.retried"
+
     def snapshot_subject(self, purpose: str, aggregate_id: object) -> str:
         return f"{self.prefix}.snap.{purpose}.{aggregate_id}"
 

@@ -1,8 +1,10 @@
 """Which NATS subjects each Levee process may publish to: least privilege, rendered as nats-server config.
 
 Every service may read the stream (direct get, stream info) and get replies on its inbox. Writers may append
-events; each worker may move only its own tracking and dead-letter subjects; the projector and the board
-read only. A leaked API credential therefore cannot rewind a worker's position or forge its dead letters.
+events; each worker may move only its own tracking and dead-letter subjects (and record what came of a retry
+request); the API may ask each worker to retry a dead letter (`<prefix>.dlq.<worker>.retry`) and nothing else
+of theirs; the projector and the board read only. A leaked API credential therefore cannot rewind a worker's
+position or forge its dead letters or their outcomes.
 
 `deploy/nats/auth.conf` is `auth_conf()` committed (a test keeps them equal); regenerate it with
 `python -m services.embedded.nats_permissions > deploy/nats/auth.conf`.
@@ -31,12 +33,16 @@ def publish_permissions(spec: StreamSpec) -> dict[str, list[str]]:
     ]
     events = f"{spec.prefix}.ev.>"
     allowed = {
-        "api": [*read, events, f"{spec.prefix}.code.>"],  # a complaint claims its tracking code
+        # A complaint claims its tracking code; command staff ask workers to retry dead letters.
+        "api": [*read, events, f"{spec.prefix}.code.>", *(spec.retry_subject(w) for w in WORKERS)],
         "projector": [*read],
         "admin": [">"],
     }
     for worker in WORKERS:
-        allowed[worker] = [*read, events, spec.tracking_subject(worker), spec.dead_letter_subject(worker)]
+        allowed[worker] = [
+            *read, events, spec.tracking_subject(worker), spec.dead_letter_subject(worker),
+            spec.retried_subject(worker),
+        ]  # fmt: skip
     return allowed
 
 

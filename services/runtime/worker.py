@@ -4,6 +4,10 @@ Loop: read a batch after the tracked position (batch direct get, never a push co
 handler in one unit of work, then store every new event *and* the advanced tracking record in one atomic
 batch. Only after that commit is the batch done; a crash anywhere before it redoes the batch, and the
 tracking record's expected sequence makes a second commit of the same batch impossible.
+
+A retry request addressed to this worker (services/runtime/redrive.py) is read in the same loop and handled
+alone, at its own position: the dead-lettered event is handled once more and its effects, or a new dead
+letter, are committed with the tracking record at the request's sequence, exactly once like any event.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavaila
 from events.store.aggregates import TOPIC, VERSION, AggregateStore, Appender
 from events.store.jetstream import MAX_BATCH
 from events.store.records import StoredMessage
+from services.runtime import redrive
 from services.runtime.metrics import CONSUMER_LAG, DEAD_LETTERS, HANDLER_FAILURES, LagMeter
 from services.runtime.tracking import Tracking, check_no_gap, load_tracking
 from services.runtime.unit_of_work import AggregateCache, UnitOfWork
@@ -81,6 +86,7 @@ class Worker:
             get_topic(c) for t in cache_types for c in _created_event_classes(t)
         )
         self._events_prefix = store.spec.events_filter.removesuffix(">")
+        self._retry_subject = store.spec.retry_subject(name)
         self._skipped_to = 0  # the end of a run of non-event messages read past without a commit
         self._distrust_until = 0  # after a conflict: load what the batch needs instead of trusting the cache
         # Aggregates found behind the stream's end at a commit: loaded, not fed, until the position passes.
@@ -129,16 +135,22 @@ class Worker:
         # The whole stream, not the events' subjects: a filtered batch read cost nats-server about 80 us of
         # CPU per message against 12 us unfiltered. Tracking records and dead letters are skipped here, and
         # only in memory: committing a position for them would write a tracking record every other worker
-        # then reads and answers in kind, for ever. After a restart they are skipped again.
+        # then reads and answers in kind, for ever. After a restart they are skipped again. Retry requests
+        # addressed to this worker are the exception: staff write them, and each is committed like an event.
         after = max(self.tracking.position, self._skipped_to)
         read = await self.store.read(after_seq=after, limit=self.batch_size, subject=">")
         if not read:
             return 0
-        messages = [m for m in read if m.subject.startswith(self._events_prefix)]
+        retry = self._retry_subject
+        messages = [m for m in read if m.subject.startswith(self._events_prefix) or m.subject == retry]
         if not messages:
             self._skipped_to = read[-1].seq
             return len(read)
         self._skipped_to = 0
+        # A retry request is handled alone, at its own position: this batch ends before it, or is just it.
+        cut = next((i for i, m in enumerate(messages) if m.subject == retry), None)
+        if cut is not None:
+            messages = messages[: cut or 1]
         read = messages
         for _ in range(50):
             # A retry redoes only what is not committed yet: a batch may commit in parts.
@@ -146,7 +158,10 @@ class Worker:
             if not messages:
                 break
             try:
-                await self._commit_batch(messages)
+                if messages[0].subject == retry:
+                    await self._redrive(messages[0])
+                else:
+                    await self._commit_batch(messages)
                 break
             except _TooManyEffects as overflow:
                 # The effects of these events do not fit in one atomic batch: redo fewer of them.
@@ -231,9 +246,79 @@ class Worker:
             await self._commit(uow, message.seq)
             return
 
-    async def _handle(self, message: StoredMessage, uow: UnitOfWork, event: Any = None) -> None:
+    async def _redrive(self, request: StoredMessage) -> None:
+        """Handle a dead-lettered event once more, as staff asked, like `_handle_alone`; the outcome (effects
+        and a `succeeded` record, a new dead letter, or `ignored`) is committed at the request's position."""
+        asked = redrive.parse_request(request)
+        bound = self.log.bind(retry_position=request.seq, seq=asked.event_position)
+        facts, original, reason = await self._retry_target(asked)
+        retried = self.store.spec.retried_subject(self.name)
+        if original is None or facts.dead is None:
+            bound.warning("retry_ignored", reason=reason)
+            record = redrive.outcome(
+                self.name, asked, redrive.IGNORED, self.clock(), asked.dead_letter_position, reason=reason
+            )
+            await self._commit_alone(request.seq, [Write(retried, record)])
+            return
+        for attempt in range(1, self.max_attempts + 1):
+            uow = UnitOfWork(self.repository, now=self.clock(), position=original.seq, cache=self.cache)
+            try:
+                # No observer: it saw this event when it was first read, and an index must not step back.
+                await self._handle(original, uow, observe=False)
+            except (ConcurrencyConflict, StoreUnavailable):
+                raise
+            except Exception as exc:
+                self._forget_changed(uow)
+                bound.warning("retry_failed", attempt=attempt, error=repr(exc))
+                HANDLER_FAILURES.labels(self.name).inc()
+                if attempt < self.max_attempts:
+                    await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
+                    continue
+                await self._dead_letter_again(original, exc, request.seq, facts, attempt)
+                return
+            done = redrive.outcome(self.name, asked, redrive.SUCCEEDED, uow.now, facts.dead.seq)
+            try:
+                await self._commit(uow, request.seq, [Write(retried, done)])
+            except _TooManyEffects:
+                error = RuntimeError("one event produced too many effects")
+                await self._dead_letter_again(original, error, request.seq, facts, attempt)
+                return
+            bound.info("event_redriven", attempt=attempt, dead_letter_position=facts.dead.seq)
+            return
+
+    async def _retry_target(
+        self, asked: redrive.RetryRequest
+    ) -> tuple[redrive.DeadLetterFacts, StoredMessage | None, str]:
+        """The dead letter a request names, as the stream stood before the request, and its event; or why
+        the request is left alone (the event is None then)."""
+        if asked.event_position is None:
+            return redrive.DeadLetterFacts(), None, "the request cannot be read"
+        facts = await redrive.dead_letter_facts(self.store, self.name, asked.event_position, before=asked.seq)
+        original = None
+        if facts.dead is not None and facts.succeeded is None:
+            original = await self.store.message_at(asked.event_position)
+        reason = redrive.refusal(facts, original, self._events_prefix)
+        return facts, (original if reason is None else None), reason or ""
+
+    async def _dead_letter_again(
+        self, original: StoredMessage, exc: Exception, at: int, facts: redrive.DeadLetterFacts, attempts: int
+    ) -> None:
+        """A retry failed too: a new dead letter, its attempts added to the last one's, naming the retried."""
+        assert facts.dead is not None
+        await self._dead_letter(
+            original,
+            exc,
+            at=at,
+            attempts=facts.attempts + attempts,
+            retry_of=facts.dead.seq,
+            retry_position=at,
+        )
+
+    async def _handle(
+        self, message: StoredMessage, uow: UnitOfWork, event: Any = None, *, observe: bool = True
+    ) -> None:
         topic = message.headers.get(TOPIC, "")
-        observer = self.observers.get(topic)
+        observer = self.observers.get(topic) if observe else None
         if observer is not None:
             try:
                 event = event or self.repository.to_domain_event(_aggregate_id(message), message)
@@ -289,15 +374,16 @@ class Worker:
             self.repository.remember(aggregate_id, version, message.seq)
         return decoded
 
-    async def _commit(self, uow: UnitOfWork, position: int) -> None:
+    async def _commit(self, uow: UnitOfWork, position: int, extra: list[Write] | None = None) -> None:
         tracking_write = self.tracking.advance_to(self.store, position)
         changed = uow.changed
         writes = await self.repository.writes_for(*changed)
-        if len(writes) + 1 > MAX_BATCH:
+        extra = extra or []
+        if len(writes) + len(extra) + 1 > MAX_BATCH:
             self._forget_changed(uow)
             raise _TooManyEffects(len(writes))
         try:
-            positions = await self.appender.append([*writes, tracking_write])
+            positions = await self.appender.append([*writes, *extra, tracking_write])
         except ConcurrencyConflict as conflict:
             self._forget_changed(uow)
             stale = await self._behind(writes)
@@ -336,8 +422,11 @@ class Worker:
         if self.cache is not None:
             self.cache.clear()
 
-    async def _dead_letter(self, message: StoredMessage, exc: Exception) -> None:
-        """Set a poison event aside where command staff can see it, and move on past it."""
+    async def _dead_letter(
+        self, message: StoredMessage, exc: Exception, *, at: int | None = None, **more: Any
+    ) -> None:
+        """Set a poison event aside where command staff can see it, and move on past it (or, for a retry
+        that failed again, past the request at `at`; `more` says which dead letter it retried)."""
         record = {
             "worker": self.name,
             "seq": message.seq,
@@ -346,13 +435,17 @@ class Worker:
             "error": repr(exc)[:2000],
             "attempts": self.max_attempts,
             "at": self.clock().isoformat(),
+            **more,
         }
         dead = Write(self.store.spec.dead_letter_subject(self.name), json.dumps(record).encode())
-        tracking_write = self.tracking.advance_to(self.store, message.seq)
-        positions = await self.appender.append([dead, tracking_write])
-        self.tracking = Tracking(self.name, message.seq, positions[-1])
+        await self._commit_alone(message.seq if at is None else at, [dead])
         DEAD_LETTERS.labels(self.name).inc()
         self.log.error("event_dead_lettered", seq=message.seq, topic=record["topic"], error=record["error"])
+
+    async def _commit_alone(self, position: int, writes: list[Write]) -> None:
+        """Records of the worker's own (no aggregate changed) with its tracking record, in one batch."""
+        positions = await self.appender.append([*writes, self.tracking.advance_to(self.store, position)])
+        self.tracking = Tracking(self.name, position, positions[-1])
 
 
 def _created_event_classes(cls: type[Aggregate]) -> list[type]:

@@ -60,6 +60,17 @@ def event() -> Write:
         ("triage", lambda: Write(SPEC.tracking_subject("dispatch"), b"{}"), False),
         ("dispatch", lambda: Write(SPEC.dead_letter_subject("dispatch"), b"{}"), True),
         ("notices", lambda: Write(SPEC.dead_letter_subject("triage"), b"{}"), False),
+        # Re-driving a dead letter: the API may ask, and nothing more; only the worker records the outcome.
+        ("api", lambda: Write(SPEC.retry_subject("triage"), b"{}"), True),
+        ("api", lambda: Write(SPEC.retry_subject("notices"), b"{}"), True),
+        ("api", lambda: Write(SPEC.dead_letter_subject("triage"), b"{}"), False),
+        ("api", lambda: Write(SPEC.retried_subject("triage"), b"{}"), False),
+        ("api", lambda: Write(SPEC.retry_subject("nobody"), b"{}"), False),
+        ("api", lambda: Write(f"{SPEC.dead_letter_subject('triage')}.other", b"{}"), False),
+        ("projector", lambda: Write(SPEC.retry_subject("triage"), b"{}"), False),
+        ("triage", lambda: Write(SPEC.retried_subject("triage"), b"{}"), True),
+        ("triage", lambda: Write(SPEC.retry_subject("triage"), b"{}"), False),
+        ("dispatch", lambda: Write(SPEC.retried_subject("triage"), b"{}"), False),
     ],
 )
 async def test_a_service_publishes_only_to_its_own_subjects(

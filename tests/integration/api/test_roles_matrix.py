@@ -45,6 +45,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", INCIDENTS): {COMMAND},
     ("POST", f"{INCIDENTS}/{{id}}/status"): {COMMAND},
     ("POST", f"{INCIDENTS}/{{id}}/complaints"): {COMMAND},
+    ("POST", f"{INCIDENTS}/{{id}}/department-actions"): {*ANY_DEPARTMENT},  # each on its own cases only
     ("POST", NOTICES): {PRESS},
     ("POST", f"{NOTICES}/{{id}}/revise"): {PRESS},
     ("POST", f"{NOTICES}/{{id}}/approve"): {COMMAND},
@@ -56,9 +57,11 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", CASE): {OPERATOR, COMMAND, OWN},
     ("GET", f"{CASE}/contact"): {OPERATOR, COMMAND, OWN},  # contact.py: to call the complainant back
     ("GET", "/api/v1/departments/{code}/queue"): {COMMAND, OWN},
+    ("GET", "/api/v1/departments/{code}/incidents"): {COMMAND, OWN},
     ("GET", INCIDENTS): {OPERATOR, COMMAND, PRESS, *ANY_DEPARTMENT},
     ("GET", "/api/v1/board"): {COMMAND},
     ("GET", "/api/v1/dead-letters"): {COMMAND},  # events workers set aside: command's to see
+    ("POST", "/api/v1/dead-letters/{worker}/{event_position}/retry"): {COMMAND},  # dead_letters.py: and retry
     ("GET", "/api/v1/board/events"): {OPERATOR, COMMAND, PRESS, *ANY_DEPARTMENT},
     ("GET", "/api/v1/staff/notices"): {COMMAND, PRESS},
     ("GET", "/api/v1/reports/summary"): {COMMAND, PRESS},
@@ -193,7 +196,8 @@ def _fill(template: str, ids: dict[str, str]) -> str:
         else "notice"
     )
     values = {"id": ids.get(kind, str(uuid.uuid4())), "code": DEPT, "tracking_code": "LV-ABCDEF",
-              "service_code": "x", "service_request_id": str(uuid.uuid4()), "token": "x", "name": "x.css"}  # fmt: skip
+              "service_code": "x", "service_request_id": str(uuid.uuid4()), "token": "x", "name": "x.css",
+              "worker": "triage", "event_position": "1"}  # fmt: skip
     return template.format(**values)
 
 
