@@ -22,6 +22,7 @@ from events.mapper import make_mapper
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from tests.browser.conftest import Stack
+from tests.integration.projections.typhoon_night import typhoon_night
 
 expect = pytest.importorskip(
     "playwright.async_api", reason="Playwright for Python is a dev dependency"
@@ -206,3 +207,64 @@ async def test_press_publishes_an_approved_notice_that_the_public_then_reads(
     await reports.screenshot(path=shots / "04-reports.png", full_page=True)
     for page in (desk, public, reports):
         await page.close()
+
+
+async def test_board_puts_the_most_urgent_incidents_first_and_groups_what_waits_on_command(
+    stack: Stack, browser: Any, shots: Path, nc: Any
+) -> None:
+    """A typhoon night: 15 incidents, the three big ones declared first (newest-first would list them last),
+    15 cases with command (12 P1s escalated at once). The officer sees the big three at the top of a wide incidents
+    table, one line per incident for what is with command, and the cases to decide one by one below it."""
+    command = await stack.token("command")
+    await ready(stack, command)
+    night = typhoon_night(small=12)
+    store = JetStreamEventStore(nc, stack.settings.stream_spec)
+    await AggregateStore(store, make_mapper()).save(*night.aggregates)
+
+    board = await browser.new_page(viewport={"width": 1500, "height": 1000})
+    await sign_in(board, f"{stack.url}/board", command)
+    incidents = board.locator("#incidents tr[data-id]")
+    await expect(incidents).to_have_count(10, timeout=10_000)  # the top ten of fifteen
+    await expect(incidents.nth(0)).to_contain_text("Flooding in Harbourfront")
+    await expect(incidents.nth(1)).to_contain_text("Power outage in Old Town")
+    await expect(incidents.nth(2)).to_contain_text("Water outage in Newfield")
+    await board.screenshot(path=shots / "01-board-top.png")
+    await board.screenshot(path=shots / "02-board-full.png", full_page=True)
+    assert [await incidents.nth(i).get_attribute("data-id") for i in range(3)] == [
+        str(night.incidents[k]) for k in ("flood", "power", "water")]  # fmt: skip
+    await expect(incidents.nth(1).locator("td.alarm")).to_have_text(["4", "3"])  # open P1, overdue: red
+    # Wide enough to read: the panel spans the page and a title is one line.
+    panel = await board.locator("section[aria-labelledby=h-incidents]").bounding_box()
+    assert panel is not None and panel["width"] > 1300, panel
+    title = await incidents.nth(4).locator("td.title").bounding_box()  # "Telecom outage in Central Hills · …"
+    assert title is not None and title["height"] < 30, title
+
+    groups = board.locator("#escalated-incidents tr[data-incident]")
+    await expect(groups).to_have_count(3)
+    await expect(groups.nth(0)).to_contain_text("Flooding in Harbourfront")
+    await expect(groups.nth(1)).to_contain_text("Power outage in Old Town")
+    await expect(groups.nth(1).locator("td.num")).to_have_text(["4", "4", "3", "0"])
+    await expect(groups.nth(1).locator("td.wait")).to_contain_text("min")  # "不到1分 <1 min" or "1分 1 min"
+    await expect(groups.nth(2).locator("td.num")).to_have_text(["3", "2", "2", "1"])
+    await expect(board.locator("#command-summary")).to_contain_text("15 with command: 12 in 3 incident(s)")
+    cases = board.locator("#escalated tr[data-id]")
+    await expect(cases).to_have_count(4)
+    await expect(cases.nth(0)).to_have_attribute("data-id", str(night.cases["overdue-loner"]))
+    await expect(cases.nth(0)).to_contain_text("超时 overdue")
+    queued = board.locator("#escalated tr[data-queue=true]")
+    await expect(queued).to_have_count(2)
+    await expect(queued.nth(0)).to_contain_text("指挥部队列 command queue")
+
+    await board.get_by_role("button", name="显示全部 15 项 Show all 15").click()
+    await expect(incidents).to_have_count(15)
+    toggle = board.locator("#incidents-more button")
+    await expect(toggle).to_have_attribute("aria-expanded", "true")
+    await expect(toggle).to_have_text("只显示前 10 项 Show the top 10 only")
+    await expect(board.locator("#incidents-more")).to_contain_text("显示全部 15 项 showing all 15")
+    await board.locator("#h-incidents").scroll_into_view_if_needed()
+    await board.screenshot(path=shots / "03-all-incidents.png", full_page=True)
+    await board.keyboard.press("Enter")  # the button kept the focus: the keyboard folds it back
+    await expect(incidents).to_have_count(10)
+    page = await board.locator("html").bounding_box()
+    assert page is not None and page["height"] < 3000, page  # a drill's board was ~10,500 px tall
+    await board.close()

@@ -241,18 +241,29 @@ def _rates(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-async def incidents_with_counts(conn: Conn, *, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Incidents, newest first, with live counts of their complaints (total, open, open P1, overdue)."""
+# What needs command most first: open P1s, then overdue, then open complaints, then the newest incident.
+_INCIDENT_URGENCY = "open_p1 DESC, overdue DESC, open DESC, i.declared_at DESC, i.id"
+
+
+async def incidents_with_counts(
+    conn: Conn, *, now: datetime | None = None, by_urgency: bool = False, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Incidents with live counts of their complaints (total, open, open P1, overdue): newest first, or with
+    `by_urgency` what needs command most first (open P1, overdue, open, then newest). One pass over the
+    linked complaints (GROUP BY incident_id), joined to the incidents; `limit` None is all of them."""
     rows = await conn.fetch(
+        "WITH c AS (SELECT incident_id, count(*) AS complaints, "
+        f"count(*) FILTER (WHERE status IN {_OPEN_SQL}) AS open, "
+        f"count(*) FILTER (WHERE status IN {_OPEN_SQL} AND level = 'P1') AS open_p1, "
+        f"count(*) FILTER (WHERE {overdue_sql('$1')}) AS overdue "
+        f"FROM {S}.complaints WHERE incident_id IS NOT NULL GROUP BY incident_id) "
         "SELECT i.id, i.title, i.kind, i.districts, i.status, i.declared_at, i.updated_at, i.linked_complaints, "
-        "count(c.id) AS complaints, "
-        f"count(c.id) FILTER (WHERE c.status IN {_OPEN_SQL}) AS open, "
-        f"count(c.id) FILTER (WHERE c.status IN {_OPEN_SQL} AND c.level = 'P1') AS open_p1, "
-        f"count(c.id) FILTER (WHERE {overdue_sql('$1', 'c')}) AS overdue "
-        f"FROM {S}.incidents i LEFT JOIN {S}.complaints c ON c.incident_id = i.id "
-        "GROUP BY i.id ORDER BY i.declared_at DESC",
-        _now(now),
-    )
+        "COALESCE(c.complaints, 0) AS complaints, COALESCE(c.open, 0) AS open, "
+        "COALESCE(c.open_p1, 0) AS open_p1, COALESCE(c.overdue, 0) AS overdue "
+        f"FROM {S}.incidents i LEFT JOIN c ON c.incident_id = i.id "
+        f"ORDER BY {_INCIDENT_URGENCY if by_urgency else 'i.declared_at DESC, i.id'} LIMIT $2",
+        _now(now), limit,
+    )  # fmt: skip
     return [_row(r) for r in rows]
 
 
@@ -316,18 +327,60 @@ _WHY_COMMAND = (
 )
 
 
+# What is command's: open, and escalated to level 2 or in the command queue ($1). `c` is the complaint.
+_WITH_COMMAND = f"c.status IN {_OPEN_SQL} AND (c.escalation_level >= 2 OR c.department = $1)"
+_ESCALATED_COLUMNS = (
+    "c.id, c.tracking_code, c.status, c.level, c.escalation_level, c.category, c.district, c.department, "
+    "c.incident_id, c.received_at, COALESCE(c.department = $1, false) AS in_command_queue, w.at AS since, "
+    "w.reason AS why"
+)
+
+
 async def escalated_to_command(
     conn: Conn, *, limit: int = 50, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Open complaints that are command's: escalated to level 2, or in the command queue (dispatch sends there
     what no department can take). Newest arrival at command first; `why` is the escalation or dispatch reason."""
     rows = await conn.fetch(
-        "SELECT c.id, c.tracking_code, c.status, c.level, c.escalation_level, c.category, c.district, "
-        "c.department, c.received_at, c.department = $1 AS in_command_queue, w.at AS since, w.reason AS why, "
-        f"{overdue_sql('$3', 'c')} AS overdue FROM {S}.complaints c {_WHY_COMMAND} "
-        f"WHERE c.status IN {_OPEN_SQL} AND (c.escalation_level >= 2 OR c.department = $1) "
+        f"SELECT {_ESCALATED_COLUMNS}, {overdue_sql('$3', 'c')} AS overdue "
+        f"FROM {S}.complaints c {_WHY_COMMAND} WHERE {_WITH_COMMAND} "
         "ORDER BY COALESCE(w.at, c.received_at) DESC, c.id DESC LIMIT $2",
         COMMAND_QUEUE, limit, _now(now),
+    )  # fmt: skip
+    return [_row(r) for r in rows]
+
+
+async def escalated_individual(
+    conn: Conn, *, limit: int = 50, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The cases with command that need a decision one by one: those in no incident (an incident's escalations
+    are handled as the incident, `escalated_by_incident`), and every case in the command queue, incident or
+    not, since no department has it. Overdue first, then the newest arrival at command."""
+    rows = await conn.fetch(
+        f"SELECT {_ESCALATED_COLUMNS}, {overdue_sql('$3', 'c')} AS overdue "
+        f"FROM {S}.complaints c {_WHY_COMMAND} "
+        f"WHERE {_WITH_COMMAND} AND (c.incident_id IS NULL OR c.department = $1) "
+        "ORDER BY overdue DESC, COALESCE(w.at, c.received_at) DESC, c.id DESC LIMIT $2",
+        COMMAND_QUEUE, limit, _now(now),
+    )  # fmt: skip
+    return [_row(r) for r in rows]
+
+
+async def escalated_by_incident(conn: Conn, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """What is command's, one row per incident: how many of its open complaints are escalated to command,
+    how many of those are P1, overdue, in the command queue, and when the longest-waiting of them was received
+    (`oldest_received_at`: the caller's wait). Most urgent first: P1, then overdue, then escalated, then the
+    longest waiting. Complaints only, GROUP BY incident_id: no timeline lookup per complaint (in a surge
+    thousands are escalated), which is why the wait counts from the call, not from the escalation."""
+    rows = await conn.fetch(
+        "WITH e AS (SELECT c.incident_id, count(*) AS escalated, count(*) FILTER (WHERE c.level = 'P1') AS p1, "
+        f"count(*) FILTER (WHERE {overdue_sql('$2', 'c')}) AS overdue, "
+        "count(*) FILTER (WHERE c.department = $1) AS in_command_queue, min(c.received_at) AS oldest_received_at "
+        f"FROM {S}.complaints c WHERE c.incident_id IS NOT NULL AND {_WITH_COMMAND} GROUP BY c.incident_id) "
+        "SELECT e.incident_id AS id, i.title, i.kind, i.districts, i.status, e.escalated, e.p1, e.overdue, "
+        f"e.in_command_queue, e.oldest_received_at FROM e LEFT JOIN {S}.incidents i ON i.id = e.incident_id "
+        "ORDER BY e.p1 DESC, e.overdue DESC, e.escalated DESC, e.oldest_received_at, e.incident_id",
+        COMMAND_QUEUE, _now(now),
     )  # fmt: skip
     return [_row(r) for r in rows]
 
@@ -349,9 +402,13 @@ async def pending_extensions(conn: Conn, *, limit: int = 50) -> list[dict[str, A
 
 async def dead_letters(conn: Conn, *, limit: int = 50) -> list[dict[str, Any]]:
     """Events workers set aside after repeated failures, the latest first (`position`: the dead letter's own
-    place in the stream; `event_position`, `event_subject`: the failed event's)."""
+    place in the stream; `event_position`, `event_subject`: the failed event's). `retry_state` is NULL until
+    staff ask for a retry, then pending, succeeded, failed (`retry_failed_position`: the newer dead letter it
+    left) or ignored; `retry_of` names the dead letter a failed retry came from."""
     rows = await conn.fetch(
-        "SELECT position, worker, event_position, event_subject, topic, error, attempts, at "
+        "SELECT position, worker, event_position, event_subject, topic, error, attempts, at, "
+        "retry_state, retry_position, retry_requested_at, retry_requested_by, retry_succeeded_at, "
+        "retry_failed_at, retry_failed_position, retry_of "
         f"FROM {S}.dead_letters ORDER BY position DESC LIMIT $1",
         limit,
     )
@@ -359,11 +416,16 @@ async def dead_letters(conn: Conn, *, limit: int = 50) -> list[dict[str, Any]]:
 
 
 async def command_counts(conn: Conn) -> dict[str, int]:
-    """What waits on command: level-2 or command-queue cases, unanswered extension requests, dead letters."""
+    """What waits on command: level-2 or command-queue cases (`escalated_individual`: those of them in no
+    incident or in the command queue), unanswered extension requests, dead letters still open (neither
+    re-driven successfully nor followed by the newer dead letter of a failed retry)."""
     row = await conn.fetchrow(
         f"SELECT count(*) FILTER (WHERE escalation_level >= 2 OR department = $1) AS escalated_to_command, "
+        "count(*) FILTER (WHERE (escalation_level >= 2 AND incident_id IS NULL) OR department = $1) "
+        "AS escalated_individual, "
         "count(*) FILTER (WHERE extension_pending) AS extension_pending, "
-        f"(SELECT count(*) FROM {S}.dead_letters) AS dead_letters "
+        f"(SELECT count(*) FROM {S}.dead_letters "
+        "WHERE retry_state IS NULL OR retry_state NOT IN ('succeeded', 'failed')) AS dead_letters "
         f"FROM {S}.complaints WHERE status IN {_OPEN_SQL}",
         COMMAND_QUEUE,
     )
@@ -378,16 +440,20 @@ async def projection_position(conn: Conn, name: str = "read_models") -> int:
 
 
 async def board(conn: Conn, *, now: datetime | None = None) -> dict[str, Any]:
-    """Everything the command board shows, as of `now`."""
+    """Everything the command board shows, as of `now`. Incidents come most urgent first (all of them; the page
+    shows the top ones); what is with command comes both per complaint (`escalated_to_command`, newest first)
+    and as the board shows it: per incident, then the cases to decide one by one (`escalated_individual`)."""
     at = _now(now)
     return {
         "as_of": at,
         "position": await projection_position(conn),
         "counts": {**await board_counts(conn, now=at), **await command_counts(conn)},
         "departments": await department_stats(conn, now=at),
-        "incidents": await incidents_with_counts(conn, now=at),
+        "incidents": await incidents_with_counts(conn, now=at, by_urgency=True),
         "newest_p1": await newest_p1(conn, now=at),
         "escalated_to_command": await escalated_to_command(conn, now=at),
+        "escalated_by_incident": await escalated_by_incident(conn, now=at),
+        "escalated_individual": await escalated_individual(conn, now=at),
         "extension_requests": await pending_extensions(conn),
         "dead_letters": await dead_letters(conn, limit=20),
         "overdue": await overdue_list(conn, now=at),

@@ -26,7 +26,60 @@ function rows(tbody, items, render, emptyText) {
     : [el("tr", {}, el("td", { colspan: 9, class: "empty", text: emptyText }))]));
 }
 
+// Long lists show their first TOP entries, and a button shows all of them. Which lists are open is kept
+// across the live refetches (a commit must not fold a list the officer is reading), not across reloads.
+const TOP = 10;
+const expanded = new Set();
+let lastBoard = null;
+
+// The first TOP of `items` (all when the list is open); `total` is how many there are in all, when the
+// server sent only the first of them.
+function topOf(id, items, total = items.length) {
+  const open = expanded.has(id);
+  const shown = open ? items : items.slice(0, TOP);
+  const more = $(`${id}-more`);
+  more.hidden = items.length <= TOP && total <= items.length;
+  const counted = shown.length < items.length ? `显示前 ${shown.length} 项，共 ${items.length} 项 showing ${shown.length} of ${items.length}`
+    : `显示全部 ${items.length} 项 showing all ${items.length}`;
+  const cut = total > items.length ? ` · 看板只列出 ${total} 项中的前 ${items.length} 项 the board lists the first ${items.length} of ${total}` : "";
+  more.querySelector(".notes").textContent = counted + cut;
+  const button = more.querySelector("button");
+  button.setAttribute("aria-expanded", String(open));
+  button.hidden = items.length <= TOP;
+  button.replaceChildren(open ? bi(`只显示前 ${TOP} 项`, `Show the top ${TOP} only`)
+    : bi(`显示全部 ${items.length} 项`, `Show all ${items.length}`));
+  return shown;
+}
+
+function toggle(event) {
+  const id = event.currentTarget.dataset.panel;
+  if (expanded.has(id)) expanded.delete(id); else expanded.add(id);
+  if (lastBoard) render(lastBoard);
+}
+
+const INCIDENT_STATUS = {
+  investigating: ["调查中", "investigating"], identified: ["已查明", "identified"],
+  monitoring: ["监测中", "monitoring"], resolved: ["已解决", "resolved"],
+};
+function incidentStatus(status) {
+  const names = INCIDENT_STATUS[status];
+  return names ? bi(names[0], names[1]) : document.createTextNode(status || "—");
+}
+
+// A count that is red when above zero: the P1 and overdue columns.
+const alarm = (n) => el("td", { class: `num ${n ? "alarm" : ""}`, text: n ?? 0 });
+
+// How long since `since`, as of the board's time, in words: "1小时17分 1 h 17 min" ("m:ss" reads as hours).
+function waited(since, asOf) {
+  if (!since) return "—";
+  const minutes = Math.floor(Math.max(0, new Date(asOf) - new Date(since)) / 60000);
+  const h = Math.floor(minutes / 60), m = minutes % 60;
+  if (!h) return minutes ? `${m}分 ${m} min` : "不到1分 <1 min";
+  return `${h}小时${m}分 ${h} h ${m} min`;
+}
+
 function render(board) {
+  lastBoard = board;
   const c = board.counts;
   $("asof").textContent = `数据时间 as of ${fmtTime(board.as_of)} · #${board.position}`;
   const gap = board.stream_gap;
@@ -51,21 +104,15 @@ function render(board) {
     el("div", { class: "stat" }, el("span", { class: "n", text: String(n) }), statusLabel(s))));
 
   const p1 = $("p1-list");
-  p1.replaceChildren(...(board.newest_p1.length ? board.newest_p1.map((item) =>
+  const p1Shown = topOf("p1-list", board.newest_p1);
+  p1.replaceChildren(...(p1Shown.length ? p1Shown.map((item) =>
     el("li", { "data-id": item.id },
       el("strong", { text: item.tracking_code }), " · ", category(item.category), " · ", district(item.district),
       " · ", statusLabel(item.status), item.department ? [" → ", department(item.department)] : [],
       " · ", fmtTime(item.received_at), item.overdue ? el("span", { class: "overdue-text", text: " 超时 overdue" }) : null))
     : [el("li", { class: "empty", text: "暂无 none" })]));
 
-  rows($("escalated"), board.escalated_to_command, (e) => el("tr", { "data-id": e.id, "data-escalation": e.escalation_level },
-    el("td", {}, el("strong", { text: e.tracking_code })),
-    el("td", {}, e.escalation_level >= 2 ? bi(`${e.escalation_level}级督办`, `level ${e.escalation_level}`) : null,
-      e.in_command_queue ? [e.escalation_level >= 2 ? " · " : "", bi("指挥部队列", "command queue")] : null),
-    el("td", {}, levelTag(e.level)), el("td", {}, category(e.category)), el("td", {}, district(e.district)),
-    el("td", { text: e.why || "—" }),
-    el("td", {}, fmtTime(e.since || e.received_at), e.overdue ? el("span", { class: "overdue-text", text: " 超时 overdue" }) : null)),
-    "暂无上报 nothing escalated to command");
+  renderCommand(board);
 
   rows($("extensions"), board.extension_requests, (x) => el("tr", { "data-id": x.id },
     el("td", { text: x.tracking_code }), el("td", {}, department(x.department)),
@@ -77,17 +124,18 @@ function render(board) {
     el("td", { text: (d.topic || "—").replace(/^events\.\w+:/, "") }), el("td", { text: d.error }),
     el("td", { text: fmtTime(d.at) })), "暂无死信 no dead letters");
 
-  rows($("overdue"), board.overdue, (o) => el("tr", {},
+  rows($("overdue"), topOf("overdue", board.overdue, c.overdue), (o) => el("tr", {},
     el("td", { text: o.tracking_code }), el("td", {}, levelTag(o.level)), el("td", {}, category(o.category)),
     el("td", {}, district(o.district)), el("td", {}, department(o.department)),
     el("td", { class: "num overdue-text", text: fmtDuration(o.seconds_overdue) })), "暂无超时 nothing overdue");
 
-  rows($("incidents"), board.incidents, (i) => el("tr", {},
-    el("td", { text: i.title }), el("td", { text: i.status }), el("td", { class: "num", text: i.complaints }),
-    el("td", { class: "num", text: i.open }), el("td", { class: "num", text: i.open_p1 }),
-    el("td", { class: "num", text: i.overdue })), "暂无事件 no incidents");
+  const incidents = board.incidents; // most urgent first (the server's order)
+  rows($("incidents"), topOf("incidents", incidents), (i) => el("tr", { "data-id": i.id },
+    el("td", { class: "num rank", text: incidents.indexOf(i) + 1 }), el("td", { class: "title", text: i.title }),
+    el("td", { class: "status" }, incidentStatus(i.status)), alarm(i.open_p1), alarm(i.overdue),
+    el("td", { class: "num", text: i.open }), el("td", { class: "num", text: i.complaints })), "暂无事件 no incidents");
 
-  rows($("hotspots"), board.hotspots, (h) => el("tr", {},
+  rows($("hotspots"), topOf("hotspots", board.hotspots), (h) => el("tr", {},
     el("td", {}, district(h.district)), el("td", {}, category(h.category)), el("td", { class: "num", text: h.last }),
     el("td", { class: "num", text: h.before }),
     el("td", { class: `num ${h.change > 0 ? "up" : h.change < 0 ? "down" : ""}`, text: (h.change > 0 ? "+" : "") + h.change })),
@@ -102,6 +150,38 @@ function render(board) {
     el("td", { class: "num", text: fmtRate(d.reopen_rate) })), "—");
 
   drawMap(board.map, board.hotspots);
+}
+
+// What is with command: one line per incident (hundreds of P1s of one typhoon incident are one matter for
+// command), then the cases command decides one by one. A command-queue case of an incident is in both.
+function renderCommand(board) {
+  const c = board.counts;
+  const groups = board.escalated_by_incident, cases = board.escalated_individual;
+  const inIncidents = groups.reduce((sum, g) => sum + g.escalated, 0);
+  const titles = new Map(board.incidents.map((i) => [i.id, i.title]));
+  $("command-summary").textContent = c.escalated_to_command === 0 ? "暂无上报 nothing escalated to command"
+    : `共 ${c.escalated_to_command} 件上报指挥部：${inIncidents} 件属于 ${groups.length} 个事件（每个事件一行），`
+      + `${c.escalated_individual} 件需逐件决定。 ${c.escalated_to_command} with command: ${inIncidents} in `
+      + `${groups.length} incident(s), one line each; ${c.escalated_individual} to decide one by one.`;
+
+  rows($("escalated-incidents"), topOf("escalated-incidents", groups), (g) => el("tr", { "data-incident": g.id },
+    el("td", { class: "title", text: g.title || g.id }),
+    el("td", { class: "num strong", text: g.escalated }), alarm(g.p1), alarm(g.overdue),
+    el("td", { class: `num ${g.in_command_queue ? "alarm" : ""}`, text: g.in_command_queue }),
+    el("td", { class: "when", text: fmtTime(g.oldest_received_at) }),
+    el("td", { class: "wait", text: waited(g.oldest_received_at, board.as_of) })),
+  "没有属于事件的上报 none in an incident");
+
+  rows($("escalated"), topOf("escalated", cases, c.escalated_individual), (e) => el("tr",
+    { "data-id": e.id, "data-escalation": e.escalation_level, "data-queue": e.in_command_queue ? "true" : null,
+      class: e.in_command_queue ? "queue" : null },
+    el("td", { class: "code" }, el("strong", { text: e.tracking_code })),
+    el("td", {}, e.in_command_queue ? el("span", { class: "tag queue" }, bi("指挥部队列", "command queue")) : null,
+      e.escalation_level >= 2 ? [e.in_command_queue ? " " : "", bi(`${e.escalation_level}级督办`, `level ${e.escalation_level}`)] : null),
+    el("td", {}, levelTag(e.level)), el("td", {}, category(e.category)), el("td", {}, district(e.district)),
+    el("td", {}, e.why || "—", e.incident_id ? el("div", { class: "notes", text: `事件 incident: ${titles.get(e.incident_id) || e.incident_id}` }) : null),
+    el("td", { class: "when" }, fmtTime(e.since || e.received_at), e.overdue ? el("div", { class: "overdue-text", text: "超时 overdue" }) : null)),
+    "暂无需逐件决定的工单 nothing to decide one by one");
 }
 
 // A share (0..1) as a whole percentage; "—" before any follow-up call or resolution gives it a base.
@@ -159,6 +239,8 @@ const refresh = refetcher(async () => {
     say($("error"), `看板读取失败 Board not loaded: ${problemText(error)}`, "error");
   }
 });
+
+for (const button of document.querySelectorAll("p.more button")) button.addEventListener("click", toggle);
 
 loginFlow({
   form: $("login"), input: $("token"), message: $("login-message"), main: $("main"), logout: $("logout"),
