@@ -135,7 +135,8 @@ async def _is_duplicate(
         uow.add(ContactIndex.start(complaint.contact_hash, category, entry))  # a first report: no original
         return False
     rules = deps.rules.duplicates
-    original_id = index.earlier_report(entry, timedelta(minutes=rules.window_minutes), rules.nearby_km)
+    window = timedelta(minutes=rules.window_minutes)
+    original_id = index.earlier_report(entry, window, deps.rules.duplicate_km(category))
     if original_id is not None:
         original = await uow.get(original_id, Complaint)
         if original.is_open and original.status not in AFTER_RESOLVE:

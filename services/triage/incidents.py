@@ -39,7 +39,8 @@ async def place(complaint: Complaint, category: str, received_at: datetime, uow:
         return Placement(1, None, ())
     entry = entry_for(complaint, received_at)
     bucket = int(received_at.timestamp() // (c.bucket_minutes * 60))
-    link, km = timedelta(minutes=c.link_minutes), c.nearby_km
+    reach = c.reach(category)  # a fallen tree is a point, an outage an area: see [clustering.by_category]
+    link, km = reach.link, reach.nearby_km
     cluster = await _cluster(uow, complaint.district, category, bucket, create=True)
     assert cluster is not None
     group = cluster.group_for(entry, link, km)

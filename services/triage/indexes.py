@@ -126,21 +126,19 @@ class Cluster(Aggregate):
     def group_for(self, new: Member, link: timedelta, km: float) -> int | None:
         """The first group with a report close in place whose last report is recent enough."""
         at = datetime.fromisoformat(new["at"])
-        for index, group in enumerate(self.groups):
-            recent = at - datetime.fromisoformat(group["last_at"]) <= link
-            if recent and self._proximity(index, km).has_near(new):
+        for index in self._proximity(km).near_groups(new):
+            if at - datetime.fromisoformat(self.groups[index]["last_at"]) <= link:
                 return index
         return None
 
-    def _proximity(self, group: int, km: float) -> Proximity:
-        """The group's members on a grid (kept beside the state, never stored): a surge puts thousands of
-        reports in one group, and checking each against every member made triage quadratic."""
-        indexes: dict[int, Proximity] = self.__dict__.setdefault("_proximity_indexes", {})
-        members = self.groups[group]["members"]
-        index = indexes.get(group)
-        if index is None or index.members is not members or index.km != km:
-            index = indexes[group] = Proximity(members, km)
-        index.catch_up()
+    def _proximity(self, km: float) -> Proximity:
+        """Every group's members on one grid (kept beside the state, never stored). A surge puts thousands of
+        reports in one group, and checking each against every member made triage quadratic; a small radius
+        (a fallen tree's few hundred metres) makes hundreds of groups, and checking each group did too."""
+        index: Proximity | None = self.__dict__.get("_proximity_index")
+        if index is None or index.km != km or not index.catch_up(self.groups):
+            index = self.__dict__["_proximity_index"] = Proximity(km)
+            index.catch_up(self.groups)
         return index
 
     def add(self, group: int, entry: Member) -> None:
@@ -169,41 +167,58 @@ class Cluster(Aggregate):
 
 
 class Proximity:
-    """Which members of one group lie within `km` of a new report, by a grid of cells at least `km` wide.
+    """Which groups of one cluster have a member within `km` of a new report, by a grid of cells at least `km`
+    wide holding each group's members.
 
-    Gives exactly what `any(near(m, new, km) for m in members)` gives: a member without coordinates (or a new
-    report without them) is near by district, and every member of a cluster has the cluster's district.
-    The members list only grows (ClusterMemberAdded appends in place); `catch_up` files the new ones.
+    Gives exactly the groups for which `any(near(m, new, km) for m in members)` holds: a member without
+    coordinates (or a new report without them) is near by district, and every member of a cluster has the
+    cluster's district. Members lists only grow (ClusterMemberAdded appends in place) and groups are only
+    added; `catch_up` files what is new.
     """
 
-    def __init__(self, members: list[Member], km: float) -> None:
-        self.members, self.km = members, km
-        self.filed = 0
-        self.without_place = False
-        self.cells: dict[tuple[int, int], list[Member]] = {}
+    def __init__(self, km: float) -> None:
+        self.km = km
+        self.filed: list[tuple[list[Member], int]] = []  # per group: its members list, how many are filed
+        self.placeless: set[int] = set()  # groups with a member without coordinates: near every report
+        self.cells: dict[tuple[int, int], dict[int, list[Member]]] = {}  # cell -> group -> its members there
         self.lat_step = km / _KM_PER_DEGREE
         self.lon_step = 0.0  # set from the first member with coordinates
 
-    def catch_up(self) -> None:
-        for member in self.members[self.filed :]:
-            if member["lat"] is None or member["lon"] is None:
-                self.without_place = True
-            else:
-                self.cells.setdefault(self._cell(member["lat"], member["lon"]), []).append(member)
-        self.filed = len(self.members)
-
-    def has_near(self, new: Member) -> bool:
-        if not self.members:
+    def catch_up(self, groups: list[dict[str, Any]]) -> bool:
+        """File the members added since; False when these are not the lists it filed from (the aggregate's
+        state was replaced): the caller then starts a new grid."""
+        if len(groups) < len(self.filed):
             return False
-        if self.without_place or new["lat"] is None or new["lon"] is None:
-            return any(near(m, new, self.km) for m in self.members)
+        for index, group in enumerate(groups):
+            members = group["members"]
+            if index == len(self.filed):
+                self.filed.append((members, 0))
+            elif self.filed[index][0] is not members:
+                return False
+            filed = self.filed[index][1]
+            if filed == len(members):
+                continue
+            for member in members[filed:]:
+                if member["lat"] is None or member["lon"] is None:
+                    self.placeless.add(index)
+                else:
+                    cell = self.cells.setdefault(self._cell(member["lat"], member["lon"]), {})
+                    cell.setdefault(index, []).append(member)
+            self.filed[index] = (members, len(members))
+        return True
+
+    def near_groups(self, new: Member) -> list[int]:
+        """The groups with a member near `new`, in group order."""
+        if new["lat"] is None or new["lon"] is None:
+            return [index for index, (members, _) in enumerate(self.filed) if members]
+        found = set(self.placeless)
         row, column = self._cell(new["lat"], new["lon"])
-        return any(
-            near(m, new, self.km)
-            for r in (row - 1, row, row + 1)
-            for c in (column - 1, column, column + 1)
-            for m in self.cells.get((r, c), ())
-        )
+        for r in (row - 1, row, row + 1):
+            for c in (column - 1, column, column + 1):
+                for index, members in self.cells.get((r, c), {}).items():
+                    if index not in found and any(near(m, new, self.km) for m in members):
+                        found.add(index)
+        return sorted(found)
 
     def _cell(self, lat: float, lon: float) -> tuple[int, int]:
         if not self.lon_step:

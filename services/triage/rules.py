@@ -6,9 +6,11 @@ Loading reads a file, so it happens on first use (``load_rules()``), never at im
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -42,13 +44,31 @@ class CategoryTerms:
 
 
 @dataclass(frozen=True)
+class Reach:
+    """How close a report must be to join a group: within `nearby_km` of one of its reports (when both have
+    coordinates) and `link_minutes` of its last one."""
+
+    nearby_km: float
+    link_minutes: int
+
+    @property
+    def link(self) -> timedelta:
+        return timedelta(minutes=self.link_minutes)
+
+
+@dataclass(frozen=True)
 class Clustering:
     groups: tuple[str, ...]
     bucket_minutes: int
-    link_minutes: int
+    link_minutes: int  # the default reach, for a category missing from by_category
     nearby_km: float
     incident_threshold: int
     max_rescore: int
+    # A fallen tree is a point, a power outage covers an area: each category's own reach, defaults filled in.
+    by_category: dict[str, Reach] = field(default_factory=dict)
+
+    def reach(self, category: str) -> Reach:
+        return self.by_category.get(category) or Reach(self.nearby_km, self.link_minutes)
 
 
 @dataclass(frozen=True)
@@ -91,6 +111,11 @@ class Rules:
     joke: tuple[Term, ...]
     clustering: Clustering
     duplicates: Duplicates
+
+    def duplicate_km(self, category: str) -> float:
+        """How close the same caller's report must be to count as a repeat: never wider than the category's
+        event (a caller who reports a second fallen tree 800 m away reports a second event)."""
+        return min(self.duplicates.nearby_km, self.clustering.reach(category).nearby_km)
 
     def category_base(self, code: str) -> int:
         for category in self.categories:
@@ -208,14 +233,7 @@ def parse_rules(raw: dict[str, Any], reference: Reference, source: str) -> Rules
         min_content_chars=int(raw["validity"]["min_content_chars"]),
         filler=tuple(raw["validity"]["filler"]),
         joke=compile_terms(raw["validity"]["joke"]),
-        clustering=Clustering(
-            groups=tuple(raw["clustering"]["groups"]),
-            bucket_minutes=int(raw["clustering"]["bucket_minutes"]),
-            link_minutes=int(raw["clustering"]["link_minutes"]),
-            nearby_km=float(raw["clustering"]["nearby_km"]),
-            incident_threshold=int(raw["clustering"]["incident_threshold"]),
-            max_rescore=int(raw["clustering"]["max_rescore"]),
-        ),
+        clustering=parse_clustering(raw["clustering"], reference, source),
         duplicates=Duplicates(
             window_minutes=int(raw["duplicates"]["window_minutes"]),
             nearby_km=float(raw["duplicates"]["nearby_km"]),
@@ -223,6 +241,86 @@ def parse_rules(raw: dict[str, Any], reference: Reference, source: str) -> Rules
     )
     _check(rules, reference, source)
     return rules
+
+
+_REACH_KEYS = ("nearby_km", "link_minutes")
+
+
+def parse_clustering(raw: dict[str, Any], reference: Reference, source: str) -> Clustering:
+    """``[clustering]`` with its per-category reach; every problem in it named in one error at load."""
+    problems: list[str] = []
+    groups = tuple(raw["groups"])
+    bucket = _positive(raw["bucket_minutes"], "clustering.bucket_minutes", problems, whole=True)
+    default = _reach(raw, "clustering", None, int(bucket), problems)
+    by_category: dict[str, Reach] = {}
+    table = raw.get("by_category", {})
+    if not isinstance(table, dict):
+        problems.append(
+            "clustering.by_category must be a table of category code = { nearby_km, link_minutes }"
+        )
+        table = {}
+    known = {c.code: c for c in reference.categories}
+    for code, entry in table.items():
+        where = f"clustering.by_category.{code}"
+        if code not in known:
+            problems.append(f"{where}: unknown category {code!r} (not in the reference data)")
+            continue
+        if known[code].group not in groups:
+            problems.append(f"{where}: {code} is never clustered (its group {known[code].group!r} is not in "
+                            f"clustering.groups)")  # fmt: skip
+            continue
+        if not isinstance(entry, dict):
+            problems.append(f"{where} must be a table such as {{ nearby_km = 0.5 }}")
+            continue
+        if extra := sorted(set(entry) - set(_REACH_KEYS)):
+            problems.append(f"{where}: unknown settings {extra} (only {list(_REACH_KEYS)})")
+        by_category[code] = _reach(entry, where, default, int(bucket), problems)
+    if problems:
+        raise ValueError(f"invalid triage rules in {source}: " + "; ".join(problems))
+    return Clustering(
+        groups=groups,
+        bucket_minutes=int(bucket),
+        link_minutes=default.link_minutes,
+        nearby_km=default.nearby_km,
+        incident_threshold=int(raw["incident_threshold"]),
+        max_rescore=int(raw["max_rescore"]),
+        by_category=by_category,
+    )
+
+
+def _reach(
+    entry: dict[str, Any], where: str, default: Reach | None, bucket: int, problems: list[str]
+) -> Reach:
+    """A reach from `entry`, `default` for what it leaves out (both required without one). The link window is at
+    most one bucket: a group is looked for in this bucket and the one before only, so a longer one would not apply."""
+    if default is not None and "nearby_km" not in entry:
+        km = default.nearby_km  # checked where it was given
+    else:
+        km = _positive(entry.get("nearby_km"), f"{where}.nearby_km", problems, whole=False)
+    if default is not None and "link_minutes" not in entry:
+        link = float(default.link_minutes)
+    else:
+        link = _positive(entry.get("link_minutes"), f"{where}.link_minutes", problems, whole=True)
+    if bucket and link > bucket and (default is None or "link_minutes" in entry):
+        problems.append(f"{where}.link_minutes: {link:g} is longer than clustering.bucket_minutes ({bucket})")
+    return Reach(km, int(link))
+
+
+def _positive(value: object, where: str, problems: list[str], *, whole: bool) -> float:
+    """`value` if it is a finite number above zero (a whole one when `whole`), else 0 and a problem noted."""
+    if value is None:
+        problems.append(f"{where} is missing")
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or (whole and isinstance(value, float)):
+        problems.append(f"{where}: {value!r} is not a {'whole ' if whole else ''}number")
+        return 0.0
+    if not math.isfinite(value):
+        problems.append(f"{where}: {value!r} is not a finite number")
+        return 0.0
+    if value <= 0:
+        problems.append(f"{where}: {value!r} must be above zero")
+        return 0.0
+    return float(value)
 
 
 def _check(rules: Rules, reference: Reference, source: str) -> None:

@@ -8,6 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
+import pytest
+
 import events.reference as reference_package
 from events.complaint import Complaint
 from events.complaint_rules import Status
@@ -88,6 +90,26 @@ async def test_the_same_reporter_again_is_a_duplicate_of_the_first_and_a_repeate
     assert Counter(await topics(store, again))["PriorityAssessed"] == 0
 
 
+async def test_the_same_reporter_about_a_second_fallen_tree_nearby_is_not_a_duplicate(
+    store: JetStreamEventStore,
+) -> None:
+    """The repeat rule is never wider than the category's event: 800 m is one power cut but two trees."""
+    worker = build_worker(store, DEPS)
+    [tree] = await put(store, receive("A tree fell across the road", contact="t" * 64, category="fallen_tree"))
+    [power] = await put(store, receive("停电了，整栋楼都没电", contact="p" * 64, category="power_outage"))
+    await drain(worker)
+    east = 113.80 + 0.8 / 102.9  # about 800 m east at this latitude
+    [tree_again, power_again] = await put(
+        store,
+        receive("Another tree down, blocking the lane", contact="t" * 64, category="fallen_tree", lon=east),
+        receive("还是停电，整栋楼没电", contact="p" * 64, category="power_outage", lon=east),
+    )
+    await drain(worker)
+    assert (await get(store, tree_again)).status == Status.PRIORITISED
+    assert (await get(store, power_again)).duplicate_of == power
+    assert (await get(store, tree)).repeat_calls == 0
+
+
 async def test_two_people_reporting_one_event_end_in_one_incident(store: JetStreamEventStore) -> None:
     a, b = await put(
         store,
@@ -108,6 +130,30 @@ async def test_two_people_reporting_one_event_end_in_one_incident(store: JetStre
     assert all(complaint.status == Status.PRIORITISED for complaint in linked)
     # The third report made the group bigger: the cluster factor counts it for the newest complaint.
     assert any(f["name"] == "cluster" and f["value"] == 3 for f in linked[2].priority_factors)
+
+
+@pytest.mark.parametrize(
+    ("category", "text", "one_incident"),
+    [
+        ("fallen_tree", "A big tree fell across the road", False),  # two trees: each its own event
+        ("gas_leak", "Strong smell of gas in the street", False),
+        ("power_outage", "No electricity in our building", True),  # one outage over an area
+    ],
+)
+async def test_two_reports_29_km_apart_are_one_incident_only_for_an_area_wide_category(
+    category: str, text: str, one_incident: bool, store: JetStreamEventStore
+) -> None:
+    ids = await put(
+        store,
+        receive(text, contact="a" * 64, category=category),
+        receive(text, contact="b" * 64, category=category, lat=22.45 + 2.9 / 111.195),  # 2.9 km north
+    )
+    await drain(build_worker(store, DEPS))
+    incidents = {(await get(store, cid)).incident_id for cid in ids}
+    if one_incident:
+        assert len(incidents) == 1 and None not in incidents
+    else:
+        assert incidents == {None}
 
 
 async def test_running_the_worker_twice_or_twice_at_once_never_assesses_twice(
