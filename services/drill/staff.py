@@ -1,6 +1,7 @@
 """Simulated staff for a drill, acting through the same HTTP API as people do, after realistic (seeded,
 scalable) delays: department desks sign for or return what reaches their queue, note progress, ask for more
-time and resolve; a command desk decides extension requests; an operator makes the follow-up calls.
+time and resolve; a command desk (command_desk.py) re-dispatches what lands in the command queue and decides
+extension requests; an operator makes the follow-up calls.
 
 The desks learn about work by polling each department's queue (GET /departments/{code}/queue). A case is
 acted on once per *round*: a sign-for round per (department, returns so far), so the department a returned
@@ -21,6 +22,9 @@ from typing import Any
 
 import aiohttp
 import structlog
+
+from events.reference import Reference, load_reference
+from services.drill.command_desk import CommandDesk
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +48,11 @@ class StaffPlan:
     public_note_share: float = 0.4  # ...shown to the complainant
     extension_share: float = 0.1  # asks command for more time (only when a command desk plays)
     grant_share: float = 0.75
-    decide_after: tuple[float, float] = (5.0, 30.0)  # an extension request -> command's decision
+    decide_after: tuple[float, float] = (5.0, 30.0)  # command sees an extension request -> its decision
+    # A case reaches the command queue -> command re-dispatches it.
+    command_dispatch_after: tuple[float, float] = (5.0, 40.0)
+    # Where command sends a case whose usual department returned it, in order (never one that returned it).
+    command_fallbacks: tuple[str, ...] = ("civil_affairs", "hotline_office")
     follow_up_after: tuple[float, float] = (10.0, 45.0)  # resolution (or a call nobody answered) -> a call
     follow_ups: tuple[tuple[str, float], ...] = FOLLOW_UPS  # outcome, weight; not satisfied reopens the case
     follow_up_calls: int = 3  # calls that reach nobody before the operator gives up
@@ -61,7 +69,6 @@ class _Due:
     kind: str = field(compare=False)  # what the outcome is counted as
     body: dict[str, Any] = field(compare=False)
     call: int = field(default=0, compare=False)  # follow-up calls made before this one
-    then_after: float = field(default=0.0, compare=False)  # an extension request: seconds to the decision
 
 
 class StaffDesks:
@@ -78,6 +85,7 @@ class StaffDesks:
         operator_token: str | None = None,
         command_token: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        reference: Reference | None = None,
     ) -> None:
         self.session = session
         self.api = base_url.rstrip("/") + "/api/v1"
@@ -92,6 +100,11 @@ class StaffDesks:
         self.rounds: set[tuple[str, str, str, int]] = set()  # (case, "sign" | "handle", department, round)
         self.outcomes: Counter[str] = Counter()
         self._planned = 0
+        self.command = (
+            CommandDesk(plan, seed=seed, reference=reference or load_reference(), get=self._command_get,
+                        schedule=self._plan_command, outcomes=self.outcomes)
+            if COMMAND in self.desks else None
+        )  # fmt: skip
 
     async def run(self, stop: asyncio.Event) -> Counter[str]:
         """Until `stop` is set: look at the queues and act, every `plan.poll` seconds."""
@@ -108,6 +121,8 @@ class StaffDesks:
         for department in self.tokens:
             for item in await self._queue(department):
                 self._notice(item, department)
+        if self.command is not None:
+            await self.command.look()
         now = self.clock()
         while self.due and self.due[0].when <= now:
             await self._act(heapq.heappop(self.due))
@@ -147,12 +162,11 @@ class StaffDesks:
             self._plan(took * self.rng.uniform(0.2, 0.6), case, department, "progress", kind, body)
         if COMMAND in self.desks and self.rng.random() < self.plan.extension_share:
             body = {"minutes": self.rng.choice((60, 120, 240)), "reason": "Waiting for a repair crew (drill)"}
-            ask, decide = took * self.rng.uniform(0.3, 0.8), self.rng.uniform(*self.plan.decide_after)
-            action, kind = "extension-requests", "extension_request"
-            self._plan(ask, case, department, action, kind, body, then_after=decide)
+            ask = took * self.rng.uniform(0.3, 0.8)
+            self._plan(ask, case, department, "extension-requests", "extension_request", body)
             # It asked for time because it cannot finish yet: it resolves only once command has decided (a
             # resolution first would leave command nothing to decide), however late the desks run.
-            self._after_decision[case] = (department, max(1.0, took - ask - decide))
+            self._after_decision[case] = (department, max(1.0, took - ask))
             return
         self._plan_resolution(took, case, department)
 
@@ -178,23 +192,19 @@ class StaffDesks:
         body: dict[str, Any],
         *,
         call: int = 0,
-        then_after: float = 0.0,
     ) -> None:
         self._planned += 1
-        due = _Due(self.clock() + after, self._planned, case, desk, action, kind, body, call, then_after)
-        heapq.heappush(self.due, due)
+        heapq.heappush(
+            self.due, _Due(self.clock() + after, self._planned, case, desk, action, kind, body, call)
+        )
+
+    def _plan_command(self, after: float, case: str, action: str, kind: str, body: dict[str, Any]) -> None:
+        self._plan(after, case, COMMAND, action, kind, body)
 
     def _then(self, done: _Due) -> None:
-        """What a successful action leads to: a decision on an extension, a follow-up call, another call."""
-        if done.action == "extension-requests" and COMMAND in self.desks:
-            after = done.then_after
-            if self.rng.random() < self.plan.grant_share:
-                self._plan(after, done.case, COMMAND, "extension-requests/grant", "extension_grant",
-                           {"minutes": done.body["minutes"]})  # fmt: skip
-            else:
-                self._plan(after, done.case, COMMAND, "extension-requests/deny", "extension_deny",
-                           {"reason": "Crews are needed elsewhere first (drill)"})  # fmt: skip
-        elif done.action.startswith("extension-requests/") and done.case in self._after_decision:
+        """What a successful action leads to: the asking desk's resolution, a follow-up call, another call.
+        (Command's desk finds extension requests in the pending list, as it finds any other.)"""
+        if done.action.startswith("extension-requests/") and done.case in self._after_decision:
             department, after = self._after_decision.pop(done.case)
             self._plan_resolution(after, done.case, department)
         elif done.action == "resolve" and OPERATOR in self.desks:
@@ -206,6 +216,8 @@ class StaffDesks:
 
     async def _act(self, due: _Due) -> None:
         """One command; a refusal (the case moved on meanwhile) is counted, not retried."""
+        if due.desk == COMMAND and self.command is not None:
+            self.command.acted(due.case)
         headers = {"Authorization": f"Bearer {self.desks[due.desk]}"}
         url = f"{self.api}/complaints/{due.case}/{due.action}"
         try:
@@ -230,16 +242,24 @@ class StaffDesks:
             self._plan_resolution(after, due.case, department)
 
     async def _queue(self, department: str) -> list[dict[str, Any]]:
-        headers = {"Authorization": f"Bearer {self.tokens[department]}"}
+        answer = await self._get(f"/departments/{department}/queue", self.tokens[department], "queue")
+        return list(answer["items"]) if answer else []
+
+    async def _command_get(self, path: str, kind: str) -> Any:
+        return await self._get(path, self.desks[COMMAND], kind)
+
+    async def _get(self, path: str, token: str, kind: str) -> Any:
+        """A read's JSON; None (counted as `kind:status`) when it failed."""
+        headers = {"Authorization": f"Bearer {token}"}
         try:
-            async with self.session.get(f"{self.api}/departments/{department}/queue", headers=headers) as r:
-                if r.status != 200:
-                    self.outcomes[f"queue:{r.status}"] += 1
-                    return []
-                return list((await r.json())["items"])
+            async with self.session.get(f"{self.api}{path}", headers=headers) as response:
+                if response.status != 200:
+                    self.outcomes[f"{kind}:{response.status}"] += 1
+                    return None
+                return await response.json()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            self.outcomes[f"queue:{type(exc).__name__}"] += 1
-            return []
+            self.outcomes[f"{kind}:{type(exc).__name__}"] += 1
+            return None
 
 
 def _present(desk: str, token: str | None) -> dict[str, str]:
