@@ -250,6 +250,13 @@ class Complaint(Aggregate):
         require_text(reason, "reason")
         self.trigger_event(ComplaintReopened, reason=reason, department=self.resolved_by)
 
+    def reopen_and_escalate_repeats(self, reason: str, by: str) -> None:
+        """Reopen; from the second reopening the case goes to command (level 2): the department has not
+        settled it twice."""
+        self.reopen(reason)
+        if self.reopen_count >= 2 and self.escalation_level < 2:
+            self.escalate(2, f"reopened {self.reopen_count} times: {reason}", by=by)
+
     def close(self) -> None:
         rules.check_after_resolve(self)
         self.trigger_event(ComplaintClosed)

@@ -113,9 +113,7 @@ def follow_up_call(c: Complaint, outcome: str, reason: str, who: str, max_attemp
         raise invalid([FieldError("reason", "say why the caller is not satisfied")])
     c.record_follow_up(True, outcome, reason)
     if outcome == "not_satisfied":
-        c.reopen(reason)
-        if c.reopen_count >= 2 and c.escalation_level < ESCALATE_TO_COMMAND:
-            c.escalate(ESCALATE_TO_COMMAND, f"reopened {c.reopen_count} times: {reason}", by=who)
+        c.reopen_and_escalate_repeats(reason, by=who)
 
 
 OPERATOR_COMMANDS: tuple[Command[Complaint], ...] = (

@@ -139,7 +139,12 @@ async def _is_duplicate(
     original_id = index.earlier_report(entry, window, deps.rules.duplicate_km(category))
     if original_id is not None:
         original = await uow.get(original_id, Complaint)
-        if original.is_open and original.status not in AFTER_RESOLVE:
+        if original.is_open and original.status in AFTER_RESOLVE:
+            # Resolved, and the same person reports the same problem again: it was not settled (重启).
+            original.reopen_and_escalate_repeats(
+                f"new report of the same problem: {complaint.tracking_code}", by="triage"
+            )
+        if original.is_open:
             complaint.mark_duplicate(original_id)
             # The same person again about an open case is a repeated call: it counts for its priority.
             original.repeat_call(f"duplicate report {complaint.tracking_code}", complaint.channel)

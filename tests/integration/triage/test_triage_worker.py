@@ -90,12 +90,39 @@ async def test_the_same_reporter_again_is_a_duplicate_of_the_first_and_a_repeate
     assert Counter(await topics(store, again))["PriorityAssessed"] == 0
 
 
+async def test_the_same_reporter_again_after_resolution_reopens_the_case_and_twice_sends_it_to_command(
+    store: JetStreamEventStore,
+) -> None:
+    repo = AggregateStore(store, make_mapper())
+    worker = build_worker(store, DEPS)
+    [first] = await put(store, receive("停电了，整栋楼都没电", contact="r" * 64, category="power_outage"))
+    await drain(worker)
+    reopened_by_triage = []
+    for attempt in (1, 2):
+        case = await get(store, first)
+        if attempt == 1:
+            case.dispatch("power", by="dispatch", reason="category route")
+            case.accept("power")
+        case.resolve("power", "Feeder switched back")
+        await repo.save(case)
+        [again] = await put(store, receive("又停电了，还是没电", contact="r" * 64, category="power_outage"))
+        await drain(worker)
+        case, report = await get(store, first), await get(store, again)
+        assert report.status == Status.DUPLICATE and report.duplicate_of == first
+        assert case.status == Status.REOPENED and case.reopen_count == attempt
+        reopened_by_triage.append(case.escalation_level)
+    assert reopened_by_triage[-1] == 2  # the second reopening goes to command
+    assert case.repeat_calls == 2
+
+
 async def test_the_same_reporter_about_a_second_fallen_tree_nearby_is_not_a_duplicate(
     store: JetStreamEventStore,
 ) -> None:
     """The repeat rule is never wider than the category's event: 800 m is one power cut but two trees."""
     worker = build_worker(store, DEPS)
-    [tree] = await put(store, receive("A tree fell across the road", contact="t" * 64, category="fallen_tree"))
+    [tree] = await put(
+        store, receive("A tree fell across the road", contact="t" * 64, category="fallen_tree")
+    )
     [power] = await put(store, receive("停电了，整栋楼都没电", contact="p" * 64, category="power_outage"))
     await drain(worker)
     east = 113.80 + 0.8 / 102.9  # about 800 m east at this latitude
