@@ -54,6 +54,7 @@ class Settings:
     # Deployment data files replacing the packaged ones (None: the packaged default).
     reference_file: Path | None = None  # LEVEE_REFERENCE: area, districts, categories, departments, deadlines
     triage_rules: Path | None = None  # LEVEE_TRIAGE_RULES: lexicons and weights
+    routing_file: Path | None = None  # LEVEE_ROUTING: dispatch's routing table (else <data dir>/routing.toml)
     # Proxies whose X-Forwarded-For names the client (CIDRs); from anyone else the header is ignored.
     trusted_proxies: tuple[str, ...] = ()
     open311_api_keys: tuple[str, ...] = ()  # LEVEE_OPEN311_API_KEYS: what Open311 clients send as api_key
@@ -85,6 +86,7 @@ class Settings:
         for name, path in (
             ("LEVEE_REFERENCE", self.reference_file),
             ("LEVEE_TRIAGE_RULES", self.triage_rules),
+            ("LEVEE_ROUTING", self.routing_file),
         ):
             if path is not None and not path.is_file():
                 raise SettingsError(f"{name}={str(path)!r}: no such file")
@@ -116,7 +118,7 @@ class Settings:
         metrics_port = get("LEVEE_METRICS_PORT")
         secret = get("LEVEE_CONTACT_SECRET")
         log_format = get("LEVEE_LOG_FORMAT") or ("console" if is_tty else "json")
-        reference, rules = get("LEVEE_REFERENCE"), get("LEVEE_TRIAGE_RULES")
+        reference, rules, routing = get("LEVEE_REFERENCE"), get("LEVEE_TRIAGE_RULES"), get("LEVEE_ROUTING")
         return cls(
             nats_url=get("NATS_URL"),
             nats_stream=get("LEVEE_STREAM") or defaults.nats_stream,
@@ -134,6 +136,7 @@ class Settings:
             metrics_port=_parse_int("LEVEE_METRICS_PORT", metrics_port) if metrics_port else 0,
             reference_file=Path(reference) if reference else None,
             triage_rules=Path(rules) if rules else None,
+            routing_file=Path(routing) if routing else None,
             trusted_proxies=_list(get("LEVEE_TRUSTED_PROXIES")),
             open311_api_keys=_list(get("LEVEE_OPEN311_API_KEYS")),
         )
@@ -161,6 +164,8 @@ class Settings:
             env["LEVEE_REFERENCE"] = str(self.reference_file)
         if self.triage_rules:
             env["LEVEE_TRIAGE_RULES"] = str(self.triage_rules)
+        if self.routing_file:
+            env["LEVEE_ROUTING"] = str(self.routing_file)
         if self.trusted_proxies:
             env["LEVEE_TRUSTED_PROXIES"] = ",".join(self.trusted_proxies)
         if self.open311_api_keys:

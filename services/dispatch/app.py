@@ -63,8 +63,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     """`levee serve dispatch`: route and watch deadlines until `stop` is set, then drain."""
     if settings.nats_url is None:
         raise SettingsError("dispatch needs NATS_URL (`levee up` sets it for its services)")
-    # A deployment replaces the routing table by dropping its own next to its data.
-    routing_path = settings.data_dir / "routing.toml"
+    # A deployment replaces the routing table with LEVEE_ROUTING (a mounted file: in Kubernetes the data
+    # directory is not kept), or by dropping its own routing.toml next to its data.
+    routing_path = settings.routing_file or settings.data_dir / "routing.toml"
     async with AsyncExitStack() as stack:
         nc = await connect_nats(settings.nats_url, name=settings.service_name)
         stack.push_async_callback(nc.drain)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import events.reference
+import services.dispatch
 import services.triage
 from services.settings import Settings, SettingsError
 
@@ -86,6 +87,7 @@ def test_log_format_follows_the_terminal_unless_set(
 
 REFERENCE = Path(events.reference.__file__).with_name("levee.toml")
 RULES = Path(services.triage.__file__).with_name("rules.toml")
+ROUTING = Path(services.dispatch.__file__).with_name("routing.toml")
 
 
 def test_settings_survive_the_trip_through_a_child_environment() -> None:
@@ -93,6 +95,7 @@ def test_settings_survive_the_trip_through_a_child_environment() -> None:
         {"NATS_URL": "nats://127.0.0.1:4222", "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/levee",
          "LEVEE_HTTP_PORT": "9001", "LEVEE_LOG_FORMAT": "console", "LEVEE_CONTACT_SECRET": SECRET,
          "LEVEE_METRICS_PORT": "9100", "LEVEE_REFERENCE": str(REFERENCE), "LEVEE_TRIAGE_RULES": str(RULES),
+         "LEVEE_ROUTING": str(ROUTING),
          "LEVEE_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7", "LEVEE_OPEN311_API_KEYS": "bridge-key-0123456789,app-key-abcdefghijkl"}
     )  # fmt: skip
     assert settings.trusted_proxies == ("10.0.0.0/8", "192.168.1.7") and len(settings.open311_api_keys) == 2
@@ -102,6 +105,7 @@ def test_settings_survive_the_trip_through_a_child_environment() -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [("LEVEE_REFERENCE", "/nonexistent/levee.toml"), ("LEVEE_TRIAGE_RULES", "/nonexistent/rules.toml"),
+     ("LEVEE_ROUTING", "/nonexistent/routing.toml"),
      ("LEVEE_TRUSTED_PROXIES", "10.0.0.0/8,not-an-address"), ("LEVEE_OPEN311_API_KEYS", "short")],
 )  # fmt: skip
 def test_deployment_files_proxies_and_keys_are_checked_at_start(name: str, value: str) -> None:

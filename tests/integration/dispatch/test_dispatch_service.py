@@ -424,3 +424,29 @@ async def test_levee_serve_dispatch_routes_and_stops_on_request(
         stop.set()
         await service
     assert await dispatched_to(repository, complaint_id) == ["telecom"]
+
+
+async def test_levee_routing_names_the_table_wherever_it_is_mounted(
+    store: JetStreamEventStore, nats_url: str, tmp_path: Path
+) -> None:
+    """In Kubernetes the data directory is not kept: the table is a mounted file named by LEVEE_ROUTING, and it
+    wins over a routing.toml left in the data directory."""
+    from services.dispatch.app import run
+    from services.settings import Settings
+
+    mounted = tmp_path / "config" / "routing.toml"
+    mounted.parent.mkdir()
+    mounted.write_text('[categories]\npower_outage = ["water"]\n')
+    (tmp_path / "routing.toml").write_text('[categories]\npower_outage = ["telecom"]\n')
+    settings = Settings(nats_url=nats_url, nats_stream=store.spec.name, data_dir=tmp_path,
+                        service_name="dispatch", routing_file=mounted)  # fmt: skip
+    repository = AggregateStore(store, make_mapper())
+    complaint_id = await new_complaint(repository, FakeClock(), category="power_outage")
+    stop = asyncio.Event()
+    service = asyncio.create_task(run(settings, stop))
+    async with asyncio.timeout(10):
+        while not await dispatched_to(repository, complaint_id):
+            await asyncio.sleep(0.02)
+        stop.set()
+        await service
+    assert await dispatched_to(repository, complaint_id) == ["water"]
