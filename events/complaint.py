@@ -74,6 +74,7 @@ class Complaint(Aggregate):
         self.extension_pending: dict[str, Any] | None = None
         self.extensions_granted: int = 0
         self.escalation_level: int = 0
+        self.responsible: str | None = None
         self.progress: list[dict[str, Any]] = []
         self.resolved_by: str | None = None
         self.resolution: dict[str, Any] | None = None
@@ -159,6 +160,14 @@ class Complaint(Aggregate):
         rules.check_link_to_incident(self, incident_id)
         self.trigger_event(ComplaintLinkedToIncident, incident_id=incident_id)
 
+    def move_to_incident(self, incident_id: UUID, from_incident_id: UUID) -> None:
+        """Follow a merge: from the incident that was merged into ``incident_id`` (link_to_incident refuses a
+        complaint that already has an incident)."""
+        rules.check_move_to_incident(self, incident_id, from_incident_id)
+        self.trigger_event(
+            ComplaintMovedToIncident, incident_id=incident_id, from_incident_id=from_incident_id
+        )
+
     def assess_priority(
         self, score: int, level: str, factors: list[dict[str, Any]], accept_by: datetime, resolve_by: datetime
     ) -> None:
@@ -218,6 +227,14 @@ class Complaint(Aggregate):
         """``deadline_missed``: the record of one missed deadline, allowed at the level the case already has."""
         rules.check_escalate(self, level, reason, by, deadline_missed=deadline_missed)
         self.trigger_event(ComplaintEscalated, level=level, reason=reason, by=by)
+
+    def assign_responsible(self, person: str, by: str, note: str = "") -> None:
+        """Name the one person responsible (责任人); naming someone else replaces them, and the event says whom."""
+        name = rules.check_assign_responsible(self, person, by)
+        self.trigger_event(
+            ComplaintResponsibleAssigned, person=name, previous=getattr(self, "responsible", None), by=by,
+            note=note.strip(),
+        )  # fmt: skip
 
     def resolve(
         self,
@@ -371,6 +388,17 @@ class ComplaintLinkedToIncident(Complaint.Event):
         aggregate.incident_id = self.incident_id
 
 
+class ComplaintMovedToIncident(Complaint.Event):
+    """Its incident was merged into ``incident_id``: the complaint now belongs to that one."""
+
+    class_version = 1
+    incident_id: UUID
+    from_incident_id: UUID
+
+    def apply(self, aggregate: Complaint) -> None:
+        aggregate.incident_id = self.incident_id
+
+
 class PriorityAssessed(Complaint.Event):
     class_version = 1
     score: int
@@ -479,6 +507,19 @@ class ComplaintEscalated(Complaint.Event):
 
     def apply(self, aggregate: Complaint) -> None:
         aggregate.escalation_level = self.level
+
+
+class ComplaintResponsibleAssigned(Complaint.Event):
+    """The named person responsible (责任人); ``previous`` is whom they replaced (None for the first)."""
+
+    class_version = 1
+    person: str
+    previous: str | None
+    by: str
+    note: str
+
+    def apply(self, aggregate: Complaint) -> None:
+        aggregate.responsible = self.person
 
 
 class ComplaintResolved(Complaint.Event):
@@ -595,5 +636,5 @@ COMPLAINT_EVENTS: tuple[type[Complaint.Event], ...] = (
     PriorityAssessed, ComplaintDispatched, DispatchAccepted, DispatchReturned, ExtensionRequested,
     ExtensionGranted, ExtensionDenied, ProgressNoted, ComplaintEscalated, ComplaintResolved, FollowUpRecorded,
     FollowUpAttempted, ComplaintReopened, ComplaintClosed, ComplaintCallRepeated, ResolutionTimeAgreed,
-    ComplaintRedacted, EmergencyTransferRecorded,
+    ComplaintRedacted, EmergencyTransferRecorded, ComplaintResponsibleAssigned, ComplaintMovedToIncident,
 )  # fmt: skip

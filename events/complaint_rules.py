@@ -13,6 +13,7 @@ from uuid import UUID
 
 from events.errors import DomainError, require, require_text
 from events.reference import LEVELS, Reference
+from events.responsible import check_reassignment, person_name
 
 if TYPE_CHECKING:
     from events.complaint import Complaint
@@ -177,6 +178,21 @@ def check_link_to_incident(c: Complaint, incident_id: UUID) -> None:
         c.incident_id is None,
         "linked_to_other_incident",
         "The complaint already belongs to another incident.",
+    )
+
+
+def check_move_to_incident(c: Complaint, incident_id: UUID, from_incident_id: UUID) -> None:
+    """Only out of the incident it is in (the absorbed one of a merge); an ended case stays where it ended."""
+    check_not_ended(c)
+    require(
+        c.incident_id == from_incident_id,
+        "not_in_incident",
+        f"The complaint is not in incident {from_incident_id}.",
+    )
+    require(
+        incident_id != from_incident_id,
+        "already_linked_to_incident",
+        "The complaint is already in this incident.",
     )
 
 
@@ -430,3 +446,13 @@ def check_emergency_transfer(c: Complaint, service: str, by: str, reason: str) -
 def check_redact(c: Complaint, reason: str) -> None:
     require(not c.redacted, "already_redacted", "The personal data is already erased.")
     require_text(reason, "reason")
+
+
+def check_assign_responsible(c: Complaint, person: str, by: str) -> str:
+    """The name as recorded. Any open step, resolved included (a follow-up may still go wrong); never after
+    the case has ended."""
+    check_not_ended(c)
+    name = person_name(person)
+    # getattr: a snapshot taken before anyone could be named responsible has no such attribute.
+    check_reassignment(getattr(c, "responsible", None), name, by)
+    return name

@@ -7,7 +7,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from events.errors import require, require_text
+from events.incident_rules import ABSORB_PART, check_merge, check_not_merged
 from events.reference import Reference, load_reference
+from events.responsible import check_reassignment, person_name
 
 # The usual public-status wording; notices about an incident use the same words.
 INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
@@ -21,6 +23,8 @@ class Incident(Aggregate):
         self.declared_by: str = ""
         self.status: str = "investigating"
         self.complaint_ids: list[UUID] = []
+        self.merged_into: UUID | None = None  # ended by merging into that incident (IncidentMerged)
+        self.responsible: str | None = None
 
     @classmethod
     def declare(
@@ -58,15 +62,32 @@ class Incident(Aggregate):
             status != self.status, "status_unchanged", f"The incident is already {status}.", field="status"
         )
         require_text(by, "by")
+        check_not_merged(self)
         # Any move is allowed, including resolved -> investigating: floods come back.
         self.trigger_event(IncidentStatusUpdated, status=status, by=by)
+
+    def assign_responsible(self, person: str, by: str, note: str = "") -> None:
+        """Name the one person responsible (责任人) for the incident; naming someone else replaces them."""
+        check_not_merged(self)  # its complaints are the target's now: name someone there
+        require(
+            self.status != "resolved",
+            "incident_resolved",
+            "The incident is resolved; move its status back before naming someone responsible.",
+        )
+        name = person_name(person)
+        # getattr: a snapshot taken before anyone could be named responsible has no such attribute.
+        current = getattr(self, "responsible", None)
+        check_reassignment(current, name, by)
+        self.trigger_event(
+            IncidentResponsibleAssigned, person=name, previous=current, by=by, note=note.strip()
+        )
 
     def position_of(self, complaint_id: UUID) -> int | None:
         """Where the complaint stands among the linked ones (0 for the first), None when it is not linked.
 
         By a lookup kept beside the state (never stored), since an incident in a surge links thousands."""
         positions: dict[UUID, int] = self.__dict__.setdefault("_positions", {})
-        known = len(positions)  # complaint_ids only grows, at its end (ComplaintAddedToIncident)
+        known = len(positions)  # complaint_ids only grows, at its end (links, and a merge's IncidentAbsorbed)
         if known < len(self.complaint_ids):
             positions.update((c, known + n) for n, c in enumerate(self.complaint_ids[known:]))
         return positions.get(complaint_id)
@@ -84,7 +105,27 @@ class Incident(Aggregate):
             "The complaint is already part of this incident.",
             field="complaint_id",
         )
+        check_not_merged(self)
         self.trigger_event(ComplaintAddedToIncident, complaint_id=complaint_id)
+
+    @property
+    def is_active(self) -> bool:
+        """Still an event being handled: not resolved, and not merged into another incident."""
+        return self.status != "resolved" and getattr(self, "merged_into", None) is None
+
+    def merge_into(self, target: Incident, by: str, reason: str) -> None:
+        """End this incident in ``target`` (the same event seen twice): this one records IncidentMerged and is
+        no longer active; the target records IncidentAbsorbed with this one's complaints, which it then counts.
+
+        Both go in one atomic save (each aggregate with its expected position). The complaints' own records
+        follow from IncidentAbsorbed (triage moves each open one, exactly once). Parts of ABSORB_PART ids
+        keep each event's follow-up within one atomic batch however large the incident."""
+        check_merge(self, target, by, reason)
+        absorbed = [c for c in self.complaint_ids if not target.has_complaint(c)]
+        self.trigger_event(IncidentMerged, into=target.id, by=by, reason=reason)
+        for start in range(0, max(len(absorbed), 1), ABSORB_PART):
+            part = absorbed[start : start + ABSORB_PART]
+            target.trigger_event(IncidentAbsorbed, source_id=self.id, complaint_ids=part, by=by)
 
 
 class IncidentDeclared(Incident.Created):
@@ -110,6 +151,19 @@ class IncidentStatusUpdated(Incident.Event):
         aggregate.status = self.status
 
 
+class IncidentResponsibleAssigned(Incident.Event):
+    """The named person responsible (责任人); ``previous`` is whom they replaced (None for the first)."""
+
+    class_version = 1
+    person: str
+    previous: str | None
+    by: str
+    note: str
+
+    def apply(self, aggregate: Incident) -> None:
+        aggregate.responsible = self.person
+
+
 class ComplaintAddedToIncident(Incident.Event):
     class_version = 1
     complaint_id: UUID
@@ -118,8 +172,35 @@ class ComplaintAddedToIncident(Incident.Event):
         aggregate.complaint_ids.append(self.complaint_id)  # in place: a surge links thousands
 
 
+class IncidentMerged(Incident.Event):
+    """This incident ended in ``into`` (one event, seen as two); its status stays as it was."""
+
+    class_version = 1
+    into: UUID
+    by: str
+    reason: str
+
+    def apply(self, aggregate: Incident) -> None:
+        aggregate.merged_into = self.into
+
+
+class IncidentAbsorbed(Incident.Event):
+    """This incident took in (part of) a merged one's complaints; a merge writes one or more parts."""
+
+    class_version = 1
+    source_id: UUID
+    complaint_ids: list[UUID]
+    by: str
+
+    def apply(self, aggregate: Incident) -> None:
+        aggregate.complaint_ids.extend(self.complaint_ids)  # at the end, in place, as position_of expects
+
+
 INCIDENT_EVENTS: tuple[type[Incident.Event], ...] = (
     IncidentDeclared,
     IncidentStatusUpdated,
     ComplaintAddedToIncident,
+    IncidentResponsibleAssigned,
+    IncidentMerged,
+    IncidentAbsorbed,
 )

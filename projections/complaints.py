@@ -74,6 +74,11 @@ def _(event: ev.ComplaintLinkedToIncident) -> list[Op]:
 
 
 @apply.register
+def _(event: ev.ComplaintMovedToIncident) -> list[Op]:
+    return _set(event, "incident_id = $4", event.incident_id)  # its incident was merged into this one
+
+
+@apply.register
 def _(event: ev.PriorityAssessed) -> list[Op]:
     # Re-assessment keeps the case where it is; only a validated complaint moves on (as the aggregate does).
     return _set(
@@ -130,6 +135,11 @@ def _(event: ev.ProgressNoted) -> list[Op]:
 @apply.register
 def _(event: ev.ComplaintEscalated) -> list[Op]:
     return _set(event, "escalation_level = $4", event.level)
+
+
+@apply.register
+def _(event: ev.ComplaintResponsibleAssigned) -> list[Op]:
+    return _set(event, "responsible = $4, responsible_since = $3", event.person)
 
 
 @apply.register

@@ -15,6 +15,10 @@ _DECLARE = (
 )
 _STATUS = "UPDATE incidents SET status = $2, updated_at = $3 WHERE id = $1"
 _LINKED = "UPDATE incidents SET linked_complaints = linked_complaints + 1, updated_at = $2 WHERE id = $1"
+# A merge moves the count: the absorbed incident's to its target (IncidentAbsorbed lists them, in parts).
+_MERGED = "UPDATE incidents SET merged_into = $2, linked_complaints = 0, updated_at = $3 WHERE id = $1"
+_ABSORBED = "UPDATE incidents SET linked_complaints = linked_complaints + $2, updated_at = $3 WHERE id = $1"
+_RESPONSIBLE = "UPDATE incidents SET responsible = $2, responsible_since = $3, updated_at = $3 WHERE id = $1"
 
 
 @singledispatch
@@ -50,3 +54,21 @@ def _(event: ev.IncidentStatusUpdated) -> list[Op]:
 @apply.register
 def _(event: ev.ComplaintAddedToIncident) -> list[Op]:
     return [SqlOp(TABLE, _LINKED, (event.originator_id, event.timestamp), key=(TABLE, event.originator_id))]
+
+
+@apply.register
+def _(event: ev.IncidentMerged) -> list[Op]:
+    args = (event.originator_id, event.into, event.timestamp)
+    return [SqlOp(TABLE, _MERGED, args, key=(TABLE, event.originator_id))]
+
+
+@apply.register
+def _(event: ev.IncidentAbsorbed) -> list[Op]:
+    args = (event.originator_id, len(event.complaint_ids), event.timestamp)
+    return [SqlOp(TABLE, _ABSORBED, args, key=(TABLE, event.originator_id))]
+
+
+@apply.register
+def _(event: ev.IncidentResponsibleAssigned) -> list[Op]:
+    args = (event.originator_id, event.person, event.timestamp)
+    return [SqlOp(TABLE, _RESPONSIBLE, args, key=(TABLE, event.originator_id))]

@@ -36,6 +36,8 @@ ALIASES = {"all": read_models.NAME}
 TABLE_MIGRATIONS = frozenset(
     {"001_read_models", "003_operator", "005_public_text", "006_dead_letters", "007_deadline_state"}
     | {"008_dead_letter_retries"}
+    | {"010_responsible"}
+    | {"011_incident_merges"}
 )
 # Events per transaction while replaying: the live runner's batches are smaller, for latency.
 BATCH = 5000

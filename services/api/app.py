@@ -25,6 +25,7 @@ from services.api import (
     commands,
     commands_bulk,
     commands_incidents,
+    commands_merge,
     commands_notices,
     contact,
     feeds,
@@ -57,6 +58,7 @@ ROUTES: tuple[Callable[[web.Application], None], ...] = (
     commands.add_routes,
     commands_incidents.add_routes,
     commands_bulk.add_routes,  # after commands: uses its repository
+    commands_merge.add_routes,  # likewise
     commands_notices.add_routes,
     contact.add_routes,
     feeds.add_routes,

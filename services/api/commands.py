@@ -26,6 +26,7 @@ from events.complaint import Complaint
 from events.complaint_rules import SATISFACTION
 from events.mapper import make_mapper
 from events.publishing.redaction import check_publishable
+from events.responsible import MAX_PERSON_LENGTH
 from events.store.aggregates import AggregateNotFound, AggregateStore
 from events.store.errors import ConcurrencyConflict, StoreUnavailable
 from events.store.keys import PersonalKeyStore
@@ -406,6 +407,11 @@ COMPLAINTS: Target[Complaint] = Target(
     "complaint", "complaints", Complaint, _complaint_access, _complaint_summary, "complaint commands"
 )
 REASON = Field("reason", max_length=1000)
+# The named person responsible (责任人), on complaints and incidents alike (commands_incidents.py).
+RESPONSIBLE_FIELDS = (
+    Field("person", max_length=MAX_PERSON_LENGTH, description="a staff member's name, as the board shows it"),
+    Field("note", required=False, default="", max_length=1000, description="why them, or a handover note"),
+)
 COMPLAINT_COMMANDS: tuple[Command[Complaint], ...] = (
     Command("dispatch", ("command",), (Field("department", max_length=64), REASON),
             lambda c, b, p: c.dispatch(b["department"], by=p.name, reason=b["reason"], by_hand=True),
@@ -432,6 +438,10 @@ COMPLAINT_COMMANDS: tuple[Command[Complaint], ...] = (
     Command("escalate", ("command",), (Field("level", "integer", minimum=1, maximum=2), REASON),
             lambda c, b, p: c.escalate(b["level"], b["reason"], by=p.name),
             "Escalate to level 1 (department head) or 2 (command)"),
+    Command("responsible", ("command",), RESPONSIBLE_FIELDS,
+            lambda c, b, p: c.assign_responsible(b["person"], by=p.name, note=b["note"]),
+            "Name the one person responsible (责任人), or hand over to another (409 already_responsible when it is "
+            "the same person)"),
     Command("resolve", ("department",),
             (Field("summary", max_length=4000),
              Field("answer_ref", required=False, nullable=True, max_length=200)),

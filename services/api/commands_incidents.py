@@ -19,6 +19,7 @@ from services.api.commands import (
     API,
     ATTEMPTS,
     REPOSITORY,
+    RESPONSIBLE_FIELDS,
     Command,
     Field,
     Target,
@@ -37,7 +38,8 @@ log = structlog.get_logger(__name__)
 
 def incident_summary(incident: Incident) -> dict[str, Any]:
     return {"id": str(incident.id), "status": incident.status, "version": incident.version,
-            "title": incident.title, "complaints": len(incident.complaint_ids)}  # fmt: skip
+            "title": incident.title, "complaints": len(incident.complaint_ids),
+            "responsible": getattr(incident, "responsible", None)}  # fmt: skip
 
 
 def _anyone(principal: Principal, incident: Incident) -> None:
@@ -56,6 +58,11 @@ DECLARE_FIELDS = (
 STATUS_COMMAND: Command[Incident] = Command(
     "status", ("command",), (Field("status", "choice", choices=INCIDENT_STATUSES),),
     lambda i, b, p: i.update_status(b["status"], by=p.name), "Move the incident's public status",
+)  # fmt: skip
+RESPONSIBLE_COMMAND: Command[Incident] = Command(
+    "responsible", ("command",), RESPONSIBLE_FIELDS,
+    lambda i, b, p: i.assign_responsible(b["person"], by=p.name, note=b["note"]),
+    "Name the one person responsible (责任人) for the incident, or hand over to another",
 )  # fmt: skip
 LINK_FIELDS = (Field("complaint_id", "uuid"),)
 
@@ -112,13 +119,14 @@ async def _complaint(request: web.Request, complaint_id: Any) -> Complaint:
 def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{API}/incidents", declare)
     app.router.add_post(f"{API}/incidents/{{id}}/complaints", link_complaint)
-    add_command_routes(app, INCIDENTS, (STATUS_COMMAND,))
+    add_command_routes(app, INCIDENTS, (STATUS_COMMAND, RESPONSIBLE_COMMAND))
 
 
 INCIDENT_STATE: dict[str, Any] = {
     "type": "object", "required": ["id", "status", "version"],
     "properties": {"id": {"type": "string", "format": "uuid"}, "status": {"type": "string", "enum": list(INCIDENT_STATUSES)},
                    "version": {"type": "integer"}, "title": {"type": "string"}, "complaints": {"type": "integer"},
+                   "responsible": {"type": ["string", "null"]},
                    "complaint": {"type": "object", "properties": {"id": {"type": "string"}, "version": {"type": "integer"}}}},
 }  # fmt: skip
 OPENAPI_PATHS: dict[str, dict[str, Any]] = {
@@ -128,5 +136,5 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     f"{API}/incidents/{{id}}/complaints": {"post": operation(
         operation_id="incident_link_complaint", summary="Link a complaint to the incident (recorded on both)", roles=("command",), fields=LINK_FIELDS,
         tag="incidents", result=INCIDENT_STATE)},
-    **openapi_paths(INCIDENTS, (STATUS_COMMAND,), INCIDENT_STATE),
+    **openapi_paths(INCIDENTS, (STATUS_COMMAND, RESPONSIBLE_COMMAND), INCIDENT_STATE),
 }  # fmt: skip

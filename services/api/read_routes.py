@@ -339,8 +339,13 @@ async def department_queue(request: web.Request) -> web.Response:
 
 async def incidents(request: web.Request) -> web.Response:
     require_role(request[PRINCIPAL], INCIDENT_ROLES)
+    errors: list[FieldError] = []
+    _only_known(request.query, _INCIDENT_PARAMS, errors)
+    merged = _boolean(request.query, "merged", errors)
+    if errors:
+        raise invalid(errors)
     async with reading(request) as conn:
-        items = await queries.incidents_with_counts(conn)
+        items = await queries.incidents_with_counts(conn, include_merged=bool(merged))
     return json_response({"items": items})
 
 
@@ -515,6 +520,10 @@ _LIST_PARAMS = [
     _q("limit", "page size, 1..200 (50)", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
     _q("cursor", "the previous page's next_cursor"),
 ]  # fmt: skip
+_INCIDENT_PARAMS = [
+    _q("merged", "true: also the incidents merged into another (each names it: merged_into, merged_into_title)",
+       {"type": "boolean"}),
+]  # fmt: skip
 _DEAD_LETTER_PARAMS = [_q("limit", "1..200 (50)", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT})]
 _PAGE = {"type": "object", "required": ["items"], "properties": {
     "items": {"type": "array", "items": _OBJ}, "next_cursor": {"type": ["string", "null"]}}}  # fmt: skip
@@ -532,8 +541,9 @@ OPENAPI_PATHS: dict[str, Any] = {
         "department_queue", "A department's cases with deadline countdowns (seconds; negative is overdue); "
         f"`{COMMAND_QUEUE}` is the command queue (command staff only)",
         QUEUE_ROLES, params=[_p("code")], errors=(401, 403, 404, 503)),
-    f"{API}/incidents": _op("incidents", "Incidents with live complaint counts", INCIDENT_ROLES,
-                            errors=(401, 403, 503)),
+    f"{API}/incidents": _op("incidents", "Incidents with live complaint counts (not those merged into another, "
+                            "unless merged=true)", INCIDENT_ROLES, params=_INCIDENT_PARAMS,
+                            errors=(401, 403, 422, 503)),
     f"{API}/board": _op("board", "The command board: counts, incidents, newest P1, escalated to command, "
                         "extension requests, dead letters, overdue, hotspots, departments, map points",
                         BOARD_ROLES, errors=(401, 403, 503), tag="board"),

@@ -8,7 +8,7 @@ from functools import partial
 
 import structlog
 
-from events.incident import ComplaintAddedToIncident, Incident
+from events.incident import ComplaintAddedToIncident, Incident, IncidentAbsorbed
 from events.mapper import make_mapper
 from events.notice import (
     Notice,
@@ -45,6 +45,9 @@ def handler_table(
     return {
         ComplaintAddedToIncident: partial(
             handlers.on_complaint_added_to_incident, policy=policy, reference=reference, memo=memo
+        ),
+        IncidentAbsorbed: partial(
+            handlers.on_incident_absorbed, policy=policy, reference=reference, memo=memo
         ),
         NoticeDrafted: partial(handlers.on_notice_drafted, drafts=drafts or SummaryDrafts()),
         NoticeRevised: handlers.on_notice_text,

@@ -32,10 +32,40 @@ async def on_complaint_added_to_incident(
     the policy's thresholds or a multiple of the last (``SummaryPolicy.drafts_at``)."""
     incident = await uow.get(event.originator_id, Incident)
     position = incident.position_of(event.complaint_id)
+    # Not "merged" here: a merged incident takes no link after its merge, so every count a link reaches was
+    # reached while it was active, and whether the merge is already read must not change the decision.
     if incident.status == "resolved" or position is None:
         return
     # The count as of this event, not as of now: a redone batch decides the same.
-    count = position + 1
+    await _draft_on_count(incident, position + 1, uow, policy=policy, reference=reference, memo=memo)
+
+
+async def on_incident_absorbed(
+    event: Any, uow: UnitOfWork, *, policy: SummaryPolicy, reference: Reference, memo: FactsMemo | None = None
+) -> None:
+    """A merge brought the merged incident's complaints at once: a threshold the count passed on the way
+    brings its summary draft (the highest one passed), as one complaint at a time would have."""
+    incident = await uow.get(event.originator_id, Incident)
+    if incident.status == "resolved" or not event.complaint_ids:  # active when it absorbed (merge's rule)
+        return
+    last = incident.position_of(event.complaint_ids[-1])
+    if last is None:
+        return
+    after = last + 1  # the count as of this event (a redone batch decides the same)
+    passed = [n for n in range(after - len(event.complaint_ids) + 1, after + 1) if policy.drafts_at(n)]
+    if passed:
+        await _draft_on_count(incident, passed[-1], uow, policy=policy, reference=reference, memo=memo)
+
+
+async def _draft_on_count(
+    incident: Incident,
+    count: int,
+    uow: UnitOfWork,
+    *,
+    policy: SummaryPolicy,
+    reference: Reference,
+    memo: FactsMemo | None,
+) -> None:
     if not policy.drafts_at(count):
         return
     occasion = f"complaints-{count}"

@@ -17,7 +17,7 @@ from uuid import UUID
 import structlog
 from eventsourcing.utils import get_topic
 
-from events.incident import Incident, IncidentDeclared, IncidentStatusUpdated
+from events.incident import Incident, IncidentDeclared, IncidentMerged, IncidentStatusUpdated
 from events.notice import Notice
 from events.reference import Reference
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable
@@ -30,7 +30,9 @@ from services.runtime.metrics import SUMMARY_CHECKS_FAILED
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
-INCIDENT_TOPICS = frozenset(get_topic(cls) for cls in (IncidentDeclared, IncidentStatusUpdated))
+INCIDENT_TOPICS = frozenset(
+    get_topic(cls) for cls in (IncidentDeclared, IncidentStatusUpdated, IncidentMerged)
+)
 
 
 class SummaryScheduler:
@@ -97,6 +99,9 @@ class SummaryScheduler:
                     # every other incident: raised here it would crash the service on every restart.
                     self._failed(incident_id, exc, seq=message.seq)
                     continue
+                if isinstance(event, IncidentMerged):
+                    self.active.discard(incident_id)  # merged into another: that one is summarised
+                    continue
                 status = event.status if isinstance(event, IncidentStatusUpdated) else "investigating"
                 (self.active.discard if status == "resolved" else self.active.add)(incident_id)
 
@@ -114,7 +119,7 @@ class SummaryScheduler:
         except AggregateNotFound:
             pass
         incident = await self.repository.get(incident_id, Incident)
-        if incident.status == "resolved" or not self.policy.summarises(len(incident.complaint_ids)):
+        if not incident.is_active or not self.policy.summarises(len(incident.complaint_ids)):
             return 0  # nothing to report yet, or too small for a public bulletin nobody asked for
         numbers = await incident_figures(incident, self.repository, self.memo)
         notice = summary_notice(

@@ -3,6 +3,8 @@
 ComplaintReceived: valid or not (有效/无效), a duplicate of the same reporter's earlier report, or a new
 case: validated, grouped with other people's reports of the same event, and assessed. A growing group
 re-assesses the complaints whose level it raises (bounded). ComplaintCallRepeated: re-assess that case.
+IncidentAbsorbed (command or triage merged an incident into another): each open complaint still in the merged
+one moves to the one that absorbed it, exactly once (the worker commits the moves with its tracking record).
 Every decision uses the event's own timestamp and aggregates from the stream; deadlines use ``uow.now``.
 """
 
@@ -18,6 +20,7 @@ import structlog
 
 from events.complaint import Complaint, ComplaintCallRepeated, ComplaintReceived
 from events.complaint_rules import AFTER_RESOLVE, Status
+from events.incident import IncidentAbsorbed
 from events.reference import LEVELS, Reference
 from events.store.aggregates import AggregateNotFound
 from services.runtime.unit_of_work import UnitOfWork
@@ -80,6 +83,23 @@ async def on_complaint_received(event: ComplaintReceived, uow: UnitOfWork, *, de
                cluster=placed.size, incident_id=str(placed.incident_id) if placed.incident_id else None)  # fmt: skip
     if placed.size > 1 and _cluster_points(placed.size, deps) != _cluster_points(placed.size - 1, deps):
         await _reassess_group(placed, uow, deps)
+
+
+async def on_incident_absorbed(event: IncidentAbsorbed, uow: UnitOfWork, *, deps: Deps) -> None:
+    """Move the merged incident's complaints (this part of them: at most ABSORB_PART, one event each). One
+    already moved (a redone batch), ended, or moved elsewhere by staff is left as it is."""
+    await uow.prefetch(set(event.complaint_ids))  # one concurrent round of reads
+    moved = 0
+    for complaint_id in event.complaint_ids:
+        try:
+            complaint = await uow.get(complaint_id, Complaint)
+        except AggregateNotFound:
+            continue
+        if complaint.incident_id == event.source_id and complaint.is_open:
+            complaint.move_to_incident(event.originator_id, event.source_id)
+            moved += 1
+    log.info("incident_complaints_moved", incident_id=str(event.originator_id), source_id=str(event.source_id),
+             moved=moved, listed=len(event.complaint_ids), position=uow.position)  # fmt: skip
 
 
 def _judge(complaint: Complaint, deps: Deps) -> Verdict:

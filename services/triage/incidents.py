@@ -22,6 +22,8 @@ from services.triage.indexes import Cluster, Member
 from services.triage.rules import Rules
 
 log = structlog.get_logger(__name__)
+BY = "triage"
+_MAX_CHAIN = 1000
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,9 @@ async def place(complaint: Complaint, category: str, received_at: datetime, uow:
     link, km = reach.link, reach.nearby_km
     cluster = await _cluster(uow, complaint.district, category, bucket, create=True)
     assert cluster is not None
-    group = cluster.group_for(entry, link, km)
-    if group is not None:
+    near = cluster.groups_for(entry, link, km)
+    if near:
+        group = near[0] if len(near) == 1 else await _join(cluster, near, uow)
         cluster.add(group, entry)
     else:
         group = await _start_group(cluster, entry, complaint.district, category, bucket, uow, link, km)
@@ -94,7 +97,9 @@ async def _incident(cluster: Cluster, group: int, complaint: Complaint, category
                     rules: Rules) -> UUID | None:  # fmt: skip
     existing = cluster.groups[group]["incident_id"]
     if existing:
-        incident = await uow.get(UUID(existing), Incident)
+        incident = await surviving(uow, UUID(existing))
+        if str(incident.id) != existing:
+            cluster.set_incident(group, incident.id)  # merged since: later reports need not follow the chain
         await _link(incident, [complaint.id], uow)
         return incident.id
     if cluster.reporters(group) < rules.clustering.incident_threshold:
@@ -110,6 +115,57 @@ async def _incident(cluster: Cluster, group: int, complaint: Complaint, category
     log.info("incident_declared", incident_id=str(incident.id), category=category, district=district,
              complaints=len(members))  # fmt: skip
     return incident.id
+
+
+async def surviving(uow: UnitOfWork, incident_id: UUID) -> Incident:
+    """The incident that carries on: a merged one is followed to the one it was merged into, and on. A merge
+    goes only into an incident not merged itself, so the chain ends; the bound is a guard, not a rule."""
+    incident = await uow.get(incident_id, Incident)
+    for _ in range(_MAX_CHAIN):
+        into = getattr(incident, "merged_into", None)
+        if into is None:
+            return incident
+        incident = await uow.get(into, Incident)
+    raise RuntimeError(f"incident {incident_id}: merged more than {_MAX_CHAIN} times over")
+
+
+async def _join(cluster: Cluster, groups: list[int], uow: UnitOfWork) -> int:
+    """A report within reach of several groups shows they are one event: one group, one incident.
+
+    The group keeps the oldest active incident among theirs; the younger ones are merged into it (the same
+    operation as command's merge; triage moves their complaints when it reads IncidentAbsorbed). Reports of a
+    group that had no incident yet are linked to it here. Returns the group the report joins."""
+    incidents: dict[int, Incident] = {}
+    for index in groups:
+        existing = cluster.groups[index]["incident_id"]
+        if existing:
+            incidents[index] = await surviving(uow, UUID(existing))
+    distinct = {i.id: i for i in incidents.values()}
+    active = [i for i in distinct.values() if i.is_active]
+    # Only into an active incident: a resolved one cannot take a merge (it stays as it was).
+    survivor = min(active or distinct.values(), key=lambda i: (i.created_on, str(i.id)), default=None)
+    into = next((g for g in groups if survivor is not None and incidents.get(g) is survivor), groups[0])
+    if survivor is not None and survivor.is_active:
+        for younger in distinct.values():
+            if younger.id != survivor.id:
+                younger.merge_into(
+                    survivor, by=BY, reason=f"one event: a report within reach of both ({cluster.key})"
+                )
+                log.info(
+                    "incidents_merged",
+                    incident_id=str(younger.id),
+                    into=str(survivor.id),
+                    cluster=cluster.key,
+                )
+    others = [g for g in groups if g != into]
+    loose = [
+        UUID(m["complaint_id"]) for g in others if g not in incidents for m in cluster.groups[g]["members"]
+    ]
+    cluster.join(into, others, incident_id=survivor.id if survivor is not None else None)
+    log.info("cluster_groups_joined", cluster=cluster.key, into=into, groups=others)
+    if survivor is not None:
+        await _link(survivor, loose, uow)
+    return into
 
 
 def incident_title(category: str, district: str) -> str:

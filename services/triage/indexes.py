@@ -125,11 +125,18 @@ class Cluster(Aggregate):
 
     def group_for(self, new: Member, link: timedelta, km: float) -> int | None:
         """The first group with a report close in place whose last report is recent enough."""
+        found = self.groups_for(new, link, km)
+        return found[0] if found else None
+
+    def groups_for(self, new: Member, link: timedelta, km: float) -> list[int]:
+        """Every group within reach of the new report (close in place, last report recent), in group order.
+        More than one: the report bridges groups that are one event (see `join`)."""
         at = datetime.fromisoformat(new["at"])
-        for index in self._proximity(km).near_groups(new):
-            if at - datetime.fromisoformat(self.groups[index]["last_at"]) <= link:
-                return index
-        return None
+        return [
+            index
+            for index in self._proximity(km).near_groups(new)
+            if at - datetime.fromisoformat(self.groups[index]["last_at"]) <= link
+        ]
 
     def _proximity(self, km: float) -> Proximity:
         """Every group's members on one grid (kept beside the state, never stored). A surge puts thousands of
@@ -155,6 +162,17 @@ class Cluster(Aggregate):
 
     def set_incident(self, group: int, incident_id: UUID) -> None:
         self.trigger_event(ClusterIncidentSet, group=group, incident_id=str(incident_id))
+
+    def join(self, into: int, groups: list[int], *, incident_id: UUID | None) -> None:
+        """Move `groups` into `into` (one event after all); `incident_id` is the joined group's incident, the
+        one the others' incidents were merged into (None: keep `into`'s). The emptied groups keep their place:
+        events name groups by index."""
+        self.trigger_event(
+            ClusterGroupsJoined,
+            into=into,
+            groups=list(groups),
+            incident_id=str(incident_id) if incident_id else None,
+        )
 
     def size(self, group: int) -> int:
         g = self.groups[group]
@@ -258,6 +276,29 @@ class ClusterMemberAdded(Cluster.Event):
         group = aggregate.groups[self.group]
         group["members"].append(dict(self.entry))
         group["last_at"] = max(group["last_at"], self.entry["at"])
+
+
+class ClusterGroupsJoined(Cluster.Event):
+    """A report within reach of several groups showed them to be one event: `groups` moved into `into`."""
+
+    class_version = 1
+    into: int
+    groups: list[int]
+    incident_id: str | None
+
+    def apply(self, aggregate: Cluster) -> None:
+        # `into`'s members grow in place (as ClusterMemberAdded); each joined group gets a new empty list, so
+        # the proximity grid, which checks the lists' identity, is built afresh.
+        target = aggregate.groups[self.into]
+        for index in self.groups:
+            joined = aggregate.groups[index]
+            target["members"].extend(dict(m) for m in joined["members"])
+            target["carried"] = int(target["carried"]) + int(joined["carried"])
+            target["last_at"] = max(target["last_at"], joined["last_at"])
+            aggregate.groups[index] = {"members": [], "incident_id": None, "carried": 0,
+                                       "last_at": joined["last_at"], "joined_into": self.into}  # fmt: skip
+        if self.incident_id is not None:
+            target["incident_id"] = self.incident_id
 
 
 class ClusterIncidentSet(Cluster.Event):

@@ -35,13 +35,14 @@ from events.complaint import (
     PriorityAssessed,
 )
 from events.deadlines import WATCHER, fold_all
-from events.incident import ComplaintAddedToIncident, IncidentDeclared
+from events.incident import ComplaintAddedToIncident, IncidentAbsorbed, IncidentDeclared
 from events.notice import NoticeDrafted
 from events.reference import LEVELS, Reference
 from services.dispatch.rules import RoutingTable, immediate_escalation, people_affected
 from services.dispatch.timeline import escalations_due
 from services.notices.summary import DRAFTED_BY, SummaryPolicy, summary_notice_id
 from services.triage.indexes import (
+    ClusterGroupsJoined,
     ClusterGroupStarted,
     ClusterIncidentSet,
     ClusterMemberAdded,
@@ -150,10 +151,11 @@ def _contact_entries(complaints: Histories, aggregates: dict[type, Histories], o
 
 
 def _cluster_entries(complaints: Histories, aggregates: dict[type, Histories], out: Effects) -> None:
-    """A complaint is placed in one group once (a group carried into the next bucket copies, not places);
-    a group gets its incident once, and every incident triage declared is some group's."""
+    """A complaint is placed in one group once (a group carried into the next bucket copies, not places, and
+    groups joined move, not place); a group gets each incident once (a second only after a merge: the one the
+    first was merged into), and every incident triage declared is some group's."""
     placed: Counter[str] = Counter()
-    incidents_set: Counter[tuple[UUID, int]] = Counter()
+    incidents_set: Counter[tuple[UUID, int, str]] = Counter()
     group_incidents: set[str] = set()
     for cluster_id, events in aggregates.get(ClusterOpened, {}).items():
         group = -1
@@ -164,7 +166,9 @@ def _cluster_entries(complaints: Histories, aggregates: dict[type, Histories], o
             elif isinstance(e, ClusterMemberAdded):
                 placed[e.entry["complaint_id"]] += 1
             elif isinstance(e, ClusterIncidentSet):
-                incidents_set[(cluster_id, e.group)] += 1
+                incidents_set[(cluster_id, e.group, e.incident_id)] += 1
+                group_incidents.add(e.incident_id)
+            elif isinstance(e, ClusterGroupsJoined) and e.incident_id is not None:
                 group_incidents.add(e.incident_id)
     out.counts["cluster placements"] += placed.total()
     out.counts["incidents set on a cluster group"] += incidents_set.total()
@@ -300,13 +304,9 @@ def notices(
     out.counts["NoticeDrafted (summary, by notices)"] += len(drafted)
     expected: dict[UUID, tuple[UUID, str]] = {}
     for incident_id, events in incidents.items():
-        linked = len(of_kind(events, ComplaintAddedToIncident))
-        for count in range(1, linked + 1):
-            if policy.drafts_at(count):
-                expected[summary_notice_id(incident_id, f"complaints-{count}")] = (
-                    incident_id,
-                    f"complaints-{count}",
-                )
+        for count in _draft_counts(events, policy):
+            occasion = f"complaints-{count}"
+            expected[summary_notice_id(incident_id, occasion)] = (incident_id, occasion)
     for notice_id, (incident_id, occasion) in expected.items():
         if notice_id not in drafted:
             out.mismatches.append(f"incident {incident_id}: no summary drafted at {occasion}")
@@ -322,3 +322,19 @@ def notices(
         out.mismatches.append(
             f"summary {notice_id} of incident {drafted[notice_id].incident_id}: no known occasion"
         )
+
+
+def _draft_counts(events: Sequence[Any], policy: SummaryPolicy) -> list[int]:
+    """The linked counts an incident's summaries are drafted at: each link's count the policy drafts at, and for
+    a merge's IncidentAbsorbed (many at once) the highest such count it passed."""
+    counts, linked = [], 0
+    for e in events:
+        if isinstance(e, ComplaintAddedToIncident):
+            linked += 1
+            if policy.drafts_at(linked):
+                counts.append(linked)
+        elif isinstance(e, IncidentAbsorbed):
+            passed = [n for n in range(linked + 1, linked + len(e.complaint_ids) + 1) if policy.drafts_at(n)]
+            linked += len(e.complaint_ids)
+            counts += passed[-1:]
+    return counts

@@ -11,12 +11,13 @@ import pytest
 from events.complaint import Complaint, ComplaintReceived
 from events.deadlines import WATCHER
 from events.incident import Incident, IncidentDeclared
+from events.mapper import reconstruct
 from events.notice import NoticeDrafted
 from events.reference import load_reference
 from services.dispatch.rules import load_routing
 from services.notices.drafting import summary_notice
 from services.notices.summary import Figures, SummaryPolicy
-from services.triage.indexes import Cluster, ContactIndex, member
+from services.triage.indexes import Cluster, ClusterOpened, ContactIndex, member
 from tests.faults import effects
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -161,3 +162,45 @@ def test_a_major_complaint_never_escalated_is_a_mismatch() -> None:
     for events in histories.values():
         events[:] = [e for e in events if type(e).__name__ != "ComplaintEscalated"]
     assert any("major (major complaint: P1 complaint)" in m for m in audit(histories).mismatches)
+
+
+def _merge_story() -> tuple[effects.Histories, Any]:
+    """The story, and a second incident of one report (its own cluster group) merged into the story's: the
+    target's count goes from 1 to 2 in one IncidentAbsorbed, the report moves, the group follows the merge."""
+    histories = story()
+    [incident_id] = [i for i, h in histories.items() if isinstance(h[0], IncidentDeclared)]
+    [cluster_id] = [i for i, h in histories.items() if isinstance(h[0], ClusterOpened)]
+    incident, cluster = (
+        reconstruct(histories[incident_id], Incident),
+        reconstruct(histories[cluster_id], Cluster),
+    )
+    report = Complaint.receive(description="No water since noon", channel="hotline", received_by="op",
+                               category="flooding", lat=22.71, lon=113.81)  # fmt: skip
+    report.validate(by="triage")
+    report.assess_priority(30, "P3", FACTORS, NOW + timedelta(hours=4), NOW + timedelta(days=3))
+    report.dispatch("drainage", by="dispatch", reason="route")
+    merged = Incident.declare(title="flooding in westbay", kind="flooding", districts=["westbay"],
+                              declared_by="triage")  # fmt: skip
+    cluster.start_group(member(report.id, None, 22.71, 113.81, "westbay", NOW), incident_id=None, carried=0,
+                        carried_members=[])  # fmt: skip
+    cluster.set_incident(1, merged.id)
+    report.link_to_incident(merged.id)
+    merged.link_complaint(report.id)
+    first = summary_notice(merged, "complaints-1", Figures(1, 1, 0, None), reference=REFERENCE, policy=POLICY,
+                           now=NOW)  # fmt: skip
+    merged.merge_into(incident, by="triage", reason="one event")
+    report.move_to_incident(incident.id, merged.id)
+    cluster.set_incident(1, incident.id)  # a later report of that group follows the merge
+    passed = summary_notice(incident, "complaints-2", Figures(2, 2, 0, None), reference=REFERENCE,
+                            policy=POLICY, now=NOW)  # fmt: skip
+    for aggregate in (incident, cluster):
+        histories[aggregate.id] += aggregate.collect_events()
+    histories.update(_events(report, merged, first, passed))
+    return histories, passed
+
+
+def test_a_merge_expects_the_draft_at_the_count_it_passed_and_lets_a_group_follow_it() -> None:
+    histories, passed = _merge_story()
+    assert audit(histories).mismatches == []
+    del histories[passed.id]
+    assert any("no summary drafted at complaints-2" in m for m in audit(histories).mismatches)

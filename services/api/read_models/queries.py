@@ -29,7 +29,7 @@ COMPLAINT_COLUMNS = (
     "channel, received_at, dispatched_at, accepted_at, resolved_at, closed_at, accept_by, resolve_by, "
     "agreed_resolution_at, escalation_level, return_count, reopen_count, dispatch_count, repeat_calls, "
     "extension_pending, satisfaction, media_exposure, people_affected, vulnerable, description, redacted, "
-    "first_contact, updated_at"
+    "first_contact, updated_at, responsible, responsible_since"
 )
 
 
@@ -246,11 +246,17 @@ _INCIDENT_URGENCY = "open_p1 DESC, overdue DESC, open DESC, i.declared_at DESC, 
 
 
 async def incidents_with_counts(
-    conn: Conn, *, now: datetime | None = None, by_urgency: bool = False, limit: int | None = None
+    conn: Conn,
+    *,
+    now: datetime | None = None,
+    by_urgency: bool = False,
+    limit: int | None = None,
+    include_merged: bool = False,
 ) -> list[dict[str, Any]]:
     """Incidents with live counts of their complaints (total, open, open P1, overdue): newest first, or with
     `by_urgency` what needs command most first (open P1, overdue, open, then newest). One pass over the
-    linked complaints (GROUP BY incident_id), joined to the incidents; `limit` None is all of them."""
+    linked complaints (GROUP BY incident_id), joined to the incidents; `limit` None is all of them. An incident
+    merged into another (`merged_into`, its title as `merged_into_title`) only with `include_merged`."""
     rows = await conn.fetch(
         "WITH c AS (SELECT incident_id, count(*) AS complaints, "
         f"count(*) FILTER (WHERE status IN {_OPEN_SQL}) AS open, "
@@ -258,11 +264,14 @@ async def incidents_with_counts(
         f"count(*) FILTER (WHERE {overdue_sql('$1')}) AS overdue "
         f"FROM {S}.complaints WHERE incident_id IS NOT NULL GROUP BY incident_id) "
         "SELECT i.id, i.title, i.kind, i.districts, i.status, i.declared_at, i.updated_at, i.linked_complaints, "
+        "i.responsible, i.responsible_since, "
         "COALESCE(c.complaints, 0) AS complaints, COALESCE(c.open, 0) AS open, "
-        "COALESCE(c.open_p1, 0) AS open_p1, COALESCE(c.overdue, 0) AS overdue "
-        f"FROM {S}.incidents i LEFT JOIN c ON c.incident_id = i.id "
+        "COALESCE(c.open_p1, 0) AS open_p1, COALESCE(c.overdue, 0) AS overdue, "
+        "i.merged_into, m.title AS merged_into_title "
+        f"FROM {S}.incidents i LEFT JOIN c ON c.incident_id = i.id LEFT JOIN {S}.incidents m ON m.id = i.merged_into "
+        "WHERE $3 OR i.merged_into IS NULL "
         f"ORDER BY {_INCIDENT_URGENCY if by_urgency else 'i.declared_at DESC, i.id'} LIMIT $2",
-        _now(now), limit,
+        _now(now), limit, include_merged,
     )  # fmt: skip
     return [_row(r) for r in rows]
 
@@ -332,8 +341,10 @@ _WITH_COMMAND = f"c.status IN {_OPEN_SQL} AND (c.escalation_level >= 2 OR c.depa
 _ESCALATED_COLUMNS = (
     "c.id, c.tracking_code, c.status, c.level, c.escalation_level, c.category, c.district, c.department, "
     "c.incident_id, c.received_at, COALESCE(c.department = $1, false) AS in_command_queue, w.at AS since, "
-    "w.reason AS why"
+    "w.reason AS why, c.responsible, c.responsible_since, io.responsible AS incident_responsible"
 )
+# The person responsible for the case's incident, if in one (`io`): who owns it when the case names nobody.
+_INCIDENT_OWNER = f"LEFT JOIN {S}.incidents io ON io.id = c.incident_id"
 
 
 async def escalated_to_command(
@@ -343,7 +354,7 @@ async def escalated_to_command(
     what no department can take). Newest arrival at command first; `why` is the escalation or dispatch reason."""
     rows = await conn.fetch(
         f"SELECT {_ESCALATED_COLUMNS}, {overdue_sql('$3', 'c')} AS overdue "
-        f"FROM {S}.complaints c {_WHY_COMMAND} WHERE {_WITH_COMMAND} "
+        f"FROM {S}.complaints c {_WHY_COMMAND} {_INCIDENT_OWNER} WHERE {_WITH_COMMAND} "
         "ORDER BY COALESCE(w.at, c.received_at) DESC, c.id DESC LIMIT $2",
         COMMAND_QUEUE, limit, _now(now),
     )  # fmt: skip
@@ -358,7 +369,7 @@ async def escalated_individual(
     not, since no department has it. Overdue first, then the newest arrival at command."""
     rows = await conn.fetch(
         f"SELECT {_ESCALATED_COLUMNS}, {overdue_sql('$3', 'c')} AS overdue "
-        f"FROM {S}.complaints c {_WHY_COMMAND} "
+        f"FROM {S}.complaints c {_WHY_COMMAND} {_INCIDENT_OWNER} "
         f"WHERE {_WITH_COMMAND} AND (c.incident_id IS NULL OR c.department = $1) "
         "ORDER BY overdue DESC, COALESCE(w.at, c.received_at) DESC, c.id DESC LIMIT $2",
         COMMAND_QUEUE, limit, _now(now),
@@ -371,14 +382,18 @@ async def escalated_by_incident(conn: Conn, *, now: datetime | None = None) -> l
     how many of those are P1, overdue, in the command queue, and when the longest-waiting of them was received
     (`oldest_received_at`: the caller's wait). Most urgent first: P1, then overdue, then escalated, then the
     longest waiting. Complaints only, GROUP BY incident_id: no timeline lookup per complaint (in a surge
-    thousands are escalated), which is why the wait counts from the call, not from the escalation."""
+    thousands are escalated), which is why the wait counts from the call, not from the escalation. A case still
+    in a merged incident (triage moves it within moments) counts under the incident it was merged into."""
     rows = await conn.fetch(
-        "WITH e AS (SELECT c.incident_id, count(*) AS escalated, count(*) FILTER (WHERE c.level = 'P1') AS p1, "
+        "WITH e AS (SELECT COALESCE(mi.merged_into, c.incident_id) AS incident_id, count(*) AS escalated, "
+        "count(*) FILTER (WHERE c.level = 'P1') AS p1, "
         f"count(*) FILTER (WHERE {overdue_sql('$2', 'c')}) AS overdue, "
         "count(*) FILTER (WHERE c.department = $1) AS in_command_queue, min(c.received_at) AS oldest_received_at "
-        f"FROM {S}.complaints c WHERE c.incident_id IS NOT NULL AND {_WITH_COMMAND} GROUP BY c.incident_id) "
+        f"FROM {S}.complaints c LEFT JOIN {S}.incidents mi ON mi.id = c.incident_id "
+        f"WHERE c.incident_id IS NOT NULL AND {_WITH_COMMAND} GROUP BY 1) "
         "SELECT e.incident_id AS id, i.title, i.kind, i.districts, i.status, e.escalated, e.p1, e.overdue, "
-        f"e.in_command_queue, e.oldest_received_at FROM e LEFT JOIN {S}.incidents i ON i.id = e.incident_id "
+        "e.in_command_queue, e.oldest_received_at, i.responsible, i.responsible_since "
+        f"FROM e LEFT JOIN {S}.incidents i ON i.id = e.incident_id "
         "ORDER BY e.p1 DESC, e.overdue DESC, e.escalated DESC, e.oldest_received_at, e.incident_id",
         COMMAND_QUEUE, _now(now),
     )  # fmt: skip
@@ -432,6 +447,21 @@ async def command_counts(conn: Conn) -> dict[str, int]:
     return {key: int(value) for key, value in dict(row).items()}
 
 
+async def unassigned_counts(conn: Conn) -> dict[str, int]:
+    """What nobody owns (no person responsible, 责任人): `unassigned_major`, the open cases with command (as
+    `command_counts` counts them) that name nobody and are in no incident that names someone; and
+    `unassigned_incidents`, the incidents not resolved that name nobody."""
+    row = await conn.fetchrow(
+        f"SELECT (SELECT count(*) FROM {S}.complaints c {_INCIDENT_OWNER} "
+        f"WHERE {_WITH_COMMAND} AND c.responsible IS NULL AND io.responsible IS NULL) AS unassigned_major, "
+        f"(SELECT count(*) FROM {S}.incidents WHERE status <> 'resolved' AND responsible IS NULL "
+        "AND merged_into IS NULL) "
+        "AS unassigned_incidents",
+        COMMAND_QUEUE,
+    )
+    return {key: int(value) for key, value in dict(row).items()}
+
+
 async def projection_position(conn: Conn, name: str = "read_models") -> int:
     """How far the read models have got in the stream: an API waits for its write's position here."""
     return int(
@@ -447,7 +477,11 @@ async def board(conn: Conn, *, now: datetime | None = None) -> dict[str, Any]:
     return {
         "as_of": at,
         "position": await projection_position(conn),
-        "counts": {**await board_counts(conn, now=at), **await command_counts(conn)},
+        "counts": {
+            **await board_counts(conn, now=at),
+            **await command_counts(conn),
+            **await unassigned_counts(conn),
+        },
         "departments": await department_stats(conn, now=at),
         "incidents": await incidents_with_counts(conn, now=at, by_urgency=True),
         "newest_p1": await newest_p1(conn, now=at),

@@ -94,6 +94,7 @@ function render(board) {
     stat("count-overdue", "超时", "overdue", c.overdue, "overdue"),
     stat("count-total", "累计", "all", Object.values(c.by_status).reduce((a, b) => a + b, 0)),
     stat("count-escalated", "上报指挥部", "escalated to command", c.escalated_to_command, c.escalated_to_command ? "overdue" : ""),
+    stat("count-unassigned", "无责任人", "no owner", c.unassigned_major, c.unassigned_major ? "overdue" : ""),
     stat("count-extensions", "待批延期", "extension requests", c.extension_pending),
     stat("count-dead-letters", "死信", "dead letters", c.dead_letters, c.dead_letters ? "overdue" : ""),
   );
@@ -132,8 +133,9 @@ function render(board) {
   const incidents = board.incidents; // most urgent first (the server's order)
   rows($("incidents"), topOf("incidents", incidents), (i) => el("tr", { "data-id": i.id },
     el("td", { class: "num rank", text: incidents.indexOf(i) + 1 }), el("td", { class: "title", text: i.title }),
-    el("td", { class: "status" }, incidentStatus(i.status)), alarm(i.open_p1), alarm(i.overdue),
-    el("td", { class: "num", text: i.open }), el("td", { class: "num", text: i.complaints })), "暂无事件 no incidents");
+    owner("incident", i.id, i.title, i.responsible), el("td", { class: "status" }, incidentStatus(i.status)), alarm(i.open_p1), alarm(i.overdue),
+    el("td", { class: "num", text: i.open }), el("td", { class: "num", text: i.complaints }), mergeCell(i)),
+    "暂无事件 no incidents");
 
   rows($("hotspots"), topOf("hotspots", board.hotspots), (h) => el("tr", {},
     el("td", {}, district(h.district)), el("td", {}, category(h.category)), el("td", { class: "num", text: h.last }),
@@ -165,7 +167,7 @@ function renderCommand(board) {
       + `${groups.length} incident(s), one line each; ${c.escalated_individual} to decide one by one.`;
 
   rows($("escalated-incidents"), topOf("escalated-incidents", groups), (g) => el("tr", { "data-incident": g.id },
-    el("td", { class: "title", text: g.title || g.id }),
+    el("td", { class: "title", text: g.title || g.id }), owner("incident", g.id, g.title || g.id, g.responsible),
     el("td", { class: "num strong", text: g.escalated }), alarm(g.p1), alarm(g.overdue),
     el("td", { class: `num ${g.in_command_queue ? "alarm" : ""}`, text: g.in_command_queue }),
     el("td", { class: "when", text: fmtTime(g.oldest_received_at) }),
@@ -176,13 +178,88 @@ function renderCommand(board) {
     { "data-id": e.id, "data-escalation": e.escalation_level, "data-queue": e.in_command_queue ? "true" : null,
       class: e.in_command_queue ? "queue" : null },
     el("td", { class: "code" }, el("strong", { text: e.tracking_code })),
+    owner("complaint", e.id, e.tracking_code, e.responsible, e.incident_responsible),
     el("td", {}, e.in_command_queue ? el("span", { class: "tag queue" }, bi("指挥部队列", "command queue")) : null,
       e.escalation_level >= 2 ? [e.in_command_queue ? " " : "", bi(`${e.escalation_level}级督办`, `level ${e.escalation_level}`)] : null),
     el("td", {}, levelTag(e.level)), el("td", {}, category(e.category)), el("td", {}, district(e.district)),
-    el("td", {}, e.why || "—", e.incident_id ? el("div", { class: "notes", text: `事件 incident: ${titles.get(e.incident_id) || e.incident_id}` }) : null),
+    el("td", { class: "why" }, e.why || "—", e.incident_id ? el("div", { class: "notes", text: `事件 incident: ${titles.get(e.incident_id) || e.incident_id}` }) : null),
     el("td", { class: "when" }, fmtTime(e.since || e.received_at), e.overdue ? el("div", { class: "overdue-text", text: "超时 overdue" }) : null)),
     "暂无需逐件决定的工单 nothing to decide one by one");
 }
+
+// 责任人: the one person responsible for a case or an incident, or a red "未指定 unassigned" when nobody is
+// (a case that names nobody is still owned through its incident's person, shown grey). The cell is itself the
+// control, to keep the wall screen's rows one line: command staff press it, type the name, and it is POSTed.
+function owner(kind, id, label, name, viaIncident = null) {
+  const [text, cls] = name ? [name, "person"]
+    : viaIncident ? [`${viaIncident}（事件 incident）`, "via"] : ["未指定 unassigned", "unassigned"];
+  const action = name ? "更换 change" : "指定 assign";
+  return el("td", { class: "owner", "data-responsible": name || "" },
+    el("button", { type: "button", class: `assign ${cls}`, "data-assign": kind, title: `${action}: ${label}`,
+                   "aria-label": `${text} · ${action}: ${label}`, onclick: () => assign(kind, id, label, name) },
+      text));
+}
+
+async function assign(kind, id, label, current) {
+  const person = prompt(`${label}\n责任人姓名 Name of the person responsible:`, current || "");
+  if (person === null || !person.trim()) return;
+  const collection = kind === "incident" ? "incidents" : "complaints";
+  try {
+    await api(`/api/v1/${collection}/${id}/responsible`, { method: "POST", body: { person } });
+    say($("message"), `${label}: 责任人 ${person.trim()} responsible`, "ok");
+    refresh();
+  } catch (error) {
+    say($("message"), `${label}: 指定责任人失败 not assigned — ${problemText(error)}`, "error");
+  }
+}
+
+// 合并: two incidents that are one event (one burst main seen as a water outage and a flood). Command picks the
+// incident this one goes into from the active ones; the API ends this one and triage moves its complaints.
+let merging = null;
+
+function mergeCell(incident) {
+  return el("td", { class: "merge-cell" }, el("button", {
+    type: "button", class: "secondary", "data-merge": incident.id, "aria-label": `合并 Merge ${incident.title} into…`,
+    onclick: () => openMerge(incident),
+  }, "合并 Merge into…"));
+}
+
+function openMerge(incident) {
+  const targets = (lastBoard ? lastBoard.incidents : []).filter((i) => i.id !== incident.id && i.status !== "resolved");
+  if (!targets.length) {
+    say($("message"), `${incident.title}: 没有可并入的事件 no other active incident to merge into`, "error");
+    return;
+  }
+  merging = incident;
+  $("merge-title").replaceChildren(bi(`合并事件：${incident.title}`, `Merge "${incident.title}" into another incident`));
+  $("merge-into").replaceChildren(...targets.map((t) => el("option", { value: t.id },
+    `${t.title} · ${t.complaints} 件 complaints`)));
+  $("merge-reason").value = "";
+  $("merge").hidden = false;
+  $("merge-into").focus();
+}
+
+$("merge").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!merging) return;
+  const source = merging, into = $("merge-into").value;
+  const target = $("merge-into").selectedOptions[0]?.textContent || into;
+  $("merge-submit").disabled = true;
+  try {
+    const answer = await api(`/api/v1/incidents/${source.id}/merge`, {
+      method: "POST", body: { into, reason: $("merge-reason").value },
+    });
+    say($("message"), `${source.title}: 已并入 merged into ${answer.into.title}（${answer.moving} 件工单移入 complaints moving）`, "ok");
+    $("merge").hidden = true;
+    merging = null;
+    refresh();
+  } catch (error) {
+    say($("message"), `${source.title} → ${target}: 合并失败 not merged — ${problemText(error)}`, "error");
+  } finally {
+    $("merge-submit").disabled = false;
+  }
+});
+$("merge-cancel").addEventListener("click", () => { $("merge").hidden = true; merging = null; });
 
 // A share (0..1) as a whole percentage; "—" before any follow-up call or resolution gives it a base.
 function fmtRate(value) {

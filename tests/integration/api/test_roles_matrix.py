@@ -36,6 +36,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", f"{CASE}/extension-requests/grant"): {COMMAND},
     ("POST", f"{CASE}/extension-requests/deny"): {COMMAND},
     ("POST", f"{CASE}/escalate"): {COMMAND},
+    ("POST", f"{CASE}/responsible"): {COMMAND},
     ("POST", f"{CASE}/resolve"): {OWN},
     ("POST", f"{CASE}/follow-ups"): {OPERATOR},
     ("POST", f"{CASE}/follow-up-attempts"): {OPERATOR},
@@ -44,7 +45,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", f"{CASE}/redact"): {COMMAND},
     ("POST", INCIDENTS): {COMMAND},
     ("POST", f"{INCIDENTS}/{{id}}/status"): {COMMAND},
+    ("POST", f"{INCIDENTS}/{{id}}/responsible"): {COMMAND},
     ("POST", f"{INCIDENTS}/{{id}}/complaints"): {COMMAND},
+    ("POST", f"{INCIDENTS}/{{id}}/merge"): {COMMAND},
     ("POST", f"{INCIDENTS}/{{id}}/department-actions"): {*ANY_DEPARTMENT},  # each on its own cases only
     ("POST", NOTICES): {PRESS},
     ("POST", f"{NOTICES}/{{id}}/revise"): {PRESS},

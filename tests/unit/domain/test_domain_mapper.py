@@ -25,6 +25,7 @@ def _every_event(build: Callable[[str], Complaint]) -> list[Aggregate.Event]:
     )
     c.validate()
     c.link_to_incident(uuid4())
+    c.move_to_incident(uuid4(), c.incident_id)  # type: ignore[arg-type]
     c.assess_priority(40, "P3", [{"name": "n", "weight": 0.1, "value": 2, "evidence": "e"}],
                       datetime.now(UTC), datetime.now(UTC))  # fmt: skip
     c.dispatch("gas", "cmd", "r")
@@ -37,6 +38,7 @@ def _every_event(build: Callable[[str], Complaint]) -> list[Aggregate.Event]:
     c.request_extension("power", 30, "parts")
     c.grant_extension("cmd", 30)
     c.escalate(2, "media", "cmd")
+    c.assign_responsible("Li Wei", "cmd", note="duty officer")
     c.repeat_call("again", "app")
     c.record_emergency_transfer("119", "operator:chen", "people trapped")
     c.agree_resolution_time(datetime(2099, 1, 1, tzinfo=UTC), datetime.now(UTC), True)
@@ -56,8 +58,12 @@ def _every_event(build: Callable[[str], Complaint]) -> list[Aggregate.Event]:
 
     incident = Incident.declare(title="Flood", kind="flood", districts=["westbay"], declared_by="cmd")
     incident.update_status("identified", "cmd")
+    incident.assign_responsible("王芳", "cmd")
     incident.link_complaint(c.id)
-    events += incident.collect_events()
+    other = Incident.declare(title="Burst main", kind="water_outage", districts=[], declared_by="triage")
+    other.collect_events()
+    other.merge_into(incident, by="cmd", reason="one event")
+    events += incident.collect_events() + other.collect_events()
 
     notice = Notice.draft(incident_id=incident.id, title_en="Flood", title_zh="水浸", body_en="Avoid the area",
                           body_zh="请避开", status="investigating", drafted_by="press-li")  # fmt: skip
@@ -86,7 +92,9 @@ def test_every_event_type_round_trips_through_the_mapper(build: Callable[[str], 
 
 def test_reconstruct_rebuilds_incident_and_notice(build: Callable[[str], Complaint]) -> None:
     events = _every_event(build)
-    incident = reconstruct([e for e in events if isinstance(e, Incident.Event)], Incident)
+    incident_events = [e for e in events if isinstance(e, Incident.Event)]
+    first = incident_events[0].originator_id  # the last one is another incident's: merged into this one
+    incident = reconstruct([e for e in incident_events if e.originator_id == first], Incident)
     notice = reconstruct([e for e in events if isinstance(e, Notice.Event)], Notice)
     assert (incident.status, len(incident.complaint_ids)) == ("identified", 1)
     assert notice.state == "cancelled"
