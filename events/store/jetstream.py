@@ -151,30 +151,24 @@ class JetStreamEventStore:
 
         A wildcard cannot be part of a request subject, so this uses the JSON form of direct get.
         """
-        request = json.dumps({"last_by_subj": subject_filter or self.spec.events_filter}).encode()
-        try:
-            reply = await self.nc.request(self._direct, request, timeout=self.timeout)
-        except (TimeoutError, nats.errors.TimeoutError, *_TRANSPORT_ERRORS) as exc:
-            raise StoreUnavailable(f"direct get failed: {type(exc).__name__}") from exc
-        status = (reply.headers or {}).get("Status")
-        if status == "404":
-            return None
-        if status:
-            raise StoreError(f"direct get last matching {subject_filter}: status {status}")
-        return _to_stored(reply)
+        query = {"last_by_subj": subject_filter or self.spec.events_filter}
+        return await self._direct_get(query, f"last matching {subject_filter}")
 
     async def message_at(self, seq: int) -> StoredMessage | None:
         """The message at one stream sequence (direct get by `seq`), or None if the stream has none there."""
-        request = json.dumps({"seq": seq}).encode()
+        return await self._direct_get({"seq": seq}, f"at {seq}")
+
+    async def _direct_get(self, query: dict[str, Any], what: str) -> StoredMessage | None:
+        """One message by the JSON form of direct get, or None when the stream has none (404)."""
         try:
-            reply = await self.nc.request(self._direct, request, timeout=self.timeout)
+            reply = await self.nc.request(self._direct, json.dumps(query).encode(), timeout=self.timeout)
         except (TimeoutError, nats.errors.TimeoutError, *_TRANSPORT_ERRORS) as exc:
             raise StoreUnavailable(f"direct get failed: {type(exc).__name__}") from exc
         status = (reply.headers or {}).get("Status")
         if status == "404":
             return None
         if status:
-            raise StoreError(f"direct get at {seq}: status {status}")
+            raise StoreError(f"direct get {what}: status {status}")
         return _to_stored(reply)
 
     async def read_subject(

@@ -35,7 +35,6 @@ from aiohttp import web
 from events.complaint import Complaint
 from events.errors import DomainError
 from events.incident import Incident
-from events.reference import COMMAND_QUEUE, load_reference
 from events.store.aggregates import AggregateStore
 from events.store.errors import ConcurrencyConflict, StoreUnavailable
 from events.store.jetstream import MAX_BATCH
@@ -58,7 +57,7 @@ from services.api.openapi import problem_responses
 from services.api.principal import PRINCIPAL, Principal
 from services.api.problems import FieldError, Problem, invalid
 from services.api.read_models.queries import S
-from services.api.read_routes import json_response, reading
+from services.api.read_routes import department_in_path, json_response, reading
 
 log = structlog.get_logger(__name__)
 
@@ -238,16 +237,7 @@ async def _candidates(conn: asyncpg.Connection, incident_id: UUID, department: s
 
 async def department_incidents(request: web.Request) -> web.Response:
     """The department's cases per incident (one GROUP BY over the department's held cases)."""
-    principal = request[PRINCIPAL]
-    require_role(principal, READ_ROLES)
-    code = request.match_info["code"]
-    if code not in (*(d.code for d in load_reference().departments), COMMAND_QUEUE):
-        raise Problem(404, "No such department", f"No department has code {code!r}.", code="not_found")
-    if principal.department not in (None, code):
-        raise Problem(
-            403, "Not your department's cases", f"Your token is for {principal.department}.",
-            code="not_your_department",
-        )  # fmt: skip
+    code = department_in_path(request, READ_ROLES)
     async with reading(request) as conn:
         rows = await conn.fetch(
             "SELECT c.incident_id AS id, i.title, i.status, "

@@ -318,17 +318,24 @@ async def complaint_detail(request: web.Request) -> web.Response:
     return json_response(detail)
 
 
-async def department_queue(request: web.Request) -> web.Response:
+def department_in_path(request: web.Request, roles: tuple[str, ...]) -> str:
+    """The `{code}` of a department's route, once the caller may read it: one of `roles`, and department staff
+    only their own (403 `not_your_department`); an unknown code is 404."""
     principal = request[PRINCIPAL]
-    require_role(principal, QUEUE_ROLES)
+    require_role(principal, roles)
     code = request.match_info["code"]
     if code not in _queue_codes():
         raise _not_found("department", f"No department has code {code!r}.")
     if principal.department not in (None, code):
         raise Problem(
-            403, "Not your department's queue", f"Your token is for {principal.department}.",
+            403, "Not your department's cases", f"Your token is for {principal.department}.",
             code="not_your_department",
         )  # fmt: skip
+    return code
+
+
+async def department_queue(request: web.Request) -> web.Response:
+    code = department_in_path(request, QUEUE_ROLES)
     async with reading(request) as conn:
         items = await queries.department_queue(conn, code)
         details = await case_details(conn, [item["id"] for item in items])

@@ -17,9 +17,10 @@ from events.mapper import make_mapper
 from events.store import JetStreamEventStore
 from events.store.aggregates import TOPIC, VERSION, AggregateStore
 from events.store.records import Write
-from services.dispatch.app import build
+from services.dispatch.app import build, run
 from services.dispatch.deadlines import WATCHER, DeadlineWatcher
 from services.runtime.worker import Worker
+from services.settings import Settings
 from services.triage import app as triage_app
 
 FACTORS = [{"name": "flooding_in_home", "weight": 0.5, "value": 1, "evidence": "water in the flat"}]
@@ -407,13 +408,15 @@ async def test_dispatch_service_runs_and_stops(store: JetStreamEventStore) -> No
 async def test_levee_serve_dispatch_routes_and_stops_on_request(
     store: JetStreamEventStore, nats_url: str, tmp_path: Path
 ) -> None:
-    from services.dispatch.app import run
-    from services.settings import Settings
-
     (tmp_path / "routing.toml").write_text('[categories]\npower_outage = ["telecom"]\n')  # a deployment's own
     settings = Settings(
         nats_url=nats_url, nats_stream=store.spec.name, data_dir=tmp_path, service_name="dispatch"
     )
+    assert await _power_outage_served_by(store, settings) == ["telecom"]
+
+
+async def _power_outage_served_by(store: JetStreamEventStore, settings: Settings) -> list[str]:
+    """Run `levee serve dispatch` until a new power outage is dispatched; where it went."""
     repository = AggregateStore(store, make_mapper())
     complaint_id = await new_complaint(repository, FakeClock(), category="power_outage")
     stop = asyncio.Event()
@@ -423,7 +426,7 @@ async def test_levee_serve_dispatch_routes_and_stops_on_request(
             await asyncio.sleep(0.02)
         stop.set()
         await service
-    assert await dispatched_to(repository, complaint_id) == ["telecom"]
+    return await dispatched_to(repository, complaint_id)
 
 
 async def test_levee_routing_names_the_table_wherever_it_is_mounted(
@@ -431,22 +434,10 @@ async def test_levee_routing_names_the_table_wherever_it_is_mounted(
 ) -> None:
     """In Kubernetes the data directory is not kept: the table is a mounted file named by LEVEE_ROUTING, and it
     wins over a routing.toml left in the data directory."""
-    from services.dispatch.app import run
-    from services.settings import Settings
-
     mounted = tmp_path / "config" / "routing.toml"
     mounted.parent.mkdir()
     mounted.write_text('[categories]\npower_outage = ["water"]\n')
     (tmp_path / "routing.toml").write_text('[categories]\npower_outage = ["telecom"]\n')
     settings = Settings(nats_url=nats_url, nats_stream=store.spec.name, data_dir=tmp_path,
                         service_name="dispatch", routing_file=mounted)  # fmt: skip
-    repository = AggregateStore(store, make_mapper())
-    complaint_id = await new_complaint(repository, FakeClock(), category="power_outage")
-    stop = asyncio.Event()
-    service = asyncio.create_task(run(settings, stop))
-    async with asyncio.timeout(10):
-        while not await dispatched_to(repository, complaint_id):
-            await asyncio.sleep(0.02)
-        stop.set()
-        await service
-    assert await dispatched_to(repository, complaint_id) == ["water"]
+    assert await _power_outage_served_by(store, settings) == ["water"]
