@@ -7,6 +7,7 @@ unit of work, so a redone batch makes the same groups.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -30,7 +31,13 @@ _MAX_CHAIN = 1000
 class Placement:
     size: int  # complaints in the group, this one included
     incident_id: UUID | None
-    members: tuple[UUID, ...]  # the group's newest other complaints, at most max_rescore of them
+    newest: Sequence[Member] = ()  # the group's newest other reports, at most max_rescore of them
+
+    @property
+    def members(self) -> tuple[UUID, ...]:
+        """The newest others' complaint ids: read only when the group's growth changes their scores, which is
+        rare (a cluster step), so not parsed for every report placed."""
+        return tuple(UUID(m["complaint_id"]) for m in self.newest)
 
 
 async def place(complaint: Complaint, category: str, received_at: datetime, uow: UnitOfWork,
@@ -38,7 +45,7 @@ async def place(complaint: Complaint, category: str, received_at: datetime, uow:
     """Put the complaint in its group; declare or join the group's incident once enough people reported."""
     c = rules.clustering
     if complaint.district is None or reference.category(category).group not in c.groups:
-        return Placement(1, None, ())
+        return Placement(1, None)
     entry = entry_for(complaint, received_at)
     bucket = int(received_at.timestamp() // (c.bucket_minutes * 60))
     reach = c.reach(category)  # a fallen tree is a point, an outage an area: see [clustering.by_category]
@@ -54,8 +61,7 @@ async def place(complaint: Complaint, category: str, received_at: datetime, uow:
     incident_id = await _incident(cluster, group, complaint, category, uow, rules)
     # Only the newest few: the caller re-assesses at most max_rescore (a surge's group has thousands).
     newest = cluster.groups[group]["members"][-(c.max_rescore + 1) : -1]
-    others = tuple(UUID(m["complaint_id"]) for m in newest)
-    return Placement(cluster.size(group), incident_id, others)
+    return Placement(cluster.size(group), incident_id, newest)
 
 
 def entry_for(complaint: Complaint, at: datetime) -> Member:
