@@ -21,15 +21,25 @@ PUBLIC_STATUS = {
 CLOSED_FOR_OPEN311 = ("resolved", "followed_up", "closed", "rejected", "duplicate")
 # About 110 m: enough to place a request on a map, not enough to point at one home.
 COORDINATE_DECIMALS = 3
+INCIDENT_NOTICES = 3  # the newest published notices about a complaint's incident, on its status
+# A notice as the public sees it: its last published text, never a pending update.
+_PUBLISHED_COLUMNS = (
+    "id, incident_id, public_title_en AS title_en, public_title_zh AS title_zh, public_body_en AS body_en, "
+    "public_body_zh AS body_zh, public_status AS status, published_version AS version, first_published_at, "
+    "published_at"
+)
 
 
 async def public_status(conn: Conn, tracking_code: str) -> dict[str, Any] | None:
     """{tracking_code, status, category, district, received_at, accepted_at, resolved_at, closed_at,
-    updated_at, progress: [{at, text}]} or None. The notes' text has personal data masked. Codes are unique
-    (each is claimed in the stream with its complaint); should older data share one, the newest complaint wins."""
+    updated_at, progress: [{at, text}], notices: [...]} or None. The notes' text has personal data masked.
+    `notices`: the published notices about the incident the complaint belongs to, newest first (at most
+    INCIDENT_NOTICES; the public text only, as GET /api/v1/notices gives it). Codes are unique (each is claimed
+    in the stream with its complaint); should older data share one, the newest complaint wins."""
     record = await conn.fetchrow(
         f"SELECT id, tracking_code, status, category, district, received_at, accepted_at, resolved_at, "
-        f"closed_at, updated_at FROM {S}.public_status WHERE tracking_code = $1 ORDER BY received_at DESC LIMIT 1",
+        f"closed_at, updated_at, incident_id FROM {S}.public_status WHERE tracking_code = $1 "
+        "ORDER BY received_at DESC LIMIT 1",
         tracking_code,
     )
     if record is None:
@@ -37,10 +47,26 @@ async def public_status(conn: Conn, tracking_code: str) -> dict[str, Any] | None
     notes = await conn.fetch(
         f"SELECT at, text FROM {S}.public_progress WHERE complaint_id = $1 ORDER BY version", record["id"]
     )
-    result = {key: value for key, value in dict(record).items() if key != "id"}
+    result = {key: value for key, value in dict(record).items() if key not in ("id", "incident_id")}
     result["status"] = PUBLIC_STATUS.get(record["status"], record["status"])
     result["progress"] = [{**dict(n), "text": public_text(n["text"])} for n in notes]
+    incident = record["incident_id"]
+    result["notices"] = [] if incident is None else await incident_notices(conn, incident)
     return result
+
+
+async def incident_notices(
+    conn: Conn, incident: Any, *, limit: int = INCIDENT_NOTICES
+) -> list[dict[str, Any]]:
+    """Notices as last published about one incident or an incident merged into it (a merge moves the
+    complaints, and what was published about the merged one still speaks to them), newest first."""
+    rows = await conn.fetch(
+        f"SELECT {_PUBLISHED_COLUMNS} FROM {S}.notices WHERE published_version > 0 AND state <> 'cancelled' "
+        f"AND (incident_id = $1 OR incident_id IN (SELECT id FROM {S}.incidents WHERE merged_into = $1)) "
+        "ORDER BY published_at DESC LIMIT $2",
+        incident, limit,
+    )  # fmt: skip
+    return [dict(r) for r in rows]
 
 
 def just_received(tracking_code: str, received_at: Any) -> dict[str, Any]:
@@ -48,16 +74,14 @@ def just_received(tracking_code: str, received_at: Any) -> dict[str, Any]:
     return {
         "tracking_code": tracking_code, "status": "received", "category": None, "district": None,
         "received_at": received_at, "accepted_at": None, "resolved_at": None, "closed_at": None,
-        "updated_at": received_at, "progress": [],
+        "updated_at": received_at, "progress": [], "notices": [],
     }  # fmt: skip
 
 
 async def published_notices(conn: Conn, *, incident: Any = None, limit: int = 50) -> list[dict[str, Any]]:
     """Notices as last published (a pending update is not shown; cancelled ones are gone), newest first."""
     rows = await conn.fetch(
-        "SELECT id, incident_id, public_title_en AS title_en, public_title_zh AS title_zh, "
-        "public_body_en AS body_en, public_body_zh AS body_zh, public_status AS status, published_version "
-        f"AS version, first_published_at, published_at FROM {S}.notices "
+        f"SELECT {_PUBLISHED_COLUMNS} FROM {S}.notices "
         "WHERE published_version > 0 AND state <> 'cancelled' AND ($1::uuid IS NULL OR incident_id = $1) "
         "ORDER BY published_at DESC LIMIT $2",
         incident, limit,

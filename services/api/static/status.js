@@ -25,6 +25,9 @@ async function lookUp(code) {
     $("progress").replaceChildren(...(s.progress.length
       ? s.progress.map((p) => el("li", {}, `${fmtTime(p.at)} — ${p.text}`))
       : [el("li", { class: "empty", text: "暂无 none yet" })]));
+    // What has been published about the event this complaint is part of: often the answer the caller wants.
+    $("incident-updates").hidden = !s.notices.length;
+    $("incident-notices").replaceChildren(...s.notices.map((n) => noticeArticle(n, "incident-notice")));
     $("result").hidden = false;
     say($("message"), "");
   } catch (error) {
@@ -36,12 +39,16 @@ async function lookUp(code) {
   }
 }
 
-async function notices() {
-  const items = (await api("/api/v1/notices")).items;
-  $("notices").replaceChildren(...(items.length ? items.map((n) => el("article", { id: `notice-${n.id}` },
+function noticeArticle(n, prefix = "notice") {
+  return el("article", { id: `${prefix}-${n.id}` },
     el("h3", {}, el("span", { lang: "zh", text: n.title_zh }), " · ", el("span", { lang: "en", text: n.title_en })),
     el("p", { lang: "zh", text: n.body_zh }), el("p", { lang: "en", text: n.body_en }),
-    el("p", { class: "notes", text: `${n.status} · ${fmtTime(n.published_at)}` })))
+    el("p", { class: "notes", text: `${n.status} · ${fmtTime(n.published_at)}` }));
+}
+
+async function notices() {
+  const items = (await api("/api/v1/notices")).items;
+  $("notices").replaceChildren(...(items.length ? items.map((n) => noticeArticle(n))
     : [el("p", { class: "empty", text: "暂无公告 no notices" })]));
 }
 

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import pytest
 
+from events.complaint import Complaint
+from events.incident import Incident
+from events.mapper import make_mapper
+from events.notice import Notice
 from events.store import JetStreamEventStore
+from events.store.aggregates import AggregateStore
 from tests.integration.pages.harness import Harness, assert_no_personal_data, flood_report, read_api
 
 
@@ -29,7 +35,8 @@ async def test_public_status_by_tracking_code_carries_no_personal_data(api: Harn
     assert status["status"] == "received" and status["category"] == "flooding"
     assert status["district"] == "riverside"
     assert set(status) == {"tracking_code", "status", "category", "district", "received_at", "accepted_at",
-                           "resolved_at", "closed_at", "updated_at", "progress"}  # fmt: skip
+                           "resolved_at", "closed_at", "updated_at", "progress", "notices"}  # fmt: skip
+    assert status["notices"] == []  # in no incident
     assert_no_personal_data(await response.text())
     assert "trapped" not in await response.text()  # the free text is not public either
 
@@ -171,3 +178,40 @@ async def test_open311_refusals_use_the_specs_error_array(api: Harness, params: 
     assert response.status in (400, 404)
     body = await response.json()
     assert body[0]["code"] == response.status and body[0]["description"]
+
+
+async def test_public_status_carries_what_was_published_about_its_incident_and_one_merged_into_it(
+    api: Harness,
+) -> None:
+    received = await api.submit(flood_report())
+    repository = AggregateStore(api.store, make_mapper())
+    flood = Incident.declare(
+        title="Flooding in Riverside", kind="flooding", districts=["riverside"], declared_by="cmd"
+    )
+    underpass = Incident.declare(
+        title="Underpass flooded", kind="flooding", districts=["riverside"], declared_by="cmd"
+    )
+    other = Incident.declare(
+        title="Gas leak in Westbay", kind="gas_leak", districts=["westbay"], declared_by="cmd"
+    )
+    complaint = await repository.get(UUID(received["id"]), Complaint)
+    complaint.link_to_incident(flood.id)
+    flood.link_complaint(complaint.id)
+    notices = [_published(underpass, "Underpass closed"), _published(other, "Gas: keep windows open"),
+               _published(flood, "Pumps on site")]  # fmt: skip
+    underpass.merge_into(flood, by="cmd", reason="one flood")
+    await repository.save(flood, underpass, other, complaint, *notices)
+    await api.project()
+
+    status = await api.get_json(f"/api/v1/status/{received['tracking_code']}")
+    assert [n["title_en"] for n in status["notices"]] == ["Pumps on site", "Underpass closed"]  # newest first
+    assert set(status["notices"][0]) >= {"title_zh", "body_en", "body_zh", "status", "published_at"}
+    assert_no_personal_data(status)
+
+
+def _published(incident: Incident, title: str) -> Notice:
+    notice = Notice.draft(incident_id=incident.id, title_en=title, title_zh=title, body_en=title, body_zh=title,
+                          status="identified", drafted_by="press-li")  # fmt: skip
+    notice.approve("cmd-wu")
+    notice.publish()
+    return notice
