@@ -5,8 +5,9 @@
 Starts its own PostgreSQL in a temporary directory (never DATABASE_URL: it fills the live read-model schema),
 creates the read models with the project's migrations and fills them with SQL: the given
 number of complaints (half closed, 30% P1 and escalated to level 2, 0.2% in the command queue, 60% linked to
-80 incidents, overdue ones among them) with ten timeline rows each. Then times every query the board runs and
-`queries.board` as a whole, the mean of --repeat calls after one warm-up. The board is what command staff reload
+80 incidents, overdue ones among them; each within ~0.6 km of one of 40 places, incidents k and k + 40 at the
+same place, so `merge_suggestions` has 40 near pairs to rank) with ten timeline rows each. Then times every
+query the board runs and `queries.board` as a whole, the mean of --repeat calls after one warm-up. The board is what command staff reload
 on every projection commit during a surge (computed once per commit for every open page).
 """
 
@@ -40,16 +41,19 @@ SELECT md5('inc' || n)::uuid, 'Incident ' || n, 'flooding', 'investigating', 'tr
        now() - n * interval '1 min', now()
 FROM generate_series(1, 80) n;
 INSERT INTO {s}.complaints (id, tracking_code, status, channel, category, district, level, department,
-  incident_id, received_at, accept_by, resolve_by, escalation_level, version, updated_at)
+  incident_id, received_at, accept_by, resolve_by, escalation_level, version, updated_at, lat, lon)
 SELECT md5('c' || n)::uuid, 'LV-' || n,
   CASE WHEN n % 2 = 0 THEN 'closed' WHEN n % 7 = 0 THEN 'accepted' ELSE 'dispatched' END, 'hotline', 'flooding',
   'riverside', CASE WHEN n % 10 < 3 THEN 'P1' ELSE 'P3' END,
   CASE WHEN n % 500 = 1 THEN 'command' ELSE 'drainage' END,
-  CASE WHEN n % 5 < 3 THEN md5('inc' || (1 + (n * 7919) % 80 * (n % 3 + 1) % 80))::uuid END,
+  md5('inc' || k)::uuid,
   now() - (n % 10000) * interval '1 s',
   CASE WHEN n % 2 = 1 THEN now() - (n % 300 - 150) * interval '1 min' END, NULL,
-  CASE WHEN n % 10 < 3 THEN 2 ELSE 0 END, 10, now()
-FROM generate_series(1, $1::int) n;
+  CASE WHEN n % 10 < 3 THEN 2 ELSE 0 END, 10, now(),
+  22.42 + p % 8 * 0.055 + (n % 101 - 50) * 0.0001, 113.72 + p / 8 * 0.12 + (n % 103 - 51) * 0.0001
+FROM (SELECT n, k, COALESCE(k, n) % 40 AS p
+      FROM (SELECT n, CASE WHEN n % 5 < 3 THEN 1 + (n * 7919) % 80 * (n % 3 + 1) % 80 END AS k
+            FROM generate_series(1, $1::int) n) numbered) placed;
 INSERT INTO {s}.complaint_timeline (complaint_id, version, at, kind, department, detail)
 SELECT c.id, v, c.received_at + v * interval '1 s',
   CASE WHEN v = 5 AND c.escalation_level = 2 THEN 'ComplaintEscalated'
@@ -73,6 +77,7 @@ def panels(conn: asyncpg.Connection, now: datetime) -> dict[str, Callable[[], Aw
         "unassigned_counts": lambda: queries.unassigned_counts(conn),
         "department_stats": lambda: queries.department_stats(conn, now=now),
         "incidents (by urgency)": lambda: queries.incidents_with_counts(conn, now=now, by_urgency=True),
+        "merge_suggestions": lambda: queries.merge_suggestions(conn),
         "newest_p1": lambda: queries.newest_p1(conn, now=now),
         "escalated_to_command": lambda: queries.escalated_to_command(conn, now=now),
         "escalated_by_incident": lambda: queries.escalated_by_incident(conn, now=now),

@@ -17,6 +17,7 @@ from uuid import UUID
 import asyncpg
 
 from events.reference import COMMAND_QUEUE, load_reference
+from services.api.read_models.suggestions import RULES, Centroid, SuggestionRules, suggest
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 S = "levee_read"  # the live schema (projections.migrate.LIVE_SCHEMA)
@@ -276,6 +277,22 @@ async def incidents_with_counts(
     return [_row(r) for r in rows]
 
 
+async def merge_suggestions(conn: Conn, *, rules: SuggestionRules = RULES) -> list[dict[str, Any]]:
+    """可能是同一事件 Possibly one event: groups of active incidents (neither merged nor resolved) whose open
+    complaints centre near each other and that were declared close in time (`suggestions.SuggestionRules`), for
+    command to merge. One GROUP BY for the centroids (mean lat/lon of each incident's located open complaints);
+    the pairs and chains are made in Python (`suggestions.suggest`)."""
+    rows = await conn.fetch(
+        "WITH c AS (SELECT incident_id, count(*) AS open, "
+        "avg(lat) FILTER (WHERE lon IS NOT NULL) AS lat, avg(lon) FILTER (WHERE lat IS NOT NULL) AS lon "
+        f"FROM {S}.complaints WHERE incident_id IS NOT NULL AND status IN {_OPEN_SQL} GROUP BY incident_id) "
+        "SELECT i.id, i.title, i.kind, i.declared_at, c.open, c.lat, c.lon "
+        f"FROM c JOIN {S}.incidents i ON i.id = c.incident_id "
+        "WHERE i.merged_into IS NULL AND i.status <> 'resolved' AND c.lat IS NOT NULL"
+    )
+    return suggest([Centroid(**dict(r)) for r in rows], rules)
+
+
 async def newest_p1(conn: Conn, *, limit: int = 20, now: datetime | None = None) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         f"SELECT id, tracking_code, status, score, category, district, department, received_at, accept_by, "
@@ -472,7 +489,8 @@ async def projection_position(conn: Conn, name: str = "read_models") -> int:
 async def board(conn: Conn, *, now: datetime | None = None) -> dict[str, Any]:
     """Everything the command board shows, as of `now`. Incidents come most urgent first (all of them; the page
     shows the top ones); what is with command comes both per complaint (`escalated_to_command`, newest first)
-    and as the board shows it: per incident, then the cases to decide one by one (`escalated_individual`)."""
+    and as the board shows it: per incident, then the cases to decide one by one (`escalated_individual`).
+    `merge_suggestions`: active incidents that may be one event (`merge_suggestions`)."""
     at = _now(now)
     return {
         "as_of": at,
@@ -484,6 +502,7 @@ async def board(conn: Conn, *, now: datetime | None = None) -> dict[str, Any]:
         },
         "departments": await department_stats(conn, now=at),
         "incidents": await incidents_with_counts(conn, now=at, by_urgency=True),
+        "merge_suggestions": await merge_suggestions(conn),
         "newest_p1": await newest_p1(conn, now=at),
         "escalated_to_command": await escalated_to_command(conn, now=at),
         "escalated_by_incident": await escalated_by_incident(conn, now=at),

@@ -136,6 +136,7 @@ function render(board) {
     owner("incident", i.id, i.title, i.responsible), el("td", { class: "status" }, incidentStatus(i.status)), alarm(i.open_p1), alarm(i.overdue),
     el("td", { class: "num", text: i.open }), el("td", { class: "num", text: i.complaints }), mergeCell(i)),
     "暂无事件 no incidents");
+  renderSuggestions(board.merge_suggestions || []);
 
   rows($("hotspots"), topOf("hotspots", board.hotspots), (h) => el("tr", {},
     el("td", {}, district(h.district)), el("td", {}, category(h.category)), el("td", { class: "num", text: h.last }),
@@ -215,6 +216,8 @@ async function assign(kind, id, label, current) {
 
 // 合并: two incidents that are one event (one burst main seen as a water outage and a flood). Command picks the
 // incident this one goes into from the active ones; the API ends this one and triage moves its complaints.
+// `merging` is what the open form ends: one incident (a row's button), or a suggestion's group (every one of
+// them but the target chosen).
 let merging = null;
 
 function mergeCell(incident) {
@@ -230,10 +233,26 @@ function openMerge(incident) {
     say($("message"), `${incident.title}: 没有可并入的事件 no other active incident to merge into`, "error");
     return;
   }
-  merging = incident;
-  $("merge-title").replaceChildren(bi(`合并事件：${incident.title}`, `Merge "${incident.title}" into another incident`));
-  $("merge-into").replaceChildren(...targets.map((t) => el("option", { value: t.id },
-    `${t.title} · ${t.complaints} 件 complaints`)));
+  showMerge([incident], bi(`合并事件：${incident.title}`, `Merge "${incident.title}" into another incident`),
+    "此事件结束，其工单并入所选事件 This incident ends; its complaints go to the one chosen",
+    targets.map((t) => el("option", { value: t.id }, `${t.title} · ${t.complaints} 件 complaints`)));
+}
+
+// A suggestion's group: the largest (first) preselected as the one the others go into.
+function openGroupMerge(suggestion) {
+  const group = suggestion.incidents, titles = group.map((i) => i.title).join(" · ");
+  showMerge(group, bi(`合并为一个事件：${titles}`, `Merge into one incident: ${titles}`),
+    "其余事件结束，其工单并入所选事件（默认为未结工单最多的） The others end; their complaints go to the one chosen "
+      + "(the one with the most open complaints unless you choose another)",
+    group.map((t) => el("option", { value: t.id }, `${t.title} · ${t.open} 件未结 open`)));
+  $("merge-into").value = group[0].id;
+}
+
+function showMerge(sources, title, note, options) {
+  merging = sources;
+  $("merge-title").replaceChildren(title);
+  $("merge-note").textContent = note;
+  $("merge-into").replaceChildren(...options);
   $("merge-reason").value = "";
   $("merge").hidden = false;
   $("merge-into").focus();
@@ -242,24 +261,74 @@ function openMerge(incident) {
 $("merge").addEventListener("submit", async (event) => {
   event.preventDefault();
   if (!merging) return;
-  const source = merging, into = $("merge-into").value;
+  const into = $("merge-into").value, sources = merging.filter((s) => s.id !== into);
   const target = $("merge-into").selectedOptions[0]?.textContent || into;
+  const merged = [];
+  let moving = 0, intoTitle = target, source = null;
   $("merge-submit").disabled = true;
   try {
-    const answer = await api(`/api/v1/incidents/${source.id}/merge`, {
-      method: "POST", body: { into, reason: $("merge-reason").value },
-    });
-    say($("message"), `${source.title}: 已并入 merged into ${answer.into.title}（${answer.moving} 件工单移入 complaints moving）`, "ok");
+    for (source of sources) { // one at a time: a refusal stops the rest, and says which were merged
+      const answer = await api(`/api/v1/incidents/${source.id}/merge`, {
+        method: "POST", body: { into, reason: $("merge-reason").value },
+      });
+      merged.push(source.title);
+      moving += answer.moving;
+      intoTitle = answer.into.title;
+    }
+    say($("message"), `${merged.join(" · ")}: 已并入 merged into ${intoTitle}（${moving} 件工单移入 complaints moving）`, "ok");
     $("merge").hidden = true;
     merging = null;
     refresh();
   } catch (error) {
-    say($("message"), `${source.title} → ${target}: 合并失败 not merged — ${problemText(error)}`, "error");
+    const before = merged.length ? `（已并入 merged: ${merged.join(" · ")}）` : "";
+    say($("message"), `${source.title} → ${target}: 合并失败 not merged — ${problemText(error)}${before}`, "error");
+    if (merged.length) refresh();
   } finally {
     $("merge-submit").disabled = false;
   }
 });
 $("merge-cancel").addEventListener("click", () => { $("merge").hidden = true; merging = null; });
+
+// 可能是同一事件 Possibly one event: active incidents whose open complaints centre near each other, declared
+// close in time (the server's merge_suggestions, best first), one line above the incidents table: the best one,
+// and a button for the others (kept open across refetches, as the long lists are). 不是 Not one event hides a
+// suggestion for this browser session (sessionStorage; no server state); the same incidents with another one
+// joined are a new suggestion and show again.
+const NOT_ONE_EVENT = "levee.board.not-one-event";
+
+function dismissed() {
+  try {
+    return new Set(JSON.parse(sessionStorage.getItem(NOT_ONE_EVENT) || "[]"));
+  } catch {
+    return new Set();
+  }
+}
+
+const suggestionKey = (s) => s.incidents.map((i) => i.id).sort().join("+");
+
+function dismiss(suggestion) {
+  const keys = dismissed().add(suggestionKey(suggestion));
+  try { sessionStorage.setItem(NOT_ONE_EVENT, JSON.stringify([...keys])); } catch { /* storage off: for this render */ }
+  if (lastBoard) renderSuggestions(lastBoard.merge_suggestions || [], keys);
+}
+
+function renderSuggestions(suggestions, hidden = dismissed()) {
+  const shown = suggestions.filter((s) => !hidden.has(suggestionKey(s)));
+  const open = expanded.has("suggestions"), others = shown.length - 1;
+  $("suggestions").hidden = !shown.length;
+  $("suggestions").replaceChildren(...(open ? shown : shown.slice(0, 1)).map((s, n) => el("li",
+    { class: "suggestion", "data-incidents": s.incidents.map((i) => i.id).join(" "), title: s.reason },
+    el("span", { class: "what" }, el("strong", {}, bi("可能是同一事件", "Possibly one event:")), " ",
+      el("span", { class: "titles", text: s.incidents.map((i) => i.title).join(" · ") }), " ",
+      el("span", { class: "notes", text: `（相距 ${s.distance_km.toFixed(1)} km apart）` })),
+    el("span", { class: "acts" },
+      el("button", { type: "button", onclick: () => openGroupMerge(s) }, "合并到最大的 Merge into the largest…"),
+      el("button", { type: "button", class: "secondary", onclick: () => dismiss(s) }, "不是 Not one event"),
+      n === 0 && others > 0 ? el("button", {
+        type: "button", class: "secondary more-suggestions", "aria-expanded": String(open),
+        onclick: () => { if (open) expanded.delete("suggestions"); else expanded.add("suggestions"); renderSuggestions(suggestions); },
+      }, open ? "只看第一条 First only" : `还有 ${others} 条 ${others} more`) : null))));
+}
 
 // A share (0..1) as a whole percentage; "—" before any follow-up call or resolution gives it a base.
 function fmtRate(value) {

@@ -1,0 +1,80 @@
+"""可能是同一事件 Possibly one event, the pure part: which active incidents' centroids pair up, how chains become
+one suggestion, and in which order the suggestions and their incidents come."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+
+from services.api.read_models.suggestions import RULES, Centroid, SuggestionRules, distance_km, suggest
+
+AT = datetime(2026, 9, 14, 3, 0, tzinfo=UTC)
+KM_LAT = 1 / 111.195  # one kilometre north, in degrees
+
+
+def incident(n: int, north_km: float, *, open: int = 3, minutes: int = 0, kind: str = "flooding") -> Centroid:
+    return Centroid(
+        id=UUID(int=n), title=f"Incident {n}", kind=kind, declared_at=AT + timedelta(minutes=minutes),
+        open=open, lat=22.775 + north_km * KM_LAT, lon=114.1375,
+    )  # fmt: skip
+
+
+def groups(found: list[dict]) -> list[list[int]]:
+    return [[i["id"].int for i in s["incidents"]] for s in found]
+
+
+def test_distance_is_great_circle_kilometres() -> None:
+    assert distance_km(22.775, 114.1375, 22.775 + KM_LAT, 114.1375) == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("centroids", "expected"),
+    [
+        ([incident(1, 0), incident(2, 0.4, kind="road_blocked")], [[1, 2]]),  # different kinds: suggested
+        ([incident(1, 0), incident(2, 1.99)], [[1, 2]]),  # just within 2 km
+        ([incident(1, 0), incident(2, 2.01)], []),  # just too far
+        ([incident(1, 0), incident(2, 0.1, minutes=181)], []),  # the same street the next evening
+        (
+            [incident(1, 0), incident(2, 0.1, minutes=-179)],
+            [[2, 1]],
+        ),  # either order; as large: the earlier first
+        ([incident(1, 0), incident(2, 1.5), incident(3, 3.0)], [[1, 2, 3]]),  # a chain: one suggestion
+        ([incident(1, 0)], []),
+        ([], []),
+    ],
+    ids=["kinds", "within", "far", "later", "earlier", "chain", "alone", "none"],
+)
+def test_near_incidents_are_suggested_and_chains_are_one_suggestion(
+    centroids: list[Centroid], expected: list[list[int]]
+) -> None:
+    assert groups(suggest(centroids)) == expected
+
+
+def test_a_chain_says_how_far_apart_its_ends_are() -> None:
+    (chain,) = suggest([incident(1, 0), incident(2, 1.5), incident(3, 3.0)])
+    assert chain["distance_km"] == 3.0
+    assert "3 incidents" in chain["reason"] and "3.0 km" in chain["reason"]
+
+
+def test_the_largest_incident_comes_first_and_the_earliest_on_a_tie() -> None:
+    (found,) = suggest(
+        [incident(1, 0, open=2), incident(2, 0.3, open=9), incident(3, 0.6, open=2, minutes=-5)]
+    )
+    assert groups([found]) == [[2, 3, 1]]
+    assert found["incidents"][0] == {"id": UUID(int=2), "title": "Incident 2", "open": 9, "kind": "flooding"}
+
+
+def test_closest_first_then_the_larger_and_no_more_than_the_limit() -> None:
+    far_apart = [incident(10 * n, 50 * n) for n in range(1, 8)]  # seven places, 50 km apart
+    kms = (1.5, 0.2, 0.2, 1, 1, 1, 1.9)
+    pairs = [incident(10 * n + 1, 50 * n + km, open=10 + n) for n, km in zip(range(1, 8), kms, strict=True)]
+    found = suggest(far_apart + pairs)
+    assert len(found) == RULES.limit == 5
+    assert [s["distance_km"] for s in found] == [0.2, 0.2, 1.0, 1.0, 1.0]
+    assert [s["incidents"][0]["id"].int for s in found] == [31, 21, 61, 51, 41]  # bigger first when as close
+    assert groups(suggest(far_apart + pairs, SuggestionRules(within_km=0.5, limit=10))) == [
+        [31, 30],
+        [21, 20],
+    ]
