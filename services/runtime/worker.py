@@ -207,7 +207,14 @@ class Worker:
         )
         await uow.prefetch(set(handled), fresh=True)
         if self.planner is not None and handled:
-            await self.planner(handled, uow)
+            try:
+                await self.planner(handled, uow)
+            except (ConcurrencyConflict, StoreUnavailable):
+                raise
+            except Exception as exc:
+                # Only a shortcut: the handlers look everything up again, each event with its own tries and
+                # dead letter. Raised here, one poison event would stop the worker on every restart.
+                self.log.warning("batch_plan_failed", events=len(handled), error=repr(exc)[:500])
         start = 0  # messages[start:] are not committed yet
         for index, message in enumerate(messages):
             uow.position = message.seq

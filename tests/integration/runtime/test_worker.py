@@ -131,6 +131,24 @@ async def test_a_poison_event_is_set_aside_and_the_worker_goes_on(store: JetStre
     assert "poison-1" in record["error"] and record["attempts"] == 2
 
 
+async def test_a_planner_that_cannot_read_a_batch_does_not_stop_the_worker(
+    store: JetStreamEventStore,
+) -> None:
+    """The planner only prefetches; an event it chokes on (triage meeting a category its reference data lacks)
+    used to crash the worker on every restart. Now the handlers decide, each event with its own tries."""
+    await open_tally(store)
+    await seed(store, ["a", "poison-1", "b"])
+
+    async def choking_planner(ids: object, uow: UnitOfWork) -> None:
+        raise ValueError("unknown_category")
+
+    worker = Worker("toy", store, AggregateStore(store, mapper()), HANDLERS, max_attempts=2,
+                    planner=choking_planner)  # fmt: skip
+    await drain(worker)
+    assert sorted(await tally(store)) == ["a", "b"]
+    assert len(await store.read_subject(store.spec.dead_letter_subject("toy"))) == 1
+
+
 async def test_worker_refuses_to_start_when_the_stream_lost_what_it_processed(
     store: JetStreamEventStore,
 ) -> None:
