@@ -1,7 +1,8 @@
 """What a fault scenario checks afterwards, read from the stream itself and from PostgreSQL.
 
 Every complaint that got a 201 is in the stream exactly once; every effect a worker writes is there once
-per cause and never twice (tests/faults/effects.py has the rules, one per idempotency key); the live read
+per cause and never twice (tests/faults/effects.py has the rules, one per idempotency key), and so is every
+effect of what the scenario's staff did through the API (merges, bulk accepts, re-drives); the live read
 models equal a replay of the whole stream into fresh tables.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +34,8 @@ from services.triage.app import NAME as TRIAGE
 from tests.faults import effects
 from tests.integration.projections.snapshot import snapshot
 
+WORKERS = (TRIAGE, "dispatch", "notices")
+
 
 @dataclass
 class Figures:
@@ -43,6 +47,7 @@ class Figures:
     events_in_stream: int = 0
     effects: dict[str, int] = field(default_factory=dict)  # by kind (effects.py)
     staff: dict[str, int] = field(default_factory=dict)  # the simulated desks' actions, by kind:status
+    actions: dict[str, int] = field(default_factory=dict)  # the scenario's own API actions and when it killed
     dead_letters: dict[str, int] = field(default_factory=dict)
     faults: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
@@ -98,11 +103,13 @@ async def audit_stream(
     poison: frozenset[str] = frozenset(),
     reference: Reference | None = None,
     watched_at: datetime | None = None,
+    bulk_accepted: Mapping[str, str] | None = None,
 ) -> None:
     """Fill `figures` and its mismatches from the stream; `poison` are aggregates the test broke on purpose.
 
     `watched_at`: a moment the deadline watcher is known to have looked at, so every deadline missed by then
-    must be recorded (None when the scenario cannot tell)."""
+    must be recorded (None when the scenario cannot tell). `bulk_accepted`: complaint id -> the department
+    whose bulk accept answered that it signed for it."""
     stream = await read_all(store)
     figures.events_in_stream = stream.events
     figures.created = len(accepted)
@@ -119,19 +126,31 @@ async def audit_stream(
     figures.received_in_stream = len(complaints)
     reference = reference or load_reference()
     found = effects.Effects()
+    incidents = kinds.get(IncidentDeclared, {})
     effects.triage(complaints, kinds, found)
+    effects.merges(complaints, incidents, found)
     effects.dispatch(complaints, load_routing(reference), reference, found, watched_at=watched_at)
+    effects.acceptances(complaints, {UUID(i): d for i, d in (bulk_accepted or {}).items()}, found)
     policy = SummaryPolicy()
     now = datetime.now(UTC)
     periods = {slot_occasion(figures.began_at + policy.every * n, policy.every) for n in range(-1, 2)}
     periods.add(slot_occasion(now, policy.every))
-    effects.notices(kinds.get(IncidentDeclared, {}), kinds.get(NoticeDrafted, {}), policy, periods, found)
+    effects.notices(incidents, kinds.get(NoticeDrafted, {}), policy, periods, found)
+    effects.live_summaries(kinds.get(NoticeDrafted, {}), found)
+    figures.dead_letters = {}
+    for worker in WORKERS:
+        dead = await records(store, store.spec.dead_letter_subject(worker))
+        requests = await records(store, store.spec.retry_subject(worker))
+        retried = await records(store, store.spec.retried_subject(worker))
+        figures.dead_letters[worker] = len(dead)
+        effects.redrives(worker, dead, requests, retried, found)
     figures.effects = dict(sorted(found.counts.items()))
     figures.mismatches.extend(found.mismatches)
-    figures.dead_letters = {
-        worker: len(await store.read_subject(store.spec.dead_letter_subject(worker)))
-        for worker in (TRIAGE, "dispatch", "notices")
-    }
+
+
+async def records(store: JetStreamEventStore, subject: str) -> list[tuple[int, dict[str, Any]]]:
+    """Each record on a subject of the worker's own (dead letters, retry requests, outcomes): position, JSON."""
+    return [(m.seq, json.loads(m.data)) for m in await store.read_subject(subject)]
 
 
 async def unrecorded_misses(store: JetStreamEventStore, reference: Reference, at: datetime) -> int:

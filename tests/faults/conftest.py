@@ -30,7 +30,7 @@ async def system(tmp_path: Path) -> AsyncIterator[System]:
 @pytest.fixture
 async def system_with_short_deadlines(tmp_path: Path) -> AsyncIterator[System]:
     """The packaged reference data with SHORT_DEADLINES, as a deployment's LEVEE_REFERENCE."""
-    text = resources.files("events.reference").joinpath("levee.toml").read_text(encoding="utf-8")
+    text = _packaged_reference()
     for level, (accept, resolve) in SHORT_DEADLINES.items():
         text, n = re.subn(
             rf"\[deadlines\.{level}\]\naccept_within_minutes = \d+\nresolve_within_minutes = \d+",
@@ -42,6 +42,57 @@ async def system_with_short_deadlines(tmp_path: Path) -> AsyncIterator[System]:
     reference.write_text(text, encoding="utf-8")
     async with _running(System(tmp_path, reference_file=reference)) as levee:
         yield levee
+
+
+# A category a release adds, with the reference data and the triage rules (terms) for it. Every service runs
+# the release except triage, still on the packaged files: it cannot validate such a complaint and dead-letters
+# it, until it is deployed with NEW_RELEASE (its variables, naming files in the test's directory).
+NEW_CATEGORY = "sinkhole"
+NEW_RELEASE = {"LEVEE_REFERENCE": "reference-new.toml", "LEVEE_TRIAGE_RULES": "triage-rules-new.toml"}
+_NEW_CATEGORY_TABLE = f"""[[categories]]
+code = "{NEW_CATEGORY}"
+name_en = "Sinkhole"
+name_zh = "地面塌陷"
+service_code = "199"
+group = "emergency_event"
+default_department = "roads"
+description = "The ground gave way under a road or a building."
+
+"""
+_NEW_CATEGORY_TERMS = f"""
+
+[categories.{NEW_CATEGORY}]
+base = 30
+strong = ["地面塌陷", "地陷", "sinkhole", "caved in", "(ground|pavement|road) gave way"]
+weak = ["hole"]
+"""
+
+
+@pytest.fixture
+async def system_with_triage_behind(tmp_path: Path) -> AsyncIterator[System]:
+    """Every service on the release with NEW_CATEGORY but triage, on copies of the packaged files
+    (`system.services["triage"].env` takes NEW_RELEASE at its next start)."""
+    old_reference, old_rules = tmp_path / "reference-old.toml", tmp_path / "triage-rules-old.toml"
+    old_reference.write_text(_packaged_reference(), encoding="utf-8")
+    old_rules.write_text(_packaged_rules(), encoding="utf-8")
+    text, n = re.subn(r"^\[\[departments\]\]$", _NEW_CATEGORY_TABLE + "[[departments]]", _packaged_reference(),
+                      count=1, flags=re.MULTILINE)  # fmt: skip
+    assert n == 1, "no [[departments]] table in the packaged reference data"
+    reference, rules = (tmp_path / NEW_RELEASE[k] for k in ("LEVEE_REFERENCE", "LEVEE_TRIAGE_RULES"))
+    reference.write_text(text, encoding="utf-8")
+    rules.write_text(_packaged_rules() + _NEW_CATEGORY_TERMS, encoding="utf-8")
+    behind = {"LEVEE_REFERENCE": str(old_reference), "LEVEE_TRIAGE_RULES": str(old_rules)}
+    levee = System(tmp_path, reference_file=reference, triage_rules=rules, service_env={"triage": behind})
+    async with _running(levee) as running:
+        yield running
+
+
+def _packaged_rules() -> str:
+    return resources.files("services.triage").joinpath("rules.toml").read_text(encoding="utf-8")
+
+
+def _packaged_reference() -> str:
+    return resources.files("events.reference").joinpath("levee.toml").read_text(encoding="utf-8")
 
 
 @contextlib.asynccontextmanager

@@ -10,13 +10,23 @@ The rules are the workers' own idempotency keys, read back from the stream:
   assessment) is escalated; the deadline watcher records each missed deadline once (its reason names it).
 - notices (services/notices): a summary draft's id is derived from (incident, occasion), so every draft
   must be one of its incident's occasions (a linked count the policy drafts at, or a period), and every
-  linked-count occasion an incident reached has its draft.
+  linked-count occasion an incident reached has its draft; a newer draft withdraws the older ones still
+  waiting, so an incident has at most one live automatic draft, and a draft is superseded at most once.
+- merges (command's through the API, triage's when a report joins groups): the merged incident's complaints
+  are listed once, complete, on the target (IncidentAbsorbed); triage moves each one (ComplaintMovedToIncident)
+  at most once per merge, only one the merge listed and only out of the incident it is in, and none open is
+  left in a merged incident.
+- department bulk actions (services/api/commands_bulk.py): a case is accepted at most once per dispatch, and
+  each case a bulk accept answered for has exactly one DispatchAccepted of that department.
+- re-drives (services/runtime/redrive.py): each retry request gets exactly one outcome (a `retried` record
+  or a new dead letter naming it), and a dead-lettered event is re-driven successfully at most once; what
+  the retried event does is then counted by the worker's own rules above, like any event.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
@@ -25,22 +35,28 @@ from uuid import UUID
 
 from events.complaint import (
     ComplaintCallRepeated,
+    ComplaintClosed,
     ComplaintDispatched,
     ComplaintEscalated,
     ComplaintLinkedToIncident,
     ComplaintMarkedDuplicate,
+    ComplaintMovedToIncident,
     ComplaintRejected,
     ComplaintValidated,
+    DispatchAccepted,
     DispatchReturned,
     PriorityAssessed,
 )
 from events.deadlines import WATCHER, fold_all
-from events.incident import ComplaintAddedToIncident, IncidentAbsorbed, IncidentDeclared
-from events.notice import NoticeDrafted
+from events.incident import ComplaintAddedToIncident, IncidentAbsorbed, IncidentDeclared, IncidentMerged
+from events.mapper import reconstruct
+from events.notice import Notice, NoticeCancelled, NoticeDrafted
 from events.reference import LEVELS, Reference
 from services.dispatch.rules import RoutingTable, immediate_escalation, people_affected
 from services.dispatch.timeline import escalations_due
 from services.notices.summary import DRAFTED_BY, SummaryPolicy, summary_notice_id
+from services.notices.superseding import waiting_summary
+from services.runtime import redrive
 from services.triage.indexes import (
     ClusterGroupsJoined,
     ClusterGroupStarted,
@@ -53,6 +69,7 @@ from services.triage.indexes import (
 )
 
 DECISIONS = (ComplaintValidated, ComplaintRejected, ComplaintMarkedDuplicate)
+ENDINGS = (ComplaintRejected, ComplaintMarkedDuplicate, ComplaintClosed)  # events.complaint_rules.ENDED
 Histories = dict[UUID, list[Any]]  # aggregate id -> its decoded events, oldest first
 
 
@@ -338,3 +355,183 @@ def _draft_counts(events: Sequence[Any], policy: SummaryPolicy) -> list[int]:
             linked += len(e.complaint_ids)
             counts += passed[-1:]
     return counts
+
+
+def live_summaries(notice_histories: Histories, out: Effects) -> None:
+    """A newer automatic draft withdraws the incident's older ones still waiting (services/notices/superseding.py):
+    at most one live automatic draft per incident; a draft superseded once, by a draft of its own incident."""
+    drafts = {
+        notice_id: reconstruct(events, Notice)
+        for notice_id, events in notice_histories.items()
+        if isinstance(events[0], NoticeDrafted) and events[0].drafted_by == DRAFTED_BY
+    }
+    live: Counter[UUID] = Counter()
+    for notice_id, notice in drafts.items():
+        if notice.incident_id is not None and waiting_summary(notice):
+            live[notice.incident_id] += 1
+        superseded = [e for e in of_kind(notice_histories[notice_id], NoticeCancelled) if e.superseded_by]
+        out.counts["NoticeCancelled (superseded by a newer draft)"] += len(superseded)
+        out.twice("superseded", len(superseded), notice_id)
+        for e in superseded:
+            newer = drafts.get(e.superseded_by)
+            if newer is None or newer.incident_id != notice.incident_id:
+                out.mismatches.append(
+                    f"summary {notice_id}: superseded by {e.superseded_by}, no draft of its incident"
+                )
+    out.counts["live automatic summary drafts"] += live.total()
+    for incident_id, n in live.items():
+        if n > 1:
+            out.mismatches.append(f"incident {incident_id}: {n} live automatic summary drafts")
+
+
+# ---- merges -----------------------------------------------------------------------------------------
+
+
+def merges(complaints: Histories, incidents: Histories, out: Effects) -> None:
+    merged: dict[UUID, IncidentMerged] = {}
+    for incident_id, events in incidents.items():
+        if ended := of_kind(events, IncidentMerged):
+            out.twice("merged", len(ended), incident_id)
+            merged[incident_id] = ended[0]
+    listed = _absorbed_lists(incidents, merged, out)
+    moves: Counter[tuple[UUID, UUID, UUID]] = Counter()  # (complaint, from, to): one merge's move of it
+    for complaint_id, events in complaints.items():
+        current = _moves(complaint_id, events, moves, out)
+        if current not in merged:
+            continue
+        if of_kind(events, *ENDINGS):
+            out.counts["complaints left in a merged incident (ended)"] += 1
+        else:
+            out.mismatches.append(
+                f"{complaint_id}: open, left in incident {current} merged into {merged[current].into}"
+            )
+    out.counts["ComplaintMovedToIncident"] += moves.total()
+    for (complaint_id, source, target), n in moves.items():
+        out.twice(f"moved from {source} to {target}", n, complaint_id)
+        if complaint_id not in listed.get((source, target), set()):
+            out.mismatches.append(f"{complaint_id}: moved from {source} to {target}, no merge listed it")
+
+
+def _absorbed_lists(
+    incidents: Histories, merged: Mapping[UUID, IncidentMerged], out: Effects
+) -> dict[tuple[UUID, UUID], set[UUID]]:
+    """(source, target) -> the complaint ids the target's IncidentAbsorbed parts list: each once, and together
+    every complaint the source had when it ended, but those the target had already."""
+    listed: dict[tuple[UUID, UUID], list[UUID]] = defaultdict(list)
+    had: dict[tuple[UUID, UUID], set[UUID]] = {}
+    for target, events in incidents.items():
+        known: set[UUID] = set()
+        for e in events:
+            if isinstance(e, ComplaintAddedToIncident):
+                known.add(e.complaint_id)
+            elif isinstance(e, IncidentAbsorbed):
+                had.setdefault((e.source_id, target), set(known))
+                listed[(e.source_id, target)] += e.complaint_ids
+                known.update(e.complaint_ids)
+    for source, event in merged.items():
+        key = (source, event.into)
+        out.counts[f"IncidentMerged (by {'triage' if event.by == 'triage' else 'staff'})"] += 1
+        ids = listed.get(key)
+        if ids is None:
+            out.mismatches.append(
+                f"incident {source}: merged into {event.into}, which absorbed nothing of it"
+            )
+            continue
+        out.counts["complaints listed by IncidentAbsorbed"] += len(ids)
+        for complaint_id, n in Counter(ids).items():
+            out.twice(f"listed by the merge of {source} into {event.into}", n, complaint_id)
+        expected = _complaints_when_merged(incidents[source]) - had[key]
+        if missing := expected - set(ids):
+            out.mismatches.append(
+                f"merge of {source} into {event.into}: {len(missing)} complaints not listed"
+            )
+        if extra := set(ids) - expected:
+            out.mismatches.append(
+                f"merge of {source} into {event.into}: {len(extra)} complaints listed not its"
+            )
+    for key in listed.keys() - {(s, e.into) for s, e in merged.items()}:
+        out.mismatches.append(f"incident {key[1]} absorbed {key[0]}, which never merged into it")
+    return {key: set(ids) for key, ids in listed.items()}
+
+
+def _complaints_when_merged(events: Sequence[Any]) -> set[UUID]:
+    """An incident's complaints as it ended (a merged incident takes nothing after its merge)."""
+    ids: set[UUID] = set()
+    for e in events:
+        if isinstance(e, IncidentMerged):
+            break
+        if isinstance(e, ComplaintAddedToIncident):
+            ids.add(e.complaint_id)
+        elif isinstance(e, IncidentAbsorbed):
+            ids.update(e.complaint_ids)
+    return ids
+
+
+def _moves(
+    complaint_id: UUID, events: Sequence[Any], moves: Counter[tuple[UUID, UUID, UUID]], out: Effects
+) -> UUID | None:
+    """Count the complaint's moves; every one out of the incident it is in. Returns its incident at the end."""
+    current: UUID | None = None
+    for e in events:
+        if isinstance(e, ComplaintLinkedToIncident):
+            current = e.incident_id
+        elif isinstance(e, ComplaintMovedToIncident):
+            if e.from_incident_id != current:
+                out.mismatches.append(
+                    f"{complaint_id}: moved out of {e.from_incident_id}, it was in {current}"
+                )
+            moves[(complaint_id, e.from_incident_id, e.incident_id)] += 1
+            current = e.incident_id
+    return current
+
+
+# ---- department bulk actions ------------------------------------------------------------------------
+
+
+def acceptances(complaints: Histories, bulk_accepted: Mapping[UUID, str], out: Effects) -> None:
+    """At most one sign-for per dispatch; each case a bulk accept answered for signed for once by that
+    department (a department a case was returned by never gets it again, so once overall)."""
+    for complaint_id, events in complaints.items():
+        since_dispatch = 0
+        for e in events:
+            if isinstance(e, ComplaintDispatched):
+                since_dispatch = 0
+            elif isinstance(e, DispatchAccepted):
+                since_dispatch += 1
+                out.counts["DispatchAccepted"] += 1
+                out.twice("accepted for one dispatch", since_dispatch, complaint_id)
+    for complaint_id, department in bulk_accepted.items():
+        events = complaints.get(complaint_id, [])
+        n = sum(e.department == department for e in of_kind(events, DispatchAccepted))
+        out.counts["DispatchAccepted (in bulk)"] += n
+        if n != 1:
+            out.mismatches.append(
+                f"{complaint_id}: accepted in bulk by {department}, DispatchAccepted {n} times"
+            )
+
+
+# ---- re-drives --------------------------------------------------------------------------------------
+
+Records = Sequence[tuple[int, dict[str, Any]]]  # (stream position, the record's JSON) of one subject
+
+
+def redrives(worker: str, dead: Records, requests: Records, retried: Records, out: Effects) -> None:
+    """Every retry request answered once: a `retried` record (succeeded or ignored) or a new dead letter
+    naming it; no dead-lettered event re-driven successfully twice."""
+    # A dead letter names a request only when it is a retry's (the first one of an event names none).
+    answers = Counter(int(r["retry_position"]) for _, r in (*retried, *dead) if r.get("retry_position"))
+    outcomes = Counter(r.get("outcome") for _, r in retried)
+    if not requests and not answers:
+        return  # nothing was re-driven
+    out.counts[f"retry requests ({worker})"] += len(requests)
+    out.counts[f"retries succeeded ({worker})"] += outcomes[redrive.SUCCEEDED]
+    out.counts[f"retries ignored ({worker})"] += outcomes[redrive.IGNORED]
+    out.counts[f"retries dead-lettered again ({worker})"] += sum(bool(r.get("retry_of")) for _, r in dead)
+    for position, _ in requests:
+        if answers[position] != 1:
+            out.mismatches.append(f"{worker}: retry request {position} answered {answers[position]} times")
+    for position in answers.keys() - {p for p, _ in requests}:
+        out.mismatches.append(f"{worker}: an outcome names retry request {position}, which is not one")
+    succeeded = Counter(r.get("seq") for _, r in retried if r.get("outcome") == redrive.SUCCEEDED)
+    for event_position, n in succeeded.items():
+        out.twice(f"{worker}: re-driven successfully", n, f"event {event_position}")

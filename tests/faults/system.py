@@ -56,6 +56,7 @@ class Service:
     process: asyncio.subprocess.Process | None = None
     starts: int = 0
     _closing: bool = False
+    _killed: bool = False  # since the latest start (its process may not be reaped yet)
     _task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -70,15 +71,27 @@ class Service:
                     start_new_session=True,
                 )  # fmt: skip
             self.starts += 1
+            self._killed = False
             await self.process.wait()
             if not self._closing:
                 # The supervisor's restart delay, not a wait on a condition.
                 await asyncio.sleep(RESTART_DELAY)
 
-    def kill(self) -> None:
-        """SIGKILL the running process; the supervisor starts a new one."""
-        if self.process is not None and self.process.returncode is None:
+    def kill(self) -> bool:
+        """SIGKILL the running process; the supervisor starts a new one. False: none was running (it is
+        between a death and its restart, or was killed already and not yet reaped)."""
+        if self.process is not None and self.process.returncode is None and not self._killed:
             self.process.send_signal(signal.SIGKILL)
+            self._killed = True
+            return True
+        return False
+
+    async def running(self) -> bool:
+        """For a worker service: whether the process of the latest start is up and reading the stream (it
+        logged worker_started)."""
+        if self._killed or self.process is None or self.process.returncode is not None:
+            return False
+        return self.log_path.read_text(encoding="utf-8").count('"event": "worker_started"') >= self.starts
 
     async def close(self, grace: float = 20.0) -> None:
         self._closing = True
@@ -98,6 +111,10 @@ class Service:
 class System:
     root: Path
     reference_file: Path | None = None  # LEVEE_REFERENCE for every service (None: the packaged data)
+    triage_rules: Path | None = None  # LEVEE_TRIAGE_RULES likewise
+    # Variables of one service's own on top of the rest (a service deployed with another release's files);
+    # a test may change them later (Service.env): they take effect at the service's next start.
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     nats: NatsServer = field(init=False)
     postgres: PostgresServer = field(init=False)
     settings: Settings = field(init=False)
@@ -110,7 +127,7 @@ class System:
         self.postgres = PostgresServer(self.root / "pg")
         self.settings = Settings(
             http_port=free_port(), data_dir=self.root / "data", log_format="json",
-            contact_hash_secret=SECRET.encode(), reference_file=self.reference_file,
+            contact_hash_secret=SECRET.encode(), reference_file=self.reference_file, triage_rules=self.triage_rules,
         )  # fmt: skip
 
     @property
@@ -131,7 +148,8 @@ class System:
         (self.root / "logs").mkdir(exist_ok=True)
         env = {**os.environ, **self.settings.to_env()}
         for name in SERVICES:
-            service = Service(name, {**env, "LEVEE_SERVICE": name}, self.root / "logs" / f"{name}.log")
+            own = {**env, "LEVEE_SERVICE": name, **self.service_env.get(name, {})}
+            service = Service(name, own, self.root / "logs" / f"{name}.log")
             self.services[name] = service
             service.start()
         await until("api healthy", self.api_healthy, READY_BOUND)

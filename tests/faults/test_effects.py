@@ -3,8 +3,11 @@ effect written twice, or on one side only, is reported. Pure: no system is start
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -12,11 +15,11 @@ from events.complaint import Complaint, ComplaintReceived
 from events.deadlines import WATCHER
 from events.incident import Incident, IncidentDeclared
 from events.mapper import reconstruct
-from events.notice import NoticeDrafted
+from events.notice import Notice, NoticeDrafted
 from events.reference import load_reference
 from services.dispatch.rules import load_routing
 from services.notices.drafting import summary_notice
-from services.notices.summary import Figures, SummaryPolicy
+from services.notices.summary import DRAFTED_BY, Figures, SummaryPolicy
 from services.triage.indexes import Cluster, ClusterOpened, ContactIndex, member
 from tests.faults import effects
 
@@ -61,13 +64,22 @@ def story() -> effects.Histories:
     return _events(original, again, index, cluster, incident, notice)
 
 
-def audit(histories: effects.Histories, *, watched_at: datetime | None = None) -> effects.Effects:
+def audit(
+    histories: effects.Histories,
+    *,
+    watched_at: datetime | None = None,
+    bulk_accepted: Mapping[UUID, str] | None = None,
+) -> effects.Effects:
+    """Every rule audit.py runs on the stream, on these histories."""
     found = effects.Effects()
     kinds = effects.split(histories)
     complaints = kinds.get(ComplaintReceived, {})
     effects.triage(complaints, kinds, found)
+    effects.merges(complaints, kinds.get(IncidentDeclared, {}), found)
     effects.dispatch(complaints, load_routing(REFERENCE), REFERENCE, found, watched_at=watched_at)
+    effects.acceptances(complaints, bulk_accepted or {}, found)
     effects.notices(kinds.get(IncidentDeclared, {}), _notices(histories), POLICY, (), found)
+    effects.live_summaries(_notices(histories), found)
     return found
 
 
@@ -91,9 +103,9 @@ def test_a_clean_story_counts_each_effect_once() -> None:
     assert found.counts["NoticeDrafted (at a linked count)"] == 1
 
 
-def _twice(topic: str) -> effects.Histories:
+def _twice(topic: str, told: Callable[[], effects.Histories] = story) -> effects.Histories:
     """The story with the first event of `topic` written a second time, right after itself."""
-    histories = story()
+    histories = told()
     for events in histories.values():
         for n, event in enumerate(events):
             if type(event).__name__ == topic:
@@ -193,7 +205,12 @@ def _merge_story() -> tuple[effects.Histories, Any]:
     cluster.set_incident(1, incident.id)  # a later report of that group follows the merge
     passed = summary_notice(incident, "complaints-2", Figures(2, 2, 0, None), reference=REFERENCE,
                             policy=POLICY, now=NOW)  # fmt: skip
-    for aggregate in (incident, cluster):
+    # The newer draft withdraws the older one still waiting (services/notices/superseding.py).
+    [earlier] = [
+        reconstruct(h, Notice) for h in _notices(histories).values() if h[0].incident_id == incident.id
+    ]
+    earlier.supersede(passed.id, by=DRAFTED_BY)
+    for aggregate in (incident, cluster, earlier):
         histories[aggregate.id] += aggregate.collect_events()
     histories.update(_events(report, merged, first, passed))
     return histories, passed
@@ -204,3 +221,140 @@ def test_a_merge_expects_the_draft_at_the_count_it_passed_and_lets_a_group_follo
     assert audit(histories).mismatches == []
     del histories[passed.id]
     assert any("no summary drafted at complaints-2" in m for m in audit(histories).mismatches)
+
+
+def _merge_story_only() -> effects.Histories:
+    return _merge_story()[0]
+
+
+def _of_kind(histories: effects.Histories, topic: str) -> tuple[list[Any], int]:
+    """The history holding the first event of `topic`, and that event's index in it."""
+    for events in histories.values():
+        for n, event in enumerate(events):
+            if type(event).__name__ == topic:
+                return events, n
+    raise AssertionError(f"no {topic} in the story")
+
+
+def test_a_merge_counts_its_list_and_its_move() -> None:
+    found = audit(_merge_story_only())
+    assert found.mismatches == []
+    assert found.counts["IncidentMerged (by triage)"] == 1
+    assert found.counts["complaints listed by IncidentAbsorbed"] == 1
+    assert found.counts["ComplaintMovedToIncident"] == 1
+    assert found.counts["NoticeCancelled (superseded by a newer draft)"] == 1
+    assert found.counts["live automatic summary drafts"] == 2  # one of each incident
+
+
+@pytest.mark.parametrize(
+    ("topic", "reported"),
+    [
+        ("ComplaintMovedToIncident", "moved out of"),  # the second move's source is the target by then
+        ("IncidentMerged", "merged 2 times"),
+        ("IncidentAbsorbed", "listed by the merge of"),
+    ],
+)
+def test_a_merge_effect_written_twice_is_a_mismatch(topic: str, reported: str) -> None:
+    found = audit(_twice(topic, _merge_story_only))
+    assert any(reported in m for m in found.mismatches), found.mismatches
+
+
+def test_an_open_complaint_left_in_a_merged_incident_is_a_mismatch() -> None:
+    histories = _merge_story_only()
+    events, n = _of_kind(histories, "ComplaintMovedToIncident")
+    del events[n]
+    assert any("open, left in incident" in m for m in audit(histories).mismatches)
+
+
+def test_a_complaint_ended_before_the_move_stays_where_it_ended() -> None:
+    histories = _merge_story_only()
+    events, n = _of_kind(histories, "ComplaintMovedToIncident")
+    del events[n]
+    report = reconstruct(events, Complaint)
+    report.accept("drainage")
+    report.resolve("drainage", "Pumped out; water back at 18:00")
+    report.close()
+    events += report.collect_events()
+    found = audit(histories)
+    assert found.mismatches == []
+    assert found.counts["complaints left in a merged incident (ended)"] == 1
+
+
+def test_a_merge_that_lists_not_every_complaint_is_a_mismatch() -> None:
+    histories = _merge_story_only()
+    events, n = _of_kind(histories, "IncidentAbsorbed")
+    events[n] = dataclasses.replace(events[n], complaint_ids=[])
+    found = audit(histories)
+    assert any("1 complaints not listed" in m for m in found.mismatches), found.mismatches
+    assert any("no merge listed it" in m for m in found.mismatches), found.mismatches
+
+
+def _accepted_story() -> effects.Histories:
+    """The story with the original complaint signed for by the department it was dispatched to."""
+    histories = story()
+    events = _original(histories)
+    complaint = reconstruct(events, Complaint)
+    complaint.accept("drainage")
+    events += complaint.collect_events()
+    return histories
+
+
+def test_a_case_accepted_twice_for_one_dispatch_is_a_mismatch() -> None:
+    found = audit(_accepted_story())
+    assert found.mismatches == []
+    assert found.counts["DispatchAccepted"] == 1
+    assert any(
+        "accepted for one dispatch 2 times" in m
+        for m in audit(_twice("DispatchAccepted", _accepted_story)).mismatches
+    )
+
+
+def test_a_bulk_accepted_case_must_be_accepted_once_by_that_department() -> None:
+    histories = _accepted_story()
+    original = _original(histories)[0].originator_id
+    found = audit(histories, bulk_accepted={original: "drainage"})
+    assert found.mismatches == []
+    assert found.counts["DispatchAccepted (in bulk)"] == 1
+    assert any(
+        "DispatchAccepted 0 times" in m
+        for m in audit(histories, bulk_accepted={original: "power"}).mismatches
+    )
+    assert any(
+        "DispatchAccepted 0 times" in m
+        for m in audit(story(), bulk_accepted={original: "drainage"}).mismatches
+    )
+
+
+def test_two_live_summary_drafts_of_one_incident_are_a_mismatch() -> None:
+    histories = story()
+    [incident_id] = [i for i, h in histories.items() if isinstance(h[0], IncidentDeclared)]
+    incident = reconstruct(histories[incident_id], Incident)
+    newer = summary_notice(incident, "complaints-2", Figures(1, 1, 0, None), reference=REFERENCE, policy=POLICY,
+                           now=NOW)  # fmt: skip
+    histories.update(_events(newer))
+    found = effects.Effects()
+    effects.live_summaries(_notices(histories), found)
+    assert any("2 live automatic summary drafts" in m for m in found.mismatches), found.mismatches
+
+
+def _redriven(
+    *outcomes: tuple[int, dict[str, Any]], dead: tuple[tuple[int, dict[str, Any]], ...] = ()
+) -> list[str]:
+    """The re-drive rule on one dead letter (event 3, set aside at 5) and one request for it (at 10)."""
+    found = effects.Effects()
+    requests = [(10, {"event_position": 3, "dead_letter_position": 5})]
+    effects.redrives("triage", [(5, {"seq": 3}), *dead], requests, list(outcomes), found)
+    return found.mismatches
+
+
+def test_a_retry_request_is_answered_exactly_once() -> None:
+    succeeded = {"outcome": "succeeded", "seq": 3, "dead_letter_position": 5, "retry_position": 10}
+    again = {"seq": 3, "retry_of": 5, "retry_position": 10}
+    assert _redriven((12, succeeded)) == []
+    assert _redriven(dead=((12, again),)) == []
+    assert any("answered 0 times" in m for m in _redriven())
+    assert any("answered 2 times" in m for m in _redriven((12, succeeded), dead=((13, again),)))
+    assert any("re-driven successfully 2 times" in m for m in _redriven((12, succeeded), (14, succeeded)))
+    assert any(
+        "which is not one" in m for m in _redriven((12, succeeded), (14, {**succeeded, "retry_position": 11}))
+    )

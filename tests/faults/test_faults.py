@@ -9,7 +9,8 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
@@ -19,12 +20,17 @@ from eventsourcing.utils import get_topic
 from events.complaint import ComplaintReceived, PriorityAssessed
 from events.incident import ComplaintAddedToIncident
 from events.reference import load_reference
-from events.store import Write
+from events.store import JetStreamEventStore, Write
 from events.store.aggregates import TOPIC, VERSION
 from services.drill.runner import DrillReport, run_drill
 from services.drill.scenario import load_scenario, submissions
 from services.drill.staff import StaffDesks, StaffPlan
-from tests.faults.audit import Figures, audit_read_models, audit_stream, unrecorded_misses
+from services.runtime.redrive import SUCCEEDED
+from services.runtime.redrive import dead_letter_facts as redrive_facts
+from services.runtime.tracking import load_tracking
+from tests.faults.audit import Figures, audit_read_models, audit_stream, records, unrecorded_misses
+from tests.faults.conftest import NEW_CATEGORY, NEW_RELEASE
+from tests.faults.desks import Desks
 from tests.faults.system import SERVICES, System, until
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(420)]
@@ -45,7 +51,7 @@ async def drill_with(
 
 async def check(
     system: System, figures: Figures, report: DrillReport, poison: frozenset[str] = frozenset(),
-    *, watched_at: datetime | None = None,
+    *, watched_at: datetime | None = None, bulk_accepted: Mapping[str, str] | None = None,
 ) -> None:  # fmt: skip
     await system.settle()
     figures.sent = report.sent
@@ -54,7 +60,7 @@ async def check(
     try:
         async with system.store() as store:
             await audit_stream(store, figures, report.accepted_ids, poison=poison, reference=reference,
-                               watched_at=watched_at)  # fmt: skip
+                               watched_at=watched_at, bulk_accepted=bulk_accepted)  # fmt: skip
             await audit_read_models(store, system.postgres.dsn, figures, reference_file=system.reference_file)
     finally:
         figures.record()  # a failed scenario's figures too: they say what went wrong
@@ -86,53 +92,96 @@ QUICK_STAFF = StaffPlan(
 STAFF_TAIL = 10.0  # seconds the desks keep working after the last complaint
 
 
+# Command's and a department's own moves during (b), seconds into the drill: each merge takes the second-largest
+# active incident into the largest (triage then moves its open complaints), each bulk accept signs for the
+# cases of the incident with the most waiting in one department's queue.
+COMMAND_MOVES = ((4.0, "merge"), (6.0, "bulk accept"), (8.0, "merge"), (10.0, "bulk accept"))
+
+
 async def test_each_worker_and_the_projector_sigkilled_at_random_moments(
     system_with_short_deadlines: System,
 ) -> None:
     """With staff at work and deadlines of seconds: returns, re-dispatches, extensions, reopened cases and
-    the deadline watcher's escalations all happen while the workers die under them."""
+    the deadline watcher's escalations all happen while the workers die under them; so do command's
+    merges (triage is killed again at a random moment right after each) and a department's bulk accepts."""
     system = system_with_short_deadlines
-    figures = Figures("b: SIGKILL triage, dispatch, notices, projector; staff at work")
-    rng = random.Random(202)
+    figures = Figures("b: SIGKILL triage, dispatch, notices, projector; staff at work; merges, bulk accepts")
+    rng, moves = random.Random(202), random.Random(203)
     victims = [name for name in SERVICES if name != "api"] * 2
     rng.shuffle(victims)
+    kills: Counter[str] = Counter()
+
+    def kill(name: str, when: str = "") -> None:
+        if system.services[name].kill():  # not while it is between a death and its restart
+            kills[name] += 1
+            figures.faults.append(f"{name} SIGKILL{when}")
 
     async def faults() -> None:
         for name in victims:
             await asyncio.sleep(rng.uniform(1.0, 2.5))  # a random moment
-            system.services[name].kill()
-            figures.faults.append(f"{name} SIGKILL")
+            kill(name)
+
+    async def command_moves(desks: Desks) -> None:
+        began = time.monotonic()
+        for at, move in COMMAND_MOVES:
+            await asyncio.sleep(max(0.0, at - (time.monotonic() - began)))  # the move's moment in the drill
+            if move == "bulk accept":
+                await desks.bulk_accept()
+                continue
+            answer = await desks.merge_largest("one event reported as two incidents (fault drill)")
+            if answer is not None and answer["moving"]:
+                await asyncio.sleep(moves.uniform(0.0, 0.3))  # a random moment of triage's moves
+                kill("triage", f" {at:.0f}s+ while it moves {answer['moving']} complaints of a merge")
 
     async with aiohttp.ClientSession() as session:
-        desks = await staff_desks(system, session, seed=202)
+        tokens = await desk_tokens(system)
+        staff_desks = StaffDesks(session, system.base_url, tokens.departments, QUICK_STAFF, seed=202,
+                                 operator_token=system.operator_token, command_token=tokens.command)  # fmt: skip
+        desks = Desks(session, system.base_url, tokens.command, tokens.departments)
         stop = asyncio.Event()
-        staff = asyncio.create_task(desks.run(stop))
-        report = await drill_with(system, faults, seed=202)
+        staff = asyncio.create_task(staff_desks.run(stop))
+
+        async def faults_and_moves() -> None:
+            await asyncio.gather(faults(), command_moves(desks))
+
+        report = await drill_with(system, faults_and_moves, seed=202)
         await asyncio.sleep(STAFF_TAIL)  # the desks' working time, not a wait on a condition
         stop.set()
         figures.staff = dict(sorted((await staff).items()))
+    figures.actions = dict(sorted(desks.tally.items()))
     watched_at = datetime.now(UTC)
     # Missed deadlines keep coming after the drill; each one missed by `watched_at` must be recorded.
     await until("misses recorded", lambda: misses_recorded(system, watched_at), 60.0, every=1.0)
-    assert {name: system.services[name].starts for name in set(victims)} == dict.fromkeys(set(victims), 3)
-    await check(system, figures, report, watched_at=watched_at)
+    # Every start but the first is one of the kills: no service died of anything else.
+    starts = {name: system.services[name].starts for name in kills}
+    assert starts == {name: n + 1 for name, n in kills.items()}
+    assert set(kills) == set(victims)
+    await check(system, figures, report, watched_at=watched_at, bulk_accepted=desks.bulk_accepted)
     for kind in ("accept:200", "return:200", "resolve:200", "extension_request:200"):
         assert figures.staff.get(kind, 0) > 0, kind
     for effect in (
         "ComplaintDispatched (after a return)",
         "ComplaintEscalated (missed deadline, by the watcher)",
+        "IncidentMerged (by staff)",
+        "ComplaintMovedToIncident",
     ):
         assert figures.effects.get(effect, 0) > 0, effect
+    assert figures.actions.get("merge:200", 0) == 2
+    assert desks.bulk_accepted, "no bulk accept signed for anything"
+    assert figures.effects["DispatchAccepted (in bulk)"] == len(desks.bulk_accepted)
 
 
-async def staff_desks(system: System, session: aiohttp.ClientSession, *, seed: int) -> StaffDesks:
-    """A desk per department, command's and the operator's, with tokens of their roles (as `levee drill
-    --staff` mints them)."""
+@dataclass(frozen=True)
+class DeskTokens:
+    departments: dict[str, str]
+    command: str
+
+
+async def desk_tokens(system: System) -> DeskTokens:
+    """A token per department and command's, of their roles (as `levee drill --staff` mints them)."""
     departments = {d.code: await system.mint(f"department:{d.code}", f"{d.code} desk")
                    for d in load_reference().departments}  # fmt: skip
-    command = await system.mint("command", "command desk")
-    return StaffDesks(session, system.base_url, departments, QUICK_STAFF, seed=seed,
-                      operator_token=system.operator_token, command_token=command)  # fmt: skip
+    return DeskTokens(departments, await system.mint("command", "command desk"))
 
 
 async def misses_recorded(system: System, at: datetime) -> bool:
@@ -236,3 +285,105 @@ async def test_poison_events_are_dead_lettered_and_nothing_else_is_lost(system: 
     assert {name: service.starts for name, service in system.services.items()} == dict.fromkeys(SERVICES, 1)
     await check(system, figures, report, poison=frozenset(str(i) for i in poison.values()))
     assert figures.dead_letters == {"triage": 1, "dispatch": 1, "notices": 1}
+
+
+REDRIVES = 4  # complaints of a category triage does not know yet: each dead-lettered, then re-driven
+KILL_AFTER_RETRY = (0.0, 0.25)  # seconds after the retry's 202: before, during or after its commit
+
+
+async def test_dead_letters_redriven_while_triage_is_sigkilled_around_each_retry(
+    system_with_triage_behind: System,
+) -> None:
+    """A release adds a category; triage still runs the old reference data and dead-letters each complaint of
+    it. Command asks for a retry before the fix (it fails again: one new dead letter), the release is deployed
+    to triage (restarted with the new files), and command re-drives each dead letter through the API while
+    triage is SIGKILLed at a random moment around the retry's commit, once per round."""
+    system = system_with_triage_behind
+    figures = Figures("f: re-drive triage's dead letters, SIGKILL triage around each retry's commit")
+    rng = random.Random(606)
+    kills: Counter[str] = Counter()
+    moments: Counter[str] = Counter()
+    created: list[str] = []
+
+    def kill_triage(why: str) -> bool:
+        if not system.services["triage"].kill():
+            return False
+        kills["triage"] += 1
+        figures.faults.append(f"triage SIGKILL {why}")
+        return True
+
+    async def redrive(desks: Desks, store: JetStreamEventStore, event: int, delay: float, why: str) -> None:
+        """One round: once triage is up, ask, kill triage `delay` seconds after the answer, and wait (bounded)
+        for the outcome."""
+        await until("triage running", system.services["triage"].running, 60.0)
+        status, answer = await desks.retry("triage", event)
+        position = (
+            answer["position"] if status == 202
+            else (await redrive_facts(store, "triage", event)).requests[-1].seq
+        )  # fmt: skip
+        await asyncio.sleep(delay)  # a random moment around the retry's commit
+        if kill_triage(f"{delay:.2f}s after asking to retry event {event} ({why})"):
+            committed = (await load_tracking(store, "triage")).position >= position
+            moments[
+                "killed after the retry's commit" if committed else "killed before the retry's commit"
+            ] += 1
+
+        async def answered() -> bool:
+            return (await load_tracking(store, "triage")).position >= position
+
+        await until("retry answered", answered, 60.0, every=0.1)
+
+    async def faults() -> None:
+        async with aiohttp.ClientSession() as session, system.store() as store:
+            desks = Desks(session, system.base_url, await system.mint("command", "command desk"), {})
+            for n in range(REDRIVES):
+                created.append(await new_category_complaint(desks, system.operator_token, n))
+            figures.faults.append(f"{REDRIVES} complaints of category {NEW_CATEGORY!r} while triage lacks it")
+
+            async def all_dead() -> bool:
+                return len(await open_dead_letters(store, "triage")) == REDRIVES
+
+            await until("dead-lettered", all_dead, 60.0, every=0.2)
+            first = min(await open_dead_letters(store, "triage"))
+            await redrive(desks, store, first, rng.uniform(0.3, 1.2), "the cause is still there")
+            system.services["triage"].env.update({k: str(system.root / f) for k, f in NEW_RELEASE.items()})
+            kill_triage("to deploy the release")
+            for round_, event in enumerate(sorted(await open_dead_letters(store, "triage"))):
+                delay = 0.0 if round_ == 0 else rng.uniform(*KILL_AFTER_RETRY)
+                await redrive(desks, store, event, delay, "after the fix")
+            figures.actions = dict(sorted((desks.tally + moments).items()))
+            await until("triage running", system.services["triage"].running, 60.0)  # its last restart
+
+    report = await drill_with(system, faults, seed=606, duration=8.0)
+    report.sent += len(created)
+    report.statuses[201] += len(created)
+    report.accepted_ids += created
+    assert {name: s.starts for name, s in system.services.items()} == {
+        **dict.fromkeys(SERVICES, 1), "triage": kills["triage"] + 1}  # fmt: skip
+    await check(system, figures, report)
+    assert figures.dead_letters == {"triage": REDRIVES + 1, "dispatch": 0, "notices": 0}
+    assert figures.effects["retry requests (triage)"] == REDRIVES + 1
+    assert figures.effects["retries succeeded (triage)"] == REDRIVES
+    assert figures.effects["retries dead-lettered again (triage)"] == 1
+    assert moments["killed before the retry's commit"] > 0, figures.faults
+
+
+async def new_category_complaint(desks: Desks, operator_token: str, n: int) -> str:
+    """A hotline complaint of NEW_CATEGORY, far from the others (no cluster, no duplicate): its id."""
+    body = {
+        "channel": "hotline", "category": NEW_CATEGORY,
+        "description": f"The pavement caved in outside building {n + 1}; a hole two metres wide, cars stopped",
+        "location": {"lat": 22.56 + 0.05 * n, "lon": 113.90 + 0.06 * n},
+        "reporter": {"name": f"Sinkhole caller {n}", "phone": f"1380013{n:04d}"},
+    }  # fmt: skip
+    status, answer, _ = await desks.ask("complaint", "POST", "/complaints", operator_token, body,
+                                        **{"Idempotency-Key": f"faults-f-{uuid.uuid4()}"})  # fmt: skip
+    assert status == 201, (status, answer)
+    return str(answer["id"])
+
+
+async def open_dead_letters(store: JetStreamEventStore, worker: str) -> set[int]:
+    """The event positions the worker set aside and no retry has re-driven successfully."""
+    retried = await records(store, store.spec.retried_subject(worker))
+    done = {r.get("seq") for _, r in retried if r.get("outcome") == SUCCEEDED}
+    return {int(r["seq"]) for _, r in await records(store, store.spec.dead_letter_subject(worker))} - done
