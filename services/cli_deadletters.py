@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import asyncpg
+import nats.errors
 import structlog
 
 from events.store import JetStreamEventStore, StoreUnavailable
@@ -100,8 +101,8 @@ async def retry_dead_letter(
     except redrive.RetryRefused as exc:
         refused.error("retry_not_requested", code=exc.code, reason=exc.detail)
         return 1
-    except StoreUnavailable as exc:
-        refused.error("retry_not_requested", code="unavailable", reason=str(exc))
+    except (StoreUnavailable, nats.errors.Error, TimeoutError) as exc:  # as the API's retry route
+        refused.error("retry_not_requested", code="unavailable", reason=str(exc) or type(exc).__name__)
         return 1
     finally:
         await nc.close()
@@ -123,7 +124,7 @@ def _retry_text(row: Mapping[str, Any]) -> str:
     if state == "failed" and row.get("retry_failed_position") is not None:
         return f"failed -> {row['retry_failed_position']}"
     if state == "pending" and row.get("retry_requested_by"):
-        return f"pending ({row['retry_requested_by']})"[:40]
+        return f"pending ({row['retry_requested_by']})"[:24]  # the RETRY column's width
     return str(state)
 
 

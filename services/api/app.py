@@ -28,6 +28,7 @@ from services.api import (
     commands_merge,
     commands_notices,
     contact,
+    dead_letters,
     feeds,
     health,
     intake,
@@ -57,10 +58,11 @@ ROUTES: tuple[Callable[[web.Application], None], ...] = (
     health.add_routes,
     commands.add_routes,
     commands_incidents.add_routes,
-    commands_bulk.add_routes,  # after commands: uses its repository
-    commands_merge.add_routes,  # likewise
+    commands_bulk.add_routes,
+    commands_merge.add_routes,
     commands_notices.add_routes,
     contact.add_routes,
+    dead_letters.add_routes,
     feeds.add_routes,
     intake.add_routes,
     open311.add_routes,

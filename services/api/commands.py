@@ -294,9 +294,14 @@ def command_handler(kind: Target[A], command: Command[A]) -> Callable[[web.Reque
     return handle
 
 
-def add_command_routes(app: web.Application, kind: Target[A], commands: tuple[Command[A], ...]) -> None:
-    if repository not in app.cleanup_ctx:  # every command module needs it; one per app
+def ensure_repository(app: web.Application) -> None:
+    """Every command module needs the repository; one per app, whichever module registers first."""
+    if repository not in app.cleanup_ctx:
         app.cleanup_ctx.append(repository)
+
+
+def add_command_routes(app: web.Application, kind: Target[A], commands: tuple[Command[A], ...]) -> None:
+    ensure_repository(app)
     for command in commands:
         app.router.add_post(
             f"{API}/{kind.collection}/{{id}}/{command.action}", command_handler(kind, command)

@@ -49,6 +49,7 @@ from services.api.commands import (
     Command,
     Field,
     Repository,
+    ensure_repository,
     operation,
     path_id,
     read_body,
@@ -252,7 +253,7 @@ async def department_incidents(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    # The repository's cleanup_ctx is added by commands.add_routes (registered before this module).
+    ensure_repository(app)
     app.router.add_post(f"{API}/incidents/{{id}}/department-actions", department_action)
     app.router.add_get(f"{API}/departments/{{code}}/incidents", department_incidents)
 

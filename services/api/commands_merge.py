@@ -33,6 +33,7 @@ from services.api.commands import (
     Field,
     Repository,
     conflict,
+    ensure_repository,
     operation,
     path_id,
     read_body,
@@ -90,7 +91,7 @@ def _answer(source: Incident, target: Incident, *, moving: int, already: bool = 
 
 
 def add_routes(app: web.Application) -> None:
-    # The repository's cleanup_ctx is added by commands.add_routes (registered before this module).
+    ensure_repository(app)
     app.router.add_post(f"{API}/incidents/{{id}}/merge", merge)
 
 

@@ -154,8 +154,7 @@ def _served_here(
 
 
 def add_routes(app: web.Application) -> None:
-    if commands.repository not in app.cleanup_ctx:
-        app.cleanup_ctx.append(commands.repository)
+    commands.ensure_repository(app)
     for command in OPERATOR_COMMANDS:
         app.router.add_post(
             f"{commands.API}/{COMPLAINTS.collection}/{{id}}/{command.action}",

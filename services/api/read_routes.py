@@ -27,7 +27,6 @@ from multidict import MultiMapping
 from events.complaint_rules import TRACKING_CODE, Status
 from events.reference import COMMAND_QUEUE, LEVELS, Department, District, load_reference
 from events.store import StoreError
-from services.api import dead_letters as dead_letter_retry
 from services.api import keys, ratelimit
 from services.api.auth import require_holding_department, require_role
 from services.api.openapi import problem_responses
@@ -220,7 +219,6 @@ def add_routes(app: web.Application) -> None:
     r.add_get(f"{API}/incidents", incidents, name="read.incidents")
     r.add_get(f"{API}/board", board, name="read.board")
     r.add_get(f"{API}/dead-letters", dead_letters, name="read.dead_letters")
-    dead_letter_retry.add_routes(app)  # the one write beside these reads: POST .../{worker}/{position}/retry
     r.add_get(f"{API}/status/{{tracking_code}}", public_status, name="read.status")
     r.add_get(f"{API}/notices", published_notices, name="read.notices")
     r.add_get(f"{API}/staff/notices", working_notices, name="read.staff_notices")

@@ -39,7 +39,10 @@ class SummaryDrafts:
         self._by_incident: dict[UUID, dict[UUID, int]] = {}
 
     def fold(self, message: StoredMessage, repository: AggregateStore) -> None:
-        """One message of the stream, read by a caller that has folded every event before it."""
+        """One message of the stream, read by a caller that has folded every event before it. The worker's
+        catch-up and the scheduler both read the stream: whichever comes second skips what is folded."""
+        if message.seq <= self.position:
+            return
         if message.headers.get(TOPIC) == DRAFTED_TOPIC:
             notice_id = UUID(message.subject.rsplit(".", 1)[1])
             try:

@@ -37,7 +37,6 @@ class RetryRequest:
     seq: int  # the request's own position in the stream
     event_position: int | None  # None: the request cannot be read
     dead_letter_position: int | None
-    requested_by: str | None
 
 
 def parse_request(message: StoredMessage) -> RetryRequest:
@@ -46,7 +45,6 @@ def parse_request(message: StoredMessage) -> RetryRequest:
         message.seq,
         _position(record.get("event_position")),
         _position(record.get("dead_letter_position")),
-        by if isinstance(by := record.get("requested_by"), str) else None,
     )
 
 

@@ -54,7 +54,10 @@ async def place(complaint: Complaint, category: str, received_at: datetime, uow:
     assert cluster is not None
     near = cluster.groups_for(entry, link, km)
     if near:
-        group = near[0] if len(near) == 1 else await _join(cluster, near, uow)
+        # Only a report placed near two groups by coordinates joins them: one without a location is near
+        # every group of its district by that alone, and would merge every incident of the category there.
+        bridged = cluster.groups_for(entry, link, km, located_only=True) if len(near) > 1 else []
+        group = await _join(cluster, bridged, uow) if len(bridged) > 1 else near[0]
         cluster.add(group, entry)
     else:
         group = await _start_group(cluster, entry, complaint.district, category, bucket, uow, link, km)

@@ -16,28 +16,16 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from events.geo import KM_PER_DEGREE, within_km
+
 NAMESPACE = UUID("6f1d8a52-3c1e-5b7a-9d4e-1e2f3a4b5c6d")
 Member = dict[str, Any]  # {complaint_id, contact, lat, lon, district, at}
-
-
-_KM_PER_DEGREE = 6371.0 * math.pi / 180  # along a meridian
-
-
-def distance_km(a_lat: float, a_lon: float, b_lat: float, b_lon: float) -> float:
-    """Great-circle distance (haversine): good to metres at a city's scale."""
-    p1, p2 = math.radians(a_lat), math.radians(b_lat)
-    dp, dl = p2 - p1, math.radians(b_lon - a_lon)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 6371.0 * 2 * math.asin(math.sqrt(h))
 
 
 def near(a: Member, b: Member, km: float) -> bool:
     """Close in place: within `km` when both have coordinates, else the same district."""
     if None not in (a["lat"], a["lon"], b["lat"], b["lon"]):
-        # Never nearer than the north-south separation alone: most pairs are settled without the haversine.
-        if _KM_PER_DEGREE * abs(a["lat"] - b["lat"]) > km:
-            return False
-        return distance_km(a["lat"], a["lon"], b["lat"], b["lon"]) <= km
+        return within_km(a["lat"], a["lon"], b["lat"], b["lon"], km)
     return bool(a["district"] == b["district"])
 
 
@@ -128,13 +116,14 @@ class Cluster(Aggregate):
         found = self.groups_for(new, link, km)
         return found[0] if found else None
 
-    def groups_for(self, new: Member, link: timedelta, km: float) -> list[int]:
+    def groups_for(self, new: Member, link: timedelta, km: float, *, located_only: bool = False) -> list[int]:
         """Every group within reach of the new report (close in place, last report recent), in group order.
-        More than one: the report bridges groups that are one event (see `join`)."""
+        With `located_only`, those near it by coordinates: two or more show the groups are one event (see
+        `join`); a report without a location is near every group by district and bridges none."""
         at = datetime.fromisoformat(new["at"])
         return [
             index
-            for index in self._proximity(km).near_groups(new)
+            for index in self._proximity(km).near_groups(new, located_only=located_only)
             if at - datetime.fromisoformat(self.groups[index]["last_at"]) <= link
         ]
 
@@ -199,7 +188,7 @@ class Proximity:
         self.filed: list[tuple[list[Member], int]] = []  # per group: its members list, how many are filed
         self.placeless: set[int] = set()  # groups with a member without coordinates: near every report
         self.cells: dict[tuple[int, int], dict[int, list[Member]]] = {}  # cell -> group -> its members there
-        self.lat_step = km / _KM_PER_DEGREE
+        self.lat_step = km / KM_PER_DEGREE
         self.lon_step = 0.0  # set from the first member with coordinates
 
     def catch_up(self, groups: list[dict[str, Any]]) -> bool:
@@ -225,11 +214,13 @@ class Proximity:
             self.filed[index] = (members, len(members))
         return True
 
-    def near_groups(self, new: Member) -> list[int]:
-        """The groups with a member near `new`, in group order."""
+    def near_groups(self, new: Member, *, located_only: bool = False) -> list[int]:
+        """The groups with a member near `new`, in group order. A report or member without coordinates is
+        near by district, so near every group; `located_only` counts only members within `km` by coordinates
+        (what may show two groups are one event)."""
         if new["lat"] is None or new["lon"] is None:
-            return [index for index, (members, _) in enumerate(self.filed) if members]
-        found = set(self.placeless)
+            return [] if located_only else [index for index, (members, _) in enumerate(self.filed) if members]
+        found = set() if located_only else set(self.placeless)
         row, column = self._cell(new["lat"], new["lon"])
         for r in (row - 1, row, row + 1):
             for c in (column - 1, column, column + 1):
@@ -241,7 +232,7 @@ class Proximity:
     def _cell(self, lat: float, lon: float) -> tuple[int, int]:
         if not self.lon_step:
             # A degree of longitude is shortest at the highest latitude: size cells for 5 degrees beyond.
-            self.lon_step = self.km / (_KM_PER_DEGREE * math.cos(math.radians(min(abs(lat) + 5, 89))))
+            self.lon_step = self.km / (KM_PER_DEGREE * math.cos(math.radians(min(abs(lat) + 5, 89))))
         return math.floor(lat / self.lat_step), math.floor(lon / self.lon_step)
 
 

@@ -167,6 +167,7 @@ async def test_each_worker_and_the_projector_sigkilled_at_random_moments(
     ):
         assert figures.effects.get(effect, 0) > 0, effect
     assert figures.actions.get("merge:200", 0) == 2
+    assert any("while it moves" in fault for fault in figures.faults), figures.faults  # a kill landed there
     assert desks.bulk_accepted, "no bulk accept signed for anything"
     assert figures.effects["DispatchAccepted (in bulk)"] == len(desks.bulk_accepted)
 

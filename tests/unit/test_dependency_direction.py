@@ -61,5 +61,7 @@ def test_dependencies_point_the_right_way() -> None:
 
 def test_the_scanner_finds_absolute_imports_of_our_packages(tmp_path: Path) -> None:
     module = tmp_path / "sample.py"
-    module.write_text("import json\nfrom services.triage import rules\nimport projections.queries\nfrom . import x\n")
+    module.write_text(
+        "import json\nfrom services.triage import rules\nimport projections.queries\nfrom . import x\n"
+    )
     assert imports(module) == {"services.triage", "projections.queries"}

@@ -51,22 +51,10 @@ async def public_status(conn: Conn, tracking_code: str) -> dict[str, Any] | None
     result["status"] = PUBLIC_STATUS.get(record["status"], record["status"])
     result["progress"] = [{**dict(n), "text": public_text(n["text"])} for n in notes]
     incident = record["incident_id"]
-    result["notices"] = [] if incident is None else await incident_notices(conn, incident)
+    result["notices"] = (
+        [] if incident is None else await published_notices(conn, incident=incident, limit=INCIDENT_NOTICES)
+    )
     return result
-
-
-async def incident_notices(
-    conn: Conn, incident: Any, *, limit: int = INCIDENT_NOTICES
-) -> list[dict[str, Any]]:
-    """Notices as last published about one incident or an incident merged into it (a merge moves the
-    complaints, and what was published about the merged one still speaks to them), newest first."""
-    rows = await conn.fetch(
-        f"SELECT {_PUBLISHED_COLUMNS} FROM {S}.notices WHERE published_version > 0 AND state <> 'cancelled' "
-        f"AND (incident_id = $1 OR incident_id IN (SELECT id FROM {S}.incidents WHERE merged_into = $1)) "
-        "ORDER BY published_at DESC LIMIT $2",
-        incident, limit,
-    )  # fmt: skip
-    return [dict(r) for r in rows]
 
 
 def just_received(tracking_code: str, received_at: Any) -> dict[str, Any]:
@@ -79,11 +67,13 @@ def just_received(tracking_code: str, received_at: Any) -> dict[str, Any]:
 
 
 async def published_notices(conn: Conn, *, incident: Any = None, limit: int = 50) -> list[dict[str, Any]]:
-    """Notices as last published (a pending update is not shown; cancelled ones are gone), newest first."""
+    """Notices as last published (a pending update is not shown; cancelled ones are gone), newest first. About
+    an incident: also those about incidents merged into it (a merge moves the complaints, and what was
+    published about the merged one still speaks to them)."""
     rows = await conn.fetch(
-        f"SELECT {_PUBLISHED_COLUMNS} FROM {S}.notices "
-        "WHERE published_version > 0 AND state <> 'cancelled' AND ($1::uuid IS NULL OR incident_id = $1) "
-        "ORDER BY published_at DESC LIMIT $2",
+        f"SELECT {_PUBLISHED_COLUMNS} FROM {S}.notices WHERE published_version > 0 AND state <> 'cancelled' "
+        f"AND ($1::uuid IS NULL OR incident_id = $1 OR incident_id IN (SELECT id FROM {S}.incidents "
+        "WHERE merged_into = $1)) ORDER BY published_at DESC LIMIT $2",
         incident, limit,
     )  # fmt: skip
     return [dict(r) for r in rows]

@@ -11,11 +11,12 @@ in `queries.merge_suggestions`) and pairs them here; with ~100 active incidents 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
+
+from events.geo import distance_km, within_km
 
 
 @dataclass(frozen=True)
@@ -52,26 +53,11 @@ class Centroid:
     lon: float
 
 
-_KM_PER_DEGREE = 6371.0 * math.pi / 180  # along a meridian
-
-
-def distance_km(a_lat: float, a_lon: float, b_lat: float, b_lon: float) -> float:
-    """Great-circle distance (haversine), good to metres at a city's scale. The triage service has its own
-    (services never import each other)."""
-    p1, p2 = math.radians(a_lat), math.radians(b_lat)
-    dp, dl = p2 - p1, math.radians(b_lon - a_lon)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 6371.0 * 2 * math.asin(math.sqrt(h))
-
-
-def _near(a: Centroid, b: Centroid, rules: SuggestionRules) -> float | None:
-    """The distance when `a` and `b` are near in place and time, else None."""
+def _near(a: Centroid, b: Centroid, rules: SuggestionRules) -> bool:
+    """`a` and `b` are near in place and time."""
     if abs(a.declared_at - b.declared_at) > rules.declared_within:
-        return None
-    if _KM_PER_DEGREE * abs(a.lat - b.lat) > rules.within_km:  # never nearer than north-south alone
-        return None
-    km = distance_km(a.lat, a.lon, b.lat, b.lon)
-    return km if km <= rules.within_km else None
+        return False
+    return within_km(a.lat, a.lon, b.lat, b.lon, rules.within_km)
 
 
 def _groups(centroids: list[Centroid], rules: SuggestionRules) -> list[list[Centroid]]:
@@ -86,7 +72,7 @@ def _groups(centroids: list[Centroid], rules: SuggestionRules) -> list[list[Cent
 
     for i, a in enumerate(centroids):
         for j in range(i + 1, len(centroids)):
-            if _near(a, centroids[j], rules) is not None:
+            if _near(a, centroids[j], rules):
                 parent[root(j)] = root(i)
     members: dict[int, list[Centroid]] = {}
     for i, c in enumerate(centroids):

@@ -1,7 +1,7 @@
 // The command board: fetches /api/v1/board and refetches it whenever the server says the read models moved.
 import {
-  api, bi, el, fmtDuration, fmtNumber, fmtTime, liveEvents, loginFlow, problemText, refetcher, say,
-  showConnection, statusLabel,
+  api, bi, el, fmtDuration, fmtNumber, fmtTime, incidentStatus, liveEvents, loginFlow, problemText, refetcher,
+  say, showConnection, statusLabel,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -57,14 +57,6 @@ function toggle(event) {
   if (lastBoard) render(lastBoard);
 }
 
-const INCIDENT_STATUS = {
-  investigating: ["调查中", "investigating"], identified: ["已查明", "identified"],
-  monitoring: ["监测中", "monitoring"], resolved: ["已解决", "resolved"],
-};
-function incidentStatus(status) {
-  const names = INCIDENT_STATUS[status];
-  return names ? bi(names[0], names[1]) : document.createTextNode(status || "—");
-}
 
 // A count that is red when above zero: the P1 and overdue columns.
 const alarm = (n) => el("td", { class: `num ${n ? "alarm" : ""}`, text: n ?? 0 });
@@ -131,8 +123,8 @@ function render(board) {
     el("td", { class: "num overdue-text", text: fmtDuration(o.seconds_overdue) })), "暂无超时 nothing overdue");
 
   const incidents = board.incidents; // most urgent first (the server's order)
-  rows($("incidents"), topOf("incidents", incidents), (i) => el("tr", { "data-id": i.id },
-    el("td", { class: "num rank", text: incidents.indexOf(i) + 1 }), el("td", { class: "title", text: i.title }),
+  rows($("incidents"), topOf("incidents", incidents), (i, n) => el("tr", { "data-id": i.id },
+    el("td", { class: "num rank", text: n + 1 }), el("td", { class: "title", text: i.title }),
     owner("incident", i.id, i.title, i.responsible), el("td", { class: "status" }, incidentStatus(i.status)), alarm(i.open_p1), alarm(i.overdue),
     el("td", { class: "num", text: i.open }), el("td", { class: "num", text: i.complaints }), mergeCell(i)),
     "暂无事件 no incidents");

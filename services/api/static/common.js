@@ -77,6 +77,16 @@ export function statusLabel(status) {
   return names ? bi(names[0], names[1]) : document.createTextNode(status);
 }
 
+export const INCIDENT_STATUS = {
+  investigating: ["调查中", "investigating"], identified: ["已查明", "identified"],
+  monitoring: ["监测中", "monitoring"], resolved: ["已解决", "resolved"],
+};
+
+export function incidentStatus(status) {
+  const names = INCIDENT_STATUS[status];
+  return names ? bi(names[0], names[1]) : document.createTextNode(status || "—");
+}
+
 export function fmtTime(iso) {
   if (!iso) return "—";
   const d = new Date(iso);

@@ -1,7 +1,8 @@
 // A department's queue: countdowns to its deadlines, and accept / return / resolve through the command API.
 // Above it, the department's cases per incident, with Accept all / Resolve all for one incident at once.
 import {
-  api, bi, el, fmtDuration, liveEvents, loginFlow, problemText, refetcher, say, showConnection, statusLabel,
+  api, bi, el, fmtDuration, incidentStatus, liveEvents, loginFlow, problemText, refetcher, say, showConnection,
+  statusLabel,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -96,10 +97,6 @@ async function command(item, action, body) {
 
 // Incidents: one row per incident the department holds cases of; the bulk actions act on all of them.
 
-const INCIDENT_STATUS = {
-  investigating: ["调查中", "investigating"], identified: ["已查明", "identified"],
-  monitoring: ["监测中", "monitoring"], resolved: ["已解决", "resolved"],
-};
 const SKIPPED = {
   not_dispatched: ["非待签收", "not waiting to be accepted"], not_accepted: ["未签收", "not accepted yet"],
   already_resolved: ["已办结", "already resolved"], not_dispatched_to_department: ["已不在本部门", "no longer with us"],
@@ -107,10 +104,6 @@ const SKIPPED = {
 };
 let bulkRunning = false;
 
-function incidentStatus(status) {
-  const names = INCIDENT_STATUS[status];
-  return names ? bi(names[0], names[1]) : document.createTextNode(status || "—");
-}
 
 function renderIncidents(items) {
   $("incidents-card").hidden = items.length === 0;

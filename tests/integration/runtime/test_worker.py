@@ -139,12 +139,16 @@ async def test_a_planner_that_cannot_read_a_batch_does_not_stop_the_worker(
     await open_tally(store)
     await seed(store, ["a", "poison-1", "b"])
 
+    calls: list[object] = []
+
     async def choking_planner(ids: object, uow: UnitOfWork) -> None:
+        calls.append(ids)
         raise ValueError("unknown_category")
 
     worker = Worker("toy", store, AggregateStore(store, mapper()), HANDLERS, max_attempts=2,
                     planner=choking_planner)  # fmt: skip
     await drain(worker)
+    assert calls  # the planner ran, and failed
     assert sorted(await tally(store)) == ["a", "b"]
     assert len(await store.read_subject(store.spec.dead_letter_subject("toy"))) == 1
 

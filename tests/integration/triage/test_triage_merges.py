@@ -124,6 +124,23 @@ async def test_a_report_bridging_two_groups_joins_them_and_merges_their_incident
         assert Counter(await topics(store, complaint_id))["ComplaintMovedToIncident"] <= 1
 
 
+async def test_a_report_without_a_location_joins_a_group_but_merges_no_incidents(
+    store: JetStreamEventStore,
+) -> None:
+    """Without coordinates a report is near every group of its district by that alone: it proves nothing."""
+    west, east = await two_incidents(store)
+    older, younger = await incident_of(store, west[0]), await incident_of(store, east[0])
+    unplaced = Complaint.receive(
+        channel="hotline", description=TEXT, received_by="operator-chen", category="medical_access",
+        district="old_town", contact_hash="u" * 64,
+    )  # fmt: skip
+    [caller] = await put(store, unplaced)
+    await drain(build_worker(store, DEPS))
+    assert await incident_of(store, caller) == older  # the first group within reach
+    assert (await load_incident(store, younger)).merged_into is None
+    assert {await incident_of(store, c) for c in east} == {younger}
+
+
 async def test_a_bridge_between_groups_without_incidents_makes_one_incident(
     store: JetStreamEventStore,
 ) -> None:

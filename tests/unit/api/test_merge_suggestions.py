@@ -8,7 +8,8 @@ from uuid import UUID
 
 import pytest
 
-from services.api.read_models.suggestions import RULES, Centroid, SuggestionRules, distance_km, suggest
+from events.geo import distance_km
+from services.api.read_models.suggestions import RULES, Centroid, SuggestionRules, suggest
 
 AT = datetime(2026, 9, 14, 3, 0, tzinfo=UTC)
 KM_LAT = 1 / 111.195  # one kilometre north, in degrees
