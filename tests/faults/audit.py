@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,13 +103,13 @@ async def audit_stream(
     poison: frozenset[str] = frozenset(),
     reference: Reference | None = None,
     watched_at: datetime | None = None,
-    bulk_accepted: Mapping[str, str] | None = None,
+    bulk_accepted: Collection[tuple[str, str]] | None = None,
 ) -> None:
     """Fill `figures` and its mismatches from the stream; `poison` are aggregates the test broke on purpose.
 
     `watched_at`: a moment the deadline watcher is known to have looked at, so every deadline missed by then
-    must be recorded (None when the scenario cannot tell). `bulk_accepted`: complaint id -> the department
-    whose bulk accept answered that it signed for it."""
+    must be recorded (None when the scenario cannot tell). `bulk_accepted`: (complaint id, the department
+    whose bulk accept answered that it signed for it)."""
     stream = await read_all(store)
     figures.events_in_stream = stream.events
     figures.created = len(accepted)
@@ -130,7 +130,7 @@ async def audit_stream(
     effects.triage(complaints, kinds, found)
     effects.merges(complaints, incidents, found)
     effects.dispatch(complaints, load_routing(reference), reference, found, watched_at=watched_at)
-    effects.acceptances(complaints, {UUID(i): d for i, d in (bulk_accepted or {}).items()}, found)
+    effects.acceptances(complaints, {(UUID(i), d) for i, d in (bulk_accepted or ())}, found)
     policy = SummaryPolicy()
     now = datetime.now(UTC)
     periods = {slot_occasion(figures.began_at + policy.every * n, policy.every) for n in range(-1, 2)}

@@ -37,7 +37,9 @@ class Desks:
     command: str
     departments: Mapping[str, str]
     tally: Counter[str] = field(default_factory=Counter)
-    bulk_accepted: dict[str, str] = field(default_factory=dict)  # complaint id -> the department that signed
+    # (complaint id, the department that signed for it in bulk): one case may be signed for in bulk by two
+    # departments, when the first returned it and dispatch sent it on to the second between the two bulk accepts.
+    bulk_accepted: set[tuple[str, str]] = field(default_factory=set)
 
     async def ask(
         self, kind: str, method: str, path: str, token: str, body: Any = None, **headers: str
@@ -133,8 +135,10 @@ class Desks:
         acted = [i for a in (*partial, answer) for i in a.get("complaint_ids", [])]
         assert len(acted) == len(set(acted)), "a bulk accept answered for one case twice"
         for complaint_id in acted:
-            assert complaint_id not in self.bulk_accepted, f"{complaint_id} accepted in bulk twice"
-            self.bulk_accepted[complaint_id] = code
+            assert (complaint_id, code) not in self.bulk_accepted, (
+                f"{complaint_id} accepted in bulk by {code} twice"
+            )
+            self.bulk_accepted.add((complaint_id, code))
         self.tally["bulk accept: signed for"] += len(acted)
         for reason, n in answer["skipped"].items():
             self.tally[f"bulk accept: skipped {reason}"] += n

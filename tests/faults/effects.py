@@ -26,7 +26,7 @@ The rules are the workers' own idempotency keys, read back from the stream:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
@@ -488,9 +488,10 @@ def _moves(
 # ---- department bulk actions ------------------------------------------------------------------------
 
 
-def acceptances(complaints: Histories, bulk_accepted: Mapping[UUID, str], out: Effects) -> None:
+def acceptances(complaints: Histories, bulk_accepted: Collection[tuple[UUID, str]], out: Effects) -> None:
     """At most one sign-for per dispatch; each case a bulk accept answered for signed for once by that
-    department (a department a case was returned by never gets it again, so once overall)."""
+    department (a department a case was returned by never gets it again, so once per department; a case
+    returned by one and sent on to another may be signed for in bulk by both)."""
     for complaint_id, events in complaints.items():
         since_dispatch = 0
         for e in events:
@@ -500,7 +501,7 @@ def acceptances(complaints: Histories, bulk_accepted: Mapping[UUID, str], out: E
                 since_dispatch += 1
                 out.counts["DispatchAccepted"] += 1
                 out.twice("accepted for one dispatch", since_dispatch, complaint_id)
-    for complaint_id, department in bulk_accepted.items():
+    for complaint_id, department in bulk_accepted:
         events = complaints.get(complaint_id, [])
         n = sum(e.department == department for e in of_kind(events, DispatchAccepted))
         out.counts["DispatchAccepted (in bulk)"] += n

@@ -4,7 +4,7 @@ effect written twice, or on one side only, is reported. Pure: no system is start
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -68,7 +68,7 @@ def audit(
     histories: effects.Histories,
     *,
     watched_at: datetime | None = None,
-    bulk_accepted: Mapping[UUID, str] | None = None,
+    bulk_accepted: Collection[tuple[UUID, str]] | None = None,
 ) -> effects.Effects:
     """Every rule audit.py runs on the stream, on these histories."""
     found = effects.Effects()
@@ -77,7 +77,7 @@ def audit(
     effects.triage(complaints, kinds, found)
     effects.merges(complaints, kinds.get(IncidentDeclared, {}), found)
     effects.dispatch(complaints, load_routing(REFERENCE), REFERENCE, found, watched_at=watched_at)
-    effects.acceptances(complaints, bulk_accepted or {}, found)
+    effects.acceptances(complaints, bulk_accepted or (), found)
     effects.notices(kinds.get(IncidentDeclared, {}), _notices(histories), POLICY, (), found)
     effects.live_summaries(_notices(histories), found)
     return found
@@ -312,16 +312,16 @@ def test_a_case_accepted_twice_for_one_dispatch_is_a_mismatch() -> None:
 def test_a_bulk_accepted_case_must_be_accepted_once_by_that_department() -> None:
     histories = _accepted_story()
     original = _original(histories)[0].originator_id
-    found = audit(histories, bulk_accepted={original: "drainage"})
+    found = audit(histories, bulk_accepted={(original, "drainage")})
     assert found.mismatches == []
     assert found.counts["DispatchAccepted (in bulk)"] == 1
     assert any(
         "DispatchAccepted 0 times" in m
-        for m in audit(histories, bulk_accepted={original: "power"}).mismatches
+        for m in audit(histories, bulk_accepted={(original, "power")}).mismatches
     )
     assert any(
         "DispatchAccepted 0 times" in m
-        for m in audit(story(), bulk_accepted={original: "drainage"}).mismatches
+        for m in audit(story(), bulk_accepted={(original, "drainage")}).mismatches
     )
 
 

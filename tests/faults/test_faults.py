@@ -9,7 +9,7 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -51,7 +51,7 @@ async def drill_with(
 
 async def check(
     system: System, figures: Figures, report: DrillReport, poison: frozenset[str] = frozenset(),
-    *, watched_at: datetime | None = None, bulk_accepted: Mapping[str, str] | None = None,
+    *, watched_at: datetime | None = None, bulk_accepted: Collection[tuple[str, str]] | None = None,
 ) -> None:  # fmt: skip
     await system.settle()
     figures.sent = report.sent
