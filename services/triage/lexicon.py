@@ -10,7 +10,11 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _CLAUSE_END = re.compile(r"[。！？!?；;，,、\n]+|但是|可是|不过|(?<![a-z])(?:but|however)(?![a-z])")
 _WORD_EDGE_LEFT = "(?<![a-z0-9])"
@@ -49,9 +53,17 @@ _GROUPS: dict[int, tuple[tuple[Term, ...], re.Pattern[str]]] = {}
 def _any_of(terms: tuple[Term, ...]) -> re.Pattern[str]:
     found = _GROUPS.get(id(terms))
     if found is None or found[0] is not terms:
-        found = (terms, re.compile("|".join(f"(?:{t.pattern.pattern})" for t in terms) or "(?!)"))
+        found = (terms, re.compile("|".join(f"(?:{_without_edges(t.source)})" for t in terms) or "(?!)"))
         _GROUPS[id(terms)] = found
     return found[1]
+
+
+def _without_edges(term: str) -> str:
+    """A term's pattern without its word edges: looser, so only a first pass. A pattern that starts with a
+    look-behind makes `re` try every alternative at every position; without it `re` skips ahead to the
+    characters a term can start with (twice as fast over the labelled cases)."""
+    term = normalise(term)
+    return term[1:] if term.startswith("~") else term
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,7 @@ class Text:
         bounds.append(len(self.value))
         self.clauses = [(bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)]
         self._found: dict[int, list[Hit]] = {}
+        self._derived: dict[tuple[str, int], tuple[object, object]] = {}
 
     def clause_of(self, position: int) -> int:
         for index, (start, end) in enumerate(self.clauses):
@@ -131,6 +144,17 @@ class Text:
                     found.append(match.group(0))
         self._found[key] = [Hit(text, text, 0, 0, 0) for text in found]
         return found
+
+    def remember(self, what: str, owner: object, compute: Callable[[], T]) -> T:
+        """``compute()`` once per text for ``what`` read with ``owner`` (a rules object, a term group): the
+        scorer asks for the same live hits once per danger kind and per category. Callers must not mutate it."""
+        key = (what, id(owner))
+        known = self._derived.get(key)
+        if known is not None and known[0] is owner:
+            return known[1]  # type: ignore[return-value]
+        value = compute()
+        self._derived[key] = (owner, value)
+        return value
 
     def preceding(self, hit: Hit) -> str:
         """The clause's text before the hit: where a negation of it would be."""

@@ -11,7 +11,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -111,6 +111,14 @@ class Rules:
     joke: tuple[Term, ...]
     clustering: Clustering
     duplicates: Duplicates
+
+    @cached_property
+    def duration_any(self) -> re.Pattern[str]:
+        """One pass that says whether the text names a duration at all: most texts do not."""
+        patterns = [p.pattern for p, _ in self.duration_units] + [
+            t.pattern.pattern for t, _ in self.duration_phrases
+        ]
+        return re.compile("|".join(f"(?:{p})" for p in patterns) or "(?!)")
 
     def duplicate_km(self, category: str) -> float:
         """How close the same caller's report must be to count as a repeat: never wider than the category's

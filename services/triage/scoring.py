@@ -168,7 +168,7 @@ def _live(body: Text, hits: list[Hit], rules: Rules) -> list[Hit]:
 
 
 def resolution_hits(body: Text, rules: Rules) -> list[Hit]:
-    return _live(body, body.find(rules.resolved), rules)
+    return body.remember("resolution", rules, lambda: _live(body, body.find(rules.resolved), rules))
 
 
 def resolved_clauses(body: Text, rules: Rules) -> set[int]:
@@ -176,11 +176,15 @@ def resolved_clauses(body: Text, rules: Rules) -> set[int]:
 
 
 def distress_hits(body: Text, rules: Rules) -> list[Hit]:
-    return _live(body, body.find(rules.distress), rules)
+    return body.remember("distress", rules, lambda: _live(body, body.find(rules.distress), rules))
 
 
 def _danger_hits(body: Text, terms: tuple[Term, ...], rules: Rules) -> list[Hit]:
     """Danger reported as real and present: not negated, hypothetical, over, or contradicted by "we are safe"."""
+    return body.remember("danger", terms, lambda: _real_danger(body, terms, rules))
+
+
+def _real_danger(body: Text, terms: tuple[Term, ...], rules: Rules) -> list[Hit]:
     if body.any(rules.safe) and not distress_hits(body, rules):
         return []
     resolutions = resolution_hits(body, rules)
@@ -240,6 +244,8 @@ def _cn_number(text: str) -> float:
 
 
 def hours_lasted(body: Text, rules: Rules) -> tuple[float, list[str]]:
+    if not rules.duration_any.search(body.value):
+        return 0.0, []
     hours, evidence = 0.0, []
     for pattern, per_unit in rules.duration_units:
         for match in pattern.finditer(body.value):
