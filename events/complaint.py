@@ -47,7 +47,8 @@ class Complaint(Aggregate):
         self.channel: str = ""
         self.description: str = ""
         self.public_description: str = ""
-        self.category: str | None = None
+        self.category: str | None = None  # what triage settled on (ComplaintValidated), else the reporter's
+        self.reported_category: str | None = None  # the reporter's own, as received; never changes
         self.lat: float | None = None
         self.lon: float | None = None
         self.district: str | None = None
@@ -341,6 +342,7 @@ class ComplaintReceived(Complaint.Created):
             "public_description",
         ):  # fmt: skip
             setattr(aggregate, name, getattr(self, name))
+        aggregate.reported_category = self.category
         aggregate.vulnerable = list(self.vulnerable)
 
 

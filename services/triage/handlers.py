@@ -53,8 +53,10 @@ class Deps:
 
 
 def facts_of(complaint: Complaint) -> ComplaintFacts:
+    """As intake recorded them: the reporter's category, not the one triage settled on, so that a category
+    triage read from the text keeps its evidence ("given at intake" is only said of a reporter's)."""
     return ComplaintFacts(
-        description=complaint.description, category=complaint.category, channel=complaint.channel,
+        description=complaint.description, category=complaint.reported_category, channel=complaint.channel,
         lat=complaint.lat, lon=complaint.lon, district=complaint.district,
         people_affected=complaint.people_affected, vulnerable=tuple(complaint.vulnerable),
         media_exposure=complaint.media_exposure,

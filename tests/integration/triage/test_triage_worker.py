@@ -63,6 +63,20 @@ async def test_a_received_complaint_is_validated_and_assessed_once(store: JetStr
     assert {f["name"] for f in complaint.priority_factors} >= {"danger_to_life", "category"}
 
 
+async def test_the_board_is_told_where_a_category_came_from(store: JetStreamEventStore) -> None:
+    read, given = await put(
+        store,
+        receive("A large tree fell across Elm Street and blocks one lane."),
+        receive("A large tree fell across Elm Street and blocks one lane.", category="fallen_tree"),
+    )
+    await drain(build_worker(store, DEPS))
+    [read_factor] = [f for f in (await get(store, read)).priority_factors if f["name"] == "category"]
+    [given_factor] = [f for f in (await get(store, given)).priority_factors if f["name"] == "category"]
+    assert read_factor["value"] == given_factor["value"] == "fallen_tree"
+    assert "tree" in " ".join(read_factor["evidence"]).lower()  # the words triage read it from
+    assert given_factor["evidence"] == ["given at intake"]
+
+
 async def test_a_complaint_without_facts_or_outside_the_area_is_rejected_with_a_reason(
     store: JetStreamEventStore,
 ) -> None:
