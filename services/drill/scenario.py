@@ -32,11 +32,28 @@ class Incident:
 
 
 @dataclass(frozen=True)
+class Framing:
+    """Words around a report that do not change what it says (a greeting, a block number, a thank-you)."""
+
+    zh_before: tuple[str, ...] = ("",)
+    zh_after: tuple[str, ...] = ("",)
+    en_before: tuple[str, ...] = ("",)
+    en_after: tuple[str, ...] = ("",)
+
+    def frame(self, rng: random.Random, text: str) -> str:
+        chinese = any("\u4e00" <= ch <= "\u9fff" for ch in text)
+        before, after = (self.zh_before, self.zh_after) if chinese else (self.en_before, self.en_after)
+        n, m = rng.randint(1, 60), rng.randint(1, 30)
+        return (rng.choice(before) + text + rng.choice(after)).format(n=n, m=m)
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     title_en: str
     title_zh: str
     incidents: tuple[Incident, ...]
+    framing: Framing = Framing()
 
 
 @dataclass(frozen=True)
@@ -72,7 +89,8 @@ def load_scenario(name: str) -> Scenario:
             categories=tuple(background["categories"]),
         )
     )  # fmt: skip
-    return Scenario(raw["name"], raw["title_en"], raw["title_zh"], tuple(incidents))
+    framing = Framing(**{part: tuple(words) for part, words in raw.get("framing", {}).items()})
+    return Scenario(raw["name"], raw["title_en"], raw["title_zh"], tuple(incidents), framing)
 
 
 def submissions(scenario: Scenario, *, seed: int, rate: float, duration: float) -> Iterator[Submission]:
@@ -94,6 +112,7 @@ def submissions(scenario: Scenario, *, seed: int, rate: float, duration: float) 
             continue
         incident = rng.choices(scenario.incidents, weights)[0]
         body = _complaint(rng, incident, index)
+        body["description"] = scenario.framing.frame(rng, body["description"])
         if body.get("reporter"):
             callers.append((index, body))
         yield Submission(at, body, incident.key, index=index, idempotency_key=f"drill-{seed}-{index}")

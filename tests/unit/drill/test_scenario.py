@@ -9,6 +9,7 @@ import pytest
 
 from events.reference import load_reference
 from services.drill.scenario import load_scenario, submissions
+from services.triage.scoring import ComplaintFacts, judge
 
 REF = load_reference()
 
@@ -61,3 +62,25 @@ def test_idempotency_keys_are_unique_within_a_drill() -> None:
 def test_unknown_scenario_is_refused_with_the_known_ones_named() -> None:
     with pytest.raises(ValueError, match="typhoon"):
         load_scenario("earthquake")
+
+
+def test_reports_read_as_varied_as_in_a_real_surge() -> None:
+    texts = [item.body["description"] for item in plan() if item.repeat_of is None]
+    assert len(set(texts)) > 0.7 * len(texts)  # from 34 texts in the scenario file
+
+
+@pytest.mark.parametrize("n, m", [(1, 1), (7, 3), (60, 30)])
+def test_a_framing_never_changes_what_a_report_says(n: int, m: int) -> None:
+    scenario = load_scenario("typhoon")
+    f = scenario.framing
+    for incident in scenario.incidents:
+        for text in incident.texts:
+            chinese = any("\u4e00" <= ch <= "\u9fff" for ch in text)
+            before, after = (f.zh_before, f.zh_after) if chinese else (f.en_before, f.en_after)
+            bare = judge(ComplaintFacts(description=text))
+            for b in before:
+                for a in after:
+                    framed = (b + text + a).format(n=n, m=m)
+                    verdict = judge(ComplaintFacts(description=framed))
+                    said = (verdict.assessment.category, verdict.assessment.level, verdict.valid)
+                    assert said == (bare.assessment.category, bare.assessment.level, bare.valid), framed
