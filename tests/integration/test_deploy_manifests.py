@@ -25,7 +25,8 @@ from services.embedded.nats_permissions import password_variable, permissions, p
 from services.embedded.nats_server import nats_server_binary
 from services.settings import Settings, SettingsError
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
 SYNC_ALWAYS = re.compile(r"^\s*sync_interval:\s*always\s*$", re.MULTILINE)
 # Every variable Settings reads: a Settings with every optional field set writes all of them.
 SETTINGS_VARS = frozenset(
@@ -34,6 +35,9 @@ SETTINGS_VARS = frozenset(
         database_url="postgresql://d/db",
         contact_hash_secret=b"s" * 32,
         metrics_port=1,
+        reference_file=ROOT / "events/reference/levee.toml",
+        triage_rules=ROOT / "services/triage/rules.toml",
+        routing_file=ROOT / "services/dispatch/routing.toml",
     ).to_env()
 )
 K8S_API_VERSIONS = {
@@ -103,6 +107,8 @@ def compose_problems(deploy: Path) -> list[str]:
         problems += environment_problems(
             where, {k: str(v) for k, v in service.get("environment", {}).items()}
         )
+        if "./data-files:/etc/levee:ro" not in service.get("volumes", []):
+            problems.append(f"{where}: deploy/data-files is not mounted read-only at /etc/levee")
         needs = {"nats-1", "nats-2", "nats-3"} | ({"postgres"} if name in ("api", "projector") else set())
         depends = service.get("depends_on", {})
         for dependency in sorted(needs):
@@ -345,6 +351,15 @@ def deployment_problems(name: str, deployment: dict[str, Any], by_kind: dict[str
         resources = container.get("resources", {})
         if not resources.get("requests") or not resources.get("limits"):
             problems.append(f"{where}: no resource requests and limits")
+        mounts = {m.get("name"): m for m in container.get("volumeMounts", [])}
+        files = mounts.get("data-files", {})
+        if files.get("mountPath") != "/etc/levee" or not files.get("readOnly"):
+            problems.append(
+                f"{where}: a city's data files (levee-data-files) are not mounted read-only at /etc/levee"
+            )
+    volumes = {v.get("name"): v for v in spec.get("template", {}).get("spec", {}).get("volumes", [])}
+    if volumes.get("data-files", {}).get("configMap") != {"name": "levee-data-files", "optional": True}:
+        problems.append(f"Deployment {name}: no optional volume from ConfigMap levee-data-files")
         for source in container.get("envFrom", []):
             for key, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
                 ref = source.get(key, {}).get("name")
@@ -608,6 +623,12 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], 
     "a NATS node without a password": (
         _edit("compose.yaml", "    LEVEE_NATS_PROJECTOR_PASSWORD: ${LEVEE_NATS_PROJECTOR_PASSWORD:?set LEVEE_NATS_PROJECTOR_PASSWORD in deploy/.env}\n", ""),
         compose_problems, "nats-2: LEVEE_NATS_PROJECTOR_PASSWORD is not passed from .env"),
+    "a Deployment without the city's data files": (
+        _edit("kubernetes/notices.yaml", "            - {name: data-files, mountPath: /etc/levee, readOnly: true}", ""),
+        lambda d: kubernetes_problems(d / "kubernetes"), "levee-data-files) are not mounted read-only at /etc/levee"),
+    "a compose service without the city's data files": (
+        _edit("compose.yaml", "    - ./data-files:/etc/levee:ro", "    - ./data-files:/etc/levee"),
+        compose_problems, "deploy/data-files is not mounted read-only at /etc/levee"),
     "a Deployment reading another service's NATS password": (
         _edit("kubernetes/triage.yaml", "key: LEVEE_NATS_TRIAGE_PASSWORD", "key: LEVEE_NATS_API_PASSWORD"),
         lambda d: kubernetes_problems(d / "kubernetes"), "triage: reads ['levee-nats-users/LEVEE_NATS_API_PASSWORD']"),
