@@ -212,9 +212,14 @@ class JetStreamEventStore:
 
     async def count_after(self, after_seq: int, subject: str | None = None) -> int:
         """How many messages matching `subject` (default: all events) lie after a position: a reader's lag."""
+        return (await self.backlog(after_seq, subject))[0]
+
+    async def backlog(self, after_seq: int, subject: str | None = None) -> tuple[int, datetime | None]:
+        """A reader's lag and how late it is: how many messages matching `subject` (default: all events) lie
+        after a position, and when the server stored the oldest of them (None when there is none)."""
         request = {"seq": after_seq + 1, "batch": 1, "next_by_subj": subject or self.spec.events_filter}
         chunk, pending = await self._batch_get(request, with_first_pending=True)
-        return pending + len(chunk)
+        return pending + len(chunk), chunk[0].time if chunk else None
 
     async def _batch_get(
         self, request: dict[str, Any], *, with_first_pending: bool = False

@@ -29,6 +29,7 @@ from events.reference import COMMAND_QUEUE, LEVELS, Department, District, load_r
 from events.store import StoreError
 from services.api import keys, ratelimit
 from services.api.auth import require_holding_department, require_role
+from services.api.lateness import lateness
 from services.api.openapi import problem_responses
 from services.api.principal import PRINCIPAL, PUBLIC, Principal
 from services.api.problems import FieldError, Problem, invalid
@@ -376,20 +377,26 @@ async def _board_json(request: web.Request) -> str:
         # One snapshot for every panel: counts and lists agree with each other.
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             panels = await queries.board(conn)
-    text = dumps({**panels, "stream_gap": await stream_gap(request, position)})
+    text = dumps({**panels, **await stream_state(request, position, panels["as_of"])})
     cache["board"] = (position, time.monotonic(), text)
     return text
 
 
-async def stream_gap(request: web.Request, position: int) -> dict[str, int] | None:
-    """The stream ending before what the read models already processed means acknowledged data was lost
-    (ARCHITECTURE.md, failing closed): command staff must see it, not only a log line. None when the stream
-    is whole, or NATS cannot say right now (the board still serves what it has)."""
+async def stream_state(request: web.Request, position: int, now: datetime) -> dict[str, Any]:
+    """What the board must say about the stream itself:
+    - `stream_gap`: the stream ending before what the read models already processed means acknowledged data
+      was lost (ARCHITECTURE.md, failing closed): command staff must see it, not only a log line;
+    - `lateness`: how far the board and each worker are behind the stream (services/api/lateness.py).
+    Both None when NATS cannot say right now (the board still serves what it has); `stream_gap` also when
+    the stream is whole."""
     try:
-        last = await request.app[keys.NATS_LINK].store(timeout=STREAM_ASK_TIMEOUT).last_sequence()
+        store = request.app[keys.NATS_LINK].store(timeout=STREAM_ASK_TIMEOUT)
+        last = await store.last_sequence()
+        late = await lateness(store, position, now)
     except (keys.DependencyUnavailable, StoreError):
-        return None
-    return {"read_models_at": position, "stream_ends_at": last} if last < position else None
+        return {"stream_gap": None, "lateness": None}
+    gap = {"read_models_at": position, "stream_ends_at": last} if last < position else None
+    return {"stream_gap": gap, "lateness": late}
 
 
 async def dead_letters(request: web.Request) -> web.Response:

@@ -18,8 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from events.store.stream import StreamSpec
-
-WORKERS = ("triage", "dispatch", "notices")
+from services.runtime.tracking import WORKERS
 
 
 def publish_permissions(spec: StreamSpec) -> dict[str, list[str]]:

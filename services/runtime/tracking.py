@@ -14,6 +14,7 @@ from events.store import JetStreamEventStore, Write
 from events.store.errors import StreamGap
 
 POSITION = "Levee-Position"
+WORKERS = ("triage", "dispatch", "notices")  # every stream worker that keeps a tracking record
 
 
 @dataclass(frozen=True, slots=True)

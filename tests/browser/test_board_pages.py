@@ -21,6 +21,8 @@ from events.complaint import Complaint
 from events.mapper import make_mapper
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
+from services.api import lateness
+from services.runtime.tracking import WORKERS, load_tracking
 from tests.browser.conftest import Stack
 from tests.integration.projections.typhoon_night import typhoon_night
 
@@ -137,6 +139,34 @@ async def test_board_updates_live_and_the_department_accepts_the_case(
     await expect(p1_entry).to_contain_text("已签收", timeout=LIVE_BOUND_MS)
     await board.screenshot(path=shots / "05-board-accepted.png", full_page=True)
     await desk.close()
+    await board.close()
+
+
+async def test_board_says_when_the_workers_are_behind_the_stream(
+    stack: Stack, store: JetStreamEventStore, browser: Any, shots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lateness, "LATE_SECONDS", 0.0)  # any wait is late: no worker runs in this stack
+    command = await stack.token("command")
+    await ready(stack, command)
+    await post(stack, "/api/v1/complaints", TRAPPED)
+    board = await browser.new_page(viewport={"width": 1400, "height": 900})
+    await sign_in(board, f"{stack.url}/board", command)
+    late = board.locator("#late")
+    await expect(late.locator("[data-reader=triage]")).to_be_visible(timeout=10_000)
+    await expect(late.locator("[data-reader=dispatch]")).to_be_visible()
+    said = await late.text_content() or ""
+    assert "数据延迟 Running behind" in said
+    assert "新工单尚无优先级 new complaints have no priority yet" in said
+    assert "新工单尚未派给部门 new complaints are not with a department yet" in said
+    await board.screenshot(path=shots / "01-workers-behind.png")
+
+    last = await store.last_sequence()
+    for worker in WORKERS:  # they catch up
+        await store.append([(await load_tracking(store, worker)).advance_to(store, last)])
+    await board.reload()  # the token is kept for the session
+    await expect(board.locator("#totals")).not_to_be_empty(timeout=10_000)
+    await expect(late).to_be_hidden(timeout=5_000)  # the projector, in this stack, has caught up too
+    await board.screenshot(path=shots / "02-caught-up.png")
     await board.close()
 
 

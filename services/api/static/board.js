@@ -70,9 +70,36 @@ function waited(since, asOf) {
   return `${h}小时${m}分 ${h} h ${m} min`;
 }
 
+// The readers of the stream, as the board names them; the server says which is `late` (services/api/lateness.py).
+const READERS = [
+  ["read_models", "看板", "the board", "此后的工单尚未显示", "later reports are not shown yet"],
+  ["triage", "分诊", "triage", "新工单尚无优先级", "new complaints have no priority yet"],
+  ["dispatch", "派单", "dispatch", "新工单尚未派给部门", "new complaints are not with a department yet"],
+  ["notices", "通告", "notices", "进展摘要会晚到", "progress summaries come late"],
+];
+
+function lateFor(seconds) {
+  const s = Math.round(seconds), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  if (h) return `${h}小时${m}分 ${h} h ${m} min`;
+  return m ? `${m}分${r}秒 ${m} min ${r} s` : `${r}秒 ${r} s`;
+}
+
+// In a surge the readers fall behind the stream: say by how much, so a quiet board is not taken for a quiet city.
+function renderLateness(lateness) {
+  const late = READERS.filter(([key]) => lateness && lateness[key] && lateness[key].late);
+  $("late").hidden = !late.length;
+  $("late").replaceChildren(...(late.length ? [el("strong", { text: "数据延迟 Running behind: " }),
+    ...late.map(([key, zh, en, whatZh, whatEn]) => {
+      const r = lateness[key];
+      return el("span", { class: "reader", "data-reader": key },
+        `${zh} ${en} ${lateFor(r.seconds)}（${r.events.toLocaleString()} 条事件 events；${whatZh} ${whatEn}）`);
+    })] : []));
+}
+
 function render(board) {
   lastBoard = board;
   const c = board.counts;
+  renderLateness(board.lateness);
   $("asof").textContent = `数据时间 as of ${fmtTime(board.as_of)} · #${board.position}`;
   const gap = board.stream_gap;
   $("gap").hidden = !gap;
@@ -387,5 +414,7 @@ loginFlow({
     reference = await api("/api/v1/reference");
     await refresh();
     liveEvents({ onChange: refresh, onState: (state, retry) => showConnection($("conn"), state, retry) });
+    // Also without a commit: a stalled projector sends no change, and the overdue counts move with the clock.
+    setInterval(refresh, 15000);
   },
 });

@@ -1,5 +1,6 @@
 """A stream that ends before what the read models processed (acknowledged data lost) is shown, not only logged:
-the board carries it for command staff and /healthz says so (ARCHITECTURE.md, failing closed).
+the board carries it for command staff and /healthz says so (ARCHITECTURE.md, failing closed). The board also
+says how far behind the stream it and each worker are.
 
 The gap is made the only way a test can without corrupting a NATS store: the read models' recorded position is
 moved past the stream's end, which is what they would see after the stream lost its tail.
@@ -7,12 +8,19 @@ moved past the stream's end, which is what they would see after the stream lost 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
+from events.complaint import Complaint
+from events.mapper import make_mapper
 from events.store import JetStreamEventStore
+from events.store.aggregates import AggregateStore
+from services.api import lateness
+from services.runtime.tracking import WORKERS, load_tracking
 from tests.integration.pages.harness import Harness, read_api
 
 
@@ -41,3 +49,32 @@ async def test_a_stream_gap_is_on_the_board_and_in_healthz(api: Harness, databas
     health = await api.get("/healthz")
     assert health.status == 500 and health.content_type == "application/problem+json"
     assert (await health.json())["type"] == "/problems/stream-gap"
+
+
+async def test_the_board_says_how_far_it_and_each_worker_are_behind_the_stream(
+    api: Harness, store: JetStreamEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = await store.count_after(0)  # a day of complaints; the projector has read them, no worker has
+    board = await api.get_json("/api/v1/board", "command")
+    assert board["lateness"]["read_models"] == {"events": 0, "seconds": 0.0, "late": False}
+    for worker in WORKERS:
+        behind = board["lateness"][worker]
+        assert behind["events"] == events and behind["seconds"] >= 0 and not behind["late"]  # just written
+
+    monkeypatch.setattr(lateness, "LATE_SECONDS", 0.0)  # any wait is late from here on
+    await AggregateStore(store, make_mapper()).save(
+        Complaint.receive(channel="web", description="Tree down on Elm Street", received_by="public")
+    )
+    last = await store.last_sequence()
+    for worker in WORKERS:  # every worker catches up with the stream's end
+        await store.append([(await load_tracking(store, worker)).advance_to(store, last)])
+
+    # The board is computed at most once a second while its position stands: ask until it is fresh.
+    deadline = time.monotonic() + 5
+    while True:
+        found = (await api.get_json("/api/v1/board", "command"))["lateness"]
+        if all(found[w]["events"] == 0 for w in WORKERS) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    assert all(found[w] == {"events": 0, "seconds": 0.0, "late": False} for w in WORKERS)
+    assert found["read_models"]["events"] == 1 and found["read_models"]["late"]  # the new complaint
