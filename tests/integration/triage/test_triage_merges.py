@@ -169,7 +169,7 @@ async def test_a_typhoon_drill_leaves_no_two_groups_of_one_cluster_within_reach(
     After the drill no two groups of a cluster are within the category's reach of each other (a report that
     bridged them joined them, merging their incidents), every group's incident is active, and every report
     with an incident is in its group's."""
-    plan = list(submissions(load_scenario("typhoon"), seed=11, rate=60.0, duration=5.0))
+    plan = list(submissions(load_scenario("typhoon"), seed=2, rate=60.0, duration=5.0))
     reports = [_from_drill(s.body) for s in plan if s.incident != "background"]
     for start in range(0, len(reports), 100):
         await put(store, *reports[start : start + 100])
@@ -194,7 +194,7 @@ async def test_a_typhoon_drill_leaves_no_two_groups_of_one_cluster_within_reach(
                 assert incident.is_active, cluster.key
                 members = {(await get(store, UUID(m["complaint_id"]))).incident_id for m in group["members"]}
                 assert members <= {incident.id, None}, cluster.key  # None: a report that ended early
-    assert joined >= 1  # this drill does bridge groups
+    assert joined >= 1  # this drill (seed 2) does bridge groups; not every seed does
     for report in reports:
         assert Counter(await topics(store, report.id))["ComplaintMovedToIncident"] <= 1
 
