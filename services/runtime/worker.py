@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -235,23 +236,11 @@ class Worker:
         await self._commit(uow, messages[-1].seq)
 
     async def _handle_alone(self, message: StoredMessage) -> None:
-        for attempt in range(1, self.max_attempts + 1):
-            uow = UnitOfWork(self.repository, now=self.clock(), position=message.seq, cache=self.cache)
-            try:
-                await self._handle(message, uow)
-            except (ConcurrencyConflict, StoreUnavailable, _TooManyEffects):
-                raise
-            except Exception as exc:
-                self._forget_changed(uow)
-                self.log.warning("handler_failed", seq=message.seq, attempt=attempt, error=repr(exc))
-                HANDLER_FAILURES.labels(self.name).inc()
-                if attempt < self.max_attempts:
-                    await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
-                    continue
-                await self._dead_letter(message, exc)
-                return
-            await self._commit(uow, message.seq)
+        tried = await self._tries(message, self.log.bind(seq=message.seq), "handler_failed")
+        if isinstance(tried, _GaveUp):
+            await self._dead_letter(message, tried.error)
             return
+        await self._commit(tried[0], message.seq)
 
     async def _redrive(self, request: StoredMessage) -> None:
         """Handle a dead-lettered event once more, as staff asked, like `_handle_alone`; the outcome (effects
@@ -267,31 +256,43 @@ class Worker:
             )
             await self._commit_alone(request.seq, [Write(retried, record)])
             return
+        # No observer: it saw this event when it was first read, and an index must not step back.
+        tried = await self._tries(original, bound, "retry_failed", observe=False)
+        if isinstance(tried, _GaveUp):
+            await self._dead_letter_again(original, tried.error, request.seq, facts, tried.attempts)
+            return
+        uow, attempts = tried
+        done = redrive.outcome(self.name, asked, redrive.SUCCEEDED, uow.now, facts.dead.seq)
+        try:
+            await self._commit(uow, request.seq, [Write(retried, done)])
+        except _TooManyEffects:
+            error = RuntimeError("one event produced too many effects")
+            await self._dead_letter_again(original, error, request.seq, facts, attempts)
+            return
+        bound.info("event_redriven", attempt=attempts, dead_letter_position=facts.dead.seq)
+
+    async def _tries(
+        self, message: StoredMessage, log: Any, failed: str, *, observe: bool = True
+    ) -> tuple[UnitOfWork, int] | _GaveUp:
+        """Handle one event in a unit of work of its own, up to `max_attempts` times with a growing pause: the
+        unit of work and the attempts it took, or _GaveUp. Each failure is logged as `failed`. Losing NATS or
+        a concurrent write is not the event's fault: raised."""
         for attempt in range(1, self.max_attempts + 1):
-            uow = UnitOfWork(self.repository, now=self.clock(), position=original.seq, cache=self.cache)
+            uow = UnitOfWork(self.repository, now=self.clock(), position=message.seq, cache=self.cache)
             try:
-                # No observer: it saw this event when it was first read, and an index must not step back.
-                await self._handle(original, uow, observe=False)
+                await self._handle(message, uow, observe=observe)
             except (ConcurrencyConflict, StoreUnavailable):
                 raise
             except Exception as exc:
                 self._forget_changed(uow)
-                bound.warning("retry_failed", attempt=attempt, error=repr(exc))
+                log.warning(failed, attempt=attempt, error=repr(exc))
                 HANDLER_FAILURES.labels(self.name).inc()
-                if attempt < self.max_attempts:
-                    await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
-                    continue
-                await self._dead_letter_again(original, exc, request.seq, facts, attempt)
-                return
-            done = redrive.outcome(self.name, asked, redrive.SUCCEEDED, uow.now, facts.dead.seq)
-            try:
-                await self._commit(uow, request.seq, [Write(retried, done)])
-            except _TooManyEffects:
-                error = RuntimeError("one event produced too many effects")
-                await self._dead_letter_again(original, error, request.seq, facts, attempt)
-                return
-            bound.info("event_redriven", attempt=attempt, dead_letter_position=facts.dead.seq)
-            return
+                if attempt == self.max_attempts:
+                    return _GaveUp(exc, attempt)
+                await asyncio.sleep(min(0.05 * 2**attempt, 2.0))
+                continue
+            return uow, attempt
+        raise ValueError(f"max_attempts must be at least 1, is {self.max_attempts}")
 
     async def _retry_target(
         self, asked: redrive.RetryRequest
@@ -480,6 +481,14 @@ class _StaleAggregates(Exception):
 
 class _TooManyEffects(Exception):
     """A batch's new events and its tracking record would not fit in one atomic batch."""
+
+
+@dataclass(frozen=True, slots=True)
+class _GaveUp:
+    """Every attempt at one event failed: the last error, and how many attempts there were."""
+
+    error: Exception
+    attempts: int
 
 
 async def _wait(stop: asyncio.Event, timeout: float) -> None:
