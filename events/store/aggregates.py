@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -169,6 +169,17 @@ class AggregateStore:
                 self.store.spec.event_subject(aggregate_id), "aggregate changed since loaded"
             )
         return last.seq
+
+    async def moved(self, expected: Mapping[UUID, int | None]) -> set[UUID]:
+        """Of these aggregates, those whose subject no longer ends at the expected stream sequence (0: no
+        event yet; None: not known, so taken as moved). One multi-last read for all of them."""
+        subjects = {self.store.spec.event_subject(aggregate_id): aggregate_id for aggregate_id in expected}
+        last = {m.subject: m.seq for m in await self.store.last_messages(list(subjects))}
+        return {
+            aggregate_id
+            for subject, aggregate_id in subjects.items()
+            if expected[aggregate_id] is None or last.get(subject, 0) != expected[aggregate_id]
+        }
 
     def known_position(self, aggregate_id: UUID, version: int) -> int | None:
         """The stream sequence of this version's event, if this store has seen it."""

@@ -158,15 +158,10 @@ class Bulk:
 
     async def _changed(self, batch: Sequence[Complaint]) -> set[UUID]:
         """Which complaints' subjects no longer end where they ended when loaded (all, if none seems to)."""
-        store = self.aggregates.store
-        subjects = {store.spec.event_subject(c.id): c for c in batch}
-        last = {m.subject: m.seq for m in await store.last_messages(list(subjects))}
-        changed = {
-            c.id
-            for subject, c in subjects.items()
-            if self.aggregates.known_position(c.id, c.version - len(c.pending_events)) != last.get(subject)
+        loaded = {
+            c.id: self.aggregates.known_position(c.id, c.version - len(c.pending_events)) for c in batch
         }
-        return changed or {c.id for c in batch}
+        return await self.aggregates.moved(loaded) or set(loaded)
 
     def answer(self) -> dict[str, Any]:
         return {

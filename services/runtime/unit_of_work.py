@@ -102,15 +102,11 @@ class UnitOfWork:
         cached = {i: a for i in aggregate_ids if (a := self.cache.get(i)) is not None}
         if not cached:
             return []
-        spec = self.repository.store.spec
-        lasts = await self.repository.store.last_messages([spec.event_subject(i) for i in cached])
-        last_seq = {m.subject: m.seq for m in lasts}
-        behind = []
-        for aggregate_id, aggregate in cached.items():
-            known = self.repository.known_position(aggregate_id, aggregate.version)
-            if known is None or last_seq.get(spec.event_subject(aggregate_id)) != known:
-                self.cache.forget(aggregate_id)
-                behind.append(aggregate_id)
+        known = {i: self.repository.known_position(i, a.version) for i, a in cached.items()}
+        moved = await self.repository.moved(known)
+        behind = [i for i in cached if i in moved]
+        for aggregate_id in behind:
+            self.cache.forget(aggregate_id)
         return behind
 
     def add(self, aggregate: Aggregate) -> None:

@@ -409,13 +409,12 @@ class Worker:
 
     async def _behind(self, writes: list[Write]) -> list[UUID]:
         """After a refused commit: the aggregates whose expected sequence is no longer their subject's last."""
-        expected = {w.subject: w.expected_last_seq for w in writes if w.expected_last_seq is not None}
-        last = {m.subject: m.seq for m in await self.store.last_messages(list(expected))}
-        return [
-            UUID(subject.rsplit(".", 1)[1])
-            for subject, seq in expected.items()
-            if last.get(subject, 0) != seq
-        ]
+        expected = {
+            UUID(w.subject.rsplit(".", 1)[1]): w.expected_last_seq
+            for w in writes
+            if w.expected_last_seq is not None
+        }
+        return list(await self.repository.moved(expected))
 
     def _forget_changed(self, uow: UnitOfWork) -> None:
         """Handlers changed these aggregates in memory, and that will not be stored: drop them from the cache.
