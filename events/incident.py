@@ -10,6 +10,7 @@ from events.errors import require, require_text
 from events.incident_rules import ABSORB_PART, check_merge, check_not_merged
 from events.reference import Reference, load_reference
 from events.responsible import check_reassignment, person_name
+from events.twins import shallow_twin
 
 # The usual public-status wording; notices about an incident use the same words.
 INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
@@ -81,6 +82,14 @@ class Incident(Aggregate):
         self.trigger_event(
             IncidentResponsibleAssigned, person=name, previous=current, by=by, note=note.strip()
         )
+
+    def twin(self) -> Incident:
+        """A copy as it is now, to fall back on if a worker's changes are not stored (events/twins.py): the
+        lists that change in place are copied; the position lookup is rebuilt when asked for."""
+        copied = shallow_twin(self, derived=("_positions",))
+        copied.complaint_ids = list(self.complaint_ids)
+        copied.districts = list(self.districts)
+        return copied
 
     def position_of(self, complaint_id: UUID) -> int | None:
         """Where the complaint stands among the linked ones (0 for the first), None when it is not linked.

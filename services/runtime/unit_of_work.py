@@ -30,6 +30,9 @@ class UnitOfWork:
     _pending_total: int = 0
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     cache: AggregateCache | None = None
+    # Twins of cached aggregates as they were before this unit of work changed them (events/twins.py): the
+    # worker puts them back when the changes are not stored, instead of loading a surge's incident again.
+    _twins: dict[UUID, Aggregate] = field(default_factory=dict)
 
     async def get(self, aggregate_id: UUID, cls: type[A]) -> A:
         cached = self._seen.get(aggregate_id)
@@ -37,6 +40,8 @@ class UnitOfWork:
             cached = self.cache.get(aggregate_id)
             if cached is None and self.cache.known_missing(aggregate_id, cls):
                 raise AggregateNotFound(aggregate_id)
+            if cached is not None and not cached.pending_events and (make := getattr(cached, "twin", None)):
+                self._twins[aggregate_id] = make()
         if cached is None and aggregate_id in self._absent:
             raise AggregateNotFound(aggregate_id)
         if cached is None:
@@ -128,8 +133,14 @@ class UnitOfWork:
         self._touched.clear()
         return self._pending_total
 
+    def twin_of(self, aggregate_id: UUID) -> Aggregate | None:
+        """The aggregate as it was in the cache before this unit of work first changed it, if it makes twins."""
+        return self._twins.get(aggregate_id)
+
     def stored(self) -> None:
         """Everything pending was just stored (the aggregates stay loaded, as stored)."""
+        # What is stored now is what to fall back on from here (a batch stored in parts: Worker.COMMIT_AT).
+        self._twins = {i: make() for i, a in self._seen.items() if (make := getattr(a, "twin", None))}
         self._touched.clear()
         self._pending.clear()
         self._pending_total = 0

@@ -417,12 +417,15 @@ class Worker:
         return list(await self.repository.moved(expected))
 
     def _forget_changed(self, uow: UnitOfWork) -> None:
-        """Handlers changed these aggregates in memory, and that will not be stored: drop them from the cache.
+        """Handlers changed these aggregates in memory, and that will not be stored: put back the twins made
+        before the change (events/twins.py), drop the others from the cache.
 
         An aggregate only changes through new (pending) events, so every other cached one is still exactly as
         stored."""
         if self.cache is not None:
-            self.cache.evict(uow.changed)
+            changed = uow.changed
+            self.cache.evict(changed)
+            self.cache.keep([t for a in changed if (t := uow.twin_of(a.id)) is not None])
 
     def _forget_cached(self) -> None:
         """A conflict: some cached aggregate is older than the stream, and which one is unknown."""

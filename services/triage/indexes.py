@@ -17,6 +17,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from events.geo import KM_PER_DEGREE, within_km
+from events.twins import shallow_twin
 
 NAMESPACE = UUID("6f1d8a52-3c1e-5b7a-9d4e-1e2f3a4b5c6d")
 Member = dict[str, Any]  # {complaint_id, contact, lat, lon, district, at}
@@ -101,6 +102,14 @@ class Cluster(Aggregate):
     def __init__(self) -> None:
         self.key = ""
         self.groups: list[dict[str, Any]] = []  # {members, incident_id, carried, last_at}
+
+    def twin(self) -> Cluster:
+        """A copy as it is now, to fall back on if a worker's changes are not stored (events/twins.py). The
+        groups and their member lists are copied (members are appended and groups changed in place); a member
+        never changes once added. The proximity grid is rebuilt when asked for."""
+        copied = shallow_twin(self, derived=("_proximity_index",))
+        copied.groups = [{**group, "members": list(group["members"])} for group in self.groups]
+        return copied
 
     @staticmethod
     def cluster_id(district: str, category: str, bucket: int) -> UUID:

@@ -7,6 +7,7 @@ import uuid
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Mapper, UUIDAsHex
 
+from events.twins import shallow_twin
 from services.runtime.unit_of_work import UnitOfWork
 
 TALLY_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
@@ -37,6 +38,12 @@ class Tally(Aggregate):
     @event("Counted")
     def count(self, source: str) -> None:
         self.seen.append(source)
+
+    def twin(self) -> Tally:
+        """Like an incident in a surge, it grows in place: a worker falls back on this copy (events/twins.py)."""
+        copied = shallow_twin(self)
+        copied.seen = list(self.seen)
+        return copied
 
 
 def mapper() -> Mapper[uuid.UUID]:

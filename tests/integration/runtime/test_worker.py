@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -117,6 +118,48 @@ async def test_a_cached_aggregate_that_others_write_is_never_acted_on_stale(
     assert worker.cache is not None
     cached = worker.cache.get(TALLY_ID)
     assert isinstance(cached, Tally) and cached.seen == seen  # the cache ends exactly as stored
+
+
+async def test_a_conflict_over_one_aggregate_puts_the_others_back_without_reading_them_again(
+    store: JetStreamEventStore,
+) -> None:
+    """Staff write a counter while the worker's batch changes it and the tally: the batch is redone. The tally
+    (which makes twins, as incidents and clusters do) is put back as it was, not read again from the stream:
+    reading a surge's incident again after every such conflict made triage slower the bigger it grew."""
+    await open_tally(store)
+    loads: list[object] = []
+
+    class CountingStore(AggregateStore):
+        async def get(self, aggregate_id, cls=None):  # type: ignore[no-untyped-def]
+            loads.append(aggregate_id)
+            return await super().get(aggregate_id, cls)
+
+    staff = AggregateStore(store, mapper())
+    raced: list[UUID] = []
+
+    async def count_and_touch(event: Counter.Started, uow: UnitOfWork) -> None:
+        await count_started(event, uow)
+        counter = await uow.get(event.originator_id, Counter)
+        counter.increment(1)
+        if event.name == "race" and not raced:
+            raced.append(event.originator_id)
+            theirs = await staff.get(event.originator_id, Counter)
+            theirs.increment(10)
+            await staff.save(theirs)
+
+    worker = Worker("toy", store, CountingStore(store, mapper()), {Counter.Started: count_and_touch},
+                    batch_size=20, cache_types=(Tally, Counter))  # fmt: skip
+    first, second = [f"a{n}" for n in range(15)], [f"b{n}" for n in range(15)]
+    await seed(store, first)
+    await drain(worker)
+    loads.clear()
+    await seed(store, [*second[:5], "race", *second[5:]])
+    await drain(worker)
+
+    assert len(raced) == 1
+    assert TALLY_ID not in loads  # put back from its twin: the redone batch found it in the cache
+    assert sorted(await tally(store)) == sorted([*first, *second, "race"])  # every effect once
+    assert (await staff.get(raced[0], Counter)).count == 11  # staff's 10, the worker's 1 once
 
 
 async def test_a_poison_event_is_set_aside_and_the_worker_goes_on(store: JetStreamEventStore) -> None:
