@@ -40,8 +40,8 @@ class UnitOfWork:
             cached = self.cache.get(aggregate_id)
             if cached is None and self.cache.known_missing(aggregate_id, cls):
                 raise AggregateNotFound(aggregate_id)
-            if cached is not None and not cached.pending_events and (make := getattr(cached, "twin", None)):
-                self._twins[aggregate_id] = make()
+            if cached is not None and not cached.pending_events:
+                self._make_twin(cached)
         if cached is None and aggregate_id in self._absent:
             raise AggregateNotFound(aggregate_id)
         if cached is None:
@@ -133,14 +133,28 @@ class UnitOfWork:
         self._touched.clear()
         return self._pending_total
 
-    def twin_of(self, aggregate_id: UUID) -> Aggregate | None:
-        """The aggregate as it was in the cache before this unit of work first changed it, if it makes twins."""
-        return self._twins.get(aggregate_id)
+    @property
+    def twins(self) -> list[Aggregate]:
+        """The aggregates taken from the cache that make twins, as they were before this unit of work changed
+        them (or as last stored)."""
+        return list(self._twins.values())
 
-    def stored(self) -> None:
-        """Everything pending was just stored (the aggregates stay loaded, as stored)."""
-        # What is stored now is what to fall back on from here (a batch stored in parts: Worker.COMMIT_AT).
-        self._twins = {i: make() for i, a in self._seen.items() if (make := getattr(a, "twin", None))}
+    def _make_twin(self, aggregate: Aggregate) -> None:
+        make = getattr(aggregate, "twin", None)
+        if make is None:
+            return
+        try:
+            self._twins[aggregate.id] = make()
+        except Exception:  # a state it cannot copy: without a twin it is dropped and loaded again, as before
+            self._twins.pop(aggregate.id, None)
+
+    def stored(self, *, twins: bool = False) -> None:
+        """Everything pending was just stored (the aggregates stay loaded, as stored). `twins`: the batch goes
+        on in this unit of work, so what is stored now is what to fall back on from here."""
+        self._twins.clear()
+        if twins:
+            for aggregate in self._seen.values():
+                self._make_twin(aggregate)
         self._touched.clear()
         self._pending.clear()
         self._pending_total = 0

@@ -228,10 +228,12 @@ class Worker:
                 self._forget_changed(uow)
                 if index > start:
                     await self._commit_batch(messages[start:index])
+                    if self.tracking.position != messages[index - 1].seq:
+                        return  # that redo stopped early at a failure of its own: the rest is read again
                 await self._handle_alone(message)
                 return
             if index + 1 < len(messages) and uow.pending_count >= COMMIT_AT:
-                await self._commit(uow, message.seq)  # the aggregates stay loaded, now as stored
+                await self._commit(uow, message.seq, more=True)  # the aggregates stay loaded, as stored
                 start = index + 1
         await self._commit(uow, messages[-1].seq)
 
@@ -382,7 +384,11 @@ class Worker:
             self.repository.remember(aggregate_id, version, message.seq)
         return decoded
 
-    async def _commit(self, uow: UnitOfWork, position: int, extra: list[Write] | None = None) -> None:
+    async def _commit(
+        self, uow: UnitOfWork, position: int, extra: list[Write] | None = None, *, more: bool = False
+    ) -> None:
+        """Store the unit of work's new events with the tracking record at `position`, all or nothing.
+        `more`: the batch goes on in this unit of work (committed in parts)."""
         tracking_write = self.tracking.advance_to(self.store, position)
         changed = uow.changed
         writes = await self.repository.writes_for(*changed)
@@ -401,11 +407,11 @@ class Worker:
         except BaseException:
             self._forget_changed(uow)
             raise
+        self.tracking = Tracking(self.name, position, positions[-1])
         self.repository.stored(changed, positions)
-        uow.stored()
+        uow.stored(twins=more)
         if self.cache is not None:
             self.cache.keep(uow.loaded)
-        self.tracking = Tracking(self.name, position, positions[-1])
 
     async def _behind(self, writes: list[Write]) -> list[UUID]:
         """After a refused commit: the aggregates whose expected sequence is no longer their subject's last."""
@@ -417,15 +423,14 @@ class Worker:
         return list(await self.repository.moved(expected))
 
     def _forget_changed(self, uow: UnitOfWork) -> None:
-        """Handlers changed these aggregates in memory, and that will not be stored: put back the twins made
-        before the change (events/twins.py), drop the others from the cache.
+        """Handlers changed these aggregates in memory, and that will not be stored: drop them from the cache
+        and put back the twins made before the change (events/twins.py).
 
         An aggregate only changes through new (pending) events, so every other cached one is still exactly as
         stored."""
         if self.cache is not None:
-            changed = uow.changed
-            self.cache.evict(changed)
-            self.cache.keep([t for a in changed if (t := uow.twin_of(a.id)) is not None])
+            self.cache.evict(uow.changed)
+            self.cache.keep(uow.twins)  # all of them: an event that failed half-applied left no pending event
 
     def _forget_cached(self) -> None:
         """A conflict: some cached aggregate is older than the stream, and which one is unknown."""

@@ -9,6 +9,7 @@ import random
 import signal
 import subprocess
 import sys
+from collections import Counter as Counter_
 from pathlib import Path
 from uuid import UUID
 
@@ -172,6 +173,32 @@ async def test_a_poison_event_is_set_aside_and_the_worker_goes_on(store: JetStre
     assert len(dead) == 1
     record = json.loads(dead[0].data)
     assert "poison-1" in record["error"] and record["attempts"] == 2
+
+
+async def test_a_failure_while_redoing_the_events_before_a_poison_event_skips_nothing(
+    store: JetStreamEventStore,
+) -> None:
+    """A poison event makes the worker commit the events before it and then try it alone. If one of those
+    fails on the redo (a transient error), the redo stops there: the worker must not go on to the poison
+    event and past the events between, which were then never applied (b0-b2 were lost)."""
+    await open_tally(store)
+    calls = Counter_()
+
+    async def handler(event: Counter.Started, uow: UnitOfWork) -> None:
+        calls[event.name] += 1
+        if event.name == "flaky" and calls["flaky"] == 2:
+            raise RuntimeError("transient")
+        if event.name == "boom":
+            raise RuntimeError("poison")
+        await count_started(event, uow)
+
+    names = ["a0", "a1", "flaky", "b0", "b1", "b2", "boom", "c0"]
+    await seed(store, names)
+    worker = Worker("toy", store, AggregateStore(store, mapper()), {Counter.Started: handler},
+                    batch_size=20, max_attempts=1, cache_types=(Tally,))  # fmt: skip
+    await drain(worker)
+    assert sorted(await tally(store)) == sorted(n for n in names if n != "boom")  # each once, boom set aside
+    assert calls["boom"] >= 2
 
 
 async def test_a_planner_that_cannot_read_a_batch_does_not_stop_the_worker(
