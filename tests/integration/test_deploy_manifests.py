@@ -357,14 +357,14 @@ def deployment_problems(name: str, deployment: dict[str, Any], by_kind: dict[str
             problems.append(
                 f"{where}: a city's data files (levee-data-files) are not mounted read-only at /etc/levee"
             )
-    volumes = {v.get("name"): v for v in spec.get("template", {}).get("spec", {}).get("volumes", [])}
-    if volumes.get("data-files", {}).get("configMap") != {"name": "levee-data-files", "optional": True}:
-        problems.append(f"Deployment {name}: no optional volume from ConfigMap levee-data-files")
         for source in container.get("envFrom", []):
             for key, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
                 ref = source.get(key, {}).get("name")
                 if ref is not None and ref not in by_kind.get(kind, {}):
                     problems.append(f"{where}: {kind} {ref} is not defined")
+    volumes = {v.get("name"): v for v in spec.get("template", {}).get("spec", {}).get("volumes", [])}
+    if volumes.get("data-files", {}).get("configMap") != {"name": "levee-data-files", "optional": True}:
+        problems.append(f"Deployment {name}: no optional volume from ConfigMap levee-data-files")
     return problems
 
 
@@ -623,6 +623,9 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], 
     "a NATS node without a password": (
         _edit("compose.yaml", "    LEVEE_NATS_PROJECTOR_PASSWORD: ${LEVEE_NATS_PROJECTOR_PASSWORD:?set LEVEE_NATS_PROJECTOR_PASSWORD in deploy/.env}\n", ""),
         compose_problems, "nats-2: LEVEE_NATS_PROJECTOR_PASSWORD is not passed from .env"),
+    "a Deployment reading settings from a ConfigMap that does not exist": (
+        _edit("kubernetes/triage.yaml", "configMapRef: {name: levee-settings}", "configMapRef: {name: levee-setting}"),
+        lambda d: kubernetes_problems(d / "kubernetes"), "ConfigMap levee-setting is not defined"),
     "a Deployment without the city's data files": (
         _edit("kubernetes/notices.yaml", "            - {name: data-files, mountPath: /etc/levee, readOnly: true}", ""),
         lambda d: kubernetes_problems(d / "kubernetes"), "levee-data-files) are not mounted read-only at /etc/levee"),
