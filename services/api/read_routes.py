@@ -9,6 +9,7 @@ tracking code, published notices and the reference data (districts, categories, 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -26,7 +27,7 @@ from multidict import MultiMapping
 
 from events.complaint_rules import TRACKING_CODE, Status
 from events.reference import COMMAND_QUEUE, LEVELS, Department, District, load_reference
-from events.store import StoreError
+from events.store import JetStreamEventStore, StoreError
 from services.api import keys, ratelimit
 from services.api.auth import require_holding_department, require_role
 from services.api.lateness import lateness
@@ -385,18 +386,29 @@ async def _board_json(request: web.Request) -> str:
 async def stream_state(request: web.Request, position: int, now: datetime) -> dict[str, Any]:
     """What the board must say about the stream itself:
     - `stream_gap`: the stream ending before what the read models already processed means acknowledged data
-      was lost (ARCHITECTURE.md, failing closed): command staff must see it, not only a log line;
-    - `lateness`: how far the board and each worker are behind the stream (services/api/lateness.py).
-    Both None when NATS cannot say right now (the board still serves what it has); `stream_gap` also when
-    the stream is whole."""
+      was lost (ARCHITECTURE.md, failing closed): command staff must see it, not only a log line. None when
+      the stream is whole, or NATS cannot say right now (the board still serves what it has);
+    - `lateness`: how far the board and each worker are behind the stream (services/api/lateness.py); None
+      when NATS cannot say within STREAM_ASK_TIMEOUT. Asked separately: a slow answer never hides a gap."""
     try:
         store = request.app[keys.NATS_LINK].store(timeout=STREAM_ASK_TIMEOUT)
         last = await store.last_sequence()
-        late = await lateness(store, position, now)
     except (keys.DependencyUnavailable, StoreError):
         return {"stream_gap": None, "lateness": None}
     gap = {"read_models_at": position, "stream_ends_at": last} if last < position else None
-    return {"stream_gap": gap, "lateness": late}
+    return {"stream_gap": gap, "lateness": await _lateness(store, position, now)}
+
+
+async def _lateness(
+    store: JetStreamEventStore, position: int, now: datetime
+) -> dict[str, dict[str, Any]] | None:
+    """Five small questions to nats-server, asked only when a board is computed (once per projection commit
+    at most, beside the board's own queries); None when they are not all answered in STREAM_ASK_TIMEOUT."""
+    try:
+        async with asyncio.timeout(STREAM_ASK_TIMEOUT):
+            return await lateness(store, position, now)
+    except (TimeoutError, keys.DependencyUnavailable, StoreError):
+        return None
 
 
 async def dead_letters(request: web.Request) -> web.Response:

@@ -156,6 +156,7 @@ async def test_board_says_when_the_workers_are_behind_the_stream(
     await expect(late.locator("[data-reader=dispatch]")).to_be_visible()
     said = await late.text_content() or ""
     assert "数据延迟 Running behind" in said
+    assert "分诊落后" in said and "behind" in said and "updates not processed" in said
     assert "新工单尚无优先级 new complaints have no priority yet" in said
     assert "新工单尚未派给部门 new complaints are not with a department yet" in said
     await board.screenshot(path=shots / "01-workers-behind.png")
@@ -165,7 +166,7 @@ async def test_board_says_when_the_workers_are_behind_the_stream(
         await store.append([(await load_tracking(store, worker)).advance_to(store, last)])
     await board.reload()  # the token is kept for the session
     await expect(board.locator("#totals")).not_to_be_empty(timeout=10_000)
-    await expect(late).to_be_hidden(timeout=5_000)  # the projector, in this stack, has caught up too
+    await expect(late).to_be_hidden(timeout=10_000)  # the projector, in this stack, has caught up too
     await board.screenshot(path=shots / "02-caught-up.png")
     await board.close()
 

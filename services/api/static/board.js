@@ -72,28 +72,35 @@ function waited(since, asOf) {
 
 // The readers of the stream, as the board names them; the server says which is `late` (services/api/lateness.py).
 const READERS = [
-  ["read_models", "看板", "the board", "此后的工单尚未显示", "later reports are not shown yet"],
-  ["triage", "分诊", "triage", "新工单尚无优先级", "new complaints have no priority yet"],
-  ["dispatch", "派单", "dispatch", "新工单尚未派给部门", "new complaints are not with a department yet"],
-  ["notices", "通告", "notices", "进展摘要会晚到", "progress summaries come late"],
+  ["read_models", "看板", "the board", (zh, en) => [`最近${zh}的工单可能尚未显示`, `reports from the last ${en} may be missing`]],
+  ["triage", "分诊", "triage", () => ["新工单尚无优先级", "new complaints have no priority yet"]],
+  ["dispatch", "派单", "dispatch", () => ["新工单尚未派给部门", "new complaints are not with a department yet"]],
+  ["notices", "通告", "notices", () => ["进展摘要会晚到", "progress summaries come late"]],
 ];
 
 function lateFor(seconds) {
   const s = Math.round(seconds), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-  if (h) return `${h}小时${m}分 ${h} h ${m} min`;
-  return m ? `${m}分${r}秒 ${m} min ${r} s` : `${r}秒 ${r} s`;
+  if (h) return [`${h}小时${m}分`, `${h} h ${m} min`];
+  return m ? [`${m}分${r}秒`, `${m} min ${r} s`] : [`${r}秒`, `${r} s`];
 }
 
 // In a surge the readers fall behind the stream: say by how much, so a quiet board is not taken for a quiet city.
+// `lateness` null: the event store did not answer, so nobody can say; that is said too.
 function renderLateness(lateness) {
-  const late = READERS.filter(([key]) => lateness && lateness[key] && lateness[key].late);
-  $("late").hidden = !late.length;
-  $("late").replaceChildren(...(late.length ? [el("strong", { text: "数据延迟 Running behind: " }),
-    ...late.map(([key, zh, en, whatZh, whatEn]) => {
-      const r = lateness[key];
-      return el("span", { class: "reader", "data-reader": key },
-        `${zh} ${en} ${lateFor(r.seconds)}（${r.events.toLocaleString()} 条事件 events；${whatZh} ${whatEn}）`);
-    })] : []));
+  const lines = lateness === null || lateness === undefined
+    ? [el("span", { class: "reader", "data-reader": "unknown",
+      text: "延迟未知：事件库暂时无法回答 Lag unknown: the event store does not answer right now" })]
+    : READERS.filter(([key]) => lateness[key] && lateness[key].late).map(([key, zh, en, what]) => {
+      const r = lateness[key], [zhFor, enFor] = lateFor(r.seconds), [whatZh, whatEn] = what(zhFor, enFor);
+      return el("span", { class: "reader", "data-reader": key,
+        text: `${zh}落后${zhFor} ${en} ${enFor} behind（${r.events.toLocaleString()} 条更新未处理 updates not processed；`
+          + `${whatZh} ${whatEn}）` });
+    });
+  const late = $("late"), key = lines.map((line) => line.textContent).join("\n");
+  if (late.dataset.key === key) return; // unchanged: a screen reader is not told it again
+  late.dataset.key = key;
+  late.hidden = !lines.length;
+  late.replaceChildren(...(lines.length ? [el("strong", { text: "数据延迟 Running behind" }), ...lines] : []));
 }
 
 function render(board) {
@@ -396,11 +403,16 @@ function drawMap(points, hotspots) {
   $("map").replaceChildren(map);
 }
 
+let ticking = null; // the refetch every 15 s, stopped once the token is refused
 const refresh = refetcher(async () => {
   try {
     render(await api("/api/v1/board"));
     say($("error"), "");
   } catch (error) {
+    if ((error.status === 401 || error.status === 403) && ticking !== null) {
+      clearInterval(ticking);
+      ticking = null;
+    }
     say($("error"), `看板读取失败 Board not loaded: ${problemText(error)}`, "error");
   }
 });
@@ -415,6 +427,6 @@ loginFlow({
     await refresh();
     liveEvents({ onChange: refresh, onState: (state, retry) => showConnection($("conn"), state, retry) });
     // Also without a commit: a stalled projector sends no change, and the overdue counts move with the clock.
-    setInterval(refresh, 15000);
+    ticking = setInterval(refresh, 15000);
   },
 });

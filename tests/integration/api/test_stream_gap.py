@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -78,3 +79,20 @@ async def test_the_board_says_how_far_it_and_each_worker_are_behind_the_stream(
         await asyncio.sleep(0.05)
     assert all(found[w] == {"events": 0, "seconds": 0.0, "late": False} for w in WORKERS)
     assert found["read_models"]["events"] == 1 and found["read_models"]["late"]  # the new complaint
+
+
+async def test_a_reader_is_late_from_fifteen_seconds_behind_its_oldest_unprocessed_event(
+    store: JetStreamEventStore,
+) -> None:
+    await AggregateStore(store, make_mapper()).save(
+        Complaint.receive(channel="web", description="Tree down on Elm Street", received_by="public")
+    )
+    events, oldest = await store.backlog(0)
+    assert events >= 1 and oldest is not None
+    at_14 = await lateness.lateness(store, 0, oldest + timedelta(seconds=14))
+    at_20 = await lateness.lateness(store, 0, oldest + timedelta(seconds=20))
+    for reader in ("read_models", *WORKERS):  # nothing processed by anyone: all behind by the same
+        assert at_14[reader] == {"events": events, "seconds": 14.0, "late": False}
+        assert at_20[reader] == {"events": events, "seconds": 20.0, "late": True}
+    caught_up = await lateness.lateness(store, await store.last_sequence(), oldest + timedelta(seconds=20))
+    assert caught_up["read_models"] == {"events": 0, "seconds": 0.0, "late": False}
