@@ -44,7 +44,8 @@ class Framing:
         chinese = any("\u4e00" <= ch <= "\u9fff" for ch in text)
         before, after = (self.zh_before, self.zh_after) if chinese else (self.en_before, self.en_after)
         n, m = rng.randint(1, 60), rng.randint(1, 30)
-        return (rng.choice(before) + text + rng.choice(after)).format(n=n, m=m)
+        # Only the framing is a template: the report's own text may hold braces.
+        return rng.choice(before).format(n=n, m=m) + text + rng.choice(after).format(n=n, m=m)
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,19 @@ def load_scenario(name: str) -> Scenario:
             categories=tuple(background["categories"]),
         )
     )  # fmt: skip
-    framing = Framing(**{part: tuple(words) for part, words in raw.get("framing", {}).items()})
+    framing = _framing(raw.get("framing", {}), path)
     return Scenario(raw["name"], raw["title_en"], raw["title_zh"], tuple(incidents), framing)
+
+
+def _framing(raw: dict[str, Any], path: Path) -> Framing:
+    parts = set(Framing.__dataclass_fields__)
+    if unknown := sorted(set(raw) - parts):
+        raise ValueError(
+            f"{path.name} [framing]: unknown {', '.join(unknown)}; known: {', '.join(sorted(parts))}"
+        )
+    if empty := sorted(part for part, words in raw.items() if not words):
+        raise ValueError(f'{path.name} [framing]: {", ".join(empty)} is empty ("" frames nothing)')
+    return Framing(**{part: tuple(words) for part, words in raw.items()})
 
 
 def submissions(scenario: Scenario, *, seed: int, rate: float, duration: float) -> Iterator[Submission]:

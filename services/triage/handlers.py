@@ -11,7 +11,7 @@ Every decision uses the event's own timestamp and aggregates from the stream; de
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -55,8 +55,11 @@ class Deps:
 def facts_of(complaint: Complaint) -> ComplaintFacts:
     """As intake recorded them: the reporter's category, not the one triage settled on, so that a category
     triage read from the text keeps its evidence ("given at intake" is only said of a reporter's)."""
+    reported = getattr(
+        complaint, "reported_category", complaint.category
+    )  # a snapshot from before it: as was
     return ComplaintFacts(
-        description=complaint.description, category=complaint.reported_category, channel=complaint.channel,
+        description=complaint.description, category=reported, channel=complaint.channel,
         lat=complaint.lat, lon=complaint.lon, district=complaint.district,
         people_affected=complaint.people_affected, vulnerable=tuple(complaint.vulnerable),
         media_exposure=complaint.media_exposure,
@@ -187,7 +190,13 @@ def _assess(complaint: Complaint, cluster_size: int, now: datetime, deps: Deps) 
     waited = (now - complaint.created_on).total_seconds() / 60 if complaint.priority_level else 0.0
     context = Context(cluster_size=cluster_size, repeated_calls=complaint.repeat_calls,
                       minutes_waited=max(waited, 0.0), accept_within_minutes=accept_within)  # fmt: skip
-    return score(facts_of(complaint), context, memo=deps.memo)
+    facts = facts_of(complaint)
+    assessment = score(facts, context, memo=deps.memo)
+    if complaint.category and assessment.category != complaint.category:
+        # The rules changed since the case was validated: score the category it was validated and routed with.
+        settled = replace(facts, category=complaint.category, category_from="triage")
+        assessment = score(settled, context, memo=deps.memo)
+    return assessment
 
 
 def _deadline_args(

@@ -42,6 +42,7 @@ class ComplaintFacts:
 
     description: str
     category: str | None = None
+    category_from: str = "reporter"  # or "triage": the category a case was validated (and routed) with
     channel: str = "web"
     lat: float | None = None
     lon: float | None = None
@@ -181,7 +182,8 @@ def distress_hits(body: Text, rules: Rules) -> list[Hit]:
 
 def _danger_hits(body: Text, terms: tuple[Term, ...], rules: Rules) -> list[Hit]:
     """Danger reported as real and present: not negated, hypothetical, over, or contradicted by "we are safe"."""
-    return body.remember("danger", terms, lambda: _real_danger(body, terms, rules))
+    # Keyed by the rules (what decides "real": safe, resolved, negation) and, in the name, by the kind's terms.
+    return body.remember(f"danger:{id(terms)}", rules, lambda: _real_danger(body, terms, rules))
 
 
 def _real_danger(body: Text, terms: tuple[Term, ...], rules: Rules) -> list[Hit]:
@@ -307,7 +309,8 @@ def _assessment(factors: list[Factor], rules: Rules) -> Assessment:
 
 def _category_factor(facts: ComplaintFacts, body: Text, rules: Rules) -> Factor:
     if facts.category:
-        return factor("category", rules.category_base(facts.category), facts.category, ["given at intake"])
+        said = "given at intake" if facts.category_from == "reporter" else "settled by triage when validated"
+        return factor("category", rules.category_base(facts.category), facts.category, [said])
     code, evidence = classify(body, rules)
     return factor("category", rules.category_base(code), code, evidence)
 

@@ -84,3 +84,17 @@ def test_a_framing_never_changes_what_a_report_says(n: int, m: int) -> None:
                     verdict = judge(ComplaintFacts(description=framed))
                     said = (verdict.assessment.category, verdict.assessment.level, verdict.valid)
                     assert said == (bare.assessment.category, bare.assessment.level, bare.valid), framed
+
+
+def test_a_scenarios_framing_table_is_checked_and_never_rewrites_a_report() -> None:
+    from pathlib import Path
+    from random import Random
+
+    from services.drill.scenario import Framing, _framing
+
+    with pytest.raises(ValueError, match="unknown zh_middle"):
+        _framing({"zh_middle": ["x"]}, Path("city.toml"))
+    with pytest.raises(ValueError, match="en_after is empty"):
+        _framing({"en_after": []}, Path("city.toml"))
+    framing = Framing(en_before=("Block {n}: ",))
+    assert framing.frame(Random(1), "Sign says {closed}.").endswith(": Sign says {closed}.")
