@@ -48,6 +48,7 @@ REPORT_ROLES = ("command", "press")
 NOTICE_ROLES = ("command", "press")
 INCIDENT_ROLES = ("operator", "command", "department", "press")
 MAX_LIMIT = 200
+QUEUE_LIMIT, MAX_QUEUE_LIMIT = 200, 1000  # a department queue's cases per answer: default, most
 BOARD_CACHE = web.AppKey("board_cache", dict)
 STREAM_ASK_TIMEOUT = 2.0  # seconds for a read route to ask the stream something (a code's claim, its end)
 BOARD_FRESH = 1.0  # seconds a computed board is served again while no projection commit came in
@@ -335,13 +336,22 @@ def department_in_path(request: web.Request, roles: tuple[str, ...]) -> str:
 
 
 async def department_queue(request: web.Request) -> web.Response:
+    """The most urgent `limit` of a department's cases, and how many it holds (`total`). In a surge a
+    department holds thousands: the page refetches on every commit, and all of them were megabytes each time."""
     code = department_in_path(request, QUEUE_ROLES)
+    errors: list[FieldError] = []
+    _only_known(request.query, _QUEUE_PARAMS, errors)
+    limit = _int(request.query, "limit", QUEUE_LIMIT, 1, MAX_QUEUE_LIMIT, errors)
+    if errors:
+        raise invalid(errors)
     async with reading(request) as conn:
-        items = await queries.department_queue(conn, code)
+        items, total = await queries.department_queue(conn, code, limit=limit)
         details = await case_details(conn, [item["id"] for item in items])
     for item in items:
         item.update(details.get(item["id"], {}))
-    return json_response({"department": code, "as_of": datetime.now().astimezone(), "items": items})
+    return json_response(
+        {"department": code, "as_of": datetime.now().astimezone(), "total": total, "items": items}
+    )
 
 
 async def incidents(request: web.Request) -> web.Response:
@@ -548,6 +558,10 @@ _INCIDENT_PARAMS = [
     _q("merged", "true: also the incidents merged into another (each names it: merged_into, merged_into_title)",
        {"type": "boolean"}),
 ]  # fmt: skip
+_QUEUE_PARAMS = [
+    _q("limit", f"1..{MAX_QUEUE_LIMIT} ({QUEUE_LIMIT}): the most urgent this many; `total` counts them all",
+       {"type": "integer", "minimum": 1, "maximum": MAX_QUEUE_LIMIT}),
+]  # fmt: skip
 _DEAD_LETTER_PARAMS = [_q("limit", "1..200 (50)", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT})]
 _PAGE = {"type": "object", "required": ["items"], "properties": {
     "items": {"type": "array", "items": _OBJ}, "next_cursor": {"type": ["string", "null"]}}}  # fmt: skip
@@ -563,8 +577,9 @@ OPENAPI_PATHS: dict[str, Any] = {
         CASE_ROLES, params=[_p("id", {"type": "string", "format": "uuid"})], errors=(401, 403, 404, 503)),
     f"{API}/departments/{{code}}/queue": _op(
         "department_queue", "A department's cases with deadline countdowns (seconds; negative is overdue); "
-        f"`{COMMAND_QUEUE}` is the command queue (command staff only)",
-        QUEUE_ROLES, params=[_p("code")], errors=(401, 403, 404, 503)),
+        f"`{COMMAND_QUEUE}` is the command queue (command staff only). The most urgent `limit` first; "
+        "`total` counts every case the department holds",
+        QUEUE_ROLES, params=[_p("code"), *_QUEUE_PARAMS], errors=(401, 403, 404, 422, 503)),
     f"{API}/incidents": _op("incidents", "Incidents with live complaint counts (not those merged into another, "
                             "unless merged=true)", INCIDENT_ROLES, params=_INCIDENT_PARAMS,
                             errors=(401, 403, 422, 503)),

@@ -151,21 +151,23 @@ async def complaint_detail(
 
 
 async def department_queue(
-    conn: Conn, department: str, *, now: datetime | None = None
-) -> list[dict[str, Any]]:
-    """The department's cases: waiting to be accepted (`seconds_to_accept`) or being handled
-    (`seconds_to_resolve`); negative seconds are overdue. Most urgent first."""
+    conn: Conn, department: str, *, limit: int = 200, now: datetime | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """The department's cases, most urgent first, at most `limit` of them, and how many there are: waiting to
+    be accepted (`seconds_to_accept`) or being handled (`seconds_to_resolve`); negative seconds are overdue."""
     rows = await conn.fetch(
         f"SELECT id, tracking_code, status, level, score, category, district, received_at, dispatched_at, "
         f"accepted_at, accept_by, resolve_by, agreed_resolution_at, escalation_level, extension_pending, "
         f"return_count, reopen_count, "
         "EXTRACT(EPOCH FROM accept_by - $2)::int AS seconds_to_accept, "
-        f"EXTRACT(EPOCH FROM resolve_by - $2)::int AS seconds_to_resolve, {overdue_sql('$2')} AS overdue "
+        f"EXTRACT(EPOCH FROM resolve_by - $2)::int AS seconds_to_resolve, {overdue_sql('$2')} AS overdue, "
+        "count(*) OVER () AS total "
         f"FROM {S}.complaints WHERE department = $1 AND status IN ('dispatched', 'accepted', 'reopened') "
-        "ORDER BY LEAST(accept_by, resolve_by) ASC NULLS LAST, received_at",
-        department, _now(now),
+        "ORDER BY LEAST(accept_by, resolve_by) ASC NULLS LAST, received_at, id LIMIT $3",
+        department, _now(now), limit,
     )  # fmt: skip
-    return [_row(r) for r in rows]
+    total = int(rows[0]["total"]) if rows else 0
+    return [{k: v for k, v in _row(r).items() if k != "total"} for r in rows], total
 
 
 # ---- the board -----------------------------------------------------------------------------------------

@@ -155,7 +155,13 @@ async function bulk(incident, action, extra) {
 
 function render(queue) {
   const fetchedAt = Date.now();
-  const items = queue.items;
+  const items = queue.items, total = queue.total ?? items.length;
+  // The API answers the most urgent 200 (in a surge a department holds thousands): say so, and point at the
+  // incidents panel's accept-all / resolve-all for the rest.
+  $("queue-count").textContent = total > items.length
+    ? `显示最紧急的 ${items.length} 件，共 ${total} 件；大批工单请用上方事件的“全部签收” `
+      + `Showing the ${items.length} most urgent of ${total}; for the rest use the incidents' Accept all above.`
+    : `共 ${total} 件 ${total} in all`;
   $("queue").replaceChildren(...(items.length ? items.map((item) => el("tr", { "data-id": item.id, "data-status": item.status },
     el("td", {}, el("strong", { text: item.tracking_code })),
     el("td", {}, el("span", { class: `level ${item.level || ""}`, text: item.level || "—" })),

@@ -6,8 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from events.mapper import make_mapper
 from events.store import JetStreamEventStore
+from events.store.aggregates import AggregateStore
 from tests.integration.pages.harness import Harness, read_api
+from tests.integration.projections.day import _assess, _receive
 
 
 @pytest.fixture
@@ -130,6 +133,27 @@ async def test_department_queue_counts_down_to_each_deadline(api: Harness) -> No
     waiting = power["items"][0]
     assert waiting["status"] == "dispatched"
     assert 0 < waiting["seconds_to_accept"] <= 3600 and waiting["overdue"] is False
+
+
+async def test_department_queue_gives_the_most_urgent_first_and_counts_them_all(api: Harness) -> None:
+    """In a surge a department holds thousands of cases; the page asks for the most urgent 200 and the total."""
+    more = [_receive("power_outage", 22.70, 113.95) for _ in range(2)]
+    for complaint, level in zip(more, ("P1", "P3"), strict=True):
+        complaint.validate()
+        _assess(complaint, level, 90 if level == "P1" else 30)
+        complaint.dispatch("power", by="dispatch-rules", reason="category route")
+    await AggregateStore(api.store, make_mapper()).save(*more)
+    await api.runner.catch_up()
+    code = "power"
+    full = await api.get_json(f"/api/v1/departments/{code}/queue", "command")
+    assert full["total"] == len(full["items"]) == 3  # under the default limit: all of them
+    assert full["items"][0]["id"] == str(more[0].id)  # the P1: its accept-by is the nearest
+    first = await api.get_json(f"/api/v1/departments/{code}/queue?limit=1", "command")
+    assert first["total"] == 3 and first["items"] == full["items"][:1]
+    for query, field in (("limit=0", "limit"), ("limit=1001", "limit"), ("limt=5", "limt")):
+        refused = await api.get(f"/api/v1/departments/{code}/queue?{query}", "command")
+        assert refused.status == 422 and refused.content_type == "application/problem+json"
+        assert field in {e["field"] for e in (await refused.json())["errors"]}
 
 
 @pytest.mark.parametrize(

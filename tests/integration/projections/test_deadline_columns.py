@@ -90,7 +90,9 @@ async def test_after_a_re_dispatch_the_board_shows_the_new_departments_accept_by
     assert row["department"] == "drainage"
     assert row["accept_by"] == _at(events, "ComplaintDispatched") + HOUR and row["resolve_by"] is None
     # Past the assessment's 10 minutes the new department is still in time: not overdue, not escalated.
-    [queued] = await queries.department_queue(pg, "drainage", now=datetime.now(UTC) + timedelta(minutes=30))
+    [queued], _ = await queries.department_queue(
+        pg, "drainage", now=datetime.now(UTC) + timedelta(minutes=30)
+    )
     assert not queued["overdue"] and 1500 < queued["seconds_to_accept"] <= 1800
 
 

@@ -89,12 +89,13 @@ async def test_department_queue_counts_down_to_each_deadline(
     store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
 ) -> None:
     day = await _day(store, make_runner)
-    [waiting] = await queries.department_queue(pg, "power")
+    [waiting], total = await queries.department_queue(pg, "power")
+    assert total == 1
     assert waiting["id"] == day.complaints["waiting"]
     assert 3500 < waiting["seconds_to_accept"] <= 3600 and not waiting["overdue"]
-    [handling] = await queries.department_queue(pg, "drainage")
+    [handling], _ = await queries.department_queue(pg, "drainage")
     assert handling["seconds_to_accept"] is None and 14000 < handling["seconds_to_resolve"] <= 14400
-    late = await queries.department_queue(pg, "power", now=datetime.now(UTC) + timedelta(hours=2))
+    late, _ = await queries.department_queue(pg, "power", now=datetime.now(UTC) + timedelta(hours=2))
     assert late[0]["seconds_to_accept"] < 0 and late[0]["overdue"]
 
 
