@@ -11,7 +11,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cache, cached_property
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -102,7 +102,7 @@ class Rules:
     people_count: re.Pattern[str]
     household_units: frozenset[str]
     household_size: int
-    duration_units: tuple[tuple[re.Pattern[str], int], ...]
+    duration_units: tuple[tuple[Term, int], ...]  # a number, then the unit (the term's source)
     duration_phrases: tuple[tuple[Term, int], ...]
     access: tuple[Term, ...]
     categories: tuple[CategoryTerms, ...]
@@ -111,14 +111,6 @@ class Rules:
     joke: tuple[Term, ...]
     clustering: Clustering
     duplicates: Duplicates
-
-    @cached_property
-    def duration_any(self) -> re.Pattern[str]:
-        """One pass that says whether the text names a duration at all: most texts do not."""
-        patterns = [p.pattern for p, _ in self.duration_units] + [
-            t.pattern.pattern for t, _ in self.duration_phrases
-        ]
-        return re.compile("|".join(f"(?:{p})" for p in patterns) or "(?!)")
 
     def duplicate_km(self, category: str) -> float:
         """How close the same caller's report must be to count as a repeat: never wider than the category's
@@ -219,7 +211,11 @@ def parse_rules(raw: dict[str, Any], reference: Reference, source: str) -> Rules
         household_size=int(people["household_size"]),
         duration_units=tuple(
             (
-                re.compile(rf"(\d+|[一二两三四五六七八九十几半]+)\s*(?:多|个)?\s*(?:{unit})(?![a-z])"),
+                Term.of(
+                    unit,
+                    re.compile(rf"(\d+|[一二两三四五六七八九十几半]+)\s*(?:多|个)?\s*(?:{unit})(?![a-z])"),
+                    unit,
+                ),
                 int(hours),
             )
             for unit, hours in duration["units"].items()

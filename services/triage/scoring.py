@@ -246,16 +246,14 @@ def _cn_number(text: str) -> float:
 
 
 def hours_lasted(body: Text, rules: Rules) -> tuple[float, list[str]]:
-    if not rules.duration_any.search(body.value):
-        return 0.0, []
-    hours, evidence = 0.0, []
-    for pattern, per_unit in rules.duration_units:
-        for match in pattern.finditer(body.value):
+    hours, evidence = 0.0, []  # each unit and phrase is searched only if its literal is in the text
+    for unit, per_unit in rules.duration_units:
+        for match in unit.finditer(body.value):
             value = _cn_number(match.group(1)) * per_unit
             if value > hours:
                 hours, evidence = value, [match.group(0)]
     for term, fixed in rules.duration_phrases:
-        found = term.pattern.search(body.value)
+        found = term.search(body.value)
         if found and fixed > hours:
             hours, evidence = float(fixed), [found.group(0)]
     return hours, evidence
