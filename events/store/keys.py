@@ -6,13 +6,14 @@ replays included, because nothing else can decrypt the sealed fields.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Iterable
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 import structlog
+
+from events.store.gathering import Gatherer
 
 log = structlog.get_logger(__name__)
 
@@ -33,40 +34,38 @@ class PersonalKeyStore:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
-        self._pending: list[tuple[UUID, bytes, asyncio.Future[None]]] = []
-        self._flushing: asyncio.Task[None] | None = None
+        self._puts: Gatherer[tuple[UUID, bytes], bytes | None] = Gatherer(self._put_many)
 
     async def create_schema(self) -> None:
         async with self.pool.acquire() as conn:
             await conn.execute(SCHEMA)
 
-    async def put(self, complaint_id: UUID, key: bytes) -> None:
-        """Store a new key durably; returns once committed. A key is written before the event it opens."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((complaint_id, key, future))
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.create_task(self._flush())
-        await asyncio.shield(future)
+    async def put(self, complaint_id: UUID, key: bytes) -> bytes | None:
+        """Store a new key durably, unless the complaint has one; returns once committed, with the key the
+        complaint now has: `key`, the one stored first (an idempotent retry, or its racing twin, must seal
+        with that one, or the event that wins could not be decrypted), or None if it was erased.
+        A key is written before the event it opens."""
+        return await self._puts.submit((complaint_id, key))
 
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                async with self.pool.acquire() as conn:
-                    await conn.execute(
-                        "INSERT INTO personal_data_keys (complaint_id, key) "
-                        "SELECT * FROM unnest($1::uuid[], $2::bytea[]) ON CONFLICT (complaint_id) DO NOTHING",
-                        [item[0] for item in batch],
-                        [item[1] for item in batch],
-                    )
-            except Exception as exc:  # every waiter hears of it; nothing is swallowed
-                for _, _, future in batch:
-                    with contextlib.suppress(asyncio.InvalidStateError):
-                        future.set_exception(exc)
-                continue
-            for _, _, future in batch:
-                with contextlib.suppress(asyncio.InvalidStateError):
-                    future.set_result(None)
+    async def _put_many(self, items: list[tuple[UUID, bytes]]) -> list[bytes | None]:
+        ids = [complaint_id for complaint_id, _ in items]
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "INSERT INTO personal_data_keys (complaint_id, key) "
+                "SELECT * FROM unnest($1::uuid[], $2::bytea[]) ON CONFLICT (complaint_id) DO NOTHING "
+                "RETURNING complaint_id, key",
+                ids, [key for _, key in items],
+            )  # fmt: skip
+            stored: dict[UUID, bytes | None] = {row["complaint_id"]: bytes(row["key"]) for row in rows}
+            earlier = [complaint_id for complaint_id in ids if complaint_id not in stored]
+            if earlier:
+                # A separate statement: one started before a racing insert committed would not see its row.
+                rows = await conn.fetch(
+                    "SELECT complaint_id, key FROM personal_data_keys WHERE complaint_id = ANY($1::uuid[])",
+                    earlier,
+                )
+                stored |= {row["complaint_id"]: _key(row["key"]) for row in rows}
+        return [stored.get(complaint_id) for complaint_id in ids]
 
     async def get(self, complaint_id: UUID) -> bytes | None:
         """The key, or None when it was erased or never existed."""
@@ -74,7 +73,7 @@ class PersonalKeyStore:
             key = await conn.fetchval(
                 "SELECT key FROM personal_data_keys WHERE complaint_id = $1", complaint_id
             )
-        return bytes(key) if key is not None else None
+        return _key(key)
 
     async def get_many(self, complaint_ids: Iterable[UUID]) -> dict[UUID, bytes]:
         ids = list(complaint_ids)
@@ -98,3 +97,7 @@ class PersonalKeyStore:
         erased = status.endswith(" 1")
         log.info("personal_key_erased", complaint_id=str(complaint_id), erased=erased)
         return erased
+
+
+def _key(stored: Any) -> bytes | None:
+    return bytes(stored) if stored is not None else None

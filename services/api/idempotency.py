@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from events.store.gathering import Gatherer
 from services.api.principal import Principal
 from services.api.problems import FieldError, Problem
 
@@ -66,6 +67,8 @@ def complaint_id_for(scope_hash: str) -> uuid.UUID:
 class IdempotencyStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        # Concurrent claims share one statement: in a surge every drill and app request carries a key.
+        self._claims: Gatherer[tuple[str, str, uuid.UUID, str], tuple[str, str]] = Gatherer(self._claim_many)
 
     async def create_schema(self) -> None:
         async with self.pool.acquire() as conn:
@@ -74,25 +77,37 @@ class IdempotencyStore:
     async def claim(self, scope_hash: str, fingerprint: str, tracking_code: str) -> Claim:
         """The claim for this scope: ours if first, else the earlier one (a different body is refused)."""
         complaint_id = complaint_id_for(scope_hash)
-        async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(
-                "INSERT INTO intake_idempotency (scope, fingerprint, complaint_id, tracking_code) "
-                "VALUES ($1, $2, $3, $4) ON CONFLICT (scope) DO NOTHING RETURNING fingerprint, tracking_code",
-                scope_hash, fingerprint, complaint_id, tracking_code,
-            )  # fmt: skip
-            if row is None:
-                # A separate statement: one started before a racing insert committed would not see its row.
-                row = await conn.fetchrow(
-                    "SELECT fingerprint, tracking_code FROM intake_idempotency WHERE scope = $1", scope_hash
-                )
-        assert row is not None  # either our insert or the earlier row
-        if row["fingerprint"] != fingerprint:
+        stored_fingerprint, stored_code = await self._claims.submit(
+            (scope_hash, fingerprint, complaint_id, tracking_code)
+        )
+        if stored_fingerprint != fingerprint:
             raise Problem(
                 422, "Idempotency-Key reused with another body",
                 "This Idempotency-Key was already used for a different request; use a new key for a new complaint.",
                 code="idempotency_key_reused", errors=[FieldError(HEADER, "already used with a different body")],
             )  # fmt: skip
-        return Claim(complaint_id, row["tracking_code"])
+        return Claim(complaint_id, stored_code)
+
+    async def _claim_many(self, claims: list[tuple[str, str, uuid.UUID, str]]) -> list[tuple[str, str]]:
+        """(fingerprint, tracking code) held for each claim's scope: its own if first, else the earlier."""
+        scopes = [scope_hash for scope_hash, _, _, _ in claims]
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "INSERT INTO intake_idempotency (scope, fingerprint, complaint_id, tracking_code) "
+                "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[]) "
+                "ON CONFLICT (scope) DO NOTHING RETURNING scope, fingerprint, tracking_code",
+                *(list(column) for column in zip(*claims, strict=True)),
+            )  # fmt: skip
+            held = {row["scope"]: (row["fingerprint"], row["tracking_code"]) for row in rows}
+            earlier = [scope_hash for scope_hash in scopes if scope_hash not in held]
+            if earlier:
+                # A separate statement: one started before a racing insert committed would not see its row.
+                rows = await conn.fetch(
+                    "SELECT scope, fingerprint, tracking_code FROM intake_idempotency WHERE scope = ANY($1::text[])",
+                    earlier,
+                )
+                held |= {row["scope"]: (row["fingerprint"], row["tracking_code"]) for row in rows}
+        return [held[scope_hash] for scope_hash in scopes]  # rows are never deleted
 
     async def redraw(self, scope_hash: str, taken: str, fresh: str) -> str:
         """The tracking code the claim holds once `taken` (found claimed by another complaint) is replaced:

@@ -75,9 +75,7 @@ async def store(
     """
     complaint_id, tracking_code = await prepare(writers, intake, principal, key)
     for _ in range(CODE_DRAWS):
-        complaint = await receive(
-            writers, intake, principal, complaint_id, tracking_code, replay_possible=key is not None
-        )
+        complaint = await receive(writers, intake, principal, complaint_id, tracking_code)
         if shape is not None:
             shape(complaint)
         try:
@@ -217,14 +215,8 @@ async def receive(
     principal: Principal,
     complaint_id: uuid.UUID,
     tracking_code: str,
-    *,
-    replay_possible: bool,
 ) -> Complaint:
-    sealed = (
-        await seal_personal(writers, intake, complaint_id, shared=replay_possible)
-        if intake.has_personal_data
-        else None
-    )
+    sealed = await seal_personal(writers, intake, complaint_id) if intake.has_personal_data else None
     reporter = intake.reporter
     contact = reporter and (reporter.phone or reporter.email)
     return Complaint.receive(
@@ -251,23 +243,16 @@ def public_description(intake: IntakeRequest) -> str:
     return mask(intake.description, [k for k in known if k])
 
 
-async def seal_personal(
-    writers: Writers, intake: IntakeRequest, complaint_id: uuid.UUID, *, shared: bool
-) -> str:
-    """Seal with the complaint's key; `shared`: the id may already have a key (an idempotent retry)."""
+async def seal_personal(writers: Writers, intake: IntakeRequest, complaint_id: uuid.UUID) -> str:
+    """Seal with the complaint's key: a new one, or the one an earlier try with the same id stored."""
     reporter = intake.reporter
     data = PersonalData(
         name=reporter.name if reporter else None, phone=reporter.phone if reporter else None,
         email=reporter.email if reporter else None, address=intake.address,
     )  # fmt: skip
     try:
-        fresh = new_key()
-        await writers.key_store.put(complaint_id, fresh)
-        key: bytes | None = fresh
-        if shared:
-            # Read back: a retry (or a racing twin) of an idempotent request must seal with the key that
-            # was stored first (put ignores a second), or the event that wins could not be decrypted.
-            key = await writers.key_store.get(complaint_id)
+        # The key the complaint has: this fresh one, or (an idempotent retry, or a racing twin) the first.
+        key = await writers.key_store.put(complaint_id, new_key())
     except keys.PG_DOWN as exc:
         raise unavailable(f"PostgreSQL is unreachable ({type(exc).__name__})") from None
     if key is None:

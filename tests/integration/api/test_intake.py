@@ -208,6 +208,21 @@ async def test_racing_retries_store_one_complaint(api_client: Client, store: Jet
     assert complaint.reporter_sealed is not None  # and it opens with the one stored key (next test's check)
 
 
+async def test_racing_retries_with_two_bodies_one_body_wins(
+    api_client: Client, store: JetStreamEventStore
+) -> None:
+    """Claims that arrive together share one statement: the first body's claim holds for all of them."""
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    bodies = [GOOD, with_(people_affected=3)] * 4
+    responses = await asyncio.gather(*(api_client.post(URL, json=b, headers=headers) for b in bodies))
+    by_body = [{r.status for r in responses[i::2]} for i in (0, 1)]
+    assert sorted(by_body, key=sorted) == [{201}, {422}]
+    winner = next(r for r in responses if r.status == 201)
+    ids = {(await r.json())["id"] for r in responses if r.status == 201}
+    assert ids == {(await winner.json())["id"]}
+    assert len(await store.read_subject(store.spec.event_subject(ids.pop()))) == 1
+
+
 async def test_idempotency_survives_an_api_restart(
     make_client: MakeClient, store: JetStreamEventStore
 ) -> None:

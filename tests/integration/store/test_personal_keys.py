@@ -26,8 +26,17 @@ async def keys(database_url: str) -> AsyncIterator[PersonalKeyStore]:
 
 async def test_concurrent_puts_are_all_committed(keys: PersonalKeyStore) -> None:
     items = {uuid.uuid4(): os.urandom(32) for _ in range(500)}
-    await asyncio.gather(*(keys.put(cid, key) for cid, key in items.items()))
+    answered = await asyncio.gather(*(keys.put(cid, key) for cid, key in items.items()))
+    assert answered == list(items.values())  # each put answers the key it stored
     assert await keys.get_many(items) == items
+
+
+async def test_twins_putting_at_once_both_get_the_first_key(keys: PersonalKeyStore) -> None:
+    """An idempotent request and its retry, racing: both must seal with the one key that is stored."""
+    complaint = uuid.uuid4()
+    answered = await asyncio.gather(*(keys.put(complaint, os.urandom(32)) for _ in range(3)))
+    assert answered == [await keys.get(complaint)] * 3
+    assert await keys.put(complaint, os.urandom(32)) == answered[0]  # and a later retry too
 
 
 async def test_erased_key_is_gone_and_erasing_twice_reports_nothing_to_do(keys: PersonalKeyStore) -> None:
@@ -37,6 +46,7 @@ async def test_erased_key_is_gone_and_erasing_twice_reports_nothing_to_do(keys: 
     assert await keys.get(complaint) is None
     assert await keys.get_many([complaint]) == {}
     assert await keys.erase(complaint, "again") is False
+    assert await keys.put(complaint, os.urandom(32)) is None  # an erased key is not replaced
 
 
 async def test_unknown_complaint_has_no_key(keys: PersonalKeyStore) -> None:
