@@ -3,7 +3,8 @@
 Intake asks PostgreSQL a few small things per complaint. One statement each would cost a round trip (and a
 socket write, which on a busy two-core machine costs more than the statement) per complaint; gathered, the
 complaints that arrive together share one. The first call starts a flush; calls that arrive while it runs
-go in the next. Nothing is delayed to wait for company.
+go in the next. Nothing is delayed to wait for company. A flush should take its rows in a fixed order (by
+key): two processes inserting the same keys in opposite orders can deadlock.
 """
 
 from __future__ import annotations
@@ -41,10 +42,18 @@ class Gatherer(Generic[T, R]):
                 if len(results) != len(batch):
                     raise RuntimeError(f"{len(results)} results for {len(batch)} items")
             except Exception as exc:  # every waiter hears of it; nothing is swallowed
-                for _, future in batch:
-                    with contextlib.suppress(asyncio.InvalidStateError):
-                        future.set_exception(exc)
+                _fail(batch, exc)
                 continue
+            except BaseException:  # cancelled (shutdown): no waiter may be left waiting for ever
+                batch, self._pending = batch + self._pending, []
+                _fail(batch, RuntimeError("the statement was cancelled"))
+                raise
             for (_, future), result in zip(batch, results, strict=True):
                 with contextlib.suppress(asyncio.InvalidStateError):
                     future.set_result(result)
+
+
+def _fail(batch: list[tuple[T, asyncio.Future[R]]], exc: BaseException) -> None:
+    for _, future in batch:
+        with contextlib.suppress(asyncio.InvalidStateError):
+            future.set_exception(exc)

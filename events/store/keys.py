@@ -49,12 +49,13 @@ class PersonalKeyStore:
 
     async def _put_many(self, items: list[tuple[UUID, bytes]]) -> list[bytes | None]:
         ids = [complaint_id for complaint_id, _ in items]
+        in_order = sorted(items, key=lambda item: item[0])  # rows locked in one order by every API process
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(
                 "INSERT INTO personal_data_keys (complaint_id, key) "
                 "SELECT * FROM unnest($1::uuid[], $2::bytea[]) ON CONFLICT (complaint_id) DO NOTHING "
                 "RETURNING complaint_id, key",
-                ids, [key for _, key in items],
+                [complaint_id for complaint_id, _ in in_order], [key for _, key in in_order],
             )  # fmt: skip
             stored: dict[UUID, bytes | None] = {row["complaint_id"]: bytes(row["key"]) for row in rows}
             earlier = [complaint_id for complaint_id in ids if complaint_id not in stored]

@@ -96,7 +96,8 @@ class IdempotencyStore:
                 "INSERT INTO intake_idempotency (scope, fingerprint, complaint_id, tracking_code) "
                 "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[]) "
                 "ON CONFLICT (scope) DO NOTHING RETURNING scope, fingerprint, tracking_code",
-                *(list(column) for column in zip(*claims, strict=True)),
+                # Rows locked in one order (by scope) by every API process: opposite orders could deadlock.
+                *(list(column) for column in zip(*sorted(claims, key=lambda c: c[0]), strict=True)),
             )  # fmt: skip
             held = {row["scope"]: (row["fingerprint"], row["tracking_code"]) for row in rows}
             earlier = [scope_hash for scope_hash in scopes if scope_hash not in held]

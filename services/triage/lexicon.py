@@ -124,24 +124,26 @@ class _Literals:
     """Every needed literal of every group in use, in one automaton."""
 
     def __init__(self) -> None:
-        self.words: set[str] = set()
-        self.automaton: Any = None
-        self.generation = 0  # a text's answer is good while this is unchanged
+        # (generation, words, automaton), replaced whole: a reader takes one consistent state.
+        self.state: tuple[int, frozenset[str], Any] = (0, frozenset(), None)
 
     def add(self, literals: set[str]) -> None:
-        if literals <= self.words:
+        generation, words, _ = self.state
+        if literals <= words:
             return
-        self.words |= literals
+        words = words | literals
         automaton = ahocorasick.Automaton()
-        for word in self.words:
+        for word in words:
             automaton.add_word(word, word)
         automaton.make_automaton()
-        self.automaton = automaton  # swapped whole: a search under way keeps the one it started with
-        self.generation += 1
+        self.state = (generation + 1, words, automaton)
 
-    def found_in(self, text: str) -> frozenset[str]:
-        automaton = self.automaton
-        return frozenset(word for _, word in automaton.iter(text)) if automaton is not None else frozenset()
+    def found_in(self, text: str) -> tuple[int, frozenset[str]]:
+        """The generation asked and the literals in ``text``: an answer is good while the generation is."""
+        generation, _, automaton = self.state
+        if automaton is None:
+            return generation, frozenset()
+        return generation, frozenset(word for _, word in automaton.iter(text))
 
 
 _LITERALS = _Literals()
@@ -227,9 +229,8 @@ class Text:
     def literals(self) -> frozenset[str]:
         """The needed literals of the lexicon's terms that are in the text."""
         generation, found = self._literals
-        if generation != _LITERALS.generation:
-            found = _LITERALS.found_in(self.value)
-            self._literals = (_LITERALS.generation, found)
+        if generation != _LITERALS.state[0]:
+            generation, found = self._literals = _LITERALS.found_in(self.value)
         return found
 
     def clause_of(self, position: int) -> int:
