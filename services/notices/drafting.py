@@ -38,10 +38,7 @@ async def incident_figures(
     store = repository.store
     gate = asyncio.Semaphore(concurrency)
 
-    async def facts_of(complaint_id: UUID) -> ComplaintFacts | None:
-        known = memo.get(complaint_id) if memo is not None else None
-        if known is not None:
-            return known
+    async def read(complaint_id: UUID) -> ComplaintFacts | None:
         async with gate:
             messages = await store.read_subject(store.spec.event_subject(complaint_id))
         found = facts_from_history(repository.to_domain_event(complaint_id, m) for m in messages)
@@ -49,7 +46,11 @@ async def incident_figures(
             memo.put(complaint_id, found)
         return found
 
-    found = await asyncio.gather(*(facts_of(i) for i in incident.complaint_ids))
+    # The memo knows almost all of them: a task per complaint only for the few it does not.
+    known = {i: memo.get(i) for i in incident.complaint_ids} if memo is not None else {}
+    missing = [i for i in incident.complaint_ids if known.get(i) is None]
+    read_now = dict(zip(missing, await asyncio.gather(*(read(i) for i in missing)), strict=True))
+    found = [read_now.get(i) if known.get(i) is None else known[i] for i in incident.complaint_ids]
     return figures([f for f in found if f is not None])
 
 

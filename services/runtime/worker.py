@@ -13,6 +13,7 @@ letter, are committed with the tracking record at the request's sequence, exactl
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -475,7 +476,13 @@ def _created_event_classes(cls: type[Aggregate]) -> list[type]:
 
 
 def _aggregate_id(message: StoredMessage) -> UUID:
-    return UUID(message.subject.rsplit(".", 1)[1])
+    return _id_in_subject(message.subject)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _id_in_subject(subject: str) -> UUID:
+    """A batch asks for each message's aggregate three times or more, and parsing a UUID takes 1.5 µs."""
+    return UUID(subject.rsplit(".", 1)[1])
 
 
 class _StaleAggregates(Exception):
