@@ -91,8 +91,10 @@ async def main(args: argparse.Namespace) -> None:
         await triage.start()
         await dispatch.start()
 
+        finished = asyncio.Event()
+
         async def keep_dispatching() -> None:
-            while True:
+            while not finished.is_set():
                 if await dispatch.process_batch() == 0:
                     await asyncio.sleep(0.01)
 
@@ -101,7 +103,8 @@ async def main(args: argparse.Namespace) -> None:
         while await triage.process_batch() or await triage.lag():
             pass
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-        helper.cancel()
+        finished.set()  # and its batch in hand finished, before the connection closes
+        await helper
         n = len(complaints)
         sys.stdout.write(
             f"typhoon drill, {args.seconds:g} s at {args.rate:g}/s (seed {args.seed}): {n:,} complaints\n"

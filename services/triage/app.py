@@ -62,6 +62,8 @@ def build_worker(store: JetStreamEventStore, deps: handlers.Deps, **options: Any
     # batch that meets such a write is redone; a smaller batch redoes less (bench/surge.py: 354 -> 408
     # complaints/s) and costs nothing measurable alone (bench/workers.py: 1,237 and 1,361 per CPU-second).
     options.setdefault("batch_size", 250)
+    # And what dispatch wrote since is fed to the cache before each batch (Worker._read_ahead).
+    options.setdefault("read_ahead", True)
     options.setdefault("planner", functools.partial(handlers.plan, deps=deps))
     return Worker(NAME, store, AggregateStore(store, make_mapper()), build_handlers(deps), **options)
 

@@ -64,16 +64,26 @@ async def test_worker_applies_every_event_once_and_resumes_where_it_stopped(
     assert await restarted.lag() == 0
 
 
-@pytest.mark.parametrize("cache_types", [(), (Tally,)], ids=["loaded", "cached"])
+@pytest.mark.parametrize(
+    ("cache_types", "read_ahead"),
+    [((), False), ((Tally,), False), ((Tally,), True)],
+    ids=["loaded", "cached", "cached-read-ahead"],
+)
 async def test_two_instances_of_one_worker_never_apply_an_effect_twice(
-    store: JetStreamEventStore, cache_types: tuple[type, ...]
+    store: JetStreamEventStore, cache_types: tuple[type, ...], read_ahead: bool
 ) -> None:
     await open_tally(store)
     names = [f"c{n}" for n in range(400)]
     await seed(store, names)
     rivals = [
         Worker(
-            "toy", store, AggregateStore(store, mapper()), HANDLERS, batch_size=25, cache_types=cache_types
+            "toy",
+            store,
+            AggregateStore(store, mapper()),
+            HANDLERS,
+            batch_size=25,
+            cache_types=cache_types,
+            read_ahead=read_ahead,
         )
         for _ in range(2)
     ]
@@ -119,6 +129,37 @@ async def test_a_cached_aggregate_that_others_write_is_never_acted_on_stale(
     assert worker.cache is not None
     cached = worker.cache.get(TALLY_ID)
     assert isinstance(cached, Tally) and cached.seen == seen  # the cache ends exactly as stored
+
+
+@pytest.mark.parametrize("read_ahead", [False, True], ids=["in-order", "read-ahead"])
+async def test_reading_ahead_spares_redoing_batches_others_wrote_into(
+    store: JetStreamEventStore, read_ahead: bool
+) -> None:
+    """Staff write the cached tally after a backlog: at the stream's end, past every batch of it. Read in
+    order only, the worker's copy is behind when a batch commits, and the batch is done twice; fed the
+    stream's end first, never. Either way every effect lands once."""
+    await open_tally(store)
+    handled: Counter_[str] = Counter_()
+
+    async def count(event: Counter.Started, uow: UnitOfWork) -> None:
+        handled[event.name] += 1
+        await count_started(event, uow)
+
+    worker = Worker("toy", store, AggregateStore(store, mapper()), {Counter.Started: count}, batch_size=20,
+                    cache_types=(Tally,), read_ahead=read_ahead)  # fmt: skip
+    first, backlog = [f"a{n}" for n in range(20)], [f"b{n}" for n in range(60)]
+    await seed(store, first)
+    await drain(worker)  # the tally is cached from here on
+    await seed(store, backlog)
+    staff = AggregateStore(store, mapper())
+    shared = await staff.get(TALLY_ID, Tally)
+    shared.count("staff")
+    await staff.save(shared)
+    await drain(worker)
+
+    assert sorted(await tally(store)) == sorted([*first, *backlog, "staff"])
+    handled_again = sum(handled.values()) - len(first) - len(backlog)
+    assert (handled_again == 0) if read_ahead else (handled_again > 0)
 
 
 async def test_a_conflict_over_one_aggregate_puts_the_others_back_without_reading_them_again(
