@@ -11,7 +11,7 @@ import json
 import math
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -66,13 +66,23 @@ class IntakeRequest:
     operator_fields: tuple[str, ...] = field(default=())  # which operator-only fields were sent
 
     def fingerprint(self) -> str:
-        """A hash of the request as understood (after normalisation): equal bodies, equal fingerprints."""
-        data = asdict(self)
+        """A hash of the request as understood (after normalisation): equal bodies, equal fingerprints.
+
+        The text is what `dataclasses.asdict` would give (rows stored before stay comparable), built by hand:
+        asdict copies every value deeply and cost 25 µs of intake's time."""
+        data = {name: getattr(self, name) for name in _FIELDS}
+        reporter = self.reporter
+        data["reporter"] = None if reporter is None else {
+            "name": reporter.name, "phone": reporter.phone, "email": reporter.email
+        }  # fmt: skip
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
     @property
     def has_personal_data(self) -> bool:
         return self.reporter is not None or self.address is not None
+
+
+_FIELDS = tuple(f.name for f in fields(IntakeRequest))
 
 
 def parse_intake(body: Any, ref: Reference) -> tuple[IntakeRequest | None, list[FieldError]]:
