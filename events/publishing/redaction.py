@@ -37,6 +37,9 @@ _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     # Area code 0xx(x), set off by a hyphen, a space or brackets: "010-12345678", "(0755) 8888 8888".
     ("landline", re.compile(r"(?<![\d-])(?:\(0\d{2,3}\)\s?|0\d{2,3}[\s-])\d{3,4}[\s-]?\d{4}(?![\d-])")),
 )
+# What a text must hold for a pattern to match at all: most complaint texts have no "@" or "+", many no digit.
+_PATTERN_NEEDS: dict[Kind, str] = {"email": "@", "international_phone": "+"}
+_ANY_DIGIT = re.compile(r"\d")  # as the patterns' \d: any Unicode digit
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _MIN_KNOWN = 2  # a single character is no name: it would match everywhere
@@ -169,7 +172,11 @@ def valid_resident_id(value: str) -> bool:
 
 def _find(text: str, index: _KnownIndex) -> list[Finding]:
     candidates: list[Finding] = []
+    has_digit = _ANY_DIGIT.search(text) is not None
     for kind, pattern in _PATTERNS:
+        needs = _PATTERN_NEEDS.get(kind)
+        if (needs is not None and needs not in text) or (kind != "email" and not has_digit):
+            continue  # an email needs an "@", an international number a "+"; every number a digit
         for match in pattern.finditer(text):
             if _plausible(kind, match.group()):
                 candidates.append(Finding(kind, match.start(), match.end(), _mask_value(match.group(), kind)))
