@@ -1,12 +1,13 @@
 """Intake throughput: POST /api/v1/complaints end to end, each 201 durably stored (fsync always).
 
-    .venv/bin/python bench/intake.py [--requests 20000] [--concurrency 64] [--personal 1.0]
+    .venv/bin/python bench/intake.py [--requests 20000] [--concurrency 64] [--personal 1.0] [--keyed]
 
 Starts its own nats-server (sync_interval: always) and PostgreSQL in a temporary directory on free
 loopback ports, runs the API as a separate process (`levee serve api`, so the load generator and the API
 do not share one event loop), mints an operator token (staff tokens are not rate-limited) and drives
 intake with `--concurrency` aiohttp clients. `--personal` is the share of complaints carrying a reporter
-(personal data: a key written to PostgreSQL before the event). Prints complaints/s, p50/p99 latency and the
+(personal data: a key written to PostgreSQL before the event); `--keyed` gives every request its own
+Idempotency-Key, as apps and the drill send one (a claim row in PostgreSQL). Prints complaints/s, p50/p99 latency and the
 API process's CPU time per complaint: the load generator shares the cores, and on a busy machine CPU per
 complaint compares two versions more steadily than the rate does.
 """
@@ -60,12 +61,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def drive(
-    url: str, token: str, total: int, concurrency: int, personal: float, api_pid: int
+    url: str, token: str, total: int, concurrency: int, personal: float, api_pid: int, *, keyed: bool = False
 ) -> tuple[float, list[float], float]:
     """(complaints/s, latencies, API CPU seconds used during the timed part)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     remaining = iter(range(total))
+    run = os.urandom(4).hex()  # keys of one run only
     headers = {"Authorization": f"Bearer {token}"}
     # Encoded once: the load generator shares the cores with the API, so it spends as little as it can.
     with_reporter, without = json.dumps({**BODY, "reporter": REPORTER}).encode(), json.dumps(BODY).encode()
@@ -76,7 +78,8 @@ async def drive(
             for n in remaining:
                 body = with_reporter if (n % 100) < personal * 100 else without
                 started = time.perf_counter()
-                async with session.post(url, data=body, headers=JSON) as response:
+                sent = {**JSON, "Idempotency-Key": f"bench-{run}-{n}"} if keyed else JSON
+                async with session.post(url, data=body, headers=sent) as response:
                     await response.read()
                     statuses[response.status] = statuses.get(response.status, 0) + 1
                 latencies.append(time.perf_counter() - started)
@@ -134,12 +137,13 @@ async def main(args: argparse.Namespace) -> None:
         token = await mint_token(postgres.dsn)
         url = f"http://127.0.0.1:{port}/api/v1/complaints"
         rate, latencies, cpu = await drive(
-            url, token, args.requests, args.concurrency, args.personal, api.pid
+            url, token, args.requests, args.concurrency, args.personal, api.pid, keyed=args.keyed
         )
         p50, p99 = percentile(latencies, 0.50) * 1000, percentile(latencies, 0.99) * 1000
         sys.stdout.write(
             f"POST /api/v1/complaints x {args.requests:,}, concurrency {args.concurrency}, "
-            f"{args.personal:.0%} with a reporter, fsync always\n"
+            f"{args.personal:.0%} with a reporter{', each with an Idempotency-Key' if args.keyed else ''}, "
+            "fsync always\n"
             f"{rate:,.0f} complaints/s   p50 {p50:.1f} ms   p99 {p99:.1f} ms   (cores: {os.cpu_count()})\n"
             f"API process CPU: {cpu / args.requests * 1e6:.0f} µs per complaint "
             f"({cpu / (args.requests / rate):.0%} of one core)   load average: {os.getloadavg()[0]:.2f}\n"
@@ -160,6 +164,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--personal", type=float, default=1.0, help="share of complaints with a reporter, 0..1"
     )
+    parser.add_argument("--keyed", action="store_true", help="an Idempotency-Key on every request")
     parser.add_argument(
         "--log-level", default="warning", help="the API's; info writes its per-request lines (to /dev/null)"
     )
