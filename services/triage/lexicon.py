@@ -121,29 +121,34 @@ _GROUPS: dict[int, tuple[tuple[Term, ...], _Group]] = {}
 
 
 class _Literals:
-    """Every needed literal of every group in use, in one automaton."""
+    """Every needed literal of every group in use, in one automaton whose values say which terms need it."""
 
     def __init__(self) -> None:
-        # (generation, words, automaton), replaced whole: a reader takes one consistent state.
-        self.state: tuple[int, frozenset[str], Any] = (0, frozenset(), None)
+        # (generation, automaton, owners), replaced whole: a reader takes one consistent state. owners: for
+        # each literal, (group number, term index) of every term that needs it.
+        self.state: tuple[int, Any, dict[str, tuple[tuple[int, int], ...]]] = (0, None, {})
 
-    def add(self, literals: set[str]) -> None:
-        generation, words, _ = self.state
-        if literals <= words:
-            return
-        words = words | literals
+    def add(self, group: int, owners: dict[str, list[int]]) -> None:
+        generation, _, known = self.state
+        merged = dict(known)
+        for word, indices in owners.items():
+            merged[word] = (*merged.get(word, ()), *((group, index) for index in indices))
         automaton = ahocorasick.Automaton()
-        for word in words:
-            automaton.add_word(word, word)
+        for word, owned in merged.items():
+            automaton.add_word(word, owned)
         automaton.make_automaton()
-        self.state = (generation + 1, words, automaton)
+        self.state = (generation + 1, automaton, merged)
 
-    def found_in(self, text: str) -> tuple[int, frozenset[str]]:
-        """The generation asked and the literals in ``text``: an answer is good while the generation is."""
-        generation, _, automaton = self.state
-        if automaton is None:
-            return generation, frozenset()
-        return generation, frozenset(word for _, word in automaton.iter(text))
+    def found_in(self, text: str) -> tuple[int, dict[int, list[int]]]:
+        """The generation asked and, by group, the indices of the terms whose literal is in ``text`` (sorted):
+        an answer is good while the generation is."""
+        generation, automaton, _ = self.state
+        found: dict[int, set[int]] = {}
+        if automaton is not None:
+            for _, owned in automaton.iter(text):
+                for group, index in owned:
+                    found.setdefault(group, set()).add(index)
+        return generation, {group: sorted(indices) for group, indices in found.items()}
 
 
 _LITERALS = _Literals()
@@ -151,18 +156,16 @@ _LITERALS = _Literals()
 
 @dataclass(frozen=True)
 class _Group:
-    owners: dict[str, tuple[int, ...]]  # needed literal: indices of the terms that need it
-    literals: frozenset[str]  # the owners' keys
+    number: int  # its owners' key in the automaton
     ungated: tuple[int, ...]  # the terms with no needed literal
     loose: re.Pattern[str]  # one alternation of those, without word edges: a first pass
 
     def candidates(self, text: Text) -> list[int]:
         """Indices of the terms that may match the text, in the group's order."""
-        owners = self.owners
-        found = {index for literal in self.literals & text.literals() for index in owners[literal]}
+        found = text.candidates().get(self.number, [])
         if self.ungated and self.loose.search(text.value):
-            found.update(self.ungated)
-        return sorted(found)
+            return sorted({*found, *self.ungated})
+        return found
 
 
 def _group(terms: tuple[Term, ...]) -> _Group:
@@ -174,13 +177,8 @@ def _group(terms: tuple[Term, ...]) -> _Group:
         for i, term in enumerate(terms):
             for literal in term.gate or ():
                 owners.setdefault(literal, []).append(i)
-        _LITERALS.add(set(owners))
-        group = _Group(
-            {w: tuple(ix) for w, ix in owners.items()},
-            frozenset(owners),
-            ungated,
-            re.compile(loose or "(?!)"),
-        )
+        group = _Group(len(_GROUPS), ungated, re.compile(loose or "(?!)"))
+        _LITERALS.add(group.number, owners)
         found = _GROUPS[id(terms)] = (terms, group)
     return found[1]
 
@@ -216,7 +214,7 @@ class Text:
 
     def __init__(self, raw: str) -> None:
         self.value = normalise(raw)
-        self._literals: tuple[int, frozenset[str]] = (-1, frozenset())
+        self._candidates: tuple[int, dict[int, list[int]]] = (-1, {})
         bounds = [0]
         for match in _CLAUSE_END.finditer(self.value):
             bounds.append(match.start())
@@ -226,11 +224,11 @@ class Text:
         self._found: dict[int, list[Hit]] = {}
         self._derived: dict[tuple[str, int], tuple[object, object]] = {}
 
-    def literals(self) -> frozenset[str]:
-        """The needed literals of the lexicon's terms that are in the text."""
-        generation, found = self._literals
+    def candidates(self) -> dict[int, list[int]]:
+        """By term group, the terms whose needed literal is in the text: one automaton pass for all groups."""
+        generation, found = self._candidates
         if generation != _LITERALS.state[0]:
-            generation, found = self._literals = _LITERALS.found_in(self.value)
+            generation, found = self._candidates = _LITERALS.found_in(self.value)
         return found
 
     def clause_of(self, position: int) -> int:
