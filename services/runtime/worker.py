@@ -159,8 +159,9 @@ class Worker:
         cut = next((i for i, m in enumerate(messages) if m.subject == retry), None)
         if cut is not None:
             messages = messages[: cut or 1]
+        behind = len(read) == self.batch_size  # a short read reached the stream's end: nothing lies ahead
         read = messages
-        if self.read_ahead:
+        if self.read_ahead and behind:
             await self._read_ahead(read[-1].seq)
         for _ in range(50):
             # A retry redoes only what is not committed yet: a batch may commit in parts.
