@@ -72,9 +72,9 @@ class IntakeRequest:
         asdict copies every value deeply and cost 25 µs of intake's time."""
         data = {name: getattr(self, name) for name in _FIELDS}
         reporter = self.reporter
-        data["reporter"] = None if reporter is None else {
-            "name": reporter.name, "phone": reporter.phone, "email": reporter.email
-        }  # fmt: skip
+        data["reporter"] = (
+            None if reporter is None else {name: getattr(reporter, name) for name in _REPORTER_FIELDS}
+        )
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
     @property
@@ -83,6 +83,7 @@ class IntakeRequest:
 
 
 _FIELDS = tuple(f.name for f in fields(IntakeRequest))
+_REPORTER_FIELDS = tuple(f.name for f in fields(Reporter))
 
 
 def parse_intake(body: Any, ref: Reference) -> tuple[IntakeRequest | None, list[FieldError]]:

@@ -207,7 +207,9 @@ class AggregateCache:
             self._entries.popitem(last=False)
 
     def forget(self, aggregate_id: UUID) -> None:
+        """Drop the entry, and a note that it did not exist: a commit found it written by someone else."""
         self._entries.pop(aggregate_id, None)
+        self._missing.pop(aggregate_id, None)
 
     def evict(self, aggregates: list[Aggregate]) -> None:
         """Forget these (changed in memory by a batch that will not be committed); the rest stays valid."""

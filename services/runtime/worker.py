@@ -27,7 +27,7 @@ from eventsourcing.utils import get_topic
 
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable, Write
 from events.store.aggregates import TOPIC, VERSION, AggregateStore, Appender
-from events.store.jetstream import MAX_BATCH
+from events.store.jetstream import MAX_BATCH, READ_BATCH
 from events.store.records import StoredMessage
 from services.runtime import redrive
 from services.runtime.metrics import CONSUMER_LAG, DEAD_LETTERS, HANDLER_FAILURES, LagMeter
@@ -159,9 +159,12 @@ class Worker:
         cut = next((i for i, m in enumerate(messages) if m.subject == retry), None)
         if cut is not None:
             messages = messages[: cut or 1]
-        behind = len(read) == self.batch_size  # a short read reached the stream's end: nothing lies ahead
+        # A short read reached the stream's end: nothing lies ahead (one read gives READ_BATCH at most).
+        behind = len(read) >= min(self.batch_size, READ_BATCH)
         read = messages
         if self.read_ahead and behind:
+            if self._stale:  # as `_feed` will: marks of earlier batches end here (those were reloaded since)
+                self._stale = {i: seq for i, seq in self._stale.items() if seq >= read[0].seq}
             await self._read_ahead(read[-1].seq)
         for _ in range(50):
             # A retry redoes only what is not committed yet: a batch may commit in parts.
@@ -513,7 +516,7 @@ def _aggregate_id(message: StoredMessage) -> UUID:
     return _id_in_subject(message.subject)
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=8192)  # a batch and a read-ahead chunk
 def _id_in_subject(subject: str) -> UUID:
     """A batch asks for each message's aggregate three times or more, and parsing a UUID takes 1.5 µs."""
     return UUID(subject.rsplit(".", 1)[1])

@@ -8,6 +8,7 @@ A clause ends at punctuation or at "but"/"但是": negation and resolution only 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -118,6 +119,7 @@ def compile_terms(terms: list[str]) -> tuple[Term, ...]:
 # answered for all of them at once, by one Aho-Corasick pass (pyahocorasick) over the text: `re` would try a
 # long alternation at every position, and a substring test per literal costs 50 µs a text for a thousand.
 _GROUPS: dict[int, tuple[tuple[Term, ...], _Group]] = {}
+_GROUP_NUMBERS = itertools.count()
 
 
 class _Literals:
@@ -177,7 +179,7 @@ def _group(terms: tuple[Term, ...]) -> _Group:
         for i, term in enumerate(terms):
             for literal in term.gate or ():
                 owners.setdefault(literal, []).append(i)
-        group = _Group(len(_GROUPS), ungated, re.compile(loose or "(?!)"))
+        group = _Group(next(_GROUP_NUMBERS), ungated, re.compile(loose or "(?!)"))
         _LITERALS.add(group.number, owners)
         found = _GROUPS[id(terms)] = (terms, group)
     return found[1]
