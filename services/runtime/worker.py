@@ -48,9 +48,11 @@ Clock = Callable[[], datetime]
 # batch (at most MAX_BATCH messages with the tracking record) never overflows; the rest is headroom for the
 # effects of one more event.
 COMMIT_AT = MAX_BATCH - 200
-# Read-ahead (see `Worker._read_ahead`): at most this many of the stream's last messages, read in chunks.
+# Read-ahead (see `Worker._read_ahead`): at most this many of the stream's last messages, read in chunks,
+# before each of this many batches after a commit was refused as stale.
 READ_AHEAD_WINDOW = 20_000
 READ_AHEAD_CHUNK = 1_000
+READ_AHEAD_BATCHES = 50
 
 
 def utc_now() -> datetime:
@@ -99,6 +101,7 @@ class Worker:
         self._stale: dict[UUID, int] = {}
         self.read_ahead = read_ahead and self.cache is not None
         self._ahead = 0  # the stream's end read ahead up to here (Worker._read_ahead)
+        self._ahead_batches = 0  # batches still to read ahead before (since a stale commit)
         self.planner = planner
         self.observers = {get_topic(cls): observer for cls, observer in (observers or {}).items()}
         self.lag_meter = LagMeter()
@@ -162,7 +165,8 @@ class Worker:
         # A short read reached the stream's end: nothing lies ahead (one read gives READ_BATCH at most).
         behind = len(read) >= min(self.batch_size, READ_BATCH)
         read = messages
-        if self.read_ahead and behind:
+        if self.read_ahead and behind and self._ahead_batches > 0:
+            self._ahead_batches -= 1
             if self._stale:  # as `_feed` will: marks of earlier batches end here (those were reloaded since)
                 self._stale = {i: seq for i, seq in self._stale.items() if seq >= read[0].seq}
             await self._read_ahead(read[-1].seq)
@@ -189,6 +193,7 @@ class Worker:
                 # Some cached aggregates were behind the stream's end (written after the batch in hand): redo
                 # the batch with those loaded afresh, the rest of the cache is still good.
                 self.log.info("worker_refresh_stale", aggregates=len(stale.ids))
+                self._ahead_batches = READ_AHEAD_BATCHES  # others write what this worker writes: read ahead
                 for aggregate_id in stale.ids:
                     self._stale[aggregate_id] = messages[-1].seq
                     if self.cache is not None:
@@ -359,7 +364,9 @@ class Worker:
         A worker behind the stream's end also writes aggregates that others wrote after its batch: in a
         surge, triage records repeat calls on, links and re-scores complaints that dispatch has routed or
         escalated since. Its copies were behind, the commit was refused and the batch redone: 42% of the
-        events triage handled in `bench/surge.py` were handled again. Those writes sit at the stream's end,
+        events triage handled in `bench/surge.py` were handled again. Reading ahead reads each message twice,
+        which costs more than it saves where nobody else writes (a backlog drained alone: 50% more CPU), so
+        it runs only for the READ_AHEAD_BATCHES batches after a commit was refused as stale. Those writes sit at the stream's end,
         so that is what is read (at most READ_AHEAD_WINDOW messages back; an entry whose next version lies
         before that is dropped, and loaded when needed). Only entries the cache has are fed; handlers see
         nothing a fresh load (which also reads to the end) would not show them. In order, later, a version an

@@ -136,8 +136,9 @@ async def test_reading_ahead_spares_redoing_batches_others_wrote_into(
     store: JetStreamEventStore, read_ahead: bool
 ) -> None:
     """Staff write the cached tally after a backlog: at the stream's end, past every batch of it. Read in
-    order only, the worker's copy is behind when a batch commits, and the batch is done twice; fed the
-    stream's end first, never. Either way every effect lands once."""
+    order only, the worker's copy is behind when a batch commits, and the batch is done twice. The first
+    such conflict turns reading ahead on; the next backlog's staff write is then fed before its batches,
+    and nothing is done twice. Either way every effect lands once."""
     await open_tally(store)
     handled: Counter_[str] = Counter_()
 
@@ -147,18 +148,25 @@ async def test_reading_ahead_spares_redoing_batches_others_wrote_into(
 
     worker = Worker("toy", store, AggregateStore(store, mapper()), {Counter.Started: count}, batch_size=20,
                     cache_types=(Tally,), read_ahead=read_ahead)  # fmt: skip
-    first, backlog = [f"a{n}" for n in range(20)], [f"b{n}" for n in range(60)]
-    await seed(store, first)
-    await drain(worker)  # the tally is cached from here on
-    await seed(store, backlog)
     staff = AggregateStore(store, mapper())
-    shared = await staff.get(TALLY_ID, Tally)
-    shared.count("staff")
-    await staff.save(shared)
-    await drain(worker)
 
-    assert sorted(await tally(store)) == sorted([*first, *backlog, "staff"])
-    handled_again = sum(handled.values()) - len(first) - len(backlog)
+    async def backlog_then_staff(names: list[str], source: str) -> None:
+        await seed(store, names)
+        shared = await staff.get(TALLY_ID, Tally)
+        shared.count(source)
+        await staff.save(shared)
+        await drain(worker)
+
+    warm = [f"w{n}" for n in range(20)]
+    await seed(store, warm)
+    await drain(worker)  # the tally is cached from here on
+    first, second = [f"a{n}" for n in range(60)], [f"b{n}" for n in range(60)]
+    await backlog_then_staff(first, "staff-1")
+    assert sum(handled[n] for n in first) > len(first)  # the first conflict: redone either way
+    await backlog_then_staff(second, "staff-2")
+
+    assert sorted(await tally(store)) == sorted([*warm, *first, "staff-1", *second, "staff-2"])
+    handled_again = sum(handled[n] for n in second) - len(second)
     assert (handled_again == 0) if read_ahead else (handled_again > 0)
 
 
