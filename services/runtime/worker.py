@@ -364,13 +364,14 @@ class Worker:
         A worker behind the stream's end also writes aggregates that others wrote after its batch: in a
         surge, triage records repeat calls on, links and re-scores complaints that dispatch has routed or
         escalated since. Its copies were behind, the commit was refused and the batch redone: 42% of the
-        events triage handled in `bench/surge.py` were handled again. Reading ahead reads each message twice,
-        which costs more than it saves where nobody else writes (a backlog drained alone: 50% more CPU), so
-        it runs only for the READ_AHEAD_BATCHES batches after a commit was refused as stale. Those writes sit at the stream's end,
+        events triage handled in `bench/surge.py` were handled again. Those writes sit at the stream's end,
         so that is what is read (at most READ_AHEAD_WINDOW messages back; an entry whose next version lies
         before that is dropped, and loaded when needed). Only entries the cache has are fed; handlers see
         nothing a fresh load (which also reads to the end) would not show them. In order, later, a version an
         entry already has is skipped undecoded.
+
+        Each message is read twice, which costs more than it saves where nobody else writes (a backlog
+        drained alone: 50% more CPU), so it runs only for the READ_AHEAD_BATCHES batches after a stale commit.
         """
         last = await self.store.last_sequence()
         start = max(end, self._ahead, last - READ_AHEAD_WINDOW)
