@@ -111,7 +111,21 @@ class Term:
 
 
 def compile_terms(terms: list[str]) -> tuple[Term, ...]:
-    return tuple(Term.of(term, compile_term(term), _without_edges(term)) for term in terms)
+    """The terms compiled; a term `re` refuses, or one that cannot stand in an alternation with the others
+    (flags for the whole pattern, "(?i)"), is refused here with a ValueError naming it: a deployment's rules
+    file must fail at start, not at the first complaint."""
+    compiled = []
+    for term in terms:
+        try:
+            pattern = compile_term(term)
+            re.compile(f"(?:{_without_edges(term)})|(?!)")  # as a group's first pass reads it
+        except re.error as exc:
+            raise ValueError(
+                f"term {term!r} is not a pattern triage can use ({exc}); flags go in scoped form, "
+                "(?i:...), and are not needed for case: text is lower-cased first"
+            ) from None
+        compiled.append(Term.of(term, pattern, _without_edges(term)))
+    return tuple(compiled)
 
 
 # A group's terms are searched only where they can match: a term with needed literals only when one of them is

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -258,6 +259,29 @@ def test_a_rules_file_missing_a_category_is_refused_at_load(tmp_path: Path) -> N
     raw = tomllib.loads((Path(explain.__file__).parent / "rules.toml").read_text(encoding="utf-8"))
     del raw["categories"]["shelter"]
     with pytest.raises(ValueError, match="shelter"):
+        parse_rules(raw, load_reference(), "broken.toml")
+
+
+@pytest.mark.parametrize(
+    ("where", "term"),
+    [
+        ("distress.terms", "(?i)救命"),
+        ("categories.shelter.strong", "(unclosed"),
+        ("access.terms", "(?i)stuck"),
+    ],
+)
+def test_a_rules_file_with_a_term_triage_cannot_use_is_refused_at_load(where: str, term: str) -> None:
+    """A global flag alone compiles, but not in the alternation a group is first searched with: left in,
+    it would fail every complaint at triage instead of the deployment at start."""
+    import tomllib
+
+    raw = tomllib.loads((Path(explain.__file__).parent / "rules.toml").read_text(encoding="utf-8"))
+    *path, key = where.split(".")
+    table = raw
+    for name in path:
+        table = table[name]
+    table[key] = [*table[key], term]
+    with pytest.raises(ValueError, match=re.escape(repr(term))):
         parse_rules(raw, load_reference(), "broken.toml")
 
 
