@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import logging
 import sys
 import tempfile
@@ -26,7 +25,6 @@ from typing import Any
 
 import structlog
 
-from events.complaint import Complaint
 from events.mapper import make_mapper
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
@@ -34,10 +32,12 @@ from events.store.connection import connect_nats
 from events.store.group_commit import GroupCommitter
 from events.store.stream import StreamSpec, ensure_stream
 from services.dispatch import app as dispatch_app
+from services.drill.direct import received
 from services.drill.scenario import load_scenario, submissions
 from services.embedded.nats_server import NatsServer
 from services.triage import app as triage_app
 
+SECRET = b"bench-contact-secret"
 READ_AGAIN: Counter[str] = Counter()  # aggregates read in full from the stream, by kind
 EVENTS_READ_AGAIN: Counter[str] = Counter()
 REDONE: Counter[str] = Counter()
@@ -62,16 +62,6 @@ def count_redone(logger: Any, name: str, event: dict[str, Any]) -> dict[str, Any
     raise structlog.DropEvent
 
 
-def complaint(body: dict[str, Any]) -> Complaint:
-    location, phone = body["location"], (body.get("reporter") or {}).get("phone")
-    return Complaint.receive(
-        channel=body["channel"], description=body["description"], received_by="bench", lat=location["lat"],
-        lon=location["lon"], district=location.get("district"), category=body.get("category"),
-        people_affected=body["people_affected"], vulnerable=body.get("vulnerable"),
-        contact_hash=hashlib.sha256(phone.encode()).hexdigest() if phone else None,
-    )  # fmt: skip
-
-
 async def main(args: argparse.Namespace) -> None:
     server = NatsServer(Path(tempfile.mkdtemp(prefix="levee-bench-surge-")) / "nats").start()
     nc = await connect_nats(server.url, name="bench-surge")
@@ -80,7 +70,7 @@ async def main(args: argparse.Namespace) -> None:
         await ensure_stream(nc, spec)
         store = JetStreamEventStore(nc, spec, timeout=30)
         plan = submissions(load_scenario("typhoon"), seed=args.seed, rate=args.rate, duration=args.seconds)
-        complaints = [complaint(s.body) for s in plan]
+        complaints = [received(s.body, received_by="bench", contact_secret=SECRET) for s in plan]
         async with GroupCommitter(store) as committer:
             writer = AggregateStore(store, make_mapper(), appender=committer)
             for start in range(0, len(complaints), 2000):

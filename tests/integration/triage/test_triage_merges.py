@@ -4,10 +4,8 @@ after a merge go to the survivor, and a report bridging two groups of one event 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 from collections import Counter
-from typing import Any
 from uuid import UUID
 
 from events.complaint import Complaint
@@ -15,6 +13,7 @@ from events.incident import Incident
 from events.mapper import make_mapper
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateNotFound, AggregateStore
+from services.drill.direct import received
 from services.drill.scenario import load_scenario, submissions
 from services.triage.app import build_worker
 from services.triage.indexes import Cluster, near
@@ -170,7 +169,11 @@ async def test_a_typhoon_drill_leaves_no_two_groups_of_one_cluster_within_reach(
     bridged them joined them, merging their incidents), every group's incident is active, and every report
     with an incident is in its group's."""
     plan = list(submissions(load_scenario("typhoon"), seed=2, rate=60.0, duration=5.0))
-    reports = [_from_drill(s.body) for s in plan if s.incident != "background"]
+    reports = [
+        received(s.body, received_by="drill", contact_secret=b"test-secret")
+        for s in plan
+        if s.incident != "background"
+    ]
     for start in range(0, len(reports), 100):
         await put(store, *reports[start : start + 100])
     await drain(build_worker(store, DEPS, batch_size=50))
@@ -197,14 +200,3 @@ async def test_a_typhoon_drill_leaves_no_two_groups_of_one_cluster_within_reach(
     assert joined >= 1  # this drill (seed 2) does bridge groups; not every seed does
     for report in reports:
         assert Counter(await topics(store, report.id))["ComplaintMovedToIncident"] <= 1
-
-
-def _from_drill(body: dict[str, Any]) -> Complaint:
-    location = body["location"]
-    phone = (body.get("reporter") or {}).get("phone")
-    return Complaint.receive(
-        channel=body["channel"], description=body["description"], received_by="drill", lat=location["lat"],
-        lon=location["lon"], district=location.get("district"), category=body.get("category"),
-        people_affected=body["people_affected"], vulnerable=body.get("vulnerable"),
-        contact_hash=hashlib.sha256(phone.encode()).hexdigest() if phone else None,
-    )  # fmt: skip
