@@ -23,6 +23,20 @@ LEVELS = ("P1", "P2", "P3", "P4")
 COMMAND_QUEUE = "command"
 
 
+# The ninths of a box, south to north by west to east: (English, Chinese).
+_PARTS = (
+    (("south-west", "西南部"), ("south", "南部"), ("south-east", "东南部")),
+    (("west", "西部"), ("centre", "中部"), ("east", "东部")),
+    (("north-west", "西北部"), ("north", "北部"), ("north-east", "东北部")),
+)
+
+
+def _third(value: float, low: float, high: float) -> int:
+    if high <= low:
+        return 1
+    return min(2, max(0, int(3 * (value - low) / (high - low))))
+
+
 @dataclass(frozen=True)
 class BoundingBox:
     south: float
@@ -37,6 +51,14 @@ class BoundingBox:
     def centroid(self) -> tuple[float, float]:
         """(lat, lon) of the box's centre; good enough to place a label on a map."""
         return ((self.south + self.north) / 2, (self.west + self.east) / 2)
+
+    def part(self, lat: float, lon: float) -> tuple[str, str]:
+        """Which ninth of the box a point lies in, in words: ("north-east", "东北部"), ("centre", "中部").
+
+        A point outside the box counts as in the nearest ninth."""
+        row = _third(lat, self.south, self.north)
+        column = _third(lon, self.west, self.east)
+        return _PARTS[row][column]
 
 
 @dataclass(frozen=True)

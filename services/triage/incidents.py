@@ -114,8 +114,12 @@ async def _incident(cluster: Cluster, group: int, complaint: Complaint, category
     if cluster.reporters(group) < rules.clustering.incident_threshold:
         return None
     district = complaint.district or ""
+    where = centre(cluster.groups[group]["members"])
     incident = Incident.declare(
-        title=incident_title(category, district), kind=category, districts=[district], declared_by="triage"
+        title=incident_title(category, district, where),
+        kind=category,
+        districts=[district],
+        declared_by="triage",
     )
     uow.add(incident)
     cluster.set_incident(group, incident.id)
@@ -177,8 +181,13 @@ async def _join(cluster: Cluster, groups: list[int], uow: UnitOfWork) -> int:
     return into
 
 
-def incident_title(category: str, district: str) -> str:
-    """What the board and command read: "Power outage in Old Town · 老城区停电" (codes when unknown)."""
+def incident_title(category: str, district: str, where: tuple[float, float] | None = None) -> str:
+    """What the board and command read: "Power outage in Old Town (north-east) · 老城区东北部停电".
+
+    `where` (lat, lon), the centre of the reports that made the incident, names the ninth of the district
+    it lies in: a surge makes several incidents of one kind in one district, and command tells them apart
+    by where they are. Without it, "Power outage in Old Town · 老城区停电"; codes when the reference data
+    does not know them."""
     ref = load_reference()
     cat = next((c for c in ref.categories if c.code == category), None)
     place = next((d for d in ref.districts if d.code == district), None)
@@ -186,7 +195,18 @@ def incident_title(category: str, district: str) -> str:
         return f"{category} in {district}" if district else category
     if place is None:
         return f"{cat.name_en} · {cat.name_zh}"
-    return f"{cat.name_en} in {place.name_en} · {place.name_zh}{cat.name_zh}"
+    if where is None:
+        return f"{cat.name_en} in {place.name_en} · {place.name_zh}{cat.name_zh}"
+    part_en, part_zh = place.bbox.part(*where)
+    return f"{cat.name_en} in {place.name_en} ({part_en}) · {place.name_zh}{part_zh}{cat.name_zh}"
+
+
+def centre(members: Sequence[Member]) -> tuple[float, float] | None:
+    """(lat, lon) averaged over the reports that carry a location; None when none does."""
+    located = [(m["lat"], m["lon"]) for m in members if m.get("lat") is not None and m.get("lon") is not None]
+    if not located:
+        return None
+    return (sum(p[0] for p in located) / len(located), sum(p[1] for p in located) / len(located))
 
 
 async def _link(incident: Incident, complaint_ids: list[UUID], uow: UnitOfWork) -> None:

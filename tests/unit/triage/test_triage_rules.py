@@ -11,7 +11,7 @@ import pytest
 
 from events.reference import load_reference
 from services.triage import explain
-from services.triage.incidents import incident_title
+from services.triage.incidents import centre, incident_title
 from services.triage.lexicon import compile_term, normalise
 from services.triage.rules import expand_term, load_rules, parse_rules
 from services.triage.scoring import ComplaintFacts, Context, classify, judge, score
@@ -361,16 +361,38 @@ def test_levee_triage_explain_refuses_a_rules_file_that_is_not_there(tmp_path: P
 
 
 @pytest.mark.parametrize(
-    ("category", "district", "title"),
+    ("category", "district", "where", "title"),
     [
-        ("power_outage", "old_town", "Power outage in Old Town · 老城区停电"),
-        ("power_outage", "", "Power outage · 停电"),
-        ("no_such_category", "old_town", "no_such_category in old_town"),
+        ("power_outage", "old_town", None, "Power outage in Old Town · 老城区停电"),
+        # Old Town spans 22.40-22.65 N, 114.05-114.225 E: the ninth its reports' centre lies in.
+        ("power_outage", "old_town", (22.52, 114.12), "Power outage in Old Town (centre) · 老城区中部停电"),
+        (
+            "power_outage",
+            "old_town",
+            (22.63, 114.085),
+            "Power outage in Old Town (north-west) · 老城区西北部停电",
+        ),
+        ("flooding", "old_town", (22.41, 114.22), "Flooding in Old Town (south-east) · 老城区东南部内涝积水"),
+        ("power_outage", "", (22.52, 114.12), "Power outage · 停电"),
+        ("no_such_category", "old_town", None, "no_such_category in old_town"),
     ],
 )
-def test_an_incident_triage_declares_is_titled_in_words(category: str, district: str, title: str) -> None:
+def test_an_incident_triage_declares_is_titled_in_words(
+    category: str, district: str, where: tuple[float, float] | None, title: str
+) -> None:
     ref = load_reference()
     if category in {c.code for c in ref.categories}:  # the names come from the reference data
         cat = ref.category(category)
         assert cat.name_en in title and cat.name_zh in title
-    assert incident_title(category, district) == title
+    assert incident_title(category, district, where) == title
+
+
+def test_two_incidents_of_one_kind_in_one_district_are_told_apart_by_where_their_reports_are() -> None:
+    reports = [{"lat": 22.62, "lon": 114.07}, {"lat": 22.64, "lon": 114.09}, {"lat": None, "lon": None}]
+    assert centre(reports) == pytest.approx((22.63, 114.08))
+    assert centre([{"lat": None, "lon": None}]) is None
+    north_west = incident_title("power_outage", "old_town", centre(reports))
+    middle = incident_title("power_outage", "old_town", centre([{"lat": 22.52, "lon": 114.12}]))
+    assert north_west != middle
+    # A centre a little outside the district's box (reports at its edge) still names the nearest ninth.
+    assert load_reference().district("old_town").bbox.part(22.70, 114.30) == ("north-east", "东北部")
