@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 
 from events.store.connection import LeveeNatsClient, parse_raw_headers
 from events.store.errors import ConcurrencyConflict, StoreError, StoreUnavailable
+from events.store.read_window import ReadWindow
 from events.store.records import StoredMessage, Write
 from events.store.stream import StreamSpec
 
@@ -26,6 +27,7 @@ log = structlog.get_logger(__name__)
 
 MAX_BATCH = 1000  # the server's limit for one atomic batch
 READ_BATCH = 1000
+ALL = ">"  # every subject of the stream: events, tracking records, code claims, dead letters
 EXPECTED_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 _BATCH_BUSY = {10210, 10176}  # too many batches in flight: try again shortly
 _WRONG_LAST_SEQ = 10071
@@ -43,11 +45,16 @@ _TRANSPORT_ERRORS = (
 class JetStreamEventStore:
     """Appends and reads on one stream through one NATS connection, which the caller owns."""
 
-    def __init__(self, nc: NATS, spec: StreamSpec, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self, nc: NATS, spec: StreamSpec, *, timeout: float = 5.0, read_window: int | None = None
+    ) -> None:
+        """`read_window`: keep that many of the newest messages read, for a second reader of this store in
+        the process (events/store/read_window.py); None: every read asks the server."""
         self.nc = nc
         self.spec = spec
         self.timeout = timeout
         self._direct = f"$JS.API.DIRECT.GET.{spec.name}"
+        self.window = ReadWindow(read_window) if read_window else None
 
     # -- writing -----------------------------------------------------------------------------------
 
@@ -202,13 +209,32 @@ class JetStreamEventStore:
         self, *, after_seq: int, limit: int = READ_BATCH, subject: str | None = None
     ) -> list[StoredMessage]:
         """Up to `limit` messages after a global position, matching `subject` (default: all events)."""
-        request = {
-            "seq": after_seq + 1,
-            "batch": min(limit, READ_BATCH),
-            "next_by_subj": subject or self.spec.events_filter,
-        }
+        subject = subject or self.spec.events_filter
+        if self.window is not None and subject in (ALL, self.spec.events_filter):
+            return await self._read_through_window(self.window, after_seq, limit, subject.removesuffix(">"))
+        request = {"seq": after_seq + 1, "batch": min(limit, READ_BATCH), "next_by_subj": subject}
         chunk, _ = await self._batch_get(request)
         return chunk
+
+    async def _read_through_window(
+        self, window: ReadWindow, after_seq: int, limit: int, prefix: str
+    ) -> list[StoredMessage]:
+        """A read answered from the window where it covers the range, else from the server, unfiltered (so the
+        window can keep it) and filtered here; a read of the events only may then answer fewer than `limit`."""
+        while True:
+            served = window.take(after_seq, limit, prefix)
+            if served:
+                return served
+            if served is not None:  # none of the wanted messages up to the window's end: read on from there
+                after_seq = window.high
+            request = {"seq": after_seq + 1, "batch": READ_BATCH if prefix else min(limit, READ_BATCH),
+                       "next_by_subj": ALL}  # fmt: skip
+            chunk, _ = await self._batch_get(request)
+            window.record(after_seq, chunk)
+            wanted = [m for m in chunk if m.subject.startswith(prefix)] if prefix else chunk
+            if wanted or not chunk:
+                return wanted[:limit]
+            after_seq = chunk[-1].seq
 
     async def count_after(self, after_seq: int, subject: str | None = None) -> int:
         """How many messages matching `subject` (default: all events) lie after a position: a reader's lag."""

@@ -58,14 +58,22 @@ class SummaryScheduler:
         self.active: set[UUID] = set()
         self.failed: set[UUID] = set()  # incidents whose history cannot be read: skipped until a restart
 
-    async def run(self, stop: asyncio.Event, *, interval: float = 5.0) -> None:
+    async def run(self, stop: asyncio.Event, *, interval: float = 5.0, fold_every: float = 1.0) -> None:
+        """Draft every `interval` seconds; in between, fold what is new every `fold_every` seconds, while the
+        worker's reads of it are still in the store's read window (services/notices/app.py)."""
+        loop = asyncio.get_running_loop()
+        next_draft = loop.time()
         while not stop.is_set():
             try:
-                await self.tick()
+                if loop.time() >= next_draft:
+                    await self.tick()
+                    next_draft = loop.time() + interval
+                else:
+                    await self.catch_up()
             except StoreUnavailable as exc:
                 log.warning("summary_scheduler_store_unavailable", error=str(exc))
             try:
-                await asyncio.wait_for(stop.wait(), interval)
+                await asyncio.wait_for(stop.wait(), min(interval, fold_every))
             except TimeoutError:
                 pass
 

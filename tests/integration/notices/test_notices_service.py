@@ -172,3 +172,30 @@ async def test_a_poison_incident_event_is_skipped_and_the_other_incidents_still_
     failures = {entry["incident_id"] for entry in logs if entry["event"] == "summary_check_failed"}
     assert failures == {str(unreadable), str(broken_later.id)}
     assert REGISTRY.get_sample_value("levee_summary_checks_failed_total") == failed_before + 2
+
+
+async def test_between_drafts_the_scheduler_keeps_folding_what_is_new(store: JetStreamEventStore) -> None:
+    """It drafts every `interval`, but reads the stream every `fold_every`: while the worker's reads of those
+    messages are still in the store's read window. An incident declared after a round waits for the next."""
+    repository = AggregateStore(store, make_mapper())
+    first = await incident_with_complaints(repository, 1)
+    _, scheduler = build(store, policy=POLICY, clock=FakeClock())
+    stop = asyncio.Event()
+    running = asyncio.create_task(scheduler.run(stop, interval=3600, fold_every=0.02))
+    try:
+        async with asyncio.timeout(10):
+            while len(await drafted(store)) < 1:
+                await asyncio.sleep(0.02)
+            later = await incident_with_complaints(repository, 1)
+            end = await store.last_message(store.spec.event_subject(later.id))
+            assert end is not None
+            while scheduler.position < end.seq:  # folded within a few rounds of `fold_every`
+                assert not running.done(), running.exception()
+                await asyncio.sleep(0.02)
+        assert later.id in scheduler.active
+        assert await drafted(store) == [
+            str(summary_notice_id(first.id, slot_occasion(FakeClock()(), POLICY.every)))
+        ]
+    finally:
+        stop.set()
+        await running

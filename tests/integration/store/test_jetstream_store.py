@@ -178,3 +178,56 @@ async def test_an_older_stream_gains_missing_subjects_and_keeps_its_messages(nc)
     info = await ensure_stream(nc, spec)
     assert set(info["config"]["subjects"]) == set(spec.subjects)
     assert [m.data for m in await store.read(after_seq=0)] == [b"kept"]
+
+
+async def test_a_store_with_a_read_window_reads_as_the_server_does_and_asks_it_less(
+    nc,
+    store: JetStreamEventStore,  # type: ignore[no-untyped-def]
+) -> None:
+    """Dispatch's watcher and notices' scheduler read what their worker read: from memory, the same answers."""
+    spec = store.spec
+    writes = [
+        Write(spec.tracking_subject("w") if i % 4 == 3 else subject(store), f"m{i}".encode())
+        for i in range(1, 2601)
+    ]
+    for start in range(0, len(writes), 500):
+        await store.append(writes[start : start + 500])
+    windowed = JetStreamEventStore(nc, spec, read_window=5000)
+    asked = 0
+    batch_get = windowed._batch_get
+
+    async def counting(request, **kw):  # type: ignore[no-untyped-def]
+        nonlocal asked
+        asked += 1
+        return await batch_get(request, **kw)
+
+    windowed._batch_get = counting  # type: ignore[method-assign]
+
+    async def everything(
+        reader: JetStreamEventStore, subject: str | None, limit: int
+    ) -> list[tuple[int, bytes]]:
+        got: list[tuple[int, bytes]] = []
+        after = 0
+        while chunk := await reader.read(after_seq=after, limit=limit, subject=subject):
+            got.extend((m.seq, m.data) for m in chunk)
+            after = chunk[-1].seq
+        return got
+
+    # The worker reads all; the watcher then the events; each as the windowless store answers them.
+    assert await everything(windowed, ">", 250) == await everything(store, ">", 250)
+    first = asked
+    assert await everything(windowed, None, 1000) == await everything(store, None, 1000)
+    assert len(await everything(store, None, 1000)) == 1950  # the tracking records left out
+    assert asked - first == 1  # only the look past the window's end, which found nothing new
+    # New messages: read by the worker first, then found by the watcher in memory.
+    more = await store.append([Write(subject(store), b"new"), Write(spec.tracking_subject("w"), b"t")])
+    assert [m.seq for m in await windowed.read(after_seq=more[0] - 1, subject=">")] == more
+    before = asked
+    assert [m.data for m in await windowed.read(after_seq=2600)] == [b"new"]
+    assert asked == before
+    # A reader far behind a small window reads from the server, and the window stays with the reader ahead.
+    small = JetStreamEventStore(nc, spec, read_window=100)
+    await everything(small, ">", 1000)
+    assert small.window is not None and (small.window.low, small.window.high) == (2502, 2602)
+    assert [m.seq for m in await small.read(after_seq=0, limit=3, subject=">")] == [1, 2, 3]
+    assert (small.window.low, small.window.high) == (2502, 2602)
