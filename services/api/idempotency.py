@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS intake_idempotency (
 class Claim:
     complaint_id: uuid.UUID
     tracking_code: str
+    # Asked for with `claim(..., personal_key=)`: the key the complaint's personal data is sealed with (the
+    # one given, or the one an earlier try stored first); None when not asked for, or erased.
+    personal_key: bytes | None = None
 
 
 def read_key(header: str | None) -> str | None:
@@ -64,21 +67,47 @@ def complaint_id_for(scope_hash: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, scope_hash)
 
 
+# The claim, and the complaint's personal-data key put as events/store/keys.py `PersonalKeyStore.put` does,
+# in one statement: a keyed complaint with a reporter costs one round trip to PostgreSQL, not two. Each table's
+# rows go in one order (by key) in every API process, so two of them cannot deadlock.
+_CLAIM = (
+    "INSERT INTO intake_idempotency (scope, fingerprint, complaint_id, tracking_code) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[]) "
+    "ON CONFLICT (scope) DO NOTHING RETURNING scope, fingerprint, tracking_code"
+)
+_CLAIM_AND_PUT = (
+    f"WITH claimed AS ({_CLAIM}), "
+    "put AS (INSERT INTO personal_data_keys (complaint_id, key) SELECT * FROM unnest($5::uuid[], $6::bytea[]) "
+    "ON CONFLICT (complaint_id) DO NOTHING RETURNING complaint_id, key) "
+    "SELECT scope, fingerprint, tracking_code, NULL::uuid AS complaint_id, NULL::bytea AS key FROM claimed "
+    "UNION ALL SELECT NULL, NULL, NULL, complaint_id, key FROM put"
+)
+
+_Item = tuple[str, str, uuid.UUID, str, bytes | None]  # scope, fingerprint, complaint id, code, key to put
+_Held = tuple[str, str, bytes | None]  # the stored fingerprint, tracking code and key
+
+
 class IdempotencyStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
         # Concurrent claims share one statement: in a surge every drill and app request carries a key.
-        self._claims: Gatherer[tuple[str, str, uuid.UUID, str], tuple[str, str]] = Gatherer(self._claim_many)
+        self._claims: Gatherer[_Item, _Held] = Gatherer(self._claim_many)
 
     async def create_schema(self) -> None:
         async with self.pool.acquire() as conn:
             await conn.execute(SCHEMA)
 
-    async def claim(self, scope_hash: str, fingerprint: str, tracking_code: str) -> Claim:
-        """The claim for this scope: ours if first, else the earlier one (a different body is refused)."""
+    async def claim(
+        self, scope_hash: str, fingerprint: str, tracking_code: str, *, personal_key: bytes | None = None
+    ) -> Claim:
+        """The claim for this scope: ours if first, else the earlier one (a different body is refused).
+
+        With `personal_key`, the complaint's key for its personal data is stored in the same statement,
+        unless it has one: the claim answers the key it has (None if erased). The key table needs its schema
+        (`PersonalKeyStore.create_schema`)."""
         complaint_id = complaint_id_for(scope_hash)
-        stored_fingerprint, stored_code = await self._claims.submit(
-            (scope_hash, fingerprint, complaint_id, tracking_code)
+        stored_fingerprint, stored_code, stored_key = await self._claims.submit(
+            (scope_hash, fingerprint, complaint_id, tracking_code, personal_key)
         )
         if stored_fingerprint != fingerprint:
             raise Problem(
@@ -86,29 +115,47 @@ class IdempotencyStore:
                 "This Idempotency-Key was already used for a different request; use a new key for a new complaint.",
                 code="idempotency_key_reused", errors=[FieldError(HEADER, "already used with a different body")],
             )  # fmt: skip
-        return Claim(complaint_id, stored_code)
+        return Claim(complaint_id, stored_code, stored_key)
 
-    async def _claim_many(self, claims: list[tuple[str, str, uuid.UUID, str]]) -> list[tuple[str, str]]:
-        """(fingerprint, tracking code) held for each claim's scope: its own if first, else the earlier."""
-        scopes = [scope_hash for scope_hash, _, _, _ in claims]
+    async def _claim_many(self, items: list[_Item]) -> list[_Held]:
+        """(fingerprint, tracking code, key) held for each item: its own if first, else the earlier ones."""
+        scopes = [item[0] for item in items]
+        claims = sorted((item[:4] for item in items), key=lambda claim: claim[0])
+        first_keys: dict[uuid.UUID, bytes] = {}  # racing twins (one id) in one batch: the first's key
+        for item in items:
+            if item[4] is not None:
+                first_keys.setdefault(item[2], item[4])
+        puts = sorted(first_keys.items())
+        held: dict[str, tuple[str, str]] = {}
+        keys: dict[uuid.UUID, bytes | None] = {}
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                "INSERT INTO intake_idempotency (scope, fingerprint, complaint_id, tracking_code) "
-                "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[]) "
-                "ON CONFLICT (scope) DO NOTHING RETURNING scope, fingerprint, tracking_code",
-                # Rows locked in one order (by scope) by every API process: opposite orders could deadlock.
-                *(list(column) for column in zip(*sorted(claims, key=lambda c: c[0]), strict=True)),
-            )  # fmt: skip
-            held = {row["scope"]: (row["fingerprint"], row["tracking_code"]) for row in rows}
+            columns = [list(column) for column in zip(*claims, strict=True)]
+            if puts:
+                columns += [[complaint_id for complaint_id, _ in puts], [key for _, key in puts]]
+            for row in await conn.fetch(_CLAIM_AND_PUT if puts else _CLAIM, *columns):
+                if row["scope"] is not None:
+                    held[row["scope"]] = (row["fingerprint"], row["tracking_code"])
+                else:
+                    keys[row["complaint_id"]] = bytes(row["key"])
+            # Separate statements: one started before a racing insert committed would not see its row.
             earlier = [scope_hash for scope_hash in scopes if scope_hash not in held]
             if earlier:
-                # A separate statement: one started before a racing insert committed would not see its row.
                 rows = await conn.fetch(
                     "SELECT scope, fingerprint, tracking_code FROM intake_idempotency WHERE scope = ANY($1::text[])",
                     earlier,
                 )
                 held |= {row["scope"]: (row["fingerprint"], row["tracking_code"]) for row in rows}
-        return [held[scope_hash] for scope_hash in scopes]  # rows are never deleted
+            keyed_before = [complaint_id for complaint_id, _ in puts if complaint_id not in keys]
+            if keyed_before:
+                rows = await conn.fetch(
+                    "SELECT complaint_id, key FROM personal_data_keys WHERE complaint_id = ANY($1::uuid[])",
+                    keyed_before,
+                )
+                keys |= {
+                    row["complaint_id"]: None if row["key"] is None else bytes(row["key"]) for row in rows
+                }
+        # Rows are never deleted; a key asked for is there (or erased, None).
+        return [(*held[item[0]], keys.get(item[2]) if item[4] is not None else None) for item in items]
 
     async def redraw(self, scope_hash: str, taken: str, fresh: str) -> str:
         """The tracking code the claim holds once `taken` (found claimed by another complaint) is replaced:

@@ -73,9 +73,9 @@ async def store(
     must be empty: two complaints can never show the same code. `shape` applies what else the request
     settled (an operator's first-contact answer) before the save.
     """
-    complaint_id, tracking_code = await prepare(writers, intake, principal, key)
+    complaint_id, tracking_code, personal_key = await prepare(writers, intake, principal, key)
     for _ in range(CODE_DRAWS):
-        complaint = await receive(writers, intake, principal, complaint_id, tracking_code)
+        complaint = await receive(writers, intake, principal, complaint_id, tracking_code, personal_key)
         if shape is not None:
             shape(complaint)
         try:
@@ -193,20 +193,24 @@ def check_allowed(intake: IntakeRequest, principal: Principal) -> None:
 
 async def prepare(
     writers: Writers, intake: IntakeRequest, principal: Principal, key: str | None
-) -> tuple[uuid.UUID, str]:
-    """(complaint id, tracking code), with the idempotency row written if there is a key. Whether an earlier
-    try already stored the complaint is the stream's to say (`store`), not the row's: a row can outlive a
-    failed append, or be lost."""
+) -> tuple[uuid.UUID, str, bytes | None]:
+    """(complaint id, tracking code, personal-data key), with the idempotency row written if there is a key.
+    Whether an earlier try already stored the complaint is the stream's to say (`store`), not the row's: a row
+    can outlive a failed append, or be lost. With a key and a reporter, the claim also stores the complaint's
+    personal-data key (one round trip); without an Idempotency-Key the key is put when sealing."""
     try:
         await writers.tables()
         if key is None:
-            return uuid.uuid4(), new_tracking_code()
+            return uuid.uuid4(), new_tracking_code(), None
         claim = await writers.requests.claim(
-            idempotency.scope(principal, key), intake.fingerprint(), new_tracking_code()
-        )
+            idempotency.scope(principal, key), intake.fingerprint(), new_tracking_code(),
+            personal_key=new_key() if intake.has_personal_data else None,
+        )  # fmt: skip
     except keys.PG_DOWN as exc:
         raise unavailable(f"PostgreSQL is unreachable ({type(exc).__name__})") from None
-    return claim.complaint_id, claim.tracking_code
+    if intake.has_personal_data and claim.personal_key is None:
+        raise erased()
+    return claim.complaint_id, claim.tracking_code, claim.personal_key
 
 
 async def receive(
@@ -215,8 +219,11 @@ async def receive(
     principal: Principal,
     complaint_id: uuid.UUID,
     tracking_code: str,
+    personal_key: bytes | None = None,
 ) -> Complaint:
-    sealed = await seal_personal(writers, intake, complaint_id) if intake.has_personal_data else None
+    sealed = None
+    if intake.has_personal_data:
+        sealed = await seal_personal(writers, intake, complaint_id, personal_key)
     reporter = intake.reporter
     contact = reporter and (reporter.phone or reporter.email)
     return Complaint.receive(
@@ -243,21 +250,29 @@ def public_description(intake: IntakeRequest) -> str:
     return mask(intake.description, [k for k in known if k])
 
 
-async def seal_personal(writers: Writers, intake: IntakeRequest, complaint_id: uuid.UUID) -> str:
-    """Seal with the complaint's key: a new one, or the one an earlier try with the same id stored."""
+async def seal_personal(
+    writers: Writers, intake: IntakeRequest, complaint_id: uuid.UUID, key: bytes | None = None
+) -> str:
+    """Seal with the complaint's key: `key` (stored with the idempotency claim), else a new one put now, or
+    the one an earlier try with the same id stored."""
     reporter = intake.reporter
     data = PersonalData(
         name=reporter.name if reporter else None, phone=reporter.phone if reporter else None,
         email=reporter.email if reporter else None, address=intake.address,
     )  # fmt: skip
-    try:
-        # The key the complaint has: this fresh one, or (an idempotent retry, or a racing twin) the first.
-        key = await writers.key_store.put(complaint_id, new_key())
-    except keys.PG_DOWN as exc:
-        raise unavailable(f"PostgreSQL is unreachable ({type(exc).__name__})") from None
     if key is None:
-        raise Problem(409, "Personal data erased", "this complaint's personal data was erased", code="erased")
+        try:
+            # The key the complaint has: this fresh one, or (an idempotent retry, or a racing twin) the first.
+            key = await writers.key_store.put(complaint_id, new_key())
+        except keys.PG_DOWN as exc:
+            raise unavailable(f"PostgreSQL is unreachable ({type(exc).__name__})") from None
+        if key is None:
+            raise erased()
     return seal(data, key)
+
+
+def erased() -> Problem:
+    return Problem(409, "Personal data erased", "this complaint's personal data was erased", code="erased")
 
 
 def received_by(principal: Principal) -> str:

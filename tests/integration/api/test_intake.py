@@ -295,6 +295,30 @@ async def test_a_retry_after_the_idempotency_row_was_lost_gets_the_stored_code(
     assert len(await store.read_subject(store.spec.event_subject((await first.json())["id"]))) == 1
 
 
+async def test_a_keyed_complaint_opens_with_the_key_its_claim_stored_and_an_erased_one_is_not_replaced(
+    api_client: Client, store: JetStreamEventStore, database_url: str
+) -> None:
+    """With an Idempotency-Key, the claim and the personal-data key go in one statement."""
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    first = await api_client.post(URL, json=GOOD, headers=headers)
+    assert first.status == 201
+    complaint_id = uuid.UUID((await first.json())["id"])
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        keys = PersonalKeyStore(pool)
+        sealed = (await read_complaint(store, str(complaint_id))).reporter_sealed
+        assert sealed is not None
+        personal = unseal(sealed, await keys.get(complaint_id))
+        assert personal is not None and (personal.name, personal.phone) == (NAME, PHONE)
+        assert await keys.erase(complaint_id, "the reporter asked")
+        again = await api_client.post(URL, json=GOOD, headers=headers)
+        assert again.status == 409 and (await again.json())["code"] == "erased"
+        assert await keys.get(complaint_id) is None
+    finally:
+        await pool.close()
+    assert len(await store.read_subject(store.spec.event_subject(complaint_id))) == 1
+
+
 async def test_bad_idempotency_key_is_refused(api_client: Client) -> None:
     response = await api_client.post(URL, json=GOOD, headers={"Idempotency-Key": "short"})
     assert response.status == 400
