@@ -11,6 +11,7 @@ Both paths write whole lines under the one lock structlog keeps for the stream, 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from typing import Any, TextIO
@@ -32,7 +33,13 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     ]
     renderer: Processor
     if settings.log_format == "console":
-        renderer = structlog.dev.ConsoleRenderer()
+        # No locals in tracebacks here either (rich shows them by default).
+        formatter = (
+            structlog.dev.RichTracebackFormatter(show_locals=False)
+            if structlog.dev.rich is not None
+            else structlog.dev.plain_traceback
+        )
+        renderer = structlog.dev.ConsoleRenderer(exception_formatter=formatter)
     else:
         renderer = structlog.processors.JSONRenderer()
         # No locals in tracebacks: they can hold secrets and citizens' contact details.
@@ -61,11 +68,20 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
 
 
 class _NamedWriter(structlog.WriteLogger):
-    """A line writer that knows the name it was asked for, as `structlog.stdlib.add_logger_name` reads."""
+    """A line writer that knows the name it was asked for, as `structlog.stdlib.add_logger_name` reads.
+
+    A line that cannot be written (stderr's reader gone, a full disk) is dropped: a log line is lost, never
+    the work that logged it (a handler's effect, a stored complaint's 201)."""
 
     def __init__(self, file: TextIO, name: str) -> None:
         super().__init__(file)
         self.name = name
+
+    def msg(self, message: str) -> None:
+        with contextlib.suppress(OSError, ValueError):  # ValueError: the stream was closed
+            super().msg(message)
+
+    log = debug = info = warn = warning = err = error = critical = exception = fatal = failure = msg
 
 
 class _NamedWriterFactory:

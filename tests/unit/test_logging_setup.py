@@ -19,10 +19,13 @@ from services.settings import Settings
 def stream() -> Iterator[io.StringIO]:
     out = io.StringIO()
     configure_logging(Settings.from_env({"LEVEE_SERVICE": "api"}), stream=out)
+    root = logging.getLogger()
+    level = root.level
     yield out
     structlog.reset_defaults()
     structlog.contextvars.clear_contextvars()
-    logging.getLogger().handlers[:] = []
+    root.handlers[:] = []
+    root.setLevel(level)
 
 
 def lines(stream: io.StringIO) -> list[dict[str, object]]:
@@ -75,3 +78,43 @@ def test_lines_from_many_threads_never_interleave(stream: io.StringIO) -> None:
     for thread in threads:
         thread.join()
     assert len(lines(stream)) == 4 * 200 * 2  # every line parses on its own
+
+
+class GoneReader(io.StringIO):
+    """stderr whose reader went away (`levee up | head`, a closed container log pipe)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_a_line_that_cannot_be_written_is_dropped_and_the_work_goes_on(log_format: str) -> None:
+    root = logging.getLogger()
+    level = root.level
+    try:
+        configure_logging(Settings.from_env({"LEVEE_LOG_FORMAT": log_format}), stream=GoneReader())
+        structlog.get_logger("services.dispatch.handlers").info("complaint_dispatched", department="water")
+        structlog.get_logger("services.runtime.worker").error("event_dead_lettered", seq=7)
+        logging.getLogger("aiohttp.server").warning("from the library")
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:] = []
+        root.setLevel(level)
+
+
+def test_console_tracebacks_show_no_local_values() -> None:
+    out = io.StringIO()
+    root = logging.getLogger()
+    level = root.level
+    try:
+        configure_logging(Settings.from_env({"LEVEE_LOG_FORMAT": "console"}), stream=out)
+        secret = f"+852 {9000 + 123} 4567"  # a caller's phone in a local (not in this source, which is shown)
+        try:
+            raise RuntimeError(f"handler failed ({len(secret)} digits)")
+        except RuntimeError:
+            structlog.get_logger("services.triage").exception("handler_failed")
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:] = []
+        root.setLevel(level)
+    assert "RuntimeError" in out.getvalue() and "9123" not in out.getvalue()
