@@ -208,7 +208,10 @@ class JetStreamEventStore:
     async def read(
         self, *, after_seq: int, limit: int = READ_BATCH, subject: str | None = None
     ) -> list[StoredMessage]:
-        """Up to `limit` messages after a global position, matching `subject` (default: all events)."""
+        """Up to `limit` messages after a global position, matching `subject` (default: all events).
+
+        Through a read window, a read of the events may answer fewer than `limit` before the stream's end:
+        only an empty answer means nothing more is there."""
         subject = subject or self.spec.events_filter
         if self.window is not None and subject in (ALL, self.spec.events_filter):
             return await self._read_through_window(self.window, after_seq, limit, subject.removesuffix(">"))

@@ -64,6 +64,7 @@ class SummaryScheduler:
         loop = asyncio.get_running_loop()
         next_draft = loop.time()
         while not stop.is_set():
+            wait = min(interval, fold_every)
             try:
                 if loop.time() >= next_draft:
                     await self.tick()
@@ -72,8 +73,9 @@ class SummaryScheduler:
                     await self.catch_up()
             except StoreUnavailable as exc:
                 log.warning("summary_scheduler_store_unavailable", error=str(exc))
+                wait = interval  # an outage is not asked about (nor logged) every second
             try:
-                await asyncio.wait_for(stop.wait(), min(interval, fold_every))
+                await asyncio.wait_for(stop.wait(), wait)
             except TimeoutError:
                 pass
 

@@ -61,7 +61,7 @@ async def place(complaint: Complaint, category: str, received_at: datetime, uow:
         cluster.add(group, entry)
     else:
         group = await _start_group(cluster, entry, complaint.district, category, bucket, uow, link, km)
-    incident_id = await _incident(cluster, group, complaint, category, uow, rules)
+    incident_id = await _incident(cluster, group, complaint, category, uow, rules, reference)
     # Only the newest few: the caller re-assesses at most max_rescore (a surge's group has thousands).
     newest = cluster.groups[group]["members"][-(c.max_rescore + 1) : -1]
     return Placement(cluster.size(group), incident_id, newest)
@@ -103,7 +103,7 @@ async def _start_group(cluster: Cluster, entry: Member, district: str, category:
 
 
 async def _incident(cluster: Cluster, group: int, complaint: Complaint, category: str, uow: UnitOfWork,
-                    rules: Rules) -> UUID | None:  # fmt: skip
+                    rules: Rules, reference: Reference) -> UUID | None:  # fmt: skip
     existing = cluster.groups[group]["incident_id"]
     if existing:
         incident = await surviving(uow, UUID(existing))
@@ -116,7 +116,7 @@ async def _incident(cluster: Cluster, group: int, complaint: Complaint, category
     district = complaint.district or ""
     where = centre(cluster.groups[group]["members"])
     incident = Incident.declare(
-        title=incident_title(category, district, where),
+        title=incident_title(category, district, where, reference),
         kind=category,
         districts=[district],
         declared_by="triage",
@@ -181,14 +181,16 @@ async def _join(cluster: Cluster, groups: list[int], uow: UnitOfWork) -> int:
     return into
 
 
-def incident_title(category: str, district: str, where: tuple[float, float] | None = None) -> str:
+def incident_title(
+    category: str, district: str, where: tuple[float, float] | None = None, reference: Reference | None = None
+) -> str:
     """What the board and command read: "Power outage in Old Town (north-east) · 老城区东北部停电".
 
     `where` (lat, lon), the centre of the reports that made the incident, names the ninth of the district
     it lies in: a surge makes several incidents of one kind in one district, and command tells them apart
     by where they are. Without it, "Power outage in Old Town · 老城区停电"; codes when the reference data
-    does not know them."""
-    ref = load_reference()
+    (the deployment's; the packaged one when not given) does not know them."""
+    ref = reference or load_reference()
     cat = next((c for c in ref.categories if c.code == category), None)
     place = next((d for d in ref.districts if d.code == district), None)
     if cat is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -396,3 +397,18 @@ def test_two_incidents_of_one_kind_in_one_district_are_told_apart_by_where_their
     assert north_west != middle
     # A centre a little outside the district's box (reports at its edge) still names the nearest ninth.
     assert load_reference().district("old_town").bbox.part(22.70, 114.30) == ("north-east", "东北部")
+
+
+def test_an_incident_is_named_from_the_deployments_reference_data() -> None:
+    packaged = load_reference()
+    renamed = dataclasses.replace(
+        packaged,
+        districts=tuple(
+            dataclasses.replace(d, name_en="Old Harbour") if d.code == "old_town" else d
+            for d in packaged.districts
+        ),
+    )
+    assert (
+        incident_title("power_outage", "old_town", None, renamed)
+        == "Power outage in Old Harbour · 老城区停电"
+    )
