@@ -61,7 +61,8 @@ def dispatch_next(complaint: Complaint, *, routing: RoutingTable, reference: Ref
         log.warning("dispatch_no_route", complaint_id=str(complaint.id), returned_by=complaint.returned_by)
         return
     complaint.dispatch(decision.department, by=BY, reason=decision.reason, reference=reference)
-    log.info(
+    # As every routine decision of a worker: in the stream and on the board, logged for debugging only.
+    log.debug(
         "complaint_dispatched",
         complaint_id=str(complaint.id),
         department=decision.department,
@@ -79,7 +80,7 @@ def escalate_if_major(complaint: Complaint, *, routing: RoutingTable) -> None:
     if escalation is None or escalation.level <= complaint.escalation_level:
         return
     complaint.escalate(escalation.level, escalation.reason, by=BY)
-    log.info(
+    log.debug(
         "complaint_escalated",
         complaint_id=str(complaint.id),
         level=escalation.level,
