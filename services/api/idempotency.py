@@ -68,8 +68,11 @@ def complaint_id_for(scope_hash: str) -> uuid.UUID:
 
 
 # The claim, and the complaint's personal-data key put as events/store/keys.py `PersonalKeyStore.put` does,
-# in one statement: a keyed complaint with a reporter costs one round trip to PostgreSQL, not two. Each table's
-# rows go in one order (by key) in every API process, so two of them cannot deadlock.
+# in one statement: a keyed complaint with a reporter costs one round trip to PostgreSQL, not two. A key goes
+# in only for a request whose body the claim already held does not contradict (a retry with another body is
+# refused, and must not give a complaint without personal data a key). No deadlock between API processes: each
+# table's rows go in key order, and the tables in one order (claims, then keys: the UNION ALL reads `claimed`
+# first). Any other statement writing both tables must keep that order.
 _CLAIM = (
     "INSERT INTO intake_idempotency (scope, fingerprint, complaint_id, tracking_code) "
     "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[]) "
@@ -77,7 +80,9 @@ _CLAIM = (
 )
 _CLAIM_AND_PUT = (
     f"WITH claimed AS ({_CLAIM}), "
-    "put AS (INSERT INTO personal_data_keys (complaint_id, key) SELECT * FROM unnest($5::uuid[], $6::bytea[]) "
+    "put AS (INSERT INTO personal_data_keys (complaint_id, key) SELECT p.complaint_id, p.key "
+    "FROM unnest($5::uuid[], $6::bytea[], $7::text[], $8::text[]) AS p(complaint_id, key, scope, fingerprint) "
+    "WHERE NOT EXISTS (SELECT 1 FROM intake_idempotency i WHERE i.scope = p.scope AND i.fingerprint <> p.fingerprint) "
     "ON CONFLICT (complaint_id) DO NOTHING RETURNING complaint_id, key) "
     "SELECT scope, fingerprint, tracking_code, NULL::uuid AS complaint_id, NULL::bytea AS key FROM claimed "
     "UNION ALL SELECT NULL, NULL, NULL, complaint_id, key FROM put"
@@ -121,17 +126,21 @@ class IdempotencyStore:
         """(fingerprint, tracking code, key) held for each item: its own if first, else the earlier ones."""
         scopes = [item[0] for item in items]
         claims = sorted((item[:4] for item in items), key=lambda claim: claim[0])
-        first_keys: dict[uuid.UUID, bytes] = {}  # racing twins (one id) in one batch: the first's key
-        for item in items:
-            if item[4] is not None:
-                first_keys.setdefault(item[2], item[4])
-        puts = sorted(first_keys.items())
+        # Racing twins (one id) in one batch: the first one's key, scope and fingerprint.
+        first: dict[uuid.UUID, tuple[bytes, str, str]] = {}
+        for scope_hash, fingerprint, complaint_id, _, key in items:
+            if key is not None:
+                first.setdefault(complaint_id, (key, scope_hash, fingerprint))
+        puts = sorted(first.items())
         held: dict[str, tuple[str, str]] = {}
         keys: dict[uuid.UUID, bytes | None] = {}
         async with self.pool.acquire() as conn:
             columns = [list(column) for column in zip(*claims, strict=True)]
             if puts:
-                columns += [[complaint_id for complaint_id, _ in puts], [key for _, key in puts]]
+                columns += [
+                    [complaint_id for complaint_id, _ in puts],
+                    *map(list, zip(*(p for _, p in puts), strict=True)),
+                ]
             for row in await conn.fetch(_CLAIM_AND_PUT if puts else _CLAIM, *columns):
                 if row["scope"] is not None:
                     held[row["scope"]] = (row["fingerprint"], row["tracking_code"])
@@ -145,6 +154,7 @@ class IdempotencyStore:
                     earlier,
                 )
                 held |= {row["scope"]: (row["fingerprint"], row["tracking_code"]) for row in rows}
+            # Keyed before (or refused: another body's claim; the claim then answers 422 anyway).
             keyed_before = [complaint_id for complaint_id, _ in puts if complaint_id not in keys]
             if keyed_before:
                 rows = await conn.fetch(

@@ -319,6 +319,27 @@ async def test_a_keyed_complaint_opens_with_the_key_its_claim_stored_and_an_eras
     assert len(await store.read_subject(store.spec.event_subject(complaint_id))) == 1
 
 
+async def test_a_keyed_complaint_without_personal_data_gets_no_key_even_from_a_refused_retry(
+    api_client: Client, database_url: str
+) -> None:
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    anonymous = {k: v for k, v in GOOD.items() if k != "reporter"}
+    anonymous["location"] = {k: v for k, v in GOOD["location"].items() if k != "address"}  # an address is personal
+    first = await api_client.post(URL, json=anonymous, headers=headers)
+    assert first.status == 201, await first.text()
+    refused = await api_client.post(URL, json=GOOD, headers=headers)  # the same key, a body with a reporter
+    assert refused.status == 422
+    conn = await asyncpg.connect(database_url)
+    try:
+        count = await conn.fetchval(
+            "SELECT count(*) FROM personal_data_keys WHERE complaint_id = $1",
+            uuid.UUID((await first.json())["id"]),
+        )
+    finally:
+        await conn.close()
+    assert count == 0
+
+
 async def test_bad_idempotency_key_is_refused(api_client: Client) -> None:
     response = await api_client.post(URL, json=GOOD, headers={"Idempotency-Key": "short"})
     assert response.status == 400
