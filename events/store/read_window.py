@@ -20,14 +20,20 @@ from events.store.records import StoredMessage
 
 
 class ReadWindow:
-    def __init__(self, capacity: int) -> None:
+    """At most `capacity` messages, and no more than `max_bytes` of payload beyond the newest message (a
+    message may be up to the server's max_payload: a cluster group's first event carries its members)."""
+
+    def __init__(self, capacity: int, *, max_bytes: int = 32 * 1024 * 1024) -> None:
         if capacity < 1:
             raise ValueError(f"a read window holds at least one message, not {capacity}")
         self.capacity = capacity
+        self.max_bytes = max_bytes
         self.low = 0  # the window covers positions (low, high]; empty when low == high
         self.high = 0
         self._seqs: list[int] = []
         self._messages: list[StoredMessage] = []
+        self._sizes: list[int] = []  # running total of payload bytes, message by message
+        self._dropped_bytes = 0  # the running total at the last message dropped
 
     def __len__(self) -> int:
         return len(self._messages)
@@ -42,18 +48,30 @@ class ReadWindow:
         if self.low == self.high or after_seq > self.high:
             # Not joined to what the window holds (the reader ahead has moved past it): start over there.
             self.low, self.high = after_seq, last
-            self._seqs = [m.seq for m in messages]
-            self._messages = list(messages)
+            self._seqs, self._messages, self._sizes, self._dropped_bytes = [], [], [], 0
+            self._append(messages)
         elif last > self.high:
-            new = messages[bisect_right([m.seq for m in messages], self.high) :]
-            self._seqs.extend(m.seq for m in new)
-            self._messages.extend(new)
+            self._append(messages[bisect_right([m.seq for m in messages], self.high) :])
             self.high = last
         excess = len(self._messages) - self.capacity
+        held_bytes = self._sizes[-1] - self._dropped_bytes
+        if held_bytes > self.max_bytes:  # drop the oldest until the rest fits (the newest always stays)
+            over = bisect_right(self._sizes, self._sizes[-1] - self.max_bytes - 1) + 1
+            excess = max(excess, min(over, len(self._messages) - 1))
         if excess > 0:
             self.low = self._seqs[excess - 1]
+            self._dropped_bytes = self._sizes[excess - 1]
             del self._seqs[:excess]
             del self._messages[:excess]
+            del self._sizes[:excess]
+
+    def _append(self, messages: list[StoredMessage]) -> None:
+        total = self._sizes[-1] if self._sizes else self._dropped_bytes
+        for message in messages:
+            total += len(message.data)
+            self._seqs.append(message.seq)
+            self._messages.append(message)
+            self._sizes.append(total)
 
     def take(self, after_seq: int, limit: int, prefix: str = "") -> list[StoredMessage] | None:
         """Up to `limit` messages after `after_seq` whose subject starts with `prefix`, oldest first, as a read

@@ -95,3 +95,20 @@ def test_gaps_in_positions_are_kept_as_read() -> None:
 def test_a_window_holds_at_least_one_message() -> None:
     with pytest.raises(ValueError, match="at least one"):
         ReadWindow(0)
+
+
+def sized(first: int, last: int, size: int) -> list[StoredMessage]:
+    return [StoredMessage(seq, f"{EV}a{seq}", b"x" * size, {}) for seq in range(first, last + 1)]
+
+
+def test_it_keeps_no_more_payload_than_its_byte_limit_but_always_the_newest_message() -> None:
+    window = ReadWindow(1000, max_bytes=1000)
+    window.record(0, sized(1, 8, 100))  # 800 bytes
+    assert (window.low, window.high, len(window)) == (0, 8, 8)
+    window.record(8, sized(9, 12, 100))  # 1,200 bytes: the two oldest go
+    assert (window.low, window.high, len(window)) == (2, 12, 10)
+    window.record(12, sized(13, 13, 5000))  # one message bigger than the limit: it alone stays
+    assert (window.low, window.high, len(window)) == (12, 13, 1)
+    assert seqs(window.take(12, 10)) == [13]
+    window.record(13, sized(14, 16, 300))  # 900 bytes after the big one, which goes
+    assert (window.low, window.high, len(window)) == (13, 16, 3)
