@@ -143,8 +143,10 @@ class Worker:
 
     async def process_batch(self) -> int:
         """Read and commit one batch; return how many stream messages it covered (0: nothing new)."""
-        # The whole stream, not the events' subjects: a filtered batch read cost nats-server about 80 us of
-        # CPU per message against 12 us unfiltered. Tracking records and dead letters are skipped here, and
+        # The whole stream, not the events' subjects: a filtered batch read once cost nats-server about 80 us of
+        # CPU per message against 12 us unfiltered (10 against 8 us on 2.15, bench of 2026-12-06 in
+        # docs/performance.md), and a read window (events/store/read_window.py) keeps only unfiltered reads for
+        # the process's other reader. Tracking records and dead letters are skipped here, and
         # only in memory: committing a position for them would write a tracking record every other worker
         # then reads and answers in kind, for ever. After a restart they are skipped again. Retry requests
         # addressed to this worker are the exception: staff write them, and each is committed like an event.
