@@ -77,6 +77,13 @@ async def test_command_merges_one_incident_into_another_from_the_board(
     await sign_in(board, f"{stack.url}/board", command)
     rows = board.locator("#incidents tr[data-id]")
     await expect(rows).to_have_count(3, timeout=10_000)
+    # Two of one name are told apart by the start of their ids; the water outage keeps its name alone.
+    for same in (first, second):
+        title = board.locator(f"#incidents tr[data-id='{same}'] td.title")
+        await expect(title).to_have_text(f"{MEDICAL} · #{str(same)[:4]}")
+    await expect(board.locator(f"#incidents tr[data-id='{water}'] td.title")).to_have_text(
+        "Water outage in Old Town · 老城区停水"
+    )
     await board.locator("#h-incidents").scroll_into_view_if_needed()
     await board.screenshot(path=shots / "01-two-medical-incidents.png", full_page=True)
 

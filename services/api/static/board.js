@@ -105,6 +105,7 @@ function renderLateness(lateness) {
 
 function render(board) {
   lastBoard = board;
+  noteSameNamed(board.incidents);
   const c = board.counts;
   renderLateness(board.lateness);
   $("asof").textContent = `数据时间 as of ${fmtTime(board.as_of)} · #${board.position}`;
@@ -158,8 +159,8 @@ function render(board) {
 
   const incidents = board.incidents; // most urgent first (the server's order)
   rows($("incidents"), topOf("incidents", incidents), (i, n) => el("tr", { "data-id": i.id },
-    el("td", { class: "num rank", text: n + 1 }), el("td", { class: "title", text: i.title }),
-    owner("incident", i.id, i.title, i.responsible), el("td", { class: "status" }, incidentStatus(i.status)), alarm(i.open_p1), alarm(i.overdue),
+    el("td", { class: "num rank", text: n + 1 }), el("td", { class: "title", text: named(i) }),
+    owner("incident", i.id, named(i), i.responsible), el("td", { class: "status" }, incidentStatus(i.status)), alarm(i.open_p1), alarm(i.overdue),
     el("td", { class: "num", text: i.open }), el("td", { class: "num", text: i.complaints }), mergeCell(i)),
     "暂无事件 no incidents");
   renderSuggestions(board.merge_suggestions || []);
@@ -194,7 +195,7 @@ function renderCommand(board) {
       + `${groups.length} incident(s), one line each; ${c.escalated_individual} to decide one by one.`;
 
   rows($("escalated-incidents"), topOf("escalated-incidents", groups), (g) => el("tr", { "data-incident": g.id },
-    el("td", { class: "title", text: g.title || g.id }), owner("incident", g.id, g.title || g.id, g.responsible),
+    el("td", { class: "title", text: g.title ? named(g) : g.id }), owner("incident", g.id, g.title || g.id, g.responsible),
     el("td", { class: "num strong", text: g.escalated }), alarm(g.p1), alarm(g.overdue),
     el("td", { class: `num ${g.in_command_queue ? "alarm" : ""}`, text: g.in_command_queue }),
     el("td", { class: "when", text: fmtTime(g.oldest_received_at) }),
@@ -240,6 +241,20 @@ async function assign(kind, id, label, current) {
   }
 }
 
+// Incidents of one name (triage names them by kind, district and the ninth of it their reports are in) are
+// told apart by the first characters of their ids: "Medical access in Old Town (centre) · … · #52fe".
+let sameNamed = new Set();
+
+function noteSameNamed(incidents) {
+  const seen = new Set();
+  sameNamed = new Set();
+  for (const i of incidents) (seen.has(i.title) ? sameNamed : seen).add(i.title);
+}
+
+function named(incident) {
+  return sameNamed.has(incident.title) ? `${incident.title} · #${incident.id.slice(0, 4)}` : incident.title;
+}
+
 // 合并: two incidents that are one event (one burst main seen as a water outage and a flood). Command picks the
 // incident this one goes into from the active ones; the API ends this one and triage moves its complaints.
 // `merging` is what the open form ends: one incident (a row's button), or a suggestion's group (every one of
@@ -248,7 +263,7 @@ let merging = null;
 
 function mergeCell(incident) {
   return el("td", { class: "merge-cell" }, el("button", {
-    type: "button", class: "secondary", "data-merge": incident.id, "aria-label": `合并 Merge ${incident.title} into…`,
+    type: "button", class: "secondary", "data-merge": incident.id, "aria-label": `合并 Merge ${named(incident)} into…`,
     onclick: () => openMerge(incident),
   }, "合并 Merge into…"));
 }
@@ -256,21 +271,21 @@ function mergeCell(incident) {
 function openMerge(incident) {
   const targets = (lastBoard ? lastBoard.incidents : []).filter((i) => i.id !== incident.id && i.status !== "resolved");
   if (!targets.length) {
-    say($("message"), `${incident.title}: 没有可并入的事件 no other active incident to merge into`, "error");
+    say($("message"), `${named(incident)}: 没有可并入的事件 no other active incident to merge into`, "error");
     return;
   }
-  showMerge([incident], bi(`合并事件：${incident.title}`, `Merge "${incident.title}" into another incident`),
+  showMerge([incident], bi(`合并事件：${named(incident)}`, `Merge "${named(incident)}" into another incident`),
     "此事件结束，其工单并入所选事件 This incident ends; its complaints go to the one chosen",
-    targets.map((t) => el("option", { value: t.id }, `${t.title} · ${t.complaints} 件 complaints`)));
+    targets.map((t) => el("option", { value: t.id }, `${named(t)} · ${t.complaints} 件 complaints`)));
 }
 
 // A suggestion's group: the largest (first) preselected as the one the others go into.
 function openGroupMerge(suggestion) {
-  const group = suggestion.incidents, titles = group.map((i) => i.title).join(" · ");
+  const group = suggestion.incidents, titles = group.map(named).join(" · ");
   showMerge(group, bi(`合并为一个事件：${titles}`, `Merge into one incident: ${titles}`),
     "其余事件结束，其工单并入所选事件（默认为未结工单最多的） The others end; their complaints go to the one chosen "
       + "(the one with the most open complaints unless you choose another)",
-    group.map((t) => el("option", { value: t.id }, `${t.title} · ${t.open} 件未结 open`)));
+    group.map((t) => el("option", { value: t.id }, `${named(t)} · ${t.open} 件未结 open`)));
   $("merge-into").value = group[0].id;
 }
 
@@ -345,7 +360,7 @@ function renderSuggestions(suggestions, hidden = dismissed()) {
   $("suggestions").replaceChildren(...(open ? shown : shown.slice(0, 1)).map((s, n) => el("li",
     { class: "suggestion", "data-incidents": s.incidents.map((i) => i.id).join(" "), title: s.reason },
     el("span", { class: "what" }, el("strong", {}, bi("可能是同一事件", "Possibly one event:")), " ",
-      el("span", { class: "titles", text: s.incidents.map((i) => i.title).join(" · ") }), " ",
+      el("span", { class: "titles", text: s.incidents.map(named).join(" · ") }), " ",
       el("span", { class: "notes", text: `（相距 ${s.distance_km.toFixed(1)} km apart）` })),
     el("span", { class: "acts" },
       el("button", { type: "button", onclick: () => openGroupMerge(s) }, "合并到最大的 Merge into the largest…"),
