@@ -155,7 +155,10 @@ class ProjectionRunner:
         report_metrics: bool = False,
     ) -> None:
         self.store = store
-        self.reader = store  # batch direct get reads, replies collected by callback
+        self.reader = store
+        # The stream in order through a consumer of the runner's own (events/store/cursor.py); the position
+        # stays the tracking row's. None on a plain nats-py connection: batch direct get, as before.
+        self.cursor = store.open_cursor(f"projection {name} ({schema})")
         # Events are read with every other message of the stream (see `_read`) and picked out by subject.
         self.events_prefix = store.spec.events_filter.removesuffix(">")
         # Workers' dead letters are not events, but command staff must see them: folded by `dead_letter`.
@@ -200,6 +203,13 @@ class ProjectionRunner:
     async def run(self, stop: asyncio.Event, *, idle_wait: float = 0.02) -> None:
         """Apply batches until `stop` is set; the batch in hand is committed (or not) before returning."""
         await self.start()
+        try:
+            await self._run(stop, idle_wait)
+        finally:
+            if self.cursor is not None:
+                await self.cursor.close()
+
+    async def _run(self, stop: asyncio.Event, idle_wait: float) -> None:
         while not stop.is_set():
             try:
                 done = await self.catch_up(stop=stop)
@@ -297,7 +307,7 @@ class ProjectionRunner:
         # Every message of the stream, not only events: nats-server answers a batch get with a subject filter
         # at a sixth of the speed (about 80 µs of its CPU a message against 12 µs), and the stream's other
         # messages (workers' tracking, dead letters, snapshots) are few and picked out here by subject.
-        return await self.reader.read(after_seq=after, limit=limit, subject=ALL)
+        return await self.reader.read(after_seq=after, limit=limit, subject=ALL, cursor=self.cursor)
 
     async def process_batch(self) -> int:
         """Read and apply one batch after the current position; 0 when there was nothing to apply."""

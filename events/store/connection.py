@@ -48,6 +48,8 @@ _DESCRIPTION = "Description"
 
 RawHandler = Callable[[bytes, bytes], None]
 """Called with a message's payload and its raw header block (b"NATS/1.0 ...\\r\\n...\\r\\n\\r\\n")."""
+AddressedHandler = Callable[[bytes, bytes, bytes, bytes], None]
+"""Called with a message's subject, reply subject, payload and raw header block."""
 
 
 def parse_raw_headers(raw: bytes) -> dict[str, str]:
@@ -89,6 +91,7 @@ class LeveeNatsClient(NATS):
     def __init__(self) -> None:
         super().__init__()
         self._raw_handlers: dict[int, RawHandler] = {}
+        self._addressed_handlers: dict[int, AddressedHandler] = {}
 
     async def subscribe_raw(self, subject: str, handler: RawHandler) -> Subscription:
         """Subscribe with a plain function called for each message; close with `unsubscribe_raw`."""
@@ -96,14 +99,28 @@ class LeveeNatsClient(NATS):
         self._raw_handlers[sub._id] = handler
         return sub
 
+    async def subscribe_addressed(self, subject: str, handler: AddressedHandler) -> Subscription:
+        """As `subscribe_raw`, the function also given each message's subject and reply subject (a consumer's
+        delivery carries its stream position there); close with `unsubscribe_raw`."""
+        sub = await self.subscribe(subject)
+        self._addressed_handlers[sub._id] = handler
+        return sub
+
     async def unsubscribe_raw(self, sub: Subscription) -> None:
         self._raw_handlers.pop(sub._id, None)
+        self._addressed_handlers.pop(sub._id, None)
         await sub.unsubscribe()
 
     async def _process_msg(self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes) -> None:
         handler = self._raw_handlers.get(sid)
         if handler is None:
-            await super()._process_msg(sid, subject, reply, data, headers)
+            addressed = self._addressed_handlers.get(sid)
+            if addressed is None:
+                await super()._process_msg(sid, subject, reply, data, headers)
+                return
+            self.stats["in_msgs"] += 1
+            self.stats["in_bytes"] += len(data)
+            addressed(subject, reply, data, headers)
             return
         self.stats["in_msgs"] += 1
         self.stats["in_bytes"] += len(data)

@@ -18,6 +18,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from events.store.connection import LeveeNatsClient, parse_raw_headers
+from events.store.cursor import StreamCursor
 from events.store.errors import ConcurrencyConflict, StoreError, StoreUnavailable
 from events.store.read_window import ReadWindow
 from events.store.records import StoredMessage, Write
@@ -205,22 +206,43 @@ class JetStreamEventStore:
             found.extend(messages)
         return found
 
+    def open_cursor(self, label: str) -> StreamCursor | None:
+        """A reader's own consumer for reading the whole stream in order (events/store/cursor.py); None when
+        the connection is not a LeveeNatsClient (then reads go by direct get, as without one)."""
+        return StreamCursor(self, label) if isinstance(self.nc, LeveeNatsClient) else None
+
     async def read(
-        self, *, after_seq: int, limit: int = READ_BATCH, subject: str | None = None
+        self,
+        *,
+        after_seq: int,
+        limit: int = READ_BATCH,
+        subject: str | None = None,
+        cursor: StreamCursor | None = None,
     ) -> list[StoredMessage]:
         """Up to `limit` messages after a global position, matching `subject` (default: all events).
 
-        Through a read window, a read of the events may answer fewer than `limit` before the stream's end:
-        only an empty answer means nothing more is there."""
+        A read of every subject (`ALL`) goes through `cursor` when given: the reader's own consumer, which
+        expects it to go on from its last read. Through a read window, a read of the events may answer fewer
+        than `limit` before the stream's end: only an empty answer means nothing more is there."""
         subject = subject or self.spec.events_filter
+        if subject != ALL:
+            cursor = None
         if self.window is not None and subject in (ALL, self.spec.events_filter):
-            return await self._read_through_window(self.window, after_seq, limit, subject.removesuffix(">"))
+            return await self._read_through_window(
+                self.window, after_seq, limit, subject.removesuffix(">"), cursor
+            )
+        if cursor is not None:
+            return await cursor.read(after_seq, min(limit, READ_BATCH))
+        return await self.read_direct(after_seq, limit, subject)
+
+    async def read_direct(self, after_seq: int, limit: int, subject: str = ALL) -> list[StoredMessage]:
+        """The read by batch direct get: no window, no cursor."""
         request = {"seq": after_seq + 1, "batch": min(limit, READ_BATCH), "next_by_subj": subject}
         chunk, _ = await self._batch_get(request)
         return chunk
 
     async def _read_through_window(
-        self, window: ReadWindow, after_seq: int, limit: int, prefix: str
+        self, window: ReadWindow, after_seq: int, limit: int, prefix: str, cursor: StreamCursor | None
     ) -> list[StoredMessage]:
         """A read answered from the window where it covers the range, else from the server, unfiltered (so the
         window can keep it) and filtered here; a read of the events only may then answer fewer than `limit`."""
@@ -230,9 +252,12 @@ class JetStreamEventStore:
                 return served
             if served is not None:  # none of the wanted messages up to the window's end: read on from there
                 after_seq = window.high
-            request = {"seq": after_seq + 1, "batch": READ_BATCH if prefix else min(limit, READ_BATCH),
-                       "next_by_subj": ALL}  # fmt: skip
-            chunk, _ = await self._batch_get(request)
+            if cursor is not None:
+                chunk = await cursor.read(after_seq, min(limit, READ_BATCH))
+            else:
+                request = {"seq": after_seq + 1, "batch": READ_BATCH if prefix else min(limit, READ_BATCH),
+                           "next_by_subj": ALL}  # fmt: skip
+                chunk, _ = await self._batch_get(request)
             window.record(after_seq, chunk)
             wanted = [m for m in chunk if m.subject.startswith(prefix)] if prefix else chunk
             if wanted or not chunk:

@@ -31,9 +31,18 @@ class StoredMessage:
 
     @property
     def time(self) -> datetime | None:
-        """When the server stored it (from `Nats-Time-Stamp`; parsed on demand, most readers never ask)."""
+        """When the server stored it (from `Nats-Time-Stamp`, or a consumer's delivery stamp in nanoseconds;
+        parsed on demand, most readers never ask)."""
         stamp = self.headers.get("Nats-Time-Stamp")
-        return parse_time_stamp(stamp) if stamp else None
+        if stamp:
+            return parse_time_stamp(stamp)
+        nanoseconds = self.headers.get(DELIVERY_STAMP)
+        return datetime.fromtimestamp(int(nanoseconds) / 1e9, tz=UTC) if nanoseconds else None
+
+
+# A consumer's delivery says when the message was stored in its reply subject, not a header: kept under this
+# name (events/store/cursor.py), not the server's own.
+DELIVERY_STAMP = "Levee-Stored-Ns"
 
 
 def parse_time_stamp(stamp: str) -> datetime:

@@ -1,6 +1,7 @@
 """Which NATS subjects each Levee process may publish to: least privilege, rendered as nats-server config.
 
-Every service may read the stream (direct get, stream info) and get replies on its inbox. Writers may append
+Every service may read the stream (direct get, stream info) and get replies on its inbox; the workers and the
+projector may also read it through an ephemeral consumer of their own. Writers may append
 events; each worker may move only its own tracking and dead-letter subjects (and record what came of a retry
 request); the API may ask each worker to retry a dead letter (`<prefix>.dlq.<worker>.retry`) and nothing else
 of theirs; the projector and the board read only. A leaked API credential therefore cannot rewind a worker's
@@ -30,16 +31,23 @@ def publish_permissions(spec: StreamSpec) -> dict[str, list[str]]:
         f"$JS.API.STREAM.CREATE.{spec.name}",  # idempotent with the same config; a different one is refused
         "$JS.API.INFO",
     ]
+    # Readers of the whole stream in order (workers, the projector) do it through an ephemeral consumer of
+    # their own (events/store/cursor.py): make it, pull from it, delete it. Nothing else of consumers.
+    consume = [
+        f"$JS.API.CONSUMER.CREATE.{spec.name}",
+        f"$JS.API.CONSUMER.MSG.NEXT.{spec.name}.*",
+        f"$JS.API.CONSUMER.DELETE.{spec.name}.*",
+    ]
     events = f"{spec.prefix}.ev.>"
     allowed = {
         # A complaint claims its tracking code; command staff ask workers to retry dead letters.
         "api": [*read, events, f"{spec.prefix}.code.>", *(spec.retry_subject(w) for w in WORKERS)],
-        "projector": [*read],
+        "projector": [*read, *consume],
         "admin": [">"],
     }
     for worker in WORKERS:
         allowed[worker] = [
-            *read, events, spec.tracking_subject(worker), spec.dead_letter_subject(worker),
+            *read, *consume, events, spec.tracking_subject(worker), spec.dead_letter_subject(worker),
             spec.retried_subject(worker),
         ]  # fmt: skip
     return allowed

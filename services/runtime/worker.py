@@ -27,6 +27,7 @@ from eventsourcing.utils import get_topic
 
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable, Write
 from events.store.aggregates import TOPIC, VERSION, AggregateStore, Appender
+from events.store.cursor import StreamCursor
 from events.store.jetstream import MAX_BATCH, READ_BATCH
 from events.store.records import StoredMessage
 from services.runtime import redrive
@@ -105,27 +106,35 @@ class Worker:
         self.planner = planner
         self.observers = {get_topic(cls): observer for cls, observer in (observers or {}).items()}
         self.lag_meter = LagMeter()
+        self.cursor: StreamCursor | None = None  # opened by `start`
         self.log = log.bind(worker=name)
 
     async def start(self) -> None:
         self.tracking = await load_tracking(self.store, self.name)
         await check_no_gap(self.store, self.tracking)
+        # The stream in order through a consumer of the worker's own (a third of nats-server's CPU per message
+        # of a direct get); positions stay the tracking record's.
+        self.cursor = self.store.open_cursor(self.name)
         self.log.info("worker_started", position=self.tracking.position)
 
     async def run(self, stop: asyncio.Event, *, idle_wait: float = 0.05) -> None:
         """Process until `stop` is set; the batch in hand is finished first (shutdown drains)."""
         await self.start()
-        while not stop.is_set():
-            try:
-                done = await self.process_batch()
-            except StoreUnavailable as exc:
-                self.log.warning("worker_store_unavailable", error=str(exc))
-                done = 0
-                await _wait(stop, 1.0)
-                continue
-            await self.report_lag(done)
-            if done == 0:
-                await _wait(stop, idle_wait)
+        try:
+            while not stop.is_set():
+                try:
+                    done = await self.process_batch()
+                except StoreUnavailable as exc:
+                    self.log.warning("worker_store_unavailable", error=str(exc))
+                    done = 0
+                    await _wait(stop, 1.0)
+                    continue
+                await self.report_lag(done)
+                if done == 0:
+                    await _wait(stop, idle_wait)
+        finally:
+            if self.cursor is not None:
+                await self.cursor.close()
 
     async def report_lag(self, done: int) -> None:
         """After each batch: an empty read means no lag; a busy loop reads the lag at most once a second."""
@@ -151,7 +160,7 @@ class Worker:
         # then reads and answers in kind, for ever. After a restart they are skipped again. Retry requests
         # addressed to this worker are the exception: staff write them, and each is committed like an event.
         after = max(self.tracking.position, self._skipped_to)
-        read = await self.store.read(after_seq=after, limit=self.batch_size, subject=">")
+        read = await self.store.read(after_seq=after, limit=self.batch_size, subject=">", cursor=self.cursor)
         if not read:
             return 0
         retry = self._retry_subject

@@ -95,3 +95,29 @@ async def test_every_service_can_read_the_stream(stores: dict[str, JetStreamEven
     await stores["admin"].append([written])
     assert (await stores[user].last_message(written.subject)) is not None
     assert await stores[user].last_sequence() >= 1
+
+
+@pytest.mark.parametrize("user", ["projector", "triage", "dispatch", "notices"])
+async def test_the_stream_readers_read_through_a_consumer_of_their_own(
+    stores: dict[str, JetStreamEventStore], user: str
+) -> None:
+    written = event()
+    [position] = await stores["admin"].append([written])
+    cursor = stores[user].open_cursor(user)
+    assert cursor is not None
+    read = await stores[user].read(after_seq=position - 1, limit=10, subject=">", cursor=cursor)
+    assert [m.subject for m in read] == [written.subject]
+    assert cursor.name is not None  # made and pulled from, not fallen back to direct gets
+    await cursor.close()
+
+
+async def test_the_api_makes_no_consumer_and_its_reads_fall_back_to_direct_gets(
+    stores: dict[str, JetStreamEventStore],
+) -> None:
+    written = event()
+    [position] = await stores["admin"].append([written])
+    cursor = stores["api"].open_cursor("api")
+    assert cursor is not None
+    read = await stores["api"].read(after_seq=position - 1, limit=10, subject=">", cursor=cursor)
+    assert [m.subject for m in read] == [written.subject]
+    assert cursor.name is None  # refused: the API has no business with consumers

@@ -1,0 +1,130 @@
+"""A reader's own consumer (events/store/cursor.py) against a real nats-server: the same messages a batch
+direct get gives, in order, whatever the reader does and whatever becomes of the consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from nats.aio.client import Client as NATS
+
+from events.store import JetStreamEventStore, Write
+from events.store.connection import connect_nats
+from events.store.cursor import StreamCursor
+from events.store.stream import StreamSpec, ensure_stream
+from services.embedded.nats_server import NatsServer
+
+
+async def fill(store: JetStreamEventStore, count: int) -> list[int]:
+    spec, positions = store.spec, []
+    writes = [
+        Write(
+            spec.tracking_subject("w") if i % 5 == 4 else spec.event_subject(uuid.uuid4()),
+            f"m{i}".encode(),
+            {"Levee-Version": "1"},
+        )
+        for i in range(count)
+    ]
+    for start in range(0, count, 500):
+        positions += await store.append(writes[start : start + 500])
+    return positions
+
+
+async def through(store: JetStreamEventStore, cursor: StreamCursor, after: int, limit: int) -> list[int]:
+    return [m.seq for m in await store.read(after_seq=after, limit=limit, subject=">", cursor=cursor)]
+
+
+async def direct(store: JetStreamEventStore, after: int, limit: int) -> list[int]:
+    return [m.seq for m in await store.read_direct(after, limit)]
+
+
+async def test_it_reads_what_a_direct_get_reads_going_on_back_and_forward(store: JetStreamEventStore) -> None:
+    await fill(store, 1200)
+    cursor = store.open_cursor("test")
+    assert cursor is not None
+    for after, limit in [
+        (0, 250),
+        (250, 250),
+        (500, 1000),
+        (1500, 10),
+        (100, 50),
+        (150, 5),
+        (1100, 1000),
+        (1199, 9),
+    ]:
+        assert await through(store, cursor, after, limit) == await direct(store, after, limit), (after, limit)
+    assert await through(store, cursor, 1200, 100) == []  # the end, for now
+    [new] = await store.append([Write(store.spec.event_subject(uuid.uuid4()), b"new")])
+    assert await through(store, cursor, 1200, 100) == [new]  # and on from there when more comes
+    message = (await store.read(after_seq=new - 1, limit=1, subject=">", cursor=cursor))[0]
+    assert message.data == b"new" and message.subject.startswith(store.spec.events_filter.removesuffix(">"))
+    assert message.time is not None and abs(message.time - datetime.now(UTC)) < timedelta(minutes=1)
+    await cursor.close()
+
+
+async def test_a_consumer_deleted_under_it_is_made_again_and_nothing_is_skipped(
+    nc: NATS, store: JetStreamEventStore
+) -> None:
+    await fill(store, 300)
+    cursor = store.open_cursor("test")
+    assert cursor is not None
+    assert await through(store, cursor, 0, 100) == list(range(1, 101))
+    gone = cursor.name
+    reply = await nc.request(f"$JS.API.CONSUMER.DELETE.{store.spec.name}.{gone}", b"", timeout=2)
+    assert json.loads(reply.data).get("success") is True
+    assert await through(store, cursor, 100, 100) == list(range(101, 201))
+    assert cursor.name not in (None, gone)
+    await cursor.close()
+
+
+async def test_a_read_cancelled_half_way_does_not_make_the_next_one_skip(store: JetStreamEventStore) -> None:
+    """The consumer acknowledges nothing: what it sent to a read that was given up is not lost for the next."""
+    await fill(store, 3000)
+    cursor = store.open_cursor("test")
+    assert cursor is not None
+    for delay in [0, 0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005] * 3:
+        assert await through(store, cursor, 0, 1000) == list(range(1, 1001))  # the consumer is at 1001 now
+        task = asyncio.ensure_future(through(store, cursor, 1000, 1000))
+        await asyncio.sleep(delay)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        assert await through(store, cursor, 1000, 1000) == list(range(1001, 2001)), delay
+    await cursor.close()
+
+
+async def test_it_goes_on_after_the_server_restarts(own_nats_server: NatsServer) -> None:
+    spec = StreamSpec(name=f"T_{uuid.uuid4().hex[:12].upper()}")
+    nc = await connect_nats(own_nats_server.url, name="cursor-restart")
+    try:
+        await ensure_stream(nc, spec)
+        store = JetStreamEventStore(nc, spec, timeout=2.0)
+        await fill(store, 200)
+        cursor = store.open_cursor("test")
+        assert cursor is not None
+        assert await through(store, cursor, 0, 100) == list(range(1, 101))
+        own_nats_server.stop()
+        own_nats_server.start()  # the consumer lived in the server's memory: gone
+        async with asyncio.timeout(30):
+            while True:
+                try:
+                    got = await through(store, cursor, 100, 100)
+                    break
+                except Exception:  # reconnecting; the worker waits and tries again the same way
+                    await asyncio.sleep(0.2)
+        assert got == list(range(101, 201))
+        await cursor.close()
+    finally:
+        await nc.close()
+
+
+async def test_a_plain_nats_client_reads_without_a_cursor(nats_url: str, stream_spec: StreamSpec) -> None:
+    import nats
+
+    plain = await nats.connect(nats_url)
+    try:
+        await ensure_stream(plain, stream_spec)
+        assert JetStreamEventStore(plain, stream_spec).open_cursor("test") is None
+    finally:
+        await plain.close()
