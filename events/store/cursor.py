@@ -34,10 +34,18 @@ log = structlog.get_logger(__name__)
 IDLE_SECONDS = 60  # a consumer its reader stopped asking is deleted by the server after this
 FALLBACK_SECONDS = 60.0
 _END = ("404", "408")  # no (more) messages now; the request expired
-_GONE = ("409", "503")  # the consumer was deleted, or nobody answers for it
+# The consumer is no more (nobody answers for it), or was lost with its server: make it again. Any other
+# refusal (a 409 over a server limit, a 400) sends the reader back to direct gets for a while.
+_GONE_DESCRIPTIONS = ("consumer deleted", "leadership change", "server shutdown")
 
 
 class _ConsumerGone(Exception):
+    def __init__(self, why: str, *, nothing_taken: bool = False) -> None:
+        super().__init__(why)
+        self.nothing_taken = nothing_taken  # the consumer sent nothing to this pull before it
+
+
+class _Unusable(Exception):
     pass
 
 
@@ -52,44 +60,73 @@ class StreamCursor:
         self.label = label
         self.name: str | None = None  # the consumer's, given by the server
         self._next = 0  # the position the consumer delivers next
-        self._direct_until = 0.0  # reads go by direct get until then (a consumer could not be made)
+        self._delivered = 0  # the consumer's own count of what it sent: each delivery must be the next one
+        self._abandoned: str | None = None  # left in an unknown state: deleted when the next one is made
+        # The last read's messages and the position it read after: a reader that reads part of it again (a
+        # worker commits up to its last event; the tracking records after it are read again) is answered
+        # from here, not by a new consumer.
+        self._held: list[StoredMessage] = []
+        self._held_after = 0
+        self._direct_until = 0.0  # reads go by direct get until then (a consumer could not be used)
         self.log = log.bind(reader=label)
 
     async def read(self, after_seq: int, limit: int) -> list[StoredMessage]:
         """Up to `limit` messages after `after_seq` (every subject), oldest first; [] at the stream's end."""
+        held = self._held
+        if held and self._held_after <= after_seq < held[-1].seq:
+            return [m for m in held if m.seq > after_seq][:limit]
         if time.monotonic() < self._direct_until:
             return await self.store.read_direct(after_seq, limit)
-        for _ in range(2):
-            if self.name is None or after_seq + 1 != self._next:
+        retried_fresh = False
+        for _ in range(3):
+            fresh = self.name is None or after_seq + 1 != self._next
+            if fresh:
                 try:
                     await self._start(after_seq + 1)
                 except StoreError as exc:
                     # A server (or a deployment's NATS permissions) that will not make one: read as before
                     # for a while, then try again. The reader is slower, never stuck.
-                    self.log.warning("stream_cursor_unavailable", error=str(exc), retry_in=FALLBACK_SECONDS)
-                    self._direct_until = time.monotonic() + FALLBACK_SECONDS
-                    return await self.store.read_direct(after_seq, limit)
+                    return await self._fall_back(after_seq, limit, exc)
             try:
                 messages = await self._pull(limit)
-            except _ConsumerGone:
-                self.log.info("stream_cursor_restarted", position=after_seq)
+            except _ConsumerGone as gone:
+                if fresh and gone.nothing_taken and not retried_fresh:
+                    # A cluster may not answer for a consumer made a moment ago on another node yet: it has
+                    # sent nothing, so it is still where it was made. Ask it once more, a moment later.
+                    retried_fresh = True
+                    await asyncio.sleep(0.005)
+                else:
+                    self.log.info("stream_cursor_restarted", position=after_seq, status=str(gone))
+                    self._abandoned, self.name = self.name, None
                 continue
+            except _Unusable as exc:
+                return await self._fall_back(after_seq, limit, exc)
             if messages:
                 self._next = messages[-1].seq + 1
+                self._held, self._held_after = messages, after_seq
             return messages
-        raise StoreUnavailable(f"{self.label}: the stream consumer vanished twice in a row")
+        return await self._fall_back(after_seq, limit, StoreError("the stream consumer vanished three times"))
+
+    async def _fall_back(self, after_seq: int, limit: int, exc: Exception) -> list[StoredMessage]:
+        self.log.warning("stream_cursor_unavailable", error=str(exc), retry_in=FALLBACK_SECONDS)
+        self._direct_until = time.monotonic() + FALLBACK_SECONDS
+        if self.name is not None:
+            self._abandoned, self.name = self.name, None
+        return await self.store.read_direct(after_seq, limit)
 
     async def close(self) -> None:
         """Delete the consumer now rather than after IDLE_SECONDS; a server that does not answer within a
         second is left to do it itself (a shutdown is not held up by a broker that is away)."""
-        name, self.name = self.name, None
-        if name is not None:
-            await self._delete(name, timeout=1.0)
+        names, self.name, self._abandoned = (self.name, self._abandoned), None, None
+        for name in names:
+            if name is not None:
+                await self._delete(name, timeout=1.0)
 
     async def _start(self, position: int) -> None:
-        if self.name is not None:
-            await self._delete(self.name)
-            self.name = None
+        for name in (self.name, self._abandoned):
+            if name is not None:
+                await self._delete(name)
+        self.name = self._abandoned = None
         spec = self.store.spec
         request: dict[str, Any] = {
             "stream_name": spec.name,
@@ -106,6 +143,7 @@ class StreamCursor:
         body = await self._api(f"$JS.API.CONSUMER.CREATE.{spec.name}", request)
         self.name = str(body["name"])
         self._next = position
+        self._delivered = 0
 
     async def _delete(self, name: str, *, timeout: float | None = None) -> None:
         try:
@@ -135,22 +173,18 @@ class StreamCursor:
         def accept(subject: bytes, reply: bytes, data: bytes, raw_headers: bytes) -> None:
             if done.done():
                 return
-            if not reply:  # a status: the end of what the server has now, or the consumer is gone
-                status = parse_raw_headers(raw_headers).get("Status", "")
-                if status in _END:
-                    done.set_result(None)
-                elif status in _GONE:
-                    done.set_exception(_ConsumerGone(status))
-                else:
-                    done.set_exception(StoreError(f"stream consumer: status {status or 'none'}"))
+            try:
+                message = self._message(subject, reply, data, raw_headers)
+            except (_ConsumerGone, _Unusable) as exc:
+                done.set_exception(exc)
                 return
-            # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<stored ns>.<pending>, or
-            # with the domain and account hash after ACK (and a token at the end) on newer servers.
-            tokens = reply.split(b".")
-            at = 5 if len(tokens) == 9 else 7
-            headers = parse_raw_headers(raw_headers)
-            headers[DELIVERY_STAMP] = tokens[at + 2].decode()
-            append(StoredMessage(int(tokens[at]), subject.decode(), data, headers))
+            except Exception as exc:  # never into nats-py's read loop, which would stop reading
+                done.set_exception(_Unusable(f"an unreadable delivery: {exc!r}"))
+                return
+            if message is None:  # the end of what the server has now
+                done.set_result(None)
+                return
+            append(message)
             if len(messages) == wanted:
                 done.set_result(None)
 
@@ -164,13 +198,40 @@ class StreamCursor:
                 await asyncio.wait_for(done, self.store.timeout)
             finally:
                 await self.nc.unsubscribe_raw(sub)
+        except _ConsumerGone as gone:
+            raise _ConsumerGone(str(gone), nothing_taken=not messages) from None  # `read` decides
         except BaseException as exc:
             # Failed, timed out or cancelled part way: the consumer may have sent messages nobody took, and
             # acknowledges nothing, so where it stands is unknown. The next read starts one at its position.
-            self.name = None
+            if self.name is not None:
+                self._abandoned, self.name = self.name, None
             if isinstance(exc, TimeoutError | nats.errors.Error):
                 raise StoreUnavailable(
                     f"{self.label}: stream consumer read failed: {type(exc).__name__}"
                 ) from exc
             raise
         return messages
+
+    def _message(self, subject: bytes, reply: bytes, data: bytes, raw_headers: bytes) -> StoredMessage | None:
+        """A delivery as a stored message; None for the end of what the server has now."""
+        if not reply:  # a status
+            headers = parse_raw_headers(raw_headers)
+            status, description = headers.get("Status", ""), headers.get("Description", "").lower()
+            if status in _END:
+                return None
+            if status == "503" or (status == "409" and description.startswith(_GONE_DESCRIPTIONS)):
+                raise _ConsumerGone(f"{status} {description}".strip())
+            raise _Unusable(f"stream consumer: status {status or 'none'} {description}".strip())
+        # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<stored ns>.<pending>, or with
+        # the domain and account hash after ACK (and a token at the end) on newer servers.
+        tokens = reply.split(b".")
+        at = 5 if len(tokens) == 9 else 7
+        delivered = int(tokens[at + 1])
+        if delivered != self._delivered + 1:
+            # Not the consumer's next delivery: someone else pulled from it (a leaked credential of another
+            # service). What they took would be skipped: read again from a consumer of our own.
+            raise _ConsumerGone(f"delivery {delivered} after {self._delivered}")
+        self._delivered = delivered
+        headers = parse_raw_headers(raw_headers)
+        headers[DELIVERY_STAMP] = tokens[at + 2].decode()
+        return StoredMessage(int(tokens[at]), subject.decode(), data, headers)

@@ -36,8 +36,11 @@ class StoredMessage:
         stamp = self.headers.get("Nats-Time-Stamp")
         if stamp:
             return parse_time_stamp(stamp)
-        nanoseconds = self.headers.get(DELIVERY_STAMP)
-        return datetime.fromtimestamp(int(nanoseconds) / 1e9, tz=UTC) if nanoseconds else None
+        stamp = self.headers.get(DELIVERY_STAMP)
+        if not stamp:
+            return None
+        seconds, nanoseconds = divmod(int(stamp), 1_000_000_000)  # to the microsecond, truncated as above
+        return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=nanoseconds // 1000)
 
 
 # A consumer's delivery says when the message was stored in its reply subject, not a header: kept under this

@@ -57,7 +57,10 @@ async def test_it_reads_what_a_direct_get_reads_going_on_back_and_forward(store:
         assert await through(store, cursor, after, limit) == await direct(store, after, limit), (after, limit)
     assert await through(store, cursor, 1200, 100) == []  # the end, for now
     [new] = await store.append([Write(store.spec.event_subject(uuid.uuid4()), b"new")])
-    assert await through(store, cursor, 1200, 100) == [new]  # and on from there when more comes
+    async with asyncio.timeout(5):  # the server may answer "nothing yet" a moment after confirming a write
+        while not (got := await through(store, cursor, 1200, 100)):
+            await asyncio.sleep(0.01)
+    assert got == [new]  # and on from there when more comes
     message = (await store.read(after_seq=new - 1, limit=1, subject=">", cursor=cursor))[0]
     assert message.data == b"new" and message.subject.startswith(store.spec.events_filter.removesuffix(">"))
     assert message.time is not None and abs(message.time - datetime.now(UTC)) < timedelta(minutes=1)
@@ -128,3 +131,57 @@ async def test_a_plain_nats_client_reads_without_a_cursor(nats_url: str, stream_
         assert JetStreamEventStore(plain, stream_spec).open_cursor("test") is None
     finally:
         await plain.close()
+
+
+async def test_reading_part_of_the_last_read_again_is_answered_without_a_new_consumer(
+    store: JetStreamEventStore,
+) -> None:
+    """A worker commits up to its batch's last event and reads the tracking records after it again."""
+    await fill(store, 600)
+    cursor = store.open_cursor("test")
+    assert cursor is not None
+    assert await through(store, cursor, 0, 250) == list(range(1, 251))
+    consumer = cursor.name
+    assert await through(store, cursor, 245, 250) == list(range(246, 251))
+    assert await through(store, cursor, 247, 2) == [248, 249]
+    assert await through(store, cursor, 250, 250) == list(range(251, 501))
+    assert cursor.name == consumer
+    await cursor.close()
+
+
+async def test_messages_another_client_pulls_from_its_consumer_are_read_again_not_skipped(
+    nc: NATS, store: JetStreamEventStore
+) -> None:
+    """A leaked credential of another service could pull from a reader's consumer: the consumer's own count of
+    deliveries shows the gap, and the reader reads on from a consumer of its own."""
+    await fill(store, 400)
+    cursor = store.open_cursor("test")
+    assert cursor is not None
+    assert await through(store, cursor, 0, 100) == list(range(1, 101))
+    inbox = nc.new_inbox()
+    thief = await nc.subscribe(inbox)
+    await nc.publish(
+        f"$JS.API.CONSUMER.MSG.NEXT.{store.spec.name}.{cursor.name}",
+        json.dumps({"batch": 1, "no_wait": True}).encode(),
+        reply=inbox,
+    )
+    stolen = await thief.next_msg(timeout=2)
+    assert stolen.reply.startswith("$JS.ACK.")  # message 101 went to someone else
+    await thief.unsubscribe()
+    assert await through(store, cursor, 100, 100) == list(range(101, 201))
+    await cursor.close()
+
+
+async def test_a_message_read_through_the_cursor_is_the_one_a_direct_get_reads(
+    store: JetStreamEventStore,
+) -> None:
+    await fill(store, 50)
+    cursor = store.open_cursor("test")
+    assert cursor is not None
+    through_cursor = await store.read(after_seq=0, limit=50, subject=">", cursor=cursor)
+    directly = await store.read_direct(0, 50)
+    assert [(m.seq, m.subject, m.data, m.time) for m in through_cursor] == [
+        (m.seq, m.subject, m.data, m.time) for m in directly
+    ]
+    assert all(m.headers.get("Levee-Version") == "1" for m in through_cursor)
+    await cursor.close()
