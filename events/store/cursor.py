@@ -199,7 +199,10 @@ class StreamCursor:
             finally:
                 await self.nc.unsubscribe_raw(sub)
         except _ConsumerGone as gone:
-            raise _ConsumerGone(str(gone), nothing_taken=not messages) from None  # `read` decides
+            # `read` decides; asking it again is worth it only when a 503 came before anything was sent.
+            raise _ConsumerGone(
+                str(gone), nothing_taken=not messages and str(gone).startswith("503")
+            ) from None
         except BaseException as exc:
             # Failed, timed out or cancelled part way: the consumer may have sent messages nobody took, and
             # acknowledges nothing, so where it stands is unknown. The next read starts one at its position.

@@ -294,8 +294,11 @@ class JetStreamEventStore:
             if status in ("204", "404"):  # end of batch / nothing there
                 done.set_result(int(headers.get("Nats-Num-Pending", 0)))
             elif status:
+                # 503: nobody answers for the stream (JetStream stopping, a leader being elected): say so as
+                # the broker being away, which readers wait out, not as a fault in the request.
+                error = StoreUnavailable if status == "503" else StoreError
                 done.set_exception(
-                    StoreError(f"batch direct get: status {status} {headers.get('Description', '')}")
+                    error(f"batch direct get: status {status} {headers.get('Description', '')}")
                 )
             else:
                 append(StoredMessage(int(headers["Nats-Sequence"]), headers["Nats-Subject"], data, headers))

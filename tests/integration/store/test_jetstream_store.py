@@ -231,3 +231,11 @@ async def test_a_store_with_a_read_window_reads_as_the_server_does_and_asks_it_l
     assert small.window is not None and (small.window.low, small.window.high) == (2502, 2602)
     assert [m.seq for m in await small.read(after_seq=0, limit=3, subject=">")] == [1, 2, 3]
     assert (small.window.low, small.window.high) == (2502, 2602)
+
+
+async def test_a_read_nobody_answers_for_says_unavailable_so_readers_wait_it_out(nc) -> None:  # type: ignore[no-untyped-def]
+    """A 503 (no responders: JetStream stopping, a leader being elected, no such stream) is the broker being
+    away, which workers and the projector wait out, not a fault that would stop them."""
+    nowhere = JetStreamEventStore(nc, StreamSpec(name=f"T_{uuid.uuid4().hex[:12].upper()}"), timeout=1.0)
+    with pytest.raises(StoreUnavailable):
+        await nowhere.read_direct(0, 10)
