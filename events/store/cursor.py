@@ -6,10 +6,15 @@ headers, so the reader parses less too. Every worker and the projector read ever
 they read through one of these: `JetStreamEventStore.read(..., cursor=...)`.
 
 The consumer is the reader's alone, unfiltered, acknowledges nothing and is kept in memory by the server:
-what the reader has done is its own tracking record's to say, never the consumer's. A read that does not go
-on from where the last one ended (a batch redone, a restart) starts a new consumer at that position; one the
-server no longer has (restarted, or idle past `IDLE`) is started again. Pull requests only, with `no_wait`:
-the server answers what it has, up to the batch, and a 404 when it has fewer.
+what the reader has done is its own tracking record's to say, never the consumer's. Pull requests only, with
+`no_wait`: the server answers what it has, up to the batch, and a 404 when it has fewer.
+
+- A read inside the last read (a worker reads again the tracking records after its last event) is answered
+  from that read; any other read that does not go on from the last one (a batch redone, a restart) starts a
+  new consumer at its position.
+- One the server no longer has (restarted, or idle past IDLE_SECONDS) is made again; so is one a pull gave up
+  on part way (what it sent is unknown), and one whose deliveries skip (another client pulled from it).
+- Any other refusal sends the reader to batch direct gets for FALLBACK_SECONDS: slower, never stuck.
 """
 
 from __future__ import annotations
