@@ -29,11 +29,11 @@ import structlog
 
 from events.store.connection import LeveeNatsClient, parse_raw_headers
 from events.store.errors import StoreError, StoreUnavailable
+from events.store.read_window import ReadWindow
 from events.store.records import DELIVERY_STAMP, StoredMessage
 
 if TYPE_CHECKING:
     from events.store.jetstream import JetStreamEventStore
-
 log = structlog.get_logger(__name__)
 
 IDLE_SECONDS = 60  # a consumer its reader stopped asking is deleted by the server after this
@@ -57,7 +57,8 @@ class _Unusable(Exception):
 class StreamCursor:
     """Reads after a position, in order, from the reader's own consumer; see the module's docstring."""
 
-    def __init__(self, store: JetStreamEventStore, label: str) -> None:
+    def __init__(self, store: JetStreamEventStore, label: str, *, held: int) -> None:
+        """`held`: how many of the last messages read are kept to answer a read again (one read's worth)."""
         if not isinstance(store.nc, LeveeNatsClient):
             raise TypeError("a stream cursor reads through LeveeNatsClient (connect_nats)")
         self.store = store
@@ -67,19 +68,17 @@ class StreamCursor:
         self._next = 0  # the position the consumer delivers next
         self._delivered = 0  # the consumer's own count of what it sent: each delivery must be the next one
         self._abandoned: str | None = None  # left in an unknown state: deleted when the next one is made
-        # The last read's messages and the position it read after: a reader that reads part of it again (a
-        # worker commits up to its last event; the tracking records after it are read again) is answered
-        # from here, not by a new consumer.
-        self._held: list[StoredMessage] = []
-        self._held_after = 0
+        # The last reads: a reader that reads part of them again (a worker commits up to its last event; the
+        # tracking records after it are read again) is answered from here, not by a new consumer.
+        self._held = ReadWindow(held)
         self._direct_until = 0.0  # reads go by direct get until then (a consumer could not be used)
         self.log = log.bind(reader=label)
 
     async def read(self, after_seq: int, limit: int) -> list[StoredMessage]:
         """Up to `limit` messages after `after_seq` (every subject), oldest first; [] at the stream's end."""
-        held = self._held
-        if held and self._held_after <= after_seq < held[-1].seq:
-            return [m for m in held if m.seq > after_seq][:limit]
+        held = self._held.take(after_seq, limit)
+        if held is not None:
+            return held
         if time.monotonic() < self._direct_until:
             return await self.store.read_direct(after_seq, limit)
         retried_fresh = False
@@ -108,7 +107,7 @@ class StreamCursor:
                 return await self._fall_back(after_seq, limit, exc)
             if messages:
                 self._next = messages[-1].seq + 1
-                self._held, self._held_after = messages, after_seq
+                self._held.record(after_seq, messages)
             return messages
         return await self._fall_back(after_seq, limit, StoreError("the stream consumer vanished three times"))
 

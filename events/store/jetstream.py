@@ -209,7 +209,7 @@ class JetStreamEventStore:
     def open_cursor(self, label: str) -> StreamCursor | None:
         """A reader's own consumer for reading the whole stream in order (events/store/cursor.py); None when
         the connection is not a LeveeNatsClient (then reads go by direct get, as without one)."""
-        return StreamCursor(self, label) if isinstance(self.nc, LeveeNatsClient) else None
+        return StreamCursor(self, label, held=READ_BATCH) if isinstance(self.nc, LeveeNatsClient) else None
 
     async def read(
         self,
@@ -255,9 +255,7 @@ class JetStreamEventStore:
             if cursor is not None:
                 chunk = await cursor.read(after_seq, min(limit, READ_BATCH))
             else:
-                request = {"seq": after_seq + 1, "batch": READ_BATCH if prefix else min(limit, READ_BATCH),
-                           "next_by_subj": ALL}  # fmt: skip
-                chunk, _ = await self._batch_get(request)
+                chunk = await self.read_direct(after_seq, READ_BATCH if prefix else limit)
             window.record(after_seq, chunk)
             wanted = [m for m in chunk if m.subject.startswith(prefix)] if prefix else chunk
             if wanted or not chunk:
