@@ -10,7 +10,7 @@ from events.errors import require, require_text
 from events.incident_rules import ABSORB_PART, check_merge, check_not_merged
 from events.reference import Reference, load_reference
 from events.responsible import check_reassignment, person_name
-from events.twins import shallow_twin
+from events.twins import Twin
 
 # The usual public-status wording; notices about an incident use the same words.
 INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
@@ -83,13 +83,13 @@ class Incident(Aggregate):
             IncidentResponsibleAssigned, person=name, previous=current, by=by, note=note.strip()
         )
 
-    def twin(self) -> Incident:
-        """A copy as it is now, to fall back on if a worker's changes are not stored (events/twins.py): the
-        lists that change in place are copied; the position lookup is rebuilt when asked for."""
-        copied = shallow_twin(self, derived=("_positions",))
-        copied.complaint_ids = list(self.complaint_ids)
-        copied.districts = list(self.districts)
-        return copied
+    def twin(self) -> Twin[Incident]:
+        """As it is now, to fall back on if a worker's changes are not stored (events/twins.py): the linked
+        complaints only grow at their end; the position lookup is rebuilt when asked for."""
+        twin = Twin(self, derived=("_positions",))
+        twin.copy.districts = list(self.districts)
+        twin.keep_prefix(twin.copy.__dict__, "complaint_ids")
+        return twin
 
     def position_of(self, complaint_id: UUID) -> int | None:
         """Where the complaint stands among the linked ones (0 for the first), None when it is not linked.

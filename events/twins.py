@@ -5,12 +5,16 @@ not stored (a concurrent write, a failing handler), the changed aggregates are n
 worker used to load them again: for an incident or a cluster of a surge, thousands of events each time. An
 aggregate that can say which of its containers change in place makes a twin before the batch changes it,
 and the worker puts the twin back instead.
+
+A twin is made for every cached aggregate a batch touches and is almost never used, so making one must not
+cost the aggregate's size: a list that only ever grows at its end (an incident's complaints, a cluster
+group's members) is not copied but remembered with its length, and cut back to it when the twin is used.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from eventsourcing.domain import Aggregate
 
@@ -25,3 +29,27 @@ def shallow_twin(aggregate: A, *, derived: tuple[str, ...] = ()) -> A:
     for name in derived:
         copied.__dict__.pop(name, None)
     return copied
+
+
+class Twin(Generic[A]):
+    """An aggregate as it is now, made at the cost of its shape, not its size; `restore` gives the copy.
+
+    `copy` is a shallow twin the aggregate's `twin` method completes: it copies what changes in place, except
+    the lists that only grow at their end, which it hands to `keep_prefix` instead."""
+
+    def __init__(self, aggregate: A, *, derived: tuple[str, ...] = ()) -> None:
+        self.copy = shallow_twin(aggregate, derived=derived)
+        self._prefixes: list[tuple[dict[str, Any], str, list[Any], int]] = []
+
+    def keep_prefix(self, holder: dict[str, Any], key: str) -> None:
+        """`holder[key]` (a dict of the copy's own: its `__dict__`, or a container it copied) is a list the
+        original goes on appending to and never changes otherwise: the copy gets it as long as it is now."""
+        items = holder[key]
+        self._prefixes.append((holder, key, items, len(items)))
+
+    def restore(self) -> A:
+        """The copy, its growing lists cut back to their lengths when the twin was made (done once)."""
+        for holder, key, items, length in self._prefixes:
+            holder[key] = items[:length]
+        self._prefixes.clear()
+        return self.copy

@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from events.store.aggregates import AggregateNotFound, AggregateStore
+from events.twins import Twin
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -32,7 +33,7 @@ class UnitOfWork:
     cache: AggregateCache | None = None
     # Twins of cached aggregates as they were before this unit of work changed them (events/twins.py): the
     # worker puts them back when the changes are not stored, instead of loading a surge's incident again.
-    _twins: dict[UUID, Aggregate] = field(default_factory=dict)
+    _twins: dict[UUID, Twin[Any]] = field(default_factory=dict)
 
     async def get(self, aggregate_id: UUID, cls: type[A]) -> A:
         cached = self._seen.get(aggregate_id)
@@ -137,7 +138,7 @@ class UnitOfWork:
     def twins(self) -> list[Aggregate]:
         """The aggregates taken from the cache that make twins, as they were before this unit of work changed
         them (or as last stored)."""
-        return list(self._twins.values())
+        return [twin.restore() for twin in self._twins.values()]
 
     def _make_twin(self, aggregate: Aggregate) -> None:
         make = getattr(aggregate, "twin", None)

@@ -17,7 +17,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from events.geo import KM_PER_DEGREE, within_km
-from events.twins import shallow_twin
+from events.twins import Twin
 
 NAMESPACE = UUID("6f1d8a52-3c1e-5b7a-9d4e-1e2f3a4b5c6d")
 Member = dict[str, Any]  # {complaint_id, contact, lat, lon, district, at}
@@ -103,13 +103,15 @@ class Cluster(Aggregate):
         self.key = ""
         self.groups: list[dict[str, Any]] = []  # {members, incident_id, carried, last_at}
 
-    def twin(self) -> Cluster:
-        """A copy as it is now, to fall back on if a worker's changes are not stored (events/twins.py). The
-        groups and their member lists are copied (members are appended and groups changed in place); a member
-        never changes once added. The proximity grid is rebuilt when asked for."""
-        copied = shallow_twin(self, derived=("_proximity_index",))
-        copied.groups = [{**group, "members": list(group["members"])} for group in self.groups]
-        return copied
+    def twin(self) -> Twin[Cluster]:
+        """As it is now, to fall back on if a worker's changes are not stored (events/twins.py). The groups
+        are copied (they change in place); their member lists only grow at their end, and a member never
+        changes once added. The proximity grid is rebuilt when asked for."""
+        twin = Twin(self, derived=("_proximity_index",))
+        twin.copy.groups = [dict(group) for group in self.groups]
+        for group in twin.copy.groups:
+            twin.keep_prefix(group, "members")
+        return twin
 
     @staticmethod
     def cluster_id(district: str, category: str, bucket: int) -> UUID:
@@ -307,6 +309,4 @@ class ClusterIncidentSet(Cluster.Event):
     incident_id: str
 
     def apply(self, aggregate: Cluster) -> None:
-        groups = [dict(g) for g in aggregate.groups]
-        groups[self.group]["incident_id"] = self.incident_id
-        aggregate.groups = groups
+        aggregate.groups[self.group]["incident_id"] = self.incident_id  # in place, as the other events

@@ -7,7 +7,7 @@ import uuid
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Mapper, UUIDAsHex
 
-from events.twins import shallow_twin
+from events.twins import Twin
 from services.runtime.unit_of_work import UnitOfWork
 
 TALLY_ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
@@ -39,11 +39,11 @@ class Tally(Aggregate):
     def count(self, source: str) -> None:
         self.seen.append(source)
 
-    def twin(self) -> Tally:
+    def twin(self) -> Twin[Tally]:
         """Like an incident in a surge, it grows in place: a worker falls back on this copy (events/twins.py)."""
-        copied = shallow_twin(self)
-        copied.seen = list(self.seen)
-        return copied
+        twin = Twin(self)
+        twin.keep_prefix(twin.copy.__dict__, "seen")
+        return twin
 
 
 def mapper() -> Mapper[uuid.UUID]:

@@ -25,8 +25,9 @@ def test_an_incidents_twin_keeps_its_links_while_the_original_links_more() -> No
     incident.collect_events()
     assert incident.position_of(second) == 1  # the lookup is built on the original before the twin
 
-    twin = incident.twin()
+    made = incident.twin()
     incident.link_complaint(later)
+    twin = made.restore()
 
     assert twin.complaint_ids == [first, second] and not twin.pending_events
     assert twin.position_of(later) is None and twin.position_of(second) == 1
@@ -43,12 +44,31 @@ def test_a_clusters_twin_keeps_its_groups_while_the_original_grows_and_joins_the
     near = cluster.groups_for(member(4), timedelta(hours=2), 1.0)  # builds the proximity grid
     assert near == [a]
 
-    twin = cluster.twin()
+    made = cluster.twin()
     cluster.add(a, member(5))
     cluster.join(a, [b], incident_id=uuid.uuid4())
     cluster.set_incident(a, uuid.uuid4())
+    twin = made.restore()
 
     assert [len(g["members"]) for g in twin.groups] == [2, 1] and not twin.pending_events
     assert all(g["incident_id"] is None for g in twin.groups) and "joined_into" not in twin.groups[1]
     assert twin.groups_for(member(6, lat=22.9), timedelta(hours=2), 1.0) == [b]  # its own grid, as it was
     assert cluster.groups_for(member(6, lat=22.9), timedelta(hours=2), 1.0) == [a]  # b joined a
+
+
+def test_a_twin_shares_the_growing_lists_until_it_is_used() -> None:
+    """Made for every cached aggregate a batch touches and almost never used, a twin costs the aggregate's
+    shape, not its size: a surge's cluster of thousands of reports is not copied for each batch."""
+    cluster = Cluster.open("old_town", "flooding", 1)
+    group = cluster.start_group(member(1), incident_id=None, carried=0, carried_members=[])
+    for n in range(2, 2_000):
+        cluster.add(group, member(n))
+    cluster.collect_events()
+
+    made = cluster.twin()
+    assert made.copy.groups[0]["members"] is cluster.groups[0]["members"]  # not copied at making
+    cluster.add(group, member(2_000))
+
+    twin = made.restore()
+    assert len(twin.groups[0]["members"]) == 1_999 and len(cluster.groups[0]["members"]) == 2_000
+    assert made.restore() is twin and len(twin.groups[0]["members"]) == 1_999  # restored once
