@@ -42,6 +42,7 @@ from projections.rebuild import rebuild_schema
 from projections.runner import ALL, CHANNEL, ProjectionRunner
 from services.embedded.nats_server import NatsServer
 from services.embedded.postgres_server import PostgresServer
+from services.runtime.collector import tune_collector
 
 CATEGORIES = [("flooding", "drainage"), ("power_outage", "power"), ("water_outage", "water"),
               ("fallen_tree", "parks"), ("road_blocked", "roads")]  # fmt: skip
@@ -211,4 +212,5 @@ if __name__ == "__main__":
         "--rate", type=int, default=2000, help="complaints appended per second while measuring"
     )
     parser.add_argument("--seconds", type=float, default=10.0)
+    tune_collector()  # as `levee serve` does
     asyncio.run(main(parser.parse_args()))

@@ -35,6 +35,7 @@ from services.dispatch import app as dispatch_app
 from services.drill.direct import received
 from services.drill.scenario import load_scenario, submissions
 from services.embedded.nats_server import NatsServer
+from services.runtime.collector import tune_collector
 from services.triage import app as triage_app
 
 SECRET = b"bench-contact-secret"
@@ -118,4 +119,5 @@ if __name__ == "__main__":
     structlog.configure(
         processors=[count_redone], wrapper_class=structlog.make_filtering_bound_logger(logging.INFO)
     )
+    tune_collector()  # as `levee serve` does
     asyncio.run(main(parser.parse_args()))

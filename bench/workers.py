@@ -33,6 +33,7 @@ from events.store.stream import StreamSpec, ensure_stream
 from services.dispatch import app as dispatch_app
 from services.embedded.nats_server import NatsServer
 from services.notices import app as notices_app
+from services.runtime.collector import tune_collector
 from services.runtime.worker import Worker
 from services.triage import app as triage_app
 
@@ -127,6 +128,13 @@ if __name__ == "__main__":
     parser.add_argument("--complaints", type=int, default=100_000)
     parser.add_argument("--burst", type=int, default=5_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--python-gc", action="store_true",
+        help="keep Python's default collector settings instead of those of a Levee service (to compare)",
+    )  # fmt: skip
     # One log line per handled event is right in production and drowns a benchmark's figures.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    asyncio.run(main(parser.parse_args()))
+    args = parser.parse_args()
+    if not args.python_gc:
+        tune_collector()  # as `levee serve` does
+    asyncio.run(main(args))

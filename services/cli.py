@@ -29,6 +29,7 @@ from services.api import app as api
 from services.dispatch import app as dispatch_app
 from services.logging_setup import configure_logging
 from services.notices import app as notices_app
+from services.runtime.collector import tune_collector
 from services.runtime.metrics import metrics_server
 from services.settings import Settings, SettingsError
 from services.triage import app as triage_app
@@ -154,6 +155,7 @@ async def _serve(settings: Settings, args: argparse.Namespace, environ: Mapping[
     stop = stop_on_signals()
     watcher = asyncio.create_task(_exit_with_parent(args.parent_pid, stop)) if args.parent_pid else None
     log.info("service_starting", pid=os.getpid())
+    tune_collector()
     try:
         # Workers and the projector have no HTTP server of their own: LEVEE_METRICS_PORT gives them /metrics.
         async with metrics_server(settings.http_host, settings.metrics_port):
@@ -166,6 +168,8 @@ async def _serve(settings: Settings, args: argparse.Namespace, environ: Mapping[
 
 async def _rebuild(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from projections.rebuild import rebuild
+
+    tune_collector()
 
     def progress(line: str) -> None:
         # One line, redrawn in place on a terminal: events done, events/s, time left.
