@@ -14,6 +14,7 @@ group's members) is not copied but remembered with its length, and cut back to i
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from eventsourcing.domain import Aggregate
@@ -40,6 +41,7 @@ class Twin(Generic[A]):
     def __init__(self, aggregate: A, *, derived: tuple[str, ...] = ()) -> None:
         self.copy = shallow_twin(aggregate, derived=derived)
         self._prefixes: list[tuple[dict[str, Any], str, list[Any], int]] = []
+        self._restorers: list[Callable[[A], None]] = []
 
     def keep_prefix(self, holder: dict[str, Any], key: str) -> None:
         """`holder[key]` (a dict of the copy's own: its `__dict__`, or a container it copied) is a list the
@@ -47,9 +49,17 @@ class Twin(Generic[A]):
         items = holder[key]
         self._prefixes.append((holder, key, items, len(items)))
 
+    def on_restore(self, restorer: Callable[[A], None]) -> None:
+        """`restorer(copy)` completes the copy when the twin is used: for state the aggregate's `twin` keeps
+        in its own way (it must hold what it needs as it is now, not look at the original later)."""
+        self._restorers.append(restorer)
+
     def restore(self) -> A:
         """The copy, its growing lists cut back to their lengths when the twin was made (done once)."""
         for holder, key, items, length in self._prefixes:
             holder[key] = items[:length]
+        for restorer in self._restorers:
+            restorer(self.copy)
         self._prefixes.clear()
+        self._restorers.clear()
         return self.copy

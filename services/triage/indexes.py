@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -19,6 +20,7 @@ from eventsourcing.domain import Aggregate
 from events.geo import KM_PER_DEGREE, within_km
 from events.twins import Twin
 
+_MEMBERS = itemgetter("members")
 NAMESPACE = UUID("6f1d8a52-3c1e-5b7a-9d4e-1e2f3a4b5c6d")
 Member = dict[str, Any]  # {complaint_id, contact, lat, lon, district, at}
 
@@ -104,13 +106,17 @@ class Cluster(Aggregate):
         self.groups: list[dict[str, Any]] = []  # {members, incident_id, carried, last_at}
 
     def twin(self) -> Twin[Cluster]:
-        """As it is now, to fall back on if a worker's changes are not stored (events/twins.py). The groups
-        are copied (they change in place); their member lists only grow at their end, and a member never
-        changes once added. The proximity grid is rebuilt when asked for."""
+        """As it is now, to fall back on if a worker's changes are not stored (events/twins.py). A group's dict
+        is replaced, never changed, except its member list, which only grows at its end: the twin keeps the
+        groups list and each member list's length. The proximity grid is rebuilt when asked for."""
         twin = Twin(self, derived=("_proximity_index",))
-        twin.copy.groups = [dict(group) for group in self.groups]
-        for group in twin.copy.groups:
-            twin.keep_prefix(group, "members")
+        groups = list(self.groups)
+        lengths = list(map(len, map(_MEMBERS, groups)))  # at C speed: a surge's cluster has thousands of groups
+
+        def restore(copied: Cluster) -> None:
+            copied.groups = [{**g, "members": g["members"][:n]} for g, n in zip(groups, lengths, strict=True)]
+
+        twin.on_restore(restore)
         return twin
 
     @staticmethod
@@ -190,32 +196,31 @@ class Proximity:
 
     Gives exactly the groups for which `any(near(m, new, km) for m in members)` holds: a member without
     coordinates (or a new report without them) is near by district, and every member of a cluster has the
-    cluster's district. Members lists only grow (ClusterMemberAdded appends in place) and groups are only
-    added; `catch_up` files what is new.
+    cluster's district. Members lists only grow (ClusterMemberAdded appends in place and names the group in
+    `grown`) and groups are only added; `catch_up` files what is new without looking at the other groups. A
+    join moves members from group to group: `join` moves them on the grid.
     """
 
     def __init__(self, km: float) -> None:
         self.km = km
         self.filed: list[tuple[list[Member], int]] = []  # per group: its members list, how many are filed
+        self.grown: set[int] = set()  # groups given members since the last catch_up (ClusterMemberAdded)
         self.placeless: set[int] = set()  # groups with a member without coordinates: near every report
         self.cells: dict[tuple[int, int], dict[int, list[Member]]] = {}  # cell -> group -> its members there
         self.lat_step = km / KM_PER_DEGREE
         self.lon_step = 0.0  # set from the first member with coordinates
 
     def catch_up(self, groups: list[dict[str, Any]]) -> bool:
-        """File the members added since; False when these are not the lists it filed from (the aggregate's
-        state was replaced): the caller then starts a new grid."""
+        """File the members added since (of new groups, and of those `grown` names); False when these are not
+        the lists it filed from (the aggregate's state was replaced): the caller then starts a new grid."""
         if len(groups) < len(self.filed):
             return False
-        for index, group in enumerate(groups):
-            members = group["members"]
-            if index == len(self.filed):
-                self.filed.append((members, 0))
-            elif self.filed[index][0] is not members:
+        self.grown.update(range(len(self.filed), len(groups)))
+        self.filed.extend((group["members"], 0) for group in groups[len(self.filed) :])
+        for index in self.grown:
+            members, filed = self.filed[index]
+            if groups[index]["members"] is not members:
                 return False
-            filed = self.filed[index][1]
-            if filed == len(members):
-                continue
             for member in members[filed:]:
                 if member["lat"] is None or member["lon"] is None:
                     self.placeless.add(index)
@@ -223,7 +228,28 @@ class Proximity:
                     cell = self.cells.setdefault(self._cell(member["lat"], member["lon"]), {})
                     cell.setdefault(index, []).append(member)
             self.filed[index] = (members, len(members))
+        self.grown.clear()
         return True
+
+    def join(self, into: int, groups: list[int], now: list[dict[str, Any]]) -> None:
+        """`groups` moved into `into` (ClusterGroupsJoined, after a `catch_up`): their filed members are
+        `into`'s now, cell by cell; `now` is the cluster's groups after the join. What a join moves is a few
+        groups, and filing the whole cluster again made each join cost its size."""
+        for index in groups:
+            members, filed = self.filed[index]
+            if index in self.placeless:
+                self.placeless.discard(index)
+                self.placeless.add(into)
+            located = members[:filed]
+            for cell in {
+                self._cell(m["lat"], m["lon"])
+                for m in located
+                if m["lat"] is not None and m["lon"] is not None
+            }:
+                by_group = self.cells[cell]
+                by_group.setdefault(into, []).extend(by_group.pop(index))
+            self.filed[index] = (now[index]["members"], 0)
+        self.filed[into] = (now[into]["members"], len(now[into]["members"]))
 
     def near_groups(self, new: Member, *, located_only: bool = False) -> list[int]:
         """The groups with a member near `new`, in group order. A report or member without coordinates is
@@ -264,7 +290,7 @@ class ClusterGroupStarted(Cluster.Event):
     def apply(self, aggregate: Cluster) -> None:
         group = {"members": [dict(m) for m in self.members], "incident_id": self.incident_id,
                  "carried": self.carried, "last_at": self.members[-1]["at"]}  # fmt: skip
-        aggregate.groups = [*aggregate.groups, group]
+        aggregate.groups.append(group)  # in place: twins keep a copy of the list (Cluster.twin)
 
 
 class ClusterMemberAdded(Cluster.Event):
@@ -273,11 +299,15 @@ class ClusterMemberAdded(Cluster.Event):
     entry: dict[str, Any]
 
     def apply(self, aggregate: Cluster) -> None:
-        # In place: copying every group and member list on each report made a large group quadratic. The
-        # state is the aggregate's own (applied events copy what they put in), so nothing else shares it.
+        # The member list grows in place: copying every group and member list on each report made a large
+        # group quadratic. The group's dict is replaced (twins keep the old one; see Cluster.twin).
         group = aggregate.groups[self.group]
         group["members"].append(dict(self.entry))
-        group["last_at"] = max(group["last_at"], self.entry["at"])
+        if self.entry["at"] > group["last_at"]:
+            aggregate.groups[self.group] = {**group, "last_at": self.entry["at"]}
+        grid: Proximity | None = aggregate.__dict__.get("_proximity_index")
+        if grid is not None:
+            grid.grown.add(self.group)
 
 
 class ClusterGroupsJoined(Cluster.Event):
@@ -289,9 +319,13 @@ class ClusterGroupsJoined(Cluster.Event):
     incident_id: str | None
 
     def apply(self, aggregate: Cluster) -> None:
-        # `into`'s members grow in place (as ClusterMemberAdded); each joined group gets a new empty list, so
-        # the proximity grid, which checks the lists' identity, is built afresh.
-        target = aggregate.groups[self.into]
+        # `into`'s members grow in place (as ClusterMemberAdded); each joined group gets a new empty list. The
+        # proximity grid, if built, moves their members too.
+        grid: Proximity | None = aggregate.__dict__.get("_proximity_index")
+        if grid is not None and not grid.catch_up(aggregate.groups):
+            grid = None
+            del aggregate.__dict__["_proximity_index"]
+        target = dict(aggregate.groups[self.into])
         for index in self.groups:
             joined = aggregate.groups[index]
             target["members"].extend(dict(m) for m in joined["members"])
@@ -301,6 +335,9 @@ class ClusterGroupsJoined(Cluster.Event):
                                        "last_at": joined["last_at"], "joined_into": self.into}  # fmt: skip
         if self.incident_id is not None:
             target["incident_id"] = self.incident_id
+        aggregate.groups[self.into] = target
+        if grid is not None:
+            grid.join(self.into, self.groups, aggregate.groups)
 
 
 class ClusterIncidentSet(Cluster.Event):
@@ -309,4 +346,4 @@ class ClusterIncidentSet(Cluster.Event):
     incident_id: str
 
     def apply(self, aggregate: Cluster) -> None:
-        aggregate.groups[self.group]["incident_id"] = self.incident_id  # in place, as the other events
+        aggregate.groups[self.group] = {**aggregate.groups[self.group], "incident_id": self.incident_id}
