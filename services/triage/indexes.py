@@ -111,7 +111,8 @@ class Cluster(Aggregate):
         groups list and each member list's length. The proximity grid is rebuilt when asked for."""
         twin = Twin(self, derived=("_proximity_index",))
         groups = list(self.groups)
-        lengths = list(map(len, map(_MEMBERS, groups)))  # at C speed: a surge's cluster has thousands of groups
+        # At C speed: a surge's cluster has thousands of groups.
+        lengths = list(map(len, map(_MEMBERS, groups)))
 
         def restore(copied: Cluster) -> None:
             copied.groups = [{**g, "members": g["members"][:n]} for g, n in zip(groups, lengths, strict=True)]
