@@ -201,7 +201,7 @@ class StreamCursor:
                 await self.nc.publish(subject, request, reply=inbox)
                 await asyncio.wait_for(done, self.store.timeout)
             finally:
-                await self.nc.unsubscribe_raw(sub)
+                await self.nc.unsubscribe_addressed(sub)
         except _ConsumerGone as gone:
             # `read` decides; asking it again is worth it only when a 503 came before anything was sent.
             raise _ConsumerGone(

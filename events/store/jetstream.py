@@ -303,25 +303,27 @@ class JetStreamEventStore:
                 if with_first_pending and len(messages) == wanted:
                     done.set_result(int(headers.get("Nats-Num-Pending", 0)))
 
-        def collect(data: bytes, raw_headers: bytes) -> None:
+        def collect(subject: bytes, reply: bytes, data: bytes, raw_headers: bytes) -> None:
             accept(data, parse_raw_headers(raw_headers))
 
         async def collect_msg(msg: Msg) -> None:  # a plain nats-py client: the library's own path
             accept(msg.data, dict(msg.headers or {}))
 
-        inbox = self.nc.new_inbox()
         try:
-            if isinstance(self.nc, LeveeNatsClient):
-                sub = await self.nc.subscribe_raw(inbox, collect)
+            nc = self.nc
+            if isinstance(nc, LeveeNatsClient):
+                inbox = await nc.open_replies(collect)
+                sub = None
             else:
-                sub = await self.nc.subscribe(inbox, cb=collect_msg)
+                inbox = nc.new_inbox()
+                sub = await nc.subscribe(inbox, cb=collect_msg)
             try:
-                await self.nc.publish(self._direct, json.dumps(request).encode(), reply=inbox)
+                await nc.publish(self._direct, json.dumps(request).encode(), reply=inbox)
                 pending = await asyncio.wait_for(done, self.timeout)
             finally:
-                if isinstance(self.nc, LeveeNatsClient):
-                    await self.nc.unsubscribe_raw(sub)
-                else:
+                if isinstance(nc, LeveeNatsClient):
+                    nc.close_replies(inbox)
+                elif sub is not None:
                     await sub.unsubscribe()
         except (TimeoutError, nats.errors.TimeoutError, *_TRANSPORT_ERRORS) as exc:
             raise StoreUnavailable(f"batch direct get failed: {type(exc).__name__}") from exc

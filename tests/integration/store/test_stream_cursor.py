@@ -97,7 +97,7 @@ async def test_a_read_cancelled_half_way_does_not_make_the_next_one_skip(store: 
     await cursor.close()
 
 
-async def test_it_goes_on_after_the_server_restarts(own_nats_server: NatsServer) -> None:
+async def test_it_and_direct_gets_go_on_after_the_server_restarts(own_nats_server: NatsServer) -> None:
     spec = StreamSpec(name=f"T_{uuid.uuid4().hex[:12].upper()}")
     nc = await connect_nats(own_nats_server.url, name="cursor-restart")
     try:
@@ -107,6 +107,7 @@ async def test_it_goes_on_after_the_server_restarts(own_nats_server: NatsServer)
         cursor = store.open_cursor("test")
         assert cursor is not None
         assert await through(store, cursor, 0, 100) == list(range(1, 101))
+        assert await direct(store, 0, 5) == [1, 2, 3, 4, 5]  # opens the connection's reply inbox
         own_nats_server.stop()
         own_nats_server.start()  # the consumer lived in the server's memory: gone
         async with asyncio.timeout(30):
@@ -117,6 +118,8 @@ async def test_it_goes_on_after_the_server_restarts(own_nats_server: NatsServer)
                 except Exception:  # reconnecting; the worker waits and tries again the same way
                     await asyncio.sleep(0.2)
         assert got == list(range(101, 201))
+        assert await direct(store, 200, 5) == []  # the reply inbox was subscribed again on reconnecting
+        assert await direct(store, 195, 5) == [196, 197, 198, 199, 200]
         await cursor.close()
     finally:
         await nc.close()
