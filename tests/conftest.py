@@ -17,6 +17,7 @@ from nats.aio.client import Client as NATS
 
 from events.store import JetStreamEventStore
 from events.store.connection import connect_nats
+from events.store.read_window import SIDE_READER_WINDOW
 from events.store.stream import StreamSpec, ensure_stream
 from services.embedded.nats_server import NatsServer
 from services.embedded.postgres_server import PostgresServer
@@ -93,3 +94,11 @@ def stream_spec() -> StreamSpec:
 async def store(nc: NATS, stream_spec: StreamSpec) -> JetStreamEventStore:
     await ensure_stream(nc, stream_spec)
     return JetStreamEventStore(nc, stream_spec)
+
+
+@pytest.fixture
+async def windowed_store(nc: NATS, stream_spec: StreamSpec) -> JetStreamEventStore:
+    """A store as `levee serve dispatch` and `levee serve notices` open it: with the read window their second
+    reader takes from (events/store/read_window.py)."""
+    await ensure_stream(nc, stream_spec)
+    return JetStreamEventStore(nc, stream_spec, read_window=SIDE_READER_WINDOW)

@@ -19,6 +19,7 @@ from events.reference import Reference, load_reference
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from events.store.connection import connect_nats
+from events.store.read_window import SIDE_READER_WINDOW
 from events.store.stream import ensure_stream
 from services.dispatch import handlers
 from services.dispatch.command_queue import with_command_queue
@@ -30,10 +31,6 @@ from services.settings import Settings, SettingsError
 log = structlog.get_logger(__name__)
 
 WORKER_NAME = "dispatch"
-# The worker and the deadline watcher read the same stream: the watcher (a look a second) finds what the
-# worker read in memory (events/store/read_window.py). 8,000 messages are about 16 MB, and about 1.8 s of a
-# surge of 500 complaints/s; a reader past the window asks the server as before.
-READ_WINDOW = 8_000
 
 
 def handler_table(routing: RoutingTable, reference: Reference) -> dict[type, Handler]:
@@ -76,7 +73,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         spec = settings.stream_spec  # with the replicas: whichever process starts first creates the stream
         await ensure_stream(nc, spec)
         worker, watcher = build(
-            JetStreamEventStore(nc, spec, read_window=READ_WINDOW),
+            JetStreamEventStore(nc, spec, read_window=SIDE_READER_WINDOW),
             routing_path=routing_path if routing_path.is_file() else None,
             reference_path=settings.reference_file,
         )

@@ -22,6 +22,7 @@ from events.reference import Reference, load_reference
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from events.store.connection import connect_nats
+from events.store.read_window import SIDE_READER_WINDOW
 from events.store.stream import ensure_stream
 from services.notices import handlers
 from services.notices.scheduler import SummaryScheduler
@@ -33,10 +34,6 @@ from services.settings import Settings, SettingsError
 log = structlog.get_logger(__name__)
 
 WORKER_NAME = "notices"
-# The worker and the summary scheduler read the same stream: the scheduler (it folds what is new every
-# second) finds what the worker read in memory (events/store/read_window.py). 8,000 messages are about 16 MB,
-# and about 1.8 s of a surge of 500 complaints/s; a reader past the window asks the server as before.
-READ_WINDOW = 8_000
 
 
 def handler_table(
@@ -103,7 +100,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         spec = settings.stream_spec  # with the replicas: whichever process starts first creates the stream
         await ensure_stream(nc, spec)
         worker, scheduler = build(
-            JetStreamEventStore(nc, spec, read_window=READ_WINDOW),
+            JetStreamEventStore(nc, spec, read_window=SIDE_READER_WINDOW),
             reference=load_reference(settings.reference_file),
         )
         log.info("notices_started")
