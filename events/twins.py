@@ -36,7 +36,8 @@ class Twin(Generic[A]):
     """An aggregate as it is now, made at the cost of its shape, not its size; `restore` gives the copy.
 
     `copy` is a shallow twin the aggregate's `twin` method completes: it copies what changes in place, except
-    the lists that only grow at their end, which it hands to `keep_prefix` instead."""
+    the lists that only grow at their end, which it hands to `keep_prefix` instead. Until `restore`, the copy
+    may share state with the original: use what `restore` returns, never `copy` itself."""
 
     def __init__(self, aggregate: A, *, derived: tuple[str, ...] = ()) -> None:
         self.copy = shallow_twin(aggregate, derived=derived)

@@ -167,9 +167,7 @@ async def _serve(settings: Settings, args: argparse.Namespace, environ: Mapping[
 
 
 async def _rebuild(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from projections.rebuild import rebuild
-
-    tune_collector()
+    from projections.rebuild import rebuild  # it sets the collector for its replay itself
 
     def progress(line: str) -> None:
         # One line, redrawn in place on a terminal: events done, events/s, time left.

@@ -141,9 +141,9 @@ class LeveeNatsClient(NATS):
             if handler is None:
                 await super()._process_msg(sid, subject, reply, data, headers)
                 return
-        if handler is not None:
-            self.stats["in_msgs"] += 1
-            self.stats["in_bytes"] += len(data)
+        self.stats["in_msgs"] += 1
+        self.stats["in_bytes"] += len(data)
+        if handler is not None:  # None: a late reply to a read that has ended
             handler(subject, reply, data, headers)
 
     @staticmethod

@@ -304,7 +304,11 @@ class JetStreamEventStore:
                     done.set_result(int(headers.get("Nats-Num-Pending", 0)))
 
         def collect(subject: bytes, reply: bytes, data: bytes, raw_headers: bytes) -> None:
-            accept(data, parse_raw_headers(raw_headers))
+            try:
+                accept(data, parse_raw_headers(raw_headers))
+            except Exception as exc:  # never into nats-py's read loop: it would drop the whole connection
+                if not done.done():
+                    done.set_exception(StoreError(f"batch direct get: an unreadable reply: {exc!r}"))
 
         async def collect_msg(msg: Msg) -> None:  # a plain nats-py client: the library's own path
             accept(msg.data, dict(msg.headers or {}))

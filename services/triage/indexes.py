@@ -206,6 +206,7 @@ class Proximity:
         self.km = km
         self.filed: list[tuple[list[Member], int]] = []  # per group: its members list, how many are filed
         self.grown: set[int] = set()  # groups given members since the last catch_up (ClusterMemberAdded)
+        self.source: list[dict[str, Any]] | None = None  # the groups list it files from (the cluster's own)
         self.placeless: set[int] = set()  # groups with a member without coordinates: near every report
         self.cells: dict[tuple[int, int], dict[int, list[Member]]] = {}  # cell -> group -> its members there
         self.lat_step = km / KM_PER_DEGREE
@@ -214,8 +215,9 @@ class Proximity:
     def catch_up(self, groups: list[dict[str, Any]]) -> bool:
         """File the members added since (of new groups, and of those `grown` names); False when these are not
         the lists it filed from (the aggregate's state was replaced): the caller then starts a new grid."""
-        if len(groups) < len(self.filed):
+        if (self.source is not None and groups is not self.source) or len(groups) < len(self.filed):
             return False
+        self.source = groups
         self.grown.update(range(len(self.filed), len(groups)))
         self.filed.extend((group["members"], 0) for group in groups[len(self.filed) :])
         for index in self.grown:
@@ -329,7 +331,7 @@ class ClusterGroupsJoined(Cluster.Event):
         target = dict(aggregate.groups[self.into])
         for index in self.groups:
             joined = aggregate.groups[index]
-            target["members"].extend(dict(m) for m in joined["members"])
+            target["members"].extend(joined["members"])  # the same dicts: a member never changes once added
             target["carried"] = int(target["carried"]) + int(joined["carried"])
             target["last_at"] = max(target["last_at"], joined["last_at"])
             aggregate.groups[index] = {"members": [], "incident_id": None, "carried": 0,

@@ -3,6 +3,7 @@ stay as it was whatever the batch then does to the original, and must answer lik
 
 from __future__ import annotations
 
+import tracemalloc
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -58,17 +59,23 @@ def test_a_clusters_twin_keeps_its_groups_while_the_original_grows_and_joins_the
 
 def test_a_twin_shares_the_growing_lists_until_it_is_used() -> None:
     """Made for every cached aggregate a batch touches and almost never used, a twin costs the aggregate's
-    shape, not its size: a surge's cluster of thousands of reports is not copied for each batch."""
-    cluster = Cluster.open("old_town", "flooding", 1)
-    group = cluster.start_group(member(1), incident_id=None, carried=0, carried_members=[])
-    for n in range(2, 2_000):
-        cluster.add(group, member(n))
-    cluster.collect_events()
+    shape, not its size: a surge's incident of thousands of complaints is not copied for each batch."""
+    incident = Incident.declare(title="Flooding in Old Town", kind="flooding", districts=["old_town"],
+                                declared_by="triage")  # fmt: skip
+    for _ in range(20_000):
+        incident.link_complaint(uuid.uuid4())
+    incident.collect_events()
 
-    made = cluster.twin()
-    assert made.copy.groups[0]["members"] is cluster.groups[0]["members"]  # not copied at making
-    cluster.add(group, member(2_000))
+    tracemalloc.start()
+    try:
+        made = incident.twin()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000  # bytes; a copy of the list of links alone is 160,000
+    incident.link_complaint(uuid.uuid4())
 
     twin = made.restore()
-    assert len(twin.groups[0]["members"]) == 1_999 and len(cluster.groups[0]["members"]) == 2_000
-    assert made.restore() is twin and len(twin.groups[0]["members"]) == 1_999  # restored once
+    assert len(twin.complaint_ids) == 20_000 and len(incident.complaint_ids) == 20_001
+    assert twin.complaint_ids is not incident.complaint_ids
+    assert made.restore() is twin and len(twin.complaint_ids) == 20_000  # restored once

@@ -35,4 +35,5 @@ def test_a_tuned_process_still_frees_garbage_cycles_without_being_asked() -> Non
         [sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=60, check=True
     )
     alive = int(child.stdout)
-    assert alive <= THRESHOLDS[0]  # collected along the way: at most what the young generation holds waits
+    # Collected along the way: at most what the young generation holds waits (a pair is three containers).
+    assert alive <= THRESHOLDS[0] // 2
