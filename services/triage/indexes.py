@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from operator import itemgetter
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -20,7 +19,6 @@ from eventsourcing.domain import Aggregate
 from events.geo import KM_PER_DEGREE, within_km
 from events.twins import Twin
 
-_MEMBERS = itemgetter("members")
 NAMESPACE = UUID("6f1d8a52-3c1e-5b7a-9d4e-1e2f3a4b5c6d")
 Member = dict[str, Any]  # {complaint_id, contact, lat, lon, district, at}
 
@@ -36,6 +34,18 @@ def member(complaint_id: UUID, contact: str | None, lat: float | None, lon: floa
            district: str | None, at: datetime) -> Member:  # fmt: skip
     return {"complaint_id": str(complaint_id), "contact": contact, "lat": lat, "lon": lon,
             "district": district, "at": at.isoformat()}  # fmt: skip
+
+
+def _before_change(cluster: Cluster, index: int) -> None:
+    """Group `index` is about to change (its dict replaced, its member list grown): if the cluster has a twin
+    that holds the group, record the group as it is now for it, once (Cluster.twin). At most one record per
+    group the twin holds."""
+    since: tuple[int, dict[int, tuple[dict[str, Any], int]]] | None = cluster.__dict__.get(
+        "_changed_since_twin"
+    )
+    if since is not None and index < since[0] and index not in since[1]:
+        group = cluster.groups[index]
+        since[1][index] = (group, len(group["members"]))
 
 
 class ContactIndex(Aggregate):
@@ -106,16 +116,21 @@ class Cluster(Aggregate):
         self.groups: list[dict[str, Any]] = []  # {members, incident_id, carried, last_at}
 
     def twin(self) -> Twin[Cluster]:
-        """As it is now, to fall back on if a worker's changes are not stored (events/twins.py). A group's dict
-        is replaced, never changed, except its member list, which only grows at its end: the twin keeps the
-        groups list and each member list's length. The proximity grid is rebuilt when asked for."""
-        twin = Twin(self, derived=("_proximity_index",))
-        groups = list(self.groups)
-        # At C speed: a surge's cluster has thousands of groups.
-        lengths = list(map(len, map(_MEMBERS, groups)))
+        """As it is now, to fall back on if a worker's changes are not stored (events/twins.py), at no cost
+        of the cluster's size: a surge's cluster has thousands of groups, and a twin is made for every batch
+        that touches it. From here on, each event records a group as it was before changing it the first
+        time (`_before_change`); groups added later are not the twin's. The proximity grid is rebuilt when
+        asked for."""
+        twin = Twin(self, derived=("_proximity_index", "_changed_since_twin"))
+        groups, count = self.groups, len(self.groups)
+        before: dict[int, tuple[dict[str, Any], int]] = {}
+        self.__dict__["_changed_since_twin"] = (count, before)
 
         def restore(copied: Cluster) -> None:
-            copied.groups = [{**g, "members": g["members"][:n]} for g, n in zip(groups, lengths, strict=True)]
+            copied.groups = []
+            for index in range(count):
+                group, length = before.get(index) or (groups[index], len(groups[index]["members"]))
+                copied.groups.append({**group, "members": group["members"][:length]})
 
         twin.on_restore(restore)
         return twin
@@ -293,7 +308,7 @@ class ClusterGroupStarted(Cluster.Event):
     def apply(self, aggregate: Cluster) -> None:
         group = {"members": [dict(m) for m in self.members], "incident_id": self.incident_id,
                  "carried": self.carried, "last_at": self.members[-1]["at"]}  # fmt: skip
-        aggregate.groups.append(group)  # in place: twins keep a copy of the list (Cluster.twin)
+        aggregate.groups.append(group)  # in place: a twin holds the groups there were (Cluster.twin)
 
 
 class ClusterMemberAdded(Cluster.Event):
@@ -303,7 +318,8 @@ class ClusterMemberAdded(Cluster.Event):
 
     def apply(self, aggregate: Cluster) -> None:
         # The member list grows in place: copying every group and member list on each report made a large
-        # group quadratic. The group's dict is replaced (twins keep the old one; see Cluster.twin).
+        # group quadratic. The group's dict is replaced.
+        _before_change(aggregate, self.group)
         group = aggregate.groups[self.group]
         group["members"].append(dict(self.entry))
         if self.entry["at"] > group["last_at"]:
@@ -328,6 +344,8 @@ class ClusterGroupsJoined(Cluster.Event):
         if grid is not None and not grid.catch_up(aggregate.groups):
             grid = None
             del aggregate.__dict__["_proximity_index"]
+        for index in (self.into, *self.groups):
+            _before_change(aggregate, index)
         target = dict(aggregate.groups[self.into])
         for index in self.groups:
             joined = aggregate.groups[index]
@@ -349,4 +367,5 @@ class ClusterIncidentSet(Cluster.Event):
     incident_id: str
 
     def apply(self, aggregate: Cluster) -> None:
+        _before_change(aggregate, self.group)
         aggregate.groups[self.group] = {**aggregate.groups[self.group], "incident_id": self.incident_id}

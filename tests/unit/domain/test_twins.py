@@ -3,6 +3,7 @@ stay as it was whatever the batch then does to the original, and must answer lik
 
 from __future__ import annotations
 
+import copy
 import tracemalloc
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -45,11 +46,13 @@ def test_a_clusters_twin_keeps_its_groups_while_the_original_grows_and_joins_the
     near = cluster.groups_for(member(4), timedelta(hours=2), 1.0)  # builds the proximity grid
     assert near == [a]
 
-    made = cluster.twin()
+    made, as_it_was = cluster.twin(), copy.deepcopy(cluster.groups)
     cluster.add(a, member(5))
     cluster.join(a, [b], incident_id=uuid.uuid4())
     cluster.set_incident(a, uuid.uuid4())
+    cluster.start_group(member(7, lat=22.7), incident_id=None, carried=0, carried_members=[])
     twin = made.restore()
+    assert twin.groups == as_it_was
 
     assert [len(g["members"]) for g in twin.groups] == [2, 1] and not twin.pending_events
     assert all(g["incident_id"] is None for g in twin.groups) and "joined_into" not in twin.groups[1]
