@@ -36,11 +36,22 @@ log = structlog.get_logger(__name__)
 CHANNEL = "levee_projection"
 # The guard that makes a batch apply at most once: the row moves only forwards, and RETURNING tells us
 # whether it moved. No row back means this batch (or a later one) is already in: roll back and skip.
-ADVANCE = (
-    "INSERT INTO projection_tracking(name, position) VALUES ($1, $2) "
-    "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position "
-    "WHERE projection_tracking.position < EXCLUDED.position RETURNING position"
+# Moving the tracking row from where a batch began ($3) to where it ends ($2), or nothing when the row says
+# otherwise: another instance, or a rebuild swapped in, moved it. One statement that also locks the row
+# until the batch commits; from 0 the row may not exist yet. With $4 and $5 it also sends the batch's
+# NOTIFY, which PostgreSQL delivers at commit, and never if the batch rolls back.
+_MOVE = "UPDATE projection_tracking SET position = $2 WHERE name = $1 AND position = $3 RETURNING position"
+_START = (
+    "INSERT INTO projection_tracking(name, position) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE "
+    "SET position = EXCLUDED.position WHERE projection_tracking.position = $3 RETURNING position"
 )
+_ADVANCE = {
+    (start, notify): (
+        f"WITH moved AS ({sql}) SELECT position, pg_notify($4, $5) FROM moved" if notify else sql
+    )
+    for start, sql in ((False, _MOVE), (True, _START))
+    for notify in (False, True)
+}
 Progress = Callable[[int, int], None]  # (events in this batch, position reached)
 Read = Callable[[int, int], Awaitable[list[StoredMessage]]]  # (after position, at most) -> messages
 # Seconds: a lag reading costs a NATS round trip, so a busy runner takes one at most this often.
@@ -354,22 +365,13 @@ class ProjectionRunner:
             return 0
         try:
             async with self.conn.transaction():
-                # Lock our row and check it still says where we think we are: another instance, or a rebuild
-                # swapped in, may have moved it. Applying on top of a different position would lose or repeat.
-                stored = int(
-                    await self.conn.fetchval(
-                        "SELECT position FROM projection_tracking WHERE name = $1 FOR UPDATE", self.name
-                    )
-                    or 0
-                )
-                if stored != batch.after:
-                    raise _Skip
-                if await self.conn.fetchval(ADVANCE, self.name, batch.position) is None:
+                # Move our row only if it still says where we think we are: applying on top of a different
+                # position would lose or repeat. The row stays locked until the batch commits.
+                sql = _ADVANCE[batch.after == 0, batch.payload is not None]
+                notify = (CHANNEL, batch.payload) if batch.payload is not None else ()
+                if await self.conn.fetchrow(sql, self.name, batch.position, batch.after, *notify) is None:
                     raise _Skip
                 await execute(self.conn, batch.steps)
-                if batch.payload is not None:
-                    # Sent inside the transaction: PostgreSQL delivers it at commit, and never if we roll back.
-                    await self.conn.execute("SELECT pg_notify($1, $2)", CHANNEL, batch.payload)
         except _Skip:
             # Nothing of this batch was written: carry on from wherever the stored position now is.
             stored = await self.stored_position()
