@@ -34,12 +34,11 @@ from projections.plan import Step, plan
 log = structlog.get_logger(__name__)
 
 CHANNEL = "levee_projection"
-# The guard that makes a batch apply at most once: the row moves only forwards, and RETURNING tells us
-# whether it moved. No row back means this batch (or a later one) is already in: roll back and skip.
-# Moving the tracking row from where a batch began ($3) to where it ends ($2), or nothing when the row says
-# otherwise: another instance, or a rebuild swapped in, moved it. One statement that also locks the row
-# until the batch commits; from 0 the row may not exist yet. With $4 and $5 it also sends the batch's
-# NOTIFY, which PostgreSQL delivers at commit, and never if the batch rolls back.
+# The guard that makes a batch apply exactly once: the tracking row moves from where the batch began ($3) to
+# where it ends ($2) only if it still says $3, and RETURNING tells whether it moved. No row back means
+# another instance, or a rebuild swapped in, moved it: roll back and skip. One statement, which also locks
+# the row until the batch commits; from 0 the row may not exist yet. With $4 and $5 it also sends the
+# batch's NOTIFY, which PostgreSQL delivers at commit, and never if the batch rolls back.
 _MOVE = "UPDATE projection_tracking SET position = $2 WHERE name = $1 AND position = $3 RETURNING position"
 _START = (
     "INSERT INTO projection_tracking(name, position) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE "

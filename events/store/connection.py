@@ -110,9 +110,8 @@ class LeveeNatsClient(NATS):
             async with self._replies_opening:
                 if self._replies_sid is None:
                     prefix = self.new_inbox() + "."
-                    sub = await self.subscribe(
-                        prefix + "*"
-                    )  # kept for the connection's life, across reconnects
+                    # Kept for the connection's life: nats-py subscribes it again on reconnecting.
+                    sub = await self.subscribe(prefix + "*")
                     self._replies_prefix, self._replies_sid = prefix, sub._id
         token = str(next(self._reply_tokens))
         self._reply_handlers[token.encode()] = handler
