@@ -239,3 +239,28 @@ async def test_a_read_nobody_answers_for_says_unavailable_so_readers_wait_it_out
     nowhere = JetStreamEventStore(nc, StreamSpec(name=f"T_{uuid.uuid4().hex[:12].upper()}"), timeout=1.0)
     with pytest.raises(StoreUnavailable):
         await nowhere.read_direct(0, 10)
+
+
+async def test_concurrent_direct_gets_share_one_reply_inbox_and_each_gets_its_own_answer(
+    nats_url: str, stream_spec: StreamSpec
+) -> None:
+    """Direct gets take their replies on one wildcard inbox per connection, each read under its own token: a
+    subscription per read cost a tenth of a worker's time and the server a subscription made and dropped."""
+    nc = await connect_nats(nats_url, name="reply-inbox")
+    try:
+        await ensure_stream(nc, stream_spec)
+        store = JetStreamEventStore(nc, stream_spec)
+        subjects = [subject(store) for _ in range(20)]
+        for n, s in enumerate(subjects):
+            await store.append([Write(s, f"e{n}".encode(), {"Levee-Version": "1"})])
+        read = await asyncio.gather(*(store.read_subject(s) for s in subjects))
+        assert [[m.data for m in r] for r in read] == [[f"e{n}".encode()] for n in range(20)]
+        requests = nc._resp_sub_prefix.decode() if nc._resp_sub_prefix else "nats-py's own"
+        ours = [
+            sub
+            for sub in nc._subs.values()
+            if sub.subject.endswith(".*") and not sub.subject.startswith(requests)
+        ]
+        assert len(ours) == 1 and len(nc._subs) <= 2  # no subscription left behind by a read
+    finally:
+        await nc.close()
