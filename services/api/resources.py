@@ -75,16 +75,18 @@ async def writers(app: web.Application) -> AsyncIterator[None]:
     if settings.contact_hash_secret is None:
         log.warning("contact_secret_missing", effect="complaints are stored without a contact hash")
     # Intake's own pool (min_size=0: the API starts while PostgreSQL is down). Its statements (a key, an
-    # idempotency row, the two tables) leave no session state behind (no SET, LISTEN, advisory lock or
-    # cursor), so a released connection skips asyncpg's reset round trip (UNLISTEN *, RESET ALL, ...),
-    # which cost a tenth of each batch of keys; asyncpg still rolls back a transaction left open.
-    # Each statement is planned for its values and the tables as they are now. A plan kept from when the
+    # idempotency row, the two tables) leave no session state behind (no LISTEN, advisory lock or cursor;
+    # the one SET is made as the connection opens), so a released connection skips asyncpg's reset round
+    # trip (UNLISTEN *, RESET ALL, ...), which cost a tenth of each batch of keys; asyncpg still rolls back
+    # a transaction left open.
+    # That SET plans each statement for its values and the tables as they are now. A plan kept from when the
     # idempotency table was nearly empty scanned all of it for every claim, so a keyed complaint cost more
     # the more had come before: 1.2-1.5 ms a claim at 12,000 rows against 0.5 ms planned afresh, and
-    # PostgreSQL's CPU for `bench/intake.py --requests 30000 --keyed` 3.5 s against 1.8 s.
+    # PostgreSQL's CPU for `bench/intake.py --requests 30000 --keyed` 3.5 s against 1.8 s. A statement, not
+    # a startup parameter, which a pooler such as PgBouncer may refuse.
     pool = await asyncpg.create_pool(
         settings.database_url, min_size=0, max_size=10, timeout=5.0, reset=_nothing_to_reset,
-        server_settings={"plan_cache_mode": "force_custom_plan"},
+        init=_plan_each_time,
     )  # fmt: skip
     reference = load_reference(settings.reference_file)  # LEVEE_REFERENCE, or the packaged data
     owned = Writers(app[keys.NATS_LINK], pool, reference, settings.contact_hash_secret)
@@ -99,3 +101,7 @@ async def writers(app: web.Application) -> AsyncIterator[None]:
 
 async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
     return None
+
+
+async def _plan_each_time(conn: asyncpg.Connection) -> None:
+    await conn.execute("SET plan_cache_mode = force_custom_plan")
