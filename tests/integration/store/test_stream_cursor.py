@@ -4,8 +4,10 @@ direct get gives, in order, whatever the reader does and whatever becomes of the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 from nats.aio.client import Client as NATS
@@ -32,6 +34,18 @@ async def fill(store: JetStreamEventStore, count: int) -> list[int]:
     return positions
 
 
+@contextlib.asynccontextmanager
+async def cursor_on(store: JetStreamEventStore, count: int) -> AsyncIterator[StreamCursor]:
+    """`count` messages stored, and a cursor to read them, closed after (also when an assertion fails)."""
+    await fill(store, count)
+    cursor = store.open_cursor("test")
+    assert cursor is not None
+    try:
+        yield cursor
+    finally:
+        await cursor.close()
+
+
 async def through(store: JetStreamEventStore, cursor: StreamCursor, after: int, limit: int) -> list[int]:
     return [m.seq for m in await store.read(after_seq=after, limit=limit, subject=">", cursor=cursor)]
 
@@ -41,60 +55,59 @@ async def direct(store: JetStreamEventStore, after: int, limit: int) -> list[int
 
 
 async def test_it_reads_what_a_direct_get_reads_going_on_back_and_forward(store: JetStreamEventStore) -> None:
-    await fill(store, 1200)
-    cursor = store.open_cursor("test")
-    assert cursor is not None
-    for after, limit in [
-        (0, 250),
-        (250, 250),
-        (500, 1000),
-        (1500, 10),
-        (100, 50),
-        (150, 5),
-        (1100, 1000),
-        (1199, 9),
-    ]:
-        assert await through(store, cursor, after, limit) == await direct(store, after, limit), (after, limit)
-    assert await through(store, cursor, 1200, 100) == []  # the end, for now
-    [new] = await store.append([Write(store.spec.event_subject(uuid.uuid4()), b"new")])
-    async with asyncio.timeout(5):  # the server may answer "nothing yet" a moment after confirming a write
-        while not (got := await through(store, cursor, 1200, 100)):
-            await asyncio.sleep(0.01)
-    assert got == [new]  # and on from there when more comes
-    message = (await store.read(after_seq=new - 1, limit=1, subject=">", cursor=cursor))[0]
-    assert message.data == b"new" and message.subject.startswith(store.spec.events_filter.removesuffix(">"))
-    assert message.time is not None and abs(message.time - datetime.now(UTC)) < timedelta(minutes=1)
-    await cursor.close()
+    async with cursor_on(store, 1200) as cursor:
+        for after, limit in [
+            (0, 250),
+            (250, 250),
+            (500, 1000),
+            (1500, 10),
+            (100, 50),
+            (150, 5),
+            (1100, 1000),
+            (1199, 9),
+        ]:
+            assert await through(store, cursor, after, limit) == await direct(store, after, limit), (
+                after,
+                limit,
+            )
+        assert await through(store, cursor, 1200, 100) == []  # the end, for now
+        [new] = await store.append([Write(store.spec.event_subject(uuid.uuid4()), b"new")])
+        async with asyncio.timeout(
+            5
+        ):  # the server may answer "nothing yet" a moment after confirming a write
+            while not (got := await through(store, cursor, 1200, 100)):
+                await asyncio.sleep(0.01)
+        assert got == [new]  # and on from there when more comes
+        message = (await store.read(after_seq=new - 1, limit=1, subject=">", cursor=cursor))[0]
+        assert message.data == b"new" and message.subject.startswith(
+            store.spec.events_filter.removesuffix(">")
+        )
+        assert message.time is not None and abs(message.time - datetime.now(UTC)) < timedelta(minutes=1)
 
 
 async def test_a_consumer_deleted_under_it_is_made_again_and_nothing_is_skipped(
     nc: NATS, store: JetStreamEventStore
 ) -> None:
-    await fill(store, 300)
-    cursor = store.open_cursor("test")
-    assert cursor is not None
-    assert await through(store, cursor, 0, 100) == list(range(1, 101))
-    gone = cursor.name
-    reply = await nc.request(f"$JS.API.CONSUMER.DELETE.{store.spec.name}.{gone}", b"", timeout=2)
-    assert json.loads(reply.data).get("success") is True
-    assert await through(store, cursor, 100, 100) == list(range(101, 201))
-    assert cursor.name not in (None, gone)
-    await cursor.close()
+    async with cursor_on(store, 300) as cursor:
+        assert await through(store, cursor, 0, 100) == list(range(1, 101))
+        gone = cursor.name
+        reply = await nc.request(f"$JS.API.CONSUMER.DELETE.{store.spec.name}.{gone}", b"", timeout=2)
+        assert json.loads(reply.data).get("success") is True
+        assert await through(store, cursor, 100, 100) == list(range(101, 201))
+        assert cursor.name not in (None, gone)
 
 
 async def test_a_read_cancelled_half_way_does_not_make_the_next_one_skip(store: JetStreamEventStore) -> None:
     """The consumer acknowledges nothing: what it sent to a read that was given up is not lost for the next."""
-    await fill(store, 3000)
-    cursor = store.open_cursor("test")
-    assert cursor is not None
-    for delay in [0, 0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005] * 3:
-        assert await through(store, cursor, 0, 1000) == list(range(1, 1001))  # the consumer is at 1001 now
-        task = asyncio.ensure_future(through(store, cursor, 1000, 1000))
-        await asyncio.sleep(delay)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        assert await through(store, cursor, 1000, 1000) == list(range(1001, 2001)), delay
-    await cursor.close()
+    async with cursor_on(store, 3000) as cursor:
+        for delay in [0, 0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005] * 3:
+            # The consumer is at 1001 now.
+            assert await through(store, cursor, 0, 1000) == list(range(1, 1001))
+            task = asyncio.ensure_future(through(store, cursor, 1000, 1000))
+            await asyncio.sleep(delay)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            assert await through(store, cursor, 1000, 1000) == list(range(1001, 2001)), delay
 
 
 async def test_it_and_direct_gets_go_on_after_the_server_restarts(own_nats_server: NatsServer) -> None:
@@ -103,24 +116,21 @@ async def test_it_and_direct_gets_go_on_after_the_server_restarts(own_nats_serve
     try:
         await ensure_stream(nc, spec)
         store = JetStreamEventStore(nc, spec, timeout=2.0)
-        await fill(store, 200)
-        cursor = store.open_cursor("test")
-        assert cursor is not None
-        assert await through(store, cursor, 0, 100) == list(range(1, 101))
-        assert await direct(store, 0, 5) == [1, 2, 3, 4, 5]  # opens the connection's reply inbox
-        own_nats_server.stop()
-        own_nats_server.start()  # the consumer lived in the server's memory: gone
-        async with asyncio.timeout(30):
-            while True:
-                try:
-                    got = await through(store, cursor, 100, 100)
-                    break
-                except Exception:  # reconnecting; the worker waits and tries again the same way
-                    await asyncio.sleep(0.2)
-        assert got == list(range(101, 201))
-        assert await direct(store, 200, 5) == []  # the reply inbox was subscribed again on reconnecting
-        assert await direct(store, 195, 5) == [196, 197, 198, 199, 200]
-        await cursor.close()
+        async with cursor_on(store, 200) as cursor:
+            assert await through(store, cursor, 0, 100) == list(range(1, 101))
+            assert await direct(store, 0, 5) == [1, 2, 3, 4, 5]  # opens the connection's reply inbox
+            own_nats_server.stop()
+            own_nats_server.start()  # the consumer lived in the server's memory: gone
+            async with asyncio.timeout(30):
+                while True:
+                    try:
+                        got = await through(store, cursor, 100, 100)
+                        break
+                    except Exception:  # reconnecting; the worker waits and tries again the same way
+                        await asyncio.sleep(0.2)
+            assert got == list(range(101, 201))
+            assert await direct(store, 200, 5) == []  # the reply inbox was subscribed again on reconnecting
+            assert await direct(store, 195, 5) == [196, 197, 198, 199, 200]
     finally:
         await nc.close()
 
@@ -140,16 +150,13 @@ async def test_reading_part_of_the_last_read_again_is_answered_without_a_new_con
     store: JetStreamEventStore,
 ) -> None:
     """A worker commits up to its batch's last event and reads the tracking records after it again."""
-    await fill(store, 600)
-    cursor = store.open_cursor("test")
-    assert cursor is not None
-    assert await through(store, cursor, 0, 250) == list(range(1, 251))
-    consumer = cursor.name
-    assert await through(store, cursor, 245, 250) == list(range(246, 251))
-    assert await through(store, cursor, 247, 2) == [248, 249]
-    assert await through(store, cursor, 250, 250) == list(range(251, 501))
-    assert cursor.name == consumer
-    await cursor.close()
+    async with cursor_on(store, 600) as cursor:
+        assert await through(store, cursor, 0, 250) == list(range(1, 251))
+        consumer = cursor.name
+        assert await through(store, cursor, 245, 250) == list(range(246, 251))
+        assert await through(store, cursor, 247, 2) == [248, 249]
+        assert await through(store, cursor, 250, 250) == list(range(251, 501))
+        assert cursor.name == consumer
 
 
 async def test_messages_another_client_pulls_from_its_consumer_are_read_again_not_skipped(
@@ -157,34 +164,28 @@ async def test_messages_another_client_pulls_from_its_consumer_are_read_again_no
 ) -> None:
     """A leaked credential of another service could pull from a reader's consumer: the consumer's own count of
     deliveries shows the gap, and the reader reads on from a consumer of its own."""
-    await fill(store, 400)
-    cursor = store.open_cursor("test")
-    assert cursor is not None
-    assert await through(store, cursor, 0, 100) == list(range(1, 101))
-    inbox = nc.new_inbox()
-    thief = await nc.subscribe(inbox)
-    await nc.publish(
-        f"$JS.API.CONSUMER.MSG.NEXT.{store.spec.name}.{cursor.name}",
-        json.dumps({"batch": 1, "no_wait": True}).encode(),
-        reply=inbox,
-    )
-    stolen = await thief.next_msg(timeout=2)
-    assert stolen.reply.startswith("$JS.ACK.")  # message 101 went to someone else
-    await thief.unsubscribe()
-    assert await through(store, cursor, 100, 100) == list(range(101, 201))
-    await cursor.close()
+    async with cursor_on(store, 400) as cursor:
+        assert await through(store, cursor, 0, 100) == list(range(1, 101))
+        inbox = nc.new_inbox()
+        thief = await nc.subscribe(inbox)
+        await nc.publish(
+            f"$JS.API.CONSUMER.MSG.NEXT.{store.spec.name}.{cursor.name}",
+            json.dumps({"batch": 1, "no_wait": True}).encode(),
+            reply=inbox,
+        )
+        stolen = await thief.next_msg(timeout=2)
+        assert stolen.reply.startswith("$JS.ACK.")  # message 101 went to someone else
+        await thief.unsubscribe()
+        assert await through(store, cursor, 100, 100) == list(range(101, 201))
 
 
 async def test_a_message_read_through_the_cursor_is_the_one_a_direct_get_reads(
     store: JetStreamEventStore,
 ) -> None:
-    await fill(store, 50)
-    cursor = store.open_cursor("test")
-    assert cursor is not None
-    through_cursor = await store.read(after_seq=0, limit=50, subject=">", cursor=cursor)
-    directly = await store.read_direct(0, 50)
-    assert [(m.seq, m.subject, m.data, m.time) for m in through_cursor] == [
-        (m.seq, m.subject, m.data, m.time) for m in directly
-    ]
-    assert all(m.headers.get("Levee-Version") == "1" for m in through_cursor)
-    await cursor.close()
+    async with cursor_on(store, 50) as cursor:
+        through_cursor = await store.read(after_seq=0, limit=50, subject=">", cursor=cursor)
+        directly = await store.read_direct(0, 50)
+        assert [(m.seq, m.subject, m.data, m.time) for m in through_cursor] == [
+            (m.seq, m.subject, m.data, m.time) for m in directly
+        ]
+        assert all(m.headers.get("Levee-Version") == "1" for m in through_cursor)
