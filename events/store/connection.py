@@ -70,13 +70,32 @@ def parse_raw_headers(raw: bytes) -> dict[str, str]:
             headers[_STATUS] = status.strip()
         if description.strip():
             headers[_DESCRIPTION] = description.strip()
+    names = _HEADER_NAMES
     for line in rest.split("\r\n"):
         name, sep, value = line.partition(":")
         if sep:
-            name = name.strip()
-            if name.isascii() and name.isprintable() and " " not in name and "\t" not in name:
-                headers[name] = value.strip()
+            try:
+                key = names[name]
+            except KeyError:  # a name not seen before
+                key = _header_name(name)
+                if len(names) < _HEADER_NAMES_KEPT:
+                    names[name] = key
+            if key is not None:
+                headers[key] = value.strip()
     return headers
+
+
+# A stream's messages carry the same few header names over and over: each is checked once, then looked up.
+_HEADER_NAMES: dict[str, str | None] = {}
+_HEADER_NAMES_KEPT = 512
+
+
+def _header_name(raw: str) -> str | None:
+    """The header's name as nats-py keeps it, or None for a line it skips (non-ASCII, whitespace inside)."""
+    name = raw.strip()
+    if name.isascii() and name.isprintable() and " " not in name and "\t" not in name:
+        return name
+    return None
 
 
 class LeveeNatsClient(NATS):

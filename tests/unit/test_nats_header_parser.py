@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client
 
+from events.store import connection
 from events.store.connection import LeveeNatsClient, parse_raw_headers
 
 SAMPLES = [
@@ -38,4 +39,16 @@ BLOCKS = [
 
 @pytest.mark.parametrize("raw", BLOCKS)
 async def test_raw_header_blocks_parse_like_the_library(raw: bytes) -> None:
+    expected = await Client()._process_headers(raw) or {}
+    assert parse_raw_headers(raw) == expected
+    assert parse_raw_headers(raw) == expected  # the second time from names it has checked before
+
+
+@pytest.mark.parametrize("raw", BLOCKS)
+async def test_names_past_the_kept_ones_are_checked_each_time(
+    raw: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connection, "_HEADER_NAMES", {})
+    monkeypatch.setattr(connection, "_HEADER_NAMES_KEPT", 0)
     assert parse_raw_headers(raw) == (await Client()._process_headers(raw) or {})
+    assert connection._HEADER_NAMES == {}
