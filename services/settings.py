@@ -58,8 +58,6 @@ class Settings:
     # Proxies whose X-Forwarded-For names the client (CIDRs); from anyone else the header is ignored.
     trusted_proxies: tuple[str, ...] = ()
     open311_api_keys: tuple[str, ...] = ()  # LEVEE_OPEN311_API_KEYS: what Open311 clients send as api_key
-    # Complaints one API process stores at once; past it the public gets 503 + Retry-After (intake_gate.py).
-    intake_max_in_flight: int = 2_000
 
     def __post_init__(self) -> None:
         for server in (self.nats_url or "").split(","):  # a cluster: "nats://a:4222,nats://b:4222"
@@ -83,10 +81,6 @@ class Settings:
             raise SettingsError(f"LEVEE_CONTACT_SECRET is too short: at least {MIN_SECRET_CHARS} characters")
         if not 0 <= self.metrics_port <= 65535:
             raise SettingsError(f"LEVEE_METRICS_PORT={self.metrics_port}: a port is 1..65535, or 0 for off")
-        if self.intake_max_in_flight < 1:
-            raise SettingsError(
-                f"LEVEE_INTAKE_MAX_IN_FLIGHT={self.intake_max_in_flight}: at least 1 complaint at a time"
-            )
         if not _SERVICE_NAME.match(self.service_name):
             raise SettingsError(f"LEVEE_SERVICE={self.service_name!r}: lower-case letters, digits, '_.-'")
         for name, path in (
@@ -125,7 +119,6 @@ class Settings:
         secret = get("LEVEE_CONTACT_SECRET")
         log_format = get("LEVEE_LOG_FORMAT") or ("console" if is_tty else "json")
         reference, rules, routing = get("LEVEE_REFERENCE"), get("LEVEE_TRIAGE_RULES"), get("LEVEE_ROUTING")
-        in_flight = get("LEVEE_INTAKE_MAX_IN_FLIGHT")
         return cls(
             nats_url=get("NATS_URL"),
             nats_stream=get("LEVEE_STREAM") or defaults.nats_stream,
@@ -146,9 +139,6 @@ class Settings:
             routing_file=Path(routing) if routing else None,
             trusted_proxies=_list(get("LEVEE_TRUSTED_PROXIES")),
             open311_api_keys=_list(get("LEVEE_OPEN311_API_KEYS")),
-            intake_max_in_flight=_parse_int("LEVEE_INTAKE_MAX_IN_FLIGHT", in_flight)
-            if in_flight
-            else defaults.intake_max_in_flight,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -163,7 +153,6 @@ class Settings:
             "LEVEE_LOG_LEVEL": self.log_level,
             "LEVEE_SERVICE": self.service_name,
             "LEVEE_METRICS_PORT": str(self.metrics_port),
-            "LEVEE_INTAKE_MAX_IN_FLIGHT": str(self.intake_max_in_flight),
         }
         if self.nats_url:
             env["NATS_URL"] = self.nats_url

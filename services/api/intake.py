@@ -71,20 +71,8 @@ async def store(
 
     The complaint's first events go in one atomic batch with the claim of its tracking code, a subject that
     must be empty: two complaints can never show the same code. `shape` applies what else the request
-    settled (an operator's first-contact answer) before the save. Past intake's bound, a public complaint
-    is refused with 503 before anything is written (services/api/intake_gate.py).
+    settled (an operator's first-contact answer) before the save.
     """
-    with writers.gate.admitted(principal):
-        return await _store(writers, intake, principal, key, shape)
-
-
-async def _store(
-    writers: Writers,
-    intake: IntakeRequest,
-    principal: Principal,
-    key: str | None,
-    shape: Callable[[Complaint], None] | None,
-) -> tuple[uuid.UUID, str, bool]:
     complaint_id, tracking_code, personal_key = await prepare(writers, intake, principal, key)
     for _ in range(CODE_DRAWS):
         complaint = await receive(writers, intake, principal, complaint_id, tracking_code, personal_key)

@@ -22,7 +22,6 @@ from events.store.aggregates import AggregateStore
 from events.store.group_commit import GroupCommitter
 from events.store.keys import PersonalKeyStore
 from services.api import idempotency, keys, ratelimit
-from services.api.intake_gate import IntakeGate
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +34,6 @@ class Writers:
     pool: asyncpg.Pool
     reference: Reference
     contact_secret: bytes | None
-    gate: IntakeGate
     stack: AsyncExitStack = field(default_factory=AsyncExitStack)
     _aggregates: AggregateStore | None = None
     _schema_ready: bool = False
@@ -91,8 +89,7 @@ async def writers(app: web.Application) -> AsyncIterator[None]:
         init=_plan_each_time,
     )  # fmt: skip
     reference = load_reference(settings.reference_file)  # LEVEE_REFERENCE, or the packaged data
-    gate = IntakeGate(settings.intake_max_in_flight)
-    owned = Writers(app[keys.NATS_LINK], pool, reference, settings.contact_hash_secret, gate)
+    owned = Writers(app[keys.NATS_LINK], pool, reference, settings.contact_hash_secret)
     app[WRITERS] = owned
     ratelimit.install(app)
     try:

@@ -31,8 +31,6 @@ PARSED = [
     ({"LEVEE_SERVICE": "api-2"}, {"service_name": "api-2"}),
     ({"LEVEE_METRICS_PORT": "9100"}, {"metrics_port": 9100}),
     ({"LEVEE_METRICS_PORT": ""}, {"metrics_port": 0}),
-    ({"LEVEE_INTAKE_MAX_IN_FLIGHT": "500"}, {"intake_max_in_flight": 500}),
-    ({"LEVEE_INTAKE_MAX_IN_FLIGHT": ""}, {"intake_max_in_flight": 2_000}),
     ({"UNRELATED": "x"}, {}),
 ]  # fmt: skip
 
@@ -63,8 +61,6 @@ BAD = [
     ({"LEVEE_SERVICE": "Api Server"}, "LEVEE_SERVICE"),
     ({"LEVEE_METRICS_PORT": "nine"}, "LEVEE_METRICS_PORT"),
     ({"LEVEE_METRICS_PORT": "65536"}, "LEVEE_METRICS_PORT"),
-    ({"LEVEE_INTAKE_MAX_IN_FLIGHT": "0"}, "LEVEE_INTAKE_MAX_IN_FLIGHT"),
-    ({"LEVEE_INTAKE_MAX_IN_FLIGHT": "many"}, "LEVEE_INTAKE_MAX_IN_FLIGHT"),
 ]
 
 
@@ -99,7 +95,7 @@ def test_settings_survive_the_trip_through_a_child_environment() -> None:
         {"NATS_URL": "nats://127.0.0.1:4222", "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/levee",
          "LEVEE_HTTP_PORT": "9001", "LEVEE_LOG_FORMAT": "console", "LEVEE_CONTACT_SECRET": SECRET,
          "LEVEE_METRICS_PORT": "9100", "LEVEE_REFERENCE": str(REFERENCE), "LEVEE_TRIAGE_RULES": str(RULES),
-         "LEVEE_ROUTING": str(ROUTING), "LEVEE_INTAKE_MAX_IN_FLIGHT": "750",
+         "LEVEE_ROUTING": str(ROUTING),
          "LEVEE_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7", "LEVEE_OPEN311_API_KEYS": "bridge-key-0123456789,app-key-abcdefghijkl"}
     )  # fmt: skip
     assert settings.trusted_proxies == ("10.0.0.0/8", "192.168.1.7") and len(settings.open311_api_keys) == 2

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.api.conftest import MakeClient
 from tests.integration.api.test_intake import ADDRESS, GOOD, NAME, PHONE, URL
 
 Client = TestClient[web.Request, web.Application]
@@ -60,15 +57,3 @@ async def test_requests_are_labelled_by_route_template_not_by_path(api_client: C
 async def test_metrics_is_described_in_the_openapi_document(api_client: Client) -> None:
     document = await (await api_client.get("/api/openapi.json")).json()
     assert document["paths"]["/metrics"]["get"]["security"] == [{}]
-
-
-async def test_a_saturated_intake_is_counted_and_its_places_shown(make_client: MakeClient) -> None:
-    client = await make_client(intake_max_in_flight=1)
-    _, before = await scrape(client)
-    responses = await asyncio.gather(*(client.post(URL, json=GOOD) for _ in range(12)))
-    refused = sum(response.status == 503 for response in responses)
-    assert refused, [response.status for response in responses]
-    _, after = await scrape(client)
-    saturated = "levee_intake_saturated_total"
-    assert value(after, saturated) == value(before, saturated) + refused
-    assert value(after, "levee_intake_in_flight") == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 from xml.etree import ElementTree
@@ -121,25 +120,6 @@ async def test_a_published_api_key_has_its_own_bucket_and_bad_keys_spend_the_add
         await client.post("/api/v1/complaints", json={"channel": "web", "description": "x"})
     ).status == 201
     assert [await post(api_key="made-up-key"), await post(api_key="made-up-key")] == [403, 429]
-
-
-async def test_a_saturated_intake_answers_open311_clients_in_the_spec_s_error_array(
-    make_client: MakeClient,
-) -> None:
-    client = await make_client(intake_max_in_flight=1)
-    form = {**REQUEST, "api_key": OPEN311_KEY}
-    responses = await asyncio.gather(
-        *(
-            client.post(f"{BASE}/requests.json", data={**form, "description": f"Drain {n} blocked"})
-            for n in range(16)
-        )
-    )
-    refused = [response for response in responses if response.status == 503]
-    assert refused and len(refused) < len(responses), [response.status for response in responses]
-    for response in refused:
-        [error] = await response.json()
-        assert error["code"] == 503 and "not stored" in error["description"]
-        assert int(response.headers["Retry-After"]) >= 1
 
 
 def without(*names: str, **changes: str) -> dict[str, Any]:
