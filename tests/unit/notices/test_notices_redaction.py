@@ -124,6 +124,14 @@ def test_a_known_address_is_found_by_its_street_and_number(known: str, text: str
     assert mask(text, [known]) == text.replace(found, "*" * len(found))
 
 
+def test_every_mention_is_found_whatever_the_script_and_the_spaces() -> None:
+    # The text's own traditional 號, an ideographic and a no-break space, the address said twice.
+    text = "海港路88號水浸。\u3000再说一次：海港路 88 号，陈大文\u00a0在家"
+    found = find_personal_data(text, [ADDRESS_ZH, "陈大文"])
+    assert [text[f.start : f.end] for f in found] == ["海港路88號", "海港路 88 号", "陈大文"]
+    assert mask(text, [ADDRESS_ZH, "陈大文"]) == "******水浸。\u3000再说一次：********，***\u00a0在家"
+
+
 @pytest.mark.parametrize(
     "text",
     [
