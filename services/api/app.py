@@ -53,8 +53,11 @@ log = structlog.get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# One line per module that has routes: `add_routes(app)` registers them.
+# One line per module that has routes: `add_routes(app)` registers them. aiohttp tries the routes under one
+# path prefix in this order, and intake is what a surge calls: first, it is matched before the 23 other
+# routes under /api/v1/complaints (each a regular expression to try).
 ROUTES: tuple[Callable[[web.Application], None], ...] = (
+    intake.add_routes,
     health.add_routes,
     commands.add_routes,
     commands_incidents.add_routes,
@@ -64,7 +67,6 @@ ROUTES: tuple[Callable[[web.Application], None], ...] = (
     contact.add_routes,
     dead_letters.add_routes,
     feeds.add_routes,
-    intake.add_routes,
     open311.add_routes,
     open311_requests.add_routes,
     openapi.add_routes,
