@@ -236,7 +236,9 @@ class ProjectionRunner:
                 self.folding = await Folding.load(self.conn, self.schema)  # the tables may have changed too
                 continue
             if done == 0:
-                await _wait(stop, idle_wait)
+                # Until the next message (a pull waiting in the server, not polling), then `idle_wait` for
+                # a batch to gather.
+                await self.store.wait_for_more(self.position, self.cursor, stop, poll=idle_wait)
 
     async def catch_up(self, *, stop: asyncio.Event | None = None, progress: Progress | None = None) -> int:
         """Apply batches until the stream has no more; return how many events were applied.

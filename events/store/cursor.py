@@ -7,7 +7,8 @@ they read through one of these: `JetStreamEventStore.read(..., cursor=...)`.
 
 The consumer is the reader's alone, unfiltered, acknowledges nothing and is kept in memory by the server:
 what the reader has done is its own tracking record's to say, never the consumer's. Pull requests only, with
-`no_wait`: the server answers what it has, up to the batch, and a 404 when it has fewer.
+`no_wait`: the server answers what it has, up to the batch, and a 404 when it has fewer. A reader with
+nothing to read waits with one pull that expires (`wait`), woken by the next message stored.
 
 - A read inside the last read (a worker reads again the tracking records after its last event) is answered
   from that read; any other read that does not go on from the last one (a batch redone, a restart) starts a
@@ -38,6 +39,8 @@ log = structlog.get_logger(__name__)
 
 IDLE_SECONDS = 60  # a consumer its reader stopped asking is deleted by the server after this
 FALLBACK_SECONDS = 60.0
+# A waiting pull's answer is due when it expires; this long after, the server is taken to have lost it.
+WAIT_SLACK_SECONDS = 1.0
 _END = ("404", "408")  # no (more) messages now; the request expired
 # The consumer is no more (nobody answers for it), or was lost with its server: make it again. Any other
 # refusal (a 409 over a server limit, a 400) sends the reader back to direct gets for a while.
@@ -72,12 +75,16 @@ class StreamCursor:
         # tracking records after it are read again) is answered from here, not by a new consumer.
         self._held = ReadWindow(held)
         self._direct_until = 0.0  # reads go by direct get until then (a consumer could not be used)
+        self._woken_after: int | None = None  # a wait after this position brought a message (`wait`)
         self.log = log.bind(reader=label)
 
     async def read(self, after_seq: int, limit: int) -> list[StoredMessage]:
         """Up to `limit` messages after `after_seq` (every subject), oldest first; [] at the stream's end."""
+        woken, self._woken_after = self._woken_after, None
         held = self._held.take(after_seq, limit)
         if held is not None:
+            if held and after_seq == woken and held[-1].seq + 1 == self._next and len(held) < limit:
+                return await self._go_on(held, limit)
             return held
         if time.monotonic() < self._direct_until:
             return await self.store.read_direct(after_seq, limit)
@@ -110,6 +117,46 @@ class StreamCursor:
                 self._held.record(after_seq, messages)
             return messages
         return await self._fall_back(after_seq, limit, StoreError("the stream consumer vanished three times"))
+
+    async def _go_on(self, held: list[StoredMessage], limit: int) -> list[StoredMessage]:
+        """What a wait brought and, up to `limit`, what the consumer has after it: one read, as if the
+        consumer had sent it all now."""
+        if self.name is None or time.monotonic() < self._direct_until:
+            return held
+        try:
+            more = await self._pull(limit - len(held))
+        except (StoreError, _ConsumerGone, _Unusable) as exc:  # the next read starts a new consumer
+            self.log.debug("stream_cursor_go_on_failed", error=str(exc))
+            if self.name is not None:
+                self._abandoned, self.name = self.name, None
+            return held
+        if more:
+            self._next = more[-1].seq + 1
+            self._held.record(held[-1].seq, more)
+        return [*held, *more]
+
+    async def wait(self, after_seq: int, seconds: float) -> None:
+        """Wait in the server, at most `seconds`, for a message after `after_seq` (at once when it cannot).
+
+        One pull that expires instead of one every few milliseconds: an idle reader costs neither it nor the
+        server anything, and a message is delivered the moment it is stored. That message is kept: the next
+        read after `after_seq` starts with it and goes on with what came since. Cancelling the wait (the
+        reader stopping) leaves the consumer where nobody knows: the next read starts a new one."""
+        if time.monotonic() < self._direct_until:
+            return
+        try:
+            if self.name is None or after_seq + 1 != self._next:
+                await self._start(after_seq + 1)
+            first = await self._pull(1, expires=seconds)
+        except (StoreError, _ConsumerGone, _Unusable) as exc:
+            self.log.debug("stream_cursor_wait_failed", error=str(exc))
+            if self.name is not None:
+                self._abandoned, self.name = self.name, None
+            return
+        if first:  # else it expired with nothing
+            self._next = first[-1].seq + 1
+            self._held.record(after_seq, first)
+            self._woken_after = after_seq
 
     async def _fall_back(self, after_seq: int, limit: int, exc: Exception) -> list[StoredMessage]:
         self.log.warning("stream_cursor_unavailable", error=str(exc), retry_in=FALLBACK_SECONDS)
@@ -168,7 +215,9 @@ class StreamCursor:
             raise StoreError(f"{subject}: {body['error'].get('description')}")
         return body
 
-    async def _pull(self, limit: int) -> list[StoredMessage]:
+    async def _pull(self, limit: int, *, expires: float | None = None) -> list[StoredMessage]:
+        """Up to `limit` deliveries: what the server has now, or with `expires` (seconds) the first of them
+        as soon as there is one, waiting at most that long in the server."""
         wanted = max(1, limit)
         messages: list[StoredMessage] = []
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -196,10 +245,15 @@ class StreamCursor:
         try:
             sub = await self.nc.subscribe_addressed(inbox, accept)
             try:
-                request = json.dumps({"batch": wanted, "no_wait": True}).encode()
+                if expires is None:
+                    request = json.dumps({"batch": wanted, "no_wait": True}).encode()
+                    bound = self.store.timeout
+                else:  # the server answers 408 when it expires with nothing; none (restarted?): gone
+                    request = json.dumps({"batch": wanted, "expires": int(expires * 1e9)}).encode()
+                    bound = expires + WAIT_SLACK_SECONDS
                 subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.store.spec.name}.{self.name}"
                 await self.nc.publish(subject, request, reply=inbox)
-                await asyncio.wait_for(done, self.store.timeout)
+                await asyncio.wait_for(done, bound)
             finally:
                 await self.nc.unsubscribe_addressed(sub)
         except _ConsumerGone as gone:

@@ -131,7 +131,10 @@ class Worker:
                     continue
                 await self.report_lag(done)
                 if done == 0:
-                    await _wait(stop, idle_wait)
+                    # Until the next message (a pull waiting in the server, not polling), then
+                    # `idle_wait` for a batch to gather.
+                    after = max(self.tracking.position, self._skipped_to)
+                    await self.store.wait_for_more(after, self.cursor, stop, poll=idle_wait)
         finally:
             if self.cursor is not None:
                 await self.cursor.close()

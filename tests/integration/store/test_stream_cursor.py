@@ -189,3 +189,44 @@ async def test_a_message_read_through_the_cursor_is_the_one_a_direct_get_reads(
             (m.seq, m.subject, m.data, m.time) for m in directly
         ]
         assert all(m.headers.get("Levee-Version") == "1" for m in through_cursor)
+
+
+async def waiting_pulls(store: JetStreamEventStore, cursor: StreamCursor) -> int:
+    reply = await store.nc.request(f"$JS.API.CONSUMER.INFO.{store.spec.name}.{cursor.name}", b"", timeout=5)
+    return int(json.loads(reply.data).get("num_waiting", 0))
+
+
+async def until_waiting_in_the_server(store: JetStreamEventStore, cursor: StreamCursor) -> None:
+    async with asyncio.timeout(5):
+        while cursor.name is None or await waiting_pulls(store, cursor) != 1:
+            await asyncio.sleep(0.01)
+
+
+async def test_an_idle_reader_waits_in_the_server_and_the_next_messages_wake_it(
+    store: JetStreamEventStore,
+) -> None:
+    stop = asyncio.Event()
+    async with cursor_on(store, 10) as cursor:
+        assert await through(store, cursor, 0, 100) == list(range(1, 11))
+        consumer = cursor.name
+        # No time after waking (poll=0.0): were it polling, it would return before a pull waits in the server.
+        waiting = asyncio.ensure_future(store.wait_for_more(10, cursor, stop, poll=0.0))
+        await until_waiting_in_the_server(store, cursor)
+        assert not waiting.done()
+        await fill(store, 3)  # one atomic batch of three
+        await asyncio.wait_for(waiting, 5)
+        assert await through(store, cursor, 10, 100) == [11, 12, 13]
+        assert cursor.name == consumer, "the wait went on from the last read: no new consumer"
+        assert await through(store, cursor, 13, 100) == []
+
+
+async def test_stopping_ends_the_wait_and_the_next_read_skips_nothing(store: JetStreamEventStore) -> None:
+    stop = asyncio.Event()
+    async with cursor_on(store, 10) as cursor:
+        assert await through(store, cursor, 0, 100) == list(range(1, 11))
+        waiting = asyncio.ensure_future(store.wait_for_more(10, cursor, stop, poll=0.0))
+        await until_waiting_in_the_server(store, cursor)
+        stop.set()
+        await asyncio.wait_for(waiting, 5)
+        await fill(store, 5)
+        assert await through(store, cursor, 10, 100) == [11, 12, 13, 14, 15]
