@@ -230,3 +230,36 @@ async def test_stopping_ends_the_wait_and_the_next_read_skips_nothing(store: Jet
         await asyncio.wait_for(waiting, 5)
         await fill(store, 5)
         assert await through(store, cursor, 10, 100) == [11, 12, 13, 14, 15]
+
+
+async def test_a_reader_waiting_when_the_server_restarts_reads_what_comes_after(
+    own_nats_server: NatsServer,
+) -> None:
+    spec = StreamSpec(name=f"T_{uuid.uuid4().hex[:12].upper()}")
+    nc = await connect_nats(own_nats_server.url, name="cursor-wait-restart")
+    stop = asyncio.Event()
+    try:
+        await ensure_stream(nc, spec)
+        store = JetStreamEventStore(nc, spec, timeout=2.0)
+        async with cursor_on(store, 10) as cursor:
+            assert await through(store, cursor, 0, 100) == list(range(1, 11))
+            waiting = asyncio.ensure_future(store.wait_for_more(10, cursor, stop, poll=0.0))
+            await until_waiting_in_the_server(store, cursor)
+            own_nats_server.stop()  # the waiting pull is lost with the server
+            own_nats_server.start()
+            # The lost pull is given up within CURSOR_WAIT_SECONDS and its slack, not a store timeout.
+            await asyncio.wait_for(waiting, 10)
+            async with asyncio.timeout(30):
+                while True:
+                    try:
+                        await fill(store, 3)
+                        break
+                    except Exception:  # reconnecting
+                        await asyncio.sleep(0.2)
+                got: list[int] = []
+                while len(got) < 3:  # as a worker goes on: wait, then read
+                    await store.wait_for_more(10 + len(got), cursor, stop, poll=0.0)
+                    got += await through(store, cursor, 10 + len(got), 100)
+            assert got == [11, 12, 13]
+    finally:
+        await nc.close()
