@@ -76,6 +76,7 @@ class StreamCursor:
         self._held = ReadWindow(held)
         self._direct_until = 0.0  # reads go by direct get until then (a consumer could not be used)
         self._woken_after: int | None = None  # a wait after this position brought a message (`wait`)
+        self._no_wait_until = 0.0  # a wait failed: until then `wait` returns at once (its caller polls)
         self.log = log.bind(reader=label)
 
     async def read(self, after_seq: int, limit: int) -> list[StoredMessage]:
@@ -141,15 +142,20 @@ class StreamCursor:
         One pull that expires instead of one every few milliseconds: an idle reader costs neither it nor the
         server anything, and a message is delivered the moment it is stored. That message is kept: the next
         read after `after_seq` starts with it and goes on with what came since. Cancelling the wait (the
-        reader stopping) leaves the consumer where nobody knows: the next read starts a new one."""
-        if time.monotonic() < self._direct_until:
+        reader stopping) leaves the consumer where nobody knows: the next read starts a new one.
+
+        A wait that fails (refused, or no answer: a broker restarting) is not tried again for
+        FALLBACK_SECONDS: its caller polls meanwhile, rather than making a consumer for each failing wait."""
+        now = time.monotonic()
+        if now < self._direct_until or now < self._no_wait_until:
             return
         try:
             if self.name is None or after_seq + 1 != self._next:
                 await self._start(after_seq + 1)
             first = await self._pull(1, expires=seconds)
         except (StoreError, _ConsumerGone, _Unusable) as exc:
-            self.log.debug("stream_cursor_wait_failed", error=str(exc))
+            self.log.info("stream_cursor_wait_failed", error=str(exc), polling_for=FALLBACK_SECONDS)
+            self._no_wait_until = time.monotonic() + FALLBACK_SECONDS
             if self.name is not None:
                 self._abandoned, self.name = self.name, None
             return

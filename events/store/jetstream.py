@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -246,13 +247,16 @@ class JetStreamEventStore:
         *,
         poll: float,
     ) -> None:
-        """Return `poll` seconds after a message after `after_seq` may be there to read, or when `stop` is set.
+        """Return when a message after `after_seq` may be there to read, at most once every `poll` seconds,
+        or when `stop` is set.
 
-        With the reader's cursor the first part waits in the server (`StreamCursor.wait`, asked again every
+        With the reader's cursor it waits in the server (`StreamCursor.wait`, asked again every
         CURSOR_WAIT_SECONDS), so an idle reader does not poll: `levee up` idle used 11.7% of a core, now
-        0.8%. The `poll` seconds after lets a batch gather, as polling did: woken for each message, the
-        readers made batches of one and used more CPU under load (`bench/e2e.py` at 100/s: 148% of the two
-        cores against 130%) for no better latency."""
+        0.8-1.2%. A message that ends a wait of `poll` or longer is read at once; one that comes sooner, while
+        messages keep coming, `poll` seconds after the wait began, so a batch gathers as polling let it.
+        Read the moment each came, batches were of one and cost more CPU under load (`bench/e2e.py` at
+        100/s: 148% of the two cores against 130%). Without a cursor it polls."""
+        began = time.monotonic()
         stopping = asyncio.ensure_future(stop.wait())
         try:
             if cursor is not None and (self.window is None or self.window.high <= after_seq):
@@ -261,9 +265,12 @@ class JetStreamEventStore:
                     await asyncio.wait({stopping, waiting}, return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     waiting.cancel()
-                    await asyncio.gather(waiting, return_exceptions=True)
-            if not stopping.done():
-                await asyncio.wait({stopping}, timeout=poll)
+                    (outcome,) = await asyncio.gather(waiting, return_exceptions=True)
+                if isinstance(outcome, Exception):  # not a store error: those `wait` handles itself
+                    log.warning("stream_wait_failed", error=repr(outcome)[:300])
+            rest = poll - (time.monotonic() - began)
+            if rest > 0 and not stopping.done():
+                await asyncio.wait({stopping}, timeout=rest)
         finally:
             stopping.cancel()
             await asyncio.gather(stopping, return_exceptions=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -202,6 +203,16 @@ async def until_waiting_in_the_server(store: JetStreamEventStore, cursor: Stream
             await asyncio.sleep(0.01)
 
 
+async def read_until(store: JetStreamEventStore, cursor: StreamCursor, after: int, count: int) -> list[int]:
+    """What comes after `after` until `count` are read, as a worker goes on: wait, then read."""
+    got: list[int] = []
+    async with asyncio.timeout(10):
+        while len(got) < count:
+            await store.wait_for_more(after + len(got), cursor, asyncio.Event(), poll=0.0)
+            got += await through(store, cursor, after + len(got), 100)
+    return got
+
+
 async def test_an_idle_reader_waits_in_the_server_and_the_next_messages_wake_it(
     store: JetStreamEventStore,
 ) -> None:
@@ -213,26 +224,56 @@ async def test_an_idle_reader_waits_in_the_server_and_the_next_messages_wake_it(
         waiting = asyncio.ensure_future(store.wait_for_more(10, cursor, stop, poll=0.0))
         await until_waiting_in_the_server(store, cursor)
         assert not waiting.done()
+        stored = time.monotonic()
         await fill(store, 3)  # one atomic batch of three
         await asyncio.wait_for(waiting, 5)
-        assert await through(store, cursor, 10, 100) == [11, 12, 13]
+        assert time.monotonic() - stored < 1.0, "woken by the message, not by the pull expiring (2 s)"
+        got = await through(store, cursor, 10, 100)
+        got += await read_until(store, cursor, 10 + len(got), 3 - len(got))
+        assert got == [11, 12, 13]
         assert cursor.name == consumer, "the wait went on from the last read: no new consumer"
         assert await through(store, cursor, 13, 100) == []
+
+
+async def test_after_a_long_idle_it_reads_at_once_and_while_messages_flow_it_lets_a_batch_gather(
+    store: JetStreamEventStore,
+) -> None:
+    stop = asyncio.Event()
+    async with cursor_on(store, 10) as cursor:
+        assert await through(store, cursor, 0, 100) == list(range(1, 11))
+        began = time.monotonic()
+        waiting = asyncio.ensure_future(store.wait_for_more(10, cursor, stop, poll=0.5))
+        await until_waiting_in_the_server(store, cursor)
+        await fill(store, 1)  # comes at once: the reader waits out its 0.5 s for more
+        await asyncio.wait_for(waiting, 5)
+        assert time.monotonic() - began >= 0.5
+        assert await through(store, cursor, 10, 100) == [11]
+
+        waiting = asyncio.ensure_future(store.wait_for_more(11, cursor, stop, poll=0.5))
+        await until_waiting_in_the_server(store, cursor)
+        await asyncio.sleep(0.6)  # idle for longer than its poll (a deliberate delay, not a wait for a state)
+        stored = time.monotonic()
+        await fill(store, 1)
+        await asyncio.wait_for(waiting, 5)
+        assert time.monotonic() - stored < 0.4, "after a long idle, read at once"
+        assert await through(store, cursor, 11, 100) == [12]
 
 
 async def test_stopping_ends_the_wait_and_the_next_read_skips_nothing(store: JetStreamEventStore) -> None:
     stop = asyncio.Event()
     async with cursor_on(store, 10) as cursor:
         assert await through(store, cursor, 0, 100) == list(range(1, 11))
-        waiting = asyncio.ensure_future(store.wait_for_more(10, cursor, stop, poll=0.0))
+        waiting = asyncio.ensure_future(store.wait_for_more(10, cursor, stop, poll=60.0))
         await until_waiting_in_the_server(store, cursor)
+        stopped = time.monotonic()
         stop.set()
         await asyncio.wait_for(waiting, 5)
+        assert time.monotonic() - stopped < 1.0, "stopped, not the pull expiring (2 s) nor the poll (60 s)"
         await fill(store, 5)
-        assert await through(store, cursor, 10, 100) == [11, 12, 13, 14, 15]
+        assert await read_until(store, cursor, 10, 5) == [11, 12, 13, 14, 15]
 
 
-async def test_a_reader_waiting_when_the_server_restarts_reads_what_comes_after(
+async def test_a_reader_waiting_when_the_server_dies_reads_what_comes_after_it_restarts(
     own_nats_server: NatsServer,
 ) -> None:
     spec = StreamSpec(name=f"T_{uuid.uuid4().hex[:12].upper()}")
@@ -245,9 +286,9 @@ async def test_a_reader_waiting_when_the_server_restarts_reads_what_comes_after(
             assert await through(store, cursor, 0, 100) == list(range(1, 11))
             waiting = asyncio.ensure_future(store.wait_for_more(10, cursor, stop, poll=0.0))
             await until_waiting_in_the_server(store, cursor)
-            own_nats_server.stop()  # the waiting pull is lost with the server
+            own_nats_server.kill()  # the waiting pull dies with the server, unanswered
             own_nats_server.start()
-            # The lost pull is given up within CURSOR_WAIT_SECONDS and its slack, not a store timeout.
+            # Given up within CURSOR_WAIT_SECONDS and its slack, not hanging on a pull nobody will answer.
             await asyncio.wait_for(waiting, 10)
             async with asyncio.timeout(30):
                 while True:
@@ -256,10 +297,6 @@ async def test_a_reader_waiting_when_the_server_restarts_reads_what_comes_after(
                         break
                     except Exception:  # reconnecting
                         await asyncio.sleep(0.2)
-                got: list[int] = []
-                while len(got) < 3:  # as a worker goes on: wait, then read
-                    await store.wait_for_more(10 + len(got), cursor, stop, poll=0.0)
-                    got += await through(store, cursor, 10 + len(got), 100)
-            assert got == [11, 12, 13]
+            assert await read_until(store, cursor, 10, 3) == [11, 12, 13]
     finally:
         await nc.close()
