@@ -32,6 +32,8 @@ READ_BATCH = 1000
 # Seconds one waiting pull lasts before it is asked again (`wait_for_more`): it ends early when a message comes,
 # and an idle reader notices a broker that restarted within about this long.
 CURSOR_WAIT_SECONDS = 2.0
+# A message after this long without any is read at once: nothing else is coming with it to wait for.
+QUIET_SECONDS = 1.0
 ALL = ">"  # every subject of the stream: events, tracking records, code claims, dead letters
 EXPECTED_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 _BATCH_BUSY = {10210, 10176}  # too many batches in flight: try again shortly
@@ -247,15 +249,14 @@ class JetStreamEventStore:
         *,
         poll: float,
     ) -> None:
-        """Return when a message after `after_seq` may be there to read, at most once every `poll` seconds,
-        or when `stop` is set.
+        """Return `poll` seconds after a message after `after_seq` may be there to read (at once when it
+        ended a quiet spell of QUIET_SECONDS or more), or when `stop` is set.
 
         With the reader's cursor it waits in the server (`StreamCursor.wait`, asked again every
         CURSOR_WAIT_SECONDS), so an idle reader does not poll: `levee up` idle used 11.7% of a core, now
-        0.8-1.2%. A message that ends a wait of `poll` or longer is read at once; one that comes sooner, while
-        messages keep coming, `poll` seconds after the wait began, so a batch gathers as polling let it.
-        Read the moment each came, batches were of one and cost more CPU under load (`bench/e2e.py` at
-        100/s: 148% of the two cores against 130%). Without a cursor it polls."""
+        0.8-1.2%. The `poll` seconds after a wake let a batch gather, as polling did: read the moment each
+        message came, batches were of one and cost more CPU under load (`bench/e2e.py` at 100/s: 148% of the
+        two cores against 130%). Without a cursor it polls."""
         began = time.monotonic()
         stopping = asyncio.ensure_future(stop.wait())
         try:
@@ -268,9 +269,9 @@ class JetStreamEventStore:
                     (outcome,) = await asyncio.gather(waiting, return_exceptions=True)
                 if isinstance(outcome, Exception):  # not a store error: those `wait` handles itself
                     log.warning("stream_wait_failed", error=repr(outcome)[:300])
-            rest = poll - (time.monotonic() - began)
-            if rest > 0 and not stopping.done():
-                await asyncio.wait({stopping}, timeout=rest)
+            quiet = cursor is not None and time.monotonic() - began >= QUIET_SECONDS
+            if not quiet and not stopping.done():
+                await asyncio.wait({stopping}, timeout=poll)
         finally:
             stopping.cancel()
             await asyncio.gather(stopping, return_exceptions=True)
