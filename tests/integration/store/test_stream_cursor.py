@@ -214,16 +214,30 @@ async def read_until(store: JetStreamEventStore, cursor: StreamCursor, after: in
     return got
 
 
-async def test_an_idle_reader_waits_in_the_server_and_the_next_messages_wake_it(
-    store: JetStreamEventStore,
-) -> None:
+@contextlib.asynccontextmanager
+async def idle_reader(
+    store: JetStreamEventStore, poll: float
+) -> AsyncIterator[tuple[StreamCursor, asyncio.Future[None], asyncio.Event]]:
+    """A cursor that has read the 10 messages stored and now waits in the server for more (the wait, and
+    the event that stops it); `poll`: how long it waits after waking."""
     stop = asyncio.Event()
     async with cursor_on(store, 10) as cursor:
         assert await through(store, cursor, 0, 100) == list(range(1, 11))
+        waiting = asyncio.ensure_future(store.wait_for_more(10, cursor, stop, poll=poll))
+        try:
+            await until_waiting_in_the_server(store, cursor)
+            yield cursor, waiting, stop
+        finally:
+            stop.set()
+            await asyncio.gather(waiting, return_exceptions=True)
+
+
+async def test_an_idle_reader_waits_in_the_server_and_the_next_messages_wake_it(
+    store: JetStreamEventStore,
+) -> None:
+    # No time after waking (poll=0.0): were it polling, it would return before a pull waits in the server.
+    async with idle_reader(store, poll=0.0) as (cursor, waiting, _):
         consumer = cursor.name
-        # No time after waking (poll=0.0): were it polling, it would return before a pull waits in the server.
-        waiting = asyncio.ensure_future(store.wait_for_more(10, cursor, stop, poll=0.0))
-        await until_waiting_in_the_server(store, cursor)
         assert not waiting.done()
         stored = time.monotonic()
         await fill(store, 3)  # one atomic batch of three
@@ -239,11 +253,7 @@ async def test_an_idle_reader_waits_in_the_server_and_the_next_messages_wake_it(
 async def test_after_a_quiet_spell_it_reads_at_once_and_while_messages_flow_it_lets_a_batch_gather(
     store: JetStreamEventStore,
 ) -> None:
-    stop = asyncio.Event()
-    async with cursor_on(store, 10) as cursor:
-        assert await through(store, cursor, 0, 100) == list(range(1, 11))
-        waiting = asyncio.ensure_future(store.wait_for_more(10, cursor, stop, poll=0.5))
-        await until_waiting_in_the_server(store, cursor)
+    async with idle_reader(store, poll=0.5) as (cursor, waiting, stop):
         stored = time.monotonic()
         await fill(store, 1)  # comes at once: the reader waits its 0.5 s for more to come with it
         await asyncio.wait_for(waiting, 5)
@@ -261,11 +271,7 @@ async def test_after_a_quiet_spell_it_reads_at_once_and_while_messages_flow_it_l
 
 
 async def test_stopping_ends_the_wait_and_the_next_read_skips_nothing(store: JetStreamEventStore) -> None:
-    stop = asyncio.Event()
-    async with cursor_on(store, 10) as cursor:
-        assert await through(store, cursor, 0, 100) == list(range(1, 11))
-        waiting = asyncio.ensure_future(store.wait_for_more(10, cursor, stop, poll=60.0))
-        await until_waiting_in_the_server(store, cursor)
+    async with idle_reader(store, poll=60.0) as (cursor, waiting, stop):
         stopped = time.monotonic()
         stop.set()
         await asyncio.wait_for(waiting, 5)
@@ -279,14 +285,10 @@ async def test_a_reader_waiting_when_the_server_dies_reads_what_comes_after_it_r
 ) -> None:
     spec = StreamSpec(name=f"T_{uuid.uuid4().hex[:12].upper()}")
     nc = await connect_nats(own_nats_server.url, name="cursor-wait-restart")
-    stop = asyncio.Event()
     try:
         await ensure_stream(nc, spec)
         store = JetStreamEventStore(nc, spec, timeout=2.0)
-        async with cursor_on(store, 10) as cursor:
-            assert await through(store, cursor, 0, 100) == list(range(1, 11))
-            waiting = asyncio.ensure_future(store.wait_for_more(10, cursor, stop, poll=0.0))
-            await until_waiting_in_the_server(store, cursor)
+        async with idle_reader(store, poll=0.0) as (cursor, waiting, _):
             own_nats_server.kill()  # the waiting pull dies with the server, unanswered
             own_nats_server.start()
             # Given up within CURSOR_WAIT_SECONDS and its slack, not hanging on a pull nobody will answer.
