@@ -109,7 +109,7 @@ class StreamCursor:
                     await asyncio.sleep(0.005)
                 else:
                     self.log.info("stream_cursor_restarted", position=after_seq, status=str(gone))
-                    self._abandoned, self.name = self.name, None
+                    self._abandon()
                 continue
             except _Unusable as exc:
                 return await self._fall_back(after_seq, limit, exc)
@@ -128,8 +128,7 @@ class StreamCursor:
             more = await self._pull(limit - len(held))
         except (StoreError, _ConsumerGone, _Unusable) as exc:  # the next read starts a new consumer
             self.log.debug("stream_cursor_go_on_failed", error=str(exc))
-            if self.name is not None:
-                self._abandoned, self.name = self.name, None
+            self._abandon()
             return held
         if more:
             self._next = more[-1].seq + 1
@@ -156,8 +155,7 @@ class StreamCursor:
         except (StoreError, _ConsumerGone, _Unusable) as exc:
             self.log.info("stream_cursor_wait_failed", error=str(exc), polling_for=FALLBACK_SECONDS)
             self._no_wait_until = time.monotonic() + FALLBACK_SECONDS
-            if self.name is not None:
-                self._abandoned, self.name = self.name, None
+            self._abandon()
             return
         if first:  # else it expired with nothing
             self._next = first[-1].seq + 1
@@ -167,9 +165,14 @@ class StreamCursor:
     async def _fall_back(self, after_seq: int, limit: int, exc: Exception) -> list[StoredMessage]:
         self.log.warning("stream_cursor_unavailable", error=str(exc), retry_in=FALLBACK_SECONDS)
         self._direct_until = time.monotonic() + FALLBACK_SECONDS
+        self._abandon()
+        return await self.store.read_direct(after_seq, limit)
+
+    def _abandon(self) -> None:
+        """The consumer is left where nobody knows (or is gone): the next read starts a new one at its
+        position, and deletes this one first."""
         if self.name is not None:
             self._abandoned, self.name = self.name, None
-        return await self.store.read_direct(after_seq, limit)
 
     async def close(self) -> None:
         """Delete the consumer now rather than after IDLE_SECONDS; a server that does not answer within a
@@ -270,8 +273,7 @@ class StreamCursor:
         except BaseException as exc:
             # Failed, timed out or cancelled part way: the consumer may have sent messages nobody took, and
             # acknowledges nothing, so where it stands is unknown. The next read starts one at its position.
-            if self.name is not None:
-                self._abandoned, self.name = self.name, None
+            self._abandon()
             if isinstance(exc, TimeoutError | nats.errors.Error):
                 raise StoreUnavailable(
                     f"{self.label}: stream consumer read failed: {type(exc).__name__}"
