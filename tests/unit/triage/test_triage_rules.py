@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from events.reference import load_reference
 from services.triage import explain
@@ -334,6 +337,26 @@ def test_a_replaced_rules_file_classifies_by_its_own_terms(tmp_path: Path) -> No
     assert replaced.life_threatening and replaced.level == "P1"
 
 
+@pytest.fixture
+def cli_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`levee` configures logging for its whole process: a level filter, loggers cached on first use, the root
+    handler. Run in the test process, that would outlive the test, and later tests capturing log lines (as
+    test_intake's "no personal data in any log line" does) would see none. Nothing is cached, and the rest is
+    put back."""
+    configure = structlog.configure
+    monkeypatch.setattr(
+        structlog, "configure", lambda **kw: configure(**{**kw, "cache_logger_on_first_use": False})
+    )
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("cli_logging")
 @pytest.mark.parametrize("how", ["flag", "environment"])
 def test_levee_triage_explain_uses_the_rules_file_it_is_given(
     how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -353,6 +376,7 @@ def test_levee_triage_explain_uses_the_rules_file_it_is_given(
     assert json.loads(line)["level"] == "P1"
 
 
+@pytest.mark.usefixtures("cli_logging")
 def test_levee_triage_explain_refuses_a_rules_file_that_is_not_there(tmp_path: Path) -> None:
     from services import cli
 
