@@ -10,12 +10,9 @@ tracking code, published notices and the reference data (districts, categories, 
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -32,6 +29,7 @@ from events.reference import COMMAND_QUEUE, LEVELS, Department, District, load_r
 from events.store import JetStreamEventStore, StoreError
 from services.api import keys, ratelimit
 from services.api.auth import require_holding_department, require_role
+from services.api.board_cache import BoardCache, ComputedBoard
 from services.api.lateness import lateness
 from services.api.openapi import problem_responses
 from services.api.principal import PRINCIPAL, PUBLIC, Principal
@@ -51,9 +49,8 @@ NOTICE_ROLES = ("command", "press")
 INCIDENT_ROLES = ("operator", "command", "department", "press")
 MAX_LIMIT = 200
 QUEUE_LIMIT, MAX_QUEUE_LIMIT = 200, 1000  # a department queue's cases per answer: default, most
-BOARD_CACHE = web.AppKey("board_cache", dict)
+BOARD_CACHE = web.AppKey("board_cache", BoardCache)
 STREAM_ASK_TIMEOUT = 2.0  # seconds for a read route to ask the stream something (a code's claim, its end)
-BOARD_FRESH = 1.0  # seconds a computed board is served again while no projection commit came in
 # Down, or shutting down / starting up / restarting ("the database system is starting up" is an operator
 # intervention to asyncpg, not a connection error): a 503 either way.
 _PG_DOWN = (
@@ -214,7 +211,7 @@ def _not_found(noun: str, detail: str) -> Problem:
 
 
 def add_routes(app: web.Application) -> None:
-    app[BOARD_CACHE] = {}  # a plain dict: nothing to open or close
+    app[BOARD_CACHE] = BoardCache()  # nothing to open or close
     r = app.router
     r.add_get(f"{API}/me", me, name="read.me")
     r.add_get(f"{API}/reference", reference, name="read.reference")
@@ -402,38 +399,21 @@ def takes_gzip(accept_encoding: str) -> bool:
     return weights.get("*", 0.0) > 0
 
 
-@dataclass
-class _ComputedBoard:
-    """One computed board, as text and (once a client asks for it) gzipped: in a surge a board is about a
-    megabyte (the map's 5,000 points), refetched by every open page on every commit; gzip makes it a quarter."""
-
-    position: int
-    at: float
-    text: str
-    _gzipped: bytes | None = None
-
-    async def gzipped(self) -> bytes:
-        if self._gzipped is None:  # compressed once per board, off the event loop (zlib lets go of the GIL)
-            self._gzipped = await asyncio.to_thread(gzip.compress, self.text.encode(), compresslevel=1)
-        return self._gzipped
-
-
-async def _board_json(request: web.Request) -> _ComputedBoard:
-    """Many open boards refetch on the same commit: compute the board once per projection position (and
-    at least once a second, so overdue counts still move with the clock). Checking the position costs one
-    primary-key read; serving a board older than the position would hide a commit from its page."""
-    cache: dict[str, Any] = request.app[BOARD_CACHE]
+async def _board_json(request: web.Request) -> ComputedBoard:
+    """Many open boards refetch on the same commit: one computation answers them all (services/api/board_cache.py).
+    Checking the position costs one primary-key read; a board older than it would hide a commit from its page."""
     async with reading(request) as conn:
         position = await queries.projection_position(conn)
-        cached: _ComputedBoard | None = cache.get("board")
-        if cached and cached.position == position and time.monotonic() - cached.at < BOARD_FRESH:
-            return cached
-        # One snapshot for every panel: counts and lists agree with each other.
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            panels = await queries.board(conn)
-    text = dumps({**panels, **await stream_state(request, position, panels["as_of"])})
-    computed = cache["board"] = _ComputedBoard(position, time.monotonic(), text)
-    return computed
+
+    async def compute() -> tuple[int, str]:
+        async with reading(request) as conn:
+            # One snapshot for every panel: counts and lists agree with each other, and with the position.
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                panels = await queries.board(conn)
+        at = int(panels["position"])
+        return at, dumps({**panels, **await stream_state(request, at, panels["as_of"])})
+
+    return await request.app[BOARD_CACHE].get(position, compute)
 
 
 async def stream_state(request: web.Request, position: int, now: datetime) -> dict[str, Any]:

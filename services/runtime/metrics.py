@@ -46,6 +46,11 @@ DEADLINES_MISSED = Counter(
 DEADLINE_CHECK_FAILURES = Counter(
     "levee_deadline_check_failures", "Deadline looks at a complaint that raised (retried later)"
 )
+BOARD_SECONDS = Histogram(
+    "levee_board_compute_seconds",
+    "Time to compute the command board (its queries and the stream's state); the count is how many were computed",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 SUMMARY_CHECKS_FAILED = Counter(
     "levee_summary_checks_failed",
     "Incidents the summary scheduler skipped because their history could not be read (a poison event)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import gzip
 import io
@@ -107,6 +108,25 @@ async def test_board_moves_with_the_next_commit(api: Harness) -> None:
     after = await api.get_json("/api/v1/board", "command")
     assert after["position"] > before["position"]
     assert after["counts"]["open"] == before["counts"]["open"] + 1
+
+
+async def test_pages_refetching_on_the_same_commit_share_one_board(api: Harness) -> None:
+    """A command centre's open boards all refetch on each commit: the queries run once for all of them."""
+    await api.get_json("/api/v1/board", "command")
+    await api.submit(flood_report())
+    await api.project()
+    computed_before = await boards_computed(api)
+    boards = await asyncio.gather(*(api.get_json("/api/v1/board", "command") for _ in range(20)))
+    assert {board["position"] for board in boards} == {api.runner.position}
+    assert await boards_computed(api) == computed_before + 1
+
+
+async def boards_computed(api: Harness) -> float:
+    text = await (await api.get("/metrics")).text()
+    [count] = [
+        line.split()[-1] for line in text.splitlines() if line.startswith("levee_board_compute_seconds_count")
+    ]
+    return float(count)
 
 
 @pytest.mark.parametrize(("role", "status"), [(None, 401), ("press", 403), ("department:power", 403)])

@@ -1,0 +1,75 @@
+"""The board cache: one computation for the requests that ask together, none older than asked, and paced."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from services.api.board_cache import BoardCache
+
+
+class Board:
+    """A board's computation that the test can hold open, counting its calls and when each started."""
+
+    def __init__(self, position: int, *, cost: float = 0.0) -> None:
+        self.position = position
+        self.cost = cost
+        self.started: list[float] = []
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def __call__(self) -> tuple[int, str]:
+        self.started.append(time.monotonic())
+        await self.release.wait()
+        if self.cost:
+            await asyncio.sleep(self.cost)  # what the queries would take
+        return self.position, f'{{"position": {self.position}}}'
+
+
+async def test_requests_that_ask_together_share_one_computation() -> None:
+    cache, board = BoardCache(), Board(7)
+    board.release.clear()
+    asking = [asyncio.create_task(cache.get(7, board)) for _ in range(20)]
+    await asyncio.sleep(0)  # let them all ask while the first computes
+    board.release.set()
+    answers = await asyncio.gather(*asking)
+    assert len(board.started) == 1
+    assert {answer.text for answer in answers} == {'{"position": 7}'}
+
+
+async def test_a_board_older_than_the_position_asked_for_is_computed_again() -> None:
+    cache = BoardCache(busy_share=1.0)
+    assert (await cache.get(5, Board(5))).position == 5
+    assert (await cache.get(5, Board(99))).position == 5  # still fresh: served again
+    assert (await cache.get(6, Board(6))).position == 6
+
+
+async def test_the_next_board_waits_until_the_last_one_s_cost_allows() -> None:
+    cache, board = BoardCache(busy_share=0.5, max_pace=10.0), Board(1, cost=0.05)
+    await cache.get(1, board)
+    board.position = 2
+    await cache.get(2, board)
+    first, second = board.started
+    assert second - first >= 0.05 / 0.5  # the first board's cost was at least 0.05 s
+
+
+async def test_the_pace_is_bounded_however_costly_the_last_board() -> None:
+    cache, board = BoardCache(busy_share=0.001, max_pace=0.2), Board(1, cost=0.02)
+    await cache.get(1, board)
+    board.position = 2
+    await cache.get(2, board)
+    first, second = board.started
+    assert 0.2 <= second - first < 5.0  # held back by max_pace, not by 0.02 / 0.001 = 20 s
+
+
+async def test_a_failed_computation_is_the_asker_s_and_the_next_one_goes_ahead() -> None:
+    cache = BoardCache()
+
+    async def broken() -> tuple[int, str]:
+        raise ConnectionError("database away")
+
+    with pytest.raises(ConnectionError):
+        await cache.get(3, broken)
+    assert (await cache.get(3, Board(3))).position == 3
