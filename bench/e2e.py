@@ -19,6 +19,11 @@ waits (bounded by `--drain`) until every worker and the projection have caught u
   service (pids from the launcher's `service_started` log lines), nats-server, PostgreSQL (postmaster and
   its backends) and this load generator, which shares the machine.
 
+With `--boards N`, N command boards stay open during the run, each refetching the board on every projection
+commit as the page does; it prints how long their GETs took. With `--every N` it also prints, for each rate, a row per N seconds of sending: a long run at one rate
+(`--rates 500 --seconds 300`, the drill of issue 6) shows whether latency, lag or memory grow as the
+surge goes on.
+
 Loopback only; stops by itself; SIGINTs the launcher and waits for it at the end.
 """
 
@@ -292,6 +297,7 @@ class BoardWatcher:
         self.notifications = 0
         self._wake = asyncio.Event()
         self.settled = asyncio.Event()  # set while no sampled complaint is still awaited
+        self.followers: list[asyncio.Event] = []  # set on each commit: the open boards' (BoardPages)
         self.settled.set()
 
     async def start(self) -> None:
@@ -302,6 +308,8 @@ class BoardWatcher:
         with contextlib.suppress(ValueError, KeyError, TypeError):
             self.position = max(self.position, int(json.loads(payload)["position"]))
         self._wake.set()
+        for follower in self.followers:
+            follower.set()
 
     def expect(self, complaint_id: str, sent: float) -> None:
         self.pending[uuid.UUID(complaint_id)] = sent
@@ -335,6 +343,43 @@ class BoardWatcher:
                 self.settled.set()
 
 
+class BoardPages:
+    """`--boards` command boards left open, as in a command centre: each refetches GET /api/v1/board (gzip)
+    whenever the projection commits, one request at a time and once more if it committed meanwhile, as
+    board.js does on the live stream's events."""
+
+    def __init__(self, count: int, session: aiohttp.ClientSession, url: str, token: str) -> None:
+        self.count, self.session, self.url = count, session, url
+        self.headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"}
+        self.latencies: list[float] = []
+        self.failures: Counter[str] = Counter()
+
+    async def run(self, watcher: BoardWatcher) -> None:
+        await asyncio.gather(*(self._page(watcher) for _ in range(self.count)))
+
+    async def _page(self, watcher: BoardWatcher) -> None:
+        moved = asyncio.Event()
+        watcher.followers.append(moved)
+        while True:
+            await moved.wait()
+            moved.clear()
+            begun = time.perf_counter()
+            try:
+                async with self.session.get(self.url, headers=self.headers) as response:
+                    await response.read()
+                    if response.status == 200:
+                        self.latencies.append(time.perf_counter() - begun)
+                    else:
+                        self.failures[str(response.status)] += 1
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                self.failures[type(exc).__name__] += 1
+
+    def reset(self) -> tuple[list[float], Counter[str]]:
+        out = self.latencies, self.failures
+        self.latencies, self.failures = [], Counter()
+        return out
+
+
 # -- lag -------------------------------------------------------------------------------------------------
 
 
@@ -358,6 +403,19 @@ async def lags(store: JetStreamEventStore, pg: asyncpg.Connection) -> dict[str, 
 
 
 @dataclass
+class Window:
+    """`--every` seconds of one rate: what was accepted, how fast, how far behind, how big."""
+
+    ended: float  # seconds since the rate began
+    accepted_per_s: float
+    post_p99: float
+    board: list[float]
+    max_lag: dict[str, int]
+    cpu_total: float  # % of one core, all Levee processes and the bench
+    rss: dict[str, int]  # group -> KiB at the window's end
+
+
+@dataclass
 class StepResult:
     rate: float
     sent: int = 0
@@ -377,6 +435,9 @@ class StepResult:
     rss: dict[str, int] = field(default_factory=dict)
     board_get_ms: float = float("nan")
     events: int = 0
+    windows: list[Window] = field(default_factory=list)
+    board_gets: list[float] = field(default_factory=list)  # the open boards' refetches (--boards)
+    board_get_failures: Counter[str] = field(default_factory=Counter)
 
     @property
     def accepted_per_s(self) -> float:
@@ -396,6 +457,7 @@ async def run_step(
     store: JetStreamEventStore,
     pg: asyncpg.Connection,
     processes: Processes,
+    pages: BoardPages | None = None,
 ) -> StepResult:
     result = StepResult(rate)
     plan = list(submissions(load_scenario(args.scenario), seed=seed, rate=rate, duration=args.seconds))
@@ -424,18 +486,47 @@ async def run_step(
         finally:
             gate.release()
 
+    window_lag: dict[str, int] = {}
+
     async def sample_lag(stop: asyncio.Event) -> None:
         while not stop.is_set():
             with contextlib.suppress(StoreError):
                 for name, value in (await lags(store, pg)).items():
                     result.max_lag[name] = max(result.max_lag.get(name, 0), value)
+                    window_lag[name] = max(window_lag.get(name, 0), value)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
+
+    async def report_windows(stop: asyncio.Event) -> None:
+        last, accepted, posts, board = processes.snapshot(), 0, 0, 0
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), args.every)
+            now = processes.snapshot()
+            wall = now.at - last.at
+            if wall < args.every / 2:  # the end of sending cut it short: too few to say anything
+                break
+            window = Window(
+                ended=now.at - started,
+                accepted_per_s=(result.statuses.get(201, 0) - accepted) / wall,
+                post_p99=percentile(result.post_latencies[posts:], 0.99),
+                board=watcher.latencies[board:],
+                max_lag=dict(window_lag),
+                cpu_total=sum(cpu_percent(last, now).values()),
+                rss=now.rss,
+            )
+            result.windows.append(window)
+            log(f"  {window.ended:5.0f} s: accepted {window.accepted_per_s:,.0f}/s, board p99 "
+                f"{percentile(window.board, 0.99) * 1000:,.0f} ms, lag {window.max_lag}")  # fmt: skip
+            last, accepted = now, result.statuses.get(201, 0)
+            posts, board = len(result.post_latencies), len(watcher.latencies)
+            window_lag.clear()
 
     before = processes.snapshot()
     stop_sampling = asyncio.Event()
     sampler = asyncio.create_task(sample_lag(stop_sampling))
     started = time.perf_counter()
+    reporter = asyncio.create_task(report_windows(stop_sampling)) if args.every > 0 else None
     for n, item in enumerate(plan):
         if time.perf_counter() - started > args.seconds:
             result.not_sent = len(plan) - n  # the system is slower than the offered rate: stop offering
@@ -454,6 +545,10 @@ async def run_step(
     after = processes.snapshot()
     stop_sampling.set()
     await sampler
+    if reporter is not None:
+        await reporter
+    if pages is not None:
+        result.board_gets, result.board_get_failures = pages.reset()
     result.cpu = cpu_percent(before, after)
     result.machine_busy = machine_busy(before, after)
     result.load = os.getloadavg()[0]
@@ -529,11 +624,43 @@ def render(results: list[StepResult], ceilings: dict[int, float], args: argparse
             f"| {r.rate:,.0f} | " + " | ".join(cells) + f" | {sum(r.cpu.values()):.0f}% "
             f"| {r.machine_busy * 100 * cores:.0f}% of {cores * 100}% | {r.load:.1f} |"
         )
+    for r in results:
+        lines += _render_windows(r) if r.windows else []
+    if args.boards:
+        lines.append("")
+        lines.append(f"{args.boards} open boards refetching on every commit, while sending: " + "; ".join(
+            f"{r.rate:,.0f}/s {len(r.board_gets):,} GETs, p50 / p99 {percentile(r.board_gets, 0.5) * 1000:,.0f} / "
+            f"{percentile(r.board_gets, 0.99) * 1000:,.0f} ms"
+            + (f", failed {dict(r.board_get_failures)}" if r.board_get_failures else "")
+            for r in results
+        ))  # fmt: skip
     lines.append("")
     lines.append("board GET (command token) after each rate: " + ", ".join(
         f"{r.rate:,.0f}/s {r.board_get_ms:.0f} ms" for r in results
     ))  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _render_windows(r: StepResult) -> list[str]:
+    groups = list(r.windows[0].rss)
+    lines = [
+        "",
+        f"{r.rate:,.0f}/s over time (each row: the seconds of sending up to then; memory in MiB at its end):",
+        "",
+        "| until | accepted/s | POST p99 ms | board p50 / p99 ms (n) | max lag triage / dispatch / notices "
+        "/ projection | CPU, all | " + " | ".join(f"{g} MiB" for g in groups) + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(groups),
+    ]
+    for w in r.windows:
+        lag = " / ".join(f"{w.max_lag.get(name, 0):,}" for name in (*WORKERS, "projection"))
+        lines.append(
+            f"| {w.ended:.0f} s | {w.accepted_per_s:,.0f} | {w.post_p99 * 1000:,.0f} "
+            f"| {percentile(w.board, 0.5) * 1000:,.0f} / {percentile(w.board, 0.99) * 1000:,.0f} ({len(w.board)}) "
+            f"| {lag} | {w.cpu_total:.0f}% | "
+            + " | ".join(f"{w.rss.get(g, 0) / 1024:.0f}" for g in groups)
+            + " |"
+        )
+    return lines
 
 
 async def warm_up(
@@ -590,25 +717,30 @@ async def main(args: argparse.Namespace) -> None:
             processes = Processes(system.proc.pid if system.proc else 0, system.data, system.services)
             connector = aiohttp.TCPConnector(limit=args.concurrency)
             results: list[StepResult] = []
+            following: asyncio.Task[None] | None = None
             try:
                 async with aiohttp.ClientSession(
                     connector=connector, timeout=aiohttp.ClientTimeout(total=args.timeout)
                 ) as session:
                     await warm_up(session, system, operator, watcher)
+                    pages = BoardPages(args.boards, session, system.base_url + "/api/v1/board", command)
+                    following = asyncio.create_task(pages.run(watcher)) if args.boards else None
                     for number, rate in enumerate(rates):
                         log(f"rate {rate:,.0f}/s for {args.seconds:g} s")
                         result = await run_step(
                             args, rate, args.seed + number, system=system, session=session,
                             operator=operator, command=command, watcher=watcher, store=store, pg=pg,
-                            processes=processes,
+                            processes=processes, pages=pages if args.boards else None,
                         )  # fmt: skip
                         results.append(result)
                         log(f"accepted {result.accepted_per_s:,.0f}/s, board p99 "
                             f"{percentile(result.board, 0.99) * 1000:,.0f} ms")  # fmt: skip
             finally:
-                watching.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watching
+                for task in (watching, following):
+                    if task is not None:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
                 for conn in (listen, query, pg):
                     await conn.close()
                 await nc.close()
@@ -631,6 +763,12 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=512, help="requests in flight at most")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     parser.add_argument("--samples", type=int, default=2000, help="complaints timed to the board per rate")
+    parser.add_argument(
+        "--boards", type=int, default=0, help="command boards left open, refetching on every commit (0: none)"
+    )
+    parser.add_argument(
+        "--every", type=float, default=0.0, help="also report each rate per this many seconds (0: only whole)"
+    )
     parser.add_argument("--scenario", default="typhoon")
     parser.add_argument(
         "--no-idempotency-keys", dest="idempotency_keys", action="store_false",
