@@ -77,6 +77,10 @@ def build(
         observers=dict.fromkeys(FACT_EVENTS, memo.observe),
         clock=clock,
         cache_types=(Incident, Notice),  # kept current from the stream the worker reads
+        # Incidents are only read here, as of the event in hand: never loaded afresh because triage has added
+        # complaints since. In a surge that reloaded every incident in full (thousands of events) on almost
+        # every batch once notices was a little behind, and it then fell further behind for good.
+        read_only_types=(Incident,),
     )
     scheduler = SummaryScheduler(
         store,

@@ -103,9 +103,15 @@ class UnitOfWork:
                 self.cache.missing(aggregate_id, cls)
 
     async def _behind_the_stream(self, aggregate_ids: list[UUID]) -> list[UUID]:
-        """Of these cached aggregates, those with events after the cached version: dropped from the cache."""
+        """Of these cached aggregates, those with events after the cached version: dropped from the cache.
+        Kinds the worker only reads are left as they are (`AggregateCache.read_only`)."""
         assert self.cache is not None
-        cached = {i: a for i in aggregate_ids if (a := self.cache.get(i)) is not None}
+        read_only = self.cache.read_only
+        cached = {
+            i: a
+            for i in aggregate_ids
+            if (a := self.cache.get(i)) is not None and not (read_only and isinstance(a, read_only))
+        }
         if not cached:
             return []
         known = {i: self.repository.known_position(i, a.version) for i, a in cached.items()}
@@ -173,9 +179,19 @@ class AggregateCache:
     sequence: an entry behind the stream's end is refused by the server, never silently used to overwrite.
     """
 
-    def __init__(self, types: tuple[type[Aggregate], ...], size: int = 20_000) -> None:
+    def __init__(
+        self,
+        types: tuple[type[Aggregate], ...],
+        size: int = 20_000,
+        *,
+        read_only: tuple[type[Aggregate], ...] = (),
+    ) -> None:
+        """`read_only`: kinds among `types` the worker never saves. Fed from the stream, an entry is as of the
+        batch in hand, which is what a handler reading it must see; it is never checked against the stream's
+        end (`UnitOfWork.prefetch`), where other workers may have written it since."""
         self.types = types
         self.size = size
+        self.read_only = read_only
         self._entries: OrderedDict[UUID, Aggregate] = OrderedDict()
         # Ids of the cached kinds that do not exist yet (a new caller's contact index, an empty bucket): a
         # miss costs a round trip each time otherwise. Only this worker creates them, and `keep` forgets

@@ -73,6 +73,7 @@ class Worker:
         clock: Clock = utc_now,
         appender: Appender | None = None,
         cache_types: tuple[type[Aggregate], ...] = (),
+        read_only_types: tuple[type[Aggregate], ...] = (),
         planner: Planner | None = None,
         cache_size: int = 20_000,
         observers: Mapping[type, Observer] | None = None,
@@ -89,7 +90,9 @@ class Worker:
         self.clock = clock
         self.appender: Appender = appender or store
         self.tracking = Tracking(name, 0, 0)
-        self.cache = AggregateCache(cache_types, size=cache_size) if cache_types else None
+        self.cache = (
+            AggregateCache(cache_types, size=cache_size, read_only=read_only_types) if cache_types else None
+        )
         # Events that create a cached kind of aggregate: read from the stream, they start its cache entry.
         self._creation_topics = frozenset(
             get_topic(c) for t in cache_types for c in _created_event_classes(t)

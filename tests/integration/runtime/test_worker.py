@@ -212,6 +212,49 @@ async def test_a_conflict_over_one_aggregate_puts_the_others_back_without_readin
     assert (await staff.get(raced[0], Counter)).count == 11  # staff's 10, the worker's 1 once
 
 
+@pytest.mark.parametrize(
+    ("read_only", "reloaded"), [(True, False), (False, True)], ids=["read-only", "written"]
+)
+async def test_an_aggregate_a_worker_only_reads_is_seen_as_of_its_event_and_never_reloaded(
+    store: JetStreamEventStore, read_only: bool, reloaded: bool
+) -> None:
+    """Notices reads each incident on the incident's own events, while triage goes on adding complaints to it.
+    A worker behind the stream's end found its cached copy behind at every batch and read it again in full:
+    thousands of events per incident in a surge, batch after batch. An aggregate it only reads is taken as the
+    stream fed it (as of the batch), and a handler still finds there the event it handles."""
+    await open_tally(store)
+    staff = AggregateStore(store, mapper())
+
+    async def others_count(names: range) -> None:  # as triage adds complaints to an incident
+        for n in names:
+            shared = await staff.get(TALLY_ID, Tally)
+            shared.count(f"s{n}")
+            await staff.save(shared)
+
+    loads: list[object] = []
+    seen: list[tuple[str, bool]] = []
+
+    class CountingStore(AggregateStore):
+        async def get(self, aggregate_id, cls=None):  # type: ignore[no-untyped-def]
+            loads.append(aggregate_id)
+            return await super().get(aggregate_id, cls)
+
+    async def read_the_tally(event: Tally.Counted, uow: UnitOfWork) -> None:
+        tally = await uow.get(event.originator_id, Tally)
+        seen.append((event.source, event.source in tally.seen))
+
+    worker = Worker("reader", store, CountingStore(store, mapper()), {Tally.Counted: read_the_tally},
+                    batch_size=10, cache_types=(Tally,), read_only_types=(Tally,) if read_only else ())  # fmt: skip
+    await others_count(range(5))
+    await drain(worker)  # the tally is in the worker's cache now
+    loads.clear()
+    await others_count(range(5, 60))
+    await drain(worker)  # behind the stream's end at every batch but the last
+
+    assert seen == [(f"s{n}", True) for n in range(60)]  # every event, each with the tally that holds it
+    assert (TALLY_ID in loads) is reloaded
+
+
 async def test_a_poison_event_is_set_aside_and_the_worker_goes_on(store: JetStreamEventStore) -> None:
     await open_tally(store)
     await seed(store, ["a", "b", "poison-1", "c"])
