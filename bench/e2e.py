@@ -371,7 +371,7 @@ class BoardPages:
                         self.latencies.append(time.perf_counter() - begun)
                     else:
                         self.failures[str(response.status)] += 1
-            except (aiohttp.ClientError, TimeoutError) as exc:
+            except Exception as exc:  # counted, and the page goes on as a browser's would
                 self.failures[type(exc).__name__] += 1
 
     def reset(self) -> tuple[list[float], Counter[str]]:
@@ -522,6 +522,8 @@ async def run_step(
             posts, board = len(result.post_latencies), len(watcher.latencies)
             window_lag.clear()
 
+    if pages is not None:
+        pages.reset()  # what came in while the last rate drained is not this rate's
     before = processes.snapshot()
     stop_sampling = asyncio.Event()
     sampler = asyncio.create_task(sample_lag(stop_sampling))

@@ -7,11 +7,12 @@ complaints (`bench/board.py --complaints 150000`). Computed per request, ten pag
 ask for seven seconds of queries per commit, and the database that intake and the projector need would do
 nothing else. So:
 
-- one computation at a time per API process; the requests that wait for it are answered with its result,
-  which was read after they asked, so it shows every commit they were told of;
-- the next computation starts no sooner than its predecessor's cost divided by BUSY_SHARE after that one
-  started (at most MAX_PACE seconds later): the board keeps one database backend busy a third of the time at
-  most, however large the surge. A small board (tens of milliseconds) is recomputed as often as before.
+- one computation at a time per API process; a request waiting for it is answered with its result when that
+  shows at least the read models' position the request found on arrival (so every commit its page was told
+  of), and a failure is the answer of every request that was waiting for it;
+- the next computation starts no sooner than its predecessor's database time divided by BUSY_SHARE after
+  that one started (at most MAX_PACE seconds later): the board keeps one database backend busy a third of the
+  time at most, however large the surge. A small board (tens of milliseconds) is recomputed as often as before.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ BOARD_FRESH = 1.0  # seconds a computed board is served again while no projectio
 BUSY_SHARE = 1 / 3  # the largest share of time the board's computations may take
 MAX_PACE = 10.0  # seconds: the longest a board is held back, whatever its last one cost
 
-Compute = Callable[[], Awaitable[tuple[int, str]]]
-"""Reads the read models' position, then the board at (at least) that position: (position, JSON text)."""
+Compute = Callable[[], Awaitable[tuple[int, str, float]]]
+"""Reads the board and the read models' position it shows: (position, JSON text, seconds its queries took).
+Only the queries set the pace: waiting for a connection or for NATS is not the database's time."""
 
 
 @dataclass
@@ -40,12 +42,15 @@ class ComputedBoard:
     position: int
     at: float  # time.monotonic() when it was computed
     text: str
-    _gzipped: bytes | None = None
+    _gzipping: asyncio.Future[bytes] | None = None
 
     async def gzipped(self) -> bytes:
-        if self._gzipped is None:  # compressed once per board, off the event loop (zlib lets go of the GIL)
-            self._gzipped = await asyncio.to_thread(gzip.compress, self.text.encode(), compresslevel=1)
-        return self._gzipped
+        """Compressed once per board however many pages ask at once, off the event loop (zlib lets go of
+        the GIL); shielded, so one page going away does not cancel it for the others."""
+        if self._gzipping is None:
+            text = self.text.encode()
+            self._gzipping = asyncio.ensure_future(asyncio.to_thread(gzip.compress, text, compresslevel=1))
+        return await asyncio.shield(self._gzipping)
 
 
 class BoardCache:
@@ -60,6 +65,7 @@ class BoardCache:
         self.current: ComputedBoard | None = None
         self._computing = asyncio.Lock()
         self._next_start = float("-inf")
+        self._failed: tuple[float, BaseException] | None = None  # when the last computation failed, and why
 
     def _usable(self, position: int) -> ComputedBoard | None:
         """The latest board, if it shows `position` (or later) and is recent enough for the clock's sake (the
@@ -73,16 +79,22 @@ class BoardCache:
         """A board showing at least `position` (the read models' position when the request came in)."""
         if board := self._usable(position):
             return board
+        asked = time.monotonic()
         async with self._computing:
             if board := self._usable(position):  # computed while this request waited for its turn
                 return board
+            if self._failed is not None and self._failed[0] >= asked:
+                raise self._failed[1]  # the computation it waited for failed: so does it, at once
             held_back = self._next_start - time.monotonic()
             if held_back > 0:
                 await asyncio.sleep(held_back)  # the pace itself, not a wait for a condition
             started = time.monotonic()
-            computed_at, text = await compute()
-            cost = time.monotonic() - started
-            BOARD_SECONDS.observe(cost)
-            self._next_start = started + min(cost / self.busy_share, self.max_pace)
+            try:
+                computed_at, text, queries = await compute()
+            except Exception as exc:
+                self._failed = (time.monotonic(), exc)
+                raise
+            BOARD_SECONDS.observe(queries)
+            self._next_start = started + min(queries / self.busy_share, self.max_pace)
             self.current = ComputedBoard(computed_at, time.monotonic(), text)
             return self.current

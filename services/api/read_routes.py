@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
@@ -405,13 +406,15 @@ async def _board_json(request: web.Request) -> ComputedBoard:
     async with reading(request) as conn:
         position = await queries.projection_position(conn)
 
-    async def compute() -> tuple[int, str]:
+    async def compute() -> tuple[int, str, float]:
         async with reading(request) as conn:
+            began = time.monotonic()
             # One snapshot for every panel: counts and lists agree with each other, and with the position.
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 panels = await queries.board(conn)
+            took = time.monotonic() - began
         at = int(panels["position"])
-        return at, dumps({**panels, **await stream_state(request, at, panels["as_of"])})
+        return at, dumps({**panels, **await stream_state(request, at, panels["as_of"])}), took
 
     return await request.app[BOARD_CACHE].get(position, compute)
 

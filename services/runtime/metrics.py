@@ -48,7 +48,7 @@ DEADLINE_CHECK_FAILURES = Counter(
 )
 BOARD_SECONDS = Histogram(
     "levee_board_compute_seconds",
-    "Time to compute the command board (its queries and the stream's state); the count is how many were computed",
+    "Seconds the command board's queries took; the count is how many boards were computed",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 SUMMARY_CHECKS_FAILED = Counter(

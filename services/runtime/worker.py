@@ -454,6 +454,13 @@ class Worker:
         `more`: the batch goes on in this unit of work (committed in parts)."""
         tracking_write = self.tracking.advance_to(self.store, position)
         changed = uow.changed
+        if self.cache is not None and self.cache.read_only:
+            # Entries of these kinds are not checked against the stream's end, so one may be behind: its save
+            # is then refused and the batch redone from fresh loads, correct but slow. Say so: a handler was
+            # not meant to change it (`Worker(read_only_types=...)`).
+            for aggregate in changed:
+                if isinstance(aggregate, self.cache.read_only):
+                    self.log.warning("read_only_aggregate_changed", kind=type(aggregate).__name__)
         writes = await self.repository.writes_for(*changed)
         extra = extra or []
         if len(writes) + len(extra) + 1 > MAX_BATCH:

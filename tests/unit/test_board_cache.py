@@ -20,12 +20,13 @@ class Board:
         self.release = asyncio.Event()
         self.release.set()
 
-    async def __call__(self) -> tuple[int, str]:
+    async def __call__(self) -> tuple[int, str, float]:
         self.started.append(time.monotonic())
+        position = self.position  # as the snapshot is taken when the computation begins
         await self.release.wait()
         if self.cost:
             await asyncio.sleep(self.cost)  # what the queries would take
-        return self.position, f'{{"position": {self.position}}}'
+        return position, f'{{"position": {position}}}', self.cost
 
 
 async def test_requests_that_ask_together_share_one_computation() -> None:
@@ -37,6 +38,37 @@ async def test_requests_that_ask_together_share_one_computation() -> None:
     answers = await asyncio.gather(*asking)
     assert len(board.started) == 1
     assert {answer.text for answer in answers} == {'{"position": 7}'}
+
+
+async def test_a_request_that_saw_a_later_commit_than_the_board_in_hand_gets_a_later_board() -> None:
+    """A page told of commit 8 while the board of commit 7 was being computed must not be shown that one."""
+    cache, board = BoardCache(busy_share=1.0), Board(7)
+    board.release.clear()
+    first = asyncio.create_task(cache.get(7, board))
+    await asyncio.sleep(0)  # the board of 7 is being computed
+    board.position = 8
+    second = asyncio.create_task(cache.get(8, board))
+    await asyncio.sleep(0)
+    board.release.set()
+    assert [(await first).position, (await second).position] == [7, 8]
+    assert len(board.started) == 2
+
+
+async def test_the_requests_waiting_for_a_computation_that_fails_fail_with_it_at_once() -> None:
+    cache, calls = BoardCache(), []
+    gate = asyncio.Event()
+
+    async def broken() -> tuple[int, str, float]:
+        calls.append(1)
+        await gate.wait()
+        raise ConnectionError("database away")
+
+    asking = [asyncio.create_task(cache.get(3, broken)) for _ in range(5)]
+    await asyncio.sleep(0)
+    gate.set()
+    outcomes = await asyncio.gather(*asking, return_exceptions=True)
+    assert all(isinstance(o, ConnectionError) for o in outcomes)
+    assert len(calls) == 1  # not once per waiting page, one after another
 
 
 async def test_a_board_older_than_the_position_asked_for_is_computed_again() -> None:
@@ -67,7 +99,7 @@ async def test_the_pace_is_bounded_however_costly_the_last_board() -> None:
 async def test_a_failed_computation_is_the_asker_s_and_the_next_one_goes_ahead() -> None:
     cache = BoardCache()
 
-    async def broken() -> tuple[int, str]:
+    async def broken() -> tuple[int, str, float]:
         raise ConnectionError("database away")
 
     with pytest.raises(ConnectionError):

@@ -14,6 +14,7 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+import structlog
 
 from events.store import JetStreamEventStore, Write
 from events.store.aggregates import AggregateNotFound, AggregateStore
@@ -253,6 +254,21 @@ async def test_an_aggregate_a_worker_only_reads_is_seen_as_of_its_event_and_neve
 
     assert seen == [(f"s{n}", True) for n in range(60)]  # every event, each with the tally that holds it
     assert (TALLY_ID in loads) is reloaded
+
+
+async def test_a_handler_changing_a_read_only_kind_is_stored_right_and_said(
+    store: JetStreamEventStore,
+) -> None:
+    """Named read-only by mistake: the tally's effects still land once each, and the log says what happened."""
+    await open_tally(store)
+    names = [f"c{n}" for n in range(30)]
+    await seed(store, names)
+    worker = Worker("toy", store, AggregateStore(store, mapper()), HANDLERS, batch_size=10,
+                    cache_types=(Tally,), read_only_types=(Tally,))  # fmt: skip
+    with structlog.testing.capture_logs() as captured:
+        await drain(worker)
+    assert sorted(await tally(store)) == sorted(names)
+    assert {"read_only_aggregate_changed"} <= {line["event"] for line in captured}
 
 
 async def test_a_poison_event_is_set_aside_and_the_worker_goes_on(store: JetStreamEventStore) -> None:

@@ -347,10 +347,11 @@ def cli_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(
         structlog, "configure", lambda **kw: configure(**{**kw, "cache_logger_on_first_use": False})
     )
+    previous = structlog.get_config()
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     yield
-    structlog.reset_defaults()
+    configure(**previous)
     structlog.contextvars.clear_contextvars()
     root.handlers[:] = handlers
     root.setLevel(level)
