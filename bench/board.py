@@ -73,7 +73,6 @@ def say(line: str) -> None:
 def panels(conn: asyncpg.Connection, now: datetime) -> dict[str, Callable[[], Awaitable[Any]]]:
     return {
         "board_counts": lambda: queries.board_counts(conn, now=now),
-        "command_counts": lambda: queries.command_counts(conn),
         "unassigned_counts": lambda: queries.unassigned_counts(conn),
         "department_stats": lambda: queries.department_stats(conn, now=now),
         "incidents (by urgency)": lambda: queries.incidents_with_counts(conn, now=now, by_urgency=True),
