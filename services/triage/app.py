@@ -58,10 +58,12 @@ def build_worker(store: JetStreamEventStore, deps: handlers.Deps, **options: Any
     # Triage's own indexes and clusters, incidents and complaints stay cached across batches, kept current from
     # the stream the worker reads (see Worker._feed); every save still carries the expected sequence.
     options.setdefault("cache_types", (ContactIndex, Cluster, Incident, Complaint))
-    # A quarter of the default batch: in a surge dispatch writes the complaints triage has just assessed, and a
-    # batch that meets such a write is redone; a smaller batch redoes less (bench/surge.py: 354 -> 408
-    # complaints/s) and costs nothing measurable alone (bench/workers.py: 1,237 and 1,361 per CPU-second).
-    options.setdefault("batch_size", 250)
+    # Batches of up to 1,000 stream messages. Each batch is a chain of round trips to nats-server (read, read
+    # ahead, prefetch, plan, commit), and in a surge each waits on a busy server: with 250, triage fell behind
+    # for good at 250 complaints/s (bench/e2e.py --rates 250 --seconds 120: lag 19,584 and 32,426 after two
+    # minutes, against at most 2,433 with 1,000; at 300/s 13,676 against 54,833-72,206). Alone with dispatch
+    # (bench/surge.py) 250 was slightly faster: 591 against 574 complaints/s, fewer batches redone (11 against 40).
+    options.setdefault("batch_size", 1000)
     # And what dispatch wrote since is fed to the cache before each batch (Worker._read_ahead).
     options.setdefault("read_ahead", True)
     options.setdefault("planner", functools.partial(handlers.plan, deps=deps))
