@@ -177,8 +177,8 @@ async def board_counts(conn: Conn, *, now: datetime | None = None) -> dict[str, 
     """The board's counts, in one pass over the complaints (in a surge the table has 100,000s of rows; four
     passes took 150 ms of the board at 150,000): {"by_status": {status: n}, "by_level": {level: open n},
     "open": n, "overdue": n}, and what waits on command: `escalated_to_command` (open cases escalated to level
-    2 or in the command queue), `escalated_individual` (those of them in no incident, or in the command queue:
-    `escalated_individual`), `extension_pending` (open, unanswered), `dead_letters` (neither re-driven
+    2 or in the command queue), `escalated_individual` (those of them in no incident, and every one in the
+    command queue), `extension_pending` (open, unanswered), `dead_letters` (neither re-driven
     successfully nor followed by the newer dead letter of a failed retry)."""
     rows = await conn.fetch(
         f"SELECT status, COALESCE(level, 'unassessed') AS level, count(*) AS n, "
