@@ -121,6 +121,7 @@ class Update:
     """An understood `UPDATE ... WHERE id = $1`: changes applied to a row in statement order."""
 
     changes: tuple[Change, ...]
+    columns: tuple[str, ...]  # the columns it assigns, each read by its own assignment only
 
     def apply(self, row: Row, args: Sequence[Any]) -> bool:
         """Fold into `row`; False (and `row` untouched) when the row is not the one the statement names."""
@@ -160,7 +161,7 @@ def compile_update(sql: str, table: Table) -> Update | None:
     if assignments is None:
         return None
     changes = []
-    seen = set()
+    seen: list[str] = []
     for assignment in assignments:
         change = _assignment(assignment, table)
         if change is None:
@@ -168,9 +169,9 @@ def compile_update(sql: str, table: Table) -> Update | None:
         column, apply = change
         if column in seen:
             return None  # SQL refuses a column assigned twice; so do we
-        seen.add(column)
+        seen.append(column)
         changes.append(apply)
-    return Update(tuple(changes))
+    return Update(tuple(changes), tuple(seen))
 
 
 _INSERT = re.compile(r"^INSERT INTO (?P<table>\w+) \((?P<columns>[\w, ]+)\) VALUES \((?P<values>.*)\)$", re.S)

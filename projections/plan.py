@@ -8,6 +8,10 @@ go to the first layer.
 
 Given the tables (a `fold.Folding`), a row created in the batch is held as values, its later UPDATEs are
 folded into it (projections/fold.py), and it is written once, with the batch's other new rows of its table.
+A row the batch changes but did not create, two times or more, is merged: read once, its UPDATEs and
+`Derive`s applied to its values in order, and written once (a `Merge` step). A complaint's triage and its
+dispatch come in a few events each, so a live batch changed a complaint row three to four times, each
+change a new row version with an entry in each of its eight indexes. A lone change runs as its statement.
 Counts of one row are added up into one statement. A `Derive` on a held row is applied to its values; on any
 other row it becomes a step that reads the rows, derives, and writes them back (see `runner.execute`).
 """
@@ -19,20 +23,46 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from projections.fold import UNKNOWN, Folding, Row, Table
+from projections.fold import UNKNOWN, Folding, Row, Table, Update
 from projections.ops import Append, Count, Derive, Op, SqlOp
 
 
 @dataclass(slots=True)
 class Step:
     """One round trip: `executemany(sql, rows)`, or when `columns` is set new `rows` for `table` (the runner
-    COPYs them, or INSERTs a few), or when `derive` is set that change on the rows (id, arg) in order."""
+    COPYs them, or INSERTs a few), or when `derive` is set that change on the rows (id, arg) in order, or when
+    `merge` is set those rows' changes (two round trips)."""
 
     table: str
     sql: str
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     columns: tuple[str, ...] | None = None
     derive: Derive | None = None
+    merge: Merge | None = None
+
+
+@dataclass(slots=True)
+class Merge:
+    """Existing rows of `table`, each with the changes the batch makes to it in event order: each an understood
+    UPDATE (projections/fold.py) with its arguments, or a `Derive`. The runner reads the rows' `columns`,
+    applies the changes to the values and writes each row once; a row that is not there is left alone, as an
+    UPDATE of it would leave it."""
+
+    table: str
+    changes: dict[Any, list[tuple[SqlOp | Derive, Update | None]]] = field(default_factory=dict)
+    columns: dict[str, None] = field(default_factory=dict)  # read and written: "id" and every changed one
+
+    def add(self, row_id: Any, op: SqlOp | Derive, update: Update | None) -> None:
+        self.changes.setdefault(row_id, []).append((op, update))
+
+    def apply(self, row: Row) -> None:
+        """The changes to `row` (read with at least `columns`), in order."""
+        for op, update in self.changes[row["id"]]:
+            if update is not None:
+                update.apply(row, op.args)  # type: ignore[union-attr]
+            else:
+                assert isinstance(op, Derive)
+                row.update(op.change({column: row[column] for column in op.columns}, op.arg))
 
 
 def plan(ops: Iterable[Op], folding: Folding | None = None) -> list[Step]:
@@ -48,6 +78,7 @@ class _Planner:
         self.layers: list[dict[Hashable, Step]] = []
         self.where: dict[Hashable, tuple[int, Hashable]] = {}  # key -> (layer, group) of its latest op
         self.held: dict[Hashable, tuple[Table, Row]] = {}  # key -> a row created in this batch, as values
+        self.merging: dict[Hashable, tuple[Merge, Any]] = {}  # key -> the merge of an existing row, its id
         self.rows: dict[int, list[Row]] = {}  # id(step) -> its held rows, turned into tuples at the end
         self.counts: dict[str, tuple[Step, dict[tuple[Any, ...], Any]]] = {}
 
@@ -60,7 +91,8 @@ class _Planner:
         elif isinstance(op, Append):
             self._place(None, ("copy", op.table, op.columns), op).rows.append(op.row)
         elif isinstance(op, Derive):
-            if not self._derive_held(op):
+            merged = self.folding is not None and self._merge(op, op.key, op.id, None)
+            if not merged and not self._derive_held(op):
                 group = ("derive", op.table, op.columns, op.change)
                 self._place(op.key, group, op).rows.append((op.id, op.arg))
         else:
@@ -78,15 +110,35 @@ class _Planner:
             # From here on this row's ops run as SQL, after the row is written.
             del self.held[key]
             return False
-        if key in self.where:
-            return False
-        insert = self.folding.insert(op.sql)
+        insert = self.folding.insert(op.sql) if key not in self.where else None
         if insert is None:
-            return False
+            existing = self.folding.tables.get(op.table)
+            update = self.folding.update(op.sql, existing) if existing is not None and op.args else None
+            return self._merge(op, key, op.args[0] if op.args else None, update)
         row = insert.row(op.args)
         step = self._place(key, ("rows", op.table, insert.columns), op, insert.columns)
         self.rows.setdefault(id(step), []).append(row)
         self.held[key] = (insert.table, row)
+        return True
+
+    def _merge(self, op: SqlOp | Derive, key: Hashable, row_id: Any, update: Update | None) -> bool:
+        """True when `op` (an understood UPDATE, or a Derive) was added to the merge of an existing row: the
+        key's first op starts one, and its next ops join it while they are understood and name its row."""
+        assert self.folding is not None
+        understood = update is not None or (isinstance(op, Derive) and op.table in self.folding.tables)
+        merging = self.merging.get(key)
+        if merging is None:
+            if not understood or key in self.where:
+                return False
+            merge = self._place(key, ("merge", op.table), op).merge
+            assert merge is not None
+            self.merging[key] = (merge, row_id)
+        else:
+            merge, merged_id = merging
+            if not understood or merge.table != op.table or merged_id != row_id:
+                del self.merging[key]  # from here on this row's ops run as SQL, after the merge
+                return False
+        merge.add(row_id, op, update)
         return True
 
     def _derive_held(self, op: Derive) -> bool:
@@ -121,11 +173,13 @@ class _Planner:
             self.layers.append({})
         step = self.layers[layer].get(group)
         if step is None:
-            step = self.layers[layer][group] = _new_step(op, columns)
+            step = self.layers[layer][group] = _new_step(op, columns, group)
         return step
 
     def steps(self) -> list[Step]:
-        for step in self.layers[0].values() if self.layers else ():
+        for step in list(self.layers[0].values()) if self.layers else ():
+            if step.merge is not None:
+                self._unmerge_lone_changes(step.merge)
             held = self.rows.get(id(step))
             if held is not None:
                 columns = step.columns or ()
@@ -138,10 +192,36 @@ class _Planner:
             step
             for layer_steps in self.layers
             for step in sorted(layer_steps.values(), key=lambda step: step.columns is None)
+            if step.merge is None or step.merge.changes
         ]
 
+    def _unmerge_lone_changes(self, merge: Merge) -> None:
+        """A row changed once goes as its statement (one round trip for all of them), not read and written."""
+        layer = self.layers[0]  # a key's first op is in the first layer, and merges start there
+        for row_id, changes in list(merge.changes.items()):
+            if len(changes) > 1:
+                continue
+            del merge.changes[row_id]
+            ((op, _),) = changes
+            if isinstance(op, Derive):
+                group: Hashable = ("derive", op.table, op.columns, op.change)
+                row: tuple[Any, ...] = (op.id, op.arg)
+            else:
+                group, row = op.sql, op.args
+            if group not in layer:
+                layer[group] = _new_step(op, None, group)
+            layer[group].rows.append(row)
+        merge.columns = {"id": None} | {
+            column: None
+            for changes in merge.changes.values()
+            for op, update in changes
+            for column in (update.columns if update is not None else op.columns)  # type: ignore[union-attr]
+        }
 
-def _new_step(op: Op, columns: tuple[str, ...] | None) -> Step:
+
+def _new_step(op: Op, columns: tuple[str, ...] | None, group: Hashable) -> Step:
+    if isinstance(group, tuple) and group[:1] == ("merge",):
+        return Step(op.table, "", merge=Merge(op.table))
     if isinstance(op, Derive):
         return Step(op.table, "", derive=op)
     if isinstance(op, Append):
