@@ -343,6 +343,11 @@ class BoardWatcher:
                 self.settled.set()
 
 
+# board.js waits for its board however long it takes; the API may hold one back up to MAX_PACE (10 s) after
+# the last, and then compute it. The POSTs' `--timeout` would count such a board as a failure.
+BOARD_TIMEOUT = aiohttp.ClientTimeout(total=60)
+
+
 class BoardPages:
     """`--boards` command boards left open, as in a command centre: each refetches GET /api/v1/board (gzip)
     whenever the projection commits, one request at a time and once more if it committed meanwhile, as
@@ -365,7 +370,9 @@ class BoardPages:
             moved.clear()
             begun = time.perf_counter()
             try:
-                async with self.session.get(self.url, headers=self.headers) as response:
+                async with self.session.get(
+                    self.url, headers=self.headers, timeout=BOARD_TIMEOUT
+                ) as response:
                     await response.read()
                     if response.status == 200:
                         self.latencies.append(time.perf_counter() - begun)
