@@ -208,6 +208,8 @@ def _assignment(text: str, table: Table) -> tuple[str, Change] | None:
     match = _ASSIGN.match(text.strip())
     if match is None or match[1] not in table.types or table.defaults.get(match[1]) is UNKNOWN:
         return None
+    if match[1] == "id":  # a row that changes its id is no longer the one later statements name
+        return None
     column, value, kind = match[1], match[2].strip(), table.types[match[1]]
     # Each right-hand side reads only its own column, which no earlier assignment of the statement may
     # set (checked by the caller): so applying them one by one reads the row as it was, as SQL does.

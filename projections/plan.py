@@ -22,6 +22,7 @@ import operator
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from projections.fold import UNKNOWN, Folding, Row, Table, Update
 from projections.ops import Append, Count, Derive, Op, SqlOp
@@ -126,6 +127,8 @@ class _Planner:
         key's first op starts one, and its next ops join it while they are understood and name its row."""
         assert self.folding is not None
         understood = update is not None or (isinstance(op, Derive) and op.table in self.folding.tables)
+        # Rows are found again by the id PostgreSQL answers: a uuid or an integer equals the one planned.
+        understood = understood and isinstance(row_id, UUID | int)
         merging = self.merging.get(key)
         if merging is None:
             if not understood or key in self.where:
@@ -211,11 +214,16 @@ class _Planner:
             if group not in layer:
                 layer[group] = _new_step(op, None, group)
             layer[group].rows.append(row)
-        merge.columns = {"id": None} | {
-            column: None
+        changed = {
+            column
             for changes in merge.changes.values()
             for op, update in changes
             for column in (update.columns if update is not None else op.columns)  # type: ignore[union-attr]
+        }
+        # In the table's order: the same changes make the same statements, which asyncpg has prepared.
+        assert self.folding is not None
+        merge.columns = {"id": None} | {
+            c: None for c in self.folding.tables[merge.table].types if c in changed
         }
 
 
