@@ -17,6 +17,7 @@ from events.notice import Notice, NoticeDrafted
 from events.reference import load_reference
 from events.store import JetStreamEventStore, Write
 from events.store.aggregates import TOPIC, VERSION, AggregateStore
+from events.store.records import StoredMessage
 from services.notices.app import build, handler_table
 from services.notices.summary import SummaryPolicy, slot_occasion, summary_notice_id
 from services.runtime.worker import Worker
@@ -199,3 +200,41 @@ async def test_between_drafts_the_scheduler_keeps_folding_what_is_new(store: Jet
     finally:
         stop.set()
         await running
+
+
+class CountingStore(JetStreamEventStore):
+    """The real store, counting the histories read by subject (each a scan of nats-server's blocks)."""
+
+    reads = 0
+
+    async def read_subject(
+        self, subject: str, *, after_seq: int = 0, since: datetime | None = None
+    ) -> list[StoredMessage]:
+        self.reads += 1
+        return await super().read_subject(subject, after_seq=after_seq, since=since)
+
+
+async def test_a_tick_reads_nothing_again_until_an_incident_changes_or_the_period_turns(
+    store: JetStreamEventStore,
+) -> None:
+    repository = AggregateStore(store, make_mapper())
+    small = await incident_with_complaints(repository, 1)
+    await incident_with_complaints(repository, 5)
+    policy = SummaryPolicy(thresholds=(50,), every=timedelta(hours=1))  # the default minimum: 5
+    counting, clock = CountingStore(store.nc, store.spec), FakeClock()
+    _, scheduler = build(counting, policy=policy, clock=clock)
+    assert await scheduler.tick() == 1  # the big one; the small one was read and is too small
+    read = counting.reads
+    assert read >= 3  # the big one's draft (none yet) and the incident, the small one's draft and incident
+    for _ in range(3):
+        assert await scheduler.tick() == 0
+    assert counting.reads == read  # nothing changed: nothing read
+    more = Complaint.receive(channel="hotline", description="Water again", received_by="operator-chen")
+    more.link_to_incident(small.id)
+    small.link_complaint(more.id)
+    await repository.save(more, small)
+    assert await scheduler.tick() == 0  # two complaints: still too small...
+    assert counting.reads == read + 2  # ...which it read again: its draft and the incident
+    clock.now += policy.every
+    assert await scheduler.tick() == 1  # a new period: the big one's next summary
+    assert counting.reads > read + 2
