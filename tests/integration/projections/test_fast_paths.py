@@ -20,7 +20,7 @@ from projections import read_models
 from projections.fold import Folding, Table, compile_insert, compile_update
 from projections.migrate import migrate
 from projections.ops import Derive
-from projections.plan import plan
+from projections.plan import Step, plan
 from projections.rebuild import rebuild_schema
 from projections.runner import execute
 from tests.integration.projections.conftest import MakeRunner
@@ -68,6 +68,13 @@ def test_the_decoder_gives_the_mappers_events_upcasts_included() -> None:
     assert "public_description" in decode(_messages()[-1]).__dict__  # v1 went through v2 and v3
 
 
+async def execute_in(pg: asyncpg.Connection, schema: str, steps: list[Step]) -> None:
+    """Planned steps run in `schema`, in one transaction."""
+    async with pg.transaction():
+        await pg.execute(f"SET LOCAL search_path TO {schema}")
+        await execute(pg, steps)
+
+
 async def _ops_of_day(store: JetStreamEventStore) -> list[object]:
     decode = read_models.Decoder()
     messages = await store.read(after_seq=0, limit=1000)
@@ -88,12 +95,8 @@ async def test_folding_new_rows_gives_the_rows_the_statements_give(
     assert not [step for step in folded if step.sql.startswith("UPDATE complaints")]
     # ...while a statement outside what folding understands (COALESCE) runs as SQL after its row.
     assert [step for step in folded if "COALESCE" in step.sql]
-    async with pg.transaction():
-        await pg.execute("SET LOCAL search_path TO plain")
-        await execute(pg, plan(ops))  # type: ignore[arg-type]
-    async with pg.transaction():
-        await pg.execute("SET LOCAL search_path TO folded")
-        await execute(pg, folded)
+    await execute_in(pg, "plain", plan(ops))  # type: ignore[arg-type]
+    await execute_in(pg, "folded", folded)
     assert await snapshot(pg, "folded") == await snapshot(pg, "plain")
 
 
@@ -116,10 +119,8 @@ async def test_merging_an_existing_rows_changes_gives_the_rows_the_statements_gi
     changed = [op for event in events if event.originator_version > 1 for op in read_models.apply(event)]
     for schema in ("plain", "merged"):
         await migrate(pg, schema)
-        async with pg.transaction():
-            await pg.execute(f"SET LOCAL search_path TO {schema}")
-            await execute(pg, plan(created))  # type: ignore[arg-type]
-    merged = plan(changed, await Folding.load(pg, "merged"))  # type: ignore[arg-type]
+        await execute_in(pg, schema, plan(created))
+    merged = plan(changed, await Folding.load(pg, "merged"))
     merges = [step.merge for step in merged if step.merge is not None]
     assert {merge.table for merge in merges} >= {"complaints", "incidents"}
     rows = [changes for merge in merges for changes in merge.changes.values()]
@@ -127,14 +128,10 @@ async def test_merging_an_existing_rows_changes_gives_the_rows_the_statements_gi
     assert min(map(len, rows)) >= 2 and any(isinstance(op, Derive) for row in rows for op, _ in row)
     # ...and far fewer complaint UPDATEs are left than there were.
     left = sum(len(step.rows) for step in merged if step.sql.startswith("UPDATE complaints"))
-    before = sum(len(step.rows) for step in plan(changed) if step.sql.startswith("UPDATE complaints"))  # type: ignore[arg-type]
+    before = sum(len(step.rows) for step in plan(changed) if step.sql.startswith("UPDATE complaints"))
     assert left * 3 < before
-    async with pg.transaction():
-        await pg.execute("SET LOCAL search_path TO plain")
-        await execute(pg, plan(changed))  # type: ignore[arg-type]
-    async with pg.transaction():
-        await pg.execute("SET LOCAL search_path TO merged")
-        await execute(pg, merged)
+    await execute_in(pg, "plain", plan(changed))
+    await execute_in(pg, "merged", merged)
     assert await snapshot(pg, "merged") == await snapshot(pg, "plain")
     assert await pg.fetchval("SELECT count(*) FROM merged.complaints WHERE id = $1", missing) == 0
     assert missing in {row_id for merge in merges for row_id in merge.changes}

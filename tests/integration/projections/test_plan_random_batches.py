@@ -48,11 +48,8 @@ def random_ops(rng: random.Random) -> list[Op]:
         elif kind < 0.7:
             ops.append(SqlOp("t", NOT_UNDERSTOOD, (row, 3), key=("t", row)))
         else:
-            ops.append(
-                Derive(
-                    "t", row, *rng.choice([(("d",), note), (("d", "n"), note_and_double)]), rng.randint(0, 9)
-                )
-            )  # type: ignore[arg-type]
+            columns, change = rng.choice([(("d",), note), (("d", "n"), note_and_double)])
+            ops.append(Derive("t", row, columns, change, rng.randint(0, 9)))
     return ops
 
 
