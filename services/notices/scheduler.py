@@ -94,18 +94,23 @@ class SummaryScheduler:
         drafted = 0
         for incident_id in self.settled.keys() - self.active:
             del self.settled[incident_id]
+        for incident_id in self.changed_at.keys() - self.active:  # made active again by an event it records
+            del self.changed_at[incident_id]
         for incident_id in sorted(self.active - self.failed):
-            as_of = (occasion, self.changed_at.get(incident_id, 0))
-            if self.settled.get(incident_id) == as_of:
+            changed = self.changed_at.get(incident_id, 0)
+            if self.settled.get(incident_id) == (occasion, changed):
                 continue
             try:
-                drafted += await self._draft(incident_id, occasion)
+                done, seen = await self._draft(incident_id, occasion)
             except StoreUnavailable:
                 raise  # transient and not this incident's fault: `run` waits and tries again
             except Exception as exc:
                 self._failed(incident_id, exc)
-            else:
-                self.settled[incident_id] = as_of  # drafted, drafted already, or nothing to draft
+                continue
+            drafted += done
+            # Drafted (or there already): settled for the period. Nothing to draft: settled as of what was
+            # read, which a replica behind the stream may answer with less than `changed`; then read again.
+            self.settled[incident_id] = (occasion, changed if seen is None else min(changed, seen))
         return drafted
 
     async def catch_up(self) -> None:
@@ -118,9 +123,11 @@ class SummaryScheduler:
                 if not topic.startswith(INCIDENT_PREFIX):
                     continue
                 incident_id = UUID(message.subject.rsplit(".", 1)[1])
-                self.changed_at[incident_id] = message.seq
                 if topic not in INCIDENT_TOPICS:
+                    if incident_id in self.active:
+                        self.changed_at[incident_id] = message.seq
                     continue
+                self.changed_at[incident_id] = message.seq
                 try:
                     event = self.repository.to_domain_event(incident_id, message)
                 except Exception as exc:
@@ -140,16 +147,19 @@ class SummaryScheduler:
             SUMMARY_CHECKS_FAILED.inc()
             log.error("summary_check_failed", incident_id=str(incident_id), seq=seq, error=repr(exc)[:500])
 
-    async def _draft(self, incident_id: UUID, occasion: str) -> int:
+    async def _draft(self, incident_id: UUID, occasion: str) -> tuple[int, int | None]:
+        """Draft the period's summary if due: (1 if drafted, else 0; the stream position of the incident as
+        read, or None when the draft was there already and the incident not read)."""
         notice_id = summary_notice_id(incident_id, occasion)
         try:
             await self.repository.get(notice_id, Notice)
-            return 0
+            return 0, None
         except AggregateNotFound:
             pass
         incident = await self.repository.get(incident_id, Incident)
+        seen = self.repository.known_position(incident_id, incident.version) or 0
         if not incident.is_active or not self.policy.summarises(len(incident.complaint_ids)):
-            return 0  # nothing to report yet, or too small for a public bulletin nobody asked for
+            return 0, seen  # nothing to report yet, or too small for a public bulletin nobody asked for
         numbers = await incident_figures(incident, self.repository, self.memo)
         notice = summary_notice(
             incident, occasion, numbers, reference=self.reference, policy=self.policy, now=self.clock()
@@ -157,6 +167,6 @@ class SummaryScheduler:
         try:
             await self.repository.save(notice)  # a new subject: refused if this draft already exists
         except ConcurrencyConflict:
-            return 0
+            return 0, None
         log.info("summary_drafted", incident_id=str(incident_id), notice_id=str(notice_id), occasion=occasion)
-        return 1
+        return 1, None
