@@ -8,6 +8,7 @@ import time
 import pytest
 
 from services.api.board_cache import BoardCache
+from tests.support.waiting import wait_until
 
 
 class Board:
@@ -33,7 +34,7 @@ async def test_requests_that_ask_together_share_one_computation() -> None:
     cache, board = BoardCache(), Board(7)
     board.release.clear()
     asking = [asyncio.create_task(cache.get(7, board)) for _ in range(20)]
-    await asyncio.sleep(0)  # let them all ask while the first computes
+    await wait_until(lambda: board.started, "the first computation")  # the others wait for it meanwhile
     board.release.set()
     answers = await asyncio.gather(*asking)
     assert len(board.started) == 1
@@ -45,10 +46,10 @@ async def test_a_request_that_saw_a_later_commit_than_the_board_in_hand_gets_a_l
     cache, board = BoardCache(busy_share=1.0), Board(7)
     board.release.clear()
     first = asyncio.create_task(cache.get(7, board))
-    await asyncio.sleep(0)  # the board of 7 is being computed
+    await wait_until(lambda: board.started, "the board of 7 being computed")
     board.position = 8
     second = asyncio.create_task(cache.get(8, board))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # it asks while 7 is computed (had it asked later, 8 would still be its due)
     board.release.set()
     assert [(await first).position, (await second).position] == [7, 8]
     assert len(board.started) == 2
@@ -64,7 +65,7 @@ async def test_the_requests_waiting_for_a_computation_that_fails_fail_with_it_at
         raise ConnectionError("database away")
 
     asking = [asyncio.create_task(cache.get(3, broken)) for _ in range(5)]
-    await asyncio.sleep(0)
+    await wait_until(lambda: calls, "the computation that will fail")  # the others wait for it meanwhile
     gate.set()
     outcomes = await asyncio.gather(*asking, return_exceptions=True)
     assert all(isinstance(o, ConnectionError) for o in outcomes)
