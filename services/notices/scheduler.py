@@ -1,8 +1,10 @@
 """Scheduled progress summaries: one draft per active incident per period, on a clock tests can move.
 
-The incidents, and which of them are active, are a fold of the stream, read from the start by every new
-instance (memory only, rebuilt on restart); a tick reads no incident's history. What stops a duplicate is not that memory: the draft's id is derived from the incident
-and the period, and a new aggregate's subject must be empty, so a second save of the same draft is refused.
+Which incidents are active, and each active incident itself, are a fold of the stream, read from the start by
+every new instance (memory only, rebuilt on restart): a tick reads no incident's history, except that of an
+incident made active again after it was resolved. What stops a duplicate is not that memory: the draft's id
+is derived from the incident and the period, and a new aggregate's subject must be empty, so a second save
+of the same draft is refused.
 An incident with fewer linked complaints than the policy's minimum gets no scheduled draft (press may write
 one). The same reading feeds the index of the service's own drafts that the worker supersedes older ones by.
 """
@@ -57,11 +59,11 @@ class SummaryScheduler:
         self.position = 0
         self.active: set[UUID] = set()
         self.failed: set[UUID] = set()  # incidents whose history cannot be read: skipped until a restart
-        # Every incident as of `position`, folded from the stream the scheduler reads anyway. A tick reads no
-        # incident from the store: each read by subject made nats-server scan (and keep in memory) every
-        # block from the incident's first event to its last, and in a surge each active incident changes
-        # between ticks. At 250/s for 240 s, ticks read 2,304 incident and draft histories, spanning 95
-        # million stream positions in all.
+        # Each active incident as of `position` (at least), folded from the stream the scheduler reads anyway:
+        # a tick reads no incident from the store. Reading them by subject, each tick read each changed one
+        # again (in a surge, most of them): at 250/s for 240 s, 2,304 incident and draft histories, each a
+        # scan of nats-server's blocks from the subject's first message to its last. A resolved or merged
+        # incident is let go (its complaints with it); one made active again is read once, at the next tick.
         self.incidents: dict[UUID, Incident] = {}
         # The period each incident's summary was drafted (or found drafted) for: nothing more to do in it.
         self.drafted: dict[UUID, str] = {}
@@ -95,12 +97,12 @@ class SummaryScheduler:
         for incident_id in self.drafted.keys() - self.active:
             del self.drafted[incident_id]
         for incident_id in sorted(self.active - self.failed):
-            incident = self.incidents[incident_id]
             if self.drafted.get(incident_id) == occasion:
                 continue  # done for this period
-            if not incident.is_active or not self.policy.summarises(len(incident.complaint_ids)):
-                continue  # nothing to report yet, or too small for a public bulletin nobody asked for
             try:
+                incident = self.incidents.get(incident_id) or await self._load(incident_id)
+                if not incident.is_active or not self.policy.summarises(len(incident.complaint_ids)):
+                    continue  # nothing to report yet, or too small for a public bulletin nobody asked for
                 drafted += await self._draft(incident, occasion)
             except StoreUnavailable:
                 raise  # transient and not this incident's fault: `run` waits and tries again
@@ -122,9 +124,17 @@ class SummaryScheduler:
                 incident_id = UUID(message.subject.rsplit(".", 1)[1])
                 if incident_id in self.failed:
                     continue
+                held = self.incidents.get(incident_id)
+                if held is None and topic not in INCIDENT_TOPICS:
+                    continue  # a link to an incident not held (resolved or merged): nothing to summarise
                 try:
                     event = self.repository.to_domain_event(incident_id, message)
-                    incident = event.mutate(self.incidents.get(incident_id))
+                    if held is None and not isinstance(event, IncidentDeclared):
+                        # A status change while not held: active again, it is read in full at the next tick.
+                        self._mark(incident_id, event)
+                        continue
+                    if held is None or event.originator_version > held.version:  # else loaded past it
+                        held = event.mutate(held)
                 except Exception as exc:
                     # One poison event (the notices worker dead-letters it) must not stop the summaries of
                     # every other incident: raised here it would crash the service on every restart.
@@ -132,14 +142,26 @@ class SummaryScheduler:
                     self.incidents.pop(incident_id, None)
                     self.active.discard(incident_id)
                     continue
-                self.incidents[incident_id] = incident
-                if topic not in INCIDENT_TOPICS:
-                    continue
-                if isinstance(event, IncidentMerged):
-                    self.active.discard(incident_id)  # merged into another: that one is summarised
-                    continue
-                status = event.status if isinstance(event, IncidentStatusUpdated) else "investigating"
-                (self.active.discard if status == "resolved" else self.active.add)(incident_id)
+                self._mark(incident_id, event)
+                if incident_id in self.active:
+                    self.incidents[incident_id] = held
+                else:
+                    self.incidents.pop(incident_id, None)
+
+    def _mark(self, incident_id: UUID, event: object) -> None:
+        """Active or not, by an incident's declaration, status change or merge; other events change nothing."""
+        if isinstance(event, IncidentMerged):
+            self.active.discard(incident_id)  # merged into another: that one is summarised
+        elif isinstance(event, IncidentStatusUpdated) and event.status == "resolved":
+            self.active.discard(incident_id)
+        elif isinstance(event, IncidentDeclared | IncidentStatusUpdated):
+            self.active.add(incident_id)
+
+    async def _load(self, incident_id: UUID) -> Incident:
+        """An active incident not held (made active again after it was resolved): its history, read once."""
+        incident = await self.repository.get(incident_id, Incident)
+        self.incidents[incident_id] = incident
+        return incident
 
     def _failed(self, incident_id: UUID, exc: Exception, *, seq: int | None = None) -> None:
         if incident_id not in self.failed:

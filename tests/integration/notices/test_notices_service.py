@@ -267,3 +267,29 @@ async def test_a_tick_reads_no_incident_history_and_nothing_more_once_the_period
     drafts = {store.spec.event_subject(summary_notice_id(i, p)) for i in (small.id, big.id) for p in periods}
     assert not (incidents | drafts) & set(counting.histories)
     assert sorted(counting.lasts) == sorted(drafts)  # whether each draft is there: its last message, once
+
+
+async def test_an_incident_resolved_then_active_again_is_read_once_and_summarised_as_it_is(
+    store: JetStreamEventStore,
+) -> None:
+    """A resolved incident is let go, complaints and all; made active again, it is read once and summarised
+    with what it holds now."""
+    repository = AggregateStore(store, make_mapper())
+    flood = await incident_with_complaints(repository, 5)
+    counting, clock = CountingStore(store.nc, store.spec), FakeClock()
+    _, scheduler = build(counting, policy=POLICY_OF_FIVE, clock=clock)
+    assert await scheduler.tick() == 1
+    flood.update_status("resolved", by="cmd-wu")
+    await repository.save(flood)
+    assert await scheduler.tick() == 0
+    assert flood.id not in scheduler.incidents
+    clock.now += POLICY_OF_FIVE.every
+    assert await scheduler.tick() == 0  # resolved: nothing in the new period
+    flood.update_status("investigating", by="cmd-wu")  # the water came back
+    await repository.save(flood)
+    await link_one(repository, flood)
+    assert await scheduler.tick() == 1  # active again: this period's summary
+    assert await scheduler.tick() == 0
+    assert counting.histories.count(store.spec.event_subject(flood.id)) == 1
+    notice = await repository.get(summary_notice_id(flood.id, slot_occasion(clock.now, POLICY_OF_FIVE.every)))
+    assert isinstance(notice, Notice) and "6 reports" in notice.body_en
