@@ -416,10 +416,16 @@ def nats_values_problems(directory: Path) -> list[str]:
         and jetstream.get("fileStore", {}).get("pvc", {}).get("enabled") is True,
         "sync_interval: always merged into jetstream {}": jetstream.get("merge", {}).get("sync_interval")
         == "always",
-        f"GOGC {NATS_GOGC} in the container's env, as `levee up` runs nats-server": str(env.get("GOGC"))
+        # A string: the chart's env helper fails `helm install` on a number.
+        f"GOGC {NATS_GOGC} in the container's env, as `levee up` runs nats-server": env.get("GOGC")
         == NATS_GOGC,
     }
     problems = [f"nats-values.yaml: not {what}" for what, ok in checks.items() if not ok]
+    problems += [
+        f"nats-values.yaml: container.env {name} is neither a string nor a map, which the chart refuses"
+        for name, value in env.items()
+        if not isinstance(value, str | dict)
+    ]
     return problems + nats_values_user_problems(directory) + nats_values_route_problems(directory)
 
 
@@ -467,7 +473,8 @@ def nats_pod_environment(directory: Path) -> dict[str, str]:
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
     ]
     for name, value in sorted(container.get("env", {}).items()):
-        env.append({"name": name, "value": value} if isinstance(value, str) else {"name": name, **value})
+        if isinstance(value, str | dict):  # anything else fails the chart (`nats_values_problems` says so)
+            env.append({"name": name, "value": value} if isinstance(value, str) else {"name": name, **value})
     for op in container.get("patch", []):
         assert op.get("op") == "add" and op.get("path") == "/env/-", (
             f"this test does not model the patch {op}"
@@ -695,6 +702,9 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], 
     "NATS values without the GC target": (
         _edit("kubernetes/nats-values.yaml", '    GOGC: "25"\n', ""),
         lambda d: nats_values_problems(d / "kubernetes"), "GOGC 25 in the container's env"),
+    "NATS values with the GC target as a number": (
+        _edit("kubernetes/nats-values.yaml", '    GOGC: "25"\n', "    GOGC: 25\n"),
+        lambda d: nats_values_problems(d / "kubernetes"), "container.env GOGC is neither a string nor a map"),
     "NATS values without sync always": (
         _edit("kubernetes/nats-values.yaml", "sync_interval: always", "sync_interval: 2m"),
         lambda d: nats_values_problems(d / "kubernetes"), "sync_interval: always merged"),

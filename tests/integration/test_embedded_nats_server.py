@@ -15,7 +15,7 @@ def environment_of(pid: int | None) -> dict[str, str]:
     return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
 
 
-@pytest.mark.parametrize(("operator_set", "runs_with"), [(None, NATS_GOGC), ("80", "80")])
+@pytest.mark.parametrize(("operator_set", "runs_with"), [(None, NATS_GOGC), ("", NATS_GOGC), ("80", "80")])
 def test_nats_server_runs_with_levees_gc_target_unless_the_operator_set_one(
     operator_set: str | None, runs_with: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
