@@ -20,9 +20,10 @@ waits (bounded by `--drain`) until every worker and the projection have caught u
   its backends) and this load generator, which shares the machine.
 
 With `--boards N`, N command boards stay open during the run, each refetching the board on every projection
-commit as the page does; it prints how long their GETs took. With `--every N` it also prints, for each rate, a row per N seconds of sending: a long run at one rate
-(`--rates 500 --seconds 300`, the drill of issue 6) shows whether latency, lag or memory grow as the
-surge goes on.
+commit as the page does; it prints how long their GETs took. With `--every N` it also prints, for each rate,
+a row per N seconds of sending: a long run at one rate (`--rates 500 --seconds 300`, the drill of issue 6)
+shows whether latency, lag or memory grow as the surge goes on, and the stream's size beside nats-server's
+memory (which grows with it: docs/operations.md, "Known problems").
 
 Loopback only; stops by itself; SIGINTs the launcher and waits for it at the end.
 """
@@ -390,6 +391,15 @@ class BoardPages:
 # -- lag -------------------------------------------------------------------------------------------------
 
 
+async def stream_bytes(store: JetStreamEventStore) -> int | None:
+    """The event stream's bytes on disk (stream info), or None when the server does not say."""
+    try:
+        reply = await store.nc.request(f"$JS.API.STREAM.INFO.{store.spec.name}", b"", timeout=5.0)
+        return int(json.loads(reply.data)["state"]["bytes"])
+    except Exception:  # a figure for the report only: never the reason a run fails
+        return None
+
+
 async def lags(store: JetStreamEventStore, pg: asyncpg.Connection) -> dict[str, int]:
     """Stream events after each reader's stored position."""
     out = {}
@@ -420,6 +430,7 @@ class Window:
     max_lag: dict[str, int]
     cpu_total: float  # % of one core, all Levee processes and the bench
     rss: dict[str, int]  # group -> KiB at the window's end
+    stream_bytes: int | None = None  # the event stream's size then (nats-server's memory grows with it)
 
 
 @dataclass
@@ -521,6 +532,7 @@ async def run_step(
                 max_lag=dict(window_lag),
                 cpu_total=sum(cpu_percent(last, now).values()),
                 rss=now.rss,
+                stream_bytes=await stream_bytes(store),
             )
             result.windows.append(window)
             log(f"  {window.ended:5.0f} s: accepted {window.accepted_per_s:,.0f}/s, board p99 "
@@ -657,8 +669,8 @@ def _render_windows(r: StepResult) -> list[str]:
         f"{r.rate:,.0f}/s over time (each row: the seconds of sending up to then; memory in MiB at its end):",
         "",
         "| until | accepted/s | POST p99 ms | board p50 / p99 ms (n) | max lag triage / dispatch / notices "
-        "/ projection | CPU, all | " + " | ".join(f"{g} MiB" for g in groups) + " |",
-        "|---|---|---|---|---|---|" + "---|" * len(groups),
+        "/ projection | CPU, all | " + " | ".join(f"{g} MiB" for g in groups) + " | stream MiB |",
+        "|---|---|---|---|---|---|" + "---|" * (len(groups) + 1),
     ]
     for w in r.windows:
         lag = " / ".join(f"{w.max_lag.get(name, 0):,}" for name in (*WORKERS, "projection"))
@@ -667,7 +679,7 @@ def _render_windows(r: StepResult) -> list[str]:
             f"| {percentile(w.board, 0.5) * 1000:,.0f} / {percentile(w.board, 0.99) * 1000:,.0f} ({len(w.board)}) "
             f"| {lag} | {w.cpu_total:.0f}% | "
             + " | ".join(f"{w.rss.get(g, 0) / 1024:.0f}" for g in groups)
-            + " |"
+            + (f" | {w.stream_bytes / 2**20:.0f} |" if w.stream_bytes is not None else " | ? |")
         )
     return lines
 
