@@ -376,6 +376,10 @@ class JetStreamEventStore:
 
     async def last_sequence(self) -> int:
         """The stream's last sequence: the newest global position."""
+        return int((await self.stream_state())["last_seq"])
+
+    async def stream_state(self) -> dict[str, Any]:
+        """The stream's state from stream info: `messages`, `bytes`, `last_seq`, `num_subjects` and the rest."""
         try:
             reply = await self.nc.request(f"$JS.API.STREAM.INFO.{self.spec.name}", b"", timeout=self.timeout)
         except (TimeoutError, nats.errors.TimeoutError, *_TRANSPORT_ERRORS) as exc:
@@ -383,7 +387,7 @@ class JetStreamEventStore:
         body = json.loads(reply.data)
         if "error" in body:
             raise StoreError(f"stream info: {body['error'].get('description')}")
-        return int(body["state"]["last_seq"])
+        return dict(body["state"])
 
 
 def _conflicting_subject(writes: Sequence[Write]) -> str | None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from events.store import JetStreamEventStore
+from services.embedded.nats_server import NatsServer
+from tests.integration.api.conftest import MakeClient
 from tests.integration.api.test_intake import ADDRESS, GOOD, NAME, PHONE, URL
 
 Client = TestClient[web.Request, web.Application]
@@ -57,3 +62,30 @@ async def test_requests_are_labelled_by_route_template_not_by_path(api_client: C
 async def test_metrics_is_described_in_the_openapi_document(api_client: Client) -> None:
     document = await (await api_client.get("/api/openapi.json")).json()
     assert document["paths"]["/metrics"]["get"]["security"] == [{}]
+
+
+async def test_the_stream_gauges_show_what_the_stream_holds(
+    api_client: Client, store: JetStreamEventStore
+) -> None:
+    """nats-server's memory grows with the stream (docs/operations.md): operators plan and alert on these."""
+    for _ in range(2):
+        assert (await api_client.post(URL, json=GOOD)).status == 201
+    _, samples = await scrape(api_client)
+    state = await store.stream_state()
+    assert state["messages"] == 4  # each complaint: its first event and its tracking code's claim
+    assert value(samples, "levee_stream_messages") == state["messages"]
+    assert value(samples, "levee_stream_bytes") == state["bytes"] > 0
+    assert value(samples, "levee_stream_subjects") == state["num_subjects"] == 4
+
+
+async def test_with_nats_down_metrics_still_answers_and_keeps_the_last_stream_size(
+    make_client: MakeClient, own_nats_server: NatsServer
+) -> None:
+    client = await make_client(nats_url=own_nats_server.url)
+    assert (await client.post(URL, json=GOOD)).status == 201
+    _, before = await scrape(client)
+    assert value(before, "levee_stream_messages") == 2
+    await asyncio.to_thread(own_nats_server.kill)
+    async with asyncio.timeout(10):
+        _, after = await scrape(client)  # 200, asserted in `scrape`
+    assert value(after, "levee_stream_messages") == 2
