@@ -14,6 +14,7 @@ from typing import Any
 
 from events import complaint as ev
 from events.personal import caller_key
+from events.reference import COMMAND_QUEUE
 from projections.ops import Op, SqlOp
 
 TABLE = "complaints"
@@ -91,6 +92,13 @@ def _(event: ev.PriorityAssessed) -> list[Op]:
 
 @apply.register
 def _(event: ev.ComplaintDispatched) -> list[Op]:
+    if event.department == COMMAND_QUEUE:  # with command since then, and why (the board sorts on it)
+        return _set(
+            event,
+            "status = 'dispatched', department = $4, dispatched_at = $3, dispatch_count = dispatch_count + 1, "
+            "extension_pending = false, queued_at = $3, queued_why = $5, queued_version = $2",
+            event.department, event.reason,
+        )  # fmt: skip
     return _set(
         event,
         "status = 'dispatched', department = $4, dispatched_at = $3, dispatch_count = dispatch_count + 1, "
@@ -134,6 +142,12 @@ def _(event: ev.ProgressNoted) -> list[Op]:
 
 @apply.register
 def _(event: ev.ComplaintEscalated) -> list[Op]:
+    if event.level >= 2:  # to command: since then, and why (the board sorts on it)
+        return _set(
+            event,
+            "escalation_level = $4, escalated_at = $3, escalated_why = $5, escalated_version = $2",
+            event.level, event.reason,
+        )  # fmt: skip
     return _set(event, "escalation_level = $4", event.level)
 
 

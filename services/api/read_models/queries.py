@@ -370,21 +370,24 @@ async def map_points(conn: Conn, *, limit: int = 5000) -> list[dict[str, Any]]:
 
 # Why a case is with command: its latest level-2 escalation, or its latest dispatch to the command queue
 # (both reasons are in the timeline's detail). `c` is the complaint, $1 the command queue's code.
-_WHY_COMMAND = (
-    f"LEFT JOIN LATERAL (SELECT t.at, t.detail ->> 'reason' AS reason FROM {S}.complaint_timeline t "
-    "WHERE t.complaint_id = c.id AND ("
-    "(c.escalation_level >= 2 AND t.kind = 'ComplaintEscalated' AND (t.detail ->> 'level')::int >= 2) "
-    "OR (c.department = $1 AND t.kind = 'ComplaintDispatched' AND t.department = $1)) "
-    "ORDER BY t.version DESC LIMIT 1) w ON true"
+# Since when a case is with command, and why: the later (by version) of its latest escalation to level 2 or
+# above and its latest dispatch to the command queue, of those that still hold (projections/complaints.py
+# keeps both on the row; migration 013).
+_ESCALATED_NOW = "c.escalation_level >= 2"
+_QUEUED_NOW = "COALESCE(c.department = $1, false)"
+_BY_QUEUE = (
+    f"({_QUEUED_NOW} AND c.queued_version IS NOT NULL AND (NOT {_ESCALATED_NOW} OR c.escalated_version IS NULL "
+    "OR c.queued_version > c.escalated_version))"
 )
+_SINCE = f"CASE WHEN {_BY_QUEUE} THEN c.queued_at WHEN {_ESCALATED_NOW} THEN c.escalated_at END"
+_WHY = f"CASE WHEN {_BY_QUEUE} THEN c.queued_why WHEN {_ESCALATED_NOW} THEN c.escalated_why END"
 
 
-# What is command's: open, and escalated to level 2 or in the command queue ($1). `c` is the complaint.
 _WITH_COMMAND = f"c.status IN {_OPEN_SQL} AND (c.escalation_level >= 2 OR c.department = $1)"
 _ESCALATED_COLUMNS = (
     "c.id, c.tracking_code, c.status, c.level, c.escalation_level, c.category, c.district, c.department, "
-    "c.incident_id, c.received_at, COALESCE(c.department = $1, false) AS in_command_queue, w.at AS since, "
-    "w.reason AS why, c.responsible, c.responsible_since, io.responsible AS incident_responsible"
+    "c.incident_id, c.received_at, COALESCE(c.department = $1, false) AS in_command_queue, "
+    f"{_SINCE} AS since, {_WHY} AS why, c.responsible, c.responsible_since, io.responsible AS incident_responsible"
 )
 # The person responsible for the case's incident, if in one (`io`): who owns it when the case names nobody.
 _INCIDENT_OWNER = f"LEFT JOIN {S}.incidents io ON io.id = c.incident_id"
@@ -397,8 +400,8 @@ async def escalated_to_command(
     what no department can take). Newest arrival at command first; `why` is the escalation or dispatch reason."""
     rows = await conn.fetch(
         f"SELECT {_ESCALATED_COLUMNS}, {overdue_sql('$3', 'c')} AS overdue "
-        f"FROM {S}.complaints c {_WHY_COMMAND} {_INCIDENT_OWNER} WHERE {_WITH_COMMAND} "
-        "ORDER BY COALESCE(w.at, c.received_at) DESC, c.id DESC LIMIT $2",
+        f"FROM {S}.complaints c {_INCIDENT_OWNER} WHERE {_WITH_COMMAND} "
+        f"ORDER BY COALESCE({_SINCE}, c.received_at) DESC, c.id DESC LIMIT $2",
         COMMAND_QUEUE, limit, _now(now),
     )  # fmt: skip
     return [_row(r) for r in rows]
@@ -412,9 +415,9 @@ async def escalated_individual(
     not, since no department has it. Overdue first, then the newest arrival at command."""
     rows = await conn.fetch(
         f"SELECT {_ESCALATED_COLUMNS}, {overdue_sql('$3', 'c')} AS overdue "
-        f"FROM {S}.complaints c {_WHY_COMMAND} {_INCIDENT_OWNER} "
+        f"FROM {S}.complaints c {_INCIDENT_OWNER} "
         f"WHERE {_WITH_COMMAND} AND (c.incident_id IS NULL OR c.department = $1) "
-        "ORDER BY overdue DESC, COALESCE(w.at, c.received_at) DESC, c.id DESC LIMIT $2",
+        f"ORDER BY overdue DESC, COALESCE({_SINCE}, c.received_at) DESC, c.id DESC LIMIT $2",
         COMMAND_QUEUE, limit, _now(now),
     )  # fmt: skip
     return [_row(r) for r in rows]

@@ -1,0 +1,126 @@
+"""Since when, and why, a case is with command: kept on the row by the projector (migration 013), it must
+say what the board used to look up in each case's timeline, live, rebuilt and back-filled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from events.complaint import Complaint
+from events.mapper import make_mapper
+from events.reference import COMMAND_QUEUE, load_reference
+from events.store import JetStreamEventStore
+from events.store.aggregates import AggregateStore
+from projections.migrate import migrate
+from projections.rebuild import rebuild_schema
+from services.api.read_models import queries
+from services.dispatch.command_queue import with_command_queue
+from tests.integration.projections.conftest import MakeRunner
+from tests.integration.projections.snapshot import snapshot
+
+COLUMNS = ("escalated_at", "escalated_why", "escalated_version", "queued_at", "queued_why", "queued_version")
+
+# The board's lookup before migration 013: the latest escalation to level 2+ or dispatch to the command
+# queue, of those that hold now, by version.
+TIMELINE_SINCE = """
+SELECT c.id, w.at AS since, w.reason AS why
+FROM levee_read.complaints c LEFT JOIN LATERAL (
+    SELECT t.at, t.detail ->> 'reason' AS reason FROM levee_read.complaint_timeline t
+    WHERE t.complaint_id = c.id AND (
+        (c.escalation_level >= 2 AND t.kind = 'ComplaintEscalated' AND (t.detail ->> 'level')::int >= 2)
+        OR (c.department = $1 AND t.kind = 'ComplaintDispatched' AND t.department = $1))
+    ORDER BY t.version DESC LIMIT 1) w ON true
+WHERE c.status IN ('received', 'validated', 'prioritised', 'dispatched', 'accepted', 'returned', 'reopened')
+  AND (c.escalation_level >= 2 OR c.department = $1)
+"""
+
+
+def _assessed() -> Complaint:
+    c = Complaint.receive(
+        channel="hotline", description="Basement flooding fast", received_by="op", category="flooding",
+        lat=22.70, lon=113.80,
+    )  # fmt: skip
+    c.validate()
+    now = datetime.now(UTC)
+    c.assess_priority(80, "P1", [], now + timedelta(minutes=15), now + timedelta(hours=4))
+    return c
+
+
+WITH_QUEUE = with_command_queue(load_reference())  # as dispatch sends there
+
+
+def _queue(c: Complaint, reason: str) -> None:
+    c.dispatch(COMMAND_QUEUE, by="dispatch-rules", reason=reason, reference=WITH_QUEUE)
+
+
+SCRIPTS: dict[str, Callable[[Complaint], None]] = {
+    "escalated": lambda c: c.escalate(2, "trapped residents", by="dispatch"),
+    "queued": lambda c: _queue(c, "no department serves this"),
+    "escalated, then queued": lambda c: (c.escalate(2, "major", by="dispatch"), _queue(c, "unroutable")),
+    "queued, then escalated": lambda c: (_queue(c, "unroutable"), c.escalate(2, "media", by="cmd-wu")),
+    "escalated, then sent to a department": lambda c: (
+        _queue(c, "unroutable"), c.escalate(2, "major", by="dispatch"),
+        c.dispatch("drainage", by="cmd-wu", reason="command's call")),
+    "queued, then sent on, then level 1 only": lambda c: (
+        _queue(c, "unroutable"), c.dispatch("drainage", by="cmd-wu", reason="command's call"),
+        c.escalate(1, "accept deadline missed", by="dispatch")),
+    "level 1, then level 2": lambda c: (
+        c.dispatch("drainage", by="dispatch-rules", reason="route"),
+        c.escalate(1, "first miss", by="dispatch"), c.escalate(2, "second miss", by="dispatch")),
+}  # fmt: skip
+
+
+async def _project(store: JetStreamEventStore, make_runner: MakeRunner) -> dict[str, Any]:
+    cases = {}
+    for name, script in SCRIPTS.items():
+        c = _assessed()
+        script(c)
+        cases[name] = c.id
+        await AggregateStore(store, make_mapper()).save(c)
+    runner = await make_runner(batch_size=1)
+    await runner.catch_up()
+    return cases
+
+
+async def test_the_rows_say_what_the_timelines_said(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    cases = await _project(store, make_runner)
+    expected = {r["id"]: (r["since"], r["why"]) for r in await pg.fetch(TIMELINE_SINCE, COMMAND_QUEUE)}
+    assert cases["queued, then sent on, then level 1 only"] not in expected  # not with command
+    assert len(expected) == len(SCRIPTS) - 1 and all(since for since, _ in expected.values())
+    board = await queries.escalated_to_command(pg)
+    assert {r["id"]: (r["since"], r["why"]) for r in board} == expected
+    assert [r["id"] for r in board] == [
+        i for i, _ in sorted(expected.items(), key=lambda kv: (kv[1][0], kv[0]), reverse=True)
+    ]
+    individual = await queries.escalated_individual(pg)
+    assert {r["id"]: (r["since"], r["why"]) for r in individual} == expected  # none is in an incident
+    whys = {name: expected[i][1] for name, i in cases.items() if i in expected}
+    assert whys == {
+        "escalated": "trapped residents",
+        "queued": "no department serves this",
+        "escalated, then queued": "unroutable",
+        "queued, then escalated": "media",
+        "escalated, then sent to a department": "major",
+        "level 1, then level 2": "second miss",
+    }
+    rebuilt = await rebuild_schema(store, pg, swap=False)
+    assert await snapshot(pg, rebuilt) == await snapshot(pg)
+
+
+async def test_rows_projected_before_the_migration_are_filled_from_their_timelines(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    await _project(store, make_runner)
+    select = f"SELECT id, {', '.join(COLUMNS)} FROM levee_read.complaints ORDER BY id"
+    projected = [tuple(r) for r in await pg.fetch(select)]
+    assert sum(1 for r in projected if r[1] is not None) == 5 and sum(1 for r in projected if r[4]) == 5
+    # As a database upgraded to this version finds it: the rows without the columns, 013 not applied.
+    await pg.execute("ALTER TABLE levee_read.complaints " + ", ".join(f"DROP COLUMN {c}" for c in COLUMNS))
+    await pg.execute("DELETE FROM levee_read.schema_migrations WHERE version = '013_with_command_since'")
+    assert await migrate(pg) == ["013_with_command_since"]
+    assert [tuple(r) for r in await pg.fetch(select)] == projected
