@@ -394,8 +394,7 @@ class BoardPages:
 async def stream_bytes(store: JetStreamEventStore) -> int | None:
     """The event stream's bytes on disk (stream info), or None when the server does not say."""
     try:
-        reply = await store.nc.request(f"$JS.API.STREAM.INFO.{store.spec.name}", b"", timeout=5.0)
-        return int(json.loads(reply.data)["state"]["bytes"])
+        return int((await store.stream_state())["bytes"])
     except Exception:  # a figure for the report only: never the reason a run fails
         return None
 
@@ -520,6 +519,7 @@ async def run_step(
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), args.every)
+            size = await stream_bytes(store)  # first: the window's counts are taken together just below
             now = processes.snapshot()
             wall = now.at - last.at
             if wall < args.every / 2:  # the end of sending cut it short: too few to say anything
@@ -532,7 +532,7 @@ async def run_step(
                 max_lag=dict(window_lag),
                 cpu_total=sum(cpu_percent(last, now).values()),
                 rss=now.rss,
-                stream_bytes=await stream_bytes(store),
+                stream_bytes=size,
             )
             result.windows.append(window)
             log(f"  {window.ended:5.0f} s: accepted {window.accepted_per_s:,.0f}/s, board p99 "

@@ -384,10 +384,13 @@ class JetStreamEventStore:
             reply = await self.nc.request(f"$JS.API.STREAM.INFO.{self.spec.name}", b"", timeout=self.timeout)
         except (TimeoutError, nats.errors.TimeoutError, *_TRANSPORT_ERRORS) as exc:
             raise StoreUnavailable(f"stream info failed: {type(exc).__name__}") from exc
-        body = json.loads(reply.data)
-        if "error" in body:
-            raise StoreError(f"stream info: {body['error'].get('description')}")
-        return dict(body["state"])
+        try:
+            body = json.loads(reply.data)
+            if "error" in body:
+                raise StoreError(f"stream info: {body['error'].get('description')}")
+            return dict(body["state"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise StoreError(f"stream info: an unreadable reply: {exc!r}") from exc
 
 
 def _conflicting_subject(writes: Sequence[Write]) -> str | None:

@@ -2,26 +2,39 @@
 
 No token, like /healthz: a scraper inside the deployment polls it. It holds counts by channel, route
 template and status only, nothing about a complainant; keep it off the public ingress all the same.
-Each scrape also reads the stream's size (one stream-info request, at most STREAM_TIMEOUT seconds): while
-NATS does not answer, the stream gauges keep their last values and the rest is served as usual.
+Each scrape also reads the stream's size (one stream-info request, at most STREAM_TIMEOUT seconds), which
+nats-server's memory grows with (docs/operations.md, "Known problems"). The stream gauges appear after the
+first read that succeeds, and only in the API process (every process imports this module); while NATS does
+not answer they keep their last values, `levee_stream_read_timestamp_seconds` says how old those are, and
+the rest is served as usual.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
-import nats.errors
 import structlog
 from aiohttp import web
+from prometheus_client import Gauge
 
-from events.store import StoreError
 from services.api import keys
-from services.runtime.metrics import STREAM_BYTES, STREAM_MESSAGES, STREAM_SUBJECTS, metrics_response
+from services.runtime.metrics import metrics_response
 
 log = structlog.get_logger(__name__)
 
 STREAM_TIMEOUT = 1.0
+WARN_EVERY = 60.0  # seconds between warnings that the stream's size could not be read
+STREAM_GAUGES = {
+    "bytes": ("levee_stream_bytes", "Bytes the event stream holds (stream info, at the last good read)"),
+    "messages": ("levee_stream_messages", "Messages the event stream holds (at the last good read)"),
+    "num_subjects": (
+        "levee_stream_subjects", "Distinct subjects in the event stream, about 2.3 per complaint (last good read)"
+    ),
+}  # fmt: skip
+_gauges: dict[str, Gauge] = {}  # made at the first good read: the workers import this module too
+_warned = [0.0]
 
 
 def add_routes(app: web.Application) -> None:
@@ -38,12 +51,20 @@ async def read_stream_size(link: keys.NatsLink) -> None:
     try:
         async with asyncio.timeout(STREAM_TIMEOUT):
             state = await link.store(timeout=STREAM_TIMEOUT).stream_state()
-    except (keys.DependencyUnavailable, TimeoutError, StoreError, nats.errors.Error) as exc:
-        log.debug("stream_size_unread", error=repr(exc)[:200])
+        values = {key: float(state.get(key, 0)) for key in STREAM_GAUGES}  # num_subjects is absent at 0
+    except Exception as exc:  # a figure for the scrape: never the reason /metrics fails
+        if time.monotonic() - _warned[0] >= WARN_EVERY:
+            _warned[0] = time.monotonic()
+            log.warning("stream_size_unread", error=repr(exc)[:200])
         return
-    STREAM_BYTES.set(state.get("bytes", 0))
-    STREAM_MESSAGES.set(state.get("messages", 0))
-    STREAM_SUBJECTS.set(state.get("num_subjects", 0))
+    if not _gauges:
+        _gauges.update({key: Gauge(name, doc) for key, (name, doc) in STREAM_GAUGES.items()})
+        _gauges["read_at"] = Gauge(
+            "levee_stream_read_timestamp_seconds", "When the stream gauges were last read (Unix time)"
+        )
+    for key, value in values.items():
+        _gauges[key].set(value)
+    _gauges["read_at"].set(time.time())
 
 
 OPENAPI_PATHS: dict[str, Any] = {

@@ -51,14 +51,6 @@ BOARD_SECONDS = Histogram(
     "Seconds the command board's queries took; the count is how many boards were computed",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-# The event stream as nats-server reports it, read by the API at each scrape: nats-server's memory grows with
-# its bytes (docs/operations.md, "Known problems"), so plan and alert against these.
-STREAM_BYTES = Gauge("levee_stream_bytes", "Bytes the event stream holds (stream info, at the last scrape)")
-STREAM_MESSAGES = Gauge("levee_stream_messages", "Messages the event stream holds (at the last scrape)")
-STREAM_SUBJECTS = Gauge(
-    "levee_stream_subjects",
-    "Distinct subjects in the event stream, about 2.3 per complaint (at the last scrape)",
-)
 SUMMARY_CHECKS_FAILED = Counter(
     "levee_summary_checks_failed",
     "Incidents the summary scheduler skipped because their history could not be read (a poison event)",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from events.store import JetStreamEventStore
+from services.api import metrics
 from services.embedded.nats_server import NatsServer
 from tests.integration.api.conftest import MakeClient
 from tests.integration.api.test_intake import ADDRESS, GOOD, NAME, PHONE, URL
@@ -65,9 +68,10 @@ async def test_metrics_is_described_in_the_openapi_document(api_client: Client) 
 
 
 async def test_the_stream_gauges_show_what_the_stream_holds(
-    api_client: Client, store: JetStreamEventStore
+    api_client: Client, store: JetStreamEventStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """nats-server's memory grows with the stream (docs/operations.md): operators plan and alert on these."""
+    monkeypatch.setattr(metrics, "STREAM_TIMEOUT", 10.0)  # a slow read would show an earlier test's values
     for _ in range(2):
         assert (await api_client.post(URL, json=GOOD)).status == 201
     _, samples = await scrape(api_client)
@@ -76,6 +80,7 @@ async def test_the_stream_gauges_show_what_the_stream_holds(
     assert value(samples, "levee_stream_messages") == state["messages"]
     assert value(samples, "levee_stream_bytes") == state["bytes"] > 0
     assert value(samples, "levee_stream_subjects") == state["num_subjects"] == 4
+    assert abs(value(samples, "levee_stream_read_timestamp_seconds") - time.time()) < 60
 
 
 async def test_with_nats_down_metrics_still_answers_and_keeps_the_last_stream_size(
