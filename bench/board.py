@@ -3,7 +3,8 @@
     .venv/bin/python bench/board.py [--complaints 100000] [--repeat 3]
 
 Starts its own PostgreSQL in a temporary directory (never DATABASE_URL: it fills the live read-model schema),
-creates the read models with the project's migrations and fills them with SQL: the given
+creates the read models with the project's migrations (up to 012, then the rest after filling, as a database
+upgraded with data would get them: 013 fills its columns from the timelines) and fills them with SQL: the given
 number of complaints (half closed, 30% P1 and escalated to level 2, 0.2% in the command queue, 60% linked to
 80 incidents, overdue ones among them; each within ~0.6 km of one of 40 places, incidents k and k + 40 at the
 same place, so `merge_suggestions` has 40 near pairs to rank) with ten timeline rows each. Then times every
