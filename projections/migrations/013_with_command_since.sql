@@ -10,7 +10,9 @@ ALTER TABLE complaints
 UPDATE complaints c SET escalated_at = t.at, escalated_why = t.detail ->> 'reason', escalated_version = t.version
 FROM (
     SELECT DISTINCT ON (complaint_id) complaint_id, version, at, detail FROM complaint_timeline
-    WHERE kind = 'ComplaintEscalated' AND (detail ->> 'level')::int >= 2
+    -- The level read only from escalations (a PriorityAssessed row's level is 'P1'), whatever order the
+    -- planner checks the conditions in.
+    WHERE kind = 'ComplaintEscalated' AND CASE WHEN kind = 'ComplaintEscalated' THEN (detail ->> 'level')::int END >= 2
     ORDER BY complaint_id, version DESC
 ) t
 WHERE t.complaint_id = c.id;

@@ -368,11 +368,9 @@ async def map_points(conn: Conn, *, limit: int = 5000) -> list[dict[str, Any]]:
     return [_row(r) for r in rows]
 
 
-# Why a case is with command: its latest level-2 escalation, or its latest dispatch to the command queue
-# (both reasons are in the timeline's detail). `c` is the complaint, $1 the command queue's code.
 # Since when a case is with command, and why: the later (by version) of its latest escalation to level 2 or
 # above and its latest dispatch to the command queue, of those that still hold (projections/complaints.py
-# keeps both on the row; migration 013).
+# keeps both on the row; migration 013). `c` is the complaint, $1 the command queue's code.
 _ESCALATED_NOW = "c.escalation_level >= 2"
 _QUEUED_NOW = "COALESCE(c.department = $1, false)"
 _BY_QUEUE = (
@@ -383,6 +381,7 @@ _SINCE = f"CASE WHEN {_BY_QUEUE} THEN c.queued_at WHEN {_ESCALATED_NOW} THEN c.e
 _WHY = f"CASE WHEN {_BY_QUEUE} THEN c.queued_why WHEN {_ESCALATED_NOW} THEN c.escalated_why END"
 
 
+# What is command's: open, and escalated to level 2 or in the command queue ($1). `c` is the complaint.
 _WITH_COMMAND = f"c.status IN {_OPEN_SQL} AND (c.escalation_level >= 2 OR c.department = $1)"
 _ESCALATED_COLUMNS = (
     "c.id, c.tracking_code, c.status, c.level, c.escalation_level, c.category, c.district, c.department, "
