@@ -3,8 +3,6 @@ incident out, and a rebuild gives exactly the live run's tables."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import asyncpg
 
 from events.complaint import Complaint
@@ -14,18 +12,13 @@ from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from projections.rebuild import rebuild_schema
 from services.api.read_models import queries
+from tests.integration.projections.cases import assessed
 from tests.integration.projections.conftest import MakeRunner
 from tests.integration.projections.snapshot import snapshot
 
 
 def _case(escalated: bool = False) -> Complaint:
-    case = Complaint.receive(
-        channel="hotline", description="Street under water", received_by="hotline", category="flooding",
-        lat=22.45, lon=114.10,
-    )  # fmt: skip
-    case.validate()
-    now = datetime.now(UTC)
-    case.assess_priority(55, "P2", [], accept_by=now + timedelta(hours=1), resolve_by=now + timedelta(days=1))
+    case = assessed("Street under water")
     if escalated:
         case.escalate(2, "media exposure", by="cmd-wu")
     return case

@@ -4,7 +4,7 @@ say what the board used to look up in each case's timeline, live, rebuilt and ba
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -19,6 +19,7 @@ from projections.migrate import migrate
 from projections.rebuild import rebuild_schema
 from services.api.read_models import queries
 from services.dispatch.command_queue import with_command_queue
+from tests.integration.projections.cases import assessed
 from tests.integration.projections.conftest import MakeRunner
 from tests.integration.projections.snapshot import snapshot
 
@@ -40,14 +41,8 @@ WHERE c.status IN ('received', 'validated', 'prioritised', 'dispatched', 'accept
 
 
 def _assessed() -> Complaint:
-    c = Complaint.receive(
-        channel="hotline", description="Basement flooding fast", received_by="op", category="flooding",
-        lat=22.70, lon=113.80,
-    )  # fmt: skip
-    c.validate()
-    now = datetime.now(UTC)
-    c.assess_priority(80, "P1", [], now + timedelta(minutes=15), now + timedelta(hours=4))
-    return c
+    return assessed("Basement flooding fast", level="P1", score=80, accept_in=timedelta(minutes=15),
+                    resolve_in=timedelta(hours=4), lat=22.70, lon=113.80)  # fmt: skip
 
 
 WITH_QUEUE = with_command_queue(load_reference())  # as dispatch sends there
