@@ -90,21 +90,18 @@ def _(event: ev.PriorityAssessed) -> list[Op]:
     )  # fmt: skip
 
 
+_DISPATCHED = (
+    "status = 'dispatched', department = $4, dispatched_at = $3, dispatch_count = dispatch_count + 1, "
+    "extension_pending = false"
+)
+
+
 @apply.register
 def _(event: ev.ComplaintDispatched) -> list[Op]:
     if event.department == COMMAND_QUEUE:  # with command since then, and why (the board sorts on it)
-        return _set(
-            event,
-            "status = 'dispatched', department = $4, dispatched_at = $3, dispatch_count = dispatch_count + 1, "
-            "extension_pending = false, queued_at = $3, queued_why = $5, queued_version = $2",
-            event.department, event.reason,
-        )  # fmt: skip
-    return _set(
-        event,
-        "status = 'dispatched', department = $4, dispatched_at = $3, dispatch_count = dispatch_count + 1, "
-        "extension_pending = false",
-        event.department,
-    )
+        queued = ", queued_at = $3, queued_why = $5, queued_version = $2"
+        return _set(event, _DISPATCHED + queued, event.department, event.reason)
+    return _set(event, _DISPATCHED, event.department)
 
 
 @apply.register
@@ -143,11 +140,8 @@ def _(event: ev.ProgressNoted) -> list[Op]:
 @apply.register
 def _(event: ev.ComplaintEscalated) -> list[Op]:
     if event.level >= 2:  # to command: since then, and why (the board sorts on it)
-        return _set(
-            event,
-            "escalation_level = $4, escalated_at = $3, escalated_why = $5, escalated_version = $2",
-            event.level, event.reason,
-        )  # fmt: skip
+        to_command = ", escalated_at = $3, escalated_why = $5, escalated_version = $2"
+        return _set(event, "escalation_level = $4" + to_command, event.level, event.reason)
     return _set(event, "escalation_level = $4", event.level)
 
 

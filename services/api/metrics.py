@@ -33,8 +33,33 @@ STREAM_GAUGES = {
         "levee_stream_subjects", "Distinct subjects in the event stream, about 2.3 per complaint (last good read)"
     ),
 }  # fmt: skip
-_gauges: dict[str, Gauge] = {}  # made at the first good read: the workers import this module too
-_warned = [0.0]
+
+
+class _StreamGauges:
+    """The stream gauges, made at the first good read (the workers import this module too), and when a
+    failed read was last logged."""
+
+    def __init__(self) -> None:
+        self.gauges: dict[str, Gauge] = {}
+        self.warned_at = float("-inf")
+
+    def set(self, values: dict[str, float]) -> None:
+        if not self.gauges:
+            self.gauges = {key: Gauge(name, doc) for key, (name, doc) in STREAM_GAUGES.items()}
+            self.gauges["read_at"] = Gauge(
+                "levee_stream_read_timestamp_seconds", "When the stream gauges were last read (Unix time)"
+            )
+        for key, value in values.items():
+            self.gauges[key].set(value)
+        self.gauges["read_at"].set(time.time())
+
+    def unread(self, exc: Exception) -> None:
+        if time.monotonic() - self.warned_at >= WARN_EVERY:
+            self.warned_at = time.monotonic()
+            log.warning("stream_size_unread", error=repr(exc)[:200])
+
+
+_STREAM = _StreamGauges()
 
 
 def add_routes(app: web.Application) -> None:
@@ -53,18 +78,9 @@ async def read_stream_size(link: keys.NatsLink) -> None:
             state = await link.store(timeout=STREAM_TIMEOUT).stream_state()
         values = {key: float(state.get(key, 0)) for key in STREAM_GAUGES}  # num_subjects is absent at 0
     except Exception as exc:  # a figure for the scrape: never the reason /metrics fails
-        if time.monotonic() - _warned[0] >= WARN_EVERY:
-            _warned[0] = time.monotonic()
-            log.warning("stream_size_unread", error=repr(exc)[:200])
+        _STREAM.unread(exc)
         return
-    if not _gauges:
-        _gauges.update({key: Gauge(name, doc) for key, (name, doc) in STREAM_GAUGES.items()})
-        _gauges["read_at"] = Gauge(
-            "levee_stream_read_timestamp_seconds", "When the stream gauges were last read (Unix time)"
-        )
-    for key, value in values.items():
-        _gauges[key].set(value)
-    _gauges["read_at"].set(time.time())
+    _STREAM.set(values)
 
 
 OPENAPI_PATHS: dict[str, Any] = {

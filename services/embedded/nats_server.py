@@ -31,10 +31,10 @@ log = structlog.get_logger(__name__)
 NATS_GOGC = "25"
 
 
-def nats_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+def nats_environment() -> dict[str, str]:
     """The environment nats-server runs with: this process's, with GOGC set unless it is set (and not empty:
     an empty GOGC is Go's default)."""
-    env = dict(os.environ if environ is None else environ)
+    env = dict(os.environ)
     if not env.get("GOGC"):
         env["GOGC"] = NATS_GOGC
     return env

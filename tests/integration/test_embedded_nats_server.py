@@ -23,11 +23,11 @@ def test_nats_server_runs_with_levees_gc_target_unless_the_operator_set_one(
         monkeypatch.delenv("GOGC", raising=False)
     else:
         monkeypatch.setenv("GOGC", operator_set)
+    assert (
+        NATS_GOGC == "25"
+    )  # what deploy/ sets for every node too (tests/integration/test_deploy_manifests.py)
     server = NatsServer(tmp_path / "nats").start()
     try:
         assert environment_of(server.pid)["GOGC"] == runs_with
     finally:
         server.stop()
-    assert (
-        NATS_GOGC == "25"
-    )  # what deploy/ sets for every node too (tests/integration/test_deploy_manifests.py)
