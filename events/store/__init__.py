@@ -3,7 +3,13 @@
 `events.eventstore` wraps it as an eventsourcing persistence module for the library's own Application.
 """
 
-from events.store.errors import ConcurrencyConflict, StoreError, StoreUnavailable
+from events.store.errors import (
+    ConcurrencyConflict,
+    StoreError,
+    StoreFull,
+    StoreUnavailable,
+    WriteUnconfirmed,
+)
 from events.store.jetstream import JetStreamEventStore
 from events.store.records import StoredMessage, Write
 
@@ -11,7 +17,9 @@ __all__ = [
     "ConcurrencyConflict",
     "JetStreamEventStore",
     "StoreError",
+    "StoreFull",
     "StoreUnavailable",
     "StoredMessage",
     "Write",
+    "WriteUnconfirmed",
 ]

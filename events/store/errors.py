@@ -20,6 +20,19 @@ class StoreUnavailable(StoreError):
     """The broker could not be reached or did not answer; nothing is known to be stored."""
 
 
+class StoreFull(StoreUnavailable):
+    """JetStream has no storage left for the stream (its file storage limit, or the disk): nothing was stored.
+
+    A retry succeeds only once an operator frees or adds space (docs/operations.md, section 12)."""
+
+
+class WriteUnconfirmed(StoreUnavailable):
+    """No answer to a write, and reading back did not find all of it: whether it will be stored is unknown.
+
+    A broker that went away mid-request looks like this, and so does a stream that reads but cannot write
+    (a full disk leaves it so until nats-server restarts). A retry under the same idempotency key finds out."""
+
+
 class StreamGap(StoreError):
     """The stream ends before a position this reader already processed: acknowledged data was lost."""
 

@@ -20,10 +20,17 @@ from nats.aio.msg import Msg
 
 from events.store.connection import LeveeNatsClient, parse_raw_headers
 from events.store.cursor import StreamCursor
-from events.store.errors import ConcurrencyConflict, StoreError, StoreUnavailable
+from events.store.errors import (
+    ConcurrencyConflict,
+    StoreError,
+    StoreFull,
+    StoreUnavailable,
+    WriteUnconfirmed,
+)
 from events.store.read_window import ReadWindow
 from events.store.records import StoredMessage, Write
 from events.store.stream import StreamSpec
+from events.store.write_health import NO_STORAGE, UNCONFIRMED, WriteHealth
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +45,9 @@ ALL = ">"  # every subject of the stream: events, tracking records, code claims,
 EXPECTED_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 _BATCH_BUSY = {10210, 10176}  # too many batches in flight: try again shortly
 _WRONG_LAST_SEQ = 10071
+# Insufficient resources (what a publish meets at the server's storage limit, measured with nats-server 2.15),
+# insufficient memory, insufficient storage: no retry stores anything until an operator adds space.
+_NO_STORAGE = {10023, 10028, 10047}
 _TRANSPORT_ERRORS = (
     nats.errors.ConnectionClosedError,
     nats.errors.ConnectionDrainingError,
@@ -53,13 +63,21 @@ class JetStreamEventStore:
     """Appends and reads on one stream through one NATS connection, which the caller owns."""
 
     def __init__(
-        self, nc: NATS, spec: StreamSpec, *, timeout: float = 5.0, read_window: int | None = None
+        self,
+        nc: NATS,
+        spec: StreamSpec,
+        *,
+        timeout: float = 5.0,
+        read_window: int | None = None,
+        health: WriteHealth | None = None,
     ) -> None:
         """`read_window`: keep that many of the newest messages read, for a second reader of this store in
-        the process (events/store/read_window.py); None: every read asks the server."""
+        the process (events/store/read_window.py); None: every read asks the server. `health`: where each
+        append's outcome is noted (the process's one WriteHealth)."""
         self.nc = nc
         self.spec = spec
         self.timeout = timeout
+        self.health = health
         self._direct = f"$JS.API.DIRECT.GET.{spec.name}"
         self.window = ReadWindow(read_window) if read_window else None
 
@@ -75,6 +93,20 @@ class JetStreamEventStore:
             return []
         if len(writes) > MAX_BATCH:
             raise ValueError(f"an atomic batch holds at most {MAX_BATCH} messages, got {len(writes)}")
+        if self.health is None:
+            return await self._append(writes)
+        try:
+            positions = await self._append(writes)
+        except StoreFull as exc:
+            self.health.refused(NO_STORAGE, str(exc))
+            raise
+        except WriteUnconfirmed as exc:
+            self.health.refused(UNCONFIRMED, str(exc))
+            raise
+        self.health.stored()
+        return positions
+
+    async def _append(self, writes: Sequence[Write]) -> list[int]:
         if not self.nc.is_connected:
             # Refuse up front: a publish while reconnecting is buffered and could land after we said no.
             raise StoreUnavailable("not connected to NATS")
@@ -97,6 +129,10 @@ class JetStreamEventStore:
                 continue
             if code == _WRONG_LAST_SEQ:
                 raise ConcurrencyConflict(_conflicting_subject(writes), error.get("description", ""))
+            if code in _NO_STORAGE:
+                raise StoreFull(
+                    f"JetStream has no storage left for the stream ({error.get('description')}, {code})"
+                )
             if error.get("code") == 503:
                 raise StoreUnavailable(error.get("description", "JetStream unavailable"))
             raise StoreError(f"JetStream refused the batch: {error.get('description')} ({code})")
@@ -132,18 +168,32 @@ class JetStreamEventStore:
     async def _resolve_ambiguous(
         self, batch_id: str, writes: Sequence[Write], started: datetime
     ) -> list[int]:
-        """A publish that timed out may still have been stored: read back before reporting anything."""
+        """A publish that timed out may still have been stored: read back before reporting anything.
+
+        Stored means all of it: a batch's messages are contiguous, so its first and its last must both be
+        there. At the storage limit nats-server 2.15 was seen to leave the batch that crossed it unanswered
+        with only its first message readable (the rest appeared when the server restarted): that is no
+        confirmation (tests/integration/store/test_store_full.py)."""
         log.warning("append_ambiguous", batch_id=batch_id, messages=len(writes))
         try:
             since = started - timedelta(seconds=2)
             for message in await self.read_subject(writes[0].subject, since=since):
                 if batch_id in (message.headers.get("Nats-Batch-Id"), message.headers.get("Nats-Msg-Id")):
                     first = message.seq
+                    last = await self.message_at(first + len(writes) - 1) if len(writes) > 1 else None
+                    if len(writes) > 1 and (last is None or last.headers.get("Nats-Batch-Id") != batch_id):
+                        log.warning("append_ambiguous_partial", batch_id=batch_id, first=first)
+                        raise WriteUnconfirmed(
+                            "NATS did not confirm the write and only part of it is readable in the stream "
+                            "(a restart of nats-server may still complete it)"
+                        )
                     log.info("append_ambiguous_resolved", batch_id=batch_id, stored=True)
                     return list(range(first, first + len(writes)))
+        except WriteUnconfirmed:
+            raise
         except StoreUnavailable:
             pass
-        raise StoreUnavailable("NATS did not confirm the write and it is not in the stream")
+        raise WriteUnconfirmed("NATS did not confirm the write and it is not in the stream")
 
     # -- reading -----------------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ from services.api import (
     resources,
 )
 from services.api.principal import PRINCIPAL, PUBLIC
-from services.runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from services.runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS, write_health
 from services.settings import Settings, SettingsError
 
 log = structlog.get_logger(__name__)
@@ -123,7 +123,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
 async def nats_link(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     assert settings.nats_url is not None  # checked in build_app
-    link = keys.NatsLink(settings.nats_url, settings.stream_spec)
+    link = keys.NatsLink(settings.nats_url, settings.stream_spec, write_health=write_health())
     app[keys.NATS_LINK] = link
     task = asyncio.create_task(_connect(link, client_name=settings.service_name), name="nats-connect")
     try:

@@ -28,13 +28,13 @@ from events.mapper import make_mapper
 from events.publishing.redaction import check_publishable
 from events.responsible import MAX_PERSON_LENGTH
 from events.store.aggregates import AggregateNotFound, AggregateStore
-from events.store.errors import ConcurrencyConflict, StoreUnavailable
+from events.store.errors import ConcurrencyConflict, StoreFull, StoreUnavailable, WriteUnconfirmed
 from events.store.keys import PersonalKeyStore
 from services.api import keys, known_personal_data
 from services.api.auth import require_holding_department, require_role, role_names
 from services.api.openapi import json_body, problem_responses
 from services.api.principal import PRINCIPAL, Principal
-from services.api.problems import FieldError, Problem, invalid
+from services.api.problems import FieldError, Problem, invalid, store_full
 
 log = structlog.get_logger(__name__)
 
@@ -202,6 +202,10 @@ class Repository:
     async def save(self, *aggregates: Aggregate) -> None:
         try:
             await self.aggregates().save(*aggregates)
+        except StoreFull as exc:
+            raise store_full(exc) from None
+        except WriteUnconfirmed as exc:
+            raise keys.DependencyUnavailable("NATS", f"the write may or may not be stored: {exc}") from exc
         except StoreUnavailable as exc:
             raise keys.DependencyUnavailable("NATS", f"nothing was stored: {exc}") from exc
 

@@ -1,4 +1,5 @@
-"""GET /healthz: can this API reach NATS (a stream round trip) and PostgreSQL (SELECT 1) right now?
+"""GET /healthz: can this API reach NATS (a stream round trip) and PostgreSQL (SELECT 1) right now, and is the
+stream taking this process's writes (the last refusal, while none has succeeded since)?
 GET /readyz: may a load balancer send this process traffic? Yes while it serves HTTP at all.
 
 /healthz is the page a 3 a.m. operator opens first, so a failure names the dependency that is down and why.
@@ -67,16 +68,21 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def check_nats(link: keys.NatsLink) -> tuple[str, int | None]:
-    """("ok", the stream's last sequence) or (what is wrong, None)."""
+    """("ok", the stream's last sequence) or (what is wrong, None). A broker that answers reads is not ok
+    while it refuses this process's writes: a full disk looks like that (docs/operations.md, section 12)."""
     try:
         async with asyncio.timeout(CHECK_TIMEOUT):
-            return "ok", await link.store(timeout=CHECK_TIMEOUT).last_sequence()
+            last_seq = await link.store(timeout=CHECK_TIMEOUT).last_sequence()
     except keys.DependencyUnavailable as exc:
         return f"unavailable: {exc.detail}", None
     except TimeoutError:
         return f"unavailable: {link.url}: no answer within {CHECK_TIMEOUT:g}s", None
     except (StoreError, nats.errors.Error) as exc:
         return f"unavailable: {link.url}: {type(exc).__name__}: {exc}", None
+    refusing = link.write_health.problem()
+    if refusing is not None:
+        return f"refusing writes: {refusing}", None
+    return "ok", last_seq
 
 
 async def check_postgres(pool: asyncpg.Pool) -> str:

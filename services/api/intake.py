@@ -20,7 +20,7 @@ from prometheus_client import Counter
 from events.complaint import Complaint, new_tracking_code
 from events.personal import PersonalData, contact_hash, new_key, seal
 from events.publishing.redaction import mask
-from events.store import ConcurrencyConflict, StoreError, StoreUnavailable
+from events.store import ConcurrencyConflict, StoreError, StoreFull, StoreUnavailable, WriteUnconfirmed
 from events.store.aggregates import AggregateNotFound, AggregateStore
 from events.store.records import Write
 from events.store.stream import StreamSpec
@@ -29,7 +29,7 @@ from services.api.intake_schema import PUBLIC_CHANNELS, IntakeRequest, parse_int
 from services.api.openapi import json_body, problem_responses
 from services.api.operator_reference import life_first
 from services.api.principal import PRINCIPAL, PUBLIC, Principal
-from services.api.problems import FieldError, Problem, invalid
+from services.api.problems import FieldError, Problem, invalid, store_full
 from services.api.resources import WRITERS, Writers
 from services.runtime.metrics import COMPLAINTS_RECEIVED
 
@@ -85,6 +85,10 @@ async def store(
             )
         except keys.DependencyUnavailable as exc:
             raise unavailable(f"the event store is unreachable ({exc.detail})") from None
+        except StoreFull as exc:
+            raise store_full(exc) from None
+        except WriteUnconfirmed as exc:
+            raise unconfirmed(exc, keyed=key is not None) from None
         except StoreUnavailable as exc:
             raise unavailable(f"the event store did not confirm the write: {exc}") from None
         except ConcurrencyConflict:
@@ -283,6 +287,20 @@ def unavailable(detail: str) -> Problem:
     return Problem(
         503, "Service unavailable", f"Nothing was stored: {detail}. Try again.", code="unavailable"
     )
+
+
+def unconfirmed(exc: WriteUnconfirmed, *, keyed: bool) -> Problem:
+    """503 for a write NATS never answered and that could not be read back whole: it may yet be stored."""
+    retry = (
+        "send the request again with the same Idempotency-Key: a complaint this try stored is answered, "
+        "not filed twice"
+        if keyed
+        else "a retry may file it twice (an Idempotency-Key makes retries safe)"
+    )
+    return Problem(
+        503, "Not confirmed", f"The complaint may or may not be stored: {exc}. To find out, {retry}.",
+        code="write_unconfirmed",
+    )  # fmt: skip
 
 
 def answer(

@@ -6,7 +6,7 @@ A handler may put `request[keys.LOG_FIELDS]`: more fields for the request's log 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from aiohttp import web
@@ -14,6 +14,7 @@ from nats.aio.client import Client as NATS
 
 from events.store import JetStreamEventStore
 from events.store.stream import StreamSpec
+from events.store.write_health import WriteHealth
 from services.settings import Settings
 
 # What PostgreSQL being down, restarting or unreachable looks like to asyncpg: answered as a 503.
@@ -38,13 +39,14 @@ class NatsLink:
     client: NATS | None = None
     stream_ready: bool = False
     problem: str = "not connected yet, retrying (nats_error log lines say why)"
+    write_health: WriteHealth = field(default_factory=WriteHealth)  # what the last appends met
 
     def store(self, *, timeout: float = 5.0) -> JetStreamEventStore:
         if self.client is None or not self.stream_ready:
             raise DependencyUnavailable("NATS", f"{self.url}: {self.problem}")
         if not self.client.is_connected:
             raise DependencyUnavailable("NATS", f"{self.url}: connection lost, reconnecting")
-        return JetStreamEventStore(self.client, self.spec, timeout=timeout)
+        return JetStreamEventStore(self.client, self.spec, timeout=timeout, health=self.write_health)
 
 
 SETTINGS = web.AppKey("settings", Settings)

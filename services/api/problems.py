@@ -18,6 +18,7 @@ from events.errors import DomainError
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://levee.example/problems/"
 RETRY_AFTER_SECONDS = 5
+STORE_FULL_RETRY_AFTER_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,16 @@ class Problem(Exception):
         if self.status in (429, 503) and "Retry-After" not in headers:
             headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return web.json_response(body, status=self.status, content_type=PROBLEM_JSON, headers=headers)
+
+
+def store_full(exc: Exception) -> Problem:
+    """503 for a write JetStream refused for lack of storage. Not a blip: it lasts until an operator adds
+    space (docs/operations.md, section 12), so clients are asked to wait longer than for a restart."""
+    return Problem(
+        503, "The event store is full",
+        f"Nothing was stored: {exc}. This lasts until an operator frees or adds storage; try again later.",
+        code="event_store_full", headers={"Retry-After": str(STORE_FULL_RETRY_AFTER_SECONDS)},
+    )  # fmt: skip
 
 
 def invalid(errors: list[FieldError], detail: str | None = None) -> Problem:

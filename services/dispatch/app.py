@@ -25,6 +25,7 @@ from services.dispatch import handlers
 from services.dispatch.command_queue import with_command_queue
 from services.dispatch.deadlines import DeadlineWatcher
 from services.dispatch.rules import RoutingTable, load_routing
+from services.runtime.metrics import write_health
 from services.runtime.worker import Clock, Handler, Worker, utc_now
 from services.settings import Settings, SettingsError
 
@@ -73,7 +74,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         spec = settings.stream_spec  # with the replicas: whichever process starts first creates the stream
         await ensure_stream(nc, spec)
         worker, watcher = build(
-            JetStreamEventStore(nc, spec, read_window=SIDE_READER_WINDOW),
+            JetStreamEventStore(nc, spec, read_window=SIDE_READER_WINDOW, health=write_health()),
             routing_path=routing_path if routing_path.is_file() else None,
             reference_path=settings.reference_file,
         )

@@ -65,6 +65,8 @@ class NatsServer:
     routes: list[str] = field(default_factory=list)
     log_file: Path | None = None
     extra_config: str = ""  # appended verbatim, e.g. an authorization block
+    # JetStream's file storage limit ("512MB"); None: nats-server's own, 75% of the disk's free space at start.
+    max_file_store: str | None = None
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -98,6 +100,7 @@ class NatsServer:
             "jetstream {",
             f"  store_dir: {json.dumps(str(self.store_dir))}",
             "  sync_interval: always",
+            *([f"  max_file_store: {self.max_file_store}"] if self.max_file_store else []),
             "}",
         ]
         if self.cluster_name:

@@ -28,6 +28,7 @@ from services.notices import handlers
 from services.notices.scheduler import SummaryScheduler
 from services.notices.summary import FACT_EVENTS, FactsMemo, SummaryPolicy
 from services.notices.superseding import SummaryDrafts
+from services.runtime.metrics import write_health
 from services.runtime.worker import Clock, Handler, Worker, utc_now
 from services.settings import Settings, SettingsError
 
@@ -104,7 +105,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         spec = settings.stream_spec  # with the replicas: whichever process starts first creates the stream
         await ensure_stream(nc, spec)
         worker, scheduler = build(
-            JetStreamEventStore(nc, spec, read_window=SIDE_READER_WINDOW),
+            JetStreamEventStore(nc, spec, read_window=SIDE_READER_WINDOW, health=write_health()),
             reference=load_reference(settings.reference_file),
         )
         log.info("notices_started")

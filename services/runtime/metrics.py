@@ -18,6 +18,8 @@ from aiohttp import web
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from events.store.write_health import REASONS, WriteHealth
+
 log = structlog.get_logger(__name__)
 
 COMPLAINTS_RECEIVED = Counter(
@@ -40,6 +42,13 @@ HANDLER_FAILURES = Counter(
     "levee_handler_failures", "Handler attempts that raised (each is retried, then dead-lettered)", ["worker"]
 )
 DEAD_LETTERS = Counter("levee_dead_letters", "Events a worker set aside as poison", ["worker"])
+STORE_WRITES_REFUSED = Counter(
+    "levee_store_writes_refused",
+    "Appends to the stream refused for lack of storage (no_storage) or never confirmed (unconfirmed)",
+    ["reason"],
+)
+for _reason in REASONS:  # at 0 from the start, so an alert on its rate has a series to watch
+    STORE_WRITES_REFUSED.labels(_reason)
 DEADLINES_MISSED = Counter(
     "levee_deadlines_missed", "Escalations the deadline watcher made for a missed deadline", ["level"]
 )
@@ -74,6 +83,11 @@ class LagMeter:
             return False
         self._last = now
         return True
+
+
+def write_health() -> WriteHealth:
+    """The process's one WriteHealth for its store: each refused append is counted here."""
+    return WriteHealth(on_refused=lambda reason: STORE_WRITES_REFUSED.labels(reason).inc())
 
 
 def render() -> tuple[bytes, str]:

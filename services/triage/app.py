@@ -18,6 +18,7 @@ from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from events.store.connection import connect_nats
 from events.store.stream import StreamSpec, ensure_stream
+from services.runtime.metrics import write_health
 from services.runtime.worker import Handler, Worker
 from services.triage import handlers
 from services.triage.indexes import Cluster, ContactIndex
@@ -89,7 +90,7 @@ async def run(settings: TriageSettings, stop: asyncio.Event) -> None:
         # With the replicas set: whichever process starts first creates the stream (R3 in a cluster).
         spec = StreamSpec(name=settings.nats_stream, replicas=settings.stream_replicas)
         await ensure_stream(nc, spec)
-        worker = build_worker(JetStreamEventStore(nc, spec), deps)
+        worker = build_worker(JetStreamEventStore(nc, spec, health=write_health()), deps)
         log.info(
             "triage_starting",
             stream=spec.name,

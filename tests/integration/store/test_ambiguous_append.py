@@ -1,0 +1,61 @@
+"""An append whose answer is lost: stored means read back whole, and the process's WriteHealth hears of it.
+
+The answer is lost on purpose here (the publish happens, or does not, and then the reply "times out"): a real
+nats-server, no stand-in for it. The half-readable batch a full store leaves is in test_store_full.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from nats.aio.client import Client as NATS
+
+from events.store import JetStreamEventStore, Write, WriteUnconfirmed
+from events.store.stream import StreamSpec
+from events.store.write_health import WriteHealth
+
+
+class LostAnswer(JetStreamEventStore):
+    """Publishes for real (or not at all), then behaves as if the answer never came."""
+
+    publish = True
+
+    async def _publish_batch(self, batch_id: str, writes: Sequence[Write]) -> dict[str, Any]:
+        if self.publish:
+            await super()._publish_batch(batch_id, writes)
+        raise TimeoutError
+
+
+def writes(spec: StreamSpec, n: int) -> list[Write]:
+    return [Write(spec.event_subject(uuid.uuid4()), f"m{k}".encode(), expected_last_seq=0) for k in range(n)]
+
+
+@pytest.mark.parametrize("size", [1, 3])
+async def test_a_stored_write_whose_answer_was_lost_is_confirmed_by_reading_it_back(
+    nc: NATS, store: JetStreamEventStore, size: int
+) -> None:
+    health = WriteHealth()
+    lost = LostAnswer(nc, store.spec, health=health)
+    batch = writes(store.spec, size)
+    positions = await lost.append(batch)
+    stored = [await store.message_at(p) for p in positions]
+    assert [m.subject if m else None for m in stored] == [w.subject for w in batch]
+    assert health.problem() is None
+
+
+@pytest.mark.parametrize("size", [1, 3])
+async def test_a_write_never_stored_is_unconfirmed_and_noted(
+    nc: NATS, store: JetStreamEventStore, size: int
+) -> None:
+    health = WriteHealth()
+    lost = LostAnswer(nc, store.spec, health=health)
+    lost.publish = False
+    batch = writes(store.spec, size)
+    with pytest.raises(WriteUnconfirmed, match="not in the stream"):
+        await lost.append(batch)
+    assert [await store.last_message(w.subject) for w in batch] == [None] * size
+    problem = health.problem()
+    assert problem is not None and "unconfirmed" in problem
