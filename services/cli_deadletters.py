@@ -21,7 +21,7 @@ import asyncpg
 import nats.errors
 import structlog
 
-from events.store import JetStreamEventStore, StoreUnavailable
+from events.store import JetStreamEventStore, StoreFull, StoreUnavailable, WriteUnconfirmed
 from events.store.connection import connect_nats
 from services.api.read_models import queries
 from services.runtime import redrive
@@ -79,7 +79,8 @@ async def list_dead_letters(settings: Settings, *, limit: int = 50, out: TextIO 
 async def retry_dead_letter(
     settings: Settings, worker: str, event_position: int, *, by: str, out: TextIO | None = None
 ) -> int:
-    """0 once the request is stored; 1 when refused (nothing stored); 2 for a malformed worker or position."""
+    """0 once the request is stored; 1 when refused (nothing stored, except after `write_unconfirmed`: it may
+    be); 2 for a malformed worker or position."""
     if not redrive.WORKER_NAME.fullmatch(worker) or event_position < 1:
         log.error("retry_not_requested", worker=worker, event_position=event_position, reason="malformed")
         return 2
@@ -102,7 +103,12 @@ async def retry_dead_letter(
         refused.error("retry_not_requested", code=exc.code, reason=exc.detail)
         return 1
     except (StoreUnavailable, nats.errors.Error, TimeoutError) as exc:  # as the API's retry route
-        refused.error("retry_not_requested", code="unavailable", reason=str(exc) or type(exc).__name__)
+        code = (
+            "event_store_full" if isinstance(exc, StoreFull)
+            else "write_unconfirmed" if isinstance(exc, WriteUnconfirmed)  # may be stored: list, then ask again
+            else "unavailable"
+        )  # fmt: skip
+        refused.error("retry_not_requested", code=code, reason=str(exc) or type(exc).__name__)
         return 1
     finally:
         await nc.close()

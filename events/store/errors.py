@@ -29,8 +29,13 @@ class StoreFull(StoreUnavailable):
 class WriteUnconfirmed(StoreUnavailable):
     """No answer to a write, and reading back did not find all of it: whether it will be stored is unknown.
 
-    A broker that went away mid-request looks like this, and so does a stream that reads but cannot write
-    (a full disk leaves it so until nats-server restarts). A retry under the same idempotency key finds out."""
+    `read_back`: the broker answered the read-back. Then it reads but does not write, which is how a full
+    disk shows (nats-server stays so until it restarts); without it, the broker went away mid-request. A
+    retry under the same idempotency key finds out which."""
+
+    def __init__(self, detail: str, *, read_back: bool) -> None:
+        super().__init__(detail)
+        self.read_back = read_back
 
 
 class StreamGap(StoreError):

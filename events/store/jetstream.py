@@ -95,15 +95,17 @@ class JetStreamEventStore:
             raise ValueError(f"an atomic batch holds at most {MAX_BATCH} messages, got {len(writes)}")
         if self.health is None:
             return await self._append(writes)
+        started = self.health.now()
         try:
             positions = await self._append(writes)
         except StoreFull as exc:
-            self.health.refused(NO_STORAGE, str(exc))
+            self.health.refused(NO_STORAGE, str(exc), started)
             raise
         except WriteUnconfirmed as exc:
-            self.health.refused(UNCONFIRMED, str(exc))
+            if exc.read_back:  # the broker reads but did not write; else it went away (checked elsewhere)
+                self.health.refused(UNCONFIRMED, str(exc), started)
             raise
-        self.health.stored()
+        self.health.stored(started)
         return positions
 
     async def _append(self, writes: Sequence[Write]) -> list[int]:
@@ -170,30 +172,50 @@ class JetStreamEventStore:
     ) -> list[int]:
         """A publish that timed out may still have been stored: read back before reporting anything.
 
-        Stored means all of it: a batch's messages are contiguous, so its first and its last must both be
-        there. At the storage limit nats-server 2.15 was seen to leave the batch that crossed it unanswered
-        with only its first message readable (the rest appeared when the server restarted): that is no
-        confirmation (tests/integration/store/test_store_full.py)."""
+        Stored means all of it: a batch's messages are contiguous, so the last must be at its place and be
+        the batch's last. At the storage limit nats-server 2.15 was seen to leave the batch that crossed it
+        unanswered with only its first message readable (the rest appeared when the server restarted): that
+        is no confirmation (tests/integration/store/test_store_full.py)."""
         log.warning("append_ambiguous", batch_id=batch_id, messages=len(writes))
         try:
-            since = started - timedelta(seconds=2)
-            for message in await self.read_subject(writes[0].subject, since=since):
-                if batch_id in (message.headers.get("Nats-Batch-Id"), message.headers.get("Nats-Msg-Id")):
-                    first = message.seq
-                    last = await self.message_at(first + len(writes) - 1) if len(writes) > 1 else None
-                    if len(writes) > 1 and (last is None or last.headers.get("Nats-Batch-Id") != batch_id):
-                        log.warning("append_ambiguous_partial", batch_id=batch_id, first=first)
-                        raise WriteUnconfirmed(
-                            "NATS did not confirm the write and only part of it is readable in the stream "
-                            "(a restart of nats-server may still complete it)"
-                        )
-                    log.info("append_ambiguous_resolved", batch_id=batch_id, stored=True)
-                    return list(range(first, first + len(writes)))
-        except WriteUnconfirmed:
-            raise
-        except StoreUnavailable:
-            pass
-        raise WriteUnconfirmed("NATS did not confirm the write and it is not in the stream")
+            first = await self._first_of_batch(batch_id, writes[0].subject, started - timedelta(seconds=2))
+            if first is not None and len(writes) > 1:
+                last = await self.message_at(first + len(writes) - 1)
+                ours = (
+                    (last.headers.get("Nats-Batch-Id"), last.headers.get("Nats-Batch-Sequence"))
+                    if last
+                    else None
+                )
+                if ours != (batch_id, str(len(writes))):
+                    log.warning("append_ambiguous_partial", batch_id=batch_id, first=first)
+                    raise WriteUnconfirmed(
+                        "NATS did not confirm the write and only part of it is readable in the stream "
+                        "(a restart of nats-server may still complete it)",
+                        read_back=True,
+                    )
+        except StoreUnavailable as exc:
+            if isinstance(exc, WriteUnconfirmed):
+                raise
+            raise WriteUnconfirmed(
+                f"NATS did not confirm the write and could not be read back ({exc})", read_back=False
+            ) from exc
+        except StoreError as exc:
+            raise WriteUnconfirmed(
+                f"NATS did not confirm the write and reading it back failed ({exc})", read_back=False
+            ) from exc
+        if first is None:
+            raise WriteUnconfirmed(
+                "NATS did not confirm the write and it is not in the stream", read_back=True
+            )
+        log.info("append_ambiguous_resolved", batch_id=batch_id, stored=True)
+        return list(range(first, first + len(writes)))
+
+    async def _first_of_batch(self, batch_id: str, subject: str, since: datetime) -> int | None:
+        """The position of the write with this batch (or message) id on `subject` since a time, or None."""
+        for message in await self.read_subject(subject, since=since):
+            if batch_id in (message.headers.get("Nats-Batch-Id"), message.headers.get("Nats-Msg-Id")):
+                return message.seq
+        return None
 
     # -- reading -----------------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ from events.complaint import Complaint
 from events.errors import DomainError
 from events.incident import Incident
 from events.store.aggregates import AggregateStore
-from events.store.errors import ConcurrencyConflict, StoreUnavailable
+from events.store.errors import ConcurrencyConflict, StoreFull, StoreUnavailable, WriteUnconfirmed
 from events.store.jetstream import MAX_BATCH
 from services.api import health, keys
 from services.api.auth import require_role
@@ -56,7 +56,14 @@ from services.api.commands import (
 )
 from services.api.openapi import problem_responses
 from services.api.principal import PRINCIPAL, Principal
-from services.api.problems import FieldError, Problem, invalid
+from services.api.problems import (
+    STORE_FULL_RETRY_AFTER_SECONDS,
+    TYPE_BASE,
+    FieldError,
+    Problem,
+    invalid,
+    store_full,
+)
 from services.api.read_models.queries import S
 from services.api.read_routes import department_in_path, json_response, reading
 
@@ -208,11 +215,24 @@ async def _require_incident(repo: Repository, incident_id: UUID) -> None:
 
 
 def _interrupted(bulk: Bulk, exc: Exception, candidates: int) -> web.Response:
-    """503 saying what was stored before NATS failed: committed chunks are stored, nothing after them is."""
+    """503 saying what was stored before NATS failed: committed chunks are stored, nothing after them is,
+    except, when the write was not confirmed, the chunk in flight may be. Asking again is safe either way:
+    cases already signed for are skipped."""
+    stored = f"{len(bulk.acted)} of {candidates} complaints were stored before it failed (complaint_ids)"
+    if isinstance(exc, WriteUnconfirmed):
+        rest = f"the next {CHUNK} at most may or may not be stored, none after them is"
+    else:
+        rest = "none of the others was"
+    if isinstance(exc, StoreFull):
+        full = store_full(exc)
+        return health.problem_response(
+            503, title=full.title, type_=TYPE_BASE + full.code, code=full.code,
+            detail=f"{exc}. {stored}; {rest}. Ask again once an operator has added storage.",
+            retry_after=STORE_FULL_RETRY_AFTER_SECONDS, **bulk.answer(),
+        )  # fmt: skip
     return health.problem_response(
         503, title="A dependency is unavailable", type_=health.DEPENDENCY_DOWN,
-        detail=f"NATS: {exc}. {len(bulk.acted)} of {candidates} complaints were stored before it failed "
-               "(complaint_ids); none of the others was. Asking again acts on the rest.",
+        detail=f"NATS: {exc}. {stored}; {rest}. Asking again acts on the rest.",
         **bulk.answer(),
     )  # fmt: skip
 
@@ -285,8 +305,9 @@ def _action_operation() -> dict[str, Any]:
     }  # accept: 422 if given
     op["responses"]["503"] = {
         **problem_responses(503)["503"],
-        "description": f"NATS unavailable. Cases are stored {CHUNK} to an atomic batch: `complaint_ids` "
-        "lists those stored before it failed (none of the others was); ask again for the rest",
+        "description": f"NATS unavailable, or the event store full (`event_store_full`). Cases are stored "
+        f"{CHUNK} to an atomic batch: `complaint_ids` lists those stored before it failed (none of the others "
+        "was, unless the write was not confirmed: then the chunk in flight may be); ask again for the rest",
     }
     return op
 

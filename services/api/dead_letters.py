@@ -17,13 +17,13 @@ import nats.errors
 import structlog
 from aiohttp import web
 
-from events.store.errors import StoreUnavailable
+from events.store.errors import StoreFull, StoreUnavailable, WriteUnconfirmed
 from services.api import keys
 from services.api.auth import requires, role_names
 from services.api.commands import PROBLEM_STATUSES, read_body
 from services.api.openapi import json_body, problem_responses
 from services.api.principal import PRINCIPAL
-from services.api.problems import Problem
+from services.api.problems import Problem, store_full
 from services.runtime import redrive
 
 log = structlog.get_logger(__name__)
@@ -46,6 +46,10 @@ async def retry(request: web.Request) -> web.Response:
         raise Problem(404, "No such dead letter", str(exc), code="not_found") from None
     except redrive.RetryRefused as exc:
         raise Problem(409, "Cannot retry it now", exc.detail, code=exc.code) from None
+    except StoreFull as exc:
+        raise store_full(exc) from None
+    except WriteUnconfirmed as exc:
+        raise keys.DependencyUnavailable("NATS", f"the request may or may not be stored: {exc}") from exc
     except (StoreUnavailable, nats.errors.Error, TimeoutError) as exc:
         raise keys.DependencyUnavailable("NATS", f"nothing was stored: {type(exc).__name__}") from exc
     request[keys.LOG_FIELDS] = {"worker": worker, "event_position": event_position}

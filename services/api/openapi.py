@@ -38,7 +38,8 @@ _REASONS = {
     400: "Malformed request", 401: "No valid token", 403: "Not allowed for this role", 404: "Not found",
     409: "Conflicts with the current state", 413: "Body too large", 415: "Unsupported content type",
     422: "Invalid fields (each named in errors[])", 429: "Too many requests (see Retry-After)",
-    503: "A dependency is unavailable; nothing was stored (see Retry-After)",
+    503: "A dependency is unavailable, or the event store is full (`event_store_full`); nothing was stored, "
+         "unless `write_unconfirmed`: then it may be (see Retry-After)",
 }  # fmt: skip
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "description": "seconds"}}
 

@@ -405,6 +405,15 @@ def api_problems(deployment: dict[str, Any], services: dict[str, dict[str, Any]]
     return problems
 
 
+def _bytes(size: object) -> float:
+    """A Kubernetes quantity in binary units ("18Gi") as bytes; anything else as infinitely large."""
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    text = str(size or "")
+    if text[-2:] in units and text[:-2].isdigit():
+        return int(text[:-2]) * units[text[-2:]]
+    return float("inf")
+
+
 def nats_values_problems(directory: Path) -> list[str]:
     values = yaml.safe_load((directory / "nats-values.yaml").read_text())
     config, env = values.get("config", {}), values.get("container", {}).get("env", {})
@@ -419,6 +428,10 @@ def nats_values_problems(directory: Path) -> list[str]:
         # A string: the chart's env helper fails `helm install` on a number.
         f"GOGC {NATS_GOGC} in the container's env, as `levee up` runs nats-server": env.get("GOGC")
         == NATS_GOGC,
+        "JetStream's file limit (fileStore.maxSize) at most 95% of the volume (fileStore.pvc.size)": _bytes(
+            jetstream.get("fileStore", {}).get("maxSize")
+        )
+        <= 0.95 * _bytes(jetstream.get("fileStore", {}).get("pvc", {}).get("size")),
     }
     problems = [f"nats-values.yaml: not {what}" for what, ok in checks.items() if not ok]
     problems += [
@@ -697,6 +710,12 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], 
     "nats-box without the admin's password": (
         _edit("kubernetes/nats-values.yaml", "      NATS_USER: admin\n", ""),
         lambda d: nats_values_problems(d / "kubernetes"), "nats-box does not connect as admin"),
+    "NATS values whose JetStream limit is the whole volume": (
+        _edit("kubernetes/nats-values.yaml", "      maxSize: 18Gi\n", "      maxSize: 20Gi\n"),
+        lambda d: nats_values_problems(d / "kubernetes"), "not JetStream's file limit (fileStore.maxSize) at most"),
+    "NATS values without a JetStream limit": (
+        _edit("kubernetes/nats-values.yaml", "      maxSize: 18Gi\n", ""),
+        lambda d: nats_values_problems(d / "kubernetes"), "not JetStream's file limit (fileStore.maxSize) at most"),
     "a NATS node without the GC target": (
         _edit("compose.yaml", '    GOGC: "25"\n', ""), compose_problems, "nats-1: GOGC is not 25"),
     "NATS values without the GC target": (

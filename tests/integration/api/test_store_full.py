@@ -71,7 +71,9 @@ async def test_a_full_event_store_is_a_clear_503_and_nothing_half_written(
     codes = {body["code"] for status, _, body in answers if status == 503}
     # The batch that crosses the limit may go unanswered: "not confirmed", never "stored".
     assert codes <= {"event_store_full", "write_unconfirmed"}, codes
-    _, headers, problem = next(a for a in answers if a[2].get("code") == "event_store_full")
+    full = next((a for a in answers if a[2].get("code") == "event_store_full"), None)
+    assert full is not None, f"no event_store_full answer in {len(answers)} requests"
+    _, headers, problem = full
     assert headers["Content-Type"].startswith("application/problem+json")
     assert headers["Retry-After"] == "60"
     assert problem["title"] == "The event store is full"

@@ -19,13 +19,14 @@ from events.store.write_health import WriteHealth
 
 
 class LostAnswer(JetStreamEventStore):
-    """Publishes for real (or not at all), then behaves as if the answer never came."""
+    """Publishes for real the first `published` writes (all of them by default) under the write's id, then
+    behaves as if the answer never came."""
 
-    publish = True
+    published: int | None = None
 
     async def _publish_batch(self, batch_id: str, writes: Sequence[Write]) -> dict[str, Any]:
-        if self.publish:
-            await super()._publish_batch(batch_id, writes)
+        if self.published != 0:
+            await super()._publish_batch(batch_id, writes[: self.published])
         raise TimeoutError
 
 
@@ -52,10 +53,26 @@ async def test_a_write_never_stored_is_unconfirmed_and_noted(
 ) -> None:
     health = WriteHealth()
     lost = LostAnswer(nc, store.spec, health=health)
-    lost.publish = False
+    lost.published = 0
     batch = writes(store.spec, size)
     with pytest.raises(WriteUnconfirmed, match="not in the stream"):
         await lost.append(batch)
     assert [await store.last_message(w.subject) for w in batch] == [None] * size
+    problem = health.problem()
+    assert problem is not None and "unconfirmed" in problem
+
+
+async def test_a_batch_read_back_in_part_is_unconfirmed_never_stored(
+    nc: NATS, store: JetStreamEventStore
+) -> None:
+    health = WriteHealth()
+    lost = LostAnswer(nc, store.spec, health=health)
+    lost.published = 1  # the first write is in the stream under the batch's id, the other two are not
+    batch = writes(store.spec, 3)
+    with pytest.raises(WriteUnconfirmed, match="only part of it is readable") as refused:
+        await lost.append(batch)
+    assert refused.value.read_back
+    assert await store.last_message(batch[0].subject) is not None
+    assert [await store.last_message(w.subject) for w in batch[1:]] == [None, None]
     problem = health.problem()
     assert problem is not None and "unconfirmed" in problem

@@ -57,6 +57,8 @@ async def test_a_full_store_refuses_clearly_and_keeps_what_it_acknowledged(
         except StoreUnavailable as exc:
             # The batch that crosses the limit may go unanswered, half readable: never called stored.
             unconfirmed.append(str(exc))
+            if len(unconfirmed) > 1:
+                pytest.fail(f"more than one write unconfirmed at the limit: {unconfirmed}")
             continue
         acknowledged.update(zip(positions, (w.subject for w in writes), strict=True))
     assert refused is not None, f"{MOST_APPENDS} appends of 4 KB fitted in {LIMIT}"
@@ -80,13 +82,17 @@ async def test_what_a_full_store_acknowledged_survives_a_restart(
     await ensure_stream(small_nc, stream_spec)
     store = JetStreamEventStore(small_nc, stream_spec, timeout=2.0)
     acknowledged: dict[int, str] = {}
+    unconfirmed = 0
     for n in range(MOST_APPENDS):
         writes = [Write(stream_spec.event_subject(f"kept-{n}-{k}"), PAYLOAD) for k in range(2)]
         try:
             positions = await store.append(writes)
         except StoreFull:
             break
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
+            unconfirmed += 1
+            if unconfirmed > 1:
+                pytest.fail(f"more than one write unconfirmed at the limit: {exc}")
             continue
         acknowledged.update(zip(positions, (w.subject for w in writes), strict=True))
     else:
