@@ -45,6 +45,10 @@ class Settings:
     database_url: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # Seconds a connection may stay idle, or take to send a request's headers; above a load balancer's idle
+    # timeout (nginx 60 s, AWS 60 s; Google's needs more than 600), or it may reuse a connection we closed.
+    http_idle_seconds: float = 75.0
+    http_body_seconds: float = 30.0  # to send a request's body once its headers are in (64 KiB at most)
     data_dir: Path = Path(".levee")
     log_format: LogFormat = "json"
     log_level: str = "info"
@@ -73,6 +77,12 @@ class Settings:
             raise SettingsError("LEVEE_HTTP_HOST is empty")
         if not 1 <= self.http_port <= 65535:
             raise SettingsError(f"LEVEE_HTTP_PORT={self.http_port}: a port is 1..65535")
+        for name, seconds in (
+            ("LEVEE_HTTP_IDLE_SECONDS", self.http_idle_seconds),
+            ("LEVEE_HTTP_BODY_SECONDS", self.http_body_seconds),
+        ):
+            if not 0 < seconds <= 3600:
+                raise SettingsError(f"{name}={seconds:g}: seconds above 0, at most 3600")
         if self.log_format not in LOG_FORMATS:
             raise SettingsError(f"LEVEE_LOG_FORMAT={self.log_format!r}: one of {', '.join(LOG_FORMATS)}")
         if self.log_level not in LOG_LEVELS:
@@ -116,6 +126,7 @@ class Settings:
         port = get("LEVEE_HTTP_PORT")
         replicas = get("LEVEE_STREAM_REPLICAS")
         metrics_port = get("LEVEE_METRICS_PORT")
+        idle, body = get("LEVEE_HTTP_IDLE_SECONDS"), get("LEVEE_HTTP_BODY_SECONDS")
         secret = get("LEVEE_CONTACT_SECRET")
         log_format = get("LEVEE_LOG_FORMAT") or ("console" if is_tty else "json")
         reference, rules, routing = get("LEVEE_REFERENCE"), get("LEVEE_TRIAGE_RULES"), get("LEVEE_ROUTING")
@@ -128,6 +139,12 @@ class Settings:
             database_url=get("DATABASE_URL"),
             http_host=get("LEVEE_HTTP_HOST") or defaults.http_host,
             http_port=_parse_port(port) if port else defaults.http_port,
+            http_idle_seconds=_parse_seconds("LEVEE_HTTP_IDLE_SECONDS", idle)
+            if idle
+            else defaults.http_idle_seconds,
+            http_body_seconds=_parse_seconds("LEVEE_HTTP_BODY_SECONDS", body)
+            if body
+            else defaults.http_body_seconds,
             data_dir=Path(get("LEVEE_DATA_DIR") or defaults.data_dir),
             log_format=log_format.lower(),  # type: ignore[arg-type]  # checked in __post_init__
             log_level=(get("LEVEE_LOG_LEVEL") or defaults.log_level).lower(),
@@ -148,6 +165,8 @@ class Settings:
             "LEVEE_STREAM_REPLICAS": str(self.stream_replicas),
             "LEVEE_HTTP_HOST": self.http_host,
             "LEVEE_HTTP_PORT": str(self.http_port),
+            "LEVEE_HTTP_IDLE_SECONDS": f"{self.http_idle_seconds:g}",
+            "LEVEE_HTTP_BODY_SECONDS": f"{self.http_body_seconds:g}",
             "LEVEE_DATA_DIR": str(self.data_dir),
             "LEVEE_LOG_FORMAT": self.log_format,
             "LEVEE_LOG_LEVEL": self.log_level,
@@ -196,6 +215,13 @@ def _parse_int(name: str, text: str) -> int:
         return int(text)
     except ValueError:
         raise SettingsError(f"{name}={text!r}: not a whole number") from None
+
+
+def _parse_seconds(name: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r}: not a number of seconds") from None
 
 
 def _parse_port(text: str) -> int:

@@ -44,6 +44,7 @@ from services.api import (
     problems,
     read_routes,
     resources,
+    slow_clients,
 )
 from services.api.principal import PRINCIPAL, PUBLIC
 from services.runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS, write_health
@@ -86,7 +87,10 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 def build_app(settings: Settings) -> web.Application:
     if settings.nats_url is None or settings.database_url is None:
         raise SettingsError("the API needs NATS_URL and DATABASE_URL (`levee up` sets both for its services)")
-    middlewares = [request_context, problems.problems, auth.authenticate]
+    middlewares = [
+        request_context, problems.problems, slow_clients.body_deadline(settings.http_body_seconds),
+        auth.authenticate,
+    ]  # fmt: skip
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings
     configure_reference(settings.reference_file)  # the process's reference data: LEVEE_REFERENCE or packaged
@@ -106,7 +110,10 @@ def register_routes(app: web.Application) -> None:
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     """`levee serve api`: serve until `stop` is set, then close every connection."""
-    runner = web.AppRunner(build_app(settings), access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        build_app(settings), access_log=None, handle_signals=False,
+        keepalive_timeout=settings.http_idle_seconds,  # bounds a request's headers too (slow_clients.py)
+    )  # fmt: skip
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.http_host, settings.http_port).start()

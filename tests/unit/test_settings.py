@@ -31,6 +31,9 @@ PARSED = [
     ({"LEVEE_SERVICE": "api-2"}, {"service_name": "api-2"}),
     ({"LEVEE_METRICS_PORT": "9100"}, {"metrics_port": 9100}),
     ({"LEVEE_METRICS_PORT": ""}, {"metrics_port": 0}),
+    ({}, {"http_idle_seconds": 75.0, "http_body_seconds": 30.0}),
+    ({"LEVEE_HTTP_IDLE_SECONDS": "620", "LEVEE_HTTP_BODY_SECONDS": "2.5"},
+     {"http_idle_seconds": 620.0, "http_body_seconds": 2.5}),
     ({"UNRELATED": "x"}, {}),
 ]  # fmt: skip
 
@@ -61,6 +64,11 @@ BAD = [
     ({"LEVEE_SERVICE": "Api Server"}, "LEVEE_SERVICE"),
     ({"LEVEE_METRICS_PORT": "nine"}, "LEVEE_METRICS_PORT"),
     ({"LEVEE_METRICS_PORT": "65536"}, "LEVEE_METRICS_PORT"),
+    ({"LEVEE_HTTP_IDLE_SECONDS": "a minute"}, "LEVEE_HTTP_IDLE_SECONDS"),
+    ({"LEVEE_HTTP_IDLE_SECONDS": "0"}, "LEVEE_HTTP_IDLE_SECONDS"),
+    ({"LEVEE_HTTP_BODY_SECONDS": "nan"}, "LEVEE_HTTP_BODY_SECONDS"),
+    ({"LEVEE_HTTP_BODY_SECONDS": "-1"}, "LEVEE_HTTP_BODY_SECONDS"),
+    ({"LEVEE_HTTP_BODY_SECONDS": "86400"}, "LEVEE_HTTP_BODY_SECONDS"),
 ]
 
 

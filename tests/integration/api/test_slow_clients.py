@@ -1,0 +1,77 @@
+"""Clients that send slowly are cut off in bounded time, and everyone else is still served (slow_clients.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+
+from events.store import JetStreamEventStore
+from services.api.app import run
+from services.embedded.ports import free_port
+from services.settings import Settings
+from tests.integration.api.conftest import MakeClient
+from tests.integration.api.test_intake import GOOD, URL
+
+DEADLINE = 0.5  # seconds, for the test; the defaults are 75 (headers, idleness) and 30 (body)
+BOUND = 10.0  # seconds any answer or close may take here
+PARTIAL_HEAD = b"POST /api/v1/complaints HTTP/1.1\r\nHost: levee\r\nContent-Type: application/json\r\n"
+
+
+async def test_a_body_that_stops_arriving_is_answered_408_and_nothing_is_stored(
+    make_client: MakeClient, store: JetStreamEventStore
+) -> None:
+    client = await make_client(http_body_seconds=DEADLINE)
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(PARTIAL_HEAD + b"Content-Length: 400\r\n\r\n" + b'{"channel": "web", ')
+        await writer.drain()
+        async with asyncio.timeout(BOUND):
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(
+                next(h for h in head.split(b"\r\n") if h.startswith(b"Content-Length:")).split(b":")[1]
+            )
+            body = await reader.readexactly(length)
+    finally:
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 408 "), head
+    assert b"Content-Type: application/problem+json" in head
+    assert (
+        b"Connection: close" in head
+    )  # the rest of the body is read and dropped for 10 s at most, then closed
+    problem = json.loads(body)
+    assert problem["code"] == "body_timeout" and f"within {DEADLINE:g} s" in problem["detail"]
+    assert (await store.stream_state())["messages"] == 0
+
+    # A client that sends its body at once is not affected.
+    response = await client.post(URL, json=GOOD)
+    assert response.status == 201, await response.text()
+
+
+async def test_a_request_whose_headers_stop_arriving_is_closed_and_others_are_served(
+    api_settings: Settings,
+) -> None:
+    settings = api_settings.replace(http_port=free_port(), http_idle_seconds=DEADLINE)
+    stop = asyncio.Event()
+    serving = asyncio.create_task(run(settings, stop))
+    try:
+        async with asyncio.timeout(BOUND):
+            while True:  # until the API listens
+                try:
+                    reader, writer = await asyncio.open_connection(settings.http_host, settings.http_port)
+                    break
+                except OSError:
+                    await asyncio.sleep(0.05)
+        try:
+            writer.write(PARTIAL_HEAD)  # and never the blank line that ends the headers
+            await writer.drain()
+            async with asyncio.timeout(BOUND):
+                assert await reader.read() == b"", "the server answered a request it never received whole"
+        finally:
+            writer.close()
+        async with aiohttp.ClientSession() as session, session.get(f"{settings.base_url}/readyz") as ready:
+            assert ready.status == 200
+    finally:
+        stop.set()
+        await serving
