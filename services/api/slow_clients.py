@@ -19,6 +19,8 @@ import asyncio
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from services.api.open311 import BASE as OPEN311
+from services.api.open311 import Open311Error
 from services.api.problems import Problem
 
 
@@ -26,17 +28,22 @@ def body_deadline(seconds: float) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.body_exists:
+            open311 = request.path.startswith(OPEN311)  # its errors are the spec's arrays, not problems
             try:
                 async with asyncio.timeout(seconds):
                     await request.read()  # over client_max_size: 413, as a handler's read would give
             except TimeoutError:
-                response = Problem(
-                    408, "Request timeout",
-                    f"The request's body did not arrive within {seconds:g} s of its headers; nothing was done.",
-                    code="body_timeout",
-                ).response()  # fmt: skip
+                detail = f"The request's body did not arrive within {seconds:g} s of its headers; nothing was done."
+                response = (
+                    Open311Error(408, detail).response() if open311
+                    else Problem(408, "Request timeout", detail, code="body_timeout").response()
+                )  # fmt: skip
                 response.force_close()  # the rest of the body may still be on its way
                 return response
+            except web.HTTPRequestEntityTooLarge as exc:
+                if open311:
+                    return Open311Error(413, exc.text or "request body too large").response()
+                raise
         return await handler(request)
 
     return middleware

@@ -418,8 +418,35 @@ function drawMap(points, hotspots) {
   $("map").replaceChildren(map);
 }
 
+// Whether complaints can be received at all: /healthz (public, answered apart from the board, which is cached
+// by position and would not change while nothing is written). A full store or an unreachable NATS stops intake.
+const INTAKE_DOWN = [
+  [(nats) => nats.startsWith("refusing writes") && nats.includes("no_storage"),
+    "事件库已满：无法接收新投诉，请立即通知值班工程师。 The event store is full: no new complaint can be received. "
+    + "Call the on-call engineer now (docs/operations.md, section 12)."],
+  [(nats) => nats.startsWith("refusing writes"),
+    "事件库不确认写入：新投诉可能无法接收，请立即通知值班工程师。 The event store does not confirm writes: new complaints "
+    + "may not be received. Call the on-call engineer now (docs/operations.md, section 12)."],
+  [(nats) => nats.startsWith("unavailable"),
+    "事件库无法连接：新投诉暂时无法接收（市民会被告知稍后重试）。 The event store is unreachable: no complaint can be received "
+    + "for now (callers are told to try again). docs/operations.md, section 2."],
+];
+
+async function checkIntake() {
+  let nats = "";
+  try {
+    const response = await fetch("/healthz", { cache: "no-store" });
+    if (!response.ok) nats = String((await response.json()).nats || "");
+  } catch { return; } // the API itself unreachable: the connection state says so
+  const found = INTAKE_DOWN.find(([matches]) => matches(nats));
+  const banner = $("intake");
+  banner.hidden = !found;
+  banner.textContent = found ? `${found[1]} (${nats})` : "";
+}
+
 let ticking = null; // the refetch every 15 s, stopped once the token is refused
 const refresh = refetcher(async () => {
+  checkIntake();
   try {
     render(await api("/api/v1/board"));
     say($("error"), "");

@@ -75,3 +75,27 @@ async def test_a_request_whose_headers_stop_arriving_is_closed_and_others_are_se
     finally:
         stop.set()
         await serving
+
+
+async def test_an_open311_body_that_stops_arriving_is_answered_in_the_specs_error_array(
+    make_client: MakeClient,
+) -> None:
+    client = await make_client(http_body_seconds=DEADLINE)
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(
+            b"POST /open311/v2/requests.json HTTP/1.1\r\nHost: levee\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 300\r\n\r\nservice_code=106&"
+        )
+        await writer.drain()
+        async with asyncio.timeout(BOUND):
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(
+                next(h for h in head.split(b"\r\n") if h.startswith(b"Content-Length:")).split(b":")[1]
+            )
+            body = await reader.readexactly(length)
+    finally:
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 408 "), head
+    [error] = json.loads(body)
+    assert error["code"] == 408 and "did not arrive" in error["description"]

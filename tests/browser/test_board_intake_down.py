@@ -1,0 +1,103 @@
+"""The command board says so when no complaint can be received: the event store full, then room again.
+
+Command staff watch the board, not /healthz: at 3 a.m. they must see that intake has stopped (and switch to
+their paper forms) without an engineer telling them. The stack here runs on a nats-server of its own whose
+JetStream holds 1 MB; the complaints fill it, the board shows the banner, and after nats-server comes back
+with room the next complaint is stored and the banner goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from services.embedded.nats_server import NatsServer
+from services.embedded.ports import free_port
+from tests.browser.conftest import Stack
+from tests.browser.test_board_pages import TRAPPED, ready, sign_in
+
+expect = pytest.importorskip(
+    "playwright.async_api", reason="Playwright for Python is a dev dependency"
+).expect
+MOST_REQUESTS = 2000  # about 1.5 KB a complaint: 1 MB is full long before
+BOUND = 60.0
+
+
+@pytest.fixture
+async def small_stack(
+    tmp_path: Path, database_url: str, stream_spec: Any
+) -> AsyncIterator[tuple[Stack, NatsServer]]:
+    from projections.app import run as run_projector
+    from services.settings import Settings
+
+    nats = NatsServer(tmp_path / "nats", max_file_store="1MB").start()
+    settings = Settings(
+        nats_url=nats.url, database_url=database_url, nats_stream=stream_spec.name, http_port=free_port(),
+        contact_hash_secret=b"browser-tests-secret-0123456789abcdef",
+    )  # fmt: skip
+    running = Stack(settings)
+    running.projector = asyncio.create_task(run_projector(settings, running.stop_projector), name="projector")
+    try:
+        await running.start_api()
+        yield running, nats
+    finally:
+        await running.stop_api()
+        running.stop_projector.set()
+        with suppress(asyncio.CancelledError):
+            await asyncio.wait_for(running.projector, 10)
+        nats.stop()
+
+
+async def complain_until(stack: Stack, operator: str, answer: str) -> None:
+    """Post complaints as the hotline (staff are not rate-limited) until one is answered `answer`: "201", or
+    a 503's problem code."""
+    async with aiohttp.ClientSession(stack.url) as http:
+        deadline = time.monotonic() + BOUND
+        for _ in range(MOST_REQUESTS):
+            headers = {"Idempotency-Key": uuid.uuid4().hex, "Authorization": f"Bearer {operator}"}
+            async with http.post("/api/v1/complaints", json=TRAPPED, headers=headers) as response:
+                assert response.status in (201, 503), (response.status, await response.text())
+                body = await response.json(content_type=None)
+                if answer == ("201" if response.status == 201 else body.get("code")):
+                    return
+            assert time.monotonic() < deadline, f"no {answer} within {BOUND:g} s"
+    pytest.fail(f"no {answer} in {MOST_REQUESTS} complaints")
+
+
+async def test_the_board_says_when_the_event_store_is_full_and_when_it_takes_complaints_again(
+    small_stack: tuple[Stack, NatsServer], browser: Any, shots: Path
+) -> None:
+    stack, nats = small_stack
+    command, operator = await stack.token("command"), await stack.token("operator")
+    await ready(stack, command)
+    board = await browser.new_page(viewport={"width": 1400, "height": 900})
+    await sign_in(board, f"{stack.url}/board", command)
+    await expect(board.locator("#totals")).not_to_be_empty(timeout=10_000)
+    banner = board.locator("#intake")
+    await expect(banner).to_be_hidden()
+
+    await complain_until(stack, operator, "event_store_full")
+    await board.reload()
+    await expect(banner).to_be_visible(timeout=10_000)
+    said = await banner.text_content() or ""
+    assert "事件库已满" in said and "The event store is full: no new complaint can be received" in said
+    assert "section 12" in said
+    await board.screenshot(path=shots / "01-event-store-full.png")
+
+    await asyncio.to_thread(nats.stop)  # an operator adds room and restarts nats-server
+    nats.max_file_store = "64MB"
+    await asyncio.to_thread(nats.start)
+    await complain_until(stack, operator, "201")
+    await board.reload()
+    await expect(board.locator("#totals")).not_to_be_empty(timeout=10_000)
+    await expect(banner).to_be_hidden(timeout=10_000)
+    await board.screenshot(path=shots / "02-taking-complaints-again.png")
+    await board.close()
