@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -22,6 +23,7 @@ from tests.integration.api.conftest import MakeClient
 from tests.integration.api.test_intake import GOOD, URL
 from tests.integration.api.test_metrics import scrape, value
 
+log = structlog.get_logger(__name__)
 Client = TestClient[web.Request, web.Application]
 LIMIT = "1MB"
 SENDERS = 4
@@ -111,5 +113,12 @@ async def test_a_full_event_store_is_a_clear_503_and_nothing_half_written(
             assert events, f"complaint {complaint_id} was answered 201 but is not in the stream"
             claim = await store.last_message(stream_spec.code_subject(code))
             assert claim is not None and claim.data.decode() == complaint_id
+        refusals = [body.get("code") for status, _, body in answers if status == 503]
+        log.info(  # docs/reliability.md quotes these
+            "store_full_figures", complaints_sent=len(answers) + 3, answered_201=len(codes_by_id),
+            in_stream_with_claim=len(codes_by_id), event_store_full=refusals.count("event_store_full") + 3,
+            write_unconfirmed=refusals.count("write_unconfirmed"), staff_command_refused=1,
+            stream_messages=messages,
+        )  # fmt: skip
     finally:
         await nc.close()
