@@ -128,7 +128,7 @@ async def redraw(writers: Writers, principal: Principal, key: str | None, taken:
     try:  # the claim row hands a retry the same code: it must hold the new one
         return await writers.requests.redraw(idempotency.scope(principal, key), taken, new_tracking_code())
     except keys.PG_DOWN as exc:
-        raise unavailable(f"PostgreSQL is unreachable ({type(exc).__name__})") from None
+        raise unavailable(keys.pg_trouble(exc)) from None
 
 
 def log_received(request: web.Request, complaint_id: uuid.UUID, channel: str, *, replay: bool) -> None:
@@ -211,7 +211,7 @@ async def prepare(
             personal_key=new_key() if intake.has_personal_data else None,
         )  # fmt: skip
     except keys.PG_DOWN as exc:
-        raise unavailable(f"PostgreSQL is unreachable ({type(exc).__name__})") from None
+        raise unavailable(keys.pg_trouble(exc)) from None
     if intake.has_personal_data and claim.personal_key is None:
         raise erased()
     return claim.complaint_id, claim.tracking_code, claim.personal_key
@@ -269,7 +269,7 @@ async def seal_personal(
             # The key the complaint has: this fresh one, or (an idempotent retry, or a racing twin) the first.
             key = await writers.key_store.put(complaint_id, new_key())
         except keys.PG_DOWN as exc:
-            raise unavailable(f"PostgreSQL is unreachable ({type(exc).__name__})") from None
+            raise unavailable(keys.pg_trouble(exc)) from None
         if key is None:
             raise erased()
     return seal(data, key)

@@ -19,6 +19,21 @@ from services.settings import Settings
 
 # What PostgreSQL being down, restarting or unreachable looks like to asyncpg: answered as a 503.
 PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_PG_SHORT_OF = {  # SQLSTATE class 53, insufficient resources: PostgreSQL answers, but cannot do the work
+    asyncpg.DiskFullError: "has no disk space left",
+    asyncpg.OutOfMemoryError: "is out of memory",
+    asyncpg.TooManyConnectionsError: "refuses more connections",
+}
+
+
+def pg_trouble(exc: BaseException) -> str:
+    """What a PG_DOWN error says about PostgreSQL, for a 503's detail: a full disk is not "unreachable"."""
+    for kind, what in _PG_SHORT_OF.items():
+        if isinstance(exc, kind):
+            return f"PostgreSQL {what} ({type(exc).__name__})"
+    if isinstance(exc, asyncpg.InsufficientResourcesError):
+        return f"PostgreSQL is short of resources ({type(exc).__name__})"
+    return f"PostgreSQL is unreachable ({type(exc).__name__})"
 
 
 class DependencyUnavailable(Exception):
