@@ -22,6 +22,15 @@ from events.store.records import Write
 
 log = structlog.get_logger(__name__)
 
+# Requests waiting for a batch at most: beyond, a new one is refused at once (Backlogged). At 2,000 complaints/s
+# a batch takes some 20 ms, so a healthy queue holds tens; thousands mean the broker has stalled (a full disk
+# leaves each write waiting out its timeout), and every waiting client would wait for minutes instead.
+MAX_QUEUED = 2000
+
+
+class Backlogged(StoreUnavailable):
+    """Too many writes are already waiting for the event store: this one was not queued."""
+
 
 @dataclass(slots=True)
 class _Request:
@@ -34,13 +43,19 @@ class GroupCommitter:
     """Owns `max_in_flight` flusher tasks; use as `async with GroupCommitter(store) as committer`."""
 
     def __init__(
-        self, store: JetStreamEventStore, *, max_messages: int = MAX_BATCH, max_in_flight: int = 2
+        self,
+        store: JetStreamEventStore,
+        *,
+        max_messages: int = MAX_BATCH,
+        max_in_flight: int = 2,
+        max_queued: int = MAX_QUEUED,
     ) -> None:
         # Two in flight: one batch being committed while the next fills. More batches in flight on one
         # connection made each slower on the server (measured: 1 in flight up to twice the rate of 8 under load).
         self.store = store
         self.max_messages = min(max_messages, MAX_BATCH)
         self.max_in_flight = max_in_flight
+        self.max_queued = max_queued
         self._queue: deque[_Request] = deque()
         self._ready = asyncio.Condition()
         self._flushers: list[asyncio.Task[None]] = []
@@ -72,6 +87,10 @@ class GroupCommitter:
             # Checked under the lock: flushers leave only when closing and the queue is empty.
             if self._closing or not self._flushers:
                 raise StoreUnavailable("the group committer is not running")
+            if len(self._queue) >= self.max_queued:
+                raise Backlogged(
+                    f"the event store is not keeping up: {len(self._queue)} writes are already waiting"
+                )
             self._queue.append(_Request(writes, future, frozenset(w.subject for w in writes)))
             self._ready.notify()
         return await asyncio.shield(future)

@@ -22,6 +22,7 @@ from events.personal import PersonalData, contact_hash, new_key, seal
 from events.publishing.redaction import mask
 from events.store import ConcurrencyConflict, StoreError, StoreFull, StoreUnavailable, WriteUnconfirmed
 from events.store.aggregates import AggregateNotFound, AggregateStore
+from events.store.group_commit import Backlogged
 from events.store.records import Write
 from events.store.stream import StreamSpec
 from services.api import idempotency, keys, ratelimit
@@ -89,6 +90,8 @@ async def store(
             raise store_full(exc) from None
         except WriteUnconfirmed as exc:
             raise unconfirmed(exc, keyed=key is not None) from None
+        except Backlogged as exc:  # refused before it was sent: nothing was stored
+            raise unavailable(str(exc)) from None
         except StoreUnavailable as exc:
             raise unavailable(f"the event store did not confirm the write: {exc}") from None
         except ConcurrencyConflict:

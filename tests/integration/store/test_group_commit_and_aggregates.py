@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import uuid
 
 import pytest
 
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable, Write
 from events.store.aggregates import AggregateNotFound, AggregateStore
-from events.store.group_commit import GroupCommitter
+from events.store.connection import connect_nats
+from events.store.group_commit import Backlogged, GroupCommitter
+from events.store.stream import StreamSpec, ensure_stream
+from services.embedded.nats_server import NatsServer
 from tests.support.toy import Counter, mapper
+from tests.support.waiting import wait_until
 
 
 async def test_concurrent_appends_share_batches_and_each_gets_its_own_positions(
@@ -137,3 +143,40 @@ async def test_repository_saves_through_group_commit(store: JetStreamEventStore)
         await asyncio.gather(*(repository.save(c) for c in counters))
     for c in counters[:10]:
         assert (await repository.get(c.id, Counter)).name == c.name
+
+
+async def test_a_stalled_broker_refuses_new_writes_at_once_once_enough_are_waiting(
+    own_nats_server: NatsServer, stream_spec: StreamSpec
+) -> None:
+    nc = await connect_nats(own_nats_server.url, name="levee-test-stalled")
+    await ensure_stream(nc, stream_spec)
+    store = JetStreamEventStore(nc, stream_spec, timeout=10.0)
+    pid = own_nats_server.pid
+    assert pid is not None
+    try:
+        async with GroupCommitter(store, max_in_flight=1, max_queued=3) as committer:
+            os.kill(pid, signal.SIGSTOP)  # the broker stops answering, as on a stalled disk
+            try:
+                subjects = [stream_spec.event_subject(uuid.uuid4()) for _ in range(10)]
+                tasks = [
+                    asyncio.create_task(committer.append([Write(s, b"x", expected_last_seq=0)]))
+                    for s in subjects
+                ]
+                # One batch in flight and three waiting: the other six are refused without waiting for NATS.
+                await wait_until(
+                    lambda: sum(t.done() for t in tasks) >= 6, "refusals while the broker is stalled"
+                )
+                refused = [t for t in tasks if t.done()]
+                assert all(isinstance(t.exception(), Backlogged) for t in refused)
+                assert "writes are already waiting" in str(refused[0].exception())
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        stored = [s for s, o in zip(subjects, outcomes, strict=True) if isinstance(o, list)]
+        backlogged = [o for o in outcomes if isinstance(o, Backlogged)]
+        assert len(stored) + len(backlogged) == 10  # everything queued is stored once the broker answers
+        assert 3 <= len(stored) <= 4  # the three waiting, and the one in flight if the flusher had taken it
+        for s, outcome in zip(subjects, outcomes, strict=True):
+            assert len(await store.read_subject(s)) == (1 if isinstance(outcome, list) else 0)
+    finally:
+        await nc.close()
