@@ -72,7 +72,7 @@ async def main(args: argparse.Namespace) -> None:
         store = JetStreamEventStore(nc, spec, timeout=30)
         plan = submissions(load_scenario("typhoon"), seed=args.seed, rate=args.rate, duration=args.seconds)
         complaints = [received(s.body, received_by="bench", contact_secret=SECRET) for s in plan]
-        async with GroupCommitter(store) as committer:
+        async with GroupCommitter(store, max_queued=1_000_000) as committer:  # a burst, not a stall
             writer = AggregateStore(store, make_mapper(), appender=committer)
             for start in range(0, len(complaints), 2000):
                 await asyncio.gather(*(writer.save(c) for c in complaints[start : start + 2000]))

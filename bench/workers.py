@@ -55,7 +55,7 @@ def out(line: str) -> None:
 async def write_complaints(store: JetStreamEventStore, count: int, seed: int) -> float:
     rng = random.Random(seed)
     started = time.perf_counter()
-    async with GroupCommitter(store) as committer:
+    async with GroupCommitter(store, max_queued=1_000_000) as committer:  # a burst, not a stall
         repository = AggregateStore(store, make_mapper(), appender=committer)
         for start in range(0, count, 2000):
             batch = [

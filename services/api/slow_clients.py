@@ -7,9 +7,12 @@ An ingress's own timeouts come first where there is one; these hold where there 
 - Headers: aiohttp closes a connection still waiting for a whole request when its keep-alive timer runs out.
   The timer starts with the connection and after each response, and bytes arriving do not reset it, so
   `keepalive_timeout` (LEVEE_HTTP_IDLE_SECONDS, set by `app.run`) bounds the headers as well as idleness.
-  (aiohttp's own default is an hour.)
+  (aiohttp's own default is an hour.) A handler that is running (a live stream) is never cut off by it.
 - Body: `body_deadline` reads it, within LEVEE_HTTP_BODY_SECONDS of the headers, before any handler runs;
-  late, the answer is 408 and the connection is closed. Handlers' own reads then return the bytes read.
+  late, the answer is 408 and the connection is closed. Read here, it is kept by aiohttp: the handler's
+  `read()`, `json()` or `post()` returns it (a multipart form is parsed here for that reason: its parser
+  reads the stream itself, which would then be empty).
+- A body over the size limit is refused here too (413), before it is read when its length says so.
 """
 
 from __future__ import annotations
@@ -29,21 +32,32 @@ def body_deadline(seconds: float) -> Middleware:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.body_exists:
             open311 = request.path.startswith(OPEN311)  # its errors are the spec's arrays, not problems
+            limit = request.client_max_size
+            if request.content_length is not None and request.content_length > limit:
+                return _refuse(open311, 413, f"A request body is at most {limit} bytes.")
             try:
                 async with asyncio.timeout(seconds):
-                    await request.read()  # over client_max_size: 413, as a handler's read would give
+                    if request.content_type.startswith("multipart/"):
+                        await request.post()
+                    else:
+                        await request.read()
             except TimeoutError:
                 detail = f"The request's body did not arrive within {seconds:g} s of its headers; nothing was done."
-                response = (
-                    Open311Error(408, detail).response() if open311
-                    else Problem(408, "Request timeout", detail, code="body_timeout").response()
-                )  # fmt: skip
+                response = _refuse(open311, 408, detail)
                 response.force_close()  # the rest of the body may still be on its way
                 return response
-            except web.HTTPRequestEntityTooLarge as exc:
-                if open311:
-                    return Open311Error(413, exc.text or "request body too large").response()
-                raise
+            except web.HTTPRequestEntityTooLarge:
+                return _refuse(open311, 413, f"A request body is at most {limit} bytes.")
         return await handler(request)
 
     return middleware
+
+
+_TITLES = {408: ("Request timeout", "body_timeout"), 413: ("Body too large", "body_too_large")}
+
+
+def _refuse(open311: bool, status: int, detail: str) -> web.Response:
+    if open311:
+        return Open311Error(status, detail).response()
+    title, code = _TITLES[status]
+    return Problem(status, title, detail, code=code).response()

@@ -102,6 +102,9 @@ async def metrics_response(request: web.Request) -> web.Response:
     return response
 
 
+SCRAPE_IDLE_SECONDS = 75.0
+
+
 @asynccontextmanager
 async def metrics_server(host: str, port: int) -> AsyncIterator[int | None]:
     """Serve GET /metrics on host:port while the block runs (port 0: off). Yields the bound port or None."""
@@ -110,7 +113,8 @@ async def metrics_server(host: str, port: int) -> AsyncIterator[int | None]:
         return
     app = web.Application()
     app.router.add_get("/metrics", metrics_response)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # A scraper asks every 15-60 s; a connection idle (or sending half a request) longer is closed.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=SCRAPE_IDLE_SECONDS)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

@@ -432,12 +432,23 @@ const INTAKE_DOWN = [
     + "for now (callers are told to try again). docs/operations.md, section 2."],
 ];
 
+const INTAKE_EVERY_MS = 5000; // a board refetches on every commit in a surge: /healthz at most this often
+let intakeAsked = 0;
+let intakeAsking = false; // one question at a time, so an older answer never overwrites a newer one
+
 async function checkIntake() {
+  if (intakeAsking || Date.now() - intakeAsked < INTAKE_EVERY_MS) return;
+  intakeAsking = true;
+  intakeAsked = Date.now();
   let nats = "";
   try {
     const response = await fetch("/healthz", { cache: "no-store" });
     if (!response.ok) nats = String((await response.json()).nats || "");
-  } catch { return; } // the API itself unreachable: the connection state says so
+  } catch {
+    return; // the API itself unreachable: the connection state says so
+  } finally {
+    intakeAsking = false;
+  }
   const found = INTAKE_DOWN.find(([matches]) => matches(nats));
   const banner = $("intake");
   banner.hidden = !found;

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 from xml.etree import ElementTree
 
+import aiohttp
 import pytest
 import structlog
 from aiohttp import web
@@ -74,6 +75,15 @@ async def test_creating_a_request_stores_it_then_answers(
     token = answer["service_request_id"]
     found = await (await api_client.get(f"{BASE}/tokens/{token}.json")).json()
     assert found == [{"service_request_id": token, "token": token}]
+
+
+async def test_a_multipart_form_is_read_like_an_urlencoded_one(api_client: Client) -> None:
+    form = aiohttp.FormData(REQUEST, default_to_multipart=True)
+    response = await api_client.post(f"{BASE}/requests.json", data=form)
+    assert response.status == 201, await response.text()
+    assert response.request_info.headers["Content-Type"].startswith("multipart/form-data")
+    [answer] = await response.json()
+    assert "LV-" in answer["service_notice"]
 
 
 async def test_a_staff_token_is_an_api_key(api_client: Client) -> None:
