@@ -19,6 +19,8 @@ from services.settings import Settings
 
 # What PostgreSQL being down, restarting or unreachable looks like to asyncpg: answered as a 503.
 PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+INTAKE_STATEMENT_SECONDS = 5.0  # a key or an idempotency row; they take milliseconds
+READ_STATEMENT_SECONDS = 60.0  # a read model query: the board, a queue, a report
 _PG_SHORT_OF = {  # SQLSTATE class 53, insufficient resources: PostgreSQL answers, but cannot do the work
     asyncpg.DiskFullError: "has no disk space left",
     asyncpg.OutOfMemoryError: "is out of memory",
@@ -33,6 +35,8 @@ def pg_trouble(exc: BaseException) -> str:
             return f"PostgreSQL {what} ({type(exc).__name__})"
     if isinstance(exc, asyncpg.InsufficientResourcesError):
         return f"PostgreSQL is short of resources ({type(exc).__name__})"
+    if isinstance(exc, TimeoutError):
+        return f"PostgreSQL did not answer within {INTAKE_STATEMENT_SECONDS:g} s (TimeoutError)"
     return f"PostgreSQL is unreachable ({type(exc).__name__})"
 
 

@@ -84,9 +84,11 @@ async def writers(app: web.Application) -> AsyncIterator[None]:
     # the more had come before: 1.2-1.5 ms a claim at 12,000 rows against 0.5 ms planned afresh, and
     # PostgreSQL's CPU for `bench/intake.py --requests 30000 --keyed` 3.5 s against 1.8 s. A statement, not
     # a startup parameter, which a pooler such as PgBouncer may refuse.
+    # command_timeout: a statement PostgreSQL does not answer (a lock, a stalled disk) fails, and its
+    # complaints get a 503, instead of every complaint with a reporter waiting behind it for ever.
     pool = await asyncpg.create_pool(
         settings.database_url, min_size=0, max_size=10, timeout=5.0, reset=_nothing_to_reset,
-        init=_plan_each_time,
+        init=_plan_each_time, command_timeout=keys.INTAKE_STATEMENT_SECONDS,
     )  # fmt: skip
     reference = load_reference(settings.reference_file)  # LEVEE_REFERENCE, or the packaged data
     owned = Writers(app[keys.NATS_LINK], pool, reference, settings.contact_hash_secret)

@@ -17,6 +17,7 @@ from services.api.keys import pg_trouble
         (asyncpg.OutOfMemoryError("out of memory"), "PostgreSQL is out of memory (OutOfMemoryError)"),
         (asyncpg.ConfigurationLimitExceededError("limit"),
          "PostgreSQL is short of resources (ConfigurationLimitExceededError)"),
+        (TimeoutError(), "PostgreSQL did not answer within 5 s (TimeoutError)"),
         (ConnectionRefusedError(111, "refused"), "PostgreSQL is unreachable (ConnectionRefusedError)"),
         (asyncpg.CannotConnectNowError("the database system is starting up"),
          "PostgreSQL is unreachable (CannotConnectNowError)"),
