@@ -45,6 +45,19 @@ def own_nats_server(tmp_path: Path) -> Iterator[NatsServer]:
         server.stop()
 
 
+SMALL_JETSTREAM = "1MB"  # filled in seconds: about 700 complaints
+
+
+@pytest.fixture
+def small_nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A nats-server of this test's own whose JetStream holds SMALL_JETSTREAM: a full event store."""
+    server = NatsServer(tmp_path / "nats", max_file_store=SMALL_JETSTREAM).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if url := os.environ.get("DATABASE_URL"):

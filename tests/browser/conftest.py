@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
-from contextlib import suppress
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,12 +124,13 @@ class Stack:
         return secret
 
 
-@pytest.fixture
-async def stack(nats_url: str, database_url: str, stream_spec: Any) -> AsyncIterator[Stack]:
+@asynccontextmanager
+async def running_stack(nats_url: str, database_url: str, stream: str) -> AsyncIterator[Stack]:
+    """The API and the projector on this NATS, database and stream, stopped on the way out."""
     from projections.app import run as run_projector
 
     settings = Settings(
-        nats_url=nats_url, database_url=database_url, nats_stream=stream_spec.name, http_port=free_port(),
+        nats_url=nats_url, database_url=database_url, nats_stream=stream, http_port=free_port(),
         contact_hash_secret=b"browser-tests-secret-0123456789abcdef",
     )  # fmt: skip
     running = Stack(settings)
@@ -142,3 +143,9 @@ async def stack(nats_url: str, database_url: str, stream_spec: Any) -> AsyncIter
         running.stop_projector.set()
         with suppress(asyncio.CancelledError):
             await asyncio.wait_for(running.projector, 10)
+
+
+@pytest.fixture
+async def stack(nats_url: str, database_url: str, stream_spec: Any) -> AsyncIterator[Stack]:
+    async with running_stack(nats_url, database_url, stream_spec.name) as running:
+        yield running

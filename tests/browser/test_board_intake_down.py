@@ -12,7 +12,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,7 @@ import aiohttp
 import pytest
 
 from services.embedded.nats_server import NatsServer
-from services.embedded.ports import free_port
-from tests.browser.conftest import Stack
+from tests.browser.conftest import Stack, running_stack
 from tests.browser.test_board_pages import TRAPPED, ready, sign_in
 
 expect = pytest.importorskip(
@@ -33,27 +31,10 @@ BOUND = 60.0
 
 @pytest.fixture
 async def small_stack(
-    tmp_path: Path, database_url: str, stream_spec: Any
+    small_nats_server: NatsServer, database_url: str, stream_spec: Any
 ) -> AsyncIterator[tuple[Stack, NatsServer]]:
-    from projections.app import run as run_projector
-    from services.settings import Settings
-
-    nats = NatsServer(tmp_path / "nats", max_file_store="1MB").start()
-    settings = Settings(
-        nats_url=nats.url, database_url=database_url, nats_stream=stream_spec.name, http_port=free_port(),
-        contact_hash_secret=b"browser-tests-secret-0123456789abcdef",
-    )  # fmt: skip
-    running = Stack(settings)
-    running.projector = asyncio.create_task(run_projector(settings, running.stop_projector), name="projector")
-    try:
-        await running.start_api()
-        yield running, nats
-    finally:
-        await running.stop_api()
-        running.stop_projector.set()
-        with suppress(asyncio.CancelledError):
-            await asyncio.wait_for(running.projector, 10)
-        nats.stop()
+    async with running_stack(small_nats_server.url, database_url, stream_spec.name) as running:
+        yield running, small_nats_server
 
 
 async def complain_until(stack: Stack, operator: str, answer: str) -> None:

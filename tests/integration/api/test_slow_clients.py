@@ -6,6 +6,8 @@ import asyncio
 import json
 
 import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 
 from events.store import JetStreamEventStore
 from services.api.app import run
@@ -19,27 +21,35 @@ BOUND = 10.0  # seconds any answer or close may take here
 PARTIAL_HEAD = b"POST /api/v1/complaints HTTP/1.1\r\nHost: levee\r\nContent-Type: application/json\r\n"
 
 
+async def answer_to_a_stalled_request(
+    client: TestClient[web.Request, web.Application], start: bytes
+) -> tuple[bytes, bytes]:
+    """Send `start` of a request and nothing more; the answer's head and body (read by its Content-Length)."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(start)
+        await writer.drain()
+        async with asyncio.timeout(BOUND):
+            head = await reader.readuntil(b"\r\n\r\n")
+            [length] = [
+                int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.startswith(b"Content-Length:")
+            ]
+            return head, await reader.readexactly(length)
+    finally:
+        writer.close()
+
+
 async def test_a_body_that_stops_arriving_is_answered_408_and_nothing_is_stored(
     make_client: MakeClient, store: JetStreamEventStore
 ) -> None:
     client = await make_client(http_body_seconds=DEADLINE)
-    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
-    try:
-        writer.write(PARTIAL_HEAD + b"Content-Length: 400\r\n\r\n" + b'{"channel": "web", ')
-        await writer.drain()
-        async with asyncio.timeout(BOUND):
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(
-                next(h for h in head.split(b"\r\n") if h.startswith(b"Content-Length:")).split(b":")[1]
-            )
-            body = await reader.readexactly(length)
-    finally:
-        writer.close()
+    head, body = await answer_to_a_stalled_request(
+        client, PARTIAL_HEAD + b"Content-Length: 400\r\n\r\n" + b'{"channel": "web", '
+    )
     assert head.startswith(b"HTTP/1.1 408 "), head
     assert b"Content-Type: application/problem+json" in head
-    assert (
-        b"Connection: close" in head
-    )  # the rest of the body is read and dropped for 10 s at most, then closed
+    # The rest of the body is read and dropped for 10 s at most (aiohttp's lingering), then the line closed.
+    assert b"Connection: close" in head
     problem = json.loads(body)
     assert problem["code"] == "body_timeout" and f"within {DEADLINE:g} s" in problem["detail"]
     assert (await store.stream_state())["messages"] == 0
@@ -81,21 +91,11 @@ async def test_an_open311_body_that_stops_arriving_is_answered_in_the_specs_erro
     make_client: MakeClient,
 ) -> None:
     client = await make_client(http_body_seconds=DEADLINE)
-    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
-    try:
-        writer.write(
-            b"POST /open311/v2/requests.json HTTP/1.1\r\nHost: levee\r\n"
-            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 300\r\n\r\nservice_code=106&"
-        )
-        await writer.drain()
-        async with asyncio.timeout(BOUND):
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(
-                next(h for h in head.split(b"\r\n") if h.startswith(b"Content-Length:")).split(b":")[1]
-            )
-            body = await reader.readexactly(length)
-    finally:
-        writer.close()
+    head, body = await answer_to_a_stalled_request(
+        client,
+        b"POST /open311/v2/requests.json HTTP/1.1\r\nHost: levee\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 300\r\n\r\nservice_code=106&",
+    )
     assert head.startswith(b"HTTP/1.1 408 "), head
     [error] = json.loads(body)
     assert error["code"] == 408 and "did not arrive" in error["description"]

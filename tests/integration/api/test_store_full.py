@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -25,19 +22,9 @@ from tests.integration.api.test_metrics import scrape, value
 
 log = structlog.get_logger(__name__)
 Client = TestClient[web.Request, web.Application]
-LIMIT = "1MB"
 SENDERS = 4
-MOST_REQUESTS = 2000  # about 1.5 KB a complaint: far past 1 MB, so the store is always full before this
+MOST_REQUESTS = 2000  # about 1.5 KB a complaint: far past the limit, so the store is always full before this
 REFUSED = "levee_store_writes_refused_total"
-
-
-@pytest.fixture
-def small_nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path / "nats", max_file_store=LIMIT).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def fill(client: Client) -> list[tuple[int, dict[str, str], dict[str, Any]]]:

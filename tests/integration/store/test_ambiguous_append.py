@@ -30,6 +30,14 @@ class LostAnswer(JetStreamEventStore):
         raise TimeoutError
 
 
+def lost_answers(nc: NATS, spec: StreamSpec, published: int | None = None) -> tuple[LostAnswer, WriteHealth]:
+    """A store whose answers are lost (after publishing `published` writes of each), and its WriteHealth."""
+    health = WriteHealth()
+    lost = LostAnswer(nc, spec, health=health)
+    lost.published = published
+    return lost, health
+
+
 def writes(spec: StreamSpec, n: int) -> list[Write]:
     return [Write(spec.event_subject(uuid.uuid4()), f"m{k}".encode(), expected_last_seq=0) for k in range(n)]
 
@@ -38,8 +46,7 @@ def writes(spec: StreamSpec, n: int) -> list[Write]:
 async def test_a_stored_write_whose_answer_was_lost_is_confirmed_by_reading_it_back(
     nc: NATS, store: JetStreamEventStore, size: int
 ) -> None:
-    health = WriteHealth()
-    lost = LostAnswer(nc, store.spec, health=health)
+    lost, health = lost_answers(nc, store.spec)
     batch = writes(store.spec, size)
     positions = await lost.append(batch)
     stored = [await store.message_at(p) for p in positions]
@@ -51,9 +58,7 @@ async def test_a_stored_write_whose_answer_was_lost_is_confirmed_by_reading_it_b
 async def test_a_write_never_stored_is_unconfirmed_and_noted(
     nc: NATS, store: JetStreamEventStore, size: int
 ) -> None:
-    health = WriteHealth()
-    lost = LostAnswer(nc, store.spec, health=health)
-    lost.published = 0
+    lost, health = lost_answers(nc, store.spec, published=0)
     batch = writes(store.spec, size)
     with pytest.raises(WriteUnconfirmed, match="not in the stream"):
         await lost.append(batch)
@@ -65,9 +70,7 @@ async def test_a_write_never_stored_is_unconfirmed_and_noted(
 async def test_a_batch_read_back_in_part_is_unconfirmed_never_stored(
     nc: NATS, store: JetStreamEventStore
 ) -> None:
-    health = WriteHealth()
-    lost = LostAnswer(nc, store.spec, health=health)
-    lost.published = 1  # the first write is in the stream under the batch's id, the other two are not
+    lost, health = lost_answers(nc, store.spec, published=1)  # the first write is stored, the other two not
     batch = writes(store.spec, 3)
     with pytest.raises(WriteUnconfirmed, match="only part of it is readable") as refused:
         await lost.append(batch)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -14,18 +13,8 @@ from events.store.stream import StreamSpec, ensure_stream
 from events.store.write_health import WriteHealth
 from services.embedded.nats_server import NatsServer
 
-LIMIT = "1MB"
 PAYLOAD = b"x" * 2000
 MOST_APPENDS = 2000  # 4 MB of messages: far past the limit, so the loop always ends in a refusal
-
-
-@pytest.fixture
-def small_nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path / "nats", max_file_store=LIMIT).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -61,7 +50,7 @@ async def test_a_full_store_refuses_clearly_and_keeps_what_it_acknowledged(
                 pytest.fail(f"more than one write unconfirmed at the limit: {unconfirmed}")
             continue
         acknowledged.update(zip(positions, (w.subject for w in writes), strict=True))
-    assert refused is not None, f"{MOST_APPENDS} appends of 4 KB fitted in {LIMIT}"
+    assert refused is not None, f"{MOST_APPENDS} appends of 4 KB fitted in the small JetStream"
     assert "no storage left" in str(refused)
     assert len(acknowledged) > 100, "refused long before the limit"
     assert len(unconfirmed) <= 1, unconfirmed
@@ -96,7 +85,7 @@ async def test_what_a_full_store_acknowledged_survives_a_restart(
             continue
         acknowledged.update(zip(positions, (w.subject for w in writes), strict=True))
     else:
-        pytest.fail(f"{MOST_APPENDS} appends of 4 KB fitted in {LIMIT}")
+        pytest.fail(f"{MOST_APPENDS} appends of 4 KB fitted in the small JetStream")
     await small_nc.close()
     small_nats_server.kill()
     small_nats_server.start()
