@@ -55,6 +55,9 @@ Progress = Callable[[int, int], None]  # (events in this batch, position reached
 Read = Callable[[int, int], Awaitable[list[StoredMessage]]]  # (after position, at most) -> messages
 # Seconds: a lag reading costs a NATS round trip, so a busy runner takes one at most this often.
 LAG_INTERVAL = 1.0
+# A batch PostgreSQL refused is tried again after this, doubling while it keeps failing, up to the last.
+FIRST_RETRY_SECONDS = 0.2
+LAST_RETRY_SECONDS = 10.0
 ALL = ">"
 # New rows from this many up go by COPY; fewer by one INSERT executemany, which takes one round trip where
 # COPY takes two (the live runner's small batches).
@@ -220,6 +223,7 @@ class ProjectionRunner:
                 await self.cursor.close()
 
     async def _run(self, stop: asyncio.Event, idle_wait: float) -> None:
+        failed = 0  # batches failed in a row
         while not stop.is_set():
             try:
                 done = await self.catch_up(stop=stop)
@@ -229,12 +233,19 @@ class ProjectionRunner:
                 continue
             except asyncpg.PostgresError as exc:
                 # e.g. a rebuild swapped the schema under a statement in flight: nothing of the batch was
-                # committed, so start again from whatever position the (new) tables hold.
-                self.log.error("projection_batch_failed", error=str(exc), kind=type(exc).__name__)
-                await _wait(stop, 0.2)
+                # committed, so start again from whatever position the (new) tables hold. Failing again and
+                # again (a full disk) it waits longer each time, not five error lines a second.
+                retry_in = min(FIRST_RETRY_SECONDS * 2**failed, LAST_RETRY_SECONDS)
+                failed += 1
+                self.log.error(
+                    "projection_batch_failed", error=str(exc), kind=type(exc).__name__, failed=failed,
+                    retry_in=retry_in,
+                )  # fmt: skip
+                await _wait(stop, retry_in)
                 self.position = await self.stored_position()
                 self.folding = await Folding.load(self.conn, self.schema)  # the tables may have changed too
                 continue
+            failed = 0
             if done == 0:
                 # Until the next message (a pull waiting in the server, not polling), then `idle_wait` for
                 # a batch to gather.

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import structlog
 
 from events.store import JetStreamEventStore
 from events.store.errors import StreamGap
@@ -21,6 +22,7 @@ from projections.runner import CHANNEL
 from tests.integration.projections.conftest import MakeRunner
 from tests.integration.projections.day import write_day
 from tests.integration.projections.snapshot import snapshot
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -158,3 +160,30 @@ async def test_a_malformed_or_foreign_message_is_skipped_and_the_board_keeps_goi
     assert rows == len(day.complaints)
     await rebuild_schema(store, pg)  # a replay from zero meets the same junk and gives the same tables
     assert await snapshot(pg) == live
+
+
+async def test_a_batch_postgresql_keeps_refusing_is_retried_ever_later_then_applied(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    """As on a full disk: every batch fails until PostgreSQL takes rows again; then nothing is missing."""
+    await pg.execute("ALTER TABLE levee_read.complaints ADD CONSTRAINT refuse_all CHECK (false) NOT VALID")
+    day = await write_day(store)
+    end = await store.last_sequence()
+    runner = await make_runner()
+    stop = asyncio.Event()
+    with structlog.testing.capture_logs() as captured:
+        running = asyncio.create_task(runner.run(stop))
+        try:
+
+            def failures() -> list[dict[str, object]]:
+                return [e for e in captured if e["event"] == "projection_batch_failed"]
+
+            await wait_until(lambda: len(failures()) >= 4, "four failed batches")
+            assert [e["retry_in"] for e in failures()[:4]] == [0.2, 0.4, 0.8, 1.6]
+            assert runner.position == 0  # nothing of a refused batch was kept
+            await pg.execute("ALTER TABLE levee_read.complaints DROP CONSTRAINT refuse_all")
+            await wait_until(lambda: runner.position >= end, "the day applied", bound=30)
+        finally:
+            stop.set()
+            await running
+    assert await pg.fetchval("SELECT count(*) FROM levee_read.complaints") == len(day.complaints)
