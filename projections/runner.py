@@ -225,6 +225,7 @@ class ProjectionRunner:
     async def _run(self, stop: asyncio.Event, idle_wait: float) -> None:
         failed = 0  # batches failed in a row
         while not stop.is_set():
+            before = self.position
             try:
                 done = await self.catch_up(stop=stop)
             except StoreUnavailable as exc:
@@ -235,7 +236,9 @@ class ProjectionRunner:
                 # e.g. a rebuild swapped the schema under a statement in flight: nothing of the batch was
                 # committed, so start again from whatever position the (new) tables hold. Failing again and
                 # again (a full disk) it waits longer each time, not five error lines a second.
-                retry_in = min(FIRST_RETRY_SECONDS * 2**failed, LAST_RETRY_SECONDS)
+                if self.position > before:  # batches were committed before this one failed
+                    failed = 0
+                retry_in = min(FIRST_RETRY_SECONDS * 2 ** min(failed, 10), LAST_RETRY_SECONDS)
                 failed += 1
                 self.log.error(
                     "projection_batch_failed", error=str(exc), kind=type(exc).__name__, failed=failed,

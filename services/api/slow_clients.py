@@ -10,8 +10,8 @@ An ingress's own timeouts come first where there is one; these hold where there 
   (aiohttp's own default is an hour.) A handler that is running (a live stream) is never cut off by it.
 - Body: `body_deadline` reads it, within LEVEE_HTTP_BODY_SECONDS of the headers, before any handler runs;
   late, the answer is 408 and the connection is closed. Read here, it is kept by aiohttp: the handler's
-  `read()`, `json()` or `post()` returns it (a multipart form is parsed here for that reason: its parser
-  reads the stream itself, which would then be empty).
+  `read()`, `json()` or `post()` returns it (an Open311 multipart form is parsed here for that reason: its
+  parser reads the stream itself, which would then be empty).
 - A body over the size limit is refused here too (413), before it is read when its length says so.
 """
 
@@ -34,26 +34,36 @@ def body_deadline(seconds: float) -> Middleware:
             open311 = request.path.startswith(OPEN311)  # its errors are the spec's arrays, not problems
             limit = request.client_max_size
             if request.content_length is not None and request.content_length > limit:
-                return _refuse(open311, 413, f"A request body is at most {limit} bytes.")
+                return _closing(_refuse(open311, 413, f"A request body is at most {limit} bytes."))
             try:
                 async with asyncio.timeout(seconds):
-                    if request.content_type.startswith("multipart/"):
-                        await request.post()
+                    if open311 and request.content_type == "multipart/form-data":
+                        await request.post()  # only Open311 takes forms; elsewhere the handler says 415
                     else:
                         await request.read()
             except TimeoutError:
                 detail = f"The request's body did not arrive within {seconds:g} s of its headers; nothing was done."
-                response = _refuse(open311, 408, detail)
-                response.force_close()  # the rest of the body may still be on its way
-                return response
+                return _closing(_refuse(open311, 408, detail))
             except web.HTTPRequestEntityTooLarge:
-                return _refuse(open311, 413, f"A request body is at most {limit} bytes.")
+                return _closing(_refuse(open311, 413, f"A request body is at most {limit} bytes."))
+            except ValueError as exc:  # a multipart form that does not parse
+                return _refuse(open311, 400, f"The form could not be read: {exc}")
         return await handler(request)
 
     return middleware
 
 
-_TITLES = {408: ("Request timeout", "body_timeout"), 413: ("Body too large", "body_too_large")}
+_TITLES = {
+    400: ("Malformed form", "malformed_form"),
+    408: ("Request timeout", "body_timeout"),
+    413: ("Body too large", "body_too_large"),
+}
+
+
+def _closing(response: web.Response) -> web.Response:
+    """The rest of the body may still be on its way: the connection is not kept for another request."""
+    response.force_close()
+    return response
 
 
 def _refuse(open311: bool, status: int, detail: str) -> web.Response:

@@ -30,6 +30,9 @@ log = structlog.get_logger(__name__)
 PREFIX = "lvt_"
 CACHE_TTL = 10.0  # seconds a looked-up token is trusted without asking PostgreSQL again
 CACHE_SIZE = 10_000
+LOOKUP_SECONDS = (
+    5.0  # a token lookup PostgreSQL does not answer by then is a 503, not a request held for a minute
+)
 CHANNEL = "levee_api_tokens"  # NOTIFY payload: the revoked token's id
 MAX_NAME = 200
 
@@ -175,11 +178,13 @@ class TokenStore:
             return cached[1]
         generation = self._generation
         await self.ensure_schema()
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire(
+            timeout=LOOKUP_SECONDS
+        ) as conn:  # bounded: every staff request waits on it
             row = await conn.fetchrow(
                 "SELECT token_id, role, name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-                digest,
-            )
+                digest, timeout=LOOKUP_SECONDS,
+            )  # fmt: skip
         if row is None:
             # Misses are not cached: that would let anyone fill the cache with made-up tokens.
             self._cache.pop(digest, None)

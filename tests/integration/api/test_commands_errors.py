@@ -6,6 +6,7 @@ import unicodedata
 import uuid
 from typing import Any
 
+import aiohttp
 import pytest
 
 from services.api.auth import TOKENS
@@ -59,6 +60,16 @@ async def test_wrong_content_type_is_415_and_bad_json_400(staff: Staff) -> None:
         path, data="{nope", headers={**auth, "Content-Type": "application/json"}
     )
     assert response.status == 400 and (await response.json(content_type=None))["code"] == "invalid_json"
+
+
+async def test_a_form_sent_to_a_command_is_415_and_does_nothing(staff: Staff) -> None:
+    case = await staff.dispatched_case()
+    before = (await staff.complaint(case.id)).version
+    auth = {"Authorization": f"Bearer {staff.tokens[WATER]}"}
+    form = aiohttp.FormData({"note": "on our way"}, default_to_multipart=True)
+    response = await staff.client.post(f"/api/v1/complaints/{case.id}/accept", data=form, headers=auth)
+    assert response.status == 415, await response.text()
+    assert (await staff.complaint(case.id)).version == before
 
 
 async def test_a_body_over_the_limit_is_413(staff: Staff) -> None:

@@ -86,6 +86,16 @@ async def test_a_multipart_form_is_read_like_an_urlencoded_one(api_client: Clien
     assert "LV-" in answer["service_notice"]
 
 
+async def test_a_form_that_does_not_parse_is_a_400_in_the_specs_array(api_client: Client) -> None:
+    response = await api_client.post(
+        f"{BASE}/requests.json", data=b"--x\r\nnot a part",
+        headers={"Content-Type": "multipart/form-data; boundary=elsewhere"},
+    )  # fmt: skip
+    assert response.status == 400, await response.text()
+    [error] = await response.json()
+    assert error["code"] == 400 and "could not be read" in error["description"]
+
+
 async def test_a_staff_token_is_an_api_key(api_client: Client) -> None:
     token, _ = await api_client.app[auth.TOKENS].create("operator", "Open311 bridge")
     response = await api_client.post(f"{BASE}/requests.json", data={**REQUEST, "api_key": token})
