@@ -37,7 +37,7 @@ def body_deadline(seconds: float) -> Middleware:
                 return _closing(_refuse(open311, 413, f"A request body is at most {limit} bytes."))
             try:
                 async with asyncio.timeout(seconds):
-                    if open311 and request.content_type == "multipart/form-data":
+                    if open311 and request.method == "POST" and request.content_type == "multipart/form-data":
                         await request.post()  # only Open311 takes forms; elsewhere the handler says 415
                     else:
                         await request.read()
@@ -46,8 +46,8 @@ def body_deadline(seconds: float) -> Middleware:
                 return _closing(_refuse(open311, 408, detail))
             except web.HTTPRequestEntityTooLarge:
                 return _closing(_refuse(open311, 413, f"A request body is at most {limit} bytes."))
-            except ValueError as exc:  # a multipart form that does not parse
-                return _refuse(open311, 400, f"The form could not be read: {exc}")
+            except (ValueError, LookupError, RuntimeError) as exc:  # a form that does not parse, an unknown
+                return _refuse(open311, 400, f"The form could not be read: {exc}")  # charset or encoding
         return await handler(request)
 
     return middleware

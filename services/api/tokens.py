@@ -102,8 +102,8 @@ class TokenStore:
     async def ensure_schema(self) -> None:
         # Lazily, not at startup: the API starts (and says 503) while PostgreSQL is down.
         if not self._schema_ready:
-            async with self.pool.acquire() as conn:
-                await conn.execute(SCHEMA)
+            async with self.pool.acquire(timeout=LOOKUP_SECONDS) as conn:  # staff requests wait on it too
+                await conn.execute(SCHEMA, timeout=LOOKUP_SECONDS)
             self._schema_ready = True
 
     async def create(self, role: str, name: str) -> tuple[str, TokenRecord]:

@@ -86,11 +86,26 @@ async def test_a_multipart_form_is_read_like_an_urlencoded_one(api_client: Clien
     assert "LV-" in answer["service_notice"]
 
 
-async def test_a_form_that_does_not_parse_is_a_400_in_the_specs_array(api_client: Client) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"--x\r\nnot a part",  # no boundary where the header says
+        b"--b\r\nContent-Disposition: form-data; name=description\r\nContent-Type: text/plain; charset=bogus\r\n"
+        b"\r\nflood\r\n--b--\r\n",
+        b"--b\r\nContent-Disposition: form-data; name=description\r\nContent-Transfer-Encoding: x-bogus\r\n"
+        b"\r\nflood\r\n--b--\r\n",
+    ],
+    ids=["no boundary", "unknown charset", "unknown encoding"],
+)
+async def test_a_form_that_does_not_parse_is_a_400_in_the_specs_array(
+    api_client: Client, body: bytes
+) -> None:
+    boundary = "elsewhere" if body.startswith(b"--x") else "b"
     response = await api_client.post(
-        f"{BASE}/requests.json", data=b"--x\r\nnot a part",
-        headers={"Content-Type": "multipart/form-data; boundary=elsewhere"},
-    )  # fmt: skip
+        f"{BASE}/requests.json",
+        data=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
     assert response.status == 400, await response.text()
     [error] = await response.json()
     assert error["code"] == 400 and "could not be read" in error["description"]
