@@ -1,5 +1,5 @@
-"""PostgreSQL answers nothing (a statement waits on a lock, as it would on a stalled disk): intake says 503 in
-bounded time instead of holding every complaint with a reporter, and carries on once PostgreSQL moves."""
+"""PostgreSQL answers nothing (a statement waits on a lock, as it would on a stalled disk): intake and staff
+token checks say 503 in bounded time instead of holding every request, and carry on once PostgreSQL moves."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 
 import asyncpg
 
+from services.api import auth
 from tests.integration.api.conftest import MakeClient
 from tests.integration.api.test_intake import GOOD, URL
 
@@ -33,5 +34,26 @@ async def test_a_stalled_postgresql_is_a_503_in_bounded_time_and_nothing_is_stor
         await stall.rollback()
         again = await client.post(URL, json=GOOD)
         assert again.status == 201, await again.text()
+    finally:
+        await holder.close()
+
+
+async def test_a_stalled_token_lookup_is_a_503_in_bounded_time(
+    make_client: MakeClient, database_url: str
+) -> None:
+    client = await make_client()
+    secret, _ = await client.app[auth.TOKENS].create("operator", "hotline desk 3")  # looked up only once used
+    holder = await asyncpg.connect(database_url)
+    try:
+        stall = holder.transaction()
+        await stall.start()
+        await holder.execute("LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE")
+        async with asyncio.timeout(BOUND):
+            response = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+        assert response.status == 503, await response.text()
+        assert "cannot check the token" in (await response.json())["detail"]
+        await stall.rollback()
+        again = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+        assert again.status == 200, await again.text()
     finally:
         await holder.close()
