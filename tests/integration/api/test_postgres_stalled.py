@@ -4,6 +4,8 @@ token checks say 503 in bounded time instead of holding every request, and carry
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 
@@ -14,28 +16,33 @@ from tests.integration.api.test_intake import GOOD, URL
 BOUND = 30.0  # seconds: far above intake's statement timeout, far below "for ever"
 
 
+@asynccontextmanager
+async def locked(database_url: str, table: str) -> AsyncIterator[None]:
+    """`table` locked by another session's open transaction for the block: every statement on it waits."""
+    holder = await asyncpg.connect(database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+            yield
+    finally:
+        await holder.close()
+
+
 async def test_a_stalled_postgresql_is_a_503_in_bounded_time_and_nothing_is_stored(
     make_client: MakeClient, database_url: str
 ) -> None:
     client = await make_client()
     first = await client.post(URL, json=GOOD)  # creates intake's tables
     assert first.status == 201, await first.text()
-    holder = await asyncpg.connect(database_url)
-    try:
-        stall = holder.transaction()
-        await stall.start()
-        await holder.execute("LOCK TABLE personal_data_keys IN ACCESS EXCLUSIVE MODE")
+    async with locked(database_url, "personal_data_keys"):
         async with asyncio.timeout(BOUND):
             response = await client.post(URL, json=GOOD)
         assert response.status == 503, await response.text()
         assert response.headers["Retry-After"].isdigit()
         problem = await response.json()
         assert "PostgreSQL did not answer within" in problem["detail"], problem
-        await stall.rollback()
-        again = await client.post(URL, json=GOOD)
-        assert again.status == 201, await again.text()
-    finally:
-        await holder.close()
+    again = await client.post(URL, json=GOOD)
+    assert again.status == 201, await again.text()
 
 
 async def test_a_stalled_token_lookup_is_a_503_in_bounded_time(
@@ -43,17 +50,11 @@ async def test_a_stalled_token_lookup_is_a_503_in_bounded_time(
 ) -> None:
     client = await make_client()
     secret, _ = await client.app[auth.TOKENS].create("operator", "hotline desk 3")  # looked up only once used
-    holder = await asyncpg.connect(database_url)
-    try:
-        stall = holder.transaction()
-        await stall.start()
-        await holder.execute("LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE")
+    me = {"Authorization": f"Bearer {secret}"}
+    async with locked(database_url, "api_tokens"):
         async with asyncio.timeout(BOUND):
-            response = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+            response = await client.get("/api/v1/me", headers=me)
         assert response.status == 503, await response.text()
         assert "cannot check the token" in (await response.json())["detail"]
-        await stall.rollback()
-        again = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
-        assert again.status == 200, await again.text()
-    finally:
-        await holder.close()
+    again = await client.get("/api/v1/me", headers=me)
+    assert again.status == 200, await again.text()
