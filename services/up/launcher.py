@@ -47,6 +47,14 @@ async def launch(
         contact_hash_secret=settings.contact_hash_secret or contact_secret.load_or_create(data_dir),
     )
     log.info("levee_starting", data_dir=str(data_dir), pid=os.getpid())
+    if "api" in services and (taken := _address_taken(settings.http_host, settings.http_port)) is not None:
+        # Said once and clearly, before anything starts: else the API would be restarted for ever.
+        log.error(
+            "levee_failed", reason=f"the API's address {settings.base_url} is in use ({taken}): another "
+            "`levee up`, or another program, listens there; stop it, or choose another port "
+            "(LEVEE_HTTP_PORT, or --port)",
+        )  # fmt: skip
+        return 1
     try:
         async with AsyncExitStack() as stack:
             stack.enter_context(leftovers.data_dir_lock(data_dir))  # released last
@@ -212,6 +220,22 @@ def next_commands(settings: Settings) -> tuple[str, str]:
         f"{env}.venv/bin/levee token create --role command --name 'Duty officer'",
         f"{env}.venv/bin/levee drill typhoon --rate 50 --duration 120 --staff",
     )
+
+
+def _address_taken(host: str, port: int) -> str | None:
+    """Why the API could not listen on host:port now (bound as aiohttp binds, reusing TIME_WAIT), or None."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"{host} does not resolve: {exc.strerror}"
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                return exc.strerror or str(exc)
+    return None
 
 
 def _free_or_any(port: int, host: str = "127.0.0.1") -> int:

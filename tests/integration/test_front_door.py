@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -312,6 +313,20 @@ async def test_healthz_is_503_problem_naming_postgres_when_postgres_is_down(
     assert "Retry-After" in headers
     assert "PostgreSQL" in body["detail"] and "NATS" not in body["detail"], body
     assert body["nats"] == "ok"
+
+
+def test_levee_up_on_a_port_in_use_says_so_and_starts_nothing(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        launcher = Launcher(squatter.getsockname()[1], tmp_path / "levee-data")
+        try:
+            assert launcher.wait_exit(STOP_BOUND) == 1, launcher.output
+        finally:
+            launcher.kill()
+    [failed] = launcher.events("levee_failed")
+    assert f"127.0.0.1:{launcher.port} is in use" in failed["reason"] and "LEVEE_HTTP_PORT" in failed["reason"]
+    assert not launcher.events("nats_started") and not launcher.events("service_started")
 
 
 async def test_levee_up_after_a_killed_launcher_stops_its_leftover_servers_first(tmp_path: Path) -> None:
