@@ -47,17 +47,17 @@ async def launch(
         contact_hash_secret=settings.contact_hash_secret or contact_secret.load_or_create(data_dir),
     )
     log.info("levee_starting", data_dir=str(data_dir), pid=os.getpid())
-    if "api" in services and (taken := _address_taken(settings.http_host, settings.http_port)) is not None:
-        # Said once and clearly, before anything starts: else the API would be restarted for ever.
-        log.error(
-            "levee_failed", reason=f"the API's address {settings.base_url} is in use ({taken}): another "
-            "`levee up`, or another program, listens there; stop it, or choose another port "
-            "(LEVEE_HTTP_PORT, or --port)",
-        )  # fmt: skip
-        return 1
     try:
         async with AsyncExitStack() as stack:
             stack.enter_context(leftovers.data_dir_lock(data_dir))  # released last
+            if "api" in services and (taken := _address_taken(settings.http_host, settings.http_port)):
+                # Said once and clearly, before anything starts: else the API would be restarted for ever.
+                log.error(
+                    "levee_failed", reason=f"the API's address {settings.base_url} is in use ({taken}): "
+                    "another `levee up`, or another program, listens there; stop it, or choose another "
+                    "port (LEVEE_HTTP_PORT, or --port)",
+                )  # fmt: skip
+                return 1
             await asyncio.to_thread(leftovers.stop_leftovers, data_dir)
             settings, monitor_url = await _start_servers(settings, stack)
             if stop.is_set():
