@@ -34,7 +34,7 @@ from services.api import keys, known_personal_data
 from services.api.auth import require_holding_department, require_role, role_names
 from services.api.openapi import json_body, problem_responses
 from services.api.principal import PRINCIPAL, Principal
-from services.api.problems import FieldError, Problem, invalid, store_full
+from services.api.problems import FieldError, Problem, invalid, store_full, write_unconfirmed
 
 log = structlog.get_logger(__name__)
 
@@ -205,7 +205,7 @@ class Repository:
         except StoreFull as exc:
             raise store_full(exc) from None
         except WriteUnconfirmed as exc:
-            raise keys.DependencyUnavailable("NATS", f"the write may or may not be stored: {exc}") from exc
+            raise write_unconfirmed(exc, "The change") from None
         except StoreUnavailable as exc:
             raise keys.DependencyUnavailable("NATS", f"nothing was stored: {exc}") from exc
 

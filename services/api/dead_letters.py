@@ -23,7 +23,7 @@ from services.api.auth import requires, role_names
 from services.api.commands import PROBLEM_STATUSES, read_body
 from services.api.openapi import json_body, problem_responses
 from services.api.principal import PRINCIPAL
-from services.api.problems import Problem, store_full
+from services.api.problems import Problem, store_full, write_unconfirmed
 from services.runtime import redrive
 
 log = structlog.get_logger(__name__)
@@ -49,7 +49,7 @@ async def retry(request: web.Request) -> web.Response:
     except StoreFull as exc:
         raise store_full(exc) from None
     except WriteUnconfirmed as exc:
-        raise keys.DependencyUnavailable("NATS", f"the request may or may not be stored: {exc}") from exc
+        raise write_unconfirmed(exc, "The retry request") from None
     except (StoreUnavailable, nats.errors.Error, TimeoutError) as exc:
         raise keys.DependencyUnavailable("NATS", f"nothing was stored: {type(exc).__name__}") from exc
     request[keys.LOG_FIELDS] = {"worker": worker, "event_position": event_position}

@@ -67,12 +67,14 @@ async def store(
     key: str | None,
     *,
     shape: Callable[[Complaint], None] | None = None,
+    keys_taken: bool = True,
 ) -> tuple[uuid.UUID, str, bool]:
     """Store the complaint durably: (id, tracking code, whether an earlier try with this key had stored it).
 
     The complaint's first events go in one atomic batch with the claim of its tracking code, a subject that
     must be empty: two complaints can never show the same code. `shape` applies what else the request
-    settled (an operator's first-contact answer) before the save.
+    settled (an operator's first-contact answer) before the save. `keys_taken`: whether the caller's protocol
+    has an Idempotency-Key to advise (Open311 has none).
     """
     complaint_id, tracking_code, personal_key = await prepare(writers, intake, principal, key)
     for _ in range(CODE_DRAWS):
@@ -89,7 +91,7 @@ async def store(
         except StoreFull as exc:
             raise store_full(exc) from None
         except WriteUnconfirmed as exc:
-            raise unconfirmed(exc, keyed=key is not None) from None
+            raise unconfirmed(exc, keyed=key is not None, keys_taken=keys_taken) from None
         except Backlogged as exc:  # refused before it was sent: nothing was stored
             raise unavailable(str(exc)) from None
         except StoreUnavailable as exc:
@@ -145,7 +147,7 @@ async def read_json(request: web.Request) -> Any:
             415, "Unsupported media type", f"send application/json, not {request.content_type or 'nothing'}",
             code="unsupported_media_type", headers={"Accept-Post": "application/json"},
         )  # fmt: skip
-    raw = await request.read()  # over client_max_size: aiohttp raises 413, rendered as problem+json
+    raw = await request.read()  # read already, within its deadline and size (slow_clients.py)
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=_no_dupes)
     except UnicodeDecodeError as exc:
@@ -292,18 +294,23 @@ def unavailable(detail: str) -> Problem:
     )
 
 
-def unconfirmed(exc: WriteUnconfirmed, *, keyed: bool) -> Problem:
+def unconfirmed(exc: WriteUnconfirmed, *, keyed: bool, keys_taken: bool) -> Problem:
     """503 for a write NATS never answered and that could not be read back whole: it may yet be stored."""
-    retry = (
-        "send the request again with the same Idempotency-Key: a complaint this try stored is answered, "
-        "not filed twice"
-        if keyed
-        else "a retry may file it twice (an Idempotency-Key makes retries safe)"
-    )
+    if keyed:
+        retry = (
+            "To find out, send the request again with the same Idempotency-Key: a complaint this try stored "
+            "is answered, not filed twice."
+        )
+    else:
+        retry = "A retry may file it twice" + (
+            " (an Idempotency-Key makes retries safe)." if keys_taken else "."
+        )
     return Problem(
-        503, "Not confirmed", f"The complaint may or may not be stored: {exc}. To find out, {retry}.",
+        503,
+        "Not confirmed",
+        f"The complaint may or may not be stored: {exc}. {retry}",
         code="write_unconfirmed",
-    )  # fmt: skip
+    )
 
 
 def answer(

@@ -137,11 +137,8 @@ async def create_request(request: web.Request) -> web.Response:
         raise Open311Error(
             415, f"send the request form-encoded ({FORM_TYPES[0]}), not {request.content_type}"
         )
-    try:
-        form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
-    except web.HTTPRequestEntityTooLarge:
-        limiter.take(request)  # no key read: the caller's address pays, as for any anonymous refusal
-        raise
+    # Read and parsed before this handler (slow_clients.py), where a form too large or malformed is refused.
+    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
     principal = await _admit(request, form.get("api_key"))
     _check_jurisdiction(request, form.get("jurisdiction_id"))
     unknown = sorted(k for k in form if k not in FIELDS and not _ATTRIBUTE.match(k))
@@ -155,7 +152,9 @@ async def create_request(request: web.Request) -> web.Response:
         raise Open311Error(400, f"{_SPEC_NAMES.get(error.field, error.field)}: {error.message}")
     intake.check_allowed(parsed, principal)  # channel "web" until here: the press files no complaints
     parsed = dataclasses.replace(parsed, channel="open311")
-    complaint_id, tracking_code, replay = await intake.store(writers, parsed, principal, None)
+    complaint_id, tracking_code, replay = await intake.store(
+        writers, parsed, principal, None, keys_taken=False
+    )
     intake.log_received(request, complaint_id, parsed.channel, replay=replay)
     notice = f"Received. Your tracking code is {tracking_code}; quote it when you call the hotline."
     danger = life_first(parsed.description)

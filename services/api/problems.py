@@ -68,6 +68,15 @@ def store_full(exc: Exception) -> Problem:
     )  # fmt: skip
 
 
+def write_unconfirmed(exc: Exception, what: str) -> Problem:
+    """503 for a write NATS never answered and that could not be read back whole: `what` may yet be stored.
+    Asking again is safe for a command: one already applied is refused as a conflict or skipped."""
+    return Problem(
+        503, "Not confirmed", f"{what} may or may not be stored: {exc}. Ask again to find out.",
+        code="write_unconfirmed",
+    )  # fmt: skip
+
+
 def invalid(errors: list[FieldError], detail: str | None = None) -> Problem:
     """422: the body was understood but some values are wrong (each one named)."""
     summary = detail or "; ".join(f"{e.field}: {e.message}" for e in errors)

@@ -56,7 +56,7 @@ STREAM_ASK_TIMEOUT = 2.0  # seconds for a read route to ask the stream something
 # intervention to asyncpg, not a connection error): a 503 either way.
 _PG_DOWN = (
     OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
-    asyncpg.InterfaceError,
+    asyncpg.InterfaceError, asyncpg.InsufficientResourcesError,  # too many connections, disk full, no memory
 )  # fmt: skip
 _NOT_MIGRATED = (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError)
 _STATUSES = tuple(s.value for s in Status)

@@ -10,21 +10,29 @@ An ingress's own timeouts come first where there is one; these hold where there 
   (aiohttp's own default is an hour.) A handler that is running (a live stream) is never cut off by it.
 - Body: `body_deadline` reads it, within LEVEE_HTTP_BODY_SECONDS of the headers, before any handler runs;
   late, the answer is 408 and the connection is closed. Read here, it is kept by aiohttp: the handler's
-  `read()`, `json()` or `post()` returns it (an Open311 multipart form is parsed here for that reason: its
-  parser reads the stream itself, which would then be empty).
+  `read()`, `json()` or `post()` returns it. An Open311 form is parsed here too (a multipart parser reads
+  the stream itself, which would then be empty), so a form that does not parse is a 400 in its array.
 - A body over the size limit is refused here too (413), before it is read when its length says so.
+
+A refusal here on a public intake route costs its sender a token of their rate limit, as the handler's own
+refusals do: a flood of slow or oversized bodies is limited like a flood of complaints.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from services.api import ratelimit
 from services.api.open311 import BASE as OPEN311
-from services.api.open311 import Open311Error
+from services.api.open311 import FORM_TYPES, Open311Error
 from services.api.problems import Problem
+
+# Public intake: where a refusal is charged to the sender's address.
+CHARGED = frozenset({"/api/v1/complaints", f"{OPEN311}/requests.json"})
 
 
 def body_deadline(seconds: float) -> Middleware:
@@ -34,21 +42,21 @@ def body_deadline(seconds: float) -> Middleware:
             open311 = request.path.startswith(OPEN311)  # its errors are the spec's arrays, not problems
             limit = request.client_max_size
             if request.content_length is not None and request.content_length > limit:
-                return _closing(_refuse(open311, 413, f"A request body is at most {limit} bytes."))
+                return _closing(_refuse(request, open311, 413, f"A request body is at most {limit} bytes."))
             try:
                 async with asyncio.timeout(seconds):
-                    if open311 and request.method == "POST" and request.content_type == "multipart/form-data":
+                    if open311 and request.method == "POST" and request.content_type in FORM_TYPES:
                         await request.post()  # only Open311 takes forms; elsewhere the handler says 415
                     else:
                         await request.read()
             except TimeoutError:
                 detail = f"The request's body did not arrive within {seconds:g} s of its headers; nothing was done."
-                return _closing(_refuse(open311, 408, detail))
+                return _closing(_refuse(request, open311, 408, detail))
             except web.HTTPRequestEntityTooLarge:
-                return _closing(_refuse(open311, 413, f"A request body is at most {limit} bytes."))
-            except (ValueError, LookupError, RuntimeError) as exc:  # a form that does not parse, an unknown
-                return _refuse(open311, 400, f"The form could not be read: {exc}")  # charset or encoding
-        return await handler(request)
+                return _closing(_refuse(request, open311, 413, f"A request body is at most {limit} bytes."))
+            except (ValueError, LookupError, RuntimeError) as exc:  # a form that does not parse: bytes that
+                return _refuse(request, open311, 400, f"The form could not be read: {exc}")  # are not UTF-8,
+        return await handler(request)  # an unknown charset or transfer encoding
 
     return middleware
 
@@ -66,7 +74,11 @@ def _closing(response: web.Response) -> web.Response:
     return response
 
 
-def _refuse(open311: bool, status: int, detail: str) -> web.Response:
+def _refuse(request: web.Request, open311: bool, status: int, detail: str) -> web.Response:
+    limiter = request.app.get(ratelimit.LIMITER)
+    if limiter is not None and request.method == "POST" and request.path in CHARGED:
+        with contextlib.suppress(Problem):  # spent: a sender out of tokens hears 429 from the next one
+            limiter.take(request)
     if open311:
         return Open311Error(status, detail).response()
     title, code = _TITLES[status]

@@ -6,11 +6,14 @@ import asyncio
 import json
 
 import aiohttp
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from events.store import JetStreamEventStore
+from services.api import ratelimit
 from services.api.app import run
+from services.api.open311 import BASE as OPEN311
 from services.embedded.ports import free_port
 from services.settings import Settings
 from tests.integration.api.conftest import MakeClient
@@ -99,3 +102,34 @@ async def test_an_open311_body_that_stops_arriving_is_answered_in_the_specs_erro
     assert head.startswith(b"HTTP/1.1 408 "), head
     [error] = json.loads(body)
     assert error["code"] == 408 and "did not arrive" in error["description"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/x-www-form-urlencoded", b"description=\xff\xfe&service_code=106"),  # not UTF-8
+        ("application/x-www-form-urlencoded; charset=bogus", b"description=flood&service_code=106"),
+    ],
+    ids=["not utf-8", "unknown charset"],
+)
+async def test_an_open311_form_that_does_not_decode_is_a_400_in_the_specs_array(
+    make_client: MakeClient, content_type: str, body: bytes
+) -> None:
+    client = await make_client()
+    response = await client.post(
+        f"{OPEN311}/requests.json", data=body, headers={"Content-Type": content_type}
+    )
+    assert response.status == 400, await response.text()
+    [error] = await response.json()
+    assert error["code"] == 400 and "could not be read" in error["description"]
+
+
+async def test_refused_bodies_cost_the_sender_its_rate_limit(make_client: MakeClient) -> None:
+    two = ratelimit.RateLimits(public=ratelimit.Bucket(rate=0.001, burst=2))  # two, then none in this test
+    client = await make_client(limits=two)
+    oversized = json.dumps({**GOOD, "description": "x" * 70_000})
+    for _ in range(2):
+        response = await client.post(URL, data=oversized, headers={"Content-Type": "application/json"})
+        assert response.status == 413 and (await response.json())["code"] == "body_too_large"
+    response = await client.post(URL, json=GOOD)
+    assert response.status == 429, await response.text()
