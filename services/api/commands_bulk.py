@@ -56,14 +56,7 @@ from services.api.commands import (
 )
 from services.api.openapi import problem_responses
 from services.api.principal import PRINCIPAL, Principal
-from services.api.problems import (
-    STORE_FULL_RETRY_AFTER_SECONDS,
-    TYPE_BASE,
-    FieldError,
-    Problem,
-    invalid,
-    store_full,
-)
+from services.api.problems import FieldError, Problem, invalid, store_full
 from services.api.read_models.queries import S
 from services.api.read_routes import department_in_path, json_response, reading
 
@@ -224,12 +217,8 @@ def _interrupted(bulk: Bulk, exc: Exception, candidates: int) -> web.Response:
     else:
         rest = "none of the others was"
     if isinstance(exc, StoreFull):
-        full = store_full(exc)
-        return health.problem_response(
-            503, title=full.title, type_=TYPE_BASE + full.code, code=full.code,
-            detail=f"{exc}. {stored}; {rest}. Ask again once an operator has added storage.",
-            retry_after=STORE_FULL_RETRY_AFTER_SECONDS, **bulk.answer(),
-        )  # fmt: skip
+        detail = f"{exc}. {stored}; {rest}. Ask again once an operator has added storage."
+        return replace(store_full(exc), detail=detail, extensions=bulk.answer()).response()
     return health.problem_response(
         503, title="A dependency is unavailable", type_=health.DEPENDENCY_DOWN,
         detail=f"NATS: {exc}. {stored}; {rest}. Asking again acts on the rest.",

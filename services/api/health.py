@@ -109,19 +109,13 @@ async def read_models_position(pool: asyncpg.Pool) -> int | None:
 
 
 def problem_response(
-    status: int,
-    *,
-    title: str,
-    detail: str,
-    type_: str = "about:blank",
-    retry_after: int = RETRY_AFTER,
-    **extensions: Any,
+    status: int, *, title: str, detail: str, type_: str = "about:blank", **extensions: Any
 ) -> web.Response:
     """An RFC 9457 problem document; a 503 carries Retry-After so clients and proxies back off."""
     body = {"type": type_, "title": title, "status": status, "detail": detail, **extensions}
     headers = {"Cache-Control": "no-store"}
     if status == 503:
-        headers["Retry-After"] = str(retry_after)
+        headers["Retry-After"] = str(RETRY_AFTER)
     return web.json_response(body, status=status, content_type=PROBLEM_JSON, headers=headers)
 
 

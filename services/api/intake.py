@@ -30,7 +30,7 @@ from services.api.intake_schema import PUBLIC_CHANNELS, IntakeRequest, parse_int
 from services.api.openapi import json_body, problem_responses
 from services.api.operator_reference import life_first
 from services.api.principal import PRINCIPAL, PUBLIC, Principal
-from services.api.problems import FieldError, Problem, invalid, store_full
+from services.api.problems import FieldError, Problem, invalid, store_full, write_unconfirmed
 from services.api.resources import WRITERS, Writers
 from services.runtime.metrics import COMPLAINTS_RECEIVED
 
@@ -297,20 +297,15 @@ def unavailable(detail: str) -> Problem:
 def unconfirmed(exc: WriteUnconfirmed, *, keyed: bool, keys_taken: bool) -> Problem:
     """503 for a write NATS never answered and that could not be read back whole: it may yet be stored."""
     if keyed:
-        retry = (
+        advice = (
             "To find out, send the request again with the same Idempotency-Key: a complaint this try stored "
             "is answered, not filed twice."
         )
     else:
-        retry = "A retry may file it twice" + (
+        advice = "A retry may file it twice" + (
             " (an Idempotency-Key makes retries safe)." if keys_taken else "."
         )
-    return Problem(
-        503,
-        "Not confirmed",
-        f"The complaint may or may not be stored: {exc}. {retry}",
-        code="write_unconfirmed",
-    )
+    return write_unconfirmed(exc, "The complaint", advice)
 
 
 def answer(

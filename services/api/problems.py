@@ -68,13 +68,13 @@ def store_full(exc: Exception) -> Problem:
     )  # fmt: skip
 
 
-def write_unconfirmed(exc: Exception, what: str) -> Problem:
+def write_unconfirmed(exc: Exception, what: str, advice: str = "Ask again to find out.") -> Problem:
     """503 for a write NATS never answered and that could not be read back whole: `what` may yet be stored.
-    Asking again is safe for a command: one already applied is refused as a conflict or skipped."""
+    Asking again is safe for a command (one already applied is refused as a conflict or skipped), so that is
+    the default advice; intake's depends on whether the caller sent an Idempotency-Key."""
     return Problem(
-        503, "Not confirmed", f"{what} may or may not be stored: {exc}. Ask again to find out.",
-        code="write_unconfirmed",
-    )  # fmt: skip
+        503, "Not confirmed", f"{what} may or may not be stored: {exc}. {advice}", code="write_unconfirmed"
+    )
 
 
 def invalid(errors: list[FieldError], detail: str | None = None) -> Problem:
