@@ -240,12 +240,7 @@ def _address_taken(host: str, port: int) -> str | None:
 
 def _free_or_any(port: int, host: str = "127.0.0.1") -> int:
     """`port` if nothing listens on it, else 0 (the embedded server then picks a free one)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return 0
-    return port
+    return port if _address_taken(host, port) is None else 0
 
 
 def _without_password(url: str | None) -> str:
