@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from events.backoff import Backoff, wait_or_stop
 from events.store import JetStreamEventStore, StoreUnavailable
 from events.store.errors import StreamGap
 from events.store.jetstream import READ_BATCH
@@ -55,9 +56,6 @@ Progress = Callable[[int, int], None]  # (events in this batch, position reached
 Read = Callable[[int, int], Awaitable[list[StoredMessage]]]  # (after position, at most) -> messages
 # Seconds: a lag reading costs a NATS round trip, so a busy runner takes one at most this often.
 LAG_INTERVAL = 1.0
-# A batch PostgreSQL refused is tried again after this, doubling while it keeps failing, up to the last.
-FIRST_RETRY_SECONDS = 0.2
-LAST_RETRY_SECONDS = 10.0
 ALL = ">"
 # New rows from this many up go by COPY; fewer by one INSERT executemany, which takes one round trip where
 # COPY takes two (the live runner's small batches).
@@ -223,32 +221,34 @@ class ProjectionRunner:
                 await self.cursor.close()
 
     async def _run(self, stop: asyncio.Event, idle_wait: float) -> None:
-        failed = 0  # batches failed in a row
+        backoff = Backoff()  # batches failed in a row: each retry waits longer (events/backoff.py)
         while not stop.is_set():
             before = self.position
             try:
                 done = await self.catch_up(stop=stop)
             except StoreUnavailable as exc:
-                self.log.warning("projection_store_unavailable", error=str(exc))
-                await _wait(stop, 1.0)
+                retry_in = backoff.next_delay()
+                self.log.warning(
+                    "projection_store_unavailable", error=str(exc), failed=backoff.failed, retry_in=retry_in
+                )
+                await wait_or_stop(stop, retry_in)
                 continue
             except asyncpg.PostgresError as exc:
                 # e.g. a rebuild swapped the schema under a statement in flight: nothing of the batch was
                 # committed, so start again from whatever position the (new) tables hold. Failing again and
                 # again (a full disk) it waits longer each time, not five error lines a second.
                 if self.position > before:  # batches were committed before this one failed
-                    failed = 0
-                retry_in = min(FIRST_RETRY_SECONDS * 2 ** min(failed, 10), LAST_RETRY_SECONDS)
-                failed += 1
+                    backoff.succeeded()
+                retry_in = backoff.next_delay()
                 self.log.error(
-                    "projection_batch_failed", error=str(exc), kind=type(exc).__name__, failed=failed,
+                    "projection_batch_failed", error=str(exc), kind=type(exc).__name__, failed=backoff.failed,
                     retry_in=retry_in,
                 )  # fmt: skip
-                await _wait(stop, retry_in)
+                await wait_or_stop(stop, retry_in)
                 self.position = await self.stored_position()
                 self.folding = await Folding.load(self.conn, self.schema)  # the tables may have changed too
                 continue
-            failed = 0
+            backoff.succeeded()
             if done == 0:
                 # Until the next message (a pull waiting in the server, not polling), then `idle_wait` for
                 # a batch to gather.
@@ -476,8 +476,3 @@ async def _discard(task: asyncio.Future[Any]) -> None:
         task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -22,6 +22,7 @@ from uuid import UUID
 import structlog
 from eventsourcing.utils import get_topic
 
+from events.backoff import Backoff, wait_or_stop
 from events.complaint import Complaint
 from events.deadlines import DEADLINE_EVENTS, WATCHER, DeadlineState, fold, fold_all
 from events.errors import DomainError
@@ -64,15 +65,18 @@ class DeadlineWatcher:
 
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
         log.info("deadline_watcher_started")
+        backoff = Backoff(first=interval)  # while the store refuses: 1, 2, 4 ... 10 s between looks
         while not stop.is_set():
+            wait = interval
             try:
                 await self.tick()
+                backoff.succeeded()
             except StoreUnavailable as exc:
-                log.warning("deadline_watcher_store_unavailable", error=str(exc))
-            try:
-                await asyncio.wait_for(stop.wait(), interval)
-            except TimeoutError:
-                pass
+                wait = backoff.next_delay()
+                log.warning(
+                    "deadline_watcher_store_unavailable", error=str(exc), failed=backoff.failed, retry_in=wait
+                )
+            await wait_or_stop(stop, wait)
 
     async def tick(self) -> int:
         """Fold what is new in the stream, then escalate what is due now; return how many escalations."""

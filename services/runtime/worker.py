@@ -25,6 +25,7 @@ import structlog
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from events.backoff import Backoff, wait_or_stop
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable, Write
 from events.store.aggregates import TOPIC, VERSION, AggregateStore, Appender
 from events.store.cursor import StreamCursor
@@ -123,15 +124,20 @@ class Worker:
     async def run(self, stop: asyncio.Event, *, idle_wait: float = 0.05) -> None:
         """Process until `stop` is set; the batch in hand is finished first (shutdown drains)."""
         await self.start()
+        backoff = Backoff()
         try:
             while not stop.is_set():
                 try:
                     done = await self.process_batch()
                 except StoreUnavailable as exc:
-                    self.log.warning("worker_store_unavailable", error=str(exc))
-                    done = 0
-                    await _wait(stop, 1.0)
+                    # A full or unreachable store: asked again ever later (events/backoff.py), not every second.
+                    retry_in = backoff.next_delay()
+                    self.log.warning(
+                        "worker_store_unavailable", error=str(exc), failed=backoff.failed, retry_in=retry_in
+                    )
+                    await wait_or_stop(stop, retry_in)
                     continue
+                backoff.succeeded()
                 await self.report_lag(done)
                 if done == 0:
                     # Until the next message (a pull waiting in the server, not polling), then
@@ -572,10 +578,3 @@ class _GaveUp:
 
     error: Exception
     attempts: int
-
-
-async def _wait(stop: asyncio.Event, timeout: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout)
-    except TimeoutError:
-        pass

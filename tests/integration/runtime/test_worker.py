@@ -16,13 +16,17 @@ from uuid import UUID
 import pytest
 import structlog
 
-from events.store import JetStreamEventStore, Write
+from events.store import JetStreamEventStore, StoreFull, StoreUnavailable, Write
 from events.store.aggregates import AggregateNotFound, AggregateStore
+from events.store.connection import connect_nats
 from events.store.errors import StreamGap
+from events.store.stream import StreamSpec, ensure_stream
+from services.embedded.nats_server import NatsServer
 from services.runtime.tracking import POSITION, load_tracking
 from services.runtime.unit_of_work import UnitOfWork
 from services.runtime.worker import Worker
 from tests.support.toy import HANDLERS, TALLY_ID, Counter, Tally, count_started, mapper
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -329,6 +333,66 @@ async def test_a_planner_that_cannot_read_a_batch_does_not_stop_the_worker(
     assert calls  # the planner ran, and failed
     assert sorted(await tally(store)) == ["a", "b"]
     assert len(await store.read_subject(store.spec.dead_letter_subject("toy"))) == 1
+
+
+async def fill_up(store: JetStreamEventStore) -> None:
+    """Append padding no worker handles until JetStream refuses even a small message: a full event store."""
+    subject = store.spec.tracking_subject("padding")
+    for size in (2000, 200, 20):
+        for _ in range(2000):
+            try:
+                await store.append([Write(subject, b"x" * size)])
+            except StoreFull:
+                break
+            except StoreUnavailable:  # the write that crosses the limit may go unanswered: go on filling
+                continue
+        else:
+            pytest.fail(f"2,000 messages of {size} bytes fitted in the small JetStream")
+
+
+async def test_a_store_that_refuses_writes_is_asked_ever_later_and_nothing_is_lost_once_it_has_room(
+    small_nats_server: NatsServer, stream_spec: StreamSpec
+) -> None:
+    """As when the broker's disk fills in a long flood: the worker logs one warning per try, further and further
+    apart (not one a second for hours), and once nats-server has room again every effect is applied once."""
+    nc = await connect_nats(small_nats_server.url, name="levee-test-worker-full")
+    try:
+        await ensure_stream(nc, stream_spec)
+        store = JetStreamEventStore(nc, stream_spec, timeout=2.0)
+        await open_tally(store)
+        names = [f"c{n}" for n in range(30)]
+        await seed(store, names)
+        await fill_up(store)
+        worker = Worker("toy", store, AggregateStore(store, mapper()), HANDLERS, batch_size=10)
+        stop = asyncio.Event()
+        with structlog.testing.capture_logs() as captured:
+            running = asyncio.create_task(worker.run(stop))
+            try:
+
+                def refusals() -> list[dict[str, object]]:
+                    return [e for e in captured if e["event"] == "worker_store_unavailable"]
+
+                await wait_until(lambda: len(refusals()) >= 4, "four refused commits", bound=30)
+                assert [e["retry_in"] for e in refusals()[:4]] == [0.2, 0.4, 0.8, 1.6]
+                assert "no storage left" in str(refusals()[0]["error"])
+                assert await tally(store) == []
+                # An operator gives JetStream room and restarts nats-server; the worker's connection comes back.
+                await asyncio.to_thread(small_nats_server.stop)
+                small_nats_server.max_file_store = "64MB"
+                await asyncio.to_thread(small_nats_server.start)
+                async with asyncio.timeout(60):
+                    while len(await tally(store)) < len(names):
+                        await asyncio.sleep(0.1)
+            finally:
+                stop.set()
+                await running
+        assert Counter_(await tally(store)) == Counter_(names)  # each once
+        refused = len(refusals())
+        assert refused < 12, (
+            f"{refused} warnings while the store was full: a retry every second, not ever later"
+        )
+    finally:
+        await nc.close()
 
 
 async def test_worker_refuses_to_start_when_the_stream_lost_what_it_processed(
