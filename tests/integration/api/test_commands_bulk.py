@@ -25,6 +25,7 @@ from services.api.commands import REPOSITORY
 from services.embedded.nats_server import NatsServer
 from tests.integration.api.conftest import MakeClient
 from tests.integration.api.test_commands_support import DEPT, OTHER_DEPT, Staff, open_staff
+from tests.support.store_full import fill_up
 from tests.support.waiting import wait_until
 
 POWER, WATER = f"department:{OTHER_DEPT}", f"department:{DEPT}"  # OTHER_DEPT is "power"
@@ -270,6 +271,48 @@ async def test_nats_stopping_part_way_answers_503_naming_what_was_stored_and_not
     rest = [i for i in drill.power if i not in stored]
     assert await statuses(staff, rest) == {Status.DISPATCHED}  # not half-written
 
+    status, answer = await staff.post(drill.path(), POWER, {"action": "accept"})
+    assert status == 200 and {UUID(i) for i in answer["complaint_ids"]} == set(rest), answer
+    assert answer["skipped"] == {"not_dispatched": 10}
+
+
+async def test_the_store_filling_part_way_answers_event_store_full_naming_what_was_stored(
+    make_client: MakeClient, small_nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staff = await open_staff(await make_client(nats_url=small_nats_server.url))
+    drill = await outage(staff)
+    monkeypatch.setattr(commands_bulk, "CHUNK", 10)  # three chunks of ten
+    store = staff.aggregates.store
+
+    async def store_fills() -> None:  # just before the second chunk is stored: JetStream has no room left
+        await fill_up(store)
+
+    interpose(staff, {2: store_fills})
+    response = await staff.client.post(
+        drill.path(), json={"action": "accept"}, headers={"Authorization": f"Bearer {staff.tokens[POWER]}"}
+    )
+    problem = await response.json(content_type=None)
+    assert response.status == 503, problem
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert problem["code"] == "event_store_full" and response.headers["Retry-After"] == "60"
+    assert problem["title"] == "The event store is full"
+    assert (
+        "10 of 30 complaints were stored" in problem["detail"]
+        and "none of the others was" in problem["detail"]
+    )
+    assert "added storage" in problem["detail"]
+    assert problem["acted"] == 10 and len(problem["complaint_ids"]) == 10
+    stored = {UUID(i) for i in problem["complaint_ids"]}
+    assert await statuses(staff, list(stored)) == {Status.ACCEPTED}
+    rest = [i for i in drill.power if i not in stored]
+    assert await statuses(staff, rest) == {Status.DISPATCHED}  # not half-written
+
+    # An operator adds room and restarts nats-server: asking again acts on the rest, and only on them.
+    link = staff.client.app[keys.NATS_LINK]
+    await asyncio.to_thread(small_nats_server.stop)
+    small_nats_server.max_file_store = "64MB"
+    await asyncio.to_thread(small_nats_server.start)
+    await wait_until(lambda: link.client is not None and link.client.is_connected, "NATS back", 20)
     status, answer = await staff.post(drill.path(), POWER, {"action": "accept"})
     assert status == 200 and {UUID(i) for i in answer["complaint_ids"]} == set(rest), answer
     assert answer["skipped"] == {"not_dispatched": 10}

@@ -16,7 +16,7 @@ from uuid import UUID
 import pytest
 import structlog
 
-from events.store import JetStreamEventStore, StoreFull, StoreUnavailable, Write
+from events.store import JetStreamEventStore, Write
 from events.store.aggregates import AggregateNotFound, AggregateStore
 from events.store.connection import connect_nats
 from events.store.errors import StreamGap
@@ -25,6 +25,7 @@ from services.embedded.nats_server import NatsServer
 from services.runtime.tracking import POSITION, load_tracking
 from services.runtime.unit_of_work import UnitOfWork
 from services.runtime.worker import Worker
+from tests.support.store_full import fill_up
 from tests.support.toy import HANDLERS, TALLY_ID, Counter, Tally, count_started, mapper
 from tests.support.waiting import wait_until
 
@@ -333,21 +334,6 @@ async def test_a_planner_that_cannot_read_a_batch_does_not_stop_the_worker(
     assert calls  # the planner ran, and failed
     assert sorted(await tally(store)) == ["a", "b"]
     assert len(await store.read_subject(store.spec.dead_letter_subject("toy"))) == 1
-
-
-async def fill_up(store: JetStreamEventStore) -> None:
-    """Append padding no worker handles until JetStream refuses even a small message: a full event store."""
-    subject = store.spec.tracking_subject("padding")
-    for size in (2000, 200, 20):
-        for _ in range(2000):
-            try:
-                await store.append([Write(subject, b"x" * size)])
-            except StoreFull:
-                break
-            except StoreUnavailable:  # the write that crosses the limit may go unanswered: go on filling
-                continue
-        else:
-            pytest.fail(f"2,000 messages of {size} bytes fitted in the small JetStream")
 
 
 async def test_a_store_that_refuses_writes_is_asked_ever_later_and_nothing_is_lost_once_it_has_room(
