@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from events.publishing.notice_view import NoticeView, cap_time
+from events.publishing.xml_text import xml_text
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
@@ -73,5 +74,5 @@ def _q(tag: str) -> str:
 
 def _text(parent: ET.Element, tag: str, value: str) -> ET.Element:
     element = ET.SubElement(parent, _q(tag))
-    element.text = value
+    element.text = xml_text(value)
     return element

@@ -11,6 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from events.publishing.notice_view import NoticeView, cap_time
+from events.publishing.xml_text import xml_text
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 DEFAULT_SENDER = "notices@levee.invalid"
@@ -75,5 +76,5 @@ def _info(
 
 def _text(parent: ET.Element, tag: str, value: str) -> ET.Element:
     element = ET.SubElement(parent, tag)
-    element.text = value
+    element.text = xml_text(value)
     return element

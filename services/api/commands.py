@@ -32,6 +32,7 @@ from events.store.errors import ConcurrencyConflict, StoreFull, StoreUnavailable
 from events.store.keys import PersonalKeyStore
 from services.api import keys, known_personal_data
 from services.api.auth import require_holding_department, require_role, role_names
+from services.api.intake_schema import clean_text
 from services.api.openapi import json_body, problem_responses
 from services.api.principal import PRINCIPAL, Principal
 from services.api.problems import FieldError, Problem, invalid, store_full, write_unconfirmed
@@ -48,6 +49,9 @@ MAX_BODY = 64 * 1024
 # -- bodies ------------------------------------------------------------------------------------------
 
 FieldKind = Literal["text", "integer", "boolean", "uuid", "choice", "text_list"]
+
+
+CONTROLS_REFUSED = "must not contain control characters (line breaks and tabs are fine)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,8 @@ class Field:
             if len(value) > self.max_length:  # counted as sent, as the document's maxLength counts
                 raise ValueError(f"must be at most {self.max_length} characters")
             value = unicodedata.normalize("NFC", value).strip()
+            if self.kind == "text" and clean_text(value) is None:  # it would break the Atom feed and CAP XML
+                raise ValueError(CONTROLS_REFUSED)
             if self.kind == "uuid":
                 try:
                     return uuid.UUID(value)
@@ -99,7 +105,10 @@ class Field:
             raise ValueError("must be a list of strings")
         if len(value) > (self.maximum or 50):
             raise ValueError(f"must have at most {self.maximum or 50} items")
-        return [unicodedata.normalize("NFC", item).strip() for item in value]
+        items = [unicodedata.normalize("NFC", item).strip() for item in value]
+        if any(clean_text(item) is None for item in items):
+            raise ValueError(CONTROLS_REFUSED)
+        return items
 
     def schema(self) -> dict[str, Any]:
         by_kind: dict[str, dict[str, Any]] = {

@@ -96,6 +96,25 @@ async def test_a_notice_with_a_personal_phone_number_is_refused(staff: Staff) ->
     assert problem["errors"][0]["field"] == "body_en"
 
 
+async def test_staff_text_with_a_control_character_is_refused_naming_the_field(staff: Staff) -> None:
+    """A soft line break pasted from a word processor (U+000B) would make the public Atom feed unparseable."""
+    status, problem = await staff.post(
+        "/api/v1/notices", "press", {**NOTICE_TEXT, "body_en": "Pumps running\x0bon Harbour Road"}
+    )
+    assert status == 422, problem
+    assert problem["errors"] == [
+        {"field": "body_en", "message": "must not contain control characters (line breaks and tabs are fine)"}
+    ]
+    status, problem = await staff.post(
+        "/api/v1/incidents", "command", {"title": "Flood", "kind": "flood", "districts": ["\x00"]}
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "districts", problem
+    status, answer = await staff.post(
+        "/api/v1/notices", "press", {**NOTICE_TEXT, "body_en": "Pumps running\non Harbour Road.\tCall 12345."}
+    )
+    assert status == 201, answer
+
+
 async def test_publishing_refuses_a_linked_complainants_name_or_address_and_says_where(staff: Staff) -> None:
     filed = await staff.client.post("/api/v1/complaints", json={
         "channel": "web", "description": "Water up to the knees in the lobby",

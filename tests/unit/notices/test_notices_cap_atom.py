@@ -185,3 +185,27 @@ def test_an_empty_feed_needs_an_updated_time() -> None:
         render_atom([], FeedMeta(**{**META.__dict__, "updated_when_empty": when})).encode()
     )
     assert root.findtext("a:updated", namespaces=A) == "2025-09-01T08:00:00+00:00"
+
+
+def test_text_with_characters_xml_forbids_still_gives_documents_that_parse(
+    cap_schema: etree.XMLSchema,
+) -> None:
+    """A soft line break pasted from a word processor (U+000B) in a notice an older stream holds: one such
+    character would make the whole feed unparseable for every reader. The API refuses it now."""
+    text = {
+        **TEXT,
+        "title_en": "Flooding\x0bin Westbay",
+        "body_en": "Pumping\x00 Harbour Road\x0c\ud800 now.",
+    }
+    notice = Notice.draft(incident_id=incident().id, **text, drafted_by="press-li")
+    notice.approve("cmd-wu")
+    notice.publish()
+    found = notice_view(list(notice.collect_events()), incident=incident(), reference=load_reference())
+    assert found is not None
+    alert = parse_cap(render_cap(found, sender=SENDER), cap_schema)
+    english = alert.find("cap:info[cap:language='en-US']", NS)
+    assert english is not None
+    assert english.findtext("cap:headline", namespaces=NS) == "Flooding\nin Westbay"
+    assert english.findtext("cap:description", namespaces=NS) == "Pumping Harbour Road\n now."
+    feed = etree.fromstring(render_atom([found], META).encode())
+    assert feed.findtext("a:entry/a:title", namespaces=A).startswith("Flooding\nin Westbay")  # type: ignore[union-attr]
