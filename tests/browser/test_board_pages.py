@@ -193,6 +193,41 @@ async def test_board_shows_when_it_is_disconnected_and_reconnects_by_itself(
     await board.close()
 
 
+async def test_a_board_reloaded_while_its_token_cannot_be_checked_keeps_it_and_comes_back_by_itself(
+    stack: Stack, browser: Any, shots: Path
+) -> None:
+    """A wall board reloaded during an API restart or a PostgreSQL outage must not forget its token: nobody may
+    be at hand to paste it again. A token the API refuses (401) is still forgotten."""
+    command = await stack.token("command")
+    await ready(stack, command)
+    board = await browser.new_page(viewport={"width": 1400, "height": 900})
+    await sign_in(board, f"{stack.url}/board", "not-a-token")
+    message = board.locator("#login-message")
+    await expect(message).to_contain_text("Token refused 令牌无效: 401", timeout=5_000)
+    await sign_in(board, f"{stack.url}/board", command)
+    await expect(board.locator("#main")).to_be_visible(timeout=10_000)
+
+    checks = 0
+
+    async def unreachable(route: Any) -> None:  # the API does not answer the token check, once
+        nonlocal checks
+        checks += 1
+        await route.abort("connectionrefused")
+
+    await board.route("**/api/v1/me", unreachable)
+    await board.reload()
+    await expect(message).to_contain_text("Cannot check the token now 暂时无法验证令牌", timeout=5_000)
+    await expect(message).to_contain_text("trying again in 2 s")
+    await expect(board.locator("#main")).to_be_hidden()
+    await board.screenshot(path=shots / "01-token-not-checked.png")
+    await board.unroute("**/api/v1/me")
+    await expect(board.locator("#main")).to_be_visible(timeout=10_000)  # no one typed the token again
+    await expect(board.locator("#login")).to_be_hidden()
+    assert checks == 1
+    await board.screenshot(path=shots / "02-back-by-itself.png")
+    await board.close()
+
+
 async def test_press_publishes_an_approved_notice_that_the_public_then_reads(
     stack: Stack, browser: Any, shots: Path
 ) -> None:

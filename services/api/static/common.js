@@ -123,10 +123,14 @@ export function problemText(error) {
 // The token form: shown until a token works; `onReady(me)` gets /api/v1/me.
 
 export function loginFlow({ form, input, message, main, logout, roles, onReady }) {
+  let retryIn = 2000;
+  let retry = null;
   async function tryToken() {
+    clearTimeout(retry);
     if (!token()) { form.hidden = false; main.hidden = true; return; }
     try {
       const me = await api("/api/v1/me");
+      retryIn = 2000;
       if (roles && !roles.includes(me.kind)) {
         setToken(null);
         form.hidden = false; main.hidden = true;
@@ -137,9 +141,19 @@ export function loginFlow({ form, input, message, main, logout, roles, onReady }
       if (logout) logout.hidden = false;
       onReady(me);
     } catch (error) {
-      setToken(null);
+      if (error instanceof ApiError && error.status === 401) {
+        setToken(null);
+        form.hidden = false; main.hidden = true;
+        say(message, `Token refused 令牌无效: ${problemText(error)}`, "error");
+        return;
+      }
+      // The API or its database is down (a 503, no answer): the token may be fine. It is kept, and the
+      // page tries again by itself, so a wall board reloaded during an outage comes back without anyone
+      // pasting the token again (the form stays usable for another one).
       form.hidden = false; main.hidden = true;
-      say(message, `Token refused 令牌无效: ${problemText(error)}`, "error");
+      say(message, `Cannot check the token now 暂时无法验证令牌 (${problemText(error)}); trying again in ${retryIn / 1000} s.`, "error");
+      retry = setTimeout(tryToken, retryIn);
+      retryIn = Math.min(retryIn * 2, 30000);
     }
   }
   form.addEventListener("submit", (event) => {
