@@ -103,13 +103,7 @@ class Notice(Aggregate):
         self.trigger_event(NoticeApproved, by=by)
 
     def publish(self) -> None:
-        self._check_not_cancelled()
-        require(self.state != NoticeState.PUBLISHED, "already_published", "This text is already published.")
-        require(
-            self.state == NoticeState.APPROVED,
-            "not_approved",
-            "Command staff must approve this text before it is published.",
-        )
+        self.require_publishable()
         self.trigger_event(
             NoticePublished, title_en=self.title_en, title_zh=self.title_zh, body_en=self.body_en,
             body_zh=self.body_zh, status=self.status, version=self.published_version + 1,
@@ -153,6 +147,18 @@ class Notice(Aggregate):
         require(replacement != self.id, "supersedes_itself", "A draft cannot supersede itself.")
         self.trigger_event(
             NoticeCancelled, reason=f"Superseded by draft {replacement}", by=by, superseded_by=replacement
+        )
+
+    def require_publishable(self) -> None:
+        """Approved and not yet published or cancelled. The API checks this before it runs the personal-data
+        guard, whose answer names what it found: on an unapproved draft it would tell a press officer
+        whether any name they try is a complainant's."""
+        self._check_not_cancelled()
+        require(self.state != NoticeState.PUBLISHED, "already_published", "This text is already published.")
+        require(
+            self.state == NoticeState.APPROVED,
+            "not_approved",
+            "Command staff must approve this text before it is published.",
         )
 
     def _check_not_cancelled(self) -> None:

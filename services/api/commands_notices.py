@@ -64,7 +64,9 @@ async def _look_up_known(request: web.Request, notice: Notice, body: Body) -> No
 
 
 def _publish(notice: Notice, body: Body) -> None:
-    """The redaction guard runs on every try: after a conflict the reloaded notice may hold another text."""
+    """The redaction guard runs on every try: after a conflict the reloaded notice may hold another text. It
+    runs only on approved text: its findings would otherwise answer guesses about who complained."""
+    notice.require_publishable()
     check_publishable(
         {f: getattr(notice, f) for f in ("title_en", "title_zh", "body_en", "body_zh")}, body[KNOWN]
     )

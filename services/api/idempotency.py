@@ -23,6 +23,7 @@ from services.api.principal import Principal
 from services.api.problems import FieldError, Problem
 
 HEADER = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"  # on an answer that repeats the one an earlier try with the key got
 NAMESPACE = uuid.UUID("5d0f3f7e-6a43-4f4e-9a55-3c1b1e0d2a71")  # never change: ids of past retries hang on it
 _KEY = re.compile(r"^[\x21-\x7e]{8,255}$")
 

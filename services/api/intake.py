@@ -67,16 +67,18 @@ async def store(
     key: str | None,
     *,
     shape: Callable[[Complaint], None] | None = None,
+    settles: str | None = None,
     keys_taken: bool = True,
 ) -> tuple[uuid.UUID, str, bool]:
     """Store the complaint durably: (id, tracking code, whether an earlier try with this key had stored it).
 
     The complaint's first events go in one atomic batch with the claim of its tracking code, a subject that
     must be empty: two complaints can never show the same code. `shape` applies what else the request
-    settled (an operator's first-contact answer) before the save. `keys_taken`: whether the caller's protocol
+    settled (an operator's first-contact answer) before the save; `settles` says what, canonically, so that
+    the same Idempotency-Key with something else settled is refused, not answered as if it was. `keys_taken`: whether the caller's protocol
     has an Idempotency-Key to advise (Open311 has none).
     """
-    complaint_id, tracking_code, personal_key = await prepare(writers, intake, principal, key)
+    complaint_id, tracking_code, personal_key = await prepare(writers, intake, principal, key, settles)
     for _ in range(CODE_DRAWS):
         complaint = await receive(writers, intake, principal, complaint_id, tracking_code, personal_key)
         if shape is not None:
@@ -201,7 +203,7 @@ def check_allowed(intake: IntakeRequest, principal: Principal) -> None:
 
 
 async def prepare(
-    writers: Writers, intake: IntakeRequest, principal: Principal, key: str | None
+    writers: Writers, intake: IntakeRequest, principal: Principal, key: str | None, settles: str | None = None
 ) -> tuple[uuid.UUID, str, bytes | None]:
     """(complaint id, tracking code, personal-data key), with the idempotency row written if there is a key.
     Whether an earlier try already stored the complaint is the stream's to say (`store`), not the row's: a row
@@ -212,7 +214,7 @@ async def prepare(
         if key is None:
             return uuid.uuid4(), new_tracking_code(), None
         claim = await writers.requests.claim(
-            idempotency.scope(principal, key), intake.fingerprint(), new_tracking_code(),
+            idempotency.scope(principal, key), intake.fingerprint(settles), new_tracking_code(),
             personal_key=new_key() if intake.has_personal_data else None,
         )  # fmt: skip
     except keys.PG_DOWN as exc:
@@ -326,7 +328,7 @@ def answer(
     }
     headers = {"Location": self_url, "Cache-Control": "no-store"}
     if replay:
-        headers["Idempotent-Replayed"] = "true"
+        headers[idempotency.REPLAYED] = "true"
     return web.json_response(body, status=201, headers=headers)
 
 

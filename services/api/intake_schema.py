@@ -65,16 +65,19 @@ class IntakeRequest:
     call_started_at: datetime | None = None
     operator_fields: tuple[str, ...] = field(default=())  # which operator-only fields were sent
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, settles: str | None = None) -> str:
         """A hash of the request as understood (after normalisation): equal bodies, equal fingerprints.
+        `settles`: what else the same request settled (an operator's call: a transfer, a first-contact answer).
 
         The text is what `dataclasses.asdict` would give (rows stored before stay comparable), built by hand:
         asdict copies every value deeply and cost 25 µs of intake's time."""
-        data = {name: getattr(self, name) for name in _FIELDS}
+        data: dict[str, Any] = {name: getattr(self, name) for name in _FIELDS}
         reporter = self.reporter
         data["reporter"] = (
             None if reporter is None else {name: getattr(reporter, name) for name in _REPORTER_FIELDS}
         )
+        if settles is not None:
+            data["settles"] = settles
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
     @property

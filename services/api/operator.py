@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -168,12 +169,16 @@ async def post_call(request: web.Request) -> web.Response:
     complaint_id, code, replay = await _store_call(writers, parsed, principal, key, first, moved)
     log.info("call_stored", complaint_id=str(complaint_id), first_contact=first is not None,
              transfer=moved["service"] if moved else None, replay=replay)  # fmt: skip
+    # A replay had the same complaint, transfer and answer (they are in its fingerprint): this is what it stored.
     body = {
         "id": str(complaint_id), "tracking_code": code,
         "status": "resolved" if first is not None else "received",
         "life_first": life_first(parsed.description), "transferred_to": moved["service"] if moved else None,
     }  # fmt: skip
-    return json_response(body, status=201, headers={"Location": f"/api/v1/complaints/{complaint_id}"})
+    headers = {"Location": f"/api/v1/complaints/{complaint_id}"}
+    if replay:
+        headers[idempotency.REPLAYED] = "true"
+    return json_response(body, status=201, headers=headers)
 
 
 def _part(
@@ -203,7 +208,9 @@ async def _store_call(
             complaint.resolve(OPERATOR_OFFICE, first["summary"], "first_contact", first["answer_ref"],
                               reference=writers.reference)  # fmt: skip
 
-    return await intake.store(writers, parsed, principal, key, shape=settle)
+    # Plain calls keep the plain complaint's fingerprint: keys stored before stay comparable.
+    settles = None if first is None and moved is None else json.dumps([first, moved], sort_keys=True)
+    return await intake.store(writers, parsed, principal, key, shape=settle, settles=settles)
 
 
 # -- follow-ups and the report -------------------------------------------------------------------------

@@ -152,6 +152,18 @@ async def test_publishing_refuses_a_linked_complainants_name_or_address_and_says
     status, answer = await staff.post(f"/api/v1/notices/{clean}/publish", "press", {})
     assert status == 200 and answer["state"] == "published", answer
 
+    # Text command has not approved is not judged: the guard's answer would tell a press officer whether a
+    # name they try is a complainant's, as often as they liked to draft.
+    status, guess = await staff.post(
+        "/api/v1/notices",
+        "press",
+        {"incident_id": incident_id, **NOTICE_TEXT, "body_en": "Chan Tai-man; Lee Ka-ho"},
+    )
+    assert status == 201, guess
+    status, problem = await staff.post(f"/api/v1/notices/{guess['id']}/publish", "press", {})
+    assert (status, problem["code"]) == (409, "not_approved"), problem
+    assert "known_person" not in problem["detail"] and "*" not in problem["detail"]
+
 
 async def test_a_notice_about_an_unknown_incident_is_refused(staff: Staff) -> None:
     status, problem = await staff.post(

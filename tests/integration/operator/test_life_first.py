@@ -67,3 +67,39 @@ async def test_a_transfer_is_recorded_and_the_case_goes_to_command_at_once(conso
     assert (row["emergency_service"], row["escalation_level"]) == ("120", 2)
     report = await console.ok("GET", "/api/v1/operator/report", role="press")
     assert report["emergency_transfers"] == {"120": 1}
+
+
+async def test_a_retried_call_answers_what_was_stored_and_a_key_reused_with_a_transfer_is_refused(
+    console: Console,
+) -> None:
+    """The hotline's client retries with the same Idempotency-Key. If the operator added a transfer in between,
+    answering "transferred to 119" from the request would claim a transfer that was never recorded."""
+    headers = {"Authorization": f"Bearer {await console.token('operator')}", "Idempotency-Key": "call-0142"}
+    call = {"complaint": hotline_call(TRAPPED)}
+    first = await console.client.post("/api/v1/operator/calls", json=call, headers=headers)
+    assert first.status == 201, await first.text()
+    stored = await first.json()
+    assert stored["transferred_to"] is None and "Idempotent-Replayed" not in first.headers
+
+    moved = {**call, "transfer": {"service": "119", "reason": "two people trapped"}}
+    refused = await console.client.post("/api/v1/operator/calls", json=moved, headers=headers)
+    assert refused.status == 422, await refused.text()
+    problem = await refused.json()
+    assert problem["code"] == "idempotency_key_reused" and problem["errors"][0]["field"] == "Idempotency-Key"
+    assert await event_names(console.store, stored["id"]) == ["ComplaintReceived"]  # no transfer stored
+
+    again = await console.client.post("/api/v1/operator/calls", json=call, headers=headers)
+    assert again.status == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert await again.json() == stored
+
+    # A call stored with its transfer, retried, is answered with the transfer it recorded, once.
+    headers["Idempotency-Key"] = "call-0143"
+    answers = []
+    for _ in range(2):
+        response = await console.client.post("/api/v1/operator/calls", json=moved, headers=headers)
+        assert response.status == 201, await response.text()
+        answers.append(await response.json())
+    assert answers[0] == answers[1] and answers[0]["transferred_to"] == "119"
+    assert response.headers["Idempotent-Replayed"] == "true"
+    names = await event_names(console.store, answers[0]["id"])
+    assert names.count("EmergencyTransferRecorded") == 1, names
