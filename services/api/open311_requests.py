@@ -2,7 +2,9 @@
 projection tables, with the spec's field names and its error array.
 
 `service_request_id` is the complaint id that `POST requests.json` answered with; a tracking code is
-accepted too (a caller reads that one out on the phone). No api_key is needed to read, so nothing here is
+accepted too (a caller reads that one out on the phone). A tracking code is short and lets anyone read a
+complaint's status, so no answer here shows one, and each code looked up costs a token of the same rate limit
+as `/api/v1/status` (at most MAX_CODES a request). No api_key is needed to read, so nothing here is
 personal: `description` is the service's name (the free text may name people), `status_notes` (a department's
 public note) has phones, ID numbers and emails masked, the address is the district, and coordinates are
 rounded to about 110 m.
@@ -17,6 +19,7 @@ from uuid import UUID
 from aiohttp import web
 
 from events.reference import Reference, load_reference
+from services.api import ratelimit
 from services.api.keys import DependencyUnavailable
 from services.api.open311 import BASE, Open311Error, spec_errors
 from services.api.read_models.public import CLOSED_FOR_OPEN311, COORDINATE_DECIMALS, public_text
@@ -25,6 +28,7 @@ from services.api.read_routes import json_response, reading
 
 DEFAULT_DAYS = 90  # the spec: without dates, the last 90 days; a date range may not span more
 MAX_RESULTS = 1000
+MAX_CODES = 10  # tracking codes in one request: a caller's own few, not a guessing list
 STATUSES = ("open", "closed")
 
 
@@ -39,7 +43,7 @@ async def list_requests(request: web.Request) -> web.Response:
     _check_jurisdiction(q.get("jurisdiction_id"))
     if q.get("service_request_id"):
         # The spec: a service_request_id list overrides every other argument.
-        ids, codes = _split_ids(q["service_request_id"])
+        ids, codes = _split_ids(request, q["service_request_id"])
         return _answer(await _rows(request, ids=ids, codes=codes, limit=MAX_RESULTS))
     start, end = _date(q.get("start_date"), "start_date"), _date(q.get("end_date"), "end_date")
     if start is None and end is None:
@@ -60,7 +64,7 @@ async def list_requests(request: web.Request) -> web.Response:
 async def one_request(request: web.Request) -> web.Response:
     _check_jurisdiction(request.query.get("jurisdiction_id"))
     wanted = request.match_info["service_request_id"]
-    ids, codes = _split_ids(wanted)
+    ids, codes = _split_ids(request, wanted)
     rows = await _rows(request, ids=ids, codes=codes, limit=1)
     if not rows:
         raise Open311Error(404, f"service_request_id {wanted!r} not found")
@@ -95,7 +99,7 @@ def service_request(row: dict[str, Any], ref: Reference) -> dict[str, Any]:
         "service_code": category.service_code if category else None,
         "description": name,
         "agency_responsible": department.name_en if department else None,
-        "service_notice": f"Tracking code {row['tracking_code']}",
+        "service_notice": None,  # never the tracking code: it is the key to the complaint's status
         "requested_datetime": _w3c(row["received_at"]),
         "updated_datetime": _w3c(row["updated_at"]),
         "expected_datetime": _w3c(row["resolve_by"]),
@@ -122,7 +126,8 @@ def _check_jurisdiction(value: str | None) -> None:
         raise Open311Error(404, f"jurisdiction_id not found: this endpoint serves {area!r}")
 
 
-def _split_ids(raw: str) -> tuple[list[UUID], list[str]]:
+def _split_ids(request: web.Request, raw: str) -> tuple[list[UUID], list[str]]:
+    """Complaint ids and tracking codes; each code costs a status lookup's token (a 429 in the array)."""
     ids: list[UUID] = []
     codes: list[str] = []
     for part in (p.strip() for p in raw.split(",")):
@@ -134,6 +139,12 @@ def _split_ids(raw: str) -> tuple[list[UUID], list[str]]:
             codes.append(part.upper())
     if len(ids) + len(codes) > MAX_RESULTS:
         raise Open311Error(400, f"at most {MAX_RESULTS} service_request_id values")
+    if len(codes) > MAX_CODES:
+        raise Open311Error(400, f"at most {MAX_CODES} tracking codes in service_request_id")
+    limiter = request.app.get(ratelimit.LIMITER)
+    if limiter is not None:
+        for _ in codes:
+            limiter.take_status(request)  # guessing codes here is as slow as at /api/v1/status
     return ids, codes
 
 

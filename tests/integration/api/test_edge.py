@@ -67,3 +67,31 @@ async def test_status_lookups_do_not_spend_the_right_to_file(
     assert [await look() for _ in range(3)] == [404, 404, 429]  # a citizen re-checking, too eagerly
     assert [await file(client) for _ in range(3)] == [201, 201, 429]  # still files: intake has its own bucket
     assert await look() == 429
+
+
+async def test_open311_reads_guess_tracking_codes_no_faster_than_status_lookups(
+    make_client: MakeClient, database_url: str
+) -> None:
+    """A tracking code opens a complaint's public status: Open311's reads may not list them or test them in bulk."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    client = await make_client(limits=ratelimit.RateLimits(status=TIGHT))
+
+    async def look(ids: str) -> tuple[int, list[dict[str, object]]]:
+        response = await client.get("/open311/v2/requests.json", params={"service_request_id": ids})
+        return response.status, await response.json()
+
+    guesses = ",".join(f"LV-{n:06d}" for n in range(11))
+    status, errors = await look(guesses)
+    assert status == 400 and "at most 10 tracking codes" in str(errors[0]["description"]), errors
+    assert (await look("LV-000001"))[0] == 200  # TIGHT: a burst of two
+    assert (await look("LV-000002"))[0] == 200
+    status, errors = await look("LV-000003")
+    assert status == 429 and errors[0]["code"] == 429, errors
+    assert (await client.get("/open311/v2/requests/LV-000004.json")).status == 429
+    assert (await client.get("/api/v1/status/LV-000005")).status == 429  # one bucket for both ways in
+    # Complaint ids are not guessable: they cost nothing.
+    assert (await look("6a8f1a3e-3b1c-4c55-9f0e-111111111111"))[0] == 200

@@ -133,6 +133,9 @@ async def test_open311_requests_list_uses_the_specs_fields_and_no_personal_data(
     text = await response.text()
     assert_no_personal_data(text)
     assert "trapped" not in text and "Riverside Road" not in text
+    # Nor any tracking code: each opens a complaint's status to whoever holds it.
+    assert all(r["service_notice"] is None for r in requests)
+    assert not any(code in text for code in api.day.codes.values()) and "LV-" not in text
 
 
 async def test_open311_request_by_the_id_post_answered_with(api: Harness) -> None:
