@@ -28,21 +28,39 @@ from events.errors import DomainError
 
 Kind = Literal["mobile", "landline", "international_phone", "resident_id", "email", "known_person"]
 
+# The patterns read `_pattern_view(text)`: full-width forms as ASCII, every dash as "-", zero-width spaces as
+# spaces. Their edges are ASCII letters and digits only, never \w: a Chinese text runs words and numbers
+# together ("电话+8613812345678", "发邮件至zhang@163.com联系"), and a Han neighbour must not hide a match.
 _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
-    ("email", re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")),
+    (
+        "email",
+        re.compile(
+            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
+        ),
+    ),
     ("resident_id", re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")),
+    ("resident_id", re.compile(r"(?<![0-9A-Za-z])\d{15}(?![0-9A-Za-z])")),  # the first generation's, to 2013
     # +CC then 6-14 more digits in groups: "+852 2345 6789", "+1 (415) 555-0100", "+86 138 1234 5678".
-    ("international_phone", re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?!\d)")),
-    ("mobile", re.compile(r"(?<![\d+])(?:0?86[\s-]?)?1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}(?!\d)")),
+    ("international_phone", re.compile(r"(?<![0-9A-Za-z_+])\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?!\d)")),
+    ("mobile", re.compile(r"(?<![\d+])(?:0?86[\s-]?)?1[3-9]\d[\s.-]?\d{4}[\s.-]?\d{4}(?!\d)")),
     # Area code 0xx(x), set off by a hyphen, a space or brackets: "010-12345678", "(0755) 8888 8888".
     ("landline", re.compile(r"(?<![\d-])(?:\(0\d{2,3}\)\s?|0\d{2,3}[\s-])\d{3,4}[\s-]?\d{4}(?![\d-])")),
 )
+# Position for position: full-width ASCII (U+FF01-FF5E) and the ideographic space, dashes and minus signs,
+# zero-width spaces and joiners.
+_PATTERN_VIEW = str.maketrans(
+    {**{chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}, "\u3000": " ",
+     **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63", "-"),
+     **dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff", " ")}
+)  # fmt: skip
+_NEEDS_VIEW = re.compile("[\uff01-\uff5e\u3000\u2010-\u2015\u2212\ufe58\ufe63\u200b-\u200d\u2060\ufeff]")
 # What a text must hold for a pattern to match at all: most complaint texts have no "@" or "+", many no digit.
 _PATTERN_NEEDS: dict[Kind, str] = {"email": "@", "international_phone": "+"}
 _ANY_DIGIT = re.compile(r"\d")  # as the patterns' \d: any Unicode digit
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _MIN_KNOWN = 2  # a single character is no name: it would match everywhere
+_MIN_PHONE_DIGITS = 7  # a known phone's digits alone, matched however they are grouped: not a short code
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _IS_HAN = re.compile(f"[{_HAN}]")
@@ -171,16 +189,32 @@ def valid_resident_id(value: str) -> bool:
     return 1900 <= born.year <= 2100
 
 
+def valid_old_resident_id(value: str) -> bool:
+    """The 15-digit number issued until 2013 (GB 11643-1989): a region code, a birth date in the 1900s (yymmdd)
+    and three digits, no check character. Order numbers rarely hold a real date just there."""
+    if len(value) != 15 or not value.isdigit() or value[0] not in "12345678":
+        return False
+    try:
+        date(1900 + int(value[6:8]), int(value[8:10]), int(value[10:12]))
+    except ValueError:
+        return False
+    return True
+
+
 def _find(text: str, index: _KnownIndex) -> list[Finding]:
     candidates: list[Finding] = []
     has_digit = _ANY_DIGIT.search(text) is not None
+    view = text.translate(_PATTERN_VIEW) if _NEEDS_VIEW.search(text) else text
     for kind, pattern in _PATTERNS:
         needs = _PATTERN_NEEDS.get(kind)
-        if (needs is not None and needs not in text) or (kind != "email" and not has_digit):
+        if (needs is not None and needs not in view) or (kind != "email" and not has_digit):
             continue  # an email needs an "@", an international number a "+"; every number a digit
-        for match in pattern.finditer(text):
+        for match in pattern.finditer(view):
+            start, end = match.span()
+            if kind != "email" and view[end : end + 1] == ":" and view[end + 1 : end + 2].isdigit():
+                continue  # "+120 (08-15 14:00)": a number running into a time of day is no phone
             if _plausible(kind, match.group()):
-                candidates.append(Finding(kind, match.start(), match.end(), _mask_value(match.group(), kind)))
+                candidates.append(Finding(kind, start, end, _mask_value(text[start:end], kind)))
     folded = _fold_in_place(text) if index.compact or index.in_order or index.any_order else None
     spans = [*_compact_matches(text, folded, index), *_word_matches(text, folded, index)]
     candidates += [Finding("known_person", s, e, _mask_value(text[s:e], "known_person")) for s, e in spans]
@@ -207,6 +241,9 @@ def _add_known(index: _KnownIndex, known: str) -> None:
         _add_han(index, compact)
     elif "@" in compact or not any(c.isalpha() for c in compact):
         _add_compact(index, compact)  # an email or a phone: verbatim, spacing aside
+        digits = "".join(c for c in compact if c.isdigit())
+        if "@" not in compact and len(digits) >= _MIN_PHONE_DIGITS and digits != compact:
+            _add_compact(index, digits)  # "0755-8888-6666" also written "0755 8888 6666" or "075588886666"
         if national := _NATIONAL_NUMBER.fullmatch(folded):
             _add_compact(index, "".join(national.group(1).split()))  # "+852 9123 4567" said "9123 4567"
         return
@@ -380,7 +417,7 @@ def _word_runs(view: _View) -> list[list[tuple[str, int, int]]]:
 
 def _plausible(kind: Kind, value: str) -> bool:
     if kind == "resident_id":
-        return valid_resident_id(value)
+        return valid_resident_id(value) if len(value) == 18 else valid_old_resident_id(value)
     if kind == "international_phone":
         return 8 <= sum(c.isdigit() for c in value) <= 15
     return True

@@ -26,6 +26,16 @@ VALID_ID_DIGIT = "440524198001010013"
         (f"ID {VALID_ID.lower()}", "resident_id", "110***********002x"),
         (f"ID {VALID_ID_DIGIT}", "resident_id", "440***********0013"),
         ("write to li.ming+flood@example.org.", "email", "li." + "*" * 18 + ".org"),
+        # As a press officer's keyboard or a pasted text writes them (found by a review of the guard):
+        ("手机１３８１２３４５６７８", "mobile", "１３８****５６７８"),  # full-width digits
+        ("身份证１１０１０５１９４９１２３１００２Ｘ", "resident_id", "１１０***********００２Ｘ"),
+        ("老身份证110101900307451", "resident_id", "110********7451"),  # 15 digits, issued until 2013
+        ("call 138–1234–5678", "mobile", "138******5678"),  # en dashes
+        ("call 138.1234.5678", "mobile", "138******5678"),
+        ("call 138\u200b1234\u200b5678", "mobile", "138******5678"),  # zero-width spaces
+        ("联系电话+8613812345678", "international_phone", "+86*******5678"),  # a Han character before "+"
+        ("请发邮件至zhangwei@163.com联系", "email", "zha*********.com"),  # Han characters around it
+        ("邮箱zhangwei＠163.com", "email", "zha*********.com"),  # a full-width at sign
     ],
 )
 def test_finds_personal_data_and_shows_it_masked(text: str, kind: str, masked: str) -> None:
@@ -51,6 +61,9 @@ def test_finds_personal_data_and_shows_it_masked(text: str, kind: str, masked: s
         "Flood level 13.8 m at 14:05; gauge 0.75.",
         "Room 201-203, Block 5",
         "email@ alone is no address, nor is @example.org",
+        "工单号 202408151234567890",  # 18 digits with no valid check character
+        "订单 202408151234567",  # 15 digits with no birth date where an old ID has one
+        "今日新增投诉 +120 (08-15 14:00)",  # a count running into a date and a time
     ],
 )
 def test_tricky_negatives_are_not_personal_data(text: str) -> None:
@@ -210,3 +223,9 @@ def test_thousands_of_known_values_against_a_long_notice_complete() -> None:
     found = find_personal_data(text, known)
     assert len(known) == 5_000
     assert [text[f.start : f.end] for f in found] == ["Taichan Siuming", "海港路999号"]
+
+
+@pytest.mark.parametrize("text", ["请拨075588886666", "请拨 0755 8888 6666", "请拨0755-8888-6666"])
+def test_a_known_phone_is_found_however_its_digits_are_grouped(text: str) -> None:
+    (finding,) = find_personal_data(text, ["0755-8888-6666"])
+    assert text[finding.start : finding.end].replace(" ", "").replace("-", "") == "075588886666"
