@@ -71,6 +71,9 @@ class DeadlineState:
     level: str | None = None
     deadlines: tuple[Deadline, ...] = ()
     agreed_at: datetime | None = None
+    accepted_at: datetime | None = (
+        None  # signed for by the department holding it now (its resolve clock's start)
+    )
     escalation_level: int = 0
     misses_recorded: int = 0
     settled: bool = False  # resolved or ended: a deadline missed before that is history, not news
@@ -129,7 +132,16 @@ def fold_all(complaint_id: UUID, events: Iterable[Any], reference: Reference | N
 def _assessed(state: DeadlineState, e: PriorityAssessed, ref: Reference) -> DeadlineState:
     if state.level is None:
         state = dataclasses.replace(state, level=e.level)
-        return state if state.settled else _open(state, Deadline("accept", e.accept_by, "assessed"))
+        if state.settled:
+            return state
+        if state.accepted_at is not None:
+            # Dispatched by hand ahead of triage and already signed for: its clock is the resolve clock, from
+            # when it was accepted (unless a time agreed with the caller already runs).
+            if state.open("resolve") is not None:
+                return state
+            due = state.accepted_at + _within(ref.deadlines(e.level), "resolve")
+            return _open(state, Deadline("resolve", due, "accepted"))
+        return _open(state, Deadline("accept", e.accept_by, "assessed"))
     # A re-assessment tightens only a deadline still ahead: re-opening a passed one would count its miss twice.
     within = ref.deadlines(e.level)
     tightened = tuple(
@@ -147,28 +159,30 @@ def _dispatched(state: DeadlineState, e: ComplaintDispatched, ref: Reference) ->
         # The first dispatch inherits the assessment's accept-by (the caller's wait started then) unless it
         # already passed: then that miss stays, and the department gets a clock of its own.
         return _replace(state, pending, dataclasses.replace(pending, source="dispatched"))
-    state = _close(state, ("accept", "resolve"), e.timestamp)
+    state = _close(dataclasses.replace(state, accepted_at=None), ("accept", "resolve"), e.timestamp)
     return _open_from(state, "accept", e.timestamp, ref, "dispatched")
 
 
 def _accepted(state: DeadlineState, e: DispatchAccepted, ref: Reference) -> DeadlineState:
-    state = _close(state, ("accept",), e.timestamp)
+    state = _close(dataclasses.replace(state, accepted_at=e.timestamp), ("accept",), e.timestamp)
     if state.agreed_at is not None:
         return _open(state, Deadline("resolve", state.agreed_at, "agreed"))
     return _open_from(state, "resolve", e.timestamp, ref, "accepted")
 
 
 def _returned(state: DeadlineState, e: DispatchReturned, ref: Reference) -> DeadlineState:
-    return _close(state, ("accept", "resolve"), e.timestamp)
+    return _close(dataclasses.replace(state, accepted_at=None), ("accept", "resolve"), e.timestamp)
 
 
 def _extended(state: DeadlineState, e: ExtensionGranted, ref: Reference) -> DeadlineState:
     current = state.open("resolve")
     if current is None:
         return state
-    # Granted after the deadline passed, the old one stays missed: closing it late keeps that fact.
+    # Granted after the deadline passed, the old one stays missed: closing it late keeps that fact. The new
+    # time counts from the grant then, not from the passed deadline: it would be over before it began.
     state = _close(state, ("resolve",), e.timestamp)
-    return _open(state, Deadline("resolve", current.due + timedelta(minutes=e.minutes), "extended"))
+    due = max(current.due, e.timestamp) + timedelta(minutes=e.minutes)
+    return _open(state, Deadline("resolve", due, "extended"))
 
 
 def _agreed(state: DeadlineState, e: ResolutionTimeAgreed, ref: Reference) -> DeadlineState:
@@ -186,7 +200,8 @@ def _settled(state: DeadlineState, e: Any, ref: Reference) -> DeadlineState:
 
 
 def _reopened(state: DeadlineState, e: ComplaintReopened, ref: Reference) -> DeadlineState:
-    state = dataclasses.replace(state, settled=False)
+    # A new round: the time agreed with the caller belonged to the last one (it may be days past).
+    state = dataclasses.replace(state, settled=False, agreed_at=None, accepted_at=None)
     return _open_from(state, "resolve", e.timestamp, ref, "reopened")
 
 

@@ -66,6 +66,7 @@ def dump_state(state: DeadlineState) -> str:
             "version": state.version,
             "level": state.level,
             "agreed_at": _iso(state.agreed_at),
+            "accepted_at": _iso(state.accepted_at),
             "escalation_level": state.escalation_level,
             "misses_recorded": state.misses_recorded,
             "settled": state.settled,
@@ -91,6 +92,7 @@ def load_state(text: str | None, complaint_id: UUID) -> DeadlineState:
         version=data["version"],
         level=data["level"],
         agreed_at=_at(data["agreed_at"]),
+        accepted_at=_at(data.get("accepted_at")),  # rows stored before it: the next event sets it
         escalation_level=data["escalation_level"],
         misses_recorded=data["misses_recorded"],
         settled=data["settled"],

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from events.complaint import Complaint, ComplaintCallRepeated, ComplaintReceived
+from events.complaint import Complaint, ComplaintCallRepeated, ComplaintReceived, ComplaintReopened
 from events.incident import Incident, IncidentAbsorbed
 from events.mapper import make_mapper
 from events.reference import load_reference
@@ -51,6 +51,7 @@ def build_handlers(deps: handlers.Deps) -> dict[type, Handler]:
     return {
         ComplaintReceived: functools.partial(handlers.on_complaint_received, deps=deps),
         ComplaintCallRepeated: functools.partial(handlers.on_complaint_call_repeated, deps=deps),
+        ComplaintReopened: functools.partial(handlers.on_complaint_reopened, deps=deps),
         IncidentAbsorbed: functools.partial(handlers.on_incident_absorbed, deps=deps),
     }
 

@@ -18,7 +18,7 @@ from uuid import UUID
 
 import structlog
 
-from events.complaint import Complaint, ComplaintCallRepeated, ComplaintReceived
+from events.complaint import Complaint, ComplaintCallRepeated, ComplaintReceived, ComplaintReopened
 from events.complaint_rules import AFTER_RESOLVE, Status
 from events.incident import IncidentAbsorbed
 from events.reference import LEVELS, Reference
@@ -69,7 +69,10 @@ def facts_of(complaint: Complaint) -> ComplaintFacts:
 async def on_complaint_received(event: ComplaintReceived, uow: UnitOfWork, *, deps: Deps) -> None:
     complaint = await uow.get(event.originator_id, Complaint)
     if complaint.status != Status.RECEIVED:
-        return  # staff decided already
+        await _assess_late(
+            complaint, event.timestamp, uow, deps, place=True
+        )  # staff decided validity already
+        return
     verdict = _judge(complaint, deps)
     if not verdict.valid:
         complaint.reject(verdict.reason or "invalid", by=BY)
@@ -92,6 +95,37 @@ async def on_complaint_received(event: ComplaintReceived, uow: UnitOfWork, *, de
               incident_id=str(placed.incident_id) if placed.incident_id else None)  # fmt: skip
     if placed.size > 1 and _cluster_points(placed.size, deps) != _cluster_points(placed.size - 1, deps):
         await _reassess_group(placed, uow, deps)
+
+
+async def on_complaint_reopened(event: ComplaintReopened, uow: UnitOfWork, *, deps: Deps) -> None:
+    await _assess_late(await uow.get(event.originator_id, Complaint), event.timestamp, uow, deps, place=False)
+
+
+# Open cases triage never assessed: command dispatched them by hand ahead of it (nobody in danger waits for a
+# backlogged triage), or a first-contact answer was reopened. Without a level they would have no deadline, so
+# nothing would ever escalate them, and a major one would never go up to command.
+LATE_ASSESSABLE = frozenset({Status.DISPATCHED, Status.ACCEPTED, Status.RETURNED, Status.REOPENED})
+
+
+async def _assess_late(
+    complaint: Complaint, received_at: datetime, uow: UnitOfWork, deps: Deps, *, place: bool
+) -> None:
+    """Score a case staff moved on without an assessment, and put it in its incident if it has none; its
+    validity and duplicates are not judged again: staff acted on it."""
+    if (
+        complaint.priority_level is not None
+        or complaint.status not in LATE_ASSESSABLE
+        or not complaint.is_open
+    ):
+        return
+    size = 1
+    if place and complaint.incident_id is None:
+        category = complaint.category or _assess(complaint, 1, uow.now, deps).category
+        size = (await incidents.place(complaint, category, received_at, uow, deps.rules, deps.reference)).size
+    assessment = _assess(complaint, size, uow.now, deps)
+    complaint.assess_priority(**_deadline_args(assessment, complaint, uow.now, deps.reference))
+    log.info("priority_assessed_late", complaint_id=str(complaint.id), status=str(complaint.status),
+             level=assessment.level, position=uow.position)  # fmt: skip
 
 
 async def on_incident_absorbed(event: IncidentAbsorbed, uow: UnitOfWork, *, deps: Deps) -> None:

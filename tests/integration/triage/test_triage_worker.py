@@ -63,6 +63,34 @@ async def test_a_received_complaint_is_validated_and_assessed_once(store: JetStr
     assert {f["name"] for f in complaint.priority_factors} >= {"danger_to_life", "category"}
 
 
+async def test_a_case_staff_moved_on_before_triage_assessed_it_gets_a_level_and_so_a_deadline(
+    store: JetStreamEventStore,
+) -> None:
+    """Command dispatches a case by hand while triage is behind, the department may even sign for it first; a
+    first-contact answer is reopened. Without a level none would have a deadline: nothing would escalate it,
+    however long it waited (found by a review). Triage assesses each, once; it judges no validity again."""
+    trapped = receive("救命！我们被困在二楼，家里进水了，水已经到膝盖")
+    trapped.dispatch("drainage", by="command desk", reason="trapped: sent at once", by_hand=True)
+    signed = receive("Burst water main on Harbour Road, the street is flooding", category="flooding")
+    signed.dispatch("drainage", by="command desk", reason="sent at once", by_hand=True)
+    signed.accept("drainage")
+    settled = receive("No water on Hill Road since noon.", category="water_outage")
+    settled.resolve("hotline_office", "Gave the published restoration time", "first_contact", "answer:water")
+    settled.record_follow_up(True, "not_satisfied", "still no water at night")
+    settled.reopen("still no water at night")
+    ids = await put(store, trapped, signed, settled)
+    for _ in range(2):  # a second run (a restart) assesses nothing again
+        await drain(build_worker(store, DEPS))
+    for cid in ids:
+        names = await topics(store, cid)
+        assert names.count("PriorityAssessed") == 1, names
+        assert "ComplaintValidated" not in names and "ComplaintRejected" not in names
+    assert (await get(store, ids[0])).priority_level == "P1"
+    assert (await get(store, ids[0])).status == Status.DISPATCHED  # where staff put it
+    assert (await get(store, ids[1])).status == Status.ACCEPTED
+    assert (await get(store, ids[2])).priority_level is not None
+
+
 async def test_the_board_is_told_where_a_category_came_from(store: JetStreamEventStore) -> None:
     read, given = await put(
         store,

@@ -228,6 +228,67 @@ ACCEPT = reason("accept", 60)
             [],
             id="reopened: in time",
         ),
+        # Found by a review: a case command dispatched by hand before triage assessed it had no clock at all.
+        pytest.param(
+            [("dispatched", 0), ("assessed", 5)],
+            66,
+            [(1, reason("accept", 65))],
+            id="assessed after a by-hand dispatch",
+        ),
+        pytest.param(
+            [("dispatched", 0), ("accepted", 10), ("assessed", 30)],
+            D + 11,
+            [(1, reason("resolve", D + 10))],
+            id="assessed after the accept: resolve counted from the accept",
+        ),
+        pytest.param(
+            [("dispatched", 0), ("accepted", 10), ("assessed", 30)],
+            D + 9,
+            [],
+            id="assessed after the accept: in time",
+        ),
+        # An extension granted after the miss counts from the grant: from the passed deadline it could be over.
+        pytest.param(
+            [*BASE, ("accepted", 10), ("extended", D + 20, 360)],
+            D + 381,
+            [(1, reason("resolve", D + 10)), (2, reason("resolve", D + 380))],
+            id="extension after the miss: counted from the grant",
+        ),
+        pytest.param(
+            [*BASE, ("accepted", 10), ("extended", D + 20, 360)],
+            D + 379,
+            [(1, reason("resolve", D + 10))],
+            id="extension after the miss: in time",
+        ),
+        # A reopen starts a new round: the time agreed in the last one (days ago) is not the new resolve-by.
+        pytest.param(
+            [
+                *BASE,
+                ("agreed", 5, 3 * H),
+                ("accepted", 10),
+                ("resolved", 100),
+                ("reopened", 3 * D),
+                ("dispatched", 3 * D),
+                ("accepted", 3 * D + 30),
+            ],
+            3 * D + 31,
+            [],
+            id="reopened: the old agreed time is gone",
+        ),
+        pytest.param(
+            [
+                *BASE,
+                ("agreed", 5, 3 * H),
+                ("accepted", 10),
+                ("resolved", 100),
+                ("reopened", 3 * D),
+                ("dispatched", 3 * D),
+                ("accepted", 3 * D + 30),
+            ],
+            4 * D + 31,
+            [(1, reason("resolve", 4 * D + 30))],
+            id="reopened: the new department's own resolve-by",
+        ),
     ],
 )
 def test_escalations_due(steps: list[Any], now_minutes: float, expected: list[tuple[int, str]]) -> None:
