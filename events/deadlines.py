@@ -200,8 +200,9 @@ def _settled(state: DeadlineState, e: Any, ref: Reference) -> DeadlineState:
 
 
 def _reopened(state: DeadlineState, e: ComplaintReopened, ref: Reference) -> DeadlineState:
-    # A new round: the time agreed with the caller belonged to the last one (it may be days past).
-    state = dataclasses.replace(state, settled=False, agreed_at=None, accepted_at=None)
+    # A new round: the time agreed with the caller belonged to the last one (it may be days past). The case goes
+    # back to its resolver, who owns it without signing for it again: as if accepted now.
+    state = dataclasses.replace(state, settled=False, agreed_at=None, accepted_at=e.timestamp)
     return _open_from(state, "resolve", e.timestamp, ref, "reopened")
 
 

@@ -247,6 +247,18 @@ ACCEPT = reason("accept", 60)
             [],
             id="assessed after the accept: in time",
         ),
+        pytest.param(
+            [("resolved", 0), ("reopened", 100), ("assessed", 110)],
+            D + 101,
+            [(1, reason("resolve", D + 100))],
+            id="a first-contact answer reopened, then assessed: the resolver's resolve clock",
+        ),
+        pytest.param(
+            [("resolved", 0), ("reopened", 100), ("assessed", 110)],
+            D + 99,
+            [],
+            id="reopened, assessed: in time",
+        ),
         # An extension granted after the miss counts from the grant: from the passed deadline it could be over.
         pytest.param(
             [*BASE, ("accepted", 10), ("extended", D + 20, 360)],
