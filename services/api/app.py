@@ -95,6 +95,7 @@ def build_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     configure_reference(settings.reference_file)  # the process's reference data: LEVEE_REFERENCE or packaged
     app[open311.API_KEYS] = frozenset(settings.open311_api_keys)  # LEVEE_OPEN311_API_KEYS
+    app.on_response_prepare.append(hardening_headers)
     app.cleanup_ctx.append(nats_link)
     app.cleanup_ctx.append(postgres_pool)
     app.cleanup_ctx.append(resources.writers)  # after both: closes (flushes) before them
@@ -178,6 +179,19 @@ async def postgres_pool(app: web.Application) -> AsyncIterator[None]:
 
 
 # -- middleware --------------------------------------------------------------------------------------
+
+# On every answer that does not set its own (the pages do: services/api/pages.py). An answer echoes what a client
+# sent now and then (an unknown service code, a path): never sniffed as HTML, never run, never framed.
+API_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+async def hardening_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in API_SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 @web.middleware

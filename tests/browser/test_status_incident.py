@@ -68,3 +68,18 @@ async def test_a_complaints_status_shows_the_updates_published_about_its_inciden
     await expect(public.locator("#h-result")).to_contain_text(alone["tracking_code"], timeout=5_000)
     await expect(updates).to_be_hidden()  # in no incident: no such section
     await public.close()
+
+
+async def test_a_status_link_cut_short_says_not_found_and_still_shows_the_notices(
+    stack: Stack, browser: Any, shots: Path
+) -> None:
+    """A link pasted from a text message may lose its end ("/status/%E0"): the page must say so, not go blank."""
+    command = await stack.token("command")
+    await ready(stack, command)
+    await _published(stack, None, "Shelters open citywide", "全市避难所开放", "All schools are open tonight.")
+    public = await browser.new_page(viewport={"width": 1000, "height": 900})
+    await public.goto(f"{stack.url}/status/%E0")
+    await expect(public.locator("#message")).to_contain_text("No complaint with that code", timeout=5_000)
+    await expect(public.locator("#notices")).to_contain_text("Shelters open citywide")
+    await public.screenshot(path=shots / "01-status-link-cut-short.png", full_page=True)
+    await public.close()

@@ -58,13 +58,22 @@ $("lookup").addEventListener("submit", (event) => {
   if (code) location.assign(`/status/${encodeURIComponent(code)}`);
 });
 
+function codeInPath() {
+  const match = location.pathname.match(/^\/status\/(.+)$/);
+  if (!match) return null;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return match[1];  // a link cut short ("%E0"): looked up as written, and "not found" says so
+  }
+}
+
 (async () => {
   reference = await api("/api/v1/reference");
-  const match = location.pathname.match(/^\/status\/(.+)$/);
-  if (match) {
-    const code = decodeURIComponent(match[1]);
+  const code = codeInPath();
+  if (code) {
     $("code").value = code;
     await lookUp(code);
   }
-  await notices().catch((error) => say($("message"), error.message, "error"));
-})();
+  await notices().catch((error) => say($("message"), `公告暂时无法加载 Notices cannot be loaded now: ${error.message}`, "error"));
+})().catch((error) => say($("message"), `页面暂时无法加载，请稍后刷新 The page cannot load now; please reload later: ${error.message}`, "error"));
