@@ -62,11 +62,18 @@ class Settings:
     # Proxies whose X-Forwarded-For names the client (CIDRs); from anyone else the header is ignored.
     trusted_proxies: tuple[str, ...] = ()
     open311_api_keys: tuple[str, ...] = ()  # LEVEE_OPEN311_API_KEYS: what Open311 clients send as api_key
+    # LEVEE_PUBLIC_URL: where the public reaches the API ("https://levee.city.example"), for the absolute links
+    # and permanent ids of the Atom feed and CAP alerts. Unset: the host each request names (fine on one machine;
+    # behind an ingress it is the backend's scheme, and a cached feed would carry whatever Host one client sent).
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         for server in (self.nats_url or "").split(","):  # a cluster: "nats://a:4222,nats://b:4222"
             _check_url("NATS_URL", server.strip() or None, _NATS_SCHEMES)
         _check_url("DATABASE_URL", self.database_url, _POSTGRES_SCHEMES)
+        _check_url("LEVEE_PUBLIC_URL", self.public_url, {"http", "https"})
+        if self.public_url is not None and urlsplit(self.public_url).path.strip("/"):
+            raise SettingsError(f"LEVEE_PUBLIC_URL={self.public_url!r}: the origin only, without a path")
         if not _STREAM_NAME.match(self.nats_stream):
             raise SettingsError(f"LEVEE_STREAM={self.nats_stream!r}: letters, digits, '_' or '-', at most 64")
         if self.stream_replicas not in (1, 3, 5):
@@ -156,6 +163,7 @@ class Settings:
             routing_file=Path(routing) if routing else None,
             trusted_proxies=_list(get("LEVEE_TRUSTED_PROXIES")),
             open311_api_keys=_list(get("LEVEE_OPEN311_API_KEYS")),
+            public_url=(get("LEVEE_PUBLIC_URL") or "").rstrip("/") or None,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -189,6 +197,8 @@ class Settings:
             env["LEVEE_TRUSTED_PROXIES"] = ",".join(self.trusted_proxies)
         if self.open311_api_keys:
             env["LEVEE_OPEN311_API_KEYS"] = ",".join(self.open311_api_keys)
+        if self.public_url:
+            env["LEVEE_PUBLIC_URL"] = self.public_url
         return env
 
     def replace(self, **changes: object) -> Settings:

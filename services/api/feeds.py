@@ -52,7 +52,7 @@ async def atom_feed(request: web.Request) -> web.Response:
     # Up to FEED_SIZE notices, each two reads of the stream: asked together, not one after another.
     found = await asyncio.gather(*(_view(request, row["id"]) for row in ids))
     views = [view for view in found if view is not None]
-    origin = str(request.url.origin())
+    origin = public_origin(request)
     meta = FeedMeta(
         feed_id=f"{origin}{FEED}", title="Levee public notices 公共通告", self_url=f"{origin}{FEED}",
         notice_url=f"{origin}/status#notice-{{id}}", cap_url=f"{origin}{API}/notices/{{id}}/cap.xml",
@@ -70,8 +70,13 @@ async def cap_message(request: web.Request) -> web.Response:
     view = await _view(request, notice_id)
     if view is None:
         raise _no_notice(str(notice_id))
-    web_page = f"{request.url.origin()}/status#notice-{notice_id}"
+    web_page = f"{public_origin(request)}/status#notice-{notice_id}"
     return _xml(render_cap(view, sender=SENDER, web=web_page), CAP_TYPE)
+
+
+def public_origin(request: web.Request) -> str:
+    """LEVEE_PUBLIC_URL, else the scheme and host this request named."""
+    return request.app[keys.SETTINGS].public_url or str(request.url.origin())
 
 
 async def _view(request: web.Request, notice_id: uuid.UUID) -> NoticeView | None:

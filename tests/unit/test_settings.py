@@ -34,6 +34,8 @@ PARSED = [
     ({}, {"http_idle_seconds": 75.0, "http_body_seconds": 30.0}),
     ({"LEVEE_HTTP_IDLE_SECONDS": "620", "LEVEE_HTTP_BODY_SECONDS": "2.5"},
      {"http_idle_seconds": 620.0, "http_body_seconds": 2.5}),
+    ({"LEVEE_PUBLIC_URL": "https://levee.city.example/"}, {"public_url": "https://levee.city.example"}),
+    ({}, {"public_url": None}),
     ({"UNRELATED": "x"}, {}),
 ]  # fmt: skip
 
@@ -69,6 +71,9 @@ BAD = [
     ({"LEVEE_HTTP_BODY_SECONDS": "nan"}, "LEVEE_HTTP_BODY_SECONDS"),
     ({"LEVEE_HTTP_BODY_SECONDS": "-1"}, "LEVEE_HTTP_BODY_SECONDS"),
     ({"LEVEE_HTTP_BODY_SECONDS": "86400"}, "LEVEE_HTTP_BODY_SECONDS"),
+    ({"LEVEE_PUBLIC_URL": "levee.city.example"}, "LEVEE_PUBLIC_URL"),
+    ({"LEVEE_PUBLIC_URL": "ftp://levee.city.example"}, "LEVEE_PUBLIC_URL"),
+    ({"LEVEE_PUBLIC_URL": "https://city.example/levee"}, "LEVEE_PUBLIC_URL"),
 ]
 
 

@@ -108,3 +108,22 @@ async def test_cap_of_a_notice_never_published_is_404(api: Harness, which: str) 
     response = await api.get(f"/api/v1/notices/{notice}/cap.xml")
     assert response.status == 404
     assert response.content_type == "application/problem+json"
+
+
+async def test_behind_an_ingress_the_links_are_the_public_urls_whatever_host_a_client_names(
+    store: JetStreamEventStore, nats_url: str, database_url: str
+) -> None:
+    """A shared cache keeps the feed a minute: built from a client's Host header, one request naming another
+    host would hand every reader links there, and the 'permanent' feed id would change with it."""
+    public = "https://levee.harbourton.example"
+    async with read_api(store, nats_url, database_url, public_url=public) as api:
+        response = await api.client.get(FEED, headers={"Host": "attacker.example"})
+        assert response.status == 200
+        feed = etree.fromstring(await response.read())
+        assert feed.findtext("a:id", namespaces=A) == f"{public}{FEED}"
+        hrefs = [link.get("href") for link in feed.iter(f"{{{ATOM_NS}}}link")]
+        assert hrefs and all(href.startswith(f"{public}/") for href in hrefs), hrefs
+        published = api.day.notices["published"]
+        cap = await api.client.get(f"/api/v1/notices/{published}/cap.xml", headers={"Host": "attacker.example"})
+        alert = etree.fromstring(await cap.read())
+        assert alert.findtext("cap:info/cap:web", namespaces=C) == f"{public}/status#notice-{published}"

@@ -84,7 +84,10 @@ def assert_no_personal_data(payload: Any) -> None:
 
 
 @asynccontextmanager
-async def read_api(store: JetStreamEventStore, nats_url: str, database_url: str) -> AsyncIterator[Harness]:
+async def read_api(
+    store: JetStreamEventStore, nats_url: str, database_url: str, **changes: Any
+) -> AsyncIterator[Harness]:
+    """The read API over a projected day; `changes` to its settings."""
     conn = await asyncpg.connect(database_url)
     try:
         await migrate(conn)
@@ -95,7 +98,7 @@ async def read_api(store: JetStreamEventStore, nats_url: str, database_url: str)
         settings = Settings(
             nats_url=nats_url, database_url=database_url, nats_stream=store.spec.name,
             contact_hash_secret=b"read-api-tests-secret-0123456789abcdef",
-        )  # fmt: skip
+        ).replace(**changes)  # fmt: skip
         async with TestClient(TestServer(build_app(settings))) as client:
             # Both background connections up before the test: closing the app while nats-py is still
             # connecting would leave its socket to be collected after the loop is gone.
