@@ -160,10 +160,17 @@ def mask(text: str, known_names_addresses: Iterable[str] = (), *, fill: str = "*
     return "".join(out)
 
 
-def check_publishable(texts: Mapping[str, str], known_names_addresses: Iterable[str] = ()) -> None:
-    """Refuse (DomainError ``contains_personal_data``) text a notice must not publish; say what and where."""
+def check_publishable(
+    texts: Mapping[str, str], known_names_addresses: Iterable[str] = (), public_numbers: Iterable[str] = ()
+) -> None:
+    """Refuse (DomainError ``contains_personal_data``) text a notice must not publish; say what and where.
+    ``public_numbers``: the city's own published lines (reference data), however they are written."""
     index = _index(known_names_addresses)
-    found = {field: _find(value, index) for field, value in texts.items()}
+    published = {_national_digits(number) for number in public_numbers}
+    found = {
+        field: [f for f in _find(value, index) if not _is_published(f, value, published)]
+        for field, value in texts.items()
+    }
     found = {field: findings for field, findings in found.items() if findings}
     if found:
         detail = "; ".join(
@@ -173,6 +180,24 @@ def check_publishable(texts: Mapping[str, str], known_names_addresses: Iterable[
         raise DomainError(
             "contains_personal_data", f"The notice carries personal data: {detail}.", field=next(iter(found))
         )
+
+
+_PHONE_KINDS = frozenset({"mobile", "landline", "international_phone"})
+
+
+def _national_digits(number: str) -> str:
+    """A number's digits as dialled inside the country: "+86 756 2345 6789", "0086-756..." -> "07562345...",
+    leading zero of the area code restored so both writings compare equal."""
+    digits = "".join(c for c in number.translate(_PATTERN_VIEW) if c.isdigit())
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) - len(prefix) >= 9:
+            rest = digits[len(prefix) :]
+            return rest if rest.startswith(("0", "1")) else "0" + rest
+    return digits
+
+
+def _is_published(finding: Finding, text: str, published: set[str]) -> bool:
+    return finding.kind in _PHONE_KINDS and _national_digits(text[finding.start : finding.end]) in published
 
 
 def valid_resident_id(value: str) -> bool:

@@ -119,6 +119,9 @@ class Reference:
     levels: tuple[Deadlines, ...]
     channels: tuple[str, ...]
     vulnerable_kinds: tuple[str, ...]
+    # Numbers the city publishes (hotlines, district emergency offices): a notice may print them, though they
+    # look like the phone numbers the redaction guard refuses.
+    public_numbers: tuple[str, ...] = ()
 
     def category(self, code: str) -> Category:
         return _find(self.categories, code, "category")
@@ -216,6 +219,7 @@ def _parse(raw: dict[str, Any], source: str) -> Reference:
         levels=tuple(Deadlines(level=level, **raw["deadlines"][level]) for level in LEVELS),
         channels=tuple(raw["intake"]["channels"]),
         vulnerable_kinds=tuple(raw["intake"]["vulnerable_kinds"]),
+        public_numbers=tuple(str(n) for n in area.get("public_numbers", ())),
     )
     _check(reference, source)
     return reference

@@ -148,7 +148,7 @@ async def test_publishing_refuses_a_linked_complainants_name_or_address_and_says
         assert "Chan Tai-man" not in problem["detail"]  # it says what and where, masked
         assert (await staff.aggregates.get(uuid.UUID(notice_id), Notice)).state == "approved"
 
-    clean = await approved("Pumps are working on Shore Road.")
+    clean = await approved("Pumps are working on Shore Road. Sandbags: call the office on 0756-2345 6789.")
     status, answer = await staff.post(f"/api/v1/notices/{clean}/publish", "press", {})
     assert status == 200 and answer["state"] == "published", answer
 

@@ -6,6 +6,7 @@ import pytest
 
 from events.errors import DomainError
 from events.publishing.redaction import check_publishable, find_personal_data, mask, valid_resident_id
+from events.reference import load_reference
 
 VALID_ID = "11010519491231002X"  # the standard's own example: checksum X
 VALID_ID_DIGIT = "440524198001010013"
@@ -229,3 +230,18 @@ def test_thousands_of_known_values_against_a_long_notice_complete() -> None:
 def test_a_known_phone_is_found_however_its_digits_are_grouped(text: str) -> None:
     (finding,) = find_personal_data(text, ["0755-8888-6666"])
     assert text[finding.start : finding.end].replace(" ", "").replace("-", "") == "075588886666"
+
+
+@pytest.mark.parametrize(
+    "text", ["区应急办电话 0756-2345 6789", "Call +86 756 2345 6789", "电话(0756) 2345-6789", "热线12345"]
+)
+def test_the_citys_own_published_numbers_may_be_printed_however_written(text: str) -> None:
+    """The emergency office's landline looks like any landline: refused, the notice could not say whom to call."""
+    public = load_reference().public_numbers
+    assert "0756-2345 6789" in public
+    check_publishable({"body_en": text}, [], public)
+
+
+def test_a_number_one_digit_off_the_citys_is_still_refused() -> None:
+    with pytest.raises(DomainError, match="landline"):
+        check_publishable({"body_en": "Call 0756-2345 6780"}, [], load_reference().public_numbers)
