@@ -1,8 +1,10 @@
 """GET /api/v1/complaints/{id}/contact: the complainant's contact details, for whoever must call them back.
 
 Intake seals the reporter's name, phone, email and address with the complaint's own key; nothing else in the
-system holds them in clear. An operator making the follow-up call (回访), command staff, and the department
-holding the case (to ask what it needs to resolve it) may open them; press never. Every opening is logged
+system holds them in clear. An operator making the follow-up call (回访: the case is resolved), command staff,
+and the department holding the case (to ask what it needs to resolve it) may open them; press never. DOMAIN
+gives operators "the complaints they handle": on any other case an operator's token opens nothing, so a
+leaked one cannot read the city's callers one by one. Every opening is logged
 (role, token id and complaint; never the data, nor the token's name, which may be a person's) so access can
 be audited. An erased key answers 410: gone for good.
 """
@@ -15,6 +17,7 @@ import structlog
 from aiohttp import web
 
 from events.complaint import Complaint
+from events.complaint_rules import Status
 from events.personal import unseal
 from services.api.auth import require_holding_department, require_role
 from services.api.commands import API, REPOSITORY, path_id
@@ -39,6 +42,12 @@ async def contact(request: web.Request) -> web.Response:
     repository = request.app[REPOSITORY]
     complaint = await repository.load(path_id(request, "complaint"), Complaint, "complaint")
     require_holding_department(principal, complaint.department)
+    if principal.kind == "operator" and complaint.status != Status.RESOLVED:
+        raise Problem(
+            403, "Not awaiting a follow-up call",
+            f"Operators open contact details for the follow-up call (回访) of a resolved complaint; this one is "
+            f"{complaint.status}.", code="not_awaiting_follow_up",
+        )  # fmt: skip
     if complaint.redacted:
         raise _erased()
     data = None

@@ -45,12 +45,25 @@ async def get(staff: Staff, complaint_id: str, role: str | None) -> tuple[int, d
     return response.status, await response.json(content_type=None)
 
 
+async def resolve(staff: Staff, complaint_id: str) -> None:
+    await prioritise(staff, complaint_id)
+    case = uuid.UUID(complaint_id)
+    await staff.command(case, "dispatch", "command", {"department": DEPT, "reason": "pipes"})
+    await staff.command(case, "accept", f"department:{DEPT}")
+    await staff.command(case, "resolve", f"department:{DEPT}", {"summary": "Pumped out the lobby"})
+
+
 async def test_the_operator_calling_back_gets_the_number_and_the_opening_is_logged_without_it(
     staff: Staff,
 ) -> None:
     complaint_id = await file(
         staff, reporter=REPORTER, location={"lat": 22.5, "lon": 113.9, "address": ADDRESS}
     )
+    # Until the case is resolved and awaits its follow-up call, an operator's token opens nothing.
+    status, problem = await get(staff, complaint_id, "operator")
+    assert (status, problem["code"]) == (403, "not_awaiting_follow_up") and "9123" not in str(problem)
+    assert (await get(staff, complaint_id, "command"))[0] == 200
+    await resolve(staff, complaint_id)
     with structlog.testing.capture_logs() as captured:
         status, body = await get(staff, complaint_id, "operator")
     assert status == 200, body
@@ -82,7 +95,7 @@ async def test_no_reporter_gives_nulls_and_an_erased_one_gives_410(staff: Staff)
     )
     forgotten = await file(staff, reporter=REPORTER)
     await staff.command(uuid.UUID(forgotten), "redact", "command", {"reason": "asked to be forgotten"})
-    status, problem = await get(staff, forgotten, "operator")
+    status, problem = await get(staff, forgotten, "command")
     assert status == 410 and problem["code"] == "erased"
     assert (await get(staff, str(uuid.uuid4()), "operator"))[0] == 404
 
