@@ -62,15 +62,35 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         structlog.contextvars.reset_contextvars(**bound)
 
 
-async def _principal(request: web.Request) -> Principal:
+def bearer_token(request: web.Request) -> str | None:
+    """The token of `Authorization: Bearer <token>`; None without the header; "" when it is malformed."""
     header = request.headers.get("Authorization")
     if header is None:
-        return PUBLIC
+        return None
     scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def still_valid(request: web.Request) -> bool:
+    """Whether the request's token still stands (a long-lived stream asks now and then): False once revoked;
+    True when PostgreSQL cannot say, so an outage does not end every open board."""
+    token = bearer_token(request)
+    if not token:
+        return True  # no token: nothing to revoke
+    try:
+        return await request.app[TOKENS].lookup(token) is not None
+    except keys.PG_DOWN:
+        return True
+
+
+async def _principal(request: web.Request) -> Principal:
+    token = bearer_token(request)
+    if token is None:
+        return PUBLIC
+    if not token:
         raise _unauthenticated("Send the token as `Authorization: Bearer <token>`.", "invalid_request")
     try:
-        principal = await request.app[TOKENS].lookup(token.strip())
+        principal = await request.app[TOKENS].lookup(token)
     except keys.PG_DOWN as exc:
         raise keys.DependencyUnavailable(
             "PostgreSQL", f"cannot check the token: {type(exc).__name__}"

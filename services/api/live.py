@@ -24,7 +24,7 @@ import structlog
 from aiohttp import web
 
 from services.api import keys
-from services.api.auth import require_role
+from services.api.auth import require_role, still_valid
 from services.api.openapi import problem_responses
 from services.api.pg_listen import listen_forever
 from services.api.principal import PRINCIPAL
@@ -191,6 +191,9 @@ async def board_events(request: web.Request) -> web.StreamResponse:
             try:
                 message = await asyncio.wait_for(queue.get(), hub.heartbeat)
             except TimeoutError:
+                if not await still_valid(request):  # revoked: the page reconnects and hears 401
+                    log.info("live_stream_ended_token_revoked")
+                    break
                 message = ": heartbeat\n\n"
             if message is None:
                 break

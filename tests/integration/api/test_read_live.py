@@ -17,6 +17,7 @@ from events.mapper import make_mapper
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from services.api import live, pg_listen
+from services.api.auth import TOKENS
 from tests.integration.pages.harness import Harness, read_api, wait_until
 
 EVENTS = "/api/v1/board/events"
@@ -84,6 +85,24 @@ async def test_an_idle_stream_gets_heartbeats(api: Harness) -> None:
         assert await next_event(response, bound=2.0) == ("comment", "heartbeat")
     finally:
         response.close()
+
+
+async def test_a_stream_ends_once_its_token_is_revoked_and_the_next_is_refused(api: Harness) -> None:
+    """A token revoked (a lost tablet) must stop receiving, not only fail its next request."""
+    hub = api.client.app[live.HUB]
+    hub.heartbeat = 0.1  # the token is looked at again at each heartbeat
+    tokens = api.client.app[TOKENS]
+    secret, record = await tokens.create("command", "lost tablet")
+    response = await api.client.get(EVENTS, headers={"Authorization": f"Bearer {secret}"})
+    assert response.status == 200
+    try:
+        await wait_until(lambda: hub.streams == 1, "the stream open")
+        assert await tokens.revoke(record.token_id)
+        await wait_until(lambda: hub.streams == 0, "the stream ended", bound=5.0)
+    finally:
+        response.close()
+    again = await api.client.get(EVENTS, headers={"Authorization": f"Bearer {secret}"})
+    assert again.status == 401
 
 
 async def test_a_closed_browser_is_forgotten(api: Harness) -> None:
