@@ -75,8 +75,8 @@ async def store(
     The complaint's first events go in one atomic batch with the claim of its tracking code, a subject that
     must be empty: two complaints can never show the same code. `shape` applies what else the request
     settled (an operator's first-contact answer) before the save; `settles` says what, canonically, so that
-    the same Idempotency-Key with something else settled is refused, not answered as if it was. `keys_taken`: whether the caller's protocol
-    has an Idempotency-Key to advise (Open311 has none).
+    the same Idempotency-Key with something else settled is refused, not answered as if it was.
+    `keys_taken`: whether the caller's protocol has an Idempotency-Key to advise (Open311 has none).
     """
     complaint_id, tracking_code, personal_key = await prepare(writers, intake, principal, key, settles)
     for _ in range(CODE_DRAWS):
