@@ -9,7 +9,6 @@ before answering 409. Answers carry a state summary only (id, status, version), 
 
 from __future__ import annotations
 
-import json
 import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,7 +29,7 @@ from events.responsible import MAX_PERSON_LENGTH
 from events.store.aggregates import AggregateNotFound, AggregateStore
 from events.store.errors import ConcurrencyConflict, StoreFull, StoreUnavailable, WriteUnconfirmed
 from events.store.keys import PersonalKeyStore
-from services.api import keys, known_personal_data
+from services.api import keys, known_personal_data, strict_json
 from services.api.auth import require_holding_department, require_role, role_names
 from services.api.intake_schema import clean_text
 from services.api.openapi import json_body, problem_responses
@@ -51,7 +50,7 @@ MAX_BODY = 64 * 1024
 FieldKind = Literal["text", "integer", "boolean", "uuid", "choice", "text_list"]
 
 
-CONTROLS_REFUSED = "must not contain control characters (line breaks and tabs are fine)"
+CONTROLS_REFUSED = "must not contain control characters or lone surrogates (line breaks and tabs are fine)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +76,11 @@ class Field:
             if len(value) > self.max_length:  # counted as sent, as the document's maxLength counts
                 raise ValueError(f"must be at most {self.max_length} characters")
             value = unicodedata.normalize("NFC", value).strip()
-            if self.kind == "text" and clean_text(value) is None:  # it would break the Atom feed and CAP XML
-                raise ValueError(CONTROLS_REFUSED)
+            if self.kind == "text":
+                cleaned = clean_text(value)
+                if cleaned is None:  # a control character would break the Atom feed and CAP XML
+                    raise ValueError(CONTROLS_REFUSED)
+                value = value if cleaned else ""  # only invisible characters (zero-width spaces): blank
             if self.kind == "uuid":
                 try:
                     return uuid.UUID(value)
@@ -151,8 +153,8 @@ async def read_body(request: web.Request, fields: tuple[Field, ...]) -> Body:
                 code="unsupported_media_type", headers={"Accept": "application/json"},
             )  # fmt: skip
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+            data = strict_json.loads(raw)  # as intake reads it: no duplicate names, no NaN, UTF-8 only
+        except strict_json.NotJson as exc:
             raise Problem(
                 400, "Unreadable JSON", f"The body is not valid JSON: {exc}.", code="invalid_json"
             ) from None

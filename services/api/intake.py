@@ -8,7 +8,6 @@ with no event, when NATS fails in between) is harmless garbage.
 from __future__ import annotations
 
 import functools
-import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +24,7 @@ from events.store.aggregates import AggregateNotFound, AggregateStore
 from events.store.group_commit import Backlogged
 from events.store.records import Write
 from events.store.stream import StreamSpec
-from services.api import idempotency, keys, ratelimit
+from services.api import idempotency, keys, ratelimit, strict_json
 from services.api.intake_schema import PUBLIC_CHANNELS, IntakeRequest, parse_intake
 from services.api.openapi import json_body, problem_responses
 from services.api.operator_reference import life_first
@@ -151,30 +150,13 @@ async def read_json(request: web.Request) -> Any:
         )  # fmt: skip
     raw = await request.read()  # read already, within its deadline and size (slow_clients.py)
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant, object_pairs_hook=_no_dupes)
-    except UnicodeDecodeError as exc:
-        raise malformed(f"not UTF-8 at byte {exc.start}") from None
-    except json.JSONDecodeError as exc:
-        raise malformed(f"{exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})") from None
-    except ValueError as exc:
+        return strict_json.loads(raw)
+    except strict_json.NotJson as exc:
         raise malformed(str(exc)) from None
 
 
 def malformed(where: str) -> Problem:
     return Problem(400, "Malformed JSON", f"The body is not valid JSON: {where}", code="malformed_json")
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in found:
-            raise ValueError(f"the field {name!r} appears twice in one object")
-        found[name] = value
-    return found
 
 
 def check_allowed(intake: IntakeRequest, principal: Principal) -> None:

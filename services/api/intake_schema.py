@@ -26,6 +26,7 @@ NAME_MAX = 200
 EMAIL_MAX = 254
 PEOPLE_MAX = 1_000_000
 CLOCK_SKEW = timedelta(minutes=5)
+CALL_AGE_MAX = timedelta(hours=24)  # a call's start: the same day, not a form's empty default (0001-01-01)
 TOP_FIELDS = frozenset(
     {"channel", "description", "category", "location", "people_affected", "vulnerable", "reporter",
      "media_exposure", "call_started_at"}
@@ -40,6 +41,12 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 # character: a 4,000-character description cost 0.5 ms.
 _REFUSED_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LINE_CONTROLS = re.compile("[\n\r\t]")
+# Lone surrogates ("\ud800" is valid JSON) cannot be stored as UTF-8: refused like control characters.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+# Invisible: format characters (zero-width spaces and joiners, BOM, bidi marks) and the Hangul and Braille
+# fillers. A text of only these is empty to a person reading it; `str.strip()` keeps them.
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e"
+                        "\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0]")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +133,14 @@ def unknown_fields(body: dict[str, Any], known: frozenset[str], prefix: str) -> 
 
 
 def clean_text(value: str) -> str | None:
-    """NFC-normalised and trimmed text, or None when it holds a control character."""
+    """NFC-normalised and trimmed text ("" when nothing visible is left), or None when it holds a control
+    character or a lone surrogate."""
     value = unicodedata.normalize("NFC", value).strip()
-    return None if _REFUSED_CONTROLS.search(value) else value
+    if _REFUSED_CONTROLS.search(value) or _SURROGATES.search(value):
+        return None
+    if value and not _INVISIBLE.sub("", value).strip():
+        return ""
+    return value
 
 
 def text(
@@ -185,7 +197,7 @@ def coordinates(lat: Any, lon: Any, ref: Reference, errors: list[FieldError], na
     """True when (lat, lon) are numbers inside the served area; otherwise each wrong one is named."""
     ok = True
     for value, name, bound in ((lat, names[0], 90), (lon, names[1], 180)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
             errors.append(FieldError(name, "must be a number (WGS84 degrees)"))
             ok = False
         elif not -bound <= value <= bound:
@@ -202,6 +214,13 @@ def coordinates(lat: Any, lon: Any, ref: Reference, errors: list[FieldError], na
         )
         ok = False
     return ok
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer literal of 400 digits: no float holds it
+        return False
 
 
 def _location(raw: Any, ref: Reference, errors: list[FieldError]) -> dict[str, Any]:
@@ -245,6 +264,9 @@ def _vulnerable(value: Any, ref: Reference, errors: list[FieldError]) -> tuple[s
     if not isinstance(value, list):
         errors.append(FieldError("vulnerable", f"must be a list of: {kinds}"))
         return ()
+    if len(value) > len(ref.vulnerable_kinds):
+        errors.append(FieldError("vulnerable", f"has {len(value)} items; each kind at most once: {kinds}"))
+        return ()
     for index, kind in enumerate(value):
         if kind not in ref.vulnerable_kinds:
             errors.append(FieldError(f"vulnerable[{index}]", f"unknown kind; one of {kinds}"))
@@ -283,7 +305,11 @@ def _timestamp(value: Any, name: str, errors: list[FieldError]) -> datetime | No
     if parsed is None or parsed.tzinfo is None:
         errors.append(FieldError(name, "must be an ISO 8601 date-time with a UTC offset"))
         return None
-    if parsed > datetime.now(UTC) + CLOCK_SKEW:
+    now = datetime.now(UTC)
+    if parsed > now + CLOCK_SKEW:
         errors.append(FieldError(name, "is in the future"))
+        return None
+    if parsed < now - CALL_AGE_MAX:  # also what PostgreSQL could not store (year 1 at +14:00)
+        errors.append(FieldError(name, f"is more than {CALL_AGE_MAX.total_seconds() / 3600:g} hours ago"))
         return None
     return parsed

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from xml.etree import ElementTree
 
@@ -27,7 +27,7 @@ from services.api import auth, intake, keys, ratelimit
 from services.api.intake_schema import parse_intake
 from services.api.operator_reference import life_first
 from services.api.principal import PRINCIPAL, PUBLIC, Principal
-from services.api.problems import Problem
+from services.api.problems import ERRORS_LISTED, Problem
 from services.api.resources import WRITERS
 
 BASE = "/open311/v2"
@@ -40,18 +40,24 @@ FIELDS = frozenset(
 _ATTRIBUTE = re.compile(r"^attribute\[[^\]]+\](\[\])?$")
 # Our field names (intake_schema) -> the spec's, so errors name what the client sent.
 _SPEC_NAMES = {"location.lat": "lat", "location.lon": "long", "location.address": "address_string",
-               "reporter.phone": "phone", "reporter.email": "email", "reporter.name": "first_name"}  # fmt: skip
+               "reporter.phone": "phone", "reporter.email": "email",
+               "reporter.name": "first_name/last_name"}  # fmt: skip  # the two make one name
 
 
 class Open311Error(Exception):
-    def __init__(self, status: int, description: str, headers: dict[str, str] | None = None) -> None:
+    """The spec's error answer: an array of {code, description}, one per thing wrong (`more` after the first)."""
+
+    def __init__(
+        self, status: int, description: str, headers: dict[str, str] | None = None, more: Sequence[str] = ()
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.headers = headers or {}
+        self.more = tuple(more)
 
     def response(self) -> web.Response:
-        body = [{"code": self.status, "description": self.description}]
+        body = [{"code": self.status, "description": d} for d in (self.description, *self.more)]
         return web.json_response(body, status=self.status, headers=self.headers)
 
 
@@ -138,8 +144,12 @@ async def create_request(request: web.Request) -> web.Response:
             415, f"send the request form-encoded ({FORM_TYPES[0]}), not {request.content_type}"
         )
     # Read and parsed before this handler (slow_clients.py), where a form too large or malformed is refused.
-    form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+    posted = await request.post()
+    form = {k: v for k, v in posted.items() if isinstance(v, str)}
     principal = await _admit(request, form.get("api_key"))
+    repeated = sorted({k for k in posted if len(posted.getall(k)) > 1 and not _ATTRIBUTE.match(k)})
+    if repeated:  # which one would count? Neither: the client says again, once
+        raise Open311Error(400, "given more than once: " + ", ".join(repeated))
     _check_jurisdiction(request, form.get("jurisdiction_id"))
     unknown = sorted(k for k in form if k not in FIELDS and not _ATTRIBUTE.match(k))
     if unknown:
@@ -148,8 +158,8 @@ async def create_request(request: web.Request) -> web.Response:
     body = _intake_body(form, writers.reference.categories)
     parsed, errors = parse_intake(body, writers.reference)
     if errors or parsed is None:
-        error = errors[0]
-        raise Open311Error(400, f"{_SPEC_NAMES.get(error.field, error.field)}: {error.message}")
+        said = [f"{_SPEC_NAMES.get(e.field, e.field)}: {e.message}" for e in errors[:ERRORS_LISTED]]
+        raise Open311Error(400, said[0], more=said[1:])
     intake.check_allowed(parsed, principal)  # channel "web" until here: the press files no complaints
     parsed = dataclasses.replace(parsed, channel="open311")
     complaint_id, tracking_code, replay = await intake.store(
@@ -210,6 +220,8 @@ def _intake_body(form: dict[str, str], categories: tuple[Category, ...]) -> dict
     if category is None:
         raise Open311Error(404, f"service_code {code!r} not found")
     lat, lon, address = form.get("lat"), form.get("long"), form.get("address_string")
+    if bool(lat) != bool(lon):
+        raise Open311Error(400, f"{'long' if lat else 'lat'} was not provided: give both lat and long")
     if not ((lat and lon) or address or form.get("address_id")):
         raise Open311Error(400, "lat/long, address_string or address_id was not provided")
     if not form.get("description"):

@@ -173,9 +173,10 @@ def _date(raw: str | None, name: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)  # year 1 at +14:00 is no date PostgreSQL can hold: refused here
+    except (ValueError, OverflowError):
         raise Open311Error(400, f"{name}: a w3c date-time, e.g. 2026-07-01T08:00:00+08:00") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 _REQUEST = {"type": "object", "required": ["service_request_id", "status", "requested_datetime"], "properties": {

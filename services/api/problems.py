@@ -77,10 +77,17 @@ def write_unconfirmed(exc: Exception, what: str, advice: str = "Ask again to fin
     )
 
 
+# A 422 names at most this many fields: 64 KiB of bad list items is not answered with megabytes.
+ERRORS_LISTED = 20
+
+
 def invalid(errors: list[FieldError], detail: str | None = None) -> Problem:
-    """422: the body was understood but some values are wrong (each one named)."""
-    summary = detail or "; ".join(f"{e.field}: {e.message}" for e in errors)
-    return Problem(422, "Invalid request", summary, code="invalid_fields", errors=errors)
+    """422: the body was understood but some values are wrong (each one named, up to ERRORS_LISTED)."""
+    listed = errors[:ERRORS_LISTED]
+    summary = detail or "; ".join(f"{e.field}: {e.message}" for e in listed)
+    if len(errors) > len(listed):
+        summary += f"; and {len(errors) - len(listed)} more"
+    return Problem(422, "Invalid request", summary, code="invalid_fields", errors=listed)
 
 
 def from_domain_error(exc: DomainError) -> Problem:

@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -177,7 +177,11 @@ def _datetime(query: MultiMapping[str], name: str, errors: list[FieldError]) -> 
     if parsed.tzinfo is None:
         errors.append(FieldError(name, "give the offset (e.g. +08:00 or Z): a time without one is ambiguous"))
         return None
-    return parsed
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00: past what a date can hold in UTC
+        errors.append(FieldError(name, "out of range"))
+        return None
 
 
 def _known_codes(kind: str) -> tuple[str, ...]:
@@ -287,7 +291,7 @@ async def list_complaints(request: web.Request) -> web.Response:
     if cursor is not None:
         try:
             queries.decode_cursor(cursor)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, OverflowError):
             errors.append(FieldError("cursor", "not a cursor this API gave (use next_cursor as it is)"))
     if errors:
         raise invalid(errors)

@@ -64,8 +64,12 @@ def encode_cursor(received_at: datetime, complaint_id: UUID) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    """Raises ValueError (or OverflowError, past what UTC holds) for anything encode_cursor did not make."""
     stamp, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-    return datetime.fromisoformat(stamp), UUID(ident)
+    received_at = datetime.fromisoformat(stamp)
+    if received_at.tzinfo is None:
+        raise ValueError("a cursor's time has its offset")
+    return received_at.astimezone(UTC), UUID(ident)
 
 
 async def list_complaints(

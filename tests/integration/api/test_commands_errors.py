@@ -60,6 +60,16 @@ async def test_wrong_content_type_is_415_and_bad_json_400(staff: Staff) -> None:
         path, data="{nope", headers={**auth, "Content-Type": "application/json"}
     )
     assert response.status == 400 and (await response.json(content_type=None))["code"] == "invalid_json"
+    # As intake reads JSON (found by a review): two values for one name, a BOM, nesting that exhausts Python.
+    for body, says in (('{"reason": "", "reason": "not ours"}', "twice"), ('\ufeff{"reason": "x"}', "BOM"),
+                       ('{"reason": ' + "[" * 1000 + "]" * 1000 + "}", "nested too deeply")):  # fmt: skip
+        response = await staff.client.post(
+            path, data=body.encode(), headers={**auth, "Content-Type": "application/json"}
+        )
+        problem = await response.json(content_type=None)
+        assert (response.status, problem["code"]) == (400, "invalid_json") and says in problem["detail"], (
+            problem
+        )
 
 
 async def test_a_form_sent_to_a_command_is_415_and_does_nothing(staff: Staff) -> None:

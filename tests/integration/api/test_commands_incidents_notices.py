@@ -103,7 +103,10 @@ async def test_staff_text_with_a_control_character_is_refused_naming_the_field(s
     )
     assert status == 422, problem
     assert problem["errors"] == [
-        {"field": "body_en", "message": "must not contain control characters (line breaks and tabs are fine)"}
+        {
+            "field": "body_en",
+            "message": "must not contain control characters or lone surrogates (line breaks and tabs are fine)",
+        }
     ]
     status, problem = await staff.post(
         "/api/v1/incidents", "command", {"title": "Flood", "kind": "flood", "districts": ["\x00"]}

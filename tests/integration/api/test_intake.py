@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -87,6 +88,10 @@ async def test_description_is_nfc_normalised(api_client: Client, store: JetStrea
     assert complaint.description == "Caf\u00e9 flooded"
 
 
+def minutes_ago(n: int) -> str:
+    return (datetime.now(UTC) - timedelta(minutes=n)).isoformat()
+
+
 BAD_FIELDS: list[tuple[str, dict[str, Any], int, str]] = [
     ("unknown top-level field", with_(priority="P1"), 422, "priority"),
     ("missing channel", {"description": "x"}, 422, "channel"),
@@ -117,11 +122,18 @@ BAD_FIELDS: list[tuple[str, dict[str, Any], int, str]] = [
     ("media_exposure from the public", with_(media_exposure=True), 403, "media_exposure"),
     (
         "call_started_at from the public",
-        with_(call_started_at="2026-01-01T00:00:00+00:00"),
+        with_(call_started_at=minutes_ago(3)),
         403,
         "call_started_at",
     ),
     ("hotline channel from the public", with_(channel="hotline"), 403, "channel"),
+    # Found by a review (each was a 500, stored, or crashed the projector):
+    ("a lone surrogate", with_(description="water \ud800 leak"), 422, "description"),
+    ("only invisible characters", with_(description="\u200b\ufeff\u2060"), 422, "description"),
+    ("an integer no float holds", with_(location={"lat": 10**400, "lon": 114.0}), 422, "location.lat"),
+    ("a call started in year 1", with_(call_started_at="0001-01-01T00:00:00+08:00"), 422, "call_started_at"),
+    ("a call started yesterday", with_(call_started_at=minutes_ago(25 * 60)), 422, "call_started_at"),
+    ("vulnerable listed 1,000 times", with_(vulnerable=["elderly"] * 1000), 422, "vulnerable"),
 ]
 
 
@@ -137,6 +149,14 @@ async def test_bad_input_is_refused_naming_the_field(
     assert field in [e["field"] for e in problem["errors"]], problem
     assert all(PHONE not in e["message"] for e in problem["errors"])
     assert await store.last_sequence() == before, "a refused complaint stored something"
+
+
+async def test_a_body_wrong_in_many_places_names_twenty_and_counts_the_rest(api_client: Client) -> None:
+    """64 KiB of bad fields is not answered with megabytes (it was 50 times the body)."""
+    response = await api_client.post(URL, json=with_(**{f"extra_{n}": n for n in range(100)}))
+    assert response.status == 422
+    problem = await response.json()
+    assert len(problem["errors"]) == 20 and problem["detail"].endswith("; and 80 more")
 
 
 async def test_outside_area_message_names_the_area(api_client: Client) -> None:
@@ -155,8 +175,10 @@ async def test_outside_area_message_names_the_area(api_client: Client) -> None:
         (b"channel=web&description=x", "application/x-www-form-urlencoded", 415, "application/json"),
         (b"hello", "text/plain", 415, "text/plain"),
         (json.dumps(with_(description="x" * 3000, vulnerable=[])).encode() * 30, "application/json", 413, ""),
+        (b'{"channel": "web", "description": "x", "location": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+         "application/json", 400, "nested too deeply"),
     ],
-    ids=["trailing comma", "NaN", "duplicate key", "not utf-8", "form", "text", "too large"],
+    ids=["trailing comma", "NaN", "duplicate key", "not utf-8", "form", "text", "too large", "deep nesting"],
 )
 async def test_unreadable_bodies_get_a_problem(
     api_client: Client, data: bytes, content_type: str, status: int, says: str
@@ -171,7 +193,7 @@ async def test_operator_records_media_exposure_and_call_start(
     api_client: Client, store: JetStreamEventStore
 ) -> None:
     token, _ = await api_client.app[auth.TOKENS].create("operator", "Hotline desk 3")
-    body = with_(channel="hotline", media_exposure=True, call_started_at="2026-01-01T08:00:00+08:00")
+    body = with_(channel="hotline", media_exposure=True, call_started_at=minutes_ago(3))
     response = await api_client.post(URL, json=body, headers={"Authorization": f"Bearer {token}"})
     assert response.status == 201, await response.text()
     complaint = await read_complaint(store, (await response.json())["id"])

@@ -175,6 +175,15 @@ ERRORS = [
     ("unknown field", without(priority="P1"), 400, "priority"),
     ("wrong jurisdiction", without(jurisdiction_id="gotham"), 404, "jurisdiction_id"),
     ("bad media_url", without(media_url="javascript:alert(1)"), 400, "media_url"),
+    # Found by a review: a lone lat was dropped and the request stored without a place.
+    ("lat without long", without("long", address_string="1 Harbour Road"), 400, "long was not provided"),
+    ("long without lat", without("lat", address_string="1 Harbour Road"), 400, "lat was not provided"),
+    (
+        "a blank-looking description",
+        without(description="\u200b\u2060"),
+        400,
+        "description: must not be empty",
+    ),
 ]
 
 
@@ -187,6 +196,21 @@ async def test_errors_follow_the_spec(
     assert response.status == status, await response.text()
     [error] = await response.json()
     assert error["code"] == status and says in error["description"], error
+    assert await store.last_sequence() == before
+
+
+async def test_a_field_given_twice_is_refused_and_every_wrong_field_is_named(
+    api_client: Client, store: JetStreamEventStore
+) -> None:
+    before = await store.last_sequence()
+    twice = [*without().items(), ("description", "second thoughts")]  # which one would count?
+    response = await api_client.post(f"{BASE}/requests.json", data=twice)
+    assert response.status == 400, await response.text()
+    assert await response.json() == [{"code": 400, "description": "given more than once: description"}]
+    both = await api_client.post(f"{BASE}/requests.json", data=without(phone="abc", email="nope"))
+    assert both.status == 400
+    said = [e["description"] for e in await both.json()]
+    assert any(d.startswith("phone:") for d in said) and any(d.startswith("email:") for d in said), said
     assert await store.last_sequence() == before
 
 

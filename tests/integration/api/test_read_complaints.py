@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -69,7 +71,10 @@ async def test_incident_filter_lists_the_incidents_complaints(api: Harness) -> N
     ("params", "field"),
     [({"status": "open-ish"}, "status"), ({"level": "P9"}, "level"), ({"department": "nasa"}, "department"),
      ({"incident": "x"}, "incident"), ({"overdue": "maybe"}, "overdue"), ({"limit": "0"}, "limit"),
-     ({"cursor": "!!"}, "cursor")],
+     ({"cursor": "!!"}, "cursor"),
+     # A cursor not made here, whose time is past what UTC holds (a 500 before).
+     ({"cursor": base64.urlsafe_b64encode(f"9999-12-31T23:59:59-01:00|{uuid.uuid4()}".encode()).decode()},
+      "cursor")],
 )  # fmt: skip
 async def test_a_wrong_filter_is_422_naming_it(api: Harness, params: dict, field: str) -> None:
     response = await api.get("/api/v1/complaints", "command", **params)

@@ -174,7 +174,7 @@ async def test_open311_filters(api: Harness) -> None:
     "params",
     [{"status": "pending"}, {"start_date": "yesterday"}, {"service_code": "12345"},
      {"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-06-01T00:00:00Z"},
-     {"jurisdiction_id": "elsewhere"}],
+     {"jurisdiction_id": "elsewhere"}, {"start_date": "0001-01-01T00:00:00+14:00"}],
 )  # fmt: skip
 async def test_open311_refusals_use_the_specs_error_array(api: Harness, params: dict) -> None:
     response = await api.get("/open311/v2/requests.json", **params)

@@ -3,6 +3,7 @@ anywhere: not in the stream (subjects, headers, bodies), the logs, or any table 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -10,11 +11,16 @@ import asyncpg
 from tests.integration.operator.conftest import PHONE, PHONE_FORMS, Console, hotline_call
 from tests.integration.operator.helpers import event_names, load
 
+
+def minutes_ago(n: int) -> str:
+    return (datetime.now(UTC) - timedelta(minutes=n)).isoformat()
+
+
 HISTORY = "/api/v1/operator/caller-history"
 
 
 async def _take_call(console: Console, description: str, **extra: Any) -> dict[str, Any]:
-    call = {"complaint": hotline_call(description, call_started_at="2025-09-01T08:00:00+08:00", **extra)}
+    call = {"complaint": hotline_call(description, call_started_at=minutes_ago(4), **extra)}
     return await console.ok("POST", "/api/v1/operator/calls", json=call, status=201)
 
 
