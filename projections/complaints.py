@@ -90,9 +90,10 @@ def _(event: ev.PriorityAssessed) -> list[Op]:
     )  # fmt: skip
 
 
+# A new department has not signed for it: the last one's accepted_at would show "accepted" on the public page.
 _DISPATCHED = (
     "status = 'dispatched', department = $4, dispatched_at = $3, dispatch_count = dispatch_count + 1, "
-    "extension_pending = false"
+    "extension_pending = false, accepted_at = NULL"
 )
 
 
@@ -113,7 +114,8 @@ def _(event: ev.DispatchAccepted) -> list[Op]:
 def _(event: ev.DispatchReturned) -> list[Op]:
     return _set(
         event,
-        "status = 'returned', department = NULL, return_count = return_count + 1, extension_pending = false",
+        "status = 'returned', department = NULL, return_count = return_count + 1, extension_pending = false, "
+        "accepted_at = NULL",
     )
 
 
@@ -178,7 +180,8 @@ def _(event: ev.ComplaintReopened) -> list[Op]:
     return _set(
         event,
         "status = 'reopened', department = $4, reopen_count = reopen_count + 1, resolved_at = NULL, "
-        "satisfaction = NULL, first_contact = false, first_contact_answer = NULL, follow_up_attempts = 0",
+        "satisfaction = NULL, first_contact = false, first_contact_answer = NULL, follow_up_attempts = 0, "
+        "agreed_resolution_at = NULL",  # the time agreed in the last round is days past: not read out again
         event.department,
     )
 

@@ -49,7 +49,7 @@ async def current_facts(conn: Conn, *, district: str | None, category: str | Non
     last published (newest first). An incident with no districts covers the whole served area."""
     incidents = await conn.fetch(
         f"SELECT id, title, kind, districts, status, declared_at, linked_complaints FROM {S}.incidents "
-        "WHERE status <> 'resolved' "
+        "WHERE status <> 'resolved' AND merged_into IS NULL "  # a merged incident lives on in the other
         "AND ($1::text IS NULL OR $1 = ANY(districts) OR cardinality(districts) = 0) "
         "ORDER BY (kind = $2) DESC, linked_complaints DESC, declared_at DESC LIMIT 20",
         district, category or "",

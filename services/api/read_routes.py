@@ -284,7 +284,7 @@ async def list_complaints(request: web.Request) -> web.Response:
         "overdue": _boolean(q, "overdue", errors),
         "escalation": _one_of(q, "escalation_level", _ESCALATION, errors),
         "extension_pending": _boolean(q, "extension_pending", errors),
-        "tracking_code": q.get("tracking_code") or None,
+        "tracking_code": (q.get("tracking_code") or "").strip().upper() or None,  # as /status reads it
         "limit": _int(q, "limit", 50, 1, MAX_LIMIT, errors),
     }
     cursor = q.get("cursor") or None

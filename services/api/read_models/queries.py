@@ -276,6 +276,21 @@ def _rates(row: dict[str, Any]) -> dict[str, Any]:
 _INCIDENT_URGENCY = "open_p1 DESC, overdue DESC, open DESC, i.declared_at DESC, i.id"
 
 
+def merged_into_sql(incident: str) -> str:
+    """SQL for the ids of `incident` and of every incident merged into it, directly or through another."""
+    return (
+        f"WITH RECURSIVE m(id) AS (SELECT {incident} UNION "
+        f"SELECT i.id FROM {S}.incidents i JOIN m ON i.merged_into = m.id) SELECT id FROM m"
+    )
+
+
+# Each incident and the live incident it ended in (itself when not merged), through chains of merges.
+_INCIDENT_ROOTS = (
+    f"roots(id, root) AS (SELECT id, id FROM {S}.incidents WHERE merged_into IS NULL "
+    f"UNION ALL SELECT i.id, r.root FROM {S}.incidents i JOIN roots r ON i.merged_into = r.id)"
+)
+
+
 async def incidents_with_counts(
     conn: Conn,
     *,
@@ -287,13 +302,15 @@ async def incidents_with_counts(
     """Incidents with live counts of their complaints (total, open, open P1, overdue): newest first, or with
     `by_urgency` what needs command most first (open P1, overdue, open, then newest). One pass over the
     linked complaints (GROUP BY incident_id), joined to the incidents; `limit` None is all of them. An incident
-    merged into another (`merged_into`, its title as `merged_into_title`) only with `include_merged`."""
+    merged into another (`merged_into`, its title as `merged_into_title`) only with `include_merged`; its
+    complaints count under the incident it ended in (a merge moves only the open ones)."""
     rows = await conn.fetch(
-        "WITH c AS (SELECT incident_id, count(*) AS complaints, "
+        f"WITH RECURSIVE {_INCIDENT_ROOTS}, "
+        "c AS (SELECT r.root AS incident_id, count(*) AS complaints, "
         f"count(*) FILTER (WHERE status IN {_OPEN_SQL}) AS open, "
         f"count(*) FILTER (WHERE status IN {_OPEN_SQL} AND level = 'P1') AS open_p1, "
         f"count(*) FILTER (WHERE {overdue_sql('$1')}) AS overdue "
-        f"FROM {S}.complaints WHERE incident_id IS NOT NULL GROUP BY incident_id) "
+        f"FROM {S}.complaints JOIN roots r ON r.id = incident_id GROUP BY r.root) "
         "SELECT i.id, i.title, i.kind, i.districts, i.status, i.declared_at, i.updated_at, i.linked_complaints, "
         "i.responsible, i.responsible_since, "
         "COALESCE(c.complaints, 0) AS complaints, COALESCE(c.open, 0) AS open, "

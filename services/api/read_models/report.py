@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from services.api.read_models.queries import OPEN, Conn, S, department_rates
+from services.api.read_models.queries import OPEN, Conn, S, department_rates, merged_into_sql
 
 _OPEN_SQL = "(" + ", ".join(f"'{s}'" for s in OPEN) + ")"
 
@@ -19,9 +19,11 @@ async def summary_report(
     """Volumes per hour, by category and by district; time to accept (from dispatch) and to resolve (from
     intake) per department and level; satisfaction; returns, escalations, reopenings, first-contact resolutions;
     satisfaction and reopen rates by resolving department; median handling time (call start to stored) by hour."""
+    # An incident's complaints include those of the incidents merged into it (and into those): the ones a merge
+    # did not move (ended before it) still belong to its after-action figures.
     scope = (
-        "($1::uuid IS NULL OR incident_id = $1) AND ($2::timestamptz IS NULL OR received_at >= $2) "
-        "AND ($3::timestamptz IS NULL OR received_at < $3)"
+        f"($1::uuid IS NULL OR incident_id IN ({merged_into_sql('$1::uuid')})) "
+        "AND ($2::timestamptz IS NULL OR received_at >= $2) AND ($3::timestamptz IS NULL OR received_at < $3)"
     )
     args = (incident, start, end)
     totals = await conn.fetchrow(

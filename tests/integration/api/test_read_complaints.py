@@ -62,6 +62,13 @@ async def test_filters_select_the_complaints_they_name(api: Harness, params: dic
     assert ids(page) == {str(api.day.complaints[name]) for name in expected}
 
 
+async def test_a_tracking_code_is_found_however_it_is_typed(api: Harness) -> None:
+    code = api.day.codes["waiting"]
+    for typed in (code, code.lower(), f" {code.lower()} "):  # as a caller reads it out, as /status takes it
+        page = await api.get_json("/api/v1/complaints", "operator", tracking_code=typed)
+        assert ids(page) == {str(api.day.complaints["waiting"])}, typed
+
+
 async def test_incident_filter_lists_the_incidents_complaints(api: Harness) -> None:
     page = await api.get_json("/api/v1/complaints", "command", incident=str(api.day.incident))
     assert ids(page) == {str(api.day.complaints["long"]), str(api.day.complaints["waiting"])}

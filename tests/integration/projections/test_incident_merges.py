@@ -11,7 +11,8 @@ from events.mapper import make_mapper
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from projections.rebuild import rebuild_schema
-from services.api.read_models import queries
+from services.api.operator_queries import current_facts
+from services.api.read_models import queries, report
 from tests.integration.projections.cases import assessed
 from tests.integration.projections.conftest import MakeRunner
 from tests.integration.projections.snapshot import snapshot
@@ -66,6 +67,13 @@ async def test_rows_follow_the_merge_and_a_rebuild_gives_the_live_tables(
 
     listed = await queries.incidents_with_counts(pg)
     assert [i["id"] for i in listed] == [flood.id]
+    # All five reports count under the incident they ended in, the closed one the merge did not move too
+    # (found by a review: it counted 3, and the after-action report lost the merged incident's closed cases).
+    assert (listed[0]["complaints"], listed[0]["open"]) == (5, 4)
+    summary = await report.summary_report(pg, incident=flood.id)
+    assert (summary["totals"]["received"], summary["totals"]["closed"]) == (5, 1)
+    facts = await current_facts(pg, district="old_town", category=None)
+    assert [i["id"] for i in facts["incidents"]] == [flood.id]  # the operator is not offered the merged one
     every = {i["id"]: i for i in await queries.incidents_with_counts(pg, include_merged=True)}
     assert every[water.id]["merged_into_title"] == "Flooding in Old Town"
     # The escalated report still in the merged incident counts under the one it was merged into.
@@ -89,3 +97,32 @@ async def test_a_live_run_reading_the_merge_in_one_batch_equals_the_rebuild(
     live = await snapshot(pg)
     fresh = await rebuild_schema(store, pg, swap=False)
     assert await snapshot(pg, fresh) == live
+
+
+async def test_a_new_round_forgets_the_last_departments_sign_for_and_the_last_agreed_time(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    """Found by a review: a case returned and sent on still said "accepted 08:02" on the public page, and a
+    reopened one read out to the caller a time agreed days before."""
+    from datetime import UTC, datetime, timedelta
+
+    handed_on, reopened = assessed("No water on Hill Road"), assessed("No water on Elm Street")
+    handed_on.dispatch("water", by="dispatch", reason="route")
+    handed_on.accept("water")
+    handed_on.return_dispatch("water", "a private pipe: not ours")
+    handed_on.dispatch("drainage", by="dispatch", reason="next candidate")
+    now = datetime.now(UTC)
+    reopened.dispatch("water", by="dispatch", reason="route")
+    reopened.agree_resolution_time(now + timedelta(hours=2), now)
+    reopened.accept("water")
+    reopened.resolve("water", "Valve replaced")
+    reopened.record_follow_up(True, "not_satisfied", "still no water")
+    reopened.reopen("still no water")
+    await AggregateStore(store, make_mapper()).save(handed_on, reopened)
+    await (await make_runner(batch_size=1)).catch_up()  # statement by statement
+    for rebuilt in (False, True):  # then a rebuild: each row's changes folded into its INSERT
+        if rebuilt:
+            await rebuild_schema(store, pg)
+        rows = {r["id"]: r for r in await pg.fetch("SELECT * FROM levee_read.complaints")}
+        assert (rows[handed_on.id]["department"], rows[handed_on.id]["accepted_at"]) == ("drainage", None)
+        assert rows[reopened.id]["status"] == "reopened" and rows[reopened.id]["agreed_resolution_at"] is None
