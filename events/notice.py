@@ -10,6 +10,8 @@ A draft its author never saw approved may be withdrawn by that author as superse
 
 from __future__ import annotations
 
+import hashlib
+import json
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -88,7 +90,9 @@ class Notice(Aggregate):
             status=status, revised_by=revised_by,
         )  # fmt: skip
 
-    def approve(self, by: str) -> None:
+    def approve(self, by: str, seen: str | None = None) -> None:
+        """`seen`: the `text_digest` of the text the approver read. Two people see every public word only if
+        the approval is of that text: revised meanwhile (a stale list, a retried request), it is refused."""
         self._check_not_cancelled()
         require(
             self.state in (NoticeState.DRAFT, NoticeState.UPDATED),
@@ -99,7 +103,15 @@ class Notice(Aggregate):
         require(
             by != self.author, "approver_is_author", "Someone other than the author must approve the text."
         )
+        require(
+            seen is None or seen == self.text_digest(),
+            "text_changed",
+            "The text changed since you read it: read it again, then approve.",
+        )
         self.trigger_event(NoticeApproved, by=by)
+
+    def text_digest(self) -> str:
+        return text_digest(self.title_en, self.title_zh, self.body_en, self.body_zh, self.status)
 
     def publish(self) -> None:
         self.require_publishable()
@@ -162,6 +174,12 @@ class Notice(Aggregate):
 
     def _check_not_cancelled(self) -> None:
         require(self.state != NoticeState.CANCELLED, "notice_cancelled", "The notice was cancelled.")
+
+
+def text_digest(title_en: str, title_zh: str, body_en: str, body_zh: str, status: str) -> str:
+    """A notice's working text as one SHA-256 (hex): what an approval says it approved."""
+    text = json.dumps([title_en, title_zh, body_en, body_zh, status], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _check_text(title_en: str, title_zh: str, body_en: str, body_zh: str, status: str) -> None:

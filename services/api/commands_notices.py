@@ -41,6 +41,11 @@ TEXT_FIELDS = (
     Field("body_en", max_length=8000), Field("body_zh", max_length=8000),
     Field("status", "choice", choices=INCIDENT_STATUSES),
 )  # fmt: skip
+# What the approver read: the staff list gives each notice's `text_sha256` (events.notice.text_digest).
+APPROVAL_SEEN = Field(
+    "text_sha256", max_length=64,
+    description="text_sha256 of the text approved, from GET /api/v1/staff/notices: refused if it changed since",
+)  # fmt: skip
 DRAFT_FIELDS = (Field("incident_id", "uuid", required=False, nullable=True), *TEXT_FIELDS)
 
 
@@ -79,8 +84,8 @@ NOTICES: Target[Notice] = Target("notice", "notices", Notice, _anyone, notice_su
 NOTICE_COMMANDS: tuple[Command[Notice], ...] = (
     Command("revise", ("press",), TEXT_FIELDS, lambda n, b, p: n.revise(**_text(b), revised_by=p.name),
             "Change a text not yet published (approval is needed again)"),
-    Command("approve", ("command",), (), lambda n, b, p: n.approve(by=p.name),
-            "Approve the text (not by its last author)"),
+    Command("approve", ("command",), (APPROVAL_SEEN,), lambda n, b, p: n.approve(by=p.name, seen=b["text_sha256"]),
+            "Approve the text read (not by its last author): 409 text_changed if it changed since"),
     Command("publish", ("press",), (), lambda n, b, p: _publish(n, b),
             "Publish the approved text, unless it carries personal data (a phone, an ID number, an email, or "
             "a name or address of a complainant linked to the incident: 422 says what and where)",

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from events.notice import text_digest
 from services.api.read_models.public import CLOSED_FOR_OPEN311
 from services.api.read_models.queries import Conn, S
 
@@ -30,7 +31,14 @@ async def staff_notices(conn: Conn, *, limit: int = 200) -> list[dict[str, Any]]
         "ORDER BY state = 'superseded', updated_at DESC, id LIMIT $1",
         limit,
     )
-    return [dict(r) for r in rows]
+    # text_sha256: what command's approval names, so it approves the text it was shown (events/notice.py).
+    return [
+        {
+            **r,
+            "text_sha256": text_digest(r["title_en"], r["title_zh"], r["body_en"], r["body_zh"], r["status"]),
+        }
+        for r in map(dict, rows)
+    ]
 
 
 async def case_details(conn: Conn, ids: list[UUID]) -> dict[UUID, dict[str, Any]]:

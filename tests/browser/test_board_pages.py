@@ -25,6 +25,7 @@ from services.api import lateness
 from services.runtime.tracking import WORKERS, load_tracking
 from tests.browser.conftest import Stack
 from tests.integration.projections.typhoon_night import typhoon_night
+from tests.support.notices import approval_of
 
 expect = pytest.importorskip(
     "playwright.async_api", reason="Playwright for Python is a dev dependency"
@@ -248,7 +249,14 @@ async def test_press_publishes_an_approved_notice_that_the_public_then_reads(
     notice_id = await drafted.get_attribute("data-id")
     await desk.screenshot(path=shots / "01-press-draft.png", full_page=True)
 
-    await post(stack, f"/api/v1/notices/{notice_id}/approve", {}, command)
+    typed = {
+        "status": "investigating",
+        "title_zh": "河畔区内涝",
+        "title_en": "Flooding in Riverside",
+        "body_zh": "排水车已出发，请勿涉水。",
+        "body_en": "Pump trucks are on their way; keep out of the water.",
+    }
+    await post(stack, f"/api/v1/notices/{notice_id}/approve", approval_of(typed), command)
     approved = desk.locator(f"#notices tr[data-id='{notice_id}'][data-state=approved]")
     await approved.wait_for(timeout=LIVE_BOUND_MS)  # the page hears of the approval by itself
     await approved.get_by_role("button", name="发布 Publish").click()

@@ -62,3 +62,47 @@ async def test_press_page_shows_superseded_summaries_only_on_request(
     await more.get_by_role("button", name="隐藏 Hide").click()
     await expect(rows).to_have_count(2)
     await page.close()
+
+
+async def test_command_approves_on_the_press_page_the_text_it_shows(
+    stack: Stack, browser: Any, shots: Path, nc: Any
+) -> None:
+    """The Approve button names the text on the row; a revision after the page last refreshed is refused."""
+    command = await stack.token("command")
+    await ready(stack, command)
+    repository = AggregateStore(JetStreamEventStore(nc, stack.settings.stream_spec), make_mapper())
+    incident = Incident.declare(
+        title="Flooding", kind="flooding", districts=["westbay"], declared_by="cmd-wu"
+    )
+    shown, revised = (
+        _summary(incident, 120, drafted_by="press-li"),
+        _summary(incident, 80, drafted_by="press-li"),
+    )
+    await repository.save(incident, shown, revised)
+
+    page = await browser.new_page(viewport={"width": 1300, "height": 1000})
+    await sign_in(page, f"{stack.url}/press", command)
+    row = page.locator(f"#notices tr[data-id='{shown.id}']")
+    await expect(row).to_have_attribute("data-state", "draft", timeout=5_000)
+    await row.locator("details summary").click()  # command reads the whole text first
+    await expect(row.locator("details")).to_contain_text("120 reports about this incident have been received.")
+    await expect(row.locator("details")).to_contain_text("本事件共受理群众诉求120件。")
+    await row.get_by_role("button", name="批准 Approve").click()
+    await expect(row).to_have_attribute("data-state", "approved", timeout=5_000)
+
+    # The press revises the other draft while the page still shows the old text (no refresh in between:
+    # the stream of changes is cut so the page cannot hear of it).
+    other = page.locator(f"#notices tr[data-id='{revised.id}']")
+    await expect(other).to_have_attribute("data-state", "draft")
+    await page.route("**/api/v1/board/events", lambda route: route.abort())
+    await page.route("**/api/v1/staff/notices", lambda route: route.abort())
+    revised.revise(title_en="Progress update: Flooding (Westbay)", title_zh="处置进展通报：内涝（西湾区）",
+                   body_en="90 reports.", body_zh="共90件。", status="investigating", revised_by="press-li")  # fmt: skip
+    await repository.save(revised)
+    await other.get_by_role("button", name="批准 Approve").click()
+    await expect(page.locator("#message")).to_contain_text(
+        "The text changed since you read it", timeout=5_000
+    )
+    await page.screenshot(path=shots / "01-approval-of-a-changed-text-refused.png", full_page=True)
+    assert (await repository.get(revised.id, Notice)).state == "draft"
+    await page.close()

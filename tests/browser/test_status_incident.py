@@ -11,6 +11,7 @@ import pytest
 
 from tests.browser.conftest import Stack
 from tests.browser.test_board_pages import TRAPPED, post, ready
+from tests.support.notices import approval_of
 
 expect = pytest.importorskip(
     "playwright.async_api", reason="Playwright for Python is a dev dependency"
@@ -21,10 +22,10 @@ async def _published(
     stack: Stack, incident_id: str | None, title_en: str, title_zh: str, body_en: str
 ) -> None:
     press, command = await stack.token("press"), await stack.token("command")
-    draft = await post(stack, "/api/v1/notices", {
-        "incident_id": incident_id, "status": "identified", "title_en": title_en, "title_zh": title_zh,
-        "body_en": body_en, "body_zh": "排水车已到场。"}, press)  # fmt: skip
-    await post(stack, f"/api/v1/notices/{draft['id']}/approve", {}, command)
+    text = {"status": "identified", "title_en": title_en, "title_zh": title_zh, "body_en": body_en,
+            "body_zh": "排水车已到场。"}  # fmt: skip
+    draft = await post(stack, "/api/v1/notices", {"incident_id": incident_id, **text}, press)
+    await post(stack, f"/api/v1/notices/{draft['id']}/approve", approval_of(text), command)
     await post(stack, f"/api/v1/notices/{draft['id']}/publish", {}, press)
 
 

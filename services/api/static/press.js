@@ -30,7 +30,7 @@ function actions(n) {
     out.push(el("button", { type: "button", "data-action": "publish", onclick: () => act(n, "publish") }, "发布 Publish"));
   }
   if (me.kind === "command" && (n.state === "draft" || n.state === "updated")) {
-    out.push(el("button", { type: "button", "data-action": "approve", onclick: () => act(n, "approve") }, "批准 Approve"));
+    out.push(el("button", { type: "button", "data-action": "approve", onclick: () => act(n, "approve", { text_sha256: n.text_sha256 }) }, "批准 Approve"));
   }
   if (me.kind === "press" && !CLOSED.has(n.state)) {
     out.push(el("button", { type: "button", class: "danger", "data-action": "cancel",
@@ -53,7 +53,10 @@ function render(all) {
   $("notices").replaceChildren(...(items.length ? items.map((n) => {
     const state = STATES[n.state] || [n.state, n.state];
     return el("tr", { "data-id": n.id, "data-state": n.state },
-      el("td", {}, el("strong", { lang: "zh", text: n.title_zh }), el("br"), el("span", { lang: "en", text: n.title_en })),
+      el("td", {}, el("strong", { lang: "zh", text: n.title_zh }), el("br"), el("span", { lang: "en", text: n.title_en }),
+        // The whole text, as it would be published: what command approves (its digest goes with the approval).
+        el("details", { class: "notice-text" }, el("summary", {}, bi("正文", "text")),
+          el("p", { lang: "zh", text: n.body_zh }), el("p", { lang: "en", text: n.body_en }))),
       el("td", { class: "state" }, bi(state[0], state[1])), el("td", { text: n.status }),
       el("td", { text: n.author }), el("td", { text: n.approved_by || "—" }),
       el("td", { class: "num", text: n.published_version }), actions(n));

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
@@ -10,6 +11,7 @@ from events.incident import Incident
 from events.notice import Notice
 from tests.integration.api.conftest import MakeClient
 from tests.integration.api.test_commands_support import Staff, open_staff
+from tests.support.notices import approval_of
 
 NOTICE_TEXT = {
     "title_en": "Harbour Road flooding", "title_zh": "海港路水浸",
@@ -73,19 +75,40 @@ async def test_notice_life_draft_approve_publish_update_cancel(staff: Staff) -> 
 
     steps = [
         ("revise", "press", {**NOTICE_TEXT, "status": "monitoring"}, "draft"),
-        ("approve", "command", {}, "approved"),
+        ("approve", "command", "seen", "approved"),
         ("publish", "press", {}, "published"),
         ("update", "press", {**NOTICE_TEXT, "status": "resolved"}, "updated"),
-        ("approve", "command", {}, "approved"),
+        ("approve", "command", "seen", "approved"),
         ("publish", "press", {}, "published"),
         ("cancel", "press", {"reason": "superseded by the citywide notice"}, "cancelled"),
     ]
-    for action, role, body, state in steps:
+    last_text: dict[str, Any] = NOTICE_TEXT
+    for action, role, given, state in steps:
+        body = approval_of(last_text) if given == "seen" else given  # command approves the text it read
+        if isinstance(given, dict) and "title_en" in given:
+            last_text = given
         status, answer = await staff.post(f"{base}/{action}", role, body)
         assert status == 200 and answer["state"] == state, (action, answer)
     stored = await staff.aggregates.get(uuid.UUID(notice["id"]), Notice)
     assert stored.published_version == 2 and stored.published_text is not None
     assert stored.published_text["status"] == "resolved"
+
+
+async def test_command_approves_only_the_text_it_read(staff: Staff) -> None:
+    """The press revises while command reads the old text (a stale list, a retried request): the approval of
+    the old text must not approve the new one, or one person alone would have put words before the public."""
+    status, notice = await staff.post("/api/v1/notices", "press", NOTICE_TEXT)
+    assert status == 201
+    base = f"/api/v1/notices/{notice['id']}"
+    revised = {**NOTICE_TEXT, "body_en": "Crews are pumping water; the road reopens at 18:00."}
+    assert (await staff.post(f"{base}/revise", "press", revised))[0] == 200
+    status, problem = await staff.post(f"{base}/approve", "command", approval_of(NOTICE_TEXT))
+    assert (status, problem["code"]) == (409, "text_changed"), problem
+    assert (await staff.aggregates.get(uuid.UUID(notice["id"]), Notice)).state == "draft"
+    status, problem = await staff.post(f"{base}/approve", "command", {})
+    assert status == 422 and problem["errors"][0]["field"] == "text_sha256", problem
+    status, answer = await staff.post(f"{base}/approve", "command", approval_of(revised))
+    assert status == 200 and answer["state"] == "approved", answer
 
 
 async def test_a_notice_with_a_personal_phone_number_is_refused(staff: Staff) -> None:
@@ -137,7 +160,11 @@ async def test_publishing_refuses_a_linked_complainants_name_or_address_and_says
             "/api/v1/notices", "press", {"incident_id": incident_id, **NOTICE_TEXT, "body_en": body_en}
         )
         assert status == 201, notice  # a draft may say anything; publishing is what the guard stops
-        status, answer = await staff.post(f"/api/v1/notices/{notice['id']}/approve", "command", {})
+        status, answer = await staff.post(
+            f"/api/v1/notices/{notice['id']}/approve",
+            "command",
+            approval_of({**NOTICE_TEXT, "body_en": body_en}),
+        )
         assert status == 200, answer
         return str(notice["id"])
 

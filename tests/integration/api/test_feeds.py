@@ -19,6 +19,7 @@ from events.publishing.atom import ATOM_NS
 from events.publishing.cap import CAP_NS
 from events.store import JetStreamEventStore
 from tests.integration.pages.harness import Harness, read_api
+from tests.support.notices import approval_of
 
 FEED = "/api/v1/notices/feed.atom"
 A = {"a": ATOM_NS}
@@ -87,13 +88,15 @@ async def test_a_withdrawn_notice_stays_in_the_feed_as_withdrawn_and_its_cap_is_
     text = {"title_en": "Water cut in Westbay", "title_zh": "西湾停水", "body_en": "Mains repair tonight.",
             "body_zh": "今晚抢修水管。", "status": "identified", "incident_id": None}  # fmt: skip
     notice = (await command(api, "/api/v1/notices", "press", text))["id"]
-    await command(api, f"/api/v1/notices/{notice}/approve", "command")
+    await command(api, f"/api/v1/notices/{notice}/approve", "command", approval_of(text))
     await command(api, f"/api/v1/notices/{notice}/publish", "press")
     await command(api, f"/api/v1/notices/{notice}/cancel", "press", {"reason": "Repair postponed"})
     await api.project()
 
     feed = await fetch_xml(api, FEED, "application/atom+xml")
-    entry = next(e for e in feed.findall("a:entry", A) if e.findtext("a:id", namespaces=A) == f"urn:uuid:{notice}")
+    entry = next(
+        e for e in feed.findall("a:entry", A) if e.findtext("a:id", namespaces=A) == f"urn:uuid:{notice}"
+    )
     assert entry.findtext("a:title", namespaces=A).startswith("Withdrawn: ")
     assert "Mains repair" not in etree.tostring(entry, encoding="unicode")  # none of its text stays public
     alert = await cap_of(api, entry.find("a:link[@rel='related']", A).get("href"), cap_schema)
@@ -124,6 +127,8 @@ async def test_behind_an_ingress_the_links_are_the_public_urls_whatever_host_a_c
         hrefs = [link.get("href") for link in feed.iter(f"{{{ATOM_NS}}}link")]
         assert hrefs and all(href.startswith(f"{public}/") for href in hrefs), hrefs
         published = api.day.notices["published"]
-        cap = await api.client.get(f"/api/v1/notices/{published}/cap.xml", headers={"Host": "attacker.example"})
+        cap = await api.client.get(
+            f"/api/v1/notices/{published}/cap.xml", headers={"Host": "attacker.example"}
+        )
         alert = etree.fromstring(await cap.read())
         assert alert.findtext("cap:info/cap:web", namespaces=C) == f"{public}/status#notice-{published}"
