@@ -15,6 +15,7 @@ from uuid import UUID
 from events.incident import Incident
 from events.notice import Notice, NoticeDrafted
 from events.publishing.notice_view import areas_for
+from events.publishing.redaction import mask
 from events.reference import Reference
 from events.store.aggregates import AggregateStore
 from services.notices.summary import (
@@ -59,7 +60,10 @@ def incident_titles(incident: Incident, reference: Reference) -> tuple[str, str]
     ("power_outage in old_town"): the public reads the category's names instead. Staff titles stay as typed."""
     category = next((c for c in reference.categories if c.code == incident.kind), None)
     if incident.declared_by != "triage" or category is None:
-        return incident.title, incident.title
+        # A title typed by command may carry a site lead's phone ("... call 138..."): the public draft masks
+        # it, or the draft's own check would refuse every summary of the incident for good.
+        title = mask(incident.title)
+        return title, title
     return category.name_en, category.name_zh
 
 

@@ -20,7 +20,15 @@ from itertools import pairwise
 from typing import Any
 from uuid import UUID
 
-from events.complaint import ComplaintDispatched, ComplaintReceived, ComplaintResolved, DispatchAccepted
+from events.complaint import (
+    ComplaintDispatched,
+    ComplaintMarkedDuplicate,
+    ComplaintReceived,
+    ComplaintRejected,
+    ComplaintReopened,
+    ComplaintResolved,
+    DispatchAccepted,
+)
 
 SUMMARY_NAMESPACE = UUID("6c1f3c2e-5d0b-4f4e-9a59-2a8c1b7e9d10")
 DRAFTED_BY = "notices-service"
@@ -64,7 +72,9 @@ class ComplaintFacts:
     received_at: datetime
     dispatched: bool = False
     accepted_at: datetime | None = None
-    resolved: bool = False
+    resolved: bool = False  # now: a reopened complaint is not resolved until it is resolved again
+    counted: bool = True  # rejected (无效) or marked a duplicate: not one of the incident's reports
+    version: int = 0  # the complaint's last event these facts include
 
 
 @dataclass(frozen=True)
@@ -75,29 +85,37 @@ class Figures:
     median_minutes_to_accept: float | None
 
 
+def _fold(facts: ComplaintFacts, event: Any) -> ComplaintFacts:
+    if isinstance(event, ComplaintDispatched):
+        facts = replace(facts, dispatched=True)
+    elif isinstance(event, DispatchAccepted) and facts.accepted_at is None:
+        facts = replace(facts, accepted_at=event.timestamp)
+    elif isinstance(event, ComplaintResolved):
+        facts = replace(facts, resolved=True)
+    elif isinstance(event, ComplaintReopened):
+        facts = replace(facts, resolved=False)
+    elif isinstance(event, ComplaintRejected | ComplaintMarkedDuplicate):
+        facts = replace(facts, counted=False)
+    return replace(facts, version=event.originator_version)
+
+
 def facts_from_history(events: Iterable[Any]) -> ComplaintFacts | None:
-    received_at: datetime | None = None
-    dispatched = resolved = False
-    accepted_at: datetime | None = None
+    facts: ComplaintFacts | None = None
     for event in events:
         if isinstance(event, ComplaintReceived):
-            received_at = event.timestamp
-        elif isinstance(event, ComplaintDispatched):
-            dispatched = True
-        elif isinstance(event, DispatchAccepted) and accepted_at is None:
-            accepted_at = event.timestamp
-        elif isinstance(event, ComplaintResolved):
-            resolved = True
-    return None if received_at is None else ComplaintFacts(received_at, dispatched, accepted_at, resolved)
+            facts = ComplaintFacts(event.timestamp, version=event.originator_version)
+        elif facts is not None:
+            facts = _fold(facts, event)
+    return facts
 
 
 class FactsMemo:
     """Each complaint's facts as the notices worker reads its events, so a summary need not read every
     member's history again (an incident of thousands made each summary cost thousands of reads).
 
-    Facts only ever become true (dispatched, accepted at, resolved), so applying an event twice, or after
-    a history read that already held it, changes nothing. A complaint whose receipt the memo never saw is
-    not in it: its history is read when a summary needs it. Bounded, least recently used first out.
+    Each entry knows the last event it includes: an event applied twice, or one a history read already held,
+    changes nothing (a reopen undoes a resolution, so order matters). A complaint whose receipt the memo never
+    saw is not in it: its history is read when a summary needs it. Bounded, least recently used first out.
     """
 
     def __init__(self, size: int = 200_000) -> None:
@@ -118,23 +136,21 @@ class FactsMemo:
         current = self._facts.get(complaint_id)
         if isinstance(event, ComplaintReceived):
             if current is None:
-                self.put(complaint_id, ComplaintFacts(event.timestamp))
+                self.put(complaint_id, ComplaintFacts(event.timestamp, version=event.originator_version))
             return
-        if current is None:
+        if current is None or event.originator_version <= current.version:
             return
-        if isinstance(event, ComplaintDispatched):
-            self._facts[complaint_id] = replace(current, dispatched=True)
-        elif isinstance(event, DispatchAccepted) and current.accepted_at is None:
-            self._facts[complaint_id] = replace(current, accepted_at=event.timestamp)
-        elif isinstance(event, ComplaintResolved):
-            self._facts[complaint_id] = replace(current, resolved=True)
+        self._facts[complaint_id] = _fold(current, event)
 
 
-FACT_EVENTS = (ComplaintReceived, ComplaintDispatched, DispatchAccepted, ComplaintResolved)
+FACT_EVENTS = (
+    ComplaintReceived, ComplaintDispatched, DispatchAccepted, ComplaintResolved, ComplaintReopened,
+    ComplaintRejected, ComplaintMarkedDuplicate,
+)  # fmt: skip
 
 
 def figures(facts: Iterable[ComplaintFacts]) -> Figures:
-    facts = list(facts)
+    facts = [f for f in facts if f.counted]
     waits = [(f.accepted_at - f.received_at).total_seconds() / 60 for f in facts if f.accepted_at]
     return Figures(
         received=len(facts),
