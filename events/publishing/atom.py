@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from events.publishing.notice_view import NoticeView, cap_time
+from events.publishing.notice_view import NoticeView, atom_time
 from events.publishing.xml_text import xml_text
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -37,7 +37,7 @@ def render_atom(notices: Sequence[NoticeView], meta: FeedMeta) -> str:
     newest = max((n.sent for n in notices), default=meta.updated_when_empty)
     if newest is None:
         raise ValueError("an empty feed needs FeedMeta.updated_when_empty: atom:updated is required")
-    _text(feed, "updated", cap_time(newest))
+    _text(feed, "updated", atom_time(newest))
     ET.SubElement(feed, _q("link"), rel="self", href=meta.self_url, type="application/atom+xml")
     author = ET.SubElement(feed, _q("author"))
     _text(author, "name", meta.author)
@@ -53,13 +53,13 @@ def _entry(feed: ET.Element, notice: NoticeView, meta: FeedMeta) -> None:
     withdrawn = notice.msg_type == "Cancel"
     prefix = "Withdrawn: " if withdrawn else ""
     _text(entry, "title", f"{prefix}{notice.title_en} / {notice.title_zh}")
-    _text(entry, "published", cap_time(notice.first_published))
-    _text(entry, "updated", cap_time(notice.sent))
+    _text(entry, "published", atom_time(notice.first_published))
+    _text(entry, "updated", atom_time(notice.sent))
     href = meta.notice_url.format(id=notice.notice_id)
     ET.SubElement(entry, _q("link"), rel="alternate", href=href, type="text/html")
     ET.SubElement(entry, _q("link"), rel="related", href=meta.cap_url.format(id=notice.notice_id),
                   type="application/cap+xml")  # fmt: skip
-    ET.SubElement(entry, _q("category"), term=notice.status)
+    ET.SubElement(entry, _q("category"), term="withdrawn" if withdrawn else notice.status)  # not "identified"
     if withdrawn:
         _text(entry, "summary", "This notice has been withdrawn. 本通告已撤回。")
     else:

@@ -101,7 +101,13 @@ def message_identifier(notice_id: UUID, version: int, cancelled: bool = False) -
 
 
 def cap_time(moment: datetime) -> str:
-    """CAP's dateTime: seconds, an explicit offset, never "Z" or fractions."""
+    """CAP's dateTime: seconds, an explicit offset, never "Z" or fractions; UTC written "-00:00", as CAP 1.2
+    (3.3.2) requires."""
+    return atom_time(moment).removesuffix("+00:00") + "-00:00"
+
+
+def atom_time(moment: datetime) -> str:
+    """RFC 3339 in UTC, to the second: "2026-07-01T08:00:00+00:00"."""
     return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 

@@ -19,6 +19,7 @@ from events.incident import Incident
 from events.publishing.atom import FeedMeta, render_atom
 from events.publishing.cap import render_cap
 from events.publishing.notice_view import NoticeView, notice_view
+from events.reference import load_reference
 from events.store import StoreError
 from events.store.aggregates import AggregateNotFound, AggregateStore
 from services.api import keys
@@ -35,6 +36,7 @@ ATOM_TYPE, CAP_TYPE = "application/atom+xml", "application/cap+xml"
 SENDER = "notices@levee.invalid"  # CAP's sender: an address that names the system, not a person
 # A feed is polled: a minute's caching costs a reader nothing and spares the event store in a surge.
 CACHE = "public, max-age=60"
+FEED_NAMESPACE = uuid.UUID("6f1c2f0e-3d7a-4b8e-9a4e-5c1d2b3a4f60")  # never change: readers know feeds by id
 
 
 def add_routes(app: web.Application) -> None:
@@ -54,7 +56,7 @@ async def atom_feed(request: web.Request) -> web.Response:
     views = [view for view in found if view is not None]
     origin = public_origin(request)
     meta = FeedMeta(
-        feed_id=f"{origin}{FEED}", title="Levee public notices 公共通告", self_url=f"{origin}{FEED}",
+        feed_id=_feed_id(request), title="Levee public notices 公共通告", self_url=f"{origin}{FEED}",
         notice_url=f"{origin}/status#notice-{{id}}", cap_url=f"{origin}{API}/notices/{{id}}/cap.xml",
         updated_when_empty=datetime(2000, 1, 1, tzinfo=UTC),
     )  # fmt: skip
@@ -72,6 +74,15 @@ async def cap_message(request: web.Request) -> web.Response:
         raise _no_notice(str(notice_id))
     web_page = f"{public_origin(request)}/status#notice-{notice_id}"
     return _xml(render_cap(view, sender=SENDER, web=web_page), CAP_TYPE)
+
+
+def _feed_id(request: web.Request) -> str:
+    """Permanent (RFC 4287, 4.2.6): the public URL when the deployment says it, else one made from the served
+    area's code, never the Host a request named (a reader would take each host for another feed)."""
+    public = request.app[keys.SETTINGS].public_url
+    if public:
+        return f"{public}{FEED}"
+    return f"urn:uuid:{uuid.uuid5(FEED_NAMESPACE, load_reference().area.code)}"
 
 
 def public_origin(request: web.Request) -> str:

@@ -63,6 +63,12 @@ async def test_the_feed_shows_what_was_published_and_links_each_cap_message(
     api: Harness, cap_schema: etree.XMLSchema
 ) -> None:
     feed = await fetch_xml(api, FEED, "application/atom+xml")
+    # Its id is permanent: the same whichever host a reader asked (RFC 4287, 4.2.6).
+    assert feed.findtext("a:id", namespaces=A).startswith("urn:uuid:")
+    elsewhere = await api.client.get(FEED, headers={"Host": "10.0.0.5:8080"})
+    assert etree.fromstring(await elsewhere.read()).findtext("a:id", namespaces=A) == feed.findtext(
+        "a:id", namespaces=A
+    )
     entries = feed.findall("a:entry", A)
     published = api.day.notices["published"]
     assert [e.findtext("a:id", namespaces=A) for e in entries] == [f"urn:uuid:{published}"]
@@ -98,6 +104,7 @@ async def test_a_withdrawn_notice_stays_in_the_feed_as_withdrawn_and_its_cap_is_
         e for e in feed.findall("a:entry", A) if e.findtext("a:id", namespaces=A) == f"urn:uuid:{notice}"
     )
     assert entry.findtext("a:title", namespaces=A).startswith("Withdrawn: ")
+    assert entry.find("a:category", A).get("term") == "withdrawn"  # not its last status: a filter keeps it out
     assert "Mains repair" not in etree.tostring(entry, encoding="unicode")  # none of its text stays public
     alert = await cap_of(api, entry.find("a:link[@rel='related']", A).get("href"), cap_schema)
     assert alert.findtext("cap:msgType", namespaces=C) == "Cancel"

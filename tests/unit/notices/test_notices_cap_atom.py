@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from typing import Any
 
@@ -98,7 +98,7 @@ def test_cap_message_is_valid_and_carries_the_lifecycle(
     for ref, sent in zip(refs, notice.references, strict=True):
         assert (
             ref
-            == f"{SENDER},{sent.identifier},{sent.sent.astimezone(UTC).replace(microsecond=0).isoformat()}"
+            == f"{SENDER},{sent.identifier},{sent.sent.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S')}-00:00"
         )
     infos = root.findall("cap:info", NS)
     assert [i.findtext("cap:language", namespaces=NS) for i in infos] == ["en-US", "zh-CN"]
@@ -114,8 +114,10 @@ def test_cap_message_is_valid_and_carries_the_lifecycle(
 def test_cap_sent_is_seconds_with_an_offset(cap_schema: etree.XMLSchema) -> None:
     root = parse_cap(render_cap(view("publish")), cap_schema)
     sent = root.findtext("cap:sent", namespaces=NS) or ""
-    assert sent.endswith("+00:00") and "." not in sent
-    assert datetime.fromisoformat(sent).tzinfo is not None
+    assert (
+        sent.endswith("-00:00") and "." not in sent
+    )  # CAP 1.2, 3.3.2: UTC is "-00:00", never "Z" or "+00:00"
+    assert datetime.fromisoformat(sent).utcoffset() == timedelta(0)
 
 
 def test_cap_for_a_notice_without_incident_covers_the_whole_area(cap_schema: etree.XMLSchema) -> None:
