@@ -225,10 +225,11 @@ async def _token_store(settings: Settings) -> AsyncIterator[TokenStore]:
 
 
 def stop_on_signals() -> asyncio.Event:
-    """SIGINT and SIGTERM set the returned event; whoever waits on it drains and returns."""
+    """SIGINT, SIGTERM and SIGHUP set the returned event; whoever waits on it drains and returns. SIGHUP is a
+    closed terminal or SSH session: without it `levee up` died at once and left its servers running."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, _on_signal, stop, sig)
     return stop
 

@@ -159,13 +159,18 @@ class NatsServer:
         self._signal(signal.SIGKILL)
 
     def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within `timeout`: never returns with it still running (a
+        second nats-server on the same store would follow at the next start)."""
         if self._process is None or self._process.poll() is not None:
             return
-        self._signal(signal.SIGTERM)
+        os.kill(self._process.pid, signal.SIGTERM)
         try:
             self._process.wait(timeout)
         except subprocess.TimeoutExpired:
+            log.warning("nats_stop_timed_out", pid=self._process.pid, seconds=timeout)
             self.kill()
+            return
+        log.info("nats_stopped", signal="SIGTERM", pid=self._process.pid)
 
     def _signal(self, sig: int) -> None:
         if self._process is not None and self._process.poll() is None:

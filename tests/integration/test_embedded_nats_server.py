@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -31,3 +33,18 @@ def test_nats_server_runs_with_levees_gc_target_unless_the_operator_set_one(
         assert environment_of(server.pid)["GOGC"] == runs_with
     finally:
         server.stop()
+
+
+def test_a_nats_server_that_does_not_stop_is_killed_not_left_running(tmp_path: Path) -> None:
+    """Found by a review: stop() raised after SIGTERM timed out and the server went on running, its pid file
+    forgotten, so the next `levee up` started a second nats-server on the same store."""
+    server = NatsServer(tmp_path / "nats").start()
+    pid = server.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # hung: SIGTERM waits for ever, SIGKILL does not
+    try:
+        server.stop(timeout=1.0)
+    finally:
+        if server.pid is not None and not server.exited():
+            os.kill(pid, signal.SIGKILL)
+    assert server.exited()

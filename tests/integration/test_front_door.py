@@ -99,8 +99,8 @@ class Launcher:
         ready = self.wait_for("levee_ready", lambda: next(iter(self.events("levee_ready")), None))
         return {"healthz": health[1], **ready}
 
-    def interrupt(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
+    def interrupt(self, sig: signal.Signals = signal.SIGINT) -> int:
+        self.proc.send_signal(sig)
         try:
             code = self.proc.wait(STOP_BOUND)
         finally:
@@ -253,7 +253,8 @@ async def test_levee_up_serves_health_stops_cleanly_and_keeps_data(tmp_path: Pat
         assert ready["healthz"]["stream_last_seq"] >= 1
         assert await read_marks(ready, subject) == (marker.encode(), [marker])
     finally:
-        assert second.interrupt() == 0, second.output
+        # SIGHUP: the terminal or SSH session running `make run` closed. It once left both servers running.
+        assert second.interrupt(signal.SIGHUP) == 0, second.output
     assert (data_dir / "contact_secret").read_text() == secret
     assert not [pid for pid in second.started_pids().values() if alive(pid)]
 
