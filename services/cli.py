@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -71,8 +72,26 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         log.error("bad_settings", error=str(exc))
         return 2
     except Exception:
-        log.exception("levee_crashed", command=sys.argv[1:] if argv is None else list(argv))
+        log.exception("levee_crashed", command=_redacted(sys.argv[1:] if argv is None else list(argv)))
         return 1
+
+
+_SECRET_FLAG = re.compile(r"^--?[\w-]*(token|password|secret)[\w-]*$", re.IGNORECASE)
+
+
+def _redacted(args: list[str]) -> list[str]:
+    """The command line for a log line: a token (lvt_...) or the value of a --...token/password/secret flag
+    becomes "***" (`levee drill --operator-token lvt_...` once logged the token whole at a crash)."""
+    out: list[str] = []
+    for arg in args:
+        name, eq, _ = arg.partition("=")
+        if eq and _SECRET_FLAG.match(name):
+            out.append(f"{name}=***")
+        elif arg.startswith("lvt_") or (out and _SECRET_FLAG.match(out[-1])):
+            out.append("***")
+        else:
+            out.append(arg)
+    return out
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import asyncpg
 import structlog
 
-from services.api.tokens import RoleError, TokenStore, check_name, check_role
+from services.api.tokens import PREFIX, RoleError, TokenStore, check_name, check_role
 from services.settings import Settings, SettingsError
 
 log = structlog.get_logger(__name__)
@@ -66,7 +66,12 @@ async def list_tokens(settings: Settings, *, out: TextIO | None = None) -> int:
 
 
 async def revoke_token(settings: Settings, token_id: str) -> int:
-    """0 once revoked; 1 when no live token has this id (unknown, or revoked already)."""
+    """0 once revoked; 1 when no live token has this id (unknown, or revoked already), or when given the token
+    itself: it is not logged, and the operator is told to name its id (`levee token list`)."""
+    if token_id.startswith(PREFIX):
+        log.error("token_not_revoked", reason="that is a token, not its id: give the tok_... id `levee token list` "
+                  "shows (the token itself is never written down)")  # fmt: skip
+        return 1
     async with _store(settings, "revoke") as store:
         revoked = await store.revoke(token_id)
     if not revoked:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from events.store.stream import StreamSpec
 
@@ -253,3 +253,21 @@ def _check_url(name: str, url: str | None, schemes: set[str]) -> None:
     if parts.scheme not in schemes or not parts.hostname:
         wanted = " or ".join(sorted(f"{s}://" for s in schemes))
         raise SettingsError(f"{name}={url!r}: expected {wanted}HOST[:PORT]")
+
+
+def without_passwords(urls: str | None) -> str:
+    """A URL, or a NATS cluster's comma-separated list of them, fit for a log line: each password as "***"."""
+    if not urls:
+        return "-"
+    return ",".join(_without_password(url.strip()) for url in urls.split(","))
+
+
+def _without_password(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "***"  # not a URL we can read: nothing of it is logged
+    if password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{password}@", ":***@", 1)))

@@ -16,7 +16,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import structlog
@@ -27,7 +26,7 @@ from services.embedded.nats_server import NatsServer
 from services.embedded.ports import free_port
 from services.embedded.postgres_server import PostgresServer
 from services.logging_setup import write_banner
-from services.settings import Settings
+from services.settings import Settings, without_passwords
 from services.up import contact_secret, leftovers, running, watchdog
 from services.up.children import Child
 
@@ -188,9 +187,9 @@ async def _announce_when_ready(
     urls = {
         "board": settings.base_url + "/board",
         "health": settings.base_url + "/healthz",
-        "nats": settings.nats_url,
+        "nats": without_passwords(settings.nats_url),
         "nats_monitoring": monitor_url or "-",
-        "postgres": _without_password(settings.database_url),
+        "postgres": without_passwords(settings.database_url),
         "data_dir": str(settings.data_dir),
         # The API serves its own on its HTTP port (port 0 here); the others on theirs, on loopback.
         **{f"metrics_{name}": f"http://{host}:{port}/metrics" if port else settings.base_url + "/metrics"
@@ -241,13 +240,3 @@ def _address_taken(host: str, port: int) -> str | None:
 def _free_or_any(port: int, host: str = "127.0.0.1") -> int:
     """`port` if nothing listens on it, else 0 (the embedded server then picks a free one)."""
     return port if _address_taken(host, port) is None else 0
-
-
-def _without_password(url: str | None) -> str:
-    if url is None:
-        return "-"
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))

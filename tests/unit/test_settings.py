@@ -9,7 +9,7 @@ import pytest
 import events.reference
 import services.dispatch
 import services.triage
-from services.settings import Settings, SettingsError
+from services.settings import Settings, SettingsError, without_passwords
 
 SECRET = "s" * 32
 
@@ -142,3 +142,28 @@ def test_a_cluster_of_nats_servers_is_accepted_and_each_url_checked() -> None:
     assert Settings.from_env({"NATS_URL": cluster}).nats_url == cluster
     with pytest.raises(SettingsError, match="NATS_URL"):
         Settings.from_env({"NATS_URL": "nats://n1:4222,http://n2"})
+
+
+def test_urls_are_logged_without_their_passwords() -> None:
+    cluster = "nats://api:S3cret@nats-1:4222, nats://api:S3cret@nats-2:4222"
+    assert without_passwords(cluster) == "nats://api:***@nats-1:4222,nats://api:***@nats-2:4222"
+    assert without_passwords("postgresql://levee:pw@db:5432/levee") == "postgresql://levee:***@db:5432/levee"
+    assert without_passwords("nats://127.0.0.1:4222") == "nats://127.0.0.1:4222"
+    assert without_passwords(None) == "-"
+
+
+def test_a_crash_logs_the_command_line_without_tokens() -> None:
+    from services.cli import _redacted
+
+    args = [
+        "drill",
+        "typhoon",
+        "--operator-token",
+        "lvt_secret",
+        "--rate",
+        "5",
+        "--command-token=lvt_x",
+        "lvt_y",
+    ]
+    assert _redacted(args) == ["drill", "typhoon", "--operator-token", "***", "--rate", "5", "--command-token=***",
+                               "***"]  # fmt: skip

@@ -170,6 +170,10 @@ async def test_levee_token_list_shows_ids_roles_and_dates_never_the_token(databa
     assert (role, revoked, " ".join(name)) == ("command", "-", "Night command")
     assert token not in listed.stdout + listed.stderr
     assert hashlib.sha256(token.encode()).hexdigest() not in listed.stdout
+    # The token pasted where its id belongs: refused, and written nowhere (it once went into two log lines).
+    pasted = levee_token(database_url, "revoke", token)
+    assert pasted.returncode == 1 and token not in pasted.stdout + pasted.stderr
+    assert "not its id" in pasted.stdout + pasted.stderr
 
     assert levee_token(database_url, "revoke", token_id).returncode == 0
     [row] = levee_token(database_url, "list").stdout.splitlines()[1:]
