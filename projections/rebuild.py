@@ -9,6 +9,7 @@ the projector notices its stored position moved and carries on from there.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import json
@@ -42,6 +43,7 @@ TABLE_MIGRATIONS = frozenset(
 )
 # Events per transaction while replaying: the live runner's batches are smaller, for latency.
 BATCH = 5000
+CONNECT_SECONDS = 10.0
 
 
 async def rebuild(settings: Any, name: str, progress: Callable[[str], None]) -> None:
@@ -49,9 +51,13 @@ async def rebuild(settings: Any, name: str, progress: Callable[[str], None]) -> 
     if not settings.nats_url or not settings.database_url:
         raise ValueError("levee rebuild needs NATS_URL and DATABASE_URL")
     async with AsyncExitStack() as stack:
-        nc = await connect_nats(settings.nats_url, name="levee-rebuild")
+        try:  # a client reconnects for ever; a command run by hand says NATS is not there and stops
+            async with asyncio.timeout(CONNECT_SECONDS):
+                nc = await connect_nats(settings.nats_url, name="levee-rebuild")
+        except TimeoutError:
+            raise ConnectionError(f"NATS did not answer within {CONNECT_SECONDS:g} s") from None
         stack.push_async_callback(nc.close)
-        conn = await asyncpg.connect(settings.database_url)
+        conn = await asyncpg.connect(settings.database_url, timeout=CONNECT_SECONDS)
         stack.push_async_callback(conn.close)
         store = JetStreamEventStore(nc, StreamSpec(name=settings.nats_stream))
         await rebuild_schema(store, conn, name=name, progress=progress)

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import asyncpg
 import structlog
 
 from events.reference import configure_reference
@@ -193,7 +194,15 @@ async def _rebuild(settings: Settings, args: argparse.Namespace, environ: Mappin
         sys.stderr.write(("\r" if sys.stderr.isatty() else "") + line + ("" if sys.stderr.isatty() else "\n"))
         sys.stderr.flush()
 
-    await rebuild(settings, args.projection, progress)
+    if not settings.nats_url or not settings.database_url:
+        raise SettingsError(
+            "levee rebuild needs NATS_URL and DATABASE_URL (beside `levee up`: found by itself)"
+        )
+    try:
+        await rebuild(settings, args.projection, progress)
+    except (ConnectionError, OSError, asyncpg.PostgresError) as exc:
+        log.error("rebuild_not_done", reason=str(exc) or type(exc).__name__)
+        return 1
     sys.stderr.write("\n" if sys.stderr.isatty() else "")
     return 0
 

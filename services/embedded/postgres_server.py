@@ -33,10 +33,12 @@ def _bin_dir() -> Path:
 
 
 def _open_up(path: Path, *, recursive: bool) -> None:
-    """Let other users read and traverse `path` (and every parent, so the server's user can reach it)."""
+    """Let other users read and traverse `path`, and only traverse its parents (so the server's user can reach
+    it): listing /root, or whatever holds the data directory, is not theirs to do."""
     read_exec = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
     for parent in path.parents:
-        parent.chmod(parent.stat().st_mode | read_exec)
+        parent.chmod(parent.stat().st_mode | stat.S_IXGRP | stat.S_IXOTH)
+    path.chmod(path.stat().st_mode | read_exec)
     if recursive:
         for root, _dirs, files in os.walk(path):
             Path(root).chmod(Path(root).stat().st_mode | read_exec)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import structlog
 
+from services.settings import SettingsError
+
 log = structlog.get_logger(__name__)
 
 FILE_NAME = "contact_secret"
@@ -19,15 +21,33 @@ FILE_NAME = "contact_secret"
 
 def load_or_create(data_dir: Path) -> bytes:
     path = data_dir / FILE_NAME
-    try:
-        # O_EXCL: two launchers on one fresh data directory cannot both write a secret.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip().encode()
+    if path.exists():
+        return _read(path)
     value = secrets.token_hex(32)
+    # Written whole to a file of its own, then linked into place: two launchers on one fresh data directory
+    # cannot both write a secret (the second link fails), and a crash never leaves an empty one behind.
+    staged = path.with_name(f".{FILE_NAME}.{os.getpid()}")
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(value + "\n")
         out.flush()
         os.fsync(out.fileno())
+    try:
+        os.link(staged, path)
+    except FileExistsError:
+        return _read(path)  # another launcher won: its secret is the one
+    finally:
+        staged.unlink(missing_ok=True)
     log.info("contact_secret_created", path=str(path))
+    return value.encode()
+
+
+def _read(path: Path) -> bytes:
+    value = path.read_text().strip()
+    if not value:
+        raise SettingsError(
+            f"{path} is empty (written by a crashed start of an older version?). If no complaint was ever "
+            "stored in this data directory, delete the file; else restore it from a backup, or set "
+            "LEVEE_CONTACT_SECRET to the secret it held: contact hashes are keyed with it."
+        )
     return value.encode()
