@@ -28,32 +28,50 @@ from events.errors import DomainError
 
 Kind = Literal["mobile", "landline", "international_phone", "resident_id", "email", "known_person"]
 
-# The patterns read `_pattern_view(text)`: full-width forms as ASCII, every dash as "-", zero-width spaces as
-# spaces. Their edges are ASCII letters and digits only, never \w: a Chinese text runs words and numbers
-# together ("电话+8613812345678", "发邮件至zhang@163.com联系"), and a Han neighbour must not hide a match.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# The patterns read a view of the text where full-width forms are ASCII and zero-width spaces are spaces (made
+# only when the text holds such a character: most Chinese text has none, and the copy cost 45 ns a character).
+# Dashes of every kind and full-width brackets are in the patterns themselves: Chinese text is full of "——"
+# and "（）". A number's edges are ASCII letters and digits only, never \w: a Chinese text runs words and
+# numbers together ("电话+8613812345678"), and a Han neighbour must not hide a match. An email's name is in
+# one script: Han ("张伟@", with any Han words before it: masking too much is the safe side), or any other
+# ("rené@", "joão@"), when Han characters around it are its neighbours ("发邮件至zhang@163.com联系").
+_DASHES = "\\-\u2010-\u2015\u2212\ufe58\ufe63"
+_SEP = f"[\\s.{_DASHES}]"
+_NAME_CHAR = f"(?:(?![{_HAN}])[\\w.%+-])"
 _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
-    (
-        "email",
-        re.compile(
-            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
-        ),
-    ),
+    ("email", re.compile(
+        f"(?<!{_NAME_CHAR})(?:[{_HAN}]+|{_NAME_CHAR}+)@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{{2,}}"
+        "(?![A-Za-z0-9-])"
+    )),
     ("resident_id", re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")),
     ("resident_id", re.compile(r"(?<![0-9A-Za-z])\d{15}(?![0-9A-Za-z])")),  # the first generation's, to 2013
     # +CC then 6-14 more digits in groups: "+852 2345 6789", "+1 (415) 555-0100", "+86 138 1234 5678".
-    ("international_phone", re.compile(r"(?<![0-9A-Za-z_+])\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?!\d)")),
-    ("mobile", re.compile(r"(?<![\d+])(?:0?86[\s-]?)?1[3-9]\d[\s.-]?\d{4}[\s.-]?\d{4}(?!\d)")),
+    ("international_phone", re.compile(
+        f"(?<![0-9A-Za-z_+])\\+\\d{{1,3}}(?:{_SEP}?[(（]?\\d{{1,4}}[)）]?){{2,5}}(?!\\d)"
+    )),
+    ("mobile", re.compile(f"(?<![\\d+])(?:(?:00)?86{_SEP}?)?1[3-9]\\d{_SEP}?\\d{{4}}{_SEP}?\\d{{4}}(?!\\d)")),
     # Area code 0xx(x), set off by a hyphen, a space or brackets: "010-12345678", "(0755) 8888 8888".
-    ("landline", re.compile(r"(?<![\d-])(?:\(0\d{2,3}\)\s?|0\d{2,3}[\s-])\d{3,4}[\s-]?\d{4}(?![\d-])")),
-)
-# Position for position: full-width ASCII (U+FF01-FF5E) and the ideographic space, dashes and minus signs,
-# zero-width spaces and joiners.
-_PATTERN_VIEW = str.maketrans(
-    {**{chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}, "\u3000": " ",
-     **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63", "-"),
-     **dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff", " ")}
+    ("landline", re.compile(
+        f"(?<![\\d{_DASHES}])(?:[(（]0\\d{{2,3}}[)）]\\s?|0\\d{{2,3}}[\\s{_DASHES}])\\d{{3,4}}[\\s{_DASHES}]?\\d{{4}}"
+        f"(?![\\d{_DASHES}])"
+    )),
 )  # fmt: skip
-_NEEDS_VIEW = re.compile("[\uff01-\uff5e\u3000\u2010-\u2015\u2212\ufe58\ufe63\u200b-\u200d\u2060\ufeff]")
+_PATTERN_VIEW = str.maketrans(
+    {
+        **{chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)},
+        **dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff", " "),
+    }
+)
+# What makes a view worth its copy: full-width digits, letters, + - . @, and zero-width characters.
+_NEEDS_VIEW = re.compile(
+    "[\uff0b\uff0d\uff0e\uff10-\uff19\uff20-\uff3a\uff41-\uff5a\u200b-\u200d\u2060\ufeff]"
+)
+# A mobile written the international way ("+86 138 ...", "0086 138 ...") is a mobile: a draft refuses it too.
+_CN_MOBILE = re.compile(r"1[3-9]\d{9}")
+# A count or a number running into a time of day ("+120 (08-15 14:00)") is no phone; a mobile or an ID number
+# before a colon ("值班电话13812345678：8:00-20:00") still is.
+_TIME_MAY_FOLLOW = frozenset({"international_phone", "landline"})
 # What a text must hold for a pattern to match at all: most complaint texts have no "@" or "+", many no digit.
 _PATTERN_NEEDS: dict[Kind, str] = {"email": "@", "international_phone": "+"}
 _ANY_DIGIT = re.compile(r"\d")  # as the patterns' \d: any Unicode digit
@@ -62,7 +80,6 @@ _ID_CHECK = "10X98765432"
 _MIN_KNOWN = 2  # a single character is no name: it would match everywhere
 _MIN_PHONE_DIGITS = 7  # a known phone's digits alone, matched however they are grouped: not a short code
 
-_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _IS_HAN = re.compile(f"[{_HAN}]")
 # Traditional forms an address is written with in Hong Kong; both sides are read in simplified.
 _TRADITIONAL = str.maketrans("號棟樓區縣鎮", "号栋楼区县镇")
@@ -196,6 +213,15 @@ def _national_digits(number: str) -> str:
     return digits
 
 
+def _mainland(number: str) -> str:
+    """The digits after a +86 or 0086 prefix ("" without one): a mainland number written the international way."""
+    digits = "".join(c for c in number.translate(_PATTERN_VIEW) if c.isdigit())
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix):
+            return digits[len(prefix) :]
+    return ""
+
+
 def _is_published(finding: Finding, text: str, published: set[str]) -> bool:
     return finding.kind in _PHONE_KINDS and _national_digits(text[finding.start : finding.end]) in published
 
@@ -236,10 +262,18 @@ def _find(text: str, index: _KnownIndex) -> list[Finding]:
             continue  # an email needs an "@", an international number a "+"; every number a digit
         for match in pattern.finditer(view):
             start, end = match.span()
-            if kind != "email" and view[end : end + 1] == ":" and view[end + 1 : end + 2].isdigit():
-                continue  # "+120 (08-15 14:00)": a number running into a time of day is no phone
+            if kind in _TIME_MAY_FOLLOW and view[end : end + 1] == ":" and view[end + 1 : end + 2].isdigit():
+                continue
             if _plausible(kind, match.group()):
-                candidates.append(Finding(kind, start, end, _mask_value(text[start:end], kind)))
+                if (
+                    kind != "mobile"
+                    and kind in _PHONE_KINDS
+                    and _CN_MOBILE.fullmatch(_mainland(match.group()))
+                ):
+                    kind_found: Kind = "mobile"
+                else:
+                    kind_found = kind
+                candidates.append(Finding(kind_found, start, end, _mask_value(text[start:end], kind_found)))
     folded = _fold_in_place(text) if index.compact or index.in_order or index.any_order else None
     spans = [*_compact_matches(text, folded, index), *_word_matches(text, folded, index)]
     candidates += [Finding("known_person", s, e, _mask_value(text[s:e], "known_person")) for s, e in spans]
@@ -455,6 +489,8 @@ def _mask_value(value: str, kind: Kind) -> str:
         return value[0] + "*" * (n - 1)
     if kind == "known_person" or n < 10:
         return value[0] + "*" * (n - 2) + value[-1]
+    if kind == "email":  # its first letters may be a whole Han name ("张伟@...")
+        return value[0] + "*" * (n - 5) + value[-4:]
     return value[:3] + "*" * (n - 7) + value[-4:]
 
 
