@@ -71,9 +71,8 @@ class DeadlineState:
     level: str | None = None
     deadlines: tuple[Deadline, ...] = ()
     agreed_at: datetime | None = None
-    accepted_at: datetime | None = (
-        None  # signed for by the department holding it now (its resolve clock's start)
-    )
+    # Signed for by the department holding it now (its resolve clock's start).
+    accepted_at: datetime | None = None
     escalation_level: int = 0
     misses_recorded: int = 0
     settled: bool = False  # resolved or ended: a deadline missed before that is history, not news
@@ -139,6 +138,8 @@ def _assessed(state: DeadlineState, e: PriorityAssessed, ref: Reference) -> Dead
             # when it was accepted (unless a time agreed with the caller already runs).
             if state.open("resolve") is not None:
                 return state
+            if state.agreed_at is not None:  # agreed with the caller after the sign-for: that time
+                return _open(state, Deadline("resolve", state.agreed_at, "agreed"))
             due = state.accepted_at + _within(ref.deadlines(e.level), "resolve")
             return _open(state, Deadline("resolve", due, "accepted"))
         return _open(state, Deadline("accept", e.accept_by, "assessed"))

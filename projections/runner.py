@@ -227,6 +227,8 @@ class ProjectionRunner:
             try:
                 done = await self.catch_up(stop=stop)
             except StoreUnavailable as exc:
+                if self.position > before:  # batches were committed before this one failed: a flap, not a wall
+                    backoff.succeeded()
                 retry_in = backoff.next_delay()
                 self.log.warning(
                     "projection_store_unavailable", error=str(exc), failed=backoff.failed, retry_in=retry_in

@@ -27,7 +27,7 @@ from events.personal import caller_key, contact_hash
 from services.api import idempotency, intake, keys
 from services.api.auth import require_role
 from services.api.commands import Field, read_body
-from services.api.intake_schema import IntakeRequest, parse_intake
+from services.api.intake_schema import IntakeRequest, clean_text, parse_intake
 from services.api.openapi import json_body, problem_responses
 from services.api.operator_commands import OPERATOR_OFFICE, by, check_answer_ref, transfer
 from services.api.operator_queries import caller_history, current_facts, follow_up_queue, operator_report
@@ -190,10 +190,16 @@ def _part(
     if not isinstance(value, dict) or set(value) != set(fields):
         errors.append(FieldError(name, f"must be an object with exactly {', '.join(fields)}"))
         return None
+    found: dict[str, str] = {}
     for f in fields:
-        if not isinstance(value[f], str) or not value[f].strip() or len(value[f]) > 4000:
-            errors.append(FieldError(f"{name}.{f}", "must be a non-blank string of at most 4000 characters"))
-    return {f: str(value[f]).strip() for f in fields}
+        # As every text a person types: NFC, no control character or lone surrogate, something visible.
+        cleaned = clean_text(value[f]) if isinstance(value[f], str) else None
+        if cleaned is None or not cleaned or len(cleaned) > 4000:
+            errors.append(FieldError(f"{name}.{f}", "must be a non-blank string of at most 4000 characters, "
+                                     "without control characters"))  # fmt: skip
+        else:
+            found[f] = cleaned
+    return found if len(found) == len(fields) else None  # each wrong one is in `errors`
 
 
 async def _store_call(

@@ -33,12 +33,13 @@ def _bin_dir() -> Path:
 
 
 def _open_up(path: Path, *, recursive: bool) -> None:
-    """Let other users read and traverse `path`, and only traverse its parents (so the server's user can reach
-    it): listing /root, or whatever holds the data directory, is not theirs to do."""
+    """Let other users traverse `path`'s parents (so the server's user can reach it), not list them: /root, or
+    whatever holds the data directory, is not theirs to read. With `recursive`, everything under `path` is made
+    readable too (the binaries). `path` itself is left alone otherwise: a PostgreSQL data directory must stay
+    0700 or 0750, or the server refuses to start."""
     read_exec = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
     for parent in path.parents:
         parent.chmod(parent.stat().st_mode | stat.S_IXGRP | stat.S_IXOTH)
-    path.chmod(path.stat().st_mode | read_exec)
     if recursive:
         for root, _dirs, files in os.walk(path):
             Path(root).chmod(Path(root).stat().st_mode | read_exec)

@@ -69,9 +69,8 @@ def facts_of(complaint: Complaint) -> ComplaintFacts:
 async def on_complaint_received(event: ComplaintReceived, uow: UnitOfWork, *, deps: Deps) -> None:
     complaint = await uow.get(event.originator_id, Complaint)
     if complaint.status != Status.RECEIVED:
-        await _assess_late(
-            complaint, event.timestamp, uow, deps, place=True
-        )  # staff decided validity already
+        # Staff decided its validity already; it may still lack a level (dispatched by hand ahead of triage).
+        await _assess_late(complaint, event.timestamp, uow, deps, place=True)
         return
     verdict = _judge(complaint, deps)
     if not verdict.valid:

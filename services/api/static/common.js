@@ -158,6 +158,10 @@ export function loginFlow({ form, input, message, main, logout, roles, onReady }
   }
   form.addEventListener("submit", (event) => {
     event.preventDefault();
+    if (!/^[\x21-\x7e]+$/.test(input.value.trim())) {  // a header cannot carry it: it would fail as if offline
+      say(message, "Token refused 令牌无效: that is not a token (lvt_ then letters, digits, - and _); paste it again", "error");
+      return;
+    }
     setToken(input.value);
     input.value = "";
     tryToken();

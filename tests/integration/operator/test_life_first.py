@@ -103,3 +103,11 @@ async def test_a_retried_call_answers_what_was_stored_and_a_key_reused_with_a_tr
     assert response.headers["Idempotent-Replayed"] == "true"
     names = await event_names(console.store, answers[0]["id"])
     assert names.count("EmergencyTransferRecorded") == 1, names
+
+
+async def test_what_a_call_settled_is_text_like_any_other_a_control_character_is_refused(console: Console) -> None:
+    """A word processor's soft line break in a transfer's reason was stored, though a command refuses it."""
+    body = {"complaint": hotline_call(TRAPPED), "transfer": {"service": "119", "reason": "two\x0btrapped"}}
+    response = await console.call("POST", "/api/v1/operator/calls", json=body)
+    assert response.status == 422, await response.text()
+    assert (await response.json())["errors"][0]["field"] == "transfer.reason"

@@ -27,7 +27,7 @@ from services.runtime.unit_of_work import UnitOfWork
 from services.runtime.worker import Worker
 from tests.support.store_full import fill_up
 from tests.support.toy import HANDLERS, TALLY_ID, Counter, Tally, count_started, mapper
-from tests.support.waiting import wait_until
+from tests.support.waiting import wait_until, wait_until_async
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -366,9 +366,11 @@ async def test_a_store_that_refuses_writes_is_asked_ever_later_and_nothing_is_lo
                 await asyncio.to_thread(small_nats_server.stop)
                 small_nats_server.max_file_store = "64MB"
                 await asyncio.to_thread(small_nats_server.start)
-                async with asyncio.timeout(60):
-                    while len(await tally(store)) < len(names):
-                        await asyncio.sleep(0.1)
+
+                async def all_tallied() -> bool:
+                    return len(await tally(store)) >= len(names)
+
+                await wait_until_async(all_tallied, "every name tallied once nats-server has room", bound=60)
             finally:
                 stop.set()
                 await running

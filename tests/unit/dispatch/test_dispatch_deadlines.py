@@ -248,6 +248,18 @@ ACCEPT = reason("accept", 60)
             id="assessed after the accept: in time",
         ),
         pytest.param(
+            [("dispatched", 0), ("accepted", 10), ("agreed", 20, 2 * H), ("assessed", 30)],
+            2 * H + 1,
+            [(1, reason("resolve", 2 * H))],
+            id="accepted, a time agreed, then assessed: the agreed time",
+        ),
+        pytest.param(
+            [("resolved", 0), ("reopened", 100), ("agreed", 105, 3 * H), ("assessed", 110)],
+            3 * H + 1,
+            [(1, reason("resolve", 3 * H))],
+            id="reopened, a time agreed, then assessed: the agreed time",
+        ),
+        pytest.param(
             [("resolved", 0), ("reopened", 100), ("assessed", 110)],
             D + 101,
             [(1, reason("resolve", D + 100))],
