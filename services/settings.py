@@ -72,8 +72,13 @@ class Settings:
             _check_url("NATS_URL", server.strip() or None, _NATS_SCHEMES)
         _check_url("DATABASE_URL", self.database_url, _POSTGRES_SCHEMES)
         _check_url("LEVEE_PUBLIC_URL", self.public_url, {"http", "https"})
-        if self.public_url is not None and urlsplit(self.public_url).path.strip("/"):
-            raise SettingsError(f"LEVEE_PUBLIC_URL={self.public_url!r}: the origin only, without a path")
+        if self.public_url is not None:
+            public = urlsplit(self.public_url)
+            if public.path.strip("/") or public.query or public.fragment or "@" in public.netloc:
+                raise SettingsError(
+                    f"LEVEE_PUBLIC_URL={self.public_url!r}: the origin only (https://host[:port]), without a "
+                    "path, query, fragment or user"
+                )
         if not _STREAM_NAME.match(self.nats_stream):
             raise SettingsError(f"LEVEE_STREAM={self.nats_stream!r}: letters, digits, '_' or '-', at most 64")
         if self.stream_replicas not in (1, 3, 5):
@@ -265,9 +270,13 @@ def without_passwords(urls: str | None) -> str:
 def _without_password(url: str) -> str:
     try:
         parts = urlsplit(url)
-        password = parts.password
+        password, user = parts.password, parts.username
     except ValueError:
         return "***"  # not a URL we can read: nothing of it is logged
-    if password is None:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{password}@", ":***@", 1)))
+    netloc = parts.netloc
+    if password is not None:
+        netloc = netloc.replace(f":{password}@", ":***@", 1)
+    elif user is not None and parts.scheme in _NATS_SCHEMES:
+        netloc = netloc.replace(f"{user}@", "***@", 1)  # nats://<token>@host: the name is the secret
+    query = re.sub(r"(?i)(^|&)(password|sslpassword)=[^&]*", r"\1\2=***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))

@@ -39,14 +39,14 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 # Line breaks and tabs belong in free text; every other control character (Unicode category Cc, which
 # its stability policy fixes at U+0000-001F and U+007F-009F) is refused. One regex pass, not a lookup per
 # character: a 4,000-character description cost 0.5 ms.
-_REFUSED_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Lone surrogates ("\ud800" is valid JSON) cannot be stored as UTF-8: refused with them, in the same pass.
+_REFUSED_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _LINE_CONTROLS = re.compile("[\n\r\t]")
-# Lone surrogates ("\ud800" is valid JSON) cannot be stored as UTF-8: refused like control characters.
-_SURROGATES = re.compile("[\ud800-\udfff]")
-# Invisible: format characters (zero-width spaces and joiners, BOM, bidi marks) and the Hangul and Braille
-# fillers. A text of only these is empty to a person reading it; `str.strip()` keeps them.
-_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e"
-                        "\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0]")  # fmt: skip
+# Something a person can see: neither white space nor invisible (format characters such as zero-width spaces
+# and joiners, the BOM and bidi marks; the Hangul and Braille fillers). A text of none is empty to a reader,
+# though `str.strip()` keeps it.
+_VISIBLE = re.compile("[^\\s\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e"
+                      "\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0]")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +136,9 @@ def clean_text(value: str) -> str | None:
     """NFC-normalised and trimmed text ("" when nothing visible is left), or None when it holds a control
     character or a lone surrogate."""
     value = unicodedata.normalize("NFC", value).strip()
-    if _REFUSED_CONTROLS.search(value) or _SURROGATES.search(value):
+    if _REFUSED_CONTROLS.search(value):
         return None
-    if value and not _INVISIBLE.sub("", value).strip():
-        return ""
-    return value
+    return value if _VISIBLE.search(value) else ""
 
 
 def text(

@@ -187,14 +187,20 @@ async def board_events(request: web.Request) -> web.StreamResponse:
         await response.prepare(request)
         hello = {"position": hub.position, "listening": hub.listening, "heartbeat_seconds": hub.heartbeat}
         await response.write(f"retry: {RETRY_MS}\n\n{sse('hello', hello)}".encode())
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
         while True:
             try:
                 message = await asyncio.wait_for(queue.get(), hub.heartbeat)
             except TimeoutError:
-                if not await still_valid(request):  # revoked: the page reconnects and hears 401
+                message = ": heartbeat\n\n"
+            # The token again every heartbeat's time, busy or idle (a surge sends a message a second): once
+            # revoked, the stream ends and the page reconnects to hear 401.
+            if loop.time() - checked >= hub.heartbeat:
+                checked = loop.time()
+                if not await still_valid(request):
                     log.info("live_stream_ended_token_revoked")
                     break
-                message = ": heartbeat\n\n"
             if message is None:
                 break
             await response.write(message.encode())

@@ -121,11 +121,22 @@ class FactsMemo:
     def __init__(self, size: int = 200_000) -> None:
         self.size = size
         self._facts: OrderedDict[UUID, ComplaintFacts] = OrderedDict()
+        # The last version of an event observed for a complaint the memo does not hold (bounded the same way).
+        self._unheld: OrderedDict[UUID, int] = OrderedDict()
 
     def get(self, complaint_id: UUID) -> ComplaintFacts | None:
         return self._facts.get(complaint_id)
 
     def put(self, complaint_id: UUID, facts: ComplaintFacts) -> None:
+        """A history read's facts, unless the memo already holds later ones (two reads landing oldest last, or
+        events observed since the read began): facts never go back in a complaint's history."""
+        current = self._facts.get(complaint_id)
+        if current is not None and current.version >= facts.version:
+            self._facts.move_to_end(complaint_id)
+            return
+        if self._unheld.get(complaint_id, 0) > facts.version:
+            return  # an event came past while the history was read: read again next time, not kept stale
+        self._unheld.pop(complaint_id, None)
         self._facts[complaint_id] = facts
         self._facts.move_to_end(complaint_id)
         while len(self._facts) > self.size:
@@ -138,7 +149,13 @@ class FactsMemo:
             if current is None:
                 self.put(complaint_id, ComplaintFacts(event.timestamp, version=event.originator_version))
             return
-        if current is None or event.originator_version <= current.version:
+        if current is None:
+            self._unheld[complaint_id] = event.originator_version
+            self._unheld.move_to_end(complaint_id)
+            while len(self._unheld) > self.size:
+                self._unheld.popitem(last=False)
+            return
+        if event.originator_version <= current.version:
             return
         self._facts[complaint_id] = _fold(current, event)
 

@@ -74,6 +74,8 @@ BAD = [
     ({"LEVEE_PUBLIC_URL": "levee.city.example"}, "LEVEE_PUBLIC_URL"),
     ({"LEVEE_PUBLIC_URL": "ftp://levee.city.example"}, "LEVEE_PUBLIC_URL"),
     ({"LEVEE_PUBLIC_URL": "https://city.example/levee"}, "LEVEE_PUBLIC_URL"),
+    ({"LEVEE_PUBLIC_URL": "https://levee.example?x=1"}, "LEVEE_PUBLIC_URL"),
+    ({"LEVEE_PUBLIC_URL": "https://user:pw@levee.example"}, "LEVEE_PUBLIC_URL"),
 ]
 
 
@@ -150,6 +152,10 @@ def test_urls_are_logged_without_their_passwords() -> None:
     assert without_passwords("postgresql://levee:pw@db:5432/levee") == "postgresql://levee:***@db:5432/levee"
     assert without_passwords("nats://127.0.0.1:4222") == "nats://127.0.0.1:4222"
     assert without_passwords(None) == "-"
+    assert without_passwords("nats://s3cr3tToken@nats-1:4222") == "nats://***@nats-1:4222"  # token auth
+    assert without_passwords("postgresql://levee@db/levee?password=hunter2&sslmode=require") == (
+        "postgresql://levee@db/levee?password=***&sslmode=require"
+    )
 
 
 def test_a_crash_logs_the_command_line_without_tokens() -> None:

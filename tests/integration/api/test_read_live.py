@@ -105,6 +105,27 @@ async def test_a_stream_ends_once_its_token_is_revoked_and_the_next_is_refused(a
     assert again.status == 401
 
 
+async def test_a_busy_stream_also_ends_once_its_token_is_revoked(api: Harness) -> None:
+    """In a surge a commit arrives more often than the heartbeat: the token is looked at all the same."""
+    hub = api.client.app[live.HUB]
+    hub.heartbeat = 0.3
+    tokens = api.client.app[TOKENS]
+    secret, record = await tokens.create("command", "tablet left in a taxi")
+    response = await api.client.get(EVENTS, headers={"Authorization": f"Bearer {secret}"})
+    assert response.status == 200
+    try:
+        await wait_until(lambda: hub.streams == 1, "the stream open")
+        assert await tokens.revoke(record.token_id)
+        deadline = time.monotonic() + 10
+        while hub.streams:  # a commit every 0.1 s, shorter than the heartbeat, until the stream ends
+            assert time.monotonic() < deadline, "a busy stream outlived its revoked token"
+            await write_complaint(api.store)
+            await api.project()
+            await asyncio.sleep(0.1)
+    finally:
+        response.close()
+
+
 async def test_a_closed_browser_is_forgotten(api: Harness) -> None:
     hub = api.client.app[live.HUB]
     hub.heartbeat = 0.05  # the next write finds the connection gone

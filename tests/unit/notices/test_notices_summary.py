@@ -123,6 +123,37 @@ def test_a_reopened_complaint_is_not_resolved_and_a_rejected_or_duplicate_one_is
     assert figures([rejected, facts]) == Figures(1, 1, 0, figures([facts]).median_minutes_to_accept)
 
 
+def test_a_history_read_never_puts_the_memo_back_in_a_complaints_history() -> None:
+    """The scheduler reads histories while the worker observes events (found by a review): a read that lands
+    after a later event must neither replace the later facts nor be kept when that event went unheld."""
+    complaint = Complaint.receive(
+        channel="web", description="No tap water since noon", received_by="web", category="water_outage",
+        district="westbay",
+    )  # fmt: skip
+    complaint.validate()
+    complaint.assess_priority(50, "P2", FACTORS, T0 + timedelta(hours=1), T0 + timedelta(days=1))
+    complaint.dispatch("water", by="dispatch", reason="route")
+    complaint.accept("water")
+    complaint.resolve("water", summary="Main repaired")
+    resolved = list(complaint.collect_events())
+    complaint.reopen("still no water")
+    reopened = [*resolved, *complaint.collect_events()]
+    old, new = facts_from_history(resolved), facts_from_history(reopened)
+    assert old is not None and new is not None and old.resolved and not new.resolved
+
+    held = FactsMemo()
+    held.put(complaint.id, new)
+    held.put(complaint.id, old)  # two reads, landing oldest last
+    assert held.get(complaint.id) == new
+
+    unheld = FactsMemo()  # a restart: the memo knows nothing yet
+    unheld.observe(reopened[-1])  # the reopen goes past while a history read is in flight
+    unheld.put(complaint.id, old)  # that read ended before the reopen
+    assert unheld.get(complaint.id) is None  # read again next time, not kept as resolved
+    unheld.put(complaint.id, new)
+    assert unheld.get(complaint.id) == new
+
+
 @pytest.mark.parametrize(
     ("count", "drafts"),
     [
