@@ -86,7 +86,8 @@ OPENAPI_PATHS: dict[str, Any] = {
     PATH: {"get": {
         "operationId": "complaint_contact", "tags": ["complaint commands"], "security": [{"bearer": []}],
         "summary": "The complainant's contact details, to call them back (every opening is logged)",
-        "description": "Roles: operator, command, department:<code> (the department holding the case). "
+        "description": "Roles: operator (only a resolved complaint awaiting its follow-up call; else 403 "
+                       "not_awaiting_follow_up), command, department:<code> (the department holding the case). "
                        "All null when the complaint came without a reporter; 410 once erased.",
         "parameters": [{"name": "id", "in": "path", "required": True,
                         "schema": {"type": "string", "format": "uuid"}}],

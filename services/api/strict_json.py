@@ -1,4 +1,5 @@
-"""Request bodies as JSON, strictly: UTF-8 only, no duplicate names, no NaN or Infinity, bounded nesting.
+"""Request bodies as JSON, strictly: UTF-8 only, no duplicate names, no NaN or Infinity literals (a number too
+large for a float still reads as inf: each field's own check refuses it), bounded nesting.
 
 A duplicate name would let two readers of one body see two different requests; NaN is not JSON; and a body of
 a thousand nested brackets (2 KB) would exhaust Python's recursion and answer a 500.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import structlog
@@ -26,20 +27,31 @@ def load_or_create(data_dir: Path) -> bytes:
     value = secrets.token_hex(32)
     # Written whole to a file of its own, then linked into place: two launchers on one fresh data directory
     # cannot both write a secret (the second link fails), and a crash never leaves an empty one behind.
-    staged = path.with_name(f".{FILE_NAME}.{os.getpid()}")
-    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(value + "\n")
-        out.flush()
-        os.fsync(out.fileno())
+    fd, staged_name = tempfile.mkstemp(prefix=f".{FILE_NAME}.", dir=data_dir)  # mode 0600, a name of its own
+    staged = Path(staged_name)
     try:
-        os.link(staged, path)
-    except FileExistsError:
-        return _read(path)  # another launcher won: its secret is the one
+        with os.fdopen(fd, "w") as out:
+            out.write(value + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(staged, path)
+        except FileExistsError:
+            return _read(path)  # another launcher won: its secret is the one
     finally:
         staged.unlink(missing_ok=True)
+    _sync_directory(data_dir)
     log.info("contact_secret_created", path=str(path))
-    return value.encode()
+    return _read(path)
+
+
+def _sync_directory(directory: Path) -> None:
+    """The new name survives a power cut too, not only the bytes."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _read(path: Path) -> bytes:

@@ -107,10 +107,12 @@ async def list_complaints(
             where.append(
                 f"{column} = ANY({param([value] if isinstance(value, str) else list(value))}::text[])"
             )
-    for column, equal_to in (("department", department), ("district", district), ("incident_id", incident),
+    for column, equal_to in (("department", department), ("district", district),
                              ("tracking_code", tracking_code), ("extension_pending", extension_pending)):  # fmt: skip
         if equal_to is not None:
             where.append(f"{column} = {param(equal_to)}")
+    if incident is not None:  # with those of incidents merged into it, as its counts on the board
+        where.append(f"incident_id IN ({merged_into_sql(param(incident) + '::uuid')})")
     if escalation == "escalated":
         where.append("escalation_level >= 1")
     elif escalation is not None:
@@ -285,8 +287,9 @@ def merged_into_sql(incident: str) -> str:
 
 
 # Each incident and the live incident it ended in (itself when not merged), through chains of merges.
-_INCIDENT_ROOTS = (
-    f"roots(id, root) AS (SELECT id, id FROM {S}.incidents WHERE merged_into IS NULL "
+_INCIDENT_ROOTS = (  # an incident merged into one the read model lacks is its own root: never dropped
+    f"roots(id, root) AS (SELECT i.id, i.id FROM {S}.incidents i WHERE i.merged_into IS NULL "
+    f"OR NOT EXISTS (SELECT 1 FROM {S}.incidents m WHERE m.id = i.merged_into) "
     f"UNION ALL SELECT i.id, r.root FROM {S}.incidents i JOIN roots r ON i.merged_into = r.id)"
 )
 

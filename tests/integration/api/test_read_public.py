@@ -16,7 +16,6 @@ from events.notice import Notice
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from tests.integration.pages.harness import Harness, assert_no_personal_data, flood_report, read_api
-from tests.support.notices import approval_of
 
 
 @pytest.fixture
@@ -93,7 +92,6 @@ async def test_working_notices_are_for_press_and_command(api: Harness) -> None:
             str(api.day.notices["cancelled"]): "cancelled",
         }
         # What command's approval names: the digest of the working text it is shown (the update in waiting).
-        assert all(n["text_sha256"] == approval_of(n)["text_sha256"] for n in items)
         waiting = await AggregateStore(api.store, make_mapper()).get(api.day.notices["published"], Notice)
         [shown] = [n for n in items if n["id"] == str(waiting.id)]
         assert shown["text_sha256"] == waiting.text_digest()

@@ -72,6 +72,8 @@ async def test_rows_follow_the_merge_and_a_rebuild_gives_the_live_tables(
     assert (listed[0]["complaints"], listed[0]["open"]) == (5, 4)
     summary = await report.summary_report(pg, incident=flood.id)
     assert (summary["totals"]["received"], summary["totals"]["closed"]) == (5, 1)
+    listed_cases = await queries.list_complaints(pg, incident=flood.id, limit=50)
+    assert {c["id"] for c in listed_cases["items"]} == {c.id for c in cases}  # the list says what the count says
     facts = await current_facts(pg, district="old_town", category=None)
     assert [i["id"] for i in facts["incidents"]] == [flood.id]  # the operator is not offered the merged one
     every = {i["id"]: i for i in await queries.incidents_with_counts(pg, include_merged=True)}
