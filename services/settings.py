@@ -74,7 +74,7 @@ class Settings:
         _check_url("LEVEE_PUBLIC_URL", self.public_url, {"http", "https"})
         if self.public_url is not None:
             public = urlsplit(self.public_url)
-            if public.path.strip("/") or public.query or public.fragment or "@" in public.netloc:
+            if public.path.strip("/") or any(c in self.public_url for c in "?#@"):
                 raise SettingsError(
                     f"LEVEE_PUBLIC_URL={self.public_url!r}: the origin only (https://host[:port]), without a "
                     "path, query, fragment or user"
@@ -261,13 +261,16 @@ def _check_url(name: str, url: str | None, schemes: set[str]) -> None:
 
 
 def without_passwords(urls: str | None) -> str:
-    """A URL, or a NATS cluster's comma-separated list of them, fit for a log line: each password as "***"."""
+    """A NATS URL, or a cluster's comma-separated list of them, fit for a log line: each password as "***"."""
     if not urls:
         return "-"
-    return ",".join(_without_password(url.strip()) for url in urls.split(","))
+    return ",".join(without_password(url.strip()) for url in urls.split(","))
 
 
-def _without_password(url: str) -> str:
+def without_password(url: str | None) -> str:
+    """One URL (a comma in it is part of it: a PostgreSQL password may hold one), its password as "***"."""
+    if not url:
+        return "-"
     try:
         parts = urlsplit(url)
         password, user = parts.password, parts.username

@@ -33,16 +33,17 @@ _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # only when the text holds such a character: most Chinese text has none, and the copy cost 45 ns a character).
 # Dashes of every kind and full-width brackets are in the patterns themselves: Chinese text is full of "——"
 # and "（）". A number's edges are ASCII letters and digits only, never \w: a Chinese text runs words and
-# numbers together ("电话+8613812345678"), and a Han neighbour must not hide a match. An email's name is in
-# one script: Han ("张伟@", with any Han words before it: masking too much is the safe side), or any other
-# ("rené@", "joão@"), when Han characters around it are its neighbours ("发邮件至zhang@163.com联系").
+# numbers together ("电话+8613812345678"), and a Han neighbour must not hide a match. An email's name is the
+# whole run of word characters before its "@", in any script: "张伟@", "rené@", and also the Chinese words
+# run into it ("发邮件至zhang@163.com联系" masks 发邮件至 too: masking too much is the safe side). The run
+# starts where the text's word characters start, so a long run is scanned once, not from each of its
+# characters. After the address, any Han character is a neighbour.
 _DASHES = "\\-\u2010-\u2015\u2212\ufe58\ufe63"
 _SEP = f"[\\s.{_DASHES}]"
 _NAME_CHAR = f"(?:(?![{_HAN}])[\\w.%+-])"
 _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("email", re.compile(
-        f"(?<!{_NAME_CHAR})(?:[{_HAN}]+|{_NAME_CHAR}+)@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{{2,}}"
-        "(?![A-Za-z0-9-])"
+        r"(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
     )),
     ("resident_id", re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")),
     ("resident_id", re.compile(r"(?<![0-9A-Za-z])\d{15}(?![0-9A-Za-z])")),  # the first generation's, to 2013
@@ -213,6 +214,16 @@ def _national_digits(number: str) -> str:
     return digits
 
 
+def _runs_into_a_time(view: str, match: re.Match[str]) -> bool:
+    """An hour and a colon and minutes at its end ("+120 (08-15 14:00)", "14：00"): a count and a date, no phone."""
+    end = match.end()
+    return (
+        view[end : end + 1] in (":", "：")
+        and view[end + 1 : end + 2].isdigit()
+        and re.search(r"(?<!\d)\d{1,2}$", match.group()) is not None
+    )
+
+
 def _mainland(number: str) -> str:
     """The digits after a +86 or 0086 prefix ("" without one): a mainland number written the international way."""
     digits = "".join(c for c in number.translate(_PATTERN_VIEW) if c.isdigit())
@@ -262,18 +273,14 @@ def _find(text: str, index: _KnownIndex) -> list[Finding]:
             continue  # an email needs an "@", an international number a "+"; every number a digit
         for match in pattern.finditer(view):
             start, end = match.span()
-            if kind in _TIME_MAY_FOLLOW and view[end : end + 1] == ":" and view[end + 1 : end + 2].isdigit():
+            if not _plausible(kind, match.group()):
                 continue
-            if _plausible(kind, match.group()):
-                if (
-                    kind != "mobile"
-                    and kind in _PHONE_KINDS
-                    and _CN_MOBILE.fullmatch(_mainland(match.group()))
-                ):
-                    kind_found: Kind = "mobile"
-                else:
-                    kind_found = kind
-                candidates.append(Finding(kind_found, start, end, _mask_value(text[start:end], kind_found)))
+            found: Kind = kind
+            if kind in _PHONE_KINDS and kind != "mobile" and _CN_MOBILE.fullmatch(_mainland(match.group())):
+                found = "mobile"
+            if found in _TIME_MAY_FOLLOW and _runs_into_a_time(view, match):
+                continue
+            candidates.append(Finding(found, start, end, _mask_value(text[start:end], found)))
     folded = _fold_in_place(text) if index.compact or index.in_order or index.any_order else None
     spans = [*_compact_matches(text, folded, index), *_word_matches(text, folded, index)]
     candidates += [Finding("known_person", s, e, _mask_value(text[s:e], "known_person")) for s, e in spans]

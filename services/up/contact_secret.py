@@ -23,6 +23,8 @@ FILE_NAME = "contact_secret"
 def load_or_create(data_dir: Path) -> bytes:
     path = data_dir / FILE_NAME
     if path.exists():
+        for staged in data_dir.glob(f".{FILE_NAME}.*"):  # left by a start that crashed while writing one
+            staged.unlink(missing_ok=True)
         return _read(path)
     value = secrets.token_hex(32)
     # Written whole to a file of its own, then linked into place: two launchers on one fresh data directory

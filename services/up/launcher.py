@@ -26,7 +26,7 @@ from services.embedded.nats_server import NatsServer
 from services.embedded.ports import free_port
 from services.embedded.postgres_server import PostgresServer
 from services.logging_setup import write_banner
-from services.settings import Settings, without_passwords
+from services.settings import Settings, without_password, without_passwords
 from services.up import contact_secret, leftovers, running, watchdog
 from services.up.children import Child
 
@@ -189,7 +189,7 @@ async def _announce_when_ready(
         "health": settings.base_url + "/healthz",
         "nats": without_passwords(settings.nats_url),
         "nats_monitoring": monitor_url or "-",
-        "postgres": without_passwords(settings.database_url),
+        "postgres": without_password(settings.database_url),
         "data_dir": str(settings.data_dir),
         # The API serves its own on its HTTP port (port 0 here); the others on theirs, on loopback.
         **{f"metrics_{name}": f"http://{host}:{port}/metrics" if port else settings.base_url + "/metrics"

@@ -17,6 +17,9 @@ def test_made_once_private_and_the_same_at_every_start(tmp_path: Path) -> None:
     path = tmp_path / contact_secret.FILE_NAME
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == [contact_secret.FILE_NAME]  # nothing staged left behind
+    (tmp_path / f".{contact_secret.FILE_NAME}.crashed1").write_text("a secret a crashed start was writing\n")
+    assert contact_secret.load_or_create(tmp_path) == first
+    assert [p.name for p in tmp_path.iterdir()] == [contact_secret.FILE_NAME]  # and that one is gone
 
 
 def test_an_empty_one_names_the_file_and_what_to_do_not_a_variable_never_set(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 import events.reference
 import services.dispatch
 import services.triage
-from services.settings import Settings, SettingsError, without_passwords
+from services.settings import Settings, SettingsError, without_password, without_passwords
 
 SECRET = "s" * 32
 
@@ -76,6 +76,7 @@ BAD = [
     ({"LEVEE_PUBLIC_URL": "https://city.example/levee"}, "LEVEE_PUBLIC_URL"),
     ({"LEVEE_PUBLIC_URL": "https://levee.example?x=1"}, "LEVEE_PUBLIC_URL"),
     ({"LEVEE_PUBLIC_URL": "https://user:pw@levee.example"}, "LEVEE_PUBLIC_URL"),
+    ({"LEVEE_PUBLIC_URL": "https://levee.example?"}, "LEVEE_PUBLIC_URL"),
 ]
 
 
@@ -153,9 +154,10 @@ def test_urls_are_logged_without_their_passwords() -> None:
     assert without_passwords("nats://127.0.0.1:4222") == "nats://127.0.0.1:4222"
     assert without_passwords(None) == "-"
     assert without_passwords("nats://s3cr3tToken@nats-1:4222") == "nats://***@nats-1:4222"  # token auth
-    assert without_passwords("postgresql://levee@db/levee?password=hunter2&sslmode=require") == (
+    assert without_password("postgresql://levee@db/levee?password=hunter2&sslmode=require") == (
         "postgresql://levee@db/levee?password=***&sslmode=require"
     )
+    assert without_password("postgresql://levee:pa,ss@db/levee") == "postgresql://levee:***@db/levee"
 
 
 def test_a_crash_logs_the_command_line_without_tokens() -> None:

@@ -320,7 +320,7 @@ async def incidents_with_counts(
         "COALESCE(c.open_p1, 0) AS open_p1, COALESCE(c.overdue, 0) AS overdue, "
         "i.merged_into, m.title AS merged_into_title "
         f"FROM {S}.incidents i LEFT JOIN c ON c.incident_id = i.id LEFT JOIN {S}.incidents m ON m.id = i.merged_into "
-        "WHERE $3 OR i.merged_into IS NULL "
+        "WHERE $3 OR i.merged_into IS NULL OR m.id IS NULL "
         f"ORDER BY {_INCIDENT_URGENCY if by_urgency else 'i.declared_at DESC, i.id'} LIMIT $2",
         _now(now), limit, include_merged,
     )  # fmt: skip

@@ -39,10 +39,14 @@ VALID_ID_DIGIT = "440524198001010013"
         ("call 138.1234.5678", "mobile", "138******5678"),
         ("call 138\u200b1234\u200b5678", "mobile", "138******5678"),  # zero-width spaces
         ("联系电话+8613812345678", "mobile", "+86*******5678"),  # a Han character before "+"
-        ("请发邮件至zhangwei@163.com联系", "email", "z***********.com"),  # Han characters around it
-        ("邮箱zhangwei＠163.com", "email", "z***********.com"),  # a full-width at sign
+        # The Chinese words run into an address are masked with it: too much is the safe side.
+        ("请发邮件至zhangwei@163.com联系", "email", "请****************.com"),
+        ("张伟2024@163.com", "email", "张*********.com"),  # a Han name in the address, masked whole
+        ("邮箱zhangwei＠163.com", "email", "邮*************.com"),  # a full-width at sign
+        ("值班电话+8613812345678:8:00-20:00", "mobile", "+86*******5678"),  # a +86 mobile before a time
+        ("+852 2345 6789:9:00", "international_phone", "+85*******6789"),
         ("rené@example.org", "email", "r***********.org"),  # a name in another script
-        ("张伟@example.com", "email", "张*********.com"),  # a Han name: the mask shows not even that
+        ("张伟@example.com", "email", "张*********.com"),  # the mask keeps one character of it
         ("值班电话13812345678：8:00-20:00", "mobile", "138****5678"),  # a mobile before a time is a mobile
         ("ID 11010519491231002X:1", "resident_id", "110***********002X"),
         ("电话（0755）8888 6666", "landline", "（07********6666"),  # full-width brackets
@@ -75,6 +79,7 @@ def test_finds_personal_data_and_shows_it_masked(text: str, kind: str, masked: s
         "工单号 202408151234567890",  # 18 digits with no valid check character
         "订单 202408151234567",  # 15 digits with no birth date where an old ID has one
         "今日新增投诉 +120 (08-15 14:00)",  # a count running into a date and a time
+        "今日新增投诉 +120 (08-15 14：00)",  # the same with a full-width colon
     ],
 )
 def test_tricky_negatives_are_not_personal_data(text: str) -> None:
@@ -257,3 +262,4 @@ def test_the_citys_own_published_numbers_may_be_printed_however_written(text: st
 def test_a_number_one_digit_off_the_citys_is_still_refused() -> None:
     with pytest.raises(DomainError, match="landline"):
         check_publishable({"body_en": "Call 0756-2345 6780"}, [], load_reference().public_numbers)
+
