@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -87,10 +88,11 @@ async def test_an_idle_stream_gets_heartbeats(api: Harness) -> None:
         response.close()
 
 
-async def test_a_stream_ends_once_its_token_is_revoked_and_the_next_is_refused(api: Harness) -> None:
-    """A token revoked (a lost tablet) must stop receiving, not only fail its next request."""
+@contextlib.asynccontextmanager
+async def revoked_while_streaming(api: Harness, heartbeat: float) -> AsyncIterator[str]:
+    """A command token's open stream; the token is revoked before the block runs, which gets the token."""
     hub = api.client.app[live.HUB]
-    hub.heartbeat = 0.1  # the token is looked at again at each heartbeat
+    hub.heartbeat = heartbeat  # the token is looked at again every heartbeat's time
     tokens = api.client.app[TOKENS]
     secret, record = await tokens.create("command", "lost tablet")
     response = await api.client.get(EVENTS, headers={"Authorization": f"Bearer {secret}"})
@@ -98,32 +100,28 @@ async def test_a_stream_ends_once_its_token_is_revoked_and_the_next_is_refused(a
     try:
         await wait_until(lambda: hub.streams == 1, "the stream open")
         assert await tokens.revoke(record.token_id)
-        await wait_until(lambda: hub.streams == 0, "the stream ended", bound=5.0)
+        yield secret
     finally:
         response.close()
+
+
+async def test_a_stream_ends_once_its_token_is_revoked_and_the_next_is_refused(api: Harness) -> None:
+    """A token revoked (a lost tablet) must stop receiving, not only fail its next request."""
+    async with revoked_while_streaming(api, heartbeat=0.1) as secret:
+        await wait_until(lambda: api.client.app[live.HUB].streams == 0, "the stream ended", bound=5.0)
     again = await api.client.get(EVENTS, headers={"Authorization": f"Bearer {secret}"})
     assert again.status == 401
 
 
 async def test_a_busy_stream_also_ends_once_its_token_is_revoked(api: Harness) -> None:
     """In a surge a commit arrives more often than the heartbeat: the token is looked at all the same."""
-    hub = api.client.app[live.HUB]
-    hub.heartbeat = 0.3
-    tokens = api.client.app[TOKENS]
-    secret, record = await tokens.create("command", "tablet left in a taxi")
-    response = await api.client.get(EVENTS, headers={"Authorization": f"Bearer {secret}"})
-    assert response.status == 200
-    try:
-        await wait_until(lambda: hub.streams == 1, "the stream open")
-        assert await tokens.revoke(record.token_id)
+    async with revoked_while_streaming(api, heartbeat=0.3):
         deadline = time.monotonic() + 10
-        while hub.streams:  # a commit every 0.1 s, shorter than the heartbeat, until the stream ends
+        while api.client.app[live.HUB].streams:  # a commit every 0.1 s, shorter than the heartbeat
             assert time.monotonic() < deadline, "a busy stream outlived its revoked token"
             await write_complaint(api.store)
             await api.project()
             await asyncio.sleep(0.1)
-    finally:
-        response.close()
 
 
 async def test_a_closed_browser_is_forgotten(api: Harness) -> None:

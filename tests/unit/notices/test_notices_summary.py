@@ -70,9 +70,10 @@ def test_facts_come_from_a_complaint_history() -> None:
     assert facts_from_history([]) is None
 
 
-def test_the_facts_memo_agrees_with_the_history_whatever_it_sees_twice() -> None:
+def resolved_water_case(description: str) -> Complaint:
+    """A water outage received, assessed, dispatched, accepted and resolved (its events not yet collected)."""
     complaint = Complaint.receive(
-        channel="web", description="Water main burst, no tap water", received_by="web", category="water_outage",
+        channel="web", description=description, received_by="web", category="water_outage",
         district="westbay", people_affected=2,
     )  # fmt: skip
     complaint.validate()
@@ -80,6 +81,11 @@ def test_the_facts_memo_agrees_with_the_history_whatever_it_sees_twice() -> None
     complaint.dispatch("water", by="dispatch", reason="route")
     complaint.accept("water")
     complaint.resolve("water", summary="Main repaired")
+    return complaint
+
+
+def test_the_facts_memo_agrees_with_the_history_whatever_it_sees_twice() -> None:
+    complaint = resolved_water_case("Water main burst, no tap water")
     events = list(complaint.collect_events())
     memo = FactsMemo()
     for event in [*events, *events[1:]]:  # a redone batch shows some events again
@@ -94,15 +100,7 @@ def test_the_facts_memo_agrees_with_the_history_whatever_it_sees_twice() -> None
 def test_a_reopened_complaint_is_not_resolved_and_a_rejected_or_duplicate_one_is_not_counted() -> None:
     """Found by a review: a public summary counted a reopened case as resolved (triage reopens resolved cases
     when the same person reports again, common in a surge), and counted reports triage rejected."""
-    complaint = Complaint.receive(
-        channel="web", description="No tap water since noon", received_by="web", category="water_outage",
-        district="westbay", people_affected=2,
-    )  # fmt: skip
-    complaint.validate()
-    complaint.assess_priority(50, "P2", FACTORS, T0 + timedelta(hours=1), T0 + timedelta(days=1))
-    complaint.dispatch("water", by="dispatch", reason="route")
-    complaint.accept("water")
-    complaint.resolve("water", summary="Main repaired")
+    complaint = resolved_water_case("No tap water since noon")
     resolved = list(complaint.collect_events())
     complaint.reopen("still no water")
     reopened = [*resolved, *complaint.collect_events()]
@@ -126,15 +124,7 @@ def test_a_reopened_complaint_is_not_resolved_and_a_rejected_or_duplicate_one_is
 def test_a_history_read_never_puts_the_memo_back_in_a_complaints_history() -> None:
     """The scheduler reads histories while the worker observes events (found by a review): a read that lands
     after a later event must neither replace the later facts nor be kept when that event went unheld."""
-    complaint = Complaint.receive(
-        channel="web", description="No tap water since noon", received_by="web", category="water_outage",
-        district="westbay",
-    )  # fmt: skip
-    complaint.validate()
-    complaint.assess_priority(50, "P2", FACTORS, T0 + timedelta(hours=1), T0 + timedelta(days=1))
-    complaint.dispatch("water", by="dispatch", reason="route")
-    complaint.accept("water")
-    complaint.resolve("water", summary="Main repaired")
+    complaint = resolved_water_case("No tap water since noon")
     resolved = list(complaint.collect_events())
     complaint.reopen("still no water")
     reopened = [*resolved, *complaint.collect_events()]
