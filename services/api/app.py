@@ -48,7 +48,7 @@ from services.api import (
 )
 from services.api.principal import PRINCIPAL, PUBLIC
 from services.runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS, write_health
-from services.settings import Settings, SettingsError, without_passwords
+from services.settings import Settings, SettingsError
 
 log = structlog.get_logger(__name__)
 
@@ -147,7 +147,7 @@ async def nats_link(app: web.Application) -> AsyncIterator[None]:
 async def _connect(link: keys.NatsLink, *, client_name: str, max_delay: float = 5.0) -> None:
     """Connect (nats-py retries the first connect for ever with our settings), then check the stream."""
     link.client = await connect_nats(link.url, name=client_name)
-    log.info("nats_connected", url=without_passwords(link.url))
+    log.info("nats_connected", url=link.shown_url)
     delay = 0.25
     while True:
         try:

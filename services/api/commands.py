@@ -34,7 +34,7 @@ from services.api.auth import require_holding_department, require_role, role_nam
 from services.api.intake_schema import clean_text
 from services.api.openapi import json_body, problem_responses
 from services.api.principal import PRINCIPAL, Principal
-from services.api.problems import FieldError, Problem, invalid, store_full, write_unconfirmed
+from services.api.problems import ERRORS_LISTED, FieldError, Problem, invalid, store_full, write_unconfirmed
 
 log = structlog.get_logger(__name__)
 
@@ -176,9 +176,8 @@ async def read_body(request: web.Request, fields: tuple[Field, ...]) -> Body:
             errors.append(FieldError(f.name, str(exc)))
     if errors:
         allowed = ", ".join(known) or "none"
-        raise invalid(
-            errors, "; ".join(f"{e.field or 'body'}: {e.message}" for e in errors) + f" (fields: {allowed})"
-        )
+        listed = "; ".join(f"{e.field or 'body'}: {e.message}" for e in errors[:ERRORS_LISTED])
+        raise invalid(errors, f"{listed} (fields: {allowed})")  # invalid() adds how many more there were
     return body
 
 

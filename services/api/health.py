@@ -76,9 +76,9 @@ async def check_nats(link: keys.NatsLink) -> tuple[str, int | None]:
     except keys.DependencyUnavailable as exc:
         return f"unavailable: {exc.detail}", None
     except TimeoutError:
-        return f"unavailable: {link.url}: no answer within {CHECK_TIMEOUT:g}s", None
+        return f"unavailable: {link.shown_url}: no answer within {CHECK_TIMEOUT:g}s", None
     except (StoreError, nats.errors.Error) as exc:
-        return f"unavailable: {link.url}: {type(exc).__name__}: {exc}", None
+        return f"unavailable: {link.shown_url}: {type(exc).__name__}: {exc}", None
     refusing = link.write_health.problem()
     if refusing is not None:
         return f"refusing writes: {refusing}", None

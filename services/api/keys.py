@@ -15,7 +15,7 @@ from nats.aio.client import Client as NATS
 from events.store import JetStreamEventStore
 from events.store.stream import StreamSpec
 from events.store.write_health import WriteHealth
-from services.settings import Settings
+from services.settings import Settings, without_passwords
 
 # What PostgreSQL being down, restarting or unreachable looks like to asyncpg: answered as a 503.
 PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
@@ -60,11 +60,16 @@ class NatsLink:
     problem: str = "not connected yet, retrying (nats_error log lines say why)"
     write_health: WriteHealth = field(default_factory=WriteHealth)  # what the last appends met
 
+    @property
+    def shown_url(self) -> str:
+        """The URL as answers and logs may show it: a service's NATS password is in its URL (deploy/)."""
+        return without_passwords(self.url)
+
     def store(self, *, timeout: float = 5.0) -> JetStreamEventStore:
         if self.client is None or not self.stream_ready:
-            raise DependencyUnavailable("NATS", f"{self.url}: {self.problem}")
+            raise DependencyUnavailable("NATS", f"{self.shown_url}: {self.problem}")
         if not self.client.is_connected:
-            raise DependencyUnavailable("NATS", f"{self.url}: connection lost, reconnecting")
+            raise DependencyUnavailable("NATS", f"{self.shown_url}: connection lost, reconnecting")
         return JetStreamEventStore(self.client, self.spec, timeout=timeout, health=self.write_health)
 
 

@@ -209,19 +209,20 @@ OPENAPI_PATHS: dict[str, Any] = {
         "tags": ["open311"], "security": [{}],
         "parameters": [
             _q("jurisdiction_id", "this deployment's area code"),
-            _q("service_request_id", "comma-separated ids (or tracking codes); overrides every other filter"),
+            _q("service_request_id", "comma-separated ids (or at most 10 tracking codes, each one spending a "
+               "status lookup's rate limit); overrides every other filter"),
             _q("service_code", "comma-separated service codes"),
             _q("start_date", "w3c date-time: received at or after"),
             _q("end_date", "w3c date-time: received at or before (a range spans at most 90 days)"),
             _q("status", "open, closed or open,closed"),
         ],
-        "responses": {**_LIST, **{str(s): _ERRORS for s in (400, 404, 503)}},
+        "responses": {**_LIST, **{str(s): _ERRORS for s in (400, 404, 429, 503)}},
     }},
     f"{BASE}/requests/{{service_request_id}}.json": {"get": {
         "operationId": "open311GetRequest", "summary": "One service request (an array of one, as the spec has it)",
         "tags": ["open311"], "security": [{}],
         "parameters": [{"name": "service_request_id", "in": "path", "required": True, "schema": {"type": "string"}},
                        _q("jurisdiction_id", "this deployment's area code")],
-        "responses": {**_LIST, **{str(s): _ERRORS for s in (404, 503)}},
+        "responses": {**_LIST, **{str(s): _ERRORS for s in (404, 429, 503)}},
     }},
 }  # fmt: skip

@@ -288,9 +288,12 @@ async def test_healthz_is_200_with_the_stream_position_when_both_dependencies_an
 
 
 async def test_healthz_is_503_problem_naming_nats_when_nats_is_down(database_url: str) -> None:
-    settings = Settings(nats_url=_closed_port_url("nats"), database_url=database_url)
+    # With a password in the URL, as every service's is in deploy/: the public answer must not carry it.
+    nats_url = _closed_port_url("nats").replace("nats://", "nats://api:s3cretpw@")
+    settings = Settings(nats_url=nats_url, database_url=database_url)
     # At once: the app serves while NATS is unreachable, and says so.
     status, headers, body = await _healthz(settings, until=lambda *_: True)
+    assert "s3cretpw" not in json.dumps(body) and "api:***@" in body["nats"]
     assert status == 503
     assert headers["Content-Type"].startswith("application/problem+json")
     assert int(headers["Retry-After"]) > 0
