@@ -106,8 +106,9 @@ async def test_an_operator_handles_calls_with_the_keyboard_only(
     await page.screenshot(path=str(shots / "03-life-first.png"))
     await keys.press("Control+A")
     await keys.press("Delete")
-    await page.locator("#transfer").focus()
-    await keys.press("Home")  # back to "none"
+    # The words naming the danger are gone: the transfer the page filled in goes too (it was once recorded).
+    await expect(page.locator("#life-first")).to_be_hidden()
+    await expect(page.locator("#transfer")).to_have_value("")
 
     # 3. An information request answered from the published notice, resolved at first contact.
     await page.locator("#description").focus()
@@ -164,3 +165,31 @@ async def test_an_operator_handles_calls_with_the_keyboard_only(
 
     await _until("the reopened case on the department's page", shown)
     await dept.screenshot(path=str(shots / "08-department-reopened.png"))
+
+
+async def test_a_call_submitted_twice_files_one_complaint(stack: Stack, browser: Any) -> None:
+    """Enter pressed twice, or a double click, on a slow night: the card sends its call once."""
+    operator = await stack.token("operator")
+    await _read_models_ready(stack, operator)
+    page = await browser.new_page(viewport={"width": 1366, "height": 768})
+    await page.goto(f"{stack.url}/operator")
+    await page.locator("#token").fill(operator)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#main")).to_be_visible()
+    description = "Streetlights out along the whole of Hill Road since 9 pm"
+    await page.locator("#description").fill(description)
+    await page.locator("#submit").dblclick()
+    await expect(page.locator("#message")).to_contain_text("received", timeout=10_000)
+
+    async def filed() -> list[Any]:
+        listed = await _json(stack, "GET", "/api/v1/complaints?limit=50", operator)
+        return [c for c in listed["items"] if c.get("description") == description]
+
+    found = await _until("the call in the read model", filed)
+    assert len(found) == 1, found
+    await page.close()
+
+
+async def _read_models_ready(stack: Stack, token: str) -> None:
+    """The API answers the operator's reads (the projector has made the read models)."""
+    await _until("the read models", lambda: _json(stack, "GET", "/api/v1/operator/follow-ups", token))

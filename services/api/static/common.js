@@ -27,8 +27,8 @@ function authHeaders(extra) {
   return headers;
 }
 
-export async function api(path, { method = "GET", body, raw = false } = {}) {
-  const init = { method, headers: authHeaders(), cache: "no-store" };
+export async function api(path, { method = "GET", body, raw = false, headers } = {}) {
+  const init = { method, headers: authHeaders(headers), cache: "no-store" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -40,6 +40,31 @@ export async function api(path, { method = "GET", body, raw = false } = {}) {
     throw new ApiError(response.status, problem);
   }
   return raw ? response : response.json();
+}
+
+// A load that failed says so until the next one succeeds; an action's own message is left alone.
+export function loadFailed(region, text) {
+  say(region, text, "error");
+  region.dataset.loadError = "1";
+}
+
+export function loaded(region) {
+  if (region.dataset.loadError) {
+    delete region.dataset.loadError;
+    say(region, "");
+  }
+}
+
+// One request at a time from a button: disabled until the answer, so a double click or a second Enter
+// cannot send it twice (a second complaint, a second follow-up attempt).
+export async function once(button, work) {
+  if (button.disabled) return undefined;
+  button.disabled = true;
+  try {
+    return await work();
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // DOM -----------------------------------------------------------------------------------------------
@@ -106,6 +131,7 @@ export function fmtNumber(value, digits = 0) {
 }
 
 export function say(region, message, kind = "info") {
+  delete region.dataset.loadError;  // a new message: the load error it replaces is no longer what it says
   region.textContent = "";
   region.className = `message ${kind}`;
   region.append(message instanceof Node ? message : document.createTextNode(message));
@@ -264,6 +290,20 @@ export function showConnection(node, state, retryMs) {
 
 // Refetch on every change, but never more than one request in flight: a burst of commits becomes one
 // refetch now and one after it.
+// A live change worth a reload: one of `tables` changed (hello and listening messages name none: always), and
+// at most one reload per `minGapMs` (the last change in a burst still gets one). In a surge a projection commit
+// comes several times a second, for tables most pages do not show: each reload rebuilt the page's rows.
+export function whenChanged(tables, refresh, minGapMs = 2000) {
+  let last = 0, timer = null;
+  return (payload) => {
+    const changed = payload && payload.tables;
+    if (changed && !changed.some((table) => tables.includes(table))) return;
+    const wait = last + minGapMs - Date.now();
+    if (wait <= 0) { last = Date.now(); refresh(); return; }
+    if (!timer) timer = setTimeout(() => { timer = null; last = Date.now(); refresh(); }, wait);
+  };
+}
+
 export function refetcher(load) {
   let running = false, again = false;
   return async function refresh() {

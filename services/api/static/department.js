@@ -1,8 +1,8 @@
 // A department's queue: countdowns to its deadlines, and accept / return / resolve through the command API.
 // Above it, the department's cases per incident, with Accept all / Resolve all for one incident at once.
 import {
-  api, bi, el, fmtDuration, incidentStatus, liveEvents, loginFlow, problemText, refetcher, say, showConnection,
-  statusLabel,
+  api, bi, el, fmtDuration, incidentStatus, liveEvents, loaded, loadFailed, loginFlow, once, problemText, refetcher, say,
+  showConnection, statusLabel, whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -44,15 +44,16 @@ function actionButtons(item) {
   return el("td", { class: "actions" }, buttons);
 }
 
-const ASK = {
-  return: { title: ["退单", "Return to dispatch"], label: ["退单原因（必填）", "Reason (required)"], field: "reason" },
-  resolve: { title: ["办结", "Resolve"], label: ["办理结果（必填）", "What was done (required)"], field: "summary" },
+const ASK = {  // maxLength: what the API takes for the field
+  return: { title: ["退单", "Return to dispatch"], label: ["退单原因（必填）", "Reason (required)"], field: "reason", maxLength: 1000 },
+  resolve: { title: ["办结", "Resolve"], label: ["办理结果（必填）", "What was done (required)"], field: "summary", maxLength: 4000 },
 };
 
 function ask(item, action) {
   pending = { item, action };
   const spec = ASK[action];
   openForm(bi(`${spec.title[0]} ${item.tracking_code}`, spec.title[1]), bi(spec.label[0], spec.label[1]));
+  $("action-text").maxLength = spec.maxLength;
 }
 
 function openForm(title, label) {
@@ -75,7 +76,7 @@ $("action").addEventListener("submit", async (event) => {
     if (!confirm(`将办结「${incident.title}」的 ${n} 件工单，结果均记为上述内容。\nResolve ${n} cases of "${incident.title}" with this note?`)) return;
     ok = await bulk(incident, "resolve", { summary: text });
   } else {
-    ok = await command(item, action, { [ASK[action].field]: text });
+    ok = await once($("action-submit"), () => command(item, action, { [ASK[action].field]: text }));
   }
   if (ok) { $("action").hidden = true; pending = null; }
 });
@@ -83,7 +84,11 @@ $("action-cancel").addEventListener("click", () => { $("action").hidden = true; 
 
 const DONE = { accept: ["已签收", "accepted"], return: ["已退单", "returned"], resolve: ["已办结", "resolved"] };
 
+const inFlight = new Set();  // cases with a command on its way: a double click sends it once
+
 async function command(item, action, body) {
+  if (inFlight.has(item.id)) return false;
+  inFlight.add(item.id);
   try {
     await api(`/api/v1/complaints/${item.id}/${action}`, { method: "POST", body });
     say($("message"), `${item.tracking_code}: ${DONE[action][0]} ${DONE[action][1]}`, "ok");
@@ -92,6 +97,8 @@ async function command(item, action, body) {
   } catch (error) {
     say($("message"), `${item.tracking_code}: 操作失败 failed — ${problemText(error)}`, "error");
     return false;
+  } finally {
+    inFlight.delete(item.id);
   }
 }
 
@@ -180,10 +187,11 @@ const refresh = refetcher(async () => {
   const [queue, incidents] = await Promise.allSettled([
     api(`/api/v1/departments/${code}/queue`), api(`/api/v1/departments/${code}/incidents`),
   ]);
+  if (queue.status === "fulfilled" && incidents.status === "fulfilled") loaded($("message"));
   if (queue.status === "fulfilled") render(queue.value);
-  else say($("message"), `读取失败 Queue not loaded: ${problemText(queue.reason)}`, "error");
+  else loadFailed($("message"), `读取失败 Queue not loaded: ${problemText(queue.reason)}`);
   if (incidents.status === "fulfilled") renderIncidents(incidents.value.items);
-  else say($("message"), `读取失败 Incidents not loaded: ${problemText(incidents.reason)}`, "error");
+  else loadFailed($("message"), `读取失败 Incidents not loaded: ${problemText(incidents.reason)}`);
 });
 
 loginFlow({
@@ -195,6 +203,7 @@ loginFlow({
     $("dept-name").replaceChildren(" · ", names(reference.departments, me.department));
     await refresh();
     setInterval(tick, 1000);
-    liveEvents({ onChange: refresh, onState: (state, retry) => showConnection($("conn"), state, retry) });
+    liveEvents({ onChange: whenChanged(["complaints", "incidents"], refresh),
+      onState: (state, retry) => showConnection($("conn"), state, retry) });
   },
 });

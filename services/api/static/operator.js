@@ -1,7 +1,7 @@
 // The hotline operator's call card: the seven steps, caller history, life first, answers from published
 // facts, first-contact resolution, repeat calls, agreed time and follow-up calls. Keyboard only works:
 // every action is a form field or a button in reading order; Enter in the number looks up the history.
-import { api, bi, el, fmtTime, loginFlow, problemText, say, statusLabel } from "/static/common.js";
+import { api, bi, el, fmtTime, loginFlow, once, problemText, say, statusLabel } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { guide: null, reference: null, callStartedAt: null, answer: null, repeatFor: null, lastCall: null, lookedUp: null };
@@ -73,7 +73,9 @@ async function addRepeatCall(event) {
   event.preventDefault();
   const item = state.repeatFor;
   try {
-    await api(`/api/v1/complaints/${item.id}/repeat-calls`, { method: "POST", body: { note: $("repeat-note").value } });
+    const added = await once($("repeat-submit"), () => api(`/api/v1/complaints/${item.id}/repeat-calls`,
+      { method: "POST", body: { note: $("repeat-note").value } }));
+    if (added === undefined) return;  // already on its way
     message(`已追加到 ${item.tracking_code} — added to ${item.tracking_code} (repeated call)`);
     $("repeat").hidden = true;
     resetCard();
@@ -99,10 +101,18 @@ async function preview() {
 function showLifeFirst(danger) {
   const box = $("life-first");
   box.hidden = !danger;
-  if (!danger) return;
+  if (!danger) {
+    // The words that named the danger are gone: a transfer the page filled in is not recorded as made.
+    if (state.transferFilled && $("transfer").value === state.transferFilled) $("transfer").value = "";
+    state.transferFilled = null;
+    return;
+  }
   const what = danger.dangers.map((d) => `${d.label_zh} ${d.label_en}`).join("; ");
   box.textContent = `立即转接 ${danger.services.join("/")} — transfer the caller to ${danger.services.join("/")} now (${what})`;
-  if (!$("transfer").value) $("transfer").value = danger.services[0];
+  if (!$("transfer").value) {
+    $("transfer").value = danger.services[0];
+    state.transferFilled = danger.services[0];  // the page chose it: it goes again if the danger does
+  }
 }
 
 async function loadFacts() {
@@ -152,8 +162,14 @@ async function submitCall(event) {
   const body = { complaint };
   if ($("transfer").value) body.transfer = { service: $("transfer").value, reason: "danger to life / 生命危险" };
   if (state.answer) body.first_contact = { answer_ref: state.answer, summary: $("answer-summary").value || state.answer };
+  // One key per call as sent: a double submit, or the same card sent again after a 503, files it once;
+  // a card corrected after a refusal is another request, with a key of its own.
+  const sent = JSON.stringify(body);
+  if (state.callSent !== sent) { state.callKey = crypto.randomUUID(); state.callSent = sent; }
   try {
-    const stored = await api("/api/v1/operator/calls", { method: "POST", body });
+    const stored = await once($("submit"), () => api("/api/v1/operator/calls",
+      { method: "POST", body, headers: { "Idempotency-Key": state.callKey } }));
+    if (stored === undefined) return;  // already on its way
     const settled = stored.status === "resolved" ? "当场办结 resolved at first contact" : "已受理 received";
     message(`${stored.tracking_code}: ${settled}${stored.transferred_to ? `, 已转 ${stored.transferred_to}` : ""}`);
     state.lastCall = stored;
@@ -178,7 +194,8 @@ async function agreeTime(event) {
 
 function resetCard() {
   $("call").reset();
-  state.callStartedAt = null; state.answer = null; state.lookedUp = null;
+  state.callStartedAt = null; state.answer = null; state.lookedUp = null; state.callKey = null; state.callSent = null;
+  state.transferFilled = null;
   $("answer-box").hidden = true; $("history-box").hidden = true; $("life-first").hidden = true;
   $("acceptance").replaceChildren();
 }
@@ -205,8 +222,9 @@ function followUpRow(item) {
   const reason = el("input", { "aria-label": `原因 reason ${item.tracking_code}`, class: "fu-reason", maxlength: 2000 });
   const record = el("button", { type: "button", class: "fu-record", text: "记录 Record", onclick: async () => {
     try {
-      const result = await api(`/api/v1/complaints/${item.id}/follow-up-calls`,
-        { method: "POST", body: { outcome: outcome.value, reason: reason.value } });
+      const result = await once(record, () => api(`/api/v1/complaints/${item.id}/follow-up-calls`,
+        { method: "POST", body: { outcome: outcome.value, reason: reason.value } }));
+      if (result === undefined) return;  // already on its way
       const where = result.status === "reopened" ? ` → 重启至 reopened to ${result.department}` : "";
       message(`${item.tracking_code}: ${outcome.value}${where}`);
       // The read models may lag the command: take the row out now unless the case stays in the queue.

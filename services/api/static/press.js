@@ -1,6 +1,8 @@
 // Press officers draft notices in Chinese and English, watch their approval state and publish approved
 // text; command staff (same page) approve.
-import { api, bi, el, liveEvents, loginFlow, problemText, refetcher, say, showConnection } from "/static/common.js";
+import {
+  api, bi, el, liveEvents, loaded, loadFailed, loginFlow, problemText, refetcher, say, showConnection, whenChanged,
+} from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 let me = null;
@@ -24,6 +26,13 @@ async function act(notice, action, body) {
   }
 }
 
+// Withdrawing cannot be undone (a published notice is cancelled for the public too): asked first, with a reason.
+function withdraw(n) {
+  const reason = prompt(`撤销「${n.title_zh}」？此操作不可恢复，请写明原因。\nWithdraw "${n.title_en}"? This cannot be undone; give the reason.`);
+  if (reason === null || !reason.trim()) return;
+  act(n, "cancel", { reason: reason.trim() });
+}
+
 function actions(n) {
   const out = [];
   if (me.kind === "press" && n.state === "approved") {
@@ -34,7 +43,7 @@ function actions(n) {
   }
   if (me.kind === "press" && !CLOSED.has(n.state)) {
     out.push(el("button", { type: "button", class: "danger", "data-action": "cancel",
-      onclick: () => act(n, "cancel", { reason: "Withdrawn by the press office" }) }, "撤销 Withdraw"));
+      onclick: () => withdraw(n) }, "撤销 Withdraw"));
   }
   return el("td", { class: "actions" }, out);
 }
@@ -72,8 +81,9 @@ $("superseded-more").querySelector("button").addEventListener("click", () => {
 const refresh = refetcher(async () => {
   try {
     render((await api("/api/v1/staff/notices")).items);
+    loaded($("message"));
   } catch (error) {
-    say($("message"), `读取失败 Not loaded: ${problemText(error)}`, "error");
+    loadFailed($("message"), `读取失败 Not loaded: ${problemText(error)}`);
   }
 });
 
@@ -104,6 +114,7 @@ loginFlow({
       say($("message"), problemText(error), "error");
     }
     await refresh();
-    liveEvents({ onChange: refresh, onState: (state, retry) => showConnection($("conn"), state, retry) });
+    liveEvents({ onChange: whenChanged(["notices"], refresh),
+      onState: (state, retry) => showConnection($("conn"), state, retry) });
   },
 });
