@@ -55,6 +55,13 @@ export function loaded(region) {
   }
 }
 
+// A random Idempotency-Key. crypto.randomUUID exists only on https or localhost; a desk reaching the API over
+// plain http on the city's network has getRandomValues all the same.
+export function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 // One request at a time from a button: disabled until the answer, so a double click or a second Enter
 // cannot send it twice (a second complaint, a second follow-up attempt).
 export async function once(button, work) {

@@ -1,7 +1,7 @@
 // The hotline operator's call card: the seven steps, caller history, life first, answers from published
 // facts, first-contact resolution, repeat calls, agreed time and follow-up calls. Keyboard only works:
 // every action is a form field or a button in reading order; Enter in the number looks up the history.
-import { api, bi, el, fmtTime, loginFlow, once, problemText, say, statusLabel } from "/static/common.js";
+import { api, bi, el, fmtTime, loginFlow, newKey, once, problemText, say, statusLabel } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { guide: null, reference: null, callStartedAt: null, answer: null, repeatFor: null, lastCall: null, lookedUp: null };
@@ -165,7 +165,7 @@ async function submitCall(event) {
   // One key per call as sent: a double submit, or the same card sent again after a 503, files it once;
   // a card corrected after a refusal is another request, with a key of its own.
   const sent = JSON.stringify(body);
-  if (state.callSent !== sent) { state.callKey = crypto.randomUUID(); state.callSent = sent; }
+  if (state.callSent !== sent) { state.callKey = newKey(); state.callSent = sent; }
   try {
     const stored = await once($("submit"), () => api("/api/v1/operator/calls",
       { method: "POST", body, headers: { "Idempotency-Key": state.callKey } }));
