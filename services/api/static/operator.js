@@ -146,6 +146,14 @@ function chooseAnswer(ref, titleZh, titleEn, textZh) {
   $("answer-summary").focus();
 }
 
+// A chosen answer can be put back: the call then goes on as a complaint to dispatch, not settled.
+$("answer-drop").addEventListener("click", () => {
+  state.answer = null;
+  $("answer-box").hidden = true;
+  $("answer-summary").value = "";
+  $("description").focus();
+});
+
 // -- submitting the call ------------------------------------------------------------------------------
 
 async function submitCall(event) {
