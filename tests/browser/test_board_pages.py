@@ -139,6 +139,28 @@ async def test_board_updates_live_and_the_department_accepts_the_case(
     p1_entry = board.locator(f"#p1-list li[data-id='{complaint_id}']")
     await expect(p1_entry).to_contain_text("已签收", timeout=LIVE_BOUND_MS)
     await board.screenshot(path=shots / "05-board-accepted.png", full_page=True)
+
+    # The department's other work on the case, from its page: a public note, then more time from command.
+    accepted = desk.locator(f"#queue tr[data-id='{complaint_id}'][data-status=accepted]")
+    await accepted.get_by_role("button", name="公开进展 Public note").click()
+    await desk.locator("#action-text").fill("Pump truck on site; water is going down.")
+    await desk.get_by_role("button", name="提交 Submit").click()
+    await expect(desk.locator("#message")).to_contain_text("public progress noted", timeout=5_000)
+    await accepted.get_by_role("button", name="申请延期 More time").click()
+    await expect(desk.locator("#action-minutes")).to_be_visible()
+    await desk.locator("#action-minutes").fill("180")
+    await desk.locator("#action-text").fill("Second pump needed from the depot")
+    await desk.get_by_role("button", name="提交 Submit").click()
+    await expect(desk.locator("#message")).to_contain_text("more time asked of command", timeout=5_000)
+    await expect(accepted.get_by_role("button", name="申请延期 More time")).to_have_count(
+        0, timeout=LIVE_BOUND_MS
+    )
+    await desk.screenshot(path=shots / "06-department-note-and-more-time.png", full_page=True)
+    stored = await AggregateStore(store, make_mapper()).get(complaint_id, Complaint)
+    assert [(n["text"], n["public"]) for n in stored.progress] == [
+        ("Pump truck on site; water is going down.", True)
+    ]
+    assert stored.extension_pending is not None and stored.extension_pending["minutes"] == 180
     await desk.close()
     await board.close()
 

@@ -40,13 +40,33 @@ function actionButtons(item) {
   }
   if (item.status === "accepted" || item.status === "reopened") {
     buttons.push(el("button", { type: "button", "data-action": "resolve", onclick: () => ask(item, "resolve") }, "办结 Resolve"));
+    // The rest of a department's work on a case it holds (DOMAIN): progress, internal or for the caller to
+    // read on the status page, and more time from command, once at a time.
+    buttons.push(el("button", { type: "button", class: "secondary", "data-action": "progress",
+      onclick: () => ask(item, "progress") }, "进展 Note"));
+    buttons.push(el("button", { type: "button", class: "secondary", "data-action": "progress_public",
+      onclick: () => ask(item, "progress_public") }, "公开进展 Public note"));
+    if (!item.extension_pending) {
+      buttons.push(el("button", { type: "button", class: "secondary", "data-action": "extension",
+        onclick: () => ask(item, "extension") }, "申请延期 More time"));
+    }
   }
   return el("td", { class: "actions" }, buttons);
 }
 
-const ASK = {  // maxLength: what the API takes for the field
-  return: { title: ["退单", "Return to dispatch"], label: ["退单原因（必填）", "Reason (required)"], field: "reason", maxLength: 1000 },
-  resolve: { title: ["办结", "Resolve"], label: ["办理结果（必填）", "What was done (required)"], field: "summary", maxLength: 4000 },
+const ASK = {  // path: the command; body: what it takes; maxLength: what the API takes for the text
+  return: { title: ["退单", "Return to dispatch"], label: ["退单原因（必填）", "Reason (required)"],
+    path: "return", body: (text) => ({ reason: text }), maxLength: 1000 },
+  resolve: { title: ["办结", "Resolve"], label: ["办理结果（必填）", "What was done (required)"],
+    path: "resolve", body: (text) => ({ summary: text }), maxLength: 4000 },
+  progress: { title: ["内部进展", "Internal progress note"], label: ["进展（仅工作人员可见）", "Progress (staff only)"],
+    path: "progress", body: (text) => ({ text, public: false }), maxLength: 4000 },
+  progress_public: { title: ["公开进展", "Public progress note"],
+    label: ["进展（市民在查询页可见，勿写姓名电话）", "Progress (the caller reads it on the status page: no names or numbers)"],
+    path: "progress", body: (text) => ({ text, public: true }), maxLength: 4000 },
+  extension: { title: ["申请延期", "Ask command for more time"], label: ["延期原因（必填）", "Reason (required)"],
+    path: "extension-requests", body: (text) => ({ reason: text, minutes: Number($("action-minutes").value) }),
+    maxLength: 1000, minutes: true },
 };
 
 function ask(item, action) {
@@ -54,6 +74,7 @@ function ask(item, action) {
   const spec = ASK[action];
   openForm(bi(`${spec.title[0]} ${item.tracking_code}`, spec.title[1]), bi(spec.label[0], spec.label[1]));
   $("action-text").maxLength = spec.maxLength;
+  $("action-minutes-row").hidden = !spec.minutes;
 }
 
 function openForm(title, label) {
@@ -76,13 +97,17 @@ $("action").addEventListener("submit", async (event) => {
     if (!confirm(`将办结「${incident.title}」的 ${n} 件工单，结果均记为上述内容。\nResolve ${n} cases of "${incident.title}" with this note?`)) return;
     ok = await bulk(incident, "resolve", { summary: text });
   } else {
-    ok = await once($("action-submit"), () => command(item, action, { [ASK[action].field]: text }));
+    ok = await once($("action-submit"), () => command(item, action, ASK[action].body(text)));
   }
   if (ok) { $("action").hidden = true; pending = null; }
 });
 $("action-cancel").addEventListener("click", () => { $("action").hidden = true; pending = null; });
 
-const DONE = { accept: ["已签收", "accepted"], return: ["已退单", "returned"], resolve: ["已办结", "resolved"] };
+const DONE = {
+  accept: ["已签收", "accepted"], return: ["已退单", "returned"], resolve: ["已办结", "resolved"],
+  progress: ["已记录进展", "progress noted"], progress_public: ["已公开进展", "public progress noted"],
+  extension: ["已申请延期，待指挥部批准", "more time asked of command"],
+};
 
 const inFlight = new Set();  // cases with a command on its way: a double click sends it once
 
@@ -90,7 +115,7 @@ async function command(item, action, body) {
   if (inFlight.has(item.id)) return false;
   inFlight.add(item.id);
   try {
-    await api(`/api/v1/complaints/${item.id}/${action}`, { method: "POST", body });
+    await api(`/api/v1/complaints/${item.id}/${(ASK[action] || { path: action }).path}`, { method: "POST", body });
     say($("message"), `${item.tracking_code}: ${DONE[action][0]} ${DONE[action][1]}`, "ok");
     refresh();
     return true;
