@@ -126,6 +126,7 @@ async def test_board_updates_live_and_the_department_accepts_the_case(
     row = desk.locator(f"#queue tr[data-id='{complaint_id}']")
     await row.and_(desk.locator("[data-status=dispatched]")).wait_for(timeout=5_000)
     assert "剩余" in (await row.locator("td.countdown").text_content() or "")
+    await expect(row.locator(".affected")).to_have_text("2 人 people · 老人 elderly")  # what the crew brings
     await desk.screenshot(path=shots / "03-department-queue.png", full_page=True)
 
     await row.get_by_role("button", name="签收 Accept").click()

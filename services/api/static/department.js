@@ -185,6 +185,17 @@ async function bulk(incident, action, extra) {
   }
 }
 
+const VULNERABLE = { elderly: ["老人", "elderly"], disabled: ["残障", "disabled"], infant: ["婴儿", "infant"],
+  pregnant: ["孕妇", "pregnant"], patient: ["病人", "patient"] };
+
+// Who is behind the report: how many people, and who among them needs help first (what a crew brings).
+function whoIsAffected(item) {
+  const people = item.people_affected > 1 ? [`${item.people_affected} 人 people`] : [];
+  const vulnerable = (item.vulnerable || []).map((kind) => (VULNERABLE[kind] || [kind, kind]).join(" "));
+  const parts = [...people, ...vulnerable];
+  return parts.length ? el("div", { class: "notes affected", text: parts.join(" · ") }) : "";
+}
+
 function render(queue) {
   const fetchedAt = Date.now();
   const items = queue.items, total = queue.total ?? items.length;
@@ -199,7 +210,7 @@ function render(queue) {
     el("td", {}, el("span", { class: `level ${item.level || ""}`, text: item.level || "—" })),
     el("td", {}, names(reference.categories, item.category)),
     el("td", {}, names(reference.districts, item.district)),
-    el("td", { text: item.description || "" }),
+    el("td", {}, el("span", { text: item.description || "" }), whoIsAffected(item)),
     el("td", { class: "status" }, statusLabel(item.status)),
     countdown(item, fetchedAt),
     actionButtons(item),
