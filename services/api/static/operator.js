@@ -1,7 +1,9 @@
 // The hotline operator's call card: the seven steps, caller history, life first, answers from published
 // facts, first-contact resolution, repeat calls, agreed time and follow-up calls. Keyboard only works:
 // every action is a form field or a button in reading order; Enter in the number looks up the history.
-import { api, bi, el, fmtTime, loginFlow, newKey, once, problemText, say, statusLabel } from "/static/common.js";
+import {
+  api, bi, el, fmtTime, liveEvents, loginFlow, newKey, once, problemText, say, statusLabel, whenChanged,
+} from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { guide: null, reference: null, callStartedAt: null, answer: null, repeatFor: null, lastCall: null, lookedUp: null };
@@ -14,6 +16,8 @@ async function start() {
   fillSelect($("category"), state.reference.categories, "— 类别 category —");
   fillSelect($("district"), state.reference.districts, "— 区 district —");
   await Promise.all([loadFacts(), loadFollowUps()]);
+  // Cases resolved since join the follow-up list by themselves (checked at most every 10 s).
+  liveEvents({ onChange: whenChanged(["complaints"], loadFollowUps, 10000), onState: () => {} });
 }
 
 function fillSelect(select, items, empty) {
@@ -220,7 +224,13 @@ async function loadFollowUps() {
       $("followups").replaceChildren(el("tr", {}, el("td", { colspan: 8, class: "empty", text: "无 none" })));
       return;
     }
-    $("followups").replaceChildren(...queue.items.map(followUpRow));
+    // A row already shown is kept as it is (an outcome chosen, a reason being typed), and so is the focus.
+    const shown = new Map([...$("followups").querySelectorAll("tr[data-code]")].map((r) => [r.dataset.code, r]));
+    const rows = queue.items.map((item) => shown.get(item.tracking_code) || followUpRow(item));
+    if (rows.length === shown.size && rows.every((row) => shown.get(row.dataset.code) === row)) return;
+    const active = document.activeElement;
+    $("followups").replaceChildren(...rows);
+    if (active && active !== document.activeElement && document.contains(active)) active.focus();
   } catch (error) { message(problemText(error), "error"); }
 }
 
@@ -264,6 +274,16 @@ $("phone").addEventListener("keydown", (event) => {
   if (event.key === "Enter") { event.preventDefault(); lookUpCaller(); }
 });
 $("phone").addEventListener("change", lookUpCaller);
+// Enter in any other one-line field of the card goes to the next field: a browser would submit the card, and
+// a call half taken (a name typed, nothing else) would be filed. The card is sent from its Submit button.
+$("call").addEventListener("keydown", (event) => {
+  const field = event.target;
+  if (event.key !== "Enter" || field.id === "phone" || !(field instanceof HTMLInputElement)) return;
+  event.preventDefault();
+  const fields = [...$("call").querySelectorAll("input, select, textarea, button")].filter((f) => !f.disabled && f.offsetParent);
+  const next = fields[fields.indexOf(field) + 1];
+  if (next) next.focus();
+});
 $("description").addEventListener("input", () => { callStarted(); schedulePreview(); });
 for (const id of ["category", "district"]) $(id).addEventListener("change", () => { schedulePreview(); loadFacts(); });
 $("call").addEventListener("submit", submitCall);

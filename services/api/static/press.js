@@ -101,20 +101,28 @@ $("draft").addEventListener("submit", async (event) => {
   }
 });
 
+// The incidents a notice may be about: an incident declared during the night is offered without a reload.
+async function loadIncidents() {
+  try {
+    const incidents = (await api("/api/v1/incidents")).items;
+    const select = $("incident"), chosen = select.value;
+    select.replaceChildren(select.options[0],
+      ...incidents.map((i) => el("option", { value: i.id, text: `${i.title} (${i.status})` })));
+    select.value = chosen;
+  } catch (error) {
+    loadFailed($("message"), `读取失败 Incidents not loaded: ${problemText(error)}`);
+  }
+}
+
 loginFlow({
   form: $("login"), input: $("token"), message: $("login-message"), main: $("main"), logout: $("logout"),
   roles: ["press", "command"],
   async onReady(who) {
     me = who;
     $("draft").hidden = me.kind !== "press";
-    try {
-      const incidents = (await api("/api/v1/incidents")).items;
-      $("incident").append(...incidents.map((i) => el("option", { value: i.id, text: `${i.title} (${i.status})` })));
-    } catch (error) {
-      say($("message"), problemText(error), "error");
-    }
-    await refresh();
-    liveEvents({ onChange: whenChanged(["notices"], refresh),
+    await Promise.all([loadIncidents(), refresh()]);
+    const onNotices = whenChanged(["notices"], refresh), onIncidents = whenChanged(["incidents"], loadIncidents, 10000);
+    liveEvents({ onChange: (change) => { onNotices(change); onIncidents(change); },
       onState: (state, retry) => showConnection($("conn"), state, retry) });
   },
 });
