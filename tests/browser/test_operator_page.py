@@ -189,7 +189,7 @@ async def test_a_call_submitted_twice_files_one_complaint(stack: Stack, browser:
     # Enter after the caller's name moves on: it does not file a call half taken.
     await page.locator("#reporter_name").fill("Wong")
     await page.keyboard.press("Enter")
-    await expect(page.locator("#submit")).to_be_focused()  # the next field; the call stays on the card
+    await expect(page.locator("#transfer")).to_be_focused()  # the next field; the call stays on the card
     await expect(page.locator("#description")).to_have_value(description)
     await page.locator("#submit").dblclick()
     await expect(page.locator("#message")).to_contain_text("received", timeout=10_000)
