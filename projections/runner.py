@@ -226,22 +226,23 @@ class ProjectionRunner:
             before = self.position
             try:
                 done = await self.catch_up(stop=stop)
-            except StoreUnavailable as exc:
-                if self.position > before:  # batches were committed before this one failed: a flap, not a wall
+            except (StoreUnavailable, asyncpg.PostgresError) as exc:
+                # Failing again and again (NATS gone, a full disk) it waits longer each time, not five log lines
+                # a second; batches committed before this one failed start the waits afresh (a flap, not a wall).
+                if self.position > before:
                     backoff.succeeded()
                 retry_in = backoff.next_delay()
-                self.log.warning(
-                    "projection_store_unavailable", error=str(exc), failed=backoff.failed, retry_in=retry_in
-                )
-                await wait_or_stop(stop, retry_in)
-                continue
-            except asyncpg.PostgresError as exc:
+                if isinstance(exc, StoreUnavailable):
+                    self.log.warning(
+                        "projection_store_unavailable",
+                        error=str(exc),
+                        failed=backoff.failed,
+                        retry_in=retry_in,
+                    )
+                    await wait_or_stop(stop, retry_in)
+                    continue
                 # e.g. a rebuild swapped the schema under a statement in flight: nothing of the batch was
-                # committed, so start again from whatever position the (new) tables hold. Failing again and
-                # again (a full disk) it waits longer each time, not five error lines a second.
-                if self.position > before:  # batches were committed before this one failed
-                    backoff.succeeded()
-                retry_in = backoff.next_delay()
+                # committed, so start again from whatever position the (new) tables hold.
                 self.log.error(
                     "projection_batch_failed", error=str(exc), kind=type(exc).__name__, failed=backoff.failed,
                     retry_in=retry_in,

@@ -40,7 +40,6 @@ _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # characters. After the address, any Han character is a neighbour.
 _DASHES = "\\-\u2010-\u2015\u2212\ufe58\ufe63"
 _SEP = f"[\\s.{_DASHES}]"
-_NAME_CHAR = f"(?:(?![{_HAN}])[\\w.%+-])"
 _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("email", re.compile(
         r"(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
@@ -73,6 +72,7 @@ _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
 # A count or a number running into a time of day ("+120 (08-15 14:00)") is no phone; a mobile or an ID number
 # before a colon ("值班电话13812345678：8:00-20:00") still is.
 _TIME_MAY_FOLLOW = frozenset({"international_phone", "landline"})
+_ENDS_IN_AN_HOUR = re.compile(r"(?<!\d)\d{1,2}$")
 # What a text must hold for a pattern to match at all: most complaint texts have no "@" or "+", many no digit.
 _PATTERN_NEEDS: dict[Kind, str] = {"email": "@", "international_phone": "+"}
 _ANY_DIGIT = re.compile(r"\d")  # as the patterns' \d: any Unicode digit
@@ -203,10 +203,14 @@ def check_publishable(
 _PHONE_KINDS = frozenset({"mobile", "landline", "international_phone"})
 
 
+def _digits(number: str) -> str:
+    return "".join(c for c in number.translate(_PATTERN_VIEW) if c.isdigit())
+
+
 def _national_digits(number: str) -> str:
     """A number's digits as dialled inside the country: "+86 756 2345 6789", "0086-756..." -> "07562345...",
     leading zero of the area code restored so both writings compare equal."""
-    digits = "".join(c for c in number.translate(_PATTERN_VIEW) if c.isdigit())
+    digits = _digits(number)
     for prefix in ("0086", "86"):
         if digits.startswith(prefix) and len(digits) - len(prefix) >= 9:
             rest = digits[len(prefix) :]
@@ -220,13 +224,13 @@ def _runs_into_a_time(view: str, match: re.Match[str]) -> bool:
     return (
         view[end : end + 1] in (":", "：")
         and view[end + 1 : end + 2].isdigit()
-        and re.search(r"(?<!\d)\d{1,2}$", match.group()) is not None
+        and _ENDS_IN_AN_HOUR.search(match.group()) is not None
     )
 
 
 def _mainland(number: str) -> str:
     """The digits after a +86 or 0086 prefix ("" without one): a mainland number written the international way."""
-    digits = "".join(c for c in number.translate(_PATTERN_VIEW) if c.isdigit())
+    digits = _digits(number)
     for prefix in ("0086", "86"):
         if digits.startswith(prefix):
             return digits[len(prefix) :]

@@ -75,12 +75,14 @@ class Field:
                 raise ValueError("must be a string")
             if len(value) > self.max_length:  # counted as sent, as the document's maxLength counts
                 raise ValueError(f"must be at most {self.max_length} characters")
-            value = unicodedata.normalize("NFC", value).strip()
             if self.kind == "text":
+                # NFC and trimmed as intake's text; "" when nothing visible is left (zero-width spaces only)
                 cleaned = clean_text(value)
                 if cleaned is None:  # a control character would break the Atom feed and CAP XML
                     raise ValueError(CONTROLS_REFUSED)
-                value = value if cleaned else ""  # only invisible characters (zero-width spaces): blank
+                value = cleaned
+            else:
+                value = unicodedata.normalize("NFC", value).strip()
             if self.kind == "uuid":
                 try:
                     return uuid.UUID(value)
@@ -107,8 +109,8 @@ class Field:
             raise ValueError("must be a list of strings")
         if len(value) > (self.maximum or 50):
             raise ValueError(f"must have at most {self.maximum or 50} items")
-        items = [unicodedata.normalize("NFC", item).strip() for item in value]
-        if any(clean_text(item) is None for item in items):
+        items = [clean_text(item) for item in value]
+        if None in items:
             raise ValueError(CONTROLS_REFUSED)
         return items
 

@@ -137,10 +137,14 @@ class FactsMemo:
         if self._unheld.get(complaint_id, 0) > facts.version:
             return  # an event came past while the history was read: read again next time, not kept stale
         self._unheld.pop(complaint_id, None)
-        self._facts[complaint_id] = facts
-        self._facts.move_to_end(complaint_id)
-        while len(self._facts) > self.size:
-            self._facts.popitem(last=False)
+        self._remember(self._facts, complaint_id, facts)
+
+    def _remember(self, held: OrderedDict[UUID, Any], complaint_id: UUID, value: Any) -> None:
+        """Newest last; the least recently used go once `size` is passed."""
+        held[complaint_id] = value
+        held.move_to_end(complaint_id)
+        while len(held) > self.size:
+            held.popitem(last=False)
 
     def observe(self, event: Any) -> None:
         complaint_id = event.originator_id
@@ -150,10 +154,7 @@ class FactsMemo:
                 self.put(complaint_id, ComplaintFacts(event.timestamp, version=event.originator_version))
             return
         if current is None:
-            self._unheld[complaint_id] = event.originator_version
-            self._unheld.move_to_end(complaint_id)
-            while len(self._unheld) > self.size:
-                self._unheld.popitem(last=False)
+            self._remember(self._unheld, complaint_id, event.originator_version)
             return
         if event.originator_version <= current.version:
             return
