@@ -60,6 +60,8 @@ ALL = ">"
 # New rows from this many up go by COPY; fewer by one INSERT executemany, which takes one round trip where
 # COPY takes two (the live runner's small batches).
 COPY_ROWS = 100
+# Seconds a settling catch-up waits for the messages it knows are stored (see `catch_up`).
+SETTLE_SECONDS = 10.0
 # Messages prepared between two turns of the event loop (see `prepare`).
 PREPARE_SLICE = 64
 
@@ -225,7 +227,7 @@ class ProjectionRunner:
         while not stop.is_set():
             before = self.position
             try:
-                done = await self.catch_up(stop=stop)
+                done = await self.catch_up(stop=stop, settle=False)
             except (StoreUnavailable, asyncpg.PostgresError) as exc:
                 # Failing again and again (NATS gone, a full disk) it waits longer each time, not five log lines
                 # a second; batches committed before this one failed start the waits afresh (a flap, not a wall).
@@ -257,8 +259,30 @@ class ProjectionRunner:
                 # a batch to gather.
                 await self.store.wait_for_more(self.position, self.cursor, stop, poll=idle_wait)
 
-    async def catch_up(self, *, stop: asyncio.Event | None = None, progress: Progress | None = None) -> int:
+    async def catch_up(
+        self, *, stop: asyncio.Event | None = None, progress: Progress | None = None, settle: bool = True
+    ) -> int:
         """Apply batches until the stream has no more; return how many events were applied.
+
+        With `settle` (a rebuild, a swap, a test) it goes on until it has applied everything stored when it
+        was called: the server may answer a pull sent the moment a message is stored with "nothing" (the
+        consumer not yet told of it; 1 in 75 right after a write on a busy machine). The live runner does
+        not settle: it reads again when the next message wakes it.
+        """
+        until = await self.store.last_sequence() if settle else 0
+        applied = await self._catch_up(stop, progress)
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while self.position < until and not (stop is not None and stop.is_set()):
+            if time.monotonic() > deadline:
+                raise StoreUnavailable(
+                    f"projection {self.name}: the stream holds {until} but reads end at {self.position}"
+                )
+            await self.store.wait_for_more(self.position, self.cursor, stop or asyncio.Event(), poll=0.005)
+            applied += await self._catch_up(stop, progress)
+        return applied
+
+    async def _catch_up(self, stop: asyncio.Event | None, progress: Progress | None) -> int:
+        """Apply batches until a read finds nothing more.
 
         Three things overlap: NATS reads ahead, this process prepares the next batch (decodes, applies,
         plans), and PostgreSQL writes the one before. Commits still go one at a time and in order, each in
