@@ -142,7 +142,7 @@ def _assessed(state: DeadlineState, e: PriorityAssessed, ref: Reference) -> Dead
                 return _open(state, Deadline("resolve", state.agreed_at, "agreed"))
             due = state.accepted_at + _within(ref.deadlines(e.level), "resolve")
             return _open(state, Deadline("resolve", due, "accepted"))
-        return _open(state, Deadline("accept", e.accept_by, "assessed"))
+        return _open(state, Deadline("accept", _by_agreed(state, e.accept_by, e.timestamp), "assessed"))
     # A re-assessment tightens only a deadline still ahead: re-opening a passed one would count its miss twice.
     within = ref.deadlines(e.level)
     tightened = tuple(
@@ -160,14 +160,20 @@ def _dispatched(state: DeadlineState, e: ComplaintDispatched, ref: Reference) ->
         # The first dispatch inherits the assessment's accept-by (the caller's wait started then) unless it
         # already passed: then that miss stays, and the department gets a clock of its own.
         return _replace(state, pending, dataclasses.replace(pending, source="dispatched"))
-    state = _close(dataclasses.replace(state, accepted_at=None), ("accept", "resolve"), e.timestamp)
-    return _open_from(state, "accept", e.timestamp, ref, "dispatched")
+    state = _close(dataclasses.replace(state, accepted_at=None), ("accept",), e.timestamp)
+    state = _close(state, ("resolve",), e.timestamp)
+    if state.level is None:
+        return state  # never assessed: triage's assessment opens the clock
+    due = e.timestamp + _within(ref.deadlines(state.level), "accept")
+    return _open(state, Deadline("accept", _by_agreed(state, due, e.timestamp), "dispatched"))
 
 
 def _accepted(state: DeadlineState, e: DispatchAccepted, ref: Reference) -> DeadlineState:
     state = _close(dataclasses.replace(state, accepted_at=e.timestamp), ("accept",), e.timestamp)
-    if state.agreed_at is not None:
+    if state.agreed_at is not None and state.agreed_at > e.timestamp:
         return _open(state, Deadline("resolve", state.agreed_at, "agreed"))
+    # No time agreed, or it passed before this sign-for: that miss was the sign-for's (the accept clock ran
+    # no later than the agreed time), and this department gets the level's own time, not a clock over at once.
     return _open_from(state, "resolve", e.timestamp, ref, "accepted")
 
 
@@ -189,7 +195,14 @@ def _extended(state: DeadlineState, e: ExtensionGranted, ref: Reference) -> Dead
 def _agreed(state: DeadlineState, e: ResolutionTimeAgreed, ref: Reference) -> DeadlineState:
     state = dataclasses.replace(state, agreed_at=e.agreed_at)
     if state.open("resolve") is None:
-        return state  # not signed for yet: the accept will open the resolve clock at the agreed time
+        # Not signed for yet: the accept opens the resolve clock at the agreed time, and a department that has
+        # not signed for the case by then has missed it: the accept clock, if still ahead, runs to it at most.
+        pending = state.open("accept")
+        if pending is None or pending.due < e.timestamp:
+            return state
+        return _replace(
+            state, pending, dataclasses.replace(pending, due=_by_agreed(state, pending.due, e.timestamp))
+        )
     return _open(_close(state, ("resolve",), e.timestamp), Deadline("resolve", e.agreed_at, "agreed"))
 
 
@@ -213,6 +226,13 @@ def _escalated(state: DeadlineState, e: ComplaintEscalated, ref: Reference) -> D
         return state  # staff's or dispatch's escalation: it records no deadline
     state = dataclasses.replace(state, misses_recorded=state.misses_recorded + 1)
     match = next((d for d in state.deadlines if not d.recorded and d.reason == e.reason), None)
+    if match is None:
+        # The deadline's length changed since the miss was recorded (a deployment's new reference data), so its
+        # due time, and the reason naming it, moved: it is the first of that kind not yet recorded (events fold
+        # in order, so it was open when the miss was recorded). Without this every overdue case in the city was
+        # escalated again, to command, at the next start.
+        kind = next((k for k in ("accept", "resolve") if e.reason.startswith(f"missed {k}-by ")), None)
+        match = next((d for d in state.deadlines if not d.recorded and d.kind == kind), None)
     return state if match is None else _replace(state, match, dataclasses.replace(match, recorded=True))
 
 
@@ -237,6 +257,13 @@ def _open_from(
     if state.level is None:
         return state  # never assessed (settled on the call): no level, no clock
     return _open(state, Deadline(kind, start + _within(ref.deadlines(state.level), kind), source))
+
+
+def _by_agreed(state: DeadlineState, due: datetime, start: datetime) -> datetime:
+    """An accept-by no later than the time agreed with the caller, when that is still ahead of `start`: a case
+    nobody has signed for when the caller's time comes has missed its deadline."""
+    agreed = state.agreed_at
+    return agreed if agreed is not None and start < agreed < due else due
 
 
 def _open(state: DeadlineState, deadline: Deadline) -> DeadlineState:

@@ -121,11 +121,16 @@ async def test_board_updates_live_and_the_department_accepts_the_case(
     await post(stack, f"/api/v1/complaints/{complaint_id}/dispatch",
                {"department": "drainage", "reason": "flood water inside homes"}, command)  # fmt: skip
 
+    agreed = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)  # promised to the caller
+    await post(stack, f"/api/v1/complaints/{complaint_id}/agreed-resolution-time",
+               {"agreed_at": agreed.isoformat()}, command)  # fmt: skip
+
     desk = await browser.new_page(viewport={"width": 1400, "height": 700})  # a tab of its own: its own token
     await sign_in(desk, f"{stack.url}/department", drainage)
     row = desk.locator(f"#queue tr[data-id='{complaint_id}']")
     await row.and_(desk.locator("[data-status=dispatched]")).wait_for(timeout=5_000)
-    assert "剩余" in (await row.locator("td.countdown").text_content() or "")
+    assert "剩余" in (await row.locator(".countdown").text_content() or "")
+    await expect(row.locator(".agreed")).to_contain_text("约定")  # the crew sees what the caller was promised
     await expect(row.locator(".affected")).to_have_text("2 人 people · 老人 elderly")  # what the crew brings
     await desk.screenshot(path=shots / "03-department-queue.png", full_page=True)
 

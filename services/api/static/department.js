@@ -1,7 +1,7 @@
 // A department's queue: countdowns to its deadlines, and accept / return / resolve through the command API.
 // Above it, the department's cases per incident, with Accept all / Resolve all for one incident at once.
 import {
-  api, bi, el, fmtDuration, incidentStatus, liveEvents, loaded, loadFailed, loginFlow, once, problemText, refetcher, say,
+  api, bi, el, fmtDuration, fmtTime, incidentStatus, liveEvents, loaded, loadFailed, loginFlow, once, problemText, refetcher, say,
   showConnection, statusLabel, whenChanged,
 } from "/static/common.js";
 
@@ -18,12 +18,18 @@ function countdown(item, fetchedAt) {
   const seconds = item.status === "dispatched" ? item.seconds_to_accept : item.seconds_to_resolve;
   if (seconds === null || seconds === undefined) return el("td", { class: "empty", text: "—" });
   const kind = item.status === "dispatched" ? ["签收", "accept"] : ["办结", "resolve"];
-  return el("td", { class: "countdown", "data-deadline": String(fetchedAt + seconds * 1000), "data-kind-zh": kind[0], "data-kind-en": kind[1] });
+  const cell = el("td", {}, el("span", { class: "countdown", "data-deadline": String(fetchedAt + seconds * 1000),
+    "data-kind-zh": kind[0], "data-kind-en": kind[1] }));
+  // The time promised to the caller (约定期限): it bounds the sign-for as well as the resolution.
+  if (item.agreed_resolution_at) {
+    cell.append(el("div", { class: "notes agreed", text: `约定 ${fmtTime(item.agreed_resolution_at)} agreed with the caller` }));
+  }
+  return cell;
 }
 
 function tick() {
   const now = Date.now();
-  for (const cell of document.querySelectorAll("td.countdown")) {
+  for (const cell of document.querySelectorAll(".countdown")) {
     const left = (Number(cell.dataset.deadline) - now) / 1000;
     cell.classList.toggle("overdue-text", left < 0);
     cell.textContent = left < 0

@@ -80,6 +80,18 @@ async def test_unsatisfied_follow_up_reopens_the_case_to_its_department(staff: S
     assert (await staff.command(case.id, "close", "operator"))["status"] == "closed"
 
 
+async def test_a_second_reopening_by_hand_goes_to_command(staff: Staff) -> None:
+    """As a second unhappy follow-up call does (docs/operator.md): the department has not settled it twice."""
+    case = await staff.dispatched_case()
+    await staff.command(case.id, "accept", WATER)
+    await staff.command(case.id, "resolve", WATER, {"summary": "flushed the main"})
+    first = await staff.command(case.id, "reopen", "operator", {"reason": "water still brown"})
+    assert first["escalation_level"] == 0
+    await staff.command(case.id, "resolve", WATER, {"summary": "flushed again"})
+    second = await staff.command(case.id, "reopen", "command", {"reason": "brown again"})
+    assert second["status"] == "reopened" and second["escalation_level"] == 2
+
+
 async def test_escalation_and_a_denied_extension(staff: Staff) -> None:
     case = await staff.dispatched_case()
     await staff.command(case.id, "accept", WATER)

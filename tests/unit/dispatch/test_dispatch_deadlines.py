@@ -5,6 +5,7 @@ Deadline lengths are the packaged reference data's: P2 accept 1 h / resolve 24 h
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -313,6 +314,64 @@ ACCEPT = reason("accept", 60)
             [(1, reason("resolve", 4 * D + 30))],
             id="reopened: the new department's own resolve-by",
         ),
+        # Found by a review: a time agreed with the caller bounds the sign-for too (a P4's day to sign for let
+        # the caller's 6 hours pass unseen), and a time already passed is not the next department's clock.
+        pytest.param(
+            [*BASE, ("agreed", 5, 30)],
+            31,
+            [(1, reason("accept", 30))],
+            id="agreed before the accept-by: sign for by then",
+        ),
+        pytest.param(
+            [("assessed", 0, "P4"), ("dispatched", 0), ("agreed", 5, 6 * H)],
+            6 * H + 1,
+            [(1, reason("accept", 6 * H))],
+            id="P4: nobody signed for it by the agreed time",
+        ),
+        pytest.param(
+            [
+                ("assessed", 0, "P4"),
+                ("dispatched", 0),
+                ("agreed", 5, 6 * H),
+                ("recorded", 6 * H + 1, 1, reason("accept", 6 * H)),
+                ("accepted", 20 * H),
+            ],
+            20 * H + 5 * D - 1,
+            [],
+            id="signed for after the agreed time: the level's own resolve time",
+        ),
+        pytest.param(
+            [
+                ("assessed", 0, "P4"),
+                ("dispatched", 0),
+                ("agreed", 5, 6 * H),
+                ("recorded", 6 * H + 1, 1, reason("accept", 6 * H)),
+                ("accepted", 20 * H),
+            ],
+            20 * H + 5 * D + 1,
+            [(2, reason("resolve", 20 * H + 5 * D))],
+            id="signed for after the agreed time: its own miss",
+        ),
+        pytest.param(
+            [
+                *BASE,
+                ("agreed", 5, 3 * H),
+                ("accepted", 10),
+                ("recorded", 3 * H + 1, 1, reason("resolve", 3 * H)),
+                ("returned", 4 * H),
+                ("dispatched", 4 * H),
+                ("accepted", 4 * H + 10),
+            ],
+            4 * H + 11,
+            [],
+            id="an agreed time missed is not the next department's at its sign-for",
+        ),
+        pytest.param(
+            [*BASE, ("agreed", 5, 80), ("returned", 20), ("dispatched", 30)],
+            81,
+            [(1, reason("accept", 80))],
+            id="re-dispatched before the agreed time: sign for by then",
+        ),
     ],
 )
 def test_escalations_due(steps: list[Any], now_minutes: float, expected: list[tuple[int, str]]) -> None:
@@ -350,3 +409,27 @@ def test_next_due_is_the_earliest_open_deadline() -> None:
 )
 def test_which_complaints_the_watcher_keeps(steps: list[Any], watched: bool) -> None:
     assert fold_all(CID, history(*steps), REF).watched is watched
+
+
+@pytest.mark.parametrize("change", [30, -30], ids=["longer", "shorter"])
+def test_a_recorded_miss_stays_recorded_when_the_deadline_lengths_change(change: int) -> None:
+    """A deployment changes P2's resolve time after a miss was recorded: the fold recomputes the due time, so the
+    recorded reason no longer names it. Found by a review: every overdue case went to command at the next start."""
+    steps = [
+        *BASE,
+        ("accepted", 90),
+        ("recorded", 91, 1, ACCEPT),
+        ("recorded", D + 91, 2, reason("resolve", D + 90)),
+    ]
+    longer = dataclasses.replace(
+        REF,
+        levels=tuple(
+            dataclasses.replace(level, resolve_within_minutes=level.resolve_within_minutes + change)
+            if level.level == "P2" else level
+            for level in REF.levels
+        ),
+    )  # fmt: skip
+    assert due(steps, 2 * D) == []
+    state = fold_all(CID, history(*steps), longer)
+    assert escalations_due(state, minutes(2 * D)) == []
+    assert state.misses_recorded == 2
