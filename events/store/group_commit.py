@@ -16,7 +16,7 @@ from types import TracebackType
 
 import structlog
 
-from events.store.errors import ConcurrencyConflict, StoreError, StoreUnavailable
+from events.store.errors import ConcurrencyConflict, StoreError, StoreUnavailable, WriteUnconfirmed
 from events.store.jetstream import MAX_BATCH, JetStreamEventStore
 from events.store.records import Write
 
@@ -85,7 +85,7 @@ class GroupCommitter:
         future: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
         async with self._ready:
             # Checked under the lock: flushers leave only when closing and the queue is empty.
-            if self._closing or not self._flushers:
+            if self._closing or all(task.done() for task in self._flushers):
                 raise StoreUnavailable("the group committer is not running")
             if len(self._queue) >= self.max_queued:
                 raise Backlogged(
@@ -141,6 +141,12 @@ class GroupCommitter:
             log.info("group_commit_split", requests=len(batch), reason=type(exc).__name__)
             await asyncio.gather(*(self._commit_alone(request) for request in batch))
             return
+        except Exception as exc:
+            # Not the store's known refusals (an unreadable reply, a client-side error): whether the batch was
+            # stored is unknown, so it is not sent again, and this flusher goes on with the next batch. It
+            # used to end here, and with both flushers gone every complaint waited with no answer.
+            _unconfirmed(batch, exc)
+            return
         except BaseException as exc:
             for request in batch:
                 _settle(request, exc=StoreUnavailable(f"commit aborted: {type(exc).__name__}"))
@@ -155,6 +161,17 @@ class GroupCommitter:
             _settle(request, result=await self.store.append(request.writes))
         except StoreError as exc:
             _settle(request, exc=exc)
+        except Exception as exc:
+            _unconfirmed([request], exc)
+
+
+def _unconfirmed(batch: list[_Request], exc: Exception) -> None:
+    log.error("group_commit_failed", requests=len(batch), error=f"{type(exc).__name__}: {exc}"[:300])
+    unknown = WriteUnconfirmed(
+        f"the event store's answer could not be read: {type(exc).__name__}", read_back=False
+    )
+    for request in batch:
+        _settle(request, exc=unknown)
 
 
 def _settle(request: _Request, *, result: list[int] | None = None, exc: BaseException | None = None) -> None:

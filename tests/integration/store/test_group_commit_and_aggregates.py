@@ -6,12 +6,15 @@ import asyncio
 import os
 import signal
 import uuid
+from collections.abc import Sequence
 
 import pytest
+from nats.aio.client import Client as NATS
 
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable, Write
 from events.store.aggregates import AggregateNotFound, AggregateStore
 from events.store.connection import connect_nats
+from events.store.errors import WriteUnconfirmed
 from events.store.group_commit import Backlogged, GroupCommitter
 from events.store.stream import StreamSpec, ensure_stream
 from services.embedded.nats_server import NatsServer
@@ -63,6 +66,39 @@ async def test_two_requests_on_one_subject_never_share_a_batch(store: JetStreamE
         )
     assert sum(isinstance(o, list) for o in outcomes) == 1
     assert sum(isinstance(o, ConcurrencyConflict) for o in outcomes) == 1
+
+
+class UnreadableReplies(JetStreamEventStore):
+    """The real store, except that a write of b"poison" fails as an unreadable reply does: a ValueError."""
+
+    async def append(self, writes: Sequence[Write]) -> list[int]:
+        if any(w.data == b"poison" for w in writes):
+            raise ValueError("the reply carried no seq")
+        return await super().append(writes)
+
+
+async def test_an_unexpected_failure_answers_its_requests_and_the_committer_goes_on(
+    nc: NATS, store: JetStreamEventStore
+) -> None:
+    """Found by a review: an error that is not the store's ended its flusher; with both gone every complaint
+    waited for ever, and `append` went on queueing them."""
+    faulty = UnreadableReplies(nc, store.spec)
+    async with GroupCommitter(faulty, max_in_flight=2) as committer:
+        for _ in range(3):  # more than there are flushers
+            with pytest.raises(WriteUnconfirmed):  # stored or not is unknown: a retry with its key finds out
+                poison = [Write(store.spec.event_subject(uuid.uuid4()), b"poison")]
+                await asyncio.wait_for(committer.append(poison), 5)  # bounded: it used to hang
+        healthy = store.spec.event_subject(uuid.uuid4())
+        outcomes = await asyncio.gather(
+            committer.append([Write(healthy, b"fine", expected_last_seq=0)]),
+            committer.append([Write(store.spec.event_subject(uuid.uuid4()), b"poison")]),
+            return_exceptions=True,
+        )
+        assert isinstance(outcomes[1], WriteUnconfirmed)
+        if isinstance(outcomes[0], WriteUnconfirmed):  # it shared the poisoned batch: its retry is answered
+            outcomes[0] = await committer.append([Write(healthy, b"fine", expected_last_seq=0)])
+        assert isinstance(outcomes[0], list)
+    assert [m.data for m in await store.read_subject(healthy)] == [b"fine"]
 
 
 async def test_shutdown_flushes_what_was_accepted(store: JetStreamEventStore) -> None:
