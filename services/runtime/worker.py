@@ -21,12 +21,13 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import nats.errors
 import structlog
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from events.backoff import Backoff, wait_or_stop
-from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable, Write
+from events.store import ConcurrencyConflict, JetStreamEventStore, StoreError, StoreUnavailable, Write
 from events.store.aggregates import TOPIC, VERSION, AggregateStore, Appender
 from events.store.cursor import StreamCursor
 from events.store.jetstream import MAX_BATCH, READ_BATCH
@@ -204,12 +205,12 @@ class Worker:
                 else:
                     await self._commit_batch(messages)
                 break
-            except _TooManyEffects as overflow:
-                # The effects of these events do not fit in one atomic batch: redo fewer of them.
-                self.log.info("batch_split", events=len(messages), effects=overflow.args[0])
+            except _Unstorable as unstorable:
+                # These events' effects cannot be stored (too many for one atomic batch, an event the mapper
+                # cannot encode, one the stream refuses): redo fewer of them, down to the one to set aside.
+                self.log.info("batch_split", events=len(messages), reason=str(unstorable))
                 if len(messages) == 1:
-                    await self._dead_letter(messages[0], RuntimeError("one event produced too many effects"))
-                    return 1
+                    return await self._set_aside(messages[0], unstorable.error)
                 messages = messages[: len(messages) // 2]
                 continue
             except _StaleAggregates as stale:
@@ -308,9 +309,8 @@ class Worker:
         done = redrive.outcome(self.name, asked, redrive.SUCCEEDED, uow.now, facts.dead.seq)
         try:
             await self._commit(uow, request.seq, [Write(retried, done)])
-        except _TooManyEffects:
-            error = RuntimeError("one event produced too many effects")
-            await self._dead_letter_again(original, error, request.seq, facts, attempts)
+        except _Unstorable as unstorable:
+            await self._dead_letter_again(original, unstorable.error, request.seq, facts, attempts)
             return
         bound.info("event_redriven", attempt=attempts, dead_letter_position=facts.dead.seq)
 
@@ -467,11 +467,15 @@ class Worker:
             for aggregate in changed:
                 if isinstance(aggregate, self.cache.read_only):
                     self.log.warning("read_only_aggregate_changed", kind=type(aggregate).__name__)
-        writes = await self.repository.writes_for(*changed)
+        try:
+            writes = await self.repository.writes_for(*changed)
+        except Exception as exc:  # a new event the mapper cannot encode: the handler's output, not the store
+            self._forget_changed(uow)
+            raise _Unstorable(exc) from exc
         extra = extra or []
         if len(writes) + len(extra) + 1 > MAX_BATCH:
             self._forget_changed(uow)
-            raise _TooManyEffects(len(writes))
+            raise _Unstorable(RuntimeError(f"one event produced too many effects ({len(writes)} new events)"))
         try:
             positions = await self.appender.append([*writes, *extra, tracking_write])
         except ConcurrencyConflict as conflict:
@@ -480,6 +484,15 @@ class Worker:
             if stale:
                 raise _StaleAggregates(stale) from conflict
             raise
+        except StoreUnavailable:
+            self._forget_changed(uow)
+            raise
+        except (StoreError, nats.errors.Error, ValueError) as exc:
+            # Refused for good (StoreError), failed in the client (a message over max_payload) or answered
+            # unreadably: never stored, or stored with the tracking record, which then refuses the redo. It
+            # used to stop the worker at the same batch on every restart, the good events before it held back.
+            self._forget_changed(uow)
+            raise _Unstorable(exc) from exc
         except BaseException:
             self._forget_changed(uow)
             raise
@@ -533,6 +546,18 @@ class Worker:
         DEAD_LETTERS.labels(self.name).inc()
         self.log.error("event_dead_lettered", seq=message.seq, topic=record["topic"], error=record["error"])
 
+    async def _set_aside(self, message: StoredMessage, exc: Exception) -> int:
+        """Dead-letter one event whose effects cannot be stored; what `process_batch` returns for it."""
+        try:
+            await self._dead_letter(message, exc, attempts=1)
+        except ConcurrencyConflict:
+            # Another instance set it aside (or went past it) first: go on from where it is.
+            self._forget_cached()
+            self.tracking = await load_tracking(self.store, self.name)
+            self.log.info("worker_overtaken", position=self.tracking.position)
+            return 0
+        return 1
+
     async def _commit_alone(self, position: int, writes: list[Write]) -> None:
         """Records of the worker's own (no aggregate changed) with its tracking record, in one batch."""
         positions = await self.appender.append([*writes, self.tracking.advance_to(self.store, position)])
@@ -568,8 +593,13 @@ class _StaleAggregates(Exception):
         self.ids = ids
 
 
-class _TooManyEffects(Exception):
-    """A batch's new events and its tracking record would not fit in one atomic batch."""
+class _Unstorable(Exception):
+    """A batch's effects cannot be stored: too many for one atomic batch, or an event the mapper or the stream
+    refuses. Redone with fewer events, and the one event left is set aside."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(f"{type(error).__name__}: {error}"[:300])
+        self.error = error
 
 
 @dataclass(frozen=True, slots=True)

@@ -433,3 +433,46 @@ async def test_batches_whose_effects_overflow_an_atomic_batch_are_split_not_lost
     assert [json.loads(d.data)["subject"] for d in dead] == [
         m.subject for m in await store.read(after_seq=0, limit=1000) if b"huge-1" in m.data
     ]
+
+
+async def test_an_event_whose_effect_cannot_be_encoded_is_set_aside_and_the_batch_goes_on(
+    store: JetStreamEventStore,
+) -> None:
+    """Found by a review: a handler that returns normally with an effect the mapper cannot encode (here a set)
+    stopped the worker at that batch on every restart, the good events before it held back too."""
+    await open_tally(store)
+
+    async def handler(event: Counter.Started, uow: UnitOfWork) -> None:
+        if event.name == "unencodable":
+            (await uow.get(TALLY_ID, Tally)).count({event.name})  # type: ignore[arg-type]
+            return
+        await count_started(event, uow)
+
+    names = ["a", "b", "unencodable", "c", "d"]
+    await seed(store, names)
+    worker = Worker("toy", store, AggregateStore(store, mapper()), {Counter.Started: handler},
+                    batch_size=20, cache_types=(Tally,))  # fmt: skip
+    await drain(worker)
+    assert sorted(await tally(store)) == ["a", "b", "c", "d"]
+    [dead] = await store.read_subject(store.spec.dead_letter_subject("toy"))
+    record = json.loads(dead.data)
+    assert record["attempts"] == 1 and "set" in record["error"]
+    assert b"unencodable" in (await store.message_at(record["seq"])).data
+    assert await worker.lag() == 0
+
+
+async def test_two_instances_racing_to_set_aside_one_event_both_go_on(store: JetStreamEventStore) -> None:
+    """The second instance to set aside an event with too many effects found the tracking record moved: it
+    must go on from there, as after any race, not stop (found by a review)."""
+    await open_tally(store)
+    first = Worker("toy", store, AggregateStore(store, mapper()), HANDLERS)
+    second = Worker("toy", store, AggregateStore(store, mapper()), HANDLERS)
+    await drain(first)
+    await second.start()  # one batch behind from here
+    await seed(store, ["huge-1"])
+    await drain(first)
+    async with asyncio.timeout(30):
+        while await second.process_batch():
+            pass
+    assert second.tracking.position == first.tracking.position
+    assert len(await store.read_subject(store.spec.dead_letter_subject("toy"))) == 1
