@@ -1,6 +1,6 @@
 """Per-client token buckets: one flooding client gets 429 with Retry-After, others go on.
 
-A client is its staff token when it has one, else its address: the TCP peer, or, when the peer is one of
+A client is its staff token when it has one, else its address (an IPv6 address's /64): the TCP peer, or, when the peer is one of
 LEVEE_TRUSTED_PROXIES, the right-most X-Forwarded-For address that is not itself a trusted proxy. The header
 is never read from any other peer, so a client cannot pick its own bucket by sending one. Behind a proxy
 that is not listed, every citizen shares the proxy's bucket: list the proxies.
@@ -30,6 +30,7 @@ from services.api.problems import Problem
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPV6_PREFIX = 64  # an IPv6 client is its /64, the block one subscriber is given (RFC 6177)
 MAX_HOPS = 20  # X-Forwarded-For entries read at most, right to left: a long forged chain costs nothing
 
 
@@ -94,7 +95,7 @@ class RateLimiter:
             return
         principal = request.get(PRINCIPAL, PUBLIC)
         if principal.token_id is None:
-            self._spend(f"{purpose}:addr:{self.client_address(request)}", bucket, what)
+            self._spend(f"{purpose}:addr:{_client_key(self.client_address(request))}", bucket, what)
         elif self.limits.staff is not None:
             self._spend(f"{purpose}:token:{principal.token_id}", self.limits.staff, what)
 
@@ -120,6 +121,15 @@ class RateLimiter:
         self._buckets[client] = (tokens, now)
         while len(self._buckets) > self.limits.remembered:
             self._buckets.popitem(last=False)
+
+
+def _client_key(address: str) -> str:
+    """The bucket an address spends from: itself for IPv4, its /64 for IPv6. One IPv6 subscriber is given a
+    whole /64 (2^64 addresses): keyed by address, a flood from one home went through untouched."""
+    parsed = _parse(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((parsed, IPV6_PREFIX), strict=False))
+    return address
 
 
 def _parse(text: str) -> Address | None:

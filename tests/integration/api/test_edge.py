@@ -43,6 +43,16 @@ async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket(
     assert await file(client, "[::ffff:203.0.113.7]:4711") == 201
 
 
+async def test_an_ipv6_client_is_its_slash_64(make_client: MakeClient) -> None:
+    """One subscriber is given a whole /64: a new address from it each time buys no new bucket (found by a
+    review: 1,000 addresses of one /64 filed 1,000 complaints through a limit of 60 at once)."""
+    client = await make_client(limits=ratelimit.RateLimits(public=TIGHT), trusted_proxies=LOCAL)
+    home = [f"2001:db8:1:2::{n:x}" for n in range(1, 4)]
+    assert [await file(client, address) for address in home] == [201, 201, 429]
+    assert await file(client, "[2001:db8:1:2:ffff::1]:443") == 429
+    assert await file(client, "2001:db8:1:3::1") == 201  # the next /64: another subscriber
+
+
 async def test_from_an_untrusted_peer_the_header_is_ignored(make_client: MakeClient) -> None:
     client = await make_client(limits=ratelimit.RateLimits(public=TIGHT))  # no trusted proxies
     assert [await file(client, f"203.0.113.{n}") for n in range(2)] == [201, 201]
