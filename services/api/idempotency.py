@@ -127,10 +127,15 @@ class IdempotencyStore:
         """(fingerprint, tracking code, key) held for each item: its own if first, else the earlier ones."""
         scopes = [item[0] for item in items]
         claims = sorted((item[:4] for item in items), key=lambda claim: claim[0])
-        # Racing twins (one id) in one batch: the first one's key, scope and fingerprint.
+        # Racing twins (one id) in one batch: the claim inserted first wins (the stable sort keeps their order),
+        # and only a twin with its body puts the key: the guard in the statement cannot see a claim row the
+        # same statement inserts, and an anonymous complaint must not get a key from a refused twin.
+        winning: dict[str, str] = {}
+        for scope_hash, fingerprint, *_ in items:
+            winning.setdefault(scope_hash, fingerprint)
         first: dict[uuid.UUID, tuple[bytes, str, str]] = {}
         for scope_hash, fingerprint, complaint_id, _, key in items:
-            if key is not None:
+            if key is not None and fingerprint == winning[scope_hash]:
                 first.setdefault(complaint_id, (key, scope_hash, fingerprint))
         puts = sorted(first.items())
         held: dict[str, tuple[str, str]] = {}
