@@ -4,8 +4,8 @@ Mapping: one subject per aggregate (`<prefix>.ev.<originator_id>`), message data
 state, headers `Levee-Topic` and `Levee-Version`. A notification id is the message's stream sequence.
 Tracking: one subject per upstream application (`<prefix>.track.<name>`), written as the worker runtime
 writes its own (data `{"position": n}`, header `Levee-Position`), so both kinds of reader agree.
-Snapshots (any purpose other than "events") live under `<prefix>.track.<purpose>.<originator_id>`: the
-stream has no subjects of their own, and under `ev.>` every consumer of events would take them for facts.
+Snapshots (any purpose other than "events") live under `<prefix>.snap.<purpose>.<originator_id>`
+(`StreamSpec.snapshot_subject`): never under `ev.>`, where every consumer of events would take them for facts.
 """
 
 from __future__ import annotations
