@@ -6,6 +6,7 @@ levee token create --role ROLE --name NAME           mint a staff API token (pri
 levee token list | levee token revoke TOKEN_ID       staff tokens by id; a revoked one is refused at once
 levee deadletters list                               events workers set aside, with any retry's outcome
 levee deadletters retry WORKER EVENT_POSITION        ask the worker to handle that event once more
+levee stream upgrade                                 add new subjects to an older stream (NATS admin user)
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import structlog
 
 from events.reference import configure_reference
 from projections import app as projector_app
-from services import cli_deadletters, cli_tokens
+from services import cli_deadletters, cli_stream, cli_tokens
 from services.api import app as api
 from services.dispatch import app as dispatch_app
 from services.logging_setup import configure_logging
@@ -153,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_tokens.add_parser(commands)  # levee token create --role ROLE --name NAME | list | revoke TOKEN_ID
     cli_deadletters.add_parser(commands)  # levee deadletters list | retry WORKER EVENT_POSITION
+    cli_stream.add_parser(commands)  # levee stream upgrade (NATS_URL with the admin user)
     return parser
 
 

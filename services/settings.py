@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from events.store.stream import StreamSpec
 
@@ -21,6 +21,9 @@ LogFormat = Literal["json", "console"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 MIN_SECRET_CHARS = 32
+# What deploy/env.example and deploy/kubernetes/secret.yaml put where a secret goes: refused in any case, so a
+# deployment cannot start on a secret everyone who read the repository knows.
+PLACEHOLDER = "change-me"
 _STREAM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _NATS_SCHEMES = {"nats", "tls", "ws", "wss"}
@@ -99,6 +102,7 @@ class Settings:
             raise SettingsError(f"LEVEE_LOG_FORMAT={self.log_format!r}: one of {', '.join(LOG_FORMATS)}")
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(f"LEVEE_LOG_LEVEL={self.log_level!r}: one of {', '.join(LOG_LEVELS)}")
+        _refuse_placeholders(self)
         if self.contact_hash_secret is not None and len(self.contact_hash_secret) < MIN_SECRET_CHARS:
             raise SettingsError(f"LEVEE_CONTACT_SECRET is too short: at least {MIN_SECRET_CHARS} characters")
         if not 0 <= self.metrics_port <= 65535:
@@ -218,6 +222,54 @@ class Settings:
     def base_url(self) -> str:
         host = f"[{self.http_host}]" if ":" in self.http_host else self.http_host
         return f"http://{host}:{self.http_port}"
+
+
+def _refuse_placeholders(settings: Settings) -> None:
+    """A secret, or a password in a URL, still holding the shipped placeholder stops the process, saying which
+    (never the value)."""
+    secret = (settings.contact_hash_secret or b"").decode("utf-8", "replace")
+    if _is_placeholder(secret):
+        raise SettingsError(
+            f"LEVEE_CONTACT_SECRET is still the placeholder (it contains {PLACEHOLDER!r}): set a random secret of "
+            f"at least {MIN_SECRET_CHARS} characters: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    if any(_is_placeholder(key) for key in settings.open311_api_keys):
+        raise SettingsError(
+            f"LEVEE_OPEN311_API_KEYS: a key is still a placeholder (it contains {PLACEHOLDER!r})"
+        )
+    if _is_placeholder(_url_password(settings.database_url)):
+        raise SettingsError(
+            f"DATABASE_URL: the password is still a placeholder (it contains {PLACEHOLDER!r}): set the database's "
+            "real password (POSTGRES_PASSWORD in deploy/.env; DATABASE_URL in the levee-database Secret)"
+        )
+    for server in (settings.nats_url or "").split(","):
+        if _is_placeholder(_url_password(server.strip() or None, token_as_user=True)):
+            parts = urlsplit(server.strip())
+            if parts.password is None:  # nats://TOKEN@host: the user is the secret, not to be shown
+                raise SettingsError(f"NATS_URL: a token is still a placeholder (it contains {PLACEHOLDER!r})")
+            user = parts.username or ""
+            raise SettingsError(
+                f"NATS_URL: the password of NATS user {user!r} is still a placeholder (it contains "
+                f"{PLACEHOLDER!r}): set LEVEE_NATS_{user.upper()}_PASSWORD to a real one, for the NATS servers "
+                "and this service alike: python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+
+
+def _is_placeholder(value: str | None) -> bool:
+    return value is not None and PLACEHOLDER in value.lower()
+
+
+def _url_password(url: str | None, *, token_as_user: bool = False) -> str | None:
+    """The secret a URL carries: its password (or a `password=` query parameter), or with `token_as_user`
+    a NATS token given as the user (`nats://TOKEN@host`). Only called on URLs `_check_url` accepted."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.password is not None:
+        return unquote(parts.password)
+    if (query := parse_qs(parts.query).get("password")) is not None:
+        return query[0]
+    return unquote(parts.username) if token_as_user and parts.username is not None else None
 
 
 def _list(text: str | None) -> tuple[str, ...]:

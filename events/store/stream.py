@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import nats.errors
 from nats.aio.client import Client as NATS
 
 DEFAULT_STREAM = "LEVEE_EVENTS"
@@ -83,14 +84,38 @@ class StreamSpec:
         }
 
 
+# How long a service waits for its request to add subjects to an older stream. No service's NATS user may
+# update the stream (services/embedded/nats_permissions.py): nats-server drops the request and tells only the
+# client's error callback, so no answer ever comes. Bounded, so a service fails fast with StreamNeedsUpgrade.
+UPDATE_SECONDS = 5.0
+UPGRADE_COMMAND = "levee stream upgrade"
+
+
 class StreamConfigError(RuntimeError):
     pass
+
+
+class StreamNeedsUpgrade(StreamConfigError):
+    """The stream predates subjects this version of Levee writes, and this connection could not add them."""
+
+    def __init__(self, stream: str, missing: list[str], reason: str) -> None:
+        super().__init__(
+            f"stream {stream} lacks the subjects {', '.join(missing)} that this version of Levee writes, and this "
+            f"NATS user could not add them ({reason}). Run `{UPGRADE_COMMAND}` once with the NATS admin user's "
+            "credentials in NATS_URL (docs/operations.md, section 6). Until then this service cannot use the "
+            "stream: the API answers 503 and retries by itself, the workers and the projector exit and are restarted"
+        )
+        self.stream = stream
+        self.missing = missing
+        self.reason = reason
 
 
 async def ensure_stream(nc: NATS, spec: StreamSpec, timeout: float = 10.0) -> dict[str, Any]:
     """Create the stream, or check that the existing one keeps the guarantees we rely on.
 
-    Raw JSON API: nats-py's StreamConfig does not know `allow_atomic` yet.
+    Raw JSON API: nats-py's StreamConfig does not know `allow_atomic` yet. An older deployment's stream that
+    lacks some of `spec.subjects` gets them added when this user may (`levee up`, the admin user); otherwise
+    StreamNeedsUpgrade, within UPDATE_SECONDS, names them and the admin step.
     """
     wanted = spec.config()
     reply = await nc.request(
@@ -105,17 +130,38 @@ async def ensure_stream(nc: NATS, spec: StreamSpec, timeout: float = 10.0) -> di
     if error:
         raise StreamConfigError(f"stream {spec.name}: {error.get('description')}")
     config = body["config"]
-    missing = [s for s in spec.subjects if s not in config.get("subjects", [])]
-    if missing:  # an older deployment's stream: add the subjects, keep everything else as it is
-        updated = {**config, "subjects": [*config.get("subjects", []), *missing]}
-        reply = await nc.request(
-            f"$JS.API.STREAM.UPDATE.{spec.name}", json.dumps(updated).encode(), timeout=timeout
-        )
-        body = json.loads(reply.data)
-        if body.get("error"):
-            raise StreamConfigError(f"stream {spec.name}: {body['error'].get('description')}")
+    if missing_subjects(spec, config):
+        body = await add_missing_subjects(nc, spec, config, timeout=min(timeout, UPDATE_SECONDS))
         config = body["config"]
     for key in ("allow_direct", "allow_atomic", "deny_delete", "deny_purge"):
         if not config.get(key):
             raise StreamConfigError(f"stream {spec.name} exists without {key}: refusing to use it")
+    return body
+
+
+def missing_subjects(spec: StreamSpec, config: dict[str, Any]) -> list[str]:
+    """The subjects this version writes that the stream's config does not list."""
+    return [s for s in spec.subjects if s not in config.get("subjects", [])]
+
+
+async def add_missing_subjects(
+    nc: NATS, spec: StreamSpec, config: dict[str, Any], *, timeout: float
+) -> dict[str, Any]:
+    """Add the missing subjects to the stream, keeping everything else of its config; the updated stream info.
+
+    Raises StreamNeedsUpgrade when the server refuses or does not answer within `timeout` (a user without
+    `$JS.API.STREAM.UPDATE` gets no answer at all, only a permissions violation on its error callback).
+    """
+    missing = missing_subjects(spec, config)
+    updated = {**config, "subjects": [*config.get("subjects", []), *missing]}
+    try:
+        reply = await nc.request(
+            f"$JS.API.STREAM.UPDATE.{spec.name}", json.dumps(updated).encode(), timeout=timeout
+        )
+    except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError):
+        reason = f"no answer to $JS.API.STREAM.UPDATE.{spec.name} within {timeout:g} s: not permitted?"
+        raise StreamNeedsUpgrade(spec.name, missing, reason) from None
+    body: dict[str, Any] = json.loads(reply.data)
+    if error := body.get("error"):
+        raise StreamNeedsUpgrade(spec.name, missing, f"refused: {error.get('description')}")
     return body

@@ -29,8 +29,10 @@ def publish_permissions(spec: StreamSpec) -> dict[str, list[str]]:
         f"$JS.API.DIRECT.GET.{spec.name}.>",
         f"$JS.API.STREAM.INFO.{spec.name}",
         f"$JS.API.STREAM.CREATE.{spec.name}",  # idempotent with the same config; a different one is refused
-        "$JS.API.INFO",
     ]
+    # Not `$JS.API.STREAM.UPDATE`: a service that meets an older stream lacking a subject stops with
+    # StreamNeedsUpgrade, and an operator adds it as admin (`levee stream upgrade`). Nor `$JS.API.INFO`
+    # (account info): nothing of Levee asks it.
     # Readers of the whole stream in order (workers, the projector) do it through an ephemeral consumer of
     # their own (events/store/cursor.py): make it, pull from it, delete it. Nothing else of consumers.
     consume = [

@@ -38,8 +38,16 @@ SETTINGS_VARS = frozenset(
         reference_file=ROOT / "events/reference/levee.toml",
         triage_rules=ROOT / "services/triage/rules.toml",
         routing_file=ROOT / "services/dispatch/routing.toml",
+        trusted_proxies=("10.0.0.0/8",),
+        open311_api_keys=("k" * 16,),
+        public_url="https://levee.example",
     ).to_env()
 )
+# The secrets each service uses (services/api/resources.py, projections/app.py); the workers use neither, and
+# must not be given them.
+SECRETS = ("DATABASE_URL", "LEVEE_CONTACT_SECRET")
+SECRETS_USED = {"api": {"DATABASE_URL", "LEVEE_CONTACT_SECRET"}, "projector": {"DATABASE_URL"}}
+PLACEHOLDER = re.compile("change-me", re.IGNORECASE)
 K8S_API_VERSIONS = {
     "Namespace": "v1",
     "ConfigMap": "v1",
@@ -105,7 +113,7 @@ def compose_problems(deploy: Path) -> list[str]:
         if dockerfile != (deploy / "Dockerfile").resolve():
             problems.append(f"{where}: not built from deploy/Dockerfile")
         problems += environment_problems(
-            where, {k: str(v) for k, v in service.get("environment", {}).items()}
+            where, name, {k: str(v) for k, v in service.get("environment", {}).items()}
         )
         if "./data-files:/etc/levee:ro" not in service.get("volumes", []):
             problems.append(f"{where}: deploy/data-files is not mounted read-only at /etc/levee")
@@ -125,18 +133,34 @@ def compose_problems(deploy: Path) -> list[str]:
     return problems
 
 
-def environment_problems(where: str, env: dict[str, str]) -> list[str]:
+def filled_in(env: dict[str, str]) -> dict[str, str]:
+    """`env` with its placeholders replaced, as an operator does before deploying (Settings refuses them as
+    shipped: test_the_shipped_placeholders_are_refused)."""
+    return {name: PLACEHOLDER.sub("filled-in", value) for name, value in env.items()}
+
+
+def environment_problems(where: str, service: str, env: dict[str, str]) -> list[str]:
     problems = [f"{where}: {var} is not a setting Levee reads" for var in sorted(set(env) - SETTINGS_VARS)]
+    used = SECRETS_USED.get(service, set())
+    problems += [
+        f"{where}: gets {var}, which {service} never uses"
+        for var in SECRETS
+        if var in env and var not in used
+    ]
+    problems += [f"{where}: {var} is not set" for var in sorted(used) if not env.get(var)]
     try:
-        settings = Settings.from_env(env)
+        settings = Settings.from_env(filled_in(env))
     except SettingsError as exc:
         return [*problems, f"{where}: {exc}"]
+    if settings.nats_stream != StreamSpec().name:
+        problems.append(
+            f"{where}: LEVEE_STREAM={settings.nats_stream}, but the NATS users' permissions are rendered for "
+            f"{StreamSpec().name}"
+        )
     if settings.stream_replicas != 3:
         problems.append(f"{where}: LEVEE_STREAM_REPLICAS is not 3")
     if len((settings.nats_url or "").split(",")) != 3:
         problems.append(f"{where}: NATS_URL does not list the three nodes")
-    if settings.database_url is None or settings.contact_hash_secret is None:
-        problems.append(f"{where}: DATABASE_URL and LEVEE_CONTACT_SECRET must be set")
     return problems
 
 
@@ -329,7 +353,7 @@ def service_environment_problems(served: dict[str, dict[str, Any]], by_kind: dic
         spliced = {
             v for v in env if any(f"$({v})" in str(e.get("value", "")) for e in container.get("env", []))
         }
-        problems += environment_problems(name, {k: v for k, v in env.items() if k not in spliced})
+        problems += environment_problems(name, name, {k: v for k, v in env.items() if k not in spliced})
         urls[name] = env.get("NATS_URL", "")
     return problems + credential_problems(urls, users)
 
@@ -669,8 +693,8 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], 
         lambda d: kubernetes_problems(d / "kubernetes"),
         "LEVEE_NATS_API_PASSWORD and LEVEE_NATS_DISPATCH_PASSWORD are one password"),
     "a Deployment given every NATS password": (
-        _edit("kubernetes/dispatch.yaml", "            - secretRef: {name: levee-secrets}\n",
-              "            - secretRef: {name: levee-secrets}\n            - secretRef: {name: levee-nats-users}\n"),
+        _edit("kubernetes/dispatch.yaml", "            - configMapRef: {name: levee-settings}\n",
+              "            - configMapRef: {name: levee-settings}\n            - secretRef: {name: levee-nats-users}\n"),
         lambda d: kubernetes_problems(d / "kubernetes"), "dispatch: gets every NATS password"),
     "NATS values with a widened permission": (
         _edit("kubernetes/nats-values.yaml", '"levee.track.triage"', '"levee.track.>"'),
@@ -724,6 +748,29 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], 
     "NATS values with the GC target as a number": (
         _edit("kubernetes/nats-values.yaml", '    GOGC: "25"\n', "    GOGC: 25\n"),
         lambda d: nats_values_problems(d / "kubernetes"), "container.env GOGC is neither a string nor a map"),
+    "a compose worker given the database": (
+        _edit("compose.yaml", "      <<: *levee-env\n      NATS_URL: nats://triage:",
+              "      <<: *levee-env\n      DATABASE_URL: postgresql://levee:x@postgres:5432/levee\n      NATS_URL: nats://triage:"),
+        compose_problems, "levee serve triage: gets DATABASE_URL, which triage never uses"),
+    "compose giving the contact secret to every service": (
+        _edit("compose.yaml", "    LEVEE_STREAM_REPLICAS: \"3\"\n",
+              "    LEVEE_STREAM_REPLICAS: \"3\"\n    LEVEE_CONTACT_SECRET: ${LEVEE_CONTACT_SECRET}\n"),
+        compose_problems, "levee serve projector: gets LEVEE_CONTACT_SECRET, which projector never uses"),
+    "a compose API without the database": (
+        _edit("compose.yaml", "      DATABASE_URL: postgresql://levee:${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in deploy/.env}@postgres:5432/levee\n      LEVEE_CONTACT_SECRET",
+              "      LEVEE_CONTACT_SECRET"),
+        compose_problems, "levee serve api: DATABASE_URL is not set"),
+    "a worker Deployment given the database": (
+        _edit("kubernetes/notices.yaml", "            - configMapRef: {name: levee-settings}\n",
+              "            - configMapRef: {name: levee-settings}\n            - secretRef: {name: levee-database}\n"),
+        lambda d: kubernetes_problems(d / "kubernetes"), "notices: gets DATABASE_URL, which notices never uses"),
+    "a worker Deployment given the contact secret": (
+        _edit("kubernetes/dispatch.yaml", "            - configMapRef: {name: levee-settings}\n",
+              "            - configMapRef: {name: levee-settings}\n            - secretRef: {name: levee-api-secrets}\n"),
+        lambda d: kubernetes_problems(d / "kubernetes"), "dispatch: gets LEVEE_CONTACT_SECRET, which dispatch never uses"),
+    "a stream the NATS permissions are not rendered for": (
+        _edit("kubernetes/configmap.yaml", '  LEVEE_STREAM_REPLICAS: "3"\n', '  LEVEE_STREAM: OTHER\n  LEVEE_STREAM_REPLICAS: "3"\n'),
+        lambda d: kubernetes_problems(d / "kubernetes"), "LEVEE_STREAM=OTHER, but the NATS users' permissions"),
     "NATS values without sync always": (
         _edit("kubernetes/nats-values.yaml", "sync_interval: always", "sync_interval: 2m"),
         lambda d: nats_values_problems(d / "kubernetes"), "sync_interval: always merged"),
@@ -738,3 +785,25 @@ def test_a_broken_copy_is_caught(breakage: str, tmp_path: Path) -> None:
     break_it(deploy)
     problems = check(deploy)
     assert any(expected in problem for problem in problems), problems
+
+
+def service_environments() -> dict[str, dict[str, str]]:
+    """Every service's variables as shipped, in compose ("compose NAME") and Kubernetes ("kubernetes NAME")."""
+    found = {
+        f"compose {name}": {k: str(v) for k, v in service.get("environment", {}).items()}
+        for name, service in levee_services(load_compose(DEPLOY)).items()
+    }
+    by_kind: dict[str, dict[str, dict[str, Any]]] = {}
+    for _, doc in load_manifests(DEPLOY / "kubernetes"):
+        by_kind.setdefault(doc["kind"], {})[doc["metadata"]["name"]] = doc
+    for deployment in by_kind["Deployment"].values():
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        found[f"kubernetes {container['command'][2]}"] = container_environment(container, by_kind)[0]
+    return found
+
+
+@pytest.mark.parametrize("where", sorted(service_environments()))
+def test_the_shipped_placeholders_are_refused(where: str) -> None:
+    """env.example's change-me-... and secret.yaml's CHANGE-ME-... stop every service until replaced."""
+    with pytest.raises(SettingsError, match="placeholder"):
+        Settings.from_env(service_environments()[where])

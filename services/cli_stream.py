@@ -1,0 +1,102 @@
+"""`levee stream upgrade`: add to an older deployment's stream the subjects this version of Levee writes.
+
+Services may not update the stream (their NATS users lack `$JS.API.STREAM.UPDATE`,
+services/embedded/nats_permissions.py), so after an upgrade that adds a subject they stop with
+StreamNeedsUpgrade until an operator runs this once with the admin user's credentials in NATS_URL
+(docs/operations.md, section 6). It only adds subjects; everything else of the stream stays as it is.
+Beside `levee up` it uses `levee up`'s own NATS, which needs no upgrade (its services add the subjects).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+import nats.errors
+import structlog
+
+from events.store.connection import connect_nats
+from events.store.stream import (
+    StreamConfigError,
+    StreamNeedsUpgrade,
+    add_missing_subjects,
+    ensure_stream,
+    missing_subjects,
+)
+from services.settings import Settings, SettingsError, without_passwords
+
+log = structlog.get_logger(__name__)
+
+CONNECT_BOUND = 15.0  # seconds to reach NATS before giving up (the client would retry for ever)
+UPGRADE_SECONDS = 30.0  # the admin's update: a cluster's stream answers once its replicas agree
+STREAM_NOT_FOUND = 10059
+
+
+def add_parser(commands: Any) -> None:
+    """`commands` is the `levee` parser's subparsers object."""
+    parser = commands.add_parser("stream", help="the event stream: upgrade an older deployment's")
+    actions = parser.add_subparsers(required=True, metavar="ACTION")
+    upgrade = actions.add_parser(
+        "upgrade",
+        help="add the subjects this version writes to an existing stream (NATS_URL with the admin user)",
+    )
+    upgrade.set_defaults(command=_upgrade)
+
+
+async def _upgrade(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    return await upgrade_stream(settings)
+
+
+async def upgrade_stream(
+    settings: Settings, *, out: TextIO | None = None, timeout: float = UPGRADE_SECONDS
+) -> int:
+    """0 when the stream has every subject (added now or already there) or does not exist yet; 1 otherwise.
+
+    `timeout` bounds each request: a user without the permission waits that long for an answer that never comes."""
+    if settings.nats_url is None:
+        raise SettingsError("`levee stream upgrade` needs NATS_URL, with the NATS admin user's credentials")
+    spec, shown = settings.stream_spec, without_passwords(settings.nats_url)
+    try:
+        async with asyncio.timeout(CONNECT_BOUND):
+            nc = await connect_nats(settings.nats_url, name="levee-stream-upgrade")
+    except (TimeoutError, nats.errors.Error) as exc:
+        log.error(
+            "stream_not_upgraded", nats=shown, reason=f"NATS not reachable: {str(exc) or type(exc).__name__}"
+        )
+        return 1
+    stream = out or sys.stdout
+    try:
+        reply = await nc.request(f"$JS.API.STREAM.INFO.{spec.name}", b"", timeout=timeout)
+        body: dict[str, Any] = json.loads(reply.data)
+        if (error := body.get("error")) and error.get("err_code") == STREAM_NOT_FOUND:
+            stream.write(
+                f"stream {spec.name} does not exist yet: the first service to start creates it whole\n"
+            )
+            return 0
+        if error:
+            raise StreamConfigError(f"stream {spec.name}: {error.get('description')}")
+        missing = missing_subjects(spec, body["config"])
+        if missing:
+            await add_missing_subjects(nc, spec, body["config"], timeout=timeout)
+        await ensure_stream(nc, spec, timeout=timeout)  # and it keeps the guarantees Levee relies on
+    except StreamNeedsUpgrade as exc:
+        log.error("stream_not_upgraded", stream=spec.name, missing=exc.missing, nats=shown,
+                  reason=f"{exc.reason}; NATS_URL must carry the NATS admin user (LEVEE_NATS_ADMIN_PASSWORD), "
+                  "not a service's")  # fmt: skip
+        return 1
+    except (StreamConfigError, TimeoutError, nats.errors.Error) as exc:
+        log.error("stream_not_upgraded", stream=spec.name, nats=shown, reason=str(exc) or type(exc).__name__)
+        return 1
+    finally:
+        await nc.close()
+    if missing:
+        stream.write(f"stream {spec.name}: added {', '.join(missing)}; restart the services that stopped\n")
+        log.info("stream_upgraded", stream=spec.name, added=missing)
+    else:
+        stream.write(f"stream {spec.name} already has every subject this version writes: nothing to do\n")
+    stream.flush()
+    return 0
