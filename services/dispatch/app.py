@@ -61,13 +61,20 @@ def build(
     return worker, watcher
 
 
+def routing_file(settings: Settings) -> Path | None:
+    """The deployment's routing table: LEVEE_ROUTING (a mounted file: in Kubernetes the data directory is not
+    kept), else a routing.toml dropped next to its data; None: the packaged one."""
+    if settings.routing_file is not None:
+        return settings.routing_file
+    dropped = settings.data_dir / "routing.toml"
+    return dropped if dropped.is_file() else None
+
+
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     """`levee serve dispatch`: route and watch deadlines until `stop` is set, then drain."""
     if settings.nats_url is None:
         raise SettingsError("dispatch needs NATS_URL (`levee up` sets it for its services)")
-    # A deployment replaces the routing table with LEVEE_ROUTING (a mounted file: in Kubernetes the data
-    # directory is not kept), or by dropping its own routing.toml next to its data.
-    routing_path = settings.routing_file or settings.data_dir / "routing.toml"
+    routing_path = routing_file(settings)
     async with AsyncExitStack() as stack:
         nc = await connect_nats(settings.nats_url, name=settings.service_name)
         stack.push_async_callback(nc.drain)
@@ -75,9 +82,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         await ensure_stream(nc, spec)
         worker, watcher = build(
             JetStreamEventStore(nc, spec, read_window=SIDE_READER_WINDOW, health=write_health()),
-            routing_path=routing_path if routing_path.is_file() else None,
+            routing_path=routing_path,
             reference_path=settings.reference_file,
         )
-        log.info("dispatch_started", routing=str(routing_path) if routing_path.is_file() else "packaged")
+        log.info("dispatch_started", routing=str(routing_path or "packaged"))
         await asyncio.gather(worker.run(stop), watcher.run(stop))
     log.info("dispatch_stopped")

@@ -27,7 +27,7 @@ from services.embedded.ports import free_port
 from services.embedded.postgres_server import PostgresServer
 from services.logging_setup import write_banner
 from services.settings import Settings, without_password, without_passwords
-from services.up import contact_secret, leftovers, running, watchdog
+from services.up import contact_secret, leftovers, preflight, running, watchdog
 from services.up.children import Child
 
 log = structlog.get_logger(__name__)
@@ -55,6 +55,13 @@ async def launch(
                     "levee_failed", reason=f"the API's address {settings.base_url} is in use ({taken}): "
                     "another `levee up`, or another program, listens there; stop it, or choose another "
                     "port (LEVEE_HTTP_PORT, or --port)",
+                )  # fmt: skip
+                return 1
+            if problem := preflight.data_file_problem(settings):
+                log.error(
+                    "levee_failed", reason=f"a data file of this deployment cannot be used: {problem}. Fix it, or "
+                    "unset LEVEE_REFERENCE / LEVEE_TRIAGE_RULES / LEVEE_ROUTING (or remove the data directory's "
+                    "routing.toml) to use the packaged one",
                 )  # fmt: skip
                 return 1
             await asyncio.to_thread(leftovers.stop_leftovers, data_dir)

@@ -333,6 +333,22 @@ def test_levee_up_on_a_port_in_use_says_so_and_starts_nothing(tmp_path: Path) ->
     assert not launcher.events("nats_started") and not launcher.events("service_started")
 
 
+def test_levee_up_with_a_broken_routing_table_says_so_and_starts_nothing(tmp_path: Path) -> None:
+    """A deployment's routing.toml sends a category to a department the reference data lacks: dispatch would stop
+    at its start and be restarted for ever, the reason buried in the log. The launcher says it once instead."""
+    data_dir = tmp_path / "levee-data"
+    data_dir.mkdir()
+    (data_dir / "routing.toml").write_text('[categories]\nflooding = ["no_such_department"]\n', encoding="utf-8")
+    launcher = Launcher(free_port(), data_dir)
+    try:
+        assert launcher.wait_exit(STOP_BOUND) == 1, launcher.output
+    finally:
+        launcher.kill()
+    [failed] = launcher.events("levee_failed")
+    assert "routing.toml" in failed["reason"] and "no_such_department" in failed["reason"], failed
+    assert not launcher.events("nats_started") and not launcher.events("service_started")
+
+
 async def test_levee_up_after_a_killed_launcher_stops_its_leftover_servers_first(tmp_path: Path) -> None:
     data_dir = tmp_path / "levee-data"
     first = Launcher(free_port(), data_dir)
