@@ -1,6 +1,6 @@
 // The command board: fetches /api/v1/board and refetches it whenever the server says the read models moved.
 import {
-  api, bi, el, fmtDuration, fmtNumber, fmtTime, incidentStatus, liveEvents, loginFlow, problemText, refetcher,
+  api, bi, el, fmtDuration, fmtNumber, fmtTime, incidentStatus, liveEvents, loginFlow, once, problemText, refetcher,
   say, showConnection, statusLabel,
 } from "/static/common.js";
 
@@ -142,10 +142,7 @@ function render(board) {
 
   renderCommand(board);
 
-  rows($("extensions"), board.extension_requests, (x) => el("tr", { "data-id": x.id },
-    el("td", { text: x.tracking_code }), el("td", {}, department(x.department)),
-    el("td", { class: "num", text: x.minutes ?? "—" }), el("td", { text: x.reason || "—" }),
-    el("td", { text: fmtTime(x.requested_at) })), "暂无待批申请 no requests waiting");
+  renderExtensions(board.extension_requests, board.as_of, c.extension_pending);
 
   rows($("dead-letters"), board.dead_letters, (d) => el("tr", { "data-position": d.position },
     el("td", { text: d.worker }), el("td", { class: "num", text: d.event_position ?? "—" }),
@@ -210,9 +207,18 @@ function renderCommand(board) {
     el("td", {}, e.in_command_queue ? el("span", { class: "tag queue" }, bi("指挥部队列", "command queue")) : null,
       e.escalation_level >= 2 ? [e.in_command_queue ? " " : "", bi(`${e.escalation_level}级督办`, `level ${e.escalation_level}`)] : null),
     el("td", {}, levelTag(e.level)), el("td", {}, category(e.category)), el("td", {}, district(e.district)),
-    el("td", { class: "why" }, e.why || "—", e.incident_id ? el("div", { class: "notes", text: `事件 incident: ${titles.get(e.incident_id) || e.incident_id}` }) : null),
+    el("td", { class: "why", title: e.why || null }, localTimes(e.why) || "—", e.incident_id ? el("div", { class: "notes", text: `事件 incident: ${titles.get(e.incident_id) || e.incident_id}` }) : null),
     el("td", { class: "when" }, fmtTime(e.since || e.received_at), e.overdue ? el("div", { class: "overdue-text", text: "超时 overdue" }) : null)),
     "暂无需逐件决定的工单 nothing to decide one by one");
+}
+
+// A reason's timestamps as the board shows every time, in local time: the deadline watcher writes "missed
+// resolve-by deadline 2025-09-01T06:00:00+00:00" (UTC) into the stored text, which stays as it is (the cell's
+// title). Only stamps with an offset: one without would be read as local time, and wrongly.
+const ISO_STAMP = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})/g;
+
+function localTimes(text) {
+  return text && text.replace(ISO_STAMP, (stamp) => (Number.isNaN(Date.parse(stamp)) ? stamp : fmtTime(stamp)));
 }
 
 // 责任人: the one person responsible for a case or an incident, or a red "未指定 unassigned" when nobody is
@@ -238,6 +244,157 @@ async function assign(kind, id, label, current) {
     refresh();
   } catch (error) {
     say($("message"), `${label}: 指定责任人失败 not assigned — ${problemText(error)}`, "error");
+  }
+}
+
+// 延期: a department asked command for more time. Command grants it (the minutes asked, or another number) or
+// denies it, saying why. The rows are kept across the live refetches, not rebuilt (only their deadline is
+// redrawn): an officer typing the minutes to grant keeps the value and the focus while the board moves. A row
+// is one request, the case and when it was asked: a case that asks again after a decision is a new row.
+const MAX_MINUTES = 20160; // what the grant command takes (services/api/commands.py): 14 days
+const deciding = new Set(); // cases with a decision on its way: a double click sends it once
+let denying = null; // the row whose request the deny form answers
+
+// With none waiting the panel is its heading line only: a wall screen's height goes to what needs a decision.
+function renderExtensions(items, asOf, total) {
+  const tbody = $("extensions");
+  const kept = new Map([...tbody.querySelectorAll("tr[data-key]")].map((tr) => [tr.dataset.key, tr]));
+  const next = items.map((x) => {
+    const tr = kept.get(`${x.id}@${x.requested_at}`) || extensionRow(x);
+    showDeadline(tr, x, asOf);
+    return tr;
+  });
+  const n = items.length, cut = total > n ? ` · 看板只列出 ${total} 项中的前 ${n} 项 the board lists the first ${n} of ${total}` : "";
+  $("extensions-note").textContent = n ? `${n} 件，最早的申请在前 ${n} waiting, the oldest first${cut}`
+    : "暂无待批申请 no requests waiting";
+  $("extensions-table").hidden = !n;
+  if (denying && !next.includes(denying)) { // decided: here (the deny form closes), or by someone else meanwhile
+    if (!denying.dataset.decided) {
+      say($("message"), `${denying.dataset.code}: 延期申请已不在待批列表 the request is no longer waiting`, "info");
+    }
+    $("deny").hidden = true;
+    denying = null;
+  }
+  for (const tr of [...tbody.children]) if (!next.includes(tr)) tr.remove();
+  // Only rows out of place are moved: moving the row being typed in would take its focus away.
+  next.forEach((tr, n) => { if (tbody.children[n] !== tr) tbody.insertBefore(tr, tbody.children[n] || null); });
+}
+
+function extensionRow(x) {
+  const minutes = el("input", {
+    type: "number", class: "minutes", min: 1, max: MAX_MINUTES, step: 1, required: true, value: x.minutes ?? "",
+    "aria-label": `批准分钟数 Minutes to grant: ${x.tracking_code}`, oninput: () => preview(tr),
+    onkeydown: (event) => { if (event.key === "Enter") grantExtension(tr); },
+  });
+  const tr = el("tr", { "data-id": x.id, "data-key": `${x.id}@${x.requested_at}`, "data-code": x.tracking_code },
+    el("td", { class: "code" }, el("strong", { text: x.tracking_code })), el("td", {}, department(x.department)),
+    el("td", { class: "asked" }, el("strong", { text: x.minutes ? `${x.minutes} 分 min` : "—" }),
+      el("div", { class: "notes", text: fmtTime(x.requested_at) })),
+    el("td", { class: "reason", text: x.reason || "—" }),
+    el("td", { class: "deadline" }),
+    el("td", { class: "decide" },
+      el("div", { class: "acts" }, minutes, el("span", { class: "unit", text: "分 min" }),
+        el("button", { type: "button", "data-decide": "grant", onclick: () => grantExtension(tr) }, "批准 Grant"),
+        el("button", { type: "button", class: "danger", "data-decide": "deny", onclick: () => openDeny(tr) }, "驳回 Deny…")),
+      el("div", { class: "notes after" })));
+  return tr;
+}
+
+// The case's resolve-by now and the time left to it, as of the board's time; and what a grant would make it.
+function showDeadline(tr, x, asOf) {
+  tr.dataset.resolveBy = x.resolve_by || "";
+  tr.dataset.asOf = asOf;
+  const cell = tr.querySelector("td.deadline");
+  if (!x.resolve_by) {
+    cell.replaceChildren(el("span", { class: "empty", text: "无办结期限 no resolve-by" }));
+  } else {
+    const left = new Date(x.resolve_by) - new Date(asOf), [zh, en] = howLong(Math.abs(left));
+    cell.replaceChildren(el("div", { class: "when", text: fmtTime(x.resolve_by) }),
+      left < 0 ? el("div", { class: "overdue-text", text: `超时 ${zh} ${en} overdue` })
+        : el("div", { class: "left", text: `剩余 ${zh} ${en} left` }));
+  }
+  preview(tr);
+}
+
+// As the deadline watcher folds a grant (events/deadlines.py): from the resolve-by, or from now when it passed.
+function preview(tr) {
+  const minutes = Number(tr.querySelector("input.minutes").value), after = tr.querySelector(".after");
+  const { resolveBy, asOf } = tr.dataset;
+  if (!validMinutes(minutes)) {
+    after.textContent = `1–${MAX_MINUTES} 分 min`;
+  } else {
+    const from = Math.max(new Date(resolveBy || asOf), new Date(asOf));
+    after.textContent = resolveBy ? `批准后 after grant: ${fmtTime(new Date(from + minutes * 60000).toISOString())}` : "";
+  }
+}
+
+const validMinutes = (n) => Number.isInteger(n) && n >= 1 && n <= MAX_MINUTES;
+
+// A span of time in words: "3天2小时 3 d 2 h", "2小时5分 2 h 5 min", "5分 5 min".
+function howLong(ms) {
+  const minutes = Math.floor(ms / 60000), d = Math.floor(minutes / 1440), h = Math.floor((minutes % 1440) / 60);
+  const m = minutes % 60;
+  if (d) return [`${d}天${h}小时`, `${d} d ${h} h`];
+  if (h) return [`${h}小时${m}分`, `${h} h ${m} min`];
+  return minutes ? [`${m}分`, `${m} min`] : ["不到1分", "<1 min"];
+}
+
+function grantExtension(tr) {
+  const input = tr.querySelector("input.minutes"), minutes = Number(input.value);
+  if (!validMinutes(minutes)) {
+    say($("message"), `${tr.dataset.code}: 批准分钟数须为 1–${MAX_MINUTES} 的整数 minutes to grant must be a whole `
+      + `number from 1 to ${MAX_MINUTES}`, "error");
+    input.focus();
+    return;
+  }
+  decide(tr, "grant", { minutes }, [`已批准延期 ${minutes} 分`, `extension of ${minutes} min granted`]);
+}
+
+function openDeny(tr) {
+  denying = tr;
+  const code = tr.dataset.code, asked = tr.querySelector("td.asked strong").textContent;
+  $("deny-title").replaceChildren(bi(`驳回延期申请：${code}（申请 ${asked}）`, `Deny the extension asked for ${code}`));
+  $("deny-reason").value = "";
+  $("deny").hidden = false;
+  $("deny-reason").focus();
+}
+
+$("deny").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!denying) return;
+  const tr = denying, reason = $("deny-reason").value.trim();
+  if (!reason) {
+    say($("message"), `${tr.dataset.code}: 驳回须写明理由 a reason is required to deny`, "error");
+    return;
+  }
+  const ok = await once($("deny-submit"), () => decide(tr, "deny", { reason }, ["已驳回延期", "extension denied"]));
+  if (ok && denying === tr) { $("deny").hidden = true; denying = null; }
+});
+$("deny-cancel").addEventListener("click", () => { $("deny").hidden = true; denying = null; });
+
+// One decision per case at a time, its row's controls disabled while it is on its way. Once decided they stay
+// disabled: the row goes when the board hears of the decision, and a second click would only be refused.
+async function decide(tr, action, body, [zh, en]) {
+  const { id, code } = tr.dataset;
+  if (deciding.has(id)) return false;
+  deciding.add(id);
+  const controls = tr.querySelectorAll("td.decide button, td.decide input");
+  for (const control of controls) control.disabled = true;
+  let decided = false;
+  try {
+    await api(`/api/v1/complaints/${id}/extension-requests/${action}`, { method: "POST", body });
+    decided = true;
+    tr.dataset.decided = action;
+    say($("message"), `${code}: ${zh} ${en}`, "ok");
+    refresh();
+    return true;
+  } catch (error) {
+    const [notZh, notEn] = action === "grant" ? ["批准延期失败", "not granted"] : ["驳回延期失败", "not denied"];
+    say($("message"), `${code}: ${notZh} ${notEn} — ${problemText(error)}`, "error");
+    return false;
+  } finally {
+    deciding.delete(id);
+    if (!decided) for (const control of controls) control.disabled = false;
   }
 }
 
