@@ -6,7 +6,7 @@ Kept apart from the aggregate so the rules read as one table and the aggregate s
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -410,6 +410,11 @@ def check_attempt_follow_up(c: Complaint, note: str) -> None:
     require_text(note, "note")
 
 
+# The furthest a time agreed with a caller may lie ahead, even with command's approval: a P4 has 5 days, an
+# extension adds at most 14. A year's typo (2206) stored unbounded stopped the read models: year 10000 in UTC.
+AGREED_AT_MOST = timedelta(days=90)
+
+
 def check_agree_resolution_time(
     c: Complaint, agreed_at: datetime, now: datetime, approved_by_command: bool
 ) -> None:
@@ -421,6 +426,12 @@ def check_agree_resolution_time(
         agreed_at > now,
         "agreed_time_in_past",
         "An agreed resolution time must be in the future.",
+        field="agreed_at",
+    )
+    require(
+        agreed_at <= now + AGREED_AT_MOST,
+        "agreed_time_too_far",
+        f"An agreed resolution time is at most {AGREED_AT_MOST.days} days ahead; check the year.",
         field="agreed_at",
     )
     require(

@@ -70,7 +70,12 @@ def parse_time(value: str, name: str) -> datetime:
         raise invalid([FieldError(name, "must be an ISO 8601 date-time")]) from None
     if parsed.tzinfo is None:
         raise invalid([FieldError(name, "must carry a time zone (e.g. +08:00 or Z)")])
-    return parsed
+    try:
+        return parsed.astimezone(
+            UTC
+        )  # stored in UTC, as every other time: 9999-12-31T23:59-01:00 is not a time
+    except OverflowError:
+        raise invalid([FieldError(name, "is out of range")]) from None
 
 
 async def _check_agreed_time(request: web.Request, complaint: Complaint, body: Body) -> None:

@@ -165,8 +165,8 @@ async def department_queue(
         f"SELECT id, tracking_code, status, level, score, category, district, received_at, dispatched_at, "
         f"accepted_at, accept_by, resolve_by, agreed_resolution_at, escalation_level, extension_pending, "
         f"return_count, reopen_count, "
-        "EXTRACT(EPOCH FROM accept_by - $2)::int AS seconds_to_accept, "
-        f"EXTRACT(EPOCH FROM resolve_by - $2)::int AS seconds_to_resolve, {overdue_sql('$2')} AS overdue, "
+        "EXTRACT(EPOCH FROM accept_by - $2)::bigint AS seconds_to_accept, "
+        f"EXTRACT(EPOCH FROM resolve_by - $2)::bigint AS seconds_to_resolve, {overdue_sql('$2')} AS overdue, "
         "count(*) OVER () AS total "
         f"FROM {S}.complaints WHERE department = $1 AND status IN ('dispatched', 'accepted', 'reopened') "
         "ORDER BY LEAST(accept_by, resolve_by) ASC NULLS LAST, received_at, id LIMIT $3",
@@ -357,7 +357,7 @@ async def overdue_list(conn: Conn, *, limit: int = 50, now: datetime | None = No
     """Overdue open complaints, the longest overdue first (`seconds_overdue`)."""
     rows = await conn.fetch(
         f"SELECT id, tracking_code, status, level, category, district, department, accept_by, resolve_by, "
-        "EXTRACT(EPOCH FROM $2 - LEAST(accept_by, resolve_by))::int AS seconds_overdue "
+        "EXTRACT(EPOCH FROM $2 - LEAST(accept_by, resolve_by))::bigint AS seconds_overdue "
         f"FROM {S}.complaints WHERE {overdue_sql('$2')} ORDER BY seconds_overdue DESC LIMIT $1",
         limit, _now(now),
     )  # fmt: skip

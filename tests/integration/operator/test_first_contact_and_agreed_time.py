@@ -89,3 +89,16 @@ async def test_agreed_time_waits_for_assessment_then_keeps_within_resolve_by(con
         "items"
     ]
     assert item["agreed_resolution_at"] is not None
+
+    # A year's typo, even from command: refused, not stored. Stored, year 10000 in UTC stopped the read models.
+    for typo, code in (
+        ("9999-12-31T23:59:59-01:00", None),
+        ("2206-07-01T18:00:00+08:00", "agreed_time_too_far"),
+    ):
+        refused = await console.call("POST", path, role="command", json={"agreed_at": typo})
+        assert refused.status == 422, typo
+        problem = await refused.json()
+        assert problem["errors"][0]["field"] == "agreed_at" and (code is None or problem["code"] == code), (
+            problem
+        )
+    assert (await load(console.store, stored["id"])).agreed_resolution_at == datetime.fromisoformat(late)
