@@ -122,10 +122,21 @@ def _parser() -> argparse.ArgumentParser:
     drill.add_argument("--concurrency", type=int, default=256, help="requests in flight at most")
     drill.add_argument(
         "--staff",
-        action="store_true",
-        help="simulate staff: department desks (sign for, return, note progress, ask for time, resolve), "
-        "command deciding extensions, an operator making follow-up calls",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="simulate staff (the default; --no-staff when people play them): department desks (sign for, "
+        "return, note progress, ask for time, resolve), command deciding extensions, an operator making "
+        "follow-up calls",
     )
+    drill.add_argument(
+        "--staff-tail", type=float, default=120.0,
+        help="seconds the simulated staff may work on after the last complaint, until nothing is left to do "
+        "(default 120)",
+    )  # fmt: skip
+    drill.add_argument(
+        "--retries", type=int, default=3,
+        help="send a complaint answered 503 (or not at all) again, with its Idempotency-Key (default 3)",
+    )  # fmt: skip
     drill.set_defaults(command=_drill)
 
     rebuild = commands.add_parser(
@@ -226,6 +237,7 @@ async def _drill(settings: Settings, args: argparse.Namespace, environ: Mapping[
     options = DrillOptions(
         args.scenario, rate=args.rate, duration=args.duration, seed=args.seed,
         operator_token=args.operator_token, public=args.public, staff=args.staff, concurrency=args.concurrency,
+        retries=max(0, args.retries), staff_tail=max(0.0, args.staff_tail),
     )  # fmt: skip
     async with contextlib.AsyncExitStack() as stack:
         minter = await stack.enter_async_context(_token_store(settings)) if options.needs_tokens else None
@@ -245,7 +257,7 @@ async def _token_store(settings: Settings) -> AsyncIterator[TokenStore]:
         raise SettingsError(
             "`levee drill` mints its drill tokens in the database of a running `levee up` (start one; set "
             "LEVEE_DATA_DIR if it uses another data directory) or DATABASE_URL; or pass --operator-token "
-            "(without --staff), or --public to drill as the rate-limited public"
+            "(with --no-staff), or --public to drill as the rate-limited public"
         )
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1, timeout=10.0)
     try:

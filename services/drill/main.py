@@ -3,8 +3,10 @@
 A drill needs staff tokens: as the public it would be one caller throttled per address (429s), could not
 record media exposure or phone calls, and nobody would act on the cases. Unless given `--operator-token`
 (or `--public`), it mints its own drill tokens through the token store the CLI opens on the running
-`levee up`'s database (or DATABASE_URL): an operator desk, and with `--staff` one desk per department and a
-command desk. Only their hashes are stored, and they are revoked when the drill ends.
+`levee up`'s database (or DATABASE_URL): an operator desk, and with staff (the default; `--no-staff` when
+people play them) one desk per department and a command desk. Only their hashes are stored, and they are revoked
+when the drill ends. After the last complaint the staff desks work on (`--staff-tail`): what a department
+signed for in the last minute is resolved and followed up too, not dropped.
 """
 
 from __future__ import annotations
@@ -48,8 +50,10 @@ class DrillOptions:
     seed: int = 1
     operator_token: str | None = None
     public: bool = False  # submit as the public (rate-limited per address, web and app channels only)
-    staff: bool = False
+    staff: bool = True
     concurrency: int = 256
+    retries: int = 3  # a 503 (or no answer) is sent again with its Idempotency-Key, as an app does
+    staff_tail: float = 120.0  # seconds the desks may work on after the last complaint (see `drill`)
 
     @property
     def needs_tokens(self) -> bool:
@@ -113,8 +117,10 @@ async def drill(base_url: str, options: DrillOptions, minter: TokenMinter | None
         try:
             report = await run_drill(
                 base_url, plan, operator_token=None if options.public else tokens.operator,
-                concurrency=options.concurrency, run_id=run_id,
+                concurrency=options.concurrency, run_id=run_id, retries=options.retries,
             )  # fmt: skip
+            if staff is not None:
+                await _tail(desks, options.staff_tail)
         finally:
             staff_stop.set()
             actions = dict(sorted((await staff).items())) if staff is not None else None
@@ -122,3 +128,22 @@ async def drill(base_url: str, options: DrillOptions, minter: TokenMinter | None
     if actions is not None:
         summary["staff"] = actions
     return summary
+
+
+QUIET_SECONDS = 10.0  # the desks have had nothing to do for this long: the drill's work is done
+
+
+async def _tail(desks: StaffDesks, bound: float) -> None:
+    """Let the desks finish the drill's cases: until nothing has been due for QUIET_SECONDS (the last cases
+    dispatched, signed for, resolved and followed up), at most `bound` seconds."""
+    loop = asyncio.get_running_loop()
+    ends, quiet_since = loop.time() + bound, loop.time()
+    while (now := loop.time()) < ends and now - quiet_since < QUIET_SECONDS:
+        if not desks.settled():
+            quiet_since = now
+        await asyncio.sleep(desks.plan.poll)  # the desks' own pace: they look at their queues this often
+    log.info(
+        "drill_staff_done",
+        tail_seconds=round(bound - max(0.0, ends - loop.time()), 1),
+        settled=desks.settled(),
+    )

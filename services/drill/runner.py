@@ -32,6 +32,9 @@ class DrillReport:
     elapsed: float = 0.0
     run_id: str = ""
     replayed: int = 0  # answered "Idempotent-Replayed": an earlier complaint, not a new one
+    retried: Counter[str] = field(default_factory=Counter)  # tries answered 503 (or not at all), sent again
+    given_up: int = 0  # submissions with no answer but 503s and errors after every retry
+    accepted_at: list[float] = field(default_factory=list)  # seconds into the drill of each 201
 
     def percentile(self, q: float) -> float:
         if not self.latencies:
@@ -46,6 +49,8 @@ class DrillReport:
             "sent": self.sent,
             "created": created,
             "replayed": self.replayed,
+            "retried": dict(self.retried),
+            "given_up": self.given_up,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "errors": dict(self.errors),
             "created_per_second": round(created / self.elapsed, 1) if self.elapsed else 0.0,
@@ -63,8 +68,13 @@ async def run_drill(
     concurrency: int = 256,
     timeout: float = 10.0,
     run_id: str | None = None,
+    retries: int = 0,
 ) -> DrillReport:
-    """POST every submission at its time (relative to now); never more than `concurrency` in flight."""
+    """POST every submission at its time (relative to now); never more than `concurrency` in flight.
+
+    With `retries`, a submission answered 503 (or not at all) is sent again with its Idempotency-Key, as an app
+    does, after the answer's Retry-After (at most RETRY_WAIT_MAX seconds): stored once, whatever was lost.
+    `statuses` counts each submission's last answer, `retried` the tries sent again."""
     report = DrillReport(run_id=run_id or uuid.uuid4().hex[:12])
     gate = asyncio.Semaphore(concurrency)
     url = base_url.rstrip("/") + "/api/v1/complaints"
@@ -88,15 +98,20 @@ async def run_drill(
                     body["channel"] = "web"  # the public submits through the web form or the app
             begun = time.perf_counter()
             try:
-                async with session.post(url, json=body, headers=headers) as response:
-                    payload = await response.json(content_type=None)
-                    report.statuses[response.status] += 1
-                    report.replayed += response.headers.get("Idempotent-Replayed") == "true"
-                    if response.status == 201:
+                for tries_left in range(retries, -1, -1):
+                    outcome, wait = await _post(session, url, body, headers, report)
+                    if outcome == "201":
                         report.latencies.append(time.perf_counter() - begun)
-                        report.accepted_ids.append(str(payload.get("id")))
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                report.errors[type(exc).__name__] += 1
+                        report.accepted_at.append(time.monotonic() - started)
+                    if wait is None or not tries_left:
+                        break
+                    report.retried[outcome] += 1
+                    await asyncio.sleep(wait)  # the server's Retry-After: a pause it asked for, bounded
+                report.given_up += wait is not None  # still a 503 or no answer with no try left
+                if outcome.isdigit():
+                    report.statuses[int(outcome)] += 1
+                else:
+                    report.errors[outcome] += 1
             finally:
                 gate.release()
 
@@ -114,3 +129,36 @@ async def run_drill(
     report.elapsed = time.monotonic() - started
     log.info("drill_finished", **report.summary())
     return report
+
+
+RETRY_WAIT_MAX = (
+    2.0  # seconds: a drill waits no longer than this between two tries, whatever Retry-After says
+)
+RETRY_WAIT_NO_ANSWER = 0.5  # seconds before sending again a try that got no answer at all
+
+
+async def _post(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    report: DrillReport,
+) -> tuple[str, float | None]:
+    """One try: its outcome (the status, or the error's name) and how long to wait before the next try (None:
+    this answer is final)."""
+    try:
+        async with session.post(url, json=body, headers=headers) as response:
+            payload = await response.json(content_type=None)
+            if response.status == 201:
+                report.replayed += response.headers.get("Idempotent-Replayed") == "true"
+                report.accepted_ids.append(str(payload.get("id")))
+                return "201", None
+            if response.status != 503:
+                return str(response.status), None
+            try:
+                wait = float(response.headers.get("Retry-After", RETRY_WAIT_NO_ANSWER))
+            except ValueError:
+                wait = RETRY_WAIT_NO_ANSWER
+            return "503", min(max(wait, 0.1), RETRY_WAIT_MAX)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return type(exc).__name__, RETRY_WAIT_NO_ANSWER

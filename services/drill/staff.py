@@ -106,6 +106,10 @@ class StaffDesks:
             if COMMAND in self.desks else None
         )  # fmt: skip
 
+    def settled(self) -> bool:
+        """Nothing planned and no case waiting for command's decision."""
+        return not self.due and not self._after_decision
+
     async def run(self, stop: asyncio.Event) -> Counter[str]:
         """Until `stop` is set: look at the queues and act, every `plan.poll` seconds."""
         while not stop.is_set():

@@ -42,7 +42,9 @@ class Figures:
     scenario: str
     sent: int = 0
     created: int = 0
-    statuses: dict[str, int] = field(default_factory=dict)  # every answer the drill got, errors too
+    statuses: dict[str, int] = field(default_factory=dict)  # each submission's last answer, errors too
+    retried: dict[str, int] = field(default_factory=dict)  # tries answered 503 (or not at all), sent again
+    replayed: int = 0  # 201s that replayed an earlier try's complaint (it was stored, its answer lost)
     received_in_stream: int = 0
     events_in_stream: int = 0
     effects: dict[str, int] = field(default_factory=dict)  # by kind (effects.py)

@@ -40,13 +40,29 @@ RATE, DURATION = 60.0, 12.0  # 720 complaints a scenario: enough to hit every fa
 
 async def drill_with(
     system: System, faults: Callable[[], Awaitable[None]], *, seed: int, rate: float = RATE,
-    duration: float = DURATION,
+    duration: float = DURATION, retries: int = 0,
 ) -> DrillReport:  # fmt: skip
     plan = submissions(load_scenario("typhoon"), seed=seed, rate=rate, duration=duration)
     drill = asyncio.create_task(run_drill(system.base_url, plan, operator_token=system.operator_token,
-                                          concurrency=64, timeout=30.0))  # fmt: skip
+                                          concurrency=64, timeout=30.0, retries=retries))  # fmt: skip
     await faults()
     return await drill
+
+
+# An outage's 503s are sent again with their Idempotency-Key, as an app does (Retry-After, at most 2 s apart):
+# enough tries to outlast every outage here, so each complaint ends stored, once, whatever answers were lost.
+RETRIES = 30
+
+
+def assert_every_complaint_got_in_after_retries(
+    report: DrillReport, figures: Figures, back_at: float
+) -> None:
+    """Intake came back: every submission ended with a 201, some only on a retry, and some after the last
+    outage ended; the stream holds exactly the complaints answered 201, each once (`check` audits the ids)."""
+    assert report.given_up == 0 and dict(report.statuses) == {201: report.sent}, report.summary()
+    assert sum(report.retried.values()) > 0, "no try was refused: the faults missed the drill"
+    assert max(report.accepted_at) > back_at, f"no 201 after the outage ended at {back_at:.1f}s"
+    assert figures.received_in_stream == figures.created == report.sent, figures
 
 
 async def check(
@@ -56,6 +72,8 @@ async def check(
     await system.settle()
     figures.sent = report.sent
     figures.statuses = {str(k): v for k, v in sorted(report.statuses.items())} | dict(report.errors)
+    figures.retried = dict(report.retried)
+    figures.replayed = report.replayed
     reference = load_reference(system.reference_file) if system.reference_file else None
     try:
         async with system.store() as store:
@@ -80,8 +98,9 @@ async def test_nats_server_sigkilled_mid_drill_loses_no_acknowledged_complaint(s
             await asyncio.sleep(1.0)  # the outage
             await asyncio.to_thread(system.nats.start)
 
-    report = await drill_with(system, faults, seed=101)
+    report = await drill_with(system, faults, seed=101, retries=RETRIES)
     await check(system, figures, report)
+    assert_every_complaint_got_in_after_retries(report, figures, back_at=8.0 + 1.0)
 
 
 # Staff as the drill's desks play them, compressed: a case is signed for (or returned) within seconds.
@@ -202,8 +221,9 @@ async def test_postgres_restarted_mid_drill(system: System) -> None:
         await asyncio.to_thread(system.postgres.start)
         figures.faults.append("PostgreSQL started")
 
-    report = await drill_with(system, faults, seed=303)
+    report = await drill_with(system, faults, seed=303, retries=RETRIES)
     await check(system, figures, report)
+    assert_every_complaint_got_in_after_retries(report, figures, back_at=4.0 + 2.0)
 
 
 FLOOD = 3000
