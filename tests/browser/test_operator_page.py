@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +207,31 @@ async def test_a_call_submitted_twice_files_one_complaint(stack: Stack, browser:
 async def _read_models_ready(stack: Stack, token: str) -> None:
     """The API answers the operator's reads (the projector has made the read models)."""
     await _until("the read models", lambda: _json(stack, "GET", "/api/v1/operator/follow-ups", token))
+
+
+async def test_a_desk_pc_whose_clock_is_fast_still_files_its_calls(
+    stack: Stack, browser: Any, nc: Any
+) -> None:
+    """The call card stamps a call's start with the server's time, not the PC's: a desk PC ten minutes fast
+    stamped calls in the future, and intake refused every one of them (found by a review of time handling)."""
+    operator = await stack.token("operator")
+    await _read_models_ready(stack, operator)
+    page = await browser.new_page(viewport={"width": 1366, "height": 768})
+    await page.clock.set_system_time(datetime.now(UTC) + timedelta(minutes=10))  # then it runs on from there
+    await page.goto(f"{stack.url}/operator")
+    await page.locator("#token").fill(operator)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#main")).to_be_visible()
+    description = "Traffic lights dark at the Harbour Road crossing since the storm"
+    await page.locator("#description").fill(description)
+    await page.locator("#submit").click()
+    await expect(page.locator("#message")).to_contain_text("received", timeout=10_000)
+
+    async def filed() -> list[Any]:
+        listed = await _json(stack, "GET", "/api/v1/complaints?limit=50", operator)
+        return [c for c in listed["items"] if c.get("description") == description]
+
+    [found] = await _until("the call in the read model", filed)
+    started = (await load(JetStreamEventStore(nc, stack.settings.stream_spec), found["id"])).call_started_at
+    assert started is not None and abs(started - datetime.now(UTC)) < timedelta(minutes=2), started
+    await page.close()

@@ -34,12 +34,26 @@ export async function api(path, { method = "GET", body, raw = false, headers } =
     init.body = JSON.stringify(body);
   }
   const response = await fetch(path, init);
+  noteServerTime(response);
   if (!response.ok) {
     let problem = null;
     try { problem = await response.json(); } catch { /* not JSON */ }
     throw new ApiError(response.status, problem);
   }
   return raw ? response : response.json();
+}
+
+// The server's clock as this page last saw it (each answer's Date header, to the second). A desk PC whose clock
+// is minutes off would stamp its calls with that time: the API refuses one from the future. Stamp with this.
+let clockOffset = 0;
+
+function noteServerTime(response) {
+  const date = Date.parse(response.headers.get("Date") || "");
+  if (!Number.isNaN(date)) clockOffset = date + 500 - Date.now(); // the header drops the milliseconds: their middle
+}
+
+export function serverNow() {
+  return new Date(Date.now() + clockOffset);
 }
 
 // A load that failed says so until the next one succeeds; an action's own message is left alone.

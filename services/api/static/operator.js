@@ -2,7 +2,7 @@
 // facts, first-contact resolution, repeat calls, agreed time and follow-up calls. Keyboard only works:
 // every action is a form field or a button in reading order; Enter in the number looks up the history.
 import {
-  api, bi, el, fmtTime, liveEvents, loginFlow, newKey, once, problemText, say, statusLabel, whenChanged,
+  api, bi, el, fmtTime, liveEvents, loginFlow, newKey, once, problemText, say, serverNow, statusLabel, whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -31,7 +31,7 @@ function renderSteps() {
 }
 
 function callStarted() {
-  if (!state.callStartedAt) state.callStartedAt = new Date().toISOString();
+  if (!state.callStartedAt) state.callStartedAt = serverNow().toISOString(); // not the PC's clock: it may be off
 }
 
 // -- caller history -----------------------------------------------------------------------------------
