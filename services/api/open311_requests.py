@@ -22,6 +22,7 @@ from events.reference import Reference, load_reference
 from services.api import ratelimit
 from services.api.keys import DependencyUnavailable
 from services.api.open311 import BASE, Open311Error, spec_errors
+from services.api.query_time import parse_query_time
 from services.api.read_models.public import CLOSED_FOR_OPEN311, COORDINATE_DECIMALS, public_text
 from services.api.read_queries import open311_rows
 from services.api.read_routes import json_response, reading
@@ -172,11 +173,13 @@ def _date(raw: str | None, name: str) -> datetime | None:
     if not raw:
         return None
     try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        parsed = parse_query_time(raw)
         parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
         return parsed.astimezone(UTC)  # year 1 at +14:00 is no date PostgreSQL can hold: refused here
     except (ValueError, OverflowError):
-        raise Open311Error(400, f"{name}: a w3c date-time, e.g. 2026-07-01T08:00:00+08:00") from None
+        raise Open311Error(
+            400, f"{name}: a w3c date-time, e.g. 2026-07-01T08:00:00%2B08:00 (+ escaped)"
+        ) from None
 
 
 _REQUEST = {"type": "object", "required": ["service_request_id", "status", "requested_datetime"], "properties": {

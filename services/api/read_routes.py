@@ -35,6 +35,7 @@ from services.api.lateness import lateness
 from services.api.openapi import problem_responses
 from services.api.principal import PRINCIPAL, PUBLIC, Principal
 from services.api.problems import FieldError, Problem, invalid
+from services.api.query_time import parse_query_time
 from services.api.read_models import public, queries, report
 from services.api.read_queries import case_details, staff_notices
 
@@ -168,10 +169,12 @@ def _datetime(query: MultiMapping[str], name: str, errors: list[FieldError]) -> 
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = parse_query_time(value)
     except ValueError:
         errors.append(
-            FieldError(name, "an ISO 8601 date-time with its offset, e.g. 2026-07-01T08:00:00+08:00")
+            FieldError(
+                name, "an ISO 8601 date-time with its offset, e.g. 2026-07-01T08:00:00%2B08:00 (+ escaped)"
+            )
         )
         return None
     if parsed.tzinfo is None:

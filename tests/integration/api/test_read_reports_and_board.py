@@ -59,6 +59,17 @@ async def test_summary_refusals(api: Harness, role: str | None, params: dict, st
     assert (await api.get("/api/v1/reports/summary", role, **params)).status == status
 
 
+async def test_a_time_typed_into_the_url_with_its_plus_unescaped_is_read_as_meant(api: Harness) -> None:
+    """`?start=2026-07-01T08:00:00+08:00`, the very form the error message suggested, arrives with a space for
+    its "+": it was refused (found by a review of time handling)."""
+    headers = await api.headers("command")
+    typed = await api.client.get("/api/v1/reports/summary?start=2026-07-01T08:00:00+08:00", headers=headers)
+    escaped = await api.client.get("/api/v1/reports/summary?start=2026-07-01T08:00:00%2B08:00", headers=headers)
+    assert typed.status == escaped.status == 200, await typed.text()
+    scope = (await typed.json())["scope"]
+    assert scope == (await escaped.json())["scope"] and scope["start"].startswith("2026-07-01T00:00:00"), scope
+
+
 async def test_board_has_every_panel_for_command_staff(api: Harness) -> None:
     board = await api.get_json("/api/v1/board", "command")
     assert set(board) >= {
