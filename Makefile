@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 faults: $(STAMP) ## fault-injection scenarios
-	$(BIN)/pytest tests/faults -p no:cacheprovider
+	$(BIN)/pytest tests/faults tests/integration/cluster -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python bench/eventstore.py

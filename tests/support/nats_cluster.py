@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from services.embedded.nats_server import NatsServer
+from tests.support.waiting import wait_until_async
 
 
 def route_url(node: NatsServer, credentials: tuple[str, str] | None = None) -> str:
@@ -20,6 +22,38 @@ def peers(node: NatsServer) -> set[str]:
     """The server names `node` has routes to now, from its monitoring endpoint."""
     with urllib.request.urlopen(node.monitor_url + "/routez", timeout=2) as response:
         return {route["remote_name"] for route in json.loads(response.read())["routes"]}
+
+
+def stream_leader(node: NatsServer, stream: str) -> str | None:
+    """The server name leading `stream` as `node` sees it now, from its monitoring endpoint; None while no
+    leader is known there (an election under way) or `node` holds no replica of it."""
+    with urllib.request.urlopen(node.monitor_url + "/jsz?streams=true", timeout=5) as response:
+        jsz = json.loads(response.read())
+    for account in jsz.get("account_details") or []:
+        for detail in account.get("stream_detail") or []:
+            if detail["name"] == stream:
+                return (detail.get("cluster") or {}).get("leader") or None
+    return None
+
+
+async def wait_for_stream_leader(
+    node: NatsServer, stream: str, *, other_than: str | None = None, bound: float = 30.0
+) -> str:
+    """The leader of `stream` as `node` sees it, once it knows one (and, given `other_than`, a different one:
+    after that leader died, its followers forget it only once they start an election)."""
+    seen: str | None = None
+
+    async def elected() -> bool:
+        nonlocal seen
+        # The monitoring call blocks: off the event loop, so a test's load carries on while this polls.
+        seen = await asyncio.to_thread(stream_leader, node, stream)
+        return seen is not None and seen != other_than
+
+    await wait_until_async(
+        elected, f"a leader of {stream} (other than {other_than}) on {node.server_name}", bound
+    )
+    assert seen is not None
+    return seen
 
 
 @contextmanager
