@@ -178,7 +178,7 @@ class JetStreamEventStore:
         is no confirmation (tests/integration/store/test_store_full.py)."""
         log.warning("append_ambiguous", batch_id=batch_id, messages=len(writes))
         try:
-            first = await self._first_of_batch(batch_id, writes[0].subject, started - timedelta(seconds=2))
+            first = await self._first_of_batch(batch_id, writes[0], started)
             if first is not None and len(writes) > 1:
                 last = await self.message_at(first + len(writes) - 1)
                 ours = (
@@ -210,9 +210,17 @@ class JetStreamEventStore:
         log.info("append_ambiguous_resolved", batch_id=batch_id, stored=True)
         return list(range(first, first + len(writes)))
 
-    async def _first_of_batch(self, batch_id: str, subject: str, since: datetime) -> int | None:
-        """The position of the write with this batch (or message) id on `subject` since a time, or None."""
-        for message in await self.read_subject(subject, since=since):
+    async def _first_of_batch(self, batch_id: str, write: Write, started: datetime) -> int | None:
+        """The position of the write with this batch (or message) id on the first write's subject, or None.
+
+        Read after the sequence the write expected its subject to end at, when it gave one; else by time, from
+        well before `started`: the server stamps messages with its own clock, which this host's may be ahead of
+        (2 s used to be the margin, and a write stored while this host ran 3 s fast was called not stored)."""
+        if write.expected_last_seq is not None:
+            found = await self.read_subject(write.subject, after_seq=write.expected_last_seq)
+        else:
+            found = await self.read_subject(write.subject, since=started - READ_BACK_CLOCK_MARGIN)
+        for message in found:
             if batch_id in (message.headers.get("Nats-Batch-Id"), message.headers.get("Nats-Msg-Id")):
                 return message.seq
         return None
@@ -463,6 +471,9 @@ class JetStreamEventStore:
             return dict(body["state"])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StoreError(f"stream info: an unreadable reply: {exc!r}") from exc
+
+
+READ_BACK_CLOCK_MARGIN = timedelta(minutes=5)  # how far this host's clock may run ahead of the NATS servers'
 
 
 def _conflicting_subject(writes: Sequence[Write]) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -79,3 +80,25 @@ async def test_a_batch_read_back_in_part_is_unconfirmed_never_stored(
     assert [await store.last_message(w.subject) for w in batch[1:]] == [None, None]
     problem = health.problem()
     assert problem is not None and "unconfirmed" in problem
+
+
+class FastClock(LostAnswer):
+    """A lost answer on a host whose clock runs 30 s ahead of the NATS server's."""
+
+    async def _resolve_ambiguous(
+        self, batch_id: str, writes: Sequence[Write], started: datetime
+    ) -> list[int]:
+        return await super()._resolve_ambiguous(batch_id, writes, started + timedelta(seconds=30))
+
+
+@pytest.mark.parametrize("expected", [0, None], ids=["expected sequence", "no expected sequence"])
+async def test_a_stored_write_is_read_back_whatever_the_hosts_clock_says(
+    nc: NATS, store: JetStreamEventStore, expected: int | None
+) -> None:
+    """The read-back looked from 2 s before the send by this host's clock, the server stamping with its own: a
+    host 3 s fast called a stored write not stored (503, and a client without a key filed it twice)."""
+    fast = FastClock(nc, store.spec)
+    batch = [Write(store.spec.event_subject(uuid.uuid4()), b"m", expected_last_seq=expected)]
+    [position] = await fast.append(batch)
+    stored = await store.message_at(position)
+    assert stored is not None and stored.subject == batch[0].subject
