@@ -179,9 +179,13 @@ def _apply_flags(settings: Settings, args: argparse.Namespace) -> Settings:
 
 
 async def _up(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from services.cli_preflight import data_file_problem
     from services.up import launch  # only `levee up` needs the launcher
 
-    return await launch(settings, services=list(SERVICES), environ=environ, stop=stop_on_signals())
+    return await launch(
+        settings, services=list(SERVICES), environ=environ, stop=stop_on_signals(),
+        data_file_problem=data_file_problem,
+    )  # fmt: skip
 
 
 async def _serve(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:

@@ -13,6 +13,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from events.errors import DomainError
 
@@ -67,6 +68,13 @@ class Area:
     name_en: str
     name_zh: str
     bbox: BoundingBox
+    # The city's time zone (IANA name): its calendar days and hours in reports, Open311 dates given without an
+    # offset, and the time printed in public summaries.
+    time_zone: str = "Asia/Shanghai"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
 
 
 @dataclass(frozen=True)
@@ -209,7 +217,13 @@ def _bbox(raw: dict[str, Any]) -> BoundingBox:
 def _parse(raw: dict[str, Any], source: str) -> Reference:
     area = raw["area"]
     reference = Reference(
-        area=Area(code=area["code"], name_en=area["name_en"], name_zh=area["name_zh"], bbox=_bbox(area)),
+        area=Area(
+            code=area["code"],
+            name_en=area["name_en"],
+            name_zh=area["name_zh"],
+            bbox=_bbox(area),
+            time_zone=str(area.get("time_zone", "Asia/Shanghai")),
+        ),
         districts=tuple(
             District(code=d["code"], name_en=d["name_en"], name_zh=d["name_zh"], bbox=_bbox(d))
             for d in raw["districts"]
@@ -228,6 +242,10 @@ def _parse(raw: dict[str, Any], source: str) -> Reference:
 def _check(ref: Reference, source: str) -> None:
     """A wrong deployment file should stop the process at start, not mis-route a complaint later."""
     problems: list[str] = []
+    try:
+        ref.area.tz  # noqa: B018 - loading it is the check
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"area: time_zone {ref.area.time_zone!r} is no IANA time zone (e.g. Asia/Shanghai)")
     department_codes = {d.code for d in ref.departments}
     for category in ref.categories:
         if category.group not in GROUPS:

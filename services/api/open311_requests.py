@@ -174,7 +174,8 @@ def _date(raw: str | None, name: str) -> datetime | None:
         return None
     try:
         parsed = parse_query_time(raw)
-        parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+        # Without an offset, the city's own time: start_date=2026-07-01 is that calendar day there, not in UTC.
+        parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=load_reference().area.tz)
         return parsed.astimezone(UTC)  # year 1 at +14:00 is no date PostgreSQL can hold: refused here
     except (ValueError, OverflowError):
         raise Open311Error(

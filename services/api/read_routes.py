@@ -356,9 +356,7 @@ async def department_queue(request: web.Request) -> web.Response:
         details = await case_details(conn, [item["id"] for item in items])
     for item in items:
         item.update(details.get(item["id"], {}))
-    return json_response(
-        {"department": code, "as_of": datetime.now().astimezone(), "total": total, "items": items}
-    )
+    return json_response({"department": code, "as_of": datetime.now(UTC), "total": total, "items": items})
 
 
 async def incidents(request: web.Request) -> web.Response:

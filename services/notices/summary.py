@@ -14,8 +14,8 @@ import statistics
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta, timezone
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import pairwise
 from typing import Any
 from uuid import UUID
@@ -29,10 +29,10 @@ from events.complaint import (
     ComplaintResolved,
     DispatchAccepted,
 )
+from events.reference import load_reference
 
 SUMMARY_NAMESPACE = UUID("6c1f3c2e-5d0b-4f4e-9a59-2a8c1b7e9d10")
 DRAFTED_BY = "notices-service"
-CITY_TIME = timezone(timedelta(hours=8), "UTC+08:00")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ class SummaryPolicy:
     # because each summary costs more as the incident grows and each waits for a press officer.
     thresholds: tuple[int, ...] = (20, 50, 100, 200, 500, 1000, 2000, 5000)
     every: timedelta = timedelta(hours=1)  # and one per active incident per period
-    tz: timezone = CITY_TIME
+    # The city's time zone, from the reference data (a deployment's LEVEE_REFERENCE): summaries print its time.
+    tz: tzinfo = field(default_factory=lambda: load_reference().area.tz)
     # Below this many linked complaints no automatic draft, on a threshold or a period: no public bulletin
     # for a two-report incident unless press writes one.
     min_complaints: int = 5
@@ -197,12 +198,14 @@ def summary_text(
     status: str,
     numbers: Figures,
     as_of: datetime,
-    tz: timezone,
+    tz: tzinfo,
     title_zh: str | None = None,
 ) -> dict[str, str]:
     """The Notice fields (title_en/zh, body_en/zh, status) of a progress summary; `title_zh` when the
     incident's title has a Chinese form (else `title` serves both)."""
-    when = as_of.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    local = as_of.astimezone(tz)
+    when, offset = local.strftime("%Y-%m-%d %H:%M"), local.strftime("%z")
+    zone = f"UTC{offset[:3]}:{offset[3:]}"  # "UTC+08:00": what the reader needs, whatever the zone's name
     median = numbers.median_minutes_to_accept
     wait_en = f"{median:g} minutes" if median is not None else "not yet measured"
     wait_zh = f"{median:g} 分钟" if median is not None else "暂无数据"
@@ -210,12 +213,12 @@ def summary_text(
         "title_en": f"Progress update: {title} ({area_en})",
         "title_zh": f"处置进展通报：{title_zh or title}（{area_zh}）",
         "body_en": (
-            f"As of {when} ({tz.tzname(None)}), {numbers.received} reports about this incident have been "
+            f"As of {when} ({zone}), {numbers.received} reports about this incident have been "
             f"received, {numbers.dispatched} have been passed to the responsible departments and "
             f"{numbers.resolved} have been resolved. Median time for a department to take a report: {wait_en}."
         ),
         "body_zh": (
-            f"截至{when}（{tz.tzname(None)}），本事件共受理群众诉求{numbers.received}件，"
+            f"截至{when}（{zone}），本事件共受理群众诉求{numbers.received}件，"
             f"已派发责任部门{numbers.dispatched}件，已办结{numbers.resolved}件。"
             f"部门签收用时中位数：{wait_zh}。"
         ),

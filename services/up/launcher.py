@@ -13,7 +13,7 @@ import os
 import shlex
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from services.embedded.ports import free_port
 from services.embedded.postgres_server import PostgresServer
 from services.logging_setup import write_banner
 from services.settings import Settings, without_password, without_passwords
-from services.up import contact_secret, leftovers, preflight, running, watchdog
+from services.up import contact_secret, leftovers, running, watchdog
 from services.up.children import Child
 
 log = structlog.get_logger(__name__)
@@ -37,8 +37,15 @@ READY_TIMEOUT = 90.0
 
 
 async def launch(
-    settings: Settings, *, services: Sequence[str], environ: Mapping[str, str], stop: asyncio.Event
+    settings: Settings,
+    *,
+    services: Sequence[str],
+    environ: Mapping[str, str],
+    stop: asyncio.Event,
+    data_file_problem: Callable[[Settings], str | None] | None = None,
 ) -> int:
+    """Start everything; `data_file_problem` says why the deployment's data files cannot be used (None: they
+    can), asked before anything starts."""
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = settings.replace(
@@ -57,7 +64,7 @@ async def launch(
                     "port (LEVEE_HTTP_PORT, or --port)",
                 )  # fmt: skip
                 return 1
-            if problem := preflight.data_file_problem(settings):
+            if data_file_problem is not None and (problem := data_file_problem(settings)):
                 log.error(
                     "levee_failed", reason=f"a data file of this deployment cannot be used: {problem}. Fix it, or "
                     "unset LEVEE_REFERENCE / LEVEE_TRIAGE_RULES / LEVEE_ROUTING (or remove the data directory's "

@@ -9,7 +9,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # Shared building blocks any service may use: they are libraries, not services.
 SHARED = ("services.runtime", "services.embedded", "services.settings", "services.logging_setup")
-COMPOSITION_ROOTS = {"services/cli.py", "services/cli_tokens.py", "services/cli_deadletters.py"}
+COMPOSITION_ROOTS = {
+    "services/cli.py",
+    "services/cli_tokens.py",
+    "services/cli_deadletters.py",
+    "services/cli_preflight.py",
+}
 
 
 def imports(path: Path) -> set[str]:

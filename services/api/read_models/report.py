@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from events.reference import load_reference
 from services.api.read_models.queries import OPEN, Conn, S, department_rates, merged_into_sql
 
 _OPEN_SQL = "(" + ", ".join(f"'{s}'" for s in OPEN) + ")"
@@ -108,11 +109,14 @@ def report_csv(report: dict[str, Any]) -> str:
     """One CSV of the report: section, dimension, value-of-dimension, metric, value."""
     out = io.StringIO()
     writer = csv.writer(out)
+    city = load_reference().area.tz  # an hour as the city's staff read it: 08:00 Beijing time, not 00:00 UTC
     writer.writerow(["section", "dimension", "key", "metric", "value"])
     for metric, value in report["totals"].items():
         writer.writerow(["totals", "", "", metric, value])
     for row in report["per_hour"]:
-        writer.writerow(["per_hour", "hour", row["hour"].isoformat(), "received", row["received"]])
+        writer.writerow(
+            ["per_hour", "hour", row["hour"].astimezone(city).isoformat(), "received", row["received"]]
+        )
     for section, dimension in (
         ("by_category", "category"),
         ("by_district", "district"),
@@ -134,7 +138,7 @@ def report_csv(report: dict[str, Any]) -> str:
                 writer.writerow(["follow_up_by_department", "department", row["department"], metric, value])
     for row in report["handling_time_by_hour"]:
         for metric in ("calls", "median_seconds"):
-            writer.writerow(["handling_time_by_hour", "hour", row["hour"].isoformat(), metric,
+            writer.writerow(["handling_time_by_hour", "hour", row["hour"].astimezone(city).isoformat(), metric,
                              _number(row[metric])])  # fmt: skip
     return out.getvalue()
 

@@ -224,6 +224,12 @@ REFUSALS: list[tuple[str, str, Callable[[Complaint], None], str]] = [
         "beyond_resolve_by_needs_approval",
     ),
     (
+        "agree_time_a_years_typo",
+        "accepted",
+        lambda c: c.agree_resolution_time(NOW + timedelta(days=91), NOW, True),
+        "agreed_time_too_far",
+    ),
+    (
         "agree_time_naive",
         "accepted",
         lambda c: c.agree_resolution_time(datetime(2030, 1, 1), NOW, False),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -41,7 +41,7 @@ def _every_event(build: Callable[[str], Complaint]) -> list[Aggregate.Event]:
     c.assign_responsible("Li Wei", "cmd", note="duty officer")
     c.repeat_call("again", "app")
     c.record_emergency_transfer("119", "operator:chen", "people trapped")
-    c.agree_resolution_time(datetime(2099, 1, 1, tzinfo=UTC), datetime.now(UTC), True)
+    c.agree_resolution_time(datetime.now(UTC) + timedelta(days=30), datetime.now(UTC), True)
     c.resolve("power", "restored")
     c.attempt_follow_up("no answer")
     c.record_follow_up(True, "not_satisfied", "slow")

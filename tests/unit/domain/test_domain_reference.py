@@ -99,3 +99,14 @@ def test_a_category_routed_to_an_unknown_department_is_rejected_at_load(tmp_path
     path.write_text(_packaged_text().replace('default_department = "parks"', 'default_department = "zoo"'))
     with pytest.raises(ValueError, match="unknown department 'zoo'"):
         load_reference(path)
+
+
+def test_the_citys_time_zone_comes_from_the_file_and_a_wrong_one_stops_the_load(tmp_path: Path) -> None:
+    assert str(load_reference().area.tz) == "Asia/Shanghai"
+    elsewhere = tmp_path / "elsewhere.toml"
+    elsewhere.write_text(_packaged_text().replace('"Asia/Shanghai"', '"Asia/Kathmandu"'), encoding="utf-8")
+    assert str(load_reference(elsewhere).area.tz) == "Asia/Kathmandu"
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(_packaged_text().replace('"Asia/Shanghai"', '"Beijing"'), encoding="utf-8")
+    with pytest.raises(ValueError, match="time_zone 'Beijing'"):
+        load_reference(wrong)

@@ -1,5 +1,7 @@
 """What `levee up` checks before it starts anything: the deployment's own data files, loaded as the services load them.
 
+A composition root beside services/cli.py: it knows the services whose files it loads; the launcher is handed it.
+
 A typo in LEVEE_REFERENCE, LEVEE_TRIAGE_RULES or the routing table stops triage or dispatch at their start: under
 `levee up` they were restarted with backoff for ever, the reason repeated in their log among everything else. Now
 the launcher says it once and starts nothing. (`levee serve` alone fails at its start, as before.)
