@@ -47,10 +47,12 @@ def choose_department(
 
 
 class CommandDesk:
-    def __init__(self, plan: StaffPlan, *, seed: int, reference: Reference, get: Get, schedule: Schedule,
-                 outcomes: Counter[str]) -> None:  # fmt: skip
+    def __init__(self, plan: StaffPlan, *, rng: Callable[[str, str], random.Random], reference: Reference,
+                 get: Get, schedule: Schedule, outcomes: Counter[str]) -> None:  # fmt: skip
         self.plan = plan
-        self.rng = random.Random(f"command:{seed}")  # its own stream: department desks' draws do not shift it
+        self.rng = (
+            rng  # a case's own draws for one step (StaffDesks.rng): the same for a seed, whatever the timing
+        )
         self.reference = reference
         self.get, self.schedule, self.outcomes = get, schedule, outcomes
         self.rounds: set[tuple[str, str, int]] = set()  # (case, "route" | "decide", round)
@@ -87,7 +89,8 @@ class CommandDesk:
             f"returned by {', '.join(returned)}" if returned else f"no route for {category or 'no category'}"
         )
         body = {"department": department, "reason": f"Command decides: {department} takes it ({why}) (drill)"}
-        self.schedule(self.rng.uniform(*self.plan.command_dispatch_after), case, "dispatch", "command_dispatch",
+        draws = self.rng(case, f"command_dispatch:{len(returned)}")
+        self.schedule(draws.uniform(*self.plan.command_dispatch_after), case, "dispatch", "command_dispatch",
                       body)  # fmt: skip
 
     async def _pending_extensions(self) -> None:
@@ -117,8 +120,9 @@ class CommandDesk:
             return  # already decided; the list has not caught up yet
         self.rounds.add((case, "decide", int(request["version"])))
         self._deciding.add(case)
-        after = self.rng.uniform(*self.plan.decide_after)
-        if self.rng.random() < self.plan.grant_share:
+        draws = self.rng(case, f"decide:{request['version']}")
+        after = draws.uniform(*self.plan.decide_after)
+        if draws.random() < self.plan.grant_share:
             minutes = int(request["detail"].get("minutes") or 60)
             self.schedule(after, case, "extension-requests/grant", "extension_grant", {"minutes": minutes})
         else:

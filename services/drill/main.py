@@ -22,7 +22,7 @@ import aiohttp
 import structlog
 
 from events.reference import load_reference
-from services.drill.runner import run_drill
+from services.drill.runner import DrillReport, run_drill
 from services.drill.scenario import load_scenario, submissions
 from services.drill.staff import StaffDesks, StaffPlan
 
@@ -107,17 +107,19 @@ async def drill(base_url: str, options: DrillOptions, minter: TokenMinter | None
                 raise ValueError("this drill needs a token store to mint its drill tokens")
             departments = [d.code for d in load_reference().departments]
             tokens = await stack.enter_async_context(drill_tokens(minter, options, run_id, departments))
+        report = DrillReport(run_id=run_id)  # filled as the drill goes: the staff desks read its case keys
         staff_stop = asyncio.Event()
         staff: asyncio.Task[Any] | None = None
         if options.staff:
             session = await stack.enter_async_context(aiohttp.ClientSession())
             desks = StaffDesks(session, base_url, tokens.departments, StaffPlan(), seed=options.seed,
-                               operator_token=tokens.operator, command_token=tokens.command)  # fmt: skip
+                               operator_token=tokens.operator, command_token=tokens.command,
+                               case_key=lambda case: report.case_keys.get(case, case))  # fmt: skip
             staff = asyncio.create_task(desks.run(staff_stop))
         try:
-            report = await run_drill(
+            await run_drill(
                 base_url, plan, operator_token=None if options.public else tokens.operator,
-                concurrency=options.concurrency, run_id=run_id, retries=options.retries,
+                concurrency=options.concurrency, run_id=run_id, retries=options.retries, report=report,
             )  # fmt: skip
             if staff is not None:
                 await _tail(desks, options.staff_tail)

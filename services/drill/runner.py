@@ -35,6 +35,9 @@ class DrillReport:
     retried: Counter[str] = field(default_factory=Counter)  # tries answered 503 (or not at all), sent again
     given_up: int = 0  # submissions with no answer but 503s and errors after every retry
     accepted_at: list[float] = field(default_factory=list)  # seconds into the drill of each 201
+    # complaint id -> its submission's key in the scenario (the same for a seed in every run): the simulated
+    # staff draw what they do with a case from it, so a seed plays each case the same way.
+    case_keys: dict[str, str] = field(default_factory=dict)
 
     def percentile(self, q: float) -> float:
         if not self.latencies:
@@ -69,13 +72,15 @@ async def run_drill(
     timeout: float = 10.0,
     run_id: str | None = None,
     retries: int = 0,
+    report: DrillReport | None = None,
 ) -> DrillReport:
     """POST every submission at its time (relative to now); never more than `concurrency` in flight.
 
     With `retries`, a submission answered 503 (or not at all) is sent again with its Idempotency-Key, as an app
     does, after the answer's Retry-After (at most RETRY_WAIT_MAX seconds): stored once, whatever was lost.
     `statuses` counts each submission's last answer, `retried` the tries sent again."""
-    report = DrillReport(run_id=run_id or uuid.uuid4().hex[:12])
+    report = report or DrillReport()
+    report.run_id = run_id or report.run_id or uuid.uuid4().hex[:12]
     gate = asyncio.Semaphore(concurrency)
     url = base_url.rstrip("/") + "/api/v1/complaints"
     started = time.monotonic()
@@ -99,7 +104,7 @@ async def run_drill(
             begun = time.perf_counter()
             try:
                 for tries_left in range(retries, -1, -1):
-                    outcome, wait = await _post(session, url, body, headers, report)
+                    outcome, wait = await _post(session, url, body, headers, report, item.idempotency_key)
                     if outcome == "201":
                         report.latencies.append(time.perf_counter() - begun)
                         report.accepted_at.append(time.monotonic() - started)
@@ -143,6 +148,7 @@ async def _post(
     body: dict[str, Any],
     headers: dict[str, str],
     report: DrillReport,
+    case_key: str,
 ) -> tuple[str, float | None]:
     """One try: its outcome (the status, or the error's name) and how long to wait before the next try (None:
     this answer is final)."""
@@ -152,6 +158,7 @@ async def _post(
             if response.status == 201:
                 report.replayed += response.headers.get("Idempotent-Replayed") == "true"
                 report.accepted_ids.append(str(payload.get("id")))
+                report.case_keys[str(payload.get("id"))] = case_key
                 return "201", None
             if response.status != 503:
                 return str(response.status), None

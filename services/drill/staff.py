@@ -86,13 +86,18 @@ class StaffDesks:
         command_token: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         reference: Reference | None = None,
+        case_key: Callable[[str], str] | None = None,
     ) -> None:
         self.session = session
         self.api = base_url.rstrip("/") + "/api/v1"
         self.tokens = dict(tokens)
         self.desks = {**self.tokens, **_present(OPERATOR, operator_token), **_present(COMMAND, command_token)}
         self.plan = plan
-        self.rng = random.Random(seed)
+        self.seed = seed
+        # What a desk does with a case is drawn from the seed and the case's key in the scenario (its submission,
+        # the same in every run of the seed), never from one stream shared in the order cases show up in queues
+        # (which timing decides): a seed plays each case the same way, whatever the timing.
+        self.case_key = case_key or (lambda case: case)
         self.clock = clock
         self.due: list[_Due] = []  # a heap: the earliest first
         # Cases waiting for command's decision on more time: (department, seconds from decision to resolution).
@@ -100,11 +105,16 @@ class StaffDesks:
         self.rounds: set[tuple[str, str, str, int]] = set()  # (case, "sign" | "handle", department, round)
         self.outcomes: Counter[str] = Counter()
         self._planned = 0
+        self._follow_ups: dict[str, int] = {}  # follow-up calls planned per case (a reopened case gets more)
         self.command = (
-            CommandDesk(plan, seed=seed, reference=reference or load_reference(), get=self._command_get,
+            CommandDesk(plan, rng=self.rng, reference=reference or load_reference(), get=self._command_get,
                         schedule=self._plan_command, outcomes=self.outcomes)
             if COMMAND in self.desks else None
         )  # fmt: skip
+
+    def rng(self, case: str, step: str) -> random.Random:
+        """The draws for one step of one case (e.g. "sign:0", its first sign-for round)."""
+        return random.Random(f"{self.seed}:{self.case_key(case)}:{step}")
 
     def settled(self) -> bool:
         """Nothing planned and no case waiting for command's decision."""
@@ -136,11 +146,11 @@ class StaffDesks:
     def _notice(self, item: Mapping[str, Any], department: str) -> None:
         case, status = str(item["id"]), item["status"]
         if status == "dispatched":
-            if self._new_round(case, "sign", department, item.get("return_count") or 0):
-                self._plan_sign_for(case, department)
+            if self._new_round(case, "sign", department, round_ := item.get("return_count") or 0):
+                self._plan_sign_for(case, department, self.rng(case, f"sign:{round_}"))
         elif status in ("accepted", "reopened"):
-            if self._new_round(case, "handle", department, item.get("reopen_count") or 0):
-                self._plan_handling(case, department)
+            if self._new_round(case, "handle", department, round_ := item.get("reopen_count") or 0):
+                self._plan_handling(case, department, self.rng(case, f"handle:{round_}"))
 
     def _new_round(self, case: str, step: str, department: str, count: int) -> bool:
         key = (case, step, department, int(count))
@@ -149,24 +159,24 @@ class StaffDesks:
         self.rounds.add(key)
         return True
 
-    def _plan_sign_for(self, case: str, department: str) -> None:
-        after = self.rng.uniform(*self.plan.accept_after)
-        if self.rng.random() < self.plan.return_share:
+    def _plan_sign_for(self, case: str, department: str, rng: random.Random) -> None:
+        after = rng.uniform(*self.plan.accept_after)
+        if rng.random() < self.plan.return_share:
             reason = "Not ours: this belongs to another department (drill)"
             self._plan(after, case, department, "return", "return", {"reason": reason})
         else:
             self._plan(after, case, department, "accept", "accept", {})
 
-    def _plan_handling(self, case: str, department: str) -> None:
-        took = self.rng.uniform(*self.plan.resolve_after)
-        if self.rng.random() < self.plan.note_share:
-            public = self.rng.random() < self.plan.public_note_share
+    def _plan_handling(self, case: str, department: str, rng: random.Random) -> None:
+        took = rng.uniform(*self.plan.resolve_after)
+        if rng.random() < self.plan.note_share:
+            public = rng.random() < self.plan.public_note_share
             kind = "progress_public" if public else "progress_internal"
             body = {"text": NOTES[public], "public": public}
-            self._plan(took * self.rng.uniform(0.2, 0.6), case, department, "progress", kind, body)
-        if COMMAND in self.desks and self.rng.random() < self.plan.extension_share:
-            body = {"minutes": self.rng.choice((60, 120, 240)), "reason": "Waiting for a repair crew (drill)"}
-            ask = took * self.rng.uniform(0.3, 0.8)
+            self._plan(took * rng.uniform(0.2, 0.6), case, department, "progress", kind, body)
+        if COMMAND in self.desks and rng.random() < self.plan.extension_share:
+            body = {"minutes": rng.choice((60, 120, 240)), "reason": "Waiting for a repair crew (drill)"}
+            ask = took * rng.uniform(0.3, 0.8)
             self._plan(ask, case, department, "extension-requests", "extension_request", body)
             # It asked for time because it cannot finish yet: it resolves only once command has decided (a
             # resolution first would leave command nothing to decide), however late the desks run.
@@ -180,10 +190,12 @@ class StaffDesks:
 
     def _plan_follow_up(self, case: str, call: int) -> None:
         outcomes, weights = zip(*self.plan.follow_ups, strict=True)
-        outcome = self.rng.choices(outcomes, weights)[0]
+        rng = self.rng(case, f"follow_up:{call}:{self._follow_ups.get(case, 0)}")
+        self._follow_ups[case] = self._follow_ups.get(case, 0) + 1
+        outcome = rng.choices(outcomes, weights)[0]
         reason = {"not_satisfied": "Still no water at the tap (drill)", "not_reached": "No answer (drill)"}
         body = {"outcome": outcome, "reason": reason.get(outcome, "")}
-        after = self.rng.uniform(*self.plan.follow_up_after)
+        after = rng.uniform(*self.plan.follow_up_after)
         self._plan(after, case, OPERATOR, "follow-up-calls", f"follow_up_{outcome}", body, call=call)
 
     def _plan(
