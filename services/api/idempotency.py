@@ -161,7 +161,9 @@ class IdempotencyStore:
                 )
                 held |= {row["scope"]: (row["fingerprint"], row["tracking_code"]) for row in rows}
             # Keyed before (or refused: another body's claim; the claim then answers 422 anyway).
-            keyed_before = [complaint_id for complaint_id, _ in puts if complaint_id not in keys]
+            # Every keyed item's complaint, not only those put now: a retry whose twin of another body came first
+            # in this statement put nothing, and its key is the one stored before.
+            keyed_before = list({item[2] for item in items if item[4] is not None and item[2] not in keys})
             if keyed_before:
                 rows = await conn.fetch(
                     "SELECT complaint_id, key FROM personal_data_keys WHERE complaint_id = ANY($1::uuid[])",

@@ -40,3 +40,25 @@ async def test_twins_in_one_statement_put_a_key_only_for_the_body_that_won(
             await claims.claim(scope, items[1][1], items[1][3], personal_key=items[1][4])
     finally:
         await pool.close()
+
+
+async def test_a_retry_behind_a_twin_of_another_body_in_one_statement_gets_its_stored_key(
+    database_url: str,
+) -> None:
+    """The complaint was stored with its key before; now a request with the same key but another body comes
+    first in one statement, then the genuine retry: the retry must get the key stored, not None (409 erased)."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        await PersonalKeyStore(pool).create_schema()
+        claims = IdempotencyStore(pool)
+        await claims.create_schema()
+        scope = uuid.uuid4().hex
+        complaint_id = complaint_id_for(scope)
+        stored = await claims.claim(scope, "with-reporter", "LV-AAAAAA", personal_key=b"k" * 32)
+        assert stored.personal_key == b"k" * 32
+        other = (scope, "anonymous", complaint_id, "LV-BBBBBB", None)
+        retry = (scope, "with-reporter", complaint_id, "LV-CCCCCC", b"n" * 32)
+        held = await claims._claim_many([other, retry])
+        assert held[1] == ("with-reporter", "LV-AAAAAA", b"k" * 32)
+    finally:
+        await pool.close()
