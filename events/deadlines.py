@@ -55,6 +55,9 @@ class Deadline:
     source: str  # what opened it: assessed, dispatched, accepted, agreed, extended, reopened
     closed_at: datetime | None = None
     recorded: bool = False  # its miss is recorded (or waived once the case settled)
+    # An accept-by a time agreed with the caller brought forward: what it was before (a later agreed time, or
+    # none, puts it back); None when not brought forward.
+    unbounded: datetime | None = None
 
     def missed(self, now: datetime) -> bool:
         return now > self.due and (self.closed_at is None or self.closed_at > self.due)
@@ -138,15 +141,15 @@ def _assessed(state: DeadlineState, e: PriorityAssessed, ref: Reference) -> Dead
             # when it was accepted (unless a time agreed with the caller already runs).
             if state.open("resolve") is not None:
                 return state
-            if state.agreed_at is not None:  # agreed with the caller after the sign-for: that time
+            if state.agreed_at is not None and state.agreed_at > state.accepted_at:  # agreed, still ahead
                 return _open(state, Deadline("resolve", state.agreed_at, "agreed"))
             due = state.accepted_at + _within(ref.deadlines(e.level), "resolve")
             return _open(state, Deadline("resolve", due, "accepted"))
-        return _open(state, Deadline("accept", _by_agreed(state, e.accept_by, e.timestamp), "assessed"))
+        return _open(state, _accept_by(state, e.accept_by, e.timestamp, "assessed"))
     # A re-assessment tightens only a deadline still ahead: re-opening a passed one would count its miss twice.
     within = ref.deadlines(e.level)
     tightened = tuple(
-        dataclasses.replace(d, due=min(d.due, e.timestamp + _within(within, d.kind)))
+        _tightened(d, e.timestamp + _within(within, d.kind))
         if d.closed_at is None and d.due >= e.timestamp
         else d
         for d in state.deadlines
@@ -165,7 +168,7 @@ def _dispatched(state: DeadlineState, e: ComplaintDispatched, ref: Reference) ->
     if state.level is None:
         return state  # never assessed: triage's assessment opens the clock
     due = e.timestamp + _within(ref.deadlines(state.level), "accept")
-    return _open(state, Deadline("accept", _by_agreed(state, due, e.timestamp), "dispatched"))
+    return _open(state, _accept_by(state, due, e.timestamp, "dispatched"))
 
 
 def _accepted(state: DeadlineState, e: DispatchAccepted, ref: Reference) -> DeadlineState:
@@ -199,9 +202,10 @@ def _agreed(state: DeadlineState, e: ResolutionTimeAgreed, ref: Reference) -> De
         # not signed for the case by then has missed it: the accept clock, if still ahead, runs to it at most.
         pending = state.open("accept")
         if pending is None or pending.due < e.timestamp:
-            return state
+            return state  # none open, or missed already: a missed deadline stays the one missed
+        bounded = _accept_by(state, pending.unbounded or pending.due, e.timestamp, pending.source)
         return _replace(
-            state, pending, dataclasses.replace(pending, due=_by_agreed(state, pending.due, e.timestamp))
+            state, pending, dataclasses.replace(pending, due=bounded.due, unbounded=bounded.unbounded)
         )
     return _open(_close(state, ("resolve",), e.timestamp), Deadline("resolve", e.agreed_at, "agreed"))
 
@@ -227,12 +231,20 @@ def _escalated(state: DeadlineState, e: ComplaintEscalated, ref: Reference) -> D
     state = dataclasses.replace(state, misses_recorded=state.misses_recorded + 1)
     match = next((d for d in state.deadlines if not d.recorded and d.reason == e.reason), None)
     if match is None:
-        # The deadline's length changed since the miss was recorded (a deployment's new reference data), so its
-        # due time, and the reason naming it, moved: it is the first of that kind not yet recorded (events fold
-        # in order, so it was open when the miss was recorded). Without this every overdue case in the city was
-        # escalated again, to command, at the next start.
+        # The deadline's length or rule changed since the miss was recorded (new reference data, an upgrade),
+        # so its due time, and the reason naming it, moved. It is one not recorded yet and never met in time:
+        # of the kind the reason names and missed by then, else any missed by then, else the first of that kind
+        # (its new, longer time had not passed yet). Without this every overdue case in the city was escalated
+        # again, to command, at the next start.
         kind = next((k for k in ("accept", "resolve") if e.reason.startswith(f"missed {k}-by ")), None)
-        match = next((d for d in state.deadlines if not d.recorded and d.kind == kind), None)
+        open_or_missed = [
+            d for d in state.deadlines if not d.recorded and (d.closed_at is None or d.closed_at > d.due)
+        ]
+        missed = [d for d in open_or_missed if d.missed(e.timestamp)]
+        ranked = (
+            [d for d in missed if d.kind == kind] + missed + [d for d in open_or_missed if d.kind == kind]
+        )
+        match = ranked[0] if ranked else None
     return state if match is None else _replace(state, match, dataclasses.replace(match, recorded=True))
 
 
@@ -259,11 +271,19 @@ def _open_from(
     return _open(state, Deadline(kind, start + _within(ref.deadlines(state.level), kind), source))
 
 
-def _by_agreed(state: DeadlineState, due: datetime, start: datetime) -> datetime:
+def _accept_by(state: DeadlineState, due: datetime, start: datetime, source: str) -> Deadline:
     """An accept-by no later than the time agreed with the caller, when that is still ahead of `start`: a case
-    nobody has signed for when the caller's time comes has missed its deadline."""
+    nobody has signed for when the caller's time comes has missed its deadline. It keeps the time it had before,
+    for a later agreed time to put back."""
     agreed = state.agreed_at
-    return agreed if agreed is not None and start < agreed < due else due
+    if agreed is not None and start < agreed < due:
+        return Deadline("accept", agreed, source, unbounded=due)
+    return Deadline("accept", due, source)
+
+
+def _tightened(deadline: Deadline, due: datetime) -> Deadline:
+    unbounded = None if deadline.unbounded is None else min(deadline.unbounded, due)
+    return dataclasses.replace(deadline, due=min(deadline.due, due), unbounded=unbounded)
 
 
 def _open(state: DeadlineState, deadline: Deadline) -> DeadlineState:

@@ -72,7 +72,8 @@ def dump_state(state: DeadlineState) -> str:
             "settled": state.settled,
             "ended": state.ended,
             "deadlines": [
-                [d.kind, d.due.isoformat(), d.source, _iso(d.closed_at), d.recorded] for d in state.deadlines
+                [d.kind, d.due.isoformat(), d.source, _iso(d.closed_at), d.recorded, _iso(d.unbounded)]
+                for d in state.deadlines
             ],
         },
         sort_keys=True,
@@ -84,8 +85,15 @@ def load_state(text: str | None, complaint_id: UUID) -> DeadlineState:
         return DeadlineState(complaint_id)
     data = json.loads(text)
     deadlines = tuple(
-        Deadline(kind, datetime.fromisoformat(due), source, _at(closed_at), recorded)
-        for kind, due, source, closed_at, recorded in data["deadlines"]
+        Deadline(
+            kind,
+            datetime.fromisoformat(due),
+            source,
+            _at(closed_at),
+            recorded,
+            _at(rest[0] if rest else None),
+        )
+        for kind, due, source, closed_at, recorded, *rest in data["deadlines"]  # rest: none before 2026-12-07
     )
     return dataclasses.replace(
         DeadlineState(complaint_id),

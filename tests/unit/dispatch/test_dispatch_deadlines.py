@@ -372,6 +372,26 @@ ACCEPT = reason("accept", 60)
             [(1, reason("accept", 80))],
             id="re-dispatched before the agreed time: sign for by then",
         ),
+        # Found reviewing this session's diff: a later agreed time puts back the accept-by an earlier one
+        # brought forward; a case accepted by hand before triage with its agreed time passed gets its own time.
+        pytest.param(
+            [("assessed", 0, "P4"), ("dispatched", 0), ("agreed", 5, 6 * H), ("agreed", 20, 1000)],
+            500,
+            [],
+            id="a later agreed time puts the accept-by back",
+        ),
+        pytest.param(
+            [("assessed", 0, "P4"), ("dispatched", 0), ("agreed", 5, 6 * H), ("agreed", 20, 1000)],
+            1001,
+            [(1, reason("accept", 1000))],
+            id="a later agreed time: missed at it",
+        ),
+        pytest.param(
+            [("dispatched", 0), ("agreed", 5, 60), ("accepted", 120), ("assessed", 130, "P3")],
+            121 + 3 * D,
+            [(1, reason("resolve", 120 + 3 * D))],
+            id="accepted by hand after the agreed time passed, then assessed: its own resolve time",
+        ),
     ],
 )
 def test_escalations_due(steps: list[Any], now_minutes: float, expected: list[tuple[int, str]]) -> None:
@@ -433,3 +453,25 @@ def test_a_recorded_miss_stays_recorded_when_the_deadline_lengths_change(change:
     state = fold_all(CID, history(*steps), longer)
     assert escalations_due(state, minutes(2 * D)) == []
     assert state.misses_recorded == 2
+
+
+def test_a_changed_deadline_length_never_records_a_deadline_met_in_time() -> None:
+    """Accept A met in time, then returned and dispatched again: the recorded miss (under a 30-minute accept) is
+    the second dispatch's accept B, not A; B must not be escalated again once the length is 60 minutes."""
+    steps = [*BASE, ("accepted", 30), ("returned", 100), ("dispatched", 110),
+             ("recorded", 141, 1, reason("accept", 140))]  # fmt: skip
+    assert due(steps, 200) == []  # the packaged 60 minutes: B due 170, the record names 140
+    state = fold_all(CID, history(*steps), REF)
+    assert [d.recorded for d in state.deadlines if d.kind == "accept"] == [False, True]
+
+
+def test_a_history_recorded_under_the_old_agreed_time_rule_escalates_nothing_twice_and_misses_nothing() -> (
+    None
+):
+    """Before 2026-12-07 a sign-for after the agreed time opened a resolve clock already over, and the watcher
+    recorded it. Folded with today's rules the miss is the sign-for's: recorded once, and the resolve time the
+    sign-for now gets is escalated when it passes."""
+    steps = [("assessed", 0, "P4"), ("dispatched", 0), ("agreed", 5, 6 * H), ("accepted", 10 * H),
+             ("recorded", 10 * H + 1, 1, reason("resolve", 6 * H))]  # fmt: skip
+    assert due(steps, 10 * H + 2) == []
+    assert due(steps, 10 * H + 5 * D + 1) == [(2, reason("resolve", 10 * H + 5 * D))]
