@@ -114,8 +114,9 @@ async def _swap(
         if exists:
             # Waits for a running projector's open batch; its next batch waits for us.
             await conn.execute(f"LOCK TABLE {quote_ident(live)}.projection_tracking IN ACCESS EXCLUSIVE MODE")
-        # The events that arrived during the replay (savepoints inside this transaction).
-        await runner.catch_up(progress=meter.batch)
+        # The events that arrived during the replay (savepoints inside this transaction). Not settled: the lock
+        # is held, and anything a read misses here the live projector applies after the swap.
+        await runner.catch_up(progress=meter.batch, settle=False)
         if exists:
             await conn.execute(f"ALTER SCHEMA {quote_ident(live)} RENAME TO {quote_ident(retired)}")
         await conn.execute(f"ALTER SCHEMA {quote_ident(target)} RENAME TO {quote_ident(live)}")

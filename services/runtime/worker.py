@@ -469,6 +469,11 @@ class Worker:
                     self.log.warning("read_only_aggregate_changed", kind=type(aggregate).__name__)
         try:
             writes = await self.repository.writes_for(*changed)
+        except (
+            StoreError
+        ):  # it may read the stream (an expected sequence not remembered): the store's, as below
+            self._forget_changed(uow)
+            raise
         except Exception as exc:  # a new event the mapper cannot encode: the handler's output, not the store
             self._forget_changed(uow)
             raise _Unstorable(exc) from exc
