@@ -261,7 +261,8 @@ async def _token_store(settings: Settings) -> AsyncIterator[TokenStore]:
         raise SettingsError(
             "`levee drill` mints its drill tokens in the database of a running `levee up` (start one; set "
             "LEVEE_DATA_DIR if it uses another data directory) or DATABASE_URL; or pass --operator-token "
-            "(with --no-staff), or --public to drill as the rate-limited public"
+            "with --no-staff (simulated staff need their own tokens), or --public --no-staff to drill as the "
+            "rate-limited public"
         )
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1, timeout=10.0)
     try:

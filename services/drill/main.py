@@ -132,7 +132,7 @@ async def drill(base_url: str, options: DrillOptions, minter: TokenMinter | None
     return summary
 
 
-QUIET_SECONDS = 10.0  # the desks have had nothing to do for this long: the drill's work is done
+QUIET_SECONDS = 20.0  # the desks have had nothing to do for this long: the drill's work is done (a lag of a few s)
 
 
 async def _tail(desks: StaffDesks, bound: float) -> None:

@@ -66,8 +66,8 @@ def build(
     reference: Reference | None = None,
     clock: Clock = utc_now,
 ) -> tuple[Worker, SummaryScheduler]:
-    policy = policy or SummaryPolicy()
     reference = reference or load_reference()
+    policy = policy or SummaryPolicy(tz=reference.area.tz)  # the city of the reference data given
     memo = FactsMemo()  # one per process: the worker feeds it, the worker and the scheduler read it
     drafts = SummaryDrafts()  # one per process: the scheduler's reading feeds it, the worker reads it
     worker = Worker(

@@ -2,7 +2,7 @@
 more time through the API; the duty officer sees the request beside the case's resolve-by and the time left,
 grants it with another number of minutes (a double click sends one grant), and denies another with a reason.
 Also: the time inside an escalation reason is shown in local time, as every other time on the board.
-Screenshots go under test-output/browser/<test name>/, and the extension panel also to /tmp/ext-ui/board.png.
+Screenshots go under test-output/browser/<test name>/.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ expect = pytest.importorskip(
 ).expect
 SHOWN_MS = 5_000  # a decision's row goes once the projector has it; two shared cores run this
 SHANGHAI = timezone(timedelta(hours=8))  # the browser's zone here: no daylight saving, so fixed
-PANEL = Path("/tmp/ext-ui/board.png")
 
 
 def local(iso: str) -> str:
@@ -131,8 +130,6 @@ async def test_command_grants_and_denies_extension_requests_from_the_board(
     await expect(minutes).to_have_value("240")
     await board.mouse.wheel(0, 700)  # the panel to the top half of the window (it is in view already)
     await expect(board.locator("#h-extensions")).to_be_in_viewport()
-    PANEL.parent.mkdir(parents=True, exist_ok=True)
-    await board.screenshot(path=PANEL)
     await board.screenshot(path=shots / "01-extension-requests.png")
 
     await first.get_by_role("button", name="批准 Grant").dblclick()

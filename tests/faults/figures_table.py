@@ -24,7 +24,9 @@ def _answers(statuses: dict[str, int]) -> str:
 
 def tables(rows: list[dict[str, Any]]) -> str:
     scenarios = {r["scenario"][0]: r for r in rows if "sent" in r}  # "a: ..." -> the last run of "a"
-    clusters = [r for r in rows if r["scenario"].startswith("cluster")]
+    clusters = list(
+        {r["scenario"]: r for r in rows if r["scenario"].startswith("cluster")}.values()
+    )  # the last
     out = [
         "| scenario | sent | last answers | tries sent again (503) | `ComplaintReceived` in stream | events in stream "
         "| dead letters | mismatches | read models = rebuild |",

@@ -215,7 +215,7 @@ function renderCommand(board) {
 // A reason's timestamps as the board shows every time, in local time: the deadline watcher writes "missed
 // resolve-by deadline 2025-09-01T06:00:00+00:00" (UTC) into the stored text, which stays as it is (the cell's
 // title). Only stamps with an offset: one without would be read as local time, and wrongly.
-const ISO_STAMP = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})/g;
+const ISO_STAMP = /(?<!\d)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})(?!\d)/g;
 
 function localTimes(text) {
   return text && text.replace(ISO_STAMP, (stamp) => (Number.isNaN(Date.parse(stamp)) ? stamp : fmtTime(stamp)));
@@ -376,7 +376,7 @@ $("deny-cancel").addEventListener("click", () => { $("deny").hidden = true; deny
 // disabled: the row goes when the board hears of the decision, and a second click would only be refused.
 async function decide(tr, action, body, [zh, en]) {
   const { id, code } = tr.dataset;
-  if (deciding.has(id)) return false;
+  if (deciding.has(id) || tr.dataset.decided) return false; // decided here already (the row lingers a moment)
   deciding.add(id);
   const controls = tr.querySelectorAll("td.decide button, td.decide input");
   for (const control of controls) control.disabled = true;
@@ -385,6 +385,7 @@ async function decide(tr, action, body, [zh, en]) {
     await api(`/api/v1/complaints/${id}/extension-requests/${action}`, { method: "POST", body });
     decided = true;
     tr.dataset.decided = action;
+    if (denying === tr) { $("deny").hidden = true; denying = null; } // its deny form, left open, is moot now
     say($("message"), `${code}: ${zh} ${en}`, "ok");
     refresh();
     return true;

@@ -48,6 +48,8 @@ export async function api(path, { method = "GET", body, raw = false, headers } =
 let clockOffset = 0;
 
 function noteServerTime(response) {
+  // A cacheable answer (the reference data) may come from the browser's cache with a Date minutes old.
+  if ((response.headers.get("Cache-Control") || "").includes("max-age")) return;
   const date = Date.parse(response.headers.get("Date") || "");
   if (!Number.isNaN(date)) clockOffset = date + 500 - Date.now(); // the header drops the milliseconds: their middle
 }
