@@ -21,7 +21,7 @@ import asyncpg
 import structlog
 
 from events.backoff import Backoff, wait_or_stop
-from events.store import JetStreamEventStore, StoreUnavailable
+from events.store import JetStreamEventStore, StoreError, StoreUnavailable
 from events.store.errors import StreamGap
 from events.store.jetstream import READ_BATCH
 from events.store.records import StoredMessage
@@ -332,7 +332,12 @@ class ProjectionRunner:
     async def _committed(self, done: int, progress: Progress | None) -> None:
         if self.report_metrics and time.monotonic() - self._lag_read_at >= LAG_INTERVAL:
             self._lag_read_at = time.monotonic()
-            self._report_lag(await self.lag())
+            try:
+                self._report_lag(await self.lag())
+            except (
+                StoreError
+            ) as exc:  # only the gauge goes stale: the batch is committed, the next read says more
+                self.log.warning("projection_lag_unavailable", error=str(exc))
         if progress is not None and done:
             progress(done, self.position)
 

@@ -194,8 +194,10 @@ async def _serve(settings: Settings, args: argparse.Namespace, environ: Mapping[
     log.info("service_starting", pid=os.getpid())
     tune_collector()
     try:
-        # Workers and the projector have no HTTP server of their own: LEVEE_METRICS_PORT gives them /metrics.
-        async with metrics_server(settings.http_host, settings.metrics_port):
+        # Workers and the projector have no HTTP server of their own: LEVEE_METRICS_PORT gives them /metrics. The
+        # API serves it on its own port, with the stream's gauges: a second one there had none of them.
+        port = 0 if args.name == "api" else settings.metrics_port
+        async with metrics_server(settings.http_host, port):
             await SERVICES[args.name](settings, stop)
     finally:
         if watcher is not None:

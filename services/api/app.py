@@ -220,7 +220,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         (log.debug if quiet else log.info)(
             "http_request",
             method=request.method,
-            path=request.path,
+            # The route template says what was asked; the path only when none matched. A path holds tracking codes
+            # and Open311 tokens, which open a complaint's status: not for every log reader.
+            path=None if route else request.path[:200],
             route=route,
             role=request.get(PRINCIPAL, PUBLIC).role,
             status=status,

@@ -33,7 +33,7 @@ HTTP_REQUESTS = Counter(
 )  # fmt: skip
 HTTP_LATENCY = Histogram(
     "levee_http_request_duration_seconds", "Time to answer an HTTP request, by route template",
-    ["method", "route"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    ["method", "route"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
 )  # fmt: skip
 CONSUMER_LAG = Gauge(
     "levee_consumer_lag_events", "Events in the stream after a worker's tracked position", ["worker"]
@@ -118,7 +118,14 @@ async def metrics_server(host: str, port: int) -> AsyncIterator[int | None]:
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            # Port taken (node_exporter's 9100 on the same host): the service works on without /metrics, said
+            # loudly, rather than die for its metrics and be restarted for ever.
+            log.error("metrics_not_listening", host=host, port=port, error=f"{type(exc).__name__}: {exc}")
+            yield None
+            return
         log.info("metrics_listening", host=host, port=port)
         yield port
     finally:

@@ -113,6 +113,10 @@ class Worker:
         self.lag_meter = LagMeter()
         self.cursor: StreamCursor | None = None  # opened by `start`
         self.log = log.bind(worker=name)
+        # At 0 from the start: Prometheus' increase() ignores a series' first sample, so a counter born at its
+        # first dead letter after a restart showed no increase, and an alert on it never fired.
+        DEAD_LETTERS.labels(name)
+        HANDLER_FAILURES.labels(name)
 
     async def start(self) -> None:
         self.tracking = await load_tracking(self.store, self.name)
@@ -156,7 +160,7 @@ class Worker:
         elif self.lag_meter.due():
             try:
                 CONSUMER_LAG.labels(self.name).set(await self.lag())
-            except StoreUnavailable as exc:  # only the gauge goes stale; the next batch says more
+            except StoreError as exc:  # only the gauge goes stale; the next batch says more
                 self.log.warning("worker_lag_unavailable", error=str(exc))
 
     async def lag(self) -> int:

@@ -146,7 +146,8 @@ def metrics_ports(settings: Settings, services: Sequence[str]) -> dict[str, int]
     """Each child's /metrics port: LEVEE_METRICS_PORT and upwards in order when set, else a free loopback
     port for every process without HTTP (workers, projector); the API serves /metrics on its own port."""
     if settings.metrics_port:
-        return {name: settings.metrics_port + index for index, name in enumerate(services)}
+        others = [name for name in services if name != "api"]
+        return {name: 0 if name == "api" else settings.metrics_port + others.index(name) for name in services}
     return {name: 0 if name == "api" else free_port() for name in services}
 
 

@@ -85,7 +85,7 @@ class Desks:
             )
             if status == 200:
                 self.tally["merge: complaints moving"] += answer["moving"]
-                return dict(answer)
+                return {**answer, "absorbed": absorbed}
             assert status == 409, (status, answer)  # merged or resolved meanwhile: choose again
         return None
 

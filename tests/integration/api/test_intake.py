@@ -175,8 +175,12 @@ async def test_outside_area_message_names_the_area(api_client: Client) -> None:
         (b"channel=web&description=x", "application/x-www-form-urlencoded", 415, "application/json"),
         (b"hello", "text/plain", 415, "text/plain"),
         (json.dumps(with_(description="x" * 3000, vulnerable=[])).encode() * 30, "application/json", 413, ""),
-        (b'{"channel": "web", "description": "x", "location": ' + b"[" * 1000 + b"]" * 1000 + b"}",
-         "application/json", 400, "nested too deeply"),
+        (
+            b'{"channel": "web", "description": "x", "location": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+            "application/json",
+            400,
+            "nested too deeply",
+        ),
     ],
     ids=["trailing comma", "NaN", "duplicate key", "not utf-8", "form", "text", "too large", "deep nesting"],
 )
@@ -346,7 +350,9 @@ async def test_a_keyed_complaint_without_personal_data_gets_no_key_even_from_a_r
 ) -> None:
     headers = {"Idempotency-Key": str(uuid.uuid4())}
     anonymous = {k: v for k, v in GOOD.items() if k != "reporter"}
-    anonymous["location"] = {k: v for k, v in GOOD["location"].items() if k != "address"}  # an address is personal
+    anonymous["location"] = {
+        k: v for k, v in GOOD["location"].items() if k != "address"
+    }  # an address is personal
     first = await api_client.post(URL, json=anonymous, headers=headers)
     assert first.status == 201, await first.text()
     refused = await api_client.post(URL, json=GOOD, headers=headers)  # the same key, a body with a reporter
@@ -411,6 +417,20 @@ async def test_one_client_flooding_gets_429_with_retry_after(make_client: MakeCl
             assert int(response.headers["Retry-After"]) >= 1
             assert (await response.json())["code"] == "rate_limited"
     assert statuses[:5] == [201] * 5 and statuses[5:] == [429] * 7
+
+
+async def test_a_refusal_is_logged_with_its_problem_and_a_status_path_is_not(make_client: MakeClient) -> None:
+    """At 3 a.m. a wall of `status=429` or `503` on intake said nothing of why; and the path of a status lookup put
+    the tracking code, which opens a complaint's status, in every log line (found by a review)."""
+    client = await make_client(limits=ratelimit.RateLimits(public=ratelimit.Bucket(rate=0.001, burst=1)))
+    with structlog.testing.capture_logs() as captured:
+        await client.post(URL, json={"channel": "web", "description": "flood"})
+        refused = await client.post(URL, json={"channel": "web", "description": "flood"})
+        await client.get("/api/v1/status/LV-ABCDEF")
+    assert refused.status == 429
+    access = [r for r in captured if r["event"] == "http_request"]
+    assert [r.get("problem") for r in access if r["route"] == URL] == [None, "rate_limited"]
+    assert not any("LV-ABCDEF" in repr(r) for r in access), access
 
 
 async def test_no_personal_data_in_any_log_line(api_client: Client, caplog: pytest.LogCaptureFixture) -> None:

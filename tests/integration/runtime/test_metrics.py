@@ -96,6 +96,21 @@ async def test_levee_serve_starts_a_metrics_server_on_levee_metrics_port(
                     pass
                 await asyncio.sleep(0.1)
         assert samples[(LAG, (("worker", "triage"),))] == 0  # an empty stream: nothing to catch up
+        # At 0 before the first: an alert on increase() sees the first dead letter after a restart too.
+        assert samples[("levee_dead_letters_total", (("worker", "triage"),))] == 0
+        assert samples[("levee_handler_failures_total", (("worker", "triage"),))] == 0
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
+
+
+async def test_a_metrics_port_already_taken_is_said_and_the_service_goes_on() -> None:
+    """node_exporter's 9100 on the same host: the service used to die for its metrics, and be restarted for ever."""
+    port = free_port()
+    squatter = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", port)
+    try:
+        async with metrics_server("127.0.0.1", port) as bound:
+            assert bound is None
+    finally:
+        squatter.close()
+        await squatter.wait_closed()
