@@ -6,6 +6,7 @@ Kept apart from the aggregate so the rules read as one table and the aggregate s
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,16 @@ MAX_FOLLOW_UP_ATTEMPTS = 3
 # 110 police, 119 fire and rescue, 120 ambulance: where a danger to life happening now belongs first.
 EMERGENCY_SERVICES = ("110", "119", "120")
 TRACKING_CODE = re.compile(r"^LV-[0-9A-HJKMNP-TV-Z]{6}$")
+_CODE_SEPARATORS = re.compile(r"[\s\-_\u2010-\u2015\u2212\uff0d]+")  # spaces, and every dash a keyboard gives
+
+
+def normal_tracking_code(text: str) -> str:
+    """A tracking code as people type or paste it: full-width (a Chinese keyboard's ＬＶ－７Ｋ３ＱＸ９), with any
+    dash or space or none, in any case, with or without its LV- prefix. Anything else is left for the lookup
+    to find nothing."""
+    compact = _CODE_SEPARATORS.sub("", unicodedata.normalize("NFKC", text)).upper()
+    body = compact.removeprefix("LV")  # no code's own characters begin with L: the alphabet has none
+    return f"LV-{body}" if body else ""
 
 
 def check_not_ended(c: Complaint) -> None:

@@ -61,7 +61,7 @@ def _(event: ev.ComplaintValidated) -> list[Op]:
 
 @apply.register
 def _(event: ev.ComplaintRejected) -> list[Op]:
-    return _set(event, "status = 'rejected', closed_at = $3")
+    return _set(event, "status = 'rejected', closed_at = $3, rejection_reason = $4", event.reason)
 
 
 @apply.register

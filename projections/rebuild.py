@@ -40,6 +40,7 @@ TABLE_MIGRATIONS = frozenset(
     | {"010_responsible"}
     | {"011_incident_merges"}
     | {"013_with_command_since"}  # its back-fill finds no rows there; the replay sets the columns
+    | {"014_rejection_reason"}
 )
 # Events per transaction while replaying: the live runner's batches are smaller, for latency.
 BATCH = 5000

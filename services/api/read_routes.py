@@ -25,7 +25,7 @@ import structlog
 from aiohttp import web
 from multidict import MultiMapping
 
-from events.complaint_rules import TRACKING_CODE, Status
+from events.complaint_rules import TRACKING_CODE, Status, normal_tracking_code
 from events.reference import COMMAND_QUEUE, LEVELS, Department, District, load_reference
 from events.store import JetStreamEventStore, StoreError
 from services.api import keys, ratelimit
@@ -287,7 +287,7 @@ async def list_complaints(request: web.Request) -> web.Response:
         "overdue": _boolean(q, "overdue", errors),
         "escalation": _one_of(q, "escalation_level", _ESCALATION, errors),
         "extension_pending": _boolean(q, "extension_pending", errors),
-        "tracking_code": (q.get("tracking_code") or "").strip().upper() or None,  # as /status reads it
+        "tracking_code": normal_tracking_code(q.get("tracking_code") or "") or None,  # as /status reads it
         "limit": _int(q, "limit", 50, 1, MAX_LIMIT, errors),
     }
     cursor = q.get("cursor") or None
@@ -470,15 +470,19 @@ async def public_status(request: web.Request) -> web.Response:
     limiter = request.app.get(ratelimit.LIMITER)
     if limiter is not None:
         limiter.take_status(request)  # a tracking code is short: slow down anyone guessing them
-    code = request.match_info["tracking_code"].strip().upper()
-    if len(code) > 32:
+    typed = request.match_info["tracking_code"]
+    if len(typed) > 64:
         raise _not_found("complaint", "Tracking codes look like LV-7K3QX9.")
+    code = normal_tracking_code(typed)
     async with reading(request) as conn:
         status = await public.public_status(conn, code)
     if status is None:
         status = await _claimed(request, code)
     if status is None:
-        raise _not_found("complaint", f"No complaint has tracking code {code}.")
+        raise _not_found(
+            "complaint", f"No complaint has tracking code {code}. Codes look like LV-7K3QX9 and hold no 0, O, 1, "
+            "I, L or U. Filed a moment ago? Try again in a minute.",
+        )  # fmt: skip
     return json_response(status)
 
 
@@ -491,8 +495,9 @@ async def _claimed(request: web.Request, code: str) -> dict[str, Any] | None:
         store = request.app[keys.NATS_LINK].store(timeout=STREAM_ASK_TIMEOUT)
         claim = await store.last_message(store.spec.code_subject(code))
     except (keys.DependencyUnavailable, StoreError) as exc:
+        # Not "not found": a citizen told that files again. The store cannot say now: 503, try again.
         log.info("tracking_code_claim_unreadable", reason=str(exc))
-        return None
+        raise keys.DependencyUnavailable("NATS", "the complaint may be too new to show yet") from exc
     return None if claim is None else public.just_received(code, claim.time)
 
 

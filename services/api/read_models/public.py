@@ -38,7 +38,7 @@ async def public_status(conn: Conn, tracking_code: str) -> dict[str, Any] | None
     in the stream with its complaint); should older data share one, the newest complaint wins."""
     record = await conn.fetchrow(
         f"SELECT id, tracking_code, status, category, district, received_at, accepted_at, resolved_at, "
-        f"closed_at, updated_at, incident_id FROM {S}.public_status WHERE tracking_code = $1 "
+        f"closed_at, updated_at, incident_id, rejection_reason FROM {S}.public_status WHERE tracking_code = $1 "
         "ORDER BY received_at DESC LIMIT 1",
         tracking_code,
     )
@@ -47,8 +47,15 @@ async def public_status(conn: Conn, tracking_code: str) -> dict[str, Any] | None
     notes = await conn.fetch(
         f"SELECT at, text FROM {S}.public_progress WHERE complaint_id = $1 ORDER BY version", record["id"]
     )
-    result = {key: value for key, value in dict(record).items() if key not in ("id", "incident_id")}
+    result = {
+        key: value
+        for key, value in dict(record).items()
+        if key not in ("id", "incident_id", "rejection_reason")
+    }
     result["status"] = PUBLIC_STATUS.get(record["status"], record["status"])
+    # Not accepted: why, as triage words it for the caller (masked like every public text); else None.
+    reason = record["rejection_reason"]
+    result["reason"] = public_text(reason) if reason and record["status"] == "rejected" else None
     result["progress"] = [{**dict(n), "text": public_text(n["text"])} for n in notes]
     incident = record["incident_id"]
     result["notices"] = (
@@ -62,7 +69,7 @@ def just_received(tracking_code: str, received_at: Any) -> dict[str, Any]:
     return {
         "tracking_code": tracking_code, "status": "received", "category": None, "district": None,
         "received_at": received_at, "accepted_at": None, "resolved_at": None, "closed_at": None,
-        "updated_at": received_at, "progress": [], "notices": [],
+        "updated_at": received_at, "progress": [], "notices": [], "reason": None,
     }  # fmt: skip
 
 

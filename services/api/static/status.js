@@ -1,5 +1,5 @@
 // Public: a complaint's status by its tracking code, and the published notices. No token, no personal data.
-import { ApiError, api, bi, el, fmtTime, say, statusLabel } from "/static/common.js";
+import { ApiError, api, bi, el, fmtTime, incidentStatus, say, statusLabel } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 let reference = null;
@@ -14,14 +14,20 @@ async function lookUp(code) {
     const s = await api(`/api/v1/status/${encodeURIComponent(code)}`);
     $("h-result").replaceChildren(`${s.tracking_code} · `, statusLabel(s.status));
     const row = (zh, en, value) => el("tr", {}, el("th", {}, bi(zh, en)), el("td", {}, value));
-    $("facts").replaceChildren(
+    $("facts").replaceChildren(...[
       row("状态", "Status", statusLabel(s.status)),
+      // Why it was not taken up, as the caller is told (DOMAIN: invalid "with the reason told to the caller"),
+      // and what a merged one means: a web filer has no call back to hear it from.
+      s.status === "not_accepted" ? row("原因", "Why", s.reason || "—") : null,
+      s.status === "merged" ? row("说明", "Note", bi("已并入您较早提交的同一诉求，请以那一件的进展为准",
+        "Joined to your earlier report of the same problem: follow that one")) : null,
       row("类别", "Category", names(reference.categories, s.category)),
       row("区", "District", names(reference.districts, s.district)),
       row("受理时间", "Received", fmtTime(s.received_at)),
       row("签收时间", "Accepted", fmtTime(s.accepted_at)),
       row("办结时间", "Resolved", fmtTime(s.resolved_at)),
-    );
+      s.closed_at ? row("结束时间", "Closed", fmtTime(s.closed_at)) : null,
+    ].filter(Boolean));
     $("progress").replaceChildren(...(s.progress.length
       ? s.progress.map((p) => el("li", {}, `${fmtTime(p.at)} — ${p.text}`))
       : [el("li", { class: "empty", text: "暂无 none yet" })]));
@@ -32,18 +38,31 @@ async function lookUp(code) {
     say($("message"), "");
   } catch (error) {
     $("result").hidden = true;
-    const text = error instanceof ApiError && error.status === 404
-      ? "未找到该编号，请核对（格式如 LV-7K3QX9） No complaint with that code; please check it (codes look like LV-7K3QX9)"
-      : `查询失败 Lookup failed: ${error.message}`;
-    say($("message"), text, "error");
+    say($("message"), lookupFailed(error), "error");
   }
+}
+
+// What a citizen can do about a failed lookup, in words, not the server's: try again when, or check the code.
+function lookupFailed(error) {
+  const status = error instanceof ApiError ? error.status : 0;
+  if (status === 404) {
+    return "未找到该编号。编号格式如 LV-7K3QX9，不含 0、O、1、I、L、U；刚提交的请一分钟后再查。"
+      + " No complaint with that code. Codes look like LV-7K3QX9, with no 0, O, 1, I, L or U; filed a moment ago?"
+      + " Try again in a minute.";
+  }
+  if (status === 429) return "查询太频繁，请一分钟后再试。 Too many lookups from here; please try again in a minute.";
+  if (status >= 500 || status === 0) {
+    return "系统繁忙或网络不通，请稍后再试；您的诉求不会丢失。 The system is busy or the network is down; please try"
+      + " again shortly. Your complaint is not lost.";
+  }
+  return `查询失败 Lookup failed (${status})`;
 }
 
 function noticeArticle(n, prefix = "notice") {
   return el("article", { id: `${prefix}-${n.id}` },
     el("h3", {}, el("span", { lang: "zh", text: n.title_zh }), " · ", el("span", { lang: "en", text: n.title_en })),
     el("p", { lang: "zh", text: n.body_zh }), el("p", { lang: "en", text: n.body_en }),
-    el("p", { class: "notes", text: `${n.status} · ${fmtTime(n.published_at)}` }));
+    el("p", { class: "notes" }, incidentStatus(n.status), ` · ${fmtTime(n.published_at)}`));
 }
 
 async function notices() {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 from uuid import UUID
 
 import pytest
@@ -35,7 +36,8 @@ async def test_public_status_by_tracking_code_carries_no_personal_data(api: Harn
     assert status["status"] == "received" and status["category"] == "flooding"
     assert status["district"] == "riverside"
     assert set(status) == {"tracking_code", "status", "category", "district", "received_at", "accepted_at",
-                           "resolved_at", "closed_at", "updated_at", "progress", "notices"}  # fmt: skip
+                           "resolved_at", "closed_at", "updated_at", "progress", "notices", "reason"}  # fmt: skip
+    assert status["reason"] is None  # only a complaint not accepted has one
     assert status["notices"] == []  # in no incident
     assert_no_personal_data(await response.text())
     assert "trapped" not in await response.text()  # the free text is not public either
@@ -63,6 +65,45 @@ async def test_public_status_shows_public_progress_in_public_words(api: Harness)
         "Pump truck on its way"
     ]  # the internal note is not shown
     assert_no_personal_data(status)
+
+
+async def test_a_complaint_not_accepted_tells_the_public_why(api: Harness) -> None:
+    """DOMAIN: invalid "with the reason told to the caller". A citizen who filed on the web, with no phone, has
+    only this page: it said "not accepted" and nothing more (found by a review of what citizens meet)."""
+    complaint = Complaint.receive(
+        channel="web", description="asdf", received_by="public", lat=22.70, lon=113.80
+    )
+    reason = "无效：没有明确的投诉对象和事实 (no clear target or facts)"
+    complaint.reject(reason, by="triage")
+    await AggregateStore(api.store, make_mapper()).save(complaint)
+    await api.project()
+    status = await api.get_json(f"/api/v1/status/{complaint.tracking_code}")
+    assert (status["status"], status["reason"]) == ("not_accepted", reason)
+    assert status["closed_at"] is not None
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["{code}", "{lower}", "ＬＶ－{body_wide}", "LV {body}", "LV{body}", "{body}", "LV–{body}", " {code} "],
+    ids=[
+        "as given",
+        "lower case",
+        "full-width",
+        "a space",
+        "no dash",
+        "no prefix",
+        "an en dash",
+        "spaces around",
+    ],
+)
+async def test_a_tracking_code_is_found_however_it_was_typed(api: Harness, typed: str) -> None:
+    """A Chinese keyboard gives full-width characters, an SMS app an en dash, a person drops the prefix."""
+    code = (await api.submit(flood_report()))["tracking_code"]
+    body = code.removeprefix("LV-")
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in body)
+    path = typed.format(code=code, lower=code.lower(), body=body, body_wide=wide)
+    found = await api.get_json(f"/api/v1/status/{quote(path)}")
+    assert found["tracking_code"] == code
 
 
 @pytest.mark.parametrize("code", ["LV-NOSUCH", "x" * 40])
