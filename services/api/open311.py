@@ -166,10 +166,14 @@ async def create_request(request: web.Request) -> web.Response:
         writers, parsed, principal, None, keys_taken=False
     )
     intake.log_received(request, complaint_id, parsed.channel, replay=replay)
-    notice = f"Received. Your tracking code is {tracking_code}; quote it when you call the hotline."
+    # Chinese first, as on every public page: the citizen an Open311 app serves reads it, the danger most of all.
+    notice = (
+        f"已受理，查询编号 {tracking_code}，致电热线时请报此编号。 "
+        f"Received. Your tracking code is {tracking_code}; quote it when you call the hotline."
+    )
     danger = life_first(parsed.description)
     if danger is not None:
-        notice = f"{danger['message_en']} {notice}"
+        notice = f"{danger['message_zh']} {danger['message_en']} {notice}"
     return web.json_response(
         [{"service_request_id": str(complaint_id), "service_notice": notice, "account_id": None}], status=201
     )

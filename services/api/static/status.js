@@ -88,11 +88,12 @@ function codeInPath() {
 }
 
 (async () => {
-  reference = await api("/api/v1/reference");
   const code = codeInPath();
   if (code) {
     $("code").value = code;
-    await lookUp(code);
+    say($("message"), "查询中… Looking up…"); // a weak connection: say something at once
   }
+  reference = await api("/api/v1/reference");
+  if (code) await lookUp(code);
   await notices().catch((error) => say($("message"), `公告暂时无法加载 Notices cannot be loaded now: ${error.message}`, "error"));
 })().catch((error) => say($("message"), `页面暂时无法加载，请稍后刷新 The page cannot load now; please reload later: ${error.message}`, "error"));

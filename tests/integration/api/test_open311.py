@@ -60,6 +60,7 @@ async def test_creating_a_request_stores_it_then_answers(
     assert response.status == 201, await response.text()
     [answer] = await response.json()
     assert answer["account_id"] is None and "LV-" in answer["service_notice"]
+    assert answer["service_notice"].startswith("已受理")  # Chinese first, as on every public page
     complaint = await AggregateStore(store, make_mapper()).get(
         uuid.UUID(answer["service_request_id"]), Complaint
     )
