@@ -111,6 +111,7 @@ class Worker:
         self.planner = planner
         self.observers = {get_topic(cls): observer for cls, observer in (observers or {}).items()}
         self.lag_meter = LagMeter()
+        self.overtaken = False  # the last batch was committed by another instance first (a hot standby's lot)
         self.cursor: StreamCursor | None = None  # opened by `start`
         self.log = log.bind(worker=name)
         # At 0 from the start: Prometheus' increase() ignores a series' first sample, so a counter born at its
@@ -156,7 +157,10 @@ class Worker:
     async def report_lag(self, done: int) -> None:
         """After each batch: an empty read means no lag; a busy loop reads the lag at most once a second."""
         if done == 0:
-            CONSUMER_LAG.labels(self.name).set(0)
+            # Nothing read means no lag; a batch another instance committed first means nothing of the kind.
+            if not self.overtaken:
+                CONSUMER_LAG.labels(self.name).set(0)
+            self.overtaken = False
         elif self.lag_meter.due():
             try:
                 CONSUMER_LAG.labels(self.name).set(await self.lag())
@@ -233,8 +237,10 @@ class Worker:
                 self._distrust_until = messages[-1].seq
                 moved = await load_tracking(self.store, self.name)
                 if moved.seq != self.tracking.seq:
-                    self.log.info("worker_overtaken", position=moved.position)
+                    # Debug: a hot standby is overtaken at every batch, and said so at info for ever.
+                    self.log.debug("worker_overtaken", position=moved.position)
                     self.tracking = moved
+                    self.overtaken = True
                     return 0
                 self.log.info("worker_retry_conflict", detail=conflict.detail)
             except BaseException:
@@ -563,7 +569,8 @@ class Worker:
             # Another instance set it aside (or went past it) first: go on from where it is.
             self._forget_cached()
             self.tracking = await load_tracking(self.store, self.name)
-            self.log.info("worker_overtaken", position=self.tracking.position)
+            self.log.debug("worker_overtaken", position=self.tracking.position)
+            self.overtaken = True
             return 0
         return 1
 

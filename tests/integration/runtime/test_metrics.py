@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from services.embedded.ports import free_port
-from services.runtime.metrics import metrics_server
+from services.runtime.metrics import CONSUMER_LAG, metrics_server
 from services.runtime.worker import Worker
 from tests.integration.runtime.test_worker import open_tally, seed
 from tests.support.toy import HANDLERS, mapper
@@ -114,3 +114,22 @@ async def test_a_metrics_port_already_taken_is_said_and_the_service_goes_on() ->
     finally:
         squatter.close()
         await squatter.wait_closed()
+
+
+async def test_a_standby_overtaken_by_the_other_instance_does_not_report_lag_zero(
+    store: JetStreamEventStore,
+) -> None:
+    """Two instances of a worker: the one whose batch the other committed first read events, not nothing. Its lag
+    went to 0 on every such batch, so one series of the two kept dropping to 0 (found by a review)."""
+    await open_tally(store)
+    await seed(store, [f"s{n}" for n in range(30)])
+    name = f"toy-{store.spec.name.lower()}-standby"
+    first = Worker(name, store, AggregateStore(store, mapper()), HANDLERS, batch_size=10)
+    second = Worker(name, store, AggregateStore(store, mapper()), HANDLERS, batch_size=10)
+    await first.start()
+    await second.start()
+    CONSUMER_LAG.labels(name).set(7)
+    assert await first.process_batch() > 0
+    assert await second.process_batch() == 0 and second.overtaken  # the same batch, committed by the first
+    await second.report_lag(0)
+    assert REGISTRY.get_sample_value(LAG, {"worker": name}) == 7
