@@ -51,8 +51,9 @@ def _entry(feed: ET.Element, notice: NoticeView, meta: FeedMeta) -> None:
     entry = ET.SubElement(feed, _q("entry"))
     _text(entry, "id", f"urn:uuid:{notice.notice_id}")
     withdrawn = notice.msg_type == "Cancel"
-    prefix = "Withdrawn: " if withdrawn else ""
-    _text(entry, "title", f"{prefix}{notice.title_en} / {notice.title_zh}")
+    prefix = "已撤回 Withdrawn: " if withdrawn else ""
+    # Chinese first, as on every public page: most readers show the title and summary alone.
+    _text(entry, "title", f"{prefix}{notice.title_zh} / {notice.title_en}")
     _text(entry, "published", atom_time(notice.first_published))
     _text(entry, "updated", atom_time(notice.sent))
     href = meta.notice_url.format(id=notice.notice_id)
@@ -61,10 +62,10 @@ def _entry(feed: ET.Element, notice: NoticeView, meta: FeedMeta) -> None:
                   type="application/cap+xml")  # fmt: skip
     ET.SubElement(entry, _q("category"), term="withdrawn" if withdrawn else notice.status)  # not "identified"
     if withdrawn:
-        _text(entry, "summary", "This notice has been withdrawn. 本通告已撤回。")
+        _text(entry, "summary", "本通告已撤回。 This notice has been withdrawn.")
     else:
-        _text(entry, "summary", notice.body_en)
-        content = _text(entry, "content", f"{notice.body_en}\n\n{notice.body_zh}")
+        _text(entry, "summary", notice.body_zh)
+        content = _text(entry, "content", f"{notice.body_zh}\n\n{notice.body_en}")
         content.set("type", "text")
 
 

@@ -69,6 +69,12 @@ async function notices() {
   const items = (await api("/api/v1/notices")).items;
   $("notices").replaceChildren(...(items.length ? items.map((n) => noticeArticle(n))
     : [el("p", { class: "empty", text: "暂无公告 no notices" })]));
+  // A feed or CAP link names its notice (#notice-<id>): the notices arrive after the browser looked for it.
+  const wanted = location.hash.startsWith("#notice-") ? document.getElementById(location.hash.slice(1)) : null;
+  if (wanted) wanted.scrollIntoView();
+  else if (location.hash.startsWith("#notice-")) {
+    say($("message"), "此公告已撤回或已不在列表中 This notice was withdrawn or is no longer listed", "info");
+  }
 }
 
 $("lookup").addEventListener("submit", (event) => {

@@ -74,7 +74,7 @@ async def test_the_feed_shows_what_was_published_and_links_each_cap_message(
     assert [e.findtext("a:id", namespaces=A) for e in entries] == [f"urn:uuid:{published}"]
     entry = entries[0]
     # The update waits for approval: the feed, like the status page, still says what was published.
-    assert entry.findtext("a:summary", namespaces=A) == "Pumps deployed."
+    assert entry.findtext("a:summary", namespaces=A) == "已部署水泵。"  # Chinese first, as every public page
     assert "Flooding in Riverside" in entry.findtext("a:title", namespaces=A)
     related = entry.find("a:link[@rel='related']", A).get("href")
     assert related.startswith("http://") and related.endswith(f"/api/v1/notices/{published}/cap.xml")
@@ -103,7 +103,7 @@ async def test_a_withdrawn_notice_stays_in_the_feed_as_withdrawn_and_its_cap_is_
     entry = next(
         e for e in feed.findall("a:entry", A) if e.findtext("a:id", namespaces=A) == f"urn:uuid:{notice}"
     )
-    assert entry.findtext("a:title", namespaces=A).startswith("Withdrawn: ")
+    assert entry.findtext("a:title", namespaces=A).startswith("已撤回 Withdrawn: ")
     assert entry.find("a:category", A).get("term") == "withdrawn"  # not its last status: a filter keeps it out
     assert "Mains repair" not in etree.tostring(entry, encoding="unicode")  # none of its text stays public
     alert = await cap_of(api, entry.find("a:link[@rel='related']", A).get("href"), cap_schema)
