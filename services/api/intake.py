@@ -92,7 +92,7 @@ async def store(
         except StoreFull as exc:
             raise store_full(exc) from None
         except WriteUnconfirmed as exc:
-            raise unconfirmed(exc, keyed=key is not None, keys_taken=keys_taken) from None
+            raise unconfirmed(exc, keyed=key is not None, keys_taken=keys_taken, code=tracking_code) from None
         except Backlogged as exc:  # refused before it was sent: nothing was stored
             raise unavailable(str(exc)) from None
         except StoreUnavailable as exc:
@@ -278,8 +278,9 @@ def unavailable(detail: str) -> Problem:
     )
 
 
-def unconfirmed(exc: WriteUnconfirmed, *, keyed: bool, keys_taken: bool) -> Problem:
-    """503 for a write NATS never answered and that could not be read back whole: it may yet be stored."""
+def unconfirmed(exc: WriteUnconfirmed, *, keyed: bool, keys_taken: bool, code: str | None = None) -> Problem:
+    """503 for a write NATS never answered and that could not be read back whole: it may yet be stored. With the
+    tracking code it would have (claimed in the same write): a citizen can look it up before filing again."""
     if keyed:
         advice = (
             "To find out, send the request again with the same Idempotency-Key: a complaint this try stored "
@@ -289,7 +290,14 @@ def unconfirmed(exc: WriteUnconfirmed, *, keyed: bool, keys_taken: bool) -> Prob
         advice = "A retry may file it twice" + (
             " (an Idempotency-Key makes retries safe)." if keys_taken else "."
         )
-    return write_unconfirmed(exc, "The complaint", advice)
+    problem = write_unconfirmed(exc, "The complaint", advice)
+    if code is not None:
+        problem.extensions.update(tracking_code=code, links={"status": f"/api/v1/status/{code}",
+                                                             "public_status": f"/status/{code}"})  # fmt: skip
+        problem.detail += (
+            f" Look up {code} on the status page in a minute before filing again: found, it is stored."
+        )
+    return problem
 
 
 def answer(
