@@ -86,10 +86,19 @@ async def check_nats(link: keys.NatsLink) -> tuple[str, int | None]:
 
 
 async def check_postgres(pool: asyncpg.Pool) -> str:
+    acquired = False
     try:
         async with asyncio.timeout(CHECK_TIMEOUT), pool.acquire() as conn:
+            acquired = True
             await conn.fetchval("SELECT 1")
     except TimeoutError:
+        if not acquired and pool.get_idle_size() == 0 and pool.get_size() >= pool.get_max_size():
+            # Not PostgreSQL's fault, most likely: slow reads hold every connection. Said so, or the runbook's
+            # "PostgreSQL down" sent the operator hunting a server that was fine.
+            return (
+                f"busy: all {pool.get_max_size()} of this API's PostgreSQL connections are in use (slow reads "
+                "hold them; PostgreSQL itself may be fine)"
+            )
         return f"unavailable: no answer within {CHECK_TIMEOUT:g}s"
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         return f"unavailable: {type(exc).__name__}: {exc}"
