@@ -31,7 +31,7 @@ from events.reference import Reference, load_reference
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable
 from events.store.aggregates import TOPIC, AggregateStore
 from services.dispatch.timeline import escalations_due
-from services.runtime.metrics import DEADLINE_CHECK_FAILURES, DEADLINES_MISSED
+from services.runtime.metrics import DEADLINE_CHECK_FAILURES, DEADLINE_WATCHER_TICK, DEADLINES_MISSED
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +71,7 @@ class DeadlineWatcher:
             try:
                 await self.tick()
                 backoff.succeeded()
+                DEADLINE_WATCHER_TICK.set_to_current_time()  # a stuck watcher shows: no escalation is news
             except StoreUnavailable as exc:
                 wait = backoff.next_delay()
                 log.warning(

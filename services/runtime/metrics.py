@@ -52,6 +52,10 @@ for _reason in REASONS:  # at 0 from the start, so an alert on its rate has a se
 DEADLINES_MISSED = Counter(
     "levee_deadlines_missed", "Escalations the deadline watcher made for a missed deadline", ["level"]
 )
+DEADLINE_WATCHER_TICK = Gauge(
+    "levee_deadline_watcher_last_tick_timestamp_seconds",
+    "When dispatch's deadline watcher last folded the stream and looked for missed deadlines (Unix time)",
+)
 DEADLINE_CHECK_FAILURES = Counter(
     "levee_deadline_check_failures", "Deadline looks at a complaint that raised (retried later)"
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -392,6 +393,7 @@ async def test_dispatch_service_runs_and_stops(store: JetStreamEventStore) -> No
     complaint_id = await new_complaint(repository, clock, category="power_outage")
     worker, watcher = build(store, clock=clock)
     stop = asyncio.Event()
+    started = time.time()
     running = asyncio.gather(worker.run(stop), watcher.run(stop, interval=0.05))
     async with asyncio.timeout(10):
         while not await dispatched_to(repository, complaint_id):
@@ -403,6 +405,9 @@ async def test_dispatch_service_runs_and_stops(store: JetStreamEventStore) -> No
         await running
     assert await dispatched_to(repository, complaint_id) == ["power"]
     assert await escalations(repository, complaint_id) == [(1, WATCHER)]
+    # Its last look is a gauge: an alert sees a watcher that stopped looking (deploy/prometheus).
+    tick = REGISTRY.get_sample_value("levee_deadline_watcher_last_tick_timestamp_seconds")
+    assert tick is not None and tick >= started
 
 
 async def test_levee_serve_dispatch_routes_and_stops_on_request(
