@@ -10,8 +10,8 @@ nothing else. So:
 - one computation at a time per API process; a request waiting for it is answered with its result when that
   shows at least the read models' position the request found on arrival (so every commit its page was told
   of), and a failure is the answer of every request that was waiting for it;
-- the next computation starts no sooner than its predecessor's database time divided by BUSY_SHARE after
-  that one started (at most MAX_PACE seconds later): the board keeps one database backend busy a third of the
+- the next computation starts no sooner than its predecessor's database time times (1/BUSY_SHARE - 1) after
+  that one ended (at most MAX_PACE seconds later): the board keeps one database backend busy a third of the
   time at most, however large the surge. A small board (tens of milliseconds) is recomputed as often as before.
 """
 
@@ -88,13 +88,14 @@ class BoardCache:
             held_back = self._next_start - time.monotonic()
             if held_back > 0:
                 await asyncio.sleep(held_back)  # the pace itself, not a wait for a condition
-            started = time.monotonic()
             try:
                 computed_at, text, queries = await compute()
             except Exception as exc:
                 self._failed = (time.monotonic(), exc)
                 raise
             BOARD_SECONDS.observe(queries)
-            self._next_start = started + min(queries / self.busy_share, self.max_pace)
+            # The pause counts from the end: counted from the start, a board whose queries took longer than
+            # max_pace started the next at once, and kept a backend busy all the time in a long surge.
+            self._next_start = time.monotonic() + min(queries * (1 / self.busy_share - 1), self.max_pace)
             self.current = ComputedBoard(computed_at, time.monotonic(), text)
             return self.current

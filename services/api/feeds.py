@@ -9,6 +9,7 @@ fetch them from elsewhere.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -40,11 +41,31 @@ FEED_NAMESPACE = uuid.UUID("6f1c2f0e-3d7a-4b8e-9a4e-5c1d2b3a4f60")  # never chan
 
 
 def add_routes(app: web.Application) -> None:
+    app[_FEEDS] = {}
     app.router.add_get(FEED, atom_feed, name="feeds.atom")
     app.router.add_get(CAP, cap_message, name="feeds.cap")
 
 
+# The rendered feed, kept this long: each GET replays up to FEED_SIZE notices and their incidents from the
+# stream, public and not rate-limited, so a crowd of feed readers (or one script) cost that each time.
+FEED_KEPT_SECONDS = 30.0
+_FEEDS = web.AppKey("atom_feeds", dict[str, tuple[float, str]])  # public origin -> (rendered at, text)
+
+
 async def atom_feed(request: web.Request) -> web.Response:
+    kept = request.app[_FEEDS]
+    origin = public_origin(request)
+    cached = kept.get(origin)
+    if cached is not None and time.monotonic() - cached[0] < FEED_KEPT_SECONDS:
+        return _xml(cached[1], ATOM_TYPE)
+    text = await _render_feed(request, origin)
+    if len(kept) > 16:  # a Host header per request: never more than a few origins worth keeping
+        kept.clear()
+    kept[origin] = (time.monotonic(), text)
+    return _xml(text, ATOM_TYPE)
+
+
+async def _render_feed(request: web.Request, origin: str) -> str:
     async with reading(request) as conn:
         ids = await conn.fetch(
             f"SELECT id FROM {S}.notices WHERE published_version > 0 "
@@ -54,14 +75,13 @@ async def atom_feed(request: web.Request) -> web.Response:
     # Up to FEED_SIZE notices, each two reads of the stream: asked together, not one after another.
     found = await asyncio.gather(*(_view(request, row["id"]) for row in ids))
     views = [view for view in found if view is not None]
-    origin = public_origin(request)
     meta = FeedMeta(
         feed_id=_feed_id(request), title="Levee public notices 公共通告", self_url=f"{origin}{FEED}",
         notice_url=f"{origin}/status#notice-{{id}}", cap_url=f"{origin}{API}/notices/{{id}}/cap.xml",
         updated_when_empty=datetime(2000, 1, 1, tzinfo=UTC),
     )  # fmt: skip
     views.sort(key=lambda v: v.sent, reverse=True)
-    return _xml(render_atom(views, meta), ATOM_TYPE)
+    return render_atom(views, meta)
 
 
 async def cap_message(request: web.Request) -> web.Response:

@@ -99,6 +99,13 @@ async def test_the_pace_is_bounded_however_costly_the_last_board() -> None:
     assert 0.2 <= gap < 5.0  # held back by max_pace, not by 0.02 / 0.001 = 20 s
 
 
+async def test_a_board_costlier_than_the_pace_still_leaves_the_database_a_pause() -> None:
+    """Paced from its start, a board whose queries took longer than max_pace was followed by the next at once:
+    one backend busy all the time in a long surge (found by a review of what grows with a surge)."""
+    gap = await gap_between_two_boards(BoardCache(busy_share=1 / 3, max_pace=0.1), cost=0.3)
+    assert gap >= 0.3 + 0.1
+
+
 async def test_a_failed_computation_is_the_asker_s_and_the_next_one_goes_ahead() -> None:
     cache = BoardCache()
 
