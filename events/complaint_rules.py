@@ -49,7 +49,8 @@ MAX_FOLLOW_UP_ATTEMPTS = 3
 # 110 police, 119 fire and rescue, 120 ambulance: where a danger to life happening now belongs first.
 EMERGENCY_SERVICES = ("110", "119", "120")
 TRACKING_CODE = re.compile(r"^LV-[0-9A-HJKMNP-TV-Z]{6}$")
-_CODE_SEPARATORS = re.compile(r"[\s\-_\u2010-\u2015\u2212\uff0d]+")  # spaces, and every dash a keyboard gives
+# Spaces (and the invisible ones a paste brings), and every dash a keyboard or an IME gives, dots and tildes.
+_CODE_SEPARATORS = re.compile(r"[\s\-_.~\u200b-\u200d\ufeff\u2010-\u2015\u2212\u30fc\u4e00\uff0d]+")
 
 
 def normal_tracking_code(text: str) -> str:

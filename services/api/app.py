@@ -213,6 +213,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             503, title="A dependency is unavailable", detail=str(exc), type_=health.DEPENDENCY_DOWN
         )
         status = 503
+        request.setdefault(keys.LOG_FIELDS, {}).update(
+            problem="dependency_unavailable", problem_detail=str(exc)[:300]
+        )
     finally:
         elapsed = time.perf_counter() - started
         route = _route_template(request)

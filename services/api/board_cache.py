@@ -12,7 +12,8 @@ nothing else. So:
   of), and a failure is the answer of every request that was waiting for it;
 - the next computation starts no sooner than its predecessor's database time times (1/BUSY_SHARE - 1) after
   that one ended (at most MAX_PACE seconds later): the board keeps one database backend busy a third of the
-  time at most, however large the surge. A small board (tens of milliseconds) is recomputed as often as before.
+  time at most while its queries take under MAX_PACE / 2, and always leaves it MAX_PACE of rest after costlier
+  ones. A small board (tens of milliseconds) is recomputed as often as before.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,36 +37,52 @@ FEED_SIZE = 50  # newest notices ever published, withdrawn ones included (saying
 ATOM_TYPE, CAP_TYPE = "application/atom+xml", "application/cap+xml"
 SENDER = "notices@levee.invalid"  # CAP's sender: an address that names the system, not a person
 # A feed is polled: a minute's caching costs a reader nothing and spares the event store in a surge.
-CACHE = "public, max-age=60"
+MAX_AGE = 60  # seconds a reader or a proxy may keep a feed or a CAP message
 FEED_NAMESPACE = uuid.UUID("6f1c2f0e-3d7a-4b8e-9a4e-5c1d2b3a4f60")  # never change: readers know feeds by id
 
 
 def add_routes(app: web.Application) -> None:
-    app[_FEEDS] = {}
+    app[_FEEDS] = _KeptViews()
     app.router.add_get(FEED, atom_feed, name="feeds.atom")
     app.router.add_get(CAP, cap_message, name="feeds.cap")
 
 
-# The rendered feed, kept this long: each GET replays up to FEED_SIZE notices and their incidents from the
-# stream, public and not rate-limited, so a crowd of feed readers (or one script) cost that each time.
+# The feed's notices, read this long ago at most: each read replays up to FEED_SIZE notices and their incidents
+# from the stream, on a public path that is not rate-limited, so a crowd of feed readers (or one script) cost that
+# each time. One read at a time: readers arriving meanwhile wait for it. Rendered per request (its links follow
+# the request's origin), which is cheap.
 FEED_KEPT_SECONDS = 30.0
-_FEEDS = web.AppKey("atom_feeds", dict[str, tuple[float, str]])  # public origin -> (rendered at, text)
+
+
+@dataclass
+class _KeptViews:
+    views: list[NoticeView] = field(default_factory=list)
+    read_at: float = float("-inf")
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+_FEEDS = web.AppKey("atom_feed_views", _KeptViews)
 
 
 async def atom_feed(request: web.Request) -> web.Response:
     kept = request.app[_FEEDS]
+    if time.monotonic() - kept.read_at >= FEED_KEPT_SECONDS:
+        async with kept.lock:
+            if time.monotonic() - kept.read_at >= FEED_KEPT_SECONDS:  # not read meanwhile by the one before
+                kept.views = await _read_views(request)
+                kept.read_at = time.monotonic()
     origin = public_origin(request)
-    cached = kept.get(origin)
-    if cached is not None and time.monotonic() - cached[0] < FEED_KEPT_SECONDS:
-        return _xml(cached[1], ATOM_TYPE)
-    text = await _render_feed(request, origin)
-    if len(kept) > 16:  # a Host header per request: never more than a few origins worth keeping
-        kept.clear()
-    kept[origin] = (time.monotonic(), text)
-    return _xml(text, ATOM_TYPE)
+    meta = FeedMeta(
+        feed_id=_feed_id(request), title="Levee public notices 公共通告", self_url=f"{origin}{FEED}",
+        notice_url=f"{origin}/status#notice-{{id}}", cap_url=f"{origin}{API}/notices/{{id}}/cap.xml",
+        updated_when_empty=datetime(2000, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    # Fresh for what is left of a minute since the read, not a minute more: a withdrawn notice goes within 60 s.
+    age = int(time.monotonic() - kept.read_at)
+    return _xml(render_atom(kept.views, meta), ATOM_TYPE, max_age=max(0, MAX_AGE - age))
 
 
-async def _render_feed(request: web.Request, origin: str) -> str:
+async def _read_views(request: web.Request) -> list[NoticeView]:
     async with reading(request) as conn:
         ids = await conn.fetch(
             f"SELECT id FROM {S}.notices WHERE published_version > 0 "
@@ -75,13 +92,8 @@ async def _render_feed(request: web.Request, origin: str) -> str:
     # Up to FEED_SIZE notices, each two reads of the stream: asked together, not one after another.
     found = await asyncio.gather(*(_view(request, row["id"]) for row in ids))
     views = [view for view in found if view is not None]
-    meta = FeedMeta(
-        feed_id=_feed_id(request), title="Levee public notices 公共通告", self_url=f"{origin}{FEED}",
-        notice_url=f"{origin}/status#notice-{{id}}", cap_url=f"{origin}{API}/notices/{{id}}/cap.xml",
-        updated_when_empty=datetime(2000, 1, 1, tzinfo=UTC),
-    )  # fmt: skip
     views.sort(key=lambda v: v.sent, reverse=True)
-    return render_atom(views, meta)
+    return views
 
 
 async def cap_message(request: web.Request) -> web.Response:
@@ -134,10 +146,9 @@ async def _events(aggregates: AggregateStore, aggregate_id: uuid.UUID) -> list[A
     return [aggregates.to_domain_event(aggregate_id, m) for m in messages]
 
 
-def _xml(text: str, content_type: str) -> web.Response:
-    return web.Response(
-        text=text, content_type=content_type, charset="utf-8", headers={"Cache-Control": CACHE}
-    )
+def _xml(text: str, content_type: str, *, max_age: int = MAX_AGE) -> web.Response:
+    headers = {"Cache-Control": f"public, max-age={max_age}"}
+    return web.Response(text=text, content_type=content_type, charset="utf-8", headers=headers)
 
 
 def _no_notice(given: str) -> Problem:

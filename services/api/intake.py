@@ -294,9 +294,9 @@ def unconfirmed(exc: WriteUnconfirmed, *, keyed: bool, keys_taken: bool, code: s
     if code is not None:
         problem.extensions.update(tracking_code=code, links={"status": f"/api/v1/status/{code}",
                                                              "public_status": f"/status/{code}"})  # fmt: skip
-        problem.detail += (
-            f" Look up {code} on the status page in a minute before filing again: found, it is stored."
-        )
+        # The code in the body's fields only, not the detail: a 5xx's detail goes to the log, and a code opens a
+        # complaint's status.
+        problem.detail += " Look up its tracking_code in a minute before filing again: found, it is stored."
     return problem
 
 

@@ -65,6 +65,7 @@ class DeadlineWatcher:
 
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
         log.info("deadline_watcher_started")
+        DEADLINE_WATCHER_TICK.set_to_current_time()  # its first look folds the whole stream: minutes, not a stop
         backoff = Backoff(first=interval)  # while the store refuses: 1, 2, 4 ... 10 s between looks
         while not stop.is_set():
             wait = interval

@@ -70,7 +70,7 @@ async def test_a_full_event_store_is_a_clear_503_and_nothing_half_written(
     # "May or may not be stored": the answer gives the code it would have, to look up before filing again.
     for _, _, unconfirmed in (a for a in answers if a[2].get("code") == "write_unconfirmed"):
         code = unconfirmed["tracking_code"]
-        assert unconfirmed["links"]["status"] == f"/api/v1/status/{code}" and code in unconfirmed["detail"]
+        assert unconfirmed["links"]["status"] == f"/api/v1/status/{code}" and code not in unconfirmed["detail"]
 
     # The operator's first page names it; a stream-info round trip alone would say NATS is fine.
     health = await client.get("/healthz")
