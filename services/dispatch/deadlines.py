@@ -15,6 +15,7 @@ ticks (doubling, at most ``MAX_SKIPPED_TICKS``); only a store outage, which ever
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
@@ -23,7 +24,7 @@ import structlog
 from eventsourcing.utils import get_topic
 
 from events.backoff import Backoff, wait_or_stop
-from events.complaint import Complaint
+from events.complaint import Complaint, ComplaintReopened
 from events.deadlines import DEADLINE_EVENTS, WATCHER, DeadlineState, fold, fold_all
 from events.errors import DomainError
 from events.mapper import reconstruct
@@ -38,6 +39,10 @@ log = structlog.get_logger(__name__)
 Clock = Callable[[], datetime]
 MAX_SKIPPED_TICKS = 64  # a complaint that keeps failing is still looked at about once a minute
 __all__ = ["WATCHER", "DeadlineWatcher"]
+
+# Settled complaints whose deadline state is kept for a reopen (about 300 bytes each); a reopen of an older one
+# reads its history instead.
+DORMANT_KEPT = 200_000
 
 
 class DeadlineWatcher:
@@ -57,8 +62,11 @@ class DeadlineWatcher:
         self.reference = reference or load_reference()  # the deadline lengths of each level
         self.position = 0  # how far into the stream the schedule is folded (memory only, by design)
         self.schedule: dict[UUID, DeadlineState] = {}
-        # Resolved complaints, kept small (level, agreed time, escalations) so a reopen has a clock to start.
-        self.dormant: dict[UUID, DeadlineState] = {}
+        # Resolved complaints, kept small (level, agreed time, escalations) so a reopen has a clock to start; the
+        # most recently settled DORMANT_KEPT only (closing a case is by hand, so they piled up surge after surge).
+        # A reopen of one forgotten reads its history again.
+        self.dormant: OrderedDict[UUID, DeadlineState] = OrderedDict()
+        self.dormant_kept = DORMANT_KEPT
         self.failures: dict[UUID, int] = {}  # consecutive failed looks per complaint
         self.skipping: dict[UUID, int] = {}  # ticks still to skip before the next look
         self._topics = frozenset(get_topic(cls) for cls in DEADLINE_EVENTS)
@@ -100,14 +108,33 @@ class DeadlineWatcher:
                     log.error("deadline_event_undecodable", seq=message.seq, topic=message.headers.get(TOPIC),
                               error=repr(exc)[:500])  # fmt: skip
                     continue
-                state = (self.schedule.get(complaint_id) or self.dormant.pop(complaint_id, None)
-                         or DeadlineState(complaint_id))  # fmt: skip
+                state = self.schedule.get(complaint_id) or self.dormant.pop(complaint_id, None)
+                if state is None and isinstance(event, ComplaintReopened):
+                    # Settled and forgotten since: where it stands is in its history, this event included; a
+                    # later event of it folds on as usual (fold skips the versions already in).
+                    reloaded = await self._from_history(complaint_id)
+                    if reloaded is not None:
+                        self._keep(reloaded)
+                        continue
+                state = state or DeadlineState(complaint_id)
                 try:
                     self._keep(fold(state, event, self.reference))
                 except Exception as exc:
                     # Unfoldable (e.g. a level the reference no longer has): the look reloads and decides.
                     log.error("deadline_event_unfoldable", complaint_id=str(complaint_id), seq=message.seq,
                               error=repr(exc)[:500])  # fmt: skip
+
+    async def _from_history(self, complaint_id: UUID) -> DeadlineState | None:
+        """The complaint's deadlines from its whole history; None when the history cannot be read (logged)."""
+        try:
+            messages = await self.store.read_subject(self.store.spec.event_subject(complaint_id))
+            events = [self.repository.to_domain_event(complaint_id, m) for m in messages]
+            return fold_all(complaint_id, events, self.reference)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            log.error("deadline_history_unreadable", complaint_id=str(complaint_id), error=repr(exc)[:500])
+            return None
 
     async def check(self) -> int:
         now = self.clock()
@@ -186,5 +213,7 @@ class DeadlineWatcher:
             self.schedule.pop(state.complaint_id, None)
             if not state.ended:
                 self.dormant[state.complaint_id] = state.dormant()
+                while len(self.dormant) > self.dormant_kept:
+                    self.dormant.popitem(last=False)
             self.failures.pop(state.complaint_id, None)
             self.skipping.pop(state.complaint_id, None)

@@ -370,6 +370,35 @@ async def test_watcher_escalates_once_per_missed_deadline_across_restarts_and_ex
     assert await escalations(repository, complaint.id) == [(1, WATCHER), (2, WATCHER)]
 
 
+async def test_a_reopened_case_the_watcher_had_forgotten_gets_its_new_resolve_clock(
+    store: JetStreamEventStore,
+) -> None:
+    """The watcher keeps the most recently settled cases only (closing is by hand: they piled up surge after
+    surge, found by a review). One reopened after it was forgotten is read from its history: its new resolve-by
+    is watched and its miss escalated, as for one it remembered."""
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    first, second = await new_complaint(repository, clock), await new_complaint(repository, clock)
+    worker, watcher = build(store, clock=clock)
+    watcher.dormant_kept = 1
+    await drain(worker)
+    for complaint_id in (first, second):  # each signed for and resolved: settled, dormant
+        complaint = await repository.get(complaint_id, Complaint)
+        complaint.accept(complaint.department)
+        complaint.resolve(complaint.department, "pumped out", "handled", None)
+        await repository.save(complaint)
+    await watcher.tick()
+    assert list(watcher.dormant) == [second]  # the first forgotten
+    complaint = await repository.get(first, Complaint)
+    complaint.reopen("water back in the flat")
+    await repository.save(complaint)
+    await watcher.tick()
+    assert first in watcher.schedule
+    clock.move_to(timedelta(hours=24, minutes=1))  # P2's resolve time from the reopen has passed
+    await watcher.tick()
+    assert [level for level, by in await escalations(repository, first) if by == WATCHER] == [1]
+
+
 async def test_two_watchers_racing_escalate_once(store: JetStreamEventStore) -> None:
     clock = FakeClock()
     repository = AggregateStore(store, make_mapper())
