@@ -81,7 +81,12 @@ def spec_errors(handler: Callable[[web.Request], Awaitable[web.Response]]) -> An
             kept = {k: v for k, v in problem.headers.items() if k == "Retry-After"}
             if problem.status in (429, 503):
                 kept.setdefault("Retry-After", "5")
-            return Open311Error(problem.status, problem.detail, kept).response()
+            detail = problem.detail
+            if code := problem.extensions.get(
+                "tracking_code"
+            ):  # an unconfirmed write: the spec's array has no
+                detail += f" Its tracking_code: {code}."  # other place for it, and the advice names it
+            return Open311Error(problem.status, detail, kept).response()
         except web.HTTPRequestEntityTooLarge as exc:
             return Open311Error(413, exc.text or "request body too large").response()
 

@@ -547,6 +547,24 @@ async def summary(request: web.Request) -> web.Response:
 _OBJ: dict[str, Any] = {"type": "object"}
 
 
+_STAMP: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
+# What the status page reads: every field is there, null when it does not apply yet.
+_PUBLIC_STATUS: dict[str, Any] = {
+    "type": "object",
+    "required": ["tracking_code", "status", "received_at", "progress", "notices", "reason"],
+    "properties": {
+        "tracking_code": {"type": "string"},
+        "status": {"type": "string", "enum": sorted(set(public.PUBLIC_STATUS.values()))},
+        "category": {"type": ["string", "null"]}, "district": {"type": ["string", "null"]},
+        "received_at": _STAMP, "accepted_at": _STAMP, "resolved_at": _STAMP, "closed_at": _STAMP,
+        "updated_at": _STAMP,
+        "progress": {"type": "array", "items": {"type": "object"}},
+        "notices": {"type": "array", "items": {"type": "object"}},
+        "reason": {"type": ["string", "null"], "description": "Why it was not accepted (status not_accepted)"},
+    },
+}  # fmt: skip
+
+
 def _op(
     op_id: str,
     summary: str,
@@ -627,7 +645,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                                DEAD_LETTER_ROLES, params=_DEAD_LETTER_PARAMS, tag="board"),
     f"{API}/status/{{tracking_code}}": _op(
         "public_status", "A complaint's public status by tracking code (no personal data)", None,
-        params=[_p("tracking_code")], errors=(404, 429, 503), tag="public"),
+        params=[_p("tracking_code")], result=_PUBLIC_STATUS, errors=(404, 429, 503), tag="public"),
     f"{API}/notices": _op(
         "notices_published", "Published notices, newest first", None,
         params=[_q("incident", "incident id", {"type": "string", "format": "uuid"}),
