@@ -31,7 +31,8 @@ async def test_the_open311_answer_tells_the_citizen_to_call_first(console: Conso
     response = await console.client.post("/open311/v2/requests.json", data=form)
     assert response.status == 201, await response.text()
     [answer] = await response.json()
-    assert answer["service_notice"].startswith("Danger to life: call 119 first")
+    notice = answer["service_notice"]
+    assert notice.startswith("有生命危险：请先拨打 119") and "Danger to life: call 119 first" in notice  # Chinese first
 
 
 async def test_the_card_previews_the_transfer_before_submitting(console: Console) -> None:
