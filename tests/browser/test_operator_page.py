@@ -179,12 +179,7 @@ async def test_an_operator_handles_calls_with_the_keyboard_only(
 async def test_a_call_submitted_twice_files_one_complaint(stack: Stack, browser: Any) -> None:
     """Enter pressed twice, or a double click, on a slow night: the card sends its call once."""
     operator = await stack.token("operator")
-    await _read_models_ready(stack, operator)
-    page = await browser.new_page(viewport={"width": 1366, "height": 768})
-    await page.goto(f"{stack.url}/operator")
-    await page.locator("#token").fill(operator)
-    await page.keyboard.press("Enter")
-    await expect(page.locator("#main")).to_be_visible()
+    page = await _call_card(stack, browser, operator)
     description = "Streetlights out along the whole of Hill Road since 9 pm"
     await page.locator("#description").fill(description)
     # Enter after the caller's name moves on: it does not file a call half taken.
@@ -194,14 +189,32 @@ async def test_a_call_submitted_twice_files_one_complaint(stack: Stack, browser:
     await expect(page.locator("#description")).to_have_value(description)
     await page.locator("#submit").dblclick()
     await expect(page.locator("#message")).to_contain_text("received", timeout=10_000)
+    found = await _filed(stack, operator, description)
+    assert len(found) == 1, found
+    await page.close()
+
+
+async def _call_card(stack: Stack, browser: Any, operator: str, *, clock: datetime | None = None) -> Any:
+    """A signed-in call card, once the read models are there; `clock`: the desk PC's time, if not right."""
+    await _read_models_ready(stack, operator)
+    page = await browser.new_page(viewport={"width": 1366, "height": 768})
+    if clock is not None:
+        await page.clock.set_system_time(clock)  # then it runs on from there
+    await page.goto(f"{stack.url}/operator")
+    await page.locator("#token").fill(operator)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#main")).to_be_visible()
+    return page
+
+
+async def _filed(stack: Stack, operator: str, description: str) -> list[Any]:
+    """The complaints with this description, once the read model shows one."""
 
     async def filed() -> list[Any]:
         listed = await _json(stack, "GET", "/api/v1/complaints?limit=50", operator)
         return [c for c in listed["items"] if c.get("description") == description]
 
-    found = await _until("the call in the read model", filed)
-    assert len(found) == 1, found
-    await page.close()
+    return list(await _until("the call in the read model", filed))
 
 
 async def _read_models_ready(stack: Stack, token: str) -> None:
@@ -215,23 +228,12 @@ async def test_a_desk_pc_whose_clock_is_fast_still_files_its_calls(
     """The call card stamps a call's start with the server's time, not the PC's: a desk PC ten minutes fast
     stamped calls in the future, and intake refused every one of them (found by a review of time handling)."""
     operator = await stack.token("operator")
-    await _read_models_ready(stack, operator)
-    page = await browser.new_page(viewport={"width": 1366, "height": 768})
-    await page.clock.set_system_time(datetime.now(UTC) + timedelta(minutes=10))  # then it runs on from there
-    await page.goto(f"{stack.url}/operator")
-    await page.locator("#token").fill(operator)
-    await page.keyboard.press("Enter")
-    await expect(page.locator("#main")).to_be_visible()
+    page = await _call_card(stack, browser, operator, clock=datetime.now(UTC) + timedelta(minutes=10))
     description = "Traffic lights dark at the Harbour Road crossing since the storm"
     await page.locator("#description").fill(description)
     await page.locator("#submit").click()
     await expect(page.locator("#message")).to_contain_text("received", timeout=10_000)
-
-    async def filed() -> list[Any]:
-        listed = await _json(stack, "GET", "/api/v1/complaints?limit=50", operator)
-        return [c for c in listed["items"] if c.get("description") == description]
-
-    [found] = await _until("the call in the read model", filed)
+    [found] = await _filed(stack, operator, description)
     started = (await load(JetStreamEventStore(nc, stack.settings.stream_spec), found["id"])).call_started_at
     assert started is not None and abs(started - datetime.now(UTC)) < timedelta(minutes=2), started
     await page.close()
