@@ -95,6 +95,14 @@ class DeadlineState:
         open_dues = [d.due for d in self.deadlines if d.closed_at is None]
         return min(open_dues) if open_dues else None
 
+    def next_look(self) -> datetime | None:
+        """From when a look may find a miss to record: the earliest due time of a deadline not recorded and
+        not met in time (missed once `now` is past it); None when nothing can ever be missed or it settled."""
+        if self.settled:
+            return None
+        dues = [d.due for d in self.deadlines if not d.recorded and (d.closed_at is None or d.closed_at > d.due)]
+        return min(dues) if dues else None
+
     def unrecorded_misses(self, now: datetime) -> list[Deadline]:
         return sorted((d for d in self.deadlines if not d.recorded and d.missed(now)), key=lambda d: d.due)
 

@@ -15,6 +15,7 @@ ticks (doubling, at most ``MAX_SKIPPED_TICKS``); only a store outage, which ever
 from __future__ import annotations
 
 import asyncio
+import heapq
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
@@ -62,6 +63,13 @@ class DeadlineWatcher:
         self.reference = reference or load_reference()  # the deadline lengths of each level
         self.position = 0  # how far into the stream the schedule is folded (memory only, by design)
         self.schedule: dict[UUID, DeadlineState] = {}
+        # When each scheduled complaint next needs a look (its earliest deadline that could be missed), and a heap
+        # of those times: a tick pops what is due. Scanning the whole schedule every second cost 0.67 us a case,
+        # 0.67 s a tick at a million open cases, on the loop dispatch's worker shares. Entries a later fold moved
+        # stay in the heap until their time, then are skipped (`_looks` rebuilt when they pile up).
+        self._look_at: dict[UUID, datetime] = {}
+        self._looks: list[tuple[datetime, int, UUID]] = []
+        self._pushed = 0
         # Resolved complaints, kept small (level, agreed time, escalations) so a reopen has a clock to start; the
         # most recently settled DORMANT_KEPT only (closing a case is by hand, so they piled up surge after surge).
         # A reopen of one forgotten reads its history again.
@@ -138,20 +146,47 @@ class DeadlineWatcher:
 
     async def check(self) -> int:
         now = self.clock()
-        due = [cid for cid, state in self.schedule.items() if escalations_due(state, now)]
+        popped: list[tuple[datetime, UUID]] = []
+        while self._looks and self._looks[0][0] < now:  # a deadline is missed once now is past it
+            at, _, complaint_id = heapq.heappop(self._looks)
+            if self._look_at.get(complaint_id) == at:  # else moved by a later fold: a stale entry
+                popped.append((at, complaint_id))
         escalated = 0
-        for complaint_id in due:
-            if self._skip(complaint_id):
-                continue
-            try:
-                escalated += await self._escalate(complaint_id, now)
-            except StoreUnavailable:
-                raise  # every look would fail the same way: the run loop waits for the store
-            except Exception as exc:
-                self._failed(complaint_id, exc)
-            else:
-                self.failures.pop(complaint_id, None)
+        try:
+            for _at, complaint_id in popped:
+                state = self.schedule.get(complaint_id)
+                if state is None or not escalations_due(state, now) or self._skip(complaint_id):
+                    continue
+                try:
+                    escalated += await self._escalate(complaint_id, now)
+                except StoreUnavailable:
+                    raise  # every look would fail the same way: the run loop waits for the store
+                except Exception as exc:
+                    self._failed(complaint_id, exc)
+                else:
+                    self.failures.pop(complaint_id, None)
+        finally:
+            # Still due at the same time (skipped, failed, a conflict, not looked at yet): looked at next tick.
+            for at, complaint_id in popped:
+                if complaint_id in self.schedule and self._look_at.get(complaint_id) == at:
+                    self._push(complaint_id, at)
         return escalated
+
+    def _plan_look(self, state: DeadlineState) -> None:
+        """Note when this scheduled complaint next needs a look; pushed only when that time changed."""
+        at = state.next_look()
+        if at is None:
+            self._look_at.pop(state.complaint_id, None)
+        elif self._look_at.get(state.complaint_id) != at:
+            self._look_at[state.complaint_id] = at
+            self._push(state.complaint_id, at)
+
+    def _push(self, complaint_id: UUID, at: datetime) -> None:
+        self._pushed += 1
+        heapq.heappush(self._looks, (at, self._pushed, complaint_id))
+        if len(self._looks) > 2 * len(self._look_at) + 1024:  # mostly stale entries: keep the live ones only
+            self._looks = [(t, n, c) for n, (c, t) in enumerate(self._look_at.items())]
+            heapq.heapify(self._looks)
 
     def _skip(self, complaint_id: UUID) -> bool:
         left = self.skipping.pop(complaint_id, 0)
@@ -208,9 +243,11 @@ class DeadlineWatcher:
         # (a dispatch, a reopen, an extension) brings it back, and a look always reloads the history.
         if state.watched:
             self.schedule[state.complaint_id] = state
+            self._plan_look(state)
             self.dormant.pop(state.complaint_id, None)
         else:
             self.schedule.pop(state.complaint_id, None)
+            self._look_at.pop(state.complaint_id, None)
             if not state.ended:
                 self.dormant[state.complaint_id] = state.dormant()
                 while len(self.dormant) > self.dormant_kept:
