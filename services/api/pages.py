@@ -62,10 +62,16 @@ async def index(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/status")
 
 
+async def status_slash(request: web.Request) -> web.StreamResponse:
+    """/status/<code>/: an SMS app's link often ends in a slash; the page is at the code itself."""
+    raise web.HTTPMovedPermanently(f"/status/{request.match_info['tracking_code']}")
+
+
 def add_routes(app: web.Application) -> None:
     for path, name in PAGES.items():
         app.router.add_get(path, _page(name))
     app.router.add_get("/static/{name}", asset, name="static")
+    app.router.add_get("/status/{tracking_code}/", status_slash)
     app.router.add_get("/", index)
 
 
@@ -89,6 +95,11 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/status/{tracking_code}": _html(
         "status_code", "Status of one complaint (public)",
         params=[{"name": "tracking_code", "in": "path", "required": True, "schema": {"type": "string"}}]),
+    "/status/{tracking_code}/": {"get": {
+        "operationId": "page_status_code_slash", "summary": "Redirects to /status/{tracking_code}",
+        "tags": ["pages"], "security": [{}],
+        "parameters": [{"name": "tracking_code", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"301": {"description": "To the page without the slash"}}}},
     "/static/{name}": {"get": {
         "operationId": "static_asset", "summary": "The pages' scripts and styles", "tags": ["pages"],
         "security": [{}],

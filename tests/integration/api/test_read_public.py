@@ -52,6 +52,9 @@ async def test_the_links_intake_hands_out_work_at_once_before_the_read_models_ca
     assert early["received_at"] is not None and early["progress"] == []
     page = await api.get(links["public_status"])
     assert page.status == 200 and page.content_type == "text/html"
+    # An SMS app's link often ends in a slash: it leads to the page, not to a JSON "Not Found".
+    slashed = await api.client.get(links["public_status"] + "/", allow_redirects=False)
+    assert slashed.status == 301 and slashed.headers["Location"] == links["public_status"]
     await api.project()
     assert (await api.get_json(links["status"]))["category"] == "flooding"  # now the read model's view
     missing = await api.get("/api/v1/status/LV-222222")

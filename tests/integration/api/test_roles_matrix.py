@@ -110,6 +110,7 @@ PUBLIC_ROUTES: set[tuple[str, str]] = {
     ("GET", "/reports"),
     ("GET", "/operator"),
     ("GET", "/status"),
+    ("GET", "/status/{tracking_code}/"),
     ("GET", "/status/{tracking_code}"),
     ("GET", "/static/{name}"),
 }
