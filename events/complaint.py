@@ -8,7 +8,7 @@ Event classes are module-level so their stored topics read ``events.complaint:<N
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -598,9 +598,21 @@ class ComplaintCallRepeated(Complaint.Event):
 
 
 class ResolutionTimeAgreed(Complaint.Event):
-    class_version = 1
+    # v2: agreed_at in UTC, at most 90 days ahead (complaint_rules.AGREED_AT_MOST).
+    class_version = 2
     agreed_at: datetime
     approved_by_command: bool
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        # Stored before 2026-12-07 as given, in any offset and unbounded: one past what UTC can hold
+        # (9999-12-31T23:59:59-01:00) stopped the read models, and a rebuild with them. Now in UTC, and one no
+        # date can hold is the latest one can.
+        agreed: datetime = state["agreed_at"]
+        try:
+            state["agreed_at"] = agreed.astimezone(UTC)
+        except OverflowError:
+            state["agreed_at"] = datetime.max.replace(tzinfo=UTC)
 
     def apply(self, aggregate: Complaint) -> None:
         aggregate.agreed_resolution_at = self.agreed_at

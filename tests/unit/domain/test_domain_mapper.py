@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from uuid import uuid4
 
 import pytest
@@ -190,3 +190,35 @@ def test_validation_records_the_category_triage_classified_and_refuses_an_unknow
     stored = make_mapper().to_stored_event(c.collect_events()[-1])
     assert json.loads(stored.state)["class_version"] == 2
     assert c.category == "gas_leak"
+
+
+@pytest.mark.parametrize(
+    ("stored", "read"),
+    [
+        (
+            datetime(2026, 7, 1, 18, 0, tzinfo=timezone(timedelta(hours=8))),
+            datetime(2026, 7, 1, 10, 0, tzinfo=UTC),
+        ),
+        # Past what UTC can hold: stored before 2026-12-07, it stopped the read models and every rebuild.
+        (
+            datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-1))),
+            datetime.max.replace(tzinfo=UTC),
+        ),
+    ],
+    ids=["an offset", "year 10000 in UTC"],
+)
+def test_version_1_agreed_time_is_upcast_to_utc_within_what_a_date_holds(
+    stored: datetime, read: datetime
+) -> None:
+    v1_state = {"timestamp": datetime(2026, 7, 1, 9, 31, tzinfo=UTC),
+                "originator_topic": "events.complaint:Complaint", "agreed_at": stored,
+                "approved_by_command": True}  # fmt: skip
+    event = make_mapper().to_domain_event(
+        StoredEvent(
+            originator_id=uuid4(),
+            originator_version=4,
+            topic="events.complaint:ResolutionTimeAgreed",
+            state=make_transcoder().encode(v1_state),
+        )
+    )
+    assert event.agreed_at == read and event.agreed_at.utcoffset() == timedelta(0)
