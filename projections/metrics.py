@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 PROJECTION_LAG = Gauge(
     "levee_projection_lag_events",
     "Events in the stream after a projection's committed position",
     ["projection"],
+)
+PROJECTION_UNDECODABLE = Counter(
+    "levee_projection_undecodable_events",
+    "Events the projector could not decode and skipped: a poison event, or one of a newer version of Levee than "
+    "the projector (an upgrade rolled out of order); the board lacks them until a rebuild",
 )
 PROJECTION_POSITION = Gauge(
     "levee_projection_position", "Stream position a projection has committed", ["projection"]

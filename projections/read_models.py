@@ -14,6 +14,7 @@ from events.mapper import make_mapper
 from events.store.aggregates import TOPIC, VERSION
 from events.store.records import StoredMessage
 from projections import complaints, deadlines, incidents, notices, timeline
+from projections.metrics import PROJECTION_UNDECODABLE
 from projections.ops import Op
 
 log = structlog.get_logger(__name__)
@@ -85,6 +86,9 @@ class Decoder:
                 return self.mapper.to_domain_event(self.stored_event(message, topic))
             return self._decode(message, topic)
         except Exception as exc:
+            # Skipped, so the board goes on for everyone; counted and alerted on, since a newer version's event
+            # met by an older projector mid-upgrade is skipped the same way (rebuild once the upgrade is done).
+            PROJECTION_UNDECODABLE.inc()
             log.error("projection_undecodable_event", seq=message.seq, topic=topic, error=repr(exc)[:500])
             return None
 
