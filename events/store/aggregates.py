@@ -36,6 +36,11 @@ class AggregateNotFound(LookupError):
         self.aggregate_id = aggregate_id
 
 
+# A read that must reach a known sequence is asked again at most this often, this far apart (0.5 s in all).
+CATCH_UP_READS = 20
+CATCH_UP_PAUSE = 0.025
+
+
 class AggregateStore:
     """Async repository: `get` folds an aggregate's events, `save` appends its pending events atomically."""
 
@@ -55,8 +60,19 @@ class AggregateStore:
         self._positions: OrderedDict[tuple[UUID, int], int] = OrderedDict()
         self._remembered = remembered
 
-    async def get(self, aggregate_id: UUID, cls: type[A] | None = None) -> A:
-        messages = await self.store.read_subject(self.store.spec.event_subject(aggregate_id))
+    async def get(self, aggregate_id: UUID, cls: type[A] | None = None, *, at_least: int = 0) -> A:
+        """The aggregate from its events. `at_least`: a stream sequence its subject is known to reach (a conflict
+        said so): on a replicated stream a direct get may be answered by a replica a moment behind, so the read
+        is asked again, briefly, until it reaches that far."""
+        subject = self.store.spec.event_subject(aggregate_id)
+        messages = await self.store.read_subject(subject)
+        for _ in range(CATCH_UP_READS):
+            if not at_least or (messages and messages[-1].seq >= at_least):
+                break
+            await asyncio.sleep(
+                CATCH_UP_PAUSE
+            )  # a replica catching up: milliseconds, not a condition to poll
+            messages = await self.store.read_subject(subject)
         if not messages:
             raise AggregateNotFound(aggregate_id)
         aggregate: Any = None
@@ -165,9 +181,10 @@ class AggregateStore:
             return known
         last = await self.store.last_message(self.store.spec.event_subject(aggregate_id))
         if last is None or int(last.headers.get(VERSION, 0)) != first_new_version - 1:
-            raise ConcurrencyConflict(
-                self.store.spec.event_subject(aggregate_id), "aggregate changed since loaded"
+            detail = "aggregate changed since loaded" + (
+                f" (wrong last sequence: {last.seq})" if last else ""
             )
+            raise ConcurrencyConflict(self.store.spec.event_subject(aggregate_id), detail)
         return last.seq
 
     async def moved(self, expected: Mapping[UUID, int | None]) -> set[UUID]:

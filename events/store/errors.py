@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class StoreError(Exception):
     """The stream refused a write for a reason that retrying will not fix."""
@@ -14,6 +16,13 @@ class ConcurrencyConflict(StoreError):
         super().__init__(f"concurrency conflict on {subject or 'a subject in the batch'}: {detail}")
         self.subject = subject
         self.detail = detail
+
+    @property
+    def last_sequence(self) -> int:
+        """The subject's last stream sequence as the server (the stream's leader) saw it: "wrong last sequence:
+        N". 0 when the detail does not say."""
+        found = re.search(r"wrong last sequence: (\d+)", self.detail)
+        return int(found[1]) if found else 0
 
 
 class StoreUnavailable(StoreError):

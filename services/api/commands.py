@@ -201,9 +201,9 @@ class Repository:
             self._aggregates = AggregateStore(store, make_mapper())
         return self._aggregates
 
-    async def load(self, aggregate_id: uuid.UUID, cls: type[A], noun: str) -> A:
+    async def load(self, aggregate_id: uuid.UUID, cls: type[A], noun: str, *, at_least: int = 0) -> A:
         try:
-            return await self.aggregates().get(aggregate_id, cls)
+            return await self.aggregates().get(aggregate_id, cls, at_least=at_least)
         except AggregateNotFound:
             raise Problem(
                 404, f"No such {noun}", f"There is no {noun} {aggregate_id}.", code="not_found"
@@ -296,9 +296,11 @@ def command_handler(kind: Target[A], command: Command[A]) -> Callable[[web.Reque
             command.apply(aggregate, body, principal)
             try:
                 await repo.save(aggregate)
-            except ConcurrencyConflict:
+            except ConcurrencyConflict as refused:
                 log.info("command_conflict", command=command.action, attempt=attempt, id=str(aggregate_id))
-                aggregate = await repo.load(aggregate_id, kind.cls, kind.noun)
+                # Read again as far as the server said the case reaches: a replica a moment behind would hand
+                # back the same stale copy, and three of those answered 409 for nothing.
+                aggregate = await repo.load(aggregate_id, kind.cls, kind.noun, at_least=refused.last_sequence)
                 kind.authorize(principal, aggregate)  # it may have moved to another department meanwhile
                 continue
             log.info(

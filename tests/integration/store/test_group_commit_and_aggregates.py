@@ -139,6 +139,31 @@ async def test_aggregate_round_trip_and_optimistic_concurrency(store: JetStreamE
     assert (await repository.get(counter.id, Counter)).count == 4
 
 
+async def test_a_conflict_says_how_far_the_subject_reaches_and_a_load_waits_to_see_that_far(
+    store: JetStreamEventStore,
+) -> None:
+    """On a replicated stream a direct get may be answered by a replica a moment behind: a command that reloads
+    after a conflict got the same stale copy three times and answered 409 for nothing. The conflict names the
+    subject's last sequence, and a load asked to reach it reads again until it does."""
+    repository = AggregateStore(store, mapper())
+    counter = Counter(name="pumps")
+    await repository.save(counter)
+    stale, fresh = await repository.get(counter.id, Counter), await repository.get(counter.id, Counter)
+    fresh.increment(1)
+    [written] = await repository.save(fresh)
+    stale.increment(5)
+    with pytest.raises(ConcurrencyConflict) as refused:
+        await repository.save(stale)
+    assert refused.value.last_sequence == written
+    # Asked to reach one further than is stored yet, while that write is on its way: the load waits for it.
+    newer = await repository.get(counter.id, Counter)
+    newer.increment(2)
+    reread, _ = await asyncio.gather(
+        repository.get(counter.id, Counter, at_least=written + 1), repository.save(newer)
+    )
+    assert reread.count == 3
+
+
 async def test_stale_aggregate_is_refused_even_when_its_position_was_forgotten(
     store: JetStreamEventStore,
 ) -> None:
