@@ -157,10 +157,18 @@ class Worker:
     async def report_lag(self, done: int) -> None:
         """After each batch: an empty read means no lag; a busy loop reads the lag at most once a second."""
         if done == 0:
-            # Nothing read means no lag; a batch another instance committed first means nothing of the kind.
-            if not self.overtaken:
+            # Nothing read means no lag; a batch another instance committed first means nothing of the kind:
+            # then the lag is read (at most once a second), or a standby's gauge froze at its last reading.
+            overtaken, self.overtaken = self.overtaken, False
+            if not overtaken:
                 CONSUMER_LAG.labels(self.name).set(0)
-            self.overtaken = False
+                return
+            if not self.lag_meter.due():
+                return
+            try:
+                CONSUMER_LAG.labels(self.name).set(await self.lag())
+            except StoreError as exc:
+                self.log.warning("worker_lag_unavailable", error=str(exc))
         elif self.lag_meter.due():
             try:
                 CONSUMER_LAG.labels(self.name).set(await self.lag())
