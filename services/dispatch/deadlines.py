@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
@@ -25,7 +24,7 @@ import structlog
 from eventsourcing.utils import get_topic
 
 from events.backoff import Backoff, wait_or_stop
-from events.complaint import Complaint, ComplaintReopened
+from events.complaint import Complaint
 from events.deadlines import DEADLINE_EVENTS, WATCHER, DeadlineState, fold, fold_all
 from events.errors import DomainError
 from events.mapper import reconstruct
@@ -40,10 +39,6 @@ log = structlog.get_logger(__name__)
 Clock = Callable[[], datetime]
 MAX_SKIPPED_TICKS = 64  # a complaint that keeps failing is still looked at about once a minute
 __all__ = ["WATCHER", "DeadlineWatcher"]
-
-# Settled complaints whose deadline state is kept for a reopen (about 300 bytes each); a reopen of an older one
-# reads its history instead.
-DORMANT_KEPT = 200_000
 
 
 class DeadlineWatcher:
@@ -70,11 +65,9 @@ class DeadlineWatcher:
         self._look_at: dict[UUID, datetime] = {}
         self._looks: list[tuple[datetime, int, UUID]] = []
         self._pushed = 0
-        # Resolved complaints, kept small (level, agreed time, escalations) so a reopen has a clock to start; the
-        # most recently settled DORMANT_KEPT only (closing a case is by hand, so they piled up surge after surge).
-        # A reopen of one forgotten reads its history again.
-        self.dormant: OrderedDict[UUID, DeadlineState] = OrderedDict()
-        self.dormant_kept = DORMANT_KEPT
+        self._checking = False
+        # Resolved complaints, kept small (level, agreed time, escalations) so a reopen has a clock to start.
+        self.dormant: dict[UUID, DeadlineState] = {}
         self.failures: dict[UUID, int] = {}  # consecutive failed looks per complaint
         self.skipping: dict[UUID, int] = {}  # ticks still to skip before the next look
         self._topics = frozenset(get_topic(cls) for cls in DEADLINE_EVENTS)
@@ -116,15 +109,8 @@ class DeadlineWatcher:
                     log.error("deadline_event_undecodable", seq=message.seq, topic=message.headers.get(TOPIC),
                               error=repr(exc)[:500])  # fmt: skip
                     continue
-                state = self.schedule.get(complaint_id) or self.dormant.pop(complaint_id, None)
-                if state is None and isinstance(event, ComplaintReopened):
-                    # Settled and forgotten since: where it stands is in its history, this event included; a
-                    # later event of it folds on as usual (fold skips the versions already in).
-                    reloaded = await self._from_history(complaint_id)
-                    if reloaded is not None:
-                        self._keep(reloaded)
-                        continue
-                state = state or DeadlineState(complaint_id)
+                state = (self.schedule.get(complaint_id) or self.dormant.pop(complaint_id, None)
+                         or DeadlineState(complaint_id))  # fmt: skip
                 try:
                     self._keep(fold(state, event, self.reference))
                 except Exception as exc:
@@ -132,28 +118,17 @@ class DeadlineWatcher:
                     log.error("deadline_event_unfoldable", complaint_id=str(complaint_id), seq=message.seq,
                               error=repr(exc)[:500])  # fmt: skip
 
-    async def _from_history(self, complaint_id: UUID) -> DeadlineState | None:
-        """The complaint's deadlines from its whole history; None when the history cannot be read (logged)."""
-        try:
-            messages = await self.store.read_subject(self.store.spec.event_subject(complaint_id))
-            events = [self.repository.to_domain_event(complaint_id, m) for m in messages]
-            return fold_all(complaint_id, events, self.reference)
-        except StoreUnavailable:
-            raise
-        except Exception as exc:
-            log.error("deadline_history_unreadable", complaint_id=str(complaint_id), error=repr(exc)[:500])
-            return None
-
     async def check(self) -> int:
         now = self.clock()
-        popped: list[tuple[datetime, UUID]] = []
+        popped: dict[UUID, datetime] = {}  # one look per case however many entries it has in the heap
         while self._looks and self._looks[0][0] < now:  # a deadline is missed once now is past it
             at, _, complaint_id = heapq.heappop(self._looks)
             if self._look_at.get(complaint_id) == at:  # else moved by a later fold: a stale entry
-                popped.append((at, complaint_id))
+                popped.setdefault(complaint_id, at)
+        self._checking = True
         escalated = 0
         try:
-            for _at, complaint_id in popped:
+            for complaint_id in popped:
                 state = self.schedule.get(complaint_id)
                 if state is None or not escalations_due(state, now) or self._skip(complaint_id):
                     continue
@@ -166,8 +141,9 @@ class DeadlineWatcher:
                 else:
                     self.failures.pop(complaint_id, None)
         finally:
+            self._checking = False
             # Still due at the same time (skipped, failed, a conflict, not looked at yet): looked at next tick.
-            for at, complaint_id in popped:
+            for complaint_id, at in popped.items():
                 if complaint_id in self.schedule and self._look_at.get(complaint_id) == at:
                     self._push(complaint_id, at)
         return escalated
@@ -184,7 +160,9 @@ class DeadlineWatcher:
     def _push(self, complaint_id: UUID, at: datetime) -> None:
         self._pushed += 1
         heapq.heappush(self._looks, (at, self._pushed, complaint_id))
-        if len(self._looks) > 2 * len(self._look_at) + 1024:  # mostly stale entries: keep the live ones only
+        # Mostly stale entries: keep the live ones only; not while a check holds popped entries (it would add
+        # one for each of them, and its re-push another).
+        if not self._checking and len(self._looks) > 2 * len(self._look_at) + 1024:
             self._looks = [(t, n, c) for n, (c, t) in enumerate(self._look_at.items())]
             heapq.heapify(self._looks)
 
@@ -250,7 +228,5 @@ class DeadlineWatcher:
             self._look_at.pop(state.complaint_id, None)
             if not state.ended:
                 self.dormant[state.complaint_id] = state.dormant()
-                while len(self.dormant) > self.dormant_kept:
-                    self.dormant.popitem(last=False)
             self.failures.pop(state.complaint_id, None)
             self.skipping.pop(state.complaint_id, None)
