@@ -17,6 +17,9 @@ async def connect_nats(url: str, *, name: str, connect_timeout: float = 5.0) -> 
     """Connect with reconnects that never give up: the default stops after about two minutes."""
 
     async def on_disconnect() -> None:
+        if client.is_closed:  # closed on purpose (a stop, a one-off connection): not news at 3 a.m.
+            log.info("nats_closed", client=name)
+            return
         log.warning("nats_disconnected", client=name)
 
     async def on_reconnect() -> None:
