@@ -52,6 +52,7 @@ def add_routes(app: web.Application) -> None:
 # each time. One read at a time: readers arriving meanwhile wait for it. Rendered per request (its links follow
 # the request's origin), which is cheap.
 FEED_KEPT_SECONDS = 30.0
+FEED_FAILED_SECONDS = 5.0  # a failed read is the answer of every reader for this long: they do not queue up
 
 
 @dataclass
@@ -59,6 +60,7 @@ class _KeptViews:
     views: list[NoticeView] = field(default_factory=list)
     read_at: float = float("-inf")
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    failed: tuple[float, BaseException] | None = None  # when the last read failed, and how
 
 
 _FEEDS = web.AppKey("atom_feed_views", _KeptViews)
@@ -68,8 +70,17 @@ async def atom_feed(request: web.Request) -> web.Response:
     kept = request.app[_FEEDS]
     if time.monotonic() - kept.read_at >= FEED_KEPT_SECONDS:
         async with kept.lock:
+            if kept.failed is not None and time.monotonic() - kept.failed[0] < FEED_FAILED_SECONDS:
+                # In an outage each read waits out its timeout: readers queued behind one take its answer,
+                # not a timeout each, one after another.
+                raise kept.failed[1]
             if time.monotonic() - kept.read_at >= FEED_KEPT_SECONDS:  # not read meanwhile by the one before
-                kept.views = await _read_views(request)
+                try:
+                    kept.views = await _read_views(request)
+                except (Problem, keys.DependencyUnavailable) as exc:  # the 503s of an outage
+                    kept.failed = (time.monotonic(), exc)
+                    raise
+                kept.failed = None
                 kept.read_at = time.monotonic()
     origin = public_origin(request)
     meta = FeedMeta(

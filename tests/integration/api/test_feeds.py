@@ -104,7 +104,9 @@ async def test_a_withdrawn_notice_stays_in_the_feed_as_withdrawn_and_its_cap_is_
         e for e in feed.findall("a:entry", A) if e.findtext("a:id", namespaces=A) == f"urn:uuid:{notice}"
     )
     assert entry.findtext("a:title", namespaces=A).startswith("已撤回 Withdrawn: ")
-    assert entry.find("a:category", A).get("term") == "withdrawn"  # not its last status: a filter keeps it out
+    assert (
+        entry.find("a:category", A).get("term") == "withdrawn"
+    )  # not its last status: a filter keeps it out
     assert "Mains repair" not in etree.tostring(entry, encoding="unicode")  # none of its text stays public
     alert = await cap_of(api, entry.find("a:link[@rel='related']", A).get("href"), cap_schema)
     assert alert.findtext("cap:msgType", namespaces=C) == "Cancel"
@@ -139,3 +141,29 @@ async def test_behind_an_ingress_the_links_are_the_public_urls_whatever_host_a_c
         )
         alert = etree.fromstring(await cap.read())
         assert alert.findtext("cap:info/cap:web", namespaces=C) == f"{public}/status#notice-{published}"
+
+
+async def test_readers_arriving_during_a_failed_read_take_its_answer_not_a_timeout_each(
+    api: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In an outage each read of the feed's notices waits out its timeout; readers queued behind one used to
+    wait theirs, one after another (found reviewing the feed's cache). Now a failure answers them all for a
+    few seconds, and the read is tried again after."""
+    import asyncio
+
+    from services.api import feeds
+    from services.api.problems import Problem
+
+    reads = 0
+
+    async def unavailable(request: Any) -> list[Any]:
+        nonlocal reads
+        reads += 1
+        await asyncio.sleep(0.05)  # the read's own time, so the other readers queue behind it
+        raise Problem(503, "Service unavailable", "The event store cannot answer: test", code="unavailable")
+
+    monkeypatch.setattr(feeds, "_read_views", unavailable)
+    answers = await asyncio.gather(*(api.get("/api/v1/notices/feed.atom") for _ in range(5)))
+    assert [a.status for a in answers] == [503] * 5 and reads == 1
+    monkeypatch.setattr(feeds, "FEED_FAILED_SECONDS", 0.0)
+    assert (await api.get("/api/v1/notices/feed.atom")).status == 503 and reads == 2
