@@ -59,8 +59,13 @@ class Deadline:
     # none, puts it back); None when not brought forward.
     unbounded: datetime | None = None
 
+    @property
+    def may_miss(self) -> bool:
+        """Open, or closed late: missed once `now` is past it."""
+        return self.closed_at is None or self.closed_at > self.due
+
     def missed(self, now: datetime) -> bool:
-        return now > self.due and (self.closed_at is None or self.closed_at > self.due)
+        return now > self.due and self.may_miss
 
     @property
     def reason(self) -> str:
@@ -100,7 +105,7 @@ class DeadlineState:
         not met in time (missed once `now` is past it); None when nothing can ever be missed or it settled."""
         if self.settled:
             return None
-        dues = [d.due for d in self.deadlines if not d.recorded and (d.closed_at is None or d.closed_at > d.due)]
+        dues = [d.due for d in self.deadlines if not d.recorded and d.may_miss]
         return min(dues) if dues else None
 
     def unrecorded_misses(self, now: datetime) -> list[Deadline]:
@@ -113,9 +118,7 @@ class DeadlineState:
     @property
     def watched(self) -> bool:
         """Could a look ever find something to record: an open deadline, or a missed one not yet recorded."""
-        if self.settled:
-            return False
-        return any(not d.recorded and (d.closed_at is None or d.closed_at > d.due) for d in self.deadlines)
+        return self.next_look() is not None
 
 
 def fold(state: DeadlineState, event: Any, reference: Reference) -> DeadlineState:
@@ -245,9 +248,7 @@ def _escalated(state: DeadlineState, e: ComplaintEscalated, ref: Reference) -> D
         # (its new, longer time had not passed yet). Without this every overdue case in the city was escalated
         # again, to command, at the next start.
         kind = next((k for k in ("accept", "resolve") if e.reason.startswith(f"missed {k}-by ")), None)
-        open_or_missed = [
-            d for d in state.deadlines if not d.recorded and (d.closed_at is None or d.closed_at > d.due)
-        ]
+        open_or_missed = [d for d in state.deadlines if not d.recorded and d.may_miss]
         missed = [d for d in open_or_missed if d.missed(e.timestamp)]
         ranked = (
             [d for d in missed if d.kind == kind] + missed + [d for d in open_or_missed if d.kind == kind]

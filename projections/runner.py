@@ -334,9 +334,8 @@ class ProjectionRunner:
             self._lag_read_at = time.monotonic()
             try:
                 self._report_lag(await self.lag())
-            except (
-                StoreError
-            ) as exc:  # only the gauge goes stale: the batch is committed, the next read says more
+            # Only the gauge goes stale: the batch is committed, and the next read says more.
+            except StoreError as exc:
                 self.log.warning("projection_lag_unavailable", error=str(exc))
         if progress is not None and done:
             progress(done, self.position)

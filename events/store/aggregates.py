@@ -69,9 +69,8 @@ class AggregateStore:
         for _ in range(CATCH_UP_READS):
             if not at_least or (messages and messages[-1].seq >= at_least):
                 break
-            await asyncio.sleep(
-                CATCH_UP_PAUSE
-            )  # a replica catching up: milliseconds, not a condition to poll
+            # A replica catching up takes milliseconds: a short pause, not a condition to poll.
+            await asyncio.sleep(CATCH_UP_PAUSE)
             messages = await self.store.read_subject(subject)
         if not messages:
             raise AggregateNotFound(aggregate_id)
@@ -181,10 +180,10 @@ class AggregateStore:
             return known
         last = await self.store.last_message(self.store.spec.event_subject(aggregate_id))
         if last is None or int(last.headers.get(VERSION, 0)) != first_new_version - 1:
-            detail = "aggregate changed since loaded" + (
-                f" (wrong last sequence: {last.seq})" if last else ""
-            )
-            raise ConcurrencyConflict(self.store.spec.event_subject(aggregate_id), detail)
+            raise ConcurrencyConflict(
+                self.store.spec.event_subject(aggregate_id), "aggregate changed since loaded",
+                last_seq=last.seq if last else 0,
+            )  # fmt: skip
         return last.seq
 
     async def moved(self, expected: Mapping[UUID, int | None]) -> set[UUID]:

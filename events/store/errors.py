@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 
 class StoreError(Exception):
     """The stream refused a write for a reason that retrying will not fix."""
@@ -12,17 +10,11 @@ class StoreError(Exception):
 class ConcurrencyConflict(StoreError):
     """Someone else wrote to this subject since we read it (JetStream error 10071)."""
 
-    def __init__(self, subject: str | None, detail: str) -> None:
+    def __init__(self, subject: str | None, detail: str, *, last_seq: int = 0) -> None:
         super().__init__(f"concurrency conflict on {subject or 'a subject in the batch'}: {detail}")
         self.subject = subject
         self.detail = detail
-
-    @property
-    def last_sequence(self) -> int:
-        """The subject's last stream sequence as the server (the stream's leader) saw it: "wrong last sequence:
-        N". 0 when the detail does not say."""
-        found = re.search(r"wrong last sequence: (\d+)", self.detail)
-        return int(found[1]) if found else 0
+        self.last_seq = last_seq  # the subject's last stream sequence where the conflict was seen; 0: unknown
 
 
 class StoreUnavailable(StoreError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -130,7 +131,11 @@ class JetStreamEventStore:
                 await asyncio.sleep(min(0.002 * (attempt + 1), 0.05))
                 continue
             if code == _WRONG_LAST_SEQ:
-                raise ConcurrencyConflict(_conflicting_subject(writes), error.get("description", ""))
+                description = error.get("description", "")
+                found = _LAST_SEQUENCE.search(description)  # "wrong last sequence: N", as the leader saw it
+                raise ConcurrencyConflict(
+                    _conflicting_subject(writes), description, last_seq=int(found[1]) if found else 0
+                )
             if code in _NO_STORAGE:
                 raise StoreFull(
                     f"JetStream has no storage left for the stream ({error.get('description')}, {code})"
@@ -473,6 +478,7 @@ class JetStreamEventStore:
             raise StoreError(f"stream info: an unreadable reply: {exc!r}") from exc
 
 
+_LAST_SEQUENCE = re.compile(r"wrong last sequence: (\d+)")
 READ_BACK_CLOCK_MARGIN = timedelta(minutes=5)  # how far this host's clock may run ahead of the NATS servers'
 
 

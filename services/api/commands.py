@@ -300,7 +300,7 @@ def command_handler(kind: Target[A], command: Command[A]) -> Callable[[web.Reque
                 log.info("command_conflict", command=command.action, attempt=attempt, id=str(aggregate_id))
                 # Read again as far as the server said the case reaches: a replica a moment behind would hand
                 # back the same stale copy, and three of those answered 409 for nothing.
-                aggregate = await repo.load(aggregate_id, kind.cls, kind.noun, at_least=refused.last_sequence)
+                aggregate = await repo.load(aggregate_id, kind.cls, kind.noun, at_least=refused.last_seq)
                 kind.authorize(principal, aggregate)  # it may have moved to another department meanwhile
                 continue
             log.info(

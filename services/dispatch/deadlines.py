@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
@@ -64,7 +65,7 @@ class DeadlineWatcher:
         # stay in the heap until their time, then are skipped (`_looks` rebuilt when they pile up).
         self._look_at: dict[UUID, datetime] = {}
         self._looks: list[tuple[datetime, int, UUID]] = []
-        self._pushed = 0
+        self._order = itertools.count()  # ties in the heap keep the order they were pushed in
         self._checking = False
         # Resolved complaints, kept small (level, agreed time, escalations) so a reopen has a clock to start.
         self.dormant: dict[UUID, DeadlineState] = {}
@@ -148,22 +149,12 @@ class DeadlineWatcher:
                     self._push(complaint_id, at)
         return escalated
 
-    def _plan_look(self, state: DeadlineState) -> None:
-        """Note when this scheduled complaint next needs a look; pushed only when that time changed."""
-        at = state.next_look()
-        if at is None:
-            self._look_at.pop(state.complaint_id, None)
-        elif self._look_at.get(state.complaint_id) != at:
-            self._look_at[state.complaint_id] = at
-            self._push(state.complaint_id, at)
-
     def _push(self, complaint_id: UUID, at: datetime) -> None:
-        self._pushed += 1
-        heapq.heappush(self._looks, (at, self._pushed, complaint_id))
+        heapq.heappush(self._looks, (at, next(self._order), complaint_id))
         # Mostly stale entries: keep the live ones only; not while a check holds popped entries (it would add
         # one for each of them, and its re-push another).
         if not self._checking and len(self._looks) > 2 * len(self._look_at) + 1024:
-            self._looks = [(t, n, c) for n, (c, t) in enumerate(self._look_at.items())]
+            self._looks = [(t, next(self._order), c) for c, t in self._look_at.items()]
             heapq.heapify(self._looks)
 
     def _skip(self, complaint_id: UUID) -> bool:
@@ -219,9 +210,12 @@ class DeadlineWatcher:
     def _keep(self, state: DeadlineState) -> None:
         # A complaint with nothing open and nothing left to record leaves the schedule; a later event
         # (a dispatch, a reopen, an extension) brings it back, and a look always reloads the history.
-        if state.watched:
+        at = state.next_look()  # None: not watched
+        if at is not None:
             self.schedule[state.complaint_id] = state
-            self._plan_look(state)
+            if self._look_at.get(state.complaint_id) != at:  # pushed only when its look time changed
+                self._look_at[state.complaint_id] = at
+                self._push(state.complaint_id, at)
             self.dormant.pop(state.complaint_id, None)
         else:
             self.schedule.pop(state.complaint_id, None)

@@ -155,20 +155,12 @@ class Worker:
                 await self.cursor.close()
 
     async def report_lag(self, done: int) -> None:
-        """After each batch: an empty read means no lag; a busy loop reads the lag at most once a second."""
-        if done == 0:
-            # Nothing read means no lag; a batch another instance committed first means nothing of the kind:
-            # then the lag is read (at most once a second), or a standby's gauge froze at its last reading.
-            overtaken, self.overtaken = self.overtaken, False
-            if not overtaken:
-                CONSUMER_LAG.labels(self.name).set(0)
-                return
-            if not self.lag_meter.due():
-                return
-            try:
-                CONSUMER_LAG.labels(self.name).set(await self.lag())
-            except StoreError as exc:
-                self.log.warning("worker_lag_unavailable", error=str(exc))
+        """After each batch: an empty read means no lag; a busy loop reads the lag at most once a second. A
+        batch another instance committed first (a hot standby's lot) read nothing of its own but is no sign of
+        no lag: it is read too, or a standby's gauge showed 0, or froze at its last reading."""
+        overtaken, self.overtaken = self.overtaken, False
+        if done == 0 and not overtaken:
+            CONSUMER_LAG.labels(self.name).set(0)
         elif self.lag_meter.due():
             try:
                 CONSUMER_LAG.labels(self.name).set(await self.lag())
@@ -487,9 +479,8 @@ class Worker:
                     self.log.warning("read_only_aggregate_changed", kind=type(aggregate).__name__)
         try:
             writes = await self.repository.writes_for(*changed)
-        except (
-            StoreError
-        ):  # it may read the stream (an expected sequence not remembered): the store's, as below
+        # It may read the stream (an expected sequence not remembered): a failure there is the store's, as below.
+        except StoreError:
             self._forget_changed(uow)
             raise
         except Exception as exc:  # a new event the mapper cannot encode: the handler's output, not the store

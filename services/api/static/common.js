@@ -311,8 +311,6 @@ export function showConnection(node, state, retryMs) {
   }
 }
 
-// Refetch on every change, but never more than one request in flight: a burst of commits becomes one
-// refetch now and one after it.
 // A live change worth a reload: one of `tables` changed (hello and listening messages name none: always), and
 // at most one reload per `minGapMs` (the last change in a burst still gets one). In a surge a projection commit
 // comes several times a second, for tables most pages do not show: each reload rebuilt the page's rows.
@@ -327,6 +325,8 @@ export function whenChanged(tables, refresh, minGapMs = 2000) {
   };
 }
 
+// Refetch on every change, but never more than one request in flight: a burst of commits becomes one
+// refetch now and one after it.
 export function refetcher(load) {
   let running = false, again = false;
   return async function refresh() {

@@ -154,7 +154,7 @@ async def test_a_conflict_says_how_far_the_subject_reaches_and_a_load_waits_to_s
     stale.increment(5)
     with pytest.raises(ConcurrencyConflict) as refused:
         await repository.save(stale)
-    assert refused.value.last_sequence == written
+    assert refused.value.last_seq == written
     # Asked to reach one further than is stored yet, while that write is on its way: the load waits for it.
     newer = await repository.get(counter.id, Counter)
     newer.increment(2)

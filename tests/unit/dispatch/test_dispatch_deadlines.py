@@ -99,6 +99,11 @@ def due(steps: list[Any], now_minutes: float) -> list[tuple[int, str]]:
 
 
 BASE = [("assessed", 0), ("dispatched", 0)]
+# A P4 with 6 hours agreed with the caller, signed for at 20 h: its accept miss recorded, its own resolve time.
+SIGNED_LATE = [
+    ("assessed", 0, "P4"), ("dispatched", 0), ("agreed", 5, 6 * H),
+    ("recorded", 6 * H + 1, 1, reason("accept", 6 * H)), ("accepted", 20 * H),
+]  # fmt: skip
 ACCEPT = reason("accept", 60)
 
 
@@ -329,25 +334,13 @@ ACCEPT = reason("accept", 60)
             id="P4: nobody signed for it by the agreed time",
         ),
         pytest.param(
-            [
-                ("assessed", 0, "P4"),
-                ("dispatched", 0),
-                ("agreed", 5, 6 * H),
-                ("recorded", 6 * H + 1, 1, reason("accept", 6 * H)),
-                ("accepted", 20 * H),
-            ],
+            SIGNED_LATE,
             20 * H + 5 * D - 1,
             [],
             id="signed for after the agreed time: the level's own resolve time",
         ),
         pytest.param(
-            [
-                ("assessed", 0, "P4"),
-                ("dispatched", 0),
-                ("agreed", 5, 6 * H),
-                ("recorded", 6 * H + 1, 1, reason("accept", 6 * H)),
-                ("accepted", 20 * H),
-            ],
+            SIGNED_LATE,
             20 * H + 5 * D + 1,
             [(2, reason("resolve", 20 * H + 5 * D))],
             id="signed for after the agreed time: its own miss",
