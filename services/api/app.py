@@ -7,6 +7,7 @@ for the API to start: both are reached lazily, and /healthz answers 503 naming w
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -223,9 +224,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         (log.debug if quiet else log.info)(
             "http_request",
             method=request.method,
-            # The route template says what was asked; the path only when none matched. A path holds tracking codes
-            # and Open311 tokens, which open a complaint's status: not for every log reader.
-            path=None if route else request.path[:200],
+            # The route template says what was asked; the path only when none matched (a wrong method too),
+            # masked: a path holds tracking codes and Open311 tokens, which open a complaint's status.
+            path=None if route else _masked_path(request.path),
             route=route,
             role=request.get(PRINCIPAL, PUBLIC).role,
             status=status,
@@ -255,6 +256,15 @@ def _http_metrics(method: str, route: str | None, status: int) -> tuple[Counter,
             HTTP_LATENCY.labels(key[0], key[1]),
         )
     return found
+
+
+# What follows these in a path opens a complaint's status: a tracking code, an Open311 token.
+_SECRET_AFTER = re.compile(r"(/status/|/tokens/).*", re.IGNORECASE | re.DOTALL)
+
+
+def _masked_path(path: str) -> str:
+    """An unmatched path as logged: at most 200 characters, with what follows `/status/` or `/tokens/` masked."""
+    return _SECRET_AFTER.sub(r"\1…", path[:200])
 
 
 def _route_template(request: web.Request) -> str | None:

@@ -427,10 +427,26 @@ async def test_a_refusal_is_logged_with_its_problem_and_a_status_path_is_not(mak
         await client.post(URL, json={"channel": "web", "description": "flood"})
         refused = await client.post(URL, json={"channel": "web", "description": "flood"})
         await client.get("/api/v1/status/LV-ABCDEF")
+        # No route matched these (a wrong method, a doubled slash from an SMS app, a stray slash): their paths
+        # are logged, with the code or token masked.
+        unmatched = [
+            await client.post("/status/LV-ABCDEG"),
+            await client.put("/api/v1/status/LV-ABCDEH"),
+            await client.get("/status/LV-ABCDEJ//"),
+            await client.get("/open311/v2/tokens/tok-secret-1.json/"),
+        ]
     assert refused.status == 429
+    assert [r.status for r in unmatched] == [405, 405, 404, 404]
     access = [r for r in captured if r["event"] == "http_request"]
     assert [r.get("problem") for r in access if r["route"] == URL] == [None, "rate_limited"]
-    assert not any("LV-ABCDEF" in repr(r) for r in access), access
+    for secret in ("LV-ABCDEF", "LV-ABCDEG", "LV-ABCDEH", "LV-ABCDEJ", "tok-secret-1"):
+        assert not any(secret in repr(r) for r in access), (secret, access)
+    assert [r["path"] for r in access if r["route"] is None] == [
+        "/status/…",
+        "/api/v1/status/…",
+        "/status/…",
+        "/open311/v2/tokens/…",
+    ]
 
 
 async def test_no_personal_data_in_any_log_line(api_client: Client, caplog: pytest.LogCaptureFixture) -> None:
