@@ -36,7 +36,7 @@ from services.runtime.collector import tune_collector
 from services.runtime.metrics import metrics_server
 from services.settings import Settings, SettingsError
 from services.triage import app as triage_app
-from services.up import running
+from services.up import contact_secret, running
 
 if TYPE_CHECKING:
     from services.api.tokens import TokenStore
@@ -189,6 +189,8 @@ async def _up(settings: Settings, args: argparse.Namespace, environ: Mapping[str
 
 
 async def _serve(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    if not settings.contact_hash_secret and (secret := contact_secret.load_existing(settings.data_dir)):
+        settings = settings.replace(contact_hash_secret=secret)  # a service run by hand beside `levee up`'s
     stop = stop_on_signals()
     watcher = asyncio.create_task(_exit_with_parent(args.parent_pid, stop)) if args.parent_pid else None
     log.info("service_starting", pid=os.getpid())

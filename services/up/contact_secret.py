@@ -1,7 +1,8 @@
 """The secret that keys the hashes of citizens' contact details, kept in the data directory.
 
 Generated once, on the first `levee up` of a data directory, and reused after: a new secret would make
-every stored contact hash unmatchable. LEVEE_CONTACT_SECRET, when set, wins and nothing is written.
+every stored contact hash unmatchable. `levee serve` reads it too, never writes one. LEVEE_CONTACT_SECRET, when
+set, wins and nothing is written.
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ def load_or_create(data_dir: Path) -> bytes:
     _sync_directory(data_dir)
     log.info("contact_secret_created", path=str(path))
     return _read(path)
+
+
+def load_existing(data_dir: Path) -> bytes | None:
+    """The data directory's secret if a `levee up` made one, else None: `levee serve` reads it and never makes
+    one, since a second secret would keep its hashes from matching the other processes'."""
+    path = data_dir / FILE_NAME
+    return _read(path) if path.exists() else None
 
 
 def _sync_directory(directory: Path) -> None:

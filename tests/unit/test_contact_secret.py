@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import stat
 from pathlib import Path
 
 import pytest
 
-from services.settings import SettingsError
+from services import cli
+from services.settings import Settings, SettingsError
 from services.up import contact_secret
 
 
@@ -27,3 +30,23 @@ def test_an_empty_one_names_the_file_and_what_to_do_not_a_variable_never_set(tmp
     with pytest.raises(SettingsError, match="contact_secret is empty") as refused:
         contact_secret.load_or_create(tmp_path)
     assert "LEVEE_CONTACT_SECRET is too short" not in str(refused.value)
+
+
+@pytest.mark.parametrize("made_by_up", [True, False])
+async def test_a_service_run_on_its_own_hashes_with_the_data_directorys_secret_and_never_makes_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, made_by_up: bool
+) -> None:
+    """`levee serve api` beside a `levee up`'s data directory stored complaints without a contact hash, so
+    duplicates went unseen and caller history answered 503 (found by a review). A secret of its own would be
+    worse: hashes that match no other process's."""
+    secret = contact_secret.load_or_create(tmp_path) if made_by_up else None
+    seen: list[bytes | None] = []
+
+    async def service(settings: Settings, stop: asyncio.Event) -> None:
+        seen.append(settings.contact_hash_secret)
+
+    monkeypatch.setitem(cli.SERVICES, "api", service)
+    settings = Settings.from_env({"LEVEE_DATA_DIR": str(tmp_path)})
+    assert await cli._serve(settings, argparse.Namespace(name="api", parent_pid=None), {}) == 0
+    assert seen == [secret]
+    assert [p.name for p in tmp_path.iterdir()] == ([contact_secret.FILE_NAME] if made_by_up else [])
