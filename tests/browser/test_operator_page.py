@@ -176,7 +176,9 @@ async def test_an_operator_handles_calls_with_the_keyboard_only(
     await dept.screenshot(path=str(shots / "08-department-reopened.png"))
 
 
-async def test_a_call_submitted_twice_files_one_complaint(stack: Stack, browser: Any) -> None:
+async def test_a_call_submitted_twice_files_one_complaint(
+    stack: Stack, browser: Any, nc: Any, stream_spec: Any
+) -> None:
     """Enter pressed twice, or a double click, on a slow night: the card sends its call once."""
     operator = await stack.token("operator")
     page = await _call_card(stack, browser, operator)
@@ -191,6 +193,10 @@ async def test_a_call_submitted_twice_files_one_complaint(stack: Stack, browser:
     await expect(page.locator("#message")).to_contain_text("received", timeout=10_000)
     found = await _filed(stack, operator, description)
     assert len(found) == 1, found
+    # And in the stream, where a second complaint projected later would show too: nothing but this call
+    # writes events here (no workers run).
+    info = await nc.jetstream().stream_info(stream_spec.name, subjects_filter=stream_spec.events_filter)
+    assert list(info.state.subjects or {}) == [stream_spec.event_subject(found[0]["id"])]
     await page.close()
 
 

@@ -459,12 +459,14 @@ function showMerge(sources, title, note, options) {
 
 $("merge").addEventListener("submit", async (event) => {
   event.preventDefault();
-  if (!merging) return;
+  if (merging) await once($("merge-submit"), mergeChosen);
+});
+
+async function mergeChosen() {
   const into = $("merge-into").value, sources = merging.filter((s) => s.id !== into);
   const target = $("merge-into").selectedOptions[0]?.textContent || into;
   const merged = [];
   let moving = 0, intoTitle = target, source = null;
-  $("merge-submit").disabled = true;
   try {
     for (source of sources) { // one at a time: a refusal stops the rest, and says which were merged
       const answer = await api(`/api/v1/incidents/${source.id}/merge`, {
@@ -482,10 +484,8 @@ $("merge").addEventListener("submit", async (event) => {
     const before = merged.length ? `（已并入 merged: ${merged.join(" · ")}）` : "";
     say($("message"), `${source.title} → ${target}: 合并失败 not merged — ${problemText(error)}${before}`, "error");
     if (merged.length) refresh();
-  } finally {
-    $("merge-submit").disabled = false;
   }
-});
+}
 $("merge-cancel").addEventListener("click", () => { $("merge").hidden = true; merging = null; });
 
 // 可能是同一事件 Possibly one event: active incidents whose open complaints centre near each other, declared
