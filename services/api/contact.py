@@ -2,11 +2,11 @@
 
 Intake seals the reporter's name, phone, email and address with the complaint's own key; nothing else in the
 system holds them in clear. An operator making the follow-up call (回访: the case is resolved), command staff,
-and the department holding the case (to ask what it needs to resolve it) may open them; press never. DOMAIN
-gives operators "the complaints they handle": on any other case an operator's token opens nothing, so a
-leaked one cannot read the city's callers one by one. Every opening is logged
-(role, token id and complaint; never the data, nor the token's name, which may be a person's) so access can
-be audited. An erased key answers 410: gone for good.
+and the department holding the case (to ask what it needs to resolve it, while it does) may open them; press
+never. DOMAIN gives operators "the complaints they handle": on any other case an operator's token opens nothing,
+so a leaked one cannot read the city's callers one by one; nor can a department's read its closed cases. Every
+opening is logged (role, token id and complaint; never the data, nor the token's name, which may be a person's)
+so access can be audited. An erased key answers 410: gone for good.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ log = structlog.get_logger(__name__)
 
 PATH = f"{API}/complaints/{{id}}/contact"
 ROLES = ("operator", "command", "department")
+# A department keeps its name on a case it resolved, or that was closed: not a reason to call the caller.
+HOLDING = frozenset({Status.DISPATCHED, Status.ACCEPTED, Status.REOPENED})
 
 
 def add_routes(app: web.Application) -> None:
@@ -47,6 +49,12 @@ async def contact(request: web.Request) -> web.Response:
             403, "Not awaiting a follow-up call",
             f"Operators open contact details for the follow-up call (回访) of a resolved complaint; this one is "
             f"{complaint.status}.", code="not_awaiting_follow_up",
+        )  # fmt: skip
+    if principal.kind == "department" and complaint.status not in HOLDING:
+        raise Problem(
+            403, "Not handling this complaint",
+            f"A department opens contact details while it holds the case (dispatched, accepted or reopened); "
+            f"this one is {complaint.status}.", code="not_handling",
         )  # fmt: skip
     if complaint.redacted:
         raise _erased()

@@ -87,6 +87,20 @@ async def test_press_the_public_and_other_departments_never_get_it(staff: Staff)
         assert status == refused and "9123" not in str(problem), (role, problem)
 
 
+async def test_a_department_opens_it_only_while_it_holds_the_case(staff: Staff) -> None:
+    """A department kept opening a caller's details after it resolved the case, and after it was closed, for ever:
+    a leaked department token could page through its closed cases (found by a review)."""
+    complaint_id = await file(staff, reporter=REPORTER)
+    water = f"department:{DEPT}"
+    await resolve(staff, complaint_id)  # dispatched and accepted on the way: it opened them then (above)
+    status, problem = await get(staff, complaint_id, water)
+    assert (status, problem["code"]) == (403, "not_handling") and "9123" not in str(problem)
+    assert (await get(staff, complaint_id, "operator"))[0] == 200  # the follow-up call's turn
+    case = uuid.UUID(complaint_id)
+    await staff.command(case, "reopen", "command", {"reason": "still flooded"})
+    assert (await get(staff, complaint_id, water))[0] == 200  # back with it
+
+
 async def test_no_reporter_gives_nulls_and_an_erased_one_gives_410(staff: Staff) -> None:
     anonymous = await file(staff)
     assert await get(staff, anonymous, "command") == (
