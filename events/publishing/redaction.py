@@ -44,13 +44,17 @@ _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("email", re.compile(
         r"(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
     )),
-    ("resident_id", re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")),
+    # Whole, or written in its parts (region, birth date, sequence): "110105 19491231 002X".
+    ("resident_id", re.compile(f"(?<![0-9A-Za-z])\\d{{6}}{_SEP}?\\d{{8}}{_SEP}?\\d{{3}}[\\dXx](?![0-9A-Za-z])")),
     ("resident_id", re.compile(r"(?<![0-9A-Za-z])\d{15}(?![0-9A-Za-z])")),  # the first generation's, to 2013
     # +CC then 6-14 more digits in groups: "+852 2345 6789", "+1 (415) 555-0100", "+86 138 1234 5678".
     ("international_phone", re.compile(
         f"(?<![0-9A-Za-z_+])\\+\\d{{1,3}}(?:{_SEP}?[(（]?\\d{{1,4}}[)）]?){{2,5}}(?!\\d)"
     )),
-    ("mobile", re.compile(f"(?<![\\d+])(?:(?:00)?86{_SEP}?)?1[3-9]\\d{_SEP}?\\d{{4}}{_SEP}?\\d{{4}}(?!\\d)")),
+    # 3-4-4 as written most, or 4-3-4 ("1381-234-5678").
+    ("mobile", re.compile(
+        f"(?<![\\d+])(?:(?:00)?86{_SEP}?)?1[3-9]\\d(?:{_SEP}?\\d{{4}}|\\d{_SEP}\\d{{3}}){_SEP}?\\d{{4}}(?!\\d)"
+    )),
     # Area code 0xx(x), set off by a hyphen, a space or brackets: "010-12345678", "(0755) 8888 8888".
     ("landline", re.compile(
         f"(?<![\\d{_DASHES}])(?:[(（]0\\d{{2,3}}[)）]\\s?|0\\d{{2,3}}[\\s{_DASHES}])\\d{{3,4}}[\\s{_DASHES}]?\\d{{4}}"
@@ -160,6 +164,9 @@ class _KnownIndex:
     guarded: set[str] = field(default_factory=set)  # common words: see _COMMON_ZH_WORDS
     in_order: dict[int, set[tuple[str, ...]]] = field(default_factory=lambda: defaultdict(set))
     any_order: dict[int, set[tuple[str, ...]]] = field(default_factory=lambda: defaultdict(set))
+    # Known phones by their digits alone, dialled inside the country, and a landline's local number too: the
+    # text's numbers are read the same way, whatever stands between their digits (`_phone_matches`).
+    phones: set[str] = field(default_factory=set)
 
 
 def find_personal_data(text: str, known_names_addresses: Iterable[str] = ()) -> list[Finding]:
@@ -210,7 +217,11 @@ def _digits(number: str) -> str:
 def _national_digits(number: str) -> str:
     """A number's digits as dialled inside the country: "+86 756 2345 6789", "0086-756..." -> "07562345...",
     leading zero of the area code restored so both writings compare equal."""
-    digits = _digits(number)
+    return _national_form(_digits(number))
+
+
+def _national_form(digits: str) -> str:
+    """`_national_digits` of a number given as its digits alone."""
     for prefix in ("0086", "86"):
         if digits.startswith(prefix) and len(digits) - len(prefix) >= 9:
             rest = digits[len(prefix) :]
@@ -287,6 +298,8 @@ def _find(text: str, index: _KnownIndex) -> list[Finding]:
             candidates.append(Finding(found, start, end, _mask_value(text[start:end], found)))
     folded = _fold_in_place(text) if index.compact or index.in_order or index.any_order else None
     spans = [*_compact_matches(text, folded, index), *_word_matches(text, folded, index)]
+    if index.phones and has_digit:
+        spans += _phone_matches(view, index.phones)
     candidates += [Finding("known_person", s, e, _mask_value(text[s:e], "known_person")) for s, e in spans]
     return _without_overlaps(candidates)
 
@@ -316,6 +329,9 @@ def _add_known(index: _KnownIndex, known: str) -> None:
             _add_compact(index, digits)  # "0755-8888-6666" also written "0755 8888 6666" or "075588886666"
         if national := _NATIONAL_NUMBER.fullmatch(folded):
             _add_compact(index, "".join(national.group(1).split()))  # "+852 9123 4567" said "9123 4567"
+            index.phones.add(_digits(national.group(1)))
+        if "@" not in compact and len(digits) >= _MIN_PHONE_DIGITS:
+            index.phones.update(_dialled_forms(digits))
         return
     words = [_word(t) for t in _TOKEN.findall(folded)]
     _add_english_cores(index, words)
@@ -325,6 +341,19 @@ def _add_known(index: _KnownIndex, known: str) -> None:
         index.in_order[len(words)].add(tuple(words))  # a Latin address, as written
     else:
         _add_latin_name(index, folded, words)
+
+
+def _dialled_forms(digits: str) -> set[str]:
+    """How a known phone's digits may be dialled: as given, inside the country, and a landline's local number
+    without its area code ("0755-8888-6666" said "8888 6666"; the area code is 0 and two digits for 010 and
+    02x, else 0 and three)."""
+    national = _national_form(digits)
+    forms = {digits, national}
+    if national.startswith("0") and not national.startswith("00"):
+        local = national[3:] if national[1] in "12" else national[4:]
+        if 7 <= len(local) <= 8:
+            forms.add(local)
+    return {form for form in forms if len(form) >= _MIN_PHONE_DIGITS}
 
 
 def _add_han(index: _KnownIndex, compact: str) -> None:
@@ -435,6 +464,32 @@ def _compact_matches(text: str, folded: str | None, index: _KnownIndex) -> list[
     return spans
 
 
+# A written number: digit groups with at most two separators between them ("(0755) 8888-6666", "1381-234-5678").
+_NUMBER_RUN = re.compile(f"\\d+(?:(?:[\\s.()（）{_DASHES}]){{1,2}}\\d+)*")
+_DIGIT_GROUP = re.compile(r"\d+")
+_MAX_PHONE_GROUPS = 6
+
+
+def _phone_matches(view: str, phones: set[str]) -> list[tuple[int, int]]:
+    """Where a known phone is written, however its digits are grouped: consecutive digit groups of one written
+    number whose digits, as dialled inside the country, are a known phone's. `view` is the text as the patterns
+    read it (full-width digits ASCII), in the text's positions."""
+    spans = []
+    for run in _NUMBER_RUN.finditer(view):
+        if run.end() - run.start() < _MIN_PHONE_DIGITS:
+            continue  # a count, a house number: most of a text's numbers
+        groups = [(m.start(), m.group()) for m in _DIGIT_GROUP.finditer(view, run.start(), run.end())]
+        for i, (start, _) in enumerate(groups):
+            number = ""
+            for at, digits in groups[i : i + _MAX_PHONE_GROUPS]:
+                number += digits
+                if len(number) > 15:  # longer than any phone number (E.164)
+                    break
+                if number in phones or _national_form(number) in phones:
+                    spans.append((start, at + len(digits)))
+    return spans
+
+
 def _stands_as_found(text: str, view: _View, value: str, pos: int, end: int, index: _KnownIndex) -> bool:
     start, stop = view.span(pos, end)
     if value[0].isdigit() and start and text[start - 1].isdigit():
@@ -487,6 +542,7 @@ def _word_runs(view: _View) -> list[list[tuple[str, int, int]]]:
 
 def _plausible(kind: Kind, value: str) -> bool:
     if kind == "resident_id":
+        value = "".join(c for c in value if c.isalnum())  # written in its parts: "110105 19491231 002X"
         return valid_resident_id(value) if len(value) == 18 else valid_old_resident_id(value)
     if kind == "international_phone":
         return 8 <= sum(c.isdigit() for c in value) <= 15
