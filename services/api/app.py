@@ -37,6 +37,7 @@ from services.api import (
     live,
     metrics,
     open311,
+    open311_format,
     open311_requests,
     openapi,
     operator,
@@ -90,7 +91,7 @@ def build_app(settings: Settings) -> web.Application:
         raise SettingsError("the API needs NATS_URL and DATABASE_URL (`levee up` sets both for its services)")
     middlewares = [
         request_context, problems.problems, slow_clients.body_deadline(settings.http_body_seconds),
-        auth.authenticate,
+        auth.authenticate, open311_format.unmatched,  # a path under /open311/v2/ no route serves: the spec's errors
     ]  # fmt: skip
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings

@@ -1,9 +1,10 @@
-"""Open311 GeoReport v2 at /open311/v2/: service discovery and creating service requests.
+"""Open311 GeoReport v2 at /open311/v2/: discovery, services, creating service requests and tokens.
 
-Follows the spec's names and its error format (a JSON array of `{code, description}` with the HTTP
-status), not problem+json, because Open311 clients parse that array. A request is stored before the
-answer, so POST requests.json always answers with a `service_request_id`; the token it would otherwise
-give is that same id, and `tokens/{token}.json` finds it in the stream.
+Follows the spec's names, its two formats (each resource as .xml and .json, open311_format.py) and its error
+format (an array of `{code, description}` with the HTTP status), not problem+json, because Open311 clients
+parse that array. A request is stored before the answer, so POST requests always answers with a
+`service_request_id`; the token it would otherwise give is that same id, and `tokens/{token}` finds it in the
+stream.
 
 `api_key` is required: a key in `app[API_KEYS]` (LEVEE_OPEN311_API_KEYS, issued to Open311 integrators; files
 as the public, rate-limited per key) or any valid staff token (files as that staff member, limited as staff).
@@ -14,23 +15,34 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
-from xml.etree import ElementTree
 
 import structlog
 from aiohttp import web
+from eventsourcing.utils import TopicError, resolve_topic
 
+from events.complaint import Complaint
 from events.reference import Category
 from events.store import StoreUnavailable
+from events.store.aggregates import TOPIC
 from services.api import auth, intake, keys, ratelimit
 from services.api.intake_schema import parse_intake
+from services.api.open311_format import (
+    BASE,
+    XML_TYPE,
+    Answer,
+    AnswerHandler,
+    Open311Error,
+    add_both,
+    described_both,
+    error_responses,
+)
+from services.api.open311_format import spec_errors as spec_errors
 from services.api.operator_reference import life_first
 from services.api.principal import PRINCIPAL, PUBLIC, Principal
 from services.api.problems import ERRORS_LISTED, Problem
 from services.api.resources import WRITERS
 
-BASE = "/open311/v2"
 API_KEYS = web.AppKey("open311_api_keys", frozenset[str])
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 FIELDS = frozenset(
@@ -42,57 +54,14 @@ _ATTRIBUTE = re.compile(r"^attribute\[[^\]]+\](\[\])?$")
 _SPEC_NAMES = {"location.lat": "lat", "location.lon": "long", "location.address": "address_string",
                "reporter.phone": "phone", "reporter.email": "email",
                "reporter.name": "first_name/last_name"}  # fmt: skip  # the two make one name
-
-
-class Open311Error(Exception):
-    """The spec's error answer: an array of {code, description}, one per thing wrong (`more` after the first)."""
-
-    def __init__(
-        self, status: int, description: str, headers: dict[str, str] | None = None, more: Sequence[str] = ()
-    ) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
-        self.headers = headers or {}
-        self.more = tuple(more)
-
-    def response(self) -> web.Response:
-        body = [{"code": self.status, "description": d} for d in (self.description, *self.more)]
-        return web.json_response(body, status=self.status, headers=self.headers)
+# The discovery document's changeset: when this endpoint's routes or fields last changed. Bump it with them.
+CHANGESET = "2026-12-07T00:00:00Z"
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get(f"{BASE}/services.json", services_json, name="open311.services.json")
-    app.router.add_get(f"{BASE}/services.xml", services_xml, name="open311.services.xml")
-    app.router.add_get(f"{BASE}/services/{{service_code}}.json", service_definition, name="open311.service")
-    app.router.add_post(f"{BASE}/requests.json", create_request, name="open311.requests.create")
-    app.router.add_get(f"{BASE}/tokens/{{token}}.json", token_lookup, name="open311.token")
-
-
-def spec_errors(handler: Callable[[web.Request], Awaitable[web.Response]]) -> Any:
-    """Turn Open311Error and the API's own problems (413, 429, 503) into the spec's error array."""
-
-    async def wrapped(request: web.Request) -> web.Response:
-        try:
-            return await handler(request)
-        except Open311Error as error:
-            return error.response()
-        except Problem as problem:
-            kept = {k: v for k, v in problem.headers.items() if k == "Retry-After"}
-            if problem.status in (429, 503):
-                kept.setdefault("Retry-After", "5")
-            detail = problem.detail
-            if code := problem.extensions.get(
-                "tracking_code"
-            ):  # an unconfirmed write: the spec's array has no
-                detail += f" Its tracking_code: {code}."  # other place for it, and the advice names it
-            return Open311Error(problem.status, detail, kept).response()
-        except web.HTTPRequestEntityTooLarge as exc:
-            return Open311Error(413, exc.text or "request body too large").response()
-
-    wrapped.__module__ = handler.__module__
-    wrapped.__name__ = handler.__name__
-    return wrapped
+    for method, name, handler, route_name in ROUTES:
+        add_both(app, method, f"{BASE}/{name}", handler, route_name)
 
 
 def _check_jurisdiction(request: web.Request, value: str | None) -> None:
@@ -113,35 +82,33 @@ def _service(category: Category) -> dict[str, Any]:
     }
 
 
-@spec_errors
-async def services_json(request: web.Request) -> web.Response:
+async def discovery(request: web.Request) -> Answer:
+    area = request.app[WRITERS].reference.area
+    origin = request.app[keys.SETTINGS].public_url or str(request.url.origin())
+    return Answer("discovery", {
+        "changeset": CHANGESET,
+        "contact": f"{area.name_en} ({area.name_zh}) hotline office, which runs this endpoint",
+        "key_service": "The hotline office issues an api_key to each Open311 integrator; staff may send their "
+                       "own Levee token as api_key.",
+        "endpoints": [{"specification": SPECIFICATION, "url": origin + BASE, "changeset": CHANGESET,
+                       "type": "production", "formats": [XML_TYPE, "application/json"]}],
+    })  # fmt: skip
+
+
+async def services(request: web.Request) -> Answer:
     _check_jurisdiction(request, request.query.get("jurisdiction_id"))
-    return web.json_response([_service(c) for c in request.app[WRITERS].reference.categories])
+    return Answer("services", [_service(c) for c in request.app[WRITERS].reference.categories])
 
 
-@spec_errors
-async def services_xml(request: web.Request) -> web.Response:
-    _check_jurisdiction(request, request.query.get("jurisdiction_id"))
-    root = ElementTree.Element("services")
-    for category in request.app[WRITERS].reference.categories:
-        node = ElementTree.SubElement(root, "service")
-        for name, value in _service(category).items():
-            ElementTree.SubElement(node, name).text = str(value).lower() if isinstance(value, bool) else value
-    text = ElementTree.tostring(root, encoding="unicode", xml_declaration=False)
-    return web.Response(text='<?xml version="1.0" encoding="utf-8"?>\n' + text, content_type="text/xml")
-
-
-@spec_errors
-async def service_definition(request: web.Request) -> web.Response:
+async def service_definition(request: web.Request) -> Answer:
     _check_jurisdiction(request, request.query.get("jurisdiction_id"))
     code = request.match_info["service_code"]
     if not any(c.service_code == code for c in request.app[WRITERS].reference.categories):
         raise Open311Error(404, f"service_code {code!r} not found")
-    return web.json_response({"service_code": code, "attributes": []})
+    return Answer("service_definition", {"service_code": code, "attributes": []})
 
 
-@spec_errors
-async def create_request(request: web.Request) -> web.Response:
+async def create_request(request: web.Request) -> Answer:
     limiter = request.app[ratelimit.LIMITER]
     if request.content_type not in FORM_TYPES:
         limiter.take(request)
@@ -179,9 +146,8 @@ async def create_request(request: web.Request) -> web.Response:
     danger = life_first(parsed.description)
     if danger is not None:
         notice = f"{danger['message_zh']} {danger['message_en']} {notice}"
-    return web.json_response(
-        [{"service_request_id": str(complaint_id), "service_notice": notice, "account_id": None}], status=201
-    )
+    answer = [{"service_request_id": str(complaint_id), "service_notice": notice, "account_id": None}]
+    return Answer("service_requests", answer, status=201)
 
 
 async def _admit(request: web.Request, api_key: str | None) -> Principal:
@@ -228,11 +194,16 @@ def _intake_body(form: dict[str, str], categories: tuple[Category, ...]) -> dict
     category = next((c.code for c in categories if c.service_code == code), None)
     if category is None:
         raise Open311Error(404, f"service_code {code!r} not found")
+    if form.get("address_id"):
+        # The spec's address_id is an id in the city's own address system. This deployment has none to look
+        # it up in: accepted, it would be a complaint no one can find, so the integrator hears it at once.
+        raise Open311Error(400, "address_id: not served here (no address system to look it up in); "
+                           "send lat and long, or address_string, instead")  # fmt: skip
     lat, lon, address = form.get("lat"), form.get("long"), form.get("address_string")
     if bool(lat) != bool(lon):
         raise Open311Error(400, f"{'long' if lat else 'lat'} was not provided: give both lat and long")
-    if not ((lat and lon) or address or form.get("address_id")):
-        raise Open311Error(400, "lat/long, address_string or address_id was not provided")
+    if not ((lat and lon) or address):
+        raise Open311Error(400, "lat/long or address_string was not provided")
     if not form.get("description"):
         raise Open311Error(400, "description was not provided: say what happened")
     media = form.get("media_url")
@@ -261,8 +232,7 @@ def _number(text: str, name: str) -> float:
         raise Open311Error(400, f"{name}: not a number (WGS84 degrees)") from None
 
 
-@spec_errors
-async def token_lookup(request: web.Request) -> web.Response:
+async def token_lookup(request: web.Request) -> Answer:
     token = request.match_info["token"]
     try:
         complaint_id = uuid.UUID(token)
@@ -271,44 +241,55 @@ async def token_lookup(request: web.Request) -> web.Response:
     try:
         store = request.app[keys.NATS_LINK].store(timeout=2.0)
         found = await store.last_message(store.spec.event_subject(complaint_id))
-    except keys.DependencyUnavailable as exc:
-        raise Problem(503, "Service unavailable", f"the event store is unreachable ({exc.detail})") from None
     except StoreUnavailable as exc:
         raise Problem(503, "Service unavailable", f"the event store did not answer ({exc})") from None
-    if found is None:
+    # Only a complaint's id is a token: an incident's or a notice's is stored on a subject of the same shape.
+    # Every event of a complaint is one of Complaint's, so its newest one says so in the read it costs anyway.
+    if found is None or not _is_complaint_event(found.headers.get(TOPIC)):
         raise Open311Error(404, "token not found")
-    return web.json_response([{"service_request_id": str(complaint_id), "token": token}])
+    return Answer("service_requests", [{"service_request_id": str(complaint_id), "token": token}])
 
 
-_ERRORS = {"content": {"application/json": {"schema": {"type": "array", "items": {
-    "type": "object", "required": ["code", "description"],
-    "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}}}}}}  # fmt: skip
+def _is_complaint_event(topic: str | None) -> bool:
+    try:
+        return topic is not None and issubclass(resolve_topic(topic), Complaint.Event)
+    except (TopicError, TypeError):
+        return False
+
+
+ROUTES: tuple[tuple[str, str, AnswerHandler, str], ...] = (
+    ("GET", "discovery", discovery, "open311.discovery"),
+    ("GET", "services", services, "open311.services"),
+    ("GET", "services/{service_code}", service_definition, "open311.service"),
+    ("POST", "requests", create_request, "open311.requests.create"),
+    ("GET", "tokens/{token}", token_lookup, "open311.token"),
+)
 _JURISDICTION = {"name": "jurisdiction_id", "in": "query", "required": False, "schema": {"type": "string"}}
 _SERVICE = {"type": "object", "required": ["service_code", "service_name", "metadata", "type"], "properties": {
     "service_code": {"type": "string"}, "service_name": {"type": "string"}, "description": {"type": "string"},
     "metadata": {"type": "boolean"}, "type": {"type": "string"}, "keywords": {"type": "string"},
     "group": {"type": "string"}}}  # fmt: skip
-
-
-def _errors(*statuses: int) -> dict[str, Any]:
-    return {str(s): {"description": "GeoReport v2 error array", **_ERRORS} for s in statuses}
-
-
+_DISCOVERY = {"type": "object", "required": ["changeset", "endpoints"], "properties": {
+    "changeset": {"type": "string"}, "contact": {"type": "string"}, "key_service": {"type": "string"},
+    "endpoints": {"type": "array", "items": {"type": "object", "required": ["specification", "url", "type"],
+        "properties": {"specification": {"type": "string"}, "url": {"type": "string"},
+                       "changeset": {"type": "string"}, "type": {"type": "string", "enum": ["production", "test"]},
+                       "formats": {"type": "array", "items": {"type": "string"}}}}}}}  # fmt: skip
 _FORM_PROPERTIES = {name: {"type": "string"} for name in sorted(FIELDS)}
 OPENAPI_PATHS: dict[str, Any] = {
-    f"{BASE}/services.json": {"get": {
+    **described_both(f"{BASE}/discovery", "get", {
+        "operationId": "open311Discovery", "summary": "Service discovery (GeoReport v2)", "tags": ["open311"],
+        "security": [{}],
+        "responses": {"200": {"description": "Where and how this endpoint is served", "content": {
+            "application/json": {"schema": _DISCOVERY}}}},
+    }),
+    **described_both(f"{BASE}/services", "get", {
         "operationId": "open311Services", "summary": "Service list (GeoReport v2)", "tags": ["open311"],
         "security": [{}], "parameters": [_JURISDICTION],
         "responses": {"200": {"description": "Services", "content": {"application/json": {"schema": {
-            "type": "array", "items": _SERVICE}}}}, **_errors(404)},
-    }},
-    f"{BASE}/services.xml": {"get": {
-        "operationId": "open311ServicesXml", "summary": "Service list as XML", "tags": ["open311"],
-        "security": [{}], "parameters": [_JURISDICTION],
-        "responses": {"200": {"description": "Services", "content": {"text/xml": {"schema": {"type": "string"}}}},
-                      **_errors(404)},
-    }},
-    f"{BASE}/services/{{service_code}}.json": {"get": {
+            "type": "array", "items": _SERVICE}}}}, **error_responses(404)},
+    }),
+    **described_both(f"{BASE}/services/{{service_code}}", "get", {
         "operationId": "open311ServiceDefinition", "summary": "Service definition (attributes)",
         "tags": ["open311"], "security": [{}],
         "parameters": [{"name": "service_code", "in": "path", "required": True, "schema": {"type": "string"}},
@@ -316,10 +297,12 @@ OPENAPI_PATHS: dict[str, Any] = {
         "responses": {"200": {"description": "Definition", "content": {"application/json": {"schema": {
             "type": "object", "required": ["service_code", "attributes"],
             "properties": {"service_code": {"type": "string"}, "attributes": {"type": "array"}}}}}},
-            **_errors(404)},
-    }},
-    f"{BASE}/requests.json": {"post": {
+            **error_responses(404)},
+    }),
+    **described_both(f"{BASE}/requests", "post", {
         "operationId": "open311CreateRequest", "summary": "Create a service request (stored before answering)",
+        "description": "`description` is required here (a complaint must say what happened); `address_id` is "
+                       "refused with 400 (no address system to look it up in): send lat/long or address_string.",
         "tags": ["open311"], "security": [{}],
         "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
             "type": "object", "required": ["api_key", "service_code", "description"],
@@ -328,15 +311,15 @@ OPENAPI_PATHS: dict[str, Any] = {
             "type": "array", "items": {"type": "object", "required": ["service_request_id"], "properties": {
                 "service_request_id": {"type": "string"}, "service_notice": {"type": "string"},
                 "account_id": {"type": ["string", "null"]}}}}}}},
-            **_errors(400, 403, 404, 413, 415, 429, 503)},
-    }},
-    f"{BASE}/tokens/{{token}}.json": {"get": {
-        "operationId": "open311Token", "summary": "The service request id for a token", "tags": ["open311"],
-        "security": [{}],
+            **error_responses(400, 403, 404, 413, 415, 429, 503)},
+    }),
+    **described_both(f"{BASE}/tokens/{{token}}", "get", {
+        "operationId": "open311Token", "summary": "The service request id for a token (a complaint's id)",
+        "tags": ["open311"], "security": [{}],
         "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
         "responses": {"200": {"description": "Found", "content": {"application/json": {"schema": {
             "type": "array", "items": {"type": "object", "properties": {
                 "service_request_id": {"type": "string"}, "token": {"type": "string"}}}}}}},
-            **_errors(404, 503)},
-    }},
+            **error_responses(404, 503)},
+    }),
 }  # fmt: skip

@@ -1,7 +1,7 @@
-"""Open311 GeoReport v2 `GET requests.json` and `GET requests/{service_request_id}.json`, read from the
-projection tables, with the spec's field names and its error array.
+"""Open311 GeoReport v2 `GET requests` and `GET requests/{service_request_id}` (each as .xml and .json), read
+from the projection tables, with the spec's field names and its errors.
 
-`service_request_id` is the complaint id that `POST requests.json` answered with; a tracking code is
+`service_request_id` is the complaint id that `POST requests` answered with; a tracking code is
 accepted too (a caller reads that one out on the phone). A tracking code is short and lets anyone read a
 complaint's status, so no answer here shows one, and each code looked up costs a token of the same rate limit
 as `/api/v1/status` (at most MAX_CODES a request). No api_key is needed to read, so nothing here is
@@ -20,12 +20,11 @@ from aiohttp import web
 
 from events.reference import Reference, load_reference
 from services.api import ratelimit
-from services.api.keys import DependencyUnavailable
-from services.api.open311 import BASE, Open311Error, spec_errors
+from services.api.open311_format import BASE, Answer, Open311Error, add_both, described_both, error_responses
 from services.api.query_time import parse_query_time
 from services.api.read_models.public import CLOSED_FOR_OPEN311, COORDINATE_DECIMALS, public_text
 from services.api.read_queries import open311_rows
-from services.api.read_routes import json_response, reading
+from services.api.read_routes import reading
 
 DEFAULT_DAYS = 90  # the spec: without dates, the last 90 days; a date range may not span more
 MAX_RESULTS = 1000
@@ -34,12 +33,11 @@ STATUSES = ("open", "closed")
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get(f"{BASE}/requests.json", list_requests, name="open311.requests.list")
-    app.router.add_get(f"{BASE}/requests/{{service_request_id}}.json", one_request, name="open311.request")
+    add_both(app, "GET", f"{BASE}/requests", list_requests, "open311.requests.list")
+    add_both(app, "GET", f"{BASE}/requests/{{service_request_id}}", one_request, "open311.request")
 
 
-@spec_errors
-async def list_requests(request: web.Request) -> web.Response:
+async def list_requests(request: web.Request) -> Answer:
     q = request.query
     _check_jurisdiction(q.get("jurisdiction_id"))
     if q.get("service_request_id"):
@@ -61,8 +59,7 @@ async def list_requests(request: web.Request) -> web.Response:
     return _answer(rows)
 
 
-@spec_errors
-async def one_request(request: web.Request) -> web.Response:
+async def one_request(request: web.Request) -> Answer:
     _check_jurisdiction(request.query.get("jurisdiction_id"))
     wanted = request.match_info["service_request_id"]
     ids, codes = _split_ids(request, wanted)
@@ -73,16 +70,14 @@ async def one_request(request: web.Request) -> web.Response:
 
 
 async def _rows(request: web.Request, **filters: Any) -> list[dict[str, Any]]:
-    try:
-        async with reading(request) as conn:
-            return await open311_rows(conn, **filters)
-    except DependencyUnavailable as exc:
-        raise Open311Error(503, f"{exc.dependency}: {exc.detail}", {"Retry-After": "5"}) from None
+    async with reading(request) as conn:  # PostgreSQL down: a 503 in the spec's errors (spec_errors)
+        return await open311_rows(conn, **filters)
 
 
-def _answer(rows: list[dict[str, Any]]) -> web.Response:
+def _answer(rows: list[dict[str, Any]]) -> Answer:
     ref = load_reference()
-    return json_response([service_request(row, ref) for row in rows])
+    value = [service_request(row, ref) for row in rows]
+    return Answer("service_requests", value, headers={"Cache-Control": "no-store"})
 
 
 def service_request(row: dict[str, Any], ref: Reference) -> dict[str, Any]:
@@ -190,9 +185,6 @@ _REQUEST = {"type": "object", "required": ["service_request_id", "status", "requ
         "address", "address_id", "zipcode", "media_url")},
     "status": {"type": "string", "enum": list(STATUSES)},
     "lat": {"type": ["number", "null"]}, "long": {"type": ["number", "null"]}}}  # fmt: skip
-_ERRORS = {"description": "GeoReport v2 error array", "content": {"application/json": {"schema": {
-    "type": "array", "items": {"type": "object", "required": ["code", "description"], "properties": {
-        "code": {"type": "integer"}, "description": {"type": "string"}}}}}}}  # fmt: skip
 _LIST = {"200": {"description": "Service requests, newest first (at most 1000)", "content": {
     "application/json": {"schema": {"type": "array", "items": _REQUEST}}}}}  # fmt: skip
 
@@ -208,7 +200,7 @@ def _q(name: str, description: str) -> dict[str, Any]:
 
 
 OPENAPI_PATHS: dict[str, Any] = {
-    f"{BASE}/requests.json": {"get": {
+    **described_both(f"{BASE}/requests", "get", {
         "operationId": "open311ListRequests", "summary": "Service requests (GeoReport v2); public, no api_key",
         "tags": ["open311"], "security": [{}],
         "parameters": [
@@ -220,13 +212,13 @@ OPENAPI_PATHS: dict[str, Any] = {
             _q("end_date", "w3c date-time: received at or before (a range spans at most 90 days)"),
             _q("status", "open, closed or open,closed"),
         ],
-        "responses": {**_LIST, **{str(s): _ERRORS for s in (400, 404, 429, 503)}},
-    }},
-    f"{BASE}/requests/{{service_request_id}}.json": {"get": {
+        "responses": {**_LIST, **error_responses(400, 404, 429, 503)},
+    }),
+    **described_both(f"{BASE}/requests/{{service_request_id}}", "get", {
         "operationId": "open311GetRequest", "summary": "One service request (an array of one, as the spec has it)",
         "tags": ["open311"], "security": [{}],
         "parameters": [{"name": "service_request_id", "in": "path", "required": True, "schema": {"type": "string"}},
                        _q("jurisdiction_id", "this deployment's area code")],
-        "responses": {**_LIST, **{str(s): _ERRORS for s in (404, 429, 503)}},
-    }},
+        "responses": {**_LIST, **error_responses(404, 429, 503)},
+    }),
 }  # fmt: skip

@@ -32,7 +32,7 @@ from services.api.open311 import FORM_TYPES, Open311Error
 from services.api.problems import Problem
 
 # Public intake: where a refusal is charged to the sender's address.
-CHARGED = frozenset({"/api/v1/complaints", f"{OPEN311}/requests.json"})
+CHARGED = frozenset({"/api/v1/complaints", f"{OPEN311}/requests.json", f"{OPEN311}/requests.xml"})
 
 
 def body_deadline(seconds: float) -> Middleware:
@@ -80,6 +80,6 @@ def _refuse(request: web.Request, open311: bool, status: int, detail: str) -> we
         with contextlib.suppress(Problem):  # spent: a sender out of tokens hears 429 from the next one
             limiter.take(request)
     if open311:
-        return Open311Error(status, detail).response()
+        return Open311Error(status, detail).response("xml" if request.path.endswith(".xml") else "json")
     title, code = _TITLES[status]
     return Problem(status, title, detail, code=code).response()

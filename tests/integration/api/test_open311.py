@@ -167,7 +167,7 @@ ERRORS = [
     ("wrong api_key", without(api_key="guess"), 403, "api_key"),
     ("no service_code", without("service_code"), 400, "service_code"),
     ("unknown service_code", without(service_code="555"), 404, "service_code"),
-    ("no location", without("lat", "long", "address_string"), 400, "lat/long"),
+    ("no location", without("lat", "long", "address_string"), 400, "lat/long or address_string"),
     ("outside area", without(lat="39.9", long="116.4"), 400, "outside the served area"),
     ("lat not a number", without(lat="north"), 400, "lat"),
     ("no description", without("description"), 400, "description"),
@@ -179,6 +179,10 @@ ERRORS = [
     # Found by a review: a lone lat was dropped and the request stored without a place.
     ("lat without long", without("long", address_string="1 Harbour Road"), 400, "long was not provided"),
     ("long without lat", without("lat", address_string="1 Harbour Road"), 400, "lat was not provided"),
+    # Found by a review: address_id alone was accepted and the complaint stored with no place at all. This
+    # deployment has no address system to look one up in, so it is refused, named, with or without a place.
+    ("address_id alone", without("lat", "long", "address_string", address_id="A-12"), 400, "address_id"),
+    ("address_id with a place", without(address_id="A-12"), 400, "address_id: not served here"),
     (
         "a blank-looking description",
         without(description="\u200b\u2060"),

@@ -15,8 +15,9 @@ Client = TestClient[web.Request, web.Application]
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 # Intake, Open311 writes and discovery, the document itself: the routes that need no token or read model.
 FUZZED = (
-    "createComplaint", "open311Services", "open311ServicesXml", "open311ServiceDefinition",
-    "open311CreateRequest", "open311Token", "openapi",
+    "createComplaint", "open311Discovery", "open311DiscoveryXml", "open311Services", "open311ServicesXml",
+    "open311ServiceDefinition", "open311ServiceDefinitionXml", "open311CreateRequest", "open311CreateRequestXml",
+    "open311Token", "open311TokenXml", "openapi",
 )  # fmt: skip
 FUZZ_BOUND = 90.0
 

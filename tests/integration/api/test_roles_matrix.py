@@ -26,6 +26,12 @@ OWN, OTHER = f"department:{DEPT}", f"department:{OTHER_DEPT}"  # the case's depa
 CALLERS = ("public", OPERATOR, COMMAND, PRESS, OWN, OTHER)
 ANY_DEPARTMENT = {OWN, OTHER}  # e.g. lists that each department sees filtered to its own cases
 
+# Open311's resources, each served as .json and .xml.
+OPEN311 = (
+    ("GET", "discovery"), ("GET", "services"), ("GET", "services/{service_code}"), ("POST", "requests"),
+    ("GET", "requests"), ("GET", "requests/{service_request_id}"), ("GET", "tokens/{token}"),
+)  # fmt: skip
+
 # Who is let through, per route. The public is never let through a route listed here.
 MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", f"{CASE}/dispatch"): {COMMAND},
@@ -96,13 +102,7 @@ PUBLIC_ROUTES: set[tuple[str, str]] = {
     ("GET", "/api/v1/notices"),
     ("GET", "/api/v1/notices/feed.atom"),
     ("GET", "/api/v1/notices/{id}/cap.xml"),
-    ("GET", "/open311/v2/services.json"),
-    ("GET", "/open311/v2/services.xml"),
-    ("GET", "/open311/v2/services/{service_code}.json"),
-    ("POST", "/open311/v2/requests.json"),
-    ("GET", "/open311/v2/requests.json"),
-    ("GET", "/open311/v2/requests/{service_request_id}.json"),
-    ("GET", "/open311/v2/tokens/{token}.json"),
+    *((method, f"/open311/v2/{name}.{fmt}") for method, name in OPEN311 for fmt in ("json", "xml")),
     ("GET", "/"),
     ("GET", "/board"),
     ("GET", "/department"),
