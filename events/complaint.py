@@ -80,6 +80,7 @@ class Complaint(Aggregate):
         self.resolved_by: str | None = None
         self.resolution: dict[str, Any] | None = None
         self.follow_ups: list[dict[str, Any]] = []
+        self.follow_ups_before_resolution = 0  # follow_ups[this:] were made since the last resolution
         self.follow_up_attempts: int = 0
         self.satisfaction: str | None = None
         self.reopen_count: int = 0
@@ -186,11 +187,16 @@ class Complaint(Aggregate):
         *,
         reference: Reference | None = None,
         by_hand: bool = False,
+        overrule_return: bool = False,
     ) -> None:
         """Send to a department; also re-dispatch (from returned, or by command staff at any open step).
 
-        ``by_hand``: command staff decided, so an assessment is not needed first."""
-        rules.check_dispatch(self, reference or load_reference(), department, by, reason, by_hand=by_hand)
+        ``by_hand``: command staff decided, so an assessment is not needed first; with ``overrule_return`` they
+        may send it to a department that returned it."""
+        rules.check_dispatch(
+            self, reference or load_reference(), department, by, reason, by_hand=by_hand,
+            overrule_return=overrule_return,
+        )  # fmt: skip
         self.trigger_event(ComplaintDispatched, department=department, by=by, reason=reason)
 
     def accept(self, department: str) -> None:
@@ -276,7 +282,7 @@ class Complaint(Aggregate):
             self.escalate(2, f"reopened {self.reopen_count} times: {reason}", by=by)
 
     def close(self) -> None:
-        rules.check_after_resolve(self)
+        rules.check_close(self)
         self.trigger_event(ComplaintClosed)
 
     def repeat_call(self, note: str, channel: str, *, reference: Reference | None = None) -> None:
@@ -534,6 +540,7 @@ class ComplaintResolved(Complaint.Event):
     def apply(self, aggregate: Complaint) -> None:
         aggregate.status = Status.RESOLVED
         aggregate.resolved_by = self.department
+        aggregate.follow_ups_before_resolution = len(aggregate.follow_ups)
         aggregate.extension_pending = None
         aggregate.resolution = {
             "department": self.department,

@@ -240,7 +240,14 @@ def check_assess_priority(
 
 
 def check_dispatch(
-    c: Complaint, ref: Reference, department: str, by: str, reason: str, *, by_hand: bool = False
+    c: Complaint,
+    ref: Reference,
+    department: str,
+    by: str,
+    reason: str,
+    *,
+    by_hand: bool = False,
+    overrule_return: bool = False,
 ) -> None:
     check_not_ended(c)
     ref.department(department)
@@ -259,10 +266,12 @@ def check_dispatch(
         "not_prioritised",
         "Assess the priority before dispatching (or dispatch by hand as command staff).",
     )
+    # A department's return settles it for the rules, not for command staff: they may send it back, saying so.
     require(
-        department not in c.returned_by,
+        department not in c.returned_by or (by_hand and overrule_return),
         "department_returned_it",
-        f"{department} already returned this complaint as not theirs; choose another department.",
+        f"{department} already returned this complaint as not theirs; choose another department"
+        + (", or send it back to them anyway with overrule_return: true and the reason." if by_hand else "."),
         field="department",
     )
     require(
@@ -393,6 +402,31 @@ def check_after_resolve(c: Complaint) -> None:
     check_not_ended(c)
     require(
         c.status in AFTER_RESOLVE, "not_resolved", f"Only a resolved complaint can do this; it is {c.status}."
+    )
+
+
+def check_close(c: Complaint) -> None:
+    """归档 comes after 回访: the caller was called back since the last resolution and was not left unsatisfied,
+    or could not be reached, or left nothing to call back on (no phone or email, or it was erased). A case
+    settled on the call (first contact) was settled with the caller, who was asked whether they agree."""
+    check_after_resolve(c)
+    # getattr: a snapshot taken before this rule has no such attribute (every follow-up then counts).
+    since = c.follow_ups[getattr(c, "follow_ups_before_resolution", 0) :]
+    last = since[-1] if since else None
+    require(
+        last is None or not last["contacted"] or last["satisfaction"] != "not_satisfied",
+        "unsatisfied_follow_up",
+        "The follow-up call found the caller not satisfied: reopen the complaint to its department, or record a "
+        "later follow-up call.",
+    )
+    require(
+        last is not None
+        or c.contact_hash is None
+        or c.redacted
+        or (c.resolution is not None and c.resolution["outcome"] == "first_contact"),
+        "follow_up_required",
+        "Nobody has called the caller back since it was resolved: record the follow-up call first (contacted, or "
+        "not reached after the calls tried).",
     )
 
 

@@ -436,8 +436,13 @@ RESPONSIBLE_FIELDS = (
     Field("note", required=False, default="", max_length=1000, description="why them, or a handover note"),
 )
 COMPLAINT_COMMANDS: tuple[Command[Complaint], ...] = (
-    Command("dispatch", ("command",), (Field("department", max_length=64), REASON),
-            lambda c, b, p: c.dispatch(b["department"], by=p.name, reason=b["reason"], by_hand=True),
+    Command("dispatch", ("command",),
+            (Field("department", max_length=64), REASON,
+             Field("overrule_return", "boolean", required=False, default=False,
+                   description="send it to a department that returned it as not theirs (422 department_returned_it "
+                               "without it)")),
+            lambda c, b, p: c.dispatch(b["department"], by=p.name, reason=b["reason"], by_hand=True,
+                                       overrule_return=b["overrule_return"]),
             "Dispatch or re-dispatch the complaint to a department"),
     Command("accept", ("department",), (), lambda c, b, p: c.accept(_dept(p)),
             "Sign for a dispatched complaint (starts the resolve clock)"),

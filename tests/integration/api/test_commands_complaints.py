@@ -62,6 +62,15 @@ async def test_a_returned_case_is_dispatched_again_to_another_department(staff: 
     )
     assert status == 422 and problem["code"] == "department_returned_it", problem
     assert problem["errors"] == [{"field": "department", "message": problem["detail"]}]
+    assert "overrule_return" in problem["detail"]
+    # With a word, command staff overrule the return: the only department that can fix it returned it in error
+    # (a review found such a case stuck: no other department, no way back).
+    back = await staff.command(
+        case.id, "dispatch", "command",
+        {"department": DEPT, "reason": "the cable runs along the water main: yours", "overrule_return": True},
+    )  # fmt: skip
+    assert (back["status"], back["department"]) == ("dispatched", DEPT)
+    assert (await staff.command(case.id, "accept", WATER))["status"] == "accepted"
 
 
 async def test_unsatisfied_follow_up_reopens_the_case_to_its_department(staff: Staff) -> None:

@@ -139,6 +139,38 @@ def test_unreachable_caller_is_recorded_as_not_contacted(build: Callable[[str], 
     assert (c.follow_up_attempts, c.satisfaction, c.status) == (3, None, Status.CLOSED)
 
 
+def test_a_case_is_closed_only_after_its_follow_up_and_not_on_an_unhappy_one(
+    build: Callable[[str], Complaint],
+) -> None:
+    """归档 after 回访: a resolved case was closed before anyone called the caller back, and one whose caller
+    was not satisfied was closed instead of reopened (found by a review of the department side)."""
+    resolved = build("resolved")
+    with pytest.raises(DomainError) as refused:
+        resolved.close()
+    assert refused.value.code == "follow_up_required"
+    unhappy = build("resolved")
+    unhappy.record_follow_up(True, "not_satisfied", "Still flooded")
+    with pytest.raises(DomainError) as refused:
+        unhappy.close()
+    assert refused.value.code == "unsatisfied_follow_up"
+    # Reopened, resolved again and called back: the earlier unhappy call no longer counts either way.
+    unhappy.reopen("Unsatisfied follow-up")
+    unhappy.resolve("water", "Drain relaid")
+    with pytest.raises(DomainError, match="Nobody has called the caller back"):
+        unhappy.close()
+    unhappy.record_follow_up(True, "partly_satisfied", "Dry, but slow")
+    unhappy.close()
+    assert unhappy.status == Status.CLOSED
+    # Nothing to call back on: no phone or email given, or erased.
+    nameless = build("resolved")
+    nameless.contact_hash = None
+    nameless.close()
+    erased = build("resolved")
+    erased.redact("Erasure request")
+    erased.close()
+    assert (nameless.status, erased.status) == (Status.CLOSED, Status.CLOSED)
+
+
 def test_district_is_derived_from_location_and_empty_outside_the_area() -> None:
     inside = Complaint.receive(
         channel="app", description="Tree down", received_by="public", lat=22.5, lon=114.3
