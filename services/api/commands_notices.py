@@ -13,6 +13,7 @@ import structlog
 from aiohttp import web
 
 from events.incident import INCIDENT_STATUSES, Incident
+from events.incident_rules import check_not_merged
 from events.notice import Notice
 from events.publishing.redaction import check_publishable
 from events.reference import load_reference
@@ -103,11 +104,12 @@ async def draft(request: web.Request) -> web.Response:
     repo = request.app[REPOSITORY]
     if body["incident_id"] is not None:
         try:
-            await repo.load(body["incident_id"], Incident, "incident")
+            incident = await repo.load(body["incident_id"], Incident, "incident")
         except Problem as problem:
             if problem.status != 404:
                 raise
             raise invalid([FieldError("incident_id", "no incident has this id")]) from None
+        check_not_merged(incident)  # its complaints are the other one's now: a notice speaks to them there
     notice = Notice.draft(incident_id=body["incident_id"], **_text(body), drafted_by=request[PRINCIPAL].name)
     await repo.save(notice)
     log.info("notice_drafted", id=str(notice.id))

@@ -22,11 +22,15 @@ from events.store.aggregates import AggregateNotFound, AggregateStore
 from events.store.keys import PersonalKeyStore
 from services.api.keys import PG_DOWN, DependencyUnavailable
 
+MAX_MERGES = 1000  # a merge goes into an incident not merged itself, so a chain ends; a guard, not a rule
+
 
 async def for_incident(
     incident_id: UUID | None, aggregates: AggregateStore, personal_keys: PersonalKeyStore
 ) -> list[str]:
     """Names, addresses, phones and emails of the incident's complainants, in clear; [] without an incident.
+    A merged incident's notice reaches the complainants of the one it was merged into (their status page lists
+    it): theirs too, along the chain of merges.
 
     Raises DependencyUnavailable (a 503) when NATS or PostgreSQL cannot say: a notice is never published
     unchecked."""
@@ -34,7 +38,13 @@ async def for_incident(
         return []
     try:
         incident = await aggregates.get(incident_id, Incident)
-        complaints, _ = await aggregates.get_many(incident.complaint_ids)
+        members = dict.fromkeys(incident.complaint_ids)
+        for _ in range(MAX_MERGES):
+            if (into := getattr(incident, "merged_into", None)) is None:
+                break
+            incident = await aggregates.get(into, Incident)
+            members.update(dict.fromkeys(incident.complaint_ids))
+        complaints, _ = await aggregates.get_many(list(members))
     except AggregateNotFound:
         return []
     except (StoreError, nats.errors.Error, TimeoutError) as exc:

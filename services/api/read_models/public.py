@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from events.publishing.redaction import mask
-from services.api.read_models.queries import Conn, S
+from services.api.read_models.queries import Conn, S, merged_into_sql
 
 # Internal work-order steps in the words the public sees.
 PUBLIC_STATUS = {
@@ -75,12 +75,12 @@ def just_received(tracking_code: str, received_at: Any) -> dict[str, Any]:
 
 async def published_notices(conn: Conn, *, incident: Any = None, limit: int = 50) -> list[dict[str, Any]]:
     """Notices as last published (a pending update is not shown; cancelled ones are gone), newest first. About
-    an incident: also those about incidents merged into it (a merge moves the complaints, and what was
-    published about the merged one still speaks to them)."""
+    an incident: also those about incidents merged into it, directly or through another (a merge moves the
+    complaints, and what was published about the merged one still speaks to them)."""
     rows = await conn.fetch(
         f"SELECT {_PUBLISHED_COLUMNS} FROM {S}.notices WHERE published_version > 0 AND state <> 'cancelled' "
-        f"AND ($1::uuid IS NULL OR incident_id = $1 OR incident_id IN (SELECT id FROM {S}.incidents "
-        "WHERE merged_into = $1)) ORDER BY published_at DESC LIMIT $2",
+        f"AND ($1::uuid IS NULL OR incident_id IN ({merged_into_sql('$1::uuid')})) "
+        "ORDER BY published_at DESC LIMIT $2",
         incident, limit,
     )  # fmt: skip
     return [dict(r) for r in rows]

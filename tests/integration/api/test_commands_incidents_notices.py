@@ -200,3 +200,37 @@ async def test_a_notice_about_an_unknown_incident_is_refused(staff: Staff) -> No
         "/api/v1/notices", "press", {"incident_id": str(uuid.uuid4()), **NOTICE_TEXT}
     )
     assert status == 422 and problem["errors"][0]["field"] == "incident_id"
+
+
+async def test_a_merged_incidents_notice_is_checked_against_the_complainants_it_now_reaches(
+    staff: Staff,
+) -> None:
+    """The status page of a complaint in the incident that took a merge lists the merged one's notices: a notice
+    drafted about it before the merge was published naming such a complainant, and press could still draft
+    about a merged incident, which every other command refuses (found by a review of the notices' life)."""
+    underpass, flood = await declare(staff), await declare(staff)
+    text = {**NOTICE_TEXT, "body_en": "Thanks to Chan Tai-man for the report."}
+    status, notice = await staff.post("/api/v1/notices", "press", {"incident_id": underpass, **text})
+    assert status == 201, notice
+    status, answer = await staff.post(f"/api/v1/notices/{notice['id']}/approve", "command", approval_of(text))
+    assert status == 200, answer
+    status, merged = await staff.post(
+        f"/api/v1/incidents/{underpass}/merge", "command", {"into": flood, "reason": "one flood"}
+    )
+    assert status == 200, merged
+    filed = await staff.client.post("/api/v1/complaints", json={
+        "channel": "web", "description": "Water up to the knees in the lobby",
+        "reporter": {"name": "Chan Tai-man", "phone": "+852 9123 4567"},
+    })  # fmt: skip
+    assert filed.status == 201, await filed.text()
+    complaint_id = (await filed.json())["id"]
+    status, linked = await staff.post(
+        f"/api/v1/incidents/{flood}/complaints", "command", {"complaint_id": complaint_id}
+    )
+    assert status == 200, linked
+
+    status, problem = await staff.post(f"/api/v1/notices/{notice['id']}/publish", "press", {})
+    assert (status, problem["code"]) == (422, "contains_personal_data"), problem
+    status, problem = await staff.post("/api/v1/notices", "press", {"incident_id": underpass, **NOTICE_TEXT})
+    assert (status, problem["code"]) == (409, "incident_merged"), problem
+    assert flood in problem["detail"]  # where to act instead

@@ -259,6 +259,22 @@ async def test_public_status_carries_what_was_published_about_its_incident_and_o
     assert set(status["notices"][0]) >= {"title_zh", "body_en", "body_zh", "status", "published_at"}
     assert_no_personal_data(status)
 
+    # Merged again, into a third: what was published about the first two still reaches the complaint there
+    # (only one merge deep was looked at: found by a review of the notices' life).
+    city = Incident.declare(
+        title="City-wide flooding", kind="flooding", districts=["riverside"], declared_by="cmd"
+    )
+    flood = await repository.get(flood.id, Incident)
+    complaint = await repository.get(complaint.id, Complaint)
+    flood.merge_into(city, by="cmd", reason="one storm")
+    complaint.move_to_incident(city.id, flood.id)  # what triage does on IncidentAbsorbed
+    await repository.save(flood, city, complaint)
+    await api.project()
+    status = await api.get_json(f"/api/v1/status/{received['tracking_code']}")
+    assert [n["title_en"] for n in status["notices"]] == ["Pumps on site", "Underpass closed"]
+    listed = await api.get_json("/api/v1/notices", incident=str(city.id))
+    assert [n["title_en"] for n in listed["items"]] == ["Pumps on site", "Underpass closed"]
+
 
 def _published(incident: Incident, title: str) -> Notice:
     notice = Notice.draft(incident_id=incident.id, title_en=title, title_zh=title, body_en=title, body_zh=title,
