@@ -64,6 +64,7 @@ log = structlog.get_logger(__name__)
 
 CHUNK = 200  # complaints (one event each) per atomic batch: a fifth of MAX_BATCH
 assert CHUNK <= MAX_BATCH
+SKIPPED_IDS = 200  # per reason, in an answer: which cases still need a hand, without an answer of every id
 # The single-case commands themselves: the same fields, the same aggregate method, the same roles.
 ACTIONS: dict[str, Command[Complaint]] = {
     c.action: c for c in COMPLAINT_COMMANDS if c.action in ("accept", "resolve")
@@ -117,6 +118,12 @@ class Bulk:
     body: Body
     acted: list[UUID] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    skipped_ids: dict[str, list[UUID]] = field(default_factory=dict)  # the first SKIPPED_IDS of each reason
+
+    def _skip(self, reason: str, complaint_ids: Sequence[UUID]) -> None:
+        self.skipped[reason] += len(complaint_ids)
+        listed = self.skipped_ids.setdefault(reason, [])
+        listed.extend(complaint_ids[: SKIPPED_IDS - len(listed)])
 
     async def run(self, complaint_ids: Sequence[UUID]) -> None:
         """Decide and store one chunk: one atomic batch, retried on conflicts."""
@@ -135,7 +142,7 @@ class Bulk:
                 continue
             self.acted.extend(c.id for c in batch)
             return
-        self.skipped["changed_concurrently"] += len(batch)
+        self._skip("changed_concurrently", [c.id for c in batch])
 
     async def _decided(self, complaint_ids: Sequence[UUID]) -> list[Complaint]:
         """The complaints loaded afresh on which the command applied; the others counted by reason."""
@@ -144,14 +151,14 @@ class Bulk:
         for complaint_id in complaint_ids:
             complaint = found.get(complaint_id)
             if not isinstance(complaint, Complaint):
-                self.skipped["not_found"] += 1
+                self._skip("not_found", [complaint_id])
             elif complaint.incident_id != self.incident_id:
-                self.skipped["not_in_incident"] += 1  # the read model lags behind a re-link
+                self._skip("not_in_incident", [complaint_id])  # the read model lags behind a re-link
             else:
                 try:
                     self.command.apply(complaint, self.body, self.principal)
                 except DomainError as refused:  # checked before any event exists: nothing pending
-                    self.skipped[refused.code] += 1
+                    self._skip(refused.code, [complaint_id])
                     continue
                 batch.append(complaint)
         return batch
@@ -167,6 +174,7 @@ class Bulk:
         return {
             "action": self.command.action, "incident_id": str(self.incident_id), "acted": len(self.acted),
             "skipped": dict(self.skipped), "complaint_ids": [str(i) for i in self.acted],
+            "skipped_ids": {reason: [str(i) for i in ids] for reason, ids in self.skipped_ids.items()},
         }  # fmt: skip
 
 
@@ -266,7 +274,7 @@ def add_routes(app: web.Application) -> None:
 
 _IDS = {"type": "array", "items": {"type": "string", "format": "uuid"}}
 RESULT: dict[str, Any] = {
-    "type": "object", "required": ["action", "incident_id", "acted", "skipped", "complaint_ids"],
+    "type": "object", "required": ["action", "incident_id", "acted", "skipped", "complaint_ids", "skipped_ids"],
     "properties": {
         "action": {"type": "string", "enum": list(ACTIONS)}, "incident_id": {"type": "string", "format": "uuid"},
         "acted": {"type": "integer", "description": "complaints the action was stored for"},
@@ -274,6 +282,8 @@ RESULT: dict[str, Any] = {
                     "description": "complaints left as they were, by the model's reason (not_dispatched, "
                                    "not_accepted, not_in_incident, changed_concurrently, ...)"},
         "complaint_ids": {**_IDS, "description": "the complaints acted on"},
+        "skipped_ids": {"type": "object", "additionalProperties": _IDS,
+                        "description": f"which complaints were skipped, by reason (the first {SKIPPED_IDS} of each)"},
     },
 }  # fmt: skip
 
