@@ -486,7 +486,9 @@ COMPLAINT_COMMANDS: tuple[Command[Complaint], ...] = (
     Command("reopen", ("operator", "command"), (REASON,),
             lambda c, b, p: c.reopen_and_escalate_repeats(b["reason"], by=f"{p.role}:{p.name}"),
             "Reopen a resolved complaint; from its second reopening it goes to command (level 2)"),
-    Command("close", ("operator", "command"), (), lambda c, b, p: c.close(), "Close a resolved complaint"),
+    Command("close", ("operator", "command"), (), lambda c, b, p: c.close(),
+            "Close a resolved complaint once its follow-up call is recorded (409 follow_up_required; 409 "
+            "unsatisfied_follow_up: reopen it instead)"),
     Command("redact", ("command",), (REASON,), lambda c, b, p: c.redact(b["reason"]),
             "Erase the complainant's personal data for good (crypto-shredding)", prepare=_erase_key),
 )  # fmt: skip
