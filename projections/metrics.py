@@ -11,8 +11,9 @@ PROJECTION_LAG = Gauge(
 )
 PROJECTION_UNDECODABLE = Counter(
     "levee_projection_undecodable_events",
-    "Events the projector could not decode and skipped: a poison event, or one of a newer version of Levee than "
-    "the projector (an upgrade rolled out of order); the board lacks them until a rebuild",
+    "Events the projector could not decode or apply and skipped: a poison event (one its model or PostgreSQL "
+    "refuses), or one of a newer version of Levee than the projector (an upgrade rolled out of order); the board "
+    "lacks them until a rebuild",
 )
 PROJECTION_POSITION = Gauge(
     "levee_projection_position", "Stream position a projection has committed", ["projection"]

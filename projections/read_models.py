@@ -115,6 +115,9 @@ class Decoder:
         state["originator_id"] = convert_id(self._originator_id(message.subject))
         state["originator_version"] = int(message.headers[VERSION])
         version = state.pop("class_version", 1)
+        if version > class_version:
+            # A newer Levee's event (an upgrade rolled out of order): read as this version, it would be wrong.
+            raise ValueError(f"class_version {version} is newer than this projector's {class_version}")
         while version < class_version:
             getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
             version += 1

@@ -22,12 +22,13 @@ import structlog
 
 from events.backoff import Backoff, wait_or_stop
 from events.store import JetStreamEventStore, StoreError, StoreUnavailable
+from events.store.aggregates import TOPIC
 from events.store.errors import StreamGap
 from events.store.jetstream import READ_BATCH
 from events.store.records import StoredMessage
 from projections import dead_letters, read_models
 from projections.fold import Folding
-from projections.metrics import PROJECTION_LAG, PROJECTION_POSITION
+from projections.metrics import PROJECTION_LAG, PROJECTION_POSITION, PROJECTION_UNDECODABLE
 from projections.migrate import LIVE_SCHEMA, quote_ident
 from projections.ops import Derive, Op
 from projections.plan import Merge, Step, plan
@@ -66,6 +67,12 @@ SETTLE_SECONDS = 10.0
 PREPARE_SLICE = 64
 
 
+# What PostgreSQL answers for a batch's own values, every time it is sent (out of range, of the wrong type, a
+# required one missing): an event to skip, not a passing fault. Other refusals (a check constraint, a full disk)
+# may refuse every batch alike: those are retried, never skipped.
+REFUSED_DATA = (asyncpg.DataError, asyncpg.NotNullViolationError)
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """A batch ready to commit: the position it follows and the one it ends at, and what to write."""
@@ -76,6 +83,9 @@ class Batch:
     dead_letters: int  # workers' dead-letter records among the messages (folded into `dead_letters`)
     steps: list[Step]
     payload: str | None  # the NOTIFY; None when not notifying, or with neither events nor dead letters
+    messages: Sequence[
+        StoredMessage
+    ] = ()  # what it was prepared from: to be taken apart if PostgreSQL refuses it
 
 
 class _ReadAhead:
@@ -397,16 +407,55 @@ class ProjectionRunner:
                     continue
                 ours += 1
                 event = decode(message)
-                if event is not None:
-                    events.append(event)
-                    ops += apply(event)
+                if event is None:
+                    continue
+                try:
+                    applied = apply(event)
+                except Exception as exc:
+                    # Decoded, but not as its model expects (a field missing, of another type): skipped and
+                    # counted as an undecodable one is. Raised, it stopped the board for everyone, for good.
+                    self._unusable(message, exc)
+                    continue
+                events.append(event)
+                ops += applied
         position = messages[-1].seq
         payload = _payload(position, events, ops) if self.notify and (ours or dead) else None
-        return Batch(after, position, ours, dead, plan(ops, self.folding), payload)
+        return Batch(after, position, ours, dead, plan(ops, self.folding), payload, messages)
+
+    def _unusable(self, message: StoredMessage, exc: BaseException) -> None:
+        PROJECTION_UNDECODABLE.inc()
+        self.log.error(
+            "projection_unusable_event",
+            seq=message.seq,
+            topic=message.headers.get(TOPIC),
+            error=repr(exc)[:500],
+        )
 
     async def commit(self, batch: Batch) -> int:
         """Write a prepared batch and move the tracking row, in one transaction; the events applied, or 0
-        when the batch was skipped (applied already, or the position moved under us)."""
+        when the batch was skipped (applied already, or the position moved under us). A batch PostgreSQL
+        refuses for its values (REFUSED_DATA) is taken apart to find the event that holds them, which is
+        skipped and counted; the others are applied."""
+        try:
+            return await self._commit(batch)
+        except REFUSED_DATA as exc:
+            if not batch.messages:
+                raise
+            return await self._commit_apart(batch, exc)
+
+    async def _commit_apart(self, batch: Batch, refused: Exception) -> int:
+        messages = batch.messages
+        if len(messages) == 1:
+            self._unusable(messages[0], refused)
+            return await self._commit(Batch(batch.after, batch.position, 0, 0, [], None))
+        half = len(messages) // 2
+        first = await self.prepare(messages[:half], after=batch.after)
+        done = await self.commit(first)
+        if self.position != first.position:
+            return done  # skipped: the position moved under us
+        return done + await self.commit(await self.prepare(messages[half:], after=first.position))
+
+    async def _commit(self, batch: Batch) -> int:
         if batch.after != self.position:
             return 0
         try:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -230,3 +231,53 @@ async def test_an_event_of_a_newer_version_is_skipped_counted_and_the_board_goes
     assert await runner.catch_up() == day.events + 1
     assert runner.position == await store.last_sequence()
     assert REGISTRY.get_sample_value("levee_projection_undecodable_events_total") == before + 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda state: state.pop("tracking_code"),  # the model cannot apply it
+        lambda state: state.__setitem__("people_affected", "many"),  # PostgreSQL refuses the row
+        lambda state: state.__setitem__("people_affected", 10**12),  # out of the column's range
+        lambda state: state.__setitem__(
+            "class_version", 99
+        ),  # a newer Levee's: read as ours, it would be wrong
+    ],
+    ids=["missing-field", "wrong-type", "out-of-range", "newer-version"],
+)
+async def test_an_event_that_decodes_but_cannot_be_applied_is_skipped_and_the_board_keeps_going(
+    store: JetStreamEventStore,
+    pg: asyncpg.Connection,
+    make_runner: MakeRunner,
+    change: Callable[[dict[str, object]], object],
+) -> None:
+    """Valid JSON of a known topic, but not what its model expects: the projector died on it at every restart
+    (the board stopped city-wide, and `levee rebuild` failed the same way), or PostgreSQL refused its batch
+    and the projector retried it for ever (found by a review of the projector)."""
+    first = await write_day(store)
+    received = next(
+        m
+        for m in await store.read(after_seq=0, limit=1000)
+        if m.headers.get(TOPIC, "").endswith(":ComplaintReceived")
+    )
+    state = json.loads(received.data)
+    change(state)
+    headers = {k: v for k, v in received.headers.items() if k.startswith("Levee-")}
+    poison = store.spec.event_subject(uuid.uuid4())
+    await store.append([Write(poison, json.dumps(state).encode(), headers, expected_last_seq=0)])
+    second = await write_day(store)  # later complaints the board must show
+    runner = await make_runner()
+    before = REGISTRY.get_sample_value("levee_projection_undecodable_events_total") or 0.0
+    with structlog.testing.capture_logs() as captured:
+        await runner.catch_up()
+    assert runner.position == await store.last_sequence()
+    rows = await pg.fetchval("SELECT count(*) FROM levee_read.complaints")
+    assert rows == len(first.complaints) + len(second.complaints)
+    assert REGISTRY.get_sample_value("levee_projection_undecodable_events_total") == before + 1
+    assert [e["event"] for e in captured if e["log_level"] == "error"] in (
+        ["projection_undecodable_event"],
+        ["projection_unusable_event"],
+    )
+    live = await snapshot(pg)
+    await rebuild_schema(store, pg)  # a replay from zero skips it too, and gives the same tables
+    assert await snapshot(pg) == live
