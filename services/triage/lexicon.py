@@ -1,6 +1,7 @@
 """Finding lexicon terms in a complaint's text, clause by clause, with negation.
 
-Text is NFKC-normalised and lower-cased first, so full-width punctuation and capitals do not matter.
+Text is NFKC-normalised, lower-cased and written in simplified Chinese first, so full-width punctuation,
+capitals and traditional characters (電梯, 煤氣, 困𨋢) do not matter: one simplified lexicon reads them all.
 A clause ends at punctuation or at "but"/"但是": negation and resolution only reach within a clause
 (resolution also reaches back one clause: "yesterday it smelled of gas, now it is gone").
 """
@@ -18,16 +19,46 @@ from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any, TypeVar
 
 import ahocorasick
+import opencc
 
 T = TypeVar("T")
 
 _CLAUSE_END = re.compile(r"[。！？!?；;，,、\n]+|但是|可是|不过|(?<![a-z])(?:but|however)(?![a-z])")
+# Inside a clause, a pause: a space beside a Chinese character (text messages put a space where a comma
+# goes: "我没事 隔壁阿婆晕倒了") or 但 ("我没事但邻居家起火了"). Only "we are safe" is kept within one.
+_PAUSE = re.compile(r"(?<=[\u3400-\u9fff])\s|\s(?=[\u3400-\u9fff])|(?<!不)但")
 _WORD_EDGE_LEFT = "(?<![a-z0-9])"
 _WORD_EDGE_RIGHT = "(?![a-z0-9])"
 
 
 def normalise(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
+    """NFKC, lower case, and traditional Chinese as simplified (lexicon terms go through the same)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    if text.isascii() or _traditional().isdisjoint(text):
+        return text
+    return _t2s().convert(text)
+
+
+@functools.cache
+def _t2s() -> opencc.OpenCC:
+    # OpenCC's maintained traditional-to-simplified tables (characters and phrases): 電線 -> 电线, 洩漏 ->
+    # 泄漏, 𨋢 -> 䢂. Cantonese words written the same in both scripts (冇, 喺, 咗) are left as they are.
+    return opencc.OpenCC("t2s")
+
+
+@functools.cache
+def _traditional() -> frozenset[str]:
+    """The characters t2s changes on their own: a text holding none is left alone, and most complaints (in
+    simplified Chinese or English) then cost a set test instead of a conversion. Read once from the
+    converter itself (every CJK ideograph in one call, about 0.1 s), so it always agrees with its tables."""
+    ideographs = [chr(c) for low, high in _CJK_BLOCKS for c in range(low, high)]
+    converted = _t2s().convert("\n".join(ideographs)).split("\n")
+    return frozenset(a for a, b in zip(ideographs, converted, strict=True) if a != b)
+
+
+# CJK ideographs: Extension A, the unified block, compatibility ideographs, Extensions B-F, supplement.
+_CJK_BLOCKS = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00), (0x20000, 0x2A6E0), (0x2A700, 0x2EBF0),
+               (0x2F800, 0x2FA20))  # fmt: skip
 
 
 def compile_term(term: str) -> re.Pattern[str]:
@@ -265,8 +296,12 @@ class Text:
         known = self._found.get(key)
         if known is not None:
             return list(known)
+        candidates = _group(terms).candidates(self) if terms else []
+        if not candidates:  # most groups, for most texts: nothing to search
+            self._found[key] = []
+            return []
         hits: dict[tuple[str, int], Hit] = {}
-        for index in _group(terms).candidates(self):
+        for index in candidates:
             term = terms[index]
             for match in term.pattern.finditer(self.value):
                 if not match.group(0).strip():
@@ -304,6 +339,12 @@ class Text:
         value = compute()
         self._derived[key] = (owner, value)
         return value
+
+    def one_phrase(self, a: Hit, b: Hit) -> bool:
+        """In one clause, with no pause between them (overlapping hits are in one phrase)."""
+        if a.clause != b.clause:
+            return False
+        return not _PAUSE.search(self.value, min(a.end, b.end), max(a.start, b.start))
 
     def preceding(self, hit: Hit) -> str:
         """The clause's text before the hit: where a negation of it would be."""

@@ -107,8 +107,12 @@ class Rules:
     access: tuple[Term, ...]
     categories: tuple[CategoryTerms, ...]
     min_content_chars: int
+    cjk_weight: int  # a Chinese character counts this many content characters
     filler: tuple[str, ...]
     joke: tuple[Term, ...]
+    retracted: tuple[Term, ...]  # "jk", 开玩笑: with nothing but alarm words, the whole text is a joke
+    cry: tuple[Term, ...]  # a cry for help: at least P2
+    cry_unless: tuple[Term, ...]
     clustering: Clustering
     duplicates: Duplicates
 
@@ -235,8 +239,13 @@ def parse_rules(raw: dict[str, Any], reference: Reference, source: str) -> Rules
             for code, c in raw["categories"].items()
         ),
         min_content_chars=int(raw["validity"]["min_content_chars"]),
+        # The keys below came later: a deployment's older file without them keeps the old behaviour.
+        cjk_weight=int(raw["validity"].get("cjk_weight", 1)),
         filler=tuple(raw["validity"]["filler"]),
         joke=compile_terms(raw["validity"]["joke"]),
+        retracted=compile_terms(raw["validity"].get("retracted", [])),
+        cry=compile_terms(raw.get("cry", {}).get("terms", [])),
+        cry_unless=compile_terms(raw.get("cry", {}).get("unless", [])),
         clustering=parse_clustering(raw["clustering"], reference, source),
         duplicates=Duplicates(
             window_minutes=int(raw["duplicates"]["window_minutes"]),
@@ -343,6 +352,8 @@ def _check(rules: Rules, reference: Reference, source: str) -> None:
         problems.append(f"danger kinds point at unknown categories: {sorted(bad)}")
     if unknown_kinds := set(rules.vulnerable) - set(reference.vulnerable_kinds):
         problems.append(f"vulnerable kinds not in the reference data: {sorted(unknown_kinds)}")
+    if rules.cjk_weight < 1:
+        problems.append("validity.cjk_weight: a Chinese character counts at least 1")
     if rules.clustering.incident_threshold < 2:
         problems.append("clustering.incident_threshold: an incident needs at least 2 reporters")
     if problems:

@@ -33,7 +33,9 @@ _CN_DIGITS = {
     "半": 0.5,
 }
 _NOT_CONTENT = re.compile(r"[\W_]+")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 NO_FACTS = "无效：没有明确的投诉对象和事实 (no clear target or facts)"
+JOKE = "无效：玩笑或测试，没有具体问题 (a joke or test, no concrete problem)"
 
 
 @dataclass(frozen=True)
@@ -180,23 +182,88 @@ def distress_hits(body: Text, rules: Rules) -> list[Hit]:
     return body.remember("distress", rules, lambda: _live(body, body.find(rules.distress), rules))
 
 
+def safe_hits(body: Text, rules: Rules) -> list[Hit]:
+    """Statements that nobody is in danger ("we are safe", 我没事), unnegated ("not everyone is safe" is
+    none), and none at all when the caller shows distress."""
+    return body.remember(
+        "safe", rules, lambda: [] if distress_hits(body, rules) else _live(body, body.find(rules.safe), rules)
+    )
+
+
 def _danger_hits(body: Text, terms: tuple[Term, ...], rules: Rules) -> list[Hit]:
-    """Danger reported as real and present: not negated, hypothetical, over, or contradicted by "we are safe"."""
-    # Keyed by the rules (what decides "real": safe, resolved, negation) and, in the name, by the kind's terms.
-    return body.remember(f"danger:{id(terms)}", rules, lambda: _real_danger(body, terms, rules))
+    """Danger reported as real and present, and not answered by "we are safe" said of it."""
+    return _danger_reading(body, terms, rules)[1]
 
 
-def _real_danger(body: Text, terms: tuple[Term, ...], rules: Rules) -> list[Hit]:
-    if body.any(rules.safe) and not distress_hits(body, rules):
-        return []
-    resolutions = resolution_hits(body, rules)
-    unreal = {hit.clause for hit in body.find(rules.negation_clause)}
-    live = []
-    for hit in _live(body, body.find(terms), rules):
-        if hit.clause in unreal or any(_ends(body, hit, r, rules) for r in resolutions):
-            continue
-        live.append(hit)
-    return live
+def reported_danger(body: Text, terms: tuple[Term, ...], rules: Rules) -> list[Hit]:
+    """Danger the text reports as real and present: not negated, hypothetical, over, or a whole joke."""
+    return _danger_reading(body, terms, rules)[0]
+
+
+def _danger_reading(body: Text, terms: tuple[Term, ...], rules: Rules) -> tuple[list[Hit], list[Hit]]:
+    # Remembered by the rules (what decides "real": safe, resolved, negation), then by the kind's terms: one
+    # table per text and rules, filled as kinds are asked for (the scorer asks for each several times).
+    readings: dict[int, tuple[list[Hit], list[Hit]]] = body.remember("danger", rules, dict)
+    found = readings.get(id(terms))
+    if found is None:
+        found = readings[id(terms)] = _read_danger(body, terms, rules)
+    return found
+
+
+def _read_danger(body: Text, terms: tuple[Term, ...], rules: Rules) -> tuple[list[Hit], list[Hit]]:
+    found = body.find(terms)
+    if not found:
+        return [], []
+    joke, unreal, resolutions, safe = _reality(body, rules)
+    if joke:
+        return [], []
+    reported = [
+        hit
+        for hit in _live(body, found, rules)
+        if hit.clause not in unreal and not any(_ends(body, hit, r, rules) for r in resolutions)
+    ]
+    # A safe statement answers only the danger in its own phrase ("everyone got out of the fire"): "i am
+    # fine, my dad is not breathing" and "我没事 隔壁阿婆晕倒了" report a danger to someone else.
+    return reported, [hit for hit in reported if not any(body.one_phrase(s, hit) for s in safe)]
+
+
+def _reality(body: Text, rules: Rules) -> tuple[bool, set[int], list[Hit], list[Hit]]:
+    """What makes a danger term not a report, read once per text: a whole joke, the clauses that are
+    hypothetical or deny it, the resolutions, the safe statements."""
+    return body.remember(
+        "reality",
+        rules,
+        lambda: (
+            whole_joke(body, rules),
+            {hit.clause for hit in body.find(rules.negation_clause)},
+            resolution_hits(body, rules),
+            safe_hits(body, rules),
+        ),
+    )
+
+
+def whole_joke(body: Text, rules: Rules) -> bool:
+    """The caller takes it back ("jk", 开玩笑的, 测试) and says nothing else but alarm words: "fire fire fire
+    jk". Laughter alone never is (people laugh when they are scared), nor a take-back beside any other word."""
+    return body.remember("whole_joke", rules, lambda: _only_alarm_words(body, rules))
+
+
+def _only_alarm_words(body: Text, rules: Rules) -> bool:
+    if not body.any(rules.retracted):
+        return False
+    rest, alarmed = body.value, False
+    for terms in (rules.distress, rules.cry, *(kind.terms for kind in rules.danger)):
+        for term in terms:
+            if term.may_occur_in(rest):
+                rest, found = term.pattern.subn(" ", rest)
+                alarmed = alarmed or found > 0
+    if not alarmed:  # "test" alone is a call with no facts, told as such
+        return False
+    for term in (*rules.retracted, *rules.joke):
+        rest = term.pattern.sub(" ", rest)
+    for filler in rules.filler:
+        rest = rest.replace(filler, "")
+    return not _NOT_CONTENT.sub("", rest)
 
 
 def _ends(body: Text, danger: Hit, resolution: Hit, rules: Rules) -> bool:
@@ -301,6 +368,9 @@ def _assessment(factors: list[Factor], rules: Rules) -> Assessment:
     total = max(0, min(100, sum(f["weight"] for f in factors)))
     if danger:
         total = max(total, rules.thresholds["P1"])
+    elif any(f["name"] == "cry_for_help" for f in factors):
+        # Someone crying for help is called back within the hour, however little they could say.
+        total = max(total, rules.thresholds["P2"])
     category = next(f["value"] for f in factors if f["name"] == "category")
     return Assessment(total, level_for(total, rules), category, factors, danger)
 
@@ -345,7 +415,17 @@ def _text_factors(facts: ComplaintFacts, body: Text, rules: Rules, reference: Re
         factors.append(factor("calm", w["calm"], True, calm))
     if (resolved := resolution_hits(body, rules)) and not body.any(rules.still) and not danger:
         factors.append(factor("resolved", w["resolved"], True, [hit.text for hit in resolved]))
+    if not danger and (cry := cry_for_help(body, rules)):
+        factors.append(factor("cry_for_help", w.get("cry_for_help", 0), True, cry))
     return factors
+
+
+def cry_for_help(body: Text, rules: Rules) -> list[str]:
+    """救命, help, sos with nothing to say it is not meant (laughter, a link, a take-back)."""
+    cry = body.any(rules.cry)
+    if not cry or body.any(rules.cry_unless) or whole_joke(body, rules):
+        return []
+    return cry
 
 
 def _context_factors(facts: ComplaintFacts, context: Context, rules: Rules) -> list[Factor]:
@@ -381,21 +461,37 @@ def check_validity(
             reason += "；涉及生命危险，请立即转当地110/119 (danger to life: hand over to local emergency services now)"
         return reason
     body = Text.of(facts.description)
+    if whole_joke(body, rules):
+        return JOKE
     # Danger, or a cry for help, is never turned away for lack of detail: someone calls back.
     if assessment.life_threatening or distress_hits(body, rules):
         return None
+    vague = _vague_or_joke(facts, assessment, body, rules)
+    # Nor a danger that a safe statement answers ("everyone got out of the fire"): a person reads it.
+    if vague and _any_reported_danger(body, rules):
+        return None
+    return vague
+
+
+def _vague_or_joke(facts: ComplaintFacts, assessment: Assessment, body: Text, rules: Rules) -> str | None:
     content = body.value
     for filler in rules.filler:
         content = content.replace(filler, "")
     content = _NOT_CONTENT.sub("", content)
     category = next(f for f in assessment.factors if f["name"] == "category")
-    if len(content) < rules.min_content_chars:
+    # A Chinese character carries about a word: 停电 is a complaint, "ok" is not.
+    weighted = len(content) + (rules.cjk_weight - 1) * len(_CJK.findall(content))
+    if weighted < rules.min_content_chars:
         return NO_FACTS
     if body.any(rules.joke) and not _strong_evidence(body, category["value"], rules):
-        return "无效：玩笑或测试，没有具体问题 (a joke or test, no concrete problem)"
+        return JOKE
     if not (facts.category or category["evidence"]):
         return NO_FACTS
     return None
+
+
+def _any_reported_danger(body: Text, rules: Rules) -> bool:
+    return any(reported_danger(body, kind.terms, rules) for kind in rules.danger)
 
 
 def _strong_evidence(body: Text, code: str, rules: Rules) -> bool:
