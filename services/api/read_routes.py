@@ -259,7 +259,7 @@ async def reference(request: web.Request) -> web.Response:
     return json_response(
         {
             "area": {"code": ref.area.code, "name_en": ref.area.name_en, "name_zh": ref.area.name_zh,
-                     "bbox": box(ref.area)},
+                     "bbox": box(ref.area), "time_zone": ref.area.time_zone},
             "districts": [{"code": d.code, "name_en": d.name_en, "name_zh": d.name_zh, "bbox": box(d)}
                           for d in ref.districts],
             "categories": [{"code": c.code, "name_en": c.name_en, "name_zh": c.name_zh,

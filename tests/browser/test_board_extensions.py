@@ -134,7 +134,8 @@ async def test_command_grants_and_denies_extension_requests_from_the_board(
 
     await first.get_by_role("button", name="批准 Grant").dblclick()
     await expect(first).to_have_count(0, timeout=SHOWN_MS)
-    await expect(board.locator("#message")).to_have_text(
+    # The row is gone: its panel says what became of it (the page's top is off-screen on a wall board).
+    await expect(board.locator("#extensions-message")).to_have_text(
         f"{before['tracking_code']}: 已批准延期 240 分 extension of 240 min granted"
     )
     granted = await case_when(stack, command, pumps, lambda c: not c["extension_pending"])
@@ -145,9 +146,9 @@ async def test_command_grants_and_denies_extension_requests_from_the_board(
     # A number the API would refuse is not sent: the page says what it takes.
     await second.get_by_label("批准分钟数 Minutes to grant").fill("0")
     await second.get_by_role("button", name="批准 Grant").click()
-    await expect(board.locator("#message")).to_contain_text(
-        "minutes to grant must be a whole number from 1 to 20160"
-    )
+    said = second.locator(".row-message")  # in the row acted on
+    await expect(said).to_contain_text("minutes to grant must be a whole number from 1 to 20160")
+    await expect(said).to_be_in_viewport()
     assert len(sent) == 1
 
     await second.get_by_role("button", name="驳回 Deny…").click()
@@ -160,7 +161,7 @@ async def test_command_grants_and_denies_extension_requests_from_the_board(
     await board.locator("#deny-submit").click()
     await expect(second).to_have_count(0, timeout=SHOWN_MS)
     await expect(form).to_be_hidden()
-    await expect(board.locator("#message")).to_contain_text("已驳回延期 extension denied")
+    await expect(board.locator("#extensions-message")).to_contain_text("已驳回延期 extension denied")
     denied = await case_when(stack, command, power, lambda c: not c["extension_pending"])
     assert [d["detail"]["reason"] for d in kinds(denied, "ExtensionDenied")] == [
         "抢修已在现场 the grid crew is already on site; 4 h is enough"
@@ -181,7 +182,12 @@ async def test_command_grants_and_denies_extension_requests_from_the_board(
     await board.route("**/api/v1/board", lambda route: route.abort())  # the board's refetches fail for now
     await post(stack, f"/api/v1/complaints/{crane}/extension-requests/grant", {"minutes": 60}, command)
     await third.get_by_role("button", name="批准 Grant").click()
-    await expect(board.locator("#message")).to_contain_text("批准延期失败 not granted — 409: ")
+    # In the row, in words (it was "409: No extension request is waiting…" at the top of the page).
+    await expect(third.locator(".row-message")).to_have_text(
+        "批准延期失败 not granted — 该延期申请已有决定（可能由他人作出） the request was already decided, perhaps by "
+        "someone else (409)"
+    )
+    await expect(third.locator(".row-message")).to_be_in_viewport()
     await expect(third.get_by_role("button", name="批准 Grant")).to_be_enabled()  # nothing was decided here
     await board.screenshot(path=shots / "04-refused.png")
     await board.unroute("**/api/v1/board")

@@ -9,6 +9,7 @@ with room the next complaint is stored and the banner goes.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -77,6 +78,9 @@ async def test_the_board_says_when_the_event_store_is_full_and_when_it_takes_com
     said = await banner.text_content() or ""
     assert "事件库已满" in said and "The event store is full: no new complaint can be received" in said
     assert "section 12" in said
+    # The server's own words, with their UTC times, are for the engineer: in the tooltip, not the banner.
+    assert "refusing writes" not in said
+    await expect(banner).to_have_attribute("title", re.compile(r"^refusing writes"))
     await board.screenshot(path=shots / "01-event-store-full.png")
 
     await asyncio.to_thread(nats.stop)  # an operator adds room and restarts nats-server

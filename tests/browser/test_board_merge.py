@@ -97,7 +97,9 @@ async def test_command_merges_one_incident_into_another_from_the_board(
     await form.screenshot(path=shots / "02-merge-form.png")
     await board.get_by_role("button", name="合并 Merge", exact=True).click()
 
-    await expect(board.locator("#message")).to_contain_text("已并入 merged into", timeout=LIVE_BOUND_MS)
+    await expect(board.locator("#incidents-message")).to_contain_text(
+        "已并入 merged into", timeout=LIVE_BOUND_MS
+    )
     await expect(rows).to_have_count(2, timeout=LIVE_BOUND_MS)
     await expect(form).to_be_hidden()
     await triage(store)  # moves the four complaints of the merged incident
@@ -113,8 +115,17 @@ async def test_command_merges_one_incident_into_another_from_the_board(
     )
     await board.get_by_label("理由（必填） Reason (required)").fill("try")
     await board.get_by_role("button", name="合并 Merge", exact=True).click()
-    message = board.locator("#message")
+    message = board.locator("#merge-message")  # in the form, where the officer is
     await expect(message).to_contain_text("合并失败 not merged", timeout=LIVE_BOUND_MS)
     await expect(message).to_have_class("message error")
+    # Said in both languages, the incident by its title: it was "409: The target incident was itself merged
+    # into 6f1c…-…; merge into that one." in English only.
+    await expect(message).to_contain_text(f"所选事件已并入「{MEDICAL}」，请改为并入该事件")
+    await expect(message).to_contain_text(f'the incident chosen was itself merged into "{MEDICAL}"')
+    await expect(message).not_to_contain_text(str(first))
+    await expect(message).to_contain_text(
+        "→ Water outage in Old Town · 老城区停水: 合并失败"
+    )  # by its name alone
+    await expect(message).to_be_in_viewport()
     await board.screenshot(path=shots / "04-refused.png", full_page=True)
     await board.close()

@@ -8,6 +8,7 @@ test-output/browser/<test name>/ for a person to look at.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from services.runtime.tracking import WORKERS, load_tracking
 from tests.browser.conftest import Stack
 from tests.integration.projections.typhoon_night import typhoon_night
 from tests.support.notices import approval_of
+from tests.support.waiting import wait_until_async
 
 expect = pytest.importorskip(
     "playwright.async_api", reason="Playwright for Python is a dev dependency"
@@ -129,7 +131,13 @@ async def test_board_updates_live_and_the_department_accepts_the_case(
     await sign_in(desk, f"{stack.url}/department", drainage)
     row = desk.locator(f"#queue tr[data-id='{complaint_id}']")
     await row.and_(desk.locator("[data-status=dispatched]")).wait_for(timeout=5_000)
-    assert "剩余" in (await row.locator(".countdown").text_content() or "")
+    # In words: "14:59" read as a clock time. P1: 15 min to accept.
+    await expect(row.locator(".countdown")).to_have_text(
+        re.compile(r"^签收剩余 1[45]分 1[45] min left to accept$")
+    )
+    await expect(row.locator("[data-tag=escalated]")).to_have_text("2级督办 escalated, level 2")
+    code = await box_of(row.locator("td.code strong"), "the tracking code")
+    assert code["height"] < 26, code  # one line: it broke at the hyphen
     await expect(row.locator(".agreed")).to_contain_text("约定")  # the crew sees what the caller was promised
     await expect(row.locator(".affected")).to_have_text("2 人 people · 老人 elderly")  # what the crew brings
     await desk.screenshot(path=shots / "03-department-queue.png", full_page=True)
@@ -161,7 +169,16 @@ async def test_board_updates_live_and_the_department_accepts_the_case(
     await expect(accepted.get_by_role("button", name="申请延期 More time")).to_have_count(
         0, timeout=LIVE_BOUND_MS
     )
+    await expect(accepted.locator("[data-tag=extension]")).to_have_text("延期待批 extension pending")
     await desk.screenshot(path=shots / "06-department-note-and-more-time.png", full_page=True)
+
+    # On a phone the row stands as a block: its actions are on the screen, not cut off to the right.
+    phone = await browser.new_page(viewport={"width": 390, "height": 844})
+    await sign_in(phone, f"{stack.url}/department", drainage)
+    resolve = phone.locator(f"#queue tr[data-id='{complaint_id}']").get_by_role("button", name="办结 Resolve")
+    await expect(resolve).to_be_in_viewport(ratio=1, timeout=5_000)  # all of it: none cut off to the right
+    await phone.screenshot(path=shots / "07-department-on-a-phone.png", full_page=True)
+    await phone.close()
     stored = await AggregateStore(store, make_mapper()).get(complaint_id, Complaint)
     assert [(n["text"], n["public"]) for n in stored.progress] == [
         ("Pump truck on site; water is going down.", True)
@@ -245,8 +262,11 @@ async def test_a_board_reloaded_while_its_token_cannot_be_checked_keeps_it_and_c
 
     await board.route("**/api/v1/me", unreachable)
     await board.reload()
-    await expect(message).to_contain_text("Cannot check the token now 暂时无法验证令牌", timeout=5_000)
-    await expect(message).to_contain_text("trying again in 2 s")
+    await expect(message).to_contain_text(
+        "暂时无法验证令牌（无法连接服务器 cannot reach the server），2秒后重试。", timeout=5_000
+    )
+    await expect(message).to_contain_text("Cannot check the token now; trying again in 2 s.")
+    await expect(message).not_to_contain_text("Failed to fetch")
     await expect(board.locator("#main")).to_be_hidden()
     await board.screenshot(path=shots / "01-token-not-checked.png")
     await board.unroute("**/api/v1/me")
@@ -258,11 +278,12 @@ async def test_a_board_reloaded_while_its_token_cannot_be_checked_keeps_it_and_c
 
 
 async def test_press_publishes_an_approved_notice_that_the_public_then_reads(
-    stack: Stack, browser: Any, shots: Path
+    stack: Stack, browser: Any, shots: Path, nc: Any
 ) -> None:
     press, command = await stack.token("press"), await stack.token("command")
     await ready(stack, command)
     received = await post(stack, "/api/v1/complaints", TRAPPED)
+    await followed_up(stack, nc, received["id"], command)
 
     desk = await browser.new_page(viewport={"width": 1300, "height": 1100})
     await sign_in(desk, f"{stack.url}/press", press)
@@ -275,6 +296,10 @@ async def test_press_publishes_an_approved_notice_that_the_public_then_reads(
     drafted = desk.locator("#notices tr[data-state=draft]")
     await drafted.wait_for(timeout=5_000)
     notice_id = await drafted.get_attribute("data-id")
+    await expect(drafted.locator("td.times")).to_contain_text("起草 drafted")
+    await expect(drafted.locator("td.times")).to_contain_text("未发布 never published")
+    await expect(drafted.locator("td.num")).to_have_text("—")  # no version published
+    await expect(drafted).to_contain_text("调查中 investigating")
     await desk.screenshot(path=shots / "01-press-draft.png", full_page=True)
 
     typed = {
@@ -288,10 +313,17 @@ async def test_press_publishes_an_approved_notice_that_the_public_then_reads(
     approved = desk.locator(f"#notices tr[data-id='{notice_id}'][data-state=approved]")
     await approved.wait_for(timeout=LIVE_BOUND_MS)  # the page hears of the approval by itself
     await approved.get_by_role("button", name="发布 Publish").click()
-    await desk.locator(f"#notices tr[data-id='{notice_id}'][data-state=published]").wait_for(
-        timeout=LIVE_BOUND_MS
-    )
+    published = desk.locator(f"#notices tr[data-id='{notice_id}'][data-state=published]")
+    await published.wait_for(timeout=LIVE_BOUND_MS)
+    await expect(desk.locator("#message")).to_have_text("河畔区内涝 Flooding in Riverside: 已发布 published")
+    await expect(published.locator("td.times")).to_contain_text("发布 published")
     await desk.screenshot(path=shots / "02-press-published.png", full_page=True)
+    await desk.set_viewport_size({"width": 390, "height": 844})  # a phone: Withdraw is on the screen
+    withdraw = published.get_by_role("button", name="撤销 Withdraw")
+    await withdraw.scroll_into_view_if_needed()
+    box = await box_of(withdraw, "the Withdraw button")
+    assert box["x"] + box["width"] <= 390, box
+    await desk.screenshot(path=shots / "02b-press-on-a-phone.png", full_page=True)
 
     public = await browser.new_page(viewport={"width": 1000, "height": 900})
     await public.goto(f"{stack.url}/status")
@@ -306,9 +338,26 @@ async def test_press_publishes_an_approved_notice_that_the_public_then_reads(
     reports = await browser.new_page(viewport={"width": 1300, "height": 1000})
     await sign_in(reports, f"{stack.url}/reports", press)
     await expect(reports.locator("#totals tr[data-metric=received] td")).to_have_text("1", timeout=5_000)
+    await expect(reports.locator("#satisfaction tr[data-answer=satisfied] th")).to_have_text("满意 satisfied")
     await reports.screenshot(path=shots / "04-reports.png", full_page=True)
+    await reports.set_viewport_size({"width": 390, "height": 844})  # a phone: one column, none cut off
+    for card in await reports.locator("section.card").all():
+        box = await card.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 390, box
+    await reports.screenshot(path=shots / "05-reports-on-a-phone.png", full_page=True)
     for page in (desk, public, reports):
         await page.close()
+
+
+async def followed_up(stack: Stack, nc: Any, complaint_id: str, command: str) -> None:
+    """The complaint assessed, handled by drainage, resolved and followed up: the caller was satisfied."""
+    drainage, operator = await stack.token("department:drainage"), await stack.token("operator")
+    await assess_as_triage(stack, JetStreamEventStore(nc, stack.settings.stream_spec), UUID(complaint_id))
+    path = f"/api/v1/complaints/{complaint_id}"
+    await post(stack, f"{path}/dispatch", {"department": "drainage", "reason": "flood water"}, command)
+    await post(stack, f"{path}/accept", {}, drainage)
+    await post(stack, f"{path}/resolve", {"summary": "Water pumped out; both residents safe"}, drainage)
+    await post(stack, f"{path}/follow-up-calls", {"outcome": "satisfied", "reason": ""}, operator)
 
 
 async def test_board_puts_the_most_urgent_incidents_first_and_groups_what_waits_on_command(
@@ -370,3 +419,15 @@ async def test_board_puts_the_most_urgent_incidents_first_and_groups_what_waits_
     page = await board.locator("html").bounding_box()
     assert page is not None and page["height"] < 3000, page  # a drill's board was ~10,500 px tall
     await board.close()
+
+
+async def box_of(locator: Any, what: str) -> Any:
+    """Where `locator` is on the page: a live page may redraw it between finding and measuring it."""
+    boxes: list[Any] = []
+
+    async def measured() -> bool:
+        boxes.append(await locator.bounding_box())
+        return boxes[-1] is not None
+
+    await wait_until_async(measured, what)
+    return boxes[-1]

@@ -72,7 +72,11 @@ async def test_command_names_the_person_responsible_from_the_board(
     await expect(board.locator("[data-testid=count-unassigned]")).to_have_text(
         "9"
     )  # the flood's five are owned
-    await expect(board.locator("#message")).to_contain_text("王芳")
+    # Said under the row acted on, kept across the refetches that rebuild it.
+    said = board.locator(
+        f"#escalated-incidents tr.note[data-note-for='escalated-incidents:{night.incidents['flood']}']"
+    )
+    await expect(said).to_contain_text("责任人已指定 王芳 is now responsible")
     await board.locator("#h-command").scroll_into_view_if_needed()
     await board.screenshot(path=shots / "02-named.png")
     await board.screenshot(path=shots / "02b-named-full.png", full_page=True)
@@ -80,9 +84,10 @@ async def test_command_names_the_person_responsible_from_the_board(
     # Naming the same person again is refused, and the board says why.
     answer_prompt_with(board, "李伟 li wei", asked)
     await loner.get_by_role("button", name="更换 change").click()
-    message = board.locator("#message")
+    message = board.locator(f"#escalated tr.note[data-note-for='escalated:{night.cases['loner']}']")
     await expect(message).to_contain_text("指定责任人失败", timeout=LIVE_BOUND_MS)
-    await expect(message).to_contain_text("409")
+    await expect(message).to_contain_text("此人已是责任人 that person is already responsible (409)")
+    await expect(message).to_be_in_viewport()
     await expect(loner.locator(".person")).to_have_text("李伟 Li Wei")
     await board.screenshot(path=shots / "03-refused.png")
     await board.close()

@@ -92,6 +92,15 @@ async def test_command_merges_a_suggested_event_into_its_largest_incident(
     await expect(newfield).to_contain_text("km apart")
     await board.locator("#h-incidents").scroll_into_view_if_needed()
     await board.screenshot(path=shots / "01-suggested.png")
+
+    # On a phone the line wraps under its titles: the titles were squeezed to a column a word wide.
+    await board.set_viewport_size({"width": 390, "height": 844})
+    what = await newfield.locator(".what").bounding_box()
+    assert what is not None and what["width"] > 250, what
+    await newfield.scroll_into_view_if_needed()
+    await expect(newfield.locator(".acts")).to_be_in_viewport(ratio=1)
+    await board.screenshot(path=shots / "01b-suggested-on-a-phone.png")
+    await board.set_viewport_size({"width": 1500, "height": 1000})
     more = newfield.get_by_role("button", name="还有 1 条 1 more")
     await more.click()
     await expect(suggestions).to_have_count(2)
@@ -119,7 +128,7 @@ async def test_command_merges_a_suggested_event_into_its_largest_incident(
     await board.screenshot(path=shots / "03-merge-form.png")
     await board.get_by_role("button", name="合并 Merge", exact=True).click()
 
-    message = board.locator("#message")
+    message = board.locator("#incidents-message")
     await expect(message).to_contain_text(
         "已并入 merged into Water outage in Newfield", timeout=LIVE_BOUND_MS
     )

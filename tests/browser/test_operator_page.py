@@ -3,12 +3,15 @@
 An operator signs in, takes a call from a caller with an earlier open case and adds the call to it instead of
 opening a duplicate, sees life first flagged, answers an information request from a published notice and
 resolves it at first contact, and records a follow-up that reopens a case, which then shows on the
-department's page. Screenshots go to test-output/browser/<test name>/.
+department's page with why it was reopened. What the operator must read (the tracking code of the call just
+filed, the outcome of a follow-up) is said where the operator is, not at the top of the page, and a follow-up is
+never recorded with an outcome nobody chose. Screenshots go to test-output/browser/<test name>/.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,6 +84,9 @@ async def test_an_operator_handles_calls_with_the_keyboard_only(
     await keys.press("Enter")
     await expect(page.locator("#main")).to_be_visible()
     await expect(page.locator("#steps li")).to_have_count(7)
+    # Labels a person reads, not the API's field names.
+    for label in ("类别 Category", "区 District", "受影响人数 People affected", "来电人姓名 Caller's name"):
+        await expect(page.get_by_label(label, exact=True)).to_be_visible()
 
     # 1. The caller's number shows their earlier open case; the call is added to it.
     await page.locator("#phone").focus()
@@ -95,7 +101,8 @@ async def test_an_operator_handles_calls_with_the_keyboard_only(
     await keys.type("Calling again: still no power, food in the fridge is spoiling")
     await keys.press("Tab")
     await keys.press("Enter")
-    await expect(page.locator("#message")).to_contain_text(f"added to {earlier['tracking_code']}")
+    await expect(page.locator("#call-result")).to_contain_text(f"added to {earlier['tracking_code']}")
+    await expect(page.locator("#call-result")).to_be_in_viewport()
     await page.screenshot(path=str(shots / "02-added-to-case.png"))
     assert (await load(store, earlier["id"])).repeat_calls == 1
 
@@ -136,26 +143,48 @@ async def test_an_operator_handles_calls_with_the_keyboard_only(
     await page.locator("#submit").focus()
     await page.screenshot(path=str(shots / "04-answer-chosen.png"))
     await keys.press("Enter")
-    await expect(page.locator("#message")).to_contain_text("resolved at first contact")
+    result = page.locator("#call-result")
+    await expect(result).to_contain_text("resolved at first contact")
+    # The code to read to the caller is beside Submit, in view at 1366x768 (it went to the top of the page).
+    await expect(result.locator(".code")).to_have_text(re.compile(r"^LV-\w+$"))
+    await expect(result).to_be_in_viewport()
+    await expect(page.locator("#agree")).to_be_hidden()  # settled on the call: no time to agree
     await page.screenshot(path=str(shots / "05-first-contact.png"))
 
     # 4. A follow-up call: not satisfied reopens the case to the department that resolved it.
     follow = page.locator(f"#followups tr[data-code='{settled['tracking_code']}']")
     await expect(follow).to_be_visible()
     assert "4444" not in (await follow.text_content() or "")  # the number only on request
+    await expect(follow).to_contain_text("供电局 Power Supply Bureau")  # who resolved it, by name
+    await expect(follow).not_to_contain_text("power ")
     await follow.locator(".fu-contact").focus()
     await keys.press("Enter")
     await expect(follow.locator(".fu-caller")).to_contain_text("+86 137 4444 5555")
     await page.locator("#h-follow").scroll_into_view_if_needed()
     await page.screenshot(path=str(shots / "06-follow-up-caller-number.png"))
-    await follow.locator(".fu-outcome").focus()
-    await keys.press("ArrowDown")
+    # Record pressed before an outcome is chosen: nothing is sent (it filed "satisfied"), and the row says why.
+    outcome = follow.locator(".fu-outcome")
+    await expect(outcome).to_have_value("")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "follow-up-calls" in r.url else None)
+    await follow.locator(".fu-record").focus()
+    await keys.press("Enter")
+    await expect(follow.locator(".fu-hint")).to_have_text("请先选择回访结果 choose the outcome first")
+    await expect(outcome).to_be_focused()
+    await page.screenshot(path=str(shots / "06b-follow-up-no-outcome.png"))
+    assert sent == [] and (await load(store, settled["id"])).status == "resolved"
+    await keys.press("ArrowDown")  # satisfied
+    await keys.press("ArrowDown")  # partly satisfied
     await keys.press("ArrowDown")  # not satisfied
+    await expect(outcome).to_have_value("not_satisfied")
+    await expect(follow.locator(".fu-hint")).to_be_empty()
     await keys.press("Tab")
     await keys.type("The clinic still has no power")
     await keys.press("Tab")
     await keys.press("Enter")
-    await expect(page.locator("#message")).to_contain_text("reopened to power")
+    said = page.locator("#fu-message")
+    await expect(said).to_contain_text("不满意 not satisfied → 重启至 reopened to 供电局 Power Supply Bureau")
+    await expect(said).to_be_in_viewport()
     await page.screenshot(path=str(shots / "07-follow-up-reopened.png"))
 
     dept = await browser.new_page(viewport={"width": 1366, "height": 768})
@@ -173,13 +202,19 @@ async def test_an_operator_handles_calls_with_the_keyboard_only(
         return True
 
     await _until("the reopened case on the department's page", shown)
+    reopened = dept.locator(f"#queue tr[data-id='{settled['id']}']")
+    await expect(reopened.locator("[data-tag=reopened]")).to_have_text("重启 ×1 reopened ×1")
+    await expect(reopened.locator(".reopen-reason")).to_have_text(
+        "重启原因 Reopened because: The clinic still has no power"
+    )
     await dept.screenshot(path=str(shots / "08-department-reopened.png"))
 
 
 async def test_a_call_submitted_twice_files_one_complaint(
-    stack: Stack, browser: Any, nc: Any, stream_spec: Any
+    stack: Stack, browser: Any, nc: Any, stream_spec: Any, shots: Path
 ) -> None:
-    """Enter pressed twice, or a double click, on a slow night: the card sends its call once."""
+    """Enter pressed twice, or a double click, on a slow night: the card sends its call once. What was filed, and
+    the form to agree a time with the caller, are in view at 1366x768 (they opened off-screen)."""
     operator = await stack.token("operator")
     page = await _call_card(stack, browser, operator)
     description = "Streetlights out along the whole of Hill Road since 9 pm"
@@ -190,9 +225,14 @@ async def test_a_call_submitted_twice_files_one_complaint(
     await expect(page.locator("#transfer")).to_be_focused()  # the next field; the call stays on the card
     await expect(page.locator("#description")).to_have_value(description)
     await page.locator("#submit").dblclick()
-    await expect(page.locator("#message")).to_contain_text("received", timeout=10_000)
+    await expect(page.locator("#call-result")).to_contain_text("received", timeout=10_000)
     found = await _filed(stack, operator, description)
     assert len(found) == 1, found
+    await expect(page.locator("#call-result .code")).to_have_text(found[0]["tracking_code"])
+    await expect(page.locator("#agree")).to_be_in_viewport()
+    await expect(page.locator("#agree-code")).to_have_text(found[0]["tracking_code"])
+    await expect(page.locator("#call-result")).to_be_in_viewport()
+    await page.screenshot(path=str(shots / "01-filed-agree-time.png"))
     # And in the stream, where a second complaint projected later would show too: nothing but this call
     # writes events here (no workers run).
     info = await nc.jetstream().stream_info(stream_spec.name, subjects_filter=stream_spec.events_filter)
@@ -238,7 +278,7 @@ async def test_a_desk_pc_whose_clock_is_fast_still_files_its_calls(
     description = "Traffic lights dark at the Harbour Road crossing since the storm"
     await page.locator("#description").fill(description)
     await page.locator("#submit").click()
-    await expect(page.locator("#message")).to_contain_text("received", timeout=10_000)
+    await expect(page.locator("#call-result")).to_contain_text("received", timeout=10_000)
     [found] = await _filed(stack, operator, description)
     started = (await load(JetStreamEventStore(nc, stack.settings.stream_spec), found["id"])).call_started_at
     assert started is not None and abs(started - datetime.now(UTC)) < timedelta(minutes=2), started

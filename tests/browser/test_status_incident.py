@@ -62,6 +62,7 @@ async def test_a_complaints_status_shows_the_updates_published_about_its_inciden
     await expect(public.locator("#notices")).to_contain_text("Shelters open citywide")
     page_text = await public.text_content("body") or ""
     assert "Chen Jing" not in page_text and "被困" not in page_text  # no personal data, no free text
+    assert "每条公告另有 CAP 1.2 预警格式 each notice also as a CAP 1.2 alert" in page_text  # Chinese first
     await public.screenshot(path=shots / "01-status-with-incident-updates.png", full_page=True)
 
     alone = await post(stack, "/api/v1/complaints", {**TRAPPED, "reporter": None})

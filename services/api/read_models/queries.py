@@ -160,15 +160,20 @@ async def department_queue(
     conn: Conn, department: str, *, limit: int = 200, now: datetime | None = None
 ) -> tuple[list[dict[str, Any]], int]:
     """The department's cases, most urgent first, at most `limit` of them, and how many there are: waiting to
-    be accepted (`seconds_to_accept`) or being handled (`seconds_to_resolve`); negative seconds are overdue."""
+    be accepted (`seconds_to_accept`) or being handled (`seconds_to_resolve`); negative seconds are overdue.
+    A case reopened carries why, the latest time (`reopen_reason`): what the caller still lacks."""
     rows = await conn.fetch(
         f"SELECT id, tracking_code, status, level, score, category, district, received_at, dispatched_at, "
         f"accepted_at, accept_by, resolve_by, agreed_resolution_at, escalation_level, extension_pending, "
         f"return_count, reopen_count, "
         "EXTRACT(EPOCH FROM accept_by - $2)::bigint AS seconds_to_accept, "
         f"EXTRACT(EPOCH FROM resolve_by - $2)::bigint AS seconds_to_resolve, {overdue_sql('$2')} AS overdue, "
+        # Looked up only for a case reopened (few), by the (complaint_id, version DESC) index.
+        f"CASE WHEN reopen_count > 0 THEN (SELECT t.detail ->> 'reason' FROM {S}.complaint_timeline t "
+        "WHERE t.complaint_id = c.id AND t.kind = 'ComplaintReopened' ORDER BY t.version DESC LIMIT 1) "
+        "END AS reopen_reason, "
         "count(*) OVER () AS total "
-        f"FROM {S}.complaints WHERE department = $1 AND status IN ('dispatched', 'accepted', 'reopened') "
+        f"FROM {S}.complaints c WHERE department = $1 AND status IN ('dispatched', 'accepted', 'reopened') "
         "ORDER BY LEAST(accept_by, resolve_by) ASC NULLS LAST, received_at, id LIMIT $3",
         department, _now(now), limit,
     )  # fmt: skip
@@ -382,6 +387,17 @@ async def hotspots(
     return [{**_row(r), "change": r["last"] - r["before"]} for r in rows]
 
 
+async def open_by_district(conn: Conn) -> list[dict[str, Any]]:
+    """Open complaints per district, by the district column: all of them (`open`), and those with a point on
+    the map (`located`). A case reported by district alone (a caller naming the district) has no coordinates:
+    counted from the map's points, a district with open cases said 0. `district` is None for those in none."""
+    rows = await conn.fetch(
+        "SELECT district, count(*) AS open, count(*) FILTER (WHERE lat IS NOT NULL AND lon IS NOT NULL) AS located "
+        f"FROM {S}.complaints WHERE status IN {_OPEN_SQL} GROUP BY district ORDER BY district NULLS LAST"
+    )
+    return [_row(r) for r in rows]
+
+
 async def map_points(conn: Conn, *, limit: int = 5000) -> list[dict[str, Any]]:
     """Open complaints with a location, for the staff map (exact coordinates: staff only)."""
     rows = await conn.fetch(
@@ -525,7 +541,8 @@ async def board(conn: Conn, *, now: datetime | None = None) -> dict[str, Any]:
     """Everything the command board shows, as of `now`. Incidents come most urgent first (all of them; the page
     shows the top ones); what is with command comes both per complaint (`escalated_to_command`, newest first)
     and as the board shows it: per incident, then the cases to decide one by one (`escalated_individual`).
-    `merge_suggestions`: active incidents that may be one event (`merge_suggestions`)."""
+    `merge_suggestions`: active incidents that may be one event (`merge_suggestions`); `map_districts`: the map's
+    counts per district, of every open case of the district, located or not (`open_by_district`)."""
     at = _now(now)
     return {
         "as_of": at,
@@ -546,4 +563,5 @@ async def board(conn: Conn, *, now: datetime | None = None) -> dict[str, Any]:
         "overdue": await overdue_list(conn, now=at),
         "hotspots": await hotspots(conn, now=at),
         "map": await map_points(conn),
+        "map_districts": await open_by_district(conn),
     }

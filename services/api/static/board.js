@@ -1,16 +1,12 @@
 // The command board: fetches /api/v1/board and refetches it whenever the server says the read models moved.
 import {
-  api, bi, el, fmtDuration, fmtNumber, fmtTime, incidentStatus, liveEvents, loginFlow, once, problemText, refetcher,
-  say, showConnection, statusLabel,
+  api, bi, el, fmtDuration, fmtNumber, fmtTime, howLong, incidentStatus, liveEvents, loginFlow, names, once, problemText,
+  refetcher, say, setCityZone, showConnection, statusLabel, zoneName,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 let reference = null;
 
-function names(list, code) {
-  const item = (list || []).find((x) => x.code === code);
-  return item ? bi(item.name_zh, item.name_en) : document.createTextNode(code || "—");
-}
 const category = (code) => names(reference && reference.categories, code);
 const district = (code) => names(reference && reference.districts, code);
 const department = (code) => names(reference && reference.departments, code);
@@ -22,8 +18,30 @@ function stat(id, zh, en, n, cls = "") {
 }
 
 function rows(tbody, items, render, emptyText) {
-  tbody.replaceChildren(...(items.length ? items.map(render)
+  tbody.replaceChildren(...(items.length ? items.map(render).flatMap((tr) => withNote(tbody, tr))
     : [el("tr", {}, el("td", { colspan: 9, class: "empty", text: emptyText }))]));
+}
+
+// What an action on a row came to (a person named, a refusal), said under that row: the page's top is off-screen
+// on a wall board. Kept across the refetches that rebuild the rows, for NOTE_MS or until the next action there.
+const NOTE_MS = 60000;
+const notes = new Map(); // "<tbody id>:<row id>" -> { text, kind, at }
+
+function noteRow(tbody, id, text, kind) {
+  notes.set(`${tbody.id}:${id}`, { text, kind, at: Date.now() });
+  if (lastBoard) render(lastBoard);
+}
+
+function withNote(tbody, tr) {
+  const key = `${tbody.id}:${tr.dataset.id || tr.dataset.incident}`, note = notes.get(key);
+  if (!note) return [tr];
+  if (Date.now() - note.at > NOTE_MS) {
+    notes.delete(key);
+    return [tr];
+  }
+  const columns = tbody.closest("table").tHead.rows[0].cells.length;
+  return [tr, el("tr", { class: "note", "data-note-for": key },
+    el("td", { colspan: columns }, el("div", { class: `message ${note.kind}`, text: note.text })))];
 }
 
 // Long lists show their first TOP entries, and a button shows all of them. Which lists are open is kept
@@ -63,11 +81,7 @@ const alarm = (n) => el("td", { class: `num ${n ? "alarm" : ""}`, text: n ?? 0 }
 
 // How long since `since`, as of the board's time, in words: "1小时17分 1 h 17 min" ("m:ss" reads as hours).
 function waited(since, asOf) {
-  if (!since) return "—";
-  const minutes = Math.floor(Math.max(0, new Date(asOf) - new Date(since)) / 60000);
-  const h = Math.floor(minutes / 60), m = minutes % 60;
-  if (!h) return minutes ? `${m}分 ${m} min` : "不到1分 <1 min";
-  return `${h}小时${m}分 ${h} h ${m} min`;
+  return since ? fmtDuration(Math.max(0, new Date(asOf) - new Date(since)) / 1000) : "—";
 }
 
 // The readers of the stream, as the board names them; the server says which is `late` (services/api/lateness.py).
@@ -78,11 +92,7 @@ const READERS = [
   ["notices", "通告", "notices", () => ["进展摘要会晚到", "progress summaries come late"]],
 ];
 
-function lateFor(seconds) {
-  const s = Math.round(seconds), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-  if (h) return [`${h}小时${m}分`, `${h} h ${m} min`];
-  return m ? [`${m}分${r}秒`, `${m} min ${r} s`] : [`${r}秒`, `${r} s`];
-}
+const lateFor = (seconds) => howLong(Math.round(seconds), { withSeconds: true });
 
 // In a surge the readers fall behind the stream: say by how much, so a quiet board is not taken for a quiet city.
 // `lateness` null: the event store did not answer, so nobody can say; that is said too.
@@ -109,6 +119,7 @@ function render(board) {
   const c = board.counts;
   renderLateness(board.lateness);
   $("asof").textContent = `数据时间 as of ${fmtTime(board.as_of)} · #${board.position}`;
+  $("zone").textContent = `时区 time zone: ${zoneName()}`;
   const gap = board.stream_gap;
   $("gap").hidden = !gap;
   if (gap) {
@@ -149,10 +160,11 @@ function render(board) {
     el("td", { text: (d.topic || "—").replace(/^events\.\w+:/, "") }), el("td", { text: d.error }),
     el("td", { text: fmtTime(d.at) })), "暂无死信 no dead letters");
 
-  rows($("overdue"), topOf("overdue", board.overdue, c.overdue), (o) => el("tr", {},
-    el("td", { text: o.tracking_code }), el("td", {}, levelTag(o.level)), el("td", {}, category(o.category)),
-    el("td", {}, district(o.district)), el("td", {}, department(o.department)),
-    el("td", { class: "num overdue-text", text: fmtDuration(o.seconds_overdue) })), "暂无超时 nothing overdue");
+  rows($("overdue"), topOf("overdue", board.overdue, c.overdue), (o) => el("tr", { "data-id": o.id },
+    el("td", { class: "code", text: o.tracking_code }), el("td", {}, levelTag(o.level)), el("td", {}, category(o.category)),
+    el("td", {}, district(o.district)),
+    el("td", { class: o.department ? null : "undispatched" }, o.department ? department(o.department) : bi("未派单", "not dispatched")),
+    el("td", { class: "num overdue-text wait", text: fmtDuration(o.seconds_overdue) })), "暂无超时 nothing overdue");
 
   const incidents = board.incidents; // most urgent first (the server's order)
   rows($("incidents"), topOf("incidents", incidents), (i, n) => el("tr", { "data-id": i.id },
@@ -176,7 +188,7 @@ function render(board) {
     el("td", { class: "num", text: fmtRate(d.satisfaction_rate) }),
     el("td", { class: "num", text: fmtRate(d.reopen_rate) })), "—");
 
-  drawMap(board.map, board.hotspots);
+  drawMap(board.map, board.hotspots, board.map_districts || []);
 }
 
 // What is with command: one line per incident (hundreds of P1s of one typhoon incident are one matter for
@@ -230,20 +242,21 @@ function owner(kind, id, label, name, viaIncident = null) {
   const action = name ? "更换 change" : "指定 assign";
   return el("td", { class: "owner", "data-responsible": name || "" },
     el("button", { type: "button", class: `assign ${cls}`, "data-assign": kind, title: `${action}: ${label}`,
-                   "aria-label": `${text} · ${action}: ${label}`, onclick: () => assign(kind, id, label, name) },
+                   "aria-label": `${text} · ${action}: ${label}`,
+                   onclick: (event) => assign(event.currentTarget.closest("tbody"), kind, id, label, name) },
       text));
 }
 
-async function assign(kind, id, label, current) {
+async function assign(tbody, kind, id, label, current) {
   const person = prompt(`${label}\n责任人姓名 Name of the person responsible:`, current || "");
   if (person === null || !person.trim()) return;
   const collection = kind === "incident" ? "incidents" : "complaints";
   try {
     await api(`/api/v1/${collection}/${id}/responsible`, { method: "POST", body: { person } });
-    say($("message"), `${label}: 责任人 ${person.trim()} responsible`, "ok");
+    noteRow(tbody, id, `责任人已指定 ${person.trim()} is now responsible`, "ok");
     refresh();
   } catch (error) {
-    say($("message"), `${label}: 指定责任人失败 not assigned — ${problemText(error)}`, "error");
+    noteRow(tbody, id, `指定责任人失败 not assigned — ${problemText(error, incidentName)}`, "error");
   }
 }
 
@@ -270,7 +283,7 @@ function renderExtensions(items, asOf, total) {
   $("extensions-table").hidden = !n;
   if (denying && !next.includes(denying)) { // decided: here (the deny form closes), or by someone else meanwhile
     if (!denying.dataset.decided) {
-      say($("message"), `${denying.dataset.code}: 延期申请已不在待批列表 the request is no longer waiting`, "info");
+      say($("extensions-message"), `${denying.dataset.code}: 延期申请已不在待批列表 the request is no longer waiting`, "info");
     }
     $("deny").hidden = true;
     denying = null;
@@ -296,7 +309,7 @@ function extensionRow(x) {
       el("div", { class: "acts" }, minutes, el("span", { class: "unit", text: "分 min" }),
         el("button", { type: "button", "data-decide": "grant", onclick: () => grantExtension(tr) }, "批准 Grant"),
         el("button", { type: "button", class: "danger", "data-decide": "deny", onclick: () => openDeny(tr) }, "驳回 Deny…")),
-      el("div", { class: "notes after" })));
+      el("div", { class: "notes after" }), el("div", { class: "message row-message", role: "alert" })));
   return tr;
 }
 
@@ -308,7 +321,7 @@ function showDeadline(tr, x, asOf) {
   if (!x.resolve_by) {
     cell.replaceChildren(el("span", { class: "empty", text: "无办结期限 no resolve-by" }));
   } else {
-    const left = new Date(x.resolve_by) - new Date(asOf), [zh, en] = howLong(Math.abs(left));
+    const left = new Date(x.resolve_by) - new Date(asOf), [zh, en] = howLong(left / 1000);
     cell.replaceChildren(el("div", { class: "when", text: fmtTime(x.resolve_by) }),
       left < 0 ? el("div", { class: "overdue-text", text: `超时 ${zh} ${en} overdue` })
         : el("div", { class: "left", text: `剩余 ${zh} ${en} left` }));
@@ -330,20 +343,13 @@ function preview(tr) {
 
 const validMinutes = (n) => Number.isInteger(n) && n >= 1 && n <= MAX_MINUTES;
 
-// A span of time in words: "3天2小时 3 d 2 h", "2小时5分 2 h 5 min", "5分 5 min".
-function howLong(ms) {
-  const minutes = Math.floor(ms / 60000), d = Math.floor(minutes / 1440), h = Math.floor((minutes % 1440) / 60);
-  const m = minutes % 60;
-  if (d) return [`${d}天${h}小时`, `${d} d ${h} h`];
-  if (h) return [`${h}小时${m}分`, `${h} h ${m} min`];
-  return minutes ? [`${m}分`, `${m} min`] : ["不到1分", "<1 min"];
-}
+// A refusal, or a value that cannot be sent, is said in the row: the officer's eyes are on it.
+const sayInRow = (tr, text, kind = "error") => say(tr.querySelector(".row-message"), text, kind);
 
 function grantExtension(tr) {
   const input = tr.querySelector("input.minutes"), minutes = Number(input.value);
   if (!validMinutes(minutes)) {
-    say($("message"), `${tr.dataset.code}: 批准分钟数须为 1–${MAX_MINUTES} 的整数 minutes to grant must be a whole `
-      + `number from 1 to ${MAX_MINUTES}`, "error");
+    sayInRow(tr, `批准分钟数须为 1–${MAX_MINUTES} 的整数 minutes to grant must be a whole number from 1 to ${MAX_MINUTES}`);
     input.focus();
     return;
   }
@@ -355,6 +361,7 @@ function openDeny(tr) {
   const code = tr.dataset.code, asked = tr.querySelector("td.asked strong").textContent;
   $("deny-title").replaceChildren(bi(`驳回延期申请：${code}（申请 ${asked}）`, `Deny the extension asked for ${code}`));
   $("deny-reason").value = "";
+  say($("deny-message"), "");
   $("deny").hidden = false;
   $("deny-reason").focus();
 }
@@ -364,7 +371,8 @@ $("deny").addEventListener("submit", async (event) => {
   if (!denying) return;
   const tr = denying, reason = $("deny-reason").value.trim();
   if (!reason) {
-    say($("message"), `${tr.dataset.code}: 驳回须写明理由 a reason is required to deny`, "error");
+    say($("deny-message"), `${tr.dataset.code}: 驳回须写明理由 a reason is required to deny`, "error");
+    $("deny-reason").focus();
     return;
   }
   const ok = await once($("deny-submit"), () => decide(tr, "deny", { reason }, ["已驳回延期", "extension denied"]));
@@ -380,18 +388,21 @@ async function decide(tr, action, body, [zh, en]) {
   deciding.add(id);
   const controls = tr.querySelectorAll("td.decide button, td.decide input");
   for (const control of controls) control.disabled = true;
+  say(tr.querySelector(".row-message"), "");
   let decided = false;
   try {
     await api(`/api/v1/complaints/${id}/extension-requests/${action}`, { method: "POST", body });
     decided = true;
     tr.dataset.decided = action;
     if (denying === tr) { $("deny").hidden = true; denying = null; } // its deny form, left open, is moot now
-    say($("message"), `${code}: ${zh} ${en}`, "ok");
+    say($("extensions-message"), `${code}: ${zh} ${en}`, "ok"); // the row goes: the panel says it
     refresh();
     return true;
   } catch (error) {
     const [notZh, notEn] = action === "grant" ? ["批准延期失败", "not granted"] : ["驳回延期失败", "not denied"];
-    say($("message"), `${code}: ${notZh} ${notEn} — ${problemText(error)}`, "error");
+    const said = `${notZh} ${notEn} — ${problemText(error)}`;
+    sayInRow(tr, said);
+    if (denying === tr) say($("deny-message"), `${code}: ${said}`, "error");
     return false;
   } finally {
     deciding.delete(id);
@@ -413,11 +424,19 @@ function named(incident) {
   return sameNamed.has(incident.title) ? `${incident.title} · #${incident.id.slice(0, 4)}` : incident.title;
 }
 
+// An incident's name by its id, as this board shows it (a refusal's detail names incidents by id), or as the
+// merge form offered it (one merged meanwhile is no longer on the board).
+function incidentName(id) {
+  const found = lastBoard && lastBoard.incidents.find((i) => i.id === id);
+  return found ? named(found) : offered.get(id) || null;
+}
+
 // 合并: two incidents that are one event (one burst main seen as a water outage and a flood). Command picks the
 // incident this one goes into from the active ones; the API ends this one and triage moves its complaints.
 // `merging` is what the open form ends: one incident (a row's button), or a suggestion's group (every one of
 // them but the target chosen).
 let merging = null;
+let offered = new Map(); // id -> name of the incidents the open merge form offers
 
 function mergeCell(incident) {
   return el("td", { class: "merge-cell" }, el("button", {
@@ -429,12 +448,12 @@ function mergeCell(incident) {
 function openMerge(incident) {
   const targets = (lastBoard ? lastBoard.incidents : []).filter((i) => i.id !== incident.id && i.status !== "resolved");
   if (!targets.length) {
-    say($("message"), `${named(incident)}: 没有可并入的事件 no other active incident to merge into`, "error");
+    noteRow($("incidents"), incident.id, "没有可并入的事件 no other active incident to merge into", "error");
     return;
   }
   showMerge([incident], bi(`合并事件：${named(incident)}`, `Merge "${named(incident)}" into another incident`),
     "此事件结束，其工单并入所选事件 This incident ends; its complaints go to the one chosen",
-    targets.map((t) => el("option", { value: t.id }, `${named(t)} · ${t.complaints} 件 complaints`)));
+    targets.map((t) => el("option", { value: t.id }, `${named(t)} · ${t.complaints} 件 complaints`)), [incident, ...targets]);
 }
 
 // A suggestion's group: the largest (first) preselected as the one the others go into.
@@ -443,16 +462,18 @@ function openGroupMerge(suggestion) {
   showMerge(group, bi(`合并为一个事件：${titles}`, `Merge into one incident: ${titles}`),
     "其余事件结束，其工单并入所选事件（默认为未结工单最多的） The others end; their complaints go to the one chosen "
       + "(the one with the most open complaints unless you choose another)",
-    group.map((t) => el("option", { value: t.id }, `${named(t)} · ${t.open} 件未结 open`)));
+    group.map((t) => el("option", { value: t.id }, `${named(t)} · ${t.open} 件未结 open`)), group);
   $("merge-into").value = group[0].id;
 }
 
-function showMerge(sources, title, note, options) {
+function showMerge(sources, title, note, options, incidents) {
   merging = sources;
+  offered = new Map(incidents.map((i) => [i.id, named(i)]));
   $("merge-title").replaceChildren(title);
   $("merge-note").textContent = note;
   $("merge-into").replaceChildren(...options);
   $("merge-reason").value = "";
+  say($("merge-message"), "");
   $("merge").hidden = false;
   $("merge-into").focus();
 }
@@ -464,7 +485,7 @@ $("merge").addEventListener("submit", async (event) => {
 
 async function mergeChosen() {
   const into = $("merge-into").value, sources = merging.filter((s) => s.id !== into);
-  const target = $("merge-into").selectedOptions[0]?.textContent || into;
+  const target = incidentName(into) || $("merge-into").selectedOptions[0]?.textContent || into;
   const merged = [];
   let moving = 0, intoTitle = target, source = null;
   try {
@@ -476,13 +497,13 @@ async function mergeChosen() {
       moving += answer.moving;
       intoTitle = answer.into.title;
     }
-    say($("message"), `${merged.join(" · ")}: 已并入 merged into ${intoTitle}（${moving} 件工单移入 complaints moving）`, "ok");
+    say($("incidents-message"), `${merged.join(" · ")}: 已并入 merged into ${intoTitle}（${moving} 件工单移入 complaints moving）`, "ok");
     $("merge").hidden = true;
     merging = null;
     refresh();
   } catch (error) {
     const before = merged.length ? `（已并入 merged: ${merged.join(" · ")}）` : "";
-    say($("message"), `${source.title} → ${target}: 合并失败 not merged — ${problemText(error)}${before}`, "error");
+    say($("merge-message"), `${named(source)} → ${target}: 合并失败 not merged — ${problemText(error, incidentName)}${before}`, "error");
     if (merged.length) refresh();
   }
 }
@@ -543,16 +564,19 @@ function svg(tag, attrs, ...children) {
   return node;
 }
 
-function drawMap(points, hotspots) {
+// The numbers are every open case of a district, by its district (a case reported by district alone has no point);
+// where fewer of them have a point, the label says how many do.
+function drawMap(points, hotspots, districts) {
   if (!reference) return;
+  const counts = new Map(districts.map((d) => [d.district, d]));
+  const open = districts.reduce((sum, d) => sum + d.open, 0);
   const area = reference.area.bbox, W = 760;
   const H = Math.round(W * (area.north - area.south) / (area.east - area.west));
   const x = (lon) => ((lon - area.west) / (area.east - area.west)) * W;
   const y = (lat) => ((area.north - lat) / (area.north - area.south)) * H;
   const hot = new Set(hotspots.filter((h) => h.change > 0).map((h) => h.district));
-  const counts = {};
   const map = svg("svg", { class: "map", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-labelledby": "map-title" },
-    svg("title", { id: "map-title" }, `未结工单 ${points.length} open complaints`));
+    svg("title", { id: "map-title" }, `未结工单 ${open} 件，图上 ${points.length} 件 ${open} open complaints, ${points.length} on the map`));
   for (const d of reference.districts) {
     const b = d.bbox;
     const rect = svg("rect", { class: `district ${hot.has(d.code) ? "hot" : ""}`, x: x(b.west), y: y(b.north),
@@ -564,16 +588,20 @@ function drawMap(points, hotspots) {
     map.append(svg("circle", { class: level, cx: x(p.lon).toFixed(1), cy: y(p.lat).toFixed(1), r: level === "P1" ? 10 : 7 },
       svg("title", {}, `${p.tracking_code} ${level} ${p.category || ""}`)));
   }
-  for (const p of points) {
-    const d = reference.districts.find((dd) => dd.bbox.south <= p.lat && p.lat <= dd.bbox.north && dd.bbox.west <= p.lon && p.lon <= dd.bbox.east);
-    if (d) counts[d.code] = (counts[d.code] || 0) + 1;
-  }
   for (const d of reference.districts) {
     const b = d.bbox, cx = (x(b.west) + x(b.east)) / 2, top = y(b.north);
-    map.append(svg("text", { x: cx, y: top + 30 }, `${d.name_zh} ${counts[d.code] || 0}`));
+    const n = counts.get(d.code) || { open: 0, located: 0 };
+    map.append(svg("text", { x: cx, y: top + 30, "data-district": d.code, "data-open": n.open }, `${d.name_zh} ${n.open}`));
     map.append(svg("text", { x: cx, y: top + 52, class: "en" }, d.name_en));
+    if (n.located !== n.open) {
+      map.append(svg("text", { x: cx, y: top + 74, class: "located", "data-located": d.code },
+        `图上 ${n.located} 件 ${n.located} on the map`));
+    }
   }
   $("map").replaceChildren(map);
+  const elsewhere = (counts.get(null) || { open: 0 }).open;
+  $("map-note").hidden = !elsewhere;
+  $("map-note").textContent = elsewhere ? `另有 ${elsewhere} 件未结工单未注明区 ${elsewhere} more open complaints name no district` : "";
 }
 
 // Whether complaints can be received at all: /healthz (public, answered apart from the board, which is cached
@@ -610,7 +638,9 @@ async function checkIntake() {
   const found = INTAKE_DOWN.find(([matches]) => matches(nats));
   const banner = $("intake");
   banner.hidden = !found;
-  banner.textContent = found ? `${found[1]} (${nats})` : "";
+  banner.textContent = found ? found[1] : "";
+  // The server's own words (its times in UTC) are for the engineer called: a tooltip, not the banner.
+  if (found) banner.title = nats; else banner.removeAttribute("title");
 }
 
 let ticking = null; // the refetch every 15 s, stopped once the token is refused
@@ -635,6 +665,7 @@ loginFlow({
   roles: ["command"],
   async onReady() {
     reference = await api("/api/v1/reference");
+    setCityZone(reference.area && reference.area.time_zone);
     await refresh();
     liveEvents({ onChange: refresh, onState: (state, retry) => showConnection($("conn"), state, retry) });
     // Also without a commit: a stalled projector sends no change, and the overdue counts move with the clock.

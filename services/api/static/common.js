@@ -112,6 +112,23 @@ export function bi(zh, en) {
   return el("span", { class: "bi" }, el("span", { lang: "zh", text: zh }), " ", el("span", { lang: "en", class: "en", text: en }));
 }
 
+// A code from the reference data by its names ("供电局 Power Supply Bureau"), or the code as it is. The command
+// queue is no city department, so it is not in the reference data's list: it is named here.
+const QUEUES = { command: ["指挥部队列", "Command queue"] };
+
+export function names(list, code) {
+  const item = (list || []).find((x) => x.code === code);
+  if (item) return bi(item.name_zh, item.name_en);
+  return QUEUES[code] ? bi(...QUEUES[code]) : document.createTextNode(code || "—");
+}
+
+// The same as one line of text, for a message or a title attribute.
+export function nameText(list, code) {
+  const item = (list || []).find((x) => x.code === code);
+  if (item) return `${item.name_zh} ${item.name_en}`;
+  return QUEUES[code] ? QUEUES[code].join(" ") : code || "—";
+}
+
 export const STATUS_NAMES = {
   received: ["已受理", "received"], validated: ["已核实", "validated"], rejected: ["无效", "rejected"],
   duplicate: ["重复", "duplicate"], prioritised: ["已评估", "prioritised"], dispatched: ["已派单", "dispatched"],
@@ -135,17 +152,47 @@ export function incidentStatus(status) {
   return names ? bi(names[0], names[1]) : document.createTextNode(status || "—");
 }
 
+// Times are shown in the city's time zone once a page knows it (setCityZone), else in the browser's own.
+let cityZone;
+
+export function setCityZone(zone) {
+  if (!zone) return;
+  try {
+    new Intl.DateTimeFormat("zh-CN", { timeZone: zone });
+    cityZone = zone;
+  } catch { /* not a zone this browser knows: the browser's own stays */ }
+}
+
+// The zone the page's times are in, with its offset now: "Asia/Shanghai (GMT+8)".
+export function zoneName() {
+  const zone = cityZone || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  let offset = "";
+  try {
+    offset = new Intl.DateTimeFormat("en", { timeZone: zone, timeZoneName: "shortOffset" })
+      .formatToParts(new Date()).find((part) => part.type === "timeZoneName")?.value || "";
+  } catch { /* an older browser: the name alone */ }
+  return offset && offset !== zone ? `${zone} (${offset})` : zone;
+}
+
 export function fmtTime(iso) {
   if (!iso) return "—";
   const d = new Date(iso);
-  return d.toLocaleString("zh-CN", { hour12: false });
+  return d.toLocaleString("zh-CN", { hour12: false, timeZone: cityZone });
+}
+
+// A span of time in words, [Chinese, English]: "3天2小时" "3 d 2 h", "1小时5分" "1 h 5 min", "10分" "10 min".
+// Never "m:ss" or "h:mm:ss": "10:01" reads as a clock time. `withSeconds`: under an hour, the seconds too.
+export function howLong(seconds, { withSeconds = false } = {}) {
+  const s = Math.floor(Math.abs(seconds)), minutes = Math.floor(s / 60);
+  const d = Math.floor(minutes / 1440), h = Math.floor((minutes % 1440) / 60), m = minutes % 60, r = s % 60;
+  if (d) return [`${d}天${h}小时`, `${d} d ${h} h`];
+  if (h) return [`${h}小时${m}分`, `${h} h ${m} min`];
+  if (withSeconds) return m ? [`${m}分${r}秒`, `${m} min ${r} s`] : [`${r}秒`, `${r} s`];
+  return minutes ? [`${m}分`, `${m} min`] : ["不到1分", "<1 min"];
 }
 
 export function fmtDuration(seconds) {
-  const s = Math.abs(Math.round(seconds));
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-  const pad = (n) => String(n).padStart(2, "0");
-  return h ? `${h}:${pad(m)}:${pad(r)}` : `${m}:${pad(r)}`;
+  return howLong(seconds).join(" ");
 }
 
 export function fmtNumber(value, digits = 0) {
@@ -156,20 +203,81 @@ export function fmtNumber(value, digits = 0) {
 export function say(region, message, kind = "info") {
   delete region.dataset.loadError;  // a new message: the load error it replaces is no longer what it says
   region.textContent = "";
-  region.className = `message ${kind}`;
+  region.classList.remove("info", "ok", "error", "warn"); // its other classes (a row's message) stay
+  region.classList.add("message", kind);
   region.append(message instanceof Node ? message : document.createTextNode(message));
 }
 
-export function problemText(error) {
+// What the API's refusals mean, said on the page in both languages, by the problem's `code`
+// (services/api/problems.py; the domain's rules in events/). A function gets the name of the id in the detail.
+const PROBLEMS = {
+  concurrent_change: ["有人同时在修改，请再试一次", "changed by someone else meanwhile; try again"],
+  not_found: ["找不到该记录", "not found"],
+  role_not_allowed: ["此令牌无权执行此操作", "this token may not do this"],
+  rate_limited: ["操作太频繁，请稍后再试", "too many requests; try again shortly"],
+  unavailable: ["服务暂时不可用，请稍后再试", "the service is unavailable; try again shortly"],
+  write_unconfirmed: ["无法确认是否已保存，请刷新后查看", "not confirmed as stored; reload and check"],
+  event_store_full: ["事件库已满，未保存", "the event store is full: nothing was stored"],
+  incident_merged: (into) => [`此事件已并入「${into}」，请对该事件操作`, `this incident was merged into "${into}": act on that one`],
+  target_merged: (into) => [`所选事件已并入「${into}」，请改为并入该事件`,
+    `the incident chosen was itself merged into "${into}": merge into that one`],
+  target_resolved: ["所选事件已解决，不能并入", "the incident chosen is resolved: nothing can be merged into it"],
+  merge_into_itself: ["不能并入自身", "an incident cannot be merged into itself"],
+  no_extension_pending: ["该延期申请已有决定（可能由他人作出）", "the request was already decided, perhaps by someone else"],
+  complaint_closed: ["工单已归档", "the complaint is closed"],
+  complaint_rejected: ["工单已判为无效", "the complaint was rejected as invalid"],
+  complaint_duplicate: ["工单为重复投诉，请对原工单操作", "the complaint is a duplicate: act on the original"],
+  already_responsible: ["此人已是责任人", "that person is already responsible"],
+  person_required: ["请填写责任人姓名", "name the person responsible"],
+  person_too_long: ["姓名过长", "the name is too long"],
+  person_invalid: ["姓名含有控制字符", "the name has control characters"],
+  reason_required: ["请填写理由", "a reason is required"],
+};
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+// `nameOf(id)`: what the page calls the thing with this id (an incident's title), or nothing; an id it does not
+// know is shortened, an opaque UUID helping nobody at a desk.
+function named(id, nameOf) {
+  return (nameOf && nameOf(id.toLowerCase())) || `#${id.slice(0, 8)}`;
+}
+
+export function problemText(error, nameOf = null) {
   if (error instanceof ApiError) {
-    const errors = error.problem && error.problem.errors;
+    const problem = error.problem || {}, known = PROBLEMS[problem.code];
+    if (known) {
+      const id = String(problem.detail || "").match(UUID);
+      const [zh, en] = typeof known === "function" ? known(id ? named(id[0], nameOf) : "?") : known;
+      return `${zh} ${en} (${error.status})`;
+    }
+    const errors = problem.errors;
     const detail = errors && errors.length ? errors.map((e) => `${e.field}: ${e.message}`).join("; ") : error.message;
-    return `${error.status}: ${detail}`;
+    return `${error.status}: ${detail.replace(UUID, (id) => named(id, nameOf))}`;
+  }
+  // fetch's own failure: "Failed to fetch" (Chrome), "NetworkError when attempting…" (Firefox), "Load failed".
+  if (error instanceof TypeError && /fetch|network|load failed/i.test(error.message)) {
+    return "无法连接服务器 cannot reach the server";
   }
   return String(error && error.message ? error.message : error);
 }
 
+// A table read on a phone: below 600 px each row stands as a block, each cell under its column's name
+// (levee.css, table.stacked), so a row's action buttons are not cut off to the right.
+export function labelCells(table) {
+  const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+  for (const row of table.tBodies[0].rows) {
+    [...row.cells].forEach((cell, n) => {
+      if (heads[n] && cell.colSpan === 1) cell.dataset.label = heads[n];
+    });
+  }
+}
+
 // The token form: shown until a token works; `onReady(me)` gets /api/v1/me.
+
+const ROLES = {
+  command: ["指挥人员", "command staff"], operator: ["话务员", "an operator"], department: ["部门人员", "department staff"],
+  press: ["新闻官", "a press officer"],
+};
+const roleName = (kind) => ROLES[kind] || [kind, kind];
 
 export function loginFlow({ form, input, message, main, logout, roles, onReady }) {
   let retryIn = 2000;
@@ -183,7 +291,9 @@ export function loginFlow({ form, input, message, main, logout, roles, onReady }
       if (roles && !roles.includes(me.kind)) {
         setToken(null);
         form.hidden = false; main.hidden = true;
-        say(message, `This page needs a ${roles.join(" / ")} token; yours is ${me.role}. 本页面需要 ${roles.join(" / ")} 令牌。`, "error");
+        const wanted = roles.map(roleName), yours = roleName(me.kind);
+        say(message, `本页面需要${wanted.map((r) => r[0]).join("或")}令牌，您的令牌属于${yours[0]}。 This page needs a `
+          + `${wanted.map((r) => r[1]).join(" or ")} token; yours is for ${yours[1]}${me.department ? ` (${me.department})` : ""}.`, "error");
         return;
       }
       form.hidden = true; main.hidden = false;
@@ -200,7 +310,8 @@ export function loginFlow({ form, input, message, main, logout, roles, onReady }
       // page tries again by itself, so a wall board reloaded during an outage comes back without anyone
       // pasting the token again (the form stays usable for another one).
       form.hidden = false; main.hidden = true;
-      say(message, `Cannot check the token now 暂时无法验证令牌 (${problemText(error)}); trying again in ${retryIn / 1000} s.`, "error");
+      const s = retryIn / 1000;
+      say(message, `暂时无法验证令牌（${problemText(error)}），${s}秒后重试。 Cannot check the token now; trying again in ${s} s.`, "error");
       retry = setTimeout(tryToken, retryIn);
       retryIn = Math.min(retryIn * 2, 30000);
     }
@@ -208,7 +319,8 @@ export function loginFlow({ form, input, message, main, logout, roles, onReady }
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (!/^[\x21-\x7e]+$/.test(input.value.trim())) {  // a header cannot carry it: it would fail as if offline
-      say(message, "Token refused 令牌无效: that is not a token (lvt_ then letters, digits, - and _); paste it again", "error");
+      say(message, "令牌无效：格式不对（lvt_ 开头，后接字母、数字、- 或 _），请重新粘贴。 Token refused: that is not a token "
+        + "(lvt_ then letters, digits, - and _); paste it again.", "error");
       return;
     }
     setToken(input.value);

@@ -1,17 +1,12 @@
 // A department's queue: countdowns to its deadlines, and accept / return / resolve through the command API.
 // Above it, the department's cases per incident, with Accept all / Resolve all for one incident at once.
 import {
-  api, bi, el, fmtDuration, fmtTime, incidentStatus, liveEvents, loaded, loadFailed, loginFlow, once, problemText, refetcher, say,
-  showConnection, statusLabel, whenChanged,
+  api, bi, el, fmtDuration, fmtTime, incidentStatus, labelCells, liveEvents, loaded, loadFailed, loginFlow, names, once,
+  problemText, refetcher, say, showConnection, statusLabel, whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 let me = null, reference = null, pending = null;
-
-function names(list, code) {
-  const item = (list || []).find((x) => x.code === code);
-  return item ? bi(item.name_zh, item.name_en) : document.createTextNode(code || "—");
-}
 
 // Deadlines count down on the client between refetches; the server's seconds are the truth at fetch time.
 function countdown(item, fetchedAt) {
@@ -156,6 +151,7 @@ function renderIncidents(items) {
       el("button", { type: "button", "data-bulk": "resolve", disabled: bulkRunning || inc.accepted === 0,
                      onclick: () => askResolveAll(inc) }, "全部办结 Resolve all…")),
   )));
+  labelCells($("incidents").closest("table"));
 }
 
 function askResolveAll(incident) {
@@ -202,6 +198,26 @@ function whoIsAffected(item) {
   return parts.length ? el("div", { class: "notes affected", text: parts.join(" · ") }) : "";
 }
 
+// What a crew should know before it goes: escalated (督办), more time asked of command, reopened and how often.
+function tags(item) {
+  const out = [];
+  if (item.escalation_level > 0) {
+    out.push(el("span", { class: "tag escalated", "data-tag": "escalated" },
+      bi(`${item.escalation_level}级督办`, `escalated, level ${item.escalation_level}`)));
+  }
+  if (item.extension_pending) out.push(el("span", { class: "tag extension", "data-tag": "extension" }, bi("延期待批", "extension pending")));
+  if (item.reopen_count > 0) {
+    out.push(el("span", { class: "tag reopened", "data-tag": "reopened" }, bi(`重启 ×${item.reopen_count}`, `reopened ×${item.reopen_count}`)));
+  }
+  return out.length ? el("div", { class: "tags" }, out) : "";
+}
+
+// Why the caller was not satisfied, the last time it was reopened: what is still to do.
+function reopenReason(item) {
+  if (!item.reopen_reason) return "";
+  return el("div", { class: "notes reopen-reason" }, bi("重启原因", "Reopened because"), `: ${item.reopen_reason}`);
+}
+
 function render(queue) {
   const fetchedAt = Date.now();
   const items = queue.items, total = queue.total ?? items.length;
@@ -212,15 +228,16 @@ function render(queue) {
       + `Showing the ${items.length} most urgent of ${total}; for the rest use the incidents' Accept all above.`
     : `共 ${total} 件 ${total} in all`;
   $("queue").replaceChildren(...(items.length ? items.map((item) => el("tr", { "data-id": item.id, "data-status": item.status },
-    el("td", {}, el("strong", { text: item.tracking_code })),
+    el("td", { class: "code" }, el("strong", { text: item.tracking_code })),
     el("td", {}, el("span", { class: `level ${item.level || ""}`, text: item.level || "—" })),
     el("td", {}, names(reference.categories, item.category)),
     el("td", {}, names(reference.districts, item.district)),
-    el("td", {}, el("span", { text: item.description || "" }), whoIsAffected(item)),
-    el("td", { class: "status" }, statusLabel(item.status)),
+    el("td", {}, el("span", { text: item.description || "" }), whoIsAffected(item), reopenReason(item)),
+    el("td", { class: "status" }, statusLabel(item.status), tags(item)),
     countdown(item, fetchedAt),
     actionButtons(item),
   )) : [el("tr", {}, el("td", { colspan: 8, class: "empty", text: "暂无工单 nothing in the queue" }))]));
+  labelCells($("queue").closest("table"));
   tick();
 }
 

@@ -2,13 +2,21 @@
 // facts, first-contact resolution, repeat calls, agreed time and follow-up calls. Keyboard only works:
 // every action is a form field or a button in reading order; Enter in the number looks up the history.
 import {
-  api, bi, el, fmtTime, liveEvents, loginFlow, newKey, once, problemText, say, serverNow, statusLabel, whenChanged,
+  api, bi, el, fmtTime, incidentStatus, liveEvents, loginFlow, nameText, names, newKey, once, problemText, say, serverNow,
+  statusLabel, whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { guide: null, reference: null, callStartedAt: null, answer: null, repeatFor: null, lastCall: null, lookedUp: null };
 
 function message(text, kind = "ok") { say($("message"), text, kind); }
+const departments = () => (state.reference ? state.reference.departments : []);
+
+// What became of the call just filed, with its tracking code, beside the Submit button (the page's top is off
+// screen on a 1366x768 desk, and the operator reads the code to the caller). It stays until the next call starts.
+function callResult(code, zh, en, kind = "ok") {
+  say($("call-result"), el("span", {}, el("span", { class: "code", text: code }), " ", bi(zh, en)), kind);
+}
 
 async function start() {
   [state.guide, state.reference] = await Promise.all([api("/api/v1/operator/guide"), api("/api/v1/reference")]);
@@ -31,7 +39,9 @@ function renderSteps() {
 }
 
 function callStarted() {
-  if (!state.callStartedAt) state.callStartedAt = serverNow().toISOString(); // not the PC's clock: it may be off
+  if (state.callStartedAt) return;
+  state.callStartedAt = serverNow().toISOString(); // not the PC's clock: it may be off
+  say($("call-result"), ""); // a new call: the last one's code is read out by now
 }
 
 // -- caller history -----------------------------------------------------------------------------------
@@ -57,9 +67,9 @@ function renderHistory(items) {
     return;
   }
   $("history").replaceChildren(...items.map((item) => el("tr", { "data-code": item.tracking_code },
-    el("td", {}, item.tracking_code, el("br"), el("small", { text: item.description })),
+    el("td", {}, el("span", { class: "code", text: item.tracking_code }), el("br"), el("small", { text: item.description })),
     el("td", {}, statusLabel(item.status)),
-    el("td", { text: item.department || "—" }),
+    el("td", {}, item.department ? names(departments(), item.department) : "—"),
     el("td", { text: fmtTime(item.agreed_resolution_at || item.resolve_by) || "—" }),
     el("td", {}, item.open ? el("button", { type: "button", class: "add-to-case",
       onclick: () => openRepeat(item), text: "追加到此工单 Add to this case" }) : ""))));
@@ -68,6 +78,7 @@ function renderHistory(items) {
 function openRepeat(item) {
   state.repeatFor = item;
   $("repeat-title").replaceChildren(bi("追加来电到", "Add this call to"), ` ${item.tracking_code}`);
+  say($("repeat-message"), "");
   $("repeat").hidden = false;
   $("repeat-note").value = $("description").value;
   $("repeat-note").focus();
@@ -80,10 +91,11 @@ async function addRepeatCall(event) {
     const added = await once($("repeat-submit"), () => api(`/api/v1/complaints/${item.id}/repeat-calls`,
       { method: "POST", body: { note: $("repeat-note").value } }));
     if (added === undefined) return;  // already on its way
-    message(`已追加到 ${item.tracking_code} — added to ${item.tracking_code} (repeated call)`);
     $("repeat").hidden = true;
     resetCard();
-  } catch (error) { message(problemText(error), "error"); }
+    callResult(item.tracking_code, "已追加来电到此工单", `added to ${item.tracking_code} (repeated call)`);
+    $("call-result").scrollIntoView({ block: "nearest" });
+  } catch (error) { say($("repeat-message"), `未追加 not added — ${problemText(error)}`, "error"); }
 }
 
 // -- life first, acceptance preview, facts ------------------------------------------------------------
@@ -128,7 +140,7 @@ async function loadFacts() {
     const notices = facts.notices.map((n) => factItem(`notice:${n.id}`, n.title_zh, n.title_en, n.body_zh, n.body_en));
     const answers = facts.answers.map((a) => factItem(`answer:${a.code}`, a.title_zh, a.title_en, a.text_zh, a.text_en));
     const incidents = facts.incidents.map((i) => el("p", { class: "fact" }, bi("事件", "Incident"),
-      ` ${i.title} (${i.status}) · ${i.linked_complaints} `, bi("件诉求", "reports")));
+      ` ${i.title}（`, incidentStatus(i.status), `）· ${i.linked_complaints} `, bi("件诉求", "reports")));
     $("facts").replaceChildren(...incidents,
       el("h3", {}, bi("已发布公告", "Published notices")), ...(notices.length ? notices : [el("p", { class: "empty", text: "无 none" })]),
       el("h3", {}, bi("标准答复", "Standard answers")), ...(answers.length ? answers : [el("p", { class: "empty", text: "无 none" })]));
@@ -182,14 +194,18 @@ async function submitCall(event) {
     const stored = await once($("submit"), () => api("/api/v1/operator/calls",
       { method: "POST", body, headers: { "Idempotency-Key": state.callKey } }));
     if (stored === undefined) return;  // already on its way
-    const settled = stored.status === "resolved" ? "当场办结 resolved at first contact" : "已受理 received";
-    message(`${stored.tracking_code}: ${settled}${stored.transferred_to ? `, 已转 ${stored.transferred_to}` : ""}`);
+    const [zh, en] = stored.status === "resolved" ? ["当场办结", "resolved at first contact"] : ["已受理", "received"];
+    const moved = stored.transferred_to ? [`，已转 ${stored.transferred_to}`, `, transferred to ${stored.transferred_to}`] : ["", ""];
+    resetCard();
+    callResult(stored.tracking_code, `${zh}${moved[0]}，请告知来电人此编号`, `${en}${moved[1]}: read the code to the caller`);
     state.lastCall = stored;
     $("agree").hidden = stored.status === "resolved";
     $("agree-code").textContent = stored.tracking_code;
-    resetCard();
+    say($("agree-message"), "");
+    // The agreed time is the next thing to settle with the caller: the form in view, the code still above it.
+    ($("agree").hidden ? $("call-result") : $("agree")).scrollIntoView({ block: "nearest" });
     await loadFollowUps();
-  } catch (error) { message(problemText(error), "error"); }
+  } catch (error) { say($("call-result"), `未提交 not filed — ${problemText(error)}`, "error"); }
 }
 
 async function agreeTime(event) {
@@ -199,9 +215,9 @@ async function agreeTime(event) {
   try {
     await api(`/api/v1/complaints/${state.lastCall.id}/agreed-resolution-time`,
       { method: "POST", body: { agreed_at: new Date(local).toISOString() } });
-    message(`${state.lastCall.tracking_code}: 约定期限已记录 agreed time recorded`);
     $("agree").hidden = true;
-  } catch (error) { message(problemText(error), "error"); }
+    callResult(state.lastCall.tracking_code, "约定期限已记录", "agreed time recorded");
+  } catch (error) { say($("agree-message"), `约定期限未记录 not recorded — ${problemText(error)}`, "error"); }
 }
 
 function resetCard() {
@@ -214,8 +230,11 @@ function resetCard() {
 
 // -- follow-up calls ----------------------------------------------------------------------------------
 
-const OUTCOMES = [["satisfied", "满意 satisfied"], ["partly_satisfied", "基本满意 partly"],
+// No outcome is chosen for the operator: a Record pressed without one would file "satisfied", and a caller who
+// was not would never be called back.
+const OUTCOMES = [["", "— 请选择 choose —"], ["satisfied", "满意 satisfied"], ["partly_satisfied", "基本满意 partly satisfied"],
   ["not_satisfied", "不满意 not satisfied"], ["not_reached", "未接通 not reached"]];
+const OUTCOME_WORDS = Object.fromEntries(OUTCOMES);
 
 async function loadFollowUps() {
   try {
@@ -231,23 +250,31 @@ async function loadFollowUps() {
     const active = document.activeElement;
     $("followups").replaceChildren(...rows);
     if (active && active !== document.activeElement && document.contains(active)) active.focus();
-  } catch (error) { message(problemText(error), "error"); }
+  } catch (error) { say($("fu-message"), problemText(error), "error"); }
 }
 
 function followUpRow(item) {
-  const outcome = el("select", { "aria-label": `回访结果 outcome ${item.tracking_code}`, class: "fu-outcome" },
+  const hint = el("span", { class: "fu-hint", id: `fu-hint-${item.id}`, role: "alert" });
+  const outcome = el("select", { "aria-label": `回访结果 outcome ${item.tracking_code}`, class: "fu-outcome", required: true,
+    "aria-describedby": hint.id, onchange: () => { hint.textContent = ""; } },
     ...OUTCOMES.map(([value, label]) => el("option", { value, text: label })));
   const reason = el("input", { "aria-label": `原因 reason ${item.tracking_code}`, class: "fu-reason", maxlength: 2000 });
   const record = el("button", { type: "button", class: "fu-record", text: "记录 Record", onclick: async () => {
+    if (!outcome.value) {
+      hint.textContent = "请先选择回访结果 choose the outcome first";
+      outcome.focus();
+      return;
+    }
     try {
       const result = await once(record, () => api(`/api/v1/complaints/${item.id}/follow-up-calls`,
         { method: "POST", body: { outcome: outcome.value, reason: reason.value } }));
       if (result === undefined) return;  // already on its way
-      const where = result.status === "reopened" ? ` → 重启至 reopened to ${result.department}` : "";
-      message(`${item.tracking_code}: ${outcome.value}${where}`);
+      const where = result.status === "reopened"
+        ? ` → 重启至 reopened to ${nameText(departments(), result.department)}` : "";
+      say($("fu-message"), `${item.tracking_code}: ${OUTCOME_WORDS[outcome.value]}${where}`, "ok");
       // The read models may lag the command: take the row out now unless the case stays in the queue.
       if (result.status !== "resolved") row.remove();
-    } catch (error) { message(problemText(error), "error"); }
+    } catch (error) { say($("fu-message"), `${item.tracking_code}: ${problemText(error)}`, "error"); }
   } });
   // The number to call is opened on request only (each opening is logged), never sent with the queue.
   const caller = el("td", { class: "fu-caller" });
@@ -258,13 +285,15 @@ function followUpRow(item) {
         caller.replaceChildren(c.phone || c.email
           ? el("span", { text: [c.name, c.phone, c.email].filter(Boolean).join(" · ") })
           : el("span", { class: "empty", text: "无联系方式 no contact given" }));
-      } catch (error) { message(problemText(error), "error"); }
+      } catch (error) { say($("fu-message"), `${item.tracking_code}: ${problemText(error)}`, "error"); }
     } });
   caller.append(reveal);
   const row = el("tr", { "data-code": item.tracking_code },
-    el("td", { text: item.tracking_code }), el("td", {}, item.level ? el("span", { class: `level ${item.level}`, text: item.level }) : "—"),
-    el("td", { text: item.resolved_by || "—" }), el("td", { text: String(item.follow_up_attempts) }), caller,
-    el("td", {}, outcome), el("td", {}, reason), el("td", {}, record));
+    el("td", { class: "code", text: item.tracking_code }),
+    el("td", {}, item.level ? el("span", { class: `level ${item.level}`, text: item.level }) : "—"),
+    el("td", {}, item.resolved_by ? names(departments(), item.resolved_by) : "—"),
+    el("td", { text: String(item.follow_up_attempts) }), caller,
+    el("td", {}, outcome, hint), el("td", {}, reason), el("td", {}, record));
   return row;
 }
 

@@ -1,10 +1,12 @@
 // Press officers draft notices in Chinese and English, watch their approval state and publish approved
 // text; command staff (same page) approve.
 import {
-  api, bi, el, liveEvents, loaded, loadFailed, loginFlow, problemText, refetcher, say, showConnection, whenChanged,
+  api, bi, el, fmtTime, incidentStatus, labelCells, liveEvents, loaded, loadFailed, loginFlow, problemText, refetcher, say,
+  showConnection, whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
+const statusWords = (status) => incidentStatus(status).textContent;
 let me = null;
 const STATES = {
   draft: ["草稿·待批准", "draft, awaiting approval"], approved: ["已批准·可发布", "approved, ready to publish"],
@@ -16,13 +18,20 @@ const CLOSED = new Set(["cancelled", "superseded"]);
 let showSuperseded = false;
 let latest = [];
 
+const DONE = {
+  publish: ["已发布", "published"], approve: ["已批准", "approved"], cancel: ["已撤销", "withdrawn"],
+};
+const FAILED = {
+  publish: ["发布失败", "not published"], approve: ["批准失败", "not approved"], cancel: ["撤销失败", "not withdrawn"],
+};
+
 async function act(notice, action, body) {
   try {
     await api(`/api/v1/notices/${notice.id}/${action}`, { method: "POST", body: body || {} });
-    say($("message"), `${notice.title_zh} · ${action} ✓`, "ok");
+    say($("message"), `${notice.title_zh} ${notice.title_en}: ${DONE[action].join(" ")}`, "ok");
     refresh();
   } catch (error) {
-    say($("message"), `${notice.title_zh}: ${problemText(error)}`, "error");
+    say($("message"), `${notice.title_zh} ${notice.title_en}: ${FAILED[action].join(" ")} — ${problemText(error)}`, "error");
   }
 }
 
@@ -48,6 +57,16 @@ function actions(n) {
   return el("td", { class: "actions" }, out);
 }
 
+// When it was drafted, last changed and published: a desk sees at once what is stale.
+function times(n) {
+  const line = (zh, en, at) => el("div", {}, bi(zh, en), ` ${fmtTime(at)}`);
+  return el("td", { class: "times" }, line("起草", "drafted", n.drafted_at),
+    n.updated_at && n.updated_at !== n.drafted_at ? line("更新", "updated", n.updated_at) : null,
+    n.published_at ? line("发布", "published", n.published_at)
+      : el("div", { class: "notes" }, bi("未发布", "never published")),
+    n.cancelled_at ? line("撤销", "withdrawn", n.cancelled_at) : null);
+}
+
 function render(all) {
   latest = all;
   const superseded = all.filter((n) => n.state === "superseded").length;
@@ -66,11 +85,12 @@ function render(all) {
         // The whole text, as it would be published: what command approves (its digest goes with the approval).
         el("details", { class: "notice-text" }, el("summary", {}, bi("正文", "text")),
           el("p", { lang: "zh", text: n.body_zh }), el("p", { lang: "en", text: n.body_en }))),
-      el("td", { class: "state" }, bi(state[0], state[1])), el("td", { text: n.status }),
-      el("td", { text: n.author }), el("td", { text: n.approved_by || "—" }),
-      el("td", { class: "num", text: n.published_version }), actions(n));
-  }) : [el("tr", {}, el("td", { colspan: 7, class: "empty",
+      el("td", { class: "state" }, bi(state[0], state[1])), el("td", {}, incidentStatus(n.status)),
+      el("td", { text: n.author }), el("td", { text: n.approved_by || "—" }), times(n),
+      el("td", { class: "num", text: n.published_version || "—" }), actions(n));
+  }) : [el("tr", {}, el("td", { colspan: 8, class: "empty",
     text: superseded ? "暂无其他公告 no other notices" : "暂无公告 no notices yet" }))]));
+  labelCells($("notices").closest("table"));
 }
 
 $("superseded-more").querySelector("button").addEventListener("click", () => {
@@ -107,7 +127,7 @@ async function loadIncidents() {
     const incidents = (await api("/api/v1/incidents")).items;
     const select = $("incident"), chosen = select.value;
     select.replaceChildren(select.options[0],
-      ...incidents.map((i) => el("option", { value: i.id, text: `${i.title} (${i.status})` })));
+      ...incidents.map((i) => el("option", { value: i.id, text: `${i.title}（${statusWords(i.status)}）` })));
     select.value = chosen;
   } catch (error) {
     loadFailed($("message"), `读取失败 Incidents not loaded: ${problemText(error)}`);

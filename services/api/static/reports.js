@@ -1,5 +1,7 @@
 // The after-action summary: figures for one incident or for everything, and the same figures as CSV.
-import { api, bi, el, fmtNumber, fmtTime, loginFlow, problemText, say } from "/static/common.js";
+import {
+  api, bi, el, fmtNumber, fmtTime, incidentStatus, labelCells, loginFlow, names, problemText, say,
+} from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 let reference = null;
@@ -11,10 +13,11 @@ const TOTALS = {
   reopened_complaints: ["重启工单", "reopened"], media_exposure: ["媒体曝光", "media exposure"],
 };
 
-function names(list, code) {
-  const item = (list || []).find((x) => x.code === code);
-  return item ? bi(item.name_zh, item.name_en) : document.createTextNode(code);
-}
+// The follow-up call's answers (FollowUpRecorded.satisfaction).
+const SATISFACTION = {
+  satisfied: ["满意", "satisfied"], partly_satisfied: ["基本满意", "partly satisfied"],
+  not_satisfied: ["不满意", "not satisfied"], not_reached: ["未接通", "not reached"],
+};
 const num = (v, d = 0) => el("td", { class: "num", text: fmtNumber(v, d) });
 const fill = (id, rows) => $(id).replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { class: "empty", colspan: 7, text: "无数据 no data" }))]));
 
@@ -35,7 +38,9 @@ async function show() {
     fill("by-district", r.by_district.map((c) => el("tr", {}, el("td", {}, names(reference.districts, c.district)), num(c.received), num(c.open), num(c.resolved))));
     fill("timing", r.timing.map((t) => el("tr", {}, el("td", {}, names(reference.departments, t.department)), el("td", { text: t.level }),
       num(t.complaints), num(t.median_minutes_to_accept, 1), num(t.p90_minutes_to_accept, 1), num(t.median_minutes_to_resolve, 1), num(t.p90_minutes_to_resolve, 1))));
-    fill("satisfaction", Object.entries(r.satisfaction).map(([k, v]) => el("tr", {}, el("th", { text: k }), num(v))));
+    labelCells($("timing").closest("table"));  // seven columns: a block per row on a phone
+    fill("satisfaction", Object.entries(r.satisfaction).map(([k, v]) => el("tr", { "data-answer": k },
+      el("th", {}, SATISFACTION[k] ? bi(...SATISFACTION[k]) : k), num(v))));
     say($("message"), "");
   } catch (error) {
     say($("message"), `读取失败 Not loaded: ${problemText(error)}`, "error");
@@ -66,7 +71,7 @@ loginFlow({
   async onReady() {
     reference = await api("/api/v1/reference");
     const incidents = (await api("/api/v1/incidents")).items;
-    $("incident").append(...incidents.map((i) => el("option", { value: i.id, text: `${i.title} (${i.status})` })));
+    $("incident").append(...incidents.map((i) => el("option", { value: i.id, text: `${i.title}（${incidentStatus(i.status).textContent}）` })));
     await show();
   },
 });

@@ -149,6 +149,7 @@ async def test_reference_data_is_public_and_has_district_boxes(api: Harness) -> 
     box = ref["districts"][0]["bbox"]
     assert box["south"] < box["north"] and box["west"] < box["east"]
     assert {"name_zh", "name_en"} <= set(ref["categories"][0])
+    assert ref["area"]["time_zone"] == "Asia/Shanghai"  # the board states and shows times in the city's zone
 
 
 async def test_me_names_the_tokens_role(api: Harness) -> None:
