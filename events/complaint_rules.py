@@ -412,21 +412,24 @@ def check_close(c: Complaint) -> None:
     check_after_resolve(c)
     # getattr: a snapshot taken before this rule has no such attribute (every follow-up then counts).
     since = c.follow_ups[getattr(c, "follow_ups_before_resolution", 0) :]
-    last = since[-1] if since else None
+    reached = [f for f in since if f["contacted"]]
     require(
-        last is None or not last["contacted"] or last["satisfaction"] != "not_satisfied",
+        not reached or reached[-1]["satisfaction"] != "not_satisfied",
         "unsatisfied_follow_up",
-        "The follow-up call found the caller not satisfied: reopen the complaint to its department, or record a "
-        "later follow-up call.",
+        "The follow-up call found the caller not satisfied: reopen the complaint to its department. (A call that "
+        "reached nobody since does not change what the caller said.)",
     )
+    # Not reached counts once a call was tried: "not contacted" recorded at once would skip the call.
+    unreachable = c.follow_up_attempts > 0 and any(not f["contacted"] for f in since)
     require(
-        last is not None
+        bool(reached)
+        or unreachable
         or c.contact_hash is None
         or c.redacted
         or (c.resolution is not None and c.resolution["outcome"] == "first_contact"),
         "follow_up_required",
-        "Nobody has called the caller back since it was resolved: record the follow-up call first (contacted, or "
-        "not reached after the calls tried).",
+        "Nobody has called the caller back since it was resolved: record the follow-up call first (reached; or "
+        "the calls that reached nobody, then the follow-up as not contacted).",
     )
 
 

@@ -153,6 +153,16 @@ def test_a_case_is_closed_only_after_its_follow_up_and_not_on_an_unhappy_one(
     with pytest.raises(DomainError) as refused:
         unhappy.close()
     assert refused.value.code == "unsatisfied_follow_up"
+    # Nor does a call that reached nobody after it undo what the caller said (found by a review of this rule).
+    unhappy.attempt_follow_up("no answer")
+    unhappy.record_follow_up(False, None, "not reached")
+    with pytest.raises(DomainError, match="not satisfied"):
+        unhappy.close()
+    # "Not contacted" recorded before any call was tried skips the call: not enough.
+    hasty = build("resolved")
+    hasty.record_follow_up(False, None, "")
+    with pytest.raises(DomainError, match="Nobody has called the caller back"):
+        hasty.close()
     # Reopened, resolved again and called back: the earlier unhappy call no longer counts either way.
     unhappy.reopen("Unsatisfied follow-up")
     unhappy.resolve("water", "Drain relaid")
