@@ -70,7 +70,12 @@ PREPARE_SLICE = 64
 # What PostgreSQL answers for a batch's own values, every time it is sent (out of range, of the wrong type, a
 # required one missing): an event to skip, not a passing fault. Other refusals (a check constraint, a full disk)
 # may refuse every batch alike: those are retried, never skipped.
-REFUSED_DATA = (asyncpg.DataError, asyncpg.NotNullViolationError)
+class RowsRefused(Exception):
+    """asyncpg could not encode a step's rows for COPY (a value of the wrong type, out of the column's range):
+    what a DataError says for rows sent one statement at a time."""
+
+
+REFUSED_DATA = (asyncpg.DataError, asyncpg.NotNullViolationError, RowsRefused)
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,7 +500,10 @@ async def execute(conn: asyncpg.Connection, steps: Sequence[Step]) -> None:
         sql = step.sql
         if step.columns is not None:
             if len(step.rows) >= COPY_ROWS:
-                await conn.copy_records_to_table(step.table, records=step.rows, columns=step.columns)
+                try:
+                    await conn.copy_records_to_table(step.table, records=step.rows, columns=step.columns)
+                except (TypeError, ValueError, OverflowError) as exc:  # raised while encoding, before sending
+                    raise RowsRefused(f"{step.table}: {exc}") from exc
                 continue
             sql = _insert_sql(step.table, step.columns)
         if len(step.rows) == 1:
