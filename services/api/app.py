@@ -259,13 +259,18 @@ def _http_metrics(method: str, route: str | None, status: int) -> tuple[Counter,
     return found
 
 
-# What follows these in a path opens a complaint's status: a tracking code, an Open311 token.
-_SECRET_AFTER = re.compile(r"(/status/|/tokens/).*", re.IGNORECASE | re.DOTALL)
+# What follows these in a path opens a complaint's status: a tracking code, an Open311 token or request id.
+_SECRET_AFTER = re.compile(r"(/status/|/tokens/|/requests/).*", re.IGNORECASE | re.DOTALL)
+# A complaint's id (an Open311 token) or tracking code anywhere else in a path: "/api/v1/complaints/<id>/typo".
+_SECRET = re.compile(
+    r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}|lv-?[0-9a-z]{6}", re.IGNORECASE
+)
 
 
 def _masked_path(path: str) -> str:
-    """An unmatched path as logged: at most 200 characters, with what follows `/status/` or `/tokens/` masked."""
-    return _SECRET_AFTER.sub(r"\1…", path[:200])
+    """An unmatched path as logged: at most 200 characters, what follows `/status/`, `/tokens/` or `/requests/`
+    masked, and any complaint id or tracking code."""
+    return _SECRET.sub("…", _SECRET_AFTER.sub(r"\1…", path[:200]))
 
 
 def _route_template(request: web.Request) -> str | None:

@@ -434,18 +434,30 @@ async def test_a_refusal_is_logged_with_its_problem_and_a_status_path_is_not(mak
             await client.put("/api/v1/status/LV-ABCDEH"),
             await client.get("/status/LV-ABCDEJ//"),
             await client.get("/open311/v2/tokens/tok-secret-1.json/"),
+            await client.put("/open311/v2/requests/LV-ABCDEK.json"),
+            await client.get("/api/v1/complaints/6a8f1a3e-3b1c-4c55-9f0e-2f6e1d0c9b7a/typo"),
         ]
     assert refused.status == 429
-    assert [r.status for r in unmatched] == [405, 405, 404, 404]
+    assert [r.status for r in unmatched] == [405, 405, 404, 404, 405, 404]
     access = [r for r in captured if r["event"] == "http_request"]
     assert [r.get("problem") for r in access if r["route"] == URL] == [None, "rate_limited"]
-    for secret in ("LV-ABCDEF", "LV-ABCDEG", "LV-ABCDEH", "LV-ABCDEJ", "tok-secret-1"):
+    for secret in (
+        "LV-ABCDEF",
+        "LV-ABCDEG",
+        "LV-ABCDEH",
+        "LV-ABCDEJ",
+        "tok-secret-1",
+        "LV-ABCDEK",
+        "6a8f1a3e",
+    ):
         assert not any(secret in repr(r) for r in access), (secret, access)
     assert [r["path"] for r in access if r["route"] is None] == [
         "/status/…",
         "/api/v1/status/…",
         "/status/…",
         "/open311/v2/tokens/…",
+        "/open311/v2/requests/…",
+        "/api/v1/complaints/…/typo",
     ]
 
 
