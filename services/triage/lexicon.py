@@ -27,6 +27,7 @@ _CLAUSE_END = re.compile(r"[。！？!?；;，,、\n]+|但是|可是|不过|(?<!
 # Inside a clause, a pause: a space beside a Chinese character (text messages put a space where a comma
 # goes: "我没事 隔壁阿婆晕倒了") or 但 ("我没事但邻居家起火了"). Only "we are safe" is kept within one.
 _PAUSE = re.compile(r"(?<=[\u3400-\u9fff])\s|\s(?=[\u3400-\u9fff])|(?<!不)但")
+_SURROGATE = re.compile("([\ud800-\udfff])")
 _WORD_EDGE_LEFT = "(?<![a-z0-9])"
 _WORD_EDGE_RIGHT = "(?![a-z0-9])"
 
@@ -36,7 +37,11 @@ def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
     if text.isascii() or _traditional().isdisjoint(text):
         return text
-    return _t2s().convert(text)
+    try:
+        return _t2s().convert(text)
+    except UnicodeError:  # a lone surrogate ("電梯\ud800困人"): OpenCC takes UTF-8 only; convert around it
+        parts = _SURROGATE.split(text)  # the surrogates at odd indices, kept as they are
+        return "".join(part if i % 2 else _t2s().convert(part) for i, part in enumerate(parts))
 
 
 @functools.cache

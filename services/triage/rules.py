@@ -32,6 +32,8 @@ class DangerKind:
     label: str
     category: str  # the category this danger points at ("" for none)
     terms: tuple[Term, ...]
+    # "冇人"/"没有人" before it denies it: true of a person's danger (没有人被困), not of a thing's (冇人 煤气漏咗)
+    nobody_denies: bool = True
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class Rules:
     resolved: tuple[Term, ...]
     still: tuple[Term, ...]
     safe: tuple[Term, ...]
+    new_subject: re.Pattern[str]  # right after a safe statement, someone else's danger begins
     hazard: tuple[Term, ...]
     nuisance: tuple[Term, ...]
     vulnerable: dict[str, tuple[Term, ...]]
@@ -192,7 +195,11 @@ def parse_rules(raw: dict[str, Any], reference: Reference, source: str) -> Rules
         waited_steps=_steps(weights["waited"]),
         danger=tuple(
             DangerKind(
-                name, kind["label"], kind.get("category", ""), _family_terms(kind["terms"], sets, source)
+                name,
+                kind["label"],
+                kind.get("category", ""),
+                _family_terms(kind["terms"], sets, source),
+                bool(kind.get("nobody_denies", True)),
             )
             for name, kind in raw["danger"].items()
         ),
@@ -202,6 +209,7 @@ def parse_rules(raw: dict[str, Any], reference: Reference, source: str) -> Rules
         resolved=compile_terms(negation["resolved"]),
         still=compile_terms(negation["still"]),
         safe=compile_terms(negation["safe"]),
+        new_subject=re.compile(negation.get("new_subject", "(?!)")),
         hazard=compile_terms(raw["hazard"]["terms"]),
         nuisance=compile_terms(raw["nuisance"]["terms"]),
         vulnerable={kind: compile_terms(terms) for kind, terms in raw["vulnerable"].items()},
@@ -232,9 +240,9 @@ def parse_rules(raw: dict[str, Any], reference: Reference, source: str) -> Rules
             CategoryTerms(
                 code,
                 int(c["base"]),
-                compile_terms(c.get("decisive", [])),
-                compile_terms(c["strong"]),
-                compile_terms(c["weak"]),
+                _family_terms(c.get("decisive", []), sets, source),
+                _family_terms(c["strong"], sets, source),
+                _family_terms(c["weak"], sets, source),
             )
             for code, c in raw["categories"].items()
         ),

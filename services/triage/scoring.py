@@ -161,13 +161,20 @@ def classify(text: str | Text, rules: Rules | None = None) -> tuple[str, list[st
 # ---- what the text says ------------------------------------------------------------------------------
 
 
-def _negated(body: Text, hit: Hit, rules: Rules) -> bool:
+def _negated(body: Text, hit: Hit, rules: Rules, *, by_nobody: bool = True) -> bool:
     before = body.preceding(hit)
-    return bool(rules.negation_zh.search(before) or rules.negation_en.search(before))
+    # A take-back between a negation and the term ends the negation's reach: "help not kidding trapped".
+    for term in rules.retracted:
+        for match in term.finditer(before):
+            before = before[match.end() :]
+    zh = rules.negation_zh.search(before)
+    if zh and not by_nobody and zh.group(0).endswith("人"):
+        zh = None  # 屋企冇人 煤气漏咗: nobody home does not deny a gas leak
+    return bool(zh or rules.negation_en.search(before))
 
 
-def _live(body: Text, hits: list[Hit], rules: Rules) -> list[Hit]:
-    return [hit for hit in hits if not _negated(body, hit, rules)]
+def _live(body: Text, hits: list[Hit], rules: Rules, *, by_nobody: bool = True) -> list[Hit]:
+    return [hit for hit in hits if not _negated(body, hit, rules, by_nobody=by_nobody)]
 
 
 def resolution_hits(body: Text, rules: Rules) -> list[Hit]:
@@ -217,14 +224,23 @@ def _read_danger(body: Text, terms: tuple[Term, ...], rules: Rules) -> tuple[lis
     joke, unreal, resolutions, safe = _reality(body, rules)
     if joke:
         return [], []
+    by_nobody = next((kind.nobody_denies for kind in rules.danger if kind.terms is terms), True)
     reported = [
         hit
-        for hit in _live(body, found, rules)
+        for hit in _live(body, found, rules, by_nobody=by_nobody)
         if hit.clause not in unreal and not any(_ends(body, hit, r, rules) for r in resolutions)
     ]
     # A safe statement answers only the danger in its own phrase ("everyone got out of the fire"): "i am
-    # fine, my dad is not breathing" and "我没事 隔壁阿婆晕倒了" report a danger to someone else.
-    return reported, [hit for hit in reported if not any(body.one_phrase(s, hit) for s in safe)]
+    # fine, my dad is not breathing" and "我没事 隔壁阿婆晕倒了" report a danger to someone else, and so
+    # does a new subject straight after it ("we are ok the fire is spreading", 我没事我老公晕倒了).
+    return reported, [hit for hit in reported if not any(_answers(body, s, hit, rules) for s in safe)]
+
+
+def _answers(body: Text, safe: Hit, danger: Hit, rules: Rules) -> bool:
+    if not body.one_phrase(safe, danger):
+        return False
+    after = body.value[safe.end : danger.end] if safe.end <= danger.start else ""
+    return not (after and rules.new_subject.match(after))
 
 
 def _reality(body: Text, rules: Rules) -> tuple[bool, set[int], list[Hit], list[Hit]]:
@@ -249,9 +265,14 @@ def whole_joke(body: Text, rules: Rules) -> bool:
 
 
 def _only_alarm_words(body: Text, rules: Rules) -> bool:
-    if not body.any(rules.retracted):
+    # A take-back after a negation confirms ("不是开玩笑", "not kidding"): only an unnegated one retracts.
+    takebacks = [hit for hit in body.find(rules.retracted) if not _negated(body, hit, rules)]
+    if not takebacks or any(_negated(body, hit, rules) for hit in body.find(rules.retracted)):
         return False
+    # Each take-back becomes a line break first, so no alarm term (".{0,30}", "{gap:N}") spans one.
     rest, alarmed = body.value, False
+    for term in rules.retracted:
+        rest = term.pattern.sub("\n", rest)
     for terms in (rules.distress, rules.cry, *(kind.terms for kind in rules.danger)):
         for term in terms:
             if term.may_occur_in(rest):
@@ -259,7 +280,7 @@ def _only_alarm_words(body: Text, rules: Rules) -> bool:
                 alarmed = alarmed or found > 0
     if not alarmed:  # "test" alone is a call with no facts, told as such
         return False
-    for term in (*rules.retracted, *rules.joke):
+    for term in rules.joke:
         rest = term.pattern.sub(" ", rest)
     for filler in rules.filler:
         rest = rest.replace(filler, "")
@@ -275,8 +296,16 @@ def _ends(body: Text, danger: Hit, resolution: Hit, rules: Rules) -> bool:
 
 
 def find_danger(body: Text, rules: Rules) -> list[tuple[str, str]]:
-    """(kind, matched text) of each danger to life the text reports as real and present."""
-    return [(kind.name, hit.text) for kind in rules.danger for hit in _danger_hits(body, kind.terms, rules)]
+    """(kind, matched text) of each danger to life the text reports as real and present; of overlapping
+    matches of one kind only the longest ("trapped in the lift", not also "trapped")."""
+    found = []
+    for kind in rules.danger:
+        kept: list[Hit] = []
+        for hit in sorted(_danger_hits(body, kind.terms, rules), key=lambda h: h.start - h.end):
+            if not any(hit.start < k.end and k.start < hit.end for k in kept):
+                kept.append(hit)
+        found += [(kind.name, hit.text) for hit in sorted(kept, key=lambda h: h.start)]
+    return found
 
 
 def find_vulnerable(body: Text, given: Sequence[str], rules: Rules) -> dict[str, list[str]]:
@@ -415,8 +444,11 @@ def _text_factors(facts: ComplaintFacts, body: Text, rules: Rules, reference: Re
         factors.append(factor("calm", w["calm"], True, calm))
     if (resolved := resolution_hits(body, rules)) and not body.any(rules.still) and not danger:
         factors.append(factor("resolved", w["resolved"], True, [hit.text for hit in resolved]))
-    if not danger and (cry := cry_for_help(body, rules)):
-        factors.append(factor("cry_for_help", w.get("cry_for_help", 0), True, cry))
+    if not danger and not nuisance and not calm and (cry := cry_for_help(body, rules)):
+        # The floor is for a caller who could say little else, or one in an emergency: "救命 垃圾站好臭"
+        # and "Please help, the streetlight is out" are a complaint with a cry in it, not a cry.
+        if emergency or _mostly_cry(body, rules):
+            factors.append(factor("cry_for_help", w.get("cry_for_help", 0), True, cry))
     return factors
 
 
@@ -426,6 +458,23 @@ def cry_for_help(body: Text, rules: Rules) -> list[str]:
     if not cry or body.any(rules.cry_unless) or whole_joke(body, rules):
         return []
     return cry
+
+
+def _mostly_cry(body: Text, rules: Rules) -> bool:
+    """The cry and other alarm words are at least half of what the text says."""
+    rest = body.value
+    for term in (*rules.cry, *rules.distress):
+        if term.may_occur_in(rest):
+            rest = term.pattern.sub(" ", rest)
+    return _content_weight(rest, rules) <= _content_weight(body.value, rules) - _content_weight(rest, rules)
+
+
+def _content_weight(text: str, rules: Rules) -> int:
+    for filler in rules.filler:
+        text = text.replace(filler, "")
+    content = _NOT_CONTENT.sub("", text)
+    # A Chinese character carries about a word: 停电 is a complaint, "ok" is not.
+    return len(content) + (rules.cjk_weight - 1) * len(_CJK.findall(content))
 
 
 def _context_factors(facts: ComplaintFacts, context: Context, rules: Rules) -> list[Factor]:
@@ -474,14 +523,8 @@ def check_validity(
 
 
 def _vague_or_joke(facts: ComplaintFacts, assessment: Assessment, body: Text, rules: Rules) -> str | None:
-    content = body.value
-    for filler in rules.filler:
-        content = content.replace(filler, "")
-    content = _NOT_CONTENT.sub("", content)
     category = next(f for f in assessment.factors if f["name"] == "category")
-    # A Chinese character carries about a word: 停电 is a complaint, "ok" is not.
-    weighted = len(content) + (rules.cjk_weight - 1) * len(_CJK.findall(content))
-    if weighted < rules.min_content_chars:
+    if _content_weight(body.value, rules) < rules.min_content_chars:
         return NO_FACTS
     if body.any(rules.joke) and not _strong_evidence(body, category["value"], rules):
         return JOKE

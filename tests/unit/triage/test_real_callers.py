@@ -405,3 +405,130 @@ def test_a_rules_file_without_the_newer_keys_keeps_the_older_behaviour() -> None
     raw["validity"]["cjk_weight"] = 0
     with pytest.raises(ValueError, match="cjk_weight"):
         parse_rules(raw, load_reference(), "broken.toml")
+
+
+# ---- a second review: ordinary and adversarial texts ---------------------------------------------------
+
+TAKE_BACK_AFTER_A_NEGATION_CONFIRMS: list[Row] = [
+    ("停电了 不是开玩笑 我妈要吸氧", True, "P1", "P1", "medical_access"),
+    ("停電咗 唔係講笑 阿媽要吸氧", True, "P1", "P1", "medical_access"),
+    ("power is out, not kidding, my dad is on oxygen", True, "P1", "P1", "medical_access"),
+    ("no power this is not a test my mum uses cpap", True, "P1", "P1", "medical_access"),
+    ("help help not kidding trapped in lift", True, "P1", "P1", None),  # "not" negates "kidding" only
+    ("fire fire fire jk", False, "P4", "P4", None),  # an unnegated take-back still retracts
+]
+
+
+@table(TAKE_BACK_AFTER_A_NEGATION_CONFIRMS)
+def test_a_take_back_after_a_negation_confirms_the_danger(
+    text: str, valid: bool, most: str, least: str, category: str | None
+) -> None:
+    check(text, valid, most, least, category)
+
+
+A_QUESTION_OR_NOBODY_HOME_DENIES_NOTHING: list[Row] = [
+    ("棟樓塌咗 唔知有冇人困咗喺入面", True, "P1", "P1", None),  # 有冇: whether, not a denial
+    ("屋企冇人煤气漏咗", True, "P1", "P1", "gas_leak"),  # nobody home does not deny a gas leak
+    ("电梯停咗 冇人困住", True, "P2", "P4", "other"),  # nobody trapped still denies a trapping
+]
+
+
+@table(A_QUESTION_OR_NOBODY_HOME_DENIES_NOTHING)
+def test_a_question_or_nobody_at_home_is_no_denial(
+    text: str, valid: bool, most: str, least: str, category: str | None
+) -> None:
+    check(text, valid, most, least, category)
+
+
+A_NEW_SUBJECT_AFTER_SAFE_IS_SOMEONE_ELSE: list[Row] = [
+    ("im fine my dad is not breathing", True, "P1", "P1", None),
+    ("we are ok the fire is spreading to the flat next door", True, "P1", "P1", None),
+    ("我没事我老公晕倒了", True, "P1", "P1", None),
+    ("everyone got out of the fire", True, "P3", "P4", None),  # one phrase: still answered
+]
+
+
+@table(A_NEW_SUBJECT_AFTER_SAFE_IS_SOMEONE_ELSE)
+def test_a_new_subject_after_a_safe_statement_reports_another_danger(
+    text: str, valid: bool, most: str, least: str, category: str | None
+) -> None:
+    check(text, valid, most, least, category)
+
+
+# Ordinary complaints the danger terms once caught: never P1, and "P3" where not P2 either.
+ORDINARY_COMPLAINTS: list[tuple[str, str]] = [
+    # missing: a river or a storm is a place or a drain; 找不到 + an object is not a missing person
+    ("外卖员找不到我家，因为河边的路牌坏了", "P2"),
+    ("司机找不到路，河西那条路封了", "P2"),
+    ("河边的路灯坏了，打电话给保安没人应", "P2"),
+    ("I reported the blocked storm drain last week and they are not answering my calls", "P2"),
+    ("I can't find someone to fix the storm drain on our street", "P2"),
+    ("The bus driver keeps missing our stop on River Road", "P2"),
+    # trapped: someone in a lift doing something, not stuck in it
+    ("电梯坏了，里面有人贴了很多小广告", "P2"),
+    ("电梯停了，里面有人吸烟很臭", "P2"),
+    ("The lift smells because someone inside smokes", "P2"),
+    ("The lift is too small and people inside get squashed every morning", "P2"),
+    ("落大雨 困喺屋企 好闷", "P2"),
+    # fire: place names, a safety poster, cigarette smoke, cooking fumes
+    ("附近有火葬场，晚上很臭", "P2"),
+    ("我家旁边有火炉山公园", "P2"),
+    ("楼道贴着小心火烛，但是堆满杂物", "P2"),
+    ("走廊好多烟味，有人在楼梯间抽烟", "P2"),
+    ("楼下大排档好多烟", "P2"),
+    ("樓下大排檔嘅油煙好大", "P2"),
+    ("我家里附近的烧烤摊很吵到半夜", "P2"),  # a barbecue nearby, not indoors
+    # stranded: on a roof with no water and no stranding
+    ("They're drilling on the roof since 7am, very noisy", "P2"),
+    ("we are having a party on the rooftop this saturday", "P2"),
+    # medical device: oxygen that is nobody's treatment
+    ("教室里人太多，氧气不够，很闷", "P2"),
+    ("楼下水族店的鱼缸氧气不够", "P2"),
+    ("停电了，五街的氧气吧关门了", "P2"),
+    ("The oxygen bar on 5th street has been without power since noon", "P2"),
+    ("洗肾中心的停车场好乱", "P2"),
+    ("透析中心的停车场好乱", "P2"),
+    # flooding in a home: a water bill, water pressure, a water heater, a phone
+    ("水费越来越贵，贵到心口痛", "P2"),
+    ("水压越来越低，洗头洗到腰都酸", "P2"),
+    ("热水器出水很快就变冷，我妈在里面洗澡经常着凉", "P2"),
+    ("我爸的手机进水了，他行动不便，请问哪里可以修", "P2"),
+    ("小区燃气断供三天了，什么时候恢复", "P2"),  # a supply cut, not a leak
+    # injury: 车仔面 is a noodle stall, not a son
+    ("大风吹倒招牌，砸中咗楼下嘅车仔面档", "P2"),
+    ("树倒了压到了楼下的车仔面档", "P2"),
+    # a cry inside a complaint about noise, rubbish or a lamp is not a cry for help
+    ("Please help, the streetlight outside my house has been out for a week.", "P3"),
+    ("Our neighbours are noisy, sos", "P3"),
+    ("救命啊 楼上装修吵死了", "P3"),
+    ("救命 垃圾站好臭", "P3"),
+    ("SOS SOS 你们这些废物 垃圾三天没人收", "P3"),
+]
+
+
+@pytest.mark.parametrize(("text", "most"), ORDINARY_COMPLAINTS, ids=[r[0] for r in ORDINARY_COMPLAINTS])
+def test_an_ordinary_complaint_is_not_a_danger_to_life(text: str, most: str) -> None:
+    a = judge(ComplaintFacts(text), rules=RULES).assessment
+    assert a.level >= most and not a.life_threatening, (a.level, a.factors)
+
+
+def test_a_cry_that_is_all_the_text_says_is_still_p2() -> None:
+    # the same as "SOS SOS SOS SOS": a caller who could say nothing else is called back within the hour
+    assert judge(ComplaintFacts("help help help help help"), rules=RULES).assessment.level == "P2"
+
+
+@pytest.mark.parametrize(
+    ("text", "evidence"),
+    [
+        ("lol im stuck in the lift help", ["stuck in the lift"]),
+        ("haha help we're trapped in the lift", ["trapped in the lift"]),
+    ],
+)
+def test_overlapping_danger_evidence_is_recorded_once(text: str, evidence: list[str]) -> None:
+    factors = {f["name"]: f for f in judge(ComplaintFacts(text), rules=RULES).assessment.factors}
+    assert factors["danger_to_life"]["evidence"] == evidence
+
+
+def test_a_text_opencc_cannot_take_is_converted_around_what_it_cannot() -> None:
+    assert normalise("電梯\ud800困人") == "电梯\ud800困人"
+    assert judge(ComplaintFacts("\ud800煤氣洩漏"), rules=RULES).assessment.level == "P1"
