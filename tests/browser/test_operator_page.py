@@ -173,6 +173,15 @@ async def test_an_operator_handles_calls_with_the_keyboard_only(
     await expect(outcome).to_be_focused()
     await page.screenshot(path=str(shots / "06b-follow-up-no-outcome.png"))
     assert sent == [] and (await load(store, settled["id"])).status == "resolved"
+    # A call that reached nobody: the row stays, ready for the next call, with no outcome left chosen (Record
+    # again counted another try) and the try counted (found by a review of the page).
+    await outcome.select_option("not_reached")
+    await follow.locator(".fu-record").click()
+    await expect(page.locator("#fu-message")).to_contain_text("未接通 not reached")
+    await expect(outcome).to_have_value("")
+    await expect(follow.locator("td").nth(3)).to_have_text("1")
+    assert (await load(store, settled["id"])).follow_up_attempts == 1
+    await outcome.focus()
     await keys.press("ArrowDown")  # satisfied
     await keys.press("ArrowDown")  # partly satisfied
     await keys.press("ArrowDown")  # not satisfied
@@ -233,6 +242,10 @@ async def test_a_call_submitted_twice_files_one_complaint(
     await expect(page.locator("#agree-code")).to_have_text(found[0]["tracking_code"])
     await expect(page.locator("#call-result")).to_be_in_viewport()
     await page.screenshot(path=str(shots / "01-filed-agree-time.png"))
+    # The next call begins: the last call's agreed-time form closes, or a time settled with this caller would be
+    # recorded on the last one's case (found by a review of the page).
+    await page.locator("#description").press_sequentially("Water")
+    await expect(page.locator("#agree")).to_be_hidden()
     # And in the stream, where a second complaint projected later would show too: nothing but this call
     # writes events here (no workers run).
     info = await nc.jetstream().stream_info(stream_spec.name, subjects_filter=stream_spec.events_filter)

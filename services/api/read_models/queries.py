@@ -168,8 +168,9 @@ async def department_queue(
         f"return_count, reopen_count, "
         "EXTRACT(EPOCH FROM accept_by - $2)::bigint AS seconds_to_accept, "
         f"EXTRACT(EPOCH FROM resolve_by - $2)::bigint AS seconds_to_resolve, {overdue_sql('$2')} AS overdue, "
-        # Looked up only for a case reopened (few), by the (complaint_id, version DESC) index.
-        f"CASE WHEN reopen_count > 0 THEN (SELECT t.detail ->> 'reason' FROM {S}.complaint_timeline t "
+        # Looked up only for a case reopened (few), and never once its personal data is erased: the reason may be
+        # the caller's words.
+        f"CASE WHEN reopen_count > 0 AND NOT redacted THEN (SELECT t.detail ->> 'reason' FROM {S}.complaint_timeline t "
         "WHERE t.complaint_id = c.id AND t.kind = 'ComplaintReopened' ORDER BY t.version DESC LIMIT 1) "
         "END AS reopen_reason, "
         "count(*) OVER () AS total "
@@ -190,15 +191,18 @@ async def board_counts(conn: Conn, *, now: datetime | None = None) -> dict[str, 
     "open": n, "overdue": n}, and what waits on command: `escalated_to_command` (open cases escalated to level
     2 or in the command queue), `escalated_individual` (those of them in no incident, and every one in the
     command queue), `extension_pending` (open, unanswered), `dead_letters` (neither re-driven
-    successfully nor followed by the newer dead letter of a failed retry)."""
+    successfully nor followed by the newer dead letter of a failed retry); and `map_districts`, the open cases
+    per district, all of them (`open`) and those with a point on the map (`located`): a case reported by
+    district alone has no coordinates, and counted from the map's points a district with open cases said 0."""
     rows = await conn.fetch(
-        f"SELECT status, COALESCE(level, 'unassessed') AS level, count(*) AS n, "
+        f"SELECT status, COALESCE(level, 'unassessed') AS level, district, count(*) AS n, "
+        "count(*) FILTER (WHERE lat IS NOT NULL AND lon IS NOT NULL) AS located, "
         f"count(*) FILTER (WHERE {overdue_sql('$2')}) AS overdue, "
         "count(*) FILTER (WHERE escalation_level >= 2 OR department = $1) AS escalated_to_command, "
         "count(*) FILTER (WHERE (escalation_level >= 2 AND incident_id IS NULL) OR department = $1) "
         "AS escalated_individual, "
         "count(*) FILTER (WHERE extension_pending) AS extension_pending "
-        f"FROM {S}.complaints GROUP BY 1, 2",
+        f"FROM {S}.complaints GROUP BY 1, 2, 3",
         COMMAND_QUEUE, _now(now),
     )  # fmt: skip
     dead = await conn.fetchval(
@@ -208,6 +212,7 @@ async def board_counts(conn: Conn, *, now: datetime | None = None) -> dict[str, 
     by_level: dict[str, int] = {}
     waiting = {"escalated_to_command": 0, "escalated_individual": 0, "extension_pending": 0}
     overdue = 0
+    districts: dict[str | None, dict[str, Any]] = {}
     for row in rows:
         by_status[row["status"]] = by_status.get(row["status"], 0) + row["n"]
         overdue += row["overdue"]
@@ -215,6 +220,11 @@ async def board_counts(conn: Conn, *, now: datetime | None = None) -> dict[str, 
             by_level[row["level"]] = by_level.get(row["level"], 0) + row["n"]
             for key in waiting:
                 waiting[key] += row[key]
+            place = districts.setdefault(
+                row["district"], {"district": row["district"], "open": 0, "located": 0}
+            )
+            place["open"] += row["n"]
+            place["located"] += row["located"]
     return {
         "by_status": by_status,
         "by_level": by_level,
@@ -222,6 +232,9 @@ async def board_counts(conn: Conn, *, now: datetime | None = None) -> dict[str, 
         "overdue": overdue,
         **waiting,
         "dead_letters": int(dead),
+        "map_districts": sorted(
+            districts.values(), key=lambda d: (d["district"] is None, d["district"] or "")
+        ),
     }
 
 
@@ -387,17 +400,6 @@ async def hotspots(
     return [{**_row(r), "change": r["last"] - r["before"]} for r in rows]
 
 
-async def open_by_district(conn: Conn) -> list[dict[str, Any]]:
-    """Open complaints per district, by the district column: all of them (`open`), and those with a point on
-    the map (`located`). A case reported by district alone (a caller naming the district) has no coordinates:
-    counted from the map's points, a district with open cases said 0. `district` is None for those in none."""
-    rows = await conn.fetch(
-        "SELECT district, count(*) AS open, count(*) FILTER (WHERE lat IS NOT NULL AND lon IS NOT NULL) AS located "
-        f"FROM {S}.complaints WHERE status IN {_OPEN_SQL} GROUP BY district ORDER BY district NULLS LAST"
-    )
-    return [_row(r) for r in rows]
-
-
 async def map_points(conn: Conn, *, limit: int = 5000) -> list[dict[str, Any]]:
     """Open complaints with a location, for the staff map (exact coordinates: staff only)."""
     rows = await conn.fetch(
@@ -542,15 +544,14 @@ async def board(conn: Conn, *, now: datetime | None = None) -> dict[str, Any]:
     shows the top ones); what is with command comes both per complaint (`escalated_to_command`, newest first)
     and as the board shows it: per incident, then the cases to decide one by one (`escalated_individual`).
     `merge_suggestions`: active incidents that may be one event (`merge_suggestions`); `map_districts`: the map's
-    counts per district, of every open case of the district, located or not (`open_by_district`)."""
+    counts per district, of every open case of the district, located or not (from `board_counts`' one pass)."""
     at = _now(now)
+    counts = await board_counts(conn, now=at)
+    map_districts = counts.pop("map_districts")
     return {
         "as_of": at,
         "position": await projection_position(conn),
-        "counts": {
-            **await board_counts(conn, now=at),
-            **await unassigned_counts(conn),
-        },
+        "counts": {**counts, **await unassigned_counts(conn)},
         "departments": await department_stats(conn, now=at),
         "incidents": await incidents_with_counts(conn, now=at, by_urgency=True),
         "merge_suggestions": await merge_suggestions(conn),
@@ -563,5 +564,5 @@ async def board(conn: Conn, *, now: datetime | None = None) -> dict[str, Any]:
         "overdue": await overdue_list(conn, now=at),
         "hotspots": await hotspots(conn, now=at),
         "map": await map_points(conn),
-        "map_districts": await open_by_district(conn),
+        "map_districts": map_districts,
     }

@@ -1,8 +1,8 @@
 // A department's queue: countdowns to its deadlines, and accept / return / resolve through the command API.
 // Above it, the department's cases per incident, with Accept all / Resolve all for one incident at once.
 import {
-  api, bi, el, fmtDuration, fmtTime, incidentStatus, labelCells, liveEvents, loaded, loadFailed, loginFlow, names, once,
-  problemText, refetcher, say, showConnection, statusLabel, whenChanged,
+  api, bi, el, fmtDuration, fmtTime, incidentStatus, labelCells, liveEvents, loadFailed, loaded, loginFlow, names,
+  once, problemText, refetcher, say, setCityZone, showConnection, statusLabel, whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -259,6 +259,7 @@ loginFlow({
   async onReady(who) {
     me = who;
     reference = await api("/api/v1/reference");
+    setCityZone(reference.area.time_zone);  // the board's zone, whatever this PC's clock is set to
     $("dept-name").replaceChildren(" · ", names(reference.departments, me.department));
     await refresh();
     setInterval(tick, 1000);

@@ -2,8 +2,8 @@
 // facts, first-contact resolution, repeat calls, agreed time and follow-up calls. Keyboard only works:
 // every action is a form field or a button in reading order; Enter in the number looks up the history.
 import {
-  api, bi, el, fmtTime, incidentStatus, liveEvents, loginFlow, nameText, names, newKey, once, problemText, say, serverNow,
-  statusLabel, whenChanged,
+  api, bi, el, fmtTime, incidentStatus, liveEvents, loginFlow, nameText, names, newKey, once, problemText, say,
+  serverNow, setCityZone, statusLabel, whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -20,6 +20,7 @@ function callResult(code, zh, en, kind = "ok") {
 
 async function start() {
   [state.guide, state.reference] = await Promise.all([api("/api/v1/operator/guide"), api("/api/v1/reference")]);
+  setCityZone(state.reference.area.time_zone);
   renderSteps();
   fillSelect($("category"), state.reference.categories, "— 类别 category —");
   fillSelect($("district"), state.reference.districts, "— 区 district —");
@@ -42,6 +43,8 @@ function callStarted() {
   if (state.callStartedAt) return;
   state.callStartedAt = serverNow().toISOString(); // not the PC's clock: it may be off
   say($("call-result"), ""); // a new call: the last one's code is read out by now
+  // And the last call's agreed-time form closes: a time settled with this caller would go on the last one's case.
+  $("agree").hidden = true;
 }
 
 // -- caller history -----------------------------------------------------------------------------------
@@ -272,8 +275,14 @@ function followUpRow(item) {
       const where = result.status === "reopened"
         ? ` → 重启至 reopened to ${nameText(departments(), result.department)}` : "";
       say($("fu-message"), `${item.tracking_code}: ${OUTCOME_WORDS[outcome.value]}${where}`, "ok");
-      // The read models may lag the command: take the row out now unless the case stays in the queue.
-      if (result.status !== "resolved") row.remove();
+      // The read models may lag the command: take the row out now unless the case stays in the queue. One that
+      // stays (a call that reached nobody) is made ready for the next call: no outcome, one more try counted.
+      if (result.status !== "resolved") {
+        row.remove();
+      } else {
+        tries.textContent = String(Number(tries.textContent) + (outcome.value === "not_reached" ? 1 : 0));
+        outcome.value = ""; reason.value = "";
+      }
     } catch (error) { say($("fu-message"), `${item.tracking_code}: ${problemText(error)}`, "error"); }
   } });
   // The number to call is opened on request only (each opening is logged), never sent with the queue.
@@ -288,11 +297,12 @@ function followUpRow(item) {
       } catch (error) { say($("fu-message"), `${item.tracking_code}: ${problemText(error)}`, "error"); }
     } });
   caller.append(reveal);
+  const tries = el("td", { text: String(item.follow_up_attempts) });
   const row = el("tr", { "data-code": item.tracking_code },
     el("td", { class: "code", text: item.tracking_code }),
     el("td", {}, item.level ? el("span", { class: `level ${item.level}`, text: item.level }) : "—"),
     el("td", {}, item.resolved_by ? names(departments(), item.resolved_by) : "—"),
-    el("td", { text: String(item.follow_up_attempts) }), caller,
+    tries, caller,
     el("td", {}, outcome, hint), el("td", {}, reason), el("td", {}, record));
   return row;
 }

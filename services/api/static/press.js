@@ -1,8 +1,8 @@
 // Press officers draft notices in Chinese and English, watch their approval state and publish approved
 // text; command staff (same page) approve.
 import {
-  api, bi, el, fmtTime, incidentStatus, labelCells, liveEvents, loaded, loadFailed, loginFlow, problemText, refetcher, say,
-  showConnection, whenChanged,
+  api, bi, el, fmtTime, incidentStatus, labelCells, liveEvents, loadFailed, loaded, loginFlow, problemText,
+  refetcher, say, setCityZone, showConnection, whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -140,6 +140,7 @@ loginFlow({
   async onReady(who) {
     me = who;
     $("draft").hidden = me.kind !== "press";
+    setCityZone((await api("/api/v1/reference")).area.time_zone);  // times as the board says them
     await Promise.all([loadIncidents(), refresh()]);
     const onNotices = whenChanged(["notices"], refresh), onIncidents = whenChanged(["incidents"], loadIncidents, 10000);
     liveEvents({ onChange: (change) => { onNotices(change); onIncidents(change); },

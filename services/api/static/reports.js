@@ -1,6 +1,6 @@
 // The after-action summary: figures for one incident or for everything, and the same figures as CSV.
 import {
-  api, bi, el, fmtNumber, fmtTime, incidentStatus, labelCells, loginFlow, names, problemText, say,
+  api, bi, el, fmtNumber, fmtTime, incidentStatus, labelCells, loginFlow, names, problemText, say, setCityZone,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -70,6 +70,7 @@ loginFlow({
   roles: ["command", "press"],
   async onReady() {
     reference = await api("/api/v1/reference");
+    setCityZone(reference.area.time_zone);
     const incidents = (await api("/api/v1/incidents")).items;
     $("incident").append(...incidents.map((i) => el("option", { value: i.id, text: `${i.title}（${incidentStatus(i.status).textContent}）` })));
     await show();
