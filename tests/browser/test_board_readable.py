@@ -91,4 +91,13 @@ async def test_the_board_says_times_in_words_counts_every_case_and_keeps_its_hea
     await expect(board.locator("#conn")).to_be_in_viewport()
     await expect(board.locator("#asof")).to_be_in_viewport()
     await board.screenshot(path=shots / "03-scrolled-header-in-view.png")
+    # What is scrolled into view from above lands below the header however tall it wrapped (5rem was less).
+    await board.set_viewport_size({"width": 700, "height": 900})
+    header = await board.locator("header.top").bounding_box()
+    assert header is not None
+    tall = int(header["height"]) + 8  # offsetHeight: whole pixels
+    await expect(board.locator("html")).to_have_css(
+        "scroll-padding-top", re.compile(rf"^({tall}|{tall + 1})px$")
+    )
+    assert tall > 5 * 16 + 8, header  # it wrapped past what the fixed 5rem kept clear
     await board.close()

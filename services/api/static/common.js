@@ -451,3 +451,19 @@ export function refetcher(load) {
     }
   };
 }
+
+// A follow-up call's outcomes (FollowUpRecorded.satisfaction; not_reached: a call that reached nobody), in the
+// order the operator chooses from.
+export const FOLLOW_UP_OUTCOMES = {
+  satisfied: ["满意", "satisfied"], partly_satisfied: ["基本满意", "partly satisfied"],
+  not_satisfied: ["不满意", "not satisfied"], not_reached: ["未接通", "not reached"],
+};
+
+// A sticky header is as tall as its lines wrap: what is scrolled into view from above (Shift+Tab, an anchor)
+// lands below it, not under it. The padding follows the header's height.
+const stickyHeader = document.querySelector("header.top.sticky");
+if (stickyHeader && window.ResizeObserver) {
+  new ResizeObserver(() => {
+    document.documentElement.style.setProperty("--sticky-header", `${stickyHeader.offsetHeight + 8}px`);
+  }).observe(stickyHeader);
+}

@@ -2,8 +2,8 @@
 // facts, first-contact resolution, repeat calls, agreed time and follow-up calls. Keyboard only works:
 // every action is a form field or a button in reading order; Enter in the number looks up the history.
 import {
-  api, bi, el, fmtTime, incidentStatus, liveEvents, loginFlow, nameText, names, newKey, once, problemText, say,
-  serverNow, setCityZone, statusLabel, whenChanged,
+  FOLLOW_UP_OUTCOMES, api, bi, el, fmtTime, incidentStatus, liveEvents, loginFlow, nameText, names, newKey, once,
+  problemText, say, serverNow, setCityZone, statusLabel, whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -235,8 +235,8 @@ function resetCard() {
 
 // No outcome is chosen for the operator: a Record pressed without one would file "satisfied", and a caller who
 // was not would never be called back.
-const OUTCOMES = [["", "— 请选择 choose —"], ["satisfied", "满意 satisfied"], ["partly_satisfied", "基本满意 partly satisfied"],
-  ["not_satisfied", "不满意 not satisfied"], ["not_reached", "未接通 not reached"]];
+const OUTCOMES = [["", "— 请选择 choose —"],
+  ...Object.entries(FOLLOW_UP_OUTCOMES).map(([value, [zh, en]]) => [value, `${zh} ${en}`])];
 const OUTCOME_WORDS = Object.fromEntries(OUTCOMES);
 
 async function loadFollowUps() {

@@ -1,6 +1,7 @@
 // The after-action summary: figures for one incident or for everything, and the same figures as CSV.
 import {
-  api, bi, el, fmtNumber, fmtTime, incidentStatus, labelCells, loginFlow, names, problemText, say, setCityZone,
+  FOLLOW_UP_OUTCOMES, api, bi, el, fmtNumber, fmtTime, incidentStatus, labelCells, loginFlow, names, problemText,
+  say, setCityZone,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -13,11 +14,6 @@ const TOTALS = {
   reopened_complaints: ["重启工单", "reopened"], media_exposure: ["媒体曝光", "media exposure"],
 };
 
-// The follow-up call's answers (FollowUpRecorded.satisfaction).
-const SATISFACTION = {
-  satisfied: ["满意", "satisfied"], partly_satisfied: ["基本满意", "partly satisfied"],
-  not_satisfied: ["不满意", "not satisfied"], not_reached: ["未接通", "not reached"],
-};
 const num = (v, d = 0) => el("td", { class: "num", text: fmtNumber(v, d) });
 const fill = (id, rows) => $(id).replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { class: "empty", colspan: 7, text: "无数据 no data" }))]));
 
@@ -40,7 +36,7 @@ async function show() {
       num(t.complaints), num(t.median_minutes_to_accept, 1), num(t.p90_minutes_to_accept, 1), num(t.median_minutes_to_resolve, 1), num(t.p90_minutes_to_resolve, 1))));
     labelCells($("timing").closest("table"));  // seven columns: a block per row on a phone
     fill("satisfaction", Object.entries(r.satisfaction).map(([k, v]) => el("tr", { "data-answer": k },
-      el("th", {}, SATISFACTION[k] ? bi(...SATISFACTION[k]) : k), num(v))));
+      el("th", {}, FOLLOW_UP_OUTCOMES[k] ? bi(...FOLLOW_UP_OUTCOMES[k]) : k), num(v))));
     say($("message"), "");
   } catch (error) {
     say($("message"), `读取失败 Not loaded: ${problemText(error)}`, "error");
