@@ -65,7 +65,13 @@ def _encoder() -> Callable[[Any], str]:
 
 
 _ENCODE = _encoder()
-_FORGET_CALLER_TEXT = "UPDATE complaint_timeline SET detail = detail - 'comment' - 'note' WHERE complaint_id = $1 AND version < $2"
+# And a reopening's reason (an unhappy follow-up call's words), with the escalation that quotes it ("reopened 2
+# times: ..."); staff's own reasons (a dispatch, a return, a missed deadline) stay.
+_FORGET_CALLER_TEXT = (
+    "UPDATE complaint_timeline SET detail = detail - 'comment' - 'note' - CASE WHEN kind = 'ComplaintReopened' "
+    "OR (kind = 'ComplaintEscalated' AND detail ->> 'reason' LIKE 'reopened %') THEN 'reason' ELSE '' END "
+    "WHERE complaint_id = $1 AND version < $2"
+)
 
 
 def timeline_row(event: Any) -> Append:

@@ -9,14 +9,17 @@ from typing import Any
 
 import asyncpg
 
+from events.complaint import Complaint
+from events.mapper import make_mapper
 from events.reference import load_reference
 from events.store import JetStreamEventStore
+from events.store.aggregates import AggregateStore
 from projections.rebuild import rebuild_schema
 from services.api.open311_requests import service_request
 from services.api.read_models import public, queries, report
 from services.api.read_queries import open311_rows
 from tests.integration.projections.conftest import MakeRunner
-from tests.integration.projections.day import Day, write_day
+from tests.integration.projections.day import Day, _assess, _receive, write_day
 from tests.integration.projections.snapshot import snapshot
 
 
@@ -207,3 +210,37 @@ async def test_the_live_projector_carries_on_after_a_rebuild_swapped_its_tables(
     assert runner.position == await store.last_sequence()
     fresh = await rebuild_schema(store, pg, swap=False)
     assert await snapshot(pg, fresh) == await snapshot(pg)
+
+
+async def test_an_erased_complaints_history_keeps_no_caller_words_in_its_reopenings(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    """An unhappy follow-up's words become the reopening's reason, and from a second reopening the escalation's
+    ("reopened 2 times: ..."): both stayed in the case's history and on the board after its personal data was
+    erased (found by a review of the pages). The complaint row's `escalated_why` still quotes it: noted."""
+    words = "Mrs Li at flat 3B says the stump still blocks her door"
+    case = _receive("fallen_tree", 22.80, 114.30)
+    case.validate()
+    _assess(case, "P3", 30)
+    case.dispatch("parks", by="dispatch-rules", reason="category route")
+    case.accept("parks")
+    for _ in range(2):
+        case.resolve("parks", "Tree removed")
+        case.record_follow_up(True, "not_satisfied", words)
+        case.reopen_and_escalate_repeats(words, by="operator:desk 3")
+    await AggregateStore(store, make_mapper()).save(case)
+    runner = await make_runner()
+    await runner.catch_up()
+    before = await queries.complaint_detail(pg, case.id)
+    assert before is not None and words in str(before["timeline"])  # staff read why, until the erasure
+    case = await AggregateStore(store, make_mapper()).get(case.id, Complaint)
+    case.redact("Citizen asked to be forgotten")
+    await AggregateStore(store, make_mapper()).save(case)
+    await runner.catch_up()
+    after = await queries.complaint_detail(pg, case.id)
+    assert after is not None and after["redacted"]
+    assert "Mrs Li" not in str(after["timeline"]), after["timeline"]
+    kinds = [t["kind"] for t in after["timeline"]]
+    assert kinds.count("ComplaintReopened") == 2 and "ComplaintEscalated" in kinds  # the steps stay
+    reasons = [t["detail"].get("reason") for t in after["timeline"] if t["kind"] == "ComplaintDispatched"]
+    assert reasons == ["category route"]  # staff's own reasons stay
