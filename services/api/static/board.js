@@ -344,7 +344,12 @@ function preview(tr) {
 const validMinutes = (n) => Number.isInteger(n) && n >= 1 && n <= MAX_MINUTES;
 
 // A refusal, or a value that cannot be sent, is said in the row: the officer's eyes are on it.
-const sayInRow = (tr, text, kind = "error") => say(tr.querySelector(".row-message"), text, kind);
+// Said in the row acted on, and kept in view: the page above it may have grown meanwhile (a banner, a refetch).
+function sayInRow(tr, text, kind = "error") {
+  const message = tr.querySelector(".row-message");
+  say(message, text, kind);
+  if (text) message.scrollIntoView({ block: "nearest" });
+}
 
 function grantExtension(tr) {
   const input = tr.querySelector("input.minutes"), minutes = Number(input.value);
