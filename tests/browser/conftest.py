@@ -23,6 +23,7 @@ from services.api import auth
 from services.api.app import build_app
 from services.embedded.ports import free_port
 from services.settings import Settings
+from tests.support.waiting import wait_until_async
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -149,3 +150,15 @@ async def running_stack(nats_url: str, database_url: str, stream: str) -> AsyncI
 async def stack(nats_url: str, database_url: str, stream_spec: Any) -> AsyncIterator[Stack]:
     async with running_stack(nats_url, database_url, stream_spec.name) as running:
         yield running
+
+
+async def box_of(locator: Any, what: str) -> Any:
+    """Where `locator` is on the page: a live page may redraw it between finding and measuring it."""
+    boxes: list[Any] = []
+
+    async def measured() -> bool:
+        boxes.append(await locator.bounding_box())
+        return boxes[-1] is not None
+
+    await wait_until_async(measured, what)
+    return boxes[-1]

@@ -24,10 +24,9 @@ from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from services.api import lateness
 from services.runtime.tracking import WORKERS, load_tracking
-from tests.browser.conftest import Stack
+from tests.browser.conftest import Stack, box_of
 from tests.integration.projections.typhoon_night import typhoon_night
 from tests.support.notices import approval_of
-from tests.support.waiting import wait_until_async
 
 expect = pytest.importorskip(
     "playwright.async_api", reason="Playwright for Python is a dev dependency"
@@ -419,15 +418,3 @@ async def test_board_puts_the_most_urgent_incidents_first_and_groups_what_waits_
     page = await board.locator("html").bounding_box()
     assert page is not None and page["height"] < 3000, page  # a drill's board was ~10,500 px tall
     await board.close()
-
-
-async def box_of(locator: Any, what: str) -> Any:
-    """Where `locator` is on the page: a live page may redraw it between finding and measuring it."""
-    boxes: list[Any] = []
-
-    async def measured() -> bool:
-        boxes.append(await locator.bounding_box())
-        return boxes[-1] is not None
-
-    await wait_until_async(measured, what)
-    return boxes[-1]

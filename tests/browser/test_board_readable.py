@@ -17,7 +17,7 @@ import pytest
 from events.mapper import make_mapper
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
-from tests.browser.conftest import Stack
+from tests.browser.conftest import Stack, box_of
 from tests.browser.test_board_pages import post, ready, sign_in
 from tests.integration.projections.typhoon_night import typhoon_night
 
@@ -74,8 +74,8 @@ async def test_the_board_says_times_in_words_counts_every_case_and_keeps_its_hea
     await expect(overdue).to_have_count(7)
     await expect(overdue.first.locator("td.wait")).to_have_text(re.compile(r"^1[0-2]分 1[0-2] min$"))
     await expect(overdue.first.locator("td.undispatched")).to_have_text("未派单 not dispatched")
-    code = await overdue.first.locator("td.code").bounding_box()
-    assert code is not None and code["height"] < 30, code
+    code = await box_of(overdue.first.locator("td.code"), "an overdue case's code")
+    assert code["height"] < 30, code
     await board.locator("#h-overdue").scroll_into_view_if_needed()
     await board.screenshot(path=shots / "02-overdue-in-words.png")
 

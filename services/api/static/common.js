@@ -231,7 +231,6 @@ const PROBLEMS = {
   person_required: ["请填写责任人姓名", "name the person responsible"],
   person_too_long: ["姓名过长", "the name is too long"],
   person_invalid: ["姓名含有控制字符", "the name has control characters"],
-  reason_required: ["请填写理由", "a reason is required"],
 };
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
