@@ -84,6 +84,10 @@ class NatsServer:
         return f"http://{self.host}:{self.http_port}"
 
     @property
+    def log_path(self) -> Path:
+        return self.log_file or self.store_dir / f"{self.server_name}.log"
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
@@ -122,7 +126,7 @@ class NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         conf = self.store_dir / f"{self.server_name}.conf"
         conf.write_text(self.config_text())
-        out = open(self.log_file or self.store_dir / f"{self.server_name}.log", "ab")
+        out = open(self.log_path, "ab")
         with out:
             self._process = subprocess.Popen(
                 [nats_server_binary(), "-c", str(conf)],
@@ -140,7 +144,7 @@ class NatsServer:
 
     def _ready(self) -> bool:
         if self._process is not None and self._process.poll() is not None:
-            raise RuntimeError(f"nats-server exited with {self._process.returncode}; see its log")
+            raise RuntimeError(f"nats-server exited with {self._process.returncode}: {self._last_words()}")
         if not port_open(self.host, self.http_port):
             return False
         try:
@@ -149,6 +153,14 @@ class NatsServer:
                 return bool(response.status == 200)
         except OSError:
             return False
+
+    def _last_words(self, lines: int = 5) -> str:
+        """The end of its log (why it exited: a port taken, a bad config), and where the rest is."""
+        try:
+            tail = self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            tail = []
+        return " | ".join(line.strip() for line in tail) + f" (log: {self.log_path})"
 
     def varz(self) -> dict[str, object]:
         with urllib.request.urlopen(self.monitor_url + "/varz", timeout=2) as response:

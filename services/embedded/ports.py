@@ -14,6 +14,11 @@ from pathlib import Path
 _LOW_PORTS = (10000, 32767)
 _EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
+# Ports this process has handed out. A port is free until its server binds it, and servers are often chosen
+# together and launched after (a cluster's nine ports): without this, two of them could get the same port,
+# and one node would exit with "address already in use" (a CI run saw a test cluster's node exit so).
+_handed_out: set[int] = set()
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on now, chosen below the range outgoing connections use when the kernel says
@@ -23,16 +28,23 @@ def free_port(host: str = "127.0.0.1") -> int:
         high = min(high, int(_EPHEMERAL_RANGE.read_text().split()[0]) - 1)
     except (OSError, ValueError, IndexError):
         high = 0
+    if len(_handed_out) > (high - low) // 2:
+        _handed_out.clear()  # a long-lived process: the early ones' servers are long gone
     for port in random.sample(range(low, high + 1), min(64, max(0, high + 1 - low))):
+        if port in _handed_out:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
                 sock.bind((host, port))
             except OSError:
                 continue
-            return port
+        _handed_out.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+        port = int(sock.getsockname()[1])
+    _handed_out.add(port)
+    return port
 
 
 def port_open(host: str, port: int) -> bool:

@@ -219,7 +219,7 @@ async def test_a_service_fails_over_between_nodes_with_its_credentials(
 
 
 def server_log(server: NatsServer) -> str:
-    return (server.log_file or server.store_dir / f"{server.server_name}.log").read_text()
+    return server.log_path.read_text()
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,11 @@
-"""The nats-server `levee up` starts, as a process: the garbage collector's target it runs with."""
+"""The nats-server `levee up` starts, as a process: the garbage collector's target it runs with, how it stops, and
+what it says when it cannot start."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,14 @@ def test_a_nats_server_that_does_not_stop_is_killed_not_left_running(tmp_path: P
         if server.pid is not None and not server.exited():
             os.kill(pid, signal.SIGKILL)
     assert server.exited()
+
+
+def test_a_nats_server_that_cannot_start_says_why(tmp_path: Path) -> None:
+    """A CI run's test cluster lost a node with only "exited with 1; see its log", and the log was gone."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = NatsServer(tmp_path / "nats", port=taken.getsockname()[1])
+        with pytest.raises(RuntimeError, match="address already in use") as refused:
+            server.start(timeout=20)
+    assert str(server.log_path) in str(refused.value)

@@ -20,3 +20,9 @@ def test_a_free_port_is_bindable_and_outside_the_range_outgoing_connections_use(
     for port in ports:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", port))
+
+
+def test_ports_chosen_together_before_any_is_bound_are_all_different() -> None:
+    # A test cluster chooses its nodes' nine ports, then launches them: two alike and one node cannot listen.
+    ports = [free_port() for _ in range(3000)]
+    assert len(set(ports)) == len(ports)
