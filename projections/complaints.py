@@ -201,10 +201,19 @@ def _(event: ev.ResolutionTimeAgreed) -> list[Op]:
     return _set(event, "agreed_resolution_at = $4", event.agreed_at)
 
 
+# An escalation's reason, less the caller's words it quotes (events.complaint: "reopened N times: <reason>").
+_WITHOUT_CALLER_WORDS = r"regexp_replace(escalated_why, '^(reopened [0-9]+ times): .*$', '\1')"
+
+
 @apply.register
 def _(event: ev.ComplaintRedacted) -> list[Op]:
-    # The key that sealed the reporter's data is gone; the free text may name them too, so it goes as well.
-    return _set(event, "redacted = true, description = '', public_description = '', caller_key = NULL")
+    # The key that sealed the reporter's data is gone; the free text may name them too, so it goes as well,
+    # and so do the caller's words an escalation quotes ("reopened 2 times: <why they were unhappy>").
+    return _set(
+        event,
+        "redacted = true, description = '', public_description = '', caller_key = NULL, "
+        f"escalated_why = {_WITHOUT_CALLER_WORDS}",
+    )
 
 
 @apply.register

@@ -91,8 +91,10 @@ async def test_folding_new_rows_gives_the_rows_the_statements_give(
         await migrate(pg, schema)
     folding = await Folding.load(pg, "folded")
     folded = plan(ops, folding)  # type: ignore[arg-type]
-    # Every complaint is created in the batch, so none of their UPDATEs is left to run as SQL...
-    assert not [step for step in folded if step.sql.startswith("UPDATE complaints")]
+    # Every complaint is created in the batch, so none of their UPDATEs is left to run as SQL but an erasure's
+    # (its regexp_replace is outside what folding understands; erasures are rare, and the last of a case)...
+    left = [step for step in folded if step.sql.startswith("UPDATE complaints")]
+    assert left and all("regexp_replace" in step.sql for step in left)
     # ...while a statement outside what folding understands (COALESCE) runs as SQL after its row.
     assert [step for step in folded if "COALESCE" in step.sql]
     await execute_in(pg, "plain", plan(ops))  # type: ignore[arg-type]

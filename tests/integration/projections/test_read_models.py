@@ -217,7 +217,7 @@ async def test_an_erased_complaints_history_keeps_no_caller_words_in_its_reopeni
 ) -> None:
     """An unhappy follow-up's words become the reopening's reason, and from a second reopening the escalation's
     ("reopened 2 times: ..."): both stayed in the case's history and on the board after its personal data was
-    erased (found by a review of the pages). The complaint row's `escalated_why` still quotes it: noted."""
+    erased (found by a review of the pages), and the board's "why with command" (the row's `escalated_why`)."""
     words = "Mrs Li at flat 3B says the stump still blocks her door"
     case = _receive("fallen_tree", 22.80, 114.30)
     case.validate()
@@ -244,3 +244,5 @@ async def test_an_erased_complaints_history_keeps_no_caller_words_in_its_reopeni
     assert kinds.count("ComplaintReopened") == 2 and "ComplaintEscalated" in kinds  # the steps stay
     reasons = [t["detail"].get("reason") for t in after["timeline"] if t["kind"] == "ComplaintDispatched"]
     assert reasons == ["category route"]  # staff's own reasons stay
+    why = await pg.fetchval("SELECT escalated_why FROM levee_read.complaints WHERE id = $1", case.id)
+    assert why == "reopened 2 times"  # what happened stays on the board, the caller's words go
