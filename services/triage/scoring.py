@@ -519,6 +519,9 @@ def check_validity(
     # Nor a danger that a safe statement answers ("everyone got out of the fire"): a person reads it.
     if vague and _any_reported_danger(body, rules):
         return None
+    # Nor something about to give way (墙体开裂 随时倒塌): what and where are a person's to ask.
+    if vague == NO_FACTS and any(f["name"] == "hazard" for f in assessment.factors):
+        return None
     return vague
 
 

@@ -17,6 +17,9 @@ from services.api.operator_reference import acceptance_preview, guide, life_firs
         ("我父亲昏迷了，家里停电", ["120"]),
         ("A child fell into the river near the bridge", ["110"]),
         ("My mother's oxygen concentrator has no power and someone is trapped in the lift", ["119", "120"]),
+        ("My house is collapsing", ["119"]),
+        ("楼在摇 墙裂了", ["119"]),
+        ("天花板塌下来了", ["119"]),
     ],
 )
 def test_danger_to_life_names_the_services_to_call_first(text: str, services: list[str]) -> None:
@@ -32,6 +35,7 @@ def test_danger_to_life_names_the_services_to_call_first(text: str, services: li
         "No one is trapped, but the road is blocked",
         "没有人被困，只是停水了",
         "When will the water come back?",
+        "The roof is not collapsing, it only leaks",
     ],
 )
 def test_no_danger_to_life_means_no_transfer(text: str) -> None:

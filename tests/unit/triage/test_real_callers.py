@@ -532,3 +532,30 @@ def test_overlapping_danger_evidence_is_recorded_once(text: str, evidence: list[
 def test_a_text_opencc_cannot_take_is_converted_around_what_it_cannot() -> None:
     assert normalise("電梯\ud800困人") == "电梯\ud800困人"
     assert judge(ComplaintFacts("\ud800煤氣洩漏"), rules=RULES).assessment.level == "P1"
+
+
+# A building giving way where the caller is: turned away as "no clear facts" before (no category names a
+# building), and a wall about to fall was too, though its hazard was seen. The Cantonese "cannot get out".
+A_BUILDING_GIVING_WAY: list[Row] = [
+    ("my house is collapsing", True, "P1", "P1", None),
+    ("the building is shaking and there are cracks everywhere", True, "P1", "P1", None),
+    ("building shaking cracks in the walls", True, "P1", "P1", None),
+    ("the ceiling is coming down", True, "P1", "P1", None),
+    ("楼在摇 墙裂了", True, "P1", "P1", None),
+    ("天花板塌下来了", True, "P1", "P1", None),
+    ("屋企天花冧落嚟", True, "P1", "P1", None),
+    ("水越来越高 出唔到去", True, "P1", "P1", "flooding"),
+    # about to give way: a person calls back, not a danger to life yet
+    ("墙体开裂 随时倒塌", True, "P2", "P4", None),
+    # negatives: not happening, not a building, or only old damage
+    ("the roof is not collapsing, just leaking", False, "P4", "P4", None),
+    ("prices are collapsing", False, "P4", "P4", None),
+    ("the old building has cracks in the wall", True, "P3", "P4", None),
+]
+
+
+@table(A_BUILDING_GIVING_WAY)
+def test_a_building_giving_way_where_the_caller_is(
+    text: str, valid: bool, most: str, least: str, category: str | None
+) -> None:
+    check(text, valid, most, least, category)
