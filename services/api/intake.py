@@ -236,10 +236,11 @@ def _received(channel: str) -> Counter:
 
 
 def public_description(intake: IntakeRequest) -> str:
-    """The description as the public may see it: phones, ID numbers, emails, and the reporter's own name and
-    address masked. Only here is the name in clear; the event keeps it sealed, so no later step could do this."""
+    """The description as the public may see it: phones, ID numbers, emails, and the reporter's own name, address
+    and phone (in any form it is dialled: "6987 4321" has no phone's shape alone) masked. Only here are they in
+    clear; the event keeps them sealed, so no later step could do this."""
     reporter = intake.reporter
-    known = [reporter.name if reporter else None, intake.address]
+    known = [reporter.name if reporter else None, intake.address, reporter.phone if reporter else None]
     return mask(intake.description, [k for k in known if k])
 
 
