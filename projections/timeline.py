@@ -45,8 +45,6 @@ DETAIL: dict[type, tuple[str, ...]] = {
     ev.ComplaintRedacted: ("reason",),
     ev.EmergencyTransferRecorded: ("service", "by", "reason"),
 }
-# Free text a caller may have dictated; dropped from the history when the complaint is redacted.
-CALLER_TEXT = ("comment", "note")
 
 _HOTSPOT = (
     "INSERT INTO hotspots (district, category, hour, received) VALUES ($1, $2, $3, $4) "
@@ -65,11 +63,17 @@ def _encoder() -> Callable[[Any], str]:
 
 
 _ENCODE = _encoder()
-# And a reopening's reason (an unhappy follow-up call's words), with the escalation that quotes it ("reopened 2
-# times: ..."); staff's own reasons (a dispatch, a return, a missed deadline) stay.
+# On erasure, every free text a person typed about the case, for any of it may quote the caller: notes (public
+# ones leave the public pages too), summaries, comments, and the reasons staff gave ("role:name" is a person's
+# `by`; a return's or an extension's reason is the department's). What the system wrote stays (a deadline missed,
+# a category route, triage's rejection), as do the steps themselves and the erasure's own reason.
 _FORGET_CALLER_TEXT = (
-    "UPDATE complaint_timeline SET detail = detail - 'comment' - 'note' - CASE WHEN kind = 'ComplaintReopened' "
-    "OR (kind = 'ComplaintEscalated' AND detail ->> 'reason' LIKE 'reopened %') THEN 'reason' ELSE '' END "
+    "UPDATE complaint_timeline SET public = false, "
+    "detail = detail - 'comment' - 'note' - 'text' - 'summary' - CASE "
+    "WHEN kind IN ('ComplaintRejected', 'ComplaintRedacted') THEN '' "
+    "WHEN kind IN ('ComplaintDispatched', 'ComplaintEscalated') AND detail ->> 'by' NOT LIKE '%:%' "
+    "AND detail ->> 'reason' NOT LIKE 'reopened %' THEN '' "
+    "ELSE 'reason' END "
     "WHERE complaint_id = $1 AND version < $2"
 )
 

@@ -246,3 +246,44 @@ async def test_an_erased_complaints_history_keeps_no_caller_words_in_its_reopeni
     assert reasons == ["category route"]  # staff's own reasons stay
     why = await pg.fetchval("SELECT escalated_why FROM levee_read.complaints WHERE id = $1", case.id)
     assert why == "reopened 2 times"  # what happened stays on the board, the caller's words go
+
+
+async def test_an_erased_complaints_history_keeps_no_text_staff_typed_and_no_public_note(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    """Staff quote callers: a note "Mr Lam at no. 77 says...", a return's reason, a summary. After the erasure
+    they stayed in the case's history, and a public note on the status page and in Open311 (found by a review
+    of erasure). What the system wrote and the steps themselves stay."""
+    said = "Mr Lam at 77 Marrowfield Lane"
+    case = _receive("fallen_tree", 22.80, 114.30)
+    case.validate()
+    _assess(case, "P3", 30)
+    case.dispatch("parks", by="dispatch-rules", reason="category route")
+    case.return_dispatch("parks", f"{said} says it is not ours")
+    case.dispatch("roads", by="command:Duty officer", reason=f"{said} asked for roads")
+    case.accept("roads")
+    case.note_progress("roads", f"Crew met {said}", public=True)
+    case.note_progress("roads", f"{said} is angry")
+    case.request_extension("roads", 60, f"{said} is not home")
+    case.deny_extension("command:Duty officer", f"{said} needs it today")
+    case.escalate(2, f"{said} called the press", by="command:Duty officer")
+    case.resolve("roads", f"Tree removed, {said} satisfied")
+    await AggregateStore(store, make_mapper()).save(case)
+    runner = await make_runner()
+    await runner.catch_up()
+    code = case.tracking_code
+    assert said in str((await public.public_status(pg, code) or {})["progress"])  # public until the erasure
+    case = await AggregateStore(store, make_mapper()).get(case.id, Complaint)
+    case.redact("Erasure request 2026-001")
+    await AggregateStore(store, make_mapper()).save(case)
+    await runner.catch_up()
+    after = await queries.complaint_detail(pg, case.id)
+    assert after is not None
+    assert "Marrowfield" not in str(after["timeline"]), after["timeline"]
+    status = await public.public_status(pg, code)
+    assert status is not None and status["progress"] == []
+    assert "Marrowfield" not in str(await open311_rows(pg, ids=[case.id]))
+    reasons = [t["detail"].get("reason") for t in after["timeline"] if "reason" in t["detail"]]
+    assert reasons == ["category route", "Erasure request 2026-001"]
+    kinds = [t["kind"] for t in after["timeline"]]
+    assert kinds.count("ProgressNoted") == 2 and "ComplaintResolved" in kinds and "DispatchReturned" in kinds
