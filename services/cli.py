@@ -7,6 +7,7 @@ levee token list | levee token revoke TOKEN_ID       staff tokens by id; a revok
 levee deadletters list                               events workers set aside, with any retry's outcome
 levee deadletters retry WORKER EVENT_POSITION        ask the worker to handle that event once more
 levee stream upgrade                                 add new subjects to an older stream (NATS admin user)
+levee stream get SEQ                                 print the message at one stream sequence, as JSON
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
 """`levee stream upgrade`: add to an older deployment's stream the subjects this version of Levee writes.
+`levee stream get SEQ`: print one message of the stream (an event a projector or a worker refused, by the
+sequence its log line gives), with no other tool: the `nats` CLI is not installed with Levee.
 
 Services may not update the stream (their NATS users lack `$JS.API.STREAM.UPDATE`,
 services/embedded/nats_permissions.py), so after an upgrade that adds a subject they stop with
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import sys
 from collections.abc import Mapping
@@ -19,7 +22,9 @@ from typing import Any, TextIO
 import nats.errors
 import structlog
 
+from events.store import JetStreamEventStore, StoreError, StoreUnavailable
 from events.store.connection import connect_nats
+from events.store.records import StoredMessage
 from events.store.stream import (
     StreamConfigError,
     StreamNeedsUpgrade,
@@ -45,6 +50,54 @@ def add_parser(commands: Any) -> None:
         help="add the subjects this version writes to an existing stream (NATS_URL with the admin user)",
     )
     upgrade.set_defaults(command=_upgrade)
+    get = actions.add_parser("get", help="print the message at one stream sequence, as JSON")
+    get.add_argument("seq", type=int, metavar="SEQ", help="the stream sequence (a log line's `seq`)")
+    get.set_defaults(command=_get)
+
+
+async def _get(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    return await print_message(settings, args.seq)
+
+
+async def print_message(settings: Settings, seq: int, *, out: TextIO | None = None) -> int:
+    """0 and the message as one JSON object (seq, subject, time, headers, data: the event's JSON when it is JSON,
+    else base64) on stdout; 1 when NATS cannot be reached or the stream has no message there. Personal data
+    in it stays sealed, as the stream holds it."""
+    if settings.nats_url is None:
+        raise SettingsError("`levee stream get` needs NATS_URL (beside `levee up`: found by itself)")
+    shown = without_passwords(settings.nats_url)
+    try:
+        async with asyncio.timeout(CONNECT_BOUND):
+            nc = await connect_nats(settings.nats_url, name="levee-stream-get")
+    except (TimeoutError, nats.errors.Error) as exc:
+        log.error(
+            "stream_get_failed", nats=shown, reason=f"NATS not reachable: {str(exc) or type(exc).__name__}"
+        )
+        return 1
+    try:
+        message = await JetStreamEventStore(nc, settings.stream_spec).message_at(seq)
+    except (StoreError, StoreUnavailable) as exc:
+        log.error("stream_get_failed", seq=seq, stream=settings.stream_spec.name, reason=str(exc))
+        return 1
+    finally:
+        await nc.close()
+    if message is None:
+        log.error("stream_get_failed", seq=seq, stream=settings.stream_spec.name,
+                  reason="no message at that sequence (never written, or removed by the stream's limits)")  # fmt: skip
+        return 1
+    stream = out or sys.stdout
+    stream.write(json.dumps(as_json(message), ensure_ascii=False, default=str) + "\n")
+    stream.flush()
+    return 0
+
+
+def as_json(message: StoredMessage) -> dict[str, Any]:
+    try:
+        data: Any = json.loads(message.data)
+    except ValueError:  # not JSON (or not UTF-8): as it is, in base64
+        data = {"base64": base64.b64encode(message.data).decode()}
+    return {"seq": message.seq, "subject": message.subject, "time": message.time, "headers": message.headers,
+            "data": data}  # fmt: skip
 
 
 async def _upgrade(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
