@@ -22,7 +22,7 @@ from aiohttp import web
 
 from services.api import keys
 from services.api.principal import PRINCIPAL, PUBLIC, Principal
-from services.api.problems import Problem
+from services.api.problems import Problem, logged
 from services.api.tokens import TokenStore
 
 log = structlog.get_logger(__name__)
@@ -51,8 +51,8 @@ async def token_store(app: web.Application) -> AsyncIterator[None]:
 async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         principal = await _principal(request)
-    except Problem as problem:
-        return problem.response()
+    except Problem as problem:  # outside `problems`: the log line names it here (a revoked token's tries)
+        return logged(request, problem).response()
     request[PRINCIPAL] = principal
     # bind and reset, not bound_contextvars(): that one copies the whole context twice per request.
     bound = structlog.contextvars.bind_contextvars(role=principal.role, token_id=principal.token_id)

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from events.store import StoreError
 from services.api import keys
+from services.api.problems import log_problem
 
 CHECK_TIMEOUT = 1.0  # seconds for each dependency
 RETRY_AFTER = 5  # seconds: how soon asking again can give another answer
@@ -48,6 +49,9 @@ async def healthz(request: web.Request) -> web.Response:
         if read_models_at is not None:
             last_seq = (await check_nats(request.app[keys.NATS_LINK]))[1]
         if last_seq is not None and read_models_at is not None and last_seq < read_models_at:
+            log_problem(
+                request, "stream_gap", 500, f"stream ends at {last_seq}, read models at {read_models_at}"
+            )
             return problem_response(
                 500, title="Stream gap: acknowledged data may be lost",
                 detail=f"The stream ends at {last_seq} but the read models have processed {read_models_at}. "
@@ -57,6 +61,7 @@ async def healthz(request: web.Request) -> web.Response:
         body = {"status": "ok", "nats": nats, "postgres": postgres, "stream_last_seq": last_seq}
         return web.json_response(body, headers={"Cache-Control": "no-store"})
     down = [f"NATS {nats}" if nats != "ok" else "", f"PostgreSQL {postgres}" if postgres != "ok" else ""]
+    log_problem(request, "dependency_unavailable", 503, "; ".join(d for d in down if d))
     return problem_response(
         503,
         title="A dependency is unavailable",

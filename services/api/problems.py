@@ -106,9 +106,9 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     try:
         return await handler(request)
     except Problem as problem:
-        return _logged(request, problem).response()
+        return logged(request, problem).response()
     except DomainError as exc:
-        return _logged(request, from_domain_error(exc)).response()
+        return logged(request, from_domain_error(exc)).response()
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == PROBLEM_JSON:
             raise
@@ -119,12 +119,17 @@ def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
     return {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
 
 
-def _logged(request: web.Request, problem: Problem) -> Problem:
+def logged(request: web.Request, problem: Problem) -> Problem:
     """The request's log line says which problem it answered, and for a 5xx why: at 3 a.m. a wall of
     `status=503` on intake said nothing of a full store, a stalled broker or a backlog. A 4xx's detail may echo
     what the client sent, so only its code."""
-    fields = request.setdefault(keys.LOG_FIELDS, {})
-    fields["problem"] = problem.code
-    if problem.status >= 500:
-        fields["problem_detail"] = problem.detail[:300]
+    log_problem(request, problem.code, problem.status, problem.detail)
     return problem
+
+
+def log_problem(request: web.Request, code: str, status: int, detail: str) -> None:
+    """As `logged`, for an answer built without a Problem (the health checks')."""
+    fields = request.setdefault(keys.LOG_FIELDS, {})
+    fields["problem"] = code
+    if status >= 500:
+        fields["problem_detail"] = detail[:300]

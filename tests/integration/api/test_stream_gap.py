@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
+import structlog
 
 from events.complaint import Complaint
 from events.mapper import make_mapper
@@ -47,9 +48,13 @@ async def test_a_stream_gap_is_on_the_board_and_in_healthz(api: Harness, databas
         await conn.close()
     board = await api.get_json("/api/v1/board", "command")
     assert board["stream_gap"] == {"read_models_at": ends_at + 500, "stream_ends_at": ends_at}
-    health = await api.get("/healthz")
+    with structlog.testing.capture_logs() as captured:
+        health = await api.get("/healthz")
     assert health.status == 500 and health.content_type == "application/problem+json"
     assert (await health.json())["type"] == "/problems/stream-gap"
+    # Its log line says why, as every problem's does (found by a review that ran the runbook).
+    [line] = [r for r in captured if r["event"] == "http_request"]
+    assert line["problem"] == "stream_gap" and f"stream ends at {ends_at}" in line["problem_detail"]
 
 
 async def test_the_board_says_how_far_it_and_each_worker_are_behind_the_stream(
