@@ -234,7 +234,14 @@ async def _triage_explain(settings: Settings, args: argparse.Namespace, environ:
     from services.triage.explain import main as explain
 
     # The worker's own loading: --rules (or LEVEE_TRIAGE_RULES) checked against LEVEE_REFERENCE, if set.
-    deps = default_deps(settings.triage_rules, settings.reference_file)
+    try:
+        deps = default_deps(settings.triage_rules, settings.reference_file)
+    except (
+        OSError,
+        ValueError,
+    ) as exc:  # TOML's errors are ValueErrors: one line saying what, not a traceback
+        log.error("triage_rules_refused", rules=str(settings.triage_rules or "packaged"), reason=str(exc))
+        return 1
     return explain(sys.stdin, sys.stdout, rules=deps.rules, reference=deps.reference)
 
 

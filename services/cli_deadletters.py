@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import os
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -51,8 +53,16 @@ async def _list(settings: Settings, args: argparse.Namespace, environ: Mapping[s
 
 
 async def _retry(settings: Settings, args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    by = args.by or f"cli:{environ.get('USER') or 'unknown'}"
+    by = args.by or f"cli:{environ.get('USER') or _login_name()}"
     return await retry_dead_letter(settings, args.worker, args.event_position, by=by)
+
+
+def _login_name() -> str:
+    """Who runs this when $USER is unset (`docker compose exec`, `kubectl exec`): the account's name."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a uid with no account, as in some containers
+        return f"uid {os.getuid()}"
 
 
 async def list_dead_letters(settings: Settings, *, limit: int = 50, out: TextIO | None = None) -> int:

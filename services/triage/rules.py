@@ -178,6 +178,16 @@ def _family_terms(terms: list[str], sets: dict[str, list[str]], source: str) -> 
 
 
 def parse_rules(raw: dict[str, Any], reference: Reference, source: str) -> Rules:
+    """Rules from a parsed file; ValueError, naming the file and what is wrong, for anything it cannot use."""
+    try:
+        return _parse_rules(raw, reference, source)
+    except KeyError as missing:  # a section or a key the file left out
+        raise ValueError(f"invalid triage rules in {source}: {missing.args[0]!r} is missing") from None
+    except (TypeError, AttributeError) as error:  # a value of the wrong kind (a number where a list goes)
+        raise ValueError(f"invalid triage rules in {source}: a value of the wrong type ({error})") from None
+
+
+def _parse_rules(raw: dict[str, Any], reference: Reference, source: str) -> Rules:
     sets: dict[str, list[str]] = raw.get("sets", {})
     weights = raw["weights"]
     people = raw["people"]

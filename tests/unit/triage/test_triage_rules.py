@@ -386,6 +386,25 @@ def test_levee_triage_explain_refuses_a_rules_file_that_is_not_there(tmp_path: P
     assert stopped.value.code == 2
 
 
+@pytest.mark.usefixtures("cli_logging")
+@pytest.mark.parametrize("broken", ['version = "x"\n[levels\n', 'version = "x"\n[levels]\nP1 = "high"\n'])
+def test_levee_triage_explain_says_in_one_line_why_a_rules_file_is_refused(
+    broken: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A review that ran the runbook got a crash's traceback for a rules file with a typo in it."""
+    from services import cli
+
+    path = tmp_path / "rules.toml"
+    path.write_text(broken, encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(CRANE) + "\n"))
+    environ = {"LEVEE_DATA_DIR": str(tmp_path / "data")}
+    assert cli.main(["triage", "explain", "--rules", str(path)], environ) == 1
+    said = capsys.readouterr()
+    text = said.out + said.err
+    assert "triage_rules_refused" in text and str(path) in text
+    assert "Traceback" not in text and "levee_crashed" not in text
+
+
 @pytest.mark.parametrize(
     ("category", "district", "where", "title"),
     [
