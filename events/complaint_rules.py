@@ -414,10 +414,10 @@ def check_close(c: Complaint) -> None:
     since = c.follow_ups[getattr(c, "follow_ups_before_resolution", 0) :]
     reached = [f for f in since if f["contacted"]]
     require(
-        not reached or reached[-1]["satisfaction"] != "not_satisfied",
+        all(f["satisfaction"] != "not_satisfied" for f in reached),
         "unsatisfied_follow_up",
-        "The follow-up call found the caller not satisfied: reopen the complaint to its department. (A call that "
-        "reached nobody since does not change what the caller said.)",
+        "A follow-up call found the caller not satisfied: reopen the complaint to its department. (A later call, "
+        "whether it reached nobody or recorded a happier answer, does not change what the caller said.)",
     )
     # Not reached counts once a call was tried: "not contacted" recorded at once would skip the call.
     unreachable = c.follow_up_attempts > 0 and any(not f["contacted"] for f in since)

@@ -158,6 +158,11 @@ def test_a_case_is_closed_only_after_its_follow_up_and_not_on_an_unhappy_one(
     unhappy.record_follow_up(False, None, "not reached")
     with pytest.raises(DomainError, match="not satisfied"):
         unhappy.close()
+    # Nor a happier answer recorded after it (two operators calling at once): the unhappy one stands until the
+    # case is reopened (found by a review of concurrent staff).
+    unhappy.record_follow_up(True, "satisfied", "")
+    with pytest.raises(DomainError, match="not satisfied"):
+        unhappy.close()
     # "Not contacted" recorded before any call was tried skips the call: not enough.
     hasty = build("resolved")
     hasty.record_follow_up(False, None, "")
