@@ -9,6 +9,8 @@ before answering 409. Answers carry a state summary only (id, status, version), 
 
 from __future__ import annotations
 
+import asyncio
+import random
 import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -41,7 +43,12 @@ log = structlog.get_logger(__name__)
 A = TypeVar("A", bound=Aggregate)
 Body = dict[str, Any]
 API = "/api/v1"
-ATTEMPTS = 3  # a command re-applied after this many conflicting saves is answered 409
+# A command re-applied after this many conflicting saves is answered 409. Between tries, a pause that grows and
+# is jittered: six writers on one busy case or incident retrying at once collided again, and three tries
+# without a pause answered 409 to 45% of notes on one case and 61% of links to one incident (a review).
+ATTEMPTS = 8
+RETRY_PAUSE = 0.005  # seconds before the second try; doubled each time, at most RETRY_PAUSE_MAX
+RETRY_PAUSE_MAX = 0.2
 MAX_BODY = 64 * 1024
 
 
@@ -211,6 +218,16 @@ class Repository:
         except (StoreUnavailable, nats.errors.Error, TimeoutError) as exc:
             raise keys.DependencyUnavailable("NATS", f"cannot read: {type(exc).__name__}") from exc
 
+    async def reload(self, refused: ConcurrencyConflict, attempt: int, aggregate_id: uuid.UUID, cls: type[A],
+                     noun: str) -> A:  # fmt: skip
+        """After a conflicting save: a pause (`attempt`'s), then the aggregate read again as far as the server
+        said its subject reaches when the conflict was its own (a replica a moment behind would hand back the
+        same stale copy, and the tries went for nothing)."""
+        await asyncio.sleep(random.uniform(0, min(RETRY_PAUSE_MAX, RETRY_PAUSE * 2 ** (attempt - 1))))
+        subject = self.aggregates().store.spec.event_subject(aggregate_id)
+        own = refused.subject is None or refused.subject == subject
+        return await self.load(aggregate_id, cls, noun, at_least=refused.last_seq if own else 0)
+
     async def save(self, *aggregates: Aggregate) -> None:
         try:
             await self.aggregates().save(*aggregates)
@@ -298,9 +315,7 @@ def command_handler(kind: Target[A], command: Command[A]) -> Callable[[web.Reque
                 await repo.save(aggregate)
             except ConcurrencyConflict as refused:
                 log.info("command_conflict", command=command.action, attempt=attempt, id=str(aggregate_id))
-                # Read again as far as the server said the case reaches: a replica a moment behind would hand
-                # back the same stale copy, and three of those answered 409 for nothing.
-                aggregate = await repo.load(aggregate_id, kind.cls, kind.noun, at_least=refused.last_seq)
+                aggregate = await repo.reload(refused, attempt, aggregate_id, kind.cls, kind.noun)
                 kind.authorize(principal, aggregate)  # it may have moved to another department meanwhile
                 continue
             log.info(

@@ -93,9 +93,9 @@ async def link_complaint(request: web.Request) -> web.Response:
         complaint.link_to_incident(incident.id)
         try:
             await repo.save(incident, complaint)
-        except ConcurrencyConflict:
+        except ConcurrencyConflict as refused:
             log.info("command_conflict", command="link_complaint", attempt=attempt, id=str(incident_id))
-            incident = await repo.load(incident_id, Incident, "incident")
+            incident = await repo.reload(refused, attempt, incident_id, Incident, "incident")
             continue
         log.info("complaint_linked_to_incident", id=str(incident_id), complaint_id=str(complaint.id))
         return web.json_response(

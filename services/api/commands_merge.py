@@ -65,9 +65,9 @@ async def merge(request: web.Request) -> web.Response:
         moving = sum(len(e.complaint_ids) for e in target.pending_events if isinstance(e, IncidentAbsorbed))
         try:
             await repo.save(source, target)
-        except ConcurrencyConflict:
+        except ConcurrencyConflict as refused:
             bound.info("command_conflict", command="merge", attempt=attempt)
-            source = await repo.load(incident_id, Incident, "incident")
+            source = await repo.reload(refused, attempt, incident_id, Incident, "incident")
             continue
         bound.info("incident_merged", moving=moving)
         return web.json_response(_answer(source, target, moving=moving))

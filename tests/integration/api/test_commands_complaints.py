@@ -153,6 +153,18 @@ async def test_many_concurrent_commands_are_applied_once_each_or_refused_409(sta
     assert len((await staff.complaint(case.id)).progress) == len(landed), "nothing lost, nothing doubled"
 
 
+async def test_six_desks_noting_one_case_at_once_all_land(staff: Staff) -> None:
+    """Three tries without a pause answered 409 to 45% of six notes sent at once on one case, though notes never
+    conflict in meaning (found by a review of concurrent staff); tries now wait a growing, jittered pause."""
+    for _ in range(3):
+        case = await staff.dispatched_case()
+        await staff.command(case.id, "accept", WATER)
+        path = f"/api/v1/complaints/{case.id}/progress"
+        answers = await asyncio.gather(*(staff.post(path, WATER, {"text": f"note {n}"}) for n in range(6)))
+        assert [status for status, _ in answers] == [200] * 6, answers
+        assert len((await staff.complaint(case.id)).progress) == 6
+
+
 async def test_a_stale_command_is_refused_by_the_model_after_reloading(staff: Staff) -> None:
     case = await staff.dispatched_case()
     path = f"/api/v1/complaints/{case.id}/accept"
