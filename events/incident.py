@@ -111,9 +111,8 @@ class Incident(Aggregate):
         require(
             not self.has_complaint(complaint_id),
             "complaint_already_linked",
-            "The complaint is already part of this incident.",
-            field="complaint_id",
-        )
+            "The complaint is already part of this incident: nothing to do.",
+        )  # a state, not a wrong value: 409, as the complaint's side of the same refusal answers
         check_not_merged(self)
         self.trigger_event(ComplaintAddedToIncident, complaint_id=complaint_id)
 

@@ -270,6 +270,15 @@ def conflict(noun: str) -> Problem:
     )  # fmt: skip
 
 
+def moved_meanwhile(noun: str) -> Problem:
+    return Problem(
+        409, "Moved on meanwhile",
+        f"While you acted, a colleague moved the {noun} on (re-dispatched or returned it): it is no longer your "
+        "department's, and nothing of yours was stored. Reload your queue.",
+        code="moved_meanwhile",
+    )  # fmt: skip
+
+
 # -- one table row per command -----------------------------------------------------------------------
 
 
@@ -316,7 +325,10 @@ def command_handler(kind: Target[A], command: Command[A]) -> Callable[[web.Reque
             except ConcurrencyConflict as refused:
                 log.info("command_conflict", command=command.action, attempt=attempt, id=str(aggregate_id))
                 aggregate = await repo.reload(refused, attempt, aggregate_id, kind.cls, kind.noun)
-                kind.authorize(principal, aggregate)  # it may have moved to another department meanwhile
+                try:
+                    kind.authorize(principal, aggregate)
+                except Problem as refusal:  # it was theirs when they acted: a race lost, not a trespass
+                    raise moved_meanwhile(kind.noun) if refusal.status == 403 else refusal from None
                 continue
             log.info(
                 "command_applied", command=command.action, id=str(aggregate_id), version=aggregate.version

@@ -6,9 +6,12 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from eventsourcing.domain import Aggregate
 
+from events.complaint import Complaint
 from events.store.keys import PersonalKeyStore
 from services.api import keys
+from services.api.commands import Repository
 from tests.integration.api.conftest import MakeClient
 from tests.integration.api.test_commands_support import DEPT, OTHER_DEPT, Staff, open_staff
 
@@ -174,3 +177,29 @@ async def test_a_stale_command_is_refused_by_the_model_after_reloading(staff: St
     (ok, _), (stale, problem) = answers
     assert (ok, stale) == (200, 409), answers
     assert problem["code"] == "not_dispatched"
+
+
+async def test_a_department_that_loses_a_race_to_a_re_dispatch_hears_409_not_403(
+    staff: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Water acts on its case as command re-dispatches it: water's save conflicts, the case read again is no
+    longer water's. That was 403 not_your_department, as if water had trespassed (found by a review of
+    concurrent staff). The re-dispatch is written for real, between water's read and water's save."""
+    case = await staff.dispatched_case()
+    await staff.command(case.id, "accept", WATER)
+    original = Repository.save
+
+    async def save_after_a_colleague(repo: Repository, *aggregates: Aggregate) -> None:
+        monkeypatch.setattr(Repository, "save", original)
+        colleague = await staff.aggregates.get(case.id, Complaint)
+        colleague.dispatch(OTHER_DEPT, by="command:Duty officer", reason="power's crews are closer")
+        await staff.aggregates.save(colleague)
+        await original(repo, *aggregates)
+
+    monkeypatch.setattr(Repository, "save", save_after_a_colleague)
+    status, problem = await staff.post(
+        f"/api/v1/complaints/{case.id}/progress", WATER, {"text": "on our way"}
+    )
+    assert (status, problem["code"]) == (409, "moved_meanwhile"), problem
+    assert "colleague" in problem["detail"]
+    assert (await staff.complaint(case.id)).progress == [], "nothing of water's stored"
