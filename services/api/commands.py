@@ -25,6 +25,7 @@ from eventsourcing.domain import Aggregate
 
 from events.complaint import Complaint
 from events.complaint_rules import SATISFACTION
+from events.errors import DomainError
 from events.mapper import make_mapper
 from events.publishing.redaction import check_publishable
 from events.responsible import MAX_PERSON_LENGTH
@@ -36,7 +37,15 @@ from services.api.auth import require_holding_department, require_role, role_nam
 from services.api.intake_schema import clean_text
 from services.api.openapi import json_body, problem_responses
 from services.api.principal import PRINCIPAL, Principal
-from services.api.problems import ERRORS_LISTED, FieldError, Problem, invalid, store_full, write_unconfirmed
+from services.api.problems import (
+    ERRORS_LISTED,
+    FieldError,
+    Problem,
+    from_domain_error,
+    invalid,
+    store_full,
+    write_unconfirmed,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -319,7 +328,14 @@ def command_handler(kind: Target[A], command: Command[A]) -> Callable[[web.Reque
         if command.prepare is not None:
             await command.prepare(request, aggregate, body)
         for attempt in range(1, ATTEMPTS + 1):
-            command.apply(aggregate, body, principal)
+            try:
+                command.apply(aggregate, body, principal)
+            except (
+                DomainError
+            ) as refused:  # with the state it was refused in: the caller's screen may be stale
+                problem = from_domain_error(refused)
+                problem.extensions["current"] = kind.summarize(aggregate)
+                raise problem from None
             try:
                 await repo.save(aggregate)
             except ConcurrencyConflict as refused:

@@ -24,6 +24,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "status": {"type": "integer"},
         "detail": {"type": "string"},
         "code": {"type": "string"},
+        "current": {
+            "type": "object",
+            "description": "A staff command refused by the case's state: the case as it is now (id, status, version...)",
+        },
         "errors": {
             "type": "array",
             "items": {
