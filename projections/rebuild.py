@@ -158,6 +158,8 @@ class _Meter:
 
     def batch(self, events: int, position: int) -> None:
         self.done += events
+        # The stream grew while it was read (complaints keep coming): the total is as far as it has gone now.
+        self.total = max(self.total, self.done)
         now = time.monotonic()
         if now - self.last >= 1.0:
             self.last = now
