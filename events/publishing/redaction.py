@@ -11,6 +11,10 @@ characters, hyphens and spacing are normalised; a Latin name's words match in an
 "Li Wei"); an address matches by its identifying core, street plus house number ("海港路88号" for
 "南山区海港路88号3栋502室", "12 Harbour Rd" for "12 Harbour Road, Flat 5B"). A street without a number is
 not personal data: notices name streets all the time.
+
+An erased complainant's values are matched the same ways, through the keyed fingerprints kept when their key
+was erased (events.publishing.erased_fingerprints): given a `KnownPersonalData` that carries them, the guard
+hashes each window of the text it would have compared with a known value, and compares the digests.
 """
 
 from __future__ import annotations
@@ -19,14 +23,17 @@ import functools
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
 from events.errors import DomainError
+from events.publishing.erased_fingerprints import KnownPersonalData, Lookups, entry
 
-Kind = Literal["mobile", "landline", "international_phone", "resident_id", "email", "known_person"]
+Kind = Literal[
+    "mobile", "landline", "international_phone", "resident_id", "email", "known_person", "erased_complainant"
+]
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # The patterns read a view of the text where full-width forms are ASCII and zero-width spaces are spaces (made
@@ -167,6 +174,7 @@ class _KnownIndex:
     # Known phones by their digits alone, dialled inside the country, and a landline's local number too: the
     # text's numbers are read the same way, whatever stands between their digits (`_phone_matches`).
     phones: set[str] = field(default_factory=set)
+    erased: Lookups | None = None  # erased complainants' lookups, the same as these, as keyed digests
 
 
 def find_personal_data(text: str, known_names_addresses: Iterable[str] = ()) -> list[Finding]:
@@ -296,12 +304,60 @@ def _find(text: str, index: _KnownIndex) -> list[Finding]:
             if found in _TIME_MAY_FOLLOW and _runs_into_a_time(view, match):
                 continue
             candidates.append(Finding(found, start, end, _mask_value(text[start:end], found)))
-    folded = _fold_in_place(text) if index.compact or index.in_order or index.any_order else None
-    spans = [*_compact_matches(text, folded, index), *_word_matches(text, folded, index)]
+    any_known = index.compact or index.in_order or index.any_order or index.erased is not None
+    folded = _fold_in_place(text) if any_known else None
+    spans = [*_compact_matches(text, folded, index), *_known_word_matches(text, folded, index)]
     if index.phones and has_digit:
         spans += _phone_matches(view, index.phones)
     candidates += [Finding("known_person", s, e, _mask_value(text[s:e], "known_person")) for s, e in spans]
+    if index.erased is not None:
+        # Starred whole: the guard's answer must not give back even a letter of a person who is forgotten.
+        erased = _erased_matches(text, folded, view if has_digit else "", index.erased)
+        candidates += [Finding("erased_complainant", s, e, "*" * (e - s)) for s, e in erased]
     return _without_overlaps(candidates)
+
+
+def _erased_matches(text: str, folded: str | None, view: str, erased: Lookups) -> list[tuple[int, int]]:
+    """Where an erased complainant's value is written: `_find`'s matchers, each window hashed and compared with
+    the fingerprints. Without a first character to look for, every window of every size is hashed: a notice
+    of 2,000 characters and a few sizes is a few thousand HMACs; a value read without spaces only where one of
+    its kind can start (`_starts_of`), so a Latin text is not hashed at every letter for a phone or a Han
+    name. ``view``: as `_phone_matches` reads it."""
+    spans = []
+    if erased.compact:
+        compact, guarded = _normalise(text, folded, compact=True), erased.guarded
+        for (starts, size), digests in erased.compact.items():
+            for pos in _window_starts(compact.text, starts, size):
+                value = compact.text[pos : pos + size]
+                if value in digests and _stands_as_found(text, compact, value, pos, pos + size, guarded):
+                    spans.append(compact.span(pos, pos + size))
+    if erased.in_order or erased.any_order:
+        spans += _word_matches(text, folded, erased.in_order, erased.any_order, None)
+    if erased.phones.digests and view:
+        spans += _phone_matches(view, erased.phones)
+    return spans
+
+
+def _starts_of(value: str) -> str:
+    """Where a window that is ``value`` can start: "@" holds an at sign (an email), "d" starts with a digit or a
+    plus (a phone), "h" with a Han character, "o" anywhere."""
+    if "@" in value:
+        return "@"
+    if value[0].isdigit() or value[0] == "+":
+        return "d"
+    return "h" if _IS_HAN.match(value) else "o"
+
+
+def _window_starts(text: str, starts: str, size: int) -> Iterable[int]:
+    last = len(text) - size  # the last start a window of `size` fits at
+    if starts == "@":
+        at_signs = [i for i, char in enumerate(text) if char == "@"]
+        return sorted({pos for i in at_signs for pos in range(max(0, i - size + 1), min(i, last) + 1)})
+    if starts == "d":
+        return [pos for pos, char in enumerate(text[: max(0, last + 1)]) if char.isdigit() or char == "+"]
+    if starts == "h":
+        return [match.start() for match in _IS_HAN.finditer(text, 0, max(0, last + 1))]
+    return range(last + 1)
 
 
 # --- known values: how each is indexed ---------------------------------------------------------------
@@ -311,7 +367,22 @@ def _index(known_names_addresses: Iterable[str]) -> _KnownIndex:
     index = _KnownIndex()
     for known in known_names_addresses:
         _add_known(index, known)
+    if isinstance(known_names_addresses, KnownPersonalData) and known_names_addresses.erased is not None:
+        index.erased = known_names_addresses.erased.lookups()
     return index
+
+
+def fingerprint(values: Iterable[str], secret: bytes) -> list[str]:
+    """The erased-complainant entries of ``values`` (a reporter's name, address, phone, email): every lookup the
+    guard makes for them, keyed, so the guard still finds them once the values are gone."""
+    index = _index(values)
+    found = {entry(secret, "c" + _starts_of(v), size, v) for by_size in index.compact.values()
+             for size, vs in by_size.items() for v in vs}  # fmt: skip
+    found |= {entry(secret, "g", len(v), v) for v in index.guarded}
+    found |= {entry(secret, "w", size, " ".join(w)) for size, ws in index.in_order.items() for w in ws}
+    found |= {entry(secret, "a", size, " ".join(w)) for size, ws in index.any_order.items() for w in ws}
+    found |= {entry(secret, "p", len(digits), digits) for digits in index.phones}
+    return sorted(found)
 
 
 def _add_known(index: _KnownIndex, known: str) -> None:
@@ -458,7 +529,7 @@ def _compact_matches(text: str, folded: str | None, index: _KnownIndex) -> list[
         while pos != -1:
             for size, values in by_size.items():
                 value = view.text[pos : pos + size]
-                if value in values and _stands_as_found(text, view, value, pos, pos + size, index):
+                if value in values and _stands_as_found(text, view, value, pos, pos + size, index.guarded):
                     spans.append(view.span(pos, pos + size))
             pos = view.text.find(prefix, pos + 1)
     return spans
@@ -470,7 +541,7 @@ _DIGIT_GROUP = re.compile(r"\d+")
 _MAX_PHONE_GROUPS = 6
 
 
-def _phone_matches(view: str, phones: set[str]) -> list[tuple[int, int]]:
+def _phone_matches(view: str, phones: Container[str]) -> list[tuple[int, int]]:
     """Where a known phone is written, however its digits are grouped: consecutive digit groups of one written
     number whose digits, as dialled inside the country, are a known phone's. `view` is the text as the patterns
     read it (full-width digits ASCII), in the text's positions."""
@@ -490,39 +561,54 @@ def _phone_matches(view: str, phones: set[str]) -> list[tuple[int, int]]:
     return spans
 
 
-def _stands_as_found(text: str, view: _View, value: str, pos: int, end: int, index: _KnownIndex) -> bool:
+def _stands_as_found(text: str, view: _View, value: str, pos: int, end: int, guarded: Container[str]) -> bool:
     start, stop = view.span(pos, end)
     if value[0].isdigit() and start and text[start - 1].isdigit():
         return False  # a phone "23456789" is not inside "123456789"
     if value[-1].isdigit() and stop < len(text) and text[stop].isdigit():
         return False
-    if value not in index.guarded:
+    if value not in guarded:
         return True
     before, after = view.text[max(0, pos - 3) : pos], view.text[end : end + 2]
     alone = not _IS_HAN.match(before[-1:]) and not _IS_HAN.match(after[:1])
     return alone or before.endswith(_ZH_BEFORE_NAME) or after.startswith(_ZH_AFTER_NAME)
 
 
-def _word_matches(text: str, folded: str | None, index: _KnownIndex) -> list[tuple[int, int]]:
-    lengths = sorted({*index.in_order, *index.any_order})
-    if not lengths:
+def _known_word_matches(text: str, folded: str | None, index: _KnownIndex) -> list[tuple[int, int]]:
+    if not index.in_order and not index.any_order:
         return []
     known_words = {w for by_size in (index.in_order, index.any_order) for ws in by_size.values() for t in ws
                    for w in t}  # fmt: skip
+    return _word_matches(text, folded, index.in_order, index.any_order, known_words)
+
+
+_NOTHING: frozenset[tuple[str, ...]] = frozenset()
+
+
+def _word_matches(
+    text: str,
+    folded: str | None,
+    in_order: Mapping[int, Container[tuple[str, ...]]],
+    any_order: Mapping[int, Container[tuple[str, ...]]],
+    known_words: set[str] | None,
+) -> list[tuple[int, int]]:
+    """``known_words``: every word of the known values, to skip windows fast; None when they are fingerprints."""
     view = _normalise(text, folded)
-    if known_words.isdisjoint(map(_word, _TOKEN.findall(view.text))):
+    if known_words is not None and known_words.isdisjoint(map(_word, _TOKEN.findall(view.text))):
         return []  # no known word at all (most texts): no runs to build
+    lengths = sorted({*in_order, *any_order})
+    sizes = [(n, in_order.get(n, _NOTHING), any_order.get(n, _NOTHING)) for n in lengths]
     spans = []
     for run in _word_runs(view):
         words = [w for w, _, _ in run]
         for i, first in enumerate(words):
-            if first not in known_words:
+            if known_words is not None and first not in known_words:
                 continue  # every word of a match is a known one, its first too: most windows end here
-            for size in lengths:
+            for size, ordered, unordered in sizes:
                 if i + size > len(words):
                     break
                 window = tuple(words[i : i + size])
-                if window in index.in_order[size] or tuple(sorted(window)) in index.any_order[size]:
+                if window in ordered or tuple(sorted(window)) in unordered:
                     spans.append(view.span(run[i][1], run[i + size - 1][2]))
     return spans
 

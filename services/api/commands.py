@@ -251,7 +251,9 @@ class Repository:
         if not self._keys_ready:
             await self.personal_keys.create_schema()
             self._keys_ready = True
-        return await self.personal_keys.erase(complaint_id, reason)
+        # Its sealed reporter data: the key store keeps what the redaction guard must still refuse, keyed.
+        complaint = await self.load(complaint_id, Complaint, "complaint")
+        return await self.personal_keys.erase(complaint_id, reason, complaint.reporter_sealed)
 
 
 REPOSITORY = web.AppKey("command_repository", Repository)
