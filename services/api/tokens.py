@@ -7,6 +7,11 @@ hears revocations: `revoke` (the API or `levee token revoke`) notifies `CHANNEL`
 API process's `watch_revocations` empties its cache when the notification arrives. A revoked token is thus
 refused at once everywhere; only a notification lost with a silently dead listening connection leaves it
 working, for at most `CACHE_TTL` seconds. While not listening, every lookup asks PostgreSQL.
+
+When PostgreSQL cannot answer at all (down, or stalled), staff carry on: a token this process verified within
+`OUTAGE_GRACE` and heard no revocation of since is let in, so departments and command keep working a surge on
+the event store while the database is restarted. Revoking needs PostgreSQL too, so none can be missed then but
+one made in the moments before the outage while the listener was already lost: that is the risk accepted.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import asyncpg
 import structlog
 
 from events.reference import Reference, load_reference
+from services.api.keys import PG_DOWN
 from services.api.pg_listen import listen_forever
 from services.api.principal import STAFF_ROLES, Principal
 
@@ -32,6 +38,9 @@ CACHE_TTL = 10.0  # seconds a looked-up token is trusted without asking PostgreS
 CACHE_SIZE = 10_000
 LOOKUP_SECONDS = (
     5.0  # a token lookup PostgreSQL does not answer by then is a 503, not a request held for a minute
+)
+OUTAGE_GRACE = (
+    300.0  # seconds after its last check a token still lets staff in while PostgreSQL cannot answer
 )
 CHANNEL = "levee_api_tokens"  # NOTIFY payload: the revoked token's id
 MAX_NAME = 200
@@ -98,6 +107,10 @@ class TokenStore:
         self._schema_ready = False
         self.listening = False  # hearing revocations: only then is the cache used
         self._generation = 0  # bumped whenever the cache is emptied: a lookup begun before may not fill it
+        # Tokens PostgreSQL last confirmed, and when (monotonic): let in while it cannot answer (OUTAGE_GRACE).
+        # Emptied by a revocation heard or made here, and when the listener is heard again; not when it is
+        # lost (that is the outage itself).
+        self._confirmed: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
 
     async def ensure_schema(self) -> None:
         # Lazily, not at startup: the API starts (and says 503) while PostgreSQL is down.
@@ -132,7 +145,7 @@ class TokenStore:
             )
             # Delivered on commit, to every API process listening (watch_revocations): each forgets at once.
             await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, token_id)
-        self._forget()
+        self._forget(revoked=token_id)
         revoked = status.endswith(" 1")
         log.info("api_token_revoked", token_id=token_id, revoked=revoked)
         return revoked
@@ -150,7 +163,8 @@ class TokenStore:
     async def watch_revocations(self, database_url: str) -> None:
         """Run until cancelled: listen on CHANNEL; the cache serves only while revocations are heard."""
         await listen_forever(
-            database_url, CHANNEL, lambda *_: self._forget(), application_name="levee-tokens",
+            database_url, CHANNEL, lambda _conn, _pid, _channel, token_id: self._forget(revoked=token_id),
+            application_name="levee-tokens",
             on_heard=self._heard, on_lost=self._not_heard,
         )  # fmt: skip
 
@@ -160,11 +174,17 @@ class TokenStore:
 
     def _not_heard(self) -> None:
         self.listening = False
-        self._forget()
+        self._forget(keep_confirmed=True)
 
-    def _forget(self) -> None:
-        """Empty the cache (revocations are rare: no need to find the one entry)."""
+    def _forget(self, *, keep_confirmed: bool = False, revoked: str | None = None) -> None:
+        """Empty the cache (revocations are rare: no need to find the one entry); and what PostgreSQL confirmed,
+        all of it, or only the token `revoked` (by id: a revocation heard), or none of it (`keep_confirmed`)."""
         self._cache.clear()
+        if revoked is not None:
+            for digest in [d for d, (_, p) in self._confirmed.items() if p.token_id == revoked]:
+                del self._confirmed[digest]
+        elif not keep_confirmed:
+            self._confirmed.clear()
         self._generation += 1
 
     async def lookup(self, token: str) -> Principal | None:
@@ -177,19 +197,35 @@ class TokenStore:
         if cached is not None and cached[0] > now:
             return cached[1]
         generation = self._generation
-        await self.ensure_schema()
-        async with self.pool.acquire(
-            timeout=LOOKUP_SECONDS
-        ) as conn:  # bounded: every staff request waits on it
-            row = await conn.fetchrow(
-                "SELECT token_id, role, name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-                digest, timeout=LOOKUP_SECONDS,
-            )  # fmt: skip
+        try:
+            await self.ensure_schema()
+            async with self.pool.acquire(
+                timeout=LOOKUP_SECONDS
+            ) as conn:  # bounded: every request waits on it
+                row = await conn.fetchrow(
+                    "SELECT token_id, role, name FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+                    digest, timeout=LOOKUP_SECONDS,
+                )  # fmt: skip
+        except PG_DOWN:
+            confirmed = self._confirmed.get(digest)
+            if (
+                confirmed is not None
+                and now - confirmed[0] <= OUTAGE_GRACE
+                and generation == self._generation
+            ):
+                return confirmed[1]  # PostgreSQL cannot say: confirmed a moment ago, and no revocation since
+            raise
         if row is None:
             # Misses are not cached: that would let anyone fill the cache with made-up tokens.
             self._cache.pop(digest, None)
+            self._confirmed.pop(digest, None)
             return None
         principal = Principal(role=row["role"], name=row["name"], token_id=row["token_id"])
+        if generation == self._generation:
+            self._confirmed[digest] = (now, principal)
+            self._confirmed.move_to_end(digest)
+            while len(self._confirmed) > CACHE_SIZE:
+                self._confirmed.popitem(last=False)
         if not self.listening or generation != self._generation:
             return principal  # a revocation may have been heard while asking: do not keep this answer
         self._cache[digest] = (now + self.ttl, principal)
