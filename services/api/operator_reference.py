@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from events.complaint_rules import MAX_FOLLOW_UP_ATTEMPTS
 from events.reference import Reference
+from services.runtime.chinese import simplified
 
 HERE = Path(__file__).parent
 SERVICE_NAMES = {
@@ -153,6 +155,8 @@ def life_first(text: str, *, g: Guide | None = None) -> dict[str, Any] | None:
     """
     g = g or guide()
     scanner = _scanner(g)
+    # The terms are simplified Chinese: a caller typing 電梯困人 or 煤氣洩漏 is read the same (full width too).
+    text = simplified(unicodedata.normalize("NFKC", text))
     found: set[int] = set()
     # One pass over the text (most complaints mention no danger at all), then, only where a term starts,
     # the negation before it and which dangers' terms start there.

@@ -19,7 +19,8 @@ from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any, TypeVar
 
 import ahocorasick
-import opencc
+
+from services.runtime.chinese import simplified
 
 T = TypeVar("T")
 
@@ -27,43 +28,13 @@ _CLAUSE_END = re.compile(r"[。！？!?；;，,、\n]+|但是|可是|不过|(?<!
 # Inside a clause, a pause: a space beside a Chinese character (text messages put a space where a comma
 # goes: "我没事 隔壁阿婆晕倒了") or 但 ("我没事但邻居家起火了"). Only "we are safe" is kept within one.
 _PAUSE = re.compile(r"(?<=[\u3400-\u9fff])\s|\s(?=[\u3400-\u9fff])|(?<!不)但")
-_SURROGATE = re.compile("([\ud800-\udfff])")
 _WORD_EDGE_LEFT = "(?<![a-z0-9])"
 _WORD_EDGE_RIGHT = "(?![a-z0-9])"
 
 
 def normalise(text: str) -> str:
     """NFKC, lower case, and traditional Chinese as simplified (lexicon terms go through the same)."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    if text.isascii() or _traditional().isdisjoint(text):
-        return text
-    try:
-        return _t2s().convert(text)
-    except UnicodeError:  # a lone surrogate ("電梯\ud800困人"): OpenCC takes UTF-8 only; convert around it
-        parts = _SURROGATE.split(text)  # the surrogates at odd indices, kept as they are
-        return "".join(part if i % 2 else _t2s().convert(part) for i, part in enumerate(parts))
-
-
-@functools.cache
-def _t2s() -> opencc.OpenCC:
-    # OpenCC's maintained traditional-to-simplified tables (characters and phrases): 電線 -> 电线, 洩漏 ->
-    # 泄漏, 𨋢 -> 䢂. Cantonese words written the same in both scripts (冇, 喺, 咗) are left as they are.
-    return opencc.OpenCC("t2s")
-
-
-@functools.cache
-def _traditional() -> frozenset[str]:
-    """The characters t2s changes on their own: a text holding none is left alone, and most complaints (in
-    simplified Chinese or English) then cost a set test instead of a conversion. Read once from the
-    converter itself (every CJK ideograph in one call, about 0.1 s), so it always agrees with its tables."""
-    ideographs = [chr(c) for low, high in _CJK_BLOCKS for c in range(low, high)]
-    converted = _t2s().convert("\n".join(ideographs)).split("\n")
-    return frozenset(a for a, b in zip(ideographs, converted, strict=True) if a != b)
-
-
-# CJK ideographs: Extension A, the unified block, compatibility ideographs, Extensions B-F, supplement.
-_CJK_BLOCKS = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00), (0x20000, 0x2A6E0), (0x2A700, 0x2EBF0),
-               (0x2F800, 0x2FA20))  # fmt: skip
+    return simplified(unicodedata.normalize("NFKC", text).lower())
 
 
 def compile_term(term: str) -> re.Pattern[str]:

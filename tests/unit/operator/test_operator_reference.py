@@ -20,6 +20,18 @@ from services.api.operator_reference import acceptance_preview, guide, life_firs
         ("My house is collapsing", ["119"]),
         ("楼在摇 墙裂了", ["119"]),
         ("天花板塌下来了", ["119"]),
+        # traditional characters and full width, as Hong Kong callers type them (the terms are simplified)
+        ("電梯困人", ["119"]),
+        ("煤氣洩漏 好大陣味", ["119"]),
+        ("樓下著火了", ["119"]),
+        ("ＧＡＳ ＬＥＡＫ", ["119"]),
+        # a second round of real callers (tests/unit/triage/test_real_callers_round2.py)
+        ("停电两天 老人中暑了", ["120"]),
+        ("my son was bitten by a snake", ["120"]),
+        ("撤离时跟孩子走散了", ["110"]),
+        ("someone is breaking into my flat with a knife", ["110"]),
+        ("有个小朋友被水吸咗落去", ["110"]),
+        ("後山塌咗 泥頭衝入屋", ["119"]),
     ],
 )
 def test_danger_to_life_names_the_services_to_call_first(text: str, services: list[str]) -> None:
@@ -36,6 +48,8 @@ def test_danger_to_life_names_the_services_to_call_first(text: str, services: li
         "没有人被困，只是停水了",
         "When will the water come back?",
         "The roof is not collapsing, it only leaks",
+        "怎么预防中暑",
+        "独居阿婆打热线没人接",
     ],
 )
 def test_no_danger_to_life_means_no_transfer(text: str) -> None:

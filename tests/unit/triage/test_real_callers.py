@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from events.reference import load_reference
+from services.runtime.chinese import traditional_characters
 from services.triage import rules as rules_module
-from services.triage.lexicon import _traditional, compile_term, normalise
+from services.triage.lexicon import compile_term, normalise
 from services.triage.rules import load_rules, parse_rules
 from services.triage.scoring import ComplaintFacts, judge
 
@@ -383,7 +384,7 @@ def test_text_is_read_in_simplified_characters(raw: str, simplified: str) -> Non
 
 
 def test_only_a_text_with_a_traditional_character_is_converted() -> None:
-    changes = _traditional()
+    changes = traditional_characters()
     assert {"電", "氣", "𨋢"} <= changes
     assert not changes & set("电气停水困喺咗冇唔")  # simplified and shared Cantonese characters are not
     assert compile_term("電梯").search(normalise("电梯坏了"))  # a deployment may write a term either way
