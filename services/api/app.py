@@ -212,8 +212,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         raise
     except keys.DependencyUnavailable as exc:
         response = health.problem_response(
-            503, title="A dependency is unavailable", detail=str(exc), type_=health.DEPENDENCY_DOWN
-        )
+            503, title="A dependency is unavailable", detail=str(exc), type_=health.DEPENDENCY_DOWN,
+            code="dependency_unavailable", dependency=exc.dependency,  # what the pages say, in both languages
+        )  # fmt: skip
         status = 503
         request.setdefault(keys.LOG_FIELDS, {}).update(
             problem="dependency_unavailable", problem_detail=str(exc)[:300]

@@ -56,7 +56,7 @@ async def healthz(request: web.Request) -> web.Response:
                 500, title="Stream gap: acknowledged data may be lost",
                 detail=f"The stream ends at {last_seq} but the read models have processed {read_models_at}. "
                 "Workers and the projector refuse to carry on; see docs/operations.md.",
-                type_=STREAM_GAP, stream_last_seq=last_seq, read_models_at=read_models_at,
+                type_=STREAM_GAP, code="stream_gap", stream_last_seq=last_seq, read_models_at=read_models_at,
             )  # fmt: skip
         body = {"status": "ok", "nats": nats, "postgres": postgres, "stream_last_seq": last_seq}
         return web.json_response(body, headers={"Cache-Control": "no-store"})
@@ -90,14 +90,36 @@ async def check_nats(link: keys.NatsLink) -> tuple[str, int | None]:
     return "ok", last_seq
 
 
-async def check_postgres(pool: asyncpg.Pool) -> str:
-    acquired = False
+class NoConnection(TimeoutError):
+    """No connection of the pool within CHECK_TIMEOUT: all busy, or PostgreSQL not answering a new one."""
+
+
+async def _probe(pool: asyncpg.Pool, sql: str) -> Any:
+    """One short statement, bounded whole by CHECK_TIMEOUT. A connection whose statement timed out is
+    terminated, not handed back: the pool resets a returned connection first, and against a hung server that
+    waited out the read pool's 60 s statement timeout (a review saw /healthz answer after 61 s)."""
     try:
-        async with asyncio.timeout(CHECK_TIMEOUT), pool.acquire() as conn:
-            acquired = True
-            await conn.fetchval("SELECT 1")
-    except TimeoutError:
-        if not acquired and pool.get_idle_size() == 0 and pool.get_size() >= pool.get_max_size():
+        conn = await asyncio.wait_for(pool.acquire(), CHECK_TIMEOUT)
+    except TimeoutError as exc:
+        raise NoConnection from exc
+    try:
+        return await asyncio.wait_for(conn.fetchval(sql), CHECK_TIMEOUT)
+    except (TimeoutError, asyncio.CancelledError):
+        conn.terminate()  # in whatever state the cancelled statement left it: nothing to reset
+        raise
+    finally:
+        await pool.release(conn, timeout=CHECK_TIMEOUT)
+
+
+async def check_postgres(pool: asyncpg.Pool) -> str:
+    try:
+        await _probe(pool, "SELECT 1")
+    except TimeoutError as exc:
+        if (
+            isinstance(exc, NoConnection)
+            and pool.get_idle_size() == 0
+            and pool.get_size() >= pool.get_max_size()
+        ):
             # Not PostgreSQL's fault, most likely: slow reads hold every connection. Said so, or the runbook's
             # "PostgreSQL down" sent the operator hunting a server that was fine.
             return (
@@ -113,10 +135,9 @@ async def check_postgres(pool: asyncpg.Pool) -> str:
 async def read_models_position(pool: asyncpg.Pool) -> int | None:
     """How far the projector got, or None before it made its tables (or if PostgreSQL cannot say now)."""
     try:
-        async with asyncio.timeout(CHECK_TIMEOUT), pool.acquire() as conn:
-            value = await conn.fetchval(
-                "SELECT position FROM levee_read.projection_tracking WHERE name = 'read_models'"
-            )
+        value = await _probe(
+            pool, "SELECT position FROM levee_read.projection_tracking WHERE name = 'read_models'"
+        )
     except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         return None
     return int(value) if value is not None else None

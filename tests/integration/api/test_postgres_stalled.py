@@ -55,7 +55,10 @@ async def test_a_stalled_token_lookup_is_a_503_in_bounded_time(
         async with asyncio.timeout(BOUND):
             response = await client.get("/api/v1/me", headers=me)
         assert response.status == 503, await response.text()
-        assert "cannot check the token" in (await response.json())["detail"]
+        problem = await response.json()
+        assert "cannot check the token" in problem["detail"]
+        # A code and the dependency, so a page can say it in both languages (found by a review of outages)
+        assert (problem["code"], problem["dependency"]) == ("dependency_unavailable", "PostgreSQL")
     again = await client.get("/api/v1/me", headers=me)
     assert again.status == 200, await again.text()
 
