@@ -201,18 +201,31 @@ def _(event: ev.ResolutionTimeAgreed) -> list[Op]:
     return _set(event, "agreed_resolution_at = $4", event.agreed_at)
 
 
-# An escalation's reason, less the caller's words it quotes (events.complaint: "reopened N times: <reason>").
-_WITHOUT_CALLER_WORDS = r"regexp_replace(escalated_why, '^(reopened [0-9]+ times): .*$', '\1')"
+# On erasure, the board's "why with command" keeps what the system wrote (a missed deadline, a major complaint,
+# no route: services/dispatch/rules.py, events/deadlines.py) and the step of what a person wrote ("reopened 2
+# times", "life first: caller transferred to 119"), never a person's words: any may quote the caller.
+_ERASED_BY_HAND = "by hand (its reason was erased with the personal data)"
+_ESCALATED_WHY_ERASED = (
+    "CASE WHEN escalated_why IS NULL OR escalated_why ~ '^(missed (accept|resolve)-by |major complaint: )' "
+    "THEN escalated_why "
+    "WHEN escalated_why ~ '^(reopened [0-9]+ times|life first: caller transferred to [0-9]+): ' "
+    "THEN regexp_replace(escalated_why, '^(reopened [0-9]+ times|life first: caller transferred to [0-9]+): .*$', "
+    f"'\\1') ELSE 'escalated {_ERASED_BY_HAND}' END"
+)
+_QUEUED_WHY_ERASED = (
+    "CASE WHEN queued_why IS NULL OR queued_why LIKE '%: command decides' THEN queued_why "
+    f"ELSE 'sent to command {_ERASED_BY_HAND}' END"
+)
 
 
 @apply.register
 def _(event: ev.ComplaintRedacted) -> list[Op]:
     # The key that sealed the reporter's data is gone; the free text may name them too, so it goes as well,
-    # and so do the caller's words an escalation quotes ("reopened 2 times: <why they were unhappy>").
+    # and so do the words of the board's reasons (above).
     return _set(
         event,
         "redacted = true, description = '', public_description = '', caller_key = NULL, "
-        f"escalated_why = {_WITHOUT_CALLER_WORDS}",
+        f"escalated_why = {_ESCALATED_WHY_ERASED}, queued_why = {_QUEUED_WHY_ERASED}",
     )
 
 

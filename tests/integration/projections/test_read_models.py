@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 
 from events.complaint import Complaint
 from events.mapper import make_mapper
 from events.reference import load_reference
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
+from projections import complaints as complaints_projection
 from projections.rebuild import rebuild_schema
 from services.api.open311_requests import service_request
 from services.api.read_models import public, queries, report
@@ -222,7 +224,7 @@ async def test_an_erased_complaints_history_keeps_no_caller_words_in_its_reopeni
     case = _receive("fallen_tree", 22.80, 114.30)
     case.validate()
     _assess(case, "P3", 30)
-    case.dispatch("parks", by="dispatch-rules", reason="category route")
+    case.dispatch("parks", by="dispatch", reason="category route")
     case.accept("parks")
     for _ in range(2):
         case.resolve("parks", "Tree removed")
@@ -258,15 +260,15 @@ async def test_an_erased_complaints_history_keeps_no_text_staff_typed_and_no_pub
     case = _receive("fallen_tree", 22.80, 114.30)
     case.validate()
     _assess(case, "P3", 30)
-    case.dispatch("parks", by="dispatch-rules", reason="category route")
+    case.dispatch("parks", by="dispatch", reason="category route")
     case.return_dispatch("parks", f"{said} says it is not ours")
-    case.dispatch("roads", by="command:Duty officer", reason=f"{said} asked for roads")
+    case.dispatch("roads", by="Duty officer", reason=f"{said} asked for roads")
     case.accept("roads")
     case.note_progress("roads", f"Crew met {said}", public=True)
     case.note_progress("roads", f"{said} is angry")
     case.request_extension("roads", 60, f"{said} is not home")
-    case.deny_extension("command:Duty officer", f"{said} needs it today")
-    case.escalate(2, f"{said} called the press", by="command:Duty officer")
+    case.deny_extension("Duty officer", f"{said} needs it today")
+    case.escalate(2, f"{said} called the press", by="Duty officer")
     case.resolve("roads", f"Tree removed, {said} satisfied")
     await AggregateStore(store, make_mapper()).save(case)
     runner = await make_runner()
@@ -287,3 +289,30 @@ async def test_an_erased_complaints_history_keeps_no_text_staff_typed_and_no_pub
     assert reasons == ["category route", "Erasure request 2026-001"]
     kinds = [t["kind"] for t in after["timeline"]]
     assert kinds.count("ProgressNoted") == 2 and "ComplaintResolved" in kinds and "DispatchReturned" in kinds
+    # The board's "why with command": the step stays, a person's words go (the API writes a token's name as
+    # `by`, as here: found by a review of this change, whose first test wrote "command:...").
+    why = await pg.fetchval("SELECT escalated_why FROM levee_read.complaints WHERE id = $1", case.id)
+    assert why == "escalated by hand (its reason was erased with the personal data)"
+
+
+@pytest.mark.parametrize(
+    ("why", "erased"),
+    [
+        ("missed accept-by 12:00 (P2)", "missed accept-by 12:00 (P2)"),  # the system's words stay
+        ("major complaint: P1 complaint, media exposure", "major complaint: P1 complaint, media exposure"),
+        ("reopened 2 times: Mrs Li says the stump still blocks her door", "reopened 2 times"),
+        (
+            "life first: caller transferred to 119: Mr Lam, 77 Marrowfield Lane",
+            "life first: caller transferred to 119",
+        ),
+        ("Mr Lam called the press", "escalated by hand (its reason was erased with the personal data)"),
+        (None, None),
+    ],
+)
+async def test_an_erasure_keeps_the_systems_words_on_the_board_and_a_persons_step_without_its_words(
+    pg: asyncpg.Connection, why: str | None, erased: str | None
+) -> None:
+    expression = complaints_projection._ESCALATED_WHY_ERASED
+    assert (
+        await pg.fetchval(f"SELECT {expression} FROM (VALUES ($1::text)) AS v(escalated_why)", why) == erased
+    )
