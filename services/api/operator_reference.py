@@ -113,10 +113,12 @@ def _by_first_letter(terms: list[str]) -> str:
     """One alternation of the terms, those that start with a plain letter grouped under it and behind a
     class of those letters (`trapped|that` as `(?=[t])t(?:rapped|hat)`): the same matches, but at most
     positions of the text the regex engine tries one class instead of one term after another (a
-    case-insensitive letter is slow to try: this pass was a quarter of intake's own time)."""
+    case-insensitive letter is slow to try: this pass was a quarter of intake's own time). A term that starts
+    with a group of plain words (`(house|home|roof) is ...`) is spread into one term per word first: tried
+    whole at every position, each such term cost more than the rest of the lexicon together."""
     grouped: dict[str, list[str]] = {}
     others: list[str] = []
-    for term in terms:
+    for term in (spread for given in terms for spread in _spread(given)):
         if _starts_with_plain_letter(term):
             grouped.setdefault(term[0].lower(), []).append(term[1:])
         else:
@@ -129,22 +131,42 @@ def _by_first_letter(terms: list[str]) -> str:
     return "|".join(others) or "(?!)"
 
 
+_LEADING_WORDS = re.compile(r"\((?:\?:)?([^()\[\]\\]+)\)")
+
+
+def _spread(term: str) -> list[str]:
+    """`(a|b)rest` as `arest`, `brest` when each alternative starts with a letter and the group is not
+    quantified; the term as it is otherwise."""
+    words = _LEADING_WORDS.match(term)
+    if words is None or term[words.end() : words.end() + 1] in ("?", "*", "+", "{"):
+        return [term]
+    alternatives = words[1].split("|")
+    if not all(a[:1].isalpha() for a in alternatives):
+        return [term]
+    return [a + term[words.end() :] for a in alternatives]
+
+
 def _starts_with_plain_letter(term: str) -> bool:
-    """The term is an ASCII letter, not quantified, then the rest, with no `|` outside brackets (`a|b` does
-    not start with `a`). Terms with an escape or a class are left whole rather than parsed."""
+    """The term is a letter (of any script), not quantified, then the rest, with no `|` outside a group or a
+    class (`a|b` does not start with `a`)."""
     first, second = term[:1], term[1:2]
-    if (
-        not (first.isascii() and first.isalpha())
-        or second in ("?", "*", "+", "{")
-        or "\\" in term
-        or "[" in term
-    ):
+    if not first.isalpha() or second in ("?", "*", "+", "{"):
         return False
-    depth = 0
-    for char in term:
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if char == "|" and depth == 0:
+    depth, at = 0, 0
+    while at < len(term):
+        char = term[at]
+        if char == "\\":
+            at += 2  # an escaped character, whatever it is
+            continue
+        if char == "[":  # a class: up to its closing bracket (one first, or escaped, is inside it)
+            at += 2 if term[at + 1 : at + 2] in ("]", "^") else 1
+            while at < len(term) and term[at] != "]":
+                at += 2 if term[at] == "\\" else 1
+        elif char in "()":
+            depth += 1 if char == "(" else -1
+        elif char == "|" and depth == 0:
             return False
+        at += 1
     return True
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from events.reference import load_reference
-from services.api.operator_reference import acceptance_preview, guide, life_first
+from services.api.operator_reference import _scanner, _spread, acceptance_preview, guide, life_first
 
 
 @pytest.mark.parametrize(
@@ -30,6 +30,8 @@ from services.api.operator_reference import acceptance_preview, guide, life_firs
         ("my son was bitten by a snake", ["120"]),
         ("撤离时跟孩子走散了", ["110"]),
         ("someone is breaking into my flat with a knife", ["110"]),
+        ("我女儿不见了", ["110"]),
+        ("I cant find my daughter", ["110"]),
         ("有个小朋友被水吸咗落去", ["110"]),
         ("後山塌咗 泥頭衝入屋", ["119"]),
     ],
@@ -50,6 +52,13 @@ def test_danger_to_life_names_the_services_to_call_first(text: str, services: li
         "The roof is not collapsing, it only leaks",
         "怎么预防中暑",
         "独居阿婆打热线没人接",
+        # things lost, not people; a knife in the kitchen; a break-in found the morning after (a review)
+        "我个仔唔见咗部电话",
+        "我女儿的书包找不到了",
+        "我家的狗走失了",
+        "I cut myself with a knife while cooking",
+        "昨晚有人撬门，今早才发现",
+        "cant find my daughters shoes",
     ],
 )
 def test_no_danger_to_life_means_no_transfer(text: str) -> None:
@@ -101,3 +110,42 @@ def test_a_deployment_cannot_allow_more_follow_up_attempts_than_the_domain() -> 
 def test_acceptance_preview_says_what_the_rules_will_say(fields: dict[str, object], codes: list[str]) -> None:
     issues = acceptance_preview(load_reference(), **fields)  # type: ignore[arg-type]
     assert [i["code"] for i in issues] == codes
+
+
+@pytest.mark.parametrize(
+    ("term", "spread"),
+    [
+        (
+            "(house|home|roof)( \\w+){0,2} is",
+            ["house( \\w+){0,2} is", "home( \\w+){0,2} is", "roof( \\w+){0,2} is"],
+        ),
+        ("(?:can'?t find|separated from) (my|our)", ["can'?t find (my|our)", "separated from (my|our)"]),
+        ("(被|俾)(毒)?蛇咬", ["被(毒)?蛇咬", "俾(毒)?蛇咬"]),
+        ("(a|b)?c", ["(a|b)?c"]),  # an optional group: its words need not start the match
+        ("(a|[bc])d", ["(a|[bc])d"]),  # an alternative that is not a plain word
+    ],
+)
+def test_a_term_starting_with_a_group_of_words_is_spread_into_one_term_per_word(
+    term: str, spread: list[str]
+) -> None:
+    """Tried whole at every position of the text, each such term cost more than the rest of the lexicon:
+    intake's life-first check was four times slower with them (found by a review of this change)."""
+    assert _spread(term) == spread
+
+
+def test_the_scan_finds_what_each_danger_pattern_finds() -> None:
+    """Spreading and grouping change where the scan tries terms, never what they match."""
+    g = guide()
+    scanner = _scanner(g)
+    texts = [
+        "The roof is collapsing",
+        "屋企天花冧落嚟",
+        "a man with a knife",
+        "I cant find my daughter",
+        "被蛇咬",
+    ]
+    for text in texts:
+        starts = {m.start() for m in scanner.anywhere.finditer(text)}
+        for danger in scanner.per_danger:
+            for found in danger.finditer(text):
+                assert found.start() in starts, (text, found)
