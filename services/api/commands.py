@@ -232,7 +232,7 @@ class Repository:
         """After a conflicting save: a pause (`attempt`'s), then the aggregate read again as far as the server
         said its subject reaches when the conflict was its own (a replica a moment behind would hand back the
         same stale copy, and the tries went for nothing)."""
-        await asyncio.sleep(random.uniform(0, min(RETRY_PAUSE_MAX, RETRY_PAUSE * 2 ** (attempt - 1))))
+        await pause_before_retry(attempt)
         subject = self.aggregates().store.spec.event_subject(aggregate_id)
         own = refused.subject is None or refused.subject == subject
         return await self.load(aggregate_id, cls, noun, at_least=refused.last_seq if own else 0)
@@ -247,13 +247,12 @@ class Repository:
         except StoreUnavailable as exc:
             raise keys.DependencyUnavailable("NATS", f"nothing was stored: {exc}") from exc
 
-    async def erase_personal_key(self, complaint_id: uuid.UUID, reason: str) -> bool:
+    async def erase_personal_key(self, complaint: Complaint, reason: str) -> bool:
         if not self._keys_ready:
             await self.personal_keys.create_schema()
             self._keys_ready = True
         # Its sealed reporter data: the key store keeps what the redaction guard must still refuse, keyed.
-        complaint = await self.load(complaint_id, Complaint, "complaint")
-        return await self.personal_keys.erase(complaint_id, reason, complaint.reporter_sealed)
+        return await self.personal_keys.erase(complaint.id, reason, complaint.reporter_sealed)
 
 
 REPOSITORY = web.AppKey("command_repository", Repository)
@@ -272,6 +271,11 @@ def path_id(request: web.Request, noun: str, name: str = "id") -> uuid.UUID:
         raise Problem(
             404, f"No such {noun}", f"{noun.capitalize()} ids are UUIDs.", code="not_found"
         ) from None
+
+
+async def pause_before_retry(attempt: int) -> None:
+    """After the `attempt`th conflicting save: a pause that grows and is jittered (see ATTEMPTS)."""
+    await asyncio.sleep(random.uniform(0, min(RETRY_PAUSE_MAX, RETRY_PAUSE * 2 ** (attempt - 1))))
 
 
 def conflict(noun: str) -> Problem:
@@ -342,6 +346,8 @@ def command_handler(kind: Target[A], command: Command[A]) -> Callable[[web.Reque
                 await repo.save(aggregate)
             except ConcurrencyConflict as refused:
                 log.info("command_conflict", command=command.action, attempt=attempt, id=str(aggregate_id))
+                if attempt == ATTEMPTS:
+                    break  # no pause and no read for nothing: the answer is 409
                 aggregate = await repo.reload(refused, attempt, aggregate_id, kind.cls, kind.noun)
                 try:
                     kind.authorize(principal, aggregate)
@@ -445,7 +451,7 @@ def _complaint_access(principal: Principal, complaint: Complaint) -> None:
 async def _erase_key(request: web.Request, complaint: Complaint, body: Body) -> None:
     # Erase first: if recording the redaction then fails, the data is already unreadable and a retry
     # records it; the other order could record a redaction that did not happen.
-    await request.app[REPOSITORY].erase_personal_key(complaint.id, body["reason"])
+    await request.app[REPOSITORY].erase_personal_key(complaint, body["reason"])
 
 
 # Where a command's `prepare` leaves the personal data its text must not carry, for `apply` to check on every

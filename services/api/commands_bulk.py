@@ -52,6 +52,7 @@ from services.api.commands import (
     ensure_repository,
     operation,
     path_id,
+    pause_before_retry,
     read_body,
 )
 from services.api.openapi import problem_responses
@@ -134,8 +135,11 @@ class Bulk:
             try:
                 await self.aggregates.save(*batch)
             except ConcurrencyConflict:
+                if attempt == ATTEMPTS:
+                    break
                 # Nothing of the batch was stored. Only the complaints written since they were loaded are
                 # reloaded (and may now be refused); the others go again with the same expected positions.
+                await pause_before_retry(attempt)
                 changed = await self._changed(batch)
                 log.info("department_action_conflict", attempt=attempt, changed=len(changed))
                 batch = [c for c in batch if c.id not in changed] + await self._decided(list(changed))

@@ -95,6 +95,8 @@ async def link_complaint(request: web.Request) -> web.Response:
             await repo.save(incident, complaint)
         except ConcurrencyConflict as refused:
             log.info("command_conflict", command="link_complaint", attempt=attempt, id=str(incident_id))
+            if attempt == ATTEMPTS:
+                break
             incident = await repo.reload(refused, attempt, incident_id, Incident, "incident")
             continue
         log.info("complaint_linked_to_incident", id=str(incident_id), complaint_id=str(complaint.id))

@@ -67,6 +67,8 @@ async def merge(request: web.Request) -> web.Response:
             await repo.save(source, target)
         except ConcurrencyConflict as refused:
             bound.info("command_conflict", command="merge", attempt=attempt)
+            if attempt == ATTEMPTS:
+                break
             source = await repo.reload(refused, attempt, incident_id, Incident, "incident")
             continue
         bound.info("incident_merged", moving=moving)

@@ -67,6 +67,7 @@ async def healthz(request: web.Request) -> web.Response:
         title="A dependency is unavailable",
         detail="; ".join(d for d in down if d),
         type_=DEPENDENCY_DOWN,
+        code="dependency_unavailable",
         nats=nats,
         postgres=postgres,
     )

@@ -39,9 +39,11 @@ CACHE_SIZE = 10_000
 LOOKUP_SECONDS = (
     5.0  # a token lookup PostgreSQL does not answer by then is a 503, not a request held for a minute
 )
-OUTAGE_GRACE = (
-    300.0  # seconds after its last check a token still lets staff in while PostgreSQL cannot answer
-)
+# Seconds after its last check a token still lets staff in while PostgreSQL cannot answer.
+OUTAGE_GRACE = 300.0
+# Seconds after PostgreSQL failed to answer a lookup during which confirmed tokens are let in without asking:
+# asking again would hold every staff request for LOOKUP_SECONDS before the same answer.
+UNANSWERED_FOR = 5.0
 CHANNEL = "levee_api_tokens"  # NOTIFY payload: the revoked token's id
 MAX_NAME = 200
 
@@ -111,6 +113,7 @@ class TokenStore:
         # Emptied by a revocation heard or made here, and when the listener is heard again; not when it is
         # lost (that is the outage itself).
         self._confirmed: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
+        self._unanswered_until = 0.0  # monotonic: see UNANSWERED_FOR
 
     async def ensure_schema(self) -> None:
         # Lazily, not at startup: the API starts (and says 503) while PostgreSQL is down.
@@ -197,6 +200,9 @@ class TokenStore:
         if cached is not None and cached[0] > now:
             return cached[1]
         generation = self._generation
+        confirmed = self._confirmed.get(digest)
+        if confirmed is not None and now < self._unanswered_until and now - confirmed[0] <= OUTAGE_GRACE:
+            return confirmed[1]
         try:
             await self.ensure_schema()
             async with self.pool.acquire(
@@ -207,6 +213,7 @@ class TokenStore:
                     digest, timeout=LOOKUP_SECONDS,
                 )  # fmt: skip
         except PG_DOWN:
+            self._unanswered_until = time.monotonic() + UNANSWERED_FOR
             confirmed = self._confirmed.get(digest)
             if (
                 confirmed is not None

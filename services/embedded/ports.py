@@ -28,7 +28,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         high = min(high, int(_EPHEMERAL_RANGE.read_text().split()[0]) - 1)
     except (OSError, ValueError, IndexError):
         high = 0
-    if len(_handed_out) > (high - low) // 2:
+    if len(_handed_out) > max(high - low, 20_000) // 2:
         _handed_out.clear()  # a long-lived process: the early ones' servers are long gone
     for port in random.sample(range(low, high + 1), min(64, max(0, high + 1 - low))):
         if port in _handed_out:
@@ -40,9 +40,12 @@ def free_port(host: str = "127.0.0.1") -> int:
                 continue
         _handed_out.add(port)
         return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port = int(sock.getsockname()[1])
+    for _ in range(64):  # the OS's choice, unless this process handed it out already
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out:
+            break
     _handed_out.add(port)
     return port
 

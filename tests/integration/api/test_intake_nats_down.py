@@ -99,6 +99,8 @@ async def test_with_nats_down_the_pod_stays_ready_and_intake_answers_503_with_re
         await asyncio.sleep(0.05)
     assert response.headers["Retry-After"].isdigit()
     health = await client.get("/healthz")
-    assert health.status == 503 and "NATS" in (await health.json(content_type=None))["detail"]
+    said = await health.json(content_type=None)
+    assert health.status == 503 and "NATS" in said["detail"]
+    assert said["code"] == "dependency_unavailable"  # as every dependency's 503 says it, for the pages
     ready = await client.get("/readyz")
     assert (ready.status, await ready.json()) == (200, {"status": "ready"})
