@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 import nats.errors
 import structlog
+from nats.aio.client import Client as NATS
 
 from events.store import JetStreamEventStore, StoreError, StoreUnavailable
 from events.store.connection import connect_nats
@@ -59,20 +60,28 @@ async def _get(settings: Settings, args: argparse.Namespace, environ: Mapping[st
     return await print_message(settings, args.seq)
 
 
+async def _connected(url: str, name: str, *, failed: str) -> NATS | None:
+    """A connection within CONNECT_BOUND (the client would retry for ever), or None, logged as `failed`."""
+    try:
+        async with asyncio.timeout(CONNECT_BOUND):
+            return await connect_nats(url, name=name)
+    except (TimeoutError, nats.errors.Error) as exc:
+        log.error(
+            failed,
+            nats=without_passwords(url),
+            reason=f"NATS not reachable: {str(exc) or type(exc).__name__}",
+        )
+        return None
+
+
 async def print_message(settings: Settings, seq: int, *, out: TextIO | None = None) -> int:
     """0 and the message as one JSON object (seq, subject, time, headers, data: the event's JSON when it is JSON,
     else base64) on stdout; 1 when NATS cannot be reached or the stream has no message there. Personal data
     in it stays sealed, as the stream holds it."""
     if settings.nats_url is None:
         raise SettingsError("`levee stream get` needs NATS_URL (beside `levee up`: found by itself)")
-    shown = without_passwords(settings.nats_url)
-    try:
-        async with asyncio.timeout(CONNECT_BOUND):
-            nc = await connect_nats(settings.nats_url, name="levee-stream-get")
-    except (TimeoutError, nats.errors.Error) as exc:
-        log.error(
-            "stream_get_failed", nats=shown, reason=f"NATS not reachable: {str(exc) or type(exc).__name__}"
-        )
+    nc = await _connected(settings.nats_url, "levee-stream-get", failed="stream_get_failed")
+    if nc is None:
         return 1
     try:
         message = await JetStreamEventStore(nc, settings.stream_spec).message_at(seq)
@@ -113,13 +122,8 @@ async def upgrade_stream(
     if settings.nats_url is None:
         raise SettingsError("`levee stream upgrade` needs NATS_URL, with the NATS admin user's credentials")
     spec, shown = settings.stream_spec, without_passwords(settings.nats_url)
-    try:
-        async with asyncio.timeout(CONNECT_BOUND):
-            nc = await connect_nats(settings.nats_url, name="levee-stream-upgrade")
-    except (TimeoutError, nats.errors.Error) as exc:
-        log.error(
-            "stream_not_upgraded", nats=shown, reason=f"NATS not reachable: {str(exc) or type(exc).__name__}"
-        )
+    nc = await _connected(settings.nats_url, "levee-stream-upgrade", failed="stream_not_upgraded")
+    if nc is None:
         return 1
     stream = out or sys.stdout
     try:
