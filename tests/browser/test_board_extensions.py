@@ -182,10 +182,11 @@ async def test_command_grants_and_denies_extension_requests_from_the_board(
     await board.route("**/api/v1/board", lambda route: route.abort())  # the board's refetches fail for now
     await post(stack, f"/api/v1/complaints/{crane}/extension-requests/grant", {"minutes": 60}, command)
     await third.get_by_role("button", name="批准 Grant").click()
-    # In the row, in words (it was "409: No extension request is waiting…" at the top of the page).
+    # In the row, in words (it was "409: No extension request is waiting…" at the top of the page), with what
+    # the case is now (the refusal's `current`).
     await expect(third.locator(".row-message")).to_have_text(
         "批准延期失败 not granted — 该延期申请已有决定（可能由他人作出） the request was already decided, perhaps by "
-        "someone else (409)"
+        "someone else (409) — 现为：已签收（排水管理处） now: accepted, with Drainage Services"
     )
     await expect(third.locator(".row-message")).to_be_in_viewport()
     await expect(third.get_by_role("button", name="批准 Grant")).to_be_enabled()  # nothing was decided here

@@ -1,7 +1,7 @@
 // The command board: fetches /api/v1/board and refetches it whenever the server says the read models moved.
 import {
-  api, bi, el, fmtDuration, fmtNumber, fmtTime, howLong, incidentStatus, liveEvents, loginFlow, names, once, problemText,
-  refetcher, say, setCityZone, showConnection, statusLabel, zoneName,
+  API_TIMEOUT_MS, api, bi, el, fmtDuration, fmtNumber, fmtTime, howLong, incidentStatus, liveEvents, loginFlow, names, once,
+  problemText, refetcher, say, setCityZone, setDepartments, showConnection, statusLabel, zoneName,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -633,7 +633,8 @@ async function checkIntake() {
   intakeAsked = Date.now();
   let nats = "";
   try {
-    const response = await fetch("/healthz", { cache: "no-store" });
+    // Bounded: a hung answer would leave intakeAsking set, and the banner unasked for ever.
+    const response = await fetch("/healthz", { cache: "no-store", signal: AbortSignal.timeout(API_TIMEOUT_MS) });
     if (!response.ok) nats = String((await response.json()).nats || "");
   } catch {
     return; // the API itself unreachable: the connection state says so
@@ -671,6 +672,7 @@ loginFlow({
   async onReady() {
     reference = await api("/api/v1/reference");
     setCityZone(reference.area && reference.area.time_zone);
+    setDepartments(reference.departments);
     await refresh();
     liveEvents({ onChange: refresh, onState: (state, retry) => showConnection($("conn"), state, retry) });
     // Also without a commit: a stalled projector sends no change, and the overdue counts move with the clock.

@@ -13,10 +13,23 @@ export function setToken(value) {
 }
 
 export class ApiError extends Error {
-  constructor(status, problem) {
+  // `retryAfter`: the seconds a 429 or 503 asks the page to wait (its Retry-After header), or null.
+  constructor(status, problem, retryAfter = null) {
     super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
     this.status = status;
     this.problem = problem;
+    this.retryAfter = retryAfter;
+  }
+}
+
+// A request the API never answered: a hung API left pages "connected · live" over frozen counts, and a
+// refetcher waiting on it for ever. Whether a write sent so was stored is unknown, as for a 503 write_unconfirmed.
+export const API_TIMEOUT_MS = 20000;
+
+export class ApiTimeout extends Error {
+  constructor(ms) {
+    super(`no answer within ${ms / 1000} s`);
+    this.ms = ms;
   }
 }
 
@@ -27,20 +40,34 @@ function authHeaders(extra) {
   return headers;
 }
 
-export async function api(path, { method = "GET", body, raw = false, headers } = {}) {
-  const init = { method, headers: authHeaders(headers), cache: "no-store" };
+export async function api(path, { method = "GET", body, raw = false, headers, timeout = API_TIMEOUT_MS } = {}) {
+  const controller = new AbortController();
+  const init = { method, headers: authHeaders(headers), cache: "no-store", signal: controller.signal };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(path, init);
-  noteServerTime(response);
-  if (!response.ok) {
-    let problem = null;
-    try { problem = await response.json(); } catch { /* not JSON */ }
-    throw new ApiError(response.status, problem);
+  // The whole answer, body included, within `timeout` (a raw answer's body is its caller's to read).
+  const timer = setTimeout(() => controller.abort(new ApiTimeout(timeout)), timeout);
+  try {
+    const response = await fetch(path, init);
+    noteServerTime(response);
+    if (!response.ok) {
+      let problem = null;
+      try { problem = await response.json(); } catch { /* not JSON */ }
+      throw new ApiError(response.status, problem, retryAfter(response));
+    }
+    return raw ? response : await response.json();
+  } catch (error) {
+    throw controller.signal.aborted ? controller.signal.reason : error;
+  } finally {
+    clearTimeout(timer);
   }
-  return raw ? response : response.json();
+}
+
+function retryAfter(response) {
+  const seconds = Number.parseInt(response.headers.get("Retry-After") || "", 10);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : null;
 }
 
 // The server's clock as this page last saw it (each answer's Date header, to the second). A desk PC whose clock
@@ -147,6 +174,13 @@ export const INCIDENT_STATUS = {
   monitoring: ["监测中", "monitoring"], resolved: ["已解决", "resolved"],
 };
 
+// A notice's own state (press.js), as a refusal's `current` may name it.
+export const NOTICE_STATES = {
+  draft: ["草稿·待批准", "draft, awaiting approval"], approved: ["已批准·可发布", "approved, ready to publish"],
+  published: ["已发布", "published"], updated: ["更新待批准", "update awaiting approval"], cancelled: ["已撤销", "cancelled"],
+  superseded: ["已被新草稿取代", "superseded by a newer draft"],
+};
+
 export function incidentStatus(status) {
   const names = INCIDENT_STATUS[status];
   return names ? bi(names[0], names[1]) : document.createTextNode(status || "—");
@@ -180,6 +214,17 @@ export function fmtTime(iso) {
   return d.toLocaleString("zh-CN", { hour12: false, timeZone: cityZone });
 }
 
+// The time of day alone, "14:03", in the same zone: an as-of time, or when a message was said.
+export function fmtClock(at) {
+  if (!at) return "—";
+  return new Date(at).toLocaleTimeString("zh-CN", { hour12: false, hour: "2-digit", minute: "2-digit", timeZone: cityZone });
+}
+
+// A failure said with the time it happened: read an hour later, "14:03 LV-…: failed" is not taken for now.
+export function stamped(text) {
+  return `${fmtClock(serverNow())} ${text}`;
+}
+
 // A span of time in words, [Chinese, English]: "3天2小时" "3 d 2 h", "1小时5分" "1 h 5 min", "10分" "10 min".
 // Never "m:ss" or "h:mm:ss": "10:01" reads as a clock time. `withSeconds`: under an hour, the seconds too.
 export function howLong(seconds, { withSeconds = false } = {}) {
@@ -208,16 +253,32 @@ export function say(region, message, kind = "info") {
   region.append(message instanceof Node ? message : document.createTextNode(message));
 }
 
+// The city's departments (the reference data's list), for saying who holds a case a refusal came back with.
+let departments = [];
+
+export function setDepartments(list) {
+  departments = list || [];
+}
+
 // What the API's refusals mean, said on the page in both languages, by the problem's `code`
 // (services/api/problems.py; the domain's rules in events/). A function gets the name of the id in the detail.
 const PROBLEMS = {
   concurrent_change: ["有人同时在修改，请再试一次", "changed by someone else meanwhile; try again"],
+  moved_meanwhile: ["同事已将此工单改派或退回，您的操作未保存；请刷新工单列表",
+    "a colleague moved the case on (re-dispatched or returned it): nothing of yours was stored; reload the queue"],
   not_found: ["找不到该记录", "not found"],
   role_not_allowed: ["此令牌无权执行此操作", "this token may not do this"],
   rate_limited: ["操作太频繁，请稍后再试", "too many requests; try again shortly"],
-  unavailable: ["服务暂时不可用，请稍后再试", "the service is unavailable; try again shortly"],
-  write_unconfirmed: ["无法确认是否已保存，请刷新后查看", "not confirmed as stored; reload and check"],
+  unavailable: ["服务暂时不可用", "the service is unavailable"],
+  // Not "reload": a page reloaded loses what was typed, and a form typed again is another request.
+  write_unconfirmed: ["未能确认是否已保存：可能已保存，也可能没有", "not confirmed: it may or may not have been stored"],
   event_store_full: ["事件库已满，未保存", "the event store is full: nothing was stored"],
+  not_dispatched: ["只有待签收的工单才能签收", "only a case waiting to be accepted can be accepted"],
+  not_with_department: ["此工单现在不能退单", "the case cannot be returned now"],
+  not_accepted: ["请先签收此工单", "accept the case first"],
+  not_dispatched_to_department: ["此工单已不在本部门", "the case is no longer with your department"],
+  already_resolved: ["工单已办结", "the case is already resolved"],
+  extension_pending: ["已有延期申请待指挥部决定", "a request for more time is already waiting for command"],
   incident_merged: (into) => [`此事件已并入「${into}」，请对该事件操作`, `this incident was merged into "${into}": act on that one`],
   target_merged: (into) => [`所选事件已并入「${into}」，请改为并入该事件`,
     `the incident chosen was itself merged into "${into}": merge into that one`],
@@ -240,23 +301,71 @@ function named(id, nameOf) {
   return (nameOf && nameOf(id.toLowerCase())) || `#${id.slice(0, 8)}`;
 }
 
+// The service a 503 dependency_unavailable names (services/api/app.py), as staff call it.
+const DEPENDENCIES = {
+  NATS: ["事件库（NATS）", "the event store (NATS)"],
+  PostgreSQL: ["数据库（PostgreSQL）", "the database (PostgreSQL)"],
+};
+
+// `detail` is said in the page's words where the code is known: "503: PostgreSQL: cannot check the token:
+// TimeoutError" was all staff read during an outage.
+function problemWords(error, nameOf) {
+  const problem = error.problem || {}, known = PROBLEMS[problem.code];
+  if (problem.code === "dependency_unavailable") {
+    const [zh, en] = DEPENDENCIES[problem.dependency] || ["后台服务", "a service behind the API"];
+    return [`${zh}暂时无法连接`, `${en} cannot be reached right now`];
+  }
+  if (!known) return null;
+  const id = String(problem.detail || "").match(UUID);
+  return typeof known === "function" ? known(id ? named(id[0], nameOf) : "?") : known;
+}
+
+// What a case refused in a state the page did not show is now (the refusal's `current`): "now: accepted".
+function nowWords(current) {
+  if (!current || typeof current !== "object") return null;
+  const state = NOTICE_STATES[current.state] || STATUS_NAMES[current.status] || INCIDENT_STATUS[current.status];
+  if (!state) return null;
+  const holder = departments.find((d) => d.code === current.department);
+  const [zh, en] = holder ? [holder.name_zh, holder.name_en] : QUEUES[current.department] || [current.department, current.department];
+  return current.department && !current.state
+    ? [`现为：${state[0]}（${zh}）`, `now: ${state[1]}, with ${en}`]
+    : [`现为：${state[0]}`, `now: ${state[1]}`];
+}
+
 export function problemText(error, nameOf = null) {
   if (error instanceof ApiError) {
-    const problem = error.problem || {}, known = PROBLEMS[problem.code];
-    if (known) {
-      const id = String(problem.detail || "").match(UUID);
-      const [zh, en] = typeof known === "function" ? known(id ? named(id[0], nameOf) : "?") : known;
-      return `${zh} ${en} (${error.status})`;
+    const problem = error.problem || {}, words = problemWords(error, nameOf);
+    let text;
+    if (words) {
+      const wait = error.retryAfter && (error.status === 503 || error.status === 429) ? error.retryAfter : null;
+      const [zh, en] = wait ? [`${words[0]}，请${wait}秒后再试`, `${words[1]}; try again in ${wait} s`] : words;
+      text = `${zh} ${en} (${error.status})`;
+    } else {
+      const errors = problem.errors;
+      const detail = errors && errors.length ? errors.map((e) => `${e.field}: ${e.message}`).join("; ") : error.message;
+      text = `${error.status}: ${detail.replace(UUID, (id) => named(id, nameOf))}`;
     }
-    const errors = problem.errors;
-    const detail = errors && errors.length ? errors.map((e) => `${e.field}: ${e.message}`).join("; ") : error.message;
-    return `${error.status}: ${detail.replace(UUID, (id) => named(id, nameOf))}`;
+    const now = nowWords(problem.current);
+    return now ? `${text} — ${now[0]} ${now[1]}` : text;
+  }
+  if (error instanceof ApiTimeout) {
+    const s = error.ms / 1000;
+    return `服务器${s}秒内没有回答，请稍后再试 the server did not answer within ${s} s; try again shortly`;
   }
   // fetch's own failure: "Failed to fetch" (Chrome), "NetworkError when attempting…" (Firefox), "Load failed".
   if (error instanceof TypeError && /fetch|network|load failed/i.test(error.message)) {
     return "无法连接服务器 cannot reach the server";
   }
   return String(error && error.message ? error.message : error);
+}
+
+// Whether a write that failed so may still have been stored: the API never confirmed it either way (a 503
+// write_unconfirmed, an outage met half way, no answer at all). Asking again with the same Idempotency-Key is safe.
+export function mayHaveBeenStored(error) {
+  if (error instanceof ApiTimeout) return true;
+  if (error instanceof TypeError && /fetch|network|load failed/i.test(error.message)) return true;
+  const code = error instanceof ApiError && error.problem ? error.problem.code : null;
+  return code === "write_unconfirmed" || code === "dependency_unavailable";
 }
 
 // A table read on a phone: below 600 px each row stands as a block, each cell under its column's name
@@ -340,9 +449,17 @@ export function liveEvents({ onChange, onState }) {
 
   async function connectOnce() {
     controller = new AbortController();
-    const response = await fetch("/api/v1/board/events", {
-      headers: authHeaders({ Accept: "text/event-stream" }), signal: controller.signal, cache: "no-store",
-    });
+    // An API that takes the connection and never answers would leave the page "connecting" for ever: given up
+    // on after API_TIMEOUT_MS, and tried again (once the stream is open, the heartbeat watchdog below takes over).
+    const opening = setTimeout(() => controller.abort(), API_TIMEOUT_MS);
+    let response;
+    try {
+      response = await fetch("/api/v1/board/events", {
+        headers: authHeaders({ Accept: "text/event-stream" }), signal: controller.signal, cache: "no-store",
+      });
+    } finally {
+      clearTimeout(opening);
+    }
     if (response.status === 401 || response.status === 403) { onState("refused"); stopped = true; return; }
     if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -437,7 +554,8 @@ export function whenChanged(tables, refresh, minGapMs = 2000) {
 }
 
 // Refetch on every change, but never more than one request in flight: a burst of commits becomes one
-// refetch now and one after it.
+// refetch now and one after it. A load that fails or times out (api() gives up after API_TIMEOUT_MS) ends the
+// run: the next change or timer starts another.
 export function refetcher(load) {
   let running = false, again = false;
   return async function refresh() {

@@ -1,8 +1,9 @@
 // A department's queue: countdowns to its deadlines, and accept / return / resolve through the command API.
 // Above it, the department's cases per incident, with Accept all / Resolve all for one incident at once.
 import {
-  api, bi, el, fmtDuration, fmtTime, incidentStatus, labelCells, liveEvents, loadFailed, loaded, loginFlow, names,
-  once, problemText, refetcher, say, setCityZone, showConnection, statusLabel, whenChanged,
+  api, bi, el, fmtClock, fmtDuration, fmtTime, howLong, incidentStatus, labelCells, liveEvents, loadFailed, loaded,
+  loginFlow, names, once, problemText, refetcher, say, setCityZone, setDepartments, showConnection, stamped, statusLabel,
+  whenChanged, zoneName,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -24,6 +25,7 @@ function countdown(item, fetchedAt) {
 
 function tick() {
   const now = Date.now();
+  showAsOf(now);
   for (const cell of document.querySelectorAll(".countdown")) {
     const left = (Number(cell.dataset.deadline) - now) / 1000;
     cell.classList.toggle("overdue-text", left < 0);
@@ -121,7 +123,7 @@ async function command(item, action, body) {
     refresh();
     return true;
   } catch (error) {
-    say($("message"), `${item.tracking_code}: 操作失败 failed — ${problemText(error)}`, "error");
+    say($("message"), stamped(`${item.tracking_code}: 操作失败 failed — ${problemText(error)}`), "error");
     return false;
   } finally {
     inFlight.delete(item.id);
@@ -179,7 +181,7 @@ async function bulk(incident, action, extra) {
     return true;
   } catch (error) {
     const done = error.problem && error.problem.acted ? `（已完成 ${error.problem.acted} 件 ${error.problem.acted} done; 重试处理其余 try again for the rest）` : "";
-    say($("message"), `${incident.title}: 批量操作失败 bulk action failed — ${problemText(error)}${done}`, "error");
+    say($("message"), stamped(`${incident.title}: 批量操作失败 bulk action failed — ${problemText(error)}${done}`), "error");
     return false;
   } finally {
     bulkRunning = false;
@@ -241,16 +243,65 @@ function render(queue) {
   tick();
 }
 
+// When the queue on screen was read (the answer's as_of), and when this page got it: a queue not refreshed for a
+// while says so, or a hung API or a stalled stream would leave "connected · live" over cases long since moved.
+let asOf = null, gotAt = 0;
+const STALE_MS = 45000;  // three missed 15 s refetches
+
+function showAsOf(now) {
+  if (!asOf) return;
+  const stale = now - gotAt > STALE_MS;
+  const [zh, en] = howLong((now - gotAt) / 1000, { withSeconds: true });
+  $("asof").textContent = `数据时间 as of ${fmtClock(asOf)}` + (stale ? `（${zh}未更新 not updated for ${en}）` : "");
+  $("asof").classList.toggle("stale", stale);
+}
+
+// The readers a department's queue waits on, as the board names them (services/api/lateness.py): the read models
+// (what the queue shows) and dispatch (which sends new cases here).
+const READERS = [
+  ["read_models", "工单列表", "the queue", (zh, en) => [`最近${zh}的变化可能尚未显示`, `changes from the last ${en} may be missing`]],
+  ["dispatch", "派单", "dispatch", () => ["新工单可能尚未派到本部门", "new cases may not have reached us yet"]],
+];
+
+// `lateness` as the board's (null: the event store did not say); absent: the server did not send it, nothing said.
+function renderLateness(queue) {
+  const late = $("late");
+  if (!("lateness" in queue)) { late.hidden = true; return; }
+  const lateness = queue.lateness;
+  const lines = lateness === null
+    ? [el("span", { class: "reader", "data-reader": "unknown",
+      text: "延迟未知：事件库暂时无法回答 Lag unknown: the event store does not answer right now" })]
+    : READERS.filter(([key]) => lateness[key] && lateness[key].late).map(([key, zh, en, what]) => {
+      const [zhFor, enFor] = howLong(Math.round(lateness[key].seconds), { withSeconds: true }), [whatZh, whatEn] = what(zhFor, enFor);
+      return el("span", { class: "reader", "data-reader": key,
+        text: `${zh}落后${zhFor} ${en} running behind ${enFor}（${whatZh} ${whatEn}）` });
+    });
+  const key = lines.map((line) => line.textContent).join("\n");
+  if (late.dataset.key === key) return;  // unchanged: a screen reader is not told it again
+  late.dataset.key = key;
+  late.hidden = !lines.length;
+  late.replaceChildren(...(lines.length ? [el("strong", { text: "数据延迟 Running behind" }), ...lines] : []));
+}
+
+let ticking = null;  // the refetch every 15 s, stopped once the token is refused
 const refresh = refetcher(async () => {
   const code = encodeURIComponent(me.department);
   const [queue, incidents] = await Promise.allSettled([
     api(`/api/v1/departments/${code}/queue`), api(`/api/v1/departments/${code}/incidents`),
   ]);
   if (queue.status === "fulfilled" && incidents.status === "fulfilled") loaded($("message"));
-  if (queue.status === "fulfilled") render(queue.value);
-  else loadFailed($("message"), `读取失败 Queue not loaded: ${problemText(queue.reason)}`);
+  if (queue.status === "fulfilled") {
+    asOf = queue.value.as_of || new Date().toISOString();
+    gotAt = Date.now();
+    render(queue.value);
+    renderLateness(queue.value);
+  } else {
+    loadFailed($("message"), stamped(`读取失败 Queue not loaded: ${problemText(queue.reason)}`));
+  }
   if (incidents.status === "fulfilled") renderIncidents(incidents.value.items);
-  else loadFailed($("message"), `读取失败 Incidents not loaded: ${problemText(incidents.reason)}`);
+  else loadFailed($("message"), stamped(`读取失败 Incidents not loaded: ${problemText(incidents.reason)}`));
+  const refused = [queue, incidents].some((r) => r.status === "rejected" && [401, 403].includes(r.reason.status));
+  if (refused && ticking !== null) { clearInterval(ticking); ticking = null; }
 });
 
 loginFlow({
@@ -260,10 +311,14 @@ loginFlow({
     me = who;
     reference = await api("/api/v1/reference");
     setCityZone(reference.area.time_zone);  // the board's zone, whatever this PC's clock is set to
+    setDepartments(reference.departments);
+    $("zone").textContent = `时区 time zone: ${zoneName()}`;
     $("dept-name").replaceChildren(" · ", names(reference.departments, me.department));
     await refresh();
     setInterval(tick, 1000);
     liveEvents({ onChange: whenChanged(["complaints", "incidents"], refresh),
       onState: (state, retry) => showConnection($("conn"), state, retry) });
+    // Also without a commit, as the board: a stalled projector sends no change, and the countdowns' truth moves.
+    ticking = setInterval(refresh, 15000);
   },
 });

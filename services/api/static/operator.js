@@ -2,14 +2,15 @@
 // facts, first-contact resolution, repeat calls, agreed time and follow-up calls. Keyboard only works:
 // every action is a form field or a button in reading order; Enter in the number looks up the history.
 import {
-  FOLLOW_UP_OUTCOMES, api, bi, el, fmtTime, incidentStatus, liveEvents, loginFlow, nameText, names, newKey, once,
-  problemText, say, serverNow, setCityZone, statusLabel, whenChanged,
+  FOLLOW_UP_OUTCOMES, api, bi, el, fmtTime, incidentStatus, liveEvents, loginFlow, mayHaveBeenStored, nameText, names,
+  newKey, once, problemText, say, serverNow, setCityZone, setDepartments, showConnection, stamped, statusLabel,
+  whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { guide: null, reference: null, callStartedAt: null, answer: null, repeatFor: null, lastCall: null, lookedUp: null };
 
-function message(text, kind = "ok") { say($("message"), text, kind); }
+function message(text, kind = "ok") { say($("message"), kind === "error" ? stamped(text) : text, kind); }
 const departments = () => (state.reference ? state.reference.departments : []);
 
 // What became of the call just filed, with its tracking code, beside the Submit button (the page's top is off
@@ -21,12 +22,14 @@ function callResult(code, zh, en, kind = "ok") {
 async function start() {
   [state.guide, state.reference] = await Promise.all([api("/api/v1/operator/guide"), api("/api/v1/reference")]);
   setCityZone(state.reference.area.time_zone);
+  setDepartments(state.reference.departments);
   renderSteps();
   fillSelect($("category"), state.reference.categories, "— 类别 category —");
   fillSelect($("district"), state.reference.districts, "— 区 district —");
   await Promise.all([loadFacts(), loadFollowUps()]);
   // Cases resolved since join the follow-up list by themselves (checked at most every 10 s).
-  liveEvents({ onChange: whenChanged(["complaints"], loadFollowUps, 10000), onState: () => {} });
+  liveEvents({ onChange: whenChanged(["complaints"], loadFollowUps, 10000),
+    onState: (live, retry) => showConnection($("conn"), live, retry) });
 }
 
 function fillSelect(select, items, empty) {
@@ -96,9 +99,10 @@ async function addRepeatCall(event) {
     if (added === undefined) return;  // already on its way
     $("repeat").hidden = true;
     resetCard();
+    say($("message"), "");
     callResult(item.tracking_code, "已追加来电到此工单", `added to ${item.tracking_code} (repeated call)`);
     $("call-result").scrollIntoView({ block: "nearest" });
-  } catch (error) { say($("repeat-message"), `未追加 not added — ${problemText(error)}`, "error"); }
+  } catch (error) { say($("repeat-message"), stamped(`未追加 not added — ${problemText(error)}`), "error"); }
 }
 
 // -- life first, acceptance preview, facts ------------------------------------------------------------
@@ -200,6 +204,7 @@ async function submitCall(event) {
     const [zh, en] = stored.status === "resolved" ? ["当场办结", "resolved at first contact"] : ["已受理", "received"];
     const moved = stored.transferred_to ? [`，已转 ${stored.transferred_to}`, `, transferred to ${stored.transferred_to}`] : ["", ""];
     resetCard();
+    say($("message"), "");  // an error of a lookup before the call was filed is no longer what the page says
     callResult(stored.tracking_code, `${zh}${moved[0]}，请告知来电人此编号`, `${en}${moved[1]}: read the code to the caller`);
     state.lastCall = stored;
     $("agree").hidden = stored.status === "resolved";
@@ -208,7 +213,18 @@ async function submitCall(event) {
     // The agreed time is the next thing to settle with the caller: the form in view, the code still above it.
     ($("agree").hidden ? $("call-result") : $("agree")).scrollIntoView({ block: "nearest" });
     await loadFollowUps();
-  } catch (error) { say($("call-result"), `未提交 not filed — ${problemText(error)}`, "error"); }
+  } catch (error) { say($("call-result"), notFiled(error), mayHaveBeenStored(error) ? "warn" : "error"); }
+}
+
+// The call may be stored though no answer said so (a 503 write_unconfirmed, an outage, no answer at all). The card
+// keeps its Idempotency-Key while it is unchanged: Submit again gets the same tracking code, never a second case.
+// A reload, or the card typed again, would file a duplicate: the operator is told so, never to reload.
+function notFiled(error) {
+  if (!mayHaveBeenStored(error)) return stamped(`未提交 not filed — ${problemText(error)}`);
+  const why = error.problem && error.problem.code === "write_unconfirmed" ? "" : ` — ${problemText(error)}`;
+  return stamped("可能已提交，尚未确认。请勿修改此卡片，直接再按“提交”：若已提交，会返回同一个编号，不会重复登记。"
+    + " May have been filed, not confirmed. Press Submit again WITHOUT changing the card: if it was filed, the same code"
+    + ` comes back and nothing is filed twice.${why}`);
 }
 
 async function agreeTime(event) {
@@ -219,8 +235,9 @@ async function agreeTime(event) {
     await api(`/api/v1/complaints/${state.lastCall.id}/agreed-resolution-time`,
       { method: "POST", body: { agreed_at: new Date(local).toISOString() } });
     $("agree").hidden = true;
+    say($("message"), "");
     callResult(state.lastCall.tracking_code, "约定期限已记录", "agreed time recorded");
-  } catch (error) { say($("agree-message"), `约定期限未记录 not recorded — ${problemText(error)}`, "error"); }
+  } catch (error) { say($("agree-message"), stamped(`约定期限未记录 not recorded — ${problemText(error)}`), "error"); }
 }
 
 function resetCard() {
@@ -283,7 +300,7 @@ function followUpRow(item) {
         tries.textContent = String(Number(tries.textContent) + (outcome.value === "not_reached" ? 1 : 0));
         outcome.value = ""; reason.value = "";
       }
-    } catch (error) { say($("fu-message"), `${item.tracking_code}: ${problemText(error)}`, "error"); }
+    } catch (error) { say($("fu-message"), stamped(`${item.tracking_code}: ${problemText(error)}`), "error"); }
   } });
   // The number to call is opened on request only (each opening is logged), never sent with the queue.
   const caller = el("td", { class: "fu-caller" });
@@ -294,7 +311,7 @@ function followUpRow(item) {
         caller.replaceChildren(c.phone || c.email
           ? el("span", { text: [c.name, c.phone, c.email].filter(Boolean).join(" · ") })
           : el("span", { class: "empty", text: "无联系方式 no contact given" }));
-      } catch (error) { say($("fu-message"), `${item.tracking_code}: ${problemText(error)}`, "error"); }
+      } catch (error) { say($("fu-message"), stamped(`${item.tracking_code}: ${problemText(error)}`), "error"); }
     } });
   caller.append(reveal);
   const tries = el("td", { text: String(item.follow_up_attempts) });

@@ -1,18 +1,14 @@
 // Press officers draft notices in Chinese and English, watch their approval state and publish approved
 // text; command staff (same page) approve.
 import {
-  api, bi, el, fmtTime, incidentStatus, labelCells, liveEvents, loadFailed, loaded, loginFlow, problemText,
-  refetcher, say, setCityZone, showConnection, whenChanged,
+  NOTICE_STATES, api, bi, el, fmtTime, incidentStatus, labelCells, liveEvents, loadFailed, loaded, loginFlow,
+  mayHaveBeenStored, problemText, refetcher, say, setCityZone, showConnection, stamped, whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 const statusWords = (status) => incidentStatus(status).textContent;
 let me = null;
-const STATES = {
-  draft: ["草稿·待批准", "draft, awaiting approval"], approved: ["已批准·可发布", "approved, ready to publish"],
-  published: ["已发布", "published"], updated: ["更新待批准", "update awaiting approval"], cancelled: ["已撤销", "cancelled"],
-  superseded: ["已被新草稿取代", "superseded by a newer draft"],
-};
+const STATES = NOTICE_STATES;
 const CLOSED = new Set(["cancelled", "superseded"]);
 // Summary drafts a newer one replaced: counted under the list, shown only on request.
 let showSuperseded = false;
@@ -31,7 +27,7 @@ async function act(notice, action, body) {
     say($("message"), `${notice.title_zh} ${notice.title_en}: ${DONE[action].join(" ")}`, "ok");
     refresh();
   } catch (error) {
-    say($("message"), `${notice.title_zh} ${notice.title_en}: ${FAILED[action].join(" ")} — ${problemText(error)}`, "error");
+    say($("message"), stamped(`${notice.title_zh} ${notice.title_en}: ${FAILED[action].join(" ")} — ${problemText(error)}`), "error");
   }
 }
 
@@ -103,9 +99,28 @@ const refresh = refetcher(async () => {
     render((await api("/api/v1/staff/notices")).items);
     loaded($("message"));
   } catch (error) {
-    loadFailed($("message"), `读取失败 Not loaded: ${problemText(error)}`);
+    loadFailed($("message"), stamped(`读取失败 Not loaded: ${problemText(error)}`));
   }
 });
+
+// A draft saved into an outage may have been stored, and drafts carry no Idempotency-Key: saving it again could
+// make two. Once /healthz says NATS and PostgreSQL answer again, the list is fetched again for the officer to look
+// there first (a draft that was stored comes into it as the projector catches up: the live stream refetches it).
+function relistWhenBack(error) {
+  const every = (error.retryAfter || 5) * 1000;
+  const retry = async () => {
+    try {
+      await api("/healthz");
+    } catch {
+      setTimeout(retry, every);
+      return;
+    }
+    await refresh();
+    say($("message"), stamped("服务已恢复，草稿列表已刷新：若下方已有此草稿，请勿再次保存。 The service is back and the "
+      + "drafts list is fetched again: if the draft is in it below, do not save it again."), "warn");
+  };
+  setTimeout(retry, every);
+}
 
 $("draft").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -117,7 +132,14 @@ $("draft").addEventListener("submit", async (event) => {
     $("draft").reset();
     refresh();
   } catch (error) {
-    say($("message"), `保存失败 Not saved: ${problemText(error)}`, "error");
+    if (!mayHaveBeenStored(error)) {
+      say($("message"), stamped(`保存失败 Not saved: ${problemText(error)}`), "error");
+      return;
+    }
+    const why = error.problem && error.problem.code === "write_unconfirmed" ? "" : ` (${problemText(error)})`;
+    say($("message"), stamped("可能已保存，尚未确认：再次保存前请先查看下方草稿列表。"
+      + ` May have been saved, not confirmed — check the drafts list below before saving again.${why}`), "warn");
+    relistWhenBack(error);
   }
 });
 

@@ -1,5 +1,5 @@
 // Public: a complaint's status by its tracking code, and the published notices. No token, no personal data.
-import { ApiError, api, bi, el, fmtTime, incidentStatus, say, statusLabel } from "/static/common.js";
+import { ApiError, api, bi, el, fmtTime, incidentStatus, say, setCityZone, statusLabel, zoneName } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 let reference = null;
@@ -100,6 +100,12 @@ function codeInPath() {
     say($("message"), "查询中… Looking up…"); // a weak connection: say something at once
   }
   reference = await api("/api/v1/reference");
+  // The city's time, as the staff pages and the hotline say it, whatever zone this phone or PC is set to.
+  setCityZone(reference.area && reference.area.time_zone);
+  $("zone").textContent = `时间均为此时区 times are in: ${zoneName()}`;
   if (code) await lookUp(code);
-  await notices().catch((error) => say($("message"), `公告暂时无法加载 Notices cannot be loaded now: ${error.message}`, "error"));
-})().catch((error) => say($("message"), `页面暂时无法加载，请稍后刷新 The page cannot load now; please reload later: ${error.message}`, "error"));
+  // Where the notices go, quietly: the lookup's own message (its result, or "your complaint is not lost") stays.
+  await notices().catch(() => $("notices").replaceChildren(el("p", { class: "notes", "data-failed": "notices",
+    text: "公告暂时无法加载，请稍后刷新。 The notices cannot be loaded right now; please reload later." })));
+})().catch((error) => say($("message"), codeInPath() ? lookupFailed(error)
+  : "页面暂时无法加载，请稍后刷新。 The page cannot load right now; please reload later.", "error"));

@@ -1,0 +1,99 @@
+"""The operator console while NATS or PostgreSQL is failing, in headless Chromium against the real API.
+
+A review froze the dependencies under a running system: a call the API stored but could not confirm (503
+`write_unconfirmed`) was reported "not filed; reload and check", and a reload threw away the card and its
+Idempotency-Key, so the call typed again was filed twice. The card must say it may have been filed and to press
+Submit again unchanged. The failing answers are the page's input, given with page.route; the server stays real
+and the first call really is stored. Screenshots under test-output/browser/<test name>/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import Stack
+from tests.browser.test_operator_page import _call_card, _filed
+
+expect = pytest.importorskip(
+    "playwright.async_api", reason="Playwright for Python is a dev dependency"
+).expect
+BOUND_MS = 10_000
+
+
+def problem(status: int, code: str, detail: str, **extensions: Any) -> dict[str, Any]:
+    """What the API answers (services/api/problems.py, app.py): RFC 9457 JSON with `code`, Retry-After on a 503."""
+    body = {"type": f"https://levee.example/problems/{code}", "title": code, "status": status,
+            "detail": detail, "code": code, **extensions}  # fmt: skip
+    return {"status": status, "content_type": "application/problem+json", "body": json.dumps(body),
+            "headers": {"Retry-After": "5", "Cache-Control": "no-store"}}  # fmt: skip
+
+
+async def test_a_call_stored_but_unconfirmed_is_filed_once_by_pressing_submit_again(
+    stack: Stack, browser: Any, shots: Path
+) -> None:
+    operator = await stack.token("operator")
+    page = await _call_card(stack, browser, operator)
+    # The console shows its connection as the other staff pages do.
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=BOUND_MS)
+    await expect(page.locator("#conn")).to_contain_text("connected · live")
+
+    # PostgreSQL away for a moment: the acceptance preview fails, and says so in words, not "503: PostgreSQL: ...".
+    previews: list[str] = []
+
+    async def preview(route: Any) -> None:
+        previews.append(route.request.url)
+        if len(previews) == 1:
+            await route.fulfill(**problem(503, "dependency_unavailable", "PostgreSQL: cannot check the token: "
+                                          "TimeoutError", dependency="PostgreSQL"))  # fmt: skip
+        else:
+            await route.continue_()
+
+    await page.route("**/api/v1/operator/preview", preview)
+    description = "Manhole cover missing on Station Road, outside the bakery"
+    await page.locator("#description").fill(description)
+    top = page.locator("#message")
+    await expect(top).to_contain_text("数据库（PostgreSQL）暂时无法连接，请5秒后再试", timeout=BOUND_MS)
+    await expect(top).to_contain_text(
+        "the database (PostgreSQL) cannot be reached right now; try again in 5 s (503)"
+    )
+    await expect(top).to_have_text(re.compile(r"^\d\d:\d\d "))  # said when: it may be read much later
+
+    # The call is stored, but the answer is lost: the API says it could not confirm it.
+    stored: list[dict[str, Any]] = []
+
+    async def calls(route: Any) -> None:
+        if stored:
+            await route.continue_()
+            return
+        answer = await route.fetch()  # to the real API: the call is filed
+        stored.append(await answer.json())
+        await route.fulfill(**problem(503, "write_unconfirmed", "The complaint may or may not be stored: "
+                                      "TimeoutError. Ask again with the same Idempotency-Key."))  # fmt: skip
+
+    await page.route("**/api/v1/operator/calls", calls)
+    await page.locator("#submit").click()
+    result = page.locator("#call-result")
+    await expect(result).to_contain_text("可能已提交", timeout=BOUND_MS)
+    await expect(result).to_contain_text("May have been filed")
+    await expect(result).to_contain_text("Press Submit again WITHOUT changing the card: if it was filed, the same code "
+                                         "comes back and nothing is filed twice.")  # fmt: skip
+    await expect(result).to_contain_text("请勿修改此卡片，直接再按“提交”")
+    await expect(result).not_to_contain_text(re.compile("reload|刷新", re.IGNORECASE))
+    await expect(result).not_to_contain_text("not filed")
+    await expect(page.locator("#description")).to_have_value(description)  # the card is kept as it was
+    await page.screenshot(path=str(shots / "01-may-have-been-filed.png"))
+
+    # Submit again, unchanged: the same code, one complaint; the old error at the top goes with the success.
+    await page.locator("#submit").click()
+    await expect(result).to_contain_text("received", timeout=BOUND_MS)
+    await expect(result.locator(".code")).to_have_text(stored[0]["tracking_code"])
+    await expect(top).to_be_empty()
+    await page.screenshot(path=str(shots / "02-same-code-again.png"))
+    found = await _filed(stack, operator, description)
+    assert [c["tracking_code"] for c in found] == [stored[0]["tracking_code"]]
+    await page.close()

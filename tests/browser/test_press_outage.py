@@ -1,0 +1,71 @@
+"""The press page when a draft is saved into an outage, in headless Chromium against the real API and projector.
+
+A draft carries no Idempotency-Key: one the API stored but could not confirm (503 `write_unconfirmed`) and saved
+again is two drafts. The page said "not saved". It must say the draft may have been saved and to look at the list
+first, and fetch the list again once the service answers. The lost answer is the page's input (page.route); the
+draft really is stored. Screenshots under test-output/browser/<test name>/.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import Stack
+from tests.browser.test_board_pages import ready, sign_in
+from tests.browser.test_operator_outage import problem
+
+expect = pytest.importorskip(
+    "playwright.async_api", reason="Playwright for Python is a dev dependency"
+).expect
+BOUND_MS = 15_000  # the list is asked for again after Retry-After (5 s)
+
+
+async def test_a_draft_saved_into_an_outage_says_to_check_the_list_before_saving_again(
+    stack: Stack, browser: Any, shots: Path
+) -> None:
+    press = await stack.token("press")
+    await ready(stack, await stack.token("command"))
+    page = await browser.new_page(viewport={"width": 1300, "height": 1000})
+    await sign_in(page, f"{stack.url}/press", press)
+    await expect(page.locator("#notices")).to_contain_text("暂无公告 no notices yet", timeout=BOUND_MS)
+
+    saved: list[Any] = []
+
+    async def notices(route: Any) -> None:
+        if route.request.method != "POST" or saved:
+            await route.continue_()
+            return
+        saved.append(await (await route.fetch()).json())  # to the real API: the draft is stored
+        await route.fulfill(**problem(503, "write_unconfirmed", "The notice may or may not be stored: "
+                                      "TimeoutError. Ask again to find out."))  # fmt: skip
+
+    await page.route("**/api/v1/notices", notices)
+    await page.get_by_label("标题（中文） Title (Chinese)").fill("西湾区供水恢复")
+    await page.get_by_label("标题（英文） Title (English)").fill("Water back in Westbay")
+    await page.get_by_label("正文（中文） Text (Chinese)").fill("西湾区已恢复供水。")
+    await page.get_by_label("正文（英文） Text (English)").fill("Water is back in Westbay.")
+    await page.get_by_role("button", name="保存草稿 Save draft").click()
+    message = page.locator("#message")
+    await expect(message).to_contain_text(
+        "可能已保存，尚未确认：再次保存前请先查看下方草稿列表。", timeout=BOUND_MS
+    )
+    await expect(message).to_contain_text(
+        "May have been saved, not confirmed — check the drafts list below before saving again."
+    )
+    await expect(message).not_to_contain_text("Not saved")
+    await expect(message).to_have_text(re.compile(r"^\d\d:\d\d "))
+    await expect(page.get_by_label("标题（英文） Title (English)")).to_have_value("Water back in Westbay")
+    await page.screenshot(path=shots / "01-may-have-been-saved.png", full_page=True)
+
+    # The service answers again: the list is fetched, and shows the draft that was stored after all.
+    await expect(message).to_contain_text("The service is back", timeout=BOUND_MS)
+    await expect(page.locator(f"#notices tr[data-id='{saved[0]['id']}']")).to_contain_text(
+        "Water back in Westbay", timeout=BOUND_MS
+    )
+    await page.screenshot(path=shots / "02-list-fetched-again.png", full_page=True)
+    await page.unroute_all(behavior="ignoreErrors")
+    await page.close()
