@@ -52,6 +52,10 @@ INCIDENT_ROLES = ("operator", "command", "department", "press")
 MAX_LIMIT = 200
 QUEUE_LIMIT, MAX_QUEUE_LIMIT = 200, 1000  # a department queue's cases per answer: default, most
 BOARD_CACHE = web.AppKey("board_cache", BoardCache)
+# [read-model position, when, lateness] last asked for a department's queue; [] before the first (a list: the
+# app is frozen once it serves, its contents are not)
+LATENESS_CACHE = web.AppKey("lateness_cache", list)
+LATENESS_REUSE_SECONDS = 1.0
 STREAM_ASK_TIMEOUT = 2.0  # seconds for a read route to ask the stream something (a code's claim, its end)
 # Down, or shutting down / starting up / restarting ("the database system is starting up" is an operator
 # intervention to asyncpg, not a connection error): a 503 either way.
@@ -221,6 +225,7 @@ def _not_found(noun: str, detail: str) -> Problem:
 
 def add_routes(app: web.Application) -> None:
     app[BOARD_CACHE] = BoardCache()  # nothing to open or close
+    app[LATENESS_CACHE] = []
     r = app.router
     r.add_get(f"{API}/me", me, name="read.me")
     r.add_get(f"{API}/reference", reference, name="read.reference")
@@ -355,9 +360,25 @@ async def department_queue(request: web.Request) -> web.Response:
     async with reading(request) as conn:
         items, total = await queries.department_queue(conn, code, limit=limit)
         details = await case_details(conn, [item["id"] for item in items])
+        position = await queries.projection_position(conn)
     for item in items:
         item.update(details.get(item["id"], {}))
-    return json_response({"department": code, "as_of": datetime.now(UTC), "total": total, "items": items})
+    now = datetime.now(UTC)
+    # How far the queue runs behind the stream, as the board says it: a stalled projector left the page
+    # "live" over a stale queue (found by a review of the pages in outages).
+    late = await shared_lateness(request, position, now)
+    return json_response({"department": code, "as_of": now, "total": total, "items": items, "lateness": late})
+
+
+async def shared_lateness(request: web.Request, position: int, now: datetime) -> dict[str, Any] | None:
+    """`stream_state`'s lateness, asked of nats-server at most once a second for one read-model position: every
+    department's page refetches on every commit, and each asking five questions was waste."""
+    cached = request.app[LATENESS_CACHE]
+    if cached and cached[0] == position and time.monotonic() - cached[1] < LATENESS_REUSE_SECONDS:
+        return cached[2]
+    late = (await stream_state(request, position, now))["lateness"]
+    cached[:] = [position, time.monotonic(), late]
+    return late
 
 
 async def incidents(request: web.Request) -> web.Response:
@@ -633,7 +654,8 @@ OPENAPI_PATHS: dict[str, Any] = {
     f"{API}/departments/{{code}}/queue": _op(
         "department_queue", "A department's cases with deadline countdowns (seconds; negative is overdue); "
         f"`{COMMAND_QUEUE}` is the command queue (command staff only). The most urgent `limit` first; "
-        "`total` counts every case the department holds",
+        "`total` counts every case the department holds; `lateness` how far it and the workers run behind the "
+        "stream, as the board's (null when the event store does not say)",
         QUEUE_ROLES, params=[_p("code"), *_QUEUE_PARAMS], errors=(401, 403, 404, 422, 503)),
     f"{API}/incidents": _op("incidents", "Incidents with live complaint counts (not those merged into another, "
                             "unless merged=true)", INCIDENT_ROLES, params=_INCIDENT_PARAMS,

@@ -84,6 +84,10 @@ async def test_the_board_says_how_far_it_and_each_worker_are_behind_the_stream(
         await asyncio.sleep(0.05)
     assert all(found[w] == {"events": 0, "seconds": 0.0, "late": False} for w in WORKERS)
     assert found["read_models"]["events"] == 1 and found["read_models"]["late"]  # the new complaint
+    # A department's queue says the same: a stalled projector left its page "live" over a stale queue (found
+    # by a review of the pages in outages).
+    queue = await api.get_json("/api/v1/departments/power/queue", "command")
+    assert queue["lateness"]["read_models"]["events"] == 1 and queue["lateness"]["read_models"]["late"]
 
 
 async def test_a_reader_is_late_from_fifteen_seconds_behind_its_oldest_unprocessed_event(
