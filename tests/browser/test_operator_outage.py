@@ -97,3 +97,30 @@ async def test_a_call_stored_but_unconfirmed_is_filed_once_by_pressing_submit_ag
     found = await _filed(stack, operator, description)
     assert [c["tracking_code"] for c in found] == [stored[0]["tracking_code"]]
     await page.close()
+
+
+async def test_a_call_refused_because_a_dependency_is_down_says_not_filed(stack: Stack, browser: Any) -> None:
+    """Every 503 but write_unconfirmed means nothing was stored: "may have been filed" there was false (found by
+    a review of the pages' change), and would have the operator believe a call was filed that was not."""
+    operator = await stack.token("operator")
+    page = await _call_card(stack, browser, operator)
+    await page.route(
+        "**/api/v1/operator/calls",
+        lambda route: route.fulfill(
+            **problem(
+                503,
+                "dependency_unavailable",
+                "PostgreSQL: cannot check the token: TimeoutError",
+                dependency="PostgreSQL",
+            )
+        ),
+    )
+    await page.locator("#description").fill("Street light down on Pier Road, sparking")
+    await page.locator("#submit").click()
+    result = page.locator("#call-result")
+    await expect(result).to_contain_text("not filed", timeout=BOUND_MS)
+    await expect(result).to_contain_text(
+        "the database (PostgreSQL) cannot be reached right now; try again in 5 s"
+    )
+    await expect(result).not_to_contain_text("May have been filed")
+    await page.close()

@@ -59,7 +59,8 @@ export async function api(path, { method = "GET", body, raw = false, headers, ti
     }
     return raw ? response : await response.json();
   } catch (error) {
-    throw controller.signal.aborted ? controller.signal.reason : error;
+    // An abort's reason is the ApiTimeout given to abort(); a browser that keeps no reason gets one made here.
+    throw controller.signal.aborted ? (controller.signal.reason || new ApiTimeout(timeout)) : error;
   } finally {
     clearTimeout(timer);
   }
@@ -275,7 +276,7 @@ const PROBLEMS = {
   event_store_full: ["事件库已满，未保存", "the event store is full: nothing was stored"],
   not_dispatched: ["只有待签收的工单才能签收", "only a case waiting to be accepted can be accepted"],
   not_with_department: ["此工单现在不能退单", "the case cannot be returned now"],
-  not_accepted: ["请先签收此工单", "accept the case first"],
+  not_accepted: ["此工单现不在您处办理（未签收，或已办结、已转派）", "the case is not being handled by you now (not accepted yet, or resolved, or moved on)"],
   not_dispatched_to_department: ["此工单已不在本部门", "the case is no longer with your department"],
   already_resolved: ["工单已办结", "the case is already resolved"],
   extension_pending: ["已有延期申请待指挥部决定", "a request for more time is already waiting for command"],
@@ -364,8 +365,9 @@ export function problemText(error, nameOf = null) {
 export function mayHaveBeenStored(error) {
   if (error instanceof ApiTimeout) return true;
   if (error instanceof TypeError && /fetch|network|load failed/i.test(error.message)) return true;
+  // Only this one: every other 503 (dependency_unavailable, unavailable) says nothing was stored (openapi.py).
   const code = error instanceof ApiError && error.problem ? error.problem.code : null;
-  return code === "write_unconfirmed" || code === "dependency_unavailable";
+  return code === "write_unconfirmed";
 }
 
 // A table read on a phone: below 600 px each row stands as a block, each cell under its column's name

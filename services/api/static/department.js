@@ -300,7 +300,7 @@ const refresh = refetcher(async () => {
   }
   if (incidents.status === "fulfilled") renderIncidents(incidents.value.items);
   else loadFailed($("message"), stamped(`读取失败 Incidents not loaded: ${problemText(incidents.reason)}`));
-  const refused = [queue, incidents].some((r) => r.status === "rejected" && [401, 403].includes(r.reason.status));
+  const refused = [queue, incidents].some((r) => r.status === "rejected" && [401, 403].includes(r.reason?.status));
   if (refused && ticking !== null) { clearInterval(ticking); ticking = null; }
 });
 

@@ -106,20 +106,25 @@ const refresh = refetcher(async () => {
 // A draft saved into an outage may have been stored, and drafts carry no Idempotency-Key: saving it again could
 // make two. Once /healthz says NATS and PostgreSQL answer again, the list is fetched again for the officer to look
 // there first (a draft that was stored comes into it as the projector catches up: the live stream refetches it).
+// One wait at a time: a second uncertain save replaces the first's, never stacks beside it.
+let relisting = null;
+
 function relistWhenBack(error) {
   const every = (error.retryAfter || 5) * 1000;
   const retry = async () => {
     try {
       await api("/healthz");
     } catch {
-      setTimeout(retry, every);
+      relisting = setTimeout(retry, every);
       return;
     }
+    relisting = null;
     await refresh();
     say($("message"), stamped("服务已恢复，草稿列表已刷新：若下方已有此草稿，请勿再次保存。 The service is back and the "
       + "drafts list is fetched again: if the draft is in it below, do not save it again."), "warn");
   };
-  setTimeout(retry, every);
+  clearTimeout(relisting);
+  relisting = setTimeout(retry, every);
 }
 
 $("draft").addEventListener("submit", async (event) => {
