@@ -20,6 +20,7 @@ from events.store.aggregates import AggregateStore
 from services.runtime.worker import Worker
 from services.triage import app as triage_app
 from services.triage.app import build_worker, default_deps
+from tests.unit.triage.test_triage_rules import with_trapped_term
 
 DEPS = default_deps()
 
@@ -269,9 +270,7 @@ async def test_the_service_uses_the_rules_and_reference_files_a_deployment_gives
     # A deployment's copies: one more danger term, and a shorter P1 resolve deadline (240 -> 180 minutes).
     packaged_rules = (Path(triage_app.__file__).parent / "rules.toml").read_text(encoding="utf-8")
     rules = tmp_path / "rules.toml"
-    rules.write_text(
-        packaged_rules.replace('terms = ["被困", ', 'terms = ["crane toppled", "被困", '), "utf-8"
-    )
+    rules.write_text(with_trapped_term(packaged_rules, "crane toppled"), "utf-8")
     packaged_reference = (Path(reference_package.__file__).parent / "levee.toml").read_text(encoding="utf-8")
     reference = tmp_path / "levee.toml"
     p1 = "[deadlines.P1]\naccept_within_minutes = 15\nresolve_within_minutes = 240"

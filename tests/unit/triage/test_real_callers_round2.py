@@ -163,6 +163,9 @@ PETS_ARE_NOT_PEOPLE: list[Row] = [
     ("the dog is trapped", True, "P4", "P4", None),
     ("my cat is stuck on the roof, the flood is rising", True, "P3", "P4", None),
     ("there's a dog trapped in a flooded car", True, "P3", "P4", None),
+    ("邻居的狗被困在阳台上叫了一整夜", True, "P3", "P4", None),
+    ("狗被困在车里", True, "P3", "P4", None),
+    ("猫咪被困在树上", True, "P3", "P4", None),
     # a person with the pet, or beside it, is
     ("my son and the dog are trapped", True, "P1", "P1", None),
     ("我同只狗困咗喺屋企 水浸到腰", True, "P1", "P1", "flooding"),
@@ -170,6 +173,8 @@ PETS_ARE_NOT_PEOPLE: list[Row] = [
     ("狗被困 我阿妈都困咗喺入面", True, "P1", "P1", None),
     ("积水里泡着一根断掉的电线 一条狗被电死了 还有人在蹚水", True, "P1", "P1", None),
     ("my dog and i are stuck on the roof", True, "P1", "P1", "flooding"),
+    ("我同只狗被困喺屋企 水浸到腰", True, "P1", "P1", "flooding"),
+    ("老人被困电梯", True, "P1", "P1", None),
 ]
 
 BREAK_INS_AND_SCAMS: list[Row] = [

@@ -317,13 +317,17 @@ def test_a_rules_file_naming_an_unknown_set_is_refused_at_load() -> None:
 
 
 def _rules_with_extra_danger_term(tmp_path: Path, term: str) -> Path:
-    """A deployment's copy of the packaged rules with one more "trapped" term (the TOML line is unique)."""
+    """A deployment's copy of the packaged rules with one more "trapped" term."""
     packaged = (Path(explain.__file__).parent / "rules.toml").read_text(encoding="utf-8")
-    anchor = 'terms = ["被困", '
-    assert packaged.count(anchor) == 1
     path = tmp_path / "rules.toml"
-    path.write_text(packaged.replace(anchor, f'terms = ["{term}", "被困", '), encoding="utf-8")
+    path.write_text(with_trapped_term(packaged, term), encoding="utf-8")
     return path
+
+
+def with_trapped_term(rules_text: str, term: str) -> str:
+    """`rules_text` with `term` first among [danger.trapped]'s terms."""
+    at = rules_text.index("terms = [", rules_text.index("[danger.trapped]")) + len("terms = [")
+    return f'{rules_text[:at]}"{term}", {rules_text[at:]}'
 
 
 CRANE = {"channel": "hotline", "description": "A crane toppled over onto the road next to the school"}
