@@ -526,3 +526,23 @@ NOT_A_DANGER_TO_LIFE: list[tuple[str, str]] = [
 def test_a_near_miss_of_the_new_terms_is_not_a_danger_to_life(text: str, most: str) -> None:
     a = judge(ComplaintFacts(text), rules=RULES).assessment
     assert a.level >= most and not a.life_threatening, (a.level, a.factors)
+
+
+# "stroke" alone read the stroke in "at risk of heat stroke" as a danger to life (listed as left by the round's
+# review); a heat stroke happening, or a stroke, still is.
+STROKE_WORDS: list[Row] = [
+    ("elderly at risk of heat stroke", False, "P4", "P4", None),
+    ("heatstroke risk for elderly in the shelter", True, "P2", "P4", None),
+    ("stroke patient needs his medicine", True, "P2", "P4", None),
+    ("my dad had a stroke", True, "P1", "P1", None),
+    ("he is having a stroke", True, "P1", "P1", None),
+    ("my mum collapsed, I think it is heat stroke", True, "P1", "P1", None),
+    ("grandma has heat stroke, not responding well", True, "P1", "P1", None),
+]
+
+
+@table(STROKE_WORDS)
+def test_a_stroke_is_a_danger_and_the_risk_of_one_is_not(
+    text: str, valid: bool, most: str, least: str, category: str | None
+) -> None:
+    check(text, valid, most, least, category)
