@@ -200,9 +200,9 @@ class TokenStore:
         if cached is not None and cached[0] > now:
             return cached[1]
         generation = self._generation
-        confirmed = self._confirmed.get(digest)
-        if confirmed is not None and now < self._unanswered_until and now - confirmed[0] <= OUTAGE_GRACE:
-            return confirmed[1]
+        confirmed = self._recently_confirmed(digest, now)
+        if confirmed is not None and now < self._unanswered_until:
+            return confirmed
         try:
             await self.ensure_schema()
             async with self.pool.acquire(
@@ -214,13 +214,9 @@ class TokenStore:
                 )  # fmt: skip
         except PG_DOWN:
             self._unanswered_until = time.monotonic() + UNANSWERED_FOR
-            confirmed = self._confirmed.get(digest)
-            if (
-                confirmed is not None
-                and now - confirmed[0] <= OUTAGE_GRACE
-                and generation == self._generation
-            ):
-                return confirmed[1]  # PostgreSQL cannot say: confirmed a moment ago, and no revocation since
+            confirmed = self._recently_confirmed(digest, now)
+            if confirmed is not None and generation == self._generation:
+                return confirmed  # PostgreSQL cannot say: confirmed a moment ago, and no revocation since
             raise
         if row is None:
             # Misses are not cached: that would let anyone fill the cache with made-up tokens.
@@ -228,15 +224,23 @@ class TokenStore:
             self._confirmed.pop(digest, None)
             return None
         principal = Principal(role=row["role"], name=row["name"], token_id=row["token_id"])
-        if generation == self._generation:
-            self._confirmed[digest] = (now, principal)
-            self._confirmed.move_to_end(digest)
-            while len(self._confirmed) > CACHE_SIZE:
-                self._confirmed.popitem(last=False)
-        if not self.listening or generation != self._generation:
+        if generation != self._generation:
             return principal  # a revocation may have been heard while asking: do not keep this answer
-        self._cache[digest] = (now + self.ttl, principal)
-        self._cache.move_to_end(digest)
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        _remember(self._confirmed, digest, (now, principal))
+        if self.listening:
+            _remember(self._cache, digest, (now + self.ttl, principal))
         return principal
+
+    def _recently_confirmed(self, digest: bytes, now: float) -> Principal | None:
+        confirmed = self._confirmed.get(digest)
+        return confirmed[1] if confirmed is not None and now - confirmed[0] <= OUTAGE_GRACE else None
+
+
+def _remember(
+    memory: OrderedDict[bytes, tuple[float, Principal]], digest: bytes, entry: tuple[float, Principal]
+) -> None:
+    """Keep `entry` as the newest, and at most CACHE_SIZE entries."""
+    memory[digest] = entry
+    memory.move_to_end(digest)
+    while len(memory) > CACHE_SIZE:
+        memory.popitem(last=False)
