@@ -340,9 +340,11 @@ async def test_press_publishes_an_approved_notice_that_the_public_then_reads(
     await expect(reports.locator("#satisfaction tr[data-answer=satisfied] th")).to_have_text("满意 satisfied")
     await reports.screenshot(path=shots / "04-reports.png", full_page=True)
     await reports.set_viewport_size({"width": 390, "height": 844})  # a phone: one column, none cut off
-    for card in await reports.locator("section.card").all():
-        box = await card.bounding_box()
-        assert box is not None and box["x"] + box["width"] <= 390, box
+    cards = reports.locator("section.card")
+    await expect(cards).to_have_count(6)  # a loop over none would pass
+    for n in range(6):
+        box = await box_of(cards.nth(n), f"report card {n}")
+        assert box["x"] + box["width"] <= 390, box
     await reports.screenshot(path=shots / "05-reports-on-a-phone.png", full_page=True)
     for page in (desk, public, reports):
         await page.close()

@@ -93,8 +93,7 @@ async def test_the_board_says_times_in_words_counts_every_case_and_keeps_its_hea
     await board.screenshot(path=shots / "03-scrolled-header-in-view.png")
     # What is scrolled into view from above lands below the header however tall it wrapped (5rem was less).
     await board.set_viewport_size({"width": 700, "height": 900})
-    header = await board.locator("header.top").bounding_box()
-    assert header is not None
+    header = await box_of(board.locator("header.top"), "the board's header")
     tall = int(header["height"]) + 8  # offsetHeight: whole pixels
     await expect(board.locator("html")).to_have_css(
         "scroll-padding-top", re.compile(rf"^({tall}|{tall + 1})px$")

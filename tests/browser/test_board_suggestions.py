@@ -21,7 +21,7 @@ from events.incident import Incident
 from events.mapper import make_mapper
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
-from tests.browser.conftest import Stack
+from tests.browser.conftest import Stack, box_of
 from tests.browser.test_board_merge import triage
 from tests.browser.test_board_pages import LIVE_BOUND_MS, ready, sign_in
 
@@ -95,8 +95,8 @@ async def test_command_merges_a_suggested_event_into_its_largest_incident(
 
     # On a phone the line wraps under its titles: the titles were squeezed to a column a word wide.
     await board.set_viewport_size({"width": 390, "height": 844})
-    what = await newfield.locator(".what").bounding_box()
-    assert what is not None and what["width"] > 250, what
+    what = await box_of(newfield.locator(".what"), "the suggestion's line")
+    assert what["width"] > 250, what
     await newfield.scroll_into_view_if_needed()
     await expect(newfield.locator(".acts")).to_be_in_viewport(ratio=1)
     await board.screenshot(path=shots / "01b-suggested-on-a-phone.png")

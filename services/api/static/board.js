@@ -119,7 +119,6 @@ function render(board) {
   const c = board.counts;
   renderLateness(board.lateness);
   $("asof").textContent = `数据时间 as of ${fmtTime(board.as_of)} · #${board.position}`;
-  $("zone").textContent = `时区 time zone: ${zoneName()}`;
   const gap = board.stream_gap;
   $("gap").hidden = !gap;
   if (gap) {
@@ -672,6 +671,7 @@ loginFlow({
   async onReady() {
     reference = await api("/api/v1/reference");
     setCityZone(reference.area && reference.area.time_zone);
+    $("zone").textContent = `时区 time zone: ${zoneName()}`;  // once: the zone does not change
     setDepartments(reference.departments);
     await refresh();
     liveEvents({ onChange: refresh, onState: (state, retry) => showConnection($("conn"), state, retry) });

@@ -353,18 +353,20 @@ export function problemText(error, nameOf = null) {
     const s = error.ms / 1000;
     return `服务器${s}秒内没有回答，请稍后再试 the server did not answer within ${s} s; try again shortly`;
   }
-  // fetch's own failure: "Failed to fetch" (Chrome), "NetworkError when attempting…" (Firefox), "Load failed".
-  if (error instanceof TypeError && /fetch|network|load failed/i.test(error.message)) {
-    return "无法连接服务器 cannot reach the server";
-  }
+  if (isNetworkError(error)) return "无法连接服务器 cannot reach the server";
   return String(error && error.message ? error.message : error);
+}
+
+// fetch's own failure: "Failed to fetch" (Chrome), "NetworkError when attempting…" (Firefox), "Load failed".
+function isNetworkError(error) {
+  return error instanceof TypeError && /fetch|network|load failed/i.test(error.message);
 }
 
 // Whether a write that failed so may still have been stored: the API never confirmed it either way (a 503
 // write_unconfirmed, an outage met half way, no answer at all). Asking again with the same Idempotency-Key is safe.
 export function mayHaveBeenStored(error) {
   if (error instanceof ApiTimeout) return true;
-  if (error instanceof TypeError && /fetch|network|load failed/i.test(error.message)) return true;
+  if (isNetworkError(error)) return true;
   // Only this one: every other 503 (dependency_unavailable, unavailable) says nothing was stored (openapi.py).
   const code = error instanceof ApiError && error.problem ? error.problem.code : null;
   return code === "write_unconfirmed";

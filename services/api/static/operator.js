@@ -10,7 +10,7 @@ import {
 const $ = (id) => document.getElementById(id);
 const state = { guide: null, reference: null, callStartedAt: null, answer: null, repeatFor: null, lastCall: null, lookedUp: null };
 
-function message(text, kind = "ok") { say($("message"), kind === "error" ? stamped(text) : text, kind); }
+const failed = (text) => say($("message"), stamped(text), "error");
 const departments = () => (state.reference ? state.reference.departments : []);
 
 // What became of the call just filed, with its tracking code, beside the Submit button (the page's top is off
@@ -63,7 +63,7 @@ async function lookUpCaller() {
     const found = await api("/api/v1/operator/caller-history", { method: "POST", body: { phone } });
     renderHistory(found.items);
     await preview();
-  } catch (error) { message(problemText(error), "error"); }
+  } catch (error) { failed(problemText(error)); }
 }
 
 function renderHistory(items) {
@@ -118,7 +118,7 @@ async function preview() {
     showLifeFirst(found.life_first);
     $("acceptance").replaceChildren(...found.acceptance.map((issue) =>
       el("li", { "data-code": issue.code }, `${issue.message_zh} ${issue.message_en}`)));
-  } catch (error) { message(problemText(error), "error"); }
+  } catch (error) { failed(problemText(error)); }
 }
 
 function showLifeFirst(danger) {
@@ -151,7 +151,7 @@ async function loadFacts() {
     $("facts").replaceChildren(...incidents,
       el("h3", {}, bi("已发布公告", "Published notices")), ...(notices.length ? notices : [el("p", { class: "empty", text: "无 none" })]),
       el("h3", {}, bi("标准答复", "Standard answers")), ...(answers.length ? answers : [el("p", { class: "empty", text: "无 none" })]));
-  } catch (error) { message(problemText(error), "error"); }
+  } catch (error) { failed(problemText(error)); }
 }
 
 function factItem(ref, titleZh, titleEn, textZh, textEn) {
@@ -348,4 +348,4 @@ $("repeat-cancel").addEventListener("click", () => { $("repeat").hidden = true; 
 $("agree").addEventListener("submit", agreeTime);
 
 loginFlow({ form: $("login"), input: $("token"), message: $("login-message"), main: $("main"), logout: $("logout"),
-  roles: ["operator"], onReady: () => start().catch((error) => message(problemText(error), "error")) });
+  roles: ["operator"], onReady: () => start().catch((error) => failed(problemText(error))) });

@@ -8,7 +8,6 @@ import {
 const $ = (id) => document.getElementById(id);
 const statusWords = (status) => incidentStatus(status).textContent;
 let me = null;
-const STATES = NOTICE_STATES;
 const CLOSED = new Set(["cancelled", "superseded"]);
 // Summary drafts a newer one replaced: counted under the list, shown only on request.
 let showSuperseded = false;
@@ -75,7 +74,7 @@ function render(all) {
   toggle.textContent = showSuperseded ? "隐藏 Hide" : "显示 Show";
   toggle.setAttribute("aria-expanded", String(showSuperseded));
   $("notices").replaceChildren(...(items.length ? items.map((n) => {
-    const state = STATES[n.state] || [n.state, n.state];
+    const state = NOTICE_STATES[n.state] || [n.state, n.state];
     return el("tr", { "data-id": n.id, "data-state": n.state },
       el("td", {}, el("strong", { lang: "zh", text: n.title_zh }), el("br"), el("span", { lang: "en", text: n.title_en }),
         // The whole text, as it would be published: what command approves (its digest goes with the approval).

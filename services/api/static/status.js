@@ -1,13 +1,10 @@
 // Public: a complaint's status by its tracking code, and the published notices. No token, no personal data.
-import { ApiError, api, bi, el, fmtTime, incidentStatus, say, setCityZone, statusLabel, zoneName } from "/static/common.js";
+import {
+  ApiError, api, bi, el, fmtTime, incidentStatus, names, say, setCityZone, statusLabel, zoneName,
+} from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 let reference = null;
-
-function names(list, code) {
-  const item = (list || []).find((x) => x.code === code);
-  return item ? bi(item.name_zh, item.name_en) : document.createTextNode(code || "—");
-}
 
 async function lookUp(code) {
   try {
