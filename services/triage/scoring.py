@@ -265,9 +265,9 @@ def whole_joke(body: Text, rules: Rules) -> bool:
 
 
 def _only_alarm_words(body: Text, rules: Rules) -> bool:
-    # A take-back after a negation confirms ("不是开玩笑", "not kidding"): only an unnegated one retracts.
-    takebacks = [hit for hit in body.find(rules.retracted) if not _negated(body, hit, rules)]
-    if not takebacks or any(_negated(body, hit, rules) for hit in body.find(rules.retracted)):
+    # A take-back after a negation confirms ("不是开玩笑", "not kidding"): one such, and nothing is taken back.
+    takebacks = body.find(rules.retracted)
+    if not takebacks or any(_negated(body, hit, rules) for hit in takebacks):
         return False
     # Each take-back becomes a line break first, so no alarm term (".{0,30}", "{gap:N}") spans one.
     rest, alarmed = body.value, False
@@ -282,9 +282,7 @@ def _only_alarm_words(body: Text, rules: Rules) -> bool:
         return False
     for term in rules.joke:
         rest = term.pattern.sub(" ", rest)
-    for filler in rules.filler:
-        rest = rest.replace(filler, "")
-    return not _NOT_CONTENT.sub("", rest)
+    return _content_weight(rest, rules) == 0
 
 
 def _ends(body: Text, danger: Hit, resolution: Hit, rules: Rules) -> bool:
@@ -466,7 +464,8 @@ def _mostly_cry(body: Text, rules: Rules) -> bool:
     for term in (*rules.cry, *rules.distress):
         if term.may_occur_in(rest):
             rest = term.pattern.sub(" ", rest)
-    return _content_weight(rest, rules) <= _content_weight(body.value, rules) - _content_weight(rest, rules)
+    left = _content_weight(rest, rules)
+    return left <= _content_weight(body.value, rules) - left
 
 
 def _content_weight(text: str, rules: Rules) -> int:
