@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
 
 from events.store.errors import ConcurrencyConflict, StoreError
+from events.store.held import Held, HeldAggregates, copy_of
 from events.store.jetstream import JetStreamEventStore
 from events.store.records import StoredMessage, Write
 
@@ -51,8 +52,10 @@ class AggregateStore:
         *,
         appender: Appender | None = None,
         remembered: int = 200_000,
+        held: HeldAggregates | None = None,
     ) -> None:
         self.store = store
+        self.held = held
         self.mapper = mapper
         self.appender: Appender = appender or store
         # (aggregate id, version) -> stream sequence of that version's event, for the expected-sequence
@@ -63,26 +66,59 @@ class AggregateStore:
     async def get(self, aggregate_id: UUID, cls: type[A] | None = None, *, at_least: int = 0) -> A:
         """The aggregate from its events. `at_least`: a stream sequence its subject is known to reach (a conflict
         said so): on a replicated stream a direct get may be answered by a replica a moment behind, so the read
-        is asked again, briefly, until it reaches that far."""
-        subject = self.store.spec.event_subject(aggregate_id)
-        messages = await self.store.read_subject(subject)
+        is asked again, briefly, until it reaches that far.
+
+        With `held` (events/store/held.py), a long history is read once and then only what was written since;
+        the caller gets a copy of its own."""
+        held = self.held.get(aggregate_id) if self.held is not None else None
+        aggregate: Any = await self._caught_up(aggregate_id, held, at_least) if held is not None else None
+        if aggregate is None:
+            subject = self.store.spec.event_subject(aggregate_id)
+            messages = await self._read(subject, after_seq=0, at_least=at_least)
+            if not messages:
+                raise AggregateNotFound(aggregate_id)
+            for message in messages:
+                aggregate = self.to_domain_event(aggregate_id, message).mutate(aggregate)
+            if aggregate is None:
+                raise AggregateNotFound(aggregate_id)
+            self._remember(aggregate_id, aggregate.version, messages[-1].seq)
+            if self.held is not None and self.held.worth_holding(aggregate):
+                self.held.hold(aggregate, messages[-1].seq)
+                aggregate = copy_of(aggregate)
+        if cls is not None and not isinstance(aggregate, cls):
+            raise AggregateNotFound(aggregate_id)
+        return cast(A, aggregate)
+
+    async def _read(self, subject: str, *, after_seq: int, at_least: int) -> list[StoredMessage]:
+        messages = await self.store.read_subject(subject, after_seq=after_seq)
         for _ in range(CATCH_UP_READS):
-            if not at_least or (messages and messages[-1].seq >= at_least):
+            if not at_least or max(after_seq, messages[-1].seq if messages else 0) >= at_least:
                 break
             # A replica catching up takes milliseconds: a short pause, not a condition to poll.
             await asyncio.sleep(CATCH_UP_PAUSE)
-            messages = await self.store.read_subject(subject)
-        if not messages:
-            raise AggregateNotFound(aggregate_id)
-        aggregate: Any = None
-        for message in messages:
-            aggregate = self.to_domain_event(aggregate_id, message).mutate(aggregate)
-        if aggregate is None:
-            raise AggregateNotFound(aggregate_id)
-        if cls is not None and not isinstance(aggregate, cls):
-            raise AggregateNotFound(aggregate_id)
-        self._remember(aggregate_id, aggregate.version, messages[-1].seq)
-        return aggregate
+            messages = await self.store.read_subject(subject, after_seq=after_seq)
+        return messages
+
+    async def _caught_up(self, aggregate_id: UUID, held: Held, at_least: int) -> Aggregate | None:
+        """A copy of the held aggregate with the events written since it was read; None when it cannot follow
+        them (it is then forgotten, and read whole)."""
+        subject = self.store.spec.event_subject(aggregate_id)
+        messages = await self._read(subject, after_seq=held.seq, at_least=at_least)
+        assert self.held is not None
+        if self.held.get(aggregate_id) is not held:
+            return None  # forgotten or replaced while this read was out
+        aggregate = held.aggregate
+        try:
+            for message in messages:
+                if int(message.headers[VERSION]) <= aggregate.version:
+                    continue  # applied by another read that came back first
+                aggregate = self.to_domain_event(aggregate_id, message).mutate(aggregate)
+                held.seq = message.seq
+        except Exception:
+            self.held.forget(aggregate_id)  # a gap, or an event it cannot take: the whole history will say
+            return None
+        self._remember(aggregate_id, aggregate.version, held.seq)
+        return copy_of(aggregate)
 
     async def get_many(
         self, aggregate_ids: Sequence[UUID], *, concurrency: int = 32

@@ -297,6 +297,21 @@ class JetStreamEventStore:
             found.extend(messages)
         return found
 
+    async def first_messages(self, subjects: Sequence[str], *, concurrency: int = 64) -> list[StoredMessage]:
+        """The first message of each subject that has one, a request each, `concurrency` at a time.
+
+        A subject's whole history costs more than its length: measured on a drill's stream of 25,000
+        complaints, 0.6-1.9 ms a complaint read whole against 0.4 ms for its first message (and 4-7 ms against
+        0.2 ms on a synthetic stream of 80,000 events). There is no multi-first request to batch them."""
+        gate = asyncio.Semaphore(concurrency)
+
+        async def first(subject: str) -> list[StoredMessage]:
+            async with gate:
+                messages, _ = await self._batch_get({"next_by_subj": subject, "seq": 1, "batch": 1})
+                return messages
+
+        return [m for found in await asyncio.gather(*(first(s) for s in subjects)) for m in found]
+
     def open_cursor(self, label: str) -> StreamCursor | None:
         """A reader's own consumer for reading the whole stream in order (events/store/cursor.py); None when
         the connection is not a LeveeNatsClient (then reads go by direct get, as without one)."""

@@ -31,6 +31,7 @@ from events.publishing.redaction import check_publishable
 from events.responsible import MAX_PERSON_LENGTH
 from events.store.aggregates import AggregateNotFound, AggregateStore
 from events.store.errors import ConcurrencyConflict, StoreFull, StoreUnavailable, WriteUnconfirmed
+from events.store.held import HeldAggregates
 from events.store.keys import PersonalKeyStore
 from services.api import keys, known_personal_data, strict_json
 from services.api.auth import require_holding_department, require_role, role_names
@@ -208,13 +209,14 @@ class Repository:
     def __init__(self, link: keys.NatsLink, pool: asyncpg.Pool) -> None:
         self.link = link
         self.personal_keys = PersonalKeyStore(pool)
+        self.sealed_reporters = known_personal_data.SealedReporters()  # what publishing must not name
         self._aggregates: AggregateStore | None = None
         self._keys_ready = False
 
     def aggregates(self) -> AggregateStore:
         store = self.link.store()  # DependencyUnavailable (503) until NATS and the stream are usable
         if self._aggregates is None:
-            self._aggregates = AggregateStore(store, make_mapper())
+            self._aggregates = AggregateStore(store, make_mapper(), held=HeldAggregates())
         return self._aggregates
 
     async def load(self, aggregate_id: uuid.UUID, cls: type[A], noun: str, *, at_least: int = 0) -> A:

@@ -66,7 +66,7 @@ def _text(body: Body) -> dict[str, str]:
 async def _look_up_known(request: web.Request, notice: Notice, body: Body) -> None:
     repository = request.app[REPOSITORY]
     body[KNOWN] = await known_personal_data.for_incident(
-        notice.incident_id, repository.aggregates(), repository.personal_keys
+        notice.incident_id, repository.aggregates(), repository.personal_keys, repository.sealed_reporters
     )
 
 

@@ -27,9 +27,9 @@ async def staff(make_client: MakeClient) -> Staff:
     return await open_staff(await make_client())
 
 
-async def file(staff: Staff) -> str:
+async def file(staff: Staff, reporter: dict[str, str] = REPORTER) -> str:
     response = await staff.client.post("/api/v1/complaints", json={
-        "channel": "web", "description": "Water up to the knees in the lobby", "reporter": REPORTER,
+        "channel": "web", "description": "Water up to the knees in the lobby", "reporter": reporter,
         "location": LOCATION,
     })  # fmt: skip
     assert response.status == 201, await response.text()
