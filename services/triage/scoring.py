@@ -424,17 +424,22 @@ def _text_factors(facts: ComplaintFacts, body: Text, rules: Rules, reference: Re
         factors.append(factor("vulnerable", points, sorted(vulnerable), evidence))
     if distress := [hit.text for hit in distress_hits(body, rules)]:
         factors.append(factor("distress", w["distress"], len(distress), distress))
-    if emergency:
+    # Something about to give way, read as danger is: not negated, hypothetical (如果...掉下来) or over (已经拆走了).
+    hazard = list(dict.fromkeys(hit.text for hit in reported_danger(body, rules.hazard, rules)))
+    # A hazard is a public-safety event whatever its category: the people under it count (a sign about to
+    # fall over a bus stop, a school gate, a market).
+    if emergency or hazard:
         people, people_evidence = count_people(body, facts.people_affected, rules)
         if points := step_points(rules.people_steps, people):
             factors.append(factor("people_affected", points, people, people_evidence or ["given at intake"]))
+    if emergency:
         hours, hours_evidence = hours_lasted(body, rules)
         over = resolution_hits(body, rules) and not body.any(rules.still)
         if not over and (points := step_points(rules.duration_steps, hours)):
             factors.append(factor("prolonged", points, hours, hours_evidence))
         if access := body.any(rules.access):
             factors.append(factor("access_blocked", w["access_blocked"], True, access))
-    if hazard := body.any(rules.hazard):
+    if hazard:
         factors.append(factor("hazard", w["hazard"], True, hazard))
     if nuisance := body.any(rules.nuisance):
         factors.append(factor("nuisance", w["nuisance"], True, nuisance))
