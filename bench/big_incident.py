@@ -92,7 +92,7 @@ async def main(args: argparse.Namespace) -> None:
             f"stream {info.state.messages:,} messages, {info.state.bytes / 2**20:,.0f} MiB\n")  # fmt: skip
 
         whole = await mean_seconds(args.rounds, lambda: AggregateStore(store, make_mapper()).get(incident.id))
-        api = AggregateStore(store, make_mapper(), held=HeldAggregates())
+        api = AggregateStore(store, make_mapper(), held=HeldAggregates(kinds=(Incident,)))
         await api.get(incident.id)
         linker = AggregateStore(store, make_mapper())
 

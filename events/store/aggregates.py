@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
+import structlog
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
 
@@ -20,6 +21,8 @@ from events.store.errors import ConcurrencyConflict, StoreError
 from events.store.held import Held, HeldAggregates, copy_of
 from events.store.jetstream import JetStreamEventStore
 from events.store.records import StoredMessage, Write
+
+log = structlog.get_logger(__name__)
 
 TOPIC = "Levee-Topic"
 VERSION = "Levee-Version"
@@ -114,8 +117,11 @@ class AggregateStore:
                     continue  # applied by another read that came back first
                 aggregate = self.to_domain_event(aggregate_id, message).mutate(aggregate)
                 held.seq = message.seq
-        except Exception:
-            self.held.forget(aggregate_id)  # a gap, or an event it cannot take: the whole history will say
+        except Exception as exc:
+            # A gap, or an event it cannot take: the whole history will say. Logged: were it to happen on
+            # every read, commands would be back to reading whole histories, and racing triage for them.
+            log.warning("held_aggregate_dropped", id=str(aggregate_id), error=f"{type(exc).__name__}: {exc}")
+            self.held.forget(aggregate_id)
             return None
         self._remember(aggregate_id, aggregate.version, held.seq)
         return copy_of(aggregate)

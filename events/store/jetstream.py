@@ -310,7 +310,12 @@ class JetStreamEventStore:
                 messages, _ = await self._batch_get({"next_by_subj": subject, "seq": 1, "batch": 1})
                 return messages
 
-        return [m for found in await asyncio.gather(*(first(s) for s in subjects)) for m in found]
+        reads = [asyncio.ensure_future(first(s)) for s in subjects]
+        try:
+            return [m for found in await asyncio.gather(*reads) for m in found]
+        finally:  # one failed (a broker gone): the thousands still queued would each wait out their timeout
+            for read in reads:
+                read.cancel()
 
     def open_cursor(self, label: str) -> StreamCursor | None:
         """A reader's own consumer for reading the whole stream in order (events/store/cursor.py); None when

@@ -31,7 +31,6 @@ from events.publishing.redaction import check_publishable
 from events.responsible import MAX_PERSON_LENGTH
 from events.store.aggregates import AggregateNotFound, AggregateStore
 from events.store.errors import ConcurrencyConflict, StoreFull, StoreUnavailable, WriteUnconfirmed
-from events.store.held import HeldAggregates
 from events.store.keys import PersonalKeyStore
 from services.api import keys, known_personal_data, strict_json
 from services.api.auth import require_holding_department, require_role, role_names
@@ -216,7 +215,7 @@ class Repository:
     def aggregates(self) -> AggregateStore:
         store = self.link.store()  # DependencyUnavailable (503) until NATS and the stream are usable
         if self._aggregates is None:
-            self._aggregates = AggregateStore(store, make_mapper(), held=HeldAggregates())
+            self._aggregates = AggregateStore(store, make_mapper(), held=self.link.held)
         return self._aggregates
 
     async def load(self, aggregate_id: uuid.UUID, cls: type[A], noun: str, *, at_least: int = 0) -> A:

@@ -12,7 +12,9 @@ import asyncpg
 from aiohttp import web
 from nats.aio.client import Client as NATS
 
+from events.incident import Incident
 from events.store import JetStreamEventStore
+from events.store.held import HeldAggregates
 from events.store.stream import StreamSpec
 from events.store.write_health import WriteHealth
 from services.settings import Settings, without_passwords
@@ -59,6 +61,8 @@ class NatsLink:
     stream_ready: bool = False
     problem: str = "not connected yet, retrying (nats_error log lines say why)"
     write_health: WriteHealth = field(default_factory=WriteHealth)  # what the last appends met
+    # Incidents as last read from this stream, for every store of the process (events/store/held.py).
+    held: HeldAggregates = field(default_factory=lambda: HeldAggregates(kinds=(Incident,)))
 
     @property
     def shown_url(self) -> str:

@@ -12,6 +12,7 @@ existed has none: the guard finds its reporter's phone and email by their shape 
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Iterable
 from uuid import UUID
@@ -29,7 +30,10 @@ from events.store.keys import PersonalKeyStore
 from services.api.keys import PG_DOWN, DependencyUnavailable
 
 MAX_MERGES = 1000  # a merge goes into an incident not merged itself, so a chain ends; a guard, not a rule
-REMEMBERED = 200_000  # complaints whose sealed reporter data a process keeps (about 60 MB, all sealed)
+REMEMBERED = 100_000  # complaints whose sealed reporter data a process keeps (about 40 MB, all sealed)
+# A linked complaint the stream does not show yet (a replica a moment behind) is asked for again this often.
+MISSING_READS = 3
+MISSING_PAUSE = 0.05
 
 
 class SealedReporters:
@@ -46,18 +50,27 @@ class SealedReporters:
         self._remembered = remembered
 
     async def of(self, complaint_ids: Iterable[UUID], aggregates: AggregateStore) -> dict[UUID, str | None]:
-        """Those of the complaints found in the stream (an id with no events is left out)."""
+        """Every complaint's, or StoreError naming those the stream does not show: the guard never checks a
+        text against fewer complainants than the incident has."""
         ids = list(dict.fromkeys(complaint_ids))
-        missing = {aggregates.store.spec.event_subject(c): c for c in ids if c not in self._sealed}
-        for message in await aggregates.store.first_messages(list(missing)):
-            complaint_id = missing[message.subject]
-            received = aggregates.to_domain_event(complaint_id, message)
-            if isinstance(received, ComplaintReceived):
-                self._sealed[complaint_id] = received.reporter_sealed
-        found: dict[UUID, str | None] = {}
+        found = {c: self._sealed[c] for c in ids if c in self._sealed}
+        missing = {aggregates.store.spec.event_subject(c): c for c in ids if c not in found}
+        for attempt in range(MISSING_READS):
+            if not missing:
+                break
+            if attempt:
+                await asyncio.sleep(MISSING_PAUSE)  # a replica catching up: a short pause, not a condition
+            for message in await aggregates.store.first_messages(list(missing)):
+                complaint_id = missing.pop(message.subject)
+                received = aggregates.to_domain_event(complaint_id, message)
+                if not isinstance(received, ComplaintReceived):
+                    raise StoreError(f"complaint {complaint_id} begins with {type(received).__name__}")
+                found[complaint_id] = self._sealed[complaint_id] = received.reporter_sealed
+        if missing:
+            shown = ", ".join(str(c) for c in list(missing.values())[:3])
+            raise StoreError(f"{len(missing)} linked complaints not found in the stream ({shown})")
         for complaint_id in ids:
-            if complaint_id in self._sealed:
-                found[complaint_id] = self._sealed[complaint_id]
+            if complaint_id in self._sealed:  # another notice's reads may have pushed it out meanwhile
                 self._sealed.move_to_end(complaint_id)
         while len(self._sealed) > self._remembered:
             self._sealed.popitem(last=False)

@@ -20,7 +20,6 @@ from events.mapper import make_mapper
 from events.reference import Reference, load_reference
 from events.store.aggregates import AggregateStore
 from events.store.group_commit import GroupCommitter
-from events.store.held import HeldAggregates
 from events.store.keys import PersonalKeyStore
 from services.api import idempotency, keys, ratelimit
 
@@ -54,7 +53,7 @@ class Writers:
                 if self._aggregates is None:
                     committer = await self.stack.enter_async_context(GroupCommitter(store))
                     self._aggregates = AggregateStore(
-                        store, make_mapper(), appender=committer, held=HeldAggregates()
+                        store, make_mapper(), appender=committer, held=self.link.held
                     )
         return self._aggregates
 

@@ -115,3 +115,18 @@ async def link(staff: Staff, incident_id: str, complaint_id: str) -> None:
         f"/api/v1/incidents/{incident_id}/complaints", "command", {"complaint_id": complaint_id}
     )
     assert status == 200, linked
+
+
+async def test_a_notice_is_not_published_unchecked_when_a_linked_complaint_cannot_be_read(staff: Staff) -> None:
+    incident_id = await declare(staff)
+    await link(staff, incident_id, await file(staff))
+    incident = await staff.aggregates.get(uuid.UUID(incident_id), Incident)
+    unread = uuid.uuid4()
+    incident.link_complaint(unread)  # linked, and no event of it in the stream (a replica far behind, say)
+    await staff.aggregates.save(incident)
+
+    notice_id = await approved_notice(staff, incident_id, "Crews are pumping.")
+    status, problem = await publish(staff, notice_id)
+    assert (status, problem.get("dependency")) == (503, "NATS"), problem
+    assert "1 linked complaints not found" in problem["detail"] and str(unread) in problem["detail"], problem
+    assert (await staff.aggregates.get(uuid.UUID(notice_id))).state == "approved"  # not published

@@ -9,6 +9,7 @@ import pytest
 
 from events.incident import Incident
 from events.mapper import make_mapper
+from events.notice import Notice
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateNotFound, AggregateStore
 from events.store.held import HeldAggregates
@@ -47,7 +48,7 @@ async def test_a_long_history_is_read_once_then_only_what_was_written_since(
 ) -> None:
     writer = AggregateStore(store, make_mapper())  # triage, linking as reports come in
     incident = await incident_of(writer, 1_000)
-    reader = AggregateStore(counting, make_mapper(), held=HeldAggregates(long_history=200))
+    reader = AggregateStore(counting, make_mapper(), held=HeldAggregates(kinds=(Incident,), long_history=200))
 
     first = await reader.get(incident.id, Incident)
     assert len(first.complaint_ids) == 1_000 and counting.read_back == 1_001
@@ -67,7 +68,7 @@ async def test_what_a_caller_changes_stays_its_own_until_stored(
     store: JetStreamEventStore,
 ) -> None:
     incident = await incident_of(AggregateStore(store, make_mapper()), 300)
-    reader = AggregateStore(store, make_mapper(), held=HeldAggregates(long_history=200))
+    reader = AggregateStore(store, make_mapper(), held=HeldAggregates(kinds=(Incident,), long_history=200))
     mine = await reader.get(incident.id, Incident)
     mine.update_status("identified", by="cmd")
     mine.link_complaint(uuid.uuid4())  # changed, never saved (the command was refused, say)
@@ -89,7 +90,7 @@ async def test_what_a_caller_changes_stays_its_own_until_stored(
 async def test_reads_at_the_same_time_each_get_the_whole_history(store: JetStreamEventStore) -> None:
     writer = AggregateStore(store, make_mapper())
     incident = await incident_of(writer, 400)
-    reader = AggregateStore(store, make_mapper(), held=HeldAggregates(long_history=200))
+    reader = AggregateStore(store, make_mapper(), held=HeldAggregates(kinds=(Incident,), long_history=200))
     await reader.get(incident.id, Incident)
 
     async def link_more() -> None:
@@ -106,8 +107,10 @@ async def test_reads_at_the_same_time_each_get_the_whole_history(store: JetStrea
         assert seen.version == 1 + len(seen.complaint_ids)  # declared, then one event per link
 
 
-async def test_short_histories_are_not_held_and_a_wrong_type_is_not_found(store: JetStreamEventStore) -> None:
-    held = HeldAggregates(long_history=200)
+async def test_short_histories_and_other_kinds_are_not_held_and_a_wrong_type_is_not_found(
+    store: JetStreamEventStore,
+) -> None:
+    held = HeldAggregates(kinds=(Incident,), long_history=200)
     reader = AggregateStore(store, make_mapper(), held=held)
     small = await incident_of(AggregateStore(store, make_mapper()), 10)
     assert len((await reader.get(small.id, Incident)).complaint_ids) == 10
@@ -123,10 +126,15 @@ async def test_short_histories_are_not_held_and_a_wrong_type_is_not_found(store:
     with pytest.raises(AggregateNotFound):
         await reader.get(big.id, Other)  # from the held copy too
 
+    notices_only = HeldAggregates(kinds=(Notice,), long_history=200)
+    await AggregateStore(store, make_mapper(), held=notices_only).get(big.id)
+    assert len(notices_only) == 0  # only the kinds it was made for, whatever a caller asks for by id
+
 
 async def test_the_least_recently_read_go_beyond_the_budget(store: JetStreamEventStore) -> None:
+    """Counted in events and linked complaints (301 + 300 each here): a merge carries hundreds in one event."""
     writer = AggregateStore(store, make_mapper())
-    held = HeldAggregates(long_history=200, max_events=700)
+    held = HeldAggregates(kinds=(Incident,), long_history=200, max_size=1_500)
     reader = AggregateStore(store, make_mapper(), held=held)
     first, second, third = [await incident_of(writer, 300) for _ in range(3)]
     for incident in (first, second, first, third):
