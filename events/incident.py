@@ -36,8 +36,10 @@ class Incident(Aggregate):
         districts: list[str],
         declared_by: str,
         reference: Reference | None = None,
+        id: UUID | None = None,  # as the library names it
     ) -> Incident:
-        """An empty ``districts`` list means the whole served area (a typhoon, a citywide outage)."""
+        """An empty ``districts`` list means the whole served area (a typhoon, a citywide outage). ``id``: one
+        the caller derived (an idempotent request's); a new random one otherwise."""
         require_text(title, "title")
         require_text(kind, "kind")
         require_text(declared_by, "declared_by")
@@ -46,6 +48,7 @@ class Incident(Aggregate):
             ref.district(code)
         return cls._create(
             IncidentDeclared,
+            id=id,
             title=title,
             kind=kind,
             districts=list(dict.fromkeys(districts)),

@@ -65,12 +65,14 @@ class Notice(Aggregate):
         body_zh: str,
         status: str,
         drafted_by: str,
+        id: UUID | None = None,  # as the library names it
     ) -> Notice:
+        """``id``: one the caller derived (an idempotent request's); a new random one otherwise."""
         _check_text(title_en, title_zh, body_en, body_zh, status)
         require_text(drafted_by, "drafted_by")
         return cls._create(
-            NoticeDrafted, incident_id=incident_id, title_en=title_en, title_zh=title_zh, body_en=body_en,
-            body_zh=body_zh, status=status, drafted_by=drafted_by,
+            NoticeDrafted, id=id, incident_id=incident_id, title_en=title_en, title_zh=title_zh,
+            body_en=body_en, body_zh=body_zh, status=status, drafted_by=drafted_by,
         )  # fmt: skip
 
     def revise(

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
@@ -26,8 +28,54 @@ log = structlog.get_logger(__name__)
 
 TOPIC = "Levee-Topic"
 VERSION = "Levee-Version"
+# On the first message of a change a keyed request made: "<scope>.<fingerprint>" (services/api/idempotency.py).
+# The marker lives in the stream with the change itself, so a retry finds it from any API process, after any
+# restart, and the write that carries it is the one the expected-sequence check lets through.
+REQUEST = "Levee-Request"
+# An aggregate's derived attribute (never an event's field): {scope: fingerprint} of the keyed requests its
+# history carries.
+_REQUESTS = "_requests"
 _FIRST_VERSION = str(Aggregate.INITIAL_VERSION)
+_NO_REQUESTS: Mapping[str, str] = MappingProxyType({})
 A = TypeVar("A", bound=Aggregate)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMark:
+    """A keyed request as the stream keeps it: who asked for what and where (`scope`, a hash), and a hash of
+    what they sent (`fingerprint`). Never the key itself."""
+
+    scope: str
+    fingerprint: str
+
+    @property
+    def header(self) -> str:
+        return f"{self.scope}.{self.fingerprint}"
+
+    @classmethod
+    def parse(cls, header: str) -> RequestMark:
+        scope, _, fingerprint = header.rpartition(".")
+        return cls(scope, fingerprint)
+
+
+def requests_of(aggregate: Aggregate) -> Mapping[str, str]:
+    """{scope: fingerprint} of the keyed requests whose changes the aggregate's history, as read, carries.
+
+    Read-only, and never changed afterwards: a catch-up gives the held aggregate a new dict, so a copy handed
+    out earlier keeps the requests of its own version."""
+    requests: dict[str, str] | None = aggregate.__dict__.get(_REQUESTS)
+    return _NO_REQUESTS if requests is None else MappingProxyType(requests)
+
+
+def _note_requests(aggregate: Aggregate, messages: Iterable[StoredMessage | Write]) -> None:
+    """Record the requests these messages (just folded into `aggregate`, or just stored from it) carry.
+    Replaces the dict, never changes it in place: copies (`copy_of`, a twin) share the dict they were made
+    with."""
+    marks = [RequestMark.parse(m.headers[REQUEST]) for m in messages if REQUEST in m.headers]
+    if marks:
+        aggregate.__dict__[_REQUESTS] = {
+            **requests_of(aggregate), **{mark.scope: mark.fingerprint for mark in marks}
+        }  # fmt: skip
 
 
 class Appender(Protocol):
@@ -84,6 +132,7 @@ class AggregateStore:
                 aggregate = self.to_domain_event(aggregate_id, message).mutate(aggregate)
             if aggregate is None:
                 raise AggregateNotFound(aggregate_id)
+            _note_requests(aggregate, messages)
             self._remember(aggregate_id, aggregate.version, messages[-1].seq)
             if self.held is not None and self.held.worth_holding(aggregate):
                 self.held.hold(aggregate, messages[-1].seq)
@@ -111,18 +160,21 @@ class AggregateStore:
         if self.held.get(aggregate_id) is not held:
             return None  # forgotten or replaced while this read was out
         aggregate = held.aggregate
+        applied: list[StoredMessage] = []
         try:
             for message in messages:
                 if int(message.headers[VERSION]) <= aggregate.version:
                     continue  # applied by another read that came back first
                 aggregate = self.to_domain_event(aggregate_id, message).mutate(aggregate)
                 held.seq = message.seq
+                applied.append(message)
         except Exception as exc:
             # A gap, or an event it cannot take: the whole history will say. Logged: were it to happen on
             # every read, commands would be back to reading whole histories, and racing triage for them.
             log.warning("held_aggregate_dropped", id=str(aggregate_id), error=f"{type(exc).__name__}: {exc}")
             self.held.forget(aggregate_id)
             return None
+        _note_requests(aggregate, applied)
         self._remember(aggregate_id, aggregate.version, held.seq)
         return copy_of(aggregate)
 
@@ -148,6 +200,7 @@ class AggregateStore:
                 found[aggregate_id] = self.to_domain_event(aggregate_id, message).mutate(None)
             except Exception:
                 continue
+            _note_requests(found[aggregate_id], [message])
             self._remember(aggregate_id, Aggregate.INITIAL_VERSION, message.seq)
         absent = set(aggregate_ids) - {subject_of[m.subject] for m in lasts}
         gate = asyncio.Semaphore(concurrency)
@@ -175,32 +228,45 @@ class AggregateStore:
         )
         return self.mapper.to_domain_event(stored)
 
-    async def writes_for(self, *aggregates: Aggregate) -> list[Write]:
-        """The writes that would store the aggregates' pending events (without collecting them)."""
+    async def writes_for(self, *aggregates: Aggregate, request: RequestMark | None = None) -> list[Write]:
+        """The writes that would store the aggregates' pending events (without collecting them). `request`:
+        the keyed request making the change, marked on the first aggregate's first new event (none pending:
+        nothing changes, and nothing is marked)."""
         writes: list[Write] = []
-        for aggregate in aggregates:
+        for index, aggregate in enumerate(aggregates):
             pending = list(aggregate.pending_events)  # cleared only once stored
             if not pending:
                 continue
             expected = await self._expected_sequence(aggregate.id, pending[0].originator_version)
             for number, event in enumerate(pending):
                 stored = self.mapper.to_stored_event(event)
+                headers = {TOPIC: stored.topic, VERSION: str(stored.originator_version)}
+                if request is not None and index == 0 and number == 0:
+                    # On the write the expected-sequence check guards: the marker is stored if and only if
+                    # the change is, and a racing twin of the request is refused with its change.
+                    headers[REQUEST] = request.header
                 writes.append(
                     Write(
                         subject=self.store.spec.event_subject(aggregate.id),
                         data=stored.state,
-                        headers={TOPIC: stored.topic, VERSION: str(stored.originator_version)},
+                        headers=headers,
                         expected_last_seq=expected if number == 0 else None,
                     )
                 )
         return writes
 
-    async def save(self, *aggregates: Aggregate, extra: Sequence[Write] = ()) -> list[int]:
-        """Append all pending events of `aggregates` (and `extra`, e.g. a tracking record) in one batch."""
-        writes = await self.writes_for(*aggregates)
+    async def save(
+        self, *aggregates: Aggregate, extra: Sequence[Write] = (), request: RequestMark | None = None
+    ) -> list[int]:
+        """Append all pending events of `aggregates` (and `extra`, e.g. a tracking record) in one batch;
+        `request` marks the change as that keyed request's (`writes_for`)."""
+        writes = await self.writes_for(*aggregates, request=request)
         if not writes and not extra:
             return []
         positions = await self.appender.append([*writes, *extra])
+        if writes and REQUEST in writes[0].headers:
+            # As a read of what is now stored would see it (before `stored` clears the pending events).
+            _note_requests(aggregates[0], writes[:1])
         self.stored(aggregates, positions)
         return positions
 

@@ -5,6 +5,10 @@ aggregate method it calls. Every command runs the same way: role check, load the
 strict body check, apply, save with the aggregate's expected stream position. A concurrent writer makes the
 save fail (ConcurrencyConflict); the command is then re-applied to a freshly loaded aggregate a few times
 before answering 409. Answers carry a state summary only (id, status, version), never personal data.
+
+With an Idempotency-Key (services/api/idempotency.py), the change is marked in the stream as the request's; a
+retry whose answer was lost finds the mark on the aggregate and gets the state as it is now, with
+`Idempotent-Replayed: true`, instead of a second record or a 409 for a move already made.
 """
 
 from __future__ import annotations
@@ -29,10 +33,10 @@ from events.errors import DomainError
 from events.mapper import make_mapper
 from events.publishing.redaction import check_publishable
 from events.responsible import MAX_PERSON_LENGTH
-from events.store.aggregates import AggregateNotFound, AggregateStore
+from events.store.aggregates import AggregateNotFound, AggregateStore, RequestMark, requests_of
 from events.store.errors import ConcurrencyConflict, StoreFull, StoreUnavailable, WriteUnconfirmed
 from events.store.keys import PersonalKeyStore
-from services.api import keys, known_personal_data, strict_json
+from services.api import idempotency, keys, known_personal_data, strict_json
 from services.api.auth import require_holding_department, require_role, role_names
 from services.api.intake_schema import clean_text
 from services.api.openapi import json_body, problem_responses
@@ -219,12 +223,16 @@ class Repository:
         return self._aggregates
 
     async def load(self, aggregate_id: uuid.UUID, cls: type[A], noun: str, *, at_least: int = 0) -> A:
+        aggregate = await self.find(aggregate_id, cls, at_least=at_least)
+        if aggregate is None:
+            raise Problem(404, f"No such {noun}", f"There is no {noun} {aggregate_id}.", code="not_found")
+        return aggregate
+
+    async def find(self, aggregate_id: uuid.UUID, cls: type[A], *, at_least: int = 0) -> A | None:
         try:
             return await self.aggregates().get(aggregate_id, cls, at_least=at_least)
         except AggregateNotFound:
-            raise Problem(
-                404, f"No such {noun}", f"There is no {noun} {aggregate_id}.", code="not_found"
-            ) from None
+            return None
         except (StoreUnavailable, nats.errors.Error, TimeoutError) as exc:
             raise keys.DependencyUnavailable("NATS", f"cannot read: {type(exc).__name__}") from exc
 
@@ -238,13 +246,16 @@ class Repository:
         own = refused.subject is None or refused.subject == subject
         return await self.load(aggregate_id, cls, noun, at_least=refused.last_seq if own else 0)
 
-    async def save(self, *aggregates: Aggregate) -> None:
+    async def save(self, *aggregates: Aggregate, request: RequestMark | None = None) -> None:
+        """`request`: the keyed request making the change, marked on its first event (a retry finds it)."""
         try:
-            await self.aggregates().save(*aggregates)
+            await self.aggregates().save(*aggregates, request=request)
         except StoreFull as exc:
             raise store_full(exc) from None
         except WriteUnconfirmed as exc:
-            raise write_unconfirmed(exc, "The change") from None
+            if request is None:
+                raise write_unconfirmed(exc, "The change") from None
+            raise write_unconfirmed(exc, "The change", KEYED_ADVICE) from None
         except StoreUnavailable as exc:
             raise keys.DependencyUnavailable("NATS", f"nothing was stored: {exc}") from exc
 
@@ -277,6 +288,67 @@ def path_id(request: web.Request, noun: str, name: str = "id") -> uuid.UUID:
 async def pause_before_retry(attempt: int) -> None:
     """After the `attempt`th conflicting save: a pause that grows and is jittered (see ATTEMPTS)."""
     await asyncio.sleep(random.uniform(0, min(RETRY_PAUSE_MAX, RETRY_PAUSE * 2 ** (attempt - 1))))
+
+
+# -- Idempotency-Key ----------------------------------------------------------------------------------
+
+KEYED_ADVICE = (
+    "Send it again with the same Idempotency-Key to find out: a change this try stored is answered, not made "
+    "twice."
+)
+
+
+def asked(
+    request: web.Request, key: str | None, body: Body, target: uuid.UUID | None = None
+) -> RequestMark | None:
+    """The keyed request's mark (None without a key): for this token, this route and `target` (the
+    aggregate acted on; None for a creation), and this body. Computed before any `prepare` adds to it."""
+    if key is None:
+        return None
+    resource = request.match_info.route.resource  # the template ("/api/v1/complaints/{id}/progress")
+    route = f"{request.method} {resource.canonical if resource is not None else request.path}"
+    return idempotency.staff_request(request[PRINCIPAL], route, target, key, body)
+
+
+def replays(aggregate: Aggregate, mark: RequestMark | None) -> bool:
+    """Whether an earlier try of this keyed request made its change on `aggregate` (422: the key went with
+    another body)."""
+    return idempotency.replays(requests_of(aggregate), mark)
+
+
+def replayed(summary: dict[str, Any], *, status: int = 200) -> web.Response:
+    """The answer to a retry: the state as it is now; nothing was written."""
+    log.info("request_replayed", id=summary.get("id"))
+    return web.json_response(summary, status=status, headers={idempotency.REPLAYED: "true"})
+
+
+def new_id(mark: RequestMark | None) -> uuid.UUID | None:
+    """The id a creation gets: the request's when keyed (see `save_created`), else None (a random one)."""
+    return None if mark is None else idempotency.created_id(mark)
+
+
+async def created_earlier(
+    repo: Repository, mark: RequestMark | None, cls: type[A], *, at_least: int = 0
+) -> A | None:
+    """The aggregate an earlier try of this keyed creation made (its id is the request's), None when none
+    did; 422 when the key went with another body."""
+    if mark is None:
+        return None
+    aggregate = await repo.find(idempotency.created_id(mark), cls, at_least=at_least)
+    return aggregate if aggregate is not None and replays(aggregate, mark) else None
+
+
+async def save_created(repo: Repository, aggregate: A, mark: RequestMark | None, noun: str) -> A | None:
+    """Store a new aggregate (made with `idempotency.created_id(mark)` when keyed): None when stored now, else
+    the one a racing or earlier try of the same request stored first (its subject was not empty)."""
+    try:
+        await repo.save(aggregate, request=mark)
+    except ConcurrencyConflict as refused:
+        earlier = await created_earlier(repo, mark, type(aggregate), at_least=refused.last_seq)
+        if earlier is None:
+            raise conflict(noun) from None
+        return earlier
+    return None
 
 
 def conflict(noun: str) -> Problem:
@@ -325,6 +397,7 @@ def command_handler(kind: Target[A], command: Command[A]) -> Callable[[web.Reque
     async def handle(request: web.Request) -> web.Response:
         principal = request[PRINCIPAL]
         require_role(principal, command.roles)
+        key = idempotency.read_key(request.headers.get(idempotency.HEADER))
         repo = request.app[REPOSITORY]
         aggregate_id = path_id(request, kind.noun)
         aggregate = await repo.load(aggregate_id, kind.cls, kind.noun)
@@ -332,6 +405,9 @@ def command_handler(kind: Target[A], command: Command[A]) -> Callable[[web.Reque
             principal, aggregate
         )  # before the body: a refused caller learns nothing from validation
         body = await read_body(request, command.fields)
+        mark = asked(request, key, body, aggregate_id)
+        if replays(aggregate, mark):  # before `prepare`: a retry has nothing left to prepare
+            return replayed(kind.summarize(aggregate))
         if command.prepare is not None:
             await command.prepare(request, aggregate, body)
         for attempt in range(1, ATTEMPTS + 1):
@@ -344,7 +420,7 @@ def command_handler(kind: Target[A], command: Command[A]) -> Callable[[web.Reque
                 problem.extensions["current"] = kind.summarize(aggregate)
                 raise problem from None
             try:
-                await repo.save(aggregate)
+                await repo.save(aggregate, request=mark)
             except ConcurrencyConflict as refused:
                 log.info("command_conflict", command=command.action, attempt=attempt, id=str(aggregate_id))
                 if attempt == ATTEMPTS:
@@ -354,6 +430,8 @@ def command_handler(kind: Target[A], command: Command[A]) -> Callable[[web.Reque
                     kind.authorize(principal, aggregate)
                 except Problem as refusal:  # it was theirs when they acted: a race lost, not a trespass
                     raise moved_meanwhile(kind.noun) if refusal.status == 403 else refusal from None
+                if replays(aggregate, mark):  # a twin of this request won the race: its change is ours
+                    return replayed(kind.summarize(aggregate))
                 continue
             log.info(
                 "command_applied", command=command.action, id=str(aggregate_id), version=aggregate.version
@@ -394,7 +472,9 @@ def operation(
     result: dict[str, Any],
     created: bool = False,
     with_id: bool = True,
+    keyed: bool = False,
 ) -> dict[str, Any]:
+    """`keyed`: the operation honours an Idempotency-Key (command_handler's, and the creations that say so)."""
     body = {
         "type": "object", "additionalProperties": False, "properties": {f.name: f.schema() for f in fields},
         "required": [f.name for f in fields if f.required],
@@ -409,10 +489,18 @@ def operation(
             **problem_responses(*PROBLEM_STATUSES),
         },
     }  # fmt: skip
+    parameters: list[dict[str, Any]] = []
     if with_id:
-        op["parameters"] = [
+        parameters.append(
             {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
-        ]
+        )
+    if keyed:
+        parameters.append(idempotency.PARAMETER)
+        op["responses"]["201" if created else "200"]["headers"] = {
+            idempotency.REPLAYED: idempotency.REPLAYED_HEADER
+        }
+    if parameters:
+        op["parameters"] = parameters
     return op
 
 
@@ -428,6 +516,7 @@ def openapi_paths(
                 fields=c.fields,
                 tag=kind.tag,
                 result=result,
+                keyed=True,  # every command_handler route honours an Idempotency-Key
             )
         }
         for c in commands

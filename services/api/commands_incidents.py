@@ -14,6 +14,7 @@ from aiohttp import web
 from events.complaint import Complaint
 from events.incident import INCIDENT_STATUSES, Incident
 from events.store.errors import ConcurrencyConflict
+from services.api import idempotency
 from services.api.auth import requires
 from services.api.commands import (
     API,
@@ -24,11 +25,16 @@ from services.api.commands import (
     Field,
     Target,
     add_command_routes,
+    asked,
     conflict,
+    created_earlier,
+    new_id,
     openapi_paths,
     operation,
     path_id,
     read_body,
+    replayed,
+    save_created,
 )
 from services.api.principal import PRINCIPAL, Principal
 from services.api.problems import FieldError, Problem, invalid
@@ -69,14 +75,25 @@ LINK_FIELDS = (Field("complaint_id", "uuid"),)
 
 @requires("command")
 async def declare(request: web.Request) -> web.Response:
+    """With an Idempotency-Key the incident's id is the request's (commands.save_created): one incident
+    however often the request is sent."""
+    key = idempotency.read_key(request.headers.get(idempotency.HEADER))
     body = await read_body(request, DECLARE_FIELDS)
+    repo = request.app[REPOSITORY]
+    mark = asked(request, key, body)
+    earlier = await created_earlier(repo, mark, Incident)
+    if earlier is not None:
+        return replayed(incident_summary(earlier), status=201)
     incident = Incident.declare(
         title=body["title"],
         kind=body["kind"],
         districts=body["districts"],
         declared_by=request[PRINCIPAL].name,
+        id=new_id(mark),
     )
-    await request.app[REPOSITORY].save(incident)
+    earlier = await save_created(repo, incident, mark, "incident")
+    if earlier is not None:
+        return replayed(incident_summary(earlier), status=201)
     log.info("incident_declared", id=str(incident.id), districts=len(incident.districts))
     return web.json_response(incident_summary(incident), status=201)
 
@@ -134,7 +151,7 @@ INCIDENT_STATE: dict[str, Any] = {
 OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     f"{API}/incidents": {"post": operation(
         operation_id="incident_declare", summary="Declare an incident", roles=("command",), fields=DECLARE_FIELDS, tag="incidents",
-        result=INCIDENT_STATE, created=True, with_id=False)},
+        result=INCIDENT_STATE, created=True, with_id=False, keyed=True)},
     f"{API}/incidents/{{id}}/complaints": {"post": operation(
         operation_id="incident_link_complaint", summary="Link a complaint to the incident (recorded on both)", roles=("command",), fields=LINK_FIELDS,
         tag="incidents", result=INCIDENT_STATE)},

@@ -8,6 +8,7 @@ history or anyone's personal data.
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import structlog
 from aiohttp import web
@@ -17,7 +18,7 @@ from events.incident_rules import check_not_merged
 from events.notice import Notice
 from events.publishing.redaction import check_publishable
 from events.reference import load_reference
-from services.api import known_personal_data
+from services.api import idempotency, known_personal_data
 from services.api.auth import requires
 from services.api.commands import (
     API,
@@ -28,9 +29,14 @@ from services.api.commands import (
     Field,
     Target,
     add_command_routes,
+    asked,
+    created_earlier,
+    new_id,
     openapi_paths,
     operation,
     read_body,
+    replayed,
+    save_created,
 )
 from services.api.principal import PRINCIPAL, Principal
 from services.api.problems import FieldError, Problem, invalid
@@ -100,20 +106,37 @@ NOTICE_COMMANDS: tuple[Command[Notice], ...] = (
 
 @requires("press")
 async def draft(request: web.Request) -> web.Response:
+    """With an Idempotency-Key the notice's id is the request's (commands.save_created): one draft however
+    often the request is sent. A retry is answered before the incident is checked again: merged since, it
+    would refuse a draft that was made."""
+    key = idempotency.read_key(request.headers.get(idempotency.HEADER))
     body = await read_body(request, DRAFT_FIELDS)
     repo = request.app[REPOSITORY]
+    mark = asked(request, key, body)
+    earlier = await created_earlier(repo, mark, Notice)
+    if earlier is not None:
+        return replayed(notice_summary(earlier), status=201)
     if body["incident_id"] is not None:
-        try:
-            incident = await repo.load(body["incident_id"], Incident, "incident")
-        except Problem as problem:
-            if problem.status != 404:
-                raise
-            raise invalid([FieldError("incident_id", "no incident has this id")]) from None
-        check_not_merged(incident)  # its complaints are the other one's now: a notice speaks to them there
-    notice = Notice.draft(incident_id=body["incident_id"], **_text(body), drafted_by=request[PRINCIPAL].name)
-    await repo.save(notice)
+        await _check_incident(request, body["incident_id"])
+    notice = Notice.draft(
+        incident_id=body["incident_id"], **_text(body), drafted_by=request[PRINCIPAL].name,
+        id=new_id(mark),
+    )  # fmt: skip
+    earlier = await save_created(repo, notice, mark, "notice")
+    if earlier is not None:
+        return replayed(notice_summary(earlier), status=201)
     log.info("notice_drafted", id=str(notice.id))
     return web.json_response(notice_summary(notice), status=201)
+
+
+async def _check_incident(request: web.Request, incident_id: UUID) -> None:
+    try:
+        incident = await request.app[REPOSITORY].load(incident_id, Incident, "incident")
+    except Problem as problem:
+        if problem.status != 404:
+            raise
+        raise invalid([FieldError("incident_id", "no incident has this id")]) from None
+    check_not_merged(incident)  # its complaints are the other one's now: a notice speaks to them there
 
 
 def add_routes(app: web.Application) -> None:
@@ -130,6 +153,6 @@ NOTICE_STATE: dict[str, Any] = {
 OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     f"{API}/notices": {"post": operation(
         operation_id="notice_draft", summary="Draft a public notice", roles=("press",), fields=DRAFT_FIELDS, tag="notices",
-        result=NOTICE_STATE, created=True, with_id=False)},
+        result=NOTICE_STATE, created=True, with_id=False, keyed=True)},
     **openapi_paths(NOTICES, NOTICE_COMMANDS, NOTICE_STATE),
 }  # fmt: skip

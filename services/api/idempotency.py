@@ -7,17 +7,27 @@ Survives API restarts and works across API processes because nothing is remember
   out, so a retry with another body is refused and a retry with the same body gets the same code.
 A row without its event (the process died, or NATS was down, between the two) is harmless: the retry
 finds the row and stores the event then.
+
+Staff commands (services/api/commands.py) keep no row: the first message of the change a keyed command makes
+carries its `RequestMark` (a `Levee-Request` header, events/store/aggregates.py), and a retry finds it on
+the aggregate it loads. The change and its mark are one write, guarded by the expected-sequence check, so a
+racing twin of the request is refused, reloads, and finds the mark. Declaring an incident and drafting a
+notice derive the new aggregate's id from the request, as intake does.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
+from events.store.aggregates import RequestMark
 from events.store.gathering import Gatherer
 from services.api.principal import Principal
 from services.api.problems import FieldError, Problem
@@ -68,6 +78,61 @@ def complaint_id_for(scope_hash: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, scope_hash)
 
 
+def key_reused(new: str = "request") -> Problem:
+    return Problem(
+        422, "Idempotency-Key reused with another body",
+        f"This Idempotency-Key was already used for a different request; use a new key for a new {new}.",
+        code="idempotency_key_reused", errors=[FieldError(HEADER, "already used with a different body")],
+    )  # fmt: skip
+
+
+# -- staff commands: the mark in the stream ------------------------------------------------------------
+
+
+def staff_request(
+    principal: Principal, route: str, target: uuid.UUID | None, key: str, body: Mapping[str, Any]
+) -> RequestMark:
+    """The mark of a keyed staff request. Its scope is per token, route ("POST /api/v1/.../{id}/progress")
+    and aggregate: the same key on another case or another command is another request. Its fingerprint is
+    of the body as understood (after normalisation and defaults), as intake compares bodies."""
+    who = principal.token_id or f"{principal.role}:{principal.name}"
+    scope_hash = hashlib.sha256("\n".join((who, route, str(target or ""), key)).encode()).hexdigest()[:32]
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return RequestMark(scope_hash, hashlib.sha256(canonical.encode()).hexdigest()[:16])
+
+
+def created_id(mark: RequestMark) -> uuid.UUID:
+    """The id of the aggregate a keyed creation makes: every retry targets one subject, and its
+    expected-sequence-0 check refuses a second creation. (32 hex digits: never one of intake's 64.)"""
+    return uuid.uuid5(NAMESPACE, mark.scope)
+
+
+def replays(requests: Mapping[str, str], asked: RequestMark | None) -> bool:
+    """Whether an earlier try of `asked` made its change (`requests`: those an aggregate's history carries);
+    422 when the key went with another body there."""
+    if asked is None:
+        return False
+    seen = requests.get(asked.scope)
+    if seen is None:
+        return False
+    if seen != asked.fingerprint:
+        raise key_reused()
+    return True
+
+
+# The OpenAPI parameter and answer header of an operation that honours the key.
+PARAMETER: dict[str, Any] = {
+    "name": HEADER, "in": "header", "required": False,
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{8,255}$"},
+    "description": "Same key and body: the first answer (the state as it is now), nothing stored twice, and "
+                   f"{REPLAYED}: true. Another body: 422 idempotency_key_reused. Keys are per token and route.",
+}  # fmt: skip
+REPLAYED_HEADER: dict[str, Any] = {
+    "description": "true when an earlier request with this Idempotency-Key had made the change",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
 # The claim, and the complaint's personal-data key put as events/store/keys.py `PersonalKeyStore.put` does,
 # in one statement: a keyed complaint with a reporter costs one round trip to PostgreSQL, not two. A key goes
 # in only for a request whose body the claim already held does not contradict (a retry with another body is
@@ -116,11 +181,7 @@ class IdempotencyStore:
             (scope_hash, fingerprint, complaint_id, tracking_code, personal_key)
         )
         if stored_fingerprint != fingerprint:
-            raise Problem(
-                422, "Idempotency-Key reused with another body",
-                "This Idempotency-Key was already used for a different request; use a new key for a new complaint.",
-                code="idempotency_key_reused", errors=[FieldError(HEADER, "already used with a different body")],
-            )  # fmt: skip
+            raise key_reused("complaint")
         return Claim(complaint_id, stored_code, stored_key)
 
     async def _claim_many(self, items: list[_Item]) -> list[_Held]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from eventsourcing.domain import Aggregate
@@ -191,12 +192,12 @@ async def test_a_department_that_loses_a_race_to_a_re_dispatch_hears_409_not_403
     await staff.command(case.id, "accept", WATER)
     original = Repository.save
 
-    async def save_after_a_colleague(repo: Repository, *aggregates: Aggregate) -> None:
+    async def save_after_a_colleague(repo: Repository, *aggregates: Aggregate, **marked: Any) -> None:
         monkeypatch.setattr(Repository, "save", original)
         colleague = await staff.aggregates.get(case.id, Complaint)
         colleague.dispatch(OTHER_DEPT, by="command:Duty officer", reason="power's crews are closer")
         await staff.aggregates.save(colleague)
-        await original(repo, *aggregates)
+        await original(repo, *aggregates, **marked)
 
     monkeypatch.setattr(Repository, "save", save_after_a_colleague)
     status, problem = await staff.post(
