@@ -1,9 +1,9 @@
 """The press page when a draft is saved into an outage, in headless Chromium against the real API and projector.
 
-A draft carries no Idempotency-Key: one the API stored but could not confirm (503 `write_unconfirmed`) and saved
-again is two drafts. The page said "not saved". It must say the draft may have been saved and to look at the list
-first, and fetch the list again once the service answers. The lost answer is the page's input (page.route); the
-draft really is stored. Screenshots under test-output/browser/<test name>/.
+A draft the API stored but could not confirm (503 `write_unconfirmed`): the page said "not saved", and saving it
+again made two. It must say the draft may have been saved and that saving it again unchanged is safe (the page
+sends the same Idempotency-Key), and fetch the list again once the service answers. The lost answer is the page's
+input (page.route); the draft really is stored. Screenshots under test-output/browser/<test name>/.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ expect = pytest.importorskip(
 BOUND_MS = 15_000  # the list is asked for again after Retry-After (5 s)
 
 
-async def test_a_draft_saved_into_an_outage_says_to_check_the_list_before_saving_again(
-    stack: Stack, browser: Any, shots: Path
-) -> None:
+async def draft_into_an_outage(stack: Stack, browser: Any) -> tuple[Any, list[Any]]:
+    """The press page, a draft typed and saved, its answer lost (the draft is stored): the page and what the API
+    stored."""
     press = await stack.token("press")
     await ready(stack, await stack.token("command"))
     page = await browser.new_page(viewport={"width": 1300, "height": 1000})
@@ -49,12 +49,19 @@ async def test_a_draft_saved_into_an_outage_says_to_check_the_list_before_saving
     await page.get_by_label("正文（中文） Text (Chinese)").fill("西湾区已恢复供水。")
     await page.get_by_label("正文（英文） Text (English)").fill("Water is back in Westbay.")
     await page.get_by_role("button", name="保存草稿 Save draft").click()
+    return page, saved
+
+
+async def test_a_draft_saved_into_an_outage_says_saving_again_is_safe_and_lists_it_when_back(
+    stack: Stack, browser: Any, shots: Path
+) -> None:
+    page, saved = await draft_into_an_outage(stack, browser)
     message = page.locator("#message")
     await expect(message).to_contain_text(
-        "可能已保存，尚未确认：再次保存前请先查看下方草稿列表。", timeout=BOUND_MS
+        "可能已保存，尚未确认：请勿修改，直接再按“保存草稿”", timeout=BOUND_MS
     )
     await expect(message).to_contain_text(
-        "May have been saved, not confirmed — check the drafts list below before saving again."
+        "May have been saved, not confirmed — press Save draft again unchanged: it is never saved twice."
     )
     await expect(message).not_to_contain_text("Not saved")
     await expect(message).to_have_text(re.compile(r"^\d\d:\d\d "))
@@ -68,4 +75,23 @@ async def test_a_draft_saved_into_an_outage_says_to_check_the_list_before_saving
     )
     await page.screenshot(path=shots / "02-list-fetched-again.png", full_page=True)
     await page.unroute_all(behavior="ignoreErrors")
+    await page.close()
+
+
+async def test_a_draft_saved_again_after_a_lost_answer_is_one_draft(
+    stack: Stack, browser: Any, shots: Path
+) -> None:
+    page, saved = await draft_into_an_outage(stack, browser)
+    message = page.locator("#message")
+    await expect(message).to_contain_text("press Save draft again unchanged", timeout=BOUND_MS)
+
+    async with page.expect_response(lambda r: r.request.method == "POST") as answered:
+        await page.get_by_role("button", name="保存草稿 Save draft").click()  # to the real API this time
+    again = await (await answered.value).json()
+    await expect(message).to_contain_text("Draft saved; command staff must approve it", timeout=BOUND_MS)
+    # Once the list shows what the second save answered, it shows one draft of these words, not two.
+    await expect(page.locator(f"#notices tr[data-id='{again['id']}']")).to_have_count(1, timeout=BOUND_MS)
+    await expect(page.locator("#notices tr", has_text="Water back in Westbay")).to_have_count(1)
+    assert again["id"] == saved[0]["id"]
+    await page.screenshot(path=shots / "01-saved-again-one-draft.png", full_page=True)
     await page.close()

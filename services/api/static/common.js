@@ -47,6 +47,8 @@ export async function api(path, { method = "GET", body, raw = false, headers, ti
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
+  const write = method === "POST" && !init.headers["Idempotency-Key"] ? `${path}\n${init.body || ""}` : null;
+  if (write) init.headers["Idempotency-Key"] = writeKey(write);
   // The whole answer, body included, within `timeout` (a raw answer's body is its caller's to read).
   const timer = setTimeout(() => controller.abort(new ApiTimeout(timeout)), timeout);
   try {
@@ -57,13 +59,26 @@ export async function api(path, { method = "GET", body, raw = false, headers, ti
       try { problem = await response.json(); } catch { /* not JSON */ }
       throw new ApiError(response.status, problem, retryAfter(response));
     }
+    if (write) writeKeys.delete(write);  // done: the same words sent later are a new note, a new draft
     return raw ? response : await response.json();
   } catch (error) {
     // An abort's reason is the ApiTimeout given to abort(); a browser that keeps no reason gets one made here.
-    throw controller.signal.aborted ? (controller.signal.reason || new ApiTimeout(timeout)) : error;
+    const thrown = controller.signal.aborted ? (controller.signal.reason || new ApiTimeout(timeout)) : error;
+    if (write && !mayHaveBeenStored(thrown)) writeKeys.delete(write);
+    throw thrown;
   } finally {
     clearTimeout(timer);
   }
+}
+
+// The Idempotency-Key of each write whose answer never came (a lost answer, a timeout, 503 write_unconfirmed):
+// sent again unchanged, the same POST carries the same key, and the API answers what the first try did instead
+// of recording a second note, follow-up or draft. Kept until that write is answered, for this page's life.
+const writeKeys = new Map();
+
+function writeKey(write) {
+  if (!writeKeys.has(write)) writeKeys.set(write, newKey());
+  return writeKeys.get(write);
 }
 
 function retryAfter(response) {
@@ -370,6 +385,16 @@ export function mayHaveBeenStored(error) {
   // Only this one: every other 503 (dependency_unavailable, unavailable) says nothing was stored (openapi.py).
   const code = error instanceof ApiError && error.problem ? error.problem.code : null;
   return code === "write_unconfirmed";
+}
+
+// What a failed write says: "not done" and why; or, when it may have been stored, to press the same button again
+// unchanged (api() sends the same Idempotency-Key: what was stored is answered, never recorded twice).
+// `about`: what it was about ("LV-3E3C6W: "), after the time stamp.
+export function writeFailed(error, notDone, about = "") {
+  if (!mayHaveBeenStored(error)) return stamped(`${about}${notDone} — ${problemText(error)}`);
+  const why = error.problem && error.problem.code === "write_unconfirmed" ? "" : ` — ${problemText(error)}`;
+  return stamped(`${about}可能已记录，尚未确认：请勿修改，直接再按一次：已记录的不会重复记录。`
+    + ` May have been recorded, not confirmed: press it again unchanged; it is never recorded twice.${why}`);
 }
 
 // A table read on a phone: below 600 px each row stands as a block, each cell under its column's name

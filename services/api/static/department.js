@@ -2,8 +2,8 @@
 // Above it, the department's cases per incident, with Accept all / Resolve all for one incident at once.
 import {
   api, bi, el, fmtClock, fmtDuration, fmtTime, howLong, incidentStatus, labelCells, liveEvents, loadFailed, loaded,
-  loginFlow, names, once, problemText, refetcher, say, setCityZone, setDepartments, showConnection, stamped, statusLabel,
-  whenChanged, zoneName,
+  loginFlow, mayHaveBeenStored, names, once, problemText, refetcher, say, setCityZone, setDepartments, showConnection,
+  stamped, statusLabel, whenChanged, writeFailed, zoneName,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -123,7 +123,8 @@ async function command(item, action, body) {
     refresh();
     return true;
   } catch (error) {
-    say($("message"), stamped(`${item.tracking_code}: 操作失败 failed — ${problemText(error)}`), "error");
+    say($("message"), writeFailed(error, "操作失败 failed", `${item.tracking_code}: `),
+      mayHaveBeenStored(error) ? "warn" : "error");
     return false;
   } finally {
     inFlight.delete(item.id);

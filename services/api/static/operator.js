@@ -4,7 +4,7 @@
 import {
   FOLLOW_UP_OUTCOMES, api, bi, el, fmtTime, incidentStatus, liveEvents, loginFlow, mayHaveBeenStored, nameText, names,
   newKey, once, problemText, say, serverNow, setCityZone, setDepartments, showConnection, stamped, statusLabel,
-  whenChanged,
+  whenChanged, writeFailed,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -102,7 +102,9 @@ async function addRepeatCall(event) {
     say($("message"), "");
     callResult(item.tracking_code, "已追加来电到此工单", `added to ${item.tracking_code} (repeated call)`);
     $("call-result").scrollIntoView({ block: "nearest" });
-  } catch (error) { say($("repeat-message"), stamped(`未追加 not added — ${problemText(error)}`), "error"); }
+  } catch (error) {
+    say($("repeat-message"), writeFailed(error, "未追加 not added"), mayHaveBeenStored(error) ? "warn" : "error");
+  }
 }
 
 // -- life first, acceptance preview, facts ------------------------------------------------------------
@@ -300,7 +302,10 @@ function followUpRow(item) {
         tries.textContent = String(Number(tries.textContent) + (outcome.value === "not_reached" ? 1 : 0));
         outcome.value = ""; reason.value = "";
       }
-    } catch (error) { say($("fu-message"), stamped(`${item.tracking_code}: ${problemText(error)}`), "error"); }
+    } catch (error) {
+      say($("fu-message"), writeFailed(error, "未记录 not recorded", `${item.tracking_code}: `),
+        mayHaveBeenStored(error) ? "warn" : "error");
+    }
   } });
   // The number to call is opened on request only (each opening is logged), never sent with the queue.
   const caller = el("td", { class: "fu-caller" });

@@ -102,10 +102,10 @@ const refresh = refetcher(async () => {
   }
 });
 
-// A draft saved into an outage may have been stored, and drafts carry no Idempotency-Key: saving it again could
-// make two. Once /healthz says NATS and PostgreSQL answer again, the list is fetched again for the officer to look
-// there first (a draft that was stored comes into it as the projector catches up: the live stream refetches it).
-// One wait at a time: a second uncertain save replaces the first's, never stacks beside it.
+// A draft saved into an outage may have been stored. Saved again unchanged it carries the same Idempotency-Key
+// (common.js api()), so it is never stored twice; once /healthz says NATS and PostgreSQL answer again, the list is
+// also fetched again, where a draft that was stored shows (the live stream refetches it as the projector catches
+// up). One wait at a time: a second uncertain save replaces the first's, never stacks beside it.
 let relisting = null;
 
 function relistWhenBack(error) {
@@ -119,8 +119,9 @@ function relistWhenBack(error) {
     }
     relisting = null;
     await refresh();
-    say($("message"), stamped("服务已恢复，草稿列表已刷新：若下方已有此草稿，请勿再次保存。 The service is back and the "
-      + "drafts list is fetched again: if the draft is in it below, do not save it again."), "warn");
+    say($("message"), stamped("服务已恢复，草稿列表已刷新：若下方没有此草稿，请不作修改再按一次“保存草稿”。 The service is "
+      + "back and the drafts list is fetched again: if the draft is not in it below, press Save draft again unchanged."),
+    "warn");
   };
   clearTimeout(relisting);
   relisting = setTimeout(retry, every);
@@ -132,6 +133,8 @@ $("draft").addEventListener("submit", async (event) => {
   for (const name of ["title_zh", "title_en", "body_zh", "body_en"]) body[name] = $(name).value;
   try {
     await api("/api/v1/notices", { method: "POST", body });
+    clearTimeout(relisting);  // saved again after an uncertain save: nothing left to look for
+    relisting = null;
     say($("message"), "草稿已保存，待指挥批准 Draft saved; command staff must approve it", "ok");
     $("draft").reset();
     refresh();
@@ -141,8 +144,8 @@ $("draft").addEventListener("submit", async (event) => {
       return;
     }
     const why = error.problem && error.problem.code === "write_unconfirmed" ? "" : ` (${problemText(error)})`;
-    say($("message"), stamped("可能已保存，尚未确认：再次保存前请先查看下方草稿列表。"
-      + ` May have been saved, not confirmed — check the drafts list below before saving again.${why}`), "warn");
+    say($("message"), stamped("可能已保存，尚未确认：请勿修改，直接再按“保存草稿”，不会重复保存。"
+      + ` May have been saved, not confirmed — press Save draft again unchanged: it is never saved twice.${why}`), "warn");
     relistWhenBack(error);
   }
 });
