@@ -241,9 +241,10 @@ class AggregateStore:
             for number, event in enumerate(pending):
                 stored = self.mapper.to_stored_event(event)
                 headers = {TOPIC: stored.topic, VERSION: str(stored.originator_version)}
-                if request is not None and index == 0 and number == 0:
-                    # On the write the expected-sequence check guards: the marker is stored if and only if
-                    # the change is, and a racing twin of the request is refused with its change.
+                if request is not None and index == 0 and number == len(pending) - 1:
+                    # On the change's last write, in the batch the expected-sequence check guards (on its first):
+                    # the mark is stored if and only if the whole change is (nats-server at its storage limit
+                    # was seen to keep only a batch's first message), and a racing twin is refused with it.
                     headers[REQUEST] = request.header
                 writes.append(
                     Write(
@@ -264,9 +265,9 @@ class AggregateStore:
         if not writes and not extra:
             return []
         positions = await self.appender.append([*writes, *extra])
-        if writes and REQUEST in writes[0].headers:
+        if request is not None:
             # As a read of what is now stored would see it (before `stored` clears the pending events).
-            _note_requests(aggregates[0], writes[:1])
+            _note_requests(aggregates[0], [w for w in writes if REQUEST in w.headers])
         self.stored(aggregates, positions)
         return positions
 

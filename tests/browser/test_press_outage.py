@@ -89,6 +89,7 @@ async def test_a_draft_saved_again_after_a_lost_answer_is_one_draft(
         await page.get_by_role("button", name="保存草稿 Save draft").click()  # to the real API this time
     again = await (await answered.value).json()
     await expect(message).to_contain_text("Draft saved; command staff must approve it", timeout=BOUND_MS)
+    await expect(message).to_contain_text("recorded by the earlier try, nothing added")
     # Once the list shows what the second save answered, it shows one draft of these words, not two.
     await expect(page.locator(f"#notices tr[data-id='{again['id']}']")).to_have_count(1, timeout=BOUND_MS)
     await expect(page.locator("#notices tr", has_text="Water back in Westbay")).to_have_count(1)

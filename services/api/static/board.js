@@ -1,7 +1,8 @@
 // The command board: fetches /api/v1/board and refetches it whenever the server says the read models moved.
 import {
   API_TIMEOUT_MS, api, bi, el, fmtDuration, fmtNumber, fmtTime, howLong, incidentStatus, liveEvents, loginFlow, names, once,
-  problemText, refetcher, say, setCityZone, setDepartments, showConnection, statusLabel, zoneName,
+  mayHaveBeenStored, problemText, refetcher, say, setCityZone, setDepartments, showConnection, statusLabel, writeFailed,
+  zoneName,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -255,7 +256,8 @@ async function assign(tbody, kind, id, label, current) {
     noteRow(tbody, id, `责任人已指定 ${person.trim()} is now responsible`, "ok");
     refresh();
   } catch (error) {
-    noteRow(tbody, id, `指定责任人失败 not assigned — ${problemText(error, incidentName)}`, "error");
+    if (mayHaveBeenStored(error)) noteRow(tbody, id, writeFailed(error, "指定责任人失败 not assigned"), "warn");
+    else noteRow(tbody, id, `指定责任人失败 not assigned — ${problemText(error, incidentName)}`, "error");
   }
 }
 
@@ -404,7 +406,7 @@ async function decide(tr, action, body, [zh, en]) {
     return true;
   } catch (error) {
     const [notZh, notEn] = action === "grant" ? ["批准延期失败", "not granted"] : ["驳回延期失败", "not denied"];
-    const said = `${notZh} ${notEn} — ${problemText(error)}`;
+    const said = mayHaveBeenStored(error) ? writeFailed(error, `${notZh} ${notEn}`) : `${notZh} ${notEn} — ${problemText(error)}`;
     sayInRow(tr, said);
     if (denying === tr) say($("deny-message"), `${code}: ${said}`, "error");
     return false;

@@ -40,14 +40,17 @@ function authHeaders(extra) {
   return headers;
 }
 
-export async function api(path, { method = "GET", body, raw = false, headers, timeout = API_TIMEOUT_MS } = {}) {
+// `read`: a POST that only asks (a caller's history, a preview), never a write to send once.
+export async function api(path, {
+  method = "GET", body, raw = false, headers, timeout = API_TIMEOUT_MS, read = false,
+} = {}) {
   const controller = new AbortController();
   const init = { method, headers: authHeaders(headers), cache: "no-store", signal: controller.signal };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const write = method === "POST" && !init.headers["Idempotency-Key"] ? `${path}\n${init.body || ""}` : null;
+  const write = method === "POST" && !read && !init.headers["Idempotency-Key"] ? `${path}\n${init.body || ""}` : null;
   if (write) init.headers["Idempotency-Key"] = writeKey(write);
   // The whole answer, body included, within `timeout` (a raw answer's body is its caller's to read).
   const timer = setTimeout(() => controller.abort(new ApiTimeout(timeout)), timeout);
@@ -59,8 +62,13 @@ export async function api(path, { method = "GET", body, raw = false, headers, ti
       try { problem = await response.json(); } catch { /* not JSON */ }
       throw new ApiError(response.status, problem, retryAfter(response));
     }
-    if (write) writeKeys.delete(write);  // done: the same words sent later are a new note, a new draft
-    return raw ? response : await response.json();
+    const answer = raw ? response : await response.json();
+    if (write) writeKeys.delete(write);  // answered (its body read too): the same words sent later are a new write
+    if (!raw && response.headers.get("Idempotent-Replayed") === "true") {
+      // Nothing new was stored: an earlier try whose answer was lost had made this change.
+      Object.defineProperty(answer, "replayed", { value: true });
+    }
+    return answer;
   } catch (error) {
     // An abort's reason is the ApiTimeout given to abort(); a browser that keeps no reason gets one made here.
     const thrown = controller.signal.aborted ? (controller.signal.reason || new ApiTimeout(timeout)) : error;
@@ -73,12 +81,22 @@ export async function api(path, { method = "GET", body, raw = false, headers, ti
 
 // The Idempotency-Key of each write whose answer never came (a lost answer, a timeout, 503 write_unconfirmed):
 // sent again unchanged, the same POST carries the same key, and the API answers what the first try did instead
-// of recording a second note, follow-up or draft. Kept until that write is answered, for this page's life.
+// of recording a second note, follow-up or draft. Kept until that write is answered, and for KEPT_MS at most:
+// the same words sent later are a new write meant as such (a second call that reached nobody, an hour on).
 const writeKeys = new Map();
+const KEPT_MS = 10 * 60 * 1000;
 
 function writeKey(write) {
-  if (!writeKeys.has(write)) writeKeys.set(write, newKey());
-  return writeKeys.get(write);
+  const now = Date.now();
+  for (const [kept, { at }] of writeKeys) if (now - at > KEPT_MS) writeKeys.delete(kept);
+  if (!writeKeys.has(write)) writeKeys.set(write, { key: newKey(), at: now });
+  return writeKeys.get(write).key;
+}
+
+// " (recorded by the earlier try)" after an answer the API replayed: the person pressed again after a lost
+// answer, and nothing new was added.
+export function replayedNote(answer) {
+  return answer && answer.replayed ? "（此前一次已记录，未重复记录 recorded by the earlier try, nothing added）" : "";
 }
 
 function retryAfter(response) {

@@ -3,7 +3,7 @@
 import {
   api, bi, el, fmtClock, fmtDuration, fmtTime, howLong, incidentStatus, labelCells, liveEvents, loadFailed, loaded,
   loginFlow, mayHaveBeenStored, names, once, problemText, refetcher, say, setCityZone, setDepartments, showConnection,
-  stamped, statusLabel, whenChanged, writeFailed, zoneName,
+  replayedNote, stamped, statusLabel, whenChanged, writeFailed, zoneName,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -118,8 +118,8 @@ async function command(item, action, body) {
   if (inFlight.has(item.id)) return false;
   inFlight.add(item.id);
   try {
-    await api(`/api/v1/complaints/${item.id}/${(ASK[action] || { path: action }).path}`, { method: "POST", body });
-    say($("message"), `${item.tracking_code}: ${DONE[action][0]} ${DONE[action][1]}`, "ok");
+    const answer = await api(`/api/v1/complaints/${item.id}/${(ASK[action] || { path: action }).path}`, { method: "POST", body });
+    say($("message"), `${item.tracking_code}: ${DONE[action][0]} ${DONE[action][1]}${replayedNote(answer)}`, "ok");
     refresh();
     return true;
   } catch (error) {

@@ -4,7 +4,7 @@
 import {
   FOLLOW_UP_OUTCOMES, api, bi, el, fmtTime, incidentStatus, liveEvents, loginFlow, mayHaveBeenStored, nameText, names,
   newKey, once, problemText, say, serverNow, setCityZone, setDepartments, showConnection, stamped, statusLabel,
-  whenChanged, writeFailed,
+  replayedNote, whenChanged, writeFailed,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -60,7 +60,7 @@ async function lookUpCaller() {
   state.lookedUp = phone;
   callStarted();
   try {
-    const found = await api("/api/v1/operator/caller-history", { method: "POST", body: { phone } });
+    const found = await api("/api/v1/operator/caller-history", { method: "POST", body: { phone }, read: true });
     renderHistory(found.items);
     await preview();
   } catch (error) { failed(problemText(error)); }
@@ -100,7 +100,7 @@ async function addRepeatCall(event) {
     $("repeat").hidden = true;
     resetCard();
     say($("message"), "");
-    callResult(item.tracking_code, "已追加来电到此工单", `added to ${item.tracking_code} (repeated call)`);
+    callResult(item.tracking_code, "已追加来电到此工单", `added to ${item.tracking_code} (repeated call)${replayedNote(added)}`);
     $("call-result").scrollIntoView({ block: "nearest" });
   } catch (error) {
     say($("repeat-message"), writeFailed(error, "未追加 not added"), mayHaveBeenStored(error) ? "warn" : "error");
@@ -116,7 +116,7 @@ async function preview() {
   const body = { description: $("description").value, category: $("category").value || null,
     district: $("district").value || null, phone: $("phone").value.trim() || null };
   try {
-    const found = await api("/api/v1/operator/preview", { method: "POST", body });
+    const found = await api("/api/v1/operator/preview", { method: "POST", body, read: true });
     showLifeFirst(found.life_first);
     $("acceptance").replaceChildren(...found.acceptance.map((issue) =>
       el("li", { "data-code": issue.code }, `${issue.message_zh} ${issue.message_en}`)));
@@ -293,7 +293,7 @@ function followUpRow(item) {
       if (result === undefined) return;  // already on its way
       const where = result.status === "reopened"
         ? ` → 重启至 reopened to ${nameText(departments(), result.department)}` : "";
-      say($("fu-message"), `${item.tracking_code}: ${OUTCOME_WORDS[outcome.value]}${where}`, "ok");
+      say($("fu-message"), `${item.tracking_code}: ${OUTCOME_WORDS[outcome.value]}${where}${replayedNote(result)}`, "ok");
       // The read models may lag the command: take the row out now unless the case stays in the queue. One that
       // stays (a call that reached nobody) is made ready for the next call: no outcome, one more try counted.
       if (result.status !== "resolved") {

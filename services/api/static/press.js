@@ -2,7 +2,8 @@
 // text; command staff (same page) approve.
 import {
   NOTICE_STATES, api, bi, el, fmtTime, incidentStatus, labelCells, liveEvents, loadFailed, loaded, loginFlow,
-  mayHaveBeenStored, problemText, refetcher, say, setCityZone, showConnection, stamped, whenChanged,
+  mayHaveBeenStored, problemText, refetcher, replayedNote, say, setCityZone, showConnection, stamped, whenChanged,
+  writeFailed,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -22,11 +23,12 @@ const FAILED = {
 
 async function act(notice, action, body) {
   try {
-    await api(`/api/v1/notices/${notice.id}/${action}`, { method: "POST", body: body || {} });
-    say($("message"), `${notice.title_zh} ${notice.title_en}: ${DONE[action].join(" ")}`, "ok");
+    const answer = await api(`/api/v1/notices/${notice.id}/${action}`, { method: "POST", body: body || {} });
+    say($("message"), `${notice.title_zh} ${notice.title_en}: ${DONE[action].join(" ")}${replayedNote(answer)}`, "ok");
     refresh();
   } catch (error) {
-    say($("message"), stamped(`${notice.title_zh} ${notice.title_en}: ${FAILED[action].join(" ")} — ${problemText(error)}`), "error");
+    say($("message"), writeFailed(error, FAILED[action].join(" "), `${notice.title_zh} ${notice.title_en}: `),
+      mayHaveBeenStored(error) ? "warn" : "error");
   }
 }
 
@@ -132,10 +134,10 @@ $("draft").addEventListener("submit", async (event) => {
   const body = { incident_id: $("incident").value || null, status: $("status").value };
   for (const name of ["title_zh", "title_en", "body_zh", "body_en"]) body[name] = $(name).value;
   try {
-    await api("/api/v1/notices", { method: "POST", body });
+    const answer = await api("/api/v1/notices", { method: "POST", body });
     clearTimeout(relisting);  // saved again after an uncertain save: nothing left to look for
     relisting = null;
-    say($("message"), "草稿已保存，待指挥批准 Draft saved; command staff must approve it", "ok");
+    say($("message"), `草稿已保存，待指挥批准 Draft saved; command staff must approve it${replayedNote(answer)}`, "ok");
     $("draft").reset();
     refresh();
   } catch (error) {

@@ -335,3 +335,19 @@ async def test_held_copies_see_the_requests_as_of_their_version_only(store: JetS
     assert dict(requests_of(later_copy)) == {"a" * 32: "1" * 16, "b" * 32: "2" * 16}
     assert dict(requests_of(held_copy)) == {"a" * 32: "1" * 16}, "a copy handed out keeps its own version's"
     assert dict(requests_of(await writer.get(incident.id, Incident))) == dict(requests_of(later_copy))
+
+
+async def test_a_change_of_several_events_is_marked_on_its_last(store: JetStreamEventStore) -> None:
+    """The mark is readable only once the whole change is: nats-server at its storage limit was seen to keep
+    a batch's first message alone (jetstream.py, _resolve_ambiguous), and a retry that found the mark on it would
+    answer a change half made (found by a review: an emergency transfer without its escalation to command)."""
+    from events.store.aggregates import REQUEST, RequestMark  # the API this change adds
+
+    incident = Incident.declare(title="Substation fire", kind="power_outage", districts=[], declared_by="cmd")
+    incident.update_status("identified", by="cmd")
+    incident.link_complaint(uuid.uuid4())  # three events, one change
+    writes = await AggregateStore(store, make_mapper()).writes_for(
+        incident, request=RequestMark("c" * 32, "3" * 16)
+    )
+    assert [REQUEST in w.headers for w in writes] == [False, False, True]
+    assert writes[0].expected_last_seq == 0  # the check stays on the first: the batch is refused whole
