@@ -453,6 +453,39 @@ async def test_two_watchers_racing_escalate_once(store: JetStreamEventStore) -> 
         assert await escalations(repository, complaint_id) == [(1, WATCHER)]
 
 
+async def test_deadlines_due_together_are_looked_at_together_each_escalated_once(
+    store: JetStreamEventStore,
+) -> None:
+    """A restart after a quiet spell finds hundreds due at once; one at a time, 469 took 7.5 s (found by a review
+    of restarts after a surge). Looks now overlap, LOOKS_AT_ONCE at most, and each case is escalated once."""
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    ids = [await new_complaint(repository, clock) for _ in range(40)]
+    worker, watcher = build(store, clock=clock)
+    await drain(worker)
+    assert await watcher.tick() == 0
+    assert REGISTRY.get_sample_value("levee_deadline_watcher_behind_messages") == 0  # folded to the end
+    at_once = most = 0
+    escalate = watcher._escalate
+
+    async def counted(complaint_id: UUID, now: datetime) -> int:
+        nonlocal at_once, most
+        at_once += 1
+        most = max(most, at_once)
+        try:
+            return await escalate(complaint_id, now)
+        finally:
+            at_once -= 1
+
+    watcher._escalate = counted  # type: ignore[method-assign]
+    clock.move_to(timedelta(minutes=61))
+    assert await watcher.tick() == 40
+    assert await watcher.tick() == 0
+    assert 1 < most <= deadlines_module.LOOKS_AT_ONCE
+    for complaint_id in ids:
+        assert await escalations(repository, complaint_id) == [(1, WATCHER)]
+
+
 async def test_dispatch_service_runs_and_stops(store: JetStreamEventStore) -> None:
     clock = FakeClock()
     repository = AggregateStore(store, make_mapper())
