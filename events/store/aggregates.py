@@ -28,7 +28,7 @@ log = structlog.get_logger(__name__)
 
 TOPIC = "Levee-Topic"
 VERSION = "Levee-Version"
-# On the first message of a change a keyed request made: "<scope>.<fingerprint>" (services/api/idempotency.py).
+# On the last message of a change a keyed request made: "<scope>.<fingerprint>" (services/api/idempotency.py).
 # The marker lives in the stream with the change itself, so a retry finds it from any API process, after any
 # restart, and the write that carries it is the one the expected-sequence check lets through.
 REQUEST = "Levee-Request"
@@ -176,6 +176,8 @@ class AggregateStore:
             return None
         _note_requests(aggregate, applied)
         self._remember(aggregate_id, aggregate.version, held.seq)
+        if applied:
+            self.held.trim()
         return copy_of(aggregate)
 
     async def get_many(
@@ -230,7 +232,7 @@ class AggregateStore:
 
     async def writes_for(self, *aggregates: Aggregate, request: RequestMark | None = None) -> list[Write]:
         """The writes that would store the aggregates' pending events (without collecting them). `request`:
-        the keyed request making the change, marked on the first aggregate's first new event (none pending:
+        the keyed request making the change, marked on the first aggregate's last new event (none pending:
         nothing changes, and nothing is marked)."""
         writes: list[Write] = []
         for index, aggregate in enumerate(aggregates):

@@ -4,8 +4,8 @@ An incident of a surge links thousands of complaints, one event each. Reading it
 staff command took seconds (7,700 events: 0.4 s on an idle machine, 3.5 s in a drill), and triage links new
 complaints meanwhile, so a command's save met a concurrent write and its retries read it all again. A store
 that holds such an aggregate reads only the events written since it last looked, and hands out a copy made
-at the cost of the aggregate's shape, not its size (its `twin`, events/twins.py): the held one is changed by
-the stream's events only, never by a caller.
+by the aggregate's `twin` (events/twins.py: its growing lists copied by one slice, nothing folded again): the
+held one is changed by the stream's events only, never by a caller.
 """
 
 from __future__ import annotations
@@ -62,6 +62,11 @@ class HeldAggregates:
         """Keep `aggregate` (read up to `seq`, and handed to no one), within the budget of events."""
         self._held[aggregate.id] = Held(aggregate, seq)
         self._held.move_to_end(aggregate.id)
+        self.trim()
+
+    def trim(self) -> None:
+        """Within the budget again (a held incident grows as triage links reports): the least recently read go,
+        never the last one read."""
         size = sum(size_of(held.aggregate) for held in self._held.values())  # a few dozen held at most
         while size > self.max_size and len(self._held) > 1:
             _, dropped = self._held.popitem(last=False)

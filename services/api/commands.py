@@ -247,7 +247,7 @@ class Repository:
         return await self.load(aggregate_id, cls, noun, at_least=refused.last_seq if own else 0)
 
     async def save(self, *aggregates: Aggregate, request: RequestMark | None = None) -> None:
-        """`request`: the keyed request making the change, marked on its first event (a retry finds it)."""
+        """`request`: the keyed request making the change, marked on its last event (a retry finds it)."""
         try:
             await self.aggregates().save(*aggregates, request=request)
         except StoreFull as exc:

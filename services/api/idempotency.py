@@ -8,7 +8,7 @@ Survives API restarts and works across API processes because nothing is remember
 A row without its event (the process died, or NATS was down, between the two) is harmless: the retry
 finds the row and stores the event then.
 
-Staff commands (services/api/commands.py) keep no row: the first message of the change a keyed command makes
+Staff commands (services/api/commands.py) keep no row: the last message of the change a keyed command makes
 carries its `RequestMark` (a `Levee-Request` header, events/store/aggregates.py), and a retry finds it on
 the aggregate it loads. The change and its mark are one write, guarded by the expected-sequence check, so a
 racing twin of the request is refused, reloads, and finds the mark. Declaring an incident and drafting a

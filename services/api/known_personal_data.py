@@ -19,6 +19,7 @@ from uuid import UUID
 
 import asyncpg
 import nats.errors
+import structlog
 
 from events.complaint import Complaint, ComplaintReceived
 from events.incident import Incident
@@ -28,6 +29,9 @@ from events.store import StoreError
 from events.store.aggregates import AggregateNotFound, AggregateStore
 from events.store.keys import PersonalKeyStore
 from services.api.keys import PG_DOWN, DependencyUnavailable
+from services.api.problems import Problem
+
+log = structlog.get_logger(__name__)
 
 MAX_MERGES = 1000  # a merge goes into an incident not merged itself, so a chain ends; a guard, not a rule
 REMEMBERED = 100_000  # complaints whose sealed reporter data a process keeps (about 40 MB, all sealed)
@@ -62,9 +66,14 @@ class SealedReporters:
                 await asyncio.sleep(MISSING_PAUSE)  # a replica catching up: a short pause, not a condition
             for message in await aggregates.store.first_messages(list(missing)):
                 complaint_id = missing.pop(message.subject)
-                received = aggregates.to_domain_event(complaint_id, message)
+                try:
+                    received = aggregates.to_domain_event(complaint_id, message)
+                except Exception as exc:
+                    raise unreadable(
+                        complaint_id, f"its first event cannot be read: {type(exc).__name__}"
+                    ) from exc
                 if not isinstance(received, ComplaintReceived):
-                    raise StoreError(f"complaint {complaint_id} begins with {type(received).__name__}")
+                    raise unreadable(complaint_id, f"its first event is a {type(received).__name__}")
                 found[complaint_id] = self._sealed[complaint_id] = received.reporter_sealed
         if missing:
             shown = ", ".join(str(c) for c in list(missing.values())[:3])
@@ -75,6 +84,18 @@ class SealedReporters:
         while len(self._sealed) > self._remembered:
             self._sealed.popitem(last=False)
         return found
+
+
+def unreadable(complaint_id: UUID, why: str) -> Problem:
+    """A linked complaint's history the guard cannot read: a fault in the data, not an outage (a 503 would tell the
+    client to try again for ever). The notice is not published unchecked."""
+    log.error("complaint_unreadable", complaint_id=str(complaint_id), why=why)
+    return Problem(
+        500, "A linked complaint cannot be read",
+        f"Complaint {complaint_id} is linked to the incident, but {why}: the notice is not published unchecked "
+        "against its complainant. Ask an operator (docs/operations.md, section 5: a poison event).",
+        code="complaint_unreadable",
+    )  # fmt: skip
 
 
 async def for_incident(

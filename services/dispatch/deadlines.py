@@ -31,7 +31,7 @@ from events.deadlines import DEADLINE_EVENTS, WATCHER, DeadlineState, fold, fold
 from events.errors import DomainError
 from events.mapper import reconstruct
 from events.reference import Reference, load_reference
-from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable
+from events.store import ConcurrencyConflict, JetStreamEventStore, StoreError, StoreUnavailable
 from events.store.aggregates import TOPIC, AggregateStore
 from events.store.records import StoredMessage
 from services.dispatch.timeline import escalations_due
@@ -77,6 +77,8 @@ class DeadlineWatcher:
         self._looks: list[tuple[datetime, int, UUID]] = []
         self._order = itertools.count()  # ties in the heap keep the order they were pushed in
         self._checking = False
+        self._folding: tuple[int, float] | None = None  # the first fold's end and start, until it is done
+        self._caught_up = False
         # Resolved complaints, kept small (level, agreed time, escalations) so a reopen has a clock to start.
         self.dormant: dict[UUID, DeadlineState] = {}
         self.failures: dict[UUID, int] = {}  # consecutive failed looks per complaint
@@ -108,17 +110,28 @@ class DeadlineWatcher:
     async def catch_up(self) -> None:
         """Fold the stream from `position` on. The first after a start folds all of it: how far it still has to go
         is a gauge (levee_deadline_watcher_behind_messages), and the end is logged with how long it took."""
-        started, first = time.monotonic(), self.position == 0
-        end = await self.store.last_sequence() if first else 0  # a tick's few new events need no gauge
+        if self._folding is None:  # the first fold, or one a store outage interrupted: (end, began)
+            self._folding = (await self._stream_end(), time.monotonic())
+        end, began = self._folding
         while messages := await self.store.read(after_seq=self.position, limit=self.page):
             self._fold_page(messages)
             DEADLINE_WATCHER_BEHIND.set(max(0, end - self.position))
         DEADLINE_WATCHER_BEHIND.set(0)
-        if first and self.position:
+        if not self._caught_up:
+            self._caught_up = True
             log.info(
-                "deadline_watcher_caught_up", position=self.position, seconds=round(time.monotonic() - started, 1),
+                "deadline_watcher_caught_up", position=self.position, seconds=round(time.monotonic() - began, 1),
                 watched=len(self.schedule),
             )  # fmt: skip
+
+    async def _stream_end(self) -> int:
+        """Where the first fold ends, for the gauge only: a stream that cannot say (StoreError) reads as 0."""
+        try:
+            return await self.store.last_sequence()
+        except StoreError as exc:
+            if isinstance(exc, StoreUnavailable):
+                raise  # the fold's reads would fail too: the run loop waits
+            return 0
 
     def _fold_page(self, messages: list[StoredMessage]) -> None:
         for message in messages:
@@ -141,7 +154,7 @@ class DeadlineWatcher:
             except Exception as exc:
                 # Unfoldable (e.g. a level the reference no longer has): the look reloads and decides.
                 log.error("deadline_event_unfoldable", complaint_id=str(complaint_id), seq=message.seq,
-                              error=repr(exc)[:500])  # fmt: skip
+                          error=repr(exc)[:500])  # fmt: skip
 
     async def check(self) -> int:
         now = self.clock()

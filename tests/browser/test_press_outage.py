@@ -96,3 +96,38 @@ async def test_a_draft_saved_again_after_a_lost_answer_is_one_draft(
     assert again["id"] == saved[0]["id"]
     await page.screenshot(path=shots / "01-saved-again-one-draft.png", full_page=True)
     await page.close()
+
+
+async def test_a_draft_refused_outright_after_an_uncertain_save_keeps_its_key(
+    stack: Stack, browser: Any, shots: Path
+) -> None:
+    """Stored but unconfirmed, then refused outright (NATS still down: nothing stored by that try), then saved:
+    the refusal proves nothing about the first try, so the third carries the first's key (a review found a new
+    key there, and two drafts)."""
+    page, saved = await draft_into_an_outage(stack, browser)
+    message = page.locator("#message")
+    await expect(message).to_contain_text("press Save draft again unchanged", timeout=BOUND_MS)
+    keys: list[str] = []
+
+    async def down_then_up(route: Any) -> None:
+        if route.request.method != "POST":
+            await route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key", ""))
+        if len(keys) == 1:
+            await route.fulfill(**problem(503, "dependency_unavailable", "NATS: connection lost, reconnecting",
+                                          dependency="NATS"))  # fmt: skip
+        else:
+            await route.continue_()
+
+    await page.unroute_all(behavior="ignoreErrors")
+    await page.route("**/api/v1/notices", down_then_up)
+    await page.get_by_role("button", name="保存草稿 Save draft").click()
+    await expect(message).to_contain_text("Not saved", timeout=BOUND_MS)
+    await page.get_by_role("button", name="保存草稿 Save draft").click()
+    await expect(message).to_contain_text("Draft saved; command staff must approve it", timeout=BOUND_MS)
+    assert len(keys) == 2 and keys[0] == keys[1] != ""
+    await expect(page.locator(f"#notices tr[data-id='{saved[0]['id']}']")).to_have_count(1, timeout=BOUND_MS)
+    await expect(page.locator("#notices tr", has_text="Water back in Westbay")).to_have_count(1)
+    await page.screenshot(path=shots / "01-one-draft-after-refusal.png", full_page=True)
+    await page.close()

@@ -1,7 +1,7 @@
 // The command board: fetches /api/v1/board and refetches it whenever the server says the read models moved.
 import {
   API_TIMEOUT_MS, api, bi, el, fmtDuration, fmtNumber, fmtTime, howLong, incidentStatus, liveEvents, loginFlow, names, once,
-  mayHaveBeenStored, problemText, refetcher, say, setCityZone, setDepartments, showConnection, statusLabel, writeFailed,
+  mayHaveBeenStored, problemText, refetcher, replayedNote, say, setCityZone, setDepartments, showConnection, statusLabel, writeFailed,
   zoneName,
 } from "/static/common.js";
 
@@ -252,8 +252,8 @@ async function assign(tbody, kind, id, label, current) {
   if (person === null || !person.trim()) return;
   const collection = kind === "incident" ? "incidents" : "complaints";
   try {
-    await api(`/api/v1/${collection}/${id}/responsible`, { method: "POST", body: { person } });
-    noteRow(tbody, id, `责任人已指定 ${person.trim()} is now responsible`, "ok");
+    const answer = await api(`/api/v1/${collection}/${id}/responsible`, { method: "POST", body: { person } });
+    noteRow(tbody, id, `责任人已指定 ${person.trim()} is now responsible${replayedNote(answer)}`, "ok");
     refresh();
   } catch (error) {
     if (mayHaveBeenStored(error)) noteRow(tbody, id, writeFailed(error, "指定责任人失败 not assigned"), "warn");
@@ -397,18 +397,18 @@ async function decide(tr, action, body, [zh, en]) {
   say(tr.querySelector(".row-message"), "");
   let decided = false;
   try {
-    await api(`/api/v1/complaints/${id}/extension-requests/${action}`, { method: "POST", body });
+    const answer = await api(`/api/v1/complaints/${id}/extension-requests/${action}`, { method: "POST", body });
     decided = true;
     tr.dataset.decided = action;
     if (denying === tr) { $("deny").hidden = true; denying = null; } // its deny form, left open, is moot now
-    say($("extensions-message"), `${code}: ${zh} ${en}`, "ok"); // the row goes: the panel says it
+    say($("extensions-message"), `${code}: ${zh} ${en}${replayedNote(answer)}`, "ok"); // the row goes: the panel says it
     refresh();
     return true;
   } catch (error) {
     const [notZh, notEn] = action === "grant" ? ["批准延期失败", "not granted"] : ["驳回延期失败", "not denied"];
     const said = mayHaveBeenStored(error) ? writeFailed(error, `${notZh} ${notEn}`) : `${notZh} ${notEn} — ${problemText(error)}`;
     sayInRow(tr, said);
-    if (denying === tr) say($("deny-message"), `${code}: ${said}`, "error");
+    if (denying === tr) say($("deny-message"), `${code}: ${said}`, mayHaveBeenStored(error) ? "warn" : "error");
     return false;
   } finally {
     deciding.delete(id);

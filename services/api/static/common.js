@@ -72,7 +72,7 @@ export async function api(path, {
   } catch (error) {
     // An abort's reason is the ApiTimeout given to abort(); a browser that keeps no reason gets one made here.
     const thrown = controller.signal.aborted ? (controller.signal.reason || new ApiTimeout(timeout)) : error;
-    if (write && !mayHaveBeenStored(thrown)) writeKeys.delete(write);
+    if (write) keepOrDrop(write, thrown);
     throw thrown;
   } finally {
     clearTimeout(timer);
@@ -89,8 +89,22 @@ const KEPT_MS = 10 * 60 * 1000;
 function writeKey(write) {
   const now = Date.now();
   for (const [kept, { at }] of writeKeys) if (now - at > KEPT_MS) writeKeys.delete(kept);
-  if (!writeKeys.has(write)) writeKeys.set(write, { key: newKey(), at: now });
+  if (!writeKeys.has(write)) writeKeys.set(write, { key: newKey(), at: now, uncertain: false });
   return writeKeys.get(write).key;
+}
+
+// A try that may have been stored makes the write uncertain for good (until answered, or KEPT_MS after its last
+// such try): a later try refused outright (503 dependency_unavailable while NATS is still down) proves nothing
+// about the earlier one, and a new key then would record it twice. A write never uncertain starts afresh.
+function keepOrDrop(write, error) {
+  const entry = writeKeys.get(write);
+  if (!entry) return;
+  if (mayHaveBeenStored(error)) {
+    entry.uncertain = true;
+    entry.at = Date.now();
+  } else if (!entry.uncertain) {
+    writeKeys.delete(write);
+  }
 }
 
 // " (recorded by the earlier try)" after an answer the API replayed: the person pressed again after a lost
@@ -408,6 +422,10 @@ export function mayHaveBeenStored(error) {
 // What a failed write says: "not done" and why; or, when it may have been stored, to press the same button again
 // unchanged (api() sends the same Idempotency-Key: what was stored is answered, never recorded twice).
 // `about`: what it was about ("LV-3E3C6W: "), after the time stamp.
+export function sayWriteFailed(region, error, notDone, about = "") {
+  say(region, writeFailed(error, notDone, about), mayHaveBeenStored(error) ? "warn" : "error");
+}
+
 export function writeFailed(error, notDone, about = "") {
   if (!mayHaveBeenStored(error)) return stamped(`${about}${notDone} — ${problemText(error)}`);
   const why = error.problem && error.problem.code === "write_unconfirmed" ? "" : ` — ${problemText(error)}`;

@@ -2,8 +2,8 @@
 // Above it, the department's cases per incident, with Accept all / Resolve all for one incident at once.
 import {
   api, bi, el, fmtClock, fmtDuration, fmtTime, howLong, incidentStatus, labelCells, liveEvents, loadFailed, loaded,
-  loginFlow, mayHaveBeenStored, names, once, problemText, refetcher, say, setCityZone, setDepartments, showConnection,
-  replayedNote, stamped, statusLabel, whenChanged, writeFailed, zoneName,
+  loginFlow, names, once, problemText, refetcher, say, setCityZone, setDepartments, showConnection,
+  replayedNote, sayWriteFailed, stamped, statusLabel, whenChanged, zoneName,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -123,8 +123,7 @@ async function command(item, action, body) {
     refresh();
     return true;
   } catch (error) {
-    say($("message"), writeFailed(error, "操作失败 failed", `${item.tracking_code}: `),
-      mayHaveBeenStored(error) ? "warn" : "error");
+    sayWriteFailed($("message"), error, "操作失败 failed", `${item.tracking_code}: `);
     return false;
   } finally {
     inFlight.delete(item.id);

@@ -4,7 +4,7 @@
 import {
   FOLLOW_UP_OUTCOMES, api, bi, el, fmtTime, incidentStatus, liveEvents, loginFlow, mayHaveBeenStored, nameText, names,
   newKey, once, problemText, say, serverNow, setCityZone, setDepartments, showConnection, stamped, statusLabel,
-  replayedNote, whenChanged, writeFailed,
+  replayedNote, sayWriteFailed, whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -103,7 +103,7 @@ async function addRepeatCall(event) {
     callResult(item.tracking_code, "已追加来电到此工单", `added to ${item.tracking_code} (repeated call)${replayedNote(added)}`);
     $("call-result").scrollIntoView({ block: "nearest" });
   } catch (error) {
-    say($("repeat-message"), writeFailed(error, "未追加 not added"), mayHaveBeenStored(error) ? "warn" : "error");
+    sayWriteFailed($("repeat-message"), error, "未追加 not added");
   }
 }
 
@@ -239,7 +239,7 @@ async function agreeTime(event) {
     $("agree").hidden = true;
     say($("message"), "");
     callResult(state.lastCall.tracking_code, "约定期限已记录", "agreed time recorded");
-  } catch (error) { say($("agree-message"), stamped(`约定期限未记录 not recorded — ${problemText(error)}`), "error"); }
+  } catch (error) { sayWriteFailed($("agree-message"), error, "约定期限未记录 not recorded"); }
 }
 
 function resetCard() {
@@ -303,8 +303,7 @@ function followUpRow(item) {
         outcome.value = ""; reason.value = "";
       }
     } catch (error) {
-      say($("fu-message"), writeFailed(error, "未记录 not recorded", `${item.tracking_code}: `),
-        mayHaveBeenStored(error) ? "warn" : "error");
+      sayWriteFailed($("fu-message"), error, "未记录 not recorded", `${item.tracking_code}: `);
     }
   } });
   // The number to call is opened on request only (each opening is logged), never sent with the queue.

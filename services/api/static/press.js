@@ -2,8 +2,8 @@
 // text; command staff (same page) approve.
 import {
   NOTICE_STATES, api, bi, el, fmtTime, incidentStatus, labelCells, liveEvents, loadFailed, loaded, loginFlow,
-  mayHaveBeenStored, problemText, refetcher, replayedNote, say, setCityZone, showConnection, stamped, whenChanged,
-  writeFailed,
+  mayHaveBeenStored, problemText, refetcher, replayedNote, say, sayWriteFailed, setCityZone, showConnection, stamped,
+  whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -27,8 +27,7 @@ async function act(notice, action, body) {
     say($("message"), `${notice.title_zh} ${notice.title_en}: ${DONE[action].join(" ")}${replayedNote(answer)}`, "ok");
     refresh();
   } catch (error) {
-    say($("message"), writeFailed(error, FAILED[action].join(" "), `${notice.title_zh} ${notice.title_en}: `),
-      mayHaveBeenStored(error) ? "warn" : "error");
+    sayWriteFailed($("message"), error, FAILED[action].join(" "), `${notice.title_zh} ${notice.title_en}: `);
   }
 }
 

@@ -117,7 +117,9 @@ async def link(staff: Staff, incident_id: str, complaint_id: str) -> None:
     assert status == 200, linked
 
 
-async def test_a_notice_is_not_published_unchecked_when_a_linked_complaint_cannot_be_read(staff: Staff) -> None:
+async def test_a_notice_is_not_published_unchecked_when_a_linked_complaint_cannot_be_read(
+    staff: Staff,
+) -> None:
     incident_id = await declare(staff)
     await link(staff, incident_id, await file(staff))
     incident = await staff.aggregates.get(uuid.UUID(incident_id), Incident)
@@ -129,4 +131,19 @@ async def test_a_notice_is_not_published_unchecked_when_a_linked_complaint_canno
     status, problem = await publish(staff, notice_id)
     assert (status, problem.get("dependency")) == (503, "NATS"), problem
     assert "1 linked complaints not found" in problem["detail"] and str(unread) in problem["detail"], problem
+    assert (await staff.aggregates.get(uuid.UUID(notice_id))).state == "approved"  # not published
+
+
+async def test_a_linked_complaint_that_cannot_be_read_is_a_data_fault_not_an_outage(staff: Staff) -> None:
+    """A 503 would have the press officer's client retry for ever; the notice is still not published unchecked."""
+    incident_id = await declare(staff)
+    other = await staff.aggregates.get(uuid.UUID(await declare(staff)), Incident)
+    incident = await staff.aggregates.get(uuid.UUID(incident_id), Incident)
+    incident.link_complaint(other.id)  # an id whose history is an incident's, not a complaint's
+    await staff.aggregates.save(incident)
+
+    notice_id = await approved_notice(staff, incident_id, "Crews are pumping.")
+    status, problem = await publish(staff, notice_id)
+    assert (status, problem.get("code")) == (500, "complaint_unreadable"), problem
+    assert str(other.id) in problem["detail"] and "IncidentDeclared" in problem["detail"], problem
     assert (await staff.aggregates.get(uuid.UUID(notice_id))).state == "approved"  # not published

@@ -142,3 +142,21 @@ async def test_the_least_recently_read_go_beyond_the_budget(store: JetStreamEven
     assert held.get(second.id) is None  # read before the first's second read: the oldest
     assert held.get(first.id) is not None and held.get(third.id) is not None
     assert len((await reader.get(second.id, Incident)).complaint_ids) == 300  # read whole again
+
+
+async def test_a_held_incident_that_grows_pushes_the_least_recently_read_out(
+    store: JetStreamEventStore,
+) -> None:
+    """The budget holds as triage links reports to an incident already held, not only when one is first held."""
+    writer = AggregateStore(store, make_mapper())
+    held = HeldAggregates(kinds=(Incident,), long_history=200, max_size=1_500)
+    reader = AggregateStore(store, make_mapper(), held=held)
+    quiet, growing = await incident_of(writer, 300), await incident_of(writer, 300)
+    await reader.get(quiet.id, Incident)
+    await reader.get(growing.id, Incident)  # 601 + 601: within the budget
+    assert held.get(quiet.id) is not None
+    for _ in range(300):
+        growing.link_complaint(uuid.uuid4())
+    await writer.save(growing)
+    assert len((await reader.get(growing.id, Incident)).complaint_ids) == 600  # caught up: 1,201 alone
+    assert held.get(quiet.id) is None and held.get(growing.id) is not None
