@@ -34,6 +34,7 @@ from services.api.commands import (
     path_id,
     read_body,
     replayed,
+    replays,
     save_created,
 )
 from services.api.principal import PRINCIPAL, Principal
@@ -100,16 +101,22 @@ async def declare(request: web.Request) -> web.Response:
 
 @requires("command")
 async def link_complaint(request: web.Request) -> web.Response:
+    """With an Idempotency-Key a retry whose answer was lost is answered (the mark is on the incident's event);
+    without one, linking again is refused (409 complaint_already_linked), as it always was."""
+    key = idempotency.read_key(request.headers.get(idempotency.HEADER))
     repo = request.app[REPOSITORY]
     incident_id = path_id(request, "incident")
     incident = await repo.load(incident_id, Incident, "incident")
     body = await read_body(request, LINK_FIELDS)
+    mark = asked(request, key, body, incident_id)
     for attempt in range(1, ATTEMPTS + 1):
+        if replays(incident, mark):
+            return replayed(incident_summary(incident))
         complaint = await _complaint(request, body["complaint_id"])
         incident.link_complaint(complaint.id)
         complaint.link_to_incident(incident.id)
         try:
-            await repo.save(incident, complaint)
+            await repo.save(incident, complaint, request=mark)
         except ConcurrencyConflict as refused:
             log.info("command_conflict", command="link_complaint", attempt=attempt, id=str(incident_id))
             if attempt == ATTEMPTS:
@@ -154,6 +161,6 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
         result=INCIDENT_STATE, created=True, with_id=False, keyed=True)},
     f"{API}/incidents/{{id}}/complaints": {"post": operation(
         operation_id="incident_link_complaint", summary="Link a complaint to the incident (recorded on both)", roles=("command",), fields=LINK_FIELDS,
-        tag="incidents", result=INCIDENT_STATE)},
+        tag="incidents", result=INCIDENT_STATE, keyed=True)},
     **openapi_paths(INCIDENTS, (STATUS_COMMAND, RESPONSIBLE_COMMAND), INCIDENT_STATE),
 }  # fmt: skip

@@ -351,3 +351,21 @@ async def test_a_change_of_several_events_is_marked_on_its_last(store: JetStream
     )
     assert [REQUEST in w.headers for w in writes] == [False, False, True]
     assert writes[0].expected_last_seq == 0  # the check stays on the first: the batch is refused whole
+
+
+async def test_linking_a_complaint_retried_with_its_key_is_answered_and_without_one_refused(
+    staff: Staff,
+) -> None:
+    status, incident = await staff.post("/api/v1/incidents", "command", INCIDENT)
+    assert status == 201, incident
+    path = f"/api/v1/incidents/{incident['id']}/complaints"
+    case = await staff.dispatched_case()
+    body = {"complaint_id": str(case.id)}
+    first = await send(staff, path, "command", body, "link-key-0001")
+    again = await send(staff, path, "command", body, "link-key-0001")
+    assert (first[0], first[2]) == (200, False) and (again[0], again[2]) == (200, True), (first, again)
+    assert again[1]["complaints"] == 1
+    assert (await topics(staff, incident["id"])).count("ComplaintAddedToIncident") == 1
+    assert (await topics(staff, case.id)).count("ComplaintLinkedToIncident") == 1
+    unkeyed = await send(staff, path, "command", body, None)
+    assert (unkeyed[0], unkeyed[1]["code"]) == (409, "complaint_already_linked"), unkeyed
