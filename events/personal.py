@@ -37,6 +37,11 @@ class PersonalData:
 
     __str__ = __repr__
 
+    def guarded(self) -> list[str]:
+        """What public text must never carry (the redaction guard's list, in clear or as an erased person's
+        fingerprints: the same fields for both)."""
+        return [v for v in (self.name, self.address, self.phone, self.email) if v]
+
 
 def new_key() -> bytes:
     return os.urandom(KEY_BYTES)

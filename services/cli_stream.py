@@ -23,7 +23,7 @@ import nats.errors
 import structlog
 from nats.aio.client import Client as NATS
 
-from events.store import JetStreamEventStore, StoreError, StoreUnavailable
+from events.store import JetStreamEventStore, StoreError
 from events.store.connection import connect_nats
 from events.store.records import StoredMessage
 from events.store.stream import (
@@ -85,7 +85,7 @@ async def print_message(settings: Settings, seq: int, *, out: TextIO | None = No
         return 1
     try:
         message = await JetStreamEventStore(nc, settings.stream_spec).message_at(seq)
-    except (StoreError, StoreUnavailable) as exc:
+    except StoreError as exc:  # StoreUnavailable too
         log.error("stream_get_failed", seq=seq, stream=settings.stream_spec.name, reason=str(exc))
         return 1
     finally:

@@ -67,8 +67,8 @@ def requests_of(aggregate: Aggregate) -> Mapping[str, str]:
     return _NO_REQUESTS if requests is None else MappingProxyType(requests)
 
 
-def _note_requests(aggregate: Aggregate, messages: Iterable[StoredMessage | Write]) -> None:
-    """Record the requests these messages (just folded into `aggregate`, or just stored from it) carry.
+def _note_requests(aggregate: Aggregate, messages: Iterable[StoredMessage]) -> None:
+    """Record the requests these messages (just folded into `aggregate`) carry.
     Replaces the dict, never changes it in place: copies (`copy_of`, a twin) share the dict they were made
     with."""
     marks = [RequestMark.parse(m.headers[REQUEST]) for m in messages if REQUEST in m.headers]
@@ -202,7 +202,6 @@ class AggregateStore:
                 found[aggregate_id] = self.to_domain_event(aggregate_id, message).mutate(None)
             except Exception:
                 continue
-            _note_requests(found[aggregate_id], [message])
             self._remember(aggregate_id, Aggregate.INITIAL_VERSION, message.seq)
         absent = set(aggregate_ids) - {subject_of[m.subject] for m in lasts}
         gate = asyncio.Semaphore(concurrency)
@@ -267,9 +266,6 @@ class AggregateStore:
         if not writes and not extra:
             return []
         positions = await self.appender.append([*writes, *extra])
-        if request is not None:
-            # As a read of what is now stored would see it (before `stored` clears the pending events).
-            _note_requests(aggregates[0], [w for w in writes if REQUEST in w.headers])
         self.stored(aggregates, positions)
         return positions
 

@@ -149,7 +149,7 @@ class PersonalKeyStore:
             return None
         if data is None:
             return None  # erased already (the UPDATE will say so) or never stored
-        values = [v for v in (data.name, data.address, data.phone, data.email) if v]
+        values = data.guarded()
         if not values:
             return None
         return fingerprint(values, await self._secret_of(conn, create=True)) or None  # [] for a lone letter

@@ -216,9 +216,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             code="dependency_unavailable", dependency=exc.dependency,  # what the pages say, in both languages
         )  # fmt: skip
         status = 503
-        request.setdefault(keys.LOG_FIELDS, {}).update(
-            problem="dependency_unavailable", problem_detail=str(exc)[:300]
-        )
+        problems.log_problem(request, "dependency_unavailable", status, str(exc))
     finally:
         elapsed = time.perf_counter() - started
         route = _route_template(request)

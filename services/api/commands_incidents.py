@@ -27,7 +27,6 @@ from services.api.commands import (
     add_command_routes,
     asked,
     conflict,
-    created_earlier,
     new_id,
     openapi_paths,
     operation,
@@ -82,9 +81,6 @@ async def declare(request: web.Request) -> web.Response:
     body = await read_body(request, DECLARE_FIELDS)
     repo = request.app[REPOSITORY]
     mark = asked(request, key, body)
-    earlier = await created_earlier(repo, mark, Incident)
-    if earlier is not None:
-        return replayed(incident_summary(earlier), status=201)
     incident = Incident.declare(
         title=body["title"],
         kind=body["kind"],

@@ -104,7 +104,7 @@ def staff_request(
 def created_id(mark: RequestMark) -> uuid.UUID:
     """The id of the aggregate a keyed creation makes: every retry targets one subject, and its
     expected-sequence-0 check refuses a second creation. (32 hex digits: never one of intake's 64.)"""
-    return uuid.uuid5(NAMESPACE, mark.scope)
+    return complaint_id_for(mark.scope)
 
 
 def replays(requests: Mapping[str, str], asked: RequestMark | None) -> bool:

@@ -102,7 +102,7 @@ async def for_incident(
     incident_id: UUID | None,
     aggregates: AggregateStore,
     personal_keys: PersonalKeyStore,
-    reporters: SealedReporters | None = None,
+    reporters: SealedReporters,
 ) -> KnownPersonalData:
     """Names, addresses, phones and emails of the incident's complainants, in clear, and the fingerprints of
     those erased; empty without an incident.
@@ -121,7 +121,7 @@ async def for_incident(
                 break
             incident = await aggregates.get(into, Incident)
             members.update(dict.fromkeys(incident.complaint_ids))
-        sealed = await (reporters or SealedReporters()).of(members, aggregates)
+        sealed = await reporters.of(members, aggregates)
     except AggregateNotFound:
         return KnownPersonalData()
     except (StoreError, nats.errors.Error, TimeoutError) as exc:
@@ -156,5 +156,5 @@ async def _known(
     for cid, text in sealed.items():
         data = unseal(text, opened.get(cid))
         if data is not None:
-            known += [v for v in (data.name, data.address, data.phone, data.email) if v]
+            known += data.guarded()
     return KnownPersonalData(known, erased)

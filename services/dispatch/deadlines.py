@@ -110,15 +110,18 @@ class DeadlineWatcher:
     async def catch_up(self) -> None:
         """Fold the stream from `position` on. The first after a start folds all of it: how far it still has to go
         is a gauge (levee_deadline_watcher_behind_messages), and the end is logged with how long it took."""
-        if self._folding is None:  # the first fold, or one a store outage interrupted: (end, began)
-            self._folding = (await self._stream_end(), time.monotonic())
-        end, began = self._folding
+        if self._caught_up:
+            end, began = 0, 0.0  # a tick's few new events need no gauge
+        else:  # the first fold, or one a store outage interrupted: its end and start are kept until it is done
+            if self._folding is None:
+                self._folding = (await self._stream_end(), time.monotonic())
+            end, began = self._folding
         while messages := await self.store.read(after_seq=self.position, limit=self.page):
             self._fold_page(messages)
             DEADLINE_WATCHER_BEHIND.set(max(0, end - self.position))
         DEADLINE_WATCHER_BEHIND.set(0)
         if not self._caught_up:
-            self._caught_up = True
+            self._caught_up, self._folding = True, None
             log.info(
                 "deadline_watcher_caught_up", position=self.position, seconds=round(time.monotonic() - began, 1),
                 watched=len(self.schedule),

@@ -7,6 +7,7 @@ that install fails. Playwright's own browser download is never used: it cannot b
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -162,3 +163,11 @@ async def box_of(locator: Any, what: str) -> Any:
 
     await wait_until_async(measured, what)
     return boxes[-1]
+
+
+def problem(status: int, code: str, detail: str, **extensions: Any) -> dict[str, Any]:
+    """What the API answers (services/api/problems.py, app.py): RFC 9457 JSON with `code`, Retry-After on a 503."""
+    body = {"type": f"https://levee.example/problems/{code}", "title": code, "status": status,
+            "detail": detail, "code": code, **extensions}  # fmt: skip
+    return {"status": status, "content_type": "application/problem+json", "body": json.dumps(body),
+            "headers": {"Retry-After": "5", "Cache-Control": "no-store"}}  # fmt: skip

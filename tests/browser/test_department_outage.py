@@ -24,9 +24,8 @@ from events.complaint import Complaint
 from events.mapper import make_mapper
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
-from tests.browser.conftest import Stack
+from tests.browser.conftest import Stack, problem
 from tests.browser.test_board_pages import post, ready, sign_in
-from tests.browser.test_operator_outage import problem
 from tests.support.waiting import wait_until
 
 expect = pytest.importorskip(

@@ -9,28 +9,19 @@ and the first call really is stored. Screenshots under test-output/browser/<test
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Stack
+from tests.browser.conftest import Stack, problem
 from tests.browser.test_operator_page import _call_card, _filed
 
 expect = pytest.importorskip(
     "playwright.async_api", reason="Playwright for Python is a dev dependency"
 ).expect
 BOUND_MS = 10_000
-
-
-def problem(status: int, code: str, detail: str, **extensions: Any) -> dict[str, Any]:
-    """What the API answers (services/api/problems.py, app.py): RFC 9457 JSON with `code`, Retry-After on a 503."""
-    body = {"type": f"https://levee.example/problems/{code}", "title": code, "status": status,
-            "detail": detail, "code": code, **extensions}  # fmt: skip
-    return {"status": status, "content_type": "application/problem+json", "body": json.dumps(body),
-            "headers": {"Retry-After": "5", "Cache-Control": "no-store"}}  # fmt: skip
 
 
 async def test_a_call_stored_but_unconfirmed_is_filed_once_by_pressing_submit_again(

@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Stack
+from tests.browser.conftest import Stack, problem
 from tests.browser.test_board_pages import ready, sign_in
-from tests.browser.test_operator_outage import problem
 
 expect = pytest.importorskip(
     "playwright.async_api", reason="Playwright for Python is a dev dependency"

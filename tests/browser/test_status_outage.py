@@ -15,9 +15,8 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from tests.browser.conftest import Stack
+from tests.browser.conftest import Stack, problem
 from tests.browser.test_board_pages import TRAPPED, post, ready
-from tests.browser.test_operator_outage import problem
 
 expect = pytest.importorskip(
     "playwright.async_api", reason="Playwright for Python is a dev dependency"

@@ -421,16 +421,19 @@ export function mayHaveBeenStored(error) {
 
 // What a failed write says: "not done" and why; or, when it may have been stored, to press the same button again
 // unchanged (api() sends the same Idempotency-Key: what was stored is answered, never recorded twice).
-// `about`: what it was about ("LV-3E3C6W: "), after the time stamp.
-export function sayWriteFailed(region, error, notDone, about = "") {
-  say(region, writeFailed(error, notDone, about), mayHaveBeenStored(error) ? "warn" : "error");
+// `about`: what it was about ("LV-3E3C6W: "), after the time stamp; `maybe`: [Chinese, English] telling what to
+// press again, where the page has words of its own for it (Submit, Save draft).
+const RECORD_AGAIN = ["可能已记录，尚未确认：请勿修改，直接再按一次：已记录的不会重复记录。",
+  "May have been recorded, not confirmed: press it again unchanged; it is never recorded twice."];
+
+export function sayWriteFailed(region, error, notDone, about = "", maybe = RECORD_AGAIN) {
+  say(region, writeFailed(error, notDone, about, maybe), mayHaveBeenStored(error) ? "warn" : "error");
 }
 
-export function writeFailed(error, notDone, about = "") {
+export function writeFailed(error, notDone, about = "", maybe = RECORD_AGAIN) {
   if (!mayHaveBeenStored(error)) return stamped(`${about}${notDone} — ${problemText(error)}`);
   const why = error.problem && error.problem.code === "write_unconfirmed" ? "" : ` — ${problemText(error)}`;
-  return stamped(`${about}可能已记录，尚未确认：请勿修改，直接再按一次：已记录的不会重复记录。`
-    + ` May have been recorded, not confirmed: press it again unchanged; it is never recorded twice.${why}`);
+  return stamped(`${about}${maybe[0]} ${maybe[1]}${why}`);
 }
 
 // A table read on a phone: below 600 px each row stands as a block, each cell under its column's name

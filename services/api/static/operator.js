@@ -215,19 +215,16 @@ async function submitCall(event) {
     // The agreed time is the next thing to settle with the caller: the form in view, the code still above it.
     ($("agree").hidden ? $("call-result") : $("agree")).scrollIntoView({ block: "nearest" });
     await loadFollowUps();
-  } catch (error) { say($("call-result"), notFiled(error), mayHaveBeenStored(error) ? "warn" : "error"); }
+  } catch (error) { sayWriteFailed($("call-result"), error, "未提交 not filed", "", FILE_AGAIN); }
 }
 
 // The call may be stored though no answer said so (a 503 write_unconfirmed, an outage, no answer at all). The card
-// keeps its Idempotency-Key while it is unchanged: Submit again gets the same tracking code, never a second case.
-// A reload, or the card typed again, would file a duplicate: the operator is told so, never to reload.
-function notFiled(error) {
-  if (!mayHaveBeenStored(error)) return stamped(`未提交 not filed — ${problemText(error)}`);
-  const why = error.problem && error.problem.code === "write_unconfirmed" ? "" : ` — ${problemText(error)}`;
-  return stamped("可能已提交，尚未确认。请勿修改此卡片，直接再按“提交”：若已提交，会返回同一个编号，不会重复登记。"
-    + " May have been filed, not confirmed. Press Submit again WITHOUT changing the card: if it was filed, the same code"
-    + ` comes back and nothing is filed twice.${why}`);
-}
+// keeps its Idempotency-Key while it is unchanged (its own, not api()'s ten minutes: the caller's case is kept
+// however long the outage): Submit again gets the same tracking code, never a second case. A reload, or the card
+// typed again, would file a duplicate: the operator is told so, never to reload.
+const FILE_AGAIN = ["可能已提交，尚未确认。请勿修改此卡片，直接再按“提交”：若已提交，会返回同一个编号，不会重复登记。",
+  "May have been filed, not confirmed. Press Submit again WITHOUT changing the card: if it was filed, the same code "
+  + "comes back and nothing is filed twice."];
 
 async function agreeTime(event) {
   event.preventDefault();

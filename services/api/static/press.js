@@ -108,6 +108,8 @@ const refresh = refetcher(async () => {
 // also fetched again, where a draft that was stored shows (the live stream refetches it as the projector catches
 // up). One wait at a time: a second uncertain save replaces the first's, never stacks beside it.
 let relisting = null;
+const SAVE_AGAIN = ["可能已保存，尚未确认：请勿修改，直接再按“保存草稿”，不会重复保存。",
+  "May have been saved, not confirmed — press Save draft again unchanged: it is never saved twice."];
 
 function relistWhenBack(error) {
   const every = (error.retryAfter || 5) * 1000;
@@ -140,14 +142,8 @@ $("draft").addEventListener("submit", async (event) => {
     $("draft").reset();
     refresh();
   } catch (error) {
-    if (!mayHaveBeenStored(error)) {
-      say($("message"), stamped(`保存失败 Not saved: ${problemText(error)}`), "error");
-      return;
-    }
-    const why = error.problem && error.problem.code === "write_unconfirmed" ? "" : ` (${problemText(error)})`;
-    say($("message"), stamped("可能已保存，尚未确认：请勿修改，直接再按“保存草稿”，不会重复保存。"
-      + ` May have been saved, not confirmed — press Save draft again unchanged: it is never saved twice.${why}`), "warn");
-    relistWhenBack(error);
+    sayWriteFailed($("message"), error, "保存失败 Not saved", "", SAVE_AGAIN);
+    if (mayHaveBeenStored(error)) relistWhenBack(error);
   }
 });
 

@@ -30,11 +30,11 @@ class CountingStore(JetStreamEventStore):
 
 async def incident_of(writer: AggregateStore, complaints: int) -> Incident:
     incident = Incident.declare(title="Substation fire", kind="power_outage", districts=[], declared_by="cmd")
+    await writer.save(incident)
     for start in range(0, complaints, 500):
         for _ in range(min(500, complaints - start)):
             incident.link_complaint(uuid.uuid4())
         await writer.save(incident)
-    await writer.save(incident)
     return incident
 
 
