@@ -485,6 +485,13 @@ class JetStreamEventStore:
 
     async def stream_state(self) -> dict[str, Any]:
         """The stream's state from stream info: `messages`, `bytes`, `last_seq`, `num_subjects` and the rest."""
+        return dict((await self._stream_info())["state"])
+
+    async def stream_created(self) -> str:
+        """When the stream was made (from stream info): one stream from another of the same name."""
+        return str((await self._stream_info())["created"])
+
+    async def _stream_info(self) -> dict[str, Any]:
         try:
             reply = await self.nc.request(f"$JS.API.STREAM.INFO.{self.spec.name}", b"", timeout=self.timeout)
         except (TimeoutError, nats.errors.TimeoutError, *_TRANSPORT_ERRORS) as exc:
@@ -493,7 +500,9 @@ class JetStreamEventStore:
             body = json.loads(reply.data)
             if "error" in body:
                 raise StoreError(f"stream info: {body['error'].get('description')}")
-            return dict(body["state"])
+            if not isinstance(body["state"], dict) or not body["created"]:
+                raise ValueError("no state or creation time")
+            return dict(body)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StoreError(f"stream info: an unreadable reply: {exc!r}") from exc
 

@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 import structlog
+from nats.aio.client import Client as NATS
 
 from events.complaint import Complaint, ComplaintValidated, DispatchReturned, PriorityAssessed
 from events.mapper import make_mapper
@@ -20,7 +21,8 @@ from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from events.store.connection import connect_nats
 from events.store.read_window import SIDE_READER_WINDOW
-from events.store.stream import ensure_stream
+from events.store.shelf import Shelf
+from events.store.stream import StreamSpec, ensure_stream
 from services.dispatch import handlers
 from services.dispatch.command_queue import with_command_queue
 from services.dispatch.deadlines import DeadlineWatcher
@@ -32,6 +34,7 @@ from services.settings import Settings, SettingsError
 log = structlog.get_logger(__name__)
 
 WORKER_NAME = "dispatch"
+SHELF_OWNER = f"{WORKER_NAME}.deadlines"
 
 
 def handler_table(routing: RoutingTable, reference: Reference) -> dict[type, Handler]:
@@ -48,8 +51,10 @@ def build(
     routing_path: Path | None = None,
     reference_path: Path | None = None,
     clock: Clock = utc_now,
+    shelf: Shelf | None = None,
 ) -> tuple[Worker, DeadlineWatcher]:
-    """The worker and the watcher on one store; tests build them here too, with their own clock."""
+    """The worker and the watcher on one store; tests build them here too, with their own clock. `shelf`: where
+    the watcher keeps its schedule between runs (None: it folds the stream from the start at every start)."""
     base = load_reference(reference_path)  # None: the packaged reference data
     routing = load_routing(base, routing_path)
     reference = with_command_queue(base, routing.command)
@@ -57,8 +62,21 @@ def build(
     # Complaints stay cached, kept current from the stream the worker reads: no load per handled event.
     worker = Worker(WORKER_NAME, store, repository, handler_table(routing, reference), clock=clock,
                     cache_types=(Complaint,))  # fmt: skip
-    watcher = DeadlineWatcher(store, AggregateStore(store, make_mapper()), clock=clock, reference=reference)
+    watcher = DeadlineWatcher(
+        store, AggregateStore(store, make_mapper()), clock=clock, reference=reference, shelf=shelf
+    )
     return worker, watcher
+
+
+async def open_shelf(nc: NATS, spec: StreamSpec, *, timeout: float = 5.0) -> Shelf | None:
+    """The deadline watcher's shelf; None (logged) when NATS refuses it, e.g. credentials from before shelves:
+    the watcher then folds the whole stream at every start, as it did before."""
+    try:
+        return await Shelf.open(nc, spec, SHELF_OWNER, timeout=timeout)
+    except Exception as exc:  # a cache: dispatch runs without one
+        log.warning("deadline_shelf_unavailable", error=repr(exc)[:500],
+                    consequence="each start folds the whole stream before watching deadlines")  # fmt: skip
+        return None
 
 
 def routing_file(settings: Settings) -> Path | None:
@@ -84,6 +102,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
             JetStreamEventStore(nc, spec, read_window=SIDE_READER_WINDOW, health=write_health()),
             routing_path=routing_path,
             reference_path=settings.reference_file,
+            shelf=await open_shelf(nc, spec),
         )
         log.info("dispatch_started", routing=str(routing_path or "packaged"))
         await asyncio.gather(worker.run(stop), watcher.run(stop))

@@ -1,7 +1,9 @@
 """The deadline watcher: escalates a complaint once per missed deadline, on a clock tests can move.
 
-Where the schedule lives: in memory, and only as a fold of the stream. A new watcher reads the stream from
-the start (pull reads, never a push consumer), so a restart loses no deadline. What stops a repeat is not
+Where the schedule lives: in memory, as a fold of the stream (pull reads, never a push consumer), so a restart
+loses no deadline. A new watcher starts from the schedule it last shelved (events/store/shelf.py; at most a
+minute old in a surge) and folds only the stream after it; without a usable shelf, from the start of the
+stream (minutes at millions of messages, and no deadline is looked at meanwhile). What stops a repeat is not
 that memory but the aggregate: before acting the watcher reloads the complaint's whole history, decides from
 it (``timeline.escalations_due``: the missed deadlines no watcher escalation has recorded yet, by name),
 and saves with the expected-sequence check, so of two watchers, or a watcher and staff, only one write lands
@@ -34,6 +36,8 @@ from events.reference import Reference, load_reference
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreError, StoreUnavailable
 from events.store.aggregates import TOPIC, AggregateStore
 from events.store.records import StoredMessage
+from events.store.shelf import Shelf
+from services.dispatch import deadline_shelf
 from services.dispatch.timeline import escalations_due
 from services.runtime.metrics import (
     DEADLINE_CHECK_FAILURES,
@@ -49,6 +53,12 @@ MAX_SKIPPED_TICKS = 64  # a complaint that keeps failing is still looked at abou
 # Complaints looked at (read, decided, escalated) at once: one at a time, 469 deadlines that fell due while the
 # service was down took 7.5 s to escalate after its restart (16 ms each); thousands in a surge, over a minute.
 LOOKS_AT_ONCE = 16
+# The schedule is shelved once this many messages were folded since the last time, at most once a minute: a
+# restart then folds what a minute of a surge wrote (a fold reads some 40,000 messages a second) instead of
+# the whole stream. Below it, a restart's fold is short anyway.
+SHELVE_AFTER_MESSAGES = 20_000
+SHELVE_EVERY_SECONDS = 60.0
+SHELVE_AT_STOP_SECONDS = 10.0  # a stop waits this long at most for the last shelving
 __all__ = ["WATCHER", "DeadlineWatcher"]
 
 
@@ -61,13 +71,15 @@ class DeadlineWatcher:
         clock: Clock,
         page: int = 1000,
         reference: Reference | None = None,
+        shelf: Shelf | None = None,
     ) -> None:
         self.store = store
+        self.shelf = shelf
         self.repository = repository
         self.clock = clock
         self.page = page
         self.reference = reference or load_reference()  # the deadline lengths of each level
-        self.position = 0  # how far into the stream the schedule is folded (memory only, by design)
+        self.position = 0  # how far into the stream the schedule is folded
         self.schedule: dict[UUID, DeadlineState] = {}
         # When each scheduled complaint next needs a look (its earliest deadline that could be missed), and a heap
         # of those times: a tick pops what is due. Scanning the whole schedule every second cost 0.67 us a case,
@@ -84,6 +96,9 @@ class DeadlineWatcher:
         self.failures: dict[UUID, int] = {}  # consecutive failed looks per complaint
         self.skipping: dict[UUID, int] = {}  # ticks still to skip before the next look
         self._topics = frozenset(get_topic(cls) for cls in DEADLINE_EVENTS)
+        self._restored = shelf is None  # the shelf is read once, before the first fold
+        self._shelved: tuple[int, float] = (0, float("-inf"))  # the position last shelved, and when
+        self._fingerprint: str | None = None
 
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
         log.info("deadline_watcher_started")
@@ -100,7 +115,16 @@ class DeadlineWatcher:
                 log.warning(
                     "deadline_watcher_store_unavailable", error=str(exc), failed=backoff.failed, retry_in=wait
                 )
+            else:
+                await self._shelve_if_due()
             await wait_or_stop(stop, wait)
+        if (
+            self._caught_up and self.position > self._shelved[0]
+        ):  # a planned restart starts where this stopped
+            try:
+                await asyncio.wait_for(self.shelve(), SHELVE_AT_STOP_SECONDS)
+            except TimeoutError:
+                log.warning("deadline_watcher_not_shelved", why=f"not done in {SHELVE_AT_STOP_SECONDS:.0f} s")
 
     async def tick(self) -> int:
         """Fold what is new in the stream, then escalate what is due now; return how many escalations."""
@@ -114,7 +138,9 @@ class DeadlineWatcher:
             end, began = 0, 0.0  # a tick's few new events need no gauge
         else:  # the first fold, or one a store outage interrupted: its end and start are kept until it is done
             if self._folding is None:
-                self._folding = (await self._stream_end(), time.monotonic())
+                began = time.monotonic()
+                await self._restore()
+                self._folding = (await self._stream_end(), began)
             end, began = self._folding
         while messages := await self.store.read(after_seq=self.position, limit=self.page):
             self._fold_page(messages)
@@ -126,6 +152,82 @@ class DeadlineWatcher:
                 "deadline_watcher_caught_up", position=self.position, seconds=round(time.monotonic() - began, 1),
                 watched=len(self.schedule),
             )  # fmt: skip
+
+    async def _restore(self) -> None:
+        """Start from the shelved schedule, when these rules folded it from this stream; else from the start.
+        Once per watcher (a store outage, StoreUnavailable, leaves it to the next tick)."""
+        if self._restored or self.shelf is None:
+            return
+        began = time.monotonic()
+        try:
+            shelved = await self.shelf.get()
+            expected = await self._shelf_fingerprint()
+        except StoreUnavailable:
+            raise  # the fold would fail too: the run loop waits, and the next tick reads the shelf again
+        except Exception as exc:  # refused or unreadable: a cache, the stream has it all
+            self._restored = True
+            log.warning(
+                "deadline_watcher_folds_from_start", why="the shelf cannot be read", error=repr(exc)[:500]
+            )
+            return
+        self._restored = True
+        if shelved is None:
+            log.info("deadline_watcher_folds_from_start", why="nothing shelved yet")
+            return
+        if shelved.meta.get("fingerprint") != expected:
+            log.info("deadline_watcher_folds_from_start",
+                     why="shelved by other deadline rules or lengths, or for another stream")  # fmt: skip
+            return
+        try:
+            shelved_schedule = deadline_shelf.decode(shelved.data, int(shelved.meta["position"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning(
+                "deadline_watcher_folds_from_start", why="the shelved schedule is unreadable", error=repr(exc)
+            )
+            return
+        self.position = shelved_schedule.position
+        for state in shelved_schedule.schedule.values():
+            self._keep(state)
+        self.dormant.update(shelved_schedule.dormant)
+        self._shelved = (self.position, time.monotonic())
+        log.info(
+            "deadline_watcher_restored", position=self.position, watched=len(self.schedule),
+            dormant=len(self.dormant), seconds=round(time.monotonic() - began, 2),
+        )  # fmt: skip
+
+    async def shelve(self) -> None:
+        """Shelve the schedule as folded now (its position with it); a failure is logged, never raised: the
+        stream still holds everything, and the next try is at the next threshold."""
+        if self.shelf is None:
+            return
+        position, began = self.position, time.monotonic()
+        self._shelved = (self._shelved[0], began)  # a failure waits out the interval too
+        try:
+            # The states are immutable: copies of the two maps are the schedule at `position`, encoded off the loop.
+            data = await asyncio.to_thread(deadline_shelf.encode, dict(self.schedule), dict(self.dormant))
+            meta = {"position": position, "fingerprint": await self._shelf_fingerprint()}
+            await self.shelf.put(data, meta)
+        except Exception as exc:  # the shelf is a cache: the watcher goes on without it
+            log.warning("deadline_watcher_not_shelved", error=repr(exc)[:500])
+            return
+        self._shelved = (position, began)
+        log.info("deadline_watcher_shelved", position=position, watched=len(self.schedule), bytes=len(data),
+                 seconds=round(time.monotonic() - began, 2))  # fmt: skip
+
+    async def _shelve_if_due(self) -> None:
+        position, at = self._shelved
+        if (
+            self.shelf is not None
+            and self._caught_up
+            and self.position - position >= SHELVE_AFTER_MESSAGES
+            and time.monotonic() - at >= SHELVE_EVERY_SECONDS
+        ):
+            await self.shelve()
+
+    async def _shelf_fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = deadline_shelf.fingerprint(self.reference, await self.store.stream_created())
+        return self._fingerprint
 
     async def _stream_end(self) -> int:
         """Where the first fold ends, for the gauge only: a stream that cannot say (StoreError) reads as 0."""

@@ -3,7 +3,7 @@
 Every service may read the stream (direct get, stream info) and get replies on its inbox; the workers and the
 projector may also read it through an ephemeral consumer of their own. Writers may append
 events; each worker may move only its own tracking and dead-letter subjects (and record what came of a retry
-request); the API may ask each worker to retry a dead letter (`<prefix>.dlq.<worker>.retry`) and nothing else
+request) and keep its own shelf of folded state; the API may ask each worker to retry a dead letter (`<prefix>.dlq.<worker>.retry`) and nothing else
 of theirs; the projector and the board read only. A leaked API credential therefore cannot rewind a worker's
 position or forge its dead letters or their outcomes.
 
@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from events.store.shelf import bucket_name
 from events.store.stream import StreamSpec
 from services.runtime.tracking import WORKERS
 
@@ -41,6 +42,15 @@ def publish_permissions(spec: StreamSpec) -> dict[str, list[str]]:
         f"$JS.API.CONSUMER.DELETE.{spec.name}.*",
     ]
     events = f"{spec.prefix}.ev.>"
+    # A worker's shelf (events/store/shelf.py): the bucket made if missing, and its own keys written and read.
+    bucket = bucket_name(spec)
+
+    def shelf(worker: str) -> list[str]:
+        return [
+            f"$JS.API.STREAM.CREATE.KV_{bucket}", f"$KV.{bucket}.{worker}.>",
+            f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.{worker}.>",
+        ]  # fmt: skip
+
     allowed = {
         # A complaint claims its tracking code; command staff ask workers to retry dead letters.
         "api": [*read, events, f"{spec.prefix}.code.>", *(spec.retry_subject(w) for w in WORKERS)],
@@ -50,7 +60,7 @@ def publish_permissions(spec: StreamSpec) -> dict[str, list[str]]:
     for worker in WORKERS:
         allowed[worker] = [
             *read, *consume, events, spec.tracking_subject(worker), spec.dead_letter_subject(worker),
-            spec.retried_subject(worker),
+            spec.retried_subject(worker), *shelf(worker),
         ]  # fmt: skip
     return allowed
 

@@ -7,10 +7,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from events.store import JetStreamEventStore, StoreError, StoreUnavailable, Write
 from events.store.connection import connect_nats
+from events.store.shelf import Shelf
 from events.store.stream import StreamSpec, ensure_stream
+from services.dispatch.app import SHELF_OWNER, open_shelf
 from services.embedded.nats_permissions import authorization_block, publish_permissions
 from services.embedded.nats_server import NatsServer
 
@@ -121,3 +124,29 @@ async def test_the_api_makes_no_consumer_and_its_reads_fall_back_to_direct_gets(
     read = await stores["api"].read(after_seq=position - 1, limit=10, subject=">", cursor=cursor)
     assert [m.subject for m in read] == [written.subject]
     assert cursor.name is None  # refused: the API has no business with consumers
+
+
+async def test_a_worker_keeps_its_own_shelf_and_cannot_write_anothers(
+    stores: dict[str, JetStreamEventStore],
+) -> None:
+    dispatch = await open_shelf(stores["dispatch"].nc, SPEC, timeout=1.0)  # makes the bucket
+    assert dispatch is not None
+    await dispatch.put(b"the schedule", {"position": 1})
+    shelved = await dispatch.get()
+    assert shelved is not None and shelved.data == b"the schedule"
+    # Another worker may open the bucket, but not write (nor read) under dispatch's name.
+    intruder = await Shelf.open(stores["triage"].nc, SPEC, SHELF_OWNER, timeout=1.0)
+    with pytest.raises(StoreUnavailable):
+        await intruder.put(b"forged", {"position": 999})
+    with pytest.raises(StoreUnavailable):
+        await intruder.get()
+    assert (await dispatch.get()) == shelved
+
+
+async def test_dispatch_runs_without_a_shelf_when_its_credentials_allow_none(
+    stores: dict[str, JetStreamEventStore],
+) -> None:
+    """Credentials from before shelves (here the API's, which have none): dispatch logs it and goes on."""
+    with capture_logs() as logs:
+        assert await open_shelf(stores["api"].nc, SPEC, timeout=1.0) is None
+    assert "deadline_shelf_unavailable" in [line["event"] for line in logs]

@@ -1,0 +1,184 @@
+"""A restarted deadline watcher starts from the schedule it shelved and folds only what came after, escalating
+every missed deadline once as before; a shelf it cannot trust (other deadline lengths, torn) is not used."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import nats.errors
+from structlog.testing import capture_logs
+
+from events.complaint import Complaint
+from events.mapper import make_mapper
+from events.reference import Reference, load_reference
+from events.store import JetStreamEventStore
+from events.store.aggregates import AggregateStore
+from events.store.shelf import Shelf
+from services.dispatch.app import SHELF_OWNER, build
+from services.dispatch.deadlines import WATCHER, DeadlineWatcher
+from tests.integration.dispatch.test_dispatch_service import (
+    FakeClock,
+    drain,
+    escalations,
+    new_complaint,
+)
+
+
+class ReadsCounted(JetStreamEventStore):
+    """The store as the watcher reads it, noting where each read of the stream started."""
+
+    def __init__(self, store: JetStreamEventStore) -> None:
+        super().__init__(store.nc, store.spec)
+        self.started_after: list[int] = []
+
+    async def read(self, *, after_seq: int, **kwargs: Any) -> Any:
+        self.started_after.append(after_seq)
+        return await super().read(after_seq=after_seq, **kwargs)
+
+
+async def a_varied_stream(store: JetStreamEventStore, clock: FakeClock) -> list[UUID]:
+    """Complaints in every state the schedule keeps: waiting for sign-for, signed for, resolved (dormant)."""
+    repository = AggregateStore(store, make_mapper())
+    ids = [await new_complaint(repository, clock, level=level) for level in ("P1", "P2", "P2", "P1")]
+    worker, _ = build(store, clock=clock)
+    await drain(worker)  # dispatched: the P1s also escalated to command at once
+    accepted = await repository.get(ids[1], Complaint)
+    accepted.accept(accepted.department)
+    resolved = await repository.get(ids[2], Complaint)
+    resolved.accept(resolved.department)
+    resolved.resolve(resolved.department, "Pumped out.")
+    await repository.save(accepted, resolved)
+    return ids
+
+
+def watcher(store: JetStreamEventStore, clock: FakeClock, shelf: Shelf | None,
+            reference: Reference | None = None) -> DeadlineWatcher:  # fmt: skip
+    return DeadlineWatcher(store, AggregateStore(store, make_mapper()), clock=clock, shelf=shelf,
+                           reference=reference)  # fmt: skip
+
+
+async def test_a_restart_folds_only_what_came_after_the_shelf_and_escalates_once(
+    store: JetStreamEventStore,
+) -> None:
+    clock = FakeClock()
+    ids = await a_varied_stream(store, clock)
+    first = watcher(store, clock, await Shelf.open(store.nc, store.spec, SHELF_OWNER))
+    assert await first.tick() == 0
+    await first.shelve()
+    shelved_at = first.position
+    later = await new_complaint(AggregateStore(store, make_mapper()), clock)  # written after the shelf
+
+    counted = ReadsCounted(store)
+    with capture_logs() as logs:
+        restarted = watcher(counted, clock, await Shelf.open(store.nc, store.spec, SHELF_OWNER))
+        assert await restarted.tick() == 0
+    assert counted.started_after[0] == shelved_at, "read from the shelf's position, not from the start"
+    assert [line["position"] for line in logs if line["event"] == "deadline_watcher_restored"] == [shelved_at]
+
+    from_start = watcher(store, clock, None)
+    await from_start.tick()
+    assert restarted.position == from_start.position
+    assert restarted.schedule == from_start.schedule and set(restarted.schedule) == {
+        ids[0],
+        ids[1],
+        ids[3],
+        later,
+    }
+    assert restarted.dormant == from_start.dormant and ids[2] in restarted.dormant
+
+    clock.move_to(timedelta(days=2))  # every open deadline missed
+    assert (
+        await restarted.tick() == 4
+    )  # accept-by of the three never signed for, resolve-by of the one signed for
+    assert await from_start.tick() == 0 and await restarted.tick() == 0
+    repository = AggregateStore(store, make_mapper())
+    for complaint_id in (ids[0], ids[1], ids[3], later):
+        assert [by for _, by in await escalations(repository, complaint_id) if by == WATCHER] == [WATCHER]
+    assert await escalations(repository, ids[2]) == []  # resolved in time: nothing to record
+
+
+async def test_a_watcher_stopped_on_request_shelves_where_it_stopped(store: JetStreamEventStore) -> None:
+    clock = FakeClock()
+    await a_varied_stream(store, clock)
+    shelf = await Shelf.open(store.nc, store.spec, SHELF_OWNER)
+    running_watcher = watcher(store, clock, shelf)
+    stop = asyncio.Event()
+    running = asyncio.ensure_future(running_watcher.run(stop, interval=0.05))
+    async with asyncio.timeout(10):
+        while running_watcher.position < await store.last_sequence():
+            await asyncio.sleep(0.02)
+        stop.set()
+        await running
+    shelved = await shelf.get()
+    assert shelved is not None and shelved.meta["position"] == running_watcher.position
+
+
+async def test_a_shelf_written_under_other_deadline_lengths_is_not_used(store: JetStreamEventStore) -> None:
+    clock = FakeClock()
+    await a_varied_stream(store, clock)
+    first = watcher(store, clock, await Shelf.open(store.nc, store.spec, SHELF_OWNER))
+    await first.tick()
+    await first.shelve()
+
+    reference = load_reference()
+    longer = tuple(
+        dataclasses.replace(d, resolve_within_minutes=d.resolve_within_minutes * 3) for d in reference.levels
+    )
+    new_lengths = dataclasses.replace(reference, levels=longer)
+    counted = ReadsCounted(store)
+    with capture_logs() as logs:
+        restarted = watcher(counted, clock, await Shelf.open(store.nc, store.spec, SHELF_OWNER), new_lengths)
+        await restarted.tick()
+    assert counted.started_after[0] == 0
+    assert any(line["event"] == "deadline_watcher_folds_from_start" for line in logs)
+    from_start = watcher(store, clock, None, new_lengths)
+    await from_start.tick()
+    assert restarted.schedule == from_start.schedule != first.schedule
+
+
+async def test_a_torn_shelf_is_not_used_and_a_half_written_one_leaves_the_last_whole(
+    store: JetStreamEventStore,
+) -> None:
+    clock = FakeClock()
+    await a_varied_stream(store, clock)
+    shelf = await Shelf.open(store.nc, store.spec, SHELF_OWNER, chunk_bytes=64)  # several chunks
+    first = watcher(store, clock, shelf)
+    await first.tick()
+    await first.shelve()
+    whole = await shelf.get()
+    assert whole is not None and whole.meta["position"] == first.position
+
+    # A second shelving stopped before its head was written: the first is still what a restart finds.
+    await new_complaint(AggregateStore(store, make_mapper()), clock)
+    await first.tick()
+    put = shelf.kv.put
+
+    async def head_never_written(key: str, value: bytes, **kwargs: Any) -> int:
+        if key.endswith(".head"):
+            raise nats.errors.TimeoutError
+        return await put(key, value, **kwargs)
+
+    shelf.kv.put = head_never_written  # type: ignore[method-assign]
+    with capture_logs() as logs:
+        await first.shelve()
+    assert any(line["event"] == "deadline_watcher_not_shelved" for line in logs)
+    assert await shelf.get() == whole
+
+    # A chunk of the shelf in use overwritten: its checksum refuses it, and the restart folds from the start.
+    shelf.kv.put = put  # type: ignore[method-assign]
+    head = await shelf.kv.get(f"{SHELF_OWNER}.head")
+    slot = head.value.decode().split('"slot": "')[1][0]
+    await shelf.kv.put(f"{SHELF_OWNER}.{slot}.0", b"x" * 64)
+    counted = ReadsCounted(store)
+    with capture_logs() as logs:
+        restarted = watcher(counted, clock, await Shelf.open(store.nc, store.spec, SHELF_OWNER))
+        await restarted.tick()
+    assert counted.started_after[0] == 0
+    assert [line["why"] for line in logs if line["event"] == "shelf_torn"] == ["the checksum does not match"]
+    from_start = watcher(store, clock, None)
+    await from_start.tick()
+    assert restarted.schedule == from_start.schedule
