@@ -17,6 +17,14 @@ chunk: the complaints written meanwhile are reloaded and decided again, the rest
 ATTEMPTS saves; what still conflicts then is skipped (`changed_concurrently`). NATS failing part-way answers
 503 naming the complaints stored by the chunks committed before; nothing of the failed chunk or after it is
 stored, and asking again acts on exactly the rest.
+
+With an Idempotency-Key (services/api/idempotency.py), every complaint's event carries the request's mark, so a
+retry whose answer was lost (or that a 503 cut short) finds, case by case, what an earlier try stored: those
+count as acted, again, and are never acted on twice (a case resolved by the first try and reopened since is not
+resolved again); the rest are decided as usual. The answer says `Idempotent-Replayed: true` when the retry
+stored nothing new. The mark is looked for on the department's other cases of the incident too (resolved or
+closed in the last hour, which the read model no longer lists as held), and on every case before any is stored: the key with
+another body is 422 with nothing stored, even when the first chunk holds only cases the first try never saw.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -35,10 +44,10 @@ from aiohttp import web
 from events.complaint import Complaint
 from events.errors import DomainError
 from events.incident import Incident
-from events.store.aggregates import AggregateStore
+from events.store.aggregates import AggregateStore, RequestMark, requests_of
 from events.store.errors import ConcurrencyConflict, StoreFull, StoreUnavailable, WriteUnconfirmed
 from events.store.jetstream import MAX_BATCH
-from services.api import health, keys
+from services.api import health, idempotency, keys
 from services.api.auth import require_role
 from services.api.commands import (
     API,
@@ -49,6 +58,7 @@ from services.api.commands import (
     Command,
     Field,
     Repository,
+    asked,
     ensure_repository,
     operation,
     path_id,
@@ -78,6 +88,9 @@ if any(c.prepare is not None or c.roles != ROLES for c in ACTIONS.values()):
     raise RuntimeError("commands_bulk: a single-case accept/resolve now has a prepare step or other roles")
 # Statuses in which a case is with its department (what its queue shows); the aggregate decides the rest.
 HELD = ["dispatched", "accepted", "reopened"]
+# How far back a keyed retry looks for cases an earlier try took out of the department's hands (resolved): a
+# retry later than that counts them as skipped (`not_dispatched`), not acted; nothing is done twice either way.
+RETRY_LOOKBACK = timedelta(hours=1)
 _OPTIONAL = tuple(
     replace(f, required=False, default=None) for c in ACTIONS.values() for f in c.fields
 )  # every action's fields, each optional here and checked by its own action in _command_body
@@ -117,7 +130,9 @@ class Bulk:
     principal: Principal
     command: Command[Complaint]
     body: Body
-    acted: list[UUID] = field(default_factory=list)
+    request: RequestMark | None = None  # a keyed request: marked on each complaint's event it stores
+    acted: list[UUID] = field(default_factory=list)  # by this request: this try, or an earlier or racing one
+    earlier: int = 0  # of `acted`, those another try of this keyed request stored
     skipped: Counter[str] = field(default_factory=Counter)
     skipped_ids: dict[str, list[UUID]] = field(default_factory=dict)  # the first SKIPPED_IDS of each reason
 
@@ -126,14 +141,38 @@ class Bulk:
         listed = self.skipped_ids.setdefault(reason, [])
         listed.extend(complaint_ids[: SKIPPED_IDS - len(listed)])
 
-    async def run(self, complaint_ids: Sequence[UUID]) -> None:
+    @property
+    def replayed(self) -> bool:
+        """Whether this try stored nothing and another try of the keyed request had acted."""
+        return self.earlier > 0 and self.earlier == len(self.acted)
+
+    async def load(self, complaint_ids: Sequence[UUID], *, held: bool = True) -> list[Complaint]:
+        """The complaints, loaded afresh, to decide on. One another try of this keyed request changed counts as
+        acted (422 when the key came with another body there). `held` False: cases the read model no longer
+        shows with the department, loaded only to find that mark, and otherwise left alone."""
+        found, _ = await self.aggregates.get_many(complaint_ids)
+        loaded: list[Complaint] = []
+        for complaint_id in complaint_ids:
+            complaint = found.get(complaint_id)
+            if isinstance(complaint, Complaint) and idempotency.replays(requests_of(complaint), self.request):
+                self.acted.append(complaint_id)
+                self.earlier += 1
+            elif not held:
+                continue
+            elif not isinstance(complaint, Complaint):
+                self._skip("not_found", [complaint_id])
+            else:
+                loaded.append(complaint)
+        return loaded
+
+    async def run(self, loaded: Sequence[Complaint]) -> None:
         """Decide and store one chunk: one atomic batch, retried on conflicts."""
-        batch = await self._decided(complaint_ids)
+        batch = self._decided(loaded)
         for attempt in range(1, ATTEMPTS + 1):
             if not batch:
                 return
             try:
-                await self.aggregates.save(*batch)
+                await self._save(batch)
             except ConcurrencyConflict:
                 if attempt == ATTEMPTS:
                     break
@@ -142,30 +181,36 @@ class Bulk:
                 await pause_before_retry(attempt)
                 changed = await self._changed(batch)
                 log.info("department_action_conflict", attempt=attempt, changed=len(changed))
-                batch = [c for c in batch if c.id not in changed] + await self._decided(list(changed))
+                # A racing twin of a keyed request may have stored them: `load` counts those as acted.
+                batch = [c for c in batch if c.id not in changed] + self._decided(
+                    await self.load(list(changed))
+                )
                 continue
             self.acted.extend(c.id for c in batch)
             return
         self._skip("changed_concurrently", [c.id for c in batch])
 
-    async def _decided(self, complaint_ids: Sequence[UUID]) -> list[Complaint]:
-        """The complaints loaded afresh on which the command applied; the others counted by reason."""
-        found, _ = await self.aggregates.get_many(complaint_ids)
+    def _decided(self, loaded: Sequence[Complaint]) -> list[Complaint]:
+        """The complaints on which the command applied; the others counted by reason."""
         batch: list[Complaint] = []
-        for complaint_id in complaint_ids:
-            complaint = found.get(complaint_id)
-            if not isinstance(complaint, Complaint):
-                self._skip("not_found", [complaint_id])
-            elif complaint.incident_id != self.incident_id:
-                self._skip("not_in_incident", [complaint_id])  # the read model lags behind a re-link
-            else:
-                try:
-                    self.command.apply(complaint, self.body, self.principal)
-                except DomainError as refused:  # checked before any event exists: nothing pending
-                    self._skip(refused.code, [complaint_id])
-                    continue
-                batch.append(complaint)
+        for complaint in loaded:
+            if complaint.incident_id != self.incident_id:
+                self._skip("not_in_incident", [complaint.id])  # the read model lags behind a re-link
+                continue
+            try:
+                self.command.apply(complaint, self.body, self.principal)
+            except DomainError as refused:  # checked before any event exists: nothing pending
+                self._skip(refused.code, [complaint.id])
+                continue
+            batch.append(complaint)
         return batch
+
+    async def _save(self, batch: Sequence[Complaint]) -> None:
+        """One atomic batch. A keyed request's mark goes on every complaint's event, not only the batch's
+        first aggregate's (as `AggregateStore.save` would): a retry checks each case on its own."""
+        writes = [w for c in batch for w in await self.aggregates.writes_for(c, request=self.request)]
+        positions = await self.aggregates.appender.append(writes)
+        self.aggregates.stored(batch, positions)
 
     async def _changed(self, batch: Sequence[Complaint]) -> set[UUID]:
         """Which complaints' subjects no longer end where they ended when loaded (all, if none seems to)."""
@@ -186,24 +231,41 @@ async def department_action(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     require_role(principal, ROLES)
     assert principal.department is not None  # only department staff pass the role check
+    key = idempotency.read_key(request.headers.get(idempotency.HEADER))
     repo = request.app[REPOSITORY]
     incident_id = path_id(request, "incident")
     await _require_incident(repo, incident_id)
     body = await read_body(request, BODY_FIELDS)
     command_body = _command_body(body)
+    mark = asked(request, key, {"action": body["action"], **command_body}, incident_id)
     async with reading(request) as conn:
-        candidates = await _candidates(conn, incident_id, principal.department)
-    bulk = Bulk(repo.aggregates(), incident_id, principal, ACTIONS[body["action"]], command_body)
+        candidates, others = await _candidates(
+            conn, incident_id, principal.department, every=mark is not None
+        )
+    bulk = Bulk(repo.aggregates(), incident_id, principal, ACTIONS[body["action"]], command_body, mark)
     request[keys.LOG_FIELDS] = {"incident": str(incident_id), "action": body["action"]}
     try:
-        for start in range(0, len(candidates), CHUNK):
-            await bulk.run(candidates[start : start + CHUNK])
+        # Every case is loaded (and a keyed request's mark checked) before any is stored: a key reused with
+        # another body is refused with nothing stored.
+        chunks = [
+            await bulk.load(candidates[start : start + CHUNK]) for start in range(0, len(candidates), CHUNK)
+        ]
+        for start in range(0, len(others), CHUNK):
+            await bulk.load(others[start : start + CHUNK], held=False)
+        for chunk in chunks:
+            await bulk.run(chunk)
     except (StoreUnavailable, keys.DependencyUnavailable, nats.errors.Error, TimeoutError) as exc:
         log.warning(
             "department_action_interrupted", acted=len(bulk.acted), candidates=len(candidates), error=str(exc)
         )
-        return _interrupted(bulk, exc, len(candidates))
-    log.info("department_action_applied", acted=len(bulk.acted), skipped=dict(bulk.skipped))
+        considered = len({*candidates, *bulk.acted})  # with the cases an earlier try took out of the queue
+        return _interrupted(bulk, exc, considered)
+    if bulk.replayed:
+        log.info("department_action_replayed", acted=len(bulk.acted), skipped=dict(bulk.skipped))
+        return web.json_response(bulk.answer(), headers={idempotency.REPLAYED: "true"})
+    log.info(
+        "department_action_applied", acted=len(bulk.acted), earlier=bulk.earlier, skipped=dict(bulk.skipped)
+    )
     return web.json_response(bulk.answer())
 
 
@@ -238,15 +300,20 @@ def _interrupted(bulk: Bulk, exc: Exception, candidates: int) -> web.Response:
     )  # fmt: skip
 
 
-async def _candidates(conn: asyncpg.Connection, incident_id: UUID, department: str) -> list[UUID]:
-    """The incident's complaints with the department, most urgent first (if NATS fails part-way, those
-    are the ones done)."""
+async def _candidates(
+    conn: asyncpg.Connection, incident_id: UUID, department: str, *, every: bool
+) -> tuple[list[UUID], list[UUID]]:
+    """The incident's complaints the department holds, most urgent first (if NATS fails part-way, those are the
+    ones done); with `every`, also its others there that changed in the last RETRY_LOOKBACK (resolved, closed:
+    where an earlier try may have left them; older ones are not read, as a big incident has thousands)."""
     rows = await conn.fetch(
-        f"SELECT id FROM {S}.complaints WHERE incident_id = $1 AND department = $2 AND status = ANY($3::text[]) "
+        f"SELECT id, status = ANY($3::text[]) AS held FROM {S}.complaints "
+        "WHERE incident_id = $1 AND department = $2 "
+        "AND (status = ANY($3::text[]) OR ($4 AND updated_at >= now() - $5::interval)) "
         "ORDER BY LEAST(accept_by, resolve_by) ASC NULLS LAST, received_at, id",
-        incident_id, department, HELD,
+        incident_id, department, HELD, every, RETRY_LOOKBACK,
     )  # fmt: skip
-    return [row["id"] for row in rows]
+    return [row["id"] for row in rows if row["held"]], [row["id"] for row in rows if not row["held"]]
 
 
 # -- the department page's incidents panel -----------------------------------------------------------
@@ -295,10 +362,12 @@ RESULT: dict[str, Any] = {
 def _action_operation() -> dict[str, Any]:
     op = operation(
         operation_id="incident_department_action", tag="incidents", roles=ROLES, fields=BODY_FIELDS,
-        result=RESULT,
+        result=RESULT, keyed=True,
         summary="Accept (签收) or resolve (办结) every case of your department linked to the incident; "
                 "`resolve` takes the single-case resolve's fields (`summary` required, `answer_ref`). "
-                "Cases not in the state the action needs are counted in `skipped`: repeating acts on nothing new",
+                "Cases not in the state the action needs are counted in `skipped`: repeating acts on nothing new. "
+                "With an Idempotency-Key, the cases an earlier try acted on count in `acted` and are not acted "
+                "on again",
     )  # fmt: skip
     schema = op["requestBody"]["content"]["application/json"]["schema"]
     schema["if"] = {"properties": {"action": {"const": "resolve"}}}
@@ -310,7 +379,8 @@ def _action_operation() -> dict[str, Any]:
         **problem_responses(503)["503"],
         "description": f"NATS unavailable, or the event store full (`event_store_full`). Cases are stored "
         f"{CHUNK} to an atomic batch: `complaint_ids` lists those stored before it failed (none of the others "
-        "was, unless the write was not confirmed: then the chunk in flight may be); ask again for the rest",
+        "was, unless the write was not confirmed: then the chunk in flight may be); ask again for the rest "
+        "(with the same Idempotency-Key: the cases stored count in `acted`, and nothing is stored twice)",
     }
     return op
 

@@ -10,6 +10,10 @@ decision see the same thing. Three subjects per worker, all under `<prefix>.dlq.
 The worker reads the requests addressed to it in stream order and commits each one's outcome (the effects,
 the outcome record or the new dead letter) with its tracking record at the request's position, so a request
 is applied exactly once however often the worker crashes or how many instances run (services/runtime/worker.py).
+
+A request staff sent with an Idempotency-Key carries its mark (the `Levee-Request` header, as a keyed command's
+event does): asked again with the same mark, `request_retry` answers that request and its outcome so far
+instead of refusing (pending, re-driven already) or asking a second time (after it failed again).
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ from datetime import datetime
 from typing import Any
 
 from events.store import ConcurrencyConflict, JetStreamEventStore, Write
+from events.store.aggregates import REQUEST, RequestMark
 from events.store.records import StoredMessage
 from services.runtime.tracking import load_tracking
 
 SUCCEEDED = "succeeded"
 IGNORED = "ignored"
+PENDING = "pending"  # a request the worker has not handled yet
+FAILED = "failed"  # a request whose retry failed again (a newer dead letter names it)
 MAX_BY = 200  # characters of `requested_by` kept
 REQUEST_TRIES = 3  # a request that keeps meeting another one made at the same moment is refused after this
 # A worker's name is one subject token: never a wildcard, a separator or blank.
@@ -37,14 +44,17 @@ class RetryRequest:
     seq: int  # the request's own position in the stream
     event_position: int | None  # None: the request cannot be read
     dead_letter_position: int | None
+    mark: RequestMark | None = None  # the keyed request that stored it (staff's Idempotency-Key)
 
 
 def parse_request(message: StoredMessage) -> RetryRequest:
     record = _json(message.data)
+    mark = message.headers.get(REQUEST)
     return RetryRequest(
         message.seq,
         _position(record.get("event_position")),
         _position(record.get("dead_letter_position")),
+        RequestMark.parse(mark) if mark else None,
     )
 
 
@@ -57,6 +67,8 @@ class DeadLetterFacts:
     succeeded: StoredMessage | None = None  # a retry that succeeded after it
     requests: list[RetryRequest] = field(default_factory=list)  # requests for the event after it
     last_request_seq: int = 0  # the retry subject's last message, for any event (0: none)
+    marked: dict[str, RetryRequest] = field(default_factory=dict)  # keyed requests for the event, by scope
+    outcomes: dict[int, str] = field(default_factory=dict)  # request position -> succeeded, ignored, failed
 
     @property
     def attempts(self) -> int:
@@ -79,17 +91,27 @@ async def dead_letter_facts(
         record = _json(message.data)
         if _position(record.get("seq")) == event_position:
             facts.dead, facts.record = message, record
+            if (retried := _position(record.get("retry_position"))) is not None:
+                facts.outcomes[retried] = FAILED
     after = facts.dead.seq if facts.dead is not None else 0
     for message in around:
         if message.subject == spec.retry_subject(worker):
             facts.last_request_seq = message.seq
             request = parse_request(message)
-            if request.event_position == event_position and message.seq > after:
+            if request.event_position != event_position:
+                continue
+            if message.seq > after:
                 facts.requests.append(request)
-        elif message.subject == spec.retried_subject(worker) and message.seq > after:
+            if request.mark is not None and request.dead_letter_position is not None:
+                facts.marked.setdefault(request.mark.scope, request)  # the first: the one that was answered
+        elif message.subject == spec.retried_subject(worker):
             record = _json(message.data)
-            if record.get("outcome") == SUCCEEDED and _position(record.get("seq")) == event_position:
+            if _position(record.get("seq")) != event_position:
+                continue
+            if record.get("outcome") == SUCCEEDED and message.seq > after:
                 facts.succeeded = message
+            if (retried := _position(record.get("retry_position"))) is not None:
+                facts.outcomes[retried] = str(record.get("outcome"))
     return facts
 
 
@@ -145,20 +167,38 @@ class RetryRequested:
     worker: str
     event_position: int
     dead_letter_position: int
+    # Set when this answers an earlier request with the asked mark's scope (nothing was stored): its mark,
+    # for the caller to compare fingerprints, and what came of it so far.
+    replay_of: RequestMark | None = None
+    state: str = PENDING
 
 
 async def request_retry(
-    store: JetStreamEventStore, worker: str, event_position: int, *, by: str, at: datetime
+    store: JetStreamEventStore,
+    worker: str,
+    event_position: int,
+    *,
+    by: str,
+    at: datetime,
+    request: RequestMark | None = None,
 ) -> RetryRequested:
     """Append a retry request for a dead letter that is open: not re-driven already, no request pending.
 
     Pending means the worker has not reached it yet (its tracking position). The request expects the retry
-    subject's last message as read, so of two asking at once one is refused and looks again."""
+    subject's last message as read, so of two asking at once one is refused and looks again. `request`: the
+    keyed request asking, marked on the message; one of its scope stored before is answered instead, whatever
+    came of it (a racing twin, refused by the expected-sequence check, finds the winner's on its next look)."""
     if not WORKER_NAME.fullmatch(worker):
         raise NoSuchDeadLetter(f"no worker is called {worker!r}")
     subject = store.spec.retry_subject(worker)
     for _ in range(REQUEST_TRIES):
         facts = await dead_letter_facts(store, worker, event_position)
+        earlier = facts.marked.get(request.scope) if request is not None else None
+        if earlier is not None and earlier.mark is not None and earlier.dead_letter_position is not None:
+            state = facts.outcomes.get(earlier.seq, PENDING)
+            return RetryRequested(
+                earlier.seq, worker, event_position, earlier.dead_letter_position, earlier.mark, state
+            )
         if facts.dead is None:
             raise NoSuchDeadLetter(f"{worker} set no event at position {event_position} aside")
         if facts.succeeded is not None:
@@ -173,7 +213,10 @@ async def request_retry(
             "requested_by": by[:MAX_BY],
             "requested_at": at.isoformat(),
         }
-        write = Write(subject, json.dumps(record).encode(), expected_last_seq=facts.last_request_seq)
+        headers = {REQUEST: request.header} if request is not None else {}
+        write = Write(
+            subject, json.dumps(record).encode(), headers=headers, expected_last_seq=facts.last_request_seq
+        )
         try:
             [stored] = await store.append([write])
         except ConcurrencyConflict:
