@@ -16,6 +16,7 @@ from events import complaint as ev
 from events.personal import caller_key
 from events.reference import COMMAND_QUEUE
 from projections.ops import Op, SqlOp
+from projections.writers import SQL_SYSTEM_WRITERS
 
 TABLE = "complaints"
 
@@ -100,8 +101,8 @@ _DISPATCHED = (
 @apply.register
 def _(event: ev.ComplaintDispatched) -> list[Op]:
     if event.department == COMMAND_QUEUE:  # with command since then, and why (the board sorts on it)
-        queued = ", queued_at = $3, queued_why = $5, queued_version = $2"
-        return _set(event, _DISPATCHED + queued, event.department, event.reason)
+        queued = ", queued_at = $3, queued_why = $5, queued_version = $2, queued_by = $6"
+        return _set(event, _DISPATCHED + queued, event.department, event.reason, event.by)
     return _set(event, _DISPATCHED, event.department)
 
 
@@ -142,8 +143,8 @@ def _(event: ev.ProgressNoted) -> list[Op]:
 @apply.register
 def _(event: ev.ComplaintEscalated) -> list[Op]:
     if event.level >= 2:  # to command: since then, and why (the board sorts on it)
-        to_command = ", escalated_at = $3, escalated_why = $5, escalated_version = $2"
-        return _set(event, "escalation_level = $4" + to_command, event.level, event.reason)
+        to_command = ", escalated_at = $3, escalated_why = $5, escalated_version = $2, escalated_by = $6"
+        return _set(event, "escalation_level = $4" + to_command, event.level, event.reason, event.by)
     return _set(event, "escalation_level = $4", event.level)
 
 
@@ -201,19 +202,20 @@ def _(event: ev.ResolutionTimeAgreed) -> list[Op]:
     return _set(event, "agreed_resolution_at = $4", event.agreed_at)
 
 
-# On erasure, the board's "why with command" keeps what the system wrote (a missed deadline, a major complaint,
-# no route: services/dispatch/rules.py, events/deadlines.py) and the step of what a person wrote ("reopened 2
-# times", "life first: caller transferred to 119"), never a person's words: any may quote the caller.
+# On erasure, the board's "why with command" keeps what the system wrote (writers.py: a missed deadline, a major
+# complaint, no route) and the step of what a person wrote ("reopened 2 times", "life first: caller transferred
+# to 119": the domain's and the operator desk's own words before the person's), never a person's words: any may
+# quote the caller.
 _ERASED_BY_HAND = "by hand (its reason was erased with the personal data)"
+_PERSONS_STEP = "^(reopened [0-9]+ times|life first: caller transferred to [0-9]+): "
 _ESCALATED_WHY_ERASED = (
-    "CASE WHEN escalated_why IS NULL OR escalated_why ~ '^(missed (accept|resolve)-by |major complaint: )' "
-    "THEN escalated_why "
-    "WHEN escalated_why ~ '^(reopened [0-9]+ times|life first: caller transferred to [0-9]+): ' "
-    "THEN regexp_replace(escalated_why, '^(reopened [0-9]+ times|life first: caller transferred to [0-9]+): .*$', "
-    f"'\\1') ELSE 'escalated {_ERASED_BY_HAND}' END"
+    "CASE WHEN escalated_why IS NULL THEN NULL "
+    f"WHEN escalated_by IN {SQL_SYSTEM_WRITERS} AND escalated_why NOT LIKE 'reopened %' THEN escalated_why "
+    f"WHEN escalated_why ~ '{_PERSONS_STEP}' THEN regexp_replace(escalated_why, '{_PERSONS_STEP}.*$', '\\1') "
+    f"ELSE 'escalated {_ERASED_BY_HAND}' END"
 )
 _QUEUED_WHY_ERASED = (
-    "CASE WHEN queued_why IS NULL OR queued_why LIKE '%: command decides' THEN queued_why "
+    f"CASE WHEN queued_why IS NULL OR queued_by IN {SQL_SYSTEM_WRITERS} THEN queued_why "
     f"ELSE 'sent to command {_ERASED_BY_HAND}' END"
 )
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from events import complaint as ev
 from projections.ops import Append, Count, Op, SqlOp
+from projections.writers import SQL_SYSTEM_WRITERS
 
 COLUMNS = ("complaint_id", "version", "at", "kind", "department", "public", "detail")
 
@@ -65,17 +66,14 @@ def _encoder() -> Callable[[Any], str]:
 _ENCODE = _encoder()
 # On erasure, every free text a person typed about the case, for any of it may quote the caller: notes (public
 # ones leave the public pages too), summaries, comments, and the reasons people gave (a return's or an
-# extension's is the department's; a dispatch's or an escalation's, unless the system wrote it). What the
-# system wrote stays (a deadline missed, a category route, triage's rejection), as do the steps themselves and
-# the erasure's own reason. The system's writers: services/dispatch (dispatch, and its deadline watcher) and
-# triage; a person's `by` is a token's name, or "role:name".
-SYSTEM_WRITERS = ("dispatch", "deadline_watcher", "triage")
+# extension's is the department's; a dispatch's or an escalation's, unless the system wrote it: writers.py).
+# What the system wrote stays, as do the steps themselves and the erasure's own reason.
 _FORGET_CALLER_TEXT = (
     "UPDATE complaint_timeline SET public = false, "
     "detail = detail - 'comment' - 'note' - 'text' - 'summary' - CASE "
     "WHEN kind IN ('ComplaintRejected', 'ComplaintRedacted') THEN '' "
     "WHEN kind IN ('ComplaintDispatched', 'ComplaintEscalated') "
-    f"AND detail ->> 'by' IN ({', '.join(repr(w) for w in SYSTEM_WRITERS)}) "
+    f"AND detail ->> 'by' IN {SQL_SYSTEM_WRITERS} "
     "AND detail ->> 'reason' NOT LIKE 'reopened %' THEN '' "
     "ELSE 'reason' END "
     "WHERE complaint_id = $1 AND version < $2"

@@ -295,24 +295,45 @@ async def test_an_erased_complaints_history_keeps_no_text_staff_typed_and_no_pub
     assert why == "escalated by hand (its reason was erased with the personal data)"
 
 
+BY_HAND = "by hand (its reason was erased with the personal data)"
+
+
 @pytest.mark.parametrize(
-    ("why", "erased"),
+    ("why", "by", "erased"),
     [
-        ("missed accept-by 12:00 (P2)", "missed accept-by 12:00 (P2)"),  # the system's words stay
-        ("major complaint: P1 complaint, media exposure", "major complaint: P1 complaint, media exposure"),
-        ("reopened 2 times: Mrs Li says the stump still blocks her door", "reopened 2 times"),
-        (
-            "life first: caller transferred to 119: Mr Lam, 77 Marrowfield Lane",
-            "life first: caller transferred to 119",
-        ),
-        ("Mr Lam called the press", "escalated by hand (its reason was erased with the personal data)"),
-        (None, None),
+        ("missed accept-by deadline 12:00", "deadline_watcher", "missed accept-by deadline 12:00"),  # the system's
+        ("major complaint: P1 complaint, media exposure", "dispatch", "major complaint: P1 complaint, media exposure"),
+        # A person's words that begin like the system's: they stayed, decided by the wording (found by a review).
+        ("major complaint: Mr Lam, 77 Marrowfield Lane", "Duty officer", f"escalated {BY_HAND}"),
+        ("missed accept-by deadline: Mrs Li rang again", "command:desk 2", f"escalated {BY_HAND}"),
+        ("reopened 2 times: Mrs Li says the stump still blocks her door", "operator:desk 3", "reopened 2 times"),
+        ("life first: caller transferred to 119: Mr Lam, 77 Marrowfield Lane", "Hotline 3",
+         "life first: caller transferred to 119"),
+        ("Mr Lam called the press", "Duty officer", f"escalated {BY_HAND}"),
+        ("Mr Lam called the press", None, f"escalated {BY_HAND}"),  # who is unknown: a person, to be safe
+        (None, None, None),
     ],
-)
+)  # fmt: skip
 async def test_an_erasure_keeps_the_systems_words_on_the_board_and_a_persons_step_without_its_words(
-    pg: asyncpg.Connection, why: str | None, erased: str | None
+    pg: asyncpg.Connection, why: str | None, by: str | None, erased: str | None
 ) -> None:
     expression = complaints_projection._ESCALATED_WHY_ERASED
-    assert (
-        await pg.fetchval(f"SELECT {expression} FROM (VALUES ($1::text)) AS v(escalated_why)", why) == erased
-    )
+    row = "(VALUES ($1::text, $2::text)) AS v(escalated_why, escalated_by)"
+    assert await pg.fetchval(f"SELECT {expression} FROM {row}", why, by) == erased
+
+
+@pytest.mark.parametrize(
+    ("why", "by", "erased"),
+    [
+        ("no route for other: command decides", "dispatch", "no route for other: command decides"),
+        ("Mr Lam at 77 Marrowfield Lane: command decides", "Duty officer", f"sent to command {BY_HAND}"),
+        ("Mr Lam asked for command", "Duty officer", f"sent to command {BY_HAND}"),
+        (None, None, None),
+    ],
+)
+async def test_an_erasure_keeps_only_the_systems_words_of_why_a_case_was_queued_for_command(
+    pg: asyncpg.Connection, why: str | None, by: str | None, erased: str | None
+) -> None:
+    expression = complaints_projection._QUEUED_WHY_ERASED
+    row = "(VALUES ($1::text, $2::text)) AS v(queued_why, queued_by)"
+    assert await pg.fetchval(f"SELECT {expression} FROM {row}", why, by) == erased

@@ -140,3 +140,22 @@ async def test_rows_projected_before_the_migration_are_filled_from_their_timelin
     await pg.execute("DELETE FROM levee_read.schema_migrations WHERE version = '013_with_command_since'")
     assert await migrate(pg) == ["013_with_command_since"]
     assert [tuple(r) for r in await pg.fetch(select)] == projected
+
+
+async def test_who_sent_each_case_to_command_is_on_its_row_and_filled_in_for_rows_from_before(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    """An erasure keeps a reason only when the system wrote it (projections/writers.py), decided by the `by`
+    that migration 016 keeps beside it."""
+    cases = await _project(store, make_runner)
+    select = "SELECT id, escalated_by, queued_by FROM levee_read.complaints ORDER BY id"
+    projected = [tuple(r) for r in await pg.fetch(select)]
+    by_name = {name: next((r[1], r[2]) for r in projected if r[0] == i) for name, i in cases.items()}
+    assert by_name["queued, then escalated"] == ("cmd-wu", "dispatch-rules")
+    assert by_name["escalated, then queued"] == ("dispatch", "dispatch-rules")
+    assert by_name["level 1, then level 2"] == ("dispatch", None)
+    # As a database upgraded to this version finds it: the rows without the columns, 016 not applied.
+    await pg.execute("ALTER TABLE levee_read.complaints DROP COLUMN escalated_by, DROP COLUMN queued_by")
+    await pg.execute("DELETE FROM levee_read.schema_migrations WHERE version = '016_who_sent_to_command'")
+    assert await migrate(pg) == ["016_who_sent_to_command"]
+    assert [tuple(r) for r in await pg.fetch(select)] == projected
