@@ -36,6 +36,7 @@ log = structlog.get_logger(__name__)
 
 CHUNK_BYTES = 512 * 1024  # well under the 1 MB max_payload of every config in deploy/nats
 _SLOTS = ("a", "b")
+_EXISTS_WITH_OTHER_CONFIG = 10058  # JetStream: stream name already in use with a different configuration
 _UNREACHABLE = (
     nats.errors.TimeoutError,
     nats.errors.NoServersError,
@@ -69,10 +70,17 @@ class Shelf:
         nats' own errors when it refuses otherwise."""
         js = nc.jetstream(timeout=timeout)
         try:
-            kv = await js.create_key_value(
-                bucket=bucket_name(spec), history=1, replicas=spec.replicas, max_value_size=CHUNK_BYTES,
-                description="Levee readers' folded state between runs (a cache of the stream)", direct=True,
-            )  # fmt: skip
+            try:
+                kv = await js.create_key_value(
+                    bucket=bucket_name(spec), history=1, replicas=spec.replicas, max_value_size=CHUNK_BYTES,
+                    description="Levee readers' folded state between runs (a cache of the stream)", direct=True,
+                )  # fmt: skip
+            except nats.js.errors.BadRequestError as exc:
+                if exc.err_code != _EXISTS_WITH_OTHER_CONFIG:
+                    raise
+                # Made by an older version, or before the stream's replicas changed: used as it is.
+                log.info("shelf_bucket_config_differs", bucket=bucket_name(spec), error=exc.description)
+                kv = await js.key_value(bucket_name(spec))
         except _UNREACHABLE as exc:
             raise StoreUnavailable(f"shelf bucket: {type(exc).__name__}") from exc
         return Shelf(kv, owner, chunk_bytes=chunk_bytes)

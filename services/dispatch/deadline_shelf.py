@@ -2,9 +2,10 @@
 
 What is shelved is the fold as it stood at a stream position: the schedule (complaints with a deadline that
 could still be missed) and the dormant ones (resolved, kept for a reopen). A shelf is used only when it was
-written by the same fold (the source of events/deadlines.py), the same deadline lengths (the reference's
-levels) and the same stream (its creation time): otherwise its states could differ from what folding the
-stream from the start gives, and the watcher folds from the start instead.
+written by the same code (the fold, the events' decoding, the watcher: `_fold_source`), the same deadline
+lengths (the reference's levels) and the same stream (its creation time), and the stream still holds the
+message it was folded to (services/dispatch/deadlines.py checks that): otherwise its states could differ
+from what folding the stream from the start gives, and the watcher folds from the start instead.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import events.complaint
 import events.deadlines
+import events.mapper
 from events.deadlines import Deadline, DeadlineState
 from events.reference import Reference
 
@@ -110,4 +113,10 @@ def _in(microseconds: int | None) -> datetime | None:
 
 @functools.cache
 def _fold_source() -> str:
-    return inspect.getsource(events.deadlines)
+    """The code a schedule depends on: the fold, the events as decoded (their upcasts), and the watcher's own
+    keeping (what it skips, drops or keeps dormant). Any change to it refuses older shelves: one fold from the
+    start after an upgrade."""
+    import services.dispatch.deadlines  # here: it imports this module
+
+    modules = (events.deadlines, events.complaint, events.mapper, services.dispatch.deadlines)
+    return "\n".join(inspect.getsource(module) for module in modules)

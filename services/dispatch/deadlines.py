@@ -17,6 +17,7 @@ ticks (doubling, at most ``MAX_SKIPPED_TICKS``); only a store outage, which ever
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import heapq
 import itertools
 import time
@@ -59,6 +60,9 @@ LOOKS_AT_ONCE = 16
 SHELVE_AFTER_MESSAGES = 20_000
 SHELVE_EVERY_SECONDS = 60.0
 SHELVE_AT_STOP_SECONDS = 10.0  # a stop waits this long at most for the last shelving
+SHELF_READ_TRIES = (
+    3  # ticks a shelf that does not answer (while the stream does) is asked before folding anyway
+)
 __all__ = ["WATCHER", "DeadlineWatcher"]
 
 
@@ -99,6 +103,8 @@ class DeadlineWatcher:
         self._restored = shelf is None  # the shelf is read once, before the first fold
         self._shelved: tuple[int, float] = (0, float("-inf"))  # the position last shelved, and when
         self._fingerprint: str | None = None
+        self._last: str | None = None  # the identity of the message at `position` (`_identity`)
+        self._shelf_failures = 0
 
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
         log.info("deadline_watcher_started")
@@ -154,21 +160,31 @@ class DeadlineWatcher:
             )  # fmt: skip
 
     async def _restore(self) -> None:
-        """Start from the shelved schedule, when these rules folded it from this stream; else from the start.
-        Once per watcher (a store outage, StoreUnavailable, leaves it to the next tick)."""
+        """Start from the shelved schedule, when these rules folded it from this stream as it still is; else
+        from the start. Once per watcher: a stream outage (StoreUnavailable) leaves it to the next tick, a shelf
+        that does not answer while the stream does is given up after SHELF_READ_TRIES ticks."""
         if self._restored or self.shelf is None:
             return
         began = time.monotonic()
-        try:
-            shelved = await self.shelf.get()
+        try:  # the stream first: its outage is the run loop's to wait out
             expected = await self._shelf_fingerprint()
         except StoreUnavailable:
-            raise  # the fold would fail too: the run loop waits, and the next tick reads the shelf again
-        except Exception as exc:  # refused or unreadable: a cache, the stream has it all
+            raise
+        except StoreError as exc:
             self._restored = True
             log.warning(
-                "deadline_watcher_folds_from_start", why="the shelf cannot be read", error=repr(exc)[:500]
+                "deadline_watcher_folds_from_start", why="the stream's info is unreadable", error=str(exc)
             )
+            return
+        try:
+            shelved = await self.shelf.get()
+        except Exception as exc:  # refused, unreadable or not answering: a cache, the stream has it all
+            self._shelf_failures += 1
+            if isinstance(exc, StoreUnavailable) and self._shelf_failures < SHELF_READ_TRIES:
+                raise
+            self._restored = True
+            log.warning("deadline_watcher_folds_from_start", why="the shelf does not answer",
+                        error=repr(exc)[:500])  # fmt: skip
             return
         self._restored = True
         if shelved is None:
@@ -179,16 +195,31 @@ class DeadlineWatcher:
                      why="shelved by other deadline rules or lengths, or for another stream")  # fmt: skip
             return
         try:
-            shelved_schedule = deadline_shelf.decode(shelved.data, int(shelved.meta["position"]))
+            position, last = int(shelved.meta["position"]), str(shelved.meta["last"])
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning(
+                "deadline_watcher_folds_from_start", why="the shelf's head is unreadable", error=repr(exc)
+            )
+            return
+        # The stream must still hold what the shelf folded: after a restore of the stream from an older copy (or
+        # a loss of its end) the shelf would be ahead of it, and complaints written since would go unwatched.
+        if _identity(await self.store.message_at(position)) != last:
+            log.warning("deadline_watcher_folds_from_start", position=position,
+                        why="the stream no longer holds the message the shelf was folded to")  # fmt: skip
+            return
+        try:
+            restored = await asyncio.to_thread(deadline_shelf.decode, shelved.data, position)
         except (ValueError, KeyError, TypeError) as exc:
             log.warning(
                 "deadline_watcher_folds_from_start", why="the shelved schedule is unreadable", error=repr(exc)
             )
             return
-        self.position = shelved_schedule.position
-        for state in shelved_schedule.schedule.values():
+        self.position, self._last = position, last
+        for count, state in enumerate(restored.schedule.values(), 1):
             self._keep(state)
-        self.dormant.update(shelved_schedule.dormant)
+            if count % 10_000 == 0:
+                await asyncio.sleep(0)  # the worker shares this loop
+        self.dormant.update(restored.dormant)
         self._shelved = (self.position, time.monotonic())
         log.info(
             "deadline_watcher_restored", position=self.position, watched=len(self.schedule),
@@ -198,14 +229,15 @@ class DeadlineWatcher:
     async def shelve(self) -> None:
         """Shelve the schedule as folded now (its position with it); a failure is logged, never raised: the
         stream still holds everything, and the next try is at the next threshold."""
-        if self.shelf is None:
+        if self.shelf is None or self._last is None:
             return
-        position, began = self.position, time.monotonic()
+        position, last, began = self.position, self._last, time.monotonic()
         self._shelved = (self._shelved[0], began)  # a failure waits out the interval too
         try:
-            # The states are immutable: copies of the two maps are the schedule at `position`, encoded off the loop.
+            # The states are immutable: copies of the two maps are the schedule at `position`, encoded off the
+            # loop (json holds the GIL, so the loop still waits some: 0.2 s at most at 100,000 cases).
             data = await asyncio.to_thread(deadline_shelf.encode, dict(self.schedule), dict(self.dormant))
-            meta = {"position": position, "fingerprint": await self._shelf_fingerprint()}
+            meta = {"position": position, "last": last, "fingerprint": await self._shelf_fingerprint()}
             await self.shelf.put(data, meta)
         except Exception as exc:  # the shelf is a cache: the watcher goes on without it
             log.warning("deadline_watcher_not_shelved", error=repr(exc)[:500])
@@ -239,6 +271,8 @@ class DeadlineWatcher:
             return 0
 
     def _fold_page(self, messages: list[StoredMessage]) -> None:
+        if messages:
+            self._last = _identity(messages[-1])
         for message in messages:
             self.position = message.seq
             if message.headers.get(TOPIC) not in self._topics:
@@ -377,3 +411,10 @@ class DeadlineWatcher:
                 self.dormant[state.complaint_id] = state.dormant()
             self.failures.pop(state.complaint_id, None)
             self.skipping.pop(state.complaint_id, None)
+
+
+def _identity(message: StoredMessage | None) -> str | None:
+    """What tells the message at a position from any other: its subject and a hash of its data."""
+    if message is None:
+        return None
+    return f"{message.subject} {hashlib.sha256(message.data).hexdigest()[:32]}"

@@ -47,7 +47,7 @@ def publish_permissions(spec: StreamSpec) -> dict[str, list[str]]:
 
     def shelf(worker: str) -> list[str]:
         return [
-            f"$JS.API.STREAM.CREATE.KV_{bucket}", f"$KV.{bucket}.{worker}.>",
+            f"$JS.API.STREAM.CREATE.KV_{bucket}", f"$JS.API.STREAM.INFO.KV_{bucket}", f"$KV.{bucket}.{worker}.>",
             f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.{worker}.>",
         ]  # fmt: skip
 

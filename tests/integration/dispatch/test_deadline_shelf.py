@@ -10,14 +10,16 @@ from typing import Any
 from uuid import UUID
 
 import nats.errors
+import pytest
 from structlog.testing import capture_logs
 
 from events.complaint import Complaint
 from events.mapper import make_mapper
 from events.reference import Reference, load_reference
-from events.store import JetStreamEventStore
+from events.store import JetStreamEventStore, StoreUnavailable
 from events.store.aggregates import AggregateStore
-from events.store.shelf import Shelf
+from events.store.shelf import Shelf, bucket_name
+from services.dispatch import deadlines as deadlines_module
 from services.dispatch.app import SHELF_OWNER, build
 from services.dispatch.deadlines import WATCHER, DeadlineWatcher
 from tests.integration.dispatch.test_dispatch_service import (
@@ -182,3 +184,74 @@ async def test_a_torn_shelf_is_not_used_and_a_half_written_one_leaves_the_last_w
     from_start = watcher(store, clock, None)
     await from_start.tick()
     assert restarted.schedule == from_start.schedule
+
+
+@pytest.mark.parametrize("ahead", [True, False], ids=["past the stream's end", "another message there"])
+async def test_a_shelf_the_stream_no_longer_matches_is_not_used(
+    store: JetStreamEventStore, ahead: bool
+) -> None:
+    """The stream restored from an older copy while the shelf was not (found by a review): a shelf ahead of the
+    stream would leave the complaints written since unwatched, so one whose last message the stream does not
+    hold at that position is not used."""
+    clock = FakeClock()
+    await a_varied_stream(store, clock)
+    shelf = await Shelf.open(store.nc, store.spec, SHELF_OWNER)
+    first = watcher(store, clock, shelf)
+    await first.tick()
+    await first.shelve()
+    shelved = await shelf.get()
+    assert shelved is not None
+    meta = dict(shelved.meta)
+    if ahead:
+        meta["position"] += 100
+    else:
+        meta["position"] -= 1  # a message is there, but not the one folded to
+    await shelf.put(shelved.data, meta)
+
+    counted = ReadsCounted(store)
+    with capture_logs() as logs:
+        restarted = watcher(counted, clock, await Shelf.open(store.nc, store.spec, SHELF_OWNER))
+        await restarted.tick()
+    assert counted.started_after[0] == 0
+    assert "no longer holds" in next(
+        line["why"] for line in logs if line["event"] == "deadline_watcher_folds_from_start"
+    )
+    assert restarted.schedule == first.schedule
+
+
+async def test_a_shelf_that_does_not_answer_is_given_up_and_the_watcher_folds(
+    store: JetStreamEventStore,
+) -> None:
+    """The stream answers but the shelf does not (its permission missing, its stream on other peers): the watcher
+    must not wait for it for ever (found by a review: it never started)."""
+    clock = FakeClock()
+    await a_varied_stream(store, clock)
+    shelf = await Shelf.open(store.nc, store.spec, SHELF_OWNER)
+
+    async def not_answering() -> None:
+        raise StoreUnavailable("reading the shelf of dispatch.deadlines: TimeoutError")
+
+    shelf.get = not_answering  # type: ignore[method-assign,assignment]
+    blind = watcher(store, clock, shelf)
+    for _ in range(deadlines_module.SHELF_READ_TRIES - 1):
+        with pytest.raises(StoreUnavailable):
+            await blind.tick()
+    with capture_logs() as logs:
+        await blind.tick()
+    assert [line["why"] for line in logs if line["event"] == "deadline_watcher_folds_from_start"] == [
+        "the shelf does not answer"
+    ]
+    from_start = watcher(store, clock, None)
+    await from_start.tick()
+    assert blind.schedule == from_start.schedule and blind.position == from_start.position
+
+
+async def test_a_bucket_made_with_another_config_is_used_as_it_is(store: JetStreamEventStore) -> None:
+    """Made by an older version, or before the stream's replicas changed: refusing it turned the shelf off."""
+    await store.nc.jetstream().create_key_value(
+        bucket=bucket_name(store.spec), history=1, max_value_size=4096
+    )
+    shelf = await Shelf.open(store.nc, store.spec, SHELF_OWNER, chunk_bytes=4096)
+    await shelf.put(b"x" * 10_000, {"position": 1})
+    shelved = await shelf.get()
+    assert shelved is not None and shelved.data == b"x" * 10_000
