@@ -4,7 +4,9 @@ Survives API restarts and works across API processes because nothing is remember
 - the complaint id is derived from (who asks, the key), so every retry targets the same stream subject
   and the stream's expected-sequence-0 check refuses a second creation;
 - a PostgreSQL row keyed by the same scope holds the request's fingerprint and the tracking code handed
-  out, so a retry with another body is refused and a retry with the same body gets the same code.
+  out, so a retry with another body is refused and a retry with the same body gets the same code. Rows are
+  kept KEEP_INTAKE_KEYS (then pruned): a retry after that still finds its complaint and code in the stream,
+  but the key with another body is answered as that complaint, not refused.
 A row without its event (the process died, or NATS was down, between the two) is harmless: the retry
 finds the row and stores the event then.
 
@@ -23,6 +25,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -36,6 +39,7 @@ HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"  # on an answer that repeats the one an earlier try with the key got
 NAMESPACE = uuid.UUID("5d0f3f7e-6a43-4f4e-9a55-3c1b1e0d2a71")  # never change: ids of past retries hang on it
 _KEY = re.compile(r"^[\x21-\x7e]{8,255}$")
+KEEP_INTAKE_KEYS = timedelta(days=7)  # a retry comes within minutes; a week covers a client's outage
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS intake_idempotency (
@@ -167,6 +171,22 @@ class IdempotencyStore:
     async def create_schema(self) -> None:
         async with self.pool.acquire() as conn:
             await conn.execute(SCHEMA)
+
+    async def prune(self, older_than: timedelta, *, batch: int = 10_000) -> int:
+        """Delete the rows claimed before `older_than` ago, `batch` at a time (no long lock on a big table);
+        return how many. A retry after that still gets its complaint and code: the stream holds them."""
+        pruned = 0
+        while True:
+            async with self.pool.acquire() as conn:
+                done = await conn.execute(
+                    "DELETE FROM intake_idempotency WHERE scope IN (SELECT scope FROM intake_idempotency "
+                    "WHERE created_at < now() - $1::interval LIMIT $2)",
+                    older_than, batch,
+                )  # fmt: skip
+            count = int(done.rsplit(" ", 1)[1])
+            pruned += count
+            if count < batch:
+                return pruned
 
     async def claim(
         self, scope_hash: str, fingerprint: str, tracking_code: str, *, personal_key: bytes | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -26,6 +26,7 @@ from services.api import idempotency, keys, ratelimit
 log = structlog.get_logger(__name__)
 
 WRITE_TIMEOUT = 5.0  # seconds a NATS append may take before it is resolved as ambiguous
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 @dataclass
@@ -96,11 +97,31 @@ async def writers(app: web.Application) -> AsyncIterator[None]:
     owned = Writers(app[keys.NATS_LINK], pool, reference, settings.contact_hash_secret)
     app[WRITERS] = owned
     ratelimit.install(app)
+    pruning = asyncio.create_task(prune_intake_keys(owned), name="prune_intake_keys")
     try:
         async with owned.stack:
             yield
     finally:
+        pruning.cancel()
+        with suppress(asyncio.CancelledError):
+            await pruning
         await pool.close()
+
+
+async def prune_intake_keys(owned: Writers) -> None:
+    """Every PRUNE_EVERY_SECONDS, the Idempotency-Key rows older than idempotency.KEEP_INTAKE_KEYS: one a
+    complaint, they would pile up for good (a surge's 100,000 complaints, 100,000 rows). Every API process
+    runs it; a second one at the same time finds nothing left to delete."""
+    while True:
+        await asyncio.sleep(PRUNE_EVERY_SECONDS)
+        try:
+            await owned.tables()
+            pruned = await owned.requests.prune(idempotency.KEEP_INTAKE_KEYS)
+        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:  # PostgreSQL down: next time
+            log.warning("intake_keys_not_pruned", error=str(exc) or type(exc).__name__)
+            continue
+        if pruned:
+            log.info("intake_keys_pruned", rows=pruned, older_than_days=idempotency.KEEP_INTAKE_KEYS.days)
 
 
 async def _nothing_to_reset(conn: asyncpg.Connection) -> None:

@@ -20,7 +20,7 @@ from events.personal import unseal
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from events.store.keys import PersonalKeyStore
-from services.api import auth, intake, ratelimit
+from services.api import auth, idempotency, intake, ratelimit, resources
 from tests.integration.api.conftest import MakeClient
 
 Client = TestClient[web.Request, web.Application]
@@ -477,3 +477,38 @@ async def test_no_personal_data_in_any_log_line(api_client: Client, caplog: pyte
         access[0]["complaint_id"] == (await response.json())["id"] and access[0]["channel"] == GOOD["channel"]
     )
     assert "complaint_id" not in access[1]
+
+
+async def test_idempotency_rows_older_than_a_week_are_pruned_and_a_late_retry_still_gets_its_complaint(
+    make_client: MakeClient, store: JetStreamEventStore, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One row per keyed complaint, kept for good, piled up in a long surge: each API process now deletes those
+    older than KEEP_INTAKE_KEYS every hour (here every 50 ms), and the stream still answers a late retry."""
+    monkeypatch.setattr(resources, "PRUNE_EVERY_SECONDS", 0.05)
+    client = await make_client()
+    old_key, new_key = {"Idempotency-Key": str(uuid.uuid4())}, {"Idempotency-Key": str(uuid.uuid4())}
+    old = await (await client.post(URL, json=GOOD, headers=old_key)).json()
+    new = await (await client.post(URL, json=GOOD, headers=new_key)).json()
+    conn = await asyncpg.connect(database_url)
+    try:
+        aged = await conn.execute(
+            "UPDATE intake_idempotency SET created_at = now() - $1::interval WHERE complaint_id = $2",
+            idempotency.KEEP_INTAKE_KEYS + timedelta(minutes=1), uuid.UUID(old["id"]),
+        )  # fmt: skip
+        assert aged == "UPDATE 1"
+        async with asyncio.timeout(10):
+            while await conn.fetchval("SELECT count(*) FROM intake_idempotency WHERE complaint_id = $1",
+                                      uuid.UUID(old["id"])):  # fmt: skip
+                await asyncio.sleep(0.02)
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM intake_idempotency WHERE complaint_id = $1", uuid.UUID(new["id"])
+            )
+            == 1
+        )  # a week younger: kept
+    finally:
+        await conn.close()
+    again = await client.post(URL, json=GOOD, headers=old_key)
+    assert again.status == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert (await again.json())["tracking_code"] == old["tracking_code"]
+    assert len(await store.read_subject(store.spec.event_subject(old["id"]))) == 1
