@@ -7,7 +7,8 @@ meanwhile. A shelf keeps what the fold came to at a stream position, so a restar
 It is a cache, never the record: the stream stays the one source of truth, and a shelf that cannot be read, is
 torn, or was written by other rules is not used (the reader folds from the start, as without one).
 
-Layout, per owner (one bucket, ``<stream>_SHELF``, history 1, so it holds only the latest of each key):
+Layout, per owner (one bucket, ``<stream>_SHELF``, history 1, so it holds only the latest of each key; no
+rollups, so an owner cannot wipe another's keys):
 - ``<owner>.head``: JSON naming the slot in use, its chunk count, length and SHA-256, and the owner's own
   ``meta`` (where the fold stopped, what rules folded it);
 - ``<owner>.a.<n>`` and ``<owner>.b.<n>``: two slots of chunks under the server's largest message. A new
@@ -27,6 +28,7 @@ import nats.errors
 import nats.js.errors
 import structlog
 from nats.aio.client import Client as NATS
+from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.js.kv import KeyValue
 
 from events.store.errors import StoreUnavailable
@@ -69,18 +71,16 @@ class Shelf:
         StoreUnavailable when NATS does not answer (as it does not when permissions refuse a request), and
         nats' own errors when it refuses otherwise."""
         js = nc.jetstream(timeout=timeout)
+        bucket = bucket_name(spec)
         try:
             try:
-                kv = await js.create_key_value(
-                    bucket=bucket_name(spec), history=1, replicas=spec.replicas, max_value_size=CHUNK_BYTES,
-                    description="Levee readers' folded state between runs (a cache of the stream)", direct=True,
-                )  # fmt: skip
+                await js.add_stream(_bucket_config(bucket, spec.replicas))
             except nats.js.errors.BadRequestError as exc:
                 if exc.err_code != _EXISTS_WITH_OTHER_CONFIG:
                     raise
                 # Made by an older version, or before the stream's replicas changed: used as it is.
-                log.info("shelf_bucket_config_differs", bucket=bucket_name(spec), error=exc.description)
-                kv = await js.key_value(bucket_name(spec))
+                log.info("shelf_bucket_config_differs", bucket=bucket, error=exc.description)
+            kv = await js.key_value(bucket)
         except _UNREACHABLE as exc:
             raise StoreUnavailable(f"shelf bucket: {type(exc).__name__}") from exc
         return Shelf(kv, owner, chunk_bytes=chunk_bytes)
@@ -154,6 +154,18 @@ class Shelf:
 
     def _chunk_key(self, slot: str, n: int) -> str:
         return f"{self.owner}.{slot}.{n}"
+
+
+def _bucket_config(bucket: str, replicas: int) -> StreamConfig:
+    """A key-value bucket's stream, as nats-py's `create_key_value` makes one with history 1, except that no
+    message may roll up (purge) the others: a worker may write only its own keys, and with rollups one could
+    still wipe another's."""
+    return StreamConfig(
+        name=f"KV_{bucket}", description="Levee readers' folded state between runs (a cache of the stream)",
+        subjects=[f"$KV.{bucket}.>"], storage=StorageType.FILE, num_replicas=replicas, max_msgs_per_subject=1,
+        max_msg_size=CHUNK_BYTES, discard=DiscardPolicy.NEW, allow_direct=True, allow_rollup_hdrs=False,
+        deny_delete=True, deny_purge=True, duplicate_window=120.0,
+    )  # fmt: skip
 
 
 def bucket_name(spec: StreamSpec) -> str:

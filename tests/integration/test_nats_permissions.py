@@ -6,12 +6,13 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import nats.js.errors
 import pytest
 from structlog.testing import capture_logs
 
 from events.store import JetStreamEventStore, StoreError, StoreUnavailable, Write
 from events.store.connection import connect_nats
-from events.store.shelf import Shelf
+from events.store.shelf import Shelf, bucket_name
 from events.store.stream import StreamSpec, ensure_stream
 from services.dispatch.app import SHELF_OWNER, open_shelf
 from services.embedded.nats_permissions import authorization_block, publish_permissions
@@ -140,6 +141,14 @@ async def test_a_worker_keeps_its_own_shelf_and_cannot_write_anothers(
         await intruder.put(b"forged", {"position": 999})
     with pytest.raises(StoreUnavailable):
         await intruder.get()
+    # Nor wipe it through a key of its own: the bucket allows no rollup (found by a review: it did).
+    wipe = (
+        stores["triage"]
+        .nc.jetstream(timeout=1.0)
+        .publish(f"$KV.{bucket_name(SPEC)}.triage.x", b"", headers={"Nats-Rollup": "all"})
+    )
+    with pytest.raises(nats.js.errors.APIError):
+        await wipe
     assert (await dispatch.get()) == shelved
 
 
