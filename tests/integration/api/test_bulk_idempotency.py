@@ -14,11 +14,18 @@ import pytest
 from events.complaint import Complaint
 from events.complaint_rules import Status
 from events.incident import Incident
-from services.api import commands_bulk, keys
+from services.api import commands_bulk
 from services.embedded.nats_server import NatsServer
 from tests.integration.api.conftest import MakeClient
 from tests.integration.api.test_command_idempotency import topics
-from tests.integration.api.test_commands_bulk import POWER, WATER, interpose, outage, project, statuses
+from tests.integration.api.test_commands_bulk import (
+    POWER,
+    WATER,
+    nats_stops_before_the_second_chunk,
+    outage,
+    project,
+    statuses,
+)
 from tests.integration.api.test_commands_support import OTHER_DEPT, Staff, open_staff
 from tests.support.waiting import wait_until
 
@@ -114,14 +121,7 @@ async def test_a_retry_after_nats_stopped_part_way_finishes_the_rest_and_counts_
 ) -> None:
     staff = await open_staff(await make_client(nats_url=own_nats_server.url))
     drill = await outage(staff)
-    monkeypatch.setattr(commands_bulk, "CHUNK", 10)  # three chunks of ten
-    link = staff.client.app[keys.NATS_LINK]
-
-    async def nats_stops() -> None:  # just before the second chunk is stored
-        await asyncio.to_thread(own_nats_server.kill)
-        await wait_until(lambda: link.client is not None and not link.client.is_connected, "NATS gone", 10)
-
-    interpose(staff, {2: nats_stops})
+    link = nats_stops_before_the_second_chunk(staff, own_nats_server, monkeypatch)
     first = await act(staff, drill.path(), {"action": "accept"}, "accept-all-0002")
     assert first[0] == 503 and first[1]["acted"] == 10, first
     await asyncio.to_thread(own_nats_server.start)

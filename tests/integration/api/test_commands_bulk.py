@@ -99,6 +99,21 @@ def interpose(staff: Staff, before: dict[int, Callable[[], Awaitable[None]]]) ->
     return aggregates.appender
 
 
+def nats_stops_before_the_second_chunk(
+    staff: Staff, server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> keys.NatsLink:
+    """Three chunks of ten; NATS killed just before the second is stored. The API's link, to wait on."""
+    monkeypatch.setattr(commands_bulk, "CHUNK", 10)
+    link = staff.client.app[keys.NATS_LINK]
+
+    async def nats_stops() -> None:
+        await asyncio.to_thread(server.kill)
+        await wait_until(lambda: link.client is not None and not link.client.is_connected, "NATS gone", 10)
+
+    interpose(staff, {2: nats_stops})
+    return link
+
+
 @pytest.fixture
 async def staff(make_client: MakeClient) -> Staff:
     return await open_staff(await make_client())
@@ -250,14 +265,7 @@ async def test_nats_stopping_part_way_answers_503_naming_what_was_stored_and_not
 ) -> None:
     staff = await open_staff(await make_client(nats_url=own_nats_server.url))
     drill = await outage(staff)
-    monkeypatch.setattr(commands_bulk, "CHUNK", 10)  # three chunks of ten
-    link = staff.client.app[keys.NATS_LINK]
-
-    async def nats_stops() -> None:  # just before the second chunk is stored
-        await asyncio.to_thread(own_nats_server.kill)
-        await wait_until(lambda: link.client is not None and not link.client.is_connected, "NATS gone", 10)
-
-    interpose(staff, {2: nats_stops})
+    link = nats_stops_before_the_second_chunk(staff, own_nats_server, monkeypatch)
     response = await staff.client.post(
         drill.path(), json={"action": "accept"}, headers={"Authorization": f"Bearer {staff.tokens[POWER]}"}
     )
