@@ -15,8 +15,8 @@ from typing import Any
 from events import complaint as ev
 from events.personal import caller_key
 from events.reference import COMMAND_QUEUE
+from events.writers import SQL_SYSTEM_WRITERS
 from projections.ops import Op, SqlOp
-from projections.writers import SQL_SYSTEM_WRITERS
 
 TABLE = "complaints"
 
@@ -202,7 +202,7 @@ def _(event: ev.ResolutionTimeAgreed) -> list[Op]:
     return _set(event, "agreed_resolution_at = $4", event.agreed_at)
 
 
-# On erasure, the board's "why with command" keeps what the system wrote (writers.py: a missed deadline, a major
+# On erasure, the board's "why with command" keeps what the system wrote (events/writers.py: a missed deadline, a major
 # complaint, no route) and the step of what a person wrote ("reopened 2 times", "life first: caller transferred
 # to 119": the domain's and the operator desk's own words before the person's), never a person's words: any may
 # quote the caller.

@@ -13,8 +13,8 @@ from functools import singledispatch
 from typing import Any
 
 from events import complaint as ev
+from events.writers import SQL_SYSTEM_WRITERS
 from projections.ops import Append, Count, Op, SqlOp
-from projections.writers import SQL_SYSTEM_WRITERS
 
 COLUMNS = ("complaint_id", "version", "at", "kind", "department", "public", "detail")
 
@@ -66,7 +66,7 @@ def _encoder() -> Callable[[Any], str]:
 _ENCODE = _encoder()
 # On erasure, every free text a person typed about the case, for any of it may quote the caller: notes (public
 # ones leave the public pages too), summaries, comments, and the reasons people gave (a return's or an
-# extension's is the department's; a dispatch's or an escalation's, unless the system wrote it: writers.py).
+# extension's is the department's; a dispatch's or an escalation's, unless the system wrote it: events/writers.py).
 # What the system wrote stays, as do the steps themselves and the erasure's own reason.
 _FORGET_CALLER_TEXT = (
     "UPDATE complaint_timeline SET public = false, "

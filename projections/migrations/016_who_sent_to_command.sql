@@ -12,3 +12,18 @@ WHERE t.complaint_id = c.id AND t.version = c.escalated_version AND c.escalated_
 UPDATE complaints c SET queued_by = t.detail ->> 'by'
 FROM complaint_timeline t
 WHERE t.complaint_id = c.id AND t.version = c.queued_version AND c.queued_version IS NOT NULL;
+
+-- Rows erased before this migration were erased by the reasons' wording: a person's reason that began like the
+-- system's stayed. Erased again by who wrote it, as ComplaintRedacted now does (projections/complaints.py); a
+-- person's step the old erasure kept ("reopened 2 times", "life first: caller transferred to 119") stays.
+UPDATE complaints SET escalated_why = 'escalated by hand (its reason was erased with the personal data)'
+WHERE redacted AND escalated_why IS NOT NULL
+  AND (escalated_by IS NULL OR escalated_by NOT IN ('dispatch', 'deadline_watcher', 'triage')
+       OR escalated_why LIKE 'reopened %')
+  AND escalated_why !~ '^(reopened [0-9]+ times|life first: caller transferred to [0-9]+)$'
+  AND escalated_why NOT LIKE 'escalated by hand %';
+
+UPDATE complaints SET queued_why = 'sent to command by hand (its reason was erased with the personal data)'
+WHERE redacted AND queued_why IS NOT NULL
+  AND (queued_by IS NULL OR queued_by NOT IN ('dispatch', 'deadline_watcher', 'triage'))
+  AND queued_why NOT LIKE 'sent to command by hand %';

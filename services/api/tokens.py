@@ -27,6 +27,7 @@ import asyncpg
 import structlog
 
 from events.reference import Reference, load_reference
+from events.writers import SYSTEM_WRITERS
 from services.api.keys import PG_DOWN
 from services.api.pg_listen import listen_forever
 from services.api.principal import STAFF_ROLES, Principal
@@ -90,6 +91,10 @@ def check_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise ValueError(f"a token's name says who holds it: 1 to {MAX_NAME} characters")
+    if name.casefold() in SYSTEM_WRITERS:
+        # What staff do is recorded under the token's name: under a service's, a person's words would be taken
+        # for the system's (kept after an erasure) and an escalation for a recorded missed deadline.
+        raise ValueError(f"{name!r} is what a Levee service writes as its own name; name the person or desk")
     return name
 
 

@@ -74,6 +74,15 @@ async def test_levee_token_create_refuses_an_unknown_department(database_url: st
     assert "atlantis" in done.stderr
 
 
+@pytest.mark.parametrize("name", ["dispatch", "Triage", " deadline_watcher "])
+async def test_levee_token_create_refuses_a_services_own_name(database_url: str, name: str) -> None:
+    """Staff act under the token's name: under a service's, a person's words would be kept after an erasure as
+    the system's, and an escalation counted as a recorded missed deadline (found by a review)."""
+    done = levee_token_create(database_url, "--role", "command", "--name", name)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "what a Levee service writes as its own name" in done.stderr
+
+
 @pytest.fixture
 async def client(make_client: MakeClient) -> TestClient[web.Request, web.Application]:
     return await make_client()

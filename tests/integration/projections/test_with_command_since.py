@@ -145,7 +145,7 @@ async def test_rows_projected_before_the_migration_are_filled_from_their_timelin
 async def test_who_sent_each_case_to_command_is_on_its_row_and_filled_in_for_rows_from_before(
     store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
 ) -> None:
-    """An erasure keeps a reason only when the system wrote it (projections/writers.py), decided by the `by`
+    """An erasure keeps a reason only when the system wrote it (events/writers.py), decided by the `by`
     that migration 016 keeps beside it."""
     cases = await _project(store, make_runner)
     select = "SELECT id, escalated_by, queued_by FROM levee_read.complaints ORDER BY id"
@@ -159,3 +159,33 @@ async def test_who_sent_each_case_to_command_is_on_its_row_and_filled_in_for_row
     await pg.execute("DELETE FROM levee_read.schema_migrations WHERE version = '016_who_sent_to_command'")
     assert await migrate(pg) == ["016_who_sent_to_command"]
     assert [tuple(r) for r in await pg.fetch(select)] == projected
+
+
+async def test_a_persons_words_an_erasure_before_the_upgrade_kept_are_erased_by_the_migration(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    """The old erasure decided by wording: "major complaint: Mr Lam ..." from a person stayed on the board."""
+    said, step = "major complaint: Mr Lam, 77 Marrowfield Lane", "reopened 2 times"
+    person, reopened, system = _assessed(), _assessed(), _assessed()
+    person.escalate(2, said, by="Duty officer")
+    reopened.escalate(2, f"{step}: Mrs Li says the stump still blocks her door", by="operator:desk 3")
+    system.escalate(2, "major complaint: P1 complaint", by="dispatch")
+    repository = AggregateStore(store, make_mapper())
+    for case in (person, reopened, system):
+        case.redact("Erasure request 2026-002")
+        await repository.save(case)
+    runner = await make_runner()
+    await runner.catch_up()
+    why = "SELECT escalated_why FROM levee_read.complaints WHERE id = $1"
+    # As the old erasure left them, in a database from before the migration.
+    await pg.execute("UPDATE levee_read.complaints SET escalated_why = $2 WHERE id = $1", person.id, said)
+    await pg.execute("UPDATE levee_read.complaints SET escalated_why = $2 WHERE id = $1", reopened.id, step)
+    await pg.execute("ALTER TABLE levee_read.complaints DROP COLUMN escalated_by, DROP COLUMN queued_by")
+    await pg.execute("DELETE FROM levee_read.schema_migrations WHERE version = '016_who_sent_to_command'")
+    assert await migrate(pg) == ["016_who_sent_to_command"]
+    assert (
+        await pg.fetchval(why, person.id)
+        == "escalated by hand (its reason was erased with the personal data)"
+    )
+    assert await pg.fetchval(why, reopened.id) == step
+    assert await pg.fetchval(why, system.id) == "major complaint: P1 complaint"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from events.deadlines import WATCHER
-from projections.writers import SYSTEM_WRITERS
+from events.writers import SYSTEM_WRITERS
 from services.dispatch import handlers as dispatch_handlers
 from services.triage import handlers as triage_handlers
 
