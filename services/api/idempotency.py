@@ -40,6 +40,7 @@ REPLAYED = "Idempotent-Replayed"  # on an answer that repeats the one an earlier
 NAMESPACE = uuid.UUID("5d0f3f7e-6a43-4f4e-9a55-3c1b1e0d2a71")  # never change: ids of past retries hang on it
 _KEY = re.compile(r"^[\x21-\x7e]{8,255}$")
 KEEP_INTAKE_KEYS = timedelta(days=7)  # a retry comes within minutes; a week covers a client's outage
+PRUNE_SECONDS = 300.0  # the prune's one statement: a week of a surge's rows in one scan
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS intake_idempotency (
@@ -159,7 +160,8 @@ _CLAIM_AND_PUT = (
 )
 
 _Item = tuple[str, str, uuid.UUID, str, bytes | None]  # scope, fingerprint, complaint id, code, key to put
-_Held = tuple[str, str, bytes | None]  # the stored fingerprint, tracking code and key
+_Held = tuple[str | None, str | None, bytes | None]  # the stored fingerprint, tracking code and key
+_GONE: _Held = (None, None, None)  # the claim's row was pruned meanwhile
 
 
 class IdempotencyStore:
@@ -172,21 +174,16 @@ class IdempotencyStore:
         async with self.pool.acquire() as conn:
             await conn.execute(SCHEMA)
 
-    async def prune(self, older_than: timedelta, *, batch: int = 10_000) -> int:
-        """Delete the rows claimed before `older_than` ago, `batch` at a time (no long lock on a big table);
-        return how many. A retry after that still gets its complaint and code: the stream holds them."""
-        pruned = 0
-        while True:
-            async with self.pool.acquire() as conn:
-                done = await conn.execute(
-                    "DELETE FROM intake_idempotency WHERE scope IN (SELECT scope FROM intake_idempotency "
-                    "WHERE created_at < now() - $1::interval LIMIT $2)",
-                    older_than, batch,
-                )  # fmt: skip
-            count = int(done.rsplit(" ", 1)[1])
-            pruned += count
-            if count < batch:
-                return pruned
+    async def prune(self, older_than: timedelta) -> int:
+        """Delete the rows claimed before `older_than` ago; return how many. One statement, one scan of the
+        table (no index on `created_at`: every claim would pay for one), allowed PRUNE_SECONDS (intake's
+        statements get a few). A retry after that still gets its complaint and code: the stream holds them."""
+        async with self.pool.acquire() as conn:
+            done = await conn.execute(
+                "DELETE FROM intake_idempotency WHERE created_at < now() - $1::interval",
+                older_than, timeout=PRUNE_SECONDS,
+            )  # fmt: skip
+        return int(done.rsplit(" ", 1)[1])
 
     async def claim(
         self, scope_hash: str, fingerprint: str, tracking_code: str, *, personal_key: bytes | None = None
@@ -197,12 +194,15 @@ class IdempotencyStore:
         unless it has one: the claim answers the key it has (None if erased). The key table needs its schema
         (`PersonalKeyStore.create_schema`)."""
         complaint_id = complaint_id_for(scope_hash)
-        stored_fingerprint, stored_code, stored_key = await self._claims.submit(
-            (scope_hash, fingerprint, complaint_id, tracking_code, personal_key)
-        )
+        item = (scope_hash, fingerprint, complaint_id, tracking_code, personal_key)
+        stored_fingerprint, stored_code, stored_key = await self._claims.submit(item)
+        if stored_fingerprint is None:  # pruned between the claim's insert and its read: claimed afresh
+            stored_fingerprint, stored_code, stored_key = await self._claims.submit(item)
+        if stored_fingerprint is None:
+            raise RuntimeError(f"the idempotency claim {scope_hash[:12]} vanished twice")
         if stored_fingerprint != fingerprint:
             raise key_reused("complaint")
-        return Claim(complaint_id, stored_code, stored_key)
+        return Claim(complaint_id, str(stored_code), stored_key)
 
     async def _claim_many(self, items: list[_Item]) -> list[_Held]:
         """(fingerprint, tracking code, key) held for each item: its own if first, else the earlier ones."""
@@ -253,8 +253,12 @@ class IdempotencyStore:
                 keys |= {
                     row["complaint_id"]: None if row["key"] is None else bytes(row["key"]) for row in rows
                 }
-        # Rows are never deleted; a key asked for is there (or erased, None).
-        return [(*held[item[0]], keys.get(item[2]) if item[4] is not None else None) for item in items]
+        # A key asked for is there (or erased, None). A claim row is missing only when the prune deleted it (a
+        # week old) between the insert that found it and the read: (None, None, None), and `claim` asks again.
+        return [
+            (*held[item[0]], keys.get(item[2]) if item[4] is not None else None) if item[0] in held else _GONE
+            for item in items
+        ]
 
     async def redraw(self, scope_hash: str, taken: str, fresh: str) -> str:
         """The tracking code the claim holds once `taken` (found claimed by another complaint) is replaced:
@@ -270,5 +274,5 @@ class IdempotencyStore:
                     "SELECT tracking_code FROM intake_idempotency WHERE scope = $1", scope_hash
                 )
         if code is None:
-            raise RuntimeError(f"the idempotency claim {scope_hash[:12]} vanished")  # rows are never deleted
+            raise RuntimeError(f"the idempotency claim {scope_hash[:12]} vanished")  # pruned that very moment
         return str(code)
