@@ -23,8 +23,9 @@ retry whose answer was lost (or that a 503 cut short) finds, case by case, what 
 count as acted, again, and are never acted on twice (a case resolved by the first try and reopened since is not
 resolved again); the rest are decided as usual. The answer says `Idempotent-Replayed: true` when the retry
 stored nothing new. The mark is looked for on the department's other cases of the incident too (resolved or
-closed in the last hour, which the read model no longer lists as held), and on every case before any is stored: the key with
-another body is 422 with nothing stored, even when the first chunk holds only cases the first try never saw.
+closed in the last hour, which the read model no longer lists as held: on each one's last event only, one read
+for a thousand), and on every case before any is stored: the key with another body is 422 with nothing stored,
+even when the first chunk holds only cases the first try never saw.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from aiohttp import web
 from events.complaint import Complaint
 from events.errors import DomainError
 from events.incident import Incident
-from events.store.aggregates import AggregateStore, RequestMark, requests_of
+from events.store.aggregates import REQUEST, AggregateStore, RequestMark, requests_of
 from events.store.errors import ConcurrencyConflict, StoreFull, StoreUnavailable, WriteUnconfirmed
 from events.store.jetstream import MAX_BATCH
 from services.api import health, idempotency, keys
@@ -146,10 +147,9 @@ class Bulk:
         """Whether this try stored nothing and another try of the keyed request had acted."""
         return self.earlier > 0 and self.earlier == len(self.acted)
 
-    async def load(self, complaint_ids: Sequence[UUID], *, held: bool = True) -> list[Complaint]:
+    async def load(self, complaint_ids: Sequence[UUID]) -> list[Complaint]:
         """The complaints, loaded afresh, to decide on. One another try of this keyed request changed counts as
-        acted (422 when the key came with another body there). `held` False: cases the read model no longer
-        shows with the department, loaded only to find that mark, and otherwise left alone."""
+        acted (422 when the key came with another body there)."""
         found, _ = await self.aggregates.get_many(complaint_ids)
         loaded: list[Complaint] = []
         for complaint_id in complaint_ids:
@@ -157,13 +157,29 @@ class Bulk:
             if isinstance(complaint, Complaint) and idempotency.replays(requests_of(complaint), self.request):
                 self.acted.append(complaint_id)
                 self.earlier += 1
-            elif not held:
-                continue
             elif not isinstance(complaint, Complaint):
                 self._skip("not_found", [complaint_id])
             else:
                 loaded.append(complaint)
         return loaded
+
+    async def find_earlier(self, complaint_ids: Sequence[UUID]) -> None:
+        """Of cases the department no longer holds (resolved since), those an earlier try of this keyed request
+        left so count as acted (422 when the key came with another body). Only each case's last event is read
+        (one multi-last read): the mark rides on the change's last event, and a case changed since is either
+        held again (loaded in full with the others) or not this request's to answer for."""
+        if self.request is None or not complaint_ids:
+            return
+        store = self.aggregates.store
+        subjects = {store.spec.event_subject(complaint_id): complaint_id for complaint_id in complaint_ids}
+        for message in await store.last_messages(list(subjects)):
+            header = message.headers.get(REQUEST)
+            if header is None:
+                continue
+            mark = RequestMark.parse(header)
+            if idempotency.replays({mark.scope: mark.fingerprint}, self.request):
+                self.acted.append(subjects[message.subject])
+                self.earlier += 1
 
     async def run(self, loaded: Sequence[Complaint]) -> None:
         """Decide and store one chunk: one atomic batch, retried on conflicts."""
@@ -250,8 +266,7 @@ async def department_action(request: web.Request) -> web.Response:
         chunks = [
             await bulk.load(candidates[start : start + CHUNK]) for start in range(0, len(candidates), CHUNK)
         ]
-        for start in range(0, len(others), CHUNK):
-            await bulk.load(others[start : start + CHUNK], held=False)
+        await bulk.find_earlier(others)
         for chunk in chunks:
             await bulk.run(chunk)
     except (StoreUnavailable, keys.DependencyUnavailable, nats.errors.Error, TimeoutError) as exc:
