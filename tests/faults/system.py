@@ -77,11 +77,12 @@ class Service:
                 # The supervisor's restart delay, not a wait on a condition.
                 await asyncio.sleep(RESTART_DELAY)
 
-    def kill(self) -> bool:
-        """SIGKILL the running process; the supervisor starts a new one. False: none was running (it is
-        between a death and its restart, or was killed already and not yet reaped)."""
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> bool:
+        """SIGKILL (or `sig`: SIGTERM is a stop on request) the running process; the supervisor starts a new
+        one. False: none was running (it is between a death and its restart, or was killed already and not
+        yet reaped)."""
         if self.process is not None and self.process.returncode is None and not self._killed:
-            self.process.send_signal(signal.SIGKILL)
+            self.process.send_signal(sig)
             self._killed = True
             return True
         return False

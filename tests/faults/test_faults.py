@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import time
 import uuid
 from collections import Counter
@@ -124,21 +125,42 @@ async def test_each_worker_and_the_projector_sigkilled_at_random_moments(
     the deadline watcher's escalations all happen while the workers die under them; so do command's
     merges (triage is killed again at a random moment right after each) and a department's bulk accepts."""
     system = system_with_short_deadlines
-    figures = Figures("b: SIGKILL triage, dispatch, notices, projector; staff at work; merges, bulk accepts")
+    figures = Figures(
+        "b: SIGKILL triage, dispatch, notices, projector; dispatch also stopped (SIGTERM); staff at work; merges, "
+        "bulk accepts"
+    )
     rng, moves = random.Random(202), random.Random(203)
-    victims = [name for name in SERVICES if name != "api"] * 2
+    victims = [name for name in SERVICES if name != "api"] * 2 + ["dispatch"]
     rng.shuffle(victims)
     kills: Counter[str] = Counter()
+    stopped = False  # dispatch stopped on request once: it shelves its deadline schedule, and starts from it
 
-    def kill(name: str, when: str = "") -> None:
-        if system.services[name].kill():  # not while it is between a death and its restart
+    def kill(name: str, when: str = "", sig: signal.Signals = signal.SIGKILL) -> bool:
+        if system.services[name].kill(sig):  # not while it is between a death and its restart
             kills[name] += 1
-            figures.faults.append(f"{name} SIGKILL{when}")
+            figures.faults.append(f"{name} {sig.name}{when}")
+            return True
+        return False
+
+    async def watching() -> bool:
+        """Dispatch's latest start has folded the stream (its watcher logged caught up since that start)."""
+        service = system.services["dispatch"]
+        log = service.log_path.read_text(encoding="utf-8")
+        return (
+            await service.running() and log.count('"event": "deadline_watcher_caught_up"') >= service.starts
+        )
 
     async def faults() -> None:
+        nonlocal stopped
         for name in victims:
             await asyncio.sleep(rng.uniform(1.0, 2.5))  # a random moment
-            kill(name)
+            if name == "dispatch" and not stopped:
+                await until(
+                    "dispatch watching", watching, 30.0
+                )  # a stop before its first fold shelves nothing
+                stopped = kill(name, sig=signal.SIGTERM)
+            else:
+                kill(name)
 
     async def command_moves(desks: Desks) -> None:
         began = time.monotonic()
@@ -183,6 +205,11 @@ async def test_each_worker_and_the_projector_sigkilled_at_random_moments(
     assert starts == {name: n + 1 for name, n in kills.items()}
     assert set(kills) == set(victims)
     await check(system, figures, report, watched_at=watched_at, bulk_accepted=desks.bulk_accepted)
+    # Stopped on request, dispatch shelved its deadline schedule; started again, its watcher began from it (and
+    # `check` found each missed deadline escalated once).
+    assert stopped, "dispatch was never stopped on request"
+    log = system.services["dispatch"].log_path.read_text(encoding="utf-8")
+    assert '"event": "deadline_watcher_shelved"' in log and '"event": "deadline_watcher_restored"' in log
     for kind in ("accept:200", "return:200", "resolve:200", "extension_request:200"):
         assert figures.staff.get(kind, 0) > 0, kind
     for effect in (
