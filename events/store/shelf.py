@@ -74,11 +74,17 @@ class Shelf:
         bucket = bucket_name(spec)
         try:
             try:
-                await js.add_stream(_bucket_config(bucket, spec.replicas))
+                await js.add_stream(bucket_config(bucket, spec.replicas))
             except nats.js.errors.BadRequestError as exc:
                 if exc.err_code != _EXISTS_WITH_OTHER_CONFIG:
                     raise
-                # Made by an older version, or before the stream's replicas changed: used as it is.
+                # Made by an older version, or before the stream's replicas changed: used as it is, unless its
+                # config lets a message rewrite or wipe other keys (rollups, transforms, sources).
+                config = (await js.stream_info(f"KV_{bucket}")).config
+                if unsafe := _unsafe(config, bucket):
+                    raise ShelfRefused(
+                        f"the bucket {bucket} {unsafe}: delete it (dispatch makes it anew)"
+                    ) from None
                 log.info("shelf_bucket_config_differs", bucket=bucket, error=exc.description)
             kv = await js.key_value(bucket)
         except _UNREACHABLE as exc:
@@ -156,7 +162,7 @@ class Shelf:
         return f"{self.owner}.{slot}.{n}"
 
 
-def _bucket_config(bucket: str, replicas: int) -> StreamConfig:
+def bucket_config(bucket: str, replicas: int) -> StreamConfig:
     """A key-value bucket's stream, as nats-py's `create_key_value` makes one with history 1, except that no
     message may roll up (purge) the others: a worker may write only its own keys, and with rollups one could
     still wipe another's."""
@@ -166,6 +172,21 @@ def _bucket_config(bucket: str, replicas: int) -> StreamConfig:
         max_msg_size=CHUNK_BYTES, discard=DiscardPolicy.NEW, allow_direct=True, allow_rollup_hdrs=False,
         deny_delete=True, deny_purge=True, duplicate_window=120.0,
     )  # fmt: skip
+
+
+class ShelfRefused(Exception):
+    """A bucket of that name exists with a config a shelf cannot trust."""
+
+
+def _unsafe(config: StreamConfig, bucket: str) -> str | None:
+    """Why a bucket's existing config cannot hold a shelf, or None."""
+    if config.allow_rollup_hdrs:
+        return "allows rollups (a message may wipe the other keys)"
+    if config.subject_transform or config.sources or config.mirror or config.republish:
+        return "transforms, sources or republishes its messages"
+    if config.subjects != [f"$KV.{bucket}.>"] or not config.allow_direct:
+        return "has other subjects, or no direct gets"
+    return None
 
 
 def bucket_name(spec: StreamSpec) -> str:

@@ -1,15 +1,17 @@
-"""The deadline watcher's schedule as bytes for its shelf (events/store/shelf.py), and back.
+"""The deadline watcher's schedule on its shelf (events/store/shelf.py): whether a shelved one may be used, and
+the schedule as bytes and back.
 
 What is shelved is the fold as it stood at a stream position: the schedule (complaints with a deadline that
 could still be missed) and the dormant ones (resolved, kept for a reopen). A shelf is used only when it was
 written by the same code (the fold, the events' decoding, the watcher: `_fold_source`), the same deadline
 lengths (the reference's levels) and the same stream (its creation time), and the stream still holds the
-message it was folded to (services/dispatch/deadlines.py checks that): otherwise its states could differ
-from what folding the stream from the start gives, and the watcher folds from the start instead.
+message it was folded to: otherwise its states could differ from what folding the stream from the start
+gives, and the watcher folds from the start instead (`ScheduleShelf.restore` says why).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import hashlib
@@ -21,20 +23,123 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import structlog
+
 import events.complaint
 import events.deadlines
 import events.mapper
 from events.deadlines import Deadline, DeadlineState
 from events.reference import Reference
+from events.store import JetStreamEventStore, StoreError, StoreUnavailable
+from events.store.records import StoredMessage
+from events.store.shelf import Shelf
+
+log = structlog.get_logger(__name__)
 
 FORMAT = 1
 
 
+# Ticks a shelf that does not answer (while the stream does) is asked before the watcher folds anyway.
+SHELF_READ_TRIES = 3
+
+
 @dataclasses.dataclass(frozen=True)
 class Schedule:
-    position: int  # the last stream sequence folded in
     schedule: dict[UUID, DeadlineState]
     dormant: dict[UUID, DeadlineState]
+
+
+@dataclasses.dataclass(frozen=True)
+class Restored:
+    position: int  # the last stream sequence folded in
+    last: str  # that message's identity (`identity`)
+    schedule: Schedule
+
+
+class ScheduleShelf:
+    """The watcher's side of its shelf: the shelved schedule if it may be used, and shelving one."""
+
+    def __init__(self, shelf: Shelf, store: JetStreamEventStore, reference: Reference) -> None:
+        self.shelf, self.store, self.reference = shelf, store, reference
+        self._fingerprint: str | None = None
+        self._failures = 0  # reads of the shelf that went unanswered
+
+    async def restore(self) -> Restored | None:
+        """The shelved schedule when these rules folded it from this stream as it still is; None (logged why)
+        when the watcher must fold from the start. StoreUnavailable while the stream does not answer, or the
+        shelf (SHELF_READ_TRIES times): the run loop waits and the next tick asks again."""
+        try:  # the stream first: its outage is the run loop's to wait out
+            expected = await self._expected()
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            return _from_start("the stream's info is unreadable", error=str(exc))
+        try:
+            shelved = await self.shelf.get()
+        except Exception as exc:  # refused, unreadable or not answering: a cache, the stream has it all
+            self._failures += 1
+            if isinstance(exc, StoreUnavailable) and self._failures < SHELF_READ_TRIES:
+                raise
+            return _from_start("the shelf does not answer", error=repr(exc)[:500], level="warning")
+        if shelved is None:
+            return _from_start("nothing shelved yet")
+        if shelved.meta.get("fingerprint") != expected:
+            return _from_start("shelved by other deadline rules or lengths, or for another stream")
+        try:
+            position, last = int(shelved.meta["position"]), str(shelved.meta["last"])
+        except (KeyError, TypeError, ValueError) as exc:
+            return _from_start("the shelf's head is unreadable", error=repr(exc), level="warning")
+        # The stream must still hold what the shelf folded: after a restore of the stream from an older copy (or
+        # a loss of its end) the shelf would be ahead of it, and complaints written since would go unwatched.
+        try:
+            there = await self.store.message_at(position)
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            return _from_start("the stream's message at the shelf's position is unreadable", error=str(exc))
+        if identity(there) != last:
+            return _from_start(
+                "the stream no longer holds the message the shelf was folded to",
+                position=position,
+                level="warning",
+            )
+        try:
+            schedule = await asyncio.to_thread(decode, shelved.data)
+        except (ValueError, KeyError, TypeError) as exc:
+            return _from_start("the shelved schedule is unreadable", error=repr(exc), level="warning")
+        return Restored(position, last, schedule)
+
+    async def put(
+        self,
+        position: int,
+        last: str,
+        schedule: Mapping[UUID, DeadlineState],
+        dormant: Mapping[UUID, DeadlineState],
+    ) -> int:
+        """Shelve the schedule folded to `position` (whose message is `last`); its size in bytes. Encoded off
+        the loop (json holds the GIL, so the loop still waits some: 0.2 s at most at 100,000 cases)."""
+        data = await asyncio.to_thread(encode, schedule, dormant)
+        await self.shelf.put(
+            data, {"position": position, "last": last, "fingerprint": await self._expected()}
+        )
+        return len(data)
+
+    async def _expected(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(self.reference, await self.store.stream_created())
+        return self._fingerprint
+
+
+def _from_start(why: str, *, level: str = "info", **fields: Any) -> None:
+    getattr(log, level)("deadline_watcher_folds_from_start", why=why, **fields)
+    return None
+
+
+def identity(message: StoredMessage | None) -> str | None:
+    """What tells the message at a position from any other: its subject and a hash of its data."""
+    if message is None:
+        return None
+    return f"{message.subject} {hashlib.sha256(message.data).hexdigest()[:32]}"
 
 
 def fingerprint(reference: Reference, stream_created: str) -> str:
@@ -51,7 +156,7 @@ def encode(schedule: Mapping[UUID, DeadlineState], dormant: Mapping[UUID, Deadli
     return zlib.compress(json.dumps(document, separators=(",", ":")).encode(), 1)
 
 
-def decode(data: bytes, position: int) -> Schedule:
+def decode(data: bytes) -> Schedule:
     """The schedule `encode` wrote; ValueError (or a subclass) when the bytes are not one."""
     try:
         document = json.loads(zlib.decompress(data))
@@ -60,9 +165,7 @@ def decode(data: bytes, position: int) -> Schedule:
     except (zlib.error, KeyError, TypeError, IndexError, OverflowError) as exc:
         raise ValueError(f"not a shelved deadline schedule: {exc!r}") from exc
     return Schedule(
-        position,
-        {state.complaint_id: state for state in schedule},
-        {state.complaint_id: state for state in dormant},
+        {state.complaint_id: state for state in schedule}, {state.complaint_id: state for state in dormant}
     )
 
 

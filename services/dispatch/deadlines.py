@@ -17,7 +17,6 @@ ticks (doubling, at most ``MAX_SKIPPED_TICKS``); only a store outage, which ever
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import heapq
 import itertools
 import time
@@ -38,7 +37,7 @@ from events.store import ConcurrencyConflict, JetStreamEventStore, StoreError, S
 from events.store.aggregates import TOPIC, AggregateStore
 from events.store.records import StoredMessage
 from events.store.shelf import Shelf
-from services.dispatch import deadline_shelf
+from services.dispatch.deadline_shelf import ScheduleShelf, identity
 from services.dispatch.timeline import escalations_due
 from services.runtime.metrics import (
     DEADLINE_CHECK_FAILURES,
@@ -60,9 +59,6 @@ LOOKS_AT_ONCE = 16
 SHELVE_AFTER_MESSAGES = 20_000
 SHELVE_EVERY_SECONDS = 60.0
 SHELVE_AT_STOP_SECONDS = 10.0  # a stop waits this long at most for the last shelving
-SHELF_READ_TRIES = (
-    3  # ticks a shelf that does not answer (while the stream does) is asked before folding anyway
-)
 __all__ = ["WATCHER", "DeadlineWatcher"]
 
 
@@ -78,11 +74,12 @@ class DeadlineWatcher:
         shelf: Shelf | None = None,
     ) -> None:
         self.store = store
-        self.shelf = shelf
         self.repository = repository
         self.clock = clock
         self.page = page
         self.reference = reference or load_reference()  # the deadline lengths of each level
+        # Where the schedule is kept between runs; None: every start folds the stream from the start.
+        self.shelf = None if shelf is None else ScheduleShelf(shelf, store, self.reference)
         self.position = 0  # how far into the stream the schedule is folded
         self.schedule: dict[UUID, DeadlineState] = {}
         # When each scheduled complaint next needs a look (its earliest deadline that could be missed), and a heap
@@ -102,9 +99,7 @@ class DeadlineWatcher:
         self._topics = frozenset(get_topic(cls) for cls in DEADLINE_EVENTS)
         self._restored = shelf is None  # the shelf is read once, before the first fold
         self._shelved: tuple[int, float] = (0, float("-inf"))  # the position last shelved, and when
-        self._fingerprint: str | None = None
-        self._last: str | None = None  # the identity of the message at `position` (`_identity`)
-        self._shelf_failures = 0
+        self._last: str | None = None  # the identity of the message at `position` (deadline_shelf.identity)
 
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
         log.info("deadline_watcher_started")
@@ -160,66 +155,21 @@ class DeadlineWatcher:
             )  # fmt: skip
 
     async def _restore(self) -> None:
-        """Start from the shelved schedule, when these rules folded it from this stream as it still is; else
-        from the start. Once per watcher: a stream outage (StoreUnavailable) leaves it to the next tick, a shelf
-        that does not answer while the stream does is given up after SHELF_READ_TRIES ticks."""
+        """Start from the shelved schedule when it may be used (deadline_shelf.py), else from the start. Once per
+        watcher: while the stream (or the shelf, a few times) does not answer, the next tick asks again."""
         if self._restored or self.shelf is None:
             return
         began = time.monotonic()
-        try:  # the stream first: its outage is the run loop's to wait out
-            expected = await self._shelf_fingerprint()
-        except StoreUnavailable:
-            raise
-        except StoreError as exc:
-            self._restored = True
-            log.warning(
-                "deadline_watcher_folds_from_start", why="the stream's info is unreadable", error=str(exc)
-            )
-            return
-        try:
-            shelved = await self.shelf.get()
-        except Exception as exc:  # refused, unreadable or not answering: a cache, the stream has it all
-            self._shelf_failures += 1
-            if isinstance(exc, StoreUnavailable) and self._shelf_failures < SHELF_READ_TRIES:
-                raise
-            self._restored = True
-            log.warning("deadline_watcher_folds_from_start", why="the shelf does not answer",
-                        error=repr(exc)[:500])  # fmt: skip
-            return
+        restored = await self.shelf.restore()
         self._restored = True
-        if shelved is None:
-            log.info("deadline_watcher_folds_from_start", why="nothing shelved yet")
+        if restored is None:
             return
-        if shelved.meta.get("fingerprint") != expected:
-            log.info("deadline_watcher_folds_from_start",
-                     why="shelved by other deadline rules or lengths, or for another stream")  # fmt: skip
-            return
-        try:
-            position, last = int(shelved.meta["position"]), str(shelved.meta["last"])
-        except (KeyError, TypeError, ValueError) as exc:
-            log.warning(
-                "deadline_watcher_folds_from_start", why="the shelf's head is unreadable", error=repr(exc)
-            )
-            return
-        # The stream must still hold what the shelf folded: after a restore of the stream from an older copy (or
-        # a loss of its end) the shelf would be ahead of it, and complaints written since would go unwatched.
-        if _identity(await self.store.message_at(position)) != last:
-            log.warning("deadline_watcher_folds_from_start", position=position,
-                        why="the stream no longer holds the message the shelf was folded to")  # fmt: skip
-            return
-        try:
-            restored = await asyncio.to_thread(deadline_shelf.decode, shelved.data, position)
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning(
-                "deadline_watcher_folds_from_start", why="the shelved schedule is unreadable", error=repr(exc)
-            )
-            return
-        self.position, self._last = position, last
-        for count, state in enumerate(restored.schedule.values(), 1):
+        self.position, self._last = restored.position, restored.last
+        for count, state in enumerate(restored.schedule.schedule.values(), 1):
             self._keep(state)
             if count % 10_000 == 0:
                 await asyncio.sleep(0)  # the worker shares this loop
-        self.dormant.update(restored.dormant)
+        self.dormant.update(restored.schedule.dormant)
         self._shelved = (self.position, time.monotonic())
         log.info(
             "deadline_watcher_restored", position=self.position, watched=len(self.schedule),
@@ -234,16 +184,13 @@ class DeadlineWatcher:
         position, last, began = self.position, self._last, time.monotonic()
         self._shelved = (self._shelved[0], began)  # a failure waits out the interval too
         try:
-            # The states are immutable: copies of the two maps are the schedule at `position`, encoded off the
-            # loop (json holds the GIL, so the loop still waits some: 0.2 s at most at 100,000 cases).
-            data = await asyncio.to_thread(deadline_shelf.encode, dict(self.schedule), dict(self.dormant))
-            meta = {"position": position, "last": last, "fingerprint": await self._shelf_fingerprint()}
-            await self.shelf.put(data, meta)
+            # The states are immutable: copies of the two maps are the schedule at `position`.
+            size = await self.shelf.put(position, last, dict(self.schedule), dict(self.dormant))
         except Exception as exc:  # the shelf is a cache: the watcher goes on without it
             log.warning("deadline_watcher_not_shelved", error=repr(exc)[:500])
             return
         self._shelved = (position, began)
-        log.info("deadline_watcher_shelved", position=position, watched=len(self.schedule), bytes=len(data),
+        log.info("deadline_watcher_shelved", position=position, watched=len(self.schedule), bytes=size,
                  seconds=round(time.monotonic() - began, 2))  # fmt: skip
 
     async def _shelve_if_due(self) -> None:
@@ -256,11 +203,6 @@ class DeadlineWatcher:
         ):
             await self.shelve()
 
-    async def _shelf_fingerprint(self) -> str:
-        if self._fingerprint is None:
-            self._fingerprint = deadline_shelf.fingerprint(self.reference, await self.store.stream_created())
-        return self._fingerprint
-
     async def _stream_end(self) -> int:
         """Where the first fold ends, for the gauge only: a stream that cannot say (StoreError) reads as 0."""
         try:
@@ -272,7 +214,7 @@ class DeadlineWatcher:
 
     def _fold_page(self, messages: list[StoredMessage]) -> None:
         if messages:
-            self._last = _identity(messages[-1])
+            self._last = identity(messages[-1])
         for message in messages:
             self.position = message.seq
             if message.headers.get(TOPIC) not in self._topics:
@@ -411,10 +353,3 @@ class DeadlineWatcher:
                 self.dormant[state.complaint_id] = state.dormant()
             self.failures.pop(state.complaint_id, None)
             self.skipping.pop(state.complaint_id, None)
-
-
-def _identity(message: StoredMessage | None) -> str | None:
-    """What tells the message at a position from any other: its subject and a hash of its data."""
-    if message is None:
-        return None
-    return f"{message.subject} {hashlib.sha256(message.data).hexdigest()[:32]}"

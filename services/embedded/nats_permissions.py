@@ -1,10 +1,10 @@
 """Which NATS subjects each Levee process may publish to: least privilege, rendered as nats-server config.
 
 Every service may read the stream (direct get, stream info) and get replies on its inbox; the workers and the
-projector may also read it through an ephemeral consumer of their own. Writers may append
-events; each worker may move only its own tracking and dead-letter subjects (and record what came of a retry
-request) and keep its own shelf of folded state; the API may ask each worker to retry a dead letter (`<prefix>.dlq.<worker>.retry`) and nothing else
-of theirs; the projector and the board read only. A leaked API credential therefore cannot rewind a worker's
+projector may also read it through an ephemeral consumer of their own. Writers may append events; each
+worker may move only its own tracking and dead-letter subjects (and record what came of a retry request), and
+dispatch keeps its deadline schedule on a shelf; the API may ask each worker to retry a dead letter
+(`<prefix>.dlq.<worker>.retry`) and nothing else of theirs; the projector and the board read only. A leaked API credential therefore cannot rewind a worker's
 position or forge its dead letters or their outcomes.
 
 `deploy/nats/auth.conf` is `auth_conf()` committed (a test keeps them equal); regenerate it with
@@ -42,14 +42,15 @@ def publish_permissions(spec: StreamSpec) -> dict[str, list[str]]:
         f"$JS.API.CONSUMER.DELETE.{spec.name}.*",
     ]
     events = f"{spec.prefix}.ev.>"
-    # A worker's shelf (events/store/shelf.py): the bucket made if missing, and its own keys written and read.
+    # Dispatch's shelf (events/store/shelf.py): the bucket made if missing, and its own keys written and read.
+    # Only the shelf's one user may make the bucket: whoever makes it sets its config (rollups, transforms).
     bucket = bucket_name(spec)
-
-    def shelf(worker: str) -> list[str]:
-        return [
-            f"$JS.API.STREAM.CREATE.KV_{bucket}", f"$JS.API.STREAM.INFO.KV_{bucket}", f"$KV.{bucket}.{worker}.>",
-            f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.{worker}.>",
-        ]  # fmt: skip
+    shelves = {
+        "dispatch": [
+            f"$JS.API.STREAM.CREATE.KV_{bucket}", f"$JS.API.STREAM.INFO.KV_{bucket}", f"$KV.{bucket}.dispatch.>",
+            f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.dispatch.>",
+        ],
+    }  # fmt: skip
 
     allowed = {
         # A complaint claims its tracking code; command staff ask workers to retry dead letters.
@@ -60,7 +61,7 @@ def publish_permissions(spec: StreamSpec) -> dict[str, list[str]]:
     for worker in WORKERS:
         allowed[worker] = [
             *read, *consume, events, spec.tracking_subject(worker), spec.dead_letter_subject(worker),
-            spec.retried_subject(worker), *shelf(worker),
+            spec.retried_subject(worker), *shelves.get(worker, ()),
         ]  # fmt: skip
     return allowed
 

@@ -18,9 +18,9 @@ from events.mapper import make_mapper
 from events.reference import Reference, load_reference
 from events.store import JetStreamEventStore, StoreUnavailable
 from events.store.aggregates import AggregateStore
-from events.store.shelf import Shelf, bucket_name
-from services.dispatch import deadlines as deadlines_module
-from services.dispatch.app import SHELF_OWNER, build
+from events.store.shelf import Shelf, bucket_config, bucket_name
+from services.dispatch import deadline_shelf
+from services.dispatch.app import SHELF_OWNER, build, open_shelf
 from services.dispatch.deadlines import WATCHER, DeadlineWatcher
 from tests.integration.dispatch.test_dispatch_service import (
     FakeClock,
@@ -233,7 +233,7 @@ async def test_a_shelf_that_does_not_answer_is_given_up_and_the_watcher_folds(
 
     shelf.get = not_answering  # type: ignore[method-assign,assignment]
     blind = watcher(store, clock, shelf)
-    for _ in range(deadlines_module.SHELF_READ_TRIES - 1):
+    for _ in range(deadline_shelf.SHELF_READ_TRIES - 1):
         with pytest.raises(StoreUnavailable):
             await blind.tick()
     with capture_logs() as logs:
@@ -248,10 +248,53 @@ async def test_a_shelf_that_does_not_answer_is_given_up_and_the_watcher_folds(
 
 async def test_a_bucket_made_with_another_config_is_used_as_it_is(store: JetStreamEventStore) -> None:
     """Made by an older version, or before the stream's replicas changed: refusing it turned the shelf off."""
-    await store.nc.jetstream().create_key_value(
-        bucket=bucket_name(store.spec), history=1, max_value_size=4096
-    )
+    config = bucket_config(bucket_name(store.spec), replicas=1)
+    await store.nc.jetstream().add_stream(dataclasses.replace(config, max_msg_size=4096))
     shelf = await Shelf.open(store.nc, store.spec, SHELF_OWNER, chunk_bytes=4096)
     await shelf.put(b"x" * 10_000, {"position": 1})
     shelved = await shelf.get()
     assert shelved is not None and shelved.data == b"x" * 10_000
+
+
+async def test_a_bucket_whose_config_lets_a_message_wipe_others_is_not_used(
+    store: JetStreamEventStore,
+) -> None:
+    """A bucket made by someone else with rollups (as nats-py's create_key_value makes one) would let any writer
+    of one key wipe the shelf: dispatch runs without a shelf and says why."""
+    await store.nc.jetstream().create_key_value(bucket=bucket_name(store.spec), history=1)
+    with capture_logs() as logs:
+        assert await open_shelf(store.nc, store.spec) is None
+    [refused] = [line for line in logs if line["event"] == "deadline_shelf_unavailable"]
+    assert "allows rollups" in refused["error"]
+
+
+async def test_an_outage_in_the_middle_of_a_restore_leaves_it_to_the_next_tick(
+    store: JetStreamEventStore,
+) -> None:
+    """NATS gone while the restore checked the stream: the next tick restored nothing and folded from 0 without
+    saying so (found by a review). It now reads the shelf again."""
+    clock = FakeClock()
+    await a_varied_stream(store, clock)
+    first = watcher(store, clock, await Shelf.open(store.nc, store.spec, SHELF_OWNER))
+    await first.tick()
+    await first.shelve()
+    counted = ReadsCounted(store)
+    message_at, calls = counted.message_at, 0
+
+    async def gone_once(seq: int) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise StoreUnavailable("NATS went away mid-restore")
+        return await message_at(seq)
+
+    counted.message_at = gone_once  # type: ignore[method-assign]
+    restarted = watcher(counted, clock, await Shelf.open(store.nc, store.spec, SHELF_OWNER))
+    with pytest.raises(StoreUnavailable):
+        await restarted.tick()
+    with capture_logs() as logs:
+        await restarted.tick()
+    assert counted.started_after[0] == first.position
+    assert [line["position"] for line in logs if line["event"] == "deadline_watcher_restored"] == [
+        first.position
+    ]

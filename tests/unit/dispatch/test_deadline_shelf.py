@@ -40,10 +40,8 @@ def test_a_schedule_comes_back_from_its_shelf_as_it_was() -> None:
     back = deadline_shelf.decode(
         deadline_shelf.encode(
             {full.complaint_id: full, bare.complaint_id: bare}, {dormant.complaint_id: dormant}
-        ),
-        position=4242,
+        )
     )
-    assert back.position == 4242
     assert back.schedule == {full.complaint_id: full, bare.complaint_id: bare}
     assert back.dormant == {dormant.complaint_id: dormant}
     assert back.schedule[full.complaint_id].deadlines[0].due.tzinfo is not None
@@ -52,7 +50,7 @@ def test_a_schedule_comes_back_from_its_shelf_as_it_was() -> None:
 @pytest.mark.parametrize("data", [b"", b"not zlib", deadline_shelf.encode({}, {})[:-3]])
 def test_bytes_that_are_not_a_schedule_are_refused(data: bytes) -> None:
     with pytest.raises(ValueError):
-        deadline_shelf.decode(data, position=1)
+        deadline_shelf.decode(data)
 
 
 def test_a_schedule_with_a_field_missing_is_refused() -> None:
@@ -60,7 +58,7 @@ def test_a_schedule_with_a_field_missing_is_refused() -> None:
     document = json.loads(zlib.decompress(deadline_shelf.encode({state.complaint_id: state}, {})))
     document["schedule"][0].pop()  # as written before a field was added
     with pytest.raises(ValueError):
-        deadline_shelf.decode(zlib.compress(json.dumps(document).encode()), position=1)
+        deadline_shelf.decode(zlib.compress(json.dumps(document).encode()))
 
 
 def test_the_fingerprint_names_the_deadline_lengths_and_the_stream() -> None:
@@ -73,3 +71,12 @@ def test_the_fingerprint_names_the_deadline_lengths_and_the_stream() -> None:
     assert deadline_shelf.fingerprint(load_reference(), created) == same
     assert deadline_shelf.fingerprint(changed, created) != same
     assert deadline_shelf.fingerprint(reference, "2026-12-07T10:00:01Z") != same
+
+
+def test_the_fingerprint_names_the_code_that_folded_the_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upgrade that changes the fold, the events' decoding or the watcher refuses older shelves."""
+    reference, created = load_reference(), "2026-12-07T10:00:00Z"
+    before = deadline_shelf.fingerprint(reference, created)
+    changed = deadline_shelf._fold_source() + "\n# a rule changed"
+    monkeypatch.setattr(deadline_shelf, "_fold_source", lambda: changed)
+    assert deadline_shelf.fingerprint(reference, created) != before
