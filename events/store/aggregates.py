@@ -229,10 +229,13 @@ class AggregateStore:
         )
         return self.mapper.to_domain_event(stored)
 
-    async def writes_for(self, *aggregates: Aggregate, request: RequestMark | None = None) -> list[Write]:
+    async def writes_for(
+        self, *aggregates: Aggregate, request: RequestMark | None = None, mark_each: bool = False
+    ) -> list[Write]:
         """The writes that would store the aggregates' pending events (without collecting them). `request`:
-        the keyed request making the change, marked on the first aggregate's last new event (none pending:
-        nothing changes, and nothing is marked)."""
+        the keyed request making the change, marked on the first aggregate's last new event, or with
+        `mark_each` on each aggregate's (a change of many cases, each found again on its own); none pending:
+        nothing changes, and nothing is marked."""
         writes: list[Write] = []
         for index, aggregate in enumerate(aggregates):
             pending = list(aggregate.pending_events)  # cleared only once stored
@@ -242,7 +245,7 @@ class AggregateStore:
             for number, event in enumerate(pending):
                 stored = self.mapper.to_stored_event(event)
                 headers = {TOPIC: stored.topic, VERSION: str(stored.originator_version)}
-                if request is not None and index == 0 and number == len(pending) - 1:
+                if request is not None and (index == 0 or mark_each) and number == len(pending) - 1:
                     # On the change's last write, in the batch the expected-sequence check guards (on its first):
                     # the mark is stored if and only if the whole change is (nats-server at its storage limit
                     # was seen to keep only a batch's first message), and a racing twin is refused with it.
@@ -258,11 +261,15 @@ class AggregateStore:
         return writes
 
     async def save(
-        self, *aggregates: Aggregate, extra: Sequence[Write] = (), request: RequestMark | None = None
+        self,
+        *aggregates: Aggregate,
+        extra: Sequence[Write] = (),
+        request: RequestMark | None = None,
+        mark_each: bool = False,
     ) -> list[int]:
         """Append all pending events of `aggregates` (and `extra`, e.g. a tracking record) in one batch;
         `request` marks the change as that keyed request's (`writes_for`)."""
-        writes = await self.writes_for(*aggregates, request=request)
+        writes = await self.writes_for(*aggregates, request=request, mark_each=mark_each)
         if not writes and not extra:
             return []
         positions = await self.appender.append([*writes, *extra])

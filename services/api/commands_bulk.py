@@ -90,7 +90,7 @@ if any(c.prepare is not None or c.roles != ROLES for c in ACTIONS.values()):
 # Statuses in which a case is with its department (what its queue shows); the aggregate decides the rest.
 HELD = ["dispatched", "accepted", "reopened"]
 # How far back a keyed retry looks for cases an earlier try took out of the department's hands (resolved): a
-# retry later than that counts them as skipped (`not_dispatched`), not acted; nothing is done twice either way.
+# retry later than that does not count them in `acted` (nor in `skipped`); nothing is done twice either way.
 RETRY_LOOKBACK = timedelta(hours=1)
 _OPTIONAL = tuple(
     replace(f, required=False, default=None) for c in ACTIONS.values() for f in c.fields
@@ -148,8 +148,8 @@ class Bulk:
         return self.earlier > 0 and self.earlier == len(self.acted)
 
     async def load(self, complaint_ids: Sequence[UUID]) -> list[Complaint]:
-        """The complaints, loaded afresh, to decide on. One another try of this keyed request changed counts as
-        acted (422 when the key came with another body there)."""
+        """The complaints, loaded afresh, to decide on. A case an earlier try of this keyed request changed is
+        counted as acted instead (422 when the key came with another body there)."""
         found, _ = await self.aggregates.get_many(complaint_ids)
         loaded: list[Complaint] = []
         for complaint_id in complaint_ids:
@@ -188,7 +188,8 @@ class Bulk:
             if not batch:
                 return
             try:
-                await self._save(batch)
+                # A keyed request's mark on every case's event: a retry checks each case on its own.
+                await self.aggregates.save(*batch, request=self.request, mark_each=True)
             except ConcurrencyConflict:
                 if attempt == ATTEMPTS:
                     break
@@ -220,13 +221,6 @@ class Bulk:
                 continue
             batch.append(complaint)
         return batch
-
-    async def _save(self, batch: Sequence[Complaint]) -> None:
-        """One atomic batch. A keyed request's mark goes on every complaint's event, not only the batch's
-        first aggregate's (as `AggregateStore.save` would): a retry checks each case on its own."""
-        writes = [w for c in batch for w in await self.aggregates.writes_for(c, request=self.request)]
-        positions = await self.aggregates.appender.append(writes)
-        self.aggregates.stored(batch, positions)
 
     async def _changed(self, batch: Sequence[Complaint]) -> set[UUID]:
         """Which complaints' subjects no longer end where they ended when loaded (all, if none seems to)."""
@@ -299,7 +293,7 @@ async def _require_incident(repo: Repository, incident_id: UUID) -> None:
 def _interrupted(bulk: Bulk, exc: Exception, candidates: int) -> web.Response:
     """503 saying what was stored before NATS failed: committed chunks are stored, nothing after them is,
     except, when the write was not confirmed, the chunk in flight may be. Asking again is safe either way:
-    cases already signed for are skipped."""
+    cases already acted on are skipped (with the same Idempotency-Key, counted as acted)."""
     stored = f"{len(bulk.acted)} of {candidates} complaints were stored before it failed (complaint_ids)"
     if isinstance(exc, WriteUnconfirmed):
         rest = f"the next {CHUNK} at most may or may not be stored, none after them is"

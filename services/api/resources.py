@@ -103,7 +103,7 @@ async def writers(app: web.Application) -> AsyncIterator[None]:
             yield
     finally:
         pruning.cancel()
-        with suppress(asyncio.CancelledError, Exception):
+        with suppress(asyncio.CancelledError):  # it catches every error of its own
             await pruning
         await pool.close()
 

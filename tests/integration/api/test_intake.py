@@ -512,3 +512,30 @@ async def test_idempotency_rows_older_than_a_week_are_pruned_and_a_late_retry_st
     assert again.status == 201 and again.headers["Idempotent-Replayed"] == "true"
     assert (await again.json())["tracking_code"] == old["tracking_code"]
     assert len(await store.read_subject(store.spec.event_subject(old["id"]))) == 1
+
+
+async def test_a_prune_that_fails_is_said_and_tried_again(
+    make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any error of the prune (PostgreSQL down, or one not foreseen) is logged; the task goes on (a review saw it
+    die silently on an error it did not catch)."""
+    monkeypatch.setattr(resources, "PRUNE_EVERY_SECONDS", 0.02)
+    client = await make_client()
+    owned = client.app[resources.WRITERS]
+    tries = 0
+
+    async def fails_then_works(older_than: timedelta) -> int:
+        nonlocal tries
+        tries += 1
+        if tries == 1:
+            raise RuntimeError("not foreseen")
+        return 0
+
+    monkeypatch.setattr(owned.requests, "prune", fails_then_works)
+    with structlog.testing.capture_logs() as logs:
+        async with asyncio.timeout(10):
+            while tries < 2:
+                await asyncio.sleep(0.02)
+    assert [line["error"] for line in logs if line["event"] == "intake_keys_not_pruned"] == [
+        "RuntimeError('not foreseen')"
+    ]
