@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -539,3 +541,48 @@ async def test_a_prune_that_fails_is_said_and_tried_again(
     assert [line["error"] for line in logs if line["event"] == "intake_keys_not_pruned"] == [
         "RuntimeError('not foreseen')"
     ]
+
+
+class _PrunedMidClaim:
+    """A pool whose connections delete every claim row just before a claim reads back the rows it found
+    (the prune running at that moment)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool, self.pruned = pool, 0
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        async with self.pool.acquire() as conn:
+            yield _Pruning(conn, self)
+
+
+class _Pruning:
+    def __init__(self, conn: asyncpg.Connection, owner: _PrunedMidClaim) -> None:
+        self.conn, self.owner = conn, owner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+    async def fetch(self, query: str, *args: Any) -> Any:
+        if query.startswith("SELECT scope, fingerprint, tracking_code") and not self.owner.pruned:
+            self.owner.pruned += 1
+            await self.conn.execute("DELETE FROM intake_idempotency")
+        return await self.conn.fetch(query, *args)
+
+
+async def test_a_claim_whose_row_is_pruned_while_it_reads_is_claimed_again(database_url: str) -> None:
+    """A week-old key retried just as the prune deletes its row: the claim found the row, then could not read it
+    (a KeyError, a 500, before): it claims again and answers."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        store = idempotency.IdempotencyStore(pool)
+        await store.create_schema()
+        scope = uuid.uuid4().hex
+        first = await store.claim(scope, "body-1", "TC-FIRST")
+        pruning = _PrunedMidClaim(pool)
+        again = await idempotency.IdempotencyStore(pruning).claim(scope, "body-1", "TC-AGAIN")  # type: ignore[arg-type]
+        assert pruning.pruned == 1
+        assert again.complaint_id == first.complaint_id and again.tracking_code == "TC-AGAIN"
+        assert await pool.fetchval("SELECT count(*) FROM intake_idempotency WHERE scope = $1", scope) == 1
+    finally:
+        await pool.close()
