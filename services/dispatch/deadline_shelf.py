@@ -130,7 +130,8 @@ class ScheduleShelf:
         return self._fingerprint
 
 
-def _from_start(why: str, *, level: str = "info", **fields: Any) -> None:
+def _from_start(why: str, *, level: str = "info", **fields: Any) -> Restored | None:
+    """None, the answer that the watcher folds from the start, said with why."""
     getattr(log, level)("deadline_watcher_folds_from_start", why=why, **fields)
     return None
 
