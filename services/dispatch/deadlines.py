@@ -41,6 +41,7 @@ from services.dispatch.deadline_shelf import ScheduleShelf, identity
 from services.dispatch.timeline import escalations_due
 from services.runtime.metrics import (
     DEADLINE_CHECK_FAILURES,
+    DEADLINE_SHELVING_FAILURES,
     DEADLINE_WATCHER_BEHIND,
     DEADLINE_WATCHER_TICK,
     DEADLINES_MISSED,
@@ -187,6 +188,7 @@ class DeadlineWatcher:
             # The states are immutable: copies of the two maps are the schedule at `position`.
             size = await self.shelf.put(position, last, dict(self.schedule), dict(self.dormant))
         except Exception as exc:  # the shelf is a cache: the watcher goes on without it
+            DEADLINE_SHELVING_FAILURES.inc()
             log.warning("deadline_watcher_not_shelved", error=repr(exc)[:500])
             return
         self._shelved = (position, began)

@@ -64,6 +64,11 @@ DEADLINE_WATCHER_BEHIND = Gauge(
 DEADLINE_CHECK_FAILURES = Counter(
     "levee_deadline_check_failures", "Deadline looks at a complaint that raised (retried later)"
 )
+DEADLINE_SHELVING_FAILURES = Counter(
+    "levee_deadline_watcher_shelving_failures",
+    "Shelvings of dispatch's deadline schedule that failed (tried again a minute later): while they fail, a "
+    "restart folds more of the stream before it looks at deadlines again",
+)
 BOARD_SECONDS = Histogram(
     "levee_board_compute_seconds",
     "Seconds the command board's queries took; the count is how many boards were computed",

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import nats.errors
 import pytest
+from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from events.complaint import Complaint
@@ -165,9 +166,12 @@ async def test_a_torn_shelf_is_not_used_and_a_half_written_one_leaves_the_last_w
         return await put(key, value, **kwargs)
 
     shelf.kv.put = head_never_written  # type: ignore[method-assign]
+    failures = REGISTRY.get_sample_value("levee_deadline_watcher_shelving_failures_total") or 0
     with capture_logs() as logs:
         await first.shelve()
     assert any(line["event"] == "deadline_watcher_not_shelved" for line in logs)
+    # Counted, for the alert (deploy/prometheus: LeveeDeadlineShelvingFailing).
+    assert REGISTRY.get_sample_value("levee_deadline_watcher_shelving_failures_total") == failures + 1
     assert await shelf.get() == whole
 
     # A chunk of the shelf in use overwritten: its checksum refuses it, and the restart folds from the start.
