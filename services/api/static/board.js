@@ -493,7 +493,7 @@ async function mergeChosen() {
   const into = $("merge-into").value, sources = merging.filter((s) => s.id !== into);
   const target = incidentName(into) || $("merge-into").selectedOptions[0]?.textContent || into;
   const merged = [];
-  let moving = 0, intoTitle = target, source = null;
+  let moving = 0, intoTitle = target, source = null, replayed = "";
   try {
     for (source of sources) { // one at a time: a refusal stops the rest, and says which were merged
       const answer = await api(`/api/v1/incidents/${source.id}/merge`, {
@@ -502,8 +502,9 @@ async function mergeChosen() {
       merged.push(source.title);
       moving += answer.moving;
       intoTitle = answer.into.title;
+      replayed = replayed || replayedNote(answer);
     }
-    say($("incidents-message"), `${merged.join(" · ")}: 已并入 merged into ${intoTitle}（${moving} 件工单移入 complaints moving）`, "ok");
+    say($("incidents-message"), `${merged.join(" · ")}: 已并入 merged into ${intoTitle}（${moving} 件工单移入 complaints moving）${replayed}`, "ok");
     $("merge").hidden = true;
     merging = null;
     refresh();

@@ -177,7 +177,7 @@ async function bulk(incident, action, extra) {
   try {
     const answer = await api(`/api/v1/incidents/${incident.id}/department-actions`, { method: "POST", body: { action, ...extra } });
     const [zh, en] = DONE[action];
-    say($("message"), `${incident.title}: ${zh} ${answer.acted} 件 — ${answer.acted} ${en}${skippedText(answer.skipped)}`, "ok");
+    say($("message"), `${incident.title}: ${zh} ${answer.acted} 件 — ${answer.acted} ${en}${skippedText(answer.skipped)}${replayedNote(answer)}`, "ok");
     return true;
   } catch (error) {
     const done = error.problem && error.problem.acted ? `（已完成 ${error.problem.acted} 件 ${error.problem.acted} done; 重试处理其余 try again for the rest）` : "";
