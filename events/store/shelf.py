@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,9 @@ from nats.aio.client import Client as NATS
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.js.kv import KeyValue
 
-from events.store.errors import StoreUnavailable
+from events.store.errors import StoreError, StoreUnavailable
+from events.store.jetstream import JetStreamEventStore
+from events.store.records import StoredMessage
 from events.store.stream import StreamSpec
 
 log = structlog.get_logger(__name__)
@@ -39,6 +42,7 @@ log = structlog.get_logger(__name__)
 CHUNK_BYTES = 512 * 1024  # well under the 1 MB max_payload of every config in deploy/nats
 _SLOTS = ("a", "b")
 _EXISTS_WITH_OTHER_CONFIG = 10058  # JetStream: stream name already in use with a different configuration
+READ_TRIES = 3  # ticks a shelf that does not answer (while the stream does) is asked before folding anyway
 _UNREACHABLE = (
     nats.errors.TimeoutError,
     nats.errors.NoServersError,
@@ -172,6 +176,105 @@ def bucket_config(bucket: str, replicas: int) -> StreamConfig:
         max_msg_size=CHUNK_BYTES, discard=DiscardPolicy.NEW, allow_direct=True, allow_rollup_hdrs=False,
         deny_delete=True, deny_purge=True, duplicate_window=120.0,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Folded:
+    position: int  # the last stream sequence the fold took in
+    last: str  # that message's identity (`identity`)
+    data: bytes
+
+
+class FoldShelf:
+    """A reader's fold of the stream on its shelf: the shelved fold when it may be used, and shelving one.
+
+    It may be used only when the same code and data folded it from this very stream (`fingerprint`, of the
+    stream's creation time: the reader's own, its code's sources among it) and the stream still holds the
+    message it was folded to: otherwise its state could differ from what folding the stream from the start
+    gives. Each "no" is logged as `<reader>_folds_from_start` with why.
+    """
+
+    def __init__(
+        self, shelf: Shelf, store: JetStreamEventStore, *, fingerprint: Callable[[str], str], reader: str
+    ) -> None:
+        self.shelf, self.store, self.reader = shelf, store, reader
+        self._fingerprint_of, self._fingerprint = fingerprint, ""
+        self._failures = 0  # reads of the shelf that went unanswered
+
+    async def restore(self) -> Folded | None:
+        """The shelved fold, or None (logged why) when the reader must fold from the start. StoreUnavailable
+        while the stream does not answer, or the shelf (READ_TRIES times): the caller asks again later."""
+        try:  # the stream first: its outage is the caller's to wait out
+            expected = await self._expected()
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            return self.from_start("the stream's info is unreadable", error=str(exc))
+        try:
+            shelved = await self.shelf.get()
+        except Exception as exc:  # refused, unreadable or not answering: a cache, the stream has it all
+            self._failures += 1
+            if isinstance(exc, StoreUnavailable) and self._failures < READ_TRIES:
+                raise
+            return self.from_start("the shelf does not answer", error=repr(exc)[:500], level="warning")
+        if shelved is None:
+            return self.from_start("nothing shelved yet")
+        if shelved.meta.get("fingerprint") != expected:
+            return self.from_start("shelved by other code or data, or for another stream")
+        try:
+            position, last = int(shelved.meta["position"]), str(shelved.meta["last"])
+        except (KeyError, TypeError, ValueError) as exc:
+            return self.from_start("the shelf's head is unreadable", error=repr(exc), level="warning")
+        # The stream must still hold what the shelf folded: after a restore of the stream from an older copy (or
+        # a loss of its end) the shelf would be ahead of it, and what was written since would go unread.
+        try:
+            there = await self.store.message_at(position)
+        except StoreUnavailable:
+            raise
+        except StoreError as exc:
+            return self.from_start(
+                "the stream's message at the shelf's position is unreadable", error=str(exc)
+            )
+        if identity(there) != last:
+            return self.from_start(
+                "the stream no longer holds the message the shelf was folded to", position=position,
+                level="warning",
+            )  # fmt: skip
+        return Folded(position, last, shelved.data)
+
+    async def put(self, position: int, last: str, data: bytes) -> None:
+        """Shelve the fold up to `position` (whose message is `last`)."""
+        await self.shelf.put(
+            data, {"position": position, "last": last, "fingerprint": await self._expected()}
+        )
+
+    def from_start(self, why: str, *, level: str = "info", **fields: Any) -> Folded | None:
+        """None, the answer that the reader folds from the start, said with why."""
+        getattr(log, level)(f"{self.reader}_folds_from_start", why=why, **fields)
+        return None
+
+    async def _expected(self) -> str:
+        if not self._fingerprint:
+            self._fingerprint = self._fingerprint_of(await self.store.stream_created())
+        return self._fingerprint
+
+
+def identity(message: StoredMessage | None) -> str | None:
+    """What tells the message at a position from any other: its subject and a hash of its data."""
+    if message is None:
+        return None
+    return f"{message.subject} {hashlib.sha256(message.data).hexdigest()[:32]}"
+
+
+async def open_or_none(nc: NATS, spec: StreamSpec, owner: str, *, timeout: float = 5.0) -> Shelf | None:
+    """The owner's shelf; None (logged) when NATS refuses it, e.g. credentials from before shelves or a bucket
+    it cannot trust: the reader then folds the whole stream at every start, as it did before shelves."""
+    try:
+        return await Shelf.open(nc, spec, owner, timeout=timeout)
+    except Exception as exc:  # a cache: the reader runs without one
+        log.warning("shelf_unavailable", owner=owner, error=repr(exc)[:500],
+                    consequence="each start folds the whole stream")  # fmt: skip
+        return None
 
 
 class ShelfRefused(Exception):

@@ -21,7 +21,7 @@ from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from events.store.connection import connect_nats
 from events.store.read_window import SIDE_READER_WINDOW
-from events.store.shelf import Shelf
+from events.store.shelf import Shelf, open_or_none
 from events.store.stream import StreamSpec, ensure_stream
 from services.dispatch import handlers
 from services.dispatch.command_queue import with_command_queue
@@ -69,14 +69,9 @@ def build(
 
 
 async def open_shelf(nc: NATS, spec: StreamSpec, *, timeout: float = 5.0) -> Shelf | None:
-    """The deadline watcher's shelf; None (logged) when NATS refuses it, e.g. credentials from before shelves:
-    the watcher then folds the whole stream at every start, as it did before."""
-    try:
-        return await Shelf.open(nc, spec, SHELF_OWNER, timeout=timeout)
-    except Exception as exc:  # a cache: dispatch runs without one
-        log.warning("deadline_shelf_unavailable", error=repr(exc)[:500],
-                    consequence="each start folds the whole stream before watching deadlines")  # fmt: skip
-        return None
+    """The deadline watcher's shelf, or None (logged `shelf_unavailable`): it then folds the whole stream at
+    every start, as it did before shelves."""
+    return await open_or_none(nc, spec, SHELF_OWNER, timeout=timeout)
 
 
 def routing_file(settings: Settings) -> Path | None:

@@ -23,24 +23,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import structlog
-
 import events.complaint
 import events.deadlines
 import events.mapper
 from events.deadlines import Deadline, DeadlineState
 from events.reference import Reference
-from events.store import JetStreamEventStore, StoreError, StoreUnavailable
-from events.store.records import StoredMessage
-from events.store.shelf import Shelf
-
-log = structlog.get_logger(__name__)
+from events.store import JetStreamEventStore
+from events.store.shelf import FoldShelf, Shelf
 
 FORMAT = 1
-
-
-# Ticks a shelf that does not answer (while the stream does) is asked before the watcher folds anyway.
-SHELF_READ_TRIES = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,62 +43,31 @@ class Schedule:
 @dataclasses.dataclass(frozen=True)
 class Restored:
     position: int  # the last stream sequence folded in
-    last: str  # that message's identity (`identity`)
+    last: str  # that message's identity (events.store.shelf.identity)
     schedule: Schedule
 
 
 class ScheduleShelf:
-    """The watcher's side of its shelf: the shelved schedule if it may be used, and shelving one."""
+    """The watcher's side of its shelf (events.store.shelf.FoldShelf): the shelved schedule if it may be used,
+    and shelving one."""
 
     def __init__(self, shelf: Shelf, store: JetStreamEventStore, reference: Reference) -> None:
-        self.shelf, self.store, self.reference = shelf, store, reference
-        self._fingerprint: str | None = None
-        self._failures = 0  # reads of the shelf that went unanswered
+        self.fold = FoldShelf(
+            shelf, store, fingerprint=functools.partial(fingerprint, reference), reader="deadline_watcher"
+        )
 
     async def restore(self) -> Restored | None:
-        """The shelved schedule when these rules folded it from this stream as it still is; None (logged why)
-        when the watcher must fold from the start. StoreUnavailable while the stream does not answer, or the
-        shelf (SHELF_READ_TRIES times): the run loop waits and the next tick asks again."""
-        try:  # the stream first: its outage is the run loop's to wait out
-            expected = await self._expected()
-        except StoreUnavailable:
-            raise
-        except StoreError as exc:
-            return _from_start("the stream's info is unreadable", error=str(exc))
+        """The shelved schedule, or None (logged why) when the watcher must fold from the start; StoreUnavailable
+        while the stream (or the shelf, a few times) does not answer."""
+        folded = await self.fold.restore()
+        if folded is None:
+            return None
         try:
-            shelved = await self.shelf.get()
-        except Exception as exc:  # refused, unreadable or not answering: a cache, the stream has it all
-            self._failures += 1
-            if isinstance(exc, StoreUnavailable) and self._failures < SHELF_READ_TRIES:
-                raise
-            return _from_start("the shelf does not answer", error=repr(exc)[:500], level="warning")
-        if shelved is None:
-            return _from_start("nothing shelved yet")
-        if shelved.meta.get("fingerprint") != expected:
-            return _from_start("shelved by other deadline rules or lengths, or for another stream")
-        try:
-            position, last = int(shelved.meta["position"]), str(shelved.meta["last"])
-        except (KeyError, TypeError, ValueError) as exc:
-            return _from_start("the shelf's head is unreadable", error=repr(exc), level="warning")
-        # The stream must still hold what the shelf folded: after a restore of the stream from an older copy (or
-        # a loss of its end) the shelf would be ahead of it, and complaints written since would go unwatched.
-        try:
-            there = await self.store.message_at(position)
-        except StoreUnavailable:
-            raise
-        except StoreError as exc:
-            return _from_start("the stream's message at the shelf's position is unreadable", error=str(exc))
-        if identity(there) != last:
-            return _from_start(
-                "the stream no longer holds the message the shelf was folded to",
-                position=position,
-                level="warning",
-            )
-        try:
-            schedule = await asyncio.to_thread(decode, shelved.data)
+            schedule = await asyncio.to_thread(decode, folded.data)
         except (ValueError, KeyError, TypeError) as exc:
-            return _from_start("the shelved schedule is unreadable", error=repr(exc), level="warning")
-        return Restored(position, last, schedule)
+            self.fold.from_start("the shelved schedule is unreadable", error=repr(exc), level="warning")
+            return None
+        return Restored(folded.position, folded.last, schedule)
 
     async def put(
         self,
@@ -119,28 +79,8 @@ class ScheduleShelf:
         """Shelve the schedule folded to `position` (whose message is `last`); its size in bytes. Encoded off
         the loop (json holds the GIL, so the loop still waits some: 0.2 s at most at 100,000 cases)."""
         data = await asyncio.to_thread(encode, schedule, dormant)
-        await self.shelf.put(
-            data, {"position": position, "last": last, "fingerprint": await self._expected()}
-        )
+        await self.fold.put(position, last, data)
         return len(data)
-
-    async def _expected(self) -> str:
-        if self._fingerprint is None:
-            self._fingerprint = fingerprint(self.reference, await self.store.stream_created())
-        return self._fingerprint
-
-
-def _from_start(why: str, *, level: str = "info", **fields: Any) -> Restored | None:
-    """None, the answer that the watcher folds from the start, said with why."""
-    getattr(log, level)("deadline_watcher_folds_from_start", why=why, **fields)
-    return None
-
-
-def identity(message: StoredMessage | None) -> str | None:
-    """What tells the message at a position from any other: its subject and a hash of its data."""
-    if message is None:
-        return None
-    return f"{message.subject} {hashlib.sha256(message.data).hexdigest()[:32]}"
 
 
 def fingerprint(reference: Reference, stream_created: str) -> str:

@@ -36,8 +36,8 @@ from events.reference import Reference, load_reference
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreError, StoreUnavailable
 from events.store.aggregates import TOPIC, AggregateStore
 from events.store.records import StoredMessage
-from events.store.shelf import Shelf
-from services.dispatch.deadline_shelf import ScheduleShelf, identity
+from events.store.shelf import Shelf, identity
+from services.dispatch.deadline_shelf import ScheduleShelf
 from services.dispatch.timeline import escalations_due
 from services.runtime.metrics import (
     DEADLINE_CHECK_FAILURES,
@@ -100,7 +100,9 @@ class DeadlineWatcher:
         self._topics = frozenset(get_topic(cls) for cls in DEADLINE_EVENTS)
         self._restored = shelf is None  # the shelf is read once, before the first fold
         self._shelved: tuple[int, float] = (0, float("-inf"))  # the position last shelved, and when
-        self._last: str | None = None  # the identity of the message at `position` (deadline_shelf.identity)
+        self._last: str | None = (
+            None  # the identity of the message at `position` (events.store.shelf.identity)
+        )
 
     async def run(self, stop: asyncio.Event, *, interval: float = 1.0) -> None:
         log.info("deadline_watcher_started")

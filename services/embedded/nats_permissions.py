@@ -3,7 +3,7 @@
 Every service may read the stream (direct get, stream info) and get replies on its inbox; the workers and the
 projector may also read it through an ephemeral consumer of their own. Writers may append events; each
 worker may move only its own tracking and dead-letter subjects (and record what came of a retry request), and
-dispatch keeps its deadline schedule on a shelf; the API may ask each worker to retry a dead letter
+dispatch and notices keep a fold of theirs on a shelf; the API may ask each worker to retry a dead letter
 (`<prefix>.dlq.<worker>.retry`) and nothing else of theirs; the projector and the board read only. A leaked API credential therefore cannot rewind a worker's
 position or forge its dead letters or their outcomes.
 
@@ -21,6 +21,8 @@ from typing import Any
 from events.store.shelf import bucket_name
 from events.store.stream import StreamSpec
 from services.runtime.tracking import WORKERS
+
+SHELVING_WORKERS = ("dispatch", "notices")  # the workers that keep a fold on a shelf
 
 
 def publish_permissions(spec: StreamSpec) -> dict[str, list[str]]:
@@ -42,14 +44,15 @@ def publish_permissions(spec: StreamSpec) -> dict[str, list[str]]:
         f"$JS.API.CONSUMER.DELETE.{spec.name}.*",
     ]
     events = f"{spec.prefix}.ev.>"
-    # Dispatch's shelf (events/store/shelf.py): the bucket made if missing, and its own keys written and read.
-    # Only the shelf's one user may make the bucket: whoever makes it sets its config (rollups, transforms).
+    # The shelves of dispatch and notices (events/store/shelf.py): the bucket made if missing (the one who makes
+    # it sets its config: a shelf refuses one with rollups or transforms), and its own keys written and read.
     bucket = bucket_name(spec)
     shelves = {
-        "dispatch": [
-            f"$JS.API.STREAM.CREATE.KV_{bucket}", f"$JS.API.STREAM.INFO.KV_{bucket}", f"$KV.{bucket}.dispatch.>",
-            f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.dispatch.>",
-        ],
+        worker: [
+            f"$JS.API.STREAM.CREATE.KV_{bucket}", f"$JS.API.STREAM.INFO.KV_{bucket}", f"$KV.{bucket}.{worker}.>",
+            f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.{worker}.>",
+        ]
+        for worker in SHELVING_WORKERS
     }  # fmt: skip
 
     allowed = {

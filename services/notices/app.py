@@ -23,6 +23,7 @@ from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from events.store.connection import connect_nats
 from events.store.read_window import SIDE_READER_WINDOW
+from events.store.shelf import Shelf, open_or_none
 from events.store.stream import ensure_stream
 from services.notices import handlers
 from services.notices.scheduler import SummaryScheduler
@@ -35,6 +36,7 @@ from services.settings import Settings, SettingsError
 log = structlog.get_logger(__name__)
 
 WORKER_NAME = "notices"
+SHELF_OWNER = f"{WORKER_NAME}.summaries"  # the summary scheduler's fold between runs
 
 
 def handler_table(
@@ -65,6 +67,7 @@ def build(
     policy: SummaryPolicy | None = None,
     reference: Reference | None = None,
     clock: Clock = utc_now,
+    shelf: Shelf | None = None,
 ) -> tuple[Worker, SummaryScheduler]:
     reference = reference or load_reference()
     policy = policy or SummaryPolicy(tz=reference.area.tz)  # the city of the reference data given
@@ -91,6 +94,7 @@ def build(
         reference=reference,
         memo=memo,
         drafts=drafts,
+        shelf=shelf,
     )
     return worker, scheduler
 
@@ -107,6 +111,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         worker, scheduler = build(
             JetStreamEventStore(nc, spec, read_window=SIDE_READER_WINDOW, health=write_health()),
             reference=load_reference(settings.reference_file),
+            shelf=await open_or_none(nc, spec, SHELF_OWNER),
         )
         log.info("notices_started")
         await asyncio.gather(worker.run(stop), scheduler.run(stop))

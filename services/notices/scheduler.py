@@ -1,8 +1,9 @@
 """Scheduled progress summaries: one draft per active incident per period, on a clock tests can move.
 
-Which incidents are active, and each active incident itself, are a fold of the stream, read from the start by
-every new instance (memory only, rebuilt on restart): a tick reads no incident's history, except that of an
-incident made active again after it was resolved. What stops a duplicate is not that memory: the draft's id
+Which incidents are active, and each active incident itself, are a fold of the stream, read from the start by a
+new instance, or from where its shelf says (summary_shelf.py: the active incidents and the drafts index, each
+active incident then read once at the next tick): a tick reads no incident's history, except that of an
+incident made active again after it was resolved, or not held since a restart. What stops a duplicate is not that memory: the draft's id
 is derived from the incident and the period, and a new aggregate's subject must be empty, so a second save
 of the same draft is refused.
 An incident with fewer linked complaints than the policy's minimum gets no scheduled draft (press may write
@@ -23,6 +24,8 @@ from events.incident import Incident, IncidentDeclared, IncidentMerged, Incident
 from events.reference import Reference
 from events.store import ConcurrencyConflict, JetStreamEventStore, StoreUnavailable
 from events.store.aggregates import TOPIC, AggregateStore
+from events.store.shelf import FoldShelf, Shelf, identity
+from services.notices import summary_shelf
 from services.notices.drafting import incident_figures, summary_notice
 from services.notices.summary import FactsMemo, SummaryPolicy, slot_occasion, summary_notice_id
 from services.notices.superseding import SummaryDrafts
@@ -35,6 +38,11 @@ INCIDENT_TOPICS = frozenset(
     get_topic(cls) for cls in (IncidentDeclared, IncidentStatusUpdated, IncidentMerged)
 )
 INCIDENT_PREFIX = get_topic(Incident).partition(":")[0] + ":"  # every event of an incident
+# Shelved as dispatch's deadline watcher shelves (services/dispatch/deadlines.py): once this many messages were
+# folded since the last time, at most once a minute, and at a stop.
+SHELVE_AFTER_MESSAGES = 20_000
+SHELVE_EVERY_SECONDS = 60.0
+SHELVE_AT_STOP_SECONDS = 10.0
 
 
 class SummaryScheduler:
@@ -48,7 +56,17 @@ class SummaryScheduler:
         reference: Reference,
         memo: FactsMemo | None = None,
         drafts: SummaryDrafts | None = None,
+        shelf: Shelf | None = None,
     ) -> None:
+        # Where the fold is kept between runs (summary_shelf.py); None: every start folds from the start.
+        self.shelf = (
+            None
+            if shelf is None
+            else FoldShelf(shelf, store, fingerprint=summary_shelf.fingerprint, reader="summary_scheduler")
+        )
+        self._restored = shelf is None
+        self._last: str | None = None  # the identity of the message at `position`
+        self._shelved: tuple[int, float] = (0, float("-inf"))  # the position last shelved, and when
         self.memo = memo
         self.drafts = drafts
         self.store = store
@@ -84,10 +102,59 @@ class SummaryScheduler:
             except StoreUnavailable as exc:
                 log.warning("summary_scheduler_store_unavailable", error=str(exc))
                 wait = interval  # an outage is not asked about (nor logged) every second
+            else:
+                position, at = self._shelved
+                if (
+                    self.position - position >= SHELVE_AFTER_MESSAGES
+                    and loop.time() - at >= SHELVE_EVERY_SECONDS
+                ):
+                    await self.shelve()
             try:
                 await asyncio.wait_for(stop.wait(), wait)
             except TimeoutError:
                 pass
+        if self._restored and self.position > self._shelved[0]:  # a planned restart starts where this stopped
+            try:
+                await asyncio.wait_for(self.shelve(), SHELVE_AT_STOP_SECONDS)
+            except TimeoutError:
+                log.warning(
+                    "summary_scheduler_not_shelved", why=f"not done in {SHELVE_AT_STOP_SECONDS:.0f} s"
+                )
+
+    async def shelve(self) -> None:
+        """Shelve the active incidents and the drafts index as folded now; a failure is logged, never raised."""
+        if self.shelf is None or self._last is None:
+            return
+        position, last = self.position, self._last
+        self._shelved = (self._shelved[0], asyncio.get_running_loop().time())  # a failure waits too
+        drafts_position, drafts = self.drafts.shelved() if self.drafts is not None else (0, {})
+        try:
+            await self.shelf.put(position, last, summary_shelf.encode(self.active, drafts_position, drafts))
+        except Exception as exc:  # a cache: the scheduler goes on without it
+            log.warning("summary_scheduler_not_shelved", error=repr(exc)[:500])
+            return
+        self._shelved = (position, asyncio.get_running_loop().time())
+        log.info("summary_scheduler_shelved", position=position, active=len(self.active))
+
+    async def _restore(self) -> None:
+        """Start from the shelved fold when it may be used, else from the start; once (a stream outage leaves it
+        to the next call). The active incidents are read at the next tick."""
+        if self._restored or self.shelf is None:
+            return
+        folded = await self.shelf.restore()
+        self._restored = True
+        if folded is None:
+            return
+        try:
+            restored = summary_shelf.decode(folded.data)
+        except ValueError as exc:
+            self.shelf.from_start("the shelved fold is unreadable", error=repr(exc), level="warning")
+            return
+        self.position, self._last, self.active = folded.position, folded.last, restored.active
+        if self.drafts is not None:
+            self.drafts.restore(restored.drafts_position, restored.drafts)
+        self._shelved = (self.position, asyncio.get_running_loop().time())
+        log.info("summary_scheduler_restored", position=self.position, active=len(self.active))
 
     async def tick(self) -> int:
         """Fold what is new, then draft this period's summary for each active incident lacking one."""
@@ -113,7 +180,9 @@ class SummaryScheduler:
         return drafted
 
     async def catch_up(self) -> None:
+        await self._restore()
         while messages := await self.store.read(after_seq=self.position, limit=1000):
+            self._last = identity(messages[-1])
             for message in messages:
                 self.position = message.seq
                 if self.drafts is not None:

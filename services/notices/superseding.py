@@ -2,8 +2,9 @@
 the older ones still waiting for approval (``handlers.on_notice_drafted``): press and command see one current
 draft per incident, not "2 reports received" next to "450 reports received".
 
-A fold of the stream kept in memory, like the scheduler's active incidents: every new instance folds from
-the start, and the scheduler's reading feeds it too. Each draft is kept with its stream position, so "the
+A fold of the stream kept in memory, like the scheduler's active incidents: a new instance starts from the
+scheduler's shelf (services/notices/summary_shelf.py) or folds from the start, and the scheduler's reading
+feeds it too. Each draft is kept with its stream position, so "the
 drafts older than this one" has one answer whichever batch asks, and a redone batch withdraws the same
 drafts. The withdrawal happens once because the worker commits it with its tracking record; a draft already
 withdrawn (or approved, or revised by a person) is no longer one to withdraw, so asking again changes nothing.
@@ -70,6 +71,18 @@ class SummaryDrafts:
         """The service's drafts of the incident stored before `position`, oldest first."""
         drafts = self._by_incident.get(incident_id, {})
         return [n for n, seq in sorted(drafts.items(), key=lambda item: item[1]) if seq < position]
+
+    def shelved(self) -> tuple[int, dict[UUID, dict[UUID, int]]]:
+        """Its position and a copy of the index, to shelve (services/notices/summary_shelf.py)."""
+        return self.position, {incident: dict(drafts) for incident, drafts in self._by_incident.items()}
+
+    def restore(self, position: int, by_incident: dict[UUID, dict[UUID, int]]) -> bool:
+        """Take a shelved index, unless this one is folded as far already (the worker may have folded it
+        meanwhile); whether it was taken."""
+        if position <= self.position:
+            return False
+        self.position, self._by_incident = position, by_incident
+        return True
 
     def forget(self, incident_id: UUID, notice_id: UUID) -> None:
         """A draft that can never be withdrawn again (approved, revised by a person, cancelled, published)."""

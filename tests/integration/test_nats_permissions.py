@@ -18,6 +18,7 @@ from events.store.stream import StreamSpec, ensure_stream
 from services.dispatch.app import SHELF_OWNER, open_shelf
 from services.embedded.nats_permissions import authorization_block, publish_permissions
 from services.embedded.nats_server import NatsServer
+from services.notices.app import SHELF_OWNER as NOTICES_SHELF
 
 SPEC = StreamSpec()
 PASSWORDS = {user: uuid.uuid4().hex for user in publish_permissions(SPEC)}
@@ -128,7 +129,7 @@ async def test_the_api_makes_no_consumer_and_its_reads_fall_back_to_direct_gets(
     assert cursor.name is None  # refused: the API has no business with consumers
 
 
-async def test_dispatch_keeps_its_shelf_and_no_other_worker_can_make_write_or_read_it(
+async def test_dispatch_keeps_its_shelf_and_no_other_user_can_write_or_read_it(
     stores: dict[str, JetStreamEventStore],
 ) -> None:
     dispatch = await open_shelf(stores["dispatch"].nc, SPEC, timeout=1.0)  # makes the bucket
@@ -137,15 +138,25 @@ async def test_dispatch_keeps_its_shelf_and_no_other_worker_can_make_write_or_re
     shelved = await dispatch.get()
     assert shelved is not None and shelved.data == b"the schedule"
     bucket = bucket_name(SPEC)
-    for worker in ("triage", "notices"):
-        js = stores[worker].nc.jetstream(timeout=1.0)
-        # Not make the bucket (whoever makes it sets its config: a review made it first with rollups, or a
-        # transform into dispatch's keys, and forged dispatch's shelf), nor write or read under any name.
-        with pytest.raises((StoreUnavailable, nats.errors.TimeoutError)):
-            await Shelf.open(stores[worker].nc, SPEC, SHELF_OWNER, timeout=1.0)
-        for subject in (f"$KV.{bucket}.dispatch.deadlines.head", f"$KV.{bucket}.{worker}.x"):
-            with pytest.raises((nats.js.errors.APIError, nats.errors.TimeoutError)):
-                await js.publish(subject, b"forged", headers={"Nats-Rollup": "all"})
+    triage_js = stores["triage"].nc.jetstream(timeout=1.0)
+    notices_js = stores["notices"].nc.jetstream(timeout=1.0)
+    # Triage may not make the bucket (whoever makes it sets its config: a review made it first with rollups, or a
+    # transform into dispatch's keys, and forged dispatch's shelf), nor write or read under any name.
+    with pytest.raises((StoreUnavailable, nats.errors.TimeoutError)):
+        await Shelf.open(stores["triage"].nc, SPEC, SHELF_OWNER, timeout=1.0)
+    for subject in (f"$KV.{bucket}.dispatch.deadlines.head", f"$KV.{bucket}.triage.x"):
+        with pytest.raises((nats.js.errors.APIError, nats.errors.TimeoutError)):
+            await triage_js.publish(subject, b"forged", headers={"Nats-Rollup": "all"})
+    # Notices keeps a shelf of its own there: its keys only, and no rollup through them.
+    notices = await Shelf.open(stores["notices"].nc, SPEC, NOTICES_SHELF, timeout=1.0)
+    await notices.put(b"the summaries", {"position": 1})
+    assert (await notices.get()) is not None
+    for subject, headers in ((f"$KV.{bucket}.dispatch.deadlines.head", {}),
+                             (f"$KV.{bucket}.notices.x", {"Nats-Rollup": "all"})):  # fmt: skip
+        with pytest.raises((nats.js.errors.APIError, nats.errors.TimeoutError)):
+            await notices_js.publish(subject, b"forged", headers=headers)
+    with pytest.raises(StoreUnavailable):
+        await Shelf(notices.kv, SHELF_OWNER).get()  # dispatch's keys, through notices' credentials
     assert (await dispatch.get()) == shelved
 
 
@@ -155,4 +166,4 @@ async def test_dispatch_runs_without_a_shelf_when_its_credentials_allow_none(
     """Credentials from before shelves (here the API's, which have none): dispatch logs it and goes on."""
     with capture_logs() as logs:
         assert await open_shelf(stores["api"].nc, SPEC, timeout=1.0) is None
-    assert "deadline_shelf_unavailable" in [line["event"] for line in logs]
+    assert "shelf_unavailable" in [line["event"] for line in logs]

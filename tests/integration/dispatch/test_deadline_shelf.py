@@ -18,9 +18,9 @@ from events.complaint import Complaint
 from events.mapper import make_mapper
 from events.reference import Reference, load_reference
 from events.store import JetStreamEventStore, StoreUnavailable
+from events.store import shelf as shelf_module
 from events.store.aggregates import AggregateStore
 from events.store.shelf import Shelf, bucket_config, bucket_name
-from services.dispatch import deadline_shelf
 from services.dispatch.app import SHELF_OWNER, build, open_shelf
 from services.dispatch.deadlines import WATCHER, DeadlineWatcher
 from tests.integration.dispatch.test_dispatch_service import (
@@ -237,7 +237,7 @@ async def test_a_shelf_that_does_not_answer_is_given_up_and_the_watcher_folds(
 
     shelf.get = not_answering  # type: ignore[method-assign,assignment]
     blind = watcher(store, clock, shelf)
-    for _ in range(deadline_shelf.SHELF_READ_TRIES - 1):
+    for _ in range(shelf_module.READ_TRIES - 1):
         with pytest.raises(StoreUnavailable):
             await blind.tick()
     with capture_logs() as logs:
@@ -268,7 +268,7 @@ async def test_a_bucket_whose_config_lets_a_message_wipe_others_is_not_used(
     await store.nc.jetstream().create_key_value(bucket=bucket_name(store.spec), history=1)
     with capture_logs() as logs:
         assert await open_shelf(store.nc, store.spec) is None
-    [refused] = [line for line in logs if line["event"] == "deadline_shelf_unavailable"]
+    [refused] = [line for line in logs if line["event"] == "shelf_unavailable"]
     assert "allows rollups" in refused["error"]
 
 
