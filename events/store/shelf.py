@@ -83,11 +83,11 @@ class Shelf:
                 if exc.err_code != _EXISTS_WITH_OTHER_CONFIG:
                     raise
                 # Made by an older version, or before the stream's replicas changed: used as it is, unless its
-                # config lets a message rewrite or wipe other keys (rollups, transforms, sources).
+                # config lets a message rewrite, wipe or age out other keys (rollups, limits, transforms).
                 config = (await js.stream_info(f"KV_{bucket}")).config
                 if unsafe := _unsafe(config, bucket):
                     raise ShelfRefused(
-                        f"the bucket {bucket} {unsafe}: delete it (dispatch makes it anew)"
+                        f"the bucket {bucket} {unsafe}: delete it (the next start makes it anew)"
                     ) from None
                 log.info("shelf_bucket_config_differs", bucket=bucket, error=exc.description)
             kv = await js.key_value(bucket)
@@ -282,13 +282,17 @@ class ShelfRefused(Exception):
 
 
 def _unsafe(config: StreamConfig, bucket: str) -> str | None:
-    """Why a bucket's existing config cannot hold a shelf, or None."""
+    """Why a bucket's existing config cannot hold a shelf, or None. Whoever made it set its config: one owner's
+    writes must not be able to wipe, expire or rewrite another's keys (rollups, limits, transforms)."""
     if config.allow_rollup_hdrs:
         return "allows rollups (a message may wipe the other keys)"
     if config.subject_transform or config.sources or config.mirror or config.republish:
         return "transforms, sources or republishes its messages"
     if config.subjects != [f"$KV.{bucket}.>"] or not config.allow_direct:
         return "has other subjects, or no direct gets"
+    limits = (config.max_msgs, config.max_bytes, config.max_age, config.max_msgs_per_subject)
+    if any(limit not in (None, -1, 0) for limit in limits[:3]) or limits[3] != 1:
+        return "has limits that would drop one owner's keys for another's writes (or age them out)"
     return None
 
 

@@ -67,6 +67,7 @@ class SummaryScheduler:
         self._restored = shelf is None
         self._last: str | None = None  # the identity of the message at `position`
         self._shelved: tuple[int, float] = (0, float("-inf"))  # the position last shelved, and when
+        self._seen: dict[UUID, int] = {}  # incidents not held: the last position of theirs this fold read
         self.memo = memo
         self.drafts = drafts
         self.store = store
@@ -127,9 +128,11 @@ class SummaryScheduler:
             return
         position, last = self.position, self._last
         self._shelved = (self._shelved[0], asyncio.get_running_loop().time())  # a failure waits too
-        drafts_position, drafts = self.drafts.shelved() if self.drafts is not None else (0, {})
+        # The drafts index as of the same position (the worker may have folded it further): the stream is checked
+        # at that position only, so nothing after it may be taken on trust.
+        drafts = self.drafts.shelved(upto=position) if self.drafts is not None else {}
         try:
-            await self.shelf.put(position, last, summary_shelf.encode(self.active, drafts_position, drafts))
+            await self.shelf.put(position, last, summary_shelf.encode(self.active, position, drafts))
         except Exception as exc:  # a cache: the scheduler goes on without it
             log.warning("summary_scheduler_not_shelved", error=repr(exc)[:500])
             return
@@ -194,6 +197,8 @@ class SummaryScheduler:
                 if incident_id in self.failed:
                     continue
                 held = self.incidents.get(incident_id)
+                if held is None:
+                    self._seen[incident_id] = message.seq  # how far a later read of it must reach
                 if held is None and topic not in INCIDENT_TOPICS:
                     continue  # a link to an incident not held (resolved or merged): nothing to summarise
                 try:
@@ -227,8 +232,10 @@ class SummaryScheduler:
             self.active.add(incident_id)
 
     async def _load(self, incident_id: UUID) -> Incident:
-        """An active incident not held (made active again after it was resolved): its history, read once."""
-        incident = await self.repository.get(incident_id, Incident)
+        """An active incident not held (made active again after it was resolved, or since a restart from the
+        shelf): its history, read once, as far as this fold has seen it go (a replica a moment behind would
+        hand back fewer events, and the next one would not fold on)."""
+        incident = await self.repository.get(incident_id, Incident, at_least=self._seen.pop(incident_id, 0))
         self.incidents[incident_id] = incident
         return incident
 

@@ -29,7 +29,7 @@ Drafts = dict[UUID, dict[UUID, int]]  # incident -> the service's summary drafts
 @dataclass(frozen=True)
 class Summaries:
     active: set[UUID]
-    drafts_position: int  # the drafts index is folded up to here (it may run ahead of the scheduler)
+    drafts_position: int  # the drafts index is folded up to here (the scheduler's position when shelved)
     drafts: Drafts
 
 

@@ -72,9 +72,14 @@ class SummaryDrafts:
         drafts = self._by_incident.get(incident_id, {})
         return [n for n, seq in sorted(drafts.items(), key=lambda item: item[1]) if seq < position]
 
-    def shelved(self) -> tuple[int, dict[UUID, dict[UUID, int]]]:
-        """Its position and a copy of the index, to shelve (services/notices/summary_shelf.py)."""
-        return self.position, {incident: dict(drafts) for incident, drafts in self._by_incident.items()}
+    def shelved(self, *, upto: int) -> dict[UUID, dict[UUID, int]]:
+        """A copy of the index of the drafts stored up to position `upto`, to shelve (summary_shelf.py); only
+        called with `upto` at most the index's own position."""
+        copy = {
+            incident: {notice: seq for notice, seq in drafts.items() if seq <= upto}
+            for incident, drafts in self._by_incident.items()
+        }
+        return {incident: drafts for incident, drafts in copy.items() if drafts}
 
     def restore(self, position: int, by_incident: dict[UUID, dict[UUID, int]]) -> bool:
         """Take a shelved index, unless this one is folded as far already (the worker may have folded it

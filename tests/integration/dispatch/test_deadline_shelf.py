@@ -11,6 +11,7 @@ from uuid import UUID
 
 import nats.errors
 import pytest
+from nats.js.api import DiscardPolicy
 from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
@@ -302,3 +303,25 @@ async def test_an_outage_in_the_middle_of_a_restore_leaves_it_to_the_next_tick(
     assert [line["position"] for line in logs if line["event"] == "deadline_watcher_restored"] == [
         first.position
     ]
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        {"max_msgs": 3, "discard": DiscardPolicy.OLD},
+        {"max_age": 1.0, "duplicate_window": 1.0},
+        {"max_bytes": 4096},
+    ],
+    ids=["few messages, oldest dropped", "an age", "few bytes"],
+)
+async def test_a_bucket_whose_limits_would_drop_a_shelf_for_anothers_writes_is_not_used(
+    store: JetStreamEventStore, limits: dict[str, Any]
+) -> None:
+    """Made first by notices (which may make the bucket) with limits, its writes of its own keys could push
+    dispatch's out, or the shelf age away (found by a review)."""
+    config = bucket_config(bucket_name(store.spec), replicas=1)
+    await store.nc.jetstream().add_stream(dataclasses.replace(config, **limits))
+    with capture_logs() as logs:
+        assert await open_shelf(store.nc, store.spec) is None
+    [refused] = [line for line in logs if line["event"] == "shelf_unavailable"]
+    assert "limits" in refused["error"]
