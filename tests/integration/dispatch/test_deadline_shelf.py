@@ -30,18 +30,7 @@ from tests.integration.dispatch.test_dispatch_service import (
     escalations,
     new_complaint,
 )
-
-
-class ReadsCounted(JetStreamEventStore):
-    """The store as the watcher reads it, noting where each read of the stream started."""
-
-    def __init__(self, store: JetStreamEventStore) -> None:
-        super().__init__(store.nc, store.spec)
-        self.started_after: list[int] = []
-
-    async def read(self, *, after_seq: int, **kwargs: Any) -> Any:
-        self.started_after.append(after_seq)
-        return await super().read(after_seq=after_seq, **kwargs)
+from tests.support.reads import ReadsCounted
 
 
 async def a_varied_stream(store: JetStreamEventStore, clock: FakeClock) -> list[UUID]:

@@ -24,18 +24,7 @@ from tests.integration.notices.test_notices_service import (
     drain,
     incident_with_complaints,
 )
-
-
-class ReadsCounted(JetStreamEventStore):
-    """The store as the scheduler reads it, noting where each read of the stream started."""
-
-    def __init__(self, store: JetStreamEventStore) -> None:
-        super().__init__(store.nc, store.spec)
-        self.started_after: list[int] = []
-
-    async def read(self, *, after_seq: int, **kwargs: Any) -> Any:
-        self.started_after.append(after_seq)
-        return await super().read(after_seq=after_seq, **kwargs)
+from tests.support.reads import ReadsCounted
 
 
 async def scheduler(store: JetStreamEventStore, clock: FakeClock, *, shelved: bool) -> SummaryScheduler:
