@@ -54,12 +54,6 @@ MAX_SKIPPED_TICKS = 64  # a complaint that keeps failing is still looked at abou
 # Complaints looked at (read, decided, escalated) at once: one at a time, 469 deadlines that fell due while the
 # service was down took 7.5 s to escalate after its restart (16 ms each); thousands in a surge, over a minute.
 LOOKS_AT_ONCE = 16
-# The schedule is shelved once this many messages were folded since the last time, at most once a minute: a
-# restart then folds what a minute of a surge wrote (a fold reads some 40,000 messages a second) instead of
-# the whole stream. Below it, a restart's fold is short anyway.
-SHELVE_AFTER_MESSAGES = 20_000
-SHELVE_EVERY_SECONDS = 60.0
-SHELVE_AT_STOP_SECONDS = 10.0  # a stop waits this long at most for the last shelving
 __all__ = ["WATCHER", "DeadlineWatcher"]
 
 
@@ -99,7 +93,6 @@ class DeadlineWatcher:
         self.skipping: dict[UUID, int] = {}  # ticks still to skip before the next look
         self._topics = frozenset(get_topic(cls) for cls in DEADLINE_EVENTS)
         self._restored = shelf is None  # the shelf is read once, before the first fold
-        self._shelved: tuple[int, float] = (0, float("-inf"))  # the position last shelved, and when
         self._last: str | None = (
             None  # the identity of the message at `position` (events.store.shelf.identity)
         )
@@ -120,15 +113,11 @@ class DeadlineWatcher:
                     "deadline_watcher_store_unavailable", error=str(exc), failed=backoff.failed, retry_in=wait
                 )
             else:
-                await self._shelve_if_due()
+                if self.shelf is not None and self._caught_up and self.shelf.fold.due(self.position):
+                    await self.shelve()
             await wait_or_stop(stop, wait)
-        if (
-            self._caught_up and self.position > self._shelved[0]
-        ):  # a planned restart starts where this stopped
-            try:
-                await asyncio.wait_for(self.shelve(), SHELVE_AT_STOP_SECONDS)
-            except TimeoutError:
-                log.warning("deadline_watcher_not_shelved", why=f"not done in {SHELVE_AT_STOP_SECONDS:.0f} s")
+        if self.shelf is not None and self._caught_up:
+            await self.shelf.fold.at_stop(self.position, self.shelve)
 
     async def tick(self) -> int:
         """Fold what is new in the stream, then escalate what is due now; return how many escalations."""
@@ -173,7 +162,6 @@ class DeadlineWatcher:
             if count % 10_000 == 0:
                 await asyncio.sleep(0)  # the worker shares this loop
         self.dormant.update(restored.schedule.dormant)
-        self._shelved = (self.position, time.monotonic())
         log.info(
             "deadline_watcher_restored", position=self.position, watched=len(self.schedule),
             dormant=len(self.dormant), seconds=round(time.monotonic() - began, 2),
@@ -185,7 +173,6 @@ class DeadlineWatcher:
         if self.shelf is None or self._last is None:
             return
         position, last, began = self.position, self._last, time.monotonic()
-        self._shelved = (self._shelved[0], began)  # a failure waits out the interval too
         try:
             # The states are immutable: copies of the two maps are the schedule at `position`.
             size = await self.shelf.put(position, last, dict(self.schedule), dict(self.dormant))
@@ -193,19 +180,8 @@ class DeadlineWatcher:
             DEADLINE_SHELVING_FAILURES.inc()
             log.warning("deadline_watcher_not_shelved", error=repr(exc)[:500])
             return
-        self._shelved = (position, began)
         log.info("deadline_watcher_shelved", position=position, watched=len(self.schedule), bytes=size,
                  seconds=round(time.monotonic() - began, 2))  # fmt: skip
-
-    async def _shelve_if_due(self) -> None:
-        position, at = self._shelved
-        if (
-            self.shelf is not None
-            and self._caught_up
-            and self.position - position >= SHELVE_AFTER_MESSAGES
-            and time.monotonic() - at >= SHELVE_EVERY_SECONDS
-        ):
-            await self.shelve()
 
     async def _stream_end(self) -> int:
         """Where the first fold ends, for the gauge only: a stream that cannot say (StoreError) reads as 0."""

@@ -3,9 +3,9 @@
 Which incidents are active, and each active incident itself, are a fold of the stream, read from the start by a
 new instance, or from where its shelf says (summary_shelf.py: the active incidents and the drafts index, each
 active incident then read once at the next tick): a tick reads no incident's history, except that of an
-incident made active again after it was resolved, or not held since a restart. What stops a duplicate is not that memory: the draft's id
-is derived from the incident and the period, and a new aggregate's subject must be empty, so a second save
-of the same draft is refused.
+incident made active again after it was resolved, or not held since a restart. What stops a duplicate is not
+that memory: the draft's id is derived from the incident and the period, and a new aggregate's subject must be
+empty, so a second save of the same draft is refused.
 An incident with fewer linked complaints than the policy's minimum gets no scheduled draft (press may write
 one). The same reading feeds the index of the service's own drafts that the worker supersedes older ones by.
 """
@@ -38,11 +38,6 @@ INCIDENT_TOPICS = frozenset(
     get_topic(cls) for cls in (IncidentDeclared, IncidentStatusUpdated, IncidentMerged)
 )
 INCIDENT_PREFIX = get_topic(Incident).partition(":")[0] + ":"  # every event of an incident
-# Shelved as dispatch's deadline watcher shelves (services/dispatch/deadlines.py): once this many messages were
-# folded since the last time, at most once a minute, and at a stop.
-SHELVE_AFTER_MESSAGES = 20_000
-SHELVE_EVERY_SECONDS = 60.0
-SHELVE_AT_STOP_SECONDS = 10.0
 
 
 class SummaryScheduler:
@@ -66,7 +61,6 @@ class SummaryScheduler:
         )
         self._restored = shelf is None
         self._last: str | None = None  # the identity of the message at `position`
-        self._shelved: tuple[int, float] = (0, float("-inf"))  # the position last shelved, and when
         self._seen: dict[UUID, int] = {}  # incidents not held: the last position of theirs this fold read
         self.memo = memo
         self.drafts = drafts
@@ -104,30 +98,20 @@ class SummaryScheduler:
                 log.warning("summary_scheduler_store_unavailable", error=str(exc))
                 wait = interval  # an outage is not asked about (nor logged) every second
             else:
-                position, at = self._shelved
-                if (
-                    self.position - position >= SHELVE_AFTER_MESSAGES
-                    and loop.time() - at >= SHELVE_EVERY_SECONDS
-                ):
+                if self.shelf is not None and self.shelf.due(self.position):
                     await self.shelve()
             try:
                 await asyncio.wait_for(stop.wait(), wait)
             except TimeoutError:
                 pass
-        if self._restored and self.position > self._shelved[0]:  # a planned restart starts where this stopped
-            try:
-                await asyncio.wait_for(self.shelve(), SHELVE_AT_STOP_SECONDS)
-            except TimeoutError:
-                log.warning(
-                    "summary_scheduler_not_shelved", why=f"not done in {SHELVE_AT_STOP_SECONDS:.0f} s"
-                )
+        if self.shelf is not None and self._restored:
+            await self.shelf.at_stop(self.position, self.shelve)
 
     async def shelve(self) -> None:
         """Shelve the active incidents and the drafts index as folded now; a failure is logged, never raised."""
         if self.shelf is None or self._last is None:
             return
         position, last = self.position, self._last
-        self._shelved = (self._shelved[0], asyncio.get_running_loop().time())  # a failure waits too
         # The drafts index as of the same position (the worker may have folded it further): the stream is checked
         # at that position only, so nothing after it may be taken on trust.
         drafts = self.drafts.shelved(upto=position) if self.drafts is not None else {}
@@ -136,7 +120,6 @@ class SummaryScheduler:
         except Exception as exc:  # a cache: the scheduler goes on without it
             log.warning("summary_scheduler_not_shelved", error=repr(exc)[:500])
             return
-        self._shelved = (position, asyncio.get_running_loop().time())
         log.info("summary_scheduler_shelved", position=position, active=len(self.active))
 
     async def _restore(self) -> None:
@@ -156,7 +139,6 @@ class SummaryScheduler:
         self.position, self._last, self.active = folded.position, folded.last, restored.active
         if self.drafts is not None:
             self.drafts.restore(restored.drafts_position, restored.drafts)
-        self._shelved = (self.position, asyncio.get_running_loop().time())
         log.info("summary_scheduler_restored", position=self.position, active=len(self.active))
 
     async def tick(self) -> int:
@@ -197,7 +179,7 @@ class SummaryScheduler:
                 if incident_id in self.failed:
                     continue
                 held = self.incidents.get(incident_id)
-                if held is None:
+                if held is None and (incident_id in self.active or topic in INCIDENT_TOPICS):
                     self._seen[incident_id] = message.seq  # how far a later read of it must reach
                 if held is None and topic not in INCIDENT_TOPICS:
                     continue  # a link to an incident not held (resolved or merged): nothing to summarise
@@ -224,10 +206,11 @@ class SummaryScheduler:
 
     def _mark(self, incident_id: UUID, event: object) -> None:
         """Active or not, by an incident's declaration, status change or merge; other events change nothing."""
-        if isinstance(event, IncidentMerged):
-            self.active.discard(incident_id)  # merged into another: that one is summarised
-        elif isinstance(event, IncidentStatusUpdated) and event.status == "resolved":
+        if isinstance(event, IncidentMerged) or (
+            isinstance(event, IncidentStatusUpdated) and event.status == "resolved"
+        ):  # merged into another (that one is summarised), or resolved
             self.active.discard(incident_id)
+            self._seen.pop(incident_id, None)
         elif isinstance(event, IncidentDeclared | IncidentStatusUpdated):
             self.active.add(incident_id)
 

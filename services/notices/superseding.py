@@ -4,9 +4,8 @@ draft per incident, not "2 reports received" next to "450 reports received".
 
 A fold of the stream kept in memory, like the scheduler's active incidents: a new instance starts from the
 scheduler's shelf (services/notices/summary_shelf.py) or folds from the start, and the scheduler's reading
-feeds it too. Each draft is kept with its stream position, so "the
-drafts older than this one" has one answer whichever batch asks, and a redone batch withdraws the same
-drafts. The withdrawal happens once because the worker commits it with its tracking record; a draft already
+feeds it too. Each draft is kept with its stream position, so "the drafts older than this one" has one answer
+whichever batch asks, and a redone batch withdraws the same drafts. The withdrawal happens once because the worker commits it with its tracking record; a draft already
 withdrawn (or approved, or revised by a person) is no longer one to withdraw, so asking again changes nothing.
 """
 
