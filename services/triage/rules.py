@@ -97,6 +97,9 @@ class Rules:
     safe: tuple[Term, ...]
     new_subject: re.Pattern[str]  # right after a safe statement, someone else's danger begins
     hazard: tuple[Term, ...]
+    # A crime going on now (a break-in, looting): someone is sent within the hour whoever is home.
+    in_progress: tuple[Term, ...]
+    in_progress_unless: tuple[Term, ...]  # in the same clause, a vehicle's or a thing's theft: not this
     nuisance: tuple[Term, ...]
     vulnerable: dict[str, tuple[Term, ...]]
     distress: tuple[Term, ...]
@@ -221,6 +224,8 @@ def _parse_rules(raw: dict[str, Any], reference: Reference, source: str) -> Rule
         safe=compile_terms(negation["safe"]),
         new_subject=re.compile(negation.get("new_subject", "(?!)")),
         hazard=compile_terms(raw["hazard"]["terms"]),
+        in_progress=_family_terms(raw.get("in_progress", {}).get("terms", []), sets, source),
+        in_progress_unless=_family_terms(raw.get("in_progress", {}).get("unless", []), sets, source),
         nuisance=compile_terms(raw["nuisance"]["terms"]),
         vulnerable={kind: compile_terms(terms) for kind, terms in raw["vulnerable"].items()},
         distress=compile_terms(raw["distress"]["terms"]),

@@ -441,6 +441,8 @@ def _text_factors(facts: ComplaintFacts, body: Text, rules: Rules, reference: Re
             factors.append(factor("access_blocked", w["access_blocked"], True, access))
     if hazard:
         factors.append(factor("hazard", w["hazard"], True, hazard))
+    if not danger and (crime := crime_in_progress(body, rules)):
+        factors.append(factor("in_progress", w.get("in_progress", 0), True, crime))
     if nuisance := body.any(rules.nuisance):
         factors.append(factor("nuisance", w["nuisance"], True, nuisance))
     if calm := body.any(rules.calm):
@@ -453,6 +455,14 @@ def _text_factors(facts: ComplaintFacts, body: Text, rules: Rules, reference: Re
         if emergency or _mostly_cry(body, rules):
             factors.append(factor("cry_for_help", w.get("cry_for_help", 0), True, cry))
     return factors
+
+
+def crime_in_progress(body: Text, rules: Rules) -> list[str]:
+    """A break-in or looting going on now, read as danger is (not negated, asked, hypothetical or over), and
+    not a car's, a bike's or a thing's theft said in its own clause ("有人正在撬我们楼下的车")."""
+    hits = reported_danger(body, rules.in_progress, rules)
+    unless = {hit.clause for hit in body.find(rules.in_progress_unless)}
+    return list(dict.fromkeys(hit.text for hit in hits if hit.clause not in unless))
 
 
 def cry_for_help(body: Text, rules: Rules) -> list[str]:

@@ -398,11 +398,14 @@ def test_a_rules_file_without_the_newer_keys_keeps_the_older_behaviour() -> None
         older["validity"]["cjk_weight"],
         older["validity"]["retracted"],
         older["weights"]["cry_for_help"],
+        older["in_progress"],
+        older["weights"]["in_progress"],
     )
     rules = parse_rules(older, load_reference(), "older.toml")
     assert judge(ComplaintFacts("救命"), rules=rules).assessment.level == "P4"
     assert not judge(ComplaintFacts("停电"), rules=rules).valid
     assert judge(ComplaintFacts("fire fire fire jk"), rules=rules).assessment.level == "P1"
+    assert judge(ComplaintFacts("隔篱屋冇人 而家有两个人喺度爆格"), rules=rules).assessment.level == "P4"
     raw["validity"]["cjk_weight"] = 0
     with pytest.raises(ValueError, match="cjk_weight"):
         parse_rules(raw, load_reference(), "broken.toml")

@@ -305,19 +305,6 @@ BREAK_IN_OR_LOOTING: list[Row] = [
 ]
 
 
-# The rows of the strict xfail below that no other row guards: as the police's, and never a danger to life or a
-# complaint refused, whatever level triage reads until a factor says "in progress" (a review found an xfail row
-# passes on any failure: invalid, P1 or another category alike).
-BREAK_IN_OR_LOOTING += [
-    ("隔篱屋冇人 而家有两个人喺度爆格", True, "P2", "P4", "other"),
-    ("guys are looting the supermarket on Main St right now, windows smashed", True, "P2", "P4", "other"),
-    ("有人撬咗楼下间铺头个闸 而家入紧去偷嘢", True, "P2", "P4", "other"),
-    ("有班人喺度爆超市 玻璃都打烂晒 而家仲喺入面搬嘢", True, "P2", "P4", "other"),
-    ("救命 隔壁没人 有人在撬他们家的门 我不敢出去", True, "P2", "P4", "other"),
-    ("they are stealing from the shop next door right now", True, "P2", "P4", "other"),
-]
-
-
 @table(BREAK_IN_OR_LOOTING)
 def test_a_break_in_or_looting_is_the_polices(
     text: str, valid: bool, most: str, least: str, category: str | None
@@ -326,8 +313,7 @@ def test_a_break_in_or_looting_is_the_polices(
 
 
 # The level of a break-in or looting of a home, a shop or a building going on now, whoever is home: P2 (someone
-# sent within the hour). No factor can say "in progress" yet: it needs a term list that services/triage/rules.py does not parse (see
-# docs/triage.md). Strict: the day it reads them right, these rows must move into the table above.
+# sent within the hour; rules.toml's [in_progress], weight 40 with other's 5). These were P4 until it was read.
 BREAK_IN_IN_PROGRESS: list[Row] = [
     ("对面邻居家有人在撬门 他们一家去避难所了 家里没人", True, "P2", "P2", "other"),
     ("隔篱屋冇人 而家有两个人喺度爆格", True, "P2", "P2", "other"),
@@ -348,7 +334,6 @@ BREAK_IN_IN_PROGRESS: list[Row] = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="no factor reads 'in progress' (needs a rules.py key)")
 @table(BREAK_IN_IN_PROGRESS)
 def test_a_break_in_going_on_now_is_p2_whoever_is_home(
     text: str, valid: bool, most: str, least: str, category: str | None
