@@ -19,6 +19,7 @@ rollups, so an owner cannot wipe another's keys):
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import time
@@ -50,6 +51,10 @@ READ_TRIES = 3  # ticks a shelf that does not answer (while the stream does) is 
 SHELVE_AFTER_MESSAGES = 20_000
 SHELVE_EVERY_SECONDS = 60.0
 SHELVE_AT_STOP_SECONDS = 10.0
+# A shelf NATS did not open at a start (Shelf.later) is asked again at each use; after READ_TRIES unanswered in
+# a row, at most once in this long (doubling up to the max): a shelving must not stall its reader each minute.
+OPEN_RETRY_SECONDS = 60.0
+OPEN_RETRY_MAX_SECONDS = 600.0
 _UNREACHABLE = (
     nats.errors.TimeoutError,
     nats.errors.NoServersError,
@@ -71,49 +76,76 @@ class Shelf:
     """One owner's shelved state (``owner``: a dotted key prefix such as ``dispatch.deadlines``); chunks of at
     most ``chunk_bytes`` (at most CHUNK_BYTES, the bucket's largest value)."""
 
-    def __init__(self, kv: KeyValue, owner: str, *, chunk_bytes: int = CHUNK_BYTES) -> None:
+    def __init__(
+        self,
+        kv: KeyValue | None,
+        owner: str,
+        *,
+        chunk_bytes: int = CHUNK_BYTES,
+        opener: Callable[[], Awaitable[KeyValue]] | None = None,
+    ) -> None:
+        if kv is None and opener is None:
+            raise ValueError("a shelf needs its bucket or a way to open it")
         self.kv, self.owner, self.chunk_bytes = kv, owner, chunk_bytes
+        self._opener = opener
+        self._open_failures = 0  # opens in a row NATS did not answer
+        self._next_open = 0.0  # monotonic time before which no open is tried again (after READ_TRIES failed)
 
     @staticmethod
     async def open(
         nc: NATS, spec: StreamSpec, owner: str, *, chunk_bytes: int = CHUNK_BYTES, timeout: float = 5.0
     ) -> Shelf:
         """The owner's shelf, making the bucket if none exists (same replicas as the stream). Raises
-        StoreUnavailable when NATS does not answer (as it does not when permissions refuse a request), and
-        nats' own errors when it refuses otherwise."""
-        js = nc.jetstream(timeout=timeout)
-        bucket = bucket_name(spec)
+        StoreUnavailable when NATS does not answer (as it does not when permissions refuse a request),
+        ShelfRefused for a bucket it cannot trust, and nats' own errors when it refuses otherwise."""
+        return Shelf(await _open_bucket(nc, spec, timeout), owner, chunk_bytes=chunk_bytes)
+
+    @staticmethod
+    def later(
+        nc: NATS, spec: StreamSpec, owner: str, *, chunk_bytes: int = CHUNK_BYTES, timeout: float = 5.0
+    ) -> Shelf:
+        """The owner's shelf, its bucket opened at its first use (a start that met a JetStream election): each
+        read or write tries to open it until one does; after READ_TRIES unanswered in a row, at most every
+        OPEN_RETRY_SECONDS (doubling, up to OPEN_RETRY_MAX_SECONDS), so a shelving does not stall its reader
+        at every interval while NATS keeps refusing."""
+        return Shelf(
+            None, owner, chunk_bytes=chunk_bytes, opener=functools.partial(_open_bucket, nc, spec, timeout)
+        )
+
+    async def _bucket(self) -> KeyValue:
+        if self.kv is not None:
+            return self.kv
+        assert self._opener is not None  # __init__ has one of the two
+        if self._open_failures >= READ_TRIES and time.monotonic() < self._next_open:
+            raise StoreUnavailable(
+                f"the shelf of {self.owner} is not open: tried again in "
+                f"{self._next_open - time.monotonic():.0f} s"
+            )
         try:
-            try:
-                await js.add_stream(bucket_config(bucket, spec.replicas))
-            except nats.js.errors.BadRequestError as exc:
-                if exc.err_code != _EXISTS_WITH_OTHER_CONFIG:
-                    raise
-                # Made by an older version, or before the stream's replicas changed: used as it is, unless its
-                # config lets a message rewrite, wipe or age out other keys (rollups, limits, transforms).
-                config = (await js.stream_info(f"KV_{bucket}")).config
-                if unsafe := _unsafe(config, bucket):
-                    raise ShelfRefused(
-                        f"the bucket {bucket} {unsafe}: delete it (the next start makes it anew)"
-                    ) from None
-                log.info("shelf_bucket_config_differs", bucket=bucket, error=exc.description)
-            kv = await js.key_value(bucket)
-        except _UNREACHABLE as exc:
-            raise StoreUnavailable(f"shelf bucket: {type(exc).__name__}") from exc
-        return Shelf(kv, owner, chunk_bytes=chunk_bytes)
+            self.kv = await self._opener()
+        except StoreUnavailable:
+            self._open_failures += 1
+            if self._open_failures >= READ_TRIES:
+                wait = OPEN_RETRY_SECONDS * 2 ** min(self._open_failures - READ_TRIES, 8)
+                self._next_open = time.monotonic() + min(wait, OPEN_RETRY_MAX_SECONDS)
+            raise
+        log.info("shelf_opened", owner=self.owner, failed_before=self._open_failures)
+        self._open_failures = 0
+        return self.kv
 
     async def put(self, data: bytes, meta: dict[str, Any]) -> None:
         """Shelve ``data``: every chunk into the free slot, then the head naming it."""
         try:
+            kv = await self._bucket()
             current = await self._head()
             slot = _SLOTS[1] if current is not None and current.get("slot") == _SLOTS[0] else _SLOTS[0]
             chunks = [data[i : i + self.chunk_bytes] for i in range(0, len(data), self.chunk_bytes)] or [b""]
-            await asyncio.gather(*(self.kv.put(self._chunk_key(slot, n), c) for n, c in enumerate(chunks)))
+            await asyncio.gather(*(kv.put(self._chunk_key(slot, n), c) for n, c in enumerate(chunks)))
             head = {
                 "slot": slot, "chunks": len(chunks), "bytes": len(data),
                 "sha256": hashlib.sha256(data).hexdigest(), "meta": meta,
             }  # fmt: skip
-            await self.kv.put(self._head_key, json.dumps(head).encode())
+            await kv.put(self._head_key, json.dumps(head).encode())
         except _UNREACHABLE as exc:
             raise StoreUnavailable(f"shelving {self.owner}: {type(exc).__name__}") from exc
 
@@ -160,7 +192,7 @@ class Shelf:
 
     async def _value(self, key: str) -> bytes | None:
         try:
-            entry = await self.kv.get(key)
+            entry = await (await self._bucket()).get(key)
         except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
             return None
         return entry.value
@@ -171,6 +203,28 @@ class Shelf:
 
     def _chunk_key(self, slot: str, n: int) -> str:
         return f"{self.owner}.{slot}.{n}"
+
+
+async def _open_bucket(nc: NATS, spec: StreamSpec, timeout: float) -> KeyValue:
+    js = nc.jetstream(timeout=timeout)
+    bucket = bucket_name(spec)
+    try:
+        try:
+            await js.add_stream(bucket_config(bucket, spec.replicas))
+        except nats.js.errors.BadRequestError as exc:
+            if exc.err_code != _EXISTS_WITH_OTHER_CONFIG:
+                raise
+            # Made by an older version, or before the stream's replicas changed: used as it is, unless its
+            # config lets a message rewrite, wipe or age out other keys (rollups, limits, transforms).
+            config = (await js.stream_info(f"KV_{bucket}")).config
+            if unsafe := _unsafe(config, bucket):
+                raise ShelfRefused(
+                    f"the bucket {bucket} {unsafe}: delete it (the next start makes it anew)"
+                ) from None
+            log.info("shelf_bucket_config_differs", bucket=bucket, error=exc.description)
+        return await js.key_value(bucket)
+    except _UNREACHABLE as exc:
+        raise StoreUnavailable(f"shelf bucket: {type(exc).__name__}") from exc
 
 
 def bucket_config(bucket: str, replicas: int) -> StreamConfig:
@@ -301,10 +355,15 @@ def identity(message: StoredMessage | None) -> str | None:
 
 
 async def open_or_none(nc: NATS, spec: StreamSpec, owner: str, *, timeout: float = 5.0) -> Shelf | None:
-    """The owner's shelf; None (logged) when NATS refuses it, e.g. credentials from before shelves or a bucket
-    it cannot trust: the reader then folds the whole stream at every start, as it did before shelves."""
+    """The owner's shelf; None (logged) when NATS refuses it, e.g. a bucket it cannot trust: the reader then folds
+    the whole stream at every start, as it did before shelves. When NATS does not answer (a JetStream election
+    at the start; credentials from before shelves look the same), a shelf opened at its first use
+    (`Shelf.later`): the restore asks READ_TRIES times, shelvings go on asking, each failure logged by its reader."""
     try:
         return await Shelf.open(nc, spec, owner, timeout=timeout)
+    except StoreUnavailable as exc:
+        log.warning("shelf_not_opened", owner=owner, error=str(exc), consequence="opened at its first use")
+        return Shelf.later(nc, spec, owner, timeout=timeout)
     except Exception as exc:  # a cache: the reader runs without one
         log.warning("shelf_unavailable", owner=owner, error=repr(exc)[:500],
                     consequence="each start folds the whole stream")  # fmt: skip

@@ -69,8 +69,8 @@ def build(
 
 
 async def open_shelf(nc: NATS, spec: StreamSpec, *, timeout: float = 5.0) -> Shelf | None:
-    """The deadline watcher's shelf, or None (logged `shelf_unavailable`): it then folds the whole stream at
-    every start, as it did before shelves."""
+    """The deadline watcher's shelf (opened at its first use when NATS does not answer now), or None (logged
+    `shelf_unavailable`: a bucket it cannot trust): it then folds the whole stream at every start."""
     return await open_or_none(nc, spec, SHELF_OWNER, timeout=timeout)
 
 

@@ -314,3 +314,78 @@ async def test_a_bucket_whose_limits_would_drop_a_shelf_for_anothers_writes_is_n
         assert await open_shelf(store.nc, store.spec) is None
     [refused] = [line for line in logs if line["event"] == "shelf_unavailable"]
     assert "limits" in refused["error"]
+
+
+async def test_a_shelf_nats_did_not_open_at_the_start_is_opened_at_its_first_use(
+    store: JetStreamEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JetStream election at dispatch's start (opening the bucket timed out) left the watcher without a shelf
+    until its next restart, which then folded the whole stream (the last note's "left"). The restore and the
+    shelvings now open it when it answers."""
+    clock = FakeClock()
+    await a_varied_stream(store, clock)
+    open_bucket, calls = shelf_module._open_bucket, 0
+
+    async def election_at_start(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise StoreUnavailable("shelf bucket: TimeoutError")
+        return await open_bucket(*args)
+
+    monkeypatch.setattr(shelf_module, "_open_bucket", election_at_start)
+    with capture_logs() as logs:
+        shelf = await open_shelf(store.nc, store.spec)
+    assert shelf is not None and [line["event"] for line in logs if "shelf" in line["event"]] == [
+        "shelf_not_opened"
+    ]
+    first = watcher(store, clock, shelf)
+    assert await first.tick() == 0  # the restore opened it: nothing shelved yet, folded from the start
+    await first.shelve()
+    assert calls == 2
+
+    counted = ReadsCounted(store)
+    with capture_logs() as logs:
+        restarted = watcher(counted, clock, await open_shelf(store.nc, store.spec))
+        await restarted.tick()
+    assert counted.started_after[0] == first.position
+    assert [line["position"] for line in logs if line["event"] == "deadline_watcher_restored"] == [
+        first.position
+    ]
+
+
+async def test_a_shelf_that_keeps_not_opening_is_asked_again_only_after_a_while(
+    store: JetStreamEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NATS never answering the open (credentials from before shelves look the same): the restore asks READ_TRIES
+    times, then the watcher folds from the start; its shelvings fail at once (counted) without waiting on NATS
+    each minute, and the open is tried again once OPEN_RETRY_SECONDS passed."""
+    clock = FakeClock()
+    await a_varied_stream(store, clock)
+    calls = 0
+
+    async def never(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        raise StoreUnavailable("shelf bucket: TimeoutError")
+
+    monkeypatch.setattr(shelf_module, "_open_bucket", never)
+    lazy = Shelf.later(store.nc, store.spec, SHELF_OWNER)
+    late = watcher(store, clock, lazy)
+    for _ in range(shelf_module.READ_TRIES - 1):
+        with pytest.raises(StoreUnavailable):
+            await late.tick()
+    with capture_logs() as logs:
+        await late.tick()
+    assert [line["why"] for line in logs if line["event"] == "deadline_watcher_folds_from_start"] == [
+        "the shelf does not answer"
+    ]
+    failures = REGISTRY.get_sample_value("levee_deadline_watcher_shelving_failures_total") or 0.0
+    await late.shelve()
+    await late.shelve()
+    assert calls == shelf_module.READ_TRIES, "not asked again before OPEN_RETRY_SECONDS"
+    assert REGISTRY.get_sample_value("levee_deadline_watcher_shelving_failures_total") == failures + 2
+
+    monkeypatch.setattr(lazy, "_next_open", 0.0)  # the while has passed
+    await late.shelve()
+    assert calls == shelf_module.READ_TRIES + 1
