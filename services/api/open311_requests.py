@@ -12,6 +12,7 @@ rounded to about 110 m.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -26,10 +27,15 @@ from services.api.read_models.public import CLOSED_FOR_OPEN311, COORDINATE_DECIM
 from services.api.read_queries import open311_rows
 from services.api.read_routes import reading
 
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 DEFAULT_DAYS = 90  # the spec: without dates, the last 90 days; a date range may not span more
 MAX_RESULTS = 1000
+# service_request_id values in one GET: what a request line of aiohttp's 8 KB holds (each id 36 characters and a
+# comma); beyond it aiohttp answers a plain 400 before any handler could answer in the spec's array.
+MAX_IDS = 200
 MAX_CODES = 10  # tracking codes in one request: a caller's own few, not a guessing list
 STATUSES = ("open", "closed")
+DUPLICATE_NOTE = "重复：同一来电人已就同一事件报告，于首次报告跟进 (a repeat of this caller's earlier report: followed up there)"
 
 
 def add_routes(app: web.Application) -> None:
@@ -62,6 +68,10 @@ async def list_requests(request: web.Request) -> Answer:
 async def one_request(request: web.Request) -> Answer:
     _check_jurisdiction(request.query.get("jurisdiction_id"))
     wanted = request.match_info["service_request_id"]
+    if "," in wanted:  # one request by its id (a list is GET requests' service_request_id)
+        raise Open311Error(
+            404, f"service_request_id {wanted!r} not found: one id here, a list in GET requests"
+        )
     ids, codes = _split_ids(request, wanted)
     rows = await _rows(request, ids=ids, codes=codes, limit=1)
     if not rows:
@@ -90,7 +100,7 @@ def service_request(row: dict[str, Any], ref: Reference) -> dict[str, Any]:
     return {
         "service_request_id": str(row["id"]),
         "status": "closed" if row["status"] in CLOSED_FOR_OPEN311 else "open",
-        "status_notes": public_text(row["note"]),
+        "status_notes": _status_notes(row),
         "service_name": name,
         "service_code": category.service_code if category else None,
         "description": name,
@@ -106,6 +116,16 @@ def service_request(row: dict[str, Any], ref: Reference) -> dict[str, Any]:
         "long": round(lon, COORDINATE_DECIMALS) if lon is not None else None,
         "media_url": None,
     }
+
+
+def _status_notes(row: dict[str, Any]) -> str | None:
+    """Why the status is what it is: for a request not taken up, the reason (as /api/v1/status gives it; a
+    client could not tell it from a resolved one, both being closed); else the latest public note, masked."""
+    if row["status"] == "rejected" and row["rejection_reason"]:
+        return public_text(row["rejection_reason"])
+    if row["status"] == "duplicate":
+        return DUPLICATE_NOTE
+    return public_text(row["note"])
 
 
 def _w3c(value: datetime | None) -> str | None:
@@ -133,8 +153,8 @@ def _split_ids(request: web.Request, raw: str) -> tuple[list[UUID], list[str]]:
             ids.append(UUID(part))
         except ValueError:
             codes.append(part.upper())
-    if len(ids) + len(codes) > MAX_RESULTS:
-        raise Open311Error(400, f"at most {MAX_RESULTS} service_request_id values")
+    if len(ids) + len(codes) > MAX_IDS:
+        raise Open311Error(400, f"at most {MAX_IDS} service_request_id values")
     if len(codes) > MAX_CODES:
         raise Open311Error(400, f"at most {MAX_CODES} tracking codes in service_request_id")
     limiter = request.app.get(ratelimit.LIMITER)
@@ -171,6 +191,8 @@ def _date(raw: str | None, name: str) -> datetime | None:
         parsed = parse_query_time(raw)
         # Without an offset, the city's own time: start_date=2026-07-01 is that calendar day there, not in UTC.
         parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=load_reference().area.tz)
+        if name == "end_date" and _DATE_ONLY.fullmatch(raw.strip()):
+            parsed += timedelta(days=1, microseconds=-1)  # that calendar day included, to its end
         return parsed.astimezone(UTC)  # year 1 at +14:00 is no date PostgreSQL can hold: refused here
     except (ValueError, OverflowError):
         raise Open311Error(
@@ -205,11 +227,12 @@ OPENAPI_PATHS: dict[str, Any] = {
         "tags": ["open311"], "security": [{}],
         "parameters": [
             _q("jurisdiction_id", "this deployment's area code"),
-            _q("service_request_id", "comma-separated ids (or at most 10 tracking codes, each one spending a "
-               "status lookup's rate limit); overrides every other filter"),
+            _q("service_request_id", "comma-separated ids, at most 200 (or at most 10 tracking codes, each one "
+               "spending a status lookup's rate limit); overrides every other filter"),
             _q("service_code", "comma-separated service codes"),
             _q("start_date", "w3c date-time: received at or after"),
-            _q("end_date", "w3c date-time: received at or before (a range spans at most 90 days)"),
+            _q("end_date", "w3c date-time: received at or before (a range spans at most 90 days); a date alone "
+               "includes that day"),
             _q("status", "open, closed or open,closed"),
         ],
         "responses": {**_LIST, **error_responses(400, 404, 429, 503)},

@@ -89,7 +89,7 @@ async def open311_rows(
         where.append(f"c.status IN {_CLOSED_SQL}")
     rows = await conn.fetch(
         "SELECT c.id, c.tracking_code, c.status, c.category, c.district, c.department, c.lat, c.lon, "
-        "c.received_at, c.updated_at, c.resolve_by, "
+        "c.received_at, c.updated_at, c.resolve_by, c.rejection_reason, "
         f"(SELECT p.text FROM {S}.public_progress p WHERE p.complaint_id = c.id ORDER BY p.version DESC LIMIT 1) "
         f"AS note FROM {S}.complaints c {'WHERE ' + ' AND '.join(where) if where else ''} "
         f"ORDER BY c.received_at DESC, c.id LIMIT {param(limit)}",

@@ -238,3 +238,30 @@ async def test_other_errors_are_spec_arrays(
     assert response.status == status, await response.text()
     [error] = await response.json()
     assert error["code"] == status and error["description"]
+
+
+async def test_a_file_in_a_multipart_form_is_refused_not_dropped(
+    api_client: Client, store: JetStreamEventStore
+) -> None:
+    """Found by a review: a photo sent as a file part vanished and the request answered 201."""
+    before = await store.last_sequence()
+    form = aiohttp.FormData(REQUEST, default_to_multipart=True)
+    form.add_field("media", b"\x89PNG...", filename="street.png", content_type="image/png")
+    response = await api_client.post(f"{BASE}/requests.json", data=form)
+    assert response.status == 400, await response.text()
+    [error] = await response.json()
+    assert (
+        error["description"].startswith("media: files are not accepted")
+        and "media_url" in error["description"]
+    )
+    assert await store.last_sequence() == before
+
+
+async def test_a_token_lookup_checks_the_jurisdiction_and_discovery_gives_a_number(
+    api_client: Client,
+) -> None:
+    """Found by a review: tokens/{token} ignored jurisdiction_id, which every other route checks."""
+    response = await api_client.get(f"{BASE}/tokens/{uuid.uuid4()}.json?jurisdiction_id=gotham")
+    assert response.status == 404 and "jurisdiction_id" in (await response.json())[0]["description"]
+    discovery = await (await api_client.get(f"{BASE}/discovery.json")).json()
+    assert "hotline 12345" in discovery["contact"]

@@ -14,6 +14,7 @@ from events.complaint import Complaint
 from events.incident import Incident
 from events.mapper import make_mapper
 from events.notice import Notice
+from events.reference import load_reference
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from tests.integration.pages.harness import Harness, assert_no_personal_data, flood_report, read_api
@@ -198,6 +199,31 @@ async def test_open311_request_by_the_id_post_answered_with(api: Harness) -> Non
     missing = await api.get("/open311/v2/requests/6a8f1a3e-3b1c-4c55-9f0e-111111111111.json")
     assert missing.status == 404
     assert (await missing.json())[0]["code"] == 404
+
+
+async def test_open311_says_why_a_request_was_not_taken_up(api: Harness) -> None:
+    """A rejected or duplicate request is closed like a resolved one: status_notes tells them apart (found by a
+    review: it was null, while /api/v1/status gave the reason)."""
+    day = api.day.complaints
+    [rejected] = await api.get_json(f"/open311/v2/requests/{day['rejected']}.json")
+    assert (rejected["status"], rejected["status_notes"]) == ("closed", "No clear facts")
+    [duplicate] = await api.get_json(f"/open311/v2/requests/{day['duplicate']}.json")
+    assert duplicate["status"] == "closed" and "earlier report" in duplicate["status_notes"]
+
+
+async def test_open311_reads_one_request_by_its_path_and_a_whole_end_date(api: Harness) -> None:
+    """Found by a review: `requests/{a},{b}` answered one of the two; a date-only end_date left its own day out."""
+    day = api.day.complaints
+    both = await api.get(f"/open311/v2/requests/{day['waiting']},{day['handling']}.json")
+    assert both.status == 404 and "one id here" in (await both.json())[0]["description"]
+    today = (
+        datetime.now(load_reference().area.tz).date().isoformat()
+    )  # the city's, as dates without an offset
+    listed = await api.get_json("/open311/v2/requests.json", start_date=today, end_date=today)
+    assert len(listed) == len(day)
+    many = ",".join(str(day["waiting"]) for _ in range(201))
+    too_many = await api.get("/open311/v2/requests.json", service_request_id=many)
+    assert too_many.status == 400 and "at most 200" in (await too_many.json())[0]["description"]
 
 
 async def test_open311_filters(api: Harness) -> None:
