@@ -196,10 +196,16 @@ async def hardening_headers(request: web.Request, response: web.StreamResponse) 
         response.headers.setdefault(name, value)
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
 @web.middleware
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     """One log line per request, with a request id bound for every line logged while handling it."""
-    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    # A caller's own id is kept when it looks like one: anything else (a name, a phone, markup) would be
+    # written into every log line of the request, so a new one is made instead (found by a review).
+    given = request.headers.get("X-Request-Id")
+    request_id = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     started = time.perf_counter()
     status = 500
     # bind and reset, not bound_contextvars(): that one copies the whole context twice per request.

@@ -42,6 +42,11 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 # Lone surrogates ("\ud800" is valid JSON) cannot be stored as UTF-8: refused with them, in the same pass.
 _REFUSED_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _LINE_CONTROLS = re.compile("[\n\r\t]")
+# Bidi embeddings, overrides and isolates (LRE..RLO, LRI..PDI): a page shows each field beside others, and an
+# unclosed override in one reverses the next ("a title reversed its status", found by a review). Removed, not
+# refused: a caller's complaint is never turned away for them, and the words stay as typed. The marks LRM/RLM
+# (U+200E/200F) affect nothing beyond their neighbours and stay.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 # Something a person can see: neither white space nor invisible (format characters such as zero-width spaces
 # and joiners, the BOM and bidi marks; the Hangul and Braille fillers). A text of none is empty to a reader,
 # though `str.strip()` keeps it.
@@ -135,7 +140,10 @@ def unknown_fields(body: dict[str, Any], known: frozenset[str], prefix: str) -> 
 def clean_text(value: str) -> str | None:
     """NFC-normalised and trimmed text ("" when nothing visible is left), or None when it holds a control
     character or a lone surrogate."""
-    value = unicodedata.normalize("NFC", value).strip()
+    value = unicodedata.normalize("NFC", value)
+    if _BIDI_CONTROLS.search(value):
+        value = _BIDI_CONTROLS.sub("", value)
+    value = value.strip()
     if _REFUSED_CONTROLS.search(value):
         return None
     return value if _VISIBLE.search(value) else ""

@@ -481,6 +481,16 @@ async def test_no_personal_data_in_any_log_line(api_client: Client, caplog: pyte
     assert "complaint_id" not in access[1]
 
 
+async def test_a_request_id_that_is_not_an_id_is_replaced_not_logged(api_client: Client) -> None:
+    """Found by a review: a client's X-Request-Id went into the log line as sent (a name, a phone, markup)."""
+    with structlog.testing.capture_logs() as captured:
+        kept = await api_client.get("/api/v1/reference", headers={"X-Request-Id": "req-42.a:b_c"})
+        replaced = await api_client.get("/api/v1/reference", headers={"X-Request-Id": f"{NAME} {PHONE} <x>"})
+    assert kept.headers["X-Request-Id"] == "req-42.a:b_c"
+    assert replaced.status == 200 and len(replaced.headers["X-Request-Id"]) == 32
+    assert NAME not in repr(captured) and PHONE not in repr(captured)
+
+
 async def test_idempotency_rows_older_than_a_week_are_pruned_and_a_late_retry_still_gets_its_complaint(
     make_client: MakeClient, store: JetStreamEventStore, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

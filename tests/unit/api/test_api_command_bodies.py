@@ -52,6 +52,10 @@ ACCEPTED: list[tuple[Field, Any, Any]] = [
     (SATISFACTION, None, None),
     (COMPLAINT, "0b9d3c3e-8f6a-4d2b-9c1e-3f2a1b0c9d8e", uuid.UUID("0b9d3c3e-8f6a-4d2b-9c1e-3f2a1b0c9d8e")),
     (DISTRICTS, [], []),
+    # Bidi overrides and isolates are removed: one field's unclosed override reversed the next on the pages
+    # (found by a review); the marks LRM/RLM stay.
+    (TEXT, "\u202eFlood st\u202c", "Flood st"),
+    (TEXT, "Gas \u2067on\u2069\u200e", "Gas on\u200e"),
 ]
 
 
