@@ -88,15 +88,15 @@ async def store(
                 complaint, extra=[claim(aggregates.store.spec, tracking_code, complaint_id)]
             )
         except keys.DependencyUnavailable as exc:
-            raise unavailable(f"the event store is unreachable ({exc.detail})") from None
+            raise unavailable(f"the event store is unreachable ({exc.detail})", "NATS") from None
         except StoreFull as exc:
             raise store_full(exc) from None
         except WriteUnconfirmed as exc:
             raise unconfirmed(exc, keyed=key is not None, keys_taken=keys_taken, code=tracking_code) from None
         except Backlogged as exc:  # refused before it was sent: nothing was stored
-            raise unavailable(str(exc)) from None
+            raise unavailable(str(exc), "NATS") from None
         except StoreUnavailable as exc:
-            raise unavailable(f"the event store did not confirm the write: {exc}") from None
+            raise unavailable(f"the event store did not confirm the write: {exc}", "NATS") from None
         except ConcurrencyConflict:
             stored_code = await stored_code_of(aggregates, complaint_id) if key is not None else None
             if stored_code is not None:
@@ -122,7 +122,7 @@ async def stored_code_of(aggregates: AggregateStore, complaint_id: uuid.UUID) ->
     except AggregateNotFound:
         return None
     except StoreError as exc:
-        raise unavailable(f"the event store did not answer: {exc}") from None
+        raise unavailable(f"the event store did not answer: {exc}", "NATS") from None
 
 
 async def redraw(writers: Writers, principal: Principal, key: str | None, taken: str) -> str:
@@ -134,7 +134,7 @@ async def redraw(writers: Writers, principal: Principal, key: str | None, taken:
     try:  # the claim row hands a retry the same code: it must hold the new one
         return await writers.requests.redraw(idempotency.scope(principal, key), taken, new_tracking_code())
     except keys.PG_DOWN as exc:
-        raise unavailable(keys.pg_trouble(exc)) from None
+        raise unavailable(keys.pg_trouble(exc), "PostgreSQL") from None
 
 
 def log_received(request: web.Request, complaint_id: uuid.UUID, channel: str, *, replay: bool) -> None:
@@ -195,12 +195,14 @@ async def prepare(
         await writers.tables()
         if key is None:
             return uuid.uuid4(), new_tracking_code(), None
+        writers.pg_gate.check()
         claim = await writers.requests.claim(
             idempotency.scope(principal, key), intake.fingerprint(settles), new_tracking_code(),
             personal_key=new_key() if intake.has_personal_data else None,
         )  # fmt: skip
     except keys.PG_DOWN as exc:
-        raise unavailable(keys.pg_trouble(exc)) from None
+        writers.pg_gate.note(exc)
+        raise unavailable(keys.pg_trouble(exc), "PostgreSQL") from None
     if intake.has_personal_data and claim.personal_key is None:
         raise erased()
     return claim.complaint_id, claim.tracking_code, claim.personal_key
@@ -256,10 +258,12 @@ async def seal_personal(
     )  # fmt: skip
     if key is None:
         try:
+            writers.pg_gate.check()
             # The key the complaint has: this fresh one, or (an idempotent retry, or a racing twin) the first.
             key = await writers.key_store.put(complaint_id, new_key())
         except keys.PG_DOWN as exc:
-            raise unavailable(keys.pg_trouble(exc)) from None
+            writers.pg_gate.note(exc)
+            raise unavailable(keys.pg_trouble(exc), "PostgreSQL") from None
         if key is None:
             raise erased()
     return seal(data, key)
@@ -273,10 +277,15 @@ def received_by(principal: Principal) -> str:
     return principal.role if principal.is_public else f"{principal.role}:{principal.name}"
 
 
-def unavailable(detail: str) -> Problem:
-    return Problem(
+def unavailable(detail: str, dependency: str | None = None) -> Problem:
+    """503, nothing stored; `dependency` ("NATS", "PostgreSQL") names what is down, as staff commands' 503s do,
+    so that the operator's console can say which (found by a review: it said only "unavailable")."""
+    problem = Problem(
         503, "Service unavailable", f"Nothing was stored: {detail}. Try again.", code="unavailable"
     )
+    if dependency is not None:
+        problem.extensions["dependency"] = dependency
+    return problem
 
 
 def unconfirmed(exc: WriteUnconfirmed, *, keyed: bool, keys_taken: bool, code: str | None = None) -> Problem:

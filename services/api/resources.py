@@ -41,6 +41,7 @@ class Writers:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     key_store: PersonalKeyStore = field(init=False)
     requests: idempotency.IdempotencyStore = field(init=False)
+    pg_gate: keys.StallGate = field(default_factory=keys.StallGate)  # intake's statements, after a timeout
 
     def __post_init__(self) -> None:
         self.key_store = PersonalKeyStore(self.pool)

@@ -43,8 +43,9 @@ LOOKUP_SECONDS = (
 # Seconds after its last check a token still lets staff in while PostgreSQL cannot answer.
 OUTAGE_GRACE = 300.0
 # Seconds after PostgreSQL failed to answer a lookup during which confirmed tokens are let in without asking:
-# asking again would hold every staff request for LOOKUP_SECONDS before the same answer.
-UNANSWERED_FOR = 5.0
+# asking again would hold every staff request for LOOKUP_SECONDS before the same answer. Longer than a 503's
+# Retry-After (5 s) and a lookup: a client's retry must not wait out the lookup again (found by a review).
+UNANSWERED_FOR = 15.0
 CHANNEL = "levee_api_tokens"  # NOTIFY payload: the revoked token's id
 MAX_NAME = 200
 

@@ -98,6 +98,7 @@ async def test_with_nats_down_the_pod_stays_ready_and_intake_answers_503_with_re
         assert response.status == 201 and time.monotonic() < deadline, "intake did not notice NATS was gone"
         await asyncio.sleep(0.05)
     assert response.headers["Retry-After"].isdigit()
+    assert (await response.json())["dependency"] == "NATS"  # the operator's console names it
     health = await client.get("/healthz")
     said = await health.json(content_type=None)
     assert health.status == 503 and "NATS" in said["detail"]
