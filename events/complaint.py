@@ -211,13 +211,15 @@ class Complaint(Aggregate):
         rules.check_request_extension(self, department, minutes, reason)
         self.trigger_event(ExtensionRequested, department=department, minutes=minutes, reason=reason)
 
-    def grant_extension(self, by: str, minutes: int) -> None:
-        """Command may grant a different number of minutes than asked; resolve_by moves by what is granted."""
+    def grant_extension(self, by: str, minutes: int, *, resolve_by: datetime | None = None) -> None:
+        """Command may grant a different number of minutes than asked; resolve_by moves by what is granted.
+        `resolve_by`: where the open resolve-by moves (events.deadlines.extended_until, what the watcher folds);
+        without it, the assessment's resolve-by moved by `minutes`."""
         rules.check_extension_decision(self, by)
         rules.check_minutes(minutes)
         if self.resolve_by is None:
             raise DomainError("no_deadline", "The complaint has no resolve-by time to extend.")
-        resolve_by = self.resolve_by + timedelta(minutes=minutes)
+        resolve_by = resolve_by or self.resolve_by + timedelta(minutes=minutes)
         self.trigger_event(ExtensionGranted, by=by, minutes=minutes, resolve_by=resolve_by)
 
     def deny_extension(self, by: str, reason: str) -> None:
@@ -291,9 +293,16 @@ class Complaint(Aggregate):
         self.trigger_event(ComplaintCallRepeated, note=note, channel=channel)
 
     def agree_resolution_time(
-        self, agreed_at: datetime, now: datetime, approved_by_command: bool = False
+        self,
+        agreed_at: datetime,
+        now: datetime,
+        approved_by_command: bool = False,
+        *,
+        due: datetime | None = None,
     ) -> None:
-        rules.check_agree_resolution_time(self, agreed_at, now, approved_by_command)
+        """`due`: the latest time agreeable without command (events.deadlines.agreeable_until: the resolve-by the
+        watcher has now); without it, the assessment's resolve-by."""
+        rules.check_agree_resolution_time(self, agreed_at, now, approved_by_command, due=due)
         self.trigger_event(
             ResolutionTimeAgreed, agreed_at=agreed_at, approved_by_command=bool(approved_by_command)
         )

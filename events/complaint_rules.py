@@ -465,7 +465,12 @@ AGREED_AT_MOST = timedelta(days=90)
 
 
 def check_agree_resolution_time(
-    c: Complaint, agreed_at: datetime, now: datetime, approved_by_command: bool
+    c: Complaint,
+    agreed_at: datetime,
+    now: datetime,
+    approved_by_command: bool,
+    *,
+    due: datetime | None = None,
 ) -> None:
     check_not_ended(c)
     require(c.status not in AFTER_RESOLVE, "already_resolved", "The complaint is already resolved.")
@@ -483,8 +488,9 @@ def check_agree_resolution_time(
         f"An agreed resolution time is at most {AGREED_AT_MOST.days} days ahead; check the year.",
         field="agreed_at",
     )
+    due = due or c.resolve_by
     require(
-        c.resolve_by is None or agreed_at <= c.resolve_by or approved_by_command,
+        due is None or agreed_at <= due or approved_by_command,
         "beyond_resolve_by_needs_approval",
         "A time later than the level's resolve-by needs command staff's approval.",
         field="agreed_at",

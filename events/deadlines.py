@@ -139,6 +139,27 @@ def fold_all(complaint_id: UUID, events: Iterable[Any], reference: Reference | N
     return state
 
 
+def agreeable_until(
+    complaint_id: UUID, history: Iterable[Any], now: datetime, reference: Reference
+) -> datetime | None:
+    """The latest resolution time an operator may agree with the caller (约定期限) without command's approval:
+    the resolve-by as the level, the sign-for, extensions and reopens make it, as the watcher has it (a time
+    agreed before does not count: a new one may move within the level's time); not signed for yet, the level's
+    resolve time from now. None before triage set a level."""
+    state = fold_all(complaint_id, (e for e in history if not isinstance(e, ResolutionTimeAgreed)), reference)
+    if state.level is None:
+        return None
+    due = state.open_due("resolve")
+    return due if due is not None else now + _within(reference.deadlines(state.level), "resolve")
+
+
+def extended_until(state: DeadlineState, now: datetime, minutes: int) -> datetime | None:
+    """Where an extension of `minutes` granted now moves the open resolve-by (as `_extended` folds it); None when
+    none is open."""
+    current = state.open("resolve")
+    return None if current is None else max(current.due, now) + timedelta(minutes=minutes)
+
+
 # ---- one step per event type ------------------------------------------------------------------------
 
 

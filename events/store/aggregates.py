@@ -141,6 +141,11 @@ class AggregateStore:
             raise AggregateNotFound(aggregate_id)
         return cast(A, aggregate)
 
+    async def history(self, aggregate_id: UUID) -> list[Any]:
+        """The aggregate's domain events, oldest first: for a fold of its own (events/deadlines.py)."""
+        messages = await self.store.read_subject(self.store.spec.event_subject(aggregate_id))
+        return [self.to_domain_event(aggregate_id, message) for message in messages]
+
     async def _read(self, subject: str, *, after_seq: int, at_least: int) -> list[StoredMessage]:
         messages = await self.store.read_subject(subject, after_seq=after_seq)
         for _ in range(CATCH_UP_READS):

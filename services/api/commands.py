@@ -19,6 +19,7 @@ import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 import asyncpg
@@ -29,6 +30,7 @@ from eventsourcing.domain import Aggregate
 
 from events.complaint import Complaint
 from events.complaint_rules import SATISFACTION
+from events.deadlines import extended_until, fold_all
 from events.errors import DomainError
 from events.mapper import make_mapper
 from events.publishing.redaction import check_publishable
@@ -258,6 +260,14 @@ class Repository:
             raise write_unconfirmed(exc, "The change", KEYED_ADVICE) from None
         except StoreUnavailable as exc:
             raise keys.DependencyUnavailable("NATS", f"nothing was stored: {exc}") from exc
+
+    async def history(self, complaint: Complaint) -> list[Any]:
+        """The complaint's events up to the version loaded: for a fold of its own (events/deadlines.py)."""
+        try:
+            history = await self.aggregates().history(complaint.id)
+        except (StoreUnavailable, nats.errors.Error, TimeoutError) as exc:
+            raise keys.DependencyUnavailable("NATS", f"cannot read: {type(exc).__name__}") from exc
+        return [event for event in history if event.originator_version <= complaint.version]
 
     async def erase_personal_key(self, complaint: Complaint, reason: str) -> bool:
         if not self._keys_ready:
@@ -556,6 +566,13 @@ async def _known_if_public(request: web.Request, complaint: Complaint, body: Bod
     body[KNOWN] = await known_personal_data.of_complaint(complaint, keys_store) if body["public"] else []
 
 
+async def _extended_until(request: web.Request, complaint: Complaint, body: Body) -> None:
+    """Where the grant moves the resolve-by the watcher has (after a sign-for, a return or a reopen it is not the
+    assessment's): the extension's `resolve_by` in the history says what the board says."""
+    state = fold_all(complaint.id, await request.app[REPOSITORY].history(complaint))
+    body["resolve_by"] = extended_until(state, datetime.now(UTC), body["minutes"])
+
+
 def _note_progress(complaint: Complaint, body: Body, principal: Principal) -> None:
     if body["public"]:
         check_publishable({"text": body["text"]}, body[KNOWN])
@@ -600,8 +617,8 @@ COMPLAINT_COMMANDS: tuple[Command[Complaint], ...] = (
             lambda c, b, p: c.request_extension(_dept(p), b["minutes"], b["reason"]),
             "Ask command staff for more time"),
     Command("extension-requests/grant", ("command",), (Field("minutes", "integer", minimum=1, maximum=20160),),
-            lambda c, b, p: c.grant_extension(by=p.name, minutes=b["minutes"]),
-            "Grant the pending extension (possibly a different number of minutes)"),
+            lambda c, b, p: c.grant_extension(by=p.name, minutes=b["minutes"], resolve_by=b["resolve_by"]),
+            "Grant the pending extension (possibly a different number of minutes)", prepare=_extended_until),
     Command("extension-requests/deny", ("command",), (REASON,),
             lambda c, b, p: c.deny_extension(by=p.name, reason=b["reason"]), "Deny the pending extension"),
     Command("escalate", ("command",), (Field("level", "integer", minimum=1, maximum=2), REASON),

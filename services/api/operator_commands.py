@@ -16,6 +16,7 @@ from aiohttp import web
 
 from events.complaint import Complaint
 from events.complaint_rules import EMERGENCY_SERVICES
+from events.deadlines import agreeable_until
 from events.reference import load_reference
 from services.api import commands
 from services.api.commands import COMPLAINT_STATE, COMPLAINTS, Body, Command, Field
@@ -80,7 +81,12 @@ def parse_time(value: str, name: str) -> datetime:
 
 async def _check_agreed_time(request: web.Request, complaint: Complaint, body: Body) -> None:
     body["agreed_at"] = parse_time(body["agreed_at"], "agreed_at")
-    if complaint.resolve_by is None:
+    # "Not beyond the level's resolve-by" is the resolve-by the watcher and the board have now: after a sign-for,
+    # a return, a reopen or an extension it is not the assessment's (found by a review: an operator could agree
+    # 10 days past it unapproved, and was refused a time before it).
+    history = await request.app[commands.REPOSITORY].history(complaint)
+    body["due"] = agreeable_until(complaint.id, history, datetime.now(UTC), load_reference())
+    if complaint.resolve_by is None or body["due"] is None:
         # Until triage has set the level's resolve-by, "not beyond resolve-by" cannot be checked: wait.
         raise Problem(
             409, "Not assessed yet", "The complaint has no resolve-by time yet; try again in a moment.",
@@ -90,7 +96,9 @@ async def _check_agreed_time(request: web.Request, complaint: Complaint, body: B
 
 def _agree(c: Complaint, b: Body, p: Principal) -> None:
     # Command staff's own call is their approval to go beyond the level's resolve-by.
-    c.agree_resolution_time(b["agreed_at"], datetime.now(UTC), approved_by_command=p.kind == "command")
+    c.agree_resolution_time(
+        b["agreed_at"], datetime.now(UTC), approved_by_command=p.kind == "command", due=b["due"]
+    )
 
 
 # -- life first ----------------------------------------------------------------------------------------

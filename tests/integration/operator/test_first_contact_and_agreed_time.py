@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
 
+from events.complaint import Complaint
 from tests.integration.operator.conftest import Console, hotline_call
-from tests.integration.operator.helpers import assess, event_names, load, published_notice
+from tests.integration.operator.helpers import aggregates, assess, event_names, load, published_notice
 
 CALLS = "/api/v1/operator/calls"
 QUESTION = "When will the power come back in Riverside? Nobody told us anything."
@@ -102,3 +105,69 @@ async def test_agreed_time_waits_for_assessment_then_keeps_within_resolve_by(con
             problem
         )
     assert (await load(console.store, stored["id"])).agreed_resolution_at == datetime.fromisoformat(late)
+
+
+async def dispatched_and_accepted(console: Console, hours: int) -> tuple[str, Any]:
+    """A call, assessed P2 with an assessment's resolve-by `hours` ahead, dispatched to power and signed for."""
+    stored = await console.ok("POST", CALLS, json={"complaint": hotline_call(QUESTION)}, status=201)
+    await assess(console.store, stored["id"], "P2", hours=hours)
+    repo = aggregates(console.store)
+    c = await repo.get(UUID(stored["id"]), Complaint)
+    c.dispatch("power", by="dispatch", reason="category route")
+    c.accept("power")
+    await repo.save(c)
+    return stored["id"], repo
+
+
+async def test_an_agreed_time_is_bounded_by_the_resolve_by_the_watcher_has_not_the_assessments(
+    console: Console,
+) -> None:
+    """Found by a review: the bound was the assessment's resolve-by, moved only by extensions, while the watcher's
+    (and the board's) runs from the sign-for and restarts on a return or a reopen. An operator was refused a time
+    before the real resolve-by, and could agree one days past it without command."""
+    now = datetime.now(UTC)
+    # The assessment said 1 h; the sign-for started the level's 24 h (P2): 5 h from now is within it.
+    complaint_id, repo = await dispatched_and_accepted(console, hours=1)
+    path = f"/api/v1/complaints/{complaint_id}/agreed-resolution-time"
+    await console.ok("POST", path, json={"agreed_at": (now + timedelta(hours=5)).isoformat()})
+    # A later agreement may still move within the level's time: the earlier agreement is no bound.
+    await console.ok("POST", path, json={"agreed_at": (now + timedelta(hours=20)).isoformat()})
+
+    # 14 days granted to water, which then returned it; power signed for it anew: its 24 h, not 14 days.
+    c = await repo.get(UUID(complaint_id), Complaint)
+    c.return_dispatch("power", "not ours: a water main")
+    c.dispatch("water", by="dispatch", reason="next candidate")
+    c.accept("water")
+    c.request_extension("water", 20160, "parts from abroad")
+    c.grant_extension("command desk", 20160)
+    c.return_dispatch("water", "the main is drainage's")
+    c.dispatch("drainage", by="dispatch", reason="next candidate")
+    c.accept("drainage")
+    await repo.save(c)
+    beyond = await console.call("POST", path, json={"agreed_at": (now + timedelta(days=3)).isoformat()})
+    assert beyond.status == 422, await beyond.text()
+    assert (await beyond.json())["code"] == "beyond_resolve_by_needs_approval"
+
+
+async def test_an_extension_granted_says_the_resolve_by_the_board_shows(console: Console) -> None:
+    complaint_id, _ = await dispatched_and_accepted(console, hours=1)
+    await console.ok(
+        "POST", f"/api/v1/complaints/{complaint_id}/extension-requests", role="department:power",
+        json={"minutes": 120, "reason": "crane needed"},
+    )  # fmt: skip
+    await console.ok(
+        "POST",
+        f"/api/v1/complaints/{complaint_id}/extension-requests/grant",
+        role="command",
+        json={"minutes": 120},
+    )
+    await console.project()
+    board = await console.conn.fetchval(
+        "SELECT resolve_by FROM levee_read.complaints WHERE id = $1", UUID(complaint_id)
+    )
+    [granted] = [
+        e
+        for e in await aggregates(console.store).history(UUID(complaint_id))
+        if type(e).__name__ == "ExtensionGranted"
+    ]
+    assert granted.resolve_by == board
