@@ -164,6 +164,14 @@ async def post_call(request: web.Request) -> web.Response:
         errors.append(FieldError("transfer.service", f"must be one of {', '.join(EMERGENCY_SERVICES)}"))
     if errors or parsed is None:
         raise invalid(errors)
+    danger = life_first(parsed.description)
+    if first is not None and moved is None and danger is not None:
+        # Life first: settled on the call, it would never be assessed, so never go up to command (found by a
+        # review). An answer read out does not settle a danger; the transfer does, and sends it up at once.
+        said = ", ".join(d["label_en"] for d in danger["dangers"])
+        raise invalid([FieldError("first_contact", f"the caller describes a danger to life ({said}): transfer "
+                                  f"the call ({'/'.join(danger['services'])}) with it, or file it without an "
+                                  "answer on the call")])  # fmt: skip
     if first is not None:
         await check_answer_ref(request, first["answer_ref"])
     complaint_id, code, replay = await _store_call(writers, parsed, principal, key, first, moved)
@@ -173,7 +181,7 @@ async def post_call(request: web.Request) -> web.Response:
     body = {
         "id": str(complaint_id), "tracking_code": code,
         "status": "resolved" if first is not None else "received",
-        "life_first": life_first(parsed.description), "transferred_to": moved["service"] if moved else None,
+        "life_first": danger, "transferred_to": moved["service"] if moved else None,
     }  # fmt: skip
     headers = {"Location": f"/api/v1/complaints/{complaint_id}"}
     if replay:

@@ -14,7 +14,13 @@ from pathlib import Path
 import structlog
 from nats.aio.client import Client as NATS
 
-from events.complaint import Complaint, ComplaintValidated, DispatchReturned, PriorityAssessed
+from events.complaint import (
+    Complaint,
+    ComplaintResolved,
+    ComplaintValidated,
+    DispatchReturned,
+    PriorityAssessed,
+)
 from events.mapper import make_mapper
 from events.reference import Reference, load_reference
 from events.store import JetStreamEventStore
@@ -41,6 +47,7 @@ def handler_table(routing: RoutingTable, reference: Reference) -> dict[type, Han
     return {
         ComplaintValidated: partial(handlers.on_complaint_validated, routing=routing, reference=reference),
         PriorityAssessed: partial(handlers.on_priority_assessed, routing=routing, reference=reference),
+        ComplaintResolved: partial(handlers.on_complaint_resolved, routing=routing, reference=reference),
         DispatchReturned: partial(handlers.on_dispatch_returned, routing=routing, reference=reference),
     }
 

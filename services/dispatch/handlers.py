@@ -43,6 +43,18 @@ async def on_dispatch_returned(
     await settle(await uow.get(event.originator_id, Complaint), routing=routing, reference=reference)
 
 
+async def on_complaint_resolved(
+    event: Any, uow: UnitOfWork, *, routing: RoutingTable, reference: Reference
+) -> None:
+    """A complaint settled on the call is never assessed nor dispatched: a major one (media exposure, mass impact)
+    still goes up to command at once, as on assessment (found by a review: it never did)."""
+    if event.outcome != "first_contact":
+        return
+    complaint = await uow.get(event.originator_id, Complaint)
+    if complaint.status == Status.RESOLVED and complaint.priority_level is None:
+        escalate_if_major(complaint, routing=routing)
+
+
 async def settle(complaint: Complaint, *, routing: RoutingTable, reference: Reference) -> None:
     """Dispatch a complaint that waits for a department, and send a major one up to command."""
     # A returned case that triage never assessed (reopened after a first-contact answer) is routed all the same.

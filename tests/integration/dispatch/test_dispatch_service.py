@@ -187,6 +187,30 @@ async def test_a_p1_or_media_exposed_complaint_escalates_to_command_at_once(
     assert await dispatched_to(repository, p1) == ["gas"]
 
 
+async def test_a_major_complaint_settled_on_the_call_still_goes_up_to_command_once(
+    store: JetStreamEventStore,
+) -> None:
+    """Found by a review: settled on the call, a media-exposed or mass-impact call was never assessed nor
+    dispatched, so never escalated; one plainly settled stays where it is."""
+    repository = AggregateStore(store, make_mapper())
+    settled = []
+    for media, people in ((True, 1), (False, 900), (False, 2)):
+        complaint = Complaint.receive(
+            channel="social_media", description="When is the power back in Old Town?", received_by="operator-chen",
+            category="power_outage", district="old_town", people_affected=people, media_exposure=media,
+        )  # fmt: skip
+        complaint.resolve("hotline_office", "Read out the notice", "first_contact", "answer:power")
+        settled.append(complaint)
+    await repository.save(*settled)
+    for _ in range(2):  # a second run (a restart) escalates nothing again
+        await drain(build(store, clock=FakeClock())[0])
+    exposed, mass, plain = (c.id for c in settled)
+    assert await escalations(repository, exposed) == [(2, "dispatch")]
+    assert await escalations(repository, mass) == [(2, "dispatch")]
+    assert await escalations(repository, plain) == []
+    assert await dispatched_to(repository, exposed) == []
+
+
 async def test_a_mass_impact_complaint_escalates_on_triages_estimate_of_people_affected(
     store: JetStreamEventStore,
 ) -> None:
