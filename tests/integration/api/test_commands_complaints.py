@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from eventsourcing.domain import Aggregate
 
-from events.complaint import Complaint
+from events.complaint import Complaint, DispatchAccepted
+from events.reference import load_reference
 from events.store.keys import PersonalKeyStore
 from services.api import keys
 from services.api.commands import Repository
@@ -48,7 +49,11 @@ async def test_work_order_life_from_dispatch_to_close(staff: Staff) -> None:
     stored = await staff.complaint(case.id)
     assert stored.status == "closed" and stored.extensions_granted == 1
     assert stored.progress[0]["public"] is True and stored.resolved_by == DEPT
-    assert stored.resolve_by == case.resolve_by + timedelta(minutes=90)
+    # The grant moved the resolve-by the sign-for started (the watcher's and the board's) by the 90 minutes
+    # granted, not the assessment's.
+    [accepted] = [e for e in await staff.aggregates.history(case.id) if isinstance(e, DispatchAccepted)]
+    level = load_reference().deadlines(stored.priority_level)
+    assert stored.resolve_by == accepted.timestamp + level.resolve_within + timedelta(minutes=90)
 
 
 async def test_a_returned_case_is_dispatched_again_to_another_department(staff: Staff) -> None:
