@@ -8,8 +8,8 @@ windows the same way and compares (`redaction.find_personal_data` with `KnownPer
 
 An entry is ``"<lookup>:<size>:<hex digest>"``: the lookup the guard makes (``c`` a value read without spaces,
 followed by where its windows may start, ``g`` one of those that is also an everyday Chinese word, ``w`` Latin
-words in order, ``a`` in any order, ``p`` a phone's digits) and the size of the windows to hash (characters, or
-words). Sizes and starts say how long a name is and whether it is written in Han characters, no more. A
+words in order, ``a`` in any order, ``p`` a phone's digits, ``j`` Latin words run together) and the size of the
+windows to hash (characters, or words). Sizes and starts say how long a name is and whether it is written in Han characters, no more. A
 digest tells whether a guess is right to whoever holds the secret too, as the contact hash does.
 """
 
@@ -54,6 +54,7 @@ class Lookups:
     in_order: dict[int, Digests]  # by length in words
     any_order: dict[int, Digests]
     phones: Digests
+    joined: dict[int, Digests]  # by length in characters; none in entries made before they were kept
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class ErasedFingerprints:
             if lookup[0] == "c"
             for size, d in by_size(lookup).items()
         }
-        return Lookups(compact, any_size("g"), by_size("w"), by_size("a"), any_size("p"))
+        return Lookups(compact, any_size("g"), by_size("w"), by_size("a"), any_size("p"), by_size("j"))
 
 
 class KnownPersonalData(list[str]):

@@ -10,7 +10,13 @@ Known names and addresses are matched the way people rewrite them, not only verb
 characters, hyphens and spacing are normalised; a Latin name's words match in any order ("Wei Li" for
 "Li Wei"); an address matches by its identifying core, street plus house number ("海港路88号" for
 "南山区海港路88号3栋502室", "12 Harbour Rd" for "12 Harbour Road, Flat 5B"). A street without a number is
-not personal data: notices name streets all the time.
+not personal data: notices name streets all the time. A name typed with a title or a qualifier ("王芳 女士",
+"Li Na (mother)") is also looked for without them, never as a single character or a bare Latin word ("Ms Park"
+makes "Dr Park" a name, not "park").
+
+Every matcher reads the text as it shows: invisible characters (soft hyphens, joiners, direction marks, variation
+selectors, any format character) are removed, not read as spaces, so "137\\u00ad1111\\u00ad2222" is one number and
+"L\\u200biu" one word; a finding spans the invisible characters inside it, and a mask covers them.
 
 An erased complainant's values are matched the same ways, through the keyed fingerprints kept when their key
 was erased (events.publishing.erased_fingerprints): given a `KnownPersonalData` that carries them, the guard
@@ -20,13 +26,15 @@ hashes each window of the text it would have compared with a known value, and co
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from events.errors import DomainError
 from events.publishing.erased_fingerprints import KnownPersonalData, Lookups, entry
@@ -36,14 +44,16 @@ Kind = Literal[
 ]
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-# The patterns read a view of the text where full-width forms are ASCII and zero-width spaces are spaces (made
-# only when the text holds such a character: most Chinese text has none, and the copy cost 45 ns a character).
+# The patterns read a view of the text where full-width forms are ASCII (made only when the text holds such a
+# character: most Chinese text has none, and the copy cost 45 ns a character), and with nothing hidden (`_shown`).
 # Dashes of every kind and full-width brackets are in the patterns themselves: Chinese text is full of "——"
 # and "（）". A number's edges are ASCII letters and digits only, never \w: a Chinese text runs words and
-# numbers together ("电话+8613812345678"), and a Han neighbour must not hide a match. An email's name is the
-# whole run of word characters before its "@", in any script: "张伟@", "rené@", and also the Chinese words
-# run into it ("发邮件至zhang@163.com联系" masks 发邮件至 too: masking too much is the safe side). The run
-# starts where the text's word characters start, so a long run is scanned once, not from each of its
+# numbers together ("电话+8613812345678"), and a Han neighbour must not hide a match. An ID number's and an
+# international number's edges are digits alone: a checksum and a birth date, or a digit count, tell them from
+# a code, and "ID11010519491231002X", "Tel+852 2345 6789" is also how a hidden character between reads. An
+# email's name is the whole run of word characters before its "@", in any script: "张伟@", "rené@", and also the
+# Chinese words run into it ("发邮件至zhang@163.com联系" masks 发邮件至 too: masking too much is the safe side).
+# The run starts where the text's word characters start, so a long run is scanned once, not from each of its
 # characters. After the address, any Han character is a neighbour.
 _DASHES = "\\-\u2010-\u2015\u2212\ufe58\ufe63"
 _SEP = f"[\\s.{_DASHES}]"
@@ -52,11 +62,11 @@ _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
         r"(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
     )),
     # Whole, or written in its parts (region, birth date, sequence): "110105 19491231 002X".
-    ("resident_id", re.compile(f"(?<![0-9A-Za-z])\\d{{6}}{_SEP}?\\d{{8}}{_SEP}?\\d{{3}}[\\dXx](?![0-9A-Za-z])")),
-    ("resident_id", re.compile(r"(?<![0-9A-Za-z])\d{15}(?![0-9A-Za-z])")),  # the first generation's, to 2013
+    ("resident_id", re.compile(f"(?<![0-9])\\d{{6}}{_SEP}?\\d{{8}}{_SEP}?\\d{{3}}[\\dXx](?![0-9])")),
+    ("resident_id", re.compile(r"(?<![0-9])\d{15}(?![0-9])")),  # the first generation's, to 2013
     # +CC then 6-14 more digits in groups: "+852 2345 6789", "+1 (415) 555-0100", "+86 138 1234 5678".
     ("international_phone", re.compile(
-        f"(?<![0-9A-Za-z_+])\\+\\d{{1,3}}(?:{_SEP}?[(（]?\\d{{1,4}}[)）]?){{2,5}}(?!\\d)"
+        f"(?<![0-9_+])\\+\\d{{1,3}}(?:{_SEP}?[(（]?\\d{{1,4}}[)）]?){{2,5}}(?!\\d)"
     )),
     # 3-4-4 as written most, or 4-3-4 ("1381-234-5678").
     ("mobile", re.compile(
@@ -68,16 +78,31 @@ _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
         f"(?![\\d{_DASHES}])"
     )),
 )  # fmt: skip
-_PATTERN_VIEW = str.maketrans(
-    {
-        **{chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)},
-        **dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff", " "),
-    }
+_PATTERN_VIEW = str.maketrans({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)})
+# What makes a view worth its copy: full-width digits, letters, + - . @.
+_NEEDS_VIEW = re.compile("[\uff0b\uff0d\uff0e\uff10-\uff19\uff20-\uff3a\uff41-\uff5a]")
+# What shows nothing: format characters (Unicode category Cf: soft hyphen, zero-width spaces and joiners,
+# direction marks, embeddings and isolates, invisible operators, tags), variation selectors, the grapheme joiner,
+# Hangul choseong/jungseong fillers, Khmer inherent vowels, Mongolian selectors. Every matcher reads the text
+# with them removed (`_shown`), never replaced by a space: "137\u00ad1111\u00ad2222" is one number and
+# "L\u200biu" one word, as a reader sees them. Blanks that show as a space are read as one.
+_HIDDEN = re.compile(
+    "[\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u17b4\u17b5"
+    "\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff]+|[\u2800\u3164\uffa0]"
 )
-# What makes a view worth its copy: full-width digits, letters, + - . @, and zero-width characters.
-_NEEDS_VIEW = re.compile(
-    "[\uff0b\uff0d\uff0e\uff10-\uff19\uff20-\uff3a\uff41-\uff5a\u200b-\u200d\u2060\ufeff]"
+_BLANKS = frozenset("\u2800\u3164\uffa0")
+# The gate, run on every text: `_HIDDEN`'s characters outside the BMP would make the scan four times slower
+# (4 µs a notice), so any such character opens the gate and `_HIDDEN` decides.
+_MAY_HIDE = re.compile(
+    "[\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u17b4\u17b5"
+    "\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff\ufff9-\ufffb"
+    "\u2800\u3164\uffa0\U00010000-\U0010ffff]"
 )
+# A lower-case letter then a capital inside one word: a boundary a name's words may be run together at
+# ("LiuYang"), as at a removed hidden character. Either is a joint (`_joined_matches`).
+_CAMEL = re.compile("[a-z\u00df-\u00f6\u00f8-\u00ff][A-Z\u00c0-\u00d6\u00d8-\u00de]")
 # A mobile written the international way ("+86 138 ...", "0086 138 ...") is a mobile: a draft refuses it too.
 _CN_MOBILE = re.compile(r"1[3-9]\d{9}")
 # A count or a number running into a time of day ("+120 (08-15 14:00)") is no phone; a mobile or an ID number
@@ -135,9 +160,22 @@ _COMMON_ZH_WORDS = frozenset(
     "居民 社区 部门 目前 正在 情况 工作 恢复 抢修 预计 注意 台风 暴雨 洪水 积水 区域 地区 全市 政府 通知 "
     "公告 单位 人员 车辆 明天 今天 上午 下午 晚上 金融 高速 石油 海港 东方 向前 万家 宁静 和平".split()
 )
-_ZH_AFTER_NAME = ("先生", "女士", "小姐", "同学", "老师", "师傅", "阿姨", "叔叔", "医生", "同志",
+_ZH_AFTER_NAME = ("先生", "女士", "小姐", "太太", "夫人", "同学", "老师", "师傅", "阿姨", "叔叔", "伯伯",
+                  "阿伯", "大爷", "大妈", "奶奶", "爷爷", "婆婆", "阿婆", "医生", "同志",
                   "反映", "投诉", "来电", "表示", "称")  # fmt: skip
 _ZH_BEFORE_NAME = ("居民", "市民", "业主", "住户", "投诉人", "来电人", "患者", "老人")
+# A reporter's name as typed, with a title or a qualifier ("王芳 女士", "Ms Li Na", "张伟（父亲）"): the name
+# without them is the name too. A qualifier in brackets is dropped, never indexed ("父亲" is nobody's name).
+_OPENING_BRACKETS = frozenset("([{【〔〖")  # full-width ones are folded to ASCII by NFKC
+_BRACKETED = re.compile(r"[(\[{【〔〖][^)\]}】〕〗]*[)\]}】〕〗]?")
+_EN_TITLES = ("mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "madam", "madame", "sir", "mister",
+              "doctor", "mme", "mlle", "dame", "lady")  # fmt: skip
+_EN_TITLE = re.compile(f"^(?:(?:{'|'.join(_EN_TITLES)})(?![a-z\u00e0-\u00ff])\\.?[\\s,]*)+")
+_ZH_TITLES_BEFORE = re.compile(f"^(?:{'|'.join(_ZH_BEFORE_NAME)})+")
+_ZH_TITLES_AFTER = re.compile(f"(?:{'|'.join(_ZH_AFTER_NAME)})+$")
+_LETTER = re.compile(r"[^\W\d_]")
+_NAME_EDGES = " \t,.:;'\"-—–，。：；、"
+_MAX_JOINED_WORDS = 4  # a name of more words is looked for run together in its own order only
 
 
 @dataclass(frozen=True)
@@ -171,6 +209,9 @@ class _KnownIndex:
     guarded: set[str] = field(default_factory=set)  # common words: see _COMMON_ZH_WORDS
     in_order: dict[int, set[tuple[str, ...]]] = field(default_factory=lambda: defaultdict(set))
     any_order: dict[int, set[tuple[str, ...]]] = field(default_factory=lambda: defaultdict(set))
+    # Latin names and addresses with their words run together ("liuyang", "yangliu"), by length: looked for
+    # only where a word may hide a boundary (`_joined_matches`), so "Hu Ge" never makes "huge" a name.
+    joined: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     # Known phones by their digits alone, dialled inside the country, and a landline's local number too: the
     # text's numbers are read the same way, whatever stands between their digits (`_phone_matches`).
     phones: set[str] = field(default_factory=set)
@@ -287,6 +328,40 @@ def valid_old_resident_id(value: str) -> bool:
 
 
 def _find(text: str, index: _KnownIndex) -> list[Finding]:
+    if not _MAY_HIDE.search(text) or not _HIDDEN.search(text):
+        return _find_shown(text, index, [])  # almost every text: no copy
+    shown, origin, joints = _shown(text)
+    # Back in the text's positions: a finding, and so the mask, spans the hidden characters inside it too.
+    return [
+        Finding(f.kind, origin[f.start], origin[f.end - 1] + 1, f.masked)
+        for f in _find_shown(shown, index, joints)
+    ]
+
+
+def _shown(text: str) -> tuple[str, list[int], list[int]]:
+    """``text`` as it shows: hidden characters removed, blanks read as spaces; where each character of it came
+    from; and its joints, the positions where something hidden stood (a word may run two together there)."""
+    parts: list[str] = []
+    origin: list[int] = []
+    joints: list[int] = []
+    last = 0
+    for hidden in _HIDDEN.finditer(text):
+        start, end = hidden.span()
+        parts.append(text[last:start])
+        origin.extend(range(last, start))
+        if hidden.group() in _BLANKS:
+            parts.append(" ")
+            origin.append(start)
+        else:
+            joints.append(len(origin))
+        last = end
+    parts.append(text[last:])
+    origin.extend(range(last, len(text)))
+    return "".join(parts), origin, joints
+
+
+def _find_shown(text: str, index: _KnownIndex, joints: list[int]) -> list[Finding]:
+    """`_find` on a text with nothing hidden; ``joints``: where `_shown` removed something."""
     candidates: list[Finding] = []
     has_digit = _ANY_DIGIT.search(text) is not None
     view = text.translate(_PATTERN_VIEW) if _NEEDS_VIEW.search(text) else text
@@ -306,18 +381,20 @@ def _find(text: str, index: _KnownIndex) -> list[Finding]:
             candidates.append(Finding(found, start, end, _mask_value(text[start:end], found)))
     any_known = index.compact or index.in_order or index.any_order or index.erased is not None
     folded = _fold_in_place(text) if any_known else None
-    spans = [*_compact_matches(text, folded, index), *_known_word_matches(text, folded, index)]
+    spans = [*_compact_matches(text, folded, index), *_known_word_matches(text, folded, index, joints)]
     if index.phones and has_digit:
         spans += _phone_matches(view, index.phones)
     candidates += [Finding("known_person", s, e, _mask_value(text[s:e], "known_person")) for s, e in spans]
     if index.erased is not None:
         # Starred whole: the guard's answer must not give back even a letter of a person who is forgotten.
-        erased = _erased_matches(text, folded, view if has_digit else "", index.erased)
+        erased = _erased_matches(text, folded, view if has_digit else "", index.erased, joints)
         candidates += [Finding("erased_complainant", s, e, "*" * (e - s)) for s, e in erased]
     return _without_overlaps(candidates)
 
 
-def _erased_matches(text: str, folded: str | None, view: str, erased: Lookups) -> list[tuple[int, int]]:
+def _erased_matches(
+    text: str, folded: str | None, view: str, erased: Lookups, joints: list[int]
+) -> list[tuple[int, int]]:
     """Where an erased complainant's value is written: `_find`'s matchers, each window hashed and compared with
     the fingerprints. Without a first character to look for, every window of every size is hashed: a notice
     of 2,000 characters and a few sizes is a few thousand HMACs; a value read without spaces only where one of
@@ -332,7 +409,8 @@ def _erased_matches(text: str, folded: str | None, view: str, erased: Lookups) -
                 if value in digests and _stands_as_found(text, compact, value, pos, pos + size, guarded):
                     spans.append(compact.span(pos, pos + size))
     if erased.in_order or erased.any_order:
-        spans += _word_matches(text, folded, erased.in_order, erased.any_order, None)
+        words = _WordLookups(erased.in_order, erased.any_order, erased.joined)
+        spans += _word_matches(text, folded, words, None, joints)
     if erased.phones.digests and view:
         spans += _phone_matches(view, erased.phones)
     return spans
@@ -382,11 +460,93 @@ def fingerprint(values: Iterable[str], secret: bytes) -> list[str]:
     found |= {entry(secret, "w", size, " ".join(w)) for size, ws in index.in_order.items() for w in ws}
     found |= {entry(secret, "a", size, " ".join(w)) for size, ws in index.any_order.items() for w in ws}
     found |= {entry(secret, "p", len(digits), digits) for digits in index.phones}
+    found |= {entry(secret, "j", size, v) for size, vs in index.joined.items() for v in vs}
     return sorted(found)
 
 
 def _add_known(index: _KnownIndex, known: str) -> None:
+    if _MAY_HIDE.search(known) and _HIDDEN.search(known):
+        known = _shown(known)[0]
     folded = "".join(map(_fold, known))
+    core = _core_name(folded) if _may_have_title(folded) else None
+    if core == "":
+        return  # a title or a qualifier alone ("先生", "Mr"): nobody's name, and an everyday word
+    if core == folded.strip(_NAME_EDGES):
+        core = None
+    # With its title or qualifier, a name is looked for run together through its core only.
+    _add_value(index, folded, run_together=core is None)
+    if core is not None:
+        _add_core(index, core)
+
+
+def _may_have_title(folded: str) -> bool:
+    """Whether `_core_name` may strip anything: most known values are a bare name, an address or a phone."""
+    return (
+        "@" not in folded  # an email
+        and bool(
+            not _OPENING_BRACKETS.isdisjoint(folded)
+            or _EN_TITLE.match(folded)
+            or folded.lstrip(_NAME_EDGES).startswith(_ZH_BEFORE_NAME)
+            or folded.rstrip(_NAME_EDGES).endswith(_ZH_AFTER_NAME)
+        )
+        and _LETTER.search(folded) is not None  # not a phone, "(020) 3456 7890"
+    )
+
+
+def _core_name(folded: str) -> str:
+    """A name without its titles and bracketed qualifiers: "li na" for "ms li na (mother)", "王芳" for "王芳 女士"."""
+    core = folded if _OPENING_BRACKETS.isdisjoint(folded) else _BRACKETED.sub(" ", folded)
+    core = core.strip(_NAME_EDGES)
+    while True:
+        before = core
+        if title := _EN_TITLE.match(core):
+            core = core[title.end() :]
+        if core.startswith(_ZH_BEFORE_NAME):
+            core = _ZH_TITLES_BEFORE.sub("", core)
+        if core.endswith(_ZH_AFTER_NAME):
+            core = _ZH_TITLES_AFTER.sub("", core)
+        core = core.strip(_NAME_EDGES)
+        if core == before:
+            return core
+
+
+def _add_core(index: _KnownIndex, core: str) -> None:
+    """A core is indexed as a known value is (so never one character, and a common word stays guarded), but a
+    single Latin word only after a title: "Ms Park" must not make every "park" a name, while "Dr Park" is her."""
+    words = _TOKEN.findall(core)
+    if not _LETTER.search(core):
+        return  # "Room 5 (Mr)": a name's core has a letter, else it is a number, not a name
+    if len(words) == 1 and words[0] == core and not _IS_HAN.search(core):
+        if len(core) >= _MIN_KNOWN:
+            for title in _EN_TITLES:
+                _add_words(index, index.in_order, (title, _word(core)), (title, core))
+        return
+    _add_value(index, core)
+
+
+def _add_words(
+    index: _KnownIndex,
+    lookup: dict[int, set[tuple[str, ...]]],
+    words: tuple[str, ...],
+    raw: Sequence[str],
+    *,
+    run_together: bool = True,
+) -> None:
+    """Words of a known value, into `lookup` (in order or any order), and run together into `joined`: as
+    indexed (street types shortened) and as written, in any order for a name of few words."""
+    any_order = lookup is index.any_order
+    lookup[len(words)].add(tuple(sorted(words)) if any_order else words)
+    if not run_together:
+        return
+    spelled = tuple(raw)
+    for form in (words,) if spelled == words else (words, spelled):
+        orders = itertools.permutations(form) if any_order and len(form) <= _MAX_JOINED_WORDS else (form,)
+        for order in orders:
+            joined = "".join(order)
+            index.joined[len(joined)].add(joined)
+
+
+def _add_value(index: _KnownIndex, folded: str, *, run_together: bool = True) -> None:
     compact = "".join(folded.split())
     if len(compact) < _MIN_KNOWN:
         return
@@ -404,14 +564,15 @@ def _add_known(index: _KnownIndex, known: str) -> None:
         if "@" not in compact and len(digits) >= _MIN_PHONE_DIGITS:
             index.phones.update(_dialled_forms(digits))
         return
-    words = [_word(t) for t in _TOKEN.findall(folded)]
-    _add_english_cores(index, words)
+    raw = _TOKEN.findall(folded)
+    words = [_word(t) for t in raw]
+    _add_english_cores(index, words, raw)
     if has_han:
         return
     if any(c.isdigit() for c in compact):
-        index.in_order[len(words)].add(tuple(words))  # a Latin address, as written
+        _add_words(index, index.in_order, tuple(words), raw)  # a Latin address, as written
     else:
-        _add_latin_name(index, folded, words)
+        _add_latin_name(index, folded, words, raw, run_together=run_together)
 
 
 def _dialled_forms(digits: str) -> set[str]:
@@ -440,7 +601,7 @@ def _add_han(index: _KnownIndex, compact: str) -> None:
     _add_compact(index, compact)
 
 
-def _add_english_cores(index: _KnownIndex, words: list[str]) -> None:
+def _add_english_cores(index: _KnownIndex, words: list[str], raw: list[str]) -> None:
     """Number, street, type: "12 Harbour Rd" out of "Flat 5B, 12/F, Harbour Building, 12 Harbour Road"."""
     for i, number in enumerate(words):
         if not _HOUSE_NUMBER.fullmatch(number) or (i and words[i - 1] in _UNIT_WORDS):
@@ -449,16 +610,18 @@ def _add_english_cores(index: _KnownIndex, words: list[str]) -> None:
             if words[j] in _STREET_ENDS:
                 core = tuple(words[i : j + 1])
                 if not any(w in {"f", "floor"} or w.isdigit() for w in core[1:]):
-                    index.in_order[len(core)].add(core)
+                    _add_words(index, index.in_order, core, raw[i : j + 1])
                 break
 
 
-def _add_latin_name(index: _KnownIndex, folded: str, words: list[str]) -> None:
+def _add_latin_name(
+    index: _KnownIndex, folded: str, words: list[str], raw: list[str], *, run_together: bool
+) -> None:
     if len(words) > 1 and words[-1] in _BARE_STREET_ENDS:
         return  # "Harbour Road": a street, not a person
     if len(words) == 1 and len(words[0]) < _MIN_KNOWN:
         return
-    index.any_order[len(words)].add(tuple(sorted(words)))
+    _add_words(index, index.any_order, tuple(words), raw, run_together=run_together)
     # "Chan Tai-man" is also written "Chan Taiman"; the hyphenless reading of the text is covered by _GAP.
     joined = [_word(t) for t in _TOKEN.findall(_HYPHEN_IN_WORD.sub("", folded))]
     index.any_order[len(joined)].add(tuple(sorted(joined)))
@@ -574,32 +737,52 @@ def _stands_as_found(text: str, view: _View, value: str, pos: int, end: int, gua
     return alone or before.endswith(_ZH_BEFORE_NAME) or after.startswith(_ZH_AFTER_NAME)
 
 
-def _known_word_matches(text: str, folded: str | None, index: _KnownIndex) -> list[tuple[int, int]]:
+def _known_word_matches(
+    text: str, folded: str | None, index: _KnownIndex, joints: list[int]
+) -> list[tuple[int, int]]:
     if not index.in_order and not index.any_order:
         return []
     known_words = {w for by_size in (index.in_order, index.any_order) for ws in by_size.values() for t in ws
                    for w in t}  # fmt: skip
-    return _word_matches(text, folded, index.in_order, index.any_order, known_words)
+    lookups = _WordLookups(index.in_order, index.any_order, index.joined)
+    return _word_matches(text, folded, lookups, known_words, joints)
 
 
 _NOTHING: frozenset[tuple[str, ...]] = frozenset()
 
 
+class _WordLookups(NamedTuple):  # made per check: a tuple is made faster than a frozen dataclass
+    """Known Latin words, clear (`_KnownIndex`) or as digests (`Lookups`): by length in words, and run together
+    by length in characters."""
+
+    in_order: Mapping[int, Container[tuple[str, ...]]]
+    any_order: Mapping[int, Container[tuple[str, ...]]]
+    joined: Mapping[int, Container[str]]
+
+
 def _word_matches(
-    text: str,
-    folded: str | None,
-    in_order: Mapping[int, Container[tuple[str, ...]]],
-    any_order: Mapping[int, Container[tuple[str, ...]]],
-    known_words: set[str] | None,
+    text: str, folded: str | None, lookups: _WordLookups, known_words: set[str] | None, joints: list[int]
 ) -> list[tuple[int, int]]:
-    """``known_words``: every word of the known values, to skip windows fast; None when they are fingerprints."""
+    """``known_words``: every word of the known values, to skip windows fast; None when they are fingerprints.
+    ``joints``: where `_shown` removed a hidden character, in ``text``'s positions."""
     view = _normalise(text, folded)
-    if known_words is not None and known_words.isdisjoint(map(_word, _TOKEN.findall(view.text))):
+    if lookups.joined and _CAMEL.search(text):
+        joints = sorted({*joints, *(camel.start() + 1 for camel in _CAMEL.finditer(text))})
+    elif not lookups.joined:
+        joints = []
+    if (
+        known_words is not None
+        and not joints
+        and known_words.isdisjoint(map(_word, _TOKEN.findall(view.text)))
+    ):
         return []  # no known word at all (most texts): no runs to build
+    in_order, any_order = lookups.in_order, lookups.any_order
     lengths = sorted({*in_order, *any_order})
     sizes = [(n, in_order.get(n, _NOTHING), any_order.get(n, _NOTHING)) for n in lengths]
     spans = []
     for run in _word_runs(view):
+        if joints and lengths:
+            spans += _joined_matches(view, run, lookups.joined, joints, lengths[-1])
         words = [w for w, _, _ in run]
         for i, first in enumerate(words):
             if known_words is not None and first not in known_words:
@@ -610,6 +793,32 @@ def _word_matches(
                 window = tuple(words[i : i + size])
                 if window in ordered or tuple(sorted(window)) in unordered:
                     spans.append(view.span(run[i][1], run[i + size - 1][2]))
+    return spans
+
+
+def _joined_matches(
+    view: _View,
+    run: list[tuple[str, int, int]],
+    joined: Mapping[int, Container[str]],
+    joints: list[int],
+    most: int,
+) -> list[tuple[int, int]]:
+    r"""A known value's words run together where a word holds a joint: "Liu\u00adYang" shows as "LiuYang", and
+    "Chan\u200bTai Man" as "ChanTai Man". Each window of the run's words that takes in such a word is read run
+    together, as the text writes it and with street types shortened, and looked up by its length."""
+    spans = []
+    for k, (_, start, end) in enumerate(run):
+        first, last = view.span(start, end)
+        at = bisect_right(joints, first)
+        if at == len(joints) or joints[at] >= last:
+            continue  # no joint inside this word: `_word_matches` reads it
+        for i in range(max(0, k - most + 1), k + 1):
+            for j in range(k + 1, min(len(run), i + most) + 1):
+                window = run[i:j]
+                written = "".join(view.text[a:b] for _, a, b in window)
+                shortened = "".join(word for word, _, _ in window)
+                if any(form in joined.get(len(form), ()) for form in {written, shortened}):
+                    spans.append(view.span(window[0][1], window[-1][2]))
     return spans
 
 

@@ -37,7 +37,7 @@ VALID_ID_DIGIT = "440524198001010013"
         ("老身份证110101900307451", "resident_id", "110********7451"),  # 15 digits, issued until 2013
         ("call 138–1234–5678", "mobile", "138******5678"),  # en dashes
         ("call 138.1234.5678", "mobile", "138******5678"),
-        ("call 138\u200b1234\u200b5678", "mobile", "138******5678"),  # zero-width spaces
+        ("call 138\u200b1234\u200b5678", "mobile", "138****5678"),  # zero-width spaces: masked as shown
         ("联系电话+8613812345678", "mobile", "+86*******5678"),  # a Han character before "+"
         # The Chinese words run into an address are masked with it: too much is the safe side.
         ("请发邮件至zhangwei@163.com联系", "email", "请****************.com"),
