@@ -26,6 +26,7 @@ from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from tests.browser.conftest import Stack, problem
 from tests.browser.test_board_pages import post, ready, sign_in
+from tests.browser.test_reports_outage import DATABASE_DOWN, back_up, stack_on_own_postgres
 from tests.support.waiting import wait_until
 
 expect = pytest.importorskip(
@@ -204,3 +205,36 @@ async def test_a_hung_api_is_given_up_on_and_the_queue_comes_back_by_itself(
     await expect(page.locator("#asof")).not_to_contain_text("not updated for", timeout=BOUND_MS)
     await page.screenshot(path=shots / "02-back.png")
     await page.close()
+
+
+async def test_a_queue_not_read_in_a_database_outage_says_both_reads_failed_and_which_queue_is_shown(
+    nats_url: str, tmp_path: Path, stream_spec: Any, browser: Any, shots: Path, nc: Any
+) -> None:
+    """ "Incidents not loaded" overwrote "Queue not loaded", and the queue read before the outage kept counting
+    down under a message about incidents only (found by a review that stopped PostgreSQL)."""
+    async with stack_on_own_postgres(nats_url, tmp_path, stream_spec.name) as (stack, postgres):
+        power = await stack.token("department:power")
+        page = await desk(stack, browser)  # the stream is there once the API answers
+        case = await dispatched_to_power(stack, nc)
+        await page.clock.install()
+        await sign_in(page, f"{stack.url}/department", power)
+        row = page.locator(f"#queue tr[data-id='{case.id}']")
+        await expect(row).to_be_visible(timeout=BOUND_MS)
+
+        await asyncio.to_thread(postgres.stop)
+        await page.clock.fast_forward(15_000)  # the next refetch
+        message = page.locator("#message")
+        await expect(message).to_contain_text("读取失败 Queue not loaded", timeout=BOUND_MS)
+        await expect(message).to_contain_text("读取失败 Incidents not loaded")
+        await expect(message).to_contain_text(DATABASE_DOWN)
+        await expect(message).to_contain_text(re.compile(r"the queue below is as of \d\d:\d\d"))
+        await expect(row).to_be_visible()  # the queue read before stays, said to be that one
+        await page.screenshot(path=shots / "01-database-down.png")
+
+        await back_up(stack, postgres)
+        await page.clock.fast_forward(15_000)
+        await expect(message).to_be_empty(timeout=BOUND_MS)
+        await expect(row).to_be_visible()
+        await expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=BOUND_MS)
+        await page.screenshot(path=shots / "02-back-by-itself.png")
+        await page.close()

@@ -1,6 +1,6 @@
 // The command board: fetches /api/v1/board and refetches it whenever the server says the read models moved.
 import {
-  API_TIMEOUT_MS, api, bi, el, fmtDuration, fmtNumber, fmtTime, howLong, incidentStatus, liveEvents, loginFlow, names, once,
+  api, bi, el, fmtDuration, fmtNumber, fmtTime, howLong, incidentStatus, intakeWatch, liveEvents, loginFlow, names, once,
   mayHaveBeenStored, problemText, refetcher, replayedNote, say, setCityZone, setDepartments, showConnection, statusLabel, writeFailed,
   zoneName,
 } from "/static/common.js";
@@ -611,45 +611,8 @@ function drawMap(points, hotspots, districts) {
   $("map-note").textContent = elsewhere ? `另有 ${elsewhere} 件未结工单未注明区 ${elsewhere} more open complaints name no district` : "";
 }
 
-// Whether complaints can be received at all: /healthz (public, answered apart from the board, which is cached
-// by position and would not change while nothing is written). A full store or an unreachable NATS stops intake.
-const INTAKE_DOWN = [
-  [(nats) => nats.startsWith("refusing writes") && nats.includes("no_storage"),
-    "事件库已满：无法接收新投诉，请立即通知值班工程师。 The event store is full: no new complaint can be received. "
-    + "Call the on-call engineer now (docs/operations.md, section 12)."],
-  [(nats) => nats.startsWith("refusing writes"),
-    "事件库不确认写入：新投诉可能无法接收，请立即通知值班工程师。 The event store does not confirm writes: new complaints "
-    + "may not be received. Call the on-call engineer now (docs/operations.md, section 12)."],
-  [(nats) => nats.startsWith("unavailable"),
-    "事件库无法连接：新投诉暂时无法接收（市民会被告知稍后重试）。 The event store is unreachable: no complaint can be received "
-    + "for now (callers are told to try again). docs/operations.md, section 2."],
-];
-
-const INTAKE_EVERY_MS = 5000; // a board refetches on every commit in a surge: /healthz at most this often
-let intakeAsked = 0;
-let intakeAsking = false; // one question at a time, so an older answer never overwrites a newer one
-
-async function checkIntake() {
-  if (intakeAsking || Date.now() - intakeAsked < INTAKE_EVERY_MS) return;
-  intakeAsking = true;
-  intakeAsked = Date.now();
-  let nats = "";
-  try {
-    // Bounded: a hung answer would leave intakeAsking set, and the banner unasked for ever.
-    const response = await fetch("/healthz", { cache: "no-store", signal: AbortSignal.timeout(API_TIMEOUT_MS) });
-    if (!response.ok) nats = String((await response.json()).nats || "");
-  } catch {
-    return; // the API itself unreachable: the connection state says so
-  } finally {
-    intakeAsking = false;
-  }
-  const found = INTAKE_DOWN.find(([matches]) => matches(nats));
-  const banner = $("intake");
-  banner.hidden = !found;
-  banner.textContent = found ? found[1] : "";
-  // The server's own words (its times in UTC) are for the engineer called: a tooltip, not the banner.
-  if (found) banner.title = nats; else banner.removeAttribute("title");
-}
+// Whether complaints can be received at all (common.js): a banner above the board when intake is down.
+const checkIntake = intakeWatch($("intake"));
 
 let ticking = null; // the refetch every 15 s, stopped once the token is refused
 const refresh = refetcher(async () => {
@@ -670,7 +633,7 @@ for (const button of document.querySelectorAll("p.more button")) button.addEvent
 
 loginFlow({
   form: $("login"), input: $("token"), message: $("login-message"), main: $("main"), logout: $("logout"),
-  roles: ["command"],
+  roles: ["command"], loadMessage: $("error"),
   async onReady() {
     reference = await api("/api/v1/reference");
     setCityZone(reference.area && reference.area.time_zone);

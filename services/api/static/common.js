@@ -146,6 +146,35 @@ export function loaded(region) {
   }
 }
 
+// `load` run until it succeeds: while it fails, `region` says so after `what` ("读取失败 Queue not loaded"),
+// and it is tried again by itself, 2 s later, then less often up to every 30 s. A page opened during an outage
+// stayed blank, saying nothing, after the outage was over. Returns the function that runs it (now, the tries
+// starting afresh): for a button, a change, a timer. A refused token is not tried again: that cannot help.
+const RETRY_FIRST_MS = 2000, RETRY_MOST_MS = 30000;
+
+export function retried(region, what, load) {
+  let runs = 0, timer = null, said = null;
+  async function run(wait) {
+    const mine = ++runs;
+    clearTimeout(timer);
+    try {
+      await load();
+      if (mine !== runs) return;
+      if (said !== null && region.textContent === said) loaded(region);  // its own words only, not an action's
+      said = null;
+    } catch (error) {
+      if (mine !== runs) return;  // a newer run says what is so now
+      const refused = error instanceof ApiError && (error.status === 401 || error.status === 403);
+      const next = Math.max(wait, (error.retryAfter || 0) * 1000);  // not sooner than a 503 asks
+      const s = next / 1000, again = refused ? "" : `；${s}秒后自动重试 trying again by itself in ${s} s`;
+      said = stamped(`${what}: ${problemText(error, null, { askToWait: false })}${again}`);
+      loadFailed(region, said);
+      if (!refused) timer = setTimeout(() => run(Math.min(next * 2, RETRY_MOST_MS)), next);
+    }
+  }
+  return () => run(RETRY_FIRST_MS);
+}
+
 // A random Idempotency-Key. crypto.randomUUID exists only on https or localhost; a desk reaching the API over
 // plain http on the city's network has getRandomValues all the same.
 export function newKey() {
@@ -358,9 +387,10 @@ const DEPENDENCIES = {
 // `detail` is said in the page's words where the code is known: "503: PostgreSQL: cannot check the token:
 // TimeoutError" was all staff read during an outage.
 function problemWords(error, nameOf) {
-  const problem = error.problem || {}, known = PROBLEMS[problem.code];
-  if (problem.code === "dependency_unavailable") {
-    const [zh, en] = DEPENDENCIES[problem.dependency] || ["后台服务", "a service behind the API"];
+  const problem = error.problem || {}, known = PROBLEMS[problem.code], service = DEPENDENCIES[problem.dependency];
+  // Intake's `unavailable` names the service when it knows it (the same `dependency`), else the generic words.
+  if (problem.code === "dependency_unavailable" || (problem.code === "unavailable" && service)) {
+    const [zh, en] = service || ["后台服务", "a service behind the API"];
     return [`${zh}暂时无法连接`, `${en} cannot be reached right now`];
   }
   if (!known) return null;
@@ -380,12 +410,14 @@ function nowWords(current) {
     : [`现为：${state[0]}`, `now: ${state[1]}`];
 }
 
-export function problemText(error, nameOf = null) {
+// `askToWait`: "try again in 5 s" from a 503's Retry-After; not where the page tries again by itself (retried).
+export function problemText(error, nameOf = null, { askToWait = true } = {}) {
   if (error instanceof ApiError) {
     const problem = error.problem || {}, words = problemWords(error, nameOf);
     let text;
     if (words) {
-      const wait = error.retryAfter && (error.status === 503 || error.status === 429) ? error.retryAfter : null;
+      const asked = error.retryAfter && (error.status === 503 || error.status === 429);
+      const wait = askToWait && asked ? error.retryAfter : null;
       const [zh, en] = wait ? [`${words[0]}，请${wait}秒后再试`, `${words[1]}; try again in ${wait} s`] : words;
       text = `${zh} ${en} (${error.status})`;
     } else {
@@ -447,7 +479,9 @@ export function labelCells(table) {
   }
 }
 
-// The token form: shown until a token works; `onReady(me)` gets /api/v1/me.
+// The token form: shown until a token works; `onReady(me)` gets /api/v1/me. What onReady fails to load (the
+// database down as the page opens) is said in `loadMessage` (the page's #message) and tried again by itself: it
+// was an unhandled rejection, the page blank and silent for good. So onReady must be safe to run again.
 
 const ROLES = {
   command: ["指挥人员", "command staff"], operator: ["话务员", "an operator"], department: ["部门人员", "department staff"],
@@ -455,7 +489,9 @@ const ROLES = {
 };
 const roleName = (kind) => ROLES[kind] || [kind, kind];
 
-export function loginFlow({ form, input, message, main, logout, roles, onReady }) {
+export function loginFlow({
+  form, input, message, main, logout, roles, onReady, loadMessage = main.querySelector("#message") || message,
+}) {
   let retryIn = 2000;
   let retry = null;
   async function tryToken() {
@@ -474,7 +510,7 @@ export function loginFlow({ form, input, message, main, logout, roles, onReady }
       }
       form.hidden = true; main.hidden = false;
       if (logout) logout.hidden = false;
-      onReady(me);
+      retried(loadMessage, "读取失败 Not loaded", () => onReady(me))();
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) {
         setToken(null);
@@ -634,6 +670,52 @@ export function refetcher(load) {
     } finally {
       running = false;
     }
+  };
+}
+
+// Whether complaints can be received at all: /healthz (public, answered apart from the read models). A full or
+// unreachable event store stops intake, and so does PostgreSQL: a call's Idempotency-Key and a caller's
+// personal-data key are kept there (docs/operations.md, section 3). [test of its nats and postgres, words]
+const INTAKE_DOWN = [
+  [(nats) => nats.startsWith("refusing writes") && nats.includes("no_storage"),
+    "事件库已满：无法接收新投诉，请立即通知值班工程师。 The event store is full: no new complaint can be received. "
+    + "Call the on-call engineer now (docs/operations.md, section 12)."],
+  [(nats) => nats.startsWith("refusing writes"),
+    "事件库不确认写入：新投诉可能无法接收，请立即通知值班工程师。 The event store does not confirm writes: new complaints "
+    + "may not be received. Call the on-call engineer now (docs/operations.md, section 12)."],
+  [(nats) => nats.startsWith("unavailable"),
+    "事件库无法连接：新投诉暂时无法接收（市民会被告知稍后重试）。 The event store is unreachable: no complaint can be received "
+    + "for now (callers are told to try again). docs/operations.md, section 2."],
+  [(nats, postgres) => postgres.startsWith("unavailable"),  // not "busy": PostgreSQL answers, the API's pool is full
+    "数据库无法连接：新投诉暂时无法登记（市民会被告知稍后重试）。 The database (PostgreSQL) is unreachable: no complaint can "
+    + "be filed for now (callers are told to try again). docs/operations.md, section 3."],
+];
+const INTAKE_EVERY_MS = 5000;  // a page may ask on every live change in a surge: /healthz at most this often
+
+// Says in `banner` when intake is down, hidden otherwise. Returns the check to run (a timer, a live change).
+export function intakeWatch(banner) {
+  let asked = 0, asking = false;  // one question at a time, so an older answer never overwrites a newer one
+  return async function checkIntake() {
+    if (asking || Date.now() - asked < INTAKE_EVERY_MS) return;
+    asking = true;
+    asked = Date.now();
+    let health = {};
+    try {
+      // Bounded: a hung answer would leave `asking` set, and the banner unasked for ever.
+      const response = await fetch("/healthz", { cache: "no-store", signal: AbortSignal.timeout(API_TIMEOUT_MS) });
+      if (!response.ok) health = await response.json();
+    } catch {
+      return;  // the API itself unreachable: the connection state says so
+    } finally {
+      asking = false;
+    }
+    const nats = String(health.nats || ""), postgres = String(health.postgres || "");
+    const found = INTAKE_DOWN.find(([down]) => down(nats, postgres));
+    banner.hidden = !found;
+    banner.textContent = found ? found[1] : "";
+    // The server's own words (its times in UTC) are for the engineer called: a tooltip, not the banner.
+    if (found) banner.title = found === INTAKE_DOWN[INTAKE_DOWN.length - 1] ? postgres : nats;
+    else banner.removeAttribute("title");
   };
 }
 

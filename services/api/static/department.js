@@ -289,17 +289,21 @@ const refresh = refetcher(async () => {
   const [queue, incidents] = await Promise.allSettled([
     api(`/api/v1/departments/${code}/queue`), api(`/api/v1/departments/${code}/incidents`),
   ]);
-  if (queue.status === "fulfilled" && incidents.status === "fulfilled") loaded($("message"));
+  const failures = [];  // both said: one overwrote the other
   if (queue.status === "fulfilled") {
     asOf = queue.value.as_of || new Date().toISOString();
     gotAt = Date.now();
     render(queue.value);
     renderLateness(queue.value);
   } else {
-    loadFailed($("message"), stamped(`读取失败 Queue not loaded: ${problemText(queue.reason)}`));
+    // The queue read before stays, its countdowns running: said to be that one.
+    const kept = asOf ? `（下方为${fmtClock(asOf)}时的工单 the queue below is as of ${fmtClock(asOf)}）` : "";
+    failures.push(stamped(`读取失败 Queue not loaded: ${problemText(queue.reason)}${kept}`));
   }
   if (incidents.status === "fulfilled") renderIncidents(incidents.value.items);
-  else loadFailed($("message"), stamped(`读取失败 Incidents not loaded: ${problemText(incidents.reason)}`));
+  else failures.push(stamped(`读取失败 Incidents not loaded: ${problemText(incidents.reason)}`));
+  if (failures.length) loadFailed($("message"), el("span", {}, ...failures.map((text) => el("div", { text }))));
+  else loaded($("message"));
   const refused = [queue, incidents].some((r) => r.status === "rejected" && [401, 403].includes(r.reason?.status));
   if (refused && ticking !== null) { clearInterval(ticking); ticking = null; }
 });

@@ -2,9 +2,9 @@
 // facts, first-contact resolution, repeat calls, agreed time and follow-up calls. Keyboard only works:
 // every action is a form field or a button in reading order; Enter in the number looks up the history.
 import {
-  FOLLOW_UP_OUTCOMES, api, bi, el, fmtTime, incidentStatus, liveEvents, loginFlow, mayHaveBeenStored, nameText, names,
-  newKey, once, problemText, say, serverNow, setCityZone, setDepartments, showConnection, stamped, statusLabel,
-  replayedNote, sayWriteFailed, whenChanged,
+  FOLLOW_UP_OUTCOMES, api, bi, el, fmtTime, incidentStatus, intakeWatch, liveEvents, loginFlow, nameText, names,
+  newKey, once, problemText, retried, say, serverNow, setCityZone, setDepartments, showConnection, stamped,
+  statusLabel, replayedNote, sayWriteFailed, whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -19,6 +19,10 @@ function callResult(code, zh, en, kind = "ok") {
   say($("call-result"), el("span", {}, el("span", { class: "code", text: code }), " ", bi(zh, en)), kind);
 }
 
+// Whether a call can be filed at all, said before the call is taken: asked every 15 s and after a call refused.
+const checkIntake = intakeWatch($("intake"));
+
+// Run again by loginFlow until it succeeds: nothing here may fail once the guide and reference data are in.
 async function start() {
   [state.guide, state.reference] = await Promise.all([api("/api/v1/operator/guide"), api("/api/v1/reference")]);
   setCityZone(state.reference.area.time_zone);
@@ -26,9 +30,14 @@ async function start() {
   renderSteps();
   fillSelect($("category"), state.reference.categories, "— 类别 category —");
   fillSelect($("district"), state.reference.districts, "— 区 district —");
+  checkIntake();
+  setInterval(checkIntake, 15000);
   await Promise.all([loadFacts(), loadFollowUps()]);
-  // Cases resolved since join the follow-up list by themselves (checked at most every 10 s).
-  liveEvents({ onChange: whenChanged(["complaints"], loadFollowUps, 10000),
+  // Cases resolved since join the follow-up list by themselves, and a notice published or an incident declared
+  // the facts (each checked at most every 10 s). A stream back after an outage names no table: both are read.
+  const onComplaints = whenChanged(["complaints"], loadFollowUps, 10000);
+  const onFacts = whenChanged(["notices", "incidents"], loadFacts, 10000);
+  liveEvents({ onChange: (change) => { onComplaints(change); onFacts(change); },
     onState: (live, retry) => showConnection($("conn"), live, retry) });
 }
 
@@ -140,21 +149,21 @@ function showLifeFirst(danger) {
   }
 }
 
-async function loadFacts() {
+// What the operator reads to callers: tried again by itself while it fails (an outage as the console opened left
+// it empty, and its error on the page, for good).
+const loadFacts = retried($("facts-message"), "读取失败 Facts not loaded", async () => {
   const q = new URLSearchParams();
   if ($("district").value) q.set("district", $("district").value);
   if ($("category").value) q.set("category", $("category").value);
-  try {
-    const facts = await api(`/api/v1/operator/facts?${q}`);
-    const notices = facts.notices.map((n) => factItem(`notice:${n.id}`, n.title_zh, n.title_en, n.body_zh, n.body_en));
-    const answers = facts.answers.map((a) => factItem(`answer:${a.code}`, a.title_zh, a.title_en, a.text_zh, a.text_en));
-    const incidents = facts.incidents.map((i) => el("p", { class: "fact" }, bi("事件", "Incident"),
-      ` ${i.title}（`, incidentStatus(i.status), `）· ${i.linked_complaints} `, bi("件诉求", "reports")));
-    $("facts").replaceChildren(...incidents,
-      el("h3", {}, bi("已发布公告", "Published notices")), ...(notices.length ? notices : [el("p", { class: "empty", text: "无 none" })]),
-      el("h3", {}, bi("标准答复", "Standard answers")), ...(answers.length ? answers : [el("p", { class: "empty", text: "无 none" })]));
-  } catch (error) { failed(problemText(error)); }
-}
+  const facts = await api(`/api/v1/operator/facts?${q}`);
+  const notices = facts.notices.map((n) => factItem(`notice:${n.id}`, n.title_zh, n.title_en, n.body_zh, n.body_en));
+  const answers = facts.answers.map((a) => factItem(`answer:${a.code}`, a.title_zh, a.title_en, a.text_zh, a.text_en));
+  const incidents = facts.incidents.map((i) => el("p", { class: "fact" }, bi("事件", "Incident"),
+    ` ${i.title}（`, incidentStatus(i.status), `）· ${i.linked_complaints} `, bi("件诉求", "reports")));
+  $("facts").replaceChildren(...incidents,
+    el("h3", {}, bi("已发布公告", "Published notices")), ...(notices.length ? notices : [el("p", { class: "empty", text: "无 none" })]),
+    el("h3", {}, bi("标准答复", "Standard answers")), ...(answers.length ? answers : [el("p", { class: "empty", text: "无 none" })]));
+});
 
 function factItem(ref, titleZh, titleEn, textZh, textEn) {
   return el("div", { class: "fact", "data-ref": ref },
@@ -215,7 +224,10 @@ async function submitCall(event) {
     // The agreed time is the next thing to settle with the caller: the form in view, the code still above it.
     ($("agree").hidden ? $("call-result") : $("agree")).scrollIntoView({ block: "nearest" });
     await loadFollowUps();
-  } catch (error) { sayWriteFailed($("call-result"), error, "未提交 not filed", "", FILE_AGAIN); }
+  } catch (error) {
+    sayWriteFailed($("call-result"), error, "未提交 not filed", "", FILE_AGAIN);
+    checkIntake();  // a call refused: the banner says whether the next one can be filed
+  }
 }
 
 // The call may be stored though no answer said so (a 503 write_unconfirmed, an outage, no answer at all). The card
@@ -255,22 +267,21 @@ const OUTCOMES = [["", "— 请选择 choose —"],
   ...Object.entries(FOLLOW_UP_OUTCOMES).map(([value, [zh, en]]) => [value, `${zh} ${en}`])];
 const OUTCOME_WORDS = Object.fromEntries(OUTCOMES);
 
-async function loadFollowUps() {
-  try {
-    const queue = await api("/api/v1/operator/follow-ups");
-    if (!queue.items.length) {
-      $("followups").replaceChildren(el("tr", {}, el("td", { colspan: 8, class: "empty", text: "无 none" })));
-      return;
-    }
-    // A row already shown is kept as it is (an outcome chosen, a reason being typed), and so is the focus.
-    const shown = new Map([...$("followups").querySelectorAll("tr[data-code]")].map((r) => [r.dataset.code, r]));
-    const rows = queue.items.map((item) => shown.get(item.tracking_code) || followUpRow(item));
-    if (rows.length === shown.size && rows.every((row) => shown.get(row.dataset.code) === row)) return;
-    const active = document.activeElement;
-    $("followups").replaceChildren(...rows);
-    if (active && active !== document.activeElement && document.contains(active)) active.focus();
-  } catch (error) { say($("fu-message"), problemText(error), "error"); }
-}
+// Its error goes once it loads (a recorded outcome said there stays): tried again by itself while it fails.
+const loadFollowUps = retried($("fu-message"), "读取失败 Follow-ups not loaded", async () => {
+  const queue = await api("/api/v1/operator/follow-ups");
+  if (!queue.items.length) {
+    $("followups").replaceChildren(el("tr", {}, el("td", { colspan: 8, class: "empty", text: "无 none" })));
+    return;
+  }
+  // A row already shown is kept as it is (an outcome chosen, a reason being typed), and so is the focus.
+  const shown = new Map([...$("followups").querySelectorAll("tr[data-code]")].map((r) => [r.dataset.code, r]));
+  const rows = queue.items.map((item) => shown.get(item.tracking_code) || followUpRow(item));
+  if (rows.length === shown.size && rows.every((row) => shown.get(row.dataset.code) === row)) return;
+  const active = document.activeElement;
+  $("followups").replaceChildren(...rows);
+  if (active && active !== document.activeElement && document.contains(active)) active.focus();
+});
 
 function followUpRow(item) {
   const hint = el("span", { class: "fu-hint", id: `fu-hint-${item.id}`, role: "alert" });
@@ -349,4 +360,4 @@ $("repeat-cancel").addEventListener("click", () => { $("repeat").hidden = true; 
 $("agree").addEventListener("submit", agreeTime);
 
 loginFlow({ form: $("login"), input: $("token"), message: $("login-message"), main: $("main"), logout: $("logout"),
-  roles: ["operator"], onReady: () => start().catch((error) => failed(problemText(error))) });
+  roles: ["operator"], onReady: start });

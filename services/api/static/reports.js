@@ -1,7 +1,7 @@
 // The after-action summary: figures for one incident or for everything, and the same figures as CSV.
 import {
   FOLLOW_UP_OUTCOMES, api, bi, el, fmtNumber, fmtTime, incidentStatus, labelCells, loginFlow, names, problemText,
-  say, setCityZone,
+  retried, say, setCityZone,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -24,24 +24,28 @@ function query(format) {
   return `/api/v1/reports/summary?${params}`;
 }
 
-async function show() {
-  try {
-    const r = await api(query());
-    fill("totals", Object.entries(r.totals).map(([k, v]) => el("tr", { "data-metric": k },
-      el("th", {}, TOTALS[k] ? bi(TOTALS[k][0], TOTALS[k][1]) : k), num(v))));
-    fill("per-hour", r.per_hour.map((h) => el("tr", {}, el("td", { text: fmtTime(h.hour) }), num(h.received))));
-    fill("by-category", r.by_category.map((c) => el("tr", {}, el("td", {}, names(reference.categories, c.category)), num(c.received), num(c.open), num(c.resolved))));
-    fill("by-district", r.by_district.map((c) => el("tr", {}, el("td", {}, names(reference.districts, c.district)), num(c.received), num(c.open), num(c.resolved))));
-    fill("timing", r.timing.map((t) => el("tr", {}, el("td", {}, names(reference.departments, t.department)), el("td", { text: t.level }),
-      num(t.complaints), num(t.median_minutes_to_accept, 1), num(t.p90_minutes_to_accept, 1), num(t.median_minutes_to_resolve, 1), num(t.p90_minutes_to_resolve, 1))));
-    labelCells($("timing").closest("table"));  // seven columns: a block per row on a phone
-    fill("satisfaction", Object.entries(r.satisfaction).map(([k, v]) => el("tr", { "data-answer": k },
-      el("th", {}, FOLLOW_UP_OUTCOMES[k] ? bi(...FOLLOW_UP_OUTCOMES[k]) : k), num(v))));
-    say($("message"), "");
-  } catch (error) {
-    say($("message"), `读取失败 Not loaded: ${problemText(error)}`, "error");
-  }
-}
+// The figures and the incidents to choose from load apart, each saying its own error and tried again by itself
+// until it loads: a page opened while the database was down stayed blank after it was back.
+const show = retried($("message"), "读取失败 Summary not loaded", async () => {
+  const r = await api(query());
+  fill("totals", Object.entries(r.totals).map(([k, v]) => el("tr", { "data-metric": k },
+    el("th", {}, TOTALS[k] ? bi(TOTALS[k][0], TOTALS[k][1]) : k), num(v))));
+  fill("per-hour", r.per_hour.map((h) => el("tr", {}, el("td", { text: fmtTime(h.hour) }), num(h.received))));
+  fill("by-category", r.by_category.map((c) => el("tr", {}, el("td", {}, names(reference.categories, c.category)), num(c.received), num(c.open), num(c.resolved))));
+  fill("by-district", r.by_district.map((c) => el("tr", {}, el("td", {}, names(reference.districts, c.district)), num(c.received), num(c.open), num(c.resolved))));
+  fill("timing", r.timing.map((t) => el("tr", {}, el("td", {}, names(reference.departments, t.department)), el("td", { text: t.level }),
+    num(t.complaints), num(t.median_minutes_to_accept, 1), num(t.p90_minutes_to_accept, 1), num(t.median_minutes_to_resolve, 1), num(t.p90_minutes_to_resolve, 1))));
+  labelCells($("timing").closest("table"));  // seven columns: a block per row on a phone
+  fill("satisfaction", Object.entries(r.satisfaction).map(([k, v]) => el("tr", { "data-answer": k },
+    el("th", {}, FOLLOW_UP_OUTCOMES[k] ? bi(...FOLLOW_UP_OUTCOMES[k]) : k), num(v))));
+  say($("message"), "");  // an earlier download's failure is not about these figures
+});
+
+const loadIncidents = retried($("incidents-message"), "读取失败 Incidents not loaded", async () => {
+  const incidents = (await api("/api/v1/incidents")).items;
+  $("incident").replaceChildren($("incident").options[0],
+    ...incidents.map((i) => el("option", { value: i.id, text: `${i.title}（${incidentStatus(i.status).textContent}）` })));
+});
 
 // The CSV needs the token, so it is fetched here and handed to the browser as a download.
 async function downloadCsv() {
@@ -65,10 +69,8 @@ loginFlow({
   form: $("login"), input: $("token"), message: $("login-message"), main: $("main"), logout: $("logout"),
   roles: ["command", "press"],
   async onReady() {
-    reference = await api("/api/v1/reference");
+    reference = await api("/api/v1/reference");  // failing, loginFlow says so and runs this again
     setCityZone(reference.area.time_zone);
-    const incidents = (await api("/api/v1/incidents")).items;
-    $("incident").append(...incidents.map((i) => el("option", { value: i.id, text: `${i.title}（${incidentStatus(i.status).textContent}）` })));
-    await show();
+    await Promise.all([loadIncidents(), show()]);
   },
 });
