@@ -37,6 +37,11 @@ class NoticeState(StrEnum):
     CANCELLED = "cancelled"
 
 
+# Who drafts an incident's progress summaries (services/notices): a later one supersedes the last published
+# (CAP: an Update referencing it, events/publishing/notice_view.py).
+SUMMARY_AUTHOR = "notices-service"
+
+
 class Notice(Aggregate):
     def __init__(self) -> None:
         self.incident_id: UUID | None = None

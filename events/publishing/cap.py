@@ -58,11 +58,13 @@ def _info(
     info = ET.SubElement(alert, "info")
     _text(info, "language", language)
     _text(info, "category", view.category)
-    _text(info, "event", view.incident_kind or title)
+    _text(info, "event", view.event_en if language == "en-US" else view.event_zh)
     scale = view.scale
     _text(info, "urgency", "Past" if view.msg_type == "Cancel" else scale.urgency)
     _text(info, "severity", "Minor" if view.msg_type == "Cancel" else scale.severity)
     _text(info, "certainty", scale.certainty)
+    if view.expires is not None:
+        _text(info, "expires", cap_time(view.expires))
     _text(info, "senderName", sender_name)
     _text(info, "headline", title)
     _text(info, "description", WITHDRAWN[language] if view.msg_type == "Cancel" else body)

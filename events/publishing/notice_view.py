@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
 from events.incident import Incident
-from events.notice import NoticeCancelled, NoticeDrafted, NoticePublished
+from events.notice import SUMMARY_AUTHOR, NoticeCancelled, NoticeDrafted, NoticePublished
 from events.reference import BoundingBox, Reference
 
 MsgType = Literal["Alert", "Update", "Cancel"]
+# Three summary periods (one an hour): a summary not followed by a newer one leaves alert feeds after this.
+SUMMARY_EXPIRES = timedelta(hours=3)
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ STATUS_SCALE: dict[str, CapScale] = {
 KIND_CATEGORY: tuple[tuple[str, str], ...] = (
     ("typhoon", "Met"), ("storm", "Met"), ("flood", "Met"), ("rain", "Met"), ("earthquake", "Geo"),
     ("landslide", "Geo"), ("fire", "Fire"), ("gas", "Safety"), ("power", "Infra"), ("water", "Infra"),
-    ("telecom", "Infra"), ("outage", "Infra"), ("road", "Transport"), ("health", "Health"),
+    ("telecom", "Infra"), ("outage", "Infra"), ("road", "Transport"), ("health", "Health"), ("medical", "Health"),
+    ("shelter", "Rescue"), ("relief", "Rescue"),
 )  # fmt: skip
 
 
@@ -84,6 +87,16 @@ class NoticeView:
     body_zh: str
     areas: tuple[AreaView, ...]
     references: tuple[Sent, ...] = ()
+    event_en: str = ""  # CAP's <event>: the incident's kind in each language (a category's name)
+    event_zh: str = ""
+    summary: bool = False  # a progress summary drafted by the notices service
+    published: tuple[Sent, ...] = ()  # every message of its own publications, oldest first
+
+    @property
+    def expires(self) -> datetime | None:
+        """A progress summary's figures go stale: it expires SUMMARY_EXPIRES after it was sent (a later summary
+        supersedes it sooner); other notices stand until updated or withdrawn."""
+        return self.sent + SUMMARY_EXPIRES if self.summary and self.msg_type != "Cancel" else None
 
     @property
     def scale(self) -> CapScale:
@@ -120,10 +133,26 @@ def areas_for(incident: Incident | None, reference: Reference) -> tuple[AreaView
     return tuple(AreaView(d.name_en, d.name_zh, d.bbox) for d in districts)
 
 
+def _event_names(kind: str, view: dict[str, Any], reference: Reference) -> dict[str, str]:
+    """The incident's kind as CAP's <event> in each language: a category's names ("power_outage": 停电 / Power
+    outage), else as command typed it; no incident: the notice's title."""
+    category = next((c for c in reference.categories if c.code == kind), None)
+    if category is not None:
+        return {"event_en": category.name_en, "event_zh": category.name_zh}
+    return {"event_en": kind or view["title_en"], "event_zh": kind or view["title_zh"]}
+
+
 def notice_view(
-    events: Iterable[Any], *, incident: Incident | None, reference: Reference
+    events: Iterable[Any],
+    *,
+    incident: Incident | None,
+    reference: Reference,
+    supersedes: tuple[Sent, ...] = (),
 ) -> NoticeView | None:
-    """The notice as the public last saw it (latest publication, or its cancellation); None if never public."""
+    """The notice as the public last saw it (latest publication, or its cancellation); None if never public.
+
+    `supersedes`: the messages of the incident's progress summary published before this one (a summary): its
+    first publication is then an Update referencing them, not a second Alert standing beside a stale one."""
     sent: list[Sent] = []
     view: dict[str, Any] = {}
     cancelled_at: datetime | None = None
@@ -132,6 +161,7 @@ def notice_view(
         notice_id = event.originator_id
         if isinstance(event, NoticeDrafted):
             view["incident_id"] = event.incident_id
+            view["summary"] = event.drafted_by == SUMMARY_AUTHOR
         elif isinstance(event, NoticePublished):
             sent.append(Sent(message_identifier(notice_id, event.version), event.timestamp))
             view.update(
@@ -145,15 +175,18 @@ def notice_view(
     common = {
         "notice_id": notice_id, "incident_id": view.get("incident_id"),
         "incident_kind": incident.kind if incident else "", "first_published": sent[0].sent,
-        "areas": areas_for(incident, reference),
+        "areas": areas_for(incident, reference), "summary": bool(view.get("summary")), "published": tuple(sent),
+        **_event_names(incident.kind if incident else "", view, reference),
         **{k: view[k] for k in ("title_en", "title_zh", "body_en", "body_zh", "status", "version")},
     }  # fmt: skip
+    supersedes = supersedes if common["summary"] else ()
     if cancelled_at is not None:
         identifier = message_identifier(notice_id, view["version"], cancelled=True)
         return NoticeView(
-            **common, msg_type="Cancel", identifier=identifier, sent=cancelled_at, references=tuple(sent)
-        )
+            **common, msg_type="Cancel", identifier=identifier, sent=cancelled_at,
+            references=(*supersedes, *sent),
+        )  # fmt: skip
     return NoticeView(
-        **common, msg_type="Alert" if len(sent) == 1 else "Update", identifier=sent[-1].identifier,
-        sent=sent[-1].sent, references=tuple(sent[:-1]),
+        **common, msg_type="Alert" if len(sent) == 1 and not supersedes else "Update",
+        identifier=sent[-1].identifier, sent=sent[-1].sent, references=(*supersedes, *sent[:-1]),
     )  # fmt: skip

@@ -18,12 +18,13 @@ from typing import Any
 from aiohttp import web
 
 from events.incident import Incident
+from events.notice import SUMMARY_AUTHOR
 from events.publishing.atom import FeedMeta, render_atom
 from events.publishing.cap import render_cap
-from events.publishing.notice_view import NoticeView, notice_view
+from events.publishing.notice_view import NoticeView, Sent, notice_view
 from events.reference import load_reference
 from events.store import StoreError
-from events.store.aggregates import AggregateNotFound, AggregateStore
+from events.store.aggregates import AggregateNotFound
 from services.api import keys
 from services.api.openapi import problem_responses
 from services.api.problems import Problem
@@ -115,6 +116,10 @@ async def cap_message(request: web.Request) -> web.Response:
     view = await _view(request, notice_id)
     if view is None:
         raise _no_notice(str(notice_id))
+    if view.summary and view.incident_id is not None and (earlier := await _summary_before(request, view)):
+        # A progress summary supersedes the incident's one published before it: an Update referencing that
+        # one, so an alert feed does not keep the stale figures standing beside the new (found by a review).
+        view = await _view(request, notice_id, supersedes=earlier.published) or view
     web_page = f"{public_origin(request)}/status#notice-{notice_id}"
     return _xml(render_cap(view, sender=SENDER, web=web_page), CAP_TYPE)
 
@@ -133,12 +138,25 @@ def public_origin(request: web.Request) -> str:
     return request.app[keys.SETTINGS].public_url or str(request.url.origin())
 
 
-async def _view(request: web.Request, notice_id: uuid.UUID) -> NoticeView | None:
+async def _summary_before(request: web.Request, view: NoticeView) -> NoticeView | None:
+    """The incident's progress summary first published last before this one, as the public saw it; None if none."""
+    async with reading(request) as conn:
+        earlier = await conn.fetchval(
+            f"SELECT id FROM {S}.notices WHERE incident_id = $1 AND author = $2 AND id <> $3 "
+            "AND first_published_at < $4 ORDER BY first_published_at DESC, id LIMIT 1",
+            view.incident_id, SUMMARY_AUTHOR, view.notice_id, view.first_published,
+        )  # fmt: skip
+    return None if earlier is None else await _view(request, earlier)
+
+
+async def _view(
+    request: web.Request, notice_id: uuid.UUID, *, supersedes: tuple[Sent, ...] = ()
+) -> NoticeView | None:
     """The notice as the public last saw it, from its events; None if never published (or no such id)."""
     writers = request.app[WRITERS]
     try:
         aggregates = await writers.aggregates()
-        events = await _events(aggregates, notice_id)
+        events = await aggregates.history(notice_id)
         if not events:
             return None
         incident_id = getattr(events[0], "incident_id", None)
@@ -149,12 +167,7 @@ async def _view(request: web.Request, notice_id: uuid.UUID) -> NoticeView | None
         incident = None
     except StoreError as exc:
         raise _unavailable(str(exc)) from None
-    return notice_view(events, incident=incident, reference=writers.reference)
-
-
-async def _events(aggregates: AggregateStore, aggregate_id: uuid.UUID) -> list[Any]:
-    messages = await aggregates.store.read_subject(aggregates.store.spec.event_subject(aggregate_id))
-    return [aggregates.to_domain_event(aggregate_id, m) for m in messages]
+    return notice_view(events, incident=incident, reference=writers.reference, supersedes=supersedes)
 
 
 def _xml(text: str, content_type: str, *, max_age: int = MAX_AGE) -> web.Response:

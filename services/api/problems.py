@@ -94,7 +94,7 @@ def invalid(errors: list[FieldError], detail: str | None = None) -> Problem:
 def from_domain_error(exc: DomainError) -> Problem:
     status = 422 if exc.field else 409
     errors = [FieldError(exc.field, exc.message)] if exc.field else []
-    title = "Invalid value" if exc.field else "Not allowed in the case's current state"
+    title = "Invalid value" if exc.field else "Conflicts with the current state"
     return Problem(status, title, exc.message, code=exc.code, errors=errors)
 
 

@@ -29,10 +29,11 @@ from events.complaint import (
     ComplaintResolved,
     DispatchAccepted,
 )
+from events.notice import SUMMARY_AUTHOR
 from events.reference import load_reference
 
 SUMMARY_NAMESPACE = UUID("6c1f3c2e-5d0b-4f4e-9a59-2a8c1b7e9d10")
-DRAFTED_BY = "notices-service"
+DRAFTED_BY = SUMMARY_AUTHOR
 
 
 @dataclass(frozen=True)

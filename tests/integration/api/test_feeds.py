@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from importlib.resources import files
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,9 +16,13 @@ from urllib.parse import urlsplit
 import pytest
 from lxml import etree
 
+from events.mapper import make_mapper
+from events.notice import SUMMARY_AUTHOR, Notice
 from events.publishing.atom import ATOM_NS
 from events.publishing.cap import CAP_NS
+from events.publishing.notice_view import SUMMARY_EXPIRES
 from events.store import JetStreamEventStore
+from events.store.aggregates import AggregateStore
 from tests.integration.pages.harness import Harness, read_api
 from tests.support.notices import approval_of
 
@@ -111,6 +116,37 @@ async def test_a_withdrawn_notice_stays_in_the_feed_as_withdrawn_and_its_cap_is_
     alert = await cap_of(api, entry.find("a:link[@rel='related']", A).get("href"), cap_schema)
     assert alert.findtext("cap:msgType", namespaces=C) == "Cancel"
     assert f"levee-notice-{notice}-v1" in alert.findtext("cap:references", namespaces=C)
+
+
+async def test_a_progress_summary_updates_the_one_published_before_and_expires(
+    api: Harness, cap_schema: etree.XMLSchema
+) -> None:
+    """Found by a review: each hourly summary was an Alert of its own, with no expiry, so alert feeds kept the
+    stale figures standing beside the new ones."""
+    repository = AggregateStore(api.store, make_mapper())
+    summaries = []
+    for reports in (22, 52):
+        text = {"title_en": f"Progress: {reports} reports", "title_zh": f"进展：{reports} 宗报告",
+                "body_en": f"{reports} reports so far.", "body_zh": f"目前共 {reports} 宗报告。", "status": "identified"}  # fmt: skip
+        notice = Notice.draft(incident_id=api.day.incident, drafted_by=SUMMARY_AUTHOR, **text)
+        await repository.save(notice)
+        await command(api, f"/api/v1/notices/{notice.id}/approve", "command", approval_of(text))
+        await command(api, f"/api/v1/notices/{notice.id}/publish", "press")
+        summaries.append(notice.id)
+    await api.project()
+    first, second = [await cap_of(api, f"/api/v1/notices/{n}/cap.xml", cap_schema) for n in summaries]
+    assert first.findtext("cap:msgType", namespaces=C) == "Alert"
+    assert second.findtext("cap:msgType", namespaces=C) == "Update"
+    _, identifier, sent = second.findtext("cap:references", namespaces=C).split(",")
+    assert (identifier, sent) == (f"levee-notice-{summaries[0]}-v1", first.findtext("cap:sent", namespaces=C))
+    for alert in (first, second):
+        sent_at = datetime.fromisoformat(alert.findtext("cap:sent", namespaces=C))
+        for info in alert.findall("cap:info", C):
+            expires = datetime.fromisoformat(info.findtext("cap:expires", namespaces=C))
+            assert expires - sent_at == SUMMARY_EXPIRES
+    # A notice press wrote stands until updated or withdrawn: no expiry.
+    published = await cap_of(api, f"/api/v1/notices/{api.day.notices['published']}/cap.xml", cap_schema)
+    assert published.find("cap:info/cap:expires", C) is None
 
 
 @pytest.mark.parametrize("which", ["never_published", "unknown", "not_an_id"])

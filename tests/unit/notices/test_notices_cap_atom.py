@@ -136,6 +136,23 @@ def test_a_cancel_carries_no_withdrawn_text(cap_schema: etree.XMLSchema) -> None
     assert "Harbour Road" not in xml and "withdrawn" in xml
 
 
+def test_cap_names_an_incident_of_a_category_in_each_language(cap_schema: etree.XMLSchema) -> None:
+    """Found by a review: <event> was the kind's code ("power_outage") in the Chinese block too."""
+    outage = Incident.declare(
+        title="Old Town outage", kind="power_outage", districts=["old_town"], declared_by="c"
+    )
+    found = notice_view(lifecycle("publish"), incident=outage, reference=load_reference())
+    assert found is not None
+    alert = parse_cap(render_cap(found), cap_schema)
+    events = {
+        i.findtext("cap:language", namespaces=NS): i.findtext("cap:event", namespaces=NS)
+        for i in alert.findall("cap:info", NS)
+    }
+    power = load_reference().category("power_outage")
+    assert events == {"en-US": power.name_en, "zh-CN": power.name_zh} and power.name_en != "power_outage"
+    assert alert.findtext("cap:info/cap:category", namespaces=NS) == "Infra"
+
+
 def test_a_never_published_notice_has_no_public_view() -> None:
     assert notice_view(lifecycle(), incident=None, reference=load_reference()) is None
     assert notice_view(lifecycle("cancel"), incident=None, reference=load_reference()) is None
