@@ -149,6 +149,18 @@ async def test_a_progress_summary_updates_the_one_published_before_and_expires(
     assert published.find("cap:info/cap:expires", C) is None
 
 
+async def test_a_reader_polling_again_gets_a_304_while_nothing_changed(api: Harness) -> None:
+    """Found by a review: no validator, so every minute's poll took the whole feed and each CAP message."""
+    published = api.day.notices["published"]
+    for path in (FEED, f"/api/v1/notices/{published}/cap.xml"):
+        first = await api.get(path)
+        etag = first.headers["ETag"]
+        again = await api.client.get(path, headers={"If-None-Match": etag})
+        assert (again.status, await again.read(), again.headers["ETag"]) == (304, b"", etag)
+        other = await api.client.get(path, headers={"If-None-Match": 'W/"something-else"'})
+        assert other.status == 200 and await other.read() == await first.read()
+
+
 @pytest.mark.parametrize("which", ["never_published", "unknown", "not_an_id"])
 async def test_cap_of_a_notice_never_published_is_404(api: Harness, which: str) -> None:
     notice = {"never_published": str(api.day.notices["cancelled"]), "unknown": str(uuid.uuid4()),
