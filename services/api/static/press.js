@@ -1,9 +1,9 @@
 // Press officers draft notices in Chinese and English, watch their approval state and publish approved
 // text; command staff (same page) approve.
 import {
-  NOTICE_STATES, api, bi, el, fmtTime, incidentStatus, labelCells, liveEvents, loadFailed, loaded, loginFlow,
-  mayHaveBeenStored, problemText, refetcher, replayedNote, say, sayWriteFailed, setCityZone, showConnection, stamped,
-  whenChanged,
+  ApiError, INCIDENT_STATUS, NOTICE_STATES, api, bi, el, fmtTime, incidentStatus, labelCells, liveEvents, loadFailed,
+  loaded, loginFlow, mayHaveBeenStored, once, problemText, refetcher, replayedNote, say, sayWriteFailed, setCityZone,
+  showConnection, stamped, whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -21,14 +21,178 @@ const FAILED = {
   publish: ["发布失败", "not published"], approve: ["批准失败", "not approved"], cancel: ["撤销失败", "not withdrawn"],
 };
 
+// notice id -> what the personal-data guard found when it was last refused publication, as the page said it
+const found = new Map();
+
 async function act(notice, action, body) {
   try {
     const answer = await api(`/api/v1/notices/${notice.id}/${action}`, { method: "POST", body: body || {} });
+    if (action === "publish") found.delete(notice.id);
     say($("message"), `${notice.title_zh} ${notice.title_en}: ${DONE[action].join(" ")}${replayedNote(answer)}`, "ok");
     refresh();
   } catch (error) {
-    sayWriteFailed($("message"), error, FAILED[action].join(" "), `${notice.title_zh} ${notice.title_en}: `);
+    // Refused for personal data at publication: the approved text is corrected with Revise, then approved again.
+    // What was found is also said in that form, down the page, where it is corrected.
+    const correct = action === "publish" ? "请按“修改 Revise”改正，再经指挥批准。 Correct it with Revise, then have it "
+      + "approved again." : "";
+    const about = `${notice.title_zh} ${notice.title_en}: `;
+    const said = sayRefused($("message"), error, FAILED[action].join(" "), about, correct);
+    if (said) {
+      const copy = said.cloneNode(true);  // in the Revise form, the advice to use it goes without saying
+      if (correct) copy.lastChild.remove();
+      found.set(notice.id, copy);
+    }
   }
+}
+
+// What the personal-data guard found (events/publishing/redaction.py, `Kind`), in words. Its answer is written for
+// the logs: "body_en: email w***.com at 12-31". At a desk the field and the masked excerpt find it; offsets do not.
+const FOUND = {
+  mobile: ["手机号码", "a mobile number"], landline: ["固定电话号码", "a landline number"],
+  international_phone: ["境外电话号码", "an international phone number"], phone: ["电话号码", "a phone number"],
+  resident_id: ["身份证号码", "a resident ID number"], email: ["电子邮箱地址", "an email address"],
+  known_person: ["本事件投诉人的姓名、地址或联系方式", "a name, address or contact of a complainant in this incident"],
+  erased_complainant: ["已删除个人信息的投诉人的资料", "details of a complainant whose personal data was erased"],
+};
+const FIELDS = {
+  title_zh: ["中文标题", "Chinese title"], title_en: ["英文标题", "English title"],
+  body_zh: ["中文正文", "Chinese text"], body_en: ["英文正文", "English text"],
+};
+const IN_FIELD = /(title_zh|title_en|body_zh|body_en): (.*?)(?=; (?:title|body)_(?:zh|en): |\.?$)/g;
+const FINDING = /([a-z_]+) (.+?) at \d+-\d+(?:, |$)/g;
+
+// What each field carries, one line a field: "英文正文 English text: 电子邮箱地址 an email address「w***.com」".
+function personalData(error) {
+  const problem = (error instanceof ApiError && error.problem) || {};
+  if (problem.code !== "contains_personal_data") return null;
+  const detail = String(problem.detail || ""), from = detail.indexOf("personal data: ");
+  const lines = from < 0 ? [] : [...detail.slice(from + 15).matchAll(IN_FIELD)].map(([, field, findings]) => {
+    const what = [...findings.matchAll(FINDING)].map(([, kind, masked]) => {
+      const [zh, en] = FOUND[kind] || ["个人信息", "personal data"];
+      return `${zh} ${en}「${masked}」`;
+    });
+    return `${FIELDS[field].join(" ")}: ${what.join("; ")}`;
+  });
+  // Refused on a draft, a revision or an update (events/notice.py): no findings listed, only the field.
+  const field = FIELDS[problem.errors && problem.errors[0] && problem.errors[0].field];
+  if (!lines.length && field) lines.push(field.join(" "));
+  return lines;
+}
+
+// A refusal for personal data in words (`correct`: what to do about it, after them), returned; any other failure
+// as every write says it (common.js), `maybe` telling what to press again when it may have been stored.
+function sayRefused(region, error, notDone, about, correct = "", maybe = undefined) {
+  const lines = personalData(error);
+  if (!lines) {
+    sayWriteFailed(region, error, notDone, about, maybe);
+    return null;
+  }
+  const said = el("div", {}, stamped(`${about}${notDone} — 含有不得公开的个人信息 it carries personal data a notice must not:`),
+    el("ul", { class: "found" }, lines.map((line) => el("li", { text: line }))), correct);
+  say(region, said, "error");
+  return said;
+}
+
+// Revise (a text not yet public) and Update (a published one) open a form under the row with the notice's working
+// text. It is kept across the refetches that rebuild the rows, what is typed and the focus with it, until saved
+// or discarded: a live change elsewhere must not throw a half-typed correction away.
+const TEXT = ["status", "title_zh", "title_en", "body_zh", "body_en"];
+const EDIT = {
+  revise: {
+    states: ["draft", "approved", "updated"], button: "修改 Revise", title: ["修改", "Revise"], save: "保存修改 Save revision",
+    note: ["保存后须经指挥重新批准，方可发布。", "Once saved, command staff must approve it again before it is published."],
+    done: ["已修改，待指挥重新批准", "revised; command staff must approve it again"],
+    failed: ["修改未保存", "revision not saved"],
+  },
+  update: {
+    states: ["published"], button: "更新 Update", title: ["更新", "Update"], save: "保存更新 Save update",
+    note: ["公众仍看到已发布的文本，直至指挥批准此更新并由新闻官发布。",
+      "The public keeps seeing the published text until command staff approve this update and it is published."],
+    done: ["更新已保存，待指挥批准后发布；公众仍看到已发布的文本",
+      "update saved; command staff must approve it, then publish it; until then the public sees the published text"],
+    failed: ["更新未保存", "update not saved"],
+  },
+};
+// notice id -> { row: the <tr> holding its form, action, opened: the text it was filled with }
+const editors = new Map();
+const textOf = (source) => Object.fromEntries(TEXT.map((name) => [name, source[name]]));
+const sameText = (a, b) => TEXT.every((name) => a[name] === b[name]);
+
+function openEditor(n, action) {
+  if (editors.get(n.id)?.action !== action) editors.set(n.id, { row: editorRow(n, action), action, opened: textOf(n) });
+  render(latest);
+  editors.get(n.id).row.querySelector("input").focus();
+}
+
+function editorRow(n, action) {
+  const spec = EDIT[action], id = (name) => `${action}-${name}-${n.id}`;
+  const message = el("div", { class: "message", role: "status", "aria-live": "polite" });
+  const input = (name, zh, en, tag, max) => [el("label", { for: id(name) }, `${zh} ${en}`),
+    tag === "input" ? el("input", { id: id(name), name, required: true, maxlength: max, value: n[name] })
+      : el("textarea", { id: id(name), name, required: true, maxlength: max, rows: 4, text: n[name] })];
+  const save = el("button", { type: "submit" }, spec.save);
+  const form = el("form", { class: "stack edit", "aria-label": `${spec.title.join(" ")}: ${n.title_zh} ${n.title_en}` },
+    el("h3", {}, bi(`${spec.title[0]}「${n.title_zh}」`, `${spec.title[1]} "${n.title_en}"`)),
+    el("p", { class: "notes" }, `${spec.note[0]} ${spec.note[1]}`),
+    el("p", { class: "message warn changed", hidden: true }), message,
+    el("label", { for: id("status") }, "状态 Status"),
+    el("select", { id: id("status"), name: "status", required: true }, ...Object.entries(INCIDENT_STATUS).map(
+      ([value, [zh, en]]) => el("option", { value, selected: value === n.status }, `${zh} ${en}`))),
+    input("title_zh", "标题（中文）", "Title (Chinese)", "input", 200),
+    input("title_en", "标题（英文）", "Title (English)", "input", 200),
+    input("body_zh", "正文（中文）", "Text (Chinese)", "textarea", 8000),
+    input("body_en", "正文（英文）", "Text (English)", "textarea", 8000),
+    el("p", {}, save, " ", el("button", { type: "button", class: "secondary", onclick: () => closeEditor(n.id) },
+      "放弃 Discard")));
+  if (found.has(n.id)) say(message, found.get(n.id).cloneNode(true), "error");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = formText(form);
+    try {
+      const answer = await once(save, () => api(`/api/v1/notices/${n.id}/${action}`, { method: "POST", body }));
+      if (answer === undefined) return;  // already on its way (once)
+      closeEditor(n.id);
+      found.delete(n.id);
+      say($("message"), `${body.title_zh} ${body.title_en}: ${spec.done.join(" ")}${replayedNote(answer)}`, "ok");
+      refresh();
+    } catch (error) {
+      sayRefused(message, error, spec.failed.join(" "), "");
+    }
+  });
+  return el("tr", { class: "editor", "data-editor-for": n.id, "data-action": action }, el("td", { colspan: 8 }, form));
+}
+
+const formText = (form) => Object.fromEntries(TEXT.map((name) => [name, form.elements[name].value]));
+
+function closeEditor(id) {
+  const editor = editors.get(id);
+  editors.delete(id);
+  if (!editor) return;
+  const focused = editor.row.contains(document.activeElement);
+  editor.row.remove();
+  if (focused) document.querySelector(`#notices tr[data-id="${id}"] button[data-action]`)?.focus();
+}
+
+// The notice as the list says it now, against the text the form was filled with: changed by someone else
+// meanwhile, or in a state this change no longer applies to, the form says so before anything is saved over it.
+function editorFor(n) {
+  const editor = editors.get(n.id);
+  if (!editor) return [];
+  const { row, action, opened } = editor, state = NOTICE_STATES[n.state] || [n.state, n.state];
+  const changed = row.querySelector(".changed");
+  changed.hidden = false;
+  if (sameText(n, formText(row.querySelector("form"))) && !sameText(n, opened)) {
+    changed.hidden = true;  // this form's own text, stored by a try whose answer was lost: pressed again, it replays
+  } else if (!EDIT[action].states.includes(n.state)) {
+    changed.textContent = `此公告现为“${state[0]}”，不能再${EDIT[action].title[0]}。 This notice is now ${state[1]}: `
+      + `it cannot be ${action}d.`;
+  } else if (!sameText(n, opened)) {
+    changed.textContent = "打开此表后，公告文本已被修改；保存将以此处文本取而代之。 The text changed since this form was "
+      + "opened; saving replaces it with the text here.";
+  } else {
+    changed.hidden = true;
+  }
+  return [row];
 }
 
 // Withdrawing cannot be undone (a published notice is cancelled for the public too): asked first, with a reason.
@@ -45,6 +209,12 @@ function actions(n) {
   }
   if (me.kind === "command" && (n.state === "draft" || n.state === "updated")) {
     out.push(el("button", { type: "button", "data-action": "approve", onclick: () => act(n, "approve", { text_sha256: n.text_sha256 }) }, "批准 Approve"));
+  }
+  for (const [action, spec] of Object.entries(EDIT)) {
+    if (me.kind === "press" && spec.states.includes(n.state)) {
+      out.push(el("button", { type: "button", class: "secondary", "data-action": action,
+        "aria-expanded": String(editors.has(n.id)), onclick: () => openEditor(n, action) }, spec.button));
+    }
   }
   if (me.kind === "press" && !CLOSED.has(n.state)) {
     out.push(el("button", { type: "button", class: "danger", "data-action": "cancel",
@@ -74,19 +244,32 @@ function render(all) {
   const toggle = more.querySelector("button");
   toggle.textContent = showSuperseded ? "隐藏 Hide" : "显示 Show";
   toggle.setAttribute("aria-expanded", String(showSuperseded));
-  $("notices").replaceChildren(...(items.length ? items.map((n) => {
-    const state = NOTICE_STATES[n.state] || [n.state, n.state];
-    return el("tr", { "data-id": n.id, "data-state": n.state },
+  const active = document.activeElement;
+  $("notices").replaceChildren(...(items.length ? items.flatMap((n) => {
+    const state = NOTICE_STATES[n.state] || [n.state, n.state], pending = changeNotPublic(n);
+    return [el("tr", { "data-id": n.id, "data-state": n.state },
       el("td", {}, el("strong", { lang: "zh", text: n.title_zh }), el("br"), el("span", { lang: "en", text: n.title_en }),
         // The whole text, as it would be published: what command approves (its digest goes with the approval).
-        el("details", { class: "notice-text" }, el("summary", {}, bi("正文", "text")),
-          el("p", { lang: "zh", text: n.body_zh }), el("p", { lang: "en", text: n.body_en }))),
+        el("details", { class: "notice-text" },
+          el("summary", {}, pending ? bi("新正文（尚未公开）", "new text, not public yet") : bi("正文", "text")),
+          el("p", { lang: "zh", text: n.body_zh }), el("p", { lang: "en", text: n.body_en })), pending),
       el("td", { class: "state" }, bi(state[0], state[1])), el("td", {}, incidentStatus(n.status)),
       el("td", { text: n.author }), el("td", { text: n.approved_by || "—" }), times(n),
-      el("td", { class: "num", text: n.published_version || "—" }), actions(n));
+      el("td", { class: "num", text: n.published_version || "—" }), actions(n)), ...editorFor(n)];
   }) : [el("tr", {}, el("td", { colspan: 8, class: "empty",
     text: superseded ? "暂无其他公告 no other notices" : "暂无公告 no notices yet" }))]));
+  if (active && active !== document.activeElement && document.contains(active)) active.focus();
   labelCells($("notices").closest("table"));
+}
+
+// A published notice with a change waiting (for approval, or approved and not yet published): what the row shows
+// is that change; the public still reads the version published last, until press publishes this one.
+function changeNotPublic(n) {
+  if (!n.published_version || !["updated", "approved"].includes(n.state)) return null;
+  const until = n.state === "updated" ? ["待指挥批准并发布此更新", "command staff approve this update and it is published"]
+    : ["发布此更新", "this update is published"];
+  return el("p", { class: "notes public-now" }, `公众仍看到第${n.published_version}版「${n.public_title_zh}」，直至${until[0]}。 `
+    + `The public still sees version ${n.published_version}, "${n.public_title_en}", until ${until[1]}.`);
 }
 
 $("superseded-more").querySelector("button").addEventListener("click", () => {
@@ -142,7 +325,7 @@ $("draft").addEventListener("submit", async (event) => {
     $("draft").reset();
     refresh();
   } catch (error) {
-    sayWriteFailed($("message"), error, "保存失败 Not saved", "", SAVE_AGAIN);
+    sayRefused($("message"), error, "保存失败 Not saved", "", "", SAVE_AGAIN);
     if (mayHaveBeenStored(error)) relistWhenBack(error);
   }
 });
