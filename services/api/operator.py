@@ -164,14 +164,10 @@ async def post_call(request: web.Request) -> web.Response:
         errors.append(FieldError("transfer.service", f"must be one of {', '.join(EMERGENCY_SERVICES)}"))
     if errors or parsed is None:
         raise invalid(errors)
+    # Life first is said on the card before submitting (POST /operator/preview) and in the answer; it is not a
+    # refusal here: its reading knows negation only, so "what number do I call if the lift traps someone?" would
+    # be refused (found by a review of the change that refused it).
     danger = life_first(parsed.description)
-    if first is not None and moved is None and danger is not None:
-        # Life first: settled on the call, it would never be assessed, so never go up to command (found by a
-        # review). An answer read out does not settle a danger; the transfer does, and sends it up at once.
-        said = ", ".join(d["label_en"] for d in danger["dangers"])
-        raise invalid([FieldError("first_contact", f"the caller describes a danger to life ({said}): transfer "
-                                  f"the call ({'/'.join(danger['services'])}) with it, or file it without an "
-                                  "answer on the call")])  # fmt: skip
     if first is not None:
         await check_answer_ref(request, first["answer_ref"])
     complaint_id, code, replay = await _store_call(writers, parsed, principal, key, first, moved)

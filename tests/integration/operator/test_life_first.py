@@ -116,23 +116,3 @@ async def test_what_a_call_settled_is_text_like_any_other_a_control_character_is
     response = await console.call("POST", "/api/v1/operator/calls", json=body)
     assert response.status == 422, await response.text()
     assert (await response.json())["errors"][0]["field"] == "transfer.reason"
-
-
-async def test_a_danger_to_life_is_not_settled_on_the_call_without_a_transfer(console: Console) -> None:
-    """Found by a review: settled on the call, a case is never assessed, so a danger to life read out an answer
-    never went up to command. Refused, naming the danger and the service; with the transfer it is stored."""
-    before = await console.store.last_sequence()
-    answer = {"answer_ref": "answer:power_restoration_check", "summary": "Read out the flood notice"}
-    body = {"complaint": hotline_call(TRAPPED), "first_contact": answer}
-    refused = await console.call("POST", "/api/v1/operator/calls", json=body)
-    assert refused.status == 422, await refused.text()
-    [error] = (await refused.json())["errors"]
-    assert (
-        error["field"] == "first_contact"
-        and "danger to life" in error["message"]
-        and "119" in error["message"]
-    )
-    assert await console.store.last_sequence() == before
-    moved = {**body, "transfer": {"service": "119", "reason": "two people trapped"}}
-    stored = await console.ok("POST", "/api/v1/operator/calls", json=moved, status=201)
-    assert (await load(console.store, stored["id"])).escalation_level == 2
