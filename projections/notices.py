@@ -16,7 +16,7 @@ TABLE = "notices"
 
 _DRAFT = (
     "INSERT INTO notices (id, incident_id, state, title_en, title_zh, body_en, body_zh, status, author, "
-    "drafted_at, updated_at) VALUES ($1, $2, 'draft', $3, $4, $5, $6, $7, $8, $9, $9)"
+    "drafted_by, drafted_at, updated_at) VALUES ($1, $2, 'draft', $3, $4, $5, $6, $7, $8, $8, $9, $9)"
 )
 _TEXT = (
     "title_en = $3, title_zh = $4, body_en = $5, body_zh = $6, status = $7, author = $8, approved_by = NULL"

@@ -42,6 +42,7 @@ TABLE_MIGRATIONS = frozenset(
     | {"013_with_command_since"}  # its back-fill finds no rows there; the replay sets the columns
     | {"014_rejection_reason"}
     | {"016_who_sent_to_command"}  # as 013
+    | {"017_notice_drafted_by"}  # as 013
 )
 # Events per transaction while replaying: the live runner's batches are smaller, for latency.
 BATCH = 5000

@@ -140,11 +140,13 @@ def public_origin(request: web.Request) -> str:
 
 
 async def _summary_before(request: web.Request, view: NoticeView) -> NoticeView | None:
-    """The incident's progress summary first published last before this one, as the public saw it; None if none."""
+    """The incident's progress summary first published last before this one and not withdrawn, as the public saw
+    it; None if none. Which one is the read model's to say (its `drafted_by`, kept when press corrects a summary);
+    what it sent is its own events'."""
     async with reading(request) as conn:
         earlier = await conn.fetchval(
-            f"SELECT id FROM {S}.notices WHERE incident_id = $1 AND author = $2 AND id <> $3 "
-            "AND first_published_at < $4 ORDER BY first_published_at DESC, id LIMIT 1",
+            f"SELECT id FROM {S}.notices WHERE incident_id = $1 AND drafted_by = $2 AND id <> $3 "
+            "AND first_published_at < $4 AND cancelled_at IS NULL ORDER BY first_published_at DESC, id LIMIT 1",
             view.incident_id, SUMMARY_AUTHOR, view.notice_id, view.first_published,
         )  # fmt: skip
     return None if earlier is None else await _view(request, earlier)

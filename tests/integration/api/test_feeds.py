@@ -125,7 +125,7 @@ async def test_a_progress_summary_updates_the_one_published_before_and_expires(
     stale figures standing beside the new ones."""
     repository = AggregateStore(api.store, make_mapper())
     summaries = []
-    for reports in (22, 52):
+    for reports in (22, 52, 80):
         text = {"title_en": f"Progress: {reports} reports", "title_zh": f"进展：{reports} 宗报告",
                 "body_en": f"{reports} reports so far.", "body_zh": f"目前共 {reports} 宗报告。", "status": "identified"}  # fmt: skip
         notice = Notice.draft(incident_id=api.day.incident, drafted_by=SUMMARY_AUTHOR, **text)
@@ -133,13 +133,26 @@ async def test_a_progress_summary_updates_the_one_published_before_and_expires(
         await command(api, f"/api/v1/notices/{notice.id}/approve", "command", approval_of(text))
         await command(api, f"/api/v1/notices/{notice.id}/publish", "press")
         summaries.append(notice.id)
+        if reports == 22:  # press corrects the first: still the service's summary (found by a review)
+            corrected = {**text, "body_en": "22 reports so far (corrected)."}
+            await command(api, f"/api/v1/notices/{notice.id}/update", "press", corrected)
+            await command(api, f"/api/v1/notices/{notice.id}/approve", "command", approval_of(corrected))
+            await command(api, f"/api/v1/notices/{notice.id}/publish", "press")
+        if reports == 52:  # withdrawn: the next one supersedes the one before it
+            await command(api, f"/api/v1/notices/{notice.id}/cancel", "press", {"reason": "wrong figures"})
     await api.project()
-    first, second = [await cap_of(api, f"/api/v1/notices/{n}/cap.xml", cap_schema) for n in summaries]
-    assert first.findtext("cap:msgType", namespaces=C) == "Alert"
-    assert second.findtext("cap:msgType", namespaces=C) == "Update"
-    _, identifier, sent = second.findtext("cap:references", namespaces=C).split(",")
-    assert (identifier, sent) == (f"levee-notice-{summaries[0]}-v1", first.findtext("cap:sent", namespaces=C))
-    for alert in (first, second):
+    first, second, third = [await cap_of(api, f"/api/v1/notices/{n}/cap.xml", cap_schema) for n in summaries]
+    references = third.findtext("cap:references", namespaces=C).split()
+    assert [r.split(",")[1] for r in references] == [
+        f"levee-notice-{summaries[0]}-v1",
+        f"levee-notice-{summaries[0]}-v2",
+    ]
+    assert third.findtext("cap:msgType", namespaces=C) == "Update"
+    first = await cap_of(api, f"/api/v1/notices/{summaries[0]}/cap.xml", cap_schema)
+    assert first.findtext("cap:msgType", namespaces=C) == "Update"  # its own correction
+    assert second.findtext("cap:msgType", namespaces=C) == "Cancel"
+    assert f"levee-notice-{summaries[0]}-v2" in second.findtext("cap:references", namespaces=C)
+    for alert in (first, third):
         sent_at = datetime.fromisoformat(alert.findtext("cap:sent", namespaces=C))
         for info in alert.findall("cap:info", C):
             expires = datetime.fromisoformat(info.findtext("cap:expires", namespaces=C))
