@@ -191,11 +191,11 @@ async def prepare(
     Whether an earlier try already stored the complaint is the stream's to say (`store`), not the row's: a row
     can outlive a failed append, or be lost. With a key and a reporter, the claim also stores the complaint's
     personal-data key (one round trip); without an Idempotency-Key the key is put when sealing."""
+    if key is None:  # nothing to claim: a complaint with neither a key nor personal data needs no PostgreSQL
+        return uuid.uuid4(), new_tracking_code(), None
     try:
-        await writers.tables()
-        if key is None:
-            return uuid.uuid4(), new_tracking_code(), None
         writers.pg_gate.check()
+        await writers.tables()
         claim = await writers.requests.claim(
             idempotency.scope(principal, key), intake.fingerprint(settles), new_tracking_code(),
             personal_key=new_key() if intake.has_personal_data else None,
@@ -203,6 +203,7 @@ async def prepare(
     except keys.PG_DOWN as exc:
         writers.pg_gate.note(exc)
         raise unavailable(keys.pg_trouble(exc), "PostgreSQL") from None
+    writers.pg_gate.opened()
     if intake.has_personal_data and claim.personal_key is None:
         raise erased()
     return claim.complaint_id, claim.tracking_code, claim.personal_key
@@ -259,11 +260,13 @@ async def seal_personal(
     if key is None:
         try:
             writers.pg_gate.check()
+            await writers.tables()
             # The key the complaint has: this fresh one, or (an idempotent retry, or a racing twin) the first.
             key = await writers.key_store.put(complaint_id, new_key())
         except keys.PG_DOWN as exc:
             writers.pg_gate.note(exc)
             raise unavailable(keys.pg_trouble(exc), "PostgreSQL") from None
+        writers.pg_gate.opened()
         if key is None:
             raise erased()
     return seal(data, key)

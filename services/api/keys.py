@@ -50,10 +50,18 @@ class StallGate:
     _until: float = 0.0
 
     def check(self) -> None:
-        """PgStalled within `seconds` of a statement PostgreSQL did not answer in time."""
-        if (left := self._until - time.monotonic()) > 0:
+        """PgStalled within `seconds` of a statement PostgreSQL did not answer in time. Once they passed, one
+        request asks (the others are answered at once meanwhile, as before) until it says how PostgreSQL is."""
+        now = time.monotonic()
+        if (left := self._until - now) > 0:
             raise PgStalled(f"PostgreSQL did not answer within {INTAKE_STATEMENT_SECONDS:g} s a moment ago "
                             f"(asked again in {math.ceil(left)} s)")  # fmt: skip
+        if self._until:
+            self._until = now + self.seconds  # this one is the probe: `opened` or `note` says what it found
+
+    def opened(self) -> None:
+        """A statement was answered: every request asks again."""
+        self._until = 0.0
 
     def note(self, exc: BaseException) -> None:
         """Record a failed statement: a timeout (a hung server) closes the gate; a refusal is quick anyway."""

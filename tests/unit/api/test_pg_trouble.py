@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from services.api import keys
 from services.api.keys import pg_trouble
 
 
@@ -25,3 +26,25 @@ from services.api.keys import pg_trouble
 )  # fmt: skip
 def test_pg_trouble_names_what_is_wrong(exc: BaseException, says: str) -> None:
     assert pg_trouble(exc) == says
+
+
+def test_the_stall_gate_answers_at_once_then_lets_one_request_ask(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a statement PostgreSQL did not answer, intake answers at once for a while; then one request asks
+    while the rest are still answered at once (found by a review: every request of the next seconds waited the
+    timeout out again), and an answer opens the gate for all."""
+    now = [1000.0]
+    monkeypatch.setattr(keys.time, "monotonic", lambda: now[0])
+    gate = keys.StallGate(seconds=10.0)
+    gate.check()  # open: asks
+    gate.note(OSError("refused"))  # a refusal is quick anyway: stays open
+    gate.check()
+    gate.note(TimeoutError())
+    with pytest.raises(keys.PgStalled, match="asked again in 10 s"):
+        gate.check()
+    now[0] += 10.5
+    gate.check()  # the probe
+    with pytest.raises(keys.PgStalled):
+        gate.check()  # the others, while it asks
+    gate.opened()
+    gate.check()
+    gate.check()
