@@ -483,6 +483,9 @@ def _may_have_title(folded: str) -> bool:
     """Whether `_core_name` may strip anything: most known values are a bare name, an address or a phone."""
     return (
         "@" not in folded  # an email
+        # an address: "居民楼5号" is no 居民 before a name, "Flat 12 (Block C)" no name with a qualifier (a review
+        # found a known address stripped so made "楼5号" and "Flat 12" anyone's)
+        and not any(c.isdigit() for c in folded)
         and bool(
             not _OPENING_BRACKETS.isdisjoint(folded)
             or _EN_TITLE.match(folded)
