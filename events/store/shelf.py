@@ -123,7 +123,7 @@ class Shelf:
             )
         try:
             self.kv = await self._opener()
-        except StoreUnavailable:
+        except (StoreUnavailable, ShelfRefused):  # a bucket made meanwhile it cannot trust: asked as seldom
             self._open_failures += 1
             if self._open_failures >= READ_TRIES:
                 wait = OPEN_RETRY_SECONDS * 2 ** min(self._open_failures - READ_TRIES, 8)

@@ -56,7 +56,9 @@ async def list_requests(request: web.Request) -> Answer:
     elif start is not None and end is not None:
         if end < start:
             raise Open311Error(400, "end_date is before start_date")
-        if end - start > timedelta(days=DEFAULT_DAYS):
+        # A date-only end_date counts its whole day: 2026-04-01 to 2026-06-30 is 90 days, not one too many.
+        whole_day = timedelta(days=1) if _DATE_ONLY.fullmatch(q.get("end_date", "").strip()) else timedelta()
+        if end - start > timedelta(days=DEFAULT_DAYS) + whole_day:
             raise Open311Error(400, f"start_date to end_date may span at most {DEFAULT_DAYS} days")
     rows = await _rows(
         request, categories=_categories(q.get("service_code")), start=start, end=end,

@@ -221,6 +221,11 @@ async def test_open311_reads_one_request_by_its_path_and_a_whole_end_date(api: H
     )  # the city's, as dates without an offset
     listed = await api.get_json("/open311/v2/requests.json", start_date=today, end_date=today)
     assert len(listed) == len(day)
+    # Its whole day counted, a range of dates 90 days apart is still allowed (found by a review of the change).
+    ninety = await api.get("/open311/v2/requests.json", start_date="2026-04-01", end_date="2026-06-30")
+    assert ninety.status == 200, await ninety.text()
+    over = await api.get("/open311/v2/requests.json", start_date="2026-04-01", end_date="2026-07-01")
+    assert over.status == 400
     many = ",".join(str(day["waiting"]) for _ in range(201))
     too_many = await api.get("/open311/v2/requests.json", service_request_id=many)
     assert too_many.status == 400 and "at most 200" in (await too_many.json())[0]["description"]
