@@ -7,14 +7,18 @@ class DomainError(Exception):
     """A refused command: nothing was recorded.
 
     ``code`` is stable and machine-readable (the API maps it to a problem+json type),
-    ``message`` is the sentence a person reads, ``field`` names the offending input if one did.
+    ``message`` is the sentence a person reads, ``field`` names the offending input if one did, ``found``
+    lists what was found where, for a page to say in its own words (the redaction guard's findings).
     """
 
-    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, *, field: str | None = None, found: list[dict[str, str]] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        self.found = found or []
 
     def __repr__(self) -> str:
         return f"DomainError(code={self.code!r}, message={self.message!r}, field={self.field!r})"

@@ -193,11 +193,12 @@ def _check_text(title_en: str, title_zh: str, body_en: str, body_zh: str, status
     texts = {"title_en": title_en, "title_zh": title_zh, "body_en": body_en, "body_zh": body_zh}
     for field, value in texts.items():
         require_text(value, field)
-        if any(finding.kind in _NEVER_IN_A_DRAFT for finding in find_personal_data(value)):
+        if never := [f for f in find_personal_data(value) if f.kind in _NEVER_IN_A_DRAFT]:
             raise DomainError(
                 "contains_personal_data",
                 "A notice must not carry an ID number or a personal phone number.",
                 field=field,
+                found=[{"field": field, "kind": f.kind, "excerpt": f.masked} for f in never],
             )
     require(status in INCIDENT_STATUSES, "unknown_status", f"{status!r} is not one of {INCIDENT_STATUSES}.")
 

@@ -252,8 +252,9 @@ def check_publishable(
             for field, findings in found.items()
         )
         raise DomainError(
-            "contains_personal_data", f"The notice carries personal data: {detail}.", field=next(iter(found))
-        )
+            "contains_personal_data", f"The notice carries personal data: {detail}.", field=next(iter(found)),
+            found=[{"field": field, "kind": f.kind, "excerpt": f.masked} for field, fs in found.items() for f in fs],
+        )  # fmt: skip
 
 
 _PHONE_KINDS = frozenset({"mobile", "landline", "international_phone"})

@@ -95,7 +95,10 @@ def from_domain_error(exc: DomainError) -> Problem:
     status = 422 if exc.field else 409
     errors = [FieldError(exc.field, exc.message)] if exc.field else []
     title = "Invalid value" if exc.field else "Conflicts with the current state"
-    return Problem(status, title, exc.message, code=exc.code, errors=errors)
+    problem = Problem(status, title, exc.message, code=exc.code, errors=errors)
+    if exc.found:  # [{field, kind, excerpt}]: what the redaction guard found, masked, for a page's own words
+        problem.extensions["found"] = exc.found
+    return problem
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

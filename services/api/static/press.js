@@ -45,8 +45,8 @@ async function act(notice, action, body) {
   }
 }
 
-// What the personal-data guard found (events/publishing/redaction.py, `Kind`), in words. Its answer is written for
-// the logs: "body_en: email w***.com at 12-31". At a desk the field and the masked excerpt find it; offsets do not.
+// What the personal-data guard found (events/publishing/redaction.py, `Kind`), in words: the field and the masked
+// excerpt find it at a desk, as the answer's detail (written for the logs, with offsets) does not.
 const FOUND = {
   mobile: ["手机号码", "a mobile number"], landline: ["固定电话号码", "a landline number"],
   international_phone: ["境外电话号码", "an international phone number"], phone: ["电话号码", "a phone number"],
@@ -58,24 +58,20 @@ const FIELDS = {
   title_zh: ["中文标题", "Chinese title"], title_en: ["英文标题", "English title"],
   body_zh: ["中文正文", "Chinese text"], body_en: ["英文正文", "English text"],
 };
-const IN_FIELD = /(title_zh|title_en|body_zh|body_en): (.*?)(?=; (?:title|body)_(?:zh|en): |\.?$)/g;
-const FINDING = /([a-z_]+) (.+?) at \d+-\d+(?:, |$)/g;
 
-// What each field carries, one line a field: "英文正文 English text: 电子邮箱地址 an email address「w***.com」".
+// What each field carries, one line a field: "英文正文 English text: 电子邮箱地址 an email address「w***.com」", from
+// the refusal's `found` ([{field, kind, excerpt}], services/api/problems.py).
 function personalData(error) {
   const problem = (error instanceof ApiError && error.problem) || {};
   if (problem.code !== "contains_personal_data") return null;
-  const detail = String(problem.detail || ""), from = detail.indexOf("personal data: ");
-  const lines = from < 0 ? [] : [...detail.slice(from + 15).matchAll(IN_FIELD)].map(([, field, findings]) => {
-    const what = [...findings.matchAll(FINDING)].map(([, kind, masked]) => {
-      const [zh, en] = FOUND[kind] || ["个人信息", "personal data"];
-      return `${zh} ${en}「${masked}」`;
-    });
-    return `${FIELDS[field].join(" ")}: ${what.join("; ")}`;
-  });
-  // Refused on a draft, a revision or an update (events/notice.py): no findings listed, only the field.
+  const byField = new Map();
+  for (const { field, kind, excerpt } of Array.isArray(problem.found) ? problem.found : []) {
+    const [zh, en] = FOUND[kind] || ["个人信息", "personal data"];
+    byField.set(field, [...(byField.get(field) || []), `${zh} ${en}「${excerpt}」`]);
+  }
+  const lines = [...byField].map(([field, what]) => `${(FIELDS[field] || [field, ""]).join(" ").trim()}: ${what.join("; ")}`);
   const field = FIELDS[problem.errors && problem.errors[0] && problem.errors[0].field];
-  if (!lines.length && field) lines.push(field.join(" "));
+  if (!lines.length && field) lines.push(field.join(" "));  // no findings listed: the field at least
   return lines;
 }
 

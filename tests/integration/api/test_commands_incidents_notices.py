@@ -118,6 +118,7 @@ async def test_a_notice_with_a_personal_phone_number_is_refused(staff: Staff) ->
     )
     assert status == 422 and problem["code"] == "contains_personal_data"
     assert problem["errors"][0]["field"] == "body_en"
+    assert [(f["field"], f["kind"]) for f in problem["found"]] == [("body_en", "mobile")]
 
 
 async def test_staff_text_with_a_control_character_is_refused_naming_the_field(staff: Staff) -> None:
@@ -177,6 +178,10 @@ async def test_publishing_refuses_a_linked_complainants_name_or_address_and_says
         assert status == 422 and problem["code"] == "contains_personal_data", (leak, problem)
         assert problem["errors"][0]["field"] == "body_en" and kind in problem["detail"], problem
         assert "Chan Tai-man" not in problem["detail"]  # it says what and where, masked
+        # and as data, for a page to say in its own words (the press page did by parsing the detail)
+        [found] = problem["found"]
+        assert (found["field"], found["kind"]) == ("body_en", kind) and "*" in found["excerpt"], found
+        assert "Chan Tai-man" not in found["excerpt"]
         assert (await staff.aggregates.get(uuid.UUID(notice_id), Notice)).state == "approved"
 
     clean = await approved("Pumps are working on Shore Road. Sandbags: call the office on 0756-2345 6789.")
