@@ -228,6 +228,9 @@ async def test_a_queue_not_read_in_a_database_outage_says_both_reads_failed_and_
         await expect(message).to_contain_text("读取失败 Incidents not loaded")
         await expect(message).to_contain_text(DATABASE_DOWN)
         await expect(message).to_contain_text(re.compile(r"the queue below is as of \d\d:\d\d"))
+        # The page reads again by itself every 15 s: it does not ask the reader to try again in 5 s.
+        await expect(message).to_contain_text("read again by itself within 15 s")
+        await expect(message).not_to_contain_text("try again in")
         await expect(row).to_be_visible()  # the queue read before stays, said to be that one
         await page.screenshot(path=shots / "01-database-down.png")
 

@@ -298,15 +298,19 @@ const refresh = refetcher(async () => {
   } else {
     // The queue read before stays, its countdowns running: said to be that one.
     const kept = asOf ? `（下方为${fmtClock(asOf)}时的工单 the queue below is as of ${fmtClock(asOf)}）` : "";
-    failures.push(stamped(`读取失败 Queue not loaded: ${problemText(queue.reason)}${kept}`));
+    failures.push(stamped(`读取失败 Queue not loaded: ${problemText(queue.reason, null, NO_WAIT)}${kept}`));
   }
   if (incidents.status === "fulfilled") renderIncidents(incidents.value.items);
-  else failures.push(stamped(`读取失败 Incidents not loaded: ${problemText(incidents.reason)}`));
+  else failures.push(stamped(`读取失败 Incidents not loaded: ${problemText(incidents.reason, null, NO_WAIT)}`));
+  // The page reads again by itself (every 15 s and on each change): not "try again in 5 s", as a 503 asks.
+  if (failures.length) failures.push(`${REFRESH_S}秒内自动重试 read again by itself within ${REFRESH_S} s`);
   if (failures.length) loadFailed($("message"), el("span", {}, ...failures.map((text) => el("div", { text }))));
   else loaded($("message"));
   const refused = [queue, incidents].some((r) => r.status === "rejected" && [401, 403].includes(r.reason?.status));
   if (refused && ticking !== null) { clearInterval(ticking); ticking = null; }
 });
+
+const REFRESH_S = 15, NO_WAIT = { askToWait: false };
 
 loginFlow({
   form: $("login"), input: $("token"), message: $("login-message"), main: $("main"), logout: $("logout"),
@@ -323,6 +327,6 @@ loginFlow({
     liveEvents({ onChange: whenChanged(["complaints", "incidents"], refresh),
       onState: (state, retry) => showConnection($("conn"), state, retry) });
     // Also without a commit, as the board: a stalled projector sends no change, and the countdowns' truth moves.
-    ticking = setInterval(refresh, 15000);
+    ticking = setInterval(refresh, REFRESH_S * 1000);
   },
 });
