@@ -4,6 +4,7 @@ and the mappings CAP needs (message type, urgency/severity/certainty, category, 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -142,17 +143,19 @@ def _event_names(kind: str, view: dict[str, Any], reference: Reference) -> dict[
     return {"event_en": kind or view["title_en"], "event_zh": kind or view["title_zh"]}
 
 
-def notice_view(
-    events: Iterable[Any],
-    *,
-    incident: Incident | None,
-    reference: Reference,
-    supersedes: tuple[Sent, ...] = (),
-) -> NoticeView | None:
-    """The notice as the public last saw it (latest publication, or its cancellation); None if never public.
+def superseding(view: NoticeView, earlier: NoticeView) -> NoticeView:
+    """A progress summary as it supersedes the incident's one published before it: an Update (not a second Alert
+    standing beside the stale one) whose references name that one's messages first."""
+    return dataclasses.replace(
+        view, msg_type="Update" if view.msg_type == "Alert" else view.msg_type,
+        references=(*earlier.published, *view.references),
+    )  # fmt: skip
 
-    `supersedes`: the messages of the incident's progress summary published before this one (a summary): its
-    first publication is then an Update referencing them, not a second Alert standing beside a stale one."""
+
+def notice_view(
+    events: Iterable[Any], *, incident: Incident | None, reference: Reference
+) -> NoticeView | None:
+    """The notice as the public last saw it (latest publication, or its cancellation); None if never public."""
     sent: list[Sent] = []
     view: dict[str, Any] = {}
     cancelled_at: datetime | None = None
@@ -179,14 +182,13 @@ def notice_view(
         **_event_names(incident.kind if incident else "", view, reference),
         **{k: view[k] for k in ("title_en", "title_zh", "body_en", "body_zh", "status", "version")},
     }  # fmt: skip
-    supersedes = supersedes if common["summary"] else ()
     if cancelled_at is not None:
         identifier = message_identifier(notice_id, view["version"], cancelled=True)
         return NoticeView(
             **common, msg_type="Cancel", identifier=identifier, sent=cancelled_at,
-            references=(*supersedes, *sent),
+            references=tuple(sent),
         )  # fmt: skip
     return NoticeView(
-        **common, msg_type="Alert" if len(sent) == 1 and not supersedes else "Update",
-        identifier=sent[-1].identifier, sent=sent[-1].sent, references=(*supersedes, *sent[:-1]),
+        **common, msg_type="Alert" if len(sent) == 1 else "Update", identifier=sent[-1].identifier,
+        sent=sent[-1].sent, references=tuple(sent[:-1]),
     )  # fmt: skip

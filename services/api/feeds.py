@@ -22,7 +22,7 @@ from events.incident import Incident
 from events.notice import SUMMARY_AUTHOR
 from events.publishing.atom import FeedMeta, render_atom
 from events.publishing.cap import render_cap
-from events.publishing.notice_view import NoticeView, Sent, notice_view
+from events.publishing.notice_view import NoticeView, notice_view, superseding
 from events.reference import load_reference
 from events.store import StoreError
 from events.store.aggregates import AggregateNotFound
@@ -120,7 +120,7 @@ async def cap_message(request: web.Request) -> web.Response:
     if view.summary and view.incident_id is not None and (earlier := await _summary_before(request, view)):
         # A progress summary supersedes the incident's one published before it: an Update referencing that
         # one, so an alert feed does not keep the stale figures standing beside the new (found by a review).
-        view = await _view(request, notice_id, supersedes=earlier.published) or view
+        view = superseding(view, earlier)
     web_page = f"{public_origin(request)}/status#notice-{notice_id}"
     return _xml(request, render_cap(view, sender=SENDER, web=web_page), CAP_TYPE)
 
@@ -152,9 +152,7 @@ async def _summary_before(request: web.Request, view: NoticeView) -> NoticeView 
     return None if earlier is None else await _view(request, earlier)
 
 
-async def _view(
-    request: web.Request, notice_id: uuid.UUID, *, supersedes: tuple[Sent, ...] = ()
-) -> NoticeView | None:
+async def _view(request: web.Request, notice_id: uuid.UUID) -> NoticeView | None:
     """The notice as the public last saw it, from its events; None if never published (or no such id)."""
     writers = request.app[WRITERS]
     try:
@@ -170,7 +168,7 @@ async def _view(
         incident = None
     except StoreError as exc:
         raise _unavailable(str(exc)) from None
-    return notice_view(events, incident=incident, reference=writers.reference, supersedes=supersedes)
+    return notice_view(events, incident=incident, reference=writers.reference)
 
 
 def _xml(request: web.Request, text: str, content_type: str, *, max_age: int = MAX_AGE) -> web.Response:
@@ -194,8 +192,10 @@ def _unavailable(detail: str) -> Problem:
     return Problem(503, "Service unavailable", f"The event store cannot answer: {detail}", code="unavailable")
 
 
-_XML_OK = {"description": "OK", "headers": {"Cache-Control": {"schema": {"type": "string"}},
-                                            "ETag": {"schema": {"type": "string"}}}}
+_XML_OK = {
+    "description": "OK",
+    "headers": {"Cache-Control": {"schema": {"type": "string"}}, "ETag": {"schema": {"type": "string"}}},
+}
 _NOT_MODIFIED = {"304": {"description": "Not modified: the If-None-Match tag is the document's (no body)"}}
 OPENAPI_PATHS: dict[str, Any] = {
     FEED: {"get": {

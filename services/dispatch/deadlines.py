@@ -283,8 +283,7 @@ class DeadlineWatcher:
 
     async def _escalate(self, complaint_id: UUID, now: datetime) -> int:
         # The schedule only said "look": the decision is made again on the complaint's full, fresh history.
-        messages = await self.store.read_subject(self.store.spec.event_subject(complaint_id))
-        events = [self.repository.to_domain_event(complaint_id, m) for m in messages]
+        events = await self.repository.history(complaint_id)
         complaint = reconstruct(events, Complaint)
         state = fold_all(complaint_id, events, self.reference)
         escalations = escalations_due(state, now)

@@ -25,9 +25,7 @@ async def _escalated_case(staff: Staff) -> Complaint:
 
 async def _history(staff: Staff, aggregate_id: uuid.UUID) -> list[object]:
     """The aggregate's events as stored."""
-    aggregates = staff.aggregates
-    messages = await aggregates.store.read_subject(aggregates.store.spec.event_subject(aggregate_id))
-    return [aggregates.to_domain_event(aggregate_id, m) for m in messages]
+    return await staff.aggregates.history(aggregate_id)
 
 
 async def _declare(staff: Staff) -> str:

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from services.api import auth
+from services.api import auth, keys
 from tests.integration.api.conftest import MakeClient
 from tests.integration.api.test_intake import GOOD, URL
 
@@ -47,8 +47,9 @@ async def test_a_stalled_postgresql_is_a_503_in_bounded_time_and_nothing_is_stor
         # operator on the phone waited 10-20 s per try while PostgreSQL hung: found by a review).
         started = time.monotonic()
         quick = await client.post(URL, json=GOOD)
-        assert quick.status == 503 and time.monotonic() - started < 1.0
-        assert "a moment ago" in (await quick.json())["detail"]
+        # Said by the gate (its words), not after another statement timeout: well under one, however busy the machine.
+        assert quick.status == 503 and "a moment ago" in (await quick.json())["detail"]
+        assert time.monotonic() - started < keys.INTAKE_STATEMENT_SECONDS / 2
     deadline = time.monotonic() + BOUND
     while (again := await client.post(URL, json=GOOD)).status == 503:  # the window ends by itself
         assert time.monotonic() < deadline, await again.text()

@@ -73,8 +73,7 @@ async def new_complaint(
 
 
 async def history(repository: AggregateStore, complaint_id: UUID) -> list[Any]:
-    messages = await repository.store.read_subject(repository.store.spec.event_subject(complaint_id))
-    return [repository.to_domain_event(complaint_id, m) for m in messages]
+    return await repository.history(complaint_id)
 
 
 async def dispatched_to(repository: AggregateStore, complaint_id: UUID) -> list[str]:
