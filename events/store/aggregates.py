@@ -141,9 +141,17 @@ class AggregateStore:
             raise AggregateNotFound(aggregate_id)
         return cast(A, aggregate)
 
-    async def history(self, aggregate_id: UUID) -> list[Any]:
-        """The aggregate's domain events, oldest first: for a fold of its own (events/deadlines.py)."""
-        messages = await self.store.read_subject(self.store.spec.event_subject(aggregate_id))
+    async def history(self, aggregate_id: UUID, *, version: int = 0) -> list[Any]:
+        """The aggregate's domain events, oldest first: for a fold of its own (events/deadlines.py). `version`:
+        one the caller has loaded, so known to be stored: a replica a moment behind is asked again, briefly, as
+        `get` does with `at_least`."""
+        subject = self.store.spec.event_subject(aggregate_id)
+        messages = await self.store.read_subject(subject)
+        for _ in range(CATCH_UP_READS):
+            if not version or (messages and int(messages[-1].headers[VERSION]) >= version):
+                break
+            await asyncio.sleep(CATCH_UP_PAUSE)
+            messages = await self.store.read_subject(subject)
         return [self.to_domain_event(aggregate_id, message) for message in messages]
 
     async def _read(self, subject: str, *, after_seq: int, at_least: int) -> list[StoredMessage]:

@@ -264,7 +264,7 @@ class Repository:
     async def history(self, complaint: Complaint) -> list[Any]:
         """The complaint's events up to the version loaded: for a fold of its own (events/deadlines.py)."""
         try:
-            history = await self.aggregates().history(complaint.id)
+            history = await self.aggregates().history(complaint.id, version=complaint.version)
         except (StoreUnavailable, nats.errors.Error, TimeoutError) as exc:
             raise keys.DependencyUnavailable("NATS", f"cannot read: {type(exc).__name__}") from exc
         return [event for event in history if event.originator_version <= complaint.version]
@@ -387,7 +387,9 @@ class Command(Generic[A]):
     fields: tuple[Field, ...]
     apply: Callable[[A, Body, Principal], None]
     summary: str
-    # Side effects that must happen before the event is recorded (erasing a key before recording it).
+    # What must happen before the event is recorded (erasing a key before recording it), and what `apply`
+    # needs derived from the aggregate as loaded (a bound folded from its history). Run again with the
+    # validated body afresh whenever a conflict reloads the aggregate, so it must be safe to repeat.
     prepare: Callable[[web.Request, A, Body], Awaitable[None]] | None = None
 
 
@@ -418,9 +420,11 @@ def command_handler(kind: Target[A], command: Command[A]) -> Callable[[web.Reque
         mark = asked(request, key, body, aggregate_id)
         if replays(aggregate, mark):  # before `prepare`: a retry has nothing left to prepare
             return replayed(kind.summarize(aggregate))
-        if command.prepare is not None:
-            await command.prepare(request, aggregate, body)
+        asked_for = body
         for attempt in range(1, ATTEMPTS + 1):
+            if command.prepare is not None:  # for the state loaded now: a reload may have moved its bounds
+                body = dict(asked_for)
+                await command.prepare(request, aggregate, body)
             try:
                 command.apply(aggregate, body, principal)
             except (

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from events.complaint import Complaint
+from services.api import commands
 from tests.integration.operator.conftest import Console, hotline_call
 from tests.integration.operator.helpers import aggregates, assess, event_names, load, published_notice
 
@@ -171,3 +172,37 @@ async def test_an_extension_granted_says_the_resolve_by_the_board_shows(console:
         if type(e).__name__ == "ExtensionGranted"
     ]
     assert granted.resolve_by == board
+
+
+async def test_an_agreed_time_is_bounded_again_when_a_colleague_wrote_first(console: Console) -> None:
+    """Found by a review: a command's `prepare` ran once, so after a conflict the retry applied the bound folded
+    before it. Here power's 14-day extension is undone meanwhile (power returned the case and water signed for it:
+    water's own 24 h): 3 days is then beyond the resolve-by, and needs command."""
+    now = datetime.now(UTC)
+    complaint_id, repo = await dispatched_and_accepted(console, hours=1)
+    c = await repo.get(UUID(complaint_id), Complaint)
+    c.request_extension("power", 20160, "parts from abroad")
+    c.grant_extension("command desk", 20160)
+    await repo.save(c)
+
+    api_repo = console.client.server.app[commands.REPOSITORY]
+    save = api_repo.save
+    raced: list[int] = []
+
+    async def colleague_first(*aggregates: Any, **kwargs: Any) -> None:
+        if not raced:  # once, between the API's read and its write
+            meanwhile = await repo.get(UUID(complaint_id), Complaint)
+            meanwhile.return_dispatch("power", "not ours: a water main")
+            meanwhile.dispatch("water", by="dispatch", reason="next candidate")
+            meanwhile.accept("water")
+            await repo.save(meanwhile)
+            raced.append(meanwhile.version)
+        await save(*aggregates, **kwargs)
+
+    api_repo.save = colleague_first
+    path = f"/api/v1/complaints/{complaint_id}/agreed-resolution-time"
+    beyond = await console.call("POST", path, json={"agreed_at": (now + timedelta(days=3)).isoformat()})
+    assert raced, "the colleague's write did not happen between the read and the write"
+    assert beyond.status == 422, await beyond.text()
+    assert (await beyond.json())["code"] == "beyond_resolve_by_needs_approval"
+    assert (await load(console.store, complaint_id)).agreed_resolution_at is None
