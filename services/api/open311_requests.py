@@ -35,6 +35,7 @@ MAX_RESULTS = 1000
 MAX_IDS = 200
 MAX_CODES = 10  # tracking codes in one request: a caller's own few, not a guessing list
 STATUSES = ("open", "closed")
+RESOLVED = ("resolved", "followed_up", "closed")  # closed follows a resolution (a rejection is "rejected")
 DUPLICATE_NOTE = "重复：同一来电人已就同一事件报告，于首次报告跟进 (a repeat of this caller's earlier report: followed up there)"
 
 
@@ -102,7 +103,7 @@ def service_request(row: dict[str, Any], ref: Reference) -> dict[str, Any]:
     return {
         "service_request_id": str(row["id"]),
         "status": "closed" if row["status"] in CLOSED_FOR_OPEN311 else "open",
-        "status_notes": _status_notes(row),
+        "status_notes": _status_notes(row, department),
         "service_name": name,
         "service_code": category.service_code if category else None,
         "description": name,
@@ -120,14 +121,23 @@ def service_request(row: dict[str, Any], ref: Reference) -> dict[str, Any]:
     }
 
 
-def _status_notes(row: dict[str, Any]) -> str | None:
+def _status_notes(row: dict[str, Any], department: Any) -> str | None:
     """Why the status is what it is: for a request not taken up, the reason (as /api/v1/status gives it; a
-    client could not tell it from a resolved one, both being closed); else the latest public note, masked."""
+    client could not tell it from a resolved one, both being closed); for a resolved one, that it was and by
+    whom, then its latest public note (found by a review: a closed request said only "crew on the way"); else
+    the latest public note. Notes are masked; a resolution's own summary is internal and never shown."""
     if row["status"] == "rejected" and row["rejection_reason"]:
         return public_text(row["rejection_reason"])
     if row["status"] == "duplicate":
         return DUPLICATE_NOTE
-    return public_text(row["note"])
+    note = public_text(row["note"])
+    if row["status"] in RESOLVED:
+        done = (
+            f"已办结：{department.name_zh} (resolved by {department.name_en})"
+            if department is not None else "已办结 (resolved)"
+        )  # fmt: skip
+        return f"{done}. {note}" if note else done
+    return note
 
 
 def _w3c(value: datetime | None) -> str | None:

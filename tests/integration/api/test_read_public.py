@@ -193,7 +193,11 @@ async def test_open311_request_by_the_id_post_answered_with(api: Harness) -> Non
     one = await api.get_json(f"/open311/v2/requests/{long}.json")
     assert [r["service_request_id"] for r in one] == [long]
     assert one[0]["status"] == "closed" and one[0]["agency_responsible"] == "Drainage Services"
-    assert one[0]["status_notes"] == "Pump truck on its way"
+    # Closed because resolved: it says so and by whom, then the last public note (a review found a closed request
+    # saying only "on its way").
+    assert (
+        one[0]["status_notes"] == "已办结：排水管理处 (resolved by Drainage Services). Pump truck on its way"
+    )
     by_code = await api.get_json(f"/open311/v2/requests/{api.day.codes['long']}.json")
     assert by_code == one
     missing = await api.get("/open311/v2/requests/6a8f1a3e-3b1c-4c55-9f0e-111111111111.json")
