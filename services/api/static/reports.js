@@ -1,6 +1,6 @@
 // The after-action summary: figures for one incident or for everything, and the same figures as CSV.
 import {
-  FOLLOW_UP_OUTCOMES, api, bi, el, fmtNumber, fmtTime, incidentStatus, labelCells, loginFlow, names, problemText,
+  FOLLOW_UP_OUTCOMES, api, bi, el, fmtClock, fmtNumber, fmtTime, incidentStatus, labelCells, loginFlow, names, problemText,
   retried, say, setCityZone,
 } from "/static/common.js";
 
@@ -26,8 +26,26 @@ function query(format) {
 
 // The figures and the incidents to choose from load apart, each saying its own error and tried again by itself
 // until it loads: a page opened while the database was down stayed blank after it was back.
+// Which scope the figures on the page are for: a Show for another incident that fails leaves the last figures
+// up, so the line says they are not the chosen incident's and the tables are greyed until it loads.
+const scopeName = () => $("incident").selectedOptions[0]?.textContent || "全部 all complaints";
+let shownScope = null;
+
+function markStale() {
+  if (shownScope === null || shownScope.value === $("incident").value) return;
+  $("figures").classList.add("stale");
+  say($("shown"), `以下仍为「${shownScope.name}」的数据，不是所选事件的 Still showing ${shownScope.name}, not the incident chosen`, "error");
+}
+
 const show = retried($("message"), "读取失败 Summary not loaded", async () => {
-  const r = await api(query());
+  const asked = { value: $("incident").value, name: scopeName() };
+  let r;
+  try {
+    r = await api(query());
+  } catch (error) {
+    markStale();
+    throw error;
+  }
   fill("totals", Object.entries(r.totals).map(([k, v]) => el("tr", { "data-metric": k },
     el("th", {}, TOTALS[k] ? bi(TOTALS[k][0], TOTALS[k][1]) : k), num(v))));
   fill("per-hour", r.per_hour.map((h) => el("tr", {}, el("td", { text: fmtTime(h.hour) }), num(h.received))));
@@ -39,6 +57,9 @@ const show = retried($("message"), "读取失败 Summary not loaded", async () =
   fill("satisfaction", Object.entries(r.satisfaction).map(([k, v]) => el("tr", { "data-answer": k },
     el("th", {}, FOLLOW_UP_OUTCOMES[k] ? bi(...FOLLOW_UP_OUTCOMES[k]) : k), num(v))));
   say($("message"), "");  // an earlier download's failure is not about these figures
+  shownScope = asked;
+  $("figures").classList.remove("stale");
+  say($("shown"), `显示 Showing: ${asked.name} · ${fmtClock(new Date())}`);
 });
 
 const loadIncidents = retried($("incidents-message"), "读取失败 Incidents not loaded", async () => {
