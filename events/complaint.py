@@ -71,6 +71,7 @@ class Complaint(Aggregate):
         self.department: str | None = None
         self.dispatch_count: int = 0
         self.returned_by: list[str] = []
+        self.dispatched_to: list[str] = []  # every department it was dispatched to, in order (repeats kept)
         self.return_count: int = 0
         self.extension_pending: dict[str, Any] | None = None
         self.extensions_granted: int = 0
@@ -445,6 +446,8 @@ class ComplaintDispatched(Complaint.Event):
         aggregate.status = Status.DISPATCHED
         aggregate.department = self.department
         aggregate.dispatch_count += 1
+        # getattr: a snapshot taken before this attribute existed has none (its earlier dispatches are unknown).
+        aggregate.dispatched_to = [*getattr(aggregate, "dispatched_to", []), self.department]
         # A pending extension belonged to the previous department.
         aggregate.extension_pending = None
 

@@ -173,13 +173,36 @@ async def department_queue(
         f"CASE WHEN reopen_count > 0 AND NOT redacted THEN (SELECT t.detail ->> 'reason' FROM {S}.complaint_timeline t "
         "WHERE t.complaint_id = c.id AND t.kind = 'ComplaintReopened' ORDER BY t.version DESC LIMIT 1) "
         "END AS reopen_reason, "
+        # The answer to the department's latest extension request since the case came to it (a review found a
+        # denial, and command's reason, never reached the page): one short backward scan of the case's timeline.
+        f"(SELECT jsonb_build_object('kind', t.kind, 'at', t.at, 'minutes', t.detail -> 'minutes', "
+        f"'reason', t.detail ->> 'reason') FROM {S}.complaint_timeline t WHERE t.complaint_id = c.id AND t.kind IN "
+        "('ComplaintDispatched', 'ExtensionRequested', 'ExtensionGranted', 'ExtensionDenied') "
+        "ORDER BY t.version DESC LIMIT 1) AS extension_answer, "
         "count(*) OVER () AS total "
         f"FROM {S}.complaints c WHERE department = $1 AND status IN ('dispatched', 'accepted', 'reopened') "
         "ORDER BY LEAST(accept_by, resolve_by) ASC NULLS LAST, received_at, id LIMIT $3",
         department, _now(now), limit,
     )  # fmt: skip
     total = int(rows[0]["total"]) if rows else 0
-    return [{k: v for k, v in _row(r).items() if k != "total"} for r in rows], total
+    items = []
+    for r in rows:
+        item = {k: v for k, v in _row(r).items() if k not in ("total", "extension_answer")}
+        item["extension_decision"] = _extension_decision(r["extension_answer"])
+        items.append(item)
+    return items, total
+
+
+_DECISIONS = {"ExtensionGranted": "granted", "ExtensionDenied": "denied"}
+
+
+def _extension_decision(answer: str | None) -> dict[str, Any] | None:
+    """{decision: granted|denied, minutes, reason, at} when command answered the latest request; else None."""
+    found = json.loads(answer) if answer else None
+    if found is None or found["kind"] not in _DECISIONS:
+        return None
+    return {"decision": _DECISIONS[found["kind"]], "minutes": found["minutes"], "reason": found["reason"],
+            "at": datetime.fromisoformat(found["at"])}  # fmt: skip
 
 
 # ---- the board -----------------------------------------------------------------------------------------

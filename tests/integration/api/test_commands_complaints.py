@@ -61,7 +61,8 @@ async def test_a_returned_case_is_dispatched_again_to_another_department(staff: 
     returned = await staff.command(case.id, "return", WATER, {"reason": "a power cable, not a pipe"})
     assert returned["status"] == "returned" and returned["department"] is None
     status, problem = await staff.post(f"/api/v1/complaints/{case.id}/accept", WATER, {})
-    assert status == 403 and problem["code"] == "not_your_department"
+    # It was theirs until the return: a race lost (a colleague's return), not a trespass.
+    assert status == 409 and problem["code"] == "moved_meanwhile"
     await staff.command(case.id, "dispatch", "command", {"department": OTHER_DEPT, "reason": "cable"})
     accepted = await staff.command(case.id, "accept", POWER)
     assert accepted["status"] == "accepted" and accepted["department"] == OTHER_DEPT

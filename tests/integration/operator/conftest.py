@@ -43,6 +43,7 @@ class Console(RoleTokens):
         self, method: str, path: str, role: str | None = "operator", **kwargs: Any
     ) -> ClientResponse:
         headers = {"Authorization": f"Bearer {await self.token(role)}"} if role else {}
+        headers.update(kwargs.pop("headers", {}))
         return await self.client.request(method, path, headers=headers, **kwargs)
 
     async def ok(
