@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Callable
 
 import structlog
@@ -16,6 +17,8 @@ log = structlog.get_logger(__name__)
 async def connect_nats(url: str, *, name: str, connect_timeout: float = 5.0) -> NATS:
     """Connect with reconnects that never give up: the default stops after about two minutes."""
 
+    errors = ErrorLines()
+
     async def on_disconnect() -> None:
         if client.is_closed:  # closed on purpose (a stop, a one-off connection): not news at 3 a.m.
             log.info("nats_closed", client=name)
@@ -23,10 +26,12 @@ async def connect_nats(url: str, *, name: str, connect_timeout: float = 5.0) -> 
         log.warning("nats_disconnected", client=name)
 
     async def on_reconnect() -> None:
-        log.info("nats_reconnected", client=name)
+        log.info("nats_reconnected", client=name, **errors.over())
 
     async def on_error(exc: Exception) -> None:
-        log.warning("nats_error", client=name, error=str(exc) or type(exc).__name__)
+        error = str(exc) or type(exc).__name__
+        if errors.worth_a_line(error):
+            log.warning("nats_error", client=name, error=error, **errors.since())
 
     # A cluster is given as "nats://a:4222,nats://b:4222": the client fails over between them.
     servers = [server.strip() for server in url.split(",") if server.strip()]
@@ -45,6 +50,39 @@ async def connect_nats(url: str, *, name: str, connect_timeout: float = 5.0) -> 
         error_cb=on_error,
     )
     return client
+
+
+class ErrorLines:
+    """Which of a connection's errors get a log line. While NATS is away the client tries again every 0.5 s
+    and reports each failure: one line each was 7,200 an hour per process, burying the lines that say what
+    to do (found by a review). A new kind of error is logged at once; the same one again at most every
+    REPEAT_SECONDS, with how many were not logged."""
+
+    REPEAT_SECONDS = 30.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._last: str | None = None
+        self._logged_at = 0.0
+        self._unlogged = 0
+
+    def worth_a_line(self, error: str) -> bool:
+        now = self._clock()
+        if error == self._last and now - self._logged_at < self.REPEAT_SECONDS:
+            self._unlogged += 1
+            return False
+        self._last, self._logged_at = error, now
+        return True
+
+    def over(self) -> dict[str, int]:
+        """The outage is over: the next error is news again. What `since` says."""
+        self._last = None
+        return self.since()
+
+    def since(self) -> dict[str, int]:
+        """`not_logged`: errors since the last line that had none (then counted afresh)."""
+        unlogged, self._unlogged = self._unlogged, 0
+        return {"not_logged": unlogged} if unlogged else {}
 
 
 _WHITESPACE = frozenset(b" \t\r\n\x0b\x0c")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -30,7 +31,8 @@ class Gatherer(Generic[T, R]):
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.create_task(self._flush())
+            # Not under this caller's log context: the flush answers every caller that joined it.
+            self._flushing = asyncio.create_task(self._flush(), context=contextvars.Context())
         # Shielded: a caller that gives up (its client went away) must not cancel the others' statement.
         return await asyncio.shield(future)
 

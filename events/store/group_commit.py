@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -62,8 +63,12 @@ class GroupCommitter:
         self._closing = False
 
     async def __aenter__(self) -> GroupCommitter:
+        # A context of their own: made inside the first write's request, the flushers would log every later
+        # write's failure under that request's id and token for the life of the process (found by a review).
         self._flushers = [
-            asyncio.create_task(self._flush_forever(), name=f"group-commit-{n}")
+            asyncio.create_task(
+                self._flush_forever(), name=f"group-commit-{n}", context=contextvars.Context()
+            )
             for n in range(self.max_in_flight)
         ]
         return self

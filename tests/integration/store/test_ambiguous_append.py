@@ -6,15 +6,20 @@ nats-server, no stand-in for it. The half-readable batch a full store leaves is 
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+import structlog
 from nats.aio.client import Client as NATS
+from structlog.testing import capture_logs
 
 from events.store import JetStreamEventStore, Write, WriteUnconfirmed
+from events.store.group_commit import GroupCommitter
 from events.store.stream import StreamSpec
 from events.store.write_health import WriteHealth
 
@@ -102,3 +107,27 @@ async def test_a_stored_write_is_read_back_whatever_the_hosts_clock_says(
     [position] = await fast.append(batch)
     stored = await store.message_at(position)
     assert stored is not None and stored.subject == batch[0].subject
+
+
+async def test_a_lost_answer_is_logged_without_the_context_of_the_request_that_started_group_commit(
+    nc: NATS, store: JetStreamEventStore
+) -> None:
+    """Found by a review: the group commit's flushers started inside the first write's request, so every later
+    write's failure was logged with that request's id and token (a revoked one, minutes old, at 3 a.m.)."""
+    lost, _ = lost_answers(nc, store.spec, published=0)
+    structlog.contextvars.bind_contextvars(request_id="the-first-request", token_id="tok_first")
+    async with GroupCommitter(lost) as committer:
+        structlog.contextvars.clear_contextvars()
+
+        async def later_request() -> None:
+            structlog.contextvars.bind_contextvars(request_id="a-later-request")
+            with pytest.raises(WriteUnconfirmed):
+                await committer.append(writes(store.spec, 1))
+
+        with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+            await asyncio.create_task(later_request(), context=contextvars.Context())
+    ambiguous = [line for line in logs if line["event"] == "append_ambiguous"]
+    assert ambiguous, logs
+    assert all(line.get("request_id") != "the-first-request" and "token_id" not in line for line in logs), (
+        logs
+    )
