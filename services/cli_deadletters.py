@@ -43,7 +43,9 @@ def add_parser(commands: Any) -> None:
     listing.set_defaults(command=_list)
     retry = actions.add_parser("retry", help="ask a worker to handle a dead-lettered event once more")
     retry.add_argument("worker", help="triage, dispatch or notices (the list's WORKER)")
-    retry.add_argument("event_position", type=int, help="the failed event's position (the list's EVENT)")
+    retry.add_argument(
+        "event_position", type=int, help="the failed event's position (the list's EVENT_POSITION)"
+    )
     retry.add_argument("--by", help="who asks, as recorded (default: cli:$USER)")
     retry.set_defaults(command=_retry)
 
@@ -74,14 +76,16 @@ async def list_dead_letters(settings: Settings, *, limit: int = 50, out: TextIO 
     finally:
         await conn.close()
     stream = out or sys.stdout
-    stream.write(f"{'POSITION':>9}  {'WORKER':<10}  {'EVENT':>9}  {'ATTEMPTS':>8}  {'AT':<20}  "
+    # The dead letter's own position first, then the failed event's, which `retry` takes: named so (a review
+    # retried the first column's number and was told no such event was set aside).
+    stream.write(f"{'DEAD_LETTER':>11}  {'WORKER':<10}  {'EVENT_POSITION':>14}  {'ATTEMPTS':>8}  {'AT':<20}  "
                  f"{'RETRY':<24}  TOPIC / ERROR\n")  # fmt: skip
     for row in rows:
         attempts = "-" if row["attempts"] is None else str(row["attempts"])
         event = "-" if row["event_position"] is None else str(row["event_position"])
-        stream.write(f"{row['position']:>9}  {row['worker']:<10}  {event:>9}  {attempts:>8}  "
+        stream.write(f"{row['position']:>11}  {row['worker']:<10}  {event:>14}  {attempts:>8}  "
                      f"{_when(row['at']):<20}  {_retry_text(row):<24}  {row['topic'] or '-'}\n"
-                     f"{'':>11}{_one_line(row['error'])}\n")  # fmt: skip
+                     f"{'':>13}{_one_line(row['error'])}\n")  # fmt: skip
     stream.flush()
     return 0
 

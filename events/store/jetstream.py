@@ -103,7 +103,9 @@ class JetStreamEventStore:
             self.health.refused(NO_STORAGE, str(exc), started)
             raise
         except WriteUnconfirmed as exc:
-            if exc.read_back:  # the broker reads but did not write; else it went away (checked elsewhere)
+            # The broker reads but did not write, or it answers nothing while the connection stands (a hung
+            # nats-server: a review saw four writes unconfirmed and this count at 0). Gone, it is checked elsewhere.
+            if exc.read_back or self.nc.is_connected:
                 self.health.refused(UNCONFIRMED, str(exc), started)
             raise
         self.health.stored(started)

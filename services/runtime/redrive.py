@@ -200,7 +200,10 @@ async def request_retry(
                 earlier.seq, worker, event_position, earlier.dead_letter_position, earlier.mark, state
             )
         if facts.dead is None:
-            raise NoSuchDeadLetter(f"{worker} set no event at position {event_position} aside")
+            raise NoSuchDeadLetter(
+                f"{worker} set no event at position {event_position} aside (give the event's position, the list's "
+                "EVENT_POSITION, not the dead letter's own)"
+            )
         if facts.succeeded is not None:
             raise RetryRefused("already_retried", f"{worker} re-drove event {event_position} successfully")
         position = (await load_tracking(store, worker)).position

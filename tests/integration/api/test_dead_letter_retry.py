@@ -192,7 +192,7 @@ async def test_the_cli_lists_dead_letters_and_asks_for_a_retry(
     listing = io.StringIO()
     assert await cli_deadletters.list_dead_letters(settings, out=listing) == 0
     [header, line, error] = listing.getvalue().splitlines()
-    assert header.split()[:3] == ["POSITION", "WORKER", "EVENT"]
+    assert header.split()[:3] == ["DEAD_LETTER", "WORKER", "EVENT_POSITION"]
     assert line.split()[1:3] == ["toy", str(flaky)] and "cannot digest flaky" in error
 
     desk.cause.failing.discard("flaky")

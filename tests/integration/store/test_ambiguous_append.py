@@ -18,7 +18,7 @@ import structlog
 from nats.aio.client import Client as NATS
 from structlog.testing import capture_logs
 
-from events.store import JetStreamEventStore, Write, WriteUnconfirmed
+from events.store import JetStreamEventStore, StoreUnavailable, Write, WriteUnconfirmed
 from events.store.group_commit import GroupCommitter
 from events.store.stream import StreamSpec
 from events.store.write_health import WriteHealth
@@ -131,3 +131,27 @@ async def test_a_lost_answer_is_logged_without_the_context_of_the_request_that_s
     assert all(line.get("request_id") != "the-first-request" and "token_id" not in line for line in logs), (
         logs
     )
+
+
+class Hung(LostAnswer):
+    """nats-server alive on the socket but answering nothing: the write's answer and the read-back both time out."""
+
+    published = 0
+
+    async def read_subject(self, *args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable("no answer from NATS within 5s")
+
+
+async def test_a_write_a_hung_server_neither_confirms_nor_reads_back_is_counted_unconfirmed(
+    nc: NATS, store: JetStreamEventStore
+) -> None:
+    """Found by a review: with nats-server stopped (SIGSTOP) writes were answered 503 unconfirmed while the count
+    behind LeveeWritesUnconfirmed stayed 0, since a write that could not be read back was taken for a lost
+    connection, which the connection stands through."""
+    health = WriteHealth()
+    hung = Hung(nc, store.spec, health=health)
+    with pytest.raises(WriteUnconfirmed, match="could not be read back") as refused:
+        await hung.append(writes(store.spec, 1))
+    assert not refused.value.read_back and nc.is_connected
+    problem = health.problem()
+    assert problem is not None and "unconfirmed" in problem
