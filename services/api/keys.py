@@ -25,6 +25,7 @@ from services.settings import Settings, without_passwords
 PG_DOWN = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 INTAKE_STATEMENT_SECONDS = 5.0  # a key or an idempotency row; they take milliseconds
 READ_STATEMENT_SECONDS = 60.0  # a read model query: the board, a queue, a report
+READ_SECONDS = 25.0  # a request's reads all together (read_routes.reading): under a proxy's usual 60 s
 _PG_SHORT_OF = {  # SQLSTATE class 53, insufficient resources: PostgreSQL answers, but cannot do the work
     asyncpg.DiskFullError: "has no disk space left",
     asyncpg.OutOfMemoryError: "is out of memory",

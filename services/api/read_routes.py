@@ -93,18 +93,42 @@ def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | Non
     )
 
 
+_READ_DEADLINE = web.RequestKey("read_deadline", float)  # the loop time a request's reads must end by
+
+
 @asynccontextmanager
 async def reading(request: web.Request) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled connection; PostgreSQL down or the read models not created yet is a 503, not a 500."""
+    """A pooled connection; PostgreSQL down or the read models not created yet is a 503, not a 500.
+
+    A request's reads together get keys.READ_SECONDS: with PostgreSQL hung (alive, answering nothing) a board
+    waited out a statement timeout per read and then the connection's reset, 90 s, past the 60 s a proxy in front
+    waits (found by a review following the runbook). A read out of time closes its connection rather than ask
+    the hung server to reset it."""
+    deadline = request.get(_READ_DEADLINE)
+    if deadline is None:
+        deadline = request[_READ_DEADLINE] = asyncio.get_running_loop().time() + keys.READ_SECONDS
+    pool = request.app[keys.PG_POOL]
     try:
-        async with request.app[keys.PG_POOL].acquire() as conn:
+        async with asyncio.timeout_at(deadline):
+            conn = await pool.acquire()
+    except _PG_DOWN as exc:
+        raise keys.DependencyUnavailable("PostgreSQL", f"cannot read: {type(exc).__name__}") from exc
+    try:
+        async with asyncio.timeout_at(deadline):
             yield conn
+    except TimeoutError as exc:
+        conn.terminate()
+        raise keys.DependencyUnavailable(
+            "PostgreSQL", f"did not answer within {keys.READ_SECONDS:.0f} s"
+        ) from exc
     except _PG_DOWN as exc:
         raise keys.DependencyUnavailable("PostgreSQL", f"cannot read: {type(exc).__name__}") from exc
     except _NOT_MIGRATED as exc:
         raise keys.DependencyUnavailable(
             "PostgreSQL", "the read models are not created yet (is the projector running?)"
         ) from exc
+    finally:
+        await pool.release(conn)
 
 
 def _choices(

@@ -9,9 +9,11 @@ import io
 import json
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
 from events.store import JetStreamEventStore
+from services.api import keys
 from tests.integration.pages.harness import Harness, assert_no_personal_data, flood_report, read_api
 
 
@@ -161,3 +163,29 @@ async def test_every_read_route_is_in_the_openapi_document(api: Harness) -> None
         assert "get" in document["paths"][path], path
     assert "post" in document["paths"]["/open311/v2/requests.json"]
     assert "get" in document["paths"]["/open311/v2/requests.json"]
+
+
+async def test_a_read_postgresql_does_not_answer_is_a_503_within_the_reads_bound(
+    api: Harness, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a review following the runbook: with PostgreSQL hung, a board waited 90 s (a statement timeout per
+    read, then the connection's reset), past the 60 s a proxy in front waits. A request's reads together get
+    keys.READ_SECONDS (25 s; 2 s here), and the pool still serves once PostgreSQL answers again."""
+    monkeypatch.setattr(keys, "READ_SECONDS", 2.0)
+    holder = await asyncpg.connect(database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute("LOCK TABLE levee_read.complaints IN ACCESS EXCLUSIVE MODE")
+            async with asyncio.timeout(keys.READ_STATEMENT_SECONDS / 2):  # far below the statement timeout
+                board = await api.get("/api/v1/board", "command")
+                queue = await api.get("/api/v1/departments/power/queue", "command")
+            for answer in (board, queue):
+                assert answer.status == 503, await answer.text()
+                assert answer.headers["Retry-After"].isdigit()
+                problem = await answer.json()
+                assert problem["dependency"] == "PostgreSQL"
+                assert "did not answer within 2 s" in problem["detail"]
+    finally:
+        await holder.close()
+    assert (await api.get("/api/v1/board", "command")).status == 200
+    assert (await api.get("/api/v1/departments/power/queue", "command")).status == 200
