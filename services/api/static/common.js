@@ -343,6 +343,9 @@ const PROBLEMS = {
   concurrent_change: ["有人同时在修改，请再试一次", "changed by someone else meanwhile; try again"],
   moved_meanwhile: ["同事已将此工单改派或退回，您的操作未保存；请刷新工单列表",
     "a colleague moved the case on (re-dispatched or returned it): nothing of yours was stored; reload the queue"],
+  // A case that never was the department's (one dispatched to it and moved on since is moved_meanwhile).
+  not_your_department: ["此工单不归本部门办理，您的操作未保存",
+    "the case is not your department's: nothing of yours was stored"],
   not_found: ["找不到该记录", "not found"],
   role_not_allowed: ["此令牌无权执行此操作", "this token may not do this"],
   rate_limited: ["操作太频繁，请稍后再试", "too many requests; try again shortly"],
@@ -466,6 +469,56 @@ export function writeFailed(error, notDone, about = "", maybe = RECORD_AGAIN) {
   if (!mayHaveBeenStored(error)) return stamped(`${about}${notDone} — ${problemText(error)}`);
   const why = error.problem && error.problem.code === "write_unconfirmed" ? "" : ` — ${problemText(error)}`;
   return stamped(`${about}${maybe[0]} ${maybe[1]}${why}`);
+}
+
+// What the personal-data guard found (events/publishing/redaction.py, `Kind`), in words: the field and the masked
+// excerpt find it at a desk, as the answer's detail (written for the logs, with offsets) does not. A notice (press.js)
+// and a public progress note (department.js) are refused so.
+const FOUND = {
+  mobile: ["手机号码", "a mobile number"], landline: ["固定电话号码", "a landline number"],
+  international_phone: ["境外电话号码", "an international phone number"], phone: ["电话号码", "a phone number"],
+  resident_id: ["身份证号码", "a resident ID number"], email: ["电子邮箱地址", "an email address"],
+  known_person: ["本事件投诉人的姓名、地址或联系方式", "a name, address or contact of a complainant in this incident"],
+  erased_complainant: ["已删除个人信息的投诉人的资料", "details of a complainant whose personal data was erased"],
+};
+
+// What each field carries, one line a field: "英文正文 English text: 电子邮箱地址 an email address「w***.com」", from
+// the refusal's `found` ([{field, kind, excerpt}], services/api/problems.py); null for any other failure.
+// `fields`: the page's names of its fields ({body_en: ["英文正文", "English text"]}); `kinds`: its own words for
+// a kind where the shared ones do not fit (a public note names the case's complainant, not an incident's).
+export function personalDataFound(error, fields = {}, kinds = {}) {
+  const problem = (error instanceof ApiError && error.problem) || {};
+  if (problem.code !== "contains_personal_data") return null;
+  const byField = new Map();
+  for (const { field, kind, excerpt } of Array.isArray(problem.found) ? problem.found : []) {
+    const [zh, en] = kinds[kind] || FOUND[kind] || ["个人信息", "personal data"];
+    byField.set(field, [...(byField.get(field) || []), `${zh} ${en}「${excerpt}」`]);
+  }
+  const lines = [...byField].map(([field, what]) => `${(fields[field] || [field, ""]).join(" ").trim()}: ${what.join("; ")}`);
+  const field = fields[problem.errors && problem.errors[0] && problem.errors[0].field];
+  if (!lines.length && field) lines.push(field.join(" "));  // no findings listed: the field at least
+  return lines;
+}
+
+// A failed write in words, [what to say (text, or a node for a personal-data refusal), its kind]: a refusal for
+// personal data as what was found where, and `correct` (what to do about it) after it; any other failure as
+// writeFailed says it. `what`: [Chinese, English] for the text refused ("公开进展", "a public note"; a notice's page
+// says no noun in Chinese); `maybe` telling what to press again when it may have been stored.
+export function refusal(error, notDone, about = "", {
+  fields, kinds, what = ["", "a notice"], correct = "", maybe = RECORD_AGAIN,
+} = {}) {
+  const lines = personalDataFound(error, fields, kinds);
+  if (!lines) return [writeFailed(error, notDone, about, maybe), mayHaveBeenStored(error) ? "warn" : "error"];
+  const said = el("div", {}, stamped(`${about}${notDone} — ${what[0]}含有不得公开的个人信息 it carries personal data ${what[1]} must not:`),
+    el("ul", { class: "found" }, lines.map((line) => el("li", { text: line }))), correct);
+  return [said, "error"];
+}
+
+// `refusal` said in `region`; returns what was said for personal data (a node, to say again elsewhere), else null.
+export function sayRefused(region, error, notDone, about = "", options = {}) {
+  const [said, kind] = refusal(error, notDone, about, options);
+  say(region, said, kind);
+  return said instanceof Node ? said : null;
 }
 
 // A table read on a phone: below 600 px each row stands as a block, each cell under its column's name

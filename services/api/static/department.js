@@ -1,13 +1,14 @@
 // A department's queue: countdowns to its deadlines, and accept / return / resolve through the command API.
 // Above it, the department's cases per incident, with Accept all / Resolve all for one incident at once.
 import {
-  api, bi, el, fmtClock, fmtDuration, fmtTime, howLong, incidentStatus, labelCells, liveEvents, loadFailed, loaded,
-  loginFlow, names, once, problemText, refetcher, say, setCityZone, setDepartments, showConnection,
-  replayedNote, sayWriteFailed, stamped, statusLabel, whenChanged, zoneName,
+  ApiError, api, bi, el, fmtClock, fmtDuration, fmtTime, howLong, incidentStatus, labelCells, liveEvents, loadFailed,
+  loaded, loginFlow, names, once, problemText, refetcher, refusal, say, serverNow, setCityZone, setDepartments,
+  showConnection, replayedNote, stamped, statusLabel, whenChanged, zoneName,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
 let me = null, reference = null, pending = null;
+const OPEN = new Set(["dispatched", "accepted", "reopened"]);  // what a department's queue holds (queries.py)
 
 // Deadlines count down on the client between refetches; the server's seconds are the truth at fetch time.
 function countdown(item, fetchedAt) {
@@ -39,7 +40,6 @@ function actionButtons(item) {
   const buttons = [];
   if (item.status === "dispatched") {
     buttons.push(el("button", { type: "button", "data-action": "accept", onclick: () => command(item, "accept", {}) }, "签收 Accept"));
-    buttons.push(el("button", { type: "button", class: "danger", "data-action": "return", onclick: () => ask(item, "return") }, "退单 Return"));
   }
   if (item.status === "accepted" || item.status === "reopened") {
     buttons.push(el("button", { type: "button", "data-action": "resolve", onclick: () => ask(item, "resolve") }, "办结 Resolve"));
@@ -53,6 +53,11 @@ function actionButtons(item) {
       buttons.push(el("button", { type: "button", class: "secondary", "data-action": "extension",
         onclick: () => ask(item, "extension") }, "申请延期 More time"));
     }
+  }
+  // Not theirs after all: a department may return what it holds, signed for or reopened too (check_return in
+  // events/complaint_rules.py), not only what waits to be signed for. Last, set apart as the one that hands it back.
+  if (OPEN.has(item.status)) {
+    buttons.push(el("button", { type: "button", class: "danger", "data-action": "return", onclick: () => ask(item, "return") }, "退单 Return"));
   }
   return el("td", { class: "actions" }, buttons);
 }
@@ -84,8 +89,29 @@ function openForm(title, label) {
   $("action-title").replaceChildren(title);
   $("action-label").replaceChildren(label);
   $("action").hidden = false;
+  say($("action-said"), "");  // what the last form came to is not this one's
   $("action-text").value = "";
   $("action-text").focus();
+}
+
+function closeForm() {
+  $("action").hidden = true;
+  pending = null;
+}
+
+// What a submit of the action form came to, said under the form (role=alert) and brought into view: the form is
+// below the whole queue, and a refusal said only at the top of the page, out of view, had a tired clerk press
+// Submit again. #message at the top says it too, as it says every action's outcome. `said`: text or a node.
+function sayAtForm(said, kind) {
+  say($("message"), said instanceof Node ? said.cloneNode(true) : said, kind);
+  say($("action-said"), said, kind);
+  $("action-said").scrollIntoView({ block: "nearest" });
+}
+
+// An action from a row's button: said at the top, and the form's last outcome, said under it, is old news now.
+function sayAtTop(said, kind) {
+  say($("message"), said, kind);
+  say($("action-said"), "");
 }
 
 $("action").addEventListener("submit", async (event) => {
@@ -98,13 +124,40 @@ $("action").addEventListener("submit", async (event) => {
     // The count is the read model's: the answer says how many were really resolved.
     const n = incident.accepted;
     if (!confirm(`将办结「${incident.title}」的 ${n} 件工单，结果均记为上述内容。\nResolve ${n} cases of "${incident.title}" with this note?`)) return;
-    ok = await bulk(incident, "resolve", { summary: text });
+    ok = await bulk(incident, "resolve", { summary: text }, sayAtForm);
   } else {
-    ok = await once($("action-submit"), () => command(item, action, ASK[action].body(text)));
+    ok = await once($("action-submit"), () => command(item, action, ASK[action].body(text), sayAtForm));
   }
-  if (ok) { $("action").hidden = true; pending = null; }
+  if (ok) closeForm();
 });
-$("action-cancel").addEventListener("click", () => { $("action").hidden = true; pending = null; });
+$("action-cancel").addEventListener("click", () => { closeForm(); say($("action-said"), ""); });
+
+// The case the action form is open for, gone from the queue on a refresh (re-dispatched by command, resolved by a
+// colleague): the form is closed, saying so in words. It stayed open, titled with a case no longer the
+// department's. The queue lists the most urgent 200 only: a case beyond them is asked after before it is said gone.
+async function closeFormIfGone(queue) {
+  const item = pending && pending.item;
+  if (!item || inFlight.has(item.id) || queue.items.some((held) => held.id === item.id)) return;
+  if ((queue.total ?? queue.items.length) > queue.items.length && await stillHeld(item)) return;
+  if (!pending || pending.item !== item || inFlight.has(item.id)) return;  // another form opened, or sent, meanwhile
+  const typing = $("action").contains(document.activeElement);
+  closeForm();
+  const code = item.tracking_code, gone = stamped(`${code} 已不在本部门队列（已改派或已处理），您的操作未保存 `
+    + `${code} is no longer in your queue (re-dispatched or dealt with): nothing of yours was saved`);
+  say($("action-said"), gone, "warn");  // where the form was: where the clerk looks for it
+  if (typing) $("action-said").scrollIntoView({ block: "nearest" });  // where the clerk was writing
+}
+
+// Whether the department still holds a case it is not shown (one beyond the most urgent 200): 403 or 404 say not;
+// an answer that does not come says nothing, and the form stays.
+async function stillHeld(item) {
+  try {
+    const now = await api(`/api/v1/complaints/${item.id}`);
+    return OPEN.has(now.status) && now.department === me.department;
+  } catch (error) {
+    return !(error instanceof ApiError && [403, 404].includes(error.status));
+  }
+}
 
 const DONE = {
   accept: ["已签收", "accepted"], return: ["已退单", "returned"], resolve: ["已办结", "resolved"],
@@ -114,16 +167,29 @@ const DONE = {
 
 const inFlight = new Set();  // cases with a command on its way: a double click sends it once
 
-async function command(item, action, body) {
+// A public note refused for personal data (422 contains_personal_data): what was found, in words, and what to do.
+const PUBLIC_NOTE = {
+  fields: { text: ["公开进展", "public note"] }, what: ["公开进展", "a public note"],
+  // The guard checks a note against its own case's complainant (known_personal_data.of_complaint), no incident's.
+  kinds: { known_person: ["本工单投诉人的姓名、地址或联系方式", "the name, address or contact of this case's complainant"] },
+  correct: "请删去后再提交；仅供工作人员的内容请用“进展 Note”。 Take it out and submit again; what only staff may read "
+    + "goes in a Note.",
+};
+
+// `tell(said, kind)`: where the outcome is said (the action form's outcome under the form, sayAtForm).
+async function command(item, action, body, tell = sayAtTop) {
   if (inFlight.has(item.id)) return false;
   inFlight.add(item.id);
   try {
     const answer = await api(`/api/v1/complaints/${item.id}/${(ASK[action] || { path: action }).path}`, { method: "POST", body });
-    say($("message"), `${item.tracking_code}: ${DONE[action][0]} ${DONE[action][1]}${replayedNote(answer)}`, "ok");
+    tell(`${item.tracking_code}: ${DONE[action][0]} ${DONE[action][1]}${replayedNote(answer)}`, "ok");
     refresh();
     return true;
   } catch (error) {
-    sayWriteFailed($("message"), error, "操作失败 failed", `${item.tracking_code}: `);
+    tell(...refusal(error, "操作失败 failed", `${item.tracking_code}: `, action === "progress_public" ? PUBLIC_NOTE : {}));
+    // Refused for what the case is now (moved on, resolved, signed for by a colleague): the queue is read again,
+    // and a case no longer the department's leaves it, its form with it.
+    if (error instanceof ApiError && [403, 409].includes(error.status)) refresh();
     return false;
   } finally {
     inFlight.delete(item.id);
@@ -170,18 +236,18 @@ function skippedText(skipped) {
   return parts.length ? `；跳过 skipped — ${parts.join("; ")}` : "";
 }
 
-async function bulk(incident, action, extra) {
+async function bulk(incident, action, extra, tell = sayAtTop) {
   if (bulkRunning) return false;
   bulkRunning = true;
   for (const button of document.querySelectorAll("[data-bulk]")) button.disabled = true;
   try {
     const answer = await api(`/api/v1/incidents/${incident.id}/department-actions`, { method: "POST", body: { action, ...extra } });
     const [zh, en] = DONE[action];
-    say($("message"), `${incident.title}: ${zh} ${answer.acted} 件 — ${answer.acted} ${en}${skippedText(answer.skipped)}${replayedNote(answer)}`, "ok");
+    tell(`${incident.title}: ${zh} ${answer.acted} 件 — ${answer.acted} ${en}${skippedText(answer.skipped)}${replayedNote(answer)}`, "ok");
     return true;
   } catch (error) {
     const done = error.problem && error.problem.acted ? `（已完成 ${error.problem.acted} 件 ${error.problem.acted} done; 重试处理其余 try again for the rest）` : "";
-    say($("message"), stamped(`${incident.title}: 批量操作失败 bulk action failed — ${problemText(error)}${done}`), "error");
+    tell(stamped(`${incident.title}: 批量操作失败 bulk action failed — ${problemText(error)}${done}`), "error");
     return false;
   } finally {
     bulkRunning = false;
@@ -211,7 +277,40 @@ function tags(item) {
   if (item.reopen_count > 0) {
     out.push(el("span", { class: "tag reopened", "data-tag": "reopened" }, bi(`重启 ×${item.reopen_count}`, `reopened ×${item.reopen_count}`)));
   }
+  const decision = extensionDecision(item);
+  if (decision) out.push(decision);
   return out.length ? el("div", { class: "tags" }, out) : "";
+}
+
+// Command's answer to the department's last request for more time since the case came to it (the queue's
+// `extension_decision`): granted, the crew plans with the new deadline; denied, it must finish in the time it had.
+// A request never answered showed only as "pending", then as nothing at all.
+function extensionDecision(item) {
+  const decision = item.extension_decision;
+  if (!decision || item.extension_pending) return null;
+  const at = ` · ${when(decision.at)}`;
+  if (decision.decision === "granted") {
+    const [zh, en] = decision.minutes ? [`已延期 +${decision.minutes} 分钟`, `extended +${decision.minutes} min`] : ["已延期", "extended"];
+    return el("span", { class: "tag extension-granted", "data-tag": "extension-granted" }, bi(zh, en), at);
+  }
+  if (decision.decision === "denied") {
+    return el("span", { class: "tag extension-denied", "data-tag": "extension-denied" }, bi("延期被拒", "extension denied"), at);
+  }
+  return null;
+}
+
+// Why command said no, where the reopen reason is said: the reason is command's free text (as text, never HTML).
+function deniedReason(item) {
+  const decision = item.extension_decision;
+  if (!decision || item.extension_pending || decision.decision !== "denied") return "";
+  return el("div", { class: "notes denied-reason" }, bi("延期被拒", "extension denied"),
+    `（${when(decision.at)}）: ${decision.reason || "—"}`);
+}
+
+// A time on a row: "14:05" today, with the date on another day (a decision made yesterday is not today's).
+function when(at) {
+  const [day] = fmtTime(at).split(" "), [today] = fmtTime(serverNow()).split(" ");
+  return day === today ? fmtClock(at) : fmtTime(at);
 }
 
 // Why the caller was not satisfied, the last time it was reopened: what is still to do.
@@ -234,7 +333,7 @@ function render(queue) {
     el("td", {}, el("span", { class: `level ${item.level || ""}`, text: item.level || "—" })),
     el("td", {}, names(reference.categories, item.category)),
     el("td", {}, names(reference.districts, item.district)),
-    el("td", {}, el("span", { text: item.description || "" }), whoIsAffected(item), reopenReason(item)),
+    el("td", {}, el("span", { text: item.description || "" }), whoIsAffected(item), reopenReason(item), deniedReason(item)),
     el("td", { class: "status" }, statusLabel(item.status), tags(item)),
     countdown(item, fetchedAt),
     actionButtons(item),
@@ -295,6 +394,7 @@ const refresh = refetcher(async () => {
     gotAt = Date.now();
     render(queue.value);
     renderLateness(queue.value);
+    await closeFormIfGone(queue.value);
   } else {
     // The queue read before stays, its countdowns running: said to be that one.
     const kept = asOf ? `（下方为${fmtClock(asOf)}时的工单 the queue below is as of ${fmtClock(asOf)}）` : "";

@@ -1,9 +1,9 @@
 // Press officers draft notices in Chinese and English, watch their approval state and publish approved
 // text; command staff (same page) approve.
 import {
-  ApiError, INCIDENT_STATUS, NOTICE_STATES, api, bi, el, fmtTime, incidentStatus, labelCells, liveEvents, loadFailed,
-  loaded, loginFlow, mayHaveBeenStored, once, problemText, refetcher, replayedNote, say, sayWriteFailed, setCityZone,
-  showConnection, stamped, whenChanged,
+  INCIDENT_STATUS, NOTICE_STATES, api, bi, el, fmtTime, incidentStatus, labelCells, liveEvents, loadFailed,
+  loaded, loginFlow, mayHaveBeenStored, once, problemText, refetcher, replayedNote, say, sayRefused as sayRefusedIn,
+  setCityZone, showConnection, stamped, whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -45,48 +45,16 @@ async function act(notice, action, body) {
   }
 }
 
-// What the personal-data guard found (events/publishing/redaction.py, `Kind`), in words: the field and the masked
-// excerpt find it at a desk, as the answer's detail (written for the logs, with offsets) does not.
-const FOUND = {
-  mobile: ["手机号码", "a mobile number"], landline: ["固定电话号码", "a landline number"],
-  international_phone: ["境外电话号码", "an international phone number"], phone: ["电话号码", "a phone number"],
-  resident_id: ["身份证号码", "a resident ID number"], email: ["电子邮箱地址", "an email address"],
-  known_person: ["本事件投诉人的姓名、地址或联系方式", "a name, address or contact of a complainant in this incident"],
-  erased_complainant: ["已删除个人信息的投诉人的资料", "details of a complainant whose personal data was erased"],
-};
+// The fields of a notice, as a refusal for personal data names them (common.js, personalDataFound).
 const FIELDS = {
   title_zh: ["中文标题", "Chinese title"], title_en: ["英文标题", "English title"],
   body_zh: ["中文正文", "Chinese text"], body_en: ["英文正文", "English text"],
 };
 
-// What each field carries, one line a field: "英文正文 English text: 电子邮箱地址 an email address「w***.com」", from
-// the refusal's `found` ([{field, kind, excerpt}], services/api/problems.py).
-function personalData(error) {
-  const problem = (error instanceof ApiError && error.problem) || {};
-  if (problem.code !== "contains_personal_data") return null;
-  const byField = new Map();
-  for (const { field, kind, excerpt } of Array.isArray(problem.found) ? problem.found : []) {
-    const [zh, en] = FOUND[kind] || ["个人信息", "personal data"];
-    byField.set(field, [...(byField.get(field) || []), `${zh} ${en}「${excerpt}」`]);
-  }
-  const lines = [...byField].map(([field, what]) => `${(FIELDS[field] || [field, ""]).join(" ").trim()}: ${what.join("; ")}`);
-  const field = FIELDS[problem.errors && problem.errors[0] && problem.errors[0].field];
-  if (!lines.length && field) lines.push(field.join(" "));  // no findings listed: the field at least
-  return lines;
-}
-
 // A refusal for personal data in words (`correct`: what to do about it, after them), returned; any other failure
 // as every write says it (common.js), `maybe` telling what to press again when it may have been stored.
 function sayRefused(region, error, notDone, about, correct = "", maybe = undefined) {
-  const lines = personalData(error);
-  if (!lines) {
-    sayWriteFailed(region, error, notDone, about, maybe);
-    return null;
-  }
-  const said = el("div", {}, stamped(`${about}${notDone} — 含有不得公开的个人信息 it carries personal data a notice must not:`),
-    el("ul", { class: "found" }, lines.map((line) => el("li", { text: line }))), correct);
-  say(region, said, "error");
-  return said;
+  return sayRefusedIn(region, error, notDone, about, { fields: FIELDS, correct, maybe });
 }
 
 // Revise (a text not yet public) and Update (a published one) open a form under the row with the notice's working
