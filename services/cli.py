@@ -200,7 +200,7 @@ async def _serve(settings: Settings, args: argparse.Namespace, environ: Mapping[
         # Workers and the projector have no HTTP server of their own: LEVEE_METRICS_PORT gives them /metrics. The
         # API serves it on its own port, with the stream's gauges: a second one there had none of them.
         port = 0 if args.name == "api" else settings.metrics_port
-        async with metrics_server(settings.http_host, port):
+        async with metrics_server(settings.http_host, port, args.name):
             await SERVICES[args.name](settings, stop)
     finally:
         if watcher is not None:

@@ -109,10 +109,18 @@ def render() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
+SERVICE_HEADER = (
+    "Levee-Service"  # whose /metrics answered: `levee up` names a port only once its child says so
+)
+_SERVICE = web.AppKey("metrics_service", str)
+
+
 async def metrics_response(request: web.Request) -> web.Response:
     body, content_type = render()
     response = web.Response(body=body, headers={"Cache-Control": "no-store"})
     response.headers["Content-Type"] = content_type  # carries its own version and charset parameters
+    if service := request.app.get(_SERVICE):
+        response.headers[SERVICE_HEADER] = service
     return response
 
 
@@ -120,12 +128,14 @@ SCRAPE_IDLE_SECONDS = 75.0
 
 
 @asynccontextmanager
-async def metrics_server(host: str, port: int) -> AsyncIterator[int | None]:
-    """Serve GET /metrics on host:port while the block runs (port 0: off). Yields the bound port or None."""
+async def metrics_server(host: str, port: int, service: str = "") -> AsyncIterator[int | None]:
+    """Serve GET /metrics on host:port while the block runs (port 0: off). Yields the bound port or None.
+    Answers carry `service` in SERVICE_HEADER."""
     if port == 0:
         yield None
         return
     app = web.Application()
+    app[_SERVICE] = service
     app.router.add_get("/metrics", metrics_response)
     # A scraper asks every 15-60 s; a connection idle (or sending half a request) longer is closed.
     runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=SCRAPE_IDLE_SECONDS)

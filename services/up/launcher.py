@@ -26,6 +26,7 @@ from services.embedded.nats_server import NatsServer
 from services.embedded.ports import free_port
 from services.embedded.postgres_server import PostgresServer
 from services.logging_setup import write_banner
+from services.runtime.metrics import SERVICE_HEADER
 from services.settings import Settings, without_password, without_passwords
 from services.up import contact_secret, leftovers, running, watchdog
 from services.up.children import Child
@@ -175,6 +176,38 @@ async def _start_children(
     stack.push_async_callback(stop_children)
 
 
+METRICS_CONFIRM_SECONDS = 15.0  # a child's /metrics, after the API is ready: it starts its server first thing
+
+
+async def _confirmed_metrics(
+    session: aiohttp.ClientSession, host: str, metrics: Mapping[str, int], stop: asyncio.Event
+) -> dict[str, str]:
+    """Each child's /metrics URL once the child itself answered there (SERVICE_HEADER), else why not. A port
+    another program holds was named all the same, and a scraper read someone else's figures (found by a review)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + METRICS_CONFIRM_SECONDS
+
+    async def confirm(name: str, url: str) -> str:
+        answered_as: str | None = None
+        while not stop.is_set() and loop.time() < deadline:
+            try:
+                async with session.get(url) as response:
+                    answered_as = response.headers.get(SERVICE_HEADER, "another program")
+                    if answered_as == name:
+                        return url
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.25)
+        why = f"answered by {answered_as}" if answered_as else "no answer"
+        log.warning("metrics_not_confirmed", service=name, url=url, why=why)
+        return f"none: {url} {why} (see {name}'s metrics_not_listening line)"
+
+    children = {name: f"http://{host}:{port}/metrics" for name, port in metrics.items() if port}
+    found = await asyncio.gather(*(confirm(name, url) for name, url in children.items()))
+    return dict(zip(children, found, strict=True))
+
+
 async def _announce_when_ready(
     settings: Settings, monitor_url: str | None, metrics: Mapping[str, int], stop: asyncio.Event
 ) -> None:
@@ -199,6 +232,7 @@ async def _announce_when_ready(
             if not stop.is_set():
                 log.error("levee_not_ready", health=health, last_answer=last, waited_s=READY_TIMEOUT)
             return
+        metrics_urls = await _confirmed_metrics(session, host, metrics, stop)
     urls = {
         "board": settings.base_url + "/board",
         "health": settings.base_url + "/healthz",
@@ -207,8 +241,7 @@ async def _announce_when_ready(
         "postgres": without_password(settings.database_url),
         "data_dir": str(settings.data_dir),
         # The API serves its own on its HTTP port (port 0 here); the others on theirs, on loopback.
-        **{f"metrics_{name}": f"http://{host}:{port}/metrics" if port else settings.base_url + "/metrics"
-           for name, port in metrics.items()},
+        **{f"metrics_{name}": metrics_urls.get(name, settings.base_url + "/metrics") for name in metrics},
     }  # fmt: skip
     token, drill = next_commands(settings)
     running.write(settings)

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
+from aiohttp import web
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -18,6 +20,7 @@ from events.store.aggregates import AggregateStore
 from services.embedded.ports import free_port
 from services.runtime.metrics import CONSUMER_LAG, metrics_server
 from services.runtime.worker import Worker
+from services.up import launcher
 from tests.integration.runtime.test_worker import open_tally, seed
 from tests.support.toy import HANDLERS, mapper
 
@@ -114,6 +117,34 @@ async def test_a_metrics_port_already_taken_is_said_and_the_service_goes_on() ->
     finally:
         squatter.close()
         await squatter.wait_closed()
+
+
+async def test_levee_up_names_a_childs_metrics_port_only_once_the_child_answers_there(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found by a review: with dispatch's port taken by another program, dispatch logged metrics_not_listening
+    and the banner still named the port, where a scraper read someone else's figures."""
+    monkeypatch.setattr(launcher, "METRICS_CONFIRM_SECONDS", 1.0)
+    ours, squatted, nobody = free_port(), free_port(), free_port()
+
+    async def someone_elses(request: web.Request) -> web.Response:
+        return web.Response(text="# another exporter's figures\n")
+
+    other = web.Application()
+    other.router.add_get("/metrics", someone_elses)
+    runner = web.AppRunner(other)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", squatted).start()
+    try:
+        async with metrics_server("127.0.0.1", ours, "triage"), aiohttp.ClientSession() as session:
+            ports = {"triage": ours, "dispatch": squatted, "notices": nobody, "api": 0}
+            found = await launcher._confirmed_metrics(session, "127.0.0.1", ports, asyncio.Event())
+    finally:
+        await runner.cleanup()
+    assert found["triage"] == f"http://127.0.0.1:{ours}/metrics"
+    assert found["dispatch"].startswith("none: ") and "answered by another program" in found["dispatch"]
+    assert found["notices"].startswith("none: ") and "no answer" in found["notices"]
+    assert "api" not in found  # the API serves /metrics on its own HTTP port
 
 
 async def test_a_standby_overtaken_by_the_other_instance_reports_the_lag_left_not_zero(
