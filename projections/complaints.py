@@ -168,7 +168,16 @@ def _(event: ev.ComplaintResolved) -> list[Op]:
 def _(event: ev.FollowUpRecorded) -> list[Op]:
     if not event.contacted:
         return _set(event, "status = status")
-    return _set(event, "status = 'followed_up', satisfaction = $4", event.satisfaction)
+    # `satisfaction` is the latest answer, cleared by a reopening; every answer is also counted for good (rates).
+    column = _ANSWERED.get(event.satisfaction or "")
+    counted = f", {column} = {column} + 1" if column else ""
+    return _set(event, "status = 'followed_up', satisfaction = $4" + counted, event.satisfaction)
+
+
+_ANSWERED = {
+    "satisfied": "answered_satisfied", "partly_satisfied": "answered_partly",
+    "not_satisfied": "answered_not_satisfied",
+}  # fmt: skip
 
 
 @apply.register

@@ -43,6 +43,7 @@ TABLE_MIGRATIONS = frozenset(
     | {"014_rejection_reason"}
     | {"016_who_sent_to_command"}  # as 013
     | {"017_notice_drafted_by"}  # as 013
+    | {"018_follow_up_answers"}  # as 013
 )
 # Events per transaction while replaying: the live runner's batches are smaller, for latency.
 BATCH = 5000

@@ -399,6 +399,10 @@ async def test_board_puts_the_most_urgent_incidents_first_and_groups_what_waits_
     await expect(groups.nth(1).locator("td.wait")).to_contain_text("min")  # "不到1分 <1 min" or "1分 1 min"
     await expect(groups.nth(2).locator("td.num")).to_have_text(["3", "2", "2", "1"])
     await expect(board.locator("#command-summary")).to_contain_text("15 with command: 12 in 3 incident(s)")
+    # 12 + 4 is not 15: the one in both is said (found by a review adding the parts up).
+    await expect(board.locator("#command-summary")).to_contain_text(
+        "4 to decide one by one (1 in both: command-queue cases of an incident)"
+    )
     cases = board.locator("#escalated tr[data-id]")
     await expect(cases).to_have_count(4)
     await expect(cases.nth(0)).to_have_attribute("data-id", str(night.cases["overdue-loner"]))

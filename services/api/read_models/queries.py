@@ -295,13 +295,16 @@ async def department_stats(conn: Conn, *, now: datetime | None = None) -> list[d
 
 
 async def department_rates(conn: Conn, where: str = "TRUE", *args: Any) -> list[dict[str, Any]]:
-    """Per department that resolved complaints: resolved, followed up, satisfied, reopened, and the rates
-    (satisfied / followed up, reopened / resolved). A reopening goes back to the resolver, so the resolver
-    answers for it; `where` narrows the complaints ($1.. are `args`)."""
+    """Per department that resolved complaints: resolved, follow-up answers (`followed_up`: every answer a
+    call got, a case reopened and resolved again answering twice), of them satisfied, partly and not satisfied,
+    reopened, and the rates (satisfied / answers, reopened / resolved). A reopening goes back to the resolver,
+    so the resolver answers for it and for what its callers said; `where` narrows the complaints ($1.. are
+    `args`)."""
     rows = await conn.fetch(
         "SELECT resolved_by AS department, count(*) AS resolved, "
-        "count(*) FILTER (WHERE satisfaction IS NOT NULL) AS followed_up, "
-        "count(*) FILTER (WHERE satisfaction = 'satisfied') AS satisfied, "
+        "sum(answered_satisfied + answered_partly + answered_not_satisfied)::int AS followed_up, "
+        "sum(answered_satisfied)::int AS satisfied, sum(answered_partly)::int AS partly_satisfied, "
+        "sum(answered_not_satisfied)::int AS not_satisfied, "
         "count(*) FILTER (WHERE reopen_count > 0) AS reopened "
         f"FROM {S}.complaints WHERE resolved_by IS NOT NULL AND {where} GROUP BY 1 ORDER BY 1",
         *args,

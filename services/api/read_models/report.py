@@ -73,11 +73,13 @@ async def summary_report(
         f"FROM {S}.complaints WHERE department IS NOT NULL AND {scope} GROUP BY 1, 2 ORDER BY 1, 2",
         *args,
     )
-    satisfaction = await conn.fetch(
-        f"SELECT satisfaction, count(*) AS n FROM {S}.complaints WHERE satisfaction IS NOT NULL AND {scope} "
-        "GROUP BY 1 ORDER BY 1",
+    # Every answer follow-up calls got (a "not satisfied" reopens its case, which clears the latest answer).
+    answered = await conn.fetchrow(
+        "SELECT sum(answered_satisfied)::int AS satisfied, sum(answered_partly)::int AS partly_satisfied, "
+        f"sum(answered_not_satisfied)::int AS not_satisfied FROM {S}.complaints WHERE {scope}",
         *args,
     )
+    satisfaction = {answer: n for answer, n in (answered or {}).items() if n}
     return {
         "scope": {"incident": incident, "start": start, "end": end},
         "totals": dict(totals) if totals else {},
@@ -86,7 +88,7 @@ async def summary_report(
         "by_district": by["district"],
         "by_channel": by["channel"],
         "timing": [dict(r) for r in timing],
-        "satisfaction": {r["satisfaction"]: r["n"] for r in satisfaction},
+        "satisfaction": satisfaction,
         "follow_up_by_department": await department_rates(conn, scope, *args),
         "handling_time_by_hour": await handling_time_by_hour(conn, scope, *args),
     }
@@ -131,7 +133,7 @@ def report_csv(report: dict[str, Any]) -> str:
             if metric not in ("department", "level"):
                 writer.writerow(["timing", "department/level", key, metric, _number(value)])
     for answer, n in report["satisfaction"].items():
-        writer.writerow(["satisfaction", "answer", answer, "complaints", n])
+        writer.writerow(["satisfaction", "answer", answer, "answers", n])
     for row in report["follow_up_by_department"]:
         for metric, value in row.items():
             if metric != "department":

@@ -143,7 +143,8 @@ function render(board) {
     el("div", { class: "stat" }, el("span", { class: "n", text: String(n) }), statusLabel(s))));
 
   const p1 = $("p1-list");
-  const p1Shown = topOf("p1-list", board.newest_p1);
+  // The newest 20 of every open P1 (a review read "showing 10 of 20" with 813 open): the count says how many.
+  const p1Shown = topOf("p1-list", board.newest_p1, Math.max(c.by_level.P1 || 0, board.newest_p1.length));
   p1.replaceChildren(...(p1Shown.length ? p1Shown.map((item) =>
     el("li", { "data-id": item.id },
       el("strong", { text: item.tracking_code }), " · ", category(item.category), " · ", district(item.district),
@@ -197,11 +198,15 @@ function renderCommand(board) {
   const c = board.counts;
   const groups = board.escalated_by_incident, cases = board.escalated_individual;
   const inIncidents = groups.reduce((sum, g) => sum + g.escalated, 0);
+  // Counted in both parts, so the parts add up to more than the whole (a review added them up): said.
+  const both = groups.reduce((sum, g) => sum + (g.in_command_queue || 0), 0);
   const titles = new Map(board.incidents.map((i) => [i.id, i.title]));
   $("command-summary").textContent = c.escalated_to_command === 0 ? "暂无上报 nothing escalated to command"
     : `共 ${c.escalated_to_command} 件上报指挥部：${inIncidents} 件属于 ${groups.length} 个事件（每个事件一行），`
-      + `${c.escalated_individual} 件需逐件决定。 ${c.escalated_to_command} with command: ${inIncidents} in `
-      + `${groups.length} incident(s), one line each; ${c.escalated_individual} to decide one by one.`;
+      + `${c.escalated_individual} 件需逐件决定${both ? `（其中 ${both} 件为事件中的指挥部队列工单，两处都列）` : ""}。 `
+      + `${c.escalated_to_command} with command: ${inIncidents} in `
+      + `${groups.length} incident(s), one line each; ${c.escalated_individual} to decide one by one`
+      + `${both ? ` (${both} in both: command-queue cases of an incident)` : ""}.`;
 
   rows($("escalated-incidents"), topOf("escalated-incidents", groups), (g) => el("tr", { "data-incident": g.id },
     el("td", { class: "title", text: g.title ? named(g) : g.id }), owner("incident", g.id, g.title || g.id, g.responsible),

@@ -10,7 +10,7 @@ const TOTALS = {
   received: ["受理", "received"], open: ["未结", "open"], resolved: ["办结", "resolved"], closed: ["归档", "closed"],
   rejected: ["无效", "rejected"], duplicates: ["重复", "duplicates"], first_contact_resolutions: ["当场解决", "settled on the call"],
   returned_complaints: ["被退单工单", "complaints returned"], returns: ["退单次数", "returns"],
-  escalated_complaints: ["督办工单", "escalated"], escalated_to_command: ["上报指挥", "escalated to command"],
+  escalated_complaints: ["督办工单", "escalated"], escalated_to_command: ["曾升至二级督办", "ever escalated to level 2 (command)"],
   reopened_complaints: ["重启工单", "reopened"], media_exposure: ["媒体曝光", "media exposure"],
 };
 

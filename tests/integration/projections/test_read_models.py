@@ -176,7 +176,7 @@ async def test_summary_report_for_an_incident_and_overall_with_csv(
     totals = overall["totals"]
     assert (totals["received"], totals["first_contact_resolutions"], totals["returns"]) == (7, 1, 1)
     assert (totals["escalated_complaints"], totals["reopened_complaints"], totals["duplicates"]) == (1, 1, 1)
-    assert overall["satisfaction"] == {"satisfied": 1}
+    assert overall["satisfaction"] == {"satisfied": 1, "not_satisfied": 1}  # every answer, the reopening one too
     assert sum(h["received"] for h in overall["per_hour"]) == 7
     assert overall["by_category"][0] == {"category": "flooding", "received": 3, "open": 1, "resolved": 1}
     assert {(t["department"], t["level"]) for t in overall["timing"]} >= {("drainage", "P1"), ("power", "P2")}
