@@ -69,7 +69,7 @@ async def desk(stack: Stack, browser: Any, token: str, height: int = 900) -> Any
 async def test_a_refused_public_note_is_said_in_words_under_the_form_in_view(
     stack: Stack, browser: Any, shots: Path, nc: Any
 ) -> None:
-    """Items 1 and 5 of the review: the 422 of the personal-data guard, in words, where the clerk is looking."""
+    """The 422 of the personal-data guard on a public note, in words, under the form where the clerk is looking."""
     power = await stack.token("department:power")
     await ready(stack, await stack.token("command"))
     repository = repository_of(stack, nc)
@@ -128,8 +128,8 @@ async def test_a_refused_public_note_is_said_in_words_under_the_form_in_view(
 async def test_a_form_open_for_a_case_that_leaves_the_queue_is_closed_saying_so(
     stack: Stack, browser: Any, shots: Path, nc: Any
 ) -> None:
-    """Item 2: command re-dispatches the case while its Resolve form is open; a case merely beyond the most urgent
-    200 the queue lists keeps its form."""
+    """Command re-dispatches the case while its Resolve form is open: the form closes saying so; a case merely
+    beyond the most urgent 200 the queue lists keeps its form."""
     power, colleague = await stack.token("department:power"), await stack.token("department:power")
     command = await stack.token("command")
     await ready(stack, command)
@@ -187,7 +187,7 @@ async def test_a_form_open_for_a_case_that_leaves_the_queue_is_closed_saying_so(
 async def test_return_is_offered_on_accepted_and_reopened_cases_and_a_case_never_ours_is_said_in_words(
     stack: Stack, browser: Any, shots: Path, nc: Any
 ) -> None:
-    """Items 4 and 3: 退单 Return wherever the domain allows it; 403 not_your_department in both languages."""
+    """退单 Return wherever the domain allows it; 403 not_your_department in both languages."""
     power = await stack.token("department:power")
     await ready(stack, await stack.token("command"))
     repository = repository_of(stack, nc)
@@ -252,7 +252,7 @@ async def test_return_is_offered_on_accepted_and_reopened_cases_and_a_case_never
 async def test_command_granting_or_denying_more_time_shows_on_the_row(
     stack: Stack, browser: Any, shots: Path, nc: Any
 ) -> None:
-    """Item 6: the queue's `extension_decision`, as tags on the row, and command's reason as text."""
+    """Command's answer to a request for more time (the queue's `extension_decision`): a tag on the row, its reason as text."""
     power, command = await stack.token("department:power"), await stack.token("command")
     await ready(stack, command)
     repository = repository_of(stack, nc)
