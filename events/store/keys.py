@@ -20,6 +20,7 @@ from events.personal import unseal
 from events.publishing.erased_fingerprints import ErasedFingerprints
 from events.publishing.redaction import fingerprint
 from events.store.gathering import Gatherer
+from events.store.tables import create_tables
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +60,7 @@ class PersonalKeyStore:
 
     async def create_schema(self) -> None:
         async with self.pool.acquire() as conn:
-            await conn.execute(SCHEMA)
+            await create_tables(conn, SCHEMA)
 
     async def put(self, complaint_id: UUID, key: bytes) -> bytes | None:
         """Store a new key durably, unless the complaint has one; returns once committed, with the key the

@@ -32,6 +32,7 @@ import asyncpg
 
 from events.store.aggregates import RequestMark
 from events.store.gathering import Gatherer
+from events.store.tables import create_tables
 from services.api.principal import Principal
 from services.api.problems import FieldError, Problem
 
@@ -172,7 +173,7 @@ class IdempotencyStore:
 
     async def create_schema(self) -> None:
         async with self.pool.acquire() as conn:
-            await conn.execute(SCHEMA)
+            await create_tables(conn, SCHEMA)
 
     async def prune(self, older_than: timedelta) -> int:
         """Delete the rows claimed before `older_than` ago; return how many. One statement, one scan of the

@@ -27,6 +27,7 @@ import asyncpg
 import structlog
 
 from events.reference import Reference, load_reference
+from events.store.tables import create_tables
 from events.writers import SYSTEM_WRITERS
 from services.api.keys import PG_DOWN
 from services.api.pg_listen import listen_forever
@@ -125,7 +126,7 @@ class TokenStore:
         # Lazily, not at startup: the API starts (and says 503) while PostgreSQL is down.
         if not self._schema_ready:
             async with self.pool.acquire(timeout=LOOKUP_SECONDS) as conn:  # staff requests wait on it too
-                await conn.execute(SCHEMA, timeout=LOOKUP_SECONDS)
+                await create_tables(conn, SCHEMA, timeout=LOOKUP_SECONDS)
             self._schema_ready = True
 
     async def create(self, role: str, name: str) -> tuple[str, TokenRecord]:

@@ -646,7 +646,7 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], 
     "an invalid setting": (
         _edit("env.example", "LEVEE_CONTACT_SECRET=change-me-contact-secret-at-least-32-characters",
               "LEVEE_CONTACT_SECRET=short"), compose_problems, "LEVEE_CONTACT_SECRET is too short"),
-    "an old NATS image": (_edit("compose.yaml", "nats:2.12-alpine", "nats:2.10-alpine"), compose_problems,
+    "an old NATS image": (_edit("compose.yaml", "nats:2.15-alpine", "nats:2.10-alpine"), compose_problems,
                           "older than nats:2.12"),
     "a root image": (_edit("Dockerfile", "USER 10001:10001", "USER root"), dockerfile_problems,
                      "Dockerfile: runs as root"),

@@ -22,7 +22,9 @@ REGISTERED = (projections.metrics, services.api.metrics, services.runtime.metric
 
 
 # Made at the API's first good read of the stream (services/api/metrics.py), unlabelled.
-LAZY = {name for name, _ in services.api.metrics.STREAM_GAUGES.values()} | {"levee_stream_read_timestamp_seconds"}
+LAZY = {name for name, _ in services.api.metrics.STREAM_GAUGES.values()} | {
+    "levee_stream_read_timestamp_seconds"
+}
 
 
 def _labels(metric: str) -> set[str]:
@@ -53,3 +55,34 @@ def test_every_metric_and_label_the_rules_use_exists() -> None:
             )
             used += 1
     assert used >= 10
+
+
+SCRAPE = ROOT / "deploy" / "prometheus" / "scrape.yaml"
+PROCESSES = ("api", "triage", "dispatch", "notices", "projector")
+
+
+def test_the_shipped_scrape_configs_give_each_process_the_job_the_rules_expect() -> None:
+    """Found by a review: no scrape config was shipped, and an annotation-based one names every pod's job
+    "kubernetes-pods": `up{job=~"levee-.*"}` matched nothing and LeveeProcessDown could never fire."""
+    configs = yaml.safe_load(SCRAPE.read_text(encoding="utf-8"))["scrape_configs"]
+    static = {c["job_name"]: c["static_configs"][0]["targets"] for c in configs if "static_configs" in c}
+    assert static == {
+        f"levee-{p}": [f"{p}:8080" if p == "api" else f"{p}:9100"] for p in PROCESSES
+    }  # compose's service names and ports
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text(encoding="utf-8"))["services"]
+    assert set(PROCESSES) <= set(compose)
+    [kubernetes] = [c for c in configs if "kubernetes_sd_configs" in c]
+    relabel = {r.get("target_label"): r for r in kubernetes["relabel_configs"]}
+    assert relabel["job"]["source_labels"] == ["__meta_kubernetes_pod_label_app_kubernetes_io_name"]
+    for process in PROCESSES:  # the label the job is taken from is levee-<process> on each Deployment's pods
+        [deployment] = [
+            d
+            for d in yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / f"{process}.yaml").read_text())
+            if d and d.get("kind") == "Deployment"
+        ]
+        pod = deployment["spec"]["template"]["metadata"]
+        assert pod["labels"]["app.kubernetes.io/name"] == f"levee-{process}", process
+        assert pod["annotations"]["prometheus.io/scrape"] == "true", process
+    rules = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"][0]["rules"]
+    [missing] = [rule for rule in rules if rule["alert"] == "LeveeProcessMissing"]
+    assert all(f'absent(up{{job="levee-{p}"}})' in missing["expr"] for p in PROCESSES)
