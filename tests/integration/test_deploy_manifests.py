@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -262,6 +263,22 @@ def dockerfile_problems(deploy: Path) -> list[str]:
     users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
     if not users or users[-1].split(":")[0] in ("root", "0"):
         problems.append("Dockerfile: runs as root")
+    # What the build context holds: each COPY source is in the repository and let through the dockerignore (a
+    # `#` after an instruction is one more argument, not a comment); pyproject's license files among them.
+    allowed = {line[1:].strip("/*") for line in (deploy / "Dockerfile.dockerignore").read_text().splitlines()
+               if line.startswith("!")}  # fmt: skip
+    copied: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("COPY "):
+            *sources, _ = [arg for arg in line.split()[1:] if not arg.startswith("--")]
+            for source in sources:
+                if source.startswith("#") or not (ROOT / source).exists() or source not in allowed:
+                    problems.append(f"Dockerfile: COPY {source} is not in the build context")
+                copied.add(source)
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for needed in pyproject["project"].get("license-files", []):
+        if needed not in copied:
+            problems.append(f"Dockerfile: {needed} is not copied (pyproject's license-files)")
     return problems
 
 
@@ -650,6 +667,12 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], 
                           "older than nats:2.12"),
     "a root image": (_edit("Dockerfile", "USER 10001:10001", "USER root"), dockerfile_problems,
                      "Dockerfile: runs as root"),
+    "a license left out of the image": (
+        _edit("Dockerfile", "COPY pyproject.toml README.md LICENSE ./", "COPY pyproject.toml README.md ./"),
+        dockerfile_problems, "Dockerfile: LICENSE is not copied"),
+    "a comment after COPY": (
+        _edit("Dockerfile", "COPY events ./events", "COPY events ./events  # the domain"),
+        dockerfile_problems, "Dockerfile: COPY # is not in the build context"),
     "a selector that misses its pods": (
         _edit("kubernetes/dispatch.yaml", "matchLabels: {app.kubernetes.io/name: levee-dispatch}",
               "matchLabels: {app.kubernetes.io/name: levee-dispatcher}"),
