@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import structlog
 from nats.aio.client import Client as NATS
@@ -35,10 +37,12 @@ async def connect_nats(url: str, *, name: str, connect_timeout: float = 5.0) -> 
 
     # A cluster is given as "nats://a:4222,nats://b:4222": the client fails over between them.
     servers = [server.strip() for server in url.split(",") if server.strip()]
+    user = next((found for server in servers if (found := urlsplit(server).username)), None)
     client = LeveeNatsClient()
     await client.connect(
         servers,
         name=name,
+        inbox_prefix=inbox_prefix(user),
         max_reconnect_attempts=-1,
         # nats-py annotates these seconds as int but uses them as float (asyncio timeouts): half a second
         # between reconnects matters to how long a broker restart is felt.
@@ -50,6 +54,15 @@ async def connect_nats(url: str, *, name: str, connect_timeout: float = 5.0) -> 
         error_cb=on_error,
     )
     return client
+
+
+_SUBJECT_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def inbox_prefix(user: str | None) -> str:
+    """Where a client connecting as NATS `user` gets its replies: a prefix of its own, the only one the server
+    lets that user subscribe to (services/embedded/nats_permissions.py), so no service reads another's replies."""
+    return f"_INBOX_{user}" if user and _SUBJECT_TOKEN.fullmatch(user) else "_INBOX"
 
 
 class ErrorLines:

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from events.store.connection import inbox_prefix
 from events.store.shelf import bucket_name
 from events.store.stream import StreamSpec
 from services.runtime.tracking import WORKERS
@@ -70,11 +71,13 @@ def publish_permissions(spec: StreamSpec) -> dict[str, list[str]]:
 
 
 def permissions(spec: StreamSpec) -> dict[str, dict[str, Any]]:
-    """The full nats-server `permissions` map per user: publish as above, subscribe to replies only."""
+    """The full nats-server `permissions` map per user: publish as above, subscribe to its own replies only
+    (`inbox_prefix`: with one `_INBOX.>` for all, any service could read the others' replies, dispatch's shelf
+    among them, found by a review)."""
     return {
         user: {
             "publish": {"allow": subjects},
-            "subscribe": {"allow": ["_INBOX.>"] if user != "admin" else [">"]},
+            "subscribe": {"allow": [f"{inbox_prefix(user)}.>"] if user != "admin" else [">"]},
         }
         for user, subjects in publish_permissions(spec).items()
     }

@@ -23,6 +23,7 @@ PASSWORD_VARIABLES = sorted(password_variable(user) for user in publish_permissi
 CLUSTER_CONFIGS = [c for c in CONFIGS if c.name.startswith("cluster-node-")]
 # The cluster nodes' own user on the route port, and the routes that carry its password.
 ROUTE_PASSWORD, ROUTES = password_variable("route"), "LEVEE_NATS_ROUTES"
+MAX_FILE_STORE = "LEVEE_NATS_MAX_FILE_STORE"  # each cluster node's JetStream limit (compose: one shared disk)
 
 
 def example_env() -> dict[str, str]:
@@ -35,7 +36,9 @@ def server_env() -> dict[str, str]:
     """Every variable the shipped configs read, as compose gives the nodes from env.example."""
     example = example_env()
     routes = ", ".join(f"nats-route://route:{example[ROUTE_PASSWORD]}@nats-{n}:6222" for n in (1, 2, 3))
-    return {v: example[v] for v in [*PASSWORD_VARIABLES, ROUTE_PASSWORD]} | {ROUTES: f"[{routes}]"}
+    return {v: example[v] for v in [*PASSWORD_VARIABLES, ROUTE_PASSWORD, MAX_FILE_STORE]} | {
+        ROUTES: f"[{routes}]"
+    }
 
 
 def check(config: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -103,7 +106,7 @@ def test_cluster_node_requires_the_route_user_and_reads_its_routes_from_the_envi
     )
 
 
-@pytest.mark.parametrize("missing", [ROUTE_PASSWORD, ROUTES])
+@pytest.mark.parametrize("missing", [ROUTE_PASSWORD, ROUTES, MAX_FILE_STORE])
 @pytest.mark.parametrize("config", CLUSTER_CONFIGS, ids=lambda c: c.name)
 def test_cluster_node_needs_the_route_password_and_routes(config: Path, missing: str) -> None:
     checked = check(config, {v: value for v, value in server_env().items() if v != missing})

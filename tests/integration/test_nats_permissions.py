@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -171,3 +172,23 @@ async def test_dispatch_runs_without_a_shelf_when_its_credentials_allow_none(
     assert "shelf_not_opened" in [line["event"] for line in logs]
     with pytest.raises(StoreUnavailable):
         await shelf.get()
+
+
+async def test_no_service_reads_another_services_replies(stores: dict[str, JetStreamEventStore]) -> None:
+    """Found by a review: every user could subscribe to `_INBOX.>`, and the API's credentials received dispatch's
+    shelf as it was answered. Each now gets its replies under `_INBOX_<user>`, and may subscribe to those only."""
+    dispatch = await open_shelf(stores["dispatch"].nc, SPEC, timeout=1.0)
+    assert dispatch is not None
+    await dispatch.put(b"the schedule", {"position": 1})
+    api = stores["api"].nc
+    overheard: list[bytes] = []
+    with contextlib.suppress(Exception):
+        await api.subscribe("_INBOX.>", cb=lambda msg: overheard.append(msg.data))  # type: ignore[arg-type, return-value]
+    with contextlib.suppress(Exception):
+        await api.subscribe("_INBOX_dispatch.>", cb=lambda msg: overheard.append(msg.data))  # type: ignore[arg-type, return-value]
+    await api.flush()
+    assert (await dispatch.get()) is not None  # answered on dispatch's own inbox
+    await api.flush()
+    # The server refuses both subscriptions (a permissions violation): nothing of dispatch's reaches the API.
+    assert not [data for data in overheard if b"the schedule" in data]
+    assert dispatch.kv is not None and stores["dispatch"].nc.new_inbox().startswith("_INBOX_dispatch.")
