@@ -51,6 +51,7 @@ from services.api import (
 from services.api.principal import PRINCIPAL, PUBLIC
 from services.runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS, write_health
 from services.settings import Settings, SettingsError
+from services.triage.rules import configure_rules
 
 log = structlog.get_logger(__name__)
 
@@ -96,6 +97,7 @@ def build_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings
     configure_reference(settings.reference_file)  # the process's reference data: LEVEE_REFERENCE or packaged
+    configure_rules(settings.triage_rules, settings.reference_file)  # life first reads danger as triage does
     app[open311.API_KEYS] = frozenset(settings.open311_api_keys)  # LEVEE_OPEN311_API_KEYS
     app.on_response_prepare.append(hardening_headers)
     app.cleanup_ctx.append(nats_link)

@@ -142,6 +142,29 @@ def load_rules(path: Path | None = None, reference: Reference | None = None) -> 
     return parse_rules(tomllib.loads(text), reference or load_reference(), str(path or "rules.toml"))
 
 
+_configured: tuple[Path | None, Path | None] = (
+    None,
+    None,
+)  # (LEVEE_TRIAGE_RULES, LEVEE_REFERENCE) of this process
+
+
+def configure_rules(path: Path | None, reference_file: Path | None = None) -> None:
+    """This process's rules file and reference file (None: the packaged ones), for `configured_rules`: the API
+    reads danger to life with the rules triage scores with (services/api/operator_reference.py)."""
+    global _configured
+    _configured = (path, reference_file)
+
+
+def configured_rules() -> Rules:
+    """The rules `configure_rules` named, read and checked once."""
+    return _rules_for(*_configured)
+
+
+@cache
+def _rules_for(path: Path | None, reference_file: Path | None) -> Rules:
+    return load_rules(path, load_reference(reference_file) if reference_file else None)
+
+
 @cache
 def _default_rules() -> Rules:
     return parse_rules(tomllib.loads(_packaged_text()), load_reference(), "rules.toml")

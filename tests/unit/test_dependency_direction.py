@@ -8,7 +8,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # Shared building blocks any service may use: they are libraries, not services.
-SHARED = ("services.runtime", "services.embedded", "services.settings", "services.logging_setup")
+SHARED = (
+    "services.runtime", "services.embedded", "services.settings", "services.logging_setup",
+    # Triage's rules: pure functions over a text and a rules file, read by the worker and by the API's life-first
+    # card, so the two never disagree about a danger to life (they did, with a lexicon each: found by a review).
+    "services.triage.lexicon", "services.triage.rules", "services.triage.scoring",
+)  # fmt: skip
 COMPOSITION_ROOTS = {
     "services/cli.py",
     "services/cli_tokens.py",

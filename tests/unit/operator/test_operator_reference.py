@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from events.reference import load_reference
-from services.api.operator_reference import _scanner, _spread, acceptance_preview, guide, life_first
+from services.api.operator_reference import acceptance_preview, guide, life_first
+from services.triage.rules import load_rules
+
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 @pytest.mark.parametrize(
@@ -112,41 +118,51 @@ def test_acceptance_preview_says_what_the_rules_will_say(fields: dict[str, objec
     assert [i["code"] for i in issues] == codes
 
 
+def test_every_danger_kind_of_triage_names_a_service_to_call() -> None:
+    """The card reads danger with triage's rules; a kind no danger of phrases.toml covers would be read and never
+    said to the operator."""
+    covered = [kind for danger in guide().dangers for kind in danger.kinds]
+    assert sorted(covered) == sorted(kind.name for kind in load_rules().danger)  # each once, none unknown
+
+
+def test_the_card_and_triage_agree_on_every_labelled_danger_to_life() -> None:
+    """Found by a review: the card kept a lexicon of its own, which missed 152 of the 197 labelled dangers to
+    life (water at the waist inside a home, a man electrocuted, a family with carbon monoxide poisoning...) and
+    read a manhole cover swept away as people in the water. It now reads what triage reads."""
+    rows = [
+        json.loads(line)
+        for path in sorted(DATA.glob("triage_*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    missed = [
+        r["description"] for r in rows if r["life_threatening"] and life_first(r["description"]) is None
+    ]
+    # 191 of 197: the six left are P1 for what triage reads besides a named danger (a bedridden man without water
+    # for days, a diabetic shaking and confused): the operator still decides on a transfer.
+    assert len(missed) <= 6, missed
+    said = [r["description"] for r in rows if not r["life_threatening"] and life_first(r["description"])]
+    # 6 of 246 (a rescue already over, a drill, smoke from a bonfire...): triage's own over-reads.
+    assert len(said) <= 6, said
+
+
 @pytest.mark.parametrize(
-    ("term", "spread"),
+    "text",
+    ["排水井盖被冲走了", "我的车被冲走了，保险怎么赔", "The storm swept away our garden fence"],
+)
+def test_a_thing_swept_away_is_no_person_in_the_water(text: str) -> None:
+    assert life_first(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "services"),
     [
-        (
-            "(house|home|roof)( \\w+){0,2} is",
-            ["house( \\w+){0,2} is", "home( \\w+){0,2} is", "roof( \\w+){0,2} is"],
-        ),
-        ("(?:can'?t find|separated from) (my|our)", ["can'?t find (my|our)", "separated from (my|our)"]),
-        ("(被|俾)(毒)?蛇咬", ["被(毒)?蛇咬", "俾(毒)?蛇咬"]),
-        ("(a|b)?c", ["(a|b)?c"]),  # an optional group: its words need not start the match
-        ("(a|[bc])d", ["(a|[bc])d"]),  # an alternative that is not a plain word
+        ("水淹进屋里了，已经到腰了，我们在一楼出不去门", ["119"]),
+        ("Water is pouring into our ground-floor flat, it's up to my knees, please hurry", ["119"]),
+        ("my mum is on oxygen and the power is out", ["120"]),
+        ("A man was electrocuted by a live wire in the flooded street", ["119"]),
     ],
 )
-def test_a_term_starting_with_a_group_of_words_is_spread_into_one_term_per_word(
-    term: str, spread: list[str]
-) -> None:
-    """Tried whole at every position of the text, each such term cost more than the rest of the lexicon:
-    intake's life-first check was four times slower with them (found by a review of this change)."""
-    assert _spread(term) == spread
-
-
-def test_the_scan_finds_what_each_danger_pattern_finds() -> None:
-    """Spreading and grouping change where the scan tries terms, never what they match."""
-    g = guide()
-    scanner = _scanner(g)
-    texts = [
-        "The roof is collapsing",
-        "屋企天花冧落嚟",
-        "a man with a knife",
-        "I cant find my daughter",
-        "被蛇咬",
-    ]
-    for text in texts:
-        starts = {m.start() for m in scanner.anywhere.finditer(text)}
-        found = [m for danger in scanner.per_danger for m in danger.finditer(text)]
-        assert found, f"a danger pattern should match {text!r}: else the check below checks nothing"
-        for match in found:
-            assert match.start() in starts, (text, match)
+def test_dangers_the_cards_own_lexicon_missed(text: str, services: list[str]) -> None:
+    found = life_first(text)
+    assert found is not None and found["services"] == services, found
