@@ -101,3 +101,28 @@ async def test_staff_checked_a_moment_ago_carry_on_while_postgresql_cannot_answe
         assert (await answers["known"].json())["name"] == "hotline desk 3"
         assert answers["unseen"].status == 503
         assert answers["revoked"].status == 503
+
+
+async def test_a_keyed_complaint_is_not_stored_while_its_key_cannot_be_claimed(
+    make_client: MakeClient, database_url: str
+) -> None:
+    """A keyed complaint needs PostgreSQL for its key's claim even with no personal data: stored without it, a
+    retry after a lost answer would store it twice. Found by a mutation audit: the stalled-PostgreSQL tests sent
+    no key, or personal data, so storing it without the claim passed them all."""
+    client = await make_client()
+    bare = {**{k: v for k, v in GOOD.items() if k != "reporter"},
+            "location": {k: v for k, v in GOOD["location"].items() if k != "address"}}  # fmt: skip
+    first = await client.post(URL, json=bare, headers={"Idempotency-Key": "stalled-claim-0001"})
+    assert first.status == 201, await first.text()  # the claims' table exists
+    async with locked(database_url, "intake_idempotency"):
+        async with asyncio.timeout(BOUND):
+            response = await client.post(URL, json=bare, headers={"Idempotency-Key": "stalled-claim-0002"})
+        assert response.status == 503, await response.text()
+        assert (await response.json())["dependency"] == "PostgreSQL"
+    again = await client.post(URL, json=bare, headers={"Idempotency-Key": "stalled-claim-0002"})
+    deadline = time.monotonic() + BOUND
+    while again.status == 503:  # the fail-fast window ends by itself
+        assert time.monotonic() < deadline, await again.text()
+        await asyncio.sleep(0.2)
+        again = await client.post(URL, json=bare, headers={"Idempotency-Key": "stalled-claim-0002"})
+    assert again.status == 201 and again.headers.get("Idempotent-Replayed") is None, await again.text()

@@ -477,6 +477,27 @@ async def test_two_watchers_racing_escalate_once(store: JetStreamEventStore) -> 
         assert await escalations(repository, complaint_id) == [(1, WATCHER)]
 
 
+async def test_a_watcher_behind_another_decides_on_the_history_and_does_not_repeat_its_escalation(
+    store: JetStreamEventStore,
+) -> None:
+    """Two watchers that folded the stream before either escalates: the second must decide on the complaint's
+    history, which has the first's escalation, not on its own schedule. Found by a mutation audit: the racing
+    test above ticks both at once, so the sequence check settled the race whatever decided it."""
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    complaint_id = await new_complaint(repository, clock)
+    await drain(build(store, clock=clock)[0])
+    clock.move_to(timedelta(minutes=61))
+    first, second = (
+        DeadlineWatcher(store, AggregateStore(store, make_mapper()), clock=clock) for _ in range(2)
+    )
+    await first.catch_up()
+    await second.catch_up()  # both have folded the stream before either escalates
+    assert await first.check() == 1
+    assert await second.check() == 0
+    assert await escalations(repository, complaint_id) == [(1, WATCHER)]
+
+
 async def test_deadlines_due_together_are_looked_at_together_each_escalated_once(
     store: JetStreamEventStore,
 ) -> None:

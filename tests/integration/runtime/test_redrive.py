@@ -209,3 +209,22 @@ async def test_a_worker_killed_before_the_retry_commits_redoes_it_once(store: Je
     await drain(worker(store, cause))  # and a second restart, after the commit, finds nothing to do
     assert sorted(await tally(store)) == ["a", "flaky"]
     assert (await load_tracking(store, "toy")).position >= asked.position
+
+
+async def test_a_retry_request_that_went_around_the_api_after_a_success_is_ignored(
+    store: JetStreamEventStore,
+) -> None:
+    """The API refuses a second retry of an event re-driven successfully; the worker checks it again itself, as a
+    request on the subject from elsewhere (a CLI of an older version, a replayed backup) must not apply the event
+    twice. Found by a mutation audit: with the worker's own check removed, every test still passed."""
+    cause = Cause("flaky")
+    flaky = await dead_lettered(store, cause, ["a", "flaky"])
+    cause.failing.clear()
+    asked = await ask(store, flaky)
+    await drain(worker(store, cause))
+    body = json.dumps({"event_position": flaky, "dead_letter_position": asked.dead_letter_position}).encode()
+    await store.append([Write(store.spec.retry_subject("toy"), body)])  # around the API's checks
+    await drain(worker(store, cause))
+    assert sorted(await tally(store)) == ["a", "flaky"]  # applied once
+    outcomes = [o["outcome"] for _, o in await records(store, store.spec.retried_subject("toy"))]
+    assert outcomes == ["succeeded", "ignored"]

@@ -101,6 +101,27 @@ async def test_an_unexpected_failure_answers_its_requests_and_the_committer_goes
     assert [m.data for m in await store.read_subject(healthy)] == [b"fine"]
 
 
+class Unreachable(JetStreamEventStore):
+    """The real store, except that every append fails as one does while NATS is away."""
+
+    async def append(self, writes: Sequence[Write]) -> list[int]:
+        raise StoreUnavailable("not connected to NATS")
+
+
+async def test_a_batch_the_store_refuses_answers_every_request_in_it(
+    nc: NATS, store: JetStreamEventStore
+) -> None:
+    """Each complaint of a batch NATS refused is answered (a 503, nothing stored), not only the first: the rest
+    would wait for ever. Found by a mutation audit: only the cluster test's leader kill saw it, as a 120 s hang."""
+    async with GroupCommitter(Unreachable(nc, store.spec), max_in_flight=1) as committer:
+        requests = [
+            committer.append([Write(store.spec.event_subject(uuid.uuid4()), b"{}", expected_last_seq=0)])
+            for _ in range(3)
+        ]
+        outcomes = await asyncio.wait_for(asyncio.gather(*requests, return_exceptions=True), 5)
+    assert all(isinstance(o, StoreUnavailable) for o in outcomes), outcomes
+
+
 async def test_shutdown_flushes_what_was_accepted(store: JetStreamEventStore) -> None:
     committer = GroupCommitter(store, max_in_flight=1)
     await committer.__aenter__()
