@@ -6,7 +6,8 @@ Judges every complaint of the three labelled sets (tests/data/triage_*.jsonl) an
 (`--drill-seconds` at 400/s, in drill order) with a fresh memo and the shared text cache cleared each round,
 so every text is read cold, as in a surge of distinct reports. Prints µs per complaint, the best of
 `--rounds`, in CPU time. No server: the same `judge` the worker calls. Also prints a digest of every verdict, so a
-change meant only to be faster can show it decided nothing differently.
+change meant only to be faster can show it decided nothing differently, and the cost of the API's life-first
+reading of the same texts (services/api/operator_reference.py: triage's danger reading, asked at intake).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 from events.reference import load_reference
+from services.api.operator_reference import life_first
 from services.drill.scenario import load_scenario, submissions
 from services.triage.explain import facts_from_body
 from services.triage.lexicon import Text
@@ -57,6 +59,17 @@ def digest(verdicts: list[Verdict]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def life_first_all(cases: list[ComplaintFacts]) -> tuple[float, int]:
+    """CPU seconds for the API's life-first reading of every text cold (intake, Open311 and the card ask it of
+    each complaint), and how many show the box."""
+    Text.of.cache_clear()
+    life_first(cases[0].description)  # the guide and the rules loaded, as in a running API
+    Text.of.cache_clear()
+    started = time.process_time()
+    boxes = sum(1 for facts in cases if life_first(facts.description) is not None)
+    return time.process_time() - started, boxes
+
+
 def main(args: argparse.Namespace) -> None:
     for name, cases in (("labelled cases", labelled()), ("framed drill", drill(args.drill_seconds))):
         best, verdicts = min((read_all(cases) for _ in range(args.rounds)), key=lambda r: r[0])
@@ -65,6 +78,11 @@ def main(args: argparse.Namespace) -> None:
             f"{name}: {len(cases):,} complaints ({distinct:,} distinct texts)   "
             f"{best / len(cases) * 1e6:.0f} µs per complaint (best of {args.rounds})   "
             f"verdicts {digest(verdicts)}\n"
+        )
+        first, boxes = min(life_first_all(cases) for _ in range(args.rounds))
+        sys.stdout.write(
+            f"{'':>{len(name)}}  the API's life-first reading: {first / len(cases) * 1e6:.0f} µs per complaint, "
+            f"{boxes:,} boxes\n"
         )
 
 
