@@ -285,6 +285,31 @@ export function zoneName() {
   return offset && offset !== zone ? `${zone} (${offset})` : zone;
 }
 
+// The instant a wall-clock time typed for the city names ("2025-06-02T10:00", a datetime-local's value), or null.
+// A desk PC set to another zone read it in its own (new Date(local)), eight hours off the time the page then
+// showed and the caller was promised. The zone's offset is found with Intl: asked again at the first answer, as a
+// time near a daylight-saving change has the offset of the other side.
+export function cityTime(local) {
+  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::(\d\d))?$/.exec(local || "");
+  if (!m) return null;
+  const [y, mo, d, h, mi, s = 0] = m.slice(1).map((part) => Number(part || 0));
+  if (!cityZone) return new Date(y, mo - 1, d, h, mi, s);  // no city zone known: the browser's, as fmtTime shows
+  const wall = Date.UTC(y, mo - 1, d, h, mi, s);
+  const first = wall - zoneOffset(wall);
+  return new Date(wall - zoneOffset(first));
+}
+
+// How far the city's clock is ahead of UTC at `ms` (milliseconds; negative west of Greenwich).
+function zoneOffset(ms) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
+    timeZone: cityZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  }).formatToParts(new Date(ms)).map((part) => [part.type, part.value]));
+  const shown = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour) % 24,
+    Number(parts.minute), Number(parts.second));
+  return shown - Math.floor(ms / 1000) * 1000;
+}
+
 export function fmtTime(iso) {
   if (!iso) return "—";
   const d = new Date(iso);
@@ -372,6 +397,18 @@ const PROBLEMS = {
   person_required: ["请填写责任人姓名", "name the person responsible"],
   person_too_long: ["姓名过长", "the name is too long"],
   person_invalid: ["姓名含有控制字符", "the name has control characters"],
+  // The agreed resolution time (约定期限, events/complaint_rules.py; not_assessed_yet: operator_commands.py).
+  not_assessed_yet: ["此工单尚未完成初步评估，暂不能约定期限，请稍候再试",
+    "not assessed yet: the case has no resolve-by to check the time against; try again in a moment"],
+  agreed_time_in_past: ["约定时间必须在将来", "the agreed time must be in the future"],
+  agreed_time_too_far: ["约定时间最多在90天之内，请检查年份", "an agreed time is at most 90 days ahead; check the year"],
+  beyond_resolve_by_needs_approval: ["晚于本级办结期限，须由指挥部约定", "later than the level's resolve-by: only command can agree it"],
+  // Closing (归档) after the follow-up call (回访).
+  follow_up_required: ["尚未回访：请先记录回访结果（接通，或未接通至次数用完）",
+    "no follow-up call recorded since it was resolved: record it first (reached, or not reached until the tries are used up)"],
+  unsatisfied_follow_up: ["回访结果为不满意，不能归档：应重启工单", "the caller was not satisfied: reopen the case, do not close it"],
+  follow_up_attempts_exhausted: ["回访次数已用完", "all follow-up tries are used up"],
+  not_resolved: ["工单尚未办结", "the case is not resolved"],
 };
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
@@ -425,7 +462,7 @@ export function problemText(error, nameOf = null, { askToWait = true } = {}) {
       text = `${zh} ${en} (${error.status})`;
     } else {
       const errors = problem.errors;
-      const detail = errors && errors.length ? errors.map((e) => `${e.field}: ${e.message}`).join("; ") : error.message;
+      const detail = errors && errors.length ? errors.map(fieldError).join("; ") : error.message;
       text = `${error.status}: ${detail.replace(UUID, (id) => named(id, nameOf))}`;
     }
     const now = nowWords(problem.current);
@@ -437,6 +474,33 @@ export function problemText(error, nameOf = null, { askToWait = true } = {}) {
   }
   if (isNetworkError(error)) return "无法连接服务器 cannot reach the server";
   return String(error && error.message ? error.message : error);
+}
+
+// A field a 422 names, as the forms label it: "complaint.description: must not be empty" meant nothing at a desk.
+// The API's paths (services/api/intake_schema.py, operator.py, the commands' fields); the form's own prefix goes.
+const FIELD_WORDS = {
+  description: ["情况", "What happened"], category: ["类别", "Category"], people_affected: ["受影响人数", "People affected"],
+  "location.district": ["区", "District"], "location.address": ["地址", "Address"], vulnerable: ["弱势人群", "Vulnerable people"],
+  "reporter.name": ["来电人姓名", "Caller's name"], "reporter.phone": ["来电号码", "Caller's number"],
+  "reporter.email": ["电子邮箱", "Email"], media_exposure: ["媒体曝光", "Media exposure"],
+  call_started_at: ["来电开始时间", "Call start"], "transfer.service": ["已转接", "Transferred to"],
+  "first_contact.summary": ["答复摘要", "What the caller was told"], answer_ref: ["答复依据", "Answer given"],
+  "first_contact.answer_ref": ["答复依据", "Answer given"], agreed_at: ["约定时间", "Agreed time"],
+  reason: ["原因", "Reason"], note: ["说明", "Note"], summary: ["摘要", "Summary"], phone: ["来电号码", "Caller's number"],
+};
+// The API's commonest words about a value; any other message is shown as the API wrote it.
+const MESSAGE_WORDS = [
+  [/^is required\b/, "必填"], [/^must not be empty$/, "不能为空"], [/^must not contain control characters$/, "不能含控制字符"],
+  [/^is \d+ characters; at most \d+$/, "过长"], [/^unknown (code|district|kind)\b/, "不是可选的值"],
+  [/^must be a whole number\b/, "须为整数"], [/^not a phone number\b/, "不是电话号码"], [/^not an email address$/, "不是电子邮箱地址"],
+  [/^is in the future$/, "在将来"], [/^must be an ISO 8601/, "时间格式不对"],
+];
+
+function fieldError({ field, message }) {
+  const name = String(field || "").replace(/^complaint\./, "");
+  const words = FIELD_WORDS[name] || FIELD_WORDS[name.replace(/\[\d+\]$/, "")];
+  const zh = (MESSAGE_WORDS.find(([pattern]) => pattern.test(message || "")) || [])[1];
+  return `${words ? words.join(" ") : name}: ${zh ? `${zh} ` : ""}${message}`;
 }
 
 // fetch's own failure: "Failed to fetch" (Chrome), "NetworkError when attempting…" (Firefox), "Load failed".
