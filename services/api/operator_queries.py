@@ -37,9 +37,15 @@ async def caller_history(conn: Conn, caller_keys: list[str], since: datetime) ->
 async def follow_up_queue(conn: Conn, *, max_attempts: int, limit: int = 100) -> list[dict[str, Any]]:
     """Resolved complaints waiting for their follow-up call: P1 first, then the oldest resolution.
     A case whose attempts are used up was recorded as not contacted and leaves the queue."""
+    # With what the caller reported and what the department says it did: the operator rings back knowing the case
+    # (a review found the row only a code, a level and a department). A redacted case is not in the queue.
     rows = await conn.fetch(
-        f"SELECT * FROM {S}.follow_up_queue WHERE follow_up_attempts < $1 LIMIT $2", max_attempts, limit
-    )
+        f"SELECT q.*, c.description, (SELECT t.detail ->> 'summary' FROM {S}.complaint_timeline t "
+        "WHERE t.complaint_id = q.id AND t.kind = 'ComplaintResolved' ORDER BY t.version DESC LIMIT 1) "
+        f"AS resolution_summary FROM {S}.follow_up_queue q JOIN {S}.complaints c ON c.id = q.id "
+        "WHERE q.follow_up_attempts < $1 ORDER BY COALESCE(q.level, 'P9'), q.resolved_at, q.id LIMIT $2",
+        max_attempts, limit,
+    )  # fmt: skip
     return [dict(r) for r in rows]
 
 

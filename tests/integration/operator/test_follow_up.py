@@ -24,6 +24,11 @@ async def test_the_queue_puts_p1_first_then_the_oldest(console: Console) -> None
     await console.project()
     queue = await console.ok("GET", QUEUE)
     assert [item["id"] for item in queue["items"]] == [p1, old_p3, new_p3]
+    # The operator rings back knowing the case: what was reported and what the department says it did (a review
+    # found the row only a code, a level and a department).
+    first = queue["items"][0]
+    assert first["description"] == "Hospital annex without power, generators failing"
+    assert first["resolution_summary"] == "Crew restored the supply"
     for role in ("command", "press", "department:power"):
         assert (await console.call("GET", QUEUE, role)).status == 403
 
