@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import os
 import re
 import signal
@@ -27,16 +28,11 @@ import asyncpg
 import structlog
 
 from events.reference import configure_reference
-from projections import app as projector_app
 from services import cli_deadletters, cli_stream, cli_tokens
-from services.api import app as api
-from services.dispatch import app as dispatch_app
 from services.logging_setup import configure_logging
-from services.notices import app as notices_app
 from services.runtime.collector import tune_collector
 from services.runtime.metrics import metrics_server
 from services.settings import Settings, SettingsError
-from services.triage import app as triage_app
 from services.up import contact_secret, running
 
 if TYPE_CHECKING:
@@ -46,15 +42,22 @@ log = structlog.get_logger("services.cli")  # not __name__: it is "__main__" und
 
 ServiceRun = Callable[[Settings, asyncio.Event], Awaitable[None]]
 
-# Every service `levee serve NAME` can run, and `levee up` runs each one as a child process.
-# A new service adds one line: its async `run(settings, stop)` returns once `stop` is set and it has drained.
-SERVICES: dict[str, ServiceRun] = {
-    "api": api.run,
-    "triage": triage_app.run,
-    "dispatch": dispatch_app.run,
-    "notices": notices_app.run,
-    "projector": projector_app.run,
+# Every service `levee serve NAME` can run, and `levee up` runs each one as a child process: the module whose
+# async `run(settings, stop)` returns once `stop` is set and it has drained. A new service adds one line.
+# Imported only by the process that runs it: each registers its own metrics, and a triage process showed
+# dispatch's deadline watcher at 0 on its /metrics (found by a review).
+SERVICES: dict[str, str] = {
+    "api": "services.api.app",
+    "triage": "services.triage.app",
+    "dispatch": "services.dispatch.app",
+    "notices": "services.notices.app",
+    "projector": "projections.app",
 }
+
+
+def service(name: str) -> ServiceRun:
+    run: ServiceRun = importlib.import_module(SERVICES[name]).run
+    return run
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -201,7 +204,7 @@ async def _serve(settings: Settings, args: argparse.Namespace, environ: Mapping[
         # API serves it on its own port, with the stream's gauges: a second one there had none of them.
         port = 0 if args.name == "api" else settings.metrics_port
         async with metrics_server(settings.http_host, port, args.name):
-            await SERVICES[args.name](settings, stop)
+            await service(args.name)(settings, stop)
     finally:
         if watcher is not None:
             watcher.cancel()

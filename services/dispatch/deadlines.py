@@ -38,14 +38,14 @@ from events.store.aggregates import TOPIC, AggregateStore
 from events.store.records import StoredMessage
 from events.store.shelf import Shelf, identity
 from services.dispatch.deadline_shelf import ScheduleShelf
-from services.dispatch.timeline import escalations_due
-from services.runtime.metrics import (
+from services.dispatch.metrics import (
     DEADLINE_CHECK_FAILURES,
     DEADLINE_SHELVING_FAILURES,
     DEADLINE_WATCHER_BEHIND,
     DEADLINE_WATCHER_TICK,
-    DEADLINES_MISSED,
 )
+from services.dispatch.timeline import escalations_due
+from services.runtime.metrics import DEADLINES_MISSED
 
 log = structlog.get_logger(__name__)
 

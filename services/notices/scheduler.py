@@ -27,9 +27,9 @@ from events.store.aggregates import TOPIC, AggregateStore
 from events.store.shelf import FoldShelf, Shelf, identity
 from services.notices import summary_shelf
 from services.notices.drafting import incident_figures, summary_notice
+from services.notices.metrics import SUMMARY_CHECKS_FAILED
 from services.notices.summary import FactsMemo, SummaryPolicy, slot_occasion, summary_notice_id
 from services.notices.superseding import SummaryDrafts
-from services.runtime.metrics import SUMMARY_CHECKS_FAILED
 
 log = structlog.get_logger(__name__)
 

@@ -52,31 +52,10 @@ for _reason in REASONS:  # at 0 from the start, so an alert on its rate has a se
 DEADLINES_MISSED = Counter(
     "levee_deadlines_missed", "Escalations the deadline watcher made for a missed deadline", ["level"]
 )
-DEADLINE_WATCHER_TICK = Gauge(
-    "levee_deadline_watcher_last_tick_timestamp_seconds",
-    "When dispatch's deadline watcher last folded the stream and looked for missed deadlines (Unix time)",
-)
-DEADLINE_WATCHER_BEHIND = Gauge(
-    "levee_deadline_watcher_behind_messages",
-    "Stream messages dispatch's deadline watcher has still to fold: after a restart it folds the whole stream "
-    "(about 10 s per 400,000 messages on 2 cores), and a deadline among the unread is not escalated until then",
-)
-DEADLINE_CHECK_FAILURES = Counter(
-    "levee_deadline_check_failures", "Deadline looks at a complaint that raised (retried later)"
-)
-DEADLINE_SHELVING_FAILURES = Counter(
-    "levee_deadline_watcher_shelving_failures",
-    "Shelvings of dispatch's deadline schedule that failed (tried again a minute later): while they fail, a "
-    "restart folds more of the stream before it looks at deadlines again",
-)
 BOARD_SECONDS = Histogram(
     "levee_board_compute_seconds",
     "Seconds the command board's queries took; the count is how many boards were computed",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-)
-SUMMARY_CHECKS_FAILED = Counter(
-    "levee_summary_checks_failed",
-    "Incidents the summary scheduler skipped because their history could not be read (a poison event)",
 )
 
 LAG_INTERVAL = (
@@ -109,9 +88,8 @@ def render() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
-SERVICE_HEADER = (
-    "Levee-Service"  # whose /metrics answered: `levee up` names a port only once its child says so
-)
+# Whose /metrics answered: `levee up` names a port only once its child says so.
+SERVICE_HEADER = "Levee-Service"
 _SERVICE = web.AppKey("metrics_service", str)
 
 

@@ -221,6 +221,10 @@ async def test_levee_up_serves_health_stops_cleanly_and_keeps_data(tmp_path: Pat
                 f"{name}'s {gauge} on {url}", lambda u=url, g=sample: g in (metrics_text(u) or "") or None
             )
         assert "# TYPE levee_http_requests" in (metrics_text(ready["metrics_api"]) or "")
+        # The deadline watcher's figures come from dispatch alone (every process showed its last tick at 0).
+        watcher = "levee_deadline_watcher_last_tick_timestamp_seconds"
+        assert watcher in (metrics_text(ready["metrics_dispatch"]) or "")
+        assert watcher not in (metrics_text(ready["metrics_triage"]) or "x")
 
         # The drill the banner prints works as printed: as a drill operator desk (no 429s), new complaints
         # (no replays), and staff desks whose own tokens read their queues.
@@ -233,7 +237,12 @@ async def test_levee_up_serves_health_stops_cleanly_and_keeps_data(tmp_path: Pat
         def api_starts() -> list[dict[str, Any]]:
             return [r for r in first.events("service_started") if r["child"] == "api"]
 
-        assert {r["child"] for r in first.events("service_started")} >= {"api", "triage", "dispatch", "notices"}
+        assert {r["child"] for r in first.events("service_started")} >= {
+            "api",
+            "triage",
+            "dispatch",
+            "notices",
+        }
         os.kill(api_starts()[0]["pid"], signal.SIGKILL)
         first.wait_for("api restarted", lambda: len(api_starts()) == 2 or None)
         first.wait_for("healthz 200 again", first.healthz)
@@ -330,7 +339,9 @@ def test_levee_up_on_a_port_in_use_says_so_and_starts_nothing(tmp_path: Path) ->
         finally:
             launcher.kill()
     [failed] = launcher.events("levee_failed")
-    assert f"127.0.0.1:{launcher.port} is in use" in failed["reason"] and "LEVEE_HTTP_PORT" in failed["reason"]
+    assert (
+        f"127.0.0.1:{launcher.port} is in use" in failed["reason"] and "LEVEE_HTTP_PORT" in failed["reason"]
+    )
     assert not launcher.events("nats_started") and not launcher.events("service_started")
 
 
@@ -339,7 +350,9 @@ def test_levee_up_with_a_broken_routing_table_says_so_and_starts_nothing(tmp_pat
     at its start and be restarted for ever, the reason buried in the log. The launcher says it once instead."""
     data_dir = tmp_path / "levee-data"
     data_dir.mkdir()
-    (data_dir / "routing.toml").write_text('[categories]\nflooding = ["no_such_department"]\n', encoding="utf-8")
+    (data_dir / "routing.toml").write_text(
+        '[categories]\nflooding = ["no_such_department"]\n', encoding="utf-8"
+    )
     launcher = Launcher(free_port(), data_dir)
     try:
         assert launcher.wait_exit(STOP_BOUND) == 1, launcher.output
@@ -390,7 +403,9 @@ def test_levee_up_brings_back_a_nats_server_or_postgres_that_died(tmp_path: Path
             os.kill(pid, signal.SIGKILL)
             launcher.wait_for(
                 f"{server} restarted",
-                lambda s=server: next((e for e in launcher.events("server_restarted") if e["server"] == s), None),
+                lambda s=server: next(
+                    (e for e in launcher.events("server_restarted") if e["server"] == s), None
+                ),
             )
             launcher.wait_for("healthz 200 again", launcher.healthz)
         assert [e["server"] for e in launcher.events("server_died")] == ["nats", "postgres"]

@@ -45,7 +45,7 @@ async def test_a_service_run_on_its_own_hashes_with_the_data_directorys_secret_a
     async def service(settings: Settings, stop: asyncio.Event) -> None:
         seen.append(settings.contact_hash_secret)
 
-    monkeypatch.setitem(cli.SERVICES, "api", service)
+    monkeypatch.setattr(cli, "service", lambda name: service)
     settings = Settings.from_env({"LEVEE_DATA_DIR": str(tmp_path)})
     assert await cli._serve(settings, argparse.Namespace(name="api", parent_pid=None), {}) == 0
     assert seen == [secret]

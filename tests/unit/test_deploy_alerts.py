@@ -13,12 +13,20 @@ from prometheus_client import REGISTRY
 
 import projections.metrics
 import services.api.metrics
+import services.dispatch.metrics
+import services.notices.metrics
 import services.runtime.metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "levee-alerts.yaml"
 SELECTOR = re.compile(r"(levee_[a-z_]+)(?:\{([^}]*)\})?")
-REGISTERED = (projections.metrics, services.api.metrics, services.runtime.metrics)  # imported: registered
+REGISTERED = (
+    projections.metrics,
+    services.api.metrics,
+    services.runtime.metrics,
+    services.dispatch.metrics,
+    services.notices.metrics,
+)  # imported: registered
 
 
 # Made at the API's first good read of the stream (services/api/metrics.py), unlabelled.
