@@ -1,6 +1,6 @@
 """Intake throughput: POST /api/v1/complaints end to end, each 201 durably stored (fsync always).
 
-    .venv/bin/python bench/intake.py [--requests 20000] [--concurrency 64] [--personal 1.0] [--keyed]
+    .venv/bin/python bench/intake.py [--requests 20000] [--concurrency 64] [--personal 1.0] [--keyed] [--varied]
 
 Starts its own nats-server (sync_interval: always) and PostgreSQL in a temporary directory on free
 loopback ports, runs the API as a separate process (`levee serve api`, so the load generator and the API
@@ -28,6 +28,7 @@ import aiohttp
 import asyncpg
 
 from services.api.tokens import TokenStore
+from services.drill.scenario import load_scenario, submissions
 from services.embedded.nats_server import NatsServer
 from services.embedded.ports import free_port
 from services.embedded.postgres_server import PostgresServer
@@ -60,8 +61,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
+def descriptions(total: int, varied: bool) -> list[str]:
+    """One text for every request, or (`varied`) a different one each, as in a surge: the typhoon drill's texts,
+    each made unique, so every text the API reads (life first, masking) is one it has not read before."""
+    if not varied:
+        return [BODY["description"]]
+    texts = [
+        s.body["description"] for s in submissions(load_scenario("typhoon"), seed=1, rate=400, duration=10)
+    ]
+    return [f"{texts[n % len(texts)]} ({n})" for n in range(total)]
+
+
 async def drive(
-    url: str, token: str, total: int, concurrency: int, personal: float, api_pid: int, *, keyed: bool = False
+    url: str,
+    token: str,
+    total: int,
+    concurrency: int,
+    personal: float,
+    api_pid: int,
+    *,
+    keyed: bool = False,
+    varied: bool = False,
 ) -> tuple[float, list[float], float]:
     """(complaints/s, latencies, API CPU seconds used during the timed part)."""
     latencies: list[float] = []
@@ -70,13 +90,15 @@ async def drive(
     run = os.urandom(4).hex()  # keys of one run only
     headers = {"Authorization": f"Bearer {token}"}
     # Encoded once: the load generator shares the cores with the API, so it spends as little as it can.
-    with_reporter, without = json.dumps({**BODY, "reporter": REPORTER}).encode(), json.dumps(BODY).encode()
+    texts = descriptions(total, varied)
+    with_reporter = [json.dumps({**BODY, "description": t, "reporter": REPORTER}).encode() for t in texts]
+    without = [json.dumps({**BODY, "description": t}).encode() for t in texts]
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
 
         async def worker() -> None:
             for n in remaining:
-                body = with_reporter if (n % 100) < personal * 100 else without
+                body = (with_reporter if (n % 100) < personal * 100 else without)[n % len(texts)]
                 started = time.perf_counter()
                 sent = {**JSON, "Idempotency-Key": f"bench-{run}-{n}"} if keyed else JSON
                 async with session.post(url, data=body, headers=sent) as response:
@@ -137,12 +159,14 @@ async def main(args: argparse.Namespace) -> None:
         token = await mint_token(postgres.dsn)
         url = f"http://127.0.0.1:{port}/api/v1/complaints"
         rate, latencies, cpu = await drive(
-            url, token, args.requests, args.concurrency, args.personal, api.pid, keyed=args.keyed
-        )
+            url, token, args.requests, args.concurrency, args.personal, api.pid, keyed=args.keyed,
+            varied=args.varied,
+        )  # fmt: skip
         p50, p99 = percentile(latencies, 0.50) * 1000, percentile(latencies, 0.99) * 1000
         sys.stdout.write(
             f"POST /api/v1/complaints x {args.requests:,}, concurrency {args.concurrency}, "
-            f"{args.personal:.0%} with a reporter{', each with an Idempotency-Key' if args.keyed else ''}, "
+            f"{args.personal:.0%} with a reporter{', each with an Idempotency-Key' if args.keyed else ''}"
+            f"{', each text new' if args.varied else ', one text'}, "
             "fsync always\n"
             f"{rate:,.0f} complaints/s   p50 {p50:.1f} ms   p99 {p99:.1f} ms   (cores: {os.cpu_count()})\n"
             f"API process CPU: {cpu / args.requests * 1e6:.0f} µs per complaint "
@@ -165,6 +189,9 @@ if __name__ == "__main__":
         "--personal", type=float, default=1.0, help="share of complaints with a reporter, 0..1"
     )
     parser.add_argument("--keyed", action="store_true", help="an Idempotency-Key on every request")
+    parser.add_argument(
+        "--varied", action="store_true", help="a new text for every request (drill texts), as in a surge"
+    )
     parser.add_argument(
         "--log-level", default="warning", help="the API's; info writes its per-request lines (to /dev/null)"
     )

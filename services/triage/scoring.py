@@ -208,6 +208,8 @@ def reported_danger(body: Text, terms: tuple[Term, ...], rules: Rules) -> list[H
 
 
 def _danger_reading(body: Text, terms: tuple[Term, ...], rules: Rules) -> tuple[list[Hit], list[Hit]]:
+    if not body.find(terms):  # most kinds, for most texts: no term at all, nothing to read as real or not
+        return [], []
     # Remembered by the rules (what decides "real": safe, resolved, negation), then by the kind's terms: one
     # table per text and rules, filled as kinds are asked for (the scorer asks for each several times).
     readings: dict[int, tuple[list[Hit], list[Hit]]] = body.remember("danger", rules, dict)
@@ -298,6 +300,10 @@ def find_danger(body: Text, rules: Rules) -> list[tuple[str, str]]:
     matches of one kind only the longest ("trapped in the lift", not also "trapped")."""
     found = []
     for kind in rules.danger:
+        if not body.find(
+            kind.terms
+        ):  # as in _danger_reading, without the calls to get there (the API asks this
+            continue  # of every complaint it takes, for life first)
         kept: list[Hit] = []
         for hit in sorted(_danger_hits(body, kind.terms, rules), key=lambda h: h.start - h.end):
             if not any(hit.start < k.end and k.start < hit.end for k in kept):
