@@ -68,34 +68,39 @@ def inbox_prefix(user: str | None) -> str:
 class ErrorLines:
     """Which of a connection's errors get a log line. While NATS is away the client tries again every 0.5 s
     and reports each failure: one line each was 7,200 an hour per process, burying the lines that say what
-    to do (found by a review). A new kind of error is logged at once; the same one again at most every
-    REPEAT_SECONDS, with how many were not logged."""
+    to do (found by a review). A new kind of error is logged at once; the same kind again at most every
+    REPEAT_SECONDS, with how many were not logged. The kind leaves out the address: with a cluster's URL the
+    failures name each node in turn, and compared whole no two in a row were alike (found by a review)."""
 
     REPEAT_SECONDS = 30.0
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._last: str | None = None
-        self._logged_at = 0.0
+        self._logged_at: dict[str, float] = {}
         self._unlogged = 0
 
     def worth_a_line(self, error: str) -> bool:
-        now = self._clock()
-        if error == self._last and now - self._logged_at < self.REPEAT_SECONDS:
+        now, kind = self._clock(), _ADDRESS.sub("", error)
+        logged_at = self._logged_at.get(kind)
+        if logged_at is not None and now - logged_at < self.REPEAT_SECONDS:
             self._unlogged += 1
             return False
-        self._last, self._logged_at = error, now
+        self._logged_at[kind] = now
         return True
 
     def over(self) -> dict[str, int]:
         """The outage is over: the next error is news again. What `since` says."""
-        self._last = None
+        self._logged_at.clear()
         return self.since()
 
     def since(self) -> dict[str, int]:
         """`not_logged`: errors since the last line that had none (then counted afresh)."""
         unlogged, self._unlogged = self._unlogged, 0
         return {"not_logged": unlogged} if unlogged else {}
+
+
+# Where an error names the server it was about: "('127.0.0.1', 4222)", "nats://host:4222", "10.0.0.5:6222".
+_ADDRESS = re.compile(r"\([^()]*\)|\w+://\S+|\b[\w.-]+:\d+\b")
 
 
 _WHITESPACE = frozenset(b" \t\r\n\x0b\x0c")

@@ -51,7 +51,7 @@ from services.api import (
 from services.api.principal import PRINCIPAL, PUBLIC
 from services.runtime.metrics import HTTP_LATENCY, HTTP_REQUESTS, write_health
 from services.settings import Settings, SettingsError
-from services.triage.rules import configure_rules
+from services.triage.rules import configure_rules, configured_rules
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +98,9 @@ def build_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     configure_reference(settings.reference_file)  # the process's reference data: LEVEE_REFERENCE or packaged
     configure_rules(settings.triage_rules, settings.reference_file)  # life first reads danger as triage does
+    # Read now: a rules file that does not parse stops the API at its start, as it stops triage, not at the first
+    # complaint (stored, then answered 500: found by a review); and no request waits 0.4 s for the parse.
+    configured_rules()
     app[open311.API_KEYS] = frozenset(settings.open311_api_keys)  # LEVEE_OPEN311_API_KEYS
     app.on_response_prepare.append(hardening_headers)
     app.cleanup_ctx.append(nats_link)

@@ -35,3 +35,17 @@ def test_a_new_error_is_logged_at_once_and_the_next_outage_starts_afresh() -> No
     assert not lines.worth_a_line("authorization violation")
     assert lines.over() == {"not_logged": 2}  # reconnected: the line says what was not logged
     assert lines.worth_a_line("authorization violation")  # the next outage's first error is logged
+
+
+def test_a_clusters_nodes_failing_in_turn_are_one_kind_of_error() -> None:
+    """Found by a review: with a cluster's URL the reconnect failures name each node in turn, so compared whole no
+    two in a row were alike, and every one was logged (40 lines in 10 s with two nodes down)."""
+    clock = Clock()
+    lines = ErrorLines(clock)
+    logged = 0
+    for n in range(120):  # a minute, a try every 0.5 s, three nodes in turn
+        port = 4222 + n % 3
+        if lines.worth_a_line(f"[Errno 111] Connect call failed ('10.0.0.{n % 3}', {port})"):
+            logged += 1
+        clock.now += 0.5
+    assert logged == 2  # at once, then 30 s later

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from events.reference import load_reference
+from services.api.app import build_app
 from services.api.operator_reference import acceptance_preview, guide, life_first
-from services.triage.rules import load_rules
+from services.settings import Settings
+from services.triage.rules import configure_rules, load_rules
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -166,3 +169,18 @@ def test_a_thing_swept_away_is_no_person_in_the_water(text: str) -> None:
 def test_dangers_the_cards_own_lexicon_missed(text: str, services: list[str]) -> None:
     found = life_first(text)
     assert found is not None and found["services"] == services, found
+
+
+def test_an_api_given_a_rules_file_that_does_not_parse_stops_at_its_start(tmp_path: Path) -> None:
+    """Life first reads the deployment's triage rules: read when the app is built, a broken file stops the API as
+    it stops triage. Found by a review: it was read at the first complaint, already stored, then answered 500."""
+    broken = tmp_path / "rules.toml"
+    broken.write_text("[danger.trapped\nterms = [", encoding="utf-8")
+    settings = Settings(
+        nats_url="nats://127.0.0.1:1", database_url="postgresql://127.0.0.1:1/x", triage_rules=broken
+    )
+    try:
+        with pytest.raises(tomllib.TOMLDecodeError):
+            build_app(settings)
+    finally:
+        configure_rules(None)  # this process's other tests read the packaged rules
