@@ -32,6 +32,8 @@ def deployed_logs() -> Iterator[io.StringIO]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     configure_logging(Settings.from_env({"LEVEE_SERVICE": "api"}), stream=out)
+    # As deployed, but no logger keeps this configuration once the test is over (the other tests capture theirs).
+    structlog.configure(cache_logger_on_first_use=False)
     try:
         yield out
     finally:
