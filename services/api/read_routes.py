@@ -306,6 +306,8 @@ async def reference(request: web.Request) -> web.Response:
                             for d in ref.departments],
             "levels": [{"level": lv.level, "accept_within_minutes": lv.accept_within_minutes,
                         "resolve_within_minutes": lv.resolve_within_minutes} for lv in ref.levels],
+            # What intake's `vulnerable` takes here (a deployment may name its own): the card offers these.
+            "vulnerable_kinds": list(ref.vulnerable_kinds),
         },
         headers={"Cache-Control": "public, max-age=300"},
     )  # fmt: skip

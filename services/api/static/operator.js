@@ -43,6 +43,7 @@ async function start() {
   fillSelect($("category"), state.reference.categories, "— 类别 category —");
   fillSelect($("district"), state.reference.districts, "— 区 district —");
   $("district").append(el("option", { value: OUTSIDE, text: "区外 outside the served area" }));
+  offerVulnerableKinds(state.reference.vulnerable_kinds);
   // The agreed time is typed, read and recorded in the city's time, whatever the desk PC's zone.
   $("agreed-zone").textContent = `按本市时间 in the city's time: ${zoneName()}`;
   checkIntake();
@@ -73,6 +74,18 @@ function callStarted() {
   // And the last call's agreed-time form closes: a time settled with this caller would go on the last one's case.
   $("agree").hidden = true;
   clearTimeout(state.agreeRetry);  // nor is the last case's time tried again after this call began
+}
+
+// The vulnerable people this deployment's intake takes (reference data): the page's own five, those it does not
+// take hidden (a box it refuses would make every call with it a 422), any other kind added under its code.
+function offerVulnerableKinds(kinds) {
+  if (!Array.isArray(kinds)) return;
+  const boxes = [...$("vulnerable").querySelectorAll("input[name=vulnerable]")];
+  for (const box of boxes) box.closest("label").hidden = !kinds.includes(box.value);
+  const known = new Set(boxes.map((box) => box.value));
+  for (const kind of kinds.filter((k) => !known.has(k))) {
+    $("vulnerable").append(el("label", {}, el("input", { type: "checkbox", name: "vulnerable", value: kind }), ` ${kind}`));
+  }
 }
 
 // -- caller history -----------------------------------------------------------------------------------
@@ -242,7 +255,7 @@ function callBody() {
   if ($("district").value && $("district").value !== OUTSIDE) location.district = $("district").value;
   if ($("address").value.trim()) location.address = $("address").value.trim();
   if (Object.keys(location).length) complaint.location = location;
-  const vulnerable = [...$("vulnerable").querySelectorAll("input:checked")].map((box) => box.value);
+  const vulnerable = [...$("vulnerable").querySelectorAll("label:not([hidden]) input:checked")].map((box) => box.value);
   if (vulnerable.length) complaint.vulnerable = vulnerable;
   // Only operators may say it (intake refuses it from anyone else); sent only when ticked, so an untouched card
   // is the same request it always was.
