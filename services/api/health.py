@@ -19,6 +19,7 @@ from aiohttp import web
 
 from events.store import StoreError
 from services.api import keys
+from services.api.pg_bounded import NoConnection, connection_until
 from services.api.problems import log_problem
 
 CHECK_TIMEOUT = 1.0  # seconds for each dependency
@@ -91,25 +92,11 @@ async def check_nats(link: keys.NatsLink) -> tuple[str, int | None]:
     return "ok", last_seq
 
 
-class NoConnection(TimeoutError):
-    """No connection of the pool within CHECK_TIMEOUT: all busy, or PostgreSQL not answering a new one."""
-
-
 async def _probe(pool: asyncpg.Pool, sql: str) -> Any:
-    """One short statement, bounded whole by CHECK_TIMEOUT. A connection whose statement timed out is
-    terminated, not handed back: the pool resets a returned connection first, and against a hung server that
-    waited out the read pool's 60 s statement timeout (a review saw /healthz answer after 61 s)."""
-    try:
-        conn = await asyncio.wait_for(pool.acquire(), CHECK_TIMEOUT)
-    except TimeoutError as exc:
-        raise NoConnection from exc
-    try:
-        return await asyncio.wait_for(conn.fetchval(sql), CHECK_TIMEOUT)
-    except (TimeoutError, asyncio.CancelledError):
-        conn.terminate()  # in whatever state the cancelled statement left it: nothing to reset
-        raise
-    finally:
-        await pool.release(conn, timeout=CHECK_TIMEOUT)
+    """One short statement, bounded whole by CHECK_TIMEOUT (services/api/pg_bounded.py: a hung server is not
+    waited on to cancel it or reset the connection)."""
+    async with connection_until(pool, asyncio.get_running_loop().time() + CHECK_TIMEOUT) as conn:
+        return await conn.fetchval(sql)
 
 
 async def check_postgres(pool: asyncpg.Pool) -> str:

@@ -33,6 +33,7 @@ from services.api.auth import require_holding_department, require_role
 from services.api.board_cache import BoardCache, ComputedBoard
 from services.api.lateness import lateness
 from services.api.openapi import problem_responses
+from services.api.pg_bounded import connection_until
 from services.api.principal import PRINCIPAL, PUBLIC, Principal
 from services.api.problems import FieldError, Problem, invalid
 from services.api.query_time import parse_query_time
@@ -102,42 +103,24 @@ async def reading(request: web.Request) -> AsyncIterator[asyncpg.Connection]:
 
     A request's reads together get keys.READ_SECONDS: with PostgreSQL hung (alive, answering nothing) a board
     waited out a statement timeout per read and then the connection's reset, 90 s, past the 60 s a proxy in front
-    waits (found by a review following the runbook). At the deadline the connection is closed under the read:
-    asking a hung server to cancel the statement, roll back a transaction or reset the connection each waited
-    on it again (63 s and a 500 inside the board's transaction, found by a review of this change)."""
-    loop = asyncio.get_running_loop()
+    waits (found by a review following the runbook); inside the board's transaction, 63 s and a 500. At the
+    deadline the connection is closed under the read (services/api/pg_bounded.py)."""
     deadline = request.get(_READ_DEADLINE)
     if deadline is None:
-        deadline = request[_READ_DEADLINE] = loop.time() + keys.READ_SECONDS
-    pool = request.app[keys.PG_POOL]
+        deadline = request[_READ_DEADLINE] = asyncio.get_running_loop().time() + keys.READ_SECONDS
     try:
-        async with asyncio.timeout_at(deadline):
-            conn = await pool.acquire()
-    except _PG_DOWN as exc:
-        raise _unavailable(exc, loop.time() >= deadline) from exc
-    closing = loop.call_at(deadline, conn.terminate)
-    try:
-        # A little after the close: what waits on the connection fails at once; this bounds anything else.
-        async with asyncio.timeout_at(deadline + _AFTER_CLOSE):
+        async with connection_until(request.app[keys.PG_POOL], deadline) as conn:
             yield conn
+    except TimeoutError as exc:
+        raise keys.DependencyUnavailable(
+            "PostgreSQL", f"did not answer within {keys.READ_SECONDS:.0f} s"
+        ) from exc
     except _PG_DOWN as exc:
-        raise _unavailable(exc, loop.time() >= deadline) from exc
+        raise keys.DependencyUnavailable("PostgreSQL", f"cannot read: {type(exc).__name__}") from exc
     except _NOT_MIGRATED as exc:
         raise keys.DependencyUnavailable(
             "PostgreSQL", "the read models are not created yet (is the projector running?)"
         ) from exc
-    finally:
-        closing.cancel()
-        await pool.release(conn)  # a closed one is dropped: the pool opens another when asked
-
-
-_AFTER_CLOSE = 1.0  # seconds
-
-
-def _unavailable(exc: BaseException, out_of_time: bool) -> keys.DependencyUnavailable:
-    if out_of_time:
-        return keys.DependencyUnavailable("PostgreSQL", f"did not answer within {keys.READ_SECONDS:.0f} s")
-    return keys.DependencyUnavailable("PostgreSQL", f"cannot read: {type(exc).__name__}")
 
 
 def _choices(

@@ -26,22 +26,10 @@ from services.api.problems import problems
 from services.api.read_routes import reading
 from services.embedded.postgres_server import PostgresServer
 from tests.integration.api.conftest import MakeClient
+from tests.integration.api.test_health_checks import children_of
+from tests.support.waiting import wait_until_async
 
 BOUND = 30.0  # seconds: far above the 2 s the reads get here, far below the 63 s they took
-
-
-def processes_of(postmaster: int) -> list[int]:
-    """The postmaster and every process it started (the backends serving the API's connections among them)."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
-                children.append(int(entry.name))
-    return [postmaster, *children]
 
 
 async def test_a_board_read_while_postgresql_is_hung_is_a_503_in_bounded_time(
@@ -61,7 +49,7 @@ async def test_a_board_read_while_postgresql_is_hung_is_a_503_in_bounded_time(
         assert (await client.get("/api/v1/board", headers=me)).status == 200  # the token is known now
         monkeypatch.setattr(keys, "READ_SECONDS", 2.0)
         assert postgres.pid is not None
-        stopped = processes_of(postgres.pid)
+        stopped = [postgres.pid, *children_of(postgres.pid)]
         for pid in stopped:
             os.kill(pid, signal.SIGSTOP)
         started = time.monotonic()
@@ -77,10 +65,11 @@ async def test_a_board_read_while_postgresql_is_hung_is_a_503_in_bounded_time(
         for pid in stopped:
             os.kill(pid, signal.SIGCONT)
     try:
-        deadline = time.monotonic() + BOUND
-        while (again := await client.get("/api/v1/board", headers=me)).status != 200:
-            assert time.monotonic() < deadline, await again.text()
-            await asyncio.sleep(0.2)
+
+        async def board_again() -> bool:
+            return (await client.get("/api/v1/board", headers=me)).status == 200
+
+        await wait_until_async(board_again, "the board once PostgreSQL moves again", BOUND)
     finally:
         await asyncio.to_thread(postgres.stop)
 
@@ -96,7 +85,7 @@ async def test_a_read_inside_a_transaction_when_postgresql_hangs_is_a_503_in_bou
         async with reading(request) as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             await conn.fetchval("SELECT 1")  # inside the transaction, answered
             assert postgres.pid is not None
-            stopped.extend(processes_of(postgres.pid))
+            stopped.extend([postgres.pid, *children_of(postgres.pid)])
             for pid in stopped:
                 os.kill(pid, signal.SIGSTOP)
             await conn.fetchval("SELECT 2")
