@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar, cast
@@ -145,19 +145,31 @@ class AggregateStore:
         """The aggregate's domain events, oldest first: for a fold of its own (events/deadlines.py). `version`:
         one the caller has loaded, so known to be stored: a replica a moment behind is asked again, briefly, as
         `get` does with `at_least`."""
-        subject = self.store.spec.event_subject(aggregate_id)
-        messages = await self.store.read_subject(subject)
-        for _ in range(CATCH_UP_READS):
-            if not version or (messages and int(messages[-1].headers[VERSION]) >= version):
-                break
-            await asyncio.sleep(CATCH_UP_PAUSE)
-            messages = await self.store.read_subject(subject)
+
+        def reached(messages: list[StoredMessage]) -> bool:
+            return not version or (bool(messages) and int(messages[-1].headers[VERSION]) >= version)
+
+        messages = await self._read(self.store.spec.event_subject(aggregate_id), after_seq=0, reached=reached)
         return [self.to_domain_event(aggregate_id, message) for message in messages]
 
-    async def _read(self, subject: str, *, after_seq: int, at_least: int) -> list[StoredMessage]:
+    async def _read(
+        self,
+        subject: str,
+        *,
+        after_seq: int,
+        at_least: int = 0,
+        reached: Callable[[list[StoredMessage]], bool] | None = None,
+    ) -> list[StoredMessage]:
+        """The subject's messages after `after_seq`, read again briefly until they reach stream sequence
+        `at_least` (or satisfy `reached`): a replica a moment behind hands back a stale copy."""
+        if reached is None:
+
+            def reached(messages: list[StoredMessage]) -> bool:
+                return not at_least or max(after_seq, messages[-1].seq if messages else 0) >= at_least
+
         messages = await self.store.read_subject(subject, after_seq=after_seq)
         for _ in range(CATCH_UP_READS):
-            if not at_least or max(after_seq, messages[-1].seq if messages else 0) >= at_least:
+            if reached(messages):
                 break
             # A replica catching up takes milliseconds: a short pause, not a condition to poll.
             await asyncio.sleep(CATCH_UP_PAUSE)
