@@ -20,13 +20,13 @@ from aiohttp import web
 from events.store import StoreError
 from services.api import keys
 from services.api.pg_bounded import NoConnection, connection_until
-from services.api.problems import log_problem
+from services.api.problems import TYPE_BASE, log_problem
 
 CHECK_TIMEOUT = 1.0  # seconds for each dependency
 RETRY_AFTER = 5  # seconds: how soon asking again can give another answer
 PROBLEM_JSON = "application/problem+json"
-DEPENDENCY_DOWN = "/problems/dependency-unavailable"
-STREAM_GAP = "/problems/stream-gap"
+DEPENDENCY_DOWN = TYPE_BASE + "dependency_unavailable"  # the type every other problem has: base + code
+STREAM_GAP = TYPE_BASE + "stream_gap"
 
 
 def add_routes(app: web.Application) -> None:

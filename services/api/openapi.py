@@ -40,6 +40,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 _REASONS = {
     400: "Malformed request", 401: "No valid token", 403: "Not allowed for this role", 404: "Not found",
+    408: "The body did not arrive in time (`body_timeout`): nothing was done",
     409: "Conflicts with the current state", 413: "Body too large", 415: "Unsupported content type",
     422: "Invalid fields (each named in errors[])", 429: "Too many requests (see Retry-After)",
     503: "A dependency is unavailable, or the event store is full (`event_store_full`); nothing was stored, "
@@ -57,7 +58,9 @@ FALLBACK_PATHS: dict[str, Any] = {
             "security": [{}],
             "responses": {
                 "200": {"description": "Both reachable", "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}}}}},
+                    "type": "object", "required": ["status", "nats", "postgres", "stream_last_seq"],
+                    "properties": {"status": {"const": "ok"}, "nats": {"const": "ok"}, "postgres": {"const": "ok"},
+                                   "stream_last_seq": {"type": ["integer", "null"], "minimum": 0}}}}}},
                 "503": {"description": _REASONS[503], "headers": _RETRY_AFTER,
                         "content": {PROBLEM_JSON: {"schema": {"type": "object"}}}},
                 "500": {"description": "A stream gap: the stream ends before what the read models processed "
@@ -84,6 +87,21 @@ def problem_responses(*statuses: int) -> dict[str, Any]:
     }
 
 
+def with_common_refusals(operation: dict[str, Any]) -> dict[str, Any]:
+    """The operation with what the middlewares may answer any such request: 401 where a token is taken (a token
+    not valid or revoked), 408 where a body is (it did not arrive in time). Only for operations answering
+    problem+json: Open311's routes say their errors in the GeoReport format and document them themselves."""
+    responses = operation.get("responses", {})
+    if not any(PROBLEM_JSON in answer.get("content", {}) for answer in responses.values()):
+        return operation
+    takes_token = any(scheme for scheme in operation.get("security", [{"bearer": []}]))
+    statuses = [401] * takes_token + [408] * ("requestBody" in operation)
+    missing = [status for status in statuses if str(status) not in responses]
+    if not missing:
+        return operation
+    return {**operation, "responses": {**responses, **problem_responses(*missing)}}
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/openapi.json", serve_document, name="openapi")
 
@@ -108,6 +126,7 @@ def build_document(app: web.Application) -> dict[str, Any]:
     for path, operations in FALLBACK_PATHS.items():
         for method, operation in operations.items():
             paths.setdefault(path, {}).setdefault(method, operation)
+    paths = {path: {m: with_common_refusals(op) for m, op in ops.items()} for path, ops in paths.items()}
     return {
         "openapi": "3.1.0",
         "info": {

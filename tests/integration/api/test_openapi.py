@@ -53,3 +53,22 @@ async def test_schemathesis_finds_no_5xx_and_no_undocumented_response(
     async with asyncio.timeout(FUZZ_BOUND):
         output, _ = await process.communicate()
     assert process.returncode == 0, output.decode(errors="replace")[-6000:]
+
+
+async def test_refusals_any_request_can_meet_are_documented(api_client: Client) -> None:
+    """A token not valid (401) and a body too slow (408) come from middlewares, before any handler: every
+    operation taking a token or a body says so, and what /healthz answers is what its schema says."""
+    document = await (await api_client.get("/api/openapi.json")).json()
+    bad_token = {"Authorization": "Bearer not-a-token", "Content-Type": "application/json"}
+    intake = await api_client.post("/api/v1/complaints", data="{}", headers=bad_token)
+    assert intake.status == 401
+    command = await api_client.post(
+        "/api/v1/complaints/5b0c0000-0000-4000-8000-000000000000/accept", data="{}", headers=bad_token
+    )
+    assert command.status == 401
+    for path in ("/api/v1/complaints", "/api/v1/complaints/{id}/accept"):
+        assert {"401", "408"} <= set(document["paths"][path]["post"]["responses"]), path
+    health = await api_client.get("/healthz")
+    assert health.status == 200
+    schema = document["paths"]["/healthz"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert set(schema["required"]) == set(await health.json())

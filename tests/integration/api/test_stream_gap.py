@@ -51,7 +51,7 @@ async def test_a_stream_gap_is_on_the_board_and_in_healthz(api: Harness, databas
     with structlog.testing.capture_logs() as captured:
         health = await api.get("/healthz")
     assert health.status == 500 and health.content_type == "application/problem+json"
-    assert (await health.json())["type"] == "/problems/stream-gap"
+    assert (await health.json())["type"] == "https://levee.example/problems/stream_gap"
     # Its log line says why, as every problem's does (found by a review that ran the runbook).
     [line] = [r for r in captured if r["event"] == "http_request"]
     assert line["problem"] == "stream_gap" and f"stream ends at {ends_at}" in line["problem_detail"]
