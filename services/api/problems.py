@@ -14,12 +14,14 @@ from typing import Any
 from aiohttp import web
 
 from events.errors import DomainError
+from events.mapper import NewerEventError
 from services.api import keys
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://levee.example/problems/"
 RETRY_AFTER_SECONDS = 5
 STORE_FULL_RETRY_AFTER_SECONDS = 60
+UPGRADE_RETRY_AFTER_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,17 @@ def store_full(exc: Exception) -> Problem:
     )  # fmt: skip
 
 
+def written_by_newer_version(exc: NewerEventError) -> Problem:
+    """503 for an aggregate holding an event a newer Levee wrote: this process would misread it. It lasts until
+    this API process is upgraded too (docs/operations.md, section 6), so not a 500, and nothing is changed."""
+    return Problem(
+        503, "Written by a newer version",
+        f"This record holds an event a newer version of Levee wrote ({exc}), which this API process cannot read: "
+        "an upgrade is under way. Nothing was changed; ask again once every API process runs the new version.",
+        code="written_by_newer_version", headers={"Retry-After": str(UPGRADE_RETRY_AFTER_SECONDS)},
+    )  # fmt: skip
+
+
 def write_unconfirmed(exc: Exception, what: str, advice: str = "Ask again to find out.") -> Problem:
     """503 for a write NATS never answered and that could not be read back whole: `what` may yet be stored.
     Asking again is safe for a command (one already applied is refused as a conflict or skipped), so that is
@@ -112,6 +125,8 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return logged(request, problem).response()
     except DomainError as exc:
         return logged(request, from_domain_error(exc)).response()
+    except NewerEventError as exc:
+        return logged(request, written_by_newer_version(exc)).response()
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == PROBLEM_JSON:
             raise
