@@ -56,7 +56,8 @@ async def healthz(request: web.Request) -> web.Response:
             return problem_response(
                 500, title="Stream gap: acknowledged data may be lost",
                 detail=f"The stream ends at {last_seq} but the read models have processed {read_models_at}. "
-                "Workers and the projector refuse to carry on; see docs/operations.md.",
+                "The projector refuses to carry on. After restoring the stream from a backup, run `levee "
+                "rebuild read_models`; otherwise see docs/operations.md, section 2.",
                 type_=STREAM_GAP, code="stream_gap", stream_last_seq=last_seq, read_models_at=read_models_at,
             )  # fmt: skip
         body = {"status": "ok", "nats": nats, "postgres": postgres, "stream_last_seq": last_seq}

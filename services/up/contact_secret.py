@@ -27,6 +27,10 @@ def load_or_create(data_dir: Path) -> bytes:
         for staged in data_dir.glob(f".{FILE_NAME}.*"):  # left by a start that crashed while writing one
             staged.unlink(missing_ok=True)
         return _read(path)
+    # Data already here without its secret: restored from a backup that left the file out, most likely. A new
+    # secret keys new hashes that match none stored: repeat callers and erasures by phone no longer find
+    # earlier complaints. Said loudly, since it was said as a routine first start (found by a restore review).
+    stores = sorted(name for name in ("nats", "postgres") if (data_dir / name).is_dir())
     value = secrets.token_hex(32)
     # Written whole to a file of its own, then linked into place: two launchers on one fresh data directory
     # cannot both write a secret (the second link fails), and a crash never leaves an empty one behind.
@@ -44,7 +48,14 @@ def load_or_create(data_dir: Path) -> bytes:
     finally:
         staged.unlink(missing_ok=True)
     _sync_directory(data_dir)
-    log.info("contact_secret_created", path=str(path))
+    if stores:
+        log.warning(
+            "contact_secret_created_beside_existing_data", path=str(path), existing=stores,
+            advice="if this data directory was restored, stop and restore its contact_secret too (or set "
+            "LEVEE_CONTACT_SECRET): contact hashes made with the old secret match nothing made with this one",
+        )  # fmt: skip
+    else:
+        log.info("contact_secret_created", path=str(path))
     return _read(path)
 
 

@@ -78,8 +78,12 @@ async def launch(
                 return 0
             await _ensure_stream(settings)
             metrics = metrics_ports(settings, services)
-            await _start_children(settings, services, metrics, environ, stop, stack)
+            # Written before the children start, not once /healthz says 200: a system that never gets there
+            # (a stream restored from an older backup makes the projector refuse) is mended with `levee
+            # rebuild`, which finds the servers here (found by a review of backups and restores).
             stack.callback(running.remove, settings)
+            running.write(settings)
+            await _start_children(settings, services, metrics, environ, stop, stack)
             await _announce_when_ready(settings, monitor_url, metrics, stop)
             await stop.wait()
             log.info("levee_stopping")
@@ -244,7 +248,6 @@ async def _announce_when_ready(
         **{f"metrics_{name}": metrics_urls.get(name, settings.base_url + "/metrics") for name in metrics},
     }  # fmt: skip
     token, drill = next_commands(settings)
-    running.write(settings)
     log.info("levee_ready", **urls, token=token, drill=drill)
     width = max(map(len, urls))
     lines = [f"  {key.replace('_', ' '):<{width}}  {value}" for key, value in urls.items()]

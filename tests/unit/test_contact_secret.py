@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
+import structlog
 
 from services import cli
 from services.settings import Settings, SettingsError
@@ -50,3 +51,21 @@ async def test_a_service_run_on_its_own_hashes_with_the_data_directorys_secret_a
     assert await cli._serve(settings, argparse.Namespace(name="api", parent_pid=None), {}) == 0
     assert seen == [secret]
     assert [p.name for p in tmp_path.iterdir()] == ([contact_secret.FILE_NAME] if made_by_up else [])
+
+
+@pytest.mark.parametrize("restored", [["nats", "postgres"], ["postgres"], []])
+def test_a_secret_made_beside_restored_data_is_a_warning_saying_what_it_breaks(
+    tmp_path: Path, restored: list[str]
+) -> None:
+    """A restore that left contact_secret out got a new one, logged like a first start: every stored contact
+    hash then matched nothing (repeat callers unseen, erasure by phone finding no one)."""
+    for name in restored:
+        (tmp_path / name).mkdir()
+    with structlog.testing.capture_logs() as logged:
+        contact_secret.load_or_create(tmp_path)
+    [line] = [e for e in logged if e["event"].startswith("contact_secret_created")]
+    if restored:
+        assert (line["log_level"], line["existing"]) == ("warning", restored)
+        assert "restore its contact_secret" in line["advice"]
+    else:
+        assert (line["log_level"], line["event"]) == ("info", "contact_secret_created")
