@@ -1,8 +1,9 @@
 """The redaction guard, pure: personal data a public notice must never carry.
 
 Finds phone numbers (mainland mobiles, landlines written with an area code, international numbers written
-with +), resident ID numbers (18 characters whose checksum and birth date hold), email addresses, and the
-names and addresses of the incident's complainants. A finding says what kind it is and where, and shows
+with +, and 8-digit local numbers after a word saying they are one: "call 9123 4567", "电话 2612 3456"),
+resident ID numbers (18 characters whose checksum and birth date hold), email addresses, and the names and
+addresses of the incident's complainants. A finding says what kind it is and where, and shows
 the match masked: the guard's own output must not leak what it found.
 Short service numbers (12345, 110, 120) and order numbers, dates and times are not phone numbers.
 
@@ -77,7 +78,16 @@ _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
         f"(?<![\\d{_DASHES}])(?:[(（]0\\d{{2,3}}[)）]\\s?|0\\d{{2,3}}[\\s{_DASHES}])\\d{{3,4}}[\\s{_DASHES}]?\\d{{4}}"
         f"(?![\\d{_DASHES}])"
     )),
+    # A local number without its area code, 8 digits as the city's landlines and Hong Kong's numbers are dialled
+    # ("2612 3456", "9123-4567"), only after a word saying it is one: bare, 8 digits are as often an order, a
+    # case or a count. The finding is the number (group n), not the word.
+    ("landline", re.compile(
+        f"(?i:电话|手机|座机|致电|拨打|打给|联系|号码|热线|(?<![a-z])(?:call|phone|tel|ring|number|whatsapp|contact|"
+        f"mobile)(?![a-z]))[^\\d\\n]{{0,12}}?(?P<n>(?<![\\d{_DASHES}])[2-9]\\d{{3}}[\\s{_DASHES}]?\\d{{4}}"
+        f"(?![\\d{_DASHES}]))"
+    )),
 )  # fmt: skip
+_EIGHT_DIGITS = re.compile(f"(?<!\\d)\\d{{4}}[\\s{_DASHES}]?\\d{{4}}(?!\\d)")
 _PATTERN_VIEW = str.maketrans({chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)})
 # What makes a view worth its copy: full-width digits, letters, + - . @.
 _NEEDS_VIEW = re.compile("[\uff0b\uff0d\uff0e\uff10-\uff19\uff20-\uff3a\uff41-\uff5a]")
@@ -279,13 +289,12 @@ def _national_form(digits: str) -> str:
     return digits
 
 
-def _runs_into_a_time(view: str, match: re.Match[str]) -> bool:
+def _runs_into_a_time(view: str, end: int, value: str) -> bool:
     """An hour and a colon and minutes at its end ("+120 (08-15 14:00)", "14：00"): a count and a date, no phone."""
-    end = match.end()
     return (
         view[end : end + 1] in (":", "：")
         and view[end + 1 : end + 2].isdigit()
-        and _ENDS_IN_AN_HOUR.search(match.group()) is not None
+        and _ENDS_IN_AN_HOUR.search(value) is not None
     )
 
 
@@ -299,7 +308,14 @@ def _mainland(number: str) -> str:
 
 
 def _is_published(finding: Finding, text: str, published: set[str]) -> bool:
-    return finding.kind in _PHONE_KINDS and _national_digits(text[finding.start : finding.end]) in published
+    """One of the city's own lines, as written or dialled locally (its 8 digits without the area code)."""
+    if finding.kind not in _PHONE_KINDS:
+        return False
+    digits = _national_digits(text[finding.start : finding.end])
+    return digits in published or (
+        len(digits) == 8
+        and any(line.startswith("0") and line[-8:] == digits and len(line) <= 12 for line in published)
+    )
 
 
 def valid_resident_id(value: str) -> bool:
@@ -370,14 +386,18 @@ def _find_shown(text: str, index: _KnownIndex, joints: list[int]) -> list[Findin
         needs = _PATTERN_NEEDS.get(kind)
         if (needs is not None and needs not in view) or (kind != "email" and not has_digit):
             continue  # an email needs an "@", an international number a "+"; every number a digit
+        part = "n" if "n" in pattern.groupindex else 0  # the number alone, not the word before it
+        if part and _EIGHT_DIGITS.search(view) is None:
+            continue  # the words are sought at every character: only in a text with a number to find
         for match in pattern.finditer(view):
-            start, end = match.span()
-            if not _plausible(kind, match.group()):
+            start, end = match.span(part)
+            value = match.group(part)
+            if not _plausible(kind, value):
                 continue
             found: Kind = kind
-            if kind in _PHONE_KINDS and kind != "mobile" and _CN_MOBILE.fullmatch(_mainland(match.group())):
+            if kind in _PHONE_KINDS and kind != "mobile" and _CN_MOBILE.fullmatch(_mainland(value)):
                 found = "mobile"
-            if found in _TIME_MAY_FOLLOW and _runs_into_a_time(view, match):
+            if found in _TIME_MAY_FOLLOW and _runs_into_a_time(view, end, value):
                 continue
             candidates.append(Finding(found, start, end, _mask_value(text[start:end], found)))
     any_known = index.compact or index.in_order or index.any_order or index.erased is not None

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
 from events.complaint import Complaint
-from events.mapper import NewerEventError, make_mapper
+from events.mapper import NewerEventError, make_mapper, make_transcoder
 from events.store import JetStreamEventStore, Write
 from events.store.aggregates import TOPIC, VERSION, AggregateStore
 from services.api.problems import UPGRADE_RETRY_AFTER_SECONDS
@@ -81,3 +82,37 @@ async def test_the_api_answers_503_for_a_case_holding_a_newer_event_and_changes_
     )  # fmt: skip
     assert response.headers["Retry-After"] == str(UPGRADE_RETRY_AFTER_SECONDS)
     assert len(await store.read_subject(subject)) == int(last.headers[VERSION]) + 1  # nothing after it
+
+
+async def test_a_complaint_stored_by_the_first_version_is_triaged_and_commanded_on_a_real_stream(
+    make_client: MakeClient,
+) -> None:
+    """The other way round: the bytes of a version-1 receipt (before call_started_at and public_description),
+    as a stream kept from the first release holds them, read by today's triage and API."""
+    staff = await open_staff(await make_client())
+    store = staff.aggregates.store
+    complaint_id = uuid.uuid4()
+    v1 = {
+        "timestamp": datetime(2024, 7, 1, 9, 30, tzinfo=UTC), "originator_topic": "events.complaint:Complaint",
+        "tracking_code": "LV-7K3QX9", "channel": "hotline",
+        "description": "Power cut since dawn, my father on a home ventilator, call 9123 4567",
+        "category": "power_outage", "lat": 22.5, "lon": 113.9, "district": "harbourfront", "people_affected": 40,
+        "vulnerable": ["patient"], "media_exposure": False, "reporter_sealed": None, "contact_hash": None,
+        "received_by": "operator-chen",
+    }  # fmt: skip
+    headers = {TOPIC: "events.complaint:ComplaintReceived", VERSION: "1"}
+    subject = store.spec.event_subject(complaint_id)
+    await store.append([Write(subject, make_transcoder().encode(v1), headers, expected_last_seq=0)])
+    await drain(build_worker(store, default_deps()))
+    assert await topics(store, complaint_id) == [
+        "ComplaintReceived",
+        "ComplaintValidated",
+        "PriorityAssessed",
+    ]
+    complaint = await AggregateStore(store, make_mapper()).get(complaint_id, Complaint)
+    assert complaint.call_started_at is None and "9123 4567" not in complaint.public_description
+    status, answer = await staff.post(
+        f"/api/v1/complaints/{complaint_id}/escalate", "command", {"level": 2, "reason": "Ventilator at home"}
+    )
+    assert status == 200, answer
+    assert answer["status"] != "received" and answer["version"] == 4

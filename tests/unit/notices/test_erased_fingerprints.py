@@ -35,11 +35,14 @@ def found(text: str, known: KnownPersonalData) -> list[str]:
         ),  # full-width
         ("Pumps at 77 Marrowfield Lane now", "77 Marrowfield Lane"),
         ("Pumps at 77 marrowfield ln.", "77 marrowfield ln"),  # the street type abbreviated
-        ("Call 6987 4321", "6987 4321"),  # no phone's shape without +852: only the fingerprint knows it
-        ("Call 69874321", "69874321"),
-        ("Call 6987-4321 today", "6987-4321"),
+        (
+            "Ask for 6987 4321",
+            "6987 4321",
+        ),  # no word says it is a phone, no +852: only the fingerprint knows it
+        ("Ask for 69874321", "69874321"),
+        ("Ask for 6987-4321 today", "6987-4321"),
         ("Call 852 6987 4321", "852 6987 4321"),
-        ("Call ６９８７ ４３２１", "６９８７ ４３２１"),  # full-width digits
+        ("Ask for ６９８７ ４３２１", "６９８７ ４３２１"),  # full-width digits
         ("Mail qv @ example.org", "qv @ example.org"),  # spaced out of an email's shape
         ("张力先生反映", "张力"),  # beside a title, the everyday word is a name
         ("海港路88号积水", "海港路88号"),  # the address's core, street and number
