@@ -186,6 +186,26 @@ async def test_a_p1_or_media_exposed_complaint_escalates_to_command_at_once(
     assert await dispatched_to(repository, p1) == ["gas"]
 
 
+async def test_a_media_exposed_complaint_a_department_returns_goes_to_the_next_and_up_to_command_once(
+    store: JetStreamEventStore,
+) -> None:
+    """Each return settles the case again, and the case is already with command: escalating it again was
+    refused (already_escalated), the handler failed until the event was dead-lettered, and the case stayed
+    returned with no department (a mutation the suite let through)."""
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    exposed = await new_complaint(repository, clock, district="eastpoint", media=True)
+    worker, _ = build(store, clock=clock)
+    await drain(worker)
+    complaint = await repository.get(exposed, Complaint)
+    complaint.return_dispatch(complaint.department or "", "Not ours: wrong remit")
+    await repository.save(complaint)
+    await drain(worker)
+    assert await dispatched_to(repository, exposed) == ["civil_affairs", "drainage"]
+    assert await escalations(repository, exposed) == [(2, "dispatch")]
+    assert await store.read_subject(store.spec.dead_letter_subject("dispatch")) == []
+
+
 async def test_a_major_complaint_settled_on_the_call_still_goes_up_to_command_once(
     store: JetStreamEventStore,
 ) -> None:
@@ -458,6 +478,60 @@ async def test_a_case_in_the_heap_twice_is_looked_at_once_a_tick(store: JetStrea
     await watcher.tick()
     assert looked == [urgent, urgent]
     assert sum(1 for _, _, c in watcher._looks if c == urgent) == 1
+
+
+async def test_a_case_whose_look_moved_and_was_refused_is_looked_at_again(store: JetStreamEventStore) -> None:
+    """A look time moved later leaves a stale entry before the live one. Taking the stale one as the case's (a
+    mutation the suite let through) put nothing back after a refused look: the missed deadline was never
+    escalated."""
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    urgent = await new_complaint(repository, clock, level="P1")
+    worker, watcher = build(store, clock=clock)
+    await drain(worker)
+    await watcher.tick()
+    watcher._push(
+        urgent, watcher._look_at[urgent] - timedelta(minutes=5)
+    )  # where the look was before it moved
+    looked: list[UUID] = []
+
+    async def refused(complaint_id: UUID, now: datetime) -> int:
+        looked.append(complaint_id)
+        return 0  # as a conflict answers: still due
+
+    watcher._escalate = refused  # type: ignore[method-assign]
+    clock.move_to(timedelta(minutes=16))
+    await watcher.tick()
+    await watcher.tick()
+    assert looked == [urgent, urgent]
+
+
+async def test_a_case_whose_looks_kept_failing_is_looked_at_again_within_a_bounded_wait(
+    store: JetStreamEventStore,
+) -> None:
+    """Each failed look doubles the ticks skipped before the next, up to MAX_SKIPPED_TICKS: without that bound,
+    ten failures (a bad history mended meanwhile) put the next look 511 ticks away, more after."""
+    clock = FakeClock()
+    repository = AggregateStore(store, make_mapper())
+    await new_complaint(repository, clock, level="P1")
+    worker, watcher = build(store, clock=clock)
+    await drain(worker)
+    looks_at: list[int] = []
+    ticks = 0
+
+    async def failing_ten_times(complaint_id: UUID, now: datetime) -> int:
+        looks_at.append(ticks)
+        if len(looks_at) <= 10:
+            raise ValueError("a history that cannot be read yet")
+        return 0
+
+    watcher._escalate = failing_ten_times  # type: ignore[method-assign]
+    clock.move_to(timedelta(minutes=16))
+    while len(looks_at) < 11 and ticks < 12 * deadlines_module.MAX_SKIPPED_TICKS:
+        ticks += 1
+        await watcher.tick()
+    assert len(looks_at) == 11, looks_at
+    assert looks_at[10] - looks_at[9] <= deadlines_module.MAX_SKIPPED_TICKS
 
 
 async def test_two_watchers_racing_escalate_once(store: JetStreamEventStore) -> None:

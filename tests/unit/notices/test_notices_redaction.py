@@ -325,3 +325,25 @@ def test_the_citys_own_line_dialled_without_its_area_code_may_be_printed() -> No
     check_publishable({"body_zh": "请致电 2345 6789 查询", "body_en": "Call 2345-6789"}, [], public)
     with pytest.raises(DomainError, match="landline"):
         check_publishable({"body_en": "Call 2345 6780"}, [], public)
+
+
+def _resident_id(first_17: str) -> str:
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return first_17 + "10X98765432"[sum(int(d) * w for d, w in zip(first_17, weights, strict=True)) % 11]
+
+
+def test_the_id_number_of_a_child_born_this_year_is_found() -> None:
+    """A bound on the birth year one year short let every ID of a child born since through (a mutation the suite
+    let through): a notice about a lost infant's family must not print the baby's number."""
+    child = _resident_id("44030520260301002")
+    (finding,) = find_personal_data(f"婴儿身份证号 {child}，家长已联系", [])
+    assert finding.kind == "resident_id" and child not in mask(f"身份证 {child}")
+
+
+@pytest.mark.parametrize(
+    ("known", "text"), [("Ms Li", "Thanks to Madam Li for the report"), ("Mr Wu", "Mrs Wu called")]
+)
+def test_a_two_letter_surname_known_with_a_title_is_found_under_another_title(known: str, text: str) -> None:
+    """Two-letter romanised surnames (Li, Wu, Ng, Ho) are common; a bound of three letters let them through."""
+    (finding,) = find_personal_data(text, [known])
+    assert finding.kind == "known_person"

@@ -70,6 +70,26 @@ def test_facts_come_from_a_complaint_history() -> None:
     assert facts_from_history([]) is None
 
 
+def test_the_time_to_accept_is_the_first_sign_for_not_a_later_one() -> None:
+    """Returned after a sign-for and signed for by the next department: the published median "time for a
+    department to take a report" counts the first (a mutation taking the last passed the suite)."""
+    complaint = Complaint.receive(
+        channel="web", description="Water in the flat", received_by="web", category="flooding",
+        district="eastpoint", people_affected=2,
+    )  # fmt: skip
+    complaint.validate()
+    complaint.assess_priority(50, "P2", FACTORS, T0 + timedelta(hours=1), T0 + timedelta(days=1))
+    complaint.dispatch("civil_affairs", by="dispatch", reason="route")
+    complaint.accept("civil_affairs")
+    complaint.return_dispatch("civil_affairs", "Not ours: a drain")
+    complaint.dispatch("drainage", by="dispatch", reason="route")
+    complaint.accept("drainage")
+    events = list(complaint.collect_events())
+    first_sign_for = next(e for e in events if type(e).__name__ == "DispatchAccepted")
+    facts = facts_from_history(events)
+    assert facts is not None and facts.accepted_at == first_sign_for.timestamp != events[-1].timestamp
+
+
 def resolved_water_case(description: str) -> Complaint:
     """A water outage received, assessed, dispatched, accepted and resolved (its events not yet collected)."""
     complaint = Complaint.receive(
