@@ -145,7 +145,9 @@ async def test_board_updates_live_and_the_department_accepts_the_case(
     await desk.locator(f"#queue tr[data-id='{complaint_id}'][data-status=accepted]").wait_for(
         timeout=LIVE_BOUND_MS
     )
-    assert "已签收" in (await desk.text_content("#message") or "")
+    # Said where the clerk pressed (at the row, or the line left where it was), not at the top of the page.
+    said = desk.locator(f"#queue [data-note-for='{complaint_id}']", has_text="已签收")
+    await expect(said.first).to_be_visible()
     await desk.screenshot(path=shots / "04-department-accepted.png", full_page=True)
 
     # The board hears about the acceptance too: the case is still open, now with drainage.
@@ -158,13 +160,17 @@ async def test_board_updates_live_and_the_department_accepts_the_case(
     await accepted.get_by_role("button", name="公开进展 Public note").click()
     await desk.locator("#action-text").fill("Pump truck on site; water is going down.")
     await desk.get_by_role("button", name="提交 Submit").click()
-    await expect(desk.locator("#message")).to_contain_text("public progress noted", timeout=5_000)
+    await expect(desk.locator(f"#queue [data-note-for='{complaint_id}']").first).to_contain_text(
+        "public progress noted", timeout=5_000
+    )
     await accepted.get_by_role("button", name="申请延期 More time").click()
     await expect(desk.locator("#action-minutes")).to_be_visible()
     await desk.locator("#action-minutes").fill("180")
     await desk.locator("#action-text").fill("Second pump needed from the depot")
     await desk.get_by_role("button", name="提交 Submit").click()
-    await expect(desk.locator("#message")).to_contain_text("more time asked of command", timeout=5_000)
+    await expect(desk.locator(f"#queue [data-note-for='{complaint_id}']").first).to_contain_text(
+        "more time asked of command", timeout=5_000
+    )
     await expect(accepted.get_by_role("button", name="申请延期 More time")).to_have_count(
         0, timeout=LIVE_BOUND_MS
     )

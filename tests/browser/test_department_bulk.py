@@ -69,7 +69,7 @@ async def test_the_duty_desk_accepts_and_resolves_a_whole_incident_from_the_pane
     await desk.screenshot(path=shots / "01-incident-panel.png")
 
     await row.get_by_role("button", name="全部签收 Accept all").click()
-    await expect(desk.locator("#message")).to_contain_text("已签收 30 件", timeout=BOUND_MS)
+    await expect(row.get_by_role("status")).to_contain_text("已签收 30 件", timeout=BOUND_MS)  # at the row
     await expect(row.locator("[data-count=accepted]")).to_have_text("30", timeout=BOUND_MS)
     await expect(row.locator("[data-count=dispatched]")).to_have_text("0")
     await expect(desk.locator("#queue tr[data-status=accepted]")).to_have_count(30, timeout=BOUND_MS)
@@ -93,9 +93,11 @@ async def test_the_duty_desk_accepts_and_resolves_a_whole_incident_from_the_pane
     )
     await desk.screenshot(path=shots / "03-resolve-all-note.png")
     await desk.get_by_role("button", name="提交 Submit").click()
-    await expect(desk.locator("#message")).to_contain_text("已办结 30 件", timeout=BOUND_MS)
-    assert confirmed and "30" in confirmed[0]
     await expect(row).to_have_count(0, timeout=BOUND_MS)  # nothing of it is held any more
+    # Said in a line where the incident's row was.
+    said = desk.locator(f"#incidents tr[data-gone='{incident.id}'] [role=status]")
+    await expect(said).to_contain_text("已办结 30 件", timeout=BOUND_MS)
+    assert confirmed and "30" in confirmed[0]
     await desk.screenshot(path=shots / "04-all-resolved.png")
     for case in power_cases:
         assert (await repository.get(case.id, Complaint)).status == Status.RESOLVED

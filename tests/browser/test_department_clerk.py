@@ -114,12 +114,14 @@ async def test_a_refused_public_note_is_said_in_words_under_the_form_in_view(
 
     await page.locator("#action-text").fill("Crew on the way with a generator")
     await page.get_by_role("button", name="提交 Submit").click()
-    await expect(said).to_have_text(
+    # Done, the form closes: said at the row, under its buttons, where the form was opened.
+    noted = row.get_by_role("status")
+    await expect(noted).to_have_text(
         f"{case.tracking_code}: 已公开进展 public progress noted", timeout=BOUND_MS
     )
     await expect(page.locator("#action")).to_be_hidden()
-    await expect(said).to_be_in_viewport()
-    await page.screenshot(path=shots / "02-noted-said-where-the-form-was.png")
+    await expect(noted).to_be_in_viewport()
+    await page.screenshot(path=shots / "02-noted-said-at-the-row.png")
     stored = await repository.get(case.id, Complaint)
     assert [(n["text"], n["public"]) for n in stored.progress] == [("Crew on the way with a generator", True)]
     await page.close()
@@ -173,7 +175,7 @@ async def test_a_form_open_for_a_case_that_leaves_the_queue_is_closed_saying_so(
                {"department": "water", "reason": "a water main flooded the substation"}, command)  # fmt: skip
     await expect(row).to_have_count(0, timeout=BOUND_MS)
     await expect(form).to_be_hidden()
-    said = page.locator("#action-said")
+    said = page.locator(f"#queue tr[data-gone='{moving.id}'] [role=status]")  # a line where the case was
     await expect(said).to_have_text(re.compile(
         rf"^{CLOCK} {moving.tracking_code} 已不在本部门队列（已改派或已处理），您的操作未保存 {moving.tracking_code} is no "
         r"longer in your queue \(re-dispatched or dealt with\): nothing of yours was saved$"))  # fmt: skip
@@ -239,8 +241,9 @@ async def test_return_is_offered_on_accepted_and_reopened_cases_and_a_case_never
         await rows[case.id].get_by_role("button", name="退单 Return").click()
         await page.get_by_label("Reason (required)").fill(reason)
         await page.get_by_role("button", name="提交 Submit").click()
-        await expect(said).to_have_text(f"{case.tracking_code}: 已退单 returned", timeout=BOUND_MS)
         await expect(rows[case.id]).to_have_count(0, timeout=BOUND_MS)
+        returned = page.locator(f"#queue tr[data-gone='{case.id}'] [role=status]")  # a line where it was
+        await expect(returned).to_have_text(f"{case.tracking_code}: 已退单 returned")
         stored = await repository.get(case.id, Complaint)
         assert stored.status == Status.RETURNED, stored.status
     await expect(theirs_row).to_have_count(0)

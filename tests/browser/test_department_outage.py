@@ -66,7 +66,7 @@ async def test_a_refused_action_says_in_words_what_the_case_is_now(
     await sign_in(page, f"{stack.url}/department", power)
     row = page.locator(f"#queue tr[data-id='{case.id}']")
     await expect(row.locator("[data-action=accept]")).to_be_visible(timeout=BOUND_MS)
-    message = page.locator("#message")
+    message = page.locator("#action-said")  # what the action form's submit came to, said beside it
 
     # A colleague signs for it just before this desk does: the real API refuses, with the case as it is now.
     async def colleague_first(route: Any) -> None:
@@ -75,9 +75,10 @@ async def test_a_refused_action_says_in_words_what_the_case_is_now(
 
     await page.route(f"**/api/v1/complaints/{case.id}/accept", colleague_first)
     await row.locator("[data-action=accept]").click()
-    await expect(message).to_contain_text("只有待签收的工单才能签收", timeout=BOUND_MS)
-    await expect(message).to_contain_text("现为：已签收（供电局） now: accepted, with Power Supply Bureau")
-    await expect(message).to_have_text(STAMPED)
+    at_row = row.get_by_role("status")  # a row's action is said at the row; the form's, beside the form
+    await expect(at_row).to_contain_text("只有待签收的工单才能签收", timeout=BOUND_MS)
+    await expect(at_row).to_contain_text("现为：已签收（供电局） now: accepted, with Power Supply Bureau")
+    await expect(at_row).to_have_text(STAMPED)
     await page.screenshot(path=shots / "01-refused-now-accepted.png")
 
     # A colleague re-dispatched it while this desk resolved it (409 moved_meanwhile).

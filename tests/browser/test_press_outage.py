@@ -55,7 +55,7 @@ async def test_a_draft_saved_into_an_outage_says_saving_again_is_safe_and_lists_
     stack: Stack, browser: Any, shots: Path
 ) -> None:
     page, saved = await draft_into_an_outage(stack, browser)
-    message = page.locator("#message")
+    message = page.locator("#draft-message")  # said beside Save draft
     await expect(message).to_contain_text(
         "可能已保存，尚未确认：请勿修改，直接再按“保存草稿”", timeout=BOUND_MS
     )
@@ -81,7 +81,7 @@ async def test_a_draft_saved_again_after_a_lost_answer_is_one_draft(
     stack: Stack, browser: Any, shots: Path
 ) -> None:
     page, saved = await draft_into_an_outage(stack, browser)
-    message = page.locator("#message")
+    message = page.locator("#draft-message")  # said beside Save draft
     await expect(message).to_contain_text("press Save draft again unchanged", timeout=BOUND_MS)
 
     async with page.expect_response(lambda r: r.request.method == "POST") as answered:
@@ -104,7 +104,7 @@ async def test_a_draft_refused_outright_after_an_uncertain_save_keeps_its_key(
     the refusal proves nothing about the first try, so the third carries the first's key (a review found a new
     key there, and two drafts)."""
     page, saved = await draft_into_an_outage(stack, browser)
-    message = page.locator("#message")
+    message = page.locator("#draft-message")  # said beside Save draft
     await expect(message).to_contain_text("press Save draft again unchanged", timeout=BOUND_MS)
     keys: list[str] = []
 

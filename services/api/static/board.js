@@ -1,8 +1,8 @@
 // The command board: fetches /api/v1/board and refetches it whenever the server says the read models moved.
 import {
-  api, bi, el, fmtDuration, fmtNumber, fmtTime, howLong, incidentStatus, intakeWatch, liveEvents, loginFlow, names, once,
-  mayHaveBeenStored, problemText, refetcher, replayedNote, say, setCityZone, setDepartments, showConnection, statusLabel, writeFailed,
-  zoneName,
+  api, bi, el, fmtDuration, fmtNumber, fmtTime, howLong, incidentStatus, intakeWatch, keepingFocus, labelCells, liveEvents,
+  loginFlow, names, once, mayHaveBeenStored, problemText, refetcher, replayedNote, say, setCityZone, setDepartments,
+  showConnection, statusLabel, writeFailed, zoneName,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -18,18 +18,25 @@ function stat(id, zh, en, n, cls = "") {
     el("span", { class: "n", "data-testid": id, text: String(n ?? 0) }), bi(zh, en));
 }
 
+// A table of class "stacked" (its rows have buttons) stands each row as a block on a narrow screen, each cell
+// under its column's name (levee.css, common.js labelCells).
 function rows(tbody, items, render, emptyText) {
   tbody.replaceChildren(...(items.length ? items.map(render).flatMap((tr) => withNote(tbody, tr))
     : [el("tr", {}, el("td", { colspan: 9, class: "empty", text: emptyText }))]));
+  const table = tbody.closest("table");
+  if (table.classList.contains("stacked")) labelCells(table);
 }
 
 // What an action on a row came to (a person named, a refusal), said under that row: the page's top is off-screen
 // on a wall board. Kept across the refetches that rebuild the rows, for NOTE_MS or until the next action there.
+// A screen reader hears it from #row-said, a status region always on the page: the line under the row is drawn
+// anew on every refetch, and a region added with its words already in it is not read out.
 const NOTE_MS = 60000;
 const notes = new Map(); // "<tbody id>:<row id>" -> { text, kind, at }
 
 function noteRow(tbody, id, text, kind) {
   notes.set(`${tbody.id}:${id}`, { text, kind, at: Date.now() });
+  $("row-said").textContent = text;
   if (lastBoard) render(lastBoard);
 }
 
@@ -114,7 +121,12 @@ function renderLateness(lateness) {
   late.replaceChildren(...(lines.length ? [el("strong", { text: "数据延迟 Running behind" }), ...lines] : []));
 }
 
+// The board drawn anew from `board`, the keyboard's focus put back where it was (common.js, keepingFocus).
 function render(board) {
+  keepingFocus(() => draw(board));
+}
+
+function draw(board) {
   lastBoard = board;
   noteSameNamed(board.incidents);
   const c = board.counts;
@@ -297,6 +309,7 @@ function renderExtensions(items, asOf, total) {
   for (const tr of [...tbody.children]) if (!next.includes(tr)) tr.remove();
   // Only rows out of place are moved: moving the row being typed in would take its focus away.
   next.forEach((tr, n) => { if (tbody.children[n] !== tr) tbody.insertBefore(tr, tbody.children[n] || null); });
+  labelCells($("extensions-table"));
 }
 
 function extensionRow(x) {
@@ -541,7 +554,7 @@ const suggestionKey = (s) => s.incidents.map((i) => i.id).sort().join("+");
 function dismiss(suggestion) {
   const keys = dismissed().add(suggestionKey(suggestion));
   try { sessionStorage.setItem(NOT_ONE_EVENT, JSON.stringify([...keys])); } catch { /* storage off: for this render */ }
-  if (lastBoard) renderSuggestions(lastBoard.merge_suggestions || [], keys);
+  if (lastBoard) keepingFocus(() => renderSuggestions(lastBoard.merge_suggestions || [], keys));
 }
 
 function renderSuggestions(suggestions, hidden = dismissed()) {
@@ -558,7 +571,10 @@ function renderSuggestions(suggestions, hidden = dismissed()) {
       el("button", { type: "button", class: "secondary", onclick: () => dismiss(s) }, "不是 Not one event"),
       n === 0 && others > 0 ? el("button", {
         type: "button", class: "secondary more-suggestions", "aria-expanded": String(open),
-        onclick: () => { if (open) expanded.delete("suggestions"); else expanded.add("suggestions"); renderSuggestions(suggestions); },
+        onclick: () => {
+          if (open) expanded.delete("suggestions"); else expanded.add("suggestions");
+          keepingFocus(() => renderSuggestions(suggestions));
+        },
       }, open ? "只看第一条 First only" : `还有 ${others} 条 ${others} more`) : null))));
 }
 

@@ -586,13 +586,48 @@ export function sayRefused(region, error, notDone, about = "", options = {}) {
 }
 
 // A table read on a phone: below 600 px each row stands as a block, each cell under its column's name
-// (levee.css, table.stacked), so a row's action buttons are not cut off to the right.
+// (levee.css, table.stacked), so a row's action buttons are not cut off to the right; one whose rows have buttons
+// does so up to 1000 px.
 export function labelCells(table) {
   const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
   for (const row of table.tBodies[0].rows) {
     [...row.cells].forEach((cell, n) => {
       if (heads[n] && cell.colSpan === 1) cell.dataset.label = heads[n];
     });
+  }
+}
+
+// Rows rebuilt by a live refetch: the control the keyboard was on is put back on the same control of the same row
+// (rows keyed by data-id, data-incident or data-incidents, in a container with an id), or a keyboard user is
+// thrown to the top of the page every 15 s. `rebuild` is run in between; what it returns is returned.
+const ROW_KEYS = ["data-id", "data-incident", "data-incidents"];
+const CONTROLS = "button, input, select, textarea, a[href], summary";
+
+function focusedControl() {
+  const active = document.activeElement;
+  const row = active && active !== document.body ? active.closest(ROW_KEYS.map((key) => `[${key}]`).join(", ")) : null;
+  const container = row && row.parentElement;
+  if (!container || !container.id) return null;
+  const key = ROW_KEYS.find((name) => row.hasAttribute(name));
+  return { active, container: container.id, key, value: row.getAttribute(key),
+    index: [...row.querySelectorAll(CONTROLS)].indexOf(active) };
+}
+
+function restoreFocus(saved) {
+  if (!saved || saved.index < 0 || document.contains(saved.active)) return;  // kept, or moved on purpose
+  if (document.activeElement && document.activeElement !== document.body) return;
+  const container = document.getElementById(saved.container);
+  const row = container && [...container.children].find((child) => child.getAttribute(saved.key) === saved.value);
+  const control = row && row.querySelectorAll(CONTROLS)[saved.index];
+  if (control) control.focus({ preventScroll: true });
+}
+
+export function keepingFocus(rebuild) {
+  const saved = focusedControl();
+  try {
+    return rebuild();
+  } finally {
+    restoreFocus(saved);
   }
 }
 
@@ -843,11 +878,32 @@ export const FOLLOW_UP_OUTCOMES = {
   not_satisfied: ["不满意", "not satisfied"], not_reached: ["未接通", "not reached"],
 };
 
-// A sticky header is as tall as its lines wrap: what is scrolled into view from above (Shift+Tab, an anchor)
-// lands below it, not under it. The padding follows the header's height.
-const stickyHeader = document.querySelector("header.top.sticky");
-if (stickyHeader && window.ResizeObserver) {
+// What sticks to the top of the page (the header on a wide screen, the operator's life-first box) is as tall as its
+// lines wrap: what is scrolled into view from above (Shift+Tab, an anchor) lands below it, not under it. The page's
+// scroll padding (levee.css, operator.css) follows its height.
+const STICKY = [["header.top.sticky", "--sticky-header"], ["#life-first.life-first", "--life-first"]]
+  .map(([selector, property]) => [document.querySelector(selector), property]).filter(([node]) => node);
+
+function followHeight(node, property) {
+  if (!window.ResizeObserver) return;
   new ResizeObserver(() => {
-    document.documentElement.style.setProperty("--sticky-header", `${stickyHeader.offsetHeight + 8}px`);
-  }).observe(stickyHeader);
+    document.documentElement.style.setProperty(property, `${node.offsetHeight + 8}px`);
+  }).observe(node);
 }
+
+// The browser scrolls to a control the keyboard reaches only when it is out of the window, not when it is in it
+// under a sticky box (Shift+Tab left the operator's Category and District under the life-first box): moved out
+// from under it here, before the browser decides.
+function clearOfSticky(event) {
+  if (!(event.target instanceof Element) || !event.target.matches(":focus-visible")) return;  // not a mouse's click
+  for (const [node] of STICKY) {
+    if (node.contains(event.target) || getComputedStyle(node).position !== "sticky") continue;
+    const cover = node.getBoundingClientRect(), target = event.target.getBoundingClientRect();
+    if (cover.height && target.top < cover.bottom && target.bottom > cover.top) {
+      window.scrollBy(0, target.top - cover.bottom - 8);
+    }
+  }
+}
+
+for (const [node, property] of STICKY) followHeight(node, property);
+if (STICKY.length) document.addEventListener("focusin", clearOfSticky);

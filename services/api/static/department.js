@@ -2,26 +2,32 @@
 // Above it, the department's cases per incident, with Accept all / Resolve all for one incident at once.
 import {
   ApiError, api, bi, el, fmtClock, fmtDuration, fmtTime, howLong, incidentStatus, labelCells, liveEvents, loadFailed,
-  loaded, loginFlow, names, once, problemText, refetcher, refusal, say, serverNow, setCityZone, setDepartments,
+  loaded, loginFlow, names, problemText, refetcher, refusal, say, serverNow, setCityZone, setDepartments,
   showConnection, replayedNote, stamped, statusLabel, whenChanged, zoneName,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
-let me = null, reference = null, pending = null;
+let me = null, reference = null, pending = null, lastQueue = null, lastIncidents = [];
 const OPEN = new Set(["dispatched", "accepted", "reopened"]);  // what a department's queue holds (queries.py)
 
 // Deadlines count down on the client between refetches; the server's seconds are the truth at fetch time.
-function countdown(item, fetchedAt) {
-  const seconds = item.status === "dispatched" ? item.seconds_to_accept : item.seconds_to_resolve;
-  if (seconds === null || seconds === undefined) return el("td", { class: "empty", text: "—" });
+function countdown(item) {
+  if (deadlineSeconds(item) === null) return el("td", { class: "deadline empty", text: "—" });
   const kind = item.status === "dispatched" ? ["签收", "accept"] : ["办结", "resolve"];
-  const cell = el("td", {}, el("span", { class: "countdown", "data-deadline": String(fetchedAt + seconds * 1000),
-    "data-kind-zh": kind[0], "data-kind-en": kind[1] }));
+  const cell = el("td", { class: "deadline" }, el("span", { class: "countdown", "data-kind-zh": kind[0], "data-kind-en": kind[1] }));
   // The time promised to the caller (约定期限): it bounds the sign-for as well as the resolution.
   if (item.agreed_resolution_at) {
     cell.append(el("div", { class: "notes agreed", text: `约定 ${fmtTime(item.agreed_resolution_at)} agreed with the caller` }));
   }
   return cell;
+}
+
+const deadlineSeconds = (item) => (item.status === "dispatched" ? item.seconds_to_accept : item.seconds_to_resolve) ?? null;
+
+// A row kept across refetches gets the deadline of the queue read last (gotAt: when it came).
+function setDeadline(tr, item) {
+  const span = tr.querySelector(".countdown");
+  if (span) span.dataset.deadline = String(gotAt + deadlineSeconds(item) * 1000);
 }
 
 function tick() {
@@ -36,30 +42,186 @@ function tick() {
   }
 }
 
-function actionButtons(item) {
-  const buttons = [];
-  if (item.status === "dispatched") {
-    buttons.push(el("button", { type: "button", "data-action": "accept", onclick: () => command(item, "accept", {}) }, "签收 Accept"));
+// What a button says while its request is out. It stays focusable and does nothing (aria-disabled): a disabled
+// button loses the focus to the page's body in Chromium, and the next Tab went elsewhere.
+const SENDING = {
+  accept: "签收中… Accepting…", resolve: "办结中… Resolving…", return: "退单中… Returning…",
+  progress: "记录中… Saving…", progress_public: "记录中… Saving…", extension: "申请中… Asking…",
+  "bulk-accept": "全部签收中… Accepting all…", "bulk-resolve": "全部办结中… Resolving all…", submit: "提交中… Submitting…",
+};
+
+// `text`: what the button says while its request is out ("": only that it does nothing); null: itself again.
+function showSending(button, text) {
+  if (!button) return;
+  if (text === null) {
+    if (button.dataset.idle !== undefined) button.textContent = button.dataset.idle;
+    delete button.dataset.idle;
+    button.removeAttribute("aria-disabled");
+    return;
   }
+  button.setAttribute("aria-disabled", "true");
+  if (text && button.dataset.idle === undefined) {
+    button.dataset.idle = button.textContent;
+    button.textContent = text;
+  }
+}
+
+const idle = (button) => button.getAttribute("aria-disabled") !== "true";
+
+function actionButtons(item) {
+  const button = (action, label, cls = null) => el("button", { type: "button", class: cls, "data-action": action,
+    // One that opens the action form says whether it is open for this row.
+    "aria-expanded": ASK[action] ? String(isOpenFor("queue", item.id, action)) : null, "aria-controls": ASK[action] ? "action" : null,
+    onclick: (event) => { if (idle(event.currentTarget)) (ASK[action] ? ask(item, action) : command(item, action, {})); } }, label);
+  const buttons = [];
+  if (item.status === "dispatched") buttons.push(button("accept", "签收 Accept"));
   if (item.status === "accepted" || item.status === "reopened") {
-    buttons.push(el("button", { type: "button", "data-action": "resolve", onclick: () => ask(item, "resolve") }, "办结 Resolve"));
+    buttons.push(button("resolve", "办结 Resolve"));
     // The rest of a department's work on a case it holds (DOMAIN): progress, internal or for the caller to
     // read on the status page, and more time from command, once at a time.
-    buttons.push(el("button", { type: "button", class: "secondary", "data-action": "progress",
-      onclick: () => ask(item, "progress") }, "进展 Note"));
-    buttons.push(el("button", { type: "button", class: "secondary", "data-action": "progress_public",
-      onclick: () => ask(item, "progress_public") }, "公开进展 Public note"));
-    if (!item.extension_pending) {
-      buttons.push(el("button", { type: "button", class: "secondary", "data-action": "extension",
-        onclick: () => ask(item, "extension") }, "申请延期 More time"));
-    }
+    buttons.push(button("progress", "进展 Note", "secondary"), button("progress_public", "公开进展 Public note", "secondary"));
+    if (!item.extension_pending) buttons.push(button("extension", "申请延期 More time", "secondary"));
   }
   // Not theirs after all: a department may return what it holds, signed for or reopened too (check_return in
   // events/complaint_rules.py), not only what waits to be signed for. Last, set apart as the one that hands it back.
-  if (OPEN.has(item.status)) {
-    buttons.push(el("button", { type: "button", class: "danger", "data-action": "return", onclick: () => ask(item, "return") }, "退单 Return"));
+  if (OPEN.has(item.status)) buttons.push(button("return", "退单 Return", "danger"));
+  const busy = buttons.find((b) => b.dataset.action === inFlight.get(item.id));
+  if (busy) showSending(busy, SENDING[busy.dataset.action]);  // a row built again while its request is out
+  return el("td", { class: "actions" }, buttons, noteRegion(item.id));
+}
+
+// What an action on a row came to, said in the row under its buttons (role=status): on a phone #message, at the
+// top of the page, was thousands of pixels above. Kept across refetches for NOTE_MS, or until the next action
+// there; a case or incident that left its list keeps a line in its place saying it, as long.
+const NOTE_MS = 120000;
+const notes = new Map();  // "<tbody id>:<id>" -> { said: text or a node, kind, at }
+
+const noteRegion = (id) => el("div", { class: "message row-said", role: "status", "data-note-for": id, tabindex: "-1" });
+
+function freshNote(key) {
+  const note = notes.get(key);
+  if (note && Date.now() - note.at > NOTE_MS) notes.delete(key);
+  return notes.get(key) || null;
+}
+
+// `tbody`: "queue" or "incidents". Said in the row's own region if it is on the page, else in a line (drawn again).
+function tellRow(tbody, id, said, kind) {
+  notes.set(`${tbody}:${id}`, { said, kind, at: Date.now() });
+  const region = $(tbody).querySelector(`tr[data-row="${id}"] [data-note-for]`);
+  if (region) showNote(region, notes.get(`${tbody}:${id}`));
+  else redraw();
+}
+
+// A new action on a row: what the last one came to goes, and the line it left where the row was.
+function clearNote(tbody, id) {
+  notes.delete(`${tbody}:${id}`);
+  lastOrder[tbody] = lastOrder[tbody].filter((key) => key !== `moved:${id}`);
+  for (const region of $(tbody).querySelectorAll(`[data-note-for="${id}"]`)) showNote(region, null);
+}
+
+function showNote(region, note) {
+  if (!note) {
+    if (region.dataset.at) say(region, "");
+    delete region.dataset.at;
+  } else if (region.dataset.at !== String(note.at)) {  // said once: a screen reader is not told it again
+    region.dataset.at = String(note.at);
+    say(region, note.said instanceof Node ? note.said.cloneNode(true) : note.said, note.kind);
   }
-  return el("td", { class: "actions" }, buttons);
+}
+
+// Rows are kept by id across renders and built again only when what they show changed, moved only when out of
+// place: the queue is read every 15 s and on each change, and rebuilding every row threw the focus away.
+const built = new Map();  // "<tbody id>:<key>" -> { tr, shown }
+const lastOrder = { queue: [], incidents: [] };  // the keys of the rows as last drawn, lines included
+const ROW_ID = { queue: "case", incidents: "incident" };  // a row's id attribute: "case-<id>", for a line's link
+
+function keptRow(tbody, key, shown, build) {
+  const kept = built.get(`${tbody}:${key}`);
+  if (kept && kept.shown === shown) return kept.tr;
+  const tr = build();
+  built.set(`${tbody}:${key}`, { tr, shown });
+  return tr;
+}
+
+// The keys of the rows in order: the list's ids, and lines kept where rows were while a note about them is fresh,
+// for a row that left the list (or whose form is open: a case beyond the most urgent 200 is asked after first,
+// closeFormIfGone) and for a row its own action moved ("moved:<id>": a case signed for goes down the queue, by its
+// resolve-by). The clerk looks where they pressed; the row jumped 1000 px away from under their finger.
+function ordered(tbody, ids) {
+  const last = lastOrder[tbody], present = new Set(ids), out = [...ids], at = new Map();  // last key -> its line
+  last.forEach((key, n) => {
+    const line = lineFor(tbody, key, last, ids, present);
+    if (!line) return;
+    const before = last.slice(0, n).map((other) => at.get(other) ?? other).findLast((other) => out.includes(other));
+    out.splice(before === undefined ? 0 : out.indexOf(before) + 1, 0, line);
+    at.set(key, line);
+  });
+  lastOrder[tbody] = out;
+  return out;
+}
+
+// The key of the line to keep where `key` was last drawn, or null.
+function lineFor(tbody, key, last, ids, present) {
+  const id = key.replace(/^moved:/, ""), noted = freshNote(`${tbody}:${id}`);
+  if (key !== id) return noted && present.has(id) ? key : null;
+  if (!present.has(id)) return noted || editorFor(tbody, id) ? key : null;
+  return noted && !last.includes(`moved:${id}`) && movedAmong(id, last, ids) ? `moved:${id}` : null;
+}
+
+// Whether `id` stands elsewhere among the rows drawn before: both its neighbours changed (not a row added or gone).
+function movedAmong(id, last, ids) {
+  const neighbours = (list) => {
+    const common = list.filter((key) => ids.includes(key) && last.includes(key)), n = common.indexOf(id);
+    return [common[n - 1], common[n + 1]];
+  };
+  const [before, after] = neighbours(last), [nowBefore, nowAfter] = neighbours(ids);
+  return before !== nowBefore && after !== nowAfter;
+}
+
+// A line where a row was: what was done to it, and that it left the list, or where it went (`moved:<id>`).
+function lineRow(tbody, key, ids) {
+  const id = key.replace(/^moved:/, ""), note = freshNote(`${tbody}:${id}`), n = ids.indexOf(id) + 1;
+  if (!note) return null;
+  const columns = $(tbody).closest("table").tHead.rows[0].cells.length;
+  const where = key === id ? "" : el("p", { class: "notes moved" }, `按期限现排第 ${n} 件 now number ${n} in the list, by its deadline · `,
+    el("a", { href: `#${ROW_ID[tbody]}-${id}` }, "查看 Show it"));
+  return keptRow(tbody, key, `${note.at} ${n}`, () => el("tr", { class: "gone", "data-row": key,
+    [key === id ? "data-gone" : "data-moved"]: id }, el("td", { colspan: columns }, noteRegion(id), where)));
+}
+
+// `rows` into `tbody`, in order. The focus stays on the control it was on; on the same control of the same row
+// when that row was built again; else on that row's first button, or on the line left where it was.
+function placeRows(tbody, rows) {
+  const active = document.activeElement, was = tbody.contains(active) ? whereIs(active) : null, wanted = new Set(rows);
+  const movedNow = rows.filter((tr) => tr.dataset.moved && !tr.isConnected).map((tr) => tr.dataset.moved);
+  for (const tr of [...tbody.children]) if (!wanted.has(tr)) tr.remove();
+  rows.forEach((tr, n) => { if (tbody.children[n] !== tr) tbody.insertBefore(tr, tbody.children[n] || null); });
+  for (const [key, { tr }] of built) if (key.startsWith(`${tbody.id}:`) && !wanted.has(tr)) built.delete(key);
+  for (const region of tbody.querySelectorAll("[data-note-for]")) {
+    const id = region.dataset.noteFor, own = region.closest("tr").dataset.row === id;
+    // Said once: a row moved away says it on the line where it was, not again where it went.
+    const saidOnLine = own && tbody.querySelector(`tr[data-moved="${id}"]`);
+    showNote(region, saidOnLine ? null : freshNote(`${tbody.id}:${id}`));
+  }
+  if (!was || document.activeElement === active) return;
+  if (document.contains(active)) active.focus({ preventScroll: true });
+  else focusOn(tbody.id, movedNow.includes(was.id) ? `moved:${was.id}` : was.id, was.action);
+}
+
+const whereIs = (node) => ({ id: node.closest("tr")?.dataset.row, action: node.dataset.action || node.dataset.bulk });
+
+// `key`: a row's id, or a line's ("moved:<id>").
+function focusOn(tbody, key, action, scroll = false) {
+  const row = key && $(tbody).querySelector(`tr[data-row="${key}"]`);
+  if (!row) return;
+  const target = (action && row.querySelector(`[data-action="${action}"]:enabled, [data-bulk="${action}"]:enabled`))
+    || row.querySelector("button:enabled") || row.querySelector("[data-note-for]");
+  if (target) target.focus({ preventScroll: !scroll });
+}
+
+function redraw() {
+  if (lastQueue) renderQueue();
+  renderIncidents();
 }
 
 const ASK = {  // path: the command; body: what it takes; maxLength: what the API takes for the text
@@ -73,79 +235,98 @@ const ASK = {  // path: the command; body: what it takes; maxLength: what the AP
     label: ["进展（市民在查询页可见，勿写姓名电话）", "Progress (the caller reads it on the status page: no names or numbers)"],
     path: "progress", body: (text) => ({ text, public: true }), maxLength: 4000 },
   extension: { title: ["申请延期", "Ask command for more time"], label: ["延期原因（必填）", "Reason (required)"],
-    path: "extension-requests", body: (text) => ({ reason: text, minutes: Number($("action-minutes").value) }),
+    path: "extension-requests", body: (text) => ({ reason: text, minutes: Number(inForm("action-minutes").value) }),
     maxLength: 1000, minutes: true },
 };
 
+// The action form opens in a row of its own under the row it was opened from (as press.js's editors), its outcome
+// said beside it while it is open; it was below the whole queue, and Enter on a row's Note scrolled 6000 px away.
+// Escape or Cancel closes it and gives the focus back to the button that opened it.
+const form = $("action"), formSaid = $("action-said"), submit = $("action-submit");
+const inForm = (id) => form.querySelector(`#${id}`);  // the form is out of the page while it is closed
+const editor = el("tr", { class: "editor" }, el("td", {}, form, formSaid));
+
+const isOpenFor = (tbody, id, action) => Boolean(pending && pending.tbody === tbody && pending.id === id && pending.action === action);
+const editorFor = (tbody, id) => (pending && pending.tbody === tbody && pending.id === id ? editor : null);
+
 function ask(item, action) {
-  pending = { item, action };
   const spec = ASK[action];
-  openForm(bi(`${spec.title[0]} ${item.tracking_code}`, spec.title[1]), bi(spec.label[0], spec.label[1]));
-  $("action-text").maxLength = spec.maxLength;
-  $("action-minutes-row").hidden = !spec.minutes;
+  openForm({ item, action, tbody: "queue", id: item.id }, bi(`${spec.title[0]} ${item.tracking_code}`, spec.title[1]),
+    bi(spec.label[0], spec.label[1]));
+  inForm("action-text").maxLength = spec.maxLength;
+  inForm("action-minutes-row").hidden = !spec.minutes;
 }
 
-function openForm(title, label) {
-  $("action-title").replaceChildren(title);
-  $("action-label").replaceChildren(label);
-  $("action").hidden = false;
-  say($("action-said"), "");  // what the last form came to is not this one's
-  $("action-text").value = "";
-  $("action-text").focus();
+function openForm(what, title, label) {
+  pending = what;
+  clearNote(what.tbody, what.id);  // what the row's last action came to is not this one's
+  editor.firstChild.colSpan = $(what.tbody).closest("table").tHead.rows[0].cells.length;
+  redraw();
+  inForm("action-title").replaceChildren(title);
+  inForm("action-label").replaceChildren(label);
+  form.hidden = false;
+  say(formSaid, "");  // what the last form came to is not this one's
+  inForm("action-text").value = "";
+  inForm("action-text").focus();
 }
 
-function closeForm() {
-  $("action").hidden = true;
-  pending = null;
-}
-
-// What a submit of the action form came to, said under the form (role=alert) and brought into view: the form is
-// below the whole queue, and a refusal said only at the top of the page, out of view, had a tired clerk press
-// Submit again. #message at the top says it too, as it says every action's outcome. `said`: text or a node.
-function sayAtForm(said, kind) {
-  say($("message"), said instanceof Node ? said.cloneNode(true) : said, kind);
-  say($("action-said"), said, kind);
-  $("action-said").scrollIntoView({ block: "nearest" });
-}
-
-// An action from a row's button: said at the top, and the form's last outcome, said under it, is old news now.
-function sayAtTop(said, kind) {
-  say($("message"), said, kind);
-  say($("action-said"), "");
-}
-
-$("action").addEventListener("submit", async (event) => {
-  event.preventDefault();
+// `back`: the focus goes back to the button that opened the form (Escape, Cancel, or a submit that was done).
+function closeForm(back = false) {
   if (!pending) return;
-  const { item, incident, action } = pending;
-  const text = $("action-text").value;
+  const { tbody, id, action } = pending;
+  pending = null;
+  form.hidden = true;
+  say(formSaid, "");
+  redraw();
+  if (back) focusOn(tbody, id, action, true);
+}
+
+// What a submit of the action form came to, said under the form (role=alert) and brought into view; once the form
+// is closed (Escape while it was on its way), at its row.
+function tellForm(tbody, id, said, kind) {
+  if (!pending || pending.tbody !== tbody || pending.id !== id) { tellRow(tbody, id, said, kind); return; }
+  say(formSaid, said, kind);
+  formSaid.scrollIntoView({ block: "nearest" });
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!pending || !idle(submit)) return;
+  const { item, incident, action } = pending, typing = form.contains(document.activeElement);
+  const text = inForm("action-text").value;
   let ok;
   if (incident) {
     // The count is the read model's: the answer says how many were really resolved.
     const n = incident.accepted;
     if (!confirm(`将办结「${incident.title}」的 ${n} 件工单，结果均记为上述内容。\nResolve ${n} cases of "${incident.title}" with this note?`)) return;
-    ok = await bulk(incident, "resolve", { summary: text }, sayAtForm);
+    showSending(submit, SENDING.submit);
+    ok = await bulk(incident, "resolve", { summary: text }, tellForm).finally(() => showSending(submit, null));
   } else {
-    ok = await once($("action-submit"), () => command(item, action, ASK[action].body(text), sayAtForm));
+    showSending(submit, SENDING.submit);
+    ok = await command(item, action, ASK[action].body(text), tellForm).finally(() => showSending(submit, null));
   }
-  if (ok) closeForm();
+  // Done: said at its row (tellRow), where the focus goes back to. The form may have been closed meanwhile.
+  if (ok && pending && (pending.item || pending.incident) === (item || incident)) closeForm(typing);
 });
-$("action-cancel").addEventListener("click", () => { closeForm(); say($("action-said"), ""); });
+form.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") { event.preventDefault(); closeForm(true); }
+});
+inForm("action-cancel").addEventListener("click", () => closeForm(true));
 
 // The case the action form is open for, gone from the queue on a refresh (re-dispatched by command, resolved by a
-// colleague): the form is closed, saying so in words. It stayed open, titled with a case no longer the
+// colleague): the form is closed, saying so in words where it was. It stayed open, titled with a case no longer the
 // department's. The queue lists the most urgent 200 only: a case beyond them is asked after before it is said gone.
 async function closeFormIfGone(queue) {
   const item = pending && pending.item;
   if (!item || inFlight.has(item.id) || queue.items.some((held) => held.id === item.id)) return;
   if ((queue.total ?? queue.items.length) > queue.items.length && await stillHeld(item)) return;
   if (!pending || pending.item !== item || inFlight.has(item.id)) return;  // another form opened, or sent, meanwhile
-  const typing = $("action").contains(document.activeElement);
+  const typing = form.contains(document.activeElement);
+  const code = item.tracking_code;
+  tellRow("queue", item.id, stamped(`${code} 已不在本部门队列（已改派或已处理），您的操作未保存 `
+    + `${code} is no longer in your queue (re-dispatched or dealt with): nothing of yours was saved`), "warn");
   closeForm();
-  const code = item.tracking_code, gone = stamped(`${code} 已不在本部门队列（已改派或已处理），您的操作未保存 `
-    + `${code} is no longer in your queue (re-dispatched or dealt with): nothing of yours was saved`);
-  say($("action-said"), gone, "warn");  // where the form was: where the clerk looks for it
-  if (typing) $("action-said").scrollIntoView({ block: "nearest" });  // where the clerk was writing
+  if (typing) focusOn("queue", item.id, null, true);  // where the clerk was writing
 }
 
 // Whether the department still holds a case it is not shown (one beyond the most urgent 200): 403 or 404 say not;
@@ -165,7 +346,7 @@ const DONE = {
   extension: ["已申请延期，待指挥部批准", "more time asked of command"],
 };
 
-const inFlight = new Set();  // cases with a command on its way: a double click sends it once
+const inFlight = new Map();  // case id -> the action on its way: a double click sends it once
 
 // A public note refused for personal data (422 contains_personal_data): what was found, in words, and what to do.
 const PUBLIC_NOTE = {
@@ -176,24 +357,34 @@ const PUBLIC_NOTE = {
     + "goes in a Note.",
 };
 
-// `tell(said, kind)`: where the outcome is said (the action form's outcome under the form, sayAtForm).
-async function command(item, action, body, tell = sayAtTop) {
+const queueButton = (id, action) => $("queue").querySelector(`tr[data-id="${id}"] [data-action="${action}"]`);
+
+// Done is said at the row; a failure where `tellFailure` says it (the form's under the form, tellForm). The row's
+// button says it is sending while the request is out, and does nothing if pressed again.
+async function command(item, action, body, tellFailure = tellRow) {
   if (inFlight.has(item.id)) return false;
-  inFlight.add(item.id);
+  inFlight.set(item.id, action);
+  clearNote("queue", item.id);
+  showSending(queueButton(item.id, action), SENDING[action]);
   try {
     const answer = await api(`/api/v1/complaints/${item.id}/${(ASK[action] || { path: action }).path}`, { method: "POST", body });
-    tell(`${item.tracking_code}: ${DONE[action][0]} ${DONE[action][1]}${replayedNote(answer)}`, "ok");
+    done(item.id, action);
+    tellRow("queue", item.id, `${item.tracking_code}: ${DONE[action][0]} ${DONE[action][1]}${replayedNote(answer)}`, "ok");
     refresh();
     return true;
   } catch (error) {
-    tell(...refusal(error, "操作失败 failed", `${item.tracking_code}: `, action === "progress_public" ? PUBLIC_NOTE : {}));
+    done(item.id, action);
+    tellFailure("queue", item.id, ...refusal(error, "操作失败 failed", `${item.tracking_code}: `, action === "progress_public" ? PUBLIC_NOTE : {}));
     // Refused for what the case is now (moved on, resolved, signed for by a colleague): the queue is read again,
     // and a case no longer the department's leaves it, its form with it.
     if (error instanceof ApiError && [403, 409].includes(error.status)) refresh();
     return false;
-  } finally {
-    inFlight.delete(item.id);
   }
+}
+
+function done(id, action) {
+  inFlight.delete(id);
+  showSending(queueButton(id, action), null);
 }
 
 // Incidents: one row per incident the department holds cases of; the bulk actions act on all of them.
@@ -203,28 +394,46 @@ const SKIPPED = {
   already_resolved: ["已办结", "already resolved"], not_dispatched_to_department: ["已不在本部门", "no longer with us"],
   not_in_incident: ["已不属此事件", "no longer in this incident"], changed_concurrently: ["被同时修改", "changed meanwhile"],
 };
-let bulkRunning = false;
+let bulkBusy = null;  // { id, action } of the bulk action on its way: one at a time
 
-
-function renderIncidents(items) {
-  $("incidents-card").hidden = items.length === 0;
-  $("incidents").replaceChildren(...items.map((inc) => el("tr", { "data-incident": inc.id },
-    el("td", {}, el("strong", { text: inc.title || inc.id })),
-    el("td", {}, incidentStatus(inc.status)),
-    el("td", { class: "num", "data-count": "dispatched", text: String(inc.dispatched) }),
-    el("td", { class: "num", "data-count": "accepted", text: String(inc.accepted) }),
-    el("td", { class: "actions" },
-      el("button", { type: "button", "data-bulk": "accept", disabled: bulkRunning || inc.dispatched === 0,
-                     onclick: () => bulk(inc, "accept", {}) }, "全部签收 Accept all"),
-      el("button", { type: "button", "data-bulk": "resolve", disabled: bulkRunning || inc.accepted === 0,
-                     onclick: () => askResolveAll(inc) }, "全部办结 Resolve all…")),
-  )));
+function renderIncidents(items = lastIncidents) {
+  lastIncidents = items;
+  const held = new Map(items.map((inc) => [inc.id, inc]));
+  const ids = items.map((inc) => inc.id);
+  const rows = ordered("incidents", ids)
+    .flatMap((key) => [held.has(key) ? incidentRow(held.get(key)) : lineRow("incidents", key, ids), editorFor("incidents", key)])
+    .filter(Boolean);
+  $("incidents-card").hidden = rows.length === 0;
+  placeRows($("incidents"), rows);
   labelCells($("incidents").closest("table"));
 }
 
+function incidentRow(inc) {
+  const open = isOpenFor("incidents", inc.id, "resolve");
+  return keptRow("incidents", inc.id, JSON.stringify([inc, open]), () => {
+    const accept = el("button", { type: "button", "data-bulk": "accept", disabled: inc.dispatched === 0,
+      onclick: (event) => { if (idle(event.currentTarget)) bulk(inc, "accept", {}); } }, "全部签收 Accept all");
+    const resolve = el("button", { type: "button", "data-bulk": "resolve", disabled: inc.accepted === 0,
+      "aria-expanded": String(open), "aria-controls": "action",
+      onclick: (event) => { if (idle(event.currentTarget)) askResolveAll(inc); } }, "全部办结 Resolve all…");
+    if (bulkBusy) for (const button of [accept, resolve]) showBulkSending(button, bulkBusy.id === inc.id && bulkBusy.action);
+    return el("tr", { id: `incident-${inc.id}`, "data-incident": inc.id, "data-row": inc.id },
+      el("td", {}, el("strong", { text: inc.title || inc.id })),
+      el("td", {}, incidentStatus(inc.status)),
+      el("td", { class: "num", "data-count": "dispatched", text: String(inc.dispatched) }),
+      el("td", { class: "num", "data-count": "accepted", text: String(inc.accepted) }),
+      el("td", { class: "actions" }, accept, resolve, noteRegion(inc.id)));
+  });
+}
+
+// While a bulk action is out every bulk button does nothing, and the one pressed (`action`) says it is sending.
+function showBulkSending(button, action) {
+  showSending(button, button.dataset.bulk === action ? SENDING[`bulk-${action}`] : "");
+}
+
 function askResolveAll(incident) {
-  pending = { incident, action: "resolve" };
-  openForm(bi(`全部办结：${incident.title}（${incident.accepted} 件）`, `Resolve all ${incident.accepted} cases`),
+  openForm({ incident, action: "resolve", tbody: "incidents", id: incident.id },
+    bi(`全部办结：${incident.title}（${incident.accepted} 件）`, `Resolve all ${incident.accepted} cases`),
     bi("办理结果（必填，记入每一件工单）", "What was done (required; recorded on every case)"));
 }
 
@@ -236,21 +445,27 @@ function skippedText(skipped) {
   return parts.length ? `；跳过 skipped — ${parts.join("; ")}` : "";
 }
 
-async function bulk(incident, action, extra, tell = sayAtTop) {
-  if (bulkRunning) return false;
-  bulkRunning = true;
-  for (const button of document.querySelectorAll("[data-bulk]")) button.disabled = true;
+// Said at the incident's row, as a case's action is at its row; a failure where `tellFailure` says it.
+async function bulk(incident, action, extra, tellFailure = tellRow) {
+  if (bulkBusy) return false;
+  bulkBusy = { id: incident.id, action };
+  clearNote("incidents", incident.id);
+  for (const button of $("incidents").querySelectorAll("[data-bulk]")) {
+    showBulkSending(button, button.closest("tr").dataset.row === incident.id && action);
+  }
   try {
     const answer = await api(`/api/v1/incidents/${incident.id}/department-actions`, { method: "POST", body: { action, ...extra } });
     const [zh, en] = DONE[action];
-    tell(`${incident.title}: ${zh} ${answer.acted} 件 — ${answer.acted} ${en}${skippedText(answer.skipped)}${replayedNote(answer)}`, "ok");
+    tellRow("incidents", incident.id,
+      `${incident.title}: ${zh} ${answer.acted} 件 — ${answer.acted} ${en}${skippedText(answer.skipped)}${replayedNote(answer)}`, "ok");
     return true;
   } catch (error) {
     const done = error.problem && error.problem.acted ? `（已完成 ${error.problem.acted} 件 ${error.problem.acted} done; 重试处理其余 try again for the rest）` : "";
-    tell(stamped(`${incident.title}: 批量操作失败 bulk action failed — ${problemText(error)}${done}`), "error");
+    tellFailure("incidents", incident.id, stamped(`${incident.title}: 批量操作失败 bulk action failed — ${problemText(error)}${done}`), "error");
     return false;
   } finally {
-    bulkRunning = false;
+    bulkBusy = null;
+    for (const button of $("incidents").querySelectorAll("[data-bulk]")) showSending(button, null);
     refresh();
   }
 }
@@ -319,8 +534,8 @@ function reopenReason(item) {
   return el("div", { class: "notes reopen-reason" }, bi("重启原因", "Reopened because"), `: ${item.reopen_reason}`);
 }
 
-function render(queue) {
-  const fetchedAt = Date.now();
+function renderQueue(queue = lastQueue) {
+  lastQueue = queue;
   const items = queue.items, total = queue.total ?? items.length;
   // The API answers the most urgent 200 (in a surge a department holds thousands): say so, and point at the
   // incidents panel's accept-all / resolve-all for the rest.
@@ -328,18 +543,34 @@ function render(queue) {
     ? `显示最紧急的 ${items.length} 件，共 ${total} 件；大批工单请用上方事件的“全部签收” `
       + `Showing the ${items.length} most urgent of ${total}; for the rest use the incidents' Accept all above.`
     : `共 ${total} 件 ${total} in all`;
-  $("queue").replaceChildren(...(items.length ? items.map((item) => el("tr", { "data-id": item.id, "data-status": item.status },
+  const held = new Map(items.map((item) => [item.id, item]));
+  const ids = items.map((item) => item.id);
+  const rows = ordered("queue", ids)
+    .flatMap((key) => [held.has(key) ? caseRow(held.get(key)) : lineRow("queue", key, ids), editorFor("queue", key)])
+    .filter(Boolean);
+  if (!items.length) rows.push(keptRow("queue", "", "", () => el("tr", {}, el("td", { colspan: 8, class: "empty", text: "暂无工单 nothing in the queue" }))));
+  placeRows($("queue"), rows);
+  labelCells($("queue").closest("table"));
+  tick();
+}
+
+// A case's row, built again only when what it shows changed (its deadline's seconds change on every read).
+function caseRow(item) {
+  const { seconds_to_accept: toAccept, seconds_to_resolve: toResolve, ...shown } = item;
+  const open = pending && pending.tbody === "queue" && pending.id === item.id ? pending.action : "";
+  const now = JSON.stringify([shown, toAccept == null, toResolve == null, open]);
+  const tr = keptRow("queue", item.id, now, () => el("tr", { id: `case-${item.id}`, "data-id": item.id, "data-row": item.id, "data-status": item.status },
     el("td", { class: "code" }, el("strong", { text: item.tracking_code })),
     el("td", {}, el("span", { class: `level ${item.level || ""}`, text: item.level || "—" })),
     el("td", {}, names(reference.categories, item.category)),
     el("td", {}, names(reference.districts, item.district)),
     el("td", {}, el("span", { text: item.description || "" }), whoIsAffected(item), reopenReason(item), deniedReason(item)),
     el("td", { class: "status" }, statusLabel(item.status), tags(item)),
-    countdown(item, fetchedAt),
+    countdown(item),
     actionButtons(item),
-  )) : [el("tr", {}, el("td", { colspan: 8, class: "empty", text: "暂无工单 nothing in the queue" }))]));
-  labelCells($("queue").closest("table"));
-  tick();
+  ));
+  setDeadline(tr, item);
+  return tr;
 }
 
 // When the queue on screen was read (the answer's as_of), and when this page got it: a queue not refreshed for a
@@ -392,7 +623,7 @@ const refresh = refetcher(async () => {
   if (queue.status === "fulfilled") {
     asOf = queue.value.as_of || new Date().toISOString();
     gotAt = Date.now();
-    render(queue.value);
+    renderQueue(queue.value);
     renderLateness(queue.value);
     await closeFormIfGone(queue.value);
   } else {

@@ -1,9 +1,9 @@
 // Press officers draft notices in Chinese and English, watch their approval state and publish approved
 // text; command staff (same page) approve.
 import {
-  INCIDENT_STATUS, NOTICE_STATES, api, bi, el, fmtTime, incidentStatus, labelCells, liveEvents, loadFailed,
-  loaded, loginFlow, mayHaveBeenStored, once, problemText, refetcher, replayedNote, say, sayRefused as sayRefusedIn,
-  setCityZone, showConnection, stamped, whenChanged,
+  INCIDENT_STATUS, NOTICE_STATES, api, bi, el, fmtTime, incidentStatus, keepingFocus, labelCells, liveEvents,
+  loadFailed, loaded, loginFlow, mayHaveBeenStored, once, problemText, refetcher, replayedNote, say,
+  sayRefused as sayRefusedIn, setCityZone, showConnection, stamped, whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -197,7 +197,12 @@ function times(n) {
     n.cancelled_at ? line("撤销", "withdrawn", n.cancelled_at) : null);
 }
 
+// The list drawn anew; the keyboard's focus put back on the same button of the same notice (common.js).
 function render(all) {
+  keepingFocus(() => draw(all));
+}
+
+function draw(all) {
   latest = all;
   const superseded = all.filter((n) => n.state === "superseded").length;
   const items = showSuperseded ? all : all.filter((n) => n.state !== "superseded");
@@ -269,7 +274,7 @@ function relistWhenBack(error) {
     }
     relisting = null;
     await refresh();
-    say($("message"), stamped("服务已恢复，草稿列表已刷新：若下方没有此草稿，请不作修改再按一次“保存草稿”。 The service is "
+    say($("draft-message"), stamped("服务已恢复，草稿列表已刷新：若下方没有此草稿，请不作修改再按一次“保存草稿”。 The service is "
       + "back and the drafts list is fetched again: if the draft is not in it below, press Save draft again unchanged."),
     "warn");
   };
@@ -277,6 +282,8 @@ function relistWhenBack(error) {
   relisting = setTimeout(retry, every);
 }
 
+// What came of a save is said beside Save draft (#draft-message), where the officer is: at the top of the page it
+// was off-screen on a laptop at 200 %, and the form only emptied.
 $("draft").addEventListener("submit", async (event) => {
   event.preventDefault();
   const body = { incident_id: $("incident").value || null, status: $("status").value };
@@ -285,11 +292,11 @@ $("draft").addEventListener("submit", async (event) => {
     const answer = await api("/api/v1/notices", { method: "POST", body });
     clearTimeout(relisting);  // saved again after an uncertain save: nothing left to look for
     relisting = null;
-    say($("message"), `草稿已保存，待指挥批准 Draft saved; command staff must approve it${replayedNote(answer)}`, "ok");
+    say($("draft-message"), `草稿已保存，待指挥批准 Draft saved; command staff must approve it${replayedNote(answer)}`, "ok");
     $("draft").reset();
     refresh();
   } catch (error) {
-    sayRefused($("message"), error, "保存失败 Not saved", "", "", SAVE_AGAIN);
+    sayRefused($("draft-message"), error, "保存失败 Not saved", "", "", SAVE_AGAIN);
     if (mayHaveBeenStored(error)) relistWhenBack(error);
   }
 });

@@ -32,7 +32,8 @@ async function lookUp(code) {
     $("incident-updates").hidden = !s.notices.length;
     $("incident-notices").replaceChildren(...s.notices.map((n) => noticeArticle(n, "incident-notice")));
     $("result").hidden = false;
-    say($("message"), "");
+    // Said in the status region too: a screen reader hears what was found, not only the page going quiet.
+    say($("message"), `${s.tracking_code}: ${statusLabel(s.status).textContent}`, "ok");
   } catch (error) {
     $("result").hidden = true;
     say($("message"), lookupFailed(error), "error");
