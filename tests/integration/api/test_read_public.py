@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 
@@ -18,6 +19,7 @@ from events.reference import load_reference
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from tests.integration.pages.harness import Harness, assert_no_personal_data, flood_report, read_api
+from tests.support.notices import approval_of
 
 
 @pytest.fixture
@@ -142,6 +144,47 @@ async def test_working_notices_are_for_press_and_command(api: Harness) -> None:
         assert shown["text_sha256"] == waiting.text_digest()
     assert (await api.get("/api/v1/staff/notices")).status == 401
     assert (await api.get("/api/v1/staff/notices", "department:water")).status == 403
+
+
+NOTICE = {"title_en": "Harbour Road flooding", "title_zh": "海港路水浸", "status": "identified",
+          "body_en": "Crews are pumping water; avoid the area.", "body_zh": "正在抽水，请绕行。"}  # fmt: skip
+
+
+async def _notice_step(api: Harness, path: str, role: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = await api.client.post(path, json=body, headers=await api.headers(role))
+    assert response.status in (200, 201), (path, response.status, await response.text())
+    return dict(await response.json())
+
+
+async def test_a_revised_text_shows_nobody_approved_it_and_waits_in_its_own_state(api: Harness) -> None:
+    """Press revised a text command had approved: nobody has approved the new words, and the press page must
+    say so. It showed the earlier approver beside them; and a notice never published read "updated" (a
+    change to what the public reads) instead of "draft"."""
+    fresh = await _notice_step(api, "/api/v1/notices", "press", NOTICE)
+    live = await _notice_step(api, "/api/v1/notices", "press", NOTICE)
+    revised = {**NOTICE, "body_en": "Crews are pumping water; the road reopens at 18:00."}
+    for notice, published in ((fresh, False), (live, True)):
+        base = f"/api/v1/notices/{notice['id']}"
+        if published:
+            await _notice_step(api, f"{base}/approve", "command", approval_of(NOTICE))
+            await _notice_step(api, f"{base}/publish", "press", {})
+            await _notice_step(api, f"{base}/update", "press", {**NOTICE, "status": "monitoring"})
+            await _notice_step(
+                api, f"{base}/approve", "command", approval_of({**NOTICE, "status": "monitoring"})
+            )
+        else:
+            await _notice_step(api, f"{base}/approve", "command", approval_of(NOTICE))
+        await api.project()
+        [approved] = [n for n in (await api.get_json("/api/v1/staff/notices", "press"))["items"]
+                      if n["id"] == notice["id"]]  # fmt: skip
+        assert (approved["state"], approved["approved_by"]) == ("approved", "test command")
+        await _notice_step(api, f"{base}/revise", "press", revised)
+    await api.project()
+    shown = {n["id"]: n for n in (await api.get_json("/api/v1/staff/notices", "press"))["items"]}
+    assert (shown[fresh["id"]]["state"], shown[fresh["id"]]["approved_by"]) == ("draft", None)
+    assert (shown[live["id"]]["state"], shown[live["id"]]["approved_by"]) == ("updated", None)
+    assert shown[live["id"]]["public_status"] == "identified"  # the public still reads the published text
+    assert shown[fresh["id"]]["body_en"] == revised["body_en"]
 
 
 async def test_reference_data_is_public_and_has_district_boxes(api: Harness) -> None:

@@ -84,3 +84,28 @@ async def test_satisfied_is_recorded_and_counted(console: Console) -> None:
     report = await console.ok("GET", "/api/v1/operator/report", role="command")
     [water] = [d for d in report["by_department"] if d["department"] == "water"]
     assert (water["satisfied"], water["satisfaction_rate"]) == (1, 1.0)
+
+
+async def test_a_follow_up_that_reached_nobody_keeps_the_case_resolved_and_queued(console: Console) -> None:
+    """A follow-up recorded as not contacted before any call was tried: the case is still to be called back (it cannot be
+    closed yet), so it stays in the operator's queue and reads resolved. A projection that read the record as
+    a follow-up done showed it as followed up and took it off the queue: nobody would ever ring the caller."""
+    case = await _resolved(console, "water", "P2", "No water in the building since yesterday")
+    state = await console.ok("POST", f"/api/v1/complaints/{case}/follow-ups", json={"contacted": False})
+    assert state["status"] == "resolved"
+    await console.project()
+    assert case in [item["id"] for item in (await console.ok("GET", QUEUE))["items"]]
+    detail = await console.ok("GET", f"/api/v1/complaints/{case}")
+    assert detail["status"] == "resolved"
+    refused = await console.call("POST", f"/api/v1/complaints/{case}/close")
+    assert refused.status == 409  # the call is still owed, as the queue says
+    # Not reached on every attempt the guide allows: off the queue, and still resolved (not followed up) until
+    # it is closed.
+    tried = await _resolved(console, "water", "P2", "No water on the third floor since this morning")
+    for _ in range(3):
+        await console.ok(
+            "POST", f"/api/v1/complaints/{tried}/follow-up-calls", json={"outcome": "not_reached"}
+        )
+    await console.project()
+    assert tried not in [item["id"] for item in (await console.ok("GET", QUEUE))["items"]]
+    assert (await console.ok("GET", f"/api/v1/complaints/{tried}"))["status"] == "resolved"

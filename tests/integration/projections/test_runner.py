@@ -113,6 +113,24 @@ async def test_projection_refuses_to_start_when_the_stream_lost_what_it_applied(
         await make_runner()
 
 
+async def test_projection_refuses_to_start_when_the_stream_lost_only_its_last_event(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    """NATS restored without the last acknowledged event: the board holds a row the stream no longer has, and
+    the next event stored would take its position and be skipped. One event lost is a gap like any other."""
+    await write_day(store)
+    last = await store.last_sequence()
+    await pg.execute(
+        "INSERT INTO levee_read.projection_tracking (name, position) VALUES ('read_models', $1)", last + 1
+    )
+    with pytest.raises(StreamGap, match="lost"):
+        await make_runner()
+    await pg.execute(
+        "UPDATE levee_read.projection_tracking SET position = $1 WHERE name = 'read_models'", last
+    )
+    assert (await make_runner()).position == last  # all it applied is still there: it starts
+
+
 async def test_each_commit_notifies_the_board_with_position_and_what_changed(
     store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
 ) -> None:

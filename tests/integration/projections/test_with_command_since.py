@@ -10,7 +10,7 @@ from uuid import uuid4
 
 import asyncpg
 
-from events.complaint import Complaint
+from events.complaint import Complaint, new_tracking_code
 from events.mapper import make_mapper
 from events.reference import COMMAND_QUEUE, load_reference
 from events.store import JetStreamEventStore
@@ -189,3 +189,32 @@ async def test_a_persons_words_an_erasure_before_the_upgrade_kept_are_erased_by_
     )
     assert await pg.fetchval(why, reopened.id) == step
     assert await pg.fetchval(why, system.id) == "major complaint: P1 complaint"
+
+
+async def test_an_erasure_leaves_no_tracking_code_of_the_callers_new_reports_in_why_triage_sent_it(
+    store: JetStreamEventStore, pg: asyncpg.Connection, make_runner: MakeRunner
+) -> None:
+    """Triage reopens a resolved case when the same caller reports the same problem again, naming the new
+    report, and the second time sends it to command: "reopened 2 times: new report of the same problem:
+    LV-...". Triage wrote it, but the code is the caller's other report: after the erasure the board's "why
+    with command" still led to it. The step stays, the caller's report goes."""
+    case = _assessed()
+    case.dispatch("drainage", by="dispatch-rules", reason="route")
+    case.accept("drainage")
+    codes = [new_tracking_code(), new_tracking_code()]
+    for code in codes:
+        case.resolve("drainage", "Pumped out")
+        case.reopen_and_escalate_repeats(f"new report of the same problem: {code}", by="triage")
+    repository = AggregateStore(store, make_mapper())
+    await repository.save(case)
+    runner = await make_runner()
+    await runner.catch_up()
+    [row] = await queries.escalated_to_command(pg)
+    assert row["why"] == f"reopened 2 times: new report of the same problem: {codes[1]}"  # until the erasure
+    case.redact("Erasure request 2026-004")
+    await repository.save(case)
+    await runner.catch_up()
+    [row] = await queries.escalated_to_command(pg)
+    assert (row["id"], row["why"]) == (case.id, "reopened 2 times")
+    whole = await pg.fetchval("SELECT t::text FROM levee_read.complaints t WHERE id = $1", case.id)
+    assert not any(code in whole for code in codes)

@@ -140,6 +140,13 @@ CASES = [
         id="accepted late after the watcher recorded the miss",
     ),
     pytest.param([*SIGNED, ("closed", 400)], (None, None), id="closed: nothing open"),
+    # Sent by hand before triage, signed for, then assessed: the board showed an accept-by (soon overdue) on a
+    # case its department had signed for, and no resolve-by (the sign-for was lost from the row's state).
+    pytest.param(
+        [("dispatched", 5, "water"), ("accepted", 20, "water"), ("assessed", 30, "P2")],
+        (None, 20 + D),
+        id="dispatched by hand, signed for, then assessed: resolve from the accept",
+    ),
 ]
 
 
