@@ -52,6 +52,9 @@ class Settings:
     # timeout (nginx 60 s, AWS 60 s; Google's needs more than 600), or it may reuse a connection we closed.
     http_idle_seconds: float = 75.0
     http_body_seconds: float = 30.0  # to send a request's body once its headers are in (64 KiB at most)
+    # Seconds the API goes on serving after it is told to stop, unready meanwhile, so a load balancer takes it out
+    # before it closes (Kubernetes removes a stopping pod's endpoints while it may still be sent requests).
+    http_drain_seconds: float = 0.0
     data_dir: Path = Path(".levee")
     log_format: LogFormat = "json"
     log_level: str = "info"
@@ -98,6 +101,8 @@ class Settings:
         ):
             if not 0 < seconds <= 3600:
                 raise SettingsError(f"{name}={seconds:g}: seconds above 0, at most 3600")
+        if not 0 <= self.http_drain_seconds <= 120:
+            raise SettingsError(f"LEVEE_HTTP_DRAIN_SECONDS={self.http_drain_seconds:g}: 0 to 120 seconds")
         if self.log_format not in LOG_FORMATS:
             raise SettingsError(f"LEVEE_LOG_FORMAT={self.log_format!r}: one of {', '.join(LOG_FORMATS)}")
         if self.log_level not in LOG_LEVELS:
@@ -143,6 +148,7 @@ class Settings:
         replicas = get("LEVEE_STREAM_REPLICAS")
         metrics_port = get("LEVEE_METRICS_PORT")
         idle, body = get("LEVEE_HTTP_IDLE_SECONDS"), get("LEVEE_HTTP_BODY_SECONDS")
+        drain = get("LEVEE_HTTP_DRAIN_SECONDS")
         secret = get("LEVEE_CONTACT_SECRET")
         log_format = get("LEVEE_LOG_FORMAT") or ("console" if is_tty else "json")
         reference, rules, routing = get("LEVEE_REFERENCE"), get("LEVEE_TRIAGE_RULES"), get("LEVEE_ROUTING")
@@ -161,6 +167,9 @@ class Settings:
             http_body_seconds=_parse_seconds("LEVEE_HTTP_BODY_SECONDS", body)
             if body
             else defaults.http_body_seconds,
+            http_drain_seconds=_parse_seconds("LEVEE_HTTP_DRAIN_SECONDS", drain)
+            if drain
+            else defaults.http_drain_seconds,
             data_dir=Path(get("LEVEE_DATA_DIR") or defaults.data_dir),
             log_format=log_format.lower(),  # type: ignore[arg-type]  # checked in __post_init__
             log_level=(get("LEVEE_LOG_LEVEL") or defaults.log_level).lower(),
@@ -184,6 +193,7 @@ class Settings:
             "LEVEE_HTTP_PORT": str(self.http_port),
             "LEVEE_HTTP_IDLE_SECONDS": f"{self.http_idle_seconds:g}",
             "LEVEE_HTTP_BODY_SECONDS": f"{self.http_body_seconds:g}",
+            "LEVEE_HTTP_DRAIN_SECONDS": f"{self.http_drain_seconds:g}",
             "LEVEE_DATA_DIR": str(self.data_dir),
             "LEVEE_LOG_FORMAT": self.log_format,
             "LEVEE_LOG_LEVEL": self.log_level,

@@ -83,7 +83,7 @@ ROUTES: tuple[Callable[[web.Application], None], ...] = (
 )
 MAX_BODY = 64 * 1024  # bytes; a larger body gets a 413 problem
 # Polled by probes and scrapers: logged at debug when they succeed.
-QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/livez", "/metrics"})
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # label values
 
 
@@ -96,6 +96,7 @@ def build_app(settings: Settings) -> web.Application:
     ]  # fmt: skip
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings
+    app[keys.SERVING] = keys.Serving()
     configure_reference(settings.reference_file)  # the process's reference data: LEVEE_REFERENCE or packaged
     configure_rules(settings.triage_rules, settings.reference_file)  # life first reads danger as triage does
     # Read now: a rules file that does not parse stops the API at its start, as it stops triage, not at the first
@@ -127,6 +128,12 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         await web.TCPSite(runner, settings.http_host, settings.http_port).start()
         log.info("api_listening", url=settings.base_url)
         await stop.wait()
+        if settings.http_drain_seconds:
+            # Unready, still serving: a load balancer stops sending before the listener closes (a request it sent
+            # meanwhile got a connection refused, and a citizen the proxy's 502 instead of an answer).
+            runner.app[keys.SERVING].draining = True
+            log.info("api_draining", seconds=settings.http_drain_seconds)
+            await asyncio.sleep(settings.http_drain_seconds)
     finally:
         await runner.cleanup()
         log.info("api_stopped")

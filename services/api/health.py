@@ -32,11 +32,32 @@ STREAM_GAP = TYPE_BASE + "stream_gap"
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/livez", livez)
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """200 whenever this process answers: dependencies are /healthz's business (see the module doc)."""
+    """200 once this process has reached NATS and its stream, and from then on while it answers, outages
+    included (see the module doc); 503 before (a replica deployed with a wrong NATS_URL or password never takes
+    traffic, nor lets a rolling update replace the working ones) and while it drains to stop."""
+    if request.app[keys.SERVING].draining:
+        return _unready("draining", "This process is stopping; it finishes what it was sent.")
+    link = request.app[keys.NATS_LINK]
+    if not link.stream_ready:
+        return _unready("not_started", f"NATS {link.shown_url}: {link.problem}")
     return web.json_response({"status": "ready"}, headers={"Cache-Control": "no-store"})
+
+
+def _unready(status: str, detail: str) -> web.Response:
+    return web.json_response(
+        {"status": status, "detail": detail},
+        status=503,
+        headers={"Cache-Control": "no-store", "Retry-After": "5"},
+    )
+
+
+async def livez(request: web.Request) -> web.Response:
+    """200 while this process answers HTTP: the liveness probe (never restarted for a dependency's outage)."""
+    return web.json_response({"status": "alive"}, headers={"Cache-Control": "no-store"})
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -146,9 +167,21 @@ def problem_response(
 OPENAPI_PATHS: dict[str, Any] = {
     "/readyz": {"get": {
         "operationId": "readyz", "tags": ["operations"], "security": [{}],
-        "summary": "Readiness: 200 while this process serves HTTP (its dependencies are /healthz's report; "
-                   "a 503 from intake is still an answer)",
-        "responses": {"200": {"description": "Serving", "content": {"application/json": {"schema": {
-            "type": "object", "required": ["status"], "properties": {"status": {"const": "ready"}}}}}}},
+        "summary": "Readiness: 200 once this process reached NATS and its stream, then while it serves HTTP "
+                   "(outages included: a 503 from intake is still an answer); 503 before, and while it drains",
+        "responses": {
+            "200": {"description": "Serving", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["status"], "properties": {"status": {"const": "ready"}}}}}},
+            "503": {"description": "Not started (NATS never reached) or stopping", "headers": {
+                "Retry-After": {"schema": {"type": "string"}}}, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["status", "detail"], "properties": {
+                    "status": {"enum": ["not_started", "draining"]}, "detail": {"type": "string"}}}}}},
+        },
+    }},
+    "/livez": {"get": {
+        "operationId": "livez", "tags": ["operations"], "security": [{}],
+        "summary": "Liveness: 200 while this process serves HTTP (never restarted for a dependency's outage)",
+        "responses": {"200": {"description": "Alive", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["status"], "properties": {"status": {"const": "alive"}}}}}}},
     }},
 }  # fmt: skip

@@ -119,7 +119,15 @@ class NatsLink:
         return JetStreamEventStore(self.client, self.spec, timeout=timeout, health=self.write_health)
 
 
+@dataclass
+class Serving:
+    """Whether this process is stopping: /readyz says so while it drains (app.run)."""
+
+    draining: bool = False
+
+
 SETTINGS = web.AppKey("settings", Settings)
+SERVING = web.AppKey("serving", Serving)
 # What a handler adds to its request's one log line (app.request_context writes it): ids, never personal data.
 LOG_FIELDS = web.RequestKey("log_fields", dict)
 NATS_LINK = web.AppKey("nats_link", NatsLink)

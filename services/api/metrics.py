@@ -12,6 +12,7 @@ the rest is served as usual.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from typing import Any
 
@@ -25,6 +26,7 @@ from services.runtime.metrics import metrics_response
 log = structlog.get_logger(__name__)
 
 STREAM_TIMEOUT = 1.0
+NATS_CONNECTED = "levee_api_nats_connected"  # made at the API's first scrape
 WARN_EVERY = 60.0  # seconds between warnings that the stream's size could not be read
 STREAM_GAUGES = {
     "bytes": ("levee_stream_bytes", "Bytes the event stream holds (stream info, at the last good read)"),
@@ -67,8 +69,21 @@ def add_routes(app: web.Application) -> None:
 
 
 async def serve_metrics(request: web.Request) -> web.Response:
-    await read_stream_size(request.app[keys.NATS_LINK])
+    link = request.app[keys.NATS_LINK]
+    connected = link.client is not None and link.client.is_connected and link.stream_ready
+    _nats_connected().set(1.0 if connected else 0.0)
+    await read_stream_size(link)
     return await metrics_response(request)
+
+
+@functools.cache
+def _nats_connected() -> Gauge:
+    """Per API process, made at its first scrape (the workers import this module too). One replica cut off from
+    NATS while the others reach it answers 503 to every write sent its way, and stays in the load balancer
+    (ready since it connected once: health.readyz): alert LeveeApiCutOffFromNats names the pod."""
+    return Gauge(
+        "levee_api_nats_connected", "1 while this API process is connected to NATS and its stream, else 0"
+    )
 
 
 async def read_stream_size(link: keys.NatsLink) -> None:

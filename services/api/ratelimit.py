@@ -108,7 +108,7 @@ class RateLimiter:
             wait = math.ceil((1.0 - tokens) / bucket.rate)
             raise Problem(
                 429, "Too many requests",
-                f"This client sent more than {bucket.burst:g} {what} at once or {bucket.rate:g} a second "
+                f"This client sent this server more than {bucket.burst:g} {what} at once or {bucket.rate:g} a second "
                 f"over time; try again in {wait} s.",
                 code="rate_limited", headers={"Retry-After": str(wait)},
             )  # fmt: skip

@@ -55,6 +55,7 @@ K8S_API_VERSIONS = {
     "Secret": "v1",
     "Service": "v1",
     "Deployment": "apps/v1",
+    "PodDisruptionBudget": "policy/v1",
 }
 _INTERPOLATION = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 # user -> its nats-server permissions, as deploy/nats/auth.conf has them
@@ -316,6 +317,7 @@ def kubernetes_problems(directory: Path) -> list[str]:
     problems += service_environment_problems(served, by_kind)
     if "api" in served:
         problems += api_problems(served["api"], by_kind.get("Service", {}))
+        problems += api_stopping_problems(served["api"], by_kind)
     listed = set(yaml.safe_load((directory / "kustomization.yaml").read_text()).get("resources", []))
     present = {file for file, _ in docs}
     problems += [f"kustomization.yaml does not list {f}" for f in sorted(present - listed)]
@@ -443,6 +445,28 @@ def api_problems(deployment: dict[str, Any], services: dict[str, dict[str, Any]]
                 problems.append(
                     f"Service {service['metadata']['name']}: targetPort {port.get('targetPort')} is no API port"
                 )
+    return problems
+
+
+def api_stopping_problems(deployment: dict[str, Any], by_kind: dict[str, Any]) -> list[str]:
+    """Replicas stopped one at a time, each unready before it closes: a rolling update or a node drain reaches
+    citizens as answers, never as a proxy's 502 (found by a review of two replicas)."""
+    problems = []
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    if container.get("livenessProbe", {}).get("httpGet", {}).get("path") != "/livez":
+        problems.append("api: the liveness probe does not ask /livez (/readyz is 503 before NATS is reached)")
+    env, _ = container_environment(container, by_kind)
+    drain = float(env.get("LEVEE_HTTP_DRAIN_SECONDS", "0") or 0)
+    if not 0 < drain < pod.get("terminationGracePeriodSeconds", 30) - 15:
+        problems.append(
+            f"api: LEVEE_HTTP_DRAIN_SECONDS {drain:g} is not above 0 and 15 s inside the grace period"
+        )
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    budgets = [b for b in by_kind.get("PodDisruptionBudget", {}).values()
+               if all(labels.get(k) == v for k, v in b["spec"].get("selector", {}).get("matchLabels", {}).items())]  # fmt: skip
+    if not any(b["spec"].get("minAvailable", 0) >= 1 for b in budgets):
+        problems.append("api: no PodDisruptionBudget keeps one replica available")
     return problems
 
 
@@ -683,6 +707,15 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], 
     "an API ready only while NATS and PostgreSQL are": (
         _edit("kubernetes/api.yaml", "httpGet: {path: /readyz, port: http}", "httpGet: {path: /healthz, port: http}"),
         lambda d: kubernetes_problems(d / "kubernetes"), "api: the readinessProbe asks /healthz"),
+    "an API closing without draining": (
+        _edit("kubernetes/api.yaml", '- {name: LEVEE_HTTP_DRAIN_SECONDS, value: "10"}', '- {name: LEVEE_HTTP_DRAIN_SECONDS, value: "0"}'),
+        lambda d: kubernetes_problems(d / "kubernetes"), "api: LEVEE_HTTP_DRAIN_SECONDS 0 is not above 0"),
+    "an API restarted while NATS is unreached": (
+        _edit("kubernetes/api.yaml", "httpGet: {path: /livez, port: http}", "httpGet: {path: /readyz, port: http}"),
+        lambda d: kubernetes_problems(d / "kubernetes"), "api: the liveness probe does not ask /livez"),
+    "an API whose replicas a node drain may take together": (
+        _edit("kubernetes/api.yaml", "  minAvailable: 1", "  minAvailable: 0"),
+        lambda d: kubernetes_problems(d / "kubernetes"), "api: no PodDisruptionBudget keeps one replica available"),
     "a Deployment on the wrong apiVersion": (
         _edit("kubernetes/projector.yaml", "apiVersion: apps/v1", "apiVersion: extensions/v1beta1"),
         lambda d: kubernetes_problems(d / "kubernetes"), "Deployment with apiVersion extensions/v1beta1"),

@@ -29,9 +29,10 @@ REGISTERED = (
 )  # imported: registered
 
 
-# Made at the API's first good read of the stream (services/api/metrics.py), unlabelled.
+# Made at the API's first good read of the stream or first scrape (services/api/metrics.py), unlabelled.
 LAZY = {name for name, _ in services.api.metrics.STREAM_GAUGES.values()} | {
-    "levee_stream_read_timestamp_seconds"
+    "levee_stream_read_timestamp_seconds",
+    services.api.metrics.NATS_CONNECTED,  # at its first scrape
 }
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable
 
+import aiohttp
 import asyncpg
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -14,9 +16,12 @@ from events.store import JetStreamEventStore
 from events.store.connection import connect_nats
 from events.store.keys import PersonalKeyStore
 from events.store.stream import StreamSpec
+from services.api import app
 from services.embedded.nats_server import NatsServer
+from services.embedded.ports import free_port
+from services.settings import Settings
 from tests.integration.api.conftest import MakeClient
-from tests.support.waiting import wait_until
+from tests.support.waiting import wait_until, wait_until_async
 
 URL = "/api/v1/complaints"
 WORKERS = 8
@@ -105,3 +110,46 @@ async def test_with_nats_down_the_pod_stays_ready_and_intake_answers_503_with_re
     assert said["code"] == "dependency_unavailable"  # as every dependency's 503 says it, for the pages
     ready = await client.get("/readyz")
     assert (ready.status, await ready.json()) == (200, {"status": "ready"})
+    # One replica cut off while others may not be: a per-process gauge says so (alert LeveeApiCutOffFromNats).
+    assert "levee_api_nats_connected 0.0" in await (await client.get("/metrics")).text()
+
+
+async def test_a_replica_that_never_reached_nats_is_alive_but_not_ready(make_client: MakeClient) -> None:
+    """A replica deployed with a wrong NATS_URL or password was ready at once: it took a share of every
+    write (all 503s) for good, and a rolling update replaced the working replicas with it (found by a review of
+    two replicas)."""
+    client = await make_client(nats_url=f"nats://127.0.0.1:{free_port()}", wait_ready=False)
+    ready = await client.get("/readyz")
+    said = await ready.json()
+    assert (ready.status, said["status"], ready.headers["Retry-After"]) == (503, "not_started", "5")
+    assert "NATS" in said["detail"]
+    assert (await client.get("/livez")).status == 200  # alive: not restarted for it
+    assert "levee_api_nats_connected 0.0" in await (await client.get("/metrics")).text()
+
+
+async def test_a_stopping_replica_is_unready_while_it_still_answers(api_settings: Settings) -> None:
+    """Told to stop, the API closed its listener at once: requests a load balancer still sent it (Kubernetes
+    takes a stopping pod out of its Service a moment later) were refused, and citizens got a proxy's 502."""
+    settings = api_settings.replace(http_port=free_port(), http_drain_seconds=2.0)
+    stop = asyncio.Event()
+    serving = asyncio.create_task(app.run(settings, stop))
+    async with aiohttp.ClientSession(base_url=settings.base_url) as session:
+
+        async def ready_status() -> int | None:
+            try:
+                async with session.get("/readyz") as response:
+                    return response.status
+            except aiohttp.ClientConnectionError:
+                return None
+
+        await wait_until_async(lambda: _is(ready_status(), 200), "the API ready")
+        stop.set()
+        await wait_until_async(lambda: _is(ready_status(), 503), "the API unready while draining")
+        async with session.post(URL, json={"channel": "web", "description": "Flooded underpass"}) as response:
+            assert response.status == 201  # still answered meanwhile
+    async with asyncio.timeout(10):
+        await serving
+
+
+async def _is(status: Awaitable[int | None], wanted: int) -> bool:
+    return await status == wanted

@@ -93,6 +93,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
 PUBLIC_ROUTES: set[tuple[str, str]] = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    ("GET", "/livez"),
     ("GET", "/api/openapi.json"),
     ("GET", "/metrics"),
     ("POST", "/api/v1/complaints"),
