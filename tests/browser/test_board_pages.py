@@ -320,7 +320,9 @@ async def test_press_publishes_an_approved_notice_that_the_public_then_reads(
     await approved.get_by_role("button", name="发布 Publish").click()
     published = desk.locator(f"#notices tr[data-id='{notice_id}'][data-state=published]")
     await published.wait_for(timeout=LIVE_BOUND_MS)
-    await expect(desk.locator("#message")).to_have_text("河畔区内涝 Flooding in Riverside: 已发布 published")
+    await expect(published.get_by_role("status")).to_have_text(  # said at the row (test_press_rows.py)
+        "河畔区内涝 Flooding in Riverside: 已发布 published"
+    )
     await expect(published.locator("td.times")).to_contain_text("发布 published")
     await desk.screenshot(path=shots / "02-press-published.png", full_page=True)
     await desk.set_viewport_size({"width": 390, "height": 844})  # a phone: Withdraw is on the screen

@@ -92,7 +92,7 @@ async def test_command_approves_on_the_press_page_the_text_it_shows(
     await expect(row.locator("details")).to_contain_text("本事件共受理群众诉求120件。")
     await row.get_by_role("button", name="批准 Approve").click()
     await expect(row).to_have_attribute("data-state", "approved", timeout=5_000)
-    await expect(page.locator("#message")).to_have_text(  # in words, not "approve ✓"
+    await expect(row.get_by_role("status")).to_have_text(  # in words, not "approve ✓"; at the row, not the page's top
         "处置进展通报：内涝（西湾区） Progress update: Flooding (Westbay): 已批准 approved"
     )
 

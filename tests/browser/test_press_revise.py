@@ -97,7 +97,7 @@ async def test_press_updates_a_published_notice_and_the_public_sees_it_once_appr
     await expect(row.locator(".public-now")).to_contain_text(
         f'The public still sees version 1, "{PUBLISHED["title_en"]}", until command staff approve this update'
     )
-    await expect(page.locator("#message")).to_contain_text("更新已保存，待指挥批准后发布")
+    await expect(row.get_by_role("status")).to_contain_text("更新已保存，待指挥批准后发布")  # at the row
     await page.screenshot(path=shots / "02-update-awaits-approval.png", full_page=True)
     stored = await repository.get(notice.id, Notice)
     assert (stored.state, stored.body_en, stored.status) == ("updated", UPDATED["body_en"], "resolved")
@@ -180,7 +180,7 @@ async def test_press_revises_an_approved_notice_refused_for_personal_data_told_i
     await row.get_by_role("button", name="发布 Publish").click()
 
     # The refusal names each kind in words, where (field and language) and the excerpt masked: no codes, offsets.
-    message = page.locator("#message")
+    message = row.get_by_role("status")  # said at the row acted on
     await expect(message).to_contain_text("发布失败 not published — 含有不得公开的个人信息", timeout=BOUND_MS)
     for words in ("英文正文 English text: 本事件投诉人的姓名、地址或联系方式 a name, address or contact of a complainant",
                   "固定电话号码 a landline number", "电子邮箱地址 an email address",

@@ -1,6 +1,6 @@
 // The command board: fetches /api/v1/board and refetches it whenever the server says the read models moved.
 import {
-  api, bi, el, fmtDuration, fmtNumber, fmtTime, howLong, incidentStatus, intakeWatch, keepingFocus, labelCells, liveEvents,
+  api, bi, bilingual, el, fmtDuration, fmtNumber, fmtTime, howLong, incidentStatus, intakeWatch, keepingFocus, labelCells, liveEvents,
   loginFlow, names, once, mayHaveBeenStored, problemText, refetcher, replayedNote, say, setCityZone, setDepartments,
   showConnection, statusLabel, writeFailed, zoneName,
 } from "/static/common.js";
@@ -22,7 +22,7 @@ function stat(id, zh, en, n, cls = "") {
 // under its column's name (levee.css, common.js labelCells).
 function rows(tbody, items, render, emptyText) {
   tbody.replaceChildren(...(items.length ? items.map(render).flatMap((tr) => withNote(tbody, tr))
-    : [el("tr", {}, el("td", { colspan: 9, class: "empty", text: emptyText }))]));
+    : [el("tr", {}, el("td", { colspan: 9, class: "empty" }, bilingual(emptyText)))]));
   const table = tbody.closest("table");
   if (table.classList.contains("stacked")) labelCells(table);
 }
@@ -36,7 +36,7 @@ const notes = new Map(); // "<tbody id>:<row id>" -> { text, kind, at }
 
 function noteRow(tbody, id, text, kind) {
   notes.set(`${tbody.id}:${id}`, { text, kind, at: Date.now() });
-  $("row-said").textContent = text;
+  $("row-said").replaceChildren(bilingual(text));
   if (lastBoard) render(lastBoard);
 }
 
@@ -49,7 +49,7 @@ function withNote(tbody, tr) {
   }
   const columns = tbody.closest("table").tHead.rows[0].cells.length;
   return [tr, el("tr", { class: "note", "data-note-for": key },
-    el("td", { colspan: columns }, el("div", { class: `message ${note.kind}`, text: note.text })))];
+    el("td", { colspan: columns }, el("div", { class: `message ${note.kind}` }, bilingual(note.text))))];
 }
 
 // Long lists show their first TOP entries, and a button shows all of them. Which lists are open is kept
@@ -68,7 +68,7 @@ function topOf(id, items, total = items.length) {
   const counted = shown.length < items.length ? `显示前 ${shown.length} 项，共 ${items.length} 项 showing ${shown.length} of ${items.length}`
     : `显示全部 ${items.length} 项 showing all ${items.length}`;
   const cut = total > items.length ? ` · 看板只列出 ${total} 项中的前 ${items.length} 项 the board lists the first ${items.length} of ${total}` : "";
-  more.querySelector(".notes").textContent = counted + cut;
+  more.querySelector(".notes").replaceChildren(bilingual(counted + cut));
   const button = more.querySelector("button");
   button.setAttribute("aria-expanded", String(open));
   button.hidden = items.length <= TOP;
@@ -106,19 +106,19 @@ const lateFor = (seconds) => howLong(Math.round(seconds), { withSeconds: true })
 // `lateness` null: the event store did not answer, so nobody can say; that is said too.
 function renderLateness(lateness) {
   const lines = lateness === null || lateness === undefined
-    ? [el("span", { class: "reader", "data-reader": "unknown",
-      text: "延迟未知：事件库暂时无法回答 Lag unknown: the event store does not answer right now" })]
+    ? [el("span", { class: "reader", "data-reader": "unknown" },
+      bilingual("延迟未知：事件库暂时无法回答 Lag unknown: the event store does not answer right now"))]
     : READERS.filter(([key]) => lateness[key] && lateness[key].late).map(([key, zh, en, what]) => {
       const r = lateness[key], [zhFor, enFor] = lateFor(r.seconds), [whatZh, whatEn] = what(zhFor, enFor);
-      return el("span", { class: "reader", "data-reader": key,
-        text: `${zh}落后${zhFor} ${en} ${enFor} behind（${r.events.toLocaleString()} 条更新未处理 updates not processed；`
-          + `${whatZh} ${whatEn}）` });
+      return el("span", { class: "reader", "data-reader": key },
+        bilingual(`${zh}落后${zhFor} ${en} ${enFor} behind（${r.events.toLocaleString()} 条更新未处理 updates not processed；`
+          + `${whatZh} ${whatEn}）`));
     });
   const late = $("late"), key = lines.map((line) => line.textContent).join("\n");
   if (late.dataset.key === key) return; // unchanged: a screen reader is not told it again
   late.dataset.key = key;
   late.hidden = !lines.length;
-  late.replaceChildren(...(lines.length ? [el("strong", { text: "数据延迟 Running behind" }), ...lines] : []));
+  late.replaceChildren(...(lines.length ? [el("strong", {}, bilingual("数据延迟 Running behind")), ...lines] : []));
 }
 
 // The board drawn anew from `board`, the keyboard's focus put back where it was (common.js, keepingFocus).
@@ -131,13 +131,13 @@ function draw(board) {
   noteSameNamed(board.incidents);
   const c = board.counts;
   renderLateness(board.lateness);
-  $("asof").textContent = `数据时间 as of ${fmtTime(board.as_of)} · #${board.position}`;
+  $("asof").replaceChildren(bilingual(`数据时间 as of ${fmtTime(board.as_of)} · #${board.position}`));
   const gap = board.stream_gap;
   $("gap").hidden = !gap;
   if (gap) {
-    $("gap").textContent = `数据缺失：事件库只到 #${gap.stream_ends_at}，看板已处理到 #${gap.read_models_at}，已确认的数据可能丢失，`
+    $("gap").replaceChildren(bilingual(`数据缺失：事件库只到 #${gap.stream_ends_at}，看板已处理到 #${gap.read_models_at}，已确认的数据可能丢失，`
       + `请立即通知值班工程师。 Stream gap: the event store ends at #${gap.stream_ends_at} but the board has processed `
-      + `#${gap.read_models_at}: acknowledged data may be lost. Call the on-call engineer now (docs/operations.md).`;
+      + `#${gap.read_models_at}: acknowledged data may be lost. Call the on-call engineer now (docs/operations.md).`));
   }
   $("totals").replaceChildren(
     stat("count-open", "未结", "open", c.open),
@@ -161,27 +161,28 @@ function draw(board) {
     el("li", { "data-id": item.id },
       el("strong", { text: item.tracking_code }), " · ", category(item.category), " · ", district(item.district),
       " · ", statusLabel(item.status), item.department ? [" → ", department(item.department)] : [],
-      " · ", fmtTime(item.received_at), item.overdue ? el("span", { class: "overdue-text", text: " 超时 overdue" }) : null))
-    : [el("li", { class: "empty", text: "暂无 none" })]));
+      " · ", fmtTime(item.received_at), item.overdue ? el("span", { class: "overdue-text" }, bilingual(" 超时 overdue")) : null))
+    : [el("li", { class: "empty" }, bilingual("暂无 none"))]));
 
   renderCommand(board);
 
   renderExtensions(board.extension_requests, board.as_of, c.extension_pending);
 
   rows($("dead-letters"), board.dead_letters, (d) => el("tr", { "data-position": d.position },
-    el("td", { text: d.worker }), el("td", { class: "num", text: d.event_position ?? "—" }),
-    el("td", { text: (d.topic || "—").replace(/^events\.\w+:/, "") }), el("td", { text: d.error }),
+    // The workers' own words (their names, the event's type, the exception): English.
+    el("td", {}, bilingual(d.worker)), el("td", { class: "num", text: d.event_position ?? "—" }),
+    el("td", {}, bilingual((d.topic || "—").replace(/^events\.\w+:/, ""))), el("td", {}, bilingual(d.error)),
     el("td", { text: fmtTime(d.at) })), "暂无死信 no dead letters");
 
   rows($("overdue"), topOf("overdue", board.overdue, c.overdue), (o) => el("tr", { "data-id": o.id },
     el("td", { class: "code", text: o.tracking_code }), el("td", {}, levelTag(o.level)), el("td", {}, category(o.category)),
     el("td", {}, district(o.district)),
     el("td", { class: o.department ? null : "undispatched" }, o.department ? department(o.department) : bi("未派单", "not dispatched")),
-    el("td", { class: "num overdue-text wait", text: fmtDuration(o.seconds_overdue) })), "暂无超时 nothing overdue");
+    el("td", { class: "num overdue-text wait" }, bilingual(fmtDuration(o.seconds_overdue)))), "暂无超时 nothing overdue");
 
   const incidents = board.incidents; // most urgent first (the server's order)
   rows($("incidents"), topOf("incidents", incidents), (i, n) => el("tr", { "data-id": i.id },
-    el("td", { class: "num rank", text: n + 1 }), el("td", { class: "title", text: named(i) }),
+    el("td", { class: "num rank", text: n + 1 }), el("td", { class: "title" }, bilingual(named(i))),
     owner("incident", i.id, named(i), i.responsible), el("td", { class: "status" }, incidentStatus(i.status)), alarm(i.open_p1), alarm(i.overdue),
     el("td", { class: "num", text: i.open }), el("td", { class: "num", text: i.complaints }), mergeCell(i)),
     "暂无事件 no incidents");
@@ -213,19 +214,19 @@ function renderCommand(board) {
   // Counted in both parts, so the parts add up to more than the whole (a review added them up): said.
   const both = groups.reduce((sum, g) => sum + (g.in_command_queue || 0), 0);
   const titles = new Map(board.incidents.map((i) => [i.id, i.title]));
-  $("command-summary").textContent = c.escalated_to_command === 0 ? "暂无上报 nothing escalated to command"
+  $("command-summary").replaceChildren(bilingual(c.escalated_to_command === 0 ? "暂无上报 nothing escalated to command"
     : `共 ${c.escalated_to_command} 件上报指挥部：${inIncidents} 件属于 ${groups.length} 个事件（每个事件一行），`
       + `${c.escalated_individual} 件需逐件决定${both ? `（其中 ${both} 件为事件中的指挥部队列工单，两处都列）` : ""}。 `
       + `${c.escalated_to_command} with command: ${inIncidents} in `
       + `${groups.length} incident(s), one line each; ${c.escalated_individual} to decide one by one`
-      + `${both ? ` (${both} in both: command-queue cases of an incident)` : ""}.`;
+      + `${both ? ` (${both} in both: command-queue cases of an incident)` : ""}.`));
 
   rows($("escalated-incidents"), topOf("escalated-incidents", groups), (g) => el("tr", { "data-incident": g.id },
-    el("td", { class: "title", text: g.title ? named(g) : g.id }), owner("incident", g.id, g.title || g.id, g.responsible),
+    el("td", { class: "title" }, bilingual(g.title ? named(g) : g.id)), owner("incident", g.id, g.title || g.id, g.responsible),
     el("td", { class: "num strong", text: g.escalated }), alarm(g.p1), alarm(g.overdue),
     el("td", { class: `num ${g.in_command_queue ? "alarm" : ""}`, text: g.in_command_queue }),
     el("td", { class: "when", text: fmtTime(g.oldest_received_at) }),
-    el("td", { class: "wait", text: waited(g.oldest_received_at, board.as_of) })),
+    el("td", { class: "wait" }, bilingual(waited(g.oldest_received_at, board.as_of)))),
   "没有属于事件的上报 none in an incident");
 
   rows($("escalated"), topOf("escalated", cases, c.escalated_individual), (e) => el("tr",
@@ -236,8 +237,10 @@ function renderCommand(board) {
     el("td", {}, e.in_command_queue ? el("span", { class: "tag queue" }, bi("指挥部队列", "command queue")) : null,
       e.escalation_level >= 2 ? [e.in_command_queue ? " " : "", bi(`${e.escalation_level}级督办`, `level ${e.escalation_level}`)] : null),
     el("td", {}, levelTag(e.level)), el("td", {}, category(e.category)), el("td", {}, district(e.district)),
-    el("td", { class: "why", title: e.why || null }, localTimes(e.why) || "—", e.incident_id ? el("div", { class: "notes", text: `事件 incident: ${titles.get(e.incident_id) || e.incident_id}` }) : null),
-    el("td", { class: "when" }, fmtTime(e.since || e.received_at), e.overdue ? el("div", { class: "overdue-text", text: "超时 overdue" }) : null)),
+    el("td", { class: "why", title: e.why || null }, bilingual(localTimes(e.why) || "—"),
+      e.incident_id ? el("div", { class: "notes" }, bilingual(`事件 incident: ${titles.get(e.incident_id) || e.incident_id}`)) : null),
+    el("td", { class: "when" }, fmtTime(e.since || e.received_at),
+      e.overdue ? el("div", { class: "overdue-text" }, bilingual("超时 overdue")) : null)),
     "暂无需逐件决定的工单 nothing to decide one by one");
 }
 
@@ -261,7 +264,7 @@ function owner(kind, id, label, name, viaIncident = null) {
     el("button", { type: "button", class: `assign ${cls}`, "data-assign": kind, title: `${action}: ${label}`,
                    "aria-label": `${text} · ${action}: ${label}`,
                    onclick: (event) => assign(event.currentTarget.closest("tbody"), kind, id, label, name) },
-      text));
+      bilingual(text)));
 }
 
 async function assign(tbody, kind, id, label, current) {
@@ -296,8 +299,8 @@ function renderExtensions(items, asOf, total) {
     return tr;
   });
   const n = items.length, cut = total > n ? ` · 看板只列出 ${total} 项中的前 ${n} 项 the board lists the first ${n} of ${total}` : "";
-  $("extensions-note").textContent = n ? `${n} 件，最早的申请在前 ${n} waiting, the oldest first${cut}`
-    : "暂无待批申请 no requests waiting";
+  $("extensions-note").replaceChildren(bilingual(n ? `${n} 件，最早的申请在前 ${n} waiting, the oldest first${cut}`
+    : "暂无待批申请 no requests waiting"));
   $("extensions-table").hidden = !n;
   if (denying && !next.includes(denying)) { // decided: here (the deny form closes), or by someone else meanwhile
     if (!denying.dataset.decided) {
@@ -320,14 +323,14 @@ function extensionRow(x) {
   });
   const tr = el("tr", { "data-id": x.id, "data-key": `${x.id}@${x.requested_at}`, "data-code": x.tracking_code },
     el("td", { class: "code" }, el("strong", { text: x.tracking_code })), el("td", {}, department(x.department)),
-    el("td", { class: "asked" }, el("strong", { text: x.minutes ? `${x.minutes} 分 min` : "—" }),
+    el("td", { class: "asked" }, el("strong", {}, bilingual(x.minutes ? `${x.minutes} 分 min` : "—")),
       el("div", { class: "notes", text: fmtTime(x.requested_at) })),
     el("td", { class: "reason", text: x.reason || "—" }),
     el("td", { class: "deadline" }),
     el("td", { class: "decide" },
-      el("div", { class: "acts" }, minutes, el("span", { class: "unit", text: "分 min" }),
-        el("button", { type: "button", "data-decide": "grant", onclick: () => grantExtension(tr) }, "批准 Grant"),
-        el("button", { type: "button", class: "danger", "data-decide": "deny", onclick: () => openDeny(tr) }, "驳回 Deny…")),
+      el("div", { class: "acts" }, minutes, el("span", { class: "unit" }, bilingual("分 min")),
+        el("button", { type: "button", "data-decide": "grant", onclick: () => grantExtension(tr) }, bilingual("批准 Grant")),
+        el("button", { type: "button", class: "danger", "data-decide": "deny", onclick: () => openDeny(tr) }, bilingual("驳回 Deny…"))),
       el("div", { class: "notes after" }), el("div", { class: "message row-message", role: "alert" })));
   return tr;
 }
@@ -338,12 +341,12 @@ function showDeadline(tr, x, asOf) {
   tr.dataset.asOf = asOf;
   const cell = tr.querySelector("td.deadline");
   if (!x.resolve_by) {
-    cell.replaceChildren(el("span", { class: "empty", text: "无办结期限 no resolve-by" }));
+    cell.replaceChildren(el("span", { class: "empty" }, bilingual("无办结期限 no resolve-by")));
   } else {
     const left = new Date(x.resolve_by) - new Date(asOf), [zh, en] = howLong(left / 1000);
     cell.replaceChildren(el("div", { class: "when", text: fmtTime(x.resolve_by) }),
-      left < 0 ? el("div", { class: "overdue-text", text: `超时 ${zh} ${en} overdue` })
-        : el("div", { class: "left", text: `剩余 ${zh} ${en} left` }));
+      left < 0 ? el("div", { class: "overdue-text" }, bilingual(`超时 ${zh} ${en} overdue`))
+        : el("div", { class: "left" }, bilingual(`剩余 ${zh} ${en} left`)));
   }
   preview(tr);
 }
@@ -353,10 +356,10 @@ function preview(tr) {
   const minutes = Number(tr.querySelector("input.minutes").value), after = tr.querySelector(".after");
   const { resolveBy, asOf } = tr.dataset;
   if (!validMinutes(minutes)) {
-    after.textContent = `1–${MAX_MINUTES} 分 min`;
+    after.replaceChildren(bilingual(`1–${MAX_MINUTES} 分 min`));
   } else {
     const from = Math.max(new Date(resolveBy || asOf), new Date(asOf));
-    after.textContent = resolveBy ? `批准后 after grant: ${fmtTime(new Date(from + minutes * 60000).toISOString())}` : "";
+    after.replaceChildren(resolveBy ? bilingual(`批准后 after grant: ${fmtTime(new Date(from + minutes * 60000).toISOString())}`) : "");
   }
 }
 
@@ -466,7 +469,7 @@ function mergeCell(incident) {
   return el("td", { class: "merge-cell" }, el("button", {
     type: "button", class: "secondary", "data-merge": incident.id, "aria-label": `合并 Merge ${named(incident)} into…`,
     onclick: () => openMerge(incident),
-  }, "合并 Merge into…"));
+  }, bilingual("合并 Merge into…")));
 }
 
 function openMerge(incident) {
@@ -494,7 +497,7 @@ function showMerge(sources, title, note, options, incidents) {
   merging = sources;
   offered = new Map(incidents.map((i) => [i.id, named(i)]));
   $("merge-title").replaceChildren(title);
-  $("merge-note").textContent = note;
+  $("merge-note").replaceChildren(bilingual(note));
   $("merge-into").replaceChildren(...options);
   $("merge-reason").value = "";
   say($("merge-message"), "");
@@ -564,18 +567,18 @@ function renderSuggestions(suggestions, hidden = dismissed()) {
   $("suggestions").replaceChildren(...(open ? shown : shown.slice(0, 1)).map((s, n) => el("li",
     { class: "suggestion", "data-incidents": s.incidents.map((i) => i.id).join(" "), title: s.reason },
     el("span", { class: "what" }, el("strong", {}, bi("可能是同一事件", "Possibly one event:")), " ",
-      el("span", { class: "titles", text: s.incidents.map(named).join(" · ") }), " ",
-      el("span", { class: "notes", text: `（相距 ${s.distance_km.toFixed(1)} km apart）` })),
+      el("span", { class: "titles" }, bilingual(s.incidents.map(named).join(" · "))), " ",
+      el("span", { class: "notes" }, bilingual(`（相距 ${s.distance_km.toFixed(1)} km apart）`))),
     el("span", { class: "acts" },
-      el("button", { type: "button", onclick: () => openGroupMerge(s) }, "合并到最大的 Merge into the largest…"),
-      el("button", { type: "button", class: "secondary", onclick: () => dismiss(s) }, "不是 Not one event"),
+      el("button", { type: "button", onclick: () => openGroupMerge(s) }, bilingual("合并到最大的 Merge into the largest…")),
+      el("button", { type: "button", class: "secondary", onclick: () => dismiss(s) }, bilingual("不是 Not one event")),
       n === 0 && others > 0 ? el("button", {
         type: "button", class: "secondary more-suggestions", "aria-expanded": String(open),
         onclick: () => {
           if (open) expanded.delete("suggestions"); else expanded.add("suggestions");
           keepingFocus(() => renderSuggestions(suggestions));
         },
-      }, open ? "只看第一条 First only" : `还有 ${others} 条 ${others} more`) : null))));
+      }, bilingual(open ? "只看第一条 First only" : `还有 ${others} 条 ${others} more`)) : null))));
 }
 
 // A share (0..1) as a whole percentage; "—" before any follow-up call or resolution gives it a base.
@@ -593,7 +596,8 @@ function svg(tag, attrs, ...children) {
 }
 
 // The numbers are every open case of a district, by its district (a case reported by district alone has no point);
-// where fewer of them have a point, the label says how many do.
+// where fewer of them have a point, the label says how many do. The map is one image to a screen reader: its name
+// says how many points of each level it shows, its description each district's number (what it says in words).
 function drawMap(points, hotspots, districts) {
   if (!reference) return;
   const counts = new Map(districts.map((d) => [d.district, d]));
@@ -603,8 +607,9 @@ function drawMap(points, hotspots, districts) {
   const x = (lon) => ((lon - area.west) / (area.east - area.west)) * W;
   const y = (lat) => ((area.north - lat) / (area.north - area.south)) * H;
   const hot = new Set(hotspots.filter((h) => h.change > 0).map((h) => h.district));
-  const map = svg("svg", { class: "map", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-labelledby": "map-title" },
-    svg("title", { id: "map-title" }, `未结工单 ${open} 件，图上 ${points.length} 件 ${open} open complaints, ${points.length} on the map`));
+  const map = svg("svg", { class: "map", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-labelledby": "map-title",
+    "aria-describedby": "map-desc" },
+  svg("title", { id: "map-title" }, mapName(open, points)), svg("desc", { id: "map-desc" }, mapDescription(counts)));
   for (const d of reference.districts) {
     const b = d.bbox;
     const rect = svg("rect", { class: `district ${hot.has(d.code) ? "hot" : ""}`, x: x(b.west), y: y(b.north),
@@ -613,14 +618,13 @@ function drawMap(points, hotspots, districts) {
   }
   for (const p of points) {
     const level = p.level || "unassessed";
-    map.append(svg("circle", { class: level, cx: x(p.lon).toFixed(1), cy: y(p.lat).toFixed(1), r: level === "P1" ? 10 : 7 },
-      svg("title", {}, `${p.tracking_code} ${level} ${p.category || ""}`)));
+    map.append(dot(level, x(p.lon), y(p.lat), svg("title", {}, `${p.tracking_code} ${level} ${p.category || ""}`)));
   }
   for (const d of reference.districts) {
     const b = d.bbox, cx = (x(b.west) + x(b.east)) / 2, top = y(b.north);
     const n = counts.get(d.code) || { open: 0, located: 0 };
     map.append(svg("text", { x: cx, y: top + 30, "data-district": d.code, "data-open": n.open }, `${d.name_zh} ${n.open}`));
-    map.append(svg("text", { x: cx, y: top + 52, class: "en" }, d.name_en));
+    map.append(svg("text", { x: cx, y: top + 52, class: "en", lang: "en" }, d.name_en));
     if (n.located !== n.open) {
       map.append(svg("text", { x: cx, y: top + 74, class: "located", "data-located": d.code },
         `图上 ${n.located} 件 ${n.located} on the map`));
@@ -629,7 +633,40 @@ function drawMap(points, hotspots, districts) {
   $("map").replaceChildren(map);
   const elsewhere = (counts.get(null) || { open: 0 }).open;
   $("map-note").hidden = !elsewhere;
-  $("map-note").textContent = elsewhere ? `另有 ${elsewhere} 件未结工单未注明区 ${elsewhere} more open complaints name no district` : "";
+  $("map-note").replaceChildren(elsewhere
+    ? bilingual(`另有 ${elsewhere} 件未结工单未注明区 ${elsewhere} more open complaints name no district`) : "");
+}
+
+// A point of the map: each level a shape of its own as well as a colour (P1's red and P2's orange are 1.5:1 apart, the
+// same to many eyes): P1 a triangle, P2 a diamond, P3 a square, P4 a dot, not yet assessed an open ring (levee.css,
+// and the legend under the map).
+const MAP_LEVELS = [["P1", "P1", "P1"], ["P2", "P2", "P2"], ["P3", "P3", "P3"], ["P4", "P4", "P4"],
+  ["unassessed", "未评估", "unassessed"]];
+
+function dot(level, cx, cy, title) {
+  const at = (corners) => corners.map(([dx, dy]) => `${(cx + dx).toFixed(1)},${(cy + dy).toFixed(1)}`).join(" ");
+  const shape = level === "P1" ? svg("polygon", { points: at([[0, -11], [10, 7], [-10, 7]]) })
+    : level === "P2" ? svg("polygon", { points: at([[0, -8.5], [8.5, 0], [0, 8.5], [-8.5, 0]]) })
+      : level === "P3" ? svg("rect", { x: (cx - 6).toFixed(1), y: (cy - 6).toFixed(1), width: 12, height: 12 })
+        : svg("circle", { cx: cx.toFixed(1), cy: cy.toFixed(1), r: level === "P4" ? 6.5 : 5.5 });
+  shape.setAttribute("class", `dot ${level}`);
+  shape.append(title);
+  return shape;
+}
+
+// "未结工单 12 件，图上 9 件：P1 2 件，P2 3 件，… 12 open complaints, 9 on the map: P1 2, P2 3, …"
+function mapName(open, points) {
+  const n = (level) => points.filter((p) => (p.level || "unassessed") === level).length;
+  const zh = MAP_LEVELS.map(([level, name]) => `${name} ${n(level)} 件`).join("，");
+  const en = MAP_LEVELS.map(([level, , name]) => `${name} ${n(level)}`).join(", ");
+  return `未结工单 ${open} 件，图上 ${points.length} 件：${zh}。 ${open} open complaints, ${points.length} on the map: ${en}.`;
+}
+
+// "各区未结：老城区 4，… Open by district: Old Town 4, …", as the numbers on the map say it.
+function mapDescription(counts) {
+  const open = (d) => (counts.get(d.code) || { open: 0 }).open;
+  return `各区未结：${reference.districts.map((d) => `${d.name_zh} ${open(d)}`).join("，")}。 `
+    + `Open by district: ${reference.districts.map((d) => `${d.name_en} ${open(d)}`).join(", ")}.`;
 }
 
 // Whether complaints can be received at all (common.js): a banner above the board when intake is down.
@@ -658,7 +695,7 @@ loginFlow({
   async onReady() {
     reference = await api("/api/v1/reference");
     setCityZone(reference.area && reference.area.time_zone);
-    $("zone").textContent = `时区 time zone: ${zoneName()}`;  // once: the zone does not change
+    $("zone").replaceChildren(bilingual(`时区 time zone: ${zoneName()}`));  // once: the zone does not change
     setDepartments(reference.departments);
     await refresh();
     liveEvents({ onChange: refresh, onState: (state, retry) => showConnection($("conn"), state, retry) });

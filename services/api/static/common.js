@@ -216,6 +216,31 @@ export function bi(zh, en) {
   return el("span", { class: "bi" }, el("span", { lang: "zh", text: zh }), " ", el("span", { lang: "en", class: "en", text: en }));
 }
 
+// A line in both languages ("已签收 accepted", "14:03 LV-…: 签收失败 not accepted — …") as one <span>, each English run in
+// it marked <span lang="en">, so a screen reader reads it with an English voice: the pages are lang="zh-Hans", and
+// English read by the Chinese voice is hard to follow. The text is as it was, unstyled (bi() makes the English grey).
+// An English run: text with no Chinese in it that holds a word of three Latin letters or more (a tracking code, a
+// level, a time are no words), less the punctuation closing the Chinese before it or opening the Chinese after it.
+// say() shows every message so; labels, buttons and lines built in code use it themselves. [test_pages_language.py]
+const CHINESE = "\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef";
+const NOT_CHINESE = new RegExp(`[^${CHINESE}]+`, "g");
+const ENGLISH_WORD = /[A-Za-z]{3,}/, TRACKING_CODE = /\bLV-[0-9A-Z]+/g;
+const LEADING = /^[\s…·—–:;,.!?)\]”’]*/, TRAILING = /[\s·—–(\[“‘]*$/;  // what ends the Chinese before, starts the next
+
+export function bilingual(text) {
+  const line = el("span"), whole = String(text ?? "");
+  let at = 0;
+  for (const run of whole.matchAll(NOT_CHINESE)) {
+    if (!ENGLISH_WORD.test(run[0].replace(TRACKING_CODE, ""))) continue;
+    const start = run.index + run[0].match(LEADING)[0].length, end = run.index + run[0].replace(TRAILING, "").length;
+    if (start > at) line.append(whole.slice(at, start));
+    line.append(el("span", { lang: "en", text: whole.slice(start, end) }));
+    at = end;
+  }
+  if (at < whole.length) line.append(whole.slice(at));
+  return line;
+}
+
 // A code from the reference data by its names ("供电局 Power Supply Bureau"), or the code as it is. The command
 // queue is no city department, so it is not in the reference data's list: it is named here.
 const QUEUES = { command: ["指挥部队列", "Command queue"] };
@@ -352,7 +377,8 @@ export function say(region, message, kind = "info") {
   region.textContent = "";
   region.classList.remove("info", "ok", "error", "warn"); // its other classes (a row's message) stay
   region.classList.add("message", kind);
-  region.append(message instanceof Node ? message : document.createTextNode(message));
+  if (message instanceof Node) region.append(message);
+  else if (message) region.append(bilingual(message));  // nothing for "": an empty region is :empty, not shown
 }
 
 // The city's departments (the reference data's list), for saying who holds a case a refusal came back with.
@@ -573,8 +599,9 @@ export function refusal(error, notDone, about = "", {
 } = {}) {
   const lines = personalDataFound(error, fields, kinds);
   if (!lines) return [writeFailed(error, notDone, about, maybe), mayHaveBeenStored(error) ? "warn" : "error"];
-  const said = el("div", {}, stamped(`${about}${notDone} — ${what[0]}含有不得公开的个人信息 it carries personal data ${what[1]} must not:`),
-    el("ul", { class: "found" }, lines.map((line) => el("li", { text: line }))), correct);
+  const said = el("div", {},
+    bilingual(stamped(`${about}${notDone} — ${what[0]}含有不得公开的个人信息 it carries personal data ${what[1]} must not:`)),
+    el("ul", { class: "found" }, lines.map((line) => el("li", {}, bilingual(line)))), correct && bilingual(correct));
   return [said, "error"];
 }
 
@@ -864,7 +891,7 @@ export function intakeWatch(banner) {
     const nats = String(health.nats || ""), postgres = String(health.postgres || "");
     const found = INTAKE_DOWN.find(([down]) => down(nats, postgres));
     banner.hidden = !found;
-    banner.textContent = found ? found[1] : "";
+    banner.replaceChildren(found ? bilingual(found[1]) : "");
     // The server's own words (its times in UTC) are for the engineer called: a tooltip, not the banner.
     if (found) banner.title = found === INTAKE_DOWN[INTAKE_DOWN.length - 1] ? postgres : nats;
     else banner.removeAttribute("title");

@@ -1,7 +1,7 @@
 // A department's queue: countdowns to its deadlines, and accept / return / resolve through the command API.
 // Above it, the department's cases per incident, with Accept all / Resolve all for one incident at once.
 import {
-  ApiError, api, bi, el, fmtClock, fmtDuration, fmtTime, howLong, incidentStatus, labelCells, liveEvents, loadFailed,
+  ApiError, api, bi, bilingual, el, fmtClock, fmtDuration, fmtTime, howLong, incidentStatus, labelCells, liveEvents, loadFailed,
   loaded, loginFlow, names, problemText, refetcher, refusal, say, serverNow, setCityZone, setDepartments,
   showConnection, replayedNote, stamped, statusLabel, whenChanged, zoneName,
 } from "/static/common.js";
@@ -17,9 +17,15 @@ function countdown(item) {
   const cell = el("td", { class: "deadline" }, el("span", { class: "countdown", "data-kind-zh": kind[0], "data-kind-en": kind[1] }));
   // The time promised to the caller (约定期限): it bounds the sign-for as well as the resolution.
   if (item.agreed_resolution_at) {
-    cell.append(el("div", { class: "notes agreed", text: `约定 ${fmtTime(item.agreed_resolution_at)} agreed with the caller` }));
+    cell.append(el("div", { class: "notes agreed" }, bilingual(`约定 ${fmtTime(item.agreed_resolution_at)} agreed with the caller`)));
   }
   return cell;
+}
+
+// `text` in `node`, its English marked (common.js bilingual); drawn anew only when it changed: the countdowns and
+// the as-of time are asked every second.
+function showText(node, text) {
+  if (node.textContent !== text || !node.firstElementChild) node.replaceChildren(bilingual(text));
 }
 
 const deadlineSeconds = (item) => (item.status === "dispatched" ? item.seconds_to_accept : item.seconds_to_resolve) ?? null;
@@ -36,9 +42,9 @@ function tick() {
   for (const cell of document.querySelectorAll(".countdown")) {
     const left = (Number(cell.dataset.deadline) - now) / 1000;
     cell.classList.toggle("overdue-text", left < 0);
-    cell.textContent = left < 0
+    showText(cell, left < 0
       ? `超时 ${fmtDuration(left)} overdue (${cell.dataset.kindZh} ${cell.dataset.kindEn})`
-      : `${cell.dataset.kindZh}剩余 ${fmtDuration(left)} left to ${cell.dataset.kindEn}`;
+      : `${cell.dataset.kindZh}剩余 ${fmtDuration(left)} left to ${cell.dataset.kindEn}`);
   }
 }
 
@@ -54,7 +60,7 @@ const SENDING = {
 function showSending(button, text) {
   if (!button) return;
   if (text === null) {
-    if (button.dataset.idle !== undefined) button.textContent = button.dataset.idle;
+    if (button.dataset.idle !== undefined) button.replaceChildren(bilingual(button.dataset.idle));
     delete button.dataset.idle;
     button.removeAttribute("aria-disabled");
     return;
@@ -62,17 +68,20 @@ function showSending(button, text) {
   button.setAttribute("aria-disabled", "true");
   if (text && button.dataset.idle === undefined) {
     button.dataset.idle = button.textContent;
-    button.textContent = text;
+    button.replaceChildren(bilingual(text));
   }
 }
 
 const idle = (button) => button.getAttribute("aria-disabled") !== "true";
 
+// A row's buttons say which case they act on (aria-describedby: its tracking code): 139 "签收 Accept" read alike.
 function actionButtons(item) {
   const button = (action, label, cls = null) => el("button", { type: "button", class: cls, "data-action": action,
+    "aria-describedby": codeId(item.id),
     // One that opens the action form says whether it is open for this row.
     "aria-expanded": ASK[action] ? String(isOpenFor("queue", item.id, action)) : null, "aria-controls": ASK[action] ? "action" : null,
-    onclick: (event) => { if (idle(event.currentTarget)) (ASK[action] ? ask(item, action) : command(item, action, {})); } }, label);
+    onclick: (event) => { if (idle(event.currentTarget)) (ASK[action] ? ask(item, action) : command(item, action, {})); } },
+  bilingual(label));
   const buttons = [];
   if (item.status === "dispatched") buttons.push(button("accept", "签收 Accept"));
   if (item.status === "accepted" || item.status === "reopened") {
@@ -183,8 +192,9 @@ function lineRow(tbody, key, ids) {
   const id = key.replace(/^moved:/, ""), note = freshNote(`${tbody}:${id}`), n = ids.indexOf(id) + 1;
   if (!note) return null;
   const columns = $(tbody).closest("table").tHead.rows[0].cells.length;
-  const where = key === id ? "" : el("p", { class: "notes moved" }, `按期限现排第 ${n} 件 now number ${n} in the list, by its deadline · `,
-    el("a", { href: `#${ROW_ID[tbody]}-${id}` }, "查看 Show it"));
+  const where = key === id ? "" : el("p", { class: "notes moved" },
+    bilingual(`按期限现排第 ${n} 件 now number ${n} in the list, by its deadline · `),
+    el("a", { href: `#${ROW_ID[tbody]}-${id}` }, bilingual("查看 Show it")));
   return keptRow(tbody, key, `${note.at} ${n}`, () => el("tr", { class: "gone", "data-row": key,
     [key === id ? "data-gone" : "data-moved"]: id }, el("td", { colspan: columns }, noteRegion(id), where)));
 }
@@ -208,6 +218,7 @@ function placeRows(tbody, rows) {
   else focusOn(tbody.id, movedNow.includes(was.id) ? `moved:${was.id}` : was.id, was.action);
 }
 
+const codeId = (id) => `code-${id}`;  // a case's tracking code on its row: what its buttons act on
 const whereIs = (node) => ({ id: node.closest("tr")?.dataset.row, action: node.dataset.action || node.dataset.bulk });
 
 // `key`: a row's id, or a line's ("moved:<id>").
@@ -412,13 +423,13 @@ function incidentRow(inc) {
   const open = isOpenFor("incidents", inc.id, "resolve");
   return keptRow("incidents", inc.id, JSON.stringify([inc, open]), () => {
     const accept = el("button", { type: "button", "data-bulk": "accept", disabled: inc.dispatched === 0,
-      onclick: (event) => { if (idle(event.currentTarget)) bulk(inc, "accept", {}); } }, "全部签收 Accept all");
+      onclick: (event) => { if (idle(event.currentTarget)) bulk(inc, "accept", {}); } }, bilingual("全部签收 Accept all"));
     const resolve = el("button", { type: "button", "data-bulk": "resolve", disabled: inc.accepted === 0,
       "aria-expanded": String(open), "aria-controls": "action",
-      onclick: (event) => { if (idle(event.currentTarget)) askResolveAll(inc); } }, "全部办结 Resolve all…");
+      onclick: (event) => { if (idle(event.currentTarget)) askResolveAll(inc); } }, bilingual("全部办结 Resolve all…"));
     if (bulkBusy) for (const button of [accept, resolve]) showBulkSending(button, bulkBusy.id === inc.id && bulkBusy.action);
     return el("tr", { id: `incident-${inc.id}`, "data-incident": inc.id, "data-row": inc.id },
-      el("td", {}, el("strong", { text: inc.title || inc.id })),
+      el("td", {}, el("strong", {}, bilingual(inc.title || inc.id))),
       el("td", {}, incidentStatus(inc.status)),
       el("td", { class: "num", "data-count": "dispatched", text: String(inc.dispatched) }),
       el("td", { class: "num", "data-count": "accepted", text: String(inc.accepted) }),
@@ -478,7 +489,7 @@ function whoIsAffected(item) {
   const people = item.people_affected > 1 ? [`${item.people_affected} 人 people`] : [];
   const vulnerable = (item.vulnerable || []).map((kind) => (VULNERABLE[kind] || [kind, kind]).join(" "));
   const parts = [...people, ...vulnerable];
-  return parts.length ? el("div", { class: "notes affected", text: parts.join(" · ") }) : "";
+  return parts.length ? el("div", { class: "notes affected" }, bilingual(parts.join(" · "))) : "";
 }
 
 // What a crew should know before it goes: escalated (督办), more time asked of command, reopened and how often.
@@ -539,16 +550,19 @@ function renderQueue(queue = lastQueue) {
   const items = queue.items, total = queue.total ?? items.length;
   // The API answers the most urgent 200 (in a surge a department holds thousands): say so, and point at the
   // incidents panel's accept-all / resolve-all for the rest.
-  $("queue-count").textContent = total > items.length
+  showText($("queue-count"), total > items.length
     ? `显示最紧急的 ${items.length} 件，共 ${total} 件；大批工单请用上方事件的“全部签收” `
       + `Showing the ${items.length} most urgent of ${total}; for the rest use the incidents' Accept all above.`
-    : `共 ${total} 件 ${total} in all`;
+    : `共 ${total} 件 ${total} in all`);
   const held = new Map(items.map((item) => [item.id, item]));
   const ids = items.map((item) => item.id);
   const rows = ordered("queue", ids)
     .flatMap((key) => [held.has(key) ? caseRow(held.get(key)) : lineRow("queue", key, ids), editorFor("queue", key)])
     .filter(Boolean);
-  if (!items.length) rows.push(keptRow("queue", "", "", () => el("tr", {}, el("td", { colspan: 8, class: "empty", text: "暂无工单 nothing in the queue" }))));
+  if (!items.length) {
+    rows.push(keptRow("queue", "", "", () => el("tr", {},
+      el("td", { colspan: 8, class: "empty" }, bilingual("暂无工单 nothing in the queue")))));
+  }
   placeRows($("queue"), rows);
   labelCells($("queue").closest("table"));
   tick();
@@ -560,7 +574,7 @@ function caseRow(item) {
   const open = pending && pending.tbody === "queue" && pending.id === item.id ? pending.action : "";
   const now = JSON.stringify([shown, toAccept == null, toResolve == null, open]);
   const tr = keptRow("queue", item.id, now, () => el("tr", { id: `case-${item.id}`, "data-id": item.id, "data-row": item.id, "data-status": item.status },
-    el("td", { class: "code" }, el("strong", { text: item.tracking_code })),
+    el("td", { class: "code" }, el("strong", { id: codeId(item.id), text: item.tracking_code })),
     el("td", {}, el("span", { class: `level ${item.level || ""}`, text: item.level || "—" })),
     el("td", {}, names(reference.categories, item.category)),
     el("td", {}, names(reference.districts, item.district)),
@@ -582,7 +596,7 @@ function showAsOf(now) {
   if (!asOf) return;
   const stale = now - gotAt > STALE_MS;
   const [zh, en] = howLong((now - gotAt) / 1000, { withSeconds: true });
-  $("asof").textContent = `数据时间 as of ${fmtClock(asOf)}` + (stale ? `（${zh}未更新 not updated for ${en}）` : "");
+  showText($("asof"), `数据时间 as of ${fmtClock(asOf)}` + (stale ? `（${zh}未更新 not updated for ${en}）` : ""));
   $("asof").classList.toggle("stale", stale);
 }
 
@@ -599,18 +613,18 @@ function renderLateness(queue) {
   if (!("lateness" in queue)) { late.hidden = true; return; }
   const lateness = queue.lateness;
   const lines = lateness === null
-    ? [el("span", { class: "reader", "data-reader": "unknown",
-      text: "延迟未知：事件库暂时无法回答 Lag unknown: the event store does not answer right now" })]
+    ? [el("span", { class: "reader", "data-reader": "unknown" },
+      bilingual("延迟未知：事件库暂时无法回答 Lag unknown: the event store does not answer right now"))]
     : READERS.filter(([key]) => lateness[key] && lateness[key].late).map(([key, zh, en, what]) => {
       const [zhFor, enFor] = howLong(Math.round(lateness[key].seconds), { withSeconds: true }), [whatZh, whatEn] = what(zhFor, enFor);
-      return el("span", { class: "reader", "data-reader": key,
-        text: `${zh}落后${zhFor} ${en} running behind ${enFor}（${whatZh} ${whatEn}）` });
+      return el("span", { class: "reader", "data-reader": key },
+        bilingual(`${zh}落后${zhFor} ${en} running behind ${enFor}（${whatZh} ${whatEn}）`));
     });
   const key = lines.map((line) => line.textContent).join("\n");
   if (late.dataset.key === key) return;  // unchanged: a screen reader is not told it again
   late.dataset.key = key;
   late.hidden = !lines.length;
-  late.replaceChildren(...(lines.length ? [el("strong", { text: "数据延迟 Running behind" }), ...lines] : []));
+  late.replaceChildren(...(lines.length ? [el("strong", {}, bilingual("数据延迟 Running behind")), ...lines] : []));
 }
 
 let ticking = null;  // the refetch every 15 s, stopped once the token is refused
@@ -635,7 +649,7 @@ const refresh = refetcher(async () => {
   else failures.push(stamped(`读取失败 Incidents not loaded: ${problemText(incidents.reason, null, NO_WAIT)}`));
   // The page reads again by itself (every 15 s and on each change): not "try again in 5 s", as a 503 asks.
   if (failures.length) failures.push(`${REFRESH_S}秒内自动重试 read again by itself within ${REFRESH_S} s`);
-  if (failures.length) loadFailed($("message"), el("span", {}, ...failures.map((text) => el("div", { text }))));
+  if (failures.length) loadFailed($("message"), el("span", {}, ...failures.map((text) => el("div", {}, bilingual(text)))));
   else loaded($("message"));
   const refused = [queue, incidents].some((r) => r.status === "rejected" && [401, 403].includes(r.reason?.status));
   if (refused && ticking !== null) { clearInterval(ticking); ticking = null; }
@@ -651,7 +665,7 @@ loginFlow({
     reference = await api("/api/v1/reference");
     setCityZone(reference.area.time_zone);  // the board's zone, whatever this PC's clock is set to
     setDepartments(reference.departments);
-    $("zone").textContent = `时区 time zone: ${zoneName()}`;
+    $("zone").replaceChildren(bilingual(`时区 time zone: ${zoneName()}`));
     $("dept-name").replaceChildren(" · ", names(reference.departments, me.department));
     await refresh();
     setInterval(tick, 1000);

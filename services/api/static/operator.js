@@ -2,7 +2,7 @@
 // facts, first-contact resolution, repeat calls, agreed time and follow-up calls. Keyboard only works:
 // every action is a form field or a button in reading order; Enter in the number looks up the history.
 import {
-  ApiError, FOLLOW_UP_OUTCOMES, api, bi, cityTime, el, fmtTime, incidentStatus, intakeWatch, liveEvents, loginFlow,
+  ApiError, FOLLOW_UP_OUTCOMES, api, bi, bilingual, cityTime, el, fmtTime, incidentStatus, intakeWatch, liveEvents, loginFlow,
   mayHaveBeenStored, nameText, names, newKey, once, problemText, retried, say, serverNow, setCityZone, setDepartments,
   showConnection, stamped, statusLabel, replayedNote, sayWriteFailed, whenChanged, zoneName,
 } from "/static/common.js";
@@ -45,7 +45,7 @@ async function start() {
   $("district").append(el("option", { value: OUTSIDE, text: "区外 outside the served area" }));
   offerVulnerableKinds(state.reference.vulnerable_kinds);
   // The agreed time is typed, read and recorded in the city's time, whatever the desk PC's zone.
-  $("agreed-zone").textContent = `按本市时间 in the city's time: ${zoneName()}`;
+  $("agreed-zone").replaceChildren(bilingual(`按本市时间 in the city's time: ${zoneName()}`));
   checkIntake();
   setInterval(checkIntake, 15000);
   await Promise.all([loadFacts(), loadFollowUps()]);
@@ -62,9 +62,10 @@ function fillSelect(select, items, empty) {
     ...items.map((item) => el("option", { value: item.code, text: `${item.name_zh} ${item.name_en}` })));
 }
 
+// The seven steps and what to say at each, read to the caller in either language.
 function renderSteps() {
   $("steps").replaceChildren(...state.guide.steps.map((step, i) => el("li", {},
-    el("b", { text: `${i + 1}. ${step.title_zh} ${step.title_en}` }), `${step.phrases_zh[0]} ${step.phrases_en[0]}`)));
+    el("b", {}, bilingual(`${i + 1}. ${step.title_zh} ${step.title_en}`)), bilingual(`${step.phrases_zh[0]} ${step.phrases_en[0]}`))));
 }
 
 function callStarted() {
@@ -107,16 +108,17 @@ async function lookUpCaller() {
 function renderHistory(items) {
   $("history-box").hidden = false;
   if (!items.length) {
-    $("history").replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "empty", text: "无 none" })));
+    $("history").replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "empty" }, bilingual("无 none"))));
     return;
   }
   $("history").replaceChildren(...items.map((item) => el("tr", { "data-code": item.tracking_code },
-    el("td", {}, el("span", { class: "code", text: item.tracking_code }), el("br"), el("small", { text: item.description })),
+    el("td", {}, el("span", { class: "code", id: `history-${item.id}`, text: item.tracking_code }), el("br"),
+      el("small", { text: item.description })),
     el("td", {}, statusLabel(item.status)),
     el("td", {}, item.department ? names(departments(), item.department) : "—"),
     el("td", { text: fmtTime(item.agreed_resolution_at || item.resolve_by) || "—" }),
-    el("td", {}, item.open ? el("button", { type: "button", class: "add-to-case",
-      onclick: () => openRepeat(item), text: "追加到此工单 Add to this case" }) : ""))));
+    el("td", {}, item.open ? el("button", { type: "button", class: "add-to-case", "aria-describedby": `history-${item.id}`,
+      onclick: () => openRepeat(item) }, bilingual("追加到此工单 Add to this case")) : ""))));
 }
 
 function openRepeat(item) {
@@ -165,7 +167,7 @@ async function preview() {
     state.issues = found.acceptance;
     state.previewedFor = asked;
     $("acceptance").replaceChildren(...found.acceptance.map((issue) =>
-      el("li", { "data-code": issue.code }, `${issue.message_zh} ${issue.message_en}`)));
+      el("li", { "data-code": issue.code }, bilingual(`${issue.message_zh} ${issue.message_en}`))));
   } catch (error) { failed(problemText(error)); }
 }
 
@@ -180,11 +182,12 @@ function showLifeFirst(danger) {
   if (!danger) return;  // a transfer the operator chose stays: it was made, whatever the words say now
   const what = danger.dangers.map((d) => `${d.label_zh} ${d.label_en}`).join("; ");
   const joined = danger.services.join("/");
-  $("life-first-text").textContent = `请立即让来电人拨打或转接 ${joined} — put the caller through to ${joined} now (${what})`;
+  $("life-first-text").replaceChildren(
+    bilingual(`请立即让来电人拨打或转接 ${joined} — put the caller through to ${joined} now (${what})`));
   $("life-first-actions").replaceChildren(...danger.services.map((service) => el("button", {
     type: "button", class: "transfer-made", "data-service": service, "aria-pressed": "false",
-    text: `已转接 ${service} — I transferred to ${service}`, onclick: () => chooseTransfer(service),
-  })));
+    onclick: () => chooseTransfer(service),
+  }, bilingual(`已转接 ${service} — I transferred to ${service}`))));
   showTransferChosen();
 }
 
@@ -199,11 +202,11 @@ function showTransferChosen() {
   for (const button of $("life-first-actions").querySelectorAll("button")) {
     button.setAttribute("aria-pressed", String(button.dataset.service === chosen));
   }
-  $("life-first-note").textContent = chosen
+  $("life-first-note").replaceChildren(bilingual(chosen
     ? `提交时记为已转接 ${chosen}（改选“已转接”为“无”可撤销） — recorded as transferred to ${chosen} when the call is `
       + "submitted (set \"Transferred to\" back to none to undo)"
     : "尚未记录转接：只有选择实际转接的服务后才记为已转接 — no transfer is recorded until you choose the service you "
-      + "actually put the caller through to";
+      + "actually put the caller through to"));
 }
 
 // What the operator reads to callers: tried again by itself while it fails (an outage as the console opened left
@@ -216,23 +219,27 @@ const loadFacts = retried($("facts-message"), "读取失败 Facts not loaded", a
   const notices = facts.notices.map((n) => factItem(`notice:${n.id}`, n.title_zh, n.title_en, n.body_zh, n.body_en));
   const answers = facts.answers.map((a) => factItem(`answer:${a.code}`, a.title_zh, a.title_en, a.text_zh, a.text_en));
   const incidents = facts.incidents.map((i) => el("p", { class: "fact" }, bi("事件", "Incident"),
-    ` ${i.title}（`, incidentStatus(i.status), `）· ${i.linked_complaints} `, bi("件诉求", "reports")));
+    " ", bilingual(i.title), "（", incidentStatus(i.status), `）· ${i.linked_complaints} `, bi("件诉求", "reports")));
+  const none = () => el("p", { class: "empty" }, bilingual("无 none"));
   $("facts").replaceChildren(...incidents,
-    el("h3", {}, bi("已发布公告", "Published notices")), ...(notices.length ? notices : [el("p", { class: "empty", text: "无 none" })]),
-    el("h3", {}, bi("标准答复", "Standard answers")), ...(answers.length ? answers : [el("p", { class: "empty", text: "无 none" })]));
+    el("h3", {}, bi("已发布公告", "Published notices")), ...(notices.length ? notices : [none()]),
+    el("h3", {}, bi("标准答复", "Standard answers")), ...(answers.length ? answers : [none()]));
 });
 
+// A notice or standard answer to read to the caller. Its button says which (aria-describedby: the title): seven
+// "Settle the call with this" read alike.
 function factItem(ref, titleZh, titleEn, textZh, textEn) {
+  const title = `fact-${ref.replace(/[^\w-]/g, "-")}`;
   return el("div", { class: "fact", "data-ref": ref },
-    el("b", {}, bi(titleZh, titleEn)), el("p", { lang: "zh", text: textZh }), el("p", { lang: "en", class: "en", text: textEn }),
-    el("button", { type: "button", class: "use-answer", onclick: () => chooseAnswer(ref, titleZh, titleEn, textZh),
-      text: "用此答复当场办结 Settle the call with this" }));
+    el("b", { id: title }, bi(titleZh, titleEn)), el("p", { lang: "zh", text: textZh }), el("p", { lang: "en", class: "en", text: textEn }),
+    el("button", { type: "button", class: "use-answer", "aria-describedby": title,
+      onclick: () => chooseAnswer(ref, titleZh, titleEn, textZh) }, bilingual("用此答复当场办结 Settle the call with this")));
 }
 
 function chooseAnswer(ref, titleZh, titleEn, textZh) {
   state.answer = ref;
   $("answer-box").hidden = false;
-  $("answer-chosen").replaceChildren(bi("答复依据", "Answer given"), `: ${titleZh} ${titleEn}`);
+  $("answer-chosen").replaceChildren(bi("答复依据", "Answer given"), bilingual(`: ${titleZh} ${titleEn}`));
   if (!$("answer-summary").value) $("answer-summary").value = textZh;
   $("answer-summary").focus();
 }
@@ -340,7 +347,8 @@ async function acceptable(sent) {
   if (!found.length || state.confirmedFor === sent) return true;
   state.askedFor = sent;
   $("confirm-text").replaceChildren(bi("受理条件提示", "The acceptance rules say"), ": ",
-    ...found.map((issue) => el("span", { class: "issue", "data-code": issue.code }, `${issue.message_zh} ${issue.message_en} `)),
+    ...found.map((issue) => el("span", { class: "issue", "data-code": issue.code },
+      bilingual(`${issue.message_zh} ${issue.message_en}`), " ")),
     bi("仍要提交此来电吗？", "File the call anyway?"));
   $("confirm").hidden = false;
   say($("call-result"), "");
@@ -452,7 +460,7 @@ const loadFollowUps = retried($("fu-message"), "读取失败 Follow-ups not load
 });
 
 function noFollowUps() {
-  $("followups").replaceChildren(el("tr", {}, el("td", { colspan: 8, class: "empty", text: "无 none" })));
+  $("followups").replaceChildren(el("tr", {}, el("td", { colspan: 8, class: "empty" }, bilingual("无 none"))));
 }
 
 function followUpRow(item) {
@@ -461,9 +469,9 @@ function followUpRow(item) {
     "aria-describedby": hint.id, onchange: () => { hint.textContent = ""; } },
     ...OUTCOMES.map(([value, label]) => el("option", { value, text: label })));
   const reason = el("input", { "aria-label": `原因 reason ${item.tracking_code}`, class: "fu-reason", maxlength: 2000 });
-  const record = el("button", { type: "button", class: "fu-record", text: "记录 Record", onclick: async () => {
+  const record = el("button", { type: "button", class: "fu-record", "aria-describedby": `fu-code-${item.id}`, onclick: async () => {
     if (!outcome.value) {
-      hint.textContent = "请先选择回访结果 choose the outcome first";
+      hint.replaceChildren(bilingual("请先选择回访结果 choose the outcome first"));
       outcome.focus();
       return;
     }
@@ -496,18 +504,18 @@ function followUpRow(item) {
     } catch (error) {
       sayWriteFailed($("fu-message"), error, "未记录 not recorded", `${item.tracking_code}: `);
     }
-  } });
+  } }, bilingual("记录 Record"));
   // The number to call is opened on request only (each opening is logged), never sent with the queue.
   const caller = el("td", { class: "fu-caller" });
-  const reveal = el("button", { type: "button", class: "fu-contact", text: "号码 Number",
+  const reveal = el("button", { type: "button", class: "fu-contact",
     "aria-label": `来电人号码 caller's number ${item.tracking_code}`, onclick: async () => {
       try {
         const c = await api(`/api/v1/complaints/${item.id}/contact`);
         caller.replaceChildren(c.phone || c.email
           ? el("span", { text: [c.name, c.phone, c.email].filter(Boolean).join(" · ") })
-          : el("span", { class: "empty", text: "无联系方式 no contact given" }));
+          : el("span", { class: "empty" }, bilingual("无联系方式 no contact given")));
       } catch (error) { say($("fu-message"), stamped(`${item.tracking_code}: ${problemText(error)}`), "error"); }
-    } });
+    } }, bilingual("号码 Number"));
   caller.append(reveal);
   const tries = el("td", { text: String(item.follow_up_attempts) });
   // What the case is about, so the operator knows before dialling: the queue's category and district. Its text
@@ -515,8 +523,8 @@ function followUpRow(item) {
   const what = [item.category && nameText(refList("categories"), item.category),
     item.district && nameText(refList("districts"), item.district)].filter(Boolean).join(" · ");
   const row = el("tr", { "data-code": item.tracking_code },
-    el("td", { class: "fu-case" }, el("span", { class: "code", text: item.tracking_code }),
-      el("small", { class: "fu-what", text: what || "—" }),
+    el("td", { class: "fu-case" }, el("span", { class: "code", id: `fu-code-${item.id}`, text: item.tracking_code }),
+      el("small", { class: "fu-what" }, bilingual(what || "—")),
       item.description ? el("small", { class: "fu-text", text: item.description }) : null,
       item.resolution_summary ? el("small", { class: "fu-text" }, bi("办理结果", "Done"), `: ${item.resolution_summary}`) : null),
     el("td", {}, item.level ? el("span", { class: `level ${item.level}`, text: item.level }) : "—"),
@@ -531,7 +539,7 @@ function followUpRow(item) {
 // know (409 unsatisfied_follow_up, follow_up_required, complaint_closed): said in words beside the button.
 function offerClose(item, outcome) {
   const note = el("span", { class: "fu-close-note", role: "status" });
-  const close = el("button", { type: "button", class: "fu-close", text: `归档 Close ${item.tracking_code}`,
+  const close = el("button", { type: "button", class: "fu-close",
     onclick: async () => {
       try {
         const closed = await once(close, () => api(`/api/v1/complaints/${item.id}/close`, { method: "POST", body: {} }));
@@ -539,9 +547,9 @@ function offerClose(item, outcome) {
         close.remove();
         say(note, `已归档 closed${replayedNote(closed)}`, "ok");
       } catch (error) { sayWriteFailed(note, error, "未归档 not closed"); }
-    } });
+    } }, bilingual(`归档 Close ${item.tracking_code}`));
   const line = el("li", { "data-code": item.tracking_code }, el("span", { class: "code", text: item.tracking_code }),
-    ` ${outcome} — 回访已完成，可以归档 the follow-up is done: the case can be closed `, close, " ", note);
+    " ", bilingual(`${outcome} — 回访已完成，可以归档 the follow-up is done: the case can be closed`), " ", close, " ", note);
   const before = $("fu-done").querySelector(`li[data-code="${item.tracking_code}"]`);
   if (before) before.replaceWith(line); else $("fu-done").prepend(line);
   // A shift's worth, newest first: one not closed yet is back in no queue, so it is kept the longest.

@@ -1,6 +1,6 @@
 // The after-action summary: figures for one incident or for everything, and the same figures as CSV.
 import {
-  FOLLOW_UP_OUTCOMES, api, bi, el, fmtClock, fmtNumber, fmtTime, incidentStatus, labelCells, loginFlow, names, problemText,
+  FOLLOW_UP_OUTCOMES, api, bi, bilingual, el, fmtClock, fmtNumber, fmtTime, incidentStatus, labelCells, loginFlow, names, problemText,
   retried, say, setCityZone,
 } from "/static/common.js";
 
@@ -15,7 +15,8 @@ const TOTALS = {
 };
 
 const num = (v, d = 0) => el("td", { class: "num", text: fmtNumber(v, d) });
-const fill = (id, rows) => $(id).replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { class: "empty", colspan: 7, text: "无数据 no data" }))]));
+const fill = (id, rows) => $(id).replaceChildren(...(rows.length ? rows
+  : [el("tr", {}, el("td", { class: "empty", colspan: 7 }, bilingual("无数据 no data")))]));
 
 function query(format) {
   const params = new URLSearchParams();

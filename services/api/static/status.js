@@ -1,6 +1,6 @@
 // Public: a complaint's status by its tracking code, and the published notices. No token, no personal data.
 import {
-  ApiError, api, bi, el, fmtTime, incidentStatus, names, say, setCityZone, statusLabel, zoneName,
+  ApiError, api, bi, bilingual, el, fmtTime, incidentStatus, names, say, setCityZone, statusLabel, zoneName,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -15,7 +15,7 @@ async function lookUp(code) {
       row("状态", "Status", statusLabel(s.status)),
       // Why it was not taken up, as the caller is told (DOMAIN: invalid "with the reason told to the caller"),
       // and what a merged one means: a web filer has no call back to hear it from.
-      s.status === "not_accepted" ? row("原因", "Why", s.reason || "—") : null,
+      s.status === "not_accepted" ? row("原因", "Why", bilingual(s.reason || "—")) : null,
       s.status === "merged" ? row("说明", "Note", bi("已并入您较早提交的同一诉求，请以那一件的进展为准",
         "Joined to your earlier report of the same problem: follow that one")) : null,
       row("类别", "Category", names(reference.categories, s.category)),
@@ -26,8 +26,8 @@ async function lookUp(code) {
       s.closed_at ? row("结束时间", "Closed", fmtTime(s.closed_at)) : null,
     ].filter(Boolean));
     $("progress").replaceChildren(...(s.progress.length
-      ? s.progress.map((p) => el("li", {}, `${fmtTime(p.at)} — ${p.text}`))
-      : [el("li", { class: "empty", text: "暂无 none yet" })]));
+      ? s.progress.map((p) => el("li", {}, `${fmtTime(p.at)} — `, bilingual(p.text)))
+      : [el("li", { class: "empty" }, bilingual("暂无 none yet"))]));
     // What has been published about the event this complaint is part of: often the answer the caller wants.
     $("incident-updates").hidden = !s.notices.length;
     $("incident-notices").replaceChildren(...s.notices.map((n) => noticeArticle(n, "incident-notice")));
@@ -66,7 +66,7 @@ function noticeArticle(n, prefix = "notice") {
 async function notices() {
   const items = (await api("/api/v1/notices")).items;
   $("notices").replaceChildren(...(items.length ? items.map((n) => noticeArticle(n))
-    : [el("p", { class: "empty", text: "暂无公告 no notices" })]));
+    : [el("p", { class: "empty" }, bilingual("暂无公告 no notices"))]));
   // A feed or CAP link names its notice (#notice-<id>): the notices arrive after the browser looked for it.
   const wanted = location.hash.startsWith("#notice-") ? document.getElementById(location.hash.slice(1)) : null;
   if (wanted) wanted.scrollIntoView();
@@ -100,10 +100,10 @@ function codeInPath() {
   reference = await api("/api/v1/reference");
   // The city's time, as the staff pages and the hotline say it, whatever zone this phone or PC is set to.
   setCityZone(reference.area && reference.area.time_zone);
-  $("zone").textContent = `时间均为此时区 times are in: ${zoneName()}`;
+  $("zone").replaceChildren(bilingual(`时间均为此时区 times are in: ${zoneName()}`));
   if (code) await lookUp(code);
   // Where the notices go, quietly: the lookup's own message (its result, or "your complaint is not lost") stays.
-  await notices().catch(() => $("notices").replaceChildren(el("p", { class: "notes", "data-failed": "notices",
-    text: "公告暂时无法加载，请稍后刷新。 The notices cannot be loaded right now; please reload later." })));
+  await notices().catch(() => $("notices").replaceChildren(el("p", { class: "notes", "data-failed": "notices" },
+    bilingual("公告暂时无法加载，请稍后刷新。 The notices cannot be loaded right now; please reload later."))));
 })().catch((error) => say($("message"), codeInPath() ? lookupFailed(error)
   : "页面暂时无法加载，请稍后刷新。 The page cannot load right now; please reload later.", "error"));
