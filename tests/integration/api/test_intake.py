@@ -280,8 +280,12 @@ async def test_a_tracking_code_already_out_is_never_handed_out_again(
     taken, fresh = "LV-TAKEN1", "LV-FRESH1"
     draw_codes(monkeypatch, taken, taken, fresh)
     first = await (await api_client.post(URL, json=GOOD)).json()
-    second = await api_client.post(URL, json=with_(people_affected=5))
+    with structlog.testing.capture_logs() as logged:
+        second = await api_client.post(URL, json=with_(people_affected=5))
     assert second.status == 201, await second.text()
+    # Said, as expected and handled (not a warning), and never the code: it opens the first caller's status.
+    [redrawn] = [line for line in logged if line["event"] == "tracking_code_redrawn"]
+    assert redrawn["log_level"] == "info" and taken not in repr(logged)
     body = await second.json()
     assert (first["tracking_code"], body["tracking_code"]) == (taken, fresh)
     assert (await claimed_by(store, taken), await claimed_by(store, fresh)) == (first["id"], body["id"])
