@@ -493,12 +493,6 @@ def nats_values_problems(directory: Path) -> list[str]:
         # A string: the chart's env helper fails `helm install` on a number.
         f"GOGC {NATS_GOGC} in the container's env, as `levee up` runs nats-server": env.get("GOGC")
         == NATS_GOGC,
-        "GOMEMLIMIT in the container's env, below its memory limit": _bytes(
-            str(env.get("GOMEMLIMIT", "")).replace("MiB", "Mi").replace("GiB", "Gi")
-        )
-        < _bytes(
-            values.get("container", {}).get("merge", {}).get("resources", {}).get("limits", {}).get("memory")
-        ),
         "JetStream's file limit (fileStore.maxSize) at most 95% of the volume (fileStore.pvc.size)": _bytes(
             jetstream.get("fileStore", {}).get("maxSize")
         )
@@ -802,9 +796,6 @@ BREAKAGES: dict[str, tuple[Callable[[Path], None], Callable[[Path], list[str]], 
     "NATS values without a JetStream limit": (
         _edit("kubernetes/nats-values.yaml", "      maxSize: 18Gi\n", ""),
         lambda d: nats_values_problems(d / "kubernetes"), "not JetStream's file limit (fileStore.maxSize) at most"),
-    "a NATS pod without a Go memory limit": (
-        _edit("kubernetes/nats-values.yaml", '    GOMEMLIMIT: "1536MiB"\n', ""),
-        lambda d: nats_values_problems(d / "kubernetes"), "GOMEMLIMIT in the container's env, below its memory limit"),
     "a NATS node without the GC target": (
         _edit("compose.yaml", '    GOGC: "25"\n', ""), compose_problems, "nats-1: GOGC is not 25"),
     "NATS values without the GC target": (
