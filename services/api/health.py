@@ -1,6 +1,7 @@
 """GET /healthz: can this API reach NATS (a stream round trip) and PostgreSQL (SELECT 1) right now, and is the
 stream taking this process's writes (the last refusal, while none has succeeded since)?
-GET /readyz: may a load balancer send this process traffic? Yes while it serves HTTP at all.
+GET /readyz: may a load balancer send this process traffic? Yes once it has reached NATS and its stream, and from
+then on while it serves HTTP at all; no while it drains to stop. GET /livez: is the process alive (liveness)?
 
 /healthz is the page a 3 a.m. operator opens first, so a failure names the dependency that is down and why.
 It is not the readiness probe: in a NATS outage every API pod would go unready at once, and clients would get
