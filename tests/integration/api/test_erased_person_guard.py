@@ -72,7 +72,7 @@ async def test_a_notice_naming_an_erased_complainant_is_still_refused(staff: Sta
 
     await staff.command(uuid.UUID(complaint_id), "redact", "command", {"reason": "asked to be forgotten"})
 
-    for leak in (NAMING, "Vexhallow, Quorinda called us.", "Pumps at 77 marrowfield ln.", "Call 6987 4321."):
+    for leak in (NAMING, "Vexhallow, Quorinda called us.", "Pumps at 77 marrowfield ln.", "Ask for 6987 4321."):
         notice_id = naming if leak == NAMING else await approved_notice(staff, incident_id, leak)
         status, problem = await publish(staff, notice_id)
         assert (status, problem.get("code")) == (422, "contains_personal_data"), (leak, problem)
