@@ -104,6 +104,8 @@ async def test_merge_ends_the_source_and_triage_moves_every_open_complaint_once(
     assert [i["id"] for i in listed] == [str(flood.id)]
     # The closed one stayed in the merged incident, and still counts under the one it ended in.
     assert listed[0]["linked_complaints"] == 8 and listed[0]["complaints"] == 8
+    # merged=false is the default's answer, not every incident (a mutation reading any value as true passed).
+    assert [i["id"] for i in await _incidents(staff, "?merged=false")] == [str(flood.id)]
     every = {i["id"]: i for i in await _incidents(staff, "?merged=true")}
     assert every[str(water.id)]["merged_into"] == str(flood.id)
     assert every[str(water.id)]["merged_into_title"] == "Flooding in Old Town"

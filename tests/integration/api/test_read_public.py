@@ -273,6 +273,11 @@ async def test_open311_reads_one_request_by_its_path_and_a_whole_end_date(api: H
     assert ninety.status == 200, await ninety.text()
     over = await api.get("/open311/v2/requests.json", start_date="2026-04-01", end_date="2026-07-01")
     assert over.status == 400
+    # Only a date-only end_date gets its day: date-times 90 days and 12 hours apart are over the limit.
+    over = await api.get(
+        "/open311/v2/requests.json", start_date="2026-04-01T00:00:00Z", end_date="2026-06-30T12:00:00Z"
+    )
+    assert over.status == 400, await over.text()
     many = ",".join(str(day["waiting"]) for _ in range(201))
     too_many = await api.get("/open311/v2/requests.json", service_request_id=many)
     assert too_many.status == 400 and "at most 200" in (await too_many.json())[0]["description"]
