@@ -612,6 +612,26 @@ export function sayRefused(region, error, notDone, about = "", options = {}) {
   return said instanceof Node ? said : null;
 }
 
+// A button with its request out: it stays focusable and does nothing (aria-disabled; a disabled button loses
+// the focus to the page's body in Chromium, and the next Tab went elsewhere). The pages' click handlers ask `idle`.
+// `text`: what the button says while its request is out ("": only that it does nothing); null: itself again.
+export function showSending(button, text) {
+  if (!button) return;
+  if (text === null) {
+    if (button.dataset.idle !== undefined) button.replaceChildren(bilingual(button.dataset.idle));
+    delete button.dataset.idle;
+    button.removeAttribute("aria-disabled");
+    return;
+  }
+  button.setAttribute("aria-disabled", "true");
+  if (text && button.dataset.idle === undefined) {
+    button.dataset.idle = button.textContent;
+    button.replaceChildren(bilingual(text));
+  }
+}
+
+export const idle = (button) => button.getAttribute("aria-disabled") !== "true";
+
 // A table read on a phone: below 600 px each row stands as a block, each cell under its column's name
 // (levee.css, table.stacked), so a row's action buttons are not cut off to the right; one whose rows have buttons
 // does so up to 1000 px.

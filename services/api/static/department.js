@@ -2,8 +2,8 @@
 // Above it, the department's cases per incident, with Accept all / Resolve all for one incident at once.
 import {
   ApiError, api, bi, bilingual, el, fmtClock, fmtDuration, fmtTime, howLong, incidentStatus, labelCells, liveEvents, loadFailed,
-  loaded, loginFlow, names, problemText, refetcher, refusal, say, serverNow, setCityZone, setDepartments,
-  showConnection, replayedNote, stamped, statusLabel, whenChanged, zoneName,
+  idle, loaded, loginFlow, names, problemText, refetcher, refusal, say, serverNow, setCityZone, setDepartments,
+  showConnection, showSending, replayedNote, stamped, statusLabel, whenChanged, zoneName,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -55,24 +55,6 @@ const SENDING = {
   progress: "记录中… Saving…", progress_public: "记录中… Saving…", extension: "申请中… Asking…",
   "bulk-accept": "全部签收中… Accepting all…", "bulk-resolve": "全部办结中… Resolving all…", submit: "提交中… Submitting…",
 };
-
-// `text`: what the button says while its request is out ("": only that it does nothing); null: itself again.
-function showSending(button, text) {
-  if (!button) return;
-  if (text === null) {
-    if (button.dataset.idle !== undefined) button.replaceChildren(bilingual(button.dataset.idle));
-    delete button.dataset.idle;
-    button.removeAttribute("aria-disabled");
-    return;
-  }
-  button.setAttribute("aria-disabled", "true");
-  if (text && button.dataset.idle === undefined) {
-    button.dataset.idle = button.textContent;
-    button.replaceChildren(bilingual(text));
-  }
-}
-
-const idle = (button) => button.getAttribute("aria-disabled") !== "true";
 
 // A row's buttons say which case they act on (aria-describedby: its tracking code): 139 "签收 Accept" read alike.
 function actionButtons(item) {

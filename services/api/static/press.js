@@ -2,8 +2,8 @@
 // text; command staff (same page) approve.
 import {
   INCIDENT_STATUS, NOTICE_STATES, api, bi, bilingual, el, fmtTime, incidentStatus, keepingFocus, labelCells, liveEvents,
-  loadFailed, loaded, loginFlow, mayHaveBeenStored, problemText, refetcher, refusal, replayedNote, say,
-  sayRefused as sayRefusedIn, setCityZone, showConnection, stamped, whenChanged,
+  idle, loadFailed, loaded, loginFlow, mayHaveBeenStored, problemText, refetcher, refusal, replayedNote, say,
+  sayRefused as sayRefusedIn, setCityZone, showConnection, showSending, stamped, whenChanged,
 } from "/static/common.js";
 
 const $ = (id) => document.getElementById(id);
@@ -99,14 +99,6 @@ function keepNoteInView() {
   if (note && Date.now() - note.at < IN_VIEW_MS) noteOf(row.dataset.id)?.scrollIntoView({ block: "nearest" });
 }
 
-// `text`: what the button says while its request is out; it does nothing then (the click handlers ask `idle`).
-function showSending(button, text) {
-  button.setAttribute("aria-disabled", "true");
-  button.replaceChildren(bilingual(text));
-}
-
-const idle = (button) => button.getAttribute("aria-disabled") !== "true";
-
 // The fields of a notice, as a refusal for personal data names them (common.js, personalDataFound).
 const FIELDS = {
   title_zh: ["中文标题", "Chinese title"], title_en: ["英文标题", "English title"],
@@ -190,8 +182,7 @@ function editorRow(n, action) {
       sayRefused(saved, error, spec.failed.join(" "), "");
       saved.scrollIntoView({ block: "nearest" });
     } finally {
-      save.removeAttribute("aria-disabled");
-      save.replaceChildren(bilingual(spec.save));
+      showSending(save, null);
     }
   });
   return el("tr", { class: "editor", "data-editor-for": n.id, "data-action": action }, el("td", { colspan: 8 }, form));
