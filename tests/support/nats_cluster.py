@@ -56,6 +56,22 @@ async def wait_for_stream_leader(
     return seen
 
 
+async def wait_for_agreed_leader(nodes: list[NatsServer], stream: str, *, bound: float = 30.0) -> str:
+    """The leader of `stream` once every node in `nodes` names the same one. Right after the stream is made,
+    one node may know its leader while another's replica has not yet joined the group (and says None)."""
+    seen: set[str | None] = set()
+
+    async def agreed() -> bool:
+        nonlocal seen
+        seen = {await asyncio.to_thread(stream_leader, node, stream) for node in nodes}
+        return len(seen) == 1 and None not in seen
+
+    await wait_until_async(agreed, f"every node naming one leader of {stream}", bound)
+    [leader] = seen
+    assert leader is not None
+    return leader
+
+
 @contextmanager
 def running_cluster(nodes: list[NatsServer], *, timeout: float = 60) -> Iterator[list[NatsServer]]:
     """Route every node to the others, launch them all, wait until each is ready; stop them all after."""

@@ -25,7 +25,12 @@ from events.store.connection import connect_nats
 from events.store.group_commit import GroupCommitter
 from events.store.stream import StreamSpec, ensure_stream
 from services.embedded.nats_server import NatsServer
-from tests.support.nats_cluster import running_cluster, stream_leader, wait_for_stream_leader
+from tests.support.nats_cluster import (
+    running_cluster,
+    stream_leader,
+    wait_for_agreed_leader,
+    wait_for_stream_leader,
+)
 from tests.support.waiting import wait_until
 
 log = structlog.get_logger(__name__)
@@ -108,7 +113,7 @@ async def test_killing_a_node_under_load_loses_nothing_acknowledged(
 ) -> None:
     spec = StreamSpec(name=STREAM, replicas=3)
     await ensure_r3_stream(",".join(node.url for node in cluster), spec)
-    leader = await wait_for_stream_leader(cluster[0], STREAM)
+    leader = await wait_for_agreed_leader(cluster, STREAM)  # so the survivor asked below knows it too
     home = next(node for node in cluster if node.server_name == leader)  # the client's server
     victim = home if case.victim == "leader" else next(node for node in cluster if node is not home)
     survivor = next(node for node in cluster if node is not victim)  # asked who leads, before and after
