@@ -64,6 +64,26 @@ async def test_overdue_list_longest_overdue_first(pg: asyncpg.Connection) -> Non
     assert [r["id"] for r in await queries.overdue_list(pg, now=NOW)] == [b, a]
 
 
+async def test_overdue_list_takes_the_longest_overdue_of_either_deadline_within_its_limit(
+    pg: asyncpg.Connection,
+) -> None:
+    """The list is read off each deadline's own index (the first `limit` past each): a case late on both
+    counts by its older miss, and a limit smaller than the overdue cases keeps the longest of either kind."""
+    hours = timedelta(hours=1)
+    both = await add(pg, accept_by=NOW - hours / 2, resolve_by=NOW - 5 * hours)
+    resolve_4 = await add(pg, status="accepted", resolve_by=NOW - 4 * hours)
+    accept_3 = await add(pg, accept_by=NOW - 3 * hours)
+    for late in (2 * hours, 1.5 * hours, hours * 3 / 4):
+        await add(pg, status="accepted", resolve_by=NOW - late)
+    await add(pg, accept_by=NOW - hours)
+    await add(pg, accept_by=NOW - hours / 4)
+    await add(pg, accept_by=NOW + hours, resolve_by=NOW + 2 * hours)  # not overdue
+    rows = await queries.overdue_list(pg, limit=3, now=NOW)
+    assert [r["id"] for r in rows] == [both, resolve_4, accept_3]
+    assert [r["seconds_overdue"] for r in rows] == [5 * 3600, 4 * 3600, 3 * 3600]
+    assert len(await queries.overdue_list(pg, now=NOW)) == 8
+
+
 async def test_extension_requests_longest_waiting_first(pg: asyncpg.Connection) -> None:
     ids = []
     for minutes in (5, 90):
