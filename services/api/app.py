@@ -36,6 +36,7 @@ from services.api import (
     keys,
     live,
     metrics,
+    nul_characters,
     open311,
     open311_format,
     open311_requests,
@@ -93,6 +94,7 @@ def build_app(settings: Settings) -> web.Application:
     middlewares = [
         request_context, problems.problems, slow_clients.body_deadline(settings.http_body_seconds),
         auth.authenticate, open311_format.unmatched,  # a path under /open311/v2/ no route serves: the spec's errors
+        nul_characters.refuse_nul,
     ]  # fmt: skip
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings

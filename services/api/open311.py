@@ -293,7 +293,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "operationId": "open311Services", "summary": "Service list (GeoReport v2)", "tags": ["open311"],
         "security": [{}], "parameters": [_JURISDICTION],
         "responses": {"200": {"description": "Services", "content": {"application/json": {"schema": {
-            "type": "array", "items": _SERVICE}}}}, **error_responses(404)},
+            "type": "array", "items": _SERVICE}}}}, **error_responses(400, 404)},
     }),
     **described_both(f"{BASE}/services/{{service_code}}", "get", {
         "operationId": "open311ServiceDefinition", "summary": "Service definition (attributes)",
@@ -303,7 +303,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "responses": {"200": {"description": "Definition", "content": {"application/json": {"schema": {
             "type": "object", "required": ["service_code", "attributes"],
             "properties": {"service_code": {"type": "string"}, "attributes": {"type": "array"}}}}}},
-            **error_responses(404)},
+            **error_responses(400, 404)},
     }),
     **described_both(f"{BASE}/requests", "post", {
         "operationId": "open311CreateRequest", "summary": "Create a service request (stored before answering)",

@@ -254,6 +254,6 @@ OPENAPI_PATHS: dict[str, Any] = {
         "tags": ["open311"], "security": [{}],
         "parameters": [{"name": "service_request_id", "in": "path", "required": True, "schema": {"type": "string"}},
                        _q("jurisdiction_id", "this deployment's area code")],
-        "responses": {**_LIST, **error_responses(404, 429, 503)},
+        "responses": {**_LIST, **error_responses(400, 404, 429, 503)},
     }),
 }  # fmt: skip
