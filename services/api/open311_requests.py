@@ -4,7 +4,8 @@ from the projection tables, with the spec's field names and its errors.
 `service_request_id` is the complaint id that `POST requests` answered with; a tracking code is
 accepted too (a caller reads that one out on the phone). A tracking code is short and lets anyone read a
 complaint's status, so no answer here shows one, and each code looked up costs a token of the same rate limit
-as `/api/v1/status` (at most MAX_CODES a request). No api_key is needed to read, so nothing here is
+as `/api/v1/status` (at most MAX_CODES a request). A list by filters costs a token of its own (each is up to
+MAX_RESULTS requests). No api_key is needed to read, so nothing here is
 personal: `description` is the service's name (the free text may name people), `status_notes` (a department's
 public note) has phones, ID numbers and emails masked, the address is the district, and coordinates are
 rounded to about 110 m.
@@ -52,6 +53,8 @@ async def list_requests(request: web.Request) -> Answer:
         ids, codes = _split_ids(request, q["service_request_id"])
         return _answer(await _rows(request, ids=ids, codes=codes, limit=MAX_RESULTS))
     start, end = _date(q.get("start_date"), "start_date"), _date(q.get("end_date"), "end_date")
+    if (limiter := request.app.get(ratelimit.LIMITER)) is not None:
+        limiter.take_listing(request)  # up to MAX_RESULTS rows: one flooding reader slowed every other route
     if start is None and end is None:
         start = datetime.now(UTC) - timedelta(days=DEFAULT_DAYS)
     elif start is not None and end is not None:

@@ -6,7 +6,7 @@ is never read from any other peer, so a client cannot pick its own bucket by sen
 that is not listed, every citizen shares the proxy's bucket: list the proxies.
 
 Each purpose has its own buckets, so a citizen re-checking a status never loses the right to file:
-intake (JSON intake and Open311 without a key), status lookups, and Open311 api_keys (one bucket per key: a
+intake (JSON intake and Open311 without a key), status lookups, public lists, and Open311 api_keys (one bucket per key: a
 key is issued to one integrator, whose bridge files for many citizens from one address; a key that floods is
 taken out of LEVEE_OPEN311_API_KEYS). Staff tokens are not limited by default: a hotline desk or an Open311
 bridge records thousands of calls through one token in a surge, tokens are minted by us and revocable, and
@@ -46,6 +46,9 @@ class RateLimits:
     # Status lookups, per client address: a tracking code is short, so slow down anyone guessing them.
     status: Bucket = Bucket(rate=1.0, burst=30.0)
     open311_key: Bucket = Bucket(rate=20.0, burst=600.0)  # per Open311 api_key: an integrator's whole flow
+    # Open311 lists read without a token, per client address: each up to 1,000 requests (about 0.6 MB, 50 ms
+    # of the API), where a reader that polls asks once a minute or so.
+    listing: Bucket = Bucket(rate=1.0, burst=20.0)
     staff: Bucket | None = None  # per token, any purpose; None: not limited
     enabled: bool = True
     remembered: int = 100_000  # clients tracked at most (least recently seen forgotten first)
@@ -66,6 +69,10 @@ class RateLimiter:
     def take_status(self, request: web.Request) -> None:
         """A public status lookup: its own buckets, keyed like intake's."""
         self._take_as(request, "status", self.limits.status, "status lookups")
+
+    def take_listing(self, request: web.Request) -> None:
+        """A public list (Open311 `GET requests` by filters): its own buckets, keyed like intake's."""
+        self._take_as(request, "listing", self.limits.listing, "request lists")
 
     def take_open311_key(self, api_key: str) -> None:
         """An Open311 request carrying a valid api_key: one bucket per key, whatever the address."""
