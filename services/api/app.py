@@ -7,6 +7,7 @@ for the API to start: both are reached lazily, and /healthz answers 503 naming w
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 import time
 import uuid
@@ -114,6 +115,14 @@ def build_app(settings: Settings) -> web.Application:
     return app
 
 
+def _loopback(host: str) -> bool:
+    """True for a listening host only this machine reaches (127.0.0.1, ::1, localhost)."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def register_routes(app: web.Application) -> None:
     for add_routes in ROUTES:
         add_routes(app)
@@ -129,6 +138,9 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     try:
         await web.TCPSite(runner, settings.http_host, settings.http_port).start()
         log.info("api_listening", url=settings.base_url)
+        if settings.public_url is None and not _loopback(settings.http_host):
+            log.warning("public_url_unset", effect="the Atom feed, CAP and Open311 discovery links name whatever "
+                        "Host a request sends", advice="set LEVEE_PUBLIC_URL to the public https origin")  # fmt: skip
         await stop.wait()
         if settings.http_drain_seconds:
             # Unready, still serving: a load balancer stops sending before the listener closes (a request it sent

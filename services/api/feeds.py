@@ -178,6 +178,10 @@ def _xml(request: web.Request, text: str, content_type: str, *, max_age: int = M
     tag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     # Weak: the same document may go out compressed or not (RFC 9110 8.8.3; If-None-Match compares weakly).
     headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": f"W/{tag}"}
+    if request.app[keys.SETTINGS].public_url is None:
+        # Its links name the Host asked (public_origin): a shared cache must not hand one Host's copy to another
+        # (a forged Host put http://attacker.example into cached links: found by a security review).
+        headers["Vary"] = "Host"
     asked = request.headers.get("If-None-Match", "")
     if tag in (given.strip().removeprefix("W/") for given in asked.split(",")) or asked.strip() == "*":
         return web.Response(status=304, headers=headers)

@@ -202,6 +202,21 @@ async def test_behind_an_ingress_the_links_are_the_public_urls_whatever_host_a_c
         )
         alert = etree.fromstring(await cap.read())
         assert alert.findtext("cap:info/cap:web", namespaces=C) == f"{public}/status#notice-{published}"
+        assert "Vary" not in response.headers  # the same document whatever the Host
+
+
+async def test_without_a_public_url_a_shared_cache_is_told_the_links_follow_the_host(api: Harness) -> None:
+    """Without LEVEE_PUBLIC_URL the links name the Host asked: `Vary: Host`, or a cache in front could hand a
+    forged Host's links to every reader for a minute (found by a security review)."""
+    response = await api.client.get(FEED, headers={"Host": "attacker.example"})
+    assert response.status == 200 and response.headers["Cache-Control"].startswith("public")
+    assert "http://attacker.example/" in await response.text()
+    assert response.headers["Vary"] == "Host"
+    asked = {"Host": "attacker.example", "If-None-Match": response.headers["ETag"]}
+    again = await api.client.get(FEED, headers=asked)
+    assert again.status == 304 and again.headers["Vary"] == "Host"
+    other = await api.client.get(FEED, headers={**asked, "Host": "levee.example"})  # another Host's document
+    assert other.status == 200 and "http://levee.example/" in await other.text()
 
 
 async def test_readers_arriving_during_a_failed_read_take_its_answer_not_a_timeout_each(
