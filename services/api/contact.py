@@ -3,10 +3,13 @@
 Intake seals the reporter's name, phone, email and address with the complaint's own key; nothing else in the
 system holds them in clear. An operator making the follow-up call (回访: the case is resolved), command staff,
 and the department holding the case (to ask what it needs to resolve it, while it does) may open them; press
-never. DOMAIN gives operators "the complaints they handle": on any other case an operator's token opens nothing,
-so a leaked one cannot read the city's callers one by one; nor can a department's read its closed cases. Every
+never. DOMAIN gives operators "the complaints they handle": an operator's token opens only a case awaiting its
+follow-up call (resolved), and no department's opens a case it does not hold. Every
 opening is logged (role, token id and complaint; never the data, nor the token's name, which may be a person's)
-so access can be audited. An erased key answers 410: gone for good.
+so access can be audited, and counted (`levee_personal_data_opened_total`; alert LeveePersonalDataOpenedInBulk).
+Operators share the follow-up queue (no case is assigned to one of them), so each token opens at most a burst of
+60, then one every 10 s (ratelimit.py): a leaked operator token read every resolved caller's details in a loop
+(found by a security review). An erased key answers 410: gone for good.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from aiohttp import web
 from events.complaint import Complaint
 from events.complaint_rules import Status
 from events.personal import unseal
+from services.api import ratelimit
 from services.api.auth import require_holding_department, require_role
 from services.api.commands import API, REPOSITORY, path_id
 from services.api.keys import PG_DOWN, DependencyUnavailable
 from services.api.openapi import problem_responses
 from services.api.principal import PRINCIPAL
 from services.api.problems import Problem
+from services.runtime.metrics import PERSONAL_DATA_OPENED
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +46,8 @@ def add_routes(app: web.Application) -> None:
 async def contact(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     require_role(principal, ROLES)
+    if (limiter := request.app.get(ratelimit.LIMITER)) is not None:
+        limiter.take_personal_data(request)  # refusals too: trying case after case is what a bulk read does
     repository = request.app[REPOSITORY]
     complaint = await repository.load(path_id(request, "complaint"), Complaint, "complaint")
     require_holding_department(principal, complaint.department)
@@ -71,6 +78,7 @@ async def contact(request: web.Request) -> web.Response:
     log.info(
         "personal_data_opened", complaint_id=str(complaint.id), by=principal.role, token_id=principal.token_id
     )
+    PERSONAL_DATA_OPENED.labels(principal.kind).inc()
     body: dict[str, Any] = {
         "id": str(complaint.id),
         "name": None,
@@ -96,7 +104,8 @@ OPENAPI_PATHS: dict[str, Any] = {
         "summary": "The complainant's contact details, to call them back (every opening is logged)",
         "description": "Roles: operator (only a resolved complaint awaiting its follow-up call; else 403 "
                        "not_awaiting_follow_up), command, department:<code> (the department holding the case). "
-                       "All null when the complaint came without a reporter; 410 once erased.",
+                       "All null when the complaint came without a reporter; 410 once erased; 429 past 60 openings at "
+                       "once or one every 10 s per token.",
         "parameters": [{"name": "id", "in": "path", "required": True,
                         "schema": {"type": "string", "format": "uuid"}}],
         "responses": {
@@ -104,7 +113,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "type": "object", "required": ["id", "name", "phone", "email", "address"],
                 "properties": {"id": {"type": "string", "format": "uuid"}, "name": _TEXT_OR_NULL,
                                "phone": _TEXT_OR_NULL, "email": _TEXT_OR_NULL, "address": _TEXT_OR_NULL}}}}},
-            **problem_responses(401, 403, 404, 410, 503),
+            **problem_responses(401, 403, 404, 410, 429, 503),
         },
     }},
 }  # fmt: skip

@@ -10,7 +10,8 @@ intake (JSON intake and Open311 without a key), status lookups, public lists, an
 key is issued to one integrator, whose bridge files for many citizens from one address; a key that floods is
 taken out of LEVEE_OPEN311_API_KEYS). Staff tokens are not limited by default: a hotline desk or an Open311
 bridge records thousands of calls through one token in a surge, tokens are minted by us and revocable, and
-throttling them would drop real calls. `app[LIMITS]` overrides the defaults.
+throttling them would drop real calls. The one exception is opening complainants' contact details, which
+people do one call at a time: a bucket per token. `app[LIMITS]` overrides the defaults.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class RateLimits:
     # of the API), where a reader that polls asks once a minute or so.
     listing: Bucket = Bucket(rate=1.0, burst=20.0)
     staff: Bucket | None = None  # per token, any purpose; None: not limited
+    # Contact details opened, per staff token: a person on the phone opens one every minute or two, a desk of
+    # several a few; a leaked token read in a loop opened every resolved caller's in the city (a security review).
+    personal_data: Bucket = Bucket(rate=0.1, burst=60.0)
     enabled: bool = True
     remembered: int = 100_000  # clients tracked at most (least recently seen forgotten first)
 
@@ -73,6 +77,14 @@ class RateLimiter:
     def take_listing(self, request: web.Request) -> None:
         """A public list (Open311 `GET requests` by filters): its own buckets, keyed like intake's."""
         self._take_as(request, "listing", self.limits.listing, "request lists")
+
+    def take_personal_data(self, request: web.Request) -> None:
+        """Staff opening a complainant's contact details: one bucket per token, whatever else it is allowed."""
+        token_id = request.get(PRINCIPAL, PUBLIC).token_id
+        if self.limits.enabled and token_id is not None:
+            self._spend(
+                f"personal:token:{token_id}", self.limits.personal_data, "openings of contact details"
+            )
 
     def take_open311_key(self, api_key: str) -> None:
         """An Open311 request carrying a valid api_key: one bucket per key, whatever the address."""

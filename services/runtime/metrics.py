@@ -52,6 +52,13 @@ for _reason in REASONS:  # at 0 from the start, so an alert on its rate has a se
 DEADLINES_MISSED = Counter(
     "levee_deadlines_missed", "Escalations the deadline watcher made for a missed deadline", ["level"]
 )
+PERSONAL_DATA_OPENED = Counter(
+    "levee_personal_data_opened",
+    "Complainants' contact details opened by staff (GET .../contact), by kind of role",
+    ["role"],
+)
+for _role in ("operator", "command", "department"):  # at 0 from the start, for the alert's rate
+    PERSONAL_DATA_OPENED.labels(_role)
 BOARD_SECONDS = Histogram(
     "levee_board_compute_seconds",
     "Seconds the command board's queries took; the count is how many boards were computed",

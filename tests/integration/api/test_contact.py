@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import structlog
+from prometheus_client import REGISTRY
 
 from events.complaint import Complaint
+from services.api import ratelimit
 from tests.integration.api.conftest import MakeClient
 from tests.integration.api.test_commands_support import DEPT, OTHER_DEPT, Staff, open_staff
 
@@ -136,3 +138,31 @@ async def test_a_public_progress_note_may_not_name_the_complainant(staff: Staff)
         ("Spoke to Chan Tai-man", False),
         ("Crew on site, valve closed", True),
     ]
+
+
+async def test_a_token_opening_details_faster_than_anyone_calls_is_slowed_and_each_opening_counted(
+    make_client: MakeClient,
+) -> None:
+    """A leaked operator token read every resolved caller's details in a loop (a security review): each token has
+    a bucket of openings (default 60 at once, then one every 10 s), refusals charged too; other tokens keep theirs."""
+    limits = ratelimit.RateLimits(personal_data=ratelimit.Bucket(rate=0.001, burst=3))
+    staff = await open_staff(await make_client(limits=limits))
+    complaint_id = await file(staff, reporter=REPORTER)
+    await prioritise(staff, complaint_id)
+
+    def opened(role: str) -> float:
+        return REGISTRY.get_sample_value("levee_personal_data_opened_total", {"role": role}) or 0.0
+
+    before = opened("command")
+    for _ in range(3):
+        assert (await get(staff, complaint_id, "command"))[0] == 200
+    status, problem = await get(staff, complaint_id, "command")
+    assert (status, problem["code"]) == (429, "rate_limited") and "openings of contact details" in problem[
+        "detail"
+    ]
+    assert opened("command") == before + 3  # what was opened, not what was refused
+    # The operator's token has its own bucket: refused for what the case is, not for the command token's loop.
+    assert (await get(staff, complaint_id, "operator"))[1]["code"] == "not_awaiting_follow_up"
+    for _ in range(2):
+        assert (await get(staff, complaint_id, "operator"))[0] == 403
+    assert (await get(staff, complaint_id, "operator"))[0] == 429
