@@ -4,8 +4,8 @@
         [--messages 60000] [--batches 20,100,1000]
 
 Reads the first `--messages` messages of a running Levee's stream (the typhoon drill's complaints as triage,
-dispatch and notices answered them: `make run`, then `levee drill typhoon --rate 300 --duration 40`; the
-banner prints both URLs), then for each batch size applies them in order to a fresh scratch schema
+dispatch and notices answered them: `make run`, then `levee drill typhoon --rate 300 --duration 40`; both URLs,
+with their passwords, are in `<data dir>/running.json`, which the banner names), then for each batch size applies them in order to a fresh scratch schema
 (`bench_batches_<size>`, dropped after) through `ProjectionRunner.apply_messages`, one transaction per batch,
 as the live projector does with what each read brings. A live projector keeping up reads a few dozen to a few
 hundred messages at a time, so a complaint's triage and its dispatch usually land in different batches.

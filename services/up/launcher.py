@@ -28,7 +28,7 @@ from services.embedded.postgres_server import PostgresServer
 from services.logging_setup import write_banner
 from services.runtime.metrics import SERVICE_HEADER
 from services.settings import Settings, without_password, without_passwords
-from services.up import contact_secret, leftovers, running, watchdog
+from services.up import contact_secret, leftovers, running, server_passwords, watchdog
 from services.up.children import Child
 
 log = structlog.get_logger(__name__)
@@ -102,19 +102,25 @@ async def _start_servers(settings: Settings, stack: AsyncExitStack) -> tuple[Set
     """Embedded NATS unless NATS_URL is set, embedded PostgreSQL unless DATABASE_URL is set."""
     monitor_url = None
     if settings.nats_url is None:
+        nats_password = server_passwords.load_or_create(settings.data_dir, server_passwords.NATS_FILE)
         nats = NatsServer(
             settings.data_dir / "nats",
             port=_free_or_any(NATS_PORT),
             http_port=_free_or_any(NATS_MONITOR_PORT),
+            extra_config=server_passwords.nats_authorization(nats_password),
         )
         stack.callback(leftovers.forget, settings.data_dir, "nats")
         stack.push_async_callback(asyncio.to_thread, nats.stop)  # before start: a failed start is cleaned too
         await asyncio.to_thread(nats.start)
         leftovers.record(settings.data_dir, "nats", nats.pid)
         _watch(stack, "nats", nats, settings.data_dir)
-        settings, monitor_url = settings.replace(nats_url=nats.url), nats.monitor_url
+        nats_url = server_passwords.nats_url_with_user(nats.url, nats_password)
+        settings, monitor_url = settings.replace(nats_url=nats_url), nats.monitor_url
     if settings.database_url is None:
-        postgres = PostgresServer(settings.data_dir / "postgres")
+        postgres = PostgresServer(
+            settings.data_dir / "postgres",
+            password=server_passwords.load_or_create(settings.data_dir, server_passwords.POSTGRES_FILE),
+        )
         stack.callback(leftovers.forget, settings.data_dir, "postgres")
         stack.push_async_callback(asyncio.to_thread, postgres.stop)
         await asyncio.to_thread(postgres.start)

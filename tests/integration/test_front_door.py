@@ -8,6 +8,7 @@ import os
 import shlex
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -18,9 +19,13 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
+import nats.errors
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from nats.aio.client import Client as NATS
 
 from events.store import JetStreamEventStore, Write
 from events.store.connection import connect_nats
@@ -166,16 +171,24 @@ def alive(pid: int) -> bool:
     return state not in {"Z", "X"}
 
 
-async def write_marks(ready: dict[str, Any], subject: str, marker: str) -> None:
+def servers(data_dir: Path) -> tuple[str, str]:
+    """The NATS and PostgreSQL URLs with their passwords, as `levee up` leaves them for the CLI (the banner
+    masks them)."""
+    found = json.loads((data_dir / "running.json").read_text())
+    return found["nats_url"], found["database_url"]
+
+
+async def write_marks(data_dir: Path, subject: str, marker: str) -> None:
     """One event in the stream and one row in PostgreSQL, to look for after a restart."""
-    nc = await connect_nats(ready["nats"], name="front-door-test")
+    nats_url, database_url = servers(data_dir)
+    nc = await connect_nats(nats_url, name="front-door-test")
     try:
         await JetStreamEventStore(nc, StreamSpec()).append(
             [Write(subject, marker.encode(), expected_last_seq=0)]
         )
     finally:
         await nc.close()
-    conn = await asyncpg.connect(ready["postgres"])
+    conn = await asyncpg.connect(database_url)
     try:
         await conn.execute("CREATE TABLE IF NOT EXISTS front_door_marks (marker text PRIMARY KEY)")
         await conn.execute("INSERT INTO front_door_marks VALUES ($1)", marker)
@@ -183,18 +196,36 @@ async def write_marks(ready: dict[str, Any], subject: str, marker: str) -> None:
         await conn.close()
 
 
-async def read_marks(ready: dict[str, Any], subject: str) -> tuple[bytes | None, list[str]]:
-    nc = await connect_nats(ready["nats"], name="front-door-test")
+async def read_marks(data_dir: Path, subject: str) -> tuple[bytes | None, list[str]]:
+    nats_url, database_url = servers(data_dir)
+    nc = await connect_nats(nats_url, name="front-door-test")
     try:
         message = await JetStreamEventStore(nc, StreamSpec()).last_message(subject)
     finally:
         await nc.close()
-    conn = await asyncpg.connect(ready["postgres"])
+    conn = await asyncpg.connect(database_url)
     try:
         rows = await conn.fetch("SELECT marker FROM front_door_marks")
     finally:
         await conn.close()
     return (message.data if message else None), [row["marker"] for row in rows]
+
+
+async def assert_servers_refuse_strangers(data_dir: Path) -> None:
+    """Loopback is every account's on the machine: the embedded servers take only the passwords kept in the data
+    directory, readable by its owner alone (found by a security review: both trusted any local connection)."""
+    for name in ("nats_password", "postgres_password"):
+        assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600, name
+    nats_url, database_url = servers(data_dir)
+    port = urlsplit(nats_url).port
+    stranger = NATS()
+    try:
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await stranger.connect(f"nats://127.0.0.1:{port}", allow_reconnect=False, connect_timeout=5)
+    finally:
+        await stranger.close()  # its socket, which a refused connect leaves open
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{urlsplit(database_url).port}/levee")
 
 
 async def test_levee_up_serves_health_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
@@ -209,7 +240,8 @@ async def test_levee_up_serves_health_stops_cleanly_and_keeps_data(tmp_path: Pat
         assert ready["health"] == f"http://127.0.0.1:{first.port}/healthz"
         assert ready["board"] == f"http://127.0.0.1:{first.port}/board"
         assert ready["data_dir"] == str(data_dir.resolve())
-        await write_marks(ready, subject, marker)
+        await write_marks(data_dir, subject, marker)
+        await assert_servers_refuse_strangers(data_dir)
 
         # Every process serves /metrics: the workers and the projector on the loopback ports the banner
         # names (before, LEVEE_METRICS_PORT defaulted to off and nothing but the API's was served).
@@ -261,7 +293,7 @@ async def test_levee_up_serves_health_stops_cleanly_and_keeps_data(tmp_path: Pat
     try:
         ready = second.ready()
         assert ready["healthz"]["stream_last_seq"] >= 1
-        assert await read_marks(ready, subject) == (marker.encode(), [marker])
+        assert await read_marks(data_dir, subject) == (marker.encode(), [marker])
     finally:
         # SIGHUP: the terminal or SSH session running `make run` closed. It once left both servers running.
         assert second.interrupt(signal.SIGHUP) == 0, second.output

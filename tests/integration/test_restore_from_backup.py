@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 
 from services.embedded.ports import free_port
-from tests.integration.test_front_door import LEVEE, Launcher, clean_env
+from tests.integration.test_front_door import LEVEE, Launcher, clean_env, servers
 from tests.support.waiting import wait_until_async
 
 COMPLAINT = {
@@ -73,11 +73,11 @@ async def run_until_projected(data_dir: Path, complaints: int, expected: int) ->
     """`levee up`, `complaints` new complaints, stopped once the read models hold `expected`."""
     launcher = Launcher(free_port(), data_dir)
     try:
-        ready = launcher.ready()
+        launcher.ready()
         codes = [post_complaint(launcher.port) for _ in range(complaints)]
 
         async def caught_up() -> bool:
-            return await projected(ready["postgres"]) == expected
+            return await projected(servers(data_dir)[1]) == expected
 
         await wait_until_async(caught_up, f"{expected} complaints in the read models", bound=60)
     finally:
