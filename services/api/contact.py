@@ -6,7 +6,8 @@ and the department holding the case (to ask what it needs to resolve it, while i
 never. DOMAIN gives operators "the complaints they handle": an operator's token opens only a case awaiting its
 follow-up call (resolved), and no department's opens a case it does not hold. Every
 opening is logged (role, token id and complaint; never the data, nor the token's name, which may be a person's)
-so access can be audited, and counted (`levee_personal_data_opened_total`; alert LeveePersonalDataOpenedInBulk).
+so access can be audited, and counted (`levee_personal_data_opened_total`; `levee_personal_data_refused_total` and
+its alert LeveePersonalDataOpenedInBulk).
 Operators share the follow-up queue (no case is assigned to one of them), so each token opens at most a burst of
 60, then one every 10 s (ratelimit.py): a leaked operator token read every resolved caller's details in a loop
 (found by a security review). An erased key answers 410: gone for good.
@@ -29,7 +30,7 @@ from services.api.keys import PG_DOWN, DependencyUnavailable
 from services.api.openapi import problem_responses
 from services.api.principal import PRINCIPAL
 from services.api.problems import Problem
-from services.runtime.metrics import PERSONAL_DATA_OPENED
+from services.runtime.metrics import PERSONAL_DATA_OPENED, PERSONAL_DATA_REFUSED
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +48,13 @@ async def contact(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     require_role(principal, ROLES)
     if (limiter := request.app.get(ratelimit.LIMITER)) is not None:
-        limiter.take_personal_data(request)  # refusals too: trying case after case is what a bulk read does
+        try:
+            limiter.take_personal_data(
+                request
+            )  # refusals too: trying case after case is what a bulk read does
+        except Problem:
+            PERSONAL_DATA_REFUSED.inc()
+            raise
     repository = request.app[REPOSITORY]
     complaint = await repository.load(path_id(request, "complaint"), Complaint, "complaint")
     require_holding_department(principal, complaint.department)

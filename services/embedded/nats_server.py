@@ -124,8 +124,13 @@ class NatsServer:
     def launch(self) -> NatsServer:
         """Start the process without waiting: a cluster node is healthy only once its peers are up too."""
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.store_dir.chmod(0o700)  # the stream itself: nats-server's, and whoever started it
         conf = self.store_dir / f"{self.server_name}.conf"
-        conf.write_text(self.config_text())
+        # Owner only, also over a file an older version left readable: it may hold a password (extra_config).
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as config:
+            config.write(self.config_text())
         out = open(self.log_path, "ab")
         with out:
             self._process = subprocess.Popen(

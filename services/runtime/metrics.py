@@ -57,8 +57,12 @@ PERSONAL_DATA_OPENED = Counter(
     "Complainants' contact details opened by staff (GET .../contact), by kind of role",
     ["role"],
 )
-for _role in ("operator", "command", "department"):  # at 0 from the start, for the alert's rate
+for _role in ("operator", "command", "department"):  # at 0 from the start, so a rate has a series
     PERSONAL_DATA_OPENED.labels(_role)
+PERSONAL_DATA_REFUSED = Counter(
+    "levee_personal_data_refused",
+    "Openings of contact details refused because a token opened them faster than calls are made (429)",
+)  # unlabelled: at 0 from the start, so the alert's increase() counts the first refusal
 BOARD_SECONDS = Histogram(
     "levee_board_compute_seconds",
     "Seconds the command board's queries took; the count is how many boards were computed",

@@ -10,20 +10,26 @@ NATS_URL / DATABASE_URL given in the environment bring their own credentials and
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from pathlib import Path
 
+from services.settings import SettingsError
 from services.up import secret_files
 
 NATS_USER = "levee"
 NATS_FILE = "nats_password"
 POSTGRES_FILE = "postgres_password"
+_URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")  # what secrets.token_urlsafe makes
 
 
 def load_or_create(data_dir: Path, name: str) -> str:
     path = data_dir / name
     secret_files.forget_staged(path)
     if path.exists() and (value := secret_files.read(path)):
+        if not _URL_SAFE.fullmatch(value):  # it goes into a URL unescaped, and into nats-server's config
+            raise SettingsError(f"{path} must hold letters, digits, '-' or '_' only: delete it, and the next "
+                                "start makes a new password and sets it on the server")  # fmt: skip
         return value
     path.unlink(missing_ok=True)  # emptied by hand: a new one, set on the server at this start
     return secret_files.create_once(path, secrets.token_urlsafe(24))

@@ -214,8 +214,9 @@ async def read_marks(data_dir: Path, subject: str) -> tuple[bytes | None, list[s
 async def assert_servers_refuse_strangers(data_dir: Path) -> None:
     """Loopback is every account's on the machine: the embedded servers take only the passwords kept in the data
     directory, readable by its owner alone (found by a security review: both trusted any local connection)."""
-    for name in ("nats_password", "postgres_password"):
+    for name in ("nats_password", "postgres_password", "nats/levee.conf"):  # the config holds it too
         assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600, name
+    assert stat.S_IMODE((data_dir / "nats").stat().st_mode) == 0o700
     nats_url, database_url = servers(data_dir)
     port = urlsplit(nats_url).port
     stranger = NATS()

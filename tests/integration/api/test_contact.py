@@ -153,7 +153,12 @@ async def test_a_token_opening_details_faster_than_anyone_calls_is_slowed_and_ea
     def opened(role: str) -> float:
         return REGISTRY.get_sample_value("levee_personal_data_opened_total", {"role": role}) or 0.0
 
-    before = opened("command")
+    def refused() -> float:  # what the alert LeveePersonalDataOpenedInBulk watches, at 0 from the start
+        value = REGISTRY.get_sample_value("levee_personal_data_refused_total")
+        assert value is not None
+        return value
+
+    before, refused_before = opened("command"), refused()
     for _ in range(3):
         assert (await get(staff, complaint_id, "command"))[0] == 200
     status, problem = await get(staff, complaint_id, "command")
@@ -161,6 +166,7 @@ async def test_a_token_opening_details_faster_than_anyone_calls_is_slowed_and_ea
         "detail"
     ]
     assert opened("command") == before + 3  # what was opened, not what was refused
+    assert refused() == refused_before + 1
     # The operator's token has its own bucket: refused for what the case is, not for the command token's loop.
     assert (await get(staff, complaint_id, "operator"))[1]["code"] == "not_awaiting_follow_up"
     for _ in range(2):
