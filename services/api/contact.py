@@ -30,7 +30,7 @@ from services.api.keys import PG_DOWN, DependencyUnavailable
 from services.api.openapi import problem_responses
 from services.api.principal import PRINCIPAL
 from services.api.problems import Problem
-from services.runtime.metrics import PERSONAL_DATA_OPENED, PERSONAL_DATA_REFUSED
+from services.runtime.metrics import PERSONAL_DATA_OPENED
 
 log = structlog.get_logger(__name__)
 
@@ -48,13 +48,7 @@ async def contact(request: web.Request) -> web.Response:
     principal = request[PRINCIPAL]
     require_role(principal, ROLES)
     if (limiter := request.app.get(ratelimit.LIMITER)) is not None:
-        try:
-            limiter.take_personal_data(
-                request
-            )  # refusals too: trying case after case is what a bulk read does
-        except Problem:
-            PERSONAL_DATA_REFUSED.inc()
-            raise
+        limiter.take_personal_data(request)  # refusals too: trying case after case is what a bulk read does
     repository = request.app[REPOSITORY]
     complaint = await repository.load(path_id(request, "complaint"), Complaint, "complaint")
     require_holding_department(principal, complaint.department)

@@ -81,9 +81,7 @@ def _nats_connected() -> Gauge:
     """Per API process, made at its first scrape (the workers import this module too). One replica cut off from
     NATS while the others reach it answers 503 to every write sent its way, and stays in the load balancer
     (ready since it connected once: health.readyz): alert LeveeApiCutOffFromNats names the pod."""
-    return Gauge(
-        "levee_api_nats_connected", "1 while this API process is connected to NATS and its stream, else 0"
-    )
+    return Gauge(NATS_CONNECTED, "1 while this API process is connected to NATS and its stream, else 0")
 
 
 async def read_stream_size(link: keys.NatsLink) -> None:

@@ -28,6 +28,7 @@ from aiohttp import web
 from services.api import keys
 from services.api.principal import PRINCIPAL, PUBLIC
 from services.api.problems import Problem
+from services.runtime.metrics import PERSONAL_DATA_REFUSED
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -79,12 +80,18 @@ class RateLimiter:
         self._take_as(request, "listing", self.limits.listing, "request lists")
 
     def take_personal_data(self, request: web.Request) -> None:
-        """Staff opening a complainant's contact details: one bucket per token, whatever else it is allowed."""
+        """Staff opening a complainant's contact details: one bucket per token, whatever else it is allowed; each
+        refusal counted (`levee_personal_data_refused_total`, which alert LeveePersonalDataOpenedInBulk watches)."""
         token_id = request.get(PRINCIPAL, PUBLIC).token_id
-        if self.limits.enabled and token_id is not None:
+        if not self.limits.enabled or token_id is None:
+            return
+        try:
             self._spend(
                 f"personal:token:{token_id}", self.limits.personal_data, "openings of contact details"
             )
+        except Problem:
+            PERSONAL_DATA_REFUSED.inc()
+            raise
 
     def take_open311_key(self, api_key: str) -> None:
         """An Open311 request carrying a valid api_key: one bucket per key, whatever the address."""

@@ -98,10 +98,6 @@ class PostgresServer:
         return f"postgresql://{self._user_info}@{self.host}:{self.port}/{self.database}"
 
     @property
-    def admin_dsn(self) -> str:
-        return f"postgresql://{self._user_info}@{self.host}:{self.port}/postgres"
-
-    @property
     def _user_info(self) -> str:
         return "postgres" if self.password is None else f"postgres:{quote(self.password, safe='')}"
 

@@ -35,17 +35,28 @@ async def add(pg: asyncpg.Connection, **cols) -> uuid.UUID:
     return row["id"]
 
 
+async def timeline(
+    pg: asyncpg.Connection,
+    c: uuid.UUID,
+    version: int,
+    kind: str,
+    detail: dict,
+    *,
+    at: datetime = NOW,
+    public: bool = False,
+) -> None:
+    """One row of a complaint's timeline, as the projector writes it."""
+    await pg.execute(
+        f"INSERT INTO {S}.complaint_timeline (complaint_id, version, at, kind, public, detail) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        c, version, at, kind, public, json.dumps(detail),
+    )  # fmt: skip
+
+
 async def test_queue_gives_the_latest_reopen_reason(pg: asyncpg.Connection) -> None:
     c = await add(pg, department="drainage", status="reopened", reopen_count=2)
     for version, reason in ((5, "still flooded"), (9, "water back again tonight")):
-        await pg.execute(
-            f"INSERT INTO {S}.complaint_timeline (complaint_id, version, at, kind, detail) "
-            "VALUES ($1, $2, $3, 'ComplaintReopened', $4)",
-            c,
-            version,
-            NOW,
-            json.dumps({"reason": reason}),
-        )
+        await timeline(pg, c, version, "ComplaintReopened", {"reason": reason})
     [item], _ = await queries.department_queue(pg, "drainage", now=NOW)
     assert item["reopen_reason"] == "water back again tonight"
 
@@ -88,12 +99,13 @@ async def test_extension_requests_longest_waiting_first(pg: asyncpg.Connection) 
     ids = []
     for minutes in (5, 90):
         c = await add(pg, department="roads", status="accepted", extension_pending=True)
-        await pg.execute(
-            f"INSERT INTO {S}.complaint_timeline (complaint_id, version, at, kind, detail) "
-            "VALUES ($1, 3, $2, 'ExtensionRequested', $3)",
+        await timeline(
+            pg,
             c,
-            NOW - timedelta(minutes=minutes),
-            json.dumps({"minutes": 60, "reason": "crane"}),
+            3,
+            "ExtensionRequested",
+            {"minutes": 60, "reason": "crane"},
+            at=NOW - timedelta(minutes=minutes),
         )
         ids.append(c)
     assert [r["id"] for r in await queries.pending_extensions(pg)] == [ids[1], ids[0]]
@@ -174,14 +186,7 @@ async def test_reopen_rate_is_per_resolution_not_per_answer(pg: asyncpg.Connecti
 
 
 async def note(pg: asyncpg.Connection, c: uuid.UUID, version: int, text: str) -> None:
-    await pg.execute(
-        f"INSERT INTO {S}.complaint_timeline (complaint_id, version, at, kind, public, detail) "
-        "VALUES ($1, $2, $3, 'PublicNote', true, $4)",
-        c,
-        version,
-        NOW,
-        json.dumps({"text": text}),
-    )
+    await timeline(pg, c, version, "PublicNote", {"text": text}, public=True)
 
 
 async def notice(pg: asyncpg.Connection, state: str) -> uuid.UUID:
