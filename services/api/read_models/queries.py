@@ -447,9 +447,13 @@ async def map_points(conn: Conn, *, limit: int = 5000) -> list[dict[str, Any]]:
 
 # Since when a case is with command, and why: the later (by version) of its latest escalation to level 2 or
 # above and its latest dispatch to the command queue, of those that still hold (projections/complaints.py
-# keeps both on the row; migration 013). `c` is the complaint, $1 the command queue's code.
+# keeps both on the row; migration 013). `c` is the complaint. The command queue's code is written into the
+# SQL, not passed: the indexes of what is command's (migration 021) are partial on it, and a plan made for any
+# value of a parameter could not use them.
+assert COMMAND_QUEUE.isidentifier()
+_COMMAND = f"'{COMMAND_QUEUE}'"
 _ESCALATED_NOW = "c.escalation_level >= 2"
-_QUEUED_NOW = "COALESCE(c.department = $1, false)"
+_QUEUED_NOW = f"COALESCE(c.department = {_COMMAND}, false)"
 _BY_QUEUE = (
     f"({_QUEUED_NOW} AND c.queued_version IS NOT NULL AND (NOT {_ESCALATED_NOW} OR c.escalated_version IS NULL "
     "OR c.queued_version > c.escalated_version))"
@@ -458,11 +462,14 @@ _SINCE = f"CASE WHEN {_BY_QUEUE} THEN c.queued_at WHEN {_ESCALATED_NOW} THEN c.e
 _WHY = f"CASE WHEN {_BY_QUEUE} THEN c.queued_why WHEN {_ESCALATED_NOW} THEN c.escalated_why END"
 
 
-# What is command's: open, and escalated to level 2 or in the command queue ($1). `c` is the complaint.
-_WITH_COMMAND = f"c.status IN {_OPEN_SQL} AND (c.escalation_level >= 2 OR c.department = $1)"
+# What is command's: open, and escalated to level 2 or in the command queue. `c` is the complaint. In this
+# order by since when (newest first), and one by one (`_ALONE`), off their own indexes (migration 021).
+_WITH_COMMAND = f"c.status IN {_OPEN_SQL} AND (c.escalation_level >= 2 OR c.department = {_COMMAND})"
+_ALONE = f"(c.incident_id IS NULL OR c.department = {_COMMAND})"
+_NEWEST_AT_COMMAND = f"COALESCE({_SINCE}, c.received_at) DESC, c.id DESC"
 _ESCALATED_COLUMNS = (
     "c.id, c.tracking_code, c.status, c.level, c.escalation_level, c.category, c.district, c.department, "
-    "c.incident_id, c.received_at, COALESCE(c.department = $1, false) AS in_command_queue, "
+    f"c.incident_id, c.received_at, {_QUEUED_NOW} AS in_command_queue, "
     f"{_SINCE} AS since, {_WHY} AS why, c.responsible, c.responsible_since, io.responsible AS incident_responsible"
 )
 # The person responsible for the case's incident, if in one (`io`): who owns it when the case names nobody.
@@ -475,10 +482,9 @@ async def escalated_to_command(
     """Open complaints that are command's: escalated to level 2, or in the command queue (dispatch sends there
     what no department can take). Newest arrival at command first; `why` is the escalation or dispatch reason."""
     rows = await conn.fetch(
-        f"SELECT {_ESCALATED_COLUMNS}, {overdue_sql('$3', 'c')} AS overdue "
-        f"FROM {S}.complaints c {_INCIDENT_OWNER} WHERE {_WITH_COMMAND} "
-        f"ORDER BY COALESCE({_SINCE}, c.received_at) DESC, c.id DESC LIMIT $2",
-        COMMAND_QUEUE, limit, _now(now),
+        f"SELECT {_ESCALATED_COLUMNS}, {overdue_sql('$2', 'c')} AS overdue "
+        f"FROM {S}.complaints c {_INCIDENT_OWNER} WHERE {_WITH_COMMAND} ORDER BY {_NEWEST_AT_COMMAND} LIMIT $1",
+        limit, _now(now),
     )  # fmt: skip
     return [_row(r) for r in rows]
 
@@ -489,12 +495,22 @@ async def escalated_individual(
     """The cases with command that need a decision one by one: those in no incident (an incident's escalations
     are handled as the incident, `escalated_by_incident`), and every case in the command queue, incident or
     not, since no department has it. Overdue first, then the newest arrival at command."""
+    # The first `limit` overdue and the first `limit` not, each off the index in its order (migration 021):
+    # not a sort of every case command decides alone.
+    overdue = overdue_sql("$2", "c")
+
+    def first(which: str) -> str:
+        return (
+            f"(SELECT c.id FROM {S}.complaints c WHERE {_WITH_COMMAND} AND {_ALONE} AND {which} "
+            f"ORDER BY {_NEWEST_AT_COMMAND} LIMIT $1)"
+        )
+
     rows = await conn.fetch(
-        f"SELECT {_ESCALATED_COLUMNS}, {overdue_sql('$3', 'c')} AS overdue "
-        f"FROM {S}.complaints c {_INCIDENT_OWNER} "
-        f"WHERE {_WITH_COMMAND} AND (c.incident_id IS NULL OR c.department = $1) "
-        f"ORDER BY overdue DESC, COALESCE({_SINCE}, c.received_at) DESC, c.id DESC LIMIT $2",
-        COMMAND_QUEUE, limit, _now(now),
+        f"SELECT {_ESCALATED_COLUMNS}, {overdue} AS overdue "
+        f"FROM ({first(overdue)} UNION ALL {first(f'NOT {overdue}')}) AS first "
+        f"JOIN {S}.complaints c ON c.id = first.id {_INCIDENT_OWNER} "
+        f"ORDER BY overdue DESC, {_NEWEST_AT_COMMAND} LIMIT $1",
+        limit, _now(now),
     )  # fmt: skip
     return [_row(r) for r in rows]
 
@@ -509,15 +525,16 @@ async def escalated_by_incident(conn: Conn, *, now: datetime | None = None) -> l
     rows = await conn.fetch(
         "WITH e AS (SELECT COALESCE(mi.merged_into, c.incident_id) AS incident_id, count(*) AS escalated, "
         "count(*) FILTER (WHERE c.level = 'P1') AS p1, "
-        f"count(*) FILTER (WHERE {overdue_sql('$2', 'c')}) AS overdue, "
-        "count(*) FILTER (WHERE c.department = $1) AS in_command_queue, min(c.received_at) AS oldest_received_at "
+        f"count(*) FILTER (WHERE {overdue_sql('$1', 'c')}) AS overdue, "
+        f"count(*) FILTER (WHERE c.department = {_COMMAND}) AS in_command_queue, "
+        "min(c.received_at) AS oldest_received_at "
         f"FROM {S}.complaints c LEFT JOIN {S}.incidents mi ON mi.id = c.incident_id "
         f"WHERE c.incident_id IS NOT NULL AND {_WITH_COMMAND} GROUP BY 1) "
         "SELECT e.incident_id AS id, i.title, i.kind, i.districts, i.status, e.escalated, e.p1, e.overdue, "
         "e.in_command_queue, e.oldest_received_at, i.responsible, i.responsible_since "
         f"FROM e LEFT JOIN {S}.incidents i ON i.id = e.incident_id "
         "ORDER BY e.p1 DESC, e.overdue DESC, e.escalated DESC, e.oldest_received_at, e.incident_id",
-        COMMAND_QUEUE, _now(now),
+        _now(now),
     )  # fmt: skip
     return [_row(r) for r in rows]
 
@@ -561,8 +578,7 @@ async def unassigned_counts(conn: Conn) -> dict[str, int]:
         f"WHERE {_WITH_COMMAND} AND c.responsible IS NULL AND io.responsible IS NULL) AS unassigned_major, "
         f"(SELECT count(*) FROM {S}.incidents WHERE status <> 'resolved' AND responsible IS NULL "
         "AND merged_into IS NULL) "
-        "AS unassigned_incidents",
-        COMMAND_QUEUE,
+        "AS unassigned_incidents"
     )
     return {key: int(value) for key, value in dict(row).items()}
 

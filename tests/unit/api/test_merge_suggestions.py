@@ -3,6 +3,7 @@ one suggestion, and in which order the suggestions and their incidents come."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -91,3 +92,62 @@ def test_only_the_incidents_with_the_most_open_complaints_are_compared() -> None
     ]  # fmt: skip
     found = suggest(busy + quiet, SuggestionRules(considered=12))
     assert groups(found) == [[1, 2]]
+
+
+def everything_compared(centroids: list[Centroid], rules: SuggestionRules) -> list[tuple[list[int], float]]:
+    """What the suggestions must be, the slow way: every pair compared, every pair of a group measured."""
+    groups_of = {c.id.int: {c.id.int} for c in centroids}
+    for n, a in enumerate(centroids):
+        for b in centroids[n + 1 :]:
+            near = (
+                abs(a.declared_at - b.declared_at) <= rules.declared_within
+                and distance_km(a.lat, a.lon, b.lat, b.lon) <= rules.within_km
+            )
+            if near and groups_of[a.id.int] is not groups_of[b.id.int]:
+                joined = groups_of[a.id.int] | groups_of[b.id.int]
+                for member in joined:
+                    groups_of[member] = joined
+    by_id = {c.id.int: c for c in centroids}
+    out = []
+    for group in {id(g): g for g in groups_of.values() if len(g) > 1}.values():
+        spread = max(
+            distance_km(by_id[a].lat, by_id[a].lon, by_id[b].lat, by_id[b].lon) for a in group for b in group
+        )
+        out.append((sorted(group), round(spread, 1)))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_suggestions_are_those_of_comparing_every_pair(seed: int) -> None:
+    """The board compares only neighbours on a grid and measures a chain's spread at its outline's corners:
+    the same suggestions as comparing and measuring everything, over random cities (one spot with many
+    incidents, duplicates, a straight street, pairs near 2 km east-west, a city far north, one across the
+    antimeridian)."""
+    rng = random.Random(seed)
+    lat0, lon0 = rng.choice([(22.775, 114.1375), (-33.9, 151.2), (64.1, -21.9), (0.0, 179.99)])
+    spread_deg = rng.choice([0.004, 0.02, 0.08, 0.3])
+    centroids = []
+    for n in range(rng.choice([2, 5, 40, 150])):
+        shape = rng.random()
+        if shape < 0.2:  # on one street running east
+            lat, lon = lat0, lon0 + rng.uniform(0, spread_deg)
+        elif shape < 0.3 and centroids:  # exactly where another is
+            lat, lon = centroids[-1].lat, centroids[-1].lon
+        else:
+            lat, lon = lat0 + rng.uniform(0, spread_deg), lon0 + rng.uniform(0, spread_deg)
+        centroids.append(
+            Centroid(
+                id=UUID(int=n + 1),
+                title=f"Incident {n}",
+                kind="flooding",
+                open=rng.randrange(1, 30),
+                declared_at=AT + timedelta(minutes=rng.randrange(0, 400)),
+                lat=lat,
+                lon=(lon + 180) % 360 - 180,  # a city on the antimeridian has both 179.99 and -179.99
+            )
+        )
+    rules = SuggestionRules(limit=1000)
+    found = sorted(
+        (sorted(i["id"].int for i in s["incidents"]), s["distance_km"]) for s in suggest(centroids, rules)
+    )
+    assert found == everything_compared(centroids, rules)
