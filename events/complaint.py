@@ -142,6 +142,12 @@ class Complaint(Aggregate):
     def is_open(self) -> bool:
         return self.status not in rules.ENDED
 
+    @property
+    def contact_typed_by_the_public(self) -> bool:
+        """Whether the reporter's contact came from a form anyone can fill in (the public API, Open311), not from
+        staff who took the report (an operator on the call): it may be someone else's number."""
+        return self.received_by == "public"
+
     def validate(
         self, by: str = "system", *, category: str | None = None, reference: Reference | None = None
     ) -> None:

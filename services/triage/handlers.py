@@ -25,7 +25,7 @@ from events.reference import LEVELS, Reference
 from events.store.aggregates import AggregateNotFound
 from services.runtime.unit_of_work import UnitOfWork
 from services.triage import incidents
-from services.triage.indexes import Cluster, ContactIndex
+from services.triage.indexes import Cluster, ContactIndex, Member
 from services.triage.rules import Rules
 from services.triage.scoring import (
     Assessment,
@@ -198,7 +198,10 @@ async def _is_duplicate(
         return False
     rules = deps.rules.duplicates
     window = timedelta(minutes=rules.window_minutes)
-    original_id = index.earlier_report(entry, window, deps.rules.duplicate_km(category))
+    km = deps.rules.duplicate_km(category)
+    if complaint.contact_typed_by_the_public:
+        return await _is_public_repeat(complaint, index, entry, window, km, uow)
+    original_id = index.earlier_report(entry, window, km)
     if original_id is not None:
         original = await uow.get(original_id, Complaint)
         if original.is_open and original.status in AFTER_RESOLVE:
@@ -209,6 +212,25 @@ async def _is_duplicate(
         if original.is_open:
             complaint.mark_duplicate(original_id)
             # The same person again about an open case is a repeated call: it counts for its priority.
+            original.repeat_call(f"duplicate report {complaint.tracking_code}", complaint.channel)
+            return True
+    index.record(entry)
+    return False
+
+
+async def _is_public_repeat(
+    complaint: Complaint, index: ContactIndex, entry: Member, window: timedelta, km: float, uow: UnitOfWork
+) -> bool:
+    """A report whose contact anyone could have typed (the public form, Open311): a duplicate of the reporter's
+    first report still being handled, but it never reopens a settled one. Whoever knew a caller's phone number
+    could otherwise reopen, and at the second time send to command, that caller's resolved case, and learn from
+    their own report's public status ("merged") that this number had reported it (found by a security review).
+    So a public repeat of a resolved case is a complaint of its own, handled like any other; the next repeat is
+    a duplicate of that one while it is open."""
+    for original_id in index.earlier_reports(entry, window, km):
+        original = await uow.get(original_id, Complaint)
+        if original.is_open and original.status not in AFTER_RESOLVE:
+            complaint.mark_duplicate(original_id)
             original.repeat_call(f"duplicate report {complaint.tracking_code}", complaint.channel)
             return True
     index.record(entry)

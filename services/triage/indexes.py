@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
@@ -75,12 +76,15 @@ class ContactIndex(Aggregate):
 
     def earlier_report(self, new: Member, window: timedelta, km: float) -> UUID | None:
         """The first complaint of this reporter about the same event (close in time and place), if any."""
+        return next(self.earlier_reports(new, window, km), None)
+
+    def earlier_reports(self, new: Member, window: timedelta, km: float) -> Iterator[UUID]:
+        """Every complaint of this reporter about the same event (close in time and place), first first."""
         at = datetime.fromisoformat(new["at"])
         for entry in self.entries:
             if entry["complaint_id"] != new["complaint_id"] and abs(at - datetime.fromisoformat(entry["at"])) <= window \
                     and near(entry, new, km):  # fmt: skip
-                return UUID(entry["complaint_id"])
-        return None
+                yield UUID(entry["complaint_id"])
 
     def record(self, entry: Member) -> None:
         self.trigger_event(ContactReportRecorded, entry=dict(entry))

@@ -26,10 +26,12 @@ DEPS = default_deps()
 
 
 def receive(description: str, *, contact: str | None = None, lat: float = 22.45, lon: float = 113.80,
-            category: str | None = None) -> Complaint:  # fmt: skip
+            category: str | None = None, by: str = "operator:Chen") -> Complaint:  # fmt: skip
+    """A report as the API stores it: taken down by an operator on the call, or (by="public") typed into the
+    public form or sent by an Open311 client."""
     return Complaint.receive(
-        channel="hotline", description=description, received_by="operator-chen", category=category,
-        lat=lat, lon=lon, contact_hash=contact,
+        channel="hotline" if by != "public" else "web", description=description, received_by=by,
+        category=category, lat=lat, lon=lon, contact_hash=contact,
     )  # fmt: skip
 
 
@@ -156,6 +158,47 @@ async def test_the_same_reporter_again_after_resolution_reopens_the_case_and_twi
         reopened_by_triage.append(case.escalation_level)
     assert reopened_by_triage[-1] == 2  # the second reopening goes to command
     assert case.repeat_calls == 2
+
+
+async def test_a_number_typed_into_the_public_form_never_reopens_the_resolved_case_it_belongs_to(
+    store: JetStreamEventStore,
+) -> None:
+    """Anyone who knows a caller's number can type it into the web form: found by a security review, a
+    "repeat" reopened the caller's resolved case (the second sent it to command) and the impostor's own status
+    said "merged". A public repeat of a resolved case is a complaint of its own; a repeat of that one while it
+    is open is its duplicate (a loop of the same form makes one case, not one each); a repeat of a case still
+    being handled is a duplicate as before."""
+    repo = AggregateStore(store, make_mapper())
+    worker = build_worker(store, DEPS)
+    [settled, pending] = await put(
+        store,
+        receive("停电了，整栋楼都没电", contact="v" * 64, category="power_outage"),
+        receive("Water main burst, no tap water in our building", contact="w" * 64, category="water_outage"),
+    )
+    await drain(worker)
+    case = await get(store, settled)
+    case.dispatch("power", by="dispatch", reason="category route")
+    case.accept("power")
+    case.resolve("power", "Feeder switched back")
+    await repo.save(case)
+    [impostor, again, water_again] = await put(
+        store,
+        receive("又停电了，还是没电", contact="v" * 64, category="power_outage", by="public"),
+        receive("还是没电，快来人", contact="v" * 64, category="power_outage", by="public"),
+        receive("Still no water at all", contact="w" * 64, category="water_outage", by="public"),
+    )
+    await drain(worker)
+    case = await get(store, settled)
+    assert case.status == Status.RESOLVED and case.reopen_count == 0 and case.escalation_level == 0
+    assert case.repeat_calls == 0
+    own = await get(store, impostor)
+    assert own.status == Status.PRIORITISED and own.duplicate_of is None
+    looped = await get(store, again)
+    assert looped.status == Status.DUPLICATE and looped.duplicate_of == impostor
+    assert (await get(store, impostor)).repeat_calls == 1
+    water = await get(store, water_again)
+    assert water.status == Status.DUPLICATE and water.duplicate_of == pending
+    assert (await get(store, pending)).repeat_calls == 1
 
 
 async def test_the_same_reporter_about_a_second_fallen_tree_nearby_is_not_a_duplicate(
