@@ -21,7 +21,7 @@ from events.reference import Reference, load_reference
 from events.store.aggregates import AggregateStore
 from events.store.group_commit import GroupCommitter
 from events.store.keys import PersonalKeyStore
-from services.api import idempotency, keys, ratelimit
+from services.api import contact_secret_check, idempotency, keys, ratelimit
 
 log = structlog.get_logger(__name__)
 
@@ -60,13 +60,17 @@ class Writers:
         return self._aggregates
 
     async def tables(self) -> None:
-        """Create the personal-key and idempotency tables once, on the first write (PostgreSQL may start late)."""
+        """Create the personal-key and idempotency tables once, on the first write (PostgreSQL may start late),
+        and check the contact secret against the one that wrote first (contact_secret_check)."""
         if self._schema_ready:
             return
         async with self._lock:
             if not self._schema_ready:
                 await self.key_store.create_schema()
                 await self.requests.create_schema()
+                if self.contact_secret is not None:
+                    async with self.pool.acquire() as conn:
+                        await contact_secret_check.compare(conn, self.contact_secret)
                 self._schema_ready = True
 
 

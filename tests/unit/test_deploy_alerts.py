@@ -12,6 +12,7 @@ import yaml
 from prometheus_client import REGISTRY
 
 import projections.metrics
+import services.api.contact_secret_check
 import services.api.metrics
 import services.dispatch.metrics
 import services.notices.metrics
@@ -22,6 +23,7 @@ RULES = ROOT / "deploy" / "prometheus" / "levee-alerts.yaml"
 SELECTOR = re.compile(r"(levee_[a-z_]+)(?:\{([^}]*)\})?")
 REGISTERED = (
     projections.metrics,
+    services.api.contact_secret_check,
     services.api.metrics,
     services.runtime.metrics,
     services.dispatch.metrics,
