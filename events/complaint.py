@@ -144,8 +144,9 @@ class Complaint(Aggregate):
 
     @property
     def contact_typed_by_the_public(self) -> bool:
-        """Whether the reporter's contact came from a form anyone can fill in (the public API, Open311), not from
-        staff who took the report (an operator on the call): it may be someone else's number."""
+        """Whether the reporter's contact came from a form anyone can fill in (the public API, Open311 with a
+        published api_key), not from staff who took the report (an operator on the call, a staff token's Open311
+        request): it may be someone else's number."""
         return self.received_by == "public"
 
     def validate(

@@ -25,7 +25,7 @@ from events.reference import LEVELS, Reference
 from events.store.aggregates import AggregateNotFound
 from services.runtime.unit_of_work import UnitOfWork
 from services.triage import incidents
-from services.triage.indexes import Cluster, ContactIndex, Member
+from services.triage.indexes import Cluster, ContactIndex
 from services.triage.rules import Rules
 from services.triage.scoring import (
     Assessment,
@@ -186,7 +186,13 @@ async def on_complaint_call_repeated(event: ComplaintCallRepeated, uow: UnitOfWo
 async def _is_duplicate(
     complaint: Complaint, category: str, at: datetime, uow: UnitOfWork, deps: Deps
 ) -> bool:
-    """Same reporter, same category, close in place and time, original still open: a duplicate of it."""
+    """Same reporter, same category, close in place and time: a duplicate of the first such report still being
+    handled, else of the first resolved one, reopened (重启: the problem was not settled); else a complaint of
+    its own (the first report ended, or none). A contact the public typed (the public form, Open311 with a
+    published key) may be someone else's number: it never reopens a resolved case, whose owner could otherwise
+    have it reopened, and at the second time sent to command, by whoever knew the number, and learn from their
+    own report's public status ("merged") that this number had reported it (found by a security review); such a
+    repeat of a resolved case is a complaint of its own, and the next repeat a duplicate of that one."""
     if not complaint.contact_hash:
         return False
     index_id = ContactIndex.index_id(complaint.contact_hash, category)
@@ -199,42 +205,22 @@ async def _is_duplicate(
     rules = deps.rules.duplicates
     window = timedelta(minutes=rules.window_minutes)
     km = deps.rules.duplicate_km(category)
-    if complaint.contact_typed_by_the_public:
-        return await _is_public_repeat(complaint, index, entry, window, km, uow)
-    original_id = index.earlier_report(entry, window, km)
-    if original_id is not None:
-        original = await uow.get(original_id, Complaint)
-        if original.is_open and original.status in AFTER_RESOLVE:
+    originals = [await uow.get(i, Complaint) for i in index.earlier_reports(entry, window, km)]
+    handled = next((o for o in originals if o.is_open and o.status not in AFTER_RESOLVE), None)
+    if handled is None and not complaint.contact_typed_by_the_public:
+        handled = next((o for o in originals if o.is_open), None)  # resolved: reopened below
+        if handled is not None:
             # Resolved, and the same person reports the same problem again: it was not settled (重启).
-            original.reopen_and_escalate_repeats(
+            handled.reopen_and_escalate_repeats(
                 f"new report of the same problem: {complaint.tracking_code}", by="triage"
             )
-        if original.is_open:
-            complaint.mark_duplicate(original_id)
-            # The same person again about an open case is a repeated call: it counts for its priority.
-            original.repeat_call(f"duplicate report {complaint.tracking_code}", complaint.channel)
-            return True
-    index.record(entry)
-    return False
-
-
-async def _is_public_repeat(
-    complaint: Complaint, index: ContactIndex, entry: Member, window: timedelta, km: float, uow: UnitOfWork
-) -> bool:
-    """A report whose contact anyone could have typed (the public form, Open311): a duplicate of the reporter's
-    first report still being handled, but it never reopens a settled one. Whoever knew a caller's phone number
-    could otherwise reopen, and at the second time send to command, that caller's resolved case, and learn from
-    their own report's public status ("merged") that this number had reported it (found by a security review).
-    So a public repeat of a resolved case is a complaint of its own, handled like any other; the next repeat is
-    a duplicate of that one while it is open."""
-    for original_id in index.earlier_reports(entry, window, km):
-        original = await uow.get(original_id, Complaint)
-        if original.is_open and original.status not in AFTER_RESOLVE:
-            complaint.mark_duplicate(original_id)
-            original.repeat_call(f"duplicate report {complaint.tracking_code}", complaint.channel)
-            return True
-    index.record(entry)
-    return False
+    if handled is None:
+        index.record(entry)
+        return False
+    complaint.mark_duplicate(handled.id)
+    # The same person again about an open case is a repeated call: it counts for its priority.
+    handled.repeat_call(f"duplicate report {complaint.tracking_code}", complaint.channel)
+    return True
 
 
 # ---- assessment ----------------------------------------------------------------------------------------

@@ -24,6 +24,10 @@ S = "levee_read"  # the live schema (projections.migrate.LIVE_SCHEMA)
 
 OPEN = ("received", "validated", "prioritised", "dispatched", "accepted", "returned", "reopened")
 _OPEN_SQL = "(" + ", ".join(f"'{s}'" for s in OPEN) + ")"
+# The command queue's code is written into the SQL, not passed: the indexes of what is command's (migration
+# 021) are partial on it, and a plan made for any value of a parameter could not use them.
+assert COMMAND_QUEUE.isidentifier()
+_COMMAND = f"'{COMMAND_QUEUE}'"
 
 COMPLAINT_COLUMNS = (
     "id, tracking_code, status, level, score, factors, category, district, lat, lon, department, incident_id, "
@@ -225,13 +229,13 @@ async def board_counts(conn: Conn, *, now: datetime | None = None) -> dict[str, 
     rows = await conn.fetch(
         f"SELECT status, COALESCE(level, 'unassessed') AS level, district, count(*) AS n, "
         "count(*) FILTER (WHERE lat IS NOT NULL AND lon IS NOT NULL) AS located, "
-        f"count(*) FILTER (WHERE {overdue_sql('$2')}) AS overdue, "
-        "count(*) FILTER (WHERE escalation_level >= 2 OR department = $1) AS escalated_to_command, "
-        "count(*) FILTER (WHERE (escalation_level >= 2 AND incident_id IS NULL) OR department = $1) "
+        f"count(*) FILTER (WHERE {overdue_sql('$1')}) AS overdue, "
+        f"count(*) FILTER (WHERE escalation_level >= 2 OR department = {_COMMAND}) AS escalated_to_command, "
+        f"count(*) FILTER (WHERE (escalation_level >= 2 AND incident_id IS NULL) OR department = {_COMMAND}) "
         "AS escalated_individual, "
         "count(*) FILTER (WHERE extension_pending) AS extension_pending "
         f"FROM {S}.complaints GROUP BY 1, 2, 3",
-        COMMAND_QUEUE, _now(now),
+        _now(now),
     )  # fmt: skip
     dead = await conn.fetchval(
         f"SELECT count(*) FROM {S}.dead_letters WHERE retry_state IS NULL OR retry_state NOT IN ('succeeded', 'failed')"
@@ -447,11 +451,7 @@ async def map_points(conn: Conn, *, limit: int = 5000) -> list[dict[str, Any]]:
 
 # Since when a case is with command, and why: the later (by version) of its latest escalation to level 2 or
 # above and its latest dispatch to the command queue, of those that still hold (projections/complaints.py
-# keeps both on the row; migration 013). `c` is the complaint. The command queue's code is written into the
-# SQL, not passed: the indexes of what is command's (migration 021) are partial on it, and a plan made for any
-# value of a parameter could not use them.
-assert COMMAND_QUEUE.isidentifier()
-_COMMAND = f"'{COMMAND_QUEUE}'"
+# keeps both on the row; migration 013). `c` is the complaint.
 _ESCALATED_NOW = "c.escalation_level >= 2"
 _QUEUED_NOW = f"COALESCE(c.department = {_COMMAND}, false)"
 _BY_QUEUE = (

@@ -73,13 +73,13 @@ def _candidates(centroids: list[Centroid], km: float) -> Iterator[tuple[int, int
     few thousand pairs instead of 80,000 (the board's 35 ms on the event loop)."""
     if not centroids:
         return
-    if max(c.lon for c in centroids) - min(c.lon for c in centroids) > 180:  # across the antimeridian
+    if km <= 0 or max(c.lon for c in centroids) - min(c.lon for c in centroids) > 180:  # or the antimeridian
         yield from ((i, j) for i in range(len(centroids)) for j in range(i + 1, len(centroids)))
         return
     # Points at most km apart: sin^2(dlat/2) + cos(lat1) cos(lat2) sin^2(dlon/2) <= sin^2(km / 2R).
     half = math.sin(km / (2 * EARTH_KM))
-    widest = half / max(math.cos(math.radians(max(abs(c.lat) for c in centroids))), 1e-9)
-    lon_cell = math.degrees(2 * math.asin(min(widest, 1.0))) * 1.001 if widest < 1 else 360.0
+    coldest = math.cos(math.radians(max(abs(c.lat) for c in centroids)))
+    lon_cell = math.degrees(2 * math.asin(half / coldest)) * 1.001 if coldest > half else 360.0
     lat_cell = km / KM_PER_DEGREE * 1.001
     cells: dict[tuple[int, int], list[int]] = {}
     for i, c in enumerate(centroids):
@@ -113,10 +113,13 @@ def _groups(centroids: list[Centroid], rules: SuggestionRules) -> list[list[Cent
 
 
 def _spread_km(group: list[Centroid]) -> float:
-    """How far apart the group's centroids are at most: a chain can span more than `within_km`. The farthest
-    two are corners of the group's outline (its convex hull, on a map of the city drawn to scale at its mean
-    latitude), so only the corners are measured: a chain of 300 incidents has about 20, not 45,000 pairs."""
-    corners = _hull(group)
+    """How far apart the group's centroids are at most: a chain can span more than `within_km`. At a city's
+    scale the farthest two are corners of the group's outline (its convex hull, on a map drawn to scale at its
+    mean latitude), so only the corners are measured: a chain of 300 incidents has about 20, not 45,000 pairs.
+    A group wider than a degree, or near a pole, is measured pair by pair (the map is not to scale there)."""
+    lats, lons = [c.lat for c in group], [c.lon for c in group]
+    city = max(lats) - min(lats) <= 1 and max(lons) - min(lons) <= 1 and max(map(abs, lats)) <= 80
+    corners = _hull(group) if city else group
     return max(
         distance_km(a.lat, a.lon, b.lat, b.lon) for n, a in enumerate(corners) for b in corners[n + 1 :]
     )
@@ -124,9 +127,8 @@ def _spread_km(group: list[Centroid]) -> float:
 
 def _hull(group: list[Centroid]) -> list[Centroid]:
     """The corners of the convex hull of `group` (monotone chain), with longitude scaled by the cosine of the
-    mean latitude so a kilometre is the same length both ways; every centroid when there are three or fewer, or
-    when they straddle the antimeridian (the map would tear there)."""
-    if len(group) <= 3 or max(c.lon for c in group) - min(c.lon for c in group) > 180:
+    mean latitude so a kilometre is the same length both ways; every centroid when there are three or fewer."""
+    if len(group) <= 3:
         return group
     scale = math.cos(math.radians(sum(c.lat for c in group) / len(group)))
     points = sorted(group, key=lambda c: (c.lon * scale, c.lat))

@@ -201,6 +201,44 @@ async def test_a_number_typed_into_the_public_form_never_reopens_the_resolved_ca
     assert (await get(store, pending)).repeat_calls == 1
 
 
+async def test_a_repeat_joins_the_reporters_case_still_being_handled_before_reopening_or_starting_one(
+    store: JetStreamEventStore,
+) -> None:
+    """Found by a review of the change above: the hotline's repeat looked only at the reporter's first report.
+    After a public repeat of a resolved case had become a case of its own, a call reopened the resolved one
+    (two open cases for one problem); after the first case was closed, every call made a new case."""
+    repo = AggregateStore(store, make_mapper())
+    worker = build_worker(store, DEPS)
+    [resolved, closed] = await put(
+        store,
+        receive("停电了，整栋楼都没电", contact="s" * 64, category="power_outage"),
+        receive("Water main burst, no tap water in our building", contact="k" * 64, category="water_outage"),
+    )
+    await drain(worker)
+    for case_id, department, last in ((resolved, "power", "resolve"), (closed, "water", "close")):
+        case = await get(store, case_id)
+        case.dispatch(department, by="dispatch", reason="category route")
+        case.accept(department)
+        case.resolve(department, "Fixed")
+        if last == "close":
+            case.record_follow_up(True, "satisfied", "ok")
+            case.close()
+        await repo.save(case)
+    [public] = await put(store, receive("又停电了", contact="s" * 64, category="power_outage", by="public"))
+    await drain(worker)
+    [call, after_close, again_after_close] = await put(
+        store,
+        receive("还是没电，快来人", contact="s" * 64, category="power_outage"),
+        receive("No water again", contact="k" * 64, category="water_outage"),
+        receive("Still no water", contact="k" * 64, category="water_outage"),
+    )
+    await drain(worker)
+    assert (await get(store, call)).duplicate_of == public  # the case still being handled
+    assert (await get(store, resolved)).status == Status.RESOLVED  # not reopened beside it
+    assert (await get(store, after_close)).status == Status.PRIORITISED  # a case of its own
+    assert (await get(store, again_after_close)).duplicate_of == after_close  # then its duplicate
+
+
 async def test_the_same_reporter_about_a_second_fallen_tree_nearby_is_not_a_duplicate(
     store: JetStreamEventStore,
 ) -> None:

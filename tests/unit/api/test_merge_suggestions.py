@@ -3,7 +3,9 @@ one suggestion, and in which order the suggestions and their incidents come."""
 
 from __future__ import annotations
 
+import math
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -14,6 +16,7 @@ from services.api.read_models.suggestions import RULES, Centroid, SuggestionRule
 
 AT = datetime(2026, 9, 14, 3, 0, tzinfo=UTC)
 KM_LAT = 1 / 111.195  # one kilometre north, in degrees
+KM_LAT_AT_EQUATOR = 111.195  # kilometres in a degree of latitude, or of longitude at the equator
 
 
 def incident(n: int, north_km: float, *, open: int = 3, minutes: int = 0, kind: str = "flooding") -> Centroid:
@@ -124,12 +127,18 @@ def test_suggestions_are_those_of_comparing_every_pair(seed: int) -> None:
     incidents, duplicates, a straight street, pairs near 2 km east-west, a city far north, one across the
     antimeridian)."""
     rng = random.Random(seed)
-    lat0, lon0 = rng.choice([(22.775, 114.1375), (-33.9, 151.2), (64.1, -21.9), (0.0, 179.99)])
+    lat0, lon0 = rng.choice(
+        [(22.775, 114.1375), (-33.9, 151.2), (64.1, -21.9), (0.0, 179.99), (-60.0, -70.0)]
+    )
     spread_deg = rng.choice([0.004, 0.02, 0.08, 0.3])
     centroids = []
     for n in range(rng.choice([2, 5, 40, 150])):
         shape = rng.random()
-        if shape < 0.2:  # on one street running east
+        if (
+            shape < 0.05
+        ):  # far from the rest, nearer the equator or a pole: the grid's cells are set by the highest
+            lat, lon = rng.uniform(-75, 75), lon0 + rng.uniform(0, spread_deg)
+        elif shape < 0.2:  # on one street running east
             lat, lon = lat0, lon0 + rng.uniform(0, spread_deg)
         elif shape < 0.3 and centroids:  # exactly where another is
             lat, lon = centroids[-1].lat, centroids[-1].lon
@@ -151,3 +160,31 @@ def test_suggestions_are_those_of_comparing_every_pair(seed: int) -> None:
         (sorted(i["id"].int for i in s["incidents"]), s["distance_km"]) for s in suggest(centroids, rules)
     )
     assert found == everything_compared(centroids, rules)
+
+
+@pytest.mark.parametrize("lat", [-89.9, -60.0, -22.5, 0.0, 22.775, 45.0, 64.1, 80.0, 89.9])
+def test_pairs_either_side_of_the_distance_are_judged_as_comparing_every_pair(lat: float) -> None:
+    """North-south and east-west pairs a hair inside and outside `within_km`, at latitudes from pole to pole, at
+    several offsets along a parallel, with incidents far off nearer the equator (a grid sized by them, or by the
+    mean latitude, would be too narrow east-west for the pairs)."""
+    rules = SuggestionRules(limit=1000)
+    east_per_km = 1 / (KM_LAT_AT_EQUATOR * max(math.cos(math.radians(lat)), 1e-6))
+    far = Centroid(
+        id=UUID(int=9000), title="far", kind="flooding", open=1, declared_at=AT, lat=lat / 10, lon=10
+    )
+    centroids = [replace(far, id=UUID(int=9000 + n), lon=10.0 + n) for n in range(6)]
+    for n, km in enumerate((1.9999, 2.0001)):
+        for k in range(7):
+            base = 20.0 * (n + 1) + 1.3 * k + 0.01 * k * k  # each pair alone, at its own place in the grid
+            for m, (dlat, dlon) in enumerate(((km / KM_LAT_AT_EQUATOR, 0.0), (0.0, km * east_per_km))):
+                start = Centroid(id=UUID(int=1000 * n + 100 * k + 10 * m + 1), title="a", kind="flooding", open=1,
+                                 declared_at=AT, lat=lat - 0.5 * dlat, lon=base + 0.5 * m)  # fmt: skip
+                end = replace(
+                    start, id=UUID(int=start.id.int + 1), lat=start.lat + dlat, lon=start.lon + dlon
+                )
+                centroids += [start, end]
+    found = sorted(
+        (sorted(i["id"].int for i in s["incidents"]), s["distance_km"]) for s in suggest(centroids, rules)
+    )
+    assert found == everything_compared(centroids, rules)
+    assert found  # the pairs a hair inside are found
