@@ -160,6 +160,29 @@ async def test_the_same_reporter_again_after_resolution_reopens_the_case_and_twi
     assert case.repeat_calls == 2
 
 
+async def two_cases(store: JetStreamEventStore, worker: Worker, *, power: str, water: str) -> list[UUID]:
+    """A power cut and a burst main, each from its own caller, triaged."""
+    ids = await put(
+        store,
+        receive("停电了，整栋楼都没电", contact=power, category="power_outage"),
+        receive("Water main burst, no tap water in our building", contact=water, category="water_outage"),
+    )
+    await drain(worker)
+    return ids
+
+
+async def settle(store: JetStreamEventStore, case_id: UUID, department: str, *, close: bool = False) -> None:
+    """Dispatched to `department`, signed for and resolved; with `close`, followed up and closed too."""
+    case = await get(store, case_id)
+    case.dispatch(department, by="dispatch", reason="category route")
+    case.accept(department)
+    case.resolve(department, "Fixed")
+    if close:
+        case.record_follow_up(True, "satisfied", "ok")
+        case.close()
+    await AggregateStore(store, make_mapper()).save(case)
+
+
 async def test_a_number_typed_into_the_public_form_never_reopens_the_resolved_case_it_belongs_to(
     store: JetStreamEventStore,
 ) -> None:
@@ -168,19 +191,9 @@ async def test_a_number_typed_into_the_public_form_never_reopens_the_resolved_ca
     said "merged". A public repeat of a resolved case is a complaint of its own; a repeat of that one while it
     is open is its duplicate (a loop of the same form makes one case, not one each); a repeat of a case still
     being handled is a duplicate as before."""
-    repo = AggregateStore(store, make_mapper())
     worker = build_worker(store, DEPS)
-    [settled, pending] = await put(
-        store,
-        receive("停电了，整栋楼都没电", contact="v" * 64, category="power_outage"),
-        receive("Water main burst, no tap water in our building", contact="w" * 64, category="water_outage"),
-    )
-    await drain(worker)
-    case = await get(store, settled)
-    case.dispatch("power", by="dispatch", reason="category route")
-    case.accept("power")
-    case.resolve("power", "Feeder switched back")
-    await repo.save(case)
+    settled, pending = await two_cases(store, worker, power="v" * 64, water="w" * 64)
+    await settle(store, settled, "power")
     [impostor, again, water_again] = await put(
         store,
         receive("又停电了，还是没电", contact="v" * 64, category="power_outage", by="public"),
@@ -207,23 +220,10 @@ async def test_a_repeat_joins_the_reporters_case_still_being_handled_before_reop
     """Found by a review of the change above: the hotline's repeat looked only at the reporter's first report.
     After a public repeat of a resolved case had become a case of its own, a call reopened the resolved one
     (two open cases for one problem); after the first case was closed, every call made a new case."""
-    repo = AggregateStore(store, make_mapper())
     worker = build_worker(store, DEPS)
-    [resolved, closed] = await put(
-        store,
-        receive("停电了，整栋楼都没电", contact="s" * 64, category="power_outage"),
-        receive("Water main burst, no tap water in our building", contact="k" * 64, category="water_outage"),
-    )
-    await drain(worker)
-    for case_id, department, last in ((resolved, "power", "resolve"), (closed, "water", "close")):
-        case = await get(store, case_id)
-        case.dispatch(department, by="dispatch", reason="category route")
-        case.accept(department)
-        case.resolve(department, "Fixed")
-        if last == "close":
-            case.record_follow_up(True, "satisfied", "ok")
-            case.close()
-        await repo.save(case)
+    resolved, closed = await two_cases(store, worker, power="s" * 64, water="k" * 64)
+    await settle(store, resolved, "power")
+    await settle(store, closed, "water", close=True)
     [public] = await put(store, receive("又停电了", contact="s" * 64, category="power_outage", by="public"))
     await drain(worker)
     [call, after_close, again_after_close] = await put(
