@@ -55,9 +55,12 @@ _CODE_SEPARATORS = re.compile(r"[\s\-_.~\u200b-\u200d\ufeff\u2010-\u2015\u2212\u
 
 def normal_tracking_code(text: str) -> str:
     """A tracking code as people type or paste it: full-width (a Chinese keyboard's ＬＶ－７Ｋ３ＱＸ９), with any
-    dash or space or none, in any case, with or without its LV- prefix. Anything else is left for the lookup
-    to find nothing."""
-    compact = _CODE_SEPARATORS.sub("", unicodedata.normalize("NFKC", text)).upper()
+    dash or space or none, in any case, with or without its LV- prefix, with the punctuation a copy from an SMS
+    brings (LV-7K3QX9。 or ，: Levee's own Open311 notice puts a full-width comma after it; LV：7K3QX9). The
+    code's alphabet has no punctuation. Anything else is left for the lookup to find nothing."""
+    wide = unicodedata.normalize("NFKC", text)
+    compact = _CODE_SEPARATORS.sub("", "".join(c for c in wide if not unicodedata.category(c).startswith("P")))
+    compact = compact.upper()
     body = compact.removeprefix("LV")  # no code's own characters begin with L: the alphabet has none
     return f"LV-{body}" if body else ""
 

@@ -90,7 +90,8 @@ async def test_a_complaint_not_accepted_tells_the_public_why(api: Harness) -> No
 
 @pytest.mark.parametrize(
     "typed",
-    ["{code}", "{lower}", "ＬＶ－{body_wide}", "LV {body}", "LV{body}", "{body}", "LV–{body}", " {code} "],
+    ["{code}", "{lower}", "ＬＶ－{body_wide}", "LV {body}", "LV{body}", "{body}", "LV–{body}", " {code} ",
+     "{code}。", "{code}，", "LV：{body}", "「{code}」", "({code})"],
     ids=[
         "as given",
         "lower case",
@@ -100,10 +101,16 @@ async def test_a_complaint_not_accepted_tells_the_public_why(api: Harness) -> No
         "no prefix",
         "an en dash",
         "spaces around",
+        "a full stop",
+        "a comma",
+        "a colon",
+        "quoted",
+        "in brackets",
     ],
-)
+)  # fmt: skip
 async def test_a_tracking_code_is_found_however_it_was_typed(api: Harness, typed: str) -> None:
-    """A Chinese keyboard gives full-width characters, an SMS app an en dash, a person drops the prefix."""
+    """A Chinese keyboard gives full-width characters, an SMS app an en dash, a person drops the prefix, a copy
+    from an SMS brings the punctuation around it (a review of the public pages found 。 ， and ： answered 404)."""
     code = (await api.submit(flood_report()))["tracking_code"]
     body = code.removeprefix("LV-")
     wide = "".join(chr(ord(c) + 0xFEE0) for c in body)
