@@ -34,7 +34,8 @@ TOP_FIELDS = frozenset(
 LOCATION_FIELDS = frozenset({"lat", "lon", "district", "address"})
 REPORTER_FIELDS = frozenset({"name", "phone", "email"})
 OPERATOR_ONLY = ("media_exposure", "call_started_at")
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{4,30}$")
+# An optional +, an optional opening bracket ("(852) 9123 4567", "(+852) ..."), then digits and the usual marks.
+_PHONE = re.compile(r"^\+?\(?\+?[0-9][0-9 ()\-.]{4,30}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 # Line breaks and tabs belong in free text; every other control character (Unicode category Cc, which
 # its stability policy fixes at U+0000-001F and U+007F-009F) is refused. One regex pass, not a lookup per
@@ -290,10 +291,14 @@ def _reporter(raw: Any, errors: list[FieldError]) -> Reporter | None:
     errors += unknown_fields(raw, REPORTER_FIELDS, "reporter.")
     name = text(raw, "name", NAME_MAX, errors, path="reporter.name")
     phone = text(raw, "phone", 40, errors, path="reporter.phone")
+    # A Chinese IME types full-width digits (９１２３　４５６７): the same number, read in ASCII.
+    if phone is not None:
+        phone = unicodedata.normalize("NFKC", phone)
     email = text(raw, "email", EMAIL_MAX, errors, path="reporter.email")
     # The messages never repeat the value: it is personal data and problem bodies get logged by proxies.
     if phone is not None and not _PHONE.match(phone):
-        errors.append(FieldError("reporter.phone", "not a phone number (digits, optional +, spaces, dashes)"))
+        problem = "not a phone number (digits, optional + and brackets, spaces, dashes)"
+        errors.append(FieldError("reporter.phone", problem))
     if email is not None and not _EMAIL.match(email):
         errors.append(FieldError("reporter.email", "not an email address"))
     if name is None and phone is None and email is None:
