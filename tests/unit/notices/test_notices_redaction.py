@@ -301,6 +301,10 @@ def test_a_number_one_digit_off_the_citys_is_still_refused() -> None:
         ("WhatsApp: 6123-4567", "6123-4567"),
         ("联系电话：26123456（8点前）", "26123456"),
         ("邻居的手机 9123 4567 打不通", "9123 4567"),
+        # naming the person it reaches (found by a review of the public pages: shown on /status and in Open311)
+        ("Crew lead Mr Chan at 9123 8888 on site", "9123 8888"),
+        ("Mr Chan 91238888", "91238888"),
+        ("陈师傅 9123 8888 在现场", "9123 8888"),
     ],
 )
 def test_a_local_number_a_word_calls_a_phone_is_found_and_masked(text: str, number: str) -> None:
@@ -314,8 +318,9 @@ def test_a_local_number_a_word_calls_a_phone_is_found_and_masked(text: str, numb
 
 @pytest.mark.parametrize(
     "text",
-    ["Order 26123456 delivered", "about 2000-3000 households without power", "Gauge 8888 6667 at noon"],
-)
+    ["Order 26123456 delivered", "about 2000-3000 households without power", "Gauge 8888 6667 at noon",
+     "Dr Sun said 2000-3000 households", "李主任：今天恢复 2000-3000 户", "Ms Wong's team: 2500-4000 homes"],
+)  # fmt: skip
 def test_eight_digits_no_word_calls_a_phone_are_not_one(text: str) -> None:
     assert find_personal_data(text, []) == []
 
