@@ -7,10 +7,16 @@ on this origin: no CDN, no tile server, no inline script.
 
 from __future__ import annotations
 
+import functools
+import gzip
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from services.api.gzip_coding import takes_gzip
 
 STATIC = Path(__file__).parent / "static"
 PAGES = {
@@ -33,25 +39,52 @@ SECURITY_HEADERS = {
 }
 
 
+@dataclass(frozen=True)
+class _File:
+    """A static file as it is sent: its bytes, gzipped once, and an ETag of its content."""
+
+    raw: bytes
+    gzipped: bytes
+    etag: str
+
+
+@functools.lru_cache(maxsize=64)
+def _read(path: Path, modified_ns: int) -> _File:
+    """Read and gzipped once per version of the file (its mtime is in the key): a page's files are about 80 KB,
+    20 KB gzipped, which on a weak phone connection (50 kbit/s) is the difference between a blank status page
+    for 15 s and for 4 (found by a review of the public pages)."""
+    raw = path.read_bytes()
+    return _File(raw, gzip.compress(raw, 9, mtime=0), f'"{hashlib.sha256(raw).hexdigest()[:32]}"')
+
+
+def _send(request: web.Request, path: Path, content_type: str) -> web.Response:
+    """`path` with the pages' headers: gzipped to a client that takes it, 304 to one that has this version.
+    Cache-Control stays no-cache: a browser asks again each time (an upgrade's new script is never mixed with an
+    old page), and an unchanged file costs it a 304 of no body."""
+    file = _read(path, path.stat().st_mtime_ns)
+    headers = {**SECURITY_HEADERS, "ETag": file.etag, "Vary": "Accept-Encoding"}
+    if file.etag in (tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")):
+        return web.Response(status=304, headers=headers)
+    headers["Content-Type"] = f"{content_type}; charset=utf-8"
+    if takes_gzip(request.headers.get("Accept-Encoding", "")):
+        return web.Response(body=file.gzipped, headers={**headers, "Content-Encoding": "gzip"})
+    return web.Response(body=file.raw, headers=headers)
+
+
 def _page(name: str) -> Any:
-    async def serve(request: web.Request) -> web.FileResponse:
-        return web.FileResponse(
-            STATIC / name, headers={**SECURITY_HEADERS, "Content-Type": "text/html; charset=utf-8"}
-        )
+    async def serve(request: web.Request) -> web.Response:
+        return _send(request, STATIC / name, "text/html")
 
     serve.__name__ = f"page_{name.removesuffix('.html')}"
     return serve
 
 
-async def asset(request: web.Request) -> web.FileResponse:
+async def asset(request: web.Request) -> web.Response:
     """Only files that are in static/ itself, by exact name: no directory walking."""
     name = request.match_info["name"]
     if name not in _assets() or name.endswith(".html"):
         raise web.HTTPNotFound(text=f"no asset {name!r}")
-    content_type = CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")
-    return web.FileResponse(
-        STATIC / name, headers={**SECURITY_HEADERS, "Content-Type": f"{content_type}; charset=utf-8"}
-    )
+    return _send(request, STATIC / name, CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream"))
 
 
 def _assets() -> frozenset[str]:
@@ -80,7 +113,8 @@ def _html(page: str, summary: str, *, params: list[dict[str, Any]] | None = None
         "operationId": f"page_{page}", "summary": summary, "tags": ["pages"],
         "security": [{}], "parameters": params or [],
         "responses": {"200": {"description": "HTML page (data is fetched by its script with the user's token)",
-                              "content": {"text/html": {"schema": {"type": "string"}}}}},
+                              "content": {"text/html": {"schema": {"type": "string"}}}},
+                      "304": {"description": "Not modified: the ETag the browser sent in If-None-Match"}},
     }}  # fmt: skip
 
 
@@ -104,5 +138,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "operationId": "static_asset", "summary": "The pages' scripts and styles", "tags": ["pages"],
         "security": [{}],
         "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "A file"}, "404": {"description": "No such file"}}}},
+        "responses": {"200": {"description": "A file (gzipped to a client that takes it)"},
+                      "304": {"description": "Not modified: the ETag the browser sent in If-None-Match"},
+                      "404": {"description": "No such file"}}}},
 }  # fmt: skip

@@ -31,6 +31,7 @@ from events.store import JetStreamEventStore, StoreError
 from services.api import keys, ratelimit
 from services.api.auth import require_holding_department, require_role
 from services.api.board_cache import BoardCache, ComputedBoard
+from services.api.gzip_coding import takes_gzip
 from services.api.lateness import lateness
 from services.api.openapi import problem_responses
 from services.api.pg_bounded import connection_until
@@ -421,28 +422,6 @@ async def board(request: web.Request) -> web.Response:
         body=await computed.gzipped(), content_type="application/json",
         headers={**headers, "Content-Encoding": "gzip"},
     )  # fmt: skip
-
-
-def takes_gzip(accept_encoding: str) -> bool:
-    """Whether an Accept-Encoding header (RFC 9110, 12.5.3) lets the answer be gzipped: "gzip" (or "x-gzip")
-    or "*" with a weight above zero, where gzip is not itself weighted zero ("gzip;q=0" refuses it)."""
-    weights: dict[str, float] = {}
-    for part in accept_encoding.split(","):
-        coding, *params = (p.strip() for p in part.split(";"))
-        weight = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        if coding:
-            weights[coding.lower()] = weight
-    for coding in ("gzip", "x-gzip"):
-        if coding in weights:
-            return weights[coding] > 0
-    return weights.get("*", 0.0) > 0
 
 
 async def _board_json(request: web.Request) -> ComputedBoard:

@@ -1,10 +1,10 @@
-"""Accept-Encoding as RFC 9110 reads it: the board is gzipped only for a client that takes gzip."""
+"""Accept-Encoding as RFC 9110 reads it: the board and the pages' files are gzipped only for a client that takes gzip."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.api.read_routes import takes_gzip
+from services.api.gzip_coding import takes_gzip
 
 
 @pytest.mark.parametrize(
