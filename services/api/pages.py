@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -73,6 +74,11 @@ def _send(request: web.Request, path: Path, content_type: str) -> web.Response:
 
 def _page(name: str) -> Any:
     async def serve(request: web.Request) -> web.Response:
+        code = request.query.get("code", "").strip() if request.path == "/status" else ""
+        if (
+            code
+        ):  # the lookup form sent without its script (JavaScript off, or not loaded yet): to the code's page
+            raise web.HTTPFound(f"/status/{quote(code[:64], safe='')}")
         return _send(request, STATIC / name, "text/html")
 
     serve.__name__ = f"page_{name.removesuffix('.html')}"
@@ -125,7 +131,12 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/department": _html("department", "A department's queue with accept, return and resolve"),
     "/press": _html("press", "Draft notices, see approval, publish"),
     "/reports": _html("reports", "The after-action summary and its CSV"),
-    "/status": _html("status", "Look up a complaint by tracking code; published notices"),
+    "/status": {"get": {
+        **_html("status", "Look up a complaint by tracking code; published notices")["get"],
+        "parameters": [{"name": "code", "in": "query", "required": False, "schema": {"type": "string"},
+                        "description": "A tracking code, as the lookup form sends it: redirected to its page"}],
+        "responses": {**_html("status", "")["get"]["responses"],
+                      "302": {"description": "To /status/{code}, when a code was given"}}}},
     "/status/{tracking_code}": _html(
         "status_code", "Status of one complaint (public)",
         params=[{"name": "tracking_code", "in": "path", "required": True, "schema": {"type": "string"}}]),
