@@ -579,6 +579,8 @@ _PUBLIC_STATUS: dict[str, Any] = {
         "progress": {"type": "array", "items": {"type": "object"}},
         "notices": {"type": "array", "items": {"type": "object"}},
         "reason": {"type": ["string", "null"], "description": "Why it was not accepted (status not_accepted)"},
+        "expected_by": {**_STAMP, "description": "By when it is expected to be dealt with, while received or "
+                                                 "in progress (its resolve-by, as Open311's expected_datetime)"},
     },
 }  # fmt: skip
 

@@ -60,6 +60,9 @@ async def test_a_complaints_status_shows_the_updates_published_about_its_inciden
         "Shelters open citywide"
     )  # about no incident: listed below only
     await expect(public.locator("#notices")).to_contain_text("Shelters open citywide")
+    # What comes next, in words (a label alone left a resident guessing: a review of the public pages).
+    await expect(public.locator("#facts")).to_contain_text("下一步 What next")
+    await expect(public.locator("#facts")).to_contain_text("being assessed and passed to the department")
     page_text = await public.text_content("body") or ""
     assert "Chen Jing" not in page_text and "被困" not in page_text  # no personal data, no free text
     assert "每条公告另有 CAP 1.2 预警格式 each notice also as a CAP 1.2 alert" in page_text  # Chinese first

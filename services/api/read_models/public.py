@@ -32,13 +32,15 @@ _PUBLISHED_COLUMNS = (
 
 async def public_status(conn: Conn, tracking_code: str) -> dict[str, Any] | None:
     """{tracking_code, status, category, district, received_at, accepted_at, resolved_at, closed_at,
-    updated_at, progress: [{at, text}], notices: [...]} or None. The notes' text has personal data masked.
-    `notices`: the published notices about the incident the complaint belongs to, newest first (at most
+    updated_at, expected_by, progress: [{at, text}], notices: [...]} or None. `expected_by`: by when the case is
+    expected to be dealt with while it is being handled (its resolve-by), else None. The notes' text has
+    personal data masked. `notices`: the published notices about the incident the complaint belongs to, newest first (at most
     INCIDENT_NOTICES; the public text only, as GET /api/v1/notices gives it). Codes are unique (each is claimed
     in the stream with its complaint); should older data share one, the newest complaint wins."""
     record = await conn.fetchrow(
         f"SELECT id, tracking_code, status, category, district, received_at, accepted_at, resolved_at, "
-        f"closed_at, updated_at, incident_id, rejection_reason FROM {S}.public_status WHERE tracking_code = $1 "
+        f"closed_at, updated_at, incident_id, rejection_reason, expected_by FROM {S}.public_status "
+        "WHERE tracking_code = $1 "
         "ORDER BY received_at DESC LIMIT 1",
         tracking_code,
     )
@@ -53,6 +55,8 @@ async def public_status(conn: Conn, tracking_code: str) -> dict[str, Any] | None
         if key not in ("id", "incident_id", "rejection_reason")
     }
     result["status"] = PUBLIC_STATUS.get(record["status"], record["status"])
+    if result["status"] not in ("received", "in_progress"):
+        result["expected_by"] = None  # a deadline left on an ended case promises nothing
     # Not accepted: why, as triage words it for the caller (masked like every public text); else None.
     reason = record["rejection_reason"]
     result["reason"] = public_text(reason) if reason and record["status"] == "rejected" else None
@@ -69,7 +73,7 @@ def just_received(tracking_code: str, received_at: Any) -> dict[str, Any]:
     return {
         "tracking_code": tracking_code, "status": "received", "category": None, "district": None,
         "received_at": received_at, "accepted_at": None, "resolved_at": None, "closed_at": None,
-        "updated_at": received_at, "progress": [], "notices": [], "reason": None,
+        "updated_at": received_at, "expected_by": None, "progress": [], "notices": [], "reason": None,
     }  # fmt: skip
 
 

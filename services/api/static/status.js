@@ -6,6 +6,17 @@ import {
 const $ = (id) => document.getElementById(id);
 let reference = null;
 
+// What happens next, in plain words, for each public status (found by a review of the public pages: a label
+// alone left a resident guessing). `expected_by`, when the API gives one, says by when.
+const NEXT = {
+  received: ["已收到，正在评估并转交负责部门。", "Received: it is being assessed and passed to the department that deals with it."],
+  in_progress: ["负责部门正在处理，进展会显示在下方。", "The department responsible is working on it; its progress shows below."],
+  resolved: ["已办结，可能会有回访电话。如问题仍在，请重新提交或致电热线。",
+    "Resolved; you may get a follow-up call. If the problem is still there, file again or call the hotline."],
+  not_accepted: ["如仍需处理，请写明地点和具体问题后重新提交，或致电热线。",
+    "If it still needs doing, file again saying what and where, or call the hotline."],
+};
+
 async function lookUp(code) {
   try {
     const s = await api(`/api/v1/status/${encodeURIComponent(code)}`);
@@ -18,6 +29,8 @@ async function lookUp(code) {
       s.status === "not_accepted" ? row("原因", "Why", bilingual(s.reason || "—")) : null,
       s.status === "merged" ? row("说明", "Note", bi("已并入您较早提交的同一诉求，请以那一件的进展为准",
         "Joined to your earlier report of the same problem: follow that one")) : null,
+      NEXT[s.status] ? row("下一步", "What next", bi(...NEXT[s.status])) : null,
+      s.expected_by ? row("预计办结", "Expected by", fmtTime(s.expected_by)) : null,
       row("类别", "Category", names(reference.categories, s.category)),
       row("区", "District", names(reference.districts, s.district)),
       row("受理时间", "Received", fmtTime(s.received_at)),

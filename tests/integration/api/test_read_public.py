@@ -39,7 +39,7 @@ async def test_public_status_by_tracking_code_carries_no_personal_data(api: Harn
     assert status["status"] == "received" and status["category"] == "flooding"
     assert status["district"] == "riverside"
     assert set(status) == {"tracking_code", "status", "category", "district", "received_at", "accepted_at",
-                           "resolved_at", "closed_at", "updated_at", "progress", "notices", "reason"}  # fmt: skip
+                           "resolved_at", "closed_at", "updated_at", "expected_by", "progress", "notices", "reason"}  # fmt: skip
     assert status["reason"] is None  # only a complaint not accepted has one
     assert status["notices"] == []  # in no incident
     assert_no_personal_data(await response.text())
@@ -71,6 +71,18 @@ async def test_public_status_shows_public_progress_in_public_words(api: Harness)
         "Pump truck on its way"
     ]  # the internal note is not shown
     assert_no_personal_data(status)
+
+
+async def test_public_status_says_by_when_while_the_case_is_handled_and_not_after(api: Harness) -> None:
+    """A label alone left a resident guessing what comes next and when (found by a review of the public pages);
+    Open311 already gave the same case's resolve-by as expected_datetime."""
+    rows = {key: await api.get_json(f"/api/v1/status/{api.day.codes[key]}") for key in ("handling", "long")}
+    handling, ended = rows["handling"], rows["long"]
+    assert handling["status"] == "in_progress" and handling["expected_by"] is not None
+    open311 = await api.get_json(f"/open311/v2/requests/{api.day.codes['handling']}.json")
+    expected = datetime.fromisoformat(handling["expected_by"]).replace(microsecond=0)  # W3C: whole seconds
+    assert expected == datetime.fromisoformat(open311[0]["expected_datetime"].replace("Z", "+00:00"))
+    assert ended["status"] == "closed" and ended["expected_by"] is None
 
 
 async def test_a_complaint_not_accepted_tells_the_public_why(api: Harness) -> None:

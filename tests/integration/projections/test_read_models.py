@@ -137,7 +137,7 @@ async def test_public_status_notices_and_open311_carry_no_personal_data(
     status = await public.public_status(pg, day.codes["long"])
     assert status is not None
     assert set(status) == {"tracking_code", "status", "category", "district", "received_at", "accepted_at",
-                           "resolved_at", "closed_at", "updated_at", "progress", "notices", "reason"}  # fmt: skip
+                           "resolved_at", "closed_at", "updated_at", "expected_by", "progress", "notices", "reason"}  # fmt: skip
     assert status["status"] == "closed" and [p["text"] for p in status["progress"]] == [
         "Pump truck on its way"
     ]
