@@ -58,8 +58,9 @@ _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # characters. After the address, any Han character is a neighbour.
 _DASHES = "\\-\u2010-\u2015\u2212\ufe58\ufe63"
 _SEP = f"[\\s.{_DASHES}]"
-# What a count is of, right after its number: "2000-3000 户" or "households" is a range of a count, no phone.
-_COUNTED = "(?i:户|戶|人|名|家|间|栋|座|个|households?|homes?|people|residents?|families|customers?|flats?|buildings?)"
+# Two round numbers joined by a dash ("2000-3000 户", "2500-4000 homes", a shift's 2000-2300) are a range, not a
+# phone, after any word: a phone's last four digits are rarely 00 after 00. A date (20261207) is not one either.
+_NOT_A_LOCAL_NUMBER = f"(?![2-9]\\d00[{_DASHES}]\\d\\d00(?![\\d{_DASHES}]))(?!20[2-3]\\d(0[1-9]|1[0-2])([0-2]\\d|3[01])(?!\\d))"
 _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("email", re.compile(
         r"(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
@@ -82,13 +83,13 @@ _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     )),
     # A local number without its area code, 8 digits as the city's landlines and Hong Kong's numbers are dialled
     # ("2612 3456", "9123-4567"), only after a word saying it is one, or naming the person it reaches ("Mr Chan at
-    # 9123 8888", 陈师傅 91238888: found by a review of the public pages): bare, 8 digits are as often an order, a
-    # case or a count. The finding is the number (group n), not the word.
+    # 9123 8888", 陈师傅 91238888: found by a review of the public pages; not Dr, which is also a road): bare, 8
+    # digits are as often an order, a case or a count. The finding is the number (group n), not the word.
     ("landline", re.compile(
         f"(?i:电话|手机|座机|致电|拨打|打给|联系|号码|热线|先生|女士|小姐|太太|师傅|经理|主任|队长|工程师|"
-        f"(?<![a-z])(?:call|phone|tel|ring|number|whatsapp|contact|mobile|mr|mrs|ms|miss|dr|madam)(?![a-z]))"
-        f"[^\\d\\n]{{0,12}}?(?P<n>(?<![\\d{_DASHES}])[2-9]\\d{{3}}[\\s{_DASHES}]?\\d{{4}}"
-        f"(?![\\d{_DASHES}])(?!\\s?{_COUNTED}))"
+        f"(?<![a-z])(?:call|phone|tel|ring|number|whatsapp|contact|mobile|mr|mrs|ms|miss|madam)(?![a-z]))"
+        f"[^\\d\\n]{{0,12}}?(?P<n>(?<![\\d{_DASHES}]){_NOT_A_LOCAL_NUMBER}[2-9]\\d{{3}}[\\s{_DASHES}]?\\d{{4}}"
+        f"(?![\\d{_DASHES}]))"
     )),
 )  # fmt: skip
 _EIGHT_DIGITS = re.compile(f"(?<!\\d)\\d{{4}}[\\s{_DASHES}]?\\d{{4}}(?!\\d)")

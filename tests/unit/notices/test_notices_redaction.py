@@ -305,6 +305,11 @@ def test_a_number_one_digit_off_the_citys_is_still_refused() -> None:
         ("Crew lead Mr Chan at 9123 8888 on site", "9123 8888"),
         ("Mr Chan 91238888", "91238888"),
         ("陈师傅 9123 8888 在现场", "9123 8888"),
+        ("陈先生 9123 4567 家中有老人", "9123 4567"),
+        # a word after the number that starts like a count (人工, 家人, 个人) takes nothing away (found by a review)
+        ("联系电话 9123 4567 家人已转移", "9123 4567"),
+        ("致电 2612 3456 人工服务", "2612 3456"),
+        ("联系 9123 4567 个人求助", "9123 4567"),
     ],
 )
 def test_a_local_number_a_word_calls_a_phone_is_found_and_masked(text: str, number: str) -> None:
@@ -319,7 +324,8 @@ def test_a_local_number_a_word_calls_a_phone_is_found_and_masked(text: str, numb
 @pytest.mark.parametrize(
     "text",
     ["Order 26123456 delivered", "about 2000-3000 households without power", "Gauge 8888 6667 at noon",
-     "Dr Sun said 2000-3000 households", "李主任：今天恢复 2000-3000 户", "Ms Wong's team: 2500-4000 homes"],
+     "Dr Sun said 2000-3000 households", "李主任：今天恢复 2000-3000 户", "Mr Wong: 3000-4000 tonnes",
+     "陈师傅 2000-2300 值班", "王经理通知：20261207 起恢复供电", "Tai Po Dr 2001-2008"],
 )  # fmt: skip
 def test_eight_digits_no_word_calls_a_phone_are_not_one(text: str) -> None:
     assert find_personal_data(text, []) == []
