@@ -20,6 +20,7 @@ from uuid import UUID
 
 from aiohttp import web
 
+from events.complaint_rules import normal_tracking_code
 from events.reference import Reference, load_reference
 from services.api import ratelimit
 from services.api.open311_format import BASE, Answer, Open311Error, add_both, described_both, error_responses
@@ -167,7 +168,8 @@ def _split_ids(request: web.Request, raw: str) -> tuple[list[UUID], list[str]]:
         try:
             ids.append(UUID(part))
         except ValueError:
-            codes.append(part.upper())
+            # A tracking code as /status reads it (full-width, any dash, the punctuation an SMS brings).
+            codes.append(normal_tracking_code(part) or part.upper())
     if len(ids) + len(codes) > MAX_IDS:
         raise Open311Error(400, f"at most {MAX_IDS} service_request_id values")
     if len(codes) > MAX_CODES:

@@ -67,6 +67,9 @@ async def test_a_tracking_code_is_found_however_it_is_typed(api: Harness) -> Non
     for typed in (code, code.lower(), f" {code.lower()} "):  # as a caller reads it out, as /status takes it
         page = await api.get_json("/api/v1/complaints", "operator", tracking_code=typed)
         assert ids(page) == {str(api.day.complaints["waiting"])}, typed
+    # Typed, but nothing of a code in it: nothing found, not every complaint (found by a review).
+    for typed in ("。", "-", "，、"):
+        assert ids(await api.get_json("/api/v1/complaints", "operator", tracking_code=typed)) == set(), typed
 
 
 async def test_incident_filter_lists_the_incidents_complaints(api: Harness) -> None:

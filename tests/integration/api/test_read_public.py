@@ -262,6 +262,10 @@ async def test_open311_request_by_the_id_post_answered_with(api: Harness) -> Non
     )
     by_code = await api.get_json(f"/open311/v2/requests/{api.day.codes['long']}.json")
     assert by_code == one
+    # As /status reads a code, copied with the punctuation an SMS brings (found by a review: 404 here, 200 there).
+    copied = quote(api.day.codes["long"].lower() + "，")
+    assert await api.get_json(f"/open311/v2/requests/{copied}.json") == one
+    assert await api.get_json("/open311/v2/requests.json", service_request_id=api.day.codes["long"] + "。") == one
     missing = await api.get("/open311/v2/requests/6a8f1a3e-3b1c-4c55-9f0e-111111111111.json")
     assert missing.status == 404
     assert (await missing.json())[0]["code"] == 404
