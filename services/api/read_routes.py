@@ -587,8 +587,9 @@ _PUBLIC_STATUS: dict[str, Any] = {
         "progress": {"type": "array", "items": {"type": "object"}},
         "notices": {"type": "array", "items": {"type": "object"}},
         "reason": {"type": ["string", "null"], "description": "Why it was not accepted (status not_accepted)"},
-        "expected_by": {**_STAMP, "description": "By when it is expected to be dealt with, while received or "
-                                                 "in progress (its resolve-by, as Open311's expected_datetime)"},
+        "expected_by": {**_STAMP, "description": "By when it is expected to be resolved, from the department's "
+                                                 "sign-for until it is (its resolve-by, as Open311's "
+                                                 "expected_datetime); in the past when overdue"},
     },
 }  # fmt: skip
 

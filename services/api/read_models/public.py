@@ -33,8 +33,9 @@ _PUBLISHED_COLUMNS = (
 async def public_status(conn: Conn, tracking_code: str) -> dict[str, Any] | None:
     """{tracking_code, status, category, district, received_at, accepted_at, resolved_at, closed_at,
     updated_at, expected_by, progress: [{at, text}], notices: [...]} or None. `expected_by`: by when the case is
-    expected to be dealt with while it is being handled (its resolve-by), else None. The notes' text has
-    personal data masked. `notices`: the published notices about the incident the complaint belongs to, newest first (at most
+    expected to be resolved, from the department's sign-for until it is (its resolve-by: the deadline watcher
+    sets it at sign-for and clears it at the resolution), else None. The notes' text has personal data masked.
+    `notices`: the published notices about the incident the complaint belongs to, newest first (at most
     INCIDENT_NOTICES; the public text only, as GET /api/v1/notices gives it). Codes are unique (each is claimed
     in the stream with its complaint); should older data share one, the newest complaint wins."""
     record = await conn.fetchrow(
@@ -55,8 +56,6 @@ async def public_status(conn: Conn, tracking_code: str) -> dict[str, Any] | None
         if key not in ("id", "incident_id", "rejection_reason")
     }
     result["status"] = PUBLIC_STATUS.get(record["status"], record["status"])
-    if result["status"] not in ("received", "in_progress"):
-        result["expected_by"] = None  # a deadline left on an ended case promises nothing
     # Not accepted: why, as triage words it for the caller (masked like every public text); else None.
     reason = record["rejection_reason"]
     result["reason"] = public_text(reason) if reason and record["status"] == "rejected" else None

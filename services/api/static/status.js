@@ -30,7 +30,10 @@ async function lookUp(code) {
       s.status === "merged" ? row("说明", "Note", bi("已并入您较早提交的同一诉求，请以那一件的进展为准",
         "Joined to your earlier report of the same problem: follow that one")) : null,
       NEXT[s.status] ? row("下一步", "What next", bi(...NEXT[s.status])) : null,
-      s.expected_by ? row("预计办结", "Expected by", fmtTime(s.expected_by)) : null,
+      // Past it, the page says so: a time in the past read as a promise still to be kept (found by a review).
+      s.expected_by ? row("预计办结", "Expected by", Date.parse(s.expected_by) < Date.now()
+        ? el("span", {}, fmtTime(s.expected_by), " ", bi("已逾期，仍在办理", "overdue, still being handled"))
+        : fmtTime(s.expected_by)) : null,
       row("类别", "Category", names(reference.categories, s.category)),
       row("区", "District", names(reference.districts, s.district)),
       row("受理时间", "Received", fmtTime(s.received_at)),
