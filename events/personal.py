@@ -11,6 +11,7 @@ import hmac
 import json
 import os
 import re
+import unicodedata
 from base64 import b64decode, b64encode
 from dataclasses import dataclass, fields
 
@@ -107,8 +108,9 @@ def _normalise_contact(value: str) -> str:
     value = value.strip()
     if "@" in value:
         return value.lower()
-    # "+852 1234-5678" and "85212345678" are the same phone; spacing and punctuation are not identity.
-    return _NOT_DIGIT.sub("", value)
+    # "+852 1234-5678" and "85212345678" are the same phone; spacing and punctuation are not identity, nor a
+    # Chinese IME's full-width digits (the operator's caller lookup takes them as typed; intake stores ASCII).
+    return _NOT_DIGIT.sub("", unicodedata.normalize("NFKC", value))
 
 
 def _aes(key: bytes) -> AESGCM:

@@ -36,6 +36,7 @@ REPORTER_FIELDS = frozenset({"name", "phone", "email"})
 OPERATOR_ONLY = ("media_exposure", "call_started_at")
 # An optional +, an optional opening bracket ("(852) 9123 4567", "(+852) ..."), then digits and the usual marks.
 _PHONE = re.compile(r"^\+?\(?\+?[0-9][0-9 ()\-.]{4,30}$")
+_BRACKETED_COUNTRY = re.compile(r"^\(\+?([1-9]\d{0,2})\)\s*")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 # Line breaks and tabs belong in free text; every other control character (Unicode category Cc, which
 # its stability policy fixes at U+0000-001F and U+007F-009F) is refused. One regex pass, not a lookup per
@@ -291,9 +292,12 @@ def _reporter(raw: Any, errors: list[FieldError]) -> Reporter | None:
     errors += unknown_fields(raw, REPORTER_FIELDS, "reporter.")
     name = text(raw, "name", NAME_MAX, errors, path="reporter.name")
     phone = text(raw, "phone", 40, errors, path="reporter.phone")
-    # A Chinese IME types full-width digits (９１２３　４５６７): the same number, read in ASCII.
+    # A Chinese IME types full-width digits (９１２３　４５６７): the same number, read in ASCII. A country code in
+    # brackets is written the international way, "(852) 6987 4321" as "+852 6987 4321", so that the reporter's own
+    # number is found in their description in any form it is dialled (public_description; a review found the
+    # bracketed form left "69874321" in clear). An area code in brackets starts with 0 and stays as it is.
     if phone is not None:
-        phone = unicodedata.normalize("NFKC", phone)
+        phone = _BRACKETED_COUNTRY.sub(r"+\1 ", unicodedata.normalize("NFKC", phone), count=1)
     email = text(raw, "email", EMAIL_MAX, errors, path="reporter.email")
     # The messages never repeat the value: it is personal data and problem bodies get logged by proxies.
     if phone is not None and not _PHONE.match(phone):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -83,6 +84,7 @@ def _caller_keys(request: web.Request, phone: str) -> list[str]:
     if not secret:
         raise Problem(503, "No contact secret", "This deployment has no contact-hash secret configured.",
                       code="no_contact_secret")  # fmt: skip
+    phone = unicodedata.normalize("NFKC", phone)  # a Chinese IME's full-width digits: the same number
     digits = re.sub(r"\D", "", phone).removeprefix("00")
     if len(digits) < MIN_DIGITS:
         raise invalid([FieldError("phone", f"must have at least {MIN_DIGITS} digits")])

@@ -30,6 +30,9 @@ async def test_a_caller_is_found_by_their_number_in_any_format(console: Console)
     await console.project()
     found = await console.ok("POST", HISTORY, json={"phone": "139-1234-5678"})
     assert [item["tracking_code"] for item in found["items"]] == [first["tracking_code"]]
+    # As a Chinese IME types it, full-width, with the country code (found by a review: nothing found).
+    wide = await console.ok("POST", HISTORY, json={"phone": "＋８６　１３９　１２３４　５６７８"})
+    assert [item["tracking_code"] for item in wide["items"]] == [first["tracking_code"]]
     [item] = found["items"]
     assert item["open"] and item["status"] == "received" and item["category"] == "power_outage"
     assert set(item) >= {"department", "resolve_by", "agreed_resolution_at", "level"}
