@@ -65,3 +65,19 @@ async def compare(conn: asyncpg.Connection, secret: bytes) -> bool:
             runbook="docs/operations.md, section 13",
         )
     return same
+
+
+async def compare_none(conn: asyncpg.Connection) -> bool:
+    """For an API with no contact secret: False (and MISMATCH set, an error logged) when another API recorded
+    one, since this one stores no contact hash at all and its callers' repeats go unseen; True when none did."""
+    await create_tables(conn, _DDL)
+    recorded = await conn.fetchval(f"SELECT check_value FROM {TABLE}")
+    MISMATCH.set(0 if recorded is None else 1)
+    if recorded is not None:
+        log.error(
+            "contact_secret_missing_beside_others",
+            effect="this API stores no contact hash while another hashes contacts: its callers' repeats go "
+            "unseen and their histories are not found until it has the same LEVEE_CONTACT_SECRET",
+            runbook="docs/operations.md, section 13",
+        )
+    return recorded is None

@@ -68,9 +68,11 @@ class Writers:
             if not self._schema_ready:
                 await self.key_store.create_schema()
                 await self.requests.create_schema()
-                if self.contact_secret is not None:
-                    async with self.pool.acquire() as conn:
+                async with self.pool.acquire() as conn:
+                    if self.contact_secret is not None:
                         await contact_secret_check.compare(conn, self.contact_secret)
+                    else:
+                        await contact_secret_check.compare_none(conn)
                 self._schema_ready = True
 
 

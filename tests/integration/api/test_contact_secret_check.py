@@ -50,3 +50,18 @@ async def test_a_replica_with_another_contact_secret_says_so_and_keeps_taking_co
         await conn.close()
     assert recorded == contact_secret_check.check_value(CONTACT_SECRET)  # the first secret's, kept
     assert CONTACT_SECRET not in recorded.encode() and OTHER_SECRET not in recorded.encode()
+
+
+async def test_a_replica_with_no_contact_secret_beside_one_that_has_it_says_so(
+    make_client: MakeClient,
+) -> None:
+    """It stores no contact hash at all: the same split, and it exported 0 (found by a review)."""
+    first = await make_client()
+    assert (await first.post(URL, json=GOOD)).status == 201
+    bare = await make_client(contact_hash_secret=None)
+    with capture_logs() as logs:
+        assert (await bare.post(URL, json=GOOD)).status == 201
+    assert await mismatch_gauge(bare) == 1
+    assert [
+        entry["log_level"] for entry in logs if entry["event"] == "contact_secret_missing_beside_others"
+    ] == ["error"]
