@@ -72,6 +72,9 @@ class Settings:
     # and permanent ids of the Atom feed and CAP alerts. Unset: the host each request names (fine on one machine;
     # behind an ingress it is the backend's scheme, and a cached feed would carry whatever Host one client sent).
     public_url: str | None = None
+    # LEVEE_CORS_ORIGINS: the origins of the city's own web forms and apps allowed to call the API from a browser
+    # ("https://www.city.example,https://app.city.example"); none by default (services/api/cors.py).
+    cors_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for server in (self.nats_url or "").split(","):  # a cluster: "nats://a:4222,nats://b:4222"
@@ -126,6 +129,13 @@ class Settings:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError:
                 raise SettingsError(f"LEVEE_TRUSTED_PROXIES: {cidr!r} is not an address or CIDR") from None
+        for origin in self.cors_origins:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or origin != f"{parts.scheme}://{parts.netloc}" \
+                    or "@" in parts.netloc:  # fmt: skip
+                raise SettingsError(
+                    f"LEVEE_CORS_ORIGINS: {origin!r} is not an origin (https://host[:port], no path, no trailing /)"
+                )
         for key in self.open311_api_keys:
             if len(key) < 16 or not key.isprintable() or " " in key:
                 raise SettingsError(
@@ -182,6 +192,7 @@ class Settings:
             trusted_proxies=_list(get("LEVEE_TRUSTED_PROXIES")),
             open311_api_keys=_list(get("LEVEE_OPEN311_API_KEYS")),
             public_url=(get("LEVEE_PUBLIC_URL") or "").rstrip("/") or None,
+            cors_origins=_list(get("LEVEE_CORS_ORIGINS")),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -218,6 +229,8 @@ class Settings:
             env["LEVEE_OPEN311_API_KEYS"] = ",".join(self.open311_api_keys)
         if self.public_url:
             env["LEVEE_PUBLIC_URL"] = self.public_url
+        if self.cors_origins:
+            env["LEVEE_CORS_ORIGINS"] = ",".join(self.cors_origins)
         return env
 
     def replace(self, **changes: object) -> Settings:
