@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from events.notice import SUMMARY_AUTHOR
+from events.publishing.notice_view import SUMMARY_EXPIRES
 from events.publishing.redaction import mask
 from services.api.read_models.queries import Conn, S, merged_into_sql
 
@@ -79,12 +81,17 @@ def just_received(tracking_code: str, received_at: Any) -> dict[str, Any]:
 async def published_notices(conn: Conn, *, incident: Any = None, limit: int = 50) -> list[dict[str, Any]]:
     """Notices as last published (a pending update is not shown; cancelled ones are gone), newest first. About
     an incident: also those about incidents merged into it, directly or through another (a merge moves the
-    complaints, and what was published about the merged one still speaks to them)."""
+    complaints, and what was published about the merged one still speaks to them). An automatic progress
+    summary's figures go stale: it carries `expires_at` (SUMMARY_EXPIRES after it was published, as its CAP
+    alert's <expires>) and is gone from the list after it; a review of the public pages found an "investigating,
+    0 resolved" summary listed for good beside the notice that said the incident was resolved. Others: None."""
     rows = await conn.fetch(
-        f"SELECT {_PUBLISHED_COLUMNS} FROM {S}.notices WHERE published_version > 0 AND state <> 'cancelled' "
+        f"SELECT {_PUBLISHED_COLUMNS}, CASE WHEN drafted_by = $3 THEN published_at + $4::interval END AS expires_at "
+        f"FROM {S}.notices WHERE published_version > 0 AND state <> 'cancelled' "
         f"AND ($1::uuid IS NULL OR incident_id IN ({merged_into_sql('$1::uuid')})) "
+        "AND NOT (drafted_by IS NOT DISTINCT FROM $3 AND published_at + $4::interval <= now()) "
         "ORDER BY published_at DESC LIMIT $2",
-        incident, limit,
+        incident, limit, SUMMARY_AUTHOR, SUMMARY_EXPIRES,
     )  # fmt: skip
     return [dict(r) for r in rows]
 

@@ -9,12 +9,14 @@ from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 
+import asyncpg
 import pytest
 
 from events.complaint import Complaint
 from events.incident import Incident
 from events.mapper import make_mapper
-from events.notice import Notice
+from events.notice import SUMMARY_AUTHOR, Notice
+from events.publishing.notice_view import SUMMARY_EXPIRES
 from events.reference import load_reference
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
@@ -383,9 +385,33 @@ async def test_public_status_carries_what_was_published_about_its_incident_and_o
     assert [n["title_en"] for n in listed["items"]] == ["Pumps on site", "Underpass closed"]
 
 
-def _published(incident: Incident, title: str) -> Notice:
+async def test_an_automatic_summary_leaves_the_public_list_when_its_figures_are_stale(
+    api: Harness, database_url: str
+) -> None:
+    """A review of the public pages found an "investigating, 0 resolved" summary listed for good beside the notice
+    that said the incident was resolved; its CAP alert expired after three hours, the JSON and the page never."""
+    storm = Incident.declare(title="Storm", kind="flooding", districts=["riverside"], declared_by="cmd")
+    stale, fresh = (_published(storm, title, by=SUMMARY_AUTHOR) for title in ("Summary at 07:20", "Summary now"))
+    press = _published(storm, "Underpass reopened")
+    await AggregateStore(api.store, make_mapper()).save(storm, stale, fresh, press)
+    await api.project()
+    conn = await asyncpg.connect(database_url)
+    try:  # published four hours ago, as if the clock had moved on
+        await conn.execute("UPDATE levee_read.notices SET published_at = now() - interval '4 hours' WHERE id = $1",
+                           stale.id)  # fmt: skip
+    finally:
+        await conn.close()
+    listed = (await api.get_json("/api/v1/notices", incident=str(storm.id)))["items"]
+    assert [n["title_en"] for n in listed] == ["Underpass reopened", "Summary now"]
+    by_title = {n["title_en"]: n for n in listed}
+    assert by_title["Underpass reopened"]["expires_at"] is None  # press's word stands until updated or withdrawn
+    published = datetime.fromisoformat(by_title["Summary now"]["published_at"])
+    assert datetime.fromisoformat(by_title["Summary now"]["expires_at"]) - published == SUMMARY_EXPIRES
+
+
+def _published(incident: Incident, title: str, by: str = "press-li") -> Notice:
     notice = Notice.draft(incident_id=incident.id, title_en=title, title_zh=title, body_en=title, body_zh=title,
-                          status="identified", drafted_by="press-li")  # fmt: skip
+                          status="identified", drafted_by=by)  # fmt: skip
     notice.approve("cmd-wu")
     notice.publish()
     return notice
