@@ -130,12 +130,7 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"LEVEE_TRUSTED_PROXIES: {cidr!r} is not an address or CIDR") from None
         for origin in self.cors_origins:
-            parts = urlsplit(origin)
-            if parts.scheme not in ("http", "https") or not parts.netloc or origin != f"{parts.scheme}://{parts.netloc}" \
-                    or "@" in parts.netloc:  # fmt: skip
-                raise SettingsError(
-                    f"LEVEE_CORS_ORIGINS: {origin!r} is not an origin (https://host[:port], no path, no trailing /)"
-                )
+            _check_origin(origin)
         for key in self.open311_api_keys:
             if len(key) < 16 or not key.isprintable() or " " in key:
                 raise SettingsError(
@@ -192,7 +187,7 @@ class Settings:
             trusted_proxies=_list(get("LEVEE_TRUSTED_PROXIES")),
             open311_api_keys=_list(get("LEVEE_OPEN311_API_KEYS")),
             public_url=(get("LEVEE_PUBLIC_URL") or "").rstrip("/") or None,
-            cors_origins=_list(get("LEVEE_CORS_ORIGINS")),
+            cors_origins=tuple(_origin(o) for o in _list(get("LEVEE_CORS_ORIGINS"))),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -293,6 +288,56 @@ def _url_password(url: str | None, *, token_as_user: bool = False) -> str | None
     if (query := parse_qs(parts.query).get("password")) is not None:
         return query[0]
     return unquote(parts.username) if token_as_user and parts.username is not None else None
+
+
+def _origin(text: str) -> str:
+    """An origin as a browser sends it in its Origin header: scheme and host in lower case, the host in punycode,
+    no default port ("https://WWW.City.Example:443" -> "https://www.city.example"); anything else as it is, for
+    `_check_origin` to refuse."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return text
+    host = parts.hostname
+    if parts.scheme.lower() not in ("http", "https") or not host or parts.username or parts.path or parts.query \
+            or parts.fragment or text.endswith(("?", "#")):  # fmt: skip
+        return text
+    try:
+        host = (
+            host.encode("idna").decode("ascii")
+            if not host.startswith("[") and ":" not in host
+            else f"[{host}]"
+        )
+    except UnicodeError:
+        return text
+    scheme = parts.scheme.lower()
+    default = {"http": 80, "https": 443}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
+
+def _check_origin(origin: str) -> None:
+    problem = None
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        parts, port, problem = None, None, "its port is not a number from 1 to 65535"
+    if parts is not None:
+        if parts.scheme not in ("http", "https"):
+            problem = "it must start with https:// (or http:// for a development machine)"
+        elif not parts.hostname:
+            problem = "it has no host"
+        elif parts.username or parts.password:
+            problem = "it must not name a user"
+        elif parts.path or parts.query or parts.fragment or origin.endswith(("?", "#")):
+            problem = "an origin has no path, query or fragment (and no trailing /)"
+        elif port == 0:
+            problem = "its port is not a number from 1 to 65535"
+        elif origin != _origin(origin):
+            problem = f"a browser sends it as {_origin(origin)!r}"
+    if problem:
+        raise SettingsError(f"LEVEE_CORS_ORIGINS: {origin!r} is not an origin: {problem}")
 
 
 def _list(text: str | None) -> tuple[str, ...]:

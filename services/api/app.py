@@ -94,7 +94,8 @@ def build_app(settings: Settings) -> web.Application:
     if settings.nats_url is None or settings.database_url is None:
         raise SettingsError("the API needs NATS_URL and DATABASE_URL (`levee up` sets both for its services)")
     middlewares = [
-        request_context, cors.allow_listed_origins,  # outside problems: a form reads its 422 cross-origin too
+        # CORS outermost: a form reads every answer cross-origin, the 503s request_context makes included.
+        cors.allow_listed_origins, request_context,
         problems.problems, slow_clients.body_deadline(settings.http_body_seconds),
         auth.authenticate, open311_format.unmatched,  # a path under /open311/v2/ no route serves: the spec's errors
         nul_characters.refuse_nul,

@@ -5,9 +5,10 @@ CORS: the browser's preflight (OPTIONS) got 405 and every answer lacked Access-C
 portal had to proxy every complaint, and behind that proxy every resident shared one rate-limit bucket (found
 by a review of the public pages). Only the origins listed are allowed, each named exactly (no wildcard); no
 credentials, and of the request headers only what the public sends (Content-Type, Idempotency-Key,
-Accept-Language): a staff token (Authorization) is never allowed cross-origin, so staff routes stay reachable
+Accept-Language, If-None-Match): a staff token (Authorization) is never allowed cross-origin, so staff routes stay reachable
 from Levee's own pages only. Answers to allowed origins name the headers a form needs to read (Location,
-Retry-After, the replay header, ETag). Unset, nothing changes.
+Retry-After, the replay header, ETag), 503s included (this middleware is the outermost), and every answer in
+scope says Vary: Origin, with an Origin or without, so a shared cache keeps them apart. Unset, nothing changes.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from services.api.idempotency import REPLAYED
 from services.api.problems import Problem, logged
 
 SCOPE = ("/api/", "/open311/")
-METHODS = ("GET", "POST")
-HEADERS = ("content-type", "idempotency-key", "accept-language")
+METHODS = ("GET", "HEAD", "POST")
+HEADERS = ("content-type", "idempotency-key", "accept-language", "if-none-match")
 EXPOSED = ("Location", "Retry-After", REPLAYED, "ETag")
 MAX_AGE_SECONDS = 600
 
@@ -32,8 +33,16 @@ MAX_AGE_SECONDS = 600
 async def allow_listed_origins(request: web.Request, handler: Handler) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     allowed = request.app[keys.SETTINGS].cors_origins
-    if not allowed or origin is None or not request.path.startswith(SCOPE):
+    if not allowed or not request.path.startswith(SCOPE):
         return await handler(request)
+    if origin is None:  # still Vary: Origin, or a shared cache serves this copy to a listed origin's browser
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            _vary(exc.headers)
+            raise
+        _vary(response.headers)
+        return response
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         refused = _refused(request, origin, allowed)
         return logged(request, refused).response() if refused else _preflight(origin)
@@ -50,11 +59,16 @@ def _allow(headers: MutableMapping[str, str], origin: str, allowed: tuple[str, .
     if origin in allowed:
         headers["Access-Control-Allow-Origin"] = origin
         headers["Access-Control-Expose-Headers"] = ", ".join(EXPOSED)
+    _vary(headers)
+
+
+def _vary(headers: MutableMapping[str, str]) -> None:
     headers["Vary"] = ", ".join(v for v in (headers.get("Vary"), "Origin") if v)
 
 
 def _refused(request: web.Request, origin: str, allowed: tuple[str, ...]) -> Problem | None:
-    """Why a preflight is refused (a 403 a developer can read), or None."""
+    """Why a preflight is refused (a 403 whose detail shows with curl or in the browser's network panel: a page
+    is never given a failed preflight's body), or None."""
     method = request.headers["Access-Control-Request-Method"].upper()
     asked = {h.strip().lower() for h in request.headers.get("Access-Control-Request-Headers", "").split(",")}
     asked.discard("")

@@ -42,6 +42,7 @@ SETTINGS_VARS = frozenset(
         trusted_proxies=("10.0.0.0/8",),
         open311_api_keys=("k" * 16,),
         public_url="https://levee.example",
+        cors_origins=("https://www.city.example",),
     ).to_env()
 )
 # The secrets each service uses (services/api/resources.py, projections/app.py); the workers use neither, and

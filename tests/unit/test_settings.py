@@ -36,6 +36,9 @@ PARSED = [
      {"http_idle_seconds": 620.0, "http_body_seconds": 2.5}),
     ({"LEVEE_PUBLIC_URL": "https://levee.city.example/"}, {"public_url": "https://levee.city.example"}),
     ({}, {"public_url": None}),
+    ({"LEVEE_CORS_ORIGINS": "https://WWW.City.Example:443, http://localhost:3000"},
+     {"cors_origins": ("https://www.city.example", "http://localhost:3000")}),
+    ({"LEVEE_CORS_ORIGINS": "https://ville.café"}, {"cors_origins": ("https://ville.xn--caf-dma",)}),
     ({"UNRELATED": "x"}, {}),
 ]  # fmt: skip
 
@@ -72,6 +75,10 @@ BAD = [
     ({"LEVEE_HTTP_BODY_SECONDS": "-1"}, "LEVEE_HTTP_BODY_SECONDS"),
     ({"LEVEE_HTTP_BODY_SECONDS": "86400"}, "LEVEE_HTTP_BODY_SECONDS"),
     ({"LEVEE_PUBLIC_URL": "levee.city.example"}, "LEVEE_PUBLIC_URL"),
+    ({"LEVEE_CORS_ORIGINS": "*"}, "LEVEE_CORS_ORIGINS"),
+    ({"LEVEE_CORS_ORIGINS": "https://a:99999"}, "LEVEE_CORS_ORIGINS"),
+    ({"LEVEE_CORS_ORIGINS": "https://:443"}, "LEVEE_CORS_ORIGINS"),
+    ({"LEVEE_CORS_ORIGINS": "https://www.city.example/"}, "LEVEE_CORS_ORIGINS"),
     ({"LEVEE_PUBLIC_URL": "ftp://levee.city.example"}, "LEVEE_PUBLIC_URL"),
     ({"LEVEE_PUBLIC_URL": "https://city.example/levee"}, "LEVEE_PUBLIC_URL"),
     ({"LEVEE_PUBLIC_URL": "https://levee.example?x=1"}, "LEVEE_PUBLIC_URL"),
@@ -112,9 +119,11 @@ def test_settings_survive_the_trip_through_a_child_environment() -> None:
          "LEVEE_HTTP_PORT": "9001", "LEVEE_LOG_FORMAT": "console", "LEVEE_CONTACT_SECRET": SECRET,
          "LEVEE_METRICS_PORT": "9100", "LEVEE_REFERENCE": str(REFERENCE), "LEVEE_TRIAGE_RULES": str(RULES),
          "LEVEE_ROUTING": str(ROUTING),
-         "LEVEE_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7", "LEVEE_OPEN311_API_KEYS": "bridge-key-0123456789,app-key-abcdefghijkl"}
+         "LEVEE_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7", "LEVEE_OPEN311_API_KEYS": "bridge-key-0123456789,app-key-abcdefghijkl",
+         "LEVEE_CORS_ORIGINS": "https://www.city.example,http://localhost:3000"}
     )  # fmt: skip
     assert settings.trusted_proxies == ("10.0.0.0/8", "192.168.1.7") and len(settings.open311_api_keys) == 2
+    assert settings.cors_origins == ("https://www.city.example", "http://localhost:3000")
     assert Settings.from_env(settings.to_env()) == settings
 
 

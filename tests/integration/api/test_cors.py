@@ -72,7 +72,25 @@ async def test_without_the_setting_nothing_is_allowed_cross_origin(make_client: 
 
 
 @pytest.mark.parametrize("origin", ["*", "www.city.example", "https://www.city.example/", "https://a@city.example",
-                                    "ftp://city.example", "https://city.example/form"])  # fmt: skip
+                                    "ftp://city.example", "https://city.example/form", "https://WWW.city.example",
+                                    "https://www.city.example:443", "https://a:99999"])  # fmt: skip
 def test_an_origin_is_a_scheme_and_a_host_only(api_settings: object, origin: str) -> None:
     with pytest.raises(SettingsError, match="LEVEE_CORS_ORIGINS"):
         api_settings.replace(cors_origins=(origin,))  # type: ignore[attr-defined]
+
+
+async def test_outage_answers_are_readable_cross_origin_and_every_answer_varies_by_origin(
+    make_client: MakeClient,
+) -> None:
+    """Found by a review: the 503s request_context makes (PostgreSQL down) had no CORS headers, so a portal
+    could not read the Retry-After of exactly the outage answers; and an answer fetched without an Origin said
+    no Vary: Origin, so a shared cache could serve that copy to the portal's browser, which blocks it."""
+    client = await make_client(cors_origins=(PORTAL,), database_url="postgresql://nobody@127.0.0.1:9/none")
+    down = await client.get("/api/v1/status/LV-7K3QX9", headers={"Origin": PORTAL})
+    assert down.status == 503 and down.headers["Access-Control-Allow-Origin"] == PORTAL
+    assert "Retry-After" in down.headers["Access-Control-Expose-Headers"]
+    plain = await client.get("/api/v1/reference")
+    assert plain.status == 200 and "Origin" in plain.headers["Vary"]
+    head = await client.options(URL, headers={**PREFLIGHT, "Access-Control-Request-Method": "HEAD",
+                                              "Access-Control-Request-Headers": "if-none-match"})  # fmt: skip
+    assert head.status == 204
