@@ -60,6 +60,7 @@ async def test_a_complaints_status_shows_the_updates_published_about_its_inciden
         "Shelters open citywide"
     )  # about no incident: listed below only
     await expect(public.locator("#notices")).to_contain_text("Shelters open citywide")
+    await expect(public.locator("#notices")).not_to_contain_text("Riverside: pumps on site")  # shown once, above
     # What comes next, in words (a label alone left a resident guessing: a review of the public pages).
     await expect(public.locator("#facts")).to_contain_text("下一步 What next")
     await expect(public.locator("#facts")).to_contain_text("being assessed and passed to the department")
@@ -86,5 +87,6 @@ async def test_a_status_link_cut_short_says_not_found_and_still_shows_the_notice
     await public.goto(f"{stack.url}/status/%E0")
     await expect(public.locator("#message")).to_contain_text("No complaint with that code", timeout=5_000)
     await expect(public.locator("#notices")).to_contain_text("Shelters open citywide")
+    await expect(public.locator("#notices")).not_to_contain_text("Riverside: pumps on site")  # shown once, above
     await public.screenshot(path=shots / "01-status-link-cut-short.png", full_page=True)
     await public.close()

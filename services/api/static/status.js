@@ -47,6 +47,7 @@ async function lookUp(code) {
     // What has been published about the event this complaint is part of: often the answer the caller wants.
     $("incident-updates").hidden = !s.notices.length;
     $("incident-notices").replaceChildren(...s.notices.map((n) => noticeArticle(n, "incident-notice")));
+    s.notices.forEach((n) => shownAbove.add(n.id));
     $("result").hidden = false;
     // Said in the status region too: a screen reader hears what was found, not only the page going quiet.
     say($("message"), `${s.tracking_code}: ${statusLabel(s.status).textContent}`, "ok");
@@ -79,12 +80,17 @@ function noticeArticle(n, prefix = "notice") {
     el("p", { class: "notes" }, incidentStatus(n.status), ` · ${fmtTime(n.published_at)}`));
 }
 
+// The notices already shown above, about the complaint's own incident: not listed a second time below (a review
+// of the public pages found a phone's page twice as long for it).
+const shownAbove = new Set();
+
 async function notices() {
-  const items = (await api("/api/v1/notices")).items;
+  const items = (await api("/api/v1/notices")).items.filter((n) => !shownAbove.has(n.id));
   $("notices").replaceChildren(...(items.length ? items.map((n) => noticeArticle(n))
-    : [el("p", { class: "empty" }, bilingual("暂无公告 no notices"))]));
+    : [el("p", { class: "empty" }, bilingual(shownAbove.size ? "暂无其他公告 no other notices" : "暂无公告 no notices"))]));
   // A feed or CAP link names its notice (#notice-<id>): the notices arrive after the browser looked for it.
-  const wanted = location.hash.startsWith("#notice-") ? document.getElementById(location.hash.slice(1)) : null;
+  const named = location.hash.startsWith("#notice-") ? location.hash.slice(1) : null;
+  const wanted = named ? document.getElementById(named) || document.getElementById(`incident-${named}`) : null;
   if (wanted) wanted.scrollIntoView();
   else if (location.hash.startsWith("#notice-")) {
     say($("message"), "此公告已撤回或已不在列表中 This notice was withdrawn or is no longer listed", "info");
