@@ -330,6 +330,10 @@ def answer(
         },
         # Life first: null, or the emergency services (110/119/120) to call now, and why.
         "life_first": danger,
+        # What a web form shows the resident, in both languages (a review of the public pages found a 201 that
+        # said nothing a person could read unless there was a danger to life).
+        "message_zh": f"已收到您的诉求。查询编号 {tracking_code}，请保存，可随时查看办理进展。",
+        "message_en": f"Received. Your tracking code is {tracking_code}: keep it to follow your complaint.",
     }
     headers = {"Location": self_url, "Cache-Control": "no-store"}
     if replay:
@@ -377,6 +381,9 @@ RECEIVED_SCHEMA: dict[str, Any] = {
         "status": {"const": "received"},
         "life_first": {"type": ["object", "null"], "description": "A danger to life was described: call "
                        "services[] (110/119/120) first; message_en/message_zh say so."},
+        "message_zh": {"type": "string", "description": "What to tell the resident, in Chinese: received, and "
+                       "the tracking code to keep."},
+        "message_en": {"type": "string", "description": "The same in English."},
         "links": {"type": "object", "required": ["self", "status", "public_status"], "properties": {
             "self": {"type": "string", "description": "The complaint, for staff (GET /api/v1/complaints/{id})."},
             "status": {"type": "string", "description": "Its public status as JSON, for anyone; 'received' "

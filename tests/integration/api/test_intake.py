@@ -61,6 +61,8 @@ async def test_complaint_is_in_the_stream_when_answered_201(
     assert body["status"] == "received" and body["tracking_code"].startswith("LV-")
     assert response.headers["Location"] == body["links"]["self"] == f"/api/v1/complaints/{body['id']}"
     assert set(body["links"]) == {"self", "status", "public_status"}
+    # What a web form shows the resident: received, and the code to keep, in both languages.
+    assert body["tracking_code"] in body["message_zh"] and body["tracking_code"] in body["message_en"]
 
     complaint = await read_complaint(store, body["id"])
     assert complaint.tracking_code == body["tracking_code"]
