@@ -21,6 +21,12 @@ FOUND: list[Row] = [
     ("屋顶塌了一个大洞，雨水一直漏进来", True, "P3", "P4", "other"),
     ("The street lamp has collapsed across the road", True, "P3", "P3", "road_blocked"),
     ("一棵电线杆倒在马路中间", True, "P1", "P3", None),
+    # more plain reports a later probe found rejected: a building down, a bridge cracking, a blocked drain
+    ("The building next door collapsed", True, "P1", "P3", None),
+    ("隔壁的房子塌了", True, "P1", "P3", None),
+    ("在路上看到一栋旧楼塌了", True, "P1", "P3", None),
+    ("The bridge on Harbour Rd is cracked", True, "P2", "P3", "road_blocked"),
+    ("水渠堵了，街上全是水", True, "P2", "P3", "flooding"),
 ]  # fmt: skip
 
 NOT_THE_ROAD: list[Row] = [
@@ -30,6 +36,7 @@ NOT_THE_ROAD: list[Row] = [
     ("路上有个大坑已经填好了，谢谢", False, "P4", "P4", None),
     ("屋顶上的衣服被风吹走了", False, "P4", "P4", None),
     ("The clothes on the roof were blown away", False, "P4", "P4", None),
+    ("楼市崩了，房价垮了", False, "P4", "P4", None),
 ]  # fmt: skip
 
 
