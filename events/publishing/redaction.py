@@ -58,8 +58,8 @@ _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # characters. After the address, any Han character is a neighbour.
 _DASHES = "\\-\u2010-\u2015\u2212\ufe58\ufe63"
 _SEP = f"[\\s.{_DASHES}]"
-# Two round numbers joined by a dash ("2000-3000 户", "2500-4000 homes", a shift's 2000-2300) are a range, not a
-# phone, after any word: a phone's last four digits are rarely 00 after 00. A date (20261207) is not one either.
+# After a person's name, two round numbers joined by a dash ("2000-3000 户", a shift's 2000-2300) are a range and
+# 20261207 a date, not a phone (after "call" or 电话 they are a phone like any other).
 _NOT_A_LOCAL_NUMBER = f"(?![2-9]\\d00[{_DASHES}]\\d\\d00(?![\\d{_DASHES}]))(?!20[2-3]\\d(0[1-9]|1[0-2])([0-2]\\d|3[01])(?!\\d))"
 _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
     ("email", re.compile(
@@ -82,12 +82,18 @@ _PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
         f"(?![\\d{_DASHES}])"
     )),
     # A local number without its area code, 8 digits as the city's landlines and Hong Kong's numbers are dialled
-    # ("2612 3456", "9123-4567"), only after a word saying it is one, or naming the person it reaches ("Mr Chan at
-    # 9123 8888", 陈师傅 91238888: found by a review of the public pages; not Dr, which is also a road): bare, 8
-    # digits are as often an order, a case or a count. The finding is the number (group n), not the word.
+    # ("2612 3456", "9123-4567"), only after a word saying it is one: bare, 8 digits are as often an order, a case
+    # or a count. The finding is the number (group n), not the word.
     ("landline", re.compile(
-        f"(?i:电话|手机|座机|致电|拨打|打给|联系|号码|热线|先生|女士|小姐|太太|师傅|经理|主任|队长|工程师|"
-        f"(?<![a-z])(?:call|phone|tel|ring|number|whatsapp|contact|mobile|mr|mrs|ms|miss|madam)(?![a-z]))"
+        f"(?i:电话|手机|座机|致电|拨打|打给|联系|号码|热线|(?<![a-z])(?:call|phone|tel|ring|number|whatsapp|contact|"
+        f"mobile)(?![a-z]))[^\\d\\n]{{0,12}}?(?P<n>(?<![\\d{_DASHES}])[2-9]\\d{{3}}[\\s{_DASHES}]?\\d{{4}}"
+        f"(?![\\d{_DASHES}]))"
+    )),
+    # Or after the name of the person it reaches ("Mr Chan at 9123 8888", 陈师傅 91238888: found by a review of the
+    # public pages; not Dr, which is also a road). After a name, unlike after "call", a round range
+    # (李主任: 2000-3000 户) or a date (王经理通知：20261207 起) is what it is, not a phone.
+    ("landline", re.compile(
+        f"(?i:先生|女士|小姐|太太|师傅|经理|主任|队长|工程师|(?<![a-z])(?:mr|mrs|ms|miss|madam)(?![a-z]))"
         f"[^\\d\\n]{{0,12}}?(?P<n>(?<![\\d{_DASHES}]){_NOT_A_LOCAL_NUMBER}[2-9]\\d{{3}}[\\s{_DASHES}]?\\d{{4}}"
         f"(?![\\d{_DASHES}]))"
     )),

@@ -310,6 +310,11 @@ def test_a_number_one_digit_off_the_citys_is_still_refused() -> None:
         ("联系电话 9123 4567 家人已转移", "9123 4567"),
         ("致电 2612 3456 人工服务", "2612 3456"),
         ("联系 9123 4567 个人求助", "9123 4567"),
+        # after a word saying it is a phone, a round or a date-like number is a phone too (found by a review)
+        ("tel 9100-2200", "9100-2200"),
+        ("致电 2800-8800", "2800-8800"),
+        ("联系电话 20250312 家人已转移", "20250312"),
+        ("My number is 20261207 ok", "20261207"),
     ],
 )
 def test_a_local_number_a_word_calls_a_phone_is_found_and_masked(text: str, number: str) -> None:

@@ -27,6 +27,9 @@ FOUND: list[Row] = [
     ("在路上看到一栋旧楼塌了", True, "P1", "P3", None),
     ("The bridge on Harbour Rd is cracked", True, "P2", "P3", "road_blocked"),
     ("水渠堵了，街上全是水", True, "P2", "P3", "flooding"),
+    ("The footbridge over Elm St is sagging", True, "P2", "P3", "road_blocked"),
+    ("天桥塌了", True, "P1", "P3", "road_blocked"),
+    ("昨天街上全是水，今天已经退了，路面干了", True, "P4", "P4", "flooding"),  # over: a report, not an emergency
 ]  # fmt: skip
 
 NOT_THE_ROAD: list[Row] = [
@@ -37,6 +40,11 @@ NOT_THE_ROAD: list[Row] = [
     ("屋顶上的衣服被风吹走了", False, "P4", "P4", None),
     ("The clothes on the roof were blown away", False, "P4", "P4", None),
     ("楼市崩了，房价垮了", False, "P4", "P4", None),
+    # found by a review of the terms above: a flu, a loan, a card game, a deal
+    ("My whole block came down with flu this week", False, "P4", "P4", None),
+    ("Talks on the bridge loan collapsed", False, "P4", "P4", None),
+    ("桥牌桌腿断了", False, "P4", "P4", None),
+    ("The deal collapsed and I lost my deposit", False, "P4", "P4", None),  # was P1: "collapsed and" alone
 ]  # fmt: skip
 
 
