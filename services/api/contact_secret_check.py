@@ -45,39 +45,27 @@ def check_value(secret: bytes) -> str:
     return hmac.new(secret, _CHECKED_TEXT, hashlib.sha256).hexdigest()
 
 
-async def compare(conn: asyncpg.Connection, secret: bytes) -> bool:
-    """True when `secret` is the one recorded (recording it when none is), False otherwise; sets MISMATCH and
-    logs an error when it is not."""
+async def compare(conn: asyncpg.Connection, secret: bytes | None) -> None:
+    """Record `secret`'s check value when none is; set MISMATCH, and log an error, when the one recorded is not
+    this API's: another secret, or none at all beside one (this API stores no contact hash then, and its
+    callers' repeats go unseen). An API with no secret records nothing."""
     await create_tables(conn, _DDL)
-    ours = check_value(secret)
-    recorded = await conn.fetchval(
-        f"INSERT INTO {TABLE} (check_value) VALUES ($1) ON CONFLICT (only_row) DO UPDATE "
-        f"SET check_value = {TABLE}.check_value RETURNING check_value",
-        ours,
-    )
-    same = hmac.compare_digest(recorded, ours)
-    MISMATCH.set(0 if same else 1)
-    if not same:
+    if secret is None:
+        recorded = await conn.fetchval(f"SELECT check_value FROM {TABLE}")
+        differs, event = recorded is not None, "contact_secret_missing_beside_others"
+    else:
+        ours = check_value(secret)
+        recorded = await conn.fetchval(
+            f"INSERT INTO {TABLE} (check_value) VALUES ($1) ON CONFLICT (only_row) DO UPDATE "
+            f"SET check_value = {TABLE}.check_value RETURNING check_value",
+            ours,
+        )
+        differs, event = not hmac.compare_digest(recorded, ours), "contact_secret_differs"
+    MISMATCH.set(1 if differs else 0)
+    if differs:
         log.error(
-            "contact_secret_differs",
-            effect="this API files callers under other hashes than the one that wrote first: duplicates go "
-            "unseen and caller histories split until every replica has the same LEVEE_CONTACT_SECRET",
+            event,
+            effect="this API files callers under other contact hashes (or none) than the one that wrote first: "
+            "duplicates go unseen and caller histories split until every replica has the same LEVEE_CONTACT_SECRET",
             runbook="docs/operations.md, section 13",
         )
-    return same
-
-
-async def compare_none(conn: asyncpg.Connection) -> bool:
-    """For an API with no contact secret: False (and MISMATCH set, an error logged) when another API recorded
-    one, since this one stores no contact hash at all and its callers' repeats go unseen; True when none did."""
-    await create_tables(conn, _DDL)
-    recorded = await conn.fetchval(f"SELECT check_value FROM {TABLE}")
-    MISMATCH.set(0 if recorded is None else 1)
-    if recorded is not None:
-        log.error(
-            "contact_secret_missing_beside_others",
-            effect="this API stores no contact hash while another hashes contacts: its callers' repeats go "
-            "unseen and their histories are not found until it has the same LEVEE_CONTACT_SECRET",
-            runbook="docs/operations.md, section 13",
-        )
-    return recorded is None

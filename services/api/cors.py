@@ -35,17 +35,14 @@ async def allow_listed_origins(request: web.Request, handler: Handler) -> web.St
     allowed = request.app[keys.SETTINGS].cors_origins
     if not allowed or not request.path.startswith(SCOPE):
         return await handler(request)
-    if origin is None:  # still Vary: Origin, or a shared cache serves this copy to a listed origin's browser
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:
-            _vary(exc.headers)
-            raise
-        _vary(response.headers)
-        return response
-    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+    if (
+        origin is not None
+        and request.method == "OPTIONS"
+        and "Access-Control-Request-Method" in request.headers
+    ):
         refused = _refused(request, origin, allowed)
         return logged(request, refused).response() if refused else _preflight(origin)
+    # Without an Origin too: Vary: Origin, or a shared cache serves this copy to a listed origin's browser.
     try:
         response = await handler(request)
     except web.HTTPException as exc:  # a redirect, or an answer already made a problem: the same headers
@@ -55,14 +52,10 @@ async def allow_listed_origins(request: web.Request, handler: Handler) -> web.St
     return response
 
 
-def _allow(headers: MutableMapping[str, str], origin: str, allowed: tuple[str, ...]) -> None:
-    if origin in allowed:
+def _allow(headers: MutableMapping[str, str], origin: str | None, allowed: tuple[str, ...]) -> None:
+    if origin is not None and origin in allowed:
         headers["Access-Control-Allow-Origin"] = origin
         headers["Access-Control-Expose-Headers"] = ", ".join(EXPOSED)
-    _vary(headers)
-
-
-def _vary(headers: MutableMapping[str, str]) -> None:
     headers["Vary"] = ", ".join(v for v in (headers.get("Vary"), "Origin") if v)
 
 

@@ -69,10 +69,7 @@ class Writers:
                 await self.key_store.create_schema()
                 await self.requests.create_schema()
                 async with self.pool.acquire() as conn:
-                    if self.contact_secret is not None:
-                        await contact_secret_check.compare(conn, self.contact_secret)
-                    else:
-                        await contact_secret_check.compare_none(conn)
+                    await contact_secret_check.compare(conn, self.contact_secret)
                 self._schema_ready = True
 
 

@@ -74,10 +74,6 @@ class ContactIndex(Aggregate):
         return cls._create(ContactIndexStarted, id=cls.index_id(contact_hash, category),
                            key=f"{contact_hash}:{category}", first=dict(first))  # fmt: skip
 
-    def earlier_report(self, new: Member, window: timedelta, km: float) -> UUID | None:
-        """The first complaint of this reporter about the same event (close in time and place), if any."""
-        return next(self.earlier_reports(new, window, km), None)
-
     def earlier_reports(self, new: Member, window: timedelta, km: float) -> Iterator[UUID]:
         """Every complaint of this reporter about the same event (close in time and place), first first."""
         at = datetime.fromisoformat(new["at"])

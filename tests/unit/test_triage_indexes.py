@@ -39,8 +39,8 @@ def test_an_index_starts_with_its_first_report_in_one_event() -> None:
     assert stored.id == ContactIndex.index_id("c0ffee", "power_outage")
     assert stored.entries == [first]
     again = report(30)
-    assert str(stored.earlier_report(again, timedelta(hours=12), 1.0)) == first["complaint_id"]
-    assert stored.earlier_report(report(30, lat=22.75), timedelta(hours=12), 1.0) is None  # 22 km away
+    assert [str(c) for c in stored.earlier_reports(again, timedelta(hours=12), 1.0)] == [first["complaint_id"]]
+    assert list(stored.earlier_reports(report(30, lat=22.75), timedelta(hours=12), 1.0)) == []  # 22 km away
 
 
 def test_an_index_written_by_an_earlier_version_reads_the_same() -> None:

@@ -110,7 +110,7 @@ def test_no_coordinates_in_another_district_is_not_the_same_place() -> None:
     work = member(UUID(int=2), "c", None, None, "old_town", T0 + timedelta(hours=1))
     assert not near(home, work, 1.0)
     index = ContactIndex.start("c", "flooding", home)
-    assert index.earlier_report(work, timedelta(hours=12), 1.0) is None
+    assert list(index.earlier_reports(work, timedelta(hours=12), 1.0)) == []
 
 
 def test_a_danger_after_but_is_not_ended_by_the_resolution_before_it() -> None:
