@@ -162,6 +162,17 @@ class Complaint(Aggregate):
         rules.check_reject(self, reason)
         self.trigger_event(ComplaintRejected, reason=reason, by=by)
 
+    def reinstate(
+        self, reason: str, by: str, *, category: str | None = None, reference: Reference | None = None
+    ) -> None:
+        """Command staff overrule a rejection (无效 -> 有效): the complaint is taken after all, as validated, and
+        triage scores it and dispatch routes it as any other. ``category``: command's, or None to keep the
+        reporter's (triage reads one from the text when there is none)."""
+        rules.check_reinstate(self, reason, by)
+        if category is not None:
+            (reference or load_reference()).category(category)  # a known code, or DomainError
+        self.trigger_event(ComplaintReinstated, reason=reason.strip(), by=by, category=category)
+
     def mark_duplicate(self, of_complaint_id: UUID) -> None:
         rules.check_mark_duplicate(self, of_complaint_id)
         self.trigger_event(ComplaintMarkedDuplicate, of_complaint_id=of_complaint_id)
@@ -394,6 +405,21 @@ class ComplaintRejected(Complaint.Event):
     def apply(self, aggregate: Complaint) -> None:
         aggregate.status = Status.REJECTED
         aggregate.rejection_reason = self.reason
+
+
+class ComplaintReinstated(Complaint.Event):
+    """A rejection overruled by command staff: validated after all (``category`` command's, or None)."""
+
+    class_version = 1
+    reason: str
+    by: str
+    category: str | None
+
+    def apply(self, aggregate: Complaint) -> None:
+        aggregate.status = Status.VALIDATED
+        aggregate.rejection_reason = None
+        if self.category is not None:
+            aggregate.category = self.category
 
 
 class ComplaintMarkedDuplicate(Complaint.Event):
@@ -677,4 +703,5 @@ COMPLAINT_EVENTS: tuple[type[Complaint.Event], ...] = (
     ExtensionGranted, ExtensionDenied, ProgressNoted, ComplaintEscalated, ComplaintResolved, FollowUpRecorded,
     FollowUpAttempted, ComplaintReopened, ComplaintClosed, ComplaintCallRepeated, ResolutionTimeAgreed,
     ComplaintRedacted, EmergencyTransferRecorded, ComplaintResponsibleAssigned, ComplaintMovedToIncident,
+    ComplaintReinstated,
 )  # fmt: skip

@@ -172,6 +172,16 @@ def check_reject(c: Complaint, reason: str) -> None:
     require_text(reason, "reason")
 
 
+def check_reinstate(c: Complaint, reason: str, by: str) -> None:
+    require(
+        c.status == Status.REJECTED,
+        "not_rejected",
+        f"Only a rejected complaint can be reinstated; this one is {c.status}.",
+    )
+    require_text(reason, "reason")
+    require_text(by, "by")
+
+
 def check_mark_duplicate(c: Complaint, of_complaint_id: UUID) -> None:
     check_not_ended(c)
     require(of_complaint_id != c.id, "duplicate_of_itself", "A complaint cannot duplicate itself.")

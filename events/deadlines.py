@@ -33,6 +33,7 @@ from events.complaint import (
     ComplaintDispatched,
     ComplaintEscalated,
     ComplaintMarkedDuplicate,
+    ComplaintReinstated,
     ComplaintRejected,
     ComplaintReopened,
     ComplaintResolved,
@@ -249,6 +250,11 @@ def _settled(state: DeadlineState, e: Any, ref: Reference) -> DeadlineState:
     return dataclasses.replace(state, deadlines=waived, settled=True, ended=ended)
 
 
+def _reinstated(state: DeadlineState, e: ComplaintReinstated, ref: Reference) -> DeadlineState:
+    # Command overruled the rejection: it was never assessed, so its assessment opens its first deadlines.
+    return dataclasses.replace(state, settled=False, ended=False)
+
+
 def _reopened(state: DeadlineState, e: ComplaintReopened, ref: Reference) -> DeadlineState:
     # A new round: the time agreed with the caller belonged to the last one (it may be days past). The case goes
     # back to its resolver, who owns it without signing for it again: as if accepted now.
@@ -284,6 +290,7 @@ _STEPS: dict[type, Step] = {
     DispatchReturned: _returned, ExtensionGranted: _extended, ResolutionTimeAgreed: _agreed,
     ComplaintResolved: _settled, ComplaintRejected: _settled, ComplaintMarkedDuplicate: _settled,
     ComplaintClosed: _settled, ComplaintReopened: _reopened, ComplaintEscalated: _escalated,
+    ComplaintReinstated: _reinstated,
 }  # fmt: skip
 # The events that change a complaint's deadlines; the watcher skips every other event unread.
 DEADLINE_EVENTS: tuple[type, ...] = tuple(_STEPS)

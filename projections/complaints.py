@@ -66,6 +66,15 @@ def _(event: ev.ComplaintRejected) -> list[Op]:
 
 
 @apply.register
+def _(event: ev.ComplaintReinstated) -> list[Op]:
+    # Command overruled the rejection: open again, validated; None keeps the row's category.
+    taken = "status = 'validated', closed_at = NULL, rejection_reason = NULL"
+    if event.category is None:
+        return _set(event, taken)
+    return _set(event, f"{taken}, category = $4", event.category)
+
+
+@apply.register
 def _(event: ev.ComplaintMarkedDuplicate) -> list[Op]:
     return _set(event, "status = 'duplicate', duplicate_of = $4, closed_at = $3", event.of_complaint_id)
 

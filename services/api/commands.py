@@ -646,6 +646,13 @@ COMPLAINT_COMMANDS: tuple[Command[Complaint], ...] = (
     Command("escalate", ("command",), (Field("level", "integer", minimum=1, maximum=2), REASON),
             lambda c, b, p: c.escalate(b["level"], b["reason"], by=p.name),
             "Escalate to level 1 (department head) or 2 (command)"),
+    Command("reinstate", ("command",),
+            (REASON, Field("category", required=False, nullable=True, max_length=64,
+                           description="a category code (GET /api/v1/reference); null: the reporter's, or "
+                                       "triage reads one from the text")),
+            lambda c, b, p: c.reinstate(b["reason"], by=p.name, category=b["category"] or None),
+            "Overrule triage's rejection (无效): take the complaint after all, as validated; triage then scores it "
+            "and dispatch routes it (409 not_rejected when it is not rejected)"),
     Command("responsible", ("command",), RESPONSIBLE_FIELDS,
             lambda c, b, p: c.assign_responsible(b["person"], by=p.name, note=b["note"]),
             "Name the one person responsible (责任人), or hand over to another (409 already_responsible when it is "

@@ -24,6 +24,7 @@ from events.complaint import (
     ComplaintDispatched,
     ComplaintMarkedDuplicate,
     ComplaintReceived,
+    ComplaintReinstated,
     ComplaintRejected,
     ComplaintReopened,
     ComplaintResolved,
@@ -98,6 +99,8 @@ def _fold(facts: ComplaintFacts, event: Any) -> ComplaintFacts:
         facts = replace(facts, resolved=False)
     elif isinstance(event, ComplaintRejected | ComplaintMarkedDuplicate):
         facts = replace(facts, counted=False)
+    elif isinstance(event, ComplaintReinstated):
+        facts = replace(facts, counted=True)  # command overruled the rejection
     return replace(facts, version=event.originator_version)
 
 
@@ -165,7 +168,7 @@ class FactsMemo:
 
 FACT_EVENTS = (
     ComplaintReceived, ComplaintDispatched, DispatchAccepted, ComplaintResolved, ComplaintReopened,
-    ComplaintRejected, ComplaintMarkedDuplicate,
+    ComplaintRejected, ComplaintMarkedDuplicate, ComplaintReinstated,
 )  # fmt: skip
 
 

@@ -10,7 +10,13 @@ from typing import Any, Protocol
 
 import structlog
 
-from events.complaint import Complaint, ComplaintCallRepeated, ComplaintReceived, ComplaintReopened
+from events.complaint import (
+    Complaint,
+    ComplaintCallRepeated,
+    ComplaintReceived,
+    ComplaintReinstated,
+    ComplaintReopened,
+)
 from events.incident import Incident, IncidentAbsorbed
 from events.mapper import make_mapper
 from events.reference import load_reference
@@ -52,6 +58,7 @@ def build_handlers(deps: handlers.Deps) -> dict[type, Handler]:
         ComplaintReceived: functools.partial(handlers.on_complaint_received, deps=deps),
         ComplaintCallRepeated: functools.partial(handlers.on_complaint_call_repeated, deps=deps),
         ComplaintReopened: functools.partial(handlers.on_complaint_reopened, deps=deps),
+        ComplaintReinstated: functools.partial(handlers.on_complaint_reinstated, deps=deps),
         IncidentAbsorbed: functools.partial(handlers.on_incident_absorbed, deps=deps),
     }
 

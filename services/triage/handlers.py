@@ -18,7 +18,13 @@ from uuid import UUID
 
 import structlog
 
-from events.complaint import Complaint, ComplaintCallRepeated, ComplaintReceived, ComplaintReopened
+from events.complaint import (
+    Complaint,
+    ComplaintCallRepeated,
+    ComplaintReceived,
+    ComplaintReinstated,
+    ComplaintReopened,
+)
 from events.complaint_rules import AFTER_RESOLVE, Status
 from events.incident import IncidentAbsorbed
 from events.reference import LEVELS, Reference
@@ -98,6 +104,28 @@ async def on_complaint_received(event: ComplaintReceived, uow: UnitOfWork, *, de
 
 async def on_complaint_reopened(event: ComplaintReopened, uow: UnitOfWork, *, deps: Deps) -> None:
     await _assess_late(await uow.get(event.originator_id, Complaint), event.timestamp, uow, deps, place=False)
+
+
+async def on_complaint_reinstated(event: ComplaintReinstated, uow: UnitOfWork, *, deps: Deps) -> None:
+    """Command overruled triage's rejection: the complaint is validated, by them. Put it with the other reports of
+    its event and assess it as a new complaint; its validity and duplicates are not judged again (command's
+    decision), and dispatch routes it on the assessment (by command's category, or the reporter's; with
+    neither, to the command queue)."""
+    complaint = await uow.get(event.originator_id, Complaint)
+    if complaint.status != Status.VALIDATED:
+        # Command sent it on by hand before triage came to it: it still needs a level, so a deadline.
+        await _assess_late(complaint, complaint.created_on, uow, deps, place=True)
+        return
+    if complaint.priority_level is not None:
+        return
+    category = complaint.category or _assess(complaint, 1, uow.now, deps).category
+    placed = await incidents.place(complaint, category, complaint.created_on, uow, deps.rules, deps.reference)
+    assessment = _assess(complaint, placed.size, uow.now, deps)
+    complaint.assess_priority(**_deadline_args(assessment, complaint, uow.now, deps.reference))
+    log.info("priority_assessed_reinstated", complaint_id=str(complaint.id), position=uow.position,
+             level=assessment.level, by=event.by)  # fmt: skip
+    if placed.size > 1 and _cluster_points(placed.size, deps) != _cluster_points(placed.size - 1, deps):
+        await _reassess_group(placed, uow, deps)
 
 
 # Open cases triage never assessed: command dispatched them by hand ahead of it (nobody in danger waits for a

@@ -34,7 +34,7 @@ COMPLAINT_COLUMNS = (
     "channel, received_at, dispatched_at, accepted_at, resolved_at, closed_at, accept_by, resolve_by, "
     "agreed_resolution_at, escalation_level, return_count, reopen_count, dispatch_count, repeat_calls, "
     "extension_pending, satisfaction, media_exposure, people_affected, vulnerable, description, redacted, "
-    "first_contact, updated_at, responsible, responsible_since"
+    "first_contact, updated_at, responsible, responsible_since, rejection_reason"
 )
 
 
@@ -421,6 +421,29 @@ async def overdue_list(conn: Conn, *, limit: int = 50, now: datetime | None = No
     return [_row(r) for r in rows]
 
 
+REJECTED_EXCERPT = 280  # characters of the (masked) description the board shows of a rejected complaint
+REJECTED_WINDOW = timedelta(hours=24)
+
+
+async def rejected_recently(
+    conn: Conn, *, limit: int = 20, now: datetime | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """The latest rejections (无效), newest first, for command to review (and reinstate a wrong one), with how many
+    there were in the last REJECTED_WINDOW. The description is the public one (phones and names masked): the
+    board may be on a wall."""
+    rows = await conn.fetch(
+        f"SELECT id, tracking_code, received_at, closed_at AS rejected_at, rejection_reason AS reason, category, "
+        f"district, channel, left(public_description, {REJECTED_EXCERPT}) AS description FROM {S}.complaints "
+        "WHERE status = 'rejected' ORDER BY closed_at DESC, id DESC LIMIT $1",
+        limit,
+    )  # fmt: skip
+    count = await conn.fetchval(
+        f"SELECT count(*) FROM {S}.complaints WHERE status = 'rejected' AND closed_at > $1",
+        _now(now) - REJECTED_WINDOW,
+    )
+    return [_row(r) for r in rows], int(count)
+
+
 async def hotspots(
     conn: Conn, *, now: datetime | None = None, window: timedelta = timedelta(hours=1), limit: int = 20
 ) -> list[dict[str, Any]]:
@@ -599,10 +622,11 @@ async def board(conn: Conn, *, now: datetime | None = None) -> dict[str, Any]:
     at = _now(now)
     counts = await board_counts(conn, now=at)
     map_districts = counts.pop("map_districts")
+    rejected, rejected_count = await rejected_recently(conn, now=at)
     return {
         "as_of": at,
         "position": await projection_position(conn),
-        "counts": {**counts, **await unassigned_counts(conn)},
+        "counts": {**counts, **await unassigned_counts(conn), "rejected_recently": rejected_count},
         "departments": await department_stats(conn, now=at),
         "incidents": await incidents_with_counts(conn, now=at, by_urgency=True),
         "merge_suggestions": await merge_suggestions(conn),
@@ -613,6 +637,7 @@ async def board(conn: Conn, *, now: datetime | None = None) -> dict[str, Any]:
         "extension_requests": await pending_extensions(conn),
         "dead_letters": await dead_letters(conn, limit=20),
         "overdue": await overdue_list(conn, now=at),
+        "rejected_recently": rejected,
         "hotspots": await hotspots(conn, now=at),
         "map": await map_points(conn),
         "map_districts": map_districts,

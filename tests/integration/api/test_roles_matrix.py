@@ -43,6 +43,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", f"{CASE}/extension-requests/deny"): {COMMAND},
     ("POST", f"{CASE}/escalate"): {COMMAND},
     ("POST", f"{CASE}/responsible"): {COMMAND},
+    ("POST", f"{CASE}/reinstate"): {COMMAND},
     ("POST", f"{CASE}/resolve"): {OWN},
     ("POST", f"{CASE}/follow-ups"): {OPERATOR},
     ("POST", f"{CASE}/follow-up-attempts"): {OPERATOR},

@@ -15,8 +15,10 @@ from events.complaint import Complaint
 from events.complaint_rules import Status
 from events.incident import Incident
 from events.mapper import make_mapper
+from events.reference import COMMAND_QUEUE
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
+from services.dispatch import app as dispatch_app
 from services.runtime.worker import Worker
 from services.triage import app as triage_app
 from services.triage.app import build_worker, default_deps
@@ -373,3 +375,67 @@ async def test_the_service_uses_the_rules_and_reference_files_a_deployment_gives
     assert complaint.priority_level == "P1"  # only the replaced rules know this danger
     assert complaint.accept_by is not None and complaint.resolve_by is not None
     assert complaint.resolve_by - complaint.accept_by == timedelta(minutes=180 - 15)
+
+
+async def test_a_rejection_command_overrules_is_assessed_with_its_event_and_routed_once(
+    store: JetStreamEventStore,
+) -> None:
+    """Triage read a neighbour's short call as no clear facts; command staff reviewing the board's rejections
+    reinstate it (with a category, or none). Triage puts it with the other reports of the event and assesses it,
+    once; dispatch routes it by command's category, or to the command queue when there is none."""
+    first, second = await put(
+        store,
+        receive("Power cut in our flat since 3pm", contact="a" * 64),
+        receive("No electricity in our building", contact="b" * 64, lat=22.452, lon=113.801),
+    )
+    short, bare, sent = await put(
+        store,
+        receive("喂喂喂", contact="c" * 64, lat=22.451),
+        receive("喂？喂？", lat=22.46, lon=113.81),
+        receive("喂……", lat=22.47),
+    )
+    triage = build_worker(store, DEPS)
+    await drain(triage)
+    assert {(await get(store, cid)).status for cid in (short, bare, sent)} == {Status.REJECTED}
+    repository = AggregateStore(store, make_mapper())
+    for cid, category in ((short, "power_outage"), (bare, None), (sent, "power_outage")):
+        complaint = await repository.get(cid, Complaint)
+        complaint.reinstate("neighbours report the outage: a real call", by="cmd-wu", category=category)
+        if cid == sent:  # and sent on by hand at once, before triage comes to it
+            complaint.dispatch("power", by="cmd-wu", reason="crew nearby", by_hand=True)
+        await repository.save(complaint)
+    await drain(triage)
+    await drain(build_worker(store, DEPS))  # a second run, or a restart: nothing more
+    assert (await topics(store, short))[-4:] == [
+        "ComplaintRejected",
+        "ComplaintReinstated",
+        "ComplaintLinkedToIncident",
+        "PriorityAssessed",
+    ]
+    assert (await topics(store, bare))[-3:] == [
+        "ComplaintRejected",
+        "ComplaintReinstated",
+        "PriorityAssessed",
+    ]
+    reinstated = await get(store, short)
+    assert reinstated.incident_id is not None
+    assert (
+        reinstated.incident_id
+        == (await get(store, first)).incident_id
+        == (await get(store, second)).incident_id
+    )
+    assert (reinstated.status, reinstated.category) == (Status.PRIORITISED, "power_outage")
+    assert reinstated.accept_by is not None and reinstated.priority_level is not None
+    late = await get(store, sent)  # assessed all the same (a level, so deadlines), left where command sent it
+    assert (late.status, late.department, late.incident_id) == (
+        Status.DISPATCHED,
+        "power",
+        reinstated.incident_id,
+    )
+    assert late.priority_level is not None and (await topics(store, sent)).count("PriorityAssessed") == 1
+
+    dispatch, _ = dispatch_app.build(store)
+    await drain(dispatch)
+    routed, queued = await get(store, short), await get(store, bare)
+    assert (routed.status, routed.department) == (Status.DISPATCHED, "power")
+    assert (queued.status, queued.department) == (Status.DISPATCHED, COMMAND_QUEUE)

@@ -16,6 +16,8 @@ from events.complaint import (
     ComplaintClosed,
     ComplaintDispatched,
     ComplaintEscalated,
+    ComplaintReinstated,
+    ComplaintRejected,
     ComplaintReopened,
     ComplaintResolved,
     DispatchAccepted,
@@ -90,6 +92,10 @@ def _event(kind: str, common: dict[str, Any], at: float, args: list[Any]) -> Any
         return ComplaintReopened(**common, reason="again", department="water")
     if kind == "closed":
         return ComplaintClosed(**common)
+    if kind == "rejected":
+        return ComplaintRejected(**common, reason="no clear facts", by="triage")
+    if kind == "reinstated":
+        return ComplaintReinstated(**common, reason="a real flood", by="cmd", category=None)
     raise AssertionError(kind)
 
 
@@ -468,3 +474,15 @@ def test_a_history_recorded_under_the_old_agreed_time_rule_escalates_nothing_twi
              ("recorded", 10 * H + 1, 1, reason("resolve", 6 * H))]  # fmt: skip
     assert due(steps, 10 * H + 2) == []
     assert due(steps, 10 * H + 5 * D + 1) == [(2, reason("resolve", 10 * H + 5 * D))]
+
+
+def test_a_rejection_command_overrules_gets_the_deadlines_of_its_assessment() -> None:
+    """Rejected, a case is ended: nothing opens a deadline for it. Reinstated and then assessed (at 40 min), its
+    accept-by runs from the assessment, and a miss of it is recorded as any other."""
+    ended = fold_all(CID, history(("rejected", 0)), REF)
+    assert ended.ended and not ended.watched
+    steps = [("rejected", 0), ("reinstated", 30), ("assessed", 40), ("dispatched", 40)]
+    state = fold_all(CID, history(*steps), REF)
+    assert not state.ended and state.watched
+    assert state.open_due("accept") == minutes(40 + 60)
+    assert due(steps, 40 + 61) == [(1, reason("accept", 100))]

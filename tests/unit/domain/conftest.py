@@ -57,6 +57,7 @@ def _steps() -> dict[str, tuple[str | None, Callable[[Complaint], None]]]:
         "reopened": ("resolved", lambda c: c.reopen("Water is back in the flat")),
         "closed": ("followed_up", lambda c: c.close()),
         "rejected": ("received", lambda c: c.reject("Outside the served area")),
+        "reinstated": ("rejected", lambda c: c.reinstate("Inside the area after all", by="cmd-wu")),
         "duplicate": ("received", lambda c: c.mark_duplicate(uuid4())),
         "linked": ("received", lambda c: c.link_to_incident(INCIDENT_ID)),
         "escalated": ("received", lambda c: c.escalate(2, "Major complaint", by="cmd-wu")),

@@ -238,3 +238,33 @@ def test_command_may_send_a_reopened_first_contact_case_on_by_hand() -> None:
     c.reopen("the caller rang back: still no water")
     c.dispatch("water", by="duty officer", reason="the water company must look", by_hand=True)
     assert (c.status, c.department) == (Status.DISPATCHED, "water")
+
+
+def test_command_reinstates_a_wrong_rejection_and_it_goes_on_as_a_new_case(
+    build: Callable[[str], Complaint],
+) -> None:
+    c = build("rejected")
+    c.collect_events()
+    c.reinstate("  Water inside a flat: real, the text was short  ", by="cmd-wu", category="water_outage")
+    (event,) = c.collect_events()
+    assert (type(event).__name__, event.reason, event.by, event.category) == (  # type: ignore[attr-defined]
+        "ComplaintReinstated",
+        "Water inside a flat: real, the text was short",
+        "cmd-wu",
+        "water_outage",
+    )
+    assert (c.status, c.rejection_reason, c.category, c.is_open) == (
+        Status.VALIDATED,
+        None,
+        "water_outage",
+        True,
+    )
+    # From here, as any validated complaint: triage assesses it, dispatch routes it.
+    now = datetime.now(UTC)
+    c.assess_priority(60, "P2", FACTORS, now + timedelta(hours=1), now + timedelta(hours=24))
+    c.dispatch("water", by="dispatch", reason="route")
+    assert (c.status, c.department) == (Status.DISPATCHED, "water")
+    # Without a category of command's, the reporter's stays.
+    kept = build("rejected")
+    kept.reinstate("valid after all", by="cmd-wu")
+    assert kept.category == "flooding"

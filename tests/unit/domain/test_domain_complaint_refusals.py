@@ -244,6 +244,17 @@ REFUSALS: list[tuple[str, str, Callable[[Complaint], None], str]] = [
     ("redact_twice", "redacted", lambda c: c.redact("again"), "already_redacted"),
     ("redact_without_reason", "received", lambda c: c.redact(""), "reason_required"),
     ("anything_on_rejected", "rejected", lambda c: c.escalate(1, "why", "cmd"), "complaint_rejected"),
+    ("reinstate_open", "validated", lambda c: c.reinstate("valid", by="cmd"), "not_rejected"),
+    ("reinstate_duplicate", "duplicate", lambda c: c.reinstate("valid", by="cmd"), "not_rejected"),
+    ("reinstate_closed", "closed", lambda c: c.reinstate("valid", by="cmd"), "not_rejected"),
+    ("reinstate_twice", "reinstated", lambda c: c.reinstate("again", by="cmd"), "not_rejected"),
+    ("reinstate_without_reason", "rejected", lambda c: c.reinstate(" ", by="cmd"), "reason_required"),
+    (
+        "reinstate_unknown_category",
+        "rejected",
+        lambda c: c.reinstate("valid", by="cmd", category="aliens"),
+        "unknown_category",
+    ),
     (
         "anything_on_duplicate",
         "duplicate",

@@ -54,7 +54,9 @@ def _every_event(build: Callable[[str], Complaint]) -> list[Aggregate.Event]:
     rejected.reject("No facts")
     duplicate = build("received")
     duplicate.mark_duplicate(rejected.id)
-    events += rejected.collect_events() + duplicate.collect_events()
+    reinstated = build("rejected")
+    reinstated.reinstate("a real flood: the text was short", by="cmd", category="flooding")
+    events += rejected.collect_events() + duplicate.collect_events() + reinstated.collect_events()
 
     incident = Incident.declare(title="Flood", kind="flood", districts=["westbay"], declared_by="cmd")
     incident.update_status("identified", "cmd")

@@ -136,9 +136,19 @@ def test_a_reopened_complaint_is_not_resolved_and_a_rejected_or_duplicate_one_is
 
     invalid = Complaint.receive(channel="web", description="asdf", received_by="web")
     invalid.reject("no facts", by="triage")
-    rejected = facts_from_history(invalid.collect_events())
+    history = list(invalid.collect_events())
+    rejected = facts_from_history(history)
     assert rejected is not None and not rejected.counted
     assert figures([rejected, facts]) == Figures(1, 1, 0, figures([facts]).median_minutes_to_accept)
+    # Command overruled the rejection: one of the incident's reports again, read from history or as observed.
+    invalid.reinstate("a real report after all", by="cmd")
+    history += invalid.collect_events()
+    reinstated = facts_from_history(history)
+    assert reinstated is not None and reinstated.counted
+    memo = FactsMemo()
+    for event in history:
+        memo.observe(event)
+    assert memo.get(invalid.id) == reinstated
 
 
 def test_a_history_read_never_puts_the_memo_back_in_a_complaints_history() -> None:
