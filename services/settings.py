@@ -75,6 +75,13 @@ class Settings:
     # LEVEE_CORS_ORIGINS: the origins of the city's own web forms and apps allowed to call the API from a browser
     # ("https://www.city.example,https://app.city.example"); none by default (services/api/cors.py).
     cors_origins: tuple[str, ...] = ()
+    # LEVEE_RATE_LIMITS: the public's per-address limits, each purpose's own ("intake=2/60,status=1/30": a rate
+    # a second / a burst), over the defaults in services/api/ratelimit.py; as (purpose, rate, burst).
+    rate_limits: tuple[tuple[str, float, float], ...] = ()
+    # LEVEE_SHARED_ADDRESSES: addresses many people share (a carrier's NAT, a shelter's Wi-Fi), as CIDRs; their
+    # clients' limits are LEVEE_SHARED_ADDRESS_FACTOR times the others'.
+    shared_addresses: tuple[str, ...] = ()
+    shared_address_factor: float = 20.0
 
     def __post_init__(self) -> None:
         for server in (self.nats_url or "").split(","):  # a cluster: "nats://a:4222,nats://b:4222"
@@ -131,6 +138,28 @@ class Settings:
                 raise SettingsError(f"LEVEE_TRUSTED_PROXIES: {cidr!r} is not an address or CIDR") from None
         for origin in self.cors_origins:
             _check_origin(origin)
+        purposes = [purpose for purpose, _, _ in self.rate_limits]
+        if len(set(purposes)) < len(purposes):
+            raise SettingsError(f"LEVEE_RATE_LIMITS: a purpose named twice in {', '.join(purposes)}")
+        for purpose, rate, burst in self.rate_limits:
+            if purpose not in RATE_LIMIT_PURPOSES:
+                raise SettingsError(
+                    f"LEVEE_RATE_LIMITS: {purpose!r} is not one of {', '.join(RATE_LIMIT_PURPOSES)}"
+                )
+            if not (0 < rate <= 100_000 and 1 <= burst <= 1_000_000):
+                raise SettingsError(
+                    f"LEVEE_RATE_LIMITS: {purpose}={rate:g}/{burst:g}: a rate above 0 a second and a burst of "
+                    "at least 1"
+                )
+        for cidr in self.shared_addresses:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise SettingsError(f"LEVEE_SHARED_ADDRESSES: {cidr!r} is not an address or CIDR") from None
+        if not 1 <= self.shared_address_factor <= 1000:
+            raise SettingsError(
+                f"LEVEE_SHARED_ADDRESS_FACTOR={self.shared_address_factor:g}: from 1 to 1000 times the limits"
+            )
         for key in self.open311_api_keys:
             if len(key) < 16 or not key.isprintable() or " " in key:
                 raise SettingsError(
@@ -154,6 +183,7 @@ class Settings:
         metrics_port = get("LEVEE_METRICS_PORT")
         idle, body = get("LEVEE_HTTP_IDLE_SECONDS"), get("LEVEE_HTTP_BODY_SECONDS")
         drain = get("LEVEE_HTTP_DRAIN_SECONDS")
+        factor = get("LEVEE_SHARED_ADDRESS_FACTOR")
         secret = get("LEVEE_CONTACT_SECRET")
         log_format = get("LEVEE_LOG_FORMAT") or ("console" if is_tty else "json")
         reference, rules, routing = get("LEVEE_REFERENCE"), get("LEVEE_TRIAGE_RULES"), get("LEVEE_ROUTING")
@@ -188,6 +218,11 @@ class Settings:
             open311_api_keys=_list(get("LEVEE_OPEN311_API_KEYS")),
             public_url=(get("LEVEE_PUBLIC_URL") or "").rstrip("/") or None,
             cors_origins=tuple(_origin(o) for o in _list(get("LEVEE_CORS_ORIGINS"))),
+            rate_limits=_rate_limits(get("LEVEE_RATE_LIMITS")),
+            shared_addresses=_list(get("LEVEE_SHARED_ADDRESSES")),
+            shared_address_factor=_parse_number("LEVEE_SHARED_ADDRESS_FACTOR", factor)
+            if factor
+            else defaults.shared_address_factor,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -226,6 +261,11 @@ class Settings:
             env["LEVEE_PUBLIC_URL"] = self.public_url
         if self.cors_origins:
             env["LEVEE_CORS_ORIGINS"] = ",".join(self.cors_origins)
+        if self.rate_limits:
+            env["LEVEE_RATE_LIMITS"] = ",".join(f"{p}={r!r}/{b!r}" for p, r, b in self.rate_limits)
+        if self.shared_addresses:
+            env["LEVEE_SHARED_ADDRESSES"] = ",".join(self.shared_addresses)
+            env["LEVEE_SHARED_ADDRESS_FACTOR"] = repr(self.shared_address_factor)
         return env
 
     def replace(self, **changes: object) -> Settings:
@@ -343,6 +383,33 @@ def _check_origin(origin: str) -> None:
 def _list(text: str | None) -> tuple[str, ...]:
     """A comma-separated variable: its non-empty items, trimmed."""
     return tuple(item.strip() for item in (text or "").split(",") if item.strip())
+
+
+# What LEVEE_RATE_LIMITS may set: intake (the JSON API and Open311 without a key), status lookups, Open311's
+# public lists, each Open311 api_key, and each staff token's openings of contact details.
+RATE_LIMIT_PURPOSES = ("intake", "status", "listing", "open311_key", "personal_data")
+
+
+def _rate_limits(text: str | None) -> tuple[tuple[str, float, float], ...]:
+    """`intake=2/60, status=1/30` -> (("intake", 2.0, 60.0), ("status", 1.0, 30.0)); checked in __post_init__."""
+    limits = []
+    for item in _list(text):
+        purpose, _, value = item.partition("=")
+        rate, _, burst = value.partition("/")
+        try:
+            limits.append((purpose.strip(), float(rate), float(burst)))
+        except ValueError:
+            raise SettingsError(
+                f"LEVEE_RATE_LIMITS: {item!r} is not PURPOSE=RATE/BURST (e.g. intake=2/60: 2 a second, 60 at once)"
+            ) from None
+    return tuple(limits)
+
+
+def _parse_number(name: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r}: not a number") from None
 
 
 def _parse_int(name: str, text: str) -> int:

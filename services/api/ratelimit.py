@@ -11,11 +11,14 @@ key is issued to one integrator, whose bridge files for many citizens from one a
 taken out of LEVEE_OPEN311_API_KEYS). Staff tokens are not limited by default: a hotline desk or an Open311
 bridge records thousands of calls through one token in a surge, tokens are minted by us and revocable, and
 throttling them would drop real calls. The one exception is opening complainants' contact details, which
-people do one call at a time: a bucket per token. `app[LIMITS]` overrides the defaults.
+people do one call at a time: a bucket per token. `app[LIMITS]` overrides the defaults, and a deployment's
+LEVEE_RATE_LIMITS overrides those. Addresses many people share (LEVEE_SHARED_ADDRESSES: a carrier's NAT, a
+shelter's Wi-Fi) stay one client each, with LEVEE_SHARED_ADDRESS_FACTOR times the limits.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import math
 import time
@@ -29,6 +32,7 @@ from services.api import keys
 from services.api.principal import PRINCIPAL, PUBLIC
 from services.api.problems import Problem
 from services.runtime.metrics import PERSONAL_DATA_REFUSED
+from services.settings import Settings
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -40,6 +44,9 @@ MAX_HOPS = 20  # X-Forwarded-For entries read at most, right to left: a long for
 class Bucket:
     rate: float  # tokens added per second
     burst: float  # bucket size: how many requests may come at once
+
+    def times(self, factor: float) -> Bucket:
+        return Bucket(self.rate * factor, self.burst * factor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,27 @@ class RateLimits:
     personal_data: Bucket = Bucket(rate=0.1, burst=60.0)
     enabled: bool = True
     remembered: int = 100_000  # clients tracked at most (least recently seen forgotten first)
+    # Addresses many people share (a mobile carrier's NAT, an evacuation shelter's Wi-Fi): each of their clients
+    # gets `shared_factor` times the limits, so the residents behind one are not throttled as one flooder.
+    shared: tuple[Network, ...] = ()
+    shared_factor: float = 20.0
+
+    def with_settings(self, settings: Settings) -> RateLimits:
+        """These limits with a deployment's LEVEE_RATE_LIMITS and LEVEE_SHARED_ADDRESSES applied."""
+        changed: dict[str, object] = {
+            _FIELDS[purpose]: Bucket(rate, burst) for purpose, rate, burst in settings.rate_limits
+        }
+        if settings.shared_addresses:
+            changed["shared"] = tuple(
+                ipaddress.ip_network(a, strict=False) for a in settings.shared_addresses
+            )
+            changed["shared_factor"] = settings.shared_address_factor
+        return dataclasses.replace(self, **changed)  # type: ignore[arg-type]
+
+
+# LEVEE_RATE_LIMITS' purposes (services.settings.RATE_LIMIT_PURPOSES) -> RateLimits' fields.
+_FIELDS = {"intake": "public", "status": "status", "listing": "listing", "open311_key": "open311_key",
+           "personal_data": "personal_data"}  # fmt: skip
 
 
 class RateLimiter:
@@ -121,7 +149,10 @@ class RateLimiter:
             return
         principal = request.get(PRINCIPAL, PUBLIC)
         if principal.token_id is None:
-            self._spend(f"{purpose}:addr:{_client_key(self.client_address(request))}", bucket, what)
+            address = self.client_address(request)
+            if self.limits.shared and self._is_shared(_parse(address)):
+                bucket = bucket.times(self.limits.shared_factor)
+            self._spend(f"{purpose}:addr:{_client_key(address)}", bucket, what)
         elif self.limits.staff is not None:
             self._spend(f"{purpose}:token:{principal.token_id}", self.limits.staff, what)
 
@@ -142,6 +173,9 @@ class RateLimiter:
 
     def _is_trusted(self, address: Address | None) -> bool:
         return address is not None and any(address in network for network in self.trusted)
+
+    def _is_shared(self, address: Address | None) -> bool:
+        return address is not None and any(address in network for network in self.limits.shared)
 
     def _remember(self, client: str, tokens: float, now: float) -> None:
         self._buckets[client] = (tokens, now)
@@ -180,4 +214,6 @@ LIMITER = web.AppKey("rate_limiter", RateLimiter)
 def install(app: web.Application) -> None:
     """Called at startup (resources.writers): the limiter made from `app[LIMITS]` (or the defaults) and the
     settings' trusted proxies."""
-    app[LIMITER] = RateLimiter(app.get(LIMITS, RateLimits()), app[keys.SETTINGS].trusted_proxies)
+    settings = app[keys.SETTINGS]
+    limits = app.get(LIMITS, RateLimits()).with_settings(settings)
+    app[LIMITER] = RateLimiter(limits, settings.trusted_proxies)

@@ -43,6 +43,8 @@ SETTINGS_VARS = frozenset(
         open311_api_keys=("k" * 16,),
         public_url="https://levee.example",
         cors_origins=("https://www.city.example",),
+        rate_limits=(("intake", 2.0, 60.0),),
+        shared_addresses=("100.64.0.0/10",),
     ).to_env()
 )
 # The secrets each service uses (services/api/resources.py, projections/app.py); the workers use neither, and

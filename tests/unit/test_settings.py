@@ -39,6 +39,11 @@ PARSED = [
     ({"LEVEE_CORS_ORIGINS": "https://WWW.City.Example:443, http://localhost:3000"},
      {"cors_origins": ("https://www.city.example", "http://localhost:3000")}),
     ({"LEVEE_CORS_ORIGINS": "https://ville.café"}, {"cors_origins": ("https://ville.xn--caf-dma",)}),
+    ({}, {"rate_limits": (), "shared_addresses": (), "shared_address_factor": 20.0}),
+    ({"LEVEE_RATE_LIMITS": "intake=5/200, status = 2 / 60 ,"},
+     {"rate_limits": (("intake", 5.0, 200.0), ("status", 2.0, 60.0))}),
+    ({"LEVEE_SHARED_ADDRESSES": "100.64.0.0/10, 2001:db8::/48", "LEVEE_SHARED_ADDRESS_FACTOR": "50"},
+     {"shared_addresses": ("100.64.0.0/10", "2001:db8::/48"), "shared_address_factor": 50.0}),
     ({"UNRELATED": "x"}, {}),
 ]  # fmt: skip
 
@@ -75,6 +80,16 @@ BAD = [
     ({"LEVEE_HTTP_BODY_SECONDS": "-1"}, "LEVEE_HTTP_BODY_SECONDS"),
     ({"LEVEE_HTTP_BODY_SECONDS": "86400"}, "LEVEE_HTTP_BODY_SECONDS"),
     ({"LEVEE_PUBLIC_URL": "levee.city.example"}, "LEVEE_PUBLIC_URL"),
+    ({"LEVEE_RATE_LIMITS": "intake=2"}, "LEVEE_RATE_LIMITS"),
+    ({"LEVEE_RATE_LIMITS": "intake"}, "LEVEE_RATE_LIMITS"),
+    ({"LEVEE_RATE_LIMITS": "staff=2/60"}, "LEVEE_RATE_LIMITS"),
+    ({"LEVEE_RATE_LIMITS": "intake=0/60"}, "LEVEE_RATE_LIMITS"),
+    ({"LEVEE_RATE_LIMITS": "intake=nan/60"}, "LEVEE_RATE_LIMITS"),
+    ({"LEVEE_RATE_LIMITS": "intake=2/0.5"}, "LEVEE_RATE_LIMITS"),
+    ({"LEVEE_RATE_LIMITS": "intake=2/60,intake=3/60"}, "LEVEE_RATE_LIMITS"),
+    ({"LEVEE_SHARED_ADDRESSES": "100.64.0.0/10,carrier"}, "LEVEE_SHARED_ADDRESSES"),
+    ({"LEVEE_SHARED_ADDRESS_FACTOR": "0.5"}, "LEVEE_SHARED_ADDRESS_FACTOR"),
+    ({"LEVEE_SHARED_ADDRESS_FACTOR": "lots"}, "LEVEE_SHARED_ADDRESS_FACTOR"),
     ({"LEVEE_CORS_ORIGINS": "*"}, "LEVEE_CORS_ORIGINS"),
     ({"LEVEE_CORS_ORIGINS": "https://a:99999"}, "LEVEE_CORS_ORIGINS"),
     ({"LEVEE_CORS_ORIGINS": "https://:443"}, "LEVEE_CORS_ORIGINS"),
@@ -120,10 +135,13 @@ def test_settings_survive_the_trip_through_a_child_environment() -> None:
          "LEVEE_METRICS_PORT": "9100", "LEVEE_REFERENCE": str(REFERENCE), "LEVEE_TRIAGE_RULES": str(RULES),
          "LEVEE_ROUTING": str(ROUTING),
          "LEVEE_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7", "LEVEE_OPEN311_API_KEYS": "bridge-key-0123456789,app-key-abcdefghijkl",
-         "LEVEE_CORS_ORIGINS": "https://www.city.example,http://localhost:3000"}
+         "LEVEE_CORS_ORIGINS": "https://www.city.example,http://localhost:3000",
+         "LEVEE_RATE_LIMITS": "intake=2.5/60,personal_data=0.1/60", "LEVEE_SHARED_ADDRESSES": "100.64.0.0/10",
+         "LEVEE_SHARED_ADDRESS_FACTOR": "12.5"}
     )  # fmt: skip
     assert settings.trusted_proxies == ("10.0.0.0/8", "192.168.1.7") and len(settings.open311_api_keys) == 2
     assert settings.cors_origins == ("https://www.city.example", "http://localhost:3000")
+    assert settings.rate_limits == (("intake", 2.5, 60.0), ("personal_data", 0.1, 60.0))
     assert Settings.from_env(settings.to_env()) == settings
 
 

@@ -105,3 +105,17 @@ async def test_open311_reads_guess_tracking_codes_no_faster_than_status_lookups(
     assert (await client.get("/api/v1/status/LV-000005")).status == 429  # one bucket for both ways in
     # Complaint ids are not guessable: they cost nothing.
     assert (await look("6a8f1a3e-3b1c-4c55-9f0e-111111111111"))[0] == 200
+
+
+async def test_a_deployment_sets_the_limits_and_gives_shared_addresses_more(make_client: MakeClient) -> None:
+    """In a typhoon many residents reach the API from one address: a mobile carrier's NAT, a shelter's Wi-Fi.
+    Throttled as one client, the 61st complaint from a shelter was refused. LEVEE_RATE_LIMITS sets the limits,
+    LEVEE_SHARED_ADDRESSES names the shared addresses, whose clients get LEVEE_SHARED_ADDRESS_FACTOR times them."""
+    client = await make_client(
+        limits=ratelimit.RateLimits(), trusted_proxies=LOCAL, rate_limits=(("intake", 0.001, 2.0),),
+        shared_addresses=("198.51.100.0/24",), shared_address_factor=3.0,
+    )  # fmt: skip
+    assert [await file(client, "203.0.113.5") for _ in range(3)] == [201, 201, 429]
+    assert [await file(client, "198.51.100.7") for _ in range(7)] == [201] * 6 + [429]
+    # Another address in the shared block is its own client, with its own (larger) bucket.
+    assert await file(client, "198.51.100.8") == 201
