@@ -90,6 +90,7 @@ class Complaint(Aggregate):
         self.emergency_transfers: list[dict[str, Any]] = []
         self.redacted: bool = False
         self.redacted_at: datetime | None = None
+        self.reinstated_by: str | None = None  # command staff who overruled its rejection
 
     @classmethod
     def receive(
@@ -163,15 +164,23 @@ class Complaint(Aggregate):
         self.trigger_event(ComplaintRejected, reason=reason, by=by)
 
     def reinstate(
-        self, reason: str, by: str, *, category: str | None = None, reference: Reference | None = None
+        self,
+        reason: str,
+        by: str,
+        *,
+        category: str | None = None,
+        district: str | None = None,
+        reference: Reference | None = None,
     ) -> None:
         """Command staff overrule a rejection (无效 -> 有效): the complaint is taken after all, as validated, and
         triage scores it and dispatch routes it as any other. ``category``: command's, or None to keep the
-        reporter's (triage reads one from the text when there is none)."""
-        rules.check_reinstate(self, reason, by)
-        if category is not None:
-            (reference or load_reference()).category(category)  # a known code, or DomainError
-        self.trigger_event(ComplaintReinstated, reason=reason.strip(), by=by, category=category)
+        reporter's (required when there is none: dispatch routes by it). ``district``: where it is, when its
+        location was wrong (required when the location is outside the served area)."""
+        ref = reference or load_reference()
+        rules.check_reinstate(self, ref, reason, by, category=category, district=district)
+        self.trigger_event(
+            ComplaintReinstated, reason=reason.strip(), by=by, category=category, district=district
+        )
 
     def mark_duplicate(self, of_complaint_id: UUID) -> None:
         rules.check_mark_duplicate(self, of_complaint_id)
@@ -408,18 +417,23 @@ class ComplaintRejected(Complaint.Event):
 
 
 class ComplaintReinstated(Complaint.Event):
-    """A rejection overruled by command staff: validated after all (``category`` command's, or None)."""
+    """A rejection overruled by command staff: validated after all. ``category`` and ``district``: command's,
+    or None to keep the complaint's."""
 
     class_version = 1
     reason: str
     by: str
     category: str | None
+    district: str | None
 
     def apply(self, aggregate: Complaint) -> None:
         aggregate.status = Status.VALIDATED
         aggregate.rejection_reason = None
+        aggregate.reinstated_by = self.by
         if self.category is not None:
             aggregate.category = self.category
+        if self.district is not None:
+            aggregate.district = self.district
 
 
 class ComplaintMarkedDuplicate(Complaint.Event):

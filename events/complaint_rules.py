@@ -172,14 +172,40 @@ def check_reject(c: Complaint, reason: str) -> None:
     require_text(reason, "reason")
 
 
-def check_reinstate(c: Complaint, reason: str, by: str) -> None:
+def check_reinstate(
+    c: Complaint, ref: Reference, reason: str, by: str, *, category: str | None, district: str | None
+) -> None:
     require(
         c.status == Status.REJECTED,
         "not_rejected",
         f"Only a rejected complaint can be reinstated; this one is {c.status}.",
     )
+    require(
+        not c.redacted,
+        "complaint_redacted",
+        "Its text and the reporter's data were erased: nobody could handle it. Take the report again as a new "
+        "complaint.",
+    )
     require_text(reason, "reason")
     require_text(by, "by")
+    if category is not None:
+        ref.category(category)  # a known code, or DomainError
+    require(
+        category is not None or c.category is not None,
+        "category_required",
+        "The report names no category: choose the one it is about (dispatch routes by it).",
+        field="category",
+    )
+    if district is not None:
+        ref.district(district)
+    outside = c.lat is not None and c.lon is not None and not ref.in_served_area(c.lat, c.lon)
+    require(
+        district is not None or not outside,
+        "outside_served_area",
+        "Its location is outside the served area: give the district it is in if the location was wrong, or "
+        "hand it to the authority there.",
+        field="district",
+    )
 
 
 def check_mark_duplicate(c: Complaint, of_complaint_id: UUID) -> None:

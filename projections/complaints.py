@@ -67,11 +67,13 @@ def _(event: ev.ComplaintRejected) -> list[Op]:
 
 @apply.register
 def _(event: ev.ComplaintReinstated) -> list[Op]:
-    # Command overruled the rejection: open again, validated; None keeps the row's category.
-    taken = "status = 'validated', closed_at = NULL, rejection_reason = NULL"
-    if event.category is None:
-        return _set(event, taken)
-    return _set(event, f"{taken}, category = $4", event.category)
+    # Command overruled the rejection: open again, validated; None keeps the row's category or district.
+    return _set(
+        event,
+        "status = 'validated', closed_at = NULL, rejection_reason = NULL, category = COALESCE($4, category), "
+        "district = COALESCE($5, district)",
+        event.category, event.district,
+    )  # fmt: skip
 
 
 @apply.register

@@ -23,7 +23,7 @@ DETAIL: dict[type, tuple[str, ...]] = {
     ev.ComplaintReceived: ("channel", "category", "district", "people_affected", "media_exposure"),
     ev.ComplaintValidated: ("by",),
     ev.ComplaintRejected: ("reason", "by"),
-    ev.ComplaintReinstated: ("reason", "by", "category"),
+    ev.ComplaintReinstated: ("reason", "by", "category", "district"),
     ev.ComplaintMarkedDuplicate: ("of_complaint_id",),
     ev.ComplaintLinkedToIncident: ("incident_id",),
     ev.ComplaintMovedToIncident: ("incident_id", "from_incident_id"),

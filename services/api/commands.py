@@ -647,12 +647,18 @@ COMPLAINT_COMMANDS: tuple[Command[Complaint], ...] = (
             lambda c, b, p: c.escalate(b["level"], b["reason"], by=p.name),
             "Escalate to level 1 (department head) or 2 (command)"),
     Command("reinstate", ("command",),
-            (REASON, Field("category", required=False, nullable=True, max_length=64,
-                           description="a category code (GET /api/v1/reference); null: the reporter's, or "
-                                       "triage reads one from the text")),
-            lambda c, b, p: c.reinstate(b["reason"], by=p.name, category=b["category"] or None),
+            (REASON,
+             Field("category", required=False, nullable=True, max_length=64,
+                   description="a category code (GET /api/v1/reference); null keeps the reporter's (422 "
+                               "category_required when there is none)"),
+             Field("district", required=False, nullable=True, max_length=64,
+                   description="a district code, when the reported location was wrong (422 outside_served_area "
+                               "without it when the location is outside the served area)")),
+            lambda c, b, p: c.reinstate(b["reason"], by=p.name, category=b["category"] or None,
+                                        district=b["district"] or None),
             "Overrule triage's rejection (无效): take the complaint after all, as validated; triage then scores it "
-            "and dispatch routes it (409 not_rejected when it is not rejected)"),
+            "(a repeat of the reporter's case still being handled joins it) and dispatch routes it (409 "
+            "not_rejected when it is not rejected, complaint_redacted when its data was erased)"),
     Command("responsible", ("command",), RESPONSIBLE_FIELDS,
             lambda c, b, p: c.assign_responsible(b["person"], by=p.name, note=b["note"]),
             "Name the one person responsible (责任人), or hand over to another (409 already_responsible when it is "

@@ -107,10 +107,12 @@ async def on_complaint_reopened(event: ComplaintReopened, uow: UnitOfWork, *, de
 
 
 async def on_complaint_reinstated(event: ComplaintReinstated, uow: UnitOfWork, *, deps: Deps) -> None:
-    """Command overruled triage's rejection: the complaint is validated, by them. Put it with the other reports of
-    its event and assess it as a new complaint; its validity and duplicates are not judged again (command's
-    decision), and dispatch routes it on the assessment (by command's category, or the reporter's; with
-    neither, to the command queue)."""
+    """Command overruled triage's rejection: the complaint is valid, by their decision, with the category they
+    gave or the reporter's. As a new report from then on: the same reporter's case about the same event still
+    being handled (a clear repeat triage took while this lay rejected) takes it as a repeated call; else it joins
+    the reporter's index (later repeats join it), is put with other people's reports of the event as they are
+    now (not in a group of its receipt's time, whose incident may be over), and assessed with the time it already
+    waited. Dispatch routes it on the assessment."""
     complaint = await uow.get(event.originator_id, Complaint)
     if complaint.status != Status.VALIDATED:
         # Command sent it on by hand before triage came to it: it still needs a level, so a deadline.
@@ -119,8 +121,13 @@ async def on_complaint_reinstated(event: ComplaintReinstated, uow: UnitOfWork, *
     if complaint.priority_level is not None:
         return
     category = complaint.category or _assess(complaint, 1, uow.now, deps).category
-    placed = await incidents.place(complaint, category, complaint.created_on, uow, deps.rules, deps.reference)
-    assessment = _assess(complaint, placed.size, uow.now, deps)
+    if await _is_duplicate(complaint, category, complaint.created_on, uow, deps, reopen=False):
+        log.info("complaint_marked_duplicate", complaint_id=str(complaint.id), position=uow.position,
+                 of=str(complaint.duplicate_of), reinstated=True)  # fmt: skip
+        return
+    placed = await incidents.place(complaint, category, event.timestamp, uow, deps.rules, deps.reference)
+    first = _assess(complaint, placed.size, uow.now, deps)
+    assessment = _assess(complaint, placed.size, uow.now, deps, waited_against=first.level)
     complaint.assess_priority(**_deadline_args(assessment, complaint, uow.now, deps.reference))
     log.info("priority_assessed_reinstated", complaint_id=str(complaint.id), position=uow.position,
              level=assessment.level, by=event.by)  # fmt: skip
@@ -212,7 +219,7 @@ async def on_complaint_call_repeated(event: ComplaintCallRepeated, uow: UnitOfWo
 
 
 async def _is_duplicate(
-    complaint: Complaint, category: str, at: datetime, uow: UnitOfWork, deps: Deps
+    complaint: Complaint, category: str, at: datetime, uow: UnitOfWork, deps: Deps, *, reopen: bool = True
 ) -> bool:
     """Same reporter, same category, close in place and time: a duplicate of the first such report still being
     handled, else of the first resolved one, reopened (重启: the problem was not settled); else a complaint of
@@ -220,7 +227,9 @@ async def _is_duplicate(
     published key) may be someone else's number: it never reopens a resolved case, whose owner could otherwise
     have it reopened, and at the second time sent to command, by whoever knew the number, and learn from their
     own report's public status ("merged") that this number had reported it (found by a security review); such a
-    repeat of a resolved case is a complaint of its own, and the next repeat a duplicate of that one."""
+    repeat of a resolved case is a complaint of its own, and the next repeat a duplicate of that one.
+    ``reopen``: False for a report older than the cases it is compared with (a rejection command overruled):
+    a case resolved since it was made is not reopened by it."""
     if not complaint.contact_hash:
         return False
     index_id = ContactIndex.index_id(complaint.contact_hash, category)
@@ -235,7 +244,7 @@ async def _is_duplicate(
     km = deps.rules.duplicate_km(category)
     originals = [await uow.get(i, Complaint) for i in index.earlier_reports(entry, window, km)]
     handled = next((o for o in originals if o.is_open and o.status not in AFTER_RESOLVE), None)
-    if handled is None and not complaint.contact_typed_by_the_public:
+    if handled is None and reopen and not complaint.contact_typed_by_the_public:
         handled = next((o for o in originals if o.is_open), None)  # resolved: reopened below
         if handled is not None:
             # Resolved, and the same person reports the same problem again: it was not settled (重启).
@@ -254,20 +263,24 @@ async def _is_duplicate(
 # ---- assessment ----------------------------------------------------------------------------------------
 
 
-def _assess(complaint: Complaint, cluster_size: int, now: datetime, deps: Deps) -> Assessment:
-    accept_within = (
-        deps.reference.deadlines(complaint.priority_level).accept_within_minutes
-        if complaint.priority_level
-        else None
-    )
-    waited = (now - complaint.created_on).total_seconds() / 60 if complaint.priority_level else 0.0
+def _assess(
+    complaint: Complaint, cluster_size: int, now: datetime, deps: Deps, *, waited_against: str | None = None
+) -> Assessment:
+    """``waited_against``: the level whose accept time the wait since receipt counts against, for a complaint not
+    assessed yet (a rejection overruled: it waited all along); else the complaint's own level, if any."""
+    level = waited_against or complaint.priority_level
+    accept_within = deps.reference.deadlines(level).accept_within_minutes if level else None
+    waited = (now - complaint.created_on).total_seconds() / 60 if level else 0.0
     context = Context(cluster_size=cluster_size, repeated_calls=complaint.repeat_calls,
                       minutes_waited=max(waited, 0.0), accept_within_minutes=accept_within)  # fmt: skip
     facts = facts_of(complaint)
     assessment = score(facts, context, memo=deps.memo)
     if complaint.category and assessment.category != complaint.category:
-        # The rules changed since the case was validated: score the category it was validated and routed with.
-        settled = replace(facts, category=complaint.category, category_from="triage")
+        # Command set it when they overruled a rejection, or the rules changed since the case was validated: score
+        # the category it was validated and routed with.
+        # (getattr: a snapshot from before reinstatements was never reinstated)
+        by = "command" if getattr(complaint, "reinstated_by", None) else "triage"
+        settled = replace(facts, category=complaint.category, category_from=by)
         assessment = score(settled, context, memo=deps.memo)
     return assessment
 

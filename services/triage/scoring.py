@@ -44,7 +44,9 @@ class ComplaintFacts:
 
     description: str
     category: str | None = None
-    category_from: str = "reporter"  # or "triage": the category a case was validated (and routed) with
+    # or "triage": the category a case was validated (and routed) with; "command": given when command staff
+    # overruled its rejection
+    category_from: str = "reporter"
     channel: str = "web"
     lat: float | None = None
     lon: float | None = None
@@ -408,9 +410,16 @@ def _assessment(factors: list[Factor], rules: Rules) -> Assessment:
     return Assessment(total, level_for(total, rules), category, factors, danger)
 
 
+CATEGORY_FROM = {
+    "reporter": "given at intake",
+    "triage": "settled by triage when validated",
+    "command": "set by command staff when they overruled the rejection",
+}
+
+
 def _category_factor(facts: ComplaintFacts, body: Text, rules: Rules) -> Factor:
     if facts.category:
-        said = "given at intake" if facts.category_from == "reporter" else "settled by triage when validated"
+        said = CATEGORY_FROM.get(facts.category_from, CATEGORY_FROM["triage"])
         return factor("category", rules.category_base(facts.category), facts.category, [said])
     code, evidence = classify(body, rules)
     return factor("category", rules.category_base(code), code, evidence)

@@ -41,6 +41,7 @@ from events.complaint import (
     ComplaintLinkedToIncident,
     ComplaintMarkedDuplicate,
     ComplaintMovedToIncident,
+    ComplaintReinstated,
     ComplaintRejected,
     ComplaintValidated,
     DispatchAccepted,
@@ -88,6 +89,26 @@ def of_kind(events: Iterable[Any], *kinds: type) -> list[Any]:
     return [e for e in events if isinstance(e, kinds)]
 
 
+def triage_decided(events: list[Any]) -> list[Any]:
+    """Triage's own decisions: those before command overruled a rejection (ComplaintReinstated)."""
+    reinstated = next((i for i, e in enumerate(events) if isinstance(e, ComplaintReinstated)), len(events))
+    return of_kind(events[:reinstated], *DECISIONS)
+
+
+def taken(events: list[Any]) -> bool:
+    """Validated by triage, or reinstated by command and not then found a repeat of a case being handled."""
+    if of_kind(events, ComplaintValidated):
+        return True
+    after = [e for e in events if isinstance(e, ComplaintReinstated | ComplaintMarkedDuplicate)]
+    return bool(after) and isinstance(after[-1], ComplaintReinstated)
+
+
+def has_ended(events: list[Any]) -> bool:
+    """Ended now: its last ending not overruled since (a rejection command reinstated is not)."""
+    last = of_kind(events, *ENDINGS, ComplaintReinstated)
+    return bool(last) and not isinstance(last[-1], ComplaintReinstated)
+
+
 def split(histories: Histories) -> dict[type, Histories]:
     """Aggregates by the type of their first event (ComplaintReceived, IncidentDeclared, ...)."""
     kinds: dict[type, Histories] = defaultdict(dict)
@@ -101,7 +122,7 @@ def split(histories: Histories) -> dict[type, Histories]:
 
 def triage(complaints: Histories, aggregates: dict[type, Histories], out: Effects) -> None:
     for complaint_id, events in complaints.items():
-        decided = of_kind(events, *DECISIONS)
+        decided = triage_decided(events)
         if len(decided) != 1:
             out.mismatches.append(
                 f"{complaint_id}: decided {len(decided)} times {[type(e).__name__ for e in decided]}"
@@ -118,7 +139,7 @@ def triage(complaints: Histories, aggregates: dict[type, Histories], out: Effect
 def _assessments(complaint_id: UUID, events: list[Any], out: Effects) -> None:
     """Assessed only once validated; a re-assessment is recorded only when the level rises."""
     assessed = of_kind(events, PriorityAssessed)
-    validated = bool(of_kind(events, ComplaintValidated))
+    validated = taken(events)
     if validated != bool(assessed):
         out.mismatches.append(f"{complaint_id}: validated {validated}, assessed {len(assessed)} times")
     out.counts["PriorityAssessed (first)"] += bool(assessed)
@@ -160,7 +181,7 @@ def _contact_entries(complaints: Histories, aggregates: dict[type, Histories], o
                 entries[e.entry["complaint_id"]] += 1
     out.counts["contact index entries"] += entries.total()
     for complaint_id, events in complaints.items():
-        wanted = int(bool(events[0].contact_hash and of_kind(events, ComplaintValidated)))
+        wanted = int(bool(events[0].contact_hash and taken(events)))
         if entries.pop(str(complaint_id), 0) != wanted:
             out.mismatches.append(f"{complaint_id}: contact index entries, wanted {wanted}")
     if entries:
@@ -191,9 +212,7 @@ def _cluster_entries(complaints: Histories, aggregates: dict[type, Histories], o
     out.counts["incidents set on a cluster group"] += incidents_set.total()
     for complaint_id, n in placed.items():
         out.twice("placed in a cluster", n, complaint_id)
-        if UUID(complaint_id) in complaints and not of_kind(
-            complaints[UUID(complaint_id)], ComplaintValidated
-        ):
+        if UUID(complaint_id) in complaints and not taken(complaints[UUID(complaint_id)]):
             out.mismatches.append(f"{complaint_id}: placed in a cluster, never validated")
     for key, n in incidents_set.items():
         out.twice("incident set on cluster group", n, key)
@@ -399,7 +418,7 @@ def merges(complaints: Histories, incidents: Histories, out: Effects) -> None:
         current = _moves(complaint_id, events, moves, out)
         if current not in merged:
             continue
-        if of_kind(events, *ENDINGS):
+        if has_ended(events):
             out.counts["complaints left in a merged incident (ended)"] += 1
         else:
             out.mismatches.append(

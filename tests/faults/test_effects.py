@@ -358,3 +358,25 @@ def test_a_retry_request_is_answered_exactly_once() -> None:
     assert any(
         "which is not one" in m for m in _redriven((12, succeeded), (14, {**succeeded, "retry_position": 11}))
     )
+
+
+def reinstated_story(*, assessed: bool = True) -> effects.Histories:
+    """A short call triage rejected, which command reinstated: taken from then on as a report of its own."""
+    short = Complaint.receive(description="喂喂", channel="hotline", received_by="op", lat=22.70, lon=113.80,
+                              contact_hash="cd" * 32)  # fmt: skip
+    short.reject("no clear facts", by="triage")
+    short.reinstate("a real flood: the line broke up", by="cmd-wu", category="flooding")
+    index = ContactIndex.start("cd" * 32, "flooding", member(short.id, "cd" * 32, 22.7, 113.8, None, NOW))
+    if assessed:
+        short.assess_priority(60, "P2", FACTORS, NOW + timedelta(hours=1), NOW + timedelta(hours=24))
+        short.dispatch("drainage", by="dispatch", reason="route")
+    return _events(short, index)
+
+
+def test_a_rejection_command_overruled_is_audited_as_a_report_taken() -> None:
+    """Triage decided once (the rejection); from the reinstatement on, the complaint is taken as if validated:
+    assessed once, in its reporter's index (a drill that reinstates must not read as mismatches)."""
+    found = audit(reinstated_story())
+    assert found.mismatches == []
+    assert found.counts["ComplaintRejected"] == 1
+    assert any("assessed 0 times" in m for m in audit(reinstated_story(assessed=False)).mismatches)

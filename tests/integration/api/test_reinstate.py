@@ -93,8 +93,12 @@ async def test_a_reinstatement_refused_changes_nothing_and_says_why(api: Harness
     assert status == 422 and [e["field"] for e in problem["errors"]] == ["reason"]
     assert (await repository.get(complaint_id, Complaint)).version == version
 
-    # No category: the reporter's stays (none here); triage reads one from the text, else the command queue.
-    assert (await reinstate(api, complaint_id, {"reason": "a real flood"}))[0] == 200
+    # No category, and the reporter gave none: dispatch would have nothing to route it by.
+    status, problem = await reinstate(api, complaint_id, {"reason": "a real flood"})
+    assert status == 422 and problem["code"] == "category_required"
+    assert [e["field"] for e in problem["errors"]] == ["category"]
+    assert (await repository.get(complaint_id, Complaint)).version == version
+    assert (await reinstate(api, complaint_id, {"reason": "a real flood", "category": "flooding"}))[0] == 200
     status, problem = await reinstate(api, complaint_id, {"reason": "again", "category": None})
     assert status == 409 and problem["code"] == "not_rejected"
     assert problem["current"]["status"] == "validated"  # what it is now, for the page to show

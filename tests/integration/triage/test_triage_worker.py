@@ -11,15 +11,14 @@ from uuid import UUID
 import pytest
 
 import events.reference as reference_package
-from events.complaint import Complaint
+from events.complaint import Complaint, ComplaintReinstated
 from events.complaint_rules import Status
 from events.incident import Incident
 from events.mapper import make_mapper
-from events.reference import COMMAND_QUEUE
 from events.store import JetStreamEventStore
 from events.store.aggregates import AggregateStore
 from services.dispatch import app as dispatch_app
-from services.runtime.worker import Worker
+from services.runtime.worker import Worker, utc_now
 from services.triage import app as triage_app
 from services.triage.app import build_worker, default_deps
 from tests.unit.triage.test_triage_rules import with_trapped_term
@@ -381,61 +380,134 @@ async def test_a_rejection_command_overrules_is_assessed_with_its_event_and_rout
     store: JetStreamEventStore,
 ) -> None:
     """Triage read a neighbour's short call as no clear facts; command staff reviewing the board's rejections
-    reinstate it (with a category, or none). Triage puts it with the other reports of the event and assesses it,
-    once; dispatch routes it by command's category, or to the command queue when there is none."""
+    reinstate it with a category. Triage puts it with the other reports of the event and assesses it, once,
+    counting the time it waited; dispatch routes it by command's category. One command sent on by hand at
+    once is assessed all the same, and left where command sent it."""
     first, second = await put(
         store,
         receive("Power cut in our flat since 3pm", contact="a" * 64),
         receive("No electricity in our building", contact="b" * 64, lat=22.452, lon=113.801),
     )
-    short, bare, sent = await put(
-        store,
-        receive("喂喂喂", contact="c" * 64, lat=22.451),
-        receive("喂？喂？", lat=22.46, lon=113.81),
-        receive("喂……", lat=22.47),
+    short, sent = await put(
+        store, receive("喂喂喂", contact="c" * 64, lat=22.451), receive("喂……", lat=22.47)
     )
     triage = build_worker(store, DEPS)
     await drain(triage)
-    assert {(await get(store, cid)).status for cid in (short, bare, sent)} == {Status.REJECTED}
+    assert {(await get(store, cid)).status for cid in (short, sent)} == {Status.REJECTED}
     repository = AggregateStore(store, make_mapper())
-    for cid, category in ((short, "power_outage"), (bare, None), (sent, "power_outage")):
+    for cid in (short, sent):
         complaint = await repository.get(cid, Complaint)
-        complaint.reinstate("neighbours report the outage: a real call", by="cmd-wu", category=category)
+        complaint.reinstate("neighbours report the outage: a real call", by="cmd-wu", category="power_outage")
         if cid == sent:  # and sent on by hand at once, before triage comes to it
             complaint.dispatch("power", by="cmd-wu", reason="crew nearby", by_hand=True)
         await repository.save(complaint)
     await drain(triage)
     await drain(build_worker(store, DEPS))  # a second run, or a restart: nothing more
     assert (await topics(store, short))[-4:] == [
-        "ComplaintRejected",
-        "ComplaintReinstated",
-        "ComplaintLinkedToIncident",
-        "PriorityAssessed",
-    ]
-    assert (await topics(store, bare))[-3:] == [
-        "ComplaintRejected",
-        "ComplaintReinstated",
-        "PriorityAssessed",
-    ]
+        "ComplaintRejected", "ComplaintReinstated", "ComplaintLinkedToIncident", "PriorityAssessed",
+    ]  # fmt: skip
     reinstated = await get(store, short)
-    assert reinstated.incident_id is not None
+    incident = (await get(store, first)).incident_id
     assert (
-        reinstated.incident_id
-        == (await get(store, first)).incident_id
-        == (await get(store, second)).incident_id
+        incident is not None and reinstated.incident_id == incident == (await get(store, second)).incident_id
     )
     assert (reinstated.status, reinstated.category) == (Status.PRIORITISED, "power_outage")
     assert reinstated.accept_by is not None and reinstated.priority_level is not None
+    [category] = [f for f in reinstated.priority_factors if f["name"] == "category"]
+    assert category["evidence"] == ["set by command staff when they overruled the rejection"]
     late = await get(store, sent)  # assessed all the same (a level, so deadlines), left where command sent it
-    assert (late.status, late.department, late.incident_id) == (
-        Status.DISPATCHED,
-        "power",
-        reinstated.incident_id,
-    )
+    assert (late.status, late.department) == (Status.DISPATCHED, "power")
     assert late.priority_level is not None and (await topics(store, sent)).count("PriorityAssessed") == 1
 
     dispatch, _ = dispatch_app.build(store)
     await drain(dispatch)
-    routed, queued = await get(store, short), await get(store, bare)
+    routed = await get(store, short)
     assert (routed.status, routed.department) == (Status.DISPATCHED, "power")
-    assert (queued.status, queued.department) == (Status.DISPATCHED, COMMAND_QUEUE)
+
+
+async def test_a_reinstated_report_counts_the_time_it_waited(store: JetStreamEventStore) -> None:
+    """Reinstated hours after it came in, a report is assessed with the time it waited, as any case waiting for
+    a department is re-scored: not as if it had just arrived (a review found a real flood report reinstated
+    after hours given P4 and a day to be accepted)."""
+    [short] = await put(store, receive("喂 喂 水", contact="e" * 64))
+    await drain(build_worker(store, DEPS))
+    repository = AggregateStore(store, make_mapper())
+    complaint = await repository.get(short, Complaint)
+    assert complaint.status == Status.REJECTED
+    complaint.reinstate("water inside a flat", by="cmd-wu", category="flooding")
+    await repository.save(complaint)
+    later = utc_now() + timedelta(hours=5)
+    await drain(build_worker(store, DEPS, clock=lambda: later))
+    [waited] = [f for f in (await get(store, short)).priority_factors if f["name"] == "waited"]
+    assert waited["value"] >= 100 and waited["weight"] > 0, waited
+
+
+async def test_a_reinstated_report_and_the_reporters_other_reports_are_one_case(
+    store: JetStreamEventStore,
+) -> None:
+    """The same caller about the same event is one case, whichever came first (found by a review): a clear
+    report after the reinstatement is a repeated call on it; a short call reinstated after the caller's clear
+    report was taken joins that one as a repeated call, and a case resolved since is not reopened by it."""
+    [short] = await put(store, receive("喂喂喂", contact="f" * 64))
+    [early, clear_later] = await put(
+        store,
+        receive("喂？喂？", contact="g" * 64),
+        receive("No power in my flat since 3pm", contact="g" * 64),
+    )
+    [before, settled] = await put(
+        store, receive("喂？", contact="h" * 64), receive("No power in my flat since noon", contact="h" * 64)
+    )
+    triage = build_worker(store, DEPS)
+    await drain(triage)
+    repository = AggregateStore(store, make_mapper())
+    case = await repository.get(settled, Complaint)
+    case.dispatch("power", by="cmd-wu", reason="r", by_hand=True)
+    case.accept("power")
+    case.resolve("power", "supply restored")
+    await repository.save(case)
+    for cid in (short, early, before):
+        complaint = await repository.get(cid, Complaint)
+        complaint.reinstate("a real call", by="cmd-wu", category="power_outage")
+        await repository.save(complaint)
+    await drain(triage)
+    [again] = await put(store, receive("Still no electricity in my flat", contact="f" * 64))
+    await drain(triage)
+
+    first = await get(store, short)
+    assert first.status == Status.PRIORITISED and first.repeat_calls == 1
+    assert (await get(store, again)).duplicate_of == short
+    joined = await get(store, early)
+    assert (joined.status, joined.duplicate_of) == (Status.DUPLICATE, clear_later)
+    assert (await get(store, clear_later)).repeat_calls == 1
+    # Made before that case was resolved, it does not reopen it: a case of its own.
+    assert (await get(store, before)).status == Status.PRIORITISED
+    assert (await get(store, settled)).status == Status.RESOLVED
+
+
+async def test_a_report_reinstated_hours_later_is_placed_with_the_reports_of_then_not_of_its_receipt(
+    store: JetStreamEventStore,
+) -> None:
+    """Placed by when it came in, a report reinstated hours later joined its old group, and with it an incident
+    command had since resolved (found by a review): it is placed as a report of the time it was taken up."""
+    first, _ = await put(
+        store,
+        receive("Power cut in our flat since 3pm", contact="a" * 64),
+        receive("No electricity in our building", contact="b" * 64, lat=22.452, lon=113.801),
+    )
+    [short] = await put(store, receive("喂喂喂", contact="c" * 64, lat=22.451))
+    triage = build_worker(store, DEPS)
+    await drain(triage)
+    repository = AggregateStore(store, make_mapper())
+    old = (await get(store, first)).incident_id
+    assert old is not None and (await get(store, short)).status == Status.REJECTED
+    complaint = await repository.get(short, Complaint)
+    later = utc_now() + timedelta(hours=5)  # as if taken up five hours on: the event's own time says when
+    complaint.trigger_event(
+        ComplaintReinstated, timestamp=later, reason="a real call", by="cmd-wu", category="power_outage",
+        district=None,
+    )  # fmt: skip
+    await repository.save(complaint)
+    await drain(triage)
+    reinstated = await get(store, short)
+    assert reinstated.priority_level is not None
+    assert reinstated.incident_id != old

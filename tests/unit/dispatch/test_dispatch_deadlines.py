@@ -95,7 +95,7 @@ def _event(kind: str, common: dict[str, Any], at: float, args: list[Any]) -> Any
     if kind == "rejected":
         return ComplaintRejected(**common, reason="no clear facts", by="triage")
     if kind == "reinstated":
-        return ComplaintReinstated(**common, reason="a real flood", by="cmd", category=None)
+        return ComplaintReinstated(**common, reason="a real flood", by="cmd", category=None, district=None)
     raise AssertionError(kind)
 
 

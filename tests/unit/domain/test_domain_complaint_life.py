@@ -268,3 +268,32 @@ def test_command_reinstates_a_wrong_rejection_and_it_goes_on_as_a_new_case(
     kept = build("rejected")
     kept.reinstate("valid after all", by="cmd-wu")
     assert kept.category == "flooding"
+
+
+def test_a_reinstated_complaint_has_a_category_and_a_place_in_the_area(
+    build: Callable[[str], Complaint],
+) -> None:
+    """Dispatch routes by category and district: a rejection of a text naming no category, or of a location
+    outside the area, is overruled only with them (a review found such cases routed nowhere, or outside the
+    city). One whose data was erased is not taken up again: nobody could handle it."""
+    c = Complaint.receive(channel="web", description="喂？喂？", received_by="public", lat=23.3, lon=113.2)
+    c.reject("outside the served area")
+    with pytest.raises(DomainError) as refused:
+        c.reinstate("a real report", by="cmd-wu")
+    assert (refused.value.code, refused.value.field) == ("category_required", "category")
+    with pytest.raises(DomainError) as refused:
+        c.reinstate("a real report", by="cmd-wu", category="power_outage")
+    assert (refused.value.code, refused.value.field) == ("outside_served_area", "district")
+    c.collect_events()
+    c.reinstate("the phone's location was wrong: the caller is in Westbay", by="cmd-wu", category="power_outage",
+                district="westbay")  # fmt: skip
+    assert (c.status, c.category, c.district, c.reinstated_by) == (
+        Status.VALIDATED, "power_outage", "westbay", "cmd-wu"
+    )  # fmt: skip
+    assert _names(c) == ["ComplaintReinstated"]
+
+    erased = build("rejected")
+    erased.redact("erasure request")
+    with pytest.raises(DomainError) as refused:
+        erased.reinstate("a real report", by="cmd-wu")
+    assert refused.value.code == "complaint_redacted"

@@ -141,7 +141,7 @@ def test_a_reopened_complaint_is_not_resolved_and_a_rejected_or_duplicate_one_is
     assert rejected is not None and not rejected.counted
     assert figures([rejected, facts]) == Figures(1, 1, 0, figures([facts]).median_minutes_to_accept)
     # Command overruled the rejection: one of the incident's reports again, read from history or as observed.
-    invalid.reinstate("a real report after all", by="cmd")
+    invalid.reinstate("a real report after all", by="cmd", category="water_outage")
     history += invalid.collect_events()
     reinstated = facts_from_history(history)
     assert reinstated is not None and reinstated.counted
