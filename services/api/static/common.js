@@ -525,6 +525,7 @@ const FIELD_WORDS = {
   "first_contact.summary": ["答复摘要", "What the caller was told"], answer_ref: ["答复依据", "Answer given"],
   "first_contact.answer_ref": ["答复依据", "Answer given"], agreed_at: ["约定时间", "Agreed time"],
   reason: ["原因", "Reason"], note: ["说明", "Note"], summary: ["摘要", "Summary"], phone: ["来电号码", "Caller's number"],
+  district: ["区", "District"], department: ["部门", "Department"],
 };
 // The API's commonest words about a value; any other message is shown as the API wrote it.
 const MESSAGE_WORDS = [
