@@ -175,7 +175,7 @@ class Complaint(Aggregate):
         """Command staff overrule a rejection (无效 -> 有效): the complaint is taken after all, as validated, and
         triage scores it and dispatch routes it as any other. ``category``: command's, or None to keep the
         reporter's (required when there is none: dispatch routes by it). ``district``: where it is, when its
-        location was wrong (required when the location is outside the served area)."""
+        location was wrong (required when the location is outside the served area); the coordinates are dropped."""
         ref = reference or load_reference()
         rules.check_reinstate(self, ref, reason, by, category=category, district=district)
         self.trigger_event(
@@ -417,8 +417,9 @@ class ComplaintRejected(Complaint.Event):
 
 
 class ComplaintReinstated(Complaint.Event):
-    """A rejection overruled by command staff: validated after all. ``category`` and ``district``: command's,
-    or None to keep the complaint's."""
+    """A rejection overruled by command staff: validated after all. ``category``: command's, or None to keep the
+    complaint's. ``district``: command's when the reported location was wrong (its coordinates are dropped: a
+    point outside the area, or in another district, would place and match it wrongly), or None."""
 
     class_version = 1
     reason: str
@@ -432,8 +433,9 @@ class ComplaintReinstated(Complaint.Event):
         aggregate.reinstated_by = self.by
         if self.category is not None:
             aggregate.category = self.category
-        if self.district is not None:
+        if self.district is not None:  # the reported location was wrong: the district replaces it
             aggregate.district = self.district
+            aggregate.lat = aggregate.lon = None
 
 
 class ComplaintMarkedDuplicate(Complaint.Event):

@@ -67,11 +67,13 @@ def _(event: ev.ComplaintRejected) -> list[Op]:
 
 @apply.register
 def _(event: ev.ComplaintReinstated) -> list[Op]:
-    # Command overruled the rejection: open again, validated; None keeps the row's category or district.
+    # Command overruled the rejection: open again, validated; None keeps the row's category or district. A district
+    # given replaces a wrong location: the point is dropped (and so leaves the map).
     return _set(
         event,
         "status = 'validated', closed_at = NULL, rejection_reason = NULL, category = COALESCE($4, category), "
-        "district = COALESCE($5, district)",
+        "district = COALESCE($5, district), lat = CASE WHEN $5::text IS NULL THEN lat END, "
+        "lon = CASE WHEN $5::text IS NULL THEN lon END",
         event.category, event.district,
     )  # fmt: skip
 

@@ -75,11 +75,12 @@ class Settings:
     # LEVEE_CORS_ORIGINS: the origins of the city's own web forms and apps allowed to call the API from a browser
     # ("https://www.city.example,https://app.city.example"); none by default (services/api/cors.py).
     cors_origins: tuple[str, ...] = ()
-    # LEVEE_RATE_LIMITS: the public's per-address limits, each purpose's own ("intake=2/60,status=1/30": a rate
-    # a second / a burst), over the defaults in services/api/ratelimit.py; as (purpose, rate, burst).
+    # LEVEE_RATE_LIMITS: each purpose's limit ("intake=2/60,status=1/30": a rate a second / a burst), over the
+    # defaults in services/api/ratelimit.py (per address; per key for open311_key, per staff token for
+    # personal_data); as (purpose, rate, burst).
     rate_limits: tuple[tuple[str, float, float], ...] = ()
     # LEVEE_SHARED_ADDRESSES: addresses many people share (a carrier's NAT, a shelter's Wi-Fi), as CIDRs; their
-    # clients' limits are LEVEE_SHARED_ADDRESS_FACTOR times the others'.
+    # clients' intake limit is LEVEE_SHARED_ADDRESS_FACTOR times the others'.
     shared_addresses: tuple[str, ...] = ()
     shared_address_factor: float = 20.0
 
@@ -146,16 +147,20 @@ class Settings:
                 raise SettingsError(
                     f"LEVEE_RATE_LIMITS: {purpose!r} is not one of {', '.join(RATE_LIMIT_PURPOSES)}"
                 )
-            if not (0 < rate <= 100_000 and 1 <= burst <= 1_000_000):
+            if not (MIN_RATE <= rate <= 100_000 and 1 <= burst <= 1_000_000):
                 raise SettingsError(
-                    f"LEVEE_RATE_LIMITS: {purpose}={rate:g}/{burst:g}: a rate above 0 a second and a burst of "
-                    "at least 1"
+                    f"LEVEE_RATE_LIMITS: {purpose}={rate:g}/{burst:g}: a rate of at least one a day "
+                    f"({MIN_RATE:.6f} a second) and a burst of at least 1"
                 )
         for cidr in self.shared_addresses:
             try:
-                ipaddress.ip_network(cidr, strict=False)
+                network = ipaddress.ip_network(cidr, strict=False)
             except ValueError:
                 raise SettingsError(f"LEVEE_SHARED_ADDRESSES: {cidr!r} is not an address or CIDR") from None
+            if network.version == 6 and network.prefixlen > 64:
+                # An IPv6 client is its /64 (services/api/ratelimit.py): a narrower entry would give its whole
+                # /64, neighbours included, one shared bucket.
+                raise SettingsError(f"LEVEE_SHARED_ADDRESSES: {cidr!r}: an IPv6 entry is a /64 or wider")
         if not 1 <= self.shared_address_factor <= 1000:
             raise SettingsError(
                 f"LEVEE_SHARED_ADDRESS_FACTOR={self.shared_address_factor:g}: from 1 to 1000 times the limits"
@@ -388,6 +393,7 @@ def _list(text: str | None) -> tuple[str, ...]:
 # What LEVEE_RATE_LIMITS may set: intake (the JSON API and Open311 without a key), status lookups, Open311's
 # public lists, each Open311 api_key, and each staff token's openings of contact details.
 RATE_LIMIT_PURPOSES = ("intake", "status", "listing", "open311_key", "personal_data")
+MIN_RATE = 1 / 86_400  # one a day: below it a Retry-After overflows
 
 
 def _rate_limits(text: str | None) -> tuple[tuple[str, float, float], ...]:

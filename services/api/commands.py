@@ -652,8 +652,9 @@ COMPLAINT_COMMANDS: tuple[Command[Complaint], ...] = (
                    description="a category code (GET /api/v1/reference); null keeps the reporter's (422 "
                                "category_required when there is none)"),
              Field("district", required=False, nullable=True, max_length=64,
-                   description="a district code, when the reported location was wrong (422 outside_served_area "
-                               "without it when the location is outside the served area)")),
+                   description="a district code, when the reported location was wrong: it replaces the location, "
+                               "whose coordinates are dropped (422 outside_served_area without it when the "
+                               "location is outside the served area)")),
             lambda c, b, p: c.reinstate(b["reason"], by=p.name, category=b["category"] or None,
                                         district=b["district"] or None),
             "Overrule triage's rejection (无效): take the complaint after all, as validated; triage then scores it "

@@ -13,7 +13,7 @@ bridge records thousands of calls through one token in a surge, tokens are minte
 throttling them would drop real calls. The one exception is opening complainants' contact details, which
 people do one call at a time: a bucket per token. `app[LIMITS]` overrides the defaults, and a deployment's
 LEVEE_RATE_LIMITS overrides those. Addresses many people share (LEVEE_SHARED_ADDRESSES: a carrier's NAT, a
-shelter's Wi-Fi) stay one client each, with LEVEE_SHARED_ADDRESS_FACTOR times the limits.
+shelter's Wi-Fi) stay one client each, with LEVEE_SHARED_ADDRESS_FACTOR times the intake limit.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class RateLimits:
     enabled: bool = True
     remembered: int = 100_000  # clients tracked at most (least recently seen forgotten first)
     # Addresses many people share (a mobile carrier's NAT, an evacuation shelter's Wi-Fi): each of their clients
-    # gets `shared_factor` times the limits, so the residents behind one are not throttled as one flooder.
+    # gets `shared_factor` times the intake limit, so the residents behind one can file as many, not one's worth.
     shared: tuple[Network, ...] = ()
     shared_factor: float = 20.0
 
@@ -97,7 +97,7 @@ class RateLimiter:
 
     def take(self, request: web.Request) -> None:
         """Intake: spend one token of this request's client, or raise a 429 Problem saying when to retry."""
-        self._take_as(request, "intake", self.limits.public, "complaints")
+        self._take_as(request, "intake", self.limits.public, "complaints", shared=True)
 
     def take_status(self, request: web.Request) -> None:
         """A public status lookup: its own buckets, keyed like intake's."""
@@ -144,13 +144,17 @@ class RateLimiter:
                 return client
         return client  # every hop is a proxy of ours: the left-most one is as close to the client as it gets
 
-    def _take_as(self, request: web.Request, purpose: str, bucket: Bucket, what: str) -> None:
+    def _take_as(
+        self, request: web.Request, purpose: str, bucket: Bucket, what: str, *, shared: bool = False
+    ) -> None:
+        """`shared`: a shared address's clients get the factor (filing only: a status lookup guesses codes and
+        a public list costs 50 ms, which anyone at a shelter's Wi-Fi could do twenty times faster)."""
         if not self.limits.enabled:
             return
         principal = request.get(PRINCIPAL, PUBLIC)
         if principal.token_id is None:
             address = self.client_address(request)
-            if self.limits.shared and self._is_shared(_parse(address)):
+            if shared and self.limits.shared and self._is_shared(_parse(address)):
                 bucket = bucket.times(self.limits.shared_factor)
             self._spend(f"{purpose}:addr:{_client_key(address)}", bucket, what)
         elif self.limits.staff is not None:

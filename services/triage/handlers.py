@@ -31,7 +31,7 @@ from events.reference import LEVELS, Reference
 from events.store.aggregates import AggregateNotFound
 from services.runtime.unit_of_work import UnitOfWork
 from services.triage import incidents
-from services.triage.indexes import Cluster, ContactIndex
+from services.triage.indexes import Cluster, ContactIndex, Member
 from services.triage.rules import Rules
 from services.triage.scoring import (
     Assessment,
@@ -114,18 +114,24 @@ async def on_complaint_reinstated(event: ComplaintReinstated, uow: UnitOfWork, *
     now (not in a group of its receipt's time, whose incident may be over), and assessed with the time it already
     waited. Dispatch routes it on the assessment."""
     complaint = await uow.get(event.originator_id, Complaint)
-    if complaint.status != Status.VALIDATED:
-        # Command sent it on by hand before triage came to it: it still needs a level, so a deadline.
-        await _assess_late(complaint, complaint.created_on, uow, deps, place=True)
-        return
-    if complaint.priority_level is not None:
-        return
+    if complaint.priority_level is not None or not complaint.is_open:
+        return  # assessed already (a redone batch), or ended since
     category = complaint.category or _assess(complaint, 1, uow.now, deps).category
-    if await _is_duplicate(complaint, category, complaint.created_on, uow, deps, reopen=False):
-        log.info("complaint_marked_duplicate", complaint_id=str(complaint.id), position=uow.position,
-                 of=str(complaint.duplicate_of), reinstated=True)  # fmt: skip
+    if complaint.status == Status.VALIDATED:
+        if await _is_duplicate(complaint, category, complaint.created_on, uow, deps, reopen=False):
+            log.info("complaint_marked_duplicate", complaint_id=str(complaint.id), position=uow.position,
+                     of=str(complaint.duplicate_of), reinstated=True)  # fmt: skip
+            return
+    elif complaint.status in LATE_ASSESSABLE:
+        # Command sent it on by hand before triage came to it: too late to be a duplicate, but the reporter's
+        # later repeats join it, and it still needs a level, so deadlines (found by a review).
+        await _record_report(complaint, category, incidents.entry_for(complaint, complaint.created_on), uow)
+    else:
         return
-    placed = await incidents.place(complaint, category, event.timestamp, uow, deps.rules, deps.reference)
+    if complaint.incident_id is None:
+        placed = await incidents.place(complaint, category, event.timestamp, uow, deps.rules, deps.reference)
+    else:
+        placed = incidents.Placement(1, complaint.incident_id)  # command put it in one by hand
     first = _assess(complaint, placed.size, uow.now, deps)
     assessment = _assess(complaint, placed.size, uow.now, deps, waited_against=first.level)
     complaint.assess_priority(**_deadline_args(assessment, complaint, uow.now, deps.reference))
@@ -232,13 +238,10 @@ async def _is_duplicate(
     a case resolved since it was made is not reopened by it."""
     if not complaint.contact_hash:
         return False
-    index_id = ContactIndex.index_id(complaint.contact_hash, category)
     entry = incidents.entry_for(complaint, at)
-    try:
-        index = await uow.get(index_id, ContactIndex)
-    except AggregateNotFound:
-        uow.add(ContactIndex.start(complaint.contact_hash, category, entry))  # a first report: no original
-        return False
+    index = await _reporters_index(complaint.contact_hash, category, entry, uow)
+    if index is None:
+        return False  # a first report: no original
     rules = deps.rules.duplicates
     window = timedelta(minutes=rules.window_minutes)
     km = deps.rules.duplicate_km(category)
@@ -258,6 +261,25 @@ async def _is_duplicate(
     # The same person again about an open case is a repeated call: it counts for its priority.
     handled.repeat_call(f"duplicate report {complaint.tracking_code}", complaint.channel)
     return True
+
+
+async def _reporters_index(
+    contact_hash: str, category: str, entry: Member, uow: UnitOfWork
+) -> ContactIndex | None:
+    """The reporter's index of reports in `category`; None when it had none: it is started with `entry`."""
+    try:
+        return await uow.get(ContactIndex.index_id(contact_hash, category), ContactIndex)
+    except AggregateNotFound:
+        uow.add(ContactIndex.start(contact_hash, category, entry))
+        return None
+
+
+async def _record_report(complaint: Complaint, category: str, entry: Member, uow: UnitOfWork) -> None:
+    """In the reporter's index, without judging it a duplicate: the reporter's later repeats join it."""
+    if complaint.contact_hash:
+        index = await _reporters_index(complaint.contact_hash, category, entry, uow)
+        if index is not None:
+            index.record(entry)
 
 
 # ---- assessment ----------------------------------------------------------------------------------------

@@ -119,3 +119,22 @@ async def test_a_deployment_sets_the_limits_and_gives_shared_addresses_more(make
     assert [await file(client, "198.51.100.7") for _ in range(7)] == [201] * 6 + [429]
     # Another address in the shared block is its own client, with its own (larger) bucket.
     assert await file(client, "198.51.100.8") == 201
+
+
+async def test_a_shared_address_files_more_but_looks_up_no_faster(
+    make_client: MakeClient, database_url: str
+) -> None:
+    """The factor is for filing: a status lookup guesses tracking codes, and anyone at a shelter's Wi-Fi could
+    guess twenty times faster (found by a review)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn)  # the read models status lookups read
+    finally:
+        await conn.close()
+    client = await make_client(
+        limits=ratelimit.RateLimits(status=TIGHT), trusted_proxies=LOCAL, shared_addresses=("198.51.100.0/24",),
+        shared_address_factor=3.0,
+    )  # fmt: skip
+    headers = {"X-Forwarded-For": "198.51.100.7"}
+    looks = [(await client.get("/api/v1/status/LV-000000", headers=headers)).status for _ in range(3)]
+    assert looks == [404, 404, 429]

@@ -98,7 +98,12 @@ async def test_a_reinstatement_refused_changes_nothing_and_says_why(api: Harness
     assert status == 422 and problem["code"] == "category_required"
     assert [e["field"] for e in problem["errors"]] == ["category"]
     assert (await repository.get(complaint_id, Complaint)).version == version
-    assert (await reinstate(api, complaint_id, {"reason": "a real flood", "category": "flooding"}))[0] == 200
+    body = {"reason": "a real flood; the caller is in Westbay", "category": "flooding", "district": "westbay"}
+    assert (await reinstate(api, complaint_id, body))[0] == 200
+    await api.project()
+    detail = await api.get_json(f"/api/v1/complaints/{complaint_id}", "command")
+    # The wrong point is dropped: it would place and match the case wrongly.
+    assert (detail["district"], detail["lat"], detail["lon"]) == ("westbay", None, None)
     status, problem = await reinstate(api, complaint_id, {"reason": "again", "category": None})
     assert status == 409 and problem["code"] == "not_rejected"
     assert problem["current"]["status"] == "validated"  # what it is now, for the page to show

@@ -511,3 +511,38 @@ async def test_a_report_reinstated_hours_later_is_placed_with_the_reports_of_the
     reinstated = await get(store, short)
     assert reinstated.priority_level is not None
     assert reinstated.incident_id != old
+
+
+async def test_a_report_reinstated_and_sent_on_at_once_is_assessed_as_one_taken_up_then(
+    store: JetStreamEventStore,
+) -> None:
+    """Reinstated and dispatched by hand before triage comes to it (the board's case panel makes it two clicks):
+    it is still placed with the reports of its time, assessed with the time it waited, and in the reporter's
+    index, so the caller's clear report later is a repeated call on it (found by a review)."""
+    first, _ = await put(
+        store,
+        receive("Power cut in our flat since 3pm", contact="a" * 64),
+        receive("No electricity in our building", contact="b" * 64, lat=22.452, lon=113.801),
+    )
+    [short] = await put(store, receive("喂喂喂", contact="c" * 64, lat=22.451))
+    triage = build_worker(store, DEPS)
+    await drain(triage)
+    old = (await get(store, first)).incident_id
+    repository = AggregateStore(store, make_mapper())
+    complaint = await repository.get(short, Complaint)
+    later = utc_now() + timedelta(hours=5)
+    complaint.trigger_event(
+        ComplaintReinstated, timestamp=later, reason="a real call", by="cmd-wu", category="power_outage",
+        district=None,
+    )  # fmt: skip
+    complaint.dispatch("power", by="cmd-wu", reason="crew nearby", by_hand=True)
+    await repository.save(complaint)
+    await drain(build_worker(store, DEPS, clock=lambda: later))
+    [again] = await put(store, receive("Still no electricity in my flat", contact="c" * 64, lat=22.451))
+    await drain(build_worker(store, DEPS, clock=lambda: later))
+
+    sent = await get(store, short)
+    assert (sent.status, sent.department) == (Status.DISPATCHED, "power")
+    assert sent.incident_id != old
+    assert any(f["name"] == "waited" for f in sent.priority_factors)
+    assert (await get(store, again)).duplicate_of == short and sent.repeat_calls == 1

@@ -290,6 +290,7 @@ def test_a_reinstated_complaint_has_a_category_and_a_place_in_the_area(
     assert (c.status, c.category, c.district, c.reinstated_by) == (
         Status.VALIDATED, "power_outage", "westbay", "cmd-wu"
     )  # fmt: skip
+    assert (c.lat, c.lon) == (None, None)  # the wrong point would place and match it wrongly
     assert _names(c) == ["ComplaintReinstated"]
 
     erased = build("rejected")
