@@ -1,4 +1,4 @@
-"""The board's panels read their own indexes (migrations 019 and 021). A panel's SQL and its partial index's
+"""The board's panels read their own indexes (migrations 019, 021 and 023). A panel's SQL and its partial index's
 expression and predicate are written apart (queries.py, the migration); should they drift, PostgreSQL falls
 back to reading every row with command and sorting it, the answers stay right and only a long surge's board
 slows down, which no other test would see. So: plan each panel's statements over a few thousand cases, with
@@ -16,7 +16,7 @@ import pytest
 from services.api.read_models import queries
 
 # A surge's shape in miniature: half closed, a third escalated to command, a few in the command queue,
-# most linked to one of 40 incidents, some resolved and answered.
+# most linked to one of 40 incidents, some resolved and answered, one in a hundred rejected.
 FILL = """
 INSERT INTO levee_read.incidents (id, title, kind, status, declared_by, declared_at, updated_at)
 SELECT md5('inc' || n)::uuid, 'Incident ' || n, 'flooding', 'investigating', 'triage', now(), now()
@@ -35,7 +35,9 @@ SELECT md5('c' || n)::uuid, 'LV-' || n,
   CASE WHEN n % 3 = 0 THEN 2 ELSE 0 END, now() - n * interval '1 s',
   CASE WHEN n % 100 = 1 THEN now() END, CASE WHEN n % 100 = 1 THEN 3 END, CASE WHEN n % 3 = 0 THEN 4 END,
   10, now(), 22.5 + n % 40 * 0.01, 114.0 + n % 40 * 0.01
-FROM generate_series(1, 6000) n
+FROM generate_series(1, 6000) n;
+UPDATE levee_read.complaints SET status = 'rejected', closed_at = received_at, department = NULL, level = NULL
+WHERE right(tracking_code, 2) = '13'
 """
 
 # Each panel, and the indexes its statements must be able to read (with nothing else to choose from, a plan
@@ -48,11 +50,12 @@ PANELS: dict[str, tuple[str, ...]] = {
     "department_stats": ("complaints_department_status", "complaints_resolved_by"),
     "incidents_with_counts": ("complaints_incident",),
     "overdue_list": ("complaints_accept_by", "complaints_resolve_by"),
+    "rejected_recently": ("complaints_rejected",),  # migration 023
 }
 
 # Panels that list the first few of a long order take it from the index, not from sorting every row: the sorts
 # their plans may have (escalated_individual and overdue_list sort the few rows each part took off an index).
-SORTS = {"escalated_to_command": 0, "escalated_individual": 1, "overdue_list": 1}
+SORTS = {"escalated_to_command": 0, "escalated_individual": 1, "overdue_list": 1, "rejected_recently": 0}
 
 
 class Planning:
@@ -73,6 +76,10 @@ class Planning:
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         await self._plan(sql, args)
         return await self.conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        await self._plan(sql, args)
+        return await self.conn.fetchval(sql, *args)
 
 
 @pytest.fixture
