@@ -1,9 +1,14 @@
 // The command board: fetches /api/v1/board and refetches it whenever the server says the read models moved.
+// The case panel (board_case.js) and the incidents panel's actions (board_incidents.js) are modules of their own.
 import {
-  api, bi, bilingual, el, fmtDuration, fmtNumber, fmtTime, howLong, idle, incidentStatus, intakeWatch, keepingFocus, labelCells,
-  liveEvents, loginFlow, names, nameText, once, mayHaveBeenStored, problemText, refetcher, replayedNote, say, setCityZone,
-  setDepartments, showConnection, showSending, statusLabel, writeFailed, zoneName,
+  api, bi, bilingual, el, fmtDuration, fmtNumber, fmtTime, howLong, intakeWatch, keepingFocus, labelCells, liveEvents,
+  loginFlow, names, once, mayHaveBeenStored, problemText, refetcher, replayedNote, say, setCityZone, setDepartments,
+  showConnection, showSending, statusLabel, writeFailed, zoneName,
 } from "/static/common.js";
+import { channelText, connectCasePanel, levelTag, openButton, opensCase } from "/static/board_case.js";
+import {
+  connectIncidents, incidentName, mergeCell, named, noteIncidents, renderSuggestions, statusCell,
+} from "/static/board_incidents.js";
 
 const $ = (id) => document.getElementById(id);
 let reference = null;
@@ -11,7 +16,6 @@ let reference = null;
 const category = (code) => names(reference && reference.categories, code);
 const district = (code) => names(reference && reference.districts, code);
 const department = (code) => names(reference && reference.departments, code);
-const levelTag = (level) => el("span", { class: `level ${level || ""}` , text: level || "—" });
 
 function stat(id, zh, en, n, cls = "") {
   return el("div", { class: `stat ${cls}`, id },
@@ -128,7 +132,7 @@ function render(board) {
 
 function draw(board) {
   lastBoard = board;
-  noteSameNamed(board.incidents);
+  noteIncidents(board.incidents);
   const c = board.counts;
   renderLateness(board.lateness);
   $("asof").replaceChildren(bilingual(`数据时间 as of ${fmtTime(board.as_of)} · #${board.position}`));
@@ -169,11 +173,12 @@ function draw(board) {
 
   renderExtensions(board.extension_requests, board.as_of, c.extension_pending);
 
-  rows($("dead-letters"), board.dead_letters, (d) => el("tr", { "data-position": d.position },
+  rows($("dead-letters"), board.dead_letters, (d) => el("tr", { "data-id": String(d.position), "data-position": d.position },
     // The workers' own words (their names, the event's type, the exception): English.
     el("td", {}, bilingual(d.worker)), el("td", { class: "num", text: d.event_position ?? "—" }),
-    el("td", {}, bilingual((d.topic || "—").replace(/^events\.\w+:/, ""))), el("td", {}, bilingual(d.error)),
-    el("td", { text: fmtTime(d.at) })), "暂无死信 no dead letters");
+    el("td", {}, bilingual((d.topic || "—").replace(/^events\.\w+:/, ""))), el("td", { class: "error" }, bilingual(d.error)),
+    el("td", { text: fmtTime(d.at) }), retryCell(d)), "暂无死信 no dead letters");
+  $("dead-letters-note").hidden = !board.dead_letters.some(retriable);
 
   rows($("overdue"), topOf("overdue", board.overdue, c.overdue), (o) => opensCase(el("tr", { "data-id": o.id },
     el("td", { class: "code" }, openButton(o, "overdue")), el("td", {}, levelTag(o.level)), el("td", {}, category(o.category)),
@@ -187,7 +192,7 @@ function draw(board) {
   const incidents = board.incidents; // most urgent first (the server's order)
   rows($("incidents"), topOf("incidents", incidents), (i, n) => el("tr", { "data-id": i.id },
     el("td", { class: "num rank", text: n + 1 }), el("td", { class: "title" }, bilingual(named(i))),
-    owner("incident", i.id, named(i), i.responsible), el("td", { class: "status" }, incidentStatus(i.status)), alarm(i.open_p1), alarm(i.overdue),
+    owner("incident", i.id, named(i), i.responsible), statusCell(i), alarm(i.open_p1), alarm(i.overdue),
     el("td", { class: "num", text: i.open }), el("td", { class: "num", text: i.complaints }), mergeCell(i)),
     "暂无事件 no incidents");
   renderSuggestions(board.merge_suggestions || []);
@@ -457,148 +462,50 @@ async function decide(tr, action, body, [zh, en]) {
   }
 }
 
-// Incidents of one name (triage names them by kind, district and the ninth of it their reports are in) are
-// told apart by the first characters of their ids: "Medical access in Old Town (centre) · … · #52fe".
-let sameNamed = new Set();
+// 死信 重试 Retry: the worker handles a dead-lettered event once more (POST /api/v1/dead-letters/…/retry), which is
+// for after the cause is fixed and deployed (docs/operations.md, section 5; the panel's note says so): before, it
+// only fails again. One request per dead letter at a time; what came of it shows in its row as the worker answers
+// (pending, then succeeded, or failed: a newer dead letter above it, to retry once the cause is really fixed).
+const retrying = new Set(); // dead letters (their own positions) with a retry request on its way
+const RETRY_STATES = {
+  pending: ["等待重试", "retry pending"], succeeded: ["已重试成功", "retried"],
+  failed: ["重试又失败：见上方新的一条", "failed again: see the newer one above"],
+};
 
-function noteSameNamed(incidents) {
-  const seen = new Set();
-  sameNamed = new Set();
-  for (const i of incidents) (seen.has(i.title) ? sameNamed : seen).add(i.title);
-}
+const retriable = (d) => !RETRY_STATES[d.retry_state];  // none asked for yet, or the last request ignored
 
-function named(incident) {
-  return sameNamed.has(incident.title) ? `${incident.title} · #${incident.id.slice(0, 4)}` : incident.title;
-}
-
-// An incident's name by its id, as this board shows it (a refusal's detail names incidents by id), or as the
-// merge form offered it (one merged meanwhile is no longer on the board).
-function incidentName(id) {
-  const found = lastBoard && lastBoard.incidents.find((i) => i.id === id);
-  return found ? named(found) : offered.get(id) || null;
-}
-
-// 合并: two incidents that are one event (one burst main seen as a water outage and a flood). Command picks the
-// incident this one goes into from the active ones; the API ends this one and triage moves its complaints.
-// `merging` is what the open form ends: one incident (a row's button), or a suggestion's group (every one of
-// them but the target chosen).
-let merging = null;
-let offered = new Map(); // id -> name of the incidents the open merge form offers
-
-function mergeCell(incident) {
-  return el("td", { class: "merge-cell" }, el("button", {
-    type: "button", class: "secondary", "data-merge": incident.id, "aria-label": `合并 Merge ${named(incident)} into…`,
-    onclick: () => openMerge(incident),
-  }, bilingual("合并 Merge into…")));
-}
-
-function openMerge(incident) {
-  const targets = (lastBoard ? lastBoard.incidents : []).filter((i) => i.id !== incident.id && i.status !== "resolved");
-  if (!targets.length) {
-    noteRow($("incidents"), incident.id, "没有可并入的事件 no other active incident to merge into", "error");
-    return;
+function retryCell(d) {
+  if (!retriable(d)) {
+    return el("td", { class: `retry ${d.retry_state}`, "data-retry-state": d.retry_state }, bilingual(RETRY_STATES[d.retry_state].join(" ")));
   }
-  showMerge([incident], bi(`合并事件：${named(incident)}`, `Merge "${named(incident)}" into another incident`),
-    "此事件结束，其工单并入所选事件 This incident ends; its complaints go to the one chosen",
-    targets.map((t) => el("option", { value: t.id }, `${named(t)} · ${t.complaints} 件 complaints`)), [incident, ...targets]);
+  const what = `${d.worker} #${d.event_position}`, key = String(d.position);
+  const button = el("button", {
+    type: "button", class: "secondary", "data-retry": key, "aria-label": `重试 Retry: ${what}`,
+    title: "原因修复后再重试 Retry once the cause is fixed", onclick: () => retryDeadLetter(d),
+  }, bilingual("重试 Retry"));
+  if (retrying.has(key)) showSending(button, "重试中… Retrying…");
+  return el("td", { class: "retry", "data-retry-state": d.retry_state || "" }, button,
+    d.retry_state === "ignored" ? el("div", { class: "notes" }, bilingual("上次请求未处理 the last request was ignored")) : null);
 }
 
-// A suggestion's group: the largest (first) preselected as the one the others go into.
-function openGroupMerge(suggestion) {
-  const group = suggestion.incidents, titles = group.map(named).join(" · ");
-  showMerge(group, bi(`合并为一个事件：${titles}`, `Merge into one incident: ${titles}`),
-    "其余事件结束，其工单并入所选事件（默认为未结工单最多的） The others end; their complaints go to the one chosen "
-      + "(the one with the most open complaints unless you choose another)",
-    group.map((t) => el("option", { value: t.id }, `${named(t)} · ${t.open} 件未结 open`)), group);
-  $("merge-into").value = group[0].id;
-}
-
-function showMerge(sources, title, note, options, incidents) {
-  merging = sources;
-  offered = new Map(incidents.map((i) => [i.id, named(i)]));
-  $("merge-title").replaceChildren(title);
-  $("merge-note").replaceChildren(bilingual(note));
-  $("merge-into").replaceChildren(...options);
-  $("merge-reason").value = "";
-  say($("merge-message"), "");
-  $("merge").hidden = false;
-  $("merge-into").focus();
-}
-
-$("merge").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  if (merging) await once($("merge-submit"), mergeChosen);
-});
-
-async function mergeChosen() {
-  const into = $("merge-into").value, sources = merging.filter((s) => s.id !== into);
-  const target = incidentName(into) || $("merge-into").selectedOptions[0]?.textContent || into;
-  const merged = [];
-  let moving = 0, intoTitle = target, source = null, replayed = "";
+async function retryDeadLetter(d) {
+  const key = String(d.position), what = `${d.worker} #${d.event_position}: `;
+  if (retrying.has(key)) return;
+  retrying.add(key);
+  showSending($("dead-letters").querySelector(`[data-retry="${key}"]`), "重试中… Retrying…");
+  let said, kind = "ok";
   try {
-    for (source of sources) { // one at a time: a refusal stops the rest, and says which were merged
-      const answer = await api(`/api/v1/incidents/${source.id}/merge`, {
-        method: "POST", body: { into, reason: $("merge-reason").value },
-      });
-      merged.push(source.title);
-      moving += answer.moving;
-      intoTitle = answer.into.title;
-      replayed = replayed || replayedNote(answer);
-    }
-    say($("incidents-message"), `${merged.join(" · ")}: 已并入 merged into ${intoTitle}（${moving} 件工单移入 complaints moving）${replayed}`, "ok");
-    $("merge").hidden = true;
-    merging = null;
-    refresh();
+    const answer = await api(`/api/v1/dead-letters/${encodeURIComponent(d.worker)}/${d.event_position}/retry`, { method: "POST" });
+    said = `${what}已请求重试，等待 ${d.worker} 处理 retry requested: pending until ${d.worker} handles it${replayedNote(answer)}`;
   } catch (error) {
-    const before = merged.length ? `（已并入 merged: ${merged.join(" · ")}）` : "";
-    say($("merge-message"), `${named(source)} → ${target}: 合并失败 not merged — ${problemText(error, incidentName)}${before}`, "error");
-    if (merged.length) refresh();
+    kind = mayHaveBeenStored(error) ? "warn" : "error";
+    said = mayHaveBeenStored(error) ? writeFailed(error, "未请求重试 retry not requested", what)
+      : `${what}未请求重试 retry not requested — ${problemText(error)}`;
+  } finally {
+    retrying.delete(key);
   }
-}
-$("merge-cancel").addEventListener("click", () => { $("merge").hidden = true; merging = null; });
-
-// 可能是同一事件 Possibly one event: active incidents whose open complaints centre near each other, declared
-// close in time (the server's merge_suggestions, best first), one line above the incidents table: the best one,
-// and a button for the others (kept open across refetches, as the long lists are). 不是 Not one event hides a
-// suggestion for this browser session (sessionStorage; no server state); the same incidents with another one
-// joined are a new suggestion and show again.
-const NOT_ONE_EVENT = "levee.board.not-one-event";
-
-function dismissed() {
-  try {
-    return new Set(JSON.parse(sessionStorage.getItem(NOT_ONE_EVENT) || "[]"));
-  } catch {
-    return new Set();
-  }
-}
-
-const suggestionKey = (s) => s.incidents.map((i) => i.id).sort().join("+");
-
-function dismiss(suggestion) {
-  const keys = dismissed().add(suggestionKey(suggestion));
-  try { sessionStorage.setItem(NOT_ONE_EVENT, JSON.stringify([...keys])); } catch { /* storage off: for this render */ }
-  if (lastBoard) keepingFocus(() => renderSuggestions(lastBoard.merge_suggestions || [], keys));
-}
-
-function renderSuggestions(suggestions, hidden = dismissed()) {
-  const shown = suggestions.filter((s) => !hidden.has(suggestionKey(s)));
-  const open = expanded.has("suggestions"), others = shown.length - 1;
-  $("suggestions").hidden = !shown.length;
-  $("suggestions").replaceChildren(...(open ? shown : shown.slice(0, 1)).map((s, n) => el("li",
-    { class: "suggestion", "data-incidents": s.incidents.map((i) => i.id).join(" "), title: s.reason },
-    el("span", { class: "what" }, el("strong", {}, bi("可能是同一事件", "Possibly one event:")), " ",
-      el("span", { class: "titles" }, bilingual(s.incidents.map(named).join(" · "))), " ",
-      el("span", { class: "notes" }, bilingual(`（相距 ${s.distance_km.toFixed(1)} km apart）`))),
-    el("span", { class: "acts" },
-      el("button", { type: "button", onclick: () => openGroupMerge(s) }, bilingual("合并到最大的 Merge into the largest…")),
-      el("button", { type: "button", class: "secondary", onclick: () => dismiss(s) }, bilingual("不是 Not one event")),
-      n === 0 && others > 0 ? el("button", {
-        type: "button", class: "secondary more-suggestions", "aria-expanded": String(open),
-        onclick: () => {
-          if (open) expanded.delete("suggestions"); else expanded.add("suggestions");
-          keepingFocus(() => renderSuggestions(suggestions));
-        },
-      }, bilingual(open ? "只看第一条 First only" : `还有 ${others} 条 ${others} more`)) : null))));
+  noteRow($("dead-letters"), key, said, kind);
+  refresh();
 }
 
 // A share (0..1) as a whole percentage; "—" before any follow-up call or resolution gives it a base.
@@ -689,321 +596,10 @@ function mapDescription(counts) {
     + `Open by district: ${reference.districts.map((d) => `${d.name_en} ${open(d)}`).join(", ")}.`;
 }
 
-// 工单 The case panel: a case row of the board (to decide one by one, overdue, the newest P1s, rejected by triage)
-// opens its complaint, with what command can do to it now: dispatch or re-dispatch it, escalate it, or reinstate
-// a rejection. A modal dialog: the board keeps refetching behind it, and the panel is not redrawn by that.
-const OPEN_STATUSES = new Set(["received", "validated", "prioritised", "dispatched", "accepted", "returned", "reopened"]);
-const HOLDING = new Set(["dispatched", "accepted", "reopened"]);  // the department has it: sending it there again is refused
-const TIMELINE_SHOWN = 6;
-const CHANNELS = {
-  hotline: ["热线", "hotline"], web: ["网站", "web"], app: ["应用", "app"], social_media: ["社交媒体", "social media"],
-  walk_in: ["来访", "walk-in"], open311: ["Open311", "Open311"],
-};
-const channelText = (code) => (CHANNELS[code] || [code || "—", ""]).join(" ").trim();
-const deptText = (code) => nameText(reference && reference.departments, code);
-
-// The history in words, [Chinese, English, what someone wrote], from a timeline entry (projections/timeline.py
-// keeps its detail); who it went to or came from is in the words, a reason or note once after them.
-const TIMELINE_WORDS = {
-  ComplaintReceived: (e) => [`受理（${channelText(e.detail.channel)}）`, "received"],
-  ComplaintValidated: () => ["核实有效", "validated"],
-  ComplaintRejected: (e) => ["判为无效", "rejected", e.detail.reason],
-  ComplaintReinstated: (e) => ["恢复受理", "reinstated", e.detail.reason],
-  ComplaintMarkedDuplicate: () => ["判为重复投诉", "marked a duplicate"],
-  ComplaintLinkedToIncident: () => ["归入事件", "linked to an incident"],
-  ComplaintMovedToIncident: () => ["移入合并后的事件", "moved to the merged incident"],
-  PriorityAssessed: (e) => [`评估为 ${e.detail.level}（${e.detail.score} 分）`, `assessed ${e.detail.level}, score ${e.detail.score}`],
-  ComplaintDispatched: (e) => [`派给 ${deptText(e.department)}`, "dispatched", e.detail.reason],
-  DispatchAccepted: (e) => [`${deptText(e.department)} 签收`, "accepted"],
-  DispatchReturned: (e) => [`${deptText(e.department)} 退单`, "returned", e.detail.reason],
-  ExtensionRequested: (e) => [`申请延期 ${e.detail.minutes} 分`, `asked for ${e.detail.minutes} min more`, e.detail.reason],
-  ExtensionGranted: (e) => [`批准延期 ${e.detail.minutes} 分`, `extension of ${e.detail.minutes} min granted`],
-  ExtensionDenied: (e) => ["驳回延期", "extension denied", e.detail.reason],
-  ProgressNoted: (e) => ["进展", "progress noted", e.detail.text],
-  ComplaintEscalated: (e) => [`${e.detail.level}级督办`, `escalated to level ${e.detail.level}`, e.detail.reason],
-  ComplaintResponsibleAssigned: (e) => [`责任人：${e.detail.person}`, "person responsible named"],
-  ComplaintResolved: (e) => ["办结", "resolved", e.detail.summary],
-  FollowUpRecorded: () => ["回访", "followed up"],
-  FollowUpAttempted: () => ["回访未接通", "follow-up call not reached"],
-  ComplaintReopened: (e) => ["重启", "reopened", e.detail.reason],
-  ComplaintClosed: () => ["归档", "closed"],
-  ComplaintCallRepeated: () => ["再次来电", "called again"],
-  ResolutionTimeAgreed: (e) => [`约定办结时间 ${fmtTime(e.detail.agreed_at)}`, "resolution time agreed"],
-  ComplaintRedacted: () => ["个人信息已删除", "personal data erased"],
-  EmergencyTransferRecorded: (e) => [`转接 ${e.detail.service || ""}`.trim(), "transferred to an emergency service"],
-};
-
-function stepWords(entry) {
-  const words = TIMELINE_WORDS[entry.kind], [zh, en, wrote] = words ? words(entry) : [entry.kind, ""];
-  return `${zh} ${en}`.trim() + (wrote ? `：${wrote}` : "");
-}
-
-let opened = null;  // { id, code, list, detail } of the case the panel shows (list: the id of the list it came from)
-const acting = new Set();  // cases with a command on its way: one at a time each
-
-function openButton(item, list) {
-  return el("button", {
-    type: "button", class: "open-case", "data-open": item.id, "aria-haspopup": "dialog",
-    "aria-label": `${item.tracking_code} 打开工单 open the case`, title: "打开工单 Open the case",
-    onclick: () => openCase(item.id, item.tracking_code, list),
-  }, item.tracking_code);
-}
-
-// A row anywhere but its own controls opens its case too (the button in it is what the keyboard reaches).
-function opensCase(row, item, list) {
-  row.classList.add("opens");
-  row.addEventListener("click", (event) => {
-    if (event.target.closest("button, a, input, select, textarea, summary")) return;
-    if (String(window.getSelection())) return;  // text selected (a code copied), not a press on the row
-    openCase(item.id, item.tracking_code, list);
-  });
-  return row;
-}
-
-async function openCase(id, code, list) {
-  opened = { id, code, list, detail: null };
-  $("case-title").replaceChildren(bilingual(`工单 ${code} case`));
-  say($("case-message"), "读取中… loading…", "info");
-  $("case-body").replaceChildren();
-  showActions(null);
-  if (!$("case").open) $("case").showModal();
-  $("case-close").focus();
-  await loadCase(id);
-}
-
-// The case as the read models have it; `version`: wait for them to show this version (a command just answered),
-// asking again every 250 ms, then every second, for CATCH_UP_MS at most: in a surge the projector runs behind.
-const CATCH_UP_MS = 20000;
-
-async function loadCase(id, version = 0) {
-  const asked = opened, started = Date.now();  // an answer for a panel closed or opened anew since is dropped
-  const current = () => opened === asked && $("case").open;
-  try {
-    let detail = await api(`/api/v1/complaints/${id}`);
-    while (lastVersion(detail) < version && Date.now() - started < CATCH_UP_MS && current()) {
-      const wait = Date.now() - started < 2000 ? 250 : 1000;
-      await new Promise((resolve) => { setTimeout(resolve, wait); });
-      detail = await api(`/api/v1/complaints/${id}`);
-    }
-    if (!current()) return;
-    opened.detail = detail;
-    opened.code = detail.tracking_code;
-    showCase(detail);
-    if ($("case-message").classList.contains("info")) say($("case-message"), "");
-    if (lastVersion(detail) < version) {  // shown as it was: said so, and no action offered on a stale state
-      $("case-body").classList.add("stale");
-      showActions(null);
-      $("case-none").hidden = false;
-      $("case-none").replaceChildren(bilingual("看板数据尚未更新，请稍后重新打开此工单 the board's data has not caught up "
-        + "yet: open the case again in a moment"));
-    }
-  } catch (error) {
-    if (current()) say($("case-message"), `工单读取失败 Case not loaded: ${problemText(error)}`, "error");
-  }
-}
-
-const lastVersion = (detail) => Math.max(0, ...(detail.timeline || []).map((entry) => entry.version));
-
-function fact(zh, en, ...value) {
-  return el("div", {}, el("dt", {}, bi(zh, en)), el("dd", {}, ...value));
-}
-
-function showCase(c) {
-  $("case-body").classList.remove("stale");
-  $("case-title").replaceChildren(bilingual(`工单 ${c.tracking_code} case`));
-  const escalation = c.escalation_level ? bi(`${c.escalation_level}级督办`, `level ${c.escalation_level}`) : "—";
-  const timeline = c.timeline || [], recent = timeline.slice(-TIMELINE_SHOWN);
-  $("case-body").replaceChildren(
-    el("dl", { class: "case-facts" },
-      fact("状态", "Status", statusLabel(c.status)),
-      fact("等级", "Level", c.level ? [levelTag(c.level), " ", bilingual(`${c.score ?? "—"} 分 score`)] : bi("未评估", "unassessed")),
-      fact("类别", "Category", category(c.category)), fact("区", "District", district(c.district)),
-      fact("部门", "Department", c.department ? department(c.department) : bi("未派单", "not dispatched")),
-      fact("督办", "Escalation", escalation),
-      fact("受理", "Received", [fmtTime(c.received_at), el("div", { class: "notes" }, bilingual(channelText(c.channel)))]),
-      fact("期限", "Deadline", c.accept_by ? bilingual(`签收 accept by ${fmtTime(c.accept_by)}`)
-        : c.resolve_by ? bilingual(`办结 resolve by ${fmtTime(c.resolve_by)}`) : "—",
-      c.overdue ? el("div", { class: "overdue-text" }, bilingual("超时 overdue")) : null)),
-    el("h3", {}, bi("投诉内容", "What was reported")),
-    el("p", { class: "case-description" }, bilingual(c.description || "—")),
-    el("h3", {}, bi("最近经过", "Latest steps"),
-      timeline.length > recent.length ? el("span", { class: "notes" },
-        " ", bilingual(`（共 ${timeline.length} 步，显示最近 ${recent.length} 步 the last ${recent.length} of ${timeline.length}）`)) : null),
-    el("ol", { class: "case-timeline" }, recent.map((entry) => el("li", { "data-kind": entry.kind },
-      el("span", { class: "when", text: fmtTime(entry.at) }), " ", bilingual(stepWords(entry))))));
-  showActions(c);
-}
-
-// The forms that fit its status, emptied: open cases are dispatched and escalated, a rejected one reinstated.
-function showActions(c) {
-  const open = c && OPEN_STATUSES.has(c.status), rejected = c && c.status === "rejected";
-  const levels = open ? [1, 2].filter((level) => level > (c.escalation_level || 0)) : [];
-  $("case-dispatch").hidden = !open;
-  $("case-escalate").hidden = !levels.length;
-  $("case-reinstate").hidden = !rejected;
-  for (const id of ["case-dispatch", "case-escalate", "case-reinstate"]) {
-    $(id).reset();
-    say($(`${id}-message`), "");
-  }
-  $("case-none").hidden = !c || open || rejected;
-  if (c && !open && !rejected) {
-    $("case-none").replaceChildren(bilingual("此状态下无需指挥部操作 nothing for command to do in this status"));
-  }
-  if (open) fillDispatch(c);
-  if (levels.length) {
-    $("case-level").replaceChildren(...levels.map((level) => el("option", { value: level },
-      level === 1 ? "1级：部门负责人 level 1: department head" : "2级：指挥部 level 2: command")));
-  }
-  if (rejected) fillReinstate(c);
-}
-
-// The departments that returned it (退单), with their reasons: marked in the list, and said under it.
-function returnsOf(c) {
-  const returns = new Map();
-  for (const entry of c.timeline || []) {
-    if (entry.kind === "DispatchReturned" && entry.department) returns.set(entry.department, entry.detail.reason || "");
-  }
-  return returns;
-}
-
-function fillDispatch(c) {
-  const returns = returnsOf(c), holds = HOLDING.has(c.status) ? c.department : null;
-  $("case-dispatch-title").replaceChildren(c.department ? bi("改派", "Re-dispatch") : bi("派单", "Dispatch"));
-  $("case-dispatch-submit").replaceChildren(bilingual(c.department ? "改派 Re-dispatch" : "派单 Dispatch"));
-  $("case-department").replaceChildren(el("option", { value: "" }, "请选择部门 choose a department…"),
-    ...(reference ? reference.departments : []).map((d) => el("option", {
-      value: d.code, "data-returned": returns.has(d.code) ? "true" : null, disabled: d.code === holds,
-    }, `${d.name_zh} ${d.name_en}${returns.has(d.code) ? "（已退单 returned it）" : ""}`
-      + `${d.code === holds ? "（现办理 has it now）" : ""}`)));
-  $("case-returns").hidden = !returns.size;
-  $("case-returns").replaceChildren(returns.size ? bilingual(`已退单 Returned by: ${[...returns].map(([code, reason]) =>
-    `${deptText(code)}${reason ? `（${reason}）` : ""}`).join("；")}`) : "");
-  showOverrule();
-}
-
-// The overrule box shows while a department that returned the case is chosen; sent only then.
-function showOverrule() {
-  const option = $("case-department").selectedOptions[0], returned = Boolean(option && option.dataset.returned);
-  $("case-overrule-label").hidden = !returned;
-  if (!returned) $("case-overrule").checked = false;
-}
-$("case-department").addEventListener("change", showOverrule);
-
-// The category dispatch routes by: the reported one kept, or command's; a report that names none needs one (the API
-// refuses it without: category_required). The district only where the reported location was wrong.
-function fillReinstate(c) {
-  const keep = c.category ? `保留原类别：${nameText(reference && reference.categories, c.category)} keep the reported one`
-    : "请选择类别（报告未注明） choose one: the report names none";
-  $("case-category").replaceChildren(el("option", { value: "" }, keep), ...options(reference && reference.categories));
-  $("case-category").required = !c.category;
-  const where = c.district ? `保留：${nameText(reference && reference.districts, c.district)} keep the reported one`
-    : "保留报告的位置 keep the reported location";
-  $("case-district").replaceChildren(el("option", { value: "" }, where), ...options(reference && reference.districts));
-}
-
-const options = (list) => (list || []).map((item) => el("option", { value: item.code }, `${item.name_zh} ${item.name_en}`));
-
-// One command at a time per case, its button showing it is out (common.js showSending: a double click or a second
-// Enter sends nothing more, and the keyboard keeps its place); api() sends a retry with the same Idempotency-Key.
-async function act(form, action, body, sending, done, notDone) {
-  const button = form.querySelector("button[type=submit]"), message = $(`${form.id}-message`);
-  if (!opened || !opened.detail || !idle(button) || acting.has(opened.id)) return;
-  const { id, code, list } = opened;
-  acting.add(id);
-  showSending(button, sending);
-  say(message, "");
-  let answer;
-  try {
-    answer = await api(`/api/v1/complaints/${id}/${action}`, { method: "POST", body });
-  } catch (error) {
-    const text = mayHaveBeenStored(error) ? writeFailed(error, notDone) : `${notDone} — ${problemText(error)}`;
-    const kind = mayHaveBeenStored(error) ? "warn" : "error";
-    if (!showing(id)) {
-      if (list) noteRow($(list), id, `${code}: ${text}`, kind);
-    } else if (error.status === 409) {  // it moved on meanwhile: said above the case, shown as it is now
-      say($("case-message"), `${code}: ${text}`, kind);
-      $("case-message").focus();
-      loadCase(id);
-    } else {
-      say(message, text, kind);
-      const field = { department_returned_it: "case-overrule", category_required: "case-category",
-        outside_served_area: "case-district" }[error.problem && error.problem.code];
-      if (field) $(field).focus();
-    }
-    return;
-  } finally {
-    acting.delete(id);
-    showSending(button, null);
-  }
-  const text = `${code}: ${done}${replayedNote(answer)}`;
-  refresh();
-  if (!showing(id)) {  // closed meanwhile: said under the row it was opened from
-    if (list) noteRow($(list), id, text, "ok");
-    return;
-  }
-  say($("case-message"), text, "ok");
-  showActions(null);  // what fits it now is shown once the read models have it; till then, what it was is greyed
-  $("case-body").classList.add("stale");
-  $("case-message").focus();
-  await loadCase(id, answer.version);
-}
-
-const showing = (id) => Boolean(opened && opened.id === id && $("case").open);
-
-// A form's required fields, said in words before anything is sent.
-function missing(form, checks) {
-  const failed = checks.find(([field]) => !field.value.trim());
-  if (!failed) return false;
-  say($(`${form.id}-message`), failed[1], "error");
-  failed[0].focus();
-  return true;
-}
-
-$("case-dispatch").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const form = event.currentTarget, department = $("case-department").value, reason = $("case-dispatch-reason").value;
-  if (missing(form, [[$("case-department"), "请选择部门 choose a department"],
-    [$("case-dispatch-reason"), "派单须写明理由 a reason is required"]])) return;
-  const overrule = $("case-overrule").checked && !$("case-overrule-label").hidden;
-  const name = deptText(department);
-  act(form, "dispatch", { department, reason: reason.trim(), ...(overrule ? { overrule_return: true } : {}) },
-    "派单中… Dispatching…", `已派给 ${name} dispatched${overrule ? "（推翻退单 return overruled）" : ""}`,
-    "派单失败 not dispatched");
-});
-
-$("case-escalate").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const form = event.currentTarget, level = Number($("case-level").value);
-  if (missing(form, [[$("case-escalate-reason"), "督办须写明理由 a reason is required"]])) return;
-  act(form, "escalate", { level, reason: $("case-escalate-reason").value.trim() }, "督办中… Escalating…",
-    `已${level}级督办 escalated to level ${level}`, "督办失败 not escalated");
-});
-
-$("case-reinstate").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const form = event.currentTarget, chosen = $("case-category").value || null, district = $("case-district").value;
-  if (missing(form, [...($("case-category").required ? [[$("case-category"), "请选择类别：报告未注明类别，派单按类别分派 "
-    + "choose the category: the report names none, and dispatch routes by it"]] : []),
-  [$("case-reinstate-reason"), "恢复受理须写明理由 a reason is required"]])) return;
-  const as = chosen ? `（类别 category: ${nameText(reference && reference.categories, chosen)}）` : "";
-  act(form, "reinstate", { reason: $("case-reinstate-reason").value.trim(), category: chosen, ...(district ? { district } : {}) },
-    "恢复中… Reinstating…", `已恢复受理，交分诊评估 reinstated: triage scores it next${as}`, "恢复受理失败 not reinstated");
-});
-
-// Closed (the button, Escape): the keyboard goes back to the row it came from, found again if a refetch redrew
-// it, or to its list's heading when the case has left the list.
-$("case-close").addEventListener("click", () => $("case").close());
-$("case").addEventListener("close", () => {
-  const was = opened;
-  opened = null;
-  if (!was || !was.list) return;
-  const list = $(was.list), row = [...list.children].find((child) => child.dataset.id === was.id);
-  const back = row && row.querySelector("button.open-case");
-  if (back) { back.focus(); return; }
-  const heading = $(list.closest("section").getAttribute("aria-labelledby"));
-  heading.setAttribute("tabindex", "-1");
-  heading.focus();
-});
+// What the panels in their own modules borrow of the board: the reference data, a refetch, a line under a row.
+const lent = { reference: () => reference, refresh: () => refresh(), noteRow };
+connectCasePanel(lent);
+connectIncidents(lent);
 
 // Whether complaints can be received at all (common.js): a banner above the board when intake is down.
 const checkIntake = intakeWatch($("intake"));

@@ -430,6 +430,14 @@ const PROBLEMS = {
   outside_served_area: ["地点在本市服务区域外：如地点有误，请选择所在区域；否则请转交当地处理",
     "the location is outside the served area: choose its district if the location was wrong, or hand it to the authority there"],
   complaint_redacted: ["此工单资料已删除，不能恢复受理：请重新登记", "its data was erased: it cannot be reinstated; take the report again"],
+  // The board's incident and dead-letter actions (board_incidents.js, board_case.js, board.js).
+  status_unchanged: ["事件已是该状态（可能已由他人更改）", "the incident is already in that status (someone may have changed it)"],
+  complaint_already_linked: ["此工单已在该事件中", "the case is already in that incident"],
+  already_linked_to_incident: ["此工单已在该事件中", "the case is already in that incident"],
+  linked_to_other_incident: ["此工单已属于另一事件，未加入", "the case already belongs to another incident: not added"],
+  retry_pending: ["已有重试请求在等待处理，未重复请求", "a retry is already waiting for the worker: nothing more was asked"],
+  already_retried: ["此死信已重试成功", "it was already re-driven successfully"],
+  busy: ["同时有其他重试请求，请再试一次", "other retry requests came in at the same time; try again"],
   unknown_department: ["没有此部门", "no such department"],
   already_responsible: ["此人已是责任人", "that person is already responsible"],
   person_required: ["请填写责任人姓名", "name the person responsible"],
@@ -526,6 +534,8 @@ const FIELD_WORDS = {
   "first_contact.answer_ref": ["答复依据", "Answer given"], agreed_at: ["约定时间", "Agreed time"],
   reason: ["原因", "Reason"], note: ["说明", "Note"], summary: ["摘要", "Summary"], phone: ["来电号码", "Caller's number"],
   district: ["区", "District"], department: ["部门", "Department"],
+  title: ["事件名称", "Title"], kind: ["类型", "Kind"], districts: ["区", "Districts"], status: ["状态", "Status"],
+  complaint_id: ["工单", "Case"],
 };
 // The API's commonest words about a value; any other message is shown as the API wrote it.
 const MESSAGE_WORDS = [
